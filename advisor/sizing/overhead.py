@@ -1,0 +1,18 @@
+"""Memory a runtime needs beyond weights and KV cache."""
+from __future__ import annotations
+
+from advisor.kb.schema import Architecture
+from advisor.sizing import constants as c
+
+
+def compute_buffer_bytes(a: Architecture) -> int:
+    return c.COMPUTE_BYTES_PER_ELEMENT * c.COMPUTE_UBATCH_TOKENS * (a.vocab_size + a.hidden_size)
+
+
+def overhead_bytes(a: Architecture, gpus: int = 1) -> int:
+    """Runtime reservation and a compute buffer on every GPU that holds layers."""
+    return gpus * (c.RUNTIME_RESERVED_BYTES_PER_GPU + compute_buffer_bytes(a))
+
+
+def fit_margin_bytes(gpus: int = 1) -> int:
+    return gpus * c.FIT_MARGIN_BYTES_PER_GPU
