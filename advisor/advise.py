@@ -1,0 +1,100 @@
+"""From a question (model, GPU, workload) to an advisory: facts -> rules -> recommendations."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from advisor.errors import AdvisorError
+from advisor.facts import Situation, build_situation
+from advisor.kb.store import KnowledgeBase
+from advisor.paths import data_dir
+from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
+from advisor.sizing.plan import Workload
+from advisor.sizing.precision import parse_precision
+
+RULES_ENV = "ADVISOR_RULES"
+
+
+def recommendation_kinds(templates_dir: Path | None = None) -> set[str]:
+    d = (templates_dir or data_dir("templates")) / "recommendations"
+    return {p.name[: -len(".md.j2")] for p in d.glob("*.md.j2")}
+
+
+def rule_dirs(extra: list[Path] | tuple = ()) -> list[Path]:
+    dirs = [data_dir("rules")]
+    env = os.environ.get(RULES_ENV)
+    if env:
+        dirs += [Path(p) for p in env.split(os.pathsep) if p]
+    dirs += [Path(p) for p in extra]
+    return dirs
+
+
+def load_rulebook(extra: list[Path] | tuple = ()) -> list[RuleSpec]:
+    try:
+        return load_rules(rule_dirs(extra), recommendation_kinds())
+    except RuleErrors as exc:
+        raise AdvisorError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Advisory:
+    situation: Situation
+    verdict: str
+    recommendations: list[dict]
+    fired: list[str]
+
+    def to_json(self) -> dict:
+        s, pl, f = self.situation, self.situation.placement, self.situation.facts
+        return {
+            "model": {"id": s.model.id, "name": s.model.name, "parameters": f["model_parameters"]},
+            "gpu": {"id": s.gpu.id, "name": s.gpu.name, "memory_bytes": s.gpu.memory_bytes,
+                    "count": s.gpu_count},
+            "workload": {"task": "inference", "precision": s.precision.name,
+                         "context_tokens": s.work.context_tokens, "batch": s.work.batch},
+            "memory": {"weights_bytes": pl.weights_bytes, "kv_cache_bytes": pl.kv_cache_bytes,
+                       "overhead_bytes": pl.overhead_bytes, "total_bytes": pl.total_bytes,
+                       "available_bytes": pl.available_bytes, "headroom_bytes": pl.headroom_bytes,
+                       "margin_bytes": pl.margin_bytes},
+            "verdict": self.verdict,
+            "recommendations": self.recommendations,
+            "throughput": {"decode_tokens_per_s": f.get("decode_tokens_per_s"),
+                           "decode_tokens_per_s_full_context": f.get("decode_tokens_per_s_full_context")},
+            "rules_fired": self.fired,
+        }
+
+
+class Advisor:
+    """Holds the KB and the compiled rulebook; answers many questions."""
+
+    def __init__(self, kb: KnowledgeBase, rules: list[RuleSpec]):
+        from advisor.rules.engine import RuleEngine
+
+        self.kb = kb
+        self.rules = {r.id: r for r in rules}
+        self.engine = RuleEngine(rules)
+
+    def explain(self, model: str, gpu: str, precision: str = "fp16", context_tokens: int = 8192,
+                batch: int = 1, gpus: int = 1) -> Advisory:
+        if context_tokens < 1:
+            raise AdvisorError(f"--context must be at least 1 token, not {context_tokens}")
+        if batch < 1:
+            raise AdvisorError(f"--batch must be at least 1, not {batch}")
+        if gpus < 1:
+            raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
+        m, g, p = self.kb.model(model), self.kb.gpu(gpu), parse_precision(precision)
+        s = build_situation(self.kb, m, g, p, Workload(context_tokens, batch), gpus)
+        fired = [f.rule_id for f in self.engine.run(s.facts)]
+        verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]
+        if len(set(verdicts)) != 1:
+            raise AdvisorError(
+                f"the rulebook gave {len(set(verdicts))} verdicts ({', '.join(verdicts) or 'none'}) "
+                f"for {m.id} on {g.id}: exactly one verdict rule must fire")
+        recs = []
+        for r in fired:
+            spec = self.rules[r]
+            if spec.recommend:
+                rec = {"kind": spec.recommend, "rule": spec.id}
+                rec.update({name: s.facts.get(fact) for name, fact in spec.with_facts.items()})
+                recs.append(rec)
+        return Advisory(s, verdicts[0], recs, fired)

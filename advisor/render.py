@@ -1,0 +1,62 @@
+"""jinja2 rendering of advisories. Undefined variables are errors, never blanks."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import jinja2
+
+from advisor.paths import data_dir
+from advisor.sizing import constants as c
+
+
+def gb(n: int | float | None) -> str:
+    if n is None:
+        raise ValueError("gb() of a missing number")
+    v = n / 1e9
+    return f"{v:,.1f} GB" if abs(v) >= 10 else f"{v:,.2f} GB"
+
+
+def gib(n: int | float) -> str:
+    return f"{n / c.GIB:,.1f} GiB"
+
+
+def tps(x: float | None) -> str:
+    if x is None:
+        raise ValueError("tps() of a missing number")
+    return f"{x:,.1f} tokens/s" if x >= 10 else f"{x:,.2f} tokens/s"
+
+
+def params(n: int) -> str:
+    return f"{n / 1e9:,.1f}B" if n >= 1e9 else f"{n / 1e6:,.0f}M"
+
+
+@lru_cache(maxsize=4)
+def environment(templates: str | None = None) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates or str(data_dir("templates"))),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(gb=gb, gib=gib, tps=tps, params=params, thousands=lambda n: f"{n:,}")
+    return env
+
+
+def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> str:
+    s = advisory.situation
+    ctx = {
+        "model": s.model, "gpu": s.gpu, "gpus": s.gpu_count, "precision": s.precision,
+        "work": s.work, "f": s.facts, "verdict": advisory.verdict,
+        "recommendations": advisory.recommendations, "c": c, "defaults": set(defaults),
+    }
+    text = environment().get_template("advisory.md.j2").render(**ctx)
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text
+
+
+def render_json(advisory) -> str:
+    return json.dumps(advisory.to_json(), indent=2, sort_keys=False) + "\n"

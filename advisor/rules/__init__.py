@@ -1,0 +1,1 @@
+"""Rule files: loading, validation, compilation, and the one adapter to durable-rules."""
