@@ -196,28 +196,33 @@ def load_rule(path: Path, known_kinds: set[str]) -> tuple[RuleSpec | None, list[
     then = data.get("then")
     verdict = recommend = None
     with_facts: dict = {}
+    then_lines = _lines(lines["then"][1]) if "then" in lines else {}
+
+    def then_line(key: str) -> int:
+        return then_lines.get(key, (lines.get("then", (1, None))[0], None))[0]
+
     if not isinstance(then, dict) or not ({"verdict", "recommend"} & set(then)):
         err("then" if "then" in lines else 1, "then must give a verdict, a recommend kind, or both")
     else:
         for k in then:
             if k not in ("verdict", "recommend", "with"):
-                err("then", f"then has an unknown key '{k}' (known: verdict, recommend, with)")
+                err(then_line(k), f"then has an unknown key '{k}' (known: verdict, recommend, with)")
         verdict = then.get("verdict")
         if verdict is not None and verdict not in VERDICTS:
-            err("then", f"verdict '{verdict}' is not one of {', '.join(VERDICTS)}")
+            err(then_line("verdict"), f"verdict '{verdict}' is not one of {', '.join(VERDICTS)}")
         recommend = then.get("recommend")
         if recommend is not None and recommend not in known_kinds:
             near = closest(str(recommend), sorted(known_kinds))
-            err("then", f"recommendation kind '{recommend}' has no template "
+            err(then_line("recommend"), f"recommendation kind '{recommend}' has no template "
                         f"templates/recommendations/{recommend}.md.j2"
                 + (f" (did you mean '{near[0]}'?)" if near else ""))
         with_facts = then.get("with") or {}
         if not isinstance(with_facts, dict):
-            err("then", "then.with must map names to facts")
+            err(then_line("with"), "then.with must map names to facts")
             with_facts = {}
         for name, fact in with_facts.items():
             if fact not in FACTS:
-                err("then", f"with.{name}: " + _fact_error(str(fact)))
+                err(then_line("with"), f"with.{name}: " + _fact_error(str(fact)))
         if with_facts and recommend is None:
             err("then", "then.with needs a recommend kind")
     if errors:

@@ -1,0 +1,53 @@
+"""Rules about the rulebook."""
+from pathlib import Path
+
+from advisor.advise import recommendation_kinds
+from advisor.paths import data_dir
+from tests.rule_cases import load_cases
+
+from tests.test_golden import CASES as GOLDEN_SCENARIOS
+
+
+def test_every_rule_has_cases_that_fire_and_that_do_not(advisor):
+    cases = load_cases(data_dir("rules"))
+    for rid in advisor.rules:
+        mine = [c for c in cases if c.rule_id == rid]
+        assert any(c.expect == "fires" for c in mine), f"rule {rid} has no case that fires"
+        assert any(c.expect == "silent" for c in mine), f"rule {rid} has no case that stays silent"
+
+
+def test_every_test_file_belongs_to_a_rule(advisor):
+    for p in Path(data_dir("rules")).glob("*.test.yaml"):
+        assert p.name[: -len(".test.yaml")] in advisor.rules, p
+
+
+def test_every_kind_has_a_template_and_is_used(advisor):
+    kinds = recommendation_kinds()
+    used = {r.recommend for r in advisor.rules.values() if r.recommend}
+    assert used <= kinds
+    assert kinds <= used, f"templates no rule uses: {kinds - used}"
+
+
+def test_rule_ids_unique_and_documented(advisor):
+    for r in advisor.rules.values():
+        assert r.path.stem == r.id
+        for k in ("advises", "why", "example"):
+            assert r.doc[k].strip(), (r.id, k)
+
+
+def test_every_rule_fires_in_a_golden_scenario(advisor):
+    fired = set()
+    for m, g, p, ctx, n in GOLDEN_SCENARIOS:
+        fired |= set(advisor.explain(m, g, p, ctx, 1, n).fired)
+    assert set(advisor.rules) - fired == set()
+
+
+def test_exactly_one_verdict_over_the_kb(advisor, kb):
+    for m in kb.all_models():
+        for g in kb.all_gpus():
+            for p in ("fp16", "Q4_K_M"):
+                adv = advisor.explain(m.id, g.id, p)
+                assert adv.verdict in ("fits", "tight", "does-not-fit")
+                if adv.verdict == "does-not-fit":
+                    assert adv.situation.placement.headroom_bytes < 0
+                    assert adv.recommendations, (m.id, g.id, p)
