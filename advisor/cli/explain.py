@@ -1,4 +1,4 @@
-"""The command line: parse, call the library, render, exit. Bad input exits 2 with one line."""
+"""advisor explain MODEL GPU"""
 from __future__ import annotations
 
 import sys
@@ -6,25 +6,7 @@ from pathlib import Path
 
 import click
 
-from advisor.errors import AdvisorError
-
-
-class _Group(click.Group):
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except AdvisorError as exc:
-            click.echo(f"advisor: error: {exc}", err=True)
-            ctx.exit(2)
-
-
-@click.group(cls=_Group)
-@click.version_option(package_name="advisor")
-def main() -> None:
-    """Can I run model X on GPU Y, and if not, what exactly should I do instead?"""
-
-
-@main.command()
+@click.command()
 @click.argument("model")
 @click.argument("gpu")
 @click.option("--precision", "-p", default=None,

@@ -1,0 +1,58 @@
+"""Facts about the question itself: identity, memory, verdict inputs, speed."""
+from __future__ import annotations
+
+from advisor.facts.question import Question
+from advisor.sizing.plan import Placement
+from advisor.sizing.tensors import parameter_count
+
+FACTS: dict[str, tuple[str, str]] = {
+    "kind": ("str", "always 'situation'"),
+    "model_id": ("str", "the model's KB id"),
+    "model_parameters": ("int", "parameters computed from the architecture"),
+    "gpu_id": ("str", "the GPU's KB id"),
+    "gpu_vendor": ("str", "nvidia, amd, apple or intel"),
+    "gpu_count": ("int", "GPUs asked for (--gpus)"),
+    "gpu_native_fp8": ("bool", "the card runs FP8 tensor math"),
+    "precision": ("str", "the weight format asked for"),
+    "precision_family": ("str", "float, checkpoint or gguf"),
+    "context_tokens": ("int", "context length asked for"),
+    "batch": ("int", "sequences at once"),
+    "weights_bytes": ("int", "bytes of the weights"),
+    "kv_cache_bytes": ("int", "bytes of the KV cache for context x batch"),
+    "overhead_bytes": ("int", "runtime reservation and compute buffers"),
+    "total_bytes": ("int", "weights + KV cache + overhead"),
+    "available_bytes": ("int", "memory of all the GPUs asked for"),
+    "headroom_bytes": ("int", "available - total; negative is a deficit"),
+    "deficit_bytes": ("int", "total - available when positive, else 0"),
+    "margin_bytes": ("int", "headroom below which a fit is tight"),
+    "weights_exceed_memory": ("bool", "the weights alone do not fit"),
+    "decode_tokens_per_s": ("float", "decode speed at an empty context (when it fits)"),
+    "decode_tokens_per_s_full_context": ("float", "decode speed with the whole context cached"),
+}
+
+
+def contribute(q: Question, pl: Placement, f: dict) -> None:
+    f.update({
+        "model_id": q.model.id,
+        "model_parameters": parameter_count(q.model.architecture),
+        "gpu_id": q.gpu.id,
+        "gpu_vendor": q.gpu.vendor,
+        "gpu_count": q.gpus,
+        "gpu_native_fp8": q.gpu.native_fp8,
+        "precision": q.precision.name,
+        "precision_family": q.precision.family,
+        "context_tokens": q.work.context_tokens,
+        "batch": q.work.batch,
+        "weights_bytes": pl.weights_bytes,
+        "kv_cache_bytes": pl.kv_cache_bytes,
+        "overhead_bytes": pl.overhead_bytes,
+        "total_bytes": pl.total_bytes,
+        "available_bytes": pl.available_bytes,
+        "headroom_bytes": pl.headroom_bytes,
+        "deficit_bytes": max(0, -pl.headroom_bytes),
+        "margin_bytes": pl.margin_bytes,
+        "weights_exceed_memory": pl.weights_bytes > pl.available_bytes,
+    })
+    if pl.decode_tokens_per_s() is not None:
+        f["decode_tokens_per_s"] = round(pl.decode_tokens_per_s(), 2)
+        f["decode_tokens_per_s_full_context"] = round(pl.decode_tokens_per_s(full_context=True), 2)
