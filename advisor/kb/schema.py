@@ -43,9 +43,30 @@ class Architecture(_Strict):
     tied_embeddings: bool
     max_context: int = Field(gt=0)
     qkv_bias: bool = False
+    qk_norm: bool = False               # per-head RMSNorm on q and k (Qwen3, Gemma 3)
     norms_per_layer: int = Field(default=2, ge=0)
+    # Sliding-window attention: `sliding_window` tokens on sliding layers. With
+    # sliding_window_pattern N, every Nth layer (layer i with (i + 1) % N == 0) is global and
+    # the others slide (Gemma 2: 2, Gemma 3: 6); with no pattern, every layer slides
+    # (Mistral 7B v0.1, Phi-3 mini).
+    sliding_window: Optional[int] = Field(default=None, gt=0)
+    sliding_window_pattern: Optional[int] = Field(default=None, gt=1)
+    # Multi-head latent attention (DeepSeek V2/V3): the cache holds kv_lora_rank +
+    # qk_rope_head_dim values a token a layer instead of K and V heads.
+    kv_lora_rank: Optional[int] = Field(default=None, gt=0)
+    q_lora_rank: Optional[int] = Field(default=None, gt=0)
+    qk_rope_head_dim: Optional[int] = Field(default=None, gt=0)
+    qk_nope_head_dim: Optional[int] = Field(default=None, gt=0)
+    v_head_dim: Optional[int] = Field(default=None, gt=0)
+    # Mixture of experts: experts_total routed experts of expert_ffn_size (default ffn_size),
+    # experts_active used a token, experts_shared always used; the first dense_layers layers
+    # are dense (with ffn_size), then every moe_layer_step-th layer is MoE (Llama 4 Maverick: 2).
     experts_total: Optional[int] = Field(default=None, gt=1)
     experts_active: Optional[int] = Field(default=None, gt=0)
+    experts_shared: int = Field(default=0, ge=0)
+    expert_ffn_size: Optional[int] = Field(default=None, gt=0)
+    dense_layers: int = Field(default=0, ge=0)
+    moe_layer_step: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Architecture":
@@ -57,6 +78,11 @@ class Architecture(_Strict):
             raise ValueError("experts_total and experts_active go together")
         if self.experts_total and self.experts_active > self.experts_total:
             raise ValueError("experts_active exceeds experts_total")
+        if self.sliding_window_pattern and not self.sliding_window:
+            raise ValueError("sliding_window_pattern needs sliding_window")
+        mla = [self.kv_lora_rank, self.qk_rope_head_dim]
+        if any(mla) and not all(mla):
+            raise ValueError("multi-head latent attention needs kv_lora_rank and qk_rope_head_dim")
         return self
 
 
@@ -81,10 +107,16 @@ class GPU(_Strict):
     name: str
     vendor: Literal["nvidia", "amd", "apple", "intel"]
     aliases: list[str] = []
+    segment: Optional[Literal["datacenter", "workstation", "consumer", "laptop", "soc"]] = None
     architecture: str
     memory_bytes: int = Field(gt=0)
+    # Apple and other unified-memory parts: the share of memory the GPU may use by default
+    # (macOS recommendedMaxWorkingSetSize); None for discrete cards.
+    unified_memory: bool = False
+    gpu_memory_share: Optional[float] = Field(default=None, gt=0, le=1)
     memory_type: Optional[str] = None
     bandwidth_gb_s: float = Field(gt=0)
+    fp32_tflops: Optional[float] = Field(default=None, gt=0)
     fp16_tflops: Optional[float] = Field(default=None, gt=0)
     bf16_tflops: Optional[float] = Field(default=None, gt=0)
     fp8_tflops: Optional[float] = Field(default=None, gt=0)
@@ -93,14 +125,22 @@ class GPU(_Strict):
     tensor_cores: Optional[int] = Field(default=None, gt=0)
     interconnect: Optional[str] = None
     interconnect_gb_s: Optional[float] = Field(default=None, gt=0)
+    # Rental price: on-demand USD per GPU-hour, the date it was read and (in sources) where.
+    price_usd_per_hour: Optional[float] = Field(default=None, gt=0)
+    price_date: Optional[str] = Field(default=None, pattern=r"^\d{4}-\d{2}(-\d{2})?$")
     sources: list[Source] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _sourced(self) -> "GPU":
+        if (self.price_usd_per_hour is None) != (self.price_date is None):
+            raise ValueError("price_usd_per_hour and price_date go together")
+        if self.unified_memory != (self.gpu_memory_share is not None):
+            raise ValueError("unified_memory and gpu_memory_share go together")
         _check_sources(
             self,
             [
-                "architecture", "memory_bytes", "memory_type", "bandwidth_gb_s", "fp16_tflops",
+                "architecture", "memory_bytes", "memory_type", "bandwidth_gb_s", "fp32_tflops",
+                "fp16_tflops", "gpu_memory_share", "price_usd_per_hour",
                 "bf16_tflops", "fp8_tflops", "int8_tops", "shader_cores", "tensor_cores",
                 "interconnect", "interconnect_gb_s",
             ],
