@@ -10,7 +10,7 @@ from advisor.facts import Situation, build_situation
 from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
-from advisor.sizing.plan import Workload
+from advisor.sizing.workload import Workload
 from advisor.sizing.precision import parse_precision
 
 RULES_ENV = "ADVISOR_RULES"

@@ -14,7 +14,8 @@ from advisor.facts import core, options
 from advisor.facts.question import Question
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
-from advisor.sizing.plan import Placement, Workload, place
+from advisor.sizing.plan import Placement, place
+from advisor.sizing.workload import Workload
 from advisor.sizing.precision import Precision
 
 CONTRIBUTORS = [core, options]

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
-from advisor.sizing.plan import Workload
+from advisor.sizing.workload import Workload
 from advisor.sizing.precision import Precision
 
 

@@ -13,12 +13,7 @@ from advisor.sizing.overhead import fit_margin_bytes, overhead_bytes
 from advisor.sizing.precision import Precision
 from advisor.sizing.speed import decode_tokens_per_s, offload_decode_tokens_per_s
 from advisor.sizing.weights import weights_breakdown_bytes
-
-
-@dataclass(frozen=True)
-class Workload:
-    context_tokens: int = 8192
-    batch: int = 1
+from advisor.sizing.workload import Workload
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Bytes of the weights of a model at a precision."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from advisor.kb.schema import Architecture
 from advisor.sizing.ggml_types import tensor_bytes
 from advisor.sizing.gguf_mix import tensor_type
@@ -38,11 +40,22 @@ def tensor_weight_bytes(p: Precision, t: Tensor, a: Architecture) -> int:
 
 
 def weights_bytes(a: Architecture, p: Precision) -> int:
-    return sum(tensor_weight_bytes(p, t, a) for t in model_tensors(a))
+    b = weights_breakdown_bytes(a, p)
+    return b["embedding"] + b["output"] + b["layers"]
+
+
+@lru_cache(maxsize=4096)
+def _breakdown(a: Architecture, p: Precision) -> tuple:
+    return tuple(sorted(_compute_breakdown(a, p).items()))
 
 
 def weights_breakdown_bytes(a: Architecture, p: Precision) -> dict[str, int]:
-    """Bytes split into what every layer repeats and what is outside the layers."""
+    """Bytes split into what every layer repeats and what is outside the layers (memoised:
+    architectures and precisions are immutable)."""
+    return dict(_breakdown(a, p))
+
+
+def _compute_breakdown(a: Architecture, p: Precision) -> dict[str, int]:
     per_layer = [0] * a.layers
     embedding = output = 0
     for t in model_tensors(a):

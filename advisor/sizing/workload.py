@@ -1,0 +1,22 @@
+"""What the user wants to run: the workload every sizing function reads.
+
+Fields are added here, with defaults, as capabilities grow; every default is stated in the
+advisory when the user did not choose it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from advisor.sizing import constants as c
+
+
+@dataclass(frozen=True)
+class Workload:
+    context_tokens: int = 8192
+    batch: int = 1
+    task: str = "inference"              # inference | finetune
+    kv_cache_dtype: str = "fp16"         # fp16 | bf16 | fp8 | q8_0 | q4_0
+    runtime: str = "llama.cpp"           # llama.cpp | vllm | transformers
+    prompt_tokens: int = 512             # for prefill speed and time to first token
+    ram_bytes: int = c.DEFAULT_RAM_BYTES
+    ram_bandwidth_gb_s: float = c.DEFAULT_RAM_BANDWIDTH_GB_S
