@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from advisor.kb.schema import GPU, Model
 from advisor.sizing import constants as c
-from advisor.sizing.kv_cache import kv_cache_bytes, kv_cache_bytes_per_token
+from advisor.sizing.kv_cache import kv_cache_bytes_per_token
+from advisor.sizing.memory import MemoryParts, memory_parts
 from advisor.sizing.overhead import fit_margin_bytes, overhead_bytes
 from advisor.sizing.precision import Precision
 from advisor.sizing.speed import decode_tokens_per_s, offload_decode_tokens_per_s
@@ -26,6 +27,7 @@ class Placement:
     decode_bytes_per_token_empty: int
     decode_bytes_per_token_full: int
     bandwidth_gb_s: float
+    parts: MemoryParts | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -55,20 +57,18 @@ class Placement:
 
 def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: int = 1) -> Placement:
     """All layers on `gpus` GPUs of one kind (llama.cpp layer split: one card's bandwidth a token)."""
-    a = model.architecture
-    w = weights_breakdown_bytes(a, precision)
-    weights = w["embedding"] + w["output"] + w["layers"]
-    kv = kv_cache_bytes(a, work.context_tokens, work.batch)
-    streamed = w["layers"] + w["output"]  # the embedding table is a lookup, one row a token
+    m = memory_parts(model, precision, work, gpus)
+    streamed = m.layers_bytes + m.output_bytes  # the embedding table is a lookup, one row a token
     return Placement(
-        weights_bytes=weights,
-        kv_cache_bytes=kv,
-        overhead_bytes=overhead_bytes(a, gpus),
+        weights_bytes=m.weights_bytes,
+        kv_cache_bytes=m.kv_cache_bytes,
+        overhead_bytes=m.overhead_bytes,
         available_bytes=gpu.memory_bytes * gpus,
         margin_bytes=fit_margin_bytes(gpus),
         decode_bytes_per_token_empty=streamed,
-        decode_bytes_per_token_full=streamed + kv,
+        decode_bytes_per_token_full=streamed + m.kv_cache_bytes,
         bandwidth_gb_s=gpu.bandwidth_gb_s,
+        parts=m,
     )
 
 
