@@ -26,8 +26,14 @@ def main() -> None:
 
 def _register() -> None:
     from advisor.cli.explain import explain
+    from advisor.cli.fit import fit
+    from advisor.cli.generate import generate
+    from advisor.cli.gpus import gpus
 
     main.add_command(explain)
+    main.add_command(generate)
+    main.add_command(fit)
+    main.add_command(gpus)
 
 
 _register()

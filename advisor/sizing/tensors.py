@@ -7,6 +7,7 @@ which quantization blocks run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from advisor.kb.schema import Architecture
 
@@ -60,6 +61,7 @@ def model_tensors(a: Architecture) -> list[Tensor]:
     return out
 
 
+@lru_cache(maxsize=4096)  # pure; architectures are immutable (frozen) and hashable
 def parameter_count(a: Architecture) -> int:
     return sum(t.elements for t in model_tensors(a))
 

@@ -1,0 +1,61 @@
+"""File output that an interrupted run cannot leave half-written.
+
+Every file is written to a temporary file in its own folder (`.<name>.<pid>.<random>.advisor-tmp`,
+created exclusively, permissions as the umask allows) and renamed over its target with
+os.replace, which is atomic on POSIX and Windows: a reader sees the old file or the new one,
+never a mix. An exception or a Ctrl-C inside the write removes the temporary file; a process
+killed outright (SIGKILL, power cut) can leave one, and remove_stale_temp_files (run at the
+start of every run) deletes them. Files are not fsynced: the guarantee covers a killed process,
+not a power failure.
+
+A page is up to date when its bytes on disk equal the bytes the run renders (content
+comparison): unchanged pages are not rewritten, so their modification times survive.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+TEMP_SUFFIX = ".advisor-tmp"
+LOCK_NAME = ".advisor.lock"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write data to path unless it already holds exactly that. True when written."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    atomic_write(path, data)
+    return True
+
+
+def remove_stale_temp_files(root: Path) -> int:
+    """Delete the temporary files of interrupted runs under root; the count removed."""
+    removed = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+                try:
+                    os.unlink(os.path.join(dirpath, name))
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+    return removed

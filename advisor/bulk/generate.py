@@ -1,0 +1,146 @@
+"""`advisor generate`: one advisory page per (model, GPU, precision) and an index of them all.
+
+The tree under the output folder:
+
+    index.md | index.html        every combination: verdict, best precision, speed, link
+    style.css                    (HTML only)
+    <model-slug>/<gpu-slug>__<precision-slug>.md | .html
+    .advisor.lock                held while a run writes (one run a folder at a time)
+
+Everything is checked before anything is written (filters, numbers, the output folder). Pages
+are written atomically and only when their bytes change (advisor.bulk.files); the index is
+written last, so a run that was interrupted has no index, or the previous one, and running it
+again renders every page, skips those already up to date and writes the rest.
+Two runs with the same inputs give byte-identical trees.
+"""
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from advisor.bulk import files, site
+from advisor.bulk.pages import FAILED, UNCHANGED, WRITTEN, Page, Settings
+from advisor.bulk.select import Filters, Selection, select
+from advisor.bulk.slugs import precision_slug, slug
+from advisor.bulk.workers import Progress, run_pages
+from advisor.errors import AdvisorError
+from advisor.kb.store import KnowledgeBase
+from advisor.rules.spec import RuleSpec
+
+FORMATS = {"markdown": "md", "html": "html"}
+
+
+@dataclass
+class Summary:
+    out: Path
+    total: int
+    written: int = 0
+    unchanged: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)   # (page path, reason)
+    index_written: bool = False
+    stale_temp_files_removed: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"out": str(self.out), "pages": self.total, "written": self.written,
+                "unchanged": self.unchanged,
+                "failed": [{"page": p, "reason": r} for p, r in self.failed],
+                "index_written": self.index_written,
+                "stale_temp_files_removed": self.stale_temp_files_removed}
+
+
+def plan_pages(sel: Selection, fmt: str) -> list[Page]:
+    ext = FORMATS[fmt]
+    pages, seen = [], {}
+    for m in sel.models:
+        for g in sel.gpus:
+            for p in sel.precisions:
+                rel = f"{slug(m.id)}/{slug(g.id)}__{precision_slug(p.name)}.{ext}"
+                key = rel.lower()
+                if key in seen:
+                    raise AdvisorError(f"page names collide: {seen[key]} and {(m.id, g.id, p.name)} "
+                                       f"both give '{rel}'")
+                seen[key] = (m.id, g.id, p.name)
+                pages.append(Page(len(pages), m.id, g.id, p.name, rel))
+    return pages
+
+
+def check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise AdvisorError(f"--out '{out}' is a file, not a folder")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise AdvisorError(f"--out '{out}': '{parent}' is a file, not a folder")
+            break
+
+
+@contextmanager
+def _locked(out: Path):
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one run a folder is up to the user
+        yield
+        return
+    fd = os.open(out / files.LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AdvisorError(f"another advisor generate is writing to '{out}'") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filters = Filters(),
+             fmt: str = "markdown", context_tokens: int = 8192, batch: int = 1, gpu_count: int = 1,
+             defaults: frozenset = frozenset(), jobs: int = 1,
+             progress: Progress | None = None) -> Summary:
+    if fmt not in FORMATS:
+        raise AdvisorError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
+    for name, value in (("--context", context_tokens), ("--batch", batch), ("--gpu-count", gpu_count),
+                        ("--jobs", jobs)):
+        if value < 1:
+            raise AdvisorError(f"{name} must be at least 1, not {value}")
+    sel = select(kb, filters)
+    pages = plan_pages(sel, fmt)
+    out = Path(out)
+    check_out(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AdvisorError(f"--out '{out}': cannot create the folder: {exc.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise AdvisorError(f"--out '{out}': the folder is not writable")
+    start = time.perf_counter()
+    summary = Summary(out=out, total=len(pages))
+    with _locked(out):
+        summary.stale_temp_files_removed = files.remove_stale_temp_files(out)
+        settings = Settings(out, fmt, context_tokens, batch, gpu_count, frozenset(defaults))
+        outcomes = run_pages(pages, kb, rules, settings, jobs, progress)
+        rows, counts = [], {"models": len(sel.models), "gpus": len(sel.gpus),
+                            "precisions": len(sel.precisions), "fits": 0, "tight": 0,
+                            "does_not_fit": 0, "failed": 0}
+        models, gpus = {m.id: m for m in sel.models}, {g.id: g for g in sel.gpus}
+        for page, o in zip(pages, outcomes):
+            if o.status == FAILED:
+                summary.failed.append((page.relpath, o.reason or "unknown error"))
+                counts["failed"] += 1
+            else:
+                summary.written += o.status == WRITTEN
+                summary.unchanged += o.status == UNCHANGED
+                counts[o.verdict.replace("-", "_")] += 1
+            rows.append(site.IndexRow(models[page.model_id].name, gpus[page.gpu_id].name,
+                                      page.precision, None if o.status == FAILED else page.relpath,
+                                      o.verdict, o.best_precision, o.decode_tokens_per_s, o.reason))
+        text = site.index_text(fmt, rows, counts, context_tokens, batch, gpu_count)
+        summary.index_written = files.write_if_changed(out / f"index.{FORMATS[fmt]}",
+                                                       text.encode("utf-8"))
+        if fmt == "html":
+            files.write_if_changed(out / "style.css", site.style_css().encode("utf-8"))
+    summary.seconds = time.perf_counter() - start
+    return summary

@@ -1,0 +1,93 @@
+"""One page of a bulk run: explain, render, write if changed; and the page's index row.
+
+A PageMaker holds one Advisor (so one rules engine) and lives in one process.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from advisor.advise import Advisor
+from advisor.bulk import files, site
+from advisor.bulk.inverse import best_precision
+from advisor.errors import AdvisorError
+from advisor.kb.store import KnowledgeBase
+from advisor.render import render_markdown
+from advisor.rules.spec import RuleSpec
+from advisor.sizing.workload import Workload
+
+WRITTEN, UNCHANGED, FAILED = "written", "unchanged", "failed"
+
+
+@dataclass(frozen=True)
+class Settings:
+    out: Path
+    fmt: str                  # markdown | html
+    context_tokens: int
+    batch: int
+    gpu_count: int
+    defaults: frozenset       # options the user left at their default, stated in each page
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int               # position in the run's plan
+    model_id: str
+    gpu_id: str
+    precision: str
+    relpath: str              # posix path under Settings.out
+
+
+@dataclass(frozen=True)
+class Outcome:
+    number: int
+    status: str               # written | unchanged | failed
+    verdict: str | None = None
+    best_precision: str | None = None
+    decode_tokens_per_s: float | None = None
+    reason: str | None = None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return first if isinstance(exc, AdvisorError) else f"{type(exc).__name__}: {first}".rstrip(": ")
+
+
+class PageMaker:
+    def __init__(self, kb: KnowledgeBase, rules: list[RuleSpec], settings: Settings):
+        self.kb = kb
+        self.advisor = Advisor(kb, rules)
+        self.settings = settings
+        self.work = Workload(settings.context_tokens, settings.batch)
+        self._best: dict[tuple[str, str], str | None] = {}
+
+    def _best_precision(self, model, gpu) -> str | None:
+        key = (model.id, gpu.id)
+        if key not in self._best:
+            best = best_precision(model, gpu, self.work, self.settings.gpu_count)
+            self._best[key] = best[0].name if best else None
+        return self._best[key]
+
+    def text(self, page: Page):
+        s = self.settings
+        adv = self.advisor.explain(page.model_id, page.gpu_id, page.precision, s.context_tokens,
+                                   s.batch, s.gpu_count)
+        md = render_markdown(adv, s.defaults)
+        if s.fmt == "html":
+            depth = page.relpath.count("/")
+            title = md.splitlines()[0].lstrip("#").strip()
+            return adv, site.page_html(md, f"{title} at {page.precision}", "../" * depth)
+        return adv, md
+
+    def make(self, page: Page) -> Outcome:
+        try:
+            adv, text = self.text(page)
+            path = self.settings.out / page.relpath
+            path.parent.mkdir(parents=True, exist_ok=True)
+            written = files.write_if_changed(path, text.encode("utf-8"))
+            speed = adv.situation.facts.get("decode_tokens_per_s")
+            return Outcome(page.number, WRITTEN if written else UNCHANGED, adv.verdict,
+                           self._best_precision(adv.situation.model, adv.situation.gpu), speed)
+        except Exception as exc:  # one bad page is reported, the run goes on
+            return Outcome(page.number, FAILED, reason=_reason(exc))

@@ -1,0 +1,157 @@
+"""Run pages in worker processes, one rules engine each (the engine is not thread-safe).
+
+Pages go out in chunks over a queue; each worker builds its own PageMaker once. Workers are
+started with the 'spawn' method (no state copied from the parent, same on every platform).
+They ignore SIGINT (a Ctrl-C reaches the whole process group; the parent decides), turn SIGTERM
+into SystemExit so that a write in progress removes its temporary file, and stop by themselves
+when their parent disappears (it was killed with SIGKILL). A worker that dies (a crash in the
+rules engine's C core) fails the chunk it held; the others go on.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import signal
+import threading
+import time
+from typing import Callable
+
+from advisor.bulk.pages import FAILED, Outcome, Page, PageMaker, Settings
+from advisor.kb.store import KnowledgeBase
+from advisor.rules.spec import RuleSpec
+
+Progress = Callable[[int, int], None]   # (pages done, pages in all)
+_POLL_S = 0.2
+
+
+def _raise_exit(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _watch_parent(parent: int) -> None:
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(_POLL_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=watch, daemon=True, name="watch-parent").start()
+
+
+def _worker(wid: int, parent: int, kb, rules, settings, tasks, results) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _raise_exit)
+    _watch_parent(parent)
+    maker = PageMaker(kb, rules, settings)
+    while True:
+        item = tasks.get()
+        if item is None:
+            break
+        cid, chunk = item
+        results.put(("taken", wid, cid, None))
+        results.put(("done", wid, cid, [maker.make(p) for p in chunk]))
+
+
+def chunk_size(total: int, jobs: int) -> int:
+    return max(1, min(64, total // (jobs * 8) if jobs > 1 else 64))
+
+
+def run_pages(pages: list[Page], kb: KnowledgeBase, rules: list[RuleSpec], settings: Settings,
+              jobs: int = 1, progress: Progress | None = None) -> list[Outcome]:
+    """Outcomes of every page, in page order."""
+    total = len(pages)
+    report = progress or (lambda done, all_: None)
+    if jobs <= 1 or total <= 1:
+        maker, out = PageMaker(kb, rules, settings), []
+        report(0, total)
+        for i, p in enumerate(pages, 1):
+            out.append(maker.make(p))
+            if i % 64 == 0 or i == total:
+                report(i, total)
+        return out
+    size = chunk_size(total, jobs)
+    chunks = {cid: pages[i:i + size] for cid, i in enumerate(range(0, total, size))}
+    jobs = min(jobs, len(chunks))
+    ctx = mp.get_context("spawn")
+    tasks, results = ctx.Queue(), ctx.Queue()
+    procs = [ctx.Process(target=_worker, name=f"advisor-worker-{w}", daemon=True,
+                         args=(w, os.getpid(), kb, rules, settings, tasks, results))
+             for w in range(jobs)]
+    outcomes: dict[int, Outcome] = {}
+    try:
+        for p in procs:
+            p.start()
+        for item in chunks.items():
+            tasks.put(item)
+        for _ in procs:
+            tasks.put(None)
+        report(0, total)
+        _collect(procs, chunks, results, outcomes, report, total)
+        for p in procs:
+            p.join()
+    except BaseException:
+        _stop(procs)
+        raise
+    finally:
+        for q in (tasks, results):
+            q.cancel_join_thread()
+            q.close()
+    return [outcomes[p.number] for p in pages]
+
+
+def _collect(procs, chunks, results, outcomes, report, total) -> None:
+    pending, holding, dead = dict(chunks), {}, set()
+
+    def fail(cid, reason):
+        for page in pending.pop(cid, []):
+            outcomes[page.number] = Outcome(page.number, FAILED, reason=reason)
+
+    while pending:
+        try:
+            kind, wid, cid, payload = results.get(timeout=_POLL_S)
+        except queue.Empty:
+            for wid, p in enumerate(procs):
+                if wid not in dead and p.exitcode not in (None, 0):
+                    dead.add(wid)
+                    if wid in holding:
+                        code = p.exitcode
+                        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+                        fail(holding.pop(wid), f"worker process died ({how})")
+            if all(p.exitcode is not None for p in procs):
+                _drain(results, pending, outcomes)
+                for cid in list(pending):
+                    fail(cid, "no worker process left to render it")
+            report(len(outcomes), total)
+            continue
+        if kind == "taken":
+            holding[wid] = cid
+        else:
+            holding.pop(wid, None)
+            if pending.pop(cid, None) is not None:
+                for o in payload:
+                    outcomes[o.number] = o
+            report(len(outcomes), total)
+
+
+def _drain(results, pending, outcomes) -> None:
+    while True:
+        try:
+            kind, _wid, cid, payload = results.get(timeout=_POLL_S)
+        except queue.Empty:
+            return
+        if kind == "done" and pending.pop(cid, None) is not None:
+            for o in payload:
+                outcomes[o.number] = o
+
+
+def _stop(procs) -> None:
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + 5
+    for p in procs:
+        if p.pid is None:
+            continue  # never started
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join()

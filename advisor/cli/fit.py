@@ -1,0 +1,43 @@
+"""advisor fit GPU"""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+@click.command()
+@click.argument("gpu")
+@click.option("--gpus", "-n", type=int, default=1, show_default=True, help="GPUs of this kind.")
+@click.option("--context", "-c", type=int, default=8192, show_default=True,
+              help="Context every model must fit with, in tokens.")
+@click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def fit(gpu, gpus, context, batch, fmt):
+    """The models that run on GPU, each at its best precision, largest first."""
+    from advisor.bulk.inverse import models_that_fit
+    from advisor.bulk.tables import fit_table
+    from advisor.errors import AdvisorError
+    from advisor.kb import load_kb
+    from advisor.sizing.workload import Workload
+
+    for name, value in (("--gpus", gpus), ("--context", context), ("--batch", batch)):
+        if value < 1:
+            raise AdvisorError(f"{name} must be at least 1, not {value}")
+    kb = load_kb()
+    g = kb.gpu(gpu)
+    rows = models_that_fit(kb, g, Workload(context, batch), gpus)
+    if fmt == "json":
+        doc = {"gpu": g.id, "name": g.name, "count": gpus, "context_tokens": context, "batch": batch,
+               "models": [r.to_json() for r in rows]}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    on = f"{gpus} × {g.name}" if gpus > 1 else g.name
+    if not rows:
+        click.echo(f"No model in the knowledge base fits on {on} with {context:,} tokens of context.")
+        return
+    click.echo(f"Models that run on {on} ({context:,} tokens of context, batch {batch}), "
+               f"each at its best precision:\n")
+    sys.stdout.write(fit_table(rows))

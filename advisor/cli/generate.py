@@ -1,0 +1,78 @@
+"""advisor generate --out DIR [filters]"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@click.command()
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path),
+              help="Folder to write into (created if missing).")
+@click.option("--models", "-m", multiple=True, help="Model ids, names or globs (comma-separated or repeated).")
+@click.option("--gpus", "-g", multiple=True, help="GPU ids, names or globs.")
+@click.option("--precisions", "-p", multiple=True, help="Precisions or globs (Q4_K_M, 'Q*'). Default: all.")
+@click.option("--families", multiple=True, help="Model families or globs (llama-3.1).")
+@click.option("--vendors", multiple=True, help="GPU vendors: nvidia, amd, apple, intel.")
+@click.option("--memory", "memory_gib", default=None, help="GPU memory range in GiB: 24..80, 48.., ..24.")
+@click.option("--params", "params_b", default=None, help="Model size range in billions of parameters: 7..80.")
+@click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192.")
+@click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
+@click.option("--gpu-count", "-n", type=int, default=1, show_default=True, help="GPUs of each kind.")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown",
+              show_default=True)
+@click.option("--jobs", "-j", type=int, default=None, help="Worker processes. Default: one a CPU core.")
+@click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
+              help="A folder of rule files that adds to or overrides the built-in rules.")
+def generate(out, models, gpus, precisions, families, vendors, memory_gib, params_b, context, batch,
+             gpu_count, fmt, jobs, rules_dirs):
+    """Write one advisory per (model, GPU, precision) and an index of them all."""
+    from advisor.advise import load_rulebook
+    from advisor.bulk.generate import generate as run
+    from advisor.bulk.select import Filters
+    from advisor.kb import load_kb
+
+    defaults = frozenset() if context is not None else frozenset({"context"})
+    filters = Filters(tuple(models), tuple(gpus), tuple(precisions), tuple(families), tuple(vendors),
+                      memory_gib, params_b)
+    kb, rules = load_kb(), load_rulebook(rules_dirs)
+    bar = None
+    if sys.stderr.isatty():
+        bar = click.progressbar(length=1, label="advisories", file=sys.stderr, show_pos=True)
+
+    def progress(done, total):
+        if bar is not None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+    signal.signal(signal.SIGTERM, _interrupt)  # kill: stop the workers, leave no temp file
+    try:
+        summary = run(kb, rules, out, filters, fmt, context or 8192, batch, gpu_count, defaults,
+                      jobs or os.cpu_count() or 1, progress)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.render_finish()
+        click.echo(f"advisor: interrupted; pages written so far are complete. "
+                   f"Run the same command again to finish.", err=True)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if bar is not None:
+        bar.render_finish()
+    s = summary
+    index = "written" if s.index_written else "unchanged"
+    click.echo(f"{s.total:,} pages in {s.out}: {s.written:,} written, {s.unchanged:,} unchanged, "
+               f"{len(s.failed):,} failed; index {index} ({s.seconds:.1f} s, "
+               f"{s.total / max(s.seconds, 1e-9):,.0f} pages/s)")
+    if s.stale_temp_files_removed:
+        click.echo(f"removed {s.stale_temp_files_removed} temporary file(s) left by an interrupted run")
+    for page, reason in s.failed:
+        click.echo(f"failed: {page}: {reason}")
+    sys.exit(1 if s.failed else 0)

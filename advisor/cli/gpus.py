@@ -1,0 +1,48 @@
+"""advisor gpus MODEL"""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+@click.command()
+@click.argument("model")
+@click.option("--precision", "-p", default=None,
+              help="Only this precision. Default: the best precision each set runs.")
+@click.option("--context", "-c", type=int, default=8192, show_default=True, help="Context in tokens.")
+@click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
+@click.option("--max-gpus", type=int, default=8, show_default=True, help="Largest set to consider.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def gpus(model, precision, context, batch, max_gpus, fmt):
+    """The GPUs and sets of GPUs that run MODEL, cheapest (or smallest) first."""
+    from advisor.bulk.inverse import gpus_that_run
+    from advisor.bulk.tables import gpus_table
+    from advisor.errors import AdvisorError
+    from advisor.kb import load_kb
+    from advisor.sizing.precision import parse_precision
+    from advisor.sizing.workload import Workload
+
+    for name, value in (("--max-gpus", max_gpus), ("--context", context), ("--batch", batch)):
+        if value < 1:
+            raise AdvisorError(f"{name} must be at least 1, not {value}")
+    kb = load_kb()
+    m = kb.model(model)
+    p = parse_precision(precision) if precision else None
+    rows = gpus_that_run(kb, m, Workload(context, batch), p, max_gpus)
+    if fmt == "json":
+        doc = {"model": m.id, "name": m.name, "precision": p.name if p else None,
+               "context_tokens": context, "batch": batch, "max_gpus": max_gpus,
+               "gpus": [r.to_json() for r in rows]}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    at = f" at {p.name}" if p else ""
+    if not rows:
+        click.echo(f"No GPU in the knowledge base, up to {max_gpus} of a kind, runs {m.name}{at} "
+                   f"with {context:,} tokens of context.")
+        return
+    click.echo(f"GPUs that run {m.name}{at} ({context:,} tokens of context, batch {batch}), "
+               f"cheapest first where priced, then smallest:\n")
+    sys.stdout.write(gpus_table(rows))
