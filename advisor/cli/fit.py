@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
+from pathlib import Path
+
 import click
 
 
@@ -15,7 +17,9 @@ import click
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-def fit(gpu, gpus, context, batch, fmt):
+@click.option("--kb", "kb_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="A knowledge-base folder (models/, gpus/) instead of the built-in one.")
+def fit(gpu, gpus, context, batch, fmt, kb_dir):
     """The models that run on GPU, each at its best precision, largest first."""
     from advisor.bulk.inverse import models_that_fit
     from advisor.bulk.tables import fit_table
@@ -26,7 +30,7 @@ def fit(gpu, gpus, context, batch, fmt):
     for name, value in (("--gpus", gpus), ("--context", context), ("--batch", batch)):
         if value < 1:
             raise AdvisorError(f"{name} must be at least 1, not {value}")
-    kb = load_kb()
+    kb = load_kb(kb_dir)
     g = kb.gpu(gpu)
     rows = models_that_fit(kb, g, Workload(context, batch), gpus)
     if fmt == "json":

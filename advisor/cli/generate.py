@@ -31,8 +31,10 @@ def _interrupt(signum, frame):
 @click.option("--jobs", "-j", type=int, default=None, help="Worker processes. Default: one a CPU core.")
 @click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
               help="A folder of rule files that adds to or overrides the built-in rules.")
+@click.option("--kb", "kb_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="A knowledge-base folder (models/, gpus/) instead of the built-in one.")
 def generate(out, models, gpus, precisions, families, vendors, memory_gib, params_b, context, batch,
-             gpu_count, fmt, jobs, rules_dirs):
+             gpu_count, fmt, jobs, rules_dirs, kb_dir):
     """Write one advisory per (model, GPU, precision) and an index of them all."""
     from advisor.advise import load_rulebook
     from advisor.bulk.generate import generate as run
@@ -42,7 +44,7 @@ def generate(out, models, gpus, precisions, families, vendors, memory_gib, param
     defaults = frozenset() if context is not None else frozenset({"context"})
     filters = Filters(tuple(models), tuple(gpus), tuple(precisions), tuple(families), tuple(vendors),
                       memory_gib, params_b)
-    kb, rules = load_kb(), load_rulebook(rules_dirs)
+    kb, rules = load_kb(kb_dir), load_rulebook(rules_dirs)
     bar = None
     if sys.stderr.isatty():
         bar = click.progressbar(length=1, label="advisories", file=sys.stderr, show_pos=True)
@@ -54,8 +56,9 @@ def generate(out, models, gpus, precisions, families, vendors, memory_gib, param
 
     signal.signal(signal.SIGTERM, _interrupt)  # kill: stop the workers, leave no temp file
     try:
-        summary = run(kb, rules, out, filters, fmt, context or 8192, batch, gpu_count, defaults,
-                      jobs or os.cpu_count() or 1, progress)
+        summary = run(kb, rules, out, filters, fmt, 8192 if context is None else context, batch,
+                      gpu_count, defaults, jobs if jobs is not None else (os.cpu_count() or 1),
+                      progress)
     except KeyboardInterrupt:
         if bar is not None:
             bar.render_finish()

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
+from pathlib import Path
+
 import click
 
 
@@ -16,7 +18,9 @@ import click
 @click.option("--max-gpus", type=int, default=8, show_default=True, help="Largest set to consider.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-def gpus(model, precision, context, batch, max_gpus, fmt):
+@click.option("--kb", "kb_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="A knowledge-base folder (models/, gpus/) instead of the built-in one.")
+def gpus(model, precision, context, batch, max_gpus, fmt, kb_dir):
     """The GPUs and sets of GPUs that run MODEL, cheapest (or smallest) first."""
     from advisor.bulk.inverse import gpus_that_run
     from advisor.bulk.tables import gpus_table
@@ -28,7 +32,7 @@ def gpus(model, precision, context, batch, max_gpus, fmt):
     for name, value in (("--max-gpus", max_gpus), ("--context", context), ("--batch", batch)):
         if value < 1:
             raise AdvisorError(f"{name} must be at least 1, not {value}")
-    kb = load_kb()
+    kb = load_kb(kb_dir)
     m = kb.model(model)
     p = parse_precision(precision) if precision else None
     rows = gpus_that_run(kb, m, Workload(context, batch), p, max_gpus)

@@ -85,7 +85,27 @@ def valid_tensor_parallel_sizes(model: Model, limit: int = 64) -> list[int]:
     return sizes
 
 
+# min_gpus memo: (id(model), id(gpu), precision, work, limit) -> (model, gpu, answer). KB entries
+# are frozen, so an answer holds for as long as the same objects are asked about; the entries are
+# kept in the value, so an id cannot be reused while its key is here. The rent search asks about
+# every KB GPU for every question that misses: this makes it one place() sweep per entry pair.
+_MIN_GPUS: dict = {}
+_MIN_GPUS_MAX = 1 << 16
+
+
 def min_gpus(model: Model, gpu: GPU, precision: Precision, work: Workload, limit: int = 64) -> int | None:
+    key = (id(model), id(gpu), precision, work, limit)
+    hit = _MIN_GPUS.get(key)
+    if hit is not None and hit[0] is model and hit[1] is gpu:
+        return hit[2]
+    n = _min_gpus(model, gpu, precision, work, limit)
+    if len(_MIN_GPUS) >= _MIN_GPUS_MAX:
+        _MIN_GPUS.clear()
+    _MIN_GPUS[key] = (model, gpu, n)
+    return n
+
+
+def _min_gpus(model: Model, gpu: GPU, precision: Precision, work: Workload, limit: int) -> int | None:
     for n in valid_tensor_parallel_sizes(model, limit):
         if place(model, gpu, precision, work, n).fits:
             return n

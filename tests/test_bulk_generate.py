@@ -1,0 +1,262 @@
+"""advisor generate: determinism, write-if-changed, atomic writes, filters, index, bad input."""
+from __future__ import annotations
+
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from advisor.bulk import files
+from advisor.bulk.generate import generate
+from advisor.bulk.select import Filters, select
+from advisor.cli import main
+from advisor.errors import AdvisorError
+from advisor.render import render_markdown
+from tests.bulk_helpers import kb_of, tree
+
+SMALL = Filters(models=("llama-3.1-8b", "llama-3.1-70b"), gpus=("rtx-4090", "h100-80gb", "mi300x"),
+                precisions=("fp16", "Q4_K_M", "fp8"))
+
+
+@pytest.fixture(scope="module")
+def rules():
+    from advisor.advise import load_rulebook
+    return load_rulebook()
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_two_runs_give_byte_identical_trees(kb, rules, tmp_path):
+    a = generate(kb, rules, tmp_path / "a", jobs=1)
+    b = generate(kb, rules, tmp_path / "b", jobs=2)
+    ta, tb = tree(tmp_path / "a"), tree(tmp_path / "b")
+    assert a.total == b.total == 4 * 7 * 12 and not a.failed and not b.failed
+    assert ta == tb
+    pages = [p for p in ta if p.endswith(".md") and p != "index.md"]
+    assert len(pages) == a.total == a.written
+
+
+def test_pages_are_the_explain_advisories(kb, rules, advisor, tmp_path):
+    generate(kb, rules, tmp_path, SMALL, context_tokens=8192, defaults=frozenset({"context"}))
+    adv = advisor.explain("llama-3.1-70b", "rtx-4090", "Q4_K_M")
+    page = (tmp_path / "llama-3.1-70b" / "rtx-4090__q4-k-m.md").read_text()
+    assert page == render_markdown(adv, {"context"})
+
+
+def test_rerun_skips_up_to_date_pages_and_rewrites_changed_ones(kb, rules, tmp_path):
+    first = generate(kb, rules, tmp_path, SMALL)
+    assert first.written == first.total == 18 and first.index_written
+    victim = tmp_path / "llama-3.1-8b" / "mi300x__fp16.md"
+    victim.write_text("stale\n")
+    gone = tmp_path / "llama-3.1-70b" / "h100-80gb__fp8.md"
+    gone.unlink()
+    kept = tmp_path / "llama-3.1-8b" / "rtx-4090__fp16.md"
+    os.utime(kept, ns=(1, 1))
+    second = generate(kb, rules, tmp_path, SMALL)
+    assert (second.written, second.unchanged, second.index_written) == (2, 16, False)
+    assert kept.stat().st_mtime_ns == 1, "an up-to-date page must not be rewritten"
+    assert victim.read_text().startswith("# Llama 3.1 8B on") and gone.exists()
+
+
+def test_stale_temp_files_are_removed_and_others_kept(kb, rules, tmp_path):
+    (tmp_path / "llama-3.1-8b").mkdir()
+    stale = tmp_path / "llama-3.1-8b" / f".x.md.123.abcd{files.TEMP_SUFFIX}"
+    stale.write_text("half")
+    mine = tmp_path / "notes.txt"
+    mine.write_text("the user's")
+    s = generate(kb, rules, tmp_path, SMALL)
+    assert s.stale_temp_files_removed == 1 and not stale.exists() and mine.read_text() == "the user's"
+
+
+def test_atomic_write_leaves_old_file_and_no_temp_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "page.md"
+    target.write_bytes(b"old")
+
+    def boom(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files.os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        files.atomic_write(target, b"new")
+    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["page.md"]
+
+
+def test_written_files_follow_the_umask(kb, rules, tmp_path):
+    old = os.umask(0o022)
+    try:
+        files.atomic_write(tmp_path / "x", b"1")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x").stat().st_mode & 0o777 == 0o644
+
+
+def test_index_lists_every_page_with_verdict_best_precision_and_speed(kb, rules, advisor, tmp_path):
+    s = generate(kb, rules, tmp_path, SMALL)
+    index = (tmp_path / "index.md").read_text()
+    links = re.findall(r"\]\(([^)]+)\)", index)
+    assert len(links) == s.total and all((tmp_path / link).is_file() for link in links)
+    row = next(line for line in index.splitlines() if "(llama-3.1-70b/rtx-4090__fp16.md)" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    adv = advisor.explain("llama-3.1-70b", "rtx-4090", "fp16")
+    assert cells[3] == adv.verdict.replace("-", " ") == "does not fit"
+    assert cells[4] == "none" and cells[5] == "–"  # 70B fits a 24 GiB card at no precision
+    row = next(line for line in index.splitlines() if "(llama-3.1-8b/h100-80gb__fp16.md)" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    speed = advisor.explain("llama-3.1-8b", "h100-80gb", "fp16").situation.facts["decode_tokens_per_s"]
+    assert cells[3] == "fits" and cells[4] == "fp16" and cells[5] == f"{speed:,.1f} tokens/s"
+
+
+@pytest.mark.parametrize("flt, models, gpus, precisions", [
+    (Filters(models=("llama-3.1-*",)), 3, 7, 12),
+    (Filters(models=("LLAMA-3.1-8B,Llama 3.1 70B",), precisions=("Q*",)), 2, 7, 6),
+    (Filters(families=("llama-3.3",)), 1, 7, 12),
+    (Filters(vendors=("amd",)), 4, 1, 12),
+    (Filters(memory_gib="40..48"), 4, 2, 12),
+    (Filters(memory_gib="100.."), 4, 2, 12),
+    (Filters(params_b="60..80"), 2, 7, 12),
+    (Filters(gpus=("a100-*", "RTX 4090")), 4, 3, 12),
+    (Filters(precisions=("fp16", "int[48]")), 4, 7, 3),
+])
+def test_filters(kb, flt, models, gpus, precisions):
+    sel = select(kb, flt)
+    assert (len(sel.models), len(sel.gpus), len(sel.precisions)) == (models, gpus, precisions)
+
+
+@pytest.mark.parametrize("flt, message", [
+    (Filters(models=("llama-9",)), "unknown model 'llama-9'"),
+    (Filters(models=("qwen*",)), "--models 'qwen*' matches no model"),
+    (Filters(models=("llama-[3",)), "bad glob 'llama-[3'"),
+    (Filters(models=("llama-3.1-8b,",)), "--models: empty item"),
+    (Filters(vendors=("nvidai",)), "--vendors: unknown vendor 'nvidai'; closest known: nvidia"),
+    (Filters(families=("mistral",)), "--families: unknown family 'mistral'"),
+    (Filters(memory_gib="80..24"), "--memory: bad range '80..24'"),
+    (Filters(memory_gib="lots"), "--memory: bad range 'lots'"),
+    (Filters(precisions=("q4km",)), "unknown precision 'q4km'"),
+    (Filters(memory_gib="1000.."), "the filters select no GPU"),
+])
+def test_bad_filters_are_errors(kb, flt, message):
+    with pytest.raises(AdvisorError, match=re.escape(message)):
+        select(kb, flt)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--models", "nope"], "unknown model 'nope'"),
+    (["--gpus", "[x"], "bad glob"),
+    (["--memory", "9..1"], "bad range"),
+    (["--jobs", "0"], "--jobs must be at least 1"),
+    (["--context", "0"], "--context must be at least 1"),
+])
+def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, args, message):
+    out = tmp_path / "out"
+    r = run("generate", "--out", str(out), *args)
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_cli_out_that_is_a_file_exits_2(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("mine")
+    for out in (f, f / "sub"):
+        r = run("generate", "--out", str(out), "-m", "llama-3.1-8b")
+        assert r.exit_code == 2 and "is a file, not a folder" in r.output and len(r.output.splitlines()) == 1
+    assert f.read_text() == "mine" and os.listdir(tmp_path) == ["file"]
+
+
+def test_cli_summary_and_rerun(tmp_path):
+    args = ["generate", "--out", str(tmp_path), "-m", "llama-3.1-8b", "-g", "rtx-4090,h200", "-j", "1"]
+    r = run(*args)
+    assert r.exit_code == 0, r.output
+    assert "24 pages in" in r.output and "24 written, 0 unchanged, 0 failed; index written" in r.output
+    r = run(*args)
+    assert "0 written, 24 unchanged, 0 failed; index unchanged" in r.output
+
+
+def test_failed_pages_are_reported_with_reasons_and_the_rest_written(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "verdict-tight.yaml").write_text(
+        "id: verdict-tight\npriority: 0\ndoc: {advises: a, why: b, example: c}\n"
+        "when:\n  - headroom_bytes >= 0\n  - model_parameters > 10000000000\nthen:\n  verdict: tight\n")
+    out = tmp_path / "out"
+    r = run("generate", "--out", str(out), "-m", "llama-3.1-8b,llama-3.1-70b", "-g", "h200",
+            "-p", "fp16", "--rules", str(rules), "-j", "1")
+    assert r.exit_code == 1, r.output
+    assert "1 written, 0 unchanged, 1 failed" in r.output
+    assert "failed: llama-3.1-70b/h200__fp16.md: the rulebook gave 2 verdicts" in r.output
+    index = (out / "index.md").read_text()
+    assert "failed: the rulebook gave 2 verdicts" in index and not (out / "llama-3.1-70b").exists()
+
+
+def test_file_names_are_safe_whatever_the_ids_hold(kb, rules, tmp_path):
+    m8 = kb.model("llama-3.1-8b")
+    weird_models = [
+        m8.model_copy(update={"id": "meta-llama/Llama-3.1-8B", "name": "Slash <b>|x|</b>",
+                              "aliases": [], "siblings": []}),
+        m8.model_copy(update={"id": "../../escape", "name": "Dots", "aliases": [], "siblings": []}),
+        m8.model_copy(update={"id": "modèle-ünïcode-模型", "name": "Unicode 模型", "aliases": [],
+                              "siblings": []}),
+        m8.model_copy(update={"id": "index", "name": "Index", "aliases": [], "siblings": []}),
+    ]
+    g = kb.gpu("h100-80gb")
+    weird_gpus = [g.model_copy(update={"id": ".hidden/gpu..x", "name": "Hidden", "aliases": []}),
+                  g.model_copy(update={"id": "GPU With Spaces", "name": "Spaces & <i>", "aliases": []})]
+    wkb = kb_of(weird_models, weird_gpus)
+    out = tmp_path / "out"
+    for fmt, ext in (("markdown", "md"), ("html", "html")):
+        s = generate(wkb, rules, out, Filters(precisions=("fp16",)), fmt=fmt)
+        assert s.total == 8 and not s.failed, s.failed
+    names = tree(out)
+    pages = sorted(n for n in names if "/" in n)
+    assert len(pages) == 16 and not (tmp_path / "escape").exists()
+    for n in pages:
+        d, f = n.split("/")
+        assert re.fullmatch(r"[a-z0-9][a-z0-9.-]*", d) and ".." not in d, n
+        assert re.fullmatch(r"[a-z0-9][a-z0-9.-]*__fp16\.(md|html)", f), n
+    assert len({n.split("/")[0] for n in pages}) == 4
+    html = (out / "index.html").read_text()
+    assert "Slash &lt;b&gt;|x|&lt;/b&gt;" in html and "<b>" not in html and "Spaces &amp; &lt;i&gt;" in html
+    md = (out / "index.md").read_text()
+    assert r"Slash \<b\>\|x\|\</b\>" in md
+
+
+class _Checker(HTMLParser):
+    VOID = {"meta", "link", "br", "hr", "img", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors, self.links = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.links.append(dict(attrs)["href"])
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(tag)
+
+
+def test_html_site_is_well_formed_and_linked(kb, rules, tmp_path):
+    s = generate(kb, rules, tmp_path, SMALL, fmt="html")
+    t = tree(tmp_path)
+    assert "index.html" in t and "style.css" in t and not any(n.endswith(".md") for n in t)
+    for name, data in t.items():
+        if not name.endswith(".html"):
+            continue
+        c = _Checker()
+        c.feed(data.decode())
+        assert not c.errors and not c.stack, (name, c.errors, c.stack)
+        for link in c.links:
+            assert (tmp_path / Path(name).parent / link).resolve().is_file(), (name, link)
+    page = t["llama-3.1-70b/rtx-4090__fp16.html"].decode()
+    assert "<h1>Llama 3.1 70B on NVIDIA GeForce RTX 4090</h1>" in page and "<table>" in page
+    assert "<strong>Verdict: does not fit.</strong>" in page and "**" not in page
+    assert len(re.findall(r'href="[^"]+\.html"', t["index.html"].decode())) == s.total
