@@ -41,14 +41,18 @@ def _worker(wid: int, parent: int, kb, rules, settings, tasks, results) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _raise_exit)
     _watch_parent(parent)
-    maker = PageMaker(kb, rules, settings)
-    while True:
-        item = tasks.get()
-        if item is None:
-            break
-        cid, chunk = item
-        results.put(("taken", wid, cid, None))
-        results.put(("done", wid, cid, [maker.make(p) for p in chunk]))
+    try:
+        maker = PageMaker(kb, rules, settings)
+        while True:
+            item = tasks.get()
+            if item is None:
+                break
+            cid, chunk = item
+            results.put(("taken", wid, cid, None))
+            results.put(("done", wid, cid, [maker.make(p) for p in chunk]))
+    except SystemExit:
+        results.cancel_join_thread()  # stopped: do not wait to flush to a parent that may be gone
+        raise
 
 
 def chunk_size(total: int, jobs: int) -> int:

@@ -1,0 +1,149 @@
+"""advisor fit / advisor gpus, checked against the explain path."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from advisor.bulk.inverse import (BEST_FIRST, best_precision, candidate_precisions, gpus_that_run,
+                                  max_context, models_that_fit)
+from advisor.cli import main
+from advisor.sizing.plan import valid_tensor_parallel_sizes
+from advisor.sizing.precision import parse_precision
+from advisor.sizing.workload import Workload
+from tests.bulk_helpers import kb_of
+
+WORKLOADS = [Workload(8192, 1), Workload(32768, 1), Workload(4096, 4)]
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize("work", WORKLOADS, ids=lambda w: f"ctx{w.context_tokens}-b{w.batch}")
+@pytest.mark.parametrize("count", [1, 2])
+def test_every_model_fit_lists_explains_as_fitting(kb, advisor, work, count):
+    for g in kb.all_gpus():
+        rows = models_that_fit(kb, g, work, count)
+        listed = {r.model.id for r in rows}
+        for r in rows:
+            adv = advisor.explain(r.model.id, g.id, r.precision.name, work.context_tokens, work.batch, count)
+            assert adv.verdict == "fits", (r.model.id, g.id, r.precision.name)
+            assert adv.situation.facts["decode_tokens_per_s"] == round(r.decode_tokens_per_s, 2)
+            better = BEST_FIRST[:BEST_FIRST.index(r.precision.name)]
+            for name in better:
+                if name == "fp8" and not g.native_fp8:
+                    continue
+                adv = advisor.explain(r.model.id, g.id, name, work.context_tokens, work.batch, count)
+                assert adv.verdict != "fits", f"{r.model.id} on {g.id} fits at better {name}"
+        for m in kb.all_models():
+            if m.id in listed:
+                continue
+            for p in candidate_precisions(g):
+                adv = advisor.explain(m.id, g.id, p.name, work.context_tokens, work.batch, count)
+                assert adv.verdict != "fits", f"fit left out {m.id} on {g.id} at {p.name}"
+
+
+def test_fit_is_largest_model_first(kb):
+    for g in kb.all_gpus():
+        rows = models_that_fit(kb, g, Workload(), 1)
+        keys = [(-r.parameters, BEST_FIRST.index(r.precision.name)) for r in rows]
+        assert keys == sorted(keys)
+
+
+def test_max_context_is_the_longest_that_fits(kb, advisor):
+    checked = 0
+    for g in kb.all_gpus():
+        for r in models_that_fit(kb, g, Workload(), 1):
+            n = r.max_context_tokens
+            assert advisor.explain(r.model.id, g.id, r.precision.name, n).verdict == "fits"
+            if n < r.model.architecture.max_context:
+                assert advisor.explain(r.model.id, g.id, r.precision.name, n + 1).verdict != "fits"
+                checked += 1
+    assert checked > 0
+
+
+@pytest.mark.parametrize("precision", [None, "fp16", "Q4_K_M"])
+def test_every_gpu_set_listed_explains_as_fitting_and_is_smallest(kb, advisor, precision):
+    work = Workload()
+    p = parse_precision(precision) if precision else None
+    for m in kb.all_models():
+        rows = gpus_that_run(kb, m, work, p, max_gpus=8)
+        sizes = valid_tensor_parallel_sizes(m, 8)
+        for r in rows:
+            adv = advisor.explain(m.id, r.gpu.id, r.precision.name, 8192, 1, r.count)
+            assert adv.verdict == "fits", (m.id, r.gpu.id, r.count, r.precision.name)
+        for g in kb.all_gpus():
+            mine = [r for r in rows if r.gpu.id == g.id]
+            first = min((r.count for r in mine), default=None)
+            for n in sizes:
+                if first is not None and n >= first:
+                    break
+                names = [p.name] if p else [c.name for c in candidate_precisions(g)]
+                for name in names:
+                    assert advisor.explain(m.id, g.id, name, 8192, 1, n).verdict != "fits", \
+                        f"gpus left out {n} x {g.id} for {m.id} at {name}"
+            if p is None:  # a bigger set is listed only for a better precision
+                ranks = [BEST_FIRST.index(r.precision.name) for r in sorted(mine, key=lambda r: r.count)]
+                assert ranks == sorted(set(ranks), reverse=True)
+            else:
+                assert len(mine) <= 1
+
+
+def test_gpus_cheapest_first_then_smallest(kb):
+    h = kb.gpu("h100-80gb")
+    a = kb.gpu("a100-80gb")
+    priced = kb_of([kb.model("llama-3.1-70b")],
+                   [h.model_copy(update={"price_usd_per_hour": 3.0, "price_date": "2025-01"}),
+                    a.model_copy(update={"price_usd_per_hour": 1.0, "price_date": "2025-01"}),
+                    kb.gpu("rtx-4090"), kb.gpu("mi300x")])
+    rows = gpus_that_run(priced, priced.model("llama-3.1-70b"), Workload(), parse_precision("fp16"))
+    assert [(r.gpu.id, r.count) for r in rows] == [
+        ("a100-80gb", 2), ("h100-80gb", 2), ("mi300x", 1), ("rtx-4090", 8)]  # 192 GiB each: fewer first
+    assert rows[0].price_usd_per_hour == 2.0 and rows[1].price_usd_per_hour == 6.0
+    assert rows[2].price_usd_per_hour is None and rows[3].price_usd_per_hour is None
+
+
+def test_best_precision_skips_fp8_without_native_support(kb):
+    m = kb.model("llama-3.1-70b")
+    a100, h100 = kb.gpu("a100-80gb"), kb.gpu("h100-80gb")
+    assert best_precision(m, h100, Workload())[0].name == "fp8"
+    assert best_precision(m, a100, Workload())[0].name == "Q8_0"
+    assert max_context(m, h100, parse_precision("fp8"), Workload()) < m.architecture.max_context
+
+
+def test_fit_cli_table_and_json():
+    r = run("fit", "rtx-4090")
+    assert r.exit_code == 0 and "llama-3.1-8b" in r.output and "fp16" in r.output
+    assert "llama-3.1-70b" not in r.output
+    d = json.loads(run("fit", "h200", "--format", "json").output)
+    assert d["gpu"] == "h200" and d["count"] == 1
+    sizes = [m["parameters"] for m in d["models"]]
+    assert sizes == sorted(sizes, reverse=True) and d["models"][0]["model"] in ("llama-3.1-70b", "llama-3.3-70b")
+    assert all({"model", "precision", "max_context_tokens", "decode_tokens_per_s"} <= set(m)
+               for m in d["models"])
+    d4 = json.loads(run("fit", "a100-40gb", "--gpus", "8", "--format", "json").output)
+    assert "llama-3.1-405b" in [m["model"] for m in d4["models"]]
+
+
+def test_gpus_cli_table_and_json():
+    r = run("gpus", "llama-3.1-405b", "-p", "q4_k_m")
+    assert r.exit_code == 0 and "Q4_K_M" in r.output and "h200" in r.output
+    d = json.loads(run("gpus", "llama-3.1-8b", "--format", "json").output)
+    assert d["model"] == "llama-3.1-8b" and d["gpus"][0]["count"] == 1
+    mem = [g["memory_bytes"] for g in d["gpus"]]
+    assert mem == sorted(mem)  # no prices in the KB yet: smallest first
+
+
+@pytest.mark.parametrize("args, message", [
+    (["fit", "a100"], "unknown gpu 'a100'"),
+    (["fit", "h200", "--gpus", "0"], "--gpus must be at least 1"),
+    (["gpus", "llama-9"], "unknown model 'llama-9'"),
+    (["gpus", "llama-3.1-8b", "-p", "q4km"], "unknown precision 'q4km'"),
+    (["gpus", "llama-3.1-8b", "--max-gpus", "0"], "--max-gpus must be at least 1"),
+])
+def test_inverse_bad_input_exits_2(args, message):
+    r = run(*args)
+    assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1
+    assert "Traceback" not in r.output
