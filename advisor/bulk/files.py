@@ -23,11 +23,15 @@ LOCK_NAME = ".advisor.lock"
 
 def atomic_write(path: Path, data: bytes) -> None:
     tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
+        # os.open inside the try: a signal handled just after the file is created (Ctrl-C, or
+        # SIGTERM turned into SystemExit) must still remove it
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
+    except FileExistsError:
+        raise  # not ours
     except BaseException:
         try:
             os.unlink(tmp)

@@ -121,7 +121,11 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
     with _locked(out):
         summary.stale_temp_files_removed = files.remove_stale_temp_files(out)
         settings = Settings(out, fmt, context_tokens, batch, gpu_count, frozenset(defaults))
-        outcomes = run_pages(pages, kb, rules, settings, jobs, progress)
+        try:
+            outcomes = run_pages(pages, kb, rules, settings, jobs, progress)
+        except BaseException:
+            files.remove_stale_temp_files(out)  # the workers are stopped and the folder is ours
+            raise
         rows, counts = [], {"models": len(sel.models), "gpus": len(sel.gpus),
                             "precisions": len(sel.precisions), "fits": 0, "tight": 0,
                             "does_not_fit": 0, "failed": 0}

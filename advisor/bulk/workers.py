@@ -2,9 +2,13 @@
 
 Pages go out in chunks over a queue; each worker builds its own PageMaker once. Workers are
 started with the 'spawn' method (no state copied from the parent, same on every platform).
-They ignore SIGINT (a Ctrl-C reaches the whole process group; the parent decides), turn SIGTERM
-into SystemExit so that a write in progress removes its temporary file, and stop by themselves
-when their parent disappears (it was killed with SIGKILL). A worker that dies (a crash in the
+They ignore SIGINT (a Ctrl-C reaches the whole process group; the parent decides), stop on
+SIGTERM, and stop by themselves when their parent disappears (it was killed with SIGKILL).
+
+A signal that arrives while a page is being made takes effect when that page is done (at most
+a few milliseconds): an exception raised inside the rules engine's callbacks is swallowed there
+(durable logs it and the page would merely fail), and the page's file is then either written or
+not started. The same holds for a run in the calling process (jobs=1), for SIGINT and SIGTERM. A worker that dies (a crash in the
 rules engine's C core) fails the chunk it held; the others go on.
 """
 from __future__ import annotations
@@ -25,8 +29,35 @@ Progress = Callable[[int, int], None]   # (pages done, pages in all)
 _POLL_S = 0.2
 
 
-def _raise_exit(signum, frame):
-    raise SystemExit(128 + signum)
+class _Deferred:
+    """Signal handlers that raise at once when idle, and after the page when busy."""
+
+    def __init__(self, raises: dict):
+        self.raises = raises          # signal number -> exception to raise
+        self.busy = False
+        self.pending: int | None = None
+
+    def handler(self, signum, frame):
+        if self.busy:
+            self.pending = signum
+        else:
+            self._raise(signum)
+
+    def _raise(self, signum):
+        exc = self.raises[signum]
+        raise exc(128 + signum) if exc is SystemExit else exc()
+
+    def install(self) -> dict:
+        return {s: signal.signal(s, self.handler) for s in self.raises}
+
+    def make(self, maker: PageMaker, page: Page) -> Outcome:
+        self.busy = True
+        try:
+            return maker.make(page)
+        finally:
+            self.busy = False
+            if self.pending is not None:
+                self._raise(self.pending)
 
 
 def _watch_parent(parent: int) -> None:
@@ -39,7 +70,8 @@ def _watch_parent(parent: int) -> None:
 
 def _worker(wid: int, parent: int, kb, rules, settings, tasks, results) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _raise_exit)
+    deferred = _Deferred({signal.SIGTERM: SystemExit})
+    deferred.install()
     _watch_parent(parent)
     try:
         maker = PageMaker(kb, rules, settings)
@@ -49,7 +81,7 @@ def _worker(wid: int, parent: int, kb, rules, settings, tasks, results) -> None:
                 break
             cid, chunk = item
             results.put(("taken", wid, cid, None))
-            results.put(("done", wid, cid, [maker.make(p) for p in chunk]))
+            results.put(("done", wid, cid, [deferred.make(maker, p) for p in chunk]))
     except SystemExit:
         results.cancel_join_thread()  # stopped: do not wait to flush to a parent that may be gone
         raise
@@ -65,13 +97,7 @@ def run_pages(pages: list[Page], kb: KnowledgeBase, rules: list[RuleSpec], setti
     total = len(pages)
     report = progress or (lambda done, all_: None)
     if jobs <= 1 or total <= 1:
-        maker, out = PageMaker(kb, rules, settings), []
-        report(0, total)
-        for i, p in enumerate(pages, 1):
-            out.append(maker.make(p))
-            if i % 64 == 0 or i == total:
-                report(i, total)
-        return out
+        return _run_here(pages, PageMaker(kb, rules, settings), report)
     size = chunk_size(total, jobs)
     chunks = {cid: pages[i:i + size] for cid, i in enumerate(range(0, total, size))}
     jobs = min(jobs, len(chunks))
@@ -100,6 +126,24 @@ def run_pages(pages: list[Page], kb: KnowledgeBase, rules: list[RuleSpec], setti
             q.cancel_join_thread()
             q.close()
     return [outcomes[p.number] for p in pages]
+
+
+def _run_here(pages: list[Page], maker: PageMaker, report: Progress) -> list[Outcome]:
+    total, out = len(pages), []
+    deferred, previous = _Deferred({signal.SIGINT: KeyboardInterrupt,
+                                    signal.SIGTERM: KeyboardInterrupt}), None
+    if threading.current_thread() is threading.main_thread():
+        previous = deferred.install()
+    try:
+        report(0, total)
+        for i, p in enumerate(pages, 1):
+            out.append(deferred.make(maker, p))
+            if i % 64 == 0 or i == total:
+                report(i, total)
+    finally:
+        for signum, handler in (previous or {}).items():
+            signal.signal(signum, handler)
+    return out
 
 
 def _collect(procs, chunks, results, outcomes, report, total) -> None:
