@@ -24,13 +24,14 @@ def write_synthetic_kb(out: Path, models: int = 60, gpus: int = 50) -> Path:
     base_models, base_gpus = kb.all_models(), kb.all_gpus()
     (out / "models").mkdir(parents=True, exist_ok=True)
     (out / "gpus").mkdir(parents=True, exist_ok=True)
+    made = {f"{base_models[i % len(base_models)].id}-syn{i // len(base_models)}" for i in range(models)}
     for i in range(models):
         b, k = base_models[i % len(base_models)], i // len(base_models)
         d = b.model_dump(exclude_defaults=True)
         d["id"] = f"{b.id}-syn{k}"
         d["name"] = f"{b.name} (synthetic {k})"
         d["aliases"] = []
-        d["siblings"] = [f"{s}-syn{k}" for s in b.siblings]
+        d["siblings"] = [f"{s}-syn{k}" for s in b.siblings if f"{s}-syn{k}" in made]
         d["architecture"] = dict(b.architecture.model_dump(exclude_defaults=True),
                                  layers=b.architecture.layers + 2 * k)
         d.pop("published_parameters", None)
