@@ -260,3 +260,48 @@ def test_html_site_is_well_formed_and_linked(kb, rules, tmp_path):
     assert "<h1>Llama 3.1 70B on NVIDIA GeForce RTX 4090</h1>" in page and "<table>" in page
     assert "<strong>Verdict: does not fit.</strong>" in page and "**" not in page
     assert len(re.findall(r'href="[^"]+\.html"', t["index.html"].decode())) == s.total
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_progress_reaches_the_total(kb, rules, tmp_path, jobs):
+    seen = []
+    s = generate(kb, rules, tmp_path, SMALL, jobs=jobs, progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (0, s.total) and seen[-1] == (s.total, s.total)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock")
+def test_a_second_run_on_the_same_folder_is_refused(kb, rules, tmp_path):
+    import fcntl
+
+    generate(kb, rules, tmp_path, SMALL)
+    fd = os.open(tmp_path / files.LOCK_NAME, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(AdvisorError, match="another advisor generate is writing to"):
+            generate(kb, rules, tmp_path, SMALL)
+    finally:
+        os.close(fd)
+
+
+def test_a_worker_that_dies_fails_its_chunk_and_the_rest_goes_on():
+    import queue as q
+
+    from advisor.bulk.pages import Outcome, Page
+    from advisor.bulk.workers import _collect
+
+    class Proc:
+        def __init__(self, exitcode):
+            self.exitcode = exitcode
+
+    pages = [Page(i, "m", "g", "fp16", f"m/g{i}.md") for i in range(4)]
+    chunks = {0: pages[:2], 1: pages[2:]}
+    results = q.Queue()
+    results.put(("taken", 0, 0, None))   # worker 0 takes chunk 0 and dies with SIGSEGV
+    results.put(("taken", 1, 1, None))
+    results.put(("done", 1, 1, [Outcome(2, "written", "fits"), Outcome(3, "written", "fits")]))
+    outcomes, reports = {}, []
+    _collect([Proc(-11), Proc(0)], chunks, results, outcomes, lambda d, t: reports.append(d), 4)
+    assert [outcomes[i].status for i in range(4)] == ["failed", "failed", "written", "written"]
+    assert outcomes[0].reason == "worker process died (signal SIGSEGV)"
+    assert reports[-1] == 4
