@@ -61,6 +61,7 @@ class PageMaker:
         self.settings = settings
         self.work = Workload(settings.context_tokens, settings.batch)
         self._best: dict[tuple[str, str], str | None] = {}
+        self._folders: set[Path] = set()
 
     def _best_precision(self, model, gpu) -> str | None:
         key = (model.id, gpu.id)
@@ -84,7 +85,9 @@ class PageMaker:
         try:
             adv, text = self.text(page)
             path = self.settings.out / page.relpath
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in self._folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(path.parent)
             written = files.write_if_changed(path, text.encode("utf-8"))
             speed = adv.situation.facts.get("decode_tokens_per_s")
             return Outcome(page.number, WRITTEN if written else UNCHANGED, adv.verdict,

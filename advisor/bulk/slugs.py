@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 MAX_LENGTH = 64
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
@@ -18,6 +19,7 @@ _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
              "index", "style"}  # names generate writes at the top of the tree
 
 
+@lru_cache(maxsize=4096)  # pure: a run asks about each id once a page
 def slug(ident: str) -> str:
     text = unicodedata.normalize("NFKD", ident).encode("ascii", "ignore").decode("ascii").lower()
     text = re.sub(r"[^a-z0-9.]+", "-", text)
