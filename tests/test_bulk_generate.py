@@ -31,7 +31,8 @@ def run(*args):
     return CliRunner().invoke(main, list(args))
 
 
-def test_two_runs_give_byte_identical_trees(kb, rules, tmp_path):
+def test_two_runs_give_byte_identical_trees(kb, rules, tmp_path, monkeypatch):
+    monkeypatch.setattr("advisor.bulk.workers.PAGES_PER_WORKER", 50)  # 336 pages: use 2 workers
     a = generate(kb, rules, tmp_path / "a", jobs=1)
     b = generate(kb, rules, tmp_path / "b", jobs=2)
     ta, tb = tree(tmp_path / "a"), tree(tmp_path / "b")
@@ -263,7 +264,8 @@ def test_html_site_is_well_formed_and_linked(kb, rules, tmp_path):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_progress_reaches_the_total(kb, rules, tmp_path, jobs):
+def test_progress_reaches_the_total(kb, rules, tmp_path, jobs, monkeypatch):
+    monkeypatch.setattr("advisor.bulk.workers.PAGES_PER_WORKER", 5)
     seen = []
     s = generate(kb, rules, tmp_path, SMALL, jobs=jobs, progress=lambda done, total: seen.append((done, total)))
     assert seen[0] == (0, s.total) and seen[-1] == (s.total, s.total)
@@ -282,6 +284,22 @@ def test_a_second_run_on_the_same_folder_is_refused(kb, rules, tmp_path):
             generate(kb, rules, tmp_path, SMALL)
     finally:
         os.close(fd)
+
+
+def test_small_runs_start_no_more_workers_than_they_need(kb, rules, tmp_path, monkeypatch):
+    import multiprocessing
+
+    started = []
+    real = multiprocessing.get_context
+
+    def spy(method=None):
+        ctx = real(method)
+        started.append(method)
+        return ctx
+
+    monkeypatch.setattr("advisor.bulk.workers.mp.get_context", spy)
+    generate(kb, rules, tmp_path, SMALL, jobs=8)   # 18 pages: in this process
+    assert started == []
 
 
 def test_a_worker_that_dies_fails_its_chunk_and_the_rest_goes_on():

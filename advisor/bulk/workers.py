@@ -26,6 +26,9 @@ from advisor.kb.store import KnowledgeBase
 from advisor.rules.spec import RuleSpec
 
 Progress = Callable[[int, int], None]   # (pages done, pages in all)
+# Starting a worker (a new interpreter, imports, the KB and rules sent over, cold caches) costs
+# about what rendering this many pages does: smaller runs use fewer workers, or none.
+PAGES_PER_WORKER = 1000
 _POLL_S = 0.2
 
 
@@ -96,7 +99,8 @@ def run_pages(pages: list[Page], kb: KnowledgeBase, rules: list[RuleSpec], setti
     """Outcomes of every page, in page order."""
     total = len(pages)
     report = progress or (lambda done, all_: None)
-    if jobs <= 1 or total <= 1:
+    jobs = min(jobs, max(1, total // PAGES_PER_WORKER))
+    if jobs <= 1:
         return _run_here(pages, PageMaker(kb, rules, settings), report)
     size = chunk_size(total, jobs)
     chunks = {cid: pages[i:i + size] for cid, i in enumerate(range(0, total, size))}
