@@ -8,8 +8,9 @@ SIGTERM, and stop by themselves when their parent disappears (it was killed with
 A signal that arrives while a page is being made takes effect when that page is done (at most
 a few milliseconds): an exception raised inside the rules engine's callbacks is swallowed there
 (durable logs it and the page would merely fail), and the page's file is then either written or
-not started. The same holds for a run in the calling process (jobs=1), for SIGINT and SIGTERM. A worker that dies (a crash in the
-rules engine's C core) fails the chunk it held; the others go on.
+not started. The same holds for a run in the calling process (jobs=1), for SIGINT and SIGTERM.
+A worker that dies (a crash in the rules engine's C core) fails the chunk it held; the others
+go on.
 """
 from __future__ import annotations
 
