@@ -323,3 +323,15 @@ def test_a_worker_that_dies_fails_its_chunk_and_the_rest_goes_on():
     assert [outcomes[i].status for i in range(4)] == ["failed", "failed", "written", "written"]
     assert outcomes[0].reason == "worker process died (signal SIGSEGV)"
     assert reports[-1] == 4
+
+
+def test_default_context_is_capped_at_each_model_maximum(kb, rules, advisor, tmp_path):
+    m = kb.model("llama-3.1-8b")
+    short = m.model_copy(update={"architecture": m.architecture.model_copy(update={"max_context": 4096}),
+                                 "id": "short-8b", "name": "Short 8B", "aliases": [], "siblings": []})
+    skb = kb_of([short], [kb.gpu("h200")])
+    s = generate(skb, rules, tmp_path, Filters(precisions=("fp16",)), defaults=frozenset({"context"}))
+    assert not s.failed
+    page = (tmp_path / "short-8b" / "h200__fp16.md").read_text()
+    assert "a context of 4,096 tokens (the default)" in page
+    assert "(or a model's maximum, if shorter)" in (tmp_path / "index.md").read_text()

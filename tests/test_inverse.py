@@ -147,3 +147,21 @@ def test_inverse_bad_input_exits_2(args, message):
     r = run(*args)
     assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1
     assert "Traceback" not in r.output
+
+
+def test_default_context_is_capped_at_the_model_maximum_and_a_chosen_one_is_not(kb):
+    m = kb.model("llama-3.1-8b")
+    short = m.model_copy(update={"architecture": m.architecture.model_copy(update={"max_context": 4096}),
+                                 "id": "short-8b", "name": "Short 8B", "aliases": [], "siblings": []})
+    skb = kb_of([short, kb.model("llama-3.1-70b")], [kb.gpu("h200")])
+    g = skb.gpu("h200")
+    capped = models_that_fit(skb, g, Workload(8192), 1, cap_context=True)
+    assert {r.model.id: r.context_tokens for r in capped}["short-8b"] == 4096
+    assert next(r for r in capped if r.model.id == "short-8b").max_context_tokens == 4096
+    chosen = models_that_fit(skb, g, Workload(8192), 1, cap_context=False)
+    assert "short-8b" not in {r.model.id for r in chosen}
+
+
+def test_gpus_cli_context_beyond_the_model_maximum_exits_2():
+    r = run("gpus", "llama-3.1-8b", "--context", "200000")
+    assert r.exit_code == 2 and "beyond Llama 3.1 8B's maximum of 131,072 tokens" in r.output

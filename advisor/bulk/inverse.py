@@ -17,6 +17,7 @@ from advisor.sizing.tensors import parameter_count
 from advisor.sizing.workload import Workload
 
 BEST_FIRST = ["fp16", *QUANTIZE_LADDER]
+DEFAULT_CONTEXT_TOKENS = 8192  # as explain: capped at a model's maximum when not chosen
 
 
 def candidate_precisions(gpu: GPU) -> list[Precision]:
@@ -57,6 +58,7 @@ class FitRow:
     gpu_count: int
     precision: Precision
     placement: Placement
+    context_tokens: int
     max_context_tokens: int
     parameters: int
 
@@ -68,20 +70,35 @@ class FitRow:
         pl = self.placement
         return {"model": self.model.id, "name": self.model.name, "parameters": self.parameters,
                 "precision": self.precision.name, "total_bytes": pl.total_bytes,
-                "headroom_bytes": pl.headroom_bytes, "max_context_tokens": self.max_context_tokens,
+                "headroom_bytes": pl.headroom_bytes, "context_tokens": self.context_tokens,
+                "max_context_tokens": self.max_context_tokens,
                 "decode_tokens_per_s": round(self.decode_tokens_per_s, 2)}
 
 
-def models_that_fit(kb: KnowledgeBase, gpu: GPU, work: Workload, gpus: int = 1) -> list[FitRow]:
-    """Every KB model that runs on gpus x gpu at work, at its best precision. Best first: the
-    most parameters, then the best precision, then the fastest, then the id."""
+def context_for(model: Model, work: Workload, cap: bool) -> Workload | None:
+    """work for model: with cap (the context was not chosen), the context is capped at the
+    model's maximum, as explain does; a chosen context beyond it: None (the model cannot)."""
+    most = model.architecture.max_context
+    if work.context_tokens <= most:
+        return work
+    return dataclasses.replace(work, context_tokens=most) if cap else None
+
+
+def models_that_fit(kb: KnowledgeBase, gpu: GPU, work: Workload, gpus: int = 1,
+                    cap_context: bool = False) -> list[FitRow]:
+    """Every KB model that runs on gpus x gpu at work, at its best precision (see context_for
+    for models whose maximum context is shorter). Best first: the most parameters, then the
+    best precision, then the fastest, then the id."""
     rows = []
     for m in kb.all_models():
-        best = best_precision(m, gpu, work, gpus)
+        w = context_for(m, work, cap_context)
+        if w is None:
+            continue
+        best = best_precision(m, gpu, w, gpus)
         if best is None:
             continue
         p, pl = best
-        rows.append(FitRow(m, gpu, gpus, p, pl, max_context(m, gpu, p, work, gpus),
+        rows.append(FitRow(m, gpu, gpus, p, pl, w.context_tokens, max_context(m, gpu, p, w, gpus),
                            parameter_count(m.architecture)))
     rows.sort(key=lambda r: (-r.parameters, r.precision.quality_rank, BEST_FIRST.index(r.precision.name),
                              -r.decode_tokens_per_s, r.model.id))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from advisor.advise import Advisor
 from advisor.bulk import files, site
-from advisor.bulk.inverse import best_precision
+from advisor.bulk.inverse import best_precision, context_for
 from advisor.errors import AdvisorError
 from advisor.kb.store import KnowledgeBase
 from advisor.render import render_markdown
@@ -60,19 +60,25 @@ class PageMaker:
         self.advisor = Advisor(kb, rules)
         self.settings = settings
         self.work = Workload(settings.context_tokens, settings.batch)
+        self.cap_context = "context" in settings.defaults
         self._best: dict[tuple[str, str], str | None] = {}
         self._folders: set[Path] = set()
+
+    def _work(self, model) -> Workload:
+        """The default context is capped at the model's maximum, as explain does."""
+        return context_for(model, self.work, self.cap_context) or self.work
 
     def _best_precision(self, model, gpu) -> str | None:
         key = (model.id, gpu.id)
         if key not in self._best:
-            best = best_precision(model, gpu, self.work, self.settings.gpu_count)
+            best = best_precision(model, gpu, self._work(model), self.settings.gpu_count)
             self._best[key] = best[0].name if best else None
         return self._best[key]
 
     def text(self, page: Page):
         s = self.settings
-        adv = self.advisor.explain(page.model_id, page.gpu_id, page.precision, s.context_tokens,
+        context = self._work(self.kb.model(page.model_id)).context_tokens
+        adv = self.advisor.explain(page.model_id, page.gpu_id, page.precision, context,
                                    s.batch, s.gpu_count)
         md = render_markdown(adv, s.defaults)
         if s.fmt == "html":

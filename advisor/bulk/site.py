@@ -145,7 +145,8 @@ class IndexRow:
 
 
 def index_text(fmt: str, rows: list[IndexRow], counts: dict, context_tokens: int, batch: int,
-               gpu_count: int) -> str:
+               gpu_count: int, context_capped: bool = False) -> str:
     name = "html/index.html.j2" if fmt == "html" else "bulk/index.md.j2"
     return _environment(fmt == "html").get_template(name).render(
-        rows=rows, counts=counts, context_tokens=context_tokens, batch=batch, gpu_count=gpu_count)
+        rows=rows, counts=counts, context_tokens=context_tokens, batch=batch, gpu_count=gpu_count,
+        context_capped=context_capped)

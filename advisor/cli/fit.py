@@ -12,8 +12,9 @@ import click
 @click.command()
 @click.argument("gpu")
 @click.option("--gpus", "-n", type=int, default=1, show_default=True, help="GPUs of this kind.")
-@click.option("--context", "-c", type=int, default=8192, show_default=True,
-              help="Context every model must fit with, in tokens.")
+@click.option("--context", "-c", type=int, default=None,
+              help="Context every model must fit with, in tokens. Default 8192, or a model's "
+                   "maximum if smaller; models whose maximum is below a chosen context are left out.")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
@@ -21,18 +22,20 @@ import click
               help="A knowledge-base folder (models/, gpus/) instead of the built-in one.")
 def fit(gpu, gpus, context, batch, fmt, kb_dir):
     """The models that run on GPU, each at its best precision, largest first."""
-    from advisor.bulk.inverse import models_that_fit
+    from advisor.bulk.inverse import DEFAULT_CONTEXT_TOKENS, models_that_fit
     from advisor.bulk.tables import fit_table
     from advisor.errors import AdvisorError
     from advisor.kb import load_kb
     from advisor.sizing.workload import Workload
 
     for name, value in (("--gpus", gpus), ("--context", context), ("--batch", batch)):
-        if value < 1:
+        if value is not None and value < 1:
             raise AdvisorError(f"{name} must be at least 1, not {value}")
     kb = load_kb(kb_dir)
     g = kb.gpu(gpu)
-    rows = models_that_fit(kb, g, Workload(context, batch), gpus)
+    chosen = context is not None
+    context = context if chosen else DEFAULT_CONTEXT_TOKENS
+    rows = models_that_fit(kb, g, Workload(context, batch), gpus, cap_context=not chosen)
     if fmt == "json":
         doc = {"gpu": g.id, "name": g.name, "count": gpus, "context_tokens": context, "batch": batch,
                "models": [r.to_json() for r in rows]}

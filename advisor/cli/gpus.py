@@ -13,7 +13,8 @@ import click
 @click.argument("model")
 @click.option("--precision", "-p", default=None,
               help="Only this precision. Default: the best precision each set runs.")
-@click.option("--context", "-c", type=int, default=8192, show_default=True, help="Context in tokens.")
+@click.option("--context", "-c", type=int, default=None,
+              help="Context in tokens. Default 8192, or the model's maximum if smaller.")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
 @click.option("--max-gpus", type=int, default=8, show_default=True, help="Largest set to consider.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
@@ -22,7 +23,7 @@ import click
               help="A knowledge-base folder (models/, gpus/) instead of the built-in one.")
 def gpus(model, precision, context, batch, max_gpus, fmt, kb_dir):
     """The GPUs and sets of GPUs that run MODEL, cheapest (or smallest) first."""
-    from advisor.bulk.inverse import gpus_that_run
+    from advisor.bulk.inverse import DEFAULT_CONTEXT_TOKENS, gpus_that_run
     from advisor.bulk.tables import gpus_table
     from advisor.errors import AdvisorError
     from advisor.kb import load_kb
@@ -30,11 +31,16 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dir):
     from advisor.sizing.workload import Workload
 
     for name, value in (("--max-gpus", max_gpus), ("--context", context), ("--batch", batch)):
-        if value < 1:
+        if value is not None and value < 1:
             raise AdvisorError(f"{name} must be at least 1, not {value}")
     kb = load_kb(kb_dir)
     m = kb.model(model)
     p = parse_precision(precision) if precision else None
+    most = m.architecture.max_context
+    if context is None:
+        context = min(DEFAULT_CONTEXT_TOKENS, most)
+    elif context > most:
+        raise AdvisorError(f"--context {context:,} is beyond {m.name}'s maximum of {most:,} tokens")
     rows = gpus_that_run(kb, m, Workload(context, batch), p, max_gpus)
     if fmt == "json":
         doc = {"model": m.id, "name": m.name, "precision": p.name if p else None,
