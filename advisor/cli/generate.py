@@ -46,13 +46,15 @@ def generate(out, models, gpus, precisions, families, vendors, memory_gib, param
                       memory_gib, params_b)
     kb, rules = load_kb(kb_dir), load_rulebook(rules_dirs)
     bar = None
-    if sys.stderr.isatty():
-        bar = click.progressbar(length=1, label="advisories", file=sys.stderr, show_pos=True)
+    on_terminal = sys.stderr.isatty()
 
     def progress(done, total):
-        if bar is not None:
-            bar.length = total
-            bar.update(done - bar.pos)
+        nonlocal bar
+        if not on_terminal:
+            return
+        if bar is None:  # made at the first report, so that its clock starts with the pages
+            bar = click.progressbar(length=total, label="advisories", file=sys.stderr, show_pos=True)
+        bar.update(done - bar.pos)
 
     signal.signal(signal.SIGTERM, _interrupt)  # kill: stop the workers, leave no temp file
     try:
