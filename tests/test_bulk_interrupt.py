@@ -87,7 +87,7 @@ def _start_and_wait(kb, out, jobs, at_least=300):
     return proc
 
 
-def _rerun_finishes(kb, out, complete_pages, reference):
+def _rerun_finishes(kb, out, complete_pages, reference) -> None:
     r = subprocess.run(_cmd(kb, out, 2), env=_env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     m = re.search(r"([\d,]+) pages in .*: ([\d,]+) written, ([\d,]+) unchanged, 0 failed; index written",
@@ -97,7 +97,6 @@ def _rerun_finishes(kb, out, complete_pages, reference):
     assert total == 12 * 16 * 12 and written + unchanged == total
     assert unchanged == complete_pages, "every page left by the killed run must be complete"
     assert tree(out) == reference
-    return r
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +137,8 @@ def test_killed_run_leaves_only_complete_pages_and_a_rerun_cleans_up(big_kb, ref
     _assert_gone(workers)                    # orphaned workers notice and stop
     assert not (out / "index.md").exists()
     complete = len(_pages(out))
-    r = _rerun_finishes(big_kb, out, complete, reference)
+    _rerun_finishes(big_kb, out, complete, reference)
     assert not [p for p in out.rglob("*") if p.name.endswith(TEMP_SUFFIX)]
-    del r
 
 
 def test_kill_9_of_the_whole_group_then_rerun(big_kb, reference, tmp_path):
