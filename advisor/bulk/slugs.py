@@ -27,6 +27,8 @@ def slug(ident: str) -> str:
     text = text.strip(".-")[:MAX_LENGTH].strip(".-")
     if text and text == ident and text.split(".")[0] not in _RESERVED:
         return text
+    if text.split(".")[0] in _RESERVED:
+        text = text.replace(".", "-", 1)  # 'con.txt' is reserved on Windows too: 'con-txt-<hash>'
     digest = hashlib.sha1(ident.encode("utf-8")).hexdigest()[:8]
     return f"{text}-{digest}" if text else digest
 
