@@ -91,8 +91,17 @@ def _worker(wid: int, parent: int, kb, rules, settings, tasks, results) -> None:
         raise
 
 
-def chunk_size(total: int, jobs: int) -> int:
-    return max(1, min(64, total // (jobs * 8) if jobs > 1 else 64))
+def make_chunks(pages: list[Page], jobs: int) -> list[list[Page]]:
+    """Chunks of one model's pages each (a worker then sizes each model once: the rent search
+    over every KB GPU is memoised per process), split so that every worker gets several."""
+    groups: list[list[Page]] = []
+    for p in pages:
+        if groups and groups[-1][0].model_id == p.model_id:
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    most = max(16, len(pages) // (jobs * 4))
+    return [g[i:i + most] for g in groups for i in range(0, len(g), most)]
 
 
 def run_pages(pages: list[Page], kb: KnowledgeBase, rules: list[RuleSpec], settings: Settings,
@@ -103,8 +112,7 @@ def run_pages(pages: list[Page], kb: KnowledgeBase, rules: list[RuleSpec], setti
     jobs = min(jobs, max(1, total // PAGES_PER_WORKER))
     if jobs <= 1:
         return _run_here(pages, PageMaker(kb, rules, settings), report)
-    size = chunk_size(total, jobs)
-    chunks = {cid: pages[i:i + size] for cid, i in enumerate(range(0, total, size))}
+    chunks = dict(enumerate(make_chunks(pages, jobs)))
     jobs = min(jobs, len(chunks))
     ctx = mp.get_context("spawn")
     tasks, results = ctx.Queue(), ctx.Queue()
