@@ -107,6 +107,11 @@ class KnowledgeBase:
         return [self.gpus.by_id[k] for k in sorted(self.gpus.by_id)]
 
 
+def _near(key: str, index: _Index) -> str:
+    near = closest(key, sorted(index.by_id))
+    return f"; closest known: {', '.join(near)}" if near else ""
+
+
 def load_kb(root: Path | None = None) -> KnowledgeBase:
     root = root or data_dir("kb")
     errors: list[str] = []
@@ -121,9 +126,13 @@ def load_kb(root: Path | None = None) -> KnowledgeBase:
             errors.append(f"{path}:1: file name must be the id '{g.id}.yaml'")
         gpus.add(g, path, errors)
     for m in models.by_id.values():
+        where = root / "models" / (m.id + ".yaml")
         for s in m.siblings:
             if s not in models.by_id:
-                errors.append(f"{root / 'models' / (m.id + '.yaml')}:1: sibling '{s}' is not a known model")
+                errors.append(f"{where}:1: sibling '{s}' is not a known model{_near(s, models)}")
+        if m.distilled_from and m.distilled_from not in models.by_id:
+            errors.append(f"{where}:1: distilled_from '{m.distilled_from}' is not a known model"
+                          f"{_near(m.distilled_from, models)}")
     if errors:
         raise AdvisorError("\n".join(errors))
     return KnowledgeBase(models=models, gpus=gpus)
