@@ -8,9 +8,11 @@ from advisor.sizing.tensors import parameter_count
 
 
 def test_parameter_counts_reproduce_published(kb):
+    # exact published counts to the parameter; rounded ones are checked in test_kb_models.py
     for m in kb.all_models():
         assert m.published_parameters is not None, m.id
-        assert parameter_count(m.architecture) == m.published_parameters, m.id
+        if m.published_parameters_exact:
+            assert parameter_count(m.architecture) == m.published_parameters, m.id
 
 
 def test_llama_counts_exact(kb):

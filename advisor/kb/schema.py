@@ -44,6 +44,9 @@ class Architecture(_Strict):
     max_context: int = Field(gt=0)
     qkv_bias: bool = False
     qk_norm: bool = False               # per-head RMSNorm on q and k (Qwen3, Gemma 3)
+    # With qk_norm: each head has its own norm weights (Command R+: heads x head_dim) instead
+    # of one head_dim vector shared by all heads (Qwen3, Gemma 3).
+    qk_norm_per_head: bool = False
     norms_per_layer: int = Field(default=2, ge=0)
     # Sliding-window attention: `sliding_window` tokens on sliding layers. With
     # sliding_window_pattern N, every Nth layer (layer i with (i + 1) % N == 0) is global and
@@ -106,6 +109,8 @@ class Architecture(_Strict):
             raise ValueError("multi-head latent attention needs kv_lora_rank and qk_rope_head_dim")
         if self.kv_lora_rank and not (self.qk_nope_head_dim and self.v_head_dim):
             raise ValueError("multi-head latent attention needs qk_nope_head_dim and v_head_dim")
+        if self.qk_norm_per_head and not self.qk_norm:
+            raise ValueError("qk_norm_per_head needs qk_norm")
         if self.q_lora_rank and not self.kv_lora_rank:
             raise ValueError("q_lora_rank is a multi-head latent attention field: set kv_lora_rank")
         moe_only = {"experts_shared": self.experts_shared, "expert_ffn_size": self.expert_ffn_size,
@@ -142,11 +147,17 @@ class Model(_Strict):
     # when it is a rounded figure ("7.61B" -> 7610000000); the source's note says which.
     published_parameters: Optional[int] = Field(default=None, gt=0)
     published_parameters_exact: bool = True
-    # For a mixture of experts, the published parameters used a token (rounded as published).
+    # For a mixture of experts, the published parameters used a token (rounded as published);
+    # published_active_excludes_embedding: the publisher leaves the token-embedding table out
+    # of its active count (gpt-oss: a lookup reads one row of it).
     published_active_parameters: Optional[int] = Field(default=None, gt=0)
+    published_active_excludes_embedding: bool = False
     # The released checkpoint also holds a vision encoder (and projector) that the
     # architecture here leaves out: counts and sizes are for the text model only.
+    # published_parameters_include_vision: the published total counts that encoder too (Llama
+    # 4), so it bounds the text count from above rather than equalling it.
     vision_tower_excluded: bool = False
+    published_parameters_include_vision: bool = False
     sources: list[Source] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -154,6 +165,10 @@ class Model(_Strict):
         _check_sources(self, ["architecture", "published_parameters", "published_active_parameters"])
         if self.published_active_parameters and not self.architecture.experts_total:
             raise ValueError("published_active_parameters is for a mixture of experts")
+        if self.published_parameters_include_vision and not self.vision_tower_excluded:
+            raise ValueError("published_parameters_include_vision needs vision_tower_excluded")
+        if self.id in self.siblings:
+            raise ValueError("a model is not its own sibling")
         if self.distilled_from == self.id:
             raise ValueError("a model is not distilled from itself")
         return self

@@ -8,7 +8,9 @@ Names, outside the layers: token_embd, output_norm, output (absent with tied emb
 Names in every layer (the "blk.N." prefix and ".weight" left out; "_bias" stands for ".bias"):
 - attention: attn_q, attn_k, attn_v, attn_output; attn_qkv when the checkpoint fuses q|k|v
   (Phi-3); attn_q_bias, attn_k_bias, attn_v_bias (or attn_qkv_bias) and attn_output_bias;
-  attn_q_norm, attn_k_norm (per-head q/k norms, Qwen3 and Gemma 3); attn_sinks (gpt-oss).
+  attn_q_norm, attn_k_norm (q/k norms: head_dim shared by the heads in Qwen3 and Gemma 3,
+  one per head in Command R+, kept 1-D as llama.cpp leaves norms unquantized); attn_sinks
+  (gpt-oss).
 - multi-head latent attention (DeepSeek V2/V3): attn_q_a, attn_q_a_norm, attn_q_b (or attn_q
   with no q_lora_rank), attn_kv_a_mqa, attn_kv_a_norm, attn_kv_b, attn_output.
 - dense FFN: ffn_gate, ffn_up, ffn_down; ffn_up alone holds gate|up when fused (Phi-3, as in
@@ -64,7 +66,8 @@ def _attention(a: Architecture, i: int) -> list[Tensor]:
             out += [Tensor("attn_q_bias", i, q_dim, 1), Tensor("attn_k_bias", i, kv_dim, 1),
                     Tensor("attn_v_bias", i, kv_dim, 1)]
     if a.qk_norm:
-        out += [Tensor("attn_q_norm", i, a.head_dim, 1), Tensor("attn_k_norm", i, a.head_dim, 1)]
+        q_norm, k_norm = (q_dim, kv_dim) if a.qk_norm_per_head else (a.head_dim, a.head_dim)
+        out += [Tensor("attn_q_norm", i, q_norm, 1), Tensor("attn_k_norm", i, k_norm, 1)]
     out.append(Tensor("attn_output", i, q_dim, h))
     if a.attn_output_bias:
         out.append(Tensor("attn_output_bias", i, h, 1))
