@@ -150,3 +150,17 @@ class GPU(_Strict):
     @property
     def native_fp8(self) -> bool:
         return self.fp8_tflops is not None
+
+    @property
+    def rentable(self) -> bool:
+        """Offered by the GPU-hour and able to join a multi-GPU set: not a unified-memory SoC (a Mac
+        is bought, not rented by the GPU-hour, and does not shard with tensor parallelism)."""
+        return not self.unified_memory
+
+    @property
+    def usable_memory_bytes(self) -> int:
+        """Memory the GPU may use by default: all of a discrete card's, gpu_memory_share of a
+        unified-memory SoC's (macOS recommendedMaxWorkingSetSize)."""
+        if self.gpu_memory_share is None:
+            return self.memory_bytes
+        return int(self.memory_bytes * self.gpu_memory_share)
