@@ -92,7 +92,7 @@ def test_fact_without_source_is_an_error(tmp_path):
             source: made up for a test
         """)
     (tmp_path / "models").mkdir()
-    with pytest.raises(AdvisorError, match=r"g.yaml:1: .*fact\(s\) without a source: bandwidth_gb_s"):
+    with pytest.raises(AdvisorError, match=r"g.yaml:6: field 'bandwidth_gb_s': fact\(s\) without a source: bandwidth_gb_s"):
         load_kb(tmp_path)
 
 

@@ -108,7 +108,9 @@ class GPU(_Strict):
     vendor: Literal["nvidia", "amd", "apple", "intel"]
     aliases: list[str] = []
     segment: Optional[Literal["datacenter", "workstation", "consumer", "laptop", "soc"]] = None
-    architecture: str
+    # lower-case family: volta, turing, ampere, ada-lovelace, hopper, blackwell, cdna2, cdna3,
+    # rdna3, apple-m1 .. apple-m4, gaudi2, gaudi3, xe2
+    architecture: str = Field(pattern=ID_PATTERN)
     memory_bytes: int = Field(gt=0)
     # Apple and other unified-memory parts: the share of memory the GPU may use by default
     # (macOS recommendedMaxWorkingSetSize); None for discrete cards.
