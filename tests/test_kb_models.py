@@ -263,6 +263,6 @@ def test_unknown_teacher_is_an_error_naming_the_closest(tmp_path):
     (tmp_path / "gpus").mkdir()
     _write_model(models, "teacher-big")
     _write_model(models, "student", "distilled_from: teacher-bigg")
-    with pytest.raises(AdvisorError, match=r"student.yaml:1: distilled_from 'teacher-bigg' is not a known "
-                                           r"model; closest known: teacher-big"):
+    with pytest.raises(AdvisorError, match=r"student.yaml:\d+: field 'distilled_from': 'teacher-bigg' is not "
+                                           r"a known model; closest known: teacher-big"):
         load_kb(tmp_path)

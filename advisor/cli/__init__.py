@@ -26,13 +26,10 @@ def main() -> None:
 
 def _register() -> None:
     from advisor.cli.explain import explain
+    from advisor.cli.kb import kb
 
     main.add_command(explain)
-    if "kb" not in main.commands:
-        # stand-in until advisor/cli/kb.py's `kb` group registers kb_add.add itself
-        from advisor.cli.kb_add import kb_add_group
-
-        main.add_command(kb_add_group)
+    main.add_command(kb)
 
 
 _register()

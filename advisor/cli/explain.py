@@ -19,10 +19,13 @@ import click
 @click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
               help="A folder of rule files that adds to or overrides the built-in rules "
                    "(also $ADVISOR_RULES, separated by ':').")
-def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs):
+@click.option("--kb", "kb_dirs", multiple=True, type=click.Path(path_type=Path),
+              help="A KB folder (models/, gpus/) whose entries add to or replace the built-in ones "
+                   "(also $ADVISOR_KB).")
+def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs, kb_dirs):
     """Explain whether MODEL runs on GPU, and what to do if it does not."""
     from advisor.advise import Advisor, load_rulebook
-    from advisor.kb import load_kb
+    from advisor.kb.store import load_kb, user_kb_dirs
     from advisor.render import render_json, render_markdown
 
     defaults = set()
@@ -30,7 +33,7 @@ def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs):
         precision, defaults = "fp16", defaults | {"precision"}
     if context is None:
         context, defaults = 8192, defaults | {"context"}
-    advisor = Advisor(load_kb(), load_rulebook(rules_dirs))
+    advisor = Advisor(load_kb(extra=user_kb_dirs(kb_dirs)), load_rulebook(rules_dirs))
     adv = advisor.explain(model, gpu, precision, context, batch, gpus)
     text = render_json(adv) if fmt == "json" else render_markdown(adv, defaults)
     sys.stdout.write(text)

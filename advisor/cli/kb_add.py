@@ -1,7 +1,6 @@
 """advisor kb add --from config.json [--id ID] [--out DIR]
 
-`add` is the command; `kb_add_group` is a stand-in `kb` group that holds it until the real
-`advisor kb` group (advisor/cli/kb.py) registers `add` itself.
+`add` is the command, registered under the `kb` group by advisor/cli/kb.py.
 """
 from __future__ import annotations
 
@@ -54,11 +53,3 @@ def add(config_path, model_id, out_dir):
     except OSError as exc:
         raise AdvisorError(f"{target}: cannot write: {exc.strerror}") from None
     click.echo(str(target))
-
-
-@click.group("kb")
-def kb_add_group() -> None:
-    """The knowledge base."""
-
-
-kb_add_group.add_command(add)

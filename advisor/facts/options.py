@@ -60,6 +60,8 @@ def _quantize_option(model, gpu, gpus, precision, work) -> tuple[Precision, Plac
 def _rent_option(kb: KnowledgeBase, model, gpu, precision, work):
     singles, best = [], None
     for g in kb.all_gpus():
+        if not g.rentable:
+            continue
         n = min_gpus(model, g, precision, work)
         if n is None:
             continue

@@ -180,7 +180,9 @@ class GPU(_Strict):
     vendor: Literal["nvidia", "amd", "apple", "intel"]
     aliases: list[str] = []
     segment: Optional[Literal["datacenter", "workstation", "consumer", "laptop", "soc"]] = None
-    architecture: str
+    # lower-case family: volta, turing, ampere, ada-lovelace, hopper, blackwell, cdna2, cdna3,
+    # rdna3, apple-m1 .. apple-m4, gaudi2, gaudi3, xe2
+    architecture: str = Field(pattern=ID_PATTERN)
     memory_bytes: int = Field(gt=0)
     # Apple and other unified-memory parts: the share of memory the GPU may use by default
     # (macOS recommendedMaxWorkingSetSize); None for discrete cards.
@@ -222,3 +224,17 @@ class GPU(_Strict):
     @property
     def native_fp8(self) -> bool:
         return self.fp8_tflops is not None
+
+    @property
+    def rentable(self) -> bool:
+        """Offered by the GPU-hour and able to join a multi-GPU set: not a unified-memory SoC (a Mac
+        is bought, not rented by the GPU-hour, and does not shard with tensor parallelism)."""
+        return not self.unified_memory
+
+    @property
+    def usable_memory_bytes(self) -> int:
+        """Memory the GPU may use by default: all of a discrete card's, gpu_memory_share of a
+        unified-memory SoC's (macOS recommendedMaxWorkingSetSize)."""
+        if self.gpu_memory_share is None:
+            return self.memory_bytes
+        return int(self.memory_bytes * self.gpu_memory_share)
