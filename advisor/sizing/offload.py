@@ -1,0 +1,76 @@
+"""CPU offload with llama.cpp: which layers stay on the GPU (-ngl), what system RAM holds, speed.
+
+llama.cpp offloads from the last layer backwards and the output layer first
+(i_gpu_start = n_layer + 1 - n_gpu_layers; gguf-parser #42); the token embedding table always
+stays in system RAM. Layers in RAM are computed by the CPU, reading their weights and KV cache
+at RAM bandwidth, one after the GPU's layers each token. vLLM does not offload layers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from advisor.kb.schema import GPU, Model
+from advisor.sizing.kv_cache import kv_cache_bytes_per_token
+from advisor.sizing.overhead import fit_margin_bytes, overhead_bytes
+from advisor.sizing.precision import Precision
+from advisor.sizing.speed import active_weight_bytes, cpu_decode_seconds, gpu_decode_seconds
+from advisor.sizing.weights import weights_breakdown_bytes
+from advisor.sizing.workload import Workload
+
+
+@dataclass(frozen=True)
+class Offload:
+    gpu_layers: int
+    cpu_layers: int
+    ram_bytes: int
+    decode_tokens_per_s: float
+    gpu_bytes: int = 0
+    ram_fits: bool = True
+    decode_tokens_per_s_full_context: float = 0.0
+
+
+def _usable(gpu: GPU) -> int:
+    if gpu.unified_memory and gpu.gpu_memory_share:
+        return int(gpu.memory_bytes * gpu.gpu_memory_share)
+    return gpu.memory_bytes
+
+
+def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
+                 ram_bandwidth_gb_s: float | None = None) -> Offload | None:
+    """The most whole layers (weights and their KV) the GPU holds with llama.cpp's margin, the
+    rest in system RAM. None when everything fits, when not one layer fits, on unified memory
+    (the RAM is the GPU's memory), or under a runtime that does not offload layers (vLLM)."""
+    if work.runtime == "vllm" or gpu.unified_memory:
+        return None
+    ram_bw = ram_bandwidth_gb_s or work.ram_bandwidth_gb_s
+    a = model.architecture
+    w = weights_breakdown_bytes(a, precision)
+    kv_tok = kv_cache_bytes_per_token(a)
+    kv_layer = kv_tok * work.context_tokens * work.batch // a.layers
+    layer = w["largest_layer"] + kv_layer
+    budget = _usable(gpu) - overhead_bytes(a) - fit_margin_bytes() - w["output"]
+    if budget < layer:
+        return None
+    gpu_layers = min(a.layers, budget // layer)
+    if gpu_layers >= a.layers:
+        return None  # everything fits: no offload needed
+    cpu_layers = a.layers - gpu_layers
+    mean_layer = w["layers"] // a.layers
+    cpu_bytes = cpu_layers * (mean_layer + kv_layer)
+    gpu_bytes = gpu_layers * (mean_layer + kv_layer) + w["output"] + overhead_bytes(a)
+    act_layers, act_out = active_weight_bytes(a, precision)
+    act_layer = act_layers // a.layers
+    quantized = precision.family != "float"
+
+    def speed(ctx: int) -> float:
+        kv_l = kv_tok * ctx // a.layers
+        s = (gpu_decode_seconds(gpu, gpu_layers * act_layer + act_out, gpu_layers * kv_l,
+                                gpu_layers, quantized)
+             + cpu_decode_seconds(cpu_layers * act_layer, cpu_layers * kv_l, ram_bw))
+        return 1.0 / s
+
+    ram = cpu_bytes + w["embedding"]
+    return Offload(gpu_layers=int(gpu_layers), cpu_layers=int(cpu_layers), ram_bytes=ram,
+                   decode_tokens_per_s=speed(0), gpu_bytes=gpu_bytes,
+                   ram_fits=ram <= work.ram_bytes,
+                   decode_tokens_per_s_full_context=speed(work.context_tokens))
