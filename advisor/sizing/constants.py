@@ -81,6 +81,9 @@ PREFILL_PROFILES = {
 PREFILL_PROFILES["intel"] = dict(PREFILL_PROFILES["amd"], compute_fraction=0.49)
 CONSUMER_FP16_ACCUMULATE_SPEEDUP = 2.0
 PREFILL_UBATCH_TOKENS = 512   # llama.cpp n_ubatch default (llama-bench too)
+# llama.cpp n_batch default (llama-bench -b 2048): a layer split pipelines the micro-batches of
+# one batch over the GPUs (GGML_SCHED_MAX_COPIES), so at most 2048 / 512 = 4 are in flight.
+PREFILL_BATCH_TOKENS = 2048
 ACTIVATION_BYTES = 4          # llama.cpp keeps activations and KQ in f32
 
 # System RAM assumed for CPU offload when the user states none: a desktop with 64 GiB of

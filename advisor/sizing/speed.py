@@ -141,6 +141,7 @@ def prefill_seconds_per_token(gpu: GPU, a: Architecture, p: Precision, prompt_to
 
 def pipeline_speedup(prompt_tokens: int, gpus: int) -> float:
     """llama.cpp's layer split pipelines micro-batches over the GPUs: U micro-batches over G
-    stages take U + G - 1 stage times instead of U x G."""
-    u = -(-prompt_tokens // c.PREFILL_UBATCH_TOKENS)
+    stages take U + G - 1 stage times instead of U x G; U counts the micro-batches of one
+    n_batch, the unit llama.cpp pipelines."""
+    u = -(-min(prompt_tokens, c.PREFILL_BATCH_TOKENS) // c.PREFILL_UBATCH_TOKENS)
     return u * gpus / (u + gpus - 1)
