@@ -101,3 +101,24 @@ def test_cli_json_has_throughput_and_placement():
 def test_cli_bad_speed_options_exit_2(args):
     r = _explain("llama-3.1-8b", "rtx-4090", *args)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+
+
+def _moe_model():
+    from advisor.kb.schema import Model
+    return Model(id="toy-moe", name="Toy MoE", family="toy", architecture=dict(
+        layers=24, hidden_size=4096, attention_heads=32, kv_heads=8, head_dim=128,
+        ffn_size=8192, vocab_size=32000, tied_embeddings=False, max_context=32768,
+        experts_total=16, experts_active=2), sources=[{"fields": ["architecture"], "source": "test fixture"}])
+
+
+def test_moe_expert_offload_keeps_dense_on_gpu_and_beats_layer_offload(kb):
+    from advisor.sizing.offload import plan_expert_offload
+    m, g, p = _moe_model(), kb.gpu("rtx-4090"), parse_precision("Q4_K_M")
+    work = Workload(context_tokens=4096)
+    moe = plan_expert_offload(m, g, p, work)
+    layers = plan_offload(m, g, p, work)
+    assert moe is not None and layers is not None
+    assert 0 < moe.cpu_moe_layers < moe.moe_layers == 24
+    assert moe.gpu_bytes <= g.memory_bytes
+    assert moe.decode_tokens_per_s > layers.decode_tokens_per_s
+    assert plan_expert_offload(kb.model("llama-3.1-70b"), g, p, work) is None  # dense model

@@ -6,6 +6,7 @@ from dataclasses import replace
 from advisor.facts.question import Question
 from advisor.kb.store import KnowledgeBase
 from advisor.sizing import constants as c
+from advisor.sizing.offload import plan_expert_offload
 from advisor.sizing.plan import Placement, min_gpus, place, plan_offload
 from advisor.sizing.precision import QUANTIZE_LADDER, Precision, parse_precision
 from advisor.sizing.tensors import parameter_count
@@ -34,6 +35,10 @@ FACTS: dict[str, tuple[str, str]] = {
     "shard_decode_tokens_per_s": ("float", "decode speed on shard_gpu_count GPUs"),
     "shard_split": ("str", "layer or tensor, as the runtime splits shard_gpu_count GPUs"),
     "shard_per_gpu_bytes": ("int", "bytes on the busiest of shard_gpu_count GPUs"),
+    "offload_moe_cpu_layers": ("int", "MoE: layers whose experts stay in RAM (llama.cpp --n-cpu-moe)"),
+    "offload_moe_ram_bytes": ("int", "MoE: system RAM the experts in RAM and the embedding need"),
+    "offload_moe_ram_fits": ("bool", "offload_moe_ram_bytes fits in the assumed RAM"),
+    "offload_moe_decode_tokens_per_s": ("float", "MoE: decode speed with experts in RAM"),
     "rent_gpu_id": ("str", "smallest KB GPU that runs it at this precision"),
     "rent_gpu_name": ("str", "its name"),
     "rent_gpu_count": ("int", "how many of them"),
@@ -122,6 +127,11 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
                      offload_decode_tokens_per_s=round(off.decode_tokens_per_s, 2),
                      offload_decode_tokens_per_s_full_context=round(
                          off.decode_tokens_per_s_full_context, 2))
+        moe = plan_expert_offload(q.model, q.gpu, q.precision, q.work)
+        if moe and q.gpus == 1:
+            f.update(offload_moe_cpu_layers=moe.cpu_moe_layers, offload_moe_ram_bytes=moe.ram_bytes,
+                     offload_moe_ram_fits=moe.ram_fits,
+                     offload_moe_decode_tokens_per_s=round(moe.decode_tokens_per_s, 2))
         singles, best = _rent_option(q.kb, q.model, q.gpu, q.precision, q.work)
         singles = [g for g in singles if g.id != q.gpu.id]
         if best is not None and not (best[1].id == q.gpu.id and best[2] <= q.gpus):

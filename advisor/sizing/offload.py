@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from advisor.kb.schema import GPU, Model
-from advisor.sizing.kv_cache import kv_cache_bytes_per_token
+from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.overhead import fit_margin_bytes, overhead_bytes
 from advisor.sizing.precision import Precision
 from advisor.sizing.speed import active_weight_bytes, cpu_decode_seconds, gpu_decode_seconds
-from advisor.sizing.weights import weights_breakdown_bytes
+from advisor.sizing.tensors import model_tensors
+from advisor.sizing.weights import tensor_weight_bytes, weights_breakdown_bytes
 from advisor.sizing.workload import Workload
 
 
@@ -45,8 +46,7 @@ def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
     ram_bw = ram_bandwidth_gb_s or work.ram_bandwidth_gb_s
     a = model.architecture
     w = weights_breakdown_bytes(a, precision)
-    kv_tok = kv_cache_bytes_per_token(a)
-    kv_layer = kv_tok * work.context_tokens * work.batch // a.layers
+    kv_layer = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype) // a.layers
     layer = w["largest_layer"] + kv_layer
     budget = _usable(gpu) - overhead_bytes(a) - fit_margin_bytes() - w["output"]
     if budget < layer:
@@ -63,7 +63,7 @@ def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
     quantized = precision.family != "float"
 
     def speed(ctx: int) -> float:
-        kv_l = kv_tok * ctx // a.layers
+        kv_l = kv_cache_bytes(a, ctx, 1, work.kv_cache_dtype) // a.layers
         s = (gpu_decode_seconds(gpu, gpu_layers * act_layer + act_out, gpu_layers * kv_l,
                                 gpu_layers, quantized)
              + cpu_decode_seconds(cpu_layers * act_layer, cpu_layers * kv_l, ram_bw))
@@ -74,3 +74,58 @@ def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
                    decode_tokens_per_s=speed(0), gpu_bytes=gpu_bytes,
                    ram_fits=ram <= work.ram_bytes,
                    decode_tokens_per_s_full_context=speed(work.context_tokens))
+
+
+@dataclass(frozen=True)
+class ExpertOffload:
+    cpu_moe_layers: int          # llama.cpp --n-cpu-moe N: experts of the first N layers in RAM
+    moe_layers: int
+    ram_bytes: int
+    gpu_bytes: int
+    ram_fits: bool
+    decode_tokens_per_s: float
+
+
+def plan_expert_offload(model: Model, gpu: GPU, precision: Precision,
+                        work: Workload) -> ExpertOffload | None:
+    """MoE with llama.cpp: dense weights (attention, router, shared experts, output) and the KV
+    cache on the GPU, routed experts of the first N layers in system RAM (--n-cpu-moe N, or
+    -ot "blk\\.(0|..|N-1)\\.ffn_.*_exps=CPU"). A token reads only its active experts, so RAM
+    bandwidth hurts far less than offloading whole layers. None for dense models, under vLLM,
+    on unified memory, when it fits without, or when the dense part alone does not fit."""
+    a = model.architecture
+    if not a.experts_total or work.runtime == "vllm" or gpu.unified_memory:
+        return None
+    dense = [0] * a.layers
+    experts = [0] * a.layers
+    out = 0
+    for t in model_tensors(a):
+        b = tensor_weight_bytes(precision, t, a)
+        if t.layer is None:
+            out += 0 if t.name == "token_embd" else b
+        elif t.name.endswith("_exps"):
+            experts[t.layer] += b
+        else:
+            dense[t.layer] += b
+    kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype)
+    budget = _usable(gpu) - overhead_bytes(a) - fit_margin_bytes() - out - sum(dense) - kv
+    if budget < 0:
+        return None
+    moe_layers = [i for i in range(a.layers) if experts[i]]
+    n = 0
+    while n < len(moe_layers) and sum(experts[i] for i in moe_layers[n:]) > budget:
+        n += 1
+    if n == 0:
+        return None
+    cpu = moe_layers[:n]
+    cpu_experts = sum(experts[i] for i in cpu)
+    share = a.experts_active / a.experts_total
+    gpu_read = sum(dense) + out + int(share * (sum(experts) - cpu_experts))
+    quantized = precision.family != "float"
+    seconds = (gpu_decode_seconds(gpu, gpu_read, 0, a.layers, quantized)
+               + cpu_decode_seconds(int(share * cpu_experts), 0, work.ram_bandwidth_gb_s))
+    ram = cpu_experts + weights_breakdown_bytes(a, precision)["embedding"]
+    gpu_bytes = overhead_bytes(a) + out + sum(dense) + kv + sum(experts) - cpu_experts
+    return ExpertOffload(cpu_moe_layers=n, moe_layers=len(moe_layers), ram_bytes=ram,
+                         gpu_bytes=gpu_bytes,
+                         ram_fits=ram <= work.ram_bytes, decode_tokens_per_s=1.0 / seconds)

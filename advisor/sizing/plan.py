@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from advisor.kb.schema import GPU, Model
 from advisor.sizing import constants as c
-from advisor.sizing.kv_cache import kv_cache_bytes_per_token
+from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.memory import MemoryParts, memory_parts
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.parallel import Split, choose_split, split_decode_seconds, split_prefill_speedup
@@ -64,7 +64,7 @@ class Placement:
 
     def _kv_bytes_at(self, context_tokens: int) -> int:
         a = self.model.architecture
-        return kv_cache_bytes_per_token(a) * context_tokens
+        return kv_cache_bytes(a, context_tokens, 1, self.work.kv_cache_dtype)
 
     def decode_seconds_per_token(self, context_tokens: int) -> float:
         a = self.model.architecture
@@ -114,7 +114,8 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
         available_bytes=usable_memory_bytes(gpu) * gpus,
         margin_bytes=fit_margin_bytes(gpus),
         decode_bytes_per_token_empty=streamed,
-        decode_bytes_per_token_full=streamed + kv_cache_bytes_per_token(a) * work.context_tokens,
+        decode_bytes_per_token_full=streamed + kv_cache_bytes(a, work.context_tokens, 1,
+                                                                   work.kv_cache_dtype),
         bandwidth_gb_s=gpu.bandwidth_gb_s,
         parts=m, model=model, gpu=gpu, precision=precision, work=work, split=split,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.sizing.kv_cache import kv_cache_bytes_per_token
+from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.speed import active_compute_parameters, peak_tflops
 from advisor.sizing import constants as c
 
@@ -21,7 +21,7 @@ class Serving:
 def serving_capacity(pl) -> Serving | None:
     """Sequences of work.context_tokens that fit beside the weights with the margin free."""
     a, w = pl.model.architecture, pl.work
-    per_seq = kv_cache_bytes_per_token(a) * w.context_tokens
+    per_seq = kv_cache_bytes(a, w.context_tokens, 1, w.kv_cache_dtype)
     free = pl.available_bytes - pl.margin_bytes - pl.weights_bytes - pl.overhead_bytes
     n = free // per_seq if per_seq else 0
     if n < 1:
