@@ -122,3 +122,12 @@ def test_moe_expert_offload_keeps_dense_on_gpu_and_beats_layer_offload(kb):
     assert moe.gpu_bytes <= g.memory_bytes
     assert moe.decode_tokens_per_s > layers.decode_tokens_per_s
     assert plan_expert_offload(kb.model("llama-3.1-70b"), g, p, work) is None  # dense model
+
+
+def test_vllm_uses_valid_tensor_parallel_sizes_and_pipelines_the_rest(kb):
+    m = kb.model("llama-3.1-70b")   # 64 heads, 8 KV heads
+    p = parse_precision("fp16")
+    s6 = place(m, kb.gpu("a100-80gb"), p, Workload(runtime="vllm"), 6).split
+    assert (s6.tensor_parallel, s6.pipeline_stages) == (2, 3)
+    s3 = place(m, kb.gpu("a100-80gb"), p, Workload(runtime="vllm"), 3).split
+    assert (s3.tensor_parallel, s3.pipeline_stages) == (1, 3)

@@ -35,8 +35,11 @@ def choose_split(model: Model, gpus: int, runtime: str, m: MemoryParts) -> Split
     if gpus == 1:
         return Split("single", 1, 1, 1, 1, m.total_bytes, 0, 1)
     if runtime == "vllm":
-        tp = min(gpus, c.GPUS_PER_NODE)
-        pp = -(-gpus // tp)
+        # the largest tensor-parallel size inside a node that splits the heads and KV heads
+        # evenly and divides the GPU count; the rest of the count becomes pipeline stages
+        tp = max(n for n in range(1, min(gpus, c.GPUS_PER_NODE) + 1)
+                 if a.attention_heads % n == 0 and a.kv_heads % n == 0 and gpus % n == 0)
+        pp = gpus // tp
         # vLLM shards the vocabulary of the embedding and lm_head; norms are replicated (tiny).
         kv_heads_per_gpu = max(1, a.kv_heads // tp)
         replication = max(1, tp // a.kv_heads)
