@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from advisor.errors import AdvisorError
@@ -60,9 +60,34 @@ class Advisory:
             "verdict": self.verdict,
             "recommendations": self.recommendations,
             "throughput": {"decode_tokens_per_s": f.get("decode_tokens_per_s"),
-                           "decode_tokens_per_s_full_context": f.get("decode_tokens_per_s_full_context")},
+                           "decode_tokens_per_s_full_context": f.get("decode_tokens_per_s_full_context"),
+                           "decode_roofline_tokens_per_s": f.get("decode_roofline_tokens_per_s"),
+                           "prefill_tokens_per_s": f.get("prefill_tokens_per_s"),
+                           "time_to_first_token_s": f.get("time_to_first_token_s"),
+                           "prompt_tokens": f["prompt_tokens"],
+                           "serving_max_sequences": f.get("serving_max_sequences"),
+                           "serving_total_tokens_per_s": f.get("serving_total_tokens_per_s")},
+            "placement": _placement_json(s),
             "rules_fired": self.fired,
         }
+
+
+def _placement_json(s: Situation) -> dict:
+    """Where the layers sit: all on the GPUs when it fits, else the llama.cpp offload plan."""
+    sp, f = s.placement.split, s.facts
+    out = {"gpus": s.gpu_count, "split": sp.kind, "tensor_parallel": sp.tensor_parallel,
+           "pipeline_stages": sp.pipeline_stages, "nodes": sp.nodes,
+           "per_gpu_bytes": sp.per_gpu_bytes, "layers": s.model.architecture.layers,
+           "gpu_layers": s.model.architecture.layers, "cpu_layers": 0, "ram_bytes": 0,
+           "runtime": s.work.runtime}
+    if not s.placement.fits:
+        if "offload_gpu_layers" in f:
+            out.update(gpu_layers=f["offload_gpu_layers"], cpu_layers=f["offload_cpu_layers"],
+                       ram_bytes=f["offload_ram_bytes"], per_gpu_bytes=f["offload_gpu_bytes"],
+                       offload_decode_tokens_per_s=f["offload_decode_tokens_per_s"])
+        else:
+            out.update(gpu_layers=None, cpu_layers=None)
+    return out
 
 
 class Advisor:
@@ -76,7 +101,7 @@ class Advisor:
         self.engine = RuleEngine(rules)
 
     def explain(self, model: str, gpu: str, precision: str = "fp16", context_tokens: int = 8192,
-                batch: int = 1, gpus: int = 1) -> Advisory:
+                batch: int = 1, gpus: int = 1, work: Workload | None = None) -> Advisory:
         if context_tokens < 1:
             raise AdvisorError(f"--context must be at least 1 token, not {context_tokens}")
         if batch < 1:
@@ -84,7 +109,15 @@ class Advisor:
         if gpus < 1:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
         m, g, p = self.kb.model(model), self.kb.gpu(gpu), parse_precision(precision)
-        s = build_situation(self.kb, m, g, p, Workload(context_tokens, batch), gpus)
+        if work is None:
+            work = Workload(context_tokens, batch)
+        else:
+            work = replace(work, context_tokens=context_tokens, batch=batch)
+        if work.prompt_tokens < 1:
+            raise AdvisorError(f"--prompt-tokens must be at least 1, not {work.prompt_tokens}")
+        if work.ram_bytes < 0 or work.ram_bandwidth_gb_s <= 0:
+            raise AdvisorError("--ram-gb must be at least 0 and --ram-bandwidth above 0")
+        s = build_situation(self.kb, m, g, p, work, gpus)
         fired = [f.rule_id for f in self.engine.run(s.facts)]
         verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]
         if len(set(verdicts)) != 1:

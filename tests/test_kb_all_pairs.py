@@ -16,7 +16,7 @@ def test_pair_explains(advisor, model, gpu):
     mem = d["memory"]
     assert d["verdict"] in {"fits", "tight", "does-not-fit"}
     assert mem["total_bytes"] == mem["weights_bytes"] + mem["kv_cache_bytes"] + mem["overhead_bytes"]
-    assert mem["available_bytes"] == advisor.kb.gpu(gpu).memory_bytes
+    assert mem["available_bytes"] == advisor.kb.gpu(gpu).usable_memory_bytes
     if d["verdict"] == "does-not-fit":
         assert d["recommendations"], (model, gpu)
     else:

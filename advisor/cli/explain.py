@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -22,7 +23,14 @@ import click
 @click.option("--kb", "kb_dirs", multiple=True, type=click.Path(path_type=Path),
               help="A KB folder (models/, gpus/) whose entries add to or replace the built-in ones "
                    "(also $ADVISOR_KB).")
-def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs, kb_dirs):
+@click.option("--prompt-tokens", type=int, default=512, show_default=True,
+              help="Prompt length for prefill speed and time to first token.")
+@click.option("--ram-gb", type=float, default=None,
+              help="System RAM in GB for CPU offload. Default 64 GiB (a desktop).")
+@click.option("--ram-bandwidth", type=float, default=None,
+              help="System RAM bandwidth in GB/s. Default 76.8 (dual-channel DDR5-4800).")
+def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs, kb_dirs, prompt_tokens,
+            ram_gb, ram_bandwidth):
     """Explain whether MODEL runs on GPU, and what to do if it does not."""
     from advisor.advise import Advisor, load_rulebook
     from advisor.kb.store import load_kb, user_kb_dirs
@@ -33,7 +41,14 @@ def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs, kb_dir
         precision, defaults = "fp16", defaults | {"precision"}
     if context is None:
         context, defaults = 8192, defaults | {"context"}
+    from advisor.sizing.workload import Workload
+
+    work = Workload(prompt_tokens=prompt_tokens)
+    if ram_gb is not None:
+        work = replace(work, ram_bytes=int(ram_gb * 1e9))
+    if ram_bandwidth is not None:
+        work = replace(work, ram_bandwidth_gb_s=ram_bandwidth)
     advisor = Advisor(load_kb(extra=user_kb_dirs(kb_dirs)), load_rulebook(rules_dirs))
-    adv = advisor.explain(model, gpu, precision, context, batch, gpus)
+    adv = advisor.explain(model, gpu, precision, context, batch, gpus, work)
     text = render_json(adv) if fmt == "json" else render_markdown(adv, defaults)
     sys.stdout.write(text)

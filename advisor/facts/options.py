@@ -1,9 +1,12 @@
 """Facts about the ways out of a miss: quantize, shard, offload, rent, a smaller model."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from advisor.facts.question import Question
 from advisor.kb.store import KnowledgeBase
 from advisor.sizing import constants as c
+from advisor.sizing.offload import plan_expert_offload
 from advisor.sizing.plan import Placement, min_gpus, place, plan_offload
 from advisor.sizing.precision import QUANTIZE_LADDER, Precision, parse_precision
 from advisor.sizing.tensors import parameter_count
@@ -26,7 +29,16 @@ FACTS: dict[str, tuple[str, str]] = {
     "offload_ram_assumed_bytes": ("int", "system RAM assumed"),
     "offload_ram_fits": ("bool", "offload_ram_bytes fits in the assumed RAM"),
     "offload_ram_bandwidth_gb_s": ("float", "system RAM bandwidth assumed"),
-    "offload_decode_tokens_per_s": ("float", "decode speed with the offload"),
+    "offload_decode_tokens_per_s": ("float", "decode speed with the offload, empty context"),
+    "offload_decode_tokens_per_s_full_context": ("float", "decode speed with the offload, full context"),
+    "offload_gpu_bytes": ("int", "bytes on the GPU with the offload"),
+    "shard_decode_tokens_per_s": ("float", "decode speed on shard_gpu_count GPUs"),
+    "shard_split": ("str", "layer or tensor, as the runtime splits shard_gpu_count GPUs"),
+    "shard_per_gpu_bytes": ("int", "bytes on the busiest of shard_gpu_count GPUs"),
+    "offload_moe_cpu_layers": ("int", "MoE: layers whose experts stay in RAM (llama.cpp --n-cpu-moe)"),
+    "offload_moe_ram_bytes": ("int", "MoE: system RAM the experts in RAM and the embedding need"),
+    "offload_moe_ram_fits": ("bool", "offload_moe_ram_bytes fits in the assumed RAM"),
+    "offload_moe_decode_tokens_per_s": ("float", "MoE: decode speed with experts in RAM"),
     "rent_gpu_id": ("str", "smallest KB GPU that runs it at this precision"),
     "rent_gpu_name": ("str", "its name"),
     "rent_gpu_count": ("int", "how many of them"),
@@ -98,17 +110,30 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
                      quantize_needs_more_than_4bit=p.quality_rank < 5)
         n = min_gpus(q.model, q.gpu, q.precision, q.work)
         if n is not None and n > q.gpus:
-            spl = place(q.model, q.gpu, q.precision, q.work, n)
+            # beyond one node llama.cpp has no multi-node split: tensor parallel inside each node
+            # and pipeline across nodes (vLLM) is the plan the shard-across-nodes rule gives
+            shard_work = replace(q.work, runtime="vllm") if n > c.GPUS_PER_NODE else q.work
+            spl = place(q.model, q.gpu, q.precision, shard_work, n)
             f.update(shard_gpu_count=n, shard_node_count=-(-n // c.GPUS_PER_NODE),
                      shard_total_bytes=spl.total_bytes, shard_headroom_bytes=spl.headroom_bytes,
-                     shard_interconnect=q.gpu.interconnect or "unknown")
+                     shard_interconnect=q.gpu.interconnect or "unknown",
+                     shard_decode_tokens_per_s=round(spl.decode_tokens_per_s(), 2),
+                     shard_split=spl.split.kind, shard_per_gpu_bytes=spl.split.per_gpu_bytes)
         off = plan_offload(q.model, q.gpu, q.precision, q.work)
         if off and q.gpus == 1:
             f.update(offload_gpu_layers=off.gpu_layers, offload_cpu_layers=off.cpu_layers,
-                     offload_ram_bytes=off.ram_bytes, offload_ram_assumed_bytes=c.DEFAULT_RAM_BYTES,
-                     offload_ram_fits=off.ram_bytes <= c.DEFAULT_RAM_BYTES,
-                     offload_ram_bandwidth_gb_s=c.DEFAULT_RAM_BANDWIDTH_GB_S,
-                     offload_decode_tokens_per_s=round(off.decode_tokens_per_s, 2))
+                     offload_ram_bytes=off.ram_bytes, offload_ram_assumed_bytes=q.work.ram_bytes,
+                     offload_ram_fits=off.ram_fits,
+                     offload_ram_bandwidth_gb_s=float(q.work.ram_bandwidth_gb_s),
+                     offload_gpu_bytes=off.gpu_bytes,
+                     offload_decode_tokens_per_s=round(off.decode_tokens_per_s, 2),
+                     offload_decode_tokens_per_s_full_context=round(
+                         off.decode_tokens_per_s_full_context, 2))
+        moe = plan_expert_offload(q.model, q.gpu, q.precision, q.work)
+        if moe and q.gpus == 1:
+            f.update(offload_moe_cpu_layers=moe.cpu_moe_layers, offload_moe_ram_bytes=moe.ram_bytes,
+                     offload_moe_ram_fits=moe.ram_fits,
+                     offload_moe_decode_tokens_per_s=round(moe.decode_tokens_per_s, 2))
         singles, best = _rent_option(q.kb, q.model, q.gpu, q.precision, q.work)
         singles = [g for g in singles if g.id != q.gpu.id]
         if best is not None and not (best[1].id == q.gpu.id and best[2] <= q.gpus):
