@@ -32,7 +32,9 @@ def rule_dirs(extra: list[Path] | tuple = ()) -> list[Path]:
 
 def load_rulebook(extra: list[Path] | tuple = ()) -> list[RuleSpec]:
     try:
-        return load_rules(rule_dirs(extra), recommendation_kinds())
+        from advisor.rules.templates import recommendation_templates
+
+        return load_rules(rule_dirs(extra), recommendation_templates())
     except RuleErrors as exc:
         raise AdvisorError(str(exc)) from None
 
@@ -43,6 +45,8 @@ class Advisory:
     verdict: str
     recommendations: list[dict]
     fired: list[str]
+    facts: dict = None      # the facts the rules saw: the situation's and the derived ones
+    derived: dict = None    # derived fact -> the rule that derived it
 
     def to_json(self) -> dict:
         s, pl, f = self.situation, self.situation.placement, self.situation.facts
@@ -85,7 +89,8 @@ class Advisor:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
         m, g, p = self.kb.model(model), self.kb.gpu(gpu), parse_precision(precision)
         s = build_situation(self.kb, m, g, p, Workload(context_tokens, batch), gpus)
-        fired = [f.rule_id for f in self.engine.run(s.facts)]
+        inference = self.engine.infer(s.facts)
+        fired = [f.rule_id for f in inference.firings]
         verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]
         if len(set(verdicts)) != 1:
             raise AdvisorError(
@@ -96,6 +101,6 @@ class Advisor:
             spec = self.rules[r]
             if spec.recommend:
                 rec = {"kind": spec.recommend, "rule": spec.id}
-                rec.update({name: s.facts.get(fact) for name, fact in spec.with_facts.items()})
+                rec.update({name: inference.facts.get(fact) for name, fact in spec.with_facts.items()})
                 recs.append(rec)
-        return Advisory(s, verdicts[0], recs, fired)
+        return Advisory(s, verdicts[0], recs, fired, inference.facts, inference.derived)

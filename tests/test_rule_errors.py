@@ -14,6 +14,7 @@ doc:
   example: an example
 when:
   - headroom_bytes < 0
+  - quantize_precision exists
 then:
   recommend: quantize
   with:
@@ -53,7 +54,7 @@ def test_all_errors_at_once(tmp_path):
     with pytest.raises(RuleErrors) as e:
         _rules(tmp_path, {"a.yaml": bad1, "b.yaml": bad2, "c.yaml": bad3})
     errs = e.value.errors
-    assert any("a.yaml:10: rule 'a': recommendation kind 'quantise' has no template" in x for x in errs)
+    assert any("a.yaml:11: rule 'a': recommendation kind 'quantise' has no template" in x for x in errs)
     assert any("b.yaml:8: rule 'b': " in x for x in errs)
     assert any("c.yaml:1: rule 'wrong': id 'wrong' must match the file name 'c'" in x for x in errs)
 
@@ -72,12 +73,11 @@ def test_type_mismatch_is_an_error(tmp_path):
 
 def test_user_rule_overrides_builtin_by_id(tmp_path, kb):
     from advisor.advise import Advisor, load_rulebook
+    from advisor.paths import data_dir
 
-    override = GOOD.format(id="smaller-model").replace("priority: 10", "priority: 5").replace(
-        "precision: quantize_precision", "model_id: smaller_model_id").replace(
-        "recommend: quantize", "recommend: smaller-model").replace(
-        "headroom_bytes < 0", "smaller_model_id exists")
-    (tmp_path / "smaller-model.yaml").write_text(override)
+    builtin = (data_dir("rules") / "smaller-model.yaml").read_text()
+    (tmp_path / "smaller-model.yaml").write_text(
+        builtin.replace("priority: 60", "priority: 5"))
     adv = Advisor(kb, load_rulebook([tmp_path])).explain("llama-3.1-70b", "a100-40gb")
     assert adv.recommendations[0]["kind"] == "smaller-model"
-    assert set(adv.recommendations[0]) == {"kind", "rule", "model_id"}
+    assert adv.recommendations[0]["rule"] == "smaller-model"

@@ -29,6 +29,9 @@ FACTS: dict[str, tuple[str, str]] = {
     "decode_tokens_per_s": ("float", "decode speed at an empty context (when it fits)"),
     "decode_tokens_per_s_full_context": ("float", "decode speed with the whole context cached"),
 }
+# Facts every situation has (rule validation relies on it; tests check it over the KB).
+ALWAYS = set(FACTS) - {"decode_tokens_per_s", "decode_tokens_per_s_full_context"}
+TOGETHER = [{"decode_tokens_per_s", "decode_tokens_per_s_full_context"}]
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:

@@ -42,6 +42,9 @@ FACTS: dict[str, tuple[str, str]] = {
     "smaller_model_headroom_bytes": ("int", "its headroom"),
     "smaller_model_decode_tokens_per_s": ("float", "its decode speed"),
 }
+# Each option's facts are set all together or not at all (tests check it over the KB).
+TOGETHER = [{k for k in FACTS if k.startswith(prefix)}
+            for prefix in ("quantize_", "shard_", "offload_", "rent_", "smaller_model_")]
 
 
 def _quantize_option(model, gpu, gpus, precision, work) -> tuple[Precision, Placement] | None:
