@@ -61,12 +61,19 @@ def llama_server(model: Model, p: Precision, context: int, batch: int,
 
 
 def vllm_serve(model: Model, vendor: str, p: Precision, context: int, batch: int,
-               gpus: int = 1) -> str | None:
+               gpus: int = 1, pcie: bool = False) -> str | None:
+    """Tensor parallel within a node, pipeline parallel across nodes; over PCIe (no NVLink),
+    pipeline parallel throughout, since tensor parallel all-reduces every layer."""
     repo = hf_repo(model)
     if repo is None or vendor not in _VLLM_VENDORS or p.name not in (*_VLLM_DTYPE, "fp8"):
         return None
     parts = ["vllm serve", repo]
-    tp, pp = (gpus, 1) if gpus <= c.GPUS_PER_NODE else (c.GPUS_PER_NODE, gpus // c.GPUS_PER_NODE)
+    if pcie:
+        tp, pp = 1, gpus
+    elif gpus <= c.GPUS_PER_NODE:
+        tp, pp = gpus, 1
+    else:
+        tp, pp = c.GPUS_PER_NODE, gpus // c.GPUS_PER_NODE
     if tp > 1:
         parts.append(f"--tensor-parallel-size {tp}")
     if pp > 1:
@@ -79,10 +86,10 @@ def vllm_serve(model: Model, vendor: str, p: Precision, context: int, batch: int
 
 
 def best_command(model: Model, vendor: str, p: Precision, context: int, batch: int,
-                 gpus: int = 1) -> str | None:
+                 gpus: int = 1, pcie: bool = False) -> str | None:
     """vLLM for checkpoints it can serve, llama.cpp for GGUF (and where vLLM cannot run)."""
     if p.family != "gguf":
-        v = vllm_serve(model, vendor, p, context, batch, gpus)
+        v = vllm_serve(model, vendor, p, context, batch, gpus, pcie)
         if v:
             return v
     if gpus > c.GPUS_PER_NODE:
@@ -92,6 +99,7 @@ def best_command(model: Model, vendor: str, p: Precision, context: int, batch: i
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:
     m, ctx, batch, vendor = q.model, q.work.context_tokens, q.work.batch, q.gpu.vendor
+    pcie = "pcie" in (q.gpu.interconnect or "").lower()
     f["runtime"] = q.work.runtime
     repo = hf_repo(m)
     if repo:
@@ -100,15 +108,16 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         cmd = llama_server(m, q.precision, ctx, batch, gpus=q.gpus)
         if cmd:
             f["llama_server_command"] = cmd
-    cmd = vllm_serve(m, vendor, q.precision, ctx, batch, q.gpus)
+    cmd = vllm_serve(m, vendor, q.precision, ctx, batch, q.gpus, pcie)
     if cmd:
         f["vllm_serve_command"] = cmd
     if "quantize_precision" in f:
-        cmd = best_command(m, vendor, parse_precision(f["quantize_precision"]), ctx, batch, q.gpus)
+        cmd = best_command(m, vendor, parse_precision(f["quantize_precision"]), ctx, batch, q.gpus,
+                           pcie)
         if cmd:
             f["quantize_command"] = cmd
     if "shard_gpu_count" in f:
-        cmd = best_command(m, vendor, q.precision, ctx, batch, f["shard_gpu_count"])
+        cmd = best_command(m, vendor, q.precision, ctx, batch, f["shard_gpu_count"], pcie)
         if cmd:
             f["shard_command"] = cmd
     if "offload_gpu_layers" in f:

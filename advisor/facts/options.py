@@ -1,4 +1,4 @@
-"""Facts about the ways out of a miss: quantize, shard, offload, rent, a smaller model."""
+"""Facts about the ways out of a miss: quantize, shard, offload, a smaller model (renting: rent.py)."""
 from __future__ import annotations
 
 from advisor.facts.question import Question
@@ -27,13 +27,6 @@ FACTS: dict[str, tuple[str, str]] = {
     "offload_ram_fits": ("bool", "offload_ram_bytes fits in the assumed RAM"),
     "offload_ram_bandwidth_gb_s": ("float", "system RAM bandwidth assumed"),
     "offload_decode_tokens_per_s": ("float", "decode speed with the offload"),
-    "rent_gpu_id": ("str", "smallest KB GPU that runs it at this precision"),
-    "rent_gpu_name": ("str", "its name"),
-    "rent_gpu_count": ("int", "how many of them"),
-    "rent_memory_bytes": ("int", "memory of one of them"),
-    "rent_headroom_bytes": ("int", "headroom on that set"),
-    "rent_decode_tokens_per_s": ("float", "decode speed on that set"),
-    "rent_single_gpu_options": ("str", "every KB GPU that runs it on one card, smallest first"),
     "smaller_model_id": ("str", "largest smaller sibling that fits"),
     "smaller_model_name": ("str", "its name"),
     "smaller_model_parameters": ("int", "its parameters"),
@@ -44,7 +37,7 @@ FACTS: dict[str, tuple[str, str]] = {
 }
 # Each option's facts are set all together or not at all (tests check it over the KB).
 TOGETHER = [{k for k in FACTS if k.startswith(prefix)}
-            for prefix in ("quantize_", "shard_", "offload_", "rent_", "smaller_model_")]
+            for prefix in ("quantize_", "shard_", "offload_", "smaller_model_")]
 
 
 def _quantize_option(model, gpu, gpus, precision, work) -> tuple[Precision, Placement] | None:
@@ -58,21 +51,6 @@ def _quantize_option(model, gpu, gpus, precision, work) -> tuple[Precision, Plac
         if pl.fits:
             return p, pl
     return None
-
-
-def _rent_option(kb: KnowledgeBase, model, gpu, precision, work):
-    singles, best = [], None
-    for g in kb.all_gpus():
-        n = min_gpus(model, g, precision, work)
-        if n is None:
-            continue
-        if n == 1:
-            singles.append(g)
-        key = (n * g.memory_bytes, n, g.id)
-        if best is None or key < best[0]:
-            best = (key, g, n)
-    singles.sort(key=lambda g: (g.memory_bytes, g.id))
-    return singles, best
 
 
 def _smaller_model(kb: KnowledgeBase, model, gpu, gpus, precision, work):
@@ -110,17 +88,6 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
                      offload_ram_fits=off.ram_bytes <= c.DEFAULT_RAM_BYTES,
                      offload_ram_bandwidth_gb_s=c.DEFAULT_RAM_BANDWIDTH_GB_S,
                      offload_decode_tokens_per_s=round(off.decode_tokens_per_s, 2))
-        singles, best = _rent_option(q.kb, q.model, q.gpu, q.precision, q.work)
-        singles = [g for g in singles if g.id != q.gpu.id]
-        if best is not None and not (best[1].id == q.gpu.id and best[2] <= q.gpus):
-            _, g, n = best
-            if singles:
-                g, n = singles[0], 1
-            rpl = place(q.model, g, q.precision, q.work, n)
-            f.update(rent_gpu_id=g.id, rent_gpu_name=g.name, rent_gpu_count=n,
-                     rent_memory_bytes=g.memory_bytes, rent_headroom_bytes=rpl.headroom_bytes,
-                     rent_decode_tokens_per_s=round(rpl.decode_tokens_per_s(), 2),
-                     rent_single_gpu_options=", ".join(x.id for x in singles))
         s = _smaller_model(q.kb, q.model, q.gpu, q.gpus, q.precision, q.work)
         if s:
             m, p, spl = s

@@ -35,6 +35,6 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     if p is None:
         return
     row = quality_table()[p]
-    f.update(quantize_quality_cost=f"{row['value']} ({row['metric']})",
+    f.update(quantize_quality_cost=f"{row['value']} {row['metric']}",
              quantize_quality_measured_on=row["measured_on"],
              quantize_quality_source=row["source"])
