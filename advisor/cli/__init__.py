@@ -26,8 +26,10 @@ def main() -> None:
 
 def _register() -> None:
     from advisor.cli.explain import explain
+    from advisor.cli.rules import rules
 
     main.add_command(explain)
+    main.add_command(rules)
 
 
 _register()

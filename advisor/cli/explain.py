@@ -19,7 +19,9 @@ import click
 @click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
               help="A folder of rule files that adds to or overrides the built-in rules "
                    "(also $ADVISOR_RULES, separated by ':').")
-def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs):
+@click.option("--why", is_flag=True,
+              help="Also list the rules that fired, in order, with the facts each one read.")
+def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs, why):
     """Explain whether MODEL runs on GPU, and what to do if it does not."""
     from advisor.advise import Advisor, load_rulebook
     from advisor.kb import load_kb
@@ -33,4 +35,8 @@ def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs):
     advisor = Advisor(load_kb(), load_rulebook(rules_dirs))
     adv = advisor.explain(model, gpu, precision, context, batch, gpus)
     text = render_json(adv) if fmt == "json" else render_markdown(adv, defaults)
+    if why:
+        from advisor.rules.why import add_why
+
+        text = add_why(text, fmt, adv, advisor.rules)
     sys.stdout.write(text)
