@@ -251,15 +251,15 @@ def load_rule(path: Path, known_kinds) -> tuple[RuleSpec | None, list[str]]:
 
     derive: dict = {}
     optional: set[str] = set()
+    for k in then if isinstance(then, dict) else ():
+        if k not in _THEN_KEYS:
+            near = closest(str(k), list(_THEN_KEYS))
+            err(then_line(k), f"then has an unknown key '{k}'"
+                + (f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(_THEN_KEYS)})"))
     if not isinstance(then, dict) or not ({"verdict", "recommend", "derive"} & set(then)):
         err("then" if "then" in lines else 1, "then must give a verdict, a recommend kind (or both), "
                                               "or derive facts")
     else:
-        for k in then:
-            if k not in _THEN_KEYS:
-                near = closest(str(k), list(_THEN_KEYS))
-                err(then_line(k), f"then has an unknown key '{k}'"
-                    + (f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(_THEN_KEYS)})"))
         verdict = then.get("verdict")
         if verdict is not None and verdict not in VERDICTS:
             err(then_line("verdict"), f"verdict '{verdict}' is not one of {', '.join(VERDICTS)}")
