@@ -62,3 +62,12 @@ def test_commands_carry_the_numbers_they_were_sized_for(kb):
 def test_every_registered_fact_has_a_type_and_a_meaning():
     for name, (ftype, meaning) in FACTS.items():
         assert ftype in ("int", "float", "bool", "str") and meaning.strip(), name
+
+
+def test_vllm_memory_utilization_only_above_its_default():
+    from advisor.facts.commands import memory_share
+
+    assert memory_share(80, 100) is None
+    assert memory_share(89, 100) is None
+    assert memory_share(90, 100) == 0.92
+    assert memory_share(99, 100) == 0.98

@@ -11,6 +11,8 @@ pipeline-parallel across nodes; it quantizes a 16-bit checkpoint to FP8 at load 
 """
 from __future__ import annotations
 
+import math
+
 from advisor.facts.question import Question
 from advisor.kb.schema import Model
 from advisor.sizing import constants as c
@@ -32,6 +34,11 @@ ALWAYS = {"runtime"}
 _GGUF_FILE_TYPE = {"fp32": "F32", "fp16": "F16", "bf16": "BF16"}
 _VLLM_DTYPE = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
 _VLLM_VENDORS = ("nvidia", "amd")
+# vLLM preallocates --gpu-memory-utilization of each GPU (default 0.9) for weights, activations
+# and KV cache (https://docs.vllm.ai/en/latest/configuration/engine_args.html).
+VLLM_DEFAULT_UTILIZATION = 0.9
+VLLM_UTILIZATION_SLACK = 0.02
+VLLM_UTILIZATION_MAX = 0.98
 
 
 def hf_repo(model: Model) -> str | None:
@@ -60,8 +67,15 @@ def llama_server(model: Model, p: Precision, context: int, batch: int,
     return cmd
 
 
+def memory_share(total_bytes: int, available_bytes: int) -> float | None:
+    """--gpu-memory-utilization for a plan that needs more than vLLM's default 0.9 of the memory:
+    the share it needs, rounded up, plus 0.02 for vLLM's own profiling run; None under 0.9."""
+    share = math.ceil(100 * total_bytes / available_bytes) / 100 + VLLM_UTILIZATION_SLACK
+    return round(min(share, VLLM_UTILIZATION_MAX), 2) if share > VLLM_DEFAULT_UTILIZATION else None
+
+
 def vllm_serve(model: Model, vendor: str, p: Precision, context: int, batch: int,
-               gpus: int = 1, pcie: bool = False) -> str | None:
+               gpus: int = 1, pcie: bool = False, share: float | None = None) -> str | None:
     """Tensor parallel within a node, pipeline parallel across nodes; over PCIe (no NVLink),
     pipeline parallel throughout, since tensor parallel all-reduces every layer."""
     repo = hf_repo(model)
@@ -82,14 +96,16 @@ def vllm_serve(model: Model, vendor: str, p: Precision, context: int, batch: int
     parts.append("--quantization fp8" if p.name == "fp8" else f"--dtype {_VLLM_DTYPE[p.name]}")
     if batch > 1:
         parts.append(f"--max-num-seqs {batch}")
+    if share is not None:
+        parts.append(f"--gpu-memory-utilization {share:.2f}")
     return " ".join(parts)
 
 
 def best_command(model: Model, vendor: str, p: Precision, context: int, batch: int,
-                 gpus: int = 1, pcie: bool = False) -> str | None:
+                 gpus: int = 1, pcie: bool = False, share: float | None = None) -> str | None:
     """vLLM for checkpoints it can serve, llama.cpp for GGUF (and where vLLM cannot run)."""
     if p.family != "gguf":
-        v = vllm_serve(model, vendor, p, context, batch, gpus, pcie)
+        v = vllm_serve(model, vendor, p, context, batch, gpus, pcie, share)
         if v:
             return v
     if gpus > c.GPUS_PER_NODE:
@@ -108,16 +124,19 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         cmd = llama_server(m, q.precision, ctx, batch, gpus=q.gpus)
         if cmd:
             f["llama_server_command"] = cmd
-    cmd = vllm_serve(m, vendor, q.precision, ctx, batch, q.gpus, pcie)
+    cmd = vllm_serve(m, vendor, q.precision, ctx, batch, q.gpus, pcie,
+                     memory_share(pl.total_bytes, pl.available_bytes))
     if cmd:
         f["vllm_serve_command"] = cmd
     if "quantize_precision" in f:
         cmd = best_command(m, vendor, parse_precision(f["quantize_precision"]), ctx, batch, q.gpus,
-                           pcie)
+                           pcie, memory_share(f["quantize_total_bytes"], pl.available_bytes))
         if cmd:
             f["quantize_command"] = cmd
     if "shard_gpu_count" in f:
-        cmd = best_command(m, vendor, q.precision, ctx, batch, f["shard_gpu_count"], pcie)
+        n = f["shard_gpu_count"]
+        cmd = best_command(m, vendor, q.precision, ctx, batch, n, pcie,
+                           memory_share(f["shard_total_bytes"], n * q.gpu.memory_bytes))
         if cmd:
             f["shard_command"] = cmd
     if "offload_gpu_layers" in f:
