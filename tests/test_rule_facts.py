@@ -68,6 +68,7 @@ def test_vllm_memory_utilization_only_above_its_default():
     from advisor.facts.commands import memory_share
 
     assert memory_share(80, 100) is None
-    assert memory_share(89, 100) is None
+    assert memory_share(88, 100) is None
+    assert memory_share(89, 100) == 0.91
     assert memory_share(90, 100) == 0.92
     assert memory_share(99, 100) == 0.98
