@@ -56,3 +56,9 @@ def test_exactly_one_verdict_over_the_kb(advisor, kb):
                 if adv.verdict == "does-not-fit":
                     assert adv.situation.placement.headroom_bytes < 0
                     assert adv.recommendations, (m.id, g.id, p)
+
+
+def test_docs_catalog_names_every_rule(advisor):
+    text = (Path(__file__).parent.parent / "docs" / "rules.md").read_text()
+    for rid in advisor.rules:
+        assert f"| `{rid}` |" in text, f"docs/rules.md: add {rid} to the catalog"
