@@ -10,7 +10,7 @@ from advisor.facts import Situation, build_situation
 from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
-from advisor.sizing.workload import Workload
+from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 from advisor.sizing.precision import parse_precision
 
 RULES_ENV = "ADVISOR_RULES"
@@ -32,7 +32,9 @@ def rule_dirs(extra: list[Path] | tuple = ()) -> list[Path]:
 
 def load_rulebook(extra: list[Path] | tuple = ()) -> list[RuleSpec]:
     try:
-        return load_rules(rule_dirs(extra), recommendation_kinds())
+        from advisor.rules.templates import recommendation_templates
+
+        return load_rules(rule_dirs(extra), recommendation_templates())
     except RuleErrors as exc:
         raise AdvisorError(str(exc)) from None
 
@@ -43,6 +45,8 @@ class Advisory:
     verdict: str
     recommendations: list[dict]
     fired: list[str]
+    facts: dict = None      # the facts the rules saw: the situation's and the derived ones
+    derived: dict = None    # derived fact -> the rule that derived it
 
     def to_json(self) -> dict:
         s, pl, f = self.situation, self.situation.placement, self.situation.facts
@@ -100,15 +104,23 @@ class Advisor:
         self.rules = {r.id: r for r in rules}
         self.engine = RuleEngine(rules)
 
-    def explain(self, model: str, gpu: str, precision: str = "fp16", context_tokens: int = 8192,
-                batch: int = 1, gpus: int = 1, work: Workload | None = None) -> Advisory:
-        if context_tokens < 1:
+    def explain(self, model: str, gpu: str, precision: str = "fp16",
+                context_tokens: int | None = None, batch: int = 1, gpus: int = 1,
+                work: Workload | None = None) -> Advisory:
+        """context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own maximum if smaller."""
+        if context_tokens is not None and context_tokens < 1:
             raise AdvisorError(f"--context must be at least 1 token, not {context_tokens}")
         if batch < 1:
             raise AdvisorError(f"--batch must be at least 1, not {batch}")
         if gpus < 1:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
         m, g, p = self.kb.model(model), self.kb.gpu(gpu), parse_precision(precision)
+        trained = m.architecture.max_context
+        if context_tokens is None:
+            context_tokens = min(DEFAULT_CONTEXT_TOKENS, trained)
+        elif context_tokens > trained:
+            raise AdvisorError(f"--context {context_tokens:,} is beyond {m.name}'s maximum of "
+                               f"{trained:,} tokens (max_position_embeddings in its config)")
         if work is None:
             work = Workload(context_tokens, batch)
         else:
@@ -118,7 +130,8 @@ class Advisor:
         if work.ram_bytes < 0 or work.ram_bandwidth_gb_s <= 0:
             raise AdvisorError("--ram-gb must be at least 0 and --ram-bandwidth above 0")
         s = build_situation(self.kb, m, g, p, work, gpus)
-        fired = [f.rule_id for f in self.engine.run(s.facts)]
+        inference = self.engine.infer(s.facts)
+        fired = [f.rule_id for f in inference.firings]
         verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]
         if len(set(verdicts)) != 1:
             raise AdvisorError(
@@ -129,6 +142,6 @@ class Advisor:
             spec = self.rules[r]
             if spec.recommend:
                 rec = {"kind": spec.recommend, "rule": spec.id}
-                rec.update({name: s.facts.get(fact) for name, fact in spec.with_facts.items()})
+                rec.update({name: inference.facts.get(fact) for name, fact in spec.with_facts.items()})
                 recs.append(rec)
-        return Advisory(s, verdicts[0], recs, fired)
+        return Advisory(s, verdicts[0], recs, fired, inference.facts, inference.derived)

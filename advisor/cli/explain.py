@@ -12,7 +12,7 @@ import click
 @click.argument("gpu")
 @click.option("--precision", "-p", default=None,
               help="fp32, fp16, bf16, fp8, int8, int4 or a GGUF type (Q4_K_M ...). Default fp16.")
-@click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192.")
+@click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192, or the model's maximum if smaller.")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
 @click.option("--gpus", "-n", type=int, default=1, show_default=True, help="GPUs of this kind.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
@@ -29,8 +29,10 @@ import click
               help="System RAM in GB for CPU offload. Default 64 GiB (a desktop).")
 @click.option("--ram-bandwidth", type=float, default=None,
               help="System RAM bandwidth in GB/s. Default 76.8 (dual-channel DDR5-4800).")
+@click.option("--why", is_flag=True,
+              help="Also list the rules that fired, in order, with the facts each one read.")
 def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs, kb_dirs, prompt_tokens,
-            ram_gb, ram_bandwidth):
+            ram_gb, ram_bandwidth, why):
     """Explain whether MODEL runs on GPU, and what to do if it does not."""
     from advisor.advise import Advisor, load_rulebook
     from advisor.kb.store import load_kb, user_kb_dirs
@@ -40,7 +42,7 @@ def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs, kb_dir
     if precision is None:
         precision, defaults = "fp16", defaults | {"precision"}
     if context is None:
-        context, defaults = 8192, defaults | {"context"}
+        defaults = defaults | {"context"}
     from advisor.sizing.workload import Workload
 
     work = Workload(prompt_tokens=prompt_tokens)
@@ -51,4 +53,8 @@ def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs, kb_dir
     advisor = Advisor(load_kb(extra=user_kb_dirs(kb_dirs)), load_rulebook(rules_dirs))
     adv = advisor.explain(model, gpu, precision, context, batch, gpus, work)
     text = render_json(adv) if fmt == "json" else render_markdown(adv, defaults)
+    if why:
+        from advisor.rules.why import add_why
+
+        text = add_why(text, fmt, adv, advisor.rules)
     sys.stdout.write(text)

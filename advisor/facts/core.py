@@ -27,6 +27,8 @@ FACTS: dict[str, tuple[str, str]] = {
     "margin_bytes": ("int", "headroom below which a fit is tight"),
     "weights_exceed_memory": ("bool", "the weights alone do not fit"),
 }
+# Facts every situation has (rule validation relies on it; tests check it over the KB).
+ALWAYS = set(FACTS)
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:

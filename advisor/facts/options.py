@@ -1,4 +1,4 @@
-"""Facts about the ways out of a miss: quantize, shard, offload, rent, a smaller model."""
+"""Facts about the ways out of a miss: quantize, shard, offload, a smaller model (renting: rent.py)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -39,13 +39,6 @@ FACTS: dict[str, tuple[str, str]] = {
     "offload_moe_ram_bytes": ("int", "MoE: system RAM the experts in RAM and the embedding need"),
     "offload_moe_ram_fits": ("bool", "offload_moe_ram_bytes fits in the assumed RAM"),
     "offload_moe_decode_tokens_per_s": ("float", "MoE: decode speed with experts in RAM"),
-    "rent_gpu_id": ("str", "smallest KB GPU that runs it at this precision"),
-    "rent_gpu_name": ("str", "its name"),
-    "rent_gpu_count": ("int", "how many of them"),
-    "rent_memory_bytes": ("int", "memory of one of them"),
-    "rent_headroom_bytes": ("int", "headroom on that set"),
-    "rent_decode_tokens_per_s": ("float", "decode speed on that set"),
-    "rent_single_gpu_options": ("str", "every KB GPU that runs it on one card, smallest first"),
     "smaller_model_id": ("str", "largest smaller sibling that fits"),
     "smaller_model_name": ("str", "its name"),
     "smaller_model_parameters": ("int", "its parameters"),
@@ -54,6 +47,10 @@ FACTS: dict[str, tuple[str, str]] = {
     "smaller_model_headroom_bytes": ("int", "its headroom"),
     "smaller_model_decode_tokens_per_s": ("float", "its decode speed"),
 }
+# Each option's facts are set all together or not at all (tests check it over the KB).
+TOGETHER = [{k for k in FACTS if k.startswith(prefix) and not k.startswith("offload_moe_")}
+            for prefix in ("quantize_", "shard_", "offload_", "smaller_model_")]
+TOGETHER.append({k for k in FACTS if k.startswith("offload_moe_")})
 
 
 def _quantize_option(model, gpu, gpus, precision, work) -> tuple[Precision, Placement] | None:
@@ -67,23 +64,6 @@ def _quantize_option(model, gpu, gpus, precision, work) -> tuple[Precision, Plac
         if pl.fits:
             return p, pl
     return None
-
-
-def _rent_option(kb: KnowledgeBase, model, gpu, precision, work):
-    singles, best = [], None
-    for g in kb.all_gpus():
-        if not g.rentable:
-            continue
-        n = min_gpus(model, g, precision, work)
-        if n is None:
-            continue
-        if n == 1:
-            singles.append(g)
-        key = (n * g.memory_bytes, n, g.id)
-        if best is None or key < best[0]:
-            best = (key, g, n)
-    singles.sort(key=lambda g: (g.memory_bytes, g.id))
-    return singles, best
 
 
 def _smaller_model(kb: KnowledgeBase, model, gpu, gpus, precision, work):
@@ -134,17 +114,6 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
             f.update(offload_moe_cpu_layers=moe.cpu_moe_layers, offload_moe_ram_bytes=moe.ram_bytes,
                      offload_moe_ram_fits=moe.ram_fits,
                      offload_moe_decode_tokens_per_s=round(moe.decode_tokens_per_s, 2))
-        singles, best = _rent_option(q.kb, q.model, q.gpu, q.precision, q.work)
-        singles = [g for g in singles if g.id != q.gpu.id]
-        if best is not None and not (best[1].id == q.gpu.id and best[2] <= q.gpus):
-            _, g, n = best
-            if singles:
-                g, n = singles[0], 1
-            rpl = place(q.model, g, q.precision, q.work, n)
-            f.update(rent_gpu_id=g.id, rent_gpu_name=g.name, rent_gpu_count=n,
-                     rent_memory_bytes=g.memory_bytes, rent_headroom_bytes=rpl.headroom_bytes,
-                     rent_decode_tokens_per_s=round(rpl.decode_tokens_per_s(), 2),
-                     rent_single_gpu_options=", ".join(x.id for x in singles))
         s = _smaller_model(q.kb, q.model, q.gpu, q.gpus, q.precision, q.work)
         if s:
             m, p, spl = s

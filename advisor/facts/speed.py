@@ -16,6 +16,10 @@ FACTS: dict[str, tuple[str, str]] = {
     "serving_max_sequences": ("int", "concurrent sequences of the full context that fit"),
     "serving_total_tokens_per_s": ("float", "decode tokens/s over all of them at that batch"),
 }
+ALWAYS = {"prompt_tokens"}
+TOGETHER = [{"decode_tokens_per_s", "decode_tokens_per_s_full_context", "decode_roofline_tokens_per_s"},
+            {"prefill_tokens_per_s", "time_to_first_token_s"},
+            {"serving_max_sequences", "serving_total_tokens_per_s"}]
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:

@@ -223,7 +223,9 @@ class GPU(_Strict):
 
     @property
     def native_fp8(self) -> bool:
-        return self.fp8_tflops is not None
+        from advisor.kb.formats import native_formats
+
+        return "fp8" in native_formats(self)
 
     @property
     def rentable(self) -> bool:
