@@ -51,12 +51,17 @@ class Advisory:
             "gpu": {"id": s.gpu.id, "name": s.gpu.name, "memory_bytes": s.gpu.memory_bytes,
                     "count": s.gpu_count},
             "workload": {"task": "inference", "precision": s.precision.name,
-                         "context_tokens": s.work.context_tokens, "batch": s.work.batch},
+                         "context_tokens": s.work.context_tokens, "batch": s.work.batch,
+                         "runtime": s.work.runtime, "kv_cache_dtype": s.work.kv_cache_dtype},
             "memory": {"weights_bytes": pl.weights_bytes, "kv_cache_bytes": pl.kv_cache_bytes,
                        "overhead_bytes": pl.overhead_bytes, "total_bytes": pl.total_bytes,
                        "available_bytes": pl.available_bytes, "headroom_bytes": pl.headroom_bytes,
                        "margin_bytes": pl.margin_bytes,
-                       "breakdown": dict(pl.parts.breakdown) if pl.parts else {}},
+                       "breakdown": dict(pl.parts.breakdown) if pl.parts else {},
+                       "max_context_tokens": {k[len("max_context_tokens_"):] or s.work.kv_cache_dtype: f[k]
+                                              for k in ("max_context_tokens", "max_context_tokens_fp16",
+                                                        "max_context_tokens_q8_0",
+                                                        "max_context_tokens_q4_0") if k in f}},
             "verdict": self.verdict,
             "recommendations": self.recommendations,
             "throughput": {"decode_tokens_per_s": f.get("decode_tokens_per_s"),
@@ -76,7 +81,8 @@ class Advisor:
         self.engine = RuleEngine(rules)
 
     def explain(self, model: str, gpu: str, precision: str = "fp16", context_tokens: int = 8192,
-                batch: int = 1, gpus: int = 1) -> Advisory:
+                batch: int = 1, gpus: int = 1, kv_cache: str = "fp16",
+                runtime: str = "llama.cpp") -> Advisory:
         if context_tokens < 1:
             raise AdvisorError(f"--context must be at least 1 token, not {context_tokens}")
         if batch < 1:
@@ -84,7 +90,9 @@ class Advisor:
         if gpus < 1:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
         m, g, p = self.kb.model(model), self.kb.gpu(gpu), parse_precision(precision)
-        s = build_situation(self.kb, m, g, p, Workload(context_tokens, batch), gpus)
+        work = Workload(context_tokens, batch, kv_cache_dtype=kv_cache.strip().lower(),
+                        runtime=runtime.strip().lower())
+        s = build_situation(self.kb, m, g, p, work, gpus)
         fired = [f.rule_id for f in self.engine.run(s.facts)]
         verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]
         if len(set(verdicts)) != 1:

@@ -14,12 +14,16 @@ import click
 @click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192.")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
 @click.option("--gpus", "-n", type=int, default=1, show_default=True, help="GPUs of this kind.")
+@click.option("--kv-cache", default="fp16", show_default=True,
+              help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q4_0 (llama.cpp).")
+@click.option("--runtime", default="llama.cpp", show_default=True,
+              help="llama.cpp, vllm or transformers: whose allocations to size.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
               show_default=True)
 @click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
               help="A folder of rule files that adds to or overrides the built-in rules "
                    "(also $ADVISOR_RULES, separated by ':').")
-def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs):
+def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, fmt, rules_dirs):
     """Explain whether MODEL runs on GPU, and what to do if it does not."""
     from advisor.advise import Advisor, load_rulebook
     from advisor.kb import load_kb
@@ -31,6 +35,6 @@ def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs):
     if context is None:
         context, defaults = 8192, defaults | {"context"}
     advisor = Advisor(load_kb(), load_rulebook(rules_dirs))
-    adv = advisor.explain(model, gpu, precision, context, batch, gpus)
+    adv = advisor.explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime)
     text = render_json(adv) if fmt == "json" else render_markdown(adv, defaults)
     sys.stdout.write(text)
