@@ -80,7 +80,7 @@ class Advisor:
         self.rules = {r.id: r for r in rules}
         self.engine = RuleEngine(rules)
 
-    def explain(self, model: str, gpu: str, precision: str = "fp16", context_tokens: int = 8192,
+    def explain(self, model: str, gpu: str, precision: str | None = None, context_tokens: int = 8192,
                 batch: int = 1, gpus: int = 1, kv_cache: str = "fp16",
                 runtime: str = "llama.cpp") -> Advisory:
         if context_tokens < 1:
@@ -89,7 +89,10 @@ class Advisor:
             raise AdvisorError(f"--batch must be at least 1, not {batch}")
         if gpus < 1:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
-        m, g, p = self.kb.model(model), self.kb.gpu(gpu), parse_precision(precision)
+        from advisor.files import resolve_model
+
+        m, stored = resolve_model(self.kb, model)  # a KB id, or a model file: its precision
+        g, p = self.kb.gpu(gpu), parse_precision(precision or stored or "fp16")
         work = Workload(context_tokens, batch, kv_cache_dtype=kv_cache.strip().lower(),
                         runtime=runtime.strip().lower())
         s = build_situation(self.kb, m, g, p, work, gpus)

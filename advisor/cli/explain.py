@@ -31,10 +31,12 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, fmt,
 
     defaults = set()
     if precision is None:
-        precision, defaults = "fp16", defaults | {"precision"}
+        defaults = defaults | {"precision"}
     if context is None:
         context, defaults = 8192, defaults | {"context"}
     advisor = Advisor(load_kb(), load_rulebook(rules_dirs))
     adv = advisor.explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime)
+    if getattr(adv.situation.model, "weights_inventory", None) is not None:
+        defaults.discard("precision")  # the file's own precision, not a default
     text = render_json(adv) if fmt == "json" else render_markdown(adv, defaults)
     sys.stdout.write(text)
