@@ -160,6 +160,8 @@ def _header(n_tensors, n_kv, body=b""):
 def test_hostile_gguf_headers(tmp_path):
     p = tmp_path / "h.gguf"
     p.write_bytes(_header(10**9, 0) + b"\0" * 64)
+    _one_line_error(read_header, p, match="limits")
+    p.write_bytes(_header(1000, 0) + b"\0" * 64)
     _one_line_error(read_header, p, match="more than a")
     key = b"general.name"
     huge_string = struct.pack("<Q", len(key)) + key + struct.pack("<IQ", 8, 1 << 60)
@@ -290,3 +292,42 @@ def test_cli_explain_gguf_and_errors(tmp_path):
     assert "Traceback" not in r.output
     r = CliRunner().invoke(main, ["explain", str(tmp_path / "missing.gguf"), "rtx-4090"])
     assert r.exit_code == 2 and "no such file" in r.output
+
+
+def test_fuzzed_gguf_headers_fail_cleanly(tmp_path):
+    """Random corruption of the header region: the reader answers or raises AdvisorError,
+    nothing else (no IndexError, MemoryError, struct.error, UnicodeDecodeError...)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    p = tmp_path / "tiny.gguf"
+    write_gguf(p)
+    data = p.read_bytes()
+    header_end = 24 + 2000  # metadata and the first tensor infos
+
+    @settings(max_examples=150, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.integers(4, header_end), st.integers(0, 255)), min_size=1, max_size=6))
+    def check(edits):
+        b = bytearray(data)
+        for i, v in edits:
+            b[i] = v
+        q = tmp_path / "fuzz.gguf"
+        q.write_bytes(bytes(b))
+        try:
+            read_header(q)
+        except AdvisorError as exc:
+            assert "\n" not in str(exc)
+
+    check()
+
+
+def test_kb_models_do_not_import_numpy():
+    import subprocess
+    import sys
+
+    code = ("import sys; from click.testing import CliRunner; from advisor.cli import main; "
+            "r = CliRunner().invoke(main, ['explain', 'llama-3.1-8b', 'rtx-4090', '-p', 'iq3_m']); "
+            "assert r.exit_code == 0, r.output; print('numpy' in sys.modules, 'gguf' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -21,8 +21,11 @@ from advisor.sizing.inventory import TensorRecord
 MAGIC = b"GGUF"
 MAX_DIMS = 4                 # GGML_MAX_DIMS
 MAX_KEY_BYTES = 1 << 16
-MAX_STRING_BYTES = 1 << 24   # a chat template is tens of KB; 16 MiB is generous
+MAX_STRING_BYTES = 1 << 20   # strings kept: a chat template is tens of KB; longer ones are skipped
 KEEP_ARRAY_ITEMS = 64        # longer arrays (the tokenizer's) keep only their length
+MAX_KV = 1 << 16             # real files hold tens of keys
+MAX_TENSORS = 1 << 18        # Llama 3.1 405B holds 1,138 tensors; unmerged MoE experts tens of
+                             # thousands
 SPLIT = re.compile(r"^(?P<stem>.*)-(?P<i>\d{5})-of-(?P<n>\d{5})\.gguf$")
 
 # value type id -> (struct format, size); 8 = string, 9 = array
@@ -74,10 +77,15 @@ class _Reader:
     def u64(self, what: str) -> int:
         return self.scalar("<Q", 8, what)
 
-    def string(self, what: str, limit: int = MAX_STRING_BYTES, keep: bool = True) -> str | None:
+    def string(self, what: str, limit: int | None = None, keep: bool = True) -> str | None:
+        """limit: the most bytes a valid one may have (else: only the file bounds it, and one
+        longer than MAX_STRING_BYTES is skipped, not kept)."""
         n = self.u64(f"{what} length")
-        if n > limit:
-            raise self.fail(f"{what} claims {n} bytes (limit {limit})")
+        if n > (self.size - self.pos if limit is None else limit):
+            raise self.fail(f"{what} claims {n} bytes, more than "
+                            f"{'the file holds' if limit is None else limit}")
+        if n > MAX_STRING_BYTES:
+            keep = False
         if not keep:
             self.skip(n, what)
             return None
@@ -141,6 +149,9 @@ def read_header(path: Path) -> GGUFHeader:
             raise r.fail(f"version {version} (known: 2, 3)")
         n_tensors, n_kv = r.u64("tensor count"), r.u64("metadata count")
         # a key-value pair takes at least 8 + 1 + 4 + 1 bytes, a tensor info 8 + 1 + 4 + 8 + 4 + 8
+        if n_kv > MAX_KV or n_tensors > MAX_TENSORS:
+            raise r.fail(f"header claims {n_tensors} tensors and {n_kv} metadata keys (limits "
+                         f"{MAX_TENSORS} and {MAX_KV})")
         if n_kv * 14 > size - r.pos or n_tensors * 33 > size - r.pos:
             raise r.fail(f"header claims {n_tensors} tensors and {n_kv} metadata keys, more than "
                          f"a {size}-byte file can hold")
