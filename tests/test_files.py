@@ -11,6 +11,7 @@ from gguf.constants import GGML_QUANT_SIZES, LlamaFileType
 
 from advisor.cli import main
 from advisor.errors import AdvisorError
+from advisor.kb.schema import Architecture
 from advisor.files import load_path, resolve_model
 from advisor.files.gguf_file import read_gguf, read_header
 from advisor.files.safetensors_file import read_safetensors
@@ -331,3 +332,42 @@ def test_kb_models_do_not_import_numpy():
             "assert r.exit_code == 0, r.output; print('numpy' in sys.modules, 'gguf' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_config_mapping_gemma3_deepseek_qwen3_moe():
+    from advisor.files.hf import architecture_fields
+
+    gemma3 = {"model_type": "gemma3", "text_config": {
+        "model_type": "gemma3_text", "num_hidden_layers": 62, "hidden_size": 5376,
+        "intermediate_size": 21504, "num_attention_heads": 32, "num_key_value_heads": 16,
+        "head_dim": 128, "vocab_size": 262208, "max_position_embeddings": 131072,
+        "sliding_window": 1024, "sliding_window_pattern": 6}}
+    f = architecture_fields(gemma3, "gemma3")
+    assert f["sliding_window"] == 1024 and f["sliding_window_pattern"] == 6 and f["tied_embeddings"]
+    ds = {"model_type": "deepseek_v3", "num_hidden_layers": 61, "hidden_size": 7168,
+          "intermediate_size": 18432, "moe_intermediate_size": 2048, "num_attention_heads": 128,
+          "num_key_value_heads": 128, "vocab_size": 129280, "max_position_embeddings": 163840,
+          "kv_lora_rank": 512, "q_lora_rank": 1536, "qk_rope_head_dim": 64, "qk_nope_head_dim": 128,
+          "v_head_dim": 128, "n_routed_experts": 256, "num_experts_per_tok": 8,
+          "n_shared_experts": 1, "first_k_dense_replace": 3, "tie_word_embeddings": False}
+    f = architecture_fields(ds, "ds")
+    assert f["head_dim"] == 192 and f["kv_lora_rank"] == 512 and f["experts_total"] == 256
+    assert f["expert_ffn_size"] == 2048 and f["dense_layers"] == 3 and f["experts_shared"] == 1
+    a = Architecture(**f)
+    from advisor.sizing.kv_cache import kv_cache_bytes_per_token
+
+    assert kv_cache_bytes_per_token(a) == 61 * 576 * 2
+    qwen2 = dict(LLAMA_CONFIG, model_type="qwen2", sliding_window=4096, use_sliding_window=False)
+    f = architecture_fields(qwen2, "q")
+    assert "sliding_window" not in f and f["qkv_bias"]
+    with pytest.raises(AdvisorError, match="not a decoder-only"):
+        architecture_fields({"model_type": "bert"}, "bert")
+
+
+def test_bad_architecture_in_file_is_one_line(tmp_path):
+    cfg = dict(LLAMA_CONFIG, num_key_value_heads=3)  # 3 does not divide 4 heads
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    msg = _one_line_error(load_path, tmp_path / "config.json", match="cannot size this model")
+    assert "kv_heads" in msg
+    (tmp_path / "config.json").write_text("{not json")
+    _one_line_error(load_path, tmp_path / "config.json", match="not valid JSON")

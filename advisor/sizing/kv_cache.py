@@ -121,4 +121,6 @@ def kv_assumptions(a: Architecture, kv_dtype: str, runtime: str) -> list[str]:
         out.append(f"llama.cpp pads the cache to {c.LLAMACPP_KV_PAD_TOKENS} cells (flash attention on)")
     elif runtime == "vllm":
         out.append(f"vLLM allocates {c.VLLM_BLOCK_TOKENS}-token blocks; tensor parallel shards KV heads")
+        if a.sliding_window:
+            out.append("sliding layers sized as vLLM v1's hybrid KV cache manager keeps them")
     return out

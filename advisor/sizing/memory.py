@@ -37,7 +37,9 @@ def model_weights(model: Model, precision: Precision) -> tuple[dict[str, int], l
     """(embedding/output/layers/largest_layer bytes, assumptions, exact?)"""
     inv = getattr(model, "weights_inventory", None)
     if inv is not None and inv.precision == precision.name:
-        return inv.breakdown(), list(inv.assumptions), True
+        total = inv.total_bytes or 1
+        mix = ", ".join(f"{t} {100 * b / total:.1f}%" for t, b in list(inv.dtype_bytes().items())[:6])
+        return inv.breakdown(), list(inv.assumptions) + [f"stored types by bytes: {mix}"], True
     return weights_breakdown_bytes(model.architecture, precision), weights_assumptions(precision), False
 
 
