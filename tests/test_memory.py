@@ -169,6 +169,11 @@ def test_sliding_window_gemma2_and_mistral():
     # 21 global layers hold 8192 tokens; 21 sliding layers hold 4096 (+512 micro-batch in llama.cpp)
     assert kv_cache_bytes(g2, 8192) == 21 * full * 8192 + 21 * full * 4096
     assert kv_cache_bytes(g2, 8192, 1, "fp16", "llama.cpp") == 21 * full * 8192 + 21 * full * 4608
+    # llama.cpp logs "creating SWA KV cache, size = 1536 cells" for a 1024-token window
+    g3 = arch(sliding_window=1024, sliding_window_pattern=6, layers=48)
+    per_layer = kv_cache_bytes_per_token(g3) // 48
+    assert kv_cache_bytes(g3, 16384, 1, "fp16", "llama.cpp") == per_layer * (8 * 16384 + 40 * 1536)
+    assert kv_cache_bytes(g3, 16384, 2, "fp16", "llama.cpp") == 2 * per_layer * (8 * 16384 + 40 * 1536)
     mistral = arch(sliding_window=4096, max_context=32768)
     assert kv_cache_bytes(mistral, 32768) == kv_cache_bytes(mistral, 4096)
     assert kv_cache_bytes(mistral, 2000) == kv_cache_bytes(arch(), 2000)

@@ -64,8 +64,9 @@ RUNTIME_KV_DTYPES = {"llama.cpp": ("fp16", "bf16", "fp32", "q8_0", "q4_0"),
 # llama.cpp pads the KV cache length to 256 cells with flash attention (on by default, "auto",
 # on CUDA/Metal since 2025; llama_kv_cache::get_padding; gguf-parser: 256 with FA, else 32).
 LLAMACPP_KV_PAD_TOKENS = 256
-# llama.cpp's sliding-window layers keep n_swa x n_seq + n_ubatch cells, padded
-# (llama-kv-cache-iswa.cpp: size_swa = min(size_base, GGML_PAD(n_swa*n_seq_max + n_ubatch, n_pad))).
+# llama.cpp's sliding-window layers keep n_swa + n_ubatch cells a sequence, padded
+# (llama-kv-cache-iswa.cpp size_swa; llama.cpp logs "creating SWA KV cache, size = 1536 cells"
+# for a 1024-token window at the default n_ubatch 512, and 1280 cells at -ub 256).
 LLAMACPP_UBATCH_TOKENS = 512
 # vLLM allocates the KV cache in blocks of 16 tokens a sequence (CacheConfig.block_size default).
 VLLM_BLOCK_TOKENS = 16

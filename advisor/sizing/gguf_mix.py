@@ -293,13 +293,8 @@ def fused_layout(tensors: list[Tensor], a: Architecture) -> list[Tensor]:
 
 
 def tensor_type(ftype: str, t: Tensor, a: Architecture) -> str:
-    """One tensor's type (kept for callers that size a single tensor; counters start at its
-    layer, which is what llama.cpp's counters give for dense models)."""
-    from advisor.sizing.tensors import model_tensors
+    """One tensor's type, in the context of the whole model (llama.cpp's counters)."""
+    from advisor.sizing.precision import parse_precision
+    from advisor.sizing.weights import _gguf_types
 
-    ts = model_tensors(a)
-    types = tensor_types(ftype, ts, a)
-    for tt, ty in zip(ts, types):
-        if tt == t:
-            return ty
-    return tensor_types(ftype, [t], a)[0]
+    return _gguf_types(a, parse_precision(ftype).name).get(t) or tensor_types(ftype, [t], a)[0]

@@ -4,7 +4,7 @@ KV precisions with their block overheads, and how each runtime rounds the cache 
 - Standard attention: K and V rows of kv_heads x head_dim a token a layer.
 - Multi-head latent attention (DeepSeek V2/V3): one row of kv_lora_rank + qk_rope_head_dim a token
   a layer, no separate V (llama.cpp keeps V as a view of K; vLLM's MLA cache is one latent row).
-- Sliding-window layers hold at most the window (llama.cpp: window x sequences + one micro-batch,
+- Sliding-window layers hold at most the window (llama.cpp: window + one micro-batch a sequence,
   padded); global layers hold the whole context.
 - Quantized caches use ggml blocks: q8_0 34 bytes a 32 elements, q4_0 18.
 - llama.cpp pads the cache to 256 cells; vLLM allocates 16-token blocks a sequence; with tensor
@@ -65,10 +65,14 @@ def _pad(n: int, to: int) -> int:
 def layer_tokens(a: Architecture, context_tokens: int, batch: int, runtime: str | None) -> list[int]:
     """Cells each layer holds for `batch` sequences of `context_tokens`."""
     if runtime == "llama.cpp":
-        full = _pad(context_tokens * batch, c.LLAMACPP_KV_PAD_TOKENS)
+        # one stream of cells a sequence (llama.cpp's default, non-unified KV cache): the
+        # sliding layers keep window + one micro-batch a sequence ("creating SWA KV cache, size
+        # = 1536 cells" for a 1024-token window at -ub 512), padded to 256 cells
+        per_seq = _pad(context_tokens, c.LLAMACPP_KV_PAD_TOKENS)
+        full = per_seq * batch
         if a.sliding_window:
-            swa = min(full, _pad(a.sliding_window * batch + c.LLAMACPP_UBATCH_TOKENS,
-                                 c.LLAMACPP_KV_PAD_TOKENS))
+            swa = min(per_seq, _pad(a.sliding_window + c.LLAMACPP_UBATCH_TOKENS,
+                                    c.LLAMACPP_KV_PAD_TOKENS)) * batch
     elif runtime == "vllm":
         full = _pad(context_tokens, c.VLLM_BLOCK_TOKENS) * batch
         if a.sliding_window:

@@ -54,9 +54,14 @@ def tensor_weight_bytes(p: Precision, t: Tensor, a: Architecture) -> int:
         return t.elements * width
     if p.family == "checkpoint":
         return _checkpoint_tensor_bytes(p, t, a.experts_total or 1, a.layers)
+    ty = _gguf_types(a, p.name).get(t) or tensor_types(p.name, [t], a)[0]
+    return tensor_bytes(ty, t.row_length, t.rows)
+
+
+@lru_cache(maxsize=256)
+def _gguf_types(a: Architecture, ftype: str) -> dict:
     ts = model_tensors(a)
-    types = dict(zip(ts, tensor_types(p.name, ts, a)))
-    return tensor_bytes(types.get(t) or tensor_types(p.name, [t], a)[0], t.row_length, t.rows)
+    return dict(zip(ts, tensor_types(ftype, ts, a)))
 
 
 def weights_bytes(a: Architecture, p: Precision) -> int:
