@@ -68,6 +68,10 @@ LLAMACPP_KV_PAD_TOKENS = 256
 # (llama-kv-cache-iswa.cpp size_swa; llama.cpp logs "creating SWA KV cache, size = 1536 cells"
 # for a 1024-token window at the default n_ubatch 512, and 1280 cells at -ub 256).
 LLAMACPP_UBATCH_TOKENS = 512
+# With flash attention llama.cpp's compute buffer also holds the f16 KQ mask, n_ubatch x the
+# padded context: a Gemma log's buffer grows by 12.00 MiB from 4,096 to 16,384 cells at
+# n_ubatch 512 (12,288 x 512 x 2 bytes).
+LLAMACPP_KQ_MASK_BYTES = 2
 # vLLM allocates the KV cache in blocks of 16 tokens a sequence (CacheConfig.block_size default).
 VLLM_BLOCK_TOKENS = 16
 # vLLM: the share of each GPU it may use (gpu_memory_utilization default 0.9), and what its

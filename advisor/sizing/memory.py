@@ -49,7 +49,8 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     w, w_notes, exact = model_weights(model, precision)
     weights = w["embedding"] + w["output"] + w["layers"]
     kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype, work.runtime, gpus)
-    over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv)
+    over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
+                                work.context_tokens)
     over = sum(over_parts.values())
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime) \
         + runtime_assumptions(work.runtime, gpus)

@@ -31,12 +31,21 @@ def prefill_activation_bytes(a: Architecture, prompt_tokens: int, batch: int) ->
     return prompt_tokens * batch * (3 * ffn + 2 * a.hidden_size) * 2 + batch * a.vocab_size * 4
 
 
+def llamacpp_compute_buffer_bytes(a: Architecture, context_tokens: int) -> int:
+    """One micro-batch's graph: f32 logits and hidden state (258.5 MiB for Llama 3 8B, as its
+    log prints) and, with flash attention, the f16 KQ mask of n_ubatch x the padded context
+    (a Gemma log grows 12.00 MiB from 4,096 to 16,384 cells at n_ubatch 512: 2 bytes a cell a
+    micro-batch token)."""
+    cells = -(-context_tokens // c.LLAMACPP_KV_PAD_TOKENS) * c.LLAMACPP_KV_PAD_TOKENS
+    return compute_buffer_bytes(a) + c.LLAMACPP_KQ_MASK_BYTES * c.COMPUTE_UBATCH_TOKENS * cells
+
+
 def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int, batch: int,
-                   weights_bytes: int, kv_bytes: int) -> dict[str, int]:
+                   weights_bytes: int, kv_bytes: int, context_tokens: int = 0) -> dict[str, int]:
     check_runtime(runtime)
     if runtime == "llama.cpp":
         return {"cuda_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
-                "compute_buffer": gpus * compute_buffer_bytes(a)}
+                "compute_buffer": gpus * llamacpp_compute_buffer_bytes(a, context_tokens)}
     if runtime == "vllm":
         non_torch = c.VLLM_NON_TORCH_BYTES_TP1 if gpus == 1 else c.VLLM_NON_TORCH_BYTES_TP_MULTI
         parts = {"non_torch": gpus * non_torch, "activation_peak": gpus * c.VLLM_ACTIVATION_PEAK_BYTES}
@@ -51,7 +60,8 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
 def runtime_assumptions(runtime: str, gpus: int) -> list[str]:
     if runtime == "llama.cpp":
         return [f"llama.cpp: {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB CUDA context and a "
-                f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer (f32 logits and hidden state) a GPU"]
+                f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer (f32 logits and hidden state, f16 "
+                "attention mask over the context) a GPU, flash attention on"]
     if runtime == "vllm":
         nt = c.VLLM_NON_TORCH_BYTES_TP1 if gpus == 1 else c.VLLM_NON_TORCH_BYTES_TP_MULTI
         return [f"vLLM: gpu_memory_utilization {c.VLLM_GPU_MEMORY_UTILIZATION}, non-torch "
