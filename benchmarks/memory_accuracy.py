@@ -37,9 +37,14 @@ KV_ONLY = {
 }
 
 
+def read_csv(name: str) -> list[dict]:
+    with (REF / name).open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 def architectures() -> dict[str, Architecture]:
     out = {}
-    for r in csv.DictReader((REF / "model_configs.csv").open()):
+    for r in read_csv("model_configs.csv"):
         experts = int(r["num_local_experts"]) if r["num_local_experts"] not in ("", "null") else None
         sw = int(r["sliding_window"]) if r["sliding_window"] not in ("", "null") else None
         gemma2 = r["model"].startswith("Gemma-2")
@@ -87,7 +92,7 @@ def weights_rows(archs):
     from advisor.sizing.tensors import model_tensors
 
     rows, skipped = [], []
-    for r in csv.DictReader((REF / "gguf_sizes.csv").open()):
+    for r in read_csv("gguf_sizes.csv"):
         name, quant = r["model"], r["quant_type"]
         label = f"{name} {quant} ({r['publisher_or_source'][:28]})"
         if "DO NOT" in r["notes"] or "EARLY" in r["notes"]:
@@ -120,7 +125,7 @@ def weights_rows(archs):
 def measurement_rows(archs):
     rows, skipped = [], []
     bf16 = parse_precision("bf16")
-    for r in csv.DictReader((REF / "memory_measurements.csv").open()):
+    for r in read_csv("memory_measurements.csv"):
         metric, model, val = r["metric"], r["model"], r["value"]
         label = f"{r['framework'][:22]} {model[:30]} {metric[:40]}"
         if metric.startswith("model weights take"):
