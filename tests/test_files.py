@@ -371,3 +371,25 @@ def test_bad_architecture_in_file_is_one_line(tmp_path):
     assert "kv_heads" in msg
     (tmp_path / "config.json").write_text("{not json")
     _one_line_error(load_path, tmp_path / "config.json", match="not valid JSON")
+
+
+def test_what_if_precision_from_gguf_matches_the_layout(tmp_path):
+    """The architecture read from a GGUF reproduces its own tensor elements: sizing it at F16
+    gives 2 bytes a parameter of every 2-D tensor and 4 of the norms, as the file holds."""
+    p = tmp_path / "f16.gguf"
+    sizes = write_gguf(p, ftype="F16")
+    m, prec = load_path(p)
+    assert m.architecture.norms_per_layer == 2 and not m.architecture.qkv_bias
+    norms = sum(b for n, b in sizes.items() if n.endswith("norm.weight"))
+    assert weights_bytes(m.architecture, parse_precision("fp16")) == sum(sizes.values()) - norms // 2
+
+
+def test_cli_hf_cache_repo(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    repo = tmp_path / "hub" / "models--acme--tiny-llama"
+    total = hf_snapshot(repo / "snapshots" / "abc123")
+    r = CliRunner().invoke(main, ["explain", "acme/tiny-llama", "rtx-4090", "--format", "json",
+                                  "--runtime", "vllm"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["memory"]["weights_bytes"] == total and d["workload"]["precision"] == "bf16"

@@ -47,6 +47,11 @@ def gguf_architecture(h: GGUFHeader) -> tuple[dict, str, str]:
         vocab_size=vocab or 0, tied_embeddings="output.weight" not in names,
         max_context=k("context_length", 4096),
     )
+    blk0 = [n for n in names if n.startswith("blk.0.")]
+    f["qkv_bias"] = "blk.0.attn_q.bias" in names
+    f["norms_per_layer"] = sum(1 for n in blk0 if n.endswith("norm.weight")
+                               and not n.endswith(("attn_q_norm.weight", "attn_k_norm.weight")))
+    f["qk_norm"] = "blk.0.attn_q_norm.weight" in names
     sw = k("attention.sliding_window")
     if sw and sw < f["max_context"]:
         f["sliding_window"] = sw
