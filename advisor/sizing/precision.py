@@ -2,8 +2,9 @@
 
 Three families:
 - float: every tensor at the same width (fp32, fp16, bf16).
-- checkpoint: the formats of quantized Hugging Face checkpoints (fp8, int8, int4), whose
-  linear layers are quantized while embeddings, lm_head and norms stay 16-bit.
+- checkpoint: the formats of quantized Hugging Face checkpoints (fp8, fp8-ffn, int8, int4, awq,
+  gptq, nf4), whose linear layers are quantized while embeddings, lm_head and norms stay 16-bit
+  (advisor.sizing.weights).
 - gguf: llama.cpp file types (Q4_K_M ...), sized tensor by tensor (advisor.sizing.gguf_mix).
 """
 from __future__ import annotations
@@ -31,11 +32,14 @@ _ALL = [
     Precision("Q8_0", "gguf", 2, "llama.cpp 8-bit (8.5 bits a weight)"),
     Precision("int8", "checkpoint", 2, "bitsandbytes LLM.int8: int8 linear layers, an fp32 scale a row"),
     Precision("Q6_K", "gguf", 3, "llama.cpp 6-bit k-quant"),
+    Precision("Q6_K_L", "gguf", 3, "Q6_K with Q8_0 embeddings and output (bartowski)"),
     Precision("Q5_K_M", "gguf", 4, "llama.cpp 5-bit k-quant, medium mix"),
+    Precision("Q5_K_L", "gguf", 4, "Q5_K_M with Q8_0 embeddings and output (bartowski)"),
     Precision("Q5_K_S", "gguf", 4, "llama.cpp 5-bit k-quant, small mix"),
     Precision("Q5_1", "gguf", 4, "llama.cpp legacy 5-bit with offset (6 bits a weight)"),
     Precision("Q5_0", "gguf", 4, "llama.cpp legacy 5-bit (5.5 bits a weight)"),
     Precision("Q4_K_M", "gguf", 5, "llama.cpp 4-bit k-quant, medium mix"),
+    Precision("Q4_K_L", "gguf", 5, "Q4_K_M with Q8_0 embeddings and output (bartowski)"),
     Precision("Q4_K_S", "gguf", 5, "llama.cpp 4-bit k-quant, small mix"),
     Precision("Q4_1", "gguf", 5, "llama.cpp legacy 4-bit with offset (5 bits a weight)"),
     Precision("Q4_0", "gguf", 5, "llama.cpp legacy 4-bit (4.5 bits a weight)"),
@@ -47,6 +51,7 @@ _ALL = [
     Precision("nf4", "checkpoint", 5, "bitsandbytes NF4 with double quantization (QLoRA)"),
     Precision("MXFP4_MOE", "gguf", 5, "llama.cpp MXFP4 experts (4.25 bits), Q8_0 elsewhere"),
     Precision("Q3_K_L", "gguf", 6, "llama.cpp 3-bit k-quant, large mix"),
+    Precision("Q3_K_XL", "gguf", 6, "Q3_K_L with Q8_0 embeddings and output (bartowski)"),
     Precision("Q3_K_M", "gguf", 6, "llama.cpp 3-bit k-quant, medium mix"),
     Precision("Q3_K_S", "gguf", 6, "llama.cpp 3-bit k-quant, small mix"),
     Precision("IQ3_M", "gguf", 6, "llama.cpp 3-bit i-quant, medium mix"),
@@ -54,17 +59,13 @@ _ALL = [
     Precision("IQ3_XS", "gguf", 6, "llama.cpp 3-bit i-quant, extra small"),
     Precision("IQ3_XXS", "gguf", 6, "llama.cpp 3-bit i-quant (3.06 bits a weight)"),
     Precision("Q2_K", "gguf", 7, "llama.cpp 2-bit k-quant"),
+    Precision("Q2_K_L", "gguf", 7, "Q2_K with Q8_0 embeddings and output (bartowski)"),
     Precision("Q2_K_S", "gguf", 7, "llama.cpp 2-bit k-quant, small mix"),
     Precision("IQ2_M", "gguf", 8, "llama.cpp 2-bit i-quant, medium mix"),
     Precision("IQ2_S", "gguf", 8, "llama.cpp 2-bit i-quant (2.56 bits a weight)"),
     Precision("IQ2_XS", "gguf", 8, "llama.cpp 2-bit i-quant (2.31 bits a weight)"),
     Precision("IQ2_XXS", "gguf", 8, "llama.cpp 2-bit i-quant (2.06 bits a weight)"),
     Precision("IQ1_M", "gguf", 9, "llama.cpp 1-bit i-quant (1.75 bits a weight)"),
-    Precision("Q6_K_L", "gguf", 3, "Q6_K with Q8_0 embeddings and output (bartowski)"),
-    Precision("Q5_K_L", "gguf", 4, "Q5_K_M with Q8_0 embeddings and output (bartowski)"),
-    Precision("Q4_K_L", "gguf", 5, "Q4_K_M with Q8_0 embeddings and output (bartowski)"),
-    Precision("Q3_K_XL", "gguf", 6, "Q3_K_L with Q8_0 embeddings and output (bartowski)"),
-    Precision("Q2_K_L", "gguf", 7, "Q2_K with Q8_0 embeddings and output (bartowski)"),
     Precision("IQ1_S", "gguf", 9, "llama.cpp 1-bit i-quant (1.56 bits a weight)"),
 ]
 _BY_KEY = {p.name.lower(): p for p in _ALL}
