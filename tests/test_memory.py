@@ -123,6 +123,8 @@ def test_checkpoint_formats():
     assert 4.12 < bits < 4.14             # 4 + 8/64 + 32/(64*256), QLoRA's double quantization
     awq, gptq = weights_bytes(a, parse_precision("awq")), weights_bytes(a, parse_precision("gptq"))
     assert gptq > awq and (awq - 2 * rest16) * 8 / linear == pytest.approx(4.156, abs=0.01)
+    g8, g3 = weights_bytes(a, parse_precision("gptq-int8")), weights_bytes(a, parse_precision("gptq-int3"))
+    assert g8 > gptq > g3 and (g3 - 2 * rest16) * 8 / linear == pytest.approx(3.15, abs=0.03)
     int8 = weights_bytes(a, parse_precision("int8"))
     assert int8 - 2 * rest16 > linear
     assert weights_bytes(a, parse_precision("fp8-ffn")) > weights_bytes(a, parse_precision("fp8"))

@@ -98,8 +98,11 @@ def checkpoint_precision(cfg: dict) -> str:
         method = str(q.get("quant_method", "")).lower()
         if method == "bitsandbytes":
             return "nf4" if q.get("load_in_4bit") else "int8"
-        if method in ("gptq", "awq"):
-            return method
+        if method == "gptq":
+            bits = q.get("bits", 4)
+            return "gptq" if bits == 4 else f"gptq-int{bits}"
+        if method == "awq":
+            return "awq"
         if method in ("fp8", "fbgemm_fp8", "compressed-tensors", "compressed_tensors"):
             return "fp8"
         return method or "unknown"

@@ -35,10 +35,12 @@ def _checkpoint_tensor_bytes(p: Precision, t: Tensor, experts: int = 1, n_layer:
         return t.elements * 2
     if p.name == "int8":
         return t.elements + t.rows * c.INT8_SCALE_BYTES_PER_ROW
-    if p.name in ("int4", "awq", "gptq"):
+    if p.name in ("int4", "awq") or p.name.startswith("gptq"):
+        bits = int(p.name[-1]) if p.name.startswith("gptq-int") else 4
         groups = t.rows * -(-t.row_length // c.GPTQ_AWQ_GROUP_SIZE)
-        b = t.elements // 2 + groups * 2 + (groups + 1) // 2   # weights, fp16 scales, 4-bit zeros
-        if p.name == "gptq":  # g_idx: an int32 per input column of each expert's matrix
+        # packed weights, an fp16 scale and a `bits`-bit zero per group
+        b = -(-t.elements * bits // 8) + groups * 2 + -(-groups * bits // 8)
+        if p.name.startswith("gptq"):  # g_idx: an int32 per input column of each expert's matrix
             b += t.row_length * 4 * (experts if t.name.endswith("_exps") else 1)
         return b
     if p.name == "nf4":
@@ -122,6 +124,8 @@ def weights_assumptions(p: Precision) -> list[str]:
         "awq": [f"AWQ 4-bit, group size {c.GPTQ_AWQ_GROUP_SIZE}: fp16 scales, 4-bit zeros", kept],
         "gptq": [f"GPTQ 4-bit, group size {c.GPTQ_AWQ_GROUP_SIZE}: fp16 scales, 4-bit zeros, an "
                  "int32 g_idx per input column", kept],
+        **{f"gptq-int{b}": [f"GPTQ {b}-bit, group size {c.GPTQ_AWQ_GROUP_SIZE}: fp16 scales, "
+                            f"{b}-bit zeros, an int32 g_idx per input column", kept] for b in (8, 3, 2)},
         "nf4": [f"bitsandbytes NF4, blocks of {c.NF4_BLOCK_SIZE} with double quantization "
                 f"(8-bit absmax, fp32 per {c.NF4_NESTED_BLOCK_SIZE} blocks)", kept],
     }[p.name]
