@@ -393,3 +393,19 @@ def test_cli_hf_cache_repo(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     assert d["memory"]["weights_bytes"] == total and d["workload"]["precision"] == "bf16"
+
+
+def test_cached_gguf_repo_with_quant_selector(tmp_path, monkeypatch, kb):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    snap = tmp_path / "hub" / "models--acme--tiny-GGUF" / "snapshots" / "r1"
+    snap.mkdir(parents=True)
+    sizes = write_gguf(snap / "tiny-Q4_K_M.gguf")
+    write_gguf(snap / "tiny-F16.gguf", ftype="F16")
+    m, prec = resolve_model(kb, "acme/tiny-GGUF:q4_k_m")
+    assert prec == "Q4_K_M" and m.weights_inventory.total_bytes == sum(sizes.values())
+    with pytest.raises(AdvisorError, match="2 GGUF models"):
+        resolve_model(kb, "acme/tiny-GGUF")
+    with pytest.raises(AdvisorError, match="no GGUF file named like 'IQ2_M'"):
+        resolve_model(kb, "acme/tiny-GGUF:IQ2_M")
+    with pytest.raises(AdvisorError, match="not in the local Hugging Face cache"):
+        resolve_model(kb, "acme/absent-GGUF:Q4_K_M")

@@ -95,15 +95,21 @@ def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
     return _build(name, str(cfg.get("model_type", "")), fields, str(config), inv), precision
 
 
-def load_path(path: Path, label: str | None = None) -> tuple[FileModel, str]:
-    """A model file or folder -> (model, the precision it is stored at)."""
+def load_path(path: Path, label: str | None = None, quant: str | None = None) -> tuple[FileModel, str]:
+    """A model file or folder -> (model, the precision it is stored at). `quant` picks one GGUF
+    of a folder that holds several (llama.cpp's `-hf repo:Q4_K_M` spelling)."""
     if path.is_dir():
-        ggufs = sorted(path.glob("*.gguf"))
+        ggufs = sorted(path.rglob("*.gguf") if quant else path.glob("*.gguf"))
+        if quant:
+            ggufs = [g for g in ggufs if quant.lower() in g.name.lower()]
+            if not ggufs:
+                raise AdvisorError(f"{label or path}: no GGUF file named like '{quant}' here")
         if ggufs and not (path / "config.json").is_file():
             firsts = [g for g in ggufs if not re.search(r"-\d{5}-of-\d{5}\.gguf$", g.name)
                       or "-00001-of-" in g.name]
             if len(firsts) != 1:
-                raise AdvisorError(f"{path}: {len(firsts)} GGUF models in this folder; name one")
+                raise AdvisorError(f"{label or path}: {len(firsts)} GGUF models here; name one (a path, or "
+                                   f"repo:QUANT for a cached repo)")
             return _gguf_model(firsts[0])
         if (path / "config.json").is_file():
             return _hf_model(path, path / "config.json", label or str(path))
@@ -126,6 +132,14 @@ def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
     p = Path(spec).expanduser()
     if p.exists():
         return load_path(p)
+    repo, _, quant = spec.partition(":")
+    if quant and "/" in repo and not p.exists():  # llama.cpp's -hf repo:QUANT
+        from advisor.files.hf import cached_snapshot
+
+        snap = cached_snapshot(repo)
+        if snap is None:
+            raise AdvisorError(f"'{repo}' is not in the local Hugging Face cache (nothing is downloaded)")
+        return load_path(snap, label=repo, quant=quant)
     if spec.endswith(MODEL_SUFFIXES) or spec.startswith((".", "/", "~")):
         raise AdvisorError(f"{spec}: no such file or folder")
     try:
