@@ -409,3 +409,11 @@ def test_cached_gguf_repo_with_quant_selector(tmp_path, monkeypatch, kb):
         resolve_model(kb, "acme/tiny-GGUF:IQ2_M")
     with pytest.raises(AdvisorError, match="not in the local Hugging Face cache"):
         resolve_model(kb, "acme/absent-GGUF:Q4_K_M")
+
+
+def test_deeply_nested_json_headers(tmp_path):
+    deep = b"[" * 100000 + b"]" * 100000
+    (tmp_path / "d.safetensors").write_bytes(struct.pack("<Q", len(deep)) + deep)
+    _one_line_error(read_safetensors, tmp_path / "d.safetensors", match="not JSON")
+    (tmp_path / "config.json").write_bytes(deep)
+    _one_line_error(load_path, tmp_path / "config.json", match="not valid JSON")

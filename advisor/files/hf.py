@@ -19,7 +19,7 @@ def read_config(path: Path) -> dict:
         cfg = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise AdvisorError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(cfg, dict):
         raise AdvisorError(f"{path}: not a JSON object")

@@ -33,7 +33,7 @@ def read_safetensors(path: Path) -> list[TensorRecord]:
         raw = f.read(n)
     try:
         header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise AdvisorError(f"{path}: not a valid safetensors file: header is not JSON ({exc})") from None
     if not isinstance(header, dict):
         raise AdvisorError(f"{path}: not a valid safetensors file: header is not a JSON object")
