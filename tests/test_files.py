@@ -417,3 +417,16 @@ def test_deeply_nested_json_headers(tmp_path):
     _one_line_error(read_safetensors, tmp_path / "d.safetensors", match="not JSON")
     (tmp_path / "config.json").write_bytes(deep)
     _one_line_error(load_path, tmp_path / "config.json", match="not valid JSON")
+
+
+def test_checkpoint_precision_from_quantization_config():
+    from advisor.files.hf import checkpoint_precision
+
+    meta = {"quantization_config": {"quant_method": "fbgemm_fp8", "modules_to_not_convert": [
+        "model.layers.0.self_attn.q_proj", "model.layers.0.mlp.down_proj", "lm_head"]}}
+    assert checkpoint_precision(meta) == "fp8-ffn"
+    assert checkpoint_precision({"quantization_config": {"quant_method": "fp8"}}) == "fp8"
+    assert checkpoint_precision({"quantization_config": {"quant_method": "gptq", "bits": 8}}) == "gptq-int8"
+    assert checkpoint_precision({"quantization_config": {"quant_method": "bitsandbytes",
+                                                         "load_in_4bit": True}}) == "nf4"
+    assert checkpoint_precision({"torch_dtype": "float16"}) == "fp16"

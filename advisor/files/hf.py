@@ -104,6 +104,9 @@ def checkpoint_precision(cfg: dict) -> str:
         if method == "awq":
             return "awq"
         if method in ("fp8", "fbgemm_fp8", "compressed-tensors", "compressed_tensors"):
+            skip = q.get("modules_to_not_convert") or q.get("ignore") or []
+            if any("self_attn" in str(m) for m in skip):
+                return "fp8-ffn"  # attention left in BF16, as Meta's Llama 3.1 FP8 release
             return "fp8"
         return method or "unknown"
     dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or "bfloat16")
