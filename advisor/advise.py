@@ -55,12 +55,17 @@ class Advisory:
             "gpu": {"id": s.gpu.id, "name": s.gpu.name, "memory_bytes": s.gpu.memory_bytes,
                     "count": s.gpu_count},
             "workload": {"task": "inference", "precision": s.precision.name,
-                         "context_tokens": s.work.context_tokens, "batch": s.work.batch},
+                         "context_tokens": s.work.context_tokens, "batch": s.work.batch,
+                         "runtime": s.work.runtime, "kv_cache_dtype": s.work.kv_cache_dtype},
             "memory": {"weights_bytes": pl.weights_bytes, "kv_cache_bytes": pl.kv_cache_bytes,
                        "overhead_bytes": pl.overhead_bytes, "total_bytes": pl.total_bytes,
                        "available_bytes": pl.available_bytes, "headroom_bytes": pl.headroom_bytes,
                        "margin_bytes": pl.margin_bytes,
-                       "breakdown": dict(pl.parts.breakdown) if pl.parts else {}},
+                       "breakdown": dict(pl.parts.breakdown) if pl.parts else {},
+                       "max_context_tokens": {k[len("max_context_tokens_"):] or s.work.kv_cache_dtype: f[k]
+                                              for k in ("max_context_tokens", "max_context_tokens_fp16",
+                                                        "max_context_tokens_q8_0",
+                                                        "max_context_tokens_q4_0") if k in f}},
             "verdict": self.verdict,
             "recommendations": self.recommendations,
             "throughput": {"decode_tokens_per_s": f.get("decode_tokens_per_s"),
@@ -104,27 +109,34 @@ class Advisor:
         self.rules = {r.id: r for r in rules}
         self.engine = RuleEngine(rules)
 
-    def explain(self, model: str, gpu: str, precision: str = "fp16",
+    def explain(self, model: str, gpu: str, precision: str | None = None,
                 context_tokens: int | None = None, batch: int = 1, gpus: int = 1,
-                work: Workload | None = None) -> Advisory:
-        """context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own maximum if smaller."""
+                work: Workload | None = None, kv_cache: str | None = None,
+                runtime: str | None = None) -> Advisory:
+        """precision None: fp16, or a model file's own precision. context_tokens None:
+        DEFAULT_CONTEXT_TOKENS, or the model's own maximum if smaller. kv_cache and runtime
+        override the workload's."""
         if context_tokens is not None and context_tokens < 1:
             raise AdvisorError(f"--context must be at least 1 token, not {context_tokens}")
         if batch < 1:
             raise AdvisorError(f"--batch must be at least 1, not {batch}")
         if gpus < 1:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
-        m, g, p = self.kb.model(model), self.kb.gpu(gpu), parse_precision(precision)
+        from advisor.files import resolve_model
+
+        m, stored = resolve_model(self.kb, model)  # a KB id, or a model file: its precision
+        g, p = self.kb.gpu(gpu), parse_precision(precision or stored or "fp16")
         trained = m.architecture.max_context
         if context_tokens is None:
             context_tokens = min(DEFAULT_CONTEXT_TOKENS, trained)
         elif context_tokens > trained:
             raise AdvisorError(f"--context {context_tokens:,} is beyond {m.name}'s maximum of "
                                f"{trained:,} tokens (max_position_embeddings in its config)")
-        if work is None:
-            work = Workload(context_tokens, batch)
-        else:
-            work = replace(work, context_tokens=context_tokens, batch=batch)
+        work = replace(work or Workload(), context_tokens=context_tokens, batch=batch)
+        if kv_cache is not None:
+            work = replace(work, kv_cache_dtype=kv_cache.strip().lower())
+        if runtime is not None:
+            work = replace(work, runtime=runtime.strip().lower())
         if work.prompt_tokens < 1:
             raise AdvisorError(f"--prompt-tokens must be at least 1, not {work.prompt_tokens}")
         if work.ram_bytes < 0 or work.ram_bandwidth_gb_s <= 0:

@@ -15,6 +15,10 @@ import click
 @click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192, or the model's maximum if smaller.")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
 @click.option("--gpus", "-n", type=int, default=1, show_default=True, help="GPUs of this kind.")
+@click.option("--kv-cache", default="fp16", show_default=True,
+              help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q4_0 (llama.cpp).")
+@click.option("--runtime", default="llama.cpp", show_default=True,
+              help="llama.cpp, vllm or transformers: whose allocations to size.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
               show_default=True)
 @click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
@@ -31,8 +35,8 @@ import click
               help="System RAM bandwidth in GB/s. Default 76.8 (dual-channel DDR5-4800).")
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
-def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs, kb_dirs, prompt_tokens,
-            ram_gb, ram_bandwidth, why):
+def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, fmt, rules_dirs, kb_dirs,
+            prompt_tokens, ram_gb, ram_bandwidth, why):
     """Explain whether MODEL runs on GPU, and what to do if it does not."""
     from advisor.advise import Advisor, load_rulebook
     from advisor.kb.store import load_kb, user_kb_dirs
@@ -40,7 +44,7 @@ def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs, kb_dir
 
     defaults = set()
     if precision is None:
-        precision, defaults = "fp16", defaults | {"precision"}
+        defaults = defaults | {"precision"}
     if context is None:
         defaults = defaults | {"context"}
     from advisor.sizing.workload import Workload
@@ -51,7 +55,9 @@ def explain(model, gpu, precision, context, batch, gpus, fmt, rules_dirs, kb_dir
     if ram_bandwidth is not None:
         work = replace(work, ram_bandwidth_gb_s=ram_bandwidth)
     advisor = Advisor(load_kb(extra=user_kb_dirs(kb_dirs)), load_rulebook(rules_dirs))
-    adv = advisor.explain(model, gpu, precision, context, batch, gpus, work)
+    adv = advisor.explain(model, gpu, precision, context, batch, gpus, work, kv_cache, runtime)
+    if getattr(adv.situation.model, "weights_inventory", None) is not None:
+        defaults.discard("precision")  # the file's own precision, not a default
     text = render_json(adv) if fmt == "json" else render_markdown(adv, defaults)
     if why:
         from advisor.rules.why import add_why

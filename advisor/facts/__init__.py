@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.facts import (commands, core, derived, hardware, headroom, options, placement,
-                           quality, rent, speed)
+from advisor.facts import (commands, core, derived, hardware, headroom, memory, options,
+                           placement, quality, rent, speed)
 from advisor.facts.question import Question
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
@@ -19,7 +19,8 @@ from advisor.sizing.plan import Placement, place
 from advisor.sizing.workload import Workload
 from advisor.sizing.precision import Precision
 
-CONTRIBUTORS = [core, speed, placement, options, rent, hardware, quality, headroom, commands, derived]
+CONTRIBUTORS = [core, memory, speed, placement, options, rent, hardware, quality, headroom,
+                commands, derived]
 
 FACTS: dict[str, tuple[str, str]] = {}
 for _m in CONTRIBUTORS:

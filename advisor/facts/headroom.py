@@ -17,9 +17,8 @@ FACTS: dict[str, tuple[str, str]] = {
                                       "that still fits with the margin"),
     "fit_max_batch": ("int", f"most sequences at this context that fit with the margin "
                              f"(searched up to {MAX_BATCH_SEARCHED})"),
-    "model_max_context_tokens": ("int", "the model's trained context length"),
 }
-ALWAYS = {"model_max_context_tokens"}
+# model_max_context_tokens is registered by advisor/facts/memory.py
 TOGETHER = [{"fit_max_context_tokens", "fit_max_batch"}]
 
 
@@ -36,7 +35,6 @@ def _largest(lo: int, hi: int, fits) -> int:
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:
     a = q.model.architecture
-    f["model_max_context_tokens"] = a.max_context
     if not pl.fits:
         return
 

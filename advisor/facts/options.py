@@ -89,10 +89,16 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
                      quantize_decode_tokens_per_s=round(qpl.decode_tokens_per_s(), 2),
                      quantize_needs_more_than_4bit=p.quality_rank < 5)
         n = min_gpus(q.model, q.gpu, q.precision, q.work)
-        if n is not None and n > q.gpus:
+        shard_work = q.work
+        if n is not None and n > c.GPUS_PER_NODE:
             # beyond one node llama.cpp has no multi-node split: tensor parallel inside each node
-            # and pipeline across nodes (vLLM) is the plan the shard-across-nodes rule gives
-            shard_work = replace(q.work, runtime="vllm") if n > c.GPUS_PER_NODE else q.work
+            # and pipeline across nodes (vLLM) is the plan the shard-across-nodes rule gives, so
+            # the count is sized for vLLM's allocations (its KV precisions)
+            kv = q.work.kv_cache_dtype
+            shard_work = replace(q.work, runtime="vllm",
+                                 kv_cache_dtype=kv if kv in c.RUNTIME_KV_DTYPES["vllm"] else "fp16")
+            n = min_gpus(q.model, q.gpu, q.precision, shard_work)
+        if n is not None and n > q.gpus:
             spl = place(q.model, q.gpu, q.precision, shard_work, n)
             f.update(shard_gpu_count=n, shard_node_count=-(-n // c.GPUS_PER_NODE),
                      shard_total_bytes=spl.total_bytes, shard_headroom_bytes=spl.headroom_bytes,
