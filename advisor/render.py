@@ -51,6 +51,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "model": s.model, "gpu": s.gpu, "gpus": s.gpu_count, "precision": s.precision,
         "work": s.work, "f": s.facts, "verdict": advisory.verdict,
         "recommendations": advisory.recommendations, "c": c, "defaults": set(defaults),
+        "mem": s.placement.parts,
     }
     text = environment().get_template("advisory.md.j2").render(**ctx)
     while "\n\n\n" in text:

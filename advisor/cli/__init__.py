@@ -29,11 +29,11 @@ def _register() -> None:
     from advisor.cli.fit import fit
     from advisor.cli.generate import generate
     from advisor.cli.gpus import gpus
+    from advisor.cli.kb import kb
+    from advisor.cli.rules import rules
 
-    main.add_command(explain)
-    main.add_command(generate)
-    main.add_command(fit)
-    main.add_command(gpus)
+    for command in (explain, generate, fit, gpus, kb, rules):
+        main.add_command(command)
 
 
 _register()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.facts import core, options
+from advisor.facts import (commands, core, derived, hardware, headroom, memory, options,
+                           placement, quality, rent, speed)
 from advisor.facts.question import Question
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
@@ -18,13 +19,30 @@ from advisor.sizing.plan import Placement, place
 from advisor.sizing.workload import Workload
 from advisor.sizing.precision import Precision
 
-CONTRIBUTORS = [core, options]
+CONTRIBUTORS = [core, memory, speed, placement, options, rent, hardware, quality, headroom,
+                commands, derived]
 
 FACTS: dict[str, tuple[str, str]] = {}
 for _m in CONTRIBUTORS:
     _dup = set(FACTS) & set(_m.FACTS)
     assert not _dup, f"facts registered twice: {_dup}"
     FACTS.update(_m.FACTS)
+
+# What rule validation may rely on: facts every situation has (ALWAYS), groups of facts that are
+# present all together or not at all (TOGETHER), and facts only rules set (DERIVED). A
+# contributor that declares none of these promises nothing: its facts count as possibly missing.
+ALWAYS: set[str] = set().union(*(getattr(_m, "ALWAYS", set()) for _m in CONTRIBUTORS))
+TOGETHER: list[set[str]] = [set(g) for _m in CONTRIBUTORS for g in getattr(_m, "TOGETHER", [])]
+DERIVED: set[str] = set().union(*(getattr(_m, "DERIVED", set()) for _m in CONTRIBUTORS))
+
+
+def guaranteed(named: set[str]) -> set[str]:
+    """The facts certainly present in a situation that has every fact in `named`."""
+    out = set(ALWAYS) | set(named)
+    for group in TOGETHER:
+        if group & named:
+            out |= group
+    return out
 
 
 @dataclass(frozen=True)
