@@ -10,6 +10,7 @@ from advisor.facts import Situation, build_situation
 from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
+from advisor.sizing.finetune import PART_NAMES, FinetuneSpec, validate as validate_finetune
 from advisor.sizing.workload import Workload
 from advisor.sizing.precision import parse_precision
 
@@ -46,6 +47,8 @@ class Advisory:
 
     def to_json(self) -> dict:
         s, pl, f = self.situation, self.situation.placement, self.situation.facts
+        if s.work.task == "finetune":
+            return _finetune_json(self)
         return {
             "model": {"id": s.model.id, "name": s.model.name, "parameters": f["model_parameters"]},
             "gpu": {"id": s.gpu.id, "name": s.gpu.name, "memory_bytes": s.gpu.memory_bytes,
@@ -76,7 +79,7 @@ class Advisor:
         self.engine = RuleEngine(rules)
 
     def explain(self, model: str, gpu: str, precision: str = "fp16", context_tokens: int = 8192,
-                batch: int = 1, gpus: int = 1) -> Advisory:
+                batch: int = 1, gpus: int = 1, finetune: FinetuneSpec | None = None) -> Advisory:
         if context_tokens < 1:
             raise AdvisorError(f"--context must be at least 1 token, not {context_tokens}")
         if batch < 1:
@@ -84,7 +87,12 @@ class Advisor:
         if gpus < 1:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
         m, g, p = self.kb.model(model), self.kb.gpu(gpu), parse_precision(precision)
-        s = build_situation(self.kb, m, g, p, Workload(context_tokens, batch), gpus)
+        work = Workload(context_tokens, batch)
+        if finetune is not None:  # training: the sequence is the context, weights start in bf16
+            validate_finetune(finetune, m.architecture, gpus)
+            p = parse_precision("bf16")
+            work = Workload(finetune.seq_len, finetune.micro_batch, task="finetune", finetune=finetune)
+        s = build_situation(self.kb, m, g, p, work, gpus)
         fired = [f.rule_id for f in self.engine.run(s.facts)]
         verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]
         if len(set(verdicts)) != 1:
@@ -99,3 +107,31 @@ class Advisor:
                 rec.update({name: s.facts.get(fact) for name, fact in spec.with_facts.items()})
                 recs.append(rec)
         return Advisory(s, verdicts[0], recs, fired)
+
+
+def _finetune_json(adv: Advisory) -> dict:
+    """The JSON of a fine-tuning advisory: the inference contract's keys, memory per part."""
+    s, f, ft = adv.situation, adv.situation.facts, adv.situation.work.finetune
+    n = s.gpu_count
+    work = {"task": "finetune", "precision": "nf4" if ft.method == "qlora" else "bf16",
+            "context_tokens": ft.seq_len, "batch": ft.micro_batch, "method": ft.method,
+            "seq_len": ft.seq_len, "micro_batch": ft.micro_batch,
+            "gradient_checkpointing": ft.gradient_checkpointing, "optimizer": ft.optimizer,
+            "sharding": ft.sharding, "pure_bf16": ft.pure_bf16,
+            "lora_rank": ft.lora_rank if ft.uses_lora else None,
+            "lora_targets": list(ft.lora_targets) if ft.uses_lora else None}
+    return {
+        "model": {"id": s.model.id, "name": s.model.name, "parameters": f["model_parameters"]},
+        "gpu": {"id": s.gpu.id, "name": s.gpu.name, "memory_bytes": s.gpu.memory_bytes, "count": n},
+        "workload": work,
+        "memory": {"weights_bytes": f["weights_bytes"], "kv_cache_bytes": 0,
+                   "overhead_bytes": f["overhead_bytes"], "total_bytes": f["total_bytes"],
+                   "available_bytes": f["available_bytes"], "headroom_bytes": f["headroom_bytes"],
+                   "margin_bytes": f["margin_bytes"], "per_gpu_bytes": f["finetune_per_gpu_bytes"],
+                   "trainable_parameters": f["finetune_trainable_parameters"],
+                   "breakdown": {k: f[f"finetune_{k}_bytes"] for k in PART_NAMES}},
+        "verdict": adv.verdict,
+        "recommendations": adv.recommendations,
+        "throughput": {"decode_tokens_per_s": None, "decode_tokens_per_s_full_context": None},
+        "rules_fired": adv.fired,
+    }

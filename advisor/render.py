@@ -52,7 +52,10 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "work": s.work, "f": s.facts, "verdict": advisory.verdict,
         "recommendations": advisory.recommendations, "c": c, "defaults": set(defaults),
     }
-    text = environment().get_template("advisory.md.j2").render(**ctx)
+    name = "finetune.md.j2" if s.work.task == "finetune" else "advisory.md.j2"
+    if s.work.task == "finetune":
+        ctx["ft"] = s.work.finetune
+    text = environment().get_template(name).render(**ctx)
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
     return text

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.facts import core, options
+from advisor.facts import core, finetune, options
 from advisor.facts.question import Question
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
@@ -18,7 +18,7 @@ from advisor.sizing.plan import Placement, place
 from advisor.sizing.workload import Workload
 from advisor.sizing.precision import Precision
 
-CONTRIBUTORS = [core, options]
+CONTRIBUTORS = [core, options, finetune]
 
 FACTS: dict[str, tuple[str, str]] = {}
 for _m in CONTRIBUTORS:

@@ -86,6 +86,8 @@ def _smaller_model(kb: KnowledgeBase, model, gpu, gpus, precision, work):
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:
+    if q.work.task != "inference":
+        return  # quantize, offload, shard, rent, smaller model: inference options
     if not pl.fits:
         quant = _quantize_option(q.model, q.gpu, q.gpus, q.precision, q.work)
         if quant:
