@@ -7,6 +7,9 @@
       - name: a-real-question
         expect: fires
         scenario: {model: llama-3.1-70b, gpu: a100-40gb, precision: fp16, context: 8192, gpus: 1}
+      - name: a-fine-tuning-question    # task: finetune, then any FinetuneSpec field
+        expect: fires
+        scenario: {model: llama-3.1-8b, gpu: rtx-4090, task: finetune, method: qlora, seq_len: 2048}
 
 `facts` cases run the one rule alone in the engine; `scenario` cases run the sizing core and
 check whether this rule is among those that fire.
@@ -48,6 +51,12 @@ def run_case(case: Case, rules: dict, kb, advisor) -> bool:
         fired = engine.run({"kind": "situation", **case.facts})
         return any(f.rule_id == case.rule_id for f in fired)
     s = case.scenario
+    if s.get("task") == "finetune":  # the other keys are FinetuneSpec fields
+        from advisor.sizing.finetune import spec_from_mapping
+
+        adv = advisor.explain(s["model"], s["gpu"], gpus=s.get("gpus", 1),
+                              finetune=spec_from_mapping(s))
+        return case.rule_id in adv.fired
     adv = advisor.explain(s["model"], s["gpu"], s.get("precision", "fp16"),
                           s.get("context", 8192), s.get("batch", 1), s.get("gpus", 1))
     return case.rule_id in adv.fired

@@ -109,6 +109,18 @@ def parse_lora_targets(text: str) -> tuple:
     return tuple(t for t in c.FT_LORA_TARGETS if t in names)
 
 
+def spec_from_mapping(d: dict) -> FinetuneSpec:
+    """A spec from a mapping's FinetuneSpec fields (rule test scenarios); others are ignored.
+    lora_targets may be a list or a comma-separated string."""
+    names = set(FinetuneSpec.__dataclass_fields__)
+    kw = {k: v for k, v in d.items() if k in names}
+    if isinstance(kw.get("lora_targets"), (list, tuple)):
+        kw["lora_targets"] = parse_lora_targets(",".join(kw["lora_targets"]))
+    elif isinstance(kw.get("lora_targets"), str):
+        kw["lora_targets"] = parse_lora_targets(kw["lora_targets"])
+    return FinetuneSpec(**kw)
+
+
 # --- parameters -------------------------------------------------------------------------------
 
 def _experts(t: Tensor, a: Architecture) -> int:
@@ -261,3 +273,17 @@ def finetune_memory(a: Architecture, spec: FinetuneSpec, gpus: int = 1) -> Finet
 
 def with_changes(spec: FinetuneSpec, **changes) -> FinetuneSpec:
     return replace(spec, **changes)
+
+
+def explanation_numbers(a: Architecture, spec: FinetuneSpec) -> dict:
+    """The intermediate numbers an advisory shows next to each part."""
+    n = 1 << 20  # a large tensor, for the bits a weight NF4 costs in the limit
+    return {
+        "nf4_bits": nf4_tensor_bytes(n * c.FT_NF4_BLOCK * c.FT_NF4_ABSMAX_BLOCK) * 8
+        / (n * c.FT_NF4_BLOCK * c.FT_NF4_ABSMAX_BLOCK),
+        "layer_bytes_per_token": activation_bytes_per_token_per_layer(a),
+        "layer_input_bytes_per_token": c.FT_ACTIVATION_BYTES * a.hidden_size,
+        "logits_bytes_per_token": a.vocab_size * c.FT_LOGITS_BYTES_PER_VOCAB_ENTRY,
+        "lora_parameters": lora_parameters(a, spec.lora_rank, spec.lora_targets),
+        "largest_linear_bytes": _largest_linear_elements(a) * c.FT_WEIGHT_BYTES,
+    }
