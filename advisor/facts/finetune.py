@@ -139,7 +139,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         "headroom_bytes": mem * n - m.total_bytes,
         "deficit_bytes": max(0, m.total_bytes - mem * n),
         "margin_bytes": fit_margin_bytes(n),
-        "weights_exceed_memory": states > mem,
+        "weights_exceed_memory": p["weights"] > mem,
     })
     if _fits(m, mem):
         return
