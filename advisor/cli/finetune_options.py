@@ -58,7 +58,7 @@ def finetune_spec(task: str, given: dict, inference_only: dict) -> tuple[Finetun
         if value is not None:
             hint = {"context": "--seq-len", "batch": "--micro-batch"}.get(name, "--method")
             raise AdvisorError(f"{_flag(name)} applies to inference; for fine-tuning use {hint}")
-    method = given.get("method") or "lora"
+    method = given.get("method") or c.FT_DEFAULT_METHOD
     if method == "full":
         for k in ("lora_rank", "lora_targets"):
             if given.get(k) is not None:

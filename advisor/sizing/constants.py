@@ -110,3 +110,13 @@ FT_RULE_OF_THUMB_GB_PER_BILLION = {"full": 18.0, "full-pure-bf16": 8.0, "lora": 
 # The shortest training sequence the "shorten sequences" option offers (halving from the asked
 # length): shorter than this, most instruction data would be cut mid-example.
 FT_SHORTEST_SEQ_LEN = 256
+# Defaults when the user names none (each is stated in the advisory as "the default"):
+# LoRA, the method most people can run; 2048-token sequences (LLaMA-Factory's example configs use
+# cutoff_len: 2048, and the published Llama 3.1 table compares at it, docs/finetune.md); one
+# sequence a step; gradient checkpointing on (LLaMA-Factory and Unsloth turn it on by default);
+# AdamW (transformers' Trainer default optimizer).
+FT_DEFAULT_METHOD = "lora"
+FT_DEFAULT_SEQ_LEN = 2048
+FT_DEFAULT_MICRO_BATCH = 1
+FT_DEFAULT_GRADIENT_CHECKPOINTING = True
+FT_DEFAULT_OPTIMIZER = "adamw"

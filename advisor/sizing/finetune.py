@@ -25,6 +25,8 @@ from functools import lru_cache
 from advisor.errors import AdvisorError
 from advisor.kb.schema import Architecture
 from advisor.sizing import constants as c
+from advisor.sizing.finetune_activations import (activation_bytes_per_token_per_layer,  # noqa: F401
+                                                 activations_bytes, logits_bytes)
 from advisor.sizing.tensors import Tensor, model_tensors, parameter_count
 
 METHODS = ("full", "lora", "qlora")
@@ -45,11 +47,11 @@ _LINEAR_TENSORS = {t for names in _TARGET_TENSORS.values() for t in names}
 
 @dataclass(frozen=True)
 class FinetuneSpec:
-    method: str = "lora"
-    seq_len: int = 2048
-    micro_batch: int = 1
-    gradient_checkpointing: bool = True
-    optimizer: str = "adamw"
+    method: str = c.FT_DEFAULT_METHOD
+    seq_len: int = c.FT_DEFAULT_SEQ_LEN
+    micro_batch: int = c.FT_DEFAULT_MICRO_BATCH
+    gradient_checkpointing: bool = c.FT_DEFAULT_GRADIENT_CHECKPOINTING
+    optimizer: str = c.FT_DEFAULT_OPTIMIZER
     lora_rank: int = c.FT_DEFAULT_LORA_RANK
     lora_targets: tuple = c.FT_LORA_TARGETS
     sharding: str = "none"
@@ -186,32 +188,6 @@ def trainable_tensors(a: Architecture, spec: FinetuneSpec) -> list[int]:
             n = _experts(t, a)
             out += [spec.lora_rank * t.row_length, spec.lora_rank * (t.rows // n)] * n
     return out
-
-
-# --- activations ------------------------------------------------------------------------------
-
-def activation_bytes_per_token_per_layer(a: Architecture) -> int:
-    """What one block keeps for backward, a token (Korthikanti-style count; constants.py)."""
-    h, q, kv = a.hidden_size, a.attention_heads * a.head_dim, a.kv_heads * a.head_dim
-    f = (a.expert_ffn_size or a.ffn_size) * (a.experts_active or 1) if a.experts_total else a.ffn_size
-    elements = 2 * h + 2 * h + (q + 2 * kv) + q + 4 * f
-    return c.FT_ACTIVATION_BYTES * elements + c.FT_ATTENTION_LSE_BYTES_PER_HEAD * a.attention_heads
-
-
-def logits_bytes(a: Architecture, tokens: int) -> int:
-    return tokens * a.vocab_size * c.FT_LOGITS_BYTES_PER_VOCAB_ENTRY
-
-
-def activations_bytes(a: Architecture, seq_len: int, micro_batch: int, checkpointing: bool) -> int:
-    tokens = seq_len * micro_batch
-    layer = activation_bytes_per_token_per_layer(a)
-    boundary = c.FT_ACTIVATION_BYTES * a.hidden_size          # the input each layer keeps
-    outside = 2 * boundary                                    # embedding output, final norm input
-    if checkpointing:
-        kept = tokens * (a.layers * boundary + layer)         # inputs + one layer rebuilt
-    else:
-        kept = tokens * a.layers * layer
-    return kept + tokens * outside + logits_bytes(a, tokens)
 
 
 # --- the whole -------------------------------------------------------------------------------
