@@ -25,6 +25,7 @@ CASES = [
     ("llama-3.1-8b", "rtx-4090", 1, {"method": "lora", "seq_len": 4096,
                                      "gradient_checkpointing": False}),
     ("llama-3.1-8b", "rtx-4090", 1, {"method": "qlora", "seq_len": 32768}),
+    ("llama-3.1-8b", "rtx-4090", 1, {"method": "lora", "seq_len": 4032}),  # tight
 ]
 
 
@@ -60,3 +61,7 @@ def test_json_contract_for_training(advisor):
                       "activations", "framework"}
     assert sum(b.values()) == d["memory"]["per_gpu_bytes"] == d["memory"]["total_bytes"]
     assert d["workload"]["task"] == "finetune"
+
+
+def test_goldens_cover_every_verdict(advisor):
+    assert {explain(advisor, c).verdict for c in CASES} == {"fits", "tight", "does-not-fit"}
