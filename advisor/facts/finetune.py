@@ -130,7 +130,6 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         f["finetune_lora_rank"] = spec.lora_rank
         f["finetune_lora_targets"] = ",".join(spec.lora_targets)
     # the generic verdict inputs, for the training total
-    states = p["weights"] + p["gradients"] + p["optimizer_states"] + p["master_weights"] + p["adapters"]
     f.update({
         "weights_bytes": p["weights"] * n,
         "overhead_bytes": p["framework"] * n,

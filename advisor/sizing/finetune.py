@@ -25,8 +25,8 @@ from functools import lru_cache
 from advisor.errors import AdvisorError
 from advisor.kb.schema import Architecture
 from advisor.sizing import constants as c
-from advisor.sizing.finetune_activations import (activation_bytes_per_token_per_layer,  # noqa: F401
-                                                 activations_bytes, logits_bytes)
+from advisor.sizing.finetune_activations import (activation_bytes_per_token_per_layer,
+                                                 activations_bytes)
 from advisor.sizing.tensors import Tensor, model_tensors, parameter_count
 
 METHODS = ("full", "lora", "qlora")
