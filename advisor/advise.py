@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from advisor.errors import AdvisorError
@@ -11,7 +11,7 @@ from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
 from advisor.sizing.finetune import PART_NAMES, FinetuneSpec, validate as validate_finetune
-from advisor.sizing.workload import Workload
+from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 from advisor.sizing.precision import parse_precision
 
 RULES_ENV = "ADVISOR_RULES"
@@ -33,7 +33,9 @@ def rule_dirs(extra: list[Path] | tuple = ()) -> list[Path]:
 
 def load_rulebook(extra: list[Path] | tuple = ()) -> list[RuleSpec]:
     try:
-        return load_rules(rule_dirs(extra), recommendation_kinds())
+        from advisor.rules.templates import recommendation_templates
+
+        return load_rules(rule_dirs(extra), recommendation_templates())
     except RuleErrors as exc:
         raise AdvisorError(str(exc)) from None
 
@@ -44,6 +46,8 @@ class Advisory:
     verdict: str
     recommendations: list[dict]
     fired: list[str]
+    facts: dict = None      # the facts the rules saw: the situation's and the derived ones
+    derived: dict = None    # derived fact -> the rule that derived it
 
     def to_json(self) -> dict:
         s, pl, f = self.situation, self.situation.placement, self.situation.facts
@@ -54,18 +58,48 @@ class Advisory:
             "gpu": {"id": s.gpu.id, "name": s.gpu.name, "memory_bytes": s.gpu.memory_bytes,
                     "count": s.gpu_count},
             "workload": {"task": "inference", "precision": s.precision.name,
-                         "context_tokens": s.work.context_tokens, "batch": s.work.batch},
+                         "context_tokens": s.work.context_tokens, "batch": s.work.batch,
+                         "runtime": s.work.runtime, "kv_cache_dtype": s.work.kv_cache_dtype},
             "memory": {"weights_bytes": pl.weights_bytes, "kv_cache_bytes": pl.kv_cache_bytes,
                        "overhead_bytes": pl.overhead_bytes, "total_bytes": pl.total_bytes,
                        "available_bytes": pl.available_bytes, "headroom_bytes": pl.headroom_bytes,
                        "margin_bytes": pl.margin_bytes,
-                       "breakdown": dict(pl.parts.breakdown) if pl.parts else {}},
+                       "breakdown": dict(pl.parts.breakdown) if pl.parts else {},
+                       "max_context_tokens": {k[len("max_context_tokens_"):] or s.work.kv_cache_dtype: f[k]
+                                              for k in ("max_context_tokens", "max_context_tokens_fp16",
+                                                        "max_context_tokens_q8_0",
+                                                        "max_context_tokens_q4_0") if k in f}},
             "verdict": self.verdict,
             "recommendations": self.recommendations,
             "throughput": {"decode_tokens_per_s": f.get("decode_tokens_per_s"),
-                           "decode_tokens_per_s_full_context": f.get("decode_tokens_per_s_full_context")},
+                           "decode_tokens_per_s_full_context": f.get("decode_tokens_per_s_full_context"),
+                           "decode_roofline_tokens_per_s": f.get("decode_roofline_tokens_per_s"),
+                           "prefill_tokens_per_s": f.get("prefill_tokens_per_s"),
+                           "time_to_first_token_s": f.get("time_to_first_token_s"),
+                           "prompt_tokens": f["prompt_tokens"],
+                           "serving_max_sequences": f.get("serving_max_sequences"),
+                           "serving_total_tokens_per_s": f.get("serving_total_tokens_per_s")},
+            "placement": _placement_json(s),
             "rules_fired": self.fired,
         }
+
+
+def _placement_json(s: Situation) -> dict:
+    """Where the layers sit: all on the GPUs when it fits, else the llama.cpp offload plan."""
+    sp, f = s.placement.split, s.facts
+    out = {"gpus": s.gpu_count, "split": sp.kind, "tensor_parallel": sp.tensor_parallel,
+           "pipeline_stages": sp.pipeline_stages, "nodes": sp.nodes,
+           "per_gpu_bytes": sp.per_gpu_bytes, "layers": s.model.architecture.layers,
+           "gpu_layers": s.model.architecture.layers, "cpu_layers": 0, "ram_bytes": 0,
+           "runtime": s.work.runtime}
+    if not s.placement.fits:
+        if "offload_gpu_layers" in f:
+            out.update(gpu_layers=f["offload_gpu_layers"], cpu_layers=f["offload_cpu_layers"],
+                       ram_bytes=f["offload_ram_bytes"], per_gpu_bytes=f["offload_gpu_bytes"],
+                       offload_decode_tokens_per_s=f["offload_decode_tokens_per_s"])
+        else:
+            out.update(gpu_layers=None, cpu_layers=None)
+    return out
 
 
 class Advisor:
@@ -78,22 +112,47 @@ class Advisor:
         self.rules = {r.id: r for r in rules}
         self.engine = RuleEngine(rules)
 
-    def explain(self, model: str, gpu: str, precision: str = "fp16", context_tokens: int = 8192,
-                batch: int = 1, gpus: int = 1, finetune: FinetuneSpec | None = None) -> Advisory:
-        if context_tokens < 1:
+    def explain(self, model: str, gpu: str, precision: str | None = None,
+                context_tokens: int | None = None, batch: int = 1, gpus: int = 1,
+                work: Workload | None = None, kv_cache: str | None = None,
+                runtime: str | None = None, finetune: FinetuneSpec | None = None) -> Advisory:
+        """precision None: fp16, or a model file's own precision. context_tokens None:
+        DEFAULT_CONTEXT_TOKENS, or the model's own maximum if smaller. kv_cache and runtime
+        override the workload's. finetune: size training instead (bf16 base weights,
+        the sequence length as the context)."""
+        if context_tokens is not None and context_tokens < 1:
             raise AdvisorError(f"--context must be at least 1 token, not {context_tokens}")
         if batch < 1:
             raise AdvisorError(f"--batch must be at least 1, not {batch}")
         if gpus < 1:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
-        m, g, p = self.kb.model(model), self.kb.gpu(gpu), parse_precision(precision)
-        work = Workload(context_tokens, batch)
+        from advisor.files import resolve_model
+
+        m, stored = resolve_model(self.kb, model)  # a KB id, or a model file: its precision
+        g, p = self.kb.gpu(gpu), parse_precision(precision or stored or "fp16")
+        trained = m.architecture.max_context
+        if context_tokens is None:
+            context_tokens = min(DEFAULT_CONTEXT_TOKENS, trained)
+        elif context_tokens > trained:
+            raise AdvisorError(f"--context {context_tokens:,} is beyond {m.name}'s maximum of "
+                               f"{trained:,} tokens (max_position_embeddings in its config)")
+        work = replace(work or Workload(), context_tokens=context_tokens, batch=batch)
+        if kv_cache is not None:
+            work = replace(work, kv_cache_dtype=kv_cache.strip().lower())
+        if runtime is not None:
+            work = replace(work, runtime=runtime.strip().lower())
+        if work.prompt_tokens < 1:
+            raise AdvisorError(f"--prompt-tokens must be at least 1, not {work.prompt_tokens}")
+        if work.ram_bytes < 0 or work.ram_bandwidth_gb_s <= 0:
+            raise AdvisorError("--ram-gb must be at least 0 and --ram-bandwidth above 0")
         if finetune is not None:  # training: the sequence is the context, weights start in bf16
             validate_finetune(finetune, m.architecture, gpus)
             p = parse_precision("bf16")
-            work = Workload(finetune.seq_len, finetune.micro_batch, task="finetune", finetune=finetune)
+            work = replace(work, context_tokens=finetune.seq_len, batch=finetune.micro_batch,
+                           task="finetune", finetune=finetune)
         s = build_situation(self.kb, m, g, p, work, gpus)
-        fired = [f.rule_id for f in self.engine.run(s.facts)]
+        inference = self.engine.infer(s.facts)
+        fired = [f.rule_id for f in inference.firings]
         verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]
         if len(set(verdicts)) != 1:
             raise AdvisorError(
@@ -104,9 +163,9 @@ class Advisor:
             spec = self.rules[r]
             if spec.recommend:
                 rec = {"kind": spec.recommend, "rule": spec.id}
-                rec.update({name: s.facts.get(fact) for name, fact in spec.with_facts.items()})
+                rec.update({name: inference.facts.get(fact) for name, fact in spec.with_facts.items()})
                 recs.append(rec)
-        return Advisory(s, verdicts[0], recs, fired)
+        return Advisory(s, verdicts[0], recs, fired, inference.facts, inference.derived)
 
 
 def _finetune_json(adv: Advisory) -> dict:

@@ -51,6 +51,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "model": s.model, "gpu": s.gpu, "gpus": s.gpu_count, "precision": s.precision,
         "work": s.work, "f": s.facts, "verdict": advisory.verdict,
         "recommendations": advisory.recommendations, "c": c, "defaults": set(defaults),
+        "mem": s.placement.parts,
     }
     name = "finetune.md.j2" if s.work.task == "finetune" else "advisory.md.j2"
     if s.work.task == "finetune":

@@ -8,22 +8,29 @@ import pytest
 from advisor.render import render_json, render_markdown
 
 GOLDEN = Path(__file__).parent / "golden"
+# (model, gpu, precision, context, gpus): each a situation a careful engineer meets.
 CASES = [
-    ("llama-3.1-70b", "a100-40gb", "fp16", 8192, 1),
-    ("llama-3.1-405b", "a100-40gb", "Q4_K_M", 8192, 1),
-    ("llama-3.3-70b", "a100-80gb", "fp16", 8192, 1),
-    ("llama-3.1-8b", "h100-80gb", "fp16", 8192, 1),
-    ("llama-3.1-70b", "rtx-4090", "Q4_K_M", 8192, 1),
-    ("llama-3.1-405b", "a100-40gb", "fp16", 8192, 1),
-    ("llama-3.1-8b", "rtx-4090", "fp16", 65536, 1),
+    ("llama-3.1-8b", "h100-80gb", "fp16", 8192, 1),        # fits easily: vLLM command, headroom
+    ("llama-3.1-8b", "rtx-4090", "Q4_K_M", 8192, 1),       # fits: llama.cpp command
+    ("llama-3.1-8b", "rtx-4090", "fp16", 65536, 1),        # tight
+    ("llama-3.3-70b", "a100-80gb", "fp16", 8192, 1),       # quantize to Q8_0
+    ("llama-3.1-70b", "a100-40gb", "fp16", 8192, 1),       # quantize below 4 bits, shard, rent
+    ("llama-3.1-70b", "rtx-4090", "Q4_K_M", 8192, 1),      # shard over PCIe, offload
+    ("llama-3.1-70b", "rtx-4090", "fp8", 8192, 1),         # FP8 on Ada: no llama.cpp offload
+    ("llama-3.1-405b", "a100-40gb", "Q4_K_M", 8192, 1),    # shard in one node
+    ("llama-3.1-405b", "a100-40gb", "fp16", 8192, 1),      # several nodes
+    ("llama-3.1-405b", "l40s", "Q2_K", 8192, 1),           # nothing lower: shard or rent
+    ("llama-3.1-70b", "a100-40gb", "fp16", 8192, 4),       # fits on the 4 GPUs asked for
+    ("llama-3.1-8b", "a100-40gb", "fp8", 8192, 1),         # FP8 not native on Ampere
+    ("llama-3.1-70b", "mi300x", "fp16", 8192, 1),          # AMD, one card
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[3]}-x{c[4]}" for c in CASES])
 def test_golden(case, advisor):
     m, g, p, ctx, n = case
     adv = advisor.explain(m, g, p, ctx, 1, n)
-    stem = f"{m}__{g}__{p}__{ctx}"
+    stem = f"{m}__{g}__{p}__{ctx}" + (f"__x{n}" if n > 1 else "")
     for ext, text in (("md", render_markdown(adv)), ("json", render_json(adv))):
         path = GOLDEN / f"{stem}.{ext}"
         if os.environ.get("ADVISOR_UPDATE_GOLDEN"):

@@ -26,8 +26,12 @@ def main() -> None:
 
 def _register() -> None:
     from advisor.cli.explain import explain
+    from advisor.cli.kb import kb
+    from advisor.cli.rules import rules
 
     main.add_command(explain)
+    main.add_command(kb)
+    main.add_command(rules)
 
 
 _register()

@@ -1,4 +1,4 @@
-"""Facts about the question itself: identity, memory, verdict inputs, speed."""
+"""Facts about the question itself: identity, memory, verdict inputs."""
 from __future__ import annotations
 
 from advisor.facts.question import Question
@@ -27,9 +27,9 @@ FACTS: dict[str, tuple[str, str]] = {
     "deficit_bytes": ("int", "total - available when positive, else 0"),
     "margin_bytes": ("int", "headroom below which a fit is tight"),
     "weights_exceed_memory": ("bool", "the weights alone do not fit"),
-    "decode_tokens_per_s": ("float", "decode speed at an empty context (when it fits)"),
-    "decode_tokens_per_s_full_context": ("float", "decode speed with the whole context cached"),
 }
+# Facts every situation has (rule validation relies on it; tests check it over the KB).
+ALWAYS = set(FACTS)
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:
@@ -59,6 +59,3 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         "margin_bytes": pl.margin_bytes,
         "weights_exceed_memory": pl.weights_bytes > pl.available_bytes,
     })
-    if pl.decode_tokens_per_s() is not None:
-        f["decode_tokens_per_s"] = round(pl.decode_tokens_per_s(), 2)
-        f["decode_tokens_per_s_full_context"] = round(pl.decode_tokens_per_s(full_context=True), 2)

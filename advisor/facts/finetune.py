@@ -64,7 +64,20 @@ FACTS: dict[str, tuple[str, str]] = {
     "finetune_rent_fits": ("bool", "always true when the option exists"),
 }
 
+# Each option's facts are set together or not at all (what rule validation may rely on).
+_OPTIONS = ("checkpointing", "8bit_optimizer", "shorter", "lora", "qlora", "shard")
+TOGETHER = [{f"finetune_{k}_{part}" for part in ("per_gpu_bytes", "saves_bytes", "fits")}
+            | ({"finetune_shorter_seq_len"} if k == "shorter" else set())
+            | ({"finetune_shard_gpu_count", "finetune_shard_node_count"} if k == "shard" else set())
+            for k in _OPTIONS]
+TOGETHER.append({k for k in FACTS if k.startswith("finetune_rent_")})
+
 SHARD_GPU_LIMIT = 64 * c.GPUS_PER_NODE
+# Cards a rented training run is offered on: the stack sized here (PyTorch with DeepSpeed or FSDP,
+# PEFT, bitsandbytes) runs on CUDA and ROCm; bitsandbytes' NF4 kernels (QLoRA) are CUDA-first
+# (ROCm support is partial and version-bound), so QLoRA is offered on NVIDIA only. Apple's MPS
+# and Intel Gaudi run other stacks (no DeepSpeed ZeRO-3 on MPS; Gaudi needs optimum-habana).
+TRAINING_VENDORS = {"full": ("nvidia", "amd"), "lora": ("nvidia", "amd"), "qlora": ("nvidia",)}
 
 
 def _fits(m: FinetuneMemory, memory_bytes: int) -> bool:
@@ -91,9 +104,12 @@ def min_sharded_gpus(a, spec: FinetuneSpec, memory_bytes: int, start: int = 2):
     return None
 
 
-def _option(f: dict, key: str, here: FinetuneMemory, alt: FinetuneMemory, memory_bytes: int):
+def _option(f: dict, key: str, here: FinetuneMemory, alt: FinetuneMemory, memory_bytes: int,
+            **extra) -> None:
+    """The option's facts (and `extra` facts with it) when it saves memory."""
     if alt.per_gpu_bytes >= here.per_gpu_bytes:
         return
+    f.update(extra)
     f[f"finetune_{key}_per_gpu_bytes"] = alt.per_gpu_bytes
     f[f"finetune_{key}_saves_bytes"] = here.per_gpu_bytes - alt.per_gpu_bytes
     f[f"finetune_{key}_fits"] = _fits(alt, memory_bytes)
@@ -152,8 +168,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     while seq >= c.FT_SHORTEST_SEQ_LEN:
         alt = finetune_memory(a, with_changes(spec, seq_len=seq), n)
         if _fits(alt, mem):
-            f["finetune_shorter_seq_len"] = seq
-            _option(f, "shorter", m, alt, mem)
+            _option(f, "shorter", m, alt, mem, finetune_shorter_seq_len=seq)
             break
         seq //= 2
     if spec.method == "full":
@@ -165,9 +180,8 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     shard = min_sharded_gpus(a, spec, mem, start=max(2, n + 1 if spec.sharding in ("zero3", "fsdp") else n))
     if shard:
         k, sm = shard
-        f["finetune_shard_gpu_count"] = k
-        f["finetune_shard_node_count"] = -(-k // c.GPUS_PER_NODE)
-        _option(f, "shard", m, sm, mem)
+        _option(f, "shard", m, sm, mem, finetune_shard_gpu_count=k,
+                finetune_shard_node_count=-(-k // c.GPUS_PER_NODE))
     _rent(q, spec, m, f)
 
 
@@ -175,6 +189,8 @@ def _rent(q: Question, spec: FinetuneSpec, here: FinetuneMemory, f: dict) -> Non
     a, best = q.model.architecture, None
     for g in q.kb.all_gpus():
         if g.id == q.gpu.id or g.memory_bytes <= q.gpu.memory_bytes:
+            continue
+        if g.vendor not in TRAINING_VENDORS[spec.method]:
             continue
         m = finetune_memory(a, spec, q.gpus)
         if _fits(m, g.memory_bytes):

@@ -1,9 +1,12 @@
-"""Facts about the ways out of a miss: quantize, shard, offload, rent, a smaller model."""
+"""Facts about the ways out of a miss: quantize, shard, offload, a smaller model (renting: rent.py)."""
 from __future__ import annotations
+
+from dataclasses import replace
 
 from advisor.facts.question import Question
 from advisor.kb.store import KnowledgeBase
 from advisor.sizing import constants as c
+from advisor.sizing.offload import plan_expert_offload
 from advisor.sizing.plan import Placement, min_gpus, place, plan_offload
 from advisor.sizing.precision import QUANTIZE_LADDER, Precision, parse_precision
 from advisor.sizing.tensors import parameter_count
@@ -26,14 +29,16 @@ FACTS: dict[str, tuple[str, str]] = {
     "offload_ram_assumed_bytes": ("int", "system RAM assumed"),
     "offload_ram_fits": ("bool", "offload_ram_bytes fits in the assumed RAM"),
     "offload_ram_bandwidth_gb_s": ("float", "system RAM bandwidth assumed"),
-    "offload_decode_tokens_per_s": ("float", "decode speed with the offload"),
-    "rent_gpu_id": ("str", "smallest KB GPU that runs it at this precision"),
-    "rent_gpu_name": ("str", "its name"),
-    "rent_gpu_count": ("int", "how many of them"),
-    "rent_memory_bytes": ("int", "memory of one of them"),
-    "rent_headroom_bytes": ("int", "headroom on that set"),
-    "rent_decode_tokens_per_s": ("float", "decode speed on that set"),
-    "rent_single_gpu_options": ("str", "every KB GPU that runs it on one card, smallest first"),
+    "offload_decode_tokens_per_s": ("float", "decode speed with the offload, empty context"),
+    "offload_decode_tokens_per_s_full_context": ("float", "decode speed with the offload, full context"),
+    "offload_gpu_bytes": ("int", "bytes on the GPU with the offload"),
+    "shard_decode_tokens_per_s": ("float", "decode speed on shard_gpu_count GPUs"),
+    "shard_split": ("str", "layer or tensor, as the runtime splits shard_gpu_count GPUs"),
+    "shard_per_gpu_bytes": ("int", "bytes on the busiest of shard_gpu_count GPUs"),
+    "offload_moe_cpu_layers": ("int", "MoE: layers whose experts stay in RAM (llama.cpp --n-cpu-moe)"),
+    "offload_moe_ram_bytes": ("int", "MoE: system RAM the experts in RAM and the embedding need"),
+    "offload_moe_ram_fits": ("bool", "offload_moe_ram_bytes fits in the assumed RAM"),
+    "offload_moe_decode_tokens_per_s": ("float", "MoE: decode speed with experts in RAM"),
     "smaller_model_id": ("str", "largest smaller sibling that fits"),
     "smaller_model_name": ("str", "its name"),
     "smaller_model_parameters": ("int", "its parameters"),
@@ -42,6 +47,10 @@ FACTS: dict[str, tuple[str, str]] = {
     "smaller_model_headroom_bytes": ("int", "its headroom"),
     "smaller_model_decode_tokens_per_s": ("float", "its decode speed"),
 }
+# Each option's facts are set all together or not at all (tests check it over the KB).
+TOGETHER = [{k for k in FACTS if k.startswith(prefix) and not k.startswith("offload_moe_")}
+            for prefix in ("quantize_", "shard_", "offload_", "smaller_model_")]
+TOGETHER.append({k for k in FACTS if k.startswith("offload_moe_")})
 
 
 def _quantize_option(model, gpu, gpus, precision, work) -> tuple[Precision, Placement] | None:
@@ -55,21 +64,6 @@ def _quantize_option(model, gpu, gpus, precision, work) -> tuple[Precision, Plac
         if pl.fits:
             return p, pl
     return None
-
-
-def _rent_option(kb: KnowledgeBase, model, gpu, precision, work):
-    singles, best = [], None
-    for g in kb.all_gpus():
-        n = min_gpus(model, g, precision, work)
-        if n is None:
-            continue
-        if n == 1:
-            singles.append(g)
-        key = (n * g.memory_bytes, n, g.id)
-        if best is None or key < best[0]:
-            best = (key, g, n)
-    singles.sort(key=lambda g: (g.memory_bytes, g.id))
-    return singles, best
 
 
 def _smaller_model(kb: KnowledgeBase, model, gpu, gpus, precision, work):
@@ -86,8 +80,6 @@ def _smaller_model(kb: KnowledgeBase, model, gpu, gpus, precision, work):
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:
-    if q.work.task != "inference":
-        return  # quantize, offload, shard, rent, smaller model: inference options
     if not pl.fits:
         quant = _quantize_option(q.model, q.gpu, q.gpus, q.precision, q.work)
         if quant:
@@ -97,29 +89,37 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
                      quantize_decode_tokens_per_s=round(qpl.decode_tokens_per_s(), 2),
                      quantize_needs_more_than_4bit=p.quality_rank < 5)
         n = min_gpus(q.model, q.gpu, q.precision, q.work)
+        shard_work = q.work
+        if n is not None and n > c.GPUS_PER_NODE:
+            # beyond one node llama.cpp has no multi-node split: tensor parallel inside each node
+            # and pipeline across nodes (vLLM) is the plan the shard-across-nodes rule gives, so
+            # the count is sized for vLLM's allocations (its KV precisions)
+            kv = q.work.kv_cache_dtype
+            shard_work = replace(q.work, runtime="vllm",
+                                 kv_cache_dtype=kv if kv in c.RUNTIME_KV_DTYPES["vllm"] else "fp16")
+            n = min_gpus(q.model, q.gpu, q.precision, shard_work)
         if n is not None and n > q.gpus:
-            spl = place(q.model, q.gpu, q.precision, q.work, n)
+            spl = place(q.model, q.gpu, q.precision, shard_work, n)
             f.update(shard_gpu_count=n, shard_node_count=-(-n // c.GPUS_PER_NODE),
                      shard_total_bytes=spl.total_bytes, shard_headroom_bytes=spl.headroom_bytes,
-                     shard_interconnect=q.gpu.interconnect or "unknown")
+                     shard_interconnect=q.gpu.interconnect or "unknown",
+                     shard_decode_tokens_per_s=round(spl.decode_tokens_per_s(), 2),
+                     shard_split=spl.split.kind, shard_per_gpu_bytes=spl.split.per_gpu_bytes)
         off = plan_offload(q.model, q.gpu, q.precision, q.work)
         if off and q.gpus == 1:
             f.update(offload_gpu_layers=off.gpu_layers, offload_cpu_layers=off.cpu_layers,
-                     offload_ram_bytes=off.ram_bytes, offload_ram_assumed_bytes=c.DEFAULT_RAM_BYTES,
-                     offload_ram_fits=off.ram_bytes <= c.DEFAULT_RAM_BYTES,
-                     offload_ram_bandwidth_gb_s=c.DEFAULT_RAM_BANDWIDTH_GB_S,
-                     offload_decode_tokens_per_s=round(off.decode_tokens_per_s, 2))
-        singles, best = _rent_option(q.kb, q.model, q.gpu, q.precision, q.work)
-        singles = [g for g in singles if g.id != q.gpu.id]
-        if best is not None and not (best[1].id == q.gpu.id and best[2] <= q.gpus):
-            _, g, n = best
-            if singles:
-                g, n = singles[0], 1
-            rpl = place(q.model, g, q.precision, q.work, n)
-            f.update(rent_gpu_id=g.id, rent_gpu_name=g.name, rent_gpu_count=n,
-                     rent_memory_bytes=g.memory_bytes, rent_headroom_bytes=rpl.headroom_bytes,
-                     rent_decode_tokens_per_s=round(rpl.decode_tokens_per_s(), 2),
-                     rent_single_gpu_options=", ".join(x.id for x in singles))
+                     offload_ram_bytes=off.ram_bytes, offload_ram_assumed_bytes=q.work.ram_bytes,
+                     offload_ram_fits=off.ram_fits,
+                     offload_ram_bandwidth_gb_s=float(q.work.ram_bandwidth_gb_s),
+                     offload_gpu_bytes=off.gpu_bytes,
+                     offload_decode_tokens_per_s=round(off.decode_tokens_per_s, 2),
+                     offload_decode_tokens_per_s_full_context=round(
+                         off.decode_tokens_per_s_full_context, 2))
+        moe = plan_expert_offload(q.model, q.gpu, q.precision, q.work)
+        if moe and q.gpus == 1:
+            f.update(offload_moe_cpu_layers=moe.cpu_moe_layers, offload_moe_ram_bytes=moe.ram_bytes,
+                     offload_moe_ram_fits=moe.ram_fits,
+                     offload_moe_decode_tokens_per_s=round(moe.decode_tokens_per_s, 2))
         s = _smaller_model(q.kb, q.model, q.gpu, q.gpus, q.precision, q.work)
         if s:
             m, p, spl = s

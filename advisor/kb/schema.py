@@ -44,6 +44,9 @@ class Architecture(_Strict):
     max_context: int = Field(gt=0)
     qkv_bias: bool = False
     qk_norm: bool = False               # per-head RMSNorm on q and k (Qwen3, Gemma 3)
+    # With qk_norm: each head has its own norm weights (Command R+: heads x head_dim) instead
+    # of one head_dim vector shared by all heads (Qwen3, Gemma 3).
+    qk_norm_per_head: bool = False
     norms_per_layer: int = Field(default=2, ge=0)
     # Sliding-window attention: `sliding_window` tokens on sliding layers. With
     # sliding_window_pattern N, every Nth layer (layer i with (i + 1) % N == 0) is global and
@@ -67,6 +70,27 @@ class Architecture(_Strict):
     expert_ffn_size: Optional[int] = Field(default=None, gt=0)
     dense_layers: int = Field(default=0, ge=0)
     moe_layer_step: int = Field(default=1, ge=1)
+    # Biases beyond qkv_bias: attn_output_bias on the attention output projection; ffn_bias on
+    # every FFN/expert projection (gpt-oss); router_bias on the MoE router (gpt-oss: a bias
+    # added to the logits; DeepSeek V3: the e_score_correction_bias used to pick experts).
+    attn_output_bias: bool = False
+    ffn_bias: bool = False
+    router_bias: bool = False
+    # One learned attention-sink logit per query head and layer (gpt-oss).
+    attention_sinks: bool = False
+    # How the checkpoint stores projections: fused_qkv, one q|k|v matrix (Phi-3 qkv_proj);
+    # fused_gate_up, one gate|up matrix (Phi-3 gate_up_proj). Same parameters, other tensors.
+    fused_qkv: bool = False
+    fused_gate_up: bool = False
+    # Attention and FFN read the same normed input and add to the residual together (Cohere
+    # Command R: one norm a layer). Documents the block; counts follow norms_per_layer.
+    parallel_attention: bool = False
+    # Normalisation: RMSNorm, or LayerNorm (Command R: LayerNorm with a weight and no bias, so
+    # the same parameters as RMSNorm).
+    norm: Literal["rmsnorm", "layernorm"] = "rmsnorm"
+    # The routed-expert weights as the checkpoint ships them when they are not 16-bit
+    # (gpt-oss: MXFP4, 4-bit values with an 8-bit shared exponent a block of 32).
+    expert_checkpoint_dtype: Optional[Literal["mxfp4"]] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "Architecture":
@@ -83,7 +107,29 @@ class Architecture(_Strict):
         mla = [self.kv_lora_rank, self.qk_rope_head_dim]
         if any(mla) and not all(mla):
             raise ValueError("multi-head latent attention needs kv_lora_rank and qk_rope_head_dim")
+        if self.kv_lora_rank and not (self.qk_nope_head_dim and self.v_head_dim):
+            raise ValueError("multi-head latent attention needs qk_nope_head_dim and v_head_dim")
+        if self.qk_norm_per_head and not self.qk_norm:
+            raise ValueError("qk_norm_per_head needs qk_norm")
+        if self.q_lora_rank and not self.kv_lora_rank:
+            raise ValueError("q_lora_rank is a multi-head latent attention field: set kv_lora_rank")
+        moe_only = {"experts_shared": self.experts_shared, "expert_ffn_size": self.expert_ffn_size,
+                    "dense_layers": self.dense_layers, "router_bias": self.router_bias,
+                    "moe_layer_step": self.moe_layer_step > 1,
+                    "expert_checkpoint_dtype": self.expert_checkpoint_dtype}
+        stray = [k for k, v in moe_only.items() if v and not self.experts_total]
+        if stray:
+            raise ValueError(f"{', '.join(stray)} need(s) experts_total (a mixture of experts)")
+        if self.experts_total and self.dense_layers >= self.layers:
+            raise ValueError("dense_layers leaves no mixture-of-experts layer")
         return self
+
+    def is_moe_layer(self, i: int) -> bool:
+        """Layer i (0-based) has routed experts: after the first dense_layers, every
+        moe_layer_step-th layer (Llama 4 Maverick, step 2: layers 1, 3, 5, ...)."""
+        if not self.experts_total or i < self.dense_layers:
+            return False
+        return (i - self.dense_layers + 1) % self.moe_layer_step == 0
 
 
 class Model(_Strict):
@@ -92,13 +138,39 @@ class Model(_Strict):
     family: str
     aliases: list[str] = []
     siblings: list[str] = []
+    # The model this one was distilled from (a KB id, checked by the loader like siblings):
+    # DeepSeek-R1-Distill-Qwen-7B has distilled_from deepseek-r1.
+    distilled_from: Optional[str] = Field(default=None, pattern=ID_PATTERN)
     architecture: Architecture
+    # The parameter count its publisher gives. published_parameters_exact: true when it is
+    # exact (safetensors total_size / bytes a parameter, or a count to the parameter), false
+    # when it is a rounded figure ("7.61B" -> 7610000000); the source's note says which.
     published_parameters: Optional[int] = Field(default=None, gt=0)
+    published_parameters_exact: bool = True
+    # For a mixture of experts, the published parameters used a token (rounded as published);
+    # published_active_excludes_embedding: the publisher leaves the token-embedding table out
+    # of its active count (gpt-oss: a lookup reads one row of it).
+    published_active_parameters: Optional[int] = Field(default=None, gt=0)
+    published_active_excludes_embedding: bool = False
+    # The released checkpoint also holds a vision encoder (and projector) that the
+    # architecture here leaves out: counts and sizes are for the text model only.
+    # published_parameters_include_vision: the published total counts that encoder too (Llama
+    # 4), so it bounds the text count from above rather than equalling it.
+    vision_tower_excluded: bool = False
+    published_parameters_include_vision: bool = False
     sources: list[Source] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _sourced(self) -> "Model":
-        _check_sources(self, ["architecture", "published_parameters"])
+        _check_sources(self, ["architecture", "published_parameters", "published_active_parameters"])
+        if self.published_active_parameters and not self.architecture.experts_total:
+            raise ValueError("published_active_parameters is for a mixture of experts")
+        if self.published_parameters_include_vision and not self.vision_tower_excluded:
+            raise ValueError("published_parameters_include_vision needs vision_tower_excluded")
+        if self.id in self.siblings:
+            raise ValueError("a model is not its own sibling")
+        if self.distilled_from == self.id:
+            raise ValueError("a model is not distilled from itself")
         return self
 
 
@@ -108,7 +180,9 @@ class GPU(_Strict):
     vendor: Literal["nvidia", "amd", "apple", "intel"]
     aliases: list[str] = []
     segment: Optional[Literal["datacenter", "workstation", "consumer", "laptop", "soc"]] = None
-    architecture: str
+    # lower-case family: volta, turing, ampere, ada-lovelace, hopper, blackwell, cdna2, cdna3,
+    # rdna3, apple-m1 .. apple-m4, gaudi2, gaudi3, xe2
+    architecture: str = Field(pattern=ID_PATTERN)
     memory_bytes: int = Field(gt=0)
     # Apple and other unified-memory parts: the share of memory the GPU may use by default
     # (macOS recommendedMaxWorkingSetSize); None for discrete cards.
@@ -149,4 +223,20 @@ class GPU(_Strict):
 
     @property
     def native_fp8(self) -> bool:
-        return self.fp8_tflops is not None
+        from advisor.kb.formats import native_formats
+
+        return "fp8" in native_formats(self)
+
+    @property
+    def rentable(self) -> bool:
+        """Offered by the GPU-hour and able to join a multi-GPU set: not a unified-memory SoC (a Mac
+        is bought, not rented by the GPU-hour, and does not shard with tensor parallelism)."""
+        return not self.unified_memory
+
+    @property
+    def usable_memory_bytes(self) -> int:
+        """Memory the GPU may use by default: all of a discrete card's, gpu_memory_share of a
+        unified-memory SoC's (macOS recommendedMaxWorkingSetSize)."""
+        if self.gpu_memory_share is None:
+            return self.memory_bytes
+        return int(self.memory_bytes * self.gpu_memory_share)

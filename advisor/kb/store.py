@@ -1,9 +1,23 @@
-"""Load and index the KB. Every error in every file is collected before failing."""
+"""Load, layer and index the KB. Every error in every file is collected before failing.
+
+A KB folder holds `models/<id>.yaml` and `gpus/<id>.yaml`. The built-in folder comes first;
+user folders (`--kb DIR`, `$ADVISOR_KB`) are layered on top, in order:
+
+- a user entry whose id is a built-in id **replaces** the built-in entry (the same rule as for
+  rule files); the KB records the replacement (`KnowledgeBase.overrides`) so `advisor kb list`
+  and `advisor kb show` say so: nothing is replaced silently;
+- the same id in two user folders is an error (which one was meant is unknowable), as is a name
+  or alias that names two different entries.
+
+Every error reads `path:line: field 'x': message`.
+"""
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, TypeVar
+from typing import Iterable, Sequence, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -14,6 +28,24 @@ from advisor.paths import data_dir
 
 T = TypeVar("T", bound=BaseModel)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+KB_ENV = "ADVISOR_KB"
+KINDS = {"models": Model, "gpus": GPU}
+
+
+class KBErrors(AdvisorError):
+    """Every error found in the KB folders, one `path:line: field 'x': message` a line."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+def _key_line(node: yaml.Node | None, key: str) -> int | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, _ in node.value:
+            if k.value == key:
+                return k.start_mark.line + 1
+    return None
 
 
 def _line_of(node: yaml.Node | None, loc: tuple) -> int:
@@ -34,7 +66,43 @@ def _line_of(node: yaml.Node | None, loc: tuple) -> int:
     return line
 
 
-def parse_entries(paths: Iterable[Path], schema: type[T], errors: list[str]) -> list[tuple[Path, T]]:
+def _node_at(node: yaml.Node | None, loc: tuple) -> yaml.Node | None:
+    for key in loc:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if k.value == key), None)
+    return node
+
+
+def _blame(node: yaml.Node | None, loc: tuple, msg: str) -> tuple[str, int]:
+    """The field an error is about, and its line. A whole-entry check (pydantic loc ()) that
+    names a field of the entry in its message is pinned to that field."""
+    where = ".".join(str(p) for p in loc)
+    if where and not isinstance(loc[-1], int) and _node_at(node, loc) is not None \
+            and not isinstance(_node_at(node, loc), yaml.MappingNode):
+        return where, _line_of(node, loc)
+    target = _node_at(node, loc)
+    if isinstance(target, yaml.MappingNode):
+        keys = [k.value for k, _ in target.value]
+        named = [w for w in re.findall(r"[a-z_0-9]+", msg) if w in keys]
+        if named:
+            return ".".join([*map(str, loc), named[0]]), _key_line(target, named[0]) or 1
+    return where or "(entry)", _line_of(node, loc)
+
+
+def field_line(node: yaml.Node | None, dotted: str) -> int:
+    """Line of a dotted field (`architecture.kv_heads`) in a parsed entry, or the entry's first line."""
+    return _line_of(node, tuple(dotted.split(".")))
+
+
+@dataclass(frozen=True)
+class Parsed:
+    path: Path
+    entry: BaseModel
+    node: yaml.Node
+
+
+def parse_entries(paths: Iterable[Path], schema: type[T], errors: list[str]) -> list[Parsed]:
     out = []
     for path in paths:
         try:
@@ -46,19 +114,19 @@ def parse_entries(paths: Iterable[Path], schema: type[T], errors: list[str]) -> 
             line = mark.line + 1 if mark else 1
             errors.append(f"{path}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}")
             continue
-        except OSError as exc:
-            errors.append(f"{path}:1: cannot read: {exc.strerror}")
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(f"{path}:1: cannot read: {getattr(exc, 'strerror', None) or exc}")
             continue
         if not isinstance(data, dict):
             errors.append(f"{path}:1: expected a mapping of fields")
             continue
         try:
-            out.append((path, schema.model_validate(data)))
+            out.append(Parsed(path, schema.model_validate(data), node))
         except ValidationError as exc:
             for err in exc.errors():
-                loc = tuple(p for p in err["loc"])
-                where = ".".join(str(p) for p in loc) or "(entry)"
-                errors.append(f"{path}:{_line_of(node, loc)}: field '{where}': {err['msg']}")
+                msg = err["msg"].removeprefix("Value error, ")
+                where, line = _blame(node, tuple(err["loc"]), msg)
+                errors.append(f"{path}:{line}: field '{where}': {msg}")
     return out
 
 
@@ -67,17 +135,31 @@ class _Index:
     kind: str
     by_id: dict = field(default_factory=dict)
     by_key: dict = field(default_factory=dict)
+    parsed: dict = field(default_factory=dict)      # id -> Parsed
+    builtin: set = field(default_factory=set)       # ids whose entry is the built-in one
+    overrides: dict = field(default_factory=dict)   # id -> path of the built-in entry replaced
 
-    def add(self, entry, path: Path, errors: list[str]) -> None:
-        if entry.id in self.by_id:
-            errors.append(f"{path}:1: duplicate {self.kind} id '{entry.id}'")
-            return
+    def add(self, p: Parsed, layer: int, errors: list[str]) -> None:
+        entry = p.entry
+        old = self.parsed.get(entry.id)
+        if old is not None:
+            if layer == 0 or entry.id not in self.builtin:
+                errors.append(f"{p.path}:{_key_line(p.node, 'id') or 1}: field 'id': {self.kind} id "
+                              f"'{entry.id}' is also defined in {old.path}")
+                return
+            self.overrides[entry.id] = old.path
+            self.builtin.discard(entry.id)
+            self.by_key = {k: v for k, v in self.by_key.items() if v.id != entry.id}
+        elif layer == 0:
+            self.builtin.add(entry.id)
         self.by_id[entry.id] = entry
+        self.parsed[entry.id] = p
         for key in [entry.id, entry.name, *entry.aliases]:
             k = key.lower()
             other = self.by_key.get(k)
             if other is not None and other.id != entry.id:
-                errors.append(f"{path}:1: {self.kind} name or alias '{key}' also names '{other.id}'")
+                errors.append(f"{p.path}:{_key_line(p.node, 'aliases') or 1}: field 'aliases': {self.kind} "
+                              f"name or alias '{key}' also names '{other.id}' ({self.parsed[other.id].path})")
             self.by_key[k] = entry
 
     def get(self, key: str):
@@ -93,6 +175,7 @@ class _Index:
 class KnowledgeBase:
     models: _Index
     gpus: _Index
+    dirs: tuple[Path, ...] = ()
 
     def model(self, key: str) -> Model:
         return self.models.get(key)
@@ -106,24 +189,63 @@ class KnowledgeBase:
     def all_gpus(self) -> list[GPU]:
         return [self.gpus.by_id[k] for k in sorted(self.gpus.by_id)]
 
+    def path_of(self, entry) -> Path:
+        return self._index(entry).parsed[entry.id].path
 
-def load_kb(root: Path | None = None) -> KnowledgeBase:
-    root = root or data_dir("kb")
+    def overridden(self, entry) -> Path | None:
+        """The built-in file this (user) entry replaces, if it replaces one."""
+        return self._index(entry).overrides.get(entry.id)
+
+    def is_builtin(self, entry) -> bool:
+        return entry.id in self._index(entry).builtin
+
+    def _index(self, entry) -> _Index:
+        return self.models if isinstance(entry, Model) else self.gpus
+
+
+def user_kb_dirs(extra: Sequence[Path] = ()) -> list[Path]:
+    """User KB folders: those in $ADVISOR_KB (os.pathsep-separated), then `extra` (--kb)."""
+    env = os.environ.get(KB_ENV, "")
+    return [Path(p) for p in env.split(os.pathsep) if p] + [Path(p) for p in extra]
+
+
+def _entry_files(root: Path, kind: str, errors: list[str]) -> list[Path]:
+    d = root / kind
+    if not d.is_dir():
+        return []
+    files = sorted(p for p in d.iterdir() if not p.name.startswith("."))
+    for p in files:
+        if p.suffix != ".yaml" or not p.is_file():
+            errors.append(f"{p}:1: not a KB entry: entries are files named <id>.yaml")
+    return [p for p in files if p.suffix == ".yaml" and p.is_file()]
+
+
+def load_kb(root: Path | None = None, extra: Sequence[Path] = ()) -> KnowledgeBase:
+    """The KB in `root` (default: the built-in one) with the user folders `extra` on top."""
+    from advisor.kb.checks import check_gpu, check_model
+
+    root = Path(root) if root is not None else data_dir("kb")
     errors: list[str] = []
-    models = _Index("model")
-    gpus = _Index("gpu")
-    for path, m in parse_entries(sorted((root / "models").glob("*.yaml")), Model, errors):
-        if path.stem != m.id:
-            errors.append(f"{path}:1: file name must be the id '{m.id}.yaml'")
-        models.add(m, path, errors)
-    for path, g in parse_entries(sorted((root / "gpus").glob("*.yaml")), GPU, errors):
-        if path.stem != g.id:
-            errors.append(f"{path}:1: file name must be the id '{g.id}.yaml'")
-        gpus.add(g, path, errors)
-    for m in models.by_id.values():
-        for s in m.siblings:
-            if s not in models.by_id:
-                errors.append(f"{root / 'models' / (m.id + '.yaml')}:1: sibling '{s}' is not a known model")
+    layers = [root, *[Path(p) for p in extra]]
+    for d in layers[1:]:
+        if not d.is_dir():
+            errors.append(f"{d}:1: KB folder does not exist")
+        elif not any((d / k).is_dir() for k in KINDS):
+            errors.append(f"{d}:1: KB folder has no models/ or gpus/ folder: nothing would load from it")
+    indexes = {kind: _Index(kind.rstrip("s")) for kind in KINDS}
+    for layer, d in enumerate(layers):
+        for kind, schema in KINDS.items():
+            for p in parse_entries(_entry_files(d, kind, errors), schema, errors):
+                if p.path.stem != p.entry.id:
+                    errors.append(f"{p.path}:{_key_line(p.node, 'id') or 1}: field 'id': file name must be "
+                                  f"the id: '{p.entry.id}.yaml'")
+                    continue
+                indexes[kind].add(p, layer, errors)
+    models, gpus = indexes["models"], indexes["gpus"]
+    for p in models.parsed.values():
+        errors += check_model(p.entry, p.path, p.node, models.by_id)
+    for p in gpus.parsed.values():
+        errors += check_gpu(p.entry, p.path, p.node)
     if errors:
-        raise AdvisorError("\n".join(errors))
-    return KnowledgeBase(models=models, gpus=gpus)
+        raise KBErrors(errors)
+    return KnowledgeBase(models=models, gpus=gpus, dirs=tuple(layers))

@@ -11,6 +11,15 @@ Field notes this module relies on (../shared/DURABLE_RULES.md, each checked by a
   end-marker fact that a no-op rule always consumes;
 - every condition matches `kind`, so the state fact re-asserted after actions never matches;
 - floats outside [1e-4, 1e16) break the C parser: facts are sanitised before they go in.
+
+Forward chaining (`then: derive:`). A derived fact is not asserted into the session: identical
+facts asserted twice raise, negation sees only facts asserted earlier, and nothing retracts a
+derived fact when its premise goes away. Instead infer() runs the rules in rounds: each round is
+a fresh session whose one situation fact is the base facts plus the facts the previous round's
+rules derived, recomputed from scratch (so a derivation whose premise no longer holds is gone).
+It stops when a round derives exactly what it was given (a fixpoint): the rules that fired in
+that round, in their firing order, are the answer. Rules that keep changing each other's facts
+never reach one, and are reported by name.
 """
 from __future__ import annotations
 
@@ -20,6 +29,7 @@ from dataclasses import dataclass
 
 from durable import engine as _durable
 
+from advisor.errors import AdvisorError
 from advisor.rules.spec import OPERATORS, Condition, FactRef, RuleSpec
 
 _RULESET = "advisor"
@@ -70,6 +80,14 @@ class Firing:
     order: int
 
 
+@dataclass(frozen=True)
+class Inference:
+    firings: list[Firing]
+    facts: dict          # the facts the final round saw: the base facts and the derived ones
+    derived: dict        # derived fact -> the rule that derived it
+    rounds: int
+
+
 class RuleEngine:
     """Compiled rules; run(facts) returns the rules that fired, in firing order."""
 
@@ -90,9 +108,48 @@ class RuleEngine:
         return action
 
     def run(self, facts: dict) -> list[Firing]:
+        return self.infer(facts).firings
+
+    def infer(self, facts: dict) -> Inference:
+        base = {k: _clean(v) for k, v in facts.items()}
+        derived: dict = {}
+        seen: list[dict] = []
+        limit = 2 + sum(1 for s in self._specs.values() if s.derive)
+        for rounds in range(1, limit + 1):
+            current = {**base, **{k: v for k, (v, _) in derived.items()}}
+            fired = self._session(current)
+            new = self._derivations(fired, current, base)
+            if new == derived:
+                return Inference([Firing(r, i) for i, r in enumerate(fired)], current,
+                                 {k: rule for k, (_, rule) in derived.items()}, rounds)
+            seen.append(derived)
+            if new in seen:
+                break
+            derived = new
+        rules = sorted({rule for d in seen + [derived] for _, rule in d.values()})
+        raise AdvisorError(f"rules {', '.join(rules)} keep changing the facts they derive and "
+                           f"never settle: a rule must not derive what undoes its own premise")
+
+    def _derivations(self, fired: list[str], current: dict, base: dict) -> dict:
+        out: dict = {}
+        for rule_id in fired:
+            for fact, value in self._specs[rule_id].derive.items():
+                if isinstance(value, FactRef):
+                    value = current.get(value.name)
+                    if value is None:
+                        continue  # copying a missing fact derives nothing
+                if fact in base:
+                    raise AdvisorError(f"rule '{rule_id}' derives '{fact}', which the sizing "
+                                       f"core already set")
+                if fact in out and out[fact][0] != value:
+                    raise AdvisorError(f"rules '{out[fact][1]}' and '{rule_id}' derive different "
+                                       f"values for '{fact}' ({out[fact][0]!r}, {value!r})")
+                out.setdefault(fact, (_clean(value), rule_id))
+        return out
+
+    def _session(self, fact: dict) -> list[str]:
         sid = str(next(self._sids))
-        fact = {k: _clean(v) for k, v in facts.items()}
-        fact["sid"] = sid
+        fact = dict(fact, sid=sid)
         self._fired = []
         try:
             try:
@@ -103,4 +160,4 @@ class RuleEngine:
         finally:
             self._host.delete_state(_RULESET, sid)
         fired, self._fired = self._fired, []
-        return [Firing(r, i) for i, r in enumerate(fired)]
+        return fired

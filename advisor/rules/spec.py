@@ -14,8 +14,14 @@ Every error reads `path:line: rule 'id': message`; all are collected before fail
     then:
       verdict: does-not-fit      # and/or
       recommend: quantize        # a kind with templates/recommendations/<kind>.md.j2
-      with:                      # numbers the recommendation carries: name -> fact
-        precision: quantize_precision
+      with:                      # what the recommendation carries: name -> fact; exactly the
+        precision: quantize_precision   # fields the template reads; `fact?` may be missing
+    # or, instead of verdict/recommend (a rule says one thing):
+    then:
+      derive:                    # facts for other rules (registered in advisor/facts/derived.py)
+        needs_more_memory: true  #   value: a literal, or the name of a fact to copy
+
+Full reference: docs/rules.md.
 """
 from __future__ import annotations
 
@@ -26,12 +32,15 @@ from pathlib import Path
 import yaml
 
 from advisor.errors import closest
-from advisor.facts import FACTS
+from advisor.facts import DERIVED, FACTS, guaranteed
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 OPERATORS = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 VERDICTS = ("fits", "tight", "does-not-fit")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
+NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+INT_LIMIT = 1 << 63                 # the engine's C core holds integers as 64-bit
+_THEN_KEYS = ("verdict", "recommend", "with", "derive")
 _COND_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 _EXISTS_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+(exists|missing)\s*$")
 _TOP_KEYS = {"id", "priority", "doc", "when", "then"}
@@ -60,7 +69,19 @@ class RuleSpec:
     when: list[Condition]
     verdict: str | None
     recommend: str | None
-    with_facts: dict = field(default_factory=dict)
+    with_facts: dict = field(default_factory=dict)   # name -> fact
+    derive: dict = field(default_factory=dict)       # derived fact -> literal or FactRef
+    optional: frozenset = frozenset()                 # with names whose fact may be missing
+
+    @property
+    def reads(self) -> list[str]:
+        """Facts the conditions read, in order, each once."""
+        out: list[str] = []
+        for c in self.when:
+            for name in (c.fact, c.value.name if isinstance(c.value, FactRef) else None):
+                if name and name not in out:
+                    out.append(name)
+        return out
 
 
 class RuleErrors(Exception):
@@ -115,11 +136,15 @@ def parse_condition(text: str) -> tuple[Condition | None, str | None]:
     if fact not in FACTS:
         return None, _fact_error(fact)
     value = _parse_value(raw)
+    ftype = FACTS[fact][0]
     if isinstance(value, FactRef):
         if value.name not in FACTS:
             return None, f"'{raw}' is neither a literal nor a known fact: " + _fact_error(value.name)
+        other = FACTS[value.name][0]
+        if _kind(ftype) != _kind(other) or (ftype in ("bool", "str") and op not in ("==", "!=")):
+            return None, (f"'{text}': fact '{fact}' is {ftype} and '{value.name}' is {other}; "
+                          f"the engine would compare them as text")
         return Condition(fact, op, value, text), None
-    ftype = FACTS[fact][0]
     ok = {
         "int": isinstance(value, (int, float)) and not isinstance(value, bool),
         "float": isinstance(value, (int, float)) and not isinstance(value, bool),
@@ -128,12 +153,35 @@ def parse_condition(text: str) -> tuple[Condition | None, str | None]:
     }[ftype]
     if not ok:
         return None, f"'{text}': fact '{fact}' is {ftype}; {raw} {op} does not compare with it"
-    if isinstance(value, float) and value != 0 and not (1e-4 <= abs(value) < 1e16):
-        return None, f"'{text}': write numbers between 1e-4 and 1e16 (the engine cannot read {raw})"
+    problem = _number_problem(value)
+    if problem:
+        return None, f"'{text}': {problem}"
     return Condition(fact, op, value, text), None
 
 
-def load_rule(path: Path, known_kinds: set[str]) -> tuple[RuleSpec | None, list[str]]:
+def _kind(ftype: str) -> str:
+    return "number" if ftype in ("int", "float") else ftype
+
+
+def _number_problem(value) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and (value != value or (value != 0 and not 1e-4 <= abs(value) < 1e16)):
+        return f"write numbers between 1e-4 and 1e16 (the engine cannot read {value})"
+    if isinstance(value, int) and not -INT_LIMIT <= value < INT_LIMIT:
+        return f"{value} is too large for the engine (64-bit integers)"
+    return None
+
+
+def _literal_type_ok(ftype: str, value) -> bool:
+    if isinstance(value, bool):
+        return ftype == "bool"
+    if isinstance(value, (int, float)):
+        return ftype in ("int", "float") and not (ftype == "int" and isinstance(value, float))
+    return ftype == "str" and isinstance(value, str)
+
+
+def load_rule(path: Path, known_kinds) -> tuple[RuleSpec | None, list[str]]:
     errors: list[str] = []
     try:
         text = path.read_text(encoding="utf-8")
@@ -201,12 +249,17 @@ def load_rule(path: Path, known_kinds: set[str]) -> tuple[RuleSpec | None, list[
     def then_line(key: str) -> int:
         return then_lines.get(key, (lines.get("then", (1, None))[0], None))[0]
 
-    if not isinstance(then, dict) or not ({"verdict", "recommend"} & set(then)):
-        err("then" if "then" in lines else 1, "then must give a verdict, a recommend kind, or both")
+    derive: dict = {}
+    optional: set[str] = set()
+    for k in then if isinstance(then, dict) else ():
+        if k not in _THEN_KEYS:
+            near = closest(str(k), list(_THEN_KEYS))
+            err(then_line(k), f"then has an unknown key '{k}'"
+                + (f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(_THEN_KEYS)})"))
+    if not isinstance(then, dict) or not ({"verdict", "recommend", "derive"} & set(then)):
+        err("then" if "then" in lines else 1, "then must give a verdict, a recommend kind (or both), "
+                                              "or derive facts")
     else:
-        for k in then:
-            if k not in ("verdict", "recommend", "with"):
-                err(then_line(k), f"then has an unknown key '{k}' (known: verdict, recommend, with)")
         verdict = then.get("verdict")
         if verdict is not None and verdict not in VERDICTS:
             err(then_line("verdict"), f"verdict '{verdict}' is not one of {', '.join(VERDICTS)}")
@@ -216,22 +269,102 @@ def load_rule(path: Path, known_kinds: set[str]) -> tuple[RuleSpec | None, list[
             err(then_line("recommend"), f"recommendation kind '{recommend}' has no template "
                         f"templates/recommendations/{recommend}.md.j2"
                 + (f" (did you mean '{near[0]}'?)" if near else ""))
-        with_facts = then.get("with") or {}
-        if not isinstance(with_facts, dict):
-            err(then_line("with"), "then.with must map names to facts")
-            with_facts = {}
-        for name, fact in with_facts.items():
-            if fact not in FACTS:
-                err(then_line("with"), f"with.{name}: " + _fact_error(str(fact)))
-        if with_facts and recommend is None:
-            err("then", "then.with needs a recommend kind")
+        if "derive" in then and ({"verdict", "recommend", "with"} & set(then)):
+            err(then_line("derive"), "a rule either derives facts or gives a verdict or "
+                                     "recommendation, not both: split it into two rules")
+        with_facts, optional = _check_with(then.get("with"), conds, recommend, known_kinds,
+                                           lambda msg: err(then_line("with"), msg))
+        derive = _check_derive(then.get("derive"), conds, lambda msg: err(then_line("derive"), msg))
     if errors:
         return None, errors
-    return RuleSpec(rid, path, priority, doc, conds, verdict, recommend, dict(with_facts)), []
+    return RuleSpec(rid, path, priority, doc, conds, verdict, recommend, with_facts, derive,
+                    frozenset(optional)), []
 
 
-def load_rules(dirs: list[Path], known_kinds: set[str]) -> list[RuleSpec]:
-    """Rules from each folder in order; a later folder's rule overrides an earlier one's id."""
+def _check_with(raw, conds: list[Condition], recommend, known_kinds, err) -> tuple[dict, set]:
+    """then.with: names the template reads -> facts that are present whenever the rule fires."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        err("then.with must map names to facts")
+        return {}, set()
+    if raw and recommend is None:
+        err("then.with needs a recommend kind")
+    named = {n for c in conds if c.op != "missing"
+             for n in (c.fact, c.value.name if isinstance(c.value, FactRef) else None) if n}
+    present = guaranteed(named)
+    out, optional = {}, set()
+    for name, fact in raw.items():
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            err(f"with: '{name}' is not a name a template can read (lower-case letters, digits, _)")
+            continue
+        if not isinstance(fact, str):
+            err(f"with.{name}: give a fact name, not {fact!r}")
+            continue
+        may_miss = fact.endswith("?")
+        fact = fact.rstrip("?")
+        if fact not in FACTS:
+            err(f"with.{name}: " + _fact_error(fact))
+            continue
+        if not may_miss and fact not in present:
+            err(f"with.{name}: fact '{fact}' can be missing when this rule fires; add a condition "
+                f"`{fact} exists`, or write '{fact}?' if the template handles a missing value")
+        out[name] = fact
+        if may_miss:
+            optional.add(name)
+    fields = known_kinds.get(recommend) if hasattr(known_kinds, "get") and recommend else None
+    if fields is not None:
+        # Names the template does not read are allowed: they are data in the JSON advisory. A
+        # misspelt name still fails here, since the name the template reads is then missing.
+        tpl = f"templates/recommendations/{recommend}.md.j2"
+        for name in sorted(fields - set(out)):
+            near = closest(name, sorted(set(out) - fields))
+            err(f"with: {tpl} reads rec.{name}; give it a fact"
+                + (f" (is '{near[0]}' meant to be '{name}'?)" if near else ""))
+    return out, optional
+
+
+def _check_derive(raw, conds: list[Condition], err) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not raw:
+        err("then.derive must map derived facts to values")
+        return {}
+    out = {}
+    for fact, value in raw.items():
+        if fact not in DERIVED:
+            hint = _fact_error(str(fact)) if fact not in FACTS else f"'{fact}' comes from the sizing core"
+            err(f"derive.{fact}: only facts registered in advisor/facts/derived.py can be derived ({hint})")
+            continue
+        ftype = FACTS[fact][0]
+        if any(fact in (c.fact, getattr(c.value, "name", None)) for c in conds):
+            err(f"derive.{fact}: the rule reads the fact it derives; it would undo itself")
+            continue
+        if isinstance(value, str) and value in FACTS:
+            if _kind(FACTS[value][0]) != _kind(ftype):
+                err(f"derive.{fact}: '{value}' is {FACTS[value][0]}, but {fact} is {ftype}")
+                continue
+            out[fact] = FactRef(value)
+            continue
+        if isinstance(value, str) and ftype != "str":
+            err(f"derive.{fact}: '{value}' is not a {ftype} and not a known fact: " + _fact_error(value))
+            continue
+        if not _literal_type_ok(ftype, value):
+            err(f"derive.{fact}: {fact} is {ftype}; {value!r} is not")
+            continue
+        problem = _number_problem(value)
+        if problem:
+            err(f"derive.{fact}: {problem}")
+            continue
+        out[fact] = value
+    return out
+
+
+def load_rules(dirs: list[Path], known_kinds) -> list[RuleSpec]:
+    """Rules from each folder in order; a later folder's rule overrides an earlier one's id.
+
+    known_kinds: the recommendation kinds, or a mapping kind -> the fields its template reads
+    (advisor.rules.templates.recommendation_templates), which also checks each rule's `with`."""
     errors: list[str] = []
     by_id: dict[str, RuleSpec] = {}
     for d in dirs:

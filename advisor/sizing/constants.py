@@ -21,17 +21,6 @@ COMPUTE_BYTES_PER_ELEMENT = 4
 # 1024 MiB per device (llama.cpp common/arg.cpp; PRIOR_ART section 3.3).
 FIT_MARGIN_BYTES_PER_GPU = 1024 * MIB
 
-# Decode efficiency: the share of the memory-bandwidth roofline that llama.cpp reaches when
-# generating. Median of measured/roofline over the single-GPU tg rows of
-# ../shared/reference/speed_benchmarks.csv: 0.581 over 96 rows, spread 0.31 to 0.87
-# (python benchmarks/decode_efficiency.py prints every row).
-DECODE_BANDWIDTH_EFFICIENCY = 0.58
-
-# System RAM assumed for CPU offload when the user states none: a desktop with 64 GiB of
-# dual-channel DDR5-4800, 76.8 GB/s theoretical (2 channels x 8 bytes x 4800 MT/s).
-DEFAULT_RAM_BYTES = 64 * GIB
-DEFAULT_RAM_BANDWIDTH_GB_S = 76.8
-
 # GPUs in one node for tensor parallelism (HGX/DGX and MI300X platforms hold 8).
 GPUS_PER_NODE = 8
 
@@ -120,3 +109,135 @@ FT_DEFAULT_SEQ_LEN = 2048
 FT_DEFAULT_MICRO_BATCH = 1
 FT_DEFAULT_GRADIENT_CHECKPOINTING = True
 FT_DEFAULT_OPTIMIZER = "adamw"
+
+# --- speed and placement
+# Fitted by least squares on log(predicted/measured) over the llama.cpp rows of
+# ../shared/reference/speed_benchmarks.csv (XiongjieDai, May 2024, no flash attention):
+# python benchmarks/speed_accuracy.py prints the error of every row with these values.
+# Decode time a token = (weight bytes x QUANT_FACTOR + KV bytes x ATTENTION_FACTOR) / effective
+# bandwidth + layers x LAYER_SECONDS (+ a hop a GPU boundary with a layer split), where
+# 1 / effective bandwidth = 1 / (BANDWIDTH_FRACTION x bandwidth) + 1 / (compute units x
+# UNIT_GB_S). The unit term is Little's law: a kernel keeps a bounded number of bytes in flight
+# a streaming multiprocessor, so cards with much bandwidth a unit (A100, H100: 17-18 GB/s an SM
+# against 6-9 on GeForce) reach a smaller share of it. The layer term is kernel launch and
+# synchronisation time, the same on every card (about 15 kernels a layer x 7-8 us).
+DECODE_PROFILES = {
+    # NVIDIA CUDA: 208 tg rows, 8 GPUs. Fit gives a fraction of 1.0 (bounded): the unit term
+    # carries the shortfall. 48.1 GB/s an SM; 116 us a layer; attention reads K and V at
+    # the weights' rate; k-quant kernels stream at the f16 rate; 72 us a GPU boundary.
+    "nvidia": {"bandwidth_fraction": 1.0, "unit_gb_s": 48.1, "attention_factor": 1.0,
+               "layer_seconds": 116e-6, "quant_factor": 1.0, "hop_seconds": 72e-6},
+    # Apple Metal: 28 tg rows (M1 Max, M2 Ultra). Unified LPDDR5 reached at 77.5%; attention
+    # without flash attention costs 8.5x its KV bytes (per-head matrix-vector products that do
+    # not stream); k-quant dot products are ALU-bound on these GPUs at 1/1.46 of the f16 rate.
+    "apple": {"bandwidth_fraction": 0.775, "unit_gb_s": None, "attention_factor": 8.46,
+              "layer_seconds": 42.7e-6, "quant_factor": 1.46, "hop_seconds": 72e-6},
+    # AMD ROCm/HIP: no rows in the reference set. llama.cpp's HIP backend is the CUDA code
+    # compiled for ROCm, so the NVIDIA shape is kept with whichllm's measured AMD backend factor
+    # (0.78 of NVIDIA at equal bandwidth; ../shared/PRIOR_ART.md section 3.5). Uncalibrated.
+    "amd": {"bandwidth_fraction": 0.78, "unit_gb_s": 48.1, "attention_factor": 1.0,
+            "layer_seconds": 116e-6, "quant_factor": 1.0, "hop_seconds": 72e-6},
+}
+# Intel and unknown vendors: whichllm's Intel factor 0.65 on the NVIDIA shape. Uncalibrated.
+DECODE_PROFILES["intel"] = dict(DECODE_PROFILES["nvidia"], bandwidth_fraction=0.65, unit_gb_s=None)
+
+# Lanes a compute unit (SM on NVIDIA, CU on AMD), to count units from shader cores when the KB
+# gives no tensor-core count: 128 FP32 lanes an SM on Ampere GA10x, Ada and Hopper (64 on GA100,
+# which the KB counts by its 4 tensor cores an SM), 64 stream processors a CU on CDNA.
+TENSOR_CORES_PER_SM = 4
+LANES_PER_UNIT = {"nvidia": 128, "amd": 64}
+
+# Prefill time a token = FLOPs x (1 / (COMPUTE_FRACTION x peak) + 1 / RUNTIME_CAP) + bytes / bandwidth.
+# FLOPs = 2 x non-embedding parameters + 4 x layers x q_dim x mean context (QK^T and PV).
+# Bytes: without flash attention llama.cpp writes the f32 KQ matrix (heads x context a token a
+# layer) and reads it back through softmax and KQV: KQ_PASSES passes of 4 bytes; quantized
+# weights are dequantized to f16 once a micro-batch (read q bytes, write 2 a parameter).
+# Fit on 68 single-GPU pp rows (NVIDIA): compute fraction 0.748; runtime cap 245 TFLOPS (what
+# llama.cpp's cuBLAS path reached on A100/H100 in May 2024, far below their 312/756 TFLOPS spec);
+# 6.45 passes. GeForce cards: llama.cpp calls cuBLAS with FP16 accumulate (CUBLAS_COMPUTE_16F),
+# twice the FP32-accumulate rate the KB lists (../shared/reference/README.md), so their peak x2.
+PREFILL_PROFILES = {
+    "nvidia": {"compute_fraction": 0.748, "runtime_cap_tflops": 245.0, "kq_passes": 6.45},
+    # Apple Metal: 28 pp rows; fitted the same way (no matrix units: FP16 runs at the FP32 rate).
+    "apple": {"compute_fraction": 0.62, "runtime_cap_tflops": None, "kq_passes": 0.44},
+    # AMD: no rows; NVIDIA's shape with the decode backend factor. Uncalibrated.
+    "amd": {"compute_fraction": 0.58, "runtime_cap_tflops": 245.0, "kq_passes": 6.45},
+}
+PREFILL_PROFILES["intel"] = dict(PREFILL_PROFILES["amd"], compute_fraction=0.49)
+CONSUMER_FP16_ACCUMULATE_SPEEDUP = 2.0
+PREFILL_UBATCH_TOKENS = 512   # llama.cpp n_ubatch default (llama-bench too)
+# llama.cpp n_batch default (llama-bench -b 2048): a layer split pipelines the micro-batches of
+# one batch over the GPUs (GGML_SCHED_MAX_COPIES), so at most 2048 / 512 = 4 are in flight.
+PREFILL_BATCH_TOKENS = 2048
+ACTIVATION_BYTES = 4          # llama.cpp keeps activations and KQ in f32
+
+# System RAM assumed for CPU offload when the user states none: a desktop with 64 GiB of
+# dual-channel DDR5-4800, 76.8 GB/s theoretical (2 channels x 8 bytes x 4800 MT/s); a server
+# with 512 GiB of 8-channel DDR5-4800, 307.2 GB/s.
+DEFAULT_RAM_BYTES = 64 * GIB
+DEFAULT_RAM_BANDWIDTH_GB_S = 76.8
+SERVER_RAM_BYTES = 512 * GIB
+SERVER_RAM_BANDWIDTH_GB_S = 307.2
+# Share of theoretical RAM bandwidth llama.cpp's CPU matrix-vector kernels reach. llama.cpp
+# PR #1642 (philipturner's table) measured >= 53.3 of 68.2 GB/s on an M1 CPU (0.78); whichllm
+# applies 0.45 to partial offload on discrete GPUs (PRIOR_ART 3.5). 0.6 between them; no row of
+# the reference set measures offload, so this one is not fitted.
+CPU_BANDWIDTH_FRACTION = 0.6
+
+# Tensor parallelism: two all-reduces a layer of the hidden state (after attention and after
+# the MLP). NCCL's small-message all-reduce latency is about 10 us over NVLink and 25 us over
+# PCIe (nccl-tests busbw curves); the bytes move at the card's interconnect_gb_s. Uncalibrated.
+ALLREDUCES_PER_LAYER = 2
+ALLREDUCE_LATENCY_S = {"nvlink": 10e-6, "other": 25e-6}
+
+# --- memory: runtime profiles
+# Weight formats (format definitions, read from the packers' code):
+# GPTQ/AWQ: 4-bit weights in groups of 128 input columns, one fp16 scale and one 4-bit zero
+# point per group and output row (AutoGPTQ/AutoAWQ qweight/qzeros/scales); GPTQ also stores
+# g_idx, one int32 per input column.
+GPTQ_AWQ_GROUP_SIZE = 128
+# bitsandbytes NF4 (QLoRA): 4-bit codes, an absmax per block of 64 weights; with double
+# quantization the absmax is an 8-bit code with one fp32 absmax per 256 blocks, plus per tensor a
+# 16-entry fp32 NF4 code, a 256-entry fp32 code for the absmax and an fp32 offset
+# (bitsandbytes functional.quantize_4bit / QuantState.as_dict).
+NF4_BLOCK_SIZE = 64
+NF4_NESTED_BLOCK_SIZE = 256
+NF4_CONSTANT_BYTES_PER_TENSOR = 16 * 4 + 256 * 4 + 4
+# bitsandbytes LLM.int8: int8 weights and one fp32 scale (SCB) per output row.
+INT8_SCALE_BYTES_PER_ROW = 4
+# FP8 checkpoints (compressed-tensors, fbgemm_fp8): one fp32 weight scale per output channel.
+FP8_SCALE_BYTES_PER_ROW = 4
+# KV cache element sizes: (elements per block, bytes per block) of ggml's q8_0 and q4_0, the
+# types llama.cpp's --cache-type-k/-v store (8.5 and 4.5 bits an element; gguf GGML_QUANT_SIZES).
+KV_DTYPE_BLOCKS = {"fp32": (1, 4), "fp16": (1, 2), "bf16": (1, 2), "fp8": (1, 1),
+                   "q8_0": (32, 34), "q4_0": (32, 18)}
+# KV precisions each runtime offers: llama.cpp --cache-type-k/v (f16, bf16, q8_0, q4_0; no fp8),
+# vLLM --kv-cache-dtype (auto = the model dtype, fp8), transformers' DynamicCache (model dtype).
+RUNTIME_KV_DTYPES = {"llama.cpp": ("fp16", "bf16", "fp32", "q8_0", "q4_0"),
+                     "vllm": ("fp16", "bf16", "fp8"),
+                     "transformers": ("fp16", "bf16", "fp32")}
+# llama.cpp pads the KV cache length to 256 cells with flash attention (on by default, "auto",
+# on CUDA/Metal since 2025; llama_kv_cache::get_padding; gguf-parser: 256 with FA, else 32).
+LLAMACPP_KV_PAD_TOKENS = 256
+# llama.cpp's sliding-window layers keep n_swa + n_ubatch cells a sequence, padded
+# (llama-kv-cache-iswa.cpp size_swa; llama.cpp logs "creating SWA KV cache, size = 1536 cells"
+# for a 1024-token window at the default n_ubatch 512, and 1280 cells at -ub 256).
+LLAMACPP_UBATCH_TOKENS = 512
+# With flash attention llama.cpp's compute buffer also holds the f16 KQ mask, n_ubatch x the
+# padded context: a Gemma log's buffer grows by 12.00 MiB from 4,096 to 16,384 cells at
+# n_ubatch 512 (12,288 x 512 x 2 bytes).
+LLAMACPP_KQ_MASK_BYTES = 2
+# vLLM allocates the KV cache in blocks of 16 tokens a sequence (CacheConfig.block_size default).
+VLLM_BLOCK_TOKENS = 16
+# vLLM: the share of each GPU it may use (gpu_memory_utilization default 0.9), and what its
+# profiler measured outside the weights and KV (vLLM PR #10511 maintainer log, Llama-3-8B BF16 on
+# an H100 80GB, v0.6, defaults: 79.22 GiB total, 71.29 usable, weights 14.96, non-torch 1.79 GiB,
+# activation peak 1.26 GiB, KV 53.29 GiB; at -tp 2 non-torch 3.58 GiB and activation 1.26 GiB a
+# GPU). Rows of ../shared/reference/memory_measurements.csv.
+VLLM_GPU_MEMORY_UTILIZATION = 0.9
+VLLM_NON_TORCH_BYTES_TP1 = int(1.79 * GIB)
+VLLM_NON_TORCH_BYTES_TP_MULTI = int(3.58 * GIB)
+VLLM_ACTIVATION_PEAK_BYTES = int(1.26 * GIB)
+# vLLM CUDA-graph capture: 0.64 GiB ("Graph capturing finished ... took 0.64 GiB", the granite
+# row of memory_measurements.csv). It is taken from the share gpu_memory_utilization leaves free.
+VLLM_CUDA_GRAPH_BYTES = int(0.64 * GIB)

@@ -214,6 +214,7 @@ def _div(n: int, by: int) -> int:
     return -(-n // by)
 
 
+@lru_cache(maxsize=65536)  # pure; the architecture and the spec are frozen and hashable
 def finetune_memory(a: Architecture, spec: FinetuneSpec, gpus: int = 1) -> FinetuneMemory:
     shard_states = gpus if spec.sharding != "none" else 1
     shard_weights = gpus if spec.sharding in ("zero3", "fsdp") else 1

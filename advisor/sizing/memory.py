@@ -1,17 +1,17 @@
 """What a model needs in memory for a workload: weights, KV cache, overhead.
 
-The single entry point placement code calls; how each part is sized lives in weights.py,
-kv_cache.py and overhead.py.
+The single entry point placement code calls; how each part is sized lives in weights.py
+(or, for a model read from a file, its exact tensor list), kv_cache.py and runtime.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from advisor.kb.schema import Model
-from advisor.sizing.kv_cache import kv_cache_bytes
-from advisor.sizing.overhead import overhead_bytes
+from advisor.sizing.kv_cache import check_kv_dtype, kv_assumptions, kv_cache_bytes
 from advisor.sizing.precision import Precision
-from advisor.sizing.weights import weights_breakdown_bytes
+from advisor.sizing.runtime import overhead_parts, runtime_assumptions
+from advisor.sizing.weights import weights_assumptions, weights_breakdown_bytes
 from advisor.sizing.workload import Workload
 
 
@@ -24,22 +24,47 @@ class MemoryParts:
     output_bytes: int           # output head, final norm
     layers_bytes: int           # all repeating blocks
     largest_layer_bytes: int
-    breakdown: dict = field(default_factory=dict)  # name -> bytes, for memory.breakdown
+    breakdown: dict = field(default_factory=dict)  # name -> bytes, and "assumptions", for JSON
+    assumptions: tuple[str, ...] = ()
+    exact_weights: bool = False  # weights summed from a file's tensor list
 
     @property
     def total_bytes(self) -> int:
         return self.weights_bytes + self.kv_cache_bytes + self.overhead_bytes
 
 
+def model_weights(model: Model, precision: Precision) -> tuple[dict[str, int], list[str], bool]:
+    """(embedding/output/layers/largest_layer bytes, assumptions, exact?)"""
+    inv = getattr(model, "weights_inventory", None)
+    if inv is not None and inv.precision == precision.name:
+        total = inv.total_bytes or 1
+        mix = ", ".join(f"{t} {100 * b / total:.1f}%" for t, b in list(inv.dtype_bytes().items())[:6])
+        return inv.breakdown(), list(inv.assumptions) + [f"stored types by bytes: {mix}"], True
+    return weights_breakdown_bytes(model.architecture, precision), weights_assumptions(precision), False
+
+
 def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int = 1) -> MemoryParts:
     a = model.architecture
-    w = weights_breakdown_bytes(a, precision)
+    check_kv_dtype(work.kv_cache_dtype, work.runtime)
+    w, w_notes, exact = model_weights(model, precision)
     weights = w["embedding"] + w["output"] + w["layers"]
-    kv = kv_cache_bytes(a, work.context_tokens, work.batch)
-    over = overhead_bytes(a, gpus)
+    kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype, work.runtime, gpus)
+    over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
+                                work.context_tokens)
+    over = sum(over_parts.values())
+    notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime) \
+        + runtime_assumptions(work.runtime, gpus)
+    breakdown = {"weights": weights, "weights_embedding": w["embedding"],
+                 "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
+                 "overhead": over}
+    breakdown.update({f"overhead_{k}": v for k, v in over_parts.items()})
+    breakdown["runtime"] = work.runtime
+    breakdown["kv_cache_dtype"] = work.kv_cache_dtype
+    breakdown["weights_source"] = "file" if exact else "architecture"
+    breakdown["assumptions"] = notes
     return MemoryParts(
         weights_bytes=weights, kv_cache_bytes=kv, overhead_bytes=over,
         embedding_bytes=w["embedding"], output_bytes=w["output"], layers_bytes=w["layers"],
-        largest_layer_bytes=w["largest_layer"],
-        breakdown={"weights": weights, "kv_cache": kv, "overhead": over},
+        largest_layer_bytes=w["largest_layer"], breakdown=breakdown, assumptions=tuple(notes),
+        exact_weights=exact,
     )

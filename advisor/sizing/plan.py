@@ -1,6 +1,8 @@
-"""Memory of one placement (a model, a precision, N GPUs of one kind) and what fits.
+"""Memory and speed of one placement (a model, a precision, N GPUs of one kind) and what fits.
 
-Everything here is pure: inputs are KB entries and numbers, outputs are dataclasses.
+Everything here is pure: inputs are KB entries and numbers, outputs are dataclasses. Bytes come
+from advisor.sizing.memory.memory_parts; speed from advisor.sizing.speed; how several GPUs
+split the work from advisor.sizing.parallel; CPU offload from advisor.sizing.offload.
 """
 from __future__ import annotations
 
@@ -8,13 +10,19 @@ from dataclasses import dataclass
 
 from advisor.kb.schema import GPU, Model
 from advisor.sizing import constants as c
-from advisor.sizing.kv_cache import kv_cache_bytes_per_token
+from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.memory import MemoryParts, memory_parts
-from advisor.sizing.overhead import fit_margin_bytes, overhead_bytes
+from advisor.sizing.overhead import fit_margin_bytes
+from advisor.sizing.parallel import Split, choose_split, split_decode_seconds, split_prefill_speedup
 from advisor.sizing.precision import Precision
-from advisor.sizing.speed import decode_tokens_per_s, offload_decode_tokens_per_s
-from advisor.sizing.weights import weights_breakdown_bytes
+from advisor.sizing.speed import active_weight_bytes, prefill_seconds_per_token
 from advisor.sizing.workload import Workload
+
+
+def usable_memory_bytes(gpu: GPU) -> int:
+    """What the GPU may allocate (GPU.usable_memory_bytes: all of a discrete card, the default
+    working-set share of unified memory)."""
+    return gpu.usable_memory_bytes
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,11 @@ class Placement:
     decode_bytes_per_token_full: int
     bandwidth_gb_s: float
     parts: MemoryParts | None = None
+    model: Model | None = None
+    gpu: GPU | None = None
+    precision: Precision | None = None
+    work: Workload | None = None
+    split: Split | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -48,27 +61,62 @@ class Placement:
             return "does-not-fit"
         return "fits" if self.fits else "tight"
 
+    def _kv_bytes_at(self, context_tokens: int) -> int:
+        a = self.model.architecture
+        return kv_cache_bytes(a, context_tokens, 1, self.work.kv_cache_dtype)
+
+    def decode_seconds_per_token(self, context_tokens: int) -> float:
+        a = self.model.architecture
+        layers_b, out_b = active_weight_bytes(a, self.precision)
+        return split_decode_seconds(self.split, self.gpu, a, layers_b, out_b,
+                                    self._kv_bytes_at(context_tokens),
+                                    self.precision.family != "float")
+
     def decode_tokens_per_s(self, full_context: bool = False) -> float | None:
+        """One sequence: at an empty cache, or with the whole context cached."""
         if self.headroom_bytes < 0:
             return None
-        per_token = self.decode_bytes_per_token_full if full_context else self.decode_bytes_per_token_empty
-        return decode_tokens_per_s(per_token, self.bandwidth_gb_s)
+        ctx = self.work.context_tokens if full_context else 0
+        return 1.0 / self.decode_seconds_per_token(ctx)
+
+    def prefill_tokens_per_s(self) -> float | None:
+        if self.headroom_bytes < 0:
+            return None
+        a = self.model.architecture
+        q = None if self.precision.family == "float" else self.weights_bytes
+        s = prefill_seconds_per_token(self.gpu, a, self.precision, self.work.prompt_tokens, q,
+                                      self.work.runtime)
+        if s is None:
+            return None
+        return split_prefill_speedup(self.split, self.work.prompt_tokens) / s
+
+    def time_to_first_token_s(self) -> float | None:
+        """The prompt's prefill plus the first decode step."""
+        pp = self.prefill_tokens_per_s()
+        if pp is None:
+            return None
+        return self.work.prompt_tokens / pp + self.decode_seconds_per_token(self.work.prompt_tokens)
 
 
 def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: int = 1) -> Placement:
-    """All layers on `gpus` GPUs of one kind (llama.cpp layer split: one card's bandwidth a token)."""
+    """All layers on `gpus` GPUs of one kind: llama.cpp's layer split (one card's bandwidth a
+    token), or tensor parallel under vLLM."""
     m = memory_parts(model, precision, work, gpus)
-    streamed = m.layers_bytes + m.output_bytes  # the embedding table is a lookup, one row a token
+    a = model.architecture
+    layers_b, out_b = active_weight_bytes(a, precision)
+    streamed = layers_b + out_b  # the embedding table is a lookup, one row a token
+    split = choose_split(model, gpus, work.runtime, m)
     return Placement(
         weights_bytes=m.weights_bytes,
         kv_cache_bytes=m.kv_cache_bytes,
         overhead_bytes=m.overhead_bytes,
-        available_bytes=gpu.memory_bytes * gpus,
+        available_bytes=usable_memory_bytes(gpu) * gpus,
         margin_bytes=fit_margin_bytes(gpus),
         decode_bytes_per_token_empty=streamed,
-        decode_bytes_per_token_full=streamed + m.kv_cache_bytes,
+        decode_bytes_per_token_full=streamed + kv_cache_bytes(a, work.context_tokens, 1,
+                                                                   work.kv_cache_dtype),
         bandwidth_gb_s=gpu.bandwidth_gb_s,
-        parts=m,
+        parts=m, model=model, gpu=gpu, precision=precision, work=work, split=split,
     )
 
 
@@ -92,31 +140,5 @@ def min_gpus(model: Model, gpu: GPU, precision: Precision, work: Workload, limit
     return None
 
 
-@dataclass(frozen=True)
-class Offload:
-    gpu_layers: int
-    cpu_layers: int
-    ram_bytes: int
-    decode_tokens_per_s: float
-
-
-def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
-                 ram_bandwidth_gb_s: float = c.DEFAULT_RAM_BANDWIDTH_GB_S) -> Offload | None:
-    """llama.cpp -ngl: whole layers (weights and their KV) on the GPU, the rest in system RAM.
-    The output layer goes to the GPU first; the token embedding table stays in RAM."""
-    a = model.architecture
-    w = weights_breakdown_bytes(a, precision)
-    kv_layer = kv_cache_bytes_per_token(a) * work.context_tokens * work.batch // a.layers
-    layer = w["largest_layer"] + kv_layer
-    budget = (gpu.memory_bytes - overhead_bytes(a) - fit_margin_bytes() - w["output"])
-    if budget < layer:
-        return None
-    gpu_layers = min(a.layers, budget // layer)
-    if gpu_layers >= a.layers:
-        return None  # everything fits: no offload needed
-    cpu_layers = a.layers - gpu_layers
-    cpu_bytes = cpu_layers * layer
-    gpu_bytes = gpu_layers * layer + w["output"]
-    speed = offload_decode_tokens_per_s(gpu_bytes, cpu_bytes, gpu.bandwidth_gb_s, ram_bandwidth_gb_s)
-    return Offload(gpu_layers=int(gpu_layers), cpu_layers=int(cpu_layers),
-                   ram_bytes=cpu_bytes + w["embedding"], decode_tokens_per_s=speed)
+# kept importable from here for the facts and other engineers' code
+from advisor.sizing.offload import Offload, plan_offload  # noqa: E402,F401

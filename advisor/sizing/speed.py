@@ -1,16 +1,44 @@
-"""Decode speed as a memory-bandwidth bound.
+"""Decode and prefill speed: rooflines with fitted efficiencies (advisor/sizing/constants.py).
 
-Generating one token reads every weight once (the token embedding table is a lookup: one row)
-and the KV cache of the tokens so far. tokens/s = efficiency x bandwidth / bytes read a token.
+Decode is bound by memory bandwidth: a token reads every active weight once (the token
+embedding table is a lookup) and the KV cache of the tokens so far. Prefill is bound by compute:
+2 FLOPs a parameter a token plus attention. Every function is pure; times are in seconds.
+No prediction here can exceed the roofline bandwidth / bytes read a token: every term adds time.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
+from advisor.kb.schema import GPU, Architecture
 from advisor.sizing import constants as c
+from advisor.sizing.precision import Precision
+from advisor.sizing.tensors import model_tensors
+from advisor.sizing.weights import tensor_weight_bytes
 
 
-def decode_tokens_per_s(bytes_per_token: int, bandwidth_gb_s: float,
-                        efficiency: float = c.DECODE_BANDWIDTH_EFFICIENCY) -> float:
-    return efficiency * bandwidth_gb_s * 1e9 / bytes_per_token
+def _vendor(gpu: GPU) -> str:
+    return gpu.vendor if gpu.vendor in c.DECODE_PROFILES else "intel"
+
+
+def compute_units(gpu: GPU) -> int | None:
+    """Streaming multiprocessors (NVIDIA) or compute units (AMD); None where unknown."""
+    if gpu.vendor == "nvidia" and gpu.tensor_cores:
+        return gpu.tensor_cores // c.TENSOR_CORES_PER_SM
+    lanes = c.LANES_PER_UNIT.get(gpu.vendor)
+    if lanes and gpu.shader_cores:
+        return gpu.shader_cores // lanes
+    return None
+
+
+def effective_bandwidth_gb_s(gpu: GPU) -> float:
+    """The bandwidth llama.cpp's decode kernels reach: a fraction of the spec, in series with
+    what the compute units can keep in flight (Little's law)."""
+    prof = c.DECODE_PROFILES[_vendor(gpu)]
+    inv = 1.0 / (prof["bandwidth_fraction"] * gpu.bandwidth_gb_s)
+    units = compute_units(gpu)
+    if prof["unit_gb_s"] and units:
+        inv += 1.0 / (units * prof["unit_gb_s"])
+    return 1.0 / inv
 
 
 def decode_roofline_tokens_per_s(bytes_per_token: int, bandwidth_gb_s: float) -> float:
@@ -18,9 +46,102 @@ def decode_roofline_tokens_per_s(bytes_per_token: int, bandwidth_gb_s: float) ->
     return bandwidth_gb_s * 1e9 / bytes_per_token
 
 
-def offload_decode_tokens_per_s(gpu_bytes: int, cpu_bytes: int, gpu_bandwidth_gb_s: float,
-                                ram_bandwidth_gb_s: float,
-                                efficiency: float = c.DECODE_BANDWIDTH_EFFICIENCY) -> float:
-    """Layers on the GPU and layers in system RAM are read one after the other each token."""
-    seconds = gpu_bytes / (gpu_bandwidth_gb_s * 1e9) + cpu_bytes / (ram_bandwidth_gb_s * 1e9)
-    return efficiency / seconds
+def gpu_decode_seconds(gpu: GPU, weight_bytes: int, kv_bytes: int, layers: int,
+                       quantized: bool, hops: int = 0) -> float:
+    """Seconds one token spends on GPUs of this kind holding `layers` layers whose weights
+    (active bytes) and KV cache total weight_bytes and kv_bytes; `hops` GPU boundaries crossed
+    (llama.cpp layer split)."""
+    prof = c.DECODE_PROFILES[_vendor(gpu)]
+    q = prof["quant_factor"] if quantized else 1.0
+    streamed = weight_bytes * q + kv_bytes * prof["attention_factor"]
+    return (streamed / (effective_bandwidth_gb_s(gpu) * 1e9) + layers * prof["layer_seconds"]
+            + hops * prof["hop_seconds"])
+
+
+def cpu_decode_seconds(weight_bytes: int, kv_bytes: int, ram_bandwidth_gb_s: float) -> float:
+    """Seconds one token spends on layers held in system RAM (llama.cpp computes them on the CPU)."""
+    return (weight_bytes + kv_bytes) / (c.CPU_BANDWIDTH_FRACTION * ram_bandwidth_gb_s * 1e9)
+
+
+def allreduce_seconds(gpu: GPU, hidden_bytes: int, tp: int) -> float:
+    """One ring all-reduce of `hidden_bytes` over `tp` GPUs: latency + 2(n-1)/n of the bytes."""
+    if tp <= 1:
+        return 0.0
+    link = "nvlink" if gpu.interconnect and "nvlink" in gpu.interconnect.lower() else "other"
+    bw = (gpu.interconnect_gb_s or 32.0) * 1e9
+    return c.ALLREDUCE_LATENCY_S[link] + 2 * (tp - 1) / tp * hidden_bytes / bw
+
+
+@lru_cache(maxsize=4096)
+def active_weight_bytes(a: Architecture, p: Precision) -> tuple[int, int]:
+    """(bytes read a token from the repeating layers, from the output head and final norm).
+    MoE layers read only experts_active of experts_total expert tensors; the token embedding is
+    a lookup and is left out."""
+    layers = out = 0
+    for t in model_tensors(a):
+        b = tensor_weight_bytes(p, t, a)
+        if t.layer is None:
+            if t.name != "token_embd":
+                out += b
+        elif t.name.endswith("_exps") and a.experts_total:
+            layers += b * a.experts_active // a.experts_total
+        else:
+            layers += b
+    return layers, out
+
+
+@lru_cache(maxsize=4096)
+def active_compute_parameters(a: Architecture) -> int:
+    """Parameters multiplied a token (the embedding lookup is no matrix product)."""
+    total = 0
+    for t in model_tensors(a):
+        if t.name == "token_embd":
+            continue
+        share = (a.experts_active / a.experts_total) if (t.name.endswith("_exps") and a.experts_total) else 1
+        total += int(t.elements * share)
+    return total
+
+
+def peak_tflops(gpu: GPU, p: Precision, runtime: str = "llama.cpp") -> float | None:
+    """Dense tensor TFLOPS the format runs at: FP8 where the card and runtime run it natively,
+    else FP16/BF16 (weight-only formats compute in FP16). GeForce cards under llama.cpp get the
+    FP16-accumulate rate."""
+    if p.name == "fp8" and gpu.fp8_tflops and runtime != "llama.cpp":
+        return gpu.fp8_tflops
+    base = gpu.bf16_tflops if p.name == "bf16" and gpu.bf16_tflops else gpu.fp16_tflops
+    if base is None:
+        base = gpu.fp32_tflops
+    if base is None:
+        return None
+    if gpu.vendor == "nvidia" and gpu.segment == "consumer" and runtime == "llama.cpp":
+        base *= c.CONSUMER_FP16_ACCUMULATE_SPEEDUP
+    return base
+
+
+def prefill_seconds_per_token(gpu: GPU, a: Architecture, p: Precision, prompt_tokens: int,
+                              quantized_weight_bytes: int | None = None,
+                              runtime: str = "llama.cpp") -> float | None:
+    """Mean seconds a prompt token takes on one GPU holding the whole model, from an empty cache.
+    quantized_weight_bytes: the weights' bytes when llama.cpp dequantizes them a micro-batch."""
+    peak = peak_tflops(gpu, p, runtime)
+    if peak is None:
+        return None
+    prof = c.PREFILL_PROFILES[_vendor(gpu)]
+    ctx = prompt_tokens / 2
+    q_dim = a.attention_heads * a.head_dim
+    flops = 2 * active_compute_parameters(a) + 4 * a.layers * q_dim * ctx
+    inv_rate = 1 / (prof["compute_fraction"] * peak * 1e12)
+    if prof["runtime_cap_tflops"]:
+        inv_rate += 1 / (prof["runtime_cap_tflops"] * 1e12)
+    moved = a.layers * a.attention_heads * ctx * c.ACTIVATION_BYTES * prof["kq_passes"]
+    if quantized_weight_bytes is not None:
+        moved += (2 * active_compute_parameters(a) + quantized_weight_bytes) / c.PREFILL_UBATCH_TOKENS
+    return flops * inv_rate + moved / (gpu.bandwidth_gb_s * 1e9)
+
+
+def pipeline_speedup(prompt_tokens: int, gpus: int) -> float:
+    """llama.cpp's layer split pipelines micro-batches over the GPUs: U micro-batches over G
+    stages take U + G - 1 stage times instead of U x G; U counts the micro-batches of one
+    n_batch, the unit llama.cpp pipelines."""
+    u = -(-min(prompt_tokens, c.PREFILL_BATCH_TOKENS) // c.PREFILL_UBATCH_TOKENS)
+    return u * gpus / (u + gpus - 1)

@@ -1,31 +1,52 @@
-"""Bytes of the weights of a model at a precision."""
+"""Bytes of the weights of a model at a precision.
+
+Two sources: the architecture (every tensor advisor.sizing.tensors derives, sized at the
+precision: GGUF types tensor by tensor after llama.cpp's quantizer, checkpoint formats with their
+scales and zeros) or, for a model read from a file, its exact tensor list
+(advisor.sizing.inventory).
+"""
 from __future__ import annotations
 
 from functools import lru_cache
 
 from advisor.kb.schema import Architecture
+from advisor.sizing import constants as c
 from advisor.sizing.ggml_types import tensor_bytes
-from advisor.sizing.gguf_mix import tensor_type
+from advisor.sizing.gguf_mix import tensor_types
 from advisor.sizing.precision import Precision
 from advisor.sizing.tensors import Tensor, model_tensors
 
-# GPTQ/AWQ int4 with group size 128: per group one fp16 scale and one 4-bit zero point
-# (AutoGPTQ/AutoAWQ packing): 4 + 16/128 + 4/128 = 4.15625 bits a weight.
-INT4_GROUP_SIZE = 128
-# int8 (bitsandbytes LLM.int8 / W8A16): one fp16 scale per output row.
+INT4_GROUP_SIZE = c.GPTQ_AWQ_GROUP_SIZE
 
 
-def _checkpoint_tensor_bytes(p: Precision, t: Tensor) -> int:
-    kept_16bit = not t.is_matrix or t.name in ("token_embd", "output", "ffn_gate_inp")
-    if kept_16bit:
+def _kept_16bit(t: Tensor) -> bool:
+    """Embeddings, lm_head, norms, biases and the MoE router stay 16-bit in every quantized
+    checkpoint format (transformers' get_keys_to_not_convert keeps lm_head; AWQ keeps 'gate')."""
+    return not t.is_matrix or t.name in ("token_embd", "output") or t.name.startswith("ffn_gate_inp")
+
+
+def _checkpoint_tensor_bytes(p: Precision, t: Tensor, experts: int = 1, n_layer: int = 0) -> int:
+    if _kept_16bit(t):
         return t.elements * 2
-    if p.name == "fp8":
-        return t.elements + t.rows * 4  # 1 byte a weight + an fp32 scale per output channel
+    if p.name == "fp8" or (p.name == "fp8-ffn" and t.name.startswith("ffn_")
+                            and t.layer not in (0, n_layer - 1)):
+        return t.elements + t.rows * c.FP8_SCALE_BYTES_PER_ROW
+    if p.name == "fp8-ffn":
+        return t.elements * 2
     if p.name == "int8":
-        return t.elements + t.rows * 2
-    if p.name == "int4":
-        groups = t.rows * -(-t.row_length // INT4_GROUP_SIZE)
-        return t.elements // 2 + groups * 2 + (groups + 1) // 2
+        return t.elements + t.rows * c.INT8_SCALE_BYTES_PER_ROW
+    if p.name in ("int4", "awq") or p.name.startswith("gptq"):
+        bits = int(p.name[-1]) if p.name.startswith("gptq-int") else 4
+        groups = t.rows * -(-t.row_length // c.GPTQ_AWQ_GROUP_SIZE)
+        # packed weights, an fp16 scale and a `bits`-bit zero per group
+        b = -(-t.elements * bits // 8) + groups * 2 + -(-groups * bits // 8)
+        if p.name.startswith("gptq"):  # g_idx: an int32 per input column of each expert's matrix
+            b += t.row_length * 4 * (experts if t.name.endswith("_exps") else 1)
+        return b
+    if p.name == "nf4":
+        blocks = -(-t.elements // c.NF4_BLOCK_SIZE)
+        return (t.elements + 1) // 2 + blocks + 4 * -(-blocks // c.NF4_NESTED_BLOCK_SIZE) \
+            + c.NF4_CONSTANT_BYTES_PER_TENSOR
     raise ValueError(p.name)
 
 
@@ -34,9 +55,15 @@ def tensor_weight_bytes(p: Precision, t: Tensor, a: Architecture) -> int:
         width = {"fp32": 4, "fp16": 2, "bf16": 2}[p.name]
         return t.elements * width
     if p.family == "checkpoint":
-        return _checkpoint_tensor_bytes(p, t)
-    ggml = tensor_type(p.name, t, a)
-    return tensor_bytes(ggml, t.row_length, t.rows)
+        return _checkpoint_tensor_bytes(p, t, a.experts_total or 1, a.layers)
+    ty = _gguf_types(a, p.name).get(t) or tensor_types(p.name, [t], a)[0]
+    return tensor_bytes(ty, t.row_length, t.rows)
+
+
+@lru_cache(maxsize=256)
+def _gguf_types(a: Architecture, ftype: str) -> dict:
+    ts = model_tensors(a)
+    return dict(zip(ts, tensor_types(ftype, ts, a)))
 
 
 def weights_bytes(a: Architecture, p: Precision) -> int:
@@ -55,11 +82,19 @@ def weights_breakdown_bytes(a: Architecture, p: Precision) -> dict[str, int]:
     return dict(_breakdown(a, p))
 
 
+def tensor_list_bytes(a: Architecture, p: Precision) -> list[tuple[Tensor, str, int]]:
+    """Every tensor with the type it is stored as and its bytes."""
+    ts = model_tensors(a)
+    if p.family == "gguf":
+        types = tensor_types(p.name, ts, a)
+        return [(t, ty, tensor_bytes(ty, t.row_length, t.rows)) for t, ty in zip(ts, types)]
+    return [(t, p.name, tensor_weight_bytes(p, t, a)) for t in ts]
+
+
 def _compute_breakdown(a: Architecture, p: Precision) -> dict[str, int]:
     per_layer = [0] * a.layers
     embedding = output = 0
-    for t in model_tensors(a):
-        b = tensor_weight_bytes(p, t, a)
+    for t, _, b in tensor_list_bytes(a, p):
         if t.layer is not None:
             per_layer[t.layer] += b
         elif t.name == "token_embd":
@@ -68,3 +103,29 @@ def _compute_breakdown(a: Architecture, p: Precision) -> dict[str, int]:
             output += b
     return {"embedding": embedding, "output": output, "layers": sum(per_layer),
             "largest_layer": max(per_layer)}
+
+
+def weights_assumptions(p: Precision) -> list[str]:
+    """What the weight bytes assume, for the advisory and memory.breakdown."""
+    if p.family == "float":
+        return [f"every tensor at {p.name} ({ {'fp32': 4}.get(p.name, 2) } bytes a weight)"]
+    if p.family == "gguf":
+        return [f"{p.name}: llama.cpp's per-tensor type choice (llama_tensor_get_type), block "
+                "sizes from the gguf package; norms and the MoE router F32",
+                "importance matrix only where llama-quantize requires one (IQ1/IQ2, IQ3_XXS, Q2_K_S)"]
+    kept = "embeddings, lm_head, norms and the MoE router stay 16-bit; every expert is resident"
+    return {
+        "fp8": ["FP8 E4M3 linear layers with an fp32 scale per output channel", kept],
+        "fp8-ffn": ["FP8 E4M3 feed-forward weights except in the first and last layers; "
+                    "attention BF16 (the Llama 3 paper, section 6.2: Meta's FP8 recipe)", kept],
+        "int8": ["bitsandbytes LLM.int8: int8 linear layers, an fp32 scale (SCB) per row", kept],
+        "int4": [f"4-bit linear layers, group size {c.GPTQ_AWQ_GROUP_SIZE}: an fp16 scale and a "
+                 "4-bit zero per group", kept],
+        "awq": [f"AWQ 4-bit, group size {c.GPTQ_AWQ_GROUP_SIZE}: fp16 scales, 4-bit zeros", kept],
+        "gptq": [f"GPTQ 4-bit, group size {c.GPTQ_AWQ_GROUP_SIZE}: fp16 scales, 4-bit zeros, an "
+                 "int32 g_idx per input column", kept],
+        **{f"gptq-int{b}": [f"GPTQ {b}-bit, group size {c.GPTQ_AWQ_GROUP_SIZE}: fp16 scales, "
+                            f"{b}-bit zeros, an int32 g_idx per input column", kept] for b in (8, 3, 2)},
+        "nf4": [f"bitsandbytes NF4, blocks of {c.NF4_BLOCK_SIZE} with double quantization "
+                f"(8-bit absmax, fp32 per {c.NF4_NESTED_BLOCK_SIZE} blocks)", kept],
+    }[p.name]

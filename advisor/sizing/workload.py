@@ -11,6 +11,12 @@ from advisor.sizing import constants as c
 from advisor.sizing.finetune import FinetuneSpec
 
 
+# The context an advisory assumes when the user gives none (capped at the model's maximum):
+# long enough for a real conversation or document, and what llmfit settled on after its users
+# complained of estimates at the model's full context (PRIOR_ART section 2, llmfit #302, #621).
+DEFAULT_CONTEXT_TOKENS = 8192
+
+
 @dataclass(frozen=True)
 class Workload:
     context_tokens: int = 8192

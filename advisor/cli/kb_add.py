@@ -1,0 +1,55 @@
+"""advisor kb add --from config.json [--id ID] [--out DIR]
+
+`add` is the command, registered under the `kb` group by advisor/cli/kb.py.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from advisor.errors import AdvisorError
+
+
+def _read_config(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AdvisorError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+
+
+@click.command("add")
+@click.option("--from", "config_path", required=True, type=click.Path(path_type=Path),
+              help="A Hugging Face config.json.")
+@click.option("--id", "model_id", default=None,
+              help="KB id of the new entry. Default: from the config's _name_or_path.")
+@click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path),
+              help="Folder to write <id>.yaml in. Default: the KB's models folder.")
+def add(config_path, model_id, out_dir):
+    """Write a KB model entry mapped from a Hugging Face config.json (never overwrites)."""
+    from advisor.kb.from_config import default_id, model_from_config, model_yaml
+    from advisor.paths import data_dir
+
+    config = _read_config(config_path)
+    model_id = model_id or default_id(config)
+    if not model_id:
+        raise AdvisorError(f"{config_path}: no _name_or_path to make an id from; give --id")
+    model = model_from_config(config, model_id, str(config_path))
+    out_dir = out_dir or data_dir("kb") / "models"
+    target = out_dir / f"{model.id}.yaml"
+    if target.exists():
+        raise AdvisorError(f"{target} already exists; not overwriting it")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with target.open("x", encoding="utf-8") as f:
+            f.write(model_yaml(model))
+    except FileExistsError:
+        raise AdvisorError(f"{target} already exists; not overwriting it") from None
+    except OSError as exc:
+        raise AdvisorError(f"{target}: cannot write: {exc.strerror}") from None
+    click.echo(str(target))

@@ -1,0 +1,153 @@
+"""Models read from files: a GGUF (split or not), a Hugging Face config.json or snapshot folder
+(config plus safetensors headers), or a repo id in the local Hugging Face cache.
+
+A file model is a KB Model (its architecture from the file's metadata) that also carries the
+file's exact tensor list (advisor.sizing.inventory.TensorInventory); memory_parts uses that list
+instead of the architecture-derived tensors when asked for the file's own precision.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional
+
+from pydantic import ConfigDict, ValidationError
+
+from advisor.errors import AdvisorError
+from advisor.kb.schema import Architecture, Model, Source
+from advisor.sizing.inventory import TensorInventory
+
+MODEL_SUFFIXES = (".gguf", ".json", ".safetensors")
+
+
+class FileModel(Model):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True)
+    weights_inventory: Optional[TensorInventory] = None
+
+
+def _model_id(name: str) -> str:
+    s = re.sub(r"[^a-z0-9.\-]+", "-", name.lower()).strip("-.") or "model"
+    return s if s[0].isalnum() else "m" + s
+
+
+def _build(name: str, family: str, fields: dict, where: str, inv: TensorInventory | None) -> FileModel:
+    try:
+        arch = Architecture(**fields)
+        return FileModel(id=_model_id(name), name=name, family=family or "unknown",
+                         architecture=arch,
+                         sources=[Source(fields=["architecture"], source=f"file: {where}")],
+                         weights_inventory=inv)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise AdvisorError(f"{where}: cannot size this model: {loc + ': ' if loc else ''}{err['msg']}") from None
+
+
+def _gguf_model(path: Path) -> tuple[FileModel, str]:
+    from advisor.files.gguf_file import file_type_name, read_gguf
+    from advisor.files.gguf_model import gguf_architecture, gguf_precision
+
+    h = read_gguf(path)
+    fields, family, name = gguf_architecture(h)
+    precision = gguf_precision(h, file_type_name(h))
+    inv = TensorInventory(source=str(path), format="gguf", precision=precision,
+                          tensors=tuple(h.tensors),
+                          assumptions=(f"weights: the {len(h.tensors)} tensors of {path.name} as "
+                                       f"stored (ggml types and shapes from the GGUF header)",))
+    return _build(name, family, fields, str(path), inv), precision
+
+
+def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
+    from advisor.files.hf import architecture_fields, checkpoint_precision, read_config
+    from advisor.files.safetensors_file import read_safetensors
+
+    cfg = read_config(config)
+    fields = architecture_fields(cfg, str(config))
+    precision = checkpoint_precision(cfg)
+    shards = sorted(folder.glob("*.safetensors"))
+    inv = None
+    if shards:
+        tensors = []
+        for s in shards:
+            tensors.extend(read_safetensors(s))
+        names = {t.name for t in tensors}
+        if "lm_head.weight" not in names and any(n.endswith("embed_tokens.weight") for n in names):
+            fields["tied_embeddings"] = True
+        if not fields.get("vocab_size"):
+            emb = [t for t in tensors if t.name.endswith("embed_tokens.weight")]
+            if emb:
+                fields["vocab_size"] = emb[0].shape[0]
+        inv = TensorInventory(source=label, format="safetensors", precision=precision,
+                              tensors=tuple(tensors),
+                              assumptions=(f"weights: the {len(tensors)} tensors of {len(shards)} "
+                                           "safetensors file(s) as stored (dtypes and shapes from "
+                                           "their headers)",))
+    if not fields.get("vocab_size"):
+        raise AdvisorError(f"{config}: no vocab_size and no embedding tensor to read it from")
+    from advisor.sizing.precision import parse_precision
+
+    try:
+        parse_precision(precision)
+    except AdvisorError:
+        raise AdvisorError(f"{config}: quantization method '{precision}' is not one the sizing "
+                           "knows (gptq, awq, bitsandbytes, fp8)") from None
+    name = label.rstrip("/").split("/")[-1] if "/" in label else folder.name
+    return _build(name, str(cfg.get("model_type", "")), fields, str(config), inv), precision
+
+
+def load_path(path: Path, label: str | None = None, quant: str | None = None) -> tuple[FileModel, str]:
+    """A model file or folder -> (model, the precision it is stored at). `quant` picks one GGUF
+    of a folder that holds several (llama.cpp's `-hf repo:Q4_K_M` spelling)."""
+    if path.is_dir():
+        ggufs = sorted(path.rglob("*.gguf") if quant else path.glob("*.gguf"))
+        if quant:
+            ggufs = [g for g in ggufs if quant.lower() in g.name.lower()]
+            if not ggufs:
+                raise AdvisorError(f"{label or path}: no GGUF file named like '{quant}' here")
+        if ggufs and not (path / "config.json").is_file():
+            firsts = [g for g in ggufs if not re.search(r"-\d{5}-of-\d{5}\.gguf$", g.name)
+                      or "-00001-of-" in g.name]
+            if len(firsts) != 1:
+                raise AdvisorError(f"{label or path}: {len(firsts)} GGUF models here; name one (a path, or "
+                                   f"repo:QUANT for a cached repo)")
+            return _gguf_model(firsts[0])
+        if (path / "config.json").is_file():
+            return _hf_model(path, path / "config.json", label or str(path))
+        raise AdvisorError(f"{path}: no config.json or .gguf file in this folder")
+    if path.suffix == ".gguf":
+        return _gguf_model(path)
+    if path.suffix == ".json":
+        return _hf_model(path.parent, path, label or str(path.parent))
+    if path.suffix == ".safetensors":
+        cfg = path.parent / "config.json"
+        if not cfg.is_file():
+            raise AdvisorError(f"{path}: no config.json beside it to give the architecture")
+        return _hf_model(path.parent, cfg, label or str(path.parent))
+    raise AdvisorError(f"{path}: not a model file (.gguf, config.json, .safetensors or a folder)")
+
+
+def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
+    """A KB id/name/alias, a path, or a repo id in the local Hugging Face cache.
+    Returns the model and, for a file, the precision it is stored at."""
+    p = Path(spec).expanduser()
+    if p.exists():
+        return load_path(p)
+    repo, _, quant = spec.partition(":")
+    if quant and "/" in repo and not p.exists():  # llama.cpp's -hf repo:QUANT
+        from advisor.files.hf import cached_snapshot
+
+        snap = cached_snapshot(repo)
+        if snap is None:
+            raise AdvisorError(f"'{repo}' is not in the local Hugging Face cache (nothing is downloaded)")
+        return load_path(snap, label=repo, quant=quant)
+    if spec.endswith(MODEL_SUFFIXES) or spec.startswith((".", "/", "~")):
+        raise AdvisorError(f"{spec}: no such file or folder")
+    try:
+        return kb.model(spec), None
+    except AdvisorError:
+        from advisor.files.hf import cached_snapshot
+
+        snap = cached_snapshot(spec)
+        if snap is None:
+            raise
+        return load_path(snap, label=spec)

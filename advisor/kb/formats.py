@@ -1,0 +1,52 @@
+"""Which tensor formats a GPU computes in natively, from its KB entry and its architecture."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from advisor.kb.schema import GPU
+
+# Tensor formats each architecture computes in, by vendor documentation:
+# - NVIDIA: FP16 tensor cores since Volta; INT8 since Turing; BF16 since Ampere (sm_80); FP8
+#   (E4M3/E5M2) since Ada Lovelace (sm_89) and Hopper (sm_90). vLLM's FP8 page: "FP8 computation
+#   is supported on NVIDIA GPUs with compute capability > 8.9 (Ada Lovelace, Hopper)"; Ampere runs
+#   FP8 checkpoints weight-only (W8A16, Marlin kernels), without FP8 math.
+#   https://docs.vllm.ai/en/latest/features/quantization/fp8.html
+# - AMD Instinct: CDNA 2 (MI200) FP16/BF16/INT8; CDNA 3 (MI300) adds FP8.
+#   https://rocm.docs.amd.com/en/latest/reference/precision-support.html
+# - Apple M-series GPUs compute in FP16 (Metal `half`); no FP8 or INT8 tensor math.
+# - AMD RDNA 3 (RX 7900): WMMA instructions in FP16, BF16 and INT8 (AMD RDNA3 ISA guide, "WMMA");
+#   no FP8. https://gpuopen.com/learn/wmma_on_rdna3/
+# - Intel Xe2 (Arc B580): XMX engines in FP16, BF16 and INT8.
+#   https://www.intel.com/content/www/us/en/products/docs/discrete-gpus/arc/desktop/b-series/overview.html
+# - Intel Gaudi 2/3: MME in BF16, FP16 and FP8. https://docs.habana.ai/en/latest/
+NATIVE_BY_ARCHITECTURE: dict[str, tuple[str, ...]] = {
+    "volta": ("fp16",),
+    "turing": ("fp16", "int8"),
+    "ampere": ("fp16", "bf16", "int8"),
+    "ada-lovelace": ("fp16", "bf16", "fp8", "int8"),
+    "hopper": ("fp16", "bf16", "fp8", "int8"),
+    "blackwell": ("fp16", "bf16", "fp8", "int8"),
+    "cdna2": ("fp16", "bf16", "int8"),
+    "cdna3": ("fp16", "bf16", "fp8", "int8"),
+    "apple-m1": ("fp16",),
+    "apple-m2": ("fp16",),
+    "apple-m3": ("fp16",),
+    "apple-m4": ("fp16",),
+    "rdna3": ("fp16", "bf16", "int8"),
+    "xe2": ("fp16", "bf16", "int8"),
+    "gaudi2": ("fp16", "bf16", "fp8"),
+    "gaudi3": ("fp16", "bf16", "fp8"),
+}
+_FORMAT_FIELDS = (("fp16", "fp16_tflops"), ("bf16", "bf16_tflops"), ("fp8", "fp8_tflops"),
+                  ("int8", "int8_tops"))
+
+
+def native_formats(gpu: GPU) -> tuple[str, ...]:
+    """Formats the entry gives a throughput for, and those its architecture documents: a KB
+    entry leaves a figure unset when no source gives it, which says nothing about support."""
+    listed = {name for name, fld in _FORMAT_FIELDS if getattr(gpu, fld) is not None}
+    documented = set(NATIVE_BY_ARCHITECTURE.get(gpu.architecture, ("fp16",)))
+    return tuple(name for name, _ in _FORMAT_FIELDS if name in listed | documented)
+
+

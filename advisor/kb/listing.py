@@ -1,0 +1,73 @@
+"""Rows for `advisor kb list` and the lookup behind `advisor kb show`: pure, no printing."""
+from __future__ import annotations
+
+from advisor.errors import AdvisorError, closest
+from advisor.kb.store import KnowledgeBase
+
+GIB = 2**30
+
+
+def _num(x, fmt="{:g}") -> str:
+    return "" if x is None else fmt.format(x)
+
+
+def _id(kb: KnowledgeBase, entry) -> str:
+    return entry.id + ("*" if kb.overridden(entry) else "")
+
+
+def model_rows(kb: KnowledgeBase) -> list[dict]:
+    from advisor.sizing.tensors import parameter_count
+
+    rows = []
+    for m in kb.all_models():
+        a = m.architecture
+        rows.append({"id": _id(kb, m), "name": m.name,
+                     "params_b": f"{parameter_count(a) / 1e9:.2f}",
+                     "layers": str(a.layers), "kv/heads": f"{a.kv_heads}/{a.attention_heads}",
+                     "context": f"{a.max_context:,}",
+                     "moe": f"{a.experts_active}/{a.experts_total}" if a.experts_total else ""})
+    return rows
+
+
+def gpu_rows(kb: KnowledgeBase) -> list[dict]:
+    rows = []
+    for g in sorted(kb.all_gpus(), key=lambda g: (g.vendor, g.memory_bytes, g.id)):
+        mem = f"{g.memory_bytes / GIB:.1f}"
+        if g.unified_memory:
+            mem += f" ({g.usable_memory_bytes / GIB:.0f} usable)"
+        rows.append({"id": _id(kb, g), "name": g.name, "vendor": g.vendor, "segment": g.segment or "",
+                     "arch": g.architecture, "mem_gib": mem, "bw_gb_s": _num(g.bandwidth_gb_s),
+                     "fp16_tflops": _num(g.fp16_tflops), "fp8_tflops": _num(g.fp8_tflops),
+                     "usd_per_h": _num(g.price_usd_per_hour, "{:.2f}")})
+    return rows
+
+
+def render_table(rows: list[dict]) -> str:
+    """A markdown table with padded columns; numbers right-aligned."""
+    if not rows:
+        return "(none)\n"
+    cols = list(rows[0])
+    width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    right = {c for c in cols if all(not r[c] or r[c][0].isdigit() for r in rows)}
+
+    def line(cells):
+        return "| " + " | ".join(cells) + " |"
+
+    def cell(c, v):
+        return v.rjust(width[c]) if c in right else v.ljust(width[c])
+
+    out = [line(cell(c, c) for c in cols),
+           line(("-" * (width[c] - 1) + ":") if c in right else "-" * width[c] for c in cols)]
+    out += [line(cell(c, r[c]) for c in cols) for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def find_entries(kb: KnowledgeBase, key: str) -> list:
+    """Every model and GPU that KEY (id, name or alias, any case) names; AdvisorError if none."""
+    k = key.strip().lower()
+    found = [i.by_key[k] for i in (kb.models, kb.gpus) if k in i.by_key]
+    if not found:
+        near = closest(key, sorted([*kb.models.by_id, *kb.gpus.by_id]))
+        hint = f"; closest known: {', '.join(near)}" if near else ""
+        raise AdvisorError(f"unknown model or gpu '{key}'{hint}")
+    return found

@@ -1,0 +1,116 @@
+"""The rulebook as a whole: the built-in rules and a user's folders, checked, tested, extended.
+
+What `advisor rules check | test | new` call; they only print what these return.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from advisor.errors import AdvisorError
+from advisor.rules.cases import Outcome, load_cases, run_case
+from advisor.rules.spec import ID_RE, RuleErrors, RuleSpec, load_rules
+
+
+def _dirs(extra) -> list[Path]:
+    from advisor.advise import rule_dirs
+
+    return rule_dirs(list(extra))
+
+
+def _orphans(d: Path) -> list[str]:
+    return [f"{p}:1: rule '{p.name[: -len('.test.yaml')]}': test file without a rule file "
+            f"{p.name[: -len('.test.yaml')]}.yaml beside it"
+            for p in sorted(d.glob("*.test.yaml"))
+            if not (d / (p.name[: -len(".test.yaml")] + ".yaml")).is_file()]
+
+
+def check(extra=()) -> list[RuleSpec]:
+    """Every rule file and test file of the rulebook (built-in, $ADVISOR_RULES, extra), in
+    layers; all errors at once, as one AdvisorError."""
+    from advisor.rules.templates import recommendation_templates
+
+    dirs = _dirs(extra)
+    errors: list[str] = []
+    rules: list[RuleSpec] = []
+    try:
+        rules = load_rules(dirs, recommendation_templates())
+    except RuleErrors as exc:
+        errors += exc.errors
+    for d in dirs:
+        if d.is_dir():
+            errors += load_cases(d)[1] + _orphans(d)
+    if errors:
+        raise AdvisorError("\n".join(errors))
+    return rules
+
+
+def test(rule_dir: Path, extra=()) -> list[Outcome]:
+    """Run the cases in rule_dir against the rulebook with rule_dir's rules in it."""
+    from advisor.advise import Advisor
+    from advisor.kb import load_kb
+
+    rule_dir = Path(rule_dir)
+    if not rule_dir.is_dir():
+        raise AdvisorError(f"{rule_dir}: no such folder")
+    rules = check([*extra, rule_dir])
+    cases, _ = load_cases(rule_dir)
+    if not cases:
+        raise AdvisorError(f"{rule_dir}: no test cases (<rule>.test.yaml files) to run")
+    advisor = Advisor(load_kb(), rules)
+    return [run_case(c, advisor.rules, advisor) for c in cases]
+
+
+RULE_TEMPLATE = """\
+id: {id}
+priority: 55                     # lower fires first; the built-in options use 20 to 80
+doc:
+  advises: >-
+    Say in one sentence what this rule recommends. (Scaffold: it recommends the smaller model of
+    the same family, like the built-in rule smaller-model; change when/then to your rule.)
+  why: >-
+    Say why that is right, with a measurement or a source where there is one.
+  example: llama-3.1-70b on a100-40gb at fp16 → llama-3.1-8b at fp16.
+when:                            # all must hold; `advisor rules list` and docs/rules.md name the facts
+  - needs_more_memory == true
+  - smaller_model_id exists
+then:
+  recommend: smaller-model       # a kind with templates/recommendations/<kind>.md.j2
+  with:                          # every field the template reads -> a fact
+    model_id: smaller_model_id
+    model_name: smaller_model_name
+    parameters: smaller_model_parameters
+    precision: smaller_model_precision
+    total_bytes: smaller_model_total_bytes
+    headroom_bytes: smaller_model_headroom_bytes
+    decode_tokens_per_s: smaller_model_decode_tokens_per_s
+"""
+
+CASES_TEMPLATE = """\
+# Cases for rule {id}: `advisor rules test <folder>` runs them (named {id}::<case>).
+cases:
+  - name: fires-on-its-facts        # only the facts the rule reads; the rule runs alone
+    expect: fires
+    facts: {{needs_more_memory: true, smaller_model_id: llama-3.1-8b}}
+  - name: silent-without-an-option
+    expect: silent
+    facts: {{needs_more_memory: true}}
+  - name: a-real-question           # the whole rulebook on a question from the knowledge base
+    expect: fires
+    scenario: {{model: llama-3.1-70b, gpu: a100-40gb, precision: fp16, context: 8192}}
+"""
+
+
+def scaffold(rule_dir: Path, rule_id: str) -> list[Path]:
+    """Write <rule_dir>/<id>.yaml and <id>.test.yaml, a rule and cases that pass check and test."""
+    if not ID_RE.match(rule_id):
+        raise AdvisorError(f"rule id '{rule_id}' must be lower-case letters, digits and dashes")
+    rule_dir = Path(rule_dir)
+    paths = [rule_dir / f"{rule_id}.yaml", rule_dir / f"{rule_id}.test.yaml"]
+    existing = [str(p) for p in paths if p.exists()]
+    if existing:
+        raise AdvisorError(f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
+                           f"nothing written")
+    rule_dir.mkdir(parents=True, exist_ok=True)
+    paths[0].write_text(RULE_TEMPLATE.format(id=rule_id), encoding="utf-8")
+    paths[1].write_text(CASES_TEMPLATE.format(id=rule_id), encoding="utf-8")
+    return paths

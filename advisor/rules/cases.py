@@ -1,0 +1,173 @@
+"""The harness for rule test cases: <id>.test.yaml beside each rule file <id>.yaml.
+
+    cases:
+      - name: deficit
+        expect: fires            # or: silent
+        facts: {headroom_bytes: -1, margin_bytes: 1}   # only the facts the rule reads
+      - name: derives-the-runtime
+        expect: fires
+        facts: {precision_family: gguf}
+        derives: {recommended_runtime: llama.cpp}       # derive rules: what they derive
+      - name: a-real-question
+        expect: fires
+        scenario: {model: llama-3.1-70b, gpu: a100-40gb, precision: fp16, context: 8192,
+                   batch: 1, gpus: 1, kv_cache: q8_0, runtime: llama.cpp}
+      - name: a-fine-tuning-question    # task: finetune, then any fine-tuning knob
+        expect: fires
+        scenario: {model: llama-3.1-8b, gpu: rtx-4090, task: finetune, method: qlora, seq_len: 2048}
+
+`facts` cases run the one rule alone in the engine; `scenario` cases run the whole rulebook
+(with the user's rules) on a question from the knowledge base and check whether this rule is
+among those that fire. The test suite and `advisor rules test DIR` both run cases through here,
+so a user's rules are tested exactly as the built-in ones are.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from advisor.errors import AdvisorError, closest
+from advisor.facts import FACTS
+
+_CASE_KEYS = ("name", "expect", "facts", "scenario", "derives")
+_SCENARIO_KEYS = ("model", "gpu", "precision", "context", "batch", "gpus", "kv_cache", "runtime")
+# with task: finetune, the fine-tuning knobs (advisor.sizing.finetune.FinetuneSpec's fields)
+_FINETUNE_KEYS = ("model", "gpu", "gpus", "task", "method", "seq_len", "micro_batch",
+                  "gradient_checkpointing", "optimizer", "pure_bf16", "lora_rank", "lora_targets",
+                  "sharding")
+EXPECTS = ("fires", "silent")
+
+
+@dataclass(frozen=True)
+class Case:
+    rule_id: str
+    name: str
+    expect: str
+    facts: dict | None
+    scenario: dict | None
+    derives: dict | None
+    path: Path
+    line: int
+
+    @property
+    def test_id(self) -> str:
+        return f"{self.rule_id}::{self.name}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    passed: bool
+    message: str        # what happened, one line
+
+
+def _problems(c: dict, names_seen: set) -> list[str]:
+    out = []
+    if not isinstance(c, dict):
+        return ["a case is a mapping with name, expect, and facts or scenario"]
+    for k in c:
+        if k not in _CASE_KEYS:
+            near = closest(str(k), list(_CASE_KEYS))
+            out.append(f"unknown key '{k}'" + (f" (did you mean '{near[0]}'?)" if near else ""))
+    name = c.get("name")
+    if not isinstance(name, str) or not name:
+        out.append("name is required")
+    elif name in names_seen:
+        out.append(f"case name '{name}' is used twice")
+    if c.get("expect") not in EXPECTS:
+        out.append(f"expect must be {' or '.join(EXPECTS)}, not {c.get('expect')!r}")
+    if ("facts" in c) == ("scenario" in c):
+        out.append("give facts or a scenario (exactly one)")
+    for key in ("facts", "derives"):
+        given = c.get(key)
+        if given is None:
+            continue
+        if not isinstance(given, dict):
+            out.append(f"{key} must map fact names to values")
+            continue
+        for f in given:
+            if f not in FACTS:
+                near = closest(str(f), list(FACTS))
+                out.append(f"{key}: unknown fact '{f}'"
+                           + (f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""))
+    sc = c.get("scenario")
+    if sc is not None:
+        if not isinstance(sc, dict) or "model" not in sc or "gpu" not in sc:
+            out.append("scenario needs at least model and gpu")
+        else:
+            known = _FINETUNE_KEYS if sc.get("task") == "finetune" else _SCENARIO_KEYS
+            out += [f"scenario: unknown key '{k}' (known: {', '.join(known)})"
+                    for k in sc if k not in known]
+    if c.get("derives") is not None and c.get("expect") != "fires":
+        out.append("derives needs expect: fires")
+    return out
+
+
+def load_cases(rule_dir: Path) -> tuple[list[Case], list[str]]:
+    """Every case in rule_dir/*.test.yaml, and every problem as `path:line: rule 'id': message`."""
+    cases, errors = [], []
+    for path in sorted(Path(rule_dir).glob("*.test.yaml")):
+        rule_id = path.name[: -len(".test.yaml")]
+        try:
+            text = path.read_text(encoding="utf-8")
+            node = yaml.compose(text)
+            data = yaml.safe_load(text) or {}
+        except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            errors.append(f"{path}:{mark.line + 1 if mark else 1}: rule '{rule_id}': cannot read "
+                          f"the cases: {getattr(exc, 'problem', None) or exc}")
+            continue
+        if not isinstance(data, dict) or not isinstance(data.get("cases"), list) or not data["cases"]:
+            errors.append(f"{path}:1: rule '{rule_id}': a test file is `cases:` and a list of cases")
+            continue
+        seq = next((v for k, v in node.value if k.value == "cases"), None)
+        seen: set = set()
+        for i, c in enumerate(data["cases"]):
+            line = seq.value[i].start_mark.line + 1 if seq is not None else 1
+            problems = _problems(c, seen)
+            errors += [f"{path}:{line}: rule '{rule_id}': case {i + 1}: {p}" for p in problems]
+            if not problems:
+                seen.add(c["name"])
+                cases.append(Case(rule_id, c["name"], c["expect"], c.get("facts"),
+                                  c.get("scenario"), c.get("derives"), path, line))
+    return cases, errors
+
+
+def run_case(case: Case, rules: dict, advisor) -> Outcome:
+    """rules: id -> RuleSpec (the rulebook the case belongs to); advisor: an advisor.Advisor
+    built on that rulebook, for scenario cases."""
+    from advisor.rules.engine import RuleEngine
+
+    spec = rules.get(case.rule_id)
+    if spec is None:
+        return Outcome(case, False, f"no rule '{case.rule_id}' beside {case.path.name}")
+    try:
+        if case.facts is not None:
+            inf = RuleEngine([spec]).infer({"kind": "situation", **case.facts})
+            fired = any(f.rule_id == case.rule_id for f in inf.firings)
+            derived = {k: v for k, v in inf.facts.items() if k in inf.derived}
+        else:
+            s = case.scenario
+            if s.get("task") == "finetune":
+                from advisor.sizing.finetune import spec_from_mapping
+
+                adv = advisor.explain(s["model"], s["gpu"], gpus=s.get("gpus", 1),
+                                      finetune=spec_from_mapping(s))
+            else:
+                adv = advisor.explain(s["model"], s["gpu"], str(s.get("precision", "fp16")),
+                                      s.get("context"), s.get("batch", 1), s.get("gpus", 1),
+                                      kv_cache=s.get("kv_cache"), runtime=s.get("runtime"))
+            fired = case.rule_id in adv.fired
+            derived = {k: adv.facts[k] for k, r in adv.derived.items() if r == case.rule_id}
+    except AdvisorError as exc:
+        return Outcome(case, False, f"error: {exc}")
+    if fired != (case.expect == "fires"):
+        return Outcome(case, False, f"expected it to {'fire' if case.expect == 'fires' else 'stay silent'}, "
+                                    f"but it {'fired' if fired else 'stayed silent'}")
+    for fact, want in (case.derives or {}).items():
+        if derived.get(fact) != want:
+            return Outcome(case, False, f"expected it to derive {fact} = {want!r}, "
+                                        f"got {derived.get(fact)!r}")
+    return Outcome(case, True, "fired" if fired else "stayed silent")

@@ -1,0 +1,34 @@
+"""The largest context that fits: the KV cache is the only part that grows with the context."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from advisor.kb.schema import Model
+from advisor.sizing.memory import memory_parts
+from advisor.sizing.precision import Precision
+from advisor.sizing.workload import Workload
+
+
+def max_context_tokens(model: Model, precision: Precision, work: Workload, gpus: int,
+                       available_bytes: int, margin_bytes: int, kv_dtype: str | None = None) -> int:
+    """Largest context (tokens a sequence, up to the model's max_context) whose total memory
+    leaves margin_bytes of available_bytes free, at kv_dtype (default: the workload's). 0 when
+    not even one token fits."""
+    w = replace(work, kv_cache_dtype=kv_dtype or work.kv_cache_dtype)
+
+    def fits(ctx: int) -> bool:
+        m = memory_parts(model, precision, replace(w, context_tokens=ctx), gpus)
+        return available_bytes - m.total_bytes >= margin_bytes
+
+    lo, hi = 0, model.architecture.max_context
+    if fits(hi):
+        return hi
+    while lo < hi:  # invariant: fits(lo) or lo == 0; not fits(hi)
+        mid = (lo + hi + 1) // 2
+        if mid == hi:
+            break
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo if lo and fits(lo) else 0

@@ -1,0 +1,80 @@
+"""How N GPUs share a model: llama.cpp's layer split or tensor parallelism, over one node or more.
+
+Layer split (llama.cpp's default, transformers' device_map="auto"): each GPU holds whole layers
+and a token visits them one after another, so decode gets one card's bandwidth, plus a hop a
+boundary. Prefill pipelines micro-batches over the cards. Tensor parallel (vLLM): every GPU
+holds 1/N of every matrix and reads it at once, so decode gets N cards' bandwidth, minus two
+all-reduces a layer. Beyond one node: tensor parallel inside each node, pipeline across nodes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from advisor.kb.schema import GPU, Architecture, Model
+from advisor.sizing import constants as c
+from advisor.sizing.memory import MemoryParts
+from advisor.sizing.speed import allreduce_seconds, gpu_decode_seconds, pipeline_speedup
+
+
+@dataclass(frozen=True)
+class Split:
+    kind: str                 # "single" | "layer" | "tensor"
+    gpus: int
+    tensor_parallel: int      # GPUs a layer is split over
+    pipeline_stages: int      # groups of GPUs a token visits one after another
+    nodes: int
+    per_gpu_bytes: int        # the busiest GPU's weights + KV cache + overhead
+    replicated_bytes: int     # bytes every GPU holds a copy of (per GPU)
+    kv_replication: int       # copies of each KV head under tensor parallel (1: none)
+
+
+def choose_split(model: Model, gpus: int, runtime: str, m: MemoryParts) -> Split:
+    a = model.architecture
+    nodes = -(-gpus // c.GPUS_PER_NODE)
+    per_gpu_overhead = m.overhead_bytes // gpus
+    if gpus == 1:
+        return Split("single", 1, 1, 1, 1, m.total_bytes, 0, 1)
+    if runtime == "vllm":
+        # the largest tensor-parallel size inside a node that splits the heads and KV heads
+        # evenly and divides the GPU count; the rest of the count becomes pipeline stages
+        tp = max(n for n in range(1, min(gpus, c.GPUS_PER_NODE) + 1)
+                 if a.attention_heads % n == 0 and a.kv_heads % n == 0 and gpus % n == 0)
+        pp = gpus // tp
+        # vLLM shards the vocabulary of the embedding and lm_head; norms are replicated (tiny).
+        kv_heads_per_gpu = max(1, a.kv_heads // tp)
+        replication = max(1, tp // a.kv_heads)
+        kv_gpu = m.kv_cache_bytes * kv_heads_per_gpu // a.kv_heads // pp
+        weights_gpu = -(-m.weights_bytes // (tp * pp))
+        return Split("tensor", gpus, tp, pp, nodes, weights_gpu + kv_gpu + per_gpu_overhead,
+                     per_gpu_overhead, replication)
+    # layer split: whole layers and their KV a GPU; the output head on the last one
+    layers_gpu = -(-a.layers // gpus)
+    share = layers_gpu / a.layers
+    busiest = int((m.layers_bytes + m.kv_cache_bytes) * share) + m.output_bytes + per_gpu_overhead
+    return Split("layer", gpus, 1, gpus, nodes, busiest, per_gpu_overhead, 1)
+
+
+def split_decode_seconds(split: Split, gpu: GPU, a: Architecture, layer_bytes: int,
+                         output_bytes: int, kv_bytes: int, quantized: bool) -> float:
+    """Seconds a token, one sequence, weights and KV as read by the split."""
+    if split is None or split.kind in ("single", "layer"):
+        hops = 0 if split is None else split.gpus - 1
+        return gpu_decode_seconds(gpu, layer_bytes + output_bytes, kv_bytes, a.layers,
+                                  quantized, hops)
+    tp, pp = split.tensor_parallel, split.pipeline_stages
+    kv_gpu = kv_bytes * max(1, a.kv_heads // tp) // a.kv_heads
+    per_stage = gpu_decode_seconds(gpu, (layer_bytes + output_bytes) // tp // pp, kv_gpu // pp,
+                                   -(-a.layers // pp), quantized)
+    comm = -(-a.layers // pp) * c.ALLREDUCES_PER_LAYER * allreduce_seconds(gpu, a.hidden_size * 2, tp)
+    hop = c.DECODE_PROFILES["nvidia"]["hop_seconds"]
+    return pp * (per_stage + comm) + (pp - 1) * hop
+
+
+def split_prefill_speedup(split: Split | None, prompt_tokens: int) -> float:
+    """How much faster N GPUs prefill than one: pipelined micro-batches for a layer split;
+    about N for tensor parallel (compute divides; communication is small next to it)."""
+    if split is None or split.kind == "single":
+        return 1.0
+    if split.kind == "layer":
+        return pipeline_speedup(prompt_tokens, split.gpus)
+    return split.tensor_parallel * pipeline_speedup(prompt_tokens, split.pipeline_stages)

@@ -1,0 +1,23 @@
+"""Every model x GPU pair in the KB explains without error, and the answer holds together.
+
+A new KB entry cannot break `advisor explain` for any pair without this test failing. It runs
+one explain per pair (4 models x 62 GPUs = 248 at the time of writing; about 1 s in all)."""
+import pytest
+
+from advisor.kb import load_kb
+
+KB = load_kb()
+PAIRS = [(m.id, g.id) for m in KB.all_models() for g in KB.all_gpus()]
+
+
+@pytest.mark.parametrize("model,gpu", PAIRS, ids=[f"{m}-{g}" for m, g in PAIRS])
+def test_pair_explains(advisor, model, gpu):
+    d = advisor.explain(model, gpu).to_json()
+    mem = d["memory"]
+    assert d["verdict"] in {"fits", "tight", "does-not-fit"}
+    assert mem["total_bytes"] == mem["weights_bytes"] + mem["kv_cache_bytes"] + mem["overhead_bytes"]
+    assert mem["available_bytes"] == advisor.kb.gpu(gpu).usable_memory_bytes
+    if d["verdict"] == "does-not-fit":
+        assert d["recommendations"], (model, gpu)
+    else:
+        assert d["throughput"]["decode_tokens_per_s"] > 0

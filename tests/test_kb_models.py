@@ -1,0 +1,268 @@
+"""The model entries of the KB: counts against what their publishers say, and the
+architecture fields that sizing reads (sliding windows, MLA, MoE) in their sane ranges."""
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+
+from advisor.errors import AdvisorError
+from advisor.kb import load_kb
+from advisor.kb.schema import Architecture
+from advisor.sizing.tensors import active_parameter_count, model_tensors, parameter_count
+
+MIN_MODELS = 60
+# A published total that also counts the vision encoder (Llama 4) must exceed the text count,
+# by no more than this share: Llama 4's encoder and projector are under 2% of Scout.
+VISION_SHARE_MAX = 0.03
+
+
+def rounding_tolerance(published: int) -> float:
+    """How far a rounded published figure may be from the truth: 1%, or half a unit in its
+    last printed digit when that is wider ("1.7B" covers 1.65B to 1.75B)."""
+    digits = str(published).rstrip("0")
+    half_unit = 10 ** (len(str(published)) - len(digits)) / 2
+    return max(0.01 * published, half_unit)
+
+
+def _models(kb):
+    return kb.all_models()
+
+
+def test_enough_models(kb):
+    assert len(kb.all_models()) >= MIN_MODELS
+
+
+def test_rounding_tolerance():
+    assert rounding_tolerance(1_700_000_000) == 50_000_000
+    assert rounding_tolerance(671_000_000_000) == 6_710_000_000  # 1% is wider than 0.5B
+    assert rounding_tolerance(3_610_000_000) == 36_100_000
+
+
+def test_every_model_matches_its_published_count(kb):
+    failures = []
+    for m in kb.all_models():
+        computed, published = parameter_count(m.architecture), m.published_parameters
+        if m.published_parameters_exact:
+            ok = computed == published
+        elif m.published_parameters_include_vision:
+            ok = published * (1 - VISION_SHARE_MAX) <= computed <= published + rounding_tolerance(published)
+        else:
+            ok = abs(computed - published) <= rounding_tolerance(published)
+        if not ok:
+            failures.append(f"{m.id}: computed {computed:,} vs published {published:,}")
+    assert not failures, "\n".join(failures)
+
+
+def test_exact_counts_are_most_of_the_kb(kb):
+    exact = [m for m in kb.all_models() if m.published_parameters_exact]
+    assert len(exact) >= 30
+
+
+def test_rounded_counts_say_so_in_a_source_note(kb):
+    for m in kb.all_models():
+        notes = " ".join(s.note or "" for s in m.sources if "published_parameters" in s.fields)
+        if m.published_parameters_exact:
+            assert re.search(r"total_size|exact|bytes", notes), m.id
+        else:
+            assert "rounded" in notes, m.id
+
+
+def test_moe_active_counts_match_published(kb):
+    checked = 0
+    for m in kb.all_models():
+        if m.published_active_parameters is None:
+            continue
+        a = m.architecture
+        active = active_parameter_count(a)
+        if m.published_active_excludes_embedding:
+            active -= a.vocab_size * a.hidden_size
+        tol = rounding_tolerance(m.published_active_parameters)
+        assert abs(active - m.published_active_parameters) <= tol, (m.id, active)
+        checked += 1
+    assert checked >= 7
+
+
+@pytest.mark.parametrize("model_id,total,active", [
+    # DeepSeek V3: 671B without the MTP layer, 37B activated (model card)
+    ("deepseek-v3", 671_026_419_200, 37_552_297_472),
+    # Mixtral 8x7B: 46.7B total, 12.9B active
+    ("mixtral-8x7b", 46_702_792_704, 12_879_925_248),
+    # gpt-oss-20b: the model card's 20.91B total and 3.61B active + the 0.58B embedding table
+    ("gpt-oss-20b", 20_914_757_184, 4_187_440_704),
+])
+def test_moe_counts(kb, model_id, total, active):
+    a = kb.model(model_id).architecture
+    assert parameter_count(a) == total
+    assert active_parameter_count(a) == active
+
+
+def test_dense_models_are_all_active(kb):
+    for m in kb.all_models():
+        if not m.architecture.experts_total:
+            assert active_parameter_count(m.architecture) == parameter_count(m.architecture), m.id
+
+
+def test_sliding_windows_are_sane(kb):
+    windowed = [m for m in kb.all_models() if m.architecture.sliding_window]
+    assert {"gemma-2-9b", "gemma-3-27b", "gpt-oss-120b", "mistral-7b-v0.1"} <= {m.id for m in windowed}
+    for m in windowed:
+        a = m.architecture
+        assert a.sliding_window < a.max_context, m.id
+    assert kb.model("gemma-2-27b").architecture.sliding_window_pattern == 2
+    assert kb.model("gemma-3-4b").architecture.sliding_window_pattern == 6
+    assert kb.model("gemma-3-1b").architecture.sliding_window == 512
+
+
+def test_mla_fields_are_sane(kb):
+    mla = [m for m in kb.all_models() if m.architecture.kv_lora_rank]
+    assert {m.id for m in mla} == {"deepseek-v3", "deepseek-r1"}
+    for m in mla:
+        a = m.architecture
+        assert a.kv_lora_rank < a.hidden_size and a.q_lora_rank < a.hidden_size
+        assert a.head_dim == a.qk_nope_head_dim + a.qk_rope_head_dim
+        names = {t.name for t in model_tensors(a) if t.layer == 0}
+        assert {"attn_q_a", "attn_q_b", "attn_kv_a_mqa", "attn_kv_b", "attn_output"} <= names
+        assert "attn_k" not in names and "attn_v" not in names
+
+
+def test_moe_layouts_are_sane(kb):
+    for m in kb.all_models():
+        a = m.architecture
+        if not a.experts_total:
+            assert not any(t.name.endswith("_exps") for t in model_tensors(a)), m.id
+            continue
+        moe_layers = [i for i in range(a.layers) if a.is_moe_layer(i)]
+        assert moe_layers, m.id
+        assert a.experts_active < a.experts_total, m.id
+        assert (a.expert_ffn_size or a.ffn_size) <= a.ffn_size, m.id
+    ds = kb.model("deepseek-v3").architecture
+    assert [ds.is_moe_layer(i) for i in range(4)] == [False, False, False, True]
+    mav = kb.model("llama-4-maverick").architecture
+    assert sum(mav.is_moe_layer(i) for i in range(mav.layers)) == 24
+    assert not mav.is_moe_layer(0) and mav.is_moe_layer(1)
+    scout = kb.model("llama-4-scout").architecture
+    assert all(scout.is_moe_layer(i) for i in range(scout.layers))
+
+
+def test_siblings_and_distills_resolve(kb):
+    for m in kb.all_models():
+        assert len(set(m.siblings)) == len(m.siblings), m.id
+        for s in m.siblings:
+            assert kb.model(s).id == s
+        if m.distilled_from:
+            assert kb.model(m.distilled_from).id == m.distilled_from
+    distills = [m for m in kb.all_models() if m.distilled_from == "deepseek-r1"]
+    assert len(distills) == 6
+    assert set(kb.model("deepseek-r1").siblings) == {m.id for m in distills}
+
+
+def test_every_model_is_found_by_its_hf_repo(kb):
+    for m in kb.all_models():
+        repos = [a for a in m.aliases if re.fullmatch(r"[\w.\-]+/[\w.\-]+", a)]
+        assert repos, m.id
+        for r in repos:
+            assert kb.model(r).id == m.id
+
+
+def test_vision_flags(kb):
+    for m in kb.all_models():
+        if m.published_parameters_include_vision:
+            assert m.vision_tower_excluded
+    assert kb.model("gemma-3-27b").vision_tower_excluded
+    assert not kb.model("gemma-3-1b").vision_tower_excluded
+
+
+# ---- the tensor inventory on small made-up architectures: each feature adds what it should
+
+def _arch(**kw) -> Architecture:
+    base = dict(layers=2, hidden_size=64, attention_heads=4, kv_heads=2, head_dim=16, ffn_size=128,
+                vocab_size=100, tied_embeddings=False, max_context=256)
+    return Architecture(**{**base, **kw})
+
+
+def test_tensor_features_add_their_parameters():
+    base = parameter_count(_arch())
+    L, h, q, kv = 2, 64, 64, 32
+    assert parameter_count(_arch(qkv_bias=True)) - base == L * (q + 2 * kv)
+    assert parameter_count(_arch(attn_output_bias=True)) - base == L * h
+    assert parameter_count(_arch(qk_norm=True)) - base == L * 2 * 16
+    assert parameter_count(_arch(qk_norm=True, qk_norm_per_head=True)) - base == L * (q + kv)
+    assert parameter_count(_arch(attention_sinks=True)) - base == L * 4
+    assert parameter_count(_arch(norms_per_layer=4)) - base == L * 2 * h
+    assert parameter_count(_arch(tied_embeddings=True)) - base == -100 * h
+    assert parameter_count(_arch(ffn_bias=True)) - base == L * (128 + 128 + h)
+    # fusing changes the tensors, not the count
+    fused = _arch(fused_qkv=True, fused_gate_up=True)
+    assert parameter_count(fused) == base
+    assert {t.name for t in model_tensors(fused) if t.layer == 0} >= {"attn_qkv", "ffn_up"}
+    assert not {"attn_q", "ffn_gate"} & {t.name for t in model_tensors(fused)}
+
+
+def test_moe_inventory_on_a_small_model():
+    a = _arch(layers=4, experts_total=4, experts_active=2, experts_shared=1, expert_ffn_size=32,
+              dense_layers=1, moe_layer_step=1, router_bias=True)
+    per_expert = 3 * 64 * 32
+    dense_ffn = 3 * 64 * 128
+    moe_ffn = 64 * 4 + 4 + 4 * per_expert + per_expert
+    attn = 64 * 64 + 2 * 64 * 32 + 64 * 64 + 2 * 64
+    outside = 2 * 100 * 64 + 64
+    assert parameter_count(a) == outside + 4 * attn + dense_ffn + 3 * moe_ffn
+    assert active_parameter_count(a) == parameter_count(a) - 3 * 2 * per_expert
+
+
+def test_latent_attention_inventory():
+    a = _arch(attention_heads=4, kv_heads=4, head_dim=24, kv_lora_rank=16, q_lora_rank=32,
+              qk_rope_head_dim=8, qk_nope_head_dim=16, v_head_dim=16, layers=1)
+    per_layer = (64 * 32 + 32 + 32 * 4 * 24          # q_a, q_a_norm, q_b
+                 + 64 * (16 + 8) + 16 + 16 * 4 * 32  # kv_a_mqa, kv_a_norm, kv_b
+                 + 4 * 16 * 64                       # output
+                 + 3 * 64 * 128 + 2 * 64)            # ffn and norms
+    assert parameter_count(a) == 2 * 100 * 64 + 64 + per_layer
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(kv_lora_rank=16, qk_rope_head_dim=8), "qk_nope_head_dim and v_head_dim"),
+    (dict(q_lora_rank=16), "set kv_lora_rank"),
+    (dict(experts_shared=1), r"need\(s\) experts_total"),
+    (dict(moe_layer_step=2), r"need\(s\) experts_total"),
+    (dict(experts_total=4, experts_active=2, dense_layers=2), "no mixture-of-experts layer"),
+    (dict(qk_norm_per_head=True), "needs qk_norm"),
+])
+def test_inconsistent_architectures_are_refused(kw, message):
+    with pytest.raises(ValueError, match=message):
+        _arch(**kw)
+
+
+def _write_model(d, id, extra=""):
+    (d / f"{id}.yaml").write_text(textwrap.dedent(f"""\
+        id: {id}
+        name: {id.upper()}
+        family: x
+        {extra}
+        architecture:
+          layers: 2
+          hidden_size: 64
+          attention_heads: 4
+          kv_heads: 4
+          head_dim: 16
+          ffn_size: 128
+          vocab_size: 100
+          tied_embeddings: false
+          max_context: 128
+        sources:
+          - fields: [architecture]
+            source: made up for a test
+        """))
+
+
+def test_unknown_teacher_is_an_error_naming_the_closest(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    (tmp_path / "gpus").mkdir()
+    _write_model(models, "teacher-big")
+    _write_model(models, "student", "distilled_from: teacher-bigg")
+    with pytest.raises(AdvisorError, match=r"student.yaml:\d+: field 'distilled_from': 'teacher-bigg' is not "
+                                           r"a known model; closest known: teacher-big"):
+        load_kb(tmp_path)

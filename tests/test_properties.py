@@ -1,0 +1,146 @@
+"""Invariants of the rulebook over the whole knowledge base.
+
+Every model x precision on GPUs rotating through the KB at the default workload, and hypothesis-drawn
+contexts, batches and GPU counts beside it. Every option an advisory recommends is recomputed
+with the sizing core (advisor.sizing) and must really fit; a fit never hides a deficit; every
+advisory has exactly one verdict and at least one next step.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from advisor.facts import ALWAYS, FACTS, TOGETHER
+from advisor.facts.hardware import native_formats
+from advisor.kb import load_kb
+from advisor.render import render_json, render_markdown
+from advisor.sizing import constants as c
+from advisor.sizing.plan import place, valid_tensor_parallel_sizes
+from advisor.sizing.precision import all_precisions, parse_precision
+from advisor.sizing.tensors import parameter_count
+from advisor.sizing.workload import Workload
+
+KB = load_kb()
+MODELS = [m.id for m in KB.all_models()]
+GPUS = [g.id for g in KB.all_gpus()]
+PRECISIONS = [p.name for p in all_precisions()]
+# Every model at every precision, each on two GPUs that rotate through the KB (so every GPU
+# meets many models and precisions): the full product (over 100,000 questions) would take an
+# hour; every model x GPU pair is explained in tests/test_kb_all_pairs.py.
+GRID = [(m, GPUS[(k + shift) % len(GPUS)], p)
+        for i, m in enumerate(MODELS) for j, p in enumerate(PRECISIONS)
+        for k in [i * len(PRECISIONS) + j] for shift in (0, len(GPUS) // 2)]
+
+
+def check_advisory(advisor, kb, m_id, g_id, p_name, context=8192, batch=1, gpus=1):
+    context = min(context, kb.model(m_id).architecture.max_context)
+    adv = advisor.explain(m_id, g_id, p_name, context, batch, gpus)
+    model, gpu, prec = kb.model(m_id), kb.gpu(g_id), parse_precision(p_name)
+    work = Workload(context, batch)
+    pl = place(model, gpu, prec, work, gpus)
+    where = (m_id, g_id, p_name, context, batch, gpus)
+
+    # One verdict, and the one the numbers give; never "fits" with a deficit.
+    assert adv.verdict == pl.verdict, where
+    assert adv.verdict != "fits" or pl.headroom_bytes >= pl.margin_bytes, where
+    assert sum(1 for r in adv.fired if advisor.rules[r].verdict) == 1, where
+    # At least one next step.
+    assert adv.recommendations, where
+
+    facts = adv.situation.facts
+    assert set(facts) <= set(FACTS), where
+    assert ALWAYS <= set(facts), (where, ALWAYS - set(facts))
+    for group in TOGETHER:
+        present = group & set(facts)
+        assert not present or present == group, (where, group - present)
+
+    for rec in adv.recommendations:
+        kind = rec["kind"]
+        assert all(v is not None for k, v in rec.items()
+                   if k not in advisor.rules[rec["rule"]].optional), (where, rec)
+        if kind == "quantize":
+            q = parse_precision(rec["precision"])
+            assert q.quality_rank > prec.quality_rank, (where, rec)
+            assert place(model, gpu, q, work, gpus).fits, (where, rec)
+            assert q.name != "fp8" or "fp8" in native_formats(gpu), (where, rec)
+        elif kind == "shard":
+            n = rec["gpu_count"]
+            assert n > gpus and n in valid_tensor_parallel_sizes(model), (where, rec)
+            # past one node the plan is vLLM's (tensor parallel in a node, pipeline across)
+            w = replace(work, runtime="vllm") if n > c.GPUS_PER_NODE else work
+            assert place(model, gpu, prec, w, n).fits, (where, rec)
+            smaller = max([s for s in valid_tensor_parallel_sizes(model) if s < n] or [1])
+            assert not place(model, gpu, prec, w, smaller).fits, (where, rec)
+            if n > c.GPUS_PER_NODE >= smaller:
+                # one node's worth did not fit with the runtime asked for either
+                assert not place(model, gpu, prec, work, smaller).fits, (where, rec)
+            assert rec["node_count"] == -(-n // c.GPUS_PER_NODE), (where, rec)
+        elif kind == "rent":
+            g2 = kb.gpu(rec["gpu_id"])
+            assert place(model, g2, prec, work, rec["gpu_count"]).fits, (where, rec)
+            assert not (g2.id == gpu.id and rec["gpu_count"] <= gpus), (where, rec)
+        elif kind == "smaller-model":
+            m2 = kb.model(rec["model_id"])
+            assert parameter_count(m2.architecture) < parameter_count(model.architecture), where
+            assert place(m2, gpu, parse_precision(rec["precision"]), work, gpus).fits, (where, rec)
+        elif kind == "offload":
+            assert pl.headroom_bytes < 0 and gpus == 1, (where, rec)
+            assert 1 <= rec["gpu_layers"] < model.architecture.layers, (where, rec)
+            assert rec["gpu_layers"] + rec["cpu_layers"] == model.architecture.layers, where
+            assert rec["ram_bytes"] <= rec["ram_assumed_bytes"], (where, rec)
+            assert f"-ngl {rec['gpu_layers']} " in rec["command"], (where, rec)
+        elif kind == "run":
+            assert pl.headroom_bytes >= 0, (where, rec)
+            cmd = rec["command"]
+            if cmd.startswith("vllm serve"):
+                assert f"--max-model-len {context}" in cmd and prec.family != "gguf", where
+            else:
+                assert cmd.startswith("llama-server") and f"-c {context * batch}" in cmd, where
+        elif kind == "headroom":
+            assert pl.fits, where
+            mc, mb = rec["max_context_tokens"], rec["max_batch"]
+            assert context <= mc <= model.architecture.max_context, where
+            assert place(model, gpu, prec, Workload(mc, batch), gpus).fits, where
+            if mc < model.architecture.max_context:
+                assert not place(model, gpu, prec, Workload(mc + 1, batch), gpus).fits, where
+            assert mb >= batch and place(model, gpu, prec, Workload(context, mb), gpus).fits, where
+        elif kind == "native-format":
+            assert prec.name not in native_formats(gpu), where
+            assert rec["alternative"] in native_formats(gpu) or parse_precision(
+                rec["alternative"]).family == "gguf", where
+        else:
+            pytest.fail(f"no property check for recommendation kind {kind!r}: add one")
+    return adv
+
+
+def test_every_model_gpu_precision_in_the_kb(advisor, kb):
+    kinds = set()
+    for m, g, p in GRID:
+        kinds |= {r["kind"] for r in check_advisory(advisor, kb, m, g, p).recommendations}
+    assert len(GRID) >= 300
+    # The grid exercises every inference kind a template exists for (fine-tuning's: test_finetune_rules).
+    from advisor.advise import recommendation_kinds
+    assert kinds == {k for k in recommendation_kinds() if not k.startswith("finetune-")}
+
+
+@settings(max_examples=400, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(m=st.sampled_from(MODELS), g=st.sampled_from(GPUS), p=st.sampled_from(PRECISIONS),
+       context=st.one_of(st.sampled_from([1, 512, 4096, 8192, 32768, 131072]),
+                         st.integers(1, 131072)),
+       batch=st.integers(1, 16), gpus=st.sampled_from([1, 2, 3, 4, 8, 16]))
+def test_random_workloads(advisor, kb, m, g, p, context, batch, gpus):
+    check_advisory(advisor, kb, m, g, p, context, batch, gpus)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(m=st.sampled_from(MODELS), g=st.sampled_from(GPUS), p=st.sampled_from(PRECISIONS),
+       context=st.integers(1, 131072))
+def test_same_question_same_bytes(advisor, m, g, p, context):
+    context = min(context, advisor.kb.model(m).architecture.max_context)
+    a, b = advisor.explain(m, g, p, context), advisor.explain(m, g, p, context)
+    assert render_markdown(a) == render_markdown(b) and render_json(a) == render_json(b)
