@@ -10,6 +10,7 @@ from advisor.facts import Situation, build_situation
 from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
+from advisor.sizing.finetune import PART_NAMES, FinetuneSpec, validate as validate_finetune
 from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 from advisor.sizing.precision import parse_precision
 
@@ -50,6 +51,8 @@ class Advisory:
 
     def to_json(self) -> dict:
         s, pl, f = self.situation, self.situation.placement, self.situation.facts
+        if s.work.task == "finetune":
+            return _finetune_json(self)
         return {
             "model": {"id": s.model.id, "name": s.model.name, "parameters": f["model_parameters"]},
             "gpu": {"id": s.gpu.id, "name": s.gpu.name, "memory_bytes": s.gpu.memory_bytes,
@@ -112,10 +115,11 @@ class Advisor:
     def explain(self, model: str, gpu: str, precision: str | None = None,
                 context_tokens: int | None = None, batch: int = 1, gpus: int = 1,
                 work: Workload | None = None, kv_cache: str | None = None,
-                runtime: str | None = None) -> Advisory:
+                runtime: str | None = None, finetune: FinetuneSpec | None = None) -> Advisory:
         """precision None: fp16, or a model file's own precision. context_tokens None:
         DEFAULT_CONTEXT_TOKENS, or the model's own maximum if smaller. kv_cache and runtime
-        override the workload's."""
+        override the workload's. finetune: size training instead (bf16 base weights,
+        the sequence length as the context)."""
         if context_tokens is not None and context_tokens < 1:
             raise AdvisorError(f"--context must be at least 1 token, not {context_tokens}")
         if batch < 1:
@@ -141,6 +145,11 @@ class Advisor:
             raise AdvisorError(f"--prompt-tokens must be at least 1, not {work.prompt_tokens}")
         if work.ram_bytes < 0 or work.ram_bandwidth_gb_s <= 0:
             raise AdvisorError("--ram-gb must be at least 0 and --ram-bandwidth above 0")
+        if finetune is not None:  # training: the sequence is the context, weights start in bf16
+            validate_finetune(finetune, m.architecture, gpus)
+            p = parse_precision("bf16")
+            work = replace(work, context_tokens=finetune.seq_len, batch=finetune.micro_batch,
+                           task="finetune", finetune=finetune)
         s = build_situation(self.kb, m, g, p, work, gpus)
         inference = self.engine.infer(s.facts)
         fired = [f.rule_id for f in inference.firings]
@@ -157,3 +166,31 @@ class Advisor:
                 rec.update({name: inference.facts.get(fact) for name, fact in spec.with_facts.items()})
                 recs.append(rec)
         return Advisory(s, verdicts[0], recs, fired, inference.facts, inference.derived)
+
+
+def _finetune_json(adv: Advisory) -> dict:
+    """The JSON of a fine-tuning advisory: the inference contract's keys, memory per part."""
+    s, f, ft = adv.situation, adv.situation.facts, adv.situation.work.finetune
+    n = s.gpu_count
+    work = {"task": "finetune", "precision": "nf4" if ft.method == "qlora" else "bf16",
+            "context_tokens": ft.seq_len, "batch": ft.micro_batch, "method": ft.method,
+            "seq_len": ft.seq_len, "micro_batch": ft.micro_batch,
+            "gradient_checkpointing": ft.gradient_checkpointing, "optimizer": ft.optimizer,
+            "sharding": ft.sharding, "pure_bf16": ft.pure_bf16,
+            "lora_rank": ft.lora_rank if ft.uses_lora else None,
+            "lora_targets": list(ft.lora_targets) if ft.uses_lora else None}
+    return {
+        "model": {"id": s.model.id, "name": s.model.name, "parameters": f["model_parameters"]},
+        "gpu": {"id": s.gpu.id, "name": s.gpu.name, "memory_bytes": s.gpu.memory_bytes, "count": n},
+        "workload": work,
+        "memory": {"weights_bytes": f["weights_bytes"], "kv_cache_bytes": 0,
+                   "overhead_bytes": f["overhead_bytes"], "total_bytes": f["total_bytes"],
+                   "available_bytes": f["available_bytes"], "headroom_bytes": f["headroom_bytes"],
+                   "margin_bytes": f["margin_bytes"], "per_gpu_bytes": f["finetune_per_gpu_bytes"],
+                   "trainable_parameters": f["finetune_trainable_parameters"],
+                   "breakdown": {k: f[f"finetune_{k}_bytes"] for k in PART_NAMES}},
+        "verdict": adv.verdict,
+        "recommendations": adv.recommendations,
+        "throughput": {"decode_tokens_per_s": None, "decode_tokens_per_s_full_context": None},
+        "rules_fired": adv.fired,
+    }

@@ -53,7 +53,13 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "recommendations": advisory.recommendations, "c": c, "defaults": set(defaults),
         "mem": s.placement.parts,
     }
-    text = environment().get_template("advisory.md.j2").render(**ctx)
+    name = "finetune.md.j2" if s.work.task == "finetune" else "advisory.md.j2"
+    if s.work.task == "finetune":
+        from advisor.sizing.finetune import explanation_numbers
+
+        ctx["ft"] = s.work.finetune
+        ctx["ftx"] = explanation_numbers(s.model.architecture, s.work.finetune)
+    text = environment().get_template(name).render(**ctx)
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
     return text

@@ -23,6 +23,10 @@ CASES = [
     ("llama-3.1-70b", "a100-40gb", "fp16", 8192, 4),       # fits on the 4 GPUs asked for
     ("llama-3.1-8b", "a100-40gb", "fp8", 8192, 1),         # FP8 not native on Ampere
     ("llama-3.1-70b", "mi300x", "fp16", 8192, 1),          # AMD, one card
+    ("deepseek-r1", "a100-80gb", "Q4_K_M", 8192, 1),       # MoE with MLA: shard, distilled model
+    ("qwen3-30b-a3b", "rtx-4060-ti-16gb", "Q8_0", 8192, 1),  # MoE: experts offloaded to RAM
+    ("llama-3.1-8b", "m4-max-64gb", "bf16", 8192, 1),      # Apple unified memory: llama.cpp, no vLLM
+    ("llama-3.1-70b", "m3-max-64gb", "Q8_0", 8192, 1),     # Apple, too small at Q8_0
 ]
 
 

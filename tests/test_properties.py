@@ -33,6 +33,7 @@ PRECISIONS = [p.name for p in all_precisions()]
 GRID = [(m, GPUS[(k + shift) % len(GPUS)], p)
         for i, m in enumerate(MODELS) for j, p in enumerate(PRECISIONS)
         for k in [i * len(PRECISIONS) + j] for shift in (0, len(GPUS) // 2)]
+GRID += [("deepseek-r1", "a100-80gb", "Q4_K_M")]  # a distilled model (rare in the rotation)
 
 
 def check_advisory(advisor, kb, m_id, g_id, p_name, context=8192, batch=1, gpus=1):
@@ -82,6 +83,10 @@ def check_advisory(advisor, kb, m_id, g_id, p_name, context=8192, batch=1, gpus=
             g2 = kb.gpu(rec["gpu_id"])
             assert place(model, g2, prec, work, rec["gpu_count"]).fits, (where, rec)
             assert not (g2.id == gpu.id and rec["gpu_count"] <= gpus), (where, rec)
+        elif kind == "distilled-model":
+            m2 = kb.model(rec["model_id"])
+            assert m2.distilled_from == model.id, (where, rec)
+            assert place(m2, gpu, parse_precision(rec["precision"]), work, gpus).fits, (where, rec)
         elif kind == "smaller-model":
             m2 = kb.model(rec["model_id"])
             assert parameter_count(m2.architecture) < parameter_count(model.architecture), where
@@ -107,6 +112,19 @@ def check_advisory(advisor, kb, m_id, g_id, p_name, context=8192, batch=1, gpus=
             if mc < model.architecture.max_context:
                 assert not place(model, gpu, prec, Workload(mc + 1, batch), gpus).fits, where
             assert mb >= batch and place(model, gpu, prec, Workload(context, mb), gpus).fits, where
+        elif kind == "kv-quantize":
+            d = rec["kv_cache_dtype"]
+            assert not pl.fits and d in c.RUNTIME_KV_DTYPES[work.runtime], (where, rec)
+            assert c.KV_DTYPE_BLOCKS[d][1] / c.KV_DTYPE_BLOCKS[d][0] < 2, (where, rec)  # < 16 bits
+            alt = place(model, gpu, prec, replace(work, kv_cache_dtype=d), gpus)
+            assert alt.fits and alt.total_bytes == rec["total_bytes"], (where, rec)
+            assert rec["kv_cache_bytes"] < pl.kv_cache_bytes, (where, rec)
+        elif kind == "shorter-context":
+            n = rec["context_tokens"]
+            assert not pl.fits and 1024 <= n < context and n % 256 == 0, (where, rec)
+            assert place(model, gpu, prec, replace(work, context_tokens=n), gpus).fits, (where, rec)
+            assert not place(model, gpu, prec, replace(work, context_tokens=n + 256), gpus).fits, \
+                (where, rec)
         elif kind == "native-format":
             assert prec.name not in native_formats(gpu), where
             assert rec["alternative"] in native_formats(gpu) or parse_precision(
@@ -121,9 +139,9 @@ def test_every_model_gpu_precision_in_the_kb(advisor, kb):
     for m, g, p in GRID:
         kinds |= {r["kind"] for r in check_advisory(advisor, kb, m, g, p).recommendations}
     assert len(GRID) >= 300
-    # The grid exercises every kind a template exists for.
+    # The grid exercises every inference kind a template exists for (fine-tuning's: test_finetune_rules).
     from advisor.advise import recommendation_kinds
-    assert kinds == recommendation_kinds()
+    assert kinds == {k for k in recommendation_kinds() if not k.startswith("finetune-")}
 
 
 @settings(max_examples=400, deadline=None, derandomize=True,

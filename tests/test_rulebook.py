@@ -5,6 +5,8 @@ from advisor.advise import recommendation_kinds
 from advisor.paths import data_dir
 from advisor.rules.cases import load_cases
 
+from tests.test_finetune_golden import CASES as FINETUNE_GOLDEN_SCENARIOS
+from tests.test_finetune_golden import explain as explain_finetune
 from tests.test_golden import CASES as GOLDEN_SCENARIOS
 
 
@@ -44,6 +46,8 @@ def test_every_rule_fires_in_a_golden_scenario(advisor):
     fired = set()
     for m, g, p, ctx, n in GOLDEN_SCENARIOS:
         fired |= set(advisor.explain(m, g, p, ctx, 1, n).fired)
+    for case in FINETUNE_GOLDEN_SCENARIOS:
+        fired |= set(explain_finetune(advisor, case).fired)
     assert set(advisor.rules) - fired - set(AWAITING_KB) == set()
 
 

@@ -7,13 +7,16 @@ from pathlib import Path
 
 import click
 
+from advisor.cli.finetune_options import finetune_options, finetune_spec
+
+
 @click.command()
 @click.argument("model")
 @click.argument("gpu")
 @click.option("--precision", "-p", default=None,
               help="fp32, fp16, bf16, fp8, int8, int4 or a GGUF type (Q4_K_M ...). Default fp16.")
 @click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192, or the model's maximum if smaller.")
-@click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
+@click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
 @click.option("--gpus", "-n", type=int, default=1, show_default=True, help="GPUs of this kind.")
 @click.option("--kv-cache", default="fp16", show_default=True,
               help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q4_0 (llama.cpp).")
@@ -33,16 +36,19 @@ import click
               help="System RAM in GB for CPU offload. Default 64 GiB (a desktop).")
 @click.option("--ram-bandwidth", type=float, default=None,
               help="System RAM bandwidth in GB/s. Default 76.8 (dual-channel DDR5-4800).")
+@finetune_options
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
 def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, fmt, rules_dirs, kb_dirs,
-            prompt_tokens, ram_gb, ram_bandwidth, why):
+            prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not."""
     from advisor.advise import Advisor, load_rulebook
     from advisor.kb.store import load_kb, user_kb_dirs
     from advisor.render import render_json, render_markdown
 
-    defaults = set()
+    spec, defaults = finetune_spec(task, finetune, {"precision": precision, "context": context,
+                                                     "batch": batch})
+    batch = 1 if batch is None else batch
     if precision is None:
         defaults = defaults | {"precision"}
     if context is None:
@@ -55,7 +61,8 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, fmt,
     if ram_bandwidth is not None:
         work = replace(work, ram_bandwidth_gb_s=ram_bandwidth)
     advisor = Advisor(load_kb(extra=user_kb_dirs(kb_dirs)), load_rulebook(rules_dirs))
-    adv = advisor.explain(model, gpu, precision, context, batch, gpus, work, kv_cache, runtime)
+    adv = advisor.explain(model, gpu, precision, context, batch, gpus, work, kv_cache, runtime,
+                          finetune=spec)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:
         defaults.discard("precision")  # the file's own precision, not a default
     text = render_json(adv) if fmt == "json" else render_markdown(adv, defaults)

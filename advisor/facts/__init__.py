@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.facts import (commands, core, derived, hardware, headroom, memory, options,
+from advisor.facts import (commands, core, derived, finetune, hardware, headroom, memory, options,
                            placement, quality, rent, speed)
 from advisor.facts.question import Question
 from advisor.kb.schema import GPU, Model
@@ -20,7 +20,12 @@ from advisor.sizing.workload import Workload
 from advisor.sizing.precision import Precision
 
 CONTRIBUTORS = [core, memory, speed, placement, options, rent, hardware, quality, headroom,
-                commands, derived]
+                commands, derived, finetune]
+# Which contributors a task runs: fine-tuning has its own memory, verdict and option facts
+# (advisor/facts/finetune.py); the inference ones (KV, speed, placement, commands) would describe
+# a question nobody asked.
+BY_TASK = {"inference": [m for m in CONTRIBUTORS if m is not finetune],
+           "finetune": [core, finetune]}
 
 FACTS: dict[str, tuple[str, str]] = {}
 for _m in CONTRIBUTORS:
@@ -28,7 +33,8 @@ for _m in CONTRIBUTORS:
     assert not _dup, f"facts registered twice: {_dup}"
     FACTS.update(_m.FACTS)
 
-# What rule validation may rely on: facts every situation has (ALWAYS), groups of facts that are
+# What rule validation may rely on: facts every inference situation has (ALWAYS; fine-tuning
+# situations have core's and finetune's), groups of facts that are
 # present all together or not at all (TOGETHER), and facts only rules set (DERIVED). A
 # contributor that declares none of these promises nothing: its facts count as possibly missing.
 ALWAYS: set[str] = set().union(*(getattr(_m, "ALWAYS", set()) for _m in CONTRIBUTORS))
@@ -61,7 +67,7 @@ def build_situation(kb: KnowledgeBase, model: Model, gpu: GPU, precision: Precis
     q = Question(kb, model, gpu, precision, work, gpus)
     pl = place(model, gpu, precision, work, gpus)
     facts: dict = {"kind": "situation"}
-    for m in CONTRIBUTORS:
+    for m in BY_TASK[work.task]:
         m.contribute(q, pl, facts)
     unknown = set(facts) - set(FACTS)
     if unknown:

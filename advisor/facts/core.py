@@ -7,6 +7,7 @@ from advisor.sizing.tensors import parameter_count
 
 FACTS: dict[str, tuple[str, str]] = {
     "kind": ("str", "always 'situation'"),
+    "task": ("str", "inference or finetune"),
     "model_id": ("str", "the model's KB id"),
     "model_parameters": ("int", "parameters computed from the architecture"),
     "gpu_id": ("str", "the GPU's KB id"),
@@ -43,6 +44,11 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         "precision_family": q.precision.family,
         "context_tokens": q.work.context_tokens,
         "batch": q.work.batch,
+        "task": q.work.task,
+    })
+    if q.work.task != "inference":
+        return  # advisor/facts/finetune.py sets the memory and verdict facts of training
+    f.update({
         "weights_bytes": pl.weights_bytes,
         "kv_cache_bytes": pl.kv_cache_bytes,
         "overhead_bytes": pl.overhead_bytes,

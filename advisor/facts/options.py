@@ -1,4 +1,5 @@
-"""Facts about the ways out of a miss: quantize, shard, offload, a smaller model (renting: rent.py)."""
+"""Facts about the ways out of a miss: quantize, shard, offload, a smaller model, a distilled
+model (renting: rent.py)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -46,10 +47,17 @@ FACTS: dict[str, tuple[str, str]] = {
     "smaller_model_total_bytes": ("int", "its total memory"),
     "smaller_model_headroom_bytes": ("int", "its headroom"),
     "smaller_model_decode_tokens_per_s": ("float", "its decode speed"),
+    "distilled_model_id": ("str", "the largest model distilled from this one that fits"),
+    "distilled_model_name": ("str", "its name"),
+    "distilled_model_parameters": ("int", "its parameters"),
+    "distilled_model_precision": ("str", "the precision it fits at"),
+    "distilled_model_total_bytes": ("int", "its total memory"),
+    "distilled_model_headroom_bytes": ("int", "its headroom"),
+    "distilled_model_decode_tokens_per_s": ("float", "its decode speed"),
 }
 # Each option's facts are set all together or not at all (tests check it over the KB).
 TOGETHER = [{k for k in FACTS if k.startswith(prefix) and not k.startswith("offload_moe_")}
-            for prefix in ("quantize_", "shard_", "offload_", "smaller_model_")]
+            for prefix in ("quantize_", "shard_", "offload_", "smaller_model_", "distilled_model_")]
 TOGETHER.append({k for k in FACTS if k.startswith("offload_moe_")})
 
 
@@ -70,9 +78,29 @@ def _smaller_model(kb: KnowledgeBase, model, gpu, gpus, precision, work):
     sibs = sorted((kb.model(s) for s in model.siblings),
                   key=lambda m: parameter_count(m.architecture), reverse=True)
     mine = parameter_count(model.architecture)
-    candidates = [m for m in sibs if parameter_count(m.architecture) < mine]
-    for p in [precision, parse_precision("Q4_K_M")]:
-        for m in candidates:
+    # a distill of this model is the distilled-model option's, not a smaller sibling
+    candidates = [m for m in sibs if parameter_count(m.architecture) < mine
+                  and m.distilled_from != model.id]
+    return _first_fit(candidates, gpu, gpus, precision, work)
+
+
+def _distilled_model(kb: KnowledgeBase, model, gpu, gpus, precision, work):
+    """Models the KB records as distilled from this one (distilled_from), largest first."""
+    distills = sorted((m for m in kb.all_models() if m.distilled_from == model.id),
+                      key=lambda m: parameter_count(m.architecture), reverse=True)
+    return _first_fit(distills, gpu, gpus, precision, work)
+
+
+def _first_fit(candidates, gpu, gpus, precision, work):
+    """The largest candidate that fits at the precision asked or, failing that, at Q4_K_M (a
+    larger model at 4 bits usually answers better than a smaller one at 16); a candidate whose
+    own limit is below the asked context is left out."""
+    q4 = parse_precision("Q4_K_M")
+    tries = [precision] + ([q4] if q4.quality_rank > precision.quality_rank else [])
+    for m in candidates:
+        if m.architecture.max_context < work.context_tokens:
+            continue
+        for p in tries:
             pl = place(m, gpu, p, work, gpus)
             if pl.fits:
                 return m, p, pl
@@ -87,7 +115,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
             f.update(quantize_precision=p.name, quantize_weights_bytes=qpl.weights_bytes,
                      quantize_total_bytes=qpl.total_bytes, quantize_headroom_bytes=qpl.headroom_bytes,
                      quantize_decode_tokens_per_s=round(qpl.decode_tokens_per_s(), 2),
-                     quantize_needs_more_than_4bit=p.quality_rank < 5)
+                     quantize_needs_more_than_4bit=p.quality_rank <= 5)  # Q4_K_M: 4.8 bits
         n = min_gpus(q.model, q.gpu, q.precision, q.work)
         shard_work = q.work
         if n is not None and n > c.GPUS_PER_NODE:
@@ -98,7 +126,8 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
             shard_work = replace(q.work, runtime="vllm",
                                  kv_cache_dtype=kv if kv in c.RUNTIME_KV_DTYPES["vllm"] else "fp16")
             n = min_gpus(q.model, q.gpu, q.precision, shard_work)
-        if n is not None and n > q.gpus:
+        if n is not None and n > q.gpus and not q.gpu.unified_memory:
+            # a Mac's unified memory is one machine's, not a card to put beside another
             spl = place(q.model, q.gpu, q.precision, shard_work, n)
             f.update(shard_gpu_count=n, shard_node_count=-(-n // c.GPUS_PER_NODE),
                      shard_total_bytes=spl.total_bytes, shard_headroom_bytes=spl.headroom_bytes,
@@ -128,3 +157,11 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
                      smaller_model_precision=p.name, smaller_model_total_bytes=spl.total_bytes,
                      smaller_model_headroom_bytes=spl.headroom_bytes,
                      smaller_model_decode_tokens_per_s=round(spl.decode_tokens_per_s(), 2))
+        d = _distilled_model(q.kb, q.model, q.gpu, q.gpus, q.precision, q.work)
+        if d:
+            m, p, dpl = d
+            f.update(distilled_model_id=m.id, distilled_model_name=m.name,
+                     distilled_model_parameters=parameter_count(m.architecture),
+                     distilled_model_precision=p.name, distilled_model_total_bytes=dpl.total_bytes,
+                     distilled_model_headroom_bytes=dpl.headroom_bytes,
+                     distilled_model_decode_tokens_per_s=round(dpl.decode_tokens_per_s(), 2))

@@ -3,6 +3,8 @@ has a price (GPU price_usd_per_hour, read on price_date from the source the entr
 smallest memory first; and the smallest set of cards when no single card holds it."""
 from __future__ import annotations
 
+from advisor.sizing import constants as c
+
 from advisor.facts.question import Question
 from advisor.kb.schema import GPU
 from advisor.kb.store import KnowledgeBase
@@ -35,6 +37,16 @@ def _cost_key(g: GPU, n: int) -> tuple:
     return (1, 0.0, n * g.memory_bytes, g.id)
 
 
+def scales_across_nodes(g: GPU) -> bool:
+    """Sets of more than one node are offered only on cards built into multi-node clusters: SXM/OAM
+    parts with an NVLink or Infinity Fabric switch fabric (not a 2-card bridge, not Grace's C2C)
+    and Gaudi's on-chip RoCE. Clouds rent PCIe and consumer cards by the box, not as clusters."""
+    link = (g.interconnect or "").lower()
+    if "bridge" in link:
+        return False
+    return ("nvlink" in link and "c2c" not in link) or "infinity fabric" in link or "roce" in link
+
+
 def rent_options(kb: KnowledgeBase, q: Question) -> tuple[list[GPU], tuple[GPU, int] | None]:
     """(single cards that fit, cheapest first; the cheapest set of any size)"""
     sets = []
@@ -42,7 +54,7 @@ def rent_options(kb: KnowledgeBase, q: Question) -> tuple[list[GPU], tuple[GPU, 
         if not g.rentable:
             continue  # unified-memory Macs are bought, not rented by the hour
         n = min_gpus(q.model, g, q.precision, q.work)
-        if n is not None:
+        if n is not None and (n <= c.GPUS_PER_NODE or scales_across_nodes(g)):
             sets.append((_cost_key(g, n), g, n))
     sets.sort(key=lambda t: t[0])
     singles = [g for _, g, n in sets if n == 1]

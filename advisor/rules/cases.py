@@ -11,7 +11,10 @@
       - name: a-real-question
         expect: fires
         scenario: {model: llama-3.1-70b, gpu: a100-40gb, precision: fp16, context: 8192,
-                   batch: 1, gpus: 1}
+                   batch: 1, gpus: 1, kv_cache: q8_0, runtime: llama.cpp}
+      - name: a-fine-tuning-question    # task: finetune, then any fine-tuning knob
+        expect: fires
+        scenario: {model: llama-3.1-8b, gpu: rtx-4090, task: finetune, method: qlora, seq_len: 2048}
 
 `facts` cases run the one rule alone in the engine; `scenario` cases run the whole rulebook
 (with the user's rules) on a question from the knowledge base and check whether this rule is
@@ -29,7 +32,11 @@ from advisor.errors import AdvisorError, closest
 from advisor.facts import FACTS
 
 _CASE_KEYS = ("name", "expect", "facts", "scenario", "derives")
-_SCENARIO_KEYS = ("model", "gpu", "precision", "context", "batch", "gpus")
+_SCENARIO_KEYS = ("model", "gpu", "precision", "context", "batch", "gpus", "kv_cache", "runtime")
+# with task: finetune, the fine-tuning knobs (advisor.sizing.finetune.FinetuneSpec's fields)
+_FINETUNE_KEYS = ("model", "gpu", "gpus", "task", "method", "seq_len", "micro_batch",
+                  "gradient_checkpointing", "optimizer", "pure_bf16", "lora_rank", "lora_targets",
+                  "sharding")
 EXPECTS = ("fires", "silent")
 
 
@@ -90,8 +97,9 @@ def _problems(c: dict, names_seen: set) -> list[str]:
         if not isinstance(sc, dict) or "model" not in sc or "gpu" not in sc:
             out.append("scenario needs at least model and gpu")
         else:
-            out += [f"scenario: unknown key '{k}' (known: {', '.join(_SCENARIO_KEYS)})"
-                    for k in sc if k not in _SCENARIO_KEYS]
+            known = _FINETUNE_KEYS if sc.get("task") == "finetune" else _SCENARIO_KEYS
+            out += [f"scenario: unknown key '{k}' (known: {', '.join(known)})"
+                    for k in sc if k not in known]
     if c.get("derives") is not None and c.get("expect") != "fires":
         out.append("derives needs expect: fires")
     return out
@@ -142,8 +150,15 @@ def run_case(case: Case, rules: dict, advisor) -> Outcome:
             derived = {k: v for k, v in inf.facts.items() if k in inf.derived}
         else:
             s = case.scenario
-            adv = advisor.explain(s["model"], s["gpu"], str(s.get("precision", "fp16")),
-                                  s.get("context"), s.get("batch", 1), s.get("gpus", 1))
+            if s.get("task") == "finetune":
+                from advisor.sizing.finetune import spec_from_mapping
+
+                adv = advisor.explain(s["model"], s["gpu"], gpus=s.get("gpus", 1),
+                                      finetune=spec_from_mapping(s))
+            else:
+                adv = advisor.explain(s["model"], s["gpu"], str(s.get("precision", "fp16")),
+                                      s.get("context"), s.get("batch", 1), s.get("gpus", 1),
+                                      kv_cache=s.get("kv_cache"), runtime=s.get("runtime"))
             fired = case.rule_id in adv.fired
             derived = {k: adv.facts[k] for k, r in adv.derived.items() if r == case.rule_id}
     except AdvisorError as exc:

@@ -44,7 +44,7 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
                    weights_bytes: int, kv_bytes: int, context_tokens: int = 0) -> dict[str, int]:
     check_runtime(runtime)
     if runtime == "llama.cpp":
-        return {"cuda_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
+        return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
                 "compute_buffer": gpus * llamacpp_compute_buffer_bytes(a, context_tokens)}
     if runtime == "vllm":
         non_torch = c.VLLM_NON_TORCH_BYTES_TP1 if gpus == 1 else c.VLLM_NON_TORCH_BYTES_TP_MULTI
@@ -53,13 +53,14 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
         u = c.VLLM_GPU_MEMORY_UTILIZATION
         parts["gpu_memory_utilization_reserve"] = -(-int(used * (1 - u) * 1000) // int(u * 1000))
         return parts
-    return {"cuda_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
+    return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
             "activations": prefill_activation_bytes(a, prompt_tokens, batch)}
 
 
 def runtime_assumptions(runtime: str, gpus: int) -> list[str]:
     if runtime == "llama.cpp":
-        return [f"llama.cpp: {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB CUDA context and a "
+        return [f"llama.cpp: {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB device context (the CUDA "
+                "context as measured; taken the same for ROCm and Metal) and a "
                 f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer (f32 logits and hidden state, f16 "
                 "attention mask over the context) a GPU, flash attention on"]
     if runtime == "vllm":

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from advisor.sizing import constants as c
+from advisor.sizing.finetune import FinetuneSpec
 
 
 # The context an advisory assumes when the user gives none (capped at the model's maximum):
@@ -26,3 +27,4 @@ class Workload:
     prompt_tokens: int = 512             # for prefill speed and time to first token
     ram_bytes: int = c.DEFAULT_RAM_BYTES
     ram_bandwidth_gb_s: float = c.DEFAULT_RAM_BANDWIDTH_GB_S
+    finetune: FinetuneSpec | None = None  # the training setup when task == "finetune"

@@ -1,0 +1,70 @@
+"""The fine-tuning options of `advisor explain` (--task finetune and its knobs).
+
+`finetune_options` adds them to a command; `finetune_spec` turns what was given into a
+FinetuneSpec (None for inference) and the set of knobs left at their defaults.
+"""
+from __future__ import annotations
+
+import click
+
+from advisor.errors import AdvisorError
+from advisor.sizing import constants as c
+from advisor.sizing.finetune import (METHODS, OPTIMIZERS, SHARDINGS, FinetuneSpec,
+                                     parse_lora_targets)
+
+_OPTIONS = [
+    click.option("--task", type=click.Choice(["inference", "finetune"]), default="inference",
+                 show_default=True, help="Run the model, or fine-tune it."),
+    click.option("--method", type=click.Choice(METHODS), default=None,
+                 help="Fine-tuning: every weight, LoRA adapters, or LoRA on an NF4 base. Default lora."),
+    click.option("--seq-len", type=int, default=None, help="Fine-tuning: tokens a sequence. Default 2048."),
+    click.option("--micro-batch", type=int, default=None, help="Fine-tuning: sequences a GPU a step. Default 1."),
+    click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=None,
+                 help="Fine-tuning: recompute activations layer by layer. Default on."),
+    click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None,
+                 help="Fine-tuning optimizer. Default adamw."),
+    click.option("--pure-bf16", is_flag=True, default=None,
+                 help="Full fine-tuning without fp32 master weights (bf16 optimizer states)."),
+    click.option("--lora-rank", type=int, default=None,
+                 help=f"LoRA/QLoRA rank. Default {c.FT_DEFAULT_LORA_RANK}."),
+    click.option("--lora-targets", default=None,
+                 help="LoRA/QLoRA layers: comma-separated of q,k,v,o,gate,up,down, or all (default)."),
+    click.option("--sharding", type=click.Choice(SHARDINGS), default=None,
+                 help="Fine-tuning over --gpus: DeepSpeed ZeRO-2/3 or FSDP full shard. Default none."),
+]
+_KNOBS = ("method", "seq_len", "micro_batch", "gradient_checkpointing", "optimizer", "pure_bf16",
+          "lora_rank", "lora_targets", "sharding")
+
+
+def finetune_options(command):
+    for option in reversed(_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def finetune_spec(task: str, given: dict, inference_only: dict) -> tuple[FinetuneSpec | None, set]:
+    """given: the fine-tuning knobs (None when not set); inference_only: --precision, --context,
+    --batch as given (None when not set). Raises AdvisorError for a knob of the other task."""
+    set_knobs = [k for k in _KNOBS if given.get(k) is not None]
+    if task == "inference":
+        if set_knobs:
+            raise AdvisorError(f"{_flag(set_knobs[0])} applies to --task finetune")
+        return None, set()
+    for name, value in inference_only.items():
+        if value is not None:
+            hint = {"context": "--seq-len", "batch": "--micro-batch"}.get(name, "--method")
+            raise AdvisorError(f"{_flag(name)} applies to inference; for fine-tuning use {hint}")
+    method = given.get("method") or c.FT_DEFAULT_METHOD
+    if method == "full":
+        for k in ("lora_rank", "lora_targets"):
+            if given.get(k) is not None:
+                raise AdvisorError(f"{_flag(k)} applies to --method lora or qlora, not full")
+    kw = {k: given[k] for k in set_knobs}
+    if "lora_targets" in kw:
+        kw["lora_targets"] = parse_lora_targets(kw["lora_targets"])
+    kw["method"] = method
+    return FinetuneSpec(**kw), {k for k in _KNOBS if k not in set_knobs}

@@ -1,0 +1,67 @@
+"""Golden fine-tuning advisories: 8B/70B/405B x full/LoRA/QLoRA, plus the scenarios that make
+the checkpointing and shorter-sequence rules fire. Reviewed like code; regenerate with
+ADVISOR_UPDATE_GOLDEN=1 pytest tests/test_finetune_golden.py."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from advisor.render import render_json, render_markdown
+from advisor.sizing.finetune import spec_from_mapping
+
+GOLDEN = Path(__file__).parent / "golden" / "finetune"
+# (model, gpu, gpus, FinetuneSpec fields)
+CASES = [
+    ("llama-3.1-8b", "h100-80gb", 1, {"method": "full"}),
+    ("llama-3.1-8b", "rtx-4090", 1, {"method": "lora"}),
+    ("llama-3.1-8b", "rtx-4090", 1, {"method": "qlora"}),
+    ("llama-3.1-70b", "h100-80gb", 1, {"method": "full"}),
+    ("llama-3.1-70b", "h100-80gb", 1, {"method": "lora"}),
+    ("llama-3.1-70b", "l40s", 1, {"method": "qlora"}),
+    ("llama-3.1-405b", "h100-80gb", 8, {"method": "full", "sharding": "zero3"}),
+    ("llama-3.1-405b", "h100-80gb", 8, {"method": "lora", "sharding": "zero3"}),
+    ("llama-3.1-405b", "h200", 1, {"method": "qlora"}),
+    ("llama-3.1-8b", "rtx-4090", 1, {"method": "lora", "seq_len": 4096,
+                                     "gradient_checkpointing": False}),
+    ("llama-3.1-8b", "rtx-4090", 1, {"method": "qlora", "seq_len": 32768}),
+    ("llama-3.1-8b", "rtx-4090", 1, {"method": "lora", "seq_len": 4032}),  # tight
+]
+
+
+def stem(case) -> str:
+    m, g, n, spec = case
+    extra = "".join(f"__{k}-{v}" for k, v in sorted(spec.items()) if k != "method")
+    return f"{m}__{g}x{n}__{spec['method']}{extra}"
+
+
+def explain(advisor, case):
+    m, g, n, spec = case
+    return advisor.explain(m, g, gpus=n, finetune=spec_from_mapping(spec))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[stem(c) for c in CASES])
+def test_finetune_golden(case, advisor):
+    adv = explain(advisor, case)
+    for ext, text in (("md", render_markdown(adv)), ("json", render_json(adv))):
+        path = GOLDEN / f"{stem(case)}.{ext}"
+        if os.environ.get("ADVISOR_UPDATE_GOLDEN"):
+            path.write_text(text)
+        assert path.read_text() == text, f"{path} differs; review and regenerate"
+
+
+def test_json_contract_for_training(advisor):
+    d = json.loads(render_json(explain(advisor, CASES[0])))
+    assert set(d) == {"model", "gpu", "workload", "memory", "verdict", "recommendations",
+                      "throughput", "rules_fired"}
+    assert set(d["memory"]) >= {"weights_bytes", "kv_cache_bytes", "overhead_bytes", "total_bytes",
+                                "available_bytes", "headroom_bytes", "breakdown"}
+    b = d["memory"]["breakdown"]
+    assert set(b) == {"weights", "gradients", "optimizer_states", "master_weights", "adapters",
+                      "activations", "framework"}
+    assert sum(b.values()) == d["memory"]["per_gpu_bytes"] == d["memory"]["total_bytes"]
+    assert d["workload"]["task"] == "finetune"
+
+
+def test_goldens_cover_every_verdict(advisor):
+    assert {explain(advisor, c).verdict for c in CASES} == {"fits", "tight", "does-not-fit"}
