@@ -5,7 +5,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from advisor.kb.store import KnowledgeBase, _Index
+from advisor.kb.store import KnowledgeBase, Parsed, _Index
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,11 +23,11 @@ def kb_of(models, gpus) -> KnowledgeBase:
     errors: list[str] = []
     mi, gi = _Index("model"), _Index("gpu")
     for m in models:
-        mi.add(m, Path(f"{m.id}.yaml"), errors)
+        mi.add(Parsed(Path(f"{m.id}.yaml"), m, None), 0, errors)
     for g in gpus:
-        gi.add(g, Path(f"{g.id}.yaml"), errors)
+        gi.add(Parsed(Path(f"{g.id}.yaml"), g, None), 0, errors)
     assert not errors, errors
-    return KnowledgeBase(models=mi, gpus=gi)
+    return KnowledgeBase(models=mi, gpus=gi, dirs=())
 
 
 def synthetic_kb(out: Path, models: int, gpus: int) -> Path:
@@ -35,3 +35,13 @@ def synthetic_kb(out: Path, models: int, gpus: int) -> Path:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.write_synthetic_kb(out, models, gpus)
+
+
+# The KB the bulk tests run on: the spine's four models and seven GPUs, taken from the built-in
+# KB (the whole KB is about 174,000 pages a run; these tests are about behaviour, not volume).
+SMALL_MODELS = ("llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.3-70b")
+SMALL_GPUS = ("a100-40gb", "a100-80gb", "h100-80gb", "h200", "l40s", "rtx-4090", "mi300x")
+
+
+def small_kb(full: KnowledgeBase) -> KnowledgeBase:
+    return kb_of([full.model(m) for m in SMALL_MODELS], [full.gpu(g) for g in SMALL_GPUS])

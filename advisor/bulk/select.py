@@ -26,6 +26,12 @@ _RANGE_RE = re.compile(rf"^\s*({_NUMBER})?\s*\.\.\s*({_NUMBER})?\s*$")
 _ONE_RE = re.compile(rf"^\s*({_NUMBER})\s*$")
 
 
+# Without --precisions: 16- and 32-bit, FP8, the 8- and 4-bit checkpoint formats and the GGUF
+# types most downloaded (each step of the quantize ladder); `--precisions '*'` takes all of them.
+DEFAULT_PRECISIONS = ("fp32", "fp16", "bf16", "fp8", "int8", "int4", "Q8_0", "Q6_K", "Q5_K_M",
+                      "Q4_K_M", "Q3_K_M", "Q2_K")
+
+
 @dataclass(frozen=True)
 class Filters:
     models: tuple[str, ...] = ()
@@ -146,7 +152,9 @@ def select(kb: KnowledgeBase, f: Filters) -> Selection:
     names = [p.name for p in all_precisions()]
     picked = _pick(split_items(f.precisions, "--precisions"), names,
                    lambda k: parse_precision(k).name, "precision", "--precisions")
-    precisions = [p for p in all_precisions() if picked is None or p.name in picked]
+    if picked is None:  # the formats people download, not every llama.cpp and checkpoint type
+        picked = set(DEFAULT_PRECISIONS)
+    precisions = [p for p in all_precisions() if p.name in picked]
 
     sel = Selection(tuple(models), tuple(gpus), tuple(precisions))
     if not len(sel):

@@ -18,7 +18,8 @@ def _interrupt(signum, frame):
               help="Folder to write into (created if missing).")
 @click.option("--models", "-m", multiple=True, help="Model ids, names or globs (comma-separated or repeated).")
 @click.option("--gpus", "-g", multiple=True, help="GPU ids, names or globs.")
-@click.option("--precisions", "-p", multiple=True, help="Precisions or globs (Q4_K_M, 'Q*'). Default: all.")
+@click.option("--precisions", "-p", multiple=True, help="Precisions or globs (Q4_K_M, 'Q*', '*' for all 46). Default: fp32, fp16, bf16, "
+                   "fp8, int8, int4, Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q3_K_M, Q2_K.")
 @click.option("--families", multiple=True, help="Model families or globs (llama-3.1).")
 @click.option("--vendors", multiple=True, help="GPU vendors: nvidia, amd, apple, intel.")
 @click.option("--memory", "memory_gib", default=None, help="GPU memory range in GiB: 24..80, 48.., ..24.")
