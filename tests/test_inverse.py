@@ -12,6 +12,8 @@ from advisor.cli import main
 from advisor.sizing.plan import valid_tensor_parallel_sizes
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.workload import Workload
+from advisor.bulk.inverse_finetune import METHODS_BEST_FIRST, models_to_finetune
+from advisor.sizing.finetune import FinetuneSpec
 from tests.bulk_helpers import kb_of, small_kb
 
 WORKLOADS = [Workload(8192, 1), Workload(32768, 1), Workload(4096, 4)]
@@ -182,3 +184,40 @@ def test_default_context_is_capped_at_the_model_maximum_and_a_chosen_one_is_not(
 def test_gpus_cli_context_beyond_the_model_maximum_exits_2():
     r = run("gpus", "llama-3.1-8b", "--context", "200000")
     assert r.exit_code == 2 and "beyond Llama 3.1 8B's maximum of 131,072 tokens" in r.output
+
+
+@pytest.mark.parametrize("gpus, base, any_method", [
+    (1, FinetuneSpec(), True),
+    (1, FinetuneSpec(method="qlora", seq_len=4096), False),
+    (8, FinetuneSpec(method="full", sharding="zero3"), False),
+])
+def test_every_model_fit_lists_for_finetuning_explains_as_fitting(kb, advisor, gpus, base, any_method):
+    for g in kb.all_gpus():
+        rows = models_to_finetune(kb, g, base, gpus, any_method)
+        listed = {r.model.id for r in rows}
+        for r in rows:
+            adv = advisor.explain(r.model.id, g.id, gpus=gpus, finetune=r.spec)
+            assert adv.verdict == "fits", (g.id, r.model.id, r.spec.method)
+            assert adv.situation.facts["finetune_per_gpu_bytes"] == r.memory.per_gpu_bytes
+            if any_method:  # nothing more thorough fits
+                for better in METHODS_BEST_FIRST[:METHODS_BEST_FIRST.index(r.spec.method)]:
+                    s = FinetuneSpec(method=better)
+                    assert advisor.explain(r.model.id, g.id, gpus=gpus, finetune=s).verdict != "fits"
+        for m in kb.all_models():  # a model left out does not fit with the methods tried
+            if m.id not in listed:
+                for method in (METHODS_BEST_FIRST if any_method else (base.method,)):
+                    s = FinetuneSpec(method=method, seq_len=base.seq_len, sharding=base.sharding)
+                    assert advisor.explain(m.id, g.id, gpus=gpus, finetune=s).verdict != "fits"
+
+
+def test_fit_finetune_cli_table_and_json():
+    r = run("fit", "rtx-4090", "--task", "finetune")
+    assert r.exit_code == 0 and "qlora" in r.output and "fine-tuned" in r.output
+    d = json.loads(run("fit", "h100-80gb", "--task", "finetune", "--method", "lora",
+                       "--format", "json").output)
+    assert d["task"] == "finetune" and d["method"] == "lora"
+    assert d["models"] and all(m["method"] == "lora" for m in d["models"])
+    sizes = [m["parameters"] for m in d["models"]]
+    assert sizes == sorted(sizes, reverse=True)
+    bad = run("fit", "h100-80gb", "--task", "finetune", "--context", "5")
+    assert bad.exit_code == 2 and "--seq-len" in bad.output

@@ -32,6 +32,14 @@ def write_synthetic_kb(out: Path, models: int = 60, gpus: int = 50) -> Path:
         d["name"] = f"{b.name} (synthetic {k})"
         d["aliases"] = []
         d["siblings"] = [f"{s}-syn{k}" for s in b.siblings if f"{s}-syn{k}" in made]
+        if b.distilled_from:  # the teacher's variant when written, else no link
+            teacher = f"{b.distilled_from}-syn{k}"
+            d.pop("distilled_from")
+            if teacher in made:
+                d["distilled_from"] = teacher
+            for src in d["sources"]:
+                if "distilled_from" in src["fields"] and teacher not in made:
+                    src["fields"] = [f for f in src["fields"] if f != "distilled_from"]
         d["architecture"] = dict(b.architecture.model_dump(exclude_defaults=True),
                                  layers=b.architecture.layers + 2 * k)
         d.pop("published_parameters", None)

@@ -33,3 +33,11 @@ def gpus_table(rows: list[GpuRow]) -> str:
           "–" if r.price_usd_per_hour is None else f"{r.price_usd_per_hour:,.2f}"]
          for r in rows],
         right={1, 3, 4, 5, 6, 7})
+
+
+def finetune_fit_table(rows) -> str:
+    return text_table(
+        ["model", "parameters", "method", "trainable", "per GPU", "headroom"],
+        [[r.model.id, params(r.parameters), r.spec.method, params(r.memory.trainable_parameters),
+          gb(r.memory.per_gpu_bytes), gb(r.headroom_bytes)] for r in rows],
+        right={1, 3, 4, 5})

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from advisor.cli.finetune_options import finetune_options, finetune_spec
 
 @click.command()
 @click.argument("gpu")
@@ -15,13 +16,15 @@ import click
 @click.option("--context", "-c", type=int, default=None,
               help="Context every model must fit with, in tokens. Default 8192, or a model's "
                    "maximum if smaller; models whose maximum is below a chosen context are left out.")
-@click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
+@click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @click.option("--kb", "kb_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="A knowledge-base folder (models/, gpus/) instead of the built-in one.")
-def fit(gpu, gpus, context, batch, fmt, kb_dir):
-    """The models that run on GPU, each at its best precision, largest first."""
+@finetune_options
+def fit(gpu, gpus, context, batch, fmt, kb_dir, task, **finetune):
+    """The models that run on GPU, each at its best precision, largest first (with --task
+    finetune: the models that can be fine-tuned on it, each with the most thorough method)."""
     from advisor.bulk.inverse import DEFAULT_CONTEXT_TOKENS, models_that_fit
     from advisor.bulk.tables import fit_table
     from advisor.errors import AdvisorError
@@ -31,8 +34,14 @@ def fit(gpu, gpus, context, batch, fmt, kb_dir):
     for name, value in (("--gpus", gpus), ("--context", context), ("--batch", batch)):
         if value is not None and value < 1:
             raise AdvisorError(f"{name} must be at least 1, not {value}")
+    any_method = finetune.get("method") is None
+    spec, _ = finetune_spec(task, finetune, {"context": context, "batch": batch})
+    batch = 1 if batch is None else batch
     kb = load_kb(kb_dir)
     g = kb.gpu(gpu)
+    if spec is not None:
+        _fit_finetune(kb, g, gpus, spec, any_method, fmt)
+        return
     chosen = context is not None
     context = context if chosen else DEFAULT_CONTEXT_TOKENS
     rows = models_that_fit(kb, g, Workload(context, batch), gpus, cap_context=not chosen)
@@ -48,3 +57,25 @@ def fit(gpu, gpus, context, batch, fmt, kb_dir):
     click.echo(f"Models that run on {on} ({context:,} tokens of context, batch {batch}), "
                f"each at its best precision:\n")
     sys.stdout.write(fit_table(rows))
+
+
+def _fit_finetune(kb, g, gpus, spec, any_method, fmt) -> None:
+    from advisor.bulk.inverse_finetune import models_to_finetune
+    from advisor.bulk.tables import finetune_fit_table
+
+    rows = models_to_finetune(kb, g, spec, gpus, any_method)
+    if fmt == "json":
+        doc = {"gpu": g.id, "name": g.name, "count": gpus, "task": "finetune",
+               "method": None if any_method else spec.method, "seq_len": spec.seq_len,
+               "micro_batch": spec.micro_batch, "sharding": spec.sharding,
+               "models": [r.to_json() for r in rows]}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    on = f"{gpus} × {g.name}" if gpus > 1 else g.name
+    how = "each with the most thorough method that fits" if any_method else f"with {spec.method}"
+    if not rows:
+        click.echo(f"No model in the knowledge base can be fine-tuned on {on} ({how}).")
+        return
+    click.echo(f"Models that can be fine-tuned on {on} ({spec.seq_len:,}-token sequences, micro-batch "
+               f"{spec.micro_batch}, sharding {spec.sharding}), {how}:\n")
+    sys.stdout.write(finetune_fit_table(rows))
