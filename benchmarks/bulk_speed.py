@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from advisor.advise import Advisor, load_rulebook  # noqa: E402
 from advisor.bulk.generate import generate  # noqa: E402
+from advisor.bulk.select import DEFAULT_PRECISIONS  # noqa: E402
 from advisor.kb import load_kb  # noqa: E402
 from advisor.render import render_markdown  # noqa: E402
 from advisor.sizing.precision import all_precisions  # noqa: E402
@@ -38,7 +39,8 @@ def _line(label: str, pages: int, seconds: float, extra: str = "") -> None:
 
 def bench(kb_dir: Path | None, label: str, jobs: int, fmt: str, out_root: Path | None) -> None:
     kb, rules = load_kb(kb_dir), load_rulebook()
-    models, gpus, precisions = len(kb.all_models()), len(kb.all_gpus()), len(all_precisions())
+    names = [p.name for p in all_precisions() if p.name in DEFAULT_PRECISIONS]
+    models, gpus, precisions = len(kb.all_models()), len(kb.all_gpus()), len(names)
     print(f"{label}: {models} models x {gpus} GPUs x {precisions} precisions = "
           f"{models * gpus * precisions:,} pages, --jobs {jobs}, --format {fmt}")
     tmp = Path(tempfile.mkdtemp(prefix="bulk-speed-", dir=out_root))
@@ -46,15 +48,14 @@ def bench(kb_dir: Path | None, label: str, jobs: int, fmt: str, out_root: Path |
         out = tmp / "out"
         for run in ("first", "rerun"):
             t = time.perf_counter()
-            s = generate(kb, rules, out, fmt=fmt, jobs=jobs)
+            s = generate(kb, rules, out, fmt=fmt, jobs=jobs, defaults=frozenset({"context"}))
             dt = time.perf_counter() - t
             assert not s.failed, s.failed[:3]
             _line(run, s.total, dt, f"  ({s.written:,} written, {s.unchanged:,} unchanged)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     advisor = Advisor(kb, rules)
-    combos = [(m.id, g.id, p.name) for m in kb.all_models() for g in kb.all_gpus()
-              for p in all_precisions()]
+    combos = [(m.id, g.id, p) for m in kb.all_models() for g in kb.all_gpus() for p in names]
     t = time.perf_counter()
     for m, g, p in combos:
         render_markdown(advisor.explain(m, g, p))

@@ -42,7 +42,10 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         return place(q.model, q.gpu, q.precision, replace(q.work, **change), q.gpus).fits
 
     ctx = q.work.context_tokens
-    f["fit_max_context_tokens"] = (
-        _largest(ctx, a.max_context, lambda n: fits(context_tokens=n)) if ctx < a.max_context else ctx)
+    if "max_context_tokens" in f:  # advisor/facts/memory.py searched the same thing (same margin)
+        f["fit_max_context_tokens"] = max(ctx, f["max_context_tokens"])
+    else:
+        f["fit_max_context_tokens"] = (_largest(ctx, a.max_context, lambda n: fits(context_tokens=n))
+                                       if ctx < a.max_context else ctx)
     f["fit_max_batch"] = _largest(q.work.batch, max(q.work.batch, MAX_BATCH_SEARCHED),
                                   lambda n: fits(batch=n))

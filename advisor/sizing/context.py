@@ -1,10 +1,9 @@
 """The largest context that fits: the KV cache is the only part that grows with the context."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 from advisor.kb.schema import Model
-from advisor.sizing.memory import memory_parts
+from advisor.sizing.kv_cache import check_kv_dtype
+from advisor.sizing.memory import memory_total_bytes
 from advisor.sizing.precision import Precision
 from advisor.sizing.workload import Workload
 
@@ -14,11 +13,12 @@ def max_context_tokens(model: Model, precision: Precision, work: Workload, gpus:
     """Largest context (tokens a sequence, up to the model's max_context) whose total memory
     leaves margin_bytes of available_bytes free, at kv_dtype (default: the workload's). 0 when
     not even one token fits."""
-    w = replace(work, kv_cache_dtype=kv_dtype or work.kv_cache_dtype)
+    kv = kv_dtype or work.kv_cache_dtype
+    check_kv_dtype(kv, work.runtime)
 
     def fits(ctx: int) -> bool:
-        m = memory_parts(model, precision, replace(w, context_tokens=ctx), gpus)
-        return available_bytes - m.total_bytes >= margin_bytes
+        total = memory_total_bytes(model, precision, work, gpus, ctx, kv)
+        return available_bytes - total >= margin_bytes
 
     lo, hi = 0, model.architecture.max_context
     if fits(hi):

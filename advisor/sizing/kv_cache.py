@@ -13,6 +13,8 @@ KV precisions with their block overheads, and how each runtime rounds the cache 
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from advisor.errors import AdvisorError
 from advisor.kb.schema import Architecture
 from advisor.sizing import constants as c
@@ -62,8 +64,16 @@ def _pad(n: int, to: int) -> int:
     return -(-n // to) * to
 
 
-def layer_tokens(a: Architecture, context_tokens: int, batch: int, runtime: str | None) -> list[int]:
-    """Cells each layer holds for `batch` sequences of `context_tokens`."""
+@lru_cache(maxsize=4096)
+def sliding_layer_count(a: Architecture) -> int:
+    return sum(1 for i in range(a.layers) if layer_is_sliding(a, i))
+
+
+def cells_full_and_sliding(a: Architecture, context_tokens: int, batch: int,
+                           runtime: str | None) -> tuple[int, int]:
+    """Cells a full-attention layer and a sliding-window layer hold for `batch` sequences of
+    `context_tokens` (the second is 0 without a window)."""
+    swa = 0
     if runtime == "llama.cpp":
         # one stream of cells a sequence (llama.cpp's default, non-unified KV cache): the
         # sliding layers keep window + one micro-batch a sequence ("creating SWA KV cache, size
@@ -81,6 +91,12 @@ def layer_tokens(a: Architecture, context_tokens: int, batch: int, runtime: str 
         full = context_tokens * batch
         if a.sliding_window:
             swa = min(context_tokens, a.sliding_window) * batch
+    return full, swa
+
+
+def layer_tokens(a: Architecture, context_tokens: int, batch: int, runtime: str | None) -> list[int]:
+    """Cells each layer holds for `batch` sequences of `context_tokens`."""
+    full, swa = cells_full_and_sliding(a, context_tokens, batch, runtime)
     return [swa if layer_is_sliding(a, i) else full for i in range(a.layers)]
 
 
@@ -91,14 +107,16 @@ def kv_heads_per_gpu(a: Architecture, tp: int) -> int:
 def kv_cache_bytes(a: Architecture, context_tokens: int, batch: int = 1, kv_dtype: str = "fp16",
                    runtime: str | None = None, gpus: int = 1) -> int:
     """KV cache bytes over all GPUs. runtime None: the bare formula, no rounding."""
-    tokens = layer_tokens(a, context_tokens, batch, runtime)
+    full, swa = cells_full_and_sliding(a, context_tokens, batch, runtime)
+    n_swa = sliding_layer_count(a)
+    cells = full * (a.layers - n_swa) + swa * n_swa  # = sum(layer_tokens(...)), without the list
     if runtime == "vllm" and gpus > 1:
         # tensor parallel: each GPU holds its share of KV heads (at least one); MLA's latent
         # row is not split by heads, every GPU holds all of it
         per = kv_row_bytes_per_token_layer(a, kv_dtype, kv_heads_per_gpu(a, gpus))
-        return gpus * per * sum(tokens)
+        return gpus * per * cells
     per = kv_row_bytes_per_token_layer(a, kv_dtype)
-    return per * sum(tokens)
+    return per * cells
 
 
 def check_kv_dtype(kv_dtype: str, runtime: str) -> None:

@@ -43,6 +43,19 @@ def model_weights(model: Model, precision: Precision) -> tuple[dict[str, int], l
     return weights_breakdown_bytes(model.architecture, precision), weights_assumptions(precision), False
 
 
+def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus: int,
+                       context_tokens: int, kv_dtype: str) -> int:
+    """memory_parts(...).total_bytes at another context and KV precision, without building the
+    breakdown and the notes (the largest-context searches call it thousands of times)."""
+    a = model.architecture
+    w = model_weights(model, precision)[0]
+    weights = w["embedding"] + w["output"] + w["layers"]
+    kv = kv_cache_bytes(a, context_tokens, work.batch, kv_dtype, work.runtime, gpus)
+    over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
+                          context_tokens)
+    return weights + kv + sum(over.values())
+
+
 def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int = 1) -> MemoryParts:
     a = model.architecture
     check_kv_dtype(work.kv_cache_dtype, work.runtime)
