@@ -1,7 +1,14 @@
+import os
+import tempfile
+
 import pytest
 
 from advisor.advise import Advisor, load_rulebook
 from advisor.kb import load_kb
+
+# The KB cache of `advisor explain` goes to a folder of the test run's own, also for the
+# subprocesses tests start (they inherit the environment).
+os.environ.setdefault("ADVISOR_CACHE_DIR", tempfile.mkdtemp(prefix="advisor-test-cache-"))
 
 
 @pytest.fixture(scope="session")

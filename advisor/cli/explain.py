@@ -43,7 +43,8 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, fmt,
             prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not."""
     from advisor.advise import Advisor, load_rulebook
-    from advisor.kb.store import load_kb, user_kb_dirs
+    from advisor.kb.cache import load_kb_cached
+    from advisor.kb.store import user_kb_dirs
     from advisor.render import render_json, render_markdown
 
     spec, defaults = finetune_spec(task, finetune, {"precision": precision, "context": context,
@@ -60,7 +61,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, fmt,
         work = replace(work, ram_bytes=int(ram_gb * 1e9))
     if ram_bandwidth is not None:
         work = replace(work, ram_bandwidth_gb_s=ram_bandwidth)
-    advisor = Advisor(load_kb(extra=user_kb_dirs(kb_dirs)), load_rulebook(rules_dirs))
+    advisor = Advisor(load_kb_cached(extra=user_kb_dirs(kb_dirs)), load_rulebook(rules_dirs))
     adv = advisor.explain(model, gpu, precision, context, batch, gpus, work, kv_cache, runtime,
                           finetune=spec)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:

@@ -28,7 +28,7 @@ def fit(gpu, gpus, context, batch, fmt, kb_dir, task, **finetune):
     from advisor.bulk.inverse import DEFAULT_CONTEXT_TOKENS, models_that_fit
     from advisor.bulk.tables import fit_table
     from advisor.errors import AdvisorError
-    from advisor.kb import load_kb
+    from advisor.kb.cache import load_kb_cached
     from advisor.sizing.workload import Workload
 
     for name, value in (("--gpus", gpus), ("--context", context), ("--batch", batch)):
@@ -37,7 +37,7 @@ def fit(gpu, gpus, context, batch, fmt, kb_dir, task, **finetune):
     any_method = finetune.get("method") is None
     spec, _ = finetune_spec(task, finetune, {"context": context, "batch": batch})
     batch = 1 if batch is None else batch
-    kb = load_kb(kb_dir)
+    kb = load_kb_cached(kb_dir)
     g = kb.gpu(gpu)
     if spec is not None:
         _fit_finetune(kb, g, gpus, spec, any_method, fmt)

@@ -26,14 +26,14 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dir):
     from advisor.bulk.inverse import DEFAULT_CONTEXT_TOKENS, gpus_that_run
     from advisor.bulk.tables import gpus_table
     from advisor.errors import AdvisorError
-    from advisor.kb import load_kb
+    from advisor.kb.cache import load_kb_cached
     from advisor.sizing.precision import parse_precision
     from advisor.sizing.workload import Workload
 
     for name, value in (("--max-gpus", max_gpus), ("--context", context), ("--batch", batch)):
         if value is not None and value < 1:
             raise AdvisorError(f"{name} must be at least 1, not {value}")
-    kb = load_kb(kb_dir)
+    kb = load_kb_cached(kb_dir)
     m = kb.model(model)
     p = parse_precision(precision) if precision else None
     most = m.architecture.max_context
