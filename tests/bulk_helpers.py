@@ -5,6 +5,9 @@ import importlib.util
 import os
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
 from advisor.kb.store import KnowledgeBase, Parsed, _Index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +48,22 @@ SMALL_GPUS = ("a100-40gb", "a100-80gb", "h100-80gb", "h200", "l40s", "rtx-4090",
 
 def small_kb(full: KnowledgeBase) -> KnowledgeBase:
     return kb_of([full.model(m) for m in SMALL_MODELS], [full.gpu(g) for g in SMALL_GPUS])
+
+
+# Fixtures and a CLI runner the bulk test modules import (pytest finds an imported fixture by name).
+@pytest.fixture(scope="module")
+def kb():
+    """The spine's 4 models x 7 GPUs out of the built-in KB."""
+    from advisor.kb import load_kb
+    return small_kb(load_kb())
+
+
+@pytest.fixture(scope="module")
+def advisor(kb):
+    from advisor.advise import Advisor, load_rulebook
+    return Advisor(kb, load_rulebook())
+
+
+def run(*args):
+    from advisor.cli import main
+    return CliRunner().invoke(main, list(args))

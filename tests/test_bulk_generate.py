@@ -7,15 +7,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from advisor.bulk import files
 from advisor.bulk.generate import generate
 from advisor.bulk.select import DEFAULT_PRECISIONS, Filters, select
-from advisor.cli import main
 from advisor.errors import AdvisorError
 from advisor.render import render_markdown
-from tests.bulk_helpers import kb_of, small_kb, tree
+from tests.bulk_helpers import advisor, kb, kb_of, run, tree  # noqa: F401 (fixtures)
 
 SMALL = Filters(models=("llama-3.1-8b", "llama-3.1-70b"), gpus=("rtx-4090", "h100-80gb", "mi300x"),
                 precisions=("fp16", "Q4_K_M", "fp8"))
@@ -25,23 +23,6 @@ SMALL = Filters(models=("llama-3.1-8b", "llama-3.1-70b"), gpus=("rtx-4090", "h10
 def rules():
     from advisor.advise import load_rulebook
     return load_rulebook()
-
-
-@pytest.fixture(scope="module")
-def kb():
-    """The spine's 4 models x 7 GPUs out of the built-in KB (tests/bulk_helpers.py)."""
-    from advisor.kb import load_kb
-    return small_kb(load_kb())
-
-
-@pytest.fixture(scope="module")
-def advisor(kb):
-    from advisor.advise import Advisor, load_rulebook
-    return Advisor(kb, load_rulebook())
-
-
-def run(*args):
-    return CliRunner().invoke(main, list(args))
 
 
 def test_two_runs_give_byte_identical_trees(kb, rules, tmp_path, monkeypatch):

@@ -2,13 +2,13 @@
 the checkpointing and shorter-sequence rules fire. Reviewed like code; regenerate with
 ADVISOR_UPDATE_GOLDEN=1 pytest tests/test_finetune_golden.py."""
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from advisor.render import render_json, render_markdown
+from advisor.render import render_json
 from advisor.sizing.finetune import spec_from_mapping
+from tests.golden_files import check_golden
 
 GOLDEN = Path(__file__).parent / "golden" / "finetune"
 # (model, gpu, gpus, FinetuneSpec fields)
@@ -42,12 +42,7 @@ def explain(advisor, case):
 
 @pytest.mark.parametrize("case", CASES, ids=[stem(c) for c in CASES])
 def test_finetune_golden(case, advisor):
-    adv = explain(advisor, case)
-    for ext, text in (("md", render_markdown(adv)), ("json", render_json(adv))):
-        path = GOLDEN / f"{stem(case)}.{ext}"
-        if os.environ.get("ADVISOR_UPDATE_GOLDEN"):
-            path.write_text(text)
-        assert path.read_text() == text, f"{path} differs; review and regenerate"
+    check_golden(explain(advisor, case), GOLDEN / stem(case))
 
 
 def test_json_contract_for_training(advisor):

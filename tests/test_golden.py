@@ -1,11 +1,11 @@
 """Golden advisories, reviewed like code. Regenerate with ADVISOR_UPDATE_GOLDEN=1 pytest."""
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from advisor.render import render_json, render_markdown
+from tests.golden_files import check_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 # (model, gpu, precision, context, gpus): each a situation a careful engineer meets.
@@ -34,12 +34,7 @@ CASES = [
 def test_golden(case, advisor):
     m, g, p, ctx, n = case
     adv = advisor.explain(m, g, p, ctx, 1, n)
-    stem = f"{m}__{g}__{p}__{ctx}" + (f"__x{n}" if n > 1 else "")
-    for ext, text in (("md", render_markdown(adv)), ("json", render_json(adv))):
-        path = GOLDEN / f"{stem}.{ext}"
-        if os.environ.get("ADVISOR_UPDATE_GOLDEN"):
-            path.write_text(text)
-        assert path.read_text() == text, f"{path} differs; review and regenerate"
+    check_golden(adv, GOLDEN / (f"{m}__{g}__{p}__{ctx}" + (f"__x{n}" if n > 1 else "")))
 
 
 def test_published_case_70b_fp16_a100_40gb(advisor):

@@ -4,36 +4,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from advisor.bulk.inverse import (BEST_FIRST, best_precision, candidate_precisions, gpus_that_run,
                                   max_context, models_that_fit)
-from advisor.cli import main
 from advisor.sizing.plan import valid_tensor_parallel_sizes
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.workload import Workload
 from advisor.bulk.inverse_finetune import METHODS_BEST_FIRST, models_to_finetune
 from advisor.sizing.finetune import FinetuneSpec
-from tests.bulk_helpers import kb_of, small_kb
+from tests.bulk_helpers import advisor, kb, kb_of, run  # noqa: F401 (fixtures)
 
 WORKLOADS = [Workload(8192, 1), Workload(32768, 1), Workload(4096, 4)]
-
-
-@pytest.fixture(scope="module")
-def kb():
-    """The spine's 4 models x 7 GPUs out of the built-in KB (tests/bulk_helpers.py)."""
-    from advisor.kb import load_kb
-    return small_kb(load_kb())
-
-
-@pytest.fixture(scope="module")
-def advisor(kb):
-    from advisor.advise import Advisor, load_rulebook
-    return Advisor(kb, load_rulebook())
-
-
-def run(*args):
-    return CliRunner().invoke(main, list(args))
 
 
 @pytest.mark.parametrize("work", WORKLOADS, ids=lambda w: f"ctx{w.context_tokens}-b{w.batch}")

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from advisor.facts import ALWAYS, FACTS, TOGETHER
-from advisor.facts.hardware import native_formats
+from advisor.kb.formats import native_formats
 from advisor.kb import load_kb
 from advisor.render import render_json, render_markdown
 from advisor.sizing import constants as c

@@ -1,7 +1,7 @@
 """The fact contributors the rulebook added: native formats, quality costs, rent order, commands."""
 from advisor.facts import FACTS
 from advisor.facts.commands import llama_server, vllm_serve
-from advisor.facts.hardware import NATIVE_BY_ARCHITECTURE, native_formats
+from advisor.kb.formats import NATIVE_BY_ARCHITECTURE, native_formats
 from advisor.facts.quality import quality_table
 from advisor.facts.question import Question
 from advisor.facts.rent import rent_options

@@ -29,6 +29,7 @@ from advisor.bulk.workers import Progress, run_pages
 from advisor.errors import AdvisorError
 from advisor.kb.store import KnowledgeBase
 from advisor.rules.spec import RuleSpec
+from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS
 
 FORMATS = {"markdown": "md", "html": "html"}
 
@@ -97,7 +98,7 @@ def _locked(out: Path):
 
 
 def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filters = Filters(),
-             fmt: str = "markdown", context_tokens: int = 8192, batch: int = 1, gpu_count: int = 1,
+             fmt: str = "markdown", context_tokens: int = DEFAULT_CONTEXT_TOKENS, batch: int = 1, gpu_count: int = 1,
              defaults: frozenset = frozenset(), jobs: int = 1,
              progress: Progress | None = None) -> Summary:
     if fmt not in FORMATS:

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
+from advisor.sizing.context import max_context_tokens
 from advisor.sizing.plan import Placement, place, valid_tensor_parallel_sizes
 from advisor.sizing.precision import QUANTIZE_LADDER, Precision, parse_precision
 from advisor.sizing.tensors import parameter_count
 from advisor.sizing.workload import Workload
 
 BEST_FIRST = ["fp16", *QUANTIZE_LADDER]
-DEFAULT_CONTEXT_TOKENS = 8192  # as explain: capped at a model's maximum when not chosen
 
 
 def candidate_precisions(gpu: GPU) -> list[Precision]:
@@ -36,19 +36,10 @@ def best_precision(model: Model, gpu: GPU, work: Workload,
 
 def max_context(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: int = 1) -> int:
     """The longest context (up to the model's max_context) that still fits, given that
-    work.context_tokens fits. Memory grows with context, so a binary search finds it."""
-    lo, hi = work.context_tokens, model.architecture.max_context
-    if lo >= hi:
-        return lo
-    if place(model, gpu, precision, dataclasses.replace(work, context_tokens=hi), gpus).fits:
-        return hi
-    while hi - lo > 1:  # lo fits, hi does not
-        mid = (lo + hi) // 2
-        if place(model, gpu, precision, dataclasses.replace(work, context_tokens=mid), gpus).fits:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    work.context_tokens fits: the search the explain path makes (advisor.sizing.context)."""
+    pl = place(model, gpu, precision, work, gpus)
+    return max(work.context_tokens, max_context_tokens(model, precision, work, gpus,
+                                                       pl.available_bytes, pl.margin_bytes))
 
 
 @dataclass(frozen=True)

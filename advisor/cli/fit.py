@@ -25,11 +25,11 @@ from advisor.cli.finetune_options import finetune_options, finetune_spec
 def fit(gpu, gpus, context, batch, fmt, kb_dir, task, **finetune):
     """The models that run on GPU, each at its best precision, largest first (with --task
     finetune: the models that can be fine-tuned on it, each with the most thorough method)."""
-    from advisor.bulk.inverse import DEFAULT_CONTEXT_TOKENS, models_that_fit
+    from advisor.bulk.inverse import models_that_fit
     from advisor.bulk.tables import fit_table
     from advisor.errors import AdvisorError
     from advisor.kb.cache import load_kb_cached
-    from advisor.sizing.workload import Workload
+    from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 
     for name, value in (("--gpus", gpus), ("--context", context), ("--batch", batch)):
         if value is not None and value < 1:
@@ -39,43 +39,37 @@ def fit(gpu, gpus, context, batch, fmt, kb_dir, task, **finetune):
     batch = 1 if batch is None else batch
     kb = load_kb_cached(kb_dir)
     g = kb.gpu(gpu)
+    on = f"{gpus} × {g.name}" if gpus > 1 else g.name
+    head = {"gpu": g.id, "name": g.name, "count": gpus}
     if spec is not None:
-        _fit_finetune(kb, g, gpus, spec, any_method, fmt)
+        from advisor.bulk.inverse_finetune import models_to_finetune
+        from advisor.bulk.tables import finetune_fit_table
+
+        rows = models_to_finetune(kb, g, spec, gpus, any_method)
+        how = "each with the most thorough method that fits" if any_method else f"with {spec.method}"
+        head.update(task="finetune", method=None if any_method else spec.method,
+                    seq_len=spec.seq_len, micro_batch=spec.micro_batch, sharding=spec.sharding)
+        _show(fmt, rows, head, finetune_fit_table,
+              f"No model in the knowledge base can be fine-tuned on {on} ({how}).",
+              f"Models that can be fine-tuned on {on} ({spec.seq_len:,}-token sequences, "
+              f"micro-batch {spec.micro_batch}, sharding {spec.sharding}), {how}:")
         return
     chosen = context is not None
     context = context if chosen else DEFAULT_CONTEXT_TOKENS
     rows = models_that_fit(kb, g, Workload(context, batch), gpus, cap_context=not chosen)
+    head.update(context_tokens=context, batch=batch)
+    _show(fmt, rows, head, fit_table,
+          f"No model in the knowledge base fits on {on} with {context:,} tokens of context.",
+          f"Models that run on {on} ({context:,} tokens of context, batch {batch}), "
+          f"each at its best precision:")
+
+
+def _show(fmt: str, rows: list, head: dict, table, empty: str, heading: str) -> None:
+    """JSON (head plus the rows), or a heading and the table on a terminal."""
     if fmt == "json":
-        doc = {"gpu": g.id, "name": g.name, "count": gpus, "context_tokens": context, "batch": batch,
-               "models": [r.to_json() for r in rows]}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-        return
-    on = f"{gpus} × {g.name}" if gpus > 1 else g.name
-    if not rows:
-        click.echo(f"No model in the knowledge base fits on {on} with {context:,} tokens of context.")
-        return
-    click.echo(f"Models that run on {on} ({context:,} tokens of context, batch {batch}), "
-               f"each at its best precision:\n")
-    sys.stdout.write(fit_table(rows))
-
-
-def _fit_finetune(kb, g, gpus, spec, any_method, fmt) -> None:
-    from advisor.bulk.inverse_finetune import models_to_finetune
-    from advisor.bulk.tables import finetune_fit_table
-
-    rows = models_to_finetune(kb, g, spec, gpus, any_method)
-    if fmt == "json":
-        doc = {"gpu": g.id, "name": g.name, "count": gpus, "task": "finetune",
-               "method": None if any_method else spec.method, "seq_len": spec.seq_len,
-               "micro_batch": spec.micro_batch, "sharding": spec.sharding,
-               "models": [r.to_json() for r in rows]}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-        return
-    on = f"{gpus} × {g.name}" if gpus > 1 else g.name
-    how = "each with the most thorough method that fits" if any_method else f"with {spec.method}"
-    if not rows:
-        click.echo(f"No model in the knowledge base can be fine-tuned on {on} ({how}).")
-        return
-    click.echo(f"Models that can be fine-tuned on {on} ({spec.seq_len:,}-token sequences, micro-batch "
-               f"{spec.micro_batch}, sharding {spec.sharding}), {how}:\n")
-    sys.stdout.write(finetune_fit_table(rows))
+        sys.stdout.write(json.dumps({**head, "models": [r.to_json() for r in rows]}, indent=2) + "\n")
+    elif not rows:
+        click.echo(empty)
+    else:
+        click.echo(heading + "\n")
+        sys.stdout.write(table(rows))

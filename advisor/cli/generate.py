@@ -40,6 +40,7 @@ def generate(out, models, gpus, precisions, families, vendors, memory_gib, param
     from advisor.advise import load_rulebook
     from advisor.bulk.generate import generate as run
     from advisor.bulk.select import Filters
+    from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS
     from advisor.kb import load_kb
 
     defaults = frozenset() if context is not None else frozenset({"context"})
@@ -59,14 +60,14 @@ def generate(out, models, gpus, precisions, families, vendors, memory_gib, param
 
     signal.signal(signal.SIGTERM, _interrupt)  # kill: stop the workers, leave no temp file
     try:
-        summary = run(kb, rules, out, filters, fmt, 8192 if context is None else context, batch,
+        summary = run(kb, rules, out, filters, fmt, DEFAULT_CONTEXT_TOKENS if context is None else context, batch,
                       gpu_count, defaults, jobs if jobs is not None else (os.cpu_count() or 1),
                       progress)
     except KeyboardInterrupt:
         if bar is not None:
             bar.render_finish()
-        click.echo(f"advisor: interrupted; pages written so far are complete. "
-                   f"Run the same command again to finish.", err=True)
+        click.echo("advisor: interrupted; pages written so far are complete. "
+                   "Run the same command again to finish.", err=True)
         sys.exit(130)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -23,12 +23,12 @@ import click
               help="A knowledge-base folder (models/, gpus/) instead of the built-in one.")
 def gpus(model, precision, context, batch, max_gpus, fmt, kb_dir):
     """The GPUs and sets of GPUs that run MODEL, cheapest (or smallest) first."""
-    from advisor.bulk.inverse import DEFAULT_CONTEXT_TOKENS, gpus_that_run
+    from advisor.bulk.inverse import gpus_that_run
     from advisor.bulk.tables import gpus_table
     from advisor.errors import AdvisorError
     from advisor.kb.cache import load_kb_cached
     from advisor.sizing.precision import parse_precision
-    from advisor.sizing.workload import Workload
+    from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 
     for name, value in (("--max-gpus", max_gpus), ("--context", context), ("--batch", batch)):
         if value is not None and value < 1:

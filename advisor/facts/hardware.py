@@ -7,7 +7,7 @@ bf16_tflops, fp8_tflops, int8_tops) or its architecture's documentation lists it
 from __future__ import annotations
 
 from advisor.facts.question import Question
-from advisor.kb.formats import NATIVE_BY_ARCHITECTURE, native_formats  # noqa: F401
+from advisor.kb.formats import native_formats
 from advisor.kb.schema import GPU
 from advisor.sizing.plan import Placement
 

@@ -1,7 +1,8 @@
 """Facts about what the headroom of a fit buys: a longer context, or more sequences at once.
 
-Both are found by asking the sizing core (advisor.sizing.plan.place) again, so they follow
-whatever it counts (KV cache layout, overhead): the largest value that still fits with the margin.
+Both are found by asking the sizing core again, so they follow whatever it counts (KV cache
+layout, overhead): the largest value that still fits with the margin. The longest context is the
+search advisor/facts/memory.py already made (max_context_tokens, at the KV precision asked).
 """
 from __future__ import annotations
 
@@ -34,18 +35,10 @@ def _largest(lo: int, hi: int, fits) -> int:
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:
-    a = q.model.architecture
     if not pl.fits:
         return
-
-    def fits(**change) -> bool:
-        return place(q.model, q.gpu, q.precision, replace(q.work, **change), q.gpus).fits
-
-    ctx = q.work.context_tokens
-    if "max_context_tokens" in f:  # advisor/facts/memory.py searched the same thing (same margin)
-        f["fit_max_context_tokens"] = max(ctx, f["max_context_tokens"])
-    else:
-        f["fit_max_context_tokens"] = (_largest(ctx, a.max_context, lambda n: fits(context_tokens=n))
-                                       if ctx < a.max_context else ctx)
-    f["fit_max_batch"] = _largest(q.work.batch, max(q.work.batch, MAX_BATCH_SEARCHED),
-                                  lambda n: fits(batch=n))
+    # the longest context: advisor/facts/memory.py (run before this) searched it, same margin
+    f["fit_max_context_tokens"] = max(q.work.context_tokens, f["max_context_tokens"])
+    f["fit_max_batch"] = _largest(
+        q.work.batch, max(q.work.batch, MAX_BATCH_SEARCHED),
+        lambda n: place(q.model, q.gpu, q.precision, replace(q.work, batch=n), q.gpus).fits)

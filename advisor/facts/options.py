@@ -7,8 +7,8 @@ from dataclasses import replace
 from advisor.facts.question import Question
 from advisor.kb.store import KnowledgeBase
 from advisor.sizing import constants as c
-from advisor.sizing.offload import plan_expert_offload
-from advisor.sizing.plan import Placement, min_gpus, place, plan_offload
+from advisor.sizing.offload import plan_expert_offload, plan_offload
+from advisor.sizing.plan import Placement, min_gpus, place
 from advisor.sizing.precision import QUANTIZE_LADDER, Precision, parse_precision
 from advisor.sizing.tensors import parameter_count
 
@@ -149,19 +149,16 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
             f.update(offload_moe_cpu_layers=moe.cpu_moe_layers, offload_moe_ram_bytes=moe.ram_bytes,
                      offload_moe_ram_fits=moe.ram_fits,
                      offload_moe_decode_tokens_per_s=round(moe.decode_tokens_per_s, 2))
-        s = _smaller_model(q.kb, q.model, q.gpu, q.gpus, q.precision, q.work)
-        if s:
-            m, p, spl = s
-            f.update(smaller_model_id=m.id, smaller_model_name=m.name,
-                     smaller_model_parameters=parameter_count(m.architecture),
-                     smaller_model_precision=p.name, smaller_model_total_bytes=spl.total_bytes,
-                     smaller_model_headroom_bytes=spl.headroom_bytes,
-                     smaller_model_decode_tokens_per_s=round(spl.decode_tokens_per_s(), 2))
-        d = _distilled_model(q.kb, q.model, q.gpu, q.gpus, q.precision, q.work)
-        if d:
-            m, p, dpl = d
-            f.update(distilled_model_id=m.id, distilled_model_name=m.name,
-                     distilled_model_parameters=parameter_count(m.architecture),
-                     distilled_model_precision=p.name, distilled_model_total_bytes=dpl.total_bytes,
-                     distilled_model_headroom_bytes=dpl.headroom_bytes,
-                     distilled_model_decode_tokens_per_s=round(dpl.decode_tokens_per_s(), 2))
+        for prefix, find in (("smaller_model_", _smaller_model), ("distilled_model_", _distilled_model)):
+            found = find(q.kb, q.model, q.gpu, q.gpus, q.precision, q.work)
+            if found:
+                _other_model_facts(f, prefix, *found)
+
+
+def _other_model_facts(f: dict, prefix: str, m, p: Precision, pl: Placement) -> None:
+    """The facts of another model to run instead (smaller_model_*, distilled_model_*)."""
+    f.update({prefix + k: v for k, v in (
+        ("id", m.id), ("name", m.name), ("parameters", parameter_count(m.architecture)),
+        ("precision", p.name), ("total_bytes", pl.total_bytes),
+        ("headroom_bytes", pl.headroom_bytes),
+        ("decode_tokens_per_s", round(pl.decode_tokens_per_s(), 2)))})

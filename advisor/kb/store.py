@@ -25,9 +25,9 @@ from pydantic import BaseModel, ValidationError
 from advisor.errors import AdvisorError, closest
 from advisor.kb.schema import GPU, Model
 from advisor.paths import data_dir
+from advisor.yamlfile import YamlFileError, read_yaml
 
 T = TypeVar("T", bound=BaseModel)
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 KB_ENV = "ADVISOR_KB"
 KINDS = {"models": Model, "gpus": GPU}
 
@@ -106,16 +106,9 @@ def parse_entries(paths: Iterable[Path], schema: type[T], errors: list[str]) -> 
     out = []
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
-            node = yaml.compose(text, Loader=_Loader)
-            data = yaml.load(text, Loader=_Loader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark else 1
-            errors.append(f"{path}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}")
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(f"{path}:1: cannot read: {getattr(exc, 'strerror', None) or exc}")
+            node, data = read_yaml(path)
+        except YamlFileError as exc:
+            errors.append(f"{path}:{exc.line}: {exc.message}")
             continue
         if not isinstance(data, dict):
             errors.append(f"{path}:1: expected a mapping of fields")

@@ -26,10 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from advisor.errors import AdvisorError, closest
 from advisor.facts import FACTS
+from advisor.yamlfile import YamlFileError, read_yaml
 
 _CASE_KEYS = ("name", "expect", "facts", "scenario", "derives")
 _SCENARIO_KEYS = ("model", "gpu", "precision", "context", "batch", "gpus", "kv_cache", "runtime")
@@ -111,14 +110,11 @@ def load_cases(rule_dir: Path) -> tuple[list[Case], list[str]]:
     for path in sorted(Path(rule_dir).glob("*.test.yaml")):
         rule_id = path.name[: -len(".test.yaml")]
         try:
-            text = path.read_text(encoding="utf-8")
-            node = yaml.compose(text)
-            data = yaml.safe_load(text) or {}
-        except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
-            mark = getattr(exc, "problem_mark", None)
-            errors.append(f"{path}:{mark.line + 1 if mark else 1}: rule '{rule_id}': cannot read "
-                          f"the cases: {getattr(exc, 'problem', None) or exc}")
+            node, data = read_yaml(path)
+        except YamlFileError as exc:
+            errors.append(f"{path}:{exc.line}: rule '{rule_id}': cannot read the cases: {exc.message}")
             continue
+        data = data or {}
         if not isinstance(data, dict) or not isinstance(data.get("cases"), list) or not data["cases"]:
             errors.append(f"{path}:1: rule '{rule_id}': a test file is `cases:` and a list of cases")
             continue

@@ -33,8 +33,8 @@ import yaml
 
 from advisor.errors import closest
 from advisor.facts import DERIVED, FACTS, guaranteed
+from advisor.yamlfile import YamlFileError, read_yaml
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 OPERATORS = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 VERDICTS = ("fits", "tight", "does-not-fit")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
@@ -184,15 +184,9 @@ def _literal_type_ok(ftype: str, value) -> bool:
 def load_rule(path: Path, known_kinds) -> tuple[RuleSpec | None, list[str]]:
     errors: list[str] = []
     try:
-        text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        return None, [f"{path}:{line}: rule '{path.stem}': invalid YAML: {getattr(exc, 'problem', exc)}"]
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [f"{path}:1: rule '{path.stem}': cannot read: {exc}"]
+        node, data = read_yaml(path)
+    except YamlFileError as exc:
+        return None, [f"{path}:{exc.line}: rule '{path.stem}': {exc.message}"]
     if not isinstance(data, dict):
         return None, [f"{path}:1: rule '{path.stem}': a rule file is a mapping with {sorted(_TOP_KEYS)}"]
     lines = _lines(node)

@@ -159,6 +159,3 @@ def _min_gpus(model: Model, gpu: GPU, precision: Precision, work: Workload, limi
             return n
     return None
 
-
-# kept importable from here for the facts and other engineers' code
-from advisor.sizing.offload import Offload, plan_offload  # noqa: E402,F401
