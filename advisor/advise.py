@@ -13,6 +13,7 @@ from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
 from advisor.sizing.finetune import PART_NAMES, FinetuneSpec, validate as validate_finetune
 from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 from advisor.sizing.precision import parse_precision
+from advisor.sizing.weights import format_mismatch
 
 RULES_ENV = "ADVISOR_RULES"
 
@@ -130,6 +131,9 @@ class Advisor:
 
         m, stored = resolve_model(self.kb, model)  # a KB id, or a model file: its precision
         g, p = self.kb.gpu(gpu), parse_precision(precision or stored or "fp16")
+        bad = format_mismatch(m.architecture, p)
+        if bad:
+            raise AdvisorError(f"--precision {p.name}: {bad} ({m.name})")
         trained = m.architecture.max_context
         if context_tokens is None:
             context_tokens = min(DEFAULT_CONTEXT_TOKENS, trained)

@@ -131,7 +131,8 @@ def test_checkpoint_formats():
 
 
 def test_precision_aliases():
-    assert parse_precision("mxfp4").name == "MXFP4_MOE"
+    assert parse_precision("mxfp4").name == "mxfp4"          # the checkpoint format gpt-oss ships
+    assert parse_precision("mxfp4_moe").name == "MXFP4_MOE"  # the GGUF type
     assert parse_precision("f16").name == "fp16"
     assert parse_precision("iq2_xxs").name == "IQ2_XXS"
     with pytest.raises(AdvisorError):
@@ -292,3 +293,11 @@ def test_every_precision_has_assumptions(kb):
     for p in all_precisions():
         parts = memory_parts(m, p, Workload())
         assert parts.assumptions and parts.weights_bytes > 0
+
+
+def test_mxfp4_checkpoint_matches_published_gpt_oss_sizes(kb):
+    """gpt-oss ships experts in MXFP4 and the rest in BF16: the safetensors totals are 65.25 GB
+    (120b) and 13.76 GB (20b) (huggingface.co/openai/gpt-oss-120b, -20b file listings)."""
+    p = parse_precision("mxfp4")
+    assert weights_bytes(kb.model("gpt-oss-120b").architecture, p) / 1e9 == pytest.approx(65.25, rel=0.01)
+    assert weights_bytes(kb.model("gpt-oss-20b").architecture, p) / 1e9 == pytest.approx(13.76, rel=0.01)

@@ -27,6 +27,7 @@ from advisor.bulk.select import Filters, Selection, select
 from advisor.bulk.slugs import precision_slug, slug
 from advisor.bulk.workers import Progress, run_pages
 from advisor.errors import AdvisorError
+from advisor.sizing.weights import format_mismatch
 from advisor.kb.store import KnowledgeBase
 from advisor.rules.spec import RuleSpec
 from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS
@@ -59,6 +60,8 @@ def plan_pages(sel: Selection, fmt: str) -> list[Page]:
     for m in sel.models:
         for g in sel.gpus:
             for p in sel.precisions:
+                if format_mismatch(m.architecture, p):
+                    continue  # a format this model cannot be stored in (mxfp4 on a dense model)
                 rel = f"{slug(m.id)}/{slug(g.id)}__{precision_slug(p.name)}.{ext}"
                 key = rel.lower()
                 if key in seen:

@@ -34,7 +34,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     p = f.get("quantize_precision")
     if p is None:
         return
-    row = quality_table()[p]
-    f.update(quantize_quality_cost=f"{row['value']} {row['metric']}",
-             quantize_quality_measured_on=row["measured_on"],
+    row = quality_table()[p][0]
+    f.update(quantize_quality_cost=row["measure"],
+             quantize_quality_measured_on=row["model"],
              quantize_quality_source=row["source"])

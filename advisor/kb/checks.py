@@ -72,6 +72,7 @@ def check_model(m: Model, path: Path, node: yaml.Node | None, models: dict) -> l
         if s not in models:
             errors.append(f"{path}:{_line(node, 'siblings')}: field 'siblings': sibling '{s}' is not a "
                           f"known model{_near(s, models)}")
+    errors += _check_formats(m, path, node)
     if m.distilled_from and m.distilled_from not in models:
         errors.append(f"{path}:{_line(node, 'distilled_from')}: field 'distilled_from': "
                       f"'{m.distilled_from}' is not a known model{_near(m.distilled_from, models)}")
@@ -83,3 +84,35 @@ def _near(key: str, known) -> str:
 
     near = closest(key, sorted(known))
     return f"; closest known: {', '.join(near)}" if near else ""
+
+
+def _check_formats(m: Model, path: Path, node: yaml.Node | None) -> list[str]:
+    """native_precision and each checkpoint's precision name a known precision; MXFP4 is an
+    experts-only format; a GGUF repo is no checkpoint (gguf_repos holds those)."""
+    from advisor.errors import AdvisorError
+    from advisor.sizing.precision import parse_precision
+
+    errors = []
+    named = [("native_precision", m.native_precision)] + [
+        (f"checkpoints.{i}.precision", c.precision) for i, c in enumerate(m.checkpoints)]
+    for where, name in named:
+        if name is None:
+            continue
+        try:
+            p = parse_precision(name)
+        except AdvisorError as exc:
+            errors.append(f"{path}:{_line(node, where)}: field '{where}': {exc}")
+            continue
+        if p.name != name:
+            errors.append(f"{path}:{_line(node, where)}: field '{where}': write '{p.name}', the "
+                          f"canonical spelling of '{name}'")
+        elif p.family == "gguf":
+            errors.append(f"{path}:{_line(node, where)}: field '{where}': {name} is a GGUF type; "
+                          "GGUF repos go in gguf_repos")
+        elif p.name == "mxfp4" and not m.architecture.experts_total:
+            errors.append(f"{path}:{_line(node, where)}: field '{where}': mxfp4 quantizes MoE "
+                          "experts; this model has none")
+    repos = [c.repo for c in m.checkpoints]
+    for r in sorted({r for r in repos if repos.count(r) > 1}):
+        errors.append(f"{path}:{_line(node, 'checkpoints')}: field 'checkpoints': '{r}' is listed twice")
+    return errors

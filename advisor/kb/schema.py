@@ -5,7 +5,7 @@ Every fact field that is set must be named by one of the entry's `sources`; iden
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,7 +27,7 @@ def _check_sources(entry: BaseModel, fact_fields: list[str]) -> None:
     unknown = covered - set(fact_fields)
     if unknown:
         raise ValueError(f"sources name unknown field(s): {', '.join(sorted(unknown))}")
-    missing = [f for f in fact_fields if getattr(entry, f) is not None and f not in covered]
+    missing = [f for f in fact_fields if getattr(entry, f) not in (None, []) and f not in covered]
     if missing:
         raise ValueError(f"fact(s) without a source: {', '.join(missing)}")
 
@@ -132,6 +132,17 @@ class Architecture(_Strict):
         return (i - self.dense_layers + 1) % self.moe_layer_step == 0
 
 
+REPO_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class Checkpoint(_Strict):
+    """A published checkpoint of the model in another format: the publisher's own FP8/AWQ/GPTQ/
+    MXFP4 release or a well-known quantizer's (hugging-quants, RedHatAI/neuralmagic, unsloth)."""
+    repo: str = Field(pattern=REPO_PATTERN)
+    precision: str        # a precision name (advisor.sizing.precision), checked by the loader
+    publisher: str = Field(min_length=2)
+
+
 class Model(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str
@@ -158,11 +169,24 @@ class Model(_Strict):
     # 4), so it bounds the text count from above rather than equalling it.
     vision_tower_excluded: bool = False
     published_parameters_include_vision: bool = False
+    # The checkpoint as published (issue 17: the baseline of every advisory): the precision of
+    # the released weights (a precision name: bf16 for Llama 3, fp8 for DeepSeek V3, mxfp4 for
+    # gpt-oss), the instruction-tuned repo people chat with, the publisher's and well-known
+    # quantized checkpoints, and GGUF repos that llama-server -hf ORG/REPO:QUANT can load.
+    native_precision: Optional[str] = None
+    instruct_repo: Optional[str] = Field(default=None, pattern=REPO_PATTERN)
+    checkpoints: list[Checkpoint] = []
+    gguf_repos: list[Annotated[str, Field(pattern=REPO_PATTERN)]] = []
+    # The context the publisher advertises (model card), where it differs from the config's
+    # max_position_embeddings (Command R: 8,192 in config.json, 128k on the card).
+    advertised_context: Optional[int] = Field(default=None, gt=0)
     sources: list[Source] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _sourced(self) -> "Model":
-        _check_sources(self, ["architecture", "published_parameters", "published_active_parameters"])
+        _check_sources(self, ["architecture", "published_parameters", "published_active_parameters",
+                              "native_precision", "instruct_repo", "checkpoints", "gguf_repos",
+                              "advertised_context"])
         if self.published_active_parameters and not self.architecture.experts_total:
             raise ValueError("published_active_parameters is for a mixture of experts")
         if self.published_parameters_include_vision and not self.vision_tower_excluded:

@@ -203,6 +203,10 @@ GPTQ_AWQ_GROUP_SIZE = 128
 NF4_BLOCK_SIZE = 64
 NF4_NESTED_BLOCK_SIZE = 256
 NF4_CONSTANT_BYTES_PER_TENSOR = 16 * 4 + 256 * 4 + 4
+# MXFP4 (OCP Microscaling FP4, gpt-oss's expert weights): blocks of 32 E2M1 values (16 bytes) and
+# one E8M0 scale byte: 4.25 bits a weight (OCP MX spec v1.0; the checkpoint's *_blocks/*_scales).
+MXFP4_BLOCK_SIZE = 32
+MXFP4_BLOCK_BYTES = 17
 # bitsandbytes LLM.int8: int8 weights and one fp32 scale (SCB) per output row.
 INT8_SCALE_BYTES_PER_ROW = 4
 # FP8 checkpoints (compressed-tensors, fbgemm_fp8): one fp32 weight scale per output channel.

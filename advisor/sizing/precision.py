@@ -53,6 +53,8 @@ _ALL = [
     Precision("gptq-int2", "checkpoint", 8, "GPTQ 2-bit, group size 128"),
     Precision("nf4", "checkpoint", 5, "bitsandbytes NF4 with double quantization (QLoRA)"),
     Precision("MXFP4_MOE", "gguf", 5, "llama.cpp MXFP4 experts (4.25 bits), Q8_0 elsewhere"),
+    Precision("mxfp4", "checkpoint", 5, "MXFP4 experts (4.25 bits), everything else BF16, as "
+              "gpt-oss ships"),
     Precision("Q3_K_L", "gguf", 6, "llama.cpp 3-bit k-quant, large mix"),
     Precision("Q3_K_XL", "gguf", 6, "Q3_K_L with Q8_0 embeddings and output (bartowski)"),
     Precision("Q3_K_M", "gguf", 6, "llama.cpp 3-bit k-quant, medium mix"),
@@ -73,7 +75,7 @@ _ALL = [
 ]
 _BY_KEY = {p.name.lower(): p for p in _ALL}
 # Other spellings users type: GGUF's F16/BF16/F32 file types, MXFP4 alone, bnb's names.
-_ALIASES = {"f16": "fp16", "f32": "fp32", "mxfp4": "MXFP4_MOE", "bnb-nf4": "nf4",
+_ALIASES = {"f16": "fp16", "f32": "fp32", "bnb-nf4": "nf4",
             "bnb-int8": "int8", "q4_k": "Q4_K_M", "q5_k": "Q5_K_M", "q3_k": "Q3_K_M"}
 
 # The ladder the quantize recommendation walks, best quality first. FP8 is offered only on

@@ -43,6 +43,10 @@ def _checkpoint_tensor_bytes(p: Precision, t: Tensor, experts: int = 1, n_layer:
         if p.name.startswith("gptq"):  # g_idx: an int32 per input column of each expert's matrix
             b += t.row_length * 4 * (experts if t.name.endswith("_exps") else 1)
         return b
+    if p.name == "mxfp4":  # experts in MXFP4 blocks (32 values: 16 bytes + an E8M0 scale); rest BF16
+        if t.name.endswith("_exps"):
+            return -(-t.elements // c.MXFP4_BLOCK_SIZE) * c.MXFP4_BLOCK_BYTES
+        return t.elements * 2
     if p.name == "nf4":
         blocks = -(-t.elements // c.NF4_BLOCK_SIZE)
         return (t.elements + 1) // 2 + blocks + 4 * -(-blocks // c.NF4_NESTED_BLOCK_SIZE) \
@@ -64,6 +68,14 @@ def tensor_weight_bytes(p: Precision, t: Tensor, a: Architecture) -> int:
 def _gguf_types(a: Architecture, ftype: str) -> dict:
     ts = model_tensors(a)
     return dict(zip(ts, tensor_types(ftype, ts, a)))
+
+
+def format_mismatch(a: Architecture, p: Precision) -> str | None:
+    """Why a weight format cannot describe this architecture, or None. MXFP4 checkpoints
+    quantize MoE experts only (a dense model in "mxfp4" would be plain BF16)."""
+    if p.name == "mxfp4" and not a.experts_total:
+        return "mxfp4 checkpoints quantize mixture-of-experts weights; this model has no experts"
+    return None
 
 
 def weights_bytes(a: Architecture, p: Precision) -> int:
@@ -126,6 +138,9 @@ def weights_assumptions(p: Precision) -> list[str]:
                  "int32 g_idx per input column", kept],
         **{f"gptq-int{b}": [f"GPTQ {b}-bit, group size {c.GPTQ_AWQ_GROUP_SIZE}: fp16 scales, "
                             f"{b}-bit zeros, an int32 g_idx per input column", kept] for b in (8, 3, 2)},
+        "mxfp4": ["MXFP4 routed experts (blocks of 32 4-bit values with a shared 8-bit "
+                  "exponent: 4.25 bits a weight); attention, router and embeddings BF16, as the "
+                  "published checkpoint", kept],
         "nf4": [f"bitsandbytes NF4, blocks of {c.NF4_BLOCK_SIZE} with double quantization "
                 f"(8-bit absmax, fp32 per {c.NF4_NESTED_BLOCK_SIZE} blocks)", kept],
     }[p.name]
