@@ -35,6 +35,7 @@ from advisor.errors import closest
 from advisor.facts import DERIVED, FACTS, guaranteed
 from advisor.yamlfile import YamlFileError, read_yaml
 
+OBJECTIVE_FILE = "objective.yaml"
 OPERATORS = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 VERDICTS = ("fits", "tight", "does-not-fit")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
@@ -367,8 +368,8 @@ def load_rules(dirs: list[Path], known_kinds) -> list[RuleSpec]:
             continue
         seen_here: set[str] = set()
         for path in sorted(d.glob("*.yaml")):
-            if path.name.endswith(".test.yaml"):
-                continue
+            if path.name.endswith(".test.yaml") or path.name == OBJECTIVE_FILE:
+                continue  # test cases, and the objective (advisor.plans.objective)
             spec, errs = load_rule(path, known_kinds)
             errors += errs
             if spec:

@@ -26,6 +26,7 @@ Q4_0/Q5_0 ffn_down) take `imatrix` as an input: whether the file was made with o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from advisor.kb.schema import Architecture
 from advisor.sizing.ggml_types import ggml_blocks
@@ -72,6 +73,7 @@ def use_more_bits(i: int, n: int) -> bool:
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
 
+@lru_cache(maxsize=4096)
 def category(name: str) -> str:
     """tensor_get_category(): broad roles by name (works for bare and 'blk.N.x.weight' names)."""
     base = name.split(".")[-2] if name.endswith(".weight") else name.split(".")[-1]

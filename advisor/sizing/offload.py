@@ -14,8 +14,7 @@ from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.overhead import fit_margin_bytes, overhead_bytes
 from advisor.sizing.precision import Precision
 from advisor.sizing.speed import active_weight_bytes, cpu_decode_seconds, gpu_decode_seconds
-from advisor.sizing.tensors import model_tensors
-from advisor.sizing.weights import tensor_weight_bytes, weights_breakdown_bytes
+from advisor.sizing.weights import weight_summary, weights_breakdown_bytes
 from advisor.sizing.workload import Workload
 
 
@@ -90,24 +89,17 @@ def plan_expert_offload(model: Model, gpu: GPU, precision: Precision,
     a = model.architecture
     if not a.experts_total or work.runtime == "vllm" or gpu.unified_memory:
         return None
-    dense = [0] * a.layers
-    experts = [0] * a.layers
-    out = 0
-    for t in model_tensors(a):
-        b = tensor_weight_bytes(precision, t, a)
-        if t.layer is None:
-            out += 0 if t.name == "token_embd" else b
-        elif t.name.endswith("_exps"):
-            experts[t.layer] += b
-        else:
-            dense[t.layer] += b
+    w = weight_summary(a, precision)
+    dense, experts, out = w.dense_per_layer, w.experts_per_layer, w.output
     kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype)
     budget = gpu.usable_memory_bytes - overhead_bytes(a) - fit_margin_bytes() - out - sum(dense) - kv
     if budget < 0:
         return None
     moe_layers = [i for i in range(a.layers) if experts[i]]
     n = 0
-    while n < len(moe_layers) and sum(experts[i] for i in moe_layers[n:]) > budget:
+    on_gpu = sum(experts[i] for i in moe_layers)
+    while n < len(moe_layers) and on_gpu > budget:
+        on_gpu -= experts[moe_layers[n]]
         n += 1
     if n == 0:
         return None
@@ -118,7 +110,7 @@ def plan_expert_offload(model: Model, gpu: GPU, precision: Precision,
     quantized = precision.family != "float"
     seconds = (gpu_decode_seconds(gpu, gpu_read, 0, a.layers, quantized)
                + cpu_decode_seconds(int(share * cpu_experts), 0, work.ram_bandwidth_gb_s))
-    ram = cpu_experts + weights_breakdown_bytes(a, precision)["embedding"]
+    ram = cpu_experts + w.embedding
     gpu_bytes = overhead_bytes(a) + out + sum(dense) + kv + sum(experts) - cpu_experts
     return ExpertOffload(cpu_moe_layers=n, moe_layers=len(moe_layers), ram_bytes=ram,
                          gpu_bytes=gpu_bytes,

@@ -13,7 +13,7 @@ from advisor.kb.schema import GPU, Architecture
 from advisor.sizing import constants as c
 from advisor.sizing.precision import Precision
 from advisor.sizing.tensors import model_tensors
-from advisor.sizing.weights import tensor_weight_bytes
+from advisor.sizing.weights import weight_summary
 
 
 def _vendor(gpu: GPU) -> str:
@@ -72,22 +72,12 @@ def allreduce_seconds(gpu: GPU, hidden_bytes: int, tp: int) -> float:
     return c.ALLREDUCE_LATENCY_S[link] + 2 * (tp - 1) / tp * hidden_bytes / bw
 
 
-@lru_cache(maxsize=4096)
 def active_weight_bytes(a: Architecture, p: Precision) -> tuple[int, int]:
     """(bytes read a token from the repeating layers, from the output head and final norm).
     MoE layers read only experts_active of experts_total expert tensors; the token embedding is
     a lookup and is left out."""
-    layers = out = 0
-    for t in model_tensors(a):
-        b = tensor_weight_bytes(p, t, a)
-        if t.layer is None:
-            if t.name != "token_embd":
-                out += b
-        elif t.name.endswith("_exps") and a.experts_total:
-            layers += b * a.experts_active // a.experts_total
-        else:
-            layers += b
-    return layers, out
+    w = weight_summary(a, p)
+    return w.active_layers, w.output
 
 
 @lru_cache(maxsize=4096)

@@ -125,7 +125,9 @@ def _moe_ffn(a: Architecture, i: int) -> list[Tensor]:
     return out
 
 
-def model_tensors(a: Architecture) -> list[Tensor]:
+@lru_cache(maxsize=256)  # pure; architectures are immutable (frozen) and hashable
+def model_tensors(a: Architecture) -> tuple[Tensor, ...]:
+    """Every tensor, in llama.cpp's order (a tuple: the cached list is shared)."""
     h = a.hidden_size
     out = [Tensor("token_embd", None, h, a.vocab_size), Tensor("output_norm", None, h, 1)]
     if not a.tied_embeddings:
@@ -134,7 +136,7 @@ def model_tensors(a: Architecture) -> list[Tensor]:
         out += _attention(a, i)
         out += _moe_ffn(a, i) if a.is_moe_layer(i) else _dense_ffn(a, i)
         out += [Tensor(f"norm_{k}", i, h, 1) for k in range(a.norms_per_layer)]
-    return out
+    return tuple(out)
 
 
 @lru_cache(maxsize=4096)  # pure; architectures are immutable (frozen) and hashable

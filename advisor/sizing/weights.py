@@ -7,6 +7,7 @@ scales and zeros) or, for a model read from a file, its exact tensor list
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from advisor.kb.schema import Architecture
@@ -79,19 +80,53 @@ def format_mismatch(a: Architecture, p: Precision) -> str | None:
 
 
 def weights_bytes(a: Architecture, p: Precision) -> int:
-    b = weights_breakdown_bytes(a, p)
-    return b["embedding"] + b["output"] + b["layers"]
+    return weight_summary(a, p).total
+
+
+@dataclass(frozen=True)
+class WeightSummary:
+    """Everything the sizing reads about a model's weights at a precision, from one pass over
+    its tensors (memoised by weight_summary: architectures and precisions are immutable)."""
+    embedding: int                    # token embedding table (a lookup: one row read a token)
+    output: int                       # output head and final norm
+    layers: int                       # all repeating blocks
+    largest_layer: int
+    active_layers: int                # bytes of the blocks a token reads (MoE: active experts)
+    dense_per_layer: tuple[int, ...]  # each layer's bytes outside the routed experts
+    experts_per_layer: tuple[int, ...]  # each layer's routed-expert bytes
+
+    @property
+    def total(self) -> int:
+        return self.embedding + self.output + self.layers
 
 
 @lru_cache(maxsize=4096)
-def _breakdown(a: Architecture, p: Precision) -> tuple:
-    return tuple(sorted(_compute_breakdown(a, p).items()))
+def weight_summary(a: Architecture, p: Precision) -> WeightSummary:
+    dense = [0] * a.layers
+    experts = [0] * a.layers
+    embedding = output = active = 0
+    for t, _, b in tensor_list_bytes(a, p):
+        if t.layer is None:
+            if t.name == "token_embd":
+                embedding += b
+            else:
+                output += b
+        elif t.name.endswith("_exps") and a.experts_total:
+            experts[t.layer] += b
+            active += b * a.experts_active // a.experts_total
+        else:
+            dense[t.layer] += b
+            active += b
+    per_layer = [d + e for d, e in zip(dense, experts)]
+    return WeightSummary(embedding, output, sum(per_layer), max(per_layer), active,
+                         tuple(dense), tuple(experts))
 
 
 def weights_breakdown_bytes(a: Architecture, p: Precision) -> dict[str, int]:
-    """Bytes split into what every layer repeats and what is outside the layers (memoised:
-    architectures and precisions are immutable)."""
-    return dict(_breakdown(a, p))
+    """Bytes split into what every layer repeats and what is outside the layers."""
+    w = weight_summary(a, p)
+    return {"embedding": w.embedding, "output": w.output, "layers": w.layers,
+            "largest_layer": w.largest_layer}
 
 
 def tensor_list_bytes(a: Architecture, p: Precision) -> list[tuple[Tensor, str, int]]:
@@ -101,20 +136,6 @@ def tensor_list_bytes(a: Architecture, p: Precision) -> list[tuple[Tensor, str, 
         types = tensor_types(p.name, ts, a)
         return [(t, ty, tensor_bytes(ty, t.row_length, t.rows)) for t, ty in zip(ts, types)]
     return [(t, p.name, tensor_weight_bytes(p, t, a)) for t in ts]
-
-
-def _compute_breakdown(a: Architecture, p: Precision) -> dict[str, int]:
-    per_layer = [0] * a.layers
-    embedding = output = 0
-    for t, _, b in tensor_list_bytes(a, p):
-        if t.layer is not None:
-            per_layer[t.layer] += b
-        elif t.name == "token_embd":
-            embedding += b
-        else:
-            output += b
-    return {"embedding": embedding, "output": output, "layers": sum(per_layer),
-            "largest_layer": max(per_layer)}
 
 
 def weights_assumptions(p: Precision) -> list[str]:

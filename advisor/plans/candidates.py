@@ -1,0 +1,197 @@
+"""The one place plans are enumerated: every combination of levers worth sizing, per path.
+
+Levers: the model (the one asked; its smaller siblings and distills), the weight format (the
+checkpoint as published, the publisher's and well-known quantized checkpoints the runtime runs on
+that card, FP8 quantized at load time where the card computes in FP8, the GGUF ladder), the KV
+cache precision the runtime offers, the placement (the GPUs asked; CPU offload into the RAM
+given; more of the same card, one node at most; a rented card or whole nodes of cluster-class
+cards) and the runtime (the one asked, else every runtime that runs the format there). The
+context is not enumerated: advisor.plans.evaluate runs the asked one or the longest that fits.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from advisor.kb.schema import GPU, Model
+from advisor.kb.store import KnowledgeBase
+from advisor.plans.evaluate import Ask
+from advisor.plans.plan import Candidate
+from advisor.plans.runtimes import cannot_run
+from advisor.sizing import constants as c
+from advisor.sizing.precision import Precision, parse_precision
+from advisor.sizing.tensors import parameter_count
+
+# The GGUF types people download, best first: every step of the ladder a user would pick.
+GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_L",
+               "Q3_K_M", "IQ3_M", "IQ3_XXS", "Q2_K", "IQ2_M", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S")
+# The lowest GGUF type offered on paths that change more than the format (more cards, rent,
+# another model): about 3.5 bits a weight. Lower types are offered only on the hardware you have.
+USABLE_FLOOR = "IQ3_M"
+# KV cache precisions each runtime offers, 16-bit first (llama.cpp: -ctk/-ctv; vLLM:
+# --kv-cache-dtype; transformers: the model dtype).
+KV_OPTIONS = {"llama.cpp": ("fp16", "q8_0", "q4_0"), "vllm": ("fp16", "fp8"), "transformers": ("fp16",)}
+# Runtimes a plan may switch to when the user named none (transformers only when asked for: it
+# is slower than both and offers nothing they lack for inference).
+FREE_RUNTIMES = ("llama.cpp", "vllm")
+
+
+def default_runtime(p: Precision, gpu: GPU) -> str:
+    """The runtime a format runs under when the user names none: llama.cpp for GGUF and 16-bit
+    weights (every vendor, and it offloads), vLLM for quantized checkpoints on NVIDIA and AMD,
+    transformers for bitsandbytes formats and for checkpoints on other hardware."""
+    if p.family != "checkpoint":
+        return "llama.cpp"
+    if p.name in ("nf4", "int8"):
+        return "transformers"
+    return "vllm" if gpu.vendor in ("nvidia", "amd") else "transformers"
+
+
+def weight_formats(model: Model, runtime: str, gpu: GPU,
+                   floor: str | None = None) -> list[tuple[Precision, str | None]]:
+    """(format, repository to load or None) a runtime can run for this model on this card,
+    GGUF types down to `floor` (None: the whole ladder)."""
+    native = model.native_precision or "bf16"
+    out: list[tuple[Precision, str | None]] = []
+    if runtime == "llama.cpp":
+        gguf = model.gguf_repos[0] if model.gguf_repos else None
+        if native in ("bf16", "fp16", "fp32"):
+            flt = native if native != "bf16" or _has_bf16(gpu) else "fp16"
+            out.append((parse_precision(flt), None))
+        if native == "mxfp4":
+            out.append((parse_precision("MXFP4_MOE"), gguf))
+        ladder = GGUF_LADDER if floor is None else GGUF_LADDER[:GGUF_LADDER.index(floor) + 1]
+        out += [(parse_precision(n), gguf) for n in ladder]
+    else:
+        if native in ("bf16", "fp16", "fp32", "fp8", "mxfp4"):
+            out.append((parse_precision(native), None))
+        published = {}
+        for ck in model.checkpoints:
+            published.setdefault(ck.precision, ck.repo)
+        for name, repo in published.items():
+            if name != native:
+                out.append((parse_precision(name), repo))
+        if native in ("bf16", "fp16") and "fp8" not in published:
+            out.append((parse_precision("fp8"), None))      # vLLM --quantization fp8 at load time
+        if runtime == "transformers" and native in ("bf16", "fp16"):
+            out += [(parse_precision(n), None) for n in ("int8", "nf4") if n not in published]
+    seen, keep = set(), []
+    for p, repo in out:
+        if p.name in seen or cannot_run(runtime, p, gpu):
+            continue
+        if p.name == "mxfp4" and not model.architecture.experts_total:
+            continue
+        seen.add(p.name)
+        keep.append((p, repo))
+    return keep
+
+
+def _has_bf16(gpu: GPU) -> bool:
+    from advisor.kb.formats import native_formats
+
+    return "bf16" in native_formats(gpu)
+
+
+def runtimes_for(ask: Ask) -> tuple[str, ...]:
+    return (ask.runtime,) if ask.runtime_asked else FREE_RUNTIMES
+
+
+def kv_ladder(runtime: str, asked: str) -> tuple[str, ...]:
+    """KV precisions to try, in order: the one asked (16-bit where the runtime lacks it), then
+    the runtime's quantized ones. The planner stops at the first that holds the context asked:
+    a quantized cache is sized only where the asked one does not fit."""
+    first = asked if asked in KV_OPTIONS[runtime] else "fp16"
+    return (first,) + tuple(k for k in KV_OPTIONS[runtime] if k != first and k not in ("fp16", "bf16", "fp32"))
+
+
+def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_kv: str,
+        placements=("gpu",), floor: str | None = None) -> Iterator[list[Candidate]]:
+    """Lever sets on `n` x `gpu`: each a list of candidates that differ only in the KV cache
+    (kv_ladder order). floor: the last GGUF type of the ladder to offer (None: all of it)."""
+    for rt in runtimes:
+        for p, repo in weight_formats(model, rt, gpu, floor):
+            for where in placements:
+                if where != "gpu" and (rt != "llama.cpp" or n != 1 or gpu.unified_memory):
+                    continue
+                if where == "moe-offload" and not model.architecture.experts_total:
+                    continue
+                yield [Candidate(path, model, p, rt, kv, gpu, n, where, owned, repo)
+                       for kv in kv_ladder(rt, asked_kv)]
+
+
+def as_asked(ask: Ask) -> Candidate:
+    p = ask.precision
+    repo = None
+    if ask.runtime == "llama.cpp" and p.family == "gguf" and ask.model.gguf_repos:
+        repo = ask.model.gguf_repos[0]
+    elif ask.runtime != "llama.cpp":
+        repo = next((ck.repo for ck in ask.model.checkpoints if ck.precision == p.name), None)
+    return Candidate("as-asked", ask.model, p, ask.runtime, ask.work.kv_cache_dtype, ask.gpu,
+                     ask.gpu_count, "gpu", True, repo)
+
+
+def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:
+    """Everything on the GPUs given, the whole GGUF ladder down to 1 bit."""
+    yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
+                   ask.work.kv_cache_dtype)
+
+
+def offloaded(ask: Ask) -> Iterator[list[Candidate]]:
+    """llama.cpp with part of the model in system RAM: whole layers (-ngl) or MoE experts
+    (--n-cpu-moe), one GPU."""
+    yield from _on("your-hardware", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
+                   ask.work.kv_cache_dtype, ("offload", "moe-offload"))
+
+
+def another_model(ask: Ask, model: Model) -> Iterator[list[Candidate]]:
+    """Another model on your hardware, at usable formats only (down to USABLE_FLOOR): nobody
+    swaps models to run the new one at 2 bits."""
+    yield from _on("another-model", model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
+                   ask.work.kv_cache_dtype, ("gpu", "offload", "moe-offload"), USABLE_FLOOR)
+
+
+def more_cards(ask: Ask) -> Iterator[list[Candidate]]:
+    """More of the card asked, at most a node of 8, one lever set at a time for one card more
+    than asked: the planner raises the count until it fits. Not for unified-memory SoCs."""
+    if ask.gpu.unified_memory or ask.gpu_count >= c.GPUS_PER_NODE:
+        return
+    yield from _on("more-cards", ask.model, ask.gpu, ask.gpu_count + 1, runtimes_for(ask), False,
+                   ask.work.kv_cache_dtype, floor=USABLE_FLOOR)
+
+
+def scales_across_nodes(g: GPU) -> bool:
+    """Cards built into multi-node clusters: SXM/OAM parts on an NVLink or Infinity Fabric switch
+    fabric (not a 2-card bridge, not Grace's C2C) and Gaudi's on-chip RoCE. Clouds rent PCIe and
+    consumer cards one at a time, not as clusters."""
+    link = (g.interconnect or "").lower()
+    if "bridge" in link or "no nvlink" in link or "c2c" in link:
+        return False
+    return link.startswith("nvlink") or link.startswith("infinity fabric") or "roce" in link
+
+
+def rental_counts(g: GPU, limit: int = 64) -> tuple[int, ...]:
+    """What one rents as a unit: one card; cluster-class cards also by whole nodes of 8."""
+    if not scales_across_nodes(g):
+        return (1,)
+    return (1,) + tuple(range(c.GPUS_PER_NODE, limit + 1, c.GPUS_PER_NODE))
+
+
+def rentable(kb: KnowledgeBase) -> list[GPU]:
+    """KB cards with a rental price (a card nobody prices cannot be costed)."""
+    return [g for g in kb.all_gpus() if g.rentable and g.price_usd_per_hour is not None]
+
+
+def rent(ask: Ask, kb: KnowledgeBase) -> Iterator[tuple[GPU, tuple[int, ...], list[list[Candidate]]]]:
+    """Per rentable card: its unit counts, and the lever sets for one card (the planner walks
+    the counts smallest first, keeping the first that fits)."""
+    for g in rentable(kb):
+        yield g, rental_counts(g), list(_on("rent", ask.model, g, 1, runtimes_for(ask), False,
+                                            ask.work.kv_cache_dtype, floor=USABLE_FLOOR))
+
+
+def other_models(ask: Ask, kb: KnowledgeBase) -> list[Model]:
+    """Smaller siblings and the models distilled from this one, largest first."""
+    mine = parameter_count(ask.model.architecture)
+    out = {s: kb.model(s) for s in ask.model.siblings}
+    out.update({m.id: m for m in kb.all_models() if m.distilled_from == ask.model.id})
+    return sorted((m for m in out.values() if parameter_count(m.architecture) < mine),
+                  key=lambda m: (-parameter_count(m.architecture), m.id))

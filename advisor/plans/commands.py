@@ -1,0 +1,111 @@
+"""The command that launches a plan, in the flags each runtime documents (tests parse them
+against advisor/data/runtime_flags.yaml, the flag lists with the versions they come from).
+
+  llama-server: -hf ORG/REPO:QUANT | -m FILE, -ngl, --n-cpu-moe, -c, -np, -fa, -ctk/-ctv, -sm, -ts
+    https://github.com/ggml-org/llama.cpp/blob/master/tools/server/README.md
+  vllm serve REPO: --tensor-parallel-size, --pipeline-parallel-size, --max-model-len, --dtype,
+    --quantization, --kv-cache-dtype, --max-num-seqs, --gpu-memory-utilization
+    https://docs.vllm.ai/en/latest/cli/serve.html
+  transformers: AutoModelForCausalLM.from_pretrained(REPO, device_map="auto", torch_dtype=...,
+    quantization_config=BitsAndBytesConfig(...))
+    https://huggingface.co/docs/transformers/main/en/main_classes/quantization
+"""
+from __future__ import annotations
+
+import math
+
+from advisor.kb.schema import Model
+from advisor.sizing.precision import Precision
+
+_GGUF_FILE_TYPE = {"fp32": "F32", "fp16": "F16", "bf16": "BF16"}
+_LLAMACPP_KV = {"fp16": "", "bf16": " -ctk bf16 -ctv bf16", "fp32": " -ctk f32 -ctv f32",
+                "q8_0": " -fa on -ctk q8_0 -ctv q8_0", "q4_0": " -fa on -ctk q4_0 -ctv q4_0"}
+# vLLM preallocates --gpu-memory-utilization of each GPU (default 0.9) for weights, activations
+# and KV cache (https://docs.vllm.ai/en/latest/configuration/engine_args.html); a plan that needs
+# more asks for what it needs plus 0.02 for the profiling run, at most 0.98.
+VLLM_DEFAULT_UTILIZATION = 0.9
+VLLM_UTILIZATION_SLACK = 0.02
+VLLM_UTILIZATION_MAX = 0.98
+
+
+def hf_repo(model: Model) -> str | None:
+    """The model's own repo: the instruction-tuned one where the KB names it, else the first
+    alias that is a repo id."""
+    return model.instruct_repo or next((a for a in model.aliases if "/" in a), None)
+
+
+def gguf_file(model: Model, p: Precision) -> str:
+    repo = hf_repo(model)
+    stem = repo.split("/", 1)[1] if repo else model.id
+    return f"{stem}-{_GGUF_FILE_TYPE.get(p.name, p.name)}.gguf"
+
+
+def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, *,
+                 gpu_layers: int | None = None, moe_cpu_layers: int = 0, gpus: int = 1,
+                 gguf_repo: str | None = None) -> str:
+    """-ngl counts repeating layers, one more puts the output layer on the GPU too; -c is the
+    whole cache, which llama-server divides among -np parallel sequences; over several GPUs,
+    -sm layer -ts 1,1,... splits whole layers evenly."""
+    ngl = model.architecture.layers + 1 if gpu_layers is None else gpu_layers
+    if gguf_repo and p.family == "gguf":
+        src = f"-hf {gguf_repo}:{p.name}"
+    else:
+        src = f"-m {gguf_file(model, p)}"
+    cmd = f"llama-server {src} -ngl {ngl} -c {context * batch}"
+    if moe_cpu_layers:
+        cmd += f" --n-cpu-moe {moe_cpu_layers}"
+    if batch > 1:
+        cmd += f" -np {batch}"
+    if gpus > 1:
+        cmd += " -sm layer -ts " + ",".join(["1"] * gpus)
+    return cmd + _LLAMACPP_KV[kv]
+
+
+def memory_share(total_bytes: int, available_bytes: int) -> float | None:
+    """--gpu-memory-utilization for a plan that needs more than vLLM's default 0.9 of the memory:
+    the share it needs, rounded up, plus 0.02; None when the default suffices."""
+    share = math.ceil(100 * total_bytes / available_bytes) / 100 + VLLM_UTILIZATION_SLACK
+    return round(min(share, VLLM_UTILIZATION_MAX), 2) if share > VLLM_DEFAULT_UTILIZATION else None
+
+
+def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel: int = 1,
+               pipeline_parallel: int = 1, quantize_fp8: bool = False, dtype: str | None = None,
+               share: float | None = None) -> str:
+    parts = ["vllm serve", repo]
+    if tensor_parallel > 1:
+        parts.append(f"--tensor-parallel-size {tensor_parallel}")
+    if pipeline_parallel > 1:
+        parts.append(f"--pipeline-parallel-size {pipeline_parallel}")
+    parts.append(f"--max-model-len {context}")
+    if quantize_fp8:
+        parts.append("--quantization fp8")
+    if dtype:
+        parts.append(f"--dtype {dtype}")
+    if kv == "fp8":
+        parts.append("--kv-cache-dtype fp8")
+    if batch > 1:
+        parts.append(f"--max-num-seqs {batch}")
+    if share is not None:
+        parts.append(f"--gpu-memory-utilization {share:.2f}")
+    return " ".join(parts)
+
+
+def transformers_snippet(repo: str, p: Precision, dtype: str) -> str:
+    """A one-line Python launch: device_map="auto" places layers over the GPUs (and CPU)."""
+    q = ""
+    if p.name == "nf4":
+        q = (", quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4', "
+             "bnb_4bit_use_double_quant=True)")
+    elif p.name == "int8":
+        q = ", quantization_config=BitsAndBytesConfig(load_in_8bit=True)"
+    imports = "AutoModelForCausalLM, BitsAndBytesConfig" if q else "AutoModelForCausalLM"
+    return (f"python -c \"import torch; from transformers import {imports}; "
+            f"m = AutoModelForCausalLM.from_pretrained('{repo}', device_map='auto', "
+            f"torch_dtype=torch.{dtype}{q})\"")
+
+
+def ray_cluster_note(nodes: int) -> str:
+    return (f"vLLM over {nodes} nodes runs on a Ray cluster: start it first (`ray start --head` on "
+            f"one node, `ray start --address=HEAD_IP:6379` on the other {nodes - 1}), then run "
+            "`vllm serve` on the head node")
+

@@ -1,0 +1,216 @@
+"""Sizing a candidate into a plan: memory, context, speed, price, quality, command.
+
+The one place plans are sized; every number comes from the sizing core (advisor.sizing): place()
+for plans that sit on the GPUs, plan_offload / plan_expert_offload for llama.cpp's CPU offload,
+max_context_tokens for the longest context that fits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from advisor.kb.schema import GPU, Model
+from advisor.plans import commands as cmd
+from advisor.plans.objective import Objective
+from advisor.plans.plan import Candidate, Plan
+from advisor.plans.quality import quality_cost, weight_table
+from advisor.plans.runtimes import RUNTIME_NAMES, vllm_dtype
+from advisor.sizing import constants as c
+from advisor.sizing.context import max_context_tokens
+from advisor.sizing.memory import memory_total_bytes
+from advisor.sizing.offload import plan_expert_offload, plan_offload
+from advisor.sizing.overhead import fit_margin_bytes
+from advisor.sizing.plan import Placement, place
+from advisor.sizing.precision import Precision, parse_precision
+from advisor.sizing.tensors import parameter_count
+from advisor.sizing.weights import weights_bytes
+from advisor.sizing.workload import Workload
+
+
+@dataclass(frozen=True)
+class Ask:
+    """The question the plans answer."""
+    model: Model
+    gpu: GPU
+    gpu_count: int
+    precision: Precision
+    runtime: str               # the as-asked plan's runtime (asked, or the format's default)
+    runtime_asked: bool        # the user named it: every plan keeps to it
+    work: Workload             # context, batch, KV precision, prompt and RAM as asked
+    prefer: str
+    repo: str | None = None    # a repository the user named (e.g. a base checkpoint)
+
+
+def bits_per_weight(model: Model, p: Precision) -> float:
+    return 8 * weights_bytes(model.architecture, p) / parameter_count(model.architecture)
+
+
+def _bits_of_measured(model: Model, p: Precision) -> dict[str, float]:
+    """Bits a weight on this model of every measured format and of p (for estimates)."""
+    names = {n for n in weight_table()} | {p.name}
+    out = {}
+    for n in sorted(names):
+        try:
+            q = parse_precision(n)
+        except Exception:
+            continue
+        if q.family == "float" or (q.name == "mxfp4" and not model.architecture.experts_total):
+            continue
+        out[n] = bits_per_weight(model, q)
+    return out
+
+
+def _batch_tokens_per_s(pl: Placement, single: float) -> float:
+    """Tokens/s over all `batch` sequences: each step reads the weights once and every
+    sequence's KV cache (at half the context, on average)."""
+    b = pl.work.batch
+    if b <= 1:
+        return single
+    weights_s = 1.0 / single
+    kv_s = pl.decode_seconds_per_token(pl.work.context_tokens // 2) - pl.decode_seconds_per_token(0)
+    return b / (weights_s + b * max(kv_s, 0.0))
+
+
+def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixed: bool) -> int | None:
+    """The context the plan runs: as asked if it fits; else (unless fixed) the longest that fits,
+    a multiple of 256, at least the objective's floor (or the context asked, if shorter)."""
+    m, g, n = cand.model, cand.gpu, cand.gpu_count
+    available = g.usable_memory_bytes * n
+    margin = fit_margin_bytes(n)
+    asked = min(work.context_tokens, m.architecture.max_context)
+    if available - memory_total_bytes(m, cand.precision, work, n, asked, work.kv_cache_dtype) >= margin:
+        return asked
+    if fixed:
+        return None
+    floor = min(obj.context_floor_tokens, asked)
+    if available - memory_total_bytes(m, cand.precision, work, n, floor, work.kv_cache_dtype) < margin:
+        return None
+    most = max_context_tokens(m, cand.precision, work, n, available, margin, work.kv_cache_dtype)
+    most = most // c.LLAMACPP_KV_PAD_TOKENS * c.LLAMACPP_KV_PAD_TOKENS
+    return most if most >= floor else None
+
+
+def evaluate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
+    """The plan the candidate makes, or None when it does not fit (with llama.cpp's margin; an
+    offload plan also needs the RAM the user has)."""
+    m, g, n, p = cand.model, cand.gpu, cand.gpu_count, cand.precision
+    work = replace(ask.work, runtime=cand.runtime, kv_cache_dtype=cand.kv_cache_dtype)
+    a = m.architecture
+    off = None
+    if cand.placement == "gpu":
+        ctx = _context_for(cand, ask, obj, work, fixed_context)
+        if ctx is None:
+            return None
+        work = replace(work, context_tokens=ctx)
+        pl = place(m, g, p, work, n)
+        if not pl.fits:
+            return None
+        decode, decode_full = pl.decode_tokens_per_s(), pl.decode_tokens_per_s(full_context=True)
+        prefill = pl.prefill_tokens_per_s()
+        total, split = pl.total_bytes, pl.split
+        cpu_layers = moe_layers = ram = 0
+        per_gpu = split.per_gpu_bytes
+    else:
+        work = replace(work, context_tokens=min(work.context_tokens, a.max_context))
+        if cand.placement == "offload":
+            off = plan_offload(m, g, p, work)
+        else:
+            off = plan_expert_offload(m, g, p, work)
+        if off is None or not off.ram_fits:
+            return None
+        pl = place(m, g, p, work, 1)
+        decode = off.decode_tokens_per_s
+        decode_full = getattr(off, "decode_tokens_per_s_full_context", 0.0) or decode
+        prefill, total, split = None, off.gpu_bytes, pl.split
+        cpu_layers = getattr(off, "cpu_layers", 0)
+        moe_layers = getattr(off, "cpu_moe_layers", 0)
+        ram, per_gpu = off.ram_bytes, off.gpu_bytes
+    params = parameter_count(a)
+    bits = bits_per_weight(m, p)
+    measured = p.name in weight_table()
+    q = quality_cost(p, m.native_precision, params, work.kv_cache_dtype,
+                     None if measured else _bits_of_measured(m, p))
+    qclass = obj.quality_class(q.loss_pct)
+    usd_h = None if cand.owned or g.price_usd_per_hour is None else round(g.price_usd_per_hour * n, 2)
+    tokens_s = _batch_tokens_per_s(pl, decode) if off is None else decode
+    usd_mtok = 0.0 if cand.owned else (None if usd_h is None else usd_h / (tokens_s * 3600) * 1e6)
+    price_note = None
+    if usd_h is not None:
+        src = next((s.source for s in g.sources if "price_usd_per_hour" in s.fields), "its KB entry")
+        price_note = f"${g.price_usd_per_hour:,.2f} a GPU-hour on-demand, read {g.price_date} from {src}"
+    changes = _changes(cand, ask, work)
+    native = p.name == m.native_precision or (p.family == "float" and m.native_precision in (None, "bf16", "fp16")
+                                              and p.name in ("bf16", "fp16"))
+    nodes = -(-n // c.GPUS_PER_NODE)
+    command, notes = _command(cand, ask, work, pl, off, total, nodes)
+    return Plan(
+        path=cand.path, model=m, parameters=params, precision=p, bits_per_weight=bits,
+        native=native, checkpoint=cand.checkpoint, kv_cache_dtype=work.kv_cache_dtype,
+        context_tokens=work.context_tokens, batch=work.batch, runtime=cand.runtime, gpu=g,
+        gpu_count=n, nodes=nodes, split=split.kind, tensor_parallel=split.tensor_parallel,
+        pipeline_parallel=split.pipeline_stages, cpu_offload_layers=cpu_layers,
+        moe_cpu_layers=moe_layers, owned=cand.owned, weights_bytes=pl.weights_bytes,
+        kv_cache_bytes=pl.kv_cache_bytes, total_bytes=total,
+        available_bytes=g.usable_memory_bytes * n, ram_bytes=ram, per_gpu_bytes=per_gpu,
+        decode_tokens_per_s=decode, decode_tokens_per_s_full_context=decode_full,
+        prefill_tokens_per_s=prefill, usd_per_hour=usd_h, usd_per_million_tokens=usd_mtok,
+        price_note=price_note, quality=q, quality_class=qclass,
+        quality_class_name=obj.class_names[qclass],
+        usable=obj.is_usable(ask.prefer, qclass, decode), levers=len(changes),
+        changes=tuple(changes), command=command, notes=tuple(notes))
+
+
+def _changes(cand: Candidate, ask: Ask, work: Workload) -> list[str]:
+    """What the plan changes from the question, in words (their count is `levers`)."""
+    out = []
+    if cand.model.id != ask.model.id:
+        out.append(f"another model ({cand.model.name})")
+    if cand.precision.name != ask.precision.name:
+        out.append(f"weights at {cand.precision.name}")
+    if work.kv_cache_dtype != ask.work.kv_cache_dtype:
+        out.append(f"KV cache at {work.kv_cache_dtype}")
+    if work.context_tokens < min(ask.work.context_tokens, cand.model.architecture.max_context):
+        out.append(f"context {work.context_tokens:,} tokens")
+    if cand.placement != "gpu":
+        out.append("part of the model in system RAM")
+    if cand.gpu.id != ask.gpu.id:
+        out.append(f"{cand.gpu_count} x {cand.gpu.name}")
+    elif cand.gpu_count != ask.gpu_count:
+        out.append(f"{cand.gpu_count} cards")
+    if ask.runtime_asked and cand.runtime != ask.runtime:
+        out.append(f"runtime {RUNTIME_NAMES[cand.runtime]}")
+    return out
+
+
+def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off, total: int,
+             nodes: int) -> tuple[str | None, list[str]]:
+    m, p, g = cand.model, cand.precision, cand.gpu
+    notes: list[str] = []
+    if cand.runtime == "llama.cpp":
+        if nodes > 1:
+            return None, ["llama.cpp runs one machine's GPUs (several machines need its RPC servers)"]
+        gguf = cand.checkpoint if p.family == "gguf" else None
+        if gguf is None:
+            notes.append(f"a GGUF file at {p.name}: convert the checkpoint with llama.cpp's "
+                         "convert_hf_to_gguf.py" + ("" if p.family == "float" else " and llama-quantize"))
+        if off is None:
+            return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
+                                    gpus=cand.gpu_count, gguf_repo=gguf), notes
+        if cand.placement == "offload":
+            return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
+                                    gpu_layers=off.gpu_layers, gguf_repo=gguf), notes
+        return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
+                                moe_cpu_layers=off.cpu_moe_layers, gguf_repo=gguf), notes
+    repo = cand.checkpoint or ask.repo or cmd.hf_repo(m)
+    if repo is None:
+        return None, ["no Hugging Face repository is known for this model"]
+    if cand.runtime == "vllm":
+        quantize = p.name == "fp8" and m.native_precision != "fp8" and cand.checkpoint is None
+        share = cmd.memory_share(total, g.usable_memory_bytes * cand.gpu_count)
+        if nodes > 1:
+            notes.append(cmd.ray_cluster_note(nodes))
+        return cmd.vllm_serve(repo, work.context_tokens, work.batch, work.kv_cache_dtype,
+                              tensor_parallel=pl.split.tensor_parallel,
+                              pipeline_parallel=pl.split.pipeline_stages, quantize_fp8=quantize,
+                              dtype=vllm_dtype(g, m.native_precision or "bf16"), share=share), notes
+    dtype = "float16" if vllm_dtype(g, m.native_precision or "bf16") else "bfloat16"
+    return cmd.transformers_snippet(repo, p, dtype), notes

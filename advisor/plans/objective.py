@@ -1,0 +1,156 @@
+"""The objective: what makes one plan better than another on the same path.
+
+It lives in an editable file, rules/objective.yaml (a later rule folder's objective.yaml replaces
+it whole), read and checked here; errors name the file and line. The planner sorts each path's
+plans by `Objective.key` and keeps the first; the rules then choose among the paths' winners.
+
+Every sort term is a monotone function of a plan's numbers (a class is a band of quality loss,
+`usable` a threshold on quality and speed), so the first plan of a path is never dominated on it:
+no other plan of the path has no more quality loss, no less speed, no more cost and no shorter
+context (tests/test_plans.py checks it over the KB).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from advisor.errors import AdvisorError
+from advisor.yamlfile import YamlFileError, read_yaml
+
+FILE_NAME = "objective.yaml"
+PREFERENCES = ("quality", "speed", "cost")
+SEVERE = "severe"
+# Plan attributes a sort term may name (all numbers or booleans on advisor.plans.plan.Plan).
+SORTABLE = ("usable", "context_tokens", "parameters", "quality_class", "quality_loss_pct",
+            "decode_tokens_per_s", "prefill_tokens_per_s", "usd_per_million_tokens",
+            "usd_per_hour", "gpu_count", "levers")
+_KEYS = {"prefer", "quality_classes", "usable", "context_floor_tokens", "order"}
+
+
+@dataclass(frozen=True)
+class Usable:
+    quality_class: int          # index into Objective.class_names: at most this one
+    decode_tokens_per_s: float  # at least this
+
+
+@dataclass(frozen=True)
+class Objective:
+    path: Path
+    prefer: str
+    class_names: tuple[str, ...]          # best first; the last is "severe"
+    class_bounds: tuple[float, ...]       # loss_pct upper bound of each but the last
+    usable: dict                          # preference -> Usable
+    context_floor_tokens: int
+    order: dict                           # preference -> tuple of (attribute, descending)
+
+    def quality_class(self, loss_pct: float) -> int:
+        for i, bound in enumerate(self.class_bounds):
+            if loss_pct <= bound:
+                return i
+        return len(self.class_bounds)
+
+    def is_usable(self, prefer: str, quality_class: int, decode_tokens_per_s: float | None) -> bool:
+        u = self.usable[prefer]
+        return (quality_class <= u.quality_class and decode_tokens_per_s is not None
+                and decode_tokens_per_s >= u.decode_tokens_per_s)
+
+    def key(self, plan, prefer: str) -> tuple:
+        """The sort key of a plan under a preference: smaller sorts first."""
+        out = []
+        for attr, descending in self.order[prefer]:
+            v = getattr(plan, attr)
+            if v is None:
+                v = -math.inf if descending else math.inf   # unknown sorts last
+            elif isinstance(v, bool):
+                v = int(v)
+            out.append(-v if descending else v)
+        return tuple(out)
+
+
+def find_objective(rule_dirs: list[Path]) -> Path:
+    """The objective file in force: the last rule folder that has one."""
+    found = [d / FILE_NAME for d in rule_dirs if (d / FILE_NAME).is_file()]
+    if not found:
+        raise AdvisorError(f"no {FILE_NAME} in the rule folders ({', '.join(map(str, rule_dirs))})")
+    return found[-1]
+
+
+def load_objective(path: Path) -> Objective:
+    """Read and check an objective file; AdvisorError lists every problem as path:line: message."""
+    try:
+        node, data = read_yaml(path)
+    except YamlFileError as exc:
+        raise AdvisorError(f"{path}:{exc.line}: objective: {exc.message}") from None
+    errors: list[str] = []
+    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value} if isinstance(node, yaml.MappingNode) else {}
+
+    def err(key: str, msg: str) -> None:
+        errors.append(f"{path}:{lines.get(key, 1)}: objective: {msg}")
+
+    if not isinstance(data, dict):
+        raise AdvisorError(f"{path}:1: objective: a mapping with {', '.join(sorted(_KEYS))}")
+    for k in data:
+        if k not in _KEYS:
+            err(k, f"unknown key '{k}' (known: {', '.join(sorted(_KEYS))})")
+    missing = sorted(_KEYS - set(data))
+    if missing:
+        err("prefer", f"missing {', '.join(missing)}")
+        raise AdvisorError("\n".join(errors))
+    prefer = data["prefer"]
+    if prefer not in PREFERENCES:
+        err("prefer", f"prefer must be one of {', '.join(PREFERENCES)}, not {prefer!r}")
+    classes = data["quality_classes"]
+    names, bounds = [], []
+    if not isinstance(classes, dict) or not classes:
+        err("quality_classes", "quality_classes maps class names to loss_pct bounds")
+    else:
+        for name, bound in classes.items():
+            if not isinstance(bound, (int, float)) or isinstance(bound, bool) or not 0 <= bound < 1e6:
+                err("quality_classes", f"class '{name}': bound must be a number of percent, not {bound!r}")
+                continue
+            if bounds and bound <= bounds[-1]:
+                err("quality_classes", f"class '{name}': bounds must grow ({bound} after {bounds[-1]})")
+            names.append(str(name))
+            bounds.append(float(bound))
+        if SEVERE in names:
+            err("quality_classes", f"'{SEVERE}' is the class above the last bound; do not list it")
+    names.append(SEVERE)
+    usable: dict = {}
+    raw_u = data["usable"]
+    for p in PREFERENCES:
+        u = raw_u.get(p) if isinstance(raw_u, dict) else None
+        if not isinstance(u, dict) or set(u) != {"quality_class", "decode_tokens_per_s"}:
+            err("usable", f"usable.{p} needs quality_class and decode_tokens_per_s")
+            continue
+        if u["quality_class"] not in names:
+            err("usable", f"usable.{p}.quality_class '{u['quality_class']}' is not one of {', '.join(names)}")
+            continue
+        speed = u["decode_tokens_per_s"]
+        if not isinstance(speed, (int, float)) or isinstance(speed, bool) or not 0 <= speed < 1e6:
+            err("usable", f"usable.{p}.decode_tokens_per_s must be a number of tokens/s")
+            continue
+        usable[p] = Usable(names.index(u["quality_class"]), float(speed))
+    floor = data["context_floor_tokens"]
+    if not isinstance(floor, int) or isinstance(floor, bool) or not 1 <= floor <= 10_000_000:
+        err("context_floor_tokens", "context_floor_tokens must be a whole number of tokens")
+    order: dict = {}
+    raw_o = data["order"]
+    for p in PREFERENCES:
+        terms = raw_o.get(p) if isinstance(raw_o, dict) else None
+        if not isinstance(terms, list) or not terms:
+            err("order", f"order.{p} must list plan attributes")
+            continue
+        parsed = []
+        for t in terms:
+            attr = str(t).lstrip("-")
+            if attr not in SORTABLE:
+                err("order", f"order.{p}: unknown attribute '{t}' (known: {', '.join(SORTABLE)})")
+                continue
+            parsed.append((attr, str(t).startswith("-")))
+        order[p] = tuple(parsed)
+    if errors:
+        raise AdvisorError("\n".join(errors))
+    return Objective(path, prefer, tuple(names), tuple(bounds), usable, floor, order)

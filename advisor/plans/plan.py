@@ -1,0 +1,145 @@
+"""A plan: one way to run a model, every lever set, sized by the sizing core. A value.
+
+Paths (where a plan comes from), in the order advisories list them:
+- as-asked: the question exactly as asked (model, format, KV cache, context, runtime, GPUs);
+- your-hardware: the GPUs you gave and your system RAM (CPU offload counts), any format, KV
+  precision, context above the floor and runtime that runs there;
+- your-gpus: the same without offload (everything on the GPUs you have);
+- more-cards: more of the same card, at most one node of 8;
+- rent: what one rents as a unit: one card, or whole nodes of 8 cluster-class cards;
+- another-model: a smaller sibling or a distilled model, on your hardware.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from advisor.kb.schema import GPU, Model
+from advisor.plans.quality import QualityCost
+from advisor.sizing.precision import Precision
+
+PATHS = ("as-asked", "your-hardware", "your-gpus", "more-cards", "rent", "another-model")
+PLACEMENTS = ("gpu", "offload", "moe-offload")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What to size: every lever but the context, which the sizing picks (asked, or the
+    longest that fits above the objective's floor)."""
+    path: str
+    model: Model
+    precision: Precision
+    runtime: str
+    kv_cache_dtype: str
+    gpu: GPU
+    gpu_count: int
+    placement: str               # gpu | offload (llama.cpp -ngl) | moe-offload (--n-cpu-moe)
+    owned: bool
+    checkpoint: str | None = None  # the repo to load: a published checkpoint or GGUF repo
+
+
+@dataclass(frozen=True)
+class Plan:
+    path: str
+    model: Model
+    parameters: int
+    precision: Precision
+    bits_per_weight: float
+    native: bool                 # the checkpoint as published
+    checkpoint: str | None       # repo the command loads (None: a file to convert/quantize)
+    kv_cache_dtype: str
+    context_tokens: int
+    batch: int
+    runtime: str
+    gpu: GPU
+    gpu_count: int
+    nodes: int
+    split: str                   # single | layer | tensor
+    tensor_parallel: int
+    pipeline_parallel: int
+    cpu_offload_layers: int      # llama.cpp: layers in system RAM (-ngl = layers + 1 - this)
+    moe_cpu_layers: int          # llama.cpp --n-cpu-moe
+    owned: bool
+    weights_bytes: int
+    kv_cache_bytes: int
+    total_bytes: int             # on the GPUs (offload: what stays on the GPU)
+    available_bytes: int
+    ram_bytes: int               # system RAM the offloaded part needs
+    per_gpu_bytes: int
+    decode_tokens_per_s: float
+    decode_tokens_per_s_full_context: float
+    prefill_tokens_per_s: float | None
+    usd_per_hour: float | None
+    usd_per_million_tokens: float | None
+    price_note: str | None       # where and when the price was read
+    quality: QualityCost
+    quality_class: int
+    quality_class_name: str
+    usable: bool
+    levers: int                  # how many things differ from the question
+    changes: tuple[str, ...]     # what they are, in words
+    command: str | None
+    notes: tuple[str, ...] = ()  # what must be true first (a Ray cluster, a converted file)
+
+    @property
+    def headroom_bytes(self) -> int:
+        return self.available_bytes - self.total_bytes
+
+    @property
+    def quality_loss_pct(self) -> float:
+        return self.quality.loss_pct
+
+    @property
+    def gpu_layers(self) -> int:
+        return self.model.architecture.layers - self.cpu_offload_layers
+
+    @property
+    def offload(self) -> bool:
+        return bool(self.cpu_offload_layers or self.moe_cpu_layers)
+
+    @property
+    def identity(self) -> tuple:
+        """What makes two plans the same plan, whatever path found them."""
+        return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
+                self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
+                self.moe_cpu_layers, self.checkpoint)
+
+    def facts(self) -> dict:
+        """The plan as the plan rules see it: flat scalars (rules/plan-*.yaml)."""
+        f = {"path": self.path, "owned": self.owned, "usable": self.usable,
+             "quality_class": self.quality_class, "quality_loss_pct": round(self.quality_loss_pct, 3),
+             "bits_per_weight": round(self.bits_per_weight, 2),
+             "decode_tokens_per_s": round(self.decode_tokens_per_s, 2),
+             "gpu_count": self.gpu_count, "nodes": self.nodes,
+             "consumer": self.gpu.segment == "consumer", "offload": self.offload,
+             "native": self.native, "kv_quantized": self.kv_cache_dtype in ("fp8", "q8_0", "q4_0"),
+             "runtime": self.runtime, "levers": self.levers,
+             "model_changed": self.path == "another-model"}
+        if self.usd_per_million_tokens is not None:
+            f["usd_per_million_tokens"] = round(self.usd_per_million_tokens, 2)
+        return f
+
+    def to_json(self, rule: str | None = None) -> dict:
+        return {"path": self.path, "rule": rule, "model_id": self.model.id,
+                "parameters": self.parameters, "precision": self.precision.name,
+                "bits_per_weight": round(self.bits_per_weight, 2), "native": self.native,
+                "checkpoint": self.checkpoint, "weights_bytes": self.weights_bytes,
+                "kv_cache_dtype": self.kv_cache_dtype, "kv_cache_bytes": self.kv_cache_bytes,
+                "context_tokens": self.context_tokens, "batch": self.batch, "runtime": self.runtime,
+                "gpu_id": self.gpu.id, "gpu_count": self.gpu_count, "nodes": self.nodes,
+                "split": self.split, "tensor_parallel": self.tensor_parallel,
+                "pipeline_parallel": self.pipeline_parallel,
+                "cpu_offload_layers": self.cpu_offload_layers, "moe_cpu_layers": self.moe_cpu_layers,
+                "owned": self.owned, "total_bytes": self.total_bytes,
+                "available_bytes": self.available_bytes, "headroom_bytes": self.headroom_bytes,
+                "ram_bytes": self.ram_bytes, "per_gpu_bytes": self.per_gpu_bytes,
+                "decode_tokens_per_s": round(self.decode_tokens_per_s, 2),
+                "decode_tokens_per_s_full_context": round(self.decode_tokens_per_s_full_context, 2),
+                "prefill_tokens_per_s": None if self.prefill_tokens_per_s is None
+                else round(self.prefill_tokens_per_s, 1),
+                "usd_per_hour": self.usd_per_hour,
+                "usd_per_million_tokens": None if self.usd_per_million_tokens is None
+                else round(self.usd_per_million_tokens, 2),
+                "price_note": self.price_note,
+                "quality_cost": {**self.quality.to_json(), "class": self.quality_class_name},
+                "usable": self.usable, "changes": list(self.changes), "command": self.command,
+                "notes": list(self.notes)}

@@ -1,0 +1,144 @@
+"""The planner: every path's best plan for a question.
+
+Candidates come from advisor.plans.candidates (the one place that enumerates), are sized by
+advisor.plans.evaluate (the one place that sizes) and ranked within their path by the objective
+(advisor.plans.objective). Choosing among the paths' winners is the plan rules' job
+(rules/plan-*.yaml, advisor.rules.engine).
+
+Sizing a candidate does not depend on the path that proposed it, so evaluations are memoised on
+the candidate's levers and the question's workload: the rent path (which does not depend on the
+card the user has) and the other models' plans are sized once for all the questions that share
+them (bulk generation asks thousands).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from advisor.kb.store import KnowledgeBase
+from advisor.plans import candidates as cands
+from advisor.plans.evaluate import Ask, evaluate
+from advisor.plans.objective import Objective
+from advisor.plans.plan import PATHS, Candidate, Plan
+from advisor.plans.runtimes import cannot_run
+from advisor.sizing import constants as c
+from advisor.sizing.weights import weights_bytes
+
+_MEMO_MAX = 1 << 17
+
+
+@dataclass(frozen=True)
+class PlanSet:
+    best: dict            # path -> the path's best Plan (paths with no plan are absent)
+    considered: int       # candidates sized
+    cannot_run: str | None  # why the question as asked cannot run (runtime x format x card)
+
+    def in_order(self) -> list[Plan]:
+        return [self.best[p] for p in PATHS if p in self.best]
+
+
+class Planner:
+    def __init__(self, kb: KnowledgeBase, objective: Objective):
+        self.kb = kb
+        self.objective = objective
+        self._memo: dict = {}
+        self._considered = 0
+
+    def _key(self, c: Candidate, ask: Ask, fixed: bool) -> tuple:
+        w = ask.work
+        return (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
+                c.placement, c.owned, c.checkpoint, fixed, w, ask.prefer, id(ask.model),
+                ask.precision.name, ask.runtime, ask.runtime_asked, id(ask.gpu), ask.gpu_count,
+                ask.repo)
+
+    def size(self, c: Candidate, ask: Ask, fixed: bool = False) -> Plan | None:
+        self._considered += 1
+        key = self._key(c, ask, fixed)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is c.model and hit[1] is c.gpu:
+            plan = hit[2]
+        else:
+            plan = evaluate(c, ask, self.objective, fixed)
+            if len(self._memo) >= _MEMO_MAX:
+                self._memo.clear()
+            self._memo[key] = (c.model, c.gpu, plan)
+        return None if plan is None else replace(plan, path=c.path)
+
+    def best(self, plans: list[Plan], ask: Ask) -> Plan | None:
+        if not plans:
+            return None
+        return min(plans, key=lambda p: (self.objective.key(p, ask.prefer), _tiebreak(p)))
+
+    def plans(self, ask: Ask) -> PlanSet:
+        self._considered = 0
+        best: dict[str, Plan] = {}
+        why_not = cannot_run(ask.runtime, ask.precision, ask.gpu)
+        if why_not is None:
+            p = self.size(cands.as_asked(ask), ask, fixed=True)
+            if p is not None:
+                best["as-asked"] = p
+        gpus_only = [p for g in cands.on_your_gpus(ask) for p in self._ladder(g, ask)]
+        offload = [p for g in cands.offloaded(ask) for p in self._ladder(g, ask)]
+        _put(best, "your-gpus", self.best(gpus_only, ask))
+        _put(best, "your-hardware", self.best([_on_path(p, "your-hardware") for p in gpus_only]
+                                              + offload, ask))
+        _put(best, "more-cards", self.best(self._more_cards(ask), ask))
+        _put(best, "rent", self.best(self._rent(ask), ask))
+        others = [p for m in cands.other_models(ask, self.kb)
+                  for g in cands.another_model(ask, m) for p in self._ladder(g, ask)]
+        _put(best, "another-model", self.best(others, ask))
+        return PlanSet(best, self._considered, why_not)
+
+    def _ladder(self, group: list[Candidate], ask: Ask, count: int | None = None) -> list[Plan]:
+        """Size a lever set's KV precisions in order; stop at the first plan that holds the
+        context asked (else every plan found, each at a shorter context)."""
+        out = []
+        full = min(ask.work.context_tokens, group[0].model.architecture.max_context)
+        for c in group:
+            if count is not None:
+                c = replace(c, gpu_count=count)
+            p = self.size(c, ask)
+            if p is None:
+                continue
+            if p.context_tokens >= full:
+                return [p]
+            out.append(p)
+        return out
+
+    def _counts(self, group: list[Candidate], ask: Ask, counts) -> list[Plan]:
+        """The smallest count at which the lever set holds the context asked (and the plans at
+        shorter contexts on fewer cards on the way there)."""
+        out = []
+        c0 = group[0]
+        w = weights_bytes(c0.model.architecture, c0.precision)
+        full = min(ask.work.context_tokens, c0.model.architecture.max_context)
+        for k in counts:
+            if w > c0.gpu.usable_memory_bytes * k:
+                continue
+            found = self._ladder(group, ask, k)
+            out += found
+            if any(p.context_tokens >= full for p in found):
+                break
+        return out
+
+    def _more_cards(self, ask: Ask) -> list[Plan]:
+        counts = range(ask.gpu_count + 1, c.GPUS_PER_NODE + 1)
+        return [p for g in cands.more_cards(ask) for p in self._counts(g, ask, counts)]
+
+    def _rent(self, ask: Ask) -> list[Plan]:
+        return [p for g, counts, groups in cands.rent(ask, self.kb) for grp in groups
+                for p in self._counts(grp, ask, counts)]
+
+
+def _on_path(plan: Plan, path: str) -> Plan:
+    return replace(plan, path=path)
+
+
+def _put(best: dict, path: str, plan: Plan | None) -> None:
+    if plan is not None:
+        best[path] = plan
+
+
+def _tiebreak(p: Plan) -> tuple:
+    """Deterministic order between plans the objective ranks equal."""
+    return (p.model.id, p.gpu.id, p.gpu_count, p.runtime, p.precision.name, p.kv_cache_dtype,
+            p.cpu_offload_layers, p.moe_cpu_layers, p.checkpoint or "")

@@ -1,0 +1,104 @@
+"""What a plan costs in quality: its weight format against the published checkpoint, plus its KV
+cache precision against a 16-bit cache, each a published measurement with its source.
+
+Weight formats: advisor/data/quant_quality.yaml, several measurements a format on models of
+stated sizes; a plan quotes the one measured on the model nearest in size (on a log scale:
+quantization costs less as models grow). A format with no measurement takes the measured format
+nearest to it in bits a weight on this model, and says it is an estimate. The checkpoint as
+published costs nothing (it is the model), and so does a lossless conversion (bf16 <-> fp16,
+any format to 32 bits). KV precisions: advisor/data/kv_quality.yaml.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from advisor.sizing.precision import Precision
+
+_DATA = Path(__file__).resolve().parent.parent / "data"
+_LOSSLESS = ("fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class QualityCost:
+    loss_pct: float            # weights + KV cache, the number plans are ranked by
+    weights_loss_pct: float
+    kv_loss_pct: float
+    text: str                  # one line for the advisory, with what it was measured on
+    source: str | None         # where the weight figure was published (None: no loss)
+    estimated: bool = False    # no measurement of this format: a neighbour's figure
+
+    def to_json(self) -> dict:
+        return {"loss_pct": self.loss_pct, "weights_loss_pct": self.weights_loss_pct,
+                "kv_loss_pct": self.kv_loss_pct, "text": self.text, "source": self.source,
+                "estimated": self.estimated}
+
+
+@lru_cache(maxsize=1)
+def weight_table() -> dict[str, list[dict]]:
+    return yaml.safe_load((_DATA / "quant_quality.yaml").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def kv_table() -> dict[str, dict]:
+    return yaml.safe_load((_DATA / "kv_quality.yaml").read_text(encoding="utf-8"))
+
+
+def nearest_measurement(fmt: str, parameters: int) -> dict | None:
+    """The measurement of `fmt` made on the model nearest in size (log scale); None if none."""
+    rows = weight_table().get(fmt)
+    if not rows:
+        return None
+    size = math.log(max(parameters, 1) / 1e9)
+    return min(rows, key=lambda r: (abs(math.log(r["parameters_b"]) - size), r["parameters_b"]))
+
+
+def _describe(row: dict) -> str:
+    metric = "perplexity" if row["metric"] == "perplexity" else "accuracy"
+    sign = "+" if row["metric"] == "perplexity" else "-"
+    return f"{sign}{row['loss_pct']:g}% {metric} on {row['model']} ({row['measure']})"
+
+
+def weights_cost(p: Precision, native: str | None, parameters: int,
+                 bits_of: dict[str, float] | None = None) -> tuple[float, str, str | None, bool]:
+    """(loss %, text, source, estimated) of storing a model of `parameters` in format p, whose
+    published checkpoint is `native`. bits_of: format -> bits a weight on this model, used to
+    pick a measured neighbour for a format nobody measured."""
+    if p.name == native or (p.name in _LOSSLESS and (native in _LOSSLESS or native is None)):
+        return 0.0, "none: the weights as published", None, False
+    if p.name == "fp32":
+        return 0.0, "none: 32-bit floats hold any published format exactly", None, False
+    row = nearest_measurement(p.name, parameters)
+    if row is not None:
+        return float(row["loss_pct"]), _describe(row), row["source"], False
+    if bits_of and p.name in bits_of:
+        measured = [f for f in bits_of if f != p.name and weight_table().get(f)]
+        if measured:
+            near = min(measured, key=lambda f: (abs(bits_of[f] - bits_of[p.name]), f))
+            row = nearest_measurement(near, parameters)
+            return (float(row["loss_pct"]),
+                    f"no published measurement of {p.name}; {near}, at about the same bits a "
+                    f"weight ({bits_of[near]:.2f} against {bits_of[p.name]:.2f}), costs {_describe(row)}",
+                    row["source"], True)
+    return (math.inf, f"no published measurement of {p.name}", None, True)
+
+
+def kv_cost(kv_dtype: str) -> tuple[float, str]:
+    """(loss %, text) of a KV cache at kv_dtype against a 16-bit one."""
+    row = kv_table().get(kv_dtype)
+    if row is None:
+        return 0.0, ""
+    return float(row["loss_pct"]), (f"KV cache at {kv_dtype}: {row['value']} {row['metric']} "
+                                    f"on {row['measured_on']} ({row['source']})")
+
+
+def quality_cost(p: Precision, native: str | None, parameters: int, kv_dtype: str,
+                 bits_of: dict[str, float] | None = None) -> QualityCost:
+    w_loss, w_text, source, est = weights_cost(p, native, parameters, bits_of)
+    kv_loss, kv_text = kv_cost(kv_dtype)
+    text = w_text if not kv_text else f"{w_text}; {kv_text}"
+    return QualityCost(round(w_loss + kv_loss, 3), w_loss, kv_loss, text, source, est)

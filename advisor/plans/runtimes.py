@@ -1,0 +1,80 @@
+"""Which runtime runs which weight format on which hardware, and why not where it does not.
+
+The planner offers only plans a runtime can run; an advisory whose question names a combination
+that cannot run says so with the reason given here. Each entry cites the runtime's documentation:
+
+- llama.cpp runs GGUF files (every llama.cpp type) on CUDA, ROCm/HIP, Metal, Vulkan and SYCL, and
+  16/32-bit weights converted to GGUF F16/BF16/F32. It has no loader for AWQ, GPTQ, FP8,
+  bitsandbytes or MXFP4 safetensors checkpoints: those are converted (convert_hf_to_gguf.py) and
+  re-quantized to a GGUF type. https://github.com/ggml-org/llama.cpp/blob/master/docs/build.md
+- vLLM runs Hugging Face checkpoints on NVIDIA (CUDA, compute capability 7.0+) and AMD (ROCm)
+  GPUs; not on Apple GPUs (CPU only on macOS). FP8 needs FP8 tensor math (Ada, Hopper,
+  Blackwell, CDNA3); AWQ and GPTQ kernels need compute capability 7.5+ (Turing and newer) or
+  ROCm; bfloat16 needs Ampere or newer (older cards run the model in float16); MXFP4 (gpt-oss)
+  runs on Hopper, Blackwell and CDNA3. https://docs.vllm.ai/en/latest/features/quantization/supported_hardware.html
+  and https://docs.vllm.ai/en/latest/getting_started/installation/gpu.html
+- transformers (PyTorch) runs 16/32-bit weights on CUDA, ROCm and Apple's MPS; bitsandbytes
+  (int8, nf4) and the AWQ/GPTQ kernels on CUDA (and ROCm builds); FP8 where the card computes in
+  FP8. https://huggingface.co/docs/transformers/main/en/quantization/overview
+"""
+from __future__ import annotations
+
+from advisor.kb.formats import native_formats
+from advisor.kb.schema import GPU
+from advisor.sizing.precision import Precision
+
+RUNTIMES = ("llama.cpp", "vllm", "transformers")
+# How each runtime is named in prose.
+RUNTIME_NAMES = {"llama.cpp": "llama.cpp", "vllm": "vLLM", "transformers": "transformers"}
+# NVIDIA architectures older than Turing (compute capability < 7.5): no AWQ/GPTQ kernels in vLLM.
+_PRE_TURING = ("volta",)
+_MXFP4_ARCHITECTURES = ("hopper", "blackwell", "cdna3")
+_CHECKPOINT_4BIT = ("awq", "gptq", "int4", "gptq-int8", "gptq-int3", "gptq-int2")
+
+
+def cannot_run(runtime: str, p: Precision, gpu: GPU) -> str | None:
+    """Why `runtime` cannot run weights in format `p` on `gpu`, or None when it can."""
+    vendor = gpu.vendor
+    if runtime == "llama.cpp":
+        if p.family == "checkpoint":
+            return (f"llama.cpp has no loader for {p.name} checkpoints: it runs GGUF files "
+                    "(convert and quantize to a GGUF type such as Q8_0 or Q4_K_M)")
+        return None
+    if runtime == "vllm":
+        if vendor not in ("nvidia", "amd"):
+            return f"vLLM runs on NVIDIA and AMD GPUs, not on {_vendor_name(vendor)} GPUs"
+        if p.family == "gguf":
+            return "vLLM's GGUF loader is experimental and single-file only: run GGUF files with llama.cpp"
+        if p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu):
+            return (f"the {gpu.name} has no FP8 tensor math (FP8 needs Ada, Hopper, Blackwell or "
+                    "CDNA3): vLLM's FP8 kernels do not run on it")
+        if p.name in _CHECKPOINT_4BIT and vendor == "nvidia" and gpu.architecture in _PRE_TURING:
+            return f"vLLM's AWQ/GPTQ kernels need compute capability 7.5 or newer; the {gpu.name} is older"
+        if p.name == "mxfp4" and gpu.architecture not in _MXFP4_ARCHITECTURES:
+            return f"vLLM's MXFP4 kernels run on Hopper, Blackwell and CDNA3, not on the {gpu.name}"
+        return None
+    if runtime == "transformers":
+        if p.family == "gguf":
+            return "transformers dequantizes GGUF files to 16 bits on load: run GGUF files with llama.cpp"
+        if vendor == "apple" and p.family != "float":
+            return f"{p.name} kernels (bitsandbytes, AWQ, GPTQ, FP8) need CUDA or ROCm, not Apple's MPS"
+        if vendor == "intel":
+            return "transformers on Intel GPUs (XPU) is not sized by this tool"
+        if p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu):
+            return f"the {gpu.name} has no FP8 tensor math"
+        if p.name == "mxfp4" and gpu.architecture not in _MXFP4_ARCHITECTURES:
+            return f"transformers' MXFP4 kernels need Hopper or newer; the {gpu.name} dequantizes to BF16"
+        return None
+    return f"unknown runtime '{runtime}'"
+
+
+def vllm_dtype(gpu: GPU, native_precision: str) -> str | None:
+    """The --dtype a vLLM command needs: None (auto, the checkpoint's dtype) unless the card
+    lacks bfloat16 and the checkpoint is bf16, then float16 (vLLM casts, with a warning)."""
+    if native_precision == "bf16" and "bf16" not in native_formats(gpu):
+        return "float16"
+    return None
+
+
+def _vendor_name(vendor: str) -> str:
+    return {"nvidia": "NVIDIA", "amd": "AMD", "apple": "Apple", "intel": "Intel"}.get(vendor, vendor)
