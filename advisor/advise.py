@@ -32,6 +32,13 @@ def rule_dirs(extra: list[Path] | tuple = ()) -> list[Path]:
     return dirs
 
 
+def load_objective_file(extra: list[Path] | tuple = ()):
+    """The objective in force: rules/objective.yaml, or the last rule folder's objective.yaml."""
+    from advisor.plans.objective import find_objective, load_objective
+
+    return load_objective(find_objective(rule_dirs(extra)))
+
+
 def load_rulebook(extra: list[Path] | tuple = ()) -> list[RuleSpec]:
     try:
         from advisor.rules.templates import recommendation_templates
@@ -49,6 +56,19 @@ class Advisory:
     fired: list[str]
     facts: dict = None      # the facts the rules saw: the situation's and the derived ones
     derived: dict = None    # derived fact -> the rule that derived it
+    offered: tuple = ()     # (Plan, rule id) the plan rules offered, best first: [0] is What to do
+    path_plans: tuple = ()  # every path's best plan (JSON `plans`), offered or not
+    cannot_run: str | None = None  # why the runtime asked cannot run the format on this card
+    prefer: str = "quality"
+    plan_firings: tuple = ()  # (path, [plan rules that matched it]) for --why
+
+    @property
+    def plan(self):
+        """The plan of "What to do", or None."""
+        return self.offered[0][0] if self.offered else None
+
+    def rule_of(self, plan) -> str | None:
+        return next((r for p, r in self.offered if p is plan), None)
 
     def to_json(self) -> dict:
         s, pl, f = self.situation, self.situation.placement, self.situation.facts
@@ -82,6 +102,10 @@ class Advisory:
                            "serving_total_tokens_per_s": f.get("serving_total_tokens_per_s")},
             "placement": _placement_json(s),
             "rules_fired": self.fired,
+            "cannot_run": self.cannot_run,
+            "prefer": self.prefer,
+            "plan": self.plan.to_json(self.offered[0][1]) if self.offered else None,
+            "plans": [p.to_json(self.rule_of(p)) for p in self.path_plans],
         }
 
 
@@ -106,21 +130,28 @@ def _placement_json(s: Situation) -> dict:
 class Advisor:
     """Holds the KB and the compiled rulebook; answers many questions."""
 
-    def __init__(self, kb: KnowledgeBase, rules: list[RuleSpec]):
+    def __init__(self, kb: KnowledgeBase, rules: list[RuleSpec], objective=None):
+        from advisor.plans.planner import Planner
         from advisor.rules.engine import RuleEngine
 
         self.kb = kb
         self.rules = {r.id: r for r in rules}
         self.engine = RuleEngine(rules)
+        self.objective = objective or load_objective_file()
+        self.planner = Planner(kb, self.objective)
 
     def explain(self, model: str, gpu: str, precision: str | None = None,
                 context_tokens: int | None = None, batch: int = 1, gpus: int = 1,
                 work: Workload | None = None, kv_cache: str | None = None,
-                runtime: str | None = None, finetune: FinetuneSpec | None = None) -> Advisory:
-        """precision None: fp16, or a model file's own precision. context_tokens None:
-        DEFAULT_CONTEXT_TOKENS, or the model's own maximum if smaller. kv_cache and runtime
-        override the workload's. finetune: size training instead (bf16 base weights,
-        the sequence length as the context)."""
+                runtime: str | None = None, finetune: FinetuneSpec | None = None,
+                prefer: str | None = None) -> Advisory:
+        """precision None: the checkpoint as published (the KB's native_precision), or a model
+        file's own precision. context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own
+        maximum if smaller. runtime None: the format's default runtime (llama.cpp for GGUF and
+        16-bit weights, vLLM for quantized checkpoints on NVIDIA/AMD); a runtime given is kept by
+        every plan. kv_cache overrides the workload's. prefer: quality, speed or cost (default:
+        the objective's). finetune: size training instead (bf16 base weights, the sequence
+        length as the context)."""
         if context_tokens is not None and context_tokens < 1:
             raise AdvisorError(f"--context must be at least 1 token, not {context_tokens}")
         if batch < 1:
@@ -128,12 +159,18 @@ class Advisor:
         if gpus < 1:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
         from advisor.files import resolve_model
+        from advisor.plans.candidates import default_runtime
+        from advisor.plans.objective import PREFERENCES
+        from advisor.plans.runtimes import RUNTIMES
 
         m, stored = resolve_model(self.kb, model)  # a KB id, or a model file: its precision
-        g, p = self.kb.gpu(gpu), parse_precision(precision or stored or "fp16")
+        g, p = self.kb.gpu(gpu), parse_precision(precision or stored or m.native_precision or "bf16")
         bad = format_mismatch(m.architecture, p)
         if bad:
             raise AdvisorError(f"--precision {p.name}: {bad} ({m.name})")
+        prefer = (prefer or self.objective.prefer).strip().lower()
+        if prefer not in PREFERENCES:
+            raise AdvisorError(f"--prefer must be one of {', '.join(PREFERENCES)}, not '{prefer}'")
         trained = m.architecture.max_context
         if context_tokens is None:
             context_tokens = min(DEFAULT_CONTEXT_TOKENS, trained)
@@ -143,8 +180,11 @@ class Advisor:
         work = replace(work or Workload(), context_tokens=context_tokens, batch=batch)
         if kv_cache is not None:
             work = replace(work, kv_cache_dtype=kv_cache.strip().lower())
-        if runtime is not None:
-            work = replace(work, runtime=runtime.strip().lower())
+        runtime_asked = runtime is not None
+        rt = runtime.strip().lower() if runtime_asked else default_runtime(p, g)
+        if rt not in RUNTIMES:
+            raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
+        work = replace(work, runtime=rt)
         if work.prompt_tokens < 1:
             raise AdvisorError(f"--prompt-tokens must be at least 1, not {work.prompt_tokens}")
         if work.ram_bytes < 0 or work.ram_bandwidth_gb_s <= 0:
@@ -169,7 +209,45 @@ class Advisor:
                 rec = {"kind": spec.recommend, "rule": spec.id}
                 rec.update({name: inference.facts.get(fact) for name, fact in spec.with_facts.items()})
                 recs.append(rec)
-        return Advisory(s, verdicts[0], recs, fired, inference.facts, inference.derived)
+        adv = Advisory(s, verdicts[0], recs, fired, inference.facts, inference.derived, prefer=prefer)
+        if finetune is not None:
+            return adv
+        from advisor.plans.evaluate import Ask
+
+        repo = model if "/" in model and model in m.aliases and model != m.instruct_repo else None
+        ask = Ask(m, g, gpus, p, rt, runtime_asked, work, prefer, repo)
+        return self._choose(adv, self.planner.plans(ask), ask)
+
+    def _choose(self, adv: Advisory, planset, ask) -> Advisory:
+        """The plan rules choose among the paths' best plans: each plan a rule matches is
+        offered at that rule's priority; What to do is the first offered."""
+        from advisor.facts.plans import plan_facts
+
+        plans = _distinct(planset.in_order())
+        asked = planset.best.get("as-asked")
+        asked_usable = asked is not None and asked.usable
+        matched = self.engine.choose([plan_facts(p, ask.prefer, asked_usable) for p in plans])
+        offered = []
+        for plan, rules in zip(plans, matched):
+            if rules:
+                first = min(rules, key=lambda r: (self.rules[r].priority, r))
+                offered.append((self.rules[first].priority, self.objective.key(plan, ask.prefer),
+                                plans.index(plan), plan, first))
+        offered.sort(key=lambda t: t[:3])
+        return replace(adv, offered=tuple((t[3], t[4]) for t in offered),
+                       path_plans=tuple(planset.in_order()), cannot_run=planset.cannot_run,
+                       plan_firings=tuple((p.path, r) for p, r in zip(plans, matched)))
+
+
+def _distinct(plans: list) -> list:
+    """Each plan once: a path whose best plan another path (listed earlier) already found is
+    left out of the choice (your GPUs' best is often your hardware's best)."""
+    seen, out = set(), []
+    for p in plans:
+        if p.identity not in seen:
+            seen.add(p.identity)
+            out.append(p)
+    return out
 
 
 def _finetune_json(adv: Advisory) -> dict:

@@ -7,6 +7,7 @@ from functools import lru_cache
 import jinja2
 
 from advisor.paths import data_dir
+from advisor.plans.runtimes import RUNTIME_NAMES
 from advisor.sizing import constants as c
 
 
@@ -27,6 +28,25 @@ def tps(x: float | None) -> str:
     return f"{x:,.1f} tokens/s" if x >= 10 else f"{x:,.2f} tokens/s"
 
 
+def pace(tps_value: float) -> str:
+    """What a decode speed means to a reader (people read about 5 words, some 7 tokens, a second)."""
+    if tps_value < 1.5:
+        return "very slow: minutes an answer"
+    if tps_value < 5:
+        return "slow: fine for batch jobs, slow to chat with"
+    if tps_value < 15:
+        return "about reading speed"
+    return "faster than you read"
+
+
+# What each vendor's GPU backend is called in llama.cpp's and PyTorch's messages.
+_BACKEND = {"nvidia": "CUDA", "amd": "ROCm", "apple": "Metal", "intel": "SYCL"}
+_OOM = {"nvidia": "`torch.OutOfMemoryError: CUDA out of memory`",
+        "amd": "`torch.OutOfMemoryError: HIP out of memory`",
+        "apple": "`RuntimeError: MPS backend out of memory`",
+        "intel": "`torch.OutOfMemoryError: XPU out of memory`"}
+
+
 def params(n: int) -> str:
     return f"{n / 1e9:,.1f}B" if n >= 1e9 else f"{n / 1e6:,.0f}M"
 
@@ -41,7 +61,8 @@ def environment(templates: str | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters.update(gb=gb, gib=gib, tps=tps, params=params, thousands=lambda n: f"{n:,}")
+    env.filters.update(gb=gb, gib=gib, tps=tps, params=params, pace=pace,
+                       thousands=lambda n: f"{n:,}")
     return env
 
 
@@ -52,6 +73,10 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "work": s.work, "f": s.facts, "verdict": advisory.verdict,
         "recommendations": advisory.recommendations, "c": c, "defaults": set(defaults),
         "mem": s.placement.parts,
+        "offered": list(advisory.offered), "cannot_run": advisory.cannot_run,
+        "prefer": advisory.prefer, "asked_n": s.gpu_count, "runtime_names": RUNTIME_NAMES,
+        "backend": _BACKEND.get(s.gpu.vendor, "GPU"), "oom_error": _OOM.get(s.gpu.vendor, "an out-of-memory error"),
+        "objective_path": "rules/objective.yaml",
     }
     name = "finetune.md.j2" if s.work.task == "finetune" else "advisory.md.j2"
     if s.work.task == "finetune":

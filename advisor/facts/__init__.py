@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.facts import (commands, core, derived, finetune, hardware, headroom, memory, options,
-                           placement, quality, rent, speed)
+from advisor.facts import core, derived, finetune, hardware, headroom, memory, placement, speed
 from advisor.facts.question import Question
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
@@ -19,8 +18,9 @@ from advisor.sizing.plan import Placement, place
 from advisor.sizing.workload import Workload
 from advisor.sizing.precision import Precision
 
-CONTRIBUTORS = [core, memory, speed, placement, options, rent, hardware, quality, headroom,
-                commands, derived, finetune]
+# What to do when it does not fit (or could run better) is not a fact family here: the planner
+# (advisor.plans) sizes whole plans, and the plan rules choose among them (advisor.facts.plans).
+CONTRIBUTORS = [core, memory, speed, placement, hardware, headroom, derived, finetune]
 # Which contributors a task runs: fine-tuning has its own memory, verdict and option facts
 # (advisor/facts/finetune.py); the inference ones (KV, speed, placement, commands) would describe
 # a question nobody asked.

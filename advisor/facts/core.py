@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from advisor.facts.question import Question
+from advisor.plans.runtimes import cannot_run
 from advisor.sizing.plan import Placement
 from advisor.sizing.tensors import parameter_count
 
@@ -27,6 +28,9 @@ FACTS: dict[str, tuple[str, str]] = {
     "deficit_bytes": ("int", "total - available when positive, else 0"),
     "margin_bytes": ("int", "headroom below which a fit is tight"),
     "weights_exceed_memory": ("bool", "the weights alone do not fit"),
+    "runtime": ("str", "the runtime the question is sized for: llama.cpp, vllm or transformers "
+                       "(--runtime, else the format's default)"),
+    "runs": ("bool", "the runtime runs the format on this card (advisor.plans.runtimes)"),
 }
 # Facts every situation has (rule validation relies on it; tests check it over the KB).
 ALWAYS = set(FACTS)
@@ -45,10 +49,13 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         "context_tokens": q.work.context_tokens,
         "batch": q.work.batch,
         "task": q.work.task,
+        "runtime": q.work.runtime,
     })
     if q.work.task != "inference":
+        f["runs"] = True  # the training stack (PyTorch) runs on every card fine-tuning sizes
         return  # advisor/facts/finetune.py sets the memory and verdict facts of training
     f.update({
+        "runs": cannot_run(q.work.runtime, q.precision, q.gpu) is None,
         "weights_bytes": pl.weights_bytes,
         "kv_cache_bytes": pl.kv_cache_bytes,
         "overhead_bytes": pl.overhead_bytes,

@@ -103,21 +103,6 @@ class Plan:
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
                 self.moe_cpu_layers, self.checkpoint)
 
-    def facts(self) -> dict:
-        """The plan as the plan rules see it: flat scalars (rules/plan-*.yaml)."""
-        f = {"path": self.path, "owned": self.owned, "usable": self.usable,
-             "quality_class": self.quality_class, "quality_loss_pct": round(self.quality_loss_pct, 3),
-             "bits_per_weight": round(self.bits_per_weight, 2),
-             "decode_tokens_per_s": round(self.decode_tokens_per_s, 2),
-             "gpu_count": self.gpu_count, "nodes": self.nodes,
-             "consumer": self.gpu.segment == "consumer", "offload": self.offload,
-             "native": self.native, "kv_quantized": self.kv_cache_dtype in ("fp8", "q8_0", "q4_0"),
-             "runtime": self.runtime, "levers": self.levers,
-             "model_changed": self.path == "another-model"}
-        if self.usd_per_million_tokens is not None:
-            f["usd_per_million_tokens"] = round(self.usd_per_million_tokens, 2)
-        return f
-
     def to_json(self, rule: str | None = None) -> dict:
         return {"path": self.path, "rule": rule, "model_id": self.model.id,
                 "parameters": self.parameters, "precision": self.precision.name,

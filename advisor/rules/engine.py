@@ -33,7 +33,9 @@ from advisor.errors import AdvisorError
 from advisor.rules.spec import OPERATORS, Condition, FactRef, RuleSpec
 
 _RULESET = "advisor"
+_PLAN_RULESET = "advisor_plans"
 _END = "__end__"
+_PLAN_SEEN = "__plan_seen__"
 
 
 class _QuietHost(_durable.Host):
@@ -61,7 +63,7 @@ def _cond_json(c: Condition) -> dict:
 
 
 def compile_rule(spec: RuleSpec) -> dict:
-    terms = [{"kind": "situation"}] + [_cond_json(c) for c in spec.when]
+    terms = [{"kind": spec.scope}] + [_cond_json(c) for c in spec.when]
     return {"all": [{"m": {"$and": terms}}], "pri": spec.priority, "run": spec.id}
 
 
@@ -89,23 +91,53 @@ class Inference:
 
 
 class RuleEngine:
-    """Compiled rules; run(facts) returns the rules that fired, in firing order."""
+    """Compiled rules; run(facts) returns the rules that fired, in firing order.
+
+    Two rulesets: the situation rules (one fact a question) and the plan rules (one fact a
+    path's best plan, `scope: plan`), so that no fact passes the tests of the other's rules
+    (durable-rules fails past 64 distinct tests passed by one fact: ../shared/DURABLE_RULES.md)."""
 
     def __init__(self, specs: list[RuleSpec]):
         self._specs = {s.id: s for s in specs}
-        self._fired: list[str] = []
+        self._fired: list = []
         actions = {s.id: self._recorder(s.id) for s in specs}
         actions[_END] = lambda c: None
-        rules = {s.id: compile_rule(s) for s in specs}
+        actions[_PLAN_SEEN] = lambda c: None
+        rules = {s.id: compile_rule(s) for s in specs if s.scope == "situation"}
         rules[_END] = {"all": [{"m": {"kind": "end"}}], "pri": 1000, "run": _END}
+        plan_rules = {s.id: compile_rule(s) for s in specs if s.scope == "plan"}
+        # every plan fact is matched by something, or assert_facts leaves the others' actions unrun
+        plan_rules[_PLAN_SEEN] = {"all": [{"m": {"kind": "plan"}}], "pri": 1001, "run": _PLAN_SEEN}
+        plan_rules[_END] = {"all": [{"m": {"kind": "end"}}], "pri": 1002, "run": _END}
         self._host = _QuietHost(actions)
-        self._host.register_rulesets({_RULESET: rules})
+        self._host.register_rulesets({_RULESET: rules, _PLAN_RULESET: plan_rules})
         self._sids = itertools.count(1)
 
     def _recorder(self, rule_id: str):
         def action(c):
-            self._fired.append(rule_id)
+            pid = c.m["pid"] if self._specs[rule_id].scope == "plan" else None
+            self._fired.append(rule_id if pid is None else (rule_id, pid))
         return action
+
+    def choose(self, plans: list[dict]) -> list[list[str]]:
+        """For each plan fact, the plan rules that matched it, in firing order (priority)."""
+        out: list[list[str]] = [[] for _ in plans]
+        if not plans:
+            return out
+        sid = str(next(self._sids))
+        self._fired = []
+        try:
+            facts = [dict({k: _clean(v) for k, v in f.items()}, sid=sid, pid=i)
+                     for i, f in enumerate(plans)]
+            for fact in facts:
+                self._host.assert_fact(_PLAN_RULESET, fact)
+            self._host.assert_fact(_PLAN_RULESET, {"sid": sid, "kind": "end"})
+        finally:
+            self._host.delete_state(_PLAN_RULESET, sid)
+        fired, self._fired = self._fired, []
+        for rule_id, pid in fired:
+            out[int(pid)].append(rule_id)
+        return out
 
     def run(self, facts: dict) -> list[Firing]:
         return self.infer(facts).firings

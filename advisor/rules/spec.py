@@ -33,18 +33,22 @@ import yaml
 
 from advisor.errors import closest
 from advisor.facts import DERIVED, FACTS, guaranteed
+from advisor.facts.plans import PLAN_FACTS
+
 from advisor.yamlfile import YamlFileError, read_yaml
 
 OBJECTIVE_FILE = "objective.yaml"
 OPERATORS = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
-VERDICTS = ("fits", "tight", "does-not-fit")
+VERDICTS = ("fits", "tight", "does-not-fit", "cannot-run")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 INT_LIMIT = 1 << 63                 # the engine's C core holds integers as 64-bit
 _THEN_KEYS = ("verdict", "recommend", "with", "derive")
 _COND_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 _EXISTS_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+(exists|missing)\s*$")
-_TOP_KEYS = {"id", "priority", "doc", "when", "then"}
+_TOP_KEYS = {"id", "priority", "scope", "doc", "when", "then"}
+SCOPES = ("situation", "plan")
+PLAN_KIND = "plan"   # the recommendation kind of plan rules: templates/recommendations/plan.md.j2
 _DOC_KEYS = ("advises", "why", "example")
 
 
@@ -73,6 +77,7 @@ class RuleSpec:
     with_facts: dict = field(default_factory=dict)   # name -> fact
     derive: dict = field(default_factory=dict)       # derived fact -> literal or FactRef
     optional: frozenset = frozenset()                 # with names whose fact may be missing
+    scope: str = "situation"   # situation: one fact a question; plan: one fact a path's best plan
 
     @property
     def reads(self) -> list[str]:
@@ -116,32 +121,35 @@ def _parse_value(token: str):
     return FactRef(token)
 
 
-def _fact_error(name: str) -> str:
-    near = closest(name, list(FACTS))
+def _fact_error(name: str, registry: dict | None = None) -> str:
+    near = closest(name, list(registry or FACTS))
     hint = f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""
     return f"unknown fact '{name}'{hint}"
 
 
-def parse_condition(text: str) -> tuple[Condition | None, str | None]:
+def parse_condition(text: str, registry: dict | None = None) -> tuple[Condition | None, str | None]:
+    """One `fact OP value` condition, checked against the facts of a scope (default: the
+    situation's, advisor.facts.FACTS; plan rules: advisor.facts.plans.PLAN_FACTS)."""
+    known = registry or FACTS
     m = _EXISTS_RE.match(text)
     if m:
         fact, op = m.groups()
-        if fact not in FACTS:
-            return None, _fact_error(fact)
+        if fact not in known:
+            return None, _fact_error(fact, known)
         return Condition(fact, op, None, text), None
     m = _COND_RE.match(text)
     if not m:
         return None, (f"cannot read condition '{text}': write `fact OP value` with OP one of "
                       f"{' '.join(OPERATORS)}, or `fact exists` / `fact missing`")
     fact, op, raw = m.groups()
-    if fact not in FACTS:
-        return None, _fact_error(fact)
+    if fact not in known:
+        return None, _fact_error(fact, known)
     value = _parse_value(raw)
-    ftype = FACTS[fact][0]
+    ftype = known[fact][0]
     if isinstance(value, FactRef):
-        if value.name not in FACTS:
-            return None, f"'{raw}' is neither a literal nor a known fact: " + _fact_error(value.name)
-        other = FACTS[value.name][0]
+        if value.name not in known:
+            return None, f"'{raw}' is neither a literal nor a known fact: " + _fact_error(value.name, known)
+        other = known[value.name][0]
         if _kind(ftype) != _kind(other) or (ftype in ("bool", "str") and op not in ("==", "!=")):
             return None, (f"'{text}': fact '{fact}' is {ftype} and '{value.name}' is {other}; "
                           f"the engine would compare them as text")
@@ -209,6 +217,11 @@ def load_rule(path: Path, known_kinds) -> tuple[RuleSpec | None, list[str]]:
     if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 1000:
         err("priority", "priority must be an integer from 0 to 1000")
         priority = 50
+    scope = data.get("scope", "situation")
+    if scope not in SCOPES:
+        err("scope", f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+        scope = "situation"
+    registry = PLAN_FACTS if scope == "plan" else FACTS
     doc = data.get("doc")
     if not isinstance(doc, dict):
         err("doc" if "doc" in lines else 1, f"doc must give {', '.join(_DOC_KEYS)}")
@@ -231,7 +244,7 @@ def load_rule(path: Path, known_kinds) -> tuple[RuleSpec | None, list[str]]:
             if not isinstance(item, str):
                 err(line, f"condition {i + 1} must be a string like 'headroom_bytes < 0'")
                 continue
-            c, e = parse_condition(item)
+            c, e = parse_condition(item, registry)
             if e:
                 err(line, e)
             else:
@@ -251,7 +264,13 @@ def load_rule(path: Path, known_kinds) -> tuple[RuleSpec | None, list[str]]:
             near = closest(str(k), list(_THEN_KEYS))
             err(then_line(k), f"then has an unknown key '{k}'"
                 + (f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(_THEN_KEYS)})"))
-    if not isinstance(then, dict) or not ({"verdict", "recommend", "derive"} & set(then)):
+    if scope == "plan":
+        if not isinstance(then, dict) or set(then) != {"recommend"} or then["recommend"] != PLAN_KIND:
+            err("then" if "then" in lines else 1, f"a plan rule's then is `recommend: {PLAN_KIND}` "
+                                                  "(it offers the plan it matches)")
+        else:
+            recommend = PLAN_KIND
+    elif not isinstance(then, dict) or not ({"verdict", "recommend", "derive"} & set(then)):
         err("then" if "then" in lines else 1, "then must give a verdict, a recommend kind (or both), "
                                               "or derive facts")
     else:
@@ -259,7 +278,9 @@ def load_rule(path: Path, known_kinds) -> tuple[RuleSpec | None, list[str]]:
         if verdict is not None and verdict not in VERDICTS:
             err(then_line("verdict"), f"verdict '{verdict}' is not one of {', '.join(VERDICTS)}")
         recommend = then.get("recommend")
-        if recommend is not None and recommend not in known_kinds:
+        if recommend == PLAN_KIND:
+            err(then_line("recommend"), f"only plan rules (scope: plan) recommend '{PLAN_KIND}'")
+        elif recommend is not None and recommend not in known_kinds:
             near = closest(str(recommend), sorted(known_kinds))
             err(then_line("recommend"), f"recommendation kind '{recommend}' has no template "
                         f"templates/recommendations/{recommend}.md.j2"
@@ -273,7 +294,7 @@ def load_rule(path: Path, known_kinds) -> tuple[RuleSpec | None, list[str]]:
     if errors:
         return None, errors
     return RuleSpec(rid, path, priority, doc, conds, verdict, recommend, with_facts, derive,
-                    frozenset(optional)), []
+                    frozenset(optional), scope), []
 
 
 def _check_with(raw, conds: list[Condition], recommend, known_kinds, err) -> tuple[dict, set]:

@@ -1,0 +1,54 @@
+"""The facts of a plan, as the plan rules (rules/plan-*.yaml, `scope: plan`) see it.
+
+Each path's best plan (advisor.plans.planner) becomes one fact of kind "plan"; a plan rule that
+matches it offers it, at the rule's priority. The plan offered by the highest-priority rule
+(lowest number), first by the objective where rules tie, is the advisory's "What to do".
+"""
+from __future__ import annotations
+
+from advisor.plans.plan import Plan
+
+PLAN_FACTS: dict[str, tuple[str, str]] = {
+    "kind": ("str", "always 'plan'"),
+    "path": ("str", "as-asked, your-hardware, your-gpus, more-cards, rent or another-model"),
+    "owned": ("bool", "the plan uses only the GPUs (and RAM) given"),
+    "usable": ("bool", "quality and speed at least the objective's usable thresholds "
+                       "(rules/objective.yaml, per --prefer)"),
+    "quality_class": ("int", "0 for the best class of rules/objective.yaml, 1 for the next ..."),
+    "quality_loss_pct": ("float", "measured quality cost of the weight format and KV cache, %"),
+    "bits_per_weight": ("float", "weights' bits a parameter at the plan's format"),
+    "decode_tokens_per_s": ("float", "decode speed of one sequence at an empty context"),
+    "usd_per_million_tokens": ("float", "rented: price an hour over tokens an hour at the batch "
+                                        "asked (0 on hardware you own; missing where no price)"),
+    "gpu_count": ("int", "GPUs the plan runs on"),
+    "nodes": ("int", "machines of 8 GPUs"),
+    "consumer": ("bool", "the card is a consumer (GeForce, Radeon RX, Arc) card"),
+    "offload": ("bool", "part of the model runs from system RAM (llama.cpp -ngl / --n-cpu-moe)"),
+    "native": ("bool", "the weights as published (no re-quantization)"),
+    "kv_quantized": ("bool", "the KV cache is quantized (fp8, q8_0, q4_0)"),
+    "runtime": ("str", "llama.cpp, vllm or transformers"),
+    "levers": ("int", "how many things the plan changes from the question"),
+    "model_changed": ("bool", "the plan runs another model"),
+    "prefer": ("str", "the objective asked for (--prefer): quality, speed or cost"),
+    "asked_usable": ("bool", "the question as asked fits and is usable (its plan exists)"),
+}
+# Facts every plan has; usd_per_million_tokens is missing where the KB has no price.
+PLAN_ALWAYS = set(PLAN_FACTS) - {"usd_per_million_tokens"}
+
+
+def plan_facts(plan: Plan, prefer: str, asked_usable: bool) -> dict:
+    f = {"kind": "plan", "path": plan.path, "owned": plan.owned, "usable": plan.usable,
+         "quality_class": plan.quality_class,
+         "quality_loss_pct": min(round(plan.quality_loss_pct, 3), 1e6),
+         "bits_per_weight": round(plan.bits_per_weight, 2),
+         "decode_tokens_per_s": round(plan.decode_tokens_per_s, 2),
+         "gpu_count": plan.gpu_count, "nodes": plan.nodes,
+         "consumer": plan.gpu.segment == "consumer", "offload": plan.offload,
+         "native": plan.native, "kv_quantized": plan.kv_cache_dtype in ("fp8", "q8_0", "q4_0"),
+         "runtime": plan.runtime, "levers": plan.levers,
+         "model_changed": plan.path == "another-model", "prefer": prefer,
+         "asked_usable": asked_usable}
+    if plan.usd_per_million_tokens is not None:
+        f["usd_per_million_tokens"] = round(plan.usd_per_million_tokens, 2)
+    assert set(f) <= set(PLAN_FACTS), set(f) - set(PLAN_FACTS)
+    return f
