@@ -14,14 +14,20 @@ from advisor.cli.finetune_options import finetune_options, finetune_spec
 @click.argument("model")
 @click.argument("gpu")
 @click.option("--precision", "-p", default=None,
-              help="fp32, fp16, bf16, fp8, int8, int4 or a GGUF type (Q4_K_M ...). Default fp16.")
+              help="fp32, fp16, bf16, fp8, mxfp4, awq, gptq, nf4, int8 or a GGUF type (Q4_K_M ...). "
+                   "Default: the checkpoint as published (bf16 for most models, FP8 for DeepSeek "
+                   "V3/R1, MXFP4 for gpt-oss).")
 @click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192, or the model's maximum if smaller.")
 @click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
 @click.option("--gpus", "-n", type=int, default=1, show_default=True, help="GPUs of this kind.")
 @click.option("--kv-cache", default="fp16", show_default=True,
               help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q4_0 (llama.cpp).")
-@click.option("--runtime", default="llama.cpp", show_default=True,
-              help="llama.cpp, vllm or transformers: whose allocations to size.")
+@click.option("--runtime", default=None,
+              help="llama.cpp, vllm or transformers: whose allocations to size, and the only "
+                   "runtime plans use. Default: the format's (llama.cpp for GGUF and 16-bit "
+                   "weights, vLLM for quantized checkpoints), and plans may switch.")
+@click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
+              help="What the plans optimise (rules/objective.yaml). Default: quality.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
               show_default=True)
 @click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
@@ -33,14 +39,15 @@ from advisor.cli.finetune_options import finetune_options, finetune_spec
 @click.option("--prompt-tokens", type=int, default=512, show_default=True,
               help="Prompt length for prefill speed and time to first token.")
 @click.option("--ram-gb", type=float, default=None,
-              help="System RAM in GB for CPU offload. Default 64 GiB (a desktop).")
+              help="System RAM for CPU offload, in GB as RAM is sold (binary: 64 means 64 GiB). "
+                   "Default 64 (a desktop).")
 @click.option("--ram-bandwidth", type=float, default=None,
               help="System RAM bandwidth in GB/s. Default 76.8 (dual-channel DDR5-4800).")
 @finetune_options
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
-def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, fmt, rules_dirs, kb_dirs,
-            prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
+def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, prefer, fmt, rules_dirs,
+            kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not."""
     from advisor.advise import Advisor, load_rulebook
     from advisor.kb.cache import load_kb_cached
@@ -54,21 +61,26 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, fmt,
         defaults = defaults | {"precision"}
     if context is None:
         defaults = defaults | {"context"}
+    if runtime is None:
+        defaults = defaults | {"runtime"}
     from advisor.sizing.workload import Workload
 
     work = Workload(prompt_tokens=prompt_tokens)
-    if ram_gb is not None:
-        work = replace(work, ram_bytes=int(ram_gb * 1e9))
+    if ram_gb is not None:  # RAM is sold in binary sizes: "64 GB" of DIMMs is 64 GiB
+        work = replace(work, ram_bytes=int(ram_gb * 2**30))
     if ram_bandwidth is not None:
         work = replace(work, ram_bandwidth_gb_s=ram_bandwidth)
-    advisor = Advisor(load_kb_cached(extra=user_kb_dirs(kb_dirs)), load_rulebook(rules_dirs))
+    from advisor.advise import load_objective_file
+
+    advisor = Advisor(load_kb_cached(extra=user_kb_dirs(kb_dirs)), load_rulebook(rules_dirs),
+                      load_objective_file(rules_dirs))
     adv = advisor.explain(model, gpu, precision, context, batch, gpus, work, kv_cache, runtime,
-                          finetune=spec)
+                          finetune=spec, prefer=prefer)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:
         defaults.discard("precision")  # the file's own precision, not a default
     text = render_json(adv) if fmt == "json" else render_markdown(adv, defaults)
     if why:
         from advisor.rules.why import add_why
 
-        text = add_why(text, fmt, adv, advisor.rules)
+        text = add_why(text, fmt, adv, advisor.rules, advisor.objective)
     sys.stdout.write(text)

@@ -25,6 +25,51 @@ def firings(advisory, rules: dict) -> list[dict]:
     return out
 
 
+def plan_choice(advisory, rules: dict, objective) -> dict | None:
+    """Why What to do's plan beat the runner-up: the rule priorities, or (same priority) the
+    first term of the objective that tells them apart, with both plans' numbers."""
+    if not advisory.offered:
+        return None
+    (best, rule), rest = advisory.offered[0], advisory.offered[1:]
+    out = {"chosen": _plan_numbers(best, rule), "matched": [
+        {"path": path, "rules": list(matched)} for path, matched in advisory.plan_firings]}
+    if not rest:
+        out["reason"] = "the only plan a plan rule offered"
+        return out
+    other, other_rule = rest[0]
+    out["runner_up"] = _plan_numbers(other, other_rule)
+    pa, pb = rules[rule].priority, rules[other_rule].priority
+    if pa != pb:
+        out["reason"] = (f"rule {rule} (priority {pa}) comes before rule {other_rule} "
+                         f"(priority {pb})")
+        return out
+    ka, kb = objective.key(best, advisory.prefer), objective.key(other, advisory.prefer)
+    for (attr, descending), a, b in zip(objective.order[advisory.prefer], ka, kb):
+        if a != b:
+            out["reason"] = (f"both offered by rule {rule}; the objective (--prefer "
+                             f"{advisory.prefer}) ranks by {'-' if descending else ''}{attr} first "
+                             f"where they differ: {_attr(best, attr)} against {_attr(other, attr)}")
+            return out
+    out["reason"] = f"both offered by rule {rule} and equal under the objective: listed first"
+    return out
+
+
+def _attr(plan, attr: str):
+    v = getattr(plan, attr)
+    return round(v, 3) if isinstance(v, float) else v
+
+
+def _plan_numbers(plan, rule: str) -> dict:
+    return {"path": plan.path, "rule": rule, "model_id": plan.model.id,
+            "precision": plan.precision.name, "kv_cache_dtype": plan.kv_cache_dtype,
+            "context_tokens": plan.context_tokens, "runtime": plan.runtime,
+            "gpu": f"{plan.gpu_count} x {plan.gpu.id}",
+            "decode_tokens_per_s": round(plan.decode_tokens_per_s, 2),
+            "quality_loss_pct": plan.quality_loss_pct, "quality_class": plan.quality_class_name,
+            "usd_per_million_tokens": None if plan.usd_per_million_tokens is None
+            else round(plan.usd_per_million_tokens, 2), "levers": plan.levers}
+
+
 def _value(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -49,11 +94,31 @@ def render_markdown(items: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def add_why(text: str, fmt: str, advisory, rules: dict) -> str:
-    """The advisory text with the firings added: a markdown section, or a "why" key in JSON."""
+def add_why(text: str, fmt: str, advisory, rules: dict, objective=None) -> str:
+    """The advisory text with the firings added: a markdown section, or a "why" key in JSON
+    (and "why_plan": why What to do's plan beat the runner-up)."""
     items = firings(advisory, rules)
+    choice = plan_choice(advisory, rules, objective) if objective is not None else None
     if fmt == "json":
         data = json.loads(text)
         data["why"] = items
+        data["why_plan"] = choice
         return json.dumps(data, indent=2) + "\n"
-    return text + render_markdown(items)
+    return text + render_markdown(items) + (_plan_markdown(choice) if choice else "")
+
+
+def _plan_markdown(choice: dict) -> str:
+    def line(d: dict) -> str:
+        usd = "" if d["usd_per_million_tokens"] is None else f", ${d['usd_per_million_tokens']:,.2f} a million tokens"
+        return (f"{d['path']} ({d['rule']}): {d['model_id']} at {d['precision']}, KV {d['kv_cache_dtype']}, "
+                f"{d['context_tokens']:,} tokens, {d['runtime']} on {d['gpu']}: "
+                f"{d['decode_tokens_per_s']:,} tokens/s, quality {d['quality_class']} "
+                f"({d['quality_loss_pct']:g}% loss){usd}")
+    lines = ["", "## Why this plan", "", "- Chosen: " + line(choice["chosen"])]
+    if "runner_up" in choice:
+        lines.append("- Runner-up: " + line(choice["runner_up"]))
+    lines.append(f"- Because {choice['reason']}.")
+    for m in choice["matched"]:
+        lines.append(f"- The best plan on path {m['path']} matched "
+                     + (", ".join(f"`{r}`" for r in m["rules"]) if m["rules"] else "no plan rule"))
+    return "\n".join(lines) + "\n"
