@@ -1,0 +1,94 @@
+"""advisor/data/quant_quality.yaml: every measurement is well formed, and its loss_pct agrees with the
+raw figures its `measure` states."""
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from advisor.sizing.precision import QUANTIZE_LADDER, parse_precision
+
+DATA = Path(__file__).resolve().parent.parent / "advisor" / "data" / "quant_quality.yaml"
+REQUIRED = {"model", "parameters_b", "metric", "loss_pct", "measure", "source"}
+OPTIONAL = {"note"}
+NUMBER = r"(\d+(?:\.\d+)?)"
+# "... perplexity X against Y ..." / "... accuracy X against Y ..." (quantized first, 16-bit second)
+PAIR = re.compile(rf"\b(perplexity|accuracy)\b[^;]*?\b{NUMBER} against {NUMBER}\b")
+# "... quantization error PPL(Q)/PPL(fp16)-1 = X%": the published error itself
+QERROR = re.compile(rf"PPL\(Q\)/PPL\(fp16\)-1 = {NUMBER}%")
+# "... X% of the 16-bit model's score": accuracy retained
+RETAINED = re.compile(rf"\b{NUMBER}% of the 16-bit model's score")
+
+
+def _rows():
+    table = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    return [(fmt, i, row) for fmt, rows in table.items() for i, row in enumerate(rows)]
+
+
+ROWS = _rows()
+
+
+def _expected(row):
+    """loss_pct recomputed from `measure`, or None where it states no pair of figures."""
+    m = PAIR.search(row["measure"])
+    if m:
+        kind, q, base = m.group(1), float(m.group(2)), float(m.group(3))
+        assert kind == row["metric"], f"measure states {kind} but metric is {row['metric']}"
+        if kind == "perplexity":
+            return 100 * (q / base - 1)
+        return max(0.0, 100 - 100 * q / base)
+    m = QERROR.search(row["measure"])
+    if m:
+        return float(m.group(1))
+    m = RETAINED.search(row["measure"])
+    if m:
+        return max(0.0, 100 - float(m.group(1)))
+    return None
+
+
+def test_the_file_has_measurements():
+    assert len(ROWS) > 0
+
+
+@pytest.mark.parametrize("fmt,i,row", ROWS, ids=[f"{f}[{i}]" for f, i, _ in ROWS])
+def test_row_is_well_formed(fmt, i, row):
+    parse_precision(fmt)  # every key is a weight format the tool knows, spelled as it spells it
+    assert parse_precision(fmt).name == fmt
+    assert REQUIRED <= set(row), f"missing {REQUIRED - set(row)}"
+    assert set(row) <= REQUIRED | OPTIONAL, f"unknown keys {set(row) - REQUIRED - OPTIONAL}"
+    assert row["metric"] in {"perplexity", "accuracy"}
+    assert isinstance(row["parameters_b"], (int, float)) and row["parameters_b"] > 0
+    assert isinstance(row["loss_pct"], (int, float)) and row["loss_pct"] >= 0
+    assert row["source"].startswith("https://")
+    assert isinstance(row["model"], str) and row["model"].strip()
+    assert isinstance(row["measure"], str) and "\n" not in row["measure"].strip()
+
+
+@pytest.mark.parametrize("fmt,i,row", ROWS, ids=[f"{f}[{i}]" for f, i, _ in ROWS])
+def test_loss_agrees_with_the_stated_figures(fmt, i, row):
+    expected = _expected(row)
+    if expected is None:
+        pytest.skip("measure states no pair of figures")
+    # loss_pct is rounded to two decimals from the figures as published
+    assert row["loss_pct"] == pytest.approx(expected, abs=0.006), (row["measure"], expected)
+
+
+def test_every_loss_can_be_checked():
+    unchecked = [f"{f}[{i}]" for f, i, row in ROWS if _expected(row) is None]
+    assert not unchecked, f"measure states no figures to check loss_pct against: {unchecked}"
+
+
+def test_every_ladder_format_has_an_8b_class_first_row():
+    table = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    for name in QUANTIZE_LADDER:
+        assert table[name], name
+        # the planner quotes the first row where it does no size matching: keep it the 8B-class one
+        assert 7 <= table[name][0]["parameters_b"] <= 9, name
+
+
+def test_one_measurement_per_model_and_format():
+    seen = set()
+    for fmt, _, row in ROWS:
+        key = (fmt, row["model"])
+        assert key not in seen, key
+        seen.add(key)
