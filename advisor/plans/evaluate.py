@@ -155,8 +155,16 @@ def evaluate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = Fa
         prefill_tokens_per_s=prefill, usd_per_hour=usd_h, usd_per_million_tokens=usd_mtok,
         price_note=price_note, quality=q, quality_class=qclass,
         quality_class_name=obj.class_names[qclass],
-        usable=obj.is_usable(ask.prefer, qclass, decode), levers=len(changes),
+        usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
+        good_class=obj.good_class,
+        levers=len(changes) + _file_to_make(cand),
         changes=tuple(changes), command=command, notes=tuple(notes))
+
+
+def _file_to_make(cand: Candidate) -> int:
+    """1 when llama.cpp needs a GGUF file nobody publishes (convert, and quantize): one more step
+    than downloading one, counted as a lever."""
+    return int(cand.runtime == "llama.cpp" and (cand.precision.family != "gguf" or cand.checkpoint is None))
 
 
 def _changes(cand: Candidate, ask: Ask, work: Workload) -> list[str]:

@@ -24,10 +24,12 @@ FILE_NAME = "objective.yaml"
 PREFERENCES = ("quality", "speed", "cost")
 SEVERE = "severe"
 # Plan attributes a sort term may name (all numbers or booleans on advisor.plans.plan.Plan).
-SORTABLE = ("usable", "context_tokens", "parameters", "quality_class", "quality_loss_pct",
+SORTABLE = ("usable", "context_tokens", "parameters", "good_quality", "speed_band", "quality_class",
+            "quality_loss_pct",
             "decode_tokens_per_s", "prefill_tokens_per_s", "usd_per_million_tokens",
             "usd_per_hour", "gpu_count", "levers")
-_KEYS = {"prefer", "quality_classes", "usable", "context_floor_tokens", "order"}
+_KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
+         "context_floor_tokens", "order"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Objective:
     prefer: str
     class_names: tuple[str, ...]          # best first; the last is "severe"
     class_bounds: tuple[float, ...]       # loss_pct upper bound of each but the last
+    speed_bounds: tuple[float, ...]       # tokens/s lower bound of each speed band
+    good_class: int                       # classes up to this index are good quality
     usable: dict                          # preference -> Usable
     context_floor_tokens: int
     order: dict                           # preference -> tuple of (attribute, descending)
@@ -51,6 +55,10 @@ class Objective:
             if loss_pct <= bound:
                 return i
         return len(self.class_bounds)
+
+    def speed_band(self, decode_tokens_per_s: float) -> int:
+        """How many speed-band bounds the speed reaches (0: below the first)."""
+        return sum(1 for b in self.speed_bounds if decode_tokens_per_s >= b)
 
     def is_usable(self, prefer: str, quality_class: int, decode_tokens_per_s: float | None) -> bool:
         u = self.usable[prefer]
@@ -133,6 +141,16 @@ def load_objective(path: Path) -> Objective:
             err("usable", f"usable.{p}.decode_tokens_per_s must be a number of tokens/s")
             continue
         usable[p] = Usable(names.index(u["quality_class"]), float(speed))
+    good = data["good_quality"]
+    if good not in names:
+        err("good_quality", f"good_quality '{good}' is not one of {', '.join(names)}")
+        good = names[0]
+    bands = data["speed_bands"]
+    if (not isinstance(bands, list) or not bands
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 < b < 1e6 for b in bands)
+            or any(b2 <= b1 for b1, b2 in zip(bands, bands[1:]))):
+        err("speed_bands", "speed_bands is a growing list of tokens/s bounds")
+        bands = [1.0]
     floor = data["context_floor_tokens"]
     if not isinstance(floor, int) or isinstance(floor, bool) or not 1 <= floor <= 10_000_000:
         err("context_floor_tokens", "context_floor_tokens must be a whole number of tokens")
@@ -153,4 +171,5 @@ def load_objective(path: Path) -> Objective:
         order[p] = tuple(parsed)
     if errors:
         raise AdvisorError("\n".join(errors))
-    return Objective(path, prefer, tuple(names), tuple(bounds), usable, floor, order)
+    return Objective(path, prefer, tuple(names), tuple(bounds), tuple(float(b) for b in bands),
+                     names.index(good), usable, floor, order)

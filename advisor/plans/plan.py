@@ -75,6 +75,8 @@ class Plan:
     quality_class: int
     quality_class_name: str
     usable: bool
+    speed_band: int              # the objective's speed band of decode_tokens_per_s
+    good_class: int              # the objective's last good-quality class
     levers: int                  # how many things differ from the question
     changes: tuple[str, ...]     # what they are, in words
     command: str | None
@@ -83,6 +85,10 @@ class Plan:
     @property
     def headroom_bytes(self) -> int:
         return self.available_bytes - self.total_bytes
+
+    @property
+    def good_quality(self) -> bool:
+        return self.quality_class <= self.good_class
 
     @property
     def quality_loss_pct(self) -> float:
