@@ -132,7 +132,7 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
             raise
         rows, counts = [], {"models": len(sel.models), "gpus": len(sel.gpus),
                             "precisions": len(sel.precisions), "fits": 0, "tight": 0,
-                            "does_not_fit": 0, "failed": 0}
+                            "does_not_fit": 0, "cannot_run": 0, "failed": 0}
         models, gpus = {m.id: m for m in sel.models}, {g.id: g for g in sel.gpus}
         for page, o in zip(pages, outcomes):
             if o.status == FAILED:

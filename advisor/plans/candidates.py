@@ -10,6 +10,8 @@ context is not enumerated: advisor.plans.evaluate runs the asked one or the long
 """
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Iterator
 
 from advisor.kb.schema import GPU, Model
@@ -30,6 +32,9 @@ USABLE_FLOOR = "IQ3_M"
 # KV cache precisions each runtime offers, 16-bit first (llama.cpp: -ctk/-ctv; vLLM:
 # --kv-cache-dtype; transformers: the model dtype).
 KV_OPTIONS = {"llama.cpp": ("fp16", "q8_0", "q4_0"), "vllm": ("fp16", "fp8"), "transformers": ("fp16",)}
+# bitsandbytes formats: offered under transformers only (vLLM loads them, slowly; the published
+# quality figures are of QLoRA fine-tunes, not of inference).
+_BITSANDBYTES = ("nf4", "int8")
 # Runtimes a plan may switch to when the user named none (transformers only when asked for: it
 # is slower than both and offers nothing they lack for inference).
 FREE_RUNTIMES = ("llama.cpp", "vllm")
@@ -46,6 +51,28 @@ def default_runtime(p: Precision, gpu: GPU) -> str:
     return "vllm" if gpu.vendor in ("nvidia", "amd") else "transformers"
 
 
+@lru_cache(maxsize=1)
+def _gguf_publishers() -> dict:
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "data" / "gguf_publishers.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def gguf_repo_for(model: Model, p: Precision) -> str | None:
+    """The first of the model's GGUF repos known to carry a file of type p (advisor/data/
+    gguf_publishers.yaml; a QAT repo carries its one type), or None: the file must be made."""
+    for repo in model.gguf_repos:
+        org = repo.split("/", 1)[0]
+        if "qat-q4_0" in repo.lower():
+            if p.name == "Q4_0":
+                return repo
+            continue
+        if p.name in _gguf_publishers().get(org, {}).get("types", ()):
+            return repo
+    return None
+
+
 def weight_formats(model: Model, runtime: str, gpu: GPU,
                    floor: str | None = None) -> list[tuple[Precision, str | None]]:
     """(format, repository to load or None) a runtime can run for this model on this card,
@@ -53,14 +80,12 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
     native = model.native_precision or "bf16"
     out: list[tuple[Precision, str | None]] = []
     if runtime == "llama.cpp":
-        gguf = model.gguf_repos[0] if model.gguf_repos else None
         if native in ("bf16", "fp16", "fp32"):
             flt = native if native != "bf16" or _has_bf16(gpu) else "fp16"
             out.append((parse_precision(flt), None))
-        if native == "mxfp4":
-            out.append((parse_precision("MXFP4_MOE"), gguf))
         ladder = GGUF_LADDER if floor is None else GGUF_LADDER[:GGUF_LADDER.index(floor) + 1]
-        out += [(parse_precision(n), gguf) for n in ladder]
+        names = (["MXFP4_MOE"] if native == "mxfp4" else []) + list(ladder)
+        out += [(q, gguf_repo_for(model, q)) for q in map(parse_precision, names)]
     else:
         if native in ("bf16", "fp16", "fp32", "fp8", "mxfp4"):
             out.append((parse_precision(native), None))
@@ -73,11 +98,13 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
         if native in ("bf16", "fp16") and "fp8" not in published:
             out.append((parse_precision("fp8"), None))      # vLLM --quantization fp8 at load time
         if runtime == "transformers" and native in ("bf16", "fp16"):
-            out += [(parse_precision(n), None) for n in ("int8", "nf4") if n not in published]
+            out += [(parse_precision(n), None) for n in ("int8", "nf4")]
     seen, keep = set(), []
     for p, repo in out:
         if p.name in seen or cannot_run(runtime, p, gpu):
             continue
+        if p.name in _BITSANDBYTES and runtime != "transformers":
+            continue  # bitsandbytes formats are transformers' (their quality figures are QLoRA's)
         if p.name == "mxfp4" and not model.architecture.experts_total:
             continue
         seen.add(p.name)
@@ -121,8 +148,8 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
 def as_asked(ask: Ask) -> Candidate:
     p = ask.precision
     repo = None
-    if ask.runtime == "llama.cpp" and p.family == "gguf" and ask.model.gguf_repos:
-        repo = ask.model.gguf_repos[0]
+    if ask.runtime == "llama.cpp" and p.family == "gguf":
+        repo = gguf_repo_for(ask.model, p)
     elif ask.runtime != "llama.cpp":
         repo = next((ck.repo for ck in ask.model.checkpoints if ck.precision == p.name), None)
     return Candidate("as-asked", ask.model, p, ask.runtime, ask.work.kv_cache_dtype, ask.gpu,
@@ -147,6 +174,17 @@ def another_model(ask: Ask, model: Model) -> Iterator[list[Candidate]]:
     swaps models to run the new one at 2 bits."""
     yield from _on("another-model", model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, ("gpu", "offload", "moe-offload"), USABLE_FLOOR)
+
+
+def card_counts(model: Model, runtime: str, counts) -> tuple[int, ...]:
+    """The counts a runtime splits a model over sensibly: any count for llama.cpp's layer split;
+    for vLLM, tensor-parallel sizes that divide the attention and KV heads inside a node (an
+    expert never pipelines inside a node: it gives no decode bandwidth) and whole nodes beyond."""
+    if runtime == "llama.cpp":
+        return tuple(n for n in counts if n <= c.GPUS_PER_NODE)
+    a = model.architecture
+    return tuple(n for n in counts if n % c.GPUS_PER_NODE == 0 and n > c.GPUS_PER_NODE
+                 or (n <= c.GPUS_PER_NODE and a.attention_heads % n == 0 and a.kv_heads % n == 0))
 
 
 def more_cards(ask: Ask) -> Iterator[list[Candidate]]:

@@ -130,9 +130,13 @@ def evaluate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = Fa
     q = quality_cost(p, m.native_precision, params, work.kv_cache_dtype,
                      None if measured else _bits_of_measured(m, p))
     qclass = obj.quality_class(q.loss_pct)
-    usd_h = None if cand.owned or g.price_usd_per_hour is None else round(g.price_usd_per_hour * n, 2)
+    # a price for what is rented; more of your own card is bought or already in your node
+    rented = cand.path == "rent"
+    usd_h = round(g.price_usd_per_hour * n, 2) if rented and g.price_usd_per_hour is not None else None
     tokens_s = _batch_tokens_per_s(pl, decode) if off is None else decode
     usd_mtok = 0.0 if cand.owned else (None if usd_h is None else usd_h / (tokens_s * 3600) * 1e6)
+    if not rented and not cand.owned:
+        usd_mtok = None
     price_note = None
     if usd_h is not None:
         src = next((s.source for s in g.sources if "price_usd_per_hour" in s.fields), "its KB entry")

@@ -27,7 +27,7 @@ SEVERE = "severe"
 SORTABLE = ("usable", "context_tokens", "parameters", "good_quality", "speed_band", "quality_class",
             "quality_loss_pct",
             "decode_tokens_per_s", "prefill_tokens_per_s", "usd_per_million_tokens",
-            "usd_per_hour", "gpu_count", "levers")
+            "usd_per_hour", "gpu_count", "nodes", "levers")
 _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
 

@@ -31,6 +31,7 @@ class PlanSet:
     best: dict            # path -> the path's best Plan (paths with no plan are absent)
     considered: int       # candidates sized
     cannot_run: str | None  # why the question as asked cannot run (runtime x format x card)
+    every: dict | None = None  # path -> every plan sized on it (plans(keep_all=True), for tests)
 
     def in_order(self) -> list[Plan]:
         return [self.best[p] for p in PATHS if p in self.best]
@@ -46,7 +47,7 @@ class Planner:
     def _key(self, c: Candidate, ask: Ask, fixed: bool) -> tuple:
         w = ask.work
         return (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
-                c.placement, c.owned, c.checkpoint, fixed, w, ask.prefer, id(ask.model),
+                c.placement, c.owned, c.path == "rent", c.checkpoint, fixed, w, ask.prefer, id(ask.model),
                 ask.precision.name, ask.runtime, ask.runtime_asked, id(ask.gpu), ask.gpu_count,
                 ask.repo)
 
@@ -68,7 +69,9 @@ class Planner:
             return None
         return min(plans, key=lambda p: (self.objective.key(p, ask.prefer), _tiebreak(p)))
 
-    def plans(self, ask: Ask) -> PlanSet:
+    def plans(self, ask: Ask, keep_all: bool = False) -> PlanSet:
+        """Every path's best plan for the question; keep_all: also every plan sized on each
+        path (PlanSet.every), for the properties the tests check."""
         self._considered = 0
         best: dict[str, Plan] = {}
         why_not = cannot_run(ask.runtime, ask.precision, ask.gpu)
@@ -81,12 +84,19 @@ class Planner:
         _put(best, "your-gpus", self.best(gpus_only, ask))
         _put(best, "your-hardware", self.best([_on_path(p, "your-hardware") for p in gpus_only]
                                               + offload, ask))
-        _put(best, "more-cards", self.best(self._more_cards(ask), ask))
-        _put(best, "rent", self.best(self._rent(ask), ask))
+        more, rented = self._more_cards(ask), self._rent(ask)
+        _put(best, "more-cards", self.best(more, ask))
+        _put(best, "rent", self.best(rented, ask))
         others = [p for m in cands.other_models(ask, self.kb)
                   for g in cands.another_model(ask, m) for p in self._ladder(g, ask)]
         _put(best, "another-model", self.best(others, ask))
-        return PlanSet(best, self._considered, why_not)
+        every = None
+        if keep_all:
+            every = {"as-asked": [best["as-asked"]] if "as-asked" in best else [],
+                     "your-gpus": gpus_only,
+                     "your-hardware": [_on_path(p, "your-hardware") for p in gpus_only] + offload,
+                     "more-cards": more, "rent": rented, "another-model": others}
+        return PlanSet(best, self._considered, why_not, every)
 
     def _ladder(self, group: list[Candidate], ask: Ask, count: int | None = None) -> list[Plan]:
         """Size a lever set's KV precisions in order; stop at the first plan that holds the
@@ -111,7 +121,7 @@ class Planner:
         c0 = group[0]
         w = weights_bytes(c0.model.architecture, c0.precision)
         full = min(ask.work.context_tokens, c0.model.architecture.max_context)
-        for k in counts:
+        for k in cands.card_counts(c0.model, c0.runtime, counts):
             if w > c0.gpu.usable_memory_bytes * k:
                 continue
             found = self._ladder(group, ask, k)

@@ -9,7 +9,7 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   re-quantized to a GGUF type. https://github.com/ggml-org/llama.cpp/blob/master/docs/build.md
 - vLLM runs Hugging Face checkpoints on NVIDIA (CUDA, compute capability 7.0+) and AMD (ROCm)
   GPUs; not on Apple GPUs (CPU only on macOS). FP8 needs FP8 tensor math (Ada, Hopper,
-  Blackwell, CDNA3); AWQ and GPTQ kernels need compute capability 7.5+ (Turing and newer) or
+  Blackwell, CDNA3) or, weight-only with Marlin kernels, Ampere; AWQ and GPTQ kernels need compute capability 7.5+ (Turing and newer) or
   ROCm; bfloat16 needs Ampere or newer (older cards run the model in float16); MXFP4 (gpt-oss)
   runs on Hopper, Blackwell and CDNA3. https://docs.vllm.ai/en/latest/features/quantization/supported_hardware.html
   and https://docs.vllm.ai/en/latest/getting_started/installation/gpu.html
@@ -29,6 +29,9 @@ RUNTIME_NAMES = {"llama.cpp": "llama.cpp", "vllm": "vLLM", "transformers": "tran
 # NVIDIA architectures older than Turing (compute capability < 7.5): no AWQ/GPTQ kernels in vLLM.
 _PRE_TURING = ("volta",)
 _MXFP4_ARCHITECTURES = ("hopper", "blackwell", "cdna3")
+# Ampere runs FP8 checkpoints weight-only (W8A16) with vLLM's Marlin kernels, computing in 16 bits
+# (https://docs.vllm.ai/en/latest/features/quantization/fp8.html).
+_FP8_WEIGHT_ONLY = ("ampere",)
 _CHECKPOINT_4BIT = ("awq", "gptq", "int4", "gptq-int8", "gptq-int3", "gptq-int2")
 
 
@@ -45,9 +48,11 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU) -> str | None:
             return f"vLLM runs on NVIDIA and AMD GPUs, not on {_vendor_name(vendor)} GPUs"
         if p.family == "gguf":
             return "vLLM's GGUF loader is experimental and single-file only: run GGUF files with llama.cpp"
-        if p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu):
+        if (p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu)
+                and gpu.architecture not in _FP8_WEIGHT_ONLY):
             return (f"the {gpu.name} has no FP8 tensor math (FP8 needs Ada, Hopper, Blackwell or "
-                    "CDNA3): vLLM's FP8 kernels do not run on it")
+                    "CDNA3; Ampere runs FP8 weights with Marlin kernels): vLLM's FP8 kernels do "
+                    "not run on it")
         if p.name in _CHECKPOINT_4BIT and vendor == "nvidia" and gpu.architecture in _PRE_TURING:
             return f"vLLM's AWQ/GPTQ kernels need compute capability 7.5 or newer; the {gpu.name} is older"
         if p.name == "mxfp4" and gpu.architecture not in _MXFP4_ARCHITECTURES:
