@@ -47,6 +47,19 @@ _OOM = {"nvidia": "`torch.OutOfMemoryError: CUDA out of memory`",
         "intel": "`torch.OutOfMemoryError: XPU out of memory`"}
 
 
+# How formats are named in prose (JSON keeps the precision names --precision takes).
+_FORMAT_NAMES = {"fp32": "FP32", "fp16": "FP16", "bf16": "BF16", "fp8": "FP8",
+                 "fp8-ffn": "FP8 (feed-forward layers, Meta's recipe)", "mxfp4": "MXFP4",
+                 "awq": "AWQ 4-bit", "gptq": "GPTQ 4-bit", "int4": "4-bit (GPTQ/AWQ)",
+                 "gptq-int8": "GPTQ 8-bit", "gptq-int3": "GPTQ 3-bit", "gptq-int2": "GPTQ 2-bit",
+                 "nf4": "NF4 (bitsandbytes)", "int8": "LLM.int8 (bitsandbytes)"}
+
+
+def fmt(p) -> str:
+    name = getattr(p, "name", p)
+    return _FORMAT_NAMES.get(name, name)
+
+
 def params(n: int) -> str:
     return f"{n / 1e9:,.1f}B" if n >= 1e9 else f"{n / 1e6:,.0f}M"
 
@@ -61,7 +74,7 @@ def environment(templates: str | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters.update(gb=gb, gib=gib, tps=tps, params=params, pace=pace,
+    env.filters.update(gb=gb, gib=gib, tps=tps, params=params, pace=pace, fmt=fmt,
                        thousands=lambda n: f"{n:,}")
     return env
 

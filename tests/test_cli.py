@@ -14,7 +14,8 @@ def run(*args):
 def test_explain_markdown_states_defaults():
     r = run("explain", "llama-3.1-405b", "a100-40gb")
     assert r.exit_code == 0, r.output
-    assert "fp16 (the default)" in r.output and "8,192 tokens (the default)" in r.output
+    assert "bf16 (the checkpoint as published) with llama.cpp (the runtime for that format)" in r.output
+    assert "8,192 tokens (the default)" in r.output
 
 
 def test_unknown_model_exits_2_with_closest_ids():

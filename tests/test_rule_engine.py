@@ -80,4 +80,11 @@ def test_same_engine_many_queries_is_deterministic(tmp_path):
 def test_fired_rules_in_the_kb_advisory_read_their_derived_facts(advisor):
     adv = advisor.explain("llama-3.1-70b", "a100-40gb")
     assert adv.derived["needs_more_memory"] == "needs-more-memory"
-    assert adv.fired.index("needs-more-memory") < adv.fired.index("quantize-to-fit")
+    assert adv.fired.index("verdict-does-not-fit") < adv.fired.index("needs-more-memory")
+
+
+def test_plan_rules_offer_plans_in_priority_order(advisor):
+    adv = advisor.explain("llama-3.1-70b", "rtx-4090")
+    priorities = [advisor.rules[r].priority for _, r in adv.offered]
+    assert priorities == sorted(priorities) and adv.offered[0][1] == "plan-your-hardware"
+    assert all(advisor.rules[r].scope == "plan" for _, r in adv.offered)

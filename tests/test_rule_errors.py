@@ -14,11 +14,13 @@ doc:
   example: an example
 when:
   - headroom_bytes < 0
-  - quantize_precision exists
+  - precision_native_alternative exists
 then:
-  recommend: quantize
+  recommend: native-format
   with:
-    precision: quantize_precision
+    alternative: precision_native_alternative
+    native_formats: gpu_native_formats
+    architecture: gpu_architecture
 """
 
 
@@ -30,7 +32,7 @@ def _rules(tmp_path, files):
 
 def test_good_rule_loads(tmp_path):
     [r] = _rules(tmp_path, {"x.yaml": GOOD.format(id="x")})
-    assert r.id == "x" and r.recommend == "quantize"
+    assert r.id == "x" and r.recommend == "native-format"
 
 
 def test_unknown_fact_says_did_you_mean_with_path_line_and_id(tmp_path):
@@ -48,13 +50,13 @@ def test_malformed_yaml_reports_line(tmp_path):
 
 
 def test_all_errors_at_once(tmp_path):
-    bad1 = GOOD.format(id="a").replace("recommend: quantize", "recommend: quantise")
+    bad1 = GOOD.format(id="a").replace("recommend: native-format", "recommend: native-fromat")
     bad2 = GOOD.format(id="b").replace("< 0", "<> 0")
     bad3 = GOOD.format(id="wrong")
     with pytest.raises(RuleErrors) as e:
         _rules(tmp_path, {"a.yaml": bad1, "b.yaml": bad2, "c.yaml": bad3})
     errs = e.value.errors
-    assert any("a.yaml:11: rule 'a': recommendation kind 'quantise' has no template" in x for x in errs)
+    assert any("a.yaml:11: rule 'a': recommendation kind 'native-fromat' has no template" in x for x in errs)
     assert any("b.yaml:8: rule 'b': " in x for x in errs)
     assert any("c.yaml:1: rule 'wrong': id 'wrong' must match the file name 'c'" in x for x in errs)
 
@@ -75,12 +77,12 @@ def test_user_rule_overrides_builtin_by_id(tmp_path, kb):
     from advisor.advise import Advisor, load_rulebook
     from advisor.paths import data_dir
 
-    builtin = (data_dir("rules") / "smaller-model.yaml").read_text()
-    (tmp_path / "smaller-model.yaml").write_text(
+    builtin = (data_dir("rules") / "plan-another-model.yaml").read_text()
+    (tmp_path / "plan-another-model.yaml").write_text(
         builtin.replace("priority: 60", "priority: 5"))
     adv = Advisor(kb, load_rulebook([tmp_path])).explain("llama-3.1-70b", "a100-40gb")
-    assert adv.recommendations[0]["kind"] == "smaller-model"
-    assert adv.recommendations[0]["rule"] == "smaller-model"
+    assert adv.offered[0][1] == "plan-another-model"
+    assert adv.plan.model.id != "llama-3.1-70b"
 
 
 def _one(tmp_path, when: list[str], then: str, rid="r"):
@@ -92,34 +94,54 @@ def _one(tmp_path, when: list[str], then: str, rid="r"):
     return load_rules([tmp_path], recommendation_templates())
 
 
+_NATIVE = ("  recommend: native-format\n  with: {alternative: precision_native_alternative, "
+           "native_formats: gpu_native_formats, architecture: gpu_architecture}")
+
+
 def test_with_fact_that_can_be_missing_is_an_error_unless_marked(tmp_path):
-    then = ("  recommend: run\n  with: {runtime: recommended_runtime, command: vllm_serve_command}")
-    with pytest.raises(RuleErrors, match=r"with.command: fact 'vllm_serve_command' can be missing"):
-        _one(tmp_path, ["recommended_runtime == 'vllm'"], then)
-    [r] = _one(tmp_path, ["recommended_runtime == 'vllm'"], then.replace("vllm_serve_command}", "vllm_serve_command?}"))
-    assert r.optional == {"command"}
-    [r] = _one(tmp_path, ["recommended_runtime == 'vllm'", "vllm_serve_command exists"], then)
+    with pytest.raises(RuleErrors, match=r"with.alternative: fact 'precision_native_alternative' can be missing"):
+        _one(tmp_path, ["precision_native == false"], _NATIVE)
+    [r] = _one(tmp_path, ["precision_native == false"],
+               _NATIVE.replace("precision_native_alternative,", "precision_native_alternative?,"))
+    assert r.optional == {"alternative"}
+    [r] = _one(tmp_path, ["precision_native == false", "precision_native_alternative exists"], _NATIVE)
     assert r.optional == frozenset()
 
 
 def test_a_condition_on_one_fact_of_a_group_guarantees_the_group(tmp_path):
-    then = "  recommend: quantize\n  with:\n" + "".join(
-        f"    {k}: {v}\n" for k, v in [
-            ("precision", "quantize_precision"), ("weights_bytes", "quantize_weights_bytes"),
-            ("total_bytes", "quantize_total_bytes"), ("headroom_bytes", "quantize_headroom_bytes"),
-            ("decode_tokens_per_s", "quantize_decode_tokens_per_s"),
-            ("more_than_4bit", "quantize_needs_more_than_4bit"),
-            ("quality_cost", "quantize_quality_cost"), ("quality_measured_on", "quantize_quality_measured_on"),
-            ("quality_source", "quantize_quality_source"), ("command", "quantize_command?")])
-    [r] = _one(tmp_path, ["quantize_precision exists"], then)
-    assert r.with_facts["quality_source"] == "quantize_quality_source"
+    then = ("  recommend: headroom\n  with: {max_context_tokens: fit_max_context_tokens, "
+            "max_batch: fit_max_batch, model_max_context_tokens: model_max_context_tokens}")
+    [r] = _one(tmp_path, ["fit_max_context_tokens exists"], then)   # fit_max_batch comes with it
+    assert r.with_facts["max_batch"] == "fit_max_batch"
 
 
 def test_template_field_not_given_is_an_error_naming_the_typo(tmp_path):
-    then = "  recommend: run\n  with: {runtme: recommended_runtime, command: llama_server_command}"
+    then = _NATIVE.replace("alternative: precision", "alternatve: precision")
     with pytest.raises(RuleErrors) as e:
-        _one(tmp_path, ["recommended_runtime exists", "llama_server_command exists"], then)
-    assert "reads rec.runtime; give it a fact (is 'runtme' meant to be 'runtime'?)" in str(e.value)
+        _one(tmp_path, ["precision_native_alternative exists"], then)
+    assert "reads rec.alternative; give it a fact (is 'alternatve' meant to be 'alternative'?)" in str(e.value)
+
+
+def test_plan_rules_read_plan_facts_and_offer_plans(tmp_path):
+    (tmp_path / "p.yaml").write_text(
+        "id: p\nscope: plan\ndoc: {advises: a, why: b, example: c}\n"
+        "when:\n  - path == 'rent'\n  - usd_per_million_tokens < 5\nthen:\n  recommend: plan\n")
+    from advisor.rules.templates import recommendation_templates
+
+    [r] = load_rules([tmp_path], recommendation_templates())
+    assert r.scope == "plan" and r.recommend == "plan"
+    (tmp_path / "p.yaml").write_text(
+        "id: p\nscope: plan\ndoc: {advises: a, why: b, example: c}\n"
+        "when:\n  - headroom_bytes < 0\nthen:\n  verdict: fits\n")
+    with pytest.raises(RuleErrors) as e:
+        load_rules([tmp_path], recommendation_templates())
+    msg = str(e.value)
+    assert "unknown fact 'headroom_bytes'" in msg and "`recommend: plan`" in msg
+    (tmp_path / "p.yaml").write_text(
+        "id: p\ndoc: {advises: a, why: b, example: c}\nwhen:\n  - headroom_bytes < 0\n"
+        "then:\n  recommend: plan\n")
+    with pytest.raises(RuleErrors, match="only plan rules"):
+        load_rules([tmp_path], recommendation_templates())
 
 
 def test_derive_checks(tmp_path):
@@ -127,8 +149,7 @@ def test_derive_checks(tmp_path):
         "  derive: {headroom_bytes: 1}": "comes from the sizing core",
         "  derive: {needs_more_memory: 'yes'}": "is not a bool and not a known fact",
         "  derive: {needs_more_memory: gpu_count}": "'gpu_count' is int, but needs_more_memory is bool",
-        "  derive: {needs_more_memory: true}\n  recommend: run": "not both",
-        "  derive: {recommended_runtime: 5}": "recommended_runtime is str; 5 is not",
+        "  derive: {needs_more_memory: true}\n  recommend: headroom": "not both",
         "  drive: {needs_more_memory: true}": "did you mean 'derive'",
     }
     for then, msg in cases.items():

@@ -11,7 +11,6 @@ from advisor.sizing.plan import Placement
 
 FACTS: dict[str, tuple[str, str]] = {
     "needs_more_memory": ("bool", "derived: true when the plan as asked leaves less than the margin"),
-    "recommended_runtime": ("str", "derived: the runtime to run the question with: llama.cpp or vllm"),
 }
 DERIVED = set(FACTS)
 

@@ -18,7 +18,7 @@ from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.evaluate import Ask
 from advisor.plans.plan import Candidate
-from advisor.plans.runtimes import cannot_run
+from advisor.plans.runtimes import cannot_run, runs_on
 from advisor.sizing import constants as c
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.tensors import parameter_count
@@ -118,8 +118,13 @@ def _has_bf16(gpu: GPU) -> bool:
     return "bf16" in native_formats(gpu)
 
 
-def runtimes_for(ask: Ask) -> tuple[str, ...]:
-    return (ask.runtime,) if ask.runtime_asked else FREE_RUNTIMES
+def runtimes_for(ask: Ask, gpu: GPU | None = None) -> tuple[str, ...]:
+    """The runtimes plans on `gpu` (default: the card asked) may use: the one asked, unless it
+    does not run on that vendor's GPUs at all (vLLM on a Mac), then any that does."""
+    g = gpu or ask.gpu
+    if ask.runtime_asked and runs_on(ask.runtime, g):
+        return (ask.runtime,)
+    return tuple(r for r in FREE_RUNTIMES if runs_on(r, g))
 
 
 def kv_ladder(runtime: str, asked: str) -> tuple[str, ...]:
@@ -222,7 +227,7 @@ def rent(ask: Ask, kb: KnowledgeBase) -> Iterator[tuple[GPU, tuple[int, ...], li
     """Per rentable card: its unit counts, and the lever sets for one card (the planner walks
     the counts smallest first, keeping the first that fits)."""
     for g in rentable(kb):
-        yield g, rental_counts(g), list(_on("rent", ask.model, g, 1, runtimes_for(ask), False,
+        yield g, rental_counts(g), list(_on("rent", ask.model, g, 1, runtimes_for(ask, g), False,
                                             ask.work.kv_cache_dtype, floor=USABLE_FLOOR))
 
 

@@ -50,7 +50,7 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU) -> str | None:
             return "vLLM's GGUF loader is experimental and single-file only: run GGUF files with llama.cpp"
         if (p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu)
                 and gpu.architecture not in _FP8_WEIGHT_ONLY):
-            return (f"the {gpu.name} has no FP8 tensor math (FP8 needs Ada, Hopper, Blackwell or "
+            return (f"The {gpu.name} has no FP8 tensor math (FP8 needs Ada, Hopper, Blackwell or "
                     "CDNA3; Ampere runs FP8 weights with Marlin kernels): vLLM's FP8 kernels do "
                     "not run on it")
         if p.name in _CHECKPOINT_4BIT and vendor == "nvidia" and gpu.architecture in _PRE_TURING:
@@ -62,15 +62,24 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU) -> str | None:
         if p.family == "gguf":
             return "transformers dequantizes GGUF files to 16 bits on load: run GGUF files with llama.cpp"
         if vendor == "apple" and p.family != "float":
-            return f"{p.name} kernels (bitsandbytes, AWQ, GPTQ, FP8) need CUDA or ROCm, not Apple's MPS"
+            return f"The {p.name} kernels (bitsandbytes, AWQ, GPTQ, FP8) need an NVIDIA or AMD GPU, not Apple's MPS"
         if vendor == "intel":
             return "transformers on Intel GPUs (XPU) is not sized by this tool"
         if p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu):
-            return f"the {gpu.name} has no FP8 tensor math"
+            return f"The {gpu.name} has no FP8 tensor math"
         if p.name == "mxfp4" and gpu.architecture not in _MXFP4_ARCHITECTURES:
             return f"transformers' MXFP4 kernels need Hopper or newer; the {gpu.name} dequantizes to BF16"
         return None
     return f"unknown runtime '{runtime}'"
+
+
+def runs_on(runtime: str, gpu: GPU) -> bool:
+    """The runtime runs on this vendor's GPUs at all (some format of it)."""
+    if runtime == "vllm":
+        return gpu.vendor in ("nvidia", "amd")
+    if runtime == "transformers":
+        return gpu.vendor != "intel"
+    return True
 
 
 def vllm_dtype(gpu: GPU, native_precision: str) -> str | None:

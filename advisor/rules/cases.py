@@ -28,10 +28,12 @@ from pathlib import Path
 
 from advisor.errors import AdvisorError, closest
 from advisor.facts import FACTS
+from advisor.facts.plans import PLAN_FACTS
 from advisor.yamlfile import YamlFileError, read_yaml
 
 _CASE_KEYS = ("name", "expect", "facts", "scenario", "derives")
-_SCENARIO_KEYS = ("model", "gpu", "precision", "context", "batch", "gpus", "kv_cache", "runtime")
+_SCENARIO_KEYS = ("model", "gpu", "precision", "context", "batch", "gpus", "kv_cache", "runtime",
+                  "prefer", "ram_gb")
 # with task: finetune, the fine-tuning knobs (advisor.sizing.finetune.FinetuneSpec's fields)
 _FINETUNE_KEYS = ("model", "gpu", "gpus", "task", "method", "seq_len", "micro_batch",
                   "gradient_checkpointing", "optimizer", "pure_bf16", "lora_rank", "lora_targets",
@@ -87,8 +89,8 @@ def _problems(c: dict, names_seen: set) -> list[str]:
             out.append(f"{key} must map fact names to values")
             continue
         for f in given:
-            if f not in FACTS:
-                near = closest(str(f), list(FACTS))
+            if f not in FACTS and f not in PLAN_FACTS:
+                near = closest(str(f), list(FACTS) + list(PLAN_FACTS))
                 out.append(f"{key}: unknown fact '{f}'"
                            + (f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""))
     sc = c.get("scenario")
@@ -140,7 +142,16 @@ def run_case(case: Case, rules: dict, advisor) -> Outcome:
     if spec is None:
         return Outcome(case, False, f"no rule '{case.rule_id}' beside {case.path.name}")
     try:
-        if case.facts is not None:
+        if case.facts is not None and spec.scope == "plan":
+            unknown = sorted(set(case.facts) - set(PLAN_FACTS))
+            if unknown:
+                return Outcome(case, False, f"plan rules read plan facts; unknown: {', '.join(unknown)}")
+            fired = bool(RuleEngine([spec]).choose([{"kind": "plan", **case.facts}])[0])
+            derived = {}
+        elif case.facts is not None:
+            unknown = sorted(set(case.facts) - set(FACTS))
+            if unknown:
+                return Outcome(case, False, f"unknown situation facts: {', '.join(unknown)}")
             inf = RuleEngine([spec]).infer({"kind": "situation", **case.facts})
             fired = any(f.rule_id == case.rule_id for f in inf.firings)
             derived = {k: v for k, v in inf.facts.items() if k in inf.derived}
@@ -152,10 +163,18 @@ def run_case(case: Case, rules: dict, advisor) -> Outcome:
                 adv = advisor.explain(s["model"], s["gpu"], gpus=s.get("gpus", 1),
                                       finetune=spec_from_mapping(s))
             else:
-                adv = advisor.explain(s["model"], s["gpu"], str(s.get("precision", "fp16")),
-                                      s.get("context"), s.get("batch", 1), s.get("gpus", 1),
-                                      kv_cache=s.get("kv_cache"), runtime=s.get("runtime"))
-            fired = case.rule_id in adv.fired
+                from dataclasses import replace
+
+                from advisor.sizing.workload import Workload
+
+                work = Workload()
+                if s.get("ram_gb") is not None:
+                    work = replace(work, ram_bytes=int(float(s["ram_gb"]) * 2**30))
+                adv = advisor.explain(s["model"], s["gpu"], s.get("precision"), s.get("context"),
+                                      s.get("batch", 1), s.get("gpus", 1), work,
+                                      kv_cache=s.get("kv_cache"), runtime=s.get("runtime"),
+                                      prefer=s.get("prefer"))
+            fired = case.rule_id in adv.fired or any(r == case.rule_id for _, r in adv.offered)
             derived = {k: adv.facts[k] for k, r in adv.derived.items() if r == case.rule_id}
     except AdvisorError as exc:
         return Outcome(case, False, f"error: {exc}")

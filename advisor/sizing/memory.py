@@ -56,7 +56,8 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
     return weights + kv + sum(over.values())
 
 
-def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int = 1) -> MemoryParts:
+def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int = 1,
+                 vendor: str = "nvidia") -> MemoryParts:
     a = model.architecture
     check_kv_dtype(work.kv_cache_dtype, work.runtime)
     w, w_notes, exact = model_weights(model, precision)
@@ -66,7 +67,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
                                 work.context_tokens)
     over = sum(over_parts.values())
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime) \
-        + runtime_assumptions(work.runtime, gpus)
+        + runtime_assumptions(work.runtime, gpus, vendor)
     breakdown = {"weights": weights, "weights_embedding": w["embedding"],
                  "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
                  "overhead": over}

@@ -101,7 +101,7 @@ class Placement:
 def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: int = 1) -> Placement:
     """All layers on `gpus` GPUs of one kind: llama.cpp's layer split (one card's bandwidth a
     token), or tensor parallel under vLLM."""
-    m = memory_parts(model, precision, work, gpus)
+    m = memory_parts(model, precision, work, gpus, gpu.vendor)
     a = model.architecture
     layers_b, out_b = active_weight_bytes(a, precision)
     streamed = layers_b + out_b  # the embedding table is a lookup, one row a token

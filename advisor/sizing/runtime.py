@@ -57,17 +57,26 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
             "activations": prefill_activation_bytes(a, prompt_tokens, batch)}
 
 
-def runtime_assumptions(runtime: str, gpus: int) -> list[str]:
+# How each vendor's GPU runtime context and captured graphs are called.
+_CONTEXT = {"nvidia": "CUDA context", "amd": "HIP context", "apple": "Metal device",
+            "intel": "SYCL context"}
+_GRAPHS = {"nvidia": "CUDA graphs", "amd": "HIP graphs"}
+
+
+def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia") -> list[str]:
+    """What the overhead assumes, in the words of the vendor's stack (no CUDA on a Mac)."""
+    where = "as measured" if vendor == "nvidia" else "measured on NVIDIA, assumed the same here"
+    ctx = _CONTEXT.get(vendor, "device context")
     if runtime == "llama.cpp":
-        return [f"llama.cpp: {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB device context (the CUDA "
-                "context as measured; taken the same for ROCm and Metal) and a "
+        return [f"llama.cpp: {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB {ctx} ({where}) and a "
                 f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer (f32 logits and hidden state, f16 "
                 "attention mask over the context) a GPU, flash attention on"]
     if runtime == "vllm":
         nt = c.VLLM_NON_TORCH_BYTES_TP1 if gpus == 1 else c.VLLM_NON_TORCH_BYTES_TP_MULTI
+        graphs = _GRAPHS.get(vendor, "captured graphs")
         return [f"vLLM: gpu_memory_utilization {c.VLLM_GPU_MEMORY_UTILIZATION}, non-torch "
                 f"{nt / c.GIB:.2f} GiB and activation peak {c.VLLM_ACTIVATION_PEAK_BYTES / c.GIB:.2f} "
-                f"GiB a GPU (measured, Llama-3-8B on H100); CUDA graphs "
+                f"GiB a GPU (measured, Llama-3-8B on an NVIDIA H100); {graphs} "
                 f"({c.VLLM_CUDA_GRAPH_BYTES / c.GIB:.2f} GiB) fit in the unused share"]
-    return [f"transformers: {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB CUDA context a GPU "
+    return [f"transformers: {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB {ctx} a GPU ({where}) "
             "and one prefill forward pass of activations"]
