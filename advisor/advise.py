@@ -118,10 +118,13 @@ def _placement_json(s: Situation) -> dict:
            "gpu_layers": s.model.architecture.layers, "cpu_layers": 0, "ram_bytes": 0,
            "runtime": s.work.runtime}
     if not s.placement.fits:
-        if "offload_gpu_layers" in f:
-            out.update(gpu_layers=f["offload_gpu_layers"], cpu_layers=f["offload_cpu_layers"],
-                       ram_bytes=f["offload_ram_bytes"], per_gpu_bytes=f["offload_gpu_bytes"],
-                       offload_decode_tokens_per_s=f["offload_decode_tokens_per_s"])
+        from advisor.sizing.offload import plan_offload
+
+        off = plan_offload(s.model, s.gpu, s.precision, s.work) if s.gpu_count == 1 else None
+        if off is not None:  # the question as asked, with llama.cpp's -ngl split
+            out.update(gpu_layers=off.gpu_layers, cpu_layers=off.cpu_layers,
+                       ram_bytes=off.ram_bytes, per_gpu_bytes=off.gpu_bytes,
+                       offload_decode_tokens_per_s=round(off.decode_tokens_per_s, 2))
         else:
             out.update(gpu_layers=None, cpu_layers=None)
     return out
@@ -159,7 +162,7 @@ class Advisor:
         if gpus < 1:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
         from advisor.files import resolve_model
-        from advisor.plans.candidates import default_runtime
+        from advisor.plans.runtimes import default_runtime
         from advisor.plans.objective import PREFERENCES
         from advisor.plans.runtimes import RUNTIMES
 

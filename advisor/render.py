@@ -60,6 +60,21 @@ def fmt(p) -> str:
     return _FORMAT_NAMES.get(name, name)
 
 
+def plan_line(plan) -> str:
+    """A plan in one line, for index rows and tables: what runs where, how fast."""
+    where = f"{plan.gpu_count} × {plan.gpu.name}" if plan.gpu_count > 1 else plan.gpu.name
+    if plan.path == "rent":
+        where = "rent " + where
+    elif plan.path == "more-cards":
+        where = f"{plan.gpu_count} cards"
+    else:
+        where = "as asked" if plan.path == "as-asked" else "your hardware"
+    kv = f", KV {plan.kv_cache_dtype}" if plan.kv_cache_dtype not in ("fp16", "bf16") else ""
+    ram = ", part in RAM" if plan.offload else ""
+    model = "" if plan.path != "another-model" else f"{plan.model.name}, "
+    return f"{model}{fmt(plan.precision)}{kv}{ram}, {where}, {tps(plan.decode_tokens_per_s)}"
+
+
 def params(n: int) -> str:
     return f"{n / 1e9:,.1f}B" if n >= 1e9 else f"{n / 1e6:,.0f}M"
 

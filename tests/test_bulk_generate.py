@@ -90,7 +90,7 @@ def test_written_files_follow_the_umask(kb, rules, tmp_path):
     assert (tmp_path / "x").stat().st_mode & 0o777 == 0o644
 
 
-def test_index_lists_every_page_with_verdict_best_precision_and_speed(kb, rules, advisor, tmp_path):
+def test_index_lists_every_page_with_verdict_plan_and_speed(kb, rules, advisor, tmp_path):
     s = generate(kb, rules, tmp_path, SMALL)
     index = (tmp_path / "index.md").read_text()
     links = re.findall(r"\]\(([^)]+)\)", index)
@@ -99,11 +99,16 @@ def test_index_lists_every_page_with_verdict_best_precision_and_speed(kb, rules,
     cells = [c.strip() for c in row.strip("|").split("|")]
     adv = advisor.explain("llama-3.1-70b", "rtx-4090", "fp16")
     assert cells[3] == adv.verdict.replace("-", " ") == "does not fit"
-    assert cells[4] == "none" and cells[5] == "–"  # 70B fits a 24 GiB card at no precision
+    from advisor.render import plan_line
+
+    md_line = plan_line(adv.plan).replace("_", "\\_")
+    assert cells[4] == md_line and "part in RAM" in cells[4] and cells[5] == "–"  # What to do: offload
     row = next(line for line in index.splitlines() if "(llama-3.1-8b/h100-80gb__fp16.md)" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
-    speed = advisor.explain("llama-3.1-8b", "h100-80gb", "fp16").situation.facts["decode_tokens_per_s"]
-    assert cells[3] == "fits" and cells[4] == "fp16" and cells[5] == f"{speed:,.1f} tokens/s"
+    adv = advisor.explain("llama-3.1-8b", "h100-80gb", "fp16")
+    speed = adv.situation.facts["decode_tokens_per_s"]
+    assert cells[3] == "fits" and cells[4].startswith("FP16, as asked")
+    assert cells[5] == f"{speed:,.1f} tokens/s"
 
 
 @pytest.mark.parametrize("flt, models, gpus, precisions", [

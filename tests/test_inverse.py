@@ -5,9 +5,7 @@ import json
 
 import pytest
 
-from advisor.bulk.inverse import (BEST_FIRST, best_precision, candidate_precisions, gpus_that_run,
-                                  max_context, models_that_fit)
-from advisor.sizing.plan import valid_tensor_parallel_sizes
+from advisor.bulk.inverse import gpus_that_run, models_that_fit
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.workload import Workload
 from advisor.bulk.inverse_finetune import METHODS_BEST_FIRST, models_to_finetune
@@ -17,77 +15,93 @@ from tests.bulk_helpers import advisor, kb, kb_of, run  # noqa: F401 (fixtures)
 WORKLOADS = [Workload(8192, 1), Workload(32768, 1), Workload(4096, 4)]
 
 
+@pytest.fixture(scope="module")
+def planner(kb):
+    from advisor.advise import load_objective_file
+    from advisor.plans.planner import Planner
+
+    return Planner(kb, load_objective_file())
+
+
+def _explain_plan(advisor, plan, context, batch):
+    """explain with the plan's levers: the question it answers as asked."""
+    return advisor.explain(plan.model.id, plan.gpu.id, plan.precision.name, context, batch,
+                           plan.gpu_count, kv_cache=plan.kv_cache_dtype, runtime=plan.runtime)
+
+
 @pytest.mark.parametrize("work", WORKLOADS, ids=lambda w: f"ctx{w.context_tokens}-b{w.batch}")
 @pytest.mark.parametrize("count", [1, 2])
-def test_every_model_fit_lists_explains_as_fitting(kb, advisor, work, count):
-    for g in kb.all_gpus():
-        rows = models_that_fit(kb, g, work, count)
+def test_every_model_fit_lists_explains_as_fitting(kb, advisor, planner, work, count):
+    """A listed model runs as its row's plan says (explain with the plan's levers fits); a model
+    left out has no usable plan on those GPUs in explain either."""
+    gpus = kb.all_gpus()[::7] + [kb.gpu("rtx-4090"), kb.gpu("h100-80gb")]
+    for g in gpus:
+        rows = models_that_fit(planner, kb, g, work, count)
         listed = {r.model.id for r in rows}
         for r in rows:
-            adv = advisor.explain(r.model.id, g.id, r.precision.name, work.context_tokens, work.batch, count)
-            assert adv.verdict == "fits", (r.model.id, g.id, r.precision.name)
-            assert adv.situation.facts["decode_tokens_per_s"] == round(r.decode_tokens_per_s, 2)
-            better = BEST_FIRST[:BEST_FIRST.index(r.precision.name)]
-            for name in better:
-                if name == "fp8" and not g.native_fp8:
-                    continue
-                adv = advisor.explain(r.model.id, g.id, name, work.context_tokens, work.batch, count)
-                assert adv.verdict != "fits", f"{r.model.id} on {g.id} fits at better {name}"
-        for m in kb.all_models():
-            if m.id in listed:
+            adv = _explain_plan(advisor, r.plan, work.context_tokens, work.batch)
+            assert adv.verdict == "fits", (r.model.id, g.id, r.plan.precision.name)
+            assert adv.plan.path == "as-asked"
+            assert round(adv.plan.decode_tokens_per_s, 2) == round(r.plan.decode_tokens_per_s, 2)
+        for m in kb.all_models()[::5]:
+            if m.id in listed or m.architecture.max_context < work.context_tokens:
                 continue
-            for p in candidate_precisions(g):
-                adv = advisor.explain(m.id, g.id, p.name, work.context_tokens, work.batch, count)
-                assert adv.verdict != "fits", f"fit left out {m.id} on {g.id} at {p.name}"
+            d = advisor.explain(m.id, g.id, None, work.context_tokens, work.batch, count).to_json()
+            mine = [p for p in d["plans"] if p["path"] == "your-gpus"]
+            assert not mine or not mine[0]["usable"] or mine[0]["context_tokens"] < work.context_tokens, \
+                f"fit left out {m.id} on {g.id}"
 
 
-def test_fit_is_largest_model_first(kb):
-    for g in kb.all_gpus():
-        rows = models_that_fit(kb, g, Workload(), 1)
-        keys = [(-r.parameters, BEST_FIRST.index(r.precision.name)) for r in rows]
-        assert keys == sorted(keys)
+def test_fit_is_largest_model_first(kb, planner):
+    for g in kb.all_gpus()[::5]:
+        rows = models_that_fit(planner, kb, g, Workload(), 1)
+        sizes = [-r.parameters for r in rows]
+        assert sizes == sorted(sizes)
 
 
-def test_max_context_is_the_longest_that_fits(kb, advisor):
+def test_fit_with_ram_counts_offload_plans(kb, planner):
+    g = kb.gpu("rtx-4090")
+    on_card = {r.model.id for r in models_that_fit(planner, kb, g, Workload(), 1)}
+    with_ram = models_that_fit(planner, kb, g, Workload(), 1, offload=True)
+    assert on_card < {r.model.id for r in with_ram}
+    r = next(r for r in with_ram if r.model.id == "llama-3.1-70b")
+    assert r.plan.offload and r.plan.ram_bytes <= Workload().ram_bytes and r.plan.usable
+
+
+def test_max_context_is_the_longest_that_fits(kb, advisor, planner):
     checked = 0
-    for g in kb.all_gpus():
-        for r in models_that_fit(kb, g, Workload(), 1):
+    for g in kb.all_gpus()[::6]:
+        for r in models_that_fit(planner, kb, g, Workload(), 1):
             n = r.max_context_tokens
-            assert advisor.explain(r.model.id, g.id, r.precision.name, n).verdict == "fits"
+            assert _explain_plan(advisor, r.plan, n, 1).verdict == "fits"
             if n < r.model.architecture.max_context:
-                assert advisor.explain(r.model.id, g.id, r.precision.name, n + 1).verdict != "fits"
+                assert _explain_plan(advisor, r.plan, n + 1, 1).verdict != "fits"
                 checked += 1
     assert checked > 0
 
 
 @pytest.mark.parametrize("precision", [None, "fp16", "Q4_K_M"])
-def test_every_gpu_set_listed_explains_as_fitting_and_is_smallest(kb, advisor, precision):
+def test_every_gpu_set_listed_explains_as_fitting_and_is_smallest(kb, advisor, planner, precision):
+    from advisor.plans.candidates import card_counts
+
     work = Workload()
     p = parse_precision(precision) if precision else None
-    for m in kb.all_models():
-        rows = gpus_that_run(kb, m, work, p, max_gpus=8)
-        sizes = valid_tensor_parallel_sizes(m, 8)
+    for m in kb.all_models()[::6]:
+        rows = gpus_that_run(planner, kb, m, work, p, max_gpus=8)
         for r in rows:
-            adv = advisor.explain(m.id, r.gpu.id, r.precision.name, 8192, 1, r.count)
-            assert adv.verdict == "fits", (m.id, r.gpu.id, r.count, r.precision.name)
-        for g in kb.all_gpus():
-            mine = [r for r in rows if r.gpu.id == g.id]
-            first = min((r.count for r in mine), default=None)
-            for n in sizes:
-                if first is not None and n >= first:
-                    break
-                names = [p.name] if p else [c.name for c in candidate_precisions(g)]
-                for name in names:
-                    assert advisor.explain(m.id, g.id, name, 8192, 1, n).verdict != "fits", \
-                        f"gpus left out {n} x {g.id} for {m.id} at {name}"
-            if p is None:  # a bigger set is listed only for a better precision
-                ranks = [BEST_FIRST.index(r.precision.name) for r in sorted(mine, key=lambda r: r.count)]
-                assert ranks == sorted(set(ranks), reverse=True)
-            else:
-                assert len(mine) <= 1
+            adv = _explain_plan(advisor, r.plan, 8192, 1)
+            assert adv.verdict == "fits", (m.id, r.gpu.id, r.count, r.plan.precision.name)
+            assert r.plan.usable or p is not None
+            if p is not None:
+                assert r.plan.precision.name == p.name
+                for n in card_counts(m, r.plan.runtime, range(1, r.count)):
+                    smaller = advisor.explain(m.id, r.gpu.id, p.name, 8192, 1, n,
+                                              runtime=r.plan.runtime)
+                    assert smaller.verdict != "fits", (m.id, r.gpu.id, n)
+        assert len({r.gpu.id for r in rows}) == len(rows)
 
 
-def test_gpus_cheapest_first_then_smallest(kb):
+def test_gpus_cheapest_first_then_smallest(kb, planner):
     h = kb.gpu("h100-80gb")
     a = kb.gpu("a100-80gb")
     priced = kb_of([kb.model("llama-3.1-70b")],
@@ -95,25 +109,22 @@ def test_gpus_cheapest_first_then_smallest(kb):
                     a.model_copy(update={"price_usd_per_hour": 1.0, "price_date": "2025-01"}),
                     *[kb.gpu(g).model_copy(update={"price_usd_per_hour": None, "price_date": None})
                       for g in ("rtx-4090", "mi300x")]])
-    rows = gpus_that_run(priced, priced.model("llama-3.1-70b"), Workload(), parse_precision("fp16"))
+    from advisor.advise import load_objective_file
+    from advisor.plans.planner import Planner
+
+    rows = gpus_that_run(Planner(priced, load_objective_file()), priced,
+                         priced.model("llama-3.1-70b"), Workload(), parse_precision("fp16"))
     assert [(r.gpu.id, r.count) for r in rows] == [
-        ("a100-80gb", 2), ("h100-80gb", 2), ("mi300x", 1), ("rtx-4090", 8)]  # 192 GiB each: fewer first
+        ("a100-80gb", 2), ("h100-80gb", 2), ("rtx-4090", 7), ("mi300x", 1)]  # unpriced: smaller first
     assert rows[0].price_usd_per_hour == 2.0 and rows[1].price_usd_per_hour == 6.0
     assert rows[2].price_usd_per_hour is None and rows[3].price_usd_per_hour is None
 
 
-def test_best_precision_skips_fp8_without_native_support(kb):
-    m = kb.model("llama-3.1-70b")
-    a100, h100 = kb.gpu("a100-80gb"), kb.gpu("h100-80gb")
-    assert best_precision(m, h100, Workload())[0].name == "fp8"
-    assert best_precision(m, a100, Workload())[0].name == "Q8_0"
-    assert max_context(m, h100, parse_precision("fp8"), Workload()) < m.architecture.max_context
-
-
 def test_fit_cli_table_and_json():
     r = run("fit", "rtx-4090")
-    assert r.exit_code == 0 and "llama-3.1-8b" in r.output and "fp16" in r.output
+    assert r.exit_code == 0 and "llama-3.1-8b" in r.output and "bf16" in r.output
     assert "llama-3.1-70b" not in r.output
+    assert "llama-3.1-70b" in run("fit", "rtx-4090", "--ram-gb", "64").output
     d = json.loads(run("fit", "h200", "--format", "json").output)
     assert d["gpu"] == "h200" and d["count"] == 1
     sizes = [m["parameters"] for m in d["models"]]
@@ -155,10 +166,14 @@ def test_default_context_is_capped_at_the_model_maximum_and_a_chosen_one_is_not(
                                  "id": "short-8b", "name": "Short 8B", "aliases": [], "siblings": []})
     skb = kb_of([short, kb.model("llama-3.1-70b")], [kb.gpu("h200")])
     g = skb.gpu("h200")
-    capped = models_that_fit(skb, g, Workload(8192), 1, cap_context=True)
-    assert {r.model.id: r.context_tokens for r in capped}["short-8b"] == 4096
+    from advisor.advise import load_objective_file
+    from advisor.plans.planner import Planner
+
+    pl = Planner(skb, load_objective_file())
+    capped = models_that_fit(pl, skb, g, Workload(8192), 1, cap_context=True)
+    assert {r.model.id: r.plan.context_tokens for r in capped}["short-8b"] == 4096
     assert next(r for r in capped if r.model.id == "short-8b").max_context_tokens == 4096
-    chosen = models_that_fit(skb, g, Workload(8192), 1, cap_context=False)
+    chosen = models_that_fit(pl, skb, g, Workload(8192), 1, cap_context=False)
     assert "short-8b" not in {r.model.id for r in chosen}
 
 

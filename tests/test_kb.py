@@ -107,6 +107,10 @@ def test_unified_memory_share_and_rentable(kb):
 
 
 def test_rent_never_suggests_a_mac(advisor):
-    d = advisor.explain("llama-3.1-405b", "a100-40gb", "fp16").to_json()
-    rent = next(r for r in d["recommendations"] if r["kind"] == "rent")
-    assert not advisor.kb.gpu(rent["gpu_id"]).unified_memory
+    from advisor.plans.candidates import rentable
+
+    assert rentable(advisor.kb) and not any(g.unified_memory for g in rentable(advisor.kb))
+    for q in (("llama-3.1-405b", "a100-40gb"), ("llama-3.1-70b", "m3-max-64gb")):
+        d = advisor.explain(*q).to_json()
+        rent = next(p for p in d["plans"] if p["path"] == "rent")
+        assert not advisor.kb.gpu(rent["gpu_id"]).unified_memory

@@ -19,16 +19,18 @@ def test_list_shows_every_rule_in_firing_order(advisor):
 
 
 def test_show_prints_doc_conditions_and_cases():
-    r = run("rules", "show", "quantize-to-fit")
+    r = run("rules", "show", "plan-your-hardware")
     assert r.exit_code == 0, r.output
-    for text in ("advises:", "why:", "example:", "needs_more_memory == true", "recommend quantize",
-                 "command: quantize_command?", "quantize-to-fit::option-exists"):
+    for text in ("advises:", "why:", "example:", "owned == true", "recommend plan",
+                 "plan-your-hardware::owned-and-usable"):
         assert text in r.output
+    r = run("rules", "show", "fit-headroom")
+    assert "max_context_tokens: fit_max_context_tokens" in r.output
 
 
 def test_show_unknown_rule_exits_2_with_closest():
-    r = run("rules", "show", "quantise-to-fit")
-    assert r.exit_code == 2 and "closest: quantize-to-fit" in r.output
+    r = run("rules", "show", "plan-your-hardwre")
+    assert r.exit_code == 2 and "closest: plan-your-hardware" in r.output
 
 
 def test_check_builtin_and_a_broken_folder(tmp_path):
@@ -81,23 +83,35 @@ def test_user_rule_that_derives_an_unregistered_fact_is_rejected(tmp_path):
 
 
 def test_explain_why_lists_firings_with_facts_in_order(advisor):
-    r = run("explain", "llama-3.1-70b", "a100-40gb", "--why")
+    q = ("llama-3.1-8b", "rtx-4090", "-p", "fp16", "--context", "65536")
+    r = run("explain", *q, "--why")
     assert r.exit_code == 0, r.output
     why = r.output.split("## Why: the rules that fired, in order")[1]
-    fired = advisor.explain("llama-3.1-70b", "a100-40gb").fired
+    fired = advisor.explain("llama-3.1-8b", "rtx-4090", "fp16", 65536).fired
     positions = [why.index(f"`{rid}`") for rid in fired]
     assert positions == sorted(positions)
     assert "needs_more_memory = true (derived by `needs-more-memory`)" in why
-    assert "headroom_bytes = -" in why
+    plan = r.output.split("## Why this plan")[1]
+    assert "- Chosen: your-hardware (plan-your-hardware)" in plan and "- Because " in plan
+
+
+def test_explain_why_says_why_the_plan_beat_the_runner_up(advisor):
+    r = run("explain", "llama-3.1-405b", "a100-40gb", "--why", "--format", "json")
+    d = json.loads(r.output)
+    choice = d["why_plan"]
+    assert choice["chosen"]["path"] == d["plan"]["path"]
+    assert choice["runner_up"]["path"] != choice["chosen"]["path"]
+    assert "priority" in choice["reason"] or "objective" in choice["reason"]
+    for k in ("decode_tokens_per_s", "quality_loss_pct", "precision", "gpu"):
+        assert k in choice["chosen"] and k in choice["runner_up"]
 
 
 def test_explain_why_json_adds_a_why_key_and_stays_json(advisor):
     r = run("explain", "llama-3.1-8b", "h100-80gb", "--why", "--format", "json")
     d = json.loads(r.output)
     assert [w["rule"] for w in d["why"]] == d["rules_fired"]
-    run_vllm = next(w for w in d["why"] if w["rule"] == "run-with-vllm")
-    assert run_vllm["reads"]["recommended_runtime"] == {
-        "value": "vllm", "derived_by": "runtime-vllm-for-checkpoints"}
+    verdict = next(w for w in d["why"] if w["rule"] == "verdict-fits")
+    assert verdict["reads"]["runs"] == {"value": True}
 
 
 def test_explain_without_why_is_unchanged():

@@ -144,7 +144,7 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
                 counts[o.verdict.replace("-", "_")] += 1
             rows.append(site.IndexRow(models[page.model_id].name, gpus[page.gpu_id].name,
                                       page.precision, None if o.status == FAILED else page.relpath,
-                                      o.verdict, o.best_precision, o.decode_tokens_per_s, o.reason))
+                                      o.verdict, o.what_to_do, o.decode_tokens_per_s, o.reason))
         text = site.index_text(fmt, rows, counts, context_tokens, batch, gpu_count,
                                "context" in settings.defaults)
         summary.index_written = files.write_if_changed(out / f"index.{FORMATS[fmt]}",

@@ -1,8 +1,11 @@
 """The questions asked the other way round: what runs on this GPU, what does this model run on.
 
-"Runs" means fits with llama.cpp's margin (the `fits` verdict), the same placement the explain
-path computes. A model's best precision on a card is the first of fp16 and the quantize ladder
-(FP8 only on cards that run it natively, then Q8_0 down to Q2_K) at which it fits.
+Both use the planner (advisor.plans), so a row is the plan explain would give:
+- fit: each KB model at its best plan on the GPUs given: everything on the GPUs (path
+  your-gpus) or, when system RAM is given, with llama.cpp's CPU offload too (your-hardware);
+- gpus: each KB GPU with the best plan on one card, or on the fewest cards of that kind (up to a
+  node; whole nodes for cluster-class cards) that run it.
+A row is listed only when its plan is usable under the objective (rules/objective.yaml).
 """
 from __future__ import annotations
 
@@ -11,59 +14,14 @@ from dataclasses import dataclass
 
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
+from advisor.plans import candidates as cands
+from advisor.plans.evaluate import Ask
+from advisor.plans.plan import Plan
+from advisor.plans.planner import Planner
+from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
-from advisor.sizing.plan import Placement, place, valid_tensor_parallel_sizes
-from advisor.sizing.precision import QUANTIZE_LADDER, Precision, parse_precision
-from advisor.sizing.tensors import parameter_count
+from advisor.sizing.precision import Precision
 from advisor.sizing.workload import Workload
-
-BEST_FIRST = ["fp16", *QUANTIZE_LADDER]
-
-
-def candidate_precisions(gpu: GPU) -> list[Precision]:
-    """The precisions worth running on gpu, best quality first."""
-    return [parse_precision(n) for n in BEST_FIRST if n != "fp8" or gpu.native_fp8]
-
-
-def best_precision(model: Model, gpu: GPU, work: Workload,
-                   gpus: int = 1) -> tuple[Precision, Placement] | None:
-    for p in candidate_precisions(gpu):
-        pl = place(model, gpu, p, work, gpus)
-        if pl.fits:
-            return p, pl
-    return None
-
-
-def max_context(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: int = 1) -> int:
-    """The longest context (up to the model's max_context) that still fits, given that
-    work.context_tokens fits: the search the explain path makes (advisor.sizing.context)."""
-    pl = place(model, gpu, precision, work, gpus)
-    return max(work.context_tokens, max_context_tokens(model, precision, work, gpus,
-                                                       pl.available_bytes, pl.margin_bytes))
-
-
-@dataclass(frozen=True)
-class FitRow:
-    model: Model
-    gpu: GPU
-    gpu_count: int
-    precision: Precision
-    placement: Placement
-    context_tokens: int
-    max_context_tokens: int
-    parameters: int
-
-    @property
-    def decode_tokens_per_s(self) -> float:
-        return self.placement.decode_tokens_per_s()
-
-    def to_json(self) -> dict:
-        pl = self.placement
-        return {"model": self.model.id, "name": self.model.name, "parameters": self.parameters,
-                "precision": self.precision.name, "total_bytes": pl.total_bytes,
-                "headroom_bytes": pl.headroom_bytes, "context_tokens": self.context_tokens,
-                "max_context_tokens": self.max_context_tokens,
-                "decode_tokens_per_s": round(self.decode_tokens_per_s, 2)}
 
 
 def context_for(model: Model, work: Workload, cap: bool) -> Workload | None:
@@ -75,37 +33,75 @@ def context_for(model: Model, work: Workload, cap: bool) -> Workload | None:
     return dataclasses.replace(work, context_tokens=most) if cap else None
 
 
-def models_that_fit(kb: KnowledgeBase, gpu: GPU, work: Workload, gpus: int = 1,
-                    cap_context: bool = False) -> list[FitRow]:
-    """Every KB model that runs on gpus x gpu at work, at its best precision (see context_for
-    for models whose maximum context is shorter). Best first: the most parameters, then the
-    best precision, then the fastest, then the id."""
+@dataclass(frozen=True)
+class FitRow:
+    plan: Plan
+    max_context_tokens: int    # the longest context the plan's levers hold on these GPUs
+
+    @property
+    def model(self) -> Model:
+        return self.plan.model
+
+    @property
+    def parameters(self) -> int:
+        return self.plan.parameters
+
+    def to_json(self) -> dict:
+        p = self.plan
+        return {"model": p.model.id, "name": p.model.name, "parameters": p.parameters,
+                "plan": p.to_json(), "precision": p.precision.name,
+                "kv_cache_dtype": p.kv_cache_dtype, "runtime": p.runtime,
+                "total_bytes": p.total_bytes, "headroom_bytes": p.headroom_bytes,
+                "context_tokens": p.context_tokens, "max_context_tokens": self.max_context_tokens,
+                "decode_tokens_per_s": round(p.decode_tokens_per_s, 2),
+                "quality_class": p.quality_class_name}
+
+
+def _max_context(plan: Plan, work: Workload) -> int:
+    """The longest context the plan's weights, KV precision and runtime hold on its GPUs (for an
+    offload plan: the context it was sized at)."""
+    if plan.offload:
+        return plan.context_tokens
+    w = dataclasses.replace(work, runtime=plan.runtime, kv_cache_dtype=plan.kv_cache_dtype)
+    from advisor.sizing.overhead import fit_margin_bytes
+
+    most = max_context_tokens(plan.model, plan.precision, w, plan.gpu_count, plan.available_bytes,
+                              fit_margin_bytes(plan.gpu_count))
+    return max(plan.context_tokens, most)
+
+
+def models_that_fit(planner: Planner, kb: KnowledgeBase, gpu: GPU, work: Workload, gpus: int = 1,
+                    cap_context: bool = False, offload: bool = False,
+                    prefer: str = "quality") -> list[FitRow]:
+    """Every KB model with a usable plan on gpus x gpu (with offload: system RAM too), at its
+    best plan. Largest model first, then the better quality class, the faster, the id."""
+    path = "your-hardware" if offload else "your-gpus"
     rows = []
     for m in kb.all_models():
         w = context_for(m, work, cap_context)
         if w is None:
             continue
-        best = best_precision(m, gpu, w, gpus)
-        if best is None:
+        ps = planner.plans(Ask.of(m, gpu, gpus, w, prefer=prefer), paths=(path,))
+        plan = ps.best.get(path)
+        if plan is None or not plan.usable or plan.context_tokens < w.context_tokens:
             continue
-        p, pl = best
-        rows.append(FitRow(m, gpu, gpus, p, pl, w.context_tokens, max_context(m, gpu, p, w, gpus),
-                           parameter_count(m.architecture)))
-    rows.sort(key=lambda r: (-r.parameters, r.precision.quality_rank, BEST_FIRST.index(r.precision.name),
-                             -r.decode_tokens_per_s, r.model.id))
+        rows.append(FitRow(plan, _max_context(plan, w)))
+    rows.sort(key=lambda r: (-r.parameters, r.plan.quality_class, -r.plan.decode_tokens_per_s,
+                             r.model.id))
     return rows
 
 
 @dataclass(frozen=True)
 class GpuRow:
-    gpu: GPU
-    count: int
-    precision: Precision
-    placement: Placement
+    plan: Plan
 
     @property
-    def decode_tokens_per_s(self) -> float:
-        return self.placement.decode_tokens_per_s()
+    def gpu(self) -> GPU:
+        return self.plan.gpu
+
+    @property
+    def count(self) -> int:
+        return self.plan.gpu_count
 
     @property
     def price_usd_per_hour(self) -> float | None:
@@ -117,42 +113,51 @@ class GpuRow:
         return self.gpu.memory_bytes * self.count
 
     def to_json(self) -> dict:
-        pl = self.placement
+        p = self.plan
         return {"gpu": self.gpu.id, "name": self.gpu.name, "count": self.count,
-                "precision": self.precision.name, "memory_bytes": self.memory_bytes,
-                "total_bytes": pl.total_bytes, "headroom_bytes": pl.headroom_bytes,
-                "decode_tokens_per_s": round(self.decode_tokens_per_s, 2),
+                "plan": p.to_json(), "precision": p.precision.name, "runtime": p.runtime,
+                "memory_bytes": self.memory_bytes, "total_bytes": p.total_bytes,
+                "headroom_bytes": p.headroom_bytes,
+                "decode_tokens_per_s": round(p.decode_tokens_per_s, 2),
                 "price_usd_per_hour": self.price_usd_per_hour}
 
 
-def gpus_that_run(kb: KnowledgeBase, model: Model, work: Workload, precision: Precision | None = None,
-                  max_gpus: int = 8) -> list[GpuRow]:
-    """The GPUs and sets of one kind (valid tensor-parallel sizes up to max_gpus) that run model.
-    With a precision: the smallest set of each card that runs it at that precision. Without:
-    for each card, the smallest set at each precision reachable, listing a bigger set only when
-    it runs a better precision. Cheapest first where the KB has a price, then the rest by total
-    memory; ties by count and id."""
+def gpus_that_run(planner: Planner, kb: KnowledgeBase, model: Model, work: Workload,
+                  precision: Precision | None = None, max_gpus: int = 8,
+                  prefer: str = "quality") -> list[GpuRow]:
+    """The GPUs (and sets of one kind, up to max_gpus) that run model. Without a precision: the
+    best usable plan on one card, else on the fewest cards (the more-cards path, up to a node).
+    With one: the smallest set that runs it at that precision with its format's runtime.
+    Cheapest first where the KB has a price, then the rest by total memory; ties by count, id."""
     rows = []
-    sizes = valid_tensor_parallel_sizes(model, max_gpus)
     for g in kb.all_gpus():
-        best_rank = None
-        for n in sizes:
-            if precision is not None:
-                pl = place(model, g, precision, work, n)
-                if pl.fits:
-                    rows.append(GpuRow(g, n, precision, pl))
-                    break
-                continue
-            best = best_precision(model, g, work, n)
-            if best is None:
-                continue
-            p, pl = best
-            rank = BEST_FIRST.index(p.name)
-            if best_rank is None or rank < best_rank:
-                rows.append(GpuRow(g, n, p, pl))
-                best_rank = rank
-            if rank == 0:
-                break
+        if precision is not None:
+            row = _smallest_set_at(planner, model, g, work, precision, max_gpus, prefer)
+        else:
+            ask = Ask.of(model, g, 1, work, prefer=prefer)
+            plan = planner.plans(ask, paths=("your-gpus",)).best.get("your-gpus")
+            if (plan is None or not plan.usable) and not g.unified_memory and max_gpus > 1:
+                ps = planner.plans(ask, paths=("more-cards",))
+                more = ps.best.get("more-cards")
+                if more is not None and more.gpu_count <= max_gpus:
+                    plan = more
+            row = GpuRow(plan) if plan is not None and plan.usable else None
+        if row is not None:
+            rows.append(row)
     rows.sort(key=lambda r: (r.price_usd_per_hour is None, r.price_usd_per_hour or 0.0,
                              r.memory_bytes, r.count, r.gpu.id))
     return rows
+
+
+def _smallest_set_at(planner: Planner, model: Model, g: GPU, work: Workload, p: Precision,
+                     max_gpus: int, prefer: str) -> GpuRow | None:
+    counts = range(1, (1 if g.unified_memory else min(max_gpus, c.GPUS_PER_NODE)) + 1)
+    ask = Ask.of(model, g, 1, work, precision=p, prefer=prefer)
+    if cands.cannot_run(ask.runtime, p, g):
+        return None
+    for n in cands.card_counts(model, ask.runtime, counts):
+        plan = planner.size(dataclasses.replace(cands.as_asked(ask), gpu_count=n),
+                            dataclasses.replace(ask, gpu_count=n), fixed=True)
+        if plan is not None:
+            return GpuRow(plan)
+    return None

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from advisor.advise import Advisor
 from advisor.bulk import files, site
-from advisor.bulk.inverse import best_precision, context_for
+from advisor.bulk.inverse import context_for
+from advisor.render import plan_line
 from advisor.errors import AdvisorError
 from advisor.kb.store import KnowledgeBase
 from advisor.render import render_markdown
@@ -43,7 +44,7 @@ class Outcome:
     number: int
     status: str               # written | unchanged | failed
     verdict: str | None = None
-    best_precision: str | None = None
+    what_to_do: str | None = None      # the plan of "What to do", in one line
     decode_tokens_per_s: float | None = None
     reason: str | None = None
 
@@ -61,19 +62,11 @@ class PageMaker:
         self.settings = settings
         self.work = Workload(settings.context_tokens, settings.batch)
         self.cap_context = "context" in settings.defaults
-        self._best: dict[tuple[str, str], str | None] = {}
         self._folders: set[Path] = set()
 
     def _work(self, model) -> Workload:
         """The default context is capped at the model's maximum, as explain does."""
         return context_for(model, self.work, self.cap_context) or self.work
-
-    def _best_precision(self, model, gpu) -> str | None:
-        key = (model.id, gpu.id)
-        if key not in self._best:
-            best = best_precision(model, gpu, self._work(model), self.settings.gpu_count)
-            self._best[key] = best[0].name if best else None
-        return self._best[key]
 
     def text(self, page: Page):
         s = self.settings
@@ -97,6 +90,6 @@ class PageMaker:
             written = files.write_if_changed(path, text.encode("utf-8"))
             speed = adv.situation.facts.get("decode_tokens_per_s")
             return Outcome(page.number, WRITTEN if written else UNCHANGED, adv.verdict,
-                           self._best_precision(adv.situation.model, adv.situation.gpu), speed)
+                           plan_line(adv.plan) if adv.plan else None, speed)
         except Exception as exc:  # one bad page is reported, the run goes on
             return Outcome(page.number, FAILED, reason=_reason(exc))

@@ -129,7 +129,7 @@ class IndexRow:
     precision: str
     href: str | None
     verdict: str | None            # None when the page failed
-    best_precision: str | None
+    what_to_do: str | None         # the plan of "What to do", in one line
     decode_tokens_per_s: float | None
     reason: str | None = None
 

@@ -21,8 +21,13 @@ from advisor.cli.finetune_options import finetune_options, finetune_spec
               show_default=True)
 @click.option("--kb", "kb_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="A knowledge-base folder (models/, gpus/) instead of the built-in one.")
+@click.option("--ram-gb", type=float, default=None,
+              help="System RAM (GiB, as sold): plans may keep part of a model there (llama.cpp "
+                   "CPU offload). Without it, only what fits on the GPUs.")
+@click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
+              help="What each model's plan optimises (rules/objective.yaml). Default: quality.")
 @finetune_options
-def fit(gpu, gpus, context, batch, fmt, kb_dir, task, **finetune):
+def fit(gpu, gpus, context, batch, fmt, kb_dir, ram_gb, prefer, task, **finetune):
     """The models that run on GPU, each at its best precision, largest first (with --task
     finetune: the models that can be fine-tuned on it, each with the most thorough method)."""
     from advisor.bulk.inverse import models_that_fit
@@ -56,12 +61,26 @@ def fit(gpu, gpus, context, batch, fmt, kb_dir, task, **finetune):
         return
     chosen = context is not None
     context = context if chosen else DEFAULT_CONTEXT_TOKENS
-    rows = models_that_fit(kb, g, Workload(context, batch), gpus, cap_context=not chosen)
-    head.update(context_tokens=context, batch=batch)
+    from dataclasses import replace
+
+    from advisor.advise import load_objective_file
+    from advisor.plans.planner import Planner
+
+    objective = load_objective_file()
+    work = Workload(context, batch)
+    if ram_gb is not None:
+        if not 0 <= ram_gb < 1e6:
+            raise AdvisorError(f"--ram-gb must be a size in GiB, not {ram_gb}")
+        work = replace(work, ram_bytes=int(ram_gb * 2**30))
+    rows = models_that_fit(Planner(kb, objective), kb, g, work, gpus, cap_context=not chosen,
+                           offload=ram_gb is not None, prefer=prefer or objective.prefer)
+    head.update(context_tokens=context, batch=batch,
+                ram_bytes=work.ram_bytes if ram_gb is not None else None)
+    where = f"{on} and {ram_gb:g} GiB of RAM" if ram_gb is not None else on
     _show(fmt, rows, head, fit_table,
-          f"No model in the knowledge base fits on {on} with {context:,} tokens of context.",
-          f"Models that run on {on} ({context:,} tokens of context, batch {batch}), "
-          f"each at its best precision:")
+          f"No model in the knowledge base runs usably on {where} with {context:,} tokens of context.",
+          f"Models that run on {where} ({context:,} tokens of context, batch {batch}), each at "
+          f"its best plan (largest first):")
 
 
 def _show(fmt: str, rows: list, head: dict, table, empty: str, heading: str) -> None:

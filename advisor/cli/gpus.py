@@ -12,7 +12,7 @@ import click
 @click.command()
 @click.argument("model")
 @click.option("--precision", "-p", default=None,
-              help="Only this precision. Default: the best precision each set runs.")
+              help="Only this precision. Default: the best plan each card (or set) runs.")
 @click.option("--context", "-c", type=int, default=None,
               help="Context in tokens. Default 8192, or the model's maximum if smaller.")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
@@ -41,7 +41,12 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dir):
         context = min(DEFAULT_CONTEXT_TOKENS, most)
     elif context > most:
         raise AdvisorError(f"--context {context:,} is beyond {m.name}'s maximum of {most:,} tokens")
-    rows = gpus_that_run(kb, m, Workload(context, batch), p, max_gpus)
+    from advisor.advise import load_objective_file
+    from advisor.plans.planner import Planner
+
+    objective = load_objective_file()
+    rows = gpus_that_run(Planner(kb, objective), kb, m, Workload(context, batch), p, max_gpus,
+                         objective.prefer)
     if fmt == "json":
         doc = {"model": m.id, "name": m.name, "precision": p.name if p else None,
                "context_tokens": context, "batch": batch, "max_gpus": max_gpus,

@@ -11,6 +11,8 @@ from advisor.sizing.plan import Placement
 
 FACTS: dict[str, tuple[str, str]] = {
     "needs_more_memory": ("bool", "derived: true when the plan as asked leaves less than the margin"),
+    "recommended_runtime": ("str", "derived: a runtime a user's rule names for the question (no "
+                                   "built-in rule derives it; plans carry their own runtime)"),
 }
 DERIVED = set(FACTS)
 

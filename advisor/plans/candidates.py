@@ -18,7 +18,7 @@ from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.evaluate import Ask
 from advisor.plans.plan import Candidate
-from advisor.plans.runtimes import cannot_run, runs_on
+from advisor.plans.runtimes import cannot_run, default_runtime, runs_on  # noqa: F401
 from advisor.sizing import constants as c
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.tensors import parameter_count
@@ -38,17 +38,6 @@ _BITSANDBYTES = ("nf4", "int8")
 # Runtimes a plan may switch to when the user named none (transformers only when asked for: it
 # is slower than both and offers nothing they lack for inference).
 FREE_RUNTIMES = ("llama.cpp", "vllm")
-
-
-def default_runtime(p: Precision, gpu: GPU) -> str:
-    """The runtime a format runs under when the user names none: llama.cpp for GGUF and 16-bit
-    weights (every vendor, and it offloads), vLLM for quantized checkpoints on NVIDIA and AMD,
-    transformers for bitsandbytes formats and for checkpoints on other hardware."""
-    if p.family != "checkpoint":
-        return "llama.cpp"
-    if p.name in ("nf4", "int8"):
-        return "transformers"
-    return "vllm" if gpu.vendor in ("nvidia", "amd") else "transformers"
 
 
 @lru_cache(maxsize=1)

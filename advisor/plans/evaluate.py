@@ -13,7 +13,7 @@ from advisor.plans import commands as cmd
 from advisor.plans.objective import Objective
 from advisor.plans.plan import Candidate, Plan
 from advisor.plans.quality import quality_cost, weight_table
-from advisor.plans.runtimes import RUNTIME_NAMES, vllm_dtype
+from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, vllm_dtype
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.memory import memory_total_bytes
@@ -38,6 +38,15 @@ class Ask:
     work: Workload             # context, batch, KV precision, prompt and RAM as asked
     prefer: str
     repo: str | None = None    # a repository the user named (e.g. a base checkpoint)
+
+    @staticmethod
+    def of(model: Model, gpu: GPU, gpus: int, work: Workload, precision: Precision | None = None,
+           runtime: str | None = None, prefer: str = "quality") -> "Ask":
+        """A question with the defaults explain uses: the checkpoint as published, its format's
+        runtime (plans may switch unless a runtime is given)."""
+        p = precision or parse_precision(model.native_precision or "bf16")
+        rt = runtime or default_runtime(p, gpu)
+        return Ask(model, gpu, gpus, p, rt, runtime is not None, replace(work, runtime=rt), prefer)
 
 
 def bits_per_weight(model: Model, p: Precision) -> float:

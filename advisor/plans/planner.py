@@ -69,27 +69,35 @@ class Planner:
             return None
         return min(plans, key=lambda p: (self.objective.key(p, ask.prefer), _tiebreak(p)))
 
-    def plans(self, ask: Ask, keep_all: bool = False) -> PlanSet:
-        """Every path's best plan for the question; keep_all: also every plan sized on each
-        path (PlanSet.every), for the properties the tests check."""
+    def plans(self, ask: Ask, keep_all: bool = False, paths=PATHS) -> PlanSet:
+        """Every path's best plan for the question (or only `paths`'); keep_all: also every
+        plan sized on each path (PlanSet.every), for the properties the tests check."""
         self._considered = 0
         best: dict[str, Plan] = {}
         why_not = cannot_run(ask.runtime, ask.precision, ask.gpu)
-        if why_not is None:
+        if why_not is None and "as-asked" in paths:
             p = self.size(cands.as_asked(ask), ask, fixed=True)
             if p is not None:
                 best["as-asked"] = p
-        gpus_only = [p for g in cands.on_your_gpus(ask) for p in self._ladder(g, ask)]
-        offload = [p for g in cands.offloaded(ask) for p in self._ladder(g, ask)]
+        gpus_only = offload = more = rented = others = []
+        if {"your-gpus", "your-hardware"} & set(paths):
+            gpus_only = [p for g in cands.on_your_gpus(ask) for p in self._ladder(g, ask)]
+        if "your-hardware" in paths:
+            offload = [p for g in cands.offloaded(ask) for p in self._ladder(g, ask)]
         _put(best, "your-gpus", self.best(gpus_only, ask))
-        _put(best, "your-hardware", self.best([_on_path(p, "your-hardware") for p in gpus_only]
-                                              + offload, ask))
-        more, rented = self._more_cards(ask), self._rent(ask)
-        _put(best, "more-cards", self.best(more, ask))
-        _put(best, "rent", self.best(rented, ask))
-        others = [p for m in cands.other_models(ask, self.kb)
-                  for g in cands.another_model(ask, m) for p in self._ladder(g, ask)]
-        _put(best, "another-model", self.best(others, ask))
+        if "your-hardware" in paths:
+            _put(best, "your-hardware", self.best([_on_path(p, "your-hardware") for p in gpus_only]
+                                                  + offload, ask))
+        if "more-cards" in paths:
+            more = self._more_cards(ask)
+            _put(best, "more-cards", self.best(more, ask))
+        if "rent" in paths:
+            rented = self._rent(ask)
+            _put(best, "rent", self.best(rented, ask))
+        if "another-model" in paths:
+            others = [p for m in cands.other_models(ask, self.kb)
+                      for g in cands.another_model(ask, m) for p in self._ladder(g, ask)]
+            _put(best, "another-model", self.best(others, ask))
         every = None
         if keep_all:
             every = {"as-asked": [best["as-asked"]] if "as-asked" in best else [],

@@ -73,6 +73,17 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU) -> str | None:
     return f"unknown runtime '{runtime}'"
 
 
+def default_runtime(p: Precision, gpu: GPU) -> str:
+    """The runtime a format runs under when the user names none: llama.cpp for GGUF and 16-bit
+    weights (every vendor, and it offloads), vLLM for quantized checkpoints on NVIDIA and AMD,
+    transformers for bitsandbytes formats and for checkpoints on other hardware."""
+    if p.family != "checkpoint":
+        return "llama.cpp"
+    if p.name in ("nf4", "int8"):
+        return "transformers"
+    return "vllm" if gpu.vendor in ("nvidia", "amd") else "transformers"
+
+
 def runs_on(runtime: str, gpu: GPU) -> bool:
     """The runtime runs on this vendor's GPUs at all (some format of it)."""
     if runtime == "vllm":

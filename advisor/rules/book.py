@@ -62,41 +62,35 @@ def test(rule_dir: Path, extra=()) -> list[Outcome]:
 
 RULE_TEMPLATE = """\
 id: {id}
-priority: 55                     # lower fires first; the built-in options use 20 to 80
+priority: 35                     # lower offers first; the built-in plan rules use 10 to 90
+scope: plan                      # it reads each path's best plan (advisor rules list: plan facts)
 doc:
   advises: >-
-    Say in one sentence what this rule recommends. (Scaffold: it recommends the smaller model of
-    the same family, like the built-in rule smaller-model; change when/then to your rule.)
+    Say in one sentence which plans this rule offers. (Scaffold: rented plans that decode at 20
+    tokens/s or more, offered before more of your own cards; change when to your rule.)
   why: >-
     Say why that is right, with a measurement or a source where there is one.
-  example: llama-3.1-70b on a100-40gb at fp16 → llama-3.1-8b at fp16.
-when:                            # all must hold; `advisor rules list` and docs/rules.md name the facts
-  - needs_more_memory == true
-  - smaller_model_id exists
+  example: llama-3.1-70b on rtx-4090 -> rent one card that runs it at 20 tokens/s or more.
+when:                            # all must hold; docs/rules.md names the plan facts
+  - path == 'rent'
+  - usable == true
+  - decode_tokens_per_s >= 20
 then:
-  recommend: smaller-model       # a kind with templates/recommendations/<kind>.md.j2
-  with:                          # every field the template reads -> a fact
-    model_id: smaller_model_id
-    model_name: smaller_model_name
-    parameters: smaller_model_parameters
-    precision: smaller_model_precision
-    total_bytes: smaller_model_total_bytes
-    headroom_bytes: smaller_model_headroom_bytes
-    decode_tokens_per_s: smaller_model_decode_tokens_per_s
+  recommend: plan                # offer the plan; the lowest priority offered is What to do
 """
 
 CASES_TEMPLATE = """\
 # Cases for rule {id}: `advisor rules test <folder>` runs them (named {id}::<case>).
 cases:
-  - name: fires-on-its-facts        # only the facts the rule reads; the rule runs alone
+  - name: fires-on-its-facts        # only the plan facts the rule reads; the rule runs alone
     expect: fires
-    facts: {{needs_more_memory: true, smaller_model_id: llama-3.1-8b}}
+    facts: {{path: rent, usable: true, decode_tokens_per_s: 25.0}}
   - name: silent-without-an-option
     expect: silent
-    facts: {{needs_more_memory: true}}
+    facts: {{path: rent, usable: true, decode_tokens_per_s: 5.0}}
   - name: a-real-question           # the whole rulebook on a question from the knowledge base
     expect: fires
-    scenario: {{model: llama-3.1-70b, gpu: a100-40gb, precision: fp16, context: 8192}}
+    scenario: {{model: llama-3.1-70b, gpu: rtx-4090}}
 """
 
 

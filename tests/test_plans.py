@@ -1,0 +1,183 @@
+"""Properties of the planner's plans over the KB matrix (issue 17):
+
+- every plan re-sized by the sizing core with its own levers fits (with the margin), and an
+  offload plan's RAM fits the RAM given;
+- an owned plan never uses more cards (or RAM) than given;
+- rent: one card, or whole nodes of 8 cluster-class cards; never more than one consumer card,
+  never across nodes for cards that do not cluster;
+- a plan's command is its runtime's (llama-server or vllm serve, with its split and counts);
+- a path's best plan is never dominated on its path: no other plan of the path has no more
+  quality loss, no less speed, no more cost and no shorter context, and is better in one.
+Questions sample the KB (every model, GPUs rotating) so the suite stays fast.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from advisor.kb import load_kb
+from advisor.plans.candidates import rental_counts, scales_across_nodes
+from advisor.plans.evaluate import Ask
+from advisor.sizing import constants as c
+from advisor.sizing.offload import plan_expert_offload, plan_offload
+from advisor.sizing.plan import place
+from advisor.sizing.tensors import parameter_count
+from advisor.sizing.workload import Workload
+
+KB = load_kb()
+MODELS = [m.id for m in KB.all_models()]
+GPUS = [g.id for g in KB.all_gpus()]
+QUESTIONS = [(m, GPUS[(i * 7 + k * 31) % len(GPUS)], n)
+             for i, m in enumerate(MODELS) for k, n in enumerate((1, 2))]
+
+
+@pytest.fixture(scope="module")
+def planner():
+    from advisor.advise import load_objective_file
+    from advisor.plans.planner import Planner
+
+    return Planner(KB, load_objective_file())
+
+
+def resized_fits(plan, work: Workload) -> bool:
+    w = replace(work, runtime=plan.runtime, kv_cache_dtype=plan.kv_cache_dtype,
+                context_tokens=plan.context_tokens)
+    if plan.cpu_offload_layers:
+        off = plan_offload(plan.model, plan.gpu, plan.precision, w)
+        return off is not None and off.cpu_layers == plan.cpu_offload_layers and off.ram_fits
+    if plan.moe_cpu_layers:
+        off = plan_expert_offload(plan.model, plan.gpu, plan.precision, w)
+        return off is not None and off.cpu_moe_layers == plan.moe_cpu_layers and off.ram_fits
+    return place(plan.model, plan.gpu, plan.precision, w, plan.gpu_count).fits
+
+
+def check_command(plan) -> None:
+    cmd = plan.command
+    where = plan.to_json()
+    if plan.runtime == "llama.cpp":
+        assert cmd.startswith("llama-server "), where
+        assert f"-c {plan.context_tokens * plan.batch}" in cmd, where
+        if plan.cpu_offload_layers:
+            assert f"-ngl {plan.gpu_layers} " in cmd, where
+        if plan.moe_cpu_layers:
+            assert f"--n-cpu-moe {plan.moe_cpu_layers}" in cmd, where
+        if plan.gpu_count > 1:
+            assert "-ts " + ",".join(["1"] * plan.gpu_count) in cmd, where
+        if plan.kv_cache_dtype in ("q8_0", "q4_0"):
+            assert f"-ctk {plan.kv_cache_dtype} -ctv {plan.kv_cache_dtype}" in cmd and "-fa on" in cmd
+    elif plan.runtime == "vllm":
+        assert cmd.startswith("vllm serve "), where
+        assert f"--max-model-len {plan.context_tokens}" in cmd, where
+        tp = int(m.group(1)) if (m := re.search(r"--tensor-parallel-size (\d+)", cmd)) else 1
+        pp = int(m.group(1)) if (m := re.search(r"--pipeline-parallel-size (\d+)", cmd)) else 1
+        assert tp * pp == plan.gpu_count and tp == plan.tensor_parallel, where
+        a = plan.model.architecture
+        assert a.attention_heads % tp == 0 and a.kv_heads % tp == 0, where
+        assert ("--kv-cache-dtype fp8" in cmd) == (plan.kv_cache_dtype == "fp8"), where
+        assert "--dtype bfloat16" not in cmd, where
+        if "bf16" not in __import__("advisor.kb.formats", fromlist=["x"]).native_formats(plan.gpu):
+            assert plan.model.native_precision != "bf16" or "--dtype float16" in cmd, where
+    else:
+        assert cmd.startswith("python -c "), where
+
+
+def dominated(p, others) -> bool:
+    def cost(x):
+        return x.usd_per_million_tokens if x.usd_per_million_tokens is not None else float("inf")
+    for o in others:
+        if o is p:
+            continue
+        no_worse = (o.quality_loss_pct <= p.quality_loss_pct and o.decode_tokens_per_s >= p.decode_tokens_per_s
+                    and cost(o) <= cost(p) and o.context_tokens >= p.context_tokens
+                    and o.parameters >= p.parameters and o.usable >= p.usable)
+        better = (o.quality_loss_pct < p.quality_loss_pct or o.decode_tokens_per_s > p.decode_tokens_per_s
+                  or cost(o) < cost(p) or o.context_tokens > p.context_tokens)
+        if no_worse and better and o.levers <= p.levers and o.nodes <= p.nodes:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("model,gpu,n", QUESTIONS, ids=[f"{m}-{g}-x{n}" for m, g, n in QUESTIONS])
+def test_plan_properties(planner, model, gpu, n):
+    m, g = KB.model(model), KB.gpu(gpu)
+    work = Workload(min(8192, m.architecture.max_context))
+    ask = Ask.of(m, g, n, work)
+    ps = planner.plans(ask, keep_all=True)
+    for path, plans in ps.every.items():
+        for p in plans:
+            assert p.path == path
+            assert resized_fits(p, ask.work), p.to_json()
+            if p.command is not None:
+                check_command(p)
+            if p.owned:
+                assert p.gpu.id == g.id and p.gpu_count <= n, p.to_json()
+                assert p.ram_bytes <= work.ram_bytes, p.to_json()
+            if path == "rent":
+                assert p.gpu_count in rental_counts(p.gpu) and not p.gpu.unified_memory
+                if not scales_across_nodes(p.gpu):
+                    assert p.gpu_count == 1, p.to_json()
+                assert p.usd_per_hour is not None and p.usd_per_million_tokens is not None
+            if path == "more-cards":
+                assert p.gpu.id == g.id and n < p.gpu_count <= c.GPUS_PER_NODE and p.nodes == 1
+            if path == "another-model":
+                assert p.model.id != m.id and p.parameters < parameter_count(m.architecture)
+                assert p.owned and p.model.id in m.siblings or p.model.distilled_from == m.id
+        best = ps.best.get(path)
+        if best is not None and path != "as-asked":
+            assert not dominated(best, plans), (path, best.to_json())
+
+
+def test_another_model_is_smaller_or_distilled(planner):
+    for model in ("llama-3.1-405b", "deepseek-r1", "qwen2.5-72b"):
+        m = KB.model(model)
+        ps = planner.plans(Ask.of(m, KB.gpu("rtx-4090"), 1, Workload()))
+        other = ps.best["another-model"]
+        assert other.parameters < ps.best["rent"].parameters
+        assert other.model.id in m.siblings or other.model.distilled_from == m.id
+
+
+def test_the_asked_runtime_is_kept_where_it_runs(planner):
+    m = KB.model("llama-3.1-8b")
+    ps = planner.plans(Ask.of(m, KB.gpu("t4"), 1, Workload(), runtime="vllm"), keep_all=True)
+    assert {p.runtime for ps_ in ps.every.values() for p in ps_} == {"vllm"}
+    mac = planner.plans(Ask.of(m, KB.gpu("m4-max-64gb"), 1, Workload(), runtime="vllm"))
+    assert mac.cannot_run and mac.best["your-gpus"].runtime == "llama.cpp"
+    assert "runtime llama.cpp" in mac.best["your-gpus"].changes
+
+
+def test_prefer_changes_the_objective(advisor):
+    q = advisor.explain("llama-3.1-70b", "rtx-4090", prefer="quality").plan
+    s = advisor.explain("llama-3.1-70b", "rtx-4090", prefer="speed").plan
+    assert s.decode_tokens_per_s > q.decode_tokens_per_s
+    c_ = advisor.explain("llama-3.1-405b", "a100-40gb", prefer="cost").plan
+    assert c_.usd_per_million_tokens is not None or c_.owned or c_.path == "more-cards"
+
+
+def test_an_edited_objective_changes_the_choice(tmp_path, kb):
+    from advisor.advise import Advisor, load_objective_file, load_rulebook
+    from advisor.paths import data_dir
+
+    text = (data_dir("rules") / "objective.yaml").read_text()
+    (tmp_path / "objective.yaml").write_text(
+        text.replace("quality: {quality_class: noticeable, decode_tokens_per_s: 1.5}",
+                     "quality: {quality_class: noticeable, decode_tokens_per_s: 5.0}"))
+    a = Advisor(kb, load_rulebook([tmp_path]), load_objective_file([tmp_path]))
+    plan = a.explain("llama-3.1-70b", "rtx-4090").plan
+    assert plan.decode_tokens_per_s >= 5.0 and plan.usable
+
+
+def test_a_broken_objective_names_file_and_line(tmp_path):
+    from advisor.errors import AdvisorError
+    from advisor.plans.objective import load_objective
+
+    (tmp_path / "objective.yaml").write_text(
+        "prefer: quality\nquality_classes: {a: 1}\ngood_quality: b\nspeed_bands: [1]\n"
+        "usable: {}\ncontext_floor_tokens: 0\norder: {quality: [-speedy]}\n")
+    with pytest.raises(AdvisorError) as e:
+        load_objective(tmp_path / "objective.yaml")
+    msg = str(e.value)
+    for text in ("objective.yaml:3: objective: good_quality 'b'", "objective.yaml:5: objective: usable.quality",
+                 "objective.yaml:6: objective: context_floor_tokens", "unknown attribute '-speedy'"):
+        assert text in msg, msg
