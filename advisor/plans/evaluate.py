@@ -101,6 +101,29 @@ def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixe
 def evaluate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
     """The plan the candidate makes, or None when it does not fit (with llama.cpp's margin; an
     offload plan also needs the RAM the user has)."""
+    plan = size_candidate(cand, ask, obj, fixed_context)
+    return None if plan is None else finish(plan, cand, ask)
+
+
+def baseline(ask: Ask) -> Ask:
+    """The question at the model's published format (the workload, cards and runtime as asked):
+    what plans' levers are counted from, so that ranking prefers the checkpoint as published."""
+    native = parse_precision(ask.model.native_precision or "bf16")
+    return ask if native.name == ask.precision.name else replace(ask, precision=native)
+
+
+def finish(plan: Plan, cand: Candidate, ask: Ask) -> Plan:
+    """The plan on its path with what it changes from `ask` (the levers it moves): the part of
+    a plan that depends on the question, not only on its workload."""
+    changes = changes_from(plan.with_(path=cand.path), ask)
+    return plan.with_(path=cand.path, changes=tuple(changes),
+                      levers=len(changes) + _file_to_make(cand))
+
+
+def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
+    """The plan's numbers: what depends only on the candidate and the workload (ask.work,
+    ask.prefer and ask.repo), not on the question's model, format or cards; finish() adds the
+    rest. The planner memoises this part across questions."""
     m, g, n, p = cand.model, cand.gpu, cand.gpu_count, cand.precision
     work = replace(ask.work, runtime=cand.runtime, kv_cache_dtype=cand.kv_cache_dtype)
     a = m.architecture
@@ -150,7 +173,6 @@ def evaluate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = Fa
     if usd_h is not None:
         src = next((s.source for s in g.sources if "price_usd_per_hour" in s.fields), "its KB entry")
         price_note = f"${g.price_usd_per_hour:,.2f} a GPU-hour on-demand, read {g.price_date} from {src}"
-    changes = _changes(cand, ask, work)
     native = p.name == m.native_precision or (p.family == "float" and m.native_precision in (None, "bf16", "fp16")
                                               and p.name in ("bf16", "fp16"))
     nodes = -(-n // c.GPUS_PER_NODE)
@@ -169,9 +191,7 @@ def evaluate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = Fa
         price_note=price_note, quality=q, quality_class=qclass,
         quality_class_name=obj.class_names[qclass],
         usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
-        good_class=obj.good_class,
-        levers=len(changes) + _file_to_make(cand),
-        changes=tuple(changes), command=command, notes=tuple(notes))
+        good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes))
 
 
 def _file_to_make(cand: Candidate) -> int:
@@ -180,25 +200,28 @@ def _file_to_make(cand: Candidate) -> int:
     return int(cand.runtime == "llama.cpp" and (cand.precision.family != "gguf" or cand.checkpoint is None))
 
 
-def _changes(cand: Candidate, ask: Ask, work: Workload) -> list[str]:
-    """What the plan changes from the question, in words (their count is `levers`)."""
+def changes_from(plan: Plan, ask: Ask) -> list[str]:
+    """What the plan changes from the question, in words. Renting is always a change, even of
+    the card asked: it is not the user's."""
     out = []
-    if cand.model.id != ask.model.id:
-        out.append(f"another model ({cand.model.name})")
-    if cand.precision.name != ask.precision.name:
-        out.append(f"weights at {cand.precision.name}")
-    if work.kv_cache_dtype != ask.work.kv_cache_dtype:
-        out.append(f"KV cache at {work.kv_cache_dtype}")
-    if work.context_tokens < min(ask.work.context_tokens, cand.model.architecture.max_context):
-        out.append(f"context {work.context_tokens:,} tokens")
-    if cand.placement != "gpu":
+    if plan.model.id != ask.model.id:
+        out.append(f"another model ({plan.model.name})")
+    if plan.precision.name != ask.precision.name:
+        out.append(f"weights at {plan.precision.name}")
+    if plan.kv_cache_dtype != ask.work.kv_cache_dtype:
+        out.append(f"KV cache at {plan.kv_cache_dtype}")
+    if plan.context_tokens < min(ask.work.context_tokens, plan.model.architecture.max_context):
+        out.append(f"context {plan.context_tokens:,} tokens")
+    if plan.offload:
         out.append("part of the model in system RAM")
-    if cand.gpu.id != ask.gpu.id:
-        out.append(f"{cand.gpu_count} x {cand.gpu.name}")
-    elif cand.gpu_count != ask.gpu_count:
-        out.append(f"{cand.gpu_count} cards")
-    if ask.runtime_asked and cand.runtime != ask.runtime:
-        out.append(f"runtime {RUNTIME_NAMES[cand.runtime]}")
+    if plan.path == "rent":
+        out.append(f"rented {plan.gpu_count} x {plan.gpu.name}")
+    elif plan.gpu.id != ask.gpu.id:
+        out.append(f"{plan.gpu_count} x {plan.gpu.name}")
+    elif plan.gpu_count != ask.gpu_count:
+        out.append(f"{plan.gpu_count} cards")
+    if ask.runtime_asked and plan.runtime != ask.runtime:
+        out.append(f"runtime {RUNTIME_NAMES[plan.runtime]}")
     return out
 
 

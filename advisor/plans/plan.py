@@ -11,6 +11,7 @@ Paths (where a plan comes from), in the order advisories list them:
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from advisor.kb.schema import GPU, Model
@@ -81,6 +82,14 @@ class Plan:
     changes: tuple[str, ...]     # what they are, in words
     command: str | None
     notes: tuple[str, ...] = ()  # what must be true first (a Ray cluster, a converted file)
+
+    def with_(self, **fields) -> "Plan":
+        """A copy with some fields changed (dataclasses.replace re-runs __init__ over fifty
+        fields; the planner does this thousands of times a question)."""
+        new = copy.copy(self)
+        for k, v in fields.items():
+            object.__setattr__(new, k, v)
+        return new
 
     @property
     def headroom_bytes(self) -> int:

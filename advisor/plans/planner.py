@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
-from advisor.plans.evaluate import Ask, evaluate
+from advisor.plans.evaluate import Ask, baseline, changes_from, finish, size_candidate
 from advisor.plans.objective import Objective
 from advisor.plans.plan import PATHS, Candidate, Plan
 from advisor.plans.runtimes import cannot_run
@@ -42,27 +42,26 @@ class Planner:
         self.kb = kb
         self.objective = objective
         self._memo: dict = {}
+        self._rented: dict = {}
+        self._path_memo: dict = {}
         self._considered = 0
 
-    def _key(self, c: Candidate, ask: Ask, fixed: bool) -> tuple:
-        w = ask.work
-        return (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
-                c.placement, c.owned, c.path == "rent", c.checkpoint, fixed, w, ask.prefer, id(ask.model),
-                ask.precision.name, ask.runtime, ask.runtime_asked, id(ask.gpu), ask.gpu_count,
-                ask.repo)
-
     def size(self, c: Candidate, ask: Ask, fixed: bool = False) -> Plan | None:
+        """The candidate's plan (None: it does not fit). The numbers are memoised on the
+        candidate's levers and the workload; what the plan changes from the question is not."""
         self._considered += 1
-        key = self._key(c, ask, fixed)
+        key = (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
+               c.placement, c.owned, c.path == "rent", c.checkpoint, fixed, ask.work, ask.prefer,
+               ask.repo)
         hit = self._memo.get(key)
         if hit is not None and hit[0] is c.model and hit[1] is c.gpu:
             plan = hit[2]
         else:
-            plan = evaluate(c, ask, self.objective, fixed)
+            plan = size_candidate(c, ask, self.objective, fixed)
             if len(self._memo) >= _MEMO_MAX:
                 self._memo.clear()
             self._memo[key] = (c.model, c.gpu, plan)
-        return None if plan is None else replace(plan, path=c.path)
+        return None if plan is None else finish(plan, c, ask)
 
     def best(self, plans: list[Plan], ask: Ask) -> Plan | None:
         if not plans:
@@ -71,7 +70,13 @@ class Planner:
 
     def plans(self, ask: Ask, keep_all: bool = False, paths=PATHS) -> PlanSet:
         """Every path's best plan for the question (or only `paths`'); keep_all: also every
-        plan sized on each path (PlanSet.every), for the properties the tests check."""
+        plan sized on each path (PlanSet.every), for the properties the tests check.
+
+        Plans other than as-asked are ranked by what they change from the model as published
+        (the native format at the workload asked: `levers`), so they do not depend on the
+        format asked and are memoised for every format asked about the same model, cards and
+        workload (bulk generation asks a dozen); what a plan changes from the question as asked
+        (`changes`, shown to the user) is recomputed for the winners."""
         self._considered = 0
         best: dict[str, Plan] = {}
         why_not = cannot_run(ask.runtime, ask.precision, ask.gpu)
@@ -79,32 +84,53 @@ class Planner:
             p = self.size(cands.as_asked(ask), ask, fixed=True)
             if p is not None:
                 best["as-asked"] = p
-        gpus_only = offload = more = rented = others = []
-        if {"your-gpus", "your-hardware"} & set(paths):
-            gpus_only = [p for g in cands.on_your_gpus(ask) for p in self._ladder(g, ask)]
-        if "your-hardware" in paths:
-            offload = [p for g in cands.offloaded(ask) for p in self._ladder(g, ask)]
-        _put(best, "your-gpus", self.best(gpus_only, ask))
-        if "your-hardware" in paths:
-            _put(best, "your-hardware", self.best([_on_path(p, "your-hardware") for p in gpus_only]
-                                                  + offload, ask))
-        if "more-cards" in paths:
-            more = self._more_cards(ask)
-            _put(best, "more-cards", self.best(more, ask))
-        if "rent" in paths:
-            rented = self._rent(ask)
-            _put(best, "rent", self.best(rented, ask))
-        if "another-model" in paths:
-            others = [p for m in cands.other_models(ask, self.kb)
-                      for g in cands.another_model(ask, m) for p in self._ladder(g, ask)]
-            _put(best, "another-model", self.best(others, ask))
+        others = tuple(p for p in paths if p != "as-asked")
+        got = self._paths(ask, others, keep_all)
+        for path, plan in got["best"].items():
+            best[path] = plan.with_(changes=tuple(changes_from(plan, ask)))
         every = None
         if keep_all:
-            every = {"as-asked": [best["as-asked"]] if "as-asked" in best else [],
-                     "your-gpus": gpus_only,
-                     "your-hardware": [_on_path(p, "your-hardware") for p in gpus_only] + offload,
-                     "more-cards": more, "rent": rented, "another-model": others}
+            every = {"as-asked": [best["as-asked"]] if "as-asked" in best else [], **got["every"]}
         return PlanSet(best, self._considered, why_not, every)
+
+    def _paths(self, ask: Ask, paths: tuple, keep_all: bool) -> dict:
+        base = baseline(ask)
+        key = (id(ask.model), id(ask.gpu), ask.gpu_count, base.precision.name,
+               base.runtime if ask.runtime_asked else None, ask.runtime_asked, ask.work,
+               ask.prefer, ask.repo, paths, keep_all)
+        hit = self._path_memo.get(key)
+        if hit is not None and hit[0] is ask.model and hit[1] is ask.gpu:
+            return hit[2]
+        best: dict[str, Plan] = {}
+        gpus_only = offload = more = rented = others = []
+        if {"your-gpus", "your-hardware"} & set(paths):
+            gpus_only = [p for g in cands.on_your_gpus(base) for p in self._ladder(g, base)]
+        if "your-hardware" in paths:
+            offload = [p for g in cands.offloaded(base) for p in self._ladder(g, base)]
+        if "your-gpus" in paths:
+            _put(best, "your-gpus", self.best(gpus_only, base))
+        if "your-hardware" in paths:
+            _put(best, "your-hardware", self.best([_on_path(p, "your-hardware") for p in gpus_only]
+                                                  + offload, base))
+        if "more-cards" in paths:
+            more = self._more_cards(base)
+            _put(best, "more-cards", self.best(more, base))
+        if "rent" in paths:
+            rented = self._rent(base)
+            _put(best, "rent", self.best(rented, base))
+        if "another-model" in paths:
+            others = [p for m in cands.other_models(base, self.kb)
+                      for g in cands.another_model(base, m) for p in self._ladder(g, base)]
+            _put(best, "another-model", self.best(others, base))
+        out = {"best": best, "every": None}
+        if keep_all:
+            out["every"] = {"your-gpus": gpus_only,
+                            "your-hardware": [_on_path(p, "your-hardware") for p in gpus_only] + offload,
+                            "more-cards": more, "rent": rented, "another-model": others}
+        if len(self._path_memo) >= 8192:
+            self._path_memo.clear()
+        self._path_memo[key] = (ask.model, ask.gpu, out)
+        return out
 
     def _ladder(self, group: list[Candidate], ask: Ask, count: int | None = None) -> list[Plan]:
         """Size a lever set's KV precisions in order; stop at the first plan that holds the
@@ -143,12 +169,23 @@ class Planner:
         return [p for g in cands.more_cards(ask) for p in self._counts(g, ask, counts)]
 
     def _rent(self, ask: Ask) -> list[Plan]:
-        return [p for g, counts, groups in cands.rent(ask, self.kb) for grp in groups
-                for p in self._counts(grp, ask, counts)]
+        """Rented plans do not depend on the card the user has (renting is a change even of the
+        same card), so they are memoised for every question about the model and workload."""
+        key = (id(ask.model), ask.precision.name, ask.runtime if ask.runtime_asked else None,
+               ask.runtime_asked, ask.work, ask.prefer, ask.repo)
+        hit = self._rented.get(key)
+        if hit is not None and hit[0] is ask.model:
+            return hit[1]
+        out = [p for g, counts, groups in cands.rent(ask, self.kb) for grp in groups
+               for p in self._counts(grp, ask, counts)]
+        if len(self._rented) >= 4096:
+            self._rented.clear()
+        self._rented[key] = (ask.model, out)
+        return out
 
 
 def _on_path(plan: Plan, path: str) -> Plan:
-    return replace(plan, path=path)
+    return plan.with_(path=path)
 
 
 def _put(best: dict, path: str, plan: Plan | None) -> None:

@@ -129,8 +129,7 @@ class RuleEngine:
         try:
             facts = [dict({k: _clean(v) for k, v in f.items()}, sid=sid, pid=i)
                      for i, f in enumerate(plans)]
-            for fact in facts:
-                self._host.assert_fact(_PLAN_RULESET, fact)
+            self._host.assert_facts(_PLAN_RULESET, facts)
             self._host.assert_fact(_PLAN_RULESET, {"sid": sid, "kind": "end"})
         finally:
             self._host.delete_state(_PLAN_RULESET, sid)
