@@ -214,28 +214,33 @@ class Advisor:
                 recs.append(rec)
         adv = Advisory(s, verdicts[0], recs, fired, inference.facts, inference.derived, prefer=prefer)
         if finetune is not None:
-            return adv
+            from advisor.plans.finetune import finetune_plans
+            from advisor.plans.planner import PlanSet
+
+            best = finetune_plans(self.kb, m, g, gpus, finetune)
+            return self._choose(adv, PlanSet(best, 0, None), None, prefer)
         from advisor.plans.evaluate import Ask
 
         repo = model if "/" in model and model in m.aliases and model != m.instruct_repo else None
         ask = Ask(m, g, gpus, p, rt, runtime_asked, work, prefer, repo)
-        return self._choose(adv, self.planner.plans(ask), ask)
+        return self._choose(adv, self.planner.plans(ask), ask, prefer)
 
-    def _choose(self, adv: Advisory, planset, ask) -> Advisory:
+    def _choose(self, adv: Advisory, planset, ask, prefer: str) -> Advisory:
         """The plan rules choose among the paths' best plans: each plan a rule matches is
-        offered at that rule's priority; What to do is the first offered."""
+        offered at that rule's priority; What to do is the first offered (rules tie: the
+        objective's order for inference plans, the path order for fine-tuning plans)."""
         from advisor.facts.plans import plan_facts
 
         plans = _distinct(planset.in_order())
         asked = planset.best.get("as-asked")
         asked_usable = asked is not None and asked.usable
-        matched = self.engine.choose([plan_facts(p, ask.prefer, asked_usable) for p in plans])
+        matched = self.engine.choose([plan_facts(p, prefer, asked_usable) for p in plans])
         offered = []
         for plan, rules in zip(plans, matched):
             if rules:
                 first = min(rules, key=lambda r: (self.rules[r].priority, r))
-                offered.append((self.rules[first].priority, self.objective.key(plan, ask.prefer),
-                                plans.index(plan), plan, first))
+                rank = self.objective.key(plan, prefer) if ask is not None else ()
+                offered.append((self.rules[first].priority, rank, plans.index(plan), plan, first))
         offered.sort(key=lambda t: t[:3])
         return replace(adv, offered=tuple((t[3], t[4]) for t in offered),
                        path_plans=tuple(planset.in_order()), cannot_run=planset.cannot_run,
@@ -278,4 +283,6 @@ def _finetune_json(adv: Advisory) -> dict:
         "recommendations": adv.recommendations,
         "throughput": {"decode_tokens_per_s": None, "decode_tokens_per_s_full_context": None},
         "rules_fired": adv.fired,
+        "plan": adv.plan.to_json(adv.offered[0][1]) if adv.offered else None,
+        "plans": [p.to_json(adv.rule_of(p)) for p in adv.path_plans],
     }

@@ -6,7 +6,6 @@ matches it offers it, at the rule's priority. The plan offered by the highest-pr
 """
 from __future__ import annotations
 
-from advisor.plans.plan import Plan
 
 PLAN_FACTS: dict[str, tuple[str, str]] = {
     "kind": ("str", "always 'plan'"),
@@ -31,12 +30,15 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
     "model_changed": ("bool", "the plan runs another model"),
     "prefer": ("str", "the objective asked for (--prefer): quality, speed or cost"),
     "asked_usable": ("bool", "the question as asked fits and is usable (its plan exists)"),
+    "task": ("str", "inference or finetune (fine-tuning plans: usable means the method asked "
+                    "is kept)"),
 }
 # Facts every plan has; usd_per_million_tokens is missing where the KB has no price.
 PLAN_ALWAYS = set(PLAN_FACTS) - {"usd_per_million_tokens"}
 
 
-def plan_facts(plan: Plan, prefer: str, asked_usable: bool) -> dict:
+def plan_facts(plan, prefer: str, asked_usable: bool) -> dict:
+    """plan: an advisor.plans.plan.Plan or an advisor.plans.finetune.FinetunePlan."""
     f = {"kind": "plan", "path": plan.path, "owned": plan.owned, "usable": plan.usable,
          "quality_class": plan.quality_class,
          "quality_loss_pct": min(round(plan.quality_loss_pct, 3), 1e6),
@@ -47,7 +49,7 @@ def plan_facts(plan: Plan, prefer: str, asked_usable: bool) -> dict:
          "native": plan.native, "kv_quantized": plan.kv_cache_dtype in ("fp8", "q8_0", "q4_0"),
          "runtime": plan.runtime, "levers": plan.levers,
          "model_changed": plan.path == "another-model", "prefer": prefer,
-         "asked_usable": asked_usable}
+         "asked_usable": asked_usable, "task": getattr(plan, "task", "inference")}
     if plan.usd_per_million_tokens is not None:
         f["usd_per_million_tokens"] = round(plan.usd_per_million_tokens, 2)
     assert set(f) <= set(PLAN_FACTS), set(f) - set(PLAN_FACTS)
