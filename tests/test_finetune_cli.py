@@ -47,8 +47,8 @@ def test_inference_json_unchanged_by_finetune_options():
 def test_finetune_never_fires_inference_options():
     d = json.loads(run("llama-3.1-70b", "a100-40gb", "--task", "finetune", "--method", "full",
                        "--format", "json").output)
-    kinds = {r["kind"] for r in d["recommendations"]}
-    assert kinds and all(k.startswith("finetune-") for k in kinds)
+    assert not d["recommendations"]  # inference's notes (headroom, native format) stay out
+    assert d["plan"] and all("method" in p and p["runtime"] == "transformers" for p in d["plans"])
     assert d["verdict"] == "does-not-fit"
 
 

@@ -125,8 +125,17 @@ def test_70b_full_fine_tuning_needs_many_80gb_gpus(kb, advisor):
     d = advisor.explain("llama-3.1-70b", "h100-80gb",
                         finetune=FinetuneSpec(method="full")).to_json()
     assert d["memory"]["total_bytes"] > 780e9
-    shard = next(r for r in d["recommendations"] if r["kind"] == "finetune-shard")
-    assert shard["gpu_count"] >= 16
+    from dataclasses import replace
+
+    from advisor.sizing.finetune import finetune_memory
+
+    a, mem = kb.model("llama-3.1-70b").architecture, kb.gpu("h100-80gb").memory_bytes
+    spec = replace(FinetuneSpec(method="full"), sharding="zero3")
+    fits = [n for n in (2, 4, 8, 16, 24) if mem - finetune_memory(a, spec, n).per_gpu_bytes >= 1 << 30]
+    assert fits[0] >= 16                       # as asked (mixed precision, AdamW): two nodes
+    more = next(p for p in d["plans"] if p["path"] == "more-cards")
+    assert more["gpu_count"] <= 8 and more["method"] == "full"  # one node, with a lighter state
+    assert more["pure_bf16"] or more["optimizer"] != "adamw"
 
 
 @pytest.mark.parametrize("method,pure_bf16,measured_gib", [("lora", False, 36), ("full", True, 78)])

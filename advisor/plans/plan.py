@@ -82,6 +82,7 @@ class Plan:
     changes: tuple[str, ...]     # what they are, in words
     command: str | None
     notes: tuple[str, ...] = ()  # what must be true first (a Ray cluster, a converted file)
+    task = "inference"           # a class constant (FinetunePlan's is "finetune")
 
     def with_(self, **fields) -> "Plan":
         """A copy with some fields changed (dataclasses.replace re-runs __init__ over fifty
