@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from advisor.facts.question import Question
-from advisor.sizing.plan import Placement, place
+from advisor.sizing.memory import memory_total_bytes
+from advisor.sizing.plan import Placement
 
 MAX_BATCH_SEARCHED = 1024
 
@@ -39,6 +40,8 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         return
     # the longest context: advisor/facts/memory.py (run before this) searched it, same margin
     f["fit_max_context_tokens"] = max(q.work.context_tokens, f["max_context_tokens"])
+    room = pl.available_bytes - pl.margin_bytes
     f["fit_max_batch"] = _largest(
         q.work.batch, max(q.work.batch, MAX_BATCH_SEARCHED),
-        lambda n: place(q.model, q.gpu, q.precision, replace(q.work, batch=n), q.gpus).fits)
+        lambda n: memory_total_bytes(q.model, q.precision, replace(q.work, batch=n), q.gpus,
+                                     q.work.context_tokens, q.work.kv_cache_dtype) <= room)

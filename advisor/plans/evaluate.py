@@ -6,7 +6,9 @@ max_context_tokens for the longest context that fits.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from advisor.kb.schema import GPU, Model
 from advisor.plans import commands as cmd
@@ -19,7 +21,7 @@ from advisor.sizing.context import max_context_tokens
 from advisor.sizing.memory import memory_total_bytes
 from advisor.sizing.offload import plan_expert_offload, plan_offload
 from advisor.sizing.overhead import fit_margin_bytes
-from advisor.sizing.plan import Placement, place
+from advisor.sizing.plan import Placement, empty_decode_seconds, place
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.tensors import parameter_count
 from advisor.sizing.weights import weights_bytes
@@ -98,6 +100,97 @@ def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixe
     return most if most >= floor else None
 
 
+class Sized:
+    """A candidate's numbers for ranking, without building its plan (command, notes, full-context
+    speed, prefill): the planner ranks a few hundred of these a question and builds a Plan only
+    for each path's winner. Attribute names are Plan's, so the objective and changes_from read
+    either."""
+    __slots__ = ("cand", "path", "model", "precision", "runtime", "kv_cache_dtype", "gpu",
+                 "gpu_count", "owned", "offload", "context_tokens", "decode_tokens_per_s",
+                 "quality", "quality_class", "usable", "speed_band", "good_quality", "nodes",
+                 "parameters", "usd_per_hour", "usd_per_million_tokens", "levers", "changes",
+                 "checkpoint", "cpu_offload_layers", "moe_cpu_layers")
+
+    @property
+    def quality_loss_pct(self) -> float:
+        return self.quality.loss_pct
+
+    @property
+    def identity(self) -> tuple:
+        return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
+                self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
+                self.moe_cpu_layers, self.checkpoint)
+
+    def on(self, path: str, changes: tuple, levers: int) -> "Sized":
+        new = copy.copy(self)
+        new.path, new.changes, new.levers = path, changes, levers
+        return new
+
+
+@lru_cache(maxsize=65536)
+def _quality(model_key: tuple, p: Precision, kv: str, native: str | None, params: int):
+    """Quality cost and the bits a weight it needs (memoised: a handful of values a model)."""
+    return quality_cost(p, native, params, kv, None if p.name in weight_table()
+                        else _bits_of_measured(_MODELS[model_key], p))
+
+
+_MODELS: dict = {}
+
+
+def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Sized | None:
+    """The numbers the objective ranks a candidate by (fit, context, decode speed at an empty
+    cache, quality, price), or None when it does not fit: memory_total_bytes for the fit, the
+    decode roofline of its split for the speed, no Placement."""
+    m, g, n, p = cand.model, cand.gpu, cand.gpu_count, cand.precision
+    work = replace(ask.work, runtime=cand.runtime, kv_cache_dtype=cand.kv_cache_dtype)
+    a = m.architecture
+    cpu_layers = moe_layers = 0
+    if cand.placement == "gpu":
+        ctx = _context_for(cand, ask, obj, work, fixed_context)
+        if ctx is None:
+            return None
+        decode = 1.0 / empty_decode_seconds(m, g, p, cand.runtime, n)
+        if work.batch > 1 and cand.path == "rent":
+            tokens_s = _batch_tokens_per_s(place(m, g, p, replace(work, context_tokens=ctx), n,
+                                                 detail=False), decode)
+        else:
+            tokens_s = decode
+    else:
+        ctx = min(work.context_tokens, a.max_context)
+        w = replace(work, context_tokens=ctx)
+        off = plan_offload(m, g, p, w) if cand.placement == "offload" else plan_expert_offload(m, g, p, w)
+        if off is None or not off.ram_fits:
+            return None
+        decode = tokens_s = off.decode_tokens_per_s
+        cpu_layers = getattr(off, "cpu_layers", 0)
+        moe_layers = getattr(off, "cpu_moe_layers", 0)
+    params = parameter_count(a)
+    key = (m.id, id(m))
+    _MODELS[key] = m
+    q = _quality(key, p, cand.kv_cache_dtype, m.native_precision, params)
+    qclass = obj.quality_class(q.loss_pct)
+    rented = cand.path == "rent"
+    usd_h = round(g.price_usd_per_hour * n, 2) if rented and g.price_usd_per_hour is not None else None
+    if cand.owned:
+        usd_mtok = 0.0
+    elif usd_h is not None:
+        usd_mtok = usd_h / (tokens_s * 3600) * 1e6
+    else:
+        usd_mtok = None
+    s = Sized()
+    s.cand, s.path, s.model, s.precision, s.runtime = cand, cand.path, m, p, cand.runtime
+    s.kv_cache_dtype, s.gpu, s.gpu_count, s.owned = cand.kv_cache_dtype, g, n, cand.owned
+    s.offload = cand.placement != "gpu"
+    s.context_tokens, s.decode_tokens_per_s, s.quality, s.quality_class = ctx, decode, q, qclass
+    s.usable = obj.is_usable(ask.prefer, qclass, decode)
+    s.speed_band, s.good_quality = obj.speed_band(decode), qclass <= obj.good_class
+    s.nodes, s.parameters = -(-n // c.GPUS_PER_NODE), params
+    s.usd_per_hour, s.usd_per_million_tokens = usd_h, usd_mtok
+    s.levers, s.changes, s.checkpoint = 0, (), cand.checkpoint
+    s.cpu_offload_layers, s.moe_cpu_layers = cpu_layers, moe_layers
+    return s
+
+
 def evaluate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
     """The plan the candidate makes, or None when it does not fit (with llama.cpp's margin; an
     offload plan also needs the RAM the user has)."""
@@ -106,10 +199,14 @@ def evaluate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = Fa
 
 
 def baseline(ask: Ask) -> Ask:
-    """The question at the model's published format (the workload, cards and runtime as asked):
-    what plans' levers are counted from, so that ranking prefers the checkpoint as published."""
+    """The question at the model's published format (the workload and cards as asked; the
+    runtime as asked, else the published format's): what plans' levers are counted from, so
+    that ranking prefers the checkpoint as published."""
     native = parse_precision(ask.model.native_precision or "bf16")
-    return ask if native.name == ask.precision.name else replace(ask, precision=native)
+    if native.name == ask.precision.name:
+        return ask
+    rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
+    return replace(ask, precision=native, runtime=rt, work=replace(ask.work, runtime=rt))
 
 
 def finish(plan: Plan, cand: Candidate, ask: Ask) -> Plan:
@@ -133,7 +230,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         if ctx is None:
             return None
         work = replace(work, context_tokens=ctx)
-        pl = place(m, g, p, work, n)
+        pl = place(m, g, p, work, n, detail=False)
         if not pl.fits:
             return None
         decode, decode_full = pl.decode_tokens_per_s(), pl.decode_tokens_per_s(full_context=True)
@@ -149,7 +246,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
             off = plan_expert_offload(m, g, p, work)
         if off is None or not off.ram_fits:
             return None
-        pl = place(m, g, p, work, 1)
+        pl = place(m, g, p, work, 1, detail=False)
         decode = off.decode_tokens_per_s
         decode_full = getattr(off, "decode_tokens_per_s_full_context", 0.0) or decode
         prefill, total, split = None, off.gpu_bytes, pl.split
@@ -244,7 +341,7 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off, tota
                                     gpu_layers=off.gpu_layers, gguf_repo=gguf), notes
         return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
                                 moe_cpu_layers=off.cpu_moe_layers, gguf_repo=gguf), notes
-    repo = cand.checkpoint or ask.repo or cmd.hf_repo(m)
+    repo = cand.checkpoint or (ask.repo if m is ask.model else None) or cmd.hf_repo(m)
     if repo is None:
         return None, ["no Hugging Face repository is known for this model"]
     if cand.runtime == "vllm":

@@ -16,14 +16,19 @@ from dataclasses import dataclass, replace
 
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
-from advisor.plans.evaluate import Ask, baseline, changes_from, finish, size_candidate
+from advisor.plans.evaluate import (Ask, Sized, _file_to_make, baseline, changes_from, quick_size,
+                                    size_candidate)
 from advisor.plans.objective import Objective
 from advisor.plans.plan import PATHS, Candidate, Plan
 from advisor.plans.runtimes import cannot_run
 from advisor.sizing import constants as c
+from advisor.sizing.memory import memory_total_bytes
+from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.weights import weights_bytes
 
 _MEMO_MAX = 1 << 17
+# GGUF types below the usable floor: another model is never offered at them
+_BELOW_FLOOR = cands.GGUF_LADDER[cands.GGUF_LADDER.index(cands.USABLE_FLOOR) + 1:]
 
 
 @dataclass(frozen=True)
@@ -42,26 +47,38 @@ class Planner:
         self.kb = kb
         self.objective = objective
         self._memo: dict = {}
+        self._built: dict = {}
         self._rented: dict = {}
         self._path_memo: dict = {}
         self._considered = 0
 
-    def size(self, c: Candidate, ask: Ask, fixed: bool = False) -> Plan | None:
-        """The candidate's plan (None: it does not fit). The numbers are memoised on the
-        candidate's levers and the workload; what the plan changes from the question is not."""
-        self._considered += 1
+    def _memoised(self, memo: dict, c: Candidate, ask: Ask, fixed: bool, compute):
         key = (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
                c.placement, c.owned, c.path == "rent", c.checkpoint, fixed, ask.work, ask.prefer,
                ask.repo)
-        hit = self._memo.get(key)
+        hit = memo.get(key)
         if hit is not None and hit[0] is c.model and hit[1] is c.gpu:
-            plan = hit[2]
-        else:
-            plan = size_candidate(c, ask, self.objective, fixed)
-            if len(self._memo) >= _MEMO_MAX:
-                self._memo.clear()
-            self._memo[key] = (c.model, c.gpu, plan)
-        return None if plan is None else finish(plan, c, ask)
+            return hit[2]
+        value = compute(c, ask, self.objective, fixed)
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        memo[key] = (c.model, c.gpu, value)
+        return value
+
+    def size(self, c: Candidate, ask: Ask, fixed: bool = False) -> Sized | None:
+        """The candidate's ranking numbers (None: it does not fit), memoised on the candidate's
+        levers and the workload, with what it changes from `ask` (not memoised)."""
+        self._considered += 1
+        s = self._memoised(self._memo, c, ask, fixed, quick_size)
+        if s is None:
+            return None
+        changes = changes_from(s.on(c.path, (), 0), ask)
+        return s.on(c.path, tuple(changes), len(changes) + _file_to_make(c))
+
+    def build(self, s: Sized, ask: Ask, fixed: bool = False) -> Plan:
+        """The whole plan of a ranked candidate: its command, notes, full-context speed, prefill."""
+        plan = self._memoised(self._built, s.cand, ask, fixed, size_candidate)
+        return plan.with_(path=s.path, changes=s.changes, levers=s.levers)
 
     def best(self, plans: list[Plan], ask: Ask) -> Plan | None:
         if not plans:
@@ -83,53 +100,80 @@ class Planner:
         if why_not is None and "as-asked" in paths:
             p = self.size(cands.as_asked(ask), ask, fixed=True)
             if p is not None:
-                best["as-asked"] = p
+                best["as-asked"] = self.build(p, ask, fixed=True)
         others = tuple(p for p in paths if p != "as-asked")
         got = self._paths(ask, others, keep_all)
-        for path, plan in got["best"].items():
+        base = baseline(ask)
+        for path, sized in got["best"].items():
+            plan = self.build(sized, base)
             best[path] = plan.with_(changes=tuple(changes_from(plan, ask)))
         every = None
         if keep_all:
-            every = {"as-asked": [best["as-asked"]] if "as-asked" in best else [], **got["every"]}
+            every = {"as-asked": [best["as-asked"]] if "as-asked" in best else []}
+            every.update({path: [self.build(x, base) for x in xs] for path, xs in got["every"].items()})
         return PlanSet(best, self._considered, why_not, every)
 
     def _paths(self, ask: Ask, paths: tuple, keep_all: bool) -> dict:
+        """{"best": path -> the best Sized, "every": path -> every Sized (keep_all)} for the
+        paths other than as-asked, ranked from the baseline question (memoised with it)."""
         base = baseline(ask)
-        key = (id(ask.model), id(ask.gpu), ask.gpu_count, base.precision.name,
-               base.runtime if ask.runtime_asked else None, ask.runtime_asked, ask.work,
-               ask.prefer, ask.repo, paths, keep_all)
-        hit = self._path_memo.get(key)
-        if hit is not None and hit[0] is ask.model and hit[1] is ask.gpu:
-            return hit[2]
-        best: dict[str, Plan] = {}
-        gpus_only = offload = more = rented = others = []
+        key = ("paths", paths, keep_all)
+        return self._group(base, key, lambda b: self._rank_paths(b, paths, keep_all))
+
+    def _rank_paths(self, base: Ask, paths: tuple, keep_all: bool) -> dict:
+        best: dict[str, Sized] = {}
+        every: dict[str, list] = {}
         if {"your-gpus", "your-hardware"} & set(paths):
-            gpus_only = [p for g in cands.on_your_gpus(base) for p in self._ladder(g, base)]
-        if "your-hardware" in paths:
-            offload = [p for g in cands.offloaded(base) for p in self._ladder(g, base)]
-        if "your-gpus" in paths:
+            gpus_only, mine = self._group(base, "hardware", self._hardware)
             _put(best, "your-gpus", self.best(gpus_only, base))
-        if "your-hardware" in paths:
-            _put(best, "your-hardware", self.best([_on_path(p, "your-hardware") for p in gpus_only]
-                                                  + offload, base))
+            _put(best, "your-hardware", self.best(mine, base))
+            every.update({"your-gpus": gpus_only, "your-hardware": mine})
         if "more-cards" in paths:
-            more = self._more_cards(base)
-            _put(best, "more-cards", self.best(more, base))
+            every["more-cards"] = self._group(base, "more", self._more_cards)
+            _put(best, "more-cards", self.best(every["more-cards"], base))
         if "rent" in paths:
-            rented = self._rent(base)
-            _put(best, "rent", self.best(rented, base))
+            every["rent"] = self._rent(base)
+            _put(best, "rent", self.best(every["rent"], base))
         if "another-model" in paths:
-            others = [p for m in cands.other_models(base, self.kb)
-                      for g in cands.another_model(base, m) for p in self._ladder(g, base)]
-            _put(best, "another-model", self.best(others, base))
-        out = {"best": best, "every": None}
-        if keep_all:
-            out["every"] = {"your-gpus": gpus_only,
-                            "your-hardware": [_on_path(p, "your-hardware") for p in gpus_only] + offload,
-                            "more-cards": more, "rent": rented, "another-model": others}
-        if len(self._path_memo) >= 8192:
+            every["another-model"] = self._group(base, "another", self._other_models)
+            _put(best, "another-model", self.best(every["another-model"], base))
+        return {"best": best, "every": {p: v for p, v in every.items() if p in paths} if keep_all else None}
+
+    def _group(self, base: Ask, name: str, compute):
+        """A path group's plans for a baseline question, memoised for every question that
+        shares the model, cards and workload (whatever format it asked)."""
+        key = (name, id(base.model), id(base.gpu), base.gpu_count, base.precision.name,
+               base.runtime if base.runtime_asked else None, base.runtime_asked, base.work,
+               base.prefer, base.repo)
+        hit = self._path_memo.get(key)
+        if hit is not None and hit[0] is base.model and hit[1] is base.gpu:
+            return hit[2]
+        value = compute(base)
+        if len(self._path_memo) >= 16384:
             self._path_memo.clear()
-        self._path_memo[key] = (ask.model, ask.gpu, out)
+        self._path_memo[key] = (base.model, base.gpu, value)
+        return value
+
+    def _hardware(self, base: Ask) -> tuple[list, list]:
+        """(plans on the GPUs alone, plans on the GPUs and RAM)."""
+        gpus_only = [p for g in cands.on_your_gpus(base) for p in self._ladder(g, base)]
+        offload = [p for g in cands.offloaded(base) for p in self._ladder(g, base)]
+        return gpus_only, [_on_path(p, "your-hardware") for p in gpus_only] + offload
+
+    def _other_models(self, base: Ask) -> list:
+        """Each smaller sibling's or distill's best usable plan on your hardware: the plan its
+        own questions get (and share: bulk asks about every model on every card)."""
+        out = []
+        for m in cands.other_models(base, self.kb):
+            sub = Ask.of(m, base.gpu, base.gpu_count, base.work,
+                         runtime=base.runtime if base.runtime_asked else None, prefer=base.prefer)
+            sub = baseline(sub)
+            plans = self._group(sub, "hardware", self._hardware)[1]
+            top = self.best(plans, sub)
+            if top is None or not top.usable or top.precision.name in _BELOW_FLOOR:
+                continue
+            changes = changes_from(top.on("another-model", (), 0), base)
+            out.append(top.on("another-model", tuple(changes), len(changes) + _file_to_make(top.cand)))
         return out
 
     def _ladder(self, group: list[Candidate], ask: Ask, count: int | None = None) -> list[Plan]:
@@ -152,19 +196,24 @@ class Planner:
         """The smallest count at which the lever set holds the context asked (and the plans at
         shorter contexts on fewer cards on the way there)."""
         out = []
-        c0 = group[0]
-        w = weights_bytes(c0.model.architecture, c0.precision)
-        full = min(ask.work.context_tokens, c0.model.architecture.max_context)
+        c0, last = group[0], group[-1]
+        a = c0.model.architecture
+        w = weights_bytes(a, c0.precision)
+        full = min(ask.work.context_tokens, a.max_context)
+        floor = min(self.objective.context_floor_tokens, full)
+        lightest = replace(ask.work, runtime=last.runtime, kv_cache_dtype=last.kv_cache_dtype)
         for k in cands.card_counts(c0.model, c0.runtime, counts):
-            if w > c0.gpu.usable_memory_bytes * k:
-                continue
+            room = c0.gpu.usable_memory_bytes * k - fit_margin_bytes(k)
+            if w > room or memory_total_bytes(c0.model, c0.precision, lightest, k, floor,
+                                              last.kv_cache_dtype) > room:
+                continue  # not even the lightest KV cache at the shortest context fits
             found = self._ladder(group, ask, k)
             out += found
             if any(p.context_tokens >= full for p in found):
                 break
         return out
 
-    def _more_cards(self, ask: Ask) -> list[Plan]:
+    def _more_cards(self, ask: Ask) -> list:
         counts = range(ask.gpu_count + 1, c.GPUS_PER_NODE + 1)
         return [p for g in cands.more_cards(ask) for p in self._counts(g, ask, counts)]
 
@@ -184,8 +233,8 @@ class Planner:
         return out
 
 
-def _on_path(plan: Plan, path: str) -> Plan:
-    return plan.with_(path=path)
+def _on_path(s: Sized, path: str) -> Sized:
+    return s.on(path, s.changes, s.levers)
 
 
 def _put(best: dict, path: str, plan: Plan | None) -> None:

@@ -112,6 +112,7 @@ class RuleEngine:
         self._host = _QuietHost(actions)
         self._host.register_rulesets({_RULESET: rules, _PLAN_RULESET: plan_rules})
         self._sids = itertools.count(1)
+        self._chosen: dict = {}
 
     def _recorder(self, rule_id: str):
         def action(c):
@@ -120,23 +121,30 @@ class RuleEngine:
         return action
 
     def choose(self, plans: list[dict]) -> list[list[str]]:
-        """For each plan fact, the plan rules that matched it, in firing order (priority)."""
-        out: list[list[str]] = [[] for _ in plans]
-        if not plans:
-            return out
-        sid = str(next(self._sids))
-        self._fired = []
-        try:
-            facts = [dict({k: _clean(v) for k, v in f.items()}, sid=sid, pid=i)
-                     for i, f in enumerate(plans)]
-            self._host.assert_facts(_PLAN_RULESET, facts)
-            self._host.assert_fact(_PLAN_RULESET, {"sid": sid, "kind": "end"})
-        finally:
-            self._host.delete_state(_PLAN_RULESET, sid)
-        fired, self._fired = self._fired, []
-        for rule_id, pid in fired:
-            out[int(pid)].append(rule_id)
-        return out
+        """For each plan fact, the plan rules that matched it, in firing order (priority).
+
+        A plan rule reads one fact (no joins, no state), so what matches a fact depends on the
+        fact alone: answers are memoised on the fact's content, and only facts not seen before
+        go to the engine (bulk generation asks about the same plans for a dozen formats)."""
+        cleaned = [tuple(sorted((k, _clean(v)) for k, v in f.items())) for f in plans]
+        todo = sorted({c for c in cleaned if c not in self._chosen})
+        if todo:
+            sid = str(next(self._sids))
+            self._fired = []
+            try:
+                facts = [dict(c, sid=sid, pid=i) for i, c in enumerate(todo)]
+                self._host.assert_facts(_PLAN_RULESET, facts)
+                self._host.assert_fact(_PLAN_RULESET, {"sid": sid, "kind": "end"})
+            finally:
+                self._host.delete_state(_PLAN_RULESET, sid)
+            fired, self._fired = self._fired, []
+            found: list[list[str]] = [[] for _ in todo]
+            for rule_id, pid in fired:
+                found[int(pid)].append(rule_id)
+            if len(self._chosen) > 1 << 16:
+                self._chosen.clear()
+            self._chosen.update({c: tuple(f) for c, f in zip(todo, found)})
+        return [list(self._chosen[c]) for c in cleaned]
 
     def run(self, facts: dict) -> list[Firing]:
         return self.infer(facts).firings

@@ -57,7 +57,9 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
 
 
 def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int = 1,
-                 vendor: str = "nvidia") -> MemoryParts:
+                 vendor: str = "nvidia", detail: bool = True) -> MemoryParts:
+    """Weights, KV cache and overhead; detail=False leaves out the breakdown and the notes (the
+    planner sizes thousands of candidates and reads only the totals)."""
     a = model.architecture
     check_kv_dtype(work.kv_cache_dtype, work.runtime)
     w, w_notes, exact = model_weights(model, precision)
@@ -66,6 +68,9 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                                 work.context_tokens)
     over = sum(over_parts.values())
+    if not detail:
+        return MemoryParts(weights, kv, over, w["embedding"], w["output"], w["layers"],
+                           w["largest_layer"], exact_weights=exact)
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime) \
         + runtime_assumptions(work.runtime, gpus, vendor)
     breakdown = {"weights": weights, "weights_embedding": w["embedding"],

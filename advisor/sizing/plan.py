@@ -98,10 +98,11 @@ class Placement:
         return self.work.prompt_tokens / pp + self.decode_seconds_per_token(self.work.prompt_tokens)
 
 
-def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: int = 1) -> Placement:
+def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: int = 1,
+          detail: bool = True) -> Placement:
     """All layers on `gpus` GPUs of one kind: llama.cpp's layer split (one card's bandwidth a
-    token), or tensor parallel under vLLM."""
-    m = memory_parts(model, precision, work, gpus, gpu.vendor)
+    token), or tensor parallel under vLLM. detail=False: no memory breakdown or notes."""
+    m = memory_parts(model, precision, work, gpus, gpu.vendor, detail)
     a = model.architecture
     layers_b, out_b = active_weight_bytes(a, precision)
     streamed = layers_b + out_b  # the embedding table is a lookup, one row a token
@@ -118,6 +119,35 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
         bandwidth_gb_s=gpu.bandwidth_gb_s,
         parts=m, model=model, gpu=gpu, precision=precision, work=work, split=split,
     )
+
+
+_EMPTY_DECODE: dict = {}
+
+
+def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: str, gpus: int) -> float:
+    """Seconds a token at an empty cache, as Placement.decode_seconds_per_token(0) gives it,
+    without sizing memory: the split's kind and tensor-parallel size depend only on the runtime,
+    the GPU count and the heads (choose_split). Memoised on the model, card, format, runtime
+    and count (the planner asks thousands of times)."""
+    key = (id(model), id(gpu), precision, runtime, gpus)
+    hit = _EMPTY_DECODE.get(key)
+    if hit is not None and hit[0] is model and hit[1] is gpu:
+        return hit[2]
+    a = model.architecture
+    if gpus == 1:
+        split = Split("single", 1, 1, 1, 1, 0, 0, 1)
+    elif runtime == "vllm":
+        tp = max(n for n in range(1, min(gpus, c.GPUS_PER_NODE) + 1)
+                 if a.attention_heads % n == 0 and a.kv_heads % n == 0 and gpus % n == 0)
+        split = Split("tensor", gpus, tp, gpus // tp, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
+    else:
+        split = Split("layer", gpus, 1, gpus, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
+    layers_b, out_b = active_weight_bytes(a, precision)
+    s = split_decode_seconds(split, gpu, a, layers_b, out_b, 0, precision.family != "float")
+    if len(_EMPTY_DECODE) > 1 << 16:
+        _EMPTY_DECODE.clear()
+    _EMPTY_DECODE[key] = (model, gpu, s)
+    return s
 
 
 def valid_tensor_parallel_sizes(model: Model, limit: int = 64) -> list[int]:
