@@ -156,8 +156,8 @@ def _smallest_set_at(planner: Planner, model: Model, g: GPU, work: Workload, p: 
     if cands.cannot_run(ask.runtime, p, g):
         return None
     for n in cands.card_counts(model, ask.runtime, counts):
-        plan = planner.size(dataclasses.replace(cands.as_asked(ask), gpu_count=n),
-                            dataclasses.replace(ask, gpu_count=n), fixed=True)
-        if plan is not None:
-            return GpuRow(plan)
+        ask_n = dataclasses.replace(ask, gpu_count=n)
+        sized = planner.size(dataclasses.replace(cands.as_asked(ask), gpu_count=n), ask_n, fixed=True)
+        if sized is not None:
+            return GpuRow(planner.build(sized, ask_n, fixed=True))
     return None

@@ -11,7 +11,7 @@ from advisor.kb.schema import Model
 from advisor.sizing.kv_cache import check_kv_dtype, kv_assumptions, kv_cache_bytes
 from advisor.sizing.precision import Precision
 from advisor.sizing.runtime import overhead_parts, runtime_assumptions
-from advisor.sizing.weights import weights_assumptions, weights_breakdown_bytes
+from advisor.sizing.weights import weight_summary, weights_assumptions, weights_breakdown_bytes
 from advisor.sizing.workload import Workload
 
 
@@ -48,8 +48,12 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
     """memory_parts(...).total_bytes at another context and KV precision, without building the
     breakdown and the notes (the largest-context searches call it thousands of times)."""
     a = model.architecture
-    w = model_weights(model, precision)[0]
-    weights = w["embedding"] + w["output"] + w["layers"]
+    inv = getattr(model, "weights_inventory", None)
+    if inv is not None and inv.precision == precision.name:
+        w = inv.breakdown()
+        weights = w["embedding"] + w["output"] + w["layers"]
+    else:
+        weights = weight_summary(a, precision).total
     kv = kv_cache_bytes(a, context_tokens, work.batch, kv_dtype, work.runtime, gpus)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                           context_tokens)
