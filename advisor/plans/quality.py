@@ -69,9 +69,9 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
     published checkpoint is `native`. bits_of: format -> bits a weight on this model, used to
     pick a measured neighbour for a format nobody measured."""
     if p.name == native or (p.name in _LOSSLESS and (native in _LOSSLESS or native is None)):
-        return 0.0, "none: the weights as published", None, False
+        return 0.0, "the weights as published", None, False
     if p.name == "fp32":
-        return 0.0, "none: 32-bit floats hold any published format exactly", None, False
+        return 0.0, "32-bit floats hold any published format exactly", None, False
     row = nearest_measurement(p.name, parameters)
     if row is not None:
         return float(row["loss_pct"]), _describe(row), row["source"], False
