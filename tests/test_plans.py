@@ -50,7 +50,11 @@ def resized_fits(plan, work: Workload) -> bool:
     if plan.moe_cpu_layers:
         off = plan_expert_offload(plan.model, plan.gpu, plan.precision, w)
         return off is not None and off.cpu_moe_layers == plan.moe_cpu_layers and off.ram_fits
-    return place(plan.model, plan.gpu, plan.precision, w, plan.gpu_count).fits
+    pl = place(plan.model, plan.gpu, plan.precision, w, plan.gpu_count)
+    # the plan's speed is its runtime's placement's (the split vLLM or llama.cpp makes)
+    assert plan.decode_tokens_per_s == pytest.approx(pl.decode_tokens_per_s(), rel=1e-9), plan.to_json()
+    assert plan.split == pl.split.kind and plan.tensor_parallel == pl.split.tensor_parallel
+    return pl.fits
 
 
 def check_command(plan) -> None:
