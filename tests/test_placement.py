@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from advisor.sizing.offload import plan_offload
-from advisor.sizing.plan import min_gpus, place
+from advisor.sizing.plan import place
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.serving import serving_capacity
 from advisor.sizing.workload import Workload
@@ -62,10 +62,10 @@ def test_tensor_parallel_kv_is_replicated_beyond_kv_heads(kb):
 
 def test_405b_fp16_on_h100_needs_two_nodes(kb):
     m, g, p = kb.model("llama-3.1-405b"), kb.gpu("h100-80gb"), parse_precision("fp16")
-    n = min_gpus(m, g, p, Workload())
-    assert n == 16
-    pl = place(m, g, p, Workload(runtime="vllm"), n)
-    assert pl.split.nodes == 2 and pl.split.per_gpu_bytes <= g.memory_bytes
+    w = Workload(runtime="vllm")
+    assert not place(m, g, p, w, 8).fits
+    pl = place(m, g, p, w, 16)
+    assert pl.fits and pl.split.nodes == 2 and pl.split.per_gpu_bytes <= g.memory_bytes
 
 
 def test_serving_fits_more_short_sequences(kb):

@@ -75,8 +75,8 @@ def test_precision_any_case():
 
 
 def test_quantization_order_is_monotonic(kb):
-    from advisor.sizing.precision import QUANTIZE_LADDER
+    from advisor.plans.candidates import GGUF_LADDER
 
     a = kb.model("llama-3.1-70b").architecture
-    sizes = [weights_bytes(a, parse_precision(p)) for p in QUANTIZE_LADDER if p != "fp8"]
+    sizes = [weights_bytes(a, parse_precision(p)) for p in GGUF_LADDER]
     assert sizes == sorted(sizes, reverse=True)

@@ -191,13 +191,6 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     return s
 
 
-def evaluate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
-    """The plan the candidate makes, or None when it does not fit (with llama.cpp's margin; an
-    offload plan also needs the RAM the user has)."""
-    plan = size_candidate(cand, ask, obj, fixed_context)
-    return None if plan is None else finish(plan, cand, ask)
-
-
 def baseline(ask: Ask) -> Ask:
     """The question at the model's published format (the workload and cards as asked; the
     runtime as asked, else the published format's): what plans' levers are counted from, so
@@ -209,18 +202,10 @@ def baseline(ask: Ask) -> Ask:
     return replace(ask, precision=native, runtime=rt, work=replace(ask.work, runtime=rt))
 
 
-def finish(plan: Plan, cand: Candidate, ask: Ask) -> Plan:
-    """The plan on its path with what it changes from `ask` (the levers it moves): the part of
-    a plan that depends on the question, not only on its workload."""
-    changes = changes_from(plan.with_(path=cand.path), ask)
-    return plan.with_(path=cand.path, changes=tuple(changes),
-                      levers=len(changes) + _file_to_make(cand))
-
-
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
     """The plan's numbers: what depends only on the candidate and the workload (ask.work,
-    ask.prefer and ask.repo), not on the question's model, format or cards; finish() adds the
-    rest. The planner memoises this part across questions."""
+    ask.prefer and ask.repo), not on the question's model, format or cards; the planner adds
+    what it changes from the question (changes_from) and memoises this part across questions."""
     m, g, n, p = cand.model, cand.gpu, cand.gpu_count, cand.precision
     work = replace(ask.work, runtime=cand.runtime, kv_cache_dtype=cand.kv_cache_dtype)
     a = m.architecture

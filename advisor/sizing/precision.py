@@ -78,9 +78,6 @@ _BY_KEY = {p.name.lower(): p for p in _ALL}
 _ALIASES = {"f16": "fp16", "f32": "fp32", "bnb-nf4": "nf4",
             "bnb-int8": "int8", "q4_k": "Q4_K_M", "q5_k": "Q5_K_M", "q3_k": "Q3_K_M"}
 
-# The ladder the quantize recommendation walks, best quality first. FP8 is offered only on
-# cards that run it natively; the GGUF types run everywhere llama.cpp does.
-QUANTIZE_LADDER = ["fp8", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K"]
 
 
 def parse_precision(name: str) -> Precision:
