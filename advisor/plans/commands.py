@@ -43,10 +43,12 @@ def gguf_file(model: Model, p: Precision) -> str:
 def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, *,
                  gpu_layers: int | None = None, moe_cpu_layers: int = 0, gpus: int = 1,
                  gguf_repo: str | None = None) -> str:
-    """-ngl counts repeating layers, one more puts the output layer on the GPU too; -c is the
-    whole cache, which llama-server divides among -np parallel sequences; over several GPUs,
-    -sm layer -ts 1,1,... splits whole layers evenly."""
-    ngl = model.architecture.layers + 1 if gpu_layers is None else gpu_layers
+    """gpu_layers: repeating layers on the GPU (None: all), with the output layer. llama.cpp
+    counts the output layer as the last slot of -ngl (src/llama-model.cpp: i_gpu_start =
+    n_layer + 1 - n_gpu_layers), so -ngl is gpu_layers + 1. -c is the whole cache, which
+    llama-server divides among -np parallel sequences; over several GPUs, -sm layer -ts 1,1,...
+    splits whole layers evenly."""
+    ngl = (model.architecture.layers if gpu_layers is None else gpu_layers) + 1
     if gguf_repo and p.family == "gguf":
         src = f"-hf {gguf_repo}:{p.name}"
     else:
