@@ -160,7 +160,7 @@ def test_siblings_and_distills_resolve(kb):
         if m.distilled_from:
             assert kb.model(m.distilled_from).id == m.distilled_from
     distills = [m for m in kb.all_models() if m.distilled_from == "deepseek-r1"]
-    assert len(distills) == 6
+    assert len(distills) == 7  # the six R1 distills and R1-0528-Qwen3-8B
     assert set(kb.model("deepseek-r1").siblings) == {m.id for m in distills}
 
 
