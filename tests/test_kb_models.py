@@ -117,14 +117,20 @@ def test_sliding_windows_are_sane(kb):
 
 def test_mla_fields_are_sane(kb):
     mla = [m for m in kb.all_models() if m.architecture.kv_lora_rank]
-    assert {m.id for m in mla} == {"deepseek-v3", "deepseek-r1"}
+    assert {"deepseek-v3", "deepseek-r1", "deepseek-v2", "deepseek-v2-lite", "kimi-k2"} <= {m.id for m in mla}
     for m in mla:
         a = m.architecture
-        assert a.kv_lora_rank < a.hidden_size and a.q_lora_rank < a.hidden_size
-        assert a.head_dim == a.qk_nope_head_dim + a.qk_rope_head_dim
+        assert a.kv_lora_rank < a.hidden_size, m.id
+        assert a.head_dim == a.qk_nope_head_dim + a.qk_rope_head_dim, m.id
         names = {t.name for t in model_tensors(a) if t.layer == 0}
-        assert {"attn_q_a", "attn_q_b", "attn_kv_a_mqa", "attn_kv_b", "attn_output"} <= names
-        assert "attn_k" not in names and "attn_v" not in names
+        assert {"attn_kv_a_mqa", "attn_kv_b", "attn_output"} <= names, m.id
+        assert "attn_k" not in names and "attn_v" not in names, m.id
+        if a.q_lora_rank:  # the query is compressed too (DeepSeek V2/V3, Kimi K2)
+            assert a.q_lora_rank < a.hidden_size, m.id
+            assert {"attn_q_a", "attn_q_b"} <= names and "attn_q" not in names, m.id
+        else:  # DeepSeek-V2-Lite: one full query projection
+            assert "attn_q" in names and "attn_q_a" not in names, m.id
+    assert kb.model("deepseek-v2-lite").architecture.q_lora_rank is None
 
 
 def test_moe_layouts_are_sane(kb):
@@ -154,7 +160,7 @@ def test_siblings_and_distills_resolve(kb):
         if m.distilled_from:
             assert kb.model(m.distilled_from).id == m.distilled_from
     distills = [m for m in kb.all_models() if m.distilled_from == "deepseek-r1"]
-    assert len(distills) == 6
+    assert len(distills) == 7  # the six R1 distills and R1-0528-Qwen3-8B
     assert set(kb.model("deepseek-r1").siblings) == {m.id for m in distills}
 
 
