@@ -27,7 +27,7 @@ RUNTIMES = ("llama.cpp", "vllm", "transformers")
 # How each runtime is named in prose.
 RUNTIME_NAMES = {"llama.cpp": "llama.cpp", "vllm": "vLLM", "transformers": "transformers"}
 # NVIDIA architectures older than Turing (compute capability < 7.5): no AWQ/GPTQ kernels in vLLM.
-_PRE_TURING = ("volta",)
+_PRE_TURING = ("pascal", "volta")
 _MXFP4_ARCHITECTURES = ("hopper", "blackwell", "cdna3")
 # Ampere runs FP8 checkpoints weight-only (W8A16) with vLLM's Marlin kernels, computing in 16 bits
 # (https://docs.vllm.ai/en/latest/features/quantization/fp8.html).
