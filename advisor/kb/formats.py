@@ -7,10 +7,11 @@ if TYPE_CHECKING:
     from advisor.kb.schema import GPU
 
 # Tensor formats each architecture computes in, by vendor documentation:
-# - NVIDIA Pascal (Tesla P40, GP102, compute capability 6.1): no tensor cores, and FP16 arithmetic at
-#   2 results a clock an SM against 128 for FP32 (1/64), so no format is native; llama.cpp computes
-#   in FP32 (and DP4A INT8 dot products) there. CUDA C++ Programming Guide, "Arithmetic Instructions"
-#   throughput table. https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#arithmetic-instructions
+# - NVIDIA Pascal (Tesla P40, GP102, compute capability 6.1): no tensor cores and no BF16; FP16
+#   arithmetic exists but at 2 results a clock an SM against 128 for FP32 (1/64), so the KB gives the
+#   P40 no FP16 rate and the speed model uses its FP32 rate (llama.cpp computes in FP32 and DP4A INT8
+#   there). CUDA C++ Programming Guide, "Arithmetic Instructions" throughput table.
+#   https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#arithmetic-instructions
 # - NVIDIA: FP16 tensor cores since Volta; INT8 since Turing; BF16 since Ampere (sm_80); FP8
 #   (E4M3/E5M2) since Ada Lovelace (sm_89) and Hopper (sm_90). vLLM's FP8 page: "FP8 computation
 #   is supported on NVIDIA GPUs with compute capability > 8.9 (Ada Lovelace, Hopper)"; Ampere runs
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 # - Intel Xe-HPG (Arc A-series, Alchemist): XMX engines in FP16, BF16, INT8 and INT4.
 #   https://www.intel.com/content/www/us/en/docs/oneapi/optimization-guide-gpu/2024-0/intel-xe-gpu-architecture.html
 NATIVE_BY_ARCHITECTURE: dict[str, tuple[str, ...]] = {
-    "pascal": (),
+    "pascal": ("fp16",),
     "volta": ("fp16",),
     "turing": ("fp16", "int8"),
     "ampere": ("fp16", "bf16", "int8"),
