@@ -204,8 +204,8 @@ class GPU(_Strict):
     vendor: Literal["nvidia", "amd", "apple", "intel"]
     aliases: list[str] = []
     segment: Optional[Literal["datacenter", "workstation", "consumer", "laptop", "soc"]] = None
-    # lower-case family: volta, turing, ampere, ada-lovelace, hopper, blackwell, cdna2, cdna3,
-    # rdna3, apple-m1 .. apple-m4, gaudi2, gaudi3, xe2
+    # lower-case family: pascal, volta, turing, ampere, ada-lovelace, hopper, blackwell, cdna1 ..
+    # cdna4, rdna3, rdna3.5, rdna4, apple-m1 .. apple-m4, gaudi2, gaudi3, xe-hpg, xe2
     architecture: str = Field(pattern=ID_PATTERN)
     memory_bytes: int = Field(gt=0)
     # Apple and other unified-memory parts: the share of memory the GPU may use by default

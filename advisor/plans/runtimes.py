@@ -11,7 +11,7 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   GPUs; not on Apple GPUs (CPU only on macOS). FP8 needs FP8 tensor math (Ada, Hopper,
   Blackwell, CDNA3) or, weight-only with Marlin kernels, Ampere; AWQ and GPTQ kernels need compute capability 7.5+ (Turing and newer) or
   ROCm; bfloat16 needs Ampere or newer (older cards run the model in float16); MXFP4 (gpt-oss)
-  runs on Hopper, Blackwell and CDNA3. https://docs.vllm.ai/en/latest/features/quantization/supported_hardware.html
+  runs on Hopper, Blackwell, CDNA3 and CDNA4. https://docs.vllm.ai/en/latest/features/quantization/supported_hardware.html
   and https://docs.vllm.ai/en/latest/getting_started/installation/gpu.html
 - transformers (PyTorch) runs 16/32-bit weights on CUDA, ROCm and Apple's MPS; bitsandbytes
   (int8, nf4) and the AWQ/GPTQ kernels on CUDA (and ROCm builds); FP8 where the card computes in
@@ -27,8 +27,8 @@ RUNTIMES = ("llama.cpp", "vllm", "transformers")
 # How each runtime is named in prose.
 RUNTIME_NAMES = {"llama.cpp": "llama.cpp", "vllm": "vLLM", "transformers": "transformers"}
 # NVIDIA architectures older than Turing (compute capability < 7.5): no AWQ/GPTQ kernels in vLLM.
-_PRE_TURING = ("volta",)
-_MXFP4_ARCHITECTURES = ("hopper", "blackwell", "cdna3")
+_PRE_TURING = ("pascal", "volta")
+_MXFP4_ARCHITECTURES = ("hopper", "blackwell", "cdna3", "cdna4")
 # Ampere runs FP8 checkpoints weight-only (W8A16) with vLLM's Marlin kernels, computing in 16 bits
 # (https://docs.vllm.ai/en/latest/features/quantization/fp8.html).
 _FP8_WEIGHT_ONLY = ("ampere",)
@@ -56,7 +56,7 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU) -> str | None:
         if p.name in _CHECKPOINT_4BIT and vendor == "nvidia" and gpu.architecture in _PRE_TURING:
             return f"vLLM's AWQ/GPTQ kernels need compute capability 7.5 or newer; the {gpu.name} is older"
         if p.name == "mxfp4" and gpu.architecture not in _MXFP4_ARCHITECTURES:
-            return f"vLLM's MXFP4 kernels run on Hopper, Blackwell and CDNA3, not on the {gpu.name}"
+            return f"vLLM's MXFP4 kernels run on Hopper, Blackwell, CDNA3 and CDNA4, not on the {gpu.name}"
         return None
     if runtime == "transformers":
         if p.family == "gguf":
