@@ -28,6 +28,9 @@ RUNTIMES = ("llama.cpp", "vllm", "transformers")
 RUNTIME_NAMES = {"llama.cpp": "llama.cpp", "vllm": "vLLM", "transformers": "transformers"}
 # NVIDIA architectures older than Turing (compute capability < 7.5): no AWQ/GPTQ kernels in vLLM.
 _PRE_TURING = ("pascal", "volta")
+# vLLM needs compute capability 7.0 (Volta) or newer: Pascal cards do not run it
+# (https://docs.vllm.ai/en/latest/getting_started/installation/gpu.html, "GPU: compute capability 7.0 or higher").
+_PRE_VOLTA = ("pascal",)
 _MXFP4_ARCHITECTURES = ("hopper", "blackwell", "cdna3", "cdna4")
 # Ampere runs FP8 checkpoints weight-only (W8A16) with vLLM's Marlin kernels, computing in 16 bits
 # (https://docs.vllm.ai/en/latest/features/quantization/fp8.html).
@@ -46,6 +49,8 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU) -> str | None:
     if runtime == "vllm":
         if vendor not in ("nvidia", "amd"):
             return f"vLLM runs on NVIDIA and AMD GPUs, not on {_vendor_name(vendor)} GPUs"
+        if vendor == "nvidia" and gpu.architecture in _PRE_VOLTA:
+            return f"vLLM needs compute capability 7.0 or newer; the {gpu.name} (Pascal) is older"
         if p.family == "gguf":
             return "vLLM's GGUF loader is experimental and single-file only: run GGUF files with llama.cpp"
         if (p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu)
@@ -87,7 +92,7 @@ def default_runtime(p: Precision, gpu: GPU) -> str:
 def runs_on(runtime: str, gpu: GPU) -> bool:
     """The runtime runs on this vendor's GPUs at all (some format of it)."""
     if runtime == "vllm":
-        return gpu.vendor in ("nvidia", "amd")
+        return gpu.vendor in ("nvidia", "amd") and gpu.architecture not in _PRE_VOLTA
     if runtime == "transformers":
         return gpu.vendor != "intel"
     return True
