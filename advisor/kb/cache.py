@@ -24,7 +24,7 @@ from advisor import __version__
 from advisor.kb.store import KINDS, KnowledgeBase, load_kb
 from advisor.paths import data_dir
 
-_CODE = ("schema.py", "store.py", "checks.py", "cache.py")
+_CODE = ("schema.py", "validate.py", "store.py", "checks.py", "cache.py")
 
 
 def cache_dir() -> Path:
