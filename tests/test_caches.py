@@ -81,3 +81,82 @@ def test_no_cache_turns_every_cache_off(cache, monkeypatch):
     monkeypatch.setenv("ADVISOR_NO_CACHE", "1")
     load_rulebook(), load_objective_file()
     assert not cache.exists()
+
+
+# The weight summaries of advisor.sizing.weights
+
+
+def _summaries(names=("Q4_K_M", "IQ2_XS", "fp8", "bf16", "gptq")):
+    from advisor.sizing.precision import parse_precision
+
+    return [parse_precision(n) for n in names]
+
+
+def test_cached_weight_summaries_equal_computed_ones(cache, kb):
+    from advisor.sizing import weights
+
+    a = kb.model("mixtral-8x7b").architecture
+    store = weights._DiskStore()
+    for p in _summaries():
+        assert store.get(a, p.name) is None
+        store.put(a, p.name, weights._summarise(a, p))
+    store.save()
+    (written,) = cache.glob("weights-*/*.pickle")
+    assert not list(cache.glob("weights-*/.*"))  # no temporary file left behind
+    fresh = weights._DiskStore()
+    for p in _summaries():
+        assert fresh.get(a, p.name) == weights._summarise(a, p)
+    assert fresh.get(kb.model("llama-3.1-8b").architecture, "Q4_K_M") is None
+
+
+def test_a_damaged_or_foreign_weights_file_is_ignored(cache, kb):
+    from advisor.sizing import weights
+
+    a, b = kb.model("llama-3.1-8b").architecture, kb.model("mistral-7b-v0.3").architecture
+    assert a.layers == b.layers  # same shape of summary: only the file's own record tells them apart
+    store = weights._DiskStore()
+    p = _summaries(["Q4_K_M"])[0]
+    store.put(a, p.name, weights._summarise(a, p))
+    store.save()
+    path_a, path_b = store._path(a), store._path(b)
+    path_b.write_bytes(path_a.read_bytes())  # a's summaries under b's name
+    assert weights._DiskStore().get(b, p.name) is None
+    path_a.write_bytes(b"damaged")
+    fresh = weights._DiskStore()
+    assert fresh.get(a, p.name) is None
+    fresh.put(a, p.name, weights._summarise(a, p))
+    fresh.save()  # replaces the damaged file
+    assert weights._DiskStore().get(a, p.name) == weights._summarise(a, p)
+
+
+def test_processes_writing_the_same_weights_file_at_once_leave_a_whole_one(cache, kb):
+    import os
+    import subprocess
+    import sys
+
+    from advisor.sizing import weights
+
+    a = kb.model("qwen3-30b-a3b").architecture
+    code = ("import sys; from advisor.kb.cache import load_kb_cached; "
+            "from advisor.sizing.weights import weights_bytes; from advisor.sizing.precision import parse_precision; "
+            "a = load_kb_cached().model('qwen3-30b-a3b').architecture; "
+            "[weights_bytes(a, parse_precision(n)) for n in sys.argv[1:]]")
+    groups = [["Q4_K_M", "Q8_0"], ["IQ2_XS", "Q6_K"], ["fp8", "bf16"], ["Q3_K_M", "awq"]]
+    env = dict(os.environ, ADVISOR_CACHE_DIR=str(cache))
+    procs = [subprocess.Popen([sys.executable, "-c", code, *g], env=env) for g in groups]
+    assert all(p.wait() == 0 for p in procs)
+    found = weights._DiskStore()._read(a)
+    assert found and set(found) <= {n for g in groups for n in g}
+    for name, w in found.items():
+        assert w == weights._summarise(a, _summaries([name])[0])
+
+
+def test_no_weights_cache_reads_and_writes_nothing(cache, kb, monkeypatch):
+    from advisor.sizing import weights
+
+    monkeypatch.setenv("ADVISOR_NO_WEIGHTS_CACHE", "1")
+    a, p = kb.model("llama-3.1-8b").architecture, _summaries(["Q4_K_M"])[0]
+    store = weights._DiskStore()
+    store.put(a, p.name, weights._summarise(a, p))
+    store.save()
+    assert store.get(a, p.name) is None and not cache.exists()
