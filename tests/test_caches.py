@@ -160,3 +160,43 @@ def test_no_weights_cache_reads_and_writes_nothing(cache, kb, monkeypatch):
     store.put(a, p.name, weights._summarise(a, p))
     store.save()
     assert store.get(a, p.name) is None and not cache.exists()
+
+
+# Compiled templates (advisor.render)
+
+
+def _explain(cache, *args, **env):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "advisor", "explain", "llama-3.1-70b", "rtx-4090", *args],
+                          env=dict(os.environ, ADVISOR_CACHE_DIR=str(cache), **env), capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_templates_render_the_same_from_bytecode_even_when_damaged(cache):
+    expected = _explain(cache, ADVISOR_NO_TEMPLATES_CACHE="1")
+    assert not list(cache.glob("templates-*/*"))
+    assert _explain(cache) == expected  # compiles the templates and writes their bytecode
+    files = list(cache.glob("templates-*/*"))
+    assert files
+    assert _explain(cache) == expected  # from the bytecode
+    for f in files:
+        f.write_bytes(f.read_bytes()[:40])  # damaged: compiled again
+    assert _explain(cache) == expected
+
+
+def test_json_from_the_caches_needs_no_jinja2(cache):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from advisor.cli import main; "
+            "main(['explain', 'llama-3.1-8b', 'h100-80gb', '--format', 'json'], standalone_mode=False); "
+            "print('jinja2' in sys.modules, file=sys.stderr)")
+    run = lambda: subprocess.run([sys.executable, "-c", code], env=dict(os.environ, ADVISOR_CACHE_DIR=str(cache)),
+                                 capture_output=True, text=True, check=True)
+    run()  # checking the rule files reads the templates (with jinja2): then the rulebook is cached
+    r = run()
+    assert r.stdout.startswith("{") and r.stderr.strip() == "False"
