@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Callable, Iterable, TypeVar
@@ -106,6 +105,8 @@ def read_pickle(path: Path, valid: Callable[[object], bool]):
 def write_pickle(path: Path, obj) -> None:
     """Pickle obj to path atomically (a temporary file renamed into place); errors are ignored:
     a cache that cannot be written costs only speed."""
+    import tempfile  # here: a run that only reads its caches does without it
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
