@@ -21,7 +21,6 @@ MODEL_SUFFIXES = (".gguf", ".json", ".safetensors")
 
 @dataclass(frozen=True, kw_only=True)
 class FileModel(Model):
-    __pydantic_config__ = {**Model.__pydantic_config__, "arbitrary_types_allowed": True}
     weights_inventory: Optional[TensorInventory] = None
 
 
@@ -35,14 +34,14 @@ def _build(name: str, family: str, fields: dict, where: str, inv: TensorInventor
 
     try:
         arch = validate(Architecture, fields)
-        return validate(FileModel, {"id": _model_id(name), "name": name, "family": family or "unknown",
-                                    "architecture": arch,
-                                    "sources": [{"fields": ["architecture"], "source": f"file: {where}"}],
-                                    "weights_inventory": inv})
+        model = validate(Model, {"id": _model_id(name), "name": name, "family": family or "unknown",
+                                 "architecture": arch,
+                                 "sources": [{"fields": ["architecture"], "source": f"file: {where}"}]})
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         raise AdvisorError(f"{where}: cannot size this model: {loc + ': ' if loc else ''}{error_message(err)}") from None
+    return FileModel(**vars(model), weights_inventory=inv)
 
 
 def _gguf_model(path: Path) -> tuple[FileModel, str]:

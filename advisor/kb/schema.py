@@ -29,9 +29,19 @@ def _list():
     return field(default_factory=list, metadata={"json_schema_extra": {"default": []}})
 
 
+def _describe(schema: dict, cls: type) -> None:
+    """A class's own docstring as its JSON Schema description (pydantic before 2.12 leaves it out
+    for a plain dataclass; dataclasses give an undocumented class a signature as its __doc__)."""
+    doc = cls.__dict__.get("__doc__")
+    if doc and not doc.startswith(f"{cls.__name__}("):
+        import inspect
+
+        schema["description"] = inspect.cleandoc(doc)
+
+
 class _Entry:
     """What pydantic needs to know about an entry class: strict fields, no unknown keys."""
-    __pydantic_config__ = {"extra": "forbid", "strict": True}
+    __pydantic_config__ = {"extra": "forbid", "strict": True, "json_schema_extra": _describe}
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source, handler):
