@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from advisor.cache import Key, cached, code_files
 from advisor.errors import AdvisorError
 from advisor.facts import Situation, build_situation
 from advisor.kb.store import KnowledgeBase
@@ -33,17 +34,45 @@ def rule_dirs(extra: list[Path] | tuple = ()) -> list[Path]:
 
 
 def load_objective_file(extra: list[Path] | tuple = ()):
-    """The objective in force: rules/objective.yaml, or the last rule folder's objective.yaml."""
-    from advisor.plans.objective import find_objective, load_objective
+    """The objective in force: rules/objective.yaml, or the last rule folder's objective.yaml
+    (from the cache while that file and the code that reads it are unchanged)."""
+    from advisor.plans.objective import Objective, find_objective, load_objective
 
-    return load_objective(find_objective(rule_dirs(extra)))
+    path = find_objective(rule_dirs(extra))
+    return cached("RULES", "objective", lambda: Key(code_files(*_OBJECTIVE_CODE)).file(path),
+                  lambda: load_objective(path), lambda o: isinstance(o, Objective))
+
+
+# The code a cached rulebook and objective depend on (advisor.cache keys them by these files).
+_RULES_CODE = ("rules/spec.py", "rules/templates.py", "facts", "yamlfile.py", "cache.py", "advise.py")
+_OBJECTIVE_CODE = ("plans/objective.py", "yamlfile.py", "cache.py", "advise.py")
+
+
+def _rulebook_key(dirs: list[Path], templates: Path) -> Key:
+    key = Key(code_files(*_RULES_CODE))
+    for d in dirs:
+        key.files(d, "*.yaml")
+    return key.files(templates, "*.md.j2")
 
 
 def load_rulebook(extra: list[Path] | tuple = ()) -> list[RuleSpec]:
-    try:
+    """The rules of the built-in folder, $ADVISOR_RULES and `extra`, checked (from the cache
+    while no rule file, recommendation template or the code that checks them changed)."""
+    dirs = rule_dirs(extra)
+
+    def load() -> list[RuleSpec]:
         from advisor.rules.templates import recommendation_templates
 
-        return load_rules(rule_dirs(extra), recommendation_templates())
+        return load_rules(dirs, recommendation_templates())
+
+    def valid(rules) -> bool:
+        return isinstance(rules, list) and all(isinstance(r, RuleSpec) for r in rules)
+
+    def key() -> Key:
+        return _rulebook_key(dirs, data_dir("templates") / "recommendations")
+
+    try:
+        return cached("RULES", "rules", key, load, valid)
     except RuleErrors as exc:
         raise AdvisorError(str(exc)) from None
 

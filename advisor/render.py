@@ -1,14 +1,26 @@
-"""jinja2 rendering of advisories. Undefined variables are errors, never blanks."""
+"""jinja2 rendering of advisories. Undefined variables are errors, never blanks.
+
+jinja2 is imported only to render markdown (JSON needs none of it). Compiled templates are kept
+in the cache folder (advisor.cache) by jinja2's FileSystemBytecodeCache, in a folder named by a
+digest of this module and of jinja2's own files (the environment's options and jinja2's
+compiler shape the compiled code); jinja2 itself recompiles a template whose source changed. A
+bytecode file that cannot be read or written is a miss, never an error. ADVISOR_NO_CACHE or
+ADVISOR_NO_TEMPLATES_CACHE turn it off.
+"""
 from __future__ import annotations
 
 import json
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
-
+from advisor import cache
 from advisor.paths import data_dir
 from advisor.plans.runtimes import RUNTIME_NAMES
 from advisor.sizing import constants as c
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 def gb(n: int | float | None) -> str:
@@ -79,8 +91,41 @@ def params(n: int) -> str:
     return f"{n / 1e9:,.1f}B" if n >= 1e9 else f"{n / 1e6:,.0f}M"
 
 
+def _bytecode_cache():
+    """jinja2's bytecode cache in the cache folder, or None (turned off, or no folder)."""
+    import jinja2
+
+    if not cache.enabled("TEMPLATES"):
+        return None
+
+    class BytecodeCache(jinja2.FileSystemBytecodeCache):
+        def load_bytecode(self, bucket):
+            try:
+                super().load_bytecode(bucket)
+            except Exception:  # noqa: BLE001 - damaged or foreign: compile the template again
+                bucket.reset()
+
+        def dump_bytecode(self, bucket):
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass  # a cache that cannot be written costs only speed
+
+    try:
+        jinja = Path(jinja2.__file__).parent  # its version and compiler: upgraded, they change
+        key = cache.Key(cache.code_files("render.py", "cache.py"))
+        key.file(jinja / "__init__.py").file(jinja / "compiler.py")
+        folder = cache.cache_dir() / f"templates-{key.digest()}"
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return BytecodeCache(str(folder))
+
+
 @lru_cache(maxsize=4)
 def environment(templates: str | None = None) -> jinja2.Environment:
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates or str(data_dir("templates"))),
         undefined=jinja2.StrictUndefined,
@@ -88,6 +133,7 @@ def environment(templates: str | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters.update(gb=gb, gib=gib, tps=tps, params=params, pace=pace, fmt=fmt,
                        thousands=lambda n: f"{n:,}")

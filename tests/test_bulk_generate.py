@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -198,16 +199,14 @@ def test_failed_pages_are_reported_with_reasons_and_the_rest_written(tmp_path):
 def test_file_names_are_safe_whatever_the_ids_hold(kb, rules, tmp_path):
     m8 = kb.model("llama-3.1-8b")
     weird_models = [
-        m8.model_copy(update={"id": "meta-llama/Llama-3.1-8B", "name": "Slash <b>|x|</b>",
-                              "aliases": [], "siblings": []}),
-        m8.model_copy(update={"id": "../../escape", "name": "Dots", "aliases": [], "siblings": []}),
-        m8.model_copy(update={"id": "modèle-ünïcode-模型", "name": "Unicode 模型", "aliases": [],
-                              "siblings": []}),
-        m8.model_copy(update={"id": "index", "name": "Index", "aliases": [], "siblings": []}),
+        replace(m8, id="meta-llama/Llama-3.1-8B", name="Slash <b>|x|</b>", aliases=[], siblings=[]),
+        replace(m8, id="../../escape", name="Dots", aliases=[], siblings=[]),
+        replace(m8, id="modèle-ünïcode-模型", name="Unicode 模型", aliases=[], siblings=[]),
+        replace(m8, id="index", name="Index", aliases=[], siblings=[]),
     ]
     g = kb.gpu("h100-80gb")
-    weird_gpus = [g.model_copy(update={"id": ".hidden/gpu..x", "name": "Hidden", "aliases": []}),
-                  g.model_copy(update={"id": "GPU With Spaces", "name": "Spaces & <i>", "aliases": []})]
+    weird_gpus = [replace(g, id=".hidden/gpu..x", name="Hidden", aliases=[]),
+                  replace(g, id="GPU With Spaces", name="Spaces & <i>", aliases=[])]
     wkb = kb_of(weird_models, weird_gpus)
     out = tmp_path / "out"
     for fmt, ext in (("markdown", "md"), ("html", "html")):
@@ -327,8 +326,8 @@ def test_a_worker_that_dies_fails_its_chunk_and_the_rest_goes_on():
 
 def test_default_context_is_capped_at_each_model_maximum(kb, rules, advisor, tmp_path):
     m = kb.model("llama-3.1-8b")
-    short = m.model_copy(update={"architecture": m.architecture.model_copy(update={"max_context": 4096}),
-                                 "id": "short-8b", "name": "Short 8B", "aliases": [], "siblings": []})
+    short = replace(m, architecture=replace(m.architecture, max_context=4096),
+                    id="short-8b", name="Short 8B", aliases=[], siblings=[])
     skb = kb_of([short], [kb.gpu("h200")])
     s = generate(skb, rules, tmp_path, Filters(precisions=("fp16",)), defaults=frozenset({"context"}))
     assert not s.failed

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -105,9 +106,9 @@ def test_gpus_cheapest_first_then_smallest(kb, planner):
     h = kb.gpu("h100-80gb")
     a = kb.gpu("a100-80gb")
     priced = kb_of([kb.model("llama-3.1-70b")],
-                   [h.model_copy(update={"price_usd_per_hour": 3.0, "price_date": "2025-01"}),
-                    a.model_copy(update={"price_usd_per_hour": 1.0, "price_date": "2025-01"}),
-                    *[kb.gpu(g).model_copy(update={"price_usd_per_hour": None, "price_date": None})
+                   [replace(h, price_usd_per_hour=3.0, price_date="2025-01"),
+                    replace(a, price_usd_per_hour=1.0, price_date="2025-01"),
+                    *[replace(kb.gpu(g), price_usd_per_hour=None, price_date=None)
                       for g in ("rtx-4090", "mi300x")]])
     from advisor.advise import load_objective_file
     from advisor.plans.planner import Planner
@@ -162,8 +163,8 @@ def test_inverse_bad_input_exits_2(args, message):
 
 def test_default_context_is_capped_at_the_model_maximum_and_a_chosen_one_is_not(kb):
     m = kb.model("llama-3.1-8b")
-    short = m.model_copy(update={"architecture": m.architecture.model_copy(update={"max_context": 4096}),
-                                 "id": "short-8b", "name": "Short 8B", "aliases": [], "siblings": []})
+    short = replace(m, architecture=replace(m.architecture, max_context=4096),
+                    id="short-8b", name="Short 8B", aliases=[], siblings=[])
     skb = kb_of([short, kb.model("llama-3.1-70b")], [kb.gpu("h200")])
     g = skb.gpu("h200")
     from advisor.advise import load_objective_file

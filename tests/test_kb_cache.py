@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
@@ -13,8 +15,7 @@ from advisor.paths import data_dir
 
 
 def _same(a, b) -> bool:
-    return ([m.model_dump() for m in a.all_models()] == [m.model_dump() for m in b.all_models()]
-            and [g.model_dump() for g in a.all_gpus()] == [g.model_dump() for g in b.all_gpus()])
+    return a.all_models() == b.all_models() and a.all_gpus() == b.all_gpus()
 
 
 def test_cached_kb_equals_the_yaml(tmp_path, monkeypatch):
@@ -58,3 +59,15 @@ def test_explain_output_is_the_same_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVISOR_NO_KB_CACHE", "1")
     assert run().output == a.output
     assert os.fspath(cache_dir()) == str(tmp_path / "cache")
+
+
+def test_a_run_from_the_cache_does_not_import_pydantic(tmp_path):
+    """pydantic validates entries when the YAML is read; the cached entries are plain dataclasses."""
+    code = ("import sys; from advisor.kb.cache import load_kb_cached; kb = load_kb_cached(); "
+            "print(kb.model('llama-3.1-8b').architecture.layers, 'pydantic' in sys.modules)")
+    env = dict(os.environ, ADVISOR_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("ADVISOR_NO_KB_CACHE", None)
+    run = lambda: subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                 check=True).stdout.split()
+    assert run() == ["32", "True"]     # the first run reads and validates the YAML
+    assert run() == ["32", "False"]    # later runs unpickle the cache

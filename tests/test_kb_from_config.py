@@ -12,6 +12,7 @@ from advisor.cli import main
 from advisor.errors import AdvisorError
 from advisor.kb.from_config import MAPPERS, architecture_from_config, model_from_config, model_yaml
 from advisor.kb.schema import Model
+from advisor.kb.validate import validate
 from advisor.sizing.tensors import parameter_count
 
 # Real config.json values (trimmed to the keys that matter) of models in the KB.
@@ -92,7 +93,7 @@ def test_yaml_round_trips_and_is_deterministic():
     m = model_from_config(CONFIGS["deepseek-v3"], "ds", "hf/config.json")
     text = model_yaml(m)
     assert text == model_yaml(model_from_config(CONFIGS["deepseek-v3"], "ds", "hf/config.json"))
-    assert Model.model_validate(yaml.safe_load(text)) == m
+    assert validate(Model, yaml.safe_load(text)) == m
     assert "experts_shared: 1" in text and "qkv_bias" not in text
 
 
@@ -126,7 +127,7 @@ def test_cli_writes_a_valid_entry_and_refuses_to_overwrite(tmp_path):
     assert r.exit_code == 0, r.output
     written = out / "llama-3.1-8b.yaml"  # id from _name_or_path
     assert r.output.strip() == str(written)
-    entry = Model.model_validate(yaml.safe_load(written.read_text()))
+    entry = validate(Model, yaml.safe_load(written.read_text()))
     assert entry.aliases == ["meta-llama/Llama-3.1-8B"] and entry.sources[0].source == str(cfg)
     before = written.read_text()
     r = _cli("--from", str(cfg), "--out", str(out))

@@ -105,10 +105,11 @@ def test_cli_bad_speed_options_exit_2(args):
 
 def _moe_model():
     from advisor.kb.schema import Model
-    return Model(id="toy-moe", name="Toy MoE", family="toy", architecture=dict(
+    from advisor.kb.validate import validate
+    return validate(Model, dict(id="toy-moe", name="Toy MoE", family="toy", architecture=dict(
         layers=24, hidden_size=4096, attention_heads=32, kv_heads=8, head_dim=128,
         ffn_size=8192, vocab_size=32000, tied_embeddings=False, max_context=32768,
-        experts_total=16, experts_active=2), sources=[{"fields": ["architecture"], "source": "test fixture"}])
+        experts_total=16, experts_active=2), sources=[{"fields": ["architecture"], "source": "test fixture"}]))
 
 
 def test_moe_expert_offload_keeps_dense_on_gpu_and_beats_layer_offload(kb):

@@ -1,4 +1,6 @@
 """Native formats, the quality measurements plans quote, and the commands plans print."""
+from dataclasses import replace
+
 from advisor.facts import FACTS
 from advisor.plans.commands import llama_server, vllm_serve
 from advisor.plans.quality import weight_table
@@ -14,8 +16,8 @@ def test_native_formats_agree_with_the_architecture_for_every_kb_gpu(kb):
 
 
 def test_a_gpu_without_throughput_fields_falls_back_to_its_architecture(kb):
-    v100ish = kb.gpu("a100-40gb").model_copy(update={
-        "architecture": "volta", "fp16_tflops": None, "bf16_tflops": None, "int8_tops": None})
+    v100ish = replace(kb.gpu("a100-40gb"), architecture="volta", fp16_tflops=None,
+                      bf16_tflops=None, int8_tops=None)
     assert native_formats(v100ish) == ("fp16",)
 
 

@@ -17,6 +17,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from advisor.kb import load_kb  # noqa: E402
+from advisor.kb.validate import dump  # noqa: E402
 
 
 def write_synthetic_kb(out: Path, models: int = 60, gpus: int = 50) -> Path:
@@ -27,7 +28,7 @@ def write_synthetic_kb(out: Path, models: int = 60, gpus: int = 50) -> Path:
     made = {f"{base_models[i % len(base_models)].id}-syn{i // len(base_models)}" for i in range(models)}
     for i in range(models):
         b, k = base_models[i % len(base_models)], i // len(base_models)
-        d = b.model_dump(exclude_defaults=True)
+        d = dump(b, exclude_defaults=True)
         d["id"] = f"{b.id}-syn{k}"
         d["name"] = f"{b.name} (synthetic {k})"
         d["aliases"] = []
@@ -40,7 +41,7 @@ def write_synthetic_kb(out: Path, models: int = 60, gpus: int = 50) -> Path:
             for src in d["sources"]:
                 if "distilled_from" in src["fields"] and teacher not in made:
                     src["fields"] = [f for f in src["fields"] if f != "distilled_from"]
-        d["architecture"] = dict(b.architecture.model_dump(exclude_defaults=True),
+        d["architecture"] = dict(dump(b.architecture, exclude_defaults=True),
                                  layers=b.architecture.layers + 2 * k)
         d.pop("published_parameters", None)
         d["sources"] = [s for s in d["sources"] if s["fields"] != ["published_parameters"]]
@@ -49,7 +50,7 @@ def write_synthetic_kb(out: Path, models: int = 60, gpus: int = 50) -> Path:
         (out / "models" / f"{d['id']}.yaml").write_text(yaml.safe_dump(d, sort_keys=True))
     for i in range(gpus):
         b, k = base_gpus[i % len(base_gpus)], i // len(base_gpus)
-        d = b.model_dump(exclude_defaults=True)
+        d = dump(b, exclude_defaults=True)
         d["id"] = f"{b.id}-syn{k}"
         d["name"] = f"{b.name} (synthetic {k})"
         d["aliases"] = []

@@ -74,6 +74,7 @@ def list_(ctx, kind, fmt):
 def show(ctx, key, fmt):
     """Show the entry KEY (an id, name or alias of a model or GPU) with its sources."""
     from advisor.kb.listing import find_entries
+    from advisor.kb.validate import dump
 
     k = _load(ctx)
     found = find_entries(k, key)
@@ -82,7 +83,7 @@ def show(ctx, key, fmt):
         path, replaced = k.path_of(entry), k.overridden(entry)
         if fmt == "json":
             out.append(json.dumps({"path": str(path), "replaces": str(replaced) if replaced else None,
-                                   **entry.model_dump(mode="json", exclude_none=True)}, indent=2) + "\n")
+                                   **dump(entry, mode="json", exclude_none=True)}, indent=2) + "\n")
         else:
             head = f"# {path}\n" + (f"# replaces the built-in entry {replaced}\n" if replaced else "")
             out.append(head + path.read_text(encoding="utf-8"))

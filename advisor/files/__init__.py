@@ -8,20 +8,19 @@ instead of the architecture-derived tensors when asked for the file's own precis
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from pydantic import ConfigDict, ValidationError
-
 from advisor.errors import AdvisorError
-from advisor.kb.schema import Architecture, Model, Source
+from advisor.kb.schema import Architecture, Model
 from advisor.sizing.inventory import TensorInventory
 
 MODEL_SUFFIXES = (".gguf", ".json", ".safetensors")
 
 
+@dataclass(frozen=True, kw_only=True)
 class FileModel(Model):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True)
     weights_inventory: Optional[TensorInventory] = None
 
 
@@ -31,16 +30,18 @@ def _model_id(name: str) -> str:
 
 
 def _build(name: str, family: str, fields: dict, where: str, inv: TensorInventory | None) -> FileModel:
+    from advisor.kb.validate import ValidationError, error_message, validate
+
     try:
-        arch = Architecture(**fields)
-        return FileModel(id=_model_id(name), name=name, family=family or "unknown",
-                         architecture=arch,
-                         sources=[Source(fields=["architecture"], source=f"file: {where}")],
-                         weights_inventory=inv)
+        arch = validate(Architecture, fields)
+        model = validate(Model, {"id": _model_id(name), "name": name, "family": family or "unknown",
+                                 "architecture": arch,
+                                 "sources": [{"fields": ["architecture"], "source": f"file: {where}"}]})
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise AdvisorError(f"{where}: cannot size this model: {loc + ': ' if loc else ''}{err['msg']}") from None
+        raise AdvisorError(f"{where}: cannot size this model: {loc + ': ' if loc else ''}{error_message(err)}") from None
+    return FileModel(**vars(model), weights_inventory=inv)
 
 
 def _gguf_model(path: Path) -> tuple[FileModel, str]:

@@ -9,9 +9,8 @@ four norms a layer, Phi-3's fused projections, Command R's one LayerNorm).
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from typing import Any, Callable
-
-from pydantic import ValidationError
 
 from advisor.errors import AdvisorError
 from advisor.kb.schema import ID_PATTERN, Model
@@ -255,12 +254,15 @@ def model_from_config(config: Config, model_id: str, source: str) -> Model:
                      "note": f"mapped from model_type {config['model_type']} by advisor kb add; "
                              "no published parameter count recorded yet"}],
     }
+    from advisor.kb.validate import ValidationError, error_message, validate
+
     try:
-        return Model.model_validate(entry)
+        return validate(Model, entry)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "(entry)"
-        raise AdvisorError(f"{source}: the mapped entry is not valid: field '{where}': {err['msg']}") from None
+        raise AdvisorError(f"{source}: the mapped entry is not valid: field '{where}': "
+                           f"{error_message(err)}") from None
 
 
 _ARCH_ORDER = ["layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "ffn_size", "vocab_size",
@@ -281,14 +283,14 @@ def _scalar(v: Any) -> str:
 def model_yaml(m: Model) -> str:
     """The entry as YAML in the KB's layout; fields left at their defaults are not written."""
     arch = m.architecture
-    defaults = type(arch).model_fields
+    defaults = {f.name: f.default for f in fields(arch)}
     lines = [f"id: {m.id}", f"name: {_scalar(m.name)}", f"family: {_scalar(m.family)}",
              "aliases: [" + ", ".join(_scalar(a) for a in m.aliases) + "]",
              "siblings: [" + ", ".join(m.siblings) + "]", "architecture:"]
     names = _ARCH_ORDER + [k for k in defaults if k not in _ARCH_ORDER]
     for k in names:
         v = getattr(arch, k)
-        if k in _ARCH_ORDER or v != defaults[k].default:
+        if k in _ARCH_ORDER or v != defaults[k]:
             lines.append(f"  {k}: {_scalar(v)}")
     if m.vision_tower_excluded:
         lines.append("vision_tower_excluded: true")

@@ -1,4 +1,4 @@
-"""JSON Schema of KB entries, exported from the pydantic models.
+"""JSON Schema of KB entries, exported by pydantic from the entry classes (advisor.kb.validate).
 
 The exported files (kb/schema/<kind>.schema.json) let editors check a YAML entry as it is typed
 (yaml-language-server: `# yaml-language-server: $schema=../schema/gpu.schema.json`) and let
@@ -20,8 +20,9 @@ SCHEMAS = {"model": Model, "gpu": GPU}
 
 
 def schema_of(kind: str) -> dict:
-    model = SCHEMAS[kind]
-    s = model.model_json_schema(mode="validation")
+    from advisor.kb.validate import adapter
+
+    s = adapter(SCHEMAS[kind]).json_schema(mode="validation")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **s}
 
 

@@ -1,28 +1,65 @@
-"""pydantic v2 schema of a KB entry. Strict: unknown keys and wrong types are errors.
+"""The schema of a KB entry: frozen dataclasses, validated by pydantic v2 when YAML is read.
 
-Every fact field that is set must be named by one of the entry's `sources`; identity fields
-(id, name, aliases, family, siblings, vendor) need none.
+Strict: unknown keys and wrong types are errors. Every fact field that is set must be named by
+one of the entry's `sources`; identity fields (id, name, aliases, family, siblings, vendor) need
+none.
+
+The classes are plain stdlib dataclasses so that using them, and unpickling the KB cache
+(advisor.kb.cache), does not import pydantic (about 0.25 s of a run). pydantic reads their
+annotations only in advisor.kb.validate (load_kb, `advisor kb validate`, model files, the JSON
+Schema export): the per-field constraints are `Annotated[..., Field(...)]`, a name supplied
+there; `__pydantic_config__` makes every field strict and refuses unknown keys; the cross-field
+checks are in `__post_init__`, which pydantic runs after the fields validate and which also
+guards entries built in code (`Architecture(...)`, `dataclasses.replace`). Building an entry in
+code checks only those cross-field rules: validate data from outside with advisor.kb.validate.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+if TYPE_CHECKING:  # resolved by advisor.kb.validate when pydantic reads the annotations
+    from pydantic import Field
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9.\-]*$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+def _list():
+    """An empty list by default (the JSON Schema says `"default": []`, as it always has)."""
+    return field(default_factory=list, metadata={"json_schema_extra": {"default": []}})
 
 
-class Source(_Strict):
-    fields: list[str] = Field(min_length=1)
-    source: str = Field(min_length=5)
+def _describe(schema: dict, cls: type) -> None:
+    """A class's own docstring as its JSON Schema description (pydantic before 2.12 leaves it out
+    for a plain dataclass; dataclasses give an undocumented class a signature as its __doc__)."""
+    doc = cls.__dict__.get("__doc__")
+    if doc and not doc.startswith(f"{cls.__name__}("):
+        import inspect
+
+        schema["description"] = inspect.cleandoc(doc)
+
+
+class _Entry:
+    """What pydantic needs to know about an entry class: strict fields, no unknown keys."""
+    __pydantic_config__ = {"extra": "forbid", "strict": True, "json_schema_extra": _describe}
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source, handler):
+        # Strict mode would accept only instances for a dataclass itself; an entry (and a nested
+        # one: architecture, sources, checkpoints) is read from a mapping. Fields stay strict.
+        schema = handler(source)
+        handler.resolve_ref_schema(schema)["strict"] = False
+        return schema
+
+
+@dataclass(frozen=True, kw_only=True)
+class Source(_Entry):
+    fields: Annotated[list[str], Field(min_length=1)]
+    source: Annotated[str, Field(min_length=5)]
     note: Optional[str] = None
 
 
-def _check_sources(entry: BaseModel, fact_fields: list[str]) -> None:
+def _check_sources(entry, fact_fields: list[str]) -> None:
     covered = {f for s in entry.sources for f in s.fields}
     unknown = covered - set(fact_fields)
     if unknown:
@@ -32,44 +69,45 @@ def _check_sources(entry: BaseModel, fact_fields: list[str]) -> None:
         raise ValueError(f"fact(s) without a source: {', '.join(missing)}")
 
 
-class Architecture(_Strict):
-    layers: int = Field(gt=0)
-    hidden_size: int = Field(gt=0)
-    attention_heads: int = Field(gt=0)
-    kv_heads: int = Field(gt=0)
-    head_dim: int = Field(gt=0)
-    ffn_size: int = Field(gt=0)
-    vocab_size: int = Field(gt=0)
+@dataclass(frozen=True, kw_only=True)
+class Architecture(_Entry):
+    layers: Annotated[int, Field(gt=0)]
+    hidden_size: Annotated[int, Field(gt=0)]
+    attention_heads: Annotated[int, Field(gt=0)]
+    kv_heads: Annotated[int, Field(gt=0)]
+    head_dim: Annotated[int, Field(gt=0)]
+    ffn_size: Annotated[int, Field(gt=0)]
+    vocab_size: Annotated[int, Field(gt=0)]
     tied_embeddings: bool
-    max_context: int = Field(gt=0)
+    max_context: Annotated[int, Field(gt=0)]
     qkv_bias: bool = False
     qk_norm: bool = False               # per-head RMSNorm on q and k (Qwen3, Gemma 3)
     # With qk_norm: each head has its own norm weights (Command R+: heads x head_dim) instead
     # of one head_dim vector shared by all heads (Qwen3, Gemma 3).
     qk_norm_per_head: bool = False
-    norms_per_layer: int = Field(default=2, ge=0)
+    norms_per_layer: Annotated[int, Field(ge=0)] = 2
     # Sliding-window attention: `sliding_window` tokens on sliding layers. With
     # sliding_window_pattern N, every Nth layer (layer i with (i + 1) % N == 0) is global and
     # the others slide (Gemma 2: 2, Gemma 3: 6); with no pattern, every layer slides
     # (Mistral 7B v0.1, Phi-3 mini).
-    sliding_window: Optional[int] = Field(default=None, gt=0)
-    sliding_window_pattern: Optional[int] = Field(default=None, gt=1)
+    sliding_window: Annotated[Optional[int], Field(gt=0)] = None
+    sliding_window_pattern: Annotated[Optional[int], Field(gt=1)] = None
     # Multi-head latent attention (DeepSeek V2/V3): the cache holds kv_lora_rank +
     # qk_rope_head_dim values a token a layer instead of K and V heads.
-    kv_lora_rank: Optional[int] = Field(default=None, gt=0)
-    q_lora_rank: Optional[int] = Field(default=None, gt=0)
-    qk_rope_head_dim: Optional[int] = Field(default=None, gt=0)
-    qk_nope_head_dim: Optional[int] = Field(default=None, gt=0)
-    v_head_dim: Optional[int] = Field(default=None, gt=0)
+    kv_lora_rank: Annotated[Optional[int], Field(gt=0)] = None
+    q_lora_rank: Annotated[Optional[int], Field(gt=0)] = None
+    qk_rope_head_dim: Annotated[Optional[int], Field(gt=0)] = None
+    qk_nope_head_dim: Annotated[Optional[int], Field(gt=0)] = None
+    v_head_dim: Annotated[Optional[int], Field(gt=0)] = None
     # Mixture of experts: experts_total routed experts of expert_ffn_size (default ffn_size),
     # experts_active used a token, experts_shared always used; the first dense_layers layers
     # are dense (with ffn_size), then every moe_layer_step-th layer is MoE (Llama 4 Maverick: 2).
-    experts_total: Optional[int] = Field(default=None, gt=1)
-    experts_active: Optional[int] = Field(default=None, gt=0)
-    experts_shared: int = Field(default=0, ge=0)
-    expert_ffn_size: Optional[int] = Field(default=None, gt=0)
-    dense_layers: int = Field(default=0, ge=0)
-    moe_layer_step: int = Field(default=1, ge=1)
+    experts_total: Annotated[Optional[int], Field(gt=1)] = None
+    experts_active: Annotated[Optional[int], Field(gt=0)] = None
+    experts_shared: Annotated[int, Field(ge=0)] = 0
+    expert_ffn_size: Annotated[Optional[int], Field(gt=0)] = None
+    dense_layers: Annotated[int, Field(ge=0)] = 0
+    moe_layer_step: Annotated[int, Field(ge=1)] = 1
     # Biases beyond qkv_bias: attn_output_bias on the attention output projection; ffn_bias on
     # every FFN/expert projection (gpt-oss); router_bias on the MoE router (gpt-oss: a bias
     # added to the logits; DeepSeek V3: the e_score_correction_bias used to pick experts).
@@ -92,8 +130,7 @@ class Architecture(_Strict):
     # (gpt-oss: MXFP4, 4-bit values with an 8-bit shared exponent a block of 32).
     expert_checkpoint_dtype: Optional[Literal["mxfp4"]] = None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> "Architecture":
+    def __post_init__(self) -> None:
         if self.attention_heads % self.kv_heads:
             raise ValueError(
                 f"kv_heads {self.kv_heads} does not divide attention_heads {self.attention_heads}"
@@ -122,7 +159,6 @@ class Architecture(_Strict):
             raise ValueError(f"{', '.join(stray)} need(s) experts_total (a mixture of experts)")
         if self.experts_total and self.dense_layers >= self.layers:
             raise ValueError("dense_layers leaves no mixture-of-experts layer")
-        return self
 
     def is_moe_layer(self, i: int) -> bool:
         """Layer i (0-based) has routed experts: after the first dense_layers, every
@@ -135,33 +171,35 @@ class Architecture(_Strict):
 REPO_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
 
-class Checkpoint(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class Checkpoint(_Entry):
     """A published checkpoint of the model in another format: the publisher's own FP8/AWQ/GPTQ/
     MXFP4 release or a well-known quantizer's (hugging-quants, RedHatAI/neuralmagic, unsloth)."""
-    repo: str = Field(pattern=REPO_PATTERN)
+    repo: Annotated[str, Field(pattern=REPO_PATTERN)]
     precision: str        # a precision name (advisor.sizing.precision), checked by the loader
-    publisher: str = Field(min_length=2)
+    publisher: Annotated[str, Field(min_length=2)]
 
 
-class Model(_Strict):
-    id: str = Field(pattern=ID_PATTERN)
+@dataclass(frozen=True, kw_only=True)
+class Model(_Entry):
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
     name: str
     family: str
-    aliases: list[str] = []
-    siblings: list[str] = []
+    aliases: list[str] = _list()
+    siblings: list[str] = _list()
     # The model this one was distilled from (a KB id, checked by the loader like siblings):
     # DeepSeek-R1-Distill-Qwen-7B has distilled_from deepseek-r1.
-    distilled_from: Optional[str] = Field(default=None, pattern=ID_PATTERN)
+    distilled_from: Annotated[Optional[str], Field(pattern=ID_PATTERN)] = None
     architecture: Architecture
     # The parameter count its publisher gives. published_parameters_exact: true when it is
     # exact (safetensors total_size / bytes a parameter, or a count to the parameter), false
     # when it is a rounded figure ("7.61B" -> 7610000000); the source's note says which.
-    published_parameters: Optional[int] = Field(default=None, gt=0)
+    published_parameters: Annotated[Optional[int], Field(gt=0)] = None
     published_parameters_exact: bool = True
     # For a mixture of experts, the published parameters used a token (rounded as published);
     # published_active_excludes_embedding: the publisher leaves the token-embedding table out
     # of its active count (gpt-oss: a lookup reads one row of it).
-    published_active_parameters: Optional[int] = Field(default=None, gt=0)
+    published_active_parameters: Annotated[Optional[int], Field(gt=0)] = None
     published_active_excludes_embedding: bool = False
     # The released checkpoint also holds a vision encoder (and projector) that the
     # architecture here leaves out: counts and sizes are for the text model only.
@@ -174,16 +212,15 @@ class Model(_Strict):
     # gpt-oss), the instruction-tuned repo people chat with, the publisher's and well-known
     # quantized checkpoints, and GGUF repos that llama-server -hf ORG/REPO:QUANT can load.
     native_precision: Optional[str] = None
-    instruct_repo: Optional[str] = Field(default=None, pattern=REPO_PATTERN)
-    checkpoints: list[Checkpoint] = []
-    gguf_repos: list[Annotated[str, Field(pattern=REPO_PATTERN)]] = []
+    instruct_repo: Annotated[Optional[str], Field(pattern=REPO_PATTERN)] = None
+    checkpoints: list[Checkpoint] = _list()
+    gguf_repos: list[Annotated[str, Field(pattern=REPO_PATTERN)]] = _list()
     # The context the publisher advertises (model card), where it differs from the config's
     # max_position_embeddings (Command R: 8,192 in config.json, 128k on the card).
-    advertised_context: Optional[int] = Field(default=None, gt=0)
-    sources: list[Source] = Field(min_length=1)
+    advertised_context: Annotated[Optional[int], Field(gt=0)] = None
+    sources: Annotated[list[Source], Field(min_length=1)]
 
-    @model_validator(mode="after")
-    def _sourced(self) -> "Model":
+    def __post_init__(self) -> None:
         _check_sources(self, ["architecture", "published_parameters", "published_active_parameters",
                               "native_precision", "instruct_repo", "checkpoints", "gguf_repos",
                               "advertised_context"])
@@ -195,41 +232,40 @@ class Model(_Strict):
             raise ValueError("a model is not its own sibling")
         if self.distilled_from == self.id:
             raise ValueError("a model is not distilled from itself")
-        return self
 
 
-class GPU(_Strict):
-    id: str = Field(pattern=ID_PATTERN)
+@dataclass(frozen=True, kw_only=True)
+class GPU(_Entry):
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
     name: str
     vendor: Literal["nvidia", "amd", "apple", "intel"]
-    aliases: list[str] = []
+    aliases: list[str] = _list()
     segment: Optional[Literal["datacenter", "workstation", "consumer", "laptop", "soc"]] = None
     # lower-case family: pascal, volta, turing, ampere, ada-lovelace, hopper, blackwell, cdna1 ..
     # cdna4, rdna3, rdna3.5, rdna4, apple-m1 .. apple-m4, gaudi2, gaudi3, xe-hpg, xe2
-    architecture: str = Field(pattern=ID_PATTERN)
-    memory_bytes: int = Field(gt=0)
+    architecture: Annotated[str, Field(pattern=ID_PATTERN)]
+    memory_bytes: Annotated[int, Field(gt=0)]
     # Apple and other unified-memory parts: the share of memory the GPU may use by default
     # (macOS recommendedMaxWorkingSetSize); None for discrete cards.
     unified_memory: bool = False
-    gpu_memory_share: Optional[float] = Field(default=None, gt=0, le=1)
+    gpu_memory_share: Annotated[Optional[float], Field(gt=0, le=1)] = None
     memory_type: Optional[str] = None
-    bandwidth_gb_s: float = Field(gt=0)
-    fp32_tflops: Optional[float] = Field(default=None, gt=0)
-    fp16_tflops: Optional[float] = Field(default=None, gt=0)
-    bf16_tflops: Optional[float] = Field(default=None, gt=0)
-    fp8_tflops: Optional[float] = Field(default=None, gt=0)
-    int8_tops: Optional[float] = Field(default=None, gt=0)
-    shader_cores: Optional[int] = Field(default=None, gt=0)
-    tensor_cores: Optional[int] = Field(default=None, gt=0)
+    bandwidth_gb_s: Annotated[float, Field(gt=0)]
+    fp32_tflops: Annotated[Optional[float], Field(gt=0)] = None
+    fp16_tflops: Annotated[Optional[float], Field(gt=0)] = None
+    bf16_tflops: Annotated[Optional[float], Field(gt=0)] = None
+    fp8_tflops: Annotated[Optional[float], Field(gt=0)] = None
+    int8_tops: Annotated[Optional[float], Field(gt=0)] = None
+    shader_cores: Annotated[Optional[int], Field(gt=0)] = None
+    tensor_cores: Annotated[Optional[int], Field(gt=0)] = None
     interconnect: Optional[str] = None
-    interconnect_gb_s: Optional[float] = Field(default=None, gt=0)
+    interconnect_gb_s: Annotated[Optional[float], Field(gt=0)] = None
     # Rental price: on-demand USD per GPU-hour, the date it was read and (in sources) where.
-    price_usd_per_hour: Optional[float] = Field(default=None, gt=0)
-    price_date: Optional[str] = Field(default=None, pattern=r"^\d{4}-\d{2}(-\d{2})?$")
-    sources: list[Source] = Field(min_length=1)
+    price_usd_per_hour: Annotated[Optional[float], Field(gt=0)] = None
+    price_date: Annotated[Optional[str], Field(pattern=r"^\d{4}-\d{2}(-\d{2})?$")] = None
+    sources: Annotated[list[Source], Field(min_length=1)]
 
-    @model_validator(mode="after")
-    def _sourced(self) -> "GPU":
+    def __post_init__(self) -> None:
         if (self.price_usd_per_hour is None) != (self.price_date is None):
             raise ValueError("price_usd_per_hour and price_date go together")
         if self.unified_memory != (self.gpu_memory_share is not None):
@@ -243,7 +279,6 @@ class GPU(_Strict):
                 "interconnect", "interconnect_gb_s",
             ],
         )
-        return self
 
     @property
     def native_fp8(self) -> bool:

@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Iterable, Sequence, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
 from advisor.errors import AdvisorError, closest
 from advisor.kb.schema import GPU, Model
 from advisor.paths import data_dir
 from advisor.yamlfile import YamlFileError, read_yaml
 
-T = TypeVar("T", bound=BaseModel)
+T = TypeVar("T")
 KB_ENV = "ADVISOR_KB"
 KINDS = {"models": Model, "gpus": GPU}
 
@@ -98,11 +97,13 @@ def field_line(node: yaml.Node | None, dotted: str) -> int:
 @dataclass(frozen=True)
 class Parsed:
     path: Path
-    entry: BaseModel
+    entry: Model | GPU
     node: yaml.Node
 
 
 def parse_entries(paths: Iterable[Path], schema: type[T], errors: list[str]) -> list[Parsed]:
+    from advisor.kb.validate import ValidationError, error_message, validate
+
     out = []
     for path in paths:
         try:
@@ -114,10 +115,10 @@ def parse_entries(paths: Iterable[Path], schema: type[T], errors: list[str]) -> 
             errors.append(f"{path}:1: expected a mapping of fields")
             continue
         try:
-            out.append(Parsed(path, schema.model_validate(data), node))
+            out.append(Parsed(path, validate(schema, data), node))
         except ValidationError as exc:
             for err in exc.errors():
-                msg = err["msg"].removeprefix("Value error, ")
+                msg = error_message(err).removeprefix("Value error, ")
                 where, line = _blame(node, tuple(err["loc"]), msg)
                 errors.append(f"{path}:{line}: field '{where}': {msg}")
     return out

@@ -93,8 +93,15 @@ def category(name: str) -> str:
 
 def quantizable(t: Tensor) -> bool:
     """tensor_allows_quantization(): 2-D and 3-D weights, not norms, not the MoE router."""
-    return t.is_matrix and "norm" not in t.name and not t.name.startswith("ffn_gate_inp") \
-        and not t.name.endswith("_bias")
+    return t.is_matrix and _role(t.name)[0]
+
+
+@lru_cache(maxsize=4096)
+def _role(name: str) -> tuple[bool, str, bool]:
+    """What tensor_types reads of a tensor's name: whether a matrix of that name is quantized
+    (not a norm, the router or a bias), its category, and whether it holds routed experts."""
+    named = "norm" not in name and not name.startswith("ffn_gate_inp") and not name.endswith("_bias")
+    return named, category(name), name.endswith("_exps")
 
 
 @dataclass(frozen=True)
@@ -248,18 +255,17 @@ def tensor_types(ftype: str, tensors: list[Tensor], a: Architecture, imatrix: bo
     default = DEFAULT_TYPE[ftype]
     if imatrix is None:
         imatrix = ftype in REQUIRES_IMATRIX
+    if default in _FLOAT:
+        return [default if t.rows > 1 and _role(t.name)[0] else source_type for t in tensors]
     q = MixContext.of(a, tensors)
     blocks = ggml_blocks()
     i_v = 0
     out = []
     for t in tensors:
-        if not quantizable(t):
+        named, cat, expert = _role(t.name)
+        if not (named and t.rows > 1):  # not quantizable()
             out.append(source_type)
             continue
-        if default in _FLOAT:
-            out.append(default)
-            continue
-        cat = category(t.name)
         layer = t.layer if t.layer is not None else 0
         if override and cat in ("output", "token_embd"):
             out.append(override)  # llama_tensor_get_type returns the user's type as it is
@@ -269,7 +275,7 @@ def tensor_types(ftype: str, tensors: list[Tensor], a: Architecture, imatrix: bo
             if t.row_length % blocks[default][0] and ftype != "MXFP4_MOE":
                 out.append("Q8_0")
                 continue
-        new = _impl(ftype, default, cat, i_v, layer, q, imatrix, t.name.endswith("_exps"))
+        new = _impl(ftype, default, cat, i_v, layer, q, imatrix, expert)
         if cat == "attn_v" and ftype not in ("MXFP4_MOE",):
             i_v += 1
         if t.row_length % blocks[new][0]:

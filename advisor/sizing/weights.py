@@ -4,12 +4,26 @@ Two sources: the architecture (every tensor advisor.sizing.tensors derives, size
 precision: GGUF types tensor by tensor after llama.cpp's quantizer, checkpoint formats with their
 scales and zeros) or, for a model read from a file, its exact tensor list
 (advisor.sizing.inventory).
+
+Sizing an architecture's weights goes tensor by tensor (700 to 4,000 tensors, each format
+apart), so weight_summary's results are also kept on disk (advisor.cache; ADVISOR_NO_CACHE or
+ADVISOR_NO_WEIGHTS_CACHE turn it off): one small pickle an architecture, mapping a precision
+name to its WeightSummary, named by a digest of the architecture's fields, in a folder named by
+a digest of the sizing code's source files (weights-<digest>/<digest>.pickle). A file is read
+the first time its architecture is sized in a process; one that cannot be read or does not hold
+summaries of that architecture is ignored. New summaries are written when the process exits (or
+on save_cache()), merged with whatever another process wrote meanwhile, through a temporary
+file renamed into place.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import atexit
+import hashlib
+from dataclasses import dataclass, fields
 from functools import lru_cache
+from pathlib import Path
 
+from advisor import cache
 from advisor.kb.schema import Architecture
 from advisor.sizing import constants as c
 from advisor.sizing.ggml_types import tensor_bytes
@@ -102,6 +116,14 @@ class WeightSummary:
 
 @lru_cache(maxsize=4096)
 def weight_summary(a: Architecture, p: Precision) -> WeightSummary:
+    w = _STORE.get(a, p.name)
+    if w is None:
+        w = _summarise(a, p)
+        _STORE.put(a, p.name, w)
+    return w
+
+
+def _summarise(a: Architecture, p: Precision) -> WeightSummary:
     dense = [0] * a.layers
     experts = [0] * a.layers
     embedding = output = active = 0
@@ -120,6 +142,84 @@ def weight_summary(a: Architecture, p: Precision) -> WeightSummary:
     per_layer = [d + e for d, e in zip(dense, experts)]
     return WeightSummary(embedding, output, sum(per_layer), max(per_layer), active,
                          tuple(dense), tuple(experts))
+
+
+# What a summary depends on besides the architecture and the precision name: the code that
+# computes it and the block sizes it reads.
+_SIZING_CODE = ("sizing/weights.py", "sizing/gguf_mix.py", "sizing/ggml_types.py", "sizing/tensors.py",
+                "sizing/precision.py", "sizing/constants.py", "data/ggml_types.json", "kb/schema.py",
+                "cache.py")
+
+
+class _DiskStore:
+    """weight_summary's results on disk, an architecture a file (see the module docstring). A
+    file holds {"code": the code digest, "architecture": a, "summaries": {precision: summary}}:
+    one copied from another architecture or version is not used."""
+
+    def __init__(self):
+        self._code: str | None = None
+        self._known: dict[Architecture, dict] = {}   # architecture -> precision -> summary
+        self._new: dict[Architecture, dict] = {}     # the summaries computed here, not yet saved
+        self._at_exit = False
+
+    def _code_digest(self) -> str:
+        if self._code is None:
+            self._code = cache.Key(cache.code_files(*_SIZING_CODE)).digest()
+        return self._code
+
+    def _path(self, a: Architecture) -> Path:
+        text = "\n".join(f"{f.name}={getattr(a, f.name)!r}" for f in fields(a))
+        name = hashlib.sha256(text.encode()).hexdigest()[:32]
+        return cache.cache_dir() / f"weights-{self._code_digest()}" / f"{name}.pickle"
+
+    def _read(self, a: Architecture) -> dict:
+        """The summaries of `a` on disk; {} when there are none or the file is not a cache of `a`."""
+        def valid(d) -> bool:
+            return (isinstance(d, dict) and d.get("code") == self._code_digest()
+                    and d.get("architecture") == a and isinstance(d.get("summaries"), dict)
+                    and all(isinstance(k, str) and type(w) is WeightSummary
+                            for k, w in d["summaries"].items()))
+        try:
+            hit = cache.read_pickle(self._path(a), valid)
+        except OSError:
+            return {}
+        return dict(hit["summaries"]) if hit else {}
+
+    def get(self, a: Architecture, precision: str) -> WeightSummary | None:
+        if not cache.enabled("WEIGHTS"):
+            return None
+        known = self._known.get(a)
+        if known is None:
+            known = self._known[a] = self._read(a)
+        return known.get(precision)
+
+    def put(self, a: Architecture, precision: str, w: WeightSummary) -> None:
+        if not cache.enabled("WEIGHTS"):
+            return
+        self._known.setdefault(a, {})[precision] = w
+        self._new.setdefault(a, {})[precision] = w
+        if not self._at_exit:
+            self._at_exit = True
+            atexit.register(self.save)
+
+    def save(self) -> None:
+        """Write the summaries computed since the last save, each file merged with its copy on
+        disk (another process may have added to it)."""
+        new, self._new = self._new, {}
+        for a, entries in new.items():
+            try:
+                cache.write_pickle(self._path(a), {"code": self._code_digest(), "architecture": a,
+                                                   "summaries": {**self._read(a), **entries}})
+            except OSError:
+                pass
+
+
+_STORE = _DiskStore()
+
+
+def save_cache() -> None:
+    """Write the weight summaries this process computed to the cache now (also done at exit)."""
+    _STORE.save()
 
 
 def weights_breakdown_bytes(a: Architecture, p: Precision) -> dict[str, int]:

@@ -1,0 +1,139 @@
+"""On-disk caches of what advisor derives from its files, so `advisor explain` does not redo it on
+every run: the validated KB (advisor.kb.cache), the rulebook and the objective
+(advisor.advise), the weight sizes of architectures (advisor.sizing.weights) and compiled
+templates (advisor.render).
+
+Where: $ADVISOR_CACHE_DIR, else $XDG_CACHE_HOME/advisor, else ~/.cache/advisor.
+
+Keys: a cache file's name is a digest of everything its content depends on: advisor's version,
+the size and modification time of the source files of the code that computes it, and the path,
+size and modification time of every input file (an entry, a rule file, a template), so editing
+any of them, adding a folder or upgrading advisor computes it again. Nothing that failed (a KB or
+rule error) is cached. Anything that goes wrong with a cache (an unwritable folder, a damaged or
+foreign file) falls back to computing; files are written to a temporary name and renamed into
+place, so a reader never sees half a file, also with several processes at once. Pickles are
+trusted as the user's own files are: they live in their cache folder and only advisor writes them.
+
+Opt-outs, any non-empty value: ADVISOR_NO_CACHE turns every cache off; ADVISOR_NO_KB_CACHE,
+ADVISOR_NO_RULES_CACHE (rulebook and objective), ADVISOR_NO_WEIGHTS_CACHE and
+ADVISOR_NO_TEMPLATES_CACHE one each.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Callable, Iterable, TypeVar
+
+from advisor import __version__
+
+T = TypeVar("T")
+PACKAGE = Path(__file__).resolve().parent
+
+
+def cache_dir() -> Path:
+    given = os.environ.get("ADVISOR_CACHE_DIR")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "advisor"
+
+
+def enabled(name: str) -> bool:
+    """Whether the cache `name` (KB, RULES, WEIGHTS, TEMPLATES) is on."""
+    return not (os.environ.get("ADVISOR_NO_CACHE") or os.environ.get(f"ADVISOR_NO_{name}_CACHE"))
+
+
+def code_files(*names: str) -> list[Path]:
+    """Source files of advisor (paths relative to the package; a folder means its *.py files)."""
+    out = []
+    for name in names:
+        p = PACKAGE / name
+        out += sorted(p.glob("*.py")) if p.is_dir() else [p]
+    return out
+
+
+class Key:
+    """A digest of advisor's version, code files and input files, built up in order."""
+
+    def __init__(self, code: Iterable[Path] = ()):
+        self._h = hashlib.sha256(f"advisor {__version__}\n".encode())
+        for p in code:
+            st = p.stat()
+            self._h.update(f"code:{p.relative_to(PACKAGE)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+
+    def text(self, s: str) -> Key:
+        self._h.update(f"{s}\n".encode())
+        return self
+
+    def file(self, p: Path) -> Key:
+        """A file's path, size and modification time; a missing one counts as missing."""
+        try:
+            st = p.stat()
+            return self.text(f"file:{p.resolve()}:{st.st_size}:{st.st_mtime_ns}")
+        except FileNotFoundError:
+            return self.text(f"missing:{p.resolve()}")
+
+    def files(self, folder: Path, pattern: str = "*") -> Key:
+        """Every file in a folder whose name matches the pattern (or that the folder is missing)."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            return self.text(f"no folder:{folder.resolve()}")
+        self.text(f"folder:{folder.resolve()}")
+        for p in sorted(folder.iterdir()):
+            if fnmatch(p.name, pattern):
+                st = p.stat()
+                self.text(f"{p.name}:{st.st_size}:{st.st_mtime_ns}")
+        return self
+
+    def digest(self) -> str:
+        return self._h.hexdigest()[:32]
+
+
+def read_pickle(path: Path, valid: Callable[[object], bool]):
+    """The object pickled at path if `valid` accepts it, else None (missing, damaged, foreign)."""
+    try:
+        with open(path, "rb") as fh:
+            obj = pickle.load(fh)
+    except Exception:  # noqa: BLE001 - missing, damaged or from another version: compute again
+        return None
+    return obj if valid(obj) else None
+
+
+def write_pickle(path: Path, obj) -> None:
+    """Pickle obj to path atomically (a temporary file renamed into place); errors are ignored:
+    a cache that cannot be written costs only speed."""
+    import tempfile  # here: a run that only reads its caches does without it
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except (OSError, pickle.PicklingError):
+        pass
+
+
+def cached(name: str, prefix: str, key: Callable[[], Key], build: Callable[[], T],
+           valid: Callable[[object], bool]) -> T:
+    """build(), or its result as a previous run cached it under prefix-<key digest>.pickle.
+    name: the cache's opt-out name (enabled()); valid: a check of what is read back."""
+    if not enabled(name):
+        return build()
+    try:
+        path = cache_dir() / f"{prefix}-{key().digest()}.pickle"
+    except OSError:
+        return build()
+    hit = read_pickle(path, valid)
+    if hit is not None:
+        return hit
+    value = build()
+    write_pickle(path, value)
+    return value
