@@ -44,8 +44,10 @@ FREE_RUNTIMES = ("llama.cpp", "vllm")
 def _gguf_publishers() -> dict:
     import yaml
 
+    from advisor.yamlfile import Loader
+
     path = Path(__file__).resolve().parent.parent / "data" / "gguf_publishers.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)
 
 
 def gguf_repo_for(model: Model, p: Precision) -> str | None:

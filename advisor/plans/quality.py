@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from advisor.sizing.precision import Precision
+from advisor.yamlfile import Loader
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
 _LOSSLESS = ("fp32", "fp16", "bf16")
@@ -40,12 +41,12 @@ class QualityCost:
 
 @lru_cache(maxsize=1)
 def weight_table() -> dict[str, list[dict]]:
-    return yaml.safe_load((_DATA / "quant_quality.yaml").read_text(encoding="utf-8"))
+    return yaml.load((_DATA / "quant_quality.yaml").read_text(encoding="utf-8"), Loader=Loader)
 
 
 @lru_cache(maxsize=1)
 def kv_table() -> dict[str, dict]:
-    return yaml.safe_load((_DATA / "kv_quality.yaml").read_text(encoding="utf-8"))
+    return yaml.load((_DATA / "kv_quality.yaml").read_text(encoding="utf-8"), Loader=Loader)
 
 
 def nearest_measurement(fmt: str, parameters: int) -> dict | None:
