@@ -30,7 +30,9 @@ def test_model_lookup(kb, key, expected):
 
 
 @pytest.mark.parametrize("key,expected", [("RTX 4090", "rtx-4090"), ("rtx 4090", "rtx-4090"),
-                                          ("A100 40GB", "a100-40gb"), ("H200", "h200")])
+                                          ("A100 40GB", "a100-40gb"), ("H200", "h200"),
+                                          ("rtx-3060", "rtx-3060-12gb"), ("RTX_3060", "rtx-3060-12gb"),
+                                          ("geforce  rtx 4090", "rtx-4090")])
 def test_gpu_lookup(kb, key, expected):
     assert kb.gpu(key).id == expected
 
@@ -38,6 +40,11 @@ def test_gpu_lookup(kb, key, expected):
 def test_unknown_id_names_closest(kb):
     with pytest.raises(AdvisorError, match=r"unknown gpu 'a100-40'; closest known: a100-40gb"):
         kb.gpu("a100-40")
+
+
+def test_unknown_id_names_entries_holding_every_word(kb):
+    with pytest.raises(AdvisorError, match=r"closest known: h100-80gb"):
+        kb.gpu("nvidia h100 sxm")
 
 
 def test_every_fact_has_a_source(kb):

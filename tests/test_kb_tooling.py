@@ -60,8 +60,8 @@ def test_user_entry_replaces_builtin_and_says_so(tmp_path):
     assert g.bandwidth_gb_s == 1000
     assert kb.overridden(g) == BUILTIN / "gpus" / "rtx-3090.yaml"
     assert kb.gpu("NVIDIA GeForce RTX 3090").bandwidth_gb_s == 1000
-    with pytest.raises(AdvisorError, match="unknown gpu 'RTX 3090'"):
-        kb.gpu("RTX 3090")   # replaced means replaced: the built-in entry's aliases went with it
+    with pytest.raises(AdvisorError, match="unknown gpu 'GeForce RTX 3090'"):
+        kb.gpu("GeForce RTX 3090")   # replaced means replaced: the built-in entry's aliases went with it
     r = run("kb", "--kb", str(tmp_path), "list", "gpus")
     assert r.exit_code == 0 and "| rtx-3090* " in r.output and "replaces the built-in one" in r.output
     r = run("kb", "--kb", str(tmp_path), "show", "rtx-3090")

@@ -131,7 +131,7 @@ def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
     """A KB id/name/alias, a path, or a repo id in the local Hugging Face cache.
     Returns the model and, for a file, the precision it is stored at. A KB key wins over a file
     or folder of the same name in the working folder (write ./name for the file)."""
-    if spec.strip().lower() in kb.models.by_key:
+    if kb.models.find(spec) is not None:
         return kb.model(spec), None
     p = Path(spec).expanduser()
     if p.exists():

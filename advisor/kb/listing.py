@@ -64,8 +64,7 @@ def render_table(rows: list[dict]) -> str:
 
 def find_entries(kb: KnowledgeBase, key: str) -> list:
     """Every model and GPU that KEY (id, name or alias, any case) names; AdvisorError if none."""
-    k = key.strip().lower()
-    found = [i.by_key[k] for i in (kb.models, kb.gpus) if k in i.by_key]
+    found = [e for e in (kb.models.find(key), kb.gpus.find(key)) if e is not None]
     if not found:
         near = closest(key, sorted([*kb.models.by_id, *kb.gpus.by_id]))
         hint = f"; closest known: {', '.join(near)}" if near else ""

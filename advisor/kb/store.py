@@ -124,6 +124,27 @@ def parse_entries(paths: Iterable[Path], schema: type[T], errors: list[str]) -> 
     return out
 
 
+def _lookup_key(name: str) -> str:
+    """How names are compared: lower case, runs of spaces, hyphens and underscores as one space
+    ("RTX 3060", "rtx-3060" and "rtx_3060" are one key)."""
+    return " ".join(name.strip().lower().replace("-", " ").replace("_", " ").split())
+
+
+def _closest_ids(name: str, by_key: dict) -> list[str]:
+    """The ids of the (up to three) entries whose id, name or alias is closest to `name`."""
+    want = _lookup_key(name)
+    words = set(want.split()) - {"nvidia", "amd", "intel", "geforce", "radeon"}
+    # keys that hold every word asked ("h100 sxm" -> "h100 80gb sxm"), shortest first, then
+    # the nearest by spelling
+    holding = sorted((k for k in by_key if words and words <= set(k.split())), key=lambda k: (len(k), k))
+    out: list[str] = []
+    for k in holding + closest(want, sorted(by_key), n=12):
+        entry_id = by_key[k].id
+        if entry_id not in out:
+            out.append(entry_id)
+    return out[:3]
+
+
 @dataclass
 class _Index:
     kind: str
@@ -149,17 +170,24 @@ class _Index:
         self.by_id[entry.id] = entry
         self.parsed[entry.id] = p
         for key in [entry.id, entry.name, *entry.aliases]:
-            k = key.lower()
+            k = _lookup_key(key)
             other = self.by_key.get(k)
             if other is not None and other.id != entry.id:
                 errors.append(f"{p.path}:{_key_line(p.node, 'aliases') or 1}: field 'aliases': {self.kind} "
                               f"name or alias '{key}' also names '{other.id}' ({self.parsed[other.id].path})")
             self.by_key[k] = entry
 
+    def find(self, key: str):
+        """The entry an id, name or alias names (any case; spaces, hyphens and underscores are
+        the same), or None."""
+        return self.by_key.get(_lookup_key(key))
+
     def get(self, key: str):
-        hit = self.by_key.get(key.strip().lower())
+        """The entry an id, name or alias names (any case; spaces, hyphens and underscores are
+        the same); AdvisorError naming the three closest ids otherwise."""
+        hit = self.find(key)
         if hit is None:
-            near = closest(key, sorted(self.by_id))
+            near = _closest_ids(key, self.by_key)
             hint = f"; closest known: {', '.join(near)}" if near else ""
             raise AdvisorError(f"unknown {self.kind} '{key}'{hint}")
         return hit
