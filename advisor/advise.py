@@ -140,7 +140,7 @@ class Advisory:
 
 def _placement_json(s: Situation) -> dict:
     """Where the layers sit: all on the GPUs when it fits, else the llama.cpp offload plan."""
-    sp, f = s.placement.split, s.facts
+    sp = s.placement.split
     out = {"gpus": s.gpu_count, "split": sp.kind, "tensor_parallel": sp.tensor_parallel,
            "pipeline_stages": sp.pipeline_stages, "nodes": sp.nodes,
            "per_gpu_bytes": sp.per_gpu_bytes, "layers": s.model.architecture.layers,

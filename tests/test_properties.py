@@ -17,11 +17,9 @@ from advisor.facts import ALWAYS, FACTS, TOGETHER
 from advisor.kb.formats import native_formats
 from advisor.kb import load_kb
 from advisor.render import render_json, render_markdown
-from advisor.sizing import constants as c
 from advisor.sizing.plan import place
 from advisor.sizing.precision import all_precisions, parse_precision
 from advisor.sizing.weights import format_mismatch
-from advisor.sizing.tensors import parameter_count
 from advisor.sizing.workload import Workload
 
 KB = load_kb()

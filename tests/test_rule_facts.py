@@ -1,7 +1,6 @@
 """Native formats, the quality measurements plans quote, and the commands plans print."""
 from dataclasses import replace
 
-from advisor.facts import FACTS
 from advisor.plans.commands import llama_server, vllm_serve
 from advisor.plans.quality import weight_table
 from advisor.kb.formats import NATIVE_BY_ARCHITECTURE, native_formats

@@ -10,14 +10,13 @@ context is not enumerated: advisor.plans.evaluate runs the asked one or the long
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Iterator
 
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.evaluate import Ask
 from advisor.plans.plan import Candidate
+from advisor.plans.publishers import gguf_repo_for
 from advisor.plans.runtimes import cannot_run, default_runtime, runs_on  # noqa: F401
 from advisor.sizing import constants as c
 from advisor.sizing.precision import Precision, parse_precision
@@ -40,30 +39,6 @@ _BITSANDBYTES = ("nf4", "int8")
 FREE_RUNTIMES = ("llama.cpp", "vllm")
 
 
-@lru_cache(maxsize=1)
-def _gguf_publishers() -> dict:
-    import yaml
-
-    from advisor.yamlfile import Loader
-
-    path = Path(__file__).resolve().parent.parent / "data" / "gguf_publishers.yaml"
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)
-
-
-def gguf_repo_for(model: Model, p: Precision) -> str | None:
-    """The first of the model's GGUF repos known to carry a file of type p (advisor/data/
-    gguf_publishers.yaml; a QAT repo carries its one type), or None: the file must be made."""
-    for repo in model.gguf_repos:
-        org = repo.split("/", 1)[0]
-        if "qat-q4_0" in repo.lower():
-            if p.name == "Q4_0":
-                return repo
-            continue
-        if p.name in _gguf_publishers().get(org, {}).get("types", ()):
-            return repo
-    return None
-
-
 def weight_formats(model: Model, runtime: str, gpu: GPU,
                    floor: str | None = None) -> list[tuple[Precision, str | None]]:
     """(format, repository to load or None) a runtime can run for this model on this card,
@@ -75,7 +50,12 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
             flt = native if native != "bf16" or _has_bf16(gpu) else "fp16"
             out.append((parse_precision(flt), None))
         ladder = GGUF_LADDER if floor is None else GGUF_LADDER[:GGUF_LADDER.index(floor) + 1]
-        names = (["MXFP4_MOE"] if native == "mxfp4" else []) + list(ladder)
+        # A model released with MXFP4 experts (gpt-oss) is run as its MXFP4_MOE GGUF: GGUF
+        # publishers keep the experts at MXFP4 whatever type a file is named, so the other
+        # types are the same size and gain nothing ("all quants keep the feed forward networks
+        # at mxfp4 ... the size savings is basically non-existent",
+        # https://huggingface.co/bartowski/openai_gpt-oss-20b-GGUF).
+        names = ["MXFP4_MOE"] if native == "mxfp4" else list(ladder)
         out += [(q, gguf_repo_for(model, q)) for q in map(parse_precision, names)]
     else:
         if native in ("bf16", "fp16", "fp32", "fp8", "mxfp4"):

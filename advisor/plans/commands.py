@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from advisor.kb.schema import Model
+from advisor.plans.publishers import hf_spec
 from advisor.sizing.precision import Precision
 
 _GGUF_FILE_TYPE = {"fp32": "F32", "fp16": "F16", "bf16": "BF16"}
@@ -50,7 +51,7 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
     splits whole layers evenly."""
     ngl = (model.architecture.layers if gpu_layers is None else gpu_layers) + 1
     if gguf_repo and p.family == "gguf":
-        src = f"-hf {gguf_repo}:{p.name}"
+        src = f"-hf {hf_spec(gguf_repo, p)}"
     else:
         src = f"-m {gguf_file(model, p)}"
     cmd = f"llama-server {src} -ngl {ngl} -c {context * batch}"

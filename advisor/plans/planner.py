@@ -181,10 +181,10 @@ class Planner:
         context asked (else every plan found, each at a shorter context)."""
         out = []
         full = min(ask.work.context_tokens, group[0].model.architecture.max_context)
-        for c in group:
+        for cand in group:
             if count is not None:
-                c = replace(c, gpu_count=count)
-            p = self.size(c, ask)
+                cand = replace(cand, gpu_count=count)
+            p = self.size(cand, ask)
             if p is None:
                 continue
             if p.context_tokens >= full:

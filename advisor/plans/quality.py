@@ -73,6 +73,8 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
         return 0.0, "the weights as published", None, False
     if p.name == "fp32":
         return 0.0, "32-bit floats hold any published format exactly", None, False
+    if p.name == "MXFP4_MOE" and native == "mxfp4":
+        return 0.0, "the MXFP4 experts as published, the other tensors at Q8_0", None, False
     row = nearest_measurement(p.name, parameters)
     if row is not None:
         return float(row["loss_pct"]), _describe(row), row["source"], False
