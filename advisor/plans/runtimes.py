@@ -11,7 +11,11 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   GPUs; not on Apple GPUs (CPU only on macOS). FP8 needs FP8 tensor math (Ada, Hopper,
   Blackwell, CDNA3) or, weight-only with Marlin kernels, Ampere; AWQ and GPTQ kernels need compute capability 7.5+ (Turing and newer) or
   ROCm; bfloat16 needs Ampere or newer (older cards run the model in float16); MXFP4 (gpt-oss)
-  runs on Hopper, Blackwell, CDNA3 and CDNA4. https://docs.vllm.ai/en/latest/features/quantization/supported_hardware.html
+  runs on Hopper, Blackwell, CDNA3, CDNA4 and RDNA4 (Radeon AI PRO R9700), and weight-only with
+  the Marlin MXFP4 MoE kernel on Ampere and Ada ("GPT-OSS works on Ampere devices by default,
+  using the TRITON_ATTN attention backend and Marlin MXFP4 MoE",
+  https://github.com/vllm-project/recipes/blob/main/OpenAI/GPT-OSS.md).
+  https://docs.vllm.ai/en/latest/features/quantization/supported_hardware.html
   and https://docs.vllm.ai/en/latest/getting_started/installation/gpu.html
 - transformers (PyTorch) runs 16/32-bit weights on CUDA, ROCm and Apple's MPS; bitsandbytes
   (int8, nf4) and the AWQ/GPTQ kernels on CUDA (and ROCm builds); FP8 where the card computes in
@@ -31,6 +35,9 @@ _PRE_TURING = ("pascal", "volta")
 # vLLM needs compute capability 7.0 (Volta) or newer: Pascal cards do not run it
 # (https://docs.vllm.ai/en/latest/getting_started/installation/gpu.html, "GPU: compute capability 7.0 or higher").
 _PRE_VOLTA = ("pascal",)
+# MXFP4 in vLLM: natively or with Marlin (Ampere, Ada, and Blackwell workstation cards), see above.
+_VLLM_MXFP4_ARCHITECTURES = ("ampere", "ada-lovelace", "hopper", "blackwell", "cdna3", "cdna4", "rdna4")
+# MXFP4 in transformers: its kernels (triton_kernels) need Hopper or newer; older cards dequantize.
 _MXFP4_ARCHITECTURES = ("hopper", "blackwell", "cdna3", "cdna4")
 # Ampere runs FP8 checkpoints weight-only (W8A16) with vLLM's Marlin kernels, computing in 16 bits
 # (https://docs.vllm.ai/en/latest/features/quantization/fp8.html).
@@ -60,8 +67,9 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU) -> str | None:
                     "not run on it")
         if p.name in _CHECKPOINT_4BIT and vendor == "nvidia" and gpu.architecture in _PRE_TURING:
             return f"vLLM's AWQ/GPTQ kernels need compute capability 7.5 or newer; the {gpu.name} is older"
-        if p.name == "mxfp4" and gpu.architecture not in _MXFP4_ARCHITECTURES:
-            return f"vLLM's MXFP4 kernels run on Hopper, Blackwell, CDNA3 and CDNA4, not on the {gpu.name}"
+        if p.name == "mxfp4" and gpu.architecture not in _VLLM_MXFP4_ARCHITECTURES:
+            return (f"vLLM's MXFP4 kernels run on Ampere and newer NVIDIA GPUs, CDNA3, CDNA4 and "
+                    f"RDNA4, not on the {gpu.name}")
         return None
     if runtime == "transformers":
         if p.family == "gguf":
