@@ -19,6 +19,7 @@ from advisor.kb.schema import Architecture
 from advisor.sizing import constants as c
 from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.precision import parse_precision
+from advisor.sizing.vllm_memory import VllmBatch, vllm_rank_overhead
 from advisor.sizing.weights import weights_bytes
 
 REF = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -171,9 +172,11 @@ def measurement_rows(archs):
         elif metric == "available_kv_cache_memory":
             a = archs["Llama-3.1-8B"]
             total = 79.22 * GIB
-            pred = (c.VLLM_GPU_MEMORY_UTILIZATION * total - weights_bytes(a, bf16)
-                    - c.VLLM_NON_TORCH_BYTES_TP1 - c.VLLM_ACTIVATION_PEAK_BYTES)
-            rows.append(("vLLM KV budget (consistency: constants from this log)", label, pred,
+            # vLLM v0.6 (V0 engine) at max_model_len 8192 (no chunked prefill: 8192 batched
+            # tokens) and 256 sequences; the per-rank model is advisor/sizing/vllm_memory.py
+            rank = vllm_rank_overhead(a, 1, VllmBatch(8192, 256))
+            pred = c.VLLM_GPU_MEMORY_UTILIZATION * total - weights_bytes(a, bf16) - sum(rank.values())
+            rows.append(("vLLM KV budget (V0 log; non-torch measured differently)", label, pred,
                          float(val) * GIB))
         else:
             skipped.append((label, "not a weights or KV measurement (calibration input, estimate "

@@ -44,4 +44,4 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     f["fit_max_batch"] = _largest(
         q.work.batch, max(q.work.batch, MAX_BATCH_SEARCHED),
         lambda n: memory_total_bytes(q.model, q.precision, replace(q.work, batch=n), q.gpus,
-                                     q.work.context_tokens, q.work.kv_cache_dtype) <= room)
+                                     q.work.context_tokens, q.work.kv_cache_dtype, q.gpu) <= room)

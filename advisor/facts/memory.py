@@ -23,7 +23,7 @@ ALWAYS = {"kv_cache_dtype", "max_context_tokens", "model_max_context_tokens"}
 
 def _max_context(q: Question, pl: Placement, dtype: str) -> int:
     return max_context_tokens(q.model, q.precision, q.work, q.gpus, pl.available_bytes,
-                              pl.margin_bytes, dtype)
+                              pl.margin_bytes, dtype, q.gpu)
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:

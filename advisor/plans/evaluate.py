@@ -88,14 +88,14 @@ def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixe
     available = g.usable_memory_bytes * n
     margin = fit_margin_bytes(n)
     asked = min(work.context_tokens, m.architecture.max_context)
-    if available - memory_total_bytes(m, cand.precision, work, n, asked, work.kv_cache_dtype) >= margin:
+    if available - memory_total_bytes(m, cand.precision, work, n, asked, work.kv_cache_dtype, g) >= margin:
         return asked
     if fixed:
         return None
     floor = min(obj.context_floor_tokens, asked)
-    if available - memory_total_bytes(m, cand.precision, work, n, floor, work.kv_cache_dtype) < margin:
+    if available - memory_total_bytes(m, cand.precision, work, n, floor, work.kv_cache_dtype, g) < margin:
         return None
-    most = max_context_tokens(m, cand.precision, work, n, available, margin, work.kv_cache_dtype)
+    most = max_context_tokens(m, cand.precision, work, n, available, margin, work.kv_cache_dtype, g)
     most = most // c.LLAMACPP_KV_PAD_TOKENS * c.LLAMACPP_KV_PAD_TOKENS
     return most if most >= floor else None
 

@@ -205,7 +205,7 @@ class Planner:
         for k in cands.card_counts(c0.model, c0.runtime, counts):
             room = c0.gpu.usable_memory_bytes * k - fit_margin_bytes(k)
             if w > room or memory_total_bytes(c0.model, c0.precision, lightest, k, floor,
-                                              last.kv_cache_dtype) > room:
+                                              last.kv_cache_dtype, c0.gpu) > room:
                 continue  # not even the lightest KV cache at the shortest context fits
             found = self._ladder(group, ask, k)
             out += found

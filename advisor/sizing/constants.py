@@ -233,15 +233,33 @@ LLAMACPP_UBATCH_TOKENS = 512
 LLAMACPP_KQ_MASK_BYTES = 2
 # vLLM allocates the KV cache in blocks of 16 tokens a sequence (CacheConfig.block_size default).
 VLLM_BLOCK_TOKENS = 16
-# vLLM: the share of each GPU it may use (gpu_memory_utilization default 0.9), and what its
-# profiler measured outside the weights and KV (vLLM PR #10511 maintainer log, Llama-3-8B BF16 on
-# an H100 80GB, v0.6, defaults: 79.22 GiB total, 71.29 usable, weights 14.96, non-torch 1.79 GiB,
-# activation peak 1.26 GiB, KV 53.29 GiB; at -tp 2 non-torch 3.58 GiB and activation 1.26 GiB a
-# GPU). Rows of ../shared/reference/memory_measurements.csv.
+# vLLM (V1 engine, the default since v0.8; calibrated against v0.8-v0.11 start-up logs): the
+# share of each GPU it may use (--gpu-memory-utilization, default 0.9: vllm/config CacheConfig).
 VLLM_GPU_MEMORY_UTILIZATION = 0.9
-VLLM_NON_TORCH_BYTES_TP1 = int(1.79 * GIB)
-VLLM_NON_TORCH_BYTES_TP_MULTI = int(3.58 * GIB)
-VLLM_ACTIVATION_PEAK_BYTES = int(1.26 * GIB)
+# `vllm serve` scheduler defaults, (max_num_batched_tokens, max_num_seqs) for usage context
+# OPENAI_API_SERVER: 8192 and 1024 on a GPU of at least 70 GiB that is not an A100, else 2048
+# and 256 (vllm/engine/arg_utils.py EngineArgs.get_batch_defaults; vLLM's
+# tests/engine/test_arg_utils.py test_defaults_with_usage_context asserts them).
+VLLM_LARGE_GPU_BYTES = 70 * GIB
+VLLM_BATCH_DEFAULTS_LARGE_GPU = (8192, 1024)
+VLLM_BATCH_DEFAULTS = (2048, 256)
+# Non-torch memory a rank after V1's start-up baseline (the CUDA context is in the baseline):
+# 0.13 GiB at TP=1 (llm-d-benchmark config_explorer/empirical-vllm-memory-results.md, H100 V1
+# logs: Llama-3.1-8B, Qwen3-0.6B, gpt-oss-20b 0.13 GiB, Qwen3-32B 0.14 GiB), and 0.55 GiB a rank
+# at TP=2 (same file, Llama-3.3-70B-FP8 on 2 x H100): NCCL and custom all-reduce buffers take
+# the 0.42 GiB difference. Assumed the same at larger TP.
+VLLM_NON_TORCH_BYTES = int(0.13 * GIB)
+VLLM_TP_COMM_BYTES = int(0.42 * GIB)
+# Bytes an activation element: the 16-bit model dtype (bf16/fp16) the forward pass computes in.
+VLLM_ACTIVATION_BYTES = 2
+# The sampler's dummy run (vllm/v1/worker/gpu_model_runner.py _dummy_sampler_run) costs 38.4
+# bytes a logit (max_num_seqs x vocab): fitted to five V1 H100 logs at 1024 sequences (same
+# llm-d file: Llama-3.1-8B 4.76 GiB, Qwen3-0.6B 5.56, Qwen3-32B 5.64, gpt-oss-20b 7.38,
+# Llama-3.3-70B TP=2 4.84 GiB activation peak; each gives 38.25-38.55 after the hidden states):
+# about 9.6 fp32 values a logit (logits, the top-k/top-p sort's values and int64 indices,
+# probabilities and their cumulative sum).
+VLLM_SAMPLER_BYTES_PER_LOGIT = 38.4
 # vLLM CUDA-graph capture: 0.64 GiB ("Graph capturing finished ... took 0.64 GiB", the granite
-# row of memory_measurements.csv). It is taken from the share gpu_memory_utilization leaves free.
+# row of memory_measurements.csv; the llm-d V1 logs show -0.45 to 1.03 GiB). Captured after the
+# KV cache is allocated, so it is taken from the share gpu_memory_utilization leaves free.
 VLLM_CUDA_GRAPH_BYTES = int(0.64 * GIB)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from advisor.kb.schema import Model
+from advisor.kb.schema import GPU, Model
 from advisor.sizing.kv_cache import check_kv_dtype, kv_assumptions, kv_cache_bytes
 from advisor.sizing.precision import Precision
 from advisor.sizing.runtime import overhead_parts, runtime_assumptions
@@ -44,9 +44,10 @@ def model_weights(model: Model, precision: Precision) -> tuple[dict[str, int], l
 
 
 def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus: int,
-                       context_tokens: int, kv_dtype: str) -> int:
+                       context_tokens: int, kv_dtype: str, gpu: GPU | None = None) -> int:
     """memory_parts(...).total_bytes at another context and KV precision, without building the
-    breakdown and the notes (the largest-context searches call it thousands of times)."""
+    breakdown and the notes (the largest-context searches call it thousands of times). gpu: the
+    card, for vLLM's scheduler defaults (advisor.sizing.vllm_memory.vllm_default_batch)."""
     a = model.architecture
     inv = getattr(model, "weights_inventory", None)
     if inv is not None and inv.precision == precision.name:
@@ -56,27 +57,28 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
         weights = weight_summary(a, precision).total
     kv = kv_cache_bytes(a, context_tokens, work.batch, kv_dtype, work.runtime, gpus)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
-                          context_tokens)
+                          context_tokens, gpu, work.gpu_memory_utilization)
     return weights + kv + sum(over.values())
 
 
 def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int = 1,
-                 vendor: str = "nvidia", detail: bool = True) -> MemoryParts:
+                 vendor: str = "nvidia", detail: bool = True, gpu: GPU | None = None) -> MemoryParts:
     """Weights, KV cache and overhead; detail=False leaves out the breakdown and the notes (the
-    planner sizes thousands of candidates and reads only the totals)."""
+    planner sizes thousands of candidates and reads only the totals). gpu: the card (vLLM's
+    scheduler defaults depend on it)."""
     a = model.architecture
     check_kv_dtype(work.kv_cache_dtype, work.runtime)
     w, w_notes, exact = model_weights(model, precision)
     weights = w["embedding"] + w["output"] + w["layers"]
     kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype, work.runtime, gpus)
     over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
-                                work.context_tokens)
+                                work.context_tokens, gpu, work.gpu_memory_utilization)
     over = sum(over_parts.values())
     if not detail:
         return MemoryParts(weights, kv, over, w["embedding"], w["output"], w["layers"],
                            w["largest_layer"], exact_weights=exact)
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime) \
-        + runtime_assumptions(work.runtime, gpus, vendor)
+        + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization)
     breakdown = {"weights": weights, "weights_embedding": w["embedding"],
                  "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
                  "overhead": over}

@@ -14,6 +14,7 @@ from advisor.kb.schema import GPU, Architecture, Model
 from advisor.sizing import constants as c
 from advisor.sizing.memory import MemoryParts
 from advisor.sizing.speed import allreduce_seconds, gpu_decode_seconds, pipeline_speedup
+from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,7 @@ def choose_split(model: Model, gpus: int, runtime: str, m: MemoryParts) -> Split
     if runtime == "vllm":
         # the largest tensor-parallel size inside a node that splits the heads and KV heads
         # evenly and divides the GPU count; the rest of the count becomes pipeline stages
-        tp = max(n for n in range(1, min(gpus, c.GPUS_PER_NODE) + 1)
-                 if a.attention_heads % n == 0 and a.kv_heads % n == 0 and gpus % n == 0)
+        tp = vllm_tensor_parallel_size(a, gpus)
         pp = gpus // tp
         # vLLM shards the vocabulary of the embedding and lm_head; norms are replicated (tiny).
         kv_heads_per_gpu = max(1, a.kv_heads // tp)

@@ -16,6 +16,7 @@ from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.parallel import Split, choose_split, split_decode_seconds, split_prefill_speedup
 from advisor.sizing.precision import Precision
 from advisor.sizing.speed import active_weight_bytes, prefill_seconds_per_token
+from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
 from advisor.sizing.workload import Workload
 
 
@@ -102,7 +103,7 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
           detail: bool = True) -> Placement:
     """All layers on `gpus` GPUs of one kind: llama.cpp's layer split (one card's bandwidth a
     token), or tensor parallel under vLLM. detail=False: no memory breakdown or notes."""
-    m = memory_parts(model, precision, work, gpus, gpu.vendor, detail)
+    m = memory_parts(model, precision, work, gpus, gpu.vendor, detail, gpu)
     a = model.architecture
     layers_b, out_b = active_weight_bytes(a, precision)
     streamed = layers_b + out_b  # the embedding table is a lookup, one row a token
@@ -137,8 +138,7 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     if gpus == 1:
         split = Split("single", 1, 1, 1, 1, 0, 0, 1)
     elif runtime == "vllm":
-        tp = max(n for n in range(1, min(gpus, c.GPUS_PER_NODE) + 1)
-                 if a.attention_heads % n == 0 and a.kv_heads % n == 0 and gpus % n == 0)
+        tp = vllm_tensor_parallel_size(a, gpus)
         split = Split("tensor", gpus, tp, gpus // tp, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
     else:
         split = Split("layer", gpus, 1, gpus, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)

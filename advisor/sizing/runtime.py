@@ -2,18 +2,21 @@
 
 - llama.cpp: on every GPU that holds layers, the CUDA/ROCm context and the compute buffer of one
   micro-batch (advisor.sizing.overhead).
-- vLLM: on every GPU, non-torch memory (CUDA context, cuBLAS, NCCL) and the activation peak its
-  profiler measures; and it only ever uses gpu_memory_utilization of a GPU. That reserve is sized
-  as (1 - u) / u of everything else, so "everything else <= u x memory" holds exactly when the
-  total fits the memory; CUDA graphs live in it.
+- vLLM: on every GPU, the non-torch memory (cuBLAS, NCCL) and the activation peak its profiler
+  measures, per rank, from the model's shape and vLLM's scheduler defaults on that GPU
+  (advisor.sizing.vllm_memory); and it only ever uses gpu_memory_utilization of a GPU. That
+  reserve is sized as (1 - u) / u of everything else, so "everything else <= u x memory" holds
+  exactly when the total fits the memory; the CUDA context and CUDA graphs live in it.
 - transformers: the CUDA context and the activations of one prefill forward pass.
 """
 from __future__ import annotations
 
 from advisor.errors import AdvisorError
-from advisor.kb.schema import Architecture
+from advisor.kb.schema import GPU, Architecture
 from advisor.sizing import constants as c
 from advisor.sizing.overhead import compute_buffer_bytes
+from advisor.sizing.vllm_memory import (vllm_default_batch, vllm_rank_overhead,
+                                        vllm_tensor_parallel_size, vllm_utilization_reserve)
 
 RUNTIMES = ("llama.cpp", "vllm", "transformers")
 
@@ -41,17 +44,21 @@ def llamacpp_compute_buffer_bytes(a: Architecture, context_tokens: int) -> int:
 
 
 def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int, batch: int,
-                   weights_bytes: int, kv_bytes: int, context_tokens: int = 0) -> dict[str, int]:
+                   weights_bytes: int, kv_bytes: int, context_tokens: int = 0,
+                   gpu: GPU | None = None,
+                   gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION) -> dict[str, int]:
+    """Overhead bytes over all `gpus` GPUs, by part. vLLM sizes its profiling batch by the GPU
+    (vllm_default_batch; None: the defaults of a card under 70 GiB) and keeps
+    gpu_memory_utilization of each GPU."""
     check_runtime(runtime)
     if runtime == "llama.cpp":
         return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
                 "compute_buffer": gpus * llamacpp_compute_buffer_bytes(a, context_tokens)}
     if runtime == "vllm":
-        non_torch = c.VLLM_NON_TORCH_BYTES_TP1 if gpus == 1 else c.VLLM_NON_TORCH_BYTES_TP_MULTI
-        parts = {"non_torch": gpus * non_torch, "activation_peak": gpus * c.VLLM_ACTIVATION_PEAK_BYTES}
+        rank = vllm_rank_overhead(a, gpus, vllm_default_batch(gpu))
+        parts = {k: gpus * v for k, v in rank.items()}
         used = weights_bytes + kv_bytes + sum(parts.values())
-        u = c.VLLM_GPU_MEMORY_UTILIZATION
-        parts["gpu_memory_utilization_reserve"] = -(-int(used * (1 - u) * 1000) // int(u * 1000))
+        parts["gpu_memory_utilization_reserve"] = vllm_utilization_reserve(used, gpu_memory_utilization)
         return parts
     return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
             "activations": prefill_activation_bytes(a, prompt_tokens, batch)}
@@ -63,7 +70,9 @@ _CONTEXT = {"nvidia": "CUDA context", "amd": "HIP context", "apple": "Metal devi
 _GRAPHS = {"nvidia": "CUDA graphs", "amd": "HIP graphs"}
 
 
-def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia") -> list[str]:
+def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Architecture | None = None,
+                        gpu: GPU | None = None,
+                        gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION) -> list[str]:
     """What the overhead assumes, in the words of the vendor's stack (no CUDA on a Mac)."""
     where = "as measured" if vendor == "nvidia" else "measured on NVIDIA, assumed the same here"
     ctx = _CONTEXT.get(vendor, "device context")
@@ -72,11 +81,23 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia") -> list
                 f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer (f32 logits and hidden state, f16 "
                 "attention mask over the context) a GPU, flash attention on"]
     if runtime == "vllm":
-        nt = c.VLLM_NON_TORCH_BYTES_TP1 if gpus == 1 else c.VLLM_NON_TORCH_BYTES_TP_MULTI
         graphs = _GRAPHS.get(vendor, "captured graphs")
-        return [f"vLLM: gpu_memory_utilization {c.VLLM_GPU_MEMORY_UTILIZATION}, non-torch "
-                f"{nt / c.GIB:.2f} GiB and activation peak {c.VLLM_ACTIVATION_PEAK_BYTES / c.GIB:.2f} "
-                f"GiB a GPU (measured, Llama-3-8B on an NVIDIA H100); {graphs} "
-                f"({c.VLLM_CUDA_GRAPH_BYTES / c.GIB:.2f} GiB) fit in the unused share"]
+        b = vllm_default_batch(gpu)
+        tp = vllm_tensor_parallel_size(a, gpus) if a is not None and gpus > 1 else 1
+        out = [f"vLLM (V1 engine): gpu_memory_utilization {gpu_memory_utilization:g}; its profiling "
+               f"run at the `vllm serve` defaults for this GPU, {b.max_num_batched_tokens} batched "
+               f"tokens and {b.max_num_seqs} sequences"]
+        if a is not None:
+            rank = vllm_rank_overhead(a, gpus, b)
+            out.append(f"vLLM a rank{f' (tensor parallel {tp})' if tp > 1 else ''}: non-torch "
+                       f"{rank['non_torch'] / c.GIB:.2f} GiB (cuBLAS"
+                       f"{', NCCL and all-reduce buffers' if tp > 1 else ''}) and activation peak "
+                       f"{rank['activation_peak'] / c.GIB:.2f} GiB (the larger of the forward pass "
+                       "and the sampler's full-vocabulary logits a sequence), from the model's "
+                       f"shape; fitted to vLLM V1 logs on NVIDIA H100"
+                       f"{'' if vendor == 'nvidia' else ', assumed the same here'}")
+        out.append(f"{ctx} and {graphs} ({c.VLLM_CUDA_GRAPH_BYTES / c.GIB:.2f} GiB measured) fit "
+                   "in the share gpu_memory_utilization leaves unused")
+        return out
     return [f"transformers: {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB {ctx} a GPU ({where}) "
             "and one prefill forward pass of activations"]

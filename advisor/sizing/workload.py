@@ -28,3 +28,5 @@ class Workload:
     ram_bytes: int = c.DEFAULT_RAM_BYTES
     ram_bandwidth_gb_s: float = c.DEFAULT_RAM_BANDWIDTH_GB_S
     finetune: FinetuneSpec | None = None  # the training setup when task == "finetune"
+    # vLLM --gpu-memory-utilization: the share of each GPU vLLM may use (default 0.9)
+    gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION

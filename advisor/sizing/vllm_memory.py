@@ -1,0 +1,111 @@
+"""vLLM's memory outside weights and KV cache, per rank, as its V1 engine profiles it.
+
+At start-up every vLLM worker (vllm/v1/worker/gpu_worker.py determine_available_memory, with
+vllm/utils memory_profiling / MemoryProfilingResult) runs one dummy forward pass of
+max_num_batched_tokens tokens, then its sampler over max_num_seqs requests, and gives the KV
+cache what is left of gpu_memory_utilization x the GPU's memory:
+
+    KV = u x memory - weights - activation peak - non-torch increase          (a rank)
+
+- non-torch: memory allocated outside PyTorch after the start-up baseline: the cuBLAS workspace
+  and, with tensor parallelism, NCCL's and the custom all-reduce buffers. The CUDA context is in
+  the baseline, not in this figure.
+- activation peak: the larger of the forward pass (its largest live tensors, sharded by tensor
+  parallelism) and the sampler (full-vocabulary logits of every request, on every rank) with the
+  forward pass's hidden states still alive.
+- CUDA graphs are captured after the KV cache is allocated, in the share u leaves unused.
+
+All sizes are bytes; every constant is in advisor/sizing/constants.py with its source.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from advisor.kb.schema import GPU, Architecture
+from advisor.sizing import constants as c
+
+
+@dataclass(frozen=True)
+class VllmBatch:
+    """The scheduler limits the profiling run uses: --max-num-batched-tokens and --max-num-seqs."""
+    max_num_batched_tokens: int
+    max_num_seqs: int
+
+
+def vllm_default_batch(gpu: GPU | None) -> VllmBatch:
+    """`vllm serve`'s defaults on this GPU (V1 engine, usage context OPENAI_API_SERVER):
+    8192 tokens and 1024 sequences on a card of at least 70 GiB that is not an A100, else 2048
+    and 256 (vllm/engine/arg_utils.py get_batch_defaults). Unknown GPU: the smaller pair."""
+    if gpu is not None and gpu.memory_bytes >= c.VLLM_LARGE_GPU_BYTES \
+            and "a100" not in gpu.name.lower():
+        return VllmBatch(*c.VLLM_BATCH_DEFAULTS_LARGE_GPU)
+    return VllmBatch(*c.VLLM_BATCH_DEFAULTS)
+
+
+def vllm_tensor_parallel_size(a: Architecture, gpus: int) -> int:
+    """The largest tensor-parallel size inside a node that divides the heads, the KV heads and
+    the GPU count (the rest of the count becomes pipeline stages; advisor.sizing.parallel)."""
+    return max(n for n in range(1, min(gpus, c.GPUS_PER_NODE) + 1)
+               if a.attention_heads % n == 0 and a.kv_heads % n == 0 and gpus % n == 0)
+
+
+def vllm_non_torch_bytes(tensor_parallel: int) -> int:
+    """Non-torch memory a rank: the cuBLAS workspace and allocations outside PyTorch (0.13 GiB,
+    V1 logs at TP=1), plus NCCL's and the custom all-reduce buffers when tensor_parallel > 1
+    (0.42 GiB more at TP=2; assumed the same at larger TP)."""
+    comm = c.VLLM_TP_COMM_BYTES if tensor_parallel > 1 else 0
+    return c.VLLM_NON_TORCH_BYTES + comm
+
+
+def vllm_forward_bytes_per_token(a: Architecture, tensor_parallel: int) -> int:
+    """Bytes a token at the forward pass's peak, in the 16-bit activation dtype: the residual and
+    the normalised hidden state (2 x hidden, replicated on every rank) and the MLP's gate/up
+    output and activated product (3 x its intermediate size / TP). A mixture-of-experts layer's
+    fused kernel holds, per routed expert a token, the gate/up and activated outputs (3 x
+    expert_ffn / TP) and the expert's output row (hidden) (vLLM fused_moe intermediate caches)."""
+    tp = tensor_parallel
+    if a.experts_total:
+        ffn = a.expert_ffn_size or a.ffn_size
+        k = (a.experts_active or 1) + a.experts_shared
+        per_layer = k * (3 * ffn // tp + a.hidden_size)
+        if a.dense_layers or a.moe_layer_step > 1:  # some layers are dense, with ffn_size
+            per_layer = max(per_layer, 3 * a.ffn_size // tp)
+    else:
+        per_layer = 3 * a.ffn_size // tp
+    return c.VLLM_ACTIVATION_BYTES * (2 * a.hidden_size + per_layer)
+
+
+def vllm_forward_peak_bytes(a: Architecture, tensor_parallel: int, tokens: int) -> int:
+    """The profiling forward pass of `tokens` tokens (max_num_batched_tokens), a rank."""
+    return tokens * vllm_forward_bytes_per_token(a, tensor_parallel)
+
+
+def vllm_sampler_peak_bytes(a: Architecture, batch: VllmBatch) -> int:
+    """The sampler's dummy run: full-vocabulary logits of min(max_num_seqs,
+    max_num_batched_tokens) requests and what sampling derives from them (fp32 copies, the
+    top-k/top-p sort's values and int64 indices, probabilities), on every rank, plus the forward
+    pass's hidden states, still alive."""
+    reqs = min(batch.max_num_seqs, batch.max_num_batched_tokens)
+    logits = int(reqs * a.vocab_size * c.VLLM_SAMPLER_BYTES_PER_LOGIT)
+    hidden = batch.max_num_batched_tokens * a.hidden_size * c.VLLM_ACTIVATION_BYTES
+    return logits + hidden
+
+
+def vllm_activation_peak_bytes(a: Architecture, tensor_parallel: int, batch: VllmBatch) -> int:
+    """"PyTorch activation peak memory" a rank: the larger of the forward pass and the sampler."""
+    return max(vllm_forward_peak_bytes(a, tensor_parallel, batch.max_num_batched_tokens),
+               vllm_sampler_peak_bytes(a, batch))
+
+
+def vllm_rank_overhead(a: Architecture, gpus: int, batch: VllmBatch) -> dict[str, int]:
+    """Non-torch memory and the activation peak of one rank (bytes), on `gpus` GPUs."""
+    tp = vllm_tensor_parallel_size(a, gpus) if gpus > 1 else 1
+    return {"non_torch": vllm_non_torch_bytes(tp),
+            "activation_peak": vllm_activation_peak_bytes(a, tp, batch)}
+
+
+def vllm_utilization_reserve(used_bytes: int, utilization: float) -> int:
+    """The share vLLM leaves unused, (1 - u) / u of what it uses, rounded up, so that
+    used + reserve <= memory exactly when used <= u x memory."""
+    u = int(round(utilization * 1000))
+    return -(-used_bytes * (1000 - u) // u)
