@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from advisor.bulk.inverse import gpus_that_run, models_that_fit
+from advisor.kb.schema import Price
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.workload import Workload
 from advisor.bulk.inverse_finetune import METHODS_BEST_FIRST, models_to_finetune
@@ -105,11 +106,13 @@ def test_every_gpu_set_listed_explains_as_fitting_and_is_smallest(kb, advisor, p
 def test_gpus_cheapest_first_then_smallest(kb, planner):
     h = kb.gpu("h100-80gb")
     a = kb.gpu("a100-80gb")
+    def at(usd):
+        return [Price(provider="test", usd_per_hour=usd, kind="on-demand", gpus=1, per="gpu",
+                      date="2025-01", source="https://example.invalid/test")]
+
     priced = kb_of([kb.model("llama-3.1-70b")],
-                   [replace(h, price_usd_per_hour=3.0, price_date="2025-01"),
-                    replace(a, price_usd_per_hour=1.0, price_date="2025-01"),
-                    *[replace(kb.gpu(g), price_usd_per_hour=None, price_date=None)
-                      for g in ("rtx-4090", "mi300x")]])
+                   [replace(h, prices=at(3.0)), replace(a, prices=at(1.0)),
+                    *[replace(kb.gpu(g), prices=[]) for g in ("rtx-4090", "mi300x")]])
     from advisor.advise import load_objective_file
     from advisor.plans.planner import Planner
 

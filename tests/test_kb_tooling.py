@@ -132,9 +132,16 @@ def test_validate_collects_every_error_with_file_line_field(tmp_path):
         architecture: ampere
         memory_bytes: 85899345920
         bandwidth_gb_s: 100
-        price_usd_per_hour: 1.5
+        prices:
+          - provider: Some Cloud
+            usd_per_hour: 1.5
+            kind: reserved
+            gpus: 1
+            per: gpu
+            date: "2026-11"
+            source: https://cloud.example.com/pricing
         sources:
-          - fields: [architecture, memory_bytes, bandwidth_gb_s, price_usd_per_hour]
+          - fields: [architecture, memory_bytes, bandwidth_gb_s]
             source: a test fixture
         """)
     write(tmp_path, "gpus", "wrong-name.yaml", GPU_OK.format(id="other", name="O", mem=1, bw=1))
@@ -162,7 +169,7 @@ def test_validate_collects_every_error_with_file_line_field(tmp_path):
     assert r.exit_code == 2
     out = r.output
     assert "a100-40gb-clone.yaml:6: field 'bandwidth_gb_s': Input should be greater than 0" in out
-    assert "priced.yaml:7: field 'price_usd_per_hour': price_usd_per_hour and price_date go together" in out
+    assert "priced.yaml:10: field 'prices.0.kind': Input should be 'on-demand' or 'spot'" in out
     assert "wrong-name.yaml:1: field 'id': file name must be the id: 'other.yaml'" in out
     assert "broken.yaml:2: invalid YAML" in out
     assert "m.yaml:9: field 'architecture.kv_heads': kv_heads 4 does not divide attention_heads 6" in out

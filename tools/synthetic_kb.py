@@ -57,10 +57,9 @@ def write_synthetic_kb(out: Path, models: int = 60, gpus: int = 50) -> Path:
         d["memory_bytes"] = b.memory_bytes * (4 + k) // 4
         d["bandwidth_gb_s"] = round(b.bandwidth_gb_s * (4 + k) / 4, 1)
         if i % 3:
-            d["price_usd_per_hour"] = round(0.4 + 0.1 * i, 2)
-            d["price_date"] = "2025-01"
-            d["sources"] = d["sources"] + [{"fields": ["price_usd_per_hour"],
-                                            "source": "synthetic: not a real price"}]
+            d["prices"] = [{"provider": "synthetic", "usd_per_hour": round(0.4 + 0.1 * i, 2),
+                            "kind": "on-demand", "gpus": 1, "per": "gpu", "date": "2025-01",
+                            "source": "https://example.invalid/synthetic-not-a-real-price"}]
         (out / "gpus" / f"{d['id']}.yaml").write_text(yaml.safe_dump(d, sort_keys=True))
     return out
 

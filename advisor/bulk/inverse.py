@@ -105,8 +105,8 @@ class GpuRow:
 
     @property
     def price_usd_per_hour(self) -> float | None:
-        p = self.gpu.price_usd_per_hour
-        return None if p is None else round(p * self.count, 4)
+        p = self.gpu.on_demand_price(self.count)
+        return None if p is None else round(p.usd_per_gpu_hour * self.count, 4)
 
     @property
     def memory_bytes(self) -> int:

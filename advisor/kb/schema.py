@@ -59,6 +59,36 @@ class Source(_Entry):
     note: Optional[str] = None
 
 
+DATE_PATTERN = r"^\d{4}-\d{2}(-\d{2})?$"
+URL_PATTERN = r"^https?://[^\s/]+\.[^\s]+$"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Price(_Entry):
+    """A rental price as one provider's own pricing page states it: what the page charges
+    (usd_per_hour) for what unit (gpus: one card, or a whole 8-GPU node), priced per GPU-hour
+    (per: gpu) or for the whole unit (per: unit, a node's hourly price), on-demand or spot, the
+    date the page was read (YYYY-MM or YYYY-MM-DD) and the page's URL. Aggregators are no
+    source: a card nobody prices on their own page has no price."""
+    provider: Annotated[str, Field(min_length=2)]
+    usd_per_hour: Annotated[float, Field(gt=0)]
+    kind: Literal["on-demand", "spot"]
+    gpus: Literal[1, 8]
+    per: Literal["gpu", "unit"]
+    date: Annotated[str, Field(pattern=DATE_PATTERN)]
+    source: Annotated[str, Field(pattern=URL_PATTERN)]
+    note: Optional[str] = None
+
+    @property
+    def usd_per_gpu_hour(self) -> float:
+        """The price of one GPU for an hour: a unit's price shared by its GPUs."""
+        return self.usd_per_hour / self.gpus if self.per == "unit" else self.usd_per_hour
+
+    def sort_key(self) -> tuple:
+        """Cheapest per GPU-hour first; ties by unit, provider and page (deterministic)."""
+        return (self.usd_per_gpu_hour, self.gpus, self.provider, self.source, self.date)
+
+
 def _check_sources(entry, fact_fields: list[str]) -> None:
     covered = {f for s in entry.sources for f in s.fields}
     unknown = covered - set(fact_fields)
@@ -260,25 +290,48 @@ class GPU(_Entry):
     tensor_cores: Annotated[Optional[int], Field(gt=0)] = None
     interconnect: Optional[str] = None
     interconnect_gb_s: Annotated[Optional[float], Field(gt=0)] = None
-    # Rental price: on-demand USD per GPU-hour, the date it was read and (in sources) where.
-    price_usd_per_hour: Annotated[Optional[float], Field(gt=0)] = None
-    price_date: Annotated[Optional[str], Field(pattern=r"^\d{4}-\d{2}(-\d{2})?$")] = None
+    # Rental prices, each from a provider's own pricing page with its date and URL (a price is
+    # its own source, so `sources` does not name it). The planner rents at the cheapest
+    # on-demand price per GPU-hour among them (on_demand_price).
+    prices: list[Price] = _list()
     sources: Annotated[list[Source], Field(min_length=1)]
 
     def __post_init__(self) -> None:
-        if (self.price_usd_per_hour is None) != (self.price_date is None):
-            raise ValueError("price_usd_per_hour and price_date go together")
+        offers = [(p.provider, p.kind, p.gpus, p.source) for p in self.prices]
+        twice = sorted({o for o in offers if offers.count(o) > 1})
+        if twice:
+            provider, kind, gpus, _ = twice[0]
+            raise ValueError(f"prices lists {provider}'s {kind} price for {gpus} GPU(s) from the "
+                             "same page twice")
         if self.unified_memory != (self.gpu_memory_share is not None):
             raise ValueError("unified_memory and gpu_memory_share go together")
         _check_sources(
             self,
             [
                 "architecture", "memory_bytes", "memory_type", "bandwidth_gb_s", "fp32_tflops",
-                "fp16_tflops", "gpu_memory_share", "price_usd_per_hour",
+                "fp16_tflops", "gpu_memory_share",
                 "bf16_tflops", "fp8_tflops", "int8_tops", "shader_cores", "tensor_cores",
                 "interconnect", "interconnect_gb_s",
             ],
         )
+
+    def on_demand_price(self, count: int = 1) -> Price | None:
+        """The cheapest on-demand price per GPU-hour for `count` GPUs: among the offers whose
+        unit divides count (a whole 8-GPU node rents only in multiples of 8), else None."""
+        fits = [p for p in self.prices if p.kind == "on-demand" and count % p.gpus == 0]
+        return min(fits, key=Price.sort_key, default=None)
+
+    @property
+    def rental_units(self) -> tuple[int, ...]:
+        """The units (GPUs) the card is rented on-demand in, smallest first: (1,), (8,), (1, 8)
+        or () for a card without an on-demand price."""
+        return tuple(sorted({p.gpus for p in self.prices if p.kind == "on-demand"}))
+
+    @property
+    def price_usd_per_hour(self) -> float | None:
+        """The cheapest on-demand price of one GPU-hour, whatever the unit (None: unpriced)."""
+        best = min((p for p in self.prices if p.kind == "on-demand"), key=Price.sort_key, default=None)
+        return None if best is None else best.usd_per_gpu_hour
 
     @property
     def native_fp8(self) -> bool:

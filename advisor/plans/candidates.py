@@ -183,15 +183,22 @@ def scales_across_nodes(g: GPU) -> bool:
 
 
 def rental_counts(g: GPU, limit: int = 64) -> tuple[int, ...]:
-    """What one rents as a unit: one card; cluster-class cards also by whole nodes of 8."""
+    """The counts one rents, smallest first, from the units the card's on-demand prices rent:
+    one card where some provider rents one; cluster-class cards also by whole nodes of 8 (up to
+    limit); a card offered only as a whole 8-GPU node in multiples of 8 (one node where the card
+    does not scale across nodes). () for a card without an on-demand price."""
+    units = g.rental_units
+    if not units:
+        return ()
+    nodes = tuple(range(c.GPUS_PER_NODE, limit + 1, c.GPUS_PER_NODE))
     if not scales_across_nodes(g):
-        return (1,)
-    return (1,) + tuple(range(c.GPUS_PER_NODE, limit + 1, c.GPUS_PER_NODE))
+        nodes = nodes[:1] if c.GPUS_PER_NODE in units else ()
+    return ((1,) if 1 in units else ()) + nodes
 
 
 def rentable(kb: KnowledgeBase) -> list[GPU]:
-    """KB cards with a rental price (a card nobody prices cannot be costed)."""
-    return [g for g in kb.all_gpus() if g.rentable and g.price_usd_per_hour is not None]
+    """KB cards with an on-demand rental price (a card nobody prices cannot be costed)."""
+    return [g for g in kb.all_gpus() if g.rentable and g.rental_units]
 
 
 def rent(ask: Ask, kb: KnowledgeBase) -> Iterator[tuple[GPU, tuple[int, ...], list[list[Candidate]]]]:

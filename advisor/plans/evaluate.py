@@ -14,6 +14,7 @@ from advisor.kb.schema import GPU, Model
 from advisor.plans import commands as cmd
 from advisor.plans.objective import Objective
 from advisor.plans.plan import Candidate, Plan
+from advisor.plans.prices import rent_cost
 from advisor.plans.quality import quality_cost, weight_table
 from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, vllm_dtype
 from advisor.sizing import constants as c
@@ -170,7 +171,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     q = _quality(key, p, cand.kv_cache_dtype, m.native_precision, params)
     qclass = obj.quality_class(q.loss_pct)
     rented = cand.path == "rent"
-    usd_h = round(g.price_usd_per_hour * n, 2) if rented and g.price_usd_per_hour is not None else None
+    usd_h = rent_cost(g, n)[0] if rented else None
     if cand.owned:
         usd_mtok = 0.0
     elif usd_h is not None:
@@ -246,15 +247,11 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
     qclass = obj.quality_class(q.loss_pct)
     # a price for what is rented; more of your own card is bought or already in your node
     rented = cand.path == "rent"
-    usd_h = round(g.price_usd_per_hour * n, 2) if rented and g.price_usd_per_hour is not None else None
+    usd_h, price_note = rent_cost(g, n) if rented else (None, None)
     tokens_s = _batch_tokens_per_s(pl, decode) if off is None else decode
     usd_mtok = 0.0 if cand.owned else (None if usd_h is None else usd_h / (tokens_s * 3600) * 1e6)
     if not rented and not cand.owned:
         usd_mtok = None
-    price_note = None
-    if usd_h is not None:
-        src = next((s.source for s in g.sources if "price_usd_per_hour" in s.fields), "its KB entry")
-        price_note = f"${g.price_usd_per_hour:,.2f} a GPU-hour on-demand, read {g.price_date} from {src}"
     native = p.name == m.native_precision or (p.family == "float" and m.native_precision in (None, "bf16", "fp16")
                                               and p.name in ("bf16", "fp16"))
     nodes = -(-n // c.GPUS_PER_NODE)

@@ -21,7 +21,8 @@ from functools import lru_cache
 
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
-from advisor.plans.candidates import rentable, scales_across_nodes
+from advisor.plans.candidates import rental_counts, rentable
+from advisor.plans.prices import rent_cost
 from advisor.sizing import constants as c
 from advisor.sizing.finetune import FinetuneSpec, finetune_memory
 from advisor.sizing.overhead import fit_margin_bytes
@@ -210,11 +211,7 @@ def _plan(path: str, model: Model, spec: FinetuneSpec, g: GPU, n: int, owned: bo
     if not _fits(m.per_gpu_bytes, g):
         return None
     rented = path == "rent"
-    usd = round(g.price_usd_per_hour * n, 2) if rented and g.price_usd_per_hour is not None else None
-    note = None
-    if usd is not None:
-        src = next((s.source for s in g.sources if "price_usd_per_hour" in s.fields), "its KB entry")
-        note = f"${g.price_usd_per_hour:,.2f} a GPU-hour on-demand, read {g.price_date} from {src}"
+    usd, note = rent_cost(g, n) if rented else (None, None)
     notes = []
     if spec.pure_bf16:
         notes.append("pure bf16: load the model in bfloat16 and train without fp32 master weights "
@@ -278,8 +275,7 @@ def finetune_plans(kb: KnowledgeBase, model: Model, gpu: GPU, gpus: int,
             best["more-cards"] = more
     rented = []
     for g in rentable(kb):
-        counts = (1,) + (tuple(range(c.GPUS_PER_NODE, 8 * c.GPUS_PER_NODE + 1, c.GPUS_PER_NODE))
-                         if scales_across_nodes(g) else ())
+        counts = rental_counts(g, 8 * c.GPUS_PER_NODE)
         p = _first("rent", model, spec, g, counts, False, gpu, gpus)
         if p is not None:
             rented.append(p)

@@ -1,0 +1,25 @@
+"""What renting n cards costs: the cheapest on-demand price among the KB's provider prices
+(advisor.kb.schema.Price) for that count, and the sentence that says where it was read."""
+from __future__ import annotations
+
+from advisor.kb.schema import GPU, Price
+
+
+def price_note(p: Price) -> str:
+    """Which price was used: per GPU-hour, the kind, the provider (and the node it rents, for a
+    node-only offer), the date the page was read and its URL."""
+    unit = ""
+    if p.gpus > 1:
+        node = f"${p.usd_per_hour:,.2f} a node-hour" if p.per == "unit" else "priced per GPU-hour"
+        unit = f" (rented by the whole {p.gpus}-GPU node, {node})"
+    return (f"${p.usd_per_gpu_hour:,.2f} a GPU-hour {p.kind} from {p.provider}{unit}, "
+            f"read {p.date} from {p.source}")
+
+
+def rent_cost(g: GPU, n: int) -> tuple[float | None, str | None]:
+    """USD an hour for n rented cards at the cheapest on-demand price that rents n (rounded to
+    cents) and its note; (None, None) where no provider price rents n of them."""
+    p = g.on_demand_price(n)
+    if p is None:
+        return None, None
+    return round(p.usd_per_gpu_hour * n, 2), price_note(p)
