@@ -15,8 +15,8 @@ place, so a reader never sees half a file, also with several processes at once. 
 trusted as the user's own files are: they live in their cache folder and only advisor writes them.
 
 Opt-outs, any non-empty value: ADVISOR_NO_CACHE turns every cache off; ADVISOR_NO_KB_CACHE,
-ADVISOR_NO_RULES_CACHE (rulebook and objective), ADVISOR_NO_WEIGHTS_CACHE and
-ADVISOR_NO_TEMPLATES_CACHE one each.
+ADVISOR_NO_RULES_CACHE (rulebook and objective), ADVISOR_NO_WEIGHTS_CACHE,
+ADVISOR_NO_TEMPLATES_CACHE and ADVISOR_NO_DATA_CACHE (advisor/data's measurement tables) one each.
 """
 from __future__ import annotations
 
@@ -137,3 +137,18 @@ def cached(name: str, prefix: str, key: Callable[[], Key], build: Callable[[], T
     value = build()
     write_pickle(path, value)
     return value
+
+
+def data_file(path: Path):
+    """The parsed content of one of advisor's own YAML data files (advisor/data: the quality
+    measurements, the GGUF publishers), read once and then from the cache ("DATA"): parsing
+    them costs more than the rest of a plan."""
+    def build():
+        import yaml
+
+        from advisor.yamlfile import Loader
+
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)
+
+    return cached("DATA", f"data-{path.stem}", lambda: Key().file(path), build,
+                  lambda v: isinstance(v, (dict, list)))

@@ -3,9 +3,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+from typing import TYPE_CHECKING
 
-Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    import yaml
+
+
+def loader():
+    """PyYAML's C safe loader where libyaml is built in, else the Python one. yaml is imported
+    here, not at module level: a run that reads only its caches never parses YAML."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def __getattr__(name: str):
+    if name == "Loader":
+        return loader()
+    raise AttributeError(name)
+
+
+def is_mapping(node) -> bool:
+    """Whether a node of read_yaml's tree is a mapping (yaml.MappingNode), without importing yaml."""
+    return getattr(node, "id", None) == "mapping"
+
+
+def is_sequence(node) -> bool:
+    """Whether a node of read_yaml's tree is a sequence (yaml.SequenceNode)."""
+    return getattr(node, "id", None) == "sequence"
 
 
 class YamlFileError(Exception):
@@ -18,6 +43,9 @@ class YamlFileError(Exception):
 
 def read_yaml(path: Path) -> tuple[yaml.Node | None, object]:
     """(the node tree, the data) of the file; YamlFileError naming the line otherwise."""
+    import yaml
+
+    Loader = loader()
     try:
         text = path.read_text(encoding="utf-8")
         return yaml.compose(text, Loader=Loader), yaml.load(text, Loader=Loader)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from advisor.kb.schema import GPU, Model
+
+if TYPE_CHECKING:
+    import yaml
 
 GIB = 2**30
 # A size stated in an id or name ("a100-40gb", "RTX 3060 12GB") may mean GiB (the nominal size

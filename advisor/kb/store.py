@@ -17,14 +17,15 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence, TypeVar
-
-import yaml
+from typing import TYPE_CHECKING, Iterable, Sequence, TypeVar
 
 from advisor.errors import AdvisorError, closest
 from advisor.kb.schema import GPU, Model
 from advisor.paths import data_dir
-from advisor.yamlfile import YamlFileError, read_yaml
+from advisor.yamlfile import YamlFileError, is_mapping, is_sequence, read_yaml
+
+if TYPE_CHECKING:
+    import yaml
 
 T = TypeVar("T")
 KB_ENV = "ADVISOR_KB"
@@ -40,7 +41,7 @@ class KBErrors(AdvisorError):
 
 
 def _key_line(node: yaml.Node | None, key: str) -> int | None:
-    if isinstance(node, yaml.MappingNode):
+    if is_mapping(node):
         for k, _ in node.value:
             if k.value == key:
                 return k.start_mark.line + 1
@@ -51,13 +52,13 @@ def _line_of(node: yaml.Node | None, loc: tuple) -> int:
     """1-based line of the YAML node at a pydantic error location (best effort)."""
     line = node.start_mark.line + 1 if node is not None else 1
     for key in loc:
-        if isinstance(node, yaml.MappingNode):
+        if is_mapping(node):
             nxt = next((v for k, v in node.value if k.value == key), None)
             if nxt is None:
                 key_node = next((k for k, _ in node.value if k.value == key), None)
                 return key_node.start_mark.line + 1 if key_node else line
             node = nxt
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        elif is_sequence(node) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
         else:
             break
@@ -67,7 +68,7 @@ def _line_of(node: yaml.Node | None, loc: tuple) -> int:
 
 def _node_at(node: yaml.Node | None, loc: tuple) -> yaml.Node | None:
     for key in loc:
-        if not isinstance(node, yaml.MappingNode):
+        if not is_mapping(node):
             return None
         node = next((v for k, v in node.value if k.value == key), None)
     return node
@@ -78,10 +79,10 @@ def _blame(node: yaml.Node | None, loc: tuple, msg: str) -> tuple[str, int]:
     names a field of the entry in its message is pinned to that field."""
     where = ".".join(str(p) for p in loc)
     if where and not isinstance(loc[-1], int) and _node_at(node, loc) is not None \
-            and not isinstance(_node_at(node, loc), yaml.MappingNode):
+            and not is_mapping(_node_at(node, loc)):
         return where, _line_of(node, loc)
     target = _node_at(node, loc)
-    if isinstance(target, yaml.MappingNode):
+    if is_mapping(target):
         keys = [k.value for k, _ in target.value]
         named = [w for w in re.findall(r"[a-z_0-9]+", msg) if w in keys]
         if named:

@@ -15,10 +15,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from advisor.errors import AdvisorError
-from advisor.yamlfile import YamlFileError, read_yaml
+from advisor.yamlfile import YamlFileError, is_mapping, read_yaml
 
 FILE_NAME = "objective.yaml"
 PREFERENCES = ("quality", "speed", "cost")
@@ -93,7 +92,7 @@ def load_objective(path: Path) -> Objective:
     except YamlFileError as exc:
         raise AdvisorError(f"{path}:{exc.line}: objective: {exc.message}") from None
     errors: list[str] = []
-    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value} if isinstance(node, yaml.MappingNode) else {}
+    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value} if is_mapping(node) else {}
 
     def err(key: str, msg: str) -> None:
         errors.append(f"{path}:{lines.get(key, 1)}: objective: {msg}")

@@ -11,12 +11,9 @@ from advisor.sizing.precision import Precision
 
 @lru_cache(maxsize=1)
 def _publishers() -> dict:
-    import yaml
+    from advisor.cache import data_file
 
-    from advisor.yamlfile import Loader
-
-    path = Path(__file__).resolve().parent.parent / "data" / "gguf_publishers.yaml"
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)
+    return data_file(Path(__file__).resolve().parent.parent / "data" / "gguf_publishers.yaml")
 
 
 def gguf_repo_for(model: Model, p: Precision) -> str | None:

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from advisor.cache import data_file
 from advisor.sizing.precision import Precision
-from advisor.yamlfile import Loader
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
 _LOSSLESS = ("fp32", "fp16", "bf16")
@@ -41,12 +39,12 @@ class QualityCost:
 
 @lru_cache(maxsize=1)
 def weight_table() -> dict[str, list[dict]]:
-    return yaml.load((_DATA / "quant_quality.yaml").read_text(encoding="utf-8"), Loader=Loader)
+    return data_file(_DATA / "quant_quality.yaml")
 
 
 @lru_cache(maxsize=1)
 def kv_table() -> dict[str, dict]:
-    return yaml.load((_DATA / "kv_quality.yaml").read_text(encoding="utf-8"), Loader=Loader)
+    return data_file(_DATA / "kv_quality.yaml")
 
 
 def nearest_measurement(fmt: str, parameters: int) -> dict | None:

@@ -29,13 +29,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from advisor.errors import closest
 from advisor.facts import DERIVED, FACTS, guaranteed
 from advisor.facts.plans import PLAN_FACTS
-
-from advisor.yamlfile import YamlFileError, read_yaml
+from advisor.yamlfile import YamlFileError, is_mapping, is_sequence, read_yaml
 
 OBJECTIVE_FILE = "objective.yaml"
 OPERATORS = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
@@ -99,7 +96,7 @@ class RuleErrors(Exception):
 def _lines(node) -> dict:
     """Top-level key -> (line of key, value node)."""
     out = {}
-    if isinstance(node, yaml.MappingNode):
+    if is_mapping(node):
         for k, v in node.value:
             out[k.value] = (k.start_mark.line + 1, v)
     return out
@@ -240,7 +237,7 @@ def load_rule(path: Path, known_kinds) -> tuple[RuleSpec | None, list[str]]:
     else:
         seq = lines["when"][1]
         for i, item in enumerate(when):
-            line = seq.value[i].start_mark.line + 1 if isinstance(seq, yaml.SequenceNode) else lines["when"][0]
+            line = seq.value[i].start_mark.line + 1 if is_sequence(seq) else lines["when"][0]
             if not isinstance(item, str):
                 err(line, f"condition {i + 1} must be a string like 'headroom_bytes < 0'")
                 continue
