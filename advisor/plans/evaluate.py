@@ -138,12 +138,19 @@ def _quality(model_key: tuple, p: Precision, kv: str, native: str | None, params
 _MODELS: dict = {}
 
 
+@lru_cache(maxsize=4096)
+def _work_as(work: Workload, runtime: str, kv_cache_dtype: str) -> Workload:
+    """The workload under a candidate's runtime and KV precision (a few a question, asked of
+    hundreds of candidates)."""
+    return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype)
+
+
 def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Sized | None:
     """The numbers the objective ranks a candidate by (fit, context, decode speed at an empty
     cache, quality, price), or None when it does not fit: memory_total_bytes for the fit, the
     decode roofline of its split for the speed, no Placement."""
     m, g, n, p = cand.model, cand.gpu, cand.gpu_count, cand.precision
-    work = replace(ask.work, runtime=cand.runtime, kv_cache_dtype=cand.kv_cache_dtype)
+    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype)
     a = m.architecture
     cpu_layers = moe_layers = 0
     if cand.placement == "gpu":
@@ -208,7 +215,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
     ask.prefer and ask.repo), not on the question's model, format or cards; the planner adds
     what it changes from the question (changes_from) and memoises this part across questions."""
     m, g, n, p = cand.model, cand.gpu, cand.gpu_count, cand.precision
-    work = replace(ask.work, runtime=cand.runtime, kv_cache_dtype=cand.kv_cache_dtype)
+    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype)
     a = m.architecture
     off = None
     if cand.placement == "gpu":
