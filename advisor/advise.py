@@ -11,12 +11,20 @@ from advisor.facts import Situation, build_situation
 from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
-from advisor.sizing.finetune import PART_NAMES, FinetuneSpec, validate as validate_finetune
-from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
+from advisor.sizing.finetune import PART_NAMES, FinetuneSpec
+from advisor.sizing.finetune import validate as validate_finetune
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.weights import format_mismatch
+from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 
 RULES_ENV = "ADVISOR_RULES"
+# The largest questions answered: 64 nodes of 8 GPUs (one copy of the largest models needs
+# at most a few nodes; beyond that the question is throughput, answered by running copies), and
+# 100,000 sequences at once (vLLM's --max-num-seqs defaults to 256-1,024).
+MAX_GPUS = 512
+MAX_BATCH = 100_000
+# The longest prompt asked about: Llama 4 Scout's 10M-token context.
+MAX_PROMPT_TOKENS = 10_485_760
 
 
 def recommendation_kinds(templates_dir: Path | None = None) -> set[str]:
@@ -190,10 +198,17 @@ class Advisor:
             raise AdvisorError(f"--batch must be at least 1, not {batch}")
         if gpus < 1:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
+        if gpus > MAX_GPUS:
+            raise AdvisorError(f"--gpus must be at most {MAX_GPUS} ({MAX_GPUS // 8} nodes of 8): one copy "
+                               f"of a model is served on a few nodes at most; for more throughput, "
+                               f"run copies side by side, not {gpus}")
+        if batch > MAX_BATCH:
+            raise AdvisorError(f"--batch must be at most {MAX_BATCH:,} sequences at once, not {batch:,}")
+        if precision is not None and not precision.strip():
+            raise AdvisorError("--precision is empty: give a format (bf16, fp8, Q4_K_M, ...) or leave it out")
         from advisor.files import resolve_model
-        from advisor.plans.runtimes import default_runtime
         from advisor.plans.objective import PREFERENCES
-        from advisor.plans.runtimes import RUNTIMES
+        from advisor.plans.runtimes import RUNTIMES, default_runtime
 
         m, stored = resolve_model(self.kb, model)  # a KB id, or a model file: its precision
         g, p = self.kb.gpu(gpu), parse_precision(precision or stored or m.native_precision or "bf16")
@@ -219,6 +234,14 @@ class Advisor:
         work = replace(work, runtime=rt)
         if work.prompt_tokens < 1:
             raise AdvisorError(f"--prompt-tokens must be at least 1, not {work.prompt_tokens}")
+        if work.prompt_tokens > MAX_PROMPT_TOKENS:
+            raise AdvisorError(f"--prompt-tokens must be at most {MAX_PROMPT_TOKENS:,} (the longest "
+                               f"context any model is published for), not {work.prompt_tokens:,}")
+        stages = -(-gpus // 8)
+        if gpus > 8 and stages > m.architecture.layers:
+            raise AdvisorError(f"--gpus {gpus} is {stages} nodes of 8 for {m.name}'s "
+                               f"{m.architecture.layers} layers: fewer than one layer a node; "
+                               f"for more throughput, run copies side by side")
         if work.ram_bytes < 0 or work.ram_bandwidth_gb_s <= 0:
             raise AdvisorError("--ram-gb must be at least 0 and --ram-bandwidth above 0")
         if finetune is not None:  # training: the sequence is the context, weights start in bf16

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from advisor.cli import main
@@ -35,6 +36,23 @@ def test_unknown_gpu_and_precision_exit_2():
 def test_bad_numbers_exit_2():
     assert run("explain", "llama-3.1-8b", "a100-40gb", "--context", "0").exit_code == 2
     assert run("explain", "llama-3.1-8b", "a100-40gb", "--gpus", "0").exit_code == 2
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--gpus", "1000"], "--gpus must be at most 512"),
+    (["--gpus", "400"], "fewer than one layer a node"),
+    (["--batch", "10000000"], "--batch must be at most 100,000"),
+    (["--precision", ""], "--precision is empty"),
+    (["--ram-gb", "nan"], "--ram-gb must be a size in GiB"),
+    (["--ram-gb", "-1"], "--ram-gb must be a size in GiB"),
+    (["--ram-bandwidth", "inf"], "--ram-bandwidth must be in GB/s"),
+    (["--prompt-tokens", "1000000000000000000"], "--prompt-tokens must be at most 10,485,760"),
+])
+def test_out_of_range_numbers_exit_2_with_one_line(args, says):
+    r = run("explain", "llama-3.1-8b", "h100-80gb", *args)
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0] and "Traceback" not in r.output
 
 
 def test_same_input_same_bytes():

@@ -66,9 +66,15 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, pref
     from advisor.sizing.workload import Workload
 
     work = Workload(prompt_tokens=prompt_tokens)
+    from advisor.errors import AdvisorError
+
     if ram_gb is not None:  # RAM is sold in binary sizes: "64 GB" of DIMMs is 64 GiB
+        if not 0 <= ram_gb < 1e6:  # also refuses nan
+            raise AdvisorError(f"--ram-gb must be a size in GiB from 0 to 1,000,000, not {ram_gb}")
         work = replace(work, ram_bytes=int(ram_gb * 2**30))
     if ram_bandwidth is not None:
+        if not 0 < ram_bandwidth < 1e5:
+            raise AdvisorError(f"--ram-bandwidth must be in GB/s, above 0 and below 100,000, not {ram_bandwidth}")
         work = replace(work, ram_bandwidth_gb_s=ram_bandwidth)
     from advisor.advise import load_objective_file
 
