@@ -18,6 +18,7 @@ from advisor.plans import candidates as cands
 from advisor.plans.evaluate import Ask
 from advisor.plans.plan import Plan
 from advisor.plans.planner import Planner
+from advisor.plans.runtimes import cannot_run
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.precision import Precision
@@ -153,7 +154,7 @@ def _smallest_set_at(planner: Planner, model: Model, g: GPU, work: Workload, p: 
                      max_gpus: int, prefer: str) -> GpuRow | None:
     counts = range(1, (1 if g.unified_memory else min(max_gpus, c.GPUS_PER_NODE)) + 1)
     ask = Ask.of(model, g, 1, work, precision=p, prefer=prefer)
-    if cands.cannot_run(ask.runtime, p, g):
+    if cannot_run(ask.runtime, p, g):
         return None
     for n in cands.card_counts(model, ask.runtime, counts):
         ask_n = dataclasses.replace(ask, gpu_count=n)

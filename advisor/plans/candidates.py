@@ -17,7 +17,7 @@ from advisor.kb.store import KnowledgeBase
 from advisor.plans.evaluate import Ask
 from advisor.plans.plan import Candidate
 from advisor.plans.publishers import gguf_repo_for
-from advisor.plans.runtimes import cannot_run, default_runtime, runs_on  # noqa: F401
+from advisor.plans.runtimes import cannot_run, runs_on
 from advisor.sizing import constants as c
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.tensors import parameter_count

@@ -10,12 +10,12 @@ import copy
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from advisor.kb.schema import GPU, Model
+from advisor.kb.schema import GPU, Architecture, Model
 from advisor.plans import commands as cmd
 from advisor.plans.objective import Objective
 from advisor.plans.plan import Candidate, Plan
 from advisor.plans.prices import rent_cost
-from advisor.plans.quality import quality_cost, weight_table
+from advisor.plans.quality import QualityCost, quality_cost, weight_table
 from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, vllm_dtype
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
@@ -56,8 +56,8 @@ def bits_per_weight(model: Model, p: Precision) -> float:
     return 8 * weights_bytes(model.architecture, p) / parameter_count(model.architecture)
 
 
-def _bits_of_measured(model: Model, p: Precision) -> dict[str, float]:
-    """Bits a weight on this model of every measured format and of p (for estimates)."""
+def _bits_of_measured(a: Architecture, p: Precision) -> dict[str, float]:
+    """Bits a weight on this architecture of every measured format and of p (for estimates)."""
     names = {n for n in weight_table()} | {p.name}
     out = {}
     for n in sorted(names):
@@ -65,10 +65,28 @@ def _bits_of_measured(model: Model, p: Precision) -> dict[str, float]:
             q = parse_precision(n)
         except Exception:
             continue
-        if q.family == "float" or (q.name == "mxfp4" and not model.architecture.experts_total):
+        if q.family == "float" or (q.name == "mxfp4" and not a.experts_total):
             continue
-        out[n] = bits_per_weight(model, q)
+        out[n] = 8 * weights_bytes(a, q) / parameter_count(a)
     return out
+
+
+@lru_cache(maxsize=65536)
+def plan_quality(a: Architecture, native: str | None, p: Precision, kv_cache_dtype: str) -> QualityCost:
+    """The quality cost of weights in format p (published as `native`) with a KV cache at
+    kv_cache_dtype (advisor.plans.quality; a format nobody measured is estimated from the measured
+    one nearest in bits a weight on this architecture). Memoised: a handful of values a model."""
+    measured = p.name in weight_table()
+    return quality_cost(p, native, parameter_count(a), kv_cache_dtype,
+                        None if measured else _bits_of_measured(a, p))
+
+
+def _usd_per_million_tokens(owned: bool, usd_per_hour: float | None, tokens_per_s: float) -> float | None:
+    """What a million output tokens cost: nothing on hardware you own; the rent at tokens_per_s
+    where rented; None where neither is known (more of your own card: bought, not priced)."""
+    if owned:
+        return 0.0
+    return None if usd_per_hour is None else usd_per_hour / (tokens_per_s * 3600) * 1e6
 
 
 def _batch_tokens_per_s(pl: Placement, single: float) -> float:
@@ -128,16 +146,6 @@ class Sized:
         return new
 
 
-@lru_cache(maxsize=65536)
-def _quality(model_key: tuple, p: Precision, kv: str, native: str | None, params: int):
-    """Quality cost and the bits a weight it needs (memoised: a handful of values a model)."""
-    return quality_cost(p, native, params, kv, None if p.name in weight_table()
-                        else _bits_of_measured(_MODELS[model_key], p))
-
-
-_MODELS: dict = {}
-
-
 @lru_cache(maxsize=4096)
 def _work_as(work: Workload, runtime: str, kv_cache_dtype: str) -> Workload:
     """The workload under a candidate's runtime and KV precision (a few a question, asked of
@@ -173,18 +181,10 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
         cpu_layers = getattr(off, "cpu_layers", 0)
         moe_layers = getattr(off, "cpu_moe_layers", 0)
     params = parameter_count(a)
-    key = (m.id, id(m))
-    _MODELS[key] = m
-    q = _quality(key, p, cand.kv_cache_dtype, m.native_precision, params)
+    q = plan_quality(a, m.native_precision, p, cand.kv_cache_dtype)
     qclass = obj.quality_class(q.loss_pct)
-    rented = cand.path == "rent"
-    usd_h = rent_cost(g, n)[0] if rented else None
-    if cand.owned:
-        usd_mtok = 0.0
-    elif usd_h is not None:
-        usd_mtok = usd_h / (tokens_s * 3600) * 1e6
-    else:
-        usd_mtok = None
+    usd_h = rent_cost(g, n)[0] if cand.path == "rent" else None
+    usd_mtok = _usd_per_million_tokens(cand.owned, usd_h, tokens_s)
     s = Sized()
     s.cand, s.path, s.model, s.precision, s.runtime = cand, cand.path, m, p, cand.runtime
     s.kv_cache_dtype, s.gpu, s.gpu_count, s.owned = cand.kv_cache_dtype, g, n, cand.owned
@@ -248,17 +248,12 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         ram, per_gpu = off.ram_bytes, off.gpu_bytes
     params = parameter_count(a)
     bits = bits_per_weight(m, p)
-    measured = p.name in weight_table()
-    q = quality_cost(p, m.native_precision, params, work.kv_cache_dtype,
-                     None if measured else _bits_of_measured(m, p))
+    q = plan_quality(a, m.native_precision, p, work.kv_cache_dtype)
     qclass = obj.quality_class(q.loss_pct)
     # a price for what is rented; more of your own card is bought or already in your node
-    rented = cand.path == "rent"
-    usd_h, price_note = rent_cost(g, n) if rented else (None, None)
+    usd_h, price_note = rent_cost(g, n) if cand.path == "rent" else (None, None)
     tokens_s = _batch_tokens_per_s(pl, decode) if off is None else decode
-    usd_mtok = 0.0 if cand.owned else (None if usd_h is None else usd_h / (tokens_s * 3600) * 1e6)
-    if not rented and not cand.owned:
-        usd_mtok = None
+    usd_mtok = _usd_per_million_tokens(cand.owned, usd_h, tokens_s)
     native = p.name == m.native_precision or (p.family == "float" and m.native_precision in (None, "bf16", "fp16")
                                               and p.name in ("bf16", "fp16"))
     nodes = -(-n // c.GPUS_PER_NODE)
