@@ -11,6 +11,7 @@ from advisor.facts import Situation, build_situation
 from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
+from advisor.sizing.constants import GPUS_PER_NODE
 from advisor.sizing.finetune import PART_NAMES, FinetuneSpec
 from advisor.sizing.finetune import validate as validate_finetune
 from advisor.sizing.precision import parse_precision
@@ -199,8 +200,8 @@ class Advisor:
         if gpus < 1:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
         if gpus > MAX_GPUS:
-            raise AdvisorError(f"--gpus must be at most {MAX_GPUS} ({MAX_GPUS // 8} nodes of 8): one copy "
-                               f"of a model is served on a few nodes at most; for more throughput, "
+            raise AdvisorError(f"--gpus must be at most {MAX_GPUS} ({MAX_GPUS // GPUS_PER_NODE} nodes of "
+                               f"{GPUS_PER_NODE}): one copy of a model is served on a few nodes at most; for more throughput, "
                                f"run copies side by side, not {gpus}")
         if batch > MAX_BATCH:
             raise AdvisorError(f"--batch must be at most {MAX_BATCH:,} sequences at once, not {batch:,}")
@@ -237,9 +238,9 @@ class Advisor:
         if work.prompt_tokens > MAX_PROMPT_TOKENS:
             raise AdvisorError(f"--prompt-tokens must be at most {MAX_PROMPT_TOKENS:,} (the longest "
                                f"context any model is published for), not {work.prompt_tokens:,}")
-        stages = -(-gpus // 8)
-        if gpus > 8 and stages > m.architecture.layers:
-            raise AdvisorError(f"--gpus {gpus} is {stages} nodes of 8 for {m.name}'s "
+        stages = -(-gpus // GPUS_PER_NODE)
+        if stages > 1 and stages > m.architecture.layers:
+            raise AdvisorError(f"--gpus {gpus} is {stages} nodes of {GPUS_PER_NODE} for {m.name}'s "
                                f"{m.architecture.layers} layers: fewer than one layer a node; "
                                f"for more throughput, run copies side by side")
         if work.ram_bytes < 0 or work.ram_bandwidth_gb_s <= 0:
