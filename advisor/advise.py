@@ -201,8 +201,8 @@ class Advisor:
             raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
         if gpus > MAX_GPUS:
             raise AdvisorError(f"--gpus must be at most {MAX_GPUS} ({MAX_GPUS // GPUS_PER_NODE} nodes of "
-                               f"{GPUS_PER_NODE}): one copy of a model is served on a few nodes at most; for more throughput, "
-                               f"run copies side by side, not {gpus}")
+                               f"{GPUS_PER_NODE}): one copy of a model is served on a few nodes at "
+                               f"most; for more throughput, run copies side by side, not {gpus}")
         if batch > MAX_BATCH:
             raise AdvisorError(f"--batch must be at most {MAX_BATCH:,} sequences at once, not {batch:,}")
         if precision is not None and not precision.strip():
