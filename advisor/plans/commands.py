@@ -12,21 +12,15 @@ against advisor/data/runtime_flags.yaml, the flag lists with the versions they c
 """
 from __future__ import annotations
 
-import math
 
 from advisor.kb.schema import Model
 from advisor.plans.publishers import hf_spec
+from advisor.sizing import constants as c
 from advisor.sizing.precision import Precision
 
 _GGUF_FILE_TYPE = {"fp32": "F32", "fp16": "F16", "bf16": "BF16"}
 _LLAMACPP_KV = {"fp16": "", "bf16": " -ctk bf16 -ctv bf16", "fp32": " -ctk f32 -ctv f32",
                 "q8_0": " -fa on -ctk q8_0 -ctv q8_0", "q4_0": " -fa on -ctk q4_0 -ctv q4_0"}
-# vLLM preallocates --gpu-memory-utilization of each GPU (default 0.9) for weights, activations
-# and KV cache (https://docs.vllm.ai/en/latest/configuration/engine_args.html); a plan that needs
-# more asks for what it needs plus 0.02 for the profiling run, at most 0.98.
-VLLM_DEFAULT_UTILIZATION = 0.9
-VLLM_UTILIZATION_SLACK = 0.02
-VLLM_UTILIZATION_MAX = 0.98
 
 
 def hf_repo(model: Model) -> str | None:
@@ -64,11 +58,13 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
     return cmd + _LLAMACPP_KV[kv]
 
 
-def memory_share(total_bytes: int, available_bytes: int) -> float | None:
-    """--gpu-memory-utilization for a plan that needs more than vLLM's default 0.9 of the memory:
-    the share it needs, rounded up, plus 0.02; None when the default suffices."""
-    share = math.ceil(100 * total_bytes / available_bytes) / 100 + VLLM_UTILIZATION_SLACK
-    return round(min(share, VLLM_UTILIZATION_MAX), 2) if share > VLLM_DEFAULT_UTILIZATION else None
+def memory_share(gpu_memory_utilization: float) -> float | None:
+    """--gpu-memory-utilization for a plan: the share of each GPU the sizing let vLLM use, when
+    it is not vLLM's default (advisor.sizing.vllm_memory sizes the fit at that share, so a plan
+    that fits needs no more)."""
+    if gpu_memory_utilization == c.VLLM_GPU_MEMORY_UTILIZATION:
+        return None
+    return round(gpu_memory_utilization, 2)
 
 
 def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel: int = 1,

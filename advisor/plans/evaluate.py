@@ -257,7 +257,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
     native = p.name == m.native_precision or (p.family == "float" and m.native_precision in (None, "bf16", "fp16")
                                               and p.name in ("bf16", "fp16"))
     nodes = -(-n // c.GPUS_PER_NODE)
-    command, notes = _command(cand, ask, work, pl, off, total, nodes)
+    command, notes = _command(cand, ask, work, pl, off, nodes)
     return Plan(
         path=cand.path, model=m, parameters=params, precision=p, bits_per_weight=bits,
         native=native, checkpoint=cand.checkpoint, kv_cache_dtype=work.kv_cache_dtype,
@@ -306,7 +306,7 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     return out
 
 
-def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off, total: int,
+def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
              nodes: int) -> tuple[str | None, list[str]]:
     m, p, g = cand.model, cand.precision, cand.gpu
     notes: list[str] = []
@@ -330,7 +330,7 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off, tota
         return None, ["no Hugging Face repository is known for this model"]
     if cand.runtime == "vllm":
         quantize = p.name == "fp8" and m.native_precision != "fp8" and cand.checkpoint is None
-        share = cmd.memory_share(total, g.usable_memory_bytes * cand.gpu_count)
+        share = cmd.memory_share(work.gpu_memory_utilization)
         if nodes > 1:
             notes.append(cmd.ray_cluster_note(nodes))
         return cmd.vllm_serve(repo, work.context_tokens, work.batch, work.kv_cache_dtype,
