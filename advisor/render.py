@@ -129,6 +129,7 @@ def environment(templates: str | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates or str(data_dir("templates"))),
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # the templates do not change during a run: no stat a page
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -13,7 +13,7 @@ from advisor.sizing.context import max_context_tokens
 from advisor.sizing.ggml_types import tensor_bytes
 from advisor.sizing.gguf_mix import DEFAULT_TYPE, Q8_EMBED_OUTPUT, fused_layout, tensor_types
 from advisor.sizing.kv_cache import kv_cache_bytes, kv_cache_bytes_per_token
-from advisor.sizing.memory import memory_parts
+from advisor.sizing.memory import memory_parts, memory_total_bytes
 from advisor.sizing.precision import all_precisions, parse_precision
 from advisor.sizing.tensors import Tensor, model_tensors
 from advisor.sizing.vllm_memory import vllm_default_batch, vllm_rank_overhead
@@ -258,6 +258,34 @@ def test_max_context_is_the_edge(kb, gpu):
         assert avail - memory_parts(m, p, replace(w, context_tokens=n), 1).total_bytes >= margin
         if n < m.architecture.max_context:
             assert avail - memory_parts(m, p, replace(w, context_tokens=n + 1), 1).total_bytes < margin
+
+
+@pytest.mark.parametrize("model,runtime,kv,batch,gpus", [
+    ("gemma-3-27b", "llama.cpp", "q8_0", 1, 1),      # sliding-window layers: KV stops growing
+    ("deepseek-v2-lite", "llama.cpp", "fp16", 4, 1),  # MLA latent cache
+    ("qwen3-30b-a3b", "vllm", "fp8", 8, 2),          # vLLM: activation peak and graphs
+    ("llama-3.1-70b", "llama.cpp", "q4_0", 1, 3),
+    ("mistral-7b-v0.3", "vllm", "fp16", 64, 1),
+])
+@pytest.mark.parametrize("gpu", ["rtx-3060-12gb", "rtx-4090", "h100-80gb"])
+def test_max_context_is_the_edge_everywhere(kb, model, runtime, kv, batch, gpus, gpu):
+    """The interpolating search lands on the same edge a plain bisection would: the answer
+    fits and one token more does not (or it is 0, or the model's maximum)."""
+    m, g = kb.model(model), kb.gpu(gpu)
+    work = Workload(runtime=runtime, kv_cache_dtype=kv, batch=batch)
+    for prec in ("Q4_K_M", "bf16") if runtime == "llama.cpp" else ("awq", "bf16"):
+        p = parse_precision(prec)
+        avail, margin = g.usable_memory_bytes * gpus, c.FIT_MARGIN_BYTES_PER_GPU * gpus
+        n = max_context_tokens(m, p, work, gpus, avail, margin, kv, g)
+
+        def fits(ctx):
+            return avail - memory_total_bytes(m, p, work, gpus, ctx, kv, g) >= margin
+        assert 0 <= n <= m.architecture.max_context
+        if n == 0:
+            assert not fits(1)
+        else:
+            assert fits(n)
+            assert n == m.architecture.max_context or not fits(n + 1)
 
 
 def test_max_context_zero_when_weights_do_not_fit(kb):

@@ -18,19 +18,38 @@ def max_context_tokens(model: Model, precision: Precision, work: Workload, gpus:
     kv = kv_dtype or work.kv_cache_dtype
     check_kv_dtype(kv, work.runtime)
 
-    def fits(ctx: int) -> bool:
-        total = memory_total_bytes(model, precision, work, gpus, ctx, kv, gpu)
-        return available_bytes - total >= margin_bytes
+    budget = available_bytes - margin_bytes
 
-    lo, hi = 0, model.architecture.max_context
-    if fits(hi):
+    def total(ctx: int) -> int:
+        return memory_total_bytes(model, precision, work, gpus, ctx, kv, gpu)
+
+    hi = model.architecture.max_context
+    t_hi = total(hi)
+    if t_hi <= budget:
         return hi
-    while lo < hi:  # invariant: fits(lo) or lo == 0; not fits(hi)
-        mid = (lo + hi + 1) // 2
-        if mid == hi:
-            break
-        if fits(mid):
-            lo = mid
+    lo, t_lo = 1, total(1)
+    if t_lo > budget:
+        return 0
+    # Memory grows with the context, nearly linearly (the KV cache; compute buffers step), so
+    # the boundary is found by interpolation between the bracket's ends, with its neighbour
+    # probed at once; bisection takes over when interpolation stalls. The answer is the same
+    # as a plain bisection's (the largest context that fits), in 2-4 sizings instead of ~17.
+    steps = 0
+    while hi - lo > 1:  # invariant: total(lo) <= budget < total(hi)
+        steps += 1
+        if steps <= 4 and t_hi > t_lo:
+            guess = lo + (budget - t_lo) * (hi - lo) // (t_hi - t_lo)
+            guess = min(max(guess, lo + 1), hi - 1)
         else:
-            hi = mid
-    return lo if lo and fits(lo) else 0
+            guess = (lo + hi) // 2
+        t = total(guess)
+        if t > budget:
+            hi, t_hi = guess, t
+            continue
+        lo, t_lo = guess, t
+        if guess + 1 < hi:
+            t = total(guess + 1)
+            if t > budget:
+                return guess
+            lo, t_lo = guess + 1, t
+    return lo
