@@ -6,7 +6,6 @@ max_context_tokens for the longest context that fits.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -141,9 +140,14 @@ class Sized:
                 self.moe_cpu_layers, self.checkpoint)
 
     def on(self, path: str, changes: tuple, levers: int) -> "Sized":
-        new = copy.copy(self)
+        new = object.__new__(Sized)
+        for k in _SIZED_KEPT:
+            setattr(new, k, getattr(self, k))
         new.path, new.changes, new.levers = path, changes, levers
         return new
+
+
+_SIZED_KEPT = tuple(k for k in Sized.__slots__ if k not in ("path", "changes", "levers"))
 
 
 @lru_cache(maxsize=4096)

@@ -11,7 +11,6 @@ Paths (where a plan comes from), in the order advisories list them:
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 from advisor.kb.schema import GPU, Model
@@ -87,9 +86,10 @@ class Plan:
     def with_(self, **fields) -> "Plan":
         """A copy with some fields changed (dataclasses.replace re-runs __init__ over fifty
         fields; the planner does this thousands of times a question)."""
-        new = copy.copy(self)
-        for k, v in fields.items():
-            object.__setattr__(new, k, v)
+        new = object.__new__(type(self))
+        d = new.__dict__
+        d.update(self.__dict__)
+        d.update(fields)
         return new
 
     @property

@@ -155,9 +155,22 @@ class Planner:
         return value
 
     def _hardware(self, base: Ask) -> tuple[list, list]:
-        """(plans on the GPUs alone, plans on the GPUs and RAM)."""
-        gpus_only = [p for g in cands.on_your_gpus(base) for p in self._ladder(g, base)]
-        offload = [p for g in cands.offloaded(base) for p in self._ladder(g, base)]
+        """(plans on the GPUs alone, plans on the GPUs and RAM).
+
+        A format that holds the whole context on the GPUs at the first KV precision of the
+        ladder is not sized with offload: any offloaded plan of it has the same weights and at
+        best the same KV cache, decodes slower and changes more, so it is dominated."""
+        gpus_only, whole = [], set()
+        full = min(base.work.context_tokens, base.model.architecture.max_context)
+        for group in cands.on_your_gpus(base):
+            found = self._ladder(group, base)
+            gpus_only += found
+            top = group[0]
+            if found and found[0].kv_cache_dtype == top.kv_cache_dtype and found[0].context_tokens >= full:
+                whole.add((top.precision.name, top.runtime, top.checkpoint))
+        offload = [p for group in cands.offloaded(base)
+                   if (group[0].precision.name, group[0].runtime, group[0].checkpoint) not in whole
+                   for p in self._ladder(group, base)]
         return gpus_only, [_on_path(p, "your-hardware") for p in gpus_only] + offload
 
     def _other_models(self, base: Ask) -> list:
