@@ -76,6 +76,17 @@ def _clean(value):
     return value
 
 
+def _facts_read(specs: list[RuleSpec]) -> set[str]:
+    """Every fact a rule's conditions name, on either side of a comparison."""
+    out = set()
+    for spec in specs:
+        for cond in spec.when:
+            out.add(cond.fact)
+            if isinstance(cond.value, FactRef):
+                out.add(cond.value.name)
+    return out
+
+
 @dataclass(frozen=True)
 class Firing:
     rule_id: str
@@ -109,6 +120,10 @@ class RuleEngine:
         # every plan fact is matched by something, or assert_facts leaves the others' actions unrun
         plan_rules[_PLAN_SEEN] = {"all": [{"m": {"kind": "plan"}}], "pri": 1001, "run": _PLAN_SEEN}
         plan_rules[_END] = {"all": [{"m": {"kind": "end"}}], "pri": 1002, "run": _END}
+        # Only the facts some rule tests go into the engine (it parses every fact it is given,
+        # and the callbacks decode them again); the whole set stays in Python for the templates.
+        self._reads = {_scope: _facts_read([s for s in specs if s.scope == _scope]) | {"kind"}
+                       for _scope in ("situation", "plan")}
         self._host = _QuietHost(actions)
         self._host.register_rulesets({_RULESET: rules, _PLAN_RULESET: plan_rules})
         self._sids = itertools.count(1)
@@ -126,7 +141,8 @@ class RuleEngine:
         A plan rule reads one fact (no joins, no state), so what matches a fact depends on the
         fact alone: answers are memoised on the fact's content, and only facts not seen before
         go to the engine (bulk generation asks about the same plans for a dozen formats)."""
-        cleaned = [tuple(sorted((k, _clean(v)) for k, v in f.items())) for f in plans]
+        reads = self._reads["plan"]
+        cleaned = [tuple(sorted((k, _clean(v)) for k, v in f.items() if k in reads)) for f in plans]
         todo = sorted({c for c in cleaned if c not in self._chosen})
         if todo:
             sid = str(next(self._sids))
@@ -188,7 +204,9 @@ class RuleEngine:
 
     def _session(self, fact: dict) -> list[str]:
         sid = str(next(self._sids))
-        fact = dict(fact, sid=sid)
+        reads = self._reads["situation"]
+        fact = {k: v for k, v in fact.items() if k in reads}
+        fact["sid"] = sid
         self._fired = []
         try:
             try:
