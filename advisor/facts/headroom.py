@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from advisor.facts.question import Question
+from advisor.sizing.context import largest_within
 from advisor.sizing.memory import memory_total_bytes
 from advisor.sizing.plan import Placement
 
@@ -24,24 +25,13 @@ FACTS: dict[str, tuple[str, str]] = {
 TOGETHER = [{"fit_max_context_tokens", "fit_max_batch"}]
 
 
-def _largest(lo: int, hi: int, fits) -> int:
-    """Largest n in [lo, hi] with fits(n), given fits(lo)."""
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
 def contribute(q: Question, pl: Placement, f: dict) -> None:
     if not pl.fits:
         return
     # the longest context: advisor/facts/memory.py (run before this) searched it, same margin
     f["fit_max_context_tokens"] = max(q.work.context_tokens, f["max_context_tokens"])
     room = pl.available_bytes - pl.margin_bytes
-    f["fit_max_batch"] = _largest(
+    f["fit_max_batch"] = largest_within(
         q.work.batch, max(q.work.batch, MAX_BATCH_SEARCHED),
         lambda n: memory_total_bytes(q.model, q.precision, replace(q.work, batch=n), q.gpus,
-                                     q.work.context_tokens, q.work.kv_cache_dtype, q.gpu) <= room)
+                                     q.work.context_tokens, q.work.kv_cache_dtype, q.gpu), room)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property, partial
+from operator import attrgetter
 from pathlib import Path
 
 
@@ -29,6 +31,17 @@ SORTABLE = ("usable", "context_tokens", "parameters", "good_quality", "speed_ban
             "usd_per_hour", "gpu_count", "nodes", "levers")
 _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
+
+
+def _getter(attrs: list[str]):
+    """A function of a plan that returns its `attrs` as a tuple (attrgetter of one returns the
+    bare value)."""
+    get = attrgetter(*attrs)
+    return get if len(attrs) > 1 else partial(_one, get)
+
+
+def _one(get, plan) -> tuple:
+    return (get(plan),)
 
 
 @dataclass(frozen=True)
@@ -66,15 +79,21 @@ class Objective:
 
     def key(self, plan, prefer: str) -> tuple:
         """The sort key of a plan under a preference: smaller sorts first."""
+        get, descending = self._terms[prefer]
         out = []
-        for attr, descending in self.order[prefer]:
-            v = getattr(plan, attr)
+        for v, down in zip(get(plan), descending):
             if v is None:
-                v = -math.inf if descending else math.inf   # unknown sorts last
-            elif isinstance(v, bool):
+                v = -math.inf if down else math.inf   # unknown sorts last
+            elif v.__class__ is bool:
                 v = int(v)
-            out.append(-v if descending else v)
+            out.append(-v if down else v)
         return tuple(out)
+
+    @cached_property
+    def _terms(self) -> dict:
+        """preference -> (a getter of the sort terms' values as a tuple, which are descending)"""
+        return {name: (_getter([a for a, _ in terms]), tuple(d for _, d in terms))
+                for name, terms in self.order.items()}
 
 
 def find_objective(rule_dirs: list[Path]) -> Path:

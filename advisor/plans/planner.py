@@ -83,7 +83,11 @@ class Planner:
     def best(self, plans: list[Plan], ask: Ask) -> Plan | None:
         if not plans:
             return None
-        return min(plans, key=lambda p: (self.objective.key(p, ask.prefer), _tiebreak(p)))
+        key, prefer = self.objective.key, ask.prefer
+        keyed = [(key(p, prefer), p) for p in plans]
+        low = min(k for k, _ in keyed)
+        tied = [p for k, p in keyed if k == low]
+        return tied[0] if len(tied) == 1 else min(tied, key=_tiebreak)
 
     def plans(self, ask: Ask, keep_all: bool = False, paths=PATHS) -> PlanSet:
         """Every path's best plan for the question (or only `paths`'); keep_all: also every

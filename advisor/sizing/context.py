@@ -23,17 +23,24 @@ def max_context_tokens(model: Model, precision: Precision, work: Workload, gpus:
     def total(ctx: int) -> int:
         return memory_total_bytes(model, precision, work, gpus, ctx, kv, gpu)
 
-    hi = model.architecture.max_context
+    if total(1) > budget:
+        return 0
+    return largest_within(1, model.architecture.max_context, total, budget)
+
+
+def largest_within(lo: int, hi: int, total, budget: int) -> int:
+    """Largest n in [lo, hi] with total(n) <= budget, for a total that never falls as n grows,
+    given total(lo) <= budget. (total: bytes as a function of a count such as tokens or
+    sequences; budget: bytes.)
+
+    Memory grows nearly linearly with the context or the batch (the KV cache; buffers step),
+    so the edge is found by interpolating between the bracket's ends, probing the guess's
+    neighbour at once; bisection takes over when interpolation stalls. The answer is the one a
+    plain bisection gives, in 2-4 sizings instead of ~17."""
     t_hi = total(hi)
     if t_hi <= budget:
         return hi
-    lo, t_lo = 1, total(1)
-    if t_lo > budget:
-        return 0
-    # Memory grows with the context, nearly linearly (the KV cache; compute buffers step), so
-    # the boundary is found by interpolation between the bracket's ends, with its neighbour
-    # probed at once; bisection takes over when interpolation stalls. The answer is the same
-    # as a plain bisection's (the largest context that fits), in 2-4 sizings instead of ~17.
+    t_lo = total(lo)
     steps = 0
     while hi - lo > 1:  # invariant: total(lo) <= budget < total(hi)
         steps += 1
