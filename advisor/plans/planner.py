@@ -106,8 +106,8 @@ class Planner:
             if p is not None:
                 best["as-asked"] = self.build(p, ask, fixed=True)
         others = tuple(p for p in paths if p != "as-asked")
-        got = self._paths(ask, others, keep_all)
         base = baseline(ask)
+        got = self._paths(base, others, keep_all)
         for path, sized in got["best"].items():
             plan = self.build(sized, base)
             best[path] = plan.with_(changes=tuple(changes_from(plan, ask)))
@@ -117,10 +117,9 @@ class Planner:
             every.update({path: [self.build(x, base) for x in xs] for path, xs in got["every"].items()})
         return PlanSet(best, self._considered, why_not, every)
 
-    def _paths(self, ask: Ask, paths: tuple, keep_all: bool) -> dict:
+    def _paths(self, base: Ask, paths: tuple, keep_all: bool) -> dict:
         """{"best": path -> the best Sized, "every": path -> every Sized (keep_all)} for the
-        paths other than as-asked, ranked from the baseline question (memoised with it)."""
-        base = baseline(ask)
+        paths other than as-asked, ranked from the baseline question `base` (memoised with it)."""
         key = ("paths", paths, keep_all)
         return self._group(base, key, lambda b: self._rank_paths(b, paths, keep_all))
 
