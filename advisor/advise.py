@@ -233,6 +233,9 @@ class Advisor:
         if rt not in RUNTIMES:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
         work = replace(work, runtime=rt)
+        if rt == "llama.cpp" and not work.flash_attn and work.kv_cache_dtype in ("q8_0", "q4_0"):
+            raise AdvisorError(f"--kv-cache {work.kv_cache_dtype} needs --flash-attn on: llama.cpp "
+                               "quantizes the V cache only with flash attention")
         if work.prompt_tokens < 1:
             raise AdvisorError(f"--prompt-tokens must be at least 1, not {work.prompt_tokens}")
         if work.prompt_tokens > MAX_PROMPT_TOKENS:

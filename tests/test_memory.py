@@ -332,3 +332,45 @@ def test_mxfp4_checkpoint_matches_published_gpt_oss_sizes(kb):
     p = parse_precision("mxfp4")
     assert weights_bytes(kb.model("gpt-oss-120b").architecture, p) / 1e9 == pytest.approx(65.25, rel=0.01)
     assert weights_bytes(kb.model("gpt-oss-20b").architecture, p) / 1e9 == pytest.approx(13.76, rel=0.01)
+
+
+# --- llama.cpp flash attention off
+
+
+def test_compute_buffer_without_flash_attention_as_issue_9352_reported(kb):
+    """https://github.com/ggml-org/llama.cpp/issues/9352: Llama 3.1 70B (Q4_K_L) at -c 131072
+    with flash attention off (the default then), ROCm: "failed to allocate ... buffer of size"
+    for a 16.80 GiB compute buffer. With flash attention on it is a few hundred MiB."""
+    from advisor.sizing.runtime import llamacpp_compute_buffer_bytes
+
+    a = kb.model("llama-3.1-70b").architecture
+    off = llamacpp_compute_buffer_bytes(a, 131072, flash_attn=False)
+    on = llamacpp_compute_buffer_bytes(a, 131072, flash_attn=True)
+    assert off / c.GIB == pytest.approx(16.80, rel=0.15)
+    assert on < 0.5 * c.GIB
+    work = Workload(context_tokens=131072, flash_attn=False)
+    parts = memory_parts(kb.model("llama-3.1-70b"), parse_precision("Q4_K_M"), work)
+    assert parts.breakdown["overhead_compute_buffer"] == off
+    assert any("flash attention off" in n for n in parts.assumptions)
+
+
+def test_flash_attention_off_refuses_a_quantized_v_cache():
+    r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "rtx-4090", "--flash-attn", "off",
+                                  "--kv-cache", "q8_0"])
+    assert r.exit_code == 2
+    assert "--flash-attn on" in r.output and "Traceback" not in r.output
+
+
+def test_flash_attention_off_is_kept_as_asked_and_turned_on_by_plans(advisor):
+    from advisor.sizing.workload import Workload as W
+
+    adv = advisor.explain("llama-3.1-70b", "rtx-4090", "Q4_K_M", 131072,
+                          work=W(flash_attn=False, ram_bytes=128 * c.GIB))
+    assert adv.situation.facts["flash_attn"] is False
+    for plan in adv.path_plans:
+        if plan.path == "as-asked":
+            assert plan.command.endswith("-fa off") and not plan.flash_attn
+        elif plan.runtime == "llama.cpp":
+            assert plan.flash_attn and "flash attention on" in plan.changes
+            assert "-fa off" not in (plan.command or "")
+    assert adv.to_json()["plan"]["flash_attn"] is True

@@ -26,6 +26,11 @@ from advisor.cli.finetune_options import finetune_options, finetune_spec
               help="llama.cpp, vllm or transformers: whose allocations to size, and the only "
                    "runtime plans use. Default: the format's (llama.cpp for GGUF and 16-bit "
                    "weights, vLLM for quantized checkpoints), and plans may switch.")
+@click.option("--flash-attn", "flash_attn", type=click.Choice(["on", "off", "auto"]), default="auto",
+              show_default=True,
+              help="llama.cpp's -fa: auto (on wherever the backend has the kernels: CUDA, ROCm, "
+                   "Metal, Vulkan) or off, which adds f32 attention scores over the whole context "
+                   "to the compute buffer and rules out a quantized V cache. Plans turn it on.")
 @click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
               help="What the plans optimise (rules/objective.yaml). Default: quality.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
@@ -46,7 +51,7 @@ from advisor.cli.finetune_options import finetune_options, finetune_spec
 @finetune_options
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
-def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, prefer, fmt, rules_dirs,
+def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn, prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not."""
     from advisor.advise import Advisor, load_rulebook
@@ -65,7 +70,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, pref
         defaults = defaults | {"runtime"}
     from advisor.sizing.workload import Workload
 
-    work = Workload(prompt_tokens=prompt_tokens)
+    work = Workload(prompt_tokens=prompt_tokens, flash_attn=flash_attn != "off")
     from advisor.errors import AdvisorError
 
     if ram_gb is not None:  # RAM is sold in binary sizes: "64 GB" of DIMMs is 64 GiB

@@ -31,6 +31,8 @@ FACTS: dict[str, tuple[str, str]] = {
     "runtime": ("str", "the runtime the question is sized for: llama.cpp, vllm or transformers "
                        "(--runtime, else the format's default)"),
     "runs": ("bool", "the runtime runs the format on this card (advisor.plans.runtimes)"),
+    "flash_attn": ("bool", "llama.cpp flash attention (--flash-attn; on unless turned off; other "
+                           "runtimes use their own attention kernels)"),
 }
 # Facts every situation has (rule validation relies on it; tests check it over the KB).
 ALWAYS = set(FACTS)
@@ -50,6 +52,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         "batch": q.work.batch,
         "task": q.work.task,
         "runtime": q.work.runtime,
+        "flash_attn": q.work.flash_attn,
     })
     if q.work.task != "inference":
         f["runs"] = True  # the training stack (PyTorch) runs on every card fine-tuning sizes

@@ -37,12 +37,13 @@ def gguf_file(model: Model, p: Precision) -> str:
 
 def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, *,
                  gpu_layers: int | None = None, moe_cpu_layers: int = 0, gpus: int = 1,
-                 gguf_repo: str | None = None) -> str:
+                 gguf_repo: str | None = None, flash_attn: bool = True) -> str:
     """gpu_layers: repeating layers on the GPU (None: all), with the output layer. llama.cpp
     counts the output layer as the last slot of -ngl (src/llama-model.cpp: i_gpu_start =
     n_layer + 1 - n_gpu_layers), so -ngl is gpu_layers + 1. -c is the whole cache, which
     llama-server divides among -np parallel sequences; over several GPUs, -sm layer -ts 1,1,...
-    splits whole layers evenly."""
+    splits whole layers evenly. flash_attn False: `-fa off` (llama.cpp's default is auto, on
+    where the backend has the kernels; a quantized V cache needs it on)."""
     ngl = (model.architecture.layers if gpu_layers is None else gpu_layers) + 1
     if gguf_repo and p.family == "gguf":
         src = f"-hf {hf_spec(gguf_repo, p)}"
@@ -55,6 +56,10 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
         cmd += f" -np {batch}"
     if gpus > 1:
         cmd += " -sm layer -ts " + ",".join(["1"] * gpus)
+    if not flash_attn:
+        if kv in ("q8_0", "q4_0"):
+            raise ValueError(f"llama.cpp quantizes the V cache only with flash attention, not {kv}")
+        return cmd + _LLAMACPP_KV[kv] + " -fa off"
     return cmd + _LLAMACPP_KV[kv]
 
 

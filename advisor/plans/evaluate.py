@@ -127,7 +127,7 @@ class Sized:
                  "gpu_count", "owned", "offload", "context_tokens", "decode_tokens_per_s",
                  "quality", "quality_class", "usable", "speed_band", "good_quality", "nodes",
                  "parameters", "usd_per_hour", "usd_per_million_tokens", "levers", "changes",
-                 "checkpoint", "cpu_offload_layers", "moe_cpu_layers")
+                 "checkpoint", "cpu_offload_layers", "moe_cpu_layers", "flash_attn")
 
     @property
     def quality_loss_pct(self) -> float:
@@ -200,18 +200,21 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.usd_per_hour, s.usd_per_million_tokens = usd_h, usd_mtok
     s.levers, s.changes, s.checkpoint = 0, (), cand.checkpoint
     s.cpu_offload_layers, s.moe_cpu_layers = cpu_layers, moe_layers
+    s.flash_attn = work.flash_attn
     return s
 
 
 def baseline(ask: Ask) -> Ask:
     """The question at the model's published format (the workload and cards as asked; the
     runtime as asked, else the published format's): what plans' levers are counted from, so
-    that ranking prefers the checkpoint as published."""
+    that ranking prefers the checkpoint as published. Plans run llama.cpp with flash attention
+    on, its default: with it off (asked), turning it on is one of a plan's changes."""
     native = parse_precision(ask.model.native_precision or "bf16")
-    if native.name == ask.precision.name:
+    if native.name == ask.precision.name and ask.work.flash_attn:
         return ask
     rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
-    return replace(ask, precision=native, runtime=rt, work=replace(ask.work, runtime=rt))
+    return replace(ask, precision=native, runtime=rt,
+                   work=replace(ask.work, runtime=rt, flash_attn=True))
 
 
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
@@ -273,7 +276,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         available_bytes=g.usable_memory_bytes * n, ram_bytes=ram, per_gpu_bytes=per_gpu,
         decode_tokens_per_s=decode, decode_tokens_per_s_full_context=decode_full,
         prefill_tokens_per_s=prefill, usd_per_hour=usd_h, usd_per_million_tokens=usd_mtok,
-        price_note=price_note, quality=q, quality_class=qclass,
+        price_note=price_note, quality=q, quality_class=qclass, flash_attn=work.flash_attn,
         quality_class_name=obj.class_names[qclass],
         usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
         good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes))
@@ -293,6 +296,8 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
         out.append(f"another model ({plan.model.name})")
     if plan.precision.name != ask.precision.name:
         out.append(f"weights at {plan.precision.name}")
+    if plan.runtime == "llama.cpp" and plan.flash_attn and not ask.work.flash_attn:
+        out.append("flash attention on")
     if plan.kv_cache_dtype != ask.work.kv_cache_dtype:
         out.append(f"KV cache at {plan.kv_cache_dtype}")
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.architecture.max_context):
@@ -323,12 +328,15 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
                          "convert_hf_to_gguf.py" + ("" if p.family == "float" else " and llama-quantize"))
         if off is None:
             return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
-                                    gpus=cand.gpu_count, gguf_repo=gguf), notes
+                                    gpus=cand.gpu_count, gguf_repo=gguf,
+                                    flash_attn=work.flash_attn), notes
         if cand.placement == "offload":
             return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
-                                    gpu_layers=off.gpu_layers, gguf_repo=gguf), notes
+                                    gpu_layers=off.gpu_layers, gguf_repo=gguf,
+                                    flash_attn=work.flash_attn), notes
         return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
-                                moe_cpu_layers=off.cpu_moe_layers, gguf_repo=gguf), notes
+                                moe_cpu_layers=off.cpu_moe_layers, gguf_repo=gguf,
+                                flash_attn=work.flash_attn), notes
     repo = cand.checkpoint or (ask.repo if m is ask.model else None) or cmd.hf_repo(m)
     if repo is None:
         return None, ["no Hugging Face repository is known for this model"]

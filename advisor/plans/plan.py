@@ -81,6 +81,7 @@ class Plan:
     changes: tuple[str, ...]     # what they are, in words
     command: str | None
     notes: tuple[str, ...] = ()  # what must be true first (a Ray cluster, a converted file)
+    flash_attn: bool = True      # llama.cpp -fa (other runtimes: their own attention kernels)
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 
     def with_(self, **fields) -> "Plan":
@@ -143,4 +144,5 @@ class Plan:
                 "price_note": self.price_note,
                 "quality_cost": {**self.quality.to_json(), "class": self.quality_class_name},
                 "usable": self.usable, "changes": list(self.changes), "command": self.command,
+                "flash_attn": self.flash_attn if self.runtime == "llama.cpp" else None,
                 "notes": list(self.notes)}

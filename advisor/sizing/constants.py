@@ -231,6 +231,14 @@ LLAMACPP_UBATCH_TOKENS = 512
 # padded context: a Gemma log's buffer grows by 12.00 MiB from 4,096 to 16,384 cells at
 # n_ubatch 512 (12,288 x 512 x 2 bytes).
 LLAMACPP_KQ_MASK_BYTES = 2
+# Without flash attention (-fa off) llama.cpp materialises the attention scores of a micro-batch:
+# K x Q in f32, n_ubatch x the padded context x every query head (src/llama-graph.cpp
+# build_attn_mha: kq = ggml_mul_mat(k, q), kept in f32, then soft_max_ext), and its KQ mask
+# stays f32 (it is cast to f16 only for flash attention). llama.cpp issue 9352: Llama 3.1 70B
+# (64 heads) at -c 131072 allocated a 16.80 GiB compute buffer, 131,072 x 512 x 64 x 4 bytes =
+# 16.0 GiB of it the scores.
+LLAMACPP_KQ_SCORE_BYTES = 4
+LLAMACPP_KQ_MASK_BYTES_NO_FA = 4
 # vLLM allocates the KV cache in blocks of 16 tokens a sequence (CacheConfig.block_size default).
 VLLM_BLOCK_TOKENS = 16
 # vLLM (V1 engine, the default since v0.8; calibrated against v0.8-v0.11 start-up logs): the

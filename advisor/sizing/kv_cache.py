@@ -127,7 +127,7 @@ def check_kv_dtype(kv_dtype: str, runtime: str) -> None:
                            f"(it offers: {', '.join(c.RUNTIME_KV_DTYPES[runtime])})")
 
 
-def kv_assumptions(a: Architecture, kv_dtype: str, runtime: str) -> list[str]:
+def kv_assumptions(a: Architecture, kv_dtype: str, runtime: str, flash_attn: bool = True) -> list[str]:
     block, size = c.KV_DTYPE_BLOCKS[kv_dtype]
     bits = size * 8 / block
     out = [f"KV cache {kv_dtype} ({bits:g} bits a value)"]
@@ -140,7 +140,12 @@ def kv_assumptions(a: Architecture, kv_dtype: str, runtime: str) -> list[str]:
         n_sw = sum(layer_is_sliding(a, i) for i in range(a.layers))
         out.append(f"{n_sw} of {a.layers} layers slide over a {a.sliding_window}-token window")
     if runtime == "llama.cpp":
-        out.append(f"llama.cpp pads the cache to {c.LLAMACPP_KV_PAD_TOKENS} cells (flash attention on)")
+        if flash_attn:
+            out.append(f"llama.cpp pads the cache to {c.LLAMACPP_KV_PAD_TOKENS} cells (flash attention on)")
+        else:  # llama_kv_cache::get_padding: 256 with flash attention, else 32
+            out.append(f"llama.cpp pads the cache to 32 cells with flash attention off; counted "
+                       f"here at {c.LLAMACPP_KV_PAD_TOKENS} (at most {c.LLAMACPP_KV_PAD_TOKENS - 32} "
+                       "tokens too many)")
     elif runtime == "vllm":
         out.append(f"vLLM allocates {c.VLLM_BLOCK_TOKENS}-token blocks; tensor parallel shards KV heads")
         if a.sliding_window:

@@ -57,7 +57,7 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
         weights = weight_summary(a, precision).total
     kv = kv_cache_bytes(a, context_tokens, work.batch, kv_dtype, work.runtime, gpus)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
-                          context_tokens, gpu, work.gpu_memory_utilization)
+                          context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn)
     return weights + kv + sum(over.values())
 
 
@@ -72,13 +72,15 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     weights = w["embedding"] + w["output"] + w["layers"]
     kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype, work.runtime, gpus)
     over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
-                                work.context_tokens, gpu, work.gpu_memory_utilization)
+                                work.context_tokens, gpu, work.gpu_memory_utilization,
+                                work.flash_attn)
     over = sum(over_parts.values())
     if not detail:
         return MemoryParts(weights, kv, over, w["embedding"], w["output"], w["layers"],
                            w["largest_layer"], exact_weights=exact)
-    notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime) \
-        + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization)
+    notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime, work.flash_attn) \
+        + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization,
+                              work.flash_attn)
     breakdown = {"weights": weights, "weights_embedding": w["embedding"],
                  "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
                  "overhead": over}

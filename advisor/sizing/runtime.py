@@ -34,26 +34,33 @@ def prefill_activation_bytes(a: Architecture, prompt_tokens: int, batch: int) ->
     return prompt_tokens * batch * (3 * ffn + 2 * a.hidden_size) * 2 + batch * a.vocab_size * 4
 
 
-def llamacpp_compute_buffer_bytes(a: Architecture, context_tokens: int) -> int:
-    """One micro-batch's graph: f32 logits and hidden state (258.5 MiB for Llama 3 8B, as its
-    log prints) and, with flash attention, the f16 KQ mask of n_ubatch x the padded context
-    (a Gemma log grows 12.00 MiB from 4,096 to 16,384 cells at n_ubatch 512: 2 bytes a cell a
-    micro-batch token)."""
+def llamacpp_compute_buffer_bytes(a: Architecture, context_tokens: int, flash_attn: bool = True) -> int:
+    """One micro-batch's graph, bytes on each GPU that holds layers: f32 logits and hidden state
+    (258.5 MiB for Llama 3 8B, as its log prints) and, with flash attention, the f16 KQ mask of
+    n_ubatch x the padded context (a Gemma log grows 12.00 MiB from 4,096 to 16,384 cells at
+    n_ubatch 512: 2 bytes a cell a micro-batch token). Without flash attention the mask is f32
+    and the f32 attention scores of every query head over the context are held too
+    (LLAMACPP_KQ_SCORE_BYTES: llama.cpp issue 9352)."""
     cells = -(-context_tokens // c.LLAMACPP_KV_PAD_TOKENS) * c.LLAMACPP_KV_PAD_TOKENS
-    return compute_buffer_bytes(a) + c.LLAMACPP_KQ_MASK_BYTES * c.COMPUTE_UBATCH_TOKENS * cells
+    if flash_attn:
+        per_cell = c.LLAMACPP_KQ_MASK_BYTES
+    else:
+        per_cell = c.LLAMACPP_KQ_MASK_BYTES_NO_FA + c.LLAMACPP_KQ_SCORE_BYTES * a.attention_heads
+    return compute_buffer_bytes(a) + per_cell * c.COMPUTE_UBATCH_TOKENS * cells
 
 
 def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int, batch: int,
                    weights_bytes: int, kv_bytes: int, context_tokens: int = 0,
                    gpu: GPU | None = None,
-                   gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION) -> dict[str, int]:
+                   gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION,
+                   flash_attn: bool = True) -> dict[str, int]:
     """Overhead bytes over all `gpus` GPUs, by part. vLLM sizes its profiling batch by the GPU
     (vllm_default_batch; None: the defaults of a card under 70 GiB) and keeps
-    gpu_memory_utilization of each GPU."""
+    gpu_memory_utilization of each GPU; flash_attn is llama.cpp's -fa."""
     check_runtime(runtime)
     if runtime == "llama.cpp":
         return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
-                "compute_buffer": gpus * llamacpp_compute_buffer_bytes(a, context_tokens)}
+                "compute_buffer": gpus * llamacpp_compute_buffer_bytes(a, context_tokens, flash_attn)}
     if runtime == "vllm":
         rank = vllm_rank_overhead(a, gpus, vllm_default_batch(gpu))
         parts = {k: gpus * v for k, v in rank.items()}
@@ -72,14 +79,19 @@ _GRAPHS = {"nvidia": "CUDA graphs", "amd": "HIP graphs"}
 
 def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Architecture | None = None,
                         gpu: GPU | None = None,
-                        gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION) -> list[str]:
+                        gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION,
+                        flash_attn: bool = True) -> list[str]:
     """What the overhead assumes, in the words of the vendor's stack (no CUDA on a Mac)."""
     where = "as measured" if vendor == "nvidia" else "measured on NVIDIA, assumed the same here"
     ctx = _CONTEXT.get(vendor, "device context")
     if runtime == "llama.cpp":
+        if flash_attn:
+            attn = "f16 attention mask over the context) a GPU, flash attention on"
+        else:
+            attn = ("f32 attention mask and f32 attention scores of every query head over the "
+                    "context) a GPU, flash attention off (`-fa off`)")
         return [f"llama.cpp: {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB {ctx} ({where}) and a "
-                f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer (f32 logits and hidden state, f16 "
-                "attention mask over the context) a GPU, flash attention on"]
+                f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer (f32 logits and hidden state, {attn}"]
     if runtime == "vllm":
         graphs = _GRAPHS.get(vendor, "captured graphs")
         b = vllm_default_batch(gpu)

@@ -30,3 +30,7 @@ class Workload:
     finetune: FinetuneSpec | None = None  # the training setup when task == "finetune"
     # vLLM --gpu-memory-utilization: the share of each GPU vLLM may use (default 0.9)
     gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION
+    # llama.cpp --flash-attn: on (its default "auto" turns it on wherever the backend has the
+    # kernels: CUDA, ROCm, Metal, Vulkan) or off (f32 attention scores over the whole context in
+    # the compute buffer, and no quantized V cache)
+    flash_attn: bool = True
