@@ -185,14 +185,15 @@ class Advisor:
                 context_tokens: int | None = None, batch: int = 1, gpus: int = 1,
                 work: Workload | None = None, kv_cache: str | None = None,
                 runtime: str | None = None, finetune: FinetuneSpec | None = None,
-                prefer: str | None = None) -> Advisory:
+                prefer: str | None = None, gpu_memory_utilization: float | None = None) -> Advisory:
         """precision None: the checkpoint as published (the KB's native_precision), or a model
         file's own precision. context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own
         maximum if smaller. runtime None: the format's default runtime (llama.cpp for GGUF and
         16-bit weights, vLLM for quantized checkpoints on NVIDIA/AMD); a runtime given is kept by
         every plan. kv_cache overrides the workload's. prefer: quality, speed or cost (default:
         the objective's). finetune: size training instead (bf16 base weights, the sequence
-        length as the context)."""
+        length as the context). gpu_memory_utilization: vLLM's share of each GPU, kept by
+        every plan (None: vLLM's 0.9, which vLLM plans may raise to what the card allows)."""
         if context_tokens is not None and context_tokens < 1:
             raise AdvisorError(f"--context must be at least 1 token, not {context_tokens}")
         if batch < 1:
@@ -228,6 +229,11 @@ class Advisor:
         work = replace(work or Workload(), context_tokens=context_tokens, batch=batch)
         if kv_cache is not None:
             work = replace(work, kv_cache_dtype=kv_cache.strip().lower())
+        if gpu_memory_utilization is not None:
+            if not 0.01 <= gpu_memory_utilization <= 1:  # also refuses nan
+                raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU, from "
+                                   f"0.01 to 1, not {gpu_memory_utilization}")
+            work = replace(work, gpu_memory_utilization=gpu_memory_utilization)
         runtime_asked = runtime is not None
         rt = runtime.strip().lower() if runtime_asked else default_runtime(p, g)
         if rt not in RUNTIMES:
@@ -278,7 +284,8 @@ class Advisor:
         from advisor.plans.evaluate import Ask
 
         repo = model if "/" in model and model in m.aliases and model != m.instruct_repo else None
-        ask = Ask(m, g, gpus, p, rt, runtime_asked, work, prefer, repo)
+        ask = Ask(m, g, gpus, p, rt, runtime_asked, work, prefer, repo,
+                  utilization_asked=gpu_memory_utilization is not None)
         return self._choose(adv, self.planner.plans(ask), ask, prefer)
 
     def _choose(self, adv: Advisory, planset, ask, prefer: str) -> Advisory:

@@ -48,6 +48,10 @@ CASES = [
     ("qwen2.5-72b", "rtx-a6000", {"gpus": 2, "runtime": "vllm"},
      lambda a: a.plan.owned and a.plan.gpu_count == 2 and a.plan.tensor_parallel == 2
      and "--tensor-parallel-size 2" in a.plan.command),
+    ("qwen2.5-72b", "rtx-3090", {"gpus": 2, "runtime": "vllm"},  # issue 12: AWQ TP=2 at 0.95
+     lambda a: a.plan.owned and a.plan.gpu_count == 2 and a.plan.tensor_parallel == 2
+     and a.plan.bits_per_weight <= 5 and "--gpu-memory-utilization 0.95" in a.plan.command
+     and any("nothing else on the GPUs" in n for n in a.plan.notes)),
     ("llama-3.1-70b", "a100-40gb", {},
      lambda a: a.plan.owned and a.plan.usable),
     ("llama-3.3-70b", "a100-80gb", {},

@@ -28,7 +28,8 @@ def planner(kb):
 def _explain_plan(advisor, plan, context, batch):
     """explain with the plan's levers: the question it answers as asked."""
     return advisor.explain(plan.model.id, plan.gpu.id, plan.precision.name, context, batch,
-                           plan.gpu_count, kv_cache=plan.kv_cache_dtype, runtime=plan.runtime)
+                           plan.gpu_count, kv_cache=plan.kv_cache_dtype, runtime=plan.runtime,
+                           gpu_memory_utilization=plan.gpu_memory_utilization)
 
 
 @pytest.mark.parametrize("work", WORKLOADS, ids=lambda w: f"ctx{w.context_tokens}-b{w.batch}")

@@ -43,7 +43,8 @@ def planner():
 
 def resized_fits(plan, work: Workload) -> bool:
     w = replace(work, runtime=plan.runtime, kv_cache_dtype=plan.kv_cache_dtype,
-                context_tokens=plan.context_tokens)
+                context_tokens=plan.context_tokens, flash_attn=plan.flash_attn,
+                gpu_memory_utilization=plan.gpu_memory_utilization or work.gpu_memory_utilization)
     if plan.cpu_offload_layers:
         off = plan_offload(plan.model, plan.gpu, plan.precision, w)
         return off is not None and off.cpu_layers == plan.cpu_offload_layers and off.ram_fits
@@ -185,3 +186,32 @@ def test_a_broken_objective_names_file_and_line(tmp_path):
     for text in ("objective.yaml:3: objective: good_quality 'b'", "objective.yaml:5: objective: usable.quality",
                  "objective.yaml:6: objective: context_floor_tokens", "unknown attribute '-speedy'"):
         assert text in msg, msg
+
+
+def test_vllm_share_is_a_lever_unless_asked(advisor):
+    """vLLM plans may raise --gpu-memory-utilization to what the card leaves after the CUDA
+    context and graphs (0.95 on a 24 GB card); a share given by the user is kept by every plan."""
+    from advisor.sizing.vllm_memory import vllm_max_utilization
+
+    adv = advisor.explain("qwen2.5-72b", "rtx-3090", gpus=2, runtime="vllm")
+    raised = [p for p in adv.path_plans if p.gpu_memory_utilization not in (None, 0.9)]
+    assert raised and all(p.gpu_memory_utilization == vllm_max_utilization(p.gpu) for p in raised)
+    for p in raised:
+        assert f"--gpu-memory-utilization {p.gpu_memory_utilization:.2f}" in p.command
+        assert any("share of each GPU" in c for c in p.changes)
+    kept = advisor.explain("qwen2.5-72b", "rtx-3090", gpus=2, runtime="vllm",
+                           gpu_memory_utilization=0.9)
+    assert all(p.gpu_memory_utilization in (None, 0.9) for p in kept.path_plans)
+    asked = advisor.explain("qwen2.5-72b", "rtx-3090", gpus=2, runtime="vllm",
+                            gpu_memory_utilization=0.8)
+    for p in asked.path_plans:
+        if p.runtime == "vllm":
+            assert p.gpu_memory_utilization == 0.8 and "--gpu-memory-utilization 0.80" in p.command
+
+
+def test_max_vllm_share_by_card(kb):
+    from advisor.sizing.vllm_memory import vllm_max_utilization
+
+    assert vllm_max_utilization(kb.gpu("rtx-3090")) == 0.95
+    assert vllm_max_utilization(kb.gpu("h100-80gb")) == 0.98
+    assert vllm_max_utilization(kb.gpu("t4")) >= 0.9

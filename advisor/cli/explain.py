@@ -31,6 +31,10 @@ from advisor.cli.finetune_options import finetune_options, finetune_spec
               help="llama.cpp's -fa: auto (on wherever the backend has the kernels: CUDA, ROCm, "
                    "Metal, Vulkan) or off, which adds f32 attention scores over the whole context "
                    "to the compute buffer and rules out a quantized V cache. Plans turn it on.")
+@click.option("--gpu-memory-utilization", "gpu_memory_utilization", type=float, default=None,
+              help="vLLM's share of each GPU (its --gpu-memory-utilization). Default 0.9, which "
+                   "plans may raise to what the card allows (0.95 on a 24 GB card); given, every "
+                   "plan keeps it.")
 @click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
               help="What the plans optimise (rules/objective.yaml). Default: quality.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
@@ -51,7 +55,8 @@ from advisor.cli.finetune_options import finetune_options, finetune_spec
 @finetune_options
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
-def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn, prefer, fmt, rules_dirs,
+def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn,
+            gpu_memory_utilization, prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not."""
     from advisor.advise import Advisor, load_rulebook
@@ -86,7 +91,8 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     advisor = Advisor(load_kb_cached(extra=user_kb_dirs(kb_dirs)), load_rulebook(rules_dirs),
                       load_objective_file(rules_dirs))
     adv = advisor.explain(model, gpu, precision, context, batch, gpus, work, kv_cache, runtime,
-                          finetune=spec, prefer=prefer)
+                          finetune=spec, prefer=prefer,
+                          gpu_memory_utilization=gpu_memory_utilization)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:
         defaults.discard("precision")  # the file's own precision, not a default
     text = render_json(adv) if fmt == "json" else render_markdown(adv, defaults)

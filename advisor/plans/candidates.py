@@ -21,6 +21,7 @@ from advisor.plans.runtimes import cannot_run, runs_on
 from advisor.sizing import constants as c
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.tensors import parameter_count
+from advisor.sizing.vllm_memory import vllm_max_utilization
 
 # The GGUF types people download, best first: every step of the ladder a user would pick.
 GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_L",
@@ -107,9 +108,14 @@ def kv_ladder(runtime: str, asked: str) -> tuple[str, ...]:
 
 
 def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_kv: str,
-        placements=("gpu",), floor: str | None = None) -> Iterator[list[Candidate]]:
+        placements=("gpu",), floor: str | None = None,
+        raise_share: bool = True) -> Iterator[list[Candidate]]:
     """Lever sets on `n` x `gpu`: each a list of candidates that differ only in the KV cache
-    (kv_ladder order). floor: the last GGUF type of the ladder to offer (None: all of it)."""
+    (kv_ladder order) and, for vLLM, in its share of each GPU: at each KV precision vLLM's
+    default --gpu-memory-utilization, then the most the card allows (vllm_max_utilization),
+    unless the question named a share (raise_share False). floor: the last GGUF type of the
+    ladder to offer (None: all of it)."""
+    raised = vllm_max_utilization(gpu) if raise_share else c.VLLM_GPU_MEMORY_UTILIZATION
     for rt in runtimes:
         for p, repo in weight_formats(model, rt, gpu, floor):
             for where in placements:
@@ -117,8 +123,9 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
                     continue
                 if where == "moe-offload" and not model.architecture.experts_total:
                     continue
-                yield [Candidate(path, model, p, rt, kv, gpu, n, where, owned, repo)
-                       for kv in kv_ladder(rt, asked_kv)]
+                shares = (None, raised) if rt == "vllm" and raised > c.VLLM_GPU_MEMORY_UTILIZATION else (None,)
+                yield [Candidate(path, model, p, rt, kv, gpu, n, where, owned, repo, share)
+                       for kv in kv_ladder(rt, asked_kv) for share in shares]
 
 
 def as_asked(ask: Ask) -> Candidate:
@@ -135,21 +142,23 @@ def as_asked(ask: Ask) -> Candidate:
 def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:
     """Everything on the GPUs given, the whole GGUF ladder down to 1 bit."""
     yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
-                   ask.work.kv_cache_dtype)
+                   ask.work.kv_cache_dtype, raise_share=not ask.utilization_asked)
 
 
 def offloaded(ask: Ask) -> Iterator[list[Candidate]]:
     """llama.cpp with part of the model in system RAM: whole layers (-ngl) or MoE experts
     (--n-cpu-moe), one GPU."""
     yield from _on("your-hardware", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
-                   ask.work.kv_cache_dtype, ("offload", "moe-offload"))
+                   ask.work.kv_cache_dtype, ("offload", "moe-offload"),
+                   raise_share=not ask.utilization_asked)
 
 
 def another_model(ask: Ask, model: Model) -> Iterator[list[Candidate]]:
     """Another model on your hardware, at usable formats only (down to USABLE_FLOOR): nobody
     swaps models to run the new one at 2 bits."""
     yield from _on("another-model", model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
-                   ask.work.kv_cache_dtype, ("gpu", "offload", "moe-offload"), USABLE_FLOOR)
+                   ask.work.kv_cache_dtype, ("gpu", "offload", "moe-offload"), USABLE_FLOOR,
+                   raise_share=not ask.utilization_asked)
 
 
 def card_counts(model: Model, runtime: str, counts) -> tuple[int, ...]:
@@ -169,7 +178,7 @@ def more_cards(ask: Ask) -> Iterator[list[Candidate]]:
     if ask.gpu.unified_memory or ask.gpu_count >= c.GPUS_PER_NODE:
         return
     yield from _on("more-cards", ask.model, ask.gpu, ask.gpu_count + 1, runtimes_for(ask), False,
-                   ask.work.kv_cache_dtype, floor=USABLE_FLOOR)
+                   ask.work.kv_cache_dtype, floor=USABLE_FLOOR, raise_share=not ask.utilization_asked)
 
 
 def scales_across_nodes(g: GPU) -> bool:
@@ -206,7 +215,8 @@ def rent(ask: Ask, kb: KnowledgeBase) -> Iterator[tuple[GPU, tuple[int, ...], li
     the counts smallest first, keeping the first that fits)."""
     for g in rentable(kb):
         yield g, rental_counts(g), list(_on("rent", ask.model, g, 1, runtimes_for(ask, g), False,
-                                            ask.work.kv_cache_dtype, floor=USABLE_FLOOR))
+                                            ask.work.kv_cache_dtype, floor=USABLE_FLOOR,
+                                            raise_share=not ask.utilization_asked))
 
 
 def other_models(ask: Ask, kb: KnowledgeBase) -> list[Model]:

@@ -108,6 +108,13 @@ def transformers_snippet(repo: str, p: Precision, dtype: str) -> str:
             f"torch_dtype=torch.{dtype}{q})\"")
 
 
+def raised_share_note(share: float, gpu) -> str:
+    """What a plan that raises vLLM's --gpu-memory-utilization needs: the GPUs to itself."""
+    left = gpu.usable_memory_bytes * (1 - share) / c.GIB
+    return (f"nothing else on the GPUs (no desktop display, no other process): vLLM takes {share:.2f} "
+            f"of each, leaving {left:.1f} GiB for the CUDA context and graphs")
+
+
 def ray_cluster_note(nodes: int) -> str:
     return (f"vLLM over {nodes} nodes runs on a Ray cluster: start it first (`ray start --head` on "
             f"one node, `ray start --address=HEAD_IP:6379` on the other {nodes - 1}), then run "

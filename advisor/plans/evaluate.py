@@ -40,6 +40,7 @@ class Ask:
     work: Workload             # context, batch, KV precision, prompt and RAM as asked
     prefer: str
     repo: str | None = None    # a repository the user named (e.g. a base checkpoint)
+    utilization_asked: bool = False  # --gpu-memory-utilization given: every vLLM plan keeps it
 
     @staticmethod
     def of(model: Model, gpu: GPU, gpus: int, work: Workload, precision: Precision | None = None,
@@ -127,7 +128,8 @@ class Sized:
                  "gpu_count", "owned", "offload", "context_tokens", "decode_tokens_per_s",
                  "quality", "quality_class", "usable", "speed_band", "good_quality", "nodes",
                  "parameters", "usd_per_hour", "usd_per_million_tokens", "levers", "changes",
-                 "checkpoint", "cpu_offload_layers", "moe_cpu_layers", "flash_attn")
+                 "checkpoint", "cpu_offload_layers", "moe_cpu_layers", "flash_attn",
+                 "gpu_memory_utilization")
 
     @property
     def quality_loss_pct(self) -> float:
@@ -151,10 +153,12 @@ _SIZED_KEPT = tuple(k for k in Sized.__slots__ if k not in ("path", "changes", "
 
 
 @lru_cache(maxsize=4096)
-def _work_as(work: Workload, runtime: str, kv_cache_dtype: str) -> Workload:
-    """The workload under a candidate's runtime and KV precision (a few a question, asked of
-    hundreds of candidates)."""
-    return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype)
+def _work_as(work: Workload, runtime: str, kv_cache_dtype: str, share: float | None = None) -> Workload:
+    """The workload under a candidate's runtime, KV precision and vLLM share of each GPU (None:
+    the workload's) (a few a question, asked of hundreds of candidates)."""
+    if share is None:
+        return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype)
+    return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=share)
 
 
 def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Sized | None:
@@ -162,7 +166,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     cache, quality, price), or None when it does not fit: memory_total_bytes for the fit, the
     decode roofline of its split for the speed, no Placement."""
     m, g, n, p = cand.model, cand.gpu, cand.gpu_count, cand.precision
-    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype)
+    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization)
     a = m.architecture
     cpu_layers = moe_layers = 0
     if cand.placement == "gpu":
@@ -201,6 +205,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.levers, s.changes, s.checkpoint = 0, (), cand.checkpoint
     s.cpu_offload_layers, s.moe_cpu_layers = cpu_layers, moe_layers
     s.flash_attn = work.flash_attn
+    s.gpu_memory_utilization = work.gpu_memory_utilization if cand.runtime == "vllm" else None
     return s
 
 
@@ -222,7 +227,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
     ask.prefer and ask.repo), not on the question's model, format or cards; the planner adds
     what it changes from the question (changes_from) and memoises this part across questions."""
     m, g, n, p = cand.model, cand.gpu, cand.gpu_count, cand.precision
-    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype)
+    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization)
     a = m.architecture
     off = None
     if cand.placement == "gpu":
@@ -277,6 +282,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         decode_tokens_per_s=decode, decode_tokens_per_s_full_context=decode_full,
         prefill_tokens_per_s=prefill, usd_per_hour=usd_h, usd_per_million_tokens=usd_mtok,
         price_note=price_note, quality=q, quality_class=qclass, flash_attn=work.flash_attn,
+        gpu_memory_utilization=work.gpu_memory_utilization if cand.runtime == "vllm" else None,
         quality_class_name=obj.class_names[qclass],
         usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
         good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes))
@@ -300,6 +306,9 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
         out.append("flash attention on")
     if plan.kv_cache_dtype != ask.work.kv_cache_dtype:
         out.append(f"KV cache at {plan.kv_cache_dtype}")
+    share = plan.gpu_memory_utilization
+    if share is not None and share != ask.work.gpu_memory_utilization:
+        out.append(f"vLLM's share of each GPU {share:.2f}")
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.architecture.max_context):
         out.append(f"context {plan.context_tokens:,} tokens")
     if plan.offload:
@@ -343,6 +352,8 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
     if cand.runtime == "vllm":
         quantize = p.name == "fp8" and m.native_precision != "fp8" and cand.checkpoint is None
         share = cmd.memory_share(work.gpu_memory_utilization)
+        if cand.gpu_memory_utilization is not None:
+            notes.append(cmd.raised_share_note(cand.gpu_memory_utilization, g))
         if nodes > 1:
             notes.append(cmd.ray_cluster_note(nodes))
         return cmd.vllm_serve(repo, work.context_tokens, work.batch, work.kv_cache_dtype,

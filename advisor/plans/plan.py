@@ -35,6 +35,8 @@ class Candidate:
     placement: str               # gpu | offload (llama.cpp -ngl) | moe-offload (--n-cpu-moe)
     owned: bool
     checkpoint: str | None = None  # the repo to load: a published checkpoint or GGUF repo
+    # vLLM --gpu-memory-utilization raised above the question's (None: the question's)
+    gpu_memory_utilization: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Plan:
     command: str | None
     notes: tuple[str, ...] = ()  # what must be true first (a Ray cluster, a converted file)
     flash_attn: bool = True      # llama.cpp -fa (other runtimes: their own attention kernels)
+    gpu_memory_utilization: float | None = None  # vLLM's share of each GPU (other runtimes: None)
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 
     def with_(self, **fields) -> "Plan":
@@ -145,4 +148,5 @@ class Plan:
                 "quality_cost": {**self.quality.to_json(), "class": self.quality_class_name},
                 "usable": self.usable, "changes": list(self.changes), "command": self.command,
                 "flash_attn": self.flash_attn if self.runtime == "llama.cpp" else None,
+                "gpu_memory_utilization": self.gpu_memory_utilization,
                 "notes": list(self.notes)}

@@ -54,8 +54,8 @@ class Planner:
 
     def _memoised(self, memo: dict, c: Candidate, ask: Ask, fixed: bool, compute):
         key = (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
-               c.placement, c.owned, c.path == "rent", c.checkpoint, fixed, ask.work, ask.prefer,
-               ask.repo)
+               c.placement, c.owned, c.path == "rent", c.checkpoint, c.gpu_memory_utilization,
+               fixed, ask.work, ask.prefer, ask.repo)
         hit = memo.get(key)
         if hit is not None and hit[0] is c.model and hit[1] is c.gpu:
             return hit[2]
@@ -147,7 +147,7 @@ class Planner:
         shares the model, cards and workload (whatever format it asked)."""
         key = (name, id(base.model), id(base.gpu), base.gpu_count, base.precision.name,
                base.runtime if base.runtime_asked else None, base.runtime_asked, base.work,
-               base.prefer, base.repo)
+               base.prefer, base.repo, base.utilization_asked)
         hit = self._path_memo.get(key)
         if hit is not None and hit[0] is base.model and hit[1] is base.gpu:
             return hit[2]
@@ -183,7 +183,7 @@ class Planner:
         for m in cands.other_models(base, self.kb):
             sub = Ask.of(m, base.gpu, base.gpu_count, base.work,
                          runtime=base.runtime if base.runtime_asked else None, prefer=base.prefer)
-            sub = baseline(sub)
+            sub = baseline(replace(sub, utilization_asked=base.utilization_asked))
             plans = self._group(sub, "hardware", self._hardware)[1]
             top = self.best(plans, sub)
             if top is None or not top.usable or top.precision.name in _BELOW_FLOOR:
@@ -217,7 +217,9 @@ class Planner:
         w = weights_bytes(a, c0.precision)
         full = min(ask.work.context_tokens, a.max_context)
         floor = min(self.objective.context_floor_tokens, full)
-        lightest = replace(ask.work, runtime=last.runtime, kv_cache_dtype=last.kv_cache_dtype)
+        lightest = replace(ask.work, runtime=last.runtime, kv_cache_dtype=last.kv_cache_dtype,
+                           gpu_memory_utilization=last.gpu_memory_utilization
+                           or ask.work.gpu_memory_utilization)
         for k in cands.card_counts(c0.model, c0.runtime, counts):
             room = c0.gpu.usable_memory_bytes * k - fit_margin_bytes(k)
             if w > room or memory_total_bytes(c0.model, c0.precision, lightest, k, floor,
@@ -237,7 +239,7 @@ class Planner:
         """Rented plans do not depend on the card the user has (renting is a change even of the
         same card), so they are memoised for every question about the model and workload."""
         key = (id(ask.model), ask.precision.name, ask.runtime if ask.runtime_asked else None,
-               ask.runtime_asked, ask.work, ask.prefer, ask.repo)
+               ask.runtime_asked, ask.work, ask.prefer, ask.repo, ask.utilization_asked)
         hit = self._rented.get(key)
         if hit is not None and hit[0] is ask.model:
             return hit[1]

@@ -104,6 +104,17 @@ def vllm_rank_overhead(a: Architecture, gpus: int, batch: VllmBatch) -> dict[str
             "activation_peak": vllm_activation_peak_bytes(a, tp, batch)}
 
 
+def vllm_max_utilization(gpu: GPU) -> float:
+    """The largest --gpu-memory-utilization (a share of each GPU, floored to 0.01, never below
+    vLLM's default 0.9) that still leaves what vLLM allocates outside its share: the CUDA context
+    (RUNTIME_RESERVED_BYTES_PER_GPU) and the CUDA graphs it captures after the KV cache
+    (VLLM_CUDA_GRAPH_BYTES). 0.95 on a 24 GB card, 0.98 on an 80 GB one. The fit margin
+    (FIT_MARGIN_BYTES_PER_GPU) is kept on top."""
+    outside = c.RUNTIME_RESERVED_BYTES_PER_GPU + c.VLLM_CUDA_GRAPH_BYTES
+    share = (gpu.usable_memory_bytes - outside) / gpu.usable_memory_bytes
+    return max(c.VLLM_GPU_MEMORY_UTILIZATION, int(share * 100) / 100)
+
+
 def vllm_utilization_reserve(used_bytes: int, utilization: float) -> int:
     """The share vLLM leaves unused, (1 - u) / u of what it uses, rounded up, so that
     used + reserve <= memory exactly when used <= u x memory."""
