@@ -1,13 +1,20 @@
-"""The command that launches a plan, in the flags each runtime documents (tests parse them
-against advisor/data/runtime_flags.yaml, the flag lists with the versions they come from).
+"""The command that launches a plan, in the flags each runtime documents. Every command is
+checked by advisor/plans/flags.py against advisor/data/runtime_flags.yaml (each runtime's flags,
+spellings, value sets, and the version/commit and source file they were read from);
+tests/test_commands_flags.py parses every command `advisor explain` prints over a sample of the
+KB matrix against it.
 
-  llama-server: -hf ORG/REPO:QUANT | -m FILE, -ngl, --n-cpu-moe, -c, -np, -fa, -ctk/-ctv, -sm, -ts
+  llama-server: -hf ORG/REPO:QUANT | -m FILE, -ngl, --n-cpu-moe, -c, -np, -fa on, -ctk/-ctv, -sm, -ts
+    (llama.cpp common/arg.cpp at 145b6280; -fa takes on|off|auto there, a bare -fa does not parse)
     https://github.com/ggml-org/llama.cpp/blob/master/tools/server/README.md
-  vllm serve REPO: --tensor-parallel-size, --pipeline-parallel-size, --max-model-len, --dtype,
-    --quantization, --kv-cache-dtype, --max-num-seqs, --gpu-memory-utilization
+  vllm serve REPO: --tensor-parallel-size, --pipeline-parallel-size, --max-model-len,
+    --quantization, --kv-cache-dtype, --max-num-seqs, --gpu-memory-utilization; no --dtype: vLLM's
+    auto dtype keeps a bf16 checkpoint's dtype, or falls back on a card without bfloat16 itself
+    (advisor.plans.runtimes.half_fallback)
     https://docs.vllm.ai/en/latest/cli/serve.html
   transformers: AutoModelForCausalLM.from_pretrained(REPO, device_map="auto", torch_dtype=...,
-    quantization_config=BitsAndBytesConfig(...))
+    quantization_config=BitsAndBytesConfig(...)); torch_dtype is the spelling every transformers
+    version takes (5.x prefers dtype= and keeps torch_dtype for backward compatibility)
     https://huggingface.co/docs/transformers/main/en/main_classes/quantization
 """
 from __future__ import annotations

@@ -15,7 +15,7 @@ from advisor.plans.objective import Objective
 from advisor.plans.plan import Candidate, Plan
 from advisor.plans.prices import rent_cost
 from advisor.plans.quality import QualityCost, quality_cost, weight_table
-from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, vllm_dtype
+from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, half_fallback
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.memory import memory_total_bytes
@@ -359,6 +359,6 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
         return cmd.vllm_serve(repo, work.context_tokens, work.batch, work.kv_cache_dtype,
                               tensor_parallel=pl.split.tensor_parallel,
                               pipeline_parallel=pl.split.pipeline_stages, quantize_fp8=quantize,
-                              dtype=vllm_dtype(g, m.native_precision or "bf16"), share=share), notes
-    dtype = "float16" if vllm_dtype(g, m.native_precision or "bf16") else "bfloat16"
+                              share=share), notes
+    dtype = half_fallback(g, m.native_precision or "bf16") or "bfloat16"
     return cmd.transformers_snippet(repo, p, dtype), notes

@@ -106,9 +106,14 @@ def runs_on(runtime: str, gpu: GPU) -> bool:
     return True
 
 
-def vllm_dtype(gpu: GPU, native_precision: str) -> str | None:
-    """The --dtype a vLLM command needs: None (auto, the checkpoint's dtype) unless the card
-    lacks bfloat16 and the checkpoint is bf16, then float16 (vLLM casts, with a warning)."""
+def half_fallback(gpu: GPU, native_precision: str) -> str | None:
+    """"float16" when the checkpoint is bf16 and the card lacks bfloat16 (the dtype PyTorch must
+    be told to load it in), else None. vLLM is never told: its `--dtype auto` keeps the
+    checkpoint's dtype where the card computes it and otherwise falls back to the platform's
+    first supported dtype itself, with a warning, and for the models that refuse float16
+    (Gemma 2/3, GLM-4: _FLOAT16_NOT_SUPPORTED_MODELS) to float32, where an explicit
+    `--dtype float16` fails at start (vllm/config/model.py _resolve_auto_dtype and
+    _check_valid_dtype, commit 18ec6629253632af0a384f2ffbb8c6b28af322e7)."""
     if native_precision == "bf16" and "bf16" not in native_formats(gpu):
         return "float16"
     return None

@@ -1,0 +1,150 @@
+"""Every launch command the tool prints parses against its runtime's flags (issue 12).
+
+The flags, with the runtime version and source each list was read from, are
+advisor/data/runtime_flags.yaml; advisor/plans/flags.py checks a command. The commands are
+collected the way `advisor explain` prints them (the JSON's `plan` and `plans`, the same
+commands the markdown shows) over the built-in KB: every model, each on a few questions drawn
+deterministically from GPUs (NVIDIA consumer and datacenter, with and without bfloat16; AMD;
+Apple), runtimes, precisions (GGUF types, AWQ, FP8, NF4, int8, the default), KV caches and GPU
+counts, so the whole matrix is touched without sizing all of it. Also: no `--dtype float16` for a
+model published in bf16 (vLLM's auto dtype picks a card's fallback itself, and refuses float16 for
+Gemma 2/3), and no CUDA wording in an advisory for an Apple or AMD GPU.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from advisor.errors import AdvisorError
+from advisor.kb import load_kb
+from advisor.plans.flags import check_command
+from advisor.render import render_json, render_markdown
+
+KB = load_kb()
+MODELS = [m.id for m in KB.all_models()]
+GPUS = ["rtx-3060-12gb", "rtx-4090", "rtx-5090", "t4", "v100-sxm2-32gb", "a100-80gb",
+        "h100-80gb", "mi300x", "m3-max-128gb", "m2-ultra-192gb"]
+RUNTIMES = [None, "llama.cpp", "vllm", "transformers"]
+PRECISIONS = [None, "Q4_K_M", "awq", "fp8", "nf4", "Q8_0", "int8", "IQ4_XS", "bf16"]
+KV = [None, "q8_0", "fp8", None, "q4_0"]
+COUNTS = [1, 2, 4, 1, 8]
+PER_MODEL = 3
+
+
+def questions() -> list[tuple]:
+    """(model, gpu, runtime, precision, kv, gpus): PER_MODEL a model, each axis stepping at its
+    own stride so neighbouring models differ on every axis."""
+    out = []
+    for i, m in enumerate(MODELS):
+        for k in range(PER_MODEL):
+            j = i * PER_MODEL + k
+            out.append((m, GPUS[(j * 3) % len(GPUS)], RUNTIMES[(j + i) % len(RUNTIMES)],
+                        PRECISIONS[(j * 5 + k) % len(PRECISIONS)], KV[(j * 2) % len(KV)],
+                        COUNTS[(j + 2 * k) % len(COUNTS)]))
+    # the vendors where CUDA wording would be wrong, under each runtime that can be asked there
+    for m in ("llama-3.1-8b", "gemma-3-27b", "qwen2.5-72b"):
+        for g in ("mi300x", "m3-max-128gb"):
+            for rt in RUNTIMES:
+                out.append((m, g, rt, None, None, 1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def advisories(advisor):
+    """(question, advisory) for every question the tool answers (one it refuses, e.g. vLLM on a
+    Mac, prints no command)."""
+    out = []
+    for q in questions():
+        m, g, rt, p, kv, n = q
+        try:
+            out.append((q, advisor.explain(m, g, precision=p, gpus=n, runtime=rt, kv_cache=kv)))
+        except AdvisorError:
+            continue
+    return out
+
+
+def printed_commands(adv) -> list[str]:
+    """The commands `advisor explain --format json` prints: What to do's and each path's."""
+    doc = json.loads(render_json(adv))
+    plans = ([doc["plan"]] if doc["plan"] else []) + doc["plans"]
+    return [p["command"] for p in plans if p.get("command")]
+
+
+def test_every_printed_command_parses(advisories):
+    seen: dict[str, int] = {}
+    bad = []
+    for q, adv in advisories:
+        for command in printed_commands(adv):
+            result = check_command(command)
+            seen[result.runtime] = seen.get(result.runtime, 0) + 1
+            if not result.ok:
+                bad.append((q, command, [str(p) for p in result.problems]))
+    assert not bad, "\n".join(f"{q}: {c}\n  {p}" for q, c, p in bad[:20])
+    # the matrix reached every runtime and the flags with a fixed value set
+    assert set(seen) == {"llama-server", "vllm", "transformers"}, seen
+    text = "\n".join(c for _, adv in advisories for c in printed_commands(adv))
+    for flag in ("-fa on", "-ctk q8_0", "-ctk q4_0", "-sm layer -ts", "--n-cpu-moe", "-hf ", "-m ",
+                 "--tensor-parallel-size", "--kv-cache-dtype fp8", "--quantization fp8",
+                 "--max-model-len",
+                 "BitsAndBytesConfig(load_in_4bit=True", "BitsAndBytesConfig(load_in_8bit=True"):
+        assert flag in text, f"no printed command has {flag!r}: widen the matrix"
+
+
+def test_no_float16_dtype_for_bf16_models(advisories):
+    bad = [(q, c) for q, adv in advisories for p in (([adv.plan] if adv.plan else []) + list(adv.path_plans))
+           if p.model.native_precision == "bf16" and p.command and "--dtype float16" in (c := p.command)]
+    assert not bad, bad[:10]
+
+
+def test_no_cuda_wording_on_apple_or_amd(advisories):
+    shown = 0
+    for q, adv in advisories:
+        if adv.situation.gpu.vendor not in ("apple", "amd"):
+            continue
+        text = render_markdown(adv)
+        shown += 1
+        assert "CUDA" not in text, (q, [line for line in text.splitlines() if "CUDA" in line])
+    assert shown >= 20, shown
+
+
+@pytest.mark.parametrize("command, problem", [
+    ("llama-server -m x.gguf -ngl 33 -c 8192 -fa -ctk q8_0 -ctv q8_0", "-fa '-ctk'"),
+    ("llama-server -m x.gguf -ngl 33 --flash-attention on", "unknown flag '--flash-attention'"),
+    ("llama-server -m x.gguf -ctk q3_k -ctv q8_0", "-ctk 'q3_k'"),
+    ("llama-server -m x.gguf -sm tensor", "-sm 'tensor'"),
+    ("llama-server -m x.gguf -ngl", "-ngl needs a value"),
+    ("vllm serve a/b --max-model-len 8192 --dtype fp16", "--dtype 'fp16'"),
+    ("vllm serve a/b --kv-cache-dtype q8_0", "--kv-cache-dtype 'q8_0'"),
+    ("vllm serve a/b --quantization nf4", "--quantization 'nf4'"),
+    ("vllm serve a/b --tp 2", "unknown flag '--tp'"),
+    ("vllm serve a/b --gpu-memory-utilization 1.5", "must be <= 1"),
+    ("vllm serve a/b --max-num-seqs --max-model-len 8192", "--max-num-seqs needs a value"),
+    ("python -c \"import torch; from transformers import AutoModelForCausalLM; "
+     "m = AutoModelForCausalLM.from_pretrained('a/b', device_map='gpu', torch_dtype=torch.bfloat16)\"",
+     "device_map='gpu'"),
+    ("python -c \"import torch; from transformers import AutoModelForCausalLM, BitsAndBytesConfig; "
+     "m = AutoModelForCausalLM.from_pretrained('a/b', quantization_config=BitsAndBytesConfig("
+     "load_in_4bit=True, bnb_4bit_quant_type='int4'))\"", "bnb_4bit_quant_type='int4'"),
+    ("python -c \"from transformers import AutoModelForCausalLM; "
+     "m = AutoModelForCausalLM.from_pretrained('a/b', quantization_config=BitsAndBytesConfig(load_in_4bit=True))\"",
+     "BitsAndBytesConfig is used but not imported"),
+])
+def test_a_wrong_flag_is_caught(command, problem):
+    result = check_command(command)
+    assert not result.ok and any(problem in str(p) for p in result.problems), result
+
+
+def test_what_advisor_prints_today_parses():
+    """The forms commands.py builds, one of each, parse clean (and torch_dtype only warns)."""
+    for command in (
+            "llama-server -hf bartowski/Meta-Llama-3.1-8B-Instruct-GGUF:Q4_K_M -ngl 33 -c 16384 "
+            "--n-cpu-moe 4 -np 2 -sm layer -ts 1,1 -fa on -ctk q8_0 -ctv q8_0",
+            "vllm serve Qwen/Qwen2.5-72B-Instruct-AWQ --tensor-parallel-size 2 --pipeline-parallel-size 2 "
+            "--max-model-len 8192 --quantization fp8 --kv-cache-dtype fp8 --max-num-seqs 4 "
+            "--gpu-memory-utilization 0.95"):
+        assert check_command(command).ok, check_command(command)
+    r = check_command("python -c \"import torch; from transformers import AutoModelForCausalLM; "
+                      "m = AutoModelForCausalLM.from_pretrained('a/b', device_map='auto', "
+                      "torch_dtype=torch.bfloat16)\"")
+    assert r.ok and [w.flag for w in r.warnings] == ["torch_dtype"], r
