@@ -65,7 +65,7 @@ def check_command(plan) -> None:
         assert cmd.startswith("llama-server "), where
         assert f"-c {plan.context_tokens * plan.batch}" in cmd, where
         if plan.cpu_offload_layers:
-            assert f"-ngl {plan.gpu_layers + 1} " in cmd, where  # the output layer is the last slot
+            assert f"-ngl {plan.gpu_layers} " in cmd, where  # the output layer stays in RAM
         if plan.moe_cpu_layers:
             assert f"--n-cpu-moe {plan.moe_cpu_layers}" in cmd, where
         if plan.gpu_count > 1:

@@ -122,3 +122,27 @@ def test_decode_accuracy_on_published_rows(kb):
     assert statistics.median(errs["tg"]) <= 0.15
     assert bench.pct(errs["tg"], 0.9) <= 0.40
     assert statistics.median(errs["pp"]) <= 0.25
+
+
+def test_user_layer_split_as_ollama_issue_3301_reported(kb):
+    """https://github.com/ollama/ollama/issues/3301: Mixtral 8x7B Q4_0 on an RTX 3090, 23 of 33
+    layers offloaded ("offloading 23 repeating layers to GPU ... CUDA0 buffer size = 17999.66
+    MiB"), ~15 tokens/s. llama.cpp's -ngl 23 puts 23 repeating layers on the GPU and keeps the
+    output layer in RAM: the buffer is those 23 layers' weights exactly."""
+    from advisor.sizing.offload import plan_offload
+
+    m, g, p = kb.model("mixtral-8x7b"), kb.gpu("rtx-3090"), parse_precision("Q4_0")
+    off = plan_offload(m, g, p, Workload(context_tokens=2048), gpu_layers=23)
+    assert (off.gpu_layers, off.cpu_layers) == (23, 9)
+    w = weights_breakdown_bytes(m.architecture, p)
+    assert 23 * w["layers"] / m.architecture.layers / 2**20 == pytest.approx(17999.66, rel=0.005)
+    assert off.ram_bytes > w["output"] + 9 * w["layers"] // 32  # the output layer is the CPU's
+    assert off.decode_tokens_per_s == pytest.approx(15, rel=0.30)
+
+
+def test_partial_offload_command_gives_the_gpu_layers(advisor):
+    adv = advisor.explain("llama-3.1-70b", "rtx-4090", "Q4_K_M")
+    offloaded = [p for p in adv.path_plans if p.cpu_offload_layers]
+    assert offloaded
+    for p in offloaded:
+        assert f" -ngl {p.gpu_layers} " in p.command and p.gpu_layers < 80

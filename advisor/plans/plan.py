@@ -58,7 +58,7 @@ class Plan:
     split: str                   # single | layer | tensor
     tensor_parallel: int
     pipeline_parallel: int
-    cpu_offload_layers: int      # llama.cpp: layers in system RAM (-ngl = layers + 1 - this)
+    cpu_offload_layers: int      # llama.cpp: layers in system RAM, with the output layer (-ngl = layers - this)
     moe_cpu_layers: int          # llama.cpp --n-cpu-moe
     owned: bool
     weights_bytes: int

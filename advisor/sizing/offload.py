@@ -1,9 +1,12 @@
 """CPU offload with llama.cpp: which layers stay on the GPU (-ngl), what system RAM holds, speed.
 
-llama.cpp offloads from the last layer backwards and the output layer first
-(i_gpu_start = n_layer + 1 - n_gpu_layers; gguf-parser #42); the token embedding table always
-stays in system RAM. Layers in RAM are computed by the CPU, reading their weights and KV cache
-at RAM bandwidth, one after the GPU's layers each token. vLLM does not offload layers.
+llama.cpp puts the last n_gpu_layers repeating layers on the GPU and the first ones in system
+RAM; the output layer goes to the GPU only when -ngl exceeds the layer count, so under partial
+offload it is computed by the CPU too (src/llama-model.cpp load_tensors: i_gpu_start =
+max(n_layer - n_gpu_layers, 0), act_gpu_layers = min(n_gpu_layers, n_layer + 1), the output
+layer being slot n_layer). The token embedding table always stays in system RAM. Layers in RAM
+are computed by the CPU, reading their weights and KV cache at RAM bandwidth, one after the
+GPU's layers each token. vLLM does not offload layers.
 """
 from __future__ import annotations
 
@@ -30,39 +33,45 @@ class Offload:
 
 
 def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
-                 ram_bandwidth_gb_s: float | None = None) -> Offload | None:
-    """The most whole layers (weights and their KV) the GPU holds with llama.cpp's margin, the
-    rest in system RAM. None when everything fits, when not one layer fits, on unified memory
-    (the RAM is the GPU's memory), or under a runtime that does not offload layers (vLLM)."""
+                 ram_bandwidth_gb_s: float | None = None,
+                 gpu_layers: int | None = None) -> Offload | None:
+    """Whole repeating layers (weights and their KV) on the GPU, the rest and the output layer in
+    system RAM, as llama.cpp's -ngl N < layers places them. gpu_layers None: the most the GPU
+    holds with llama.cpp's margin (None when everything fits, or not one layer does); given (a
+    user's -ngl, 0 to layers - 1), that split, with gpu_bytes that may not fit. None on unified
+    memory (the RAM is the GPU's memory) and under a runtime that does not offload (vLLM)."""
     if work.runtime == "vllm" or gpu.unified_memory:
         return None
     ram_bw = ram_bandwidth_gb_s or work.ram_bandwidth_gb_s
     a = model.architecture
     w = weights_breakdown_bytes(a, precision)
     kv_layer = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype) // a.layers
-    layer = w["largest_layer"] + kv_layer
-    budget = gpu.usable_memory_bytes - overhead_bytes(a) - fit_margin_bytes() - w["output"]
-    if budget < layer:
-        return None
-    gpu_layers = min(a.layers, budget // layer)
-    if gpu_layers >= a.layers:
-        return None  # everything fits: no offload needed
+    if gpu_layers is None:
+        layer = w["largest_layer"] + kv_layer
+        budget = gpu.usable_memory_bytes - overhead_bytes(a) - fit_margin_bytes()
+        if budget < layer:
+            return None
+        if budget - w["output"] >= a.layers * layer:
+            return None  # everything fits, the output layer too: no offload needed
+        gpu_layers = min(a.layers - 1, budget // layer)  # the output layer is the CPU's
+    elif not 0 <= gpu_layers < a.layers:
+        raise ValueError(f"gpu_layers {gpu_layers} outside 0..{a.layers - 1}")
     cpu_layers = a.layers - gpu_layers
     mean_layer = w["layers"] // a.layers
     cpu_bytes = cpu_layers * (mean_layer + kv_layer)
-    gpu_bytes = gpu_layers * (mean_layer + kv_layer) + w["output"] + overhead_bytes(a)
+    gpu_bytes = gpu_layers * (mean_layer + kv_layer) + overhead_bytes(a)
     act_layers, act_out = active_weight_bytes(a, precision)
     act_layer = act_layers // a.layers
     quantized = precision.family != "float"
 
     def speed(ctx: int) -> float:
         kv_l = kv_cache_bytes(a, ctx, 1, work.kv_cache_dtype) // a.layers
-        s = (gpu_decode_seconds(gpu, gpu_layers * act_layer + act_out, gpu_layers * kv_l,
-                                gpu_layers, quantized)
-             + cpu_decode_seconds(cpu_layers * act_layer, cpu_layers * kv_l, ram_bw))
+        s = (gpu_decode_seconds(gpu, gpu_layers * act_layer, gpu_layers * kv_l, gpu_layers,
+                                quantized)
+             + cpu_decode_seconds(cpu_layers * act_layer + act_out, cpu_layers * kv_l, ram_bw))
         return 1.0 / s
 
-    ram = cpu_bytes + w["embedding"]
+    ram = cpu_bytes + w["output"] + w["embedding"]
     return Offload(gpu_layers=int(gpu_layers), cpu_layers=int(cpu_layers), ram_bytes=ram,
                    decode_tokens_per_s=speed(0), gpu_bytes=gpu_bytes,
                    ram_fits=ram <= work.ram_bytes,
