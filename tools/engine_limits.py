@@ -15,6 +15,7 @@ asks one question, in a child process (the C core can abort or hang): the outcom
   tree-2xN        2 rules `x > -a`, each followed by N rules `y > -b`: all passed
   tree-10xN       the same with 10 first tests
   equal-N         N rules `x == i` (one value passes at most one)
+  missing-N       N rules `f<i> missing`, the fact has every f<i> (passes none)
 
 The last column is what advisor/rules/network.py predicts: `fits` (one ruleset holds it) or the
 limit it would exceed; each `fits` must be `ok`, and each limit an error, a signal or a hang.
@@ -40,6 +41,7 @@ SHAPES = {
     "tree-2xN": [62, 63, 64],
     "tree-10xN": [54, 55, 56],
     "equal-N": [64, 65, 255, 510, 511, 512],
+    "missing-N": [127, 128, 129],
 }
 TIMEOUT_S = 20
 
@@ -70,10 +72,14 @@ def _specs(shape: str, n: int):
                 for a in range(first) for b in range(n)]
     if shape == "equal-N":
         return [rule(f"r{i}", [("headroom_bytes", "==", i)]) for i in range(n)]
+    if shape == "missing-N":
+        return [rule(f"r{i}", [(f"f{i}", "missing", None)]) for i in range(n)]
     raise SystemExit(f"unknown shape {shape}")
 
 
 def _child(shape: str, n: int) -> None:
+    from durable.engine import MessageNotHandledException
+
     from advisor.rules.engine import _END, _QuietHost, compile_rule
 
     specs = _specs(shape, n)
@@ -85,7 +91,12 @@ def _child(shape: str, n: int) -> None:
     host = _QuietHost(actions)
     host.register_rulesets({"limits": rules})
     fact = {"sid": "1", "kind": "situation", "headroom_bytes": 3, "margin_bytes": 0}
-    host.assert_fact("limits", fact)
+    if shape == "missing-N":
+        fact.update({f"f{i}": 1 for i in range(n)})
+    try:
+        host.assert_fact("limits", fact)
+    except MessageNotHandledException:
+        pass  # no rule matched
     host.assert_fact("limits", {"sid": "1", "kind": "end"})
     host.delete_state("limits", "1")
     print(json.dumps({"fired": len(fired)}))
