@@ -103,7 +103,9 @@ def _locked(out: Path):
 def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filters = Filters(),
              fmt: str = "markdown", context_tokens: int = DEFAULT_CONTEXT_TOKENS, batch: int = 1, gpu_count: int = 1,
              defaults: frozenset = frozenset(), jobs: int = 1,
-             progress: Progress | None = None) -> Summary:
+             progress: Progress | None = None, objective=None) -> Summary:
+    """objective: the plans' objective (advisor.plans.objective.Objective); None: the built-in
+    rules/objective.yaml, or $ADVISOR_RULES' (advisor.advise.load_objective_file)."""
     if fmt not in FORMATS:
         raise AdvisorError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
     for name, value in (("--context", context_tokens), ("--batch", batch), ("--gpu-count", gpu_count),
@@ -124,7 +126,8 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
     summary = Summary(out=out, total=len(pages))
     with _locked(out):
         summary.stale_temp_files_removed = files.remove_stale_temp_files(out)
-        settings = Settings(out, fmt, context_tokens, batch, gpu_count, frozenset(defaults))
+        settings = Settings(out, fmt, context_tokens, batch, gpu_count, frozenset(defaults),
+                            objective)
         try:
             outcomes = run_pages(pages, kb, rules, settings, jobs, progress)
         except BaseException:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
+
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
@@ -30,23 +32,20 @@ def _interrupt(signum, frame):
 @click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown",
               show_default=True)
 @click.option("--jobs", "-j", type=int, default=None, help="Worker processes. Default: one a CPU core.")
-@click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
-              help="A folder of rule files that adds to or overrides the built-in rules.")
-@click.option("--kb", "kb_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
-              help="A knowledge-base folder (models/, gpus/) instead of the built-in one.")
+@rules_option
+@kb_option
 def generate(out, models, gpus, precisions, families, vendors, memory_gib, params_b, context, batch,
-             gpu_count, fmt, jobs, rules_dirs, kb_dir):
+             gpu_count, fmt, jobs, rules_dirs, kb_dirs):
     """Write one advisory per (model, GPU, precision) and an index of them all."""
-    from advisor.advise import load_rulebook
     from advisor.bulk.generate import generate as run
     from advisor.bulk.select import Filters
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS
-    from advisor.kb import load_kb
 
     defaults = frozenset() if context is not None else frozenset({"context"})
     filters = Filters(tuple(models), tuple(gpus), tuple(precisions), tuple(families), tuple(vendors),
                       memory_gib, params_b)
-    kb, rules = load_kb(kb_dir), load_rulebook(rules_dirs)
+    kb = load_kb_from(kb_dirs)
+    rules, objective = load_rules_from(rules_dirs)
     bar = None
     on_terminal = sys.stderr.isatty()
 
@@ -62,7 +61,7 @@ def generate(out, models, gpus, precisions, families, vendors, memory_gib, param
     try:
         summary = run(kb, rules, out, filters, fmt, DEFAULT_CONTEXT_TOKENS if context is None else context, batch,
                       gpu_count, defaults, jobs if jobs is not None else (os.cpu_count() or 1),
-                      progress)
+                      progress, objective)
     except KeyboardInterrupt:
         if bar is not None:
             bar.render_finish()
