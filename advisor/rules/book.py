@@ -26,8 +26,8 @@ def _orphans(d: Path) -> list[str]:
 
 def check(extra=()) -> list[RuleSpec]:
     """Every rule file and test file of the rulebook (built-in, $ADVISOR_RULES, extra), in
-    layers, and the rulebook compiled into the rules engine as explain compiles it; all errors
-    at once, as one AdvisorError."""
+    layers, the objective in force, and the rulebook compiled into the rules engine as explain
+    compiles it: all errors at once, as one AdvisorError."""
     from advisor.rules.templates import recommendation_templates
 
     dirs = _dirs(extra)
@@ -37,6 +37,12 @@ def check(extra=()) -> list[RuleSpec]:
         rules = load_rules(dirs, recommendation_templates())
     except RuleErrors as exc:
         errors += exc.errors
+    from advisor.advise import load_objective_file
+
+    try:
+        load_objective_file(extra)  # the objective explain would use
+    except AdvisorError as exc:
+        errors.append(str(exc))
     if rules:
         from advisor.rules.engine import RuleEngine
 
