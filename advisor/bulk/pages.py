@@ -77,7 +77,7 @@ class PageMaker:
         md = render_markdown(adv, s.defaults)
         if s.fmt == "html":
             depth = page.relpath.count("/")
-            title = md.splitlines()[0].lstrip("#").strip()
+            title = site.plain(md.splitlines()[0].lstrip("#").strip())
             return adv, site.page_html(md, f"{title} at {page.precision}", "../" * depth)
         return adv, md
 

@@ -44,7 +44,9 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
     kb = load_kb_from(kb_dirs)
     _rules, objective = load_rules_from(rules_dirs)
     g = kb.gpu(gpu)
-    on = f"{gpus} × {g.name}" if gpus > 1 else g.name
+    from advisor.render import one_line
+
+    on = f"{gpus} × {one_line(g.name)}" if gpus > 1 else one_line(g.name)
     head = {"gpu": g.id, "name": g.name, "count": gpus}
     if spec is not None:
         from advisor.bulk.inverse_finetune import models_to_finetune

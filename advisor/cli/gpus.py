@@ -52,11 +52,14 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
                "gpus": [r.to_json() for r in rows]}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
+    from advisor.render import one_line
+
     at = f" at {p.name}" if p else ""
+    name = one_line(m.name)
     if not rows:
-        click.echo(f"No GPU in the knowledge base, up to {max_gpus} of a kind, runs {m.name}{at} "
+        click.echo(f"No GPU in the knowledge base, up to {max_gpus} of a kind, runs {name}{at} "
                    f"with {context:,} tokens of context.")
         return
-    click.echo(f"GPUs that run {m.name}{at} ({context:,} tokens of context, batch {batch}), "
+    click.echo(f"GPUs that run {name}{at} ({context:,} tokens of context, batch {batch}), "
                f"cheapest first where priced, then smallest:\n")
     sys.stdout.write(gpus_table(rows))
