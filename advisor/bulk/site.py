@@ -108,8 +108,8 @@ def md_to_html(text: str) -> str:
 
 
 def md_cell(text: str) -> str:
-    """Text safe inside a markdown table cell and link text."""
-    return md_text(text)
+    """Text safe inside a markdown table cell and link text (md_text, every `_` escaped)."""
+    return re.sub(r"(?<!\\)_", r"\\_", md_text(text))
 
 
 @lru_cache(maxsize=2)
