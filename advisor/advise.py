@@ -81,9 +81,13 @@ def load_rulebook(extra: list[Path] | tuple = ()) -> list[RuleSpec]:
         return _rulebook_key(dirs, data_dir("templates") / "recommendations")
 
     try:
-        return cached("RULES", "rules", key, load, valid)
+        rules = cached("RULES", "rules", key, load, valid)
     except RuleErrors as exc:
         raise AdvisorError(str(exc)) from None
+    from advisor.rules.engine import split_rulebook
+
+    split_rulebook(rules)  # what the rules engine holds: refused here, before any question
+    return rules
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ ADVISOR_NO_TEMPLATES_CACHE turn it off.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,26 @@ from advisor.sizing import constants as c
 
 if TYPE_CHECKING:
     import jinja2
+
+
+# `_` between two letters or digits never starts emphasis (Q4_K_M): only the others are escaped
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|#&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+
+
+def one_line(text) -> str:
+    """A name as one line of plain text (a terminal line): control, format and line separator
+    characters and runs of whitespace become one space."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+
+
+def md_text(text) -> str:
+    """A name from a file or a KB entry as markdown text: one line (control, format and line
+    separator characters and runs of whitespace become one space), with every character that
+    markdown or the HTML inside it would read (`\\ ` * _ [ ] < > | # &`, and a leading - + =)
+    escaped by a backslash (`_` inside a word is inert, and kept). Safe in prose, headings, list items, table cells and link text, and
+    so in the HTML pages made from them (advisor.bulk.site reads the escapes back)."""
+    text = one_line(text)
+    return re.sub(r"^([-+=])", r"\\\1", _MD_SPECIAL.sub(r"\\\1", text))
 
 
 def gb(n: int | float | None) -> str:
@@ -137,7 +158,7 @@ def environment(templates: str | None = None) -> jinja2.Environment:
         bytecode_cache=_bytecode_cache(),
     )
     env.filters.update(gb=gb, gib=gib, tps=tps, params=params, pace=pace, fmt=fmt,
-                       thousands=lambda n: f"{n:,}")
+                       thousands=lambda n: f"{n:,}", md=md_text)
     return env
 
 

@@ -60,13 +60,20 @@ def test_rerun_skips_up_to_date_pages_and_rewrites_changed_ones(kb, rules, tmp_p
 
 
 def test_stale_temp_files_are_removed_and_others_kept(kb, rules, tmp_path):
-    (tmp_path / "llama-3.1-8b").mkdir()
-    stale = tmp_path / "llama-3.1-8b" / f".x.md.123.abcd{files.TEMP_SUFFIX}"
+    generate(kb, rules, tmp_path, SMALL)   # the folder is generate's from here on
+    stale = tmp_path / "llama-3.1-8b" / f".x.md.123.abcd0123{files.TEMP_SUFFIX}"
     stale.write_text("half")
     mine = tmp_path / "notes.txt"
     mine.write_text("the user's")
+    # look alike, but not atomic_write's names, or not where a run writes: kept
+    others = [tmp_path / f".x.md.123.abcd{files.TEMP_SUFFIX}",
+              tmp_path / "llama-3.1-8b" / "deeper" / f".x.md.123.abcd0123{files.TEMP_SUFFIX}"]
+    others[1].parent.mkdir()
+    for p in others:
+        p.write_text("not ours")
     s = generate(kb, rules, tmp_path, SMALL)
     assert s.stale_temp_files_removed == 1 and not stale.exists() and mine.read_text() == "the user's"
+    assert all(p.read_text() == "not ours" for p in others)
 
 
 def test_atomic_write_leaves_old_file_and_no_temp_on_failure(tmp_path, monkeypatch):
@@ -334,3 +341,87 @@ def test_default_context_is_capped_at_each_model_maximum(kb, rules, advisor, tmp
     page = (tmp_path / "short-8b" / "h200__fp16.md").read_text()
     assert "a context of 4,096 tokens (the default)" in page
     assert "(or a model's maximum, if shorter)" in (tmp_path / "index.md").read_text()
+
+
+# --- where generate writes, and what it replaces (issue 14) ---------------------------------
+
+@pytest.mark.parametrize("where", ["root", "root-by-link", "home", "above-home"])
+def test_out_never_the_root_or_home_even_with_force(tmp_path, monkeypatch, where):
+    from advisor.bulk.generate import check_out
+
+    home = tmp_path / "users" / "me"
+    home.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    (tmp_path / "to-root").symlink_to("/")
+    out = {"root": Path("/"), "root-by-link": tmp_path / "to-root", "home": home,
+           "above-home": tmp_path / "users"}[where]
+    for force in (False, True):
+        with pytest.raises(AdvisorError, match="root of the file system|home folder"):
+            check_out(out, force)
+
+
+def test_cli_refuses_an_empty_out_and_the_home_folder(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    for out, message in (("", "--out is empty"), (str(home), "is your home folder"),
+                         ("~", "the shell did not expand"), ("~/out", "the shell did not expand")):
+        r = run("generate", "--out", out, "-m", "llama-3.1-8b", "-g", "rtx-4090", "-p", "fp16")
+        assert r.exit_code == 2 and len(r.output.splitlines()) == 1 and message in r.output, r.output
+    assert sorted(os.listdir(tmp_path)) == ["home"] and os.listdir(home) == []
+
+
+def test_a_folder_of_someone_elses_files_needs_force_and_keeps_them(tmp_path):
+    out = tmp_path / "docs"
+    out.mkdir()
+    (out / "notes.md").write_text("mine")
+    (out / f".notes.md.1.abcd0123{files.TEMP_SUFFIX}").write_text("looks like a temp file")
+    args = ["generate", "--out", str(out), "-m", "llama-3.1-8b", "-g", "rtx-4090", "-p", "fp16"]
+    r = run(*args)
+    assert r.exit_code == 2 and "did not write" in r.output and "--force" in r.output
+    assert sorted(os.listdir(out)) == [f".notes.md.1.abcd0123{files.TEMP_SUFFIX}", "notes.md"]
+    r = run(*args, "--force")
+    assert r.exit_code == 0, r.output
+    assert (out / "notes.md").read_text() == "mine" and (out / "index.md").exists()
+    r = run(*args)   # now it carries generate's marker: no --force needed
+    assert r.exit_code == 0 and "0 failed; index unchanged" in r.output
+
+
+def test_an_empty_or_new_folder_needs_no_force(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for out in (tmp_path / "empty", tmp_path / "new" / "deeper"):
+        r = run("generate", "--out", str(out), "-m", "llama-3.1-8b", "-g", "rtx-4090", "-p", "fp16")
+        assert r.exit_code == 0, r.output
+
+
+def _failing_rules(tmp_path) -> Path:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "verdict-tight.yaml").write_text(   # two verdicts for every question: every page fails
+        "id: verdict-tight\npriority: 0\ndoc: {advises: a, why: b, example: c}\n"
+        "when:\n  - headroom_bytes > -1000000000000000\nthen:\n  verdict: tight\n")
+    return rules
+
+
+def test_a_failed_run_never_replaces_a_complete_index(tmp_path):
+    out = tmp_path / "out"
+    args = ["generate", "--out", str(out), "-m", "llama-3.1-8b", "-g", "rtx-4090,h200", "-p", "fp16"]
+    assert run(*args).exit_code == 0
+    good = (out / "index.md").read_bytes()
+    r = run(*args, "--rules", str(_failing_rules(tmp_path)))
+    assert r.exit_code == 1 and "2 failed; index kept (pages failed)" in r.output, r.output
+    assert (out / "index.md").read_bytes() == good
+    assert run(*args).exit_code == 0 and (out / "index.md").read_bytes() == good
+
+
+def test_a_failed_run_may_replace_an_index_that_was_already_partial(tmp_path):
+    out = tmp_path / "out"
+    args = ["generate", "--out", str(out), "-m", "llama-3.1-8b", "-g", "rtx-4090", "-p", "fp16",
+            "--rules", str(_failing_rules(tmp_path))]
+    r = run(*args)
+    assert r.exit_code == 1 and "index written" in r.output   # no index before: this one says why
+    assert "failed" in (out / "index.md").read_text()
+    r = run(*args[:-2])
+    assert r.exit_code == 0 and "index written" in r.output
+    assert "failed" not in (out / "index.md").read_text()

@@ -5,7 +5,8 @@ created exclusively, permissions as the umask allows) and renamed over its targe
 os.replace, which is atomic on POSIX and Windows: a reader sees the old file or the new one,
 never a mix. An exception or a Ctrl-C inside the write removes the temporary file; a process
 killed outright (SIGKILL, power cut) can leave one, and remove_stale_temp_files (run at the
-start of every run) deletes them. Files are not fsynced: the guarantee covers a killed process,
+start of every run) deletes them: only files of exactly that name, only in the output folder and
+its page folders, and only in a folder that carries generate's marker file. Files are not fsynced: the guarantee covers a killed process,
 not a power failure.
 
 A page is up to date when its bytes on disk equal the bytes the run renders (content
@@ -14,6 +15,7 @@ comparison): unchanged pages are not rewritten, so their modification times surv
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -51,15 +53,34 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
+# The temporary files atomic_write makes: `.<name>.<pid>.<8 hex digits>.advisor-tmp`.
+TEMP_RE = re.compile(r"^\.[^/]+\.[0-9]+\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + "$")
+
+
 def remove_stale_temp_files(root: Path) -> int:
-    """Delete the temporary files of interrupted runs under root; the count removed."""
+    """Delete the temporary files of interrupted runs in root's output tree; the count removed.
+
+    Only where a run writes (root itself and its page folders, one level down, never through a
+    link) and only names atomic_write makes: the caller checks that root is an output folder
+    of advisor generate (its marker file, advisor.bulk.generate.MARKER)."""
     removed = 0
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            if name.startswith(".") and name.endswith(TEMP_SUFFIX):
-                try:
-                    os.unlink(os.path.join(dirpath, name))
-                    removed += 1
-                except FileNotFoundError:
-                    pass
+    folders = [root]
+    try:
+        with os.scandir(root) as it:
+            folders += [Path(e.path) for e in it if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return 0
+    for folder in folders:
+        try:
+            with os.scandir(folder) as it:
+                stale = [e.path for e in it
+                         if TEMP_RE.match(e.name) and e.is_file(follow_symlinks=False)]
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        for path in stale:
+            try:
+                os.unlink(path)
+                removed += 1
+            except FileNotFoundError:
+                pass
     return removed

@@ -6,12 +6,18 @@ The tree under the output folder:
     style.css                    (HTML only)
     <model-slug>/<gpu-slug>__<precision-slug>.md | .html
     .advisor.lock                held while a run writes (one run a folder at a time)
+    .advisor-generate            the marker: this folder is generate's (and its index's state)
 
 Everything is checked before anything is written (filters, numbers, the output folder). Pages
 are written atomically and only when their bytes change (advisor.bulk.files); the index is
 written last, so a run that was interrupted has no index, or the previous one, and running it
 again renders every page, skips those already up to date and writes the rest.
 Two runs with the same inputs give byte-identical trees.
+
+What it writes into, and deletes: check_out refuses the root of the file system, the home folder
+and the folders above it, and (unless force) a folder with entries but without the marker; stale
+temporary files are deleted only by their exact name in the marked folder and its page folders.
+A run with failed pages never replaces a complete index (one written by a run without failures).
 """
 from __future__ import annotations
 
@@ -43,6 +49,7 @@ class Summary:
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)   # (page path, reason)
     index_written: bool = False
+    index_kept: bool = False      # pages failed, so the previous complete index was kept
     stale_temp_files_removed: int = 0
     seconds: float = 0.0
 
@@ -50,7 +57,7 @@ class Summary:
         return {"out": str(self.out), "pages": self.total, "written": self.written,
                 "unchanged": self.unchanged,
                 "failed": [{"page": p, "reason": r} for p, r in self.failed],
-                "index_written": self.index_written,
+                "index_written": self.index_written, "index_kept": self.index_kept,
                 "stale_temp_files_removed": self.stale_temp_files_removed}
 
 
@@ -72,7 +79,25 @@ def plan_pages(sel: Selection, fmt: str) -> list[Page]:
     return pages
 
 
-def check_out(out: Path) -> None:
+MARKER = ".advisor-generate"   # in every output folder generate writes: the folder is its own
+_MARKER_TEXT = ("advisor generate writes this folder (its pages, its index and this file) and "
+                "deletes only its own temporary files in it.\n")
+
+
+def _home() -> Path | None:
+    home = os.path.expanduser("~")
+    return Path(home).resolve() if home != "~" else None
+
+
+def _marked(out: Path) -> bool:
+    """The folder is generate's: its marker, or the lock file every earlier version left."""
+    return (out / MARKER).is_file() or (out / files.LOCK_NAME).is_file()
+
+
+def check_out(out: Path, force: bool = False) -> None:
+    """Refuse an output folder that generate must not write into: a file, the root of the file
+    system, the home folder or a folder above it, and (unless force) a folder with entries that
+    has no marker of an earlier run."""
     if out.exists() and not out.is_dir():
         raise AdvisorError(f"--out '{out}' is a file, not a folder")
     for parent in out.parents:
@@ -80,6 +105,46 @@ def check_out(out: Path) -> None:
             if not parent.is_dir():
                 raise AdvisorError(f"--out '{out}': '{parent}' is a file, not a folder")
             break
+    try:
+        real = out.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise AdvisorError(f"--out '{out}': cannot resolve the folder ({exc})") from None
+    if real == Path(real.anchor):
+        raise AdvisorError(f"--out '{out}' is the root of the file system: give a folder of its own")
+    home = _home()
+    if home is not None and (real == home or real in home.parents):
+        where = "your home folder" if real == home else f"above your home folder ({home})"
+        raise AdvisorError(f"--out '{out}' is {where}: give a folder of its own")
+    if force or not out.is_dir() or _marked(out):
+        return
+    try:
+        with os.scandir(out) as it:
+            occupied = any(True for _ in it)
+    except OSError as exc:
+        raise AdvisorError(f"--out '{out}': cannot read the folder: {exc.strerror}") from None
+    if occupied:
+        raise AdvisorError(f"--out '{out}' holds files that advisor generate did not write (no "
+                           f"{MARKER} in it): give a new or empty folder, or --force to write "
+                           f"into it")
+
+
+def _index_states(out: Path) -> dict[str, str]:
+    """index file name -> complete | partial (the run that wrote it had failed pages)."""
+    try:
+        text = (out / MARKER).read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return {}
+    states = {}
+    for line in text.splitlines():
+        name, _, state = line.partition(": ")
+        if name.startswith("index.") and state in ("complete", "partial"):
+            states[name] = state
+    return states
+
+
+def _write_marker(out: Path, states: dict[str, str]) -> None:
+    lines = [_MARKER_TEXT] + [f"{name}: {state}\n" for name, state in sorted(states.items())]
+    files.write_if_changed(out / MARKER, "".join(lines).encode("utf-8"))
 
 
 @contextmanager
@@ -103,7 +168,10 @@ def _locked(out: Path):
 def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filters = Filters(),
              fmt: str = "markdown", context_tokens: int = DEFAULT_CONTEXT_TOKENS, batch: int = 1, gpu_count: int = 1,
              defaults: frozenset = frozenset(), jobs: int = 1,
-             progress: Progress | None = None) -> Summary:
+             progress: Progress | None = None, objective=None, force: bool = False) -> Summary:
+    """objective: the plans' objective (advisor.plans.objective.Objective); None: the built-in
+    rules/objective.yaml, or $ADVISOR_RULES' (advisor.advise.load_objective_file). force: write
+    into a folder with other files in it (check_out)."""
     if fmt not in FORMATS:
         raise AdvisorError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
     for name, value in (("--context", context_tokens), ("--batch", batch), ("--gpu-count", gpu_count),
@@ -113,18 +181,22 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
     sel = select(kb, filters)
     pages = plan_pages(sel, fmt)
     out = Path(out)
-    check_out(out)
+    check_out(out, force)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise AdvisorError(f"--out '{out}': cannot create the folder: {exc.strerror}") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise AdvisorError(f"--out '{out}': the folder is not writable")
+    states = _index_states(out)
+    if not (out / MARKER).is_file():
+        _write_marker(out, states)  # first: a rerun after an interruption finds the folder its own
     start = time.perf_counter()
     summary = Summary(out=out, total=len(pages))
     with _locked(out):
         summary.stale_temp_files_removed = files.remove_stale_temp_files(out)
-        settings = Settings(out, fmt, context_tokens, batch, gpu_count, frozenset(defaults))
+        settings = Settings(out, fmt, context_tokens, batch, gpu_count, frozenset(defaults),
+                            objective)
         try:
             outcomes = run_pages(pages, kb, rules, settings, jobs, progress)
         except BaseException:
@@ -147,8 +219,12 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
                                       o.verdict, o.what_to_do, o.decode_tokens_per_s, o.reason))
         text = site.index_text(fmt, rows, counts, context_tokens, batch, gpu_count,
                                "context" in settings.defaults)
-        summary.index_written = files.write_if_changed(out / f"index.{FORMATS[fmt]}",
-                                                       text.encode("utf-8"))
+        index = out / f"index.{FORMATS[fmt]}"
+        if summary.failed and index.exists() and states.get(index.name) != "partial":
+            summary.index_kept = True  # a complete index is never replaced by a failed run's
+        else:
+            summary.index_written = files.write_if_changed(index, text.encode("utf-8"))
+            _write_marker(out, {**states, index.name: "partial" if summary.failed else "complete"})
         if fmt == "html":
             files.write_if_changed(out / "style.css", site.style_css().encode("utf-8"))
     summary.seconds = time.perf_counter() - start

@@ -28,6 +28,7 @@ class Settings:
     batch: int
     gpu_count: int
     defaults: frozenset       # options the user left at their default, stated in each page
+    objective: object = None  # the plans' Objective (None: load_objective_file's)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def _reason(exc: BaseException) -> str:
 class PageMaker:
     def __init__(self, kb: KnowledgeBase, rules: list[RuleSpec], settings: Settings):
         self.kb = kb
-        self.advisor = Advisor(kb, rules)
+        self.advisor = Advisor(kb, rules, settings.objective)
         self.settings = settings
         self.work = Workload(settings.context_tokens, settings.batch)
         self.cap_context = "context" in settings.defaults
@@ -76,7 +77,7 @@ class PageMaker:
         md = render_markdown(adv, s.defaults)
         if s.fmt == "html":
             depth = page.relpath.count("/")
-            title = md.splitlines()[0].lstrip("#").strip()
+            title = site.plain(md.splitlines()[0].lstrip("#").strip())
             return adv, site.page_html(md, f"{title} at {page.precision}", "../" * depth)
         return adv, md
 

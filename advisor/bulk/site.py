@@ -17,28 +17,39 @@ import jinja2
 from markupsafe import Markup
 
 from advisor.paths import data_dir
-from advisor.render import tps
+from advisor.render import md_text, tps
 
-_INLINE_RE = re.compile(r"`([^`]+)`|\*\*(.+?)\*\*|\*([^*\s][^*]*?)\*")
+_ESCAPE = r"\\[!-/:-@\[-`{-~]"   # a backslash escape: one character, never markup
+_INLINE_RE = re.compile(rf"\\([!-/:-@\[-`{{-~])|`([^`]+)`|\*\*((?:{_ESCAPE}|[^\\])+?)\*\*"
+                        rf"|\*((?:{_ESCAPE}|[^*\s\\])(?:{_ESCAPE}|[^*\\])*?)\*")
+
+
+def plain(text: str) -> str:
+    """Markdown text without its backslash escapes (a page's title)."""
+    return re.sub(_ESCAPE, lambda m: m.group(0)[1], text)
 
 
 def _inline(text: str) -> str:
     out, pos = [], 0
     for m in _INLINE_RE.finditer(text):
         out.append(html.escape(text[pos:m.start()]))
-        if m.group(1) is not None:
-            out.append(f"<code>{html.escape(m.group(1))}</code>")
+        if m.group(1) is not None:  # a backslash escape (advisor.render.md_text): the character
+            out.append(html.escape(m.group(1)))
         elif m.group(2) is not None:
-            out.append(f"<strong>{_inline(m.group(2))}</strong>")
+            out.append(f"<code>{html.escape(m.group(2))}</code>")
+        elif m.group(3) is not None:
+            out.append(f"<strong>{_inline(m.group(3))}</strong>")
         else:
-            out.append(f"<em>{_inline(m.group(3))}</em>")
+            out.append(f"<em>{_inline(m.group(4))}</em>")
         pos = m.end()
     out.append(html.escape(text[pos:]))
     return "".join(out)
 
 
 def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    """The cells of a table row; an escaped pipe (`\\|`) is text inside a cell."""
+    inner = re.sub(r"^\||(?<!\\)\|$", "", line.strip())
+    return [c.strip() for c in re.split(r"(?<!\\)\|", inner)]
 
 
 def _table(lines: list[str]) -> str:
@@ -97,9 +108,8 @@ def md_to_html(text: str) -> str:
 
 
 def md_cell(text: str) -> str:
-    """Text safe inside a markdown table cell and link text."""
-    text = " ".join(str(text).split())
-    return re.sub(r"([\\|\[\]*_`<>])", r"\\\1", text)
+    """Text safe inside a markdown table cell and link text (md_text, every `_` escaped)."""
+    return re.sub(r"(?<!\\)_", r"\\_", md_text(text))
 
 
 @lru_cache(maxsize=2)

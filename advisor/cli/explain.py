@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from advisor.cli.finetune_options import finetune_options, finetune_spec
+from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
 
 
 @click.command()
@@ -39,12 +40,8 @@ from advisor.cli.finetune_options import finetune_options, finetune_spec
               help="What the plans optimise (rules/objective.yaml). Default: quality.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
               show_default=True)
-@click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
-              help="A folder of rule files that adds to or overrides the built-in rules "
-                   "(also $ADVISOR_RULES, separated by ':').")
-@click.option("--kb", "kb_dirs", multiple=True, type=click.Path(path_type=Path),
-              help="A KB folder (models/, gpus/) whose entries add to or replace the built-in ones "
-                   "(also $ADVISOR_KB).")
+@rules_option
+@kb_option
 @click.option("--prompt-tokens", type=int, default=512, show_default=True,
               help="Prompt length for prefill speed and time to first token.")
 @click.option("--ram-gb", type=float, default=None,
@@ -59,9 +56,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
             gpu_memory_utilization, prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not."""
-    from advisor.advise import Advisor, load_rulebook
-    from advisor.kb.cache import load_kb_cached
-    from advisor.kb.store import user_kb_dirs
+    from advisor.advise import Advisor
     from advisor.render import render_json, render_markdown
 
     spec, defaults = finetune_spec(task, finetune, {"precision": precision, "context": context,
@@ -86,10 +81,8 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         if not 0 < ram_bandwidth < 1e5:
             raise AdvisorError(f"--ram-bandwidth must be in GB/s, above 0 and below 100,000, not {ram_bandwidth}")
         work = replace(work, ram_bandwidth_gb_s=ram_bandwidth)
-    from advisor.advise import load_objective_file
-
-    advisor = Advisor(load_kb_cached(extra=user_kb_dirs(kb_dirs)), load_rulebook(rules_dirs),
-                      load_objective_file(rules_dirs))
+    rules, objective = load_rules_from(rules_dirs)
+    advisor = Advisor(load_kb_from(kb_dirs), rules, objective)
     adv = advisor.explain(model, gpu, precision, context, batch, gpus, work, kv_cache, runtime,
                           finetune=spec, prefer=prefer,
                           gpu_memory_utilization=gpu_memory_utilization)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 import sys
 
-from pathlib import Path
 
 import click
 
 from advisor.cli.finetune_options import finetune_options, finetune_spec
+from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
 
 @click.command()
 @click.argument("gpu")
@@ -19,21 +19,20 @@ from advisor.cli.finetune_options import finetune_options, finetune_spec
 @click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-@click.option("--kb", "kb_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
-              help="A knowledge-base folder (models/, gpus/) instead of the built-in one.")
+@kb_option
+@rules_option
 @click.option("--ram-gb", type=float, default=None,
               help="System RAM (GiB, as sold): plans may keep part of a model there (llama.cpp "
                    "CPU offload). Without it, only what fits on the GPUs.")
 @click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
               help="What each model's plan optimises (rules/objective.yaml). Default: quality.")
 @finetune_options
-def fit(gpu, gpus, context, batch, fmt, kb_dir, ram_gb, prefer, task, **finetune):
+def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, task, **finetune):
     """The models that run on GPU, each at its best precision, largest first (with --task
     finetune: the models that can be fine-tuned on it, each with the most thorough method)."""
     from advisor.bulk.inverse import models_that_fit
     from advisor.bulk.tables import fit_table
     from advisor.errors import AdvisorError
-    from advisor.kb.cache import load_kb_cached
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 
     for name, value in (("--gpus", gpus), ("--context", context), ("--batch", batch)):
@@ -42,9 +41,12 @@ def fit(gpu, gpus, context, batch, fmt, kb_dir, ram_gb, prefer, task, **finetune
     any_method = finetune.get("method") is None
     spec, _ = finetune_spec(task, finetune, {"context": context, "batch": batch})
     batch = 1 if batch is None else batch
-    kb = load_kb_cached(kb_dir)
+    kb = load_kb_from(kb_dirs)
+    _rules, objective = load_rules_from(rules_dirs)
     g = kb.gpu(gpu)
-    on = f"{gpus} × {g.name}" if gpus > 1 else g.name
+    from advisor.render import one_line
+
+    on = f"{gpus} × {one_line(g.name)}" if gpus > 1 else one_line(g.name)
     head = {"gpu": g.id, "name": g.name, "count": gpus}
     if spec is not None:
         from advisor.bulk.inverse_finetune import models_to_finetune
@@ -63,10 +65,8 @@ def fit(gpu, gpus, context, batch, fmt, kb_dir, ram_gb, prefer, task, **finetune
     context = context if chosen else DEFAULT_CONTEXT_TOKENS
     from dataclasses import replace
 
-    from advisor.advise import load_objective_file
     from advisor.plans.planner import Planner
 
-    objective = load_objective_file()
     work = Workload(context, batch)
     if ram_gb is not None:
         if not 0 <= ram_gb < 1e6:

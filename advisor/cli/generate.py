@@ -8,14 +8,19 @@ from pathlib import Path
 
 import click
 
+from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
+
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
 @click.command()
-@click.option("--out", "-o", required=True, type=click.Path(path_type=Path),
-              help="Folder to write into (created if missing).")
+@click.option("--out", "-o", required=True, type=click.Path(),
+              help="Folder to write into (created if missing): a new or empty folder, or one an "
+                   "earlier generate wrote.")
+@click.option("--force", is_flag=True,
+              help="Write into a folder that holds other files (never /, nor your home folder).")
 @click.option("--models", "-m", multiple=True, help="Model ids, names or globs (comma-separated or repeated).")
 @click.option("--gpus", "-g", multiple=True, help="GPU ids, names or globs.")
 @click.option("--precisions", "-p", multiple=True, help="Precisions or globs (Q4_K_M, 'Q*', '*' for all 46). Default: fp32, fp16, bf16, "
@@ -30,23 +35,28 @@ def _interrupt(signum, frame):
 @click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown",
               show_default=True)
 @click.option("--jobs", "-j", type=int, default=None, help="Worker processes. Default: one a CPU core.")
-@click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
-              help="A folder of rule files that adds to or overrides the built-in rules.")
-@click.option("--kb", "kb_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
-              help="A knowledge-base folder (models/, gpus/) instead of the built-in one.")
-def generate(out, models, gpus, precisions, families, vendors, memory_gib, params_b, context, batch,
-             gpu_count, fmt, jobs, rules_dirs, kb_dir):
+@rules_option
+@kb_option
+def generate(out, force, models, gpus, precisions, families, vendors, memory_gib, params_b, context, batch,
+             gpu_count, fmt, jobs, rules_dirs, kb_dirs):
     """Write one advisory per (model, GPU, precision) and an index of them all."""
-    from advisor.advise import load_rulebook
     from advisor.bulk.generate import generate as run
     from advisor.bulk.select import Filters
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS
-    from advisor.kb import load_kb
 
+    from advisor.errors import AdvisorError
+
+    if not out.strip():
+        raise AdvisorError("--out is empty: name the folder to write into")
+    if out.startswith("~"):
+        raise AdvisorError(f"--out '{out}' starts with '~', which the shell did not expand: give "
+                           f"the folder's full path")
+    out = Path(out)
     defaults = frozenset() if context is not None else frozenset({"context"})
     filters = Filters(tuple(models), tuple(gpus), tuple(precisions), tuple(families), tuple(vendors),
                       memory_gib, params_b)
-    kb, rules = load_kb(kb_dir), load_rulebook(rules_dirs)
+    kb = load_kb_from(kb_dirs)
+    rules, objective = load_rules_from(rules_dirs)
     bar = None
     on_terminal = sys.stderr.isatty()
 
@@ -62,7 +72,7 @@ def generate(out, models, gpus, precisions, families, vendors, memory_gib, param
     try:
         summary = run(kb, rules, out, filters, fmt, DEFAULT_CONTEXT_TOKENS if context is None else context, batch,
                       gpu_count, defaults, jobs if jobs is not None else (os.cpu_count() or 1),
-                      progress)
+                      progress, objective, force)
     except KeyboardInterrupt:
         if bar is not None:
             bar.render_finish()
@@ -74,7 +84,7 @@ def generate(out, models, gpus, precisions, families, vendors, memory_gib, param
     if bar is not None:
         bar.render_finish()
     s = summary
-    index = "written" if s.index_written else "unchanged"
+    index = "written" if s.index_written else "kept (pages failed)" if s.index_kept else "unchanged"
     click.echo(f"{s.total:,} pages in {s.out}: {s.written:,} written, {s.unchanged:,} unchanged, "
                f"{len(s.failed):,} failed; index {index} ({s.seconds:.1f} s, "
                f"{s.total / max(s.seconds, 1e-9):,.0f} pages/s)")

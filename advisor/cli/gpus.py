@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 import sys
 
-from pathlib import Path
 
 import click
+
+from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
 
 
 @click.command()
@@ -19,21 +20,21 @@ import click
 @click.option("--max-gpus", type=int, default=8, show_default=True, help="Largest set to consider.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-@click.option("--kb", "kb_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
-              help="A knowledge-base folder (models/, gpus/) instead of the built-in one.")
-def gpus(model, precision, context, batch, max_gpus, fmt, kb_dir):
+@kb_option
+@rules_option
+def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     """The GPUs and sets of GPUs that run MODEL, cheapest (or smallest) first."""
     from advisor.bulk.inverse import gpus_that_run
     from advisor.bulk.tables import gpus_table
     from advisor.errors import AdvisorError
-    from advisor.kb.cache import load_kb_cached
     from advisor.sizing.precision import parse_precision
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 
     for name, value in (("--max-gpus", max_gpus), ("--context", context), ("--batch", batch)):
         if value is not None and value < 1:
             raise AdvisorError(f"{name} must be at least 1, not {value}")
-    kb = load_kb_cached(kb_dir)
+    kb = load_kb_from(kb_dirs)
+    _rules, objective = load_rules_from(rules_dirs)
     m = kb.model(model)
     p = parse_precision(precision) if precision else None
     most = m.architecture.max_context
@@ -41,10 +42,8 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dir):
         context = min(DEFAULT_CONTEXT_TOKENS, most)
     elif context > most:
         raise AdvisorError(f"--context {context:,} is beyond {m.name}'s maximum of {most:,} tokens")
-    from advisor.advise import load_objective_file
     from advisor.plans.planner import Planner
 
-    objective = load_objective_file()
     rows = gpus_that_run(Planner(kb, objective), kb, m, Workload(context, batch), p, max_gpus,
                          objective.prefer)
     if fmt == "json":
@@ -53,11 +52,14 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dir):
                "gpus": [r.to_json() for r in rows]}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
+    from advisor.render import one_line
+
     at = f" at {p.name}" if p else ""
+    name = one_line(m.name)
     if not rows:
-        click.echo(f"No GPU in the knowledge base, up to {max_gpus} of a kind, runs {m.name}{at} "
+        click.echo(f"No GPU in the knowledge base, up to {max_gpus} of a kind, runs {name}{at} "
                    f"with {context:,} tokens of context.")
         return
-    click.echo(f"GPUs that run {m.name}{at} ({context:,} tokens of context, batch {batch}), "
+    click.echo(f"GPUs that run {name}{at} ({context:,} tokens of context, batch {batch}), "
                f"cheapest first where priced, then smallest:\n")
     sys.stdout.write(gpus_table(rows))

@@ -11,14 +11,7 @@ from pathlib import Path
 
 import click
 
-KB_DIR_HELP = ("A KB folder (with models/ and gpus/) whose entries add to or replace the built-in "
-               "ones (also $ADVISOR_KB, separated by the OS path separator).")
-
-
-def kb_dir_option(f):
-    return click.option("--kb", "kb_dirs", multiple=True, type=click.Path(path_type=Path),
-                        help=KB_DIR_HELP)(f)
-
+from advisor.cli.sources import kb_option
 
 def _load(ctx: click.Context):
     from advisor.kb.store import load_kb, user_kb_dirs
@@ -27,7 +20,7 @@ def _load(ctx: click.Context):
 
 
 @click.group("kb")
-@kb_dir_option
+@kb_option
 @click.pass_context
 def kb(ctx, kb_dirs):
     """List, show and validate knowledge-base entries (models and GPUs)."""

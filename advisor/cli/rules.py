@@ -6,11 +6,8 @@ from pathlib import Path
 
 import click
 
+from advisor.cli.sources import rules_option
 from advisor.errors import AdvisorError
-
-_RULES_OPT = click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
-                          help="A folder of rule files that adds to or overrides the built-in "
-                               "rules (also $ADVISOR_RULES, separated by ':').")
 
 
 def _does(r) -> str:
@@ -26,7 +23,7 @@ def rules() -> None:
 
 
 @rules.command("list")
-@_RULES_OPT
+@rules_option
 def list_(rules_dirs):
     """Every rule in firing order: id, priority, what it does, what it advises."""
     from advisor.rules.book import check
@@ -40,7 +37,7 @@ def list_(rules_dirs):
 
 @rules.command()
 @click.argument("rule_id")
-@_RULES_OPT
+@rules_option
 def show(rule_id, rules_dirs):
     """A rule's documentation, conditions, result, file and test cases."""
     from advisor.errors import closest
@@ -64,7 +61,7 @@ def show(rule_id, rules_dirs):
 
 @rules.command("check")
 @click.argument("rule_dir", required=False, type=click.Path(path_type=Path))
-@_RULES_OPT
+@rules_option
 def check_(rule_dir, rules_dirs):
     """Validate the rulebook, with RULE_DIR's rules added: every error, then exit 2."""
     from advisor.rules.book import check
@@ -77,7 +74,7 @@ def check_(rule_dir, rules_dirs):
 
 @rules.command("test")
 @click.argument("rule_dir", required=False, type=click.Path(path_type=Path))
-@_RULES_OPT
+@rules_option
 def test_(rule_dir, rules_dirs):
     """Run the test cases in RULE_DIR (default: the built-in rules); exit 1 if any fails."""
     from advisor.paths import data_dir

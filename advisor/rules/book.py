@@ -26,7 +26,8 @@ def _orphans(d: Path) -> list[str]:
 
 def check(extra=()) -> list[RuleSpec]:
     """Every rule file and test file of the rulebook (built-in, $ADVISOR_RULES, extra), in
-    layers; all errors at once, as one AdvisorError."""
+    layers, the objective in force, and the rulebook compiled into the rules engine as explain
+    compiles it: all errors at once, as one AdvisorError."""
     from advisor.rules.templates import recommendation_templates
 
     dirs = _dirs(extra)
@@ -36,6 +37,19 @@ def check(extra=()) -> list[RuleSpec]:
         rules = load_rules(dirs, recommendation_templates())
     except RuleErrors as exc:
         errors += exc.errors
+    from advisor.advise import load_objective_file
+
+    try:
+        load_objective_file(extra)  # the objective explain would use
+    except AdvisorError as exc:
+        errors.append(str(exc))
+    if rules:
+        from advisor.rules.engine import RuleEngine
+
+        try:
+            RuleEngine(rules)  # what explain builds: the engine must hold the rulebook
+        except AdvisorError as exc:
+            errors.append(str(exc))
     for d in dirs:
         if d.is_dir():
             errors += load_cases(d)[1] + _orphans(d)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from durable import engine as _durable
 
 from advisor.errors import AdvisorError
+from advisor.rules.network import layout
 from advisor.rules.spec import OPERATORS, Condition, FactRef, RuleSpec
 
 _RULESET = "advisor"
@@ -87,6 +88,17 @@ def _facts_read(specs: list[RuleSpec]) -> set[str]:
     return out
 
 
+def split_rulebook(specs: list[RuleSpec]) -> tuple[list[list[RuleSpec]], list[list[RuleSpec]]]:
+    """The situation rules and the plan rules, each split into the rulesets the engine holds
+    (with this adapter's own end-marker rules in each); AdvisorError, with the limit, when a
+    rulebook cannot be split (advisor/rules/network.py). `rules check` and every command that
+    loads rules run it."""
+    end = (_END, [("kind", "==", "end")])
+    return (layout([s for s in specs if s.scope == "situation"], fixed=[end]),
+            layout([s for s in specs if s.scope == "plan"],
+                   fixed=[(_PLAN_SEEN, [("kind", "==", "plan")]), end]))
+
+
 @dataclass(frozen=True)
 class Firing:
     rule_id: str
@@ -104,30 +116,70 @@ class Inference:
 class RuleEngine:
     """Compiled rules; run(facts) returns the rules that fired, in firing order.
 
-    Two rulesets: the situation rules (one fact a question) and the plan rules (one fact a
-    path's best plan, `scope: plan`), so that no fact passes the tests of the other's rules
-    (durable-rules fails past 64 distinct tests passed by one fact: ../shared/DURABLE_RULES.md)."""
+    Two kinds of ruleset: the situation rules (one fact a question) and the plan rules (one fact
+    a path's best plan, `scope: plan`), so that no fact passes the tests of the other's rules.
+    Each kind is split into as many rulesets as it needs to stay within what the C core holds
+    (advisor/rules/network.py; one ruleset for the built-in rules), and the firings of the parts
+    are merged in priority order, the order one ruleset fires them in."""
 
     def __init__(self, specs: list[RuleSpec]):
         self._specs = {s.id: s for s in specs}
+        self._order = {s.id: (s.priority, i) for i, s in enumerate(specs)}
         self._fired: list = []
         actions = {s.id: self._recorder(s.id) for s in specs}
         actions[_END] = lambda c: None
         actions[_PLAN_SEEN] = lambda c: None
-        rules = {s.id: compile_rule(s) for s in specs if s.scope == "situation"}
-        rules[_END] = {"all": [{"m": {"kind": "end"}}], "pri": 1000, "run": _END}
-        plan_rules = {s.id: compile_rule(s) for s in specs if s.scope == "plan"}
+        own = {_END: {"all": [{"m": {"kind": "end"}}], "pri": 1000, "run": _END}}
         # every plan fact is matched by something, or assert_facts leaves the others' actions unrun
-        plan_rules[_PLAN_SEEN] = {"all": [{"m": {"kind": "plan"}}], "pri": 1001, "run": _PLAN_SEEN}
-        plan_rules[_END] = {"all": [{"m": {"kind": "end"}}], "pri": 1002, "run": _END}
+        plan_own = {_PLAN_SEEN: {"all": [{"m": {"kind": "plan"}}], "pri": 1001, "run": _PLAN_SEEN},
+                    _END: {"all": [{"m": {"kind": "end"}}], "pri": 1002, "run": _END}}
+        situation, plans = split_rulebook(specs)
+        rulesets: dict = {}
+        self._rulesets, self._plan_rulesets = [], []
+        for name, parts, fixed, names in ((_RULESET, situation, own, self._rulesets),
+                                          (_PLAN_RULESET, plans, plan_own, self._plan_rulesets)):
+            for i, part in enumerate(parts):
+                ruleset = name if i == 0 else f"{name}_{i}"
+                rulesets[ruleset] = {**{s.id: compile_rule(s) for s in part},
+                                     **{k: dict(v) for k, v in fixed.items()}}
+                names.append(ruleset)
         # Only the facts some rule tests go into the engine (it parses every fact it is given,
         # and the callbacks decode them again); the whole set stays in Python for the templates.
         self._reads = {_scope: _facts_read([s for s in specs if s.scope == _scope]) | {"kind"}
                        for _scope in ("situation", "plan")}
         self._host = _QuietHost(actions)
-        self._host.register_rulesets({_RULESET: rules, _PLAN_RULESET: plan_rules})
+        try:
+            self._host.register_rulesets(rulesets)
+        except Exception as exc:  # layout() keeps within the measured limits; this is a backstop
+            raise AdvisorError(f"the rules engine refused the rulebook ({exc})") from None
         self._sids = itertools.count(1)
         self._chosen: dict = {}
+
+    @property
+    def rulesets(self) -> int:
+        """How many engine rulesets the rulebook was split into (situation and plan)."""
+        return len(self._rulesets) + len(self._plan_rulesets)
+
+    def _ask(self, ruleset: str, sid: str, facts: list[dict], together: bool) -> None:
+        """Assert facts (then the end marker) in a fresh session of ruleset, and delete it.
+
+        A session the engine failed in is left alone: deleting one in which no action ran frees
+        pointers it never set (../shared/DURABLE_RULES.md)."""
+        try:
+            if together:
+                self._host.assert_facts(ruleset, facts)
+            else:
+                try:
+                    self._host.assert_fact(ruleset, facts[0])
+                except _durable.MessageNotHandledException:
+                    pass  # no rule matched the fact: nothing fired
+            self._host.assert_fact(ruleset, {"sid": sid, "kind": "end"})
+        except Exception as exc:
+            raise AdvisorError(f"the rules engine failed on ruleset '{ruleset}' ({exc})") from None
+        self._host.delete_state(ruleset, sid)
+
+    def _by_priority(self, fired: list[str]) -> list[str]:
+        return sorted(fired, key=lambda r: self._order[r])
 
     def _recorder(self, rule_id: str):
         def action(c):
@@ -145,18 +197,16 @@ class RuleEngine:
         cleaned = [tuple(sorted((k, _clean(v)) for k, v in f.items() if k in reads)) for f in plans]
         todo = sorted({c for c in cleaned if c not in self._chosen})
         if todo:
-            sid = str(next(self._sids))
-            self._fired = []
-            try:
-                facts = [dict(c, sid=sid, pid=i) for i, c in enumerate(todo)]
-                self._host.assert_facts(_PLAN_RULESET, facts)
-                self._host.assert_fact(_PLAN_RULESET, {"sid": sid, "kind": "end"})
-            finally:
-                self._host.delete_state(_PLAN_RULESET, sid)
-            fired, self._fired = self._fired, []
             found: list[list[str]] = [[] for _ in todo]
-            for rule_id, pid in fired:
-                found[int(pid)].append(rule_id)
+            for ruleset in self._plan_rulesets:
+                sid = str(next(self._sids))
+                self._fired = []
+                self._ask(ruleset, sid, [dict(c, sid=sid, pid=i) for i, c in enumerate(todo)], True)
+                fired, self._fired = self._fired, []
+                for rule_id, pid in fired:
+                    found[int(pid)].append(rule_id)
+            if len(self._plan_rulesets) > 1:
+                found = [self._by_priority(f) for f in found]
             if len(self._chosen) > 1 << 16:
                 self._chosen.clear()
             self._chosen.update({c: tuple(f) for c, f in zip(todo, found)})
@@ -203,18 +253,13 @@ class RuleEngine:
         return out
 
     def _session(self, fact: dict) -> list[str]:
-        sid = str(next(self._sids))
         reads = self._reads["situation"]
         fact = {k: v for k, v in fact.items() if k in reads}
-        fact["sid"] = sid
-        self._fired = []
-        try:
-            try:
-                self._host.assert_fact(_RULESET, fact)
-            except _durable.MessageNotHandledException:
-                pass  # no rule matched the situation: nothing fired
-            self._host.assert_fact(_RULESET, {"sid": sid, "kind": "end"})
-        finally:
-            self._host.delete_state(_RULESET, sid)
-        fired, self._fired = self._fired, []
-        return fired
+        fired: list[str] = []
+        for ruleset in self._rulesets:
+            sid = str(next(self._sids))
+            self._fired = []
+            self._ask(ruleset, sid, [dict(fact, sid=sid)], False)
+            fired += self._fired
+            self._fired = []
+        return self._by_priority(fired) if len(self._rulesets) > 1 else fired

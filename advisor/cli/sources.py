@@ -1,0 +1,48 @@
+"""Where every command reads its knowledge base and rules from: one resolution for all.
+
+- The KB: the built-in one, then each folder of $ADVISOR_KB (os.pathsep-separated), then each
+  `--kb DIR`, layered in that order (a later entry with an id replaces the earlier one, and says
+  so in `advisor kb list`).
+- The rules: the built-in rules/, then $ADVISOR_RULES, then each `--rules DIR`, in that order
+  (a later rule with an id replaces the earlier one), and the objective of the last of those
+  folders that has an objective.yaml. Every command that reads the rules checks the whole
+  rulebook, so a broken folder is the same error in every command.
+
+explain, generate, fit, gpus, kb and rules all take their folders through these options and
+loaders, so one shell gives one answer.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+KB_HELP = ("A KB folder (with models/ and gpus/) whose entries add to or replace the built-in "
+           "ones; repeatable (also $ADVISOR_KB, separated by the OS path separator).")
+RULES_HELP = ("A folder of rule files (and optionally objective.yaml) that adds to or overrides "
+              "the built-in rules; repeatable (also $ADVISOR_RULES, separated by ':').")
+
+
+def kb_option(f):
+    return click.option("--kb", "kb_dirs", multiple=True, type=click.Path(path_type=Path),
+                        help=KB_HELP)(f)
+
+
+def rules_option(f):
+    return click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
+                        help=RULES_HELP)(f)
+
+
+def load_kb_from(kb_dirs=()):
+    """The KB every command answers from: built-in, $ADVISOR_KB, then --kb (cached)."""
+    from advisor.kb.cache import load_kb_cached
+    from advisor.kb.store import user_kb_dirs
+
+    return load_kb_cached(extra=user_kb_dirs(kb_dirs))
+
+
+def load_rules_from(rules_dirs=()):
+    """(rulebook, objective): built-in, $ADVISOR_RULES, then --rules, checked as a whole."""
+    from advisor.advise import load_objective_file, load_rulebook
+
+    return load_rulebook(rules_dirs), load_objective_file(rules_dirs)
