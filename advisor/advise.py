@@ -172,6 +172,13 @@ def _placement_json(s: Situation) -> dict:
     return out
 
 
+def _context_source(m) -> str:
+    if m.context_limit > m.architecture.max_context:
+        return (f"what its publisher advertises; its config's max_position_embeddings is "
+                f"{m.architecture.max_context:,}")
+    return "max_position_embeddings in its config"
+
+
 class Advisor:
     """Holds the KB and the compiled rulebook; answers many questions."""
 
@@ -224,12 +231,12 @@ class Advisor:
         prefer = (prefer or self.objective.prefer).strip().lower()
         if prefer not in PREFERENCES:
             raise AdvisorError(f"--prefer must be one of {', '.join(PREFERENCES)}, not '{prefer}'")
-        trained = m.architecture.max_context
+        most = m.context_limit
         if context_tokens is None:
-            context_tokens = min(DEFAULT_CONTEXT_TOKENS, trained)
-        elif context_tokens > trained:
+            context_tokens = min(DEFAULT_CONTEXT_TOKENS, most)
+        elif context_tokens > most:
             raise AdvisorError(f"--context {context_tokens:,} is beyond {m.name}'s maximum of "
-                               f"{trained:,} tokens (max_position_embeddings in its config)")
+                               f"{most:,} tokens ({_context_source(m)})")
         work = replace(work or Workload(), context_tokens=context_tokens, batch=batch)
         if kv_cache is not None:
             work = replace(work, kv_cache_dtype=kv_cache.strip().lower())

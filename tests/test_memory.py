@@ -374,3 +374,29 @@ def test_flash_attention_off_is_kept_as_asked_and_turned_on_by_plans(advisor):
             assert plan.flash_attn and "flash attention on" in plan.changes
             assert "-fa off" not in (plan.command or "")
     assert adv.to_json()["plan"]["flash_attn"] is True
+
+
+# --- the context a publisher advertises beyond config.json
+
+
+def test_command_r_at_32k_as_ollama_issue_4790_ran_it(advisor):
+    """https://github.com/ollama/ollama/issues/4790: Command R (Q4_0) at 32k on an RTX 4070 ran,
+    its RAM growing with a KV cache of about 1.31 MB a token. config.json says 8,192 positions;
+    the card advertises 128k, so 32,768 is answered, with a note, not refused."""
+    adv = advisor.explain("command-r", "rtx-4070", "Q4_0", 32768)
+    assert adv.situation.work.context_tokens == 32768
+    assert adv.situation.facts["kv_cache_bytes"] == 32768 * 1_310_720
+    assert adv.situation.facts["model_max_context_tokens"] == 131072
+    assert any("max_position_embeddings (8,192)" in n for n in adv.situation.placement.parts.assumptions)
+    assert adv.plan.context_tokens == 32768   # plans keep the context asked, not the config's
+
+
+def test_vllm_plans_beyond_the_config_context_say_what_vllm_needs(advisor):
+    adv = advisor.explain("command-r", "h100-80gb", None, 65536, runtime="vllm")
+    long = [p for p in adv.path_plans if p.runtime == "vllm" and p.context_tokens > 8192]
+    assert long and all(any("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in n for n in p.notes) for p in long)
+
+
+def test_context_beyond_the_advertised_limit_is_refused():
+    r = CliRunner().invoke(main, ["explain", "command-r", "rtx-4070", "--context", "262144"])
+    assert r.exit_code == 2 and "131,072" in r.output and "8,192" in r.output

@@ -28,7 +28,7 @@ from advisor.sizing.workload import Workload
 def context_for(model: Model, work: Workload, cap: bool) -> Workload | None:
     """work for model: with cap (the context was not chosen), the context is capped at the
     model's maximum, as explain does; a chosen context beyond it: None (the model cannot)."""
-    most = model.architecture.max_context
+    most = model.context_limit
     if work.context_tokens <= most:
         return work
     return dataclasses.replace(work, context_tokens=most) if cap else None

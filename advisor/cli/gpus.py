@@ -37,7 +37,7 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     _rules, objective = load_rules_from(rules_dirs)
     m = kb.model(model)
     p = parse_precision(precision) if precision else None
-    most = m.architecture.max_context
+    most = m.context_limit
     if context is None:
         context = min(DEFAULT_CONTEXT_TOKENS, most)
     elif context > most:

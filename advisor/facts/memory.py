@@ -11,11 +11,12 @@ from advisor.sizing.plan import Placement
 FACTS: dict[str, tuple[str, str]] = {
     "kv_cache_dtype": ("str", "KV cache precision asked for (--kv-cache)"),
     "max_context_tokens": ("int", "largest context that fits at kv_cache_dtype, at most the "
-                                  "model's max_context (0: none)"),
+                                  "model's context limit (0: none)"),
     "max_context_tokens_fp16": ("int", "largest context that fits with an fp16 KV cache"),
     "max_context_tokens_q8_0": ("int", "largest context with a q8_0 KV cache (llama.cpp only)"),
     "max_context_tokens_q4_0": ("int", "largest context with a q4_0 KV cache (llama.cpp only)"),
-    "model_max_context_tokens": ("int", "the model's own context limit"),
+    "model_max_context_tokens": ("int", "the model's own context limit (the advertised one where "
+                                        "it exceeds config.json's max_position_embeddings)"),
 }
 # `runtime` (--runtime) is registered by advisor/facts/core.py
 ALWAYS = {"kv_cache_dtype", "max_context_tokens", "model_max_context_tokens"}
@@ -29,7 +30,7 @@ def _max_context(q: Question, pl: Placement, dtype: str) -> int:
 def contribute(q: Question, pl: Placement, f: dict) -> None:
     w = q.work
     f.update(kv_cache_dtype=w.kv_cache_dtype,
-             model_max_context_tokens=q.model.architecture.max_context)
+             model_max_context_tokens=q.model.context_limit)
 
     f["max_context_tokens"] = _max_context(q, pl, w.kv_cache_dtype)
     offered = c.RUNTIME_KV_DTYPES[w.runtime]

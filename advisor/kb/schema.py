@@ -250,6 +250,13 @@ class Model(_Entry):
     advertised_context: Annotated[Optional[int], Field(gt=0)] = None
     sources: Annotated[list[Source], Field(min_length=1)]
 
+    @property
+    def context_limit(self) -> int:
+        """The longest context in tokens the model is published for: the advertised one where
+        the publisher gives more than config.json's max_position_embeddings (Command R: 131,072
+        against 8,192), else max_position_embeddings."""
+        return max(self.architecture.max_context, self.advertised_context or 0)
+
     def __post_init__(self) -> None:
         _check_sources(self, ["architecture", "published_parameters", "published_active_parameters",
                               "native_precision", "instruct_repo", "checkpoints", "gguf_repos",

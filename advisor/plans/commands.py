@@ -124,6 +124,13 @@ def raised_share_note(share: float, gpu) -> str:
             f"of each, leaving {left:.1f} GiB for the CUDA context and graphs")
 
 
+def long_context_note(config_context: int) -> str:
+    """vLLM refuses a --max-model-len beyond the config's max_position_embeddings unless told."""
+    return (f"`export VLLM_ALLOW_LONG_MAX_MODEL_LEN=1` (the context is beyond the config's "
+            f"{config_context:,} positions; vLLM refuses it otherwise), or the model card's "
+            "rope_scaling through --hf-overrides")
+
+
 def ray_cluster_note(nodes: int) -> str:
     return (f"vLLM over {nodes} nodes runs on a Ray cluster: start it first (`ray start --head` on "
             f"one node, `ray start --address=HEAD_IP:6379` on the other {nodes - 1}), then run "

@@ -106,7 +106,7 @@ def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixe
     m, g, n = cand.model, cand.gpu, cand.gpu_count
     available = g.usable_memory_bytes * n
     margin = fit_margin_bytes(n)
-    asked = min(work.context_tokens, m.architecture.max_context)
+    asked = min(work.context_tokens, m.context_limit)
     if available - memory_total_bytes(m, cand.precision, work, n, asked, work.kv_cache_dtype, g) >= margin:
         return asked
     if fixed:
@@ -180,7 +180,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
         else:
             tokens_s = decode
     else:
-        ctx = min(work.context_tokens, a.max_context)
+        ctx = min(work.context_tokens, m.context_limit)
         w = replace(work, context_tokens=ctx)
         off = plan_offload(m, g, p, w) if cand.placement == "offload" else plan_expert_offload(m, g, p, w)
         if off is None or not off.ram_fits:
@@ -244,7 +244,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         cpu_layers = moe_layers = ram = 0
         per_gpu = split.per_gpu_bytes
     else:
-        work = replace(work, context_tokens=min(work.context_tokens, a.max_context))
+        work = replace(work, context_tokens=min(work.context_tokens, m.context_limit))
         if cand.placement == "offload":
             off = plan_offload(m, g, p, work)
         else:
@@ -309,7 +309,7 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     share = plan.gpu_memory_utilization
     if share is not None and share != ask.work.gpu_memory_utilization:
         out.append(f"vLLM's share of each GPU {share:.2f}")
-    if plan.context_tokens < min(ask.work.context_tokens, plan.model.architecture.max_context):
+    if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
         out.append(f"context {plan.context_tokens:,} tokens")
     if plan.offload:
         out.append("part of the model in system RAM")
@@ -354,6 +354,8 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
         share = cmd.memory_share(work.gpu_memory_utilization)
         if cand.gpu_memory_utilization is not None:
             notes.append(cmd.raised_share_note(cand.gpu_memory_utilization, g))
+        if work.context_tokens > m.architecture.max_context:
+            notes.append(cmd.long_context_note(m.architecture.max_context))
         if nodes > 1:
             notes.append(cmd.ray_cluster_note(nodes))
         return cmd.vllm_serve(repo, work.context_tokens, work.batch, work.kv_cache_dtype,

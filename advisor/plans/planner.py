@@ -164,7 +164,7 @@ class Planner:
         ladder is not sized with offload: any offloaded plan of it has the same weights and at
         best the same KV cache, decodes slower and changes more, so it is dominated."""
         gpus_only, whole = [], set()
-        full = min(base.work.context_tokens, base.model.architecture.max_context)
+        full = min(base.work.context_tokens, base.model.context_limit)
         for group in cands.on_your_gpus(base):
             found = self._ladder(group, base)
             gpus_only += found
@@ -196,7 +196,7 @@ class Planner:
         """Size a lever set's KV precisions in order; stop at the first plan that holds the
         context asked (else every plan found, each at a shorter context)."""
         out = []
-        full = min(ask.work.context_tokens, group[0].model.architecture.max_context)
+        full = min(ask.work.context_tokens, group[0].model.context_limit)
         for cand in group:
             if count is not None:
                 cand = replace(cand, gpu_count=count)
@@ -215,7 +215,7 @@ class Planner:
         c0, last = group[0], group[-1]
         a = c0.model.architecture
         w = weights_bytes(a, c0.precision)
-        full = min(ask.work.context_tokens, a.max_context)
+        full = min(ask.work.context_tokens, c0.model.context_limit)
         floor = min(self.objective.context_floor_tokens, full)
         lightest = replace(ask.work, runtime=last.runtime, kv_cache_dtype=last.kv_cache_dtype,
                            gpu_memory_utilization=last.gpu_memory_utilization

@@ -11,7 +11,7 @@ from advisor.sizing.workload import Workload
 def max_context_tokens(model: Model, precision: Precision, work: Workload, gpus: int,
                        available_bytes: int, margin_bytes: int, kv_dtype: str | None = None,
                        gpu: GPU | None = None) -> int:
-    """Largest context (tokens a sequence, up to the model's max_context) whose total memory
+    """Largest context (tokens a sequence, up to the model's context_limit) whose total memory
     leaves margin_bytes of available_bytes free, at kv_dtype (default: the workload's), on
     `gpus` of `gpu` (vLLM's scheduler defaults depend on the card). 0 when not even one token
     fits."""
@@ -25,7 +25,7 @@ def max_context_tokens(model: Model, precision: Precision, work: Workload, gpus:
 
     if total(1) > budget:
         return 0
-    return largest_within(1, model.architecture.max_context, total, budget)
+    return largest_within(1, model.context_limit, total, budget)
 
 
 def largest_within(lo: int, hi: int, total, budget: int) -> int:

@@ -78,6 +78,14 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     if not detail:
         return MemoryParts(weights, kv, over, w["embedding"], w["output"], w["layers"],
                            w["largest_layer"], exact_weights=exact)
+    if work.context_tokens > a.max_context:  # within the advertised limit (Advisor.explain checks)
+        w_notes = w_notes + [
+            f"a context of {work.context_tokens:,} tokens is beyond config.json's "
+            f"max_position_embeddings ({a.max_context:,}), within what the publisher advertises "
+            f"({model.context_limit:,}): run it as the model card says for that length (some "
+            "models need rope scaling turned on, as Qwen2.5's YaRN; others, as Command R, only a "
+            "larger context); llama.cpp warns that n_ctx exceeds n_ctx_train, vLLM needs "
+            "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 or the card's rope_scaling override"]
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime, work.flash_attn) \
         + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization,
                               work.flash_attn)
