@@ -31,7 +31,10 @@ _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|#&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))"
 def one_line(text) -> str:
     """A name as one line of plain text (a terminal line): control, format and line separator
     characters and runs of whitespace become one space."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+    text = str(text)
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(text.split())
 
 
 def md_text(text) -> str:
@@ -40,8 +43,28 @@ def md_text(text) -> str:
     markdown or the HTML inside it would read (`\\ ` * _ [ ] < > | # &`, and a leading - + =)
     escaped by a backslash (`_` inside a word is inert, and kept). Safe in prose, headings, list items, table cells and link text, and
     so in the HTML pages made from them (advisor.bulk.site reads the escapes back)."""
+    return _md_text(str(text))
+
+
+@lru_cache(maxsize=8192)
+def _md_text(text: str) -> str:
+    """md_text of a string (names repeat on every page of a bulk run)."""
     text = one_line(text)
     return re.sub(r"^([-+=])", r"\\\1", _MD_SPECIAL.sub(r"\\\1", text))
+
+
+class FactsView:
+    """The facts as the templates read them, `f.total_bytes` (an attribute, which jinja2 looks
+    up first, so no failed attribute lookup a fact) as well as `f["..."]` and `"..." in f`."""
+
+    def __init__(self, facts: dict):
+        self.__dict__ = facts
+
+    def __getitem__(self, name: str):
+        return self.__dict__[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.__dict__
 
 
 def gb(n: int | float | None) -> str:
@@ -166,7 +189,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
     s = advisory.situation
     ctx = {
         "model": s.model, "gpu": s.gpu, "gpus": s.gpu_count, "precision": s.precision,
-        "work": s.work, "f": s.facts, "verdict": advisory.verdict,
+        "work": s.work, "f": FactsView(s.facts), "verdict": advisory.verdict,
         "recommendations": advisory.recommendations, "c": c, "defaults": set(defaults),
         "mem": s.placement.parts,
         "offered": list(advisory.offered), "cannot_run": advisory.cannot_run,
