@@ -3,6 +3,7 @@ and repo ids found in the local Hugging Face cache (HF_HOME, else ~/.cache/huggi
 nothing is downloaded."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -160,14 +161,46 @@ def cached_snapshot(repo_id: str) -> Path | None:
     """The snapshot folder of a repo id in the local cache (refs/main, else the newest)."""
     if repo_id.count("/") != 1 or any(p in ("", ".", "..") for p in repo_id.split("/")):
         return None
-    root = hf_cache_dir() / ("models--" + repo_id.replace("/", "--"))
+    try:
+        return _snapshot(hf_cache_dir() / ("models--" + repo_id.replace("/", "--")))
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # no repo has such a name: it is not cached
+            return None
+        raise AdvisorError(f"{exc.filename or hf_cache_dir()}: cannot read the Hugging Face "
+                           f"cache: {exc.strerror or exc}") from None
+
+
+def _snapshot(root: Path) -> Path | None:
     snaps = root / "snapshots"
     if not snaps.is_dir():
         return None
     ref = root / "refs" / "main"
     if ref.is_file():
-        rev = ref.read_text(encoding="utf-8", errors="replace").strip()
-        if rev and (snaps / rev).is_dir():
+        from advisor.readfile import UnreadableFile, read_text
+
+        try:
+            rev = read_text(ref, MAX_REF_BYTES, "refs/main").strip()
+        except UnreadableFile:
+            rev = ""
+        # a commit hash names one folder of snapshots/: never a path (`../../..`) out of it
+        if _plain_name(rev) and _inside(snaps / rev, snaps):
             return snaps / rev
-    dirs = sorted((d for d in snaps.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    dirs = sorted((d for d in snaps.iterdir() if d.is_dir() and _inside(d, snaps)),
+                  key=lambda d: d.stat().st_mtime)
     return dirs[-1] if dirs else None
+
+
+MAX_REF_BYTES = 1024  # refs/main holds a 40-character commit hash
+
+
+def _plain_name(name: str) -> bool:
+    """A single path component: not empty, '.', '..', and without a separator or NUL."""
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\0")
+
+
+def _inside(folder: Path, parent: Path) -> bool:
+    """Whether folder is a folder that lies inside parent once links are resolved."""
+    try:
+        return folder.is_dir() and folder.resolve().is_relative_to(parent.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return False
