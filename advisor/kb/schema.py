@@ -76,7 +76,7 @@ class Price(_Entry):
     date the page was read (YYYY-MM or YYYY-MM-DD) and the page's URL. Aggregators are no
     source: a card nobody prices on their own page has no price."""
     provider: Annotated[str, Field(min_length=2)]
-    usd_per_hour: Annotated[float, Field(gt=0, le=MAX_USD_PER_HOUR)]
+    usd_per_hour: Annotated[float, Field(gt=0, le=MAX_USD_PER_HOUR, allow_inf_nan=False)]
     kind: Literal["on-demand", "spot"]
     gpus: Literal[1, 8]
     per: Literal["gpu", "unit"]
@@ -283,18 +283,18 @@ class GPU(_Entry):
     # Apple and other unified-memory parts: the share of memory the GPU may use by default
     # (macOS recommendedMaxWorkingSetSize); None for discrete cards.
     unified_memory: bool = False
-    gpu_memory_share: Annotated[Optional[float], Field(gt=0, le=1)] = None
+    gpu_memory_share: Annotated[Optional[float], Field(gt=0, le=1, allow_inf_nan=False)] = None
     memory_type: Optional[str] = None
-    bandwidth_gb_s: Annotated[float, Field(gt=0, le=MAX_BANDWIDTH_GB_S)]
-    fp32_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS)] = None
-    fp16_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS)] = None
-    bf16_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS)] = None
-    fp8_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS)] = None
-    int8_tops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS)] = None
+    bandwidth_gb_s: Annotated[float, Field(gt=0, le=MAX_BANDWIDTH_GB_S, allow_inf_nan=False)]
+    fp32_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    fp16_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    bf16_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    fp8_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    int8_tops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
     shader_cores: Annotated[Optional[int], Field(gt=0, le=MAX_CORES)] = None
     tensor_cores: Annotated[Optional[int], Field(gt=0, le=MAX_CORES)] = None
     interconnect: Optional[str] = None
-    interconnect_gb_s: Annotated[Optional[float], Field(gt=0, le=MAX_BANDWIDTH_GB_S)] = None
+    interconnect_gb_s: Annotated[Optional[float], Field(gt=0, le=MAX_BANDWIDTH_GB_S, allow_inf_nan=False)] = None
     # Rental prices, each from a provider's own pricing page with its date and URL (a price is
     # its own source, so `sources` does not name it). The planner rents at the cheapest
     # on-demand price per GPU-hour among them (on_demand_price).
