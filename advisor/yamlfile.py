@@ -150,6 +150,10 @@ def parse_yaml(text: str) -> tuple[yaml.Node | None, object]:
         raise YamlFileError(mark.line + 1 if mark else 1, f"invalid YAML: {problem}") from None
     except RecursionError:
         raise YamlFileError(1, "invalid YAML: nested too deeply") from None
+    except (ValueError, IndexError, TypeError, OverflowError, AttributeError) as exc:
+        # a tagged value of the wrong form (`!!int` of nothing, `!!float abc`, `!!timestamp x`):
+        # PyYAML's constructors raise these
+        raise YamlFileError(1, f"invalid YAML: a value does not fit its tag ({short(str(exc), 60)})") from None
     finally:
         ld.dispose()
 

@@ -254,6 +254,14 @@ def test_recursive_alias_and_huge_integer():
         parse_yaml("n: " + "9" * 5000 + "\n")
 
 
+@pytest.mark.parametrize("text", ["a: !!int ", "a: !!float abc", "a: !!timestamp x",
+                                  "a: !!python/object:os.system x", "[" * 20000])
+def test_yaml_values_that_do_not_fit_their_tag(text):
+    with pytest.raises(YamlFileError) as e:
+        parse_yaml(text)
+    assert "\n" not in e.value.message and len(e.value.message) < 200
+
+
 def test_oversized_yaml_is_refused(tmp_path):
     p = tmp_path / "big.yaml"
     p.write_text("x: '" + "a" * MAX_YAML_BYTES + "'\n")
