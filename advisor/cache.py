@@ -146,11 +146,14 @@ def data_file(path: Path):
     measurements, the GGUF publishers), read once and then from the cache ("DATA"): parsing
     them costs more than the rest of a plan."""
     def build():
-        import yaml
+        from advisor.yamlfile import YamlFileError, read_yaml
 
-        from advisor.yamlfile import Loader
+        try:
+            return read_yaml(path)[1]
+        except YamlFileError as exc:  # advisor's own file: damaged in this install
+            from advisor.errors import AdvisorError
 
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)
+            raise AdvisorError(f"{path}:{exc.line}: {exc.message}") from None
 
     return cached("DATA", f"data-{path.stem}", lambda: Key().file(path), build,
                   lambda v: isinstance(v, (dict, list)))

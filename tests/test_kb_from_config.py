@@ -144,7 +144,7 @@ def test_cli_errors_exit_2(tmp_path):
     assert r.exit_code == 2 and "is not a KB id" in r.output
     cfg.write_text("{not json")
     r = _cli("--from", str(cfg), "--out", str(tmp_path), "--id", "m")
-    assert r.exit_code == 2 and "invalid JSON" in r.output
+    assert r.exit_code == 2 and "not valid JSON" in r.output
     r = _cli("--from", str(tmp_path / "missing.json"), "--id", "m")
     assert r.exit_code == 2 and "cannot read" in r.output
     assert "Traceback" not in r.output

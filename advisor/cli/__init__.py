@@ -6,6 +6,9 @@ import the others'.
 """
 from __future__ import annotations
 
+import errno
+import os
+import sys
 from importlib import import_module
 
 import click
@@ -21,9 +24,21 @@ _COMMANDS = {"explain": "advisor.cli.explain", "fit": "advisor.cli.fit",
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            if sys.stdout is None:  # started with stdout closed (`advisor ... >&-`)
+                raise AdvisorError("standard output is closed: nowhere to write the answer")
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a full disk (`> /dev/full`) fails here, not at exit
+            return result
         except AdvisorError as exc:
             click.echo(f"advisor: error: {exc}", err=True)
+            ctx.exit(2)
+        except OSError as exc:
+            if not (_output_failed() or (exc.filename is None and exc.errno in _WRITE_ERRORS)):
+                raise
+            _silence_stdout()
+            if exc.errno != errno.EPIPE:  # a reader that stopped reading (`| head`) is no error
+                click.echo(f"advisor: error: cannot write the output: {exc.strerror or exc}",
+                           err=True)
             ctx.exit(2)
 
     def list_commands(self, ctx):
@@ -33,6 +48,30 @@ class _Group(click.Group):
         if name in _COMMANDS and name not in self.commands:
             self.add_command(getattr(import_module(_COMMANDS[name]), name))
         return super().get_command(ctx, name)
+
+
+# Errors of a write to an open stream (no file name): what writing the answer to stdout gives
+_WRITE_ERRORS = {errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF}
+
+
+def _output_failed() -> bool:
+    """Whether standard output cannot be written (its flush fails)."""
+    try:
+        sys.stdout.flush()
+        return False
+    except (OSError, ValueError):
+        return True
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that the flush at exit does not fail
+    again with a traceback after a failed write has been reported."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 @click.group(cls=_Group)

@@ -4,23 +4,11 @@
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from advisor.errors import AdvisorError
-
-
-def _read_config(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AdvisorError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
 
 
 @click.command("add")
@@ -35,7 +23,9 @@ def add(config_path, model_id, out_dir):
     from advisor.kb.from_config import default_id, model_from_config, model_yaml
     from advisor.paths import data_dir
 
-    config = _read_config(config_path)
+    from advisor.files.hf import read_config
+
+    config = read_config(config_path)
     model_id = model_id or default_id(config)
     if not model_id:
         raise AdvisorError(f"{config_path}: no _name_or_path to make an id from; give --id")

@@ -17,6 +17,7 @@ from advisor.kb.schema import Architecture, Model
 from advisor.sizing.inventory import TensorInventory
 
 MODEL_SUFFIXES = (".gguf", ".json", ".safetensors")
+_HF_LAYER = re.compile(r"(?:^|\.)layers\.(\d{1,6})\.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +72,15 @@ def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
         tensors = []
         for s in shards:
             tensors.extend(read_safetensors(s))
+        if not tensors:
+            raise AdvisorError(f"{label}: the safetensors file(s) hold no tensors: they describe "
+                               "no weights to size")
         names = {t.name for t in tensors}
+        held = {int(m.group(1)) for m in map(_HF_LAYER.search, names) if m}
+        if held and not held.issuperset(range(fields["layers"])):
+            raise AdvisorError(f"{label}: {config.name} names {fields['layers']} layers, but the "
+                               f"safetensors hold {len(held & set(range(fields['layers'])))} of "
+                               "them: the files do not describe the weights of the model")
         if "lm_head.weight" not in names and any(n.endswith("embed_tokens.weight") for n in names):
             fields["tied_embeddings"] = True
         if not fields.get("vocab_size"):
@@ -98,7 +107,25 @@ def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
 
 def load_path(path: Path, label: str | None = None, quant: str | None = None) -> tuple[FileModel, str]:
     """A model file or folder -> (model, the precision it is stored at). `quant` picks one GGUF
-    of a folder that holds several (llama.cpp's `-hf repo:Q4_K_M` spelling)."""
+    of a folder that holds several (llama.cpp's `-hf repo:Q4_K_M` spelling). A folder or file
+    that cannot be read (no permission, a name too long) is an AdvisorError naming it."""
+    try:
+        return _load_path(path, label, quant)
+    except OSError as exc:
+        where = exc.filename if isinstance(exc.filename, (str, Path)) else path
+        raise AdvisorError(f"{where}: cannot read: {exc.strerror or exc}") from None
+
+
+def _exists(p: Path) -> bool:
+    """Whether p exists; False for a name the system refuses (too long, a NUL byte, an
+    unreadable parent folder), which then names no file."""
+    try:
+        return p.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _load_path(path: Path, label: str | None, quant: str | None) -> tuple[FileModel, str]:
     if path.is_dir():
         ggufs = sorted(path.rglob("*.gguf") if quant else path.glob("*.gguf"))
         if quant:
@@ -133,11 +160,14 @@ def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
     or folder of the same name in the working folder (write ./name for the file)."""
     if kb.models.find(spec) is not None:
         return kb.model(spec), None
-    p = Path(spec).expanduser()
-    if p.exists():
+    try:
+        p = Path(spec).expanduser()
+    except RuntimeError:  # ~user of a user that does not exist
+        raise AdvisorError(f"{spec}: no such file or folder (no such user's home folder)") from None
+    if _exists(p):
         return load_path(p)
     repo, _, quant = spec.partition(":")
-    if quant and "/" in repo and not p.exists():  # llama.cpp's -hf repo:QUANT
+    if quant and "/" in repo:  # llama.cpp's -hf repo:QUANT
         from advisor.files.hf import cached_snapshot
 
         snap = cached_snapshot(repo)

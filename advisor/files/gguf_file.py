@@ -26,6 +26,9 @@ KEEP_ARRAY_ITEMS = 64        # longer arrays (the tokenizer's) keep only their l
 MAX_KV = 1 << 16             # real files hold tens of keys
 MAX_TENSORS = 1 << 18        # Llama 3.1 405B holds 1,138 tensors; unmerged MoE experts tens of
                              # thousands
+# Bytes of keys, names and values read into memory from one header: Llama 3.1 405B's is about
+# 200 KB besides its tokenizer arrays (skipped, never read); unmerged MoE files hold a few MB.
+MAX_HEADER_BYTES_READ = 64 << 20
 SPLIT = re.compile(r"^(?P<stem>.*)-(?P<i>\d{5})-of-(?P<n>\d{5})\.gguf$")
 
 # value type id -> (struct format, size); 8 = string, 9 = array
@@ -47,6 +50,7 @@ class GGUFHeader:
 class _Reader:
     def __init__(self, f, size: int, path: Path):
         self.f, self.size, self.path, self.pos = f, size, path, 0
+        self.kept = 0  # bytes read into memory (skipped arrays and strings are not read)
 
     def fail(self, what: str) -> AdvisorError:
         return AdvisorError(f"{self.path}: not a valid GGUF file: {what} (at byte {self.pos})")
@@ -57,7 +61,14 @@ class _Reader:
 
     def read(self, n: int, what: str) -> bytes:
         self.need(n, what)
-        b = self.f.read(n)
+        self.kept += n
+        if self.kept > MAX_HEADER_BYTES_READ:
+            raise self.fail(f"the header holds more than {MAX_HEADER_BYTES_READ:,} bytes of "
+                            "names and values to read; no real model's does")
+        try:
+            b = self.f.read(n)
+        except OSError as exc:
+            raise self.fail(f"cannot read {what}: {exc.strerror or exc}") from None
         if len(b) != n:
             raise self.fail(f"{what} is truncated")
         self.pos += n
@@ -133,11 +144,9 @@ def _type_names() -> dict[int, str]:
 
 def read_header(path: Path) -> GGUFHeader:
     """One GGUF file's header; tensor data is checked to lie inside the file, never read."""
-    try:
-        size = path.stat().st_size
-        f = path.open("rb")
-    except OSError as exc:
-        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+    from advisor.readfile import open_regular
+
+    f, size = open_regular(path)  # a regular file only: a FIFO or device would block or not end
     names = _type_names()
     blocks = ggml_blocks()
     with f:

@@ -3,68 +3,104 @@ and repo ids found in the local Hugging Face cache (HF_HOME, else ~/.cache/huggi
 nothing is downloaded."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
 
 from advisor.errors import AdvisorError
 
-MAX_CONFIG_BYTES = 4 << 20
+from advisor.limits import (MAX_CONFIG_BYTES, MAX_CONTEXT, MAX_EXPERTS, MAX_FFN_SIZE,
+                            MAX_HEAD_DIM, MAX_HEADS, MAX_HIDDEN_SIZE, MAX_INT_DIGITS, MAX_LAYERS,
+                            MAX_VOCAB, count_problem)
+
+
+def _parse_int(text: str) -> int:
+    """json's int parser with a bound on digits (Python refuses over 4,300 with a ValueError)."""
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits")
+    return int(text)
 
 
 def read_config(path: Path) -> dict:
+    """A config.json as a dict: a regular file of at most MAX_CONFIG_BYTES holding a JSON
+    object; AdvisorError naming the file otherwise."""
+    from advisor.readfile import read_text
+
+    text = read_text(path, MAX_CONFIG_BYTES, "config.json")
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise AdvisorError(f"{path}: a config.json of {path.stat().st_size} bytes is not plausible")
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise AdvisorError(f"{path}: not valid JSON ({exc})") from None
+        cfg = json.loads(text, parse_int=_parse_int)
+    except json.JSONDecodeError as exc:
+        raise AdvisorError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise AdvisorError(f"{path}: not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # from _parse_int
+        raise AdvisorError(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(cfg, dict):
         raise AdvisorError(f"{path}: not a JSON object")
     return cfg
 
 
-def _int(cfg: dict, *keys, default=None):
-    for k in keys:
-        v = cfg.get(k)
-        if isinstance(v, bool):
-            continue
-        if isinstance(v, int):
-            return v
-        if isinstance(v, list) and v and all(isinstance(x, int) for x in v):
-            return max(v)  # per-layer values: size for the largest
-    return default
+class _Ints:
+    """Whole-number fields of a config, each checked as read: a key that is present (not null)
+    must hold a whole number (or a list of them, per layer) from `minimum` to `maximum`, else
+    AdvisorError naming the file and the key."""
+
+    def __init__(self, cfg: dict, where: str):
+        self.cfg, self.where = cfg, where
+
+    def __call__(self, *keys, maximum: int, minimum: int = 1, default=None):
+        for k in keys:
+            v = self.cfg.get(k)
+            if v is None:
+                continue
+            if isinstance(v, list) and v:  # per layer (0 where a layer has none): the largest
+                for x in v:
+                    problem = count_problem(x, maximum, 0)
+                    if problem:
+                        raise AdvisorError(f"{self.where}: {k} holds a value that {problem}")
+                v = max(v)
+            problem = count_problem(v, maximum, minimum)
+            if problem:
+                raise AdvisorError(f"{self.where}: {k} {problem}")
+            return int(v)
+        return default
 
 
 def architecture_fields(cfg: dict, where: str) -> dict:
-    """The Architecture fields a transformers config gives (text model of multimodal configs)."""
+    """The Architecture fields a transformers config gives (text model of multimodal configs).
+    Every number is checked as read (a whole number within advisor.limits), so nothing derived
+    from it divides by zero or sizes a billion layers."""
     if isinstance(cfg.get("text_config"), dict):
         cfg = {**cfg, **cfg["text_config"]}
     mt = str(cfg.get("model_type", ""))
-    layers = _int(cfg, "num_hidden_layers", "n_layer", "num_layers")
-    hidden = _int(cfg, "hidden_size", "n_embd", "d_model")
-    heads = _int(cfg, "num_attention_heads", "n_head")
-    if not (layers and hidden and heads):
-        raise AdvisorError(f"{where}: config lacks num_hidden_layers, hidden_size or "
-                           "num_attention_heads: not a decoder-only transformer config")
-    kv = _int(cfg, "num_key_value_heads", "num_kv_heads", default=heads)
-    experts = _int(cfg, "num_local_experts", "num_experts", "n_routed_experts")
-    moe_ffn = _int(cfg, "moe_intermediate_size")
-    ffn = _int(cfg, "intermediate_size", "n_inner", "ffn_dim", default=4 * hidden)
+    n = _Ints(cfg, where)
+    layers = n("num_hidden_layers", "n_layer", "num_layers", maximum=MAX_LAYERS)
+    hidden = n("hidden_size", "n_embd", "d_model", maximum=MAX_HIDDEN_SIZE)
+    heads = n("num_attention_heads", "n_head", maximum=MAX_HEADS)
+    missing = [k for k, v in (("num_hidden_layers", layers), ("hidden_size", hidden),
+                              ("num_attention_heads", heads)) if v is None]
+    if missing:
+        raise AdvisorError(f"{where}: config lacks {', '.join(missing)}: not a decoder-only "
+                           "transformer config")
+    kv = n("num_key_value_heads", "num_kv_heads", maximum=MAX_HEADS, default=heads)
+    experts = n("num_local_experts", "num_experts", "n_routed_experts", maximum=MAX_EXPERTS,
+                minimum=0)
+    moe_ffn = n("moe_intermediate_size", maximum=MAX_FFN_SIZE)
+    ffn = n("intermediate_size", "n_inner", "ffn_dim", maximum=MAX_FFN_SIZE, default=4 * hidden)
     f = dict(
         layers=layers, hidden_size=hidden, attention_heads=heads, kv_heads=kv,
-        head_dim=_int(cfg, "head_dim", default=hidden // heads),
-        ffn_size=ffn, vocab_size=_int(cfg, "vocab_size", default=0),
+        head_dim=n("head_dim", maximum=MAX_HEAD_DIM, default=max(hidden // heads, 1)),
+        ffn_size=ffn, vocab_size=n("vocab_size", maximum=MAX_VOCAB, minimum=0, default=0),
         tied_embeddings=bool(cfg.get("tie_word_embeddings", mt.startswith("gemma"))),
-        max_context=_int(cfg, "max_position_embeddings", "n_positions", "seq_length", default=4096),
+        max_context=n("max_position_embeddings", "n_positions", "seq_length", maximum=MAX_CONTEXT,
+                      default=4096),
         qkv_bias=bool(cfg.get("attention_bias", mt in ("qwen2", "qwen2_moe"))),
     )
-    sw = _int(cfg, "sliding_window")
+    sw = n("sliding_window", maximum=MAX_CONTEXT, minimum=0)
     if sw and cfg.get("use_sliding_window", True) and sw < f["max_context"]:
         f["sliding_window"] = sw
-        pattern = _int(cfg, "sliding_window_pattern")
+        pattern = n("sliding_window_pattern", maximum=MAX_LAYERS, minimum=0)
         if isinstance(cfg.get("layer_types"), list):
             lt = cfg["layer_types"]
             n_full = sum(1 for t in lt if t in ("full_attention", "global_attention", "attention"))
@@ -76,14 +112,16 @@ def architecture_fields(cfg: dict, where: str) -> dict:
             f["sliding_window_pattern"] = pattern
     if experts and experts > 1:
         f.update(experts_total=experts,
-                 experts_active=_int(cfg, "num_experts_per_tok", "num_experts_per_token",
-                                     "moe_top_k", default=2),
-                 experts_shared=_int(cfg, "n_shared_experts", default=0) or 0,
-                 dense_layers=_int(cfg, "first_k_dense_replace", default=0) or 0)
+                 experts_active=n("num_experts_per_tok", "num_experts_per_token", "moe_top_k",
+                                  maximum=MAX_EXPERTS, default=2),
+                 experts_shared=n("n_shared_experts", maximum=MAX_EXPERTS, minimum=0, default=0),
+                 dense_layers=n("first_k_dense_replace", maximum=MAX_LAYERS, minimum=0, default=0))
         if moe_ffn:
             f["expert_ffn_size"] = moe_ffn
-    for k in ("kv_lora_rank", "q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim"):
-        v = _int(cfg, k)
+    for k, top in (("kv_lora_rank", MAX_HIDDEN_SIZE), ("q_lora_rank", MAX_HIDDEN_SIZE),
+                   ("qk_rope_head_dim", MAX_HEAD_DIM), ("qk_nope_head_dim", MAX_HEAD_DIM),
+                   ("v_head_dim", MAX_HEAD_DIM)):
+        v = n(k, maximum=top, minimum=0)
         if v:
             f[k] = v
     if f.get("kv_lora_rank") and f.get("qk_nope_head_dim") and f.get("qk_rope_head_dim"):
@@ -123,14 +161,46 @@ def cached_snapshot(repo_id: str) -> Path | None:
     """The snapshot folder of a repo id in the local cache (refs/main, else the newest)."""
     if repo_id.count("/") != 1 or any(p in ("", ".", "..") for p in repo_id.split("/")):
         return None
-    root = hf_cache_dir() / ("models--" + repo_id.replace("/", "--"))
+    try:
+        return _snapshot(hf_cache_dir() / ("models--" + repo_id.replace("/", "--")))
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # no repo has such a name: it is not cached
+            return None
+        raise AdvisorError(f"{exc.filename or hf_cache_dir()}: cannot read the Hugging Face "
+                           f"cache: {exc.strerror or exc}") from None
+
+
+def _snapshot(root: Path) -> Path | None:
     snaps = root / "snapshots"
     if not snaps.is_dir():
         return None
     ref = root / "refs" / "main"
     if ref.is_file():
-        rev = ref.read_text(encoding="utf-8", errors="replace").strip()
-        if rev and (snaps / rev).is_dir():
+        from advisor.readfile import UnreadableFile, read_text
+
+        try:
+            rev = read_text(ref, MAX_REF_BYTES, "refs/main").strip()
+        except UnreadableFile:
+            rev = ""
+        # a commit hash names one folder of snapshots/: never a path (`../../..`) out of it
+        if _plain_name(rev) and _inside(snaps / rev, snaps):
             return snaps / rev
-    dirs = sorted((d for d in snaps.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    dirs = sorted((d for d in snaps.iterdir() if d.is_dir() and _inside(d, snaps)),
+                  key=lambda d: d.stat().st_mtime)
     return dirs[-1] if dirs else None
+
+
+MAX_REF_BYTES = 1024  # refs/main holds a 40-character commit hash
+
+
+def _plain_name(name: str) -> bool:
+    """A single path component: not empty, '.', '..', and without a separator or NUL."""
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\0")
+
+
+def _inside(folder: Path, parent: Path) -> bool:
+    """Whether folder is a folder that lies inside parent once links are resolved."""
+    try:
+        return folder.is_dir() and folder.resolve().is_relative_to(parent.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return False

@@ -17,11 +17,9 @@ DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16
 
 
 def read_safetensors(path: Path) -> list[TensorRecord]:
-    try:
-        size = path.stat().st_size
-        f = path.open("rb")
-    except OSError as exc:
-        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+    from advisor.readfile import open_regular
+
+    f, size = open_regular(path)  # a regular file only: a FIFO or device would block or not end
     with f:
         head = f.read(8)
         if len(head) != 8:

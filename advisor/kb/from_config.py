@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from advisor.errors import AdvisorError
 from advisor.kb.schema import ID_PATTERN, Model
+from advisor.limits import short
 
 Config = dict[str, Any]
 
@@ -26,8 +27,8 @@ def _need(c: Config, key: str, model_type: str) -> Any:
 
 def _int(c: Config, key: str, model_type: str) -> int:
     v = _need(c, key, model_type)
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise AdvisorError(f"config.json field '{key}' must be an integer, not {v!r}")
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise AdvisorError(f"config.json field '{key}' must be an integer of at least 1, not {short(v)}")
     return v
 
 

@@ -18,6 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
+from advisor.limits import (MAX_BANDWIDTH_GB_S, MAX_CONTEXT, MAX_CORES, MAX_EXPERTS, MAX_FFN_SIZE,
+                            MAX_HEAD_DIM, MAX_HEADS, MAX_HIDDEN_SIZE, MAX_LAYERS, MAX_MEMORY_BYTES,
+                            MAX_NORMS_PER_LAYER, MAX_PARAMETERS, MAX_TFLOPS, MAX_USD_PER_HOUR,
+                            MAX_VOCAB)
+
 if TYPE_CHECKING:  # resolved by advisor.kb.validate when pydantic reads the annotations
     from pydantic import Field
 
@@ -71,7 +76,7 @@ class Price(_Entry):
     date the page was read (YYYY-MM or YYYY-MM-DD) and the page's URL. Aggregators are no
     source: a card nobody prices on their own page has no price."""
     provider: Annotated[str, Field(min_length=2)]
-    usd_per_hour: Annotated[float, Field(gt=0)]
+    usd_per_hour: Annotated[float, Field(gt=0, le=MAX_USD_PER_HOUR, allow_inf_nan=False)]
     kind: Literal["on-demand", "spot"]
     gpus: Literal[1, 8]
     per: Literal["gpu", "unit"]
@@ -101,43 +106,43 @@ def _check_sources(entry, fact_fields: list[str]) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class Architecture(_Entry):
-    layers: Annotated[int, Field(gt=0)]
-    hidden_size: Annotated[int, Field(gt=0)]
-    attention_heads: Annotated[int, Field(gt=0)]
-    kv_heads: Annotated[int, Field(gt=0)]
-    head_dim: Annotated[int, Field(gt=0)]
-    ffn_size: Annotated[int, Field(gt=0)]
-    vocab_size: Annotated[int, Field(gt=0)]
+    layers: Annotated[int, Field(gt=0, le=MAX_LAYERS)]
+    hidden_size: Annotated[int, Field(gt=0, le=MAX_HIDDEN_SIZE)]
+    attention_heads: Annotated[int, Field(gt=0, le=MAX_HEADS)]
+    kv_heads: Annotated[int, Field(gt=0, le=MAX_HEADS)]
+    head_dim: Annotated[int, Field(gt=0, le=MAX_HEAD_DIM)]
+    ffn_size: Annotated[int, Field(gt=0, le=MAX_FFN_SIZE)]
+    vocab_size: Annotated[int, Field(gt=0, le=MAX_VOCAB)]
     tied_embeddings: bool
-    max_context: Annotated[int, Field(gt=0)]
+    max_context: Annotated[int, Field(gt=0, le=MAX_CONTEXT)]
     qkv_bias: bool = False
     qk_norm: bool = False               # per-head RMSNorm on q and k (Qwen3, Gemma 3)
     # With qk_norm: each head has its own norm weights (Command R+: heads x head_dim) instead
     # of one head_dim vector shared by all heads (Qwen3, Gemma 3).
     qk_norm_per_head: bool = False
-    norms_per_layer: Annotated[int, Field(ge=0)] = 2
+    norms_per_layer: Annotated[int, Field(ge=0, le=MAX_NORMS_PER_LAYER)] = 2
     # Sliding-window attention: `sliding_window` tokens on sliding layers. With
     # sliding_window_pattern N, every Nth layer (layer i with (i + 1) % N == 0) is global and
     # the others slide (Gemma 2: 2, Gemma 3: 6); with no pattern, every layer slides
     # (Mistral 7B v0.1, Phi-3 mini).
-    sliding_window: Annotated[Optional[int], Field(gt=0)] = None
-    sliding_window_pattern: Annotated[Optional[int], Field(gt=1)] = None
+    sliding_window: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
+    sliding_window_pattern: Annotated[Optional[int], Field(gt=1, le=MAX_LAYERS)] = None
     # Multi-head latent attention (DeepSeek V2/V3): the cache holds kv_lora_rank +
     # qk_rope_head_dim values a token a layer instead of K and V heads.
-    kv_lora_rank: Annotated[Optional[int], Field(gt=0)] = None
-    q_lora_rank: Annotated[Optional[int], Field(gt=0)] = None
-    qk_rope_head_dim: Annotated[Optional[int], Field(gt=0)] = None
-    qk_nope_head_dim: Annotated[Optional[int], Field(gt=0)] = None
-    v_head_dim: Annotated[Optional[int], Field(gt=0)] = None
+    kv_lora_rank: Annotated[Optional[int], Field(gt=0, le=MAX_HIDDEN_SIZE)] = None
+    q_lora_rank: Annotated[Optional[int], Field(gt=0, le=MAX_HIDDEN_SIZE)] = None
+    qk_rope_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
+    qk_nope_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
+    v_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
     # Mixture of experts: experts_total routed experts of expert_ffn_size (default ffn_size),
     # experts_active used a token, experts_shared always used; the first dense_layers layers
     # are dense (with ffn_size), then every moe_layer_step-th layer is MoE (Llama 4 Maverick: 2).
-    experts_total: Annotated[Optional[int], Field(gt=1)] = None
-    experts_active: Annotated[Optional[int], Field(gt=0)] = None
-    experts_shared: Annotated[int, Field(ge=0)] = 0
-    expert_ffn_size: Annotated[Optional[int], Field(gt=0)] = None
-    dense_layers: Annotated[int, Field(ge=0)] = 0
-    moe_layer_step: Annotated[int, Field(ge=1)] = 1
+    experts_total: Annotated[Optional[int], Field(gt=1, le=MAX_EXPERTS)] = None
+    experts_active: Annotated[Optional[int], Field(gt=0, le=MAX_EXPERTS)] = None
+    experts_shared: Annotated[int, Field(ge=0, le=MAX_EXPERTS)] = 0
+    expert_ffn_size: Annotated[Optional[int], Field(gt=0, le=MAX_FFN_SIZE)] = None
+    dense_layers: Annotated[int, Field(ge=0, le=MAX_LAYERS)] = 0
+    moe_layer_step: Annotated[int, Field(ge=1, le=MAX_LAYERS)] = 1
     # Biases beyond qkv_bias: attn_output_bias on the attention output projection; ffn_bias on
     # every FFN/expert projection (gpt-oss); router_bias on the MoE router (gpt-oss: a bias
     # added to the logits; DeepSeek V3: the e_score_correction_bias used to pick experts).
@@ -224,12 +229,12 @@ class Model(_Entry):
     # The parameter count its publisher gives. published_parameters_exact: true when it is
     # exact (safetensors total_size / bytes a parameter, or a count to the parameter), false
     # when it is a rounded figure ("7.61B" -> 7610000000); the source's note says which.
-    published_parameters: Annotated[Optional[int], Field(gt=0)] = None
+    published_parameters: Annotated[Optional[int], Field(gt=0, le=MAX_PARAMETERS)] = None
     published_parameters_exact: bool = True
     # For a mixture of experts, the published parameters used a token (rounded as published);
     # published_active_excludes_embedding: the publisher leaves the token-embedding table out
     # of its active count (gpt-oss: a lookup reads one row of it).
-    published_active_parameters: Annotated[Optional[int], Field(gt=0)] = None
+    published_active_parameters: Annotated[Optional[int], Field(gt=0, le=MAX_PARAMETERS)] = None
     published_active_excludes_embedding: bool = False
     # The released checkpoint also holds a vision encoder (and projector) that the
     # architecture here leaves out: counts and sizes are for the text model only.
@@ -247,7 +252,7 @@ class Model(_Entry):
     gguf_repos: list[Annotated[str, Field(pattern=REPO_PATTERN)]] = _list()
     # The context the publisher advertises (model card), where it differs from the config's
     # max_position_embeddings (Command R: 8,192 in config.json, 128k on the card).
-    advertised_context: Annotated[Optional[int], Field(gt=0)] = None
+    advertised_context: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
     sources: Annotated[list[Source], Field(min_length=1)]
 
     @property
@@ -281,22 +286,22 @@ class GPU(_Entry):
     # lower-case family: pascal, volta, turing, ampere, ada-lovelace, hopper, blackwell, cdna1 ..
     # cdna4, rdna3, rdna3.5, rdna4, apple-m1 .. apple-m4, gaudi2, gaudi3, xe-hpg, xe2
     architecture: Annotated[str, Field(pattern=ID_PATTERN)]
-    memory_bytes: Annotated[int, Field(gt=0)]
+    memory_bytes: Annotated[int, Field(gt=0, le=MAX_MEMORY_BYTES)]
     # Apple and other unified-memory parts: the share of memory the GPU may use by default
     # (macOS recommendedMaxWorkingSetSize); None for discrete cards.
     unified_memory: bool = False
-    gpu_memory_share: Annotated[Optional[float], Field(gt=0, le=1)] = None
+    gpu_memory_share: Annotated[Optional[float], Field(gt=0, le=1, allow_inf_nan=False)] = None
     memory_type: Optional[str] = None
-    bandwidth_gb_s: Annotated[float, Field(gt=0)]
-    fp32_tflops: Annotated[Optional[float], Field(gt=0)] = None
-    fp16_tflops: Annotated[Optional[float], Field(gt=0)] = None
-    bf16_tflops: Annotated[Optional[float], Field(gt=0)] = None
-    fp8_tflops: Annotated[Optional[float], Field(gt=0)] = None
-    int8_tops: Annotated[Optional[float], Field(gt=0)] = None
-    shader_cores: Annotated[Optional[int], Field(gt=0)] = None
-    tensor_cores: Annotated[Optional[int], Field(gt=0)] = None
+    bandwidth_gb_s: Annotated[float, Field(gt=0, le=MAX_BANDWIDTH_GB_S, allow_inf_nan=False)]
+    fp32_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    fp16_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    bf16_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    fp8_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    int8_tops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    shader_cores: Annotated[Optional[int], Field(gt=0, le=MAX_CORES)] = None
+    tensor_cores: Annotated[Optional[int], Field(gt=0, le=MAX_CORES)] = None
     interconnect: Optional[str] = None
-    interconnect_gb_s: Annotated[Optional[float], Field(gt=0)] = None
+    interconnect_gb_s: Annotated[Optional[float], Field(gt=0, le=MAX_BANDWIDTH_GB_S, allow_inf_nan=False)] = None
     # Rental prices, each from a provider's own pricing page with its date and URL (a price is
     # its own source, so `sources` does not name it). The planner rents at the cheapest
     # on-demand price per GPU-hour among them (on_demand_price).

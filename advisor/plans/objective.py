@@ -19,6 +19,7 @@ from pathlib import Path
 
 
 from advisor.errors import AdvisorError
+from advisor.limits import short
 from advisor.yamlfile import YamlFileError, is_mapping, read_yaml
 
 FILE_NAME = "objective.yaml"
@@ -127,7 +128,7 @@ def load_objective(path: Path) -> Objective:
         raise AdvisorError("\n".join(errors))
     prefer = data["prefer"]
     if prefer not in PREFERENCES:
-        err("prefer", f"prefer must be one of {', '.join(PREFERENCES)}, not {prefer!r}")
+        err("prefer", f"prefer must be one of {', '.join(PREFERENCES)}, not {short(prefer)}")
     classes = data["quality_classes"]
     names, bounds = [], []
     if not isinstance(classes, dict) or not classes:
@@ -135,7 +136,7 @@ def load_objective(path: Path) -> Objective:
     else:
         for name, bound in classes.items():
             if not isinstance(bound, (int, float)) or isinstance(bound, bool) or not 0 <= bound < 1e6:
-                err("quality_classes", f"class '{name}': bound must be a number of percent, not {bound!r}")
+                err("quality_classes", f"class '{name}': bound must be a number of percent, not {short(bound)}")
                 continue
             if bounds and bound <= bounds[-1]:
                 err("quality_classes", f"class '{name}': bounds must grow ({bound} after {bounds[-1]})")

@@ -114,11 +114,22 @@ def scaffold(rule_dir: Path, rule_id: str) -> list[Path]:
         raise AdvisorError(f"rule id '{rule_id}' must be lower-case letters, digits and dashes")
     rule_dir = Path(rule_dir)
     paths = [rule_dir / f"{rule_id}.yaml", rule_dir / f"{rule_id}.test.yaml"]
-    existing = [str(p) for p in paths if p.exists()]
-    if existing:
-        raise AdvisorError(f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
-                           f"nothing written")
-    rule_dir.mkdir(parents=True, exist_ok=True)
-    paths[0].write_text(RULE_TEMPLATE.format(id=rule_id), encoding="utf-8")
-    paths[1].write_text(CASES_TEMPLATE.format(id=rule_id), encoding="utf-8")
+    written: list[Path] = []
+    try:
+        if rule_dir.exists() and not rule_dir.is_dir():
+            raise AdvisorError(f"{rule_dir}: not a folder; nothing written")
+        existing = [str(p) for p in paths if p.exists()]
+        if existing:
+            raise AdvisorError(f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
+                               f"nothing written")
+        rule_dir.mkdir(parents=True, exist_ok=True)
+        for path, text in zip(paths, (RULE_TEMPLATE, CASES_TEMPLATE)):
+            with path.open("x", encoding="utf-8") as f:  # never over a file made meanwhile
+                written.append(path)
+                f.write(text.format(id=rule_id))
+    except OSError as exc:
+        for path in written:  # nothing half-written: both files or neither
+            path.unlink(missing_ok=True)
+        raise AdvisorError(f"{exc.filename or rule_dir}: cannot write: {exc.strerror or exc}; "
+                           "nothing written") from None
     return paths

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from advisor.errors import AdvisorError, closest
+from advisor.limits import short
 from advisor.facts import FACTS
 from advisor.facts.plans import PLAN_FACTS
 from advisor.yamlfile import YamlFileError, read_yaml
@@ -78,7 +79,7 @@ def _problems(c: dict, names_seen: set) -> list[str]:
     elif name in names_seen:
         out.append(f"case name '{name}' is used twice")
     if c.get("expect") not in EXPECTS:
-        out.append(f"expect must be {' or '.join(EXPECTS)}, not {c.get('expect')!r}")
+        out.append(f"expect must be {' or '.join(EXPECTS)}, not {short(c.get('expect'))}")
     if ("facts" in c) == ("scenario" in c):
         out.append("give facts or a scenario (exactly one)")
     for key in ("facts", "derives"):
@@ -183,6 +184,6 @@ def run_case(case: Case, rules: dict, advisor) -> Outcome:
                                     f"but it {'fired' if fired else 'stayed silent'}")
     for fact, want in (case.derives or {}).items():
         if derived.get(fact) != want:
-            return Outcome(case, False, f"expected it to derive {fact} = {want!r}, "
-                                        f"got {derived.get(fact)!r}")
+            return Outcome(case, False, f"expected it to derive {fact} = {short(want)}, "
+                                        f"got {short(derived.get(fact))}")
     return Outcome(case, True, "fired" if fired else "stayed silent")

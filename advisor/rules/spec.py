@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from advisor.errors import closest
+from advisor.limits import short
 from advisor.facts import DERIVED, FACTS, guaranteed
 from advisor.facts.plans import PLAN_FACTS
 from advisor.yamlfile import YamlFileError, is_mapping, is_sequence, read_yaml
@@ -121,7 +122,7 @@ def _parse_value(token: str):
 def _fact_error(name: str, registry: dict | None = None) -> str:
     near = closest(name, list(registry or FACTS))
     hint = f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""
-    return f"unknown fact '{name}'{hint}"
+    return f"unknown fact {short(name)}{hint}"
 
 
 def parse_condition(text: str, registry: dict | None = None) -> tuple[Condition | None, str | None]:
@@ -173,9 +174,9 @@ def _number_problem(value) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, float) and (value != value or (value != 0 and not 1e-4 <= abs(value) < 1e16)):
-        return f"write numbers between 1e-4 and 1e16 (the engine cannot read {value})"
+        return f"write numbers between 1e-4 and 1e16 (the engine cannot read {short(value)})"
     if isinstance(value, int) and not -INT_LIMIT <= value < INT_LIMIT:
-        return f"{value} is too large for the engine (64-bit integers)"
+        return f"{short(value)} is too large for the engine (64-bit integers)"
     return None
 
 
@@ -205,7 +206,7 @@ def load_rule(path: Path, known_kinds) -> tuple[RuleSpec | None, list[str]]:
     for key in data:
         if key not in _TOP_KEYS:
             near = closest(str(key), sorted(_TOP_KEYS))
-            err(key, f"unknown key '{key}'" + (f" (did you mean '{near[0]}'?)" if near else ""))
+            err(key, f"unknown key {short(key)}" + (f" (did you mean '{near[0]}'?)" if near else ""))
     if not isinstance(rid, str) or not ID_RE.match(rid):
         err("id", "id must be lower-case letters, digits and dashes")
     elif rid != path.stem:
@@ -216,7 +217,7 @@ def load_rule(path: Path, known_kinds) -> tuple[RuleSpec | None, list[str]]:
         priority = 50
     scope = data.get("scope", "situation")
     if scope not in SCOPES:
-        err("scope", f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+        err("scope", f"scope must be one of {', '.join(SCOPES)}, not {short(scope)}")
         scope = "situation"
     registry = PLAN_FACTS if scope == "plan" else FACTS
     doc = data.get("doc")
@@ -309,10 +310,10 @@ def _check_with(raw, conds: list[Condition], recommend, known_kinds, err) -> tup
     out, optional = {}, set()
     for name, fact in raw.items():
         if not isinstance(name, str) or not NAME_RE.match(name):
-            err(f"with: '{name}' is not a name a template can read (lower-case letters, digits, _)")
+            err(f"with: {short(name)} is not a name a template can read (lower-case letters, digits, _)")
             continue
         if not isinstance(fact, str):
-            err(f"with.{name}: give a fact name, not {fact!r}")
+            err(f"with.{name}: give a fact name, not {short(fact)}")
             continue
         may_miss = fact.endswith("?")
         fact = fact.rstrip("?")
@@ -355,15 +356,15 @@ def _check_derive(raw, conds: list[Condition], err) -> dict:
             continue
         if isinstance(value, str) and value in FACTS:
             if _kind(FACTS[value][0]) != _kind(ftype):
-                err(f"derive.{fact}: '{value}' is {FACTS[value][0]}, but {fact} is {ftype}")
+                err(f"derive.{fact}: {short(value)} is {FACTS[value][0]}, but {fact} is {ftype}")
                 continue
             out[fact] = FactRef(value)
             continue
         if isinstance(value, str) and ftype != "str":
-            err(f"derive.{fact}: '{value}' is not a {ftype} and not a known fact: " + _fact_error(value))
+            err(f"derive.{fact}: {short(value)} is not a {ftype} and not a known fact: " + _fact_error(value))
             continue
         if not _literal_type_ok(ftype, value):
-            err(f"derive.{fact}: {fact} is {ftype}; {value!r} is not")
+            err(f"derive.{fact}: {fact} is {ftype}; {short(value)} is not")
             continue
         problem = _number_problem(value)
         if problem:

@@ -1,0 +1,89 @@
+"""The largest numbers and files advisor accepts from a user's file or a KB entry, in one place.
+
+Every count that sizing loops over or multiplies (layers, heads, experts, vocabulary ...) is
+checked against these before anything uses it: the KB schema (advisor.kb.schema) bounds each
+field with them, and the readers of config.json and GGUF headers (advisor.files) check a value
+against them as they read it, naming the file's own key. Each maximum is far above every
+published model or card (the reason is beside it), so a real file never meets one; a value
+beyond it is a corrupt, hostile or mistyped file, refused in one line instead of sized (a
+billion layers would allocate a list of a billion entries and loop over it).
+"""
+from __future__ import annotations
+
+import math
+
+# -- a model's architecture -------------------------------------------------------------------
+# Llama 3.1 405B has 126 layers, the deepest published decoders a few hundred; DeepNet trained
+# 1,000. 4,096 keeps every per-layer loop (KV layout, offload, fine-tuning) instant.
+MAX_LAYERS = 4096
+# Llama 3.1 405B: 16,384; PaLM 540B: 18,432; Megatron-Turing 530B: 20,480. 2**17 is 6x that.
+MAX_HIDDEN_SIZE = 1 << 17
+# Llama 3.1 405B and DeepSeek V3: 128 query heads. 4,096 is 32x that.
+MAX_HEADS = 4096
+# 64 to 256 in practice (Gemma 2: 256; DeepSeek's MLA: 192; gpt-oss: 64); 8,192 leaves room.
+MAX_HEAD_DIM = 8192
+# Llama 3.1 405B: 53,248; Llama 3.2 vision adapters and Falcon 180B are smaller. 2**20 is 20x.
+MAX_FFN_SIZE = 1 << 20
+# Gemma 3: 262,144 tokens, the largest published vocabulary; 2**22 is 16x that.
+MAX_VOCAB = 1 << 22
+# Llama 4 Scout advertises 10M tokens; 2**28 (268M) covers 100M-token research models.
+MAX_CONTEXT = 1 << 28
+# Qwen3-Next: 512 routed experts, Kimi K2: 384, DeepSeek V3: 256. 16,384 is 32x that.
+MAX_EXPERTS = 1 << 14
+# Norm vectors a layer: 2 in most models, 4 in Gemma 2/3 (pre- and post-norms); 64 leaves room.
+MAX_NORMS_PER_LAYER = 64
+# Published parameter counts: 1.8T (GPT-4 estimates), 2T (Kimi K2 is 1T). 10**15 is 500x that.
+MAX_PARAMETERS = 10**15
+
+# -- a GPU entry -------------------------------------------------------------------------------
+# The largest single device today: Apple M3 Ultra with 512 GiB of unified memory; B300: 288 GB.
+# 2**44 bytes (16 TiB) is 32x that.
+MAX_MEMORY_BYTES = 1 << 44
+# Memory bandwidth: B300 ~8 TB/s, M3 Ultra 819 GB/s. 10**6 GB/s is over 100x that.
+MAX_BANDWIDTH_GB_S = 1e6
+# Peak tensor throughput: B300 FP4 ~15,000 TFLOPS dense. 10**7 is over 600x that.
+MAX_TFLOPS = 1e7
+# Shader or tensor cores on one device: MI300X 19,456 stream processors, RTX 5090 21,760 CUDA
+# cores. 10**7 leaves room for any count a vendor may use.
+MAX_CORES = 10**7
+# A rental price in USD an hour, for a whole 8-GPU node: tens of dollars today; 10**5 is far above.
+MAX_USD_PER_HOUR = 1e5
+
+# -- files a user hands us ---------------------------------------------------------------------
+# A Hugging Face config.json is a few KB (multimodal ones tens of KB).
+MAX_CONFIG_BYTES = 4 << 20
+# The largest YAML file advisor ships (advisor/data/quant_quality.yaml) is 40 KB; a KB entry or
+# rule file is a few KB. 1 MiB is 25x the largest.
+MAX_YAML_BYTES = 1 << 20
+# YAML aliases: a document may reuse anchored nodes, but its expanded tree may hold at most this
+# many nodes (a KB entry holds a few hundred; a billion-laughs file billions).
+MAX_YAML_NODES = 100_000
+# An integer literal longer than this in YAML or JSON is no count of anything real.
+MAX_INT_DIGITS = 30
+
+
+def count_problem(value, maximum: int | float, minimum: int = 1) -> str | None:
+    """What is wrong with `value` as a count from a file (a whole number from minimum to
+    maximum), or None when it is one. Floats with a whole value (32.0) count as whole numbers;
+    booleans, strings, NaN and infinities never do. The message quotes at most a short prefix
+    of the value."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"is {short(value)}, not a whole number"
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return f"is {short(value)}, not a whole number"
+    if not minimum <= value <= maximum:
+        return f"is {short(value)}, outside {minimum} to {maximum:,}"
+    return None
+
+
+def short(value, limit: int = 40) -> str:
+    """repr(value) cut to `limit` characters (with '...'), for quoting a value from a file in an
+    error message without printing all of a huge or deeply nested one. Large integers are
+    described by their number of digits (formatting one of thousands of digits fails)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"an integer of more than {limit} digits"
+    if isinstance(value, (list, dict, tuple, set)):
+        kind = type(value).__name__
+        return f"a {kind} of {len(value)} item(s)"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
