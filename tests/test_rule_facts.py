@@ -38,7 +38,7 @@ def test_commands_carry_the_numbers_they_were_sized_for(kb):
         "-Q4_K_M.gguf -ngl 81 -c 16384 -np 2")
     assert llama_server(m, parse_precision("Q4_K_M"), 8192, 1, "q8_0", gpu_layers=40,
                         gguf_repo="org/Repo-GGUF") == (
-        "llama-server -hf org/Repo-GGUF:Q4_K_M -ngl 41 -c 8192 -fa on -ctk q8_0 -ctv q8_0")
+        "llama-server -hf org/Repo-GGUF:Q4_K_M -ngl 40 -c 8192 -fa on -ctk q8_0 -ctv q8_0")  # output in RAM
     assert vllm_serve("org/m", 4096, 1, "fp16", tensor_parallel=4, quantize_fp8=True) == (
         "vllm serve org/m --tensor-parallel-size 4 --max-model-len 4096 --quantization fp8")
     assert vllm_serve("org/m", 8192, 1, "fp8", tensor_parallel=8, pipeline_parallel=2).startswith(
