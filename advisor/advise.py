@@ -103,6 +103,9 @@ class Advisory:
     cannot_run: str | None = None  # why the runtime asked cannot run the format on this card
     prefer: str = "quality"
     plan_firings: tuple = ()  # (path, [plan rules that matched it]) for --why
+    # where the precision came from when the model named it (an Ollama tag), in words; None
+    # when --precision gave it or it is the checkpoint as published / a file's own
+    precision_source: str | None = None
 
     @property
     def plan(self):
@@ -122,7 +125,8 @@ class Advisory:
                     "count": s.gpu_count},
             "workload": {"task": "inference", "precision": s.precision.name,
                          "context_tokens": s.work.context_tokens, "batch": s.work.batch,
-                         "runtime": s.work.runtime, "kv_cache_dtype": s.work.kv_cache_dtype},
+                         "runtime": s.work.runtime, "kv_cache_dtype": s.work.kv_cache_dtype,
+                         **({"precision_source": self.precision_source} if self.precision_source else {})},
             "memory": {"weights_bytes": pl.weights_bytes, "kv_cache_bytes": pl.kv_cache_bytes,
                        "overhead_bytes": pl.overhead_bytes, "total_bytes": pl.total_bytes,
                        "available_bytes": pl.available_bytes, "headroom_bytes": pl.headroom_bytes,
@@ -224,6 +228,11 @@ class Advisor:
         from advisor.plans.runtimes import RUNTIMES, default_runtime
 
         m, stored = resolve_model(self.kb, model)  # a KB id, or a model file: its precision
+        precision_source = None
+        if precision is None and stored is not None and finetune is None \
+                and getattr(m, "weights_inventory", None) is None:
+            hit = self.kb.ollama(model)  # an Ollama name: the precision its tag stands for
+            precision_source = hit.precision_source if hit is not None else None
         g, p = self.kb.gpu(gpu), parse_precision(precision or stored or m.native_precision or "bf16")
         bad = format_mismatch(m.architecture, p)
         if bad:
@@ -285,7 +294,8 @@ class Advisor:
                 rec = {"kind": spec.recommend, "rule": spec.id}
                 rec.update({name: inference.facts.get(fact) for name, fact in spec.with_facts.items()})
                 recs.append(rec)
-        adv = Advisory(s, verdicts[0], recs, fired, inference.facts, inference.derived, prefer=prefer)
+        adv = Advisory(s, verdicts[0], recs, fired, inference.facts, inference.derived, prefer=prefer,
+                       precision_source=precision_source)
         if finetune is not None:
             from advisor.plans.finetune import finetune_plans
             from advisor.plans.planner import PlanSet

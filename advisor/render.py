@@ -191,6 +191,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "model": s.model, "gpu": s.gpu, "gpus": s.gpu_count, "precision": s.precision,
         "work": s.work, "f": FactsView(s.facts), "verdict": advisory.verdict,
         "recommendations": advisory.recommendations, "c": c, "defaults": set(defaults),
+        "precision_source": getattr(advisory, "precision_source", None),
         "mem": s.placement.parts,
         "offered": list(advisory.offered), "cannot_run": advisory.cannot_run,
         "prefer": advisory.prefer, "asked_n": s.gpu_count, "runtime_names": RUNTIME_NAMES,

@@ -17,7 +17,7 @@ from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_
 @click.option("--precision", "-p", default=None,
               help="fp32, fp16, bf16, fp8, mxfp4, awq, gptq, nf4, int8 or a GGUF type (Q4_K_M ...). "
                    "Default: the checkpoint as published (bf16 for most models, FP8 for DeepSeek "
-                   "V3/R1, MXFP4 for gpt-oss).")
+                   "V3/R1, MXFP4 for gpt-oss; an Ollama name's tag quantization, Q4_K_M unless it says otherwise).")
 @click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192, or the model's maximum if smaller.")
 @click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
 @click.option("--gpus", "-n", type=int, default=1, show_default=True, help="GPUs of this kind.")
@@ -88,6 +88,8 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
                           gpu_memory_utilization=gpu_memory_utilization)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:
         defaults.discard("precision")  # the file's own precision, not a default
+    if adv.precision_source:
+        defaults.discard("precision")  # the Ollama tag's, stated in the advisory
     text = render_json(adv) if fmt == "json" else render_markdown(adv, defaults)
     if why:
         from advisor.rules.why import add_why

@@ -36,7 +36,9 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     kb = load_kb_from(kb_dirs)
     _rules, objective = load_rules_from(rules_dirs)
     m = kb.model(model)
-    p = parse_precision(precision) if precision else None
+    ollama = None if precision else kb.ollama(model)
+    # an Ollama name (qwen2.5:32b) stands for its tag's quantization unless --precision says otherwise
+    p = parse_precision(precision) if precision else (parse_precision(ollama.precision) if ollama else None)
     most = m.context_limit
     if context is None:
         context = min(DEFAULT_CONTEXT_TOKENS, most)

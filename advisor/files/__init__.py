@@ -155,9 +155,13 @@ def _load_path(path: Path, label: str | None, quant: str | None) -> tuple[FileMo
 
 
 def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
-    """A KB id/name/alias, a path, or a repo id in the local Hugging Face cache.
-    Returns the model and, for a file, the precision it is stored at. A KB key wins over a file
+    """A KB id/name/alias, an Ollama name (`qwen2.5:32b-instruct-q4_K_M`), a path, or a repo id in
+    the local Hugging Face cache. Returns the model and, for a file, the precision it is stored
+    at (for an Ollama name, the precision of its tag: advisor.kb.ollama). A KB key wins over a file
     or folder of the same name in the working folder (write ./name for the file)."""
+    ollama = kb.ollama(spec)  # an Ollama name (llama3.1:70b): its model and its tag's precision
+    if ollama is not None:
+        return ollama.model, ollama.precision
     if kb.models.find(spec) is not None:
         return kb.model(spec), None
     try:

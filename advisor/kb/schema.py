@@ -94,9 +94,11 @@ class Price(_Entry):
         return (self.usd_per_gpu_hour, self.gpus, self.provider, self.source, self.date)
 
 
-def _check_sources(entry, fact_fields: list[str]) -> None:
+def _check_sources(entry, fact_fields: list[str], optional: tuple[str, ...] = ()) -> None:
+    """Every fact field that is set has a source; a source names only fact fields (or an
+    `optional` one: a field that may cite a source without needing one, as aliases may)."""
     covered = {f for s in entry.sources for f in s.fields}
-    unknown = covered - set(fact_fields)
+    unknown = covered - set(fact_fields) - set(optional)
     if unknown:
         raise ValueError(f"sources name unknown field(s): {', '.join(sorted(unknown))}")
     missing = [f for f in fact_fields if getattr(entry, f) not in (None, []) and f not in covered]
@@ -253,6 +255,11 @@ class Model(_Entry):
     # The context the publisher advertises (model card), where it differs from the config's
     # max_position_embeddings (Command R: 8,192 in config.json, 128k on the card).
     advertised_context: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
+    # The quantization of this model's tags in Ollama's library (`ollama run NAME:SIZE` with no
+    # quantization in the tag), a llama.cpp file type (Q4_0 for llama3, gemma2, mixtral ...),
+    # where it is not Ollama's usual Q4_K_M (advisor/kb/ollama.py DEFAULT_QUANT). Ollama tags
+    # themselves are aliases (`llama3.1:70b`); a source for `aliases` cites the library page.
+    ollama_quant: Optional[str] = None
     sources: Annotated[list[Source], Field(min_length=1)]
 
     @property
@@ -265,7 +272,16 @@ class Model(_Entry):
     def __post_init__(self) -> None:
         _check_sources(self, ["architecture", "published_parameters", "published_active_parameters",
                               "native_precision", "instruct_repo", "checkpoints", "gguf_repos",
-                              "advertised_context"])
+                              "advertised_context", "ollama_quant"], optional=("aliases",))
+        if self.ollama_quant is not None:
+            from advisor.errors import AdvisorError
+            from advisor.sizing.precision import parse_precision
+
+            try:
+                if parse_precision(self.ollama_quant).family == "checkpoint":
+                    raise ValueError(f"ollama_quant '{self.ollama_quant}' is not a GGUF (llama.cpp) type")
+            except AdvisorError as exc:
+                raise ValueError(f"ollama_quant: {exc}") from None
         if self.published_active_parameters and not self.architecture.experts_total:
             raise ValueError("published_active_parameters is for a mixture of experts")
         if self.published_parameters_include_vision and not self.vision_tower_excluded:

@@ -201,7 +201,25 @@ class KnowledgeBase:
     dirs: tuple[Path, ...] = ()
 
     def model(self, key: str) -> Model:
-        return self.models.get(key)
+        """The model an id, name or alias names, or an Ollama name (`llama3.1:70b`,
+        `qwen2.5:32b-instruct-q4_K_M`) resolved through its aliases; AdvisorError naming the
+        three closest ids otherwise."""
+        hit = self.models.find(key)
+        if hit is not None:
+            return hit
+        match = self.ollama(key)
+        return match.model if match is not None else self.models.get(key)
+
+    def ollama(self, key: str):
+        """An Ollama name resolved to (model, the alias matched, its precision and where that
+        came from) as advisor.kb.ollama.OllamaMatch, or None when `key` is not one the KB's
+        aliases name. A name without a tag that is itself an id, name or alias (`Mixtral`) is
+        the KB's, not Ollama's `mixtral:latest`."""
+        from advisor.kb.ollama import resolve_ollama
+
+        if ":" not in key and self.models.find(key) is not None:
+            return None
+        return resolve_ollama(self.models.find, key)
 
     def gpu(self, key: str) -> GPU:
         return self.gpus.get(key)
