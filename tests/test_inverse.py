@@ -47,7 +47,7 @@ def test_every_model_fit_lists_explains_as_fitting(kb, advisor, planner, work, c
             assert adv.plan.path == "as-asked"
             assert round(adv.plan.decode_tokens_per_s, 2) == round(r.plan.decode_tokens_per_s, 2)
         for m in kb.all_models()[::5]:
-            if m.id in listed or m.architecture.max_context < work.context_tokens:
+            if m.id in listed or m.context_limit < work.context_tokens:
                 continue
             d = advisor.explain(m.id, g.id, None, work.context_tokens, work.batch, count).to_json()
             mine = [p for p in d["plans"] if p["path"] == "your-gpus"]
@@ -77,7 +77,7 @@ def test_max_context_is_the_longest_that_fits(kb, advisor, planner):
         for r in models_that_fit(planner, kb, g, Workload(), 1):
             n = r.max_context_tokens
             assert _explain_plan(advisor, r.plan, n, 1).verdict == "fits"
-            if n < r.model.architecture.max_context:
+            if n < r.model.context_limit:
                 assert _explain_plan(advisor, r.plan, n + 1, 1).verdict != "fits"
                 checked += 1
     assert checked > 0

@@ -252,11 +252,11 @@ def test_max_context_is_the_edge(kb, gpu):
     avail, margin = g.memory_bytes, c.FIT_MARGIN_BYTES_PER_GPU
     work = Workload()
     mc = {d: max_context_tokens(m, p, work, 1, avail, margin, d) for d in ("fp16", "q8_0", "q4_0")}
-    assert mc["fp16"] <= mc["q8_0"] <= mc["q4_0"] <= m.architecture.max_context
+    assert mc["fp16"] <= mc["q8_0"] <= mc["q4_0"] <= m.context_limit
     for d, n in mc.items():
         w = replace(work, kv_cache_dtype=d)
         assert avail - memory_parts(m, p, replace(w, context_tokens=n), 1).total_bytes >= margin
-        if n < m.architecture.max_context:
+        if n < m.context_limit:
             assert avail - memory_parts(m, p, replace(w, context_tokens=n + 1), 1).total_bytes < margin
 
 
@@ -280,12 +280,12 @@ def test_max_context_is_the_edge_everywhere(kb, model, runtime, kv, batch, gpus,
 
         def fits(ctx):
             return avail - memory_total_bytes(m, p, work, gpus, ctx, kv, g) >= margin
-        assert 0 <= n <= m.architecture.max_context
+        assert 0 <= n <= m.context_limit
         if n == 0:
             assert not fits(1)
         else:
             assert fits(n)
-            assert n == m.architecture.max_context or not fits(n + 1)
+            assert n == m.context_limit or not fits(n + 1)
 
 
 def test_max_context_zero_when_weights_do_not_fit(kb):

@@ -64,10 +64,10 @@ def check_advisory(advisor, kb, m_id, g_id, p_name, context=8192, batch=1, gpus=
         if kind == "headroom":
             assert pl.fits, where
             mc, mb = rec["max_context_tokens"], rec["max_batch"]
-            assert context <= mc <= model.architecture.max_context, where
+            assert context <= mc <= model.context_limit, where
             w = replace(work, runtime=adv.situation.work.runtime)
             assert place(model, gpu, prec, replace(w, context_tokens=mc), gpus).fits, where
-            if mc < model.architecture.max_context:
+            if mc < model.context_limit:
                 assert not place(model, gpu, prec, replace(w, context_tokens=mc + 1), gpus).fits, where
             assert mb >= batch and place(model, gpu, prec, replace(w, batch=mb), gpus).fits, where
         elif kind == "native-format":
