@@ -16,7 +16,7 @@ from advisor.sizing.finetune import PART_NAMES, FinetuneSpec
 from advisor.sizing.finetune import validate as validate_finetune
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.weights import format_mismatch
-from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
+from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, DEFAULT_PROMPT_TOKENS, Workload
 
 RULES_ENV = "ADVISOR_RULES"
 # The largest questions answered: 64 nodes of 8 GPUs (one copy of the largest models needs
@@ -267,6 +267,12 @@ class Advisor:
         if work.prompt_tokens > MAX_PROMPT_TOKENS:
             raise AdvisorError(f"--prompt-tokens must be at most {MAX_PROMPT_TOKENS:,} (the longest "
                                f"context any model is published for), not {work.prompt_tokens:,}")
+        if work.prompt_tokens > context_tokens:
+            if work.prompt_tokens != DEFAULT_PROMPT_TOKENS:
+                raise AdvisorError(f"--prompt-tokens {work.prompt_tokens:,} is longer than the context "
+                                   f"of {context_tokens:,} tokens: a prompt must fit in the context "
+                                   "(give a longer --context)")
+            work = replace(work, prompt_tokens=context_tokens)  # the default prompt, cut to a short context
         stages = -(-gpus // GPUS_PER_NODE)
         if stages > 1 and stages > m.architecture.layers:
             raise AdvisorError(f"--gpus {gpus} is {stages} nodes of {GPUS_PER_NODE} for {m.name}'s "

@@ -43,6 +43,13 @@ MAX_MEMORY_BYTES = 1 << 44
 MAX_BANDWIDTH_GB_S = 1e6
 # Peak tensor throughput: B300 FP4 ~15,000 TFLOPS dense. 10**7 is over 600x that.
 MAX_TFLOPS = 1e7
+# The slowest device worth sizing: the KB's least is an M1's 66.7 GB/s and 2.6 FP16 TFLOPS; a
+# Raspberry Pi 4's LPDDR4 is ~4 GB/s. Below 1 GB/s or 0.01 TFLOPS a figure is a typo (a unit
+# slip), and the speeds printed from it would be absurd (1e-300 gives a 300-digit time).
+MIN_BANDWIDTH_GB_S = 1.0
+MIN_TFLOPS = 0.01
+# A KB entry's display name: the longest built-in is 42 characters.
+MAX_NAME_CHARS = 200
 # Shader or tensor cores on one device: MI300X 19,456 stream processors, RTX 5090 21,760 CUDA
 # cores. 10**7 leaves room for any count a vendor may use.
 MAX_CORES = 10**7

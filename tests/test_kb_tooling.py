@@ -168,7 +168,7 @@ def test_validate_collects_every_error_with_file_line_field(tmp_path):
     r = run("kb", "validate", str(tmp_path))
     assert r.exit_code == 2
     out = r.output
-    assert "a100-40gb-clone.yaml:6: field 'bandwidth_gb_s': Input should be greater than 0" in out
+    assert "a100-40gb-clone.yaml:6: field 'bandwidth_gb_s': Input should be greater than or equal to 1" in out
     assert "priced.yaml:10: field 'prices.0.kind': Input should be 'on-demand' or 'spot'" in out
     assert "wrong-name.yaml:1: field 'id': file name must be the id: 'other.yaml'" in out
     assert "broken.yaml:2: invalid YAML" in out

@@ -78,8 +78,8 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
             raise AdvisorError(f"--ram-gb must be a size in GiB from 0 to 1,000,000, not {ram_gb}")
         work = replace(work, ram_bytes=int(ram_gb * 2**30))
     if ram_bandwidth is not None:
-        if not 0 < ram_bandwidth < 1e5:
-            raise AdvisorError(f"--ram-bandwidth must be in GB/s, above 0 and below 100,000, not {ram_bandwidth}")
+        if not 0.1 <= ram_bandwidth < 1e5:
+            raise AdvisorError(f"--ram-bandwidth must be in GB/s, from 0.1 to 100,000, not {ram_bandwidth}")
         work = replace(work, ram_bandwidth_gb_s=ram_bandwidth)
     rules, objective = load_rules_from(rules_dirs)
     advisor = Advisor(load_kb_from(kb_dirs), rules, objective)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 from advisor.limits import (MAX_BANDWIDTH_GB_S, MAX_CONTEXT, MAX_CORES, MAX_EXPERTS, MAX_FFN_SIZE,
                             MAX_HEAD_DIM, MAX_HEADS, MAX_HIDDEN_SIZE, MAX_LAYERS, MAX_MEMORY_BYTES,
-                            MAX_NORMS_PER_LAYER, MAX_PARAMETERS, MAX_TFLOPS, MAX_USD_PER_HOUR,
-                            MAX_VOCAB)
+                            MAX_NAME_CHARS, MAX_NORMS_PER_LAYER, MAX_PARAMETERS, MAX_TFLOPS,
+                            MAX_USD_PER_HOUR, MAX_VOCAB, MIN_BANDWIDTH_GB_S, MIN_TFLOPS)
 
 if TYPE_CHECKING:  # resolved by advisor.kb.validate when pydantic reads the annotations
     from pydantic import Field
@@ -220,7 +220,7 @@ class Checkpoint(_Entry):
 @dataclass(frozen=True, kw_only=True)
 class Model(_Entry):
     id: Annotated[str, Field(pattern=ID_PATTERN)]
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=r"\S")]
     family: str
     aliases: list[str] = _list()
     siblings: list[str] = _list()
@@ -295,7 +295,7 @@ class Model(_Entry):
 @dataclass(frozen=True, kw_only=True)
 class GPU(_Entry):
     id: Annotated[str, Field(pattern=ID_PATTERN)]
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=r"\S")]
     vendor: Literal["nvidia", "amd", "apple", "intel"]
     aliases: list[str] = _list()
     segment: Optional[Literal["datacenter", "workstation", "consumer", "laptop", "soc"]] = None
@@ -308,12 +308,12 @@ class GPU(_Entry):
     unified_memory: bool = False
     gpu_memory_share: Annotated[Optional[float], Field(gt=0, le=1, allow_inf_nan=False)] = None
     memory_type: Optional[str] = None
-    bandwidth_gb_s: Annotated[float, Field(gt=0, le=MAX_BANDWIDTH_GB_S, allow_inf_nan=False)]
-    fp32_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
-    fp16_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
-    bf16_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
-    fp8_tflops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
-    int8_tops: Annotated[Optional[float], Field(gt=0, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    bandwidth_gb_s: Annotated[float, Field(ge=MIN_BANDWIDTH_GB_S, le=MAX_BANDWIDTH_GB_S, allow_inf_nan=False)]
+    fp32_tflops: Annotated[Optional[float], Field(ge=MIN_TFLOPS, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    fp16_tflops: Annotated[Optional[float], Field(ge=MIN_TFLOPS, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    bf16_tflops: Annotated[Optional[float], Field(ge=MIN_TFLOPS, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    fp8_tflops: Annotated[Optional[float], Field(ge=MIN_TFLOPS, le=MAX_TFLOPS, allow_inf_nan=False)] = None
+    int8_tops: Annotated[Optional[float], Field(ge=MIN_TFLOPS, le=MAX_TFLOPS, allow_inf_nan=False)] = None
     shader_cores: Annotated[Optional[int], Field(gt=0, le=MAX_CORES)] = None
     tensor_cores: Annotated[Optional[int], Field(gt=0, le=MAX_CORES)] = None
     interconnect: Optional[str] = None

@@ -15,6 +15,9 @@ from advisor.sizing.finetune import FinetuneSpec
 # long enough for a real conversation or document, and what llmfit settled on after its users
 # complained of estimates at the model's full context (PRIOR_ART section 2, llmfit #302, #621).
 DEFAULT_CONTEXT_TOKENS = 8192
+# The prompt prefill speed and time to first token are given for (--prompt-tokens); cut to the
+# context where that is shorter.
+DEFAULT_PROMPT_TOKENS = 512
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Workload:
     task: str = "inference"              # inference | finetune
     kv_cache_dtype: str = "fp16"         # fp16 | bf16 | fp8 | q8_0 | q4_0
     runtime: str = "llama.cpp"           # llama.cpp | vllm | transformers
-    prompt_tokens: int = 512             # for prefill speed and time to first token
+    prompt_tokens: int = DEFAULT_PROMPT_TOKENS  # for prefill speed and time to first token
     ram_bytes: int = c.DEFAULT_RAM_BYTES
     ram_bandwidth_gb_s: float = c.DEFAULT_RAM_BANDWIDTH_GB_S
     finetune: FinetuneSpec | None = None  # the training setup when task == "finetune"
