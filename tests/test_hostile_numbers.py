@@ -57,3 +57,13 @@ def test_bf16_under_vllm_on_a_card_without_bf16_says_vllm_casts_it():
     assert "loaded by vLLM as float16" in r.output
     commands = [ln for ln in r.output.splitlines() if "vllm serve" in ln]
     assert commands and not any("bfloat16" in c.split("vllm serve", 1)[1].split("`")[0] for c in commands)
+
+
+@pytest.mark.parametrize("gpu,vendor", [("mi300x", "AMD"), ("rtx-4090", None)])
+def test_uncalibrated_vendors_say_so(gpu, vendor):
+    r = _run("explain", "llama-3.1-8b", gpu)
+    assert r.exit_code == 0
+    if vendor:
+        assert f"No {vendor} GPU was among the fitted runs" in r.output and "uncalibrated" in r.output
+    else:
+        assert "uncalibrated" not in r.output
