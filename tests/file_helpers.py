@@ -63,13 +63,22 @@ def llama_gguf(path: Path, *, layers=2, hidden=64, heads=4, kv_heads=2, ffn=128,
     kv += [(f"llama.{k}", types.get(k, U32), v) for k, v in meta.items() if v is not None]
     kv += list(extra)
     ts = []
-    if tensors:
-        h = hidden if isinstance(hidden, int) and 0 < hidden <= 256 else 64
-        v = vocab if isinstance(vocab, int) and 0 < vocab <= 256 else 32
+    if tensors:  # a whole llama block each: the tensors agree with the metadata they go with
+
+        def ok(v, top, default):
+            return v if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= top else default
+        h, v = ok(hidden, 256, 64), ok(vocab, 256, 32)
+        nh = ok(heads, h, 4)
+        nkv, ff = ok(kv_heads, nh, 2), ok(ffn, 512, 128)
+        hd = max(h // nh, 1)
         n = blocks if blocks is not None else (min(layers, 8) if isinstance(layers, int) and layers > 0 else 2)
         ts.append(("token_embd.weight", (h, v)))
         for i in range(n):
-            ts += [(f"blk.{i}.attn_q.weight", (h, h)), (f"blk.{i}.attn_norm.weight", (h,))]
+            ts += [(f"blk.{i}.attn_norm.weight", (h,)), (f"blk.{i}.attn_q.weight", (h, nh * hd)),
+                   (f"blk.{i}.attn_k.weight", (h, nkv * hd)), (f"blk.{i}.attn_v.weight", (h, nkv * hd)),
+                   (f"blk.{i}.attn_output.weight", (nh * hd, h)), (f"blk.{i}.ffn_norm.weight", (h,)),
+                   (f"blk.{i}.ffn_gate.weight", (h, ff)), (f"blk.{i}.ffn_up.weight", (h, ff)),
+                   (f"blk.{i}.ffn_down.weight", (ff, h))]
         ts.append(("output_norm.weight", (h,)))
     path.write_bytes(gguf_bytes(kv, ts))
     return path
@@ -115,3 +124,41 @@ def time_limit(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+_ST_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "I32": 4, "U8": 1}
+
+
+def safetensors_bytes(tensors: dict, header: bytes | None = None) -> bytes:
+    """A safetensors file: tensors {name: (dtype, shape)} of zeros, or exactly `header` (bytes
+    of JSON) with no data."""
+    if header is None:
+        entries, off = {}, 0
+        for name, (dtype, shape) in tensors.items():
+            n = _ST_BYTES[dtype]
+            for d in shape:
+                n *= d
+            entries[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [off, off + n]}
+            off += n
+        header = json.dumps(entries).encode()
+        return struct.pack("<Q", len(header)) + header + b"\0" * off
+    return struct.pack("<Q", len(header)) + header
+
+
+def llama_safetensors(layers: int = 2, hidden: int = 64, kv: int = 32, ffn: int = 128,
+                      vocab: int = 100) -> dict:
+    """The tensors {name: (dtype, shape)} of a tiny llama as in a Hugging Face checkpoint."""
+    ts = {"model.embed_tokens.weight": ("BF16", (vocab, hidden)),
+          "lm_head.weight": ("BF16", (vocab, hidden)), "model.norm.weight": ("BF16", (hidden,))}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        ts.update({p + "self_attn.q_proj.weight": ("BF16", (hidden, hidden)),
+                   p + "self_attn.k_proj.weight": ("BF16", (kv, hidden)),
+                   p + "self_attn.v_proj.weight": ("BF16", (kv, hidden)),
+                   p + "self_attn.o_proj.weight": ("BF16", (hidden, hidden)),
+                   p + "mlp.gate_proj.weight": ("BF16", (ffn, hidden)),
+                   p + "mlp.up_proj.weight": ("BF16", (ffn, hidden)),
+                   p + "mlp.down_proj.weight": ("BF16", (hidden, ffn)),
+                   p + "input_layernorm.weight": ("BF16", (hidden,)),
+                   p + "post_attention_layernorm.weight": ("BF16", (hidden,))})
+    return ts

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Optional
 
 from advisor.errors import AdvisorError
+from advisor.files import quote
 from advisor.kb.schema import Architecture, Model
 from advisor.sizing.inventory import TensorInventory
 
 MODEL_SUFFIXES = (".gguf", ".json", ".safetensors")
-_HF_LAYER = re.compile(r"(?:^|\.)layers\.(\d{1,6})\.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,7 +47,7 @@ def _build(name: str, family: str, fields: dict, where: str, inv: TensorInventor
 
 def _gguf_model(path: Path) -> tuple[FileModel, str]:
     from advisor.files.gguf_file import file_type_name, read_gguf
-    from advisor.files.gguf_model import gguf_architecture, gguf_precision
+    from advisor.files.gguf_model import check_parameter_count, gguf_architecture, gguf_precision
 
     h = read_gguf(path)
     fields, family, name = gguf_architecture(h)
@@ -56,7 +56,61 @@ def _gguf_model(path: Path) -> tuple[FileModel, str]:
                           tensors=tuple(h.tensors),
                           assumptions=(f"weights: the {len(h.tensors)} tensors of {path.name} as "
                                        f"stored (ggml types and shapes from the GGUF header)",))
-    return _build(name, family, fields, str(path), inv), precision
+    model = _build(name, family, fields, str(path), inv)
+    check_parameter_count(path, model.architecture, h.tensors)
+    return model, precision
+
+
+MAX_INDEX_BYTES = 64 << 20     # DeepSeek-V3's index (91,000 tensors) is 9 MB
+MAX_SET_TENSORS = 1 << 20      # tensors of all shards together (a GPTQ Kimi K2: 280,000)
+_SHARD = re.compile(r"^(?P<stem>.+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.safetensors$")
+
+
+def _index_shards(folder: Path, label: str) -> list[Path] | None:
+    """The shards a *.safetensors.index.json names (None when there is no index); AdvisorError
+    when the index is not one, or when any shard it names is not in the folder: a partial
+    download sized from the shards present would be a smaller model than the config's."""
+    from advisor.files.hf import _plain_name, read_json
+
+    indexes = sorted(folder.glob("*.safetensors.index.json"))
+    if not indexes:
+        return None
+    main = folder / "model.safetensors.index.json"
+    if len(indexes) > 1 and main not in indexes:
+        raise AdvisorError(f"{label}: {len(indexes)} safetensors index files here "
+                           f"({', '.join(quote.name(i.name) for i in indexes[:3])}): cannot tell "
+                           "which one is the model")
+    index = main if main in indexes else indexes[0]
+    data = read_json(index, MAX_INDEX_BYTES, "safetensors index")
+    wmap = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(wmap, dict) or not wmap \
+            or not all(isinstance(v, str) and _plain_name(v) for v in wmap.values()):
+        raise AdvisorError(f"{index}: not a safetensors index: needs a weight_map of tensor names "
+                           "to shard file names in this folder")
+    names = sorted(set(wmap.values()))
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise AdvisorError(f"{label}: {len(missing)} of the {len(names)} safetensors shards "
+                           f"{index.name} names are missing (first: {quote.name(missing[0])}): a "
+                           "partial download? Finish it, or size the model by its id")
+    return [folder / n for n in names]
+
+
+def _glob_shards(folder: Path, label: str) -> list[Path]:
+    """The folder's *.safetensors; a shard named -0000i-of-0000N.safetensors needs all N."""
+    shards = sorted(folder.glob("*.safetensors"))
+    for s in shards:
+        m = _SHARD.match(s.name)
+        if not m:
+            continue
+        n = int(m.group("n"))
+        want = [folder / f"{m.group('stem')}-{i:05d}-of-{n:05d}.safetensors" for i in range(1, n + 1)]
+        missing = [w for w in want if not w.is_file()]
+        if missing:
+            raise AdvisorError(f"{label}: {len(missing)} of the {n} safetensors shards are "
+                               f"missing (first: {quote.name(missing[0].name)}): a partial "
+                               "download? Finish it, or size the model by its id")
+    return shards
 
 
 def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
@@ -65,22 +119,32 @@ def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
 
     cfg = read_config(config)
     fields = architecture_fields(cfg, str(config))
-    precision = checkpoint_precision(cfg)
-    shards = sorted(folder.glob("*.safetensors"))
+    precision = checkpoint_precision(cfg, str(config))
+    shards = _index_shards(folder, label)
+    if shards is None:
+        shards = _glob_shards(folder, label)
     inv = None
     if shards:
         tensors = []
         for s in shards:
             tensors.extend(read_safetensors(s))
+            if len(tensors) > MAX_SET_TENSORS:
+                raise AdvisorError(f"{label}: the safetensors hold more than {MAX_SET_TENSORS:,} "
+                                   "tensors (the limit); no real model holds that many")
         if not tensors:
             raise AdvisorError(f"{label}: the safetensors file(s) hold no tensors: they describe "
                                "no weights to size")
         names = {t.name for t in tensors}
-        held = {int(m.group(1)) for m in map(_HF_LAYER.search, names) if m}
-        if held and not held.issuperset(range(fields["layers"])):
-            raise AdvisorError(f"{label}: {config.name} names {fields['layers']} layers, but the "
-                               f"safetensors hold {len(held & set(range(fields['layers'])))} of "
-                               "them: the files do not describe the weights of the model")
+        if len(names) != len(tensors):
+            raise AdvisorError(f"{label}: a tensor appears in two safetensors shards: the files "
+                               "are not one model")
+        n_layers = fields["layers"]
+        held = {i for i in (t.layer for t in tensors) if i is not None}
+        if not held.issuperset(range(n_layers)):
+            raise AdvisorError(f"{label}: {config.name} names {n_layers} layers, but the "
+                               f"safetensors hold {len(held & set(range(n_layers)))} of them "
+                               f"({len(tensors)} tensors in {len(shards)} file(s)): the files do "
+                               "not describe the weights of the model (a partial download?)")
         if "lm_head.weight" not in names and any(n.endswith("embed_tokens.weight") for n in names):
             fields["tied_embeddings"] = True
         if not fields.get("vocab_size"):
@@ -99,8 +163,8 @@ def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
     try:
         parse_precision(precision)
     except AdvisorError:
-        raise AdvisorError(f"{config}: quantization method '{precision}' is not one the sizing "
-                           "knows (gptq, awq, bitsandbytes, fp8)") from None
+        raise AdvisorError(f"{config}: quantization method {quote.value(precision)} is not one "
+                           "the sizing knows (gptq, awq, bitsandbytes, fp8)") from None
     name = label.rstrip("/").split("/")[-1] if "/" in label else folder.name
     return _build(name, str(cfg.get("model_type", "")), fields, str(config), inv), precision
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from advisor.errors import AdvisorError
+from advisor.files import quote
 from advisor.sizing.ggml_types import ggml_blocks
 from advisor.sizing.inventory import TensorRecord
 
@@ -22,7 +23,9 @@ MAGIC = b"GGUF"
 MAX_DIMS = 4                 # GGML_MAX_DIMS
 MAX_KEY_BYTES = 1 << 16
 MAX_STRING_BYTES = 1 << 20   # strings kept: a chat template is tens of KB; longer ones are skipped
-KEEP_ARRAY_ITEMS = 64        # longer arrays (the tokenizer's) keep only their length
+KEEP_ARRAY_ITEMS = 64        # longer arrays (the tokenizer's) keep only their length, but:
+KEEP_LAYER_ITEMS = 4096      # number arrays up to MAX_LAYERS items are kept (per-layer head counts
+KEEP_ITEMS_BUDGET = 1 << 18  # of an 80-layer model), up to this many items in all
 MAX_KV = 1 << 16             # real files hold tens of keys
 MAX_TENSORS = 1 << 18        # Llama 3.1 405B holds 1,138 tensors; unmerged MoE experts tens of
                              # thousands
@@ -51,6 +54,7 @@ class _Reader:
     def __init__(self, f, size: int, path: Path):
         self.f, self.size, self.path, self.pos = f, size, path, 0
         self.kept = 0  # bytes read into memory (skipped arrays and strings are not read)
+        self.kept_items = 0  # items of long number arrays kept
 
     def fail(self, what: str) -> AdvisorError:
         return AdvisorError(f"{self.path}: not a valid GGUF file: {what} (at byte {self.pos})")
@@ -122,8 +126,12 @@ class _Reader:
             if count * min_item > self.size - self.pos:
                 raise self.fail(f"{key} claims {count} items, more than the file holds")
             if itype in _SCALAR and count > KEEP_ARRAY_ITEMS:
-                self.skip(count * min_item, f"array {key}")
-                return _Skipped(count)
+                if count > KEEP_LAYER_ITEMS or self.kept_items + count > KEEP_ITEMS_BUDGET:
+                    self.skip(count * min_item, f"array {key}")
+                    return _Skipped(count)
+                self.kept_items += count
+                fmt, size = _SCALAR[itype]
+                return list(struct.unpack(f"<{count}{fmt[1:]}", self.read(count * size, f"array {key}")))
             keep = count <= KEEP_ARRAY_ITEMS
             items = [self.value(itype, key, 1) if keep or itype != 8
                      else self.string(f"item of {key}", keep=False) for _ in range(count)]
@@ -167,7 +175,11 @@ def read_header(path: Path) -> GGUFHeader:
         h = GGUFHeader(path=path, version=version, file_bytes=size)
         for _ in range(n_kv):
             key = r.string("metadata key", MAX_KEY_BYTES)
-            v = r.value(r.u32(f"type of {key}"), key)
+            shown = quote.name(key)  # as a message quotes it: one short printable line
+            v = r.value(r.u32(f"type of {shown}"), shown)
+            if key in h.metadata or key in h.array_lengths:
+                raise r.fail(f"metadata key {shown} appears twice (which value is meant is "
+                             "unknowable)")
             if isinstance(v, _Skipped):
                 h.array_lengths[key] = v.length
             else:
@@ -177,32 +189,33 @@ def read_header(path: Path) -> GGUFHeader:
         infos = []
         for _ in range(n_tensors):
             name = r.string("tensor name", MAX_KEY_BYTES)
-            n_dims = r.u32(f"dimensions of {name}")
+            shown = quote.name(name)
+            n_dims = r.u32(f"dimensions of {shown}")
             if not 1 <= n_dims <= MAX_DIMS:
-                raise r.fail(f"tensor {name} has {n_dims} dimensions (1 to {MAX_DIMS})")
-            dims = tuple(r.u64(f"shape of {name}") for _ in range(n_dims))
-            tid = r.u32(f"type of {name}")
-            offset = r.u64(f"offset of {name}")
+                raise r.fail(f"tensor {shown} has {n_dims} dimensions (1 to {MAX_DIMS})")
+            dims = tuple(r.u64(f"shape of {shown}") for _ in range(n_dims))
+            tid = r.u32(f"type of {shown}")
+            offset = r.u64(f"offset of {shown}")
             if tid not in names or names[tid] not in blocks:
-                raise r.fail(f"tensor {name} has unknown ggml type {tid}")
+                raise r.fail(f"tensor {shown} has unknown ggml type {tid}")
             tname = names[tid]
             block, bsize = blocks[tname]
             if any(d == 0 for d in dims) or dims[0] % block:
-                raise r.fail(f"tensor {name} shape {list(dims)} does not fit {tname} blocks of {block}")
+                raise r.fail(f"tensor {shown} shape {list(dims)} does not fit {tname} blocks of {block}")
             elements = 1
             for d in dims:
                 elements *= d
                 if elements > size * 64:  # more elements than any type packs into the file
-                    raise r.fail(f"tensor {name} shape {list(dims)} is larger than the file")
-            infos.append((name, tname, dims, offset, elements // block * bsize))
+                    raise r.fail(f"tensor {shown} shape {list(dims)} is larger than the file")
+            infos.append((name, shown, tname, dims, offset, elements // block * bsize))
         align = h.metadata.get("general.alignment", 32)
         if not isinstance(align, int) or align <= 0 or align & (align - 1):
-            raise r.fail(f"general.alignment {align!r} is not a power of two")
+            raise r.fail(f"general.alignment {quote.value(align)} is not a power of two")
         h.data_offset = -(-r.pos // align) * align
         data_bytes = size - h.data_offset
-        for name, tname, dims, offset, nbytes in infos:
+        for name, shown, tname, dims, offset, nbytes in infos:
             if offset % align or offset + nbytes > data_bytes:
-                raise AdvisorError(f"{path}: truncated or corrupt GGUF: tensor {name} "
+                raise AdvisorError(f"{path}: truncated or corrupt GGUF: tensor {shown} "
                                    f"({nbytes} bytes at data offset {offset}) lies outside the "
                                    f"{data_bytes} bytes of tensor data")
             h.tensors.append(TensorRecord(name, tname, dims, nbytes))

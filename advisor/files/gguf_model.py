@@ -5,6 +5,7 @@ import re
 from collections import Counter
 
 from advisor.errors import AdvisorError
+from advisor.files import quote
 from advisor.files.gguf_file import GGUFHeader
 from advisor.limits import (MAX_CONTEXT, MAX_EXPERTS, MAX_FFN_SIZE, MAX_HEAD_DIM, MAX_HEADS,
                             MAX_HIDDEN_SIZE, MAX_LAYERS, MAX_VOCAB, count_problem)
@@ -22,24 +23,38 @@ _BLOCK = re.compile(r"^blk\.(\d{1,6})\.")
 
 def _counts(h: GGUFHeader, arch: str):
     """A reader of `{arch}.<key>` whole numbers, each checked as read: a key that is present must
-    hold a whole number (or a per-layer array of them) from `minimum` to `maximum`, else
-    AdvisorError naming the file and the key. Per-layer arrays (head counts, FFN widths) size
-    for the largest."""
+    hold a whole number (or, once get.layers is set, a per-layer array of exactly that many) from
+    `minimum` to `maximum`, else AdvisorError naming the file and the key. Per-layer arrays (head
+    counts, FFN widths) size for the largest; get.lists keeps them, by key."""
+    shown_arch = quote.name(arch, 40)
+
     def get(key: str, default=None, *, maximum: int, minimum: int = 1):
         full = f"{arch}.{key}"
+        shown = f"{shown_arch}.{key}"
         v = h.metadata.get(full)
-        if v is None:  # missing, or a per-layer array too long to keep (only its length is)
+        if full in h.array_lengths:  # a per-layer array: one value for each block
+            n = h.array_lengths[full]
+            if get.layers is None:
+                raise AdvisorError(f"{h.path}: {shown} is an array of {n:,} values, not a "
+                                   "whole number")
+            if n != get.layers or not isinstance(v, list):
+                raise AdvisorError(f"{h.path}: {shown} is an array of {n:,} values, but a "
+                                   f"per-layer one holds one for each of the {get.layers} blocks")
+        if v is None:  # missing
             return default
         if isinstance(v, list) and v:  # per layer: 0 for a layer without it (hybrid models)
             for x in v:
                 problem = count_problem(x, maximum, 0)
                 if problem:
-                    raise AdvisorError(f"{h.path}: {full} holds a value that {problem}")
+                    raise AdvisorError(f"{h.path}: {shown} holds a value that {problem}")
+            get.lists[key] = [int(x) for x in v]
             v = max(v)
         problem = count_problem(v, maximum, minimum)
         if problem:
-            raise AdvisorError(f"{h.path}: {full} {problem}")
+            raise AdvisorError(f"{h.path}: {shown} {problem}")
         return int(v)
+    get.layers = None
+    get.lists = {}
     return get
 
 
@@ -51,20 +66,22 @@ def gguf_architecture(h: GGUFHeader) -> tuple[dict, str, str]:
     arch = h.metadata.get("general.architecture")
     if not isinstance(arch, str) or not arch:
         raise AdvisorError(f"{h.path}: GGUF has no general.architecture")
+    shown_arch = quote.name(arch, 40)
     if not h.tensors:
         raise AdvisorError(f"{h.path}: the file holds no tensors: it describes no weights to size "
                            "(a vocabulary-only or metadata-only GGUF)")
     k = _counts(h, arch)
     layers = k("block_count", maximum=MAX_LAYERS)
+    k.layers = layers
     hidden = k("embedding_length", maximum=MAX_HIDDEN_SIZE)
     heads = k("attention.head_count", maximum=MAX_HEADS)
     if not (layers and hidden and heads):
-        raise AdvisorError(f"{h.path}: GGUF lacks {arch}.block_count, embedding_length or "
+        raise AdvisorError(f"{h.path}: GGUF lacks {shown_arch}.block_count, embedding_length or "
                            "attention.head_count: not a model this sizing knows")
     names = {t.name: t for t in h.tensors}
     blocks = {int(m.group(1)) for m in map(_BLOCK.match, names) if m}
     if not blocks.issuperset(range(layers)):
-        raise AdvisorError(f"{h.path}: {arch}.block_count is {layers}, but the tensors hold "
+        raise AdvisorError(f"{h.path}: {shown_arch}.block_count is {layers}, but the tensors hold "
                            f"{len(blocks & set(range(layers)))} of those blocks: the file does not "
                            "describe the weights of the model it names")
     vocab = k("vocab_size", maximum=MAX_VOCAB) or h.array_lengths.get("tokenizer.ggml.tokens")
@@ -107,11 +124,78 @@ def gguf_architecture(h: GGUFHeader) -> tuple[dict, str, str]:
         q_lora = k("attention.q_lora_rank", maximum=MAX_HIDDEN_SIZE, minimum=0)
         if q_lora:
             f["q_lora_rank"] = q_lora
-    if f["attention_heads"] % f["kv_heads"]:
-        f["kv_heads"] = f["attention_heads"]
+    _check_kv_heads(h, shown_arch, k.lists, f)
+    _check_tensors(h, shown_arch, f, names)
     name = h.metadata.get("general.name")
     name = name if isinstance(name, str) and name.strip() else h.path.stem
     return f, arch, name
+
+
+def _check_kv_heads(h: GGUFHeader, arch: str, lists: dict, f: dict) -> None:
+    """Every layer's KV head count must divide its query head count (as config.json's must):
+    read as full multi-head attention instead, the KV cache would be sized for another model.
+    Per-layer counts that each divide but whose largest do not: the KV heads are rounded up to
+    the next divisor (a KV cache no smaller than the file's)."""
+    n = f["layers"]
+    heads = lists.get("attention.head_count") or [f["attention_heads"]] * n
+    kv = lists.get("attention.head_count_kv") or [f["kv_heads"]] * n
+    for i, (q, c) in enumerate(zip(heads, kv)):
+        if c and (q % c or c > q):
+            per_layer = "attention.head_count" in lists or "attention.head_count_kv" in lists
+            where = f" (block {i})" if per_layer else ""
+            raise AdvisorError(f"{h.path}: {arch}.attention.head_count_kv {c} does not divide "
+                               f"attention.head_count {q}{where}: not a model this sizing knows")
+    if f["attention_heads"] % f["kv_heads"]:
+        f["kv_heads"] = min(d for d in range(f["kv_heads"], f["attention_heads"] + 1)
+                            if f["attention_heads"] % d == 0)
+
+
+_EXPERTS = re.compile(r"^blk\.\d{1,6}\.ffn_(?:gate|up|down|gate_up)(?:_exps|\.\d{1,6})\.weight$")
+
+
+def _check_tensors(h: GGUFHeader, arch: str, f: dict, names: dict) -> None:
+    """The tensors must be the ones the metadata describes: the token embedding, output head and
+    attention inputs take embedding_length values a row, and a mixture of experts holds expert
+    tensors (one slice per expert). Otherwise the file is some other (or no) model, and sizing
+    it from either its metadata or its tensors would be a wrong answer."""
+    hidden = f["hidden_size"]
+    checks = [n for n in ("token_embd.weight", "output.weight") if n in names]
+    checks += [n for n in names if n.startswith("blk.") and n.endswith(".attn_q.weight")]
+    for n in checks:
+        if names[n].shape[0] != hidden:
+            raise AdvisorError(f"{h.path}: tensor {quote.name(n)} has shape "
+                               f"{list(names[n].shape)}, but {arch}.embedding_length is {hidden}: "
+                               "the tensors are not the model the metadata describes")
+    experts = f.get("experts_total")
+    if experts:
+        held = [names[n] for n in names if _EXPERTS.match(n)]
+        if not held:
+            raise AdvisorError(f"{h.path}: {arch}.expert_count is {experts}, but the file holds "
+                               "no expert tensors (blk.N.ffn_*_exps): the tensors are not the "
+                               "model the metadata describes")
+        for t in held:
+            if t.name.endswith("_exps.weight") and (len(t.shape) < 3 or t.shape[2] != experts):
+                raise AdvisorError(f"{h.path}: tensor {quote.name(t.name)} holds "
+                                   f"{t.shape[2] if len(t.shape) > 2 else 1} experts, but "
+                                   f"{arch}.expert_count is {experts}")
+
+
+def check_parameter_count(path, arch, tensors) -> None:
+    """A file whose tensors hold under a quarter of the parameters its metadata's architecture
+    has describes another model (the metadata of a 70B over 64x64 tensors): AdvisorError."""
+    from advisor.sizing.tensors import parameter_count
+
+    held = 0
+    for t in tensors:
+        n = 1
+        for d in t.shape:
+            n *= d
+        held += n
+    want = parameter_count(arch)
+    if held * 4 < want:
+        raise AdvisorError(f"{path}: the tensors hold {held:,} parameters, but the metadata "
+                           f"describes a model of about {want:,}: the file is not the model its "
+                           "metadata names")
 
 
 def gguf_precision(h: GGUFHeader, file_type: str | None) -> str:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from advisor.errors import AdvisorError
+from advisor.files import quote
 
 from advisor.limits import (MAX_CONFIG_BYTES, MAX_CONTEXT, MAX_EXPERTS, MAX_FFN_SIZE,
                             MAX_HEAD_DIM, MAX_HEADS, MAX_HIDDEN_SIZE, MAX_INT_DIGITS, MAX_LAYERS,
@@ -22,20 +23,45 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
-def read_config(path: Path) -> dict:
-    """A config.json as a dict: a regular file of at most MAX_CONFIG_BYTES holding a JSON
-    object; AdvisorError naming the file otherwise."""
+def _no_duplicates(pairs: list) -> dict:
+    """json's object hook refusing a key given twice ({"a": 1, "a": 2} reads as a = 2 in json,
+    as a = 1 in other parsers: which one the file means is unknowable)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise ValueError(f"key {quote.name(k)} appears twice in one object")
+            seen.add(k)
+    return out
+
+
+def strict_json(text: str | bytes):
+    """json.loads with integers bounded to MAX_INT_DIGITS digits and duplicate keys refused:
+    ValueError (json.JSONDecodeError for bad syntax), RecursionError for deep nesting."""
+    return json.loads(text, parse_int=_parse_int, object_pairs_hook=_no_duplicates)
+
+
+def read_json(path: Path, limit: int, what: str):
+    """A small JSON file (config.json, a safetensors index): a regular file of at most `limit`
+    bytes read with strict_json; AdvisorError naming the file otherwise."""
     from advisor.readfile import read_text
 
-    text = read_text(path, MAX_CONFIG_BYTES, "config.json")
+    text = read_text(path, limit, what)
     try:
-        cfg = json.loads(text, parse_int=_parse_int)
+        return strict_json(text)
     except json.JSONDecodeError as exc:
         raise AdvisorError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     except RecursionError:
         raise AdvisorError(f"{path}: not valid JSON: nested too deeply") from None
-    except ValueError as exc:  # from _parse_int
+    except ValueError as exc:  # from _parse_int, _no_duplicates
         raise AdvisorError(f"{path}: not valid JSON: {exc}") from None
+
+
+def read_config(path: Path) -> dict:
+    """A config.json as a dict: a regular file of at most MAX_CONFIG_BYTES holding a JSON
+    object; AdvisorError naming the file otherwise."""
+    cfg = read_json(path, MAX_CONFIG_BYTES, "config.json")
     if not isinstance(cfg, dict):
         raise AdvisorError(f"{path}: not a JSON object")
     return cfg
@@ -91,7 +117,7 @@ def architecture_fields(cfg: dict, where: str) -> dict:
     f = dict(
         layers=layers, hidden_size=hidden, attention_heads=heads, kv_heads=kv,
         head_dim=n("head_dim", maximum=MAX_HEAD_DIM, default=max(hidden // heads, 1)),
-        ffn_size=ffn, vocab_size=n("vocab_size", maximum=MAX_VOCAB, minimum=0, default=0),
+        ffn_size=ffn, vocab_size=n("vocab_size", maximum=MAX_VOCAB, default=0),
         tied_embeddings=bool(cfg.get("tie_word_embeddings", mt.startswith("gemma"))),
         max_context=n("max_position_embeddings", "n_positions", "seq_length", maximum=MAX_CONTEXT,
                       default=4096),
@@ -129,26 +155,44 @@ def architecture_fields(cfg: dict, where: str) -> dict:
     return f
 
 
-def checkpoint_precision(cfg: dict) -> str:
-    """The precision name a checkpoint is stored at, from its quantization_config / dtype."""
+# torch_dtype names (and the short names some configs write) -> the precision they store
+_DTYPES = {"float16": "fp16", "fp16": "fp16", "half": "fp16", "bfloat16": "bf16", "bf16": "bf16",
+           "float32": "fp32", "fp32": "fp32", "float": "fp32",
+           "float8_e4m3fn": "fp8", "float8_e5m2": "fp8"}
+
+
+def checkpoint_precision(cfg: dict, where: str = "config.json") -> str:
+    """The precision name a checkpoint is stored at, from its quantization_config / dtype. A
+    quantization_config that is not an object, or a dtype the sizing does not know, is an
+    AdvisorError: read as bf16 it would size another model than the file's."""
     q = cfg.get("quantization_config")
+    if q is not None and not isinstance(q, dict):
+        raise AdvisorError(f"{where}: quantization_config is {quote.value(q)}, not an object "
+                           "with a quant_method: cannot tell how the weights are stored")
     if isinstance(q, dict):
-        method = str(q.get("quant_method", "")).lower()
+        raw = q.get("quant_method", "")
+        method = raw.lower() if isinstance(raw, str) else quote.value(raw)
         if method == "bitsandbytes":
             return "nf4" if q.get("load_in_4bit") else "int8"
         if method == "gptq":
             bits = q.get("bits", 4)
-            return "gptq" if bits == 4 else f"gptq-int{bits}"
+            return "gptq" if bits == 4 else f"gptq-int{quote.value(bits)}"
         if method == "awq":
             return "awq"
         if method in ("fp8", "fbgemm_fp8", "compressed-tensors", "compressed_tensors"):
             skip = q.get("modules_to_not_convert") or q.get("ignore") or []
-            if any("self_attn" in str(m) for m in skip):
+            if isinstance(skip, list) and any("self_attn" in str(m) for m in skip):
                 return "fp8-ffn"  # attention left in BF16, as Meta's Llama 3.1 FP8 release
             return "fp8"
         return method or "unknown"
-    dtype = str(cfg.get("torch_dtype") or cfg.get("dtype") or "bfloat16")
-    return {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}.get(dtype, "bf16")
+    key = "torch_dtype" if cfg.get("torch_dtype") is not None else "dtype"
+    dtype = cfg.get(key)
+    if dtype is None:
+        return "bf16"
+    if isinstance(dtype, str) and dtype.removeprefix("torch.").lower() in _DTYPES:
+        return _DTYPES[dtype.removeprefix("torch.").lower()]
+    raise AdvisorError(f"{where}: {key} {quote.value(dtype)} is not a dtype the sizing knows "
+                       "(float16, bfloat16, float32)")
 
 
 def hf_cache_dir() -> Path:

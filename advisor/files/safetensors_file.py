@@ -8,9 +8,12 @@ import struct
 from pathlib import Path
 
 from advisor.errors import AdvisorError
+from advisor.files import quote
 from advisor.sizing.inventory import TensorRecord
 
 MAX_HEADER_BYTES = 100 << 20   # the safetensors crate refuses headers over 100 MB too
+# Tensors in one file: as the GGUF reader's cap (a shard of an unmerged MoE holds a few thousand)
+MAX_TENSORS = 1 << 18
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
                "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1,
                "F8_E8M0": 1}
@@ -29,33 +32,53 @@ def read_safetensors(path: Path) -> list[TensorRecord]:
             raise AdvisorError(f"{path}: not a valid safetensors file: header claims {n} bytes "
                                f"(file {size} bytes, limit {MAX_HEADER_BYTES})")
         raw = f.read(n)
+    # every tensor entry names its data_offsets: count them before parsing (a 42 MB header of
+    # 500,000 entries takes seconds to parse only to be refused)
+    entries = raw.count(b'"data_offsets"')
+    if entries > MAX_TENSORS:
+        raise AdvisorError(f"{path}: not a valid safetensors file: header holds {entries:,} "
+                           f"tensor entries (limit {MAX_TENSORS:,}); no real shard holds that many")
+    from advisor.files.hf import strict_json
+
     try:
-        header = json.loads(raw)
+        header = strict_json(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise AdvisorError(f"{path}: not a valid safetensors file: header is not JSON ({exc})") from None
+        raise AdvisorError(f"{path}: not a valid safetensors file: header is not JSON "
+                           f"({quote.name(str(exc), 120)})") from None
+    except ValueError as exc:  # an integer of too many digits, a tensor named twice
+        raise AdvisorError(f"{path}: not a valid safetensors file: header holds {exc}") from None
     if not isinstance(header, dict):
         raise AdvisorError(f"{path}: not a valid safetensors file: header is not a JSON object")
+    if len(header) > MAX_TENSORS + 1:  # + __metadata__
+        raise AdvisorError(f"{path}: not a valid safetensors file: header names {len(header):,} "
+                           f"tensors (limit {MAX_TENSORS:,}); no real shard holds that many")
     data_bytes = size - 8 - n
     out = []
     for name, info in header.items():
         if name == "__metadata__":
             continue
+        shown = quote.name(name)  # the name in a message: one short printable line
         try:
             dtype, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
         except (KeyError, TypeError, ValueError):
-            raise AdvisorError(f"{path}: tensor {name}: needs dtype, shape and data_offsets") from None
-        if dtype not in DTYPE_BYTES:
-            raise AdvisorError(f"{path}: tensor {name}: unknown dtype {dtype!r}")
-        if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
-            raise AdvisorError(f"{path}: tensor {name}: shape {shape!r} is not a list of sizes")
+            raise AdvisorError(f"{path}: tensor {shown}: needs dtype, shape and data_offsets") from None
+        if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
+            raise AdvisorError(f"{path}: tensor {shown}: unknown dtype {quote.value(dtype)}")
+        if not (isinstance(shape, list)
+                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
+            raise AdvisorError(f"{path}: tensor {shown}: shape {quote.value(shape)} is not a list "
+                               "of sizes")
         if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end <= data_bytes):
-            raise AdvisorError(f"{path}: truncated or corrupt safetensors: tensor {name} bytes "
-                               f"[{begin}, {end}) lie outside the {data_bytes} bytes of data")
-        elements = 1
-        for d in shape:
+            raise AdvisorError(f"{path}: truncated or corrupt safetensors: tensor {shown} bytes "
+                               f"[{quote.value(begin)}, {quote.value(end)}) lie outside the "
+                               f"{data_bytes} bytes of data")
+        elements = 0 if 0 in shape else 1
+        for d in shape if elements else ():
             elements *= d
+            if elements > end - begin:  # every dtype takes a byte or more an element
+                break
         if elements * DTYPE_BYTES[dtype] != end - begin:
-            raise AdvisorError(f"{path}: tensor {name}: {end - begin} bytes do not hold shape "
-                               f"{shape} of {dtype}")
+            raise AdvisorError(f"{path}: tensor {shown}: {end - begin} bytes do not hold shape "
+                               f"{quote.value(shape)} of {dtype}")
         out.append(TensorRecord(name, dtype, tuple(shape), end - begin))
     return out

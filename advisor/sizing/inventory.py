@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 _LAYER = re.compile(r"(?:^|\.)(?:blk|layers|h|block|blocks)\.(\d+)\.")
 _EMBED = ("token_embd.weight", "embed_tokens.weight", "wte.weight", "tok_embeddings.weight")
@@ -30,13 +31,20 @@ class TensorInventory:
     tensors: tuple[TensorRecord, ...]
     assumptions: tuple[str, ...] = ()
 
-    @property
+    # The sums below walk every tensor once per inventory, not once per plan: a question sizes
+    # dozens of plans, and a file may hold a quarter of a million tensors. (cached_property
+    # writes the instance __dict__, which a frozen dataclass allows; the fields stay frozen.)
+    @cached_property
     def total_bytes(self) -> int:
         return sum(t.nbytes for t in self.tensors)
 
     def breakdown(self) -> dict[str, int]:
         """Same keys as weights_breakdown_bytes: embedding, output (everything outside the
-        layers but the embedding), layers, largest_layer."""
+        layers but the embedding), layers, largest_layer. A copy of the memoised sums."""
+        return dict(self._breakdown)
+
+    @cached_property
+    def _breakdown(self) -> dict[str, int]:
         per_layer: dict[int, int] = {}
         embedding = output = 0
         for t in self.tensors:
@@ -51,6 +59,10 @@ class TensorInventory:
                 "largest_layer": max(per_layer.values(), default=0)}
 
     def dtype_bytes(self) -> dict[str, int]:
+        return dict(self._dtype_bytes)
+
+    @cached_property
+    def _dtype_bytes(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for t in self.tensors:
             out[t.dtype] = out.get(t.dtype, 0) + t.nbytes
