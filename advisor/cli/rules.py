@@ -17,6 +17,16 @@ def _does(r) -> str:
                                   r.recommend and f"recommend {r.recommend}") if x)
 
 
+def _folder(rule_dir: Path) -> Path:
+    """RULE_DIR, checked as --rules folders are (advisor.paths.user_folders), and present."""
+    from advisor.paths import user_folders
+
+    user_folders(None, [rule_dir], "rule folder")
+    if not rule_dir.is_dir():
+        raise AdvisorError(f"{rule_dir}: no such folder")
+    return rule_dir
+
+
 @click.group()
 def rules() -> None:
     """List, show, check, test and scaffold rule files."""
@@ -66,8 +76,8 @@ def check_(rule_dir, rules_dirs):
     """Validate the rulebook, with RULE_DIR's rules added: every error, then exit 2."""
     from advisor.rules.book import check
 
-    if rule_dir is not None and not rule_dir.is_dir():
-        raise AdvisorError(f"{rule_dir}: no such folder")
+    if rule_dir is not None:
+        rule_dir = _folder(rule_dir)
     specs = check([*rules_dirs, *([rule_dir] if rule_dir else [])])
     sys.stdout.write(f"{len(specs)} rules OK\n")
 
@@ -80,7 +90,7 @@ def test_(rule_dir, rules_dirs):
     from advisor.paths import data_dir
     from advisor.rules.book import test
 
-    outcomes = test(rule_dir or data_dir("rules"), rules_dirs)
+    outcomes = test(_folder(rule_dir) if rule_dir else data_dir("rules"), rules_dirs)
     failed = [o for o in outcomes if not o.passed]
     for o in outcomes:
         line = f"{'PASS' if o.passed else 'FAIL'} {o.case.test_id}"
