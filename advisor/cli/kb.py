@@ -100,8 +100,10 @@ def validate(ctx, directory):
     try:
         k = load_kb(extra=dirs)
     except KBErrors as exc:
+        from advisor.text import escaped
+
         for line in exc.errors:
-            click.echo(line, err=True)
+            click.echo(escaped(line, keep_newlines=False), err=True)
         click.echo(f"advisor: {len(exc.errors)} error(s) in the knowledge base", err=True)
         ctx.exit(2)
     replaced = sum(len(i.overrides) for i in (k.models, k.gpus))

@@ -38,11 +38,14 @@ def list_(rules_dirs):
     """Every rule in firing order: id, priority, what it does, what it advises."""
     from advisor.rules.book import check
 
+    from advisor.text import one_line
+
     specs = check(rules_dirs)
-    width = max(len(r.id) for r in specs)
+    width = max(len(one_line(r.id)) for r in specs)
     for r in specs:
-        advises = " ".join(r.doc["advises"].split())
-        sys.stdout.write(f"{r.id:<{width}}  {r.priority:>4}  {_does(r)}\n{'':<{width + 8}}{advises}\n")
+        advises = one_line(r.doc["advises"])
+        sys.stdout.write(f"{one_line(r.id):<{width}}  {r.priority:>4}  {one_line(_does(r))}\n"
+                         f"{'':<{width + 8}}{advises}\n")
 
 
 @rules.command()
@@ -61,12 +64,18 @@ def show(rule_id, rules_dirs):
         raise AdvisorError(f"unknown rule '{rule_id}'" + (f"; closest: {', '.join(near)}" if near else ""))
     cases = [c for c in load_cases(r.path.parent)[0] if c.rule_id == r.id]
     out = [f"{r.id} (priority {r.priority}; {r.path})", "",
-           *(f"{k}: {' '.join(r.doc[k].split())}" for k in ("advises", "why", "example")), "",
+           *(f"{k}: {r.doc[k]}" for k in ("advises", "why", "example")), "",
            "when:", *(f"  - {c.text}" for c in r.when), f"then: {_does(r)}"]
     out += [f"  {name}: {fact}{'?' if name in r.optional else ''}" for name, fact in r.with_facts.items()]
     out += [f"  {fact}: {getattr(v, 'name', v)!s}" for fact, v in r.derive.items()]
     out += ["", f"cases ({len(cases)}):", *(f"  {c.test_id}: expect {c.expect}" for c in cases)]
-    sys.stdout.write("\n".join(out) + "\n")
+    from advisor.text import one_line
+
+    def line(text: str) -> str:  # one printable line, its indent kept
+        indent = text[: len(text) - len(text.lstrip(" "))]
+        return indent + one_line(text) if text.strip() else ""
+
+    sys.stdout.write("\n".join(line(t) for t in out) + "\n")
 
 
 @rules.command("check")
