@@ -34,12 +34,9 @@ def recommendation_kinds(templates_dir: Path | None = None) -> set[str]:
 
 
 def rule_dirs(extra: list[Path] | tuple = ()) -> list[Path]:
-    dirs = [data_dir("rules")]
-    env = os.environ.get(RULES_ENV)
-    if env:
-        dirs += [Path(p) for p in env.split(os.pathsep) if p]
-    dirs += [Path(p) for p in extra]
-    return dirs
+    from advisor.paths import user_folders
+
+    return [data_dir("rules"), *user_folders(os.environ.get(RULES_ENV), extra, "rule folder")]
 
 
 def load_objective_file(extra: list[Path] | tuple = ()):
@@ -221,6 +218,9 @@ class Advisor:
                                f"most; for more throughput, run copies side by side, not {gpus}")
         if batch > MAX_BATCH:
             raise AdvisorError(f"--batch must be at most {MAX_BATCH:,} sequences at once, not {batch:,}")
+        if not str(model).strip():
+            raise AdvisorError("the model is empty: give a KB id or name (llama-3.1-8b), a model "
+                               "folder or a .gguf file")
         if precision is not None and not precision.strip():
             raise AdvisorError("--precision is empty: give a format (bf16, fp8, Q4_K_M, ...) or leave it out")
         from advisor.files import resolve_model

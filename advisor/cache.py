@@ -3,11 +3,12 @@ every run: the validated KB (advisor.kb.cache), the rulebook and the objective
 (advisor.advise), the weight sizes of architectures (advisor.sizing.weights) and compiled
 templates (advisor.render).
 
-Where: $ADVISOR_CACHE_DIR, else $XDG_CACHE_HOME/advisor, else ~/.cache/advisor.
+Where: $ADVISOR_CACHE_DIR, else $XDG_CACHE_HOME/advisor (an absolute path; a relative one is
+ignored, as the XDG spec says), else ~/.cache/advisor.
 
 Keys: a cache file's name is a digest of everything its content depends on: advisor's version,
 the size and modification time of the source files of the code that computes it, and the path,
-size and modification time of every input file (an entry, a rule file, a template), so editing
+size, modification time and status-change time of every input file (an entry, a rule file, a template), so editing
 any of them, adding a folder or upgrading advisor computes it again. Nothing that failed (a KB or
 rule error) is cached. Anything that goes wrong with a cache (an unwritable folder, a damaged or
 foreign file) falls back to computing; files are written to a temporary name and renamed into
@@ -37,7 +38,9 @@ def cache_dir() -> Path:
     given = os.environ.get("ADVISOR_CACHE_DIR")
     if given:
         return Path(given)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base or not os.path.isabs(base):  # the XDG spec: a relative value is to be ignored
+        base = Path.home() / ".cache"
     return Path(base) / "advisor"
 
 
@@ -53,6 +56,13 @@ def code_files(*names: str) -> list[Path]:
         p = PACKAGE / name
         out += sorted(p.glob("*.py")) if p.is_dir() else [p]
     return out
+
+
+def _stamp(st: os.stat_result) -> str:
+    """What says a file changed: its size, modification time and status-change time. The
+    modification time alone can be set back (cp -p, rsync -a, touch -r) after a same-size edit;
+    the change time (st_ctime_ns) cannot be set by a user, and any write or rename moves it."""
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
 class Key:
@@ -72,7 +82,7 @@ class Key:
         """A file's path, size and modification time; a missing one counts as missing."""
         try:
             st = p.stat()
-            return self.text(f"file:{p.resolve()}:{st.st_size}:{st.st_mtime_ns}")
+            return self.text(f"file:{p.resolve()}:{_stamp(st)}")
         except FileNotFoundError:
             return self.text(f"missing:{p.resolve()}")
 
@@ -87,7 +97,7 @@ class Key:
         for name, entry in found:
             if pattern == "*" or fnmatch(name, pattern):
                 st = entry.stat()
-                self.text(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+                self.text(f"{name}:{_stamp(st)}")
         return self
 
     def digest(self) -> str:
@@ -131,7 +141,7 @@ def cached(name: str, prefix: str, key: Callable[[], Key], build: Callable[[], T
         return build()
     try:
         path = cache_dir() / f"{prefix}-{key().digest()}.pickle"
-    except OSError:
+    except (OSError, RuntimeError, ValueError):  # RuntimeError: a loop of links (resolve())
         return build()
     hit = read_pickle(path, valid)
     if hit is not None:

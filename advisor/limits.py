@@ -56,6 +56,11 @@ MAX_CORES = 10**7
 # A rental price in USD an hour, for a whole 8-GPU node: tens of dollars today; 10**5 is far above.
 MAX_USD_PER_HOUR = 1e5
 
+# -- names ----------------------------------------------------------------------------------
+# A KB id is also a file name (<id>.yaml); published ids are under 60 characters, and file
+# systems allow 255 bytes a name. 128 leaves room for both.
+MAX_ID_CHARS = 128
+
 # -- files a user hands us ---------------------------------------------------------------------
 # A Hugging Face config.json is a few KB (multimodal ones tens of KB).
 MAX_CONFIG_BYTES = 4 << 20

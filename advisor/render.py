@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from advisor import cache
 from advisor.paths import data_dir
+from advisor.text import one_line  # noqa: F401 - the shared helper, imported from here too
 from advisor.plans.runtimes import RUNTIME_NAMES
 from advisor.sizing import constants as c
 
@@ -26,15 +27,6 @@ if TYPE_CHECKING:
 
 # `_` between two letters or digits never starts emphasis (Q4_K_M): only the others are escaped
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|#&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
-
-
-def one_line(text) -> str:
-    """A name as one line of plain text (a terminal line): control, format and line separator
-    characters and runs of whitespace become one space."""
-    text = str(text)
-    if not text.isprintable():
-        text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return " ".join(text.split())
 
 
 def md_text(text) -> str:

@@ -196,7 +196,7 @@ def test_failed_pages_are_reported_with_reasons_and_the_rest_written(tmp_path):
     out = tmp_path / "out"
     r = run("generate", "--out", str(out), "-m", "llama-3.1-8b,llama-3.1-70b", "-g", "h200",
             "-p", "fp16", "--rules", str(rules), "-j", "1")
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == 2, r.output
     assert "1 written, 0 unchanged, 1 failed" in r.output
     assert "failed: llama-3.1-70b/h200__fp16.md: the rulebook gave 2 verdicts" in r.output
     index = (out / "index.md").read_text()
@@ -410,7 +410,7 @@ def test_a_failed_run_never_replaces_a_complete_index(tmp_path):
     assert run(*args).exit_code == 0
     good = (out / "index.md").read_bytes()
     r = run(*args, "--rules", str(_failing_rules(tmp_path)))
-    assert r.exit_code == 1 and "2 failed; index kept (pages failed)" in r.output, r.output
+    assert r.exit_code == 2 and "2 failed; index kept (pages failed)" in r.output, r.output
     assert (out / "index.md").read_bytes() == good
     assert run(*args).exit_code == 0 and (out / "index.md").read_bytes() == good
 
@@ -420,7 +420,7 @@ def test_a_failed_run_may_replace_an_index_that_was_already_partial(tmp_path):
     args = ["generate", "--out", str(out), "-m", "llama-3.1-8b", "-g", "rtx-4090", "-p", "fp16",
             "--rules", str(_failing_rules(tmp_path))]
     r = run(*args)
-    assert r.exit_code == 1 and "index written" in r.output   # no index before: this one says why
+    assert r.exit_code == 2 and "index written" in r.output   # no index before: this one says why
     assert "failed" in (out / "index.md").read_text()
     r = run(*args[:-2])
     assert r.exit_code == 0 and "index written" in r.output

@@ -32,13 +32,19 @@ from advisor.bulk.pages import FAILED, UNCHANGED, WRITTEN, Page, Settings
 from advisor.bulk.select import Filters, Selection, select
 from advisor.bulk.slugs import precision_slug, slug
 from advisor.bulk.workers import Progress, run_pages
+from advisor.advise import MAX_BATCH, MAX_GPUS
 from advisor.errors import AdvisorError
+from advisor.limits import MAX_CONTEXT
+from advisor.sizing.constants import GPUS_PER_NODE
 from advisor.sizing.weights import format_mismatch
 from advisor.kb.store import KnowledgeBase
 from advisor.rules.spec import RuleSpec
 from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS
 
 FORMATS = {"markdown": "md", "html": "html"}
+# Worker processes at most (and never more than the CPU cores): beyond that, start-up and memory
+# cost more than they give.
+MAX_JOBS = 64
 
 
 @dataclass
@@ -128,10 +134,38 @@ def check_out(out: Path, force: bool = False) -> None:
                            f"into it")
 
 
+def check_tree(out: Path, pages: list[Page], fmt: str) -> None:
+    """Refuse (AdvisorError, naming it) a symbolic link, or an entry of the wrong kind, where the
+    run writes: the index, the marker, the lock, style.css, the page folders and the pages. A
+    link would make a write land outside the output folder."""
+    if not out.is_dir():
+        return
+    ext = FORMATS[fmt]
+    for name in (f"index.{ext}", MARKER, files.LOCK_NAME, "style.css"):
+        files.check_entry(out / name)
+    by_folder: dict[str, set[str]] = {}
+    for page in pages:
+        folder, _, name = page.relpath.rpartition("/")
+        by_folder.setdefault(folder, set()).add(name)
+    for folder, names in by_folder.items():
+        d = out / folder
+        if not files.check_entry(d, "folder"):
+            continue
+        try:
+            with os.scandir(d) as it:
+                present = [e.name for e in it if e.name in names]
+        except OSError as exc:
+            raise AdvisorError(f"'{d}': cannot read the folder: {exc.strerror}") from None
+        for name in present:
+            files.check_entry(d / name)
+
+
 def _index_states(out: Path) -> dict[str, str]:
     """index file name -> complete | partial (the run that wrote it had failed pages)."""
     try:
-        text = (out / MARKER).read_text(encoding="utf-8", errors="replace")[:4096]
+        fd = os.open(out / MARKER, os.O_RDONLY | files.NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            text = fh.read(4096).decode("utf-8", errors="replace")
     except OSError:
         return {}
     states = {}
@@ -154,7 +188,7 @@ def _locked(out: Path):
     except ImportError:  # Windows: no advisory locks; one run a folder is up to the user
         yield
         return
-    fd = os.open(out / files.LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = files.open_lock(out / files.LOCK_NAME)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -178,10 +212,26 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
                         ("--jobs", jobs)):
         if value < 1:
             raise AdvisorError(f"{name} must be at least 1, not {value}")
+    # the limits explain has, checked once here instead of failing every page
+    if gpu_count > MAX_GPUS:
+        raise AdvisorError(f"--gpu-count must be at most {MAX_GPUS} ({MAX_GPUS // GPUS_PER_NODE} "
+                           f"nodes of {GPUS_PER_NODE}), not {gpu_count:,}")
+    if batch > MAX_BATCH:
+        raise AdvisorError(f"--batch must be at most {MAX_BATCH:,} sequences at once, not {batch:,}")
+    if context_tokens > MAX_CONTEXT:
+        raise AdvisorError(f"--context must be at most {MAX_CONTEXT:,} tokens, not {context_tokens:,}")
+    jobs = max(1, min(jobs, os.cpu_count() or 1, MAX_JOBS))
     sel = select(kb, filters)
+    if "context" not in defaults and sel.models:
+        longest = max(sel.models, key=lambda m: m.context_limit)
+        if context_tokens > longest.context_limit:
+            raise AdvisorError(f"--context {context_tokens:,} is beyond the maximum of every model "
+                               f"selected (the longest: {longest.name}, {longest.context_limit:,} "
+                               f"tokens)")
     pages = plan_pages(sel, fmt)
     out = Path(out)
     check_out(out, force)
+    check_tree(out, pages, fmt)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

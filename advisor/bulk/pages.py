@@ -87,6 +87,7 @@ class PageMaker:
             path = self.settings.out / page.relpath
             if path.parent not in self._folders:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                files.check_entry(path.parent, "folder")  # made, or a link put there since
                 self._folders.add(path.parent)
             written = files.write_if_changed(path, text.encode("utf-8"))
             speed = adv.situation.facts.get("decode_tokens_per_s")

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from advisor.paths import data_dir
 from advisor.render import md_text, tps
+from advisor.text import one_line
 
 _ESCAPE = r"\\[!-/:-@\[-`{-~]"   # a backslash escape: one character, never markup
 _INLINE_RE = re.compile(rf"\\([!-/:-@\[-`{{-~])|`([^`]+)`|\*\*((?:{_ESCAPE}|[^\\])+?)\*\*"
@@ -118,7 +119,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, autoescape=autoescape)
-    env.filters.update(thousands=lambda n: f"{n:,}", md_cell=md_cell)
+    env.filters.update(thousands=lambda n: f"{n:,}", md_cell=md_cell, line=one_line)
     return env
 
 

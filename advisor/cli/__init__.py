@@ -14,6 +14,7 @@ from importlib import import_module
 import click
 
 from advisor.errors import AdvisorError
+from advisor.text import escaped
 
 # command name -> the module that defines it (as an attribute of the same name)
 _COMMANDS = {"explain": "advisor.cli.explain", "fit": "advisor.cli.fit",
@@ -30,16 +31,24 @@ class _Group(click.Group):
             sys.stdout.flush()  # a full disk (`> /dev/full`) fails here, not at exit
             return result
         except AdvisorError as exc:
-            click.echo(f"advisor: error: {exc}", err=True)
+            _say(f"advisor: error: {escaped(str(exc))}")
             ctx.exit(2)
         except OSError as exc:
             if not (_output_failed() or (exc.filename is None and exc.errno in _WRITE_ERRORS)):
                 raise
             _silence_stdout()
             if exc.errno != errno.EPIPE:  # a reader that stopped reading (`| head`) is no error
-                click.echo(f"advisor: error: cannot write the output: {exc.strerror or exc}",
-                           err=True)
+                _say(f"advisor: error: cannot write the output: {escaped(exc.strerror or exc)}")
             ctx.exit(2)
+
+    def main(self, *args, **kwargs):
+        try:
+            return super().main(*args, **kwargs)
+        except OSError as exc:  # click's usage message to a standard error that fails (/dev/full)
+            if exc.filename is not None or exc.errno not in _WRITE_ERRORS:
+                raise
+            _silence(sys.stderr)
+            sys.exit(2)
 
     def list_commands(self, ctx):
         return sorted({*super().list_commands(ctx), *_COMMANDS})
@@ -54,6 +63,15 @@ class _Group(click.Group):
 _WRITE_ERRORS = {errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF}
 
 
+def _say(line: str) -> None:
+    """A line to standard error; one that cannot be written (closed, a full disk) is dropped:
+    the exit status still says what happened."""
+    try:
+        click.echo(line, err=True)
+    except (OSError, ValueError, AttributeError):
+        _silence(sys.stderr)
+
+
 def _output_failed() -> bool:
     """Whether standard output cannot be written (its flush fails)."""
     try:
@@ -66,9 +84,15 @@ def _output_failed() -> bool:
 def _silence_stdout() -> None:
     """Point standard output at the null device, so that the flush at exit does not fail
     again with a traceback after a failed write has been reported."""
+    _silence(sys.stdout)
+
+
+def _silence(stream) -> None:
+    """Point a standard stream at the null device (its pending bytes go there too), so that
+    the flush at exit does not fail again (and turn the exit status into 120)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
     except (OSError, ValueError, AttributeError):
         pass

@@ -34,7 +34,7 @@ def _interrupt(signum, frame):
 @click.option("--gpu-count", "-n", type=int, default=1, show_default=True, help="GPUs of each kind.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown",
               show_default=True)
-@click.option("--jobs", "-j", type=int, default=None, help="Worker processes. Default: one a CPU core.")
+@click.option("--jobs", "-j", type=int, default=None, help="Worker processes. Default, and at most: one a CPU core (64 at most).")
 @rules_option
 @kb_option
 def generate(out, force, models, gpus, precisions, families, vendors, memory_gib, params_b, context, batch,
@@ -45,6 +45,7 @@ def generate(out, force, models, gpus, precisions, families, vendors, memory_gib
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS
 
     from advisor.errors import AdvisorError
+    from advisor.render import one_line
 
     if not out.strip():
         raise AdvisorError("--out is empty: name the folder to write into")
@@ -87,9 +88,10 @@ def generate(out, force, models, gpus, precisions, families, vendors, memory_gib
     index = "written" if s.index_written else "kept (pages failed)" if s.index_kept else "unchanged"
     click.echo(f"{s.total:,} pages in {s.out}: {s.written:,} written, {s.unchanged:,} unchanged, "
                f"{len(s.failed):,} failed; index {index} ({s.seconds:.1f} s, "
-               f"{s.total / max(s.seconds, 1e-9):,.0f} pages/s)")
+               f"{s.total / max(s.seconds, 1e-9):,.0f} pages/s)"
+               + ("; pages failed: exit status 2" if s.failed else ""))
     if s.stale_temp_files_removed:
         click.echo(f"removed {s.stale_temp_files_removed} temporary file(s) left by an interrupted run")
     for page, reason in s.failed:
-        click.echo(f"failed: {page}: {reason}")
-    sys.exit(1 if s.failed else 0)
+        click.echo(f"failed: {one_line(page)}: {one_line(reason)}")
+    sys.exit(2 if s.failed else 0)

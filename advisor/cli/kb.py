@@ -91,13 +91,19 @@ def validate(ctx, directory):
     models/ and gpus/, checked on top of the built-in entries). Prints every error as
     `path:line: field 'x': message` and exits 2 if there is one."""
     from advisor.kb.store import KBErrors, load_kb, user_kb_dirs
+    from advisor.paths import user_folders
 
-    dirs = user_kb_dirs(ctx.obj["kb_dirs"]) + ([directory] if directory else [])
+    def user_kb_dirs_of(d):
+        return user_folders(None, [d], "KB folder") if d else []
+
+    dirs = user_kb_dirs(ctx.obj["kb_dirs"]) + user_kb_dirs_of(directory)
     try:
         k = load_kb(extra=dirs)
     except KBErrors as exc:
+        from advisor.text import escaped
+
         for line in exc.errors:
-            click.echo(line, err=True)
+            click.echo(escaped(line, keep_newlines=False), err=True)
         click.echo(f"advisor: {len(exc.errors)} error(s) in the knowledge base", err=True)
         ctx.exit(2)
     replaced = sum(len(i.overrides) for i in (k.models, k.gpus))

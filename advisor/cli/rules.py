@@ -17,6 +17,16 @@ def _does(r) -> str:
                                   r.recommend and f"recommend {r.recommend}") if x)
 
 
+def _folder(rule_dir: Path) -> Path:
+    """RULE_DIR, checked as --rules folders are (advisor.paths.user_folders), and present."""
+    from advisor.paths import user_folders
+
+    user_folders(None, [rule_dir], "rule folder")
+    if not rule_dir.is_dir():
+        raise AdvisorError(f"{rule_dir}: no such folder")
+    return rule_dir
+
+
 @click.group()
 def rules() -> None:
     """List, show, check, test and scaffold rule files."""
@@ -28,11 +38,14 @@ def list_(rules_dirs):
     """Every rule in firing order: id, priority, what it does, what it advises."""
     from advisor.rules.book import check
 
+    from advisor.text import one_line
+
     specs = check(rules_dirs)
-    width = max(len(r.id) for r in specs)
+    width = max(len(one_line(r.id)) for r in specs)
     for r in specs:
-        advises = " ".join(r.doc["advises"].split())
-        sys.stdout.write(f"{r.id:<{width}}  {r.priority:>4}  {_does(r)}\n{'':<{width + 8}}{advises}\n")
+        advises = one_line(r.doc["advises"])
+        sys.stdout.write(f"{one_line(r.id):<{width}}  {r.priority:>4}  {one_line(_does(r))}\n"
+                         f"{'':<{width + 8}}{advises}\n")
 
 
 @rules.command()
@@ -51,12 +64,18 @@ def show(rule_id, rules_dirs):
         raise AdvisorError(f"unknown rule '{rule_id}'" + (f"; closest: {', '.join(near)}" if near else ""))
     cases = [c for c in load_cases(r.path.parent)[0] if c.rule_id == r.id]
     out = [f"{r.id} (priority {r.priority}; {r.path})", "",
-           *(f"{k}: {' '.join(r.doc[k].split())}" for k in ("advises", "why", "example")), "",
+           *(f"{k}: {r.doc[k]}" for k in ("advises", "why", "example")), "",
            "when:", *(f"  - {c.text}" for c in r.when), f"then: {_does(r)}"]
     out += [f"  {name}: {fact}{'?' if name in r.optional else ''}" for name, fact in r.with_facts.items()]
     out += [f"  {fact}: {getattr(v, 'name', v)!s}" for fact, v in r.derive.items()]
     out += ["", f"cases ({len(cases)}):", *(f"  {c.test_id}: expect {c.expect}" for c in cases)]
-    sys.stdout.write("\n".join(out) + "\n")
+    from advisor.text import one_line
+
+    def line(text: str) -> str:  # one printable line, its indent kept
+        indent = text[: len(text) - len(text.lstrip(" "))]
+        return indent + one_line(text) if text.strip() else ""
+
+    sys.stdout.write("\n".join(line(t) for t in out) + "\n")
 
 
 @rules.command("check")
@@ -66,8 +85,8 @@ def check_(rule_dir, rules_dirs):
     """Validate the rulebook, with RULE_DIR's rules added: every error, then exit 2."""
     from advisor.rules.book import check
 
-    if rule_dir is not None and not rule_dir.is_dir():
-        raise AdvisorError(f"{rule_dir}: no such folder")
+    if rule_dir is not None:
+        rule_dir = _folder(rule_dir)
     specs = check([*rules_dirs, *([rule_dir] if rule_dir else [])])
     sys.stdout.write(f"{len(specs)} rules OK\n")
 
@@ -80,7 +99,7 @@ def test_(rule_dir, rules_dirs):
     from advisor.paths import data_dir
     from advisor.rules.book import test
 
-    outcomes = test(rule_dir or data_dir("rules"), rules_dirs)
+    outcomes = test(_folder(rule_dir) if rule_dir else data_dir("rules"), rules_dirs)
     failed = [o for o in outcomes if not o.passed]
     for o in outcomes:
         line = f"{'PASS' if o.passed else 'FAIL'} {o.case.test_id}"

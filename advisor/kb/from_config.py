@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from advisor.errors import AdvisorError
 from advisor.kb.schema import ID_PATTERN, Model
-from advisor.limits import short
+from advisor.limits import MAX_ID_CHARS, short
 
 Config = dict[str, Any]
 
@@ -235,14 +235,17 @@ def default_id(config: Config) -> str | None:
     if not isinstance(name, str) or not name.strip():
         return None
     cand = name.rstrip("/").split("/")[-1].lower()
-    return cand if re.fullmatch(ID_PATTERN, cand) else None
+    return cand if len(cand) <= MAX_ID_CHARS and re.fullmatch(ID_PATTERN, cand) else None
 
 
 def model_from_config(config: Config, model_id: str, source: str) -> Model:
     """A validated KB model entry; source names the config file it came from."""
     arch, vision = architecture_from_config(config)
+    if len(model_id) > MAX_ID_CHARS:
+        raise AdvisorError(f"id {short(model_id)} is {len(model_id):,} characters long: a KB id "
+                           f"(and its file name) has at most {MAX_ID_CHARS}")
     if not re.fullmatch(ID_PATTERN, model_id):
-        raise AdvisorError(f"id '{model_id}' is not a KB id (lower case letters, digits, '.', '-')")
+        raise AdvisorError(f"id {short(model_id)} is not a KB id (lower case letters, digits, '.', '-')")
     name = config.get("_name_or_path") if isinstance(config.get("_name_or_path"), str) else None
     entry = {
         "id": model_id,

@@ -46,6 +46,9 @@ def render_table(rows: list[dict]) -> str:
     """A markdown table with padded columns; numbers right-aligned."""
     if not rows:
         return "(none)\n"
+    from advisor.text import one_line
+
+    rows = [{c: one_line(v) for c, v in r.items()} for r in rows]  # a name is one plain line
     cols = list(rows[0])
     width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
     right = {c for c in cols if all(not r[c] or r[c][0].isdigit() for r in rows)}

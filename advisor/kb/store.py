@@ -246,8 +246,9 @@ class KnowledgeBase:
 
 def user_kb_dirs(extra: Sequence[Path] = ()) -> list[Path]:
     """User KB folders: those in $ADVISOR_KB (os.pathsep-separated), then `extra` (--kb)."""
-    env = os.environ.get(KB_ENV, "")
-    return [Path(p) for p in env.split(os.pathsep) if p] + [Path(p) for p in extra]
+    from advisor.paths import user_folders
+
+    return user_folders(os.environ.get(KB_ENV), extra, "KB folder")
 
 
 def _entry_files(root: Path, kind: str, errors: list[str]) -> list[Path]:
