@@ -31,7 +31,6 @@ def add(config_path, model_id, out_dir):
     if not model_id:
         raise AdvisorError(f"{config_path}: no _name_or_path that makes a KB id (lower case "
                            f"letters, digits, '.', '-', at most {MAX_ID_CHARS} characters); give --id")
-    model = model_from_config(config, model_id, str(config_path))
     out_dir = out_dir or data_dir("kb") / "models"
     try:
         out_is_file = out_dir.exists() and not out_dir.is_dir()
@@ -39,6 +38,7 @@ def add(config_path, model_id, out_dir):
         raise AdvisorError(f"--out '{out_dir}': cannot read it: {exc.strerror or exc}") from None
     if out_is_file:
         raise AdvisorError(f"--out '{out_dir}' is a file, not a folder")
+    model = model_from_config(config, model_id, str(config_path))
     target = out_dir / f"{model.id}.yaml"
     if target.exists():
         raise AdvisorError(f"{target} already exists; not overwriting it")
