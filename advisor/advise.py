@@ -259,6 +259,9 @@ class Advisor:
         if rt not in RUNTIMES:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
         work = replace(work, runtime=rt)
+        if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
+            raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
+                               "take it (leave it out, or ask --runtime vllm)")
         if rt == "llama.cpp" and not work.flash_attn and work.kv_cache_dtype in ("q8_0", "q4_0"):
             raise AdvisorError(f"--kv-cache {work.kv_cache_dtype} needs --flash-attn on: llama.cpp "
                                "quantizes the V cache only with flash attention")

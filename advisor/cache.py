@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import stat
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Callable, Iterable, TypeVar
@@ -104,8 +105,29 @@ class Key:
         return self._h.hexdigest()[:32]
 
 
+def trusted(path: Path) -> bool:
+    """Whether a cache file (or folder) may be read: a regular file (or folder), not a link,
+    FIFO or device, owned by this user and not writable by everyone, in a folder that is the
+    same. Unpickling runs code, so a cache anyone can write ($ADVISOR_CACHE_DIR on /tmp or
+    another shared folder) is not read; a FIFO would block the read for ever. (Group write is
+    allowed: a umask of 002 with a private group is common.)"""
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    try:
+        for p, want in ((path.parent, stat.S_ISDIR), (path, None)):
+            st = os.lstat(p)
+            kind_ok = want(st.st_mode) if want else (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode))
+            if not kind_ok or (uid is not None and st.st_uid != uid) or st.st_mode & 0o002:
+                return False
+    except OSError:
+        return False
+    return True
+
+
 def read_pickle(path: Path, valid: Callable[[object], bool]):
-    """The object pickled at path if `valid` accepts it, else None (missing, damaged, foreign)."""
+    """The object pickled at path if `valid` accepts it, else None (missing, damaged, foreign,
+    or not trusted: see trusted())."""
+    if not trusted(path):
+        return None
     try:
         with open(path, "rb") as fh:
             obj = pickle.load(fh)

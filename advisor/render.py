@@ -136,6 +136,8 @@ def _bytecode_cache():
 
     class BytecodeCache(jinja2.FileSystemBytecodeCache):
         def load_bytecode(self, bucket):
+            if not cache.trusted(Path(self.directory) / (self.pattern % bucket.key)):
+                return  # missing, or not ours alone to write (compiled code runs when loaded)
             try:
                 super().load_bytecode(bucket)
             except Exception:  # noqa: BLE001 - damaged or foreign: compile the template again

@@ -67,3 +67,76 @@ def test_uncalibrated_vendors_say_so(gpu, vendor):
         assert f"No {vendor} GPU was among the fitted runs" in r.output and "uncalibrated" in r.output
     else:
         assert "uncalibrated" not in r.output
+
+
+# --- the third hostile pass
+
+
+@pytest.mark.parametrize("hidden", [4112, 4100, 65])
+def test_widths_that_do_not_split_into_blocks_fall_back_not_crash(kb, hidden):
+    """llama.cpp quantizes a row that does not split into a type's blocks with a fallback type,
+    then F16 (llama-quant.cpp); a width such as 4,112 (not a multiple of 32) was a traceback."""
+    from dataclasses import replace
+
+    from advisor.sizing.precision import all_precisions, parse_precision
+    from advisor.sizing.weights import weights_bytes
+
+    a = replace(kb.model("llama-3.1-8b").architecture, hidden_size=hidden)
+    f16 = weights_bytes(a, parse_precision("fp16"))
+    for p in all_precisions():
+        assert 0 < weights_bytes(a, p) <= 2.5 * f16, p.name
+
+
+def _cache_with(tmp_path, mode):
+    d = tmp_path / "cache"
+    d.mkdir()
+    d.chmod(mode)
+    return d
+
+
+def test_a_cache_anyone_can_write_is_not_read(tmp_path, monkeypatch):
+    import pickle
+
+    from advisor import cache
+
+    d = _cache_with(tmp_path, 0o777)
+    monkeypatch.setenv("ADVISOR_CACHE_DIR", str(d))
+    path = d / "x-1.pickle"
+    path.write_bytes(pickle.dumps({"a": 1}))
+    assert cache.read_pickle(path, lambda v: True) is None       # the folder is world-writable
+    d.chmod(0o700)
+    path.chmod(0o666)
+    assert cache.read_pickle(path, lambda v: True) is None       # the file is
+    path.chmod(0o600)
+    assert cache.read_pickle(path, lambda v: True) == {"a": 1}
+
+
+def test_a_fifo_in_the_cache_does_not_block(tmp_path, monkeypatch):
+    import os
+
+    from advisor import cache
+
+    d = _cache_with(tmp_path, 0o700)
+    os.mkfifo(d / "y-1.pickle")
+    assert cache.read_pickle(d / "y-1.pickle", lambda v: True) is None
+
+
+def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONIOENCODING="ascii")
+    r = subprocess.run([sys.executable, "-m", "advisor", "explain", "llama-3.1-8b", "rtx-4090"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "\\xd7" in r.stdout and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args,word", [
+    (["--runtime", "vllm", "--flash-attn", "off"], "--flash-attn"),
+    (["--runtime", "llama.cpp", "--gpu-memory-utilization", "0.5"], "--gpu-memory-utilization"),
+])
+def test_an_option_of_another_runtime_is_refused(args, word):
+    r = _run("explain", "llama-3.1-8b", "rtx-4090", *args)
+    assert r.exit_code == 2 and word in r.output

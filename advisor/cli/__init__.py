@@ -42,6 +42,11 @@ class _Group(click.Group):
             ctx.exit(2)
 
     def main(self, *args, **kwargs):
+        for stream in (sys.stdout, sys.stderr):
+            try:  # a terminal or pipe that cannot encode "×" or a name: escape, never a traceback
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, ValueError, OSError):
+                pass
         try:
             return super().main(*args, **kwargs)
         except OSError as exc:  # click's usage message to a standard error that fails (/dev/full)

@@ -70,8 +70,12 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         defaults = defaults | {"runtime"}
     from advisor.sizing.workload import Workload
 
-    work = Workload(prompt_tokens=prompt_tokens, flash_attn=flash_attn != "off")
     from advisor.errors import AdvisorError
+
+    if flash_attn != "auto" and runtime is not None and runtime.strip().lower() != "llama.cpp":
+        raise AdvisorError(f"--flash-attn is llama.cpp's switch; --runtime {runtime} does not take it "
+                           "(vLLM and transformers choose their own attention kernels)")
+    work = Workload(prompt_tokens=prompt_tokens, flash_attn=flash_attn != "off")
 
     if ram_gb is not None:  # RAM is sold in binary sizes: "64 GB" of DIMMs is 64 GiB
         if not 0 <= ram_gb < 1e6:  # also refuses nan

@@ -268,21 +268,30 @@ def tensor_types(ftype: str, tensors: list[Tensor], a: Architecture, imatrix: bo
             continue
         layer = t.layer if t.layer is not None else 0
         if override and cat in ("output", "token_embd"):
-            out.append(override)  # llama_tensor_get_type returns the user's type as it is
+            # llama_tensor_get_type returns the user's type as it is; a row it does not split
+            # into blocks falls back as any tensor's does
+            out.append(_fits_row(override, t.row_length, blocks))
             continue
         if cat == "output" or (q.tied and cat == "token_embd"):
-            # the output head falls back to Q8_0 when its row does not split into blocks
+            # the output head falls back to Q8_0 when its row does not split into blocks (and
+            # to F16 when not even Q8_0's 32 do)
             if t.row_length % blocks[default][0] and ftype != "MXFP4_MOE":
-                out.append("Q8_0")
+                out.append(_fits_row("Q8_0", t.row_length, blocks))
                 continue
         new = _impl(ftype, default, cat, i_v, layer, q, imatrix, expert)
         if cat == "attn_v" and ftype not in ("MXFP4_MOE",):
             i_v += 1
-        if t.row_length % blocks[new][0]:
-            fb = _FALLBACK.get(new, "F16")
-            new = fb if t.row_length % blocks[fb][0] == 0 else "F16"
-        out.append(new)
+        out.append(_fits_row(new, t.row_length, blocks))
     return out
+
+
+def _fits_row(ggml_type: str, row_length: int, blocks: dict) -> str:
+    """ggml_type, or its fallback when a row does not split into its blocks, or F16 when the
+    fallback's do not either (llama-quant.cpp: convert_incompatible_tensor)."""
+    if row_length % blocks[ggml_type][0] == 0:
+        return ggml_type
+    fb = _FALLBACK.get(ggml_type, "F16")
+    return fb if row_length % blocks[fb][0] == 0 else "F16"
 
 
 def fused_layout(tensors: list[Tensor], a: Architecture) -> list[Tensor]:
