@@ -19,13 +19,9 @@ from advisor.sizing.weights import format_mismatch
 from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, DEFAULT_PROMPT_TOKENS, Workload
 
 RULES_ENV = "ADVISOR_RULES"
-# The largest questions answered: 64 nodes of 8 GPUs (one copy of the largest models needs
-# at most a few nodes; beyond that the question is throughput, answered by running copies), and
-# 100,000 sequences at once (vLLM's --max-num-seqs defaults to 256-1,024).
-MAX_GPUS = 512
-MAX_BATCH = 100_000
-# The longest prompt asked about: Llama 4 Scout's 10M-token context.
-MAX_PROMPT_TOKENS = 10_485_760
+# The limits of a question's numbers live in advisor.limits (check_question), shared by explain,
+# fit, gpus and generate; the names stay importable from here.
+from advisor.limits import MAX_BATCH, MAX_GPUS, MAX_PROMPT_TOKENS, check_question  # noqa: E402,F401
 
 
 def recommendation_kinds(templates_dir: Path | None = None) -> set[str]:
@@ -206,18 +202,7 @@ class Advisor:
         the objective's). finetune: size training instead (bf16 base weights, the sequence
         length as the context). gpu_memory_utilization: vLLM's share of each GPU, kept by
         every plan (None: vLLM's 0.9, which vLLM plans may raise to what the card allows)."""
-        if context_tokens is not None and context_tokens < 1:
-            raise AdvisorError(f"--context must be at least 1 token, not {context_tokens}")
-        if batch < 1:
-            raise AdvisorError(f"--batch must be at least 1, not {batch}")
-        if gpus < 1:
-            raise AdvisorError(f"--gpus must be at least 1, not {gpus}")
-        if gpus > MAX_GPUS:
-            raise AdvisorError(f"--gpus must be at most {MAX_GPUS} ({MAX_GPUS // GPUS_PER_NODE} nodes of "
-                               f"{GPUS_PER_NODE}): one copy of a model is served on a few nodes at "
-                               f"most; for more throughput, run copies side by side, not {gpus}")
-        if batch > MAX_BATCH:
-            raise AdvisorError(f"--batch must be at most {MAX_BATCH:,} sequences at once, not {batch:,}")
+        check_question(gpus=gpus, batch=batch, context=context_tokens)
         if not str(model).strip():
             raise AdvisorError("the model is empty: give a KB id or name (llama-3.1-8b), a model "
                                "folder or a .gguf file")
@@ -265,11 +250,7 @@ class Advisor:
         if rt == "llama.cpp" and not work.flash_attn and work.kv_cache_dtype in ("q8_0", "q4_0"):
             raise AdvisorError(f"--kv-cache {work.kv_cache_dtype} needs --flash-attn on: llama.cpp "
                                "quantizes the V cache only with flash attention")
-        if work.prompt_tokens < 1:
-            raise AdvisorError(f"--prompt-tokens must be at least 1, not {work.prompt_tokens}")
-        if work.prompt_tokens > MAX_PROMPT_TOKENS:
-            raise AdvisorError(f"--prompt-tokens must be at most {MAX_PROMPT_TOKENS:,} (the longest "
-                               f"context any model is published for), not {work.prompt_tokens:,}")
+        check_question(prompt_tokens=work.prompt_tokens)
         if work.prompt_tokens > context_tokens:
             if work.prompt_tokens != DEFAULT_PROMPT_TOKENS:
                 raise AdvisorError(f"--prompt-tokens {work.prompt_tokens:,} is longer than the context "

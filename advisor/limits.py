@@ -99,3 +99,72 @@ def short(value, limit: int = 40) -> str:
         return f"a {kind} of {len(value)} item(s)"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- a question's numbers (explain, fit, gpus, generate) --------------------------------------
+# The largest questions answered: 64 nodes of 8 GPUs (one copy of the largest models needs at
+# most a few nodes; beyond that the question is throughput, answered by running copies), and
+# 100,000 sequences at once (vLLM's --max-num-seqs defaults to 256-1,024).
+MAX_GPUS = 512
+MAX_BATCH = 100_000
+# The longest prompt asked about: Llama 4 Scout's 10M-token context.
+MAX_PROMPT_TOKENS = 10_485_760
+# Fine-tuning's micro-batch is the sequences ONE GPU holds a step (the global batch is reached
+# by gradient accumulation and data parallelism). Published recipes use 1 to 64; even a
+# 128-token sequence at 4,096 a GPU is 512K tokens of activations, more than any card holds for
+# a useful model. Beyond it a number is a typo, and without a bound 10**11 was sized (and
+# reported as "no model can be fine-tuned") instead of refused.
+MAX_MICRO_BATCH = 4096
+# A LoRA rank is at most the smallest dimension it adapts, and no model has a dimension above
+# MAX_HIDDEN_SIZE; each model's own bound is checked by advisor.sizing.finetune.validate.
+MAX_LORA_RANK = MAX_HIDDEN_SIZE
+
+
+def check_question(*, gpus: int | None = None, gpus_flag: str = "--gpus", batch: int | None = None,
+                   context: int | None = None, prompt_tokens: int | None = None,
+                   seq_len: int | None = None, micro_batch: int | None = None,
+                   lora_rank: int | None = None) -> None:
+    """The one check of a question's numbers shared by explain, fit, gpus and generate: each
+    given (not None) must be a whole number from 1 to its maximum. Raises AdvisorError, one
+    line, naming the option (gpus_flag: --gpus, --max-gpus or --gpu-count)."""
+    from advisor.errors import AdvisorError
+    from advisor.sizing.constants import GPUS_PER_NODE
+
+    if gpus is not None:
+        _at_least_1(gpus_flag, gpus)
+        if gpus > MAX_GPUS:
+            raise AdvisorError(f"{gpus_flag} must be at most {MAX_GPUS} ({MAX_GPUS // GPUS_PER_NODE} "
+                               f"nodes of {GPUS_PER_NODE}): one copy of a model is served on a few "
+                               f"nodes at most; for more throughput, run copies side by side, "
+                               f"not {gpus:,}")
+    for flag, value, most, unit in (("--batch", batch, MAX_BATCH, "sequences at once"),
+                                    ("--context", context, MAX_CONTEXT, "tokens"),
+                                    ("--prompt-tokens", prompt_tokens, MAX_PROMPT_TOKENS,
+                                     "tokens (the longest context any model is published for)"),
+                                    ("--seq-len", seq_len, MAX_CONTEXT, "tokens"),
+                                    ("--micro-batch", micro_batch, MAX_MICRO_BATCH,
+                                     "sequences a GPU a step (reach a larger batch with gradient "
+                                     "accumulation or more GPUs)"),
+                                    ("--lora-rank", lora_rank, MAX_LORA_RANK,
+                                     "(no model has a dimension larger)")):
+        if value is None:
+            continue
+        _at_least_1(flag, value)
+        if value > most:
+            raise AdvisorError(f"{flag} must be at most {most:,} {unit}, not {value:,}")
+
+
+def _at_least_1(flag: str, value) -> None:
+    from advisor.errors import AdvisorError
+
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AdvisorError(f"{flag} must be a whole number, not {short(value)}")
+    if value < 1:
+        unit = " token" if flag in ("--context", "--seq-len", "--prompt-tokens") else ""
+        raise AdvisorError(f"{flag} must be at least 1{unit}, not {value}")
+
+
+def batch_words(batch: int) -> str:
+    """' and a batch of N sequences' for a batch above 1, for the sentences that say no model or
+    GPU runs a question: they must name every number that made the answer empty."""
+    return f" and a batch of {batch:,} sequences" if batch != 1 else ""

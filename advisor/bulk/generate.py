@@ -32,10 +32,8 @@ from advisor.bulk.pages import FAILED, UNCHANGED, WRITTEN, Page, Settings
 from advisor.bulk.select import Filters, Selection, select
 from advisor.bulk.slugs import precision_slug, slug
 from advisor.bulk.workers import Progress, run_pages
-from advisor.advise import MAX_BATCH, MAX_GPUS
 from advisor.errors import AdvisorError
-from advisor.limits import MAX_CONTEXT
-from advisor.sizing.constants import GPUS_PER_NODE
+from advisor.limits import check_question
 from advisor.sizing.weights import format_mismatch
 from advisor.kb.store import KnowledgeBase
 from advisor.rules.spec import RuleSpec
@@ -208,18 +206,10 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
     into a folder with other files in it (check_out)."""
     if fmt not in FORMATS:
         raise AdvisorError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
-    for name, value in (("--context", context_tokens), ("--batch", batch), ("--gpu-count", gpu_count),
-                        ("--jobs", jobs)):
-        if value < 1:
-            raise AdvisorError(f"{name} must be at least 1, not {value}")
-    # the limits explain has, checked once here instead of failing every page
-    if gpu_count > MAX_GPUS:
-        raise AdvisorError(f"--gpu-count must be at most {MAX_GPUS} ({MAX_GPUS // GPUS_PER_NODE} "
-                           f"nodes of {GPUS_PER_NODE}), not {gpu_count:,}")
-    if batch > MAX_BATCH:
-        raise AdvisorError(f"--batch must be at most {MAX_BATCH:,} sequences at once, not {batch:,}")
-    if context_tokens > MAX_CONTEXT:
-        raise AdvisorError(f"--context must be at most {MAX_CONTEXT:,} tokens, not {context_tokens:,}")
+    # the limits explain has (advisor.limits), checked once here instead of failing every page
+    check_question(gpus=gpu_count, gpus_flag="--gpu-count", batch=batch, context=context_tokens)
+    if jobs < 1:
+        raise AdvisorError(f"--jobs must be at least 1, not {jobs}")
     jobs = max(1, min(jobs, os.cpu_count() or 1, MAX_JOBS))
     sel = select(kb, filters)
     if "context" not in defaults and sel.models:

@@ -35,13 +35,19 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
     from advisor.errors import AdvisorError
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 
-    for name, value in (("--gpus", gpus), ("--context", context), ("--batch", batch)):
-        if value is not None and value < 1:
-            raise AdvisorError(f"{name} must be at least 1, not {value}")
+    from advisor.limits import batch_words, check_question
+
+    check_question(gpus=gpus, batch=batch, context=context)  # explain's limits, shared
     any_method = finetune.get("method") is None
     spec, _ = finetune_spec(task, finetune, {"context": context, "batch": batch})
+    if spec is not None:  # what holds for every model, once: not "no model" for a bad knob
+        from advisor.sizing.finetune import validate_spec, with_changes
+
+        validate_spec(with_changes(spec, pure_bf16=False) if any_method else spec, gpus)
     batch = 1 if batch is None else batch
     kb = load_kb_from(kb_dirs)
+    _beyond_every_model(kb, "--seq-len" if spec is not None else "--context",
+                        spec.seq_len if spec is not None else context)
     _rules, objective = load_rules_from(rules_dirs)
     g = kb.gpu(gpu)
     from advisor.render import one_line
@@ -57,7 +63,8 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
         head.update(task="finetune", method=None if any_method else spec.method,
                     seq_len=spec.seq_len, micro_batch=spec.micro_batch, sharding=spec.sharding)
         _show(fmt, rows, head, finetune_fit_table,
-              f"No model in the knowledge base can be fine-tuned on {on} ({how}).",
+              f"No model in the knowledge base can be fine-tuned on {on} with {spec.seq_len:,}-token "
+              f"sequences{'' if spec.micro_batch == 1 else f', micro-batch {spec.micro_batch:,}'} ({how}).",
               f"Models that can be fine-tuned on {on} ({spec.seq_len:,}-token sequences, "
               f"micro-batch {spec.micro_batch}, sharding {spec.sharding}), {how}:")
         return
@@ -78,9 +85,27 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
                 ram_bytes=work.ram_bytes if ram_gb is not None else None)
     where = f"{on} and {ram_gb:g} GiB of RAM" if ram_gb is not None else on
     _show(fmt, rows, head, fit_table,
-          f"No model in the knowledge base runs usably on {where} with {context:,} tokens of context.",
+          f"No model in the knowledge base runs usably on {where} with {context:,} tokens of "
+          f"context{batch_words(batch)}.",
           f"Models that run on {where} ({context:,} tokens of context, batch {batch}), each at "
           f"its best plan (largest first):")
+
+
+def _beyond_every_model(kb, flag: str, tokens: int | None) -> None:
+    """A context (or fine-tuning sequence) longer than every KB model's maximum is refused, as
+    generate refuses it, instead of answering that no model runs it."""
+    from advisor.errors import AdvisorError
+
+    models = list(kb.all_models())
+    if tokens is None or not models:
+        return
+    longest = max(models, key=lambda m: m.context_limit)
+    if tokens > longest.context_limit:
+        from advisor.render import one_line
+
+        raise AdvisorError(f"{flag} {tokens:,} is beyond the maximum of every model in the knowledge "
+                           f"base (the longest: {one_line(longest.name)}, "
+                           f"{longest.context_limit:,} tokens)")
 
 
 def _show(fmt: str, rows: list, head: dict, table, empty: str, heading: str) -> None:

@@ -30,9 +30,9 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     from advisor.sizing.precision import parse_precision
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 
-    for name, value in (("--max-gpus", max_gpus), ("--context", context), ("--batch", batch)):
-        if value is not None and value < 1:
-            raise AdvisorError(f"{name} must be at least 1, not {value}")
+    from advisor.limits import batch_words, check_question
+
+    check_question(gpus=max_gpus, gpus_flag="--max-gpus", batch=batch, context=context)
     kb = load_kb_from(kb_dirs)
     _rules, objective = load_rules_from(rules_dirs)
     m = kb.model(model)
@@ -60,7 +60,7 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     name = one_line(m.name)
     if not rows:
         click.echo(f"No GPU in the knowledge base, up to {max_gpus} of a kind, runs {name}{at} "
-                   f"with {context:,} tokens of context.")
+                   f"with {context:,} tokens of context{batch_words(batch)}.")
         return
     click.echo(f"GPUs that run {name}{at} ({context:,} tokens of context, batch {batch}), "
                f"cheapest first where priced, then smallest:\n")

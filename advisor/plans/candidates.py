@@ -73,7 +73,7 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
             out += [(parse_precision(n), None) for n in ("int8", "nf4")]
     seen, keep = set(), []
     for p, repo in out:
-        if p.name in seen or cannot_run(runtime, p, gpu):
+        if p.name in seen or cannot_run(runtime, p, gpu, model):
             continue
         if p.name in _BITSANDBYTES and runtime != "transformers":
             continue  # bitsandbytes formats are transformers' (their quality figures are QLoRA's)

@@ -100,7 +100,7 @@ class Planner:
         (`changes`, shown to the user) is recomputed for the winners."""
         self._considered = 0
         best: dict[str, Plan] = {}
-        why_not = cannot_run(ask.runtime, ask.precision, ask.gpu)
+        why_not = cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model)
         if why_not is None and "as-asked" in paths:
             p = self.size(cands.as_asked(ask), ask, fixed=True)
             if p is not None:

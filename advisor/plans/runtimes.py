@@ -45,9 +45,13 @@ _FP8_WEIGHT_ONLY = ("ampere",)
 _CHECKPOINT_4BIT = ("awq", "gptq", "int4", "gptq-int8", "gptq-int3", "gptq-int2")
 
 
-def cannot_run(runtime: str, p: Precision, gpu: GPU) -> str | None:
-    """Why `runtime` cannot run weights in format `p` on `gpu`, or None when it can."""
+def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
+    """Why `runtime` cannot run weights in format `p` on `gpu`, or None when it can. model: the
+    model asked about, when known: the container matters as well as the type, so a model read
+    from a GGUF file (advisor.files, a weights_inventory of format "gguf") is llama.cpp's at
+    every type, its F32/F16/BF16 files too, and vLLM and transformers cannot run it."""
     vendor = gpu.vendor
+    gguf = p.family == "gguf" or gguf_container(model)
     if runtime == "llama.cpp":
         if p.family == "checkpoint":
             return (f"llama.cpp has no loader for {p.name} checkpoints: it runs GGUF files "
@@ -58,7 +62,7 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU) -> str | None:
             return f"vLLM runs on NVIDIA and AMD GPUs, not on {_vendor_name(vendor)} GPUs"
         if vendor == "nvidia" and gpu.architecture in _PRE_VOLTA:
             return f"vLLM needs compute capability 7.0 or newer; the {gpu.name} (Pascal) is older"
-        if p.family == "gguf":
+        if gguf:
             return "vLLM's GGUF loader is experimental and single-file only: run GGUF files with llama.cpp"
         if (p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu)
                 and gpu.architecture not in _FP8_WEIGHT_ONLY):
@@ -72,7 +76,7 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU) -> str | None:
                     f"RDNA4, not on the {gpu.name}")
         return None
     if runtime == "transformers":
-        if p.family == "gguf":
+        if gguf:
             return "transformers dequantizes GGUF files to 16 bits on load: run GGUF files with llama.cpp"
         if vendor == "apple" and p.family != "float":
             return f"The {p.name} kernels (bitsandbytes, AWQ, GPTQ, FP8) need an NVIDIA or AMD GPU, not Apple's MPS"
@@ -84,6 +88,12 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU) -> str | None:
             return f"transformers' MXFP4 kernels need Hopper or newer; the {gpu.name} dequantizes to BF16"
         return None
     return f"unknown runtime '{runtime}'"
+
+
+def gguf_container(model) -> bool:
+    """The model was read from a GGUF file (its weights are that file's, whatever their type)."""
+    inv = getattr(model, "weights_inventory", None)
+    return inv is not None and getattr(inv, "format", None) == "gguf"
 
 
 def default_runtime(p: Precision, gpu: GPU) -> str:

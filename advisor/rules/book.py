@@ -4,6 +4,8 @@ What `advisor rules check | test | new` call; they only print what these return.
 """
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 from advisor.errors import AdvisorError
@@ -74,21 +76,31 @@ def test(rule_dir: Path, extra=()) -> list[Outcome]:
     return [run_case(c, advisor.rules, advisor) for c in cases]
 
 
+# A scaffold offers the question as asked when it runs on exactly {cards} GPU(s), a number no
+# other scaffold in its folder uses: plan rules that match the same plan shadow each other (the
+# lowest priority, then the first id, offers it), so two scaffolds with one condition could not
+# both fire on their real question. Each scaffold's condition and real question are its own, and
+# any number of them in one folder pass `check` and `test` together.
+SCAFFOLD_CARDS_RE = re.compile(r"^\s*-\s*gpu_count\s*==\s*(\d+)\s*#\s*scaffold", re.M)
+# llama-3.1-8b (32 layers) on rtx-4090: the question as asked fits on 1 to 256 cards (32 nodes
+# of 8, one layer a node at most).
+SCAFFOLD_MAX_CARDS = 256
+
 RULE_TEMPLATE = """\
 id: {id}
-priority: 35                     # lower offers first; the built-in plan rules use 10 to 90
+priority: 5                      # lower offers first; the built-in plan rules use 10 to 90
 scope: plan                      # it reads each path's best plan (advisor rules list: plan facts)
 doc:
   advises: >-
-    Say in one sentence which plans this rule offers. (Scaffold: rented plans that decode at 20
-    tokens/s or more, offered before more of your own cards; change when to your rule.)
+    Say in one sentence which plans this rule offers. (Scaffold: the question as asked, when it
+    runs usably on exactly {cards} GPU(s); change when to your rule.)
   why: >-
     Say why that is right, with a measurement or a source where there is one.
-  example: llama-3.1-70b on rtx-4090 -> rent one card that runs it at 20 tokens/s or more.
+  example: llama-3.1-8b on {cards} x rtx-4090 -> run it as asked.
 when:                            # all must hold; docs/rules.md names the plan facts
-  - path == 'rent'
+  - path == 'as-asked'
   - usable == true
-  - decode_tokens_per_s >= 20
+  - gpu_count == {cards}   # scaffold: a count no other scaffold in this folder uses
 then:
   recommend: plan                # offer the plan; the lowest priority offered is What to do
 """
@@ -98,14 +110,32 @@ CASES_TEMPLATE = """\
 cases:
   - name: fires-on-its-facts        # only the plan facts the rule reads; the rule runs alone
     expect: fires
-    facts: {{path: rent, usable: true, decode_tokens_per_s: 25.0}}
+    facts: {{path: as-asked, usable: true, gpu_count: {cards}}}
   - name: silent-without-an-option
     expect: silent
-    facts: {{path: rent, usable: true, decode_tokens_per_s: 5.0}}
+    facts: {{path: as-asked, usable: true, gpu_count: {other}}}
   - name: a-real-question           # the whole rulebook on a question from the knowledge base
     expect: fires
-    scenario: {{model: llama-3.1-70b, gpu: rtx-4090}}
+    scenario: {{model: llama-3.1-8b, gpu: rtx-4090, gpus: {cards}}}
 """
+
+
+def _scaffold_cards(rule_dir: Path) -> int:
+    """The smallest GPU count no scaffold already in rule_dir uses."""
+    used = set()
+    if rule_dir.is_dir():
+        for f in rule_dir.glob("*.yaml"):
+            if f.name.endswith(".test.yaml") or not f.is_file():
+                continue
+            try:
+                used.update(int(n) for n in SCAFFOLD_CARDS_RE.findall(f.read_text("utf-8", "replace")[:100_000]))
+            except OSError:
+                continue
+    for n in range(1, SCAFFOLD_MAX_CARDS + 1):
+        if n not in used:
+            return n
+    raise AdvisorError(f"{rule_dir}: already holds {SCAFFOLD_MAX_CARDS} scaffolds; edit them, or "
+                       "scaffold into another folder")
 
 
 def scaffold(rule_dir: Path, rule_id: str) -> list[Path]:
@@ -122,11 +152,12 @@ def scaffold(rule_dir: Path, rule_id: str) -> list[Path]:
         if existing:
             raise AdvisorError(f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
                                f"nothing written")
+        cards = _scaffold_cards(rule_dir)
         rule_dir.mkdir(parents=True, exist_ok=True)
         for path, text in zip(paths, (RULE_TEMPLATE, CASES_TEMPLATE)):
             with path.open("x", encoding="utf-8") as f:  # never over a file made meanwhile
                 written.append(path)
-                f.write(text.format(id=rule_id))
+                f.write(text.format(id=rule_id, cards=cards, other=cards + 1))
     except OSError as exc:
         for path in written:  # nothing half-written: both files or neither
             path.unlink(missing_ok=True)

@@ -24,6 +24,7 @@ from functools import lru_cache
 
 from advisor.errors import AdvisorError
 from advisor.kb.schema import Architecture
+from advisor.limits import check_question
 from advisor.sizing import constants as c
 from advisor.sizing.finetune_activations import (activation_bytes_per_token_per_layer,
                                                  activations_bytes)
@@ -73,26 +74,30 @@ def _choice(what: str, value: str, known: tuple) -> None:
 
 def validate(spec: FinetuneSpec, a: Architecture, gpus: int) -> None:
     """Raise AdvisorError, one line, for a spec that cannot be trained as asked."""
-    _choice("--method", spec.method, METHODS)
-    _choice("--optimizer", spec.optimizer, OPTIMIZERS)
-    _choice("--sharding", spec.sharding, SHARDINGS)
-    if spec.seq_len < 1:
-        raise AdvisorError(f"--seq-len must be at least 1 token, not {spec.seq_len}")
+    validate_spec(spec, gpus)
     if spec.seq_len > a.max_context:
         raise AdvisorError(f"--seq-len {spec.seq_len} is longer than the model's context "
                            f"of {a.max_context} tokens")
-    if spec.micro_batch < 1:
-        raise AdvisorError(f"--micro-batch must be at least 1, not {spec.micro_batch}")
-    if spec.lora_rank < 1:
-        raise AdvisorError(f"--lora-rank must be at least 1, not {spec.lora_rank}")
+    if spec.lora_rank > min(a.hidden_size, a.kv_heads * a.head_dim):
+        raise AdvisorError(f"--lora-rank {spec.lora_rank} is larger than the smallest targeted "
+                           f"dimension ({min(a.hidden_size, a.kv_heads * a.head_dim)})")
+
+
+def validate_spec(spec: FinetuneSpec, gpus: int) -> None:
+    """The checks of validate that hold for every model: `fit --task finetune` runs them once,
+    up front, so that a spec no model could take is refused in one line instead of being
+    reported as "no model can be fine-tuned"."""
+    _choice("--method", spec.method, METHODS)
+    _choice("--optimizer", spec.optimizer, OPTIMIZERS)
+    _choice("--sharding", spec.sharding, SHARDINGS)
+    # the bounds every question shares (advisor.limits): a micro-batch has one too, since it is
+    # what one GPU holds a step, and a number beyond it is a typo, not a training run to size
+    check_question(seq_len=spec.seq_len, micro_batch=spec.micro_batch, lora_rank=spec.lora_rank)
     if not spec.lora_targets:
         raise AdvisorError("--lora-targets names no layer (known: "
                            f"{', '.join(c.FT_LORA_TARGETS)}, or all)")
     for t in spec.lora_targets:
         _choice("--lora-targets entry", t, c.FT_LORA_TARGETS)
-    if spec.lora_rank > min(a.hidden_size, a.kv_heads * a.head_dim):
-        raise AdvisorError(f"--lora-rank {spec.lora_rank} is larger than the smallest targeted "
-                           f"dimension ({min(a.hidden_size, a.kv_heads * a.head_dim)})")
     if spec.pure_bf16 and spec.method != "full":
         raise AdvisorError("--pure-bf16 applies to --method full (LoRA adapters train in fp32)")
     if spec.sharding != "none" and gpus < 2:
