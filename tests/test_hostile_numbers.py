@@ -140,3 +140,15 @@ def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path):
 def test_an_option_of_another_runtime_is_refused(args, word):
     r = _run("explain", "llama-3.1-8b", "rtx-4090", *args)
     assert r.exit_code == 2 and word in r.output
+
+
+def test_a_gguf_with_more_blocks_than_its_block_count_is_refused(tmp_path):
+    """The third hostile pass: block_count 1 over tensors for 8 blocks sized the KV cache for
+    one layer."""
+    from tests.file_helpers import llama_gguf
+
+    path = llama_gguf(tmp_path / "more.gguf", layers=1, blocks=8)
+    r = _run("explain", str(path), "rtx-4090")
+    assert r.exit_code == 2 and "blk.7" in r.output and "block_count is 1" in r.output
+    ok = llama_gguf(tmp_path / "ok.gguf", layers=8, blocks=8)
+    assert _run("explain", str(ok), "rtx-4090").exit_code == 0

@@ -84,6 +84,11 @@ def gguf_architecture(h: GGUFHeader) -> tuple[dict, str, str]:
         raise AdvisorError(f"{h.path}: {shown_arch}.block_count is {layers}, but the tensors hold "
                            f"{len(blocks & set(range(layers)))} of those blocks: the file does not "
                            "describe the weights of the model it names")
+    extra = sorted(b for b in blocks if b >= layers)
+    if extra:  # the KV cache and the layer count would be sized for fewer layers than stored
+        raise AdvisorError(f"{h.path}: {shown_arch}.block_count is {layers}, but the tensors hold "
+                           f"blocks up to blk.{extra[-1]} ({len(extra)} more): the metadata does "
+                           "not describe the weights the file holds")
     vocab = k("vocab_size", maximum=MAX_VOCAB) or h.array_lengths.get("tokenizer.ggml.tokens")
     if not vocab and "token_embd.weight" in names:
         vocab = names["token_embd.weight"].shape[1]
