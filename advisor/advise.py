@@ -193,7 +193,8 @@ class Advisor:
                 context_tokens: int | None = None, batch: int = 1, gpus: int = 1,
                 work: Workload | None = None, kv_cache: str | None = None,
                 runtime: str | None = None, finetune: FinetuneSpec | None = None,
-                prefer: str | None = None, gpu_memory_utilization: float | None = None) -> Advisory:
+                prefer: str | None = None, gpu_memory_utilization: float | None = None,
+                flash_attn: str | None = None) -> Advisory:
         """precision None: the checkpoint as published (the KB's native_precision), or a model
         file's own precision. context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own
         maximum if smaller. runtime None: the format's default runtime (llama.cpp for GGUF and
@@ -201,7 +202,8 @@ class Advisor:
         every plan. kv_cache overrides the workload's. prefer: quality, speed or cost (default:
         the objective's). finetune: size training instead (bf16 base weights, the sequence
         length as the context). gpu_memory_utilization: vLLM's share of each GPU, kept by
-        every plan (None: vLLM's 0.9, which vLLM plans may raise to what the card allows)."""
+        every plan (None: vLLM's 0.9, which vLLM plans may raise to what the card allows).
+        flash_attn: llama.cpp's -fa, "on" or "off" (None: auto, which is on)."""
         check_question(gpus=gpus, batch=batch, context=context_tokens)
         if not str(model).strip():
             raise AdvisorError("the model is empty: give a KB id or name (llama-3.1-8b), a model "
@@ -244,6 +246,11 @@ class Advisor:
         if rt not in RUNTIMES:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
         work = replace(work, runtime=rt)
+        if flash_attn is not None:
+            if runtime_asked and rt != "llama.cpp":
+                raise AdvisorError(f"--flash-attn is llama.cpp's switch; --runtime {runtime} does not "
+                                   "take it (vLLM and transformers choose their own attention kernels)")
+            work = replace(work, flash_attn=flash_attn != "off")
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")

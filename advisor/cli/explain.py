@@ -72,10 +72,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
 
     from advisor.errors import AdvisorError
 
-    if flash_attn != "auto" and runtime is not None and runtime.strip().lower() != "llama.cpp":
-        raise AdvisorError(f"--flash-attn is llama.cpp's switch; --runtime {runtime} does not take it "
-                           "(vLLM and transformers choose their own attention kernels)")
-    work = Workload(prompt_tokens=prompt_tokens, flash_attn=flash_attn != "off")
+    work = Workload(prompt_tokens=prompt_tokens)
 
     if ram_gb is not None:  # RAM is sold in binary sizes: "64 GB" of DIMMs is 64 GiB
         if not 0 <= ram_gb < 1e6:  # also refuses nan
@@ -89,7 +86,8 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     advisor = Advisor(load_kb_from(kb_dirs), rules, objective)
     adv = advisor.explain(model, gpu, precision, context, batch, gpus, work, kv_cache, runtime,
                           finetune=spec, prefer=prefer,
-                          gpu_memory_utilization=gpu_memory_utilization)
+                          gpu_memory_utilization=gpu_memory_utilization,
+                          flash_attn=None if flash_attn == "auto" else flash_attn)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:
         defaults.discard("precision")  # the file's own precision, not a default
     if adv.precision_source:
