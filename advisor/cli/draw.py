@@ -63,7 +63,7 @@ def make_console(file, *, width: int | None = None, color: bool | None = None) -
 
 def print_markdown(console: Console, text: str) -> None:
     """Draw markdown text (an advisory) on console."""
-    console.print(_Markdown(text, hyperlinks=False), crop=False)
+    console.print(_Markdown(_encodable(console, text), hyperlinks=False), crop=False)
 
 
 def print_grid(console: Console, heading: str, grid: Grid) -> None:
@@ -71,8 +71,11 @@ def print_grid(console: Console, heading: str, grid: Grid) -> None:
     than the console (advisor fit's needs about 130 columns) is drawn as a list instead: each
     row's first cell, then its other cells with their headers, wrapped, so that no cell is
     folded or cut."""
-    console.print(Text(heading, style="advisor.heading"), crop=False)
+    console.print(wrap(Text(_encodable(console, heading), style="advisor.heading"), [], console.width),
+                  crop=False)
     console.print()
+    grid = Grid([_encodable(console, h) for h in grid.headers],
+                [[_encodable(console, cell) for cell in row] for row in grid.rows], grid.right)
     table = grid_table(grid)
     if console.measure(table, options=console.options.update_width(10**6)).maximum <= console.width:
         console.print(table, crop=False)
@@ -84,10 +87,20 @@ def print_grid(console: Console, heading: str, grid: Grid) -> None:
             if pairs:
                 line.append(", ")
             start = len(line)
-            line.append(header + " ", style="markdown.table.header")
+            line.append(header, style="markdown.table.header")
+            line.append(" ")
             line.append(cell)
             pairs.append((start, len(line)))
         console.print(wrap(line, pairs, console.width, alone=False, indent=2), crop=False)
+
+
+def _encodable(console: Console, text: str) -> str:
+    """text with what the output's encoding cannot write escaped (as \\xd7), as the standard
+    streams' backslashreplace would, but before the layout, so that columns stay aligned."""
+    try:
+        return text.encode(console.encoding, "backslashreplace").decode(console.encoding)
+    except LookupError:  # an encoding Python does not know: the stream's own errors handler
+        return text
 
 
 def grid_table(grid: Grid) -> Table:
