@@ -17,6 +17,8 @@ rich's Markdown renderer, with these changes for the advisories:
 from __future__ import annotations
 
 import io
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.cells import cell_len
@@ -28,7 +30,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.theme import Theme
 
-from advisor.bulk.tables import Grid
+if TYPE_CHECKING:  # not imported to draw: advisor.bulk.tables brings the planner
+    from advisor.bulk.tables import Grid
 
 _CODE = "advisor-inline-code"  # a meta key of the inline-code style: marks code in a paragraph
 
@@ -74,8 +77,8 @@ def print_grid(console: Console, heading: str, grid: Grid) -> None:
     console.print(wrap(Text(_encodable(console, heading), style="advisor.heading"), [], console.width),
                   crop=False)
     console.print()
-    grid = Grid([_encodable(console, h) for h in grid.headers],
-                [[_encodable(console, cell) for cell in row] for row in grid.rows], grid.right)
+    grid = replace(grid, headers=[_encodable(console, h) for h in grid.headers],
+                   rows=[[_encodable(console, cell) for cell in row] for row in grid.rows])
     table = grid_table(grid)
     if console.measure(table, options=console.options.update_width(10**6)).maximum <= console.width:
         console.print(table, crop=False)
