@@ -25,8 +25,16 @@ def model_rows(kb: KnowledgeBase) -> list[dict]:
                      "params_b": f"{parameter_count(a) / 1e9:.2f}",
                      "layers": str(a.layers), "kv/heads": f"{a.kv_heads}/{a.attention_heads}",
                      "context": f"{a.max_context:,}",
-                     "moe": f"{a.experts_active}/{a.experts_total}" if a.experts_total else ""})
+                     "moe": f"{a.experts_active}/{a.experts_total}" if a.experts_total else "",
+                     "mmlu_pro": _quality(m)})
     return rows
+
+
+def _quality(m) -> str:
+    """The preferred published MMLU-Pro score (Model.quality_score) and the checkpoint it
+    measured, "71.1 (instruct)"; empty when the entry has none."""
+    q = m.quality_score()
+    return "" if q is None else f"{q.score:.1f} ({q.variant})"
 
 
 def gpu_rows(kb: KnowledgeBase) -> list[dict]:

@@ -94,6 +94,42 @@ class Price(_Entry):
         return (self.usd_per_gpu_hour, self.gpus, self.provider, self.source, self.date)
 
 
+# Benchmark ids are lower-case (mmlu-pro, gpqa-diamond, livebench); the evaluator names who
+# ran the benchmark: "publisher" (the model's own card or report), or a leaderboard id
+# (open-llm-leaderboard-v2, tiger-lab-mmlu-pro). Scores compare only within one
+# (benchmark, evaluator, setting): QualityScore.comparability.
+QUALITY_BENCHMARKS = ("mmlu-pro", "gpqa-diamond", "livebench", "mmlu", "mmlu-redux")
+# The measure later code (plans that offer a better model, `fit` ranking) reads first: MMLU-Pro,
+# the one benchmark most publishers of the KB's models report (docs/kb.md, "Quality").
+PRIMARY_BENCHMARK = "mmlu-pro"
+VARIANT_PREFERENCE = ("instruct", "thinking", "base")
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualityScore(_Entry):
+    """A published quality measure of the model: a benchmark's score in percent (accuracy 0-100,
+    as published), the setting it was run in ("5-shot CoT", "0-shot"), which checkpoint was
+    measured (variant: base, instruct, or thinking for a reasoning mode or model), who ran it
+    (evaluator: publisher, or a leaderboard's id), the page it was read from and the date of
+    that publication (YYYY-MM or YYYY-MM-DD). A score is its own source: `sources` does not
+    name it. Scores compare only within one benchmark, evaluator and setting."""
+    benchmark: Literal[QUALITY_BENCHMARKS]  # type: ignore[valid-type]
+    score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    setting: Annotated[str, Field(min_length=2, max_length=60)]
+    variant: Literal["base", "instruct", "thinking"]
+    evaluator: Annotated[str, Field(pattern=ID_PATTERN)]
+    source: Annotated[str, Field(pattern=URL_PATTERN)]
+    date: Annotated[str, Field(pattern=DATE_PATTERN)]
+    note: Optional[str] = None
+
+    @property
+    def comparability(self) -> tuple[str, str, str]:
+        """(benchmark, evaluator, setting): two scores with the same key were measured the same
+        way and may be compared; other pairs may not (a publisher's 5-shot CoT against a
+        leaderboard's 5-shot log-likelihood differ by more than most gaps between models)."""
+        return (self.benchmark, self.evaluator, self.setting.lower())
+
+
 def _check_sources(entry, fact_fields: list[str], optional: tuple[str, ...] = ()) -> None:
     """Every fact field that is set has a source; a source names only fact fields (or an
     `optional` one: a field that may cite a source without needing one, as aliases may)."""
@@ -260,7 +296,27 @@ class Model(_Entry):
     # where it is not Ollama's usual Q4_K_M (advisor/kb/ollama.py DEFAULT_QUANT). Ollama tags
     # themselves are aliases (`llama3.1:70b`); a source for `aliases` cites the library page.
     ollama_quant: Optional[str] = None
+    # Published quality measures (issue 13), each with its own source and date; see
+    # QualityScore and docs/kb.md "Quality". Not named by `sources`.
+    quality: list[QualityScore] = _list()
     sources: Annotated[list[Source], Field(min_length=1)]
+
+    def quality_scores(self, benchmark: str = PRIMARY_BENCHMARK) -> list[QualityScore]:
+        """Every published score of `benchmark`, the preferred first: the instruct checkpoint's,
+        then the thinking mode's, then the base model's (VARIANT_PREFERENCE), in file order
+        within a variant. Empty when the entry has none."""
+        found = [q for q in self.quality if q.benchmark == benchmark]
+        return sorted(found, key=lambda q: VARIANT_PREFERENCE.index(q.variant))
+
+    def quality_score(self, benchmark: str = PRIMARY_BENCHMARK, *, variant: str | None = None,
+                      evaluator: str | None = None) -> QualityScore | None:
+        """The preferred published score of `benchmark` (percent, QualityScore.score), optionally
+        only of one variant (base, instruct, thinking) or evaluator; None when there is none.
+        Compare two models' scores only when their `comparability` keys are equal."""
+        for q in self.quality_scores(benchmark):
+            if (variant is None or q.variant == variant) and (evaluator is None or q.evaluator == evaluator):
+                return q
+        return None
 
     @property
     def context_limit(self) -> int:
@@ -290,6 +346,12 @@ class Model(_Entry):
             raise ValueError("a model is not its own sibling")
         if self.distilled_from == self.id:
             raise ValueError("a model is not distilled from itself")
+        keys = [(q.comparability, q.variant) for q in self.quality]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            (bench, evaluator, setting), variant = twice[0]
+            raise ValueError(f"quality lists {bench} ({evaluator}, {setting}) of the {variant} "
+                             "checkpoint twice: keep one and say why in its note")
 
 
 @dataclass(frozen=True, kw_only=True)
