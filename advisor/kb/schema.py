@@ -303,10 +303,11 @@ class Model(_Entry):
 
     def quality_scores(self, benchmark: str = PRIMARY_BENCHMARK) -> list[QualityScore]:
         """Every published score of `benchmark`, the preferred first: the instruct checkpoint's,
-        then the thinking mode's, then the base model's (VARIANT_PREFERENCE), in file order
-        within a variant. Empty when the entry has none."""
+        then the thinking mode's, then the base model's (VARIANT_PREFERENCE); within a variant
+        the publisher's own figure before other evaluators', then file order. Empty when the
+        entry has none."""
         found = [q for q in self.quality if q.benchmark == benchmark]
-        return sorted(found, key=lambda q: VARIANT_PREFERENCE.index(q.variant))
+        return sorted(found, key=lambda q: (VARIANT_PREFERENCE.index(q.variant), q.evaluator != "publisher"))
 
     def quality_score(self, benchmark: str = PRIMARY_BENCHMARK, *, variant: str | None = None,
                       evaluator: str | None = None) -> QualityScore | None:
