@@ -256,14 +256,16 @@ QUALITY = """\
         score: 48.3
         setting: 5-shot CoT
         variant: instruct
-        evaluator: publisher
+        evaluator: meta
+        self_reported: true
         source: https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct
         date: "2024-07-23"
       - benchmark: mmlu-pro
         score: 37.1
         setting: 5-shot CoT
         variant: base
-        evaluator: publisher
+        evaluator: meta
+        self_reported: true
         source: https://huggingface.co/meta-llama/Llama-3.1-8B
         date: "2024-07-23"
     """
@@ -285,6 +287,7 @@ def test_quality_scores_load_and_prefer_the_instruct_checkpoint(tmp_path):
     assert (q.score, q.variant, q.setting) == (48.3, "instruct", "5-shot CoT")
     assert m.quality_score(variant="base").score == 37.1
     assert m.quality_score(evaluator="open-llm-leaderboard-v2") is None
+    assert m.quality_score().self_reported and m.quality_score(evaluator="meta").score == 48.3
     assert m.quality_score("gpqa-diamond") is None
     assert [s.variant for s in m.quality_scores()] == ["instruct", "base"]
     assert q.comparability == m.quality_score(variant="base").comparability
@@ -302,7 +305,8 @@ def test_quality_shows_in_list_and_show(tmp_path):
     shown = json.loads(run("kb", "show", "llama-3.1-8b", "--format", "json", env=env).output)
     assert shown["quality"][0] == {
         "benchmark": "mmlu-pro", "score": 48.3, "setting": "5-shot CoT", "variant": "instruct",
-        "evaluator": "publisher", "source": "https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct",
+        "evaluator": "meta", "self_reported": True,
+        "source": "https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct",
         "date": "2024-07-23"}
 
 
@@ -314,7 +318,7 @@ def test_quality_shows_in_list_and_show(tmp_path):
     (('date: "2024-07-23"\n      - benchmark', 'date: "July 2024"\n      - benchmark'), r"quality.0.date"),
     (("source: https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct", "source: the model card"),
      r"quality.0.source"),
-    (("variant: base", "variant: instruct"), r"lists mmlu-pro \(publisher, 5-shot cot\) of the "
+    (("variant: base", "variant: instruct"), r"lists mmlu-pro \(meta, 5-shot cot\) of the "
                                              r"instruct checkpoint twice"),
 ])
 def test_bad_quality_entries_are_errors(tmp_path, change, message):

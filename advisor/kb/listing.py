@@ -32,13 +32,13 @@ def model_rows(kb: KnowledgeBase) -> list[dict]:
 
 def _quality(m) -> str:
     """The preferred published MMLU-Pro score (Model.quality_score), the checkpoint it measured
-    and, when it is not the publisher's own figure, who ran it: "71.1 (instruct)", "40.4
-    (instruct, tiger-lab)"; empty when the entry has none. Scores of different evaluators do
+    and, when it is not the publisher's own figure (self_reported), who ran it: "71.1
+    (instruct)", "40.4 (instruct, tiger-lab)"; empty when the entry has none. Scores of different evaluators do
     not compare (QualityScore.comparability), hence the name."""
     q = m.quality_score()
     if q is None:
         return ""
-    by = "" if q.evaluator == "publisher" else f", {q.evaluator}"
+    by = "" if q.self_reported else f", {q.evaluator}"
     return f"{q.score:.1f} ({q.variant}{by})"
 
 

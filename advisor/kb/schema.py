@@ -94,10 +94,11 @@ class Price(_Entry):
         return (self.usd_per_gpu_hour, self.gpus, self.provider, self.source, self.date)
 
 
-# Benchmark ids are lower-case (mmlu-pro, gpqa-diamond, livebench); the evaluator names who
-# ran the benchmark: "publisher" (the model's own card or report), or a leaderboard id
-# (open-llm-leaderboard-v2, tiger-lab-mmlu-pro). Scores compare only within one
-# (benchmark, evaluator, setting): QualityScore.comparability.
+# Benchmark ids are lower-case (mmlu-pro, gpqa-diamond, livebench); the evaluator is the id of
+# whoever ran the benchmark (meta, qwen, deepseek, tiger-lab, lg-ai ...), and self_reported says
+# that it is the model's own publisher. Scores compare only within one (benchmark, evaluator,
+# setting): QualityScore.comparability. A publisher's table that also runs other models under
+# its own harness (DeepSeek's V3 README runs Qwen2.5 72B) gives one comparable set.
 QUALITY_BENCHMARKS = ("mmlu-pro", "gpqa-diamond", "livebench", "mmlu", "mmlu-redux")
 # The measure later code (plans that offer a better model, `fit` ranking) reads first: MMLU-Pro,
 # the one benchmark most publishers of the KB's models report (docs/kb.md, "Quality").
@@ -110,14 +111,17 @@ class QualityScore(_Entry):
     """A published quality measure of the model: a benchmark's score in percent (accuracy 0-100,
     as published), the setting it was run in ("5-shot CoT", "0-shot"), which checkpoint was
     measured (variant: base, instruct, or thinking for a reasoning mode or model), who ran it
-    (evaluator: publisher, or a leaderboard's id), the page it was read from and the date of
-    that publication (YYYY-MM or YYYY-MM-DD). A score is its own source: `sources` does not
-    name it. Scores compare only within one benchmark, evaluator and setting."""
+    (evaluator: an organisation or leaderboard id; self_reported when that is the model's own
+    publisher), the page it was read from and the date of that publication (YYYY-MM or
+    YYYY-MM-DD; the date read where that is unknown, and the note says so). A score is its own
+    source: `sources` does not name it. Scores compare only within one benchmark, evaluator and
+    setting."""
     benchmark: Literal[QUALITY_BENCHMARKS]  # type: ignore[valid-type]
     score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
     setting: Annotated[str, Field(min_length=2, max_length=60)]
     variant: Literal["base", "instruct", "thinking"]
     evaluator: Annotated[str, Field(pattern=ID_PATTERN)]
+    self_reported: bool = False
     source: Annotated[str, Field(pattern=URL_PATTERN)]
     date: Annotated[str, Field(pattern=DATE_PATTERN)]
     note: Optional[str] = None
@@ -125,7 +129,7 @@ class QualityScore(_Entry):
     @property
     def comparability(self) -> tuple[str, str, str]:
         """(benchmark, evaluator, setting): two scores with the same key were measured the same
-        way and may be compared; other pairs may not (a publisher's 5-shot CoT against a
+        way and may be compared; other pairs may not (Meta's 5-shot CoT against a
         leaderboard's 5-shot log-likelihood differ by more than most gaps between models)."""
         return (self.benchmark, self.evaluator, self.setting.lower())
 
@@ -304,10 +308,10 @@ class Model(_Entry):
     def quality_scores(self, benchmark: str = PRIMARY_BENCHMARK) -> list[QualityScore]:
         """Every published score of `benchmark`, the preferred first: the instruct checkpoint's,
         then the thinking mode's, then the base model's (VARIANT_PREFERENCE); within a variant
-        the publisher's own figure before other evaluators', then file order. Empty when the
-        entry has none."""
+        the publisher's own figure (self_reported) before other evaluators', then file order.
+        Empty when the entry has none."""
         found = [q for q in self.quality if q.benchmark == benchmark]
-        return sorted(found, key=lambda q: (VARIANT_PREFERENCE.index(q.variant), q.evaluator != "publisher"))
+        return sorted(found, key=lambda q: (VARIANT_PREFERENCE.index(q.variant), not q.self_reported))
 
     def quality_score(self, benchmark: str = PRIMARY_BENCHMARK, *, variant: str | None = None,
                       evaluator: str | None = None) -> QualityScore | None:
