@@ -102,6 +102,44 @@ def with_fields(entry, **changes):
     new.__dict__.update(entry.__dict__)
     new.__dict__.update(changes)
     return new
+# Benchmark ids are lower-case (mmlu-pro, gpqa-diamond, livebench); the evaluator is the id of
+# whoever ran the benchmark (meta, qwen, deepseek, tiger-lab, lg-ai ...), and self_reported says
+# that it is the model's own publisher. Scores compare only within one (benchmark, evaluator,
+# setting): QualityScore.comparability. A publisher's table that also runs other models under
+# its own harness (DeepSeek's V3 README runs Qwen2.5 72B) gives one comparable set.
+QUALITY_BENCHMARKS = ("mmlu-pro", "gpqa-diamond", "livebench", "mmlu", "mmlu-redux")
+# The measure later code (plans that offer a better model, `fit` ranking) reads first: MMLU-Pro,
+# the one benchmark most publishers of the KB's models report (docs/kb.md, "Quality").
+PRIMARY_BENCHMARK = "mmlu-pro"
+VARIANT_PREFERENCE = ("instruct", "thinking", "base")
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualityScore(_Entry):
+    """A published quality measure of the model: a benchmark's score in percent (accuracy 0-100,
+    as published), the setting it was run in ("5-shot CoT", "0-shot"), which checkpoint was
+    measured (variant: base, instruct, or thinking for a reasoning mode or model), who ran it
+    (evaluator: an organisation or leaderboard id; self_reported when that is the model's own
+    publisher), the page it was read from and the date of that publication (YYYY-MM or
+    YYYY-MM-DD; the date read where that is unknown, and the note says so). A score is its own
+    source: `sources` does not name it. Scores compare only within one benchmark, evaluator and
+    setting."""
+    benchmark: Literal[QUALITY_BENCHMARKS]  # type: ignore[valid-type]
+    score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    setting: Annotated[str, Field(min_length=2, max_length=60)]
+    variant: Literal["base", "instruct", "thinking"]
+    evaluator: Annotated[str, Field(pattern=ID_PATTERN)]
+    self_reported: bool = False
+    source: Annotated[str, Field(pattern=URL_PATTERN)]
+    date: Annotated[str, Field(pattern=DATE_PATTERN)]
+    note: Optional[str] = None
+
+    @property
+    def comparability(self) -> tuple[str, str, str]:
+        """(benchmark, evaluator, setting): two scores with the same key were measured the same
+        way and may be compared; other pairs may not (Meta's 5-shot CoT against a
+        leaderboard's 5-shot log-likelihood differ by more than most gaps between models)."""
+        return (self.benchmark, self.evaluator, self.setting.lower())
 
 
 def _check_sources(entry, fact_fields: list[str], optional: tuple[str, ...] = ()) -> None:
@@ -281,7 +319,28 @@ class Model(_Entry):
     # split attn_k_b / attn_v_b tensors, so its llama.cpp engine caches per-head K and V rather
     # than the latent (Architecture.mla_per_head_cache): asked by an Ollama name, it is sized so.
     ollama_mla_per_head_cache: bool = False
+    # Published quality measures (issue 13), each with its own source and date; see
+    # QualityScore and docs/kb.md "Quality". Not named by `sources`.
+    quality: list[QualityScore] = _list()
     sources: Annotated[list[Source], Field(min_length=1)]
+
+    def quality_scores(self, benchmark: str = PRIMARY_BENCHMARK) -> list[QualityScore]:
+        """Every published score of `benchmark`, the preferred first: the instruct checkpoint's,
+        then the thinking mode's, then the base model's (VARIANT_PREFERENCE); within a variant
+        the publisher's own figure (self_reported) before other evaluators', then file order.
+        Empty when the entry has none."""
+        found = [q for q in self.quality if q.benchmark == benchmark]
+        return sorted(found, key=lambda q: (VARIANT_PREFERENCE.index(q.variant), not q.self_reported))
+
+    def quality_score(self, benchmark: str = PRIMARY_BENCHMARK, *, variant: str | None = None,
+                      evaluator: str | None = None) -> QualityScore | None:
+        """The preferred published score of `benchmark` (percent, QualityScore.score), optionally
+        only of one variant (base, instruct, thinking) or evaluator; None when there is none.
+        Compare two models' scores only when their `comparability` keys are equal."""
+        for q in self.quality_scores(benchmark):
+            if (variant is None or q.variant == variant) and (evaluator is None or q.evaluator == evaluator):
+                return q
+        return None
 
     @property
     def context_limit(self) -> int:
@@ -314,6 +373,12 @@ class Model(_Entry):
             raise ValueError("a model is not its own sibling")
         if self.distilled_from == self.id:
             raise ValueError("a model is not distilled from itself")
+        keys = [(q.comparability, q.variant) for q in self.quality]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            (bench, evaluator, setting), variant = twice[0]
+            raise ValueError(f"quality lists {bench} ({evaluator}, {setting}) of the {variant} "
+                             "checkpoint twice: keep one and say why in its note")
 
 
 @dataclass(frozen=True, kw_only=True)
