@@ -27,7 +27,7 @@ def with_machine(text: str, fmt: str, machine, ram_given: bool = False,
         doc = json.loads(text)
         doc["hardware"] = machine.to_json()
         return json.dumps(doc, indent=2) + "\n"
-    title, sep, rest = text.partition("\n")
+    title, _, rest = text.partition("\n")
     return f"{title}\n\n{' '.join(summary_lines(machine, ram_given, bandwidth_given))}\n\n{rest.lstrip(chr(10))}"
 
 

@@ -25,15 +25,18 @@ def this_machine(kb, detection: Detection | None = None):
     return (kb if m.known else kb_with(kb, m.gpu)), m
 
 
-def summary_lines(m: Machine, ram_given: bool = False, bandwidth_given: bool = False) -> list[str]:
+def summary_lines(m: Machine, ram_given: bool = False, bandwidth_given: bool = False,
+                  ram: bool = True) -> list[str]:
     """What an advisory for the detected hardware says about it, one sentence a line: the set
     answered for, the RAM, each assumption and note. ram_given/bandwidth_given: the user set
-    --ram-gb/--ram-bandwidth, so the detected or assumed figure is not the one used."""
+    --ram-gb/--ram-bandwidth, so the detected or assumed figure is not the one used. ram: False
+    leaves the RAM out (an answer that does not use it)."""
     from advisor.text import one_line
 
     tools = ", ".join(sorted({c.tool for c, _ in m.cards}))
     kind = f"the knowledge base's {m.gpu.id}" if m.known else "not in the knowledge base"
     lines = [f"Detected on this machine ({tools}): {one_line(m.set_words())} ({kind})."]
+    ram_given, bandwidth_given = ram_given or not ram, bandwidth_given or not ram
     if m.ram_bytes is not None and not ram_given:
         lines.append(f"System RAM: {m.ram_bytes / 2**30:.1f} GiB ({m.ram_source}).")
     for a in m.assumed:
