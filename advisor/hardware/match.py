@@ -22,7 +22,8 @@ are left out, so no prefill speed is given for it; the Machine lists every assum
 
 Several cards: identical ones (the same KB entry, or the same name and memory) form an N-GPU set.
 Cards of different kinds are a mixed set, which advisor does not size as one: the answer is for
-the largest identical group (the most memory in all, then the most cards), and a note says so.
+the largest identical group (the most memory in all, then the most cards, then a card the KB
+holds), and a note says so.
 """
 from __future__ import annotations
 
@@ -211,11 +212,11 @@ def resolve(detection: Detection, kb: KnowledgeBase) -> Machine:
         key = ("kb", hit.id) if hit is not None else ("unknown", card.vendor, card.name, card.memory_bytes)
         groups.setdefault(key, []).append((card, hit))
 
-    def size(item) -> tuple:
+    def size(item) -> tuple:  # the most memory in all (whole GiB), the most cards, a KB card
         key, members = item
         card, hit = members[0]
-        memory = hit.memory_bytes if hit is not None else (card.memory_bytes or 0)
-        return (-memory * len(members), -len(members), str(key))
+        memory = round((card.memory_bytes or (hit.memory_bytes if hit is not None else 0)) / GIB)
+        return (-memory * len(members), -len(members), hit is None, str(key))
 
     ordered = sorted(groups.items(), key=size)
     key, members = ordered[0]

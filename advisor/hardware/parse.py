@@ -101,18 +101,22 @@ def nvidia_architecture(compute_cap: str) -> str | None:
 
 def parse_nvidia_smi(text: str) -> list[DetectedCard]:
     """nvidia-smi --query-gpu=name,memory.total[,compute_cap] --format=csv,noheader,nounits.
-    A line that is not a name and a memory size in MiB is skipped."""
+    A line that is not a name and a memory size in MiB (or "[N/A]", as unified-memory parts
+    report it) is skipped."""
     cards = []
     for line in text.splitlines():
         parts = [p.strip() for p in line.split(",")]
         if len(parts) < 2:
             continue
         name, mib = clean_name(parts[0]), _number(parts[1])
-        if name is None or mib is None:
+        if name is None:
             continue
-        memory = _memory(mib * MIB)
-        if memory is None:
+        if mib is None and parts[1].strip("[]").upper() == "N/A":
+            memory = None  # a unified-memory part (GB10, Jetson): matched by its name alone
+        elif mib is None or _memory(mib * MIB) is None:
             continue
+        else:
+            memory = _memory(mib * MIB)
         arch = nvidia_architecture(parts[2]) if len(parts) > 2 else None
         cards.append(DetectedCard("nvidia", name, memory, "nvidia-smi", arch))
     return cards
