@@ -19,8 +19,16 @@ from advisor.cli.sources import load_kb_from
 from advisor.errors import AdvisorError
 from advisor.hardware import Detection, this_machine
 from advisor.hardware.match import match_card, resolve
-from advisor.hardware.parse import (DetectedCard, parse_amd_smi, parse_apple, parse_meminfo,
-                                    parse_nvidia_smi, parse_rocm_smi, parse_sycl_ls, parse_xpu_smi)
+from advisor.hardware.parse import (
+    DetectedCard,
+    parse_amd_smi,
+    parse_apple,
+    parse_meminfo,
+    parse_nvidia_smi,
+    parse_rocm_smi,
+    parse_sycl_ls,
+    parse_xpu_smi,
+)
 from advisor.hardware.probe import detect, run_tool
 
 MIB, GIB = 1 << 20, 1 << 30

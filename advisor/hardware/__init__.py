@@ -14,7 +14,7 @@ from __future__ import annotations
 from advisor.hardware.match import Machine, kb_with, resolve
 from advisor.hardware.probe import Detection, detect
 
-__all__ = ["Detection", "Machine", "detect", "resolve", "kb_with", "this_machine", "summary_lines"]
+__all__ = ["Detection", "Machine", "detect", "kb_with", "resolve", "summary_lines", "this_machine"]
 
 
 def this_machine(kb, detection: Detection | None = None):

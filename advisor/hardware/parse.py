@@ -28,6 +28,7 @@ Formats (read from each vendor's documentation and published examples of the out
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -61,7 +62,7 @@ def clean_name(text) -> str | None:
     return text or None
 
 
-def _memory(value: int | float | None) -> int | None:
+def _memory(value: float | None) -> int | None:
     """Bytes of memory if plausible (1 MiB to MAX_MEMORY_BYTES), else None."""
     if value is None or isinstance(value, bool):
         return None
@@ -76,7 +77,7 @@ def _number(text) -> float | None:
     if isinstance(text, bool):
         return None
     if isinstance(text, (int, float)):
-        return float(text) if text == text and abs(text) != float("inf") else None
+        return float(text) if math.isfinite(text) else None
     if not isinstance(text, str):
         return None
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*", text)

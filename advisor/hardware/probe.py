@@ -16,8 +16,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from advisor.hardware.parse import (DetectedCard, parse_amd_smi, parse_apple, parse_meminfo,
-                                    parse_nvidia_smi, parse_rocm_smi, parse_sycl_ls, parse_xpu_smi)
+from advisor.hardware.parse import (
+    DetectedCard,
+    parse_amd_smi,
+    parse_apple,
+    parse_meminfo,
+    parse_nvidia_smi,
+    parse_rocm_smi,
+    parse_sycl_ls,
+    parse_xpu_smi,
+)
 from advisor.limits import MAX_TOOL_OUTPUT_BYTES, TOOL_TIMEOUT_S
 
 # Set to 1 to skip NVML (pynvml), which reads the driver directly instead of through PATH.
@@ -140,14 +148,14 @@ def _nvml(d: Detection) -> list[DetectedCard]:
     """NVML through pynvml, only where it is installed (it is no dependency of advisor)."""
     try:
         import pynvml  # type: ignore[import-not-found]
-    except Exception:
+    except Exception:  # noqa: BLE001 - absent, or a broken install: no NVML, as without it
         return []
     from advisor.hardware.parse import clean_name, nvidia_architecture
 
     cards = []
     try:
         pynvml.nvmlInit()
-    except Exception:
+    except Exception:  # noqa: BLE001 - NVMLError (no driver): nothing detected through NVML
         return []
     try:
         for i in range(pynvml.nvmlDeviceGetCount()):
@@ -158,16 +166,16 @@ def _nvml(d: Detection) -> list[DetectedCard]:
             try:
                 major, minor = pynvml.nvmlDeviceGetCudaComputeCapability(h)
                 arch = nvidia_architecture(f"{major}.{minor}")
-            except Exception:
+            except Exception:  # noqa: BLE001 - an old driver without the call
                 arch = None
             if name:
                 cards.append(DetectedCard("nvidia", name, memory, "nvml", arch))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any NVMLError: a problem recorded, not a crash
         d.problems.append(f"nvml: {type(exc).__name__}")
     finally:
         try:
             pynvml.nvmlShutdown()
-        except Exception:
+        except Exception:  # noqa: BLE001,S110 - shutting down after a failure may fail too
             pass
     if cards:
         d.tools.append("nvml")
