@@ -8,6 +8,7 @@ from pathlib import Path
 from advisor.cache import Key, cached, code_files
 from advisor.errors import AdvisorError
 from advisor.facts import Situation, build_situation
+from advisor.kb.schema import with_fields
 from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
@@ -215,11 +216,14 @@ class Advisor:
         from advisor.plans.runtimes import RUNTIMES, default_runtime
 
         m, stored = resolve_model(self.kb, model)  # a KB id, or a model file: its precision
-        precision_source = None
-        if precision is None and stored is not None and finetune is None \
-                and getattr(m, "weights_inventory", None) is None:
+        precision_source = hit = None
+        if stored is not None and getattr(m, "weights_inventory", None) is None:
             hit = self.kb.ollama(model)  # an Ollama name: the precision its tag stands for
-            precision_source = hit.precision_source if hit is not None else None
+        if hit is not None and finetune is None:
+            if precision is None:
+                precision_source = hit.precision_source
+            if m.ollama_mla_per_head_cache:  # Ollama's file of it caches per-head K and V
+                m = with_fields(m, architecture=replace(m.architecture, mla_per_head_cache=True))
         g, p = self.kb.gpu(gpu), parse_precision(precision or stored or m.native_precision or "bf16")
         bad = format_mismatch(m.architecture, p)
         if bad:

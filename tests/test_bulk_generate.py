@@ -266,7 +266,11 @@ def test_html_site_is_well_formed_and_linked(kb, rules, tmp_path):
     page = t["llama-3.1-70b/rtx-4090__fp16.html"].decode()
     assert "<h1>Llama 3.1 70B on NVIDIA GeForce RTX 4090</h1>" in page and "<table>" in page
     assert "<strong>Verdict: does not fit.</strong>" in page and "**" not in page
-    assert len(re.findall(r'href="[^"]+\.html"', t["index.html"].decode())) == s.total
+    # list.html links every page; the index's grid one page a (model, GPU) pair, and the list
+    assert len(re.findall(r'href="[^"]+\.html"', t["list.html"].decode())) == s.total + 1
+    pairs = {(m, g) for m in SMALL.models for g in SMALL.gpus}
+    assert len(re.findall(r'<td class="cell [^"]*"[^>]*><a href="[^"]+\.html"',
+                          t["index.html"].decode())) == len(pairs)
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

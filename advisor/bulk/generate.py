@@ -2,8 +2,9 @@
 
 The tree under the output folder:
 
-    index.md | index.html        every combination: verdict, best precision, speed, link
-    style.css                    (HTML only)
+    index.md | index.html        markdown: every combination (verdict, plan, speed, link);
+                                 HTML: the model x GPU grid of each pair's recommended plan
+    style.css, site.js, list.html  (HTML only: the grid's filters; every combination's row)
     <model-slug>/<gpu-slug>__<precision-slug>.md | .html
     .advisor.lock                held while a run writes (one run a folder at a time)
     .advisor-generate            the marker: this folder is generate's (and its index's state)
@@ -134,12 +135,13 @@ def check_out(out: Path, force: bool = False) -> None:
 
 def check_tree(out: Path, pages: list[Page], fmt: str) -> None:
     """Refuse (AdvisorError, naming it) a symbolic link, or an entry of the wrong kind, where the
-    run writes: the index, the marker, the lock, style.css, the page folders and the pages. A
+    run writes: the index, the marker, the lock, the site's files, the page folders and the pages. A
     link would make a write land outside the output folder."""
     if not out.is_dir():
         return
     ext = FORMATS[fmt]
-    for name in (f"index.{ext}", MARKER, files.LOCK_NAME, "style.css"):
+    site_files = ("style.css", "site.js", "list.html") if fmt == "html" else ()
+    for name in (f"index.{ext}", MARKER, files.LOCK_NAME, *site_files):
         files.check_entry(out / name)
     by_folder: dict[str, set[str]] = {}
     for page in pages:
@@ -195,6 +197,15 @@ def _locked(out: Path):
         yield
     finally:
         os.close(fd)
+
+
+def _grid(rows: list, sel) -> "site.Grid":
+    from advisor.sizing.tensors import parameter_count
+
+    models = [site.GridModel(m.id, m.name, m.family or "other", parameter_count(m.architecture),
+                             m.native_precision) for m in sel.models]
+    gpus = [site.GridGpu(g.id, g.name, g.vendor, g.memory_bytes) for g in sel.gpus]
+    return site.build_grid(rows, models, gpus)
 
 
 def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filters = Filters(),
@@ -256,9 +267,11 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
                 counts[o.verdict.replace("-", "_")] += 1
             rows.append(site.IndexRow(models[page.model_id].name, gpus[page.gpu_id].name,
                                       page.precision, None if o.status == FAILED else page.relpath,
-                                      o.verdict, o.what_to_do, o.decode_tokens_per_s, o.reason))
-        text = site.index_text(fmt, rows, counts, context_tokens, batch, gpu_count,
-                               "context" in settings.defaults)
+                                      o.verdict, o.what_to_do, o.decode_tokens_per_s, o.reason,
+                                      page.model_id, page.gpu_id, o.plan))
+        capped = "context" in settings.defaults
+        grid = _grid(rows, sel) if fmt == "html" else None
+        text = site.index_text(fmt, rows, counts, context_tokens, batch, gpu_count, capped, grid)
         index = out / f"index.{FORMATS[fmt]}"
         if summary.failed and index.exists() and states.get(index.name) != "partial":
             summary.index_kept = True  # a complete index is never replaced by a failed run's
@@ -267,5 +280,9 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
             _write_marker(out, {**states, index.name: "partial" if summary.failed else "complete"})
         if fmt == "html":
             files.write_if_changed(out / "style.css", site.style_css().encode("utf-8"))
+            files.write_if_changed(out / "site.js", site.site_js().encode("utf-8"))
+            if not summary.index_kept:
+                files.write_if_changed(out / "list.html", site.list_text(
+                    rows, counts, context_tokens, batch, gpu_count, capped).encode("utf-8"))
     summary.seconds = time.perf_counter() - start
     return summary

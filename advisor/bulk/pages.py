@@ -48,6 +48,7 @@ class Outcome:
     what_to_do: str | None = None      # the plan of "What to do", in one line
     decode_tokens_per_s: float | None = None
     reason: str | None = None
+    plan: "site.PlanCell | None" = None  # the recommended plan, for the site's grid
 
 
 def _reason(exc: BaseException) -> str:
@@ -78,7 +79,10 @@ class PageMaker:
         if s.fmt == "html":
             depth = page.relpath.count("/")
             title = site.plain(md.splitlines()[0].lstrip("#").strip())
-            return adv, site.page_html(md, f"{title} at {page.precision}", "../" * depth)
+            pl = adv.situation.placement
+            figure = site.memory_figure(pl.weights_bytes, pl.kv_cache_bytes, pl.overhead_bytes,
+                                        pl.available_bytes)
+            return adv, site.page_html(md, f"{title} at {page.precision}", "../" * depth, figure)
         return adv, md
 
     def make(self, page: Page) -> Outcome:
@@ -92,6 +96,7 @@ class PageMaker:
             written = files.write_if_changed(path, text.encode("utf-8"))
             speed = adv.situation.facts.get("decode_tokens_per_s")
             return Outcome(page.number, WRITTEN if written else UNCHANGED, adv.verdict,
-                           plan_line(adv.plan) if adv.plan else None, speed)
+                           plan_line(adv.plan) if adv.plan else None, speed,
+                           plan=site.PlanCell.of(adv.plan, adv.situation) if self.settings.fmt == "html" else None)
         except Exception as exc:  # one bad page is reported, the run goes on
             return Outcome(page.number, FAILED, reason=_reason(exc))

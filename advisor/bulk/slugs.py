@@ -16,7 +16,7 @@ from functools import lru_cache
 MAX_LENGTH = 64
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
              *(f"lpt{i}" for i in range(10)),
-             "index", "style"}  # names generate writes at the top of the tree
+             "index", "style", "site", "list"}  # names generate writes at the top of the tree
 
 
 @lru_cache(maxsize=4096)  # pure: a run asks about each id once a page

@@ -1,11 +1,32 @@
-"""Plain-text tables for the terminal (advisor fit, advisor gpus)."""
+"""The tables of advisor fit and advisor gpus: their cells (a Grid), as plain text.
+
+A Grid holds what a table says; text_table lays it out in columns of plain text (piped output,
+`--format table`), advisor.cli.terminal draws it on a terminal.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from advisor.bulk.inverse import FitRow, GpuRow
 from advisor.render import gb, params, tps
 
 
+@dataclass(frozen=True)
+class Grid:
+    """A table's cells: headers, rows of strings (one a header), and the columns (0-based
+    indices) that hold numbers, aligned right."""
+    headers: list[str]
+    rows: list[list[str]]
+    right: frozenset[int] = frozenset()
+
+    def text(self) -> str:
+        """The grid as plain-text columns (see text_table)."""
+        return text_table(self.headers, self.rows, self.right)
+
+
 def text_table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+    """Columns two spaces apart, a dashed line under the headers, no trailing spaces; numbers
+    (the columns in right) right-aligned. Ends with a newline."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
 
@@ -24,30 +45,48 @@ def _where(p) -> str:
     return "GPU"
 
 
-def fit_table(rows: list[FitRow]) -> str:
-    return text_table(
+def fit_grid(rows: list[FitRow]) -> Grid:
+    """advisor fit's table: a model a row, in the order given."""
+    return Grid(
         ["model", "parameters", "precision", "KV", "runtime", "where", "memory", "max context",
          "decode", "quality"],
         [[r.model.id, params(r.parameters), r.plan.precision.name, r.plan.kv_cache_dtype,
           r.plan.runtime, _where(r.plan), gb(r.plan.total_bytes), f"{r.max_context_tokens:,}",
           tps(r.plan.decode_tokens_per_s), r.plan.quality_class_name]
          for r in rows],
-        right={1, 6, 7, 8})
+        frozenset({1, 6, 7, 8}))
 
 
-def gpus_table(rows: list[GpuRow]) -> str:
-    return text_table(
+def gpus_grid(rows: list[GpuRow]) -> Grid:
+    """advisor gpus' table: a card (or set of cards) a row, in the order given."""
+    return Grid(
         ["GPU", "count", "precision", "runtime", "memory", "needs", "decode", "USD/hour"],
         [[r.gpu.id, str(r.count), r.plan.precision.name, r.plan.runtime, gb(r.memory_bytes),
           gb(r.plan.total_bytes), tps(r.plan.decode_tokens_per_s),
           "–" if r.price_usd_per_hour is None else f"{r.price_usd_per_hour:,.2f}"]
          for r in rows],
-        right={1, 4, 5, 6, 7})
+        frozenset({1, 4, 5, 6, 7}))
 
 
-def finetune_fit_table(rows) -> str:
-    return text_table(
+def finetune_fit_grid(rows) -> Grid:
+    """advisor fit --task finetune's table: a model a row, in the order given."""
+    return Grid(
         ["model", "parameters", "method", "trainable", "per GPU", "headroom"],
         [[r.model.id, params(r.parameters), r.spec.method, params(r.memory.trainable_parameters),
           gb(r.memory.per_gpu_bytes), gb(r.headroom_bytes)] for r in rows],
-        right={1, 3, 4, 5})
+        frozenset({1, 3, 4, 5}))
+
+
+def fit_table(rows: list[FitRow]) -> str:
+    """advisor fit's table as plain text."""
+    return fit_grid(rows).text()
+
+
+def gpus_table(rows: list[GpuRow]) -> str:
+    """advisor gpus' table as plain text."""
+    return gpus_grid(rows).text()
+
+
+def finetune_fit_table(rows) -> str:
+    """advisor fit --task finetune's table as plain text."""
+    return finetune_fit_grid(rows).text()

@@ -1,7 +1,6 @@
 """advisor explain MODEL GPU"""
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import click
 
 from advisor.cli.finetune_options import finetune_options, finetune_spec
 from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
+from advisor.cli.terminal import format_option, write_markdown
 
 
 @click.command()
@@ -39,8 +39,7 @@ from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_
                    "plan keeps it.")
 @click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
               help="What the plans optimise (rules/objective.yaml). Default: quality.")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
-              show_default=True)
+@format_option("markdown", "json")
 @rules_option
 @kb_option
 @click.option("--prompt-tokens", type=int, default=512, show_default=True,
@@ -112,4 +111,4 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         from advisor.rules.why import add_why
 
         text = add_why(text, fmt, adv, advisor.rules, advisor.objective)
-    sys.stdout.write(text)
+    write_markdown(text, fmt)

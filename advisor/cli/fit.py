@@ -9,6 +9,7 @@ import click
 
 from advisor.cli.finetune_options import finetune_options, finetune_spec
 from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
+from advisor.cli.terminal import format_option, write_table
 
 @click.command()
 @click.argument("gpu", required=False)
@@ -18,8 +19,7 @@ from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_
               help="Context every model must fit with, in tokens. Default 8192, or a model's "
                    "maximum if smaller; models whose maximum is below a chosen context are left out.")
 @click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@format_option("table", "json")
 @kb_option
 @rules_option
 @click.option("--ram-gb", type=float, default=None,
@@ -33,7 +33,7 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
     finetune: the models that can be fine-tuned on it, each with the most thorough method).
     Without GPU: the GPUs and RAM detected on this machine (advisor hardware shows them)."""
     from advisor.bulk.inverse import models_that_fit
-    from advisor.bulk.tables import fit_table
+    from advisor.bulk.tables import fit_grid
     from advisor.errors import AdvisorError
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 
@@ -72,13 +72,13 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
             click.echo(" ".join(summary_lines(machine)) + "\n")
     if spec is not None:
         from advisor.bulk.inverse_finetune import models_to_finetune
-        from advisor.bulk.tables import finetune_fit_table
+        from advisor.bulk.tables import finetune_fit_grid
 
         rows = models_to_finetune(kb, g, spec, gpus, any_method)
         how = "each with the most thorough method that fits" if any_method else f"with {spec.method}"
         head.update(task="finetune", method=None if any_method else spec.method,
                     seq_len=spec.seq_len, micro_batch=spec.micro_batch, sharding=spec.sharding)
-        _show(fmt, rows, head, finetune_fit_table,
+        _show(fmt, rows, head, finetune_fit_grid,
               f"No model in the knowledge base can be fine-tuned on {on} with {spec.seq_len:,}-token "
               f"sequences{'' if spec.micro_batch == 1 else f', micro-batch {spec.micro_batch:,}'} ({how}).",
               f"Models that can be fine-tuned on {on} ({spec.seq_len:,}-token sequences, "
@@ -100,7 +100,7 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
     head.update(context_tokens=context, batch=batch,
                 ram_bytes=work.ram_bytes if ram_gb is not None else None)
     where = f"{on} and {ram_gb:g} GiB of RAM" if ram_gb is not None else on
-    _show(fmt, rows, head, fit_table,
+    _show(fmt, rows, head, fit_grid,
           f"No model in the knowledge base runs usably on {where} with {context:,} tokens of "
           f"context{batch_words(batch)}.",
           f"Models that run on {where} ({context:,} tokens of context, batch {batch}), each at "
@@ -125,11 +125,10 @@ def _beyond_every_model(kb, flag: str, tokens: int | None) -> None:
 
 
 def _show(fmt: str, rows: list, head: dict, table, empty: str, heading: str) -> None:
-    """JSON (head plus the rows), or a heading and the table on a terminal."""
+    """JSON (head plus the rows), or a heading and the table (table: rows -> Grid)."""
     if fmt == "json":
         sys.stdout.write(json.dumps({**head, "models": [r.to_json() for r in rows]}, indent=2) + "\n")
     elif not rows:
         click.echo(empty)
     else:
-        click.echo(heading + "\n")
-        sys.stdout.write(table(rows))
+        write_table(fmt, heading, table(rows))

@@ -8,6 +8,7 @@ import sys
 import click
 
 from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
+from advisor.cli.terminal import format_option, write_table
 
 
 @click.command()
@@ -18,14 +19,13 @@ from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_
               help="Context in tokens. Default 8192, or the model's maximum if smaller.")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
 @click.option("--max-gpus", type=int, default=8, show_default=True, help="Largest set to consider.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@format_option("table", "json")
 @kb_option
 @rules_option
 def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     """The GPUs and sets of GPUs that run MODEL, cheapest (or smallest) first."""
     from advisor.bulk.inverse import gpus_that_run
-    from advisor.bulk.tables import gpus_table
+    from advisor.bulk.tables import gpus_grid
     from advisor.errors import AdvisorError
     from advisor.sizing.precision import parse_precision
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
@@ -62,6 +62,5 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
         click.echo(f"No GPU in the knowledge base, up to {max_gpus} of a kind, runs {name}{at} "
                    f"with {context:,} tokens of context{batch_words(batch)}.")
         return
-    click.echo(f"GPUs that run {name}{at} ({context:,} tokens of context, batch {batch}), "
-               f"cheapest first where priced, then smallest:\n")
-    sys.stdout.write(gpus_table(rows))
+    write_table(fmt, f"GPUs that run {name}{at} ({context:,} tokens of context, batch {batch}), "
+                     f"cheapest first where priced, then smallest:", gpus_grid(rows))

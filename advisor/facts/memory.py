@@ -6,6 +6,7 @@ from __future__ import annotations
 from advisor.facts.question import Question
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
+from advisor.sizing.kv_cache import kv_dtype_splits_rows
 from advisor.sizing.plan import Placement
 
 FACTS: dict[str, tuple[str, str]] = {
@@ -35,7 +36,8 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     f["max_context_tokens"] = _max_context(q, pl, w.kv_cache_dtype)
     offered = c.RUNTIME_KV_DTYPES[w.runtime]
     for dtype in ("fp16", "q8_0", "q4_0"):
-        if dtype in offered:  # a KV precision the runtime lacks is left out
+        if dtype in offered and kv_dtype_splits_rows(q.model.architecture, dtype):
+            # a KV precision the runtime lacks, or whose blocks the rows do not fill, is left out
             f[f"max_context_tokens_{dtype}"] = (f["max_context_tokens"] if dtype == w.kv_cache_dtype
                                                 else _max_context(q, pl, dtype))
 

@@ -124,8 +124,7 @@ def gguf_architecture(h: GGUFHeader) -> tuple[dict, str, str]:
             f["expert_ffn_size"] = expert_ffn
     kv_lora = k("attention.kv_lora_rank", maximum=MAX_HIDDEN_SIZE, minimum=0)
     if kv_lora:
-        f.update(kv_lora_rank=kv_lora,
-                 qk_rope_head_dim=k("rope.dimension_count", 64, maximum=MAX_HEAD_DIM))
+        f.update(_latent_attention(h, k, f, kv_lora, shown_arch))
         q_lora = k("attention.q_lora_rank", maximum=MAX_HIDDEN_SIZE, minimum=0)
         if q_lora:
             f["q_lora_rank"] = q_lora
@@ -134,6 +133,34 @@ def gguf_architecture(h: GGUFHeader) -> tuple[dict, str, str]:
     name = h.metadata.get("general.name")
     name = name if isinstance(name, str) and name.strip() else h.path.stem
     return f, arch, name
+
+
+def _latent_attention(h: GGUFHeader, k, f: dict, kv_lora: int, arch: str) -> dict:
+    """Multi-head latent attention fields of a DeepSeek-style GGUF. Two layouts exist
+    (llama.cpp convert_hf_to_gguf.py, DeepseekV2Model):
+    - converted since llama.cpp PR 12801 (April 2025): attention.key_length is the latent row
+      (kv_lora_rank + rope), head_count_kv 1, and the per-head sizes are in
+      attention.key_length_mla (qk_nope + qk_rope) and value_length_mla (v_head_dim); llama.cpp
+      caches the latent;
+    - converted before: key_length is qk_nope + qk_rope, value_length v_head_dim, head_count_kv
+      the query heads, and llama.cpp caches per-head K and V (no attn_k_b / attn_v_b to absorb
+      them): ollama issue 5136, DeepSeek V2 Lite at 32K, KV 8,640 MiB."""
+    rope = k("rope.dimension_count", 64, maximum=MAX_HEAD_DIM)
+    key_mla = k("attention.key_length_mla", maximum=MAX_HEAD_DIM, minimum=0)
+    out = dict(kv_lora_rank=kv_lora, qk_rope_head_dim=rope)
+    if key_mla:
+        key, value = key_mla, k("attention.value_length_mla", maximum=MAX_HEAD_DIM, minimum=0)
+        out.update(kv_heads=f["attention_heads"], head_dim=key)
+    else:
+        key, value = f["head_dim"], k("attention.value_length", maximum=MAX_HEAD_DIM, minimum=0)
+        out["mla_per_head_cache"] = True
+    if not value or key <= rope:
+        raise AdvisorError(f"{h.path}: {arch} has attention.kv_lora_rank but its key length {key} "
+                           f"and value length {value or 'none'} do not leave the "
+                           f"{rope} rope dimensions a per-head part: not a latent-attention model "
+                           "this sizing knows")
+    out.update(qk_nope_head_dim=key - rope, v_head_dim=value)
+    return out
 
 
 def _check_kv_heads(h: GGUFHeader, arch: str, lists: dict, f: dict) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from advisor.cache import Key, cache_dir, cached, code_files
+from advisor.kb.schema import with_fields
 from advisor.kb.store import KINDS, KnowledgeBase, load_kb
 from advisor.paths import data_dir
 
@@ -50,10 +51,7 @@ def _without_nodes(kb: KnowledgeBase) -> KnowledgeBase:
 
 def _no_sources(entry):
     """A copy of a (frozen) KB entry with no sources."""
-    new = object.__new__(type(entry))
-    new.__dict__.update(entry.__dict__)
-    new.__dict__["sources"] = ()
-    return new
+    return with_fields(entry, sources=())
 
 
 def load_kb_cached(root: Path | None = None, extra: Sequence[Path] = ()) -> KnowledgeBase:

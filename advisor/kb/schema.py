@@ -94,6 +94,16 @@ class Price(_Entry):
         return (self.usd_per_gpu_hour, self.gpus, self.provider, self.source, self.date)
 
 
+def with_fields(entry, **changes):
+    """A copy of a validated, frozen KB entry with `changes` set, not validated again (the KB
+    cache keeps entries without their sources, which the validators would refuse). For changes
+    the code makes itself; a value from outside goes through the class's own constructor."""
+    new = object.__new__(type(entry))
+    new.__dict__.update(entry.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
 def _check_sources(entry, fact_fields: list[str], optional: tuple[str, ...] = ()) -> None:
     """Every fact field that is set has a source; a source names only fact fields (or an
     `optional` one: a field that may cite a source without needing one, as aliases may)."""
@@ -101,7 +111,7 @@ def _check_sources(entry, fact_fields: list[str], optional: tuple[str, ...] = ()
     unknown = covered - set(fact_fields) - set(optional)
     if unknown:
         raise ValueError(f"sources name unknown field(s): {', '.join(sorted(unknown))}")
-    missing = [f for f in fact_fields if getattr(entry, f) not in (None, []) and f not in covered]
+    missing = [f for f in fact_fields if getattr(entry, f) not in (None, [], False) and f not in covered]
     if missing:
         raise ValueError(f"fact(s) without a source: {', '.join(missing)}")
 
@@ -136,6 +146,11 @@ class Architecture(_Entry):
     qk_rope_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
     qk_nope_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
     v_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
+    # The runtime caches per-head K (kv_heads x head_dim) and V (kv_heads x v_head_dim) rows
+    # instead of the latent: llama.cpp with a GGUF converted before attn_kv_b was split into
+    # attn_k_b / attn_v_b (llama.cpp PR 12801, April 2025; such files lack
+    # attention.key_length_mla). DeepSeek V2 Lite at 32K: 8,640 MiB against 972 MiB latent.
+    mla_per_head_cache: bool = False
     # Mixture of experts: experts_total routed experts of expert_ffn_size (default ffn_size),
     # experts_active used a token, experts_shared always used; the first dense_layers layers
     # are dense (with ffn_size), then every moe_layer_step-th layer is MoE (Llama 4 Maverick: 2).
@@ -185,6 +200,8 @@ class Architecture(_Entry):
             raise ValueError("multi-head latent attention needs qk_nope_head_dim and v_head_dim")
         if self.qk_norm_per_head and not self.qk_norm:
             raise ValueError("qk_norm_per_head needs qk_norm")
+        if self.mla_per_head_cache and not self.kv_lora_rank:
+            raise ValueError("mla_per_head_cache is a multi-head latent attention field: set kv_lora_rank")
         if self.q_lora_rank and not self.kv_lora_rank:
             raise ValueError("q_lora_rank is a multi-head latent attention field: set kv_lora_rank")
         moe_only = {"experts_shared": self.experts_shared, "expert_ffn_size": self.expert_ffn_size,
@@ -260,6 +277,10 @@ class Model(_Entry):
     # where it is not Ollama's usual Q4_K_M (advisor/kb/ollama.py DEFAULT_QUANT). Ollama tags
     # themselves are aliases (`llama3.1:70b`); a source for `aliases` cites the library page.
     ollama_quant: Optional[str] = None
+    # Ollama's library files of this latent-attention model were converted without llama.cpp's
+    # split attn_k_b / attn_v_b tensors, so its llama.cpp engine caches per-head K and V rather
+    # than the latent (Architecture.mla_per_head_cache): asked by an Ollama name, it is sized so.
+    ollama_mla_per_head_cache: bool = False
     sources: Annotated[list[Source], Field(min_length=1)]
 
     @property
@@ -272,7 +293,8 @@ class Model(_Entry):
     def __post_init__(self) -> None:
         _check_sources(self, ["architecture", "published_parameters", "published_active_parameters",
                               "native_precision", "instruct_repo", "checkpoints", "gguf_repos",
-                              "advertised_context", "ollama_quant"], optional=("aliases",))
+                              "advertised_context", "ollama_quant", "ollama_mla_per_head_cache"],
+                      optional=("aliases",))
         if self.ollama_quant is not None:
             from advisor.errors import AdvisorError
             from advisor.sizing.precision import parse_precision
@@ -282,6 +304,8 @@ class Model(_Entry):
                     raise ValueError(f"ollama_quant '{self.ollama_quant}' is not a GGUF (llama.cpp) type")
             except AdvisorError as exc:
                 raise ValueError(f"ollama_quant: {exc}") from None
+        if self.ollama_mla_per_head_cache and not self.architecture.kv_lora_rank:
+            raise ValueError("ollama_mla_per_head_cache is for a multi-head latent attention model")
         if self.published_active_parameters and not self.architecture.experts_total:
             raise ValueError("published_active_parameters is for a mixture of experts")
         if self.published_parameters_include_vision and not self.vision_tower_excluded:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from advisor.kb.schema import GPU, Model
+from advisor.kb.schema import GPU, Architecture, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.evaluate import Ask
 from advisor.plans.plan import Candidate
 from advisor.plans.publishers import gguf_repo_for
 from advisor.plans.runtimes import cannot_run, runs_on
 from advisor.sizing import constants as c
+from advisor.sizing.kv_cache import kv_dtype_splits_rows
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.tensors import parameter_count
 from advisor.sizing.vllm_memory import vllm_max_utilization
@@ -99,12 +100,14 @@ def runtimes_for(ask: Ask, gpu: GPU | None = None) -> tuple[str, ...]:
     return tuple(r for r in FREE_RUNTIMES if runs_on(r, g))
 
 
-def kv_ladder(runtime: str, asked: str) -> tuple[str, ...]:
+def kv_ladder(runtime: str, asked: str, a: Architecture) -> tuple[str, ...]:
     """KV precisions to try, in order: the one asked (16-bit where the runtime lacks it), then
-    the runtime's quantized ones. The planner stops at the first that holds the context asked:
-    a quantized cache is sized only where the asked one does not fit."""
+    the runtime's quantized ones whose blocks the model's K/V rows split into. The planner
+    stops at the first that holds the context asked: a quantized cache is sized only where the
+    asked one does not fit."""
     first = asked if asked in KV_OPTIONS[runtime] else "fp16"
-    return (first,) + tuple(k for k in KV_OPTIONS[runtime] if k != first and k not in ("fp16", "bf16", "fp32"))
+    return (first,) + tuple(k for k in KV_OPTIONS[runtime] if k != first and k not in ("fp16", "bf16", "fp32")
+                            and kv_dtype_splits_rows(a, k))
 
 
 def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_kv: str,
@@ -125,7 +128,7 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
                     continue
                 shares = (None, raised) if rt == "vllm" and raised > c.VLLM_GPU_MEMORY_UTILIZATION else (None,)
                 yield [Candidate(path, model, p, rt, kv, gpu, n, where, owned, repo, share)
-                       for kv in kv_ladder(rt, asked_kv) for share in shares]
+                       for kv in kv_ladder(rt, asked_kv, model.architecture) for share in shares]
 
 
 def as_asked(ask: Ask) -> Candidate:

@@ -18,6 +18,7 @@ from advisor.plans.quality import QualityCost, quality_cost, weight_table
 from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, half_fallback
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
+from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.memory import memory_total_bytes
 from advisor.sizing.offload import plan_expert_offload, plan_offload
 from advisor.sizing.overhead import fit_margin_bytes
@@ -324,6 +325,17 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     return out
 
 
+def _per_head_cache_note(a: Architecture, work: Workload) -> str:
+    """What a GGUF with the latent cache saves against one caching per-head K and V."""
+    latent = replace(a, mla_per_head_cache=False)
+    per_head, small = (kv_cache_bytes(x, work.context_tokens, work.batch, work.kv_cache_dtype,
+                                      "llama.cpp") for x in (a, latent))
+    return (f"prefer a GGUF converted with llama.cpp since April 2025 (PR 12801: it holds "
+            f"attn_k_b / attn_v_b), whose KV cache is the latent, {small / 1e9:.2f} GB at this "
+            f"context; files without them (Ollama's, and any converted earlier) cache per-head K "
+            f"and V, {per_head / 1e9:.2f} GB, as sized here")
+
+
 def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
              nodes: int) -> tuple[str | None, list[str]]:
     m, p, g = cand.model, cand.precision, cand.gpu
@@ -332,6 +344,8 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
         if nodes > 1:
             return None, ["llama.cpp runs one machine's GPUs (several machines need its RPC servers)"]
         gguf = cand.checkpoint if p.family == "gguf" else None
+        if m.architecture.mla_per_head_cache:
+            notes.append(_per_head_cache_note(m.architecture, work))
         if gguf is None:
             notes.append(f"a GGUF file at {p.name}: convert the checkpoint with llama.cpp's "
                          "convert_hf_to_gguf.py" + ("" if p.family == "float" else " and llama-quantize"))

@@ -4,6 +4,8 @@ KV precisions with their block overheads, and how each runtime rounds the cache 
 - Standard attention: K and V rows of kv_heads x head_dim a token a layer.
 - Multi-head latent attention (DeepSeek V2/V3): one row of kv_lora_rank + qk_rope_head_dim a token
   a layer, no separate V (llama.cpp keeps V as a view of K; vLLM's MLA cache is one latent row).
+  A GGUF converted before llama.cpp split attn_kv_b (mla_per_head_cache) caches per-head K
+  (kv_heads x (qk_nope + qk_rope)) and V (kv_heads x v_head_dim) instead.
 - Sliding-window layers hold at most the window (llama.cpp: window + one micro-batch a sequence,
   padded); global layers hold the whole context.
 - Quantized caches use ggml blocks: q8_0 34 bytes a 32 elements, q4_0 18.
@@ -35,7 +37,21 @@ def _row_bytes(elements: int, kv_dtype: str) -> int:
 
 
 def is_mla(a: Architecture) -> bool:
-    return bool(a.kv_lora_rank and a.qk_rope_head_dim)
+    """The cache holds multi-head latent attention's latent row (not per-head K and V)."""
+    return bool(a.kv_lora_rank and a.qk_rope_head_dim) and not a.mla_per_head_cache
+
+
+def kv_dtype_splits_rows(a: Architecture, kv_dtype: str) -> bool:
+    """Every K and V row of `a` splits into `kv_dtype`'s blocks (a q8_0 or q4_0 cache needs rows
+    of whole 32-value blocks; llama.cpp refuses the others). Unknown dtypes: False."""
+    block = c.KV_DTYPE_BLOCKS.get(kv_dtype, (0,))[0]
+    if not block:
+        return False
+    if is_mla(a):
+        rows = (a.kv_lora_rank + a.qk_rope_head_dim,)
+    else:
+        rows = (a.head_dim, a.v_head_dim or a.head_dim) if a.mla_per_head_cache else (a.head_dim,)
+    return all(r % block == 0 for r in rows)
 
 
 def layer_is_sliding(a: Architecture, i: int) -> bool:
@@ -51,6 +67,8 @@ def kv_row_bytes_per_token_layer(a: Architecture, kv_dtype: str = "fp16", kv_hea
     if is_mla(a):
         return _row_bytes(a.kv_lora_rank + a.qk_rope_head_dim, kv_dtype)
     h = a.kv_heads if kv_heads is None else kv_heads
+    if a.mla_per_head_cache:  # K of qk_nope + qk_rope, V of v_head_dim, each head
+        return _row_bytes(h * a.head_dim, kv_dtype) + _row_bytes(h * a.v_head_dim, kv_dtype)
     return 2 * _row_bytes(h * a.head_dim, kv_dtype)
 
 
@@ -134,6 +152,11 @@ def kv_assumptions(a: Architecture, kv_dtype: str, runtime: str, flash_attn: boo
     if is_mla(a):
         out.append(f"multi-head latent attention: {a.kv_lora_rank} + {a.qk_rope_head_dim} "
                    "values a token a layer, no separate V")
+    elif a.mla_per_head_cache:
+        out.append(f"per-head K ({a.kv_heads} x {a.head_dim}) and V ({a.kv_heads} x "
+                   f"{a.v_head_dim}): a GGUF converted before llama.cpp split attn_kv_b into "
+                   "attn_k_b / attn_v_b (April 2025) caches no latent; a re-converted file "
+                   f"holds {a.kv_lora_rank} + {a.qk_rope_head_dim} values a token a layer")
     else:
         out.append(f"{a.kv_heads} KV heads x {a.head_dim} (grouped-query attention), K and V")
     if a.sliding_window:
