@@ -56,6 +56,14 @@ MAX_CORES = 10**7
 # A rental price in USD an hour, for a whole 8-GPU node: tens of dollars today; 10**5 is far above.
 MAX_USD_PER_HOUR = 1e5
 
+# -- hardware detection (advisor.hardware) ----------------------------------------------------
+# nvidia-smi, rocm-smi and the other tools answer in well under a second; a tool that has not
+# answered in 5 s is hung (a wedged driver), and its process group is killed.
+TOOL_TIMEOUT_S = 5.0
+# Their output for a full 8-GPU node is a few KB (rocm-smi's JSON the largest); more than 1 MiB
+# is no answer to the query asked, and reading stops there.
+MAX_TOOL_OUTPUT_BYTES = 1 << 20
+
 # -- names ----------------------------------------------------------------------------------
 # A KB id is also a file name (<id>.yaml); published ids are under 60 characters, and file
 # systems allow 255 bytes a name. 128 leaves room for both.

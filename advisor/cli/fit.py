@@ -12,8 +12,9 @@ from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_
 from advisor.cli.terminal import format_option, write_table
 
 @click.command()
-@click.argument("gpu")
-@click.option("--gpus", "-n", type=int, default=1, show_default=True, help="GPUs of this kind.")
+@click.argument("gpu", required=False)
+@click.option("--gpus", "-n", type=int, default=None,
+              help="GPUs of this kind. Default 1, or as many as detected when GPU is left out.")
 @click.option("--context", "-c", type=int, default=None,
               help="Context every model must fit with, in tokens. Default 8192, or a model's "
                    "maximum if smaller; models whose maximum is below a chosen context are left out.")
@@ -29,7 +30,8 @@ from advisor.cli.terminal import format_option, write_table
 @finetune_options
 def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, task, **finetune):
     """The models that run on GPU, each at its best precision, largest first (with --task
-    finetune: the models that can be fine-tuned on it, each with the most thorough method)."""
+    finetune: the models that can be fine-tuned on it, each with the most thorough method).
+    Without GPU: the GPUs and RAM detected on this machine (advisor hardware shows them)."""
     from advisor.bulk.inverse import models_that_fit
     from advisor.bulk.tables import fit_grid
     from advisor.errors import AdvisorError
@@ -38,6 +40,15 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
     from advisor.limits import batch_words, check_question
 
     check_question(gpus=gpus, batch=batch, context=context)  # explain's limits, shared
+    kb, machine = load_kb_from(kb_dirs), None
+    if gpu is None:  # this machine's GPUs and RAM
+        from advisor.cli.hardware import detected
+
+        kb, machine = detected(kb)
+        gpu, gpus = machine.gpu.id, machine.count if gpus is None else gpus
+        if ram_gb is None and machine.ram_bytes is not None and not machine.gpu.unified_memory:
+            ram_gb = round(machine.ram_bytes / 2**30, 1)
+    gpus = 1 if gpus is None else gpus
     any_method = finetune.get("method") is None
     spec, _ = finetune_spec(task, finetune, {"context": context, "batch": batch})
     if spec is not None:  # what holds for every model, once: not "no model" for a bad knob
@@ -45,7 +56,6 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
 
         validate_spec(with_changes(spec, pure_bf16=False) if any_method else spec, gpus)
     batch = 1 if batch is None else batch
-    kb = load_kb_from(kb_dirs)
     _beyond_every_model(kb, "--seq-len" if spec is not None else "--context",
                         spec.seq_len if spec is not None else context)
     _rules, objective = load_rules_from(rules_dirs)
@@ -54,6 +64,12 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
 
     on = f"{gpus} × {one_line(g.name)}" if gpus > 1 else one_line(g.name)
     head = {"gpu": g.id, "name": g.name, "count": gpus}
+    if machine is not None:
+        from advisor.hardware import summary_lines
+
+        head["hardware"] = machine.to_json()
+        if fmt != "json":
+            click.echo(" ".join(summary_lines(machine)) + "\n")
     if spec is not None:
         from advisor.bulk.inverse_finetune import models_to_finetune
         from advisor.bulk.tables import finetune_fit_grid
