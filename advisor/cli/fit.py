@@ -27,9 +27,13 @@ from advisor.cli.terminal import format_option, write_table
                    "CPU offload). Without it, only what fits on the GPUs.")
 @click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
               help="What each model's plan optimises (rules/objective.yaml). Default: quality.")
+@click.option("--rank", type=click.Choice(["quality", "size"]), default="quality", show_default=True,
+              help="Order of the models: by their published MMLU-Pro score (the KB's `quality`; "
+                   "models without one follow, largest first), or largest first.")
 @finetune_options
-def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, task, **finetune):
-    """The models that run on GPU, each at its best precision, largest first (with --task
+def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, rank, task, **finetune):
+    """The models that run on GPU, each at its best plan, best published MMLU-Pro first (--rank
+    size: largest first; with --task
     finetune: the models that can be fine-tuned on it, each with the most thorough method).
     Without GPU: the GPUs and RAM detected on this machine (advisor hardware shows them)."""
     from advisor.bulk.inverse import models_that_fit
@@ -96,15 +100,24 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
             raise AdvisorError(f"--ram-gb must be a size in GiB, not {ram_gb}")
         work = replace(work, ram_bytes=int(ram_gb * 2**30))
     rows = models_that_fit(Planner(kb, objective), kb, g, work, gpus, cap_context=not chosen,
-                           offload=ram_gb is not None, prefer=prefer or objective.prefer)
-    head.update(context_tokens=context, batch=batch,
+                           offload=ram_gb is not None, prefer=prefer or objective.prefer,
+                           rank=rank)
+    head.update(rank=rank, quality_benchmark="mmlu-pro" if rank == "quality" else None,
+                context_tokens=context, batch=batch,
                 ram_bytes=work.ram_bytes if ram_gb is not None else None)
     where = f"{on} and {ram_gb:g} GiB of RAM" if ram_gb is not None else on
     _show(fmt, rows, head, fit_grid,
           f"No model in the knowledge base runs usably on {where} with {context:,} tokens of "
           f"context{batch_words(batch)}.",
           f"Models that run on {where} ({context:,} tokens of context, batch {batch}), each at "
-          f"its best plan (largest first):")
+          f"its best plan, {RANK_WORDS[rank]}:")
+
+
+RANK_WORDS = {
+    "quality": "best published MMLU-Pro first (each model's own publisher's figure where there is "
+               "one, else the evaluator named; settings differ, so a few points apart is no real "
+               "difference), then the models without a score, largest first",
+    "size": "largest first"}
 
 
 def _beyond_every_model(kb, flag: str, tokens: int | None) -> None:
