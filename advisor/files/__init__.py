@@ -46,10 +46,17 @@ def _build(name: str, family: str, fields: dict, where: str, inv: TensorInventor
 
 
 def _gguf_model(path: Path) -> tuple[FileModel, str]:
-    from advisor.files.gguf_file import file_type_name, read_gguf
+    from advisor.files.gguf_file import read_gguf
+
+    return gguf_header_model(read_gguf(path), path)
+
+
+def gguf_header_model(h, path: Path) -> tuple[FileModel, str]:
+    """A GGUF header (advisor.files.gguf_file.GGUFHeader, all parts merged) -> (model, the
+    precision it is stored at); `path` names the file in messages and the inventory."""
+    from advisor.files.gguf_file import file_type_name
     from advisor.files.gguf_model import check_parameter_count, gguf_architecture, gguf_precision
 
-    h = read_gguf(path)
     fields, family, name = gguf_architecture(h)
     precision = gguf_precision(h, file_type_name(h))
     inv = TensorInventory(source=str(path), format="gguf", precision=precision,
@@ -114,23 +121,35 @@ def _glob_shards(folder: Path, label: str) -> list[Path]:
 
 
 def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
-    from advisor.files.hf import architecture_fields, checkpoint_precision, read_config
+    from advisor.files.hf import read_config
     from advisor.files.safetensors_file import read_safetensors
 
     cfg = read_config(config)
-    fields = architecture_fields(cfg, str(config))
-    precision = checkpoint_precision(cfg, str(config))
     shards = _index_shards(folder, label)
     if shards is None:
         shards = _glob_shards(folder, label)
+    name = label.rstrip("/").split("/")[-1] if "/" in label else folder.name
+    return config_model(cfg, str(config), (read_safetensors(s) for s in shards), label, name)
+
+
+def config_model(cfg: dict, where: str, shards, label: str, name: str) -> tuple[FileModel, str]:
+    """A transformers config (parsed config.json; `where` names it) and the tensor lists of its
+    safetensors files (an iterable of lists of TensorRecord, one a file; empty when there are
+    none, and the model is sized from the config alone) -> (model, the precision it is stored
+    at). AdvisorError when the tensors are not the weights the config describes."""
+    from advisor.files.hf import architecture_fields, checkpoint_precision
+
+    fields = architecture_fields(cfg, where)
+    precision = checkpoint_precision(cfg, where)
     inv = None
-    if shards:
-        tensors = []
-        for s in shards:
-            tensors.extend(read_safetensors(s))
-            if len(tensors) > MAX_SET_TENSORS:
-                raise AdvisorError(f"{label}: the safetensors hold more than {MAX_SET_TENSORS:,} "
-                                   "tensors (the limit); no real model holds that many")
+    tensors, n_files = [], 0
+    for records in shards:
+        n_files += 1
+        tensors.extend(records)
+        if len(tensors) > MAX_SET_TENSORS:
+            raise AdvisorError(f"{label}: the safetensors hold more than {MAX_SET_TENSORS:,} "
+                               "tensors (the limit); no real model holds that many")
+    if n_files:
         if not tensors:
             raise AdvisorError(f"{label}: the safetensors file(s) hold no tensors: they describe "
                                "no weights to size")
@@ -141,9 +160,9 @@ def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
         n_layers = fields["layers"]
         held = {i for i in (t.layer for t in tensors) if i is not None}
         if not held.issuperset(range(n_layers)):
-            raise AdvisorError(f"{label}: {config.name} names {n_layers} layers, but the "
+            raise AdvisorError(f"{label}: {Path(where).name} names {n_layers} layers, but the "
                                f"safetensors hold {len(held & set(range(n_layers)))} of them "
-                               f"({len(tensors)} tensors in {len(shards)} file(s)): the files do "
+                               f"({len(tensors)} tensors in {n_files} file(s)): the files do "
                                "not describe the weights of the model (a partial download?)")
         if "lm_head.weight" not in names and any(n.endswith("embed_tokens.weight") for n in names):
             fields["tied_embeddings"] = True
@@ -153,20 +172,19 @@ def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
                 fields["vocab_size"] = emb[0].shape[0]
         inv = TensorInventory(source=label, format="safetensors", precision=precision,
                               tensors=tuple(tensors),
-                              assumptions=(f"weights: the {len(tensors)} tensors of {len(shards)} "
+                              assumptions=(f"weights: the {len(tensors)} tensors of {n_files} "
                                            "safetensors file(s) as stored (dtypes and shapes from "
                                            "their headers)",))
     if not fields.get("vocab_size"):
-        raise AdvisorError(f"{config}: no vocab_size and no embedding tensor to read it from")
+        raise AdvisorError(f"{where}: no vocab_size and no embedding tensor to read it from")
     from advisor.sizing.precision import parse_precision
 
     try:
         parse_precision(precision)
     except AdvisorError:
-        raise AdvisorError(f"{config}: quantization method {quote.value(precision)} is not one "
+        raise AdvisorError(f"{where}: quantization method {quote.value(precision)} is not one "
                            "the sizing knows (gptq, awq, bitsandbytes, fp8)") from None
-    name = label.rstrip("/").split("/")[-1] if "/" in label else folder.name
-    return _build(name, str(cfg.get("model_type", "")), fields, str(config), inv), precision
+    return _build(name, str(cfg.get("model_type", "")), fields, where, inv), precision
 
 
 def load_path(path: Path, label: str | None = None, quant: str | None = None) -> tuple[FileModel, str]:
