@@ -1,5 +1,6 @@
 """Models read from files: a GGUF (split or not), a Hugging Face config.json or snapshot folder
-(config plus safetensors headers), or a repo id in the local Hugging Face cache.
+(config plus safetensors headers), a repo id in the local Hugging Face cache, or a repo id on the
+Hugging Face Hub (its config and headers fetched and kept: advisor.files.hub).
 
 A file model is a KB Model (its architecture from the file's metadata) that also carries the
 file's exact tensor list (advisor.sizing.inventory.TensorInventory); memory_parts uses that list
@@ -237,8 +238,9 @@ def _load_path(path: Path, label: str | None, quant: str | None) -> tuple[FileMo
 
 
 def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
-    """A KB id/name/alias, an Ollama name (`qwen2.5:32b-instruct-q4_K_M`), a path, or a repo id in
-    the local Hugging Face cache. Returns the model and, for a file, the precision it is stored
+    """A KB id/name/alias, an Ollama name (`qwen2.5:32b-instruct-q4_K_M`), a path, a repo id in
+    the local Hugging Face cache, or else a repo id on the Hugging Face Hub (`ORG/REPO`, a GGUF
+    one as `ORG/REPO:QUANT`; advisor.files.hub reads its config and headers). Returns the model and, for a file, the precision it is stored
     at (for an Ollama name, the precision of its tag: advisor.kb.ollama). A KB key wins over a file
     or folder of the same name in the working folder (write ./name for the file)."""
     ollama = kb.ollama(spec)  # an Ollama name (llama3.1:70b): its model and its tag's precision
@@ -254,20 +256,36 @@ def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
         return load_path(p)
     repo, _, quant = spec.partition(":")
     if quant and "/" in repo:  # llama.cpp's -hf repo:QUANT
+        from advisor.files import hub
         from advisor.files.hf import cached_snapshot
 
         snap = cached_snapshot(repo)
-        if snap is None:
-            raise AdvisorError(f"'{repo}' is not in the local Hugging Face cache (nothing is downloaded)")
-        return load_path(snap, label=repo, quant=quant)
+        if snap is not None and any(quant.lower() in g.name.lower() for g in snap.rglob("*.gguf")):
+            return load_path(snap, label=repo, quant=quant)  # the local files win
+        hit = hub.cached(repo, quant) if hub.is_repo_id(repo) else None
+        if hit is not None:  # read from the Hub before: its header, no network
+            return hit
+        if snap is not None and (hub.offline() or not hub.is_repo_id(repo)):
+            return load_path(snap, label=repo, quant=quant)  # says what the folder lacks
+        if not hub.is_repo_id(repo):
+            raise AdvisorError(f"'{repo}' is not in the local Hugging Face cache, and is no "
+                               "Hugging Face repo id (ORG/REPO) to fetch")
+        return hub.load_repo(repo, quant)
     if spec.endswith(MODEL_SUFFIXES) or spec.startswith((".", "/", "~")):
         raise AdvisorError(f"{spec}: no such file or folder")
     try:
         return kb.model(spec), None
-    except AdvisorError:
+    except AdvisorError as unknown:
+        from advisor.files import hub
         from advisor.files.hf import cached_snapshot
 
+        if hub.is_repo_id(spec):
+            hit = hub.cached(spec)  # read from the Hub before: its headers, no network
+            if hit is not None:
+                return hit
         snap = cached_snapshot(spec)
-        if snap is None:
+        if snap is not None:
+            return load_path(snap, label=spec)
+        if not hub.is_repo_id(spec):
             raise
-        return load_path(snap, label=spec)
+        return hub.load_repo(spec, unknown=str(unknown))
