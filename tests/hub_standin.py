@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -49,6 +50,7 @@ class StandIn:
     log: list[tuple] = field(default_factory=list)  # (method, path, range, authorization)
     status: int | None = None  # answer every request with this status (503: a busy Hub)
     endless: bool = False  # a whole GET streams without end (a hostile Hub)
+    drip: float = 0.0  # a whole GET sends a byte every `drip` seconds, without end (a slow one)
 
     def start(self) -> str:
         standin = self
@@ -139,13 +141,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, b"", head, length=f.total)
         rng = self.headers.get("Range")
         if rng is None:
-            if self.hub.endless:
+            if self.hub.endless or self.hub.drip:
                 self.send_response(200)
                 self.send_header("X-Repo-Commit", repo.commit)
                 self.end_headers()
                 try:
                     while True:
-                        self.wfile.write(b"\0" * 65536)
+                        if self.hub.drip:
+                            time.sleep(self.hub.drip)
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                        else:
+                            self.wfile.write(b" " * 65536)
                 except OSError:
                     return
             if f.size is not None:

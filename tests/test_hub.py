@@ -117,3 +117,211 @@ def test_llama_shaped_repo_from_the_hub_then_offline(tmp_path, hub):
                  "--format", "json")
     assert r2.returncode == 0, r2.stderr
     assert r2.stdout == r.stdout  # the same answer, from the caches
+
+
+# -- in-process: the same code, the environment set for each test ---------------------------------
+
+@pytest.fixture
+def online(tmp_path, monkeypatch, hub):
+    """The stand-in Hub as HF_ENDPOINT, fresh Hugging Face and advisor caches, network allowed."""
+    import huggingface_hub.constants as hf_constants
+
+    for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
+              "HF_HUB_CACHE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("ADVISOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)  # read when it was imported
+    return hub
+
+
+def go_offline(monkeypatch, hub):
+    import huggingface_hub.constants as hf_constants
+
+    hub.stop()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+
+
+def cli(*args, seconds=60):
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+    from tests.file_helpers import time_limit
+
+    with time_limit(seconds):
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def error_line(r, *words):
+    """Exit 2, one line, no traceback, naming every word."""
+    assert r.exit_code == 2, (r.exit_code, r.output, r.exception)
+    assert not isinstance(r.exception, Exception) or isinstance(r.exception, SystemExit), r.exception
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.output, r.output
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]
+
+
+def tiny_repo(tmp_path) -> tuple[Repo, Path]:
+    """A tiny llama (config and one real safetensors file) as a repo, and as a local folder."""
+    folder = tmp_path / "local-tiny"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(LLAMA_CONFIG))
+    (folder / "model.safetensors").write_bytes(safetensors_bytes(llama_safetensors()))
+    return Repo({n: File((folder / n).read_bytes()) for n in ("config.json", "model.safetensors")}), folder
+
+
+def test_hub_model_is_the_local_model(tmp_path, online, kb, monkeypatch):
+    from advisor.files import load_path, resolve_model
+
+    online.repos["acme/tiny"], folder = tiny_repo(tmp_path)
+    m, prec = resolve_model(kb, "acme/tiny")
+    local, local_prec = load_path(folder, label="acme/tiny")
+    assert prec == local_prec == "bf16"
+    assert m.architecture == local.architecture
+    assert m.weights_inventory.tensors == local.weights_inventory.tensors
+    assert m.weights_inventory.total_bytes == local.weights_inventory.total_bytes
+    # one safetensors file: its header by range; the other answers are the Hub's API and config
+    assert [r for _, p, r, _ in online.log if p.endswith("model.safetensors") and r] == ["bytes=0-100000"]
+    n = len(online.log)
+    assert resolve_model(kb, "acme/tiny")[0].weights_inventory.tensors == m.weights_inventory.tensors
+    assert len(online.log) == n  # the second time from the caches: no request
+    go_offline(monkeypatch, online)
+    assert resolve_model(kb, "acme/tiny")[0].weights_inventory.tensors == m.weights_inventory.tensors
+
+
+def test_gguf_quant_by_range_requests_then_offline(tmp_path, online, kb, monkeypatch):
+    from advisor.files import hub, load_path, resolve_model
+    from tests.test_files import write_gguf
+
+    local = tmp_path / "local"
+    local.mkdir()
+    write_gguf(local / "tiny-Q4_K_M.gguf")
+    write_gguf(local / "tiny-F16.gguf", ftype="F16")
+    files = {p.name: File(p.read_bytes()) for p in local.iterdir()}
+    files["mmproj-tiny-Q4_K_M.gguf"] = files["tiny-F16.gguf"]  # a vision projector: never picked
+    files["README.md"] = File(b"# GGUF\n")
+    online.repos["acme/tiny-GGUF"] = Repo(files)
+    monkeypatch.setattr(hub, "BLOCK", 512)  # a header of several blocks
+    m, prec = resolve_model(kb, "acme/tiny-GGUF:q4_k_m")
+    want, want_prec = load_path(local / "tiny-Q4_K_M.gguf")
+    assert prec == want_prec == "Q4_K_M"
+    assert m.architecture == want.architecture
+    assert m.weights_inventory.tensors == want.weights_inventory.tensors
+    gets = [(p, r) for m_, p, r, _ in online.log if m_ == "GET" and p.endswith(".gguf")]
+    assert len(gets) > 1 and all(p.endswith("/tiny-Q4_K_M.gguf") and r for p, r in gets)
+    size = len(files["tiny-Q4_K_M.gguf"].data)
+    assert len(gets) * 512 < size  # the header's blocks, not the tensor data
+    f16, _ = resolve_model(kb, "acme/tiny-GGUF:F16")
+    assert f16.weights_inventory.total_bytes > m.weights_inventory.total_bytes
+    go_offline(monkeypatch, online)
+    again, prec2 = resolve_model(kb, "acme/tiny-GGUF:Q4_K_M")
+    assert prec2 == "Q4_K_M" and again.weights_inventory.tensors == m.weights_inventory.tensors
+    with pytest.raises(Exception, match="HF_HUB_OFFLINE is set"):
+        resolve_model(kb, "acme/tiny-GGUF:Q8_0")
+
+
+def test_pick_gguf():
+    from advisor.errors import AdvisorError
+    from advisor.files.hub import pick_gguf
+
+    names = ["m-Q4_K_M.gguf", "m-Q4_K_S.gguf", "m-Q4_K.gguf", "mmproj-m-f16.gguf", "m-f16.gguf",
+             "Q8_0/m-Q8_0-00001-of-00002.gguf", "Q8_0/m-Q8_0-00002-of-00002.gguf", "IQ2/m-IQ2_M-00001-of-00002.gguf"]
+    assert pick_gguf(names, "q4_k_m", "r") == ["m-Q4_K_M.gguf"]
+    assert pick_gguf(names, "Q4_K", "r") == ["m-Q4_K.gguf"]  # between separators wins
+    assert pick_gguf(names, "F16", "r") == ["m-f16.gguf"]  # not the projector
+    assert pick_gguf(names, "Q8_0", "r") == ["Q8_0/m-Q8_0-00001-of-00002.gguf", "Q8_0/m-Q8_0-00002-of-00002.gguf"]
+    with pytest.raises(AdvisorError, match="has no GGUF file named like 'Q6_K'"):
+        pick_gguf(names, "Q6_K", "r")
+    with pytest.raises(AdvisorError, match="2 GGUF models .* named like 'Q4_K_'"):
+        pick_gguf(names, "Q4_K_", "r")
+    with pytest.raises(AdvisorError, match="lacks 1 of its 2 parts"):
+        pick_gguf(names, "IQ2_M", "r")
+
+
+def test_gated_repo_needs_the_token(tmp_path, online, monkeypatch):
+    repo, _ = tiny_repo(tmp_path)
+    repo.gated_token = "hf_secret"
+    online.repos["acme/gated"] = repo
+    error_line(cli("explain", "acme/gated", "rtx-4090"), "'acme/gated' is a gated repo", "401",
+               "HF_TOKEN")
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    r = cli("explain", "acme/gated", "rtx-4090", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert ("Bearer hf_secret" in {a for *_, a in online.log if a})
+
+
+def test_missing_repo_no_config_no_network_offline(tmp_path, online, monkeypatch):
+    line = error_line(cli("explain", "acme/absent", "rtx-4090"), "unknown model 'acme/absent'",
+                      "has no model repo 'acme/absent'", "404")
+    assert "HF_TOKEN" in line  # a private repo answers 404 too
+    online.repos["acme/only-gguf"] = Repo({"README.md": File(b"x"), "m-Q4_K_M.gguf": File(b"GGUF")})
+    error_line(cli("explain", "acme/only-gguf", "rtx-4090"), "has no config.json",
+               "acme/only-gguf:Q4_K_M")
+    online.repos["acme/no-files"] = Repo({"README.md": File(b"x")})
+    error_line(cli("kb", "add", "--from", "acme/no-files", "--out", tmp_path / "kb"),
+               "has no config.json", "not a transformers model repo")
+    error_line(cli("explain", "acme/no-files:Q4_K_M", "rtx-4090"), "no GGUF file named like 'Q4_K_M'")
+    online.stop()  # nothing listens there now
+    error_line(cli("explain", "acme/absent", "rtx-4090"), "cannot reach the Hugging Face Hub at "
+               + online.url)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    error_line(cli("explain", "acme/absent", "rtx-4090"), "unknown model 'acme/absent'",
+               "not in the local Hugging Face cache", "HF_HUB_OFFLINE is set")
+    error_line(cli("explain", "acme/absent-GGUF:Q4_K_M", "rtx-4090"),
+               "'acme/absent-GGUF' with a GGUF file named like 'Q4_K_M' is not in the local")
+
+
+def test_busy_hub_is_not_waited_for(tmp_path, online):
+    import time
+
+    online.repos["acme/tiny"], _ = tiny_repo(tmp_path)
+    online.status = 503  # with Retry-After: 3600, which huggingface_hub would sleep for
+    t = time.monotonic()
+    error_line(cli("explain", "acme/tiny", "rtx-4090", seconds=30), "answered 503", "busy")
+    assert time.monotonic() - t < 20 and len(online.log) == 1
+
+
+def test_hostile_hub_is_bounded(tmp_path, online, monkeypatch):
+    from advisor.files import hub_session
+
+    online.repos["acme/tiny"], _ = tiny_repo(tmp_path)
+    online.endless = True  # config.json's body never ends
+    monkeypatch.setattr(hub_session, "MAX_HUB_BYTES", 4 << 20)
+    error_line(cli("explain", "acme/tiny", "rtx-4090", seconds=60), "sent more than 4,194,304 bytes")
+    assert not list((tmp_path / "hf").rglob("config.json"))  # nothing half-written is kept
+    online.endless, online.drip = False, 0.2  # a byte every 0.2 s: no read times out
+    monkeypatch.setattr(hub_session, "HUB_DEADLINE_S", 3.0)
+    error_line(cli("explain", "acme/tiny", "rtx-4090", seconds=60), "took longer than 3 s")
+    online.drip = 0.0
+    monkeypatch.setattr(hub_session, "MAX_HUB_REQUESTS", 2)
+    error_line(cli("explain", "acme/tiny", "rtx-4090", seconds=60), "more than 2 requests")
+
+
+def test_tampered_cache_is_not_believed(tmp_path, online, kb, monkeypatch):
+    from advisor.files import resolve_model
+
+    online.repos["acme/tiny"], _ = tiny_repo(tmp_path)
+    resolve_model(kb, "acme/tiny")
+    blobs = list((tmp_path / "cache" / "hub" / "blobs").iterdir())
+    assert len(blobs) == 1
+    blobs[0].write_bytes(blobs[0].read_bytes().replace(b'"BF16"', b'"F32" '))
+    go_offline(monkeypatch, online)
+    m, prec = resolve_model(kb, "acme/tiny")  # a snapshot without its header: config alone
+    assert m.weights_inventory is None and prec == "bf16"
+
+
+def test_kb_add_from_a_hub_repo(tmp_path, online):
+    import yaml
+
+    online.repos["acme/Tiny-Llama"], _ = tiny_repo(tmp_path)
+    r = cli("kb", "add", "--from", "acme/Tiny-Llama", "--out", tmp_path / "kb")
+    assert r.exit_code == 0, r.output
+    entry = yaml.safe_load((tmp_path / "kb" / "tiny-llama.yaml").read_text())
+    commit = online.repos["acme/Tiny-Llama"].commit
+    assert entry["architecture"]["hidden_size"] == 64
+    assert entry["sources"][0]["source"] == f"{online.url}/acme/Tiny-Llama/blob/{commit}/config.json"
+    assert [p for m, p, *_ in online.log if m == "GET" and "safetensors" in p] == []

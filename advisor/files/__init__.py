@@ -237,6 +237,21 @@ def _load_path(path: Path, label: str | None, quant: str | None) -> tuple[FileMo
     raise AdvisorError(f"{path}: not a model file (.gguf, config.json, .safetensors or a folder)")
 
 
+def _model_snapshot(repo: str) -> Path | None:
+    """The repo's snapshot folder in the local Hugging Face cache, if it holds a config.json or
+    a GGUF file (a folder an interrupted download left empty is none)."""
+    from advisor.files.hf import cached_snapshot
+
+    snap = cached_snapshot(repo)
+    try:
+        if snap is not None and ((snap / "config.json").exists()
+                                 or next(snap.rglob("*.gguf"), None) is not None):
+            return snap
+    except OSError as exc:
+        raise AdvisorError(f"{snap}: cannot read: {exc.strerror or exc}") from None
+    return None
+
+
 def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
     """A KB id/name/alias, an Ollama name (`qwen2.5:32b-instruct-q4_K_M`), a path, a repo id in
     the local Hugging Face cache, or else a repo id on the Hugging Face Hub (`ORG/REPO`, a GGUF
@@ -257,9 +272,8 @@ def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
     repo, _, quant = spec.partition(":")
     if quant and "/" in repo:  # llama.cpp's -hf repo:QUANT
         from advisor.files import hub
-        from advisor.files.hf import cached_snapshot
 
-        snap = cached_snapshot(repo)
+        snap = _model_snapshot(repo)
         if snap is not None and any(quant.lower() in g.name.lower() for g in snap.rglob("*.gguf")):
             return load_path(snap, label=repo, quant=quant)  # the local files win
         hit = hub.cached(repo, quant) if hub.is_repo_id(repo) else None
@@ -277,13 +291,12 @@ def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
         return kb.model(spec), None
     except AdvisorError as unknown:
         from advisor.files import hub
-        from advisor.files.hf import cached_snapshot
 
         if hub.is_repo_id(spec):
             hit = hub.cached(spec)  # read from the Hub before: its headers, no network
             if hit is not None:
                 return hit
-        snap = cached_snapshot(spec)
+        snap = _model_snapshot(spec)
         if snap is not None:
             return load_path(snap, label=spec)
         if not hub.is_repo_id(spec):

@@ -57,7 +57,7 @@ def _plain_path(name) -> bool:
 
 def _valid(m, repo: str, quant: str | None) -> bool:
     if not (isinstance(m, dict) and m.get("format") == FORMAT and m.get("repo") == repo
-            and m.get("quant") == (quant or "") and isinstance(m.get("commit"), str)
+            and m.get("quant") == (quant or "").lower() and isinstance(m.get("commit"), str)
             and COMMIT.match(m["commit"]) and m.get("kind") in ("safetensors", "gguf")
             and isinstance(m.get("files"), list)):
         return False
@@ -129,7 +129,7 @@ def save(repo: str, quant: str | None, kind: str, commit: str, files: list[dict]
     cannot be written costs only a fetch next time (and an offline answer)."""
     if not enabled("HUB"):
         return
-    manifest = {"format": FORMAT, "repo": repo, "quant": quant or "", "kind": kind,
+    manifest = {"format": FORMAT, "repo": repo, "quant": (quant or "").lower(), "kind": kind,
                 "commit": commit, "files": files}
     if not _valid(manifest, repo, quant):
         return

@@ -42,9 +42,14 @@ class Budget:
     """What is left of one fetch: requests, bytes and time; shared by the threads
     huggingface_hub starts (it reads safetensors headers of shards in parallel)."""
 
-    def __init__(self, endpoint: str, *, deadline_s: float = HUB_DEADLINE_S,
-                 max_bytes: int = MAX_HUB_BYTES, max_requests: int = MAX_HUB_REQUESTS,
-                 timeout_s: float = HUB_TIMEOUT_S):
+    def __init__(self, endpoint: str, *, deadline_s: float | None = None,
+                 max_bytes: int | None = None, max_requests: int | None = None,
+                 timeout_s: float | None = None):
+        """Limits not given are this module's (advisor.limits' values)."""
+        deadline_s = HUB_DEADLINE_S if deadline_s is None else deadline_s
+        max_bytes = MAX_HUB_BYTES if max_bytes is None else max_bytes
+        max_requests = MAX_HUB_REQUESTS if max_requests is None else max_requests
+        timeout_s = HUB_TIMEOUT_S if timeout_s is None else timeout_s
         self.endpoint = endpoint
         self.deadline = time.monotonic() + deadline_s
         self.deadline_s, self.timeout_s = deadline_s, timeout_s
