@@ -258,7 +258,8 @@ def _say(exc: Exception, repo: str, ep: str, unknown: str | None) -> str:
         return f"the Hugging Face Hub at {ep} did not answer in time for '{repo}' ({type(exc).__name__})"
     if isinstance(exc, (httpx2.TransportError, e.LocalEntryNotFoundError, e.FileMetadataError)):
         reason = quote.name(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 160)
-        return f"cannot reach the Hugging Face Hub at {ep} for '{repo}': {reason}"
+        first = f"{unknown}, and " if unknown else ""
+        return f"{first}cannot reach the Hugging Face Hub at {ep} for '{repo}': {reason}"
     if isinstance(exc, e.SafetensorsParsingError):
         return f"{repo}: a safetensors header on the Hub is not valid: {quote.name(str(exc), 200)}"
     return (f"the Hugging Face Hub at {ep} gave an answer for '{repo}' that huggingface_hub "
