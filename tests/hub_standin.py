@@ -51,6 +51,7 @@ class StandIn:
     status: int | None = None  # answer every request with this status (503: a busy Hub)
     endless: bool = False  # a whole GET streams without end (a hostile Hub)
     drip: float = 0.0  # a whole GET sends a byte every `drip` seconds, without end (a slow one)
+    list_sizes: bool = True  # the file list gives each file's size (a mirror may not)
 
     def start(self) -> str:
         standin = self
@@ -116,8 +117,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(404, "RepoNotFound")
             info = {"id": m.group("repo"), "sha": repo.commit, "private": False,
                     "gated": "manual" if repo.gated_token else False,
-                    "siblings": [{"rfilename": n, "size": f.total,
-                                  "blobId": hashlib.sha1(f.data).hexdigest()}
+                    "siblings": [{"rfilename": n, "blobId": hashlib.sha1(f.data).hexdigest(),
+                                  **({"size": f.total} if self.hub.list_sizes else {})}
                                  for n, f in sorted(repo.files.items())]}
             return self._send(200, json.dumps(info).encode(), {"Content-Type": "application/json"})
         m = _RESOLVE.match(path)

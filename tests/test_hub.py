@@ -224,6 +224,23 @@ def test_gguf_quant_by_range_requests_then_offline(tmp_path, online, kb, monkeyp
         resolve_model(kb, "acme/tiny-GGUF:Q8_0")
 
 
+def test_sizes_from_head_when_the_list_lacks_them(tmp_path, online, kb):
+    from advisor.files import load_path, resolve_model
+    from tests.test_files import write_gguf
+
+    online.list_sizes = False
+    online.repos["acme/tiny"], folder = tiny_repo(tmp_path)
+    write_gguf(tmp_path / "t-Q4_K_M.gguf")
+    online.repos["acme/t-GGUF"] = Repo({"t-Q4_K_M.gguf": File((tmp_path / "t-Q4_K_M.gguf").read_bytes())})
+    m, _ = resolve_model(kb, "acme/tiny")
+    assert m.weights_inventory.tensors == load_path(folder)[0].weights_inventory.tensors
+    g, prec = resolve_model(kb, "acme/t-GGUF:Q4_K_M")
+    assert prec == "Q4_K_M"
+    assert g.weights_inventory.tensors == load_path(tmp_path / "t-Q4_K_M.gguf")[0].weights_inventory.tensors
+    assert ("HEAD", "/acme/t-GGUF/resolve/" + Repo({}).commit + "/t-Q4_K_M.gguf") in \
+        [(m_, p) for m_, p, *_ in online.log]
+
+
 def test_pick_gguf():
     from advisor.errors import AdvisorError
     from advisor.files.hub import pick_gguf
@@ -259,7 +276,7 @@ def test_missing_repo_no_config_no_network_offline(tmp_path, online, monkeypatch
                       "has no model repo 'acme/absent'", "404")
     assert "HF_TOKEN" in line  # a private repo answers 404 too
     online.repos["acme/only-gguf"] = Repo({"README.md": File(b"x"), "m-Q4_K_M.gguf": File(b"GGUF")})
-    error_line(cli("explain", "acme/only-gguf", "rtx-4090"), "has no config.json",
+    error_line(cli("explain", "acme/only-gguf", "rtx-4090"), "has no config.json: a GGUF repo",
                "acme/only-gguf:Q4_K_M")
     online.repos["acme/no-files"] = Repo({"README.md": File(b"x")})
     error_line(cli("kb", "add", "--from", "acme/no-files", "--out", tmp_path / "kb"),

@@ -275,11 +275,11 @@ def _info(api, repo: str):
     if not isinstance(commit, str) or not hub_cache.COMMIT.match(commit):
         raise AdvisorError(f"the Hugging Face Hub at {endpoint()} gave no commit hash for "
                            f"'{repo}' (got {quote.value(commit)})")
-    sizes = {}
+    sizes = {}  # file name -> its size, None where the Hub did not say
     for s in info.siblings or []:
         size = s.lfs.size if getattr(s, "lfs", None) else s.size
-        if isinstance(s.rfilename, str) and isinstance(size, int) and size >= 0:
-            sizes[s.rfilename] = size
+        if isinstance(s.rfilename, str):
+            sizes[s.rfilename] = size if isinstance(size, int) and size >= 0 else None
     return commit, sizes
 
 
@@ -290,10 +290,10 @@ def _download_config(api, repo: str, info) -> tuple[Path, str, dict]:
     commit, sizes = info
     if "config.json" not in sizes:
         ggufs = [n for n in sizes if n.lower().endswith(".gguf")]
-        hint = (f": it holds GGUF files; name one by its quant, as {repo}:Q4_K_M" if ggufs
-                else ": not a transformers model repo")
+        hint = (f": a GGUF repo, whose files are named by their quant, as {repo}:Q4_K_M"
+                if ggufs else ": not a transformers model repo")
         raise AdvisorError(f"'{repo}' on the Hugging Face Hub has no config.json{hint}")
-    if sizes["config.json"] > MAX_CONFIG_BYTES:
+    if (sizes["config.json"] or 0) > MAX_CONFIG_BYTES:
         raise AdvisorError(f"{repo}/config.json on the Hugging Face Hub is "
                            f"{sizes['config.json']:,} bytes, more than the {MAX_CONFIG_BYTES:,} "
                            "any real one has")
@@ -316,7 +316,7 @@ def _fetch_model(api, repo: str, quant: str | None):
     if "model.safetensors" in sizes or "model.safetensors.index.json" in sizes:
         from advisor.files import MAX_INDEX_BYTES
 
-        if sizes.get("model.safetensors.index.json", 0) > MAX_INDEX_BYTES:
+        if (sizes.get("model.safetensors.index.json") or 0) > MAX_INDEX_BYTES:
             raise AdvisorError(f"{repo}/model.safetensors.index.json on the Hugging Face Hub is "
                                f"{sizes['model.safetensors.index.json']:,} bytes, more than the "
                                f"{MAX_INDEX_BYTES:,} any real one has")
@@ -331,13 +331,28 @@ def _fetch_model(api, repo: str, quant: str | None):
                                "data_offsets": list(t.data_offsets)}
                            for k, t in fm.tensors.items()})
             raw = json.dumps(header, separators=(",", ":")).encode()
-            files.append((name, sizes[name], raw))
+            size = sizes[name] if sizes[name] is not None else _file_size(repo, name, commit)
+            files.append((name, size, raw))
             kept[hub_cache.digest(raw)] = raw
     model = _safetensors(repo, cfg, str(config), files)
     hub_cache.save(repo, None, "safetensors", commit,
                    [{"name": n, "size": s, "header": hub_cache.digest(r)} for n, s, r in files],
                    kept)
     return model
+
+
+def _file_size(repo: str, name: str, commit: str) -> int:
+    """A file's size from a HEAD request (get_hf_file_metadata), for a Hub whose file list did
+    not give it; AdvisorError when the answer does not either."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    from advisor.limits import HUB_TIMEOUT_S
+
+    meta = get_hf_file_metadata(hf_hub_url(repo, name, revision=commit, endpoint=endpoint()),
+                                timeout=HUB_TIMEOUT_S)
+    if not isinstance(meta.size, int) or meta.size < 0:
+        raise AdvisorError(f"{repo}/{name}: the Hugging Face Hub does not say how large it is")
+    return meta.size
 
 
 def pick_gguf(names: list[str], quant: str, repo: str) -> list[str]:
@@ -412,7 +427,8 @@ def _fetch_gguf(api, repo: str, quant: str, commit: str, sizes: dict):
             return r.content
         return fetch
 
-    files = [(name, sizes[name], {}) for name in names]
+    files = [(name, sizes[name] if sizes[name] is not None else _file_size(repo, name, commit), {})
+             for name in names]
     model = _gguf(repo, files, fetcher)
     kept = {}
     listed = []
