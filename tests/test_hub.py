@@ -241,6 +241,26 @@ def test_sizes_from_head_when_the_list_lacks_them(tmp_path, online, kb):
         [(m_, p) for m_, p, *_ in online.log]
 
 
+def test_split_gguf_from_the_hub(tmp_path, online, kb, monkeypatch):
+    from advisor.files import load_path, resolve_model
+    from tests.test_files import write_gguf
+
+    local = tmp_path / "split"
+    local.mkdir()
+    write_gguf(local / "tiny-F16.gguf", ftype="F16", split_max_tensors=12)
+    parts = sorted(local.glob("*.gguf"))
+    assert len(parts) > 2
+    online.repos["acme/split-GGUF"] = Repo({f"F16/{p.name}": File(p.read_bytes()) for p in parts})
+    m, prec = resolve_model(kb, "acme/split-GGUF:F16")
+    want, want_prec = load_path(parts[0])
+    assert prec == want_prec == "fp16"
+    assert m.weights_inventory.tensors == want.weights_inventory.tensors
+    assert {p.rsplit("/", 1)[-1] for m_, p, *_ in online.log if m_ == "GET" and p.endswith(".gguf")} \
+        == {p.name for p in parts}
+    go_offline(monkeypatch, online)
+    assert resolve_model(kb, "acme/split-GGUF:F16")[0].weights_inventory.tensors == m.weights_inventory.tensors
+
+
 def test_pick_gguf():
     from advisor.errors import AdvisorError
     from advisor.files.hub import pick_gguf
