@@ -303,11 +303,12 @@ def test_missing_repo_no_config_no_network_offline(tmp_path, online, monkeypatch
                "has no config.json", "not a transformers model repo")
     error_line(cli("explain", "acme/no-files:Q4_K_M", "rtx-4090"), "no GGUF file named like 'Q4_K_M'")
     online.stop()  # nothing listens there now
-    error_line(cli("explain", "acme/absent", "rtx-4090"), "cannot reach the Hugging Face Hub at "
-               + online.url)
+    error_line(cli("explain", "acme/absent", "rtx-4090"), "unknown model 'acme/absent'",
+               f"the Hugging Face Hub at {online.url} cannot be reached")
+    error_line(cli("kb", "add", "--from", "acme/absent"), f"cannot reach the Hugging Face Hub at {online.url}")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     error_line(cli("explain", "acme/absent", "rtx-4090"), "unknown model 'acme/absent'",
-               "not in the local Hugging Face cache", "HF_HUB_OFFLINE is set")
+               "nor is it in the local Hugging Face cache", "HF_HUB_OFFLINE is set")
     error_line(cli("explain", "acme/absent-GGUF:Q4_K_M", "rtx-4090"),
                "'acme/absent-GGUF' with a GGUF file named like 'Q4_K_M' is not in the local")
 

@@ -187,9 +187,9 @@ def load_repo(repo: str, quant: str | None = None, *, unknown: str | None = None
         return hit
     if offline():
         what = f"'{repo}'" + (f" with a GGUF file named like '{quant}'" if quant else "")
-        raise AdvisorError(f"{unknown + ': ' if unknown else ''}{what} is not in the local "
-                           "Hugging Face cache, and HF_HUB_OFFLINE is set: nothing is fetched "
-                           "from the Hub")
+        where = (f"{unknown}; nor is it in the local Hugging Face cache" if unknown
+                 else f"{what} is not in the local Hugging Face cache")
+        raise AdvisorError(f"{where}, and HF_HUB_OFFLINE is set: nothing is fetched from the Hub")
     return _fetching(repo, lambda api: _fetch_model(api, repo, quant), unknown)
 
 
@@ -241,7 +241,7 @@ def _say(exc: Exception, repo: str, ep: str, unknown: str | None) -> str:
         return (f"'{repo}' is a gated repo on the Hugging Face Hub ({status}): accept its terms "
                 f"at {ep}/{repo} and set HF_TOKEN to a token of that account")
     if isinstance(exc, e.RepositoryNotFoundError):
-        first = f"{unknown}, and " if unknown else ""
+        first = f"{unknown}; and " if unknown else ""
         return (f"{first}the Hugging Face Hub at {ep} has no model repo '{repo}' ({status}; a "
                 "private one needs HF_TOKEN set to a token with access)")
     if isinstance(exc, e.RevisionNotFoundError):
@@ -258,8 +258,9 @@ def _say(exc: Exception, repo: str, ep: str, unknown: str | None) -> str:
         return f"the Hugging Face Hub at {ep} did not answer in time for '{repo}' ({type(exc).__name__})"
     if isinstance(exc, (httpx2.TransportError, e.LocalEntryNotFoundError, e.FileMetadataError)):
         reason = quote.name(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 160)
-        first = f"{unknown}, and " if unknown else ""
-        return f"{first}cannot reach the Hugging Face Hub at {ep} for '{repo}': {reason}"
+        if unknown:
+            return f"{unknown}; and the Hugging Face Hub at {ep} cannot be reached: {reason}"
+        return f"cannot reach the Hugging Face Hub at {ep} for '{repo}': {reason}"
     if isinstance(exc, e.SafetensorsParsingError):
         return f"{repo}: a safetensors header on the Hub is not valid: {quote.name(str(exc), 200)}"
     return (f"the Hugging Face Hub at {ep} gave an answer for '{repo}' that huggingface_hub "
