@@ -339,6 +339,21 @@ def test_hostile_hub_is_bounded(tmp_path, online, monkeypatch):
     error_line(cli("explain", "acme/tiny", "rtx-4090", seconds=60), "more than 2 requests")
 
 
+def test_cached_config_without_weights(tmp_path, online, kb, monkeypatch):
+    """A snapshot that holds config.json alone: online, the Hub gives the headers; when the Hub
+    cannot answer, the config alone sizes the model (as it did before the Hub was read)."""
+    from advisor.files import resolve_model
+
+    online.repos["acme/tiny"], _ = tiny_repo(tmp_path)
+    monkeypatch.setenv("ADVISOR_NO_HUB_CACHE", "1")  # nothing kept but config.json
+    assert resolve_model(kb, "acme/tiny")[0].weights_inventory is not None
+    assert resolve_model(kb, "acme/tiny")[0].weights_inventory is not None  # fetched again
+    assert len([p for m, p, *_ in online.log if m == "GET" and p.startswith("/api/")]) == 2
+    online.stop()
+    m, prec = resolve_model(kb, "acme/tiny")
+    assert m.weights_inventory is None and prec == "bf16" and m.architecture.hidden_size == 64
+
+
 def test_tampered_cache_is_not_believed(tmp_path, online, kb, monkeypatch):
     from advisor.files import resolve_model
 

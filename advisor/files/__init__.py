@@ -297,8 +297,14 @@ def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
             if hit is not None:
                 return hit
         snap = _model_snapshot(spec)
-        if snap is not None:
+        if snap is not None and (not hub.is_repo_id(spec) or hub.offline()
+                                 or next(snap.glob("*.safetensors"), None) is not None):
             return load_path(snap, label=spec)
         if not hub.is_repo_id(spec):
             raise
-        return hub.load_repo(spec, unknown=str(unknown))
+        try:  # a cached config without weights: the Hub has their headers
+            return hub.load_repo(spec, unknown=str(unknown))
+        except AdvisorError:
+            if snap is None:
+                raise
+            return load_path(snap, label=spec)  # the Hub cannot say more: the config alone
