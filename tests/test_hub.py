@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.file_helpers import LLAMA_CONFIG, REPO, llama_gguf, llama_safetensors, safetensors_bytes
+from tests.file_helpers import (
+    LLAMA_CONFIG,
+    REPO,
+    llama_safetensors,
+    safetensors_bytes,
+)
 from tests.hub_standin import File, Repo, StandIn
 
 # meta-llama/Llama-3.1-8B's config.json (https://huggingface.co/meta-llama/Llama-3.1-8B/blob/main/config.json)

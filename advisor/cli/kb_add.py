@@ -21,13 +21,11 @@ from advisor.errors import AdvisorError
               help="Folder to write <id>.yaml in. Default: the KB's models folder.")
 def add(config_path, model_id, out_dir):
     """Write a KB model entry mapped from a Hugging Face config.json (never overwrites)."""
-    from advisor.kb.from_config import default_id, model_from_config, model_yaml
-    from advisor.paths import data_dir
-
-    from advisor.files.hf import read_config
-    from advisor.limits import MAX_ID_CHARS
-
     from advisor.files import hub
+    from advisor.files.hf import read_config
+    from advisor.kb.from_config import default_id, model_from_config, model_yaml
+    from advisor.limits import MAX_ID_CHARS
+    from advisor.paths import data_dir
 
     source = str(config_path)
     if hub.is_repo_id(source) and not config_path.exists():

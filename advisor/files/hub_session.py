@@ -29,7 +29,12 @@ from contextlib import contextmanager
 import httpx2  # this module is imported only to fetch (with huggingface_hub, which needs it)
 
 from advisor.errors import AdvisorError
-from advisor.limits import HUB_DEADLINE_S, HUB_TIMEOUT_S, MAX_HUB_BYTES, MAX_HUB_REQUESTS
+from advisor.limits import (
+    HUB_DEADLINE_S,
+    HUB_TIMEOUT_S,
+    MAX_HUB_BYTES,
+    MAX_HUB_REQUESTS,
+)
 
 _BUSY = (408, 429, 500, 502, 503, 504)
 
