@@ -81,6 +81,18 @@ MAX_YAML_NODES = 100_000
 # An integer literal longer than this in YAML or JSON is no count of anything real.
 MAX_INT_DIGITS = 30
 
+# -- the Hugging Face Hub (advisor.files.hub) ----------------------------------------------------
+# What reading one model from the Hub may cost: its config.json, safetensors index and headers,
+# or a GGUF file's header (never weights). DeepSeek-V3 (163 shards) reads a 9 MB index and 163
+# headers of ~100 KB; a GGUF header with a 262K-token vocabulary is ~10 MB. 256 MiB, 2,048
+# requests and 3 minutes are far above that, and far below what a hostile or broken Hub could
+# otherwise make advisor download or wait for.
+MAX_HUB_BYTES = 256 << 20
+MAX_HUB_REQUESTS = 2048
+HUB_DEADLINE_S = 180.0
+# Seconds to connect, or between two reads of an answer (huggingface_hub's own default is 10).
+HUB_TIMEOUT_S = 15.0
+
 
 def count_problem(value, maximum: int | float, minimum: int = 1) -> str | None:
     """What is wrong with `value` as a count from a file (a whole number from minimum to
