@@ -185,6 +185,19 @@ def test_a_node_price_is_shared_by_its_gpus_and_rents_only_whole_nodes():
     assert per_gpu.on_demand_price(8).usd_per_gpu_hour == 2.25 and per_gpu.on_demand_price(1) is None
 
 
+def test_several_cards_are_priced_as_a_node_where_one_is_offered():
+    """8 cards for tensor parallelism are one 8-GPU machine: DigitalOcean's 8x MI300X Droplet, not
+    eight one-GPU Droplets, even at the same price a GPU-hour (and even where one GPU is cheaper)."""
+    card, node = offer("Card", 1.99), offer("Node", 15.92, gpus=8, per="unit")
+    m = replace(KB.gpu("mi300x"), prices=[card, node])
+    assert m.on_demand_price(1) == card and m.on_demand_price(8) == node
+    assert "(rented by the whole 8-GPU node, $15.92 a node-hour)" in rent_cost(m, 8)[1]
+    dear_node = replace(m, prices=[offer("Card", 2.0), offer("Node", 20.0, gpus=8, per="unit")])
+    assert dear_node.on_demand_price(8).provider == "Node" and rent_cost(dear_node, 16)[0] == 40.0
+    only_cards = replace(m, prices=[card])              # no larger unit on offer: n x the card
+    assert only_cards.on_demand_price(2) == card and rent_cost(only_cards, 2)[0] == 3.98
+
+
 def test_node_only_cards_rent_in_multiples_of_eight():
     node = [offer("Node", 20.0, gpus=8, per="unit")]
     h = replace(KB.gpu("h100-80gb"), prices=node)            # NVLink: whole nodes, up to 64

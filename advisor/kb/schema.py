@@ -369,8 +369,14 @@ class GPU(_Entry):
 
     def on_demand_price(self, count: int = 1) -> Price | None:
         """The cheapest on-demand price per GPU-hour for `count` GPUs: among the offers whose
-        unit divides count (a whole 8-GPU node rents only in multiples of 8), else None."""
+        unit divides count (a whole 8-GPU node rents only in multiples of 8), else None. Several
+        GPUs that work together (tensor parallel) must share a machine: where some provider rents
+        a multi-GPU unit that divides count, only those units are priced, never count one-GPU
+        instances; one-GPU offers price several cards (count x the card) only where no provider
+        rents a larger unit."""
         fits = [p for p in self.prices if p.kind == "on-demand" and count % p.gpus == 0]
+        if count > 1 and any(p.gpus > 1 for p in fits):
+            fits = [p for p in fits if p.gpus > 1]
         return min(fits, key=Price.sort_key, default=None)
 
     @property
