@@ -263,11 +263,11 @@ def test_every_builtin_gpu_says_how_it_is_rented():
         if g.unified_memory:
             assert not g.rentable and g not in rentable(KB), g.id   # never a rent plan
     # a floor, so that prices are not lost by accident (issue 13 asks for 40: see docs/kb.md)
-    assert len([g for g in KB.all_gpus() if g.prices]) >= 23
+    assert len([g for g in KB.all_gpus() if g.prices]) >= 25
 
 
 def test_common_datacenter_cards_have_three_providers():
-    for gid in ("h100-80gb", "h200", "l40s", "rtx-4000-ada", "rtx-6000-ada"):
+    for gid in ("h100-80gb", "h200", "a100-80gb", "l40s", "rtx-4000-ada", "rtx-6000-ada"):
         providers = {p.provider for p in KB.gpu(gid).prices}
         assert len(providers) >= 3, (gid, providers)
 
