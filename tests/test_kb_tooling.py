@@ -23,8 +23,9 @@ GPU_OK = """\
     architecture: ampere
     memory_bytes: {mem}
     bandwidth_gb_s: {bw}
+    fp16_tflops: 100
     sources:
-      - fields: [architecture, memory_bytes, bandwidth_gb_s]
+      - fields: [architecture, memory_bytes, bandwidth_gb_s, fp16_tflops]
         source: a test fixture, not a real card
     """
 
@@ -190,6 +191,19 @@ def test_memory_must_match_the_size_the_id_states(tmp_path):
 def test_stated_size_accepts_gib_and_gb(tmp_path, mem):
     gpu_file(tmp_path, "card-40gb" if mem < 10**11 else "card-141gb", "Card", mem=mem)
     load_kb(extra=[tmp_path])
+
+
+def test_a_gpu_needs_a_16_bit_rate(tmp_path):
+    src = GPU_OK.format(id="no-fp16", name="No FP16", mem=2**34, bw=100)
+    src = src.replace("    fp16_tflops: 100\n", "").replace(", fp16_tflops]", "]")
+    write(tmp_path, "gpus", "no-fp16.yaml", textwrap.dedent(src))
+    with pytest.raises(KBErrors, match=r"no-fp16.yaml:1: field 'fp16_tflops': give the dense FP16 "
+                                       r"\(fp16_tflops\) or BF16 \(bf16_tflops\) rate"):
+        load_kb(extra=[tmp_path])
+    write(tmp_path, "gpus", "no-fp16.yaml", textwrap.dedent(
+        src.replace("bandwidth_gb_s: 100", "bandwidth_gb_s: 100\n    bf16_tflops: 50")
+           .replace("bandwidth_gb_s]", "bandwidth_gb_s, bf16_tflops]")))
+    assert load_kb(extra=[tmp_path]).gpu("no-fp16").bf16_tflops == 50   # BF16 alone will do
 
 
 def test_parameters_within_one_percent_of_published(tmp_path):

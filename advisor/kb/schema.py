@@ -66,6 +66,11 @@ class Source(_Entry):
 
 DATE_PATTERN = r"^\d{4}-\d{2}(-\d{2})?$"
 URL_PATTERN = r"^https?://[^\s/]+\.[^\s]+$"
+# How providers rent a card (GPU.rental): "alone", a card at a time (some provider rents a
+# one-GPU instance; larger instances may exist too); "node", only as a whole 8-GPU node (the unit
+# Price.gpus names); "none", no provider rents it by the hour at a price it publishes
+# (marketplaces whose hosts set their own prices, such as Vast.ai, do not count).
+RENTALS = ("alone", "node", "none")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -411,9 +416,15 @@ class GPU(_Entry):
     # its own source, so `sources` does not name it). The planner rents at the cheapest
     # on-demand price per GPU-hour among them (on_demand_price).
     prices: list[Price] = _list()
+    # How providers rent it (RENTALS): alone, node (whole 8-GPU nodes only) or none. A fact with a
+    # source like any other; the prices must agree with it (no one-GPU price for a node-only
+    # card, no price at all for one nobody rents). Unset (a user entry that does not say): read
+    # from the prices alone.
+    rental: Optional[Literal["alone", "node", "none"]] = None
     sources: Annotated[list[Source], Field(min_length=1)]
 
     def __post_init__(self) -> None:
+        self._check_rental()
         offers = [(p.provider, p.kind, p.gpus, p.source) for p in self.prices]
         twice = sorted({o for o in offers if offers.count(o) > 1})
         if twice:
@@ -428,21 +439,57 @@ class GPU(_Entry):
                 "architecture", "memory_bytes", "memory_type", "bandwidth_gb_s", "fp32_tflops",
                 "fp16_tflops", "gpu_memory_share",
                 "bf16_tflops", "fp8_tflops", "int8_tops", "shader_cores", "tensor_cores",
-                "interconnect", "interconnect_gb_s",
+                "interconnect", "interconnect_gb_s", "rental",
             ],
         )
 
+    def _check_rental(self) -> None:
+        """The prices agree with how the card is rented: a card nobody rents has no price, a
+        node-only card no one-GPU price."""
+        if self.rental == "none" and self.prices:
+            raise ValueError(f"rental is 'none' (not rented by the hour) but prices lists "
+                             f"{len(self.prices)} offer(s): set rental to 'alone' or 'node'")
+        if self.rental == "node":
+            single = sorted({p.provider for p in self.prices if p.gpus == 1})
+            if single:
+                raise ValueError(f"rental is 'node' (only whole 8-GPU nodes) but {', '.join(single)} "
+                                 "price(s) one GPU: set rental to 'alone', or give the node's price "
+                                 "(gpus: 8)")
+
     def on_demand_price(self, count: int = 1) -> Price | None:
         """The cheapest on-demand price per GPU-hour for `count` GPUs: among the offers whose
-        unit divides count (a whole 8-GPU node rents only in multiples of 8), else None."""
+        unit divides count (a whole 8-GPU node rents only in multiples of 8), else None. Several
+        GPUs that work together (tensor parallel) must share a machine: where some provider rents
+        a multi-GPU unit that divides count, only those units are priced, never count one-GPU
+        instances; one-GPU offers price several cards (count x the card) only where no provider
+        rents a larger unit."""
         fits = [p for p in self.prices if p.kind == "on-demand" and count % p.gpus == 0]
+        if count > 1 and any(p.gpus > 1 for p in fits):
+            fits = [p for p in fits if p.gpus > 1]
         return min(fits, key=Price.sort_key, default=None)
 
     @property
     def rental_units(self) -> tuple[int, ...]:
         """The units (GPUs) the card is rented on-demand in, smallest first: (1,), (8,), (1, 8)
-        or () for a card without an on-demand price."""
-        return tuple(sorted({p.gpus for p in self.prices if p.kind == "on-demand"}))
+        or () for a card without an on-demand price or that nobody rents (rental 'none'); a
+        node-only card (rental 'node') never in 1."""
+        units = {p.gpus for p in self.prices if p.kind == "on-demand"}
+        if self.rental == "none":
+            return ()
+        if self.rental == "node":
+            units.discard(1)
+        return tuple(sorted(units))
+
+    @property
+    def min_rental_gpus(self) -> int | None:
+        """The fewest GPUs one rents: 1 (rented alone) or 8 (only whole nodes); None where the
+        card is not rented (rental 'none') or, unstated, has no price to read it from."""
+        if self.rental == "alone":
+            return 1
+        if self.rental == "node":
+            return 8
+        units = {p.gpus for p in self.prices}
+        return min(units) if self.rental is None and units else None
 
     @property
     def price_usd_per_hour(self) -> float | None:
@@ -459,8 +506,9 @@ class GPU(_Entry):
     @property
     def rentable(self) -> bool:
         """Offered by the GPU-hour and able to join a multi-GPU set: not a unified-memory SoC (a Mac
-        is bought, not rented by the GPU-hour, and does not shard with tensor parallelism)."""
-        return not self.unified_memory
+        is bought, not rented by the GPU-hour, and does not shard with tensor parallelism) and
+        not a card whose entry says nobody rents it (rental 'none')."""
+        return not self.unified_memory and self.rental != "none"
 
     @property
     def usable_memory_bytes(self) -> int:
