@@ -17,6 +17,11 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   https://github.com/vllm-project/recipes/blob/main/OpenAI/GPT-OSS.md).
   https://docs.vllm.ai/en/latest/features/quantization/supported_hardware.html
   and https://docs.vllm.ai/en/latest/getting_started/installation/gpu.html
+- vLLM runs DeepSeek V3.2's sparse attention (the lightning indexer's DeepGEMM kernels and
+  FlashMLA sparse) only on Hopper and Blackwell data-center GPUs, SM90 and SM100 ("Only Hopper
+  and Blackwell data center GPUs are supported for now", its recipe of September 2025; "We plan to expand the
+  architectures supported beyond Hopper and Blackwell", vLLM's DeepSeek-V3.2-Exp post,
+  https://github.com/vllm-project/vllm-project.github.io/blob/main/_posts/2025-09-29-deepseek-v3-2.md).
 - transformers (PyTorch) runs 16/32-bit weights on CUDA, ROCm and Apple's MPS; bitsandbytes
   (int8, nf4) and the AWQ/GPTQ kernels on CUDA (and ROCm builds); FP8 where the card computes in
   FP8. https://huggingface.co/docs/transformers/main/en/quantization/overview
@@ -42,6 +47,8 @@ _MXFP4_ARCHITECTURES = ("hopper", "blackwell", "cdna3", "cdna4")
 # Ampere runs FP8 checkpoints weight-only (W8A16) with vLLM's Marlin kernels, computing in 16 bits
 # (https://docs.vllm.ai/en/latest/features/quantization/fp8.html).
 _FP8_WEIGHT_ONLY = ("ampere",)
+# DeepSeek V3.2's sparse attention in vLLM (see above).
+_VLLM_SPARSE_MLA_ARCHITECTURES = ("hopper", "blackwell")
 _CHECKPOINT_4BIT = ("awq", "gptq", "int4", "gptq-int8", "gptq-int3", "gptq-int2")
 
 
@@ -74,6 +81,11 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
         if p.name == "mxfp4" and gpu.architecture not in _VLLM_MXFP4_ARCHITECTURES:
             return (f"vLLM's MXFP4 kernels run on Ampere and newer NVIDIA GPUs, CDNA3, CDNA4 and "
                     f"RDNA4, not on the {gpu.name}")
+        arch = getattr(model, "architecture", None)
+        if getattr(arch, "index_heads", None) and not (
+                gpu.architecture in _VLLM_SPARSE_MLA_ARCHITECTURES and gpu.segment == "datacenter"):
+            return (f"vLLM runs DeepSeek Sparse Attention (the lightning indexer) only on Hopper and "
+                    f"Blackwell data-center GPUs, not on the {gpu.name}: run a GGUF with llama.cpp")
         return None
     if runtime == "transformers":
         if gguf:
