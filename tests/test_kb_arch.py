@@ -143,3 +143,21 @@ def test_vllm_cannot_run_v32_off_hopper_and_blackwell(kb):
     assert "Hopper and Blackwell" in cannot_run("vllm", fp8, kb.gpu("rtx-5090"), m)
     assert cannot_run("vllm", fp8, kb.gpu("rtx-5090"), kb.model("deepseek-v3")) is None
     assert cannot_run("llama.cpp", parse_precision("Q4_K_M"), kb.gpu("rtx-5090"), m) is None
+
+
+def test_qwen3_next_q4_k_m_matches_a_published_file(kb):
+    """LM Studio's log of Qwen3-Next-80B-A3B-Instruct Q4_K_M (lmstudio-bug-tracker issue 1266):
+    807 tensors, q4_K 391, q6_K 55, f32 313 + f16 48 unquantized; file size 45.08 GiB (4.86 BPW)."""
+    from collections import Counter
+
+    from advisor.sizing.ggml_types import tensor_bytes
+
+    a = kb.model(QWEN3_NEXT).architecture
+    ts = list(model_tensors(a))
+    types = tensor_types("Q4_K_M", ts, a)
+    counts = Counter(types)
+    assert len(ts) == 807 and counts["Q4_K"] == 391 and counts["Q6_K"] == 55
+    assert counts["F32"] == 313 + 48
+    size = sum(tensor_bytes(ty, t.row_length, t.rows) for t, ty in zip(ts, types))
+    assert round(size / 2**30, 2) == 45.08
+    assert round(size * 8 / parameter_count(a), 2) == 4.86
