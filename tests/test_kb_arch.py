@@ -161,3 +161,50 @@ def test_qwen3_next_q4_k_m_matches_a_published_file(kb):
     size = sum(tensor_bytes(ty, t.row_length, t.rows) for t, ty in zip(ts, types))
     assert round(size / 2**30, 2) == 45.08
     assert round(size * 8 / parameter_count(a), 2) == 4.86
+
+
+def test_llama_32_vision_text_count_and_layers(kb):
+    a = kb.model("llama-3.2-11b-vision").architecture
+    cross = [i for i in range(a.layers) if a.is_cross_attention_layer(i)]
+    assert cross == [3, 8, 13, 18, 23, 28, 33, 38] and attention_layer_count(a) == 32
+    # 40 layers of q/k/v/o (4096 x 4096, 4096 x 1024 twice, 4096 x 4096), MLP 3 x 4096 x 14336,
+    # 2 norms; the 8 cross-attention layers add q/k norms of 128 and two scalar gates; the
+    # embedding has 128256 + 8 rows, the head 128256
+    per_layer = 2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 14336 + 2 * 4096
+    expected = 40 * per_layer + 8 * (2 * 128 + 2) + (128256 + 8) * 4096 + 128256 * 4096 + 4096
+    assert parameter_count(a) == expected == 9_775_192_080
+    # with the vision tower computed from vision_config (895,028,755) it is the Hub's total
+    assert parameter_count(a) + 895_028_755 == 10_670_220_835
+    assert kb.model("llama-3.2-90b-vision").architecture.cross_attention_layer_count == 20
+
+
+def test_llama_32_vision_cache_holds_image_tokens_in_cross_layers(kb):
+    a = kb.model("llama-3.2-11b-vision").architecture
+    row = 2 * 8 * 128 * 2  # K and V, 8 KV heads of 128, 16 bits
+    for ctx, batch in ((8192, 1), (100, 3)):
+        expected = (32 * ctx + 8 * 6404) * batch * row
+        assert kv_cache_bytes(a, ctx, batch, "bf16", "transformers") == expected
+    assert kv_cache_bytes_per_token(a, "bf16") == 32 * row  # the image tokens do not grow
+    assert any("6,404 image tokens" in line for line in kv_assumptions(a, "bf16", "transformers"))
+
+
+def test_llama_32_vision_runs_only_in_transformers(kb):
+    m = kb.model("llama-3.2-11b-vision")
+    bf16 = parse_precision("bf16")
+    gpu = kb.gpu("h100-80gb")
+    assert "mllama" in cannot_run("llama.cpp", parse_precision("Q4_K_M"), gpu, m)
+    assert "mllama" in cannot_run("vllm", bf16, gpu, m)
+    assert cannot_run("transformers", bf16, gpu, m) is None
+    assert cannot_run("llama.cpp", parse_precision("Q4_K_M"), gpu, kb.model("llama-3.1-8b")) is None
+
+
+def test_cross_attention_fields_go_together():
+    base = dict(layers=8, hidden_size=1024, attention_heads=8, kv_heads=2, head_dim=128,
+                ffn_size=4096, vocab_size=32000, tied_embeddings=False, max_context=4096)
+    with pytest.raises(ValueError, match="go together"):
+        Architecture(**base, cross_attention_interval=4)
+    with pytest.raises(ValueError, match="needs cross_attention_interval"):
+        Architecture(**base, cross_attention_first=2)
+    with pytest.raises(ValueError, match="no cross-attention layer"):
+        Architecture(**base, cross_attention_interval=4, cross_attention_first=8,
+                     cross_attention_tokens=100)

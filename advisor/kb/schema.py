@@ -248,6 +248,21 @@ class Architecture(_Entry):
     # (hidden_size -> index_head_dim) with a LayerNorm with weight and bias, and per-head
     # weights (hidden_size -> index_heads). It caches its key, index_head_dim values a token a
     # layer, beside the latent (index_n_heads, index_head_dim, index_topk in config.json).
+    # Cross-attention layers (Llama 3.2 Vision, mllama): from layer cross_attention_first on,
+    # every cross_attention_interval-th layer (0-based i with i >= first and (i - first) %
+    # interval == 0) attends to a fixed set of cross_attention_tokens image tokens a sequence
+    # instead of the text: its K and V are computed from the vision encoder's output, so its
+    # KV cache holds cross_attention_tokens rows a sequence whatever the context. Each has q, k,
+    # v, o projections of the self-attention shape, q/k RMSNorms of head_dim and two scalar tanh
+    # gates (attention and MLP), beside the usual MLP and two norms. Llama 3.2 Vision:
+    # config.json's text_config cross_attention_layers [3, 8, 13, ...] is first 3, interval 5;
+    # one image of max_num_tiles 4 tiles of (560 / 14)^2 + 1 = 1,601 patches is 6,404 tokens.
+    cross_attention_interval: Annotated[Optional[int], Field(gt=1, le=MAX_LAYERS)] = None
+    cross_attention_first: Annotated[int, Field(ge=0, le=MAX_LAYERS)] = 0
+    cross_attention_tokens: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
+    # Rows the token-embedding table has beyond vocab_size (Llama 3.2 Vision: 8, embed_tokens of
+    # vocab_size + 8 for its image tokens); the output head keeps vocab_size rows.
+    embedding_extra_rows: Annotated[int, Field(ge=0, le=MAX_VOCAB)] = 0
     index_heads: Annotated[Optional[int], Field(gt=0, le=MAX_HEADS)] = None
     index_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
     index_topk: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
@@ -307,8 +322,30 @@ class Architecture(_Entry):
             raise ValueError("the lightning indexer needs index_heads, index_head_dim and index_topk")
         if self.index_heads and not self.q_lora_rank:
             raise ValueError("the lightning indexer reads the q latent: set kv_lora_rank and q_lora_rank")
+        if bool(self.cross_attention_interval) != bool(self.cross_attention_tokens):
+            raise ValueError("cross_attention_interval and cross_attention_tokens go together")
+        if self.cross_attention_first and not self.cross_attention_interval:
+            raise ValueError("cross_attention_first needs cross_attention_interval")
+        if self.cross_attention_interval and self.cross_attention_first >= self.layers:
+            raise ValueError("cross_attention_first leaves no cross-attention layer")
+        if self.cross_attention_interval and (self.kv_lora_rank or self.sliding_window
+                                              or self.full_attention_interval):
+            raise ValueError("cross-attention layers are not combined with latent attention, a "
+                             "sliding window or linear attention")
         if self.attn_output_gate and self.kv_lora_rank:
             raise ValueError("attn_output_gate is for grouped-query attention, not latent attention")
+
+    def is_cross_attention_layer(self, i: int) -> bool:
+        """Layer i (0-based) attends to the cross_attention_tokens image tokens, not the text
+        (Llama 3.2 Vision: layers 3, 8, 13, ...)."""
+        n, first = self.cross_attention_interval, self.cross_attention_first
+        return bool(n) and i >= first and (i - first) % n == 0
+
+    @property
+    def cross_attention_layer_count(self) -> int:
+        """Cross-attention layers (0 without them)."""
+        n, first = self.cross_attention_interval, self.cross_attention_first
+        return (self.layers - first + n - 1) // n if n else 0
 
     def is_linear_layer(self, i: int) -> bool:
         """Layer i (0-based) is a linear-attention (Gated DeltaNet) layer: with

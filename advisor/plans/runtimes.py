@@ -67,6 +67,11 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
     every type, its F32/F16/BF16 files too, and vLLM and transformers cannot run it."""
     vendor = gpu.vendor
     gguf = p.family == "gguf" or gguf_container(model)
+    arch = getattr(model, "architecture", None)
+    if getattr(arch, "cross_attention_interval", None) and runtime in ("llama.cpp", "vllm"):
+        return (f"{RUNTIME_NAMES[runtime]} does not run Llama 3.2 Vision's cross-attention layers "
+                "(mllama): llama.cpp has no such architecture and vLLM removed it in 2025; run "
+                "it with transformers")
     if runtime == "llama.cpp":
         if p.family == "checkpoint":
             return (f"llama.cpp has no loader for {p.name} checkpoints: it runs GGUF files "
@@ -89,7 +94,6 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
         if p.name == "mxfp4" and gpu.architecture not in _VLLM_MXFP4_ARCHITECTURES:
             return (f"vLLM's MXFP4 kernels run on Ampere and newer NVIDIA GPUs, CDNA3, CDNA4 and "
                     f"RDNA4, not on the {gpu.name}")
-        arch = getattr(model, "architecture", None)
         if getattr(arch, "index_heads", None) and not (
                 gpu.architecture in _VLLM_SPARSE_MLA_ARCHITECTURES and gpu.segment == "datacenter"):
             return (f"vLLM runs DeepSeek Sparse Attention (the lightning indexer) only on Hopper and "

@@ -19,6 +19,10 @@ KV precisions with their block overheads, and how each runtime rounds the cache 
   vllm/model_executor/models/deepseek_v2.py), pages both in 64-token blocks, keeps both whole
   on every GPU, and with an fp8 cache stores the latent as "fp8_ds_mla", 656 bytes a token a
   layer (constants.py).
+- Cross-attention layers (Llama 3.2 Vision) cache K and V of the cross_attention_tokens image
+  tokens a sequence (one image at the most tiles), whatever the context; the other layers cache
+  the context. transformers, the one runtime here that runs them, keeps them in its cache's
+  cross-attention layers (MllamaForConditionalGeneration).
 - Hybrid linear attention (Qwen3-Next): only every full_attention_interval-th layer has a KV
   cache; each Gated DeltaNet layer keeps, a sequence, a conv state of (linear_conv_kernel - 1) x
   conv_dim values and a linear_value_heads x linear_key_head_dim x linear_value_head_dim
@@ -95,7 +99,7 @@ def kv_row_bytes_per_token_layer(a: Architecture, kv_dtype: str = "fp16", kv_hea
 def attention_layer_count(a: Architecture) -> int:
     """Layers with a KV cache: all of them, but only the full-attention ones of a hybrid
     linear-attention model (Qwen3-Next: 12 of 48)."""
-    return a.layers - a.linear_layer_count
+    return a.layers - a.linear_layer_count - a.cross_attention_layer_count
 
 
 def indexer_row_bytes(a: Architecture, kv_dtype: str = "fp16", runtime: str | None = None) -> int:
@@ -220,8 +224,9 @@ def layer_tokens(a: Architecture, context_tokens: int, batch: int, runtime: str 
     """Cells each layer holds for `batch` sequences of `context_tokens` (0 for a linear-attention
     layer, which keeps a fixed state instead)."""
     full, swa = cells_full_and_sliding(a, context_tokens, batch, runtime)
-    return [0 if a.is_linear_layer(i) else swa if layer_is_sliding(a, i) else full
-            for i in range(a.layers)]
+    cross = a.cross_attention_tokens or 0
+    return [0 if a.is_linear_layer(i) else cross * batch if a.is_cross_attention_layer(i)
+            else swa if layer_is_sliding(a, i) else full for i in range(a.layers)]
 
 
 def kv_heads_per_gpu(a: Architecture, tp: int) -> int:
@@ -237,7 +242,11 @@ def kv_cache_bytes(a: Architecture, context_tokens: int, batch: int = 1, kv_dtyp
         return _hybrid_cache_bytes(a, context_tokens, batch, kv_dtype, runtime, gpus)
     full, swa = cells_full_and_sliding(a, context_tokens, batch, runtime)
     n_swa = sliding_layer_count(a)
-    cells = full * (a.layers - n_swa) + swa * n_swa  # = sum(layer_tokens(...)), without the list
+    n_cross = a.cross_attention_layer_count
+    # = sum(layer_tokens(...)), without the list
+    cells = full * (a.layers - n_swa - n_cross) + swa * n_swa
+    if n_cross:  # the image tokens, a sequence, in every cross-attention layer
+        cells += n_cross * (a.cross_attention_tokens or 0) * batch
     index = indexer_row_bytes(a, kv_dtype, runtime) * full * a.layers
     if runtime == "vllm":
         per = (_vllm_latent_row_bytes(a, kv_dtype) if a.index_heads
@@ -271,6 +280,10 @@ def kv_assumptions(a: Architecture, kv_dtype: str, runtime: str, flash_attn: boo
                    f"holds {a.kv_lora_rank} + {a.qk_rope_head_dim} values a token a layer")
     else:
         out.append(f"{a.kv_heads} KV heads x {a.head_dim} (grouped-query attention), K and V")
+    if a.cross_attention_interval:
+        out.append(f"{a.cross_attention_layer_count} of {a.layers} layers are cross-attention layers: "
+                   f"they cache {a.cross_attention_tokens:,} image tokens a sequence (one image, "
+                   "all tiles), not the context")
     if a.index_heads:
         if runtime == "vllm":
             out.append(f"lightning indexer key cache: {indexer_row_bytes(a, kv_dtype, runtime)} bytes "

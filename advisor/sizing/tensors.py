@@ -22,6 +22,10 @@ Names in every layer (the "blk.N." prefix and ".weight" left out; "_bias" stands
   (convert_hf_to_gguf.py Qwen3NextModel; GGUF files of late 2025): ssm_in (q|k|v|z), ssm_ba
   (beta|alpha), ssm_conv1d (kernel x conv_dim, kept F32 by the quantizer), ssm_dt (dt bias),
   ssm_a, ssm_norm (the gated RMSNorm, linear_value_head_dim), ssm_out.
+- cross-attention layers (Llama 3.2 Vision): cross_attn_q, cross_attn_k, cross_attn_v,
+  cross_attn_output, cross_attn_q_norm, cross_attn_k_norm (head_dim), cross_attn_attn_gate and
+  cross_attn_mlp_gate (one value each), as transformers' MllamaCrossAttentionDecoderLayer has
+  them (llama.cpp has no mllama architecture to name them).
 - dense FFN: ffn_gate, ffn_up, ffn_down; ffn_up alone holds gate|up when fused (Phi-3, as in
   llama.cpp); ffn_gate_bias, ffn_up_bias, ffn_down_bias with ffn_bias.
 - mixture of experts: ffn_gate_inp (router) and ffn_gate_inp_bias (gpt-oss's router bias;
@@ -130,6 +134,17 @@ def _linear_attention(a: Architecture, i: int) -> list[Tensor]:
             Tensor("ssm_norm", i, a.linear_value_head_dim, 1), Tensor("ssm_out", i, value_dim, h)]
 
 
+def _cross_attention(a: Architecture, i: int) -> list[Tensor]:
+    """A cross-attention layer's attention (Llama 3.2 Vision): projections of the self-attention
+    shape (K and V read the projected image features, hidden_size wide), q/k norms, two gates."""
+    h, d = a.hidden_size, a.head_dim
+    q_dim, kv_dim = a.attention_heads * d, a.kv_heads * d
+    return [Tensor("cross_attn_q", i, h, q_dim), Tensor("cross_attn_k", i, h, kv_dim),
+            Tensor("cross_attn_v", i, h, kv_dim), Tensor("cross_attn_q_norm", i, d, 1),
+            Tensor("cross_attn_k_norm", i, d, 1), Tensor("cross_attn_output", i, q_dim, h),
+            Tensor("cross_attn_attn_gate", i, 1, 1), Tensor("cross_attn_mlp_gate", i, 1, 1)]
+
+
 def _dense_ffn(a: Architecture, i: int) -> list[Tensor]:
     h, f = a.hidden_size, a.ffn_size
     if a.fused_gate_up:
@@ -168,11 +183,17 @@ def _moe_ffn(a: Architecture, i: int) -> list[Tensor]:
 def model_tensors(a: Architecture) -> tuple[Tensor, ...]:
     """Every tensor, in llama.cpp's order (a tuple: the cached list is shared)."""
     h = a.hidden_size
-    out = [Tensor("token_embd", None, h, a.vocab_size), Tensor("output_norm", None, h, 1)]
+    out = [Tensor("token_embd", None, h, a.vocab_size + a.embedding_extra_rows),
+           Tensor("output_norm", None, h, 1)]
     if not a.tied_embeddings:
         out.append(Tensor("output", None, h, a.vocab_size))
     for i in range(a.layers):
-        out += _linear_attention(a, i) if a.is_linear_layer(i) else _attention(a, i)
+        if a.is_linear_layer(i):
+            out += _linear_attention(a, i)
+        elif a.is_cross_attention_layer(i):
+            out += _cross_attention(a, i)
+        else:
+            out += _attention(a, i)
         out += _moe_ffn(a, i) if a.is_moe_layer(i) else _dense_ffn(a, i)
         out += [Tensor(f"norm_{k}", i, h, 1) for k in range(a.norms_per_layer)]
     return tuple(out)
