@@ -208,3 +208,76 @@ def test_cross_attention_fields_go_together():
     with pytest.raises(ValueError, match="no cross-attention layer"):
         Architecture(**base, cross_attention_interval=4, cross_attention_first=8,
                      cross_attention_tokens=100)
+
+
+def _gguf_of(a, arch: str, path, extra):
+    """A GGUF (F32 zeros) holding the tensors of `a` under llama.cpp's names and shapes."""
+    from tests.file_helpers import STRING, U32, gguf_bytes
+
+    ts = []
+    for t in model_tensors(a):
+        name = t.name.replace("norm_0", "attn_norm").replace("norm_1", "post_attention_norm")
+        name = name[:-5] + ".bias" if name.endswith("_bias") else name + ".weight"
+        full = name if t.layer is None else f"blk.{t.layer}.{name}"
+        if t.is_routed_expert:
+            shape = (t.row_length, t.rows // a.experts_total, a.experts_total)
+        else:
+            shape = (t.row_length,) if t.rows == 1 else (t.row_length, t.rows)
+        ts.append((full, shape))
+    kv = [("general.architecture", STRING, arch)] + [(f"{arch}.{k}", U32, v) for k, v in extra]
+    path.write_bytes(gguf_bytes(kv, ts))
+    return path
+
+
+def test_a_qwen3next_gguf_is_sized_as_hybrid(tmp_path):
+    """A qwen3next GGUF's ssm.* keys (as convert_hf_to_gguf.py writes them) give the linear
+    layers, so its cache is 1 full-attention layer in 4 plus the fixed state."""
+    from advisor.files.gguf_file import read_gguf
+    from advisor.files.gguf_model import gguf_architecture
+
+    a = Architecture(layers=4, hidden_size=64, attention_heads=4, kv_heads=2, head_dim=16,
+                     ffn_size=128, vocab_size=32, tied_embeddings=False, max_context=4096,
+                     qk_norm=True, attn_output_gate=True, full_attention_interval=4,
+                     linear_key_heads=2, linear_value_heads=4, linear_key_head_dim=16,
+                     linear_value_head_dim=16, linear_conv_kernel=4, experts_total=4,
+                     experts_active=2, experts_shared=1, expert_ffn_size=32, shared_expert_gate=True)
+    extra = [("block_count", 4), ("embedding_length", 64), ("attention.head_count", 4),
+             ("attention.head_count_kv", 2), ("attention.key_length", 16), ("context_length", 4096),
+             ("expert_count", 4), ("expert_used_count", 2), ("expert_feed_forward_length", 32),
+             ("expert_shared_feed_forward_length", 32), ("full_attention_interval", 4),
+             ("ssm.conv_kernel", 4), ("ssm.state_size", 16), ("ssm.group_count", 2),
+             ("ssm.time_step_rank", 4), ("ssm.inner_size", 64)]
+    path = _gguf_of(a, "qwen3next", tmp_path / "q.gguf", extra)
+    f, arch, _ = gguf_architecture(read_gguf(path))
+    got = Architecture(**f)
+    assert arch == "qwen3next" and got.linear_layer_count == 3 and got.shared_expert_gate
+    assert parameter_count(got) == parameter_count(a)
+    assert kv_cache_bytes(got, 1024, 1, "fp16", "llama.cpp") == kv_cache_bytes(a, 1024, 1, "fp16", "llama.cpp")
+    broken = _gguf_of(a, "qwen3next", tmp_path / "b.gguf", [e for e in extra if e[0] != "ssm.state_size"])
+    with pytest.raises(Exception, match="ssm.state_size"):
+        gguf_architecture(read_gguf(broken))
+
+
+def test_hub_configs_of_the_new_kinds_size_as_the_kb(kb):
+    """advisor.files.hf reads the new layer kinds from a config.json (a Hub repo that is not in
+    the KB): the same tensors and the same KV cache as the KB entry."""
+    from advisor.files.hf import architecture_fields
+    from tests.test_kb_from_config import CONFIGS
+
+    for mid in ("qwen3-next-80b-a3b-instruct", "deepseek-v3.2-exp"):
+        got = Architecture(**architecture_fields(dict(CONFIGS[mid]), "config.json"))
+        want = kb.model(mid).architecture
+        for rt in ("llama.cpp", "vllm"):
+            assert kv_cache_bytes(got, 32768, 2, "bf16", rt) == kv_cache_bytes(want, 32768, 2, "bf16", rt)
+    mllama = {"model_type": "mllama", "vision_config": {"image_size": 560, "patch_size": 14, "max_num_tiles": 4},
+              "text_config": {"model_type": "mllama_text_model", "num_hidden_layers": 40, "hidden_size": 4096,
+                              "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 14336,
+                              "vocab_size": 128256, "max_position_embeddings": 131072,
+                              "tie_word_embeddings": False, "cross_attention_layers": list(range(3, 40, 5))}}
+    got = Architecture(**architecture_fields(mllama, "config.json"))
+    want = kb.model("llama-3.2-11b-vision").architecture
+    assert parameter_count(got) == parameter_count(want)
+    assert kv_cache_bytes(got, 8192, 1, "bf16") == kv_cache_bytes(want, 8192, 1, "bf16")
+    bad = {**mllama, "text_config": {**mllama["text_config"], "cross_attention_layers": [3, 8, 20]}}
+    with pytest.raises(Exception, match="every Nth layer"):
+        architecture_fields(bad, "config.json")
