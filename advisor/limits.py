@@ -30,6 +30,9 @@ MAX_VOCAB = 1 << 22
 MAX_CONTEXT = 1 << 28
 # Qwen3-Next: 512 routed experts, Kimi K2: 384, DeepSeek V3: 256. 16,384 is 32x that.
 MAX_EXPERTS = 1 << 14
+# Causal-convolution kernel of a linear-attention layer: 4 in Qwen3-Next's Gated DeltaNet and in
+# Mamba; 64 leaves room.
+MAX_CONV_KERNEL = 64
 # Norm vectors a layer: 2 in most models, 4 in Gemma 2/3 (pre- and post-norms); 64 leaves room.
 MAX_NORMS_PER_LAYER = 64
 # Published parameter counts: 1.8T (GPT-4 estimates), 2T (Kimi K2 is 1T). 10**15 is 500x that.

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
-from advisor.limits import (MAX_BANDWIDTH_GB_S, MAX_CONTEXT, MAX_CORES, MAX_EXPERTS, MAX_FFN_SIZE,
+from advisor.limits import (MAX_BANDWIDTH_GB_S, MAX_CONTEXT, MAX_CONV_KERNEL, MAX_CORES,
+                            MAX_EXPERTS, MAX_FFN_SIZE,
                             MAX_HEAD_DIM, MAX_HEADS, MAX_HIDDEN_SIZE, MAX_LAYERS, MAX_MEMORY_BYTES,
                             MAX_NAME_CHARS, MAX_NORMS_PER_LAYER, MAX_PARAMETERS, MAX_TFLOPS,
                             MAX_USD_PER_HOUR, MAX_VOCAB, MIN_BANDWIDTH_GB_S, MIN_TFLOPS)
@@ -224,6 +225,52 @@ class Architecture(_Entry):
     # The routed-expert weights as the checkpoint ships them when they are not 16-bit
     # (gpt-oss: MXFP4, 4-bit values with an 8-bit shared exponent a block of 32).
     expert_checkpoint_dtype: Optional[Literal["mxfp4"]] = None
+    # A sigmoid gate (hidden_size x 1 a layer) that scales the shared experts' output
+    # (Qwen2-MoE, Qwen3-Next: shared_expert_gate). Needs experts_shared.
+    shared_expert_gate: bool = False
+    # Gated attention (Qwen3-Next): the query projection also yields a sigmoid gate on the
+    # attention output, one value per head and dim, so attn_q is twice attention_heads x
+    # head_dim wide (attn_output_gate in config.json). The KV cache is unchanged.
+    attn_output_gate: bool = False
+    # Hybrid linear attention (Qwen3-Next's Gated DeltaNet). With full_attention_interval N,
+    # layer i with (i + 1) % N == 0 is full softmax attention with a KV cache and every other
+    # layer is a Gated DeltaNet layer, which keeps a fixed-size state a sequence however long
+    # the context: a causal-convolution state of (linear_conv_kernel - 1) x conv_dim values
+    # (conv_dim = 2 x linear_key_heads x linear_key_head_dim + linear_value_heads x
+    # linear_value_head_dim: q, k and v) and a recurrent matrix of linear_value_heads x
+    # linear_key_head_dim x linear_value_head_dim. Its tensors: a q|k|v|z input projection,
+    # a beta|alpha projection (2 x linear_value_heads), the conv1d kernel, dt bias and A (one
+    # a value head), a gated RMSNorm of linear_value_head_dim and the output projection.
+    full_attention_interval: Annotated[Optional[int], Field(gt=1, le=MAX_LAYERS)] = None
+    linear_key_heads: Annotated[Optional[int], Field(gt=0, le=MAX_HEADS)] = None
+    linear_value_heads: Annotated[Optional[int], Field(gt=0, le=MAX_HEADS)] = None
+    linear_key_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
+    linear_value_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
+    linear_conv_kernel: Annotated[Optional[int], Field(gt=1, le=MAX_CONV_KERNEL)] = None
+    # DeepSeek Sparse Attention (V3.2): a lightning indexer in every latent-attention layer
+    # scores past tokens and attention reads only the index_topk best. Its weights: a query
+    # projection from the q latent (q_lora_rank -> index_heads x index_head_dim), one key
+    # (hidden_size -> index_head_dim) with a LayerNorm with weight and bias, and per-head
+    # weights (hidden_size -> index_heads). It caches its key, index_head_dim values a token a
+    # layer, beside the latent (index_n_heads, index_head_dim, index_topk in config.json).
+    # Cross-attention layers (Llama 3.2 Vision, mllama): from layer cross_attention_first on,
+    # every cross_attention_interval-th layer (0-based i with i >= first and (i - first) %
+    # interval == 0) attends to a fixed set of cross_attention_tokens image tokens a sequence
+    # instead of the text: its K and V are computed from the vision encoder's output, so its
+    # KV cache holds cross_attention_tokens rows a sequence whatever the context. Each has q, k,
+    # v, o projections of the self-attention shape, q/k RMSNorms of head_dim and two scalar tanh
+    # gates (attention and MLP), beside the usual MLP and two norms. Llama 3.2 Vision:
+    # config.json's text_config cross_attention_layers [3, 8, 13, ...] is first 3, interval 5;
+    # one image of max_num_tiles 4 tiles of (560 / 14)^2 + 1 = 1,601 patches is 6,404 tokens.
+    cross_attention_interval: Annotated[Optional[int], Field(gt=1, le=MAX_LAYERS)] = None
+    cross_attention_first: Annotated[int, Field(ge=0, le=MAX_LAYERS)] = 0
+    cross_attention_tokens: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
+    # Rows the token-embedding table has beyond vocab_size (Llama 3.2 Vision: 8, embed_tokens of
+    # vocab_size + 8 for its image tokens); the output head keeps vocab_size rows.
+    embedding_extra_rows: Annotated[int, Field(ge=0, le=MAX_VOCAB)] = 0
+    index_heads: Annotated[Optional[int], Field(gt=0, le=MAX_HEADS)] = None
+    index_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
+    index_topk: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
 
     def __post_init__(self) -> None:
         if self.attention_heads % self.kv_heads:
@@ -256,6 +303,67 @@ class Architecture(_Entry):
             raise ValueError(f"{', '.join(stray)} need(s) experts_total (a mixture of experts)")
         if self.experts_total and self.dense_layers >= self.layers:
             raise ValueError("dense_layers leaves no mixture-of-experts layer")
+        if self.shared_expert_gate and not self.experts_shared:
+            raise ValueError("shared_expert_gate needs experts_shared (a shared expert to gate)")
+        linear = {"full_attention_interval": self.full_attention_interval,
+                  "linear_key_heads": self.linear_key_heads,
+                  "linear_value_heads": self.linear_value_heads,
+                  "linear_key_head_dim": self.linear_key_head_dim,
+                  "linear_value_head_dim": self.linear_value_head_dim,
+                  "linear_conv_kernel": self.linear_conv_kernel}
+        if any(linear.values()) and not all(linear.values()):
+            missing = ", ".join(k for k, v in linear.items() if not v)
+            raise ValueError(f"hybrid linear attention needs {missing} as well")
+        if self.linear_key_heads and self.linear_value_heads % self.linear_key_heads:
+            raise ValueError(f"linear_key_heads {self.linear_key_heads} does not divide "
+                             f"linear_value_heads {self.linear_value_heads}")
+        if self.full_attention_interval and self.full_attention_interval > self.layers:
+            raise ValueError("full_attention_interval leaves no full-attention layer")
+        if self.full_attention_interval and (self.kv_lora_rank or self.sliding_window):
+            raise ValueError("hybrid linear attention is not combined with latent attention or "
+                             "a sliding window")
+        index = [self.index_heads, self.index_head_dim, self.index_topk]
+        if any(index) and not all(index):
+            raise ValueError("the lightning indexer needs index_heads, index_head_dim and index_topk")
+        if self.index_heads and not self.q_lora_rank:
+            raise ValueError("the lightning indexer reads the q latent: set kv_lora_rank and q_lora_rank")
+        if bool(self.cross_attention_interval) != bool(self.cross_attention_tokens):
+            raise ValueError("cross_attention_interval and cross_attention_tokens go together")
+        if self.cross_attention_first and not self.cross_attention_interval:
+            raise ValueError("cross_attention_first needs cross_attention_interval")
+        if self.cross_attention_interval and self.cross_attention_first >= self.layers:
+            raise ValueError("cross_attention_first leaves no cross-attention layer")
+        if self.cross_attention_interval and (self.kv_lora_rank or self.sliding_window
+                                              or self.full_attention_interval):
+            raise ValueError("cross-attention layers are not combined with latent attention, a "
+                             "sliding window or linear attention")
+        if self.attn_output_gate and self.kv_lora_rank:
+            raise ValueError("attn_output_gate is for grouped-query attention, not latent attention")
+
+    def is_cross_attention_layer(self, i: int) -> bool:
+        """Layer i (0-based) attends to the cross_attention_tokens image tokens, not the text
+        (Llama 3.2 Vision: layers 3, 8, 13, ...)."""
+        n, first = self.cross_attention_interval, self.cross_attention_first
+        return bool(n) and i >= first and (i - first) % n == 0
+
+    @property
+    def cross_attention_layer_count(self) -> int:
+        """Cross-attention layers (0 without them)."""
+        n, first = self.cross_attention_interval, self.cross_attention_first
+        return (self.layers - first + n - 1) // n if n else 0
+
+    def is_linear_layer(self, i: int) -> bool:
+        """Layer i (0-based) is a linear-attention (Gated DeltaNet) layer: with
+        full_attention_interval N, every layer but i with (i + 1) % N == 0 (Qwen3-Next, N 4:
+        layers 3, 7, 11, ... are full attention)."""
+        n = self.full_attention_interval
+        return bool(n) and (i + 1) % n != 0
+
+    @property
+    def linear_layer_count(self) -> int:
+        """Linear-attention layers (0 without hybrid linear attention)."""
+        n = self.full_attention_interval
+        return self.layers - self.layers // n if n else 0
 
     def is_moe_layer(self, i: int) -> bool:
         """Layer i (0-based) has routed experts: after the first dense_layers, every

@@ -97,6 +97,10 @@ def runtimes_for(ask: Ask, gpu: GPU | None = None) -> tuple[str, ...]:
     g = gpu or ask.gpu
     if ask.runtime_asked and runs_on(ask.runtime, g):
         return (ask.runtime,)
+    if getattr(getattr(ask.model, "architecture", None), "cross_attention_interval", None):
+        # Llama 3.2 Vision runs in neither llama.cpp nor vLLM (runtimes.cannot_run): only in
+        # transformers
+        return tuple(r for r in ("transformers",) if runs_on(r, g))
     return tuple(r for r in FREE_RUNTIMES if runs_on(r, g))
 
 
