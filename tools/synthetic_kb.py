@@ -60,6 +60,7 @@ def write_synthetic_kb(out: Path, models: int = 60, gpus: int = 50) -> Path:
             d["prices"] = [{"provider": "synthetic", "usd_per_hour": round(0.4 + 0.1 * i, 2),
                             "kind": "on-demand", "gpus": 1, "per": "gpu", "date": "2025-01",
                             "source": "https://example.invalid/synthetic-not-a-real-price"}]
+            d["rental"] = "alone"  # a one-card price: rented alone (kb validate checks the two agree)
         (out / "gpus" / f"{d['id']}.yaml").write_text(yaml.safe_dump(d, sort_keys=True))
     return out
 
