@@ -49,12 +49,14 @@ def _gguf_model(path: Path) -> tuple[FileModel, str]:
     from advisor.files.gguf_file import file_type_name, read_gguf
     from advisor.files.gguf_model import check_parameter_count, gguf_architecture, gguf_precision
 
+    from advisor.render import md_text  # the note is markdown: the file's name is text in it
+
     h = read_gguf(path)
     fields, family, name = gguf_architecture(h)
     precision = gguf_precision(h, file_type_name(h))
     inv = TensorInventory(source=str(path), format="gguf", precision=precision,
                           tensors=tuple(h.tensors),
-                          assumptions=(f"weights: the {len(h.tensors)} tensors of {path.name} as "
+                          assumptions=(f"weights: the {len(h.tensors)} tensors of {md_text(path.name)} as "
                                        f"stored (ggml types and shapes from the GGUF header)",))
     model = _build(name, family, fields, str(path), inv)
     check_parameter_count(path, model.architecture, h.tensors)

@@ -1,0 +1,180 @@
+"""Hostile-input findings, fourth round (issue 14; the findings in full: /work/notes/hostile4.md):
+odd terminal widths, click's own parse errors, options fine-tuning does not use, --why on a
+fine-tuning advisory, --force over another program's files, a model file's name in the
+advisory's notes, and a plan's note glued to its paragraph."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from advisor.cli import main
+from tests.bulk_helpers import run, tree
+from tests.file_helpers import config_folder, llama_gguf
+
+
+def _one_line_error(r, *words):
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and r.output.count("advisor: error:") == 1, r.output
+    assert len(r.output.strip().splitlines()) == 1, r.output
+    for w in words:
+        assert w in r.output, r.output
+
+
+def _drawn(*args, columns: str | None) -> str:
+    env = {"COLUMNS": columns, "NO_COLOR": "1", "TERM": "xterm-256color"}
+    r = CliRunner().invoke(main, [*args, "--format", "terminal"], env=env)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+# -- 1. COLUMNS=0 drew nothing at all, with exit 0 ----------------------------------------------
+
+@pytest.mark.parametrize("args", [("explain", "llama-3.1-8b", "rtx-4090"), ("gpus", "llama-3.1-8b"),
+                                  ("explain", "llama-3.1-8b", "rtx-4090", "--task", "finetune")])
+def test_columns_zero_draws_at_the_default_width(args):
+    """rich reads COLUMNS=0 as a width of 0 and drew an empty answer; 0 is now no width given
+    (the terminal's, else 80), and the answer is the one drawn at 80 columns."""
+    zero = _drawn(*args, columns="0")
+    assert zero.strip() and zero == _drawn(*args, columns="80")
+
+
+def test_a_tiny_width_is_drawn_at_the_narrowest_readable_one():
+    """COLUMNS=1 put one character a line in headings; widths under MIN_WIDTH draw at it."""
+    from advisor.cli.draw import MIN_WIDTH
+
+    one = _drawn("explain", "llama-3.1-8b", "rtx-4090", columns="1")
+    assert one == _drawn("explain", "llama-3.1-8b", "rtx-4090", columns=str(MIN_WIDTH))
+    assert "Llama 3.1 8B on" in one   # the heading is words, not a column of letters
+
+
+# -- 2. click's parse errors were four lines (Usage, Try, blank, Error) --------------------------
+
+@pytest.mark.parametrize("args, words", [
+    (("explain", "llama-3.1-8b", "rtx-4090", "--context", "0x100"), ("'0x100' is not a valid integer",)),
+    (("explain", "llama-3.1-8b", "rtx-4090", "--gpu-memory-utilization", "x"), ("not a valid float",)),
+    (("explain", "llama-3.1-8b", "rtx-4090", "--format", "x"), ("'x' is not one of",)),
+    (("explain", "llama-3.1-8b", "rtx-4090", "--contxt", "5"), ("No such option '--contxt'", "--context")),
+    (("explain", "llama-3.1-8b"), ("Missing argument 'GPU'", "explain --help")),
+    (("--bogus",), ("No such option '--bogus'",)),
+    (("rules", "bogus"), ("No such command 'bogus'",)),
+    (("kb", "show"), ("Missing argument",)),
+    (("generate",), ("Missing option '--out'",)),
+    (("fit", "rtx-4090", "--gpus", "x"), ("'x' is not a valid integer",)),
+])
+def test_a_command_line_click_cannot_parse_is_one_line(args, words):
+    _one_line_error(run(*args), *words)
+
+
+def test_a_value_with_escapes_in_a_parse_error_is_shown_escaped():
+    r = run("explain", "llama-3.1-8b", "rtx-4090", "--format", "x\x1b[2J\ny")
+    _one_line_error(r, "\\x1b[2J\\ny")
+
+
+def test_help_and_version_are_unchanged():
+    assert run("--help").exit_code == 0 and "Commands:" in run("--help").output
+    assert run("explain", "--help").exit_code == 0
+    assert run("--version").exit_code == 0
+    bare = run()   # nothing after advisor: the help, as before
+    assert "Commands:" in bare.output and "advisor: error" not in bare.output
+
+
+# -- 3. fine-tuning answered as if it had used options it ignores --------------------------------
+
+@pytest.mark.parametrize("option", [
+    ("--runtime", "vllm"), ("--kv-cache", "q4_0"), ("--kv-cache", "fp16"), ("--flash-attn", "off"),
+    ("--gpu-memory-utilization", "0.5"), ("--prompt-tokens", "5"), ("--ram-gb", "0"),
+    ("--ram-bandwidth", "5"), ("--prefer", "cost"),
+])
+def test_finetune_refuses_inference_options(option):
+    """Each was accepted and the advisory was byte for byte the one without it."""
+    r = run("explain", "llama-3.1-8b", "rtx-4090", "--task", "finetune", *option)
+    _one_line_error(r, f"{option[0]} applies to inference, not to --task finetune")
+
+
+@pytest.mark.parametrize("option", [("--ram-gb", "3"), ("--prefer", "speed")])
+def test_fit_finetune_refuses_inference_options(option):
+    _one_line_error(run("fit", "rtx-4090", "--task", "finetune", *option),
+                    f"{option[0]} applies to inference")
+
+
+def test_inference_options_still_answer():
+    r = run("explain", "llama-3.1-8b", "rtx-4090", "--kv-cache", "q8_0", "--prompt-tokens", "100",
+            "--prefer", "cost", "--ram-gb", "32")
+    assert r.exit_code == 0, r.output
+    assert run("explain", "llama-3.1-8b", "rtx-4090", "--task", "finetune", "--gpus", "2",
+               "--sharding", "zero2").exit_code == 0
+
+
+# -- 4. --why on a fine-tuning advisory was a traceback ------------------------------------------
+
+@pytest.mark.parametrize("model", ["llama-3.1-8b", "llama-3.1-70b"])
+def test_why_on_a_finetune_advisory(model):
+    r = run("explain", model, "rtx-4090", "--task", "finetune", "--why")
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    chosen = re.search(r"^- Chosen: (.*)$", r.output, re.M)
+    assert chosen and "-token sequences" in chosen.group(1) and "GB a GPU" in chosen.group(1)
+    j = run("explain", model, "rtx-4090", "--task", "finetune", "--why", "--format", "json")
+    assert j.exit_code == 0, j.output
+    why = json.loads(j.output)["why_plan"]
+    assert why["chosen"]["task"] == "finetune" and why["chosen"]["method"] in ("full", "lora", "qlora")
+    assert why["reason"]
+
+
+# -- 5. --force wrote over the folder's own files -----------------------------------------------
+
+@pytest.mark.parametrize("fmt, theirs", [("markdown", "index.md"), ("html", "style.css"),
+                                         ("markdown", "llama-3.1-8b/rtx-4090__fp16.md")])
+def test_force_never_writes_over_another_programs_file(tmp_path, fmt, theirs):
+    out = tmp_path / "docs"
+    (out / "llama-3.1-8b").mkdir(parents=True)
+    (out / theirs).write_text("MINE")
+    (out / "notes.txt").write_text("MINE too")
+    before = tree(out)
+    r = run("generate", "--out", str(out), "-m", "llama-3.1-8b", "-g", "rtx-4090", "-p", "fp16",
+            "--format", fmt, "--force")
+    _one_line_error(r, f"already holds '{theirs}'", "never over them")
+    assert tree(out) == before
+
+
+def test_force_still_writes_beside_other_files(tmp_path):
+    out = tmp_path / "docs"
+    out.mkdir()
+    (out / "notes.txt").write_text("MINE")
+    args = ("generate", "--out", str(out), "-m", "llama-3.1-8b", "-g", "rtx-4090", "-p", "fp16")
+    assert run(*args, "--force").exit_code == 0
+    assert (out / "notes.txt").read_text() == "MINE" and (out / "index.md").is_file()
+    assert run(*args).exit_code == 0   # the folder is generate's now: its own files are rewritten
+
+
+# -- 6. a model file's name went raw into the advisory's notes -----------------------------------
+
+def test_a_model_files_name_is_text_in_the_advisory(tmp_path):
+    name = "ev\x1b[2Jil\n# Heading <img src=x> \u202e.gguf"
+    path = llama_gguf(tmp_path / name)
+    for fmt in ("markdown", "terminal"):
+        r = CliRunner().invoke(main, ["explain", str(path), "rtx-4090", "--format", fmt],
+                               env={"NO_COLOR": "1"})
+        assert r.exit_code == 0, r.output
+        text = re.sub(r"\x1b\[[0-9;]*m", "", r.output)   # the drawing's own styles
+        assert "\x1b" not in text and "\u202e" not in text, text
+        assert not any(line.startswith(("# Heading", "<img")) for line in text.splitlines())
+    md = run("explain", str(path), "rtx-4090").output
+    assert "tensors of ev \\[2Jil \\# Heading \\<img src=x\\> .gguf as stored" in md
+
+
+# -- 7. a plan's "First:" note was glued to the plan's paragraph ---------------------------------
+
+def test_a_plan_note_without_a_command_is_its_own_list_item(tmp_path):
+    """A config.json folder has no Hugging Face repository: What to do has no command, only
+    its note, which ran on from the paragraph ("...as published).- First: ...")."""
+    folder = config_folder(tmp_path / "big", num_hidden_layers=80, hidden_size=8192,
+                           intermediate_size=28672, num_attention_heads=64, num_key_value_heads=8,
+                           vocab_size=128256)
+    r = run("explain", str(folder), "h200", "--runtime", "vllm", "--gpus", "2")
+    assert r.exit_code == 0, r.output
+    what = r.output.split("## What to do\n", 1)[1].split("\n## ", 1)[0].splitlines()
+    assert what[0].startswith("**Run it as asked.**") and "First:" not in what[0], what
+    assert what[1:3] == ["", "- First: no Hugging Face repository is known for this model."], what
