@@ -190,7 +190,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "offered": list(advisory.offered), "cannot_run": advisory.cannot_run,
         "prefer": advisory.prefer, "asked_n": s.gpu_count, "runtime_names": RUNTIME_NAMES,
         "backend": _BACKEND.get(s.gpu.vendor, "GPU"), "oom_error": _OOM.get(s.gpu.vendor, "an out-of-memory error"),
-        "objective_path": "rules/objective.yaml",
+        "objective_path": md_text(getattr(advisory, "objective_path", "rules/objective.yaml")),
     }
     name = "finetune.md.j2" if s.work.task == "finetune" else "advisory.md.j2"
     if s.work.task == "finetune":

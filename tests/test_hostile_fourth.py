@@ -178,3 +178,18 @@ def test_a_plan_note_without_a_command_is_its_own_list_item(tmp_path):
     what = r.output.split("## What to do\n", 1)[1].split("\n## ", 1)[0].splitlines()
     assert what[0].startswith("**Run it as asked.**") and "First:" not in what[0], what
     assert what[1:3] == ["", "- First: no Hugging Face repository is known for this model."], what
+
+
+# -- 8. the advisory named rules/objective.yaml whatever objective ranked the plans -------------
+
+def test_the_advisory_names_the_objective_that_ranked_its_plans(tmp_path):
+    from tests.bulk_helpers import ROOT
+
+    folder = tmp_path / "mine\n# Heading"
+    folder.mkdir()
+    (folder / "objective.yaml").write_text((ROOT / "rules" / "objective.yaml").read_text())
+    built_in = run("explain", "llama-3.1-8b", "rtx-4090").output
+    assert "ranked by the objective in rules/objective.yaml (" in built_in
+    mine = run("explain", "llama-3.1-8b", "rtx-4090", "--rules", str(folder)).output
+    assert f"ranked by the objective in {tmp_path}/mine \\# Heading/objective.yaml (" in mine
+    assert not any(line.startswith("# Heading") for line in mine.splitlines())
