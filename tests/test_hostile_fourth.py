@@ -193,3 +193,35 @@ def test_the_advisory_names_the_objective_that_ranked_its_plans(tmp_path):
     mine = run("explain", "llama-3.1-8b", "rtx-4090", "--rules", str(folder)).output
     assert f"ranked by the objective in {tmp_path}/mine \\# Heading/objective.yaml (" in mine
     assert not any(line.startswith("# Heading") for line in mine.splitlines())
+
+
+# -- 9. llama.cpp was sized, and offered, on Intel Gaudi, which no ggml backend runs ------------
+
+@pytest.mark.parametrize("gpu", ["gaudi2", "gaudi3"])
+def test_llama_cpp_cannot_run_on_gaudi(gpu):
+    """`explain llama-3.1-8b gaudi3` said "fits" with llama.cpp and `fit gaudi3` listed GLM-4.5
+    at 62.5 tokens/s: llama.cpp's SYCL backend runs Intel's GPUs, not Gaudi accelerators."""
+    from advisor.kb import load_kb
+    from advisor.plans.runtimes import cannot_run, runs_on
+    from advisor.sizing.precision import parse_precision
+
+    g = load_kb().gpu(gpu)
+    assert not runs_on("llama.cpp", g)
+    assert "no backend" in cannot_run("llama.cpp", parse_precision("Q4_K_M"), g)
+    r = run("explain", "llama-3.1-8b", gpu, "--format", "json")
+    d = json.loads(r.output)
+    assert d["verdict"] == "cannot-run" and d["plan"]["gpu_id"] != gpu, d["plan"]
+    assert all(p["gpu_id"] != gpu for p in d["plans"]), d["plans"]
+    md = run("explain", "llama-3.1-8b", gpu).output
+    assert "No runtime this tool sizes runs on the Intel Gaudi" in md
+    assert "run on the Intel Gaudi" not in md
+    assert "No model in the knowledge base runs usably" in run("fit", gpu).output
+
+
+def test_llama_cpp_still_runs_on_intel_gpus():
+    from advisor.kb import load_kb
+    from advisor.plans.runtimes import runs_on
+
+    kb = load_kb()
+    intel = [g for g in kb.all_gpus() if g.vendor == "intel" and not g.architecture.startswith("gaudi")]
+    assert intel and all(runs_on("llama.cpp", g) for g in intel)
