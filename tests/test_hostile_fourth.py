@@ -225,3 +225,22 @@ def test_llama_cpp_still_runs_on_intel_gpus():
     kb = load_kb()
     intel = [g for g in kb.all_gpus() if g.vendor == "intel" and not g.architecture.startswith("gaudi")]
     assert intel and all(runs_on("llama.cpp", g) for g in intel)
+
+
+# -- 10. a user KB of thousands of entries took 15 s (3,000) and more, unbounded -----------------
+
+def test_too_many_user_kb_entries_are_refused_before_any_is_read(tmp_path):
+    import time
+
+    from advisor.limits import MAX_USER_KB_ENTRIES
+
+    for kind, n in (("models", MAX_USER_KB_ENTRIES // 2), ("gpus", MAX_USER_KB_ENTRIES // 2 + 1)):
+        (tmp_path / kind).mkdir()
+        for i in range(n):   # not even valid YAML: the count is checked before any is parsed
+            (tmp_path / kind / f"e{i}.yaml").write_text("{")
+    start = time.perf_counter()
+    r = run("explain", "llama-3.1-8b", "rtx-4090", "--kb", str(tmp_path))
+    assert time.perf_counter() - start < 10
+    _one_line_error(r, f"hold {MAX_USER_KB_ENTRIES + 1:,} entries", f"at most {MAX_USER_KB_ENTRIES:,}")
+    v = run("kb", "validate", str(tmp_path))
+    assert v.exit_code == 2 and f"at most {MAX_USER_KB_ENTRIES:,}" in v.output

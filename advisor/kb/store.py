@@ -275,9 +275,17 @@ def load_kb(root: Path | None = None, extra: Sequence[Path] = ()) -> KnowledgeBa
         elif not any((d / k).is_dir() for k in KINDS):
             errors.append(f"{d}:1: KB folder has no models/ or gpus/ folder: nothing would load from it")
     indexes = {kind: _Index(kind.rstrip("s")) for kind in KINDS}
+    files = {(layer, kind): _entry_files(d, kind, errors) for layer, d in enumerate(layers)
+             for kind in KINDS}
+    from advisor.limits import MAX_USER_KB_ENTRIES
+
+    user = sum(len(f) for (layer, _), f in files.items() if layer > 0)
+    if user > MAX_USER_KB_ENTRIES:  # counted before any is read: bounded time
+        raise KBErrors([f"{layers[1]}:1: the user KB folders hold {user:,} entries; at most "
+                        f"{MAX_USER_KB_ENTRIES:,} are read (each is parsed and validated)"])
     for layer, d in enumerate(layers):
         for kind, schema in KINDS.items():
-            for p in parse_entries(_entry_files(d, kind, errors), schema, errors):
+            for p in parse_entries(files[layer, kind], schema, errors):
                 if p.path.stem != p.entry.id:
                     errors.append(f"{p.path}:{_key_line(p.node, 'id') or 1}: field 'id': file name must be "
                                   f"the id: '{p.entry.id}.yaml'")
