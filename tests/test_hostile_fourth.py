@@ -244,3 +244,21 @@ def test_too_many_user_kb_entries_are_refused_before_any_is_read(tmp_path):
     _one_line_error(r, f"hold {MAX_USER_KB_ENTRIES + 1:,} entries", f"at most {MAX_USER_KB_ENTRIES:,}")
     v = run("kb", "validate", str(tmp_path))
     assert v.exit_code == 2 and f"at most {MAX_USER_KB_ENTRIES:,}" in v.output
+
+
+# -- 11. copies of a rule comparing two facts broke the engine (error 303) -----------------------
+
+@pytest.mark.parametrize("n", [64, 300])
+def test_many_rules_comparing_two_facts_all_fire(tmp_path, n):
+    """network.py counted `headroom_bytes < margin_bytes` in 64 rules as one shared node; the
+    core gives each rule its own, and a question all of them matched failed with 'Could not
+    assert fact, error code: 303'."""
+    from tests.bulk_helpers import ROOT
+
+    text = (ROOT / "rules" / "needs-more-memory.yaml").read_text()
+    for i in range(n):
+        (tmp_path / f"copy-{i}.yaml").write_text(text.replace("id: needs-more-memory", f"id: copy-{i}", 1))
+    r = run("explain", "llama-3.1-70b", "rtx-4090", "--rules", str(tmp_path), "--format", "json")
+    assert r.exit_code == 0, r.output
+    fired = json.loads(r.output)["rules_fired"]
+    assert sum(1 for rule in fired if rule.startswith("copy-")) == n
