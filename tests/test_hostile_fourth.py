@@ -262,3 +262,9 @@ def test_many_rules_comparing_two_facts_all_fire(tmp_path, n):
     assert r.exit_code == 0, r.output
     fired = json.loads(r.output)["rules_fired"]
     assert sum(1 for rule in fired if rule.startswith("copy-")) == n
+
+
+def test_an_empty_kv_cache_says_so():
+    """It said "llama.cpp has no  KV cache", a word missing."""
+    _one_line_error(run("explain", "llama-3.1-8b", "rtx-4090", "--kv-cache", ""),
+                    "--kv-cache is empty", "q8_0")
