@@ -268,3 +268,14 @@ def test_an_empty_kv_cache_says_so():
     """It said "llama.cpp has no  KV cache", a word missing."""
     _one_line_error(run("explain", "llama-3.1-8b", "rtx-4090", "--kv-cache", ""),
                     "--kv-cache is empty", "q8_0")
+
+
+# -- 12. gpus answered a precision explain refuses for the model --------------------------------
+
+def test_gpus_refuses_mxfp4_for_a_dense_model_as_explain_does():
+    """`gpus llama-3.1-8b --precision mxfp4` listed the RTX 4090 and others, "mxfp4 with vllm";
+    explain refuses mxfp4 for a model without experts (its weights would be plain BF16)."""
+    words = ("mxfp4 checkpoints quantize mixture-of-experts weights", "Llama 3.1 8B")
+    _one_line_error(run("explain", "llama-3.1-8b", "rtx-4090", "--precision", "mxfp4"), *words)
+    _one_line_error(run("gpus", "llama-3.1-8b", "--precision", "mxfp4"), *words)
+    assert run("gpus", "gpt-oss-20b", "--precision", "mxfp4").exit_code == 0
