@@ -279,3 +279,40 @@ def test_gpus_refuses_mxfp4_for_a_dense_model_as_explain_does():
     _one_line_error(run("explain", "llama-3.1-8b", "rtx-4090", "--precision", "mxfp4"), *words)
     _one_line_error(run("gpus", "llama-3.1-8b", "--precision", "mxfp4"), *words)
     assert run("gpus", "gpt-oss-20b", "--precision", "mxfp4").exit_code == 0
+
+
+# -- 13. a 70B config.json over safetensors of a few hundred parameters "fit" on any card -------
+
+def test_safetensors_far_smaller_than_their_config_are_refused(tmp_path):
+    """GGUF files had this check (the parameter count of the metadata against the tensors);
+    a config.json folder summed whatever tensors it held: 80 layer norms of 8 values passed the
+    every-layer check and 'Llama 70B' needed 1.43 GB."""
+    from tests.file_helpers import safetensors_bytes
+
+    folder = config_folder(tmp_path / "m", num_hidden_layers=80, hidden_size=8192,
+                           intermediate_size=28672, num_attention_heads=64, num_key_value_heads=8,
+                           vocab_size=128256)
+    tensors = {f"model.layers.{i}.input_layernorm.weight": ("BF16", (8,)) for i in range(80)}
+    tensors["model.embed_tokens.weight"] = ("BF16", (16, 8))
+    (folder / "model.safetensors").write_bytes(safetensors_bytes(tensors))
+    _one_line_error(run("explain", str(folder), "rtx-4090"), "the tensors hold 768 parameters",
+                    "69,503,033,344")
+
+
+def test_a_complete_tiny_safetensors_model_still_answers(tmp_path):
+    from tests.file_helpers import LLAMA_CONFIG, safetensors_bytes
+
+    h, ff, v, kv = LLAMA_CONFIG["hidden_size"], LLAMA_CONFIG["intermediate_size"], LLAMA_CONFIG["vocab_size"], 32
+    folder = config_folder(tmp_path / "tiny")
+    tensors = {"model.embed_tokens.weight": ("BF16", (v, h)), "lm_head.weight": ("BF16", (v, h)),
+               "model.norm.weight": ("BF16", (h,))}
+    for i in range(LLAMA_CONFIG["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        tensors |= {p + "self_attn.q_proj.weight": ("BF16", (h, h)), p + "self_attn.k_proj.weight": ("BF16", (kv, h)),
+                    p + "self_attn.v_proj.weight": ("BF16", (kv, h)), p + "self_attn.o_proj.weight": ("BF16", (h, h)),
+                    p + "mlp.gate_proj.weight": ("BF16", (ff, h)), p + "mlp.up_proj.weight": ("BF16", (ff, h)),
+                    p + "mlp.down_proj.weight": ("BF16", (h, ff)), p + "input_layernorm.weight": ("BF16", (h,)),
+                    p + "post_attention_layernorm.weight": ("BF16", (h,))}
+    (folder / "model.safetensors").write_bytes(safetensors_bytes(tensors))
+    r = run("explain", str(folder), "rtx-4090")
+    assert r.exit_code == 0 and "**Verdict: fits.**" in r.output, r.output

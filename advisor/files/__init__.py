@@ -163,12 +163,18 @@ def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
     from advisor.sizing.precision import parse_precision
 
     try:
-        parse_precision(precision)
+        stored = parse_precision(precision)
     except AdvisorError:
         raise AdvisorError(f"{config}: quantization method {quote.value(precision)} is not one "
                            "the sizing knows (gptq, awq, bitsandbytes, fp8)") from None
     name = label.rstrip("/").split("/")[-1] if "/" in label else folder.name
-    return _build(name, str(cfg.get("model_type", "")), fields, str(config), inv), precision
+    model = _build(name, str(cfg.get("model_type", "")), fields, str(config), inv)
+    if inv is not None and (stored.family == "float" or stored.name in ("fp8", "fp8-ffn")):
+        # one element a weight (packed 4-bit formats hold several in one): the GGUF check holds
+        from advisor.files.gguf_model import check_parameter_count
+
+        check_parameter_count(label, model.architecture, inv.tensors)
+    return model, precision
 
 
 def load_path(path: Path, label: str | None = None, quant: str | None = None) -> tuple[FileModel, str]:
