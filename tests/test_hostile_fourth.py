@@ -316,3 +316,20 @@ def test_a_complete_tiny_safetensors_model_still_answers(tmp_path):
     (folder / "model.safetensors").write_bytes(safetensors_bytes(tensors))
     r = run("explain", str(folder), "rtx-4090")
     assert r.exit_code == 0 and "**Verdict: fits.**" in r.output, r.output
+
+
+# -- 14. a DeepSeek GGUF whose metadata and tensors are of two conversions -----------------------
+
+@pytest.mark.parametrize("split, extra, has", [
+    (False, {"attention.key_length_mla": 24, "attention.value_length_mla": 16}, "attn_kv_b"),
+    (True, {"attention.key_length_mla": 0}, "attn_k_b"),
+])
+def test_deepseek_gguf_layout_must_match_its_tensors(tmp_path, split, extra, has):
+    """Old tensors (attn_kv_b) under the new metadata (key_length_mla) were sized with the
+    latent cache; llama.cpp loads attn_k_b/attn_v_b when the _mla lengths are there and cannot
+    load such a file."""
+    from tests.test_gguf_mla import _deepseek_gguf
+
+    path = _deepseek_gguf(tmp_path / "mixed.gguf", split=split, extra=extra)
+    _one_line_error(run("explain", str(path), "rtx-4090"), f"its tensors are {has}",
+                    "two conversions")
