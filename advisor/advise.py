@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from advisor.cache import Key, cached, code_files
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, AdvisorErrors
 from advisor.facts import Situation, build_situation
 from advisor.kb.schema import with_fields
 from advisor.kb.store import KnowledgeBase
@@ -77,7 +77,7 @@ def load_rulebook(extra: list[Path] | tuple = ()) -> list[RuleSpec]:
     try:
         rules = cached("RULES", "rules", key, load, valid)
     except RuleErrors as exc:
-        raise AdvisorError(str(exc)) from None
+        raise AdvisorErrors(exc.errors) from None
     from advisor.rules.engine import split_rulebook
 
     split_rulebook(rules)  # what the rules engine holds: refused here, before any question

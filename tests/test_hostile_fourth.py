@@ -333,3 +333,78 @@ def test_deepseek_gguf_layout_must_match_its_tensors(tmp_path, split, extra, has
     path = _deepseek_gguf(tmp_path / "mixed.gguf", split=split, extra=extra)
     _one_line_error(run("explain", str(path), "rtx-4090"), f"its tensors are {has}",
                     "two conversions")
+
+
+# -- 15. a rule file's condition: raw in --why, and its newline split the one-line error ---------
+
+def _evil_rule(folder, condition: str):
+    from tests.bulk_helpers import ROOT
+
+    text = (ROOT / "rules" / "format-not-native.yaml").read_text()
+    text = text.replace("id: format-not-native", "id: evil-when", 1).replace(
+        "  - precision_native == false\n", "  - precision_native == false\n  - " + condition + "\n", 1)
+    folder.mkdir(exist_ok=True)
+    (folder / "evil-when.yaml").write_text(text)
+    return folder
+
+
+def test_why_shows_a_rule_condition_with_its_escapes_visible(tmp_path):
+    rules = _evil_rule(tmp_path / "r", '"runtime != \\"x\\e]52;c;aGk=\\a\\e[2J\\u202e\\""')
+    for fmt in ("markdown", "terminal"):
+        r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "v100-32gb", "--precision", "fp8",
+                                      "--runtime", "llama.cpp", "--rules", str(rules), "--why",
+                                      "--format", fmt], env={"NO_COLOR": "1"})
+        assert r.exit_code == 0, r.output
+        text = re.sub(r"\x1b\[[0-9;]*m", "", r.output)
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+        assert 'runtime != "x\\x1b]52;c;aGk=\\x07\\x1b[2J\\u202e"' in text
+
+
+@pytest.mark.parametrize("args", [("explain", "llama-3.1-8b", "rtx-4090"), ("rules", "check")])
+def test_a_newline_quoted_from_a_rule_file_keeps_the_error_one_line(tmp_path, args):
+    rules = _evil_rule(tmp_path / "r", '"runtime != \\"x\\n# Heading\\""')
+    extra = ("--rules", str(rules)) if args[0] == "explain" else (str(rules),)
+    r = run(*args, *extra)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    lines = [line for line in r.output.splitlines() if "evil-when" in line]
+    assert len(lines) == 1 and 'cannot read condition \'runtime != "x\\n# Heading"\'' in lines[0], r.output
+    assert not any(line.startswith("# Heading") for line in r.output.splitlines())
+
+
+# -- 16. a newline in a name the user gave split the one-line error ------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("explain", "no\nmodel", "rtx-4090"), ("explain", "llama-3.1-8b", "no\ngpu"),
+    ("explain", "llama-3.1-8b", "rtx-4090", "--precision", "q9\n# x"),
+    ("explain", "llama-3.1-8b", "rtx-4090", "--runtime", "v\nx"),
+    ("explain", "./no\nfile.gguf", "rtx-4090"), ("gpus", "no\nmodel"), ("fit", "no\ngpu"),
+    ("kb", "show", "no\nentry"), ("rules", "show", "no\nrule"), ("rules", "new", "a\nb"),
+    ("explain", "llama-3.1-8b", "rtx-4090", "--task", "finetune", "--lora-targets", "q\nk"),
+])
+def test_a_newline_in_what_the_user_typed_keeps_the_error_one_line(args):
+    r = run(*args)
+    _one_line_error(r)
+    assert "\\n" in r.output
+
+
+def test_several_errors_are_still_one_a_line(tmp_path):
+    from tests.bulk_helpers import ROOT
+
+    (tmp_path / "objective.yaml").write_text((ROOT / "rules" / "objective.yaml").read_text()
+                                             .replace("prefer: quality", "prefer: bogus", 1)
+                                             .replace("near-lossless: 0.3", "near-lossless: x", 1))
+    for args in (("explain", "llama-3.1-8b", "rtx-4090", "--rules", str(tmp_path)),
+                 ("rules", "check", str(tmp_path))):
+        r = run(*args)
+        assert r.exit_code == 2, r.output
+        lines = r.output.strip().splitlines()
+        assert len(lines) == 2 and "not 'bogus'" in lines[0] and "not 'x'" in lines[1], lines
+
+
+def test_several_errors_pickle_as_a_list():
+    import pickle
+
+    from advisor.kb.store import KBErrors
+
+    e = pickle.loads(pickle.dumps(KBErrors(["a.yaml:1: one", "b.yaml:2: two\nlines"])))
+    assert isinstance(e, KBErrors) and e.errors == ["a.yaml:1: one", "b.yaml:2: two\\nlines"]

@@ -13,7 +13,7 @@ from importlib import import_module
 
 import click
 
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, AdvisorErrors
 from advisor.text import escaped
 
 # command name -> the module that defines it (as an attribute of the same name)
@@ -31,7 +31,8 @@ class _Group(click.Group):
             sys.stdout.flush()  # a full disk (`> /dev/full`) fails here, not at exit
             return result
         except AdvisorError as exc:
-            _say(f"advisor: error: {escaped(str(exc))}")
+            # one line; several (every error of the rule files or the KB) one a line
+            _say(f"advisor: error: {escaped(str(exc), keep_newlines=isinstance(exc, AdvisorErrors))}")
             ctx.exit(2)
         except click.UsageError as exc:  # a subcommand's options: one line, as any bad input
             _usage_error(exc)

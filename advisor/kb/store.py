@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence, TypeVar
 
-from advisor.errors import AdvisorError, closest
+from advisor.errors import AdvisorError, AdvisorErrors, closest
 from advisor.kb.schema import GPU, Model
 from advisor.paths import data_dir
 from advisor.yamlfile import YamlFileError, is_mapping, is_sequence, read_yaml
@@ -32,12 +32,8 @@ KB_ENV = "ADVISOR_KB"
 KINDS = {"models": Model, "gpus": GPU}
 
 
-class KBErrors(AdvisorError):
+class KBErrors(AdvisorErrors):
     """Every error found in the KB folders, one `path:line: field 'x': message` a line."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = list(errors)
-        super().__init__("\n".join(self.errors))
 
 
 def _key_line(node: yaml.Node | None, key: str) -> int | None:

@@ -93,7 +93,15 @@ def _value(v) -> str:
         return f"{v:,}"
     if v is None:
         return "missing"
-    return str(v)
+    return _text(v)
+
+
+def _text(v) -> str:
+    """Text from a rule file or a fact, with what a terminal would act on (ESC, BEL, bidi
+    controls, newlines) shown as escapes: a condition reads as it was written."""
+    from advisor.text import escaped
+
+    return escaped(str(v), keep_newlines=False)
 
 
 def render_markdown(items: list[dict]) -> str:
@@ -103,7 +111,7 @@ def render_markdown(items: list[dict]) -> str:
         said = ("derived " + ", ".join(f"{k} = {_value(v)}" for k, v in res["derive"].items())
                 if "derive" in res else " and ".join(f"{k} {v}" for k, v in res.items()))
         lines.append(f"{it['order']}. `{it['rule']}` (priority {it['priority']}) {said}, "
-                     f"because {' and '.join(it['when'])}:")
+                     f"because {' and '.join(_text(w) for w in it['when'])}:")
         for name, r in it["reads"].items():
             by = f" (derived by `{r['derived_by']}`)" if "derived_by" in r else ""
             lines.append(f"   - {name} = {_value(r['value'])}{by}")
