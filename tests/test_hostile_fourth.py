@@ -408,3 +408,21 @@ def test_several_errors_pickle_as_a_list():
 
     e = pickle.loads(pickle.dumps(KBErrors(["a.yaml:1: one", "b.yaml:2: two\nlines"])))
     assert isinstance(e, KBErrors) and e.errors == ["a.yaml:1: one", "b.yaml:2: two\\nlines"]
+
+
+# -- 17. a rule test case's fact of the wrong type was a traceback (NaN, a list) or passed ("1") -
+
+@pytest.mark.parametrize("value, shown", [
+    (".nan", "not nan"), (".inf", "not inf"), ("[1]", "not a list of 1 item(s)"),
+    ("{a: 1}", "not a dict of 1 item(s)"), ('"1"', "not '1'"), ("1.5", "not 1.5"), ("null", "not None"),
+])
+def test_a_case_fact_of_the_wrong_type_is_an_error_at_its_line(tmp_path, value, shown):
+    assert run("rules", "new", "my-rule", "--dir", str(tmp_path)).exit_code == 0
+    cases = tmp_path / "my-rule.test.yaml"
+    text = cases.read_text()
+    assert "gpu_count: 1}" in text
+    cases.write_text(text.replace("gpu_count: 1}", f"gpu_count: {value}}}", 1))
+    for args in (("rules", "test", str(tmp_path)), ("rules", "check", str(tmp_path))):
+        r = run(*args)
+        assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+        assert f"case 1: facts: fact 'gpu_count' is a whole number, {shown}" in r.output, r.output

@@ -23,6 +23,8 @@ so a user's rules are tested exactly as the built-in ones are.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +67,24 @@ class Outcome:
     message: str        # what happened, one line
 
 
+_TYPE_WORDS = {"bool": "true or false", "int": "a whole number", "float": "a finite number",
+               "str": "a text"}
+
+
+def _of_type(value, ftype: str) -> bool:
+    """Whether a case's value is one the fact can hold (what the sizing core would assert):
+    the engine takes scalars only, and finite numbers (NaN and infinity fail inside it)."""
+    if ftype == "bool":
+        return isinstance(value, bool)
+    if ftype == "str":
+        return isinstance(value, str)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if ftype == "int":
+        return isinstance(value, int) and abs(value) < 2**63
+    return math.isfinite(value) and abs(value) < 1e300
+
+
 def _problems(c: dict, names_seen: set) -> list[str]:
     out = []
     if not isinstance(c, dict):
@@ -89,11 +109,15 @@ def _problems(c: dict, names_seen: set) -> list[str]:
         if not isinstance(given, dict):
             out.append(f"{key} must map fact names to values")
             continue
-        for f in given:
+        for f, value in given.items():
             if f not in FACTS and f not in PLAN_FACTS:
                 near = closest(str(f), list(FACTS) + list(PLAN_FACTS))
                 out.append(f"{key}: unknown fact '{f}'"
                            + (f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""))
+                continue
+            ftype = (FACTS.get(f) or PLAN_FACTS[f])[0]
+            if not _of_type(value, ftype):
+                out.append(f"{key}: fact '{f}' is {_TYPE_WORDS[ftype]}, not {short(value)}")
     sc = c.get("scenario")
     if sc is not None:
         if not isinstance(sc, dict) or "model" not in sc or "gpu" not in sc:
