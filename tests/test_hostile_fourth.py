@@ -426,3 +426,29 @@ def test_a_case_fact_of_the_wrong_type_is_an_error_at_its_line(tmp_path, value, 
         r = run(*args)
         assert r.exit_code == 2 and "Traceback" not in r.output, r.output
         assert f"case 1: facts: fact 'gpu_count' is a whole number, {shown}" in r.output, r.output
+
+
+@pytest.mark.parametrize("scenario, said", [
+    ("{model: llama-3.1-8b, gpu: rtx-4090, ram_gb: .nan}", "scenario: ram_gb is a finite number, not nan"),
+    ("{model: [1], gpu: rtx-4090}", "scenario: model is a text, not a list of 1 item(s)"),
+    ("{model: llama-3.1-8b, gpu: rtx-4090, precision: [1]}", "scenario: precision is a text"),
+    ("{model: llama-3.1-8b, gpu: rtx-4090, task: finetune, pure_bf16: 'yes'}",
+     "scenario: pure_bf16 is true or false, not 'yes'"),
+])
+def test_a_case_scenario_value_of_the_wrong_type_is_an_error_at_its_line(tmp_path, scenario, said):
+    assert run("rules", "new", "my-rule", "--dir", str(tmp_path)).exit_code == 0
+    cases = tmp_path / "my-rule.test.yaml"
+    cases.write_text(re.sub(r"scenario: \{.*\}", lambda m: "scenario: " + scenario, cases.read_text()))
+    r = run("rules", "test", str(tmp_path))
+    assert r.exit_code == 2 and "Traceback" not in r.output and said in r.output, r.output
+
+
+def test_a_failing_scenario_case_is_one_line(tmp_path):
+    assert run("rules", "new", "my-rule", "--dir", str(tmp_path)).exit_code == 0
+    cases = tmp_path / "my-rule.test.yaml"
+    cases.write_text(re.sub(r"scenario: \{.*\}", lambda m: 'scenario: {model: "x\\ny", gpu: rtx-4090}',
+                            cases.read_text()))
+    r = run("rules", "test", str(tmp_path))
+    assert r.exit_code == 1, r.output
+    fail = [line for line in r.output.splitlines() if line.startswith("FAIL")]
+    assert len(fail) == 1 and "unknown model 'x\\ny'" in fail[0], r.output
