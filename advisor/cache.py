@@ -18,6 +18,10 @@ trusted as the user's own files are: they live in their cache folder and only ad
 Opt-outs, any non-empty value: ADVISOR_NO_CACHE turns every cache off; ADVISOR_NO_KB_CACHE,
 ADVISOR_NO_RULES_CACHE (rulebook and objective), ADVISOR_NO_WEIGHTS_CACHE,
 ADVISOR_NO_TEMPLATES_CACHE and ADVISOR_NO_DATA_CACHE (advisor/data's measurement tables) one each.
+
+The headers of models read from the Hugging Face Hub are kept under hub/ in the same folder
+(advisor.files.hub_cache): not pickles but the bytes read, named by their SHA-256 and checked
+against it; ADVISOR_NO_HUB_CACHE turns it off.
 """
 from __future__ import annotations
 

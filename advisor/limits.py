@@ -30,6 +30,9 @@ MAX_VOCAB = 1 << 22
 MAX_CONTEXT = 1 << 28
 # Qwen3-Next: 512 routed experts, Kimi K2: 384, DeepSeek V3: 256. 16,384 is 32x that.
 MAX_EXPERTS = 1 << 14
+# Causal-convolution kernel of a linear-attention layer: 4 in Qwen3-Next's Gated DeltaNet and in
+# Mamba; 64 leaves room.
+MAX_CONV_KERNEL = 64
 # Norm vectors a layer: 2 in most models, 4 in Gemma 2/3 (pre- and post-norms); 64 leaves room.
 MAX_NORMS_PER_LAYER = 64
 # Published parameter counts: 1.8T (GPT-4 estimates), 2T (Kimi K2 is 1T). 10**15 is 500x that.
@@ -56,6 +59,14 @@ MAX_CORES = 10**7
 # A rental price in USD an hour, for a whole 8-GPU node: tens of dollars today; 10**5 is far above.
 MAX_USD_PER_HOUR = 1e5
 
+# -- hardware detection (advisor.hardware) ----------------------------------------------------
+# nvidia-smi, rocm-smi and the other tools answer in well under a second; a tool that has not
+# answered in 5 s is hung (a wedged driver), and its process group is killed.
+TOOL_TIMEOUT_S = 5.0
+# Their output for a full 8-GPU node is a few KB (rocm-smi's JSON the largest); more than 1 MiB
+# is no answer to the query asked, and reading stops there.
+MAX_TOOL_OUTPUT_BYTES = 1 << 20
+
 # -- names ----------------------------------------------------------------------------------
 # A KB id is also a file name (<id>.yaml); published ids are under 60 characters, and file
 # systems allow 255 bytes a name. 128 leaves room for both.
@@ -76,6 +87,18 @@ MAX_YAML_NODES = 100_000
 MAX_USER_KB_ENTRIES = 2048
 # An integer literal longer than this in YAML or JSON is no count of anything real.
 MAX_INT_DIGITS = 30
+
+# -- the Hugging Face Hub (advisor.files.hub) ----------------------------------------------------
+# What reading one model from the Hub may cost: its config.json, safetensors index and headers,
+# or a GGUF file's header (never weights). DeepSeek-V3 (163 shards) reads a 9 MB index and 163
+# headers of ~100 KB; a GGUF header with a 262K-token vocabulary is ~10 MB. 256 MiB, 2,048
+# requests and 3 minutes are far above that, and far below what a hostile or broken Hub could
+# otherwise make advisor download or wait for.
+MAX_HUB_BYTES = 256 << 20
+MAX_HUB_REQUESTS = 2048
+HUB_DEADLINE_S = 180.0
+# Seconds to connect, or between two reads of an answer (huggingface_hub's own default is 10).
+HUB_TIMEOUT_S = 15.0
 
 
 def count_problem(value, maximum: int | float, minimum: int = 1) -> str | None:

@@ -55,11 +55,42 @@ def test_every_model_fit_lists_explains_as_fitting(kb, advisor, planner, work, c
                 f"fit left out {m.id} on {g.id}"
 
 
-def test_fit_is_largest_model_first(kb, planner):
+def test_fit_by_size_is_largest_model_first(kb, planner):
     for g in kb.all_gpus()[::5]:
-        rows = models_that_fit(planner, kb, g, Workload(), 1)
+        rows = models_that_fit(planner, kb, g, Workload(), 1, rank="size")
         sizes = [-r.parameters for r in rows]
         assert sizes == sorted(sizes)
+
+
+def test_fit_by_quality_puts_scored_models_first_best_first(kb, planner):
+    """The default rank: models with a published MMLU-Pro score, highest first, then the rest
+    largest first; the same models as --rank size, in another order."""
+    for g in [kb.gpu("rtx-4090"), kb.gpu("h100-80gb")]:
+        rows = models_that_fit(planner, kb, g, Workload(), 1)
+        scored = [r for r in rows if r.quality is not None]
+        assert scored and rows[:len(scored)] == scored
+        scores = [r.quality.score for r in scored]
+        assert scores == sorted(scores, reverse=True)
+        rest = [-r.parameters for r in rows[len(scored):]]
+        assert rest == sorted(rest)
+        by_size = models_that_fit(planner, kb, g, Workload(), 1, rank="size")
+        assert {r.model.id for r in by_size} == {r.model.id for r in rows}
+        d = rows[0].to_json()["quality"]
+        assert d["benchmark"] == "mmlu-pro" and d["source"].startswith("https://")
+
+
+def test_fit_table_names_who_measured(kb, planner):
+    from advisor.bulk.tables import fit_grid
+    rows = models_that_fit(planner, kb, kb.gpu("rtx-4090"), Workload(), 1)
+    grid = fit_grid(rows)
+    col = grid.headers.index("MMLU-Pro")
+    for r, cells in zip(rows, grid.rows):
+        q = r.quality
+        if q is None:
+            assert cells[col] == "–"
+        else:
+            assert cells[col].startswith(f"{q.score:g}")
+            assert (q.evaluator in cells[col]) == (not q.self_reported)
 
 
 def test_fit_with_ram_counts_offload_plans(kb, planner):
@@ -130,8 +161,8 @@ def test_fit_cli_table_and_json():
     assert r.exit_code == 0 and "llama-3.1-8b" in r.output and "bf16" in r.output
     assert "llama-3.1-70b" not in r.output
     assert "llama-3.1-70b" in run("fit", "rtx-4090", "--ram-gb", "64").output
-    d = json.loads(run("fit", "h200", "--format", "json").output)
-    assert d["gpu"] == "h200" and d["count"] == 1
+    d = json.loads(run("fit", "h200", "--format", "json", "--rank", "size").output)
+    assert d["gpu"] == "h200" and d["count"] == 1 and d["rank"] == "size"
     sizes = [m["parameters"] for m in d["models"]]
     assert sizes == sorted(sizes, reverse=True) and "llama-3.1-70b" in [m["model"] for m in d["models"]]
     assert all({"model", "precision", "max_context_tokens", "decode_tokens_per_s"} <= set(m)

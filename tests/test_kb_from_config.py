@@ -63,6 +63,22 @@ CONFIGS = {
                     "tie_word_embeddings": False, "max_position_embeddings": 131072, "sliding_window": 128,
                     "layer_types": ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(24)],
                     "quantization_config": {"quant_method": "mxfp4"}},
+    "deepseek-v3.2-exp": {"model_type": "deepseek_v32", "num_hidden_layers": 61, "hidden_size": 7168,
+                          "num_attention_heads": 128, "num_key_value_heads": 128, "intermediate_size": 18432,
+                          "moe_intermediate_size": 2048, "n_routed_experts": 256, "n_shared_experts": 1,
+                          "num_experts_per_tok": 8, "first_k_dense_replace": 3, "moe_layer_freq": 1,
+                          "topk_method": "noaux_tc", "q_lora_rank": 1536, "kv_lora_rank": 512,
+                          "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128,
+                          "index_n_heads": 64, "index_head_dim": 128, "index_topk": 2048,
+                          "vocab_size": 129280, "tie_word_embeddings": False, "max_position_embeddings": 163840},
+    "qwen3-next-80b-a3b-instruct": {
+        "model_type": "qwen3_next", "num_hidden_layers": 48, "hidden_size": 2048, "num_attention_heads": 16,
+        "num_key_value_heads": 2, "head_dim": 256, "intermediate_size": 5120, "moe_intermediate_size": 512,
+        "shared_expert_intermediate_size": 512, "num_experts": 512, "num_experts_per_tok": 10,
+        "decoder_sparse_step": 1, "mlp_only_layers": [], "full_attention_interval": 4,
+        "linear_num_key_heads": 16, "linear_num_value_heads": 32, "linear_key_head_dim": 128,
+        "linear_value_head_dim": 128, "linear_conv_kernel_dim": 4, "vocab_size": 151936,
+        "tie_word_embeddings": False, "max_position_embeddings": 262144},
     "command-r-plus": {"model_type": "cohere", "num_hidden_layers": 64, "hidden_size": 12288,
                        "num_attention_heads": 96, "num_key_value_heads": 8, "intermediate_size": 33792,
                        "vocab_size": 256000, "max_position_embeddings": 8192, "use_qk_norm": True},
@@ -104,7 +120,7 @@ def test_layer_types_other_than_every_nth_are_refused():
 
 
 @pytest.mark.parametrize("config,message", [
-    ({"model_type": "bert"}, r"model_type 'bert' is not supported; supported: cohere, deepseek_v3, gemma2"),
+    ({"model_type": "bert"}, r"model_type 'bert' is not supported; supported: cohere, deepseek_v3, deepseek_v32, gemma2"),
     ({}, r"model_type None is not supported"),
     ({"model_type": "llama", "hidden_size": 64}, r"config.json \(llama\) has no 'num_attention_heads'"),
     (dict(CONFIGS["qwen2.5-7b"], use_sliding_window=True), "use_sliding_window"),
@@ -148,3 +164,13 @@ def test_cli_errors_exit_2(tmp_path):
     r = _cli("--from", str(tmp_path / "missing.json"), "--id", "m")
     assert r.exit_code == 2 and "cannot read" in r.output
     assert "Traceback" not in r.output
+
+
+def test_qwen3_next_layer_types_must_repeat_every_interval():
+    c = dict(CONFIGS["qwen3-next-80b-a3b-instruct"])
+    arch, _ = architecture_from_config({**c, "layer_types": (["linear_attention"] * 3 + ["full_attention"]) * 12})
+    assert arch["full_attention_interval"] == 4 and arch["experts_shared"] == 1
+    with pytest.raises(AdvisorError, match="layer_types"):
+        architecture_from_config({**c, "layer_types": ["full_attention"] * 48})
+    with pytest.raises(AdvisorError, match="shared_expert_intermediate_size"):
+        architecture_from_config({**c, "shared_expert_intermediate_size": 700})

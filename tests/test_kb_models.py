@@ -272,3 +272,72 @@ def test_unknown_teacher_is_an_error_naming_the_closest(tmp_path):
     with pytest.raises(AdvisorError, match=r"student.yaml:\d+: field 'distilled_from': 'teacher-bigg' is not "
                                            r"a known model; closest known: teacher-big"):
         load_kb(tmp_path)
+
+
+# -- published quality (issue 13) --------------------------------------------------------------
+
+# Models with an MMLU-Pro figure when the field was filled (docs/kb.md, "Quality"): a floor, so
+# that an edit that drops scores fails here.
+MIN_MODELS_WITH_MMLU_PRO = 61
+
+
+def test_enough_models_have_a_published_mmlu_pro(kb):
+    scored = [m.id for m in _models(kb) if m.quality_score("mmlu-pro") is not None]
+    assert len(scored) >= MIN_MODELS_WITH_MMLU_PRO, sorted(scored)
+
+
+def test_every_quality_entry_says_where_it_was_read(kb):
+    for m in _models(kb):
+        for q in m.quality:
+            assert q.note and len(q.note) > 20, f"{m.id}: {q.benchmark} {q.score} has no note"
+
+
+def test_one_setting_per_evaluator_page_and_variant(kb):
+    """Scores read from one page for one variant were run one way: their setting strings agree,
+    so that their comparability keys group them (a typo would split a comparable set)."""
+    seen = {}
+    for m in _models(kb):
+        for q in m.quality:
+            key = (q.benchmark, q.evaluator, q.source, q.variant)
+            seen.setdefault(key, set()).add(q.setting)
+    split = {k: v for k, v in seen.items() if len(v) > 1}
+    assert not split, split
+
+
+def test_preferred_quality_score_on_real_entries(kb):
+    q = kb.models.get("llama-3.1-8b").quality_score()
+    assert (q.score, q.variant, q.evaluator, q.self_reported) == (48.3, "instruct", "meta", True)
+    assert kb.models.get("llama-3.1-8b").quality_score(variant="base").score == 37.1
+    # the publisher's own figure before TIGER-Lab's run of the same checkpoint
+    assert kb.models.get("deepseek-v2").quality_score().evaluator == "deepseek"
+    assert kb.models.get("deepseek-v2").quality_score(evaluator="tiger-lab").score == 54.81
+    # a hybrid model whose publisher gives no chat-model figure: LG's non-thinking run
+    q = kb.models.get("qwen3-235b-a22b").quality_score()
+    assert (q.variant, q.evaluator) == ("instruct", "lg-ai")
+
+
+def test_a_publishers_runs_of_other_models_compare_with_its_own(kb):
+    """DeepSeek's V3 README runs Qwen2.5 72B under its own harness: the two share a key."""
+    own = kb.models.get("deepseek-v3").quality_score(variant="base")
+    other = kb.models.get("qwen2.5-72b").quality_score(variant="base", evaluator="deepseek")
+    assert own.self_reported and not other.self_reported
+    assert own.comparability == other.comparability
+
+
+def test_one_self_reporting_evaluator_per_family(kb):
+    """A family has one publisher: its self-reported scores all name the same evaluator (a slip
+    would mark a third party's run, DeepSeek's of Qwen say, as the publisher's own)."""
+    evaluators = {}
+    for m in _models(kb):
+        for q in m.quality:
+            if q.self_reported:
+                evaluators.setdefault(m.family, set()).add(q.evaluator)
+    mixed = {f: e for f, e in evaluators.items() if len(e) > 1}
+    assert not mixed, mixed
+    assert evaluators["llama-3.1"] == {"meta"} and evaluators["qwen3"] == {"qwen"}
+
+
+def test_tiger_lab_runs_compare_with_each_other(kb):
+    """TIGER-Lab's own runs share one comparability key, so they rank models on one harness."""
+    keys = {q.comparability for m in _models(kb) for q in m.quality if q.evaluator == "tiger-lab"}
+    assert keys == {("mmlu-pro", "tiger-lab", "5-shot cot")}

@@ -1,6 +1,7 @@
 """advisor kb list/show/validate, user KB folders (--kb, $ADVISOR_KB), cross-field checks,
 the exported JSON Schema."""
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -22,8 +23,9 @@ GPU_OK = """\
     architecture: ampere
     memory_bytes: {mem}
     bandwidth_gb_s: {bw}
+    fp16_tflops: 100
     sources:
-      - fields: [architecture, memory_bytes, bandwidth_gb_s]
+      - fields: [architecture, memory_bytes, bandwidth_gb_s, fp16_tflops]
         source: a test fixture, not a real card
     """
 
@@ -191,6 +193,19 @@ def test_stated_size_accepts_gib_and_gb(tmp_path, mem):
     load_kb(extra=[tmp_path])
 
 
+def test_a_gpu_needs_a_16_bit_rate(tmp_path):
+    src = GPU_OK.format(id="no-fp16", name="No FP16", mem=2**34, bw=100)
+    src = src.replace("    fp16_tflops: 100\n", "").replace(", fp16_tflops]", "]")
+    write(tmp_path, "gpus", "no-fp16.yaml", textwrap.dedent(src))
+    with pytest.raises(KBErrors, match=r"no-fp16.yaml:1: field 'fp16_tflops': give the dense FP16 "
+                                       r"\(fp16_tflops\) or BF16 \(bf16_tflops\) rate"):
+        load_kb(extra=[tmp_path])
+    write(tmp_path, "gpus", "no-fp16.yaml", textwrap.dedent(
+        src.replace("bandwidth_gb_s: 100", "bandwidth_gb_s: 100\n    bf16_tflops: 50")
+           .replace("bandwidth_gb_s]", "bandwidth_gb_s, bf16_tflops]")))
+    assert load_kb(extra=[tmp_path]).gpu("no-fp16").bf16_tflops == 50   # BF16 alone will do
+
+
 def test_parameters_within_one_percent_of_published(tmp_path):
     src = (BUILTIN / "models" / "llama-3.1-8b.yaml").read_text()
     write(tmp_path, "models", "llama-3.1-8b.yaml",
@@ -245,3 +260,85 @@ def test_json_schema_is_strict():
     gpu = json.loads(schema_text("gpu"))
     assert gpu["additionalProperties"] is False
     assert {"id", "memory_bytes", "bandwidth_gb_s", "sources"} <= set(gpu["required"])
+
+
+# -- quality (issue 13) --------------------------------------------------------------------------
+
+QUALITY = """\
+    quality:
+      - benchmark: mmlu-pro
+        score: 48.3
+        setting: 5-shot CoT
+        variant: instruct
+        evaluator: meta
+        self_reported: true
+        source: https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct
+        date: "2024-07-23"
+      - benchmark: mmlu-pro
+        score: 37.1
+        setting: 5-shot CoT
+        variant: base
+        evaluator: meta
+        self_reported: true
+        source: https://huggingface.co/meta-llama/Llama-3.1-8B
+        date: "2024-07-23"
+    """
+
+
+def _with_quality(tmp_path, block: str):
+    """A user copy of llama-3.1-8b whose quality list (if any) is replaced by `block`."""
+    src = (BUILTIN / "models" / "llama-3.1-8b.yaml").read_text()
+    cut = src.index("\nsources:")
+    head, tail = src[:cut], src[cut:]
+    head = re.sub(r"\nquality:\n(  .*\n?)*", "\n", head + "\n").rstrip("\n")
+    write(tmp_path, "models", "llama-3.1-8b.yaml", head + "\n" + textwrap.dedent(block) + tail.lstrip("\n"))
+
+
+def test_quality_scores_load_and_prefer_the_instruct_checkpoint(tmp_path):
+    _with_quality(tmp_path, QUALITY)
+    m = load_kb(extra=[tmp_path]).models.get("llama-3.1-8b")
+    q = m.quality_score()
+    assert (q.score, q.variant, q.setting) == (48.3, "instruct", "5-shot CoT")
+    assert m.quality_score(variant="base").score == 37.1
+    assert m.quality_score(evaluator="open-llm-leaderboard-v2") is None
+    assert m.quality_score().self_reported and m.quality_score(evaluator="meta").score == 48.3
+    assert m.quality_score("gpqa-diamond") is None
+    assert [s.variant for s in m.quality_scores()] == ["instruct", "base"]
+    assert q.comparability == m.quality_score(variant="base").comparability
+
+
+def test_quality_shows_in_list_and_show(tmp_path):
+    _with_quality(tmp_path, QUALITY)
+    env = {"ADVISOR_KB": str(tmp_path)}
+    d = json.loads(run("kb", "list", "models", "--format", "json", env=env).output)
+    row = next(x for x in d["models"] if x["id"] == "llama-3.1-8b*")
+    assert row["mmlu_pro"] == "48.3 (instruct)"
+    # a score the publisher did not measure names who did (scores of two evaluators do not compare)
+    mixtral = next(x for x in d["models"] if x["id"] == "mixtral-8x7b")
+    assert mixtral["mmlu_pro"] == "40.4 (instruct, tiger-lab)"
+    shown = json.loads(run("kb", "show", "llama-3.1-8b", "--format", "json", env=env).output)
+    assert shown["quality"][0] == {
+        "benchmark": "mmlu-pro", "score": 48.3, "setting": "5-shot CoT", "variant": "instruct",
+        "evaluator": "meta", "self_reported": True,
+        "source": "https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct",
+        "date": "2024-07-23"}
+
+
+@pytest.mark.parametrize("change, message", [
+    (("score: 48.3", "score: 148.3"), r"quality.0.score"),
+    (("variant: instruct", "variant: chat"), r"quality.0.variant"),
+    (("benchmark: mmlu-pro\n        score: 48.3", "benchmark: mmlu_pro\n        score: 48.3"),
+     r"quality.0.benchmark"),
+    (('date: "2024-07-23"\n      - benchmark', 'date: "July 2024"\n      - benchmark'), r"quality.0.date"),
+    (("source: https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct", "source: the model card"),
+     r"quality.0.source"),
+    (("variant: base", "variant: instruct"), r"lists mmlu-pro \(meta, 5-shot cot\) of the "
+                                             r"instruct checkpoint twice"),
+])
+def test_bad_quality_entries_are_errors(tmp_path, change, message):
+    old, new = change
+    assert old in QUALITY
+    _with_quality(tmp_path, QUALITY.replace(old, new, 1))
+    r = run("kb", "validate", str(tmp_path))
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert re.search(message, r.output), r.output

@@ -18,7 +18,7 @@ from dataclasses import replace
 import pytest
 
 from advisor.kb import load_kb
-from advisor.plans.candidates import rental_counts, scales_across_nodes
+from advisor.plans.candidates import better_models, rental_counts, scales_across_nodes
 from advisor.plans.evaluate import Ask
 from advisor.sizing import constants as c
 from advisor.sizing.offload import plan_expert_offload, plan_offload
@@ -121,14 +121,18 @@ def test_plan_properties(planner, model, gpu, n):
                 assert p.ram_bytes <= work.ram_bytes, p.to_json()
             if path == "rent":
                 assert p.gpu_count in rental_counts(p.gpu) and not p.gpu.unified_memory
-                if not scales_across_nodes(p.gpu):
-                    assert p.gpu_count == 1, p.to_json()
+                if not scales_across_nodes(p.gpu):    # one card, or the one 8-GPU node on offer
+                    assert p.gpu_count == 1 or (p.gpu_count == c.GPUS_PER_NODE and
+                                                c.GPUS_PER_NODE in p.gpu.rental_units), p.to_json()
+                if p.gpu.rental == "node":
+                    assert p.gpu_count % c.GPUS_PER_NODE == 0, p.to_json()
                 assert p.usd_per_hour is not None and p.usd_per_million_tokens is not None
             if path == "more-cards":
                 assert p.gpu.id == g.id and n < p.gpu_count <= c.GPUS_PER_NODE and p.nodes == 1
             if path == "another-model":
                 assert p.model.id != m.id and p.parameters < parameter_count(m.architecture)
-                assert p.owned and p.model.id in m.siblings or p.model.distilled_from == m.id
+                assert p.owned and (p.model.id in m.siblings or p.model.distilled_from == m.id
+                                    or p.model in better_models(m, KB))
         best = ps.best.get(path)
         if best is not None and path != "as-asked":
             assert not dominated(best, plans), (path, best.to_json())
@@ -140,7 +144,8 @@ def test_another_model_is_smaller_or_distilled(planner):
         ps = planner.plans(Ask.of(m, KB.gpu("rtx-4090"), 1, Workload()))
         other = ps.best["another-model"]
         assert other.parameters < ps.best["rent"].parameters
-        assert other.model.id in m.siblings or other.model.distilled_from == m.id
+        assert (other.model.id in m.siblings or other.model.distilled_from == m.id
+                or other.model in better_models(m, KB))
 
 
 def test_the_asked_runtime_is_kept_where_it_runs(planner):

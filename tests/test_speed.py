@@ -146,3 +146,22 @@ def test_partial_offload_command_gives_the_gpu_layers(advisor):
     assert offloaded
     for p in offloaded:
         assert f" -ngl {p.gpu_layers} " in p.command and p.gpu_layers < 80
+
+
+def test_a_card_whose_fp16_is_slower_than_fp32_runs_at_its_fp32_rate():
+    """The Tesla P40 gives its real FP16 rate (1/64 of FP32, no tensor cores); llama.cpp and
+    cuBLAS compute in FP32 there, so the speed model uses the faster FP32 rate. A card whose
+    16-bit rate is the faster keeps it."""
+    from dataclasses import replace
+
+    from advisor.kb import load_kb
+    from advisor.sizing.speed import peak_tflops
+
+    kb = load_kb()
+    p40 = kb.gpu("tesla-p40")
+    assert p40.fp16_tflops < p40.fp32_tflops / 60
+    for name in ("fp16", "Q4_K_M"):
+        assert peak_tflops(p40, parse_precision(name)) == p40.fp32_tflops
+    a100 = kb.gpu("a100-80gb")
+    assert peak_tflops(a100, parse_precision("fp16")) == a100.fp16_tflops
+    assert peak_tflops(replace(p40, fp16_tflops=100.0), parse_precision("fp16")) == 100.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from advisor.kb.schema import GPU, Model
+from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
 from advisor.plans.evaluate import Ask
@@ -47,9 +47,20 @@ class FitRow:
     def parameters(self) -> int:
         return self.plan.parameters
 
+    @property
+    def quality(self):
+        """The model's preferred published MMLU-Pro score (advisor.kb.schema.QualityScore), or
+        None where the KB has none."""
+        return self.plan.model.quality_score(PRIMARY_BENCHMARK)
+
     def to_json(self) -> dict:
         p = self.plan
+        q = self.quality
         return {"model": p.model.id, "name": p.model.name, "parameters": p.parameters,
+                "quality": None if q is None else {
+                    "benchmark": q.benchmark, "score": q.score, "variant": q.variant,
+                    "evaluator": q.evaluator, "self_reported": q.self_reported,
+                    "setting": q.setting, "source": q.source},
                 "plan": p.to_json(), "precision": p.precision.name,
                 "kv_cache_dtype": p.kv_cache_dtype, "runtime": p.runtime,
                 "total_bytes": p.total_bytes, "headroom_bytes": p.headroom_bytes,
@@ -71,11 +82,19 @@ def _max_context(plan: Plan, work: Workload) -> int:
     return max(plan.context_tokens, most)
 
 
+FIT_RANKS = ("quality", "size")
+
+
 def models_that_fit(planner: Planner, kb: KnowledgeBase, gpu: GPU, work: Workload, gpus: int = 1,
                     cap_context: bool = False, offload: bool = False,
-                    prefer: str = "quality") -> list[FitRow]:
+                    prefer: str = "quality", rank: str = "quality") -> list[FitRow]:
     """Every KB model with a usable plan on gpus x gpu (with offload: system RAM too), at its
-    best plan. Largest model first, then the better quality class, the faster, the id."""
+    best plan. rank "size": largest model first; "quality": the models with a published MMLU-Pro
+    score first, highest first (each model's preferred figure, Model.quality_score: publishers
+    and settings differ, so close scores are no real difference), then the rest largest first.
+    Ties: the better quality class of the plan, the faster, the id."""
+    if rank not in FIT_RANKS:
+        raise ValueError(f"rank must be one of {FIT_RANKS}, not {rank!r}")
     path = "your-hardware" if offload else "your-gpus"
     rows = []
     for m in kb.all_models():
@@ -87,8 +106,13 @@ def models_that_fit(planner: Planner, kb: KnowledgeBase, gpu: GPU, work: Workloa
         if plan is None or not plan.usable or plan.context_tokens < w.context_tokens:
             continue
         rows.append(FitRow(plan, _max_context(plan, w)))
-    rows.sort(key=lambda r: (-r.parameters, r.plan.quality_class, -r.plan.decode_tokens_per_s,
-                             r.model.id))
+    def key(r: FitRow):
+        size = (-r.parameters, r.plan.quality_class, -r.plan.decode_tokens_per_s, r.model.id)
+        if rank == "size":
+            return size
+        q = r.quality
+        return (q is None, -(q.score if q is not None else 0.0)) + size
+    rows.sort(key=key)
     return rows
 
 

@@ -48,13 +48,23 @@ def _where(p) -> str:
 def fit_grid(rows: list[FitRow]) -> Grid:
     """advisor fit's table: a model a row, in the order given."""
     return Grid(
-        ["model", "parameters", "precision", "KV", "runtime", "where", "memory", "max context",
-         "decode", "quality"],
-        [[r.model.id, params(r.parameters), r.plan.precision.name, r.plan.kv_cache_dtype,
-          r.plan.runtime, _where(r.plan), gb(r.plan.total_bytes), f"{r.max_context_tokens:,}",
-          tps(r.plan.decode_tokens_per_s), r.plan.quality_class_name]
+        ["model", "MMLU-Pro", "parameters", "precision", "KV", "runtime", "where", "memory",
+         "max context", "decode", "quality"],
+        [[r.model.id, _mmlu_pro(r), params(r.parameters), r.plan.precision.name,
+          r.plan.kv_cache_dtype, r.plan.runtime, _where(r.plan), gb(r.plan.total_bytes),
+          f"{r.max_context_tokens:,}", tps(r.plan.decode_tokens_per_s), r.plan.quality_class_name]
          for r in rows],
-        frozenset({1, 6, 7, 8}))
+        frozenset({2, 7, 8, 9}))
+
+
+def _mmlu_pro(r: FitRow) -> str:
+    """The published score, with who ran it where that is not the publisher, and the variant
+    where it is not the instruct checkpoint: 71.1, 56.2 tiger-lab, 58.3 base deepseek."""
+    q = r.quality
+    if q is None:
+        return "–"
+    who = [] if q.self_reported else [q.evaluator]
+    return " ".join([f"{q.score:g}", *([q.variant] if q.variant != "instruct" else []), *who])
 
 
 def gpus_grid(rows: list[GpuRow]) -> Grid:

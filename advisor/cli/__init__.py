@@ -18,7 +18,8 @@ from advisor.text import escaped
 
 # command name -> the module that defines it (as an attribute of the same name)
 _COMMANDS = {"explain": "advisor.cli.explain", "fit": "advisor.cli.fit",
-             "generate": "advisor.cli.generate", "gpus": "advisor.cli.gpus", "kb": "advisor.cli.kb",
+             "generate": "advisor.cli.generate", "gpus": "advisor.cli.gpus",
+             "hardware": "advisor.cli.hardware", "kb": "advisor.cli.kb",
              "rules": "advisor.cli.rules"}
 
 

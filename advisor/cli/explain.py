@@ -13,14 +13,15 @@ from advisor.cli.terminal import format_option, write_markdown
 
 @click.command()
 @click.argument("model")
-@click.argument("gpu")
+@click.argument("gpu", required=False)
 @click.option("--precision", "-p", default=None,
               help="fp32, fp16, bf16, fp8, mxfp4, awq, gptq, nf4, int8 or a GGUF type (Q4_K_M ...). "
                    "Default: the checkpoint as published (bf16 for most models, FP8 for DeepSeek "
                    "V3/R1, MXFP4 for gpt-oss; an Ollama name's tag quantization, Q4_K_M unless it says otherwise).")
 @click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192, or the model's maximum if smaller.")
 @click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
-@click.option("--gpus", "-n", type=int, default=1, show_default=True, help="GPUs of this kind.")
+@click.option("--gpus", "-n", type=int, default=None,
+              help="GPUs of this kind. Default 1, or as many as detected when GPU is left out.")
 @click.option("--kv-cache", default="fp16", show_default=True,
               help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q4_0 (llama.cpp).")
 @click.option("--runtime", default=None,
@@ -54,7 +55,8 @@ from advisor.cli.terminal import format_option, write_markdown
 def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn,
             gpu_memory_utilization, prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
-    """Explain whether MODEL runs on GPU, and what to do if it does not."""
+    """Explain whether MODEL runs on GPU, and what to do if it does not. Without GPU: on the
+    GPUs and RAM detected on this machine (advisor hardware shows them)."""
     from advisor.advise import Advisor
     from advisor.render import render_json, render_markdown
 
@@ -75,6 +77,15 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     from advisor.errors import AdvisorError
 
     work = Workload(prompt_tokens=prompt_tokens)
+    kb, machine = load_kb_from(kb_dirs), None
+    if gpu is None:  # this machine's GPUs and RAM
+        from advisor.cli.hardware import detected
+
+        kb, machine = detected(kb)
+        gpu, gpus = machine.gpu.id, machine.count if gpus is None else gpus
+        if machine.ram_bytes is not None:
+            work = replace(work, ram_bytes=machine.ram_bytes)
+    gpus = 1 if gpus is None else gpus
 
     if ram_gb is not None:  # RAM is sold in binary sizes: "64 GB" of DIMMs is 64 GiB
         if not 0 <= ram_gb < 1e6:  # also refuses nan
@@ -85,7 +96,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
             raise AdvisorError(f"--ram-bandwidth must be in GB/s, from 0.1 to 100,000, not {ram_bandwidth}")
         work = replace(work, ram_bandwidth_gb_s=ram_bandwidth)
     rules, objective = load_rules_from(rules_dirs)
-    advisor = Advisor(load_kb_from(kb_dirs), rules, objective)
+    advisor = Advisor(kb, rules, objective)
     adv = advisor.explain(model, gpu, precision, context, batch, gpus, work, kv_cache, runtime,
                           finetune=spec, prefer=prefer,
                           gpu_memory_utilization=gpu_memory_utilization,
@@ -95,6 +106,10 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     if adv.precision_source:
         defaults.discard("precision")  # the Ollama tag's, stated in the advisory
     text = render_json(adv) if fmt == "json" else render_markdown(adv, defaults)
+    if machine is not None:
+        from advisor.cli.hardware import with_machine
+
+        text = with_machine(text, fmt, machine, ram_gb is not None, ram_bandwidth is not None)
     if why:
         from advisor.rules.why import add_why
 

@@ -12,8 +12,9 @@ from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_
 from advisor.cli.terminal import format_option, write_table
 
 @click.command()
-@click.argument("gpu")
-@click.option("--gpus", "-n", type=int, default=1, show_default=True, help="GPUs of this kind.")
+@click.argument("gpu", required=False)
+@click.option("--gpus", "-n", type=int, default=None,
+              help="GPUs of this kind. Default 1, or as many as detected when GPU is left out.")
 @click.option("--context", "-c", type=int, default=None,
               help="Context every model must fit with, in tokens. Default 8192, or a model's "
                    "maximum if smaller; models whose maximum is below a chosen context are left out.")
@@ -26,10 +27,15 @@ from advisor.cli.terminal import format_option, write_table
                    "CPU offload). Without it, only what fits on the GPUs.")
 @click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
               help="What each model's plan optimises (rules/objective.yaml). Default: quality.")
+@click.option("--rank", type=click.Choice(["quality", "size"]), default="quality", show_default=True,
+              help="Order of the models: by their published MMLU-Pro score (the KB's `quality`; "
+                   "models without one follow, largest first), or largest first.")
 @finetune_options
-def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, task, **finetune):
-    """The models that run on GPU, each at its best precision, largest first (with --task
-    finetune: the models that can be fine-tuned on it, each with the most thorough method)."""
+def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, rank, task, **finetune):
+    """The models that run on GPU, each at its best plan, best published MMLU-Pro first (--rank
+    size: largest first; with --task
+    finetune: the models that can be fine-tuned on it, each with the most thorough method).
+    Without GPU: the GPUs and RAM detected on this machine (advisor hardware shows them)."""
     from advisor.bulk.inverse import models_that_fit
     from advisor.bulk.tables import fit_grid
     from advisor.errors import AdvisorError
@@ -38,6 +44,15 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
     from advisor.limits import batch_words, check_question
 
     check_question(gpus=gpus, batch=batch, context=context)  # explain's limits, shared
+    kb, machine = load_kb_from(kb_dirs), None
+    if gpu is None:  # this machine's GPUs and RAM
+        from advisor.cli.hardware import detected
+
+        kb, machine = detected(kb)
+        gpu, gpus = machine.gpu.id, machine.count if gpus is None else gpus
+        if ram_gb is None and machine.ram_bytes is not None and not machine.gpu.unified_memory:
+            ram_gb = round(machine.ram_bytes / 2**30, 1)
+    gpus = 1 if gpus is None else gpus
     any_method = finetune.get("method") is None
     spec, _ = finetune_spec(task, finetune, given_options(click.get_current_context(), {
         "context": context, "batch": batch, "ram_gb": ram_gb, "prefer": prefer}))
@@ -46,7 +61,6 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
 
         validate_spec(with_changes(spec, pure_bf16=False) if any_method else spec, gpus)
     batch = 1 if batch is None else batch
-    kb = load_kb_from(kb_dirs)
     _beyond_every_model(kb, "--seq-len" if spec is not None else "--context",
                         spec.seq_len if spec is not None else context)
     _rules, objective = load_rules_from(rules_dirs)
@@ -55,6 +69,12 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
 
     on = f"{gpus} × {one_line(g.name)}" if gpus > 1 else one_line(g.name)
     head = {"gpu": g.id, "name": g.name, "count": gpus}
+    if machine is not None:
+        from advisor.hardware import summary_lines
+
+        head["hardware"] = machine.to_json()
+        if fmt != "json":
+            click.echo(" ".join(summary_lines(machine)) + "\n")
     if spec is not None:
         from advisor.bulk.inverse_finetune import models_to_finetune
         from advisor.bulk.tables import finetune_fit_grid
@@ -81,15 +101,24 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, tas
             raise AdvisorError(f"--ram-gb must be a size in GiB, not {ram_gb}")
         work = replace(work, ram_bytes=int(ram_gb * 2**30))
     rows = models_that_fit(Planner(kb, objective), kb, g, work, gpus, cap_context=not chosen,
-                           offload=ram_gb is not None, prefer=prefer or objective.prefer)
-    head.update(context_tokens=context, batch=batch,
+                           offload=ram_gb is not None, prefer=prefer or objective.prefer,
+                           rank=rank)
+    head.update(rank=rank, quality_benchmark="mmlu-pro" if rank == "quality" else None,
+                context_tokens=context, batch=batch,
                 ram_bytes=work.ram_bytes if ram_gb is not None else None)
     where = f"{on} and {ram_gb:g} GiB of RAM" if ram_gb is not None else on
     _show(fmt, rows, head, fit_grid,
           f"No model in the knowledge base runs usably on {where} with {context:,} tokens of "
           f"context{batch_words(batch)}.",
           f"Models that run on {where} ({context:,} tokens of context, batch {batch}), each at "
-          f"its best plan (largest first):")
+          f"its best plan, {RANK_WORDS[rank]}:")
+
+
+RANK_WORDS = {
+    "quality": "best published MMLU-Pro first (each model's own publisher's figure where there is "
+               "one, else the evaluator named; settings differ, so a few points apart is no real "
+               "difference), then the models without a score, largest first",
+    "size": "largest first"}
 
 
 def _beyond_every_model(kb, flag: str, tokens: int | None) -> None:

@@ -31,14 +31,18 @@ def _interrupt(signum, frame):
 @click.option("--params", "params_b", default=None, help="Model size range in billions of parameters: 7..80.")
 @click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192.")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
-@click.option("--gpu-count", "-n", type=int, default=1, show_default=True, help="GPUs of each kind.")
+@click.option("--gpu-count", "-n", type=int, default=None, help="GPUs of each kind. Default 1, or "
+              "as many as detected with --this-machine.")
+@click.option("--this-machine", "this_machine", is_flag=True,
+              help="For the GPUs detected on this machine (advisor hardware shows them) instead "
+                   "of --gpus, --vendors and --memory.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown",
               show_default=True)
 @click.option("--jobs", "-j", type=int, default=None, help="Worker processes. Default, and at most: one a CPU core (64 at most).")
 @rules_option
 @kb_option
 def generate(out, force, models, gpus, precisions, families, vendors, memory_gib, params_b, context, batch,
-             gpu_count, fmt, jobs, rules_dirs, kb_dirs):
+             gpu_count, fmt, jobs, this_machine, rules_dirs, kb_dirs):
     """Write one advisory per (model, GPU, precision) and an index of them all."""
     from advisor.bulk.generate import generate as run
     from advisor.bulk.select import Filters
@@ -57,6 +61,18 @@ def generate(out, force, models, gpus, precisions, families, vendors, memory_gib
     filters = Filters(tuple(models), tuple(gpus), tuple(precisions), tuple(families), tuple(vendors),
                       memory_gib, params_b)
     kb = load_kb_from(kb_dirs)
+    if this_machine:
+        if gpus or vendors or memory_gib:
+            raise AdvisorError("--this-machine picks the GPUs: leave out --gpus, --vendors and --memory")
+        from advisor.cli.hardware import detected
+        from advisor.hardware import summary_lines
+
+        kb, machine = detected(kb)
+        filters = Filters(tuple(models), (machine.gpu.id,), tuple(precisions), tuple(families), (),
+                          None, params_b)
+        gpu_count = machine.count if gpu_count is None else gpu_count
+        click.echo(" ".join(summary_lines(machine, ram=False)))
+    gpu_count = 1 if gpu_count is None else gpu_count
     rules, objective = load_rules_from(rules_dirs)
     bar = None
     on_terminal = sys.stderr.isatty()

@@ -1,4 +1,4 @@
-"""advisor kb add --from config.json [--id ID] [--out DIR]
+"""advisor kb add --from config.json|ORG/REPO [--id ID] [--out DIR]
 
 `add` is the command, registered under the `kb` group by advisor/cli/kb.py.
 """
@@ -13,20 +13,26 @@ from advisor.errors import AdvisorError
 
 @click.command("add")
 @click.option("--from", "config_path", required=True, type=click.Path(path_type=Path),
-              help="A Hugging Face config.json.")
+              help="A Hugging Face config.json, or a repo id (ORG/REPO) whose config.json is "
+                   "read from the Hugging Face Hub (or its local cache).")
 @click.option("--id", "model_id", default=None,
               help="KB id of the new entry. Default: from the config's _name_or_path.")
 @click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path),
               help="Folder to write <id>.yaml in. Default: the KB's models folder.")
 def add(config_path, model_id, out_dir):
     """Write a KB model entry mapped from a Hugging Face config.json (never overwrites)."""
+    from advisor.files import hub
+    from advisor.files.hf import read_config
     from advisor.kb.from_config import default_id, model_from_config, model_yaml
+    from advisor.limits import MAX_ID_CHARS
     from advisor.paths import data_dir
 
-    from advisor.files.hf import read_config
-    from advisor.limits import MAX_ID_CHARS
-
-    config = read_config(config_path)
+    source = str(config_path)
+    if hub.is_repo_id(source) and not config_path.exists():
+        config, source = hub.fetch_config(source)  # its commit-pinned page is the source
+        model_id = model_id or default_id(config) or default_id({"_name_or_path": str(config_path)})
+    else:
+        config = read_config(config_path)
     model_id = model_id or default_id(config)
     if not model_id:
         raise AdvisorError(f"{config_path}: no _name_or_path that makes a KB id (lower case "
@@ -38,7 +44,7 @@ def add(config_path, model_id, out_dir):
         raise AdvisorError(f"--out '{out_dir}': cannot read it: {exc.strerror or exc}") from None
     if out_is_file:
         raise AdvisorError(f"--out '{out_dir}' is a file, not a folder")
-    model = model_from_config(config, model_id, str(config_path))
+    model = model_from_config(config, model_id, source)
     target = out_dir / f"{model.id}.yaml"
     if target.exists():
         raise AdvisorError(f"{target} already exists; not overwriting it")

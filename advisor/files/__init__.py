@@ -1,5 +1,6 @@
 """Models read from files: a GGUF (split or not), a Hugging Face config.json or snapshot folder
-(config plus safetensors headers), or a repo id in the local Hugging Face cache.
+(config plus safetensors headers), a repo id in the local Hugging Face cache, or a repo id on the
+Hugging Face Hub (its config and headers fetched and kept: advisor.files.hub).
 
 A file model is a KB Model (its architecture from the file's metadata) that also carries the
 file's exact tensor list (advisor.sizing.inventory.TensorInventory); memory_parts uses that list
@@ -46,12 +47,19 @@ def _build(name: str, family: str, fields: dict, where: str, inv: TensorInventor
 
 
 def _gguf_model(path: Path) -> tuple[FileModel, str]:
-    from advisor.files.gguf_file import file_type_name, read_gguf
+    from advisor.files.gguf_file import read_gguf
+
+    return gguf_header_model(read_gguf(path), path)
+
+
+def gguf_header_model(h, path: Path) -> tuple[FileModel, str]:
+    """A GGUF header (advisor.files.gguf_file.GGUFHeader, all parts merged) -> (model, the
+    precision it is stored at); `path` names the file in messages and the inventory."""
+    from advisor.files.gguf_file import file_type_name
     from advisor.files.gguf_model import check_parameter_count, gguf_architecture, gguf_precision
 
     from advisor.render import md_text  # the note is markdown: the file's name is text in it
 
-    h = read_gguf(path)
     fields, family, name = gguf_architecture(h)
     precision = gguf_precision(h, file_type_name(h))
     inv = TensorInventory(source=str(path), format="gguf", precision=precision,
@@ -116,23 +124,35 @@ def _glob_shards(folder: Path, label: str) -> list[Path]:
 
 
 def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
-    from advisor.files.hf import architecture_fields, checkpoint_precision, read_config
+    from advisor.files.hf import read_config
     from advisor.files.safetensors_file import read_safetensors
 
     cfg = read_config(config)
-    fields = architecture_fields(cfg, str(config))
-    precision = checkpoint_precision(cfg, str(config))
     shards = _index_shards(folder, label)
     if shards is None:
         shards = _glob_shards(folder, label)
+    name = label.rstrip("/").split("/")[-1] if "/" in label else folder.name
+    return config_model(cfg, str(config), (read_safetensors(s) for s in shards), label, name)
+
+
+def config_model(cfg: dict, where: str, shards, label: str, name: str) -> tuple[FileModel, str]:
+    """A transformers config (parsed config.json; `where` names it) and the tensor lists of its
+    safetensors files (an iterable of lists of TensorRecord, one a file; empty when there are
+    none, and the model is sized from the config alone) -> (model, the precision it is stored
+    at). AdvisorError when the tensors are not the weights the config describes."""
+    from advisor.files.hf import architecture_fields, checkpoint_precision
+
+    fields = architecture_fields(cfg, where)
+    precision = checkpoint_precision(cfg, where)
     inv = None
-    if shards:
-        tensors = []
-        for s in shards:
-            tensors.extend(read_safetensors(s))
-            if len(tensors) > MAX_SET_TENSORS:
-                raise AdvisorError(f"{label}: the safetensors hold more than {MAX_SET_TENSORS:,} "
-                                   "tensors (the limit); no real model holds that many")
+    tensors, n_files = [], 0
+    for records in shards:
+        n_files += 1
+        tensors.extend(records)
+        if len(tensors) > MAX_SET_TENSORS:
+            raise AdvisorError(f"{label}: the safetensors hold more than {MAX_SET_TENSORS:,} "
+                               "tensors (the limit); no real model holds that many")
+    if n_files:
         if not tensors:
             raise AdvisorError(f"{label}: the safetensors file(s) hold no tensors: they describe "
                                "no weights to size")
@@ -143,9 +163,9 @@ def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
         n_layers = fields["layers"]
         held = {i for i in (t.layer for t in tensors) if i is not None}
         if not held.issuperset(range(n_layers)):
-            raise AdvisorError(f"{label}: {config.name} names {n_layers} layers, but the "
+            raise AdvisorError(f"{label}: {Path(where).name} names {n_layers} layers, but the "
                                f"safetensors hold {len(held & set(range(n_layers)))} of them "
-                               f"({len(tensors)} tensors in {len(shards)} file(s)): the files do "
+                               f"({len(tensors)} tensors in {n_files} file(s)): the files do "
                                "not describe the weights of the model (a partial download?)")
         if "lm_head.weight" not in names and any(n.endswith("embed_tokens.weight") for n in names):
             fields["tied_embeddings"] = True
@@ -155,20 +175,19 @@ def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
                 fields["vocab_size"] = emb[0].shape[0]
         inv = TensorInventory(source=label, format="safetensors", precision=precision,
                               tensors=tuple(tensors),
-                              assumptions=(f"weights: the {len(tensors)} tensors of {len(shards)} "
+                              assumptions=(f"weights: the {len(tensors)} tensors of {n_files} "
                                            "safetensors file(s) as stored (dtypes and shapes from "
                                            "their headers)",))
     if not fields.get("vocab_size"):
-        raise AdvisorError(f"{config}: no vocab_size and no embedding tensor to read it from")
+        raise AdvisorError(f"{where}: no vocab_size and no embedding tensor to read it from")
     from advisor.sizing.precision import parse_precision
 
     try:
         stored = parse_precision(precision)
     except AdvisorError:
-        raise AdvisorError(f"{config}: quantization method {quote.value(precision)} is not one "
+        raise AdvisorError(f"{where}: quantization method {quote.value(precision)} is not one "
                            "the sizing knows (gptq, awq, bitsandbytes, fp8)") from None
-    name = label.rstrip("/").split("/")[-1] if "/" in label else folder.name
-    model = _build(name, str(cfg.get("model_type", "")), fields, str(config), inv)
+    model = _build(name, str(cfg.get("model_type", "")), fields, where, inv)
     if inv is not None and (stored.family == "float" or stored.name in ("fp8", "fp8-ffn")):
         # one element a weight (packed 4-bit formats hold several in one): the GGUF check holds
         from advisor.files.gguf_model import check_parameter_count
@@ -226,9 +245,25 @@ def _load_path(path: Path, label: str | None, quant: str | None) -> tuple[FileMo
     raise AdvisorError(f"{path}: not a model file (.gguf, config.json, .safetensors or a folder)")
 
 
+def _model_snapshot(repo: str) -> Path | None:
+    """The repo's snapshot folder in the local Hugging Face cache, if it holds a config.json or
+    a GGUF file (a folder an interrupted download left empty is none)."""
+    from advisor.files.hf import cached_snapshot
+
+    snap = cached_snapshot(repo)
+    try:
+        if snap is not None and ((snap / "config.json").exists()
+                                 or next(snap.rglob("*.gguf"), None) is not None):
+            return snap
+    except OSError as exc:
+        raise AdvisorError(f"{snap}: cannot read: {exc.strerror or exc}") from None
+    return None
+
+
 def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
-    """A KB id/name/alias, an Ollama name (`qwen2.5:32b-instruct-q4_K_M`), a path, or a repo id in
-    the local Hugging Face cache. Returns the model and, for a file, the precision it is stored
+    """A KB id/name/alias, an Ollama name (`qwen2.5:32b-instruct-q4_K_M`), a path, a repo id in
+    the local Hugging Face cache, or else a repo id on the Hugging Face Hub (`ORG/REPO`, a GGUF
+    one as `ORG/REPO:QUANT`; advisor.files.hub reads its config and headers). Returns the model and, for a file, the precision it is stored
     at (for an Ollama name, the precision of its tag: advisor.kb.ollama). A KB key wins over a file
     or folder of the same name in the working folder (write ./name for the file)."""
     ollama = kb.ollama(spec)  # an Ollama name (llama3.1:70b): its model and its tag's precision
@@ -244,20 +279,40 @@ def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
         return load_path(p)
     repo, _, quant = spec.partition(":")
     if quant and "/" in repo:  # llama.cpp's -hf repo:QUANT
-        from advisor.files.hf import cached_snapshot
+        from advisor.files import hub
 
-        snap = cached_snapshot(repo)
-        if snap is None:
-            raise AdvisorError(f"'{repo}' is not in the local Hugging Face cache (nothing is downloaded)")
-        return load_path(snap, label=repo, quant=quant)
+        snap = _model_snapshot(repo)
+        if snap is not None and any(quant.lower() in g.name.lower() for g in snap.rglob("*.gguf")):
+            return load_path(snap, label=repo, quant=quant)  # the local files win
+        hit = hub.cached(repo, quant) if hub.is_repo_id(repo) else None
+        if hit is not None:  # read from the Hub before: its header, no network
+            return hit
+        if snap is not None and (hub.offline() or not hub.is_repo_id(repo)):
+            return load_path(snap, label=repo, quant=quant)  # says what the folder lacks
+        if not hub.is_repo_id(repo):
+            raise AdvisorError(f"'{repo}' is not in the local Hugging Face cache, and is no "
+                               "Hugging Face repo id (ORG/REPO) to fetch")
+        return hub.load_repo(repo, quant)
     if spec.endswith(MODEL_SUFFIXES) or spec.startswith((".", "/", "~")):
         raise AdvisorError(f"{spec}: no such file or folder")
     try:
         return kb.model(spec), None
-    except AdvisorError:
-        from advisor.files.hf import cached_snapshot
+    except AdvisorError as unknown:
+        from advisor.files import hub
 
-        snap = cached_snapshot(spec)
-        if snap is None:
+        if hub.is_repo_id(spec):
+            hit = hub.cached(spec)  # read from the Hub before: its headers, no network
+            if hit is not None:
+                return hit
+        snap = _model_snapshot(spec)
+        if snap is not None and (not hub.is_repo_id(spec) or hub.offline()
+                                 or next(snap.glob("*.safetensors"), None) is not None):
+            return load_path(snap, label=spec)
+        if not hub.is_repo_id(spec):
             raise
-        return load_path(snap, label=spec)
+        try:  # a cached config without weights: the Hub has their headers
+            return hub.load_repo(spec, unknown=str(unknown))
+        except AdvisorError:
+            if snap is None:
+                raise
+            return load_path(snap, label=spec)  # the Hub cannot say more: the config alone

@@ -155,70 +155,77 @@ def read_header(path: Path) -> GGUFHeader:
     from advisor.readfile import open_regular
 
     f, size = open_regular(path)  # a regular file only: a FIFO or device would block or not end
+    with f:
+        return parse_header(f, size, path)
+
+
+def parse_header(f, size: int, path: Path) -> GGUFHeader:
+    """The header of a GGUF file of `size` bytes open as `f` at its start (only f.read(n) and
+    f.seek(n, 1) are used), bounded as the module says; `path` names it in messages (a local path, or
+    repo/file on the Hub read by range requests: advisor.files.hub)."""
     names = _type_names()
     blocks = ggml_blocks()
-    with f:
-        r = _Reader(f, size, path)
-        if r.read(4, "magic") != MAGIC:
-            raise AdvisorError(f"{path}: not a GGUF file (no GGUF magic)")
-        version = r.u32("version")
-        if version not in (2, 3):
-            raise r.fail(f"version {version} (known: 2, 3)")
-        n_tensors, n_kv = r.u64("tensor count"), r.u64("metadata count")
-        # a key-value pair takes at least 8 + 1 + 4 + 1 bytes, a tensor info 8 + 1 + 4 + 8 + 4 + 8
-        if n_kv > MAX_KV or n_tensors > MAX_TENSORS:
-            raise r.fail(f"header claims {n_tensors} tensors and {n_kv} metadata keys (limits "
-                         f"{MAX_TENSORS} and {MAX_KV})")
-        if n_kv * 14 > size - r.pos or n_tensors * 33 > size - r.pos:
-            raise r.fail(f"header claims {n_tensors} tensors and {n_kv} metadata keys, more than "
-                         f"a {size}-byte file can hold")
-        h = GGUFHeader(path=path, version=version, file_bytes=size)
-        for _ in range(n_kv):
-            key = r.string("metadata key", MAX_KEY_BYTES)
-            shown = quote.name(key)  # as a message quotes it: one short printable line
-            v = r.value(r.u32(f"type of {shown}"), shown)
-            if key in h.metadata or key in h.array_lengths:
-                raise r.fail(f"metadata key {shown} appears twice (which value is meant is "
-                             "unknowable)")
-            if isinstance(v, _Skipped):
-                h.array_lengths[key] = v.length
-            else:
-                if isinstance(v, list):
-                    h.array_lengths[key] = len(v)
-                h.metadata[key] = v
-        infos = []
-        for _ in range(n_tensors):
-            name = r.string("tensor name", MAX_KEY_BYTES)
-            shown = quote.name(name)
-            n_dims = r.u32(f"dimensions of {shown}")
-            if not 1 <= n_dims <= MAX_DIMS:
-                raise r.fail(f"tensor {shown} has {n_dims} dimensions (1 to {MAX_DIMS})")
-            dims = tuple(r.u64(f"shape of {shown}") for _ in range(n_dims))
-            tid = r.u32(f"type of {shown}")
-            offset = r.u64(f"offset of {shown}")
-            if tid not in names or names[tid] not in blocks:
-                raise r.fail(f"tensor {shown} has unknown ggml type {tid}")
-            tname = names[tid]
-            block, bsize = blocks[tname]
-            if any(d == 0 for d in dims) or dims[0] % block:
-                raise r.fail(f"tensor {shown} shape {list(dims)} does not fit {tname} blocks of {block}")
-            elements = 1
-            for d in dims:
-                elements *= d
-                if elements > size * 64:  # more elements than any type packs into the file
-                    raise r.fail(f"tensor {shown} shape {list(dims)} is larger than the file")
-            infos.append((name, shown, tname, dims, offset, elements // block * bsize))
-        align = h.metadata.get("general.alignment", 32)
-        if not isinstance(align, int) or align <= 0 or align & (align - 1):
-            raise r.fail(f"general.alignment {quote.value(align)} is not a power of two")
-        h.data_offset = -(-r.pos // align) * align
-        data_bytes = size - h.data_offset
-        for name, shown, tname, dims, offset, nbytes in infos:
-            if offset % align or offset + nbytes > data_bytes:
-                raise AdvisorError(f"{path}: truncated or corrupt GGUF: tensor {shown} "
-                                   f"({nbytes} bytes at data offset {offset}) lies outside the "
-                                   f"{data_bytes} bytes of tensor data")
-            h.tensors.append(TensorRecord(name, tname, dims, nbytes))
+    r = _Reader(f, size, path)
+    if r.read(4, "magic") != MAGIC:
+        raise AdvisorError(f"{path}: not a GGUF file (no GGUF magic)")
+    version = r.u32("version")
+    if version not in (2, 3):
+        raise r.fail(f"version {version} (known: 2, 3)")
+    n_tensors, n_kv = r.u64("tensor count"), r.u64("metadata count")
+    # a key-value pair takes at least 8 + 1 + 4 + 1 bytes, a tensor info 8 + 1 + 4 + 8 + 4 + 8
+    if n_kv > MAX_KV or n_tensors > MAX_TENSORS:
+        raise r.fail(f"header claims {n_tensors} tensors and {n_kv} metadata keys (limits "
+                     f"{MAX_TENSORS} and {MAX_KV})")
+    if n_kv * 14 > size - r.pos or n_tensors * 33 > size - r.pos:
+        raise r.fail(f"header claims {n_tensors} tensors and {n_kv} metadata keys, more than "
+                     f"a {size}-byte file can hold")
+    h = GGUFHeader(path=path, version=version, file_bytes=size)
+    for _ in range(n_kv):
+        key = r.string("metadata key", MAX_KEY_BYTES)
+        shown = quote.name(key)  # as a message quotes it: one short printable line
+        v = r.value(r.u32(f"type of {shown}"), shown)
+        if key in h.metadata or key in h.array_lengths:
+            raise r.fail(f"metadata key {shown} appears twice (which value is meant is "
+                         "unknowable)")
+        if isinstance(v, _Skipped):
+            h.array_lengths[key] = v.length
+        else:
+            if isinstance(v, list):
+                h.array_lengths[key] = len(v)
+            h.metadata[key] = v
+    infos = []
+    for _ in range(n_tensors):
+        name = r.string("tensor name", MAX_KEY_BYTES)
+        shown = quote.name(name)
+        n_dims = r.u32(f"dimensions of {shown}")
+        if not 1 <= n_dims <= MAX_DIMS:
+            raise r.fail(f"tensor {shown} has {n_dims} dimensions (1 to {MAX_DIMS})")
+        dims = tuple(r.u64(f"shape of {shown}") for _ in range(n_dims))
+        tid = r.u32(f"type of {shown}")
+        offset = r.u64(f"offset of {shown}")
+        if tid not in names or names[tid] not in blocks:
+            raise r.fail(f"tensor {shown} has unknown ggml type {tid}")
+        tname = names[tid]
+        block, bsize = blocks[tname]
+        if any(d == 0 for d in dims) or dims[0] % block:
+            raise r.fail(f"tensor {shown} shape {list(dims)} does not fit {tname} blocks of {block}")
+        elements = 1
+        for d in dims:
+            elements *= d
+            if elements > size * 64:  # more elements than any type packs into the file
+                raise r.fail(f"tensor {shown} shape {list(dims)} is larger than the file")
+        infos.append((name, shown, tname, dims, offset, elements // block * bsize))
+    align = h.metadata.get("general.alignment", 32)
+    if not isinstance(align, int) or align <= 0 or align & (align - 1):
+        raise r.fail(f"general.alignment {quote.value(align)} is not a power of two")
+    h.data_offset = -(-r.pos // align) * align
+    data_bytes = size - h.data_offset
+    for name, shown, tname, dims, offset, nbytes in infos:
+        if offset % align or offset + nbytes > data_bytes:
+            raise AdvisorError(f"{path}: truncated or corrupt GGUF: tensor {shown} "
+                               f"({nbytes} bytes at data offset {offset}) lies outside the "
+                               f"{data_bytes} bytes of tensor data")
+        h.tensors.append(TensorRecord(name, tname, dims, nbytes))
     return h
 
 
@@ -240,10 +247,15 @@ def split_parts(path: Path) -> list[Path]:
 
 def read_gguf(path: Path) -> GGUFHeader:
     """The whole model: every part of a split file merged (metadata from the first part)."""
-    parts = split_parts(path)
-    first = read_header(parts[0])
-    for p in parts[1:]:
-        h = read_header(p)
+    return merge_parts(path, [read_header(p) for p in split_parts(path)])
+
+
+def merge_parts(path: Path, headers: list[GGUFHeader]) -> GGUFHeader:
+    """The headers of a split GGUF's parts (in order) as one: metadata from the first part,
+    tensors from all; AdvisorError (naming `path`) when a tensor appears twice or the count
+    the first part's split.tensors.count gives is not what the parts hold."""
+    first = headers[0]
+    for h in headers[1:]:
         first.tensors.extend(h.tensors)
         first.file_bytes += h.file_bytes
     names = [t.name for t in first.tensors]

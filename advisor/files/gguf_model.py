@@ -7,7 +7,7 @@ from collections import Counter
 from advisor.errors import AdvisorError
 from advisor.files import quote
 from advisor.files.gguf_file import GGUFHeader
-from advisor.limits import (MAX_CONTEXT, MAX_EXPERTS, MAX_FFN_SIZE, MAX_HEAD_DIM, MAX_HEADS,
+from advisor.limits import (MAX_CONTEXT, MAX_CONV_KERNEL, MAX_EXPERTS, MAX_FFN_SIZE, MAX_HEAD_DIM, MAX_HEADS,
                             MAX_HIDDEN_SIZE, MAX_LAYERS, MAX_VOCAB, count_problem)
 
 # The precision a file stands for when general.file_type is missing or unknown: its most common
@@ -105,8 +105,10 @@ def gguf_architecture(h: GGUFHeader) -> tuple[dict, str, str]:
     blk0 = [n for n in names if n.startswith("blk.0.")]
     f["qkv_bias"] = "blk.0.attn_q.bias" in names
     f["norms_per_layer"] = sum(1 for n in blk0 if n.endswith("norm.weight")
-                               and not n.endswith(("attn_q_norm.weight", "attn_k_norm.weight")))
-    f["qk_norm"] = "blk.0.attn_q_norm.weight" in names
+                               and not n.endswith(("attn_q_norm.weight", "attn_k_norm.weight",
+                                                   "ssm_norm.weight")))
+    # any block: a hybrid model's first blocks may have no attention (qwen3next: blk.3 has it)
+    f["qk_norm"] = any(n.startswith("blk.") and n.endswith(".attn_q_norm.weight") for n in names)
     sw = k("attention.sliding_window", maximum=MAX_CONTEXT, minimum=0)
     if sw and sw < f["max_context"]:
         f["sliding_window"] = sw
@@ -128,11 +130,38 @@ def gguf_architecture(h: GGUFHeader) -> tuple[dict, str, str]:
         q_lora = k("attention.q_lora_rank", maximum=MAX_HIDDEN_SIZE, minimum=0)
         if q_lora:
             f["q_lora_rank"] = q_lora
+    if arch == "qwen3next":
+        f.update(_gated_deltanet(h, k, f, names, shown_arch))
     _check_kv_heads(h, shown_arch, k.lists, f)
     _check_tensors(h, shown_arch, f, names)
     name = h.metadata.get("general.name")
     name = name if isinstance(name, str) and name.strip() else h.path.stem
     return f, arch, name
+
+
+def _gated_deltanet(h: GGUFHeader, k, f: dict, names: dict, arch: str) -> dict:
+    """Qwen3-Next's hybrid layout from a qwen3next GGUF (keys convert_hf_to_gguf.py's
+    Qwen3NextModel writes): full_attention_interval; ssm.conv_kernel (linear_conv_kernel_dim),
+    ssm.state_size (linear_key_head_dim), ssm.group_count (linear_num_key_heads),
+    ssm.time_step_rank (linear_num_value_heads), ssm.inner_size (value heads x their width);
+    its gated attention and the shared expert's gate (blk.N.ffn_gate_inp_shexp)."""
+    got = {key: k(key, maximum=top) for key, top in (
+        ("full_attention_interval", MAX_LAYERS), ("ssm.conv_kernel", MAX_CONV_KERNEL),
+        ("ssm.state_size", MAX_HEAD_DIM), ("ssm.group_count", MAX_HEADS),
+        ("ssm.time_step_rank", MAX_HEADS), ("ssm.inner_size", MAX_HIDDEN_SIZE))}
+    missing = [key for key, v in got.items() if not v]
+    if missing or got["ssm.inner_size"] % got["ssm.time_step_rank"]:
+        raise AdvisorError(f"{h.path}: {arch} lacks {', '.join(missing) or 'a whole value-head width'}"
+                           ": its linear-attention layers cannot be sized")
+    out = dict(full_attention_interval=got["full_attention_interval"], attn_output_gate=True,
+               linear_conv_kernel=got["ssm.conv_kernel"], linear_key_head_dim=got["ssm.state_size"],
+               linear_key_heads=got["ssm.group_count"], linear_value_heads=got["ssm.time_step_rank"],
+               linear_value_head_dim=got["ssm.inner_size"] // got["ssm.time_step_rank"])
+    shared = k("expert_shared_feed_forward_length", maximum=MAX_FFN_SIZE, minimum=0)
+    if shared and f.get("expert_ffn_size") and shared % f["expert_ffn_size"] == 0:
+        out["experts_shared"] = shared // f["expert_ffn_size"]
+        out["shared_expert_gate"] = any(n.endswith(".ffn_gate_inp_shexp.weight") for n in names)
+    return out
 
 
 def _latent_attention(h: GGUFHeader, k, f: dict, kv_lora: int, arch: str) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 from advisor.errors import AdvisorError
 from advisor.files import quote
 
-from advisor.limits import (MAX_CONFIG_BYTES, MAX_CONTEXT, MAX_EXPERTS, MAX_FFN_SIZE,
+from advisor.limits import (MAX_CONFIG_BYTES, MAX_CONTEXT, MAX_CONV_KERNEL, MAX_EXPERTS, MAX_FFN_SIZE,
                             MAX_HEAD_DIM, MAX_HEADS, MAX_HIDDEN_SIZE, MAX_INT_DIGITS, MAX_LAYERS,
                             MAX_VOCAB, count_problem)
 
@@ -152,7 +152,44 @@ def architecture_fields(cfg: dict, where: str) -> dict:
             f[k] = v
     if f.get("kv_lora_rank") and f.get("qk_nope_head_dim") and f.get("qk_rope_head_dim"):
         f["head_dim"] = f["qk_nope_head_dim"] + f["qk_rope_head_dim"]
+    _new_layer_kinds(cfg, mt, n, f, moe_ffn)
     return f
+
+
+def _new_layer_kinds(cfg: dict, mt: str, n: "_Ints", f: dict, moe_ffn: int | None) -> None:
+    """The layer kinds beyond softmax attention that the KB schema sizes (docs/models.md "New
+    layer kinds"): Qwen3-Next's Gated DeltaNet layers and gated shared expert, DeepSeek V3.2's
+    lightning indexer, Llama 3.2 Vision's cross-attention layers. Read from their own keys, so
+    their caches are not sized as full attention in every layer."""
+    if mt == "qwen3_next":
+        f.update(attn_output_gate=True, qk_norm=True,
+                 full_attention_interval=n("full_attention_interval", maximum=MAX_LAYERS, default=4),
+                 linear_key_heads=n("linear_num_key_heads", maximum=MAX_HEADS),
+                 linear_value_heads=n("linear_num_value_heads", maximum=MAX_HEADS),
+                 linear_key_head_dim=n("linear_key_head_dim", maximum=MAX_HEAD_DIM),
+                 linear_value_head_dim=n("linear_value_head_dim", maximum=MAX_HEAD_DIM),
+                 linear_conv_kernel=n("linear_conv_kernel_dim", maximum=MAX_CONV_KERNEL))
+        shared = n("shared_expert_intermediate_size", maximum=MAX_FFN_SIZE, minimum=0)
+        if shared and moe_ffn and shared % moe_ffn == 0 and f.get("experts_total"):
+            f.update(experts_shared=shared // moe_ffn, shared_expert_gate=True)
+    if f.get("q_lora_rank") and cfg.get("index_topk") is not None:
+        f.update(index_heads=n("index_n_heads", maximum=MAX_HEADS),
+                 index_head_dim=n("index_head_dim", maximum=MAX_HEAD_DIM),
+                 index_topk=n("index_topk", maximum=MAX_CONTEXT))
+    cross = cfg.get("cross_attention_layers")
+    if mt.startswith("mllama") and isinstance(cross, list) and cross:
+        n("cross_attention_layers", maximum=MAX_LAYERS - 1, minimum=0)  # whole numbers in range
+        first, step = cross[0], (cross[1] - cross[0] if len(cross) > 1 else f["layers"])
+        if step < 2 or list(cross) != list(range(first, f["layers"], step)):
+            raise AdvisorError(f"{n.where}: cross_attention_layers is not every Nth layer from "
+                               "the first: not a layout the sizing knows")
+        vision = cfg.get("vision_config") if isinstance(cfg.get("vision_config"), dict) else {}
+        v = _Ints(vision, f"{n.where}: vision_config")
+        side = (v("image_size", maximum=MAX_CONTEXT, default=560)
+                // v("patch_size", maximum=MAX_CONTEXT, default=14))
+        tiles = v("max_num_tiles", maximum=MAX_LAYERS, default=4)
+        f.update(cross_attention_interval=step, cross_attention_first=first,
+                 cross_attention_tokens=tiles * (side * side + 1), embedding_extra_rows=8)
 
 
 # torch_dtype names (and the short names some configs write) -> the precision they store

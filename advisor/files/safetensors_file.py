@@ -20,6 +20,8 @@ DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16
 
 
 def read_safetensors(path: Path) -> list[TensorRecord]:
+    """The tensors a local safetensors file's header names (dtype, shape, bytes), each checked
+    to lie inside the file; AdvisorError naming the file otherwise."""
     from advisor.readfile import open_regular
 
     f, size = open_regular(path)  # a regular file only: a FIFO or device would block or not end
@@ -32,6 +34,13 @@ def read_safetensors(path: Path) -> list[TensorRecord]:
             raise AdvisorError(f"{path}: not a valid safetensors file: header claims {n} bytes "
                                f"(file {size} bytes, limit {MAX_HEADER_BYTES})")
         raw = f.read(n)
+    return parse_header(raw, size - 8 - n, path)
+
+
+def parse_header(raw: bytes, data_bytes: int, path) -> list[TensorRecord]:
+    """The tensors of a safetensors header (its JSON bytes, without the 8-byte length), each
+    range checked to lie in the `data_bytes` bytes of data that follow it and to hold its shape
+    exactly. `path` names the file in messages (a local path, or repo/file on the Hub)."""
     # every tensor entry names its data_offsets: count them before parsing (a 42 MB header of
     # 500,000 entries takes seconds to parse only to be refused)
     entries = raw.count(b'"data_offsets"')
@@ -52,7 +61,6 @@ def read_safetensors(path: Path) -> list[TensorRecord]:
     if len(header) > MAX_TENSORS + 1:  # + __metadata__
         raise AdvisorError(f"{path}: not a valid safetensors file: header names {len(header):,} "
                            f"tensors (limit {MAX_TENSORS:,}); no real shard holds that many")
-    data_bytes = size - 8 - n
     out = []
     for name, info in header.items():
         if name == "__metadata__":

@@ -43,6 +43,13 @@ def stated_sizes(g: GPU) -> list[tuple[str, float]]:
 
 def check_gpu(g: GPU, path: Path, node: yaml.Node | None) -> list[str]:
     errors = []
+    if g.fp16_tflops is None and g.bf16_tflops is None:
+        # the speed model's prefill rate (advisor.sizing.speed.peak_tflops) starts from it
+        errors.append(
+            f"{path}:{_line(node, 'fp16_tflops')}: field 'fp16_tflops': "
+            "give the dense FP16 (fp16_tflops) or BF16 (bf16_tflops) rate, with its source: the "
+            "speed model needs a 16-bit rate (a card without tensor cores gives its plain FP16 "
+            "rate, as the Tesla P40 does)")
     for where, size in stated_sizes(g):
         off = min(abs(g.memory_bytes / GIB - size), abs(g.memory_bytes / 1e9 - size)) / size
         if off > STATED_SIZE_TOLERANCE:

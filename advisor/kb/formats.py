@@ -8,9 +8,9 @@ if TYPE_CHECKING:
 
 # Tensor formats each architecture computes in, by vendor documentation:
 # - NVIDIA Pascal (Tesla P40, GP102, compute capability 6.1): no tensor cores and no BF16; FP16
-#   arithmetic exists but at 2 results a clock an SM against 128 for FP32 (1/64), so the KB gives the
-#   P40 no FP16 rate and the speed model uses its FP32 rate (llama.cpp computes in FP32 and DP4A INT8
-#   there). CUDA C++ Programming Guide, "Arithmetic Instructions" throughput table.
+#   arithmetic exists but at 2 results a clock an SM against 128 for FP32 (1/64): the KB gives the
+#   P40's real FP16 rate (0.18 TFLOPS) and the speed model uses its FP32 rate, the faster of the two
+#   (llama.cpp computes in FP32 and DP4A INT8 there). CUDA C++ Programming Guide, "Arithmetic Instructions" throughput table.
 #   https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#arithmetic-instructions
 # - NVIDIA: FP16 tensor cores since Volta; INT8 since Turing; BF16 since Ampere (sm_80); FP8
 #   (E4M3/E5M2) since Ada Lovelace (sm_89) and Hopper (sm_90). vLLM's FP8 page: "FP8 computation

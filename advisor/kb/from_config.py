@@ -175,6 +175,44 @@ def _deepseek_v3(c: Config) -> dict:
     return a
 
 
+def _deepseek_v32(c: Config) -> dict:
+    """DeepSeek V3.2: V3's keys plus the lightning indexer's index_n_heads, index_head_dim and
+    index_topk."""
+    mt = "deepseek_v32"
+    a = _deepseek_v3(c)
+    a.update(index_heads=_int(c, "index_n_heads", mt), index_head_dim=_int(c, "index_head_dim", mt),
+             index_topk=_int(c, "index_topk", mt))
+    return a
+
+
+def _qwen3_next(c: Config) -> dict:
+    """Qwen3-Next: gated full attention every full_attention_interval-th layer (or as
+    layer_types lists them, when they repeat that way), Gated DeltaNet in the others, every layer
+    MoE with a gated shared expert of shared_expert_intermediate_size."""
+    mt = "qwen3_next"
+    a = _qwen3_moe({**c, "model_type": mt})
+    n = c.get("full_attention_interval") or 4
+    types = c.get("layer_types")
+    if types is not None:
+        want = ["linear_attention" if (i + 1) % n else "full_attention" for i in range(a["layers"])]
+        if list(types) != want:
+            raise AdvisorError(f"config.json ({mt}) layer_types is not one full-attention layer "
+                               f"every {n}: not supported")
+    shared = c.get("shared_expert_intermediate_size") or 0
+    if shared:
+        if shared % a["expert_ffn_size"]:
+            raise AdvisorError(f"config.json ({mt}) shared_expert_intermediate_size {shared} is not "
+                               f"a multiple of moe_intermediate_size {a['expert_ffn_size']}")
+        a.update(experts_shared=shared // a["expert_ffn_size"], shared_expert_gate=True)
+    a.update(attn_output_gate=True, full_attention_interval=n,
+             linear_key_heads=_int(c, "linear_num_key_heads", mt),
+             linear_value_heads=_int(c, "linear_num_value_heads", mt),
+             linear_key_head_dim=_int(c, "linear_key_head_dim", mt),
+             linear_value_head_dim=_int(c, "linear_value_head_dim", mt),
+             linear_conv_kernel=_int(c, "linear_conv_kernel_dim", mt))
+    return a
+
+
 def _gpt_oss(c: Config) -> dict:
     mt = "gpt_oss"
     a = _base(c, mt, False)
@@ -205,6 +243,7 @@ MAPPERS: dict[str, Callable[[Config], dict]] = {
     "llama": _llama, "mistral": _mistral, "qwen2": _qwen2, "qwen3": _qwen3, "qwen3_moe": _qwen3_moe,
     "mixtral": _mixtral, "gemma2": _gemma2, "gemma3_text": _gemma3_text, "phi3": _phi3,
     "deepseek_v3": _deepseek_v3, "gpt_oss": _gpt_oss, "cohere": _cohere,
+    "deepseek_v32": _deepseek_v32, "qwen3_next": _qwen3_next,
 }
 # Multimodal wrappers whose text model is one of the above, in text_config.
 _WRAPPERS = {"gemma3": "gemma3_text"}

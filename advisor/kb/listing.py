@@ -25,8 +25,21 @@ def model_rows(kb: KnowledgeBase) -> list[dict]:
                      "params_b": f"{parameter_count(a) / 1e9:.2f}",
                      "layers": str(a.layers), "kv/heads": f"{a.kv_heads}/{a.attention_heads}",
                      "context": f"{a.max_context:,}",
-                     "moe": f"{a.experts_active}/{a.experts_total}" if a.experts_total else ""})
+                     "moe": f"{a.experts_active}/{a.experts_total}" if a.experts_total else "",
+                     "mmlu_pro": _quality(m)})
     return rows
+
+
+def _quality(m) -> str:
+    """The preferred published MMLU-Pro score (Model.quality_score), the checkpoint it measured
+    and, when it is not the publisher's own figure (self_reported), who ran it: "71.1
+    (instruct)", "40.4 (instruct, tiger-lab)"; empty when the entry has none. Scores of different evaluators do
+    not compare (QualityScore.comparability), hence the name."""
+    q = m.quality_score()
+    if q is None:
+        return ""
+    by = "" if q.self_reported else f", {q.evaluator}"
+    return f"{q.score:.1f} ({q.variant}{by})"
 
 
 def gpu_rows(kb: KnowledgeBase) -> list[dict]:

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
-from advisor.limits import (MAX_BANDWIDTH_GB_S, MAX_CONTEXT, MAX_CORES, MAX_EXPERTS, MAX_FFN_SIZE,
+from advisor.limits import (MAX_BANDWIDTH_GB_S, MAX_CONTEXT, MAX_CONV_KERNEL, MAX_CORES,
+                            MAX_EXPERTS, MAX_FFN_SIZE,
                             MAX_HEAD_DIM, MAX_HEADS, MAX_HIDDEN_SIZE, MAX_LAYERS, MAX_MEMORY_BYTES,
                             MAX_NAME_CHARS, MAX_NORMS_PER_LAYER, MAX_PARAMETERS, MAX_TFLOPS,
                             MAX_USD_PER_HOUR, MAX_VOCAB, MIN_BANDWIDTH_GB_S, MIN_TFLOPS)
@@ -66,6 +67,11 @@ class Source(_Entry):
 
 DATE_PATTERN = r"^\d{4}-\d{2}(-\d{2})?$"
 URL_PATTERN = r"^https?://[^\s/]+\.[^\s]+$"
+# How providers rent a card (GPU.rental): "alone", a card at a time (some provider rents a
+# one-GPU instance; larger instances may exist too); "node", only as a whole 8-GPU node (the unit
+# Price.gpus names); "none", no provider rents it by the hour at a price it publishes
+# (marketplaces whose hosts set their own prices, such as Vast.ai, do not count).
+RENTALS = ("alone", "node", "none")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +108,44 @@ def with_fields(entry, **changes):
     new.__dict__.update(entry.__dict__)
     new.__dict__.update(changes)
     return new
+# Benchmark ids are lower-case (mmlu-pro, gpqa-diamond, livebench); the evaluator is the id of
+# whoever ran the benchmark (meta, qwen, deepseek, tiger-lab, lg-ai ...), and self_reported says
+# that it is the model's own publisher. Scores compare only within one (benchmark, evaluator,
+# setting): QualityScore.comparability. A publisher's table that also runs other models under
+# its own harness (DeepSeek's V3 README runs Qwen2.5 72B) gives one comparable set.
+QUALITY_BENCHMARKS = ("mmlu-pro", "gpqa-diamond", "livebench", "mmlu", "mmlu-redux")
+# The measure later code (plans that offer a better model, `fit` ranking) reads first: MMLU-Pro,
+# the one benchmark most publishers of the KB's models report (docs/kb.md, "Quality").
+PRIMARY_BENCHMARK = "mmlu-pro"
+VARIANT_PREFERENCE = ("instruct", "thinking", "base")
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualityScore(_Entry):
+    """A published quality measure of the model: a benchmark's score in percent (accuracy 0-100,
+    as published), the setting it was run in ("5-shot CoT", "0-shot"), which checkpoint was
+    measured (variant: base, instruct, or thinking for a reasoning mode or model), who ran it
+    (evaluator: an organisation or leaderboard id; self_reported when that is the model's own
+    publisher), the page it was read from and the date of that publication (YYYY-MM or
+    YYYY-MM-DD; the date read where that is unknown, and the note says so). A score is its own
+    source: `sources` does not name it. Scores compare only within one benchmark, evaluator and
+    setting."""
+    benchmark: Literal[QUALITY_BENCHMARKS]  # type: ignore[valid-type]
+    score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    setting: Annotated[str, Field(min_length=2, max_length=60)]
+    variant: Literal["base", "instruct", "thinking"]
+    evaluator: Annotated[str, Field(pattern=ID_PATTERN)]
+    self_reported: bool = False
+    source: Annotated[str, Field(pattern=URL_PATTERN)]
+    date: Annotated[str, Field(pattern=DATE_PATTERN)]
+    note: Optional[str] = None
+
+    @property
+    def comparability(self) -> tuple[str, str, str]:
+        """(benchmark, evaluator, setting): two scores with the same key were measured the same
+        way and may be compared; other pairs may not (Meta's 5-shot CoT against a
+        leaderboard's 5-shot log-likelihood differ by more than most gaps between models)."""
+        return (self.benchmark, self.evaluator, self.setting.lower())
 
 
 def _check_sources(entry, fact_fields: list[str], optional: tuple[str, ...] = ()) -> None:
@@ -181,6 +225,52 @@ class Architecture(_Entry):
     # The routed-expert weights as the checkpoint ships them when they are not 16-bit
     # (gpt-oss: MXFP4, 4-bit values with an 8-bit shared exponent a block of 32).
     expert_checkpoint_dtype: Optional[Literal["mxfp4"]] = None
+    # A sigmoid gate (hidden_size x 1 a layer) that scales the shared experts' output
+    # (Qwen2-MoE, Qwen3-Next: shared_expert_gate). Needs experts_shared.
+    shared_expert_gate: bool = False
+    # Gated attention (Qwen3-Next): the query projection also yields a sigmoid gate on the
+    # attention output, one value per head and dim, so attn_q is twice attention_heads x
+    # head_dim wide (attn_output_gate in config.json). The KV cache is unchanged.
+    attn_output_gate: bool = False
+    # Hybrid linear attention (Qwen3-Next's Gated DeltaNet). With full_attention_interval N,
+    # layer i with (i + 1) % N == 0 is full softmax attention with a KV cache and every other
+    # layer is a Gated DeltaNet layer, which keeps a fixed-size state a sequence however long
+    # the context: a causal-convolution state of (linear_conv_kernel - 1) x conv_dim values
+    # (conv_dim = 2 x linear_key_heads x linear_key_head_dim + linear_value_heads x
+    # linear_value_head_dim: q, k and v) and a recurrent matrix of linear_value_heads x
+    # linear_key_head_dim x linear_value_head_dim. Its tensors: a q|k|v|z input projection,
+    # a beta|alpha projection (2 x linear_value_heads), the conv1d kernel, dt bias and A (one
+    # a value head), a gated RMSNorm of linear_value_head_dim and the output projection.
+    full_attention_interval: Annotated[Optional[int], Field(gt=1, le=MAX_LAYERS)] = None
+    linear_key_heads: Annotated[Optional[int], Field(gt=0, le=MAX_HEADS)] = None
+    linear_value_heads: Annotated[Optional[int], Field(gt=0, le=MAX_HEADS)] = None
+    linear_key_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
+    linear_value_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
+    linear_conv_kernel: Annotated[Optional[int], Field(gt=1, le=MAX_CONV_KERNEL)] = None
+    # DeepSeek Sparse Attention (V3.2): a lightning indexer in every latent-attention layer
+    # scores past tokens and attention reads only the index_topk best. Its weights: a query
+    # projection from the q latent (q_lora_rank -> index_heads x index_head_dim), one key
+    # (hidden_size -> index_head_dim) with a LayerNorm with weight and bias, and per-head
+    # weights (hidden_size -> index_heads). It caches its key, index_head_dim values a token a
+    # layer, beside the latent (index_n_heads, index_head_dim, index_topk in config.json).
+    # Cross-attention layers (Llama 3.2 Vision, mllama): from layer cross_attention_first on,
+    # every cross_attention_interval-th layer (0-based i with i >= first and (i - first) %
+    # interval == 0) attends to a fixed set of cross_attention_tokens image tokens a sequence
+    # instead of the text: its K and V are computed from the vision encoder's output, so its
+    # KV cache holds cross_attention_tokens rows a sequence whatever the context. Each has q, k,
+    # v, o projections of the self-attention shape, q/k RMSNorms of head_dim and two scalar tanh
+    # gates (attention and MLP), beside the usual MLP and two norms. Llama 3.2 Vision:
+    # config.json's text_config cross_attention_layers [3, 8, 13, ...] is first 3, interval 5;
+    # one image of max_num_tiles 4 tiles of (560 / 14)^2 + 1 = 1,601 patches is 6,404 tokens.
+    cross_attention_interval: Annotated[Optional[int], Field(gt=1, le=MAX_LAYERS)] = None
+    cross_attention_first: Annotated[int, Field(ge=0, le=MAX_LAYERS)] = 0
+    cross_attention_tokens: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
+    # Rows the token-embedding table has beyond vocab_size (Llama 3.2 Vision: 8, embed_tokens of
+    # vocab_size + 8 for its image tokens); the output head keeps vocab_size rows.
+    embedding_extra_rows: Annotated[int, Field(ge=0, le=MAX_VOCAB)] = 0
+    index_heads: Annotated[Optional[int], Field(gt=0, le=MAX_HEADS)] = None
+    index_head_dim: Annotated[Optional[int], Field(gt=0, le=MAX_HEAD_DIM)] = None
+    index_topk: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
 
     def __post_init__(self) -> None:
         if self.attention_heads % self.kv_heads:
@@ -213,6 +303,67 @@ class Architecture(_Entry):
             raise ValueError(f"{', '.join(stray)} need(s) experts_total (a mixture of experts)")
         if self.experts_total and self.dense_layers >= self.layers:
             raise ValueError("dense_layers leaves no mixture-of-experts layer")
+        if self.shared_expert_gate and not self.experts_shared:
+            raise ValueError("shared_expert_gate needs experts_shared (a shared expert to gate)")
+        linear = {"full_attention_interval": self.full_attention_interval,
+                  "linear_key_heads": self.linear_key_heads,
+                  "linear_value_heads": self.linear_value_heads,
+                  "linear_key_head_dim": self.linear_key_head_dim,
+                  "linear_value_head_dim": self.linear_value_head_dim,
+                  "linear_conv_kernel": self.linear_conv_kernel}
+        if any(linear.values()) and not all(linear.values()):
+            missing = ", ".join(k for k, v in linear.items() if not v)
+            raise ValueError(f"hybrid linear attention needs {missing} as well")
+        if self.linear_key_heads and self.linear_value_heads % self.linear_key_heads:
+            raise ValueError(f"linear_key_heads {self.linear_key_heads} does not divide "
+                             f"linear_value_heads {self.linear_value_heads}")
+        if self.full_attention_interval and self.full_attention_interval > self.layers:
+            raise ValueError("full_attention_interval leaves no full-attention layer")
+        if self.full_attention_interval and (self.kv_lora_rank or self.sliding_window):
+            raise ValueError("hybrid linear attention is not combined with latent attention or "
+                             "a sliding window")
+        index = [self.index_heads, self.index_head_dim, self.index_topk]
+        if any(index) and not all(index):
+            raise ValueError("the lightning indexer needs index_heads, index_head_dim and index_topk")
+        if self.index_heads and not self.q_lora_rank:
+            raise ValueError("the lightning indexer reads the q latent: set kv_lora_rank and q_lora_rank")
+        if bool(self.cross_attention_interval) != bool(self.cross_attention_tokens):
+            raise ValueError("cross_attention_interval and cross_attention_tokens go together")
+        if self.cross_attention_first and not self.cross_attention_interval:
+            raise ValueError("cross_attention_first needs cross_attention_interval")
+        if self.cross_attention_interval and self.cross_attention_first >= self.layers:
+            raise ValueError("cross_attention_first leaves no cross-attention layer")
+        if self.cross_attention_interval and (self.kv_lora_rank or self.sliding_window
+                                              or self.full_attention_interval):
+            raise ValueError("cross-attention layers are not combined with latent attention, a "
+                             "sliding window or linear attention")
+        if self.attn_output_gate and self.kv_lora_rank:
+            raise ValueError("attn_output_gate is for grouped-query attention, not latent attention")
+
+    def is_cross_attention_layer(self, i: int) -> bool:
+        """Layer i (0-based) attends to the cross_attention_tokens image tokens, not the text
+        (Llama 3.2 Vision: layers 3, 8, 13, ...)."""
+        n, first = self.cross_attention_interval, self.cross_attention_first
+        return bool(n) and i >= first and (i - first) % n == 0
+
+    @property
+    def cross_attention_layer_count(self) -> int:
+        """Cross-attention layers (0 without them)."""
+        n, first = self.cross_attention_interval, self.cross_attention_first
+        return (self.layers - first + n - 1) // n if n else 0
+
+    def is_linear_layer(self, i: int) -> bool:
+        """Layer i (0-based) is a linear-attention (Gated DeltaNet) layer: with
+        full_attention_interval N, every layer but i with (i + 1) % N == 0 (Qwen3-Next, N 4:
+        layers 3, 7, 11, ... are full attention)."""
+        n = self.full_attention_interval
+        return bool(n) and (i + 1) % n != 0
+
+    @property
+    def linear_layer_count(self) -> int:
+        """Linear-attention layers (0 without hybrid linear attention)."""
+        n = self.full_attention_interval
+        return self.layers - self.layers // n if n else 0
 
     def is_moe_layer(self, i: int) -> bool:
         """Layer i (0-based) has routed experts: after the first dense_layers, every
@@ -281,7 +432,28 @@ class Model(_Entry):
     # split attn_k_b / attn_v_b tensors, so its llama.cpp engine caches per-head K and V rather
     # than the latent (Architecture.mla_per_head_cache): asked by an Ollama name, it is sized so.
     ollama_mla_per_head_cache: bool = False
+    # Published quality measures (issue 13), each with its own source and date; see
+    # QualityScore and docs/kb.md "Quality". Not named by `sources`.
+    quality: list[QualityScore] = _list()
     sources: Annotated[list[Source], Field(min_length=1)]
+
+    def quality_scores(self, benchmark: str = PRIMARY_BENCHMARK) -> list[QualityScore]:
+        """Every published score of `benchmark`, the preferred first: the instruct checkpoint's,
+        then the thinking mode's, then the base model's (VARIANT_PREFERENCE); within a variant
+        the publisher's own figure (self_reported) before other evaluators', then file order.
+        Empty when the entry has none."""
+        found = [q for q in self.quality if q.benchmark == benchmark]
+        return sorted(found, key=lambda q: (VARIANT_PREFERENCE.index(q.variant), not q.self_reported))
+
+    def quality_score(self, benchmark: str = PRIMARY_BENCHMARK, *, variant: str | None = None,
+                      evaluator: str | None = None) -> QualityScore | None:
+        """The preferred published score of `benchmark` (percent, QualityScore.score), optionally
+        only of one variant (base, instruct, thinking) or evaluator; None when there is none.
+        Compare two models' scores only when their `comparability` keys are equal."""
+        for q in self.quality_scores(benchmark):
+            if (variant is None or q.variant == variant) and (evaluator is None or q.evaluator == evaluator):
+                return q
+        return None
 
     @property
     def context_limit(self) -> int:
@@ -314,6 +486,12 @@ class Model(_Entry):
             raise ValueError("a model is not its own sibling")
         if self.distilled_from == self.id:
             raise ValueError("a model is not distilled from itself")
+        keys = [(q.comparability, q.variant) for q in self.quality]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            (bench, evaluator, setting), variant = twice[0]
+            raise ValueError(f"quality lists {bench} ({evaluator}, {setting}) of the {variant} "
+                             "checkpoint twice: keep one and say why in its note")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -346,9 +524,15 @@ class GPU(_Entry):
     # its own source, so `sources` does not name it). The planner rents at the cheapest
     # on-demand price per GPU-hour among them (on_demand_price).
     prices: list[Price] = _list()
+    # How providers rent it (RENTALS): alone, node (whole 8-GPU nodes only) or none. A fact with a
+    # source like any other; the prices must agree with it (no one-GPU price for a node-only
+    # card, no price at all for one nobody rents). Unset (a user entry that does not say): read
+    # from the prices alone.
+    rental: Optional[Literal["alone", "node", "none"]] = None
     sources: Annotated[list[Source], Field(min_length=1)]
 
     def __post_init__(self) -> None:
+        self._check_rental()
         offers = [(p.provider, p.kind, p.gpus, p.source) for p in self.prices]
         twice = sorted({o for o in offers if offers.count(o) > 1})
         if twice:
@@ -363,21 +547,57 @@ class GPU(_Entry):
                 "architecture", "memory_bytes", "memory_type", "bandwidth_gb_s", "fp32_tflops",
                 "fp16_tflops", "gpu_memory_share",
                 "bf16_tflops", "fp8_tflops", "int8_tops", "shader_cores", "tensor_cores",
-                "interconnect", "interconnect_gb_s",
+                "interconnect", "interconnect_gb_s", "rental",
             ],
         )
 
+    def _check_rental(self) -> None:
+        """The prices agree with how the card is rented: a card nobody rents has no price, a
+        node-only card no one-GPU price."""
+        if self.rental == "none" and self.prices:
+            raise ValueError(f"rental is 'none' (not rented by the hour) but prices lists "
+                             f"{len(self.prices)} offer(s): set rental to 'alone' or 'node'")
+        if self.rental == "node":
+            single = sorted({p.provider for p in self.prices if p.gpus == 1})
+            if single:
+                raise ValueError(f"rental is 'node' (only whole 8-GPU nodes) but {', '.join(single)} "
+                                 "price(s) one GPU: set rental to 'alone', or give the node's price "
+                                 "(gpus: 8)")
+
     def on_demand_price(self, count: int = 1) -> Price | None:
         """The cheapest on-demand price per GPU-hour for `count` GPUs: among the offers whose
-        unit divides count (a whole 8-GPU node rents only in multiples of 8), else None."""
+        unit divides count (a whole 8-GPU node rents only in multiples of 8), else None. Several
+        GPUs that work together (tensor parallel) must share a machine: where some provider rents
+        a multi-GPU unit that divides count, only those units are priced, never count one-GPU
+        instances; one-GPU offers price several cards (count x the card) only where no provider
+        rents a larger unit."""
         fits = [p for p in self.prices if p.kind == "on-demand" and count % p.gpus == 0]
+        if count > 1 and any(p.gpus > 1 for p in fits):
+            fits = [p for p in fits if p.gpus > 1]
         return min(fits, key=Price.sort_key, default=None)
 
     @property
     def rental_units(self) -> tuple[int, ...]:
         """The units (GPUs) the card is rented on-demand in, smallest first: (1,), (8,), (1, 8)
-        or () for a card without an on-demand price."""
-        return tuple(sorted({p.gpus for p in self.prices if p.kind == "on-demand"}))
+        or () for a card without an on-demand price or that nobody rents (rental 'none'); a
+        node-only card (rental 'node') never in 1."""
+        units = {p.gpus for p in self.prices if p.kind == "on-demand"}
+        if self.rental == "none":
+            return ()
+        if self.rental == "node":
+            units.discard(1)
+        return tuple(sorted(units))
+
+    @property
+    def min_rental_gpus(self) -> int | None:
+        """The fewest GPUs one rents: 1 (rented alone) or 8 (only whole nodes); None where the
+        card is not rented (rental 'none') or, unstated, has no price to read it from."""
+        if self.rental == "alone":
+            return 1
+        if self.rental == "node":
+            return 8
+        units = {p.gpus for p in self.prices}
+        return min(units) if self.rental is None and units else None
 
     @property
     def price_usd_per_hour(self) -> float | None:
@@ -394,8 +614,9 @@ class GPU(_Entry):
     @property
     def rentable(self) -> bool:
         """Offered by the GPU-hour and able to join a multi-GPU set: not a unified-memory SoC (a Mac
-        is bought, not rented by the GPU-hour, and does not shard with tensor parallelism)."""
-        return not self.unified_memory
+        is bought, not rented by the GPU-hour, and does not shard with tensor parallelism) and
+        not a card whose entry says nobody rents it (rental 'none')."""
+        return not self.unified_memory and self.rental != "none"
 
     @property
     def usable_memory_bytes(self) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from advisor.kb.schema import GPU, Architecture, Model
+from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.evaluate import Ask
 from advisor.plans.plan import Candidate
@@ -97,6 +97,10 @@ def runtimes_for(ask: Ask, gpu: GPU | None = None) -> tuple[str, ...]:
     g = gpu or ask.gpu
     if ask.runtime_asked and runs_on(ask.runtime, g):
         return (ask.runtime,)
+    if getattr(getattr(ask.model, "architecture", None), "cross_attention_interval", None):
+        # Llama 3.2 Vision runs in neither llama.cpp nor vLLM (runtimes.cannot_run): only in
+        # transformers
+        return tuple(r for r in ("transformers",) if runs_on(r, g))
     return tuple(r for r in FREE_RUNTIMES if runs_on(r, g))
 
 
@@ -222,10 +226,37 @@ def rent(ask: Ask, kb: KnowledgeBase) -> Iterator[tuple[GPU, tuple[int, ...], li
                                             raise_share=not ask.utilization_asked))
 
 
+# Other KB models offered besides siblings and distills: at most this many, the best published
+# scores first, each scoring at least the model asked (advisor.kb.schema PRIMARY_BENCHMARK).
+BETTER_MODELS = 2
+
+
+def better_models(model: Model, kb: KnowledgeBase, limit: int = BETTER_MODELS) -> list[Model]:
+    """Smaller KB models whose preferred published MMLU-Pro score (Model.quality_score) of the
+    same variant (instruct against instruct, a reasoning mode against a reasoning mode, base
+    against base) is at least `model`'s: the best `limit` of them, highest score first (ties:
+    larger, then id). Scores from different publishers and settings are compared as published
+    (the plan says so); none when `model` has no score."""
+    mine = model.quality_score(PRIMARY_BENCHMARK)
+    if mine is None:
+        return []
+    size = parameter_count(model.architecture)
+    found = []
+    for m in kb.all_models():
+        q = m.quality_score(PRIMARY_BENCHMARK)
+        if m.id != model.id and q is not None and q.variant == mine.variant and q.score >= mine.score:
+            n = parameter_count(m.architecture)
+            if n < size:
+                found.append((-q.score, -n, m.id, m))
+    return [m for *_, m in sorted(found)[:limit]]
+
+
 def other_models(ask: Ask, kb: KnowledgeBase) -> list[Model]:
-    """Smaller siblings and the models distilled from this one, largest first."""
+    """Smaller siblings, the models distilled from this one and the better_models, largest
+    first."""
     mine = parameter_count(ask.model.architecture)
     out = {s: kb.model(s) for s in ask.model.siblings}
     out.update({m.id: m for m in kb.all_models() if m.distilled_from == ask.model.id})
+    out.update({m.id: m for m in better_models(ask.model, kb)})
     return sorted((m for m in out.values() if parameter_count(m.architecture) < mine),
                   key=lambda m: (-parameter_count(m.architecture), m.id))

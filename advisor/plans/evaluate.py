@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from advisor.kb.schema import GPU, Architecture, Model
+from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model
 from advisor.plans import commands as cmd
 from advisor.plans.objective import Objective
 from advisor.plans.plan import Candidate, Plan
@@ -300,7 +300,7 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     the card asked: it is not the user's."""
     out = []
     if plan.model.id != ask.model.id:
-        out.append(f"another model ({plan.model.name})")
+        out.append(f"another model ({plan.model.name}{_scores(plan.model, ask.model)})")
     if plan.precision.name != ask.precision.name:
         out.append(f"weights at {plan.precision.name}")
     if plan.runtime == "llama.cpp" and plan.flash_attn and not ask.work.flash_attn:
@@ -334,6 +334,14 @@ def _per_head_cache_note(a: Architecture, work: Workload) -> str:
             f"attn_k_b / attn_v_b), whose KV cache is the latent, {small / 1e9:.2f} GB at this "
             f"context; files without them (Ollama's, and any converted earlier) cache per-head K "
             f"and V, {per_head / 1e9:.2f} GB, as sized here")
+
+
+def _scores(other: Model, asked: Model) -> str:
+    """', MMLU-Pro 69 against 66.4 as published' where both models have a published score."""
+    a, b = other.quality_score(PRIMARY_BENCHMARK), asked.quality_score(PRIMARY_BENCHMARK)
+    if a is None or b is None:
+        return ""
+    return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"
 
 
 def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,

@@ -20,6 +20,19 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   https://github.com/vllm-project/recipes/blob/main/OpenAI/GPT-OSS.md).
   https://docs.vllm.ai/en/latest/features/quantization/supported_hardware.html
   and https://docs.vllm.ai/en/latest/getting_started/installation/gpu.html
+- vLLM runs DeepSeek V3.2's sparse attention (the lightning indexer's DeepGEMM kernels and
+  FlashMLA sparse) on Hopper and Blackwell data-center GPUs, SM90 and SM100 ("Only Hopper and
+  Blackwell data center GPUs are supported for now", its recipe of September 2025; "We plan to
+  expand the architectures supported beyond Hopper and Blackwell", vLLM's DeepSeek-V3.2-Exp post,
+  https://github.com/vllm-project/vllm-project.github.io/blob/main/_posts/2025-09-29-deepseek-v3-2.md),
+  and since v0.12.0 on AMD Instinct (CDNA3, CDNA4: "DeepSeek v3.2 + SparseMLA support (#26670)",
+  https://github.com/vllm-project/vllm/releases/tag/v0.12.0). Later releases enable DSA models on
+  SM120 (v0.24.0: "enabled on SM120 alongside GLM-5.1", #43477) for DeepSeek-V4; whether that
+  covers V3.2 was not read, so consumer and workstation Blackwell stay refused.
+- Neither llama.cpp nor vLLM runs Llama 3.2 Vision (mllama, cross-attention layers): llama.cpp
+  has no mllama architecture, and vLLM removed it with the V0 encoder-decoder runner
+  (https://github.com/vllm-project/vllm/pull/24907, September 2025, before v0.11.0). transformers
+  runs it (MllamaForConditionalGeneration).
 - transformers (PyTorch) runs 16/32-bit weights on CUDA, ROCm and Apple's MPS; bitsandbytes
   (int8, nf4) and the AWQ/GPTQ kernels on CUDA (and ROCm builds); FP8 where the card computes in
   FP8. https://huggingface.co/docs/transformers/main/en/quantization/overview
@@ -47,6 +60,8 @@ _MXFP4_ARCHITECTURES = ("hopper", "blackwell", "cdna3", "cdna4")
 _FP8_WEIGHT_ONLY = ("ampere",)
 # Accelerators no ggml backend runs (llama.cpp's SYCL backend is for Intel's GPUs, see above).
 _NO_GGML_BACKEND = ("gaudi2", "gaudi3")
+# DeepSeek V3.2's sparse attention in vLLM (see above).
+_VLLM_SPARSE_MLA_ARCHITECTURES = ("hopper", "blackwell", "cdna3", "cdna4")
 _CHECKPOINT_4BIT = ("awq", "gptq", "int4", "gptq-int8", "gptq-int3", "gptq-int2")
 
 
@@ -57,6 +72,11 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
     every type, its F32/F16/BF16 files too, and vLLM and transformers cannot run it."""
     vendor = gpu.vendor
     gguf = p.family == "gguf" or gguf_container(model)
+    arch = getattr(model, "architecture", None)
+    if getattr(arch, "cross_attention_interval", None) and runtime in ("llama.cpp", "vllm"):
+        return (f"{RUNTIME_NAMES[runtime]} does not run Llama 3.2 Vision's cross-attention layers "
+                "(mllama): llama.cpp has no such architecture and vLLM removed it in 2025; run "
+                "it with transformers")
     if runtime == "llama.cpp":
         if gpu.architecture in _NO_GGML_BACKEND:
             return (f"llama.cpp has no backend for the {gpu.name}: its SYCL backend runs Intel's "
@@ -82,6 +102,11 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
         if p.name == "mxfp4" and gpu.architecture not in _VLLM_MXFP4_ARCHITECTURES:
             return (f"vLLM's MXFP4 kernels run on Ampere and newer NVIDIA GPUs, CDNA3, CDNA4 and "
                     f"RDNA4, not on the {gpu.name}")
+        if getattr(arch, "index_heads", None) and not (
+                gpu.architecture in _VLLM_SPARSE_MLA_ARCHITECTURES and gpu.segment == "datacenter"):
+            return (f"vLLM runs DeepSeek Sparse Attention (the lightning indexer) only on Hopper and "
+                    f"Blackwell data-center GPUs and AMD Instinct MI300/MI350, not on the "
+                    f"{gpu.name}: run a GGUF with llama.cpp")
         return None
     if runtime == "transformers":
         if gguf:

@@ -241,6 +241,23 @@ LLAMACPP_KQ_SCORE_BYTES = 4
 LLAMACPP_KQ_MASK_BYTES_NO_FA = 4
 # vLLM allocates the KV cache in blocks of 16 tokens a sequence (CacheConfig.block_size default).
 VLLM_BLOCK_TOKENS = 16
+# DeepSeek V3.2 (sparse MLA) in vLLM: FlashMLASparse pages are 64 tokens ("Forcing kv cache
+# block size to 64 for FlashMLASparse backend.", vllm/platforms/cuda.py check_and_update_config).
+VLLM_SPARSE_MLA_BLOCK_TOKENS = 64
+# vLLM's DeepSeek V3.2 indexer key cache: FP8 values with one fp32 scale a block of 128
+# ("fp8 naive cache"): index_head_dim + index_head_dim // 128 x 4 bytes a token a layer
+# (vllm/model_executor/models/deepseek_v2.py, Indexer: DeepseekV32IndexerCache head_dim), 132
+# for V3.2, whatever --kv-cache-dtype says. Its FP8 latent ("fp8_ds_mla", chosen for any fp8
+# --kv-cache-dtype by vllm/model_executor/models/config.py DeepseekV32ForCausalLM) is 656 bytes:
+# kv_lora_rank FP8 values, one fp32 scale a 128 of them, and the rope part in 16 bits.
+VLLM_FP8_SCALE_BLOCK = 128
+VLLM_FP8_SCALE_BYTES = 4
+# Gated DeltaNet state elements: llama.cpp keeps the conv and recurrent states in F32
+# (llama_memory_recurrent, type_r and type_s GGML_TYPE_F32 in llama_model::create_memory);
+# vLLM in the model dtype (MambaStateDtypeCalculator.gated_delta_net_state_dtype with
+# --mamba-cache-dtype auto), 16 bits for the BF16 checkpoints.
+LLAMACPP_RECURRENT_STATE_BYTES = 4
+MODEL_DTYPE_STATE_BYTES = 2
 # vLLM (V1 engine, the default since v0.8; calibrated against v0.8-v0.11 start-up logs): the
 # share of each GPU it may use (--gpu-memory-utilization, default 0.9: vllm/config CacheConfig).
 VLLM_GPU_MEMORY_UTILIZATION = 0.9

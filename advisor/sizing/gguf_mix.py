@@ -100,7 +100,10 @@ def quantizable(t: Tensor) -> bool:
 def _role(name: str) -> tuple[bool, str, bool]:
     """What tensor_types reads of a tensor's name: whether a matrix of that name is quantized
     (not a norm, the router or a bias), its category, and whether it holds routed experts."""
-    named = "norm" not in name and not name.startswith("ffn_gate_inp") and not name.endswith("_bias")
+    # llama-quant.cpp also leaves "ssm_conv1d.weight" alone (Mamba's and Gated DeltaNet's small
+    # 2-D convolution kernels stay F32)
+    named = ("norm" not in name and not name.startswith("ffn_gate_inp") and not name.endswith("_bias")
+             and name != "ssm_conv1d")
     return named, category(name), name.endswith("_exps")
 
 

@@ -99,7 +99,10 @@ def peak_tflops(gpu: GPU, p: Precision, runtime: str = "llama.cpp") -> float | N
     if p.name == "fp8" and gpu.fp8_tflops and runtime != "llama.cpp":
         return gpu.fp8_tflops
     base = gpu.bf16_tflops if p.name == "bf16" and gpu.bf16_tflops else gpu.fp16_tflops
-    if base is None:
+    if gpu.fp32_tflops is not None and (base is None or gpu.fp32_tflops > base):
+        # a card whose FP16 is slower than its FP32 (Pascal GP102, the Tesla P40: FP16 at 1/64,
+        # no tensor cores) is run in FP32: llama.cpp computes there in FP32, and cuBLAS's FP16
+        # GEMMs with FP32 compute run at the FP32 rate
         base = gpu.fp32_tflops
     if base is None:
         return None

@@ -12,13 +12,27 @@ Names in every layer (the "blk.N." prefix and ".weight" left out; "_bias" stands
   one per head in Command R+, kept 1-D as llama.cpp leaves norms unquantized); attn_sinks
   (gpt-oss).
 - multi-head latent attention (DeepSeek V2/V3): attn_q_a, attn_q_a_norm, attn_q_b (or attn_q
-  with no q_lora_rank), attn_kv_a_mqa, attn_kv_a_norm, attn_kv_b, attn_output.
+  with no q_lora_rank), attn_kv_a_mqa, attn_kv_a_norm, attn_kv_b, attn_output; with DeepSeek
+  V3.2's lightning indexer also indexer_attn_q_b, indexer_attn_k, indexer_k_norm and its bias,
+  indexer_proj (llama.cpp's blk.N.indexer.* tensors, src/models/deepseek32.cpp: the query from
+  the q latent, one key with a LayerNorm, per-head weights).
+- gated attention (Qwen3-Next, attn_output_gate): attn_q holds the query and the output gate,
+  twice attention_heads x head_dim rows, as llama.cpp's qwen3next stores it.
+- Gated DeltaNet linear attention (Qwen3-Next's linear layers), in llama.cpp's qwen3next names
+  (convert_hf_to_gguf.py Qwen3NextModel; GGUF files of late 2025): ssm_in (q|k|v|z), ssm_ba
+  (beta|alpha), ssm_conv1d (kernel x conv_dim, kept F32 by the quantizer), ssm_dt (dt bias),
+  ssm_a, ssm_norm (the gated RMSNorm, linear_value_head_dim), ssm_out.
+- cross-attention layers (Llama 3.2 Vision): cross_attn_q, cross_attn_k, cross_attn_v,
+  cross_attn_output, cross_attn_q_norm, cross_attn_k_norm (head_dim), cross_attn_attn_gate and
+  cross_attn_mlp_gate (one value each), as transformers' MllamaCrossAttentionDecoderLayer has
+  them (llama.cpp has no mllama architecture to name them).
 - dense FFN: ffn_gate, ffn_up, ffn_down; ffn_up alone holds gate|up when fused (Phi-3, as in
   llama.cpp); ffn_gate_bias, ffn_up_bias, ffn_down_bias with ffn_bias.
 - mixture of experts: ffn_gate_inp (router) and ffn_gate_inp_bias (gpt-oss's router bias;
   DeepSeek V3's expert-score correction bias, llama.cpp's exp_probs_b); routed experts
   ffn_gate_exps, ffn_up_exps, ffn_down_exps (+ _bias with ffn_bias); shared experts
-  ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp.
+  ffn_gate_shexp, ffn_up_shexp, ffn_down_shexp, and ffn_gate_inp_shexp (the shared experts'
+  sigmoid gate, hidden_size x 1, 1-D in llama.cpp) with shared_expert_gate.
 - norm_0 .. norm_{norms_per_layer - 1}: the per-layer norms (attn_norm, ffn_norm, and Gemma's
   post-attention and post-FFN norms), all of hidden_size.
 """
@@ -69,6 +83,8 @@ def _attention(a: Architecture, i: int) -> list[Tensor]:
     if a.qk_norm:
         q_norm, k_norm = (q_dim, kv_dim) if a.qk_norm_per_head else (a.head_dim, a.head_dim)
         out += [Tensor("attn_q_norm", i, q_norm, 1), Tensor("attn_k_norm", i, k_norm, 1)]
+    if a.attn_output_gate:  # q_proj yields the query and its output gate: twice the rows
+        out[0] = Tensor(out[0].name, i, h, out[0].rows + q_dim)
     out.append(Tensor("attn_output", i, q_dim, h))
     if a.attn_output_bias:
         out.append(Tensor("attn_output_bias", i, h, 1))
@@ -85,12 +101,48 @@ def _latent_attention(a: Architecture, i: int) -> list[Tensor]:
                Tensor("attn_q_b", i, a.q_lora_rank, heads * qk_head)]
     else:
         out = [Tensor("attn_q", i, h, heads * qk_head)]
-    return out + [
+    out += [
         Tensor("attn_kv_a_mqa", i, h, a.kv_lora_rank + a.qk_rope_head_dim),
         Tensor("attn_kv_a_norm", i, a.kv_lora_rank, 1),
         Tensor("attn_kv_b", i, a.kv_lora_rank, heads * (a.qk_nope_head_dim + a.v_head_dim)),
         Tensor("attn_output", i, heads * a.v_head_dim, h),
     ]
+    if a.index_heads:
+        d = a.index_head_dim
+        out += [Tensor("indexer_attn_q_b", i, a.q_lora_rank, a.index_heads * d),
+                Tensor("indexer_attn_k", i, h, d), Tensor("indexer_k_norm", i, d, 1),
+                Tensor("indexer_k_norm_bias", i, d, 1), Tensor("indexer_proj", i, h, a.index_heads)]
+    return out
+
+
+def linear_conv_dim(a: Architecture) -> int:
+    """Channels of a Gated DeltaNet layer's causal convolution: q and k (linear_key_heads x
+    linear_key_head_dim each) and v (linear_value_heads x linear_value_head_dim)."""
+    return (2 * a.linear_key_heads * a.linear_key_head_dim
+            + a.linear_value_heads * a.linear_value_head_dim)
+
+
+def _linear_attention(a: Architecture, i: int) -> list[Tensor]:
+    """A Gated DeltaNet layer (Qwen3-Next): in_proj_qkvz, in_proj_ba, conv1d, dt_bias, A_log,
+    the gated norm and out_proj of transformers' Qwen3NextGatedDeltaNet."""
+    h, nv = a.hidden_size, a.linear_value_heads
+    key_dim = a.linear_key_heads * a.linear_key_head_dim
+    value_dim = nv * a.linear_value_head_dim
+    return [Tensor("ssm_in", i, h, 2 * key_dim + 2 * value_dim), Tensor("ssm_ba", i, h, 2 * nv),
+            Tensor("ssm_conv1d", i, a.linear_conv_kernel, linear_conv_dim(a)),
+            Tensor("ssm_dt", i, nv, 1), Tensor("ssm_a", i, nv, 1),
+            Tensor("ssm_norm", i, a.linear_value_head_dim, 1), Tensor("ssm_out", i, value_dim, h)]
+
+
+def _cross_attention(a: Architecture, i: int) -> list[Tensor]:
+    """A cross-attention layer's attention (Llama 3.2 Vision): projections of the self-attention
+    shape (K and V read the projected image features, hidden_size wide), q/k norms, two gates."""
+    h, d = a.hidden_size, a.head_dim
+    q_dim, kv_dim = a.attention_heads * d, a.kv_heads * d
+    return [Tensor("cross_attn_q", i, h, q_dim), Tensor("cross_attn_k", i, h, kv_dim),
+            Tensor("cross_attn_v", i, h, kv_dim), Tensor("cross_attn_q_norm", i, d, 1),
+            Tensor("cross_attn_k_norm", i, d, 1), Tensor("cross_attn_output", i, q_dim, h),
+            Tensor("cross_attn_attn_gate", i, 1, 1), Tensor("cross_attn_mlp_gate", i, 1, 1)]
 
 
 def _dense_ffn(a: Architecture, i: int) -> list[Tensor]:
@@ -122,6 +174,8 @@ def _moe_ffn(a: Architecture, i: int) -> list[Tensor]:
         s = f * a.experts_shared
         out += [Tensor("ffn_gate_shexp", i, h, s), Tensor("ffn_up_shexp", i, h, s),
                 Tensor("ffn_down_shexp", i, s, h)]
+        if a.shared_expert_gate:
+            out.append(Tensor("ffn_gate_inp_shexp", i, h, 1))
     return out
 
 
@@ -129,11 +183,17 @@ def _moe_ffn(a: Architecture, i: int) -> list[Tensor]:
 def model_tensors(a: Architecture) -> tuple[Tensor, ...]:
     """Every tensor, in llama.cpp's order (a tuple: the cached list is shared)."""
     h = a.hidden_size
-    out = [Tensor("token_embd", None, h, a.vocab_size), Tensor("output_norm", None, h, 1)]
+    out = [Tensor("token_embd", None, h, a.vocab_size + a.embedding_extra_rows),
+           Tensor("output_norm", None, h, 1)]
     if not a.tied_embeddings:
         out.append(Tensor("output", None, h, a.vocab_size))
     for i in range(a.layers):
-        out += _attention(a, i)
+        if a.is_linear_layer(i):
+            out += _linear_attention(a, i)
+        elif a.is_cross_attention_layer(i):
+            out += _cross_attention(a, i)
+        else:
+            out += _attention(a, i)
         out += _moe_ffn(a, i) if a.is_moe_layer(i) else _dense_ffn(a, i)
         out += [Tensor(f"norm_{k}", i, h, 1) for k in range(a.norms_per_layer)]
     return tuple(out)
