@@ -57,7 +57,7 @@ def test_a_tiny_width_is_drawn_at_the_narrowest_readable_one():
     (("explain", "llama-3.1-8b", "rtx-4090", "--gpu-memory-utilization", "x"), ("not a valid float",)),
     (("explain", "llama-3.1-8b", "rtx-4090", "--format", "x"), ("'x' is not one of",)),
     (("explain", "llama-3.1-8b", "rtx-4090", "--contxt", "5"), ("No such option '--contxt'", "--context")),
-    (("explain", "llama-3.1-8b"), ("Missing argument 'GPU'", "explain --help")),
+    (("explain",), ("Missing argument 'MODEL'", "explain --help")),
     (("--bogus",), ("No such option '--bogus'",)),
     (("rules", "bogus"), ("No such command 'bogus'",)),
     (("kb", "show"), ("Missing argument",)),
