@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from advisor.cache import Key, cached, code_files
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, AdvisorErrors
 from advisor.facts import Situation, build_situation
 from advisor.kb.schema import with_fields
 from advisor.kb.store import KnowledgeBase
@@ -77,7 +77,7 @@ def load_rulebook(extra: list[Path] | tuple = ()) -> list[RuleSpec]:
     try:
         rules = cached("RULES", "rules", key, load, valid)
     except RuleErrors as exc:
-        raise AdvisorError(str(exc)) from None
+        raise AdvisorErrors(exc.errors) from None
     from advisor.rules.engine import split_rulebook
 
     split_rulebook(rules)  # what the rules engine holds: refused here, before any question
@@ -100,6 +100,8 @@ class Advisory:
     # where the precision came from when the model named it (an Ollama tag), in words; None
     # when --precision gave it or it is the checkpoint as published / a file's own
     precision_source: str | None = None
+    # the objective file the plans were ranked by, as the advisory names it
+    objective_path: str = "rules/objective.yaml"
 
     @property
     def plan(self):
@@ -328,8 +330,18 @@ class Advisor:
                 offered.append((self.rules[first].priority, rank, plans.index(plan), plan, first))
         offered.sort(key=lambda t: t[:3])
         return replace(adv, offered=tuple((t[3], t[4]) for t in offered),
+                       objective_path=objective_name(self.objective),
                        path_plans=tuple(planset.in_order()), cannot_run=planset.cannot_run,
                        plan_firings=tuple((p.path, r) for p, r in zip(plans, matched)))
+
+
+def objective_name(objective) -> str:
+    """The objective's file as an advisory names it: rules/objective.yaml for the built-in one
+    (the same on every machine), else its path (an objective.yaml in a --rules folder)."""
+    path = getattr(objective, "path", None)
+    if path is None or Path(path) == data_dir("rules") / "objective.yaml":
+        return "rules/objective.yaml"
+    return str(path)
 
 
 def _distinct(plans: list) -> list:

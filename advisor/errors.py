@@ -2,7 +2,22 @@
 
 
 class AdvisorError(Exception):
-    """Bad input: an unknown id, a malformed KB or rule file, an invalid option."""
+    """Bad input: an unknown id, a malformed KB or rule file, an invalid option. One line: a
+    newline in it (from a name the user gave) is printed as an escape."""
+
+
+class AdvisorErrors(AdvisorError):
+    """Several errors found at once (every error of the rule files, of the KB), printed one a
+    line; a newline inside one error (quoted from a file) is printed as an escape."""
+
+    def __init__(self, errors):
+        from advisor.text import escaped
+
+        self.errors = [escaped(e, keep_newlines=False) for e in errors]
+        super().__init__("\n".join(self.errors))
+
+    def __reduce__(self):  # pickled (a generate worker's): rebuilt from the list, not the text
+        return type(self), (self.errors,)
 
 
 def closest(name: str, known: list[str], n: int = 3) -> list[str]:

@@ -81,6 +81,10 @@ MAX_YAML_BYTES = 1 << 20
 # YAML aliases: a document may reuse anchored nodes, but its expanded tree may hold at most this
 # many nodes (a KB entry holds a few hundred; a billion-laughs file billions).
 MAX_YAML_NODES = 100_000
+# Entries in the user's KB folders (--kb, $ADVISOR_KB), all together: each is parsed and
+# validated (about 5 ms) whenever a folder changes, so 2,048 keep the first run after a change
+# near 10 s on a slow machine. The built-in KB holds 256.
+MAX_USER_KB_ENTRIES = 2048
 # An integer literal longer than this in YAML or JSON is no count of anything real.
 MAX_INT_DIGITS = 30
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from advisor import cache
 from advisor.paths import data_dir
 from advisor.text import one_line  # noqa: F401 - the shared helper, imported from here too
-from advisor.plans.runtimes import RUNTIME_NAMES
+from advisor.plans.runtimes import RUNTIME_NAMES, RUNTIMES, runs_on
 from advisor.sizing import constants as c
 
 if TYPE_CHECKING:
@@ -190,7 +190,8 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "offered": list(advisory.offered), "cannot_run": advisory.cannot_run,
         "prefer": advisory.prefer, "asked_n": s.gpu_count, "runtime_names": RUNTIME_NAMES,
         "backend": _BACKEND.get(s.gpu.vendor, "GPU"), "oom_error": _OOM.get(s.gpu.vendor, "an out-of-memory error"),
-        "objective_path": "rules/objective.yaml",
+        "runs_here": any(runs_on(r, s.gpu) for r in RUNTIMES),
+        "objective_path": md_text(getattr(advisory, "objective_path", "rules/objective.yaml")),
     }
     name = "finetune.md.j2" if s.work.task == "finetune" else "advisory.md.j2"
     if s.work.task == "finetune":

@@ -160,6 +160,21 @@ def check_tree(out: Path, pages: list[Page], fmt: str) -> None:
             files.check_entry(d / name)
 
 
+def check_no_clash(out: Path, pages: list[Page], fmt: str) -> None:
+    """--force writes beside another program's files, never over them: in a folder without
+    the marker, refuse (AdvisorError, naming it) when a file the run would write is already
+    there (an index.md of the user's own, a style.css, a page's name)."""
+    if not out.is_dir() or _marked(out):
+        return
+    ext = FORMATS[fmt]
+    site_files = ("style.css", "site.js", "list.html") if fmt == "html" else ()
+    for rel in (f"index.{ext}", *site_files, *(page.relpath for page in pages)):
+        if os.path.lexists(out / rel):
+            raise AdvisorError(f"--out '{out}' already holds '{rel}', which advisor generate did "
+                               f"not write: --force writes beside other files, never over them "
+                               f"(move it, or give another folder)")
+
+
 def _index_states(out: Path) -> dict[str, str]:
     """index file name -> complete | partial (the run that wrote it had failed pages)."""
     try:
@@ -233,6 +248,8 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
     out = Path(out)
     check_out(out, force)
     check_tree(out, pages, fmt)
+    if force:
+        check_no_clash(out, pages, fmt)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -13,7 +13,7 @@ from importlib import import_module
 
 import click
 
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, AdvisorErrors
 from advisor.text import escaped
 
 # command name -> the module that defines it (as an attribute of the same name)
@@ -32,8 +32,11 @@ class _Group(click.Group):
             sys.stdout.flush()  # a full disk (`> /dev/full`) fails here, not at exit
             return result
         except AdvisorError as exc:
-            _say(f"advisor: error: {escaped(str(exc))}")
+            # one line; several (every error of the rule files or the KB) one a line
+            _say(f"advisor: error: {escaped(str(exc), keep_newlines=isinstance(exc, AdvisorErrors))}")
             ctx.exit(2)
+        except click.UsageError as exc:  # a subcommand's options: one line, as any bad input
+            _usage_error(exc)
         except OSError as exc:
             if not (_output_failed() or (exc.filename is None and exc.errno in _WRITE_ERRORS)):
                 raise
@@ -56,6 +59,12 @@ class _Group(click.Group):
             _silence(sys.stderr)
             sys.exit(2)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:  # advisor's own options (`advisor --bogus`)
+            _usage_error(exc)
+
     def list_commands(self, ctx):
         return sorted({*super().list_commands(ctx), *_COMMANDS})
 
@@ -76,6 +85,17 @@ def _say(line: str) -> None:
         click.echo(line, err=True)
     except (OSError, ValueError, AttributeError):
         _silence(sys.stderr)
+
+
+def _usage_error(exc: click.UsageError):
+    """Report a command line click cannot parse (an unknown option, a value of the wrong type,
+    a missing argument) as one line, `advisor: error: ...` and the command's --help, and exit 2.
+    Running advisor, or one of its groups, with nothing after it still shows the help."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        raise exc
+    where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    _say(f"advisor: error: {escaped(exc.format_message(), keep_newlines=False)}{where}")
+    raise click.exceptions.Exit(2)
 
 
 def _output_failed() -> bool:

@@ -17,6 +17,7 @@ rich's Markdown renderer, with these changes for the advisories:
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -56,12 +57,26 @@ THEME = Theme({
 _VERDICT = "Verdict: "
 
 
+# The narrowest drawing: below it a heading would take a line a character. A terminal narrower
+# than this wraps the longer lines itself, and nothing is lost.
+MIN_WIDTH = 20
+
+
 def make_console(file, *, width: int | None = None, color: bool | None = None) -> Console:
-    """A console that writes to file as to a terminal. width: columns (None: the terminal's,
-    else $COLUMNS, else 80). color: False for no escape codes at all; None: rich's choice (the
-    terminal's colours; none where NO_COLOR is set, or TERM=dumb)."""
-    return Console(file=file, width=width, force_terminal=True, theme=THEME, highlight=False,
-                   emoji=False, markup=False, color_system=None if color is False else "auto")
+    """A console that writes to file as to a terminal. width: columns (None: $COLUMNS when it
+    is a positive number, else the terminal's, else 80), at least MIN_WIDTH. color: False for
+    no escape codes at all; None: rich's choice (the terminal's colours; none where NO_COLOR is
+    set, or TERM=dumb)."""
+    console = Console(file=file, width=width, force_terminal=True, theme=THEME, highlight=False,
+                      emoji=False, markup=False, color_system=None if color is False else "auto")
+    if console.width < 1:  # COLUMNS=0, which rich takes as a width of 0 and draws nothing
+        try:
+            columns = os.get_terminal_size(file.fileno()).columns
+        except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+            columns = 0
+        console.width = columns or 80
+    console.width = max(console.width, MIN_WIDTH)
+    return console
 
 
 def print_markdown(console: Console, text: str) -> None:

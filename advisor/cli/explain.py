@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from advisor.cli.finetune_options import finetune_options, finetune_spec
+from advisor.cli.finetune_options import finetune_options, finetune_spec, given_options
 from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
 from advisor.cli.terminal import format_option, write_markdown
 
@@ -60,8 +60,11 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     from advisor.advise import Advisor
     from advisor.render import render_json, render_markdown
 
-    spec, defaults = finetune_spec(task, finetune, {"precision": precision, "context": context,
-                                                     "batch": batch})
+    spec, defaults = finetune_spec(task, finetune, given_options(click.get_current_context(), {
+        "precision": precision, "context": context, "batch": batch, "runtime": runtime,
+        "kv_cache": kv_cache, "flash_attn": flash_attn,
+        "gpu_memory_utilization": gpu_memory_utilization, "prefer": prefer,
+        "prompt_tokens": prompt_tokens, "ram_gb": ram_gb, "ram_bandwidth": ram_bandwidth}))
     batch = 1 if batch is None else batch
     if precision is None:
         defaults = defaults | {"precision"}

@@ -46,9 +46,25 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+# An inference option -> the fine-tuning knob that answers the same question, where there is one
+_COUNTERPARTS = {"precision": "--method", "context": "--seq-len", "batch": "--micro-batch"}
+
+
+def given_options(ctx: click.Context, values: dict) -> dict:
+    """values (option name -> value) with None for each option left at its default: what the
+    user gave, also for options whose default is not None (--kv-cache fp16, --prompt-tokens)."""
+    from click.core import ParameterSource
+
+    return {name: value if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT,
+                                                                   ParameterSource.DEFAULT_MAP)
+            else None for name, value in values.items()}
+
+
 def finetune_spec(task: str, given: dict, inference_only: dict) -> tuple[FinetuneSpec | None, set]:
-    """given: the fine-tuning knobs (None when not set); inference_only: --precision, --context,
-    --batch as given (None when not set). Raises AdvisorError for a knob of the other task."""
+    """given: the fine-tuning knobs (None when not set); inference_only: the inference options
+    as given (None when not set: given_options). Raises AdvisorError for an option of the other
+    task: fine-tuning sizes none of them, and an answer that ignored one would look as if it
+    had taken it into account."""
     set_knobs = [k for k in _KNOBS if given.get(k) is not None]
     if task == "inference":
         if set_knobs:
@@ -56,8 +72,10 @@ def finetune_spec(task: str, given: dict, inference_only: dict) -> tuple[Finetun
         return None, set()
     for name, value in inference_only.items():
         if value is not None:
-            hint = {"context": "--seq-len", "batch": "--micro-batch"}.get(name, "--method")
-            raise AdvisorError(f"{_flag(name)} applies to inference; for fine-tuning use {hint}")
+            hint = _COUNTERPARTS.get(name)
+            raise AdvisorError(f"{_flag(name)} applies to inference; for fine-tuning use {hint}"
+                               if hint else f"{_flag(name)} applies to inference, not to --task "
+                                            f"finetune")
     method = given.get("method") or c.FT_DEFAULT_METHOD
     if method == "full":
         for k in ("lora_rank", "lora_targets"):

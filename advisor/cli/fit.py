@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from advisor.cli.finetune_options import finetune_options, finetune_spec
+from advisor.cli.finetune_options import finetune_options, finetune_spec, given_options
 from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
 from advisor.cli.terminal import format_option, write_table
 
@@ -54,7 +54,8 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
             ram_gb = round(machine.ram_bytes / 2**30, 1)
     gpus = 1 if gpus is None else gpus
     any_method = finetune.get("method") is None
-    spec, _ = finetune_spec(task, finetune, {"context": context, "batch": batch})
+    spec, _ = finetune_spec(task, finetune, given_options(click.get_current_context(), {
+        "context": context, "batch": batch, "ram_gb": ram_gb, "prefer": prefer}))
     if spec is not None:  # what holds for every model, once: not "no model" for a bad knob
         from advisor.sizing.finetune import validate_spec, with_changes
 

@@ -31,6 +31,7 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 
     from advisor.limits import batch_words, check_question
+    from advisor.render import one_line
 
     check_question(gpus=max_gpus, gpus_flag="--max-gpus", batch=batch, context=context)
     kb = load_kb_from(kb_dirs)
@@ -39,6 +40,12 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     ollama = None if precision else kb.ollama(model)
     # an Ollama name (qwen2.5:32b) stands for its tag's quantization unless --precision says otherwise
     p = parse_precision(precision) if precision else (parse_precision(ollama.precision) if ollama else None)
+    if p is not None:  # explain's refusal of a format the architecture has no weights for
+        from advisor.sizing.weights import format_mismatch
+
+        bad = format_mismatch(m.architecture, p)
+        if bad:
+            raise AdvisorError(f"--precision {p.name}: {bad} ({one_line(m.name)})")
     most = m.context_limit
     if context is None:
         context = min(DEFAULT_CONTEXT_TOKENS, most)
@@ -54,8 +61,6 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
                "gpus": [r.to_json() for r in rows]}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
-    from advisor.render import one_line
-
     at = f" at {p.name}" if p else ""
     name = one_line(m.name)
     if not rows:

@@ -58,11 +58,13 @@ def gguf_header_model(h, path: Path) -> tuple[FileModel, str]:
     from advisor.files.gguf_file import file_type_name
     from advisor.files.gguf_model import check_parameter_count, gguf_architecture, gguf_precision
 
+    from advisor.render import md_text  # the note is markdown: the file's name is text in it
+
     fields, family, name = gguf_architecture(h)
     precision = gguf_precision(h, file_type_name(h))
     inv = TensorInventory(source=str(path), format="gguf", precision=precision,
                           tensors=tuple(h.tensors),
-                          assumptions=(f"weights: the {len(h.tensors)} tensors of {path.name} as "
+                          assumptions=(f"weights: the {len(h.tensors)} tensors of {md_text(path.name)} as "
                                        f"stored (ggml types and shapes from the GGUF header)",))
     model = _build(name, family, fields, str(path), inv)
     check_parameter_count(path, model.architecture, h.tensors)
@@ -181,11 +183,17 @@ def config_model(cfg: dict, where: str, shards, label: str, name: str) -> tuple[
     from advisor.sizing.precision import parse_precision
 
     try:
-        parse_precision(precision)
+        stored = parse_precision(precision)
     except AdvisorError:
         raise AdvisorError(f"{where}: quantization method {quote.value(precision)} is not one "
                            "the sizing knows (gptq, awq, bitsandbytes, fp8)") from None
-    return _build(name, str(cfg.get("model_type", "")), fields, where, inv), precision
+    model = _build(name, str(cfg.get("model_type", "")), fields, where, inv)
+    if inv is not None and (stored.family == "float" or stored.name in ("fp8", "fp8-ffn")):
+        # one element a weight (packed 4-bit formats hold several in one): the GGUF check holds
+        from advisor.files.gguf_model import check_parameter_count
+
+        check_parameter_count(label, model.architecture, inv.tensors)
+    return model, precision
 
 
 def load_path(path: Path, label: str | None = None, quant: str | None = None) -> tuple[FileModel, str]:

@@ -189,6 +189,15 @@ def _latent_attention(h: GGUFHeader, k, f: dict, kv_lora: int, arch: str) -> dic
                            f"{rope} rope dimensions a per-head part: not a latent-attention model "
                            "this sizing knows")
     out.update(qk_nope_head_dim=key - rope, v_head_dim=value)
+    # The layout the metadata names must be the tensors': llama.cpp loads attn_k_b/attn_v_b when
+    # the _mla lengths are there, attn_kv_b when not, and refuses a file that lacks them.
+    parts = {t.name.rsplit(".", 2)[-2] for t in h.tensors if t.name.startswith("blk.")}
+    has, wants = ("attn_kv_b", "attn_k_b") if key_mla else ("attn_k_b", "attn_kv_b")
+    if has in parts and wants not in parts:
+        raise AdvisorError(f"{h.path}: {arch}'s metadata {'has' if key_mla else 'lacks'} "
+                           f"attention.key_length_mla, but its tensors are {has}, not {wants}: "
+                           "the metadata and the tensors are of two conversions (llama.cpp "
+                           "cannot load it)")
     return out
 
 

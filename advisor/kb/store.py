@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence, TypeVar
 
-from advisor.errors import AdvisorError, closest
+from advisor.errors import AdvisorError, AdvisorErrors, closest
 from advisor.kb.schema import GPU, Model
 from advisor.paths import data_dir
 from advisor.yamlfile import YamlFileError, is_mapping, is_sequence, read_yaml
@@ -32,12 +32,8 @@ KB_ENV = "ADVISOR_KB"
 KINDS = {"models": Model, "gpus": GPU}
 
 
-class KBErrors(AdvisorError):
+class KBErrors(AdvisorErrors):
     """Every error found in the KB folders, one `path:line: field 'x': message` a line."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = list(errors)
-        super().__init__("\n".join(self.errors))
 
 
 def _key_line(node: yaml.Node | None, key: str) -> int | None:
@@ -275,9 +271,17 @@ def load_kb(root: Path | None = None, extra: Sequence[Path] = ()) -> KnowledgeBa
         elif not any((d / k).is_dir() for k in KINDS):
             errors.append(f"{d}:1: KB folder has no models/ or gpus/ folder: nothing would load from it")
     indexes = {kind: _Index(kind.rstrip("s")) for kind in KINDS}
+    files = {(layer, kind): _entry_files(d, kind, errors) for layer, d in enumerate(layers)
+             for kind in KINDS}
+    from advisor.limits import MAX_USER_KB_ENTRIES
+
+    user = sum(len(f) for (layer, _), f in files.items() if layer > 0)
+    if user > MAX_USER_KB_ENTRIES:  # counted before any is read: bounded time
+        raise KBErrors([f"{layers[1]}:1: the user KB folders hold {user:,} entries; at most "
+                        f"{MAX_USER_KB_ENTRIES:,} are read (each is parsed and validated)"])
     for layer, d in enumerate(layers):
         for kind, schema in KINDS.items():
-            for p in parse_entries(_entry_files(d, kind, errors), schema, errors):
+            for p in parse_entries(files[layer, kind], schema, errors):
                 if p.path.stem != p.entry.id:
                     errors.append(f"{p.path}:{_key_line(p.node, 'id') or 1}: field 'id': file name must be "
                                   f"the id: '{p.entry.id}.yaml'")

@@ -18,7 +18,7 @@ from operator import attrgetter
 from pathlib import Path
 
 
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, AdvisorErrors
 from advisor.limits import short
 from advisor.yamlfile import YamlFileError, is_mapping, read_yaml
 
@@ -125,7 +125,7 @@ def load_objective(path: Path) -> Objective:
     missing = sorted(_KEYS - set(data))
     if missing:
         err("prefer", f"missing {', '.join(missing)}")
-        raise AdvisorError("\n".join(errors))
+        raise AdvisorErrors(errors)
     prefer = data["prefer"]
     if prefer not in PREFERENCES:
         err("prefer", f"prefer must be one of {', '.join(PREFERENCES)}, not {short(prefer)}")
@@ -189,6 +189,6 @@ def load_objective(path: Path) -> Objective:
             parsed.append((attr, str(t).startswith("-")))
         order[p] = tuple(parsed)
     if errors:
-        raise AdvisorError("\n".join(errors))
+        raise AdvisorErrors(errors)
     return Objective(path, prefer, tuple(names), tuple(bounds), tuple(float(b) for b in bands),
                      names.index(good), usable, floor, order)

@@ -7,6 +7,9 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   16/32-bit weights converted to GGUF F16/BF16/F32. It has no loader for AWQ, GPTQ, FP8,
   bitsandbytes or MXFP4 safetensors checkpoints: those are converted (convert_hf_to_gguf.py) and
   re-quantized to a GGUF type. https://github.com/ggml-org/llama.cpp/blob/master/docs/build.md
+  It has no backend for Intel Gaudi accelerators: its SYCL backend runs Intel's GPUs (Data
+  Center Max, Flex, Arc, integrated ones), and Gaudi is none of them
+  (https://github.com/ggerganov/llama.cpp/blob/0617335927f66fe7d6de1825d36f5c7fb28c0448/docs/backend/SYCL.md#hardware).
 - vLLM runs Hugging Face checkpoints on NVIDIA (CUDA, compute capability 7.0+) and AMD (ROCm)
   GPUs; not on Apple GPUs (CPU only on macOS). FP8 needs FP8 tensor math (Ada, Hopper,
   Blackwell, CDNA3) or, weight-only with Marlin kernels, Ampere; AWQ and GPTQ kernels need compute capability 7.5+ (Turing and newer) or
@@ -55,6 +58,8 @@ _MXFP4_ARCHITECTURES = ("hopper", "blackwell", "cdna3", "cdna4")
 # Ampere runs FP8 checkpoints weight-only (W8A16) with vLLM's Marlin kernels, computing in 16 bits
 # (https://docs.vllm.ai/en/latest/features/quantization/fp8.html).
 _FP8_WEIGHT_ONLY = ("ampere",)
+# Accelerators no ggml backend runs (llama.cpp's SYCL backend is for Intel's GPUs, see above).
+_NO_GGML_BACKEND = ("gaudi2", "gaudi3")
 # DeepSeek V3.2's sparse attention in vLLM (see above).
 _VLLM_SPARSE_MLA_ARCHITECTURES = ("hopper", "blackwell", "cdna3", "cdna4")
 _CHECKPOINT_4BIT = ("awq", "gptq", "int4", "gptq-int8", "gptq-int3", "gptq-int2")
@@ -73,6 +78,9 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
                 "(mllama): llama.cpp has no such architecture and vLLM removed it in 2025; run "
                 "it with transformers")
     if runtime == "llama.cpp":
+        if gpu.architecture in _NO_GGML_BACKEND:
+            return (f"llama.cpp has no backend for the {gpu.name}: its SYCL backend runs Intel's "
+                    "GPUs (Data Center Max, Flex, Arc, integrated), not Gaudi accelerators")
         if p.family == "checkpoint":
             return (f"llama.cpp has no loader for {p.name} checkpoints: it runs GGUF files "
                     "(convert and quantize to a GGUF type such as Q8_0 or Q4_K_M)")
@@ -138,7 +146,7 @@ def runs_on(runtime: str, gpu: GPU) -> bool:
         return gpu.vendor in ("nvidia", "amd") and gpu.architecture not in _PRE_VOLTA
     if runtime == "transformers":
         return gpu.vendor != "intel"
-    return True
+    return gpu.architecture not in _NO_GGML_BACKEND
 
 
 def half_fallback(gpu: GPU, native_precision: str) -> str | None:

@@ -8,7 +8,7 @@ import re
 
 from pathlib import Path
 
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, AdvisorErrors
 from advisor.rules.cases import Outcome, load_cases, run_case
 from advisor.rules.spec import ID_RE, RuleErrors, RuleSpec, load_rules
 
@@ -44,19 +44,19 @@ def check(extra=()) -> list[RuleSpec]:
     try:
         load_objective_file(extra)  # the objective explain would use
     except AdvisorError as exc:
-        errors.append(str(exc))
+        errors += exc.errors if isinstance(exc, AdvisorErrors) else [str(exc)]
     if rules:
         from advisor.rules.engine import RuleEngine
 
         try:
             RuleEngine(rules)  # what explain builds: the engine must hold the rulebook
         except AdvisorError as exc:
-            errors.append(str(exc))
+            errors += exc.errors if isinstance(exc, AdvisorErrors) else [str(exc)]
     for d in dirs:
         if d.is_dir():
             errors += load_cases(d)[1] + _orphans(d)
-    if errors:
-        raise AdvisorError("\n".join(errors))
+    if errors:  # one line an error, whatever a message quotes from a file
+        raise AdvisorErrors(errors)
     return rules
 
 
@@ -141,7 +141,10 @@ def _scaffold_cards(rule_dir: Path) -> int:
 def scaffold(rule_dir: Path, rule_id: str) -> list[Path]:
     """Write <rule_dir>/<id>.yaml and <id>.test.yaml, a rule and cases that pass check and test."""
     if not ID_RE.match(rule_id):
-        raise AdvisorError(f"rule id '{rule_id}' must be lower-case letters, digits and dashes")
+        from advisor.limits import short
+
+        raise AdvisorError(f"rule id {short(rule_id, 80)} must be lower-case letters, digits and "
+                           "dashes")
     rule_dir = Path(rule_dir)
     paths = [rule_dir / f"{rule_id}.yaml", rule_dir / f"{rule_id}.test.yaml"]
     written: list[Path] = []

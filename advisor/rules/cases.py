@@ -23,6 +23,8 @@ so a user's rules are tested exactly as the built-in ones are.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +67,39 @@ class Outcome:
     message: str        # what happened, one line
 
 
+_TYPE_WORDS = {"bool": "true or false", "int": "a whole number", "float": "a finite number",
+               "str": "a text"}
+
+
+def _of_type(value, ftype: str) -> bool:
+    """Whether a case's value is one the fact can hold (what the sizing core would assert):
+    the engine takes scalars only, and finite numbers (NaN and infinity fail inside it)."""
+    if ftype == "bool":
+        return isinstance(value, bool)
+    if ftype == "str":
+        return isinstance(value, str)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if ftype == "int":
+        return isinstance(value, int) and abs(value) < 2**63
+    return math.isfinite(value) and abs(value) < 1e300
+
+
+# A scenario's keys that are not text (the question's options, as explain takes them)
+_SCENARIO_TYPES = {"context": "int", "batch": "int", "gpus": "int", "seq_len": "int",
+                   "micro_batch": "int", "lora_rank": "int", "ram_gb": "float",
+                   "gradient_checkpointing": "bool", "pure_bf16": "bool", "lora_targets": "targets"}
+_TYPE_WORDS["targets"] = "a text or a list of texts"
+
+
+def _scenario_value_ok(key: str, value) -> bool:
+    ftype = _SCENARIO_TYPES.get(key, "str")
+    if ftype == "targets":
+        return isinstance(value, str) or (isinstance(value, list)
+                                          and all(isinstance(v, str) for v in value))
+    return _of_type(value, ftype)
+
+
 def _problems(c: dict, names_seen: set) -> list[str]:
     out = []
     if not isinstance(c, dict):
@@ -89,11 +124,15 @@ def _problems(c: dict, names_seen: set) -> list[str]:
         if not isinstance(given, dict):
             out.append(f"{key} must map fact names to values")
             continue
-        for f in given:
+        for f, value in given.items():
             if f not in FACTS and f not in PLAN_FACTS:
                 near = closest(str(f), list(FACTS) + list(PLAN_FACTS))
                 out.append(f"{key}: unknown fact '{f}'"
                            + (f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""))
+                continue
+            ftype = (FACTS.get(f) or PLAN_FACTS[f])[0]
+            if not _of_type(value, ftype):
+                out.append(f"{key}: fact '{f}' is {_TYPE_WORDS[ftype]}, not {short(value)}")
     sc = c.get("scenario")
     if sc is not None:
         if not isinstance(sc, dict) or "model" not in sc or "gpu" not in sc:
@@ -102,6 +141,8 @@ def _problems(c: dict, names_seen: set) -> list[str]:
             known = _FINETUNE_KEYS if sc.get("task") == "finetune" else _SCENARIO_KEYS
             out += [f"scenario: unknown key '{k}' (known: {', '.join(known)})"
                     for k in sc if k not in known]
+            out += [f"scenario: {k} is {_TYPE_WORDS[_SCENARIO_TYPES.get(k, 'str')]}, not {short(v)}"
+                    for k, v in sc.items() if k in known and not _scenario_value_ok(k, v)]
     if c.get("derives") is not None and c.get("expect") != "fires":
         out.append("derives needs expect: fires")
     return out
@@ -177,8 +218,10 @@ def run_case(case: Case, rules: dict, advisor) -> Outcome:
                                       prefer=s.get("prefer"))
             fired = case.rule_id in adv.fired or any(r == case.rule_id for _, r in adv.offered)
             derived = {k: adv.facts[k] for k, r in adv.derived.items() if r == case.rule_id}
-    except AdvisorError as exc:
-        return Outcome(case, False, f"error: {exc}")
+    except AdvisorError as exc:  # one line, whatever the scenario's names hold
+        from advisor.text import escaped
+
+        return Outcome(case, False, f"error: {escaped(str(exc), keep_newlines=False)}")
     if fired != (case.expect == "fires"):
         return Outcome(case, False, f"expected it to {'fire' if case.expect == 'fires' else 'stay silent'}, "
                                     f"but it {'fired' if fired else 'stayed silent'}")

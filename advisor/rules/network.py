@@ -52,7 +52,7 @@ def _test(term) -> tuple:
 
 def _exclusive_key(test: tuple):
     """Tests of one fact for equality with literals that differ: at most one passes."""
-    fact, op, (how, raw) = test
+    fact, op, (how, raw, *_) = test
     if op != "==" or how != "literal":
         return None
     value = json.loads(raw)
@@ -86,11 +86,20 @@ class _Node:
 
 
 def _path(spec_or_terms) -> list[tuple]:
+    """A rule's tests, root first. A comparison of two facts (`headroom_bytes < margin_bytes`)
+    is a node of the rule's own: the core does not share it between rules (62 copies of one
+    such rule whose test passed overflowed the 64-node stack, error 303, while the tree as
+    shared held 2), so it is keyed by the rule as well."""
     if isinstance(spec_or_terms, RuleSpec):
         s = spec_or_terms
         return [("kind", "==", ("literal", json.dumps(s.scope)))] + \
-               [_test((c.fact, c.op, c.value)) for c in s.when]
+               [_own(_test((c.fact, c.op, c.value)), s.id) for c in s.when]
     return [_test(t) for t in spec_or_terms]
+
+
+def _own(test: tuple, rule_id: str) -> tuple:
+    fact, op, value = test
+    return (fact, op, value + (rule_id,)) if value[0] == "fact" else test
 
 
 class _Part:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from advisor.errors import closest
+from advisor.text import escaped
 from advisor.limits import short
 from advisor.facts import DERIVED, FACTS, guaranteed
 from advisor.facts.plans import PLAN_FACTS
@@ -89,7 +90,12 @@ class RuleSpec:
 
 
 class RuleErrors(Exception):
+    """Every error of the rule files, one `path:line: rule 'id': message` a line: a newline
+    that a message quotes from a file (a condition, a value) is shown as an escape, so that
+    each error stays one line."""
+
     def __init__(self, errors: list[str]):
+        errors = [escaped(e, keep_newlines=False) for e in errors]
         super().__init__("\n".join(errors))
         self.errors = errors
 

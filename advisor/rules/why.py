@@ -43,6 +43,11 @@ def plan_choice(advisory, rules: dict, objective) -> dict | None:
         out["reason"] = (f"rule {rule} (priority {pa}) comes before rule {other_rule} "
                          f"(priority {pb})")
         return out
+    if _finetune(best) or _finetune(other):  # advisor.advise: fine-tuning ties keep path order
+        out["reason"] = (f"both offered by rule {rule}: fine-tuning plans of one priority are "
+                         f"listed in the order of their paths, and {best.path} comes before "
+                         f"{other.path}")
+        return out
     ka, kb = objective.key(best, advisory.prefer), objective.key(other, advisory.prefer)
     for (attr, descending), a, b in zip(objective.order[advisory.prefer], ka, kb):
         if a != b:
@@ -59,7 +64,18 @@ def _attr(plan, attr: str):
     return round(v, 3) if isinstance(v, float) else v
 
 
+def _finetune(plan) -> bool:
+    return getattr(plan, "task", "inference") == "finetune"
+
+
 def _plan_numbers(plan, rule: str) -> dict:
+    if _finetune(plan):  # a FinetunePlan (advisor.plans.finetune): a training setup, no decode
+        s = plan.spec
+        return {"path": plan.path, "rule": rule, "model_id": plan.model.id, "task": "finetune",
+                "method": s.method, "seq_len": s.seq_len, "micro_batch": s.micro_batch,
+                "sharding": s.sharding, "optimizer": s.optimizer, "runtime": plan.runtime,
+                "gpu": f"{plan.gpu_count} x {plan.gpu.id}", "per_gpu_bytes": plan.per_gpu_bytes,
+                "usd_per_hour": plan.usd_per_hour, "levers": plan.levers}
     return {"path": plan.path, "rule": rule, "model_id": plan.model.id,
             "precision": plan.precision.name, "kv_cache_dtype": plan.kv_cache_dtype,
             "context_tokens": plan.context_tokens, "runtime": plan.runtime,
@@ -77,7 +93,15 @@ def _value(v) -> str:
         return f"{v:,}"
     if v is None:
         return "missing"
-    return str(v)
+    return _text(v)
+
+
+def _text(v) -> str:
+    """Text from a rule file or a fact, with what a terminal would act on (ESC, BEL, bidi
+    controls, newlines) shown as escapes: a condition reads as it was written."""
+    from advisor.text import escaped
+
+    return escaped(str(v), keep_newlines=False)
 
 
 def render_markdown(items: list[dict]) -> str:
@@ -87,7 +111,7 @@ def render_markdown(items: list[dict]) -> str:
         said = ("derived " + ", ".join(f"{k} = {_value(v)}" for k, v in res["derive"].items())
                 if "derive" in res else " and ".join(f"{k} {v}" for k, v in res.items()))
         lines.append(f"{it['order']}. `{it['rule']}` (priority {it['priority']}) {said}, "
-                     f"because {' and '.join(it['when'])}:")
+                     f"because {' and '.join(_text(w) for w in it['when'])}:")
         for name, r in it["reads"].items():
             by = f" (derived by `{r['derived_by']}`)" if "derived_by" in r else ""
             lines.append(f"   - {name} = {_value(r['value'])}{by}")
@@ -109,6 +133,12 @@ def add_why(text: str, fmt: str, advisory, rules: dict, objective=None) -> str:
 
 def _plan_markdown(choice: dict) -> str:
     def line(d: dict) -> str:
+        if d.get("task") == "finetune":
+            usd = "" if d["usd_per_hour"] is None else f", ${d['usd_per_hour']:,.2f} an hour"
+            return (f"{d['path']} ({d['rule']}): {d['model_id']}, {d['method']} with "
+                    f"{d['seq_len']:,}-token sequences, micro-batch {d['micro_batch']:,}, "
+                    f"sharding {d['sharding']}, {d['optimizer']}, {d['runtime']} on {d['gpu']}: "
+                    f"{d['per_gpu_bytes'] / 1e9:,.1f} GB a GPU{usd}")
         usd = "" if d["usd_per_million_tokens"] is None else f", ${d['usd_per_million_tokens']:,.2f} a million tokens"
         return (f"{d['path']} ({d['rule']}): {d['model_id']} at {d['precision']}, KV {d['kv_cache_dtype']}, "
                 f"{d['context_tokens']:,} tokens, {d['runtime']} on {d['gpu']}: "

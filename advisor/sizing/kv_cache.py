@@ -261,6 +261,9 @@ def kv_cache_bytes(a: Architecture, context_tokens: int, batch: int = 1, kv_dtyp
 def check_kv_dtype(kv_dtype: str, runtime: str) -> None:
     if runtime not in c.RUNTIME_KV_DTYPES:
         raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(c.RUNTIME_KV_DTYPES)})")
+    if not kv_dtype.strip():
+        raise AdvisorError(f"--kv-cache is empty: give one of {', '.join(c.RUNTIME_KV_DTYPES[runtime])} "
+                           f"({runtime}'s), or leave it out")
     if kv_dtype not in c.RUNTIME_KV_DTYPES[runtime]:
         raise AdvisorError(f"{runtime} has no {kv_dtype} KV cache "
                            f"(it offers: {', '.join(c.RUNTIME_KV_DTYPES[runtime])})")
