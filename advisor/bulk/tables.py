@@ -58,13 +58,21 @@ def fit_grid(rows: list[FitRow]) -> Grid:
 
 
 def _mmlu_pro(r: FitRow) -> str:
-    """The published score, with who ran it where that is not the publisher, and the variant
-    where it is not the instruct checkpoint: 71.1, 56.2 tiger-lab, 58.3 base deepseek."""
+    """The published score, with the variant where it is not the instruct checkpoint and who
+    ran it where that is not the publisher: 71.1, 56.2 tiger-lab, 58.3 base deepseek, 76 think
+    (long evaluator ids shortened: OLL-v2 is the Open LLM Leaderboard v2, AA Artificial
+    Analysis)."""
     q = r.quality
     if q is None:
         return "–"
-    who = [] if q.self_reported else [q.evaluator]
-    return " ".join([f"{q.score:g}", *([q.variant] if q.variant != "instruct" else []), *who])
+    who = [] if q.self_reported else [_EVALUATOR_SHORT.get(q.evaluator, q.evaluator)]
+    variant = [] if q.variant == "instruct" else [_VARIANT_SHORT.get(q.variant, q.variant)]
+    return " ".join([f"{q.score:g}", *variant, *who])
+
+
+# Short names in the MMLU-Pro column (the JSON keeps the KB's ids).
+_EVALUATOR_SHORT = {"open-llm-leaderboard-v2": "OLL-v2", "artificial-analysis": "AA"}
+_VARIANT_SHORT = {"thinking": "think"}
 
 
 def gpus_grid(rows: list[GpuRow]) -> Grid:

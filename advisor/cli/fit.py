@@ -115,9 +115,8 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
 
 
 RANK_WORDS = {
-    "quality": "best published MMLU-Pro first (each model's own publisher's figure where there is "
-               "one, else the evaluator named; settings differ, so a few points apart is no real "
-               "difference), then the models without a score, largest first",
+    "quality": "best published MMLU-Pro first (as each publisher, or the evaluator named, reports "
+               "it: not strictly comparable), then the rest largest first",
     "size": "largest first"}
 
 
