@@ -49,11 +49,14 @@ def test_every_rule_fires_in_a_golden_scenario(advisor):
 
 
 def test_exactly_one_verdict_over_the_kb(advisor, kb):
-    """Every model on every GPU (the checkpoint as published, and Q4_K_M): one verdict, the one
-    the numbers give, and a plan to follow whenever it does not run as asked."""
-    for m in kb.all_models():
-        for g in kb.all_gpus():
-            for p in (None, "Q4_K_M"):
+    """Every model at Q4_K_M on a quarter of the GPUs, rotating so every GPU meets every fourth
+    model (the checkpoint as published on every GPU is tests/test_kb_all_pairs.py's): one verdict,
+    the one the numbers give, and a plan to follow whenever it does not run as asked. The full
+    product grew with the KB to 54,000 explains (over 30 minutes of CI)."""
+    gpus = kb.all_gpus()
+    for i, m in enumerate(kb.all_models()):
+        for g in gpus[i % 4::4]:
+            for p in ("Q4_K_M",):
                 adv = advisor.explain(m.id, g.id, p)
                 assert adv.verdict in ("fits", "tight", "does-not-fit", "cannot-run")
                 if adv.verdict == "does-not-fit":
