@@ -191,13 +191,14 @@ class Advisor:
         self.engine = RuleEngine(rules)
         self.objective = objective or load_objective_file()
         self.planner = Planner(kb, self.objective)
+        self._offerable_memo: dict = {}
 
     def explain(self, model: str, gpu: str, precision: str | None = None,
                 context_tokens: int | None = None, batch: int = 1, gpus: int = 1,
                 work: Workload | None = None, kv_cache: str | None = None,
                 runtime: str | None = None, finetune: FinetuneSpec | None = None,
                 prefer: str | None = None, gpu_memory_utilization: float | None = None,
-                flash_attn: str | None = None) -> Advisory:
+                flash_attn: str | None = None, every_path: bool = True) -> Advisory:
         """precision None: the checkpoint as published (the KB's native_precision), or a model
         file's own precision. context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own
         maximum if smaller. runtime None: the format's default runtime (llama.cpp for GGUF and
@@ -206,7 +207,10 @@ class Advisor:
         the objective's). finetune: size training instead (bf16 base weights, the sequence
         length as the context). gpu_memory_utilization: vLLM's share of each GPU, kept by
         every plan (None: vLLM's 0.9, which vLLM plans may raise to what the card allows).
-        flash_attn: llama.cpp's -fa, "on" or "off" (None: auto, which is on)."""
+        flash_attn: llama.cpp's -fa, "on" or "off" (None: auto, which is on).
+        every_path: size every path's best plan (the JSON `plans`, --why); False sizes only
+        the paths whose plans the plan rules could offer (what the markdown shows): the same
+        What to do and options, less work when the question as asked is usable."""
         check_question(gpus=gpus, batch=batch, context=context_tokens)
         if not str(model).strip():
             raise AdvisorError("the model is empty: give a KB id or name (llama-3.1-8b), a model "
@@ -310,7 +314,23 @@ class Advisor:
         repo = model if "/" in model and model in m.aliases and model != m.instruct_repo else None
         ask = Ask(m, g, gpus, p, rt, runtime_asked, work, prefer, repo,
                   utilization_asked=gpu_memory_utilization is not None)
-        return self._choose(adv, self.planner.plans(ask), ask, prefer)
+        offerable = None if every_path else (lambda path, usable: self._offerable(path, usable, prefer))
+        return self._choose(adv, self.planner.plans(ask, offerable=offerable), ask, prefer)
+
+    def _offerable(self, path: str, asked_usable: bool, prefer: str) -> bool:
+        """Whether some plan rule could match a plan of `path` (inference), from what every plan
+        of that path has (advisor.plans.plan.PATH_FACTS) and the question."""
+        key = (path, asked_usable, prefer)
+        hit = self._offerable_memo.get(key)
+        if hit is None:
+            from advisor.plans.plan import PATH_FACTS
+            from advisor.rules.spec import may_match
+
+            known = {"kind": "plan", "path": path, "asked_usable": asked_usable,
+                     "task": "inference", "prefer": prefer, **PATH_FACTS[path]}
+            hit = self._offerable_memo[key] = any(
+                may_match(r, known) for r in self.rules.values() if r.scope == "plan")
+        return hit
 
     def _choose(self, adv: Advisory, planset, ask, prefer: str) -> Advisory:
         """The plan rules choose among the paths' best plans: each plan a rule matches is

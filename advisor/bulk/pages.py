@@ -74,7 +74,7 @@ class PageMaker:
         s = self.settings
         context = self._work(self.kb.model(page.model_id)).context_tokens
         adv = self.advisor.explain(page.model_id, page.gpu_id, page.precision, context,
-                                   s.batch, s.gpu_count)
+                                   s.batch, s.gpu_count, every_path=False)  # a page shows the offered plans
         md = render_markdown(adv, s.defaults)
         if s.fmt == "html":
             depth = page.relpath.count("/")

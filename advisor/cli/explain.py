@@ -100,7 +100,8 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     adv = advisor.explain(model, gpu, precision, context, batch, gpus, work, kv_cache, runtime,
                           finetune=spec, prefer=prefer,
                           gpu_memory_utilization=gpu_memory_utilization,
-                          flash_attn=None if flash_attn == "auto" else flash_attn)
+                          flash_attn=None if flash_attn == "auto" else flash_attn,
+                          every_path=fmt == "json" or why)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:
         defaults.discard("precision")  # the file's own precision, not a default
     if adv.precision_source:

@@ -18,6 +18,17 @@ from advisor.plans.quality import QualityCost
 from advisor.sizing.precision import Precision
 
 PATHS = ("as-asked", "your-hardware", "your-gpus", "more-cards", "rent", "another-model")
+# What every plan of a path has, whatever its levers (advisor.plans.candidates enumerates them
+# so; tests/test_lazy_paths.py checks it): the plan facts (advisor.facts.plans) the planner
+# knows before it sizes a path, so that it can leave out a path no plan rule could offer.
+PATH_FACTS = {
+    "as-asked": {"owned": True, "model_changed": False},
+    "your-hardware": {"owned": True, "model_changed": False},
+    "your-gpus": {"owned": True, "model_changed": False},
+    "more-cards": {"owned": False, "model_changed": False},
+    "rent": {"owned": False, "model_changed": False},
+    "another-model": {"owned": True, "model_changed": True},
+}
 PLACEMENTS = ("gpu", "offload", "moe-offload")
 
 

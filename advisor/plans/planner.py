@@ -89,9 +89,15 @@ class Planner:
         tied = [p for k, p in keyed if k == low]
         return tied[0] if len(tied) == 1 else min(tied, key=_tiebreak)
 
-    def plans(self, ask: Ask, keep_all: bool = False, paths=PATHS) -> PlanSet:
+    def plans(self, ask: Ask, keep_all: bool = False, paths=PATHS, offerable=None) -> PlanSet:
         """Every path's best plan for the question (or only `paths`'); keep_all: also every
         plan sized on each path (PlanSet.every), for the properties the tests check.
+
+        offerable: None, or a function (path, asked_usable) -> whether a plan of that path could
+        be offered (the plan rules could match it) once the as-asked plan is known to be usable
+        or not; the paths at the end of PATHS that could not are not sized (a usable question
+        sizes no rented, more-card or other-model plans when no rule offers them then). Only a
+        tail is left out, so each remaining plan is deduplicated against the same earlier ones.
 
         Plans other than as-asked are ranked by what they change from the model as published
         (the native format at the workload asked: `levers`), so they do not depend on the
@@ -105,6 +111,15 @@ class Planner:
             p = self.size(cands.as_asked(ask), ask, fixed=True)
             if p is not None:
                 best["as-asked"] = self.build(p, ask, fixed=True)
+        if offerable is not None:
+            asked = best.get("as-asked")
+            usable = asked is not None and asked.usable
+            dropped = set()
+            for path in reversed(PATHS):
+                if path == "as-asked" or (path in paths and offerable(path, usable)):
+                    break
+                dropped.add(path)
+            paths = tuple(p for p in paths if p not in dropped)
         others = tuple(p for p in paths if p != "as-asked")
         base = baseline(ask)
         got = self._paths(base, others, keep_all)

@@ -125,6 +125,33 @@ def _parse_value(token: str):
     return FactRef(token)
 
 
+def may_match(rule: RuleSpec, known: dict) -> bool:
+    """Whether `rule` could match a fact whose values are `known` in part (fact name -> value;
+    the other facts unknown): False only when a condition on a known fact, against a literal
+    of the same type, is false for its value (or `missing` asks for a known fact's absence).
+    The planner uses it to leave out paths that no plan rule could offer (advisor.advise)."""
+    for c in rule.when:
+        if c.fact not in known or isinstance(c.value, FactRef):
+            continue
+        v = known[c.fact]
+        if c.op in ("exists", "missing"):
+            if c.op == "missing":
+                return False
+            continue
+        lit = c.value
+        same = (isinstance(v, bool) and isinstance(lit, bool)) or (isinstance(v, str) and isinstance(lit, str)) \
+            or (isinstance(v, (int, float)) and isinstance(lit, (int, float))
+                and not isinstance(v, bool) and not isinstance(lit, bool))
+        if not same:
+            continue  # the engine compares mixed types as text: do not guess
+        holds = {"==": v == lit, "!=": v != lit}.get(c.op)
+        if holds is None and not isinstance(v, (bool, str)):
+            holds = {"<": v < lit, "<=": v <= lit, ">": v > lit, ">=": v >= lit}.get(c.op)
+        if holds is False:
+            return False
+    return True
+
+
 def _fact_error(name: str, registry: dict | None = None) -> str:
     near = closest(name, list(registry or FACTS))
     hint = f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""
