@@ -24,7 +24,7 @@ from advisor.paths import data_dir
 
 __all__ = ["cache_dir", "load_kb_cached"]
 _CODE = ("kb/schema.py", "kb/validate.py", "kb/store.py", "kb/checks.py", "kb/cache.py", "cache.py",
-         "yamlfile.py")
+         "yamlfile.py", "sizing/tensors.py")  # tensors: the parameter counts kept with it
 
 
 def _key(layers: Sequence[Path]) -> Key:
@@ -49,6 +49,15 @@ def _without_nodes(kb: KnowledgeBase) -> KnowledgeBase:
     return kb
 
 
+def _with_counts(kb: KnowledgeBase) -> KnowledgeBase:
+    """The KB with every model's parameter count (KnowledgeBase.counted): comparing model sizes
+    (candidates.better_models) would otherwise build the tensor list of every scored model."""
+    from advisor.sizing.tensors import parameter_count
+
+    kb.counted = {m.id: parameter_count(m.architecture) for m in kb.all_models()}
+    return kb
+
+
 def _no_sources(entry):
     """A copy of a (frozen) KB entry with no sources."""
     return with_fields(entry, sources=())
@@ -57,5 +66,5 @@ def _no_sources(entry):
 def load_kb_cached(root: Path | None = None, extra: Sequence[Path] = ()) -> KnowledgeBase:
     """load_kb(root, extra), from the cache when no entry file changed since it was written."""
     layers = [Path(root) if root is not None else data_dir("kb"), *[Path(p) for p in extra]]
-    return cached("KB", "kb", lambda: _key(layers), lambda: _without_nodes(load_kb(root, extra)),
+    return cached("KB", "kb", lambda: _key(layers), lambda: _with_counts(_without_nodes(load_kb(root, extra))),
                   lambda kb: isinstance(kb, KnowledgeBase))

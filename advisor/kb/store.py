@@ -195,6 +195,20 @@ class KnowledgeBase:
     models: _Index
     gpus: _Index
     dirs: tuple[Path, ...] = ()
+    # model id -> its parameter count, kept with the KB cache (advisor.kb.cache) so that a run
+    # does not build every scored model's tensor list to compare sizes (candidates.better_models)
+    counted: dict = field(default_factory=dict)
+
+    def parameter_count(self, m: Model) -> int:
+        """advisor.sizing.tensors.parameter_count of m's architecture: the count stored with
+        the KB when m is this KB's entry of its id, else computed (a model read from a file, a
+        copy with another architecture)."""
+        n = self.counted.get(m.id)
+        if n is not None and self.models.by_id.get(m.id) is m:
+            return n
+        from advisor.sizing.tensors import parameter_count
+
+        return parameter_count(m.architecture)
 
     def model(self, key: str) -> Model:
         """The model an id, name or alias names, or an Ollama name (`llama3.1:70b`,

@@ -21,7 +21,6 @@ from advisor.plans.runtimes import cannot_run, runs_on
 from advisor.sizing import constants as c
 from advisor.sizing.kv_cache import kv_dtype_splits_rows
 from advisor.sizing.precision import Precision, parse_precision
-from advisor.sizing.tensors import parameter_count
 from advisor.sizing.vllm_memory import vllm_max_utilization
 
 # The GGUF types people download, best first: every step of the ladder a user would pick.
@@ -240,12 +239,12 @@ def better_models(model: Model, kb: KnowledgeBase, limit: int = BETTER_MODELS) -
     mine = model.quality_score(PRIMARY_BENCHMARK)
     if mine is None:
         return []
-    size = parameter_count(model.architecture)
+    size = kb.parameter_count(model)
     found = []
     for m in kb.all_models():
         q = m.quality_score(PRIMARY_BENCHMARK)
         if m.id != model.id and q is not None and q.variant == mine.variant and q.score >= mine.score:
-            n = parameter_count(m.architecture)
+            n = kb.parameter_count(m)
             if n < size:
                 found.append((-q.score, -n, m.id, m))
     return [m for *_, m in sorted(found)[:limit]]
@@ -254,9 +253,9 @@ def better_models(model: Model, kb: KnowledgeBase, limit: int = BETTER_MODELS) -
 def other_models(ask: Ask, kb: KnowledgeBase) -> list[Model]:
     """Smaller siblings, the models distilled from this one and the better_models, largest
     first."""
-    mine = parameter_count(ask.model.architecture)
+    mine = kb.parameter_count(ask.model)
     out = {s: kb.model(s) for s in ask.model.siblings}
     out.update({m.id: m for m in kb.all_models() if m.distilled_from == ask.model.id})
     out.update({m.id: m for m in better_models(ask.model, kb)})
-    return sorted((m for m in out.values() if parameter_count(m.architecture) < mine),
-                  key=lambda m: (-parameter_count(m.architecture), m.id))
+    return sorted((m for m in out.values() if kb.parameter_count(m) < mine),
+                  key=lambda m: (-kb.parameter_count(m), m.id))
