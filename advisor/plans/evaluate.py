@@ -13,7 +13,7 @@ from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model
 from advisor.plans import commands as cmd
 from advisor.plans.objective import Objective
 from advisor.plans.plan import Candidate, Plan
-from advisor.plans.prices import rent_cost
+from advisor.plans.prices import rent_cost, rent_usd_per_hour
 from advisor.plans.quality import QualityCost, quality_cost, weight_table
 from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, half_fallback
 from advisor.sizing import constants as c
@@ -192,7 +192,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     params = parameter_count(a)
     q = plan_quality(a, m.native_precision, p, cand.kv_cache_dtype)
     qclass = obj.quality_class(q.loss_pct)
-    usd_h = rent_cost(g, n)[0] if cand.path == "rent" else None
+    usd_h = rent_usd_per_hour(g, n) if cand.path == "rent" else None
     usd_mtok = _usd_per_million_tokens(cand.owned, usd_h, tokens_s)
     s = Sized()
     s.cand, s.path, s.model, s.precision, s.runtime = cand, cand.path, m, p, cand.runtime

@@ -90,6 +90,25 @@ class Objective:
             out.append(-v if down else v)
         return tuple(out)
 
+    def bound(self, prefer: str, values: dict) -> tuple | None:
+        """The smallest key (as key() gives it) that a plan can have whose attributes are
+        `values`: attribute -> its value, or a (low, high) range of the values it may take.
+        None when a sort term has no entry: nothing can be said. A plan whose bound is above
+        the key of a plan already found cannot be its path's best (every term of the bound is
+        at most the plan's, so the tuple is too), which lets the planner skip sizing it."""
+        out = []
+        for attr, down in self.order[prefer]:
+            if attr not in values:
+                return None
+            v = values[attr]
+            if v is None:
+                out.append(math.inf)  # unknown sorts last, as in key()
+                continue
+            lo, hi = v if isinstance(v, tuple) else (v, v)
+            out.append(-int(hi) if down and hi.__class__ is bool else -hi if down
+                       else int(lo) if lo.__class__ is bool else lo)
+        return tuple(out)
+
     @cached_property
     def _terms(self) -> dict:
         """preference -> (a getter of the sort terms' values as a tuple, which are descending)"""

@@ -12,18 +12,22 @@ them (bulk generation asks thousands).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
-from advisor.plans.evaluate import (Ask, Sized, _file_to_make, baseline, changes_from, quick_size,
-                                    size_candidate)
+from advisor.plans.evaluate import (Ask, Sized, _file_to_make, _usd_per_million_tokens, baseline,
+                                    changes_from, plan_quality, quick_size, size_candidate)
 from advisor.plans.objective import Objective
 from advisor.plans.plan import PATHS, Candidate, Plan
+from advisor.plans.prices import rent_usd_per_hour
 from advisor.plans.runtimes import cannot_run
 from advisor.sizing import constants as c
 from advisor.sizing.memory import memory_total_bytes
 from advisor.sizing.overhead import fit_margin_bytes
+from advisor.sizing.plan import empty_decode_seconds
+from advisor.sizing.tensors import parameter_count
 from advisor.sizing.weights import weights_bytes
 
 _MEMO_MAX = 1 << 17
@@ -43,9 +47,13 @@ class PlanSet:
 
 
 class Planner:
-    def __init__(self, kb: KnowledgeBase, objective: Objective):
+    def __init__(self, kb: KnowledgeBase, objective: Objective, prune: bool = True):
+        """prune: skip sizing the lever sets of the more-cards and rent paths whose best
+        possible objective key is above that of a plan already found (Planner._bound); the
+        best plan of each path is the same either way (plans(keep_all=True) never prunes)."""
         self.kb = kb
         self.objective = objective
+        self.prune = prune
         self._memo: dict = {}
         self._built: dict = {}
         self._rented: dict = {}
@@ -146,11 +154,12 @@ class Planner:
             _put(best, "your-gpus", self.best(gpus_only, base))
             _put(best, "your-hardware", self.best(mine, base))
             every.update({"your-gpus": gpus_only, "your-hardware": mine})
+        prune = self.prune and not keep_all
         if "more-cards" in paths:
-            every["more-cards"] = self._group(base, "more", self._more_cards)
+            every["more-cards"] = self._group(base, ("more", prune), lambda b: self._more_cards(b, prune))
             _put(best, "more-cards", self.best(every["more-cards"], base))
         if "rent" in paths:
-            every["rent"] = self._rent(base)
+            every["rent"] = self._rent(base, prune)
             _put(best, "rent", self.best(every["rent"], base))
         if "another-model" in paths:
             every["another-model"] = self._group(base, "another", self._other_models)
@@ -246,20 +255,100 @@ class Planner:
                 break
         return out
 
-    def _more_cards(self, ask: Ask) -> list:
+    def _more_cards(self, ask: Ask, prune: bool = False) -> list:
         counts = range(ask.gpu_count + 1, c.GPUS_PER_NODE + 1)
-        return [p for g in cands.more_cards(ask) for p in self._counts(g, ask, counts)]
+        return self._walk(((g, counts) for g in cands.more_cards(ask)), ask, prune)
 
-    def _rent(self, ask: Ask) -> list[Plan]:
+    def _walk(self, groups, ask: Ask, prune: bool) -> list:
+        """The plans of each (lever set, counts) at the smallest count that holds the context
+        (_counts); prune: a lever set whose bound (_bound) is above the key of a plan found
+        before it is not sized (it cannot be the path's best; plans tied with the best are
+        always sized, so the tie-break sees them all)."""
+        out: list = []
+        low = None  # the smallest key found so far
+        key, prefer = self.objective.key, ask.prefer
+        groups = list(groups)
+        if prune:  # the most promising first (a stable sort: the walk's order decides no tie)
+            bounds = [self._bound(g, ask, counts) for g, counts in groups]
+            if all(b is not None for b in bounds):
+                order = sorted(range(len(groups)), key=bounds.__getitem__)
+                groups = [(groups[i] + (bounds[i],)) for i in order]
+        for group, counts, *bound in groups:
+            if low is not None and bound and bound[0] > low:
+                continue
+            found = self._counts(group, ask, counts)
+            out += found
+            if prune:
+                for p in found:
+                    k = key(p, prefer)
+                    if low is None or k < low:
+                        low = k
+        return out
+
+    def _bound(self, group: list[Candidate], ask: Ask, counts) -> tuple | None:
+        """A lower bound of the objective key of every plan of the lever set `group` (KV
+        precisions of one format, runtime and card) at any of `counts` (Objective.bound of the
+        range each sort term takes over them), from what is known before sizing: quality,
+        decode speed at an empty cache (what quick_size ranks by), price an hour and a million
+        tokens, count and nodes; the context (up to the one asked) and the levers left open.
+        None where the plans do not sit on the GPUs alone (offload speeds need the offload
+        plan) or the objective sorts by something not bounded here."""
+        obj, prefer, c0 = self.objective, ask.prefer, group[0]
+        if any(x.placement != "gpu" or x.model is not c0.model or x.precision is not c0.precision
+               or x.gpu is not c0.gpu or x.runtime != c0.runtime or x.owned != c0.owned for x in group):
+            return None
+        m, g, p, rt = c0.model, c0.gpu, c0.precision, c0.runtime
+        ks = cands.card_counts(m, rt, counts)
+        if not ks:
+            return None
+        a = m.architecture
+        batch_rent = ask.work.batch > 1 and c0.path == "rent"
+        decodes, hours, mtoks = [], [], []
+        for k in ks:
+            decode = 1.0 / empty_decode_seconds(m, g, p, rt, k)
+            usd_h = rent_usd_per_hour(g, k) if c0.path == "rent" else None
+            decodes.append(decode)
+            if usd_h is not None:
+                hours.append(usd_h)
+            if batch_rent and not c0.owned and usd_h is not None:
+                # `batch` sequences decode at most batch x the speed of one (the KV cache only
+                # slows them): a million tokens cost at least this (less a rounding's worth)
+                low = _usd_per_million_tokens(False, usd_h, decode * ask.work.batch) * (1 - 1e-9)
+                mtoks += [low, math.inf]
+            else:
+                mtok = _usd_per_million_tokens(c0.owned, usd_h, decode)
+                if mtok is not None:  # None sorts last: never the smallest
+                    mtoks.append(mtok)
+        losses = [plan_quality(a, m.native_precision, p, x.kv_cache_dtype).loss_pct for x in group]
+        classes = [obj.quality_class(x) for x in losses]
+        slow, fast = min(decodes), max(decodes)
+        usable = [obj.is_usable(prefer, qc, d) for qc in classes for d in (slow, fast)]
+        return obj.bound(prefer, {
+            "usable": (min(usable), max(usable)),
+            "context_tokens": (0, min(ask.work.context_tokens, m.context_limit)),
+            "parameters": parameter_count(a),
+            "good_quality": (min(classes) <= obj.good_class and max(classes) <= obj.good_class,
+                             min(classes) <= obj.good_class),
+            "speed_band": (obj.speed_band(slow), obj.speed_band(fast)),
+            "quality_class": (min(classes), max(classes)),
+            "quality_loss_pct": (min(losses), max(losses)),
+            "decode_tokens_per_s": (slow, fast),
+            "usd_per_million_tokens": (min(mtoks), max(mtoks)) if mtoks else None,
+            "usd_per_hour": (min(hours), max(hours)) if hours else None,
+            "gpu_count": (min(ks), max(ks)),
+            "nodes": (-(-min(ks) // c.GPUS_PER_NODE), -(-max(ks) // c.GPUS_PER_NODE)),
+            "levers": (0, math.inf)})
+
+    def _rent(self, ask: Ask, prune: bool = False) -> list[Plan]:
         """Rented plans do not depend on the card the user has (renting is a change even of the
         same card), so they are memoised for every question about the model and workload."""
         key = (id(ask.model), ask.precision.name, ask.runtime if ask.runtime_asked else None,
-               ask.runtime_asked, ask.work, ask.prefer, ask.repo, ask.utilization_asked)
+               ask.runtime_asked, ask.work, ask.prefer, ask.repo, ask.utilization_asked, prune)
         hit = self._rented.get(key)
         if hit is not None and hit[0] is ask.model:
             return hit[1]
-        out = [p for g, counts, groups in cands.rent(ask, self.kb) for grp in groups
-               for p in self._counts(grp, ask, counts)]
+        out = self._walk(((grp, counts) for g, counts, groups in cands.rent(ask, self.kb)
+                          for grp in groups), ask, prune)
         if len(self._rented) >= 4096:
             self._rented.clear()
         self._rented[key] = (ask.model, out)

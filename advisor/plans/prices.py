@@ -16,6 +16,13 @@ def price_note(p: Price) -> str:
             f"read {p.date} from {p.source}")
 
 
+def rent_usd_per_hour(g: GPU, n: int) -> float | None:
+    """rent_cost's USD an hour alone (the planner ranks hundreds of rented candidates and
+    writes the note of one)."""
+    p = g.on_demand_price(n)
+    return None if p is None else round(p.usd_per_gpu_hour * n, 2)
+
+
 def rent_cost(g: GPU, n: int) -> tuple[float | None, str | None]:
     """USD an hour for n rented cards at the cheapest on-demand price that rents n (rounded to
     cents) and its note; (None, None) where no provider price rents n of them."""
