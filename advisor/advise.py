@@ -217,11 +217,15 @@ class Advisor:
                                "folder or a .gguf file")
         if precision is not None and not precision.strip():
             raise AdvisorError("--precision is empty: give a format (bf16, fp8, Q4_K_M, ...) or leave it out")
-        from advisor.files import resolve_model
         from advisor.plans.objective import PREFERENCES
         from advisor.plans.runtimes import RUNTIMES, default_runtime
 
-        m, stored = resolve_model(self.kb, model)  # a KB id, or a model file: its precision
+        if ":" not in model and self.kb.models.find(model) is not None:
+            m, stored = self.kb.model(model), None  # a KB key (what resolve_model returns first)
+        else:
+            from advisor.files import resolve_model
+
+            m, stored = resolve_model(self.kb, model)  # a model file: its precision; an Ollama name
         precision_source = hit = None
         if stored is not None and getattr(m, "weights_inventory", None) is None:
             hit = self.kb.ollama(model)  # an Ollama name: the precision its tag stands for

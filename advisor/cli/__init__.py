@@ -7,6 +7,7 @@ import the others'.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import sys
 from importlib import import_module
@@ -51,6 +52,7 @@ class _Group(click.Group):
                 stream.reconfigure(errors="backslashreplace")
             except (AttributeError, ValueError, OSError):
                 pass
+        collecting = gc.isenabled()
         try:
             return super().main(*args, **kwargs)
         except OSError as exc:  # click's usage message to a standard error that fails (/dev/full)
@@ -58,6 +60,9 @@ class _Group(click.Group):
                 raise
             _silence(sys.stderr)
             sys.exit(2)
+        finally:
+            if collecting:  # as it was (get_command turns it off for one question)
+                gc.enable()
 
     def make_context(self, info_name, args, parent=None, **extra):
         try:
@@ -69,6 +74,11 @@ class _Group(click.Group):
         return sorted({*super().list_commands(ctx), *_COMMANDS})
 
     def get_command(self, ctx, name):
+        if name == "explain":
+            # One question: what it makes is freed by reference counts, and the cyclic
+            # collector's passes over the modules and the unpickled KB cost more than the few
+            # cycles they would find (main turns it back on; generate, fit and gpus keep it)
+            gc.disable()
         if name in _COMMANDS and name not in self.commands:
             self.add_command(getattr(import_module(_COMMANDS[name]), name))
         return super().get_command(ctx, name)

@@ -225,10 +225,10 @@ class KnowledgeBase:
         came from) as advisor.kb.ollama.OllamaMatch, or None when `key` is not one the KB's
         aliases name. A name without a tag that is itself an id, name or alias (`Mixtral`) is
         the KB's, not Ollama's `mixtral:latest`."""
-        from advisor.kb.ollama import resolve_ollama
-
         if ":" not in key and self.models.find(key) is not None:
             return None
+        from advisor.kb.ollama import resolve_ollama
+
         return resolve_ollama(self.models.find, key)
 
     def gpu(self, key: str) -> GPU:

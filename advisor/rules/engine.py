@@ -93,10 +93,22 @@ def split_rulebook(specs: list[RuleSpec]) -> tuple[list[list[RuleSpec]], list[li
     (with this adapter's own end-marker rules in each); AdvisorError, with the limit, when a
     rulebook cannot be split (advisor/rules/network.py). `rules check` and every command that
     loads rules run it."""
+    key = tuple(id(s) for s in specs)
+    hit = _SPLIT.get(key)
+    if hit is not None and len(hit[0]) == len(specs) and all(a is b for a, b in zip(hit[0], specs)):
+        return hit[1]
     end = (_END, [("kind", "==", "end")])
-    return (layout([s for s in specs if s.scope == "situation"], fixed=[end]),
+    out = (layout([s for s in specs if s.scope == "situation"], fixed=[end]),
             layout([s for s in specs if s.scope == "plan"],
                    fixed=[(_PLAN_SEEN, [("kind", "==", "plan")]), end]))
+    _SPLIT.clear()  # one rulebook a process, as a rule: keep the last
+    _SPLIT[key] = (list(specs), out)
+    return out
+
+
+# split_rulebook's last answer: load_rulebook checks the split and RuleEngine uses it (the same
+# RuleSpec objects; a rule spec is not changed once loaded)
+_SPLIT: dict = {}
 
 
 @dataclass(frozen=True)
