@@ -1,5 +1,5 @@
-"""Pruning in the planner (Planner(prune=True), the default): a lever set (of any path but
-as-asked; another model's plans are its own hardware's) whose lower bound of the objective key (Planner._bound, Objective.bound) is above the
+"""Pruning in the planner (Planner(prune=True), the default): a lever set of the more-cards or
+rent path whose lower bound of the objective key (Planner._bound, Objective.bound) is above the
 key of a plan already found is not sized. It must never change a path's best plan.
 
 - the bound is at most the key of every plan its lever set gives, at every count, for every
@@ -48,12 +48,10 @@ def test_the_bound_is_below_every_plan_of_its_lever_set(prefer):
             ask = Ask.of(m, g, 1, Workload(batch=batch), prefer=prefer)
             groups = [(grp, counts) for _, counts, groups in cands.rent(ask, KB) for grp in groups]
             groups += [(grp, range(2, c.GPUS_PER_NODE + 1)) for grp in cands.more_cards(ask)]
-            mine = [(grp, (1,)) for grp in list(cands.on_your_gpus(ask)) + list(cands.offloaded(ask))]
-            for grp, counts in groups + mine:
-                given = (grp, counts) in mine
-                bound = planner._bound(grp, ask, counts, as_given=given)
+            for grp, counts in groups:
+                bound = planner._bound(grp, ask, counts)
                 assert bound is not None
-                for k in counts if given else cands.card_counts(m, grp[0].runtime, counts):
+                for k in cands.card_counts(m, grp[0].runtime, counts):
                     for cand in grp:
                         s = planner.size(replace(cand, gpu_count=k), ask)
                         if s is not None:

@@ -34,6 +34,9 @@ _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
 
 
+_NO_BOUND = object()
+
+
 def _getter(attrs: list[str]):
     """A function of a plan that returns its `attrs` as a tuple (attrgetter of one returns the
     bare value)."""
@@ -98,15 +101,15 @@ class Objective:
         at most the plan's, so the tuple is too), which lets the planner skip sizing it."""
         out = []
         for attr, down in self.order[prefer]:
-            if attr not in values:
-                return None
-            v = values[attr]
+            v = values.get(attr, _NO_BOUND)
             if v is None:
                 out.append(math.inf)  # unknown sorts last, as in key()
-                continue
-            lo, hi = v if isinstance(v, tuple) else (v, v)
-            out.append(-int(hi) if down and hi.__class__ is bool else -hi if down
-                       else int(lo) if lo.__class__ is bool else lo)
+            elif v is _NO_BOUND:
+                return None
+            elif v.__class__ is tuple:
+                out.append(-v[1] if down else v[0])  # bools are ints here: -True == -1
+            else:
+                out.append(-v if down else v)
         return tuple(out)
 
     @cached_property

@@ -54,6 +54,7 @@ class Planner:
         self.kb = kb
         self.objective = objective
         self.prune = prune
+        self._qualities: dict = {}  # (model, format, KV precisions) -> what _bound needs of them
         self._memo: dict = {}
         self._built: dict = {}
         self._rented: dict = {}
@@ -151,7 +152,7 @@ class Planner:
         every: dict[str, list] = {}
         prune = self.prune and not keep_all
         if {"your-gpus", "your-hardware"} & set(paths):
-            gpus_only, mine = self._group(base, ("hardware", prune), lambda b: self._hardware(b, prune))
+            gpus_only, mine = self._group(base, "hardware", self._hardware)
             _put(best, "your-gpus", self.best(gpus_only, base))
             _put(best, "your-hardware", self.best(mine, base))
             every.update({"your-gpus": gpus_only, "your-hardware": mine})
@@ -162,7 +163,7 @@ class Planner:
             every["rent"] = self._rent(base, prune)
             _put(best, "rent", self.best(every["rent"], base))
         if "another-model" in paths:
-            every["another-model"] = self._group(base, ("another", prune), lambda b: self._other_models(b, prune))
+            every["another-model"] = self._group(base, "another", self._other_models)
             _put(best, "another-model", self.best(every["another-model"], base))
         return {"best": best, "every": {p: v for p, v in every.items() if p in paths} if keep_all else None}
 
@@ -181,65 +182,26 @@ class Planner:
         self._path_memo[key] = (base.model, base.gpu, value)
         return value
 
-    def _hardware(self, base: Ask, prune: bool = False) -> tuple[list, list]:
+    def _hardware(self, base: Ask) -> tuple[list, list]:
         """(plans on the GPUs alone, plans on the GPUs and RAM).
 
         A format that holds the whole context on the GPUs at the first KV precision of the
         ladder is not sized with offload: any offloaded plan of it has the same weights and at
-        best the same KV cache, decodes slower and changes more, so it is dominated.
-
-        prune: a lever set whose bound (_bound) is above the key of a plan found before it is
-        not sized (the plans on the GPUs alone are also your hardware's, so they bound both
-        lists); whether a skipped format holds the whole context is found out only where an
-        offloaded lever set of it is still to be sized."""
-        gpus_only, whole, skipped = [], set(), {}
+        best the same KV cache, decodes slower and changes more, so it is dominated."""
+        gpus_only, whole = [], set()
         full = min(base.work.context_tokens, base.model.context_limit)
-        low = None
-        n = (base.gpu_count,)
         for group in cands.on_your_gpus(base):
-            top = group[0]
-            if low is not None and self._beaten(group, base, n, low):
-                skipped[(top.precision.name, top.runtime, top.checkpoint)] = group
-                continue
             found = self._ladder(group, base)
             gpus_only += found
-            if prune:
-                low = self._lowest(low, found, base)
+            top = group[0]
             if found and found[0].kv_cache_dtype == top.kv_cache_dtype and found[0].context_tokens >= full:
                 whole.add((top.precision.name, top.runtime, top.checkpoint))
-        offload = []
-        for group in cands.offloaded(base):
-            fmt = (group[0].precision.name, group[0].runtime, group[0].checkpoint)
-            if low is not None and self._beaten(group, base, n, low):
-                continue
-            if fmt in skipped:  # as the ladder of the GPUs alone would have found it
-                top, first = skipped[fmt][0], next(
-                    (p for p in (self.size(x, base) for x in skipped.pop(fmt)) if p is not None), None)
-                if first is not None and first.kv_cache_dtype == top.kv_cache_dtype and first.context_tokens >= full:
-                    whole.add(fmt)
-            if fmt in whole:
-                continue
-            found = self._ladder(group, base)
-            offload += found
-            if prune:
-                low = self._lowest(low, found, base)
+        offload = [p for group in cands.offloaded(base)
+                   if (group[0].precision.name, group[0].runtime, group[0].checkpoint) not in whole
+                   for p in self._ladder(group, base)]
         return gpus_only, [_on_path(p, "your-hardware") for p in gpus_only] + offload
 
-    def _beaten(self, group, ask: Ask, counts, low: tuple) -> bool:
-        """Whether no plan of the lever set on the cards asked (`counts`, one) can have a key
-        below or equal to low."""
-        b = self._bound(group, ask, counts, as_given=True)
-        return b is not None and b > low
-
-    def _lowest(self, low, found, ask: Ask):
-        key, prefer = self.objective.key, ask.prefer
-        for p in found:
-            k = key(p, prefer)
-            if low is None or k < low:
-                low = k
-        return low
-
-    def _other_models(self, base: Ask, prune: bool = False) -> list:
+    def _other_models(self, base: Ask) -> list:
         """Each smaller sibling's or distill's best usable plan on your hardware: the plan its
         own questions get (and share: bulk asks about every model on every card)."""
         out = []
@@ -247,7 +209,7 @@ class Planner:
             sub = Ask.of(m, base.gpu, base.gpu_count, base.work,
                          runtime=base.runtime if base.runtime_asked else None, prefer=base.prefer)
             sub = baseline(replace(sub, utilization_asked=base.utilization_asked))
-            plans = self._group(sub, ("hardware", prune), lambda b: self._hardware(b, prune))[1]
+            plans = self._group(sub, "hardware", self._hardware)[1]
             top = self.best(plans, sub)
             if top is None or not top.usable or top.precision.name in _BELOW_FLOOR:
                 continue
@@ -324,34 +286,28 @@ class Planner:
                         low = k
         return out
 
-    def _bound(self, group: list[Candidate], ask: Ask, counts, as_given: bool = False) -> tuple | None:
+    def _bound(self, group: list[Candidate], ask: Ask, counts) -> tuple | None:
         """A lower bound of the objective key of every plan of the lever set `group` (KV
         precisions of one format, runtime and card) at any of `counts` (Objective.bound of the
         range each sort term takes over them), from what is known before sizing: quality,
         decode speed at an empty cache (what quick_size ranks by), price an hour and a million
-        tokens, count and nodes; the context (up to the one asked) and the levers left open;
-        offloaded plans (llama.cpp -ngl / --n-cpu-moe) at any speed. counts: those a path walks
-        (cands.card_counts of them; as_given: these counts, the cards asked). None where the
-        group is not one lever set or the objective sorts by something not bounded here."""
+        tokens, count and nodes; the context (up to the one asked) and the levers left open.
+        None where the plans do not sit on the GPUs alone (offload speeds need the offload
+        plan), the group is not one lever set or the objective sorts by something not bounded
+        here. (Bounding the plans on your hardware too cost more than the sizing it saved.)"""
         obj, prefer, c0 = self.objective, ask.prefer, group[0]
-        if any(x.placement != c0.placement or x.model is not c0.model or x.precision is not c0.precision
+        if any(x.placement != "gpu" or x.model is not c0.model or x.precision is not c0.precision
                or x.gpu is not c0.gpu or x.runtime != c0.runtime or x.owned != c0.owned
                or x.path != c0.path for x in group):
             return None
-        offload = c0.placement != "gpu"  # its speed needs the offload plan: any
         m, g, p, rt = c0.model, c0.gpu, c0.precision, c0.runtime
-        ks = tuple(counts) if as_given else cands.card_counts(m, rt, counts)
+        ks = cands.card_counts(m, rt, counts)
         if not ks:
             return None
         a = m.architecture
         batch_rent = ask.work.batch > 1 and c0.path == "rent"
         decodes, hours, mtoks = [], [], []
         for k in ks:
-            if offload:  # one card, owned: free; at any speed
-                decodes += [0.0, math.inf]
-                if c0.owned:
-                    mtoks.append(0.0)
-                continue
             decode = 1.0 / empty_decode_seconds(m, g, p, rt, k)
             usd_h = rent_usd_per_hour(g, k) if c0.path == "rent" else None
             decodes.append(decode)
@@ -366,14 +322,19 @@ class Planner:
                 mtok = _usd_per_million_tokens(c0.owned, usd_h, decode)
                 if mtok is not None:  # None sorts last: never the smallest
                     mtoks.append(mtok)
-        losses = [plan_quality(a, m.native_precision, p, x.kv_cache_dtype).loss_pct for x in group]
-        classes = [obj.quality_class(x) for x in losses]
+        qkey = (id(m), p.name, tuple(x.kv_cache_dtype for x in group))
+        hit = self._qualities.get(qkey)
+        if hit is None or hit[0] is not m:
+            losses = [plan_quality(a, m.native_precision, p, x.kv_cache_dtype).loss_pct for x in group]
+            hit = self._qualities[qkey] = (m, losses, [obj.quality_class(x) for x in losses],
+                                           parameter_count(a))
+        _, losses, classes, params = hit
         slow, fast = min(decodes), max(decodes)
         usable = [obj.is_usable(prefer, qc, d) for qc in classes for d in (slow, fast)]
         return obj.bound(prefer, {
             "usable": (min(usable), max(usable)),
             "context_tokens": (0, min(ask.work.context_tokens, m.context_limit)),
-            "parameters": parameter_count(a),
+            "parameters": params,
             "good_quality": (min(classes) <= obj.good_class and max(classes) <= obj.good_class,
                              min(classes) <= obj.good_class),
             "speed_band": (obj.speed_band(slow), obj.speed_band(fast)),
