@@ -301,10 +301,12 @@ class Planner:
                or x.path != c0.path for x in group):
             return None
         m, g, p, rt = c0.model, c0.gpu, c0.precision, c0.runtime
-        ks = cands.card_counts(m, rt, counts)
-        if not ks:
-            return None
         a = m.architecture
+        w = weights_bytes(a, p)  # counts whose memory cannot hold the weights give no plan
+        ks = tuple(k for k in cands.card_counts(m, rt, counts)
+                   if w <= g.usable_memory_bytes * k - fit_margin_bytes(k))
+        if not ks:
+            return (math.inf,)  # above every key: the lever set has no plan (as _counts skips)
         batch_rent = ask.work.batch > 1 and c0.path == "rent"
         decodes, hours, mtoks = [], [], []
         for k in ks:
