@@ -1,5 +1,5 @@
-"""Pruning in the planner (Planner(prune=True), the default): a lever set of the more-cards or
-rent path whose lower bound of the objective key (Planner._bound, Objective.bound) is above the
+"""Pruning in the planner (Planner(prune=True), the default): a lever set of the rent path (the
+bound is checked on more-cards lever sets too) whose lower bound of the objective key (Planner._bound, Objective.bound) is above the
 key of a plan already found is not sized. It must never change a path's best plan.
 
 - the bound is at most the key of every plan its lever set gives, at every count, for every

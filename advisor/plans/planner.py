@@ -48,9 +48,9 @@ class PlanSet:
 
 class Planner:
     def __init__(self, kb: KnowledgeBase, objective: Objective, prune: bool = True):
-        """prune: skip sizing the lever sets of the more-cards and rent paths whose best
-        possible objective key is above that of a plan already found (Planner._bound); the
-        best plan of each path is the same either way (plans(keep_all=True) never prunes)."""
+        """prune: skip sizing the lever sets of the rent path whose best possible objective
+        key is above that of a plan already found (Planner._bound); the best plan of each path
+        is the same either way (plans(keep_all=True) never prunes)."""
         self.kb = kb
         self.objective = objective
         self.prune = prune
@@ -157,7 +157,7 @@ class Planner:
             _put(best, "your-hardware", self.best(mine, base))
             every.update({"your-gpus": gpus_only, "your-hardware": mine})
         if "more-cards" in paths:
-            every["more-cards"] = self._group(base, ("more", prune), lambda b: self._more_cards(b, prune))
+            every["more-cards"] = self._group(base, "more", self._more_cards)
             _put(best, "more-cards", self.best(every["more-cards"], base))
         if "rent" in paths:
             every["rent"] = self._rent(base, prune)
@@ -256,9 +256,11 @@ class Planner:
                 break
         return out
 
-    def _more_cards(self, ask: Ask, prune: bool = False) -> list:
+    def _more_cards(self, ask: Ask) -> list:
+        """(Not pruned: a handful of lever sets, most stopped early by _counts's own check, cost
+        less to size than to bound.)"""
         counts = range(ask.gpu_count + 1, c.GPUS_PER_NODE + 1)
-        return self._walk(((g, counts) for g in cands.more_cards(ask)), ask, prune)
+        return self._walk(((g, counts) for g in cands.more_cards(ask)), ask, False)
 
     def _walk(self, groups, ask: Ask, prune: bool) -> list:
         """The plans of each (lever set, counts) at the smallest count that holds the context
