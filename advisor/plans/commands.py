@@ -83,8 +83,10 @@ def memory_share(gpu_memory_utilization: float) -> float | None:
 
 def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel: int = 1,
                pipeline_parallel: int = 1, quantize_fp8: bool = False, dtype: str | None = None,
-               share: float | None = None) -> str:
+               share: float | None = None, mistral_format: bool = False) -> str:
     parts = ["vllm serve", repo]
+    if mistral_format:
+        parts.append("--tokenizer-mode mistral")
     if tensor_parallel > 1:
         parts.append(f"--tensor-parallel-size {tensor_parallel}")
     if pipeline_parallel > 1:
@@ -103,17 +105,22 @@ def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel:
     return " ".join(parts)
 
 
-def transformers_snippet(repo: str, p: Precision, dtype: str) -> str:
-    """A one-line Python launch: device_map="auto" places layers over the GPUs (and CPU)."""
+def transformers_snippet(repo: str, p: Precision, dtype: str, *,
+                         auto_class: str = "AutoModelForCausalLM",
+                         trust_remote_code: bool = False) -> str:
+    """A one-line Python launch: device_map="auto" places layers over the GPUs (and CPU).
+    auto_class: Model.transformers_auto_class; trust_remote_code for repos with their own code."""
     q = ""
     if p.name == "nf4":
         q = (", quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4', "
              "bnb_4bit_use_double_quant=True)")
     elif p.name == "int8":
         q = ", quantization_config=BitsAndBytesConfig(load_in_8bit=True)"
-    imports = "AutoModelForCausalLM, BitsAndBytesConfig" if q else "AutoModelForCausalLM"
+    if trust_remote_code:
+        q += ", trust_remote_code=True"
+    imports = f"{auto_class}, BitsAndBytesConfig" if "BitsAndBytes" in q else auto_class
     return (f"python -c \"import torch; from transformers import {imports}; "
-            f"m = AutoModelForCausalLM.from_pretrained('{repo}', device_map='auto', "
+            f"m = {auto_class}.from_pretrained('{repo}', device_map='auto', "
             f"torch_dtype=torch.{dtype}{q})\"")
 
 

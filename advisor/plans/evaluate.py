@@ -383,6 +383,9 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
         return cmd.vllm_serve(repo, work.context_tokens, work.batch, work.kv_cache_dtype,
                               tensor_parallel=pl.split.tensor_parallel,
                               pipeline_parallel=pl.split.pipeline_stages, quantize_fp8=quantize,
-                              share=share), notes
+                              share=share, mistral_format=m.mistral_format and repo == m.instruct_repo), notes
     dtype = half_fallback(g, m.native_precision or "bf16") or "bfloat16"
-    return cmd.transformers_snippet(repo, p, dtype), notes
+    if m.transformers_repo and repo == m.instruct_repo:
+        repo = m.transformers_repo
+    return cmd.transformers_snippet(repo, p, dtype, auto_class=m.transformers_auto_class,
+                                    trust_remote_code=m.trust_remote_code), notes
