@@ -291,8 +291,9 @@ VLLM_CUDA_GRAPH_BYTES = int(0.64 * GIB)
 # vLLM's profiling method by release (advisor.sizing.vllm_memory.VLLM_VERSIONS): "v1", the V1
 # engine every release since v0.8 runs by default (what an advisory assumes unless asked), and
 # "0.5", the V0 engine of v0.5.3.post1-v0.5.x (July-August 2024), whose worker
-# (vllm/worker/worker.py determine_num_available_blocks) reads the free memory once before
-# NCCL is set up and once after the profiling run, and counts all of the difference.
+# (vllm/worker/worker.py determine_num_available_blocks,
+# https://github.com/vllm-project/vllm/blob/v0.5.3/vllm/worker/worker.py) reads the free memory
+# once before NCCL is set up and once after the profiling run, and counts all of the difference.
 VLLM_DEFAULT_VERSION = "v1"
 # V0 scheduler defaults (vllm/config.py SchedulerConfig, v0.5.x): 256 sequences; the batched
 # tokens are max(max_model_len, 2048), or 512 when chunked prefill is on, which v0.5.3.post1
