@@ -9,8 +9,12 @@ https://github.com/llm-d/llm-d-benchmark/blob/main/config_explorer/empirical-vll
 (max-model-len 16000, `vllm serve` defaults on an H100: 8192 batched tokens, 1024 sequences),
 and two V0 logs at their own batch sizes.
 """
-import pytest
+import json
 
+import pytest
+from click.testing import CliRunner
+
+from advisor.cli import main
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import place
@@ -191,3 +195,21 @@ def test_405b_fp8_on_eight_h100_as_vllm_0_5_3_reported(kb):
     most = _max_context(kb, "llama-3.1-405b", "h100-80gb", 8, "fp8-ffn", "0.5")
     assert most < 131072
     assert most == pytest.approx(79_392, rel=0.15)
+
+
+def test_cli_sizes_vllm_by_the_version_asked():
+    """`explain --vllm-version 0.5` reproduces issue 6746's verdict (131,072 tokens of 405B FP8
+    do not fit on 8 x H100 under vLLM 0.5.3) where the default V1 profile fits them; the
+    advisory names the version it assumes, and the option is refused for another runtime."""
+    args = ["explain", "llama-3.1-405b", "h100-80gb", "--gpus", "8", "--precision", "fp8-ffn",
+            "--runtime", "vllm", "--context", "131072", "--format", "json"]
+    v1 = CliRunner().invoke(main, args)
+    v0 = CliRunner().invoke(main, args + ["--vllm-version", "0.5"])
+    assert v1.exit_code == 0 and v0.exit_code == 0, (v1.output, v0.output)
+    j1, j0 = json.loads(v1.output), json.loads(v0.output)
+    assert j1["verdict"] == "fits" and j0["verdict"] == "does-not-fit"
+    assert "V1 engine, releases since 0.8" in v1.output
+    assert "V0 engine as in 0.5.3.post1-0.5.x" in v0.output
+    bad = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "rtx-4090", "--runtime", "llama.cpp",
+                                    "--vllm-version", "0.5"])
+    assert bad.exit_code == 2 and "--vllm-version" in bad.output

@@ -111,13 +111,14 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
                f"{b.max_num_batched_tokens} batched tokens and {b.max_num_seqs} sequences"]
         if a is not None:
             rank = vllm_rank_overhead(a, gpus, b, vllm_version)
+            logs = ("V1 logs on NVIDIA H100" if vllm_version == "v1" else
+                    "V0 logs (v0.5.3 on 8 x H100, v0.6 on H100 and RTX 3090)")
             out.append(f"vLLM a rank{f' (tensor parallel {tp})' if tp > 1 else ''}: non-torch "
                        f"{rank['non_torch'] / c.GIB:.2f} GiB (cuBLAS"
                        f"{', NCCL and all-reduce buffers' if tp > 1 else ''}) and activation peak "
                        f"{rank['activation_peak'] / c.GIB:.2f} GiB (the larger of the forward pass "
                        "and the sampler's full-vocabulary logits a sequence), from the model's "
-                       f"shape; fitted to vLLM {'V1' if vllm_version == 'v1' else '0.5 V0'} "
-                       "logs on NVIDIA H100"
+                       f"shape; fitted to vLLM {logs}"
                        f"{'' if vendor == 'nvidia' else ', assumed the same here'}")
         out.append(f"{ctx} and {graphs} ({c.VLLM_CUDA_GRAPH_BYTES / c.GIB:.2f} GiB measured) fit "
                    "in the share gpu_memory_utilization leaves unused")
