@@ -57,7 +57,8 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
         weights = weight_summary(a, precision).total
     kv = kv_cache_bytes(a, context_tokens, work.batch, kv_dtype, work.runtime, gpus)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
-                          context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn)
+                          context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn,
+                          work.vllm_version)
     return weights + kv + sum(over.values())
 
 
@@ -73,7 +74,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype, work.runtime, gpus)
     over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                                 work.context_tokens, gpu, work.gpu_memory_utilization,
-                                work.flash_attn)
+                                work.flash_attn, work.vllm_version)
     over = sum(over_parts.values())
     if not detail:
         return MemoryParts(weights, kv, over, w["embedding"], w["output"], w["layers"],
@@ -88,7 +89,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
             "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 or the card's rope_scaling override"]
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime, work.flash_attn) \
         + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization,
-                              work.flash_attn)
+                              work.flash_attn, work.vllm_version, work.context_tokens)
     breakdown = {"weights": weights, "weights_embedding": w["embedding"],
                  "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
                  "overhead": over}
