@@ -225,3 +225,16 @@ def test_kb_refuses_a_per_head_repo_it_does_not_list():
     raw["gguf_repos_per_head_cache"] = ["someone/Elsewhere-GGUF"]
     with pytest.raises(Exception, match="not in gguf_repos"):
         validate(Model, raw)
+
+
+def test_ollama_name_at_another_quantization_is_ollamas_file_of_it():
+    """`deepseek-v2:16b --precision Q8_0` is Ollama's Q8_0 file of the model: per head as asked,
+    and no plan keeping it says to convert a file (that would cache the latent)."""
+    d = explain("deepseek-v2:16b", "rtx-3090", "--context", "32768", "--precision", "Q8_0")
+    assert d["memory"]["kv_cache_bytes"] == 8640 * MIB
+    for p in d["plans"]:
+        if p["own_file"]:
+            assert p["kv_cache_layout"] == "per-head" and p["precision"] == "Q8_0"
+            assert not any("convert_hf_to_gguf" in n for n in p["notes"])
+        elif p["runtime"] == "llama.cpp" and p["model_id"] == "deepseek-v2-lite":
+            assert p["kv_cache_layout"] == "latent" and "-MLA.gguf" in p["command"]

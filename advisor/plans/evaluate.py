@@ -437,9 +437,11 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
             inv = getattr(m, "weights_inventory", None)
             if cand.own_file and inv is not None:
                 path = inv.source  # the GGUF the question names, as given
-        if cand.own_file and path is None and gguf is None:
-            notes.append(f"-m {cmd.gguf_file(m, p)} stands for the file asked about (Ollama keeps "
-                         "its files as blobs under ~/.ollama/models, or $OLLAMA_MODELS); a file "
+        if cand.mla_per_head_cache and path is None and gguf is None:
+            # the question's own old-layout file (Ollama's), or one like it: not one to convert
+            where = (" (Ollama keeps its files as blobs under ~/.ollama/models, or $OLLAMA_MODELS)"
+                     if cand.own_file else "")
+            notes.append(f"-m {cmd.gguf_file(m, p)} stands for the file asked about{where}; a file "
                          "converted now would cache the latent instead")
         elif gguf is None and path is None:
             if a.kv_lora_rank and not cand.mla_per_head_cache and (
