@@ -79,7 +79,7 @@ def test_4070_on_the_card_is_a_current_gguf_with_the_latent_cache():
     new = gpus["command"].split("-m ", 1)[1].split()[0]
     assert new.endswith("-MLA.gguf")
     made = " ".join(gpus["notes"])
-    assert "convert_hf_to_gguf.py" in made and f"llama-quantize" in made and new in made
+    assert "convert_hf_to_gguf.py" in made and "llama-quantize" in made and new in made
     # the change says why, with the KV cache saved
     assert any("caches the latent" in c and "0.51 GB" in c and "4.53 GB" in c for c in gpus["changes"])
 
