@@ -443,6 +443,11 @@ class Model(_Entry):
     # split attn_k_b / attn_v_b tensors, so its llama.cpp engine caches per-head K and V rather
     # than the latent (Architecture.mla_per_head_cache): asked by an Ollama name, it is sized so.
     ollama_mla_per_head_cache: bool = False
+    # The gguf_repos whose files of this latent-attention model were converted before llama.cpp
+    # PR 12801 (April 2025: no attn_k_b / attn_v_b), so llama.cpp caches per-head K and V when it
+    # loads them (Architecture.mla_per_head_cache): plans that download them are sized so, and a
+    # file made with current llama.cpp (latent cache) is offered beside them.
+    gguf_repos_per_head_cache: list[Annotated[str, Field(pattern=REPO_PATTERN)]] = _list()
     # Published quality measures (issue 13), each with its own source and date; see
     # QualityScore and docs/kb.md "Quality". Not named by `sources`.
     quality: list[QualityScore] = _list()
@@ -486,7 +491,8 @@ class Model(_Entry):
         _check_sources(self, ["architecture", "published_parameters", "published_active_parameters",
                               "native_precision", "instruct_repo", "checkpoints", "gguf_repos",
                               "advertised_context", "ollama_quant", "ollama_mla_per_head_cache",
-                              "trust_remote_code", "transformers_repo", "mistral_format"],
+                              "trust_remote_code", "transformers_repo", "mistral_format",
+                              "gguf_repos_per_head_cache"],
                       optional=("aliases",))
         if self.ollama_quant is not None:
             from advisor.errors import AdvisorError
@@ -499,6 +505,12 @@ class Model(_Entry):
                 raise ValueError(f"ollama_quant: {exc}") from None
         if self.ollama_mla_per_head_cache and not self.architecture.kv_lora_rank:
             raise ValueError("ollama_mla_per_head_cache is for a multi-head latent attention model")
+        if self.gguf_repos_per_head_cache:
+            if not self.architecture.kv_lora_rank:
+                raise ValueError("gguf_repos_per_head_cache is for a multi-head latent attention model")
+            stray = [r for r in self.gguf_repos_per_head_cache if r not in self.gguf_repos]
+            if stray:
+                raise ValueError(f"gguf_repos_per_head_cache names {stray[0]}, which is not in gguf_repos")
         if self.published_active_parameters and not self.architecture.experts_total:
             raise ValueError("published_active_parameters is for a mixture of experts")
         if self.published_parameters_include_vision and not self.vision_tower_excluded:
