@@ -130,7 +130,7 @@ class Sized:
                  "quality", "quality_class", "usable", "speed_band", "good_quality", "nodes",
                  "parameters", "usd_per_hour", "usd_per_million_tokens", "levers", "changes",
                  "checkpoint", "cpu_offload_layers", "moe_cpu_layers", "flash_attn",
-                 "gpu_memory_utilization")
+                 "gpu_memory_utilization", "model_score")
 
     @property
     def quality_loss_pct(self) -> float:
@@ -207,7 +207,27 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.cpu_offload_layers, s.moe_cpu_layers = cpu_layers, moe_layers
     s.flash_attn = work.flash_attn
     s.gpu_memory_utilization = work.gpu_memory_utilization if cand.runtime == "vllm" else None
+    s.model_score = own_score(m, obj)
     return s
+
+
+def own_score(m: Model, obj: Objective) -> float | None:
+    """A plan's model_score on a path that keeps the model: the model's preferred published
+    PRIMARY_BENCHMARK score, rounded to the objective's step (the same for every plan of the
+    path, so it ranks nothing there; it ranks plans of different paths a rule offers at one
+    priority). The another-model path replaces it (advisor.plans.planner: compared_score)."""
+    q = m.quality_score(PRIMARY_BENCHMARK)
+    return obj.score_step(q.score if q is not None else None)
+
+
+def compared_score(other: Model, asked: Model):
+    """`other`'s published PRIMARY_BENCHMARK score (a QualityScore) of the variant of `asked`'s
+    preferred score (instruct against instruct, thinking against thinking, base against base, as
+    candidates.better_models compares them), or None: when either has none of it."""
+    mine = asked.quality_score(PRIMARY_BENCHMARK)
+    if mine is None:
+        return None
+    return other.quality_score(PRIMARY_BENCHMARK, variant=mine.variant)
 
 
 def baseline(ask: Ask) -> Ask:
@@ -286,7 +306,8 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         gpu_memory_utilization=work.gpu_memory_utilization if cand.runtime == "vllm" else None,
         quality_class_name=obj.class_names[qclass],
         usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
-        good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes))
+        good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes),
+        model_score=own_score(m, obj))
 
 
 def _file_to_make(cand: Candidate) -> int:
@@ -338,7 +359,7 @@ def _per_head_cache_note(a: Architecture, work: Workload) -> str:
 
 def _scores(other: Model, asked: Model) -> str:
     """', MMLU-Pro 69 against 66.4 as published' where both models have a published score."""
-    a, b = other.quality_score(PRIMARY_BENCHMARK), asked.quality_score(PRIMARY_BENCHMARK)
+    a, b = compared_score(other, asked), asked.quality_score(PRIMARY_BENCHMARK)
     if a is None or b is None:
         return ""
     return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"

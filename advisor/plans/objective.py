@@ -26,12 +26,15 @@ FILE_NAME = "objective.yaml"
 PREFERENCES = ("quality", "speed", "cost")
 SEVERE = "severe"
 # Plan attributes a sort term may name (all numbers or booleans on advisor.plans.plan.Plan).
-SORTABLE = ("usable", "context_tokens", "parameters", "good_quality", "speed_band", "quality_class",
-            "quality_loss_pct",
+SORTABLE = ("usable", "context_tokens", "model_score", "parameters", "good_quality", "speed_band",
+            "quality_class", "quality_loss_pct",
             "decode_tokens_per_s", "prefill_tokens_per_s", "usd_per_million_tokens",
             "usd_per_hour", "gpu_count", "nodes", "levers")
 _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
+# Optional keys (an objective file written before them still loads: its defaults below)
+_OPTIONAL = {"model_score"}
+_SCORE_KEYS = {"step_points", "quality_class", "decode_tokens_per_s"}
 
 
 def _getter(attrs: list[str]):
@@ -52,6 +55,15 @@ class Usable:
 
 
 @dataclass(frozen=True)
+class ScoreTerm:
+    """How a plan's model_score is taken from its model's published score (objective.yaml
+    `model_score`)."""
+    step_points: float          # scores are rounded down to a multiple of this: closer is equal
+    quality_class: int          # index into Objective.class_names: the score counts at most this
+    decode_tokens_per_s: float  # ... and at least this fast
+
+
+@dataclass(frozen=True)
 class Objective:
     path: Path
     prefer: str
@@ -62,6 +74,7 @@ class Objective:
     usable: dict                          # preference -> Usable
     context_floor_tokens: int
     order: dict                           # preference -> tuple of (attribute, descending)
+    score: ScoreTerm = ScoreTerm(2.0, 2, 1.5)
 
     def quality_class(self, loss_pct: float) -> int:
         for i, bound in enumerate(self.class_bounds):
@@ -77,6 +90,25 @@ class Objective:
         u = self.usable[prefer]
         return (quality_class <= u.quality_class and decode_tokens_per_s is not None
                 and decode_tokens_per_s >= u.decode_tokens_per_s)
+
+    def score_step(self, score: float | None) -> float | None:
+        """A published score (percent) rounded down to the objective's step (None: none)."""
+        if score is None:
+            return None
+        step = self.score.step_points
+        return math.floor(score / step + 1e-9) * step if step > 0 else float(score)
+
+    def model_score(self, score: float | None, quality_class: int,
+                    decode_tokens_per_s: float | None) -> float | None:
+        """The model_score of a plan that runs another model: its published score rounded
+        (score_step), or None (ranked after every plan with one) when there is no comparable
+        score, or the plan is below the quality class or speed the score counts at: a score
+        was measured on the model as published, not on it at 2 bits a weight or crawling."""
+        t = self.score
+        if (score is None or quality_class > t.quality_class or decode_tokens_per_s is None
+                or decode_tokens_per_s < t.decode_tokens_per_s):
+            return None
+        return self.score_step(score)
 
     def key(self, plan, prefer: str) -> tuple:
         """The sort key of a plan under a preference: smaller sorts first."""
@@ -120,8 +152,8 @@ def load_objective(path: Path) -> Objective:
     if not isinstance(data, dict):
         raise AdvisorError(f"{path}:1: objective: a mapping with {', '.join(sorted(_KEYS))}")
     for k in data:
-        if k not in _KEYS:
-            err(k, f"unknown key '{k}' (known: {', '.join(sorted(_KEYS))})")
+        if k not in _KEYS | _OPTIONAL:
+            err(k, f"unknown key '{k}' (known: {', '.join(sorted(_KEYS | _OPTIONAL))})")
     missing = sorted(_KEYS - set(data))
     if missing:
         err("prefer", f"missing {', '.join(missing)}")
@@ -173,6 +205,27 @@ def load_objective(path: Path) -> Objective:
     floor = data["context_floor_tokens"]
     if not isinstance(floor, int) or isinstance(floor, bool) or not 1 <= floor <= 10_000_000:
         err("context_floor_tokens", "context_floor_tokens must be a whole number of tokens")
+    # without model_score: a step of 2 points, at the quality and speed usable under --prefer quality
+    u = usable.get("quality", Usable(len(names) - 1, 0.0))
+    score = ScoreTerm(2.0, u.quality_class, u.decode_tokens_per_s)
+    raw_s = data.get("model_score", {"step_points": 2.0, "quality_class": names[u.quality_class],
+                                     "decode_tokens_per_s": u.decode_tokens_per_s})
+    if not isinstance(raw_s, dict) or set(raw_s) != _SCORE_KEYS:
+        err("model_score", f"model_score needs {', '.join(sorted(_SCORE_KEYS))}")
+    else:
+        step, sq, sd = raw_s["step_points"], raw_s["quality_class"], raw_s["decode_tokens_per_s"]
+        bad = False
+        if not isinstance(step, (int, float)) or isinstance(step, bool) or not 0 <= step <= 100:
+            err("model_score", f"model_score.step_points must be a number of points from 0 to 100, not {short(step)}")
+            bad = True
+        if sq not in names:
+            err("model_score", f"model_score.quality_class {short(sq)} is not one of {', '.join(names)}")
+            bad = True
+        if not isinstance(sd, (int, float)) or isinstance(sd, bool) or not 0 <= sd < 1e6:
+            err("model_score", "model_score.decode_tokens_per_s must be a number of tokens/s")
+            bad = True
+        if not bad:
+            score = ScoreTerm(float(step), names.index(sq), float(sd))
     order: dict = {}
     raw_o = data["order"]
     for p in PREFERENCES:
@@ -191,4 +244,4 @@ def load_objective(path: Path) -> Objective:
     if errors:
         raise AdvisorErrors(errors)
     return Objective(path, prefer, tuple(names), tuple(bounds), tuple(float(b) for b in bands),
-                     names.index(good), usable, floor, order)
+                     names.index(good), usable, floor, order, score)

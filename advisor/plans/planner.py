@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
-from advisor.plans.evaluate import (Ask, Sized, _file_to_make, baseline, changes_from, quick_size,
-                                    size_candidate)
+from advisor.plans.evaluate import (Ask, Sized, _file_to_make, baseline, changes_from,
+                                    compared_score, quick_size, size_candidate)
 from advisor.plans.objective import Objective
 from advisor.plans.plan import PATHS, Candidate, Plan
 from advisor.plans.runtimes import cannot_run
@@ -78,7 +78,7 @@ class Planner:
     def build(self, s: Sized, ask: Ask, fixed: bool = False) -> Plan:
         """The whole plan of a ranked candidate: its command, notes, full-context speed, prefill."""
         plan = self._memoised(self._built, s.cand, ask, fixed, size_candidate)
-        return plan.with_(path=s.path, changes=s.changes, levers=s.levers)
+        return plan.with_(path=s.path, changes=s.changes, levers=s.levers, model_score=s.model_score)
 
     def best(self, plans: list[Plan], ask: Ask) -> Plan | None:
         if not plans:
@@ -189,7 +189,11 @@ class Planner:
             if top is None or not top.usable or top.precision.name in _BELOW_FLOOR:
                 continue
             changes = changes_from(top.on("another-model", (), 0), base)
-            out.append(top.on("another-model", tuple(changes), len(changes) + _file_to_make(top.cand)))
+            plan = top.on("another-model", tuple(changes), len(changes) + _file_to_make(top.cand))
+            q = compared_score(m, base.model)
+            plan.model_score = self.objective.model_score(q.score if q is not None else None,
+                                                          top.quality_class, top.decode_tokens_per_s)
+            out.append(plan)
         return out
 
     def _ladder(self, group: list[Candidate], ask: Ask, count: int | None = None) -> list[Plan]:
