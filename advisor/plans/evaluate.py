@@ -207,17 +207,17 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.cpu_offload_layers, s.moe_cpu_layers = cpu_layers, moe_layers
     s.flash_attn = work.flash_attn
     s.gpu_memory_utilization = work.gpu_memory_utilization if cand.runtime == "vllm" else None
-    s.model_score = own_score(m, obj)
+    s.model_score = own_score(m)
     return s
 
 
-def own_score(m: Model, obj: Objective) -> float | None:
+def own_score(m: Model) -> float | None:
     """A plan's model_score on a path that keeps the model: the model's preferred published
-    PRIMARY_BENCHMARK score, rounded to the objective's step (the same for every plan of the
-    path, so it ranks nothing there; it ranks plans of different paths a rule offers at one
-    priority). The another-model path replaces it (advisor.plans.planner: compared_score)."""
+    PRIMARY_BENCHMARK score (percent; None: none), the same for every plan of the path, so it
+    ranks nothing there (it ranks plans of different paths that one rule offers). The
+    another-model path replaces it (advisor.plans.planner._other_models: compared_score)."""
     q = m.quality_score(PRIMARY_BENCHMARK)
-    return obj.score_step(q.score if q is not None else None)
+    return q.score if q is not None else None
 
 
 def compared_score(other: Model, asked: Model):
@@ -307,7 +307,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         quality_class_name=obj.class_names[qclass],
         usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
         good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes),
-        model_score=own_score(m, obj))
+        model_score=own_score(m))
 
 
 def _file_to_make(cand: Candidate) -> int:

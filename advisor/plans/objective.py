@@ -34,7 +34,7 @@ _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
 # Optional keys (an objective file written before them still loads: its defaults below)
 _OPTIONAL = {"model_score"}
-_SCORE_KEYS = {"step_points", "quality_class", "decode_tokens_per_s"}
+_SCORE_KEYS = {"tie_points", "quality_class", "decode_tokens_per_s"}
 
 
 def _getter(attrs: list[str]):
@@ -58,7 +58,7 @@ class Usable:
 class ScoreTerm:
     """How a plan's model_score is taken from its model's published score (objective.yaml
     `model_score`)."""
-    step_points: float          # scores are rounded down to a multiple of this: closer is equal
+    tie_points: float           # scores this close to the best one count as equal to it
     quality_class: int          # index into Objective.class_names: the score counts at most this
     decode_tokens_per_s: float  # ... and at least this fast
 
@@ -74,7 +74,7 @@ class Objective:
     usable: dict                          # preference -> Usable
     context_floor_tokens: int
     order: dict                           # preference -> tuple of (attribute, descending)
-    score: ScoreTerm = ScoreTerm(2.0, 2, 1.5)
+    score: ScoreTerm = ScoreTerm(2.0, 2, 1.5)   # model_score (another model's published score)
 
     def quality_class(self, loss_pct: float) -> int:
         for i, bound in enumerate(self.class_bounds):
@@ -91,24 +91,27 @@ class Objective:
         return (quality_class <= u.quality_class and decode_tokens_per_s is not None
                 and decode_tokens_per_s >= u.decode_tokens_per_s)
 
-    def score_step(self, score: float | None) -> float | None:
-        """A published score (percent) rounded down to the objective's step (None: none)."""
-        if score is None:
-            return None
-        step = self.score.step_points
-        return math.floor(score / step + 1e-9) * step if step > 0 else float(score)
-
-    def model_score(self, score: float | None, quality_class: int,
-                    decode_tokens_per_s: float | None) -> float | None:
-        """The model_score of a plan that runs another model: its published score rounded
-        (score_step), or None (ranked after every plan with one) when there is no comparable
-        score, or the plan is below the quality class or speed the score counts at: a score
-        was measured on the model as published, not on it at 2 bits a weight or crawling."""
+    def scored(self, score: float | None, quality_class: int,
+               decode_tokens_per_s: float | None) -> float | None:
+        """A published score (percent) as the another-model path ranks it, before ties: None
+        (ranked after every plan with one) when there is no comparable score, or the plan is
+        below the quality class or speed the score counts at: a score was measured on the
+        model as published, not on it at 2 bits a weight or crawling."""
         t = self.score
         if (score is None or quality_class > t.quality_class or decode_tokens_per_s is None
                 or decode_tokens_per_s < t.decode_tokens_per_s):
             return None
-        return self.score_step(score)
+        return float(score)
+
+    def tie_scores(self, scores: list) -> list:
+        """`scores` (each a float or None) with every score within tie_points of the highest
+        raised to it: models that close count as equal (published scores of one model differ
+        by as much between evaluators and runs). Monotone: a higher score never ranks lower."""
+        top = max((x for x in scores if x is not None), default=None)
+        if top is None:
+            return list(scores)
+        return [top if x is not None and x >= top - self.score.tie_points - 1e-9 else x
+                for x in scores]
 
     def key(self, plan, prefer: str) -> tuple:
         """The sort key of a plan under a preference: smaller sorts first."""
@@ -205,18 +208,18 @@ def load_objective(path: Path) -> Objective:
     floor = data["context_floor_tokens"]
     if not isinstance(floor, int) or isinstance(floor, bool) or not 1 <= floor <= 10_000_000:
         err("context_floor_tokens", "context_floor_tokens must be a whole number of tokens")
-    # without model_score: a step of 2 points, at the quality and speed usable under --prefer quality
+    # without model_score: ties within 2 points, at the quality and speed usable under --prefer quality
     u = usable.get("quality", Usable(len(names) - 1, 0.0))
     score = ScoreTerm(2.0, u.quality_class, u.decode_tokens_per_s)
-    raw_s = data.get("model_score", {"step_points": 2.0, "quality_class": names[u.quality_class],
+    raw_s = data.get("model_score", {"tie_points": 2.0, "quality_class": names[u.quality_class],
                                      "decode_tokens_per_s": u.decode_tokens_per_s})
     if not isinstance(raw_s, dict) or set(raw_s) != _SCORE_KEYS:
         err("model_score", f"model_score needs {', '.join(sorted(_SCORE_KEYS))}")
     else:
-        step, sq, sd = raw_s["step_points"], raw_s["quality_class"], raw_s["decode_tokens_per_s"]
+        step, sq, sd = raw_s["tie_points"], raw_s["quality_class"], raw_s["decode_tokens_per_s"]
         bad = False
         if not isinstance(step, (int, float)) or isinstance(step, bool) or not 0 <= step <= 100:
-            err("model_score", f"model_score.step_points must be a number of points from 0 to 100, not {short(step)}")
+            err("model_score", f"model_score.tie_points must be a number of points from 0 to 100, not {short(step)}")
             bad = True
         if sq not in names:
             err("model_score", f"model_score.quality_class {short(sq)} is not one of {', '.join(names)}")

@@ -85,8 +85,9 @@ class Plan:
     notes: tuple[str, ...] = ()  # what must be true first (a Ray cluster, a converted file)
     flash_attn: bool = True      # llama.cpp -fa (other runtimes: their own attention kernels)
     gpu_memory_utilization: float | None = None  # vLLM's share of each GPU (other runtimes: None)
-    # the model's published score as the objective ranks it (Objective.score_step / model_score):
-    # of the variant the asked model's score is of; None where there is none to compare
+    # the model's published MMLU-Pro score as the objective's model_score term ranks it: on the
+    # another-model path of the asked model's variant, ties raised (Objective.scored, tie_scores);
+    # on the others the model's own preferred score. None: no score to compare
     model_score: float | None = None
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 

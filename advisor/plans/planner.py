@@ -191,9 +191,11 @@ class Planner:
             changes = changes_from(top.on("another-model", (), 0), base)
             plan = top.on("another-model", tuple(changes), len(changes) + _file_to_make(top.cand))
             q = compared_score(m, base.model)
-            plan.model_score = self.objective.model_score(q.score if q is not None else None,
-                                                          top.quality_class, top.decode_tokens_per_s)
+            plan.model_score = self.objective.scored(q.score if q is not None else None,
+                                                     top.quality_class, top.decode_tokens_per_s)
             out.append(plan)
+        for plan, score in zip(out, self.objective.tie_scores([p.model_score for p in out])):
+            plan.model_score = score
         return out
 
     def _ladder(self, group: list[Candidate], ask: Ask, count: int | None = None) -> list[Plan]:
