@@ -1,0 +1,166 @@
+"""The objective's model_score term (rules/objective.yaml `model_score`, issue 17): on the
+another-model path the model with the higher published MMLU-Pro score (of the asked model's
+variant) wins over a larger one with a lower score; scores within tie_points of the best tie
+(then the larger model); a score counts only at the quality class and speed the objective names;
+the other paths, which keep the model asked, are ranked as without the term."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from advisor.kb import load_kb
+from advisor.paths import data_dir
+from advisor.plans.evaluate import Ask, compared_score
+from advisor.plans.objective import load_objective
+from advisor.plans.planner import Planner
+from advisor.sizing.tensors import parameter_count
+from advisor.sizing.workload import Workload
+
+KB = load_kb()
+OBJECTIVE = data_dir("rules") / "objective.yaml"
+
+
+def objective_with(tmp_path, old: str, new: str):
+    text = OBJECTIVE.read_text()
+    assert old in text
+    (tmp_path / "objective.yaml").write_text(text.replace(old, new))
+    return load_objective(tmp_path / "objective.yaml")
+
+
+def another(objective, model: str, gpu: str, n: int = 1):
+    ask = Ask.of(KB.model(model), KB.gpu(gpu), n, Workload())
+    return Planner(KB, objective).plans(ask, paths=("another-model",)).best.get("another-model")
+
+
+def test_the_higher_score_wins_over_a_larger_model():
+    """Qwen2.5 72B on a 24 GB card: EXAONE 4.0 32B (77.6) rather than Qwen2.5 32B (69.0, and
+    0.8B parameters more), and the plan's changes quote both scores as published."""
+    plan = another(load_objective(OBJECTIVE), "qwen2.5-72b", "rtx-4090")
+    assert plan.model.id == "exaone-4.0-32b" and plan.usable
+    assert plan.parameters < parameter_count(KB.model("qwen2.5-32b").architecture)
+    assert "another model (EXAONE 4.0 32B: MMLU-Pro 77.6 against 71.1, as each was published)" \
+        in plan.changes
+
+
+def test_without_the_term_the_larger_model_wins(tmp_path):
+    """The same question ranked by an objective without model_score: the larger Qwen2.5 32B, as
+    before the term (so the test above is the term's doing)."""
+    old = objective_with(tmp_path, "-context_tokens, -model_score, -parameters", "-context_tokens, -parameters")
+    assert another(old, "qwen2.5-72b", "rtx-4090").model.id == "qwen2.5-32b"
+
+
+def test_scores_within_tie_points_tie_and_the_larger_model_wins(tmp_path):
+    """tie_points 10: 77.6 and 69.0 tie, so the larger model (Qwen2.5 32B, 32.8B against
+    32.0B) wins; the default 2 does not tie them."""
+    wide = objective_with(tmp_path, "tie_points: 2", "tie_points: 10")
+    assert wide.score.tie_points == 10.0
+    assert another(wide, "qwen2.5-72b", "rtx-4090").model.id == "qwen2.5-32b"
+    obj = load_objective(OBJECTIVE)
+    assert obj.tie_scores([77.6, 76.0, 74.4, None]) == [77.6, 77.6, 74.4, None]
+    assert obj.tie_scores([None, None]) == [None, None]
+
+
+@pytest.mark.parametrize("scores", [[70.0, 71.5, 80.0, None], [64.05, 56.3, 60.6], [84.6, 84.4, None]])
+def test_ties_keep_the_order_of_scores(scores):
+    """tie_scores is monotone: a higher score never ends below a lower one (so the path's
+    winner is never dominated on score)."""
+    tied = load_objective(OBJECTIVE).tie_scores(scores)
+    low = float("-inf")
+    for (a, ta) in zip(scores, tied):
+        for (b, tb) in zip(scores, tied):
+            if (a if a is not None else low) > (b if b is not None else low):
+                assert (ta if ta is not None else low) >= (tb if tb is not None else low)
+
+
+def _plan(score, quality_class, loss, decode, parameters):
+    obj = load_objective(OBJECTIVE)
+    return SimpleNamespace(usable=True, context_tokens=8192,
+                           model_score=obj.scored(score, quality_class, decode),
+                           parameters=parameters, good_quality=quality_class <= obj.good_class,
+                           speed_band=obj.speed_band(decode), quality_class=quality_class, nodes=1,
+                           usd_per_million_tokens=0.0, levers=2, quality_loss_pct=loss,
+                           decode_tokens_per_s=decode, gpu_count=1)
+
+
+def test_a_score_counts_only_at_the_quality_and_speed_named():
+    """A higher-scoring model at Q2_K (class "large": +39% perplexity on an 8B) does not beat a
+    lower-scoring one at Q4_K_M ("small"); nor does one crawling below the speed named (an
+    objective that let such plans be usable would otherwise rank them by their score)."""
+    obj = load_objective(OBJECTIVE)
+    large, small = obj.class_names.index("large"), obj.class_names.index("small")
+    assert obj.score.quality_class == obj.class_names.index("noticeable")
+    assert obj.score.decode_tokens_per_s == 1.5
+    q2 = _plan(80.0, large, 39.0, 40.0, 9e9)
+    q4 = _plan(70.0, small, 2.4, 40.0, 8e9)
+    crawl = _plan(80.0, small, 1.2, 1.0, 30e9)
+    assert q2.model_score is None and crawl.model_score is None and q4.model_score == 70.0
+    for prefer in ("quality", "speed", "cost"):
+        assert obj.key(q4, prefer) < obj.key(q2, prefer)
+        assert obj.key(q4, prefer) < obj.key(crawl, prefer)
+    # at the same class, the higher score wins over the larger model
+    big = _plan(66.0, small, 1.2, 20.0, 70e9)
+    assert obj.key(q4, "quality") < obj.key(big, "quality")
+
+
+def test_scores_compare_within_the_asked_models_variant():
+    """compared_score takes the other model's score of the variant of the asked model's
+    preferred score: a reasoning model asked (DeepSeek-R1, thinking) compares EXAONE's thinking
+    score (81.8), an instruct model its instruct score (77.6); none where the asked model has no
+    score or the other none of that variant."""
+    exaone = KB.model("exaone-4.0-32b")
+    assert compared_score(exaone, KB.model("deepseek-r1")).score == 81.8
+    assert compared_score(exaone, KB.model("qwen2.5-72b")).score == 77.6
+    assert compared_score(KB.model("qwen2.5-32b"), KB.model("deepseek-r1")) is None
+    unscored = [m for m in KB.all_models() if m.quality_score() is None]
+    if unscored:
+        assert compared_score(exaone, unscored[0]) is None
+
+
+QUESTIONS = [("qwen2.5-72b", "rtx-4090", 1), ("llama-3.1-70b", "rtx-3090", 2),
+             ("llama-3.1-8b", "t4", 1), ("deepseek-r1", "h200", 1), ("mixtral-8x7b", "rtx-4080", 1)]
+
+
+@pytest.mark.parametrize("model,gpu,n", QUESTIONS)
+def test_paths_that_keep_the_model_are_ranked_as_without_the_term(tmp_path, model, gpu, n):
+    """as-asked, your-hardware, your-gpus, more-cards and rent run the model asked: the term is
+    the same for all their plans, so their best plans are those of an objective without it."""
+    new = load_objective(OBJECTIVE)
+    old = objective_with(tmp_path, "-context_tokens, -model_score, -parameters", "-context_tokens, -parameters")
+    ask = Ask.of(KB.model(model), KB.gpu(gpu), n, Workload())
+    a, b = Planner(KB, old).plans(ask).best, Planner(KB, new).plans(ask).best
+    for path in set(a) | set(b):
+        if path != "another-model":
+            assert a[path].identity == b[path].identity, path
+            assert a[path].model_score == b[path].model_score
+            assert b[path].model.id == model
+
+
+def test_an_objective_without_model_score_loads_with_the_defaults(tmp_path):
+    text = OBJECTIVE.read_text()
+    start = text.index("model_score:\n")
+    end = text.index("\n\n", start)
+    (tmp_path / "objective.yaml").write_text(text[:start] + text[end + 2:])
+    obj = load_objective(tmp_path / "objective.yaml")
+    assert obj.score == load_objective(OBJECTIVE).score
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("tie_points: 2", "tie_points: -1", "model_score.tie_points must be a number of points"),
+    ("tie_points: 2", "tie_points: yes", "model_score.tie_points must be a number of points"),
+    ("  quality_class: noticeable\n  decode", "  quality_class: superb\n  decode",
+     "model_score.quality_class 'superb' is not one of"),
+    ("decode_tokens_per_s: 1.5\n\n", "decode_tokens_per_s: fast\n\n",
+     "model_score.decode_tokens_per_s must be a number"),
+    ("tie_points: 2", "tie: 2", "model_score needs decode_tokens_per_s, quality_class, tie_points"),
+])
+def test_a_broken_model_score_names_file_and_line(tmp_path, old, new, message):
+    from advisor.errors import AdvisorError
+
+    text = OBJECTIVE.read_text()
+    assert old in text
+    (tmp_path / "objective.yaml").write_text(text.replace(old, new, 1))
+    line = text[:text.index("model_score:\n")].count("\n") + 1
+    with pytest.raises(AdvisorError) as e:
+        load_objective(tmp_path / "objective.yaml")
+    assert f"objective.yaml:{line}: objective: {message}" in str(e.value)
