@@ -39,8 +39,8 @@ def test_the_higher_score_wins_over_a_larger_model():
     plan = another(load_objective(OBJECTIVE), "qwen2.5-72b", "rtx-4090")
     assert plan.model.id == "exaone-4.0-32b" and plan.usable
     assert plan.parameters < parameter_count(KB.model("qwen2.5-32b").architecture)
-    assert "another model (EXAONE 4.0 32B: MMLU-Pro 77.6 against 71.1, as each was published)" \
-        in plan.changes
+    assert plan.changes[0].startswith(
+        "another model (EXAONE 4.0 32B: MMLU-Pro 77.6 against 71.1, as each was published")
 
 
 def test_without_the_term_the_larger_model_wins(tmp_path):
@@ -164,3 +164,37 @@ def test_a_broken_model_score_names_file_and_line(tmp_path, old, new, message):
     with pytest.raises(AdvisorError) as e:
         load_objective(tmp_path / "objective.yaml")
     assert f"objective.yaml:{line}: objective: {message}" in str(e.value)
+
+
+def test_a_non_commercial_model_says_so_on_the_another_model_path():
+    """EXAONE 4.0 32B's licence (EXAONE AI Model License Agreement 1.2 - NC) is marked
+    non-commercial in the KB, and the plan that runs it instead says so; a model without a
+    non-commercial licence says nothing."""
+    lic = KB.model("exaone-4.0-32b").licence
+    assert lic is not None and not lic.commercial and lic.source.startswith("https://")
+    plan = another(load_objective(OBJECTIVE), "qwen2.5-72b", "rtx-4090")
+    assert plan.changes[0].endswith(
+        "; licence EXAONE AI Model License Agreement 1.2 - NC: not for commercial use)")
+    qwen = another(load_objective(OBJECTIVE), "llama-3.1-8b", "rtx-4090")
+    assert KB.model(qwen.model.id).licence is None and "licence" not in qwen.changes[0]
+
+
+@pytest.mark.parametrize("licence,message", [
+    ({"id": "CC-BY-NC-4.0", "commercial": False}, "source"),
+    ({"id": "CC-BY-NC-4.0", "commercial": "no", "source": "https://example.org/x"}, "commercial"),
+    ({"id": "**bold** | x", "commercial": False, "source": "https://example.org/x"}, "id"),
+    ({"id": "MIT", "commercial": True, "source": "not a url"}, "source"),
+])
+def test_a_bad_licence_is_refused(tmp_path, licence, message):
+    import yaml
+
+    from advisor.errors import AdvisorError
+    from advisor.kb import load_kb as load
+
+    entry = yaml.safe_load((data_dir("kb") / "models" / "exaone-4.0-32b.yaml").read_text())
+    entry["id"], entry["aliases"], entry["licence"] = "my-model", [], licence
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "my-model.yaml").write_text(yaml.safe_dump(entry))
+    with pytest.raises(AdvisorError) as e:
+        load(extra=[tmp_path])
+    assert "licence" in str(e.value) and message in str(e.value)

@@ -321,7 +321,8 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     the card asked: it is not the user's."""
     out = []
     if plan.model.id != ask.model.id:
-        out.append(f"another model ({plan.model.name}{_scores(plan.model, ask.model)})")
+        out.append(f"another model ({plan.model.name}{_scores(plan.model, ask.model)}"
+                   f"{_licence(plan.model)})")
     if plan.precision.name != ask.precision.name:
         out.append(f"weights at {plan.precision.name}")
     if plan.runtime == "llama.cpp" and plan.flash_attn and not ask.work.flash_attn:
@@ -363,6 +364,15 @@ def _scores(other: Model, asked: Model) -> str:
     if a is None or b is None:
         return ""
     return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"
+
+
+def _licence(m: Model) -> str:
+    """'; licence X: not for commercial use' where the KB marks the model's licence
+    non-commercial (Model.licence), else ''."""
+    lic = m.licence
+    if lic is None or lic.commercial:
+        return ""
+    return f"; licence {lic.id}: not for commercial use"
 
 
 def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
