@@ -7,7 +7,9 @@ plans by `Objective.key` and keeps the first; the rules then choose among the pa
 Every sort term is a monotone function of a plan's numbers (a class is a band of quality loss,
 `usable` a threshold on quality and speed), so the first plan of a path is never dominated on it:
 no other plan of the path has no more quality loss, no less speed, no more cost and no shorter
-context (tests/test_plans.py checks it over the KB).
+context (tests/test_plans.py checks it over the KB). model_score, another model's published
+score (rules/objective.yaml `model_score`), is monotone too: scores within tie_points of the
+path's best are raised to it, which never ranks a higher score below a lower one.
 """
 from __future__ import annotations
 
@@ -74,7 +76,7 @@ class Objective:
     usable: dict                          # preference -> Usable
     context_floor_tokens: int
     order: dict                           # preference -> tuple of (attribute, descending)
-    score: ScoreTerm = ScoreTerm(2.0, 2, 1.5)   # model_score (another model's published score)
+    score: ScoreTerm                      # how model_score counts another model's published score
 
     def quality_class(self, loss_pct: float) -> int:
         for i, bound in enumerate(self.class_bounds):
@@ -208,7 +210,8 @@ def load_objective(path: Path) -> Objective:
     floor = data["context_floor_tokens"]
     if not isinstance(floor, int) or isinstance(floor, bool) or not 1 <= floor <= 10_000_000:
         err("context_floor_tokens", "context_floor_tokens must be a whole number of tokens")
-    # without model_score: ties within 2 points, at the quality and speed usable under --prefer quality
+    # without model_score: ties within 2 points, counted at the quality and speed usable under
+    # --prefer quality (the defaults of rules/objective.yaml)
     u = usable.get("quality", Usable(len(names) - 1, 0.0))
     score = ScoreTerm(2.0, u.quality_class, u.decode_tokens_per_s)
     raw_s = data.get("model_score", {"tie_points": 2.0, "quality_class": names[u.quality_class],
@@ -216,10 +219,11 @@ def load_objective(path: Path) -> Objective:
     if not isinstance(raw_s, dict) or set(raw_s) != _SCORE_KEYS:
         err("model_score", f"model_score needs {', '.join(sorted(_SCORE_KEYS))}")
     else:
-        step, sq, sd = raw_s["tie_points"], raw_s["quality_class"], raw_s["decode_tokens_per_s"]
+        tie, sq, sd = raw_s["tie_points"], raw_s["quality_class"], raw_s["decode_tokens_per_s"]
         bad = False
-        if not isinstance(step, (int, float)) or isinstance(step, bool) or not 0 <= step <= 100:
-            err("model_score", f"model_score.tie_points must be a number of points from 0 to 100, not {short(step)}")
+        if not isinstance(tie, (int, float)) or isinstance(tie, bool) or not 0 <= tie <= 100:
+            err("model_score", "model_score.tie_points must be a number of points from 0 to 100, "
+                               f"not {short(tie)}")
             bad = True
         if sq not in names:
             err("model_score", f"model_score.quality_class {short(sq)} is not one of {', '.join(names)}")
@@ -228,7 +232,7 @@ def load_objective(path: Path) -> Objective:
             err("model_score", "model_score.decode_tokens_per_s must be a number of tokens/s")
             bad = True
         if not bad:
-            score = ScoreTerm(float(step), names.index(sq), float(sd))
+            score = ScoreTerm(float(tie), names.index(sq), float(sd))
     order: dict = {}
     raw_o = data["order"]
     for p in PREFERENCES:

@@ -177,8 +177,11 @@ class Planner:
         return gpus_only, [_on_path(p, "your-hardware") for p in gpus_only] + offload
 
     def _other_models(self, base: Ask) -> list:
-        """Each smaller sibling's or distill's best usable plan on your hardware: the plan its
-        own questions get (and share: bulk asks about every model on every card)."""
+        """Each other model's (candidates.other_models) best usable plan on your hardware: the
+        plan its own questions get (and share: bulk asks about every model on every card), with
+        its model_score: its published score of the asked model's variant (compared_score), where
+        the plan is good and fast enough for it to count (Objective.scored), scores within the
+        objective's tie_points of the best raised to it (Objective.tie_scores)."""
         out = []
         for m in cands.other_models(base, self.kb):
             sub = Ask.of(m, base.gpu, base.gpu_count, base.work,
