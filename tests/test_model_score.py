@@ -198,3 +198,34 @@ def test_a_bad_licence_is_refused(tmp_path, licence, message):
     with pytest.raises(AdvisorError) as e:
         load(extra=[tmp_path])
     assert "licence" in str(e.value) and message in str(e.value)
+
+
+def test_a_model_without_a_score_is_not_ranked_below_its_smaller_siblings():
+    """Qwen3 30B-A3B has no MMLU-Pro score in the KB, Qwen3 1.7B has one: for Qwen3 235B on a
+    12 GB card (--prefer speed, where the 32B is too slow) the 30B-A3B is offered, not the 1.7B,
+    because an unscored model ranks by its smaller siblings' best score (ranking_score)."""
+    from advisor.plans.candidates import ranking_score
+
+    a = KB.model("qwen3-235b-a22b")
+    assert ranking_score(KB.model("qwen3-30b-a3b"), a, KB) == compared_score(KB.model("qwen3-1.7b"), a).score
+    ask = Ask.of(a, KB.gpu("rtx-3060-12gb"), 1, Workload(), prefer="speed")
+    best = Planner(KB, load_objective(OBJECTIVE)).plans(ask, paths=("another-model",)).best
+    assert best["another-model"].model.id == "qwen3-30b-a3b"
+
+
+@pytest.mark.parametrize("asked", ["qwen3-235b-a22b", "qwen2.5-72b", "llama-3.1-405b", "deepseek-r1"])
+def test_ranking_scores_keep_a_family_in_size_order_where_a_score_is_missing(asked):
+    """Over the KB: a model without its own comparable score never ranks below a smaller
+    sibling that has one."""
+    from advisor.plans.candidates import ranking_score
+    from advisor.sizing.tensors import parameter_count as n
+
+    a = KB.model(asked)
+    for big in KB.all_models():
+        if compared_score(big, a) is not None:
+            continue
+        for sid in big.siblings:
+            small = KB.model(sid)
+            own = compared_score(small, a)
+            if own is not None and n(small.architecture) < n(big.architecture):
+                assert ranking_score(big, a, KB) >= own.score, (big.id, sid)

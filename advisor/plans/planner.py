@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
-from advisor.plans.evaluate import (Ask, Sized, _file_to_make, baseline, changes_from,
-                                    compared_score, quick_size, size_candidate)
+from advisor.plans.evaluate import (Ask, Sized, _file_to_make, baseline, changes_from, quick_size,
+                                    size_candidate)
 from advisor.plans.objective import Objective
 from advisor.plans.plan import PATHS, Candidate, Plan
 from advisor.plans.runtimes import cannot_run
@@ -179,7 +179,7 @@ class Planner:
     def _other_models(self, base: Ask) -> list:
         """Each other model's (candidates.other_models) best usable plan on your hardware: the
         plan its own questions get (and share: bulk asks about every model on every card), with
-        its model_score: its published score of the asked model's variant (compared_score), where
+        its model_score: its published score of the asked model's variant (ranking_score), where
         the plan is good and fast enough for it to count (Objective.scored), scores within the
         objective's tie_points of the best raised to it (Objective.tie_scores)."""
         out = []
@@ -193,8 +193,7 @@ class Planner:
                 continue
             changes = changes_from(top.on("another-model", (), 0), base)
             plan = top.on("another-model", tuple(changes), len(changes) + _file_to_make(top.cand))
-            q = compared_score(m, base.model)
-            plan.model_score = self.objective.scored(q.score if q is not None else None,
+            plan.model_score = self.objective.scored(cands.ranking_score(m, base.model, self.kb),
                                                      top.quality_class, top.decode_tokens_per_s)
             out.append(plan)
         for plan, score in zip(out, self.objective.tie_scores([p.model_score for p in out])):
