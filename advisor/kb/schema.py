@@ -148,6 +148,21 @@ class QualityScore(_Entry):
         return (self.benchmark, self.evaluator, self.setting.lower())
 
 
+@dataclass(frozen=True, kw_only=True)
+class Licence(_Entry):
+    """The licence the weights are published under: `id`, its SPDX identifier where SPDX lists
+    it (Apache-2.0, MIT, CC-BY-NC-4.0), else its name as the publisher writes it ("EXAONE AI
+    Model License Agreement 1.2 - NC"); `commercial` false where it does not allow commercial
+    use; the page it was read from. Like a score, a licence is its own source (`sources` does not
+    name it). Optional: an entry without one says nothing about its licence."""
+    # letters, digits, spaces and . , + ( ) / _ - only: it is quoted in advisories as it stands
+    id: Annotated[str, Field(min_length=2, max_length=80,
+                             pattern=r"^[A-Za-z0-9][A-Za-z0-9 .,+()/_-]*[A-Za-z0-9)]$")]
+    commercial: bool
+    source: Annotated[str, Field(pattern=URL_PATTERN)]
+    note: Optional[str] = None
+
+
 def _check_sources(entry, fact_fields: list[str], optional: tuple[str, ...] = ()) -> None:
     """Every fact field that is set has a source; a source names only fact fields (or an
     `optional` one: a field that may cite a source without needing one, as aliases may)."""
@@ -451,6 +466,8 @@ class Model(_Entry):
     # Published quality measures (issue 13), each with its own source and date; see
     # QualityScore and docs/kb.md "Quality". Not named by `sources`.
     quality: list[QualityScore] = _list()
+    # The licence of the published weights (Licence; docs/kb.md "Licence"), with its own source.
+    licence: Optional[Licence] = None
     sources: Annotated[list[Source], Field(min_length=1)]
 
     def quality_scores(self, benchmark: str = PRIMARY_BENCHMARK) -> list[QualityScore]:

@@ -318,6 +318,28 @@ def better_models(model: Model, kb: KnowledgeBase, limit: int = BETTER_MODELS) -
     return [m for *_, m in sorted(found)[:limit]]
 
 
+def ranking_score(model: Model, asked: Model, kb: KnowledgeBase) -> float | None:
+    """The published score the objective's model_score ranks `model` by on `asked`'s
+    another-model path: its PRIMARY_BENCHMARK score of the variant of `asked`'s
+    (evaluate.compared_score); where it has none, the best such score of its smaller siblings
+    (KB `siblings`, either way round), as a lower bound: a larger model of one family and
+    release scores at least what its smaller siblings score (Qwen3 30B-A3B has no score in the
+    KB, Qwen3 1.7B has 43.7: the 30B-A3B is not ranked below the 1.7B for lack of one). None:
+    neither has one."""
+    from advisor.plans.evaluate import compared_score
+
+    own = compared_score(model, asked)
+    if own is not None:
+        return own.score
+    size = parameter_count(model.architecture)
+    family = set(model.siblings) | {m.id for m in kb.all_models() if model.id in m.siblings}
+    known = kb.models.by_id
+    floors = [q.score for sid in sorted(family) if sid in known
+              for s in (known[sid],) if parameter_count(s.architecture) < size
+              for q in (compared_score(s, asked),) if q is not None]
+    return max(floors, default=None)
+
+
 def other_models(ask: Ask, kb: KnowledgeBase) -> list[Model]:
     """Smaller siblings, the models distilled from this one and the better_models, largest
     first."""

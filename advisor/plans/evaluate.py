@@ -159,7 +159,7 @@ class Sized:
                  "quality", "quality_class", "usable", "speed_band", "good_quality", "nodes",
                  "parameters", "usd_per_hour", "usd_per_million_tokens", "levers", "changes",
                  "checkpoint", "cpu_offload_layers", "moe_cpu_layers", "flash_attn",
-                 "gpu_memory_utilization", "mla_per_head_cache", "own_file")
+                 "gpu_memory_utilization", "mla_per_head_cache", "own_file", "model_score")
 
     @property
     def quality_loss_pct(self) -> float:
@@ -237,7 +237,27 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.flash_attn = work.flash_attn
     s.gpu_memory_utilization = work.gpu_memory_utilization if cand.runtime == "vllm" else None
     s.mla_per_head_cache, s.own_file = cand.mla_per_head_cache, cand.own_file
+    s.model_score = own_score(m)
     return s
+
+
+def own_score(m: Model) -> float | None:
+    """A plan's model_score on a path that keeps the model: the model's preferred published
+    PRIMARY_BENCHMARK score (percent; None: none), the same for every plan of the path, so it
+    ranks nothing there (it ranks plans of different paths that one rule offers). The
+    another-model path replaces it (advisor.plans.planner._other_models: compared_score)."""
+    q = m.quality_score(PRIMARY_BENCHMARK)
+    return q.score if q is not None else None
+
+
+def compared_score(other: Model, asked: Model):
+    """`other`'s published PRIMARY_BENCHMARK score (a QualityScore) of the variant of `asked`'s
+    preferred score (instruct against instruct, thinking against thinking, base against base, as
+    candidates.better_models compares them), or None: when either has none of it."""
+    mine = asked.quality_score(PRIMARY_BENCHMARK)
+    if mine is None:
+        return None
+    return other.quality_score(PRIMARY_BENCHMARK, variant=mine.variant)
 
 
 def baseline(ask: Ask) -> Ask:
@@ -317,7 +337,8 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         quality_class_name=obj.class_names[qclass],
         mla_per_head_cache=cand.mla_per_head_cache, own_file=cand.own_file,
         usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
-        good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes))
+        good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes),
+        model_score=own_score(m))
 
 
 def lever_count(plan, ask: Ask, changes: list[str] | tuple, cand: Candidate) -> int:
@@ -338,7 +359,8 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     the card asked: it is not the user's."""
     out = []
     if plan.model.id != ask.model.id:
-        out.append(f"another model ({plan.model.name}{_scores(plan.model, ask.model)})")
+        out.append(f"another model ({plan.model.name}{_scores(plan.model, ask.model)}"
+                   f"{_licence(plan.model)})")
     if plan.precision.name != ask.precision.name:
         out.append(f"weights at {plan.precision.name}")
     if plan.runtime == "llama.cpp" and plan.flash_attn and not ask.work.flash_attn:
@@ -416,10 +438,19 @@ def _make_gguf_note(m: Model, p: Precision, name: str, ask: Ask) -> str:
 
 def _scores(other: Model, asked: Model) -> str:
     """', MMLU-Pro 69 against 66.4 as published' where both models have a published score."""
-    a, b = other.quality_score(PRIMARY_BENCHMARK), asked.quality_score(PRIMARY_BENCHMARK)
+    a, b = compared_score(other, asked), asked.quality_score(PRIMARY_BENCHMARK)
     if a is None or b is None:
         return ""
     return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"
+
+
+def _licence(m: Model) -> str:
+    """'; licence X: not for commercial use' where the KB marks the model's licence
+    non-commercial (Model.licence), else ''."""
+    lic = m.licence
+    if lic is None or lic.commercial:
+        return ""
+    return f"; licence {lic.id}: not for commercial use"
 
 
 def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,

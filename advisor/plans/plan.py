@@ -96,6 +96,10 @@ class Plan:
     gpu_memory_utilization: float | None = None  # vLLM's share of each GPU (other runtimes: None)
     mla_per_head_cache: bool = False  # the loaded file caches per-head K and V (Candidate's)
     own_file: bool = False       # it loads the file the question names (Candidate's)
+    # the model's published MMLU-Pro score as the objective's model_score term ranks it: on the
+    # another-model path of the asked model's variant, ties raised (Objective.scored, tie_scores);
+    # on the others the model's own preferred score. None: no score to compare
+    model_score: float | None = None
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 
     def with_(self, **fields) -> "Plan":

@@ -78,7 +78,7 @@ class Planner:
     def build(self, s: Sized, ask: Ask, fixed: bool = False) -> Plan:
         """The whole plan of a ranked candidate: its command, notes, full-context speed, prefill."""
         plan = self._memoised(self._built, s.cand, ask, fixed, size_candidate)
-        return plan.with_(path=s.path, changes=s.changes, levers=s.levers)
+        return plan.with_(path=s.path, changes=s.changes, levers=s.levers, model_score=s.model_score)
 
     def best(self, plans: list[Plan], ask: Ask) -> Plan | None:
         if not plans:
@@ -178,8 +178,11 @@ class Planner:
         return gpus_only, [_on_path(p, "your-hardware") for p in gpus_only] + offload
 
     def _other_models(self, base: Ask) -> list:
-        """Each smaller sibling's or distill's best usable plan on your hardware: the plan its
-        own questions get (and share: bulk asks about every model on every card)."""
+        """Each other model's (candidates.other_models) best usable plan on your hardware: the
+        plan its own questions get (and share: bulk asks about every model on every card), with
+        its model_score: its published score of the asked model's variant (ranking_score), where
+        the plan is good and fast enough for it to count (Objective.scored), scores within the
+        objective's tie_points of the best raised to it (Objective.tie_scores)."""
         out = []
         for m in cands.other_models(base, self.kb):
             sub = Ask.of(m, base.gpu, base.gpu_count, base.work,
@@ -190,7 +193,12 @@ class Planner:
             if top is None or not top.usable or top.precision.name in _BELOW_FLOOR:
                 continue
             changes = changes_from(top.on("another-model", (), 0), base)
-            out.append(top.on("another-model", tuple(changes), lever_count(top, base, changes, top.cand)))
+            plan = top.on("another-model", tuple(changes), lever_count(top, base, changes, top.cand))
+            plan.model_score = self.objective.scored(cands.ranking_score(m, base.model, self.kb),
+                                                     top.quality_class, top.decode_tokens_per_s)
+            out.append(plan)
+        for plan, score in zip(out, self.objective.tie_scores([p.model_score for p in out])):
+            plan.model_score = score
         return out
 
     def _ladder(self, group: list[Candidate], ask: Ask, count: int | None = None) -> list[Plan]:
