@@ -80,8 +80,10 @@ _GRAPHS = {"nvidia": "CUDA graphs", "amd": "HIP graphs"}
 def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Architecture | None = None,
                         gpu: GPU | None = None,
                         gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION,
-                        flash_attn: bool = True) -> list[str]:
-    """What the overhead assumes, in the words of the vendor's stack (no CUDA on a Mac)."""
+                        flash_attn: bool = True, layout=None) -> list[str]:
+    """What the overhead assumes, in the words of the vendor's stack (no CUDA on a Mac).
+    layout: vLLM's data/expert-parallel layout (advisor.sizing.vllm_parallel.VllmLayout), if
+    asked: each GPU is a rank of its tensor-parallel size."""
     where = "as measured" if vendor == "nvidia" else "measured on NVIDIA, assumed the same here"
     ctx = _CONTEXT.get(vendor, "device context")
     if runtime == "llama.cpp":
@@ -96,14 +98,19 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
         graphs = _GRAPHS.get(vendor, "captured graphs")
         b = vllm_default_batch(gpu)
         tp = vllm_tensor_parallel_size(a, gpus) if a is not None and gpus > 1 else 1
+        dp = 1
+        if layout is not None:
+            tp, dp = layout.tensor_parallel, layout.data_parallel
         out = [f"vLLM (V1 engine): gpu_memory_utilization {gpu_memory_utilization:g}; its profiling "
                f"run at the `vllm serve` defaults for this GPU, {b.max_num_batched_tokens} batched "
                f"tokens and {b.max_num_seqs} sequences"]
         if a is not None:
-            rank = vllm_rank_overhead(a, gpus, b)
-            out.append(f"vLLM a rank{f' (tensor parallel {tp})' if tp > 1 else ''}: non-torch "
+            rank = vllm_rank_overhead(a, gpus, b, tp if layout is not None else None, dp)
+            group = ("tensor parallel " + str(tp) if tp > 1 else "") + \
+                    (f"{', ' if tp > 1 else ''}data parallel {dp}" if dp > 1 else "")
+            out.append(f"vLLM a rank{f' ({group})' if group else ''}: non-torch "
                        f"{rank['non_torch'] / c.GIB:.2f} GiB (cuBLAS"
-                       f"{', NCCL and all-reduce buffers' if tp > 1 else ''}) and activation peak "
+                       f"{', NCCL and all-reduce buffers' if tp > 1 or dp > 1 else ''}) and activation peak "
                        f"{rank['activation_peak'] / c.GIB:.2f} GiB (the larger of the forward pass "
                        "and the sampler's full-vocabulary logits a sequence), from the model's "
                        f"shape; fitted to vLLM V1 logs on NVIDIA H100"

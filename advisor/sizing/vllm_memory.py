@@ -97,10 +97,17 @@ def vllm_activation_peak_bytes(a: Architecture, tensor_parallel: int, batch: Vll
                vllm_sampler_peak_bytes(a, batch))
 
 
-def vllm_rank_overhead(a: Architecture, gpus: int, batch: VllmBatch) -> dict[str, int]:
-    """Non-torch memory and the activation peak of one rank (bytes), on `gpus` GPUs."""
-    tp = vllm_tensor_parallel_size(a, gpus) if gpus > 1 else 1
-    return {"non_torch": vllm_non_torch_bytes(tp),
+def vllm_rank_overhead(a: Architecture, gpus: int, batch: VllmBatch,
+                       tensor_parallel: int | None = None, data_parallel: int = 1) -> dict[str, int]:
+    """Non-torch memory and the activation peak of one rank (bytes), on `gpus` GPUs.
+    tensor_parallel None: the split vLLM's plain tensor parallelism takes
+    (vllm_tensor_parallel_size); given, with data_parallel (advisor.sizing.vllm_parallel), each
+    GPU profiles as a rank of that TP, with the NCCL buffers of its data/expert-parallel group
+    when DP > 1 (counted as TP's: VLLM_TP_COMM_BYTES, assumed)."""
+    tp = tensor_parallel if tensor_parallel is not None else (
+        vllm_tensor_parallel_size(a, gpus) if gpus > 1 else 1)
+    comm_group = tp if data_parallel == 1 else max(tp, 2)
+    return {"non_torch": vllm_non_torch_bytes(comm_group),
             "activation_peak": vllm_activation_peak_bytes(a, tp, batch)}
 
 

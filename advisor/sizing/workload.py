@@ -37,3 +37,8 @@ class Workload:
     # kernels: CUDA, ROCm, Metal, Vulkan) or off (f32 attention scores over the whole context in
     # the compute buffer, and no quantized V cache)
     flash_attn: bool = True
+    # vLLM --data-parallel-size (engine replicas of gpus / DP GPUs each, every one with its own
+    # KV cache) and --enable-expert-parallel (whole routed experts a GPU); 1 / False: plain
+    # tensor (and pipeline) parallelism (advisor.sizing.vllm_parallel)
+    data_parallel: int = 1
+    expert_parallel: bool = False
