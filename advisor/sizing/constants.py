@@ -288,3 +288,12 @@ VLLM_SAMPLER_BYTES_PER_LOGIT = 38.4
 # row of memory_measurements.csv; the llm-d V1 logs show -0.45 to 1.03 GiB). Captured after the
 # KV cache is allocated, so it is taken from the share gpu_memory_utilization leaves free.
 VLLM_CUDA_GRAPH_BYTES = int(0.64 * GIB)
+# vLLM data parallel on a mixture-of-experts model: every MoE layer's dispatch gathers the
+# hidden states of all DP ranks' tokens on each rank (NaiveAll2AllManager.naive_multicast, the
+# default VLLM_ALL2ALL_BACKEND "naive"; later "allgather_reducescatter" gathers alike), so the
+# profiling run's fused-experts pass sees DP x max_num_batched_tokens tokens, its intermediate
+# caches cut into chunks of VLLM_FUSED_MOE_CHUNK_SIZE tokens (32768, with
+# VLLM_ENABLE_FUSED_MOE_ACTIVATION_CHUNKING on by default): vllm/envs.py at
+# https://github.com/vllm-project/vllm/blob/001f69f8b52e0803c910525974d17010814947ad/vllm/envs.py
+# (the v0.10 line the Qwen3-Coder recipe's DP=8 log came from; later releases chunk by 16384).
+VLLM_FUSED_MOE_CHUNK_TOKENS = 32768

@@ -105,13 +105,15 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
                f"run at the `vllm serve` defaults for this GPU, {b.max_num_batched_tokens} batched "
                f"tokens and {b.max_num_seqs} sequences"]
         if a is not None:
-            rank = vllm_rank_overhead(a, gpus, b, tp if layout is not None else None, dp)
+            rank = vllm_rank_overhead(a, gpus, b, tp if layout is not None else None, dp,
+                                      layout is not None and layout.expert_parallel)
             group = ("tensor parallel " + str(tp) if tp > 1 else "") + \
                     (f"{', ' if tp > 1 else ''}data parallel {dp}" if dp > 1 else "")
             out.append(f"vLLM a rank{f' ({group})' if group else ''}: non-torch "
                        f"{rank['non_torch'] / c.GIB:.2f} GiB (cuBLAS"
                        f"{', NCCL and all-reduce buffers' if tp > 1 or dp > 1 else ''}) and activation peak "
-                       f"{rank['activation_peak'] / c.GIB:.2f} GiB (the larger of the forward pass "
+                       f"{rank['activation_peak'] / c.GIB:.2f} GiB (the larger of the forward pass"
+                       f"{', its MoE layers over the tokens of all ' + str(dp) + ' data-parallel ranks' if dp > 1 and a.experts_total else ''} "
                        "and the sampler's full-vocabulary logits a sequence), from the model's "
                        f"shape; fitted to vLLM V1 logs on NVIDIA H100"
                        f"{'' if vendor == 'nvidia' else ', assumed the same here'}")

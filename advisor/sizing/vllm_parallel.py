@@ -16,7 +16,9 @@ question, so TP = gpus / DP). As vLLM implements it:
   its TP GPUs by KV heads: a rank must hold max_model_len tokens of KV for one sequence, so
   the longest context does not grow with DP;
 - each GPU profiles and reserves as a TP=TP rank does (advisor.sizing.vllm_memory), with the
-  NCCL buffers of its data-parallel / expert-parallel group when DP > 1.
+  NCCL buffers of its data-parallel / expert-parallel group when DP > 1; a mixture-of-experts
+  layer gathers every DP rank's tokens before its experts, so the profiling run's MoE
+  activations grow with DP (vllm_moe_dispatch_peak_bytes).
 
 All sizes are bytes; pure functions, no I/O.
 """
@@ -143,7 +145,7 @@ def layout_memory(a: Architecture, layout: VllmLayout, weights_bytes: int, exper
     replicated = -(-(weights_bytes - expert_bytes) // tp)
     seqs = sequences_per_rank(layout, batch)
     kv_replica = kv_cache_bytes(a, context_tokens, seqs, kv_dtype, "vllm", tp)  # a DP rank's TP GPUs
-    rank = vllm_rank_overhead(a, n, vllm_default_batch(gpu), tp, dp)
+    rank = vllm_rank_overhead(a, n, vllm_default_batch(gpu), tp, dp, layout.expert_parallel)
     parts = {k: n * v for k, v in rank.items()}
     used = n * w_rank + dp * kv_replica + sum(parts.values())
     parts["gpu_memory_utilization_reserve"] = vllm_utilization_reserve(used, gpu_memory_utilization)
