@@ -280,7 +280,8 @@ class Advisor:
             from advisor.sizing.vllm_parallel import layout_problem
 
             dp = 1 if data_parallel is None else data_parallel
-            bad = layout_problem(m.architecture, gpus, dp, expert_parallel)
+            bad = layout_problem(m.architecture, gpus, dp, expert_parallel) \
+                if dp != 1 or expert_parallel else None  # DP 1 alone: vLLM's plain split
             if bad:
                 raise AdvisorError(f"{bad} ({m.name} on {gpus} x {g.name})")
             rt, runtime_asked = "vllm", True  # vLLM's flags: every plan runs vLLM with them
