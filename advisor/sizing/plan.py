@@ -135,10 +135,12 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     without sizing memory: the split's kind and tensor-parallel size depend only on the runtime,
     the GPU count and the heads (choose_split). Memoised on the model, card, format, runtime
     and count (the planner asks thousands of times). data_parallel > 1 (vLLM): a sequence
-    decodes on one replica of gpus / data_parallel GPUs."""
-    if runtime == "vllm" and data_parallel > 1:
+    decodes on one replica of gpus / data_parallel GPUs, tensor parallel over all of them (as
+    choose_split's layout split)."""
+    replica = runtime == "vllm" and data_parallel > 1
+    if replica:
         gpus //= data_parallel
-    key = (id(model), id(gpu), precision, runtime, gpus)
+    key = (id(model), id(gpu), precision, runtime, gpus, replica)
     hit = _EMPTY_DECODE.get(key)
     if hit is not None and hit[0] is model and hit[1] is gpu:
         return hit[2]
@@ -146,7 +148,7 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     if gpus == 1:
         split = Split("single", 1, 1, 1, 1, 0, 0, 1)
     elif runtime == "vllm":
-        tp = vllm_tensor_parallel_size(a, gpus)
+        tp = gpus if replica else vllm_tensor_parallel_size(a, gpus)
         split = Split("tensor", gpus, tp, gpus // tp, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
     else:
         split = Split("layer", gpus, 1, gpus, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)

@@ -18,7 +18,7 @@ question, so TP = gpus / DP). As vLLM implements it:
 - each GPU profiles and reserves as a TP=TP rank does (advisor.sizing.vllm_memory), with the
   NCCL buffers of its data-parallel / expert-parallel group when DP > 1; a mixture-of-experts
   layer gathers every DP rank's tokens before its experts, so the profiling run's MoE
-  activations grow with DP (vllm_moe_dispatch_peak_bytes).
+  activations grow with DP (advisor.sizing.vllm_memory.vllm_moe_dispatch_peak_bytes).
 
 All sizes are bytes; pure functions, no I/O.
 """
