@@ -122,6 +122,10 @@ class Advisory:
             "workload": {"task": "inference", "precision": s.precision.name,
                          "context_tokens": s.work.context_tokens, "batch": s.work.batch,
                          "runtime": s.work.runtime, "kv_cache_dtype": s.work.kv_cache_dtype,
+                         "gpu_memory_utilization": (s.work.gpu_memory_utilization
+                                                    if s.work.runtime == "vllm" else None),
+                         "data_parallel": s.work.data_parallel,
+                         "expert_parallel": s.work.expert_parallel,
                          **({"precision_source": self.precision_source} if self.precision_source else {})},
             "memory": {"weights_bytes": pl.weights_bytes, "kv_cache_bytes": pl.kv_cache_bytes,
                        "overhead_bytes": pl.overhead_bytes, "total_bytes": pl.total_bytes,
@@ -156,9 +160,13 @@ def _placement_json(s: Situation) -> dict:
     sp = s.placement.split
     out = {"gpus": s.gpu_count, "split": sp.kind, "tensor_parallel": sp.tensor_parallel,
            "pipeline_stages": sp.pipeline_stages, "nodes": sp.nodes,
+           "data_parallel": sp.data_parallel, "expert_parallel": sp.expert_parallel,
            "per_gpu_bytes": sp.per_gpu_bytes, "layers": s.model.architecture.layers,
            "gpu_layers": s.model.architecture.layers, "cpu_layers": 0, "ram_bytes": 0,
            "runtime": s.work.runtime}
+    lay = s.placement.parts.breakdown.get("vllm_layout") if s.placement.parts else None
+    if lay is not None:  # vLLM data/expert parallel: what each GPU holds
+        out["vllm_layout"] = dict(lay)
     if not s.placement.fits:
         from advisor.sizing.offload import plan_offload
 
@@ -197,7 +205,8 @@ class Advisor:
                 work: Workload | None = None, kv_cache: str | None = None,
                 runtime: str | None = None, finetune: FinetuneSpec | None = None,
                 prefer: str | None = None, gpu_memory_utilization: float | None = None,
-                flash_attn: str | None = None) -> Advisory:
+                flash_attn: str | None = None, data_parallel: int | None = None,
+                expert_parallel: bool = False) -> Advisory:
         """precision None: the checkpoint as published (the KB's native_precision), or a model
         file's own precision. context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own
         maximum if smaller. runtime None: the format's default runtime (llama.cpp for GGUF and
@@ -206,7 +215,10 @@ class Advisor:
         the objective's). finetune: size training instead (bf16 base weights, the sequence
         length as the context). gpu_memory_utilization: vLLM's share of each GPU, kept by
         every plan (None: vLLM's 0.9, which vLLM plans may raise to what the card allows).
-        flash_attn: llama.cpp's -fa, "on" or "off" (None: auto, which is on)."""
+        flash_attn: llama.cpp's -fa, "on" or "off" (None: auto, which is on).
+        data_parallel / expert_parallel: vLLM's --data-parallel-size and
+        --enable-expert-parallel, kept by every plan (vLLM only; the GPUs are DP x TP, so DP
+        must divide gpus; EP needs a mixture-of-experts model): advisor.sizing.vllm_parallel."""
         check_question(gpus=gpus, batch=batch, context=context_tokens)
         if not str(model).strip():
             raise AdvisorError("the model is empty: give a KB id or name (llama-3.1-8b), a model "
@@ -257,6 +269,23 @@ class Advisor:
                 raise AdvisorError(f"--flash-attn is llama.cpp's switch; --runtime {runtime} does not "
                                    "take it (vLLM and transformers choose their own attention kernels)")
             work = replace(work, flash_attn=flash_attn != "off")
+        layout_asked = data_parallel is not None or expert_parallel
+        if layout_asked:
+            flag = "--data-parallel-size" if data_parallel is not None else "--enable-expert-parallel"
+            if runtime_asked and rt != "vllm":
+                raise AdvisorError(f"{flag} is vLLM's; {rt} does not take it (leave it out, or ask "
+                                   "--runtime vllm)")
+            if finetune is not None:
+                raise AdvisorError(f"{flag} is vLLM's serving layout; fine-tuning does not take it")
+            from advisor.sizing.vllm_parallel import layout_problem
+
+            dp = 1 if data_parallel is None else data_parallel
+            bad = layout_problem(m.architecture, gpus, dp, expert_parallel) \
+                if dp != 1 or expert_parallel else None  # DP 1 alone: vLLM's plain split
+            if bad:
+                raise AdvisorError(f"{bad} ({m.name} on {gpus} x {g.name})")
+            rt, runtime_asked = "vllm", True  # vLLM's flags: every plan runs vLLM with them
+            work = replace(work, runtime=rt, data_parallel=dp, expert_parallel=expert_parallel)
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")

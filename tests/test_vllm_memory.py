@@ -159,7 +159,7 @@ def test_405b_kv_budget_as_vllm_0_5_3_logged(kb):
     activation peak (512 chunked tokens, the driver's sampler over 256 x 128,256 logits) leaves
     the 4.77 GiB of KV it had (https://github.com/vllm-project/vllm/issues/6746)."""
     a = kb.model("llama-3.1-405b").architecture
-    rank = vllm_rank_overhead(a, 8, vllm_v0_batch(131072), "0.5")
+    rank = vllm_rank_overhead(a, 8, vllm_v0_batch(131072), version="0.5")
     assert rank["activation_peak"] / GIB == pytest.approx(1.19, abs=0.01)
     kv = 0.9 * H100_CUDA_TOTAL_GIB - V053_WEIGHTS_GIB - sum(rank.values()) / GIB
     assert kv == pytest.approx(V053_KV_GIB, abs=0.05)

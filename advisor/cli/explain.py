@@ -40,6 +40,13 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--vllm-version", "vllm_version", type=click.Choice(["v1", "0.5"]), default=None,
               help="Whose start-up memory profiling to size vLLM by: v1 (the V1 engine of every "
                    "release since 0.8) or 0.5 (the V0 engine of 0.5.3.post1-0.5.x). Default v1.")
+@click.option("--data-parallel-size", "data_parallel_size", type=int, default=None,
+              help="vLLM's --data-parallel-size: engine replicas, each with its own KV cache "
+                   "for the full context; the --gpus are data parallel x tensor parallel (TP = "
+                   "GPUs / DP). Implies --runtime vllm; every plan keeps it.")
+@click.option("--enable-expert-parallel", "enable_expert_parallel", is_flag=True, default=False,
+              help="vLLM's --enable-expert-parallel: whole routed experts a GPU, over all "
+                   "DP x TP GPUs (mixture-of-experts models only). Implies --runtime vllm.")
 @click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
               help="What the plans optimise (rules/objective.yaml). Default: quality.")
 @format_option("markdown", "json")
@@ -56,7 +63,8 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
 def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn,
-            gpu_memory_utilization, vllm_version, prefer, fmt, rules_dirs,
+            gpu_memory_utilization, vllm_version, data_parallel_size, enable_expert_parallel,
+            prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not. Without GPU: on the
     GPUs and RAM detected on this machine (advisor hardware shows them)."""
@@ -67,7 +75,8 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         "precision": precision, "context": context, "batch": batch, "runtime": runtime,
         "kv_cache": kv_cache, "flash_attn": flash_attn,
         "gpu_memory_utilization": gpu_memory_utilization, "vllm_version": vllm_version,
-        "prefer": prefer,
+        "data_parallel_size": data_parallel_size,
+        "enable_expert_parallel": enable_expert_parallel or None, "prefer": prefer,
         "prompt_tokens": prompt_tokens, "ram_gb": ram_gb, "ram_bandwidth": ram_bandwidth}))
     batch = 1 if batch is None else batch
     if precision is None:
@@ -85,6 +94,9 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         if runtime is not None and runtime.strip().lower() != "vllm":
             raise AdvisorError(f"--vllm-version is how vLLM is sized; --runtime {runtime} is not "
                                "vLLM (leave it out, or ask --runtime vllm)")
+        if vllm_version == "0.5" and (data_parallel_size or enable_expert_parallel):
+            raise AdvisorError("--data-parallel-size and --enable-expert-parallel are sized for the V1 "
+                               "engine; vLLM 0.5 had neither (leave out --vllm-version 0.5)")
         work = replace(work, vllm_version=vllm_version)
     kb, machine = load_kb_from(kb_dirs), None
     if gpu is None:  # this machine's GPUs and RAM
@@ -109,7 +121,9 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     adv = advisor.explain(model, gpu, precision, context, batch, gpus, work, kv_cache, runtime,
                           finetune=spec, prefer=prefer,
                           gpu_memory_utilization=gpu_memory_utilization,
-                          flash_attn=None if flash_attn == "auto" else flash_attn)
+                          flash_attn=None if flash_attn == "auto" else flash_attn,
+                          data_parallel=data_parallel_size,
+                          expert_parallel=enable_expert_parallel)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:
         defaults.discard("precision")  # the file's own precision, not a default
     if adv.precision_source:

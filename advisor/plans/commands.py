@@ -7,7 +7,8 @@ KB matrix against it.
   llama-server: -hf ORG/REPO:QUANT | -m FILE, -ngl, --n-cpu-moe, -c, -np, -fa on, -ctk/-ctv, -sm, -ts
     (llama.cpp common/arg.cpp at 145b6280; -fa takes on|off|auto there, a bare -fa does not parse)
     https://github.com/ggml-org/llama.cpp/blob/master/tools/server/README.md
-  vllm serve REPO: --tensor-parallel-size, --pipeline-parallel-size, --max-model-len,
+  vllm serve REPO: --tensor-parallel-size, --pipeline-parallel-size, --data-parallel-size,
+    --enable-expert-parallel, --max-model-len,
     --quantization, --kv-cache-dtype, --max-num-seqs, --gpu-memory-utilization; no --dtype: vLLM's
     auto dtype keeps a bf16 checkpoint's dtype, or falls back on a card without bfloat16 itself
     (advisor.plans.runtimes.half_fallback)
@@ -91,12 +92,19 @@ def memory_share(gpu_memory_utilization: float) -> float | None:
 
 def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel: int = 1,
                pipeline_parallel: int = 1, quantize_fp8: bool = False, dtype: str | None = None,
-               share: float | None = None, mistral_format: bool = False) -> str:
+               share: float | None = None, mistral_format: bool = False, data_parallel: int = 1,
+               expert_parallel: bool = False) -> str:
+    """data_parallel > 1: --data-parallel-size (replicas of tensor_parallel GPUs);
+    expert_parallel: --enable-expert-parallel (advisor.sizing.vllm_parallel)."""
     parts = ["vllm serve", repo]
     if mistral_format:
         parts.append("--tokenizer-mode mistral")
     if tensor_parallel > 1:
         parts.append(f"--tensor-parallel-size {tensor_parallel}")
+    if data_parallel > 1:
+        parts.append(f"--data-parallel-size {data_parallel}")
+    if expert_parallel:
+        parts.append("--enable-expert-parallel")
     if pipeline_parallel > 1:
         parts.append(f"--pipeline-parallel-size {pipeline_parallel}")
     parts.append(f"--max-model-len {context}")
@@ -151,3 +159,13 @@ def ray_cluster_note(nodes: int) -> str:
             f"one node, `ray start --address=HEAD_IP:6379` on the other {nodes - 1}), then run "
             "`vllm serve` on the head node")
 
+
+
+def data_parallel_nodes_note(nodes: int, tensor_parallel: int) -> str:
+    """vLLM's data parallel over several machines: one `vllm serve` a node, each running the
+    data-parallel ranks of its own GPUs (a node's GPUs / TP)."""
+    local = max(1, c.GPUS_PER_NODE // tensor_parallel)
+    return (f"over {nodes} nodes: start the command on each node with --data-parallel-size-local "
+            f"{local} (and, on all but the first, --headless --data-parallel-start-rank of its "
+            f"first rank), all with --data-parallel-address and --data-parallel-rpc-port of the "
+            f"first node (vLLM's multi-node data parallel deployment)")

@@ -25,6 +25,7 @@ from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.tensors import parameter_count
+from advisor.sizing.vllm_parallel import layout_problem, uses_layout
 from advisor.sizing.weights import weights_bytes
 from advisor.sizing.workload import Workload
 
@@ -191,6 +192,21 @@ def _work_as(work: Workload, runtime: str, kv_cache_dtype: str, share: float | N
     return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=share)
 
 
+def _layout(work: Workload) -> bool:
+    return uses_layout(work.runtime, work.data_parallel, work.expert_parallel)
+
+
+def layout_runs(work: Workload, a: Architecture, gpus: int) -> bool:
+    """Whether a plan on `gpus` GPUs can keep the data/expert-parallel layout asked (vLLM's
+    --data-parallel-size must divide the count, TP = gpus / DP must split the heads, expert
+    parallel needs routed experts); True when none was asked."""
+    if work.data_parallel == 1 and not work.expert_parallel:
+        return True
+    if work.runtime != "vllm":
+        return False
+    return layout_problem(a, gpus, work.data_parallel, work.expert_parallel) is None
+
+
 def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Sized | None:
     """The numbers the objective ranks a candidate by (fit, context, decode speed at an empty
     cache, quality, price), or None when it does not fit: memory_total_bytes for the fit, the
@@ -198,12 +214,15 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     m, g, n, p = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count, cand.precision
     work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization)
     a = m.architecture
+    if not layout_runs(work, a, n):
+        return None
     cpu_layers = moe_layers = 0
     if cand.placement == "gpu":
         ctx = _context_for(cand, ask, obj, work, fixed_context)
         if ctx is None:
             return None
-        decode = 1.0 / empty_decode_seconds(m, g, p, cand.runtime, n)
+        decode = 1.0 / empty_decode_seconds(m, g, p, cand.runtime, n,
+                                            work.data_parallel if _layout(work) else 1)
         if work.batch > 1 and cand.path == "rent":
             tokens_s = _batch_tokens_per_s(place(m, g, p, replace(work, context_tokens=ctx), n,
                                                  detail=False), decode)
@@ -280,6 +299,8 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
     m, g, n, p = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count, cand.precision
     work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization)
     a = m.architecture
+    if not layout_runs(work, a, n):
+        return None
     off = None
     if cand.placement == "gpu":
         ctx = _context_for(cand, ask, obj, work, fixed_context)
@@ -326,6 +347,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         native=native, checkpoint=cand.checkpoint, kv_cache_dtype=work.kv_cache_dtype,
         context_tokens=work.context_tokens, batch=work.batch, runtime=cand.runtime, gpu=g,
         gpu_count=n, nodes=nodes, split=split.kind, tensor_parallel=split.tensor_parallel,
+        data_parallel=split.data_parallel, expert_parallel=split.expert_parallel,
         pipeline_parallel=split.pipeline_stages, cpu_offload_layers=cpu_layers,
         moe_cpu_layers=moe_layers, owned=cand.owned, weights_bytes=pl.weights_bytes,
         kv_cache_bytes=pl.kv_cache_bytes, total_bytes=total,
@@ -505,11 +527,14 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
         if work.context_tokens > m.architecture.max_context:
             notes.append(cmd.long_context_note(m.architecture.max_context))
         if nodes > 1:
-            notes.append(cmd.ray_cluster_note(nodes))
+            notes.append(cmd.data_parallel_nodes_note(nodes, pl.split.tensor_parallel)
+                         if _layout(work) else cmd.ray_cluster_note(nodes))
         return cmd.vllm_serve(repo, work.context_tokens, work.batch, work.kv_cache_dtype,
                               tensor_parallel=pl.split.tensor_parallel,
                               pipeline_parallel=pl.split.pipeline_stages, quantize_fp8=quantize,
-                              share=share, mistral_format=m.mistral_format and repo == m.instruct_repo), notes
+                              share=share, mistral_format=m.mistral_format and repo == m.instruct_repo,
+                              data_parallel=pl.split.data_parallel,
+                              expert_parallel=pl.split.expert_parallel), notes
     dtype = half_fallback(g, m.native_precision or "bf16") or "bfloat16"
     if m.transformers_repo and repo == m.instruct_repo:
         repo = m.transformers_repo

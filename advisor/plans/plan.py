@@ -100,6 +100,8 @@ class Plan:
     # another-model path of the asked model's variant, ties raised (Objective.scored, tie_scores);
     # on the others the model's own preferred score. None: no score to compare
     model_score: float | None = None
+    data_parallel: int = 1       # vLLM --data-parallel-size (replicas of tensor_parallel GPUs)
+    expert_parallel: bool = False  # vLLM --enable-expert-parallel
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 
     def with_(self, **fields) -> "Plan":
@@ -156,6 +158,7 @@ class Plan:
                 "gpu_id": self.gpu.id, "gpu_count": self.gpu_count, "nodes": self.nodes,
                 "split": self.split, "tensor_parallel": self.tensor_parallel,
                 "pipeline_parallel": self.pipeline_parallel,
+                "data_parallel": self.data_parallel, "expert_parallel": self.expert_parallel,
                 "cpu_offload_layers": self.cpu_offload_layers, "moe_cpu_layers": self.moe_cpu_layers,
                 "owned": self.owned, "total_bytes": self.total_bytes,
                 "available_bytes": self.available_bytes, "headroom_bytes": self.headroom_bytes,

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
-from advisor.plans.evaluate import (Ask, Sized, baseline, changes_from, lever_count, loaded_model,
-                                    quick_size, size_candidate)
+from advisor.plans.evaluate import (Ask, Sized, baseline, changes_from, layout_runs, lever_count,
+                                    loaded_model, quick_size, size_candidate)
 from advisor.plans.objective import Objective
 from advisor.plans.plan import PATHS, Candidate, Plan
 from advisor.plans.runtimes import cannot_run
@@ -231,6 +231,8 @@ class Planner:
                            gpu_memory_utilization=last.gpu_memory_utilization
                            or ask.work.gpu_memory_utilization)
         for k in cands.card_counts(c0.model, c0.runtime, counts):
+            if not layout_runs(lightest, a, k):
+                continue  # the data/expert-parallel layout asked does not split this count
             room = c0.gpu.usable_memory_bytes * k - fit_margin_bytes(k)
             if w > room or memory_total_bytes(model, c0.precision, lightest, k, floor,
                                               last.kv_cache_dtype, c0.gpu) > room:

@@ -319,3 +319,12 @@ VLLM_V0_NON_TORCH_BYTES = int(0.35 * GIB)
 # https://github.com/NVIDIA/nccl/issues/986); a V0 log at TP=2 on H100 (v0.6.5 dev, torch 2.5,
 # https://github.com/vllm-project/vllm/pull/10511) shows 1.79 GiB over its TP=1 figure.
 VLLM_V0_TP_COMM_BYTES_PER_PEER = int(1.03 * GIB)
+# vLLM data parallel on a mixture-of-experts model: every MoE layer's dispatch gathers the
+# hidden states of all DP ranks' tokens on each rank (NaiveAll2AllManager.naive_multicast, the
+# default VLLM_ALL2ALL_BACKEND "naive"; later "allgather_reducescatter" gathers alike), so the
+# profiling run's fused-experts pass sees DP x max_num_batched_tokens tokens, its intermediate
+# caches cut into chunks of VLLM_FUSED_MOE_CHUNK_SIZE tokens (32768, with
+# VLLM_ENABLE_FUSED_MOE_ACTIVATION_CHUNKING on by default): vllm/envs.py at
+# https://github.com/vllm-project/vllm/blob/001f69f8b52e0803c910525974d17010814947ad/vllm/envs.py
+# (the v0.10 line the Qwen3-Coder recipe's DP=8 log came from; later releases chunk by 16384).
+VLLM_FUSED_MOE_CHUNK_TOKENS = 32768

@@ -17,6 +17,7 @@ from advisor.sizing.parallel import Split, choose_split, split_decode_seconds, s
 from advisor.sizing.precision import Precision
 from advisor.sizing.speed import active_weight_bytes, prefill_seconds_per_token
 from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
+from advisor.sizing.vllm_parallel import uses_layout, vllm_layout
 from advisor.sizing.workload import Workload
 
 
@@ -107,7 +108,10 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
     a = model.architecture
     layers_b, out_b = active_weight_bytes(a, precision)
     streamed = layers_b + out_b  # the embedding table is a lookup, one row a token
-    split = choose_split(model, gpus, work.runtime, m)
+    layout = None
+    if uses_layout(work.runtime, work.data_parallel, work.expert_parallel):
+        layout = vllm_layout(a, gpus, work.data_parallel, work.expert_parallel)
+    split = choose_split(model, gpus, work.runtime, m, layout)
     return Placement(
         weights_bytes=m.weights_bytes,
         kv_cache_bytes=m.kv_cache_bytes,
@@ -125,12 +129,18 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
 _EMPTY_DECODE: dict = {}
 
 
-def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: str, gpus: int) -> float:
+def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: str, gpus: int,
+                         data_parallel: int = 1) -> float:
     """Seconds a token at an empty cache, as Placement.decode_seconds_per_token(0) gives it,
     without sizing memory: the split's kind and tensor-parallel size depend only on the runtime,
     the GPU count and the heads (choose_split). Memoised on the model, card, format, runtime
-    and count (the planner asks thousands of times)."""
-    key = (id(model), id(gpu), precision, runtime, gpus)
+    and count (the planner asks thousands of times). data_parallel > 1 (vLLM): a sequence
+    decodes on one replica of gpus / data_parallel GPUs, tensor parallel over all of them (as
+    choose_split's layout split)."""
+    replica = runtime == "vllm" and data_parallel > 1
+    if replica:
+        gpus //= data_parallel
+    key = (id(model), id(gpu), precision, runtime, gpus, replica)
     hit = _EMPTY_DECODE.get(key)
     if hit is not None and hit[0] is model and hit[1] is gpu:
         return hit[2]
@@ -138,7 +148,7 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     if gpus == 1:
         split = Split("single", 1, 1, 1, 1, 0, 0, 1)
     elif runtime == "vllm":
-        tp = vllm_tensor_parallel_size(a, gpus)
+        tp = gpus if replica else vllm_tensor_parallel_size(a, gpus)
         split = Split("tensor", gpus, tp, gpus // tp, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
     else:
         split = Split("layer", gpus, 1, gpus, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)

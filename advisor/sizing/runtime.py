@@ -66,7 +66,7 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
                 "compute_buffer": gpus * llamacpp_compute_buffer_bytes(a, context_tokens, flash_attn)}
     if runtime == "vllm":
         batch = vllm_profile_batch(gpu, context_tokens, vllm_version)
-        rank = vllm_rank_overhead(a, gpus, batch, vllm_version)
+        rank = vllm_rank_overhead(a, gpus, batch, version=vllm_version)
         parts = {k: gpus * v for k, v in rank.items()}
         used = weights_bytes + kv_bytes + sum(parts.values())
         parts["gpu_memory_utilization_reserve"] = vllm_utilization_reserve(used, gpu_memory_utilization)
@@ -86,8 +86,10 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
                         gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION,
                         flash_attn: bool = True,
                         vllm_version: str = c.VLLM_DEFAULT_VERSION,
-                        context_tokens: int = 0) -> list[str]:
-    """What the overhead assumes, in the words of the vendor's stack (no CUDA on a Mac)."""
+                        context_tokens: int = 0, layout=None) -> list[str]:
+    """What the overhead assumes, in the words of the vendor's stack (no CUDA on a Mac).
+    layout: vLLM's data/expert-parallel layout (advisor.sizing.vllm_parallel.VllmLayout), if
+    asked: each GPU is a rank of its tensor-parallel size."""
     where = "as measured" if vendor == "nvidia" else "measured on NVIDIA, assumed the same here"
     ctx = _CONTEXT.get(vendor, "device context")
     if runtime == "llama.cpp":
@@ -102,6 +104,9 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
         graphs = _GRAPHS.get(vendor, "captured graphs")
         b = vllm_profile_batch(gpu, context_tokens, vllm_version)
         tp = vllm_tensor_parallel_size(a, gpus) if a is not None and gpus > 1 else 1
+        dp = 1
+        if layout is not None:
+            tp, dp = layout.tensor_parallel, layout.data_parallel
         whose = ("the `vllm serve` defaults for this GPU" if vllm_version == "v1" else
                  "V0's defaults for this context"
                  + (" (chunked prefill, on by itself above 32K)"
@@ -110,13 +115,18 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
                f"{gpu_memory_utilization:g}; its profiling run at {whose}, "
                f"{b.max_num_batched_tokens} batched tokens and {b.max_num_seqs} sequences"]
         if a is not None:
-            rank = vllm_rank_overhead(a, gpus, b, vllm_version)
+            rank = vllm_rank_overhead(a, gpus, b, tp if layout is not None else None, dp,
+                                      layout is not None and layout.expert_parallel,
+                                      version=vllm_version)
             logs = ("V1 logs on NVIDIA H100" if vllm_version == "v1" else
                     "V0 logs (v0.5.3 on 8 x H100, v0.6 on H100 and RTX 3090)")
-            out.append(f"vLLM a rank{f' (tensor parallel {tp})' if tp > 1 else ''}: non-torch "
+            group = ("tensor parallel " + str(tp) if tp > 1 else "") + \
+                    (f"{', ' if tp > 1 else ''}data parallel {dp}" if dp > 1 else "")
+            out.append(f"vLLM a rank{f' ({group})' if group else ''}: non-torch "
                        f"{rank['non_torch'] / c.GIB:.2f} GiB (cuBLAS"
-                       f"{', NCCL and all-reduce buffers' if tp > 1 else ''}) and activation peak "
-                       f"{rank['activation_peak'] / c.GIB:.2f} GiB (the larger of the forward pass "
+                       f"{', NCCL and all-reduce buffers' if tp > 1 or dp > 1 else ''}) and activation peak "
+                       f"{rank['activation_peak'] / c.GIB:.2f} GiB (the larger of the forward pass"
+                       f"{', its MoE layers over the tokens of all ' + str(dp) + ' data-parallel ranks' if dp > 1 and a.experts_total else ''} "
                        "and the sampler's full-vocabulary logits a sequence), from the model's "
                        f"shape; fitted to vLLM {logs}"
                        f"{'' if vendor == 'nvidia' else ', assumed the same here'}")

@@ -134,9 +134,32 @@ def vllm_sampler_peak_bytes(a: Architecture, batch: VllmBatch) -> int:
     return logits + hidden
 
 
-def vllm_activation_peak_bytes(a: Architecture, tensor_parallel: int, batch: VllmBatch) -> int:
-    """"PyTorch activation peak memory" a rank: the larger of the forward pass and the sampler."""
+def vllm_moe_dispatch_peak_bytes(a: Architecture, data_parallel: int, moe_tensor_parallel: int,
+                                 tokens: int) -> int:
+    """A mixture-of-experts layer's peak under data parallel (DP > 1): the hidden states of all
+    DP ranks' `tokens` each, gathered on every rank and the layer's output for all of them
+    (2 x DP x tokens x hidden), and the fused-experts intermediate caches of one chunk of
+    min(DP x tokens, VLLM_FUSED_MOE_CHUNK_TOKENS) tokens (as vllm_forward_bytes_per_token's
+    MoE term, at the MoE layer's own tensor parallelism: 1 with expert parallel, DP x TP
+    without). 0 for a dense model or DP 1."""
+    if data_parallel <= 1 or not a.experts_total:
+        return 0
+    gathered = data_parallel * tokens
+    chunk = min(gathered, c.VLLM_FUSED_MOE_CHUNK_TOKENS)
+    ffn = a.expert_ffn_size or a.ffn_size
+    k = (a.experts_active or 1) + a.experts_shared
+    per_token = k * (3 * ffn // moe_tensor_parallel + a.hidden_size)
+    return c.VLLM_ACTIVATION_BYTES * (chunk * per_token + 2 * gathered * a.hidden_size)
+
+
+def vllm_activation_peak_bytes(a: Architecture, tensor_parallel: int, batch: VllmBatch,
+                               data_parallel: int = 1, expert_parallel: bool = False) -> int:
+    """"PyTorch activation peak memory" a rank: the larger of the forward pass (under data
+    parallel, with the MoE dispatch's gathered tokens: vllm_moe_dispatch_peak_bytes) and the
+    sampler."""
+    moe_tp = 1 if expert_parallel else data_parallel * tensor_parallel
     return max(vllm_forward_peak_bytes(a, tensor_parallel, batch.max_num_batched_tokens),
+               vllm_moe_dispatch_peak_bytes(a, data_parallel, moe_tp, batch.max_num_batched_tokens),
                vllm_sampler_peak_bytes(a, batch))
 
 
@@ -149,12 +172,21 @@ def vllm_profile_batch(gpu: GPU | None, max_model_len: int,
 
 
 def vllm_rank_overhead(a: Architecture, gpus: int, batch: VllmBatch,
+                       tensor_parallel: int | None = None, data_parallel: int = 1,
+                       expert_parallel: bool = False, *,
                        version: str = c.VLLM_DEFAULT_VERSION) -> dict[str, int]:
     """Non-torch memory and the activation peak of one rank (bytes), on `gpus` GPUs, as
-    `version` profiles them (the batch: vllm_profile_batch)."""
-    tp = vllm_tensor_parallel_size(a, gpus) if gpus > 1 else 1
-    return {"non_torch": vllm_non_torch_bytes(tp, version),
-            "activation_peak": vllm_activation_peak_bytes(a, tp, batch)}
+    `version` profiles them (the batch: vllm_profile_batch).
+    tensor_parallel None: the split vLLM's plain tensor parallelism takes
+    (vllm_tensor_parallel_size); given, with data_parallel (advisor.sizing.vllm_parallel), each
+    GPU profiles as a rank of that TP, with the NCCL buffers of its data/expert-parallel group
+    when DP > 1 (counted as TP's: VLLM_TP_COMM_BYTES, assumed)."""
+    tp = tensor_parallel if tensor_parallel is not None else (
+        vllm_tensor_parallel_size(a, gpus) if gpus > 1 else 1)
+    comm_group = tp if data_parallel == 1 else max(tp, 2)
+    return {"non_torch": vllm_non_torch_bytes(comm_group, version),
+            "activation_peak": vllm_activation_peak_bytes(a, tp, batch, data_parallel,
+                                                          expert_parallel)}
 
 
 def vllm_max_utilization(gpu: GPU) -> float:

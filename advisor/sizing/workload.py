@@ -40,3 +40,8 @@ class Workload:
     # vLLM's profiling method by release (advisor.sizing.vllm_memory.VLLM_VERSIONS): "v1" (vLLM
     # >= 0.8, the default) or "0.5" (V0, v0.5.3.post1-v0.5.x)
     vllm_version: str = c.VLLM_DEFAULT_VERSION
+    # vLLM --data-parallel-size (engine replicas of gpus / DP GPUs each, every one with its own
+    # KV cache) and --enable-expert-parallel (whole routed experts a GPU); 1 / False: plain
+    # tensor (and pipeline) parallelism (advisor.sizing.vllm_parallel)
+    data_parallel: int = 1
+    expert_parallel: bool = False
