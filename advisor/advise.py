@@ -122,7 +122,8 @@ class Advisory:
             "workload": {"task": "inference", "precision": s.precision.name,
                          "context_tokens": s.work.context_tokens, "batch": s.work.batch,
                          "runtime": s.work.runtime, "kv_cache_dtype": s.work.kv_cache_dtype,
-                         **({"precision_source": self.precision_source} if self.precision_source else {})},
+                         **({"precision_source": self.precision_source} if self.precision_source else {}),
+                         **({"n_gpu_layers": s.work.gpu_layers} if s.work.gpu_layers is not None else {})},
             "memory": {"weights_bytes": pl.weights_bytes, "kv_cache_bytes": pl.kv_cache_bytes,
                        "overhead_bytes": pl.overhead_bytes, "total_bytes": pl.total_bytes,
                        "available_bytes": pl.available_bytes, "headroom_bytes": pl.headroom_bytes,
@@ -159,7 +160,15 @@ def _placement_json(s: Situation) -> dict:
            "per_gpu_bytes": sp.per_gpu_bytes, "layers": s.model.architecture.layers,
            "gpu_layers": s.model.architecture.layers, "cpu_layers": 0, "ram_bytes": 0,
            "runtime": s.work.runtime}
-    if not s.placement.fits:
+    off = s.placement.offload
+    if s.work.gpu_layers is not None:  # --n-gpu-layers N: the split asked, fitting or not
+        out["n_gpu_layers"] = s.work.gpu_layers
+        if off is not None:
+            out.update(gpu_layers=off.gpu_layers, cpu_layers=off.cpu_layers,
+                       ram_bytes=off.ram_bytes, per_gpu_bytes=off.gpu_bytes,
+                       ram_fits=off.ram_fits,
+                       offload_decode_tokens_per_s=round(off.decode_tokens_per_s, 2))
+    elif not s.placement.fits:
         from advisor.sizing.offload import plan_offload
 
         off = plan_offload(s.model, s.gpu, s.precision, s.work) if s.gpu_count == 1 else None
@@ -170,6 +179,39 @@ def _placement_json(s: Situation) -> dict:
         else:
             out.update(gpu_layers=None, cpu_layers=None)
     return out
+
+
+def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finetune) -> int:
+    """--n-gpu-layers N as llama.cpp counts layers (0..layers + 1), or AdvisorError naming what
+    is wrong: another runtime, fine-tuning, a count out of range, a partial count on several
+    GPUs or on unified memory (where the GPU's memory is the RAM)."""
+    from advisor.plans.runtimes import RUNTIME_NAMES
+
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise AdvisorError(f"--n-gpu-layers must be a whole number of layers, not {n!r}")
+    if finetune is not None:
+        raise AdvisorError("--n-gpu-layers is llama.cpp's, for inference: fine-tuning does not take it")
+    if rt != "llama.cpp":
+        if runtime is not None:
+            raise AdvisorError(f"--n-gpu-layers is llama.cpp's (and Ollama's num_gpu); --runtime "
+                               f"{runtime} does not take it ({RUNTIME_NAMES.get(rt, rt)} keeps "
+                               "every layer on the GPUs)")
+        raise AdvisorError(f"--n-gpu-layers is llama.cpp's (and Ollama's num_gpu); {p.name} runs "
+                           f"under {RUNTIME_NAMES.get(rt, rt)} here: give a GGUF type (--precision "
+                           "Q4_K_M) or --runtime llama.cpp")
+    layers = m.architecture.layers
+    if not 0 <= n <= layers + 1:
+        raise AdvisorError(f"--n-gpu-layers {n} is outside 0..{layers + 1}: {m.name} has {layers} "
+                           f"repeating layers and the output layer, {layers + 1} in llama.cpp's "
+                           f"count (llama.cpp reads a larger -ngl as all of them: give {layers + 1})")
+    if n <= layers and gpus > 1:
+        raise AdvisorError(f"--n-gpu-layers {n} with {gpus} GPUs: a partial offload is sized on one "
+                           f"GPU (--gpus 1), or give {layers + 1} for every layer on the GPUs")
+    if n <= layers and g.unified_memory:
+        raise AdvisorError(f"--n-gpu-layers {n} on the {g.name}: its GPU's memory is the system "
+                           f"RAM, so layers left to the CPU free no memory; give {layers + 1} "
+                           "or leave it out")
+    return n
 
 
 def _context_source(m) -> str:
@@ -197,7 +239,7 @@ class Advisor:
                 work: Workload | None = None, kv_cache: str | None = None,
                 runtime: str | None = None, finetune: FinetuneSpec | None = None,
                 prefer: str | None = None, gpu_memory_utilization: float | None = None,
-                flash_attn: str | None = None) -> Advisory:
+                flash_attn: str | None = None, gpu_layers: int | None = None) -> Advisory:
         """precision None: the checkpoint as published (the KB's native_precision), or a model
         file's own precision. context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own
         maximum if smaller. runtime None: the format's default runtime (llama.cpp for GGUF and
@@ -206,7 +248,11 @@ class Advisor:
         the objective's). finetune: size training instead (bf16 base weights, the sequence
         length as the context). gpu_memory_utilization: vLLM's share of each GPU, kept by
         every plan (None: vLLM's 0.9, which vLLM plans may raise to what the card allows).
-        flash_attn: llama.cpp's -fa, "on" or "off" (None: auto, which is on)."""
+        flash_attn: llama.cpp's -fa, "on" or "off" (None: auto, which is on). gpu_layers:
+        llama.cpp's --n-gpu-layers (-ngl) N, 0 to the model's layers + 1 (the output layer is
+        the last one llama.cpp offloads): N up to the layers keeps the rest and the output layer
+        in system RAM, and the question is sized at that split (one GPU, not unified memory);
+        None: every layer on the GPUs."""
         check_question(gpus=gpus, batch=batch, context=context_tokens)
         if not str(model).strip():
             raise AdvisorError("the model is empty: give a KB id or name (llama-3.1-8b), a model "
@@ -257,6 +303,9 @@ class Advisor:
                 raise AdvisorError(f"--flash-attn is llama.cpp's switch; --runtime {runtime} does not "
                                    "take it (vLLM and transformers choose their own attention kernels)")
             work = replace(work, flash_attn=flash_attn != "off")
+        if gpu_layers is not None:
+            work = replace(work, gpu_layers=_check_gpu_layers(gpu_layers, m, g, gpus, rt, runtime,
+                                                              p, finetune))
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")

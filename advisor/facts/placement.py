@@ -12,8 +12,17 @@ FACTS: dict[str, tuple[str, str]] = {
     "placement_per_gpu_bytes": ("int", "bytes on the busiest GPU"),
     "ram_bytes": ("int", "system RAM assumed or given (--ram-gb)"),
     "ram_bandwidth_gb_s": ("float", "system RAM bandwidth assumed or given (--ram-bandwidth)"),
+    "ram_fits": ("bool", "system RAM holds what the question puts there (true unless --n-gpu-layers "
+                         "leaves more layers in RAM than --ram-gb holds)"),
+    "n_gpu_layers": ("int", "llama.cpp --n-gpu-layers as asked: layers on the GPU as llama.cpp counts "
+                            "them (the output layer is the last, layers + 1)"),
+    "offload_cpu_layers": ("int", "with --n-gpu-layers N <= layers: repeating layers in system RAM "
+                                  "(the output layer is there too)"),
+    "offload_ram_bytes": ("int", "with --n-gpu-layers N <= layers: system RAM those layers, the "
+                                 "output layer and the token embeddings need"),
 }
-ALWAYS = set(FACTS)
+ALWAYS = set(FACTS) - {"n_gpu_layers", "offload_cpu_layers", "offload_ram_bytes"}
+TOGETHER = [{"offload_cpu_layers", "offload_ram_bytes"}]
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:
@@ -21,4 +30,9 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     f.update(placement_split=s.kind, placement_tensor_parallel=s.tensor_parallel,
              placement_pipeline_stages=s.pipeline_stages, placement_nodes=s.nodes,
              placement_per_gpu_bytes=s.per_gpu_bytes,
-             ram_bytes=q.work.ram_bytes, ram_bandwidth_gb_s=float(q.work.ram_bandwidth_gb_s))
+             ram_bytes=q.work.ram_bytes, ram_bandwidth_gb_s=float(q.work.ram_bandwidth_gb_s),
+             ram_fits=pl.offload is None or pl.offload.ram_fits)
+    if q.work.gpu_layers is not None:
+        f["n_gpu_layers"] = q.work.gpu_layers
+    if pl.offload is not None:
+        f.update(offload_cpu_layers=pl.offload.cpu_layers, offload_ram_bytes=pl.offload.ram_bytes)

@@ -142,8 +142,10 @@ def as_asked(ask: Ask) -> Candidate:
         repo = gguf_repo_for(ask.model, p)
     elif ask.runtime != "llama.cpp":
         repo = next((ck.repo for ck in ask.model.checkpoints if ck.precision == p.name), None)
+    n = ask.work.gpu_layers  # llama.cpp -ngl N <= layers: that split (advisor.sizing.offload)
+    where = "offload" if n is not None and n <= ask.model.architecture.layers else "gpu"
     return Candidate("as-asked", ask.model, p, ask.runtime, ask.work.kv_cache_dtype, ask.gpu,
-                     ask.gpu_count, "gpu", True, repo)
+                     ask.gpu_count, where, True, repo)
 
 
 def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:

@@ -43,6 +43,17 @@ def model_weights(model: Model, precision: Precision) -> tuple[dict[str, int], l
     return weights_breakdown_bytes(model.architecture, precision), weights_assumptions(precision), False
 
 
+def on_gpu(work: Workload, layers: int, w: dict[str, int], kv: int) -> tuple[int, int]:
+    """(weights, KV cache) on the GPU of the whole model's `w` (model_weights' breakdown) and
+    `kv`: all of them, or under llama.cpp's -ngl N <= layers (work.gpu_layers) N repeating
+    layers' share (the mean layer, the cache spread evenly over the layers), the output layer
+    and the token embeddings staying in system RAM (src/llama-model.cpp load_tensors)."""
+    n = work.gpu_layers
+    if n is None or n > layers:
+        return w["embedding"] + w["output"] + w["layers"], kv
+    return n * (w["layers"] // layers), n * (kv // layers)
+
+
 def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus: int,
                        context_tokens: int, kv_dtype: str, gpu: GPU | None = None) -> int:
     """memory_parts(...).total_bytes at another context and KV precision, without building the
@@ -52,10 +63,14 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
     inv = getattr(model, "weights_inventory", None)
     if inv is not None and inv.precision == precision.name:
         w = inv.breakdown()
-        weights = w["embedding"] + w["output"] + w["layers"]
+    elif work.gpu_layers is None:
+        w = None
     else:
-        weights = weight_summary(a, precision).total
+        w = weights_breakdown_bytes(a, precision)
+    weights = weight_summary(a, precision).total if w is None else w["embedding"] + w["output"] + w["layers"]
     kv = kv_cache_bytes(a, context_tokens, work.batch, kv_dtype, work.runtime, gpus)
+    if w is not None:
+        weights, kv = on_gpu(work, a.layers, w, kv)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                           context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn)
     return weights + kv + sum(over.values())
@@ -69,8 +84,8 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     a = model.architecture
     check_kv_dtype(work.kv_cache_dtype, work.runtime)
     w, w_notes, exact = model_weights(model, precision)
-    weights = w["embedding"] + w["output"] + w["layers"]
     kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype, work.runtime, gpus)
+    weights, kv = on_gpu(work, a.layers, w, kv)
     over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                                 work.context_tokens, gpu, work.gpu_memory_utilization,
                                 work.flash_attn)
@@ -89,9 +104,13 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime, work.flash_attn) \
         + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization,
                               work.flash_attn)
-    breakdown = {"weights": weights, "weights_embedding": w["embedding"],
-                 "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
-                 "overhead": over}
+    if work.gpu_layers is None or work.gpu_layers > a.layers:
+        breakdown = {"weights": weights, "weights_embedding": w["embedding"],
+                     "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
+                     "overhead": over}
+    else:  # -ngl N: the GPU's share; the rest is in system RAM (JSON placement.ram_bytes)
+        breakdown = {"weights": weights, "weights_embedding": 0, "weights_output": 0,
+                     "weights_layers": weights, "kv_cache": kv, "overhead": over}
     breakdown.update({f"overhead_{k}": v for k, v in over_parts.items()})
     breakdown["runtime"] = work.runtime
     breakdown["kv_cache_dtype"] = work.kv_cache_dtype

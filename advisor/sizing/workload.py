@@ -37,3 +37,8 @@ class Workload:
     # kernels: CUDA, ROCm, Metal, Vulkan) or off (f32 attention scores over the whole context in
     # the compute buffer, and no quantized V cache)
     flash_attn: bool = True
+    # llama.cpp --n-gpu-layers (-ngl) as the user gave it: layers on the GPU as llama.cpp counts
+    # them, the output layer being the n_layer + 1th (0..n_layer + 1); None: every layer on the
+    # GPUs (llama.cpp's -ngl n_layer + 1). N <= n_layer keeps N repeating layers on the GPU and
+    # the rest, the output layer and the token embeddings in system RAM (advisor.sizing.offload).
+    gpu_layers: int | None = None
