@@ -33,7 +33,7 @@ from advisor.cli.terminal import format_option, write_markdown
               help="llama.cpp's -fa: auto (on wherever the backend has the kernels: CUDA, ROCm, "
                    "Metal, Vulkan) or off, which adds f32 attention scores over the whole context "
                    "to the compute buffer and rules out a quantized V cache. Plans turn it on.")
-@click.option("--n-gpu-layers", "-ngl", "gpu_layers", type=int, default=None,
+@click.option("--n-gpu-layers", "-ngl", "n_gpu_layers", type=int, default=None,
               help="llama.cpp's -ngl (Ollama's num_gpu): layers on the GPU as llama.cpp counts "
                    "them, 0 to the model's layers + 1 (the output layer is the last). Fewer "
                    "than all: the rest run from system RAM, and the question is sized at that "
@@ -57,7 +57,7 @@ from advisor.cli.terminal import format_option, write_markdown
 @finetune_options
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
-def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn, gpu_layers,
+def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn, n_gpu_layers,
             gpu_memory_utilization, prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not. Without GPU: on the
@@ -67,7 +67,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
 
     spec, defaults = finetune_spec(task, finetune, given_options(click.get_current_context(), {
         "precision": precision, "context": context, "batch": batch, "runtime": runtime,
-        "kv_cache": kv_cache, "flash_attn": flash_attn, "gpu_layers": gpu_layers,
+        "kv_cache": kv_cache, "flash_attn": flash_attn, "n_gpu_layers": n_gpu_layers,
         "gpu_memory_utilization": gpu_memory_utilization, "prefer": prefer,
         "prompt_tokens": prompt_tokens, "ram_gb": ram_gb, "ram_bandwidth": ram_bandwidth}))
     batch = 1 if batch is None else batch
@@ -106,7 +106,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
                           finetune=spec, prefer=prefer,
                           gpu_memory_utilization=gpu_memory_utilization,
                           flash_attn=None if flash_attn == "auto" else flash_attn,
-                          gpu_layers=gpu_layers)
+                          gpu_layers=n_gpu_layers)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:
         defaults.discard("precision")  # the file's own precision, not a default
     if adv.precision_source:

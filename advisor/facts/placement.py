@@ -12,8 +12,6 @@ FACTS: dict[str, tuple[str, str]] = {
     "placement_per_gpu_bytes": ("int", "bytes on the busiest GPU"),
     "ram_bytes": ("int", "system RAM assumed or given (--ram-gb)"),
     "ram_bandwidth_gb_s": ("float", "system RAM bandwidth assumed or given (--ram-bandwidth)"),
-    "ram_fits": ("bool", "system RAM holds what the question puts there (true unless --n-gpu-layers "
-                         "leaves more layers in RAM than --ram-gb holds)"),
     "n_gpu_layers": ("int", "llama.cpp --n-gpu-layers as asked: layers on the GPU as llama.cpp counts "
                             "them (the output layer is the last, layers + 1)"),
     "offload_cpu_layers": ("int", "with --n-gpu-layers N <= layers: repeating layers in system RAM "
