@@ -175,3 +175,13 @@ def test_cli_ngl_and_its_long_name_agree_and_n_is_still_gpus():
     assert "llama-server -m Mixtral-8x7B-Instruct-v0.1-Q4_0.gguf -ngl 23 -c 8192" in md.output
     two = run("explain", "llama-3.1-8b", "rtx-4090", "-n", "2", "--format", "json")
     assert two.exit_code == 0 and json.loads(two.output)["gpu"]["count"] == 2
+
+
+def test_the_ollama_name_of_issue_3301(advisor):
+    """`mixtral:8x7b` is Ollama's Q4_0 tag, the model of ollama issue 3301: -ngl (Ollama's
+    num_gpu) sizes it as the KB model at Q4_0."""
+    adv = advisor.explain("mixtral:8x7b", "rtx-3090", context_tokens=2048, gpu_layers=23)
+    ref = advisor.explain("mixtral-8x7b", "rtx-3090", **ISSUE_3301)
+    assert adv.situation.precision.name == "Q4_0"
+    for k in ("total_bytes", "offload_ram_bytes", "decode_tokens_per_s", "n_gpu_layers"):
+        assert adv.situation.facts[k] == ref.situation.facts[k], k
