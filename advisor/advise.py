@@ -357,8 +357,13 @@ class Advisor:
         from advisor.plans.evaluate import Ask
 
         repo = model if "/" in model and model in m.aliases and model != m.instruct_repo else None
+        # the file the question names (a GGUF, or Ollama's file of the tag) at its own precision,
+        # where it caches a latent-attention model per head: plans may keep it or replace it
+        # (an Ollama name at another --precision is Ollama's file of that quantization)
+        own = p.name if (stored is not None and m.architecture.mla_per_head_cache and (
+            p.name == stored or getattr(m, "weights_inventory", None) is None)) else None
         ask = Ask(m, g, gpus, p, rt, runtime_asked, work, prefer, repo,
-                  utilization_asked=gpu_memory_utilization is not None)
+                  utilization_asked=gpu_memory_utilization is not None, own_file=own)
         return self._choose(adv, self.planner.plans(ask), ask, prefer)
 
     def _choose(self, adv: Advisory, planset, ask, prefer: str) -> Advisory:

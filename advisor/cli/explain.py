@@ -42,6 +42,9 @@ from advisor.cli.terminal import format_option, write_markdown
               help="vLLM's share of each GPU (its --gpu-memory-utilization). Default 0.9, which "
                    "plans may raise to what the card allows (0.95 on a 24 GB card); given, every "
                    "plan keeps it.")
+@click.option("--vllm-version", "vllm_version", type=click.Choice(["v1", "0.5"]), default=None,
+              help="Whose start-up memory profiling to size vLLM by: v1 (the V1 engine of every "
+                   "release since 0.8) or 0.5 (the V0 engine of 0.5.3.post1-0.5.x). Default v1.")
 @click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
               help="What the plans optimise (rules/objective.yaml). Default: quality.")
 @format_option("markdown", "json")
@@ -58,7 +61,7 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
 def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn, n_gpu_layers,
-            gpu_memory_utilization, prefer, fmt, rules_dirs,
+            gpu_memory_utilization, vllm_version, prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not. Without GPU: on the
     GPUs and RAM detected on this machine (advisor hardware shows them)."""
@@ -68,7 +71,8 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     spec, defaults = finetune_spec(task, finetune, given_options(click.get_current_context(), {
         "precision": precision, "context": context, "batch": batch, "runtime": runtime,
         "kv_cache": kv_cache, "flash_attn": flash_attn, "n_gpu_layers": n_gpu_layers,
-        "gpu_memory_utilization": gpu_memory_utilization, "prefer": prefer,
+        "gpu_memory_utilization": gpu_memory_utilization, "vllm_version": vllm_version,
+        "prefer": prefer,
         "prompt_tokens": prompt_tokens, "ram_gb": ram_gb, "ram_bandwidth": ram_bandwidth}))
     batch = 1 if batch is None else batch
     if precision is None:
@@ -82,6 +86,11 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     from advisor.errors import AdvisorError
 
     work = Workload(prompt_tokens=prompt_tokens)
+    if vllm_version is not None:
+        if runtime is not None and runtime.strip().lower() != "vllm":
+            raise AdvisorError(f"--vllm-version is how vLLM is sized; --runtime {runtime} is not "
+                               "vLLM (leave it out, or ask --runtime vllm)")
+        work = replace(work, vllm_version=vllm_version)
     kb, machine = load_kb_from(kb_dirs), None
     if gpu is None:  # this machine's GPUs and RAM
         from advisor.cli.hardware import detected

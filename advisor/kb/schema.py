@@ -412,6 +412,17 @@ class Model(_Entry):
     # 4), so it bounds the text count from above rather than equalling it.
     vision_tower_excluded: bool = False
     published_parameters_include_vision: bool = False
+    # How transformers and vLLM load the checkpoint where the defaults do not: a checkpoint
+    # with a vision encoder loads through its ConditionalGeneration class, which transformers'
+    # AutoModelForImageTextToText maps (transformers 5.24.0 models/auto/modeling_auto.py;
+    # mistral3, qwen2_5_vl and qwen3_vl are not in its causal-LM mapping at all);
+    # trust_remote_code: the repo ships its own modeling code (Phi-3.5-vision); transformers_repo:
+    # a transformers-format copy where instruct_repo is in another format; mistral_format:
+    # instruct_repo holds Mistral's own format (params.json, consolidated.safetensors, tekken.json)
+    # only: vLLM needs --tokenizer-mode mistral (its config and load formats are detected).
+    trust_remote_code: bool = False
+    transformers_repo: Annotated[Optional[str], Field(pattern=REPO_PATTERN)] = None
+    mistral_format: bool = False
     # The checkpoint as published (issue 17: the baseline of every advisory): the precision of
     # the released weights (a precision name: bf16 for Llama 3, fp8 for DeepSeek V3, mxfp4 for
     # gpt-oss), the instruction-tuned repo people chat with, the publisher's and well-known
@@ -432,6 +443,11 @@ class Model(_Entry):
     # split attn_k_b / attn_v_b tensors, so its llama.cpp engine caches per-head K and V rather
     # than the latent (Architecture.mla_per_head_cache): asked by an Ollama name, it is sized so.
     ollama_mla_per_head_cache: bool = False
+    # The gguf_repos whose files of this latent-attention model were converted before llama.cpp
+    # PR 12801 (April 2025: no attn_k_b / attn_v_b), so llama.cpp caches per-head K and V when it
+    # loads them (Architecture.mla_per_head_cache): plans that download them are sized so, and a
+    # file made with current llama.cpp (latent cache) is offered beside them.
+    gguf_repos_per_head_cache: list[Annotated[str, Field(pattern=REPO_PATTERN)]] = _list()
     # Published quality measures (issue 13), each with its own source and date; see
     # QualityScore and docs/kb.md "Quality". Not named by `sources`.
     quality: list[QualityScore] = _list()
@@ -456,6 +472,15 @@ class Model(_Entry):
         return None
 
     @property
+    def transformers_auto_class(self) -> str:
+        """The transformers Auto class that loads this checkpoint: AutoModelForImageTextToText
+        for a checkpoint with a vision encoder (its ConditionalGeneration class) unless the repo
+        ships its own code, else AutoModelForCausalLM."""
+        if self.vision_tower_excluded and not self.trust_remote_code:
+            return "AutoModelForImageTextToText"
+        return "AutoModelForCausalLM"
+
+    @property
     def context_limit(self) -> int:
         """The longest context in tokens the model is published for: the advertised one where
         the publisher gives more than config.json's max_position_embeddings (Command R: 131,072
@@ -465,7 +490,9 @@ class Model(_Entry):
     def __post_init__(self) -> None:
         _check_sources(self, ["architecture", "published_parameters", "published_active_parameters",
                               "native_precision", "instruct_repo", "checkpoints", "gguf_repos",
-                              "advertised_context", "ollama_quant", "ollama_mla_per_head_cache"],
+                              "advertised_context", "ollama_quant", "ollama_mla_per_head_cache",
+                              "trust_remote_code", "transformers_repo", "mistral_format",
+                              "gguf_repos_per_head_cache"],
                       optional=("aliases",))
         if self.ollama_quant is not None:
             from advisor.errors import AdvisorError
@@ -478,6 +505,12 @@ class Model(_Entry):
                 raise ValueError(f"ollama_quant: {exc}") from None
         if self.ollama_mla_per_head_cache and not self.architecture.kv_lora_rank:
             raise ValueError("ollama_mla_per_head_cache is for a multi-head latent attention model")
+        if self.gguf_repos_per_head_cache:
+            if not self.architecture.kv_lora_rank:
+                raise ValueError("gguf_repos_per_head_cache is for a multi-head latent attention model")
+            stray = [r for r in self.gguf_repos_per_head_cache if r not in self.gguf_repos]
+            if stray:
+                raise ValueError(f"gguf_repos_per_head_cache names {stray[0]}, which is not in gguf_repos")
         if self.published_active_parameters and not self.architecture.experts_total:
             raise ValueError("published_active_parameters is for a mixture of experts")
         if self.published_parameters_include_vision and not self.vision_tower_excluded:

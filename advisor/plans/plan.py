@@ -41,6 +41,15 @@ class Candidate:
     checkpoint: str | None = None  # the repo to load: a published checkpoint or GGUF repo
     # vLLM --gpu-memory-utilization raised above the question's (None: the question's)
     gpu_memory_utilization: float | None = None
+    # Multi-head latent attention models: the KV cache layout of the file or checkpoint this
+    # plan loads (not of the model asked about): True where it caches per-head K and V (a GGUF
+    # converted before llama.cpp PR 12801, Architecture.mla_per_head_cache), False where it
+    # caches the latent (a GGUF converted since, vLLM's MLA over the Hugging Face checkpoint).
+    # Always False for other models. advisor.plans.candidates.cache_per_head decides it.
+    mla_per_head_cache: bool = False
+    # The plan loads the file the question names (a GGUF path, or Ollama's file of the tag
+    # asked), not a file it downloads or makes.
+    own_file: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,8 @@ class Plan:
     notes: tuple[str, ...] = ()  # what must be true first (a Ray cluster, a converted file)
     flash_attn: bool = True      # llama.cpp -fa (other runtimes: their own attention kernels)
     gpu_memory_utilization: float | None = None  # vLLM's share of each GPU (other runtimes: None)
+    mla_per_head_cache: bool = False  # the loaded file caches per-head K and V (Candidate's)
+    own_file: bool = False       # it loads the file the question names (Candidate's)
     # llama.cpp -ngl of a whole-layer offload (advisor.sizing.offload: repeating layers on the
     # GPU, 0..layers; layers keeps only the output layer in RAM); None: not a layer offload
     n_gpu_layers: int | None = None
@@ -102,6 +113,14 @@ class Plan:
         d.update(self.__dict__)
         d.update(fields)
         return new
+
+    @property
+    def kv_cache_layout(self) -> str | None:
+        """What a latent-attention model's cache holds in this plan: "latent" or "per-head"
+        (None for other models)."""
+        if not self.model.architecture.kv_lora_rank:
+            return None
+        return "per-head" if self.mla_per_head_cache else "latent"
 
     @property
     def headroom_bytes(self) -> int:
@@ -128,7 +147,8 @@ class Plan:
         """What makes two plans the same plan, whatever path found them."""
         return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
-                self.moe_cpu_layers, self.checkpoint, self.n_gpu_layers)
+                self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
+                self.n_gpu_layers)
 
     def to_json(self, rule: str | None = None) -> dict:
         return {"path": self.path, "rule": rule, "model_id": self.model.id,
@@ -156,5 +176,6 @@ class Plan:
                 "usable": self.usable, "changes": list(self.changes), "command": self.command,
                 "flash_attn": self.flash_attn if self.runtime == "llama.cpp" else None,
                 "gpu_memory_utilization": self.gpu_memory_utilization,
+                "kv_cache_layout": self.kv_cache_layout, "own_file": self.own_file,
                 **({"n_gpu_layers": self.n_gpu_layers} if self.n_gpu_layers is not None else {}),
                 "notes": list(self.notes)}

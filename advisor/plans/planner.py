@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
-from advisor.plans.evaluate import (Ask, Sized, _file_to_make, baseline, changes_from, quick_size,
-                                    size_candidate)
+from advisor.plans.evaluate import (Ask, Sized, baseline, changes_from, lever_count, loaded_model,
+                                    quick_size, size_candidate)
 from advisor.plans.objective import Objective
 from advisor.plans.plan import PATHS, Candidate, Plan
 from advisor.plans.runtimes import cannot_run
@@ -55,7 +55,7 @@ class Planner:
     def _memoised(self, memo: dict, c: Candidate, ask: Ask, fixed: bool, compute):
         key = (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
                c.placement, c.owned, c.path == "rent", c.checkpoint, c.gpu_memory_utilization,
-               fixed, ask.work, ask.prefer, ask.repo)
+               c.mla_per_head_cache, c.own_file, fixed, ask.work, ask.prefer, ask.repo)
         hit = memo.get(key)
         if hit is not None and hit[0] is c.model and hit[1] is c.gpu:
             return hit[2]
@@ -73,7 +73,7 @@ class Planner:
         if s is None:
             return None
         changes = changes_from(s.on(c.path, (), 0), ask)
-        return s.on(c.path, tuple(changes), len(changes) + _file_to_make(c))
+        return s.on(c.path, tuple(changes), lever_count(s, ask, changes, c))
 
     def build(self, s: Sized, ask: Ask, fixed: bool = False) -> Plan:
         """The whole plan of a ranked candidate: its command, notes, full-context speed, prefill."""
@@ -142,7 +142,8 @@ class Planner:
             return None
         plan = self._memoised(self._built, s.cand, free, True, size_candidate)
         changes = tuple(changes_from(plan, ask))
-        return plan.with_(path="gpu-layers", changes=changes, levers=len(changes))
+        return plan.with_(path="gpu-layers", changes=changes,
+                          levers=lever_count(plan, ask, changes, s.cand))
 
     def _paths(self, base: Ask, paths: tuple, keep_all: bool) -> dict:
         """{"best": path -> the best Sized, "every": path -> every Sized (keep_all)} for the
@@ -174,7 +175,7 @@ class Planner:
         shares the model, cards and workload (whatever format it asked)."""
         key = (name, id(base.model), id(base.gpu), base.gpu_count, base.precision.name,
                base.runtime if base.runtime_asked else None, base.runtime_asked, base.work,
-               base.prefer, base.repo, base.utilization_asked)
+               base.prefer, base.repo, base.utilization_asked, base.own_file)
         hit = self._path_memo.get(key)
         if hit is not None and hit[0] is base.model and hit[1] is base.gpu:
             return hit[2]
@@ -197,9 +198,10 @@ class Planner:
             gpus_only += found
             top = group[0]
             if found and found[0].kv_cache_dtype == top.kv_cache_dtype and found[0].context_tokens >= full:
-                whole.add((top.precision.name, top.runtime, top.checkpoint))
+                whole.add((top.precision.name, top.runtime, top.checkpoint, top.own_file))
         offload = [p for group in cands.offloaded(base)
-                   if (group[0].precision.name, group[0].runtime, group[0].checkpoint) not in whole
+                   if (group[0].precision.name, group[0].runtime, group[0].checkpoint,
+                       group[0].own_file) not in whole
                    for p in self._ladder(group, base)]
         return gpus_only, [_on_path(p, "your-hardware") for p in gpus_only] + offload
 
@@ -216,7 +218,7 @@ class Planner:
             if top is None or not top.usable or top.precision.name in _BELOW_FLOOR:
                 continue
             changes = changes_from(top.on("another-model", (), 0), base)
-            out.append(top.on("another-model", tuple(changes), len(changes) + _file_to_make(top.cand)))
+            out.append(top.on("another-model", tuple(changes), lever_count(top, base, changes, top.cand)))
         return out
 
     def _ladder(self, group: list[Candidate], ask: Ask, count: int | None = None) -> list[Plan]:
@@ -240,7 +242,8 @@ class Planner:
         shorter contexts on fewer cards on the way there)."""
         out = []
         c0, last = group[0], group[-1]
-        a = c0.model.architecture
+        model = loaded_model(c0.model, c0.mla_per_head_cache)  # with its file's KV cache layout
+        a = model.architecture
         w = weights_bytes(a, c0.precision)
         full = min(ask.work.context_tokens, c0.model.context_limit)
         floor = min(self.objective.context_floor_tokens, full)
@@ -249,7 +252,7 @@ class Planner:
                            or ask.work.gpu_memory_utilization)
         for k in cands.card_counts(c0.model, c0.runtime, counts):
             room = c0.gpu.usable_memory_bytes * k - fit_margin_bytes(k)
-            if w > room or memory_total_bytes(c0.model, c0.precision, lightest, k, floor,
+            if w > room or memory_total_bytes(model, c0.precision, lightest, k, floor,
                                               last.kv_cache_dtype, c0.gpu) > room:
                 continue  # not even the lightest KV cache at the shortest context fits
             found = self._ladder(group, ask, k)
@@ -290,4 +293,5 @@ def _put(best: dict, path: str, plan: Plan | None) -> None:
 def _tiebreak(p: Plan) -> tuple:
     """Deterministic order between plans the objective ranks equal."""
     return (p.model.id, p.gpu.id, p.gpu_count, p.runtime, p.precision.name, p.kv_cache_dtype,
-            p.cpu_offload_layers, p.moe_cpu_layers, p.checkpoint or "")
+            p.cpu_offload_layers, p.moe_cpu_layers, p.checkpoint or "", p.mla_per_head_cache,
+            p.own_file)

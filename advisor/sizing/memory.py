@@ -72,7 +72,8 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
     if w is not None:
         weights, kv = on_gpu(work, a.layers, w, kv)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
-                          context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn)
+                          context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn,
+                          work.vllm_version)
     return weights + kv + sum(over.values())
 
 
@@ -88,7 +89,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     weights, kv = on_gpu(work, a.layers, w, kv)
     over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                                 work.context_tokens, gpu, work.gpu_memory_utilization,
-                                work.flash_attn)
+                                work.flash_attn, work.vllm_version)
     over = sum(over_parts.values())
     if not detail:
         return MemoryParts(weights, kv, over, w["embedding"], w["output"], w["layers"],
@@ -103,7 +104,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
             "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 or the card's rope_scaling override"]
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime, work.flash_attn) \
         + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization,
-                              work.flash_attn)
+                              work.flash_attn, work.vllm_version, work.context_tokens)
     if work.gpu_layers is None or work.gpu_layers > a.layers:
         breakdown = {"weights": weights, "weights_embedding": w["embedding"],
                      "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
