@@ -28,8 +28,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     f.update(placement_split=s.kind, placement_tensor_parallel=s.tensor_parallel,
              placement_pipeline_stages=s.pipeline_stages, placement_nodes=s.nodes,
              placement_per_gpu_bytes=s.per_gpu_bytes,
-             ram_bytes=q.work.ram_bytes, ram_bandwidth_gb_s=float(q.work.ram_bandwidth_gb_s),
-             ram_fits=pl.offload is None or pl.offload.ram_fits)
+             ram_bytes=q.work.ram_bytes, ram_bandwidth_gb_s=float(q.work.ram_bandwidth_gb_s))
     if q.work.gpu_layers is not None:
         f["n_gpu_layers"] = q.work.gpu_layers
     if pl.offload is not None:
