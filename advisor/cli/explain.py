@@ -33,6 +33,12 @@ from advisor.cli.terminal import format_option, write_markdown
               help="llama.cpp's -fa: auto (on wherever the backend has the kernels: CUDA, ROCm, "
                    "Metal, Vulkan) or off, which adds f32 attention scores over the whole context "
                    "to the compute buffer and rules out a quantized V cache. Plans turn it on.")
+@click.option("--n-gpu-layers", "-ngl", "n_gpu_layers", type=str, default=None,
+              help="llama.cpp's -ngl (Ollama's num_gpu): layers on the GPU as llama.cpp counts "
+                   "them, 0 to the model's layers + 1 (the output layer is the last; a larger "
+                   "number, as in -ngl 99, or 'all' means every layer; 'auto' is the default). "
+                   "Fewer than all: the rest run from system RAM, and the question is sized at "
+                   "that split. Default: every layer on the GPUs.")
 @click.option("--gpu-memory-utilization", "gpu_memory_utilization", type=float, default=None,
               help="vLLM's share of each GPU (its --gpu-memory-utilization). Default 0.9, which "
                    "plans may raise to what the card allows (0.95 on a 24 GB card); given, every "
@@ -62,7 +68,7 @@ from advisor.cli.terminal import format_option, write_markdown
 @finetune_options
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
-def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn,
+def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn, n_gpu_layers,
             gpu_memory_utilization, vllm_version, data_parallel_size, enable_expert_parallel,
             prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
@@ -73,7 +79,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
 
     spec, defaults = finetune_spec(task, finetune, given_options(click.get_current_context(), {
         "precision": precision, "context": context, "batch": batch, "runtime": runtime,
-        "kv_cache": kv_cache, "flash_attn": flash_attn,
+        "kv_cache": kv_cache, "flash_attn": flash_attn, "n_gpu_layers": n_gpu_layers,
         "gpu_memory_utilization": gpu_memory_utilization, "vllm_version": vllm_version,
         "data_parallel_size": data_parallel_size,
         "enable_expert_parallel": enable_expert_parallel or None, "prefer": prefer,
@@ -123,7 +129,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
                           gpu_memory_utilization=gpu_memory_utilization,
                           flash_attn=None if flash_attn == "auto" else flash_attn,
                           data_parallel=data_parallel_size,
-                          expert_parallel=enable_expert_parallel)
+                          expert_parallel=enable_expert_parallel, gpu_layers=n_gpu_layers)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:
         defaults.discard("precision")  # the file's own precision, not a default
     if adv.precision_source:

@@ -194,8 +194,10 @@ def as_asked(ask: Ask) -> Candidate:
     per_head = cache_per_head(ask.model, ask.runtime, repo, own_file=own)
     if own and not per_head and cache_per_head(ask.model, ask.runtime, repo):
         repo = None
+    n = ask.work.gpu_layers  # llama.cpp -ngl N <= layers: that split (advisor.sizing.offload)
+    where = "offload" if n is not None and n <= ask.model.architecture.layers else "gpu"
     return Candidate("as-asked", ask.model, p, ask.runtime, ask.work.kv_cache_dtype, ask.gpu,
-                     ask.gpu_count, "gpu", True, repo, None, per_head,
+                     ask.gpu_count, where, True, repo, None, per_head,
                      own and ask.own_file == p.name)
 
 

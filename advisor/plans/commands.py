@@ -51,8 +51,9 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
                  gpu_layers: int | None = None, moe_cpu_layers: int = 0, gpus: int = 1,
                  gguf_repo: str | None = None, flash_attn: bool = True,
                  path: str | None = None) -> str:
-    """gpu_layers: repeating layers on the GPU (None: all, and the output layer: -ngl layers +
-    1). Fewer than all: -ngl gpu_layers, the output layer staying in RAM (src/llama-model.cpp:
+    """gpu_layers: repeating layers on the GPU (None, or above layers: all, and the output
+    layer: -ngl layers + 1). Up to all of them: -ngl gpu_layers, the output layer staying in
+    RAM (src/llama-model.cpp:
     i_gpu_start = max(n_layer - n_gpu_layers, 0); the output layer, slot n_layer, goes to the GPU
     only when n_gpu_layers > n_layer). -c is the whole cache, which
     llama-server divides among -np parallel sequences; over several GPUs, -sm layer -ts 1,1,...
@@ -60,7 +61,7 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
     gguf_file's name). flash_attn False: `-fa off` (llama.cpp's default is auto, on
     where the backend has the kernels; a quantized V cache needs it on)."""
     layers = model.architecture.layers
-    ngl = layers + 1 if gpu_layers is None or gpu_layers >= layers else gpu_layers
+    ngl = layers + 1 if gpu_layers is None or gpu_layers > layers else gpu_layers
     if path is not None:   # a file named by the caller (the question's own, or one to make)
         src = f"-m {shlex.quote(path)}"
     elif gguf_repo and p.family == "gguf":

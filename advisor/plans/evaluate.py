@@ -160,7 +160,8 @@ class Sized:
                  "quality", "quality_class", "usable", "speed_band", "good_quality", "nodes",
                  "parameters", "usd_per_hour", "usd_per_million_tokens", "levers", "changes",
                  "checkpoint", "cpu_offload_layers", "moe_cpu_layers", "flash_attn",
-                 "gpu_memory_utilization", "mla_per_head_cache", "own_file", "model_score")
+                 "gpu_memory_utilization", "mla_per_head_cache", "own_file", "model_score",
+                 "n_gpu_layers")
 
     @property
     def quality_loss_pct(self) -> float:
@@ -170,7 +171,8 @@ class Sized:
     def identity(self) -> tuple:
         return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
-                self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file)
+                self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
+                self.n_gpu_layers)
 
     def on(self, path: str, changes: tuple, levers: int) -> "Sized":
         new = object.__new__(Sized)
@@ -217,6 +219,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     if not layout_runs(work, a, n):
         return None
     cpu_layers = moe_layers = 0
+    off = None
     if cand.placement == "gpu":
         ctx = _context_for(cand, ask, obj, work, fixed_context)
         if ctx is None:
@@ -232,7 +235,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
         ctx = min(work.context_tokens, m.context_limit)
         w = replace(work, context_tokens=ctx)
         off = plan_offload(m, g, p, w) if cand.placement == "offload" else plan_expert_offload(m, g, p, w)
-        if off is None or not off.ram_fits:
+        if not _offload_fits(off, g):
             return None
         decode = tokens_s = off.decode_tokens_per_s
         cpu_layers = getattr(off, "cpu_layers", 0)
@@ -253,6 +256,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.usd_per_hour, s.usd_per_million_tokens = usd_h, usd_mtok
     s.levers, s.changes, s.checkpoint = 0, (), cand.checkpoint
     s.cpu_offload_layers, s.moe_cpu_layers = cpu_layers, moe_layers
+    s.n_gpu_layers = off.gpu_layers if cand.placement == "offload" else None
     s.flash_attn = work.flash_attn
     s.gpu_memory_utilization = work.gpu_memory_utilization if cand.runtime == "vllm" else None
     s.mla_per_head_cache, s.own_file = cand.mla_per_head_cache, cand.own_file
@@ -285,11 +289,11 @@ def baseline(ask: Ask) -> Ask:
     that ranking prefers the checkpoint as published. Plans run llama.cpp with flash attention
     on, its default: with it off (asked), turning it on is one of a plan's changes."""
     native = parse_precision(ask.model.native_precision or "bf16")
-    if native.name == ask.precision.name and ask.work.flash_attn:
+    if native.name == ask.precision.name and ask.work.flash_attn and ask.work.gpu_layers is None:
         return ask
     rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
     return replace(ask, precision=native, runtime=rt,
-                   work=replace(ask.work, runtime=rt, flash_attn=True))
+                   work=replace(ask.work, runtime=rt, flash_attn=True, gpu_layers=None))
 
 
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
@@ -321,9 +325,9 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
             off = plan_offload(m, g, p, work)
         else:
             off = plan_expert_offload(m, g, p, work)
-        if off is None or not off.ram_fits:
+        if not _offload_fits(off, g):
             return None
-        pl = place(m, g, p, work, 1, detail=False)
+        pl = place(m, g, p, replace(work, gpu_layers=None), 1, detail=False)
         decode = off.decode_tokens_per_s
         decode_full = getattr(off, "decode_tokens_per_s_full_context", 0.0) or decode
         prefill, total, split = None, off.gpu_bytes, pl.split
@@ -356,11 +360,19 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         prefill_tokens_per_s=prefill, usd_per_hour=usd_h, usd_per_million_tokens=usd_mtok,
         price_note=price_note, quality=q, quality_class=qclass, flash_attn=work.flash_attn,
         gpu_memory_utilization=work.gpu_memory_utilization if cand.runtime == "vllm" else None,
+        n_gpu_layers=off.gpu_layers if cand.placement == "offload" else None,
         quality_class_name=obj.class_names[qclass],
         mla_per_head_cache=cand.mla_per_head_cache, own_file=cand.own_file,
         usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
         good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes),
         model_score=own_score(m))
+
+
+def _offload_fits(off, g: GPU) -> bool:
+    """An offload split runs: its GPU part leaves llama.cpp's margin free (a split the planner
+    chose always does; a user's -ngl may not) and system RAM holds the rest."""
+    return (off is not None and off.ram_fits
+            and off.gpu_bytes <= g.usable_memory_bytes - fit_margin_bytes())
 
 
 def lever_count(plan, ask: Ask, changes: list[str] | tuple, cand: Candidate) -> int:
@@ -394,7 +406,10 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
         out.append(f"vLLM's share of each GPU {share:.2f}")
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
         out.append(f"context {plan.context_tokens:,} tokens")
-    if plan.offload:
+    asked_layers = ask.work.gpu_layers
+    if asked_layers is not None and asked_layers <= ask.model.architecture.layers:
+        out += _layer_changes(plan, asked_layers)  # the user asked for a split: it is no change
+    elif plan.offload:
         out.append("part of the model in system RAM")
     if plan.path == "rent":
         out.append(f"rented {plan.gpu_count} x {plan.gpu.name}")
@@ -408,6 +423,23 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     if latent:
         out.append(latent)
     return out
+
+
+def _layer_changes(plan: Plan, asked: int) -> list[str]:
+    """What a plan changes in where the layers sit, from a question that gave -ngl `asked`."""
+    if plan.n_gpu_layers is not None:
+        if plan.n_gpu_layers == asked:
+            return []
+        more = plan.n_gpu_layers - asked
+        return [f"{plan.n_gpu_layers} layers on the GPU (-ngl {plan.n_gpu_layers}), {abs(more)} "
+                f"{'more' if more > 0 else 'fewer'} than asked"]
+    if plan.moe_cpu_layers:
+        return [f"every layer on the GPU but the routed experts of {plan.moe_cpu_layers} layers "
+                f"(--n-cpu-moe {plan.moe_cpu_layers})"]
+    where = f"every layer on the GPU{'s' if plan.gpu_count > 1 else ''}"
+    if plan.runtime == "llama.cpp":
+        return [f"{where} (-ngl {plan.model.architecture.layers + 1})"]
+    return [where]
 
 
 def _latent_change(plan: Plan, ask: Ask) -> str | None:

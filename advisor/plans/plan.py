@@ -1,7 +1,11 @@
 """A plan: one way to run a model, every lever set, sized by the sizing core. A value.
 
 Paths (where a plan comes from), in the order advisories list them:
-- as-asked: the question exactly as asked (model, format, KV cache, context, runtime, GPUs);
+- as-asked: the question exactly as asked (model, format, KV cache, context, runtime, GPUs,
+  and llama.cpp's --n-gpu-layers where given);
+- gpu-layers: given --n-gpu-layers, the question as asked with the layer count that suits the
+  GPU best (every layer where all fit, else the most that fit with the margin), when it is not
+  the count asked;
 - your-hardware: the GPUs you gave and your system RAM (CPU offload counts), any format, KV
   precision, context above the floor and runtime that runs there;
 - your-gpus: the same without offload (everything on the GPUs you have);
@@ -17,7 +21,7 @@ from advisor.kb.schema import GPU, Model
 from advisor.plans.quality import QualityCost
 from advisor.sizing.precision import Precision
 
-PATHS = ("as-asked", "your-hardware", "your-gpus", "more-cards", "rent", "another-model")
+PATHS = ("as-asked", "gpu-layers", "your-hardware", "your-gpus", "more-cards", "rent", "another-model")
 PLACEMENTS = ("gpu", "offload", "moe-offload")
 
 
@@ -102,6 +106,9 @@ class Plan:
     model_score: float | None = None
     data_parallel: int = 1       # vLLM --data-parallel-size (replicas of tensor_parallel GPUs)
     expert_parallel: bool = False  # vLLM --enable-expert-parallel
+    # llama.cpp -ngl of a whole-layer offload (advisor.sizing.offload: repeating layers on the
+    # GPU, 0..layers; layers keeps only the output layer in RAM); None: not a layer offload
+    n_gpu_layers: int | None = None
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 
     def with_(self, **fields) -> "Plan":
@@ -139,14 +146,15 @@ class Plan:
 
     @property
     def offload(self) -> bool:
-        return bool(self.cpu_offload_layers or self.moe_cpu_layers)
+        return bool(self.cpu_offload_layers or self.moe_cpu_layers) or self.n_gpu_layers is not None
 
     @property
     def identity(self) -> tuple:
         """What makes two plans the same plan, whatever path found them."""
         return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
-                self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file)
+                self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
+                self.n_gpu_layers)
 
     def to_json(self, rule: str | None = None) -> dict:
         return {"path": self.path, "rule": rule, "model_id": self.model.id,
@@ -176,4 +184,5 @@ class Plan:
                 "flash_attn": self.flash_attn if self.runtime == "llama.cpp" else None,
                 "gpu_memory_utilization": self.gpu_memory_utilization,
                 "kv_cache_layout": self.kv_cache_layout, "own_file": self.own_file,
+                **({"n_gpu_layers": self.n_gpu_layers} if self.n_gpu_layers is not None else {}),
                 "notes": list(self.notes)}

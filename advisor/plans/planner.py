@@ -105,6 +105,8 @@ class Planner:
             p = self.size(cands.as_asked(ask), ask, fixed=True)
             if p is not None:
                 best["as-asked"] = self.build(p, ask, fixed=True)
+        if why_not is None and "gpu-layers" in paths:
+            _put(best, "gpu-layers", self._gpu_layers(ask))
         others = tuple(p for p in paths if p != "as-asked")
         base = baseline(ask)
         got = self._paths(base, others, keep_all)
@@ -116,6 +118,32 @@ class Planner:
             every = {"as-asked": [best["as-asked"]] if "as-asked" in best else []}
             every.update({path: [self.build(x, base) for x in xs] for path, xs in got["every"].items()})
         return PlanSet(best, self._considered, why_not, every)
+
+    def _gpu_layers(self, ask: Ask) -> Plan | None:
+        """Given --n-gpu-layers N (llama.cpp, one GPU), the question as asked with the layer
+        count that suits the GPU: every layer when the whole model fits with the margin, else
+        the most whole layers that do (plan_offload's choice); None when that is N, when no
+        count fits, or when N was not given."""
+        n, layers = ask.work.gpu_layers, ask.model.architecture.layers
+        if n is None or ask.runtime != "llama.cpp" or ask.gpu_count != 1:
+            return None
+        free = replace(ask, work=replace(ask.work, gpu_layers=None))
+        base = replace(cands.as_asked(free), path="gpu-layers")
+        for where in ("gpu", "offload"):
+            if where == "offload" and ask.gpu.unified_memory:
+                break
+            s = self._memoised(self._memo, replace(base, placement=where), free, True, quick_size)
+            if s is not None:
+                break
+        if s is None:
+            return None
+        best = layers + 1 if s.n_gpu_layers is None else s.n_gpu_layers
+        if best == n or (best == layers + 1 and n > layers):
+            return None
+        plan = self._memoised(self._built, s.cand, free, True, size_candidate)
+        changes = tuple(changes_from(plan, ask))
+        return plan.with_(path="gpu-layers", changes=changes,
+                          levers=lever_count(plan, ask, changes, s.cand))
 
     def _paths(self, base: Ask, paths: tuple, keep_all: bool) -> dict:
         """{"best": path -> the best Sized, "every": path -> every Sized (keep_all)} for the

@@ -45,7 +45,7 @@ OFFER_KEYS = {"path": "str", "model_id": "str", "precision": "str", "kv_cache_dt
               "runtime": "str", "gpu_id": "str", "gpu_count": "int", "context_tokens": "int",
               "owned": "bool", "usable": "bool"}
 _SCENARIO_KEYS = ("model", "gpu", "precision", "context", "batch", "gpus", "kv_cache", "runtime",
-                  "prefer", "ram_gb")
+                  "prefer", "ram_gb", "n_gpu_layers")
 # with task: finetune, the fine-tuning knobs (advisor.sizing.finetune.FinetuneSpec's fields)
 _FINETUNE_KEYS = ("model", "gpu", "gpus", "task", "method", "seq_len", "micro_batch",
                   "gradient_checkpointing", "optimizer", "pure_bf16", "lora_rank", "lora_targets",
@@ -96,7 +96,7 @@ def _of_type(value, ftype: str) -> bool:
 
 
 # A scenario's keys that are not text (the question's options, as explain takes them)
-_SCENARIO_TYPES = {"context": "int", "batch": "int", "gpus": "int", "seq_len": "int",
+_SCENARIO_TYPES = {"context": "int", "batch": "int", "gpus": "int", "seq_len": "int", "n_gpu_layers": "int",
                    "micro_batch": "int", "lora_rank": "int", "ram_gb": "float",
                    "gradient_checkpointing": "bool", "pure_bf16": "bool", "lora_targets": "targets"}
 _TYPE_WORDS["targets"] = "a text or a list of texts"
@@ -238,7 +238,7 @@ def run_case(case: Case, rules: dict, advisor) -> Outcome:
                 adv = advisor.explain(s["model"], s["gpu"], s.get("precision"), s.get("context"),
                                       s.get("batch", 1), s.get("gpus", 1), work,
                                       kv_cache=s.get("kv_cache"), runtime=s.get("runtime"),
-                                      prefer=s.get("prefer"))
+                                      prefer=s.get("prefer"), gpu_layers=s.get("n_gpu_layers"))
             fired = case.rule_id in adv.fired or any(r == case.rule_id for _, r in adv.offered)
             derived = {k: adv.facts[k] for k, r in adv.derived.items() if r == case.rule_id}
             offered = [p.to_json(r) for p, r in adv.offered if r == case.rule_id]

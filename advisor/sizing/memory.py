@@ -68,6 +68,17 @@ def layout_note(lm) -> str:
             f"context ({lm.rank_kv_cache_bytes / gib:.2f} GiB a GPU)")
 
 
+def on_gpu(work: Workload, layers: int, w: dict[str, int], kv: int) -> tuple[int, int]:
+    """(weights, KV cache) on the GPU of the whole model's `w` (model_weights' breakdown) and
+    `kv`: all of them, or under llama.cpp's -ngl N <= layers (work.gpu_layers) N repeating
+    layers' share (the mean layer, the cache spread evenly over the layers), the output layer
+    and the token embeddings staying in system RAM (src/llama-model.cpp load_tensors)."""
+    n = work.gpu_layers
+    if n is None or n > layers:
+        return w["embedding"] + w["output"] + w["layers"], kv
+    return n * (w["layers"] // layers), n * (kv // layers)
+
+
 def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus: int,
                        context_tokens: int, kv_dtype: str, gpu: GPU | None = None) -> int:
     """memory_parts(...).total_bytes at another context and KV precision, without building the
@@ -77,13 +88,17 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
     inv = getattr(model, "weights_inventory", None)
     if inv is not None and inv.precision == precision.name:
         w = inv.breakdown()
-        weights = w["embedding"] + w["output"] + w["layers"]
+    elif work.gpu_layers is None:
+        w = None
     else:
-        weights = weight_summary(a, precision).total
+        w = weights_breakdown_bytes(a, precision)
+    weights = weight_summary(a, precision).total if w is None else w["embedding"] + w["output"] + w["layers"]
     if uses_layout(work.runtime, work.data_parallel, work.expert_parallel):
         lm = _layout_memory(model, precision, work, gpus, weights, context_tokens, kv_dtype, gpu)
         return lm.weights_bytes + lm.kv_cache_bytes + sum(lm.overhead.values())
     kv = kv_cache_bytes(a, context_tokens, work.batch, kv_dtype, work.runtime, gpus)
+    if w is not None:
+        weights, kv = on_gpu(work, a.layers, w, kv)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                           context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn,
                           work.vllm_version)
@@ -107,6 +122,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     else:
         kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype, work.runtime,
                             gpus)
+        weights, kv = on_gpu(work, a.layers, w, kv)
         over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights,
                                     kv, work.context_tokens, gpu, work.gpu_memory_utilization,
                                     work.flash_attn, work.vllm_version)
@@ -128,9 +144,13 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
                               lm.layout if lm else None)
     if lm is not None:
         notes.append(layout_note(lm))
-    breakdown = {"weights": weights, "weights_embedding": w["embedding"],
-                 "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
-                 "overhead": over}
+    if work.gpu_layers is None or work.gpu_layers > a.layers:
+        breakdown = {"weights": weights, "weights_embedding": w["embedding"],
+                     "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
+                     "overhead": over}
+    else:  # -ngl N: the GPU's share; the rest is in system RAM (JSON placement.ram_bytes)
+        breakdown = {"weights": weights, "weights_embedding": 0, "weights_output": 0,
+                     "weights_layers": weights, "kv_cache": kv, "overhead": over}
     breakdown.update({f"overhead_{k}": v for k, v in over_parts.items()})
     breakdown["runtime"] = work.runtime
     breakdown["kv_cache_dtype"] = work.kv_cache_dtype

@@ -12,6 +12,7 @@ from advisor.kb.schema import GPU, Model
 from advisor.sizing import constants as c
 from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.memory import MemoryParts, memory_parts
+from advisor.sizing.offload import offload_decode_seconds, partial_offload, plan_offload
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.parallel import Split, choose_split, split_decode_seconds, split_prefill_speedup
 from advisor.sizing.precision import Precision
@@ -43,6 +44,9 @@ class Placement:
     precision: Precision | None = None
     work: Workload | None = None
     split: Split | None = None
+    # llama.cpp -ngl N <= layers (work.gpu_layers): the layer split, its RAM and speed
+    # (advisor.sizing.offload.Offload); None when every layer is on the GPUs
+    offload: object | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -69,6 +73,10 @@ class Placement:
 
     def decode_seconds_per_token(self, context_tokens: int) -> float:
         a = self.model.architecture
+        if self.offload is not None:
+            return offload_decode_seconds(self.model, self.gpu, self.precision,
+                                          self.work.kv_cache_dtype, self.offload.gpu_layers,
+                                          context_tokens, self.work.ram_bandwidth_gb_s)
         layers_b, out_b = active_weight_bytes(a, self.precision)
         return split_decode_seconds(self.split, self.gpu, a, layers_b, out_b,
                                     self._kv_bytes_at(context_tokens),
@@ -82,8 +90,8 @@ class Placement:
         return 1.0 / self.decode_seconds_per_token(ctx)
 
     def prefill_tokens_per_s(self) -> float | None:
-        if self.headroom_bytes < 0:
-            return None
+        if self.headroom_bytes < 0 or self.offload is not None:
+            return None  # partial offload: not modelled (the plans give none either)
         a = self.model.architecture
         q = None if self.precision.family == "float" else self.weights_bytes
         s = prefill_seconds_per_token(self.gpu, a, self.precision, self.work.prompt_tokens, q,
@@ -112,6 +120,9 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
     if uses_layout(work.runtime, work.data_parallel, work.expert_parallel):
         layout = vllm_layout(a, gpus, work.data_parallel, work.expert_parallel)
     split = choose_split(model, gpus, work.runtime, m, layout)
+    off = None
+    if partial_offload(work, a.layers) and gpus == 1:
+        off = plan_offload(model, gpu, precision, work)
     return Placement(
         weights_bytes=m.weights_bytes,
         kv_cache_bytes=m.kv_cache_bytes,
@@ -122,7 +133,7 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
         decode_bytes_per_token_full=streamed + kv_cache_bytes(a, work.context_tokens, 1,
                                                                    work.kv_cache_dtype),
         bandwidth_gb_s=gpu.bandwidth_gb_s,
-        parts=m, model=model, gpu=gpu, precision=precision, work=work, split=split,
+        parts=m, model=model, gpu=gpu, precision=precision, work=work, split=split, offload=off,
     )
 
 

@@ -45,3 +45,8 @@ class Workload:
     # tensor (and pipeline) parallelism (advisor.sizing.vllm_parallel)
     data_parallel: int = 1
     expert_parallel: bool = False
+    # llama.cpp --n-gpu-layers (-ngl) as the user gave it: layers on the GPU as llama.cpp counts
+    # them, the output layer being the n_layer + 1th (0..n_layer + 1); None: every layer on the
+    # GPUs (llama.cpp's -ngl n_layer + 1). N <= n_layer keeps N repeating layers on the GPU and
+    # the rest, the output layer and the token embeddings in system RAM (advisor.sizing.offload).
+    gpu_layers: int | None = None
