@@ -10,10 +10,22 @@ GIB = 1 << 30
 # Ollama's measured per-GPU minimum is 457 MiB for CUDA and ROCm (ollama llm/memory.go,
 # quoted in ../shared/PRIOR_ART.md section 3.3); llmfit and whichllm use 0.5 GB.
 RUNTIME_RESERVED_BYTES_PER_GPU = 457 * MIB
+# llama.cpp on a data-center Hopper/Blackwell card: what llama.cpp's own memory breakdown
+# prints as "unaccounted" (device memory in use minus its model, context and compute buffers:
+# the CUDA context, cuBLAS handles and workspace, loaded kernel images, the VMM pool, CUDA
+# graphs) was 598 MiB on an H200 (llama.cpp 0c1e570, CUDA 13.0, driver 580.159.04; 597-598 at
+# every context, flash attention on or off: benchmarks/measured/h200-llamacpp-2026-11-30/
+# memory_logs.txt). 141 MiB above Ollama's minimum: the context reserves local memory for every
+# resident thread (132 SMs x 2048 threads on Hopper, against 1,536 a SM on GeForce Ampere/Ada)
+# and CUDA 12/13 images are larger. Kept per architecture: on other cards no log was measured,
+# so Ollama's 457 MiB stands (under-estimated by the same share on the 8B at 8K, the total
+# would be 2% under the measured 6,276 MiB process; with 598 it is 0.1% over).
+LLAMACPP_DEVICE_CONTEXT_BYTES = {"hopper": 598 * MIB, "blackwell": 598 * MIB}
 
-# The compute graph buffer at llama.cpp's default micro-batch (n_ubatch = 512): its largest
-# live tensors are the f32 logits (vocab x ubatch) and the f32 hidden state (hidden x ubatch),
-# the terms gguf-parser's estimate is dominated by for dense models (PRIOR_ART section 3.3).
+# The compute graph buffer at llama.cpp's default micro-batch (n_ubatch = 512): its output phase
+# holds the f32 logits (vocab x ubatch) and the f32 hidden state (hidden x ubatch), the terms
+# gguf-parser's estimate is dominated by for dense models (PRIOR_ART section 3.3); the other
+# phases are sized in advisor/sizing/runtime.py (LLAMACPP_* below).
 COMPUTE_UBATCH_TOKENS = 512
 COMPUTE_BYTES_PER_ELEMENT = 4
 
@@ -227,18 +239,32 @@ LLAMACPP_KV_PAD_TOKENS = 256
 # (llama-kv-cache-iswa.cpp size_swa; llama.cpp logs "creating SWA KV cache, size = 1536 cells"
 # for a 1024-token window at the default n_ubatch 512, and 1280 cells at -ub 256).
 LLAMACPP_UBATCH_TOKENS = 512
-# With flash attention llama.cpp's compute buffer also holds the f16 KQ mask, n_ubatch x the
-# padded context: a Gemma log's buffer grows by 12.00 MiB from 4,096 to 16,384 cells at
-# n_ubatch 512 (12,288 x 512 x 2 bytes).
+# The compute buffer (llama.cpp 0c1e570, 2026-10-01: the build measured on the H200). ggml's
+# graph allocator (ggml/src/ggml-alloc.c) frees each tensor after its last consumer and reuses
+# the memory, so the buffer is the largest set of tensors alive at once, not their sum:
+# - output phase: the f32 logits of every micro-batch token and the final hidden state,
+#   4 x n_ubatch x (vocab + hidden); the KQ mask is freed after the last layer's attention.
+#   8B at -fa on: 258.50 MiB at 8K, 32K and 131K alike (memory_logs.txt).
+# - attention phase: the KQ mask, a graph input that every layer reads, so alive through all of
+#   them (f16 with flash attention: src/llama-graph.cpp builds it as GGML_TYPE_F16 when
+#   flash_attn, else F32), without flash attention the f32 scores of every query head,
+#   n_ubatch x cells x heads x 4 (build_attn_mha: kq = ggml_mul_mat(k, q), softmax in place),
+#   and the layer's working set: the residual, the normed input, Q, K, V and the attention
+#   output, LLAMACPP_ATTN_WORKING_VECTORS hidden-sized f32 rows a token. 8B at -fa off:
+#   564.01 / 2148.01 / 8484.01 MiB at 8K / 32K / 131K = cells x 512 x (4 x 32 + 4) + 36.01 MiB,
+#   and 36 MiB = 4 x 512 x (4 x 4096 + 2 x 1024) (the GQA K and V rows are kv_heads wide).
+# - FFN phase: the mask, the residual and gate, up and their product (3 x ffn) a token.
+# Older builds: llama.cpp issue 9352 (Sept 2024, ROCm, Llama 3.1 70B at 131,072, -fa off)
+# logged 16.80 GiB, this model 16.32 GiB (-3%): the scores dominate in every build. The Gemma
+# log behind the earlier "f16 mask on top of the logits" term (its buffer grew 12.00 MiB from
+# 4,096 to 16,384 cells) came from an older build and another allocation order; on the build
+# measured here the mask does not add to the output phase (258.50 MiB at 131K cells, where
+# an added mask would be 128 MiB more).
 LLAMACPP_KQ_MASK_BYTES = 2
-# Without flash attention (-fa off) llama.cpp materialises the attention scores of a micro-batch:
-# K x Q in f32, n_ubatch x the padded context x every query head (src/llama-graph.cpp
-# build_attn_mha: kq = ggml_mul_mat(k, q), kept in f32, then soft_max_ext), and its KQ mask
-# stays f32 (it is cast to f16 only for flash attention). llama.cpp issue 9352: Llama 3.1 70B
-# (64 heads) at -c 131072 allocated a 16.80 GiB compute buffer, 131,072 x 512 x 64 x 4 bytes =
-# 16.0 GiB of it the scores.
+LLAMACPP_ATTN_WORKING_VECTORS = (2, 2, 2)   # (hidden-sized, q-sized, kv-sized) f32 rows a token
 LLAMACPP_KQ_SCORE_BYTES = 4
 LLAMACPP_KQ_MASK_BYTES_NO_FA = 4
+LLAMACPP_ACTIVATION_BYTES = 4
 # vLLM allocates the KV cache in blocks of 16 tokens a sequence (CacheConfig.block_size default).
 VLLM_BLOCK_TOKENS = 16
 # DeepSeek V3.2 (sparse MLA) in vLLM: FlashMLASparse pages are 64 tokens ("Forcing kv cache

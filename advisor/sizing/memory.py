@@ -33,6 +33,27 @@ class MemoryParts:
         return self.weights_bytes + self.kv_cache_bytes + self.overhead_bytes
 
 
+def gpu_weight_bytes(w: dict[str, int], a, runtime: str) -> int:
+    """Weight bytes the GPUs hold, from a breakdown (embedding/output/layers). llama.cpp keeps
+    the input layer, the token embedding table, in host memory (src/llama-model.cpp load_tensors:
+    "there is very little benefit to offloading the input layer, so always keep it on the CPU";
+    token_embd is LLM_TENSOR_LAYER_INPUT in src/llama-arch.cpp); with tied embeddings the output
+    layer is token_embd itself, loaded a second time (TENSOR_DUPLICATED) onto the output
+    layer's GPU, so the GPU holds the whole file. Measured (llama.cpp 0c1e570, H200, Llama 3.1
+    8B shapes at Q4_K_M, benchmarks/measured/h200-llamacpp-2026-11-30/memory_logs.txt):
+    CPU_Mapped 281.81 MiB (token_embd) and CUDA0 4403.49 MiB of a 4685.30 MiB file. Other
+    runtimes load everything onto the GPUs."""
+    if runtime != "llama.cpp" or a.tied_embeddings:
+        return w["embedding"] + w["output"] + w["layers"]
+    return w["output"] + w["layers"]
+
+
+def host_weight_bytes(w: dict[str, int], runtime: str) -> int:
+    """Weight bytes llama.cpp keeps in (memory-mapped) system RAM when every layer is on the
+    GPUs: the token embedding table, tied or not (gpu_weight_bytes); 0 for other runtimes."""
+    return w["embedding"] if runtime == "llama.cpp" else 0
+
+
 def model_weights(model: Model, precision: Precision) -> tuple[dict[str, int], list[str], bool]:
     """(embedding/output/layers/largest_layer bytes, assumptions, exact?)"""
     inv = getattr(model, "weights_inventory", None)
@@ -52,9 +73,10 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
     inv = getattr(model, "weights_inventory", None)
     if inv is not None and inv.precision == precision.name:
         w = inv.breakdown()
-        weights = w["embedding"] + w["output"] + w["layers"]
     else:
-        weights = weight_summary(a, precision).total
+        s = weight_summary(a, precision)
+        w = {"embedding": s.embedding, "output": s.output, "layers": s.layers}
+    weights = gpu_weight_bytes(w, a, work.runtime)
     kv = kv_cache_bytes(a, context_tokens, work.batch, kv_dtype, work.runtime, gpus)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                           context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn)
@@ -69,7 +91,8 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     a = model.architecture
     check_kv_dtype(work.kv_cache_dtype, work.runtime)
     w, w_notes, exact = model_weights(model, precision)
-    weights = w["embedding"] + w["output"] + w["layers"]
+    weights = gpu_weight_bytes(w, a, work.runtime)
+    host = host_weight_bytes(w, work.runtime)
     kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype, work.runtime, gpus)
     over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                                 work.context_tokens, gpu, work.gpu_memory_utilization,
@@ -86,11 +109,18 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
             "models need rope scaling turned on, as Qwen2.5's YaRN; others, as Command R, only a "
             "larger context); llama.cpp warns that n_ctx exceeds n_ctx_train, vLLM needs "
             "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 or the card's rope_scaling override"]
+    if host:
+        w_notes = w_notes + [
+            f"llama.cpp keeps the token embedding table ({host / 2**30:.2f} GiB) in system RAM "
+            "(memory-mapped from the file) and looks up one row a token there"
+            + (": the tied output layer is a second copy of it on the GPU"
+               if a.tied_embeddings else "; the GPU holds the rest of the file")]
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime, work.flash_attn) \
         + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization,
                               work.flash_attn)
     breakdown = {"weights": weights, "weights_embedding": w["embedding"],
-                 "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
+                 "weights_output": w["output"], "weights_layers": w["layers"],
+                 "weights_host_ram": host, "kv_cache": kv,
                  "overhead": over}
     breakdown.update({f"overhead_{k}": v for k, v in over_parts.items()})
     breakdown["runtime"] = work.runtime
