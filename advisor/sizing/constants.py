@@ -153,6 +153,39 @@ DECODE_PROFILES = {
 # Intel and unknown vendors: whichllm's Intel factor 0.65 on the NVIDIA shape. Uncalibrated.
 DECODE_PROFILES["intel"] = dict(DECODE_PROFILES["nvidia"], bandwidth_fraction=0.65, unit_gb_s=None)
 
+# The same decode for current llama.cpp builds (CUDA graphs on by default since mid-2024,
+# flash attention on by default since 2025, MMVQ kernels reworked in 2025). The May-2024 profile
+# above over-predicts current decode time by 32-48% on an H200 (8B Q4_K_M 185 tok/s predicted,
+# 270-274 measured): its 116 us a layer of launch and synchronisation is mostly gone, and on a
+# card with 36 GB/s of bandwidth an SM the quantized matrix-vector kernels are limited by the
+# SMs' dot-product rate, not by memory. Decode time a token =
+#   layers x LAYER_SECONDS (kernel latency and tails left with CUDA graphs)
+#   + max(weight bytes / (BANDWIDTH_FRACTION x bandwidth), weights / (SMs x WEIGHTS_PER_S_UNIT))
+#   + max(KV bytes / (BANDWIDTH_FRACTION x bandwidth), KV elements / (SMs x KV_PER_S_UNIT)),
+# a roofline each for the matrix-vector products and for flash-attention decode (memory and
+# the SMs' rate overlap). BANDWIDTH_FRACTION is the H200's measured read bandwidth, 4.25 of 4.8
+# TB/s (torch sum over 8 GiB: run_device.sh). The rest is fitted (benchmarks/fit_speed.py,
+# least squares on log(predicted/measured)) on benchmarks/data/llamacpp_decode_current.csv:
+# the H200 rows measured by the project (llama.cpp 0c1e570, 2026-10-01) and the batch-size-1
+# rows llama.cpp's CUDA maintainer published in PRs 15802 (RTX 3090, Sept 2025) and 17505
+# (RTX 4090, Nov 2025). Float weights stream at the bandwidth (no SM term: f16 dot products are
+# cheap); every quantized type (Q8_0, k-quants, legacy, i-quants) shares one weight rate, the
+# MMVQ int8 dot-product path they all take. Only NVIDIA has current rows; other vendors keep
+# their May-2024 profiles.
+DECODE_PROFILES_CURRENT = {
+    # 10 rows, 3 GPUs: 40.9 us a layer; 22.8 G weights a second an SM (the H200's 132 SMs:
+    # 3.0 T weights/s, so an 8B at any quantized type is SM-bound there, bandwidth-bound on a
+    # 4090); flash-attention decode at 9.6 G KV elements a second an SM. Row errors -7.7% to
+    # +4.2%; leaving the H200 out (fit on the two PR rows) its rows are off by 8.7% median.
+    "nvidia": {"bandwidth_fraction": 0.885, "layer_seconds": 40.9e-6,
+               "weights_per_s_unit": 22.84e9, "kv_elements_per_s_unit": 9.58e9,
+               "hop_seconds": 72e-6},
+}
+# Which decode profile the advisories use: the llama.cpp build people download now.
+# "2024-05" is the XiongjieDai-era profile (DECODE_PROFILES), kept to score old measurements.
+LLAMACPP_ERAS = ("2024-05", "current")
+DEFAULT_LLAMACPP_ERA = "current"
+
 # Lanes a compute unit (SM on NVIDIA, CU on AMD), to count units from shader cores when the KB
 # gives no tensor-core count: 128 FP32 lanes an SM on Ampere GA10x, Ada and Hopper (64 on GA100,
 # which the KB counts by its 4 tensor cores an SM), 64 stream processors a CU on CDNA.
@@ -176,6 +209,19 @@ PREFILL_PROFILES = {
     "amd": {"compute_fraction": 0.58, "runtime_cap_tflops": 245.0, "kq_passes": 6.45},
 }
 PREFILL_PROFILES["intel"] = dict(PREFILL_PROFILES["amd"], compute_fraction=0.49)
+# Current builds (llama.cpp 0c1e570 on the H200): prompt processing of quantized weights runs
+# in llama.cpp's own MMQ kernels (int8 tensor cores on the quantized weights, no f16 copy of
+# them), of float weights in cuBLAS; flash attention (on by default) never writes the KQ
+# matrix. The May-2024 cap of 245 TFLOPS held for both paths; now they differ: F16 prefill of
+# the 8B reached 21,793 tok/s (about 330 TFLOPS, the May-2024 profile predicts 11,949) and the
+# quantized ones 9,100-10,800 (Q4_K_M, Q8_0: 140-165 TFLOPS). Caps fitted on those rows
+# (benchmarks/data/llamacpp_decode_current.csv, pp2048 where measured: pp512 varied by 11-23%
+# between repetitions); compute fraction kept from the May-2024 fit. One GPU only: the cap is
+# a runtime ceiling on Hopper, assumed for every NVIDIA card.
+PREFILL_PROFILES_CURRENT = {
+    "nvidia": {"compute_fraction": 0.748, "kq_passes": 0.0,
+               "runtime_cap_tflops": {"float": 600.0, "quantized": 180.0}},
+}
 CONSUMER_FP16_ACCUMULATE_SPEEDUP = 2.0
 PREFILL_UBATCH_TOKENS = 512   # llama.cpp n_ubatch default (llama-bench too)
 # llama.cpp n_batch default (llama-bench -b 2048): a layer split pipelines the micro-batches of

@@ -66,12 +66,13 @@ class Placement:
         a = self.model.architecture
         return kv_cache_bytes(a, context_tokens, 1, self.work.kv_cache_dtype)
 
-    def decode_seconds_per_token(self, context_tokens: int) -> float:
+    def decode_seconds_per_token(self, context_tokens: int, era: str | None = None) -> float:
+        """era: the llama.cpp build profile (constants.LLAMACPP_ERAS; the current one by default)."""
         a = self.model.architecture
         layers_b, out_b = active_weight_bytes(a, self.precision)
         return split_decode_seconds(self.split, self.gpu, a, layers_b, out_b,
                                     self._kv_bytes_at(context_tokens),
-                                    self.precision.family != "float")
+                                    self.precision.family != "float", era)
 
     def decode_tokens_per_s(self, full_context: bool = False) -> float | None:
         """One sequence: at an empty cache, or with the whole context cached."""
