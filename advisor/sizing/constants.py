@@ -210,17 +210,20 @@ PREFILL_PROFILES = {
 }
 PREFILL_PROFILES["intel"] = dict(PREFILL_PROFILES["amd"], compute_fraction=0.49)
 # Current builds (llama.cpp 0c1e570 on the H200): prompt processing of quantized weights runs
-# in llama.cpp's own MMQ kernels (int8 tensor cores on the quantized weights, no f16 copy of
-# them), of float weights in cuBLAS; flash attention (on by default) never writes the KQ
+# in llama.cpp's own MMQ kernels (int8 tensor-core tiles on the quantized weights, no f16 copy
+# of them), of float weights in cuBLAS; flash attention (on by default) never writes the KQ
 # matrix. The May-2024 cap of 245 TFLOPS held for both paths; now they differ: F16 prefill of
-# the 8B reached 21,793 tok/s (about 330 TFLOPS, the May-2024 profile predicts 11,949) and the
-# quantized ones 9,100-10,800 (Q4_K_M, Q8_0: 140-165 TFLOPS). Caps fitted on those rows
-# (benchmarks/data/llamacpp_decode_current.csv, pp2048 where measured: pp512 varied by 11-23%
-# between repetitions); compute fraction kept from the May-2024 fit. One GPU only: the cap is
-# a runtime ceiling on Hopper, assumed for every NVIDIA card.
+# the 8B reached 21,793 tok/s (about 330 TFLOPS; the May-2024 profile predicts 11,949) and the
+# quantized ones 9,100-10,800 (Q4_K_M, Q8_0: 140-165 TFLOPS, far under Hopper's int8 peak:
+# MMQ does not use Hopper's warp-group instructions). MMQ is modelled as a rate an SM, the
+# smaller of it and the card's peak share: 1.09 TFLOPS an SM (about 2 FP32 FLOPs a lane a
+# clock, as an RTX 4090's 155 TFLOPS on 128 SMs in llama.cpp PR 7676, June 2024, also gives).
+# The float cap is fitted on the H200's F16 row. Fitted on the H200 rows of
+# benchmarks/data/llamacpp_decode_current.csv (pp2048 where measured: pp512 varied by 11-23%
+# between repetitions); compute fraction kept from the May-2024 fit.
 PREFILL_PROFILES_CURRENT = {
     "nvidia": {"compute_fraction": 0.748, "kq_passes": 0.0,
-               "runtime_cap_tflops": {"float": 600.0, "quantized": 180.0}},
+               "runtime_cap_tflops": {"float": 600.0}, "mmq_tflops_per_unit": 1.09},
 }
 CONSUMER_FP16_ACCUMULATE_SPEEDUP = 2.0
 PREFILL_UBATCH_TOKENS = 512   # llama.cpp n_ubatch default (llama-bench too)

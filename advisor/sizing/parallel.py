@@ -57,10 +57,12 @@ def choose_split(model: Model, gpus: int, runtime: str, m: MemoryParts) -> Split
 
 def split_decode_seconds(split: Split, gpu: GPU, a: Architecture, layer_bytes: int,
                          output_bytes: int, kv_bytes: int, quantized: bool,
-                         era: str | None = None) -> float:
+                         era: str | None = None, gguf: bool = False) -> float:
     """Seconds a token, one sequence, weights and KV as read by the split; era: the llama.cpp
-    build profile (advisor.sizing.speed.gpu_decode_seconds)."""
-    elements = active_compute_parameters(a)
+    build profile (advisor.sizing.speed.gpu_decode_seconds); gguf: the weights are a llama.cpp
+    quantized type, whose matrix-vector kernels (MMVQ) the SMs' dot-product rate can limit
+    (checkpoint formats such as AWQ/GPTQ run other kernels: bandwidth only)."""
+    elements = active_compute_parameters(a) if gguf and quantized else 0
     if split is None or split.kind in ("single", "layer"):
         hops = 0 if split is None else split.gpus - 1
         return gpu_decode_seconds(gpu, layer_bytes + output_bytes, kv_bytes, a.layers,

@@ -158,8 +158,13 @@ def prefill_seconds_per_token(gpu: GPU, a: Architecture, p: Precision, prompt_to
     flops = 2 * active_compute_parameters(a) + 4 * a.layers * q_dim * ctx
     inv_rate = 1 / (prof["compute_fraction"] * peak * 1e12)
     cap = prof["runtime_cap_tflops"]
-    if isinstance(cap, dict):
-        cap = cap["float" if p.family == "float" else "quantized"]
+    units = compute_units(gpu)
+    if cur is not None and p.family != "float" and units:
+        # MMQ: int8 tensor-core tiles an SM at a rate of their own, or the card's peak share
+        inv_rate = max(inv_rate, 1 / (units * cur["mmq_tflops_per_unit"] * 1e12))
+        cap = None
+    elif isinstance(cap, dict):
+        cap = cap["float"]
     if cap:
         inv_rate += 1 / (cap * 1e12)
     moved = a.layers * a.attention_heads * ctx * c.ACTIVATION_BYTES * prof["kq_passes"]
