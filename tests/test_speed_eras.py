@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from advisor.sizing import constants as c
 from advisor.sizing.plan import place
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.speed import active_compute_parameters, active_weight_bytes, gpu_decode_seconds

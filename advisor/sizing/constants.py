@@ -176,7 +176,8 @@ DECODE_PROFILES_CURRENT = {
     # 10 rows, 3 GPUs: 40.9 us a layer; 22.8 G weights a second an SM (the H200's 132 SMs:
     # 3.0 T weights/s, so an 8B at any quantized type is SM-bound there, bandwidth-bound on a
     # 4090); flash-attention decode at 9.6 G KV elements a second an SM. Row errors -7.7% to
-    # +4.2%; leaving the H200 out (fit on the two PR rows) its rows are off by 8.7% median.
+    # +4.2%; leaving the H200 out (fit on the two PR rows) its rows are off by 7.7% median
+    # (worst 20.5%).
     "nvidia": {"bandwidth_fraction": 0.885, "layer_seconds": 40.9e-6,
                "weights_per_s_unit": 22.84e9, "kv_elements_per_s_unit": 9.58e9,
                "hop_seconds": 72e-6},
