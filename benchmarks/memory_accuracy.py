@@ -184,11 +184,50 @@ def measurement_rows(archs):
     return rows, skipped
 
 
+MEASURED = Path(__file__).resolve().parent / "measured" / "h200-llamacpp-2026-11-30" / "memory_logs.txt"
+
+
+def measured_llamacpp_rows():
+    """The memory breakdowns llama.cpp 0c1e570 printed on an H200 (Llama 3.1 8B shapes, Q4_K_M,
+    all layers on the GPU; benchmarks/measured/h200-llamacpp-2026-11-30/memory_logs.txt): GPU
+    weights, KV cache, compute buffer and the total with the unaccounted CUDA context, each
+    against memory_parts for that context and -fa."""
+    import re
+
+    from advisor.kb import load_kb
+    from advisor.sizing.memory import memory_parts
+    from advisor.sizing.workload import Workload
+
+    kb = load_kb()
+    m, g, q4 = kb.model("llama-3.1-8b"), kb.gpu("h200"), parse_precision("Q4_K_M")
+    rows, seen = [], set()
+    ctx = fa = None
+    for line in MEASURED.read_text(encoding="utf-8").splitlines():
+        head = re.search(r"-c (\d+) -fa (on|off)", line)
+        if line.startswith("==") and head:
+            ctx, fa = int(head.group(1)), head.group(2) == "on"
+            continue
+        cells = re.search(r"CUDA0 \(H200\)\s*\|\s*\d+ = \d+ \+ \(\s*(\d+) =\s*(\d+) \+\s*(\d+) \+\s*(\d+)\) \+\s*(\d+)", line)
+        if not cells or (ctx, fa) in seen:
+            continue
+        seen.add((ctx, fa))
+        _self, model, kv, compute, unacc = (int(x) for x in cells.groups())
+        p = memory_parts(m, q4, Workload(context_tokens=ctx, flash_attn=fa), 1, "nvidia", True, g)
+        tag = f"8B Q4_K_M -c {ctx} -fa {'on' if fa else 'off'}"
+        rows.append(("llama.cpp 0c1e570 H200: GPU weights", tag, p.weights_bytes, model * MIB))
+        rows.append(("llama.cpp 0c1e570 H200: KV cache", tag, p.kv_cache_bytes, kv * MIB))
+        rows.append(("llama.cpp 0c1e570 H200: compute buffer", tag,
+                     p.breakdown["overhead_compute_buffer"], compute * MIB))
+        rows.append(("llama.cpp 0c1e570 H200: total + context", tag, p.total_bytes,
+                     (_self + unacc) * MIB))
+    return rows
+
+
 def main(argv: list[str]) -> int:
     archs = architectures()
     w, s1 = weights_rows(archs)
     m, s2 = measurement_rows(archs)
-    rows = w + m
+    rows = w + m + measured_llamacpp_rows()
     if "--rows" in argv:
         for cat, label, pred, pub in rows:
             print(f"{cat[:34]:34} {label[:70]:70} pred {pred:>16,.0f} pub {pub:>16,.0f} "

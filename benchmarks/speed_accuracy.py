@@ -1,7 +1,13 @@
-"""Predicted against published speed for every usable row of
-../shared/reference/speed_benchmarks.csv (llama.cpp, XiongjieDai, May 2024): tgN (decode, mean
-over N tokens from an empty cache) and ppN (prefill of N tokens), by GPU and test, with the
-median and 90th percentile of |predicted / measured - 1|.
+"""Predicted against measured speed, by llama.cpp build era:
+- May 2024: every usable row of ../shared/reference/speed_benchmarks.csv (XiongjieDai, llama.cpp
+  of May 2024, no flash attention), predicted with the "2024-05" decode profile they were
+  fitted on: tgN (decode, mean over N tokens from an empty cache) and ppN (prefill of N tokens);
+- current: benchmarks/data/*.csv (each row with its source, date and build: the H200 rows the
+  project measured with llama.cpp 0c1e570, rows llama.cpp's maintainers published in 2025 PRs),
+  predicted with the current profile the advisories use.
+Prints by GPU and test, then per category the median and 90th percentile of
+|predicted / measured - 1|, and the leave-one-GPU-out figure of the current decode fit
+(benchmarks/fit_speed.py: each GPU predicted by a fit that never saw it).
 
     PYTHONPATH=. python benchmarks/speed_accuracy.py [--rows]
 
@@ -22,6 +28,7 @@ from advisor.sizing.precision import parse_precision
 from advisor.sizing.workload import Workload
 
 REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "speed_benchmarks.csv"
+DATA = Path(__file__).resolve().parent / "data"
 GPU = {"3070 8GB": "rtx-3070", "3080 Ti 12GB": "rtx-3080-ti", "3090 24GB": "rtx-3090",
        "4090 24GB": "rtx-4090", "RTX 4000 Ada 20GB": "rtx-4000-ada",
        "RTX A6000 48GB": "rtx-a6000", "A100 PCIe 80GB": "a100-pcie-80gb",
@@ -30,17 +37,23 @@ GPU = {"3070 8GB": "rtx-3070", "3080 Ti 12GB": "rtx-3080-ti", "3090 24GB": "rtx-
 MODEL = {"Meta-Llama-3-8B (LLaMA 3)": "llama-3.1-8b", "Meta-Llama-3-70B (LLaMA 3)": "llama-3.1-70b"}
 
 
-def predict(kb, row) -> float:
-    model, gpu = kb.model(MODEL[row["model"]]), kb.gpu(GPU[row["gpu"]])
+def predict(kb, row, era: str = "2024-05") -> float:
+    """Tokens a second for a row: GPU and model given as the reference's names (May 2024 rows)
+    or as KB ids (benchmarks/data rows, with a depth: tokens already cached)."""
+    model = kb.model(MODEL.get(row["model"], row["model"]))
+    gpu = kb.gpu(GPU.get(row["gpu"], row["gpu"]))
     prec = parse_precision("fp16" if row["quant"] == "F16" else row["quant"])
     n = int(row["n_gen"]) or int(row["n_prompt"])
-    pl = place(model, gpu, prec, Workload(context_tokens=n, prompt_tokens=n), int(row["num_gpus"]))
-    if row["test"].startswith("tg"):
-        return 1.0 / pl.decode_seconds_per_token(n // 2)  # mean context over the run
+    depth = int(row.get("depth") or 0)
+    pl = place(model, gpu, prec, Workload(context_tokens=max(n + depth, 512), prompt_tokens=n),
+               int(row["num_gpus"]))
+    if int(row["n_gen"]):
+        return 1.0 / pl.decode_seconds_per_token(depth + n // 2, era)  # mean context over the run
     from advisor.sizing.parallel import split_prefill_speedup
     from advisor.sizing.speed import prefill_seconds_per_token
     q = None if prec.family == "float" else pl.weights_bytes
-    return split_prefill_speedup(pl.split, n) / prefill_seconds_per_token(gpu, model.architecture, prec, n, q)
+    return split_prefill_speedup(pl.split, n) / prefill_seconds_per_token(
+        gpu, model.architecture, prec, n, q, "llama.cpp", era)
 
 
 def pct(xs, q):
@@ -48,9 +61,25 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
+def current_rows() -> list[dict]:
+    rows = []
+    for path in sorted(DATA.glob("*.csv")):
+        with path.open(encoding="utf-8") as fh:
+            rows += [dict(r, file=path.name) for r in csv.DictReader(fh)]
+    return rows
+
+
+def summary(label: str, v: list[float]) -> str:
+    if not v:
+        return f"{label:44} rows   0"
+    return (f"{label:44} rows {len(v):3}  median error {statistics.median(v):6.1%}  "
+            f"p90 {pct(v, .9):6.1%}")
+
+
 def main(argv: list[str]) -> int:
     kb = load_kb()
     errs = defaultdict(list)
+    cats = defaultdict(list)
     with REF.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
@@ -60,22 +89,45 @@ def main(argv: list[str]) -> int:
         e = pred / meas - 1
         kind = row["test"][:2]
         single = row["num_gpus"] == "1"
-        errs[(kind, "all")].append(abs(e))
-        errs[(kind, "single" if single else "multi")].append(abs(e))
+        cats[f"May 2024 {'decode' if kind == 'tg' else 'prefill'} "
+             f"{'single GPU' if single else 'multi-GPU'} (2024-05 profile)"].append(abs(e))
         errs[(kind, GPU[row["gpu"]], row["test"])].append(abs(e))
+        if kind == "tg" and single:
+            now = predict(kb, row, "current") / meas - 1
+            cats["May 2024 decode single GPU (current profile)"].append(abs(now))
         if "--rows" in argv:
             print(f"{GPU[row['gpu']]:15} x{row['num_gpus']} {row['model'][5:19]:14} {row['quant']:6} "
                   f"{row['test']:7} measured {meas:9.2f} predicted {pred:9.2f} error {e:+.1%}")
-    print(f"{'gpu':15} {'test':7} {'rows':>4} {'median':>7} {'p90':>7}")
-    for key in sorted(k for k in errs if len(k) == 3):
+    for row in current_rows():
+        meas = float(row["tokens_per_sec"])
+        pred = predict(kb, row, "current")
+        e = pred / meas - 1
+        decode = int(row["n_gen"]) > 0
+        fa = "" if row["flash_attn"] == "1" else ", -fa 0"
+        cats[f"current {'decode' if decode else 'prefill'} ({row['build_date'][:4]} builds{fa})"].append(abs(e))
+        errs[("tg" if decode else "pp", row["gpu"], row["test"][:12])].append(abs(e))
+        if "--rows" in argv:
+            print(f"{row['gpu']:15} x{row['num_gpus']} {row['model']:14} {row['quant']:6} "
+                  f"{row['test']:22} build {row['build'][:22]:22} measured {meas:9.2f} "
+                  f"predicted {pred:9.2f} error {e:+.1%}")
+    print(f"{'gpu':15} {'test':12} {'rows':>4} {'median':>7} {'p90':>7}")
+    for key in sorted(errs):
         v = errs[key]
-        print(f"{key[1]:15} {key[2]:7} {len(v):4} {statistics.median(v):7.1%} {pct(v, .9):7.1%}")
+        print(f"{key[1]:15} {key[2]:12} {len(v):4} {statistics.median(v):7.1%} {pct(v, .9):7.1%}")
     print()
-    for kind in ("tg", "pp"):
-        for scope in ("single", "multi", "all"):
-            v = errs[(kind, scope)]
-            print(f"{kind} {scope:6} rows {len(v):3}  median error {statistics.median(v):6.1%}  "
-                  f"p90 {pct(v, .9):6.1%}")
+    for label in sorted(cats):
+        print(summary(label, cats[label]))
+    if "--no-logo" not in argv:
+        from benchmarks.fit_speed import decode_rows, fit, profile
+        from benchmarks.fit_speed import predict as fit_predict
+
+        fit_rows = decode_rows()
+        logo = []
+        for g in sorted({r["gpu"] for r in fit_rows}):
+            with profile(fit(kb, [r for r in fit_rows if r["gpu"] != g])):
+                logo += [abs(fit_predict(kb, r) / float(r["tokens_per_sec"]) - 1)
+                         for r in fit_rows if r["gpu"] == g]
+        print(summary("current decode, leave one GPU out", logo))
     return 0
 
 

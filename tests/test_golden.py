@@ -65,8 +65,10 @@ CASES = [
     # more situations
     ("llama-3.1-8b", "h100-80gb", {"precision": "fp16"}, None),      # fits easily
     ("llama-3.1-8b", "rtx-4090", {"precision": "Q4_K_M"}, None),     # fits: llama.cpp, published GGUF
-    ("llama-3.1-8b", "rtx-4090", {"precision": "fp16", "context_tokens": 65536},
-     lambda a: a.verdict == "tight" and a.plan.owned),               # tight: a plan with margin
+    # tight: a plan with margin (65,536 tokens fit with 1.3 GiB spare since llama.cpp's
+    # token_embd is counted in RAM, as llama.cpp 0c1e570 places it: 72K is the tight case now)
+    ("llama-3.1-8b", "rtx-4090", {"precision": "fp16", "context_tokens": 73728},
+     lambda a: a.verdict == "tight" and a.plan.owned),
     ("llama-3.1-70b", "rtx-4090", {"precision": "fp8"}, None),       # FP8 asked on Ada
     ("llama-3.1-405b", "l40s", {"precision": "Q2_K"}, None),         # 2-bit asked, nothing on one card
     ("llama-3.1-70b", "a100-40gb", {"precision": "fp16", "gpus": 4}, None),  # fits on the 4 asked

@@ -83,11 +83,11 @@ def test_user_rule_that_derives_an_unregistered_fact_is_rejected(tmp_path):
 
 
 def test_explain_why_lists_firings_with_facts_in_order(advisor):
-    q = ("llama-3.1-8b", "rtx-4090", "-p", "fp16", "--context", "65536")
+    q = ("llama-3.1-8b", "rtx-4090", "-p", "fp16", "--context", "73728")
     r = run("explain", *q, "--why")
     assert r.exit_code == 0, r.output
     why = r.output.split("## Why: the rules that fired, in order")[1]
-    fired = advisor.explain("llama-3.1-8b", "rtx-4090", "fp16", 65536).fired
+    fired = advisor.explain("llama-3.1-8b", "rtx-4090", "fp16", 73728).fired
     positions = [why.index(f"`{rid}`") for rid in fired]
     assert positions == sorted(positions)
     assert "needs_more_memory = true (derived by `needs-more-memory`)" in why

@@ -10,10 +10,22 @@ GIB = 1 << 30
 # Ollama's measured per-GPU minimum is 457 MiB for CUDA and ROCm (ollama llm/memory.go,
 # quoted in ../shared/PRIOR_ART.md section 3.3); llmfit and whichllm use 0.5 GB.
 RUNTIME_RESERVED_BYTES_PER_GPU = 457 * MIB
+# llama.cpp on a data-center Hopper/Blackwell card: what llama.cpp's own memory breakdown
+# prints as "unaccounted" (device memory in use minus its model, context and compute buffers:
+# the CUDA context, cuBLAS handles and workspace, loaded kernel images, the VMM pool, CUDA
+# graphs) was 598 MiB on an H200 (llama.cpp 0c1e570, CUDA 13.0, driver 580.159.04; 597-598 at
+# every context, flash attention on or off: benchmarks/measured/h200-llamacpp-2026-11-30/
+# memory_logs.txt). 141 MiB above Ollama's minimum: the context reserves local memory for every
+# resident thread (132 SMs x 2048 threads on Hopper, against 1,536 a SM on GeForce Ampere/Ada)
+# and CUDA 12/13 images are larger. Kept per architecture: on other cards no log was measured,
+# so Ollama's 457 MiB stands (under-estimated by the same share on the 8B at 8K, the total
+# would be 2% under the measured 6,276 MiB process; with 598 it is 0.1% over).
+LLAMACPP_DEVICE_CONTEXT_BYTES = {"hopper": 598 * MIB, "blackwell": 598 * MIB}
 
-# The compute graph buffer at llama.cpp's default micro-batch (n_ubatch = 512): its largest
-# live tensors are the f32 logits (vocab x ubatch) and the f32 hidden state (hidden x ubatch),
-# the terms gguf-parser's estimate is dominated by for dense models (PRIOR_ART section 3.3).
+# The compute graph buffer at llama.cpp's default micro-batch (n_ubatch = 512): its output phase
+# holds the f32 logits (vocab x ubatch) and the f32 hidden state (hidden x ubatch), the terms
+# gguf-parser's estimate is dominated by for dense models (PRIOR_ART section 3.3); the other
+# phases are sized in advisor/sizing/runtime.py (LLAMACPP_* below).
 COMPUTE_UBATCH_TOKENS = 512
 COMPUTE_BYTES_PER_ELEMENT = 4
 
@@ -141,6 +153,40 @@ DECODE_PROFILES = {
 # Intel and unknown vendors: whichllm's Intel factor 0.65 on the NVIDIA shape. Uncalibrated.
 DECODE_PROFILES["intel"] = dict(DECODE_PROFILES["nvidia"], bandwidth_fraction=0.65, unit_gb_s=None)
 
+# The same decode for current llama.cpp builds (CUDA graphs on by default since mid-2024,
+# flash attention on by default since 2025, MMVQ kernels reworked in 2025). The May-2024 profile
+# above over-predicts current decode time by 32-48% on an H200 (8B Q4_K_M 185 tok/s predicted,
+# 270-274 measured): its 116 us a layer of launch and synchronisation is mostly gone, and on a
+# card with 36 GB/s of bandwidth an SM the quantized matrix-vector kernels are limited by the
+# SMs' dot-product rate, not by memory. Decode time a token =
+#   layers x LAYER_SECONDS (kernel latency and tails left with CUDA graphs)
+#   + max(weight bytes / (BANDWIDTH_FRACTION x bandwidth), weights / (SMs x WEIGHTS_PER_S_UNIT))
+#   + max(KV bytes / (BANDWIDTH_FRACTION x bandwidth), KV elements / (SMs x KV_PER_S_UNIT)),
+# a roofline each for the matrix-vector products and for flash-attention decode (memory and
+# the SMs' rate overlap). BANDWIDTH_FRACTION is the H200's measured read bandwidth, 4.25 of 4.8
+# TB/s (torch sum over 8 GiB: run_device.sh). The rest is fitted (benchmarks/fit_speed.py,
+# least squares on log(predicted/measured)) on benchmarks/data/llamacpp_decode_current.csv:
+# the H200 rows measured by the project (llama.cpp 0c1e570, 2026-10-01) and the batch-size-1
+# rows llama.cpp's CUDA maintainer published in PRs 15802 (RTX 3090, Sept 2025) and 17505
+# (RTX 4090, Nov 2025). Float weights stream at the bandwidth (no SM term: f16 dot products are
+# cheap); every quantized type (Q8_0, k-quants, legacy, i-quants) shares one weight rate, the
+# MMVQ int8 dot-product path they all take. Only NVIDIA has current rows; other vendors keep
+# their May-2024 profiles.
+DECODE_PROFILES_CURRENT = {
+    # 10 rows, 3 GPUs: 40.9 us a layer; 22.8 G weights a second an SM (the H200's 132 SMs:
+    # 3.0 T weights/s, so an 8B at any quantized type is SM-bound there, bandwidth-bound on a
+    # 4090); flash-attention decode at 9.6 G KV elements a second an SM. Row errors -7.7% to
+    # +4.2%; leaving the H200 out (fit on the two PR rows) its rows are off by 7.7% median
+    # (worst 20.5%).
+    "nvidia": {"bandwidth_fraction": 0.885, "layer_seconds": 40.9e-6,
+               "weights_per_s_unit": 22.84e9, "kv_elements_per_s_unit": 9.58e9,
+               "hop_seconds": 72e-6},
+}
+# Which decode profile the advisories use: the llama.cpp build people download now.
+# "2024-05" is the XiongjieDai-era profile (DECODE_PROFILES), kept to score old measurements.
+LLAMACPP_ERAS = ("2024-05", "current")
+DEFAULT_LLAMACPP_ERA = "current"
+
 # Lanes a compute unit (SM on NVIDIA, CU on AMD), to count units from shader cores when the KB
 # gives no tensor-core count: 128 FP32 lanes an SM on Ampere GA10x, Ada and Hopper (64 on GA100,
 # which the KB counts by its 4 tensor cores an SM), 64 stream processors a CU on CDNA.
@@ -164,6 +210,22 @@ PREFILL_PROFILES = {
     "amd": {"compute_fraction": 0.58, "runtime_cap_tflops": 245.0, "kq_passes": 6.45},
 }
 PREFILL_PROFILES["intel"] = dict(PREFILL_PROFILES["amd"], compute_fraction=0.49)
+# Current builds (llama.cpp 0c1e570 on the H200): prompt processing of quantized weights runs
+# in llama.cpp's own MMQ kernels (int8 tensor-core tiles on the quantized weights, no f16 copy
+# of them), of float weights in cuBLAS; flash attention (on by default) never writes the KQ
+# matrix. The May-2024 cap of 245 TFLOPS held for both paths; now they differ: F16 prefill of
+# the 8B reached 21,793 tok/s (about 330 TFLOPS; the May-2024 profile predicts 11,949) and the
+# quantized ones 9,100-10,800 (Q4_K_M, Q8_0: 140-165 TFLOPS, far under Hopper's int8 peak:
+# MMQ does not use Hopper's warp-group instructions). MMQ is modelled as a rate an SM, the
+# smaller of it and the card's peak share: 1.09 TFLOPS an SM (about 2 FP32 FLOPs a lane a
+# clock, as an RTX 4090's 155 TFLOPS on 128 SMs in llama.cpp PR 7676, June 2024, also gives).
+# The float cap is fitted on the H200's F16 row. Fitted on the H200 rows of
+# benchmarks/data/llamacpp_decode_current.csv (pp2048 where measured: pp512 varied by 11-23%
+# between repetitions); compute fraction kept from the May-2024 fit.
+PREFILL_PROFILES_CURRENT = {
+    "nvidia": {"compute_fraction": 0.748, "kq_passes": 0.0,
+               "runtime_cap_tflops": {"float": 600.0}, "mmq_tflops_per_unit": 1.09},
+}
 CONSUMER_FP16_ACCUMULATE_SPEEDUP = 2.0
 PREFILL_UBATCH_TOKENS = 512   # llama.cpp n_ubatch default (llama-bench too)
 # llama.cpp n_batch default (llama-bench -b 2048): a layer split pipelines the micro-batches of
@@ -227,18 +289,32 @@ LLAMACPP_KV_PAD_TOKENS = 256
 # (llama-kv-cache-iswa.cpp size_swa; llama.cpp logs "creating SWA KV cache, size = 1536 cells"
 # for a 1024-token window at the default n_ubatch 512, and 1280 cells at -ub 256).
 LLAMACPP_UBATCH_TOKENS = 512
-# With flash attention llama.cpp's compute buffer also holds the f16 KQ mask, n_ubatch x the
-# padded context: a Gemma log's buffer grows by 12.00 MiB from 4,096 to 16,384 cells at
-# n_ubatch 512 (12,288 x 512 x 2 bytes).
+# The compute buffer (llama.cpp 0c1e570, 2026-10-01: the build measured on the H200). ggml's
+# graph allocator (ggml/src/ggml-alloc.c) frees each tensor after its last consumer and reuses
+# the memory, so the buffer is the largest set of tensors alive at once, not their sum:
+# - output phase: the f32 logits of every micro-batch token and the final hidden state,
+#   4 x n_ubatch x (vocab + hidden); the KQ mask is freed after the last layer's attention.
+#   8B at -fa on: 258.50 MiB at 8K, 32K and 131K alike (memory_logs.txt).
+# - attention phase: the KQ mask, a graph input that every layer reads, so alive through all of
+#   them (f16 with flash attention: src/llama-graph.cpp builds it as GGML_TYPE_F16 when
+#   flash_attn, else F32), without flash attention the f32 scores of every query head,
+#   n_ubatch x cells x heads x 4 (build_attn_mha: kq = ggml_mul_mat(k, q), softmax in place),
+#   and the layer's working set: the residual, the normed input, Q, K, V and the attention
+#   output, LLAMACPP_ATTN_WORKING_VECTORS hidden-sized f32 rows a token. 8B at -fa off:
+#   564.01 / 2148.01 / 8484.01 MiB at 8K / 32K / 131K = cells x 512 x (4 x 32 + 4) + 36.01 MiB,
+#   and 36 MiB = 4 x 512 x (4 x 4096 + 2 x 1024) (the GQA K and V rows are kv_heads wide).
+# - FFN phase: the mask, the residual and gate, up and their product (3 x ffn) a token.
+# Older builds: llama.cpp issue 9352 (Sept 2024, ROCm, Llama 3.1 70B at 131,072, -fa off)
+# logged 16.80 GiB, this model 16.32 GiB (-3%): the scores dominate in every build. The Gemma
+# log behind the earlier "f16 mask on top of the logits" term (its buffer grew 12.00 MiB from
+# 4,096 to 16,384 cells) came from an older build and another allocation order; on the build
+# measured here the mask does not add to the output phase (258.50 MiB at 131K cells, where
+# an added mask would be 128 MiB more).
 LLAMACPP_KQ_MASK_BYTES = 2
-# Without flash attention (-fa off) llama.cpp materialises the attention scores of a micro-batch:
-# K x Q in f32, n_ubatch x the padded context x every query head (src/llama-graph.cpp
-# build_attn_mha: kq = ggml_mul_mat(k, q), kept in f32, then soft_max_ext), and its KQ mask
-# stays f32 (it is cast to f16 only for flash attention). llama.cpp issue 9352: Llama 3.1 70B
-# (64 heads) at -c 131072 allocated a 16.80 GiB compute buffer, 131,072 x 512 x 64 x 4 bytes =
-# 16.0 GiB of it the scores.
+LLAMACPP_ATTN_WORKING_VECTORS = (2, 2, 2)   # (hidden-sized, q-sized, kv-sized) f32 rows a token
 LLAMACPP_KQ_SCORE_BYTES = 4
 LLAMACPP_KQ_MASK_BYTES_NO_FA = 4
+LLAMACPP_ACTIVATION_BYTES = 4
 # vLLM allocates the KV cache in blocks of 16 tokens a sequence (CacheConfig.block_size default).
 VLLM_BLOCK_TOKENS = 16
 # DeepSeek V3.2 (sparse MLA) in vLLM: FlashMLASparse pages are 64 tokens ("Forcing kv cache

@@ -34,6 +34,27 @@ class MemoryParts:
         return self.weights_bytes + self.kv_cache_bytes + self.overhead_bytes
 
 
+def gpu_weight_bytes(w: dict[str, int], a, runtime: str) -> int:
+    """Weight bytes the GPUs hold, from a breakdown (embedding/output/layers). llama.cpp keeps
+    the input layer, the token embedding table, in host memory (src/llama-model.cpp load_tensors:
+    "there is very little benefit to offloading the input layer, so always keep it on the CPU";
+    token_embd is LLM_TENSOR_LAYER_INPUT in src/llama-arch.cpp); with tied embeddings the output
+    layer is token_embd itself, loaded a second time (TENSOR_DUPLICATED) onto the output
+    layer's GPU, so the GPU holds the whole file. Measured (llama.cpp 0c1e570, H200, Llama 3.1
+    8B shapes at Q4_K_M, benchmarks/measured/h200-llamacpp-2026-11-30/memory_logs.txt):
+    CPU_Mapped 281.81 MiB (token_embd) and CUDA0 4403.49 MiB of a 4685.30 MiB file. Other
+    runtimes load everything onto the GPUs."""
+    if runtime != "llama.cpp" or a.tied_embeddings:
+        return w["embedding"] + w["output"] + w["layers"]
+    return w["output"] + w["layers"]
+
+
+def host_weight_bytes(w: dict[str, int], runtime: str) -> int:
+    """Weight bytes llama.cpp keeps in (memory-mapped) system RAM when every layer is on the
+    GPUs: the token embedding table, tied or not (gpu_weight_bytes); 0 for other runtimes."""
+    return w["embedding"] if runtime == "llama.cpp" else 0
+
+
 def model_weights(model: Model, precision: Precision) -> tuple[dict[str, int], list[str], bool]:
     """(embedding/output/layers/largest_layer bytes, assumptions, exact?)"""
     inv = getattr(model, "weights_inventory", None)
@@ -68,14 +89,15 @@ def layout_note(lm) -> str:
             f"context ({lm.rank_kv_cache_bytes / gib:.2f} GiB a GPU)")
 
 
-def on_gpu(work: Workload, layers: int, w: dict[str, int], kv: int) -> tuple[int, int]:
+def on_gpu(work: Workload, a, w: dict[str, int], kv: int) -> tuple[int, int]:
     """(weights, KV cache) on the GPU of the whole model's `w` (model_weights' breakdown) and
     `kv`: all of them, or under llama.cpp's -ngl N <= layers (work.gpu_layers) N repeating
     layers' share (the mean layer, the cache spread evenly over the layers), the output layer
-    and the token embeddings staying in system RAM (src/llama-model.cpp load_tensors)."""
-    n = work.gpu_layers
+    and the token embeddings staying in system RAM (src/llama-model.cpp load_tensors). Every
+    layer on the GPU: gpu_weight_bytes (llama.cpp keeps token_embd in RAM then too)."""
+    n, layers = work.gpu_layers, a.layers
     if n is None or n > layers:
-        return w["embedding"] + w["output"] + w["layers"], kv
+        return gpu_weight_bytes(w, a, work.runtime), kv
     return n * (w["layers"] // layers), n * (kv // layers)
 
 
@@ -88,17 +110,14 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
     inv = getattr(model, "weights_inventory", None)
     if inv is not None and inv.precision == precision.name:
         w = inv.breakdown()
-    elif work.gpu_layers is None:
-        w = None
     else:
         w = weights_breakdown_bytes(a, precision)
-    weights = weight_summary(a, precision).total if w is None else w["embedding"] + w["output"] + w["layers"]
     if uses_layout(work.runtime, work.data_parallel, work.expert_parallel):
-        lm = _layout_memory(model, precision, work, gpus, weights, context_tokens, kv_dtype, gpu)
+        lm = _layout_memory(model, precision, work, gpus, w["embedding"] + w["output"] + w["layers"],
+                            context_tokens, kv_dtype, gpu)
         return lm.weights_bytes + lm.kv_cache_bytes + sum(lm.overhead.values())
     kv = kv_cache_bytes(a, context_tokens, work.batch, kv_dtype, work.runtime, gpus)
-    if w is not None:
-        weights, kv = on_gpu(work, a.layers, w, kv)
+    weights, kv = on_gpu(work, a, w, kv)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                           context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn,
                           work.vllm_version)
@@ -113,16 +132,16 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     a = model.architecture
     check_kv_dtype(work.kv_cache_dtype, work.runtime)
     w, w_notes, exact = model_weights(model, precision)
-    weights = w["embedding"] + w["output"] + w["layers"]
+    host = host_weight_bytes(w, work.runtime)
     lm = None
     if uses_layout(work.runtime, work.data_parallel, work.expert_parallel):
-        lm = _layout_memory(model, precision, work, gpus, weights, work.context_tokens,
-                            work.kv_cache_dtype, gpu)
+        lm = _layout_memory(model, precision, work, gpus, w["embedding"] + w["output"] + w["layers"],
+                            work.context_tokens, work.kv_cache_dtype, gpu)
         weights, kv, over_parts = lm.weights_bytes, lm.kv_cache_bytes, dict(lm.overhead)
     else:
         kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype, work.runtime,
                             gpus)
-        weights, kv = on_gpu(work, a.layers, w, kv)
+        weights, kv = on_gpu(work, a, w, kv)
         over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights,
                                     kv, work.context_tokens, gpu, work.gpu_memory_utilization,
                                     work.flash_attn, work.vllm_version)
@@ -138,6 +157,12 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
             "models need rope scaling turned on, as Qwen2.5's YaRN; others, as Command R, only a "
             "larger context); llama.cpp warns that n_ctx exceeds n_ctx_train, vLLM needs "
             "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 or the card's rope_scaling override"]
+    if host:
+        w_notes = w_notes + [
+            f"llama.cpp keeps the token embedding table ({host / 2**30:.2f} GiB) in system RAM "
+            "(memory-mapped from the file) and looks up one row a token there"
+            + (": the tied output layer is a second copy of it on the GPU"
+               if a.tied_embeddings else "; the GPU holds the rest of the file")]
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime, work.flash_attn) \
         + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization,
                               work.flash_attn, work.vllm_version, work.context_tokens,
@@ -146,11 +171,12 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
         notes.append(layout_note(lm))
     if work.gpu_layers is None or work.gpu_layers > a.layers:
         breakdown = {"weights": weights, "weights_embedding": w["embedding"],
-                     "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
-                     "overhead": over}
+                     "weights_output": w["output"], "weights_layers": w["layers"],
+                     "weights_host_ram": host, "kv_cache": kv, "overhead": over}
     else:  # -ngl N: the GPU's share; the rest is in system RAM (JSON placement.ram_bytes)
         breakdown = {"weights": weights, "weights_embedding": 0, "weights_output": 0,
-                     "weights_layers": weights, "kv_cache": kv, "overhead": over}
+                     "weights_layers": weights, "weights_host_ram": host, "kv_cache": kv,
+                     "overhead": over}
     breakdown.update({f"overhead_{k}": v for k, v in over_parts.items()})
     breakdown["runtime"] = work.runtime
     breakdown["kv_cache_dtype"] = work.kv_cache_dtype

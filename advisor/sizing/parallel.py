@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from advisor.kb.schema import GPU, Architecture, Model
 from advisor.sizing import constants as c
 from advisor.sizing.memory import MemoryParts
-from advisor.sizing.speed import allreduce_seconds, gpu_decode_seconds, pipeline_speedup
+from advisor.sizing.speed import (active_compute_parameters, allreduce_seconds, gpu_decode_seconds,
+                                  pipeline_speedup)
 from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
 
 
@@ -66,16 +67,21 @@ def choose_split(model: Model, gpus: int, runtime: str, m: MemoryParts, layout=N
 
 
 def split_decode_seconds(split: Split, gpu: GPU, a: Architecture, layer_bytes: int,
-                         output_bytes: int, kv_bytes: int, quantized: bool) -> float:
-    """Seconds a token, one sequence, weights and KV as read by the split."""
+                         output_bytes: int, kv_bytes: int, quantized: bool,
+                         era: str | None = None, gguf: bool = False) -> float:
+    """Seconds a token, one sequence, weights and KV as read by the split; era: the llama.cpp
+    build profile (advisor.sizing.speed.gpu_decode_seconds); gguf: the weights are a llama.cpp
+    quantized type, whose matrix-vector kernels (MMVQ) the SMs' dot-product rate can limit
+    (checkpoint formats such as AWQ/GPTQ run other kernels: bandwidth only)."""
+    elements = active_compute_parameters(a) if gguf and quantized else 0
     if split is None or split.kind in ("single", "layer"):
         hops = 0 if split is None else split.gpus - 1
         return gpu_decode_seconds(gpu, layer_bytes + output_bytes, kv_bytes, a.layers,
-                                  quantized, hops)
+                                  quantized, hops, elements, era)
     tp, pp = split.tensor_parallel, split.pipeline_stages
     kv_gpu = kv_bytes * max(1, a.kv_heads // tp) // a.kv_heads
     per_stage = gpu_decode_seconds(gpu, (layer_bytes + output_bytes) // tp // pp, kv_gpu // pp,
-                                   -(-a.layers // pp), quantized)
+                                   -(-a.layers // pp), quantized, 0, elements // tp // pp, era)
     comm = -(-a.layers // pp) * c.ALLREDUCES_PER_LAYER * allreduce_seconds(gpu, a.hidden_size * 2, tp)
     hop = c.DECODE_PROFILES["nvidia"]["hop_seconds"]
     return pp * (per_stage + comm) + (pp - 1) * hop

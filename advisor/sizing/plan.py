@@ -71,7 +71,8 @@ class Placement:
         a = self.model.architecture
         return kv_cache_bytes(a, context_tokens, 1, self.work.kv_cache_dtype)
 
-    def decode_seconds_per_token(self, context_tokens: int) -> float:
+    def decode_seconds_per_token(self, context_tokens: int, era: str | None = None) -> float:
+        """era: the llama.cpp build profile (constants.LLAMACPP_ERAS; the current one by default)."""
         a = self.model.architecture
         if self.offload is not None:
             return offload_decode_seconds(self.model, self.gpu, self.precision,
@@ -80,7 +81,8 @@ class Placement:
         layers_b, out_b = active_weight_bytes(a, self.precision)
         return split_decode_seconds(self.split, self.gpu, a, layers_b, out_b,
                                     self._kv_bytes_at(context_tokens),
-                                    self.precision.family != "float")
+                                    self.precision.family != "float", era,
+                                    self.precision.family == "gguf")
 
     def decode_tokens_per_s(self, full_context: bool = False) -> float | None:
         """One sequence: at an empty cache, or with the whole context cached."""
@@ -164,7 +166,8 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     else:
         split = Split("layer", gpus, 1, gpus, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
     layers_b, out_b = active_weight_bytes(a, precision)
-    s = split_decode_seconds(split, gpu, a, layers_b, out_b, 0, precision.family != "float")
+    s = split_decode_seconds(split, gpu, a, layers_b, out_b, 0, precision.family != "float",
+                             None, precision.family == "gguf")
     if len(_EMPTY_DECODE) > 1 << 16:
         _EMPTY_DECODE.clear()
     _EMPTY_DECODE[key] = (model, gpu, s)

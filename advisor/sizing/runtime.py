@@ -35,19 +35,47 @@ def prefill_activation_bytes(a: Architecture, prompt_tokens: int, batch: int) ->
     return prompt_tokens * batch * (3 * ffn + 2 * a.hidden_size) * 2 + batch * a.vocab_size * 4
 
 
-def llamacpp_compute_buffer_bytes(a: Architecture, context_tokens: int, flash_attn: bool = True) -> int:
-    """One micro-batch's graph, bytes on each GPU that holds layers: f32 logits and hidden state
-    (258.5 MiB for Llama 3 8B, as its log prints) and, with flash attention, the f16 KQ mask of
-    n_ubatch x the padded context (a Gemma log grows 12.00 MiB from 4,096 to 16,384 cells at
-    n_ubatch 512: 2 bytes a cell a micro-batch token). Without flash attention the mask is f32
-    and the f32 attention scores of every query head over the context are held too
-    (LLAMACPP_KQ_SCORE_BYTES: llama.cpp issue 9352)."""
+def llamacpp_compute_phases(a: Architecture, context_tokens: int,
+                            flash_attn: bool = True) -> dict[str, int]:
+    """Bytes alive at once in each phase of llama.cpp's graph for one micro-batch of n_ubatch
+    (512) tokens over `context_tokens` padded cells; ggml's allocator reuses freed memory, so the
+    compute buffer is the largest phase (llamacpp_compute_buffer_bytes). Phases and their
+    tensors are those of constants.LLAMACPP_* (build 0c1e570's src/llama-graph.cpp):
+    output = f32 logits + final hidden state; attention = KQ mask (f16 with flash attention,
+    f32 without) + without flash attention the f32 scores of every query head + the layer's
+    working set; ffn = KQ mask + residual + gate, up and their product."""
+    u, f32 = c.COMPUTE_UBATCH_TOKENS, c.LLAMACPP_ACTIVATION_BYTES
     cells = -(-context_tokens // c.LLAMACPP_KV_PAD_TOKENS) * c.LLAMACPP_KV_PAD_TOKENS
-    if flash_attn:
-        per_cell = c.LLAMACPP_KQ_MASK_BYTES
-    else:
-        per_cell = c.LLAMACPP_KQ_MASK_BYTES_NO_FA + c.LLAMACPP_KQ_SCORE_BYTES * a.attention_heads
-    return compute_buffer_bytes(a) + per_cell * c.COMPUTE_UBATCH_TOKENS * cells
+    mask = cells * u * (c.LLAMACPP_KQ_MASK_BYTES if flash_attn else c.LLAMACPP_KQ_MASK_BYTES_NO_FA)
+    q_dim = a.attention_heads * a.head_dim
+    kv_dim = a.kv_heads * a.head_dim
+    nh, nq, nkv = c.LLAMACPP_ATTN_WORKING_VECTORS
+    working = u * f32 * (nh * a.hidden_size + nq * q_dim + nkv * kv_dim)
+    scores = 0 if flash_attn else cells * u * a.attention_heads * c.LLAMACPP_KQ_SCORE_BYTES
+    ffn = a.ffn_size
+    if a.experts_total and a.experts_active:  # gate/up/product of every routed expert a token
+        ffn = max(ffn, (a.expert_ffn_size or a.ffn_size) * a.experts_active)
+    return {"output": compute_buffer_bytes(a),
+            "attention": mask + scores + working,
+            "ffn": mask + u * f32 * (a.hidden_size + 3 * ffn)}
+
+
+def llamacpp_compute_buffer_bytes(a: Architecture, context_tokens: int, flash_attn: bool = True) -> int:
+    """One micro-batch's compute buffer, bytes on each GPU that holds layers: the largest of
+    llamacpp_compute_phases. Measured on llama.cpp 0c1e570 (H200, Llama 3.1 8B shapes,
+    benchmarks/measured/h200-llamacpp-2026-11-30): 258.50 MiB at 8K-131K with flash attention
+    (the output phase), 564.01 / 2148.01 / 8484.01 MiB at 8K / 32K / 131K without (the
+    attention phase's f32 scores); this gives 258.50 and 564.00 / 2148.00 / 8484.00.
+    llama.cpp issue 9352 (70B, 131,072, -fa off, an older build): 16.80 GiB logged, 16.32 here."""
+    return max(llamacpp_compute_phases(a, context_tokens, flash_attn).values())
+
+
+def llamacpp_device_context_bytes(gpu: GPU | None) -> int:
+    """The CUDA/ROCm context and libraries llama.cpp's process holds on a GPU besides its buffers:
+    measured on Hopper (constants.LLAMACPP_DEVICE_CONTEXT_BYTES), Ollama's 457 MiB elsewhere."""
+    if gpu is not None and gpu.vendor == "nvidia":
+        return c.LLAMACPP_DEVICE_CONTEXT_BYTES.get(gpu.architecture, c.RUNTIME_RESERVED_BYTES_PER_GPU)
+    return c.RUNTIME_RESERVED_BYTES_PER_GPU
 
 
 def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int, batch: int,
@@ -62,7 +90,7 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
     llama.cpp's -fa."""
     check_runtime(runtime)
     if runtime == "llama.cpp":
-        return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
+        return {"device_context": gpus * llamacpp_device_context_bytes(gpu),
                 "compute_buffer": gpus * llamacpp_compute_buffer_bytes(a, context_tokens, flash_attn)}
     if runtime == "vllm":
         batch = vllm_profile_batch(gpu, context_tokens, vllm_version)
@@ -94,12 +122,17 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
     ctx = _CONTEXT.get(vendor, "device context")
     if runtime == "llama.cpp":
         if flash_attn:
-            attn = "f16 attention mask over the context) a GPU, flash attention on"
+            attn = ("the largest of the f32 logits and hidden state, and the f16 attention mask "
+                    "over the context with a layer's activations) a GPU, flash attention on")
         else:
-            attn = ("f32 attention mask and f32 attention scores of every query head over the "
-                    "context) a GPU, flash attention off (`-fa off`)")
-        return [f"llama.cpp: {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB {ctx} ({where}) and a "
-                f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer (f32 logits and hidden state, {attn}"]
+            attn = ("the f32 attention scores of every query head over the context, its f32 mask "
+                    "and a layer's activations, or the f32 logits where larger) a GPU, flash "
+                    "attention off (`-fa off`)")
+        dev = llamacpp_device_context_bytes(gpu)
+        src = ("measured by llama.cpp on an H200, CUDA 13" if dev != c.RUNTIME_RESERVED_BYTES_PER_GPU
+               else where)
+        return [f"llama.cpp: {dev // c.MIB} MiB {ctx} and libraries ({src}) and a "
+                f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer ({attn}"]
     if runtime == "vllm":
         graphs = _GRAPHS.get(vendor, "captured graphs")
         b = vllm_profile_batch(gpu, context_tokens, vllm_version)

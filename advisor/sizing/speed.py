@@ -46,11 +46,37 @@ def decode_roofline_tokens_per_s(bytes_per_token: int, bandwidth_gb_s: float) ->
     return bandwidth_gb_s * 1e9 / bytes_per_token
 
 
+def current_profile(gpu: GPU, era: str | None = None) -> dict | None:
+    """The current-build decode profile for this card's vendor (constants.DECODE_PROFILES_CURRENT),
+    or None where the era is May 2024 or the vendor has no current measurements."""
+    era = era or c.DEFAULT_LLAMACPP_ERA
+    if era not in c.LLAMACPP_ERAS:
+        raise ValueError(f"unknown llama.cpp era '{era}' (known: {', '.join(c.LLAMACPP_ERAS)})")
+    if era == "2024-05":
+        return None
+    return c.DECODE_PROFILES_CURRENT.get(_vendor(gpu))
+
+
 def gpu_decode_seconds(gpu: GPU, weight_bytes: int, kv_bytes: int, layers: int,
-                       quantized: bool, hops: int = 0) -> float:
+                       quantized: bool, hops: int = 0, weight_elements: int | None = None,
+                       era: str | None = None) -> float:
     """Seconds one token spends on GPUs of this kind holding `layers` layers whose weights
     (active bytes) and KV cache total weight_bytes and kv_bytes; `hops` GPU boundaries crossed
-    (llama.cpp layer split)."""
+    (llama.cpp layer split). weight_elements: the weights those bytes hold (the SMs' dot-product
+    rate limits quantized formats on current builds; None: bandwidth only). era: the llama.cpp
+    build whose profile applies ("current" by default, "2024-05"). Never faster than the
+    roofline: every term adds time or is a max with the bandwidth term."""
+    cur = current_profile(gpu, era)
+    if cur is not None:
+        bw = cur["bandwidth_fraction"] * gpu.bandwidth_gb_s * 1e9
+        units = compute_units(gpu)
+        w_s = weight_bytes / bw
+        if quantized and weight_elements and units:
+            w_s = max(w_s, weight_elements / (units * cur["weights_per_s_unit"]))
+        kv_s = kv_bytes / bw
+        if units and kv_bytes:
+            kv_s = max(kv_s, (kv_bytes / 2) / (units * cur["kv_elements_per_s_unit"]))
+        return w_s + kv_s + layers * cur["layer_seconds"] + hops * cur["hop_seconds"]
     prof = c.DECODE_PROFILES[_vendor(gpu)]
     q = prof["quant_factor"] if quantized else 1.0
     streamed = weight_bytes * q + kv_bytes * prof["attention_factor"]
@@ -75,17 +101,19 @@ def allreduce_seconds(gpu: GPU, hidden_bytes: int, tp: int) -> float:
 def active_weight_bytes(a: Architecture, p: Precision) -> tuple[int, int]:
     """(bytes read a token from the repeating layers, from the output head and final norm).
     MoE layers read only experts_active of experts_total expert tensors; the token embedding is
-    a lookup and is left out."""
+    a lookup and is left out, except with tied embeddings, where the output head is that table
+    and every token multiplies it whole."""
     w = weight_summary(a, p)
-    return w.active_layers, w.output
+    return w.active_layers, w.output + (w.embedding if a.tied_embeddings else 0)
 
 
 @lru_cache(maxsize=4096)
 def active_compute_parameters(a: Architecture) -> int:
-    """Parameters multiplied a token (the embedding lookup is no matrix product)."""
+    """Parameters multiplied a token (the embedding lookup is no matrix product, but a tied
+    output head multiplies the embedding table)."""
     total = 0
     for t in model_tensors(a):
-        if t.name == "token_embd":
+        if t.name == "token_embd" and not a.tied_embeddings:
             continue
         share = (a.experts_active / a.experts_total) if (t.name.endswith("_exps") and a.experts_total) else 1
         total += int(t.elements * share)
@@ -113,21 +141,34 @@ def peak_tflops(gpu: GPU, p: Precision, runtime: str = "llama.cpp") -> float | N
 
 def prefill_seconds_per_token(gpu: GPU, a: Architecture, p: Precision, prompt_tokens: int,
                               quantized_weight_bytes: int | None = None,
-                              runtime: str = "llama.cpp") -> float | None:
+                              runtime: str = "llama.cpp", era: str | None = None) -> float | None:
     """Mean seconds a prompt token takes on one GPU holding the whole model, from an empty cache.
-    quantized_weight_bytes: the weights' bytes when llama.cpp dequantizes them a micro-batch."""
+    quantized_weight_bytes: the weights' bytes when llama.cpp dequantizes them a micro-batch
+    (May-2024 builds; current builds multiply quantized weights in place, MMQ). era: the
+    llama.cpp build profile (constants.LLAMACPP_ERAS; current by default)."""
     peak = peak_tflops(gpu, p, runtime)
     if peak is None:
         return None
-    prof = c.PREFILL_PROFILES[_vendor(gpu)]
+    cur = None
+    if runtime == "llama.cpp" and (era or c.DEFAULT_LLAMACPP_ERA) != "2024-05":
+        cur = c.PREFILL_PROFILES_CURRENT.get(_vendor(gpu))
+    prof = cur or c.PREFILL_PROFILES[_vendor(gpu)]
     ctx = prompt_tokens / 2
     q_dim = a.attention_heads * a.head_dim
     flops = 2 * active_compute_parameters(a) + 4 * a.layers * q_dim * ctx
     inv_rate = 1 / (prof["compute_fraction"] * peak * 1e12)
-    if prof["runtime_cap_tflops"]:
-        inv_rate += 1 / (prof["runtime_cap_tflops"] * 1e12)
+    cap = prof["runtime_cap_tflops"]
+    units = compute_units(gpu)
+    if cur is not None and p.family != "float" and units:
+        # MMQ: int8 tensor-core tiles an SM at a rate of their own, or the card's peak share
+        inv_rate = max(inv_rate, 1 / (units * cur["mmq_tflops_per_unit"] * 1e12))
+        cap = None
+    elif isinstance(cap, dict):
+        cap = cap["float"]
+    if cap:
+        inv_rate += 1 / (cap * 1e12)
     moved = a.layers * a.attention_heads * ctx * c.ACTIVATION_BYTES * prof["kq_passes"]
-    if quantized_weight_bytes is not None:
+    if quantized_weight_bytes is not None and cur is None:
         moved += (2 * active_compute_parameters(a) + quantized_weight_bytes) / c.PREFILL_UBATCH_TOKENS
     return flops * inv_rate + moved / (gpu.bandwidth_gb_s * 1e9)
 

@@ -1,0 +1,97 @@
+"""Speed by llama.cpp build era (issue 15): the current profile against the rows it was fitted
+on (benchmarks/data/llamacpp_decode_current.csv: the H200 measured by the project with llama.cpp
+0c1e570, and rows published in llama.cpp PRs), the May-2024 profile kept for old measurements,
+and the data kept with its provenance."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from advisor.sizing.plan import place
+from advisor.sizing.precision import parse_precision
+from advisor.sizing.speed import active_compute_parameters, active_weight_bytes, gpu_decode_seconds
+from advisor.sizing.weights import weight_summary
+from advisor.sizing.workload import Workload
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "data" / "llamacpp_decode_current.csv"
+
+
+def _rows():
+    with DATA.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("speed_accuracy", ROOT / "benchmarks" / "speed_accuracy.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_every_row_says_where_when_and_which_build():
+    rows = _rows()
+    assert len(rows) >= 10
+    for r in rows:
+        assert r["source"] and r["build"] and r["build_date"] and r["runtime"] == "llama.cpp", r
+        assert float(r["tokens_per_sec"]) > 0
+
+
+def test_current_decode_follows_its_rows(kb):
+    """Each flash-attention decode row within 12% (the fit's worst row is 7.8%)."""
+    bench = _bench()
+    decode = [r for r in _rows() if int(r["n_gen"]) > 0 and r["flash_attn"] == "1"]
+    assert len(decode) >= 10
+    for r in decode:
+        err = bench.predict(kb, r, "current") / float(r["tokens_per_sec"]) - 1
+        assert abs(err) <= 0.12, (r["gpu"], r["model"], r["quant"], r["test"], err)
+
+
+def test_h200_prefill_within_its_band(kb):
+    """F16 prefill no longer capped at the May-2024 245 TFLOPS: within 15% of 21,793 tok/s; the
+    quantized rows (MMQ) within 30%."""
+    bench = _bench()
+    for r in _rows():
+        if int(r["n_gen"]) == 0 and r["flash_attn"] == "1" and r["test"] in ("pp2048",) + (
+                ("pp512",) if r["quant"] in ("F16", "Q8_0") else ()):
+            err = bench.predict(kb, r, "current") / float(r["tokens_per_sec"]) - 1
+            assert abs(err) <= (0.15 if r["quant"] == "F16" else 0.30), (r["quant"], r["test"], err)
+
+
+def test_current_builds_are_faster_than_may_2024_on_nvidia(kb):
+    """The per-layer launch time CUDA graphs removed: the same placement decodes faster with the
+    current profile; other vendors have no current rows and keep theirs."""
+    m, p = kb.model("llama-3.2-3b"), parse_precision("Q4_K_M")
+    for gid in ("rtx-4090", "h100-80gb", "rtx-3090"):
+        pl = place(m, kb.gpu(gid), p, Workload(), 1)
+        assert pl.decode_seconds_per_token(0, "current") < pl.decode_seconds_per_token(0, "2024-05")
+    mac = place(m, kb.gpu("m2-ultra-192gb"), p, Workload(), 1)
+    assert mac.decode_seconds_per_token(0, "current") == mac.decode_seconds_per_token(0, "2024-05")
+    with pytest.raises(ValueError, match="unknown llama.cpp era"):
+        gpu_decode_seconds(kb.gpu("h200"), 1, 0, 1, True, era="2023")
+
+
+def test_quantized_decode_is_never_above_the_roofline_even_when_sm_bound(kb):
+    """On the H200 the 8B at Q4_K_M is limited by its SMs, not its bandwidth: still below the
+    bandwidth roofline, and no faster than at Q8_0 by more than the bandwidth would allow."""
+    g, m = kb.gpu("h200"), kb.model("llama-3.1-8b")
+    for name in ("Q4_K_M", "Q8_0", "fp16"):
+        p = parse_precision(name)
+        layers_b, out_b = active_weight_bytes(m.architecture, p)
+        pl = place(m, g, p, Workload(), 1)
+        assert 1 / pl.decode_seconds_per_token(0) < g.bandwidth_gb_s * 1e9 / (layers_b + out_b)
+
+
+def test_tied_embeddings_are_read_as_the_output_head(kb):
+    """A tied model multiplies its embedding table by every token's hidden state (the output
+    head), so decode reads it and prefill computes with it; an untied model's table is a lookup."""
+    tied, untied = kb.model("llama-3.2-3b").architecture, kb.model("llama-3.1-8b").architecture
+    p = parse_precision("Q4_K_M")
+    s = weight_summary(tied, p)
+    assert active_weight_bytes(tied, p) == (s.active_layers, s.output + s.embedding)
+    u = weight_summary(untied, p)
+    assert active_weight_bytes(untied, p) == (u.active_layers, u.output)
+    assert active_compute_parameters(tied) > tied.vocab_size * tied.hidden_size
