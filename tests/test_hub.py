@@ -378,7 +378,7 @@ def test_kb_add_from_a_hub_repo(tmp_path, online):
     online.repos["acme/Tiny-Llama"], _ = tiny_repo(tmp_path)
     r = cli("kb", "add", "--from", "acme/Tiny-Llama", "--out", tmp_path / "kb")
     assert r.exit_code == 0, r.output
-    entry = yaml.safe_load((tmp_path / "kb" / "tiny-llama.yaml").read_text())
+    entry = yaml.safe_load((tmp_path / "kb" / "models" / "tiny-llama.yaml").read_text())
     commit = online.repos["acme/Tiny-Llama"].commit
     assert entry["architecture"]["hidden_size"] == 64
     assert entry["sources"][0]["source"] == f"{online.url}/acme/Tiny-Llama/blob/{commit}/config.json"
