@@ -22,7 +22,7 @@ from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, DEFAULT_PROMPT_TOKEN
 RULES_ENV = "ADVISOR_RULES"
 # The limits of a question's numbers live in advisor.limits (check_question), shared by explain,
 # fit, gpus and generate; the names stay importable from here.
-from advisor.limits import MAX_BATCH, MAX_GPUS, MAX_PROMPT_TOKENS, check_question  # noqa: E402,F401
+from advisor.limits import MAX_BATCH, MAX_GPUS, MAX_PROMPT_TOKENS, check_one_machine, check_question  # noqa: E402,F401
 
 
 def recommendation_kinds(templates_dir: Path | None = None) -> set[str]:
@@ -227,6 +227,7 @@ class Advisor:
             if m.ollama_mla_per_head_cache:  # Ollama's file of it caches per-head K and V
                 m = with_fields(m, architecture=replace(m.architecture, mla_per_head_cache=True))
         g, p = self.kb.gpu(gpu), parse_precision(precision or stored or m.native_precision or "bf16")
+        check_one_machine(g, gpus)
         bad = format_mismatch(m.architecture, p)
         if bad:
             raise AdvisorError(f"--precision {p.name}: {bad} ({m.name})")

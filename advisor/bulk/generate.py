@@ -35,7 +35,7 @@ from advisor.bulk.select import Filters, Selection, select
 from advisor.bulk.slugs import precision_slug, slug
 from advisor.bulk.workers import Progress, run_pages
 from advisor.errors import AdvisorError
-from advisor.limits import check_question
+from advisor.limits import check_one_machine, check_question
 from advisor.sizing.weights import format_mismatch
 from advisor.kb.store import KnowledgeBase
 from advisor.rules.spec import RuleSpec
@@ -267,6 +267,8 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
         raise AdvisorError(f"--jobs must be at least 1, not {jobs}")
     jobs = max(1, min(jobs, os.cpu_count() or 1, MAX_JOBS))
     sel = select(kb, filters)
+    for g in sel.gpus:
+        check_one_machine(g, gpu_count, "--gpu-count")  # a Mac is a machine: none is a pool of two
     if "context" not in defaults and sel.models:
         longest = max(sel.models, key=lambda m: m.context_limit)
         if context_tokens > longest.context_limit:
