@@ -12,7 +12,7 @@ from advisor.kb.schema import with_fields
 from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
-from advisor.sizing.constants import GPUS_PER_NODE
+from advisor.sizing.constants import GPUS_PER_NODE, LLAMACPP_QUANT_KV
 from advisor.sizing.finetune import PART_NAMES, FinetuneSpec
 from advisor.sizing.finetune import validate as validate_finetune
 from advisor.sizing.precision import parse_precision
@@ -261,7 +261,7 @@ class Advisor:
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")
-        if rt == "llama.cpp" and not work.flash_attn and work.kv_cache_dtype in ("q8_0", "q4_0"):
+        if rt == "llama.cpp" and not work.flash_attn and work.kv_cache_dtype in LLAMACPP_QUANT_KV:
             raise AdvisorError(f"--kv-cache {work.kv_cache_dtype} needs --flash-attn on: llama.cpp "
                                "quantizes the V cache only with flash attention")
         check_question(prompt_tokens=work.prompt_tokens)
