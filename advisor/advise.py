@@ -221,6 +221,13 @@ class Advisor:
         precision_source = hit = None
         if stored is not None and getattr(m, "weights_inventory", None) is None:
             hit = self.kb.ollama(model)  # an Ollama name: the precision its tag stands for
+        if stored is not None and finetune is not None and stored != "bf16":
+            # training starts from the published 16-bit weights: a tag's or file's format is
+            # not what is trained, and the advisory says it was set aside
+            whose = (f"Ollama's {model.strip()}" if hit is not None else "the model file")
+            precision_source = (f"{whose} is stored at {stored}, which is set aside: fine-tuning "
+                                f"is sized from the published bf16 weights (QLoRA quantizes them "
+                                f"to NF4 itself)")
         if hit is not None and finetune is None:
             if precision is None:
                 precision_source = hit.precision_source
@@ -366,7 +373,8 @@ def _finetune_json(adv: Advisory) -> dict:
             "gradient_checkpointing": ft.gradient_checkpointing, "optimizer": ft.optimizer,
             "sharding": ft.sharding, "pure_bf16": ft.pure_bf16,
             "lora_rank": ft.lora_rank if ft.uses_lora else None,
-            "lora_targets": list(ft.lora_targets) if ft.uses_lora else None}
+            "lora_targets": list(ft.lora_targets) if ft.uses_lora else None,
+            **({"precision_source": adv.precision_source} if adv.precision_source else {})}
     return {
         "model": {"id": s.model.id, "name": s.model.name, "parameters": f["model_parameters"]},
         "gpu": {"id": s.gpu.id, "name": s.gpu.name, "memory_bytes": s.gpu.memory_bytes, "count": n},
