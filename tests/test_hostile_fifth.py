@@ -157,3 +157,17 @@ def test_a_safetensors_folder_is_named_by_its_stored_dtype(tmp_path):
     assert json.loads(run("explain", str(agree), "rtx-4090", "--format", "json").output)["workload"]["precision"] == "fp16"
     packed = _tiny_safetensors(tmp_path / "u8", "U8", "BF16", torch_dtype="float32")
     _one_line_error(run("explain", str(packed), "rtx-4090"), "U8 tensors", "no quantization_config")
+
+
+# -- h. a relative ADVISOR_CACHE_DIR put the cache in the working folder ----------------------
+
+def test_a_relative_cache_dir_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "rtx-4090"],
+                           env={"ADVISOR_CACHE_DIR": "cache"})
+    _one_line_error(r, "ADVISOR_CACHE_DIR 'cache' is a relative path")
+    assert list(tmp_path.iterdir()) == []
+    from advisor.cache import cache_dir
+
+    monkeypatch.setenv("ADVISOR_CACHE_DIR", "cache")
+    assert cache_dir().is_absolute()   # the library ignores it, as XDG's relative value
