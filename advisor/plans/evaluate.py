@@ -19,7 +19,7 @@ from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, half_fallback
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.kv_cache import kv_cache_bytes
-from advisor.sizing.memory import memory_total_bytes
+from advisor.sizing.memory import memory_total_bytes, model_weights_bytes
 from advisor.sizing.offload import plan_expert_offload, plan_offload
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
@@ -108,6 +108,8 @@ def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixe
     available = g.usable_memory_bytes * n
     margin = fit_margin_bytes(n)
     asked = min(work.context_tokens, m.context_limit)
+    if available - margin < model_weights_bytes(m, cand.precision):
+        return None   # the weights alone do not fit: no context does (KV and overhead add to them)
     if available - memory_total_bytes(m, cand.precision, work, n, asked, work.kv_cache_dtype, g) >= margin:
         return asked
     if fixed:

@@ -43,18 +43,23 @@ def model_weights(model: Model, precision: Precision) -> tuple[dict[str, int], l
     return weights_breakdown_bytes(model.architecture, precision), weights_assumptions(precision), False
 
 
+def model_weights_bytes(model: Model, precision: Precision) -> int:
+    """The weights' bytes memory_total_bytes counts (a file's tensors at its own precision, else
+    the architecture's at `precision`): a lower bound of the total at any context."""
+    inv = getattr(model, "weights_inventory", None)
+    if inv is not None and inv.precision == precision.name:
+        w = inv.breakdown()
+        return w["embedding"] + w["output"] + w["layers"]
+    return weight_summary(model.architecture, precision).total
+
+
 def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus: int,
                        context_tokens: int, kv_dtype: str, gpu: GPU | None = None) -> int:
     """memory_parts(...).total_bytes at another context and KV precision, without building the
     breakdown and the notes (the largest-context searches call it thousands of times). gpu: the
     card, for vLLM's scheduler defaults (advisor.sizing.vllm_memory.vllm_default_batch)."""
     a = model.architecture
-    inv = getattr(model, "weights_inventory", None)
-    if inv is not None and inv.precision == precision.name:
-        w = inv.breakdown()
-        weights = w["embedding"] + w["output"] + w["layers"]
-    else:
-        weights = weight_summary(a, precision).total
+    weights = model_weights_bytes(model, precision)
     kv = kv_cache_bytes(a, context_tokens, work.batch, kv_dtype, work.runtime, gpus)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                           context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn)
