@@ -171,3 +171,48 @@ def test_a_relative_cache_dir_is_refused(tmp_path, monkeypatch):
 
     monkeypatch.setenv("ADVISOR_CACHE_DIR", "cache")
     assert cache_dir().is_absolute()   # the library ignores it, as XDG's relative value
+
+
+# -- i. fit over 1,000 user models took 12 s: every model's offloaded plans and every format's
+#       memory were sized, though fit shows neither ------------------------------------------
+
+def test_fit_sizes_only_what_it_shows(monkeypatch, kb):
+    """fit and gpus ask for the GPUs-alone path: no offloaded plan is sized for them, and a
+    format whose weights alone exceed the GPUs is not sized at any context. The answers are
+    the ones the full planner gives."""
+    import advisor.plans.evaluate as ev
+    from advisor.advise import load_objective_file
+    from advisor.bulk.inverse import models_that_fit
+    from advisor.plans.planner import Planner
+    from advisor.sizing.precision import parse_precision
+    from advisor.sizing.workload import Workload
+
+    objective = load_objective_file()
+    full = Planner(kb, objective)
+    g, work = kb.gpu("rtx-4090"), Workload(context_tokens=8192)
+    expected = {}
+    for m in kb.all_models()[:40]:
+        plan = full.plans(ev.Ask.of(m, g, 1, work), paths=("your-hardware", "your-gpus")).best.get("your-gpus")
+        expected[m.id] = None if plan is None else (plan.precision.name, plan.kv_cache_dtype, plan.context_tokens)
+
+    def no_offload(*args, **kwargs):
+        raise AssertionError("an offloaded plan was sized for the GPUs-alone path")
+
+    sized = []
+    real = ev.memory_total_bytes
+
+    def counted(m, p, *args, **kwargs):
+        sized.append((m.id, p.name))
+        return real(m, p, *args, **kwargs)
+
+    monkeypatch.setattr(ev, "plan_offload", no_offload)
+    monkeypatch.setattr(ev, "plan_expert_offload", no_offload)
+    monkeypatch.setattr(ev, "memory_total_bytes", counted)
+    lean = Planner(kb, objective)
+    for m in kb.all_models()[:40]:
+        plan = lean.plans(ev.Ask.of(m, g, 1, work), paths=("your-gpus",)).best.get("your-gpus")
+        assert (None if plan is None else (plan.precision.name, plan.kv_cache_dtype, plan.context_tokens)) == expected[m.id]
+    usable = g.usable_memory_bytes - ev.fit_margin_bytes(1)
+    for mid, p in sized:
+        assert ev.model_weights_bytes(kb.model(mid), parse_precision(p)) <= usable
+    assert models_that_fit(Planner(kb, objective), kb, g, work)   # fit itself, patched, answers

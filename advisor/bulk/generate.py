@@ -104,6 +104,14 @@ def check_out(out: Path, force: bool = False) -> None:
     """Refuse an output folder that generate must not write into: a file, the root of the file
     system, the home folder or a folder above it, and (unless force) a folder with entries that
     has no marker of an earlier run."""
+    try:
+        os.lstat(out)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as exc:   # a name too long, a folder above it that cannot be searched
+        raise AdvisorError(f"--out '{out}': {exc.strerror or exc}") from None
+    except ValueError as exc:   # a NUL byte
+        raise AdvisorError(f"--out '{out}': {exc}") from None
     if out.exists() and not out.is_dir():
         raise AdvisorError(f"--out '{out}' is a file, not a folder")
     for parent in out.parents:
