@@ -54,7 +54,7 @@ _OBJECTIVE_CODE = ("plans/objective.py", "yamlfile.py", "cache.py", "advise.py")
 def _rulebook_key(dirs: list[Path], templates: Path) -> Key:
     key = Key(code_files(*_RULES_CODE))
     for d in dirs:
-        key.files(d, "*.yaml")
+        key.files(d)   # every file: a misnamed .yml one is an error, so it must be seen
     return key.files(templates, "*.md.j2")
 
 
@@ -228,6 +228,13 @@ class Advisor:
             precision_source = (f"{whose} is stored at {stored}, which is set aside: fine-tuning "
                                 f"is sized from the published bf16 weights (QLoRA quantizes them "
                                 f"to NF4 itself)")
+        from advisor.files import FileModel
+
+        if (isinstance(m, FileModel) and m.weights_inventory is None and hit is None
+                and finetune is None and precision is None and stored is not None):
+            # a config.json without weights to read: its dtype or quantization_config said it
+            precision_source = ("as the model's config.json names it; no weights were read to "
+                                "confirm it")
         if hit is not None and finetune is None:
             if precision is None:
                 precision_source = hit.precision_source
