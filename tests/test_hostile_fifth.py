@@ -216,3 +216,117 @@ def test_fit_sizes_only_what_it_shows(monkeypatch, kb):
     for mid, p in sized:
         assert ev.model_weights_bytes(kb.model(mid), parse_precision(p)) <= usable
     assert models_that_fit(Planner(kb, objective), kb, g, work)   # fit itself, patched, answers
+
+
+# == the fresh pass ==============================================================================
+
+# -- 1. generate --out with a name too long, in a folder that exists: a traceback ---------------
+
+def test_generate_out_name_too_long_in_an_existing_folder(tmp_path):
+    _one_line_error(run("generate", "--out", str(tmp_path / ("d" * 300)), "-m", "llama-3.1-8b",
+                        "-g", "rtx-4090"), "File name too long")
+
+
+# -- 2. an unusable local Hugging Face cache was blamed on the Hub's answer ----------------------
+
+def test_an_unusable_hf_cache_is_named_as_the_cache(tmp_path):
+    (tmp_path / "file").write_text("x")
+    r = CliRunner().invoke(main, ["explain", "org/repo", "rtx-4090"],
+                           env={"HF_HOME": str(tmp_path / "file"), "HF_HUB_OFFLINE": "0",
+                                "HF_ENDPOINT": "http://127.0.0.1:9"})
+    _one_line_error(r, "the local Hugging Face cache cannot be used", "HF_HOME")
+
+
+# -- 3. a detected card's name went raw into the markdown advisory ------------------------------
+
+def test_a_detected_cards_name_is_text_in_the_advisory(tmp_path):
+    tool = tmp_path / "bin" / "nvidia-smi"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\nprintf 'NVIDIA GeForce RTX 4090 <img src=x onerror=alert(1)> | y, 24564, 8.9\\n'\n")
+    tool.chmod(0o755)
+    r = CliRunner().invoke(main, ["explain", "llama-3.1-8b"],
+                           env={"PATH": f"{tool.parent}:/usr/bin:/bin", "ADVISOR_NO_NVML": "1"})
+    assert r.exit_code == 0, r.output
+    said = next(line for line in r.output.splitlines() if line.startswith("Detected on this machine"))
+    import re
+
+    assert not re.search(r"(?<!\\)<img", said) and "\\<img" in said and "\\|" in said
+
+
+# -- 4. a config.json true/false field given as a string was read by its truth ---------------
+
+@pytest.mark.parametrize("key", ["tie_word_embeddings", "attention_bias", "use_sliding_window"])
+def test_a_config_flag_must_be_true_or_false(tmp_path, key):
+    folder = config_folder(tmp_path / "m", sliding_window=1024, **{key: "false"})
+    _one_line_error(run("explain", str(folder), "rtx-4090"), f"{key} is 'false', not true or false")
+    if key != "use_sliding_window":   # kb add's llama mapping reads the other two
+        _one_line_error(run("kb", "add", "--from", str(folder / "config.json"), "--id", "m",
+                            "--out", str(tmp_path / "kb")), "not true or false")
+
+
+# -- 5. an encoder-only config (BERT) was sized as a decoder, with a KV cache ------------------
+
+@pytest.mark.parametrize("over", [{"model_type": "bert"}, {"model_type": "t5", "is_encoder_decoder": True}])
+def test_encoder_configs_are_refused(tmp_path, over):
+    folder = config_folder(tmp_path / "m", **over)
+    _one_line_error(run("explain", str(folder), "rtx-4090"), "decoder-only language models")
+
+
+# -- 6. a config.json folder's precision was 'assumed' though config.json named it ---------------
+
+def test_a_config_only_folder_says_where_its_precision_came_from(tmp_path):
+    folder = config_folder(tmp_path / "m", torch_dtype="float16")
+    r = run("explain", str(folder), "rtx-4090")
+    assert r.exit_code == 0, r.output
+    assert "At fp16 (as the model's config.json names it" in r.output
+    assert "assumed: the knowledge base does not record" not in r.output
+
+
+# -- 7. a rule saved as .yml was left out without a word ---------------------------------------
+
+@pytest.mark.parametrize("suffix", [".yml", ".YAML"])
+def test_a_rule_file_with_another_extension_is_an_error(tmp_path, suffix):
+    from tests.file_helpers import REPO
+
+    (tmp_path / f"needs-more-memory{suffix}").write_text((REPO / "rules" / "needs-more-memory.yaml").read_text())
+    for args in (("explain", "llama-3.1-8b", "rtx-4090", "--rules", str(tmp_path)),
+                 ("rules", "check", str(tmp_path))):
+        _one_line_error(run(*args), "rule files are named <id>.yaml")
+
+
+# -- 8. QLoRA on an Apple GPU: "Train it as asked" with a bitsandbytes command ------------------
+
+@pytest.mark.parametrize("args", [("explain", "llama-3.1-8b", "m4-max-64gb"), ("fit", "m4-max-64gb")])
+def test_qlora_on_an_apple_gpu_is_refused(args):
+    _one_line_error(run(*args, "--task", "finetune", "--method", "qlora"), "do not run on the Apple M4 Max")
+    assert run(*args, "--task", "finetune", "--method", "lora").exit_code == 0
+
+
+# -- 9. a GPU entry with a misspelt architecture was an FP16-only card -------------------------
+
+def test_a_gpu_architecture_must_be_known(tmp_path):
+    import yaml
+
+    from tests.file_helpers import REPO
+
+    entry = yaml.safe_load((REPO / "kb" / "gpus" / "rtx-4090.yaml").read_text())
+    entry.update(id="my-card", name="My Card", aliases=[], architecture="ada-lovelase")
+    (tmp_path / "gpus").mkdir()
+    (tmp_path / "gpus" / "my-card.yaml").write_text(yaml.safe_dump(entry))
+    r = run("explain", "llama-3.1-8b", "my-card", "--kb", str(tmp_path))
+    assert r.exit_code == 2 and "architecture 'ada-lovelase' is not one the plans know" in r.output
+
+
+# -- 10. a '|' in a name split kb list's markdown table ------------------------------------------
+
+def test_kb_list_escapes_a_pipe_in_a_name(tmp_path):
+    from tests.file_helpers import kb_model_dir
+
+    kb = kb_model_dir(tmp_path / "kb")
+    path = kb / "models" / "hostile-model.yaml"
+    path.write_text(path.read_text().replace("name: Hostile Model", "name: Hostile | Model"))
+    r = run("kb", "--kb", str(kb), "list", "models")
+    assert r.exit_code == 0, r.output
+    row = next(line for line in r.output.splitlines() if line.startswith("| hostile-model "))
+    header = next(line for line in r.output.splitlines() if line.startswith("| id "))
+    assert row.count(" | ") == header.count(" | ") and "Hostile \\| Model" in row
