@@ -230,11 +230,19 @@ def test_generate_out_name_too_long_in_an_existing_folder(tmp_path):
 # -- 2. an unusable local Hugging Face cache was blamed on the Hub's answer ----------------------
 
 def test_an_unusable_hf_cache_is_named_as_the_cache(tmp_path):
+    """In a process of its own: huggingface_hub reads HF_HOME once, when first imported."""
+    import os
+    import subprocess
+    import sys
+
     (tmp_path / "file").write_text("x")
-    r = CliRunner().invoke(main, ["explain", "org/repo", "rtx-4090"],
-                           env={"HF_HOME": str(tmp_path / "file"), "HF_HUB_OFFLINE": "0",
-                                "HF_ENDPOINT": "http://127.0.0.1:9"})
-    _one_line_error(r, "the local Hugging Face cache cannot be used", "HF_HOME")
+    env = {**os.environ, "HF_HOME": str(tmp_path / "file"), "HF_HUB_OFFLINE": "0",
+           "HF_ENDPOINT": "http://127.0.0.1:9"}
+    r = subprocess.run([sys.executable, "-m", "advisor", "explain", "org/repo", "rtx-4090"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1 and "the local Hugging Face cache cannot be used" in r.stderr
+    assert "HF_HOME" in r.stderr
 
 
 # -- 3. a detected card's name went raw into the markdown advisory ------------------------------
