@@ -277,7 +277,7 @@ def test_a_config_flag_must_be_true_or_false(tmp_path, key):
 @pytest.mark.parametrize("over", [{"model_type": "bert"}, {"model_type": "t5", "is_encoder_decoder": True}])
 def test_encoder_configs_are_refused(tmp_path, over):
     folder = config_folder(tmp_path / "m", **over)
-    _one_line_error(run("explain", str(folder), "rtx-4090"), "decoder-only language models")
+    _one_line_error(run("explain", str(folder), "rtx-4090"), "not a decoder-only language model")
 
 
 # -- 6. a config.json folder's precision was 'assumed' though config.json named it ---------------

@@ -120,9 +120,9 @@ def architecture_fields(cfg: dict, where: str) -> dict:
     mt = str(cfg.get("model_type", ""))
     if mt.lower() in _ENCODERS or cfg.get("is_encoder_decoder") is True:
         kind = "an encoder-decoder" if cfg.get("is_encoder_decoder") is True else "an encoder-only"
-        raise AdvisorError(f"{where}: model_type {quote.value(mt)} is {kind} network: the sizing "
-                           "is of decoder-only language models (a KV cache, token by token "
-                           "decoding)")
+        raise AdvisorError(f"{where}: model_type {quote.value(mt)} is {kind} network, not a "
+                           "decoder-only language model (what the sizing is of: a KV cache, "
+                           "token by token decoding)")
     n = _Ints(cfg, where)
     layers = n("num_hidden_layers", "n_layer", "num_layers", maximum=MAX_LAYERS)
     hidden = n("hidden_size", "n_embd", "d_model", maximum=MAX_HIDDEN_SIZE)
