@@ -229,7 +229,7 @@ def hf_snapshot(folder, shards=2):
 def test_hf_snapshot_exact_bytes(tmp_path):
     total = hf_snapshot(tmp_path / "snap")
     m, prec = load_path(tmp_path / "snap")
-    assert prec == "bf16"
+    assert prec == "fp16"   # the F16 tensors stored, not config's torch_dtype (bfloat16)
     parts = memory_parts(m, parse_precision(prec), Workload(context_tokens=512))
     assert parts.exact_weights and parts.weights_bytes == total
     # the architecture agrees with the file: 2 bytes a parameter
@@ -392,7 +392,8 @@ def test_cli_hf_cache_repo(tmp_path, monkeypatch):
                                   "--runtime", "vllm"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
-    assert d["memory"]["weights_bytes"] == total and d["workload"]["precision"] == "bf16"
+    # the snapshot's tensors are F16 (config says bfloat16): the stored dtype names it
+    assert d["memory"]["weights_bytes"] == total and d["workload"]["precision"] == "fp16"
 
 
 def test_cached_gguf_repo_with_quant_selector(tmp_path, monkeypatch, kb):
