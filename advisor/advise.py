@@ -293,10 +293,7 @@ class Advisor:
         if work.ram_bytes < 0 or work.ram_bandwidth_gb_s <= 0:
             raise AdvisorError("--ram-gb must be at least 0 and --ram-bandwidth above 0")
         if finetune is not None:  # training: the sequence is the context, weights start in bf16
-            from advisor.plans.finetune import check_method_runs
-
             validate_finetune(finetune, m.architecture, gpus)
-            check_method_runs(finetune, g)
             p = parse_precision("bf16")
             work = replace(work, context_tokens=finetune.seq_len, batch=finetune.micro_batch,
                            task="finetune", finetune=finetune)

@@ -69,10 +69,6 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
     from advisor.render import one_line
 
     check_one_machine(g, gpus)
-    if spec is not None and not any_method:
-        from advisor.plans.finetune import check_method_runs
-
-        check_method_runs(spec, g)
 
     on = f"{gpus} × {one_line(g.name)}" if gpus > 1 else one_line(g.name)
     head = {"gpu": g.id, "name": g.name, "count": gpus}

@@ -19,7 +19,6 @@ import itertools
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from advisor.errors import AdvisorError
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.candidates import rental_counts, rentable
@@ -33,16 +32,6 @@ METHOD_RANK = {"full": 0, "lora": 1, "qlora": 2}
 # The stack sized (PyTorch with DeepSpeed or FSDP, PEFT, bitsandbytes) runs on CUDA and ROCm;
 # bitsandbytes' NF4 kernels (QLoRA) are CUDA-first, so QLoRA is offered on NVIDIA only.
 TRAINING_VENDORS = {"full": ("nvidia", "amd"), "lora": ("nvidia", "amd"), "qlora": ("nvidia",)}
-
-
-def check_method_runs(spec: FinetuneSpec, gpu: GPU) -> None:
-    """AdvisorError (one line) for a method asked on a card where its kernels do not run at all:
-    QLoRA on an Apple GPU (bitsandbytes' NF4 kernels are CUDA and ROCm code; PyTorch's Metal
-    backend has none). Elsewhere the method asked is sized as asked."""
-    if spec.method == "qlora" and gpu.vendor == "apple":
-        raise AdvisorError(f"--method qlora: bitsandbytes' 4-bit (NF4) kernels do not run on "
-                           f"the {gpu.name} (Apple's Metal backend has none): use --method lora "
-                           f"or full")
 _SHARD_NAMES = {"none": "no sharding", "zero2": "ZeRO-2", "zero3": "ZeRO-3", "fsdp": "FSDP"}
 
 
