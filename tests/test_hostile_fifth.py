@@ -302,14 +302,6 @@ def test_a_rule_file_with_another_extension_is_an_error(tmp_path, suffix):
         _one_line_error(run(*args), "rule files are named <id>.yaml")
 
 
-# -- 8. QLoRA on an Apple GPU: "Train it as asked" with a bitsandbytes command ------------------
-
-@pytest.mark.parametrize("args", [("explain", "llama-3.1-8b", "m4-max-64gb"), ("fit", "m4-max-64gb")])
-def test_qlora_on_an_apple_gpu_is_refused(args):
-    _one_line_error(run(*args, "--task", "finetune", "--method", "qlora"), "do not run on the Apple M4 Max")
-    assert run(*args, "--task", "finetune", "--method", "lora").exit_code == 0
-
-
 # -- 9. a GPU entry with a misspelt architecture was an FP16-only card -------------------------
 
 def test_a_gpu_architecture_must_be_known(tmp_path):
