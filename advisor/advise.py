@@ -122,7 +122,12 @@ class Advisory:
             "workload": {"task": "inference", "precision": s.precision.name,
                          "context_tokens": s.work.context_tokens, "batch": s.work.batch,
                          "runtime": s.work.runtime, "kv_cache_dtype": s.work.kv_cache_dtype,
-                         **({"precision_source": self.precision_source} if self.precision_source else {})},
+                         "gpu_memory_utilization": (s.work.gpu_memory_utilization
+                                                    if s.work.runtime == "vllm" else None),
+                         "data_parallel": s.work.data_parallel,
+                         "expert_parallel": s.work.expert_parallel,
+                         **({"precision_source": self.precision_source} if self.precision_source else {}),
+                         **({"n_gpu_layers": s.work.gpu_layers} if s.work.gpu_layers is not None else {})},
             "memory": {"weights_bytes": pl.weights_bytes, "kv_cache_bytes": pl.kv_cache_bytes,
                        "overhead_bytes": pl.overhead_bytes, "total_bytes": pl.total_bytes,
                        "available_bytes": pl.available_bytes, "headroom_bytes": pl.headroom_bytes,
@@ -156,10 +161,22 @@ def _placement_json(s: Situation) -> dict:
     sp = s.placement.split
     out = {"gpus": s.gpu_count, "split": sp.kind, "tensor_parallel": sp.tensor_parallel,
            "pipeline_stages": sp.pipeline_stages, "nodes": sp.nodes,
+           "data_parallel": sp.data_parallel, "expert_parallel": sp.expert_parallel,
            "per_gpu_bytes": sp.per_gpu_bytes, "layers": s.model.architecture.layers,
            "gpu_layers": s.model.architecture.layers, "cpu_layers": 0, "ram_bytes": 0,
            "runtime": s.work.runtime}
-    if not s.placement.fits:
+    lay = s.placement.parts.breakdown.get("vllm_layout") if s.placement.parts else None
+    if lay is not None:  # vLLM data/expert parallel: what each GPU holds
+        out["vllm_layout"] = dict(lay)
+    off = s.placement.offload
+    if s.work.gpu_layers is not None:  # --n-gpu-layers N: the split asked, fitting or not
+        out["n_gpu_layers"] = s.work.gpu_layers
+        if off is not None:
+            out.update(gpu_layers=off.gpu_layers, cpu_layers=off.cpu_layers,
+                       ram_bytes=off.ram_bytes, per_gpu_bytes=off.gpu_bytes,
+                       ram_fits=off.ram_fits,
+                       offload_decode_tokens_per_s=round(off.decode_tokens_per_s, 2))
+    elif not s.placement.fits:
         from advisor.sizing.offload import plan_offload
 
         off = plan_offload(s.model, s.gpu, s.precision, s.work) if s.gpu_count == 1 else None
@@ -170,6 +187,55 @@ def _placement_json(s: Situation) -> dict:
         else:
             out.update(gpu_layers=None, cpu_layers=None)
     return out
+
+
+def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finetune) -> int | None:
+    """--n-gpu-layers N as llama.cpp counts layers (0..layers + 1; a larger count or 'all' is
+    layers + 1, as llama.cpp clamps it; 'auto', its default, is None), or AdvisorError naming what
+    is wrong: another runtime, fine-tuning, a count out of range, a partial count on several
+    GPUs or on unified memory (where the GPU's memory is the RAM)."""
+    from advisor.plans.runtimes import RUNTIME_NAMES
+
+    layers = m.architecture.layers
+    if isinstance(n, str):  # as typed: a count, 'all' or 'auto' (llama.cpp common/arg.cpp)
+        word = n.strip().lower()
+        if word == "all":
+            n = layers + 1
+        elif word.isdigit() and len(word) <= 9:
+            n = int(word)
+        elif word == "-1":
+            n = "auto"  # llama.cpp's own spelling of auto (n_gpu_layers -1)
+        elif word != "auto":
+            raise AdvisorError(f"--n-gpu-layers must be a whole number of layers, 'all' or 'auto', "
+                               f"not {n!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, str)):
+        raise AdvisorError(f"--n-gpu-layers must be a whole number of layers, not {n!r}")
+    if n == "auto":
+        return None  # llama.cpp's default: as many as fit (what every plan sizes)
+    if n > layers + 1:
+        n = layers + 1  # llama.cpp offloads at most n_layer + 1 (-ngl 99 is "all of them")
+    if finetune is not None:
+        raise AdvisorError("--n-gpu-layers is llama.cpp's, for inference: fine-tuning does not take it")
+    if rt != "llama.cpp":
+        if runtime is not None:
+            raise AdvisorError(f"--n-gpu-layers is llama.cpp's (and Ollama's num_gpu); --runtime "
+                               f"{runtime} does not take it ({RUNTIME_NAMES.get(rt, rt)} keeps "
+                               "every layer on the GPUs)")
+        raise AdvisorError(f"--n-gpu-layers is llama.cpp's (and Ollama's num_gpu); {p.name} runs "
+                           f"under {RUNTIME_NAMES.get(rt, rt)} here: give a GGUF type (--precision "
+                           "Q4_K_M) or --runtime llama.cpp")
+    if not 0 <= n <= layers + 1:
+        raise AdvisorError(f"--n-gpu-layers {n} is outside 0..{layers + 1}: {m.name} has {layers} "
+                           f"repeating layers and the output layer, {layers + 1} in llama.cpp's "
+                           f"count (llama.cpp reads a larger -ngl as all of them: give {layers + 1})")
+    if n <= layers and gpus > 1:
+        raise AdvisorError(f"--n-gpu-layers {n} with {gpus} GPUs: a partial offload is sized on one "
+                           f"GPU (--gpus 1), or give {layers + 1} for every layer on the GPUs")
+    if n <= layers and g.unified_memory:
+        raise AdvisorError(f"--n-gpu-layers {n} on the {g.name}: its GPU's memory is the system "
+                           f"RAM, so layers left to the CPU free no memory; give {layers + 1} "
+                           "or leave it out")
+    return n
 
 
 def _context_source(m) -> str:
@@ -197,7 +263,8 @@ class Advisor:
                 work: Workload | None = None, kv_cache: str | None = None,
                 runtime: str | None = None, finetune: FinetuneSpec | None = None,
                 prefer: str | None = None, gpu_memory_utilization: float | None = None,
-                flash_attn: str | None = None) -> Advisory:
+                flash_attn: str | None = None, data_parallel: int | None = None,
+                expert_parallel: bool = False, gpu_layers: int | None = None) -> Advisory:
         """precision None: the checkpoint as published (the KB's native_precision), or a model
         file's own precision. context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own
         maximum if smaller. runtime None: the format's default runtime (llama.cpp for GGUF and
@@ -206,7 +273,15 @@ class Advisor:
         the objective's). finetune: size training instead (bf16 base weights, the sequence
         length as the context). gpu_memory_utilization: vLLM's share of each GPU, kept by
         every plan (None: vLLM's 0.9, which vLLM plans may raise to what the card allows).
-        flash_attn: llama.cpp's -fa, "on" or "off" (None: auto, which is on)."""
+        flash_attn: llama.cpp's -fa, "on" or "off" (None: auto, which is on).
+        data_parallel / expert_parallel: vLLM's --data-parallel-size and
+        --enable-expert-parallel, kept by every plan (vLLM only; the GPUs are DP x TP, so DP
+        must divide gpus; EP needs a mixture-of-experts model): advisor.sizing.vllm_parallel.
+        gpu_layers:
+        llama.cpp's --n-gpu-layers (-ngl) N, 0 to the model's layers + 1 (the output layer is
+        the last one llama.cpp offloads): N up to the layers keeps the rest and the output layer
+        in system RAM, and the question is sized at that split (one GPU, not unified memory);
+        None: every layer on the GPUs."""
         check_question(gpus=gpus, batch=batch, context=context_tokens)
         if not str(model).strip():
             raise AdvisorError("the model is empty: give a KB id or name (llama-3.1-8b), a model "
@@ -272,6 +347,26 @@ class Advisor:
                 raise AdvisorError(f"--flash-attn is llama.cpp's switch; --runtime {runtime} does not "
                                    "take it (vLLM and transformers choose their own attention kernels)")
             work = replace(work, flash_attn=flash_attn != "off")
+        layout_asked = data_parallel is not None or expert_parallel
+        if layout_asked:
+            flag = "--data-parallel-size" if data_parallel is not None else "--enable-expert-parallel"
+            if runtime_asked and rt != "vllm":
+                raise AdvisorError(f"{flag} is vLLM's; {rt} does not take it (leave it out, or ask "
+                                   "--runtime vllm)")
+            if finetune is not None:
+                raise AdvisorError(f"{flag} is vLLM's serving layout; fine-tuning does not take it")
+            from advisor.sizing.vllm_parallel import layout_problem
+
+            dp = 1 if data_parallel is None else data_parallel
+            bad = layout_problem(m.architecture, gpus, dp, expert_parallel) \
+                if dp != 1 or expert_parallel else None  # DP 1 alone: vLLM's plain split
+            if bad:
+                raise AdvisorError(f"{bad} ({m.name} on {gpus} x {g.name})")
+            rt, runtime_asked = "vllm", True  # vLLM's flags: every plan runs vLLM with them
+            work = replace(work, runtime=rt, data_parallel=dp, expert_parallel=expert_parallel)
+        if gpu_layers is not None:
+            work = replace(work, gpu_layers=_check_gpu_layers(gpu_layers, m, g, gpus, rt, runtime,
+                                                              p, finetune))
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")
@@ -323,8 +418,13 @@ class Advisor:
         from advisor.plans.evaluate import Ask
 
         repo = model if "/" in model and model in m.aliases and model != m.instruct_repo else None
+        # the file the question names (a GGUF, or Ollama's file of the tag) at its own precision,
+        # where it caches a latent-attention model per head: plans may keep it or replace it
+        # (an Ollama name at another --precision is Ollama's file of that quantization)
+        own = p.name if (stored is not None and m.architecture.mla_per_head_cache and (
+            p.name == stored or getattr(m, "weights_inventory", None) is None)) else None
         ask = Ask(m, g, gpus, p, rt, runtime_asked, work, prefer, repo,
-                  utilization_asked=gpu_memory_utilization is not None)
+                  utilization_asked=gpu_memory_utilization is not None, own_file=own)
         return self._choose(adv, self.planner.plans(ask), ask, prefer)
 
     def _choose(self, adv: Advisory, planset, ask, prefer: str) -> Advisory:

@@ -148,3 +148,51 @@ def test_what_advisor_prints_today_parses():
                       "m = AutoModelForCausalLM.from_pretrained('a/b', device_map='auto', "
                       "torch_dtype=torch.bfloat16)\"")
     assert r.ok and [w.flag for w in r.warnings] == ["torch_dtype"], r
+
+
+def _commands(model: str, gpu: str, *args: str) -> list[str]:
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+    r = CliRunner().invoke(main, ["explain", model, gpu, "--format", "json", *args])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    return [p["command"] for p in d["plans"] if p.get("command") and p["model_id"] == model]
+
+
+@pytest.mark.parametrize("model", [m.id for m in KB.all_models() if m.vision_tower_excluded])
+def test_vision_checkpoints_load_through_their_conditional_generation_class(model):
+    """A checkpoint with a vision encoder is a ConditionalGeneration model: transformers 5.24.0
+    maps mistral3, qwen2_5_vl and qwen3_vl only in AutoModelForImageTextToText (not in the
+    causal-LM mapping), so AutoModelForCausalLM fails on them; repos with their own code
+    (Phi-3.5-vision) load through AutoModelForCausalLM with trust_remote_code."""
+    m = KB.model(model)
+    snippets = [c for c in _commands(model, "h100-80gb", "--runtime", "transformers")
+                if "from_pretrained" in c]
+    assert snippets
+    for s in snippets:
+        assert check_command(s).problems == ()
+        if m.trust_remote_code:
+            assert "AutoModelForCausalLM.from_pretrained(" in s and "trust_remote_code=True" in s
+        else:
+            assert "AutoModelForImageTextToText.from_pretrained(" in s
+            assert "AutoModelForCausalLM" not in s
+
+
+def test_text_models_keep_the_causal_lm_class():
+    for s in _commands("llama-3.1-8b", "h100-80gb", "--runtime", "transformers"):
+        assert "AutoModelForCausalLM.from_pretrained('meta-llama/Llama-3.1-8B-Instruct'" in s
+
+
+def test_a_mistral_format_repo_gets_its_tokenizer_mode_and_transformers_its_own_copy():
+    """mistralai/Pixtral-12B-2409 has no config.json (Mistral's format only): vLLM needs
+    --tokenizer-mode mistral; transformers and TRL load mistral-community/pixtral-12b."""
+    vllm = [c for c in _commands("pixtral-12b", "h100-80gb", "--runtime", "vllm") if "vllm serve" in c]
+    assert vllm and all("vllm serve mistralai/Pixtral-12B-2409 --tokenizer-mode mistral" in c for c in vllm)
+    assert all(check_command(c).problems == () for c in vllm)
+    tf = _commands("pixtral-12b", "h100-80gb", "--runtime", "transformers")
+    assert tf and all("'mistral-community/pixtral-12b'" in c for c in tf)
+    ft = _commands("pixtral-12b", "h100-80gb", "--task", "finetune")
+    assert ft and all("--model_name_or_path mistral-community/pixtral-12b" in c for c in ft)
+    ft = _commands("phi-3.5-vision", "h100-80gb", "--task", "finetune")
+    assert ft and all("--trust_remote_code" in c for c in ft)

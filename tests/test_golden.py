@@ -81,6 +81,14 @@ CASES = [
      and "CUDA" not in render_markdown(a)),
     ("llama-3.1-70b", "rtx-4090", {"prefer": "speed"},
      lambda a: a.plan.decode_tokens_per_s >= 10),
+    # issue 12, ollama issue 3301: Mixtral Q4_0 on a 3090 with -ngl 23 (fits, ~15 tokens/s
+    # measured); What to do keeps everything and puts more layers on the GPU
+    ("mixtral-8x7b", "rtx-3090", {"precision": "Q4_0", "gpu_layers": 23},
+     lambda a: a.verdict == "fits" and a.plan.path == "gpu-layers" and a.plan.n_gpu_layers > 23
+     and a.plan.precision.name == "Q4_0" and f"-ngl {a.plan.n_gpu_layers} " in a.plan.command),
+    # -ngl 0 leaves a 75 GB Q8_0 70B in 64 GiB of RAM: does not fit, the way out more layers
+    ("llama-3.1-70b", "rtx-4090", {"precision": "Q8_0", "gpu_layers": 0},
+     lambda a: a.verdict == "does-not-fit" and not a.situation.facts["ram_fits"]),
 ]
 
 

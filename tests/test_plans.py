@@ -7,7 +7,10 @@
   never across nodes for cards that do not cluster;
 - a plan's command is its runtime's (llama-server or vllm serve, with its split and counts);
 - a path's best plan is never dominated on its path: no other plan of the path has no more
-  quality loss, no less speed, no more cost and no shorter context, and is better in one.
+  quality loss, no less speed, no more cost and no shorter context (nor a smaller model or a
+  lower published score), and is better in one;
+- the another-model path runs the model with the higher published score (the objective's
+  model_score term), ties within tie_points going to the larger model.
 Questions sample the KB (every model, GPUs rotating) so the suite stays fast.
 """
 from __future__ import annotations
@@ -91,12 +94,15 @@ def check_command(plan) -> None:
 def dominated(p, others) -> bool:
     def cost(x):
         return x.usd_per_million_tokens if x.usd_per_million_tokens is not None else float("inf")
+
+    def score(x):
+        return x.model_score if x.model_score is not None else float("-inf")
     for o in others:
         if o is p:
             continue
         no_worse = (o.quality_loss_pct <= p.quality_loss_pct and o.decode_tokens_per_s >= p.decode_tokens_per_s
                     and cost(o) <= cost(p) and o.context_tokens >= p.context_tokens
-                    and o.parameters >= p.parameters and o.usable >= p.usable)
+                    and score(o) >= score(p) and o.parameters >= p.parameters and o.usable >= p.usable)
         better = (o.quality_loss_pct < p.quality_loss_pct or o.decode_tokens_per_s > p.decode_tokens_per_s
                   or cost(o) < cost(p) or o.context_tokens > p.context_tokens)
         if no_worse and better and o.levers <= p.levers and o.nodes <= p.nodes:

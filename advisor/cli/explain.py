@@ -34,10 +34,26 @@ from advisor.cli.terminal import format_option, write_markdown
               help="llama.cpp's -fa: auto (on wherever the backend has the kernels: CUDA, ROCm, "
                    "Metal, Vulkan) or off, which adds f32 attention scores over the whole context "
                    "to the compute buffer and rules out a quantized V cache. Plans turn it on.")
+@click.option("--n-gpu-layers", "-ngl", "n_gpu_layers", type=str, default=None,
+              help="llama.cpp's -ngl (Ollama's num_gpu): layers on the GPU as llama.cpp counts "
+                   "them, 0 to the model's layers + 1 (the output layer is the last; a larger "
+                   "number, as in -ngl 99, or 'all' means every layer; 'auto' is the default). "
+                   "Fewer than all: the rest run from system RAM, and the question is sized at "
+                   "that split. Default: every layer on the GPUs.")
 @click.option("--gpu-memory-utilization", "gpu_memory_utilization", type=float, default=None,
               help="vLLM's share of each GPU (its --gpu-memory-utilization). Default 0.9, which "
                    "plans may raise to what the card allows (0.95 on a 24 GB card); given, every "
                    "plan keeps it.")
+@click.option("--vllm-version", "vllm_version", type=click.Choice(["v1", "0.5"]), default=None,
+              help="Whose start-up memory profiling to size vLLM by: v1 (the V1 engine of every "
+                   "release since 0.8) or 0.5 (the V0 engine of 0.5.3.post1-0.5.x). Default v1.")
+@click.option("--data-parallel-size", "data_parallel_size", type=int, default=None,
+              help="vLLM's --data-parallel-size: engine replicas, each with its own KV cache "
+                   "for the full context; the --gpus are data parallel x tensor parallel (TP = "
+                   "GPUs / DP). Implies --runtime vllm; every plan keeps it.")
+@click.option("--enable-expert-parallel", "enable_expert_parallel", is_flag=True, default=False,
+              help="vLLM's --enable-expert-parallel: whole routed experts a GPU, over all "
+                   "DP x TP GPUs (mixture-of-experts models only). Implies --runtime vllm.")
 @click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
               help="What the plans optimise (rules/objective.yaml). Default: quality.")
 @format_option("markdown", "json")
@@ -53,8 +69,9 @@ from advisor.cli.terminal import format_option, write_markdown
 @finetune_options
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
-def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn,
-            gpu_memory_utilization, prefer, fmt, rules_dirs,
+def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn, n_gpu_layers,
+            gpu_memory_utilization, vllm_version, data_parallel_size, enable_expert_parallel,
+            prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not. Without GPU: on the
     GPUs and RAM detected on this machine (advisor hardware shows them)."""
@@ -63,8 +80,10 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
 
     spec, defaults = finetune_spec(task, finetune, given_options(click.get_current_context(), {
         "precision": precision, "context": context, "batch": batch, "runtime": runtime,
-        "kv_cache": kv_cache, "flash_attn": flash_attn,
-        "gpu_memory_utilization": gpu_memory_utilization, "prefer": prefer,
+        "kv_cache": kv_cache, "flash_attn": flash_attn, "n_gpu_layers": n_gpu_layers,
+        "gpu_memory_utilization": gpu_memory_utilization, "vllm_version": vllm_version,
+        "data_parallel_size": data_parallel_size,
+        "enable_expert_parallel": enable_expert_parallel or None, "prefer": prefer,
         "prompt_tokens": prompt_tokens, "ram_gb": ram_gb, "ram_bandwidth": ram_bandwidth}))
     batch = 1 if batch is None else batch
     if precision is None:
@@ -78,6 +97,14 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     from advisor.errors import AdvisorError
 
     work = Workload(prompt_tokens=prompt_tokens)
+    if vllm_version is not None:
+        if runtime is not None and runtime.strip().lower() != "vllm":
+            raise AdvisorError(f"--vllm-version is how vLLM is sized; --runtime {runtime} is not "
+                               "vLLM (leave it out, or ask --runtime vllm)")
+        if vllm_version == "0.5" and (data_parallel_size or enable_expert_parallel):
+            raise AdvisorError("--data-parallel-size and --enable-expert-parallel are sized for the V1 "
+                               "engine; vLLM 0.5 had neither (leave out --vllm-version 0.5)")
+        work = replace(work, vllm_version=vllm_version)
     kb, machine = load_kb_from(kb_dirs), None
     if gpu is None:  # this machine's GPUs and RAM
         from advisor.cli.hardware import detected
@@ -101,7 +128,9 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     adv = advisor.explain(model, gpu, precision, context, batch, gpus, work, kv_cache, runtime,
                           finetune=spec, prefer=prefer,
                           gpu_memory_utilization=gpu_memory_utilization,
-                          flash_attn=None if flash_attn == "auto" else flash_attn)
+                          flash_attn=None if flash_attn == "auto" else flash_attn,
+                          data_parallel=data_parallel_size,
+                          expert_parallel=enable_expert_parallel, gpu_layers=n_gpu_layers)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:
         defaults.discard("precision")  # the file's own precision, not a default
     if adv.precision_source:

@@ -33,6 +33,8 @@ FACTS: dict[str, tuple[str, str]] = {
     "runs": ("bool", "the runtime runs the format on this card (advisor.plans.runtimes)"),
     "flash_attn": ("bool", "llama.cpp flash attention (--flash-attn; on unless turned off; other "
                            "runtimes use their own attention kernels)"),
+    "ram_fits": ("bool", "system RAM holds what the question puts there (true unless --n-gpu-layers "
+                         "leaves more layers in RAM than --ram-gb holds)"),
 }
 # Facts every situation has (rule validation relies on it; tests check it over the KB).
 ALWAYS = set(FACTS)
@@ -53,6 +55,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         "task": q.work.task,
         "runtime": q.work.runtime,
         "flash_attn": q.work.flash_attn,
+        "ram_fits": pl.offload is None or pl.offload.ram_fits,
     })
     if q.work.task != "inference":
         f["runs"] = True  # the training stack (PyTorch) runs on every card fine-tuning sizes

@@ -26,8 +26,8 @@ TOGETHER = [{"fit_max_context_tokens", "fit_max_batch"}]
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:
-    if not pl.fits:
-        return
+    if not pl.fits or pl.offload is not None:
+        return  # with -ngl N the headroom is better spent on layers (the gpu-layers plan)
     # the longest context: advisor/facts/memory.py (run before this) searched it, same margin
     f["fit_max_context_tokens"] = max(q.work.context_tokens, f["max_context_tokens"])
     room = pl.available_bytes - pl.margin_bytes

@@ -12,8 +12,15 @@ FACTS: dict[str, tuple[str, str]] = {
     "placement_per_gpu_bytes": ("int", "bytes on the busiest GPU"),
     "ram_bytes": ("int", "system RAM assumed or given (--ram-gb)"),
     "ram_bandwidth_gb_s": ("float", "system RAM bandwidth assumed or given (--ram-bandwidth)"),
+    "n_gpu_layers": ("int", "llama.cpp --n-gpu-layers as asked: layers on the GPU as llama.cpp counts "
+                            "them (the output layer is the last, layers + 1)"),
+    "offload_cpu_layers": ("int", "with --n-gpu-layers N <= layers: repeating layers in system RAM "
+                                  "(the output layer is there too)"),
+    "offload_ram_bytes": ("int", "with --n-gpu-layers N <= layers: system RAM those layers, the "
+                                 "output layer and the token embeddings need"),
 }
-ALWAYS = set(FACTS)
+ALWAYS = set(FACTS) - {"n_gpu_layers", "offload_cpu_layers", "offload_ram_bytes"}
+TOGETHER = [{"offload_cpu_layers", "offload_ram_bytes"}]
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:
@@ -22,3 +29,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
              placement_pipeline_stages=s.pipeline_stages, placement_nodes=s.nodes,
              placement_per_gpu_bytes=s.per_gpu_bytes,
              ram_bytes=q.work.ram_bytes, ram_bandwidth_gb_s=float(q.work.ram_bandwidth_gb_s))
+    if q.work.gpu_layers is not None:
+        f["n_gpu_layers"] = q.work.gpu_layers
+    if pl.offload is not None:
+        f.update(offload_cpu_layers=pl.offload.cpu_layers, offload_ram_bytes=pl.offload.ram_bytes)

@@ -28,14 +28,17 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         return
     f["decode_tokens_per_s"] = round(pl.decode_tokens_per_s(), 2)
     f["decode_tokens_per_s_full_context"] = round(pl.decode_tokens_per_s(full_context=True), 2)
-    bw = pl.bandwidth_gb_s * (pl.split.tensor_parallel if pl.split else 1)
-    f["decode_roofline_tokens_per_s"] = round(decode_roofline_tokens_per_s(
-        pl.decode_bytes_per_token_empty, bw), 2)
+    if pl.offload is not None:  # -ngl N: the GPU's layers at its bandwidth, the rest at RAM's
+        f["decode_roofline_tokens_per_s"] = round(pl.offload.decode_roofline_tokens_per_s, 2)
+    else:
+        bw = pl.bandwidth_gb_s * (pl.split.tensor_parallel if pl.split else 1)
+        f["decode_roofline_tokens_per_s"] = round(decode_roofline_tokens_per_s(
+            pl.decode_bytes_per_token_empty, bw), 2)
     pp = pl.prefill_tokens_per_s()
     if pp is not None:
         f["prefill_tokens_per_s"] = round(pp, 1)
         f["time_to_first_token_s"] = round(pl.time_to_first_token_s(), 3)
-    cap = serving_capacity(pl)
+    cap = serving_capacity(pl) if pl.offload is None else None
     if cap is not None:
         f["serving_max_sequences"] = cap.sequences
         f["serving_total_tokens_per_s"] = round(cap.total_tokens_per_s, 1)

@@ -148,6 +148,21 @@ class QualityScore(_Entry):
         return (self.benchmark, self.evaluator, self.setting.lower())
 
 
+@dataclass(frozen=True, kw_only=True)
+class Licence(_Entry):
+    """The licence the weights are published under: `id`, its SPDX identifier where SPDX lists
+    it (Apache-2.0, MIT, CC-BY-NC-4.0), else its name as the publisher writes it ("EXAONE AI
+    Model License Agreement 1.2 - NC"); `commercial` false where it does not allow commercial
+    use; the page it was read from. Like a score, a licence is its own source (`sources` does not
+    name it). Optional: an entry without one says nothing about its licence."""
+    # letters, digits, spaces and . , + ( ) / _ - only: it is quoted in advisories as it stands
+    id: Annotated[str, Field(min_length=2, max_length=80,
+                             pattern=r"^[A-Za-z0-9][A-Za-z0-9 .,+()/_-]*[A-Za-z0-9)]$")]
+    commercial: bool
+    source: Annotated[str, Field(pattern=URL_PATTERN)]
+    note: Optional[str] = None
+
+
 def _check_sources(entry, fact_fields: list[str], optional: tuple[str, ...] = ()) -> None:
     """Every fact field that is set has a source; a source names only fact fields (or an
     `optional` one: a field that may cite a source without needing one, as aliases may)."""
@@ -412,6 +427,17 @@ class Model(_Entry):
     # 4), so it bounds the text count from above rather than equalling it.
     vision_tower_excluded: bool = False
     published_parameters_include_vision: bool = False
+    # How transformers and vLLM load the checkpoint where the defaults do not: a checkpoint
+    # with a vision encoder loads through its ConditionalGeneration class, which transformers'
+    # AutoModelForImageTextToText maps (transformers 5.24.0 models/auto/modeling_auto.py;
+    # mistral3, qwen2_5_vl and qwen3_vl are not in its causal-LM mapping at all);
+    # trust_remote_code: the repo ships its own modeling code (Phi-3.5-vision); transformers_repo:
+    # a transformers-format copy where instruct_repo is in another format; mistral_format:
+    # instruct_repo holds Mistral's own format (params.json, consolidated.safetensors, tekken.json)
+    # only: vLLM needs --tokenizer-mode mistral (its config and load formats are detected).
+    trust_remote_code: bool = False
+    transformers_repo: Annotated[Optional[str], Field(pattern=REPO_PATTERN)] = None
+    mistral_format: bool = False
     # The checkpoint as published (issue 17: the baseline of every advisory): the precision of
     # the released weights (a precision name: bf16 for Llama 3, fp8 for DeepSeek V3, mxfp4 for
     # gpt-oss), the instruction-tuned repo people chat with, the publisher's and well-known
@@ -432,9 +458,16 @@ class Model(_Entry):
     # split attn_k_b / attn_v_b tensors, so its llama.cpp engine caches per-head K and V rather
     # than the latent (Architecture.mla_per_head_cache): asked by an Ollama name, it is sized so.
     ollama_mla_per_head_cache: bool = False
+    # The gguf_repos whose files of this latent-attention model were converted before llama.cpp
+    # PR 12801 (April 2025: no attn_k_b / attn_v_b), so llama.cpp caches per-head K and V when it
+    # loads them (Architecture.mla_per_head_cache): plans that download them are sized so, and a
+    # file made with current llama.cpp (latent cache) is offered beside them.
+    gguf_repos_per_head_cache: list[Annotated[str, Field(pattern=REPO_PATTERN)]] = _list()
     # Published quality measures (issue 13), each with its own source and date; see
     # QualityScore and docs/kb.md "Quality". Not named by `sources`.
     quality: list[QualityScore] = _list()
+    # The licence of the published weights (Licence; docs/kb.md "Licence"), with its own source.
+    licence: Optional[Licence] = None
     sources: Annotated[list[Source], Field(min_length=1)]
 
     def quality_scores(self, benchmark: str = PRIMARY_BENCHMARK) -> list[QualityScore]:
@@ -456,6 +489,15 @@ class Model(_Entry):
         return None
 
     @property
+    def transformers_auto_class(self) -> str:
+        """The transformers Auto class that loads this checkpoint: AutoModelForImageTextToText
+        for a checkpoint with a vision encoder (its ConditionalGeneration class) unless the repo
+        ships its own code, else AutoModelForCausalLM."""
+        if self.vision_tower_excluded and not self.trust_remote_code:
+            return "AutoModelForImageTextToText"
+        return "AutoModelForCausalLM"
+
+    @property
     def context_limit(self) -> int:
         """The longest context in tokens the model is published for: the advertised one where
         the publisher gives more than config.json's max_position_embeddings (Command R: 131,072
@@ -465,7 +507,9 @@ class Model(_Entry):
     def __post_init__(self) -> None:
         _check_sources(self, ["architecture", "published_parameters", "published_active_parameters",
                               "native_precision", "instruct_repo", "checkpoints", "gguf_repos",
-                              "advertised_context", "ollama_quant", "ollama_mla_per_head_cache"],
+                              "advertised_context", "ollama_quant", "ollama_mla_per_head_cache",
+                              "trust_remote_code", "transformers_repo", "mistral_format",
+                              "gguf_repos_per_head_cache"],
                       optional=("aliases",))
         if self.ollama_quant is not None:
             from advisor.errors import AdvisorError
@@ -478,6 +522,12 @@ class Model(_Entry):
                 raise ValueError(f"ollama_quant: {exc}") from None
         if self.ollama_mla_per_head_cache and not self.architecture.kv_lora_rank:
             raise ValueError("ollama_mla_per_head_cache is for a multi-head latent attention model")
+        if self.gguf_repos_per_head_cache:
+            if not self.architecture.kv_lora_rank:
+                raise ValueError("gguf_repos_per_head_cache is for a multi-head latent attention model")
+            stray = [r for r in self.gguf_repos_per_head_cache if r not in self.gguf_repos]
+            if stray:
+                raise ValueError(f"gguf_repos_per_head_cache names {stray[0]}, which is not in gguf_repos")
         if self.published_active_parameters and not self.architecture.experts_total:
             raise ValueError("published_active_parameters is for a mixture of experts")
         if self.published_parameters_include_vision and not self.vision_tower_excluded:

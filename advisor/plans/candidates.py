@@ -14,7 +14,7 @@ from typing import Iterator
 
 from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model
 from advisor.kb.store import KnowledgeBase
-from advisor.plans.evaluate import Ask
+from advisor.plans.evaluate import Ask, loaded_architecture
 from advisor.plans.plan import Candidate
 from advisor.plans.publishers import gguf_repo_for
 from advisor.plans.runtimes import cannot_run, runs_on
@@ -82,7 +82,38 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
             continue
         seen.add(p.name)
         keep.append((p, repo))
+        if repo is not None and runtime == "llama.cpp" and cache_per_head(model, runtime, repo):
+            # the published files cache per-head K and V: the same type made with current
+            # llama.cpp caches the latent, a plan of its own
+            keep.append((p, None))
     return keep
+
+
+def cache_per_head(model: Model, runtime: str, repo: str | None, own_file: bool = False) -> bool:
+    """Whether the file or checkpoint a plan loads caches per-head K and V rather than multi-head
+    latent attention's latent row (advisor.sizing.kv_cache). False for models without latent
+    attention.
+
+    - own_file (llama.cpp loading the file the question names: a GGUF path, or Ollama's file of
+      the tag asked): that file's layout, which the asked model carries
+      (Architecture.mla_per_head_cache, from the GGUF's tensors or Model.ollama_mla_per_head_cache);
+    - llama.cpp downloading `repo`: per head where the KB lists the repo's files as converted
+      before llama.cpp PR 12801 (Model.gguf_repos_per_head_cache);
+    - llama.cpp with a file to make (repo None): the latent: convert_hf_to_gguf.py has written
+      attn_k_b / attn_v_b since PR 12801 (April 2025), and llama.cpp then caches the latent;
+    - vLLM: the latent (its MLA backends cache kv_lora_rank + rope values a token a layer from
+      the Hugging Face checkpoint);
+    - transformers: per head: DeepseekV3Attention expands the latent through kv_b_proj and caches
+      the per-head key (qk_nope + qk_rope) and value (v_head_dim) states (huggingface/transformers,
+      src/transformers/models/deepseek_v3/modeling_deepseek_v3.py, past_key_values.update)."""
+    a = model.architecture
+    if not (a.kv_lora_rank and a.qk_rope_head_dim):
+        return False
+    if runtime == "llama.cpp":
+        if own_file:
+            return a.mla_per_head_cache
+        return repo is not None and repo in model.gguf_repos_per_head_cache
+    return runtime == "transformers"
 
 
 def _has_bf16(gpu: GPU) -> bool:
@@ -119,40 +150,74 @@ def kv_ladder(runtime: str, asked: str, a: Architecture) -> tuple[str, ...]:
 
 def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_kv: str,
         placements=("gpu",), floor: str | None = None,
-        raise_share: bool = True) -> Iterator[list[Candidate]]:
+        raise_share: bool = True, own: Precision | None = None,
+        remake: bool = False) -> Iterator[list[Candidate]]:
     """Lever sets on `n` x `gpu`: each a list of candidates that differ only in the KV cache
     (kv_ladder order) and, for vLLM, in its share of each GPU: at each KV precision vLLM's
     default --gpu-memory-utilization, then the most the card allows (vllm_max_utilization),
     unless the question named a share (raise_share False). floor: the last GGUF type of the
-    ladder to offer (None: all of it)."""
+    ladder to offer (None: all of it). own: instead of the formats, only the file the question
+    names, at its precision, with llama.cpp (Candidate.own_file); with remake, a file of that
+    precision made with current llama.cpp instead (its latent cache where the question's file
+    caches per head)."""
     raised = vllm_max_utilization(gpu) if raise_share else c.VLLM_GPU_MEMORY_UTILIZATION
     for rt in runtimes:
-        for p, repo in weight_formats(model, rt, gpu, floor):
+        if own is not None:
+            if rt != "llama.cpp" or cannot_run(rt, own, gpu, model):
+                continue
+            formats = [(own, None if remake or own.family != "gguf" else gguf_repo_for(model, own))]
+        else:
+            formats = weight_formats(model, rt, gpu, floor)
+        mine = own is not None and not remake
+        for p, repo in formats:
+            per_head = cache_per_head(model, rt, repo, mine)
+            a = loaded_architecture(model.architecture, per_head)
             for where in placements:
                 if where != "gpu" and (rt != "llama.cpp" or n != 1 or gpu.unified_memory):
                     continue
                 if where == "moe-offload" and not model.architecture.experts_total:
                     continue
                 shares = (None, raised) if rt == "vllm" and raised > c.VLLM_GPU_MEMORY_UTILIZATION else (None,)
-                yield [Candidate(path, model, p, rt, kv, gpu, n, where, owned, repo, share)
-                       for kv in kv_ladder(rt, asked_kv, model.architecture) for share in shares]
+                yield [Candidate(path, model, p, rt, kv, gpu, n, where, owned, repo, share,
+                                 per_head, mine)
+                       for kv in kv_ladder(rt, asked_kv, a) for share in shares]
 
 
 def as_asked(ask: Ask) -> Candidate:
+    """The question as asked. Its KV cache layout is the asked model's (the file the question
+    names, which the verdict sizes); where that is the latent but the published GGUFs of the
+    type cache per head, the plan makes the file rather than download one of them."""
     p = ask.precision
     repo = None
     if ask.runtime == "llama.cpp" and p.family == "gguf":
         repo = gguf_repo_for(ask.model, p)
     elif ask.runtime != "llama.cpp":
         repo = next((ck.repo for ck in ask.model.checkpoints if ck.precision == p.name), None)
+    own = ask.runtime == "llama.cpp"
+    per_head = cache_per_head(ask.model, ask.runtime, repo, own_file=own)
+    if own and not per_head and cache_per_head(ask.model, ask.runtime, repo):
+        repo = None
+    n = ask.work.gpu_layers  # llama.cpp -ngl N <= layers: that split (advisor.sizing.offload)
+    where = "offload" if n is not None and n <= ask.model.architecture.layers else "gpu"
     return Candidate("as-asked", ask.model, p, ask.runtime, ask.work.kv_cache_dtype, ask.gpu,
-                     ask.gpu_count, "gpu", True, repo)
+                     ask.gpu_count, where, True, repo, None, per_head,
+                     own and ask.own_file == p.name)
+
+
+def _own(ask: Ask) -> Precision | None:
+    """The precision of the question's own per-head file, where plans may keep it."""
+    return parse_precision(ask.own_file) if ask.own_file else None
 
 
 def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:
-    """Everything on the GPUs given, the whole GGUF ladder down to 1 bit."""
+    """Everything on the GPUs given, the whole GGUF ladder down to 1 bit (and, where the file
+    the question names caches per head (Ask.own_file), that file and one of its precision made
+    with current llama.cpp)."""
     yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, raise_share=not ask.utilization_asked)
+    for remake in (False, True) if ask.own_file else ():
+        yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
+                       ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake)
 
 
 def offloaded(ask: Ask) -> Iterator[list[Candidate]]:
@@ -161,6 +226,10 @@ def offloaded(ask: Ask) -> Iterator[list[Candidate]]:
     yield from _on("your-hardware", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, ("offload", "moe-offload"),
                    raise_share=not ask.utilization_asked)
+    for remake in (False, True) if ask.own_file else ():
+        yield from _on("your-hardware", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
+                       ask.work.kv_cache_dtype, ("offload", "moe-offload"), raise_share=False,
+                       own=_own(ask), remake=remake)
 
 
 def another_model(ask: Ask, model: Model) -> Iterator[list[Candidate]]:
@@ -252,6 +321,28 @@ def better_models(model: Model, kb: KnowledgeBase, limit: int = BETTER_MODELS) -
             if n < size:
                 found.append((-q.score, -n, m.id, m))
     return [m for *_, m in sorted(found)[:limit]]
+
+
+def ranking_score(model: Model, asked: Model, kb: KnowledgeBase) -> float | None:
+    """The published score the objective's model_score ranks `model` by on `asked`'s
+    another-model path: its PRIMARY_BENCHMARK score of the variant of `asked`'s
+    (evaluate.compared_score); where it has none, the best such score of its smaller siblings
+    (KB `siblings`, either way round), as a lower bound: a larger model of one family and
+    release scores at least what its smaller siblings score (Qwen3 30B-A3B has no score in the
+    KB, Qwen3 1.7B has 43.7: the 30B-A3B is not ranked below the 1.7B for lack of one). None:
+    neither has one."""
+    from advisor.plans.evaluate import compared_score
+
+    own = compared_score(model, asked)
+    if own is not None:
+        return own.score
+    size = parameter_count(model.architecture)
+    family = set(model.siblings) | {m.id for m in kb.all_models() if model.id in m.siblings}
+    known = kb.models.by_id
+    floors = [q.score for sid in sorted(family) if sid in known
+              for s in (known[sid],) if parameter_count(s.architecture) < size
+              for q in (compared_score(s, asked),) if q is not None]
+    return max(floors, default=None)
 
 
 def other_models(ask: Ask, kb: KnowledgeBase) -> list[Model]:

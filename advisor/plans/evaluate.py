@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model
+from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model, with_fields
 from advisor.plans import commands as cmd
 from advisor.plans.objective import Objective
 from advisor.plans.plan import Candidate, Plan
@@ -25,6 +25,7 @@ from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.tensors import parameter_count
+from advisor.sizing.vllm_parallel import layout_problem, uses_layout
 from advisor.sizing.weights import weights_bytes
 from advisor.sizing.workload import Workload
 
@@ -42,6 +43,11 @@ class Ask:
     prefer: str
     repo: str | None = None    # a repository the user named (e.g. a base checkpoint)
     utilization_asked: bool = False  # --gpu-memory-utilization given: every vLLM plan keeps it
+    # The precision of the file the question names (a GGUF path, or Ollama's file of the tag
+    # asked) where that file caches a latent-attention model per head (the model's
+    # Architecture.mla_per_head_cache): plans on your hardware may keep that file (sized per
+    # head) or make a current one (sized with the latent). None otherwise.
+    own_file: str | None = None
 
     @staticmethod
     def of(model: Model, gpu: GPU, gpus: int, work: Workload, precision: Precision | None = None,
@@ -51,6 +57,30 @@ class Ask:
         p = precision or parse_precision(model.native_precision or "bf16")
         rt = runtime or default_runtime(p, gpu)
         return Ask(model, gpu, gpus, p, rt, runtime is not None, replace(work, runtime=rt), prefer)
+
+
+def loaded_architecture(a: Architecture, per_head: bool) -> Architecture:
+    """`a` with the KV cache layout of the file a plan loads (Candidate.mla_per_head_cache)."""
+    return a if a.mla_per_head_cache == per_head else replace(a, mla_per_head_cache=per_head)
+
+
+_LOADED: dict = {}
+
+
+def loaded_model(model: Model, per_head: bool) -> Model:
+    """The model as a plan loads it: `model` with the KV cache layout of the plan's file or
+    checkpoint (Candidate.mla_per_head_cache), the same object while asked again (sizing
+    memoises on it). `model` itself where the layout is its own."""
+    if model.architecture.mla_per_head_cache == per_head:
+        return model
+    hit = _LOADED.get(id(model))
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    if len(_LOADED) >= 4096:
+        _LOADED.clear()
+    out = with_fields(model, architecture=loaded_architecture(model.architecture, per_head))
+    _LOADED[id(model)] = (model, out)
+    return out
 
 
 def bits_per_weight(model: Model, p: Precision) -> float:
@@ -104,12 +134,14 @@ def _batch_tokens_per_s(pl: Placement, single: float) -> float:
 def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixed: bool) -> int | None:
     """The context the plan runs: as asked if it fits; else (unless fixed) the longest that fits,
     a multiple of 256, at least the objective's floor (or the context asked, if shorter)."""
-    m, g, n = cand.model, cand.gpu, cand.gpu_count
+    m, g, n = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count
     available = g.usable_memory_bytes * n
     margin = fit_margin_bytes(n)
     asked = min(work.context_tokens, m.context_limit)
-    if available - margin < model_weights_bytes(m, cand.precision):
-        return None   # the weights alone do not fit: no context does (KV and overhead add to them)
+    if work.gpu_layers is None and available - margin < model_weights_bytes(m, cand.precision):
+        # every weight on the GPUs (no -ngl) and they alone do not fit: no context does (KV and
+        # overhead add to them; data-parallel replicas only add more)
+        return None
     if available - memory_total_bytes(m, cand.precision, work, n, asked, work.kv_cache_dtype, g) >= margin:
         return asked
     if fixed:
@@ -132,7 +164,8 @@ class Sized:
                  "quality", "quality_class", "usable", "speed_band", "good_quality", "nodes",
                  "parameters", "usd_per_hour", "usd_per_million_tokens", "levers", "changes",
                  "checkpoint", "cpu_offload_layers", "moe_cpu_layers", "flash_attn",
-                 "gpu_memory_utilization")
+                 "gpu_memory_utilization", "mla_per_head_cache", "own_file", "model_score",
+                 "n_gpu_layers")
 
     @property
     def quality_loss_pct(self) -> float:
@@ -142,7 +175,8 @@ class Sized:
     def identity(self) -> tuple:
         return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
-                self.moe_cpu_layers, self.checkpoint)
+                self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
+                self.n_gpu_layers)
 
     def on(self, path: str, changes: tuple, levers: int) -> "Sized":
         new = object.__new__(Sized)
@@ -164,19 +198,38 @@ def _work_as(work: Workload, runtime: str, kv_cache_dtype: str, share: float | N
     return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=share)
 
 
+def _layout(work: Workload) -> bool:
+    return uses_layout(work.runtime, work.data_parallel, work.expert_parallel)
+
+
+def layout_runs(work: Workload, a: Architecture, gpus: int) -> bool:
+    """Whether a plan on `gpus` GPUs can keep the data/expert-parallel layout asked (vLLM's
+    --data-parallel-size must divide the count, TP = gpus / DP must split the heads, expert
+    parallel needs routed experts); True when none was asked."""
+    if work.data_parallel == 1 and not work.expert_parallel:
+        return True
+    if work.runtime != "vllm":
+        return False
+    return layout_problem(a, gpus, work.data_parallel, work.expert_parallel) is None
+
+
 def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Sized | None:
     """The numbers the objective ranks a candidate by (fit, context, decode speed at an empty
     cache, quality, price), or None when it does not fit: memory_total_bytes for the fit, the
     decode roofline of its split for the speed, no Placement."""
-    m, g, n, p = cand.model, cand.gpu, cand.gpu_count, cand.precision
+    m, g, n, p = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count, cand.precision
     work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization)
     a = m.architecture
+    if not layout_runs(work, a, n):
+        return None
     cpu_layers = moe_layers = 0
+    off = None
     if cand.placement == "gpu":
         ctx = _context_for(cand, ask, obj, work, fixed_context)
         if ctx is None:
             return None
-        decode = 1.0 / empty_decode_seconds(m, g, p, cand.runtime, n)
+        decode = 1.0 / empty_decode_seconds(m, g, p, cand.runtime, n,
+                                            work.data_parallel if _layout(work) else 1)
         if work.batch > 1 and cand.path == "rent":
             tokens_s = _batch_tokens_per_s(place(m, g, p, replace(work, context_tokens=ctx), n,
                                                  detail=False), decode)
@@ -186,7 +239,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
         ctx = min(work.context_tokens, m.context_limit)
         w = replace(work, context_tokens=ctx)
         off = plan_offload(m, g, p, w) if cand.placement == "offload" else plan_expert_offload(m, g, p, w)
-        if off is None or not off.ram_fits:
+        if not _offload_fits(off, g):
             return None
         decode = tokens_s = off.decode_tokens_per_s
         cpu_layers = getattr(off, "cpu_layers", 0)
@@ -207,9 +260,31 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.usd_per_hour, s.usd_per_million_tokens = usd_h, usd_mtok
     s.levers, s.changes, s.checkpoint = 0, (), cand.checkpoint
     s.cpu_offload_layers, s.moe_cpu_layers = cpu_layers, moe_layers
+    s.n_gpu_layers = off.gpu_layers if cand.placement == "offload" else None
     s.flash_attn = work.flash_attn
     s.gpu_memory_utilization = work.gpu_memory_utilization if cand.runtime == "vllm" else None
+    s.mla_per_head_cache, s.own_file = cand.mla_per_head_cache, cand.own_file
+    s.model_score = own_score(m)
     return s
+
+
+def own_score(m: Model) -> float | None:
+    """A plan's model_score on a path that keeps the model: the model's preferred published
+    PRIMARY_BENCHMARK score (percent; None: none), the same for every plan of the path, so it
+    ranks nothing there (it ranks plans of different paths that one rule offers). The
+    another-model path replaces it (advisor.plans.planner._other_models: compared_score)."""
+    q = m.quality_score(PRIMARY_BENCHMARK)
+    return q.score if q is not None else None
+
+
+def compared_score(other: Model, asked: Model):
+    """`other`'s published PRIMARY_BENCHMARK score (a QualityScore) of the variant of `asked`'s
+    preferred score (instruct against instruct, thinking against thinking, base against base, as
+    candidates.better_models compares them), or None: when either has none of it."""
+    mine = asked.quality_score(PRIMARY_BENCHMARK)
+    if mine is None:
+        return None
+    return other.quality_score(PRIMARY_BENCHMARK, variant=mine.variant)
 
 
 def baseline(ask: Ask) -> Ask:
@@ -218,20 +293,22 @@ def baseline(ask: Ask) -> Ask:
     that ranking prefers the checkpoint as published. Plans run llama.cpp with flash attention
     on, its default: with it off (asked), turning it on is one of a plan's changes."""
     native = parse_precision(ask.model.native_precision or "bf16")
-    if native.name == ask.precision.name and ask.work.flash_attn:
+    if native.name == ask.precision.name and ask.work.flash_attn and ask.work.gpu_layers is None:
         return ask
     rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
     return replace(ask, precision=native, runtime=rt,
-                   work=replace(ask.work, runtime=rt, flash_attn=True))
+                   work=replace(ask.work, runtime=rt, flash_attn=True, gpu_layers=None))
 
 
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
     """The plan's numbers: what depends only on the candidate and the workload (ask.work,
     ask.prefer and ask.repo), not on the question's model, format or cards; the planner adds
     what it changes from the question (changes_from) and memoises this part across questions."""
-    m, g, n, p = cand.model, cand.gpu, cand.gpu_count, cand.precision
+    m, g, n, p = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count, cand.precision
     work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization)
     a = m.architecture
+    if not layout_runs(work, a, n):
+        return None
     off = None
     if cand.placement == "gpu":
         ctx = _context_for(cand, ask, obj, work, fixed_context)
@@ -252,9 +329,9 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
             off = plan_offload(m, g, p, work)
         else:
             off = plan_expert_offload(m, g, p, work)
-        if off is None or not off.ram_fits:
+        if not _offload_fits(off, g):
             return None
-        pl = place(m, g, p, work, 1, detail=False)
+        pl = place(m, g, p, replace(work, gpu_layers=None), 1, detail=False)
         decode = off.decode_tokens_per_s
         decode_full = getattr(off, "decode_tokens_per_s_full_context", 0.0) or decode
         prefill, total, split = None, off.gpu_bytes, pl.split
@@ -278,6 +355,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         native=native, checkpoint=cand.checkpoint, kv_cache_dtype=work.kv_cache_dtype,
         context_tokens=work.context_tokens, batch=work.batch, runtime=cand.runtime, gpu=g,
         gpu_count=n, nodes=nodes, split=split.kind, tensor_parallel=split.tensor_parallel,
+        data_parallel=split.data_parallel, expert_parallel=split.expert_parallel,
         pipeline_parallel=split.pipeline_stages, cpu_offload_layers=cpu_layers,
         moe_cpu_layers=moe_layers, owned=cand.owned, weights_bytes=pl.weights_bytes,
         kv_cache_bytes=pl.kv_cache_bytes, total_bytes=total,
@@ -286,9 +364,26 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         prefill_tokens_per_s=prefill, usd_per_hour=usd_h, usd_per_million_tokens=usd_mtok,
         price_note=price_note, quality=q, quality_class=qclass, flash_attn=work.flash_attn,
         gpu_memory_utilization=work.gpu_memory_utilization if cand.runtime == "vllm" else None,
+        n_gpu_layers=off.gpu_layers if cand.placement == "offload" else None,
         quality_class_name=obj.class_names[qclass],
+        mla_per_head_cache=cand.mla_per_head_cache, own_file=cand.own_file,
         usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
-        good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes))
+        good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes),
+        model_score=own_score(m))
+
+
+def _offload_fits(off, g: GPU) -> bool:
+    """An offload split runs: its GPU part leaves llama.cpp's margin free (a split the planner
+    chose always does; a user's -ngl may not) and system RAM holds the rest."""
+    return (off is not None and off.ram_fits
+            and off.gpu_bytes <= g.usable_memory_bytes - fit_margin_bytes())
+
+
+def lever_count(plan, ask: Ask, changes: list[str] | tuple, cand: Candidate) -> int:
+    """How many things a plan (or Sized) changes from the question, for ranking: its changes, and
+    one more for a GGUF file to make; the latent cache that a file made with current llama.cpp
+    (or vLLM) brings is a consequence, not one more change."""
+    return len(changes) - int(_latent_change(plan, ask) is not None) + _file_to_make(cand)
 
 
 def _file_to_make(cand: Candidate) -> int:
@@ -302,7 +397,8 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     the card asked: it is not the user's."""
     out = []
     if plan.model.id != ask.model.id:
-        out.append(f"another model ({plan.model.name}{_scores(plan.model, ask.model)})")
+        out.append(f"another model ({plan.model.name}{_scores(plan.model, ask.model)}"
+                   f"{_licence(plan.model)})")
     if plan.precision.name != ask.precision.name:
         out.append(f"weights at {plan.precision.name}")
     if plan.runtime == "llama.cpp" and plan.flash_attn and not ask.work.flash_attn:
@@ -314,7 +410,10 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
         out.append(f"vLLM's share of each GPU {share:.2f}")
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
         out.append(f"context {plan.context_tokens:,} tokens")
-    if plan.offload:
+    asked_layers = ask.work.gpu_layers
+    if asked_layers is not None and asked_layers <= ask.model.architecture.layers:
+        out += _layer_changes(plan, asked_layers)  # the user asked for a split: it is no change
+    elif plan.offload:
         out.append("part of the model in system RAM")
     if plan.path == "rent":
         out.append(f"rented {plan.gpu_count} x {plan.gpu.name}")
@@ -324,53 +423,136 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
         out.append(f"{plan.gpu_count} cards")
     if ask.runtime_asked and plan.runtime != ask.runtime:
         out.append(f"runtime {RUNTIME_NAMES[plan.runtime]}")
+    latent = _latent_change(plan, ask)
+    if latent:
+        out.append(latent)
     return out
 
 
-def _per_head_cache_note(a: Architecture, work: Workload) -> str:
-    """What a GGUF with the latent cache saves against one caching per-head K and V."""
-    latent = replace(a, mla_per_head_cache=False)
+def _layer_changes(plan: Plan, asked: int) -> list[str]:
+    """What a plan changes in where the layers sit, from a question that gave -ngl `asked`."""
+    if plan.n_gpu_layers is not None:
+        if plan.n_gpu_layers == asked:
+            return []
+        more = plan.n_gpu_layers - asked
+        return [f"{plan.n_gpu_layers} layers on the GPU (-ngl {plan.n_gpu_layers}), {abs(more)} "
+                f"{'more' if more > 0 else 'fewer'} than asked"]
+    if plan.moe_cpu_layers:
+        return [f"every layer on the GPU but the routed experts of {plan.moe_cpu_layers} layers "
+                f"(--n-cpu-moe {plan.moe_cpu_layers})"]
+    where = f"every layer on the GPU{'s' if plan.gpu_count > 1 else ''}"
+    if plan.runtime == "llama.cpp":
+        return [f"{where} (-ngl {plan.model.architecture.layers + 1})"]
+    return [where]
+
+
+def _latent_change(plan: Plan, ask: Ask) -> str | None:
+    """Where the question names a file that caches a latent-attention model per head and the
+    plan loads one that caches the latent (a GGUF made with current llama.cpp, or vLLM's MLA
+    over the Hugging Face checkpoint): that change in words, with the KV cache it saves at the
+    plan's context and KV precision."""
+    a = plan.model.architecture
+    if (plan.mla_per_head_cache or not a.kv_lora_rank or plan.model.id != ask.model.id
+            or not ask.model.architecture.mla_per_head_cache):
+        return None
+    work = (plan.context_tokens, ask.work.batch, plan.kv_cache_dtype, plan.runtime)
+    small = kv_cache_bytes(loaded_architecture(a, False), *work)
+    big = kv_cache_bytes(loaded_architecture(a, True), *work)
+    if plan.runtime == "llama.cpp":
+        what = "a GGUF converted with current llama.cpp, which caches the latent"
+    else:
+        what = f"{RUNTIME_NAMES[plan.runtime]}'s latent cache"
+    return f"{what} (KV {small / 1e9:.2f} GB, not {big / 1e9:.2f} GB per head)"
+
+
+def _per_head_cache_note(a: Architecture, work: Workload, own_file: bool) -> str:
+    """What a GGUF with the latent cache saves against this plan's file, which caches per-head
+    K and V."""
+    latent = loaded_architecture(a, False)
     per_head, small = (kv_cache_bytes(x, work.context_tokens, work.batch, work.kv_cache_dtype,
-                                      "llama.cpp") for x in (a, latent))
-    return (f"prefer a GGUF converted with llama.cpp since April 2025 (PR 12801: it holds "
-            f"attn_k_b / attn_v_b), whose KV cache is the latent, {small / 1e9:.2f} GB at this "
-            f"context; files without them (Ollama's, and any converted earlier) cache per-head K "
-            f"and V, {per_head / 1e9:.2f} GB, as sized here")
+                                      "llama.cpp") for x in (loaded_architecture(a, True), latent))
+    which = "the file asked about predates" if own_file else "these files predate"
+    return (f"{which} llama.cpp PR 12801 (April 2025: no attn_k_b / attn_v_b), so llama.cpp "
+            f"caches per-head K and V, {per_head / 1e9:.2f} GB at this context, as sized here; "
+            f"a GGUF converted since caches the latent, {small / 1e9:.2f} GB")
+
+
+def _make_gguf_note(m: Model, p: Precision, name: str, ask: Ask) -> str:
+    """How to make the GGUF a plan loads: download the Hugging Face checkpoint, convert it with
+    current llama.cpp (convert_hf_to_gguf.py, which writes attn_k_b / attn_v_b), then quantize to
+    p. The names are new ones (cmd.gguf_file latent=True): an older file of the type, caching per
+    head, may sit under the usual name."""
+    repo = (ask.repo if m.id == ask.model.id else None) or cmd.hf_repo(m)
+    folder = repo.split("/", 1)[1] if repo else "MODEL_DIR"
+    get = f"`hf download {repo} --local-dir {folder}`, then " if repo else ""
+    where = "" if repo else " (MODEL_DIR: the model's Hugging Face checkpoint)"
+    if p.family == "float":
+        return (f"make {name} with current llama.cpp: {get}`python convert_hf_to_gguf.py {folder} "
+                f"--outtype {p.name} --outfile {name}`{where}")
+    f16 = cmd.gguf_file(m, parse_precision("bf16"), latent=True)
+    return (f"make {name} with current llama.cpp: {get}`python convert_hf_to_gguf.py {folder} "
+            f"--outtype bf16 --outfile {f16}`, then `llama-quantize {f16} {name} {p.name}`{where}")
 
 
 def _scores(other: Model, asked: Model) -> str:
     """', MMLU-Pro 69 against 66.4 as published' where both models have a published score."""
-    a, b = other.quality_score(PRIMARY_BENCHMARK), asked.quality_score(PRIMARY_BENCHMARK)
+    a, b = compared_score(other, asked), asked.quality_score(PRIMARY_BENCHMARK)
     if a is None or b is None:
         return ""
     return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"
 
 
+def _licence(m: Model) -> str:
+    """'; licence X: not for commercial use' where the KB marks the model's licence
+    non-commercial (Model.licence), else ''."""
+    lic = m.licence
+    if lic is None or lic.commercial:
+        return ""
+    return f"; licence {lic.id}: not for commercial use"
+
+
 def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
              nodes: int) -> tuple[str | None, list[str]]:
-    m, p, g = cand.model, cand.precision, cand.gpu
+    m, p, g = loaded_model(cand.model, cand.mla_per_head_cache), cand.precision, cand.gpu
     notes: list[str] = []
     if cand.runtime == "llama.cpp":
         if nodes > 1:
             return None, ["llama.cpp runs one machine's GPUs (several machines need its RPC servers)"]
         gguf = cand.checkpoint if p.family == "gguf" else None
-        if m.architecture.mla_per_head_cache:
-            notes.append(_per_head_cache_note(m.architecture, work))
-        if gguf is None:
-            notes.append(f"a GGUF file at {p.name}: convert the checkpoint with llama.cpp's "
-                         "convert_hf_to_gguf.py" + ("" if p.family == "float" else " and llama-quantize"))
+        a = m.architecture
+        path = None
+        if cand.mla_per_head_cache:
+            notes.append(_per_head_cache_note(a, work, cand.own_file))
+            inv = getattr(m, "weights_inventory", None)
+            if cand.own_file and inv is not None:
+                path = inv.source  # the GGUF the question names, as given
+        if cand.mla_per_head_cache and path is None and gguf is None:
+            # the question's own old-layout file (Ollama's), or one like it: not one to convert
+            where = (" (Ollama keeps its files as blobs under ~/.ollama/models, or $OLLAMA_MODELS)"
+                     if cand.own_file else "")
+            notes.append(f"-m {cmd.gguf_file(m, p)} stands for the file asked about{where}; a file "
+                         "converted now would cache the latent instead")
+        elif gguf is None and path is None:
+            if a.kv_lora_rank and not cand.mla_per_head_cache and (
+                    ask.model.architecture.mla_per_head_cache or m.gguf_repos_per_head_cache):
+                # a latent-cache file where older per-head files of the type exist: a new name
+                path = cmd.gguf_file(m, p, latent=True)
+                notes.append(_make_gguf_note(m, p, path, ask))
+            else:
+                notes.append(f"a GGUF file at {p.name}: convert the checkpoint with llama.cpp's "
+                             "convert_hf_to_gguf.py" + ("" if p.family == "float" else " and llama-quantize"))
         if off is None:
             return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
-                                    gpus=cand.gpu_count, gguf_repo=gguf,
+                                    gpus=cand.gpu_count, gguf_repo=gguf, path=path,
                                     flash_attn=work.flash_attn), notes
         if cand.placement == "offload":
             return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
-                                    gpu_layers=off.gpu_layers, gguf_repo=gguf,
+                                    gpu_layers=off.gpu_layers, gguf_repo=gguf, path=path,
                                     flash_attn=work.flash_attn), notes
         return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
-                                moe_cpu_layers=off.cpu_moe_layers, gguf_repo=gguf,
+                                moe_cpu_layers=off.cpu_moe_layers, gguf_repo=gguf, path=path,
                                 flash_attn=work.flash_attn), notes
-    repo = cand.checkpoint or (ask.repo if m is ask.model else None) or cmd.hf_repo(m)
+    repo = cand.checkpoint or (ask.repo if m.id == ask.model.id else None) or cmd.hf_repo(m)
     if repo is None:
         return None, ["no Hugging Face repository is known for this model"]
     if cand.runtime == "vllm":
@@ -381,10 +563,16 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
         if work.context_tokens > m.architecture.max_context:
             notes.append(cmd.long_context_note(m.architecture.max_context))
         if nodes > 1:
-            notes.append(cmd.ray_cluster_note(nodes))
+            notes.append(cmd.data_parallel_nodes_note(nodes, pl.split.tensor_parallel)
+                         if _layout(work) else cmd.ray_cluster_note(nodes))
         return cmd.vllm_serve(repo, work.context_tokens, work.batch, work.kv_cache_dtype,
                               tensor_parallel=pl.split.tensor_parallel,
                               pipeline_parallel=pl.split.pipeline_stages, quantize_fp8=quantize,
-                              share=share), notes
+                              share=share, mistral_format=m.mistral_format and repo == m.instruct_repo,
+                              data_parallel=pl.split.data_parallel,
+                              expert_parallel=pl.split.expert_parallel), notes
     dtype = half_fallback(g, m.native_precision or "bf16") or "bfloat16"
-    return cmd.transformers_snippet(repo, p, dtype), notes
+    if m.transformers_repo and repo == m.instruct_repo:
+        repo = m.transformers_repo
+    return cmd.transformers_snippet(repo, p, dtype, auto_class=m.transformers_auto_class,
+                                    trust_remote_code=m.trust_remote_code), notes

@@ -181,12 +181,15 @@ def command(model: Model, spec: FinetuneSpec, n: int) -> str:
     GPUs with DeepSpeed ZeRO or FSDP (accelerate's --use_deepspeed --zero_stage / --use_fsdp).
     https://huggingface.co/docs/trl/main/en/clis and
     https://huggingface.co/docs/accelerate/main/en/package_reference/cli"""
-    repo = model.instruct_repo or next((a for a in model.aliases if "/" in a), model.id)
+    repo = (model.transformers_repo or model.instruct_repo
+            or next((a for a in model.aliases if "/" in a), model.id))
     opt = {"adamw": "adamw_torch", "adamw-8bit": "adamw_bnb_8bit",
            "paged-adamw-8bit": "paged_adamw_8bit", "sgd": "sgd"}[spec.optimizer]
     args = [f"--model_name_or_path {repo}", "--dataset_name YOUR_DATASET",
             f"--max_length {spec.seq_len}", f"--per_device_train_batch_size {spec.micro_batch}",
             f"--optim {opt}", "--bf16"]
+    if model.trust_remote_code:
+        args.append("--trust_remote_code")  # TRL's ModelConfig.trust_remote_code
     if spec.gradient_checkpointing:
         args.append("--gradient_checkpointing")
     if spec.uses_lora:

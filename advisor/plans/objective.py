@@ -7,7 +7,9 @@ plans by `Objective.key` and keeps the first; the rules then choose among the pa
 Every sort term is a monotone function of a plan's numbers (a class is a band of quality loss,
 `usable` a threshold on quality and speed), so the first plan of a path is never dominated on it:
 no other plan of the path has no more quality loss, no less speed, no more cost and no shorter
-context (tests/test_plans.py checks it over the KB).
+context (tests/test_plans.py checks it over the KB). model_score, another model's published
+score (rules/objective.yaml `model_score`), is monotone too: scores within tie_points of the
+path's best are raised to it, which never ranks a higher score below a lower one.
 """
 from __future__ import annotations
 
@@ -26,12 +28,15 @@ FILE_NAME = "objective.yaml"
 PREFERENCES = ("quality", "speed", "cost")
 SEVERE = "severe"
 # Plan attributes a sort term may name (all numbers or booleans on advisor.plans.plan.Plan).
-SORTABLE = ("usable", "context_tokens", "parameters", "good_quality", "speed_band", "quality_class",
-            "quality_loss_pct",
+SORTABLE = ("usable", "context_tokens", "model_score", "parameters", "good_quality", "speed_band",
+            "quality_class", "quality_loss_pct",
             "decode_tokens_per_s", "prefill_tokens_per_s", "usd_per_million_tokens",
             "usd_per_hour", "gpu_count", "nodes", "levers")
 _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
+# Optional keys (an objective file written before them still loads: its defaults below)
+_OPTIONAL = {"model_score"}
+_SCORE_KEYS = {"tie_points", "quality_class", "decode_tokens_per_s"}
 
 
 def _getter(attrs: list[str]):
@@ -52,6 +57,15 @@ class Usable:
 
 
 @dataclass(frozen=True)
+class ScoreTerm:
+    """How a plan's model_score is taken from its model's published score (objective.yaml
+    `model_score`)."""
+    tie_points: float           # scores this close to the best one count as equal to it
+    quality_class: int          # index into Objective.class_names: the score counts at most this
+    decode_tokens_per_s: float  # ... and at least this fast
+
+
+@dataclass(frozen=True)
 class Objective:
     path: Path
     prefer: str
@@ -62,6 +76,7 @@ class Objective:
     usable: dict                          # preference -> Usable
     context_floor_tokens: int
     order: dict                           # preference -> tuple of (attribute, descending)
+    score: ScoreTerm                      # how model_score counts another model's published score
 
     def quality_class(self, loss_pct: float) -> int:
         for i, bound in enumerate(self.class_bounds):
@@ -77,6 +92,28 @@ class Objective:
         u = self.usable[prefer]
         return (quality_class <= u.quality_class and decode_tokens_per_s is not None
                 and decode_tokens_per_s >= u.decode_tokens_per_s)
+
+    def scored(self, score: float | None, quality_class: int,
+               decode_tokens_per_s: float | None) -> float | None:
+        """A published score (percent) as the another-model path ranks it, before ties: None
+        (ranked after every plan with one) when there is no comparable score, or the plan is
+        below the quality class or speed the score counts at: a score was measured on the
+        model as published, not on it at 2 bits a weight or crawling."""
+        t = self.score
+        if (score is None or quality_class > t.quality_class or decode_tokens_per_s is None
+                or decode_tokens_per_s < t.decode_tokens_per_s):
+            return None
+        return float(score)
+
+    def tie_scores(self, scores: list) -> list:
+        """`scores` (each a float or None) with every score within tie_points of the highest
+        raised to it: models that close count as equal (published scores of one model differ
+        by as much between evaluators and runs). Monotone: a higher score never ranks lower."""
+        top = max((x for x in scores if x is not None), default=None)
+        if top is None:
+            return list(scores)
+        return [top if x is not None and x >= top - self.score.tie_points - 1e-9 else x
+                for x in scores]
 
     def key(self, plan, prefer: str) -> tuple:
         """The sort key of a plan under a preference: smaller sorts first."""
@@ -120,8 +157,8 @@ def load_objective(path: Path) -> Objective:
     if not isinstance(data, dict):
         raise AdvisorError(f"{path}:1: objective: a mapping with {', '.join(sorted(_KEYS))}")
     for k in data:
-        if k not in _KEYS:
-            err(k, f"unknown key '{k}' (known: {', '.join(sorted(_KEYS))})")
+        if k not in _KEYS | _OPTIONAL:
+            err(k, f"unknown key '{k}' (known: {', '.join(sorted(_KEYS | _OPTIONAL))})")
     missing = sorted(_KEYS - set(data))
     if missing:
         err("prefer", f"missing {', '.join(missing)}")
@@ -173,6 +210,29 @@ def load_objective(path: Path) -> Objective:
     floor = data["context_floor_tokens"]
     if not isinstance(floor, int) or isinstance(floor, bool) or not 1 <= floor <= 10_000_000:
         err("context_floor_tokens", "context_floor_tokens must be a whole number of tokens")
+    # without model_score: ties within 2 points, counted at the quality and speed usable under
+    # --prefer quality (the defaults of rules/objective.yaml)
+    u = usable.get("quality", Usable(len(names) - 1, 0.0))
+    score = ScoreTerm(2.0, u.quality_class, u.decode_tokens_per_s)
+    raw_s = data.get("model_score", {"tie_points": 2.0, "quality_class": names[u.quality_class],
+                                     "decode_tokens_per_s": u.decode_tokens_per_s})
+    if not isinstance(raw_s, dict) or set(raw_s) != _SCORE_KEYS:
+        err("model_score", f"model_score needs {', '.join(sorted(_SCORE_KEYS))}")
+    else:
+        tie, sq, sd = raw_s["tie_points"], raw_s["quality_class"], raw_s["decode_tokens_per_s"]
+        bad = False
+        if not isinstance(tie, (int, float)) or isinstance(tie, bool) or not 0 <= tie <= 100:
+            err("model_score", "model_score.tie_points must be a number of points from 0 to 100, "
+                               f"not {short(tie)}")
+            bad = True
+        if sq not in names:
+            err("model_score", f"model_score.quality_class {short(sq)} is not one of {', '.join(names)}")
+            bad = True
+        if not isinstance(sd, (int, float)) or isinstance(sd, bool) or not 0 <= sd < 1e6:
+            err("model_score", "model_score.decode_tokens_per_s must be a number of tokens/s")
+            bad = True
+        if not bad:
+            score = ScoreTerm(float(tie), names.index(sq), float(sd))
     order: dict = {}
     raw_o = data["order"]
     for p in PREFERENCES:
@@ -191,4 +251,4 @@ def load_objective(path: Path) -> Objective:
     if errors:
         raise AdvisorErrors(errors)
     return Objective(path, prefer, tuple(names), tuple(bounds), tuple(float(b) for b in bands),
-                     names.index(good), usable, floor, order)
+                     names.index(good), usable, floor, order, score)

@@ -1,7 +1,11 @@
 """A plan: one way to run a model, every lever set, sized by the sizing core. A value.
 
 Paths (where a plan comes from), in the order advisories list them:
-- as-asked: the question exactly as asked (model, format, KV cache, context, runtime, GPUs);
+- as-asked: the question exactly as asked (model, format, KV cache, context, runtime, GPUs,
+  and llama.cpp's --n-gpu-layers where given);
+- gpu-layers: given --n-gpu-layers, the question as asked with the layer count that suits the
+  GPU best (every layer where all fit, else the most that fit with the margin), when it is not
+  the count asked;
 - your-hardware: the GPUs you gave and your system RAM (CPU offload counts), any format, KV
   precision, context above the floor and runtime that runs there;
 - your-gpus: the same without offload (everything on the GPUs you have);
@@ -17,7 +21,7 @@ from advisor.kb.schema import GPU, Model
 from advisor.plans.quality import QualityCost
 from advisor.sizing.precision import Precision
 
-PATHS = ("as-asked", "your-hardware", "your-gpus", "more-cards", "rent", "another-model")
+PATHS = ("as-asked", "gpu-layers", "your-hardware", "your-gpus", "more-cards", "rent", "another-model")
 PLACEMENTS = ("gpu", "offload", "moe-offload")
 
 
@@ -37,6 +41,15 @@ class Candidate:
     checkpoint: str | None = None  # the repo to load: a published checkpoint or GGUF repo
     # vLLM --gpu-memory-utilization raised above the question's (None: the question's)
     gpu_memory_utilization: float | None = None
+    # Multi-head latent attention models: the KV cache layout of the file or checkpoint this
+    # plan loads (not of the model asked about): True where it caches per-head K and V (a GGUF
+    # converted before llama.cpp PR 12801, Architecture.mla_per_head_cache), False where it
+    # caches the latent (a GGUF converted since, vLLM's MLA over the Hugging Face checkpoint).
+    # Always False for other models. advisor.plans.candidates.cache_per_head decides it.
+    mla_per_head_cache: bool = False
+    # The plan loads the file the question names (a GGUF path, or Ollama's file of the tag
+    # asked), not a file it downloads or makes.
+    own_file: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,17 @@ class Plan:
     notes: tuple[str, ...] = ()  # what must be true first (a Ray cluster, a converted file)
     flash_attn: bool = True      # llama.cpp -fa (other runtimes: their own attention kernels)
     gpu_memory_utilization: float | None = None  # vLLM's share of each GPU (other runtimes: None)
+    mla_per_head_cache: bool = False  # the loaded file caches per-head K and V (Candidate's)
+    own_file: bool = False       # it loads the file the question names (Candidate's)
+    # the model's published MMLU-Pro score as the objective's model_score term ranks it: on the
+    # another-model path of the asked model's variant, ties raised (Objective.scored, tie_scores);
+    # on the others the model's own preferred score. None: no score to compare
+    model_score: float | None = None
+    data_parallel: int = 1       # vLLM --data-parallel-size (replicas of tensor_parallel GPUs)
+    expert_parallel: bool = False  # vLLM --enable-expert-parallel
+    # llama.cpp -ngl of a whole-layer offload (advisor.sizing.offload: repeating layers on the
+    # GPU, 0..layers; layers keeps only the output layer in RAM); None: not a layer offload
+    n_gpu_layers: int | None = None
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 
     def with_(self, **fields) -> "Plan":
@@ -95,6 +119,14 @@ class Plan:
         d.update(self.__dict__)
         d.update(fields)
         return new
+
+    @property
+    def kv_cache_layout(self) -> str | None:
+        """What a latent-attention model's cache holds in this plan: "latent" or "per-head"
+        (None for other models)."""
+        if not self.model.architecture.kv_lora_rank:
+            return None
+        return "per-head" if self.mla_per_head_cache else "latent"
 
     @property
     def headroom_bytes(self) -> int:
@@ -114,14 +146,15 @@ class Plan:
 
     @property
     def offload(self) -> bool:
-        return bool(self.cpu_offload_layers or self.moe_cpu_layers)
+        return bool(self.cpu_offload_layers or self.moe_cpu_layers) or self.n_gpu_layers is not None
 
     @property
     def identity(self) -> tuple:
         """What makes two plans the same plan, whatever path found them."""
         return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
-                self.moe_cpu_layers, self.checkpoint)
+                self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
+                self.n_gpu_layers)
 
     def to_json(self, rule: str | None = None) -> dict:
         return {"path": self.path, "rule": rule, "model_id": self.model.id,
@@ -133,6 +166,7 @@ class Plan:
                 "gpu_id": self.gpu.id, "gpu_count": self.gpu_count, "nodes": self.nodes,
                 "split": self.split, "tensor_parallel": self.tensor_parallel,
                 "pipeline_parallel": self.pipeline_parallel,
+                "data_parallel": self.data_parallel, "expert_parallel": self.expert_parallel,
                 "cpu_offload_layers": self.cpu_offload_layers, "moe_cpu_layers": self.moe_cpu_layers,
                 "owned": self.owned, "total_bytes": self.total_bytes,
                 "available_bytes": self.available_bytes, "headroom_bytes": self.headroom_bytes,
@@ -149,4 +183,6 @@ class Plan:
                 "usable": self.usable, "changes": list(self.changes), "command": self.command,
                 "flash_attn": self.flash_attn if self.runtime == "llama.cpp" else None,
                 "gpu_memory_utilization": self.gpu_memory_utilization,
+                "kv_cache_layout": self.kv_cache_layout, "own_file": self.own_file,
+                **({"n_gpu_layers": self.n_gpu_layers} if self.n_gpu_layers is not None else {}),
                 "notes": list(self.notes)}

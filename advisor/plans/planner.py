@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
-from advisor.plans.evaluate import (Ask, Sized, _file_to_make, baseline, changes_from, quick_size,
-                                    size_candidate)
+from advisor.plans.evaluate import (Ask, Sized, baseline, changes_from, layout_runs, lever_count,
+                                    loaded_model, quick_size, size_candidate)
 from advisor.plans.objective import Objective
 from advisor.plans.plan import PATHS, Candidate, Plan
 from advisor.plans.runtimes import cannot_run
@@ -55,7 +55,7 @@ class Planner:
     def _memoised(self, memo: dict, c: Candidate, ask: Ask, fixed: bool, compute):
         key = (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
                c.placement, c.owned, c.path == "rent", c.checkpoint, c.gpu_memory_utilization,
-               fixed, ask.work, ask.prefer, ask.repo)
+               c.mla_per_head_cache, c.own_file, fixed, ask.work, ask.prefer, ask.repo)
         hit = memo.get(key)
         if hit is not None and hit[0] is c.model and hit[1] is c.gpu:
             return hit[2]
@@ -73,12 +73,12 @@ class Planner:
         if s is None:
             return None
         changes = changes_from(s.on(c.path, (), 0), ask)
-        return s.on(c.path, tuple(changes), len(changes) + _file_to_make(c))
+        return s.on(c.path, tuple(changes), lever_count(s, ask, changes, c))
 
     def build(self, s: Sized, ask: Ask, fixed: bool = False) -> Plan:
         """The whole plan of a ranked candidate: its command, notes, full-context speed, prefill."""
         plan = self._memoised(self._built, s.cand, ask, fixed, size_candidate)
-        return plan.with_(path=s.path, changes=s.changes, levers=s.levers)
+        return plan.with_(path=s.path, changes=s.changes, levers=s.levers, model_score=s.model_score)
 
     def best(self, plans: list[Plan], ask: Ask) -> Plan | None:
         if not plans:
@@ -105,6 +105,8 @@ class Planner:
             p = self.size(cands.as_asked(ask), ask, fixed=True)
             if p is not None:
                 best["as-asked"] = self.build(p, ask, fixed=True)
+        if why_not is None and "gpu-layers" in paths:
+            _put(best, "gpu-layers", self._gpu_layers(ask))
         others = tuple(p for p in paths if p != "as-asked")
         base = baseline(ask)
         got = self._paths(base, others, keep_all)
@@ -116,6 +118,32 @@ class Planner:
             every = {"as-asked": [best["as-asked"]] if "as-asked" in best else []}
             every.update({path: [self.build(x, base) for x in xs] for path, xs in got["every"].items()})
         return PlanSet(best, self._considered, why_not, every)
+
+    def _gpu_layers(self, ask: Ask) -> Plan | None:
+        """Given --n-gpu-layers N (llama.cpp, one GPU), the question as asked with the layer
+        count that suits the GPU: every layer when the whole model fits with the margin, else
+        the most whole layers that do (plan_offload's choice); None when that is N, when no
+        count fits, or when N was not given."""
+        n, layers = ask.work.gpu_layers, ask.model.architecture.layers
+        if n is None or ask.runtime != "llama.cpp" or ask.gpu_count != 1:
+            return None
+        free = replace(ask, work=replace(ask.work, gpu_layers=None))
+        base = replace(cands.as_asked(free), path="gpu-layers")
+        for where in ("gpu", "offload"):
+            if where == "offload" and ask.gpu.unified_memory:
+                break
+            s = self._memoised(self._memo, replace(base, placement=where), free, True, quick_size)
+            if s is not None:
+                break
+        if s is None:
+            return None
+        best = layers + 1 if s.n_gpu_layers is None else s.n_gpu_layers
+        if best == n or (best == layers + 1 and n > layers):
+            return None
+        plan = self._memoised(self._built, s.cand, free, True, size_candidate)
+        changes = tuple(changes_from(plan, ask))
+        return plan.with_(path="gpu-layers", changes=changes,
+                          levers=lever_count(plan, ask, changes, s.cand))
 
     def _paths(self, base: Ask, paths: tuple, keep_all: bool) -> dict:
         """{"best": path -> the best Sized, "every": path -> every Sized (keep_all)} for the
@@ -151,7 +179,7 @@ class Planner:
         shares the model, cards and workload (whatever format it asked)."""
         key = (name, id(base.model), id(base.gpu), base.gpu_count, base.precision.name,
                base.runtime if base.runtime_asked else None, base.runtime_asked, base.work,
-               base.prefer, base.repo, base.utilization_asked)
+               base.prefer, base.repo, base.utilization_asked, base.own_file)
         hit = self._path_memo.get(key)
         if hit is not None and hit[0] is base.model and hit[1] is base.gpu:
             return hit[2]
@@ -169,7 +197,8 @@ class Planner:
         best the same KV cache, decodes slower and changes more, so it is dominated."""
         gpus_only, whole = self._group(base, "gpus", self._on_gpus)
         offload = [p for group in cands.offloaded(base)
-                   if (group[0].precision.name, group[0].runtime, group[0].checkpoint) not in whole
+                   if (group[0].precision.name, group[0].runtime, group[0].checkpoint,
+                       group[0].own_file) not in whole
                    for p in self._ladder(group, base)]
         return gpus_only, [_on_path(p, "your-hardware") for p in gpus_only] + offload
 
@@ -183,12 +212,15 @@ class Planner:
             gpus_only += found
             top = group[0]
             if found and found[0].kv_cache_dtype == top.kv_cache_dtype and found[0].context_tokens >= full:
-                whole.add((top.precision.name, top.runtime, top.checkpoint))
+                whole.add((top.precision.name, top.runtime, top.checkpoint, top.own_file))
         return gpus_only, whole
 
     def _other_models(self, base: Ask) -> list:
-        """Each smaller sibling's or distill's best usable plan on your hardware: the plan its
-        own questions get (and share: bulk asks about every model on every card)."""
+        """Each other model's (candidates.other_models) best usable plan on your hardware: the
+        plan its own questions get (and share: bulk asks about every model on every card), with
+        its model_score: its published score of the asked model's variant (ranking_score), where
+        the plan is good and fast enough for it to count (Objective.scored), scores within the
+        objective's tie_points of the best raised to it (Objective.tie_scores)."""
         out = []
         for m in cands.other_models(base, self.kb):
             sub = Ask.of(m, base.gpu, base.gpu_count, base.work,
@@ -199,7 +231,12 @@ class Planner:
             if top is None or not top.usable or top.precision.name in _BELOW_FLOOR:
                 continue
             changes = changes_from(top.on("another-model", (), 0), base)
-            out.append(top.on("another-model", tuple(changes), len(changes) + _file_to_make(top.cand)))
+            plan = top.on("another-model", tuple(changes), lever_count(top, base, changes, top.cand))
+            plan.model_score = self.objective.scored(cands.ranking_score(m, base.model, self.kb),
+                                                     top.quality_class, top.decode_tokens_per_s)
+            out.append(plan)
+        for plan, score in zip(out, self.objective.tie_scores([p.model_score for p in out])):
+            plan.model_score = score
         return out
 
     def _ladder(self, group: list[Candidate], ask: Ask, count: int | None = None) -> list[Plan]:
@@ -223,7 +260,8 @@ class Planner:
         shorter contexts on fewer cards on the way there)."""
         out = []
         c0, last = group[0], group[-1]
-        a = c0.model.architecture
+        model = loaded_model(c0.model, c0.mla_per_head_cache)  # with its file's KV cache layout
+        a = model.architecture
         w = weights_bytes(a, c0.precision)
         full = min(ask.work.context_tokens, c0.model.context_limit)
         floor = min(self.objective.context_floor_tokens, full)
@@ -231,8 +269,10 @@ class Planner:
                            gpu_memory_utilization=last.gpu_memory_utilization
                            or ask.work.gpu_memory_utilization)
         for k in cands.card_counts(c0.model, c0.runtime, counts):
+            if not layout_runs(lightest, a, k):
+                continue  # the data/expert-parallel layout asked does not split this count
             room = c0.gpu.usable_memory_bytes * k - fit_margin_bytes(k)
-            if w > room or memory_total_bytes(c0.model, c0.precision, lightest, k, floor,
+            if w > room or memory_total_bytes(model, c0.precision, lightest, k, floor,
                                               last.kv_cache_dtype, c0.gpu) > room:
                 continue  # not even the lightest KV cache at the shortest context fits
             found = self._ladder(group, ask, k)
@@ -273,4 +313,5 @@ def _put(best: dict, path: str, plan: Plan | None) -> None:
 def _tiebreak(p: Plan) -> tuple:
     """Deterministic order between plans the objective ranks equal."""
     return (p.model.id, p.gpu.id, p.gpu_count, p.runtime, p.precision.name, p.kv_cache_dtype,
-            p.cpu_offload_layers, p.moe_cpu_layers, p.checkpoint or "")
+            p.cpu_offload_layers, p.moe_cpu_layers, p.checkpoint or "", p.mla_per_head_cache,
+            p.own_file)

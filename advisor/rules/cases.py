@@ -12,13 +12,18 @@
         expect: fires
         scenario: {model: llama-3.1-70b, gpu: a100-40gb, precision: fp16, context: 8192,
                    batch: 1, gpus: 1, kv_cache: q8_0, runtime: llama.cpp}
+      - name: what-it-offers        # plan rules: the plan it offered has these values
+        expect: fires
+        scenario: {model: qwen2.5-72b, gpu: rtx-4090}
+        offers: {path: another-model, model_id: exaone-4.0-32b}
       - name: a-fine-tuning-question    # task: finetune, then any fine-tuning knob
         expect: fires
         scenario: {model: llama-3.1-8b, gpu: rtx-4090, task: finetune, method: qlora, seq_len: 2048}
 
 `facts` cases run the one rule alone in the engine; `scenario` cases run the whole rulebook
 (with the user's rules) on a question from the knowledge base and check whether this rule is
-among those that fire. The test suite and `advisor rules test DIR` both run cases through here,
+among those that fire (and, with `offers`, that a plan it offered has those values: keys of
+the plan's JSON, OFFER_KEYS). The test suite and `advisor rules test DIR` both run cases through here,
 so a user's rules are tested exactly as the built-in ones are.
 """
 from __future__ import annotations
@@ -34,9 +39,13 @@ from advisor.facts import FACTS
 from advisor.facts.plans import PLAN_FACTS
 from advisor.yamlfile import YamlFileError, read_yaml
 
-_CASE_KEYS = ("name", "expect", "facts", "scenario", "derives")
+_CASE_KEYS = ("name", "expect", "facts", "scenario", "derives", "offers")
+# What `offers` may check of a plan a plan rule offered in a scenario (keys of Plan.to_json)
+OFFER_KEYS = {"path": "str", "model_id": "str", "precision": "str", "kv_cache_dtype": "str",
+              "runtime": "str", "gpu_id": "str", "gpu_count": "int", "context_tokens": "int",
+              "owned": "bool", "usable": "bool"}
 _SCENARIO_KEYS = ("model", "gpu", "precision", "context", "batch", "gpus", "kv_cache", "runtime",
-                  "prefer", "ram_gb")
+                  "prefer", "ram_gb", "n_gpu_layers")
 # with task: finetune, the fine-tuning knobs (advisor.sizing.finetune.FinetuneSpec's fields)
 _FINETUNE_KEYS = ("model", "gpu", "gpus", "task", "method", "seq_len", "micro_batch",
                   "gradient_checkpointing", "optimizer", "pure_bf16", "lora_rank", "lora_targets",
@@ -54,6 +63,7 @@ class Case:
     derives: dict | None
     path: Path
     line: int
+    offers: dict | None = None
 
     @property
     def test_id(self) -> str:
@@ -86,7 +96,7 @@ def _of_type(value, ftype: str) -> bool:
 
 
 # A scenario's keys that are not text (the question's options, as explain takes them)
-_SCENARIO_TYPES = {"context": "int", "batch": "int", "gpus": "int", "seq_len": "int",
+_SCENARIO_TYPES = {"context": "int", "batch": "int", "gpus": "int", "seq_len": "int", "n_gpu_layers": "int",
                    "micro_batch": "int", "lora_rank": "int", "ram_gb": "float",
                    "gradient_checkpointing": "bool", "pure_bf16": "bool", "lora_targets": "targets"}
 _TYPE_WORDS["targets"] = "a text or a list of texts"
@@ -145,6 +155,18 @@ def _problems(c: dict, names_seen: set) -> list[str]:
                     for k, v in sc.items() if k in known and not _scenario_value_ok(k, v)]
     if c.get("derives") is not None and c.get("expect") != "fires":
         out.append("derives needs expect: fires")
+    offers = c.get("offers")
+    if offers is not None:
+        if "scenario" not in c or c.get("expect") != "fires":
+            out.append("offers needs a scenario and expect: fires")
+        if not isinstance(offers, dict) or not offers:
+            out.append(f"offers maps plan keys ({', '.join(OFFER_KEYS)}) to values")
+        else:
+            for k, v in offers.items():
+                if k not in OFFER_KEYS:
+                    out.append(f"offers: unknown plan key '{k}' (known: {', '.join(OFFER_KEYS)})")
+                elif not _of_type(v, OFFER_KEYS[k]):
+                    out.append(f"offers: {k} is {_TYPE_WORDS[OFFER_KEYS[k]]}, not {short(v)}")
     return out
 
 
@@ -171,7 +193,7 @@ def load_cases(rule_dir: Path) -> tuple[list[Case], list[str]]:
             if not problems:
                 seen.add(c["name"])
                 cases.append(Case(rule_id, c["name"], c["expect"], c.get("facts"),
-                                  c.get("scenario"), c.get("derives"), path, line))
+                                  c.get("scenario"), c.get("derives"), path, line, c.get("offers")))
     return cases, errors
 
 
@@ -180,6 +202,7 @@ def run_case(case: Case, rules: dict, advisor) -> Outcome:
     built on that rulebook, for scenario cases."""
     from advisor.rules.engine import RuleEngine
 
+    offered: list = []     # the JSON of the plans this rule offered (scenario cases)
     spec = rules.get(case.rule_id)
     if spec is None:
         return Outcome(case, False, f"no rule '{case.rule_id}' beside {case.path.name}")
@@ -215,9 +238,10 @@ def run_case(case: Case, rules: dict, advisor) -> Outcome:
                 adv = advisor.explain(s["model"], s["gpu"], s.get("precision"), s.get("context"),
                                       s.get("batch", 1), s.get("gpus", 1), work,
                                       kv_cache=s.get("kv_cache"), runtime=s.get("runtime"),
-                                      prefer=s.get("prefer"))
+                                      prefer=s.get("prefer"), gpu_layers=s.get("n_gpu_layers"))
             fired = case.rule_id in adv.fired or any(r == case.rule_id for _, r in adv.offered)
             derived = {k: adv.facts[k] for k, r in adv.derived.items() if r == case.rule_id}
+            offered = [p.to_json(r) for p, r in adv.offered if r == case.rule_id]
     except AdvisorError as exc:  # one line, whatever the scenario's names hold
         from advisor.text import escaped
 
@@ -225,6 +249,12 @@ def run_case(case: Case, rules: dict, advisor) -> Outcome:
     if fired != (case.expect == "fires"):
         return Outcome(case, False, f"expected it to {'fire' if case.expect == 'fires' else 'stay silent'}, "
                                     f"but it {'fired' if fired else 'stayed silent'}")
+    if case.offers and fired:
+        if not any(all(p.get(k) == v for k, v in case.offers.items()) for p in offered):
+            got = "; ".join(", ".join(f"{k} {short(p.get(k))}" for k in case.offers) for p in offered)
+            return Outcome(case, False, f"expected it to offer a plan with "
+                                        f"{', '.join(f'{k} {short(v)}' for k, v in case.offers.items())}, "
+                                        f"got {got or 'none'}")
     for fact, want in (case.derives or {}).items():
         if derived.get(fact) != want:
             return Outcome(case, False, f"expected it to derive {fact} = {short(want)}, "

@@ -295,3 +295,43 @@ VLLM_SAMPLER_BYTES_PER_LOGIT = 38.4
 # row of memory_measurements.csv; the llm-d V1 logs show -0.45 to 1.03 GiB). Captured after the
 # KV cache is allocated, so it is taken from the share gpu_memory_utilization leaves free.
 VLLM_CUDA_GRAPH_BYTES = int(0.64 * GIB)
+# vLLM's profiling method by release (advisor.sizing.vllm_memory.VLLM_VERSIONS): "v1", the V1
+# engine every release since v0.8 runs by default (what an advisory assumes unless asked), and
+# "0.5", the V0 engine of v0.5.3.post1-v0.5.x (July-August 2024), whose worker
+# (vllm/worker/worker.py determine_num_available_blocks,
+# https://github.com/vllm-project/vllm/blob/v0.5.3/vllm/worker/worker.py) reads the free memory
+# once before NCCL is set up and once after the profiling run, and counts all of the difference.
+VLLM_DEFAULT_VERSION = "v1"
+# V0 scheduler defaults (vllm/config.py SchedulerConfig, v0.5.x): 256 sequences; the batched
+# tokens are max(max_model_len, 2048), or 512 when chunked prefill is on, which v0.5.3.post1
+# turns on by itself above a max_model_len of 32K ("Chunked prefill is enabled by default for
+# models with max_model_len > 32K", https://github.com/vllm-project/vllm/pull/6666).
+VLLM_V0_MAX_NUM_SEQS = 256
+VLLM_V0_MIN_BATCHED_TOKENS = 2048
+VLLM_V0_CHUNKED_TOKENS = 512
+VLLM_V0_LONG_CONTEXT_TOKENS = 32768
+# V0 non-torch memory on one GPU: 0.35 GiB (vLLM v0.6.4, Llama-3.1-8B on an RTX 3090,
+# "non_torch_memory=0.35GiB" in every log of https://github.com/vllm-project/vllm/issues/10517).
+VLLM_V0_NON_TORCH_BYTES = int(0.35 * GIB)
+# V0 (v0.5.3) communication memory a rank, per other rank of the tensor-parallel group: NCCL's
+# buffers of the two communicators set up after V0's first free-memory reading (vLLM's own
+# pynccl one and torch.distributed's for the group: vllm/distributed/parallel_state.py
+# GroupCoordinator) hold send/receive buffers for each peer. 1.03 GiB a peer is fitted to the
+# one V0 tensor-parallel-8 H100 log found (Llama 3.1 405B FP8, vLLM 0.5.3, 8 x H100:
+# https://github.com/vllm-project/vllm/issues/6746): 0.9 x 79.18 GiB - 57.752 GiB of weights
+# (as logged) - 4,962 KV blocks (79,392 tokens x 64,512 bytes = 4.770 GiB) leaves 8.740 GiB
+# a rank; less 0.35 GiB (above) and the profiling run's 1.19 GiB activation peak (512 chunked
+# tokens; the sampler's 256 x 128,256 logits) that is 7.20 GiB over 7 peers. The growth per
+# peer is an assumption (NCCL's own account: memory grows with the channels and connections,
+# https://github.com/NVIDIA/nccl/issues/986); a V0 log at TP=2 on H100 (v0.6.5 dev, torch 2.5,
+# https://github.com/vllm-project/vllm/pull/10511) shows 1.79 GiB over its TP=1 figure.
+VLLM_V0_TP_COMM_BYTES_PER_PEER = int(1.03 * GIB)
+# vLLM data parallel on a mixture-of-experts model: every MoE layer's dispatch gathers the
+# hidden states of all DP ranks' tokens on each rank (NaiveAll2AllManager.naive_multicast, the
+# default VLLM_ALL2ALL_BACKEND "naive"; later "allgather_reducescatter" gathers alike), so the
+# profiling run's fused-experts pass sees DP x max_num_batched_tokens tokens, its intermediate
+# caches cut into chunks of VLLM_FUSED_MOE_CHUNK_SIZE tokens (32768, with
+# VLLM_ENABLE_FUSED_MOE_ACTIVATION_CHUNKING on by default): vllm/envs.py at
+# https://github.com/vllm-project/vllm/blob/001f69f8b52e0803c910525974d17010814947ad/vllm/envs.py
+# (the v0.10 line the Qwen3-Coder recipe's DP=8 log came from; later releases chunk by 16384).
+VLLM_FUSED_MOE_CHUNK_TOKENS = 32768

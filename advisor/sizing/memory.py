@@ -12,6 +12,7 @@ from advisor.sizing.kv_cache import check_kv_dtype, kv_assumptions, kv_cache_byt
 from advisor.sizing.precision import Precision
 from advisor.sizing.runtime import overhead_parts, runtime_assumptions
 from advisor.sizing.weights import weight_summary, weights_assumptions, weights_breakdown_bytes
+from advisor.sizing.vllm_parallel import expert_weight_bytes, layout_memory, uses_layout, vllm_layout
 from advisor.sizing.workload import Workload
 
 
@@ -53,16 +54,64 @@ def model_weights_bytes(model: Model, precision: Precision) -> int:
     return weight_summary(model.architecture, precision).total
 
 
+def _layout_memory(model: Model, precision: Precision, work: Workload, gpus: int, weights: int,
+                   context_tokens: int, kv_dtype: str, gpu: GPU | None):
+    """vLLM's data/expert-parallel layout of `gpus` (advisor.sizing.vllm_parallel)."""
+    a = model.architecture
+    layout = vllm_layout(a, gpus, work.data_parallel, work.expert_parallel)
+    return layout_memory(a, layout, weights, expert_weight_bytes(a, precision, weights),
+                         context_tokens, work.batch, kv_dtype, gpu, work.gpu_memory_utilization)
+
+
+def layout_note(lm) -> str:
+    """The layout in words, for the advisory's assumptions."""
+    lay, gib, moe = lm.layout, 2**30, lm.rank_expert_bytes > 0
+    experts = (f"{lay.experts_per_gpu} whole routed experts a GPU (expert parallel over "
+               f"{lay.expert_shards})" if lay.expert_parallel and lay.experts_per_gpu
+               else f"routed experts sliced over all {lay.expert_shards} GPUs")
+    return (f"vLLM data parallel {lay.data_parallel} x tensor parallel {lay.tensor_parallel}: "
+            f"attention, dense layers and embeddings replicated on each of the {lay.data_parallel} "
+            f"ranks ({lm.rank_replicated_bytes / gib:.2f} GiB a GPU), "
+            f"{experts if moe else 'no routed experts (dense model)'}"
+            f"{f' ({lm.rank_expert_bytes / gib:.2f} GiB a GPU)' if moe else ''}; each rank "
+            f"keeps its own KV cache for its {lm.sequences_per_rank} sequence(s) of the full "
+            f"context ({lm.rank_kv_cache_bytes / gib:.2f} GiB a GPU)")
+
+
+def on_gpu(work: Workload, layers: int, w: dict[str, int], kv: int) -> tuple[int, int]:
+    """(weights, KV cache) on the GPU of the whole model's `w` (model_weights' breakdown) and
+    `kv`: all of them, or under llama.cpp's -ngl N <= layers (work.gpu_layers) N repeating
+    layers' share (the mean layer, the cache spread evenly over the layers), the output layer
+    and the token embeddings staying in system RAM (src/llama-model.cpp load_tensors)."""
+    n = work.gpu_layers
+    if n is None or n > layers:
+        return w["embedding"] + w["output"] + w["layers"], kv
+    return n * (w["layers"] // layers), n * (kv // layers)
+
+
 def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus: int,
                        context_tokens: int, kv_dtype: str, gpu: GPU | None = None) -> int:
     """memory_parts(...).total_bytes at another context and KV precision, without building the
     breakdown and the notes (the largest-context searches call it thousands of times). gpu: the
     card, for vLLM's scheduler defaults (advisor.sizing.vllm_memory.vllm_default_batch)."""
     a = model.architecture
-    weights = model_weights_bytes(model, precision)
+    inv = getattr(model, "weights_inventory", None)
+    if inv is not None and inv.precision == precision.name:
+        w = inv.breakdown()
+    elif work.gpu_layers is None:
+        w = None
+    else:
+        w = weights_breakdown_bytes(a, precision)
+    weights = weight_summary(a, precision).total if w is None else w["embedding"] + w["output"] + w["layers"]
+    if uses_layout(work.runtime, work.data_parallel, work.expert_parallel):
+        lm = _layout_memory(model, precision, work, gpus, weights, context_tokens, kv_dtype, gpu)
+        return lm.weights_bytes + lm.kv_cache_bytes + sum(lm.overhead.values())
     kv = kv_cache_bytes(a, context_tokens, work.batch, kv_dtype, work.runtime, gpus)
+    if w is not None:
+        weights, kv = on_gpu(work, a.layers, w, kv)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
-                          context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn)
+                          context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn,
+                          work.vllm_version)
     return weights + kv + sum(over.values())
 
 
@@ -75,10 +124,18 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     check_kv_dtype(work.kv_cache_dtype, work.runtime)
     w, w_notes, exact = model_weights(model, precision)
     weights = w["embedding"] + w["output"] + w["layers"]
-    kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype, work.runtime, gpus)
-    over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
-                                work.context_tokens, gpu, work.gpu_memory_utilization,
-                                work.flash_attn)
+    lm = None
+    if uses_layout(work.runtime, work.data_parallel, work.expert_parallel):
+        lm = _layout_memory(model, precision, work, gpus, weights, work.context_tokens,
+                            work.kv_cache_dtype, gpu)
+        weights, kv, over_parts = lm.weights_bytes, lm.kv_cache_bytes, dict(lm.overhead)
+    else:
+        kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype, work.runtime,
+                            gpus)
+        weights, kv = on_gpu(work, a.layers, w, kv)
+        over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights,
+                                    kv, work.context_tokens, gpu, work.gpu_memory_utilization,
+                                    work.flash_attn, work.vllm_version)
     over = sum(over_parts.values())
     if not detail:
         return MemoryParts(weights, kv, over, w["embedding"], w["output"], w["layers"],
@@ -93,14 +150,28 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
             "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 or the card's rope_scaling override"]
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime, work.flash_attn) \
         + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization,
-                              work.flash_attn)
-    breakdown = {"weights": weights, "weights_embedding": w["embedding"],
-                 "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
-                 "overhead": over}
+                              work.flash_attn, work.vllm_version, work.context_tokens,
+                              lm.layout if lm else None)
+    if lm is not None:
+        notes.append(layout_note(lm))
+    if work.gpu_layers is None or work.gpu_layers > a.layers:
+        breakdown = {"weights": weights, "weights_embedding": w["embedding"],
+                     "weights_output": w["output"], "weights_layers": w["layers"], "kv_cache": kv,
+                     "overhead": over}
+    else:  # -ngl N: the GPU's share; the rest is in system RAM (JSON placement.ram_bytes)
+        breakdown = {"weights": weights, "weights_embedding": 0, "weights_output": 0,
+                     "weights_layers": weights, "kv_cache": kv, "overhead": over}
     breakdown.update({f"overhead_{k}": v for k, v in over_parts.items()})
     breakdown["runtime"] = work.runtime
     breakdown["kv_cache_dtype"] = work.kv_cache_dtype
     breakdown["weights_source"] = "file" if exact else "architecture"
+    if lm is not None:
+        breakdown["vllm_layout"] = lm.layout.to_json() | {
+            "per_gpu_weights_bytes": lm.rank_weights_bytes,
+            "per_gpu_replicated_weights_bytes": lm.rank_replicated_bytes,
+            "per_gpu_expert_weights_bytes": lm.rank_expert_bytes,
+            "per_gpu_kv_cache_bytes": lm.rank_kv_cache_bytes,
+            "sequences_per_data_parallel_rank": lm.sequences_per_rank}
     breakdown["assumptions"] = notes
     return MemoryParts(
         weights_bytes=weights, kv_cache_bytes=kv, overhead_bytes=over,

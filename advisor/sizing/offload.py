@@ -10,72 +10,111 @@ GPU's layers each token. vLLM does not offload layers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from advisor.kb.schema import GPU, Model
 from advisor.sizing.kv_cache import kv_cache_bytes
+from advisor.sizing.memory import memory_total_bytes, model_weights
 from advisor.sizing.overhead import fit_margin_bytes, overhead_bytes
 from advisor.sizing.precision import Precision
 from advisor.sizing.speed import active_weight_bytes, cpu_decode_seconds, gpu_decode_seconds
-from advisor.sizing.weights import weight_summary, weights_breakdown_bytes
+from advisor.sizing.weights import weight_summary
 from advisor.sizing.workload import Workload
 
 
 @dataclass(frozen=True)
 class Offload:
-    gpu_layers: int
-    cpu_layers: int
-    ram_bytes: int
+    gpu_layers: int              # repeating layers on the GPU (llama.cpp -ngl, output layer not counted)
+    cpu_layers: int              # repeating layers in system RAM (the output layer is there too)
+    ram_bytes: int               # system RAM: those layers' weights and KV, output and embedding
     decode_tokens_per_s: float
-    gpu_bytes: int = 0
+    gpu_bytes: int = 0           # on the GPU: its layers' weights and KV, and llama.cpp's overhead
     ram_fits: bool = True
     decode_tokens_per_s_full_context: float = 0.0
+    gpu_weights_bytes: int = 0   # the weights of the GPU's layers
+    decode_roofline_tokens_per_s: float = 0.0  # GPU bandwidth for its layers, RAM's for the rest
+
+
+def partial_offload(work: Workload, layers: int) -> bool:
+    """The workload asks llama.cpp for fewer than all layers on the GPU (-ngl N with N <= the
+    repeating layers: the output layer, the n_layer + 1th offloadable one, in RAM)."""
+    return work.gpu_layers is not None and work.gpu_layers <= layers
 
 
 def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
                  ram_bandwidth_gb_s: float | None = None,
                  gpu_layers: int | None = None) -> Offload | None:
     """Whole repeating layers (weights and their KV) on the GPU, the rest and the output layer in
-    system RAM, as llama.cpp's -ngl N < layers places them. gpu_layers None: the most the GPU
-    holds with llama.cpp's margin (None when everything fits, or not one layer does); given (a
-    user's -ngl, 0 to layers - 1), that split, with gpu_bytes that may not fit. None on unified
-    memory (the RAM is the GPU's memory) and under a runtime that does not offload (vLLM)."""
+    system RAM, as llama.cpp's -ngl N <= layers places them. gpu_layers None: the workload's
+    (work.gpu_layers, a user's -ngl), else the most the GPU holds with llama.cpp's margin (None
+    when everything fits, or not one layer does); given (0 to layers; layers keeps only the
+    output layer in RAM), that split, with gpu_bytes that may not fit. GPU bytes are
+    advisor.sizing.memory's at that layer count (memory_total_bytes with work.gpu_layers), so a
+    -ngl question and its plan agree. None on unified memory (the RAM is the GPU's memory) and
+    under a runtime that does not offload (vLLM). Raises ValueError for gpu_layers outside
+    0..layers."""
     if work.runtime == "vllm" or gpu.unified_memory:
         return None
     ram_bw = ram_bandwidth_gb_s or work.ram_bandwidth_gb_s
     a = model.architecture
-    w = weights_breakdown_bytes(a, precision)
-    kv_layer = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype) // a.layers
+    if gpu_layers is None and partial_offload(work, a.layers):
+        gpu_layers = work.gpu_layers
+    w, _, _ = model_weights(model, precision)
+    ctx = work.context_tokens
+    full = replace(work, gpu_layers=None)
+    kv_layer = kv_cache_bytes(a, ctx, work.batch, work.kv_cache_dtype, "llama.cpp") // a.layers
+    over = memory_total_bytes(model, precision, replace(full, gpu_layers=0), 1, ctx,
+                              work.kv_cache_dtype, gpu)  # the overhead alone: no layer on the GPU
     if gpu_layers is None:
         layer = w["largest_layer"] + kv_layer
-        budget = gpu.usable_memory_bytes - overhead_bytes(a) - fit_margin_bytes()
+        budget = gpu.usable_memory_bytes - over - fit_margin_bytes()
         if budget < layer:
             return None
         if budget - w["output"] >= a.layers * layer:
             return None  # everything fits, the output layer too: no offload needed
         gpu_layers = min(a.layers - 1, budget // layer)  # the output layer is the CPU's
-    elif not 0 <= gpu_layers < a.layers:
-        raise ValueError(f"gpu_layers {gpu_layers} outside 0..{a.layers - 1}")
+    elif not 0 <= gpu_layers <= a.layers:
+        raise ValueError(f"gpu_layers {gpu_layers} outside 0..{a.layers}")
+    gpu_layers = int(gpu_layers)
     cpu_layers = a.layers - gpu_layers
     mean_layer = w["layers"] // a.layers
     cpu_bytes = cpu_layers * (mean_layer + kv_layer)
-    gpu_bytes = gpu_layers * (mean_layer + kv_layer) + overhead_bytes(a)
+    gpu_bytes = memory_total_bytes(model, precision, replace(full, gpu_layers=gpu_layers), 1, ctx,
+                                   work.kv_cache_dtype, gpu)
     act_layers, act_out = active_weight_bytes(a, precision)
     act_layer = act_layers // a.layers
-    quantized = precision.family != "float"
 
-    def speed(ctx: int) -> float:
-        kv_l = kv_cache_bytes(a, ctx, 1, work.kv_cache_dtype) // a.layers
-        s = (gpu_decode_seconds(gpu, gpu_layers * act_layer, gpu_layers * kv_l, gpu_layers,
-                                quantized)
-             + cpu_decode_seconds(cpu_layers * act_layer + act_out, cpu_layers * kv_l, ram_bw))
-        return 1.0 / s
+    def speed(c: int) -> float:
+        return 1.0 / offload_decode_seconds(model, gpu, precision, work.kv_cache_dtype, gpu_layers,
+                                            c, ram_bw)
 
+    roofline = 1.0 / (gpu_layers * act_layer / (gpu.bandwidth_gb_s * 1e9)
+                      + (cpu_layers * act_layer + act_out) / (ram_bw * 1e9))
     ram = cpu_bytes + w["output"] + w["embedding"]
-    return Offload(gpu_layers=int(gpu_layers), cpu_layers=int(cpu_layers), ram_bytes=ram,
+    return Offload(gpu_layers=gpu_layers, cpu_layers=int(cpu_layers), ram_bytes=ram,
                    decode_tokens_per_s=speed(0), gpu_bytes=gpu_bytes,
                    ram_fits=ram <= work.ram_bytes,
-                   decode_tokens_per_s_full_context=speed(work.context_tokens))
+                   decode_tokens_per_s_full_context=speed(ctx),
+                   gpu_weights_bytes=gpu_layers * mean_layer,
+                   decode_roofline_tokens_per_s=roofline)
+
+
+def offload_decode_seconds(model: Model, gpu: GPU, precision: Precision, kv_cache_dtype: str,
+                           gpu_layers: int, context_tokens: int, ram_bandwidth_gb_s: float) -> float:
+    """Seconds a token (one sequence, `context_tokens` cached) with `gpu_layers` repeating layers
+    on the GPU and the rest, with the output layer, computed by the CPU from system RAM: the
+    GPU's layers at its decode profile (advisor.sizing.speed.gpu_decode_seconds), then the
+    CPU's at CPU_BANDWIDTH_FRACTION of the RAM bandwidth (cpu_decode_seconds), one after the
+    other each token (llama.cpp runs the layers in order)."""
+    a = model.architecture
+    cpu_layers = a.layers - gpu_layers
+    act_layers, act_out = active_weight_bytes(a, precision)
+    act_layer = act_layers // a.layers
+    kv_l = kv_cache_bytes(a, context_tokens, 1, kv_cache_dtype) // a.layers
+    return (gpu_decode_seconds(gpu, gpu_layers * act_layer, gpu_layers * kv_l, gpu_layers,
+                               precision.family != "float")
+            + cpu_decode_seconds(cpu_layers * act_layer + act_out, cpu_layers * kv_l,
+                                 ram_bandwidth_gb_s))
 
 
 @dataclass(frozen=True)

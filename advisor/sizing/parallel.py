@@ -27,14 +27,25 @@ class Split:
     per_gpu_bytes: int        # the busiest GPU's weights + KV cache + overhead
     replicated_bytes: int     # bytes every GPU holds a copy of (per GPU)
     kv_replication: int       # copies of each KV head under tensor parallel (1: none)
+    data_parallel: int = 1    # vLLM --data-parallel-size: replicas of tensor_parallel GPUs
+    expert_parallel: bool = False  # vLLM --enable-expert-parallel: whole experts a GPU
 
 
-def choose_split(model: Model, gpus: int, runtime: str, m: MemoryParts) -> Split:
+def choose_split(model: Model, gpus: int, runtime: str, m: MemoryParts, layout=None) -> Split:
+    """How `gpus` GPUs share the model under `runtime`. layout: vLLM's data/expert-parallel
+    layout (advisor.sizing.vllm_parallel.VllmLayout) when asked."""
     a = model.architecture
     nodes = -(-gpus // c.GPUS_PER_NODE)
     per_gpu_overhead = m.overhead_bytes // gpus
     if gpus == 1:
         return Split("single", 1, 1, 1, 1, m.total_bytes, 0, 1)
+    if runtime == "vllm" and layout is not None:
+        # data parallel (and expert parallel): every GPU alike (advisor.sizing.vllm_parallel);
+        # a sequence decodes on one replica of tensor_parallel GPUs
+        tp, dp, ep = layout.tensor_parallel, layout.data_parallel, layout.expert_parallel
+        replication = max(1, tp // a.kv_heads)
+        return Split("tensor", gpus, tp, 1, nodes, -(-m.total_bytes // gpus), per_gpu_overhead,
+                     replication, dp, ep)
     if runtime == "vllm":
         # the largest tensor-parallel size inside a node that splits the heads and KV heads
         # evenly and divides the GPU count; the rest of the count becomes pipeline stages

@@ -12,11 +12,13 @@ from advisor.kb.schema import GPU, Model
 from advisor.sizing import constants as c
 from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.memory import MemoryParts, memory_parts
+from advisor.sizing.offload import offload_decode_seconds, partial_offload, plan_offload
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.parallel import Split, choose_split, split_decode_seconds, split_prefill_speedup
 from advisor.sizing.precision import Precision
 from advisor.sizing.speed import active_weight_bytes, prefill_seconds_per_token
 from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
+from advisor.sizing.vllm_parallel import uses_layout, vllm_layout
 from advisor.sizing.workload import Workload
 
 
@@ -42,6 +44,9 @@ class Placement:
     precision: Precision | None = None
     work: Workload | None = None
     split: Split | None = None
+    # llama.cpp -ngl N <= layers (work.gpu_layers): the layer split, its RAM and speed
+    # (advisor.sizing.offload.Offload); None when every layer is on the GPUs
+    offload: object | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -68,6 +73,10 @@ class Placement:
 
     def decode_seconds_per_token(self, context_tokens: int) -> float:
         a = self.model.architecture
+        if self.offload is not None:
+            return offload_decode_seconds(self.model, self.gpu, self.precision,
+                                          self.work.kv_cache_dtype, self.offload.gpu_layers,
+                                          context_tokens, self.work.ram_bandwidth_gb_s)
         layers_b, out_b = active_weight_bytes(a, self.precision)
         return split_decode_seconds(self.split, self.gpu, a, layers_b, out_b,
                                     self._kv_bytes_at(context_tokens),
@@ -81,8 +90,8 @@ class Placement:
         return 1.0 / self.decode_seconds_per_token(ctx)
 
     def prefill_tokens_per_s(self) -> float | None:
-        if self.headroom_bytes < 0:
-            return None
+        if self.headroom_bytes < 0 or self.offload is not None:
+            return None  # partial offload: not modelled (the plans give none either)
         a = self.model.architecture
         q = None if self.precision.family == "float" else self.weights_bytes
         s = prefill_seconds_per_token(self.gpu, a, self.precision, self.work.prompt_tokens, q,
@@ -107,7 +116,13 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
     a = model.architecture
     layers_b, out_b = active_weight_bytes(a, precision)
     streamed = layers_b + out_b  # the embedding table is a lookup, one row a token
-    split = choose_split(model, gpus, work.runtime, m)
+    layout = None
+    if uses_layout(work.runtime, work.data_parallel, work.expert_parallel):
+        layout = vllm_layout(a, gpus, work.data_parallel, work.expert_parallel)
+    split = choose_split(model, gpus, work.runtime, m, layout)
+    off = None
+    if partial_offload(work, a.layers) and gpus == 1:
+        off = plan_offload(model, gpu, precision, work)
     return Placement(
         weights_bytes=m.weights_bytes,
         kv_cache_bytes=m.kv_cache_bytes,
@@ -118,19 +133,25 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
         decode_bytes_per_token_full=streamed + kv_cache_bytes(a, work.context_tokens, 1,
                                                                    work.kv_cache_dtype),
         bandwidth_gb_s=gpu.bandwidth_gb_s,
-        parts=m, model=model, gpu=gpu, precision=precision, work=work, split=split,
+        parts=m, model=model, gpu=gpu, precision=precision, work=work, split=split, offload=off,
     )
 
 
 _EMPTY_DECODE: dict = {}
 
 
-def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: str, gpus: int) -> float:
+def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: str, gpus: int,
+                         data_parallel: int = 1) -> float:
     """Seconds a token at an empty cache, as Placement.decode_seconds_per_token(0) gives it,
     without sizing memory: the split's kind and tensor-parallel size depend only on the runtime,
     the GPU count and the heads (choose_split). Memoised on the model, card, format, runtime
-    and count (the planner asks thousands of times)."""
-    key = (id(model), id(gpu), precision, runtime, gpus)
+    and count (the planner asks thousands of times). data_parallel > 1 (vLLM): a sequence
+    decodes on one replica of gpus / data_parallel GPUs, tensor parallel over all of them (as
+    choose_split's layout split)."""
+    replica = runtime == "vllm" and data_parallel > 1
+    if replica:
+        gpus //= data_parallel
+    key = (id(model), id(gpu), precision, runtime, gpus, replica)
     hit = _EMPTY_DECODE.get(key)
     if hit is not None and hit[0] is model and hit[1] is gpu:
         return hit[2]
@@ -138,7 +159,7 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     if gpus == 1:
         split = Split("single", 1, 1, 1, 1, 0, 0, 1)
     elif runtime == "vllm":
-        tp = vllm_tensor_parallel_size(a, gpus)
+        tp = gpus if replica else vllm_tensor_parallel_size(a, gpus)
         split = Split("tensor", gpus, tp, gpus // tp, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
     else:
         split = Split("layer", gpus, 1, gpus, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)

@@ -3,8 +3,9 @@
 - llama.cpp: on every GPU that holds layers, the CUDA/ROCm context and the compute buffer of one
   micro-batch (advisor.sizing.overhead).
 - vLLM: on every GPU, the non-torch memory (cuBLAS, NCCL) and the activation peak its profiler
-  measures, per rank, from the model's shape and vLLM's scheduler defaults on that GPU
-  (advisor.sizing.vllm_memory); and it only ever uses gpu_memory_utilization of a GPU. That
+  measures, per rank, from the model's shape and the profiling batch of the vLLM version
+  assumed (V1's scheduler defaults on that GPU, or V0's for the context;
+  advisor.sizing.vllm_memory); and it only ever uses gpu_memory_utilization of a GPU. That
   reserve is sized as (1 - u) / u of everything else, so "everything else <= u x memory" holds
   exactly when the total fits the memory; the CUDA context and CUDA graphs live in it.
 - transformers: the CUDA context and the activations of one prefill forward pass.
@@ -15,7 +16,7 @@ from advisor.errors import AdvisorError
 from advisor.kb.schema import GPU, Architecture
 from advisor.sizing import constants as c
 from advisor.sizing.overhead import compute_buffer_bytes
-from advisor.sizing.vllm_memory import (vllm_default_batch, vllm_rank_overhead,
+from advisor.sizing.vllm_memory import (VLLM_VERSIONS, vllm_profile_batch, vllm_rank_overhead,
                                         vllm_tensor_parallel_size, vllm_utilization_reserve)
 
 RUNTIMES = ("llama.cpp", "vllm", "transformers")
@@ -53,16 +54,19 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
                    weights_bytes: int, kv_bytes: int, context_tokens: int = 0,
                    gpu: GPU | None = None,
                    gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION,
-                   flash_attn: bool = True) -> dict[str, int]:
-    """Overhead bytes over all `gpus` GPUs, by part. vLLM sizes its profiling batch by the GPU
-    (vllm_default_batch; None: the defaults of a card under 70 GiB) and keeps
-    gpu_memory_utilization of each GPU; flash_attn is llama.cpp's -fa."""
+                   flash_attn: bool = True,
+                   vllm_version: str = c.VLLM_DEFAULT_VERSION) -> dict[str, int]:
+    """Overhead bytes over all `gpus` GPUs, by part. vLLM profiles the batch of vllm_version
+    (vllm_profile_batch: V1 sizes it by the GPU, None being a card under 70 GiB; V0 by the
+    context, its max_model_len) and keeps gpu_memory_utilization of each GPU; flash_attn is
+    llama.cpp's -fa."""
     check_runtime(runtime)
     if runtime == "llama.cpp":
         return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
                 "compute_buffer": gpus * llamacpp_compute_buffer_bytes(a, context_tokens, flash_attn)}
     if runtime == "vllm":
-        rank = vllm_rank_overhead(a, gpus, vllm_default_batch(gpu))
+        batch = vllm_profile_batch(gpu, context_tokens, vllm_version)
+        rank = vllm_rank_overhead(a, gpus, batch, version=vllm_version)
         parts = {k: gpus * v for k, v in rank.items()}
         used = weights_bytes + kv_bytes + sum(parts.values())
         parts["gpu_memory_utilization_reserve"] = vllm_utilization_reserve(used, gpu_memory_utilization)
@@ -80,8 +84,12 @@ _GRAPHS = {"nvidia": "CUDA graphs", "amd": "HIP graphs"}
 def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Architecture | None = None,
                         gpu: GPU | None = None,
                         gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION,
-                        flash_attn: bool = True) -> list[str]:
-    """What the overhead assumes, in the words of the vendor's stack (no CUDA on a Mac)."""
+                        flash_attn: bool = True,
+                        vllm_version: str = c.VLLM_DEFAULT_VERSION,
+                        context_tokens: int = 0, layout=None) -> list[str]:
+    """What the overhead assumes, in the words of the vendor's stack (no CUDA on a Mac).
+    layout: vLLM's data/expert-parallel layout (advisor.sizing.vllm_parallel.VllmLayout), if
+    asked: each GPU is a rank of its tensor-parallel size."""
     where = "as measured" if vendor == "nvidia" else "measured on NVIDIA, assumed the same here"
     ctx = _CONTEXT.get(vendor, "device context")
     if runtime == "llama.cpp":
@@ -94,19 +102,33 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
                 f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer (f32 logits and hidden state, {attn}"]
     if runtime == "vllm":
         graphs = _GRAPHS.get(vendor, "captured graphs")
-        b = vllm_default_batch(gpu)
+        b = vllm_profile_batch(gpu, context_tokens, vllm_version)
         tp = vllm_tensor_parallel_size(a, gpus) if a is not None and gpus > 1 else 1
-        out = [f"vLLM (V1 engine): gpu_memory_utilization {gpu_memory_utilization:g}; its profiling "
-               f"run at the `vllm serve` defaults for this GPU, {b.max_num_batched_tokens} batched "
-               f"tokens and {b.max_num_seqs} sequences"]
+        dp = 1
+        if layout is not None:
+            tp, dp = layout.tensor_parallel, layout.data_parallel
+        whose = ("the `vllm serve` defaults for this GPU" if vllm_version == "v1" else
+                 "V0's defaults for this context"
+                 + (" (chunked prefill, on by itself above 32K)"
+                    if b.max_num_batched_tokens == c.VLLM_V0_CHUNKED_TOKENS else ""))
+        out = [f"vLLM ({VLLM_VERSIONS[vllm_version]}): gpu_memory_utilization "
+               f"{gpu_memory_utilization:g}; its profiling run at {whose}, "
+               f"{b.max_num_batched_tokens} batched tokens and {b.max_num_seqs} sequences"]
         if a is not None:
-            rank = vllm_rank_overhead(a, gpus, b)
-            out.append(f"vLLM a rank{f' (tensor parallel {tp})' if tp > 1 else ''}: non-torch "
+            rank = vllm_rank_overhead(a, gpus, b, tp if layout is not None else None, dp,
+                                      layout is not None and layout.expert_parallel,
+                                      version=vllm_version)
+            logs = ("V1 logs on NVIDIA H100" if vllm_version == "v1" else
+                    "V0 logs (v0.5.3 on 8 x H100, v0.6 on H100 and RTX 3090)")
+            group = ("tensor parallel " + str(tp) if tp > 1 else "") + \
+                    (f"{', ' if tp > 1 else ''}data parallel {dp}" if dp > 1 else "")
+            out.append(f"vLLM a rank{f' ({group})' if group else ''}: non-torch "
                        f"{rank['non_torch'] / c.GIB:.2f} GiB (cuBLAS"
-                       f"{', NCCL and all-reduce buffers' if tp > 1 else ''}) and activation peak "
-                       f"{rank['activation_peak'] / c.GIB:.2f} GiB (the larger of the forward pass "
+                       f"{', NCCL and all-reduce buffers' if tp > 1 or dp > 1 else ''}) and activation peak "
+                       f"{rank['activation_peak'] / c.GIB:.2f} GiB (the larger of the forward pass"
+                       f"{', its MoE layers over the tokens of all ' + str(dp) + ' data-parallel ranks' if dp > 1 and a.experts_total else ''} "
                        "and the sampler's full-vocabulary logits a sequence), from the model's "
-                       f"shape; fitted to vLLM V1 logs on NVIDIA H100"
+                       f"shape; fitted to vLLM {logs}"
                        f"{'' if vendor == 'nvidia' else ', assumed the same here'}")
         out.append(f"{ctx} and {graphs} ({c.VLLM_CUDA_GRAPH_BYTES / c.GIB:.2f} GiB measured) fit "
                    "in the share gpu_memory_utilization leaves unused")

@@ -1,4 +1,8 @@
-"""vLLM's memory outside weights and KV cache, per rank, as its V1 engine profiles it.
+"""vLLM's memory outside weights and KV cache, per rank, as each vLLM version profiles it.
+
+Two profiling methods are modelled (VLLM_VERSIONS; the advisory says which one it assumes):
+"v1", the V1 engine of every release since v0.8 (the default), and "0.5", the V0 engine of
+v0.5.3.post1-v0.5.x, described at the end.
 
 At start-up every vLLM worker (vllm/v1/worker/gpu_worker.py determine_available_memory, with
 vllm/utils memory_profiling / MemoryProfilingResult) runs one dummy forward pass of
@@ -15,14 +19,36 @@ cache what is left of gpu_memory_utilization x the GPU's memory:
   forward pass's hidden states still alive.
 - CUDA graphs are captured after the KV cache is allocated, in the share u leaves unused.
 
+V0 (v0.5.x, vllm/worker/worker.py determine_num_available_blocks) reads the free memory in
+init_device before NCCL is set up and again after profile_run, and gives the KV cache
+u x memory minus all of the difference. Its profiling run is max_num_seqs = 256 sequences
+sharing max_num_batched_tokens = max(max_model_len, 2048) tokens, or 512 when chunked prefill
+is on (on by itself above a max_model_len of 32K from v0.5.3.post1), so its activation peak
+follows the context asked for; its non-torch memory holds NCCL's buffers, which grow with the
+tensor-parallel group. The KV blocks are the smallest any worker can hold: the driver's, which
+also runs the sampler.
+
 All sizes are bytes; every constant is in advisor/sizing/constants.py with its source.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from advisor.errors import AdvisorError
 from advisor.kb.schema import GPU, Architecture
 from advisor.sizing import constants as c
+
+# The profiling methods modelled, by the vLLM releases that use them (what advisories say).
+VLLM_VERSIONS = {
+    "v1": "V1 engine, releases since 0.8",
+    "0.5": "V0 engine as in 0.5.3.post1-0.5.x",
+}
+
+
+def check_vllm_version(version: str) -> None:
+    """AdvisorError unless `version` is one of VLLM_VERSIONS."""
+    if version not in VLLM_VERSIONS:
+        raise AdvisorError(f"unknown vLLM version '{version}' (known: {', '.join(VLLM_VERSIONS)})")
 
 
 @dataclass(frozen=True)
@@ -49,10 +75,27 @@ def vllm_tensor_parallel_size(a: Architecture, gpus: int) -> int:
                if a.attention_heads % n == 0 and a.kv_heads % n == 0 and gpus % n == 0)
 
 
-def vllm_non_torch_bytes(tensor_parallel: int) -> int:
-    """Non-torch memory a rank: the cuBLAS workspace and allocations outside PyTorch (0.13 GiB,
-    V1 logs at TP=1), plus NCCL's and the custom all-reduce buffers when tensor_parallel > 1
-    (0.42 GiB more at TP=2; assumed the same at larger TP)."""
+def vllm_v0_batch(max_model_len: int) -> VllmBatch:
+    """The V0 (v0.5.x) profiling batch for a max_model_len (tokens): 256 sequences and
+    max(max_model_len, 2048) batched tokens, or 512 with the chunked prefill v0.5.3.post1 turns
+    on above 32K tokens (vllm/config.py SchedulerConfig; vllm/engine/arg_utils.py, PR 6666)."""
+    if max_model_len > c.VLLM_V0_LONG_CONTEXT_TOKENS:
+        return VllmBatch(c.VLLM_V0_CHUNKED_TOKENS, c.VLLM_V0_MAX_NUM_SEQS)
+    return VllmBatch(max(max_model_len, c.VLLM_V0_MIN_BATCHED_TOKENS), c.VLLM_V0_MAX_NUM_SEQS)
+
+
+def vllm_non_torch_bytes(tensor_parallel: int, version: str = c.VLLM_DEFAULT_VERSION) -> int:
+    """Non-torch memory a rank, bytes, as `version` counts it.
+
+    v1: the cuBLAS workspace and allocations outside PyTorch after V1's baseline (0.13 GiB, V1
+    logs at TP=1), plus NCCL's and the custom all-reduce buffers when tensor_parallel > 1
+    (0.42 GiB more at TP=2; assumed the same at larger TP).
+    0.5: everything outside PyTorch since the worker's first free-memory reading (0.35 GiB at
+    TP=1, a v0.6.4 log), plus NCCL's buffers, 1.03 GiB for each other rank of the group (fitted
+    to vLLM 0.5.3 on 8 x H100, issue 6746)."""
+    check_vllm_version(version)
+    if version == "0.5":
+        return c.VLLM_V0_NON_TORCH_BYTES + (tensor_parallel - 1) * c.VLLM_V0_TP_COMM_BYTES_PER_PEER
     comm = c.VLLM_TP_COMM_BYTES if tensor_parallel > 1 else 0
     return c.VLLM_NON_TORCH_BYTES + comm
 
@@ -91,17 +134,59 @@ def vllm_sampler_peak_bytes(a: Architecture, batch: VllmBatch) -> int:
     return logits + hidden
 
 
-def vllm_activation_peak_bytes(a: Architecture, tensor_parallel: int, batch: VllmBatch) -> int:
-    """"PyTorch activation peak memory" a rank: the larger of the forward pass and the sampler."""
+def vllm_moe_dispatch_peak_bytes(a: Architecture, data_parallel: int, moe_tensor_parallel: int,
+                                 tokens: int) -> int:
+    """A mixture-of-experts layer's peak under data parallel (DP > 1): the hidden states of all
+    DP ranks' `tokens` each, gathered on every rank and the layer's output for all of them
+    (2 x DP x tokens x hidden), and the fused-experts intermediate caches of one chunk of
+    min(DP x tokens, VLLM_FUSED_MOE_CHUNK_TOKENS) tokens (as vllm_forward_bytes_per_token's
+    MoE term, at the MoE layer's own tensor parallelism: 1 with expert parallel, DP x TP
+    without). 0 for a dense model or DP 1."""
+    if data_parallel <= 1 or not a.experts_total:
+        return 0
+    gathered = data_parallel * tokens
+    chunk = min(gathered, c.VLLM_FUSED_MOE_CHUNK_TOKENS)
+    ffn = a.expert_ffn_size or a.ffn_size
+    k = (a.experts_active or 1) + a.experts_shared
+    per_token = k * (3 * ffn // moe_tensor_parallel + a.hidden_size)
+    return c.VLLM_ACTIVATION_BYTES * (chunk * per_token + 2 * gathered * a.hidden_size)
+
+
+def vllm_activation_peak_bytes(a: Architecture, tensor_parallel: int, batch: VllmBatch,
+                               data_parallel: int = 1, expert_parallel: bool = False) -> int:
+    """"PyTorch activation peak memory" a rank: the larger of the forward pass (under data
+    parallel, with the MoE dispatch's gathered tokens: vllm_moe_dispatch_peak_bytes) and the
+    sampler."""
+    moe_tp = 1 if expert_parallel else data_parallel * tensor_parallel
     return max(vllm_forward_peak_bytes(a, tensor_parallel, batch.max_num_batched_tokens),
+               vllm_moe_dispatch_peak_bytes(a, data_parallel, moe_tp, batch.max_num_batched_tokens),
                vllm_sampler_peak_bytes(a, batch))
 
 
-def vllm_rank_overhead(a: Architecture, gpus: int, batch: VllmBatch) -> dict[str, int]:
-    """Non-torch memory and the activation peak of one rank (bytes), on `gpus` GPUs."""
-    tp = vllm_tensor_parallel_size(a, gpus) if gpus > 1 else 1
-    return {"non_torch": vllm_non_torch_bytes(tp),
-            "activation_peak": vllm_activation_peak_bytes(a, tp, batch)}
+def vllm_profile_batch(gpu: GPU | None, max_model_len: int,
+                       version: str = c.VLLM_DEFAULT_VERSION) -> VllmBatch:
+    """The batch `version` profiles with: V1's `vllm serve` defaults for the card
+    (vllm_default_batch), or V0's for the max_model_len (vllm_v0_batch)."""
+    check_vllm_version(version)
+    return vllm_v0_batch(max_model_len) if version == "0.5" else vllm_default_batch(gpu)
+
+
+def vllm_rank_overhead(a: Architecture, gpus: int, batch: VllmBatch,
+                       tensor_parallel: int | None = None, data_parallel: int = 1,
+                       expert_parallel: bool = False, *,
+                       version: str = c.VLLM_DEFAULT_VERSION) -> dict[str, int]:
+    """Non-torch memory and the activation peak of one rank (bytes), on `gpus` GPUs, as
+    `version` profiles them (the batch: vllm_profile_batch).
+    tensor_parallel None: the split vLLM's plain tensor parallelism takes
+    (vllm_tensor_parallel_size); given, with data_parallel (advisor.sizing.vllm_parallel), each
+    GPU profiles as a rank of that TP, with the NCCL buffers of its data/expert-parallel group
+    when DP > 1 (counted as TP's: VLLM_TP_COMM_BYTES, assumed)."""
+    tp = tensor_parallel if tensor_parallel is not None else (
+        vllm_tensor_parallel_size(a, gpus) if gpus > 1 else 1)
+    comm_group = tp if data_parallel == 1 else max(tp, 2)
+    return {"non_torch": vllm_non_torch_bytes(comm_group, version),
+            "activation_peak": vllm_activation_peak_bytes(a, tp, batch, data_parallel,
+                                                          expert_parallel)}
 
 
 def vllm_max_utilization(gpu: GPU) -> float:

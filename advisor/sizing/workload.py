@@ -37,3 +37,16 @@ class Workload:
     # kernels: CUDA, ROCm, Metal, Vulkan) or off (f32 attention scores over the whole context in
     # the compute buffer, and no quantized V cache)
     flash_attn: bool = True
+    # vLLM's profiling method by release (advisor.sizing.vllm_memory.VLLM_VERSIONS): "v1" (vLLM
+    # >= 0.8, the default) or "0.5" (V0, v0.5.3.post1-v0.5.x)
+    vllm_version: str = c.VLLM_DEFAULT_VERSION
+    # vLLM --data-parallel-size (engine replicas of gpus / DP GPUs each, every one with its own
+    # KV cache) and --enable-expert-parallel (whole routed experts a GPU); 1 / False: plain
+    # tensor (and pipeline) parallelism (advisor.sizing.vllm_parallel)
+    data_parallel: int = 1
+    expert_parallel: bool = False
+    # llama.cpp --n-gpu-layers (-ngl) as the user gave it: layers on the GPU as llama.cpp counts
+    # them, the output layer being the n_layer + 1th (0..n_layer + 1); None: every layer on the
+    # GPUs (llama.cpp's -ngl n_layer + 1). N <= n_layer keeps N repeating layers on the GPU and
+    # the rest, the output layer and the token embeddings in system RAM (advisor.sizing.offload).
+    gpu_layers: int | None = None
