@@ -12,7 +12,7 @@ from advisor.kb.schema import with_fields
 from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
-from advisor.sizing.constants import GPUS_PER_NODE
+from advisor.sizing.constants import GPUS_PER_NODE, LLAMACPP_QUANT_KV
 from advisor.sizing.finetune import PART_NAMES, FinetuneSpec
 from advisor.sizing.finetune import validate as validate_finetune
 from advisor.sizing.precision import parse_precision
@@ -22,7 +22,7 @@ from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, DEFAULT_PROMPT_TOKEN
 RULES_ENV = "ADVISOR_RULES"
 # The limits of a question's numbers live in advisor.limits (check_question), shared by explain,
 # fit, gpus and generate; the names stay importable from here.
-from advisor.limits import MAX_BATCH, MAX_GPUS, MAX_PROMPT_TOKENS, check_question  # noqa: E402,F401
+from advisor.limits import MAX_BATCH, MAX_GPUS, MAX_PROMPT_TOKENS, check_one_machine, check_question  # noqa: E402,F401
 
 
 def recommendation_kinds(templates_dir: Path | None = None) -> set[str]:
@@ -54,7 +54,7 @@ _OBJECTIVE_CODE = ("plans/objective.py", "yamlfile.py", "cache.py", "advise.py")
 def _rulebook_key(dirs: list[Path], templates: Path) -> Key:
     key = Key(code_files(*_RULES_CODE))
     for d in dirs:
-        key.files(d, "*.yaml")
+        key.files(d)   # every file: a misnamed .yml one is an error, so it must be seen
     return key.files(templates, "*.md.j2")
 
 
@@ -305,12 +305,27 @@ class Advisor:
         precision_source = hit = None
         if stored is not None and getattr(m, "weights_inventory", None) is None:
             hit = self.kb.ollama(model)  # an Ollama name: the precision its tag stands for
+        if stored is not None and finetune is not None and stored != "bf16":
+            # training starts from the published 16-bit weights: a tag's or file's format is
+            # not what is trained, and the advisory says it was set aside
+            whose = (f"Ollama's {model.strip()}" if hit is not None else "the model file")
+            precision_source = (f"{whose} is stored at {stored}, which is set aside: fine-tuning "
+                                f"is sized from the published bf16 weights (QLoRA quantizes them "
+                                f"to NF4 itself)")
+        from advisor.files import FileModel
+
+        if (isinstance(m, FileModel) and m.weights_inventory is None and hit is None
+                and finetune is None and precision is None and stored is not None):
+            # a config.json without weights to read: its dtype or quantization_config said it
+            precision_source = ("as the model's config.json names it; no weights were read to "
+                                "confirm it")
         if hit is not None and finetune is None:
             if precision is None:
                 precision_source = hit.precision_source
             if m.ollama_mla_per_head_cache:  # Ollama's file of it caches per-head K and V
                 m = with_fields(m, architecture=replace(m.architecture, mla_per_head_cache=True))
         g, p = self.kb.gpu(gpu), parse_precision(precision or stored or m.native_precision or "bf16")
+        check_one_machine(g, gpus)
         bad = format_mismatch(m.architecture, p)
         if bad:
             raise AdvisorError(f"--precision {p.name}: {bad} ({m.name})")
@@ -364,7 +379,7 @@ class Advisor:
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")
-        if rt == "llama.cpp" and not work.flash_attn and work.kv_cache_dtype in ("q8_0", "q4_0"):
+        if rt == "llama.cpp" and not work.flash_attn and work.kv_cache_dtype in LLAMACPP_QUANT_KV:
             raise AdvisorError(f"--kv-cache {work.kv_cache_dtype} needs --flash-attn on: llama.cpp "
                                "quantizes the V cache only with flash attention")
         check_question(prompt_tokens=work.prompt_tokens)
@@ -490,7 +505,8 @@ def _finetune_json(adv: Advisory) -> dict:
             "gradient_checkpointing": ft.gradient_checkpointing, "optimizer": ft.optimizer,
             "sharding": ft.sharding, "pure_bf16": ft.pure_bf16,
             "lora_rank": ft.lora_rank if ft.uses_lora else None,
-            "lora_targets": list(ft.lora_targets) if ft.uses_lora else None}
+            "lora_targets": list(ft.lora_targets) if ft.uses_lora else None,
+            **({"precision_source": adv.precision_source} if adv.precision_source else {})}
     return {
         "model": {"id": s.model.id, "name": s.model.name, "parameters": f["model_parameters"]},
         "gpu": {"id": s.gpu.id, "name": s.gpu.name, "memory_bytes": s.gpu.memory_bytes, "count": n},

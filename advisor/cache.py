@@ -4,7 +4,9 @@ every run: the validated KB (advisor.kb.cache), the rulebook and the objective
 templates (advisor.render).
 
 Where: $ADVISOR_CACHE_DIR, else $XDG_CACHE_HOME/advisor (an absolute path; a relative one is
-ignored, as the XDG spec says), else ~/.cache/advisor.
+ignored, as the XDG spec says), else ~/.cache/advisor. A relative $ADVISOR_CACHE_DIR would put
+the cache in whatever folder advisor runs from: the command line refuses it (check_cache_dir),
+and the library ignores it as XDG's.
 
 Keys: a cache file's name is a digest of everything its content depends on: advisor's version,
 the size and modification time of the source files of the code that computes it, and the path,
@@ -39,9 +41,22 @@ T = TypeVar("T")
 PACKAGE = Path(__file__).resolve().parent
 
 
+def check_cache_dir() -> None:
+    """AdvisorError (one line) when $ADVISOR_CACHE_DIR is set to a relative path: the cache
+    would land in each working folder advisor is run from, beside the user's own files."""
+    given = os.environ.get("ADVISOR_CACHE_DIR")
+    if given and not os.path.isabs(given):
+        from advisor.errors import AdvisorError
+        from advisor.text import escaped
+
+        raise AdvisorError(f"ADVISOR_CACHE_DIR '{escaped(given)}' is a relative path: the cache "
+                           f"would be written into whatever folder advisor runs from; give an "
+                           f"absolute one (or unset it for ~/.cache/advisor)")
+
+
 def cache_dir() -> Path:
     given = os.environ.get("ADVISOR_CACHE_DIR")
-    if given:
+    if given and os.path.isabs(given):   # a relative one: check_cache_dir; ignored here
         return Path(given)
     base = os.environ.get("XDG_CACHE_HOME")
     if not base or not os.path.isabs(base):  # the XDG spec: a relative value is to be ignored

@@ -181,6 +181,20 @@ def check_question(*, gpus: int | None = None, gpus_flag: str = "--gpus", batch:
             raise AdvisorError(f"{flag} must be at most {most:,} {unit}, not {value:,}")
 
 
+def check_one_machine(gpu, count: int, flag: str = "--gpus") -> None:
+    """A unified-memory device (an Apple Mac, a Jetson, a Ryzen AI Max) is a whole machine, its
+    memory shared with its CPU: two of them are two machines, whose memory is no one pool
+    (layers split across machines need llama.cpp's RPC backend over a network, which the plans
+    do not model). AdvisorError, one line, for a count above 1 of such a device."""
+    from advisor.errors import AdvisorError
+
+    if getattr(gpu, "unified_memory", False) and count > 1:
+        raise AdvisorError(f"{flag} {count}: the {gpu.name} is a whole machine whose memory is "
+                           f"shared with its CPU; {count} of them are {count} machines, not one "
+                           f"memory pool (splitting a model across machines is not planned): ask "
+                           f"for 1")
+
+
 def _at_least_1(flag: str, value) -> None:
     from advisor.errors import AdvisorError
 

@@ -93,7 +93,7 @@ def test_fact_without_source_is_an_error(tmp_path):
         id: g
         name: G
         vendor: nvidia
-        architecture: test
+        architecture: ampere
         memory_bytes: 1000
         bandwidth_gb_s: 100
         sources:

@@ -138,10 +138,10 @@ def _cli(*args):
 def test_cli_writes_a_valid_entry_and_refuses_to_overwrite(tmp_path):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(CONFIGS["llama-3.1-8b"]))
-    out = tmp_path / "models"
+    out = tmp_path / "kb"
     r = _cli("--from", str(cfg), "--out", str(out))
     assert r.exit_code == 0, r.output
-    written = out / "llama-3.1-8b.yaml"  # id from _name_or_path
+    written = out / "models" / "llama-3.1-8b.yaml"  # id from _name_or_path; --kb's layout
     assert r.output.strip() == str(written)
     entry = validate(Model, yaml.safe_load(written.read_text()))
     assert entry.aliases == ["meta-llama/Llama-3.1-8B"] and entry.sources[0].source == str(cfg)

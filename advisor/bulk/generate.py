@@ -23,6 +23,7 @@ A run with failed pages never replaces a complete index (one written by a run wi
 from __future__ import annotations
 
 import os
+import stat
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from advisor.bulk.select import Filters, Selection, select
 from advisor.bulk.slugs import precision_slug, slug
 from advisor.bulk.workers import Progress, run_pages
 from advisor.errors import AdvisorError
-from advisor.limits import check_question
+from advisor.limits import check_one_machine, check_question
 from advisor.sizing.weights import format_mismatch
 from advisor.kb.store import KnowledgeBase
 from advisor.rules.spec import RuleSpec
@@ -103,6 +104,14 @@ def check_out(out: Path, force: bool = False) -> None:
     """Refuse an output folder that generate must not write into: a file, the root of the file
     system, the home folder or a folder above it, and (unless force) a folder with entries that
     has no marker of an earlier run."""
+    try:
+        os.lstat(out)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as exc:   # a name too long, a folder above it that cannot be searched
+        raise AdvisorError(f"--out '{out}': {exc.strerror or exc}") from None
+    except ValueError as exc:   # a NUL byte
+        raise AdvisorError(f"--out '{out}': {exc}") from None
     if out.exists() and not out.is_dir():
         raise AdvisorError(f"--out '{out}' is a file, not a folder")
     for parent in out.parents:
@@ -140,8 +149,7 @@ def check_tree(out: Path, pages: list[Page], fmt: str) -> None:
     if not out.is_dir():
         return
     ext = FORMATS[fmt]
-    site_files = ("style.css", "site.js", "list.html") if fmt == "html" else ()
-    for name in (f"index.{ext}", MARKER, files.LOCK_NAME, *site_files):
+    for name in (f"index.{ext}", MARKER, files.LOCK_NAME, *_site_files(fmt)):
         files.check_entry(out / name)
     by_folder: dict[str, set[str]] = {}
     for page in pages:
@@ -162,37 +170,66 @@ def check_tree(out: Path, pages: list[Page], fmt: str) -> None:
 
 def check_no_clash(out: Path, pages: list[Page], fmt: str) -> None:
     """--force writes beside another program's files, never over them: in a folder without
-    the marker, refuse (AdvisorError, naming it) when a file the run would write is already
-    there (an index.md of the user's own, a style.css, a page's name)."""
-    if not out.is_dir() or _marked(out):
+    the marker, or one whose marker says it was first written beside other files (a --force run:
+    it lists the files generate wrote there), refuse (AdvisorError, naming it) when a file the run
+    would write is already there and is not generate's (an index.md of the user's own, a
+    style.css, a page's name)."""
+    if not out.is_dir():
+        return
+    marker = _read_marker(out)
+    if _marked(out) and not marker.beside:
         return
     ext = FORMATS[fmt]
-    site_files = ("style.css", "site.js", "list.html") if fmt == "html" else ()
-    for rel in (f"index.{ext}", *site_files, *(page.relpath for page in pages)):
-        if os.path.lexists(out / rel):
+    for rel in (f"index.{ext}", *_site_files(fmt), *(page.relpath for page in pages)):
+        if rel not in marker.own and os.path.lexists(out / rel):
             raise AdvisorError(f"--out '{out}' already holds '{rel}', which advisor generate did "
-                               f"not write: --force writes beside other files, never over them "
+                               f"not write: it writes beside other files, never over them "
                                f"(move it, or give another folder)")
 
 
-def _index_states(out: Path) -> dict[str, str]:
-    """index file name -> complete | partial (the run that wrote it had failed pages)."""
+def _site_files(fmt: str) -> tuple[str, ...]:
+    return ("style.css", "site.js", "list.html") if fmt == "html" else ()
+
+
+# A marker is read up to this size: its list of files (a --force run's) is a line a page.
+_MARKER_MAX_BYTES = 64 * 1024 * 1024
+_BESIDE = "written beside other files (--force): generate's own files are those listed"
+
+
+@dataclass
+class _Marker:
+    states: dict[str, str] = field(default_factory=dict)  # index name -> complete | partial
+    beside: bool = False      # first written beside other programs' files (--force)
+    own: set[str] = field(default_factory=set)  # then: the files generate wrote, relative paths
+
+
+def _read_marker(out: Path) -> _Marker:
+    """The marker's content; an empty _Marker where there is none (or it cannot be read)."""
     try:
         fd = os.open(out / MARKER, os.O_RDONLY | files.NOFOLLOW)
         with os.fdopen(fd, "rb") as fh:
-            text = fh.read(4096).decode("utf-8", errors="replace")
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return _Marker()
+            text = fh.read(_MARKER_MAX_BYTES).decode("utf-8", errors="replace")
     except OSError:
-        return {}
-    states = {}
+        return _Marker()
+    marker = _Marker()
     for line in text.splitlines():
-        name, _, state = line.partition(": ")
-        if name.startswith("index.") and state in ("complete", "partial"):
-            states[name] = state
-    return states
+        if line == _BESIDE:
+            marker.beside = True
+            continue
+        name, _, value = line.partition(": ")
+        if name == "file" and value:
+            marker.own.add(value)
+        elif name.startswith("index.") and value in ("complete", "partial"):
+            marker.states[name] = value
+    return marker
 
 
-def _write_marker(out: Path, states: dict[str, str]) -> None:
-    lines = [_MARKER_TEXT] + [f"{name}: {state}\n" for name, state in sorted(states.items())]
+def _write_marker(out: Path, marker: _Marker) -> None:
+    lines = [_MARKER_TEXT] + [f"{name}: {state}\n" for name, state in sorted(marker.states.items())]
+    if marker.beside:
+        lines += [_BESIDE + "\n"] + [f"file: {rel}\n" for rel in sorted(marker.own)]
     files.write_if_changed(out / MARKER, "".join(lines).encode("utf-8"))
 
 
@@ -238,6 +275,8 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
         raise AdvisorError(f"--jobs must be at least 1, not {jobs}")
     jobs = max(1, min(jobs, os.cpu_count() or 1, MAX_JOBS))
     sel = select(kb, filters)
+    for g in sel.gpus:
+        check_one_machine(g, gpu_count, "--gpu-count")  # a Mac is a machine: none is a pool of two
     if "context" not in defaults and sel.models:
         longest = max(sel.models, key=lambda m: m.context_limit)
         if context_tokens > longest.context_limit:
@@ -248,17 +287,25 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
     out = Path(out)
     check_out(out, force)
     check_tree(out, pages, fmt)
-    if force:
-        check_no_clash(out, pages, fmt)
+    check_no_clash(out, pages, fmt)   # a --force run's folder stays beside the files it found
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise AdvisorError(f"--out '{out}': cannot create the folder: {exc.strerror}") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise AdvisorError(f"--out '{out}': the folder is not writable")
-    states = _index_states(out)
-    if not (out / MARKER).is_file():
-        _write_marker(out, states)  # first: a rerun after an interruption finds the folder its own
+    marker = _read_marker(out)
+    if not _marked(out):
+        try:
+            with os.scandir(out) as it:
+                marker.beside = any(True for _ in it)   # --force into another program's folder
+        except OSError as exc:
+            raise AdvisorError(f"--out '{out}': cannot read the folder: {exc.strerror}") from None
+    if marker.beside:   # before any page: an interrupted run's pages are still generate's
+        marker.own |= {f"index.{FORMATS[fmt]}", *_site_files(fmt), *(p.relpath for p in pages)}
+    if not (out / MARKER).is_file() or marker.beside:
+        _write_marker(out, marker)  # first: a rerun after an interruption finds the folder its own
+    states = marker.states
     start = time.perf_counter()
     summary = Summary(out=out, total=len(pages))
     with _locked(out):
@@ -294,7 +341,8 @@ def generate(kb: KnowledgeBase, rules: list[RuleSpec], out: Path, filters: Filte
             summary.index_kept = True  # a complete index is never replaced by a failed run's
         else:
             summary.index_written = files.write_if_changed(index, text.encode("utf-8"))
-            _write_marker(out, {**states, index.name: "partial" if summary.failed else "complete"})
+            marker.states = {**states, index.name: "partial" if summary.failed else "complete"}
+            _write_marker(out, marker)
         if fmt == "html":
             files.write_if_changed(out / "style.css", site.style_css().encode("utf-8"))
             files.write_if_changed(out / "site.js", site.site_js().encode("utf-8"))

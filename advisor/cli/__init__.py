@@ -29,6 +29,9 @@ class _Group(click.Group):
         try:
             if sys.stdout is None:  # started with stdout closed (`advisor ... >&-`)
                 raise AdvisorError("standard output is closed: nowhere to write the answer")
+            from advisor.cache import check_cache_dir
+
+            check_cache_dir()
             result = super().invoke(ctx)
             sys.stdout.flush()  # a full disk (`> /dev/full`) fails here, not at exit
             return result

@@ -23,7 +23,8 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--gpus", "-n", type=int, default=None,
               help="GPUs of this kind. Default 1, or as many as detected when GPU is left out.")
 @click.option("--kv-cache", default="fp16", show_default=True,
-              help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q4_0 (llama.cpp).")
+              help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q5_1, q5_0, q4_1, iq4_nl, "
+                   "q4_0 (llama.cpp).")
 @click.option("--runtime", default=None,
               help="llama.cpp, vllm or transformers: whose allocations to size, and the only "
                    "runtime plans use. Default: the format's (llama.cpp for GGUF and 16-bit "

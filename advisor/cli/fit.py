@@ -65,7 +65,10 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
                         spec.seq_len if spec is not None else context)
     _rules, objective = load_rules_from(rules_dirs)
     g = kb.gpu(gpu)
+    from advisor.limits import check_one_machine
     from advisor.render import one_line
+
+    check_one_machine(g, gpus)
 
     on = f"{gpus} × {one_line(g.name)}" if gpus > 1 else one_line(g.name)
     head = {"gpu": g.id, "name": g.name, "count": gpus}

@@ -36,10 +36,13 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     check_question(gpus=max_gpus, gpus_flag="--max-gpus", batch=batch, context=context)
     kb = load_kb_from(kb_dirs)
     _rules, objective = load_rules_from(rules_dirs)
-    m = kb.model(model)
-    ollama = None if precision else kb.ollama(model)
-    # an Ollama name (qwen2.5:32b) stands for its tag's quantization unless --precision says otherwise
-    p = parse_precision(precision) if precision else (parse_precision(ollama.precision) if ollama else None)
+    from advisor.files import resolve_model
+
+    # as explain reads MODEL: a KB entry, an Ollama name, a model file or folder, a Hub repo
+    m, stored = resolve_model(kb, model)
+    # an Ollama name (qwen2.5:32b) stands for its tag's quantization, a file for its own format,
+    # unless --precision says otherwise
+    p = parse_precision(precision or stored) if (precision or stored) else None
     if p is not None:  # explain's refusal of a format the architecture has no weights for
         from advisor.sizing.weights import format_mismatch
 

@@ -27,8 +27,12 @@ def with_machine(text: str, fmt: str, machine, ram_given: bool = False,
         doc = json.loads(text)
         doc["hardware"] = machine.to_json()
         return json.dumps(doc, indent=2) + "\n"
+    from advisor.render import md_text
+
+    # markdown: a detected card's name is the tool's text (nvidia-smi, amd-smi), so escaped
     title, _, rest = text.partition("\n")
-    return f"{title}\n\n{' '.join(summary_lines(machine, ram_given, bandwidth_given))}\n\n{rest.lstrip(chr(10))}"
+    said = md_text(" ".join(summary_lines(machine, ram_given, bandwidth_given)))
+    return f"{title}\n\n{said}\n\n{rest.lstrip(chr(10))}"
 
 
 @click.command()

@@ -1,5 +1,8 @@
 """advisor kb add --from config.json|ORG/REPO [--id ID] [--out DIR]
 
+DIR is a KB folder, as `--kb DIR` reads one: the entry is written to DIR/models/<id>.yaml, so
+`--kb DIR` loads what `kb add --out DIR` wrote.
+
 `add` is the command, registered under the `kb` group by advisor/cli/kb.py.
 """
 from __future__ import annotations
@@ -18,7 +21,8 @@ from advisor.errors import AdvisorError
 @click.option("--id", "model_id", default=None,
               help="KB id of the new entry. Default: from the config's _name_or_path.")
 @click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path),
-              help="Folder to write <id>.yaml in. Default: the KB's models folder.")
+              help="KB folder (as --kb DIR reads) to write models/<id>.yaml in. Default: the "
+                   "built-in KB.")
 def add(config_path, model_id, out_dir):
     """Write a KB model entry mapped from a Hugging Face config.json (never overwrites)."""
     from advisor.files import hub
@@ -37,13 +41,15 @@ def add(config_path, model_id, out_dir):
     if not model_id:
         raise AdvisorError(f"{config_path}: no _name_or_path that makes a KB id (lower case "
                            f"letters, digits, '.', '-', at most {MAX_ID_CHARS} characters); give --id")
-    out_dir = out_dir or data_dir("kb") / "models"
-    try:
-        out_is_file = out_dir.exists() and not out_dir.is_dir()
-    except OSError as exc:
-        raise AdvisorError(f"--out '{out_dir}': cannot read it: {exc.strerror or exc}") from None
-    if out_is_file:
-        raise AdvisorError(f"--out '{out_dir}' is a file, not a folder")
+    kb_dir = out_dir or data_dir("kb")
+    out_dir = kb_dir / "models"     # the layout --kb DIR reads (advisor/kb/store.py)
+    for folder in (kb_dir, out_dir):
+        try:
+            is_file = folder.exists() and not folder.is_dir()
+        except OSError as exc:
+            raise AdvisorError(f"--out '{folder}': cannot read it: {exc.strerror or exc}") from None
+        if is_file:
+            raise AdvisorError(f"--out '{folder}' is a file, not a folder")
     model = model_from_config(config, model_id, source)
     target = out_dir / f"{model.id}.yaml"
     if target.exists():

@@ -6,6 +6,8 @@ matches it offers it, at the rule's priority. The plan offered by the highest-pr
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import LLAMACPP_QUANT_KV
+
 
 PLAN_FACTS: dict[str, tuple[str, str]] = {
     "kind": ("str", "always 'plan'"),
@@ -24,7 +26,7 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
     "consumer": ("bool", "the card is a consumer (GeForce, Radeon RX, Arc) card"),
     "offload": ("bool", "part of the model runs from system RAM (llama.cpp -ngl / --n-cpu-moe)"),
     "native": ("bool", "the weights as published (no re-quantization)"),
-    "kv_quantized": ("bool", "the KV cache is quantized (fp8, q8_0, q4_0)"),
+    "kv_quantized": ("bool", "the KV cache is quantized (fp8, q8_0, q4_0, ...)"),
     "runtime": ("str", "llama.cpp, vllm or transformers"),
     "levers": ("int", "how many things the plan changes from the question"),
     "model_changed": ("bool", "the plan runs another model"),
@@ -46,7 +48,7 @@ def plan_facts(plan, prefer: str, asked_usable: bool) -> dict:
          "decode_tokens_per_s": round(plan.decode_tokens_per_s, 2),
          "gpu_count": plan.gpu_count, "nodes": plan.nodes,
          "consumer": plan.gpu.segment == "consumer", "offload": plan.offload,
-         "native": plan.native, "kv_quantized": plan.kv_cache_dtype in ("fp8", "q8_0", "q4_0"),
+         "native": plan.native, "kv_quantized": plan.kv_cache_dtype in ("fp8", *LLAMACPP_QUANT_KV),
          "runtime": plan.runtime, "levers": plan.levers,
          "model_changed": plan.path == "another-model", "prefer": prefer,
          "asked_usable": asked_usable, "task": getattr(plan, "task", "inference")}

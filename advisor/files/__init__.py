@@ -135,6 +135,26 @@ def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
     return config_model(cfg, str(config), (read_safetensors(s) for s in shards), label, name)
 
 
+# safetensors dtypes of unquantized weights -> the precision they store
+_STORED = {"BF16": "bf16", "F16": "fp16", "F32": "fp32", "F8_E4M3": "fp8", "F8_E5M2": "fp8"}
+
+
+def _stored_precision(tensors, named: str, label: str, where: str) -> str:
+    """The precision an unquantized checkpoint's tensors are stored at: the dtype holding most
+    of their bytes (norms kept in F32 beside BF16 weights do not change it), whatever config's
+    torch_dtype says (`named`, kept when it agrees). AdvisorError when that dtype is no
+    floating-point weight format and no quantization_config says how to read it."""
+    by_dtype: dict[str, int] = {}
+    for t in tensors:
+        by_dtype[t.dtype] = by_dtype.get(t.dtype, 0) + t.nbytes
+    most = max(sorted(by_dtype), key=lambda d: by_dtype[d])
+    if most not in _STORED:
+        raise AdvisorError(f"{label}: most of the weights' bytes are {most} tensors, but "
+                           f"{Path(where).name} has no quantization_config that says how they "
+                           "are stored: cannot size them as a known format")
+    return named if _STORED[most] == named else _STORED[most]
+
+
 def config_model(cfg: dict, where: str, shards, label: str, name: str) -> tuple[FileModel, str]:
     """A transformers config (parsed config.json; `where` names it) and the tensor lists of its
     safetensors files (an iterable of lists of TensorRecord, one a file; empty when there are
@@ -173,6 +193,8 @@ def config_model(cfg: dict, where: str, shards, label: str, name: str) -> tuple[
             emb = [t for t in tensors if t.name.endswith("embed_tokens.weight")]
             if emb:
                 fields["vocab_size"] = emb[0].shape[0]
+        if cfg.get("quantization_config") is None:
+            precision = _stored_precision(tensors, precision, label, where)
         inv = TensorInventory(source=label, format="safetensors", precision=precision,
                               tensors=tuple(tensors),
                               assumptions=(f"weights: the {len(tensors)} tensors of {n_files} "

@@ -93,6 +93,24 @@ class _Ints:
         return default
 
 
+# model_types of encoder-only networks (no decoding, no KV cache: embeddings and classifiers),
+# which a decoder's sizing would answer wrongly (transformers' model_type of each)
+_ENCODERS = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "albert", "electra",
+                       "deberta", "deberta-v2", "mpnet", "camembert", "modernbert", "nomic_bert",
+                       "xlm", "ernie", "esm", "longformer", "big_bird", "funnel"})
+
+
+def config_flag(cfg: dict, key: str, default: bool, where: str) -> bool:
+    """A true/false field of a config.json: JSON true or false (absent or null: default). A
+    string such as "false" is an AdvisorError: read as Python's truth it would mean true."""
+    value = cfg.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise AdvisorError(f"{where}: {key} is {quote.value(value)}, not true or false")
+    return value
+
+
 def architecture_fields(cfg: dict, where: str) -> dict:
     """The Architecture fields a transformers config gives (text model of multimodal configs).
     Every number is checked as read (a whole number within advisor.limits), so nothing derived
@@ -100,6 +118,11 @@ def architecture_fields(cfg: dict, where: str) -> dict:
     if isinstance(cfg.get("text_config"), dict):
         cfg = {**cfg, **cfg["text_config"]}
     mt = str(cfg.get("model_type", ""))
+    if mt.lower() in _ENCODERS or cfg.get("is_encoder_decoder") is True:
+        kind = "an encoder-decoder" if cfg.get("is_encoder_decoder") is True else "an encoder-only"
+        raise AdvisorError(f"{where}: model_type {quote.value(mt)} is {kind} network, not a "
+                           "decoder-only language model (what the sizing is of: a KV cache, "
+                           "token by token decoding)")
     n = _Ints(cfg, where)
     layers = n("num_hidden_layers", "n_layer", "num_layers", maximum=MAX_LAYERS)
     hidden = n("hidden_size", "n_embd", "d_model", maximum=MAX_HIDDEN_SIZE)
@@ -118,13 +141,13 @@ def architecture_fields(cfg: dict, where: str) -> dict:
         layers=layers, hidden_size=hidden, attention_heads=heads, kv_heads=kv,
         head_dim=n("head_dim", maximum=MAX_HEAD_DIM, default=max(hidden // heads, 1)),
         ffn_size=ffn, vocab_size=n("vocab_size", maximum=MAX_VOCAB, default=0),
-        tied_embeddings=bool(cfg.get("tie_word_embeddings", mt.startswith("gemma"))),
+        tied_embeddings=config_flag(cfg, "tie_word_embeddings", mt.startswith("gemma"), where),
         max_context=n("max_position_embeddings", "n_positions", "seq_length", maximum=MAX_CONTEXT,
                       default=4096),
-        qkv_bias=bool(cfg.get("attention_bias", mt in ("qwen2", "qwen2_moe"))),
+        qkv_bias=config_flag(cfg, "attention_bias", mt in ("qwen2", "qwen2_moe"), where),
     )
     sw = n("sliding_window", maximum=MAX_CONTEXT, minimum=0)
-    if sw and cfg.get("use_sliding_window", True) and sw < f["max_context"]:
+    if sw and config_flag(cfg, "use_sliding_window", True, where) and sw < f["max_context"]:
         f["sliding_window"] = sw
         pattern = n("sliding_window_pattern", maximum=MAX_LAYERS, minimum=0)
         if isinstance(cfg.get("layer_types"), list):

@@ -263,6 +263,9 @@ def _say(exc: Exception, repo: str, ep: str, unknown: str | None) -> str:
         return f"cannot reach the Hugging Face Hub at {ep} for '{repo}': {reason}"
     if isinstance(exc, e.SafetensorsParsingError):
         return f"{repo}: a safetensors header on the Hub is not valid: {quote.name(str(exc), 200)}"
+    if isinstance(exc, OSError) and exc.filename is not None:   # this machine's files, not the Hub
+        return (f"'{repo}': the local Hugging Face cache cannot be used ({exc.strerror or exc}: "
+                f"{quote.name(str(exc.filename), 160)}); check HF_HOME and HF_HUB_CACHE")
     return (f"the Hugging Face Hub at {ep} gave an answer for '{repo}' that huggingface_hub "
             f"cannot read ({type(exc).__name__}: {quote.name(str(exc), 160)})")
 

@@ -13,6 +13,7 @@ from dataclasses import fields
 from typing import Any, Callable
 
 from advisor.errors import AdvisorError
+from advisor.files.hf import config_flag
 from advisor.kb.schema import ID_PATTERN, Model
 from advisor.limits import MAX_ID_CHARS, short
 
@@ -44,7 +45,7 @@ def _base(c: Config, mt: str, tied_default: bool) -> dict:
         "head_dim": head_dim,
         "ffn_size": _int(c, "intermediate_size", mt),
         "vocab_size": _int(c, "vocab_size", mt),
-        "tied_embeddings": bool(c.get("tie_word_embeddings", tied_default)),
+        "tied_embeddings": config_flag(c, "tie_word_embeddings", tied_default, "config.json"),
         "max_context": _int(c, "max_position_embeddings", mt),
     }
 
@@ -78,14 +79,14 @@ def _window(c: Config, a: dict) -> None:
 
 
 def _attention_bias(c: Config, a: dict) -> None:
-    if c.get("attention_bias"):
+    if config_flag(c, "attention_bias", False, "config.json"):
         a["qkv_bias"] = a["attn_output_bias"] = True
 
 
 def _llama(c: Config) -> dict:
     a = _base(c, "llama", False)
     _attention_bias(c, a)
-    if c.get("mlp_bias"):
+    if config_flag(c, "mlp_bias", False, "config.json"):
         a["ffn_bias"] = True
     return a
 
@@ -99,7 +100,7 @@ def _mistral(c: Config) -> dict:
 def _qwen2(c: Config) -> dict:
     a = _base(c, "qwen2", False)
     a["qkv_bias"] = True
-    if c.get("use_sliding_window"):
+    if config_flag(c, "use_sliding_window", False, "config.json"):
         raise AdvisorError("config.json (qwen2) sets use_sliding_window: a window on only some "
                            "layers (max_window_layers) is not supported")
     return a
@@ -234,7 +235,7 @@ def _cohere(c: Config) -> dict:
     a = _base(c, "cohere", True)
     a.update(norms_per_layer=1, parallel_attention=True, norm="layernorm")
     _attention_bias(c, a)
-    if c.get("use_qk_norm"):
+    if config_flag(c, "use_qk_norm", False, "config.json"):
         a.update(qk_norm=True, qk_norm_per_head=True)
     return a
 

@@ -61,7 +61,8 @@ def render_table(rows: list[dict]) -> str:
         return "(none)\n"
     from advisor.text import one_line
 
-    rows = [{c: one_line(v) for c, v in r.items()} for r in rows]  # a name is one plain line
+    # a name is one plain line, and a '|' in it is text, not a column's edge
+    rows = [{c: one_line(v).replace("|", "\\|") for c, v in r.items()} for r in rows]
     cols = list(rows[0])
     width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
     right = {c for c in cols if all(not r[c] or r[c][0].isdigit() for r in rows)}

@@ -583,6 +583,14 @@ class GPU(_Entry):
 
     def __post_init__(self) -> None:
         self._check_rental()
+        from advisor.kb.formats import NATIVE_BY_ARCHITECTURE
+
+        # a misspelt family ("hoper") would be read as an unknown card that computes in FP16
+        # only, and every format check would answer for that card instead: refused. "unknown"
+        # is what hardware detection writes for a card whose family no tool reported.
+        if self.architecture not in NATIVE_BY_ARCHITECTURE and self.architecture != "unknown":
+            raise ValueError(f"architecture '{self.architecture}' is not one the plans know "
+                             f"({', '.join(NATIVE_BY_ARCHITECTURE)}, or unknown)")
         offers = [(p.provider, p.kind, p.gpus, p.source) for p in self.prices]
         twice = sorted({o for o in offers if offers.count(o) > 1})
         if twice:

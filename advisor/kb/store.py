@@ -183,11 +183,30 @@ class _Index:
         """The entry an id, name or alias names (any case; spaces, hyphens and underscores are
         the same); AdvisorError naming the three closest ids otherwise."""
         hit = self.find(key)
+        if hit is None and _names_a_file(key):
+            # explain and gpus read a model file before asking the KB; here one was not taken
+            what = ("a model file: explain MODEL GPU and gpus MODEL read it; here give a KB id "
+                    "(advisor kb add --from config.json makes an entry)" if self.kind == "model"
+                    else f"a file, not a {self.kind} of the knowledge base (a model file is read by "
+                    f"explain MODEL GPU and gpus MODEL)")
+            raise AdvisorError(f"'{key}' is {what}")
         if hit is None:
             near = _closest_ids(key, self.by_key)
             hint = f"; closest known: {', '.join(near)}" if near else ""
             raise AdvisorError(f"unknown {self.kind} '{key}'{hint}")
         return hit
+
+
+def _names_a_file(key: str) -> bool:
+    """key is a path to an existing file or folder, or is spelled as a model file's name."""
+    from advisor.files import MODEL_SUFFIXES
+
+    if key.lower().endswith(MODEL_SUFFIXES) or key.startswith(("./", "../", "/", "~")):
+        return True
+    try:
+        return os.sep in key and os.path.exists(key)
+    except (OSError, ValueError):
+        return False
 
 
 @dataclass

@@ -139,7 +139,10 @@ def kv_ladder(runtime: str, asked: str, a: Architecture) -> tuple[str, ...]:
     the runtime's quantized ones whose blocks the model's K/V rows split into. The planner
     stops at the first that holds the context asked: a quantized cache is sized only where the
     asked one does not fit."""
-    first = asked if asked in KV_OPTIONS[runtime] else "fp16"
+    # a quantized llama.cpp cache asked for (q5_1, iq4_nl ...) is kept, as q8_0 and q4_0 are
+    kept = asked in KV_OPTIONS[runtime] or (runtime == "llama.cpp" and asked in c.LLAMACPP_QUANT_KV
+                                            and kv_dtype_splits_rows(a, asked))
+    first = asked if kept else "fp16"
     return (first,) + tuple(k for k in KV_OPTIONS[runtime] if k != first and k not in ("fp16", "bf16", "fp32")
                             and kv_dtype_splits_rows(a, k))
 

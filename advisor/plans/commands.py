@@ -29,7 +29,7 @@ from advisor.sizing.precision import Precision
 
 _GGUF_FILE_TYPE = {"fp32": "F32", "fp16": "F16", "bf16": "BF16"}
 _LLAMACPP_KV = {"fp16": "", "bf16": " -ctk bf16 -ctv bf16", "fp32": " -ctk f32 -ctv f32",
-                "q8_0": " -fa on -ctk q8_0 -ctv q8_0", "q4_0": " -fa on -ctk q4_0 -ctv q4_0"}
+                **{q: f" -fa on -ctk {q} -ctv {q}" for q in c.LLAMACPP_QUANT_KV}}
 
 
 def hf_repo(model: Model) -> str | None:
@@ -76,7 +76,7 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
     if gpus > 1:
         cmd += " -sm layer -ts " + ",".join(["1"] * gpus)
     if not flash_attn:
-        if kv in ("q8_0", "q4_0"):
+        if kv in c.LLAMACPP_QUANT_KV:
             raise ValueError(f"llama.cpp quantizes the V cache only with flash attention, not {kv}")
         return cmd + _LLAMACPP_KV[kv] + " -fa off"
     return cmd + _LLAMACPP_KV[kv]

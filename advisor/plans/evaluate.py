@@ -19,7 +19,7 @@ from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, half_fallback
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.kv_cache import kv_cache_bytes
-from advisor.sizing.memory import memory_total_bytes
+from advisor.sizing.memory import memory_total_bytes, model_weights_bytes
 from advisor.sizing.offload import plan_expert_offload, plan_offload
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
@@ -138,6 +138,10 @@ def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixe
     available = g.usable_memory_bytes * n
     margin = fit_margin_bytes(n)
     asked = min(work.context_tokens, m.context_limit)
+    if work.gpu_layers is None and available - margin < model_weights_bytes(m, cand.precision, work.runtime):
+        # every weight on the GPUs (no -ngl) and they alone do not fit: no context does (KV and
+        # overhead add to them; data-parallel replicas only add more)
+        return None
     if available - memory_total_bytes(m, cand.precision, work, n, asked, work.kv_cache_dtype, g) >= margin:
         return asked
     if fixed:

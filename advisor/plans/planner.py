@@ -180,11 +180,15 @@ class Planner:
         best: dict[str, Sized] = {}
         every: dict[str, list] = {}
         prune = self.prune and not keep_all
-        if {"your-gpus", "your-hardware"} & set(paths):
+        if "your-hardware" in paths:
             gpus_only, mine = self._group(base, "hardware", self._hardware)
             _put(best, "your-gpus", self.best(gpus_only, base))
             _put(best, "your-hardware", self.best(mine, base))
             every.update({"your-gpus": gpus_only, "your-hardware": mine})
+        elif "your-gpus" in paths:   # fit, gpus: the GPUs alone, no offloaded plan sized
+            gpus_only = self._group(base, "gpus", self._on_gpus)[0]
+            _put(best, "your-gpus", self.best(gpus_only, base))
+            every["your-gpus"] = gpus_only
         if "more-cards" in paths:
             every["more-cards"] = self._group(base, "more", self._more_cards)
             _put(best, "more-cards", self.best(every["more-cards"], base))
@@ -217,6 +221,16 @@ class Planner:
         A format that holds the whole context on the GPUs at the first KV precision of the
         ladder is not sized with offload: any offloaded plan of it has the same weights and at
         best the same KV cache, decodes slower and changes more, so it is dominated."""
+        gpus_only, whole = self._group(base, "gpus", self._on_gpus)
+        offload = [p for group in cands.offloaded(base)
+                   if (group[0].precision.name, group[0].runtime, group[0].checkpoint,
+                       group[0].own_file) not in whole
+                   for p in self._ladder(group, base)]
+        return gpus_only, [_on_path(p, "your-hardware") for p in gpus_only] + offload
+
+    def _on_gpus(self, base: Ask) -> tuple[list, set]:
+        """(plans on the GPUs alone, the lever sets among them that hold the whole context at
+        their first KV precision)."""
         gpus_only, whole = [], set()
         full = min(base.work.context_tokens, base.model.context_limit)
         for group in cands.on_your_gpus(base):
@@ -225,11 +239,7 @@ class Planner:
             top = group[0]
             if found and found[0].kv_cache_dtype == top.kv_cache_dtype and found[0].context_tokens >= full:
                 whole.add((top.precision.name, top.runtime, top.checkpoint, top.own_file))
-        offload = [p for group in cands.offloaded(base)
-                   if (group[0].precision.name, group[0].runtime, group[0].checkpoint,
-                       group[0].own_file) not in whole
-                   for p in self._ladder(group, base)]
-        return gpus_only, [_on_path(p, "your-hardware") for p in gpus_only] + offload
+        return gpus_only, whole
 
     def _other_models(self, base: Ask) -> list:
         """Each other model's (candidates.other_models) best usable plan on your hardware: the

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from advisor.cache import data_file
+from advisor.sizing import constants as c
 from advisor.sizing.precision import Precision
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
@@ -91,6 +92,14 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
 def kv_cost(kv_dtype: str) -> tuple[float, str]:
     """(loss %, text) of a KV cache at kv_dtype against a 16-bit one."""
     row = kv_table().get(kv_dtype)
+    if row is None and kv_dtype in c.LLAMACPP_QUANT_KV:
+        # not measured (q5_1, q5_0, q4_1, iq4_nl): at most q4_0's loss, the coarsest measured
+        # cache, whose 4.5 bits a value none of them is below
+        row = kv_table()["q4_0"]
+        return float(row["loss_pct"]), (f"KV cache at {kv_dtype}: not measured; counted at "
+                                        f"q4_0's loss ({row['value']} {row['metric']} on "
+                                        f"{row['measured_on']}, {row['source']}), a coarser or "
+                                        f"equal cache")
     if row is None:
         return 0.0, ""
     return float(row["loss_pct"]), (f"KV cache at {kv_dtype}: {row['value']} {row['metric']} "

@@ -419,6 +419,11 @@ def load_rules(dirs: list[Path], known_kinds) -> list[RuleSpec]:
             errors.append(f"{d}:1: rule folder does not exist")
             continue
         seen_here: set[str] = set()
+        for path in sorted(d.iterdir()):
+            # a rule saved as .yml (or .YAML) would be left out without a word: refused instead
+            if path.suffix.lower() in (".yml", ".yaml") and path.suffix != ".yaml":
+                errors.append(f"{path}:1: rule files are named <id>.yaml, not "
+                              f"'{path.suffix}': rename it, or it is not read")
         for path in sorted(d.glob("*.yaml")):
             if path.name.endswith(".test.yaml") or path.name == OBJECTIVE_FILE:
                 continue  # test cases, and the objective (advisor.plans.objective)

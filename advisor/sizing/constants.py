@@ -273,13 +273,20 @@ MXFP4_BLOCK_BYTES = 17
 INT8_SCALE_BYTES_PER_ROW = 4
 # FP8 checkpoints (compressed-tensors, fbgemm_fp8): one fp32 weight scale per output channel.
 FP8_SCALE_BYTES_PER_ROW = 4
-# KV cache element sizes: (elements per block, bytes per block) of ggml's q8_0 and q4_0, the
-# types llama.cpp's --cache-type-k/-v store (8.5 and 4.5 bits an element; gguf GGML_QUANT_SIZES).
+# KV cache element sizes: (elements per block, bytes per block) of the ggml types llama.cpp's
+# --cache-type-k/-v store: q8_0 8.5 bits an element, q5_1 6, q5_0 5.5, q4_1 5, q4_0 and iq4_nl
+# 4.5 (gguf GGML_QUANT_SIZES, advisor/data/ggml_types.json). llama.cpp's list of cache types:
+# kv_cache_types in common/arg.cpp (F32, F16, BF16, Q8_0, Q4_0, Q4_1, IQ4_NL, Q5_0, Q5_1),
+# https://github.com/ggml-org/llama.cpp/blob/145b6280d6aa1890e22457143dad0badb3fd6820/common/arg.cpp
 KV_DTYPE_BLOCKS = {"fp32": (1, 4), "fp16": (1, 2), "bf16": (1, 2), "fp8": (1, 1),
-                   "q8_0": (32, 34), "q4_0": (32, 18)}
-# KV precisions each runtime offers: llama.cpp --cache-type-k/v (f16, bf16, q8_0, q4_0; no fp8),
-# vLLM --kv-cache-dtype (auto = the model dtype, fp8), transformers' DynamicCache (model dtype).
-RUNTIME_KV_DTYPES = {"llama.cpp": ("fp16", "bf16", "fp32", "q8_0", "q4_0"),
+                   "q8_0": (32, 34), "q4_0": (32, 18), "q4_1": (32, 20), "iq4_nl": (32, 18),
+                   "q5_0": (32, 22), "q5_1": (32, 24)}
+# llama.cpp's quantized cache types (a quantized V cache needs flash attention).
+LLAMACPP_QUANT_KV = ("q8_0", "q5_1", "q5_0", "q4_1", "iq4_nl", "q4_0")
+# KV precisions each runtime offers: llama.cpp --cache-type-k/v (f32, f16, bf16 and the quantized
+# types above; no fp8), vLLM --kv-cache-dtype (auto = the model dtype, fp8), transformers'
+# DynamicCache (model dtype).
+RUNTIME_KV_DTYPES = {"llama.cpp": ("fp16", "bf16", "fp32", *LLAMACPP_QUANT_KV),
                      "vllm": ("fp16", "bf16", "fp8"),
                      "transformers": ("fp16", "bf16", "fp32")}
 # llama.cpp pads the KV cache length to 256 cells with flash attention (on by default, "auto",

@@ -8,7 +8,8 @@ KV precisions with their block overheads, and how each runtime rounds the cache 
   (kv_heads x (qk_nope + qk_rope)) and V (kv_heads x v_head_dim) instead.
 - Sliding-window layers hold at most the window (llama.cpp: window + one micro-batch a sequence,
   padded); global layers hold the whole context.
-- Quantized caches use ggml blocks: q8_0 34 bytes a 32 elements, q4_0 18.
+- Quantized caches use ggml blocks of 32 elements: q8_0 34 bytes, q5_1 24, q5_0 22, q4_1 20,
+  q4_0 and iq4_nl 18.
 - llama.cpp pads the cache to 256 cells; vLLM allocates 16-token blocks a sequence; with tensor
   parallelism vLLM shards KV heads, replicating them when GPUs outnumber KV heads, and replicates
   the MLA latent cache on every GPU.

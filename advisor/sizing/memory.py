@@ -65,6 +65,20 @@ def model_weights(model: Model, precision: Precision) -> tuple[dict[str, int], l
     return weights_breakdown_bytes(model.architecture, precision), weights_assumptions(precision), False
 
 
+def model_weights_bytes(model: Model, precision: Precision, runtime: str) -> int:
+    """The weights' bytes on the GPUs that memory_total_bytes counts with every layer there (a
+    file's tensors at its own precision, else the architecture's at `precision`; under llama.cpp
+    without token_embd, which stays in RAM: gpu_weight_bytes): a lower bound of the total at any
+    context."""
+    inv = getattr(model, "weights_inventory", None)
+    if inv is not None and inv.precision == precision.name:
+        w = inv.breakdown()
+    else:
+        s = weight_summary(model.architecture, precision)
+        w = {"embedding": s.embedding, "output": s.output, "layers": s.layers}
+    return gpu_weight_bytes(w, model.architecture, runtime)
+
+
 def _layout_memory(model: Model, precision: Precision, work: Workload, gpus: int, weights: int,
                    context_tokens: int, kv_dtype: str, gpu: GPU | None):
     """vLLM's data/expert-parallel layout of `gpus` (advisor.sizing.vllm_parallel)."""

@@ -114,7 +114,10 @@ class WeightSummary:
         return self.embedding + self.output + self.layers
 
 
-@lru_cache(maxsize=4096)
+# A summary a (architecture, format): fit asks about every model at some 25 formats, so 2,048
+# user models are some 50,000 (the summaries are kept in _STORE's memory anyway; this saves
+# hashing the architecture again).
+@lru_cache(maxsize=1 << 16)
 def weight_summary(a: Architecture, p: Precision) -> WeightSummary:
     w = _STORE.get(a, p.name)
     if w is None:
