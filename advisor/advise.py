@@ -401,7 +401,17 @@ class Advisor:
             p = parse_precision("bf16")
             work = replace(work, context_tokens=finetune.seq_len, batch=finetune.micro_batch,
                            task="finetune", finetune=finetune)
-        s = build_situation(self.kb, m, g, p, work, gpus)
+        sized = m
+        if finetune is None and m.architecture.kv_lora_rank:
+            # the KV cache layout of what the question runs, as its as-asked plan sizes it
+            # (advisor.plans.candidates.cache_per_head): the file named under llama.cpp, the
+            # latent under vLLM, per head under transformers (its DeepSeek code expands it)
+            from advisor.plans.candidates import cache_per_head
+            from advisor.plans.evaluate import loaded_model
+
+            sized = loaded_model(m, cache_per_head(m, work.runtime, None,
+                                                   own_file=work.runtime == "llama.cpp"))
+        s = build_situation(self.kb, sized, g, p, work, gpus)
         inference = self.engine.infer(s.facts)
         fired = [f.rule_id for f in inference.firings]
         verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]

@@ -48,7 +48,8 @@ def test_layer_split_adds_no_decode_speed_tensor_parallel_does(kb):
     tp = place(m, g, p, Workload(runtime="vllm"), 4)
     assert layer.split.kind == "layer" and tp.split.kind == "tensor"
     assert layer.decode_seconds_per_token(0) >= one
-    assert tp.decode_seconds_per_token(0) < one / 2
+    one_vllm = place(m, g, p, Workload(runtime="vllm"), 1).decode_seconds_per_token(0)
+    assert tp.decode_seconds_per_token(0) < one_vllm / 2   # each runtime against itself
 
 
 def test_tensor_parallel_kv_is_replicated_beyond_kv_heads(kb):

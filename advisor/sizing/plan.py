@@ -22,6 +22,12 @@ from advisor.sizing.vllm_parallel import uses_layout, vllm_layout
 from advisor.sizing.workload import Workload
 
 
+def decode_era(runtime: str) -> str | None:
+    """The speed profile a runtime's decode is timed with: llama.cpp's current build (None, the
+    default era) for llama.cpp, constants.OTHER_RUNTIMES_ERA for the others."""
+    return None if runtime == "llama.cpp" else c.OTHER_RUNTIMES_ERA
+
+
 def usable_memory_bytes(gpu: GPU) -> int:
     """What the GPU may allocate (GPU.usable_memory_bytes: all of a discrete card, the default
     working-set share of unified memory)."""
@@ -79,6 +85,8 @@ class Placement:
                                           self.work.kv_cache_dtype, self.offload.gpu_layers,
                                           context_tokens, self.work.ram_bandwidth_gb_s)
         layers_b, out_b = active_weight_bytes(a, self.precision)
+        if era is None:
+            era = decode_era(self.work.runtime)
         return split_decode_seconds(self.split, self.gpu, a, layers_b, out_b,
                                     self._kv_bytes_at(context_tokens),
                                     self.precision.family != "float", era,
@@ -167,7 +175,7 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
         split = Split("layer", gpus, 1, gpus, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
     layers_b, out_b = active_weight_bytes(a, precision)
     s = split_decode_seconds(split, gpu, a, layers_b, out_b, 0, precision.family != "float",
-                             None, precision.family == "gguf")
+                             decode_era(runtime), precision.family == "gguf")
     if len(_EMPTY_DECODE) > 1 << 16:
         _EMPTY_DECODE.clear()
     _EMPTY_DECODE[key] = (model, gpu, s)
