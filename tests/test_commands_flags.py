@@ -104,7 +104,9 @@ def test_no_cuda_wording_on_apple_or_amd(advisories):
             continue
         text = render_markdown(adv)
         shown += 1
-        assert "CUDA" not in text, (q, [line for line in text.splitlines() if "CUDA" in line])
+        # a plan on NVIDIA hardware (a rented NVIDIA card) rightly speaks of CUDA: its line names it
+        lines = [line for line in text.splitlines() if "CUDA" in line and "NVIDIA" not in line]
+        assert not lines, (q, lines)
     assert shown >= 20, shown
 
 
