@@ -15,6 +15,7 @@ from advisor.sizing.offload import plan_offload
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.weights import weights_breakdown_bytes
 from advisor.sizing.workload import Workload
+from tests.cli_helpers import one_line_error as _one_line_error
 
 MIB = 2**20
 ISSUE_3301 = dict(precision="Q4_0", context_tokens=2048, gpu_layers=23)
@@ -22,14 +23,6 @@ ISSUE_3301 = dict(precision="Q4_0", context_tokens=2048, gpu_layers=23)
 
 def run(*args):
     return CliRunner().invoke(main, list(args))
-
-
-def _one_line_error(r, *words):
-    assert r.exit_code == 2, r.output
-    assert "Traceback" not in r.output and r.output.count("advisor: error:") == 1, r.output
-    assert len(r.output.strip().splitlines()) == 1, r.output
-    for w in words:
-        assert w in r.output, r.output
 
 
 def test_ollama_3301_mixtral_q4_0_23_layers_on_a_3090(advisor):

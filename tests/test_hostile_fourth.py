@@ -12,15 +12,8 @@ from click.testing import CliRunner
 
 from advisor.cli import main
 from tests.bulk_helpers import run, tree
+from tests.cli_helpers import one_line_error as _one_line_error
 from tests.file_helpers import config_folder, llama_gguf
-
-
-def _one_line_error(r, *words):
-    assert r.exit_code == 2, r.output
-    assert "Traceback" not in r.output and r.output.count("advisor: error:") == 1, r.output
-    assert len(r.output.strip().splitlines()) == 1, r.output
-    for w in words:
-        assert w in r.output, r.output
 
 
 def _drawn(*args, columns: str | None) -> str:
