@@ -206,3 +206,13 @@ def test_plain_question_unchanged(kb):
     assert "vllm_layout" not in d["placement"]
     assert d["placement"]["data_parallel"] == 1 and d["placement"]["expert_parallel"] is False
     assert "--data-parallel-size" not in d["plan"]["command"]
+
+
+@pytest.mark.parametrize("flags", [["--data-parallel-size", "2"], ["--enable-expert-parallel"]])
+def test_data_or_expert_parallel_with_vllm_0_5_is_one_line(flags):
+    """vLLM 0.5 had neither data nor expert parallelism: asked together, one line and exit 2."""
+    from tests.cli_helpers import one_line_error
+
+    r = CliRunner().invoke(main, ["explain", "qwen3-30b-a3b", "h100-80gb", "--gpus", "2",
+                                  "--vllm-version", "0.5", *flags])
+    one_line_error(r, "--vllm-version 0.5")
