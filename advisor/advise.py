@@ -189,6 +189,24 @@ def _placement_json(s: Situation) -> dict:
     return out
 
 
+def _mixed_set_card(gset, rt: str, data_parallel, expert_parallel):
+    """The card a mixed set's question is sized by: its first device under llama.cpp (which
+    sizes every card: advisor.sizing.mixed), its smallest under vLLM (tensor and pipeline
+    parallel split every layer and stage evenly, so each card must hold what the smallest
+    holds: docs/hardware.md). AdvisorError, one line, for transformers and vLLM's data/expert
+    parallel layouts, which are not sized over unequal cards."""
+    if data_parallel is not None or expert_parallel:
+        raise AdvisorError(f"--data-parallel-size and --enable-expert-parallel are sized on cards "
+                           f"of one kind, not the set {gset.spec()}")
+    if rt == "vllm":
+        return gset.smallest()
+    if rt != "llama.cpp":
+        raise AdvisorError(f"a set of unequal cards ({gset.spec()}) is sized for llama.cpp's layer "
+                           f"split (and vLLM on the smallest card), not {rt}: ask --runtime llama.cpp "
+                           "or one kind of card")
+    return gset.devices[0]
+
+
 def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finetune) -> int | None:
     """--n-gpu-layers N as llama.cpp counts layers (0..layers + 1; a larger count or 'all' is
     layers + 1, as llama.cpp clamps it; 'auto', its default, is None), or AdvisorError naming what
@@ -260,7 +278,7 @@ class Advisor:
         self._offerable_memo: dict = {}
 
     def explain(self, model: str, gpu: str, precision: str | None = None,
-                context_tokens: int | None = None, batch: int = 1, gpus: int = 1,
+                context_tokens: int | None = None, batch: int = 1, gpus: int | None = 1,
                 work: Workload | None = None, kv_cache: str | None = None,
                 runtime: str | None = None, finetune: FinetuneSpec | None = None,
                 prefer: str | None = None, gpu_memory_utilization: float | None = None,
@@ -286,7 +304,12 @@ class Advisor:
         None: every layer on the GPUs.
         every_path: size every path's best plan (the JSON `plans`, --why); False sizes only
         the paths whose plans the plan rules could offer (what the markdown shows): the same
-        What to do and options, less work when the question as asked is usable."""
+        What to do and options, less work when the question as asked is usable.
+        gpu: one KB GPU (then `gpus` of it; None: 1) or a set such as "rtx-3090,2x
+        rtx-3060-12gb" (advisor.hardware.gpuset; `gpus` None or its count). A set of more than
+        one kind is split by llama.cpp over the cards by their memory (advisor.sizing.mixed);
+        under vLLM it is sized as its count of its smallest card; other runtimes, fine-tuning
+        and vLLM's data/expert parallel layouts refuse it."""
         check_question(gpus=gpus, batch=batch, context=context_tokens)
         if not str(model).strip():
             raise AdvisorError("the model is empty: give a KB id or name (llama-3.1-8b), a model "
@@ -324,8 +347,15 @@ class Advisor:
                 precision_source = hit.precision_source
             if m.ollama_mla_per_head_cache:  # Ollama's file of it caches per-head K and V
                 m = with_fields(m, architecture=replace(m.architecture, mla_per_head_cache=True))
-        g, p = self.kb.gpu(gpu), parse_precision(precision or stored or m.native_precision or "bf16")
+        from advisor.hardware.gpuset import resolve_gpu_set
+
+        gset = resolve_gpu_set(self.kb, gpu, gpus)
+        g, gpus = gset.devices[0], gset.count
+        p = parse_precision(precision or stored or m.native_precision or "bf16")
         check_one_machine(g, gpus)
+        if gset.mixed and finetune is not None:
+            raise AdvisorError(f"fine-tuning is sized on cards of one kind, not the set "
+                               f"{gset.spec()}: ask about one kind (--gpus N)")
         bad = format_mismatch(m.architecture, p)
         if bad:
             raise AdvisorError(f"--precision {p.name}: {bad} ({m.name})")
@@ -350,6 +380,8 @@ class Advisor:
         rt = runtime.strip().lower() if runtime_asked else default_runtime(p, g)
         if rt not in RUNTIMES:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
+        if gset.mixed:
+            g = _mixed_set_card(gset, rt, data_parallel, expert_parallel)
         work = replace(work, runtime=rt)
         if flash_attn is not None:
             if runtime_asked and rt != "llama.cpp":
@@ -411,7 +443,7 @@ class Advisor:
 
             sized = loaded_model(m, cache_per_head(m, work.runtime, None,
                                                    own_file=work.runtime == "llama.cpp"))
-        s = build_situation(self.kb, sized, g, p, work, gpus)
+        s = build_situation(self.kb, sized, g, p, work, gpus, gset)
         inference = self.engine.infer(s.facts)
         fired = [f.rule_id for f in inference.firings]
         verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]

@@ -12,7 +12,7 @@ from advisor.cli.terminal import format_option, write_markdown
 
 @click.command()
 @click.argument("model")
-@click.argument("gpu", required=False)
+@click.argument("gpu", required=False, metavar="[GPU]")
 @click.option("--precision", "-p", default=None,
               help="fp32, fp16, bf16, fp8, mxfp4, awq, gptq, nf4, int8 or a GGUF type (Q4_K_M ...). "
                    "Default: the checkpoint as published (bf16 for most models, FP8 for DeepSeek "
@@ -20,7 +20,9 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192, or the model's maximum if smaller.")
 @click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
 @click.option("--gpus", "-n", type=int, default=None,
-              help="GPUs of this kind. Default 1, or as many as detected when GPU is left out.")
+              help="GPUs of this kind. Default 1, or as many as detected when GPU is left out. "
+                   "With a set as GPU (rtx-3090,2x rtx-3060-12gb) leave it out, or give the "
+                   "set's count.")
 @click.option("--kv-cache", default="fp16", show_default=True,
               help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q5_1, q5_0, q4_1, iq4_nl, "
                    "q4_0 (llama.cpp).")
@@ -72,8 +74,10 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
             gpu_memory_utilization, vllm_version, data_parallel_size, enable_expert_parallel,
             prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
-    """Explain whether MODEL runs on GPU, and what to do if it does not. Without GPU: on the
-    GPUs and RAM detected on this machine (advisor hardware shows them)."""
+    """Explain whether MODEL runs on GPU, and what to do if it does not. GPU is a KB id
+    (rtx-4090) or a set of cards, comma-separated, each with an optional count: rtx-3090,2x
+    rtx-3060-12gb (docs/hardware.md). Without GPU: on the GPUs and RAM detected on this
+    machine (advisor hardware shows them)."""
     from advisor.advise import Advisor
     from advisor.render import render_json, render_markdown
 
@@ -112,7 +116,6 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         gpu, gpus = machine.gpu.id, machine.count if gpus is None else gpus
         if machine.ram_bytes is not None:
             work = replace(work, ram_bytes=machine.ram_bytes)
-    gpus = 1 if gpus is None else gpus
 
     if ram_gb is not None:  # RAM is sold in binary sizes: "64 GB" of DIMMs is 64 GiB
         if not 0 <= ram_gb < 1e6:  # also refuses nan
