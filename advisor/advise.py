@@ -119,6 +119,10 @@ class Advisory:
             "model": {"id": s.model.id, "name": s.model.name, "parameters": f["model_parameters"]},
             "gpu": {"id": s.gpu.id, "name": s.gpu.name, "memory_bytes": s.gpu.memory_bytes,
                     "count": s.gpu_count},
+            # a set of unequal cards: every kind with its count, in device order (`gpu` is the
+            # card the question is sized by: the first device under llama.cpp, the smallest
+            # under vLLM); absent for cards of one kind
+            **({"gpu_set": s.gpu_set.to_json()} if s.gpu_set is not None else {}),
             "workload": {"task": "inference", "precision": s.precision.name,
                          "context_tokens": s.work.context_tokens, "batch": s.work.batch,
                          "runtime": s.work.runtime, "kv_cache_dtype": s.work.kv_cache_dtype,
@@ -165,6 +169,12 @@ def _placement_json(s: Situation) -> dict:
            "per_gpu_bytes": sp.per_gpu_bytes, "layers": s.model.architecture.layers,
            "gpu_layers": s.model.architecture.layers, "cpu_layers": 0, "ram_bytes": 0,
            "runtime": s.work.runtime}
+    mixed = s.placement.mixed
+    if mixed is not None:  # unequal cards: llama.cpp's split by free memory, card by card
+        out["tensor_split"] = list(mixed.tensor_split)
+        out["cards"] = [c.to_json() for c in mixed.cards]
+    elif s.gpu_set is not None:  # vLLM over unequal cards: sized on the smallest
+        out["sized_as"] = {"id": s.gpu.id, "count": s.gpu_count}
     lay = s.placement.parts.breakdown.get("vllm_layout") if s.placement.parts else None
     if lay is not None:  # vLLM data/expert parallel: what each GPU holds
         out["vllm_layout"] = dict(lay)
@@ -475,9 +485,14 @@ class Advisor:
         own = p.name if (stored is not None and m.architecture.mla_per_head_cache and (
             p.name == stored or getattr(m, "weights_inventory", None) is None)) else None
         ask = Ask(m, g, gpus, p, rt, runtime_asked, work, prefer, repo,
-                  utilization_asked=gpu_memory_utilization is not None, own_file=own)
+                  utilization_asked=gpu_memory_utilization is not None, own_file=own,
+                  gpu_set=gset if gset.mixed and rt == "llama.cpp" else None)
         offerable = None if every_path else (lambda path, usable: self._offerable(path, usable, prefer))
-        return self._choose(adv, self.planner.plans(ask, offerable=offerable), ask, prefer)
+        if gset.mixed and rt != "llama.cpp":  # vLLM on the smallest card: as asked, or rent
+            planset = self.planner.plans(ask, paths=("as-asked", "rent"), offerable=offerable)
+        else:
+            planset = self.planner.plans(ask, offerable=offerable)
+        return self._choose(adv, planset, ask, prefer)
 
     def _offerable(self, path: str, asked_usable: bool, prefer: str) -> bool:
         """Whether some plan rule could match a plan of `path` (inference), from what every plan

@@ -111,6 +111,8 @@ def fmt(p) -> str:
 def plan_line(plan) -> str:
     """A plan in one line, for index rows and tables: what runs where, how fast."""
     where = f"{plan.gpu_count} × {plan.gpu.name}" if plan.gpu_count > 1 else plan.gpu.name
+    if getattr(plan, "gpu_set", None) is not None:
+        where = plan.gpu_set.words()
     if plan.path == "rent":
         where = "rent " + where
     elif plan.path == "more-cards":

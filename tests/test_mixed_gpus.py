@@ -219,3 +219,59 @@ def test_deterministic():
 def test_resolve_errors_directly(kb):
     with pytest.raises(AdvisorError):
         resolve_gpu_set(kb, "", None)
+
+
+# --- vLLM, plans, JSON ----------------------------------------------------------------------
+
+def test_vllm_sizes_the_smallest_card(advisor):
+    """vLLM splits every layer evenly: a 3090 + two 3060s is sized as 3 x 3060 12GB, and the
+    advisory says so."""
+    adv = advisor.explain(R1_70B, SET, "awq", 8192, gpus=None, runtime="vllm")
+    s = adv.situation
+    assert s.gpu.id == "rtx-3060-12gb" and s.gpu_count == 3
+    assert s.placement.mixed is None
+    same = advisor.explain(R1_70B, "rtx-3060-12gb", "awq", 8192, gpus=3, runtime="vllm")
+    assert s.placement.total_bytes == same.situation.placement.total_bytes
+    assert adv.verdict == same.verdict
+    assert all(p.path in ("as-asked", "rent") for p in adv.path_plans)
+    r = run("explain", R1_70B, SET, "-p", "awq", "--runtime", "vllm")
+    assert r.exit_code == 0, r.output
+    assert "sized as 3 × NVIDIA GeForce RTX 3060 12GB, the smallest card of the set" in r.output
+
+
+def test_plans_on_the_set_use_its_split(advisor):
+    adv = advisor.explain(R1_70B, SET, "Q4_K_M", 8192, gpus=None)
+    paths = {p.path for p in adv.path_plans}
+    assert paths <= {"as-asked", "your-gpus", "rent"}, paths
+    mine = [p for p in adv.path_plans if p.path in ("as-asked", "your-gpus")]
+    assert mine, [p.path for p in adv.path_plans]
+    for p in mine:
+        assert p.gpu_set is not None and p.gpu_set.spec() == "rtx-3090,2x rtx-3060-12gb"
+        assert "-ts 23.6,11.6,11.6" in p.command
+        assert p.available_bytes == adv.situation.placement.available_bytes
+    for p in adv.path_plans:
+        if p.path == "rent":
+            assert p.gpu_set is None and "23.6" not in (p.command or "")
+    # the tight Q4_K_M is not What to do; a format that fits on every card is
+    assert adv.plan is not None and adv.plan.path in ("your-gpus", "rent")
+    if adv.plan.path == "your-gpus":
+        assert adv.plan.decode_tokens_per_s > 0 and adv.plan.per_gpu_bytes < 24 << 30
+
+
+def test_json_lists_the_set_and_the_cards():
+    r = run("explain", R1_70B, SET, "-p", "Q4_K_M", "--format", "json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["gpu_set"] == [
+        {"id": "rtx-3090", "name": "NVIDIA GeForce RTX 3090", "count": 1, "memory_bytes": d["gpu_set"][0]["memory_bytes"]},
+        {"id": "rtx-3060-12gb", "name": "NVIDIA GeForce RTX 3060 12GB", "count": 2,
+         "memory_bytes": d["gpu_set"][1]["memory_bytes"]}]
+    assert d["gpu"]["id"] == "rtx-3090" and d["gpu"]["count"] == 3
+    cards = d["placement"]["cards"]
+    assert [c["id"] for c in cards] == ["rtx-3090", "rtx-3060-12gb", "rtx-3060-12gb"]
+    assert sum(c["layers"] for c in cards) == 80 and cards[-1]["output_layer"]
+    assert d["placement"]["tensor_split"] == [23.6, 11.6, 11.6]
+    assert d["memory"]["headroom_bytes"] == min(c["headroom_bytes"] for c in cards)
+    one = json.loads(run("explain", R1_70B, "rtx-3090", "-p", "Q4_K_M", "--gpus", "3",
+                         "--format", "json").output)
+    assert "gpu_set" not in one and "cards" not in one["placement"]
