@@ -288,7 +288,7 @@ class Advisor:
         self._offerable_memo: dict = {}
 
     def explain(self, model: str, gpu: str, precision: str | None = None,
-                context_tokens: int | None = None, batch: int = 1, gpus: int | None = 1,
+                context_tokens: int | None = None, batch: int = 1, gpus: int | None = None,
                 work: Workload | None = None, kv_cache: str | None = None,
                 runtime: str | None = None, finetune: FinetuneSpec | None = None,
                 prefer: str | None = None, gpu_memory_utilization: float | None = None,

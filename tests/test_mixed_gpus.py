@@ -275,3 +275,35 @@ def test_json_lists_the_set_and_the_cards():
     one = json.loads(run("explain", R1_70B, "rtx-3090", "-p", "Q4_K_M", "--gpus", "3",
                          "--format", "json").output)
     assert "gpu_set" not in one and "cards" not in one["placement"]
+
+
+def test_detected_mixed_cards_name_the_set(kb):
+    """A machine with a 3090 and two 3060 12GB still answers for its largest identical group
+    without a GPU named, and the note gives the set to name instead."""
+    from advisor.hardware.match import resolve
+    from advisor.hardware.parse import DetectedCard
+    from advisor.hardware.probe import Detection
+
+    cards = [DetectedCard("nvidia", "NVIDIA GeForce RTX 3090", 24576 << 20, "nvidia-smi", "ampere"),
+             DetectedCard("nvidia", "NVIDIA GeForce RTX 3060", 12288 << 20, "nvidia-smi", "ampere"),
+             DetectedCard("nvidia", "NVIDIA GeForce RTX 3060", 12288 << 20, "nvidia-smi", "ampere")]
+    m = resolve(Detection(cards=cards), kb)
+    assert m.gpu.id == "rtx-3090" or m.gpu.id == "rtx-3060-12gb"
+    assert any("advisor explain MODEL rtx-3090,2x rtx-3060-12gb" in n for n in m.notes), m.notes
+
+
+def test_set_commands_parse_against_llama_cpp_flags(advisor):
+    """The -ts of unequal cards is a flag value llama-server takes (advisor/data/runtime_flags.yaml)."""
+    from advisor.plans.flags import check_command
+
+    adv = advisor.explain(R1_70B, SET, "Q4_K_M", 32768, gpus=None)
+    commands = [p.command for p in adv.path_plans if p.command]
+    assert any("-ts 23.6,11.6,11.6" in cmd for cmd in commands), commands
+    for cmd in commands:
+        assert check_command(cmd).ok, (cmd, check_command(cmd).problems)
+
+
+def test_does_not_fit_names_the_short_card():
+    r = run("explain", R1_70B, SET, "-p", "Q4_K_M", "-c", "32768")
+    assert r.exit_code == 0, r.output
+    assert "failure to allocate its CUDA buffer on device 0 (NVIDIA GeForce RTX 3090)" in r.output
