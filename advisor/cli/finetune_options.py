@@ -36,6 +36,57 @@ _KNOBS = ("method", "seq_len", "micro_batch", "gradient_checkpointing", "optimiz
           "lora_rank", "lora_targets", "sharding")
 
 
+_SUFFIXES = {"k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
+
+
+def parse_token_count(text: str) -> int:
+    """'2000000000', '2_000_000_000', '2e9', '2B', '1.5b', '500M', '300k' -> a whole number of
+    tokens (k, M, B or G, T: thousand, million, billion, trillion). Raises ValueError, naming
+    what it accepts, for anything else, a fraction of a token included."""
+    from decimal import Decimal, InvalidOperation
+
+    t = text.strip().replace("_", "").replace(",", "")
+    scale = 1
+    if t and t[-1].lower() in _SUFFIXES:
+        scale, t = _SUFFIXES[t[-1].lower()], t[:-1]
+    try:
+        d = Decimal(t) * scale
+    except InvalidOperation:
+        d = None
+    if d is None or not d.is_finite() or d != d.to_integral_value() or len(t) > 40:
+        raise ValueError(f"'{text}' is not a whole number of tokens (write 2000000000, 2e9 or 2B)")
+    return int(d)
+
+
+class TokenCount(click.ParamType):
+    name = "tokens"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_token_count(str(value))
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+train_tokens_option = click.option(
+    "--train-tokens", type=TokenCount(), default=None,
+    help="Fine-tuning: tokens to train on (dataset tokens x epochs; 2e9, 2B and 2000000000 are "
+         "the same); the advisory gives tokens/s and hours, for the asked setup and each plan.")
+
+
+def with_train_tokens(spec: FinetuneSpec | None, tokens: int | None) -> FinetuneSpec | None:
+    """The spec with --train-tokens; AdvisorError for it without --task finetune."""
+    from dataclasses import replace
+
+    if tokens is None:
+        return spec
+    if spec is None:
+        raise AdvisorError("--train-tokens applies to --task finetune")
+    return replace(spec, train_tokens=tokens)
+
+
 def finetune_options(command):
     for option in reversed(_OPTIONS):
         command = option(command)
