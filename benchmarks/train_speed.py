@@ -18,15 +18,19 @@ import csv
 import math
 import statistics
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from advisor.kb import load_kb
 from advisor.kb.schema import Architecture
 from advisor.sizing import constants as c
 from advisor.sizing.finetune import FinetuneSpec, parse_lora_targets
-from advisor.sizing.train_time import (architecture_flops, micro_step_seconds,
-                                       nf4_compute_weights, tensor_tflops)
+from advisor.sizing.train_time import (
+    architecture_flops,
+    micro_step_seconds,
+    nf4_compute_weights,
+    tensor_tflops,
+)
 
 DATA = Path(__file__).resolve().parent / "data" / "finetune_speed.csv"
 CREDIBLE = 0.8
@@ -38,7 +42,7 @@ def load_rows(path: Path = DATA) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _kb():
     return load_kb()
 
@@ -159,8 +163,9 @@ def main() -> int:
             if r["use"] != "fit":
                 left.append((r, r["use"]))
             elif u > CREDIBLE:
-                left.append((r, f"excluded: needs {u:.0%} of the card's BF16 peak on the FLOPs "
-                                f"it executes (above {CREDIBLE:.0%}, not credible)"))
+                why = (f"excluded: needs {u:.0%} of the card's BF16 peak on the FLOPs it "
+                       f"executes (above {CREDIBLE:.0%}, not credible)")
+                left.append((r, why))
             else:
                 usable.append(r)
         p = fit(usable, share)

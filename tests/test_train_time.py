@@ -13,8 +13,12 @@ from advisor.limits import MAX_TRAIN_TOKENS
 from advisor.sizing import constants as c
 from advisor.sizing.finetune import FinetuneSpec
 from advisor.sizing.speed import active_compute_parameters
-from advisor.sizing.train_time import (architecture_flops, flops_per_token, micro_step_seconds,
-                                       training_time)
+from advisor.sizing.train_time import (
+    architecture_flops,
+    flops_per_token,
+    micro_step_seconds,
+    training_time,
+)
 from tests.cli_helpers import one_line_error
 
 P = 10**9

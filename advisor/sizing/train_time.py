@@ -18,12 +18,12 @@ advisor.sizing.speed.active_compute_parameters counts them; A = the same for the
   computes (FT_ATTENTION_CAUSAL_SHARE); the backward is twice the forward (gradients of Q, K
   and V), checkpointing adds one forward more.
 
-Time a micro-step on one GPU = a fixed overhead (FT_MICRO_STEP_OVERHEAD_S) + FLOPs a token x tokens a micro-step / (the card's dense BF16
-tensor TFLOPS from the KB x a utilization fitted on published runs, FT_TRAIN_UTILIZATION), plus,
-for QLoRA, the dequantization of the NF4 weights in each pass (forward, backward, and the
-recomputed forward), timed as FT_QLORA_DEQUANT_BYTES_PER_WEIGHT bytes a weight at the card's
-memory bandwidth. Data parallel: every GPU runs its own micro-batches, so the tokens/s of the set
-is the GPUs times one GPU's. The utilization is fitted on executed FLOPs (recompute included),
+Time a micro-step on one GPU = a fixed overhead (FT_MICRO_STEP_OVERHEAD_S) + FLOPs a token x
+tokens a micro-step / (the card's dense BF16 tensor TFLOPS from the KB x a utilization fitted on
+published runs, FT_TRAIN_UTILIZATION), plus, for QLoRA, the dequantization of the NF4 weights in
+each pass (forward, backward, and the recomputed forward), timed as
+FT_QLORA_DEQUANT_BYTES_PER_WEIGHT bytes a weight at the card's memory bandwidth. Data parallel:
+every GPU runs its own micro-batches, so the tokens/s of the set is the GPUs times one GPU's. The utilization is fitted on executed FLOPs (recompute included),
 so it is a hardware-FLOPs utilization; benchmarks/train_speed.py prints the fit and its errors.
 """
 from __future__ import annotations
