@@ -151,7 +151,8 @@ def test_token_counts_parse(text, n):
     assert parse_token_count(text) == n
 
 
-@pytest.mark.parametrize("bad", ["abc", "1.5", "2e-3", "nan", "inf", "", "1.2.3", "5X"])
+@pytest.mark.parametrize("bad", ["abc", "1.5", "2e-3", "nan", "inf", "", "1.2.3", "5X", "1e-200",
+                                 "1e-9999999999999999999"])
 def test_token_counts_refuse_what_is_not_a_whole_number(bad):
     with pytest.raises(ValueError, match="whole number of tokens"):
         parse_token_count(bad)
@@ -161,7 +162,9 @@ def test_token_counts_refuse_what_is_not_a_whole_number(bad):
                                           ("-5", ["--train-tokens"]),
                                           ("abc", ["--train-tokens", "whole number"]),
                                           ("0.5", ["--train-tokens", "whole number"]),
-                                          ("1e16", ["--train-tokens", f"{MAX_TRAIN_TOKENS:,}"])])
+                                          ("1e16", ["--train-tokens", f"{MAX_TRAIN_TOKENS:,}"]),
+                                          ("1e999999999", ["--train-tokens", f"{MAX_TRAIN_TOKENS:,}"]),
+                                          ("9" * 40, ["--train-tokens", f"{MAX_TRAIN_TOKENS:,}"])])
 def test_bad_train_tokens_is_one_line(value, words):
     one_line_error(run("llama-3.1-8b", "rtx-4090", "--task", "finetune", f"--train-tokens={value}"),
                    *words)

@@ -9,8 +9,13 @@ import click
 
 from advisor.errors import AdvisorError
 from advisor.sizing import constants as c
-from advisor.sizing.finetune import (METHODS, OPTIMIZERS, SHARDINGS, FinetuneSpec,
-                                     parse_lora_targets)
+from advisor.sizing.finetune import (
+    METHODS,
+    OPTIMIZERS,
+    SHARDINGS,
+    FinetuneSpec,
+    parse_lora_targets,
+)
 
 _OPTIONS = [
     click.option("--task", type=click.Choice(["inference", "finetune"]), default="inference",
@@ -43,18 +48,32 @@ def parse_token_count(text: str) -> int:
     """'2000000000', '2_000_000_000', '2e9', '2B', '1.5b', '500M', '300k' -> a whole number of
     tokens (k, M, B or G, T: thousand, million, billion, trillion). Raises ValueError, naming
     what it accepts, for anything else, a fraction of a token included."""
-    from decimal import Decimal, InvalidOperation
+    from decimal import Decimal, InvalidOperation, localcontext
+
+    from advisor.limits import MAX_TRAIN_TOKENS
 
     t = text.strip().replace("_", "").replace(",", "")
     scale = 1
     if t and t[-1].lower() in _SUFFIXES:
         scale, t = _SUFFIXES[t[-1].lower()], t[:-1]
-    try:
-        d = Decimal(t) * scale
-    except InvalidOperation:
-        d = None
-    if d is None or not d.is_finite() or d != d.to_integral_value() or len(t) > 40:
-        raise ValueError(f"'{text}' is not a whole number of tokens (write 2000000000, 2e9 or 2B)")
+    whole = f"'{text}' is not a whole number of tokens (write 2000000000, 2e9 or 2B)"
+    with localcontext() as ctx:  # exact for every count up to far beyond the maximum
+        ctx.prec, ctx.Emax, ctx.Emin = 60, 99, -99
+        try:
+            d = Decimal(t)
+        except InvalidOperation:
+            raise ValueError(whole) from None
+        if not d.is_finite() or len(t) > 60 or (d and d.adjusted() < -30):
+            raise ValueError(whole)
+        if d.adjusted() > 30:  # 10**31 and more: refused before any arithmetic on it
+            raise ValueError(f"'{text}' is more than {MAX_TRAIN_TOKENS:,} tokens")
+        try:
+            d = d * scale
+            exact = d == d.to_integral_value()
+        except ArithmeticError:  # an exponent below the context's range: a fraction
+            raise ValueError(whole) from None
+    if not exact:
+        raise ValueError(whole)
     return int(d)
 
 
