@@ -9,13 +9,8 @@ import click
 
 from advisor.errors import AdvisorError
 from advisor.sizing import constants as c
-from advisor.sizing.finetune import (
-    METHODS,
-    OPTIMIZERS,
-    SHARDINGS,
-    FinetuneSpec,
-    parse_lora_targets,
-)
+from advisor.sizing.finetune import (METHODS, OPTIMIZERS, SHARDINGS, FinetuneSpec,
+                                     parse_lora_targets)
 
 _OPTIONS = [
     click.option("--task", type=click.Choice(["inference", "finetune"]), default="inference",

@@ -25,9 +25,9 @@ from advisor.plans.candidates import rental_counts, rentable
 from advisor.plans.prices import rent_cost
 from advisor.sizing import constants as c
 from advisor.sizing.finetune import FinetuneSpec, finetune_memory
-from advisor.sizing.train_time import TrainingTime, training_time
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.tensors import parameter_count
+from advisor.sizing.train_time import TrainingTime, training_time
 
 METHOD_RANK = {"full": 0, "lora": 1, "qlora": 2}
 # The stack sized (PyTorch with DeepSpeed or FSDP, PEFT, bitsandbytes) runs on CUDA and ROCm;
