@@ -580,4 +580,14 @@ def _finetune_json(adv: Advisory) -> dict:
         "rules_fired": adv.fired,
         "plan": adv.plan.to_json(adv.offered[0][1]) if adv.offered else None,
         "plans": [p.to_json(adv.rule_of(p)) for p in adv.path_plans],
+        **({"training": asked_training(adv).to_json()} if ft.train_tokens is not None else {}),
     }
+
+
+def asked_training(adv: Advisory):
+    """Tokens/s and hours of the setup as asked, on the GPUs asked (whether or not it fits)."""
+    from advisor.sizing.train_time import training_time
+
+    s = adv.situation
+    return training_time(s.model.architecture, s.work.finetune, s.gpu, s.gpu_count,
+                         s.work.finetune.train_tokens)

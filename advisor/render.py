@@ -125,6 +125,12 @@ def plan_line(plan) -> str:
     return f"{model}{fmt(plan.precision)}{kv}{ram}, {where}, {tps(plan.decode_tokens_per_s)}"
 
 
+def hours(h: float) -> str:
+    """Hours of training: one decimal below 100, whole hours above, with the days past 48."""
+    text = f"{h:,.1f}" if h < 100 else f"{h:,.0f}"
+    return text + (f" ({h / 24:,.1f} days)" if h >= 48 else "")
+
+
 def params(n: int) -> str:
     return f"{n / 1e9:,.1f}B" if n >= 1e9 else f"{n / 1e6:,.0f}M"
 
@@ -177,7 +183,7 @@ def environment(templates: str | None = None) -> jinja2.Environment:
         bytecode_cache=_bytecode_cache(),
     )
     env.filters.update(gb=gb, gib=gib, tps=tps, params=params, pace=pace, fmt=fmt,
-                       thousands=lambda n: f"{n:,}", md=md_text)
+                       thousands=lambda n: f"{n:,}", md=md_text, hours=hours)
     return env
 
 
@@ -202,6 +208,16 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
 
         ctx["ft"] = s.work.finetune
         ctx["ftx"] = explanation_numbers(s.model.architecture, s.work.finetune)
+        ctx["training"] = None
+        if s.work.finetune.train_tokens is not None:
+            from advisor.advise import asked_training
+            from advisor.sizing.train_time import architecture_flops
+
+            ctx["training"] = asked_training(advisory)
+            from advisor.sizing.speed import active_compute_parameters
+
+            ctx["train_flops"] = architecture_flops(s.model.architecture, s.work.finetune)
+            ctx["train_params"] = active_compute_parameters(s.model.architecture)
     text = environment().get_template(name).render(**ctx)
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

@@ -146,3 +146,16 @@ def test_json_contract(advisor):
     assert d["plans"] and all(PLAN_KEYS <= set(p) for p in d["plans"])
     assert len({p["path"] for p in d["plans"]}) == len(d["plans"])
     assert d["plan"] in [dict(p) for p in d["plans"]]
+
+
+def test_no_largest_context_of_zero_and_runtime_names_as_spelled():
+    """Where nothing but the weights and buffers already overflow, the advisory says no context
+    fits rather than "the largest context ... 0 tokens"; runtimes are named as their projects
+    spell them (vLLM, not vllm) in the prose."""
+    import re
+
+    for f in sorted(GOLDEN.glob("*.md")):
+        text = f.read_text()
+        assert not re.search(r"largest context that fits[^.]*: 0 tokens", text), f.name
+        assert "as vllm allocates" not in text and "| vllm: " not in text, f.name
+    assert any("No context fits with" in f.read_text() for f in GOLDEN.glob("*.md"))

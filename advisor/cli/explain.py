@@ -5,7 +5,8 @@ from dataclasses import replace
 
 import click
 
-from advisor.cli.finetune_options import finetune_options, finetune_spec, given_options
+from advisor.cli.finetune_options import (finetune_options, finetune_spec, given_options,
+                                         train_tokens_option, with_train_tokens)
 from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
 from advisor.cli.terminal import format_option, write_markdown
 
@@ -68,12 +69,13 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--ram-bandwidth", type=float, default=None,
               help="System RAM bandwidth in GB/s. Default 76.8 (dual-channel DDR5-4800).")
 @finetune_options
+@train_tokens_option
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
 def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn, n_gpu_layers,
             gpu_memory_utilization, vllm_version, data_parallel_size, enable_expert_parallel,
             prefer, fmt, rules_dirs,
-            kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
+            kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, train_tokens, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not. GPU is a KB id
     (rtx-4090) or a set of cards, comma-separated, each with an optional count: rtx-3090,2x
     rtx-3060-12gb (docs/hardware.md). Without GPU: on the GPUs and RAM detected on this
@@ -88,6 +90,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         "data_parallel_size": data_parallel_size,
         "enable_expert_parallel": enable_expert_parallel or None, "prefer": prefer,
         "prompt_tokens": prompt_tokens, "ram_gb": ram_gb, "ram_bandwidth": ram_bandwidth}))
+    spec = with_train_tokens(spec, train_tokens)
     batch = 1 if batch is None else batch
     if precision is None:
         defaults = defaults | {"precision"}

@@ -190,7 +190,7 @@ class Sized:
     either."""
     __slots__ = ("cand", "path", "model", "precision", "runtime", "kv_cache_dtype", "gpu",
                  "gpu_count", "owned", "offload", "context_tokens", "decode_tokens_per_s",
-                 "quality", "quality_class", "usable", "speed_band", "good_quality", "nodes",
+                 "quality", "quality_class", "usable", "speed_band", "fast_band", "good_quality", "nodes",
                  "parameters", "usd_per_hour", "usd_per_million_tokens", "levers", "changes",
                  "checkpoint", "cpu_offload_layers", "moe_cpu_layers", "flash_attn",
                  "gpu_memory_utilization", "mla_per_head_cache", "own_file", "model_score",
@@ -288,6 +288,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.context_tokens, s.decode_tokens_per_s, s.quality, s.quality_class = ctx, decode, q, qclass
     s.usable = obj.is_usable(ask.prefer, qclass, decode)
     s.speed_band, s.good_quality = obj.speed_band(decode), qclass <= obj.good_class
+    s.fast_band = obj.fast_band(decode)
     s.nodes, s.parameters = -(-n // c.GPUS_PER_NODE), params
     s.usd_per_hour, s.usd_per_million_tokens = usd_h, usd_mtok
     s.levers, s.changes, s.checkpoint = 0, (), cand.checkpoint
@@ -401,6 +402,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         quality_class_name=obj.class_names[qclass],
         mla_per_head_cache=cand.mla_per_head_cache, own_file=cand.own_file,
         usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
+        fast_band=obj.fast_band(decode),
         good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes),
         model_score=own_score(m), gpu_set=cand.gpu_set)
 

@@ -124,6 +124,7 @@ class Plan:
     # llama.cpp -ngl of a whole-layer offload (advisor.sizing.offload: repeating layers on the
     # GPU, 0..layers; layers keeps only the output layer in RAM); None: not a layer offload
     n_gpu_layers: int | None = None
+    fast_band: int = 0           # the objective's band above reading speed (fast_bands)
     gpu_set: object | None = None  # the mixed set the plan runs on (Candidate's), else None
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 

@@ -406,6 +406,7 @@ class Planner:
             "good_quality": (min(classes) <= obj.good_class and max(classes) <= obj.good_class,
                              min(classes) <= obj.good_class),
             "speed_band": (obj.speed_band(slow), obj.speed_band(fast)),
+            "fast_band": (obj.fast_band(slow), obj.fast_band(fast)),
             "quality_class": (min(classes), max(classes)),
             "quality_loss_pct": (min(losses), max(losses)),
             "decode_tokens_per_s": (slow, fast),

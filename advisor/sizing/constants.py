@@ -122,6 +122,32 @@ FT_DEFAULT_MICRO_BATCH = 1
 FT_DEFAULT_GRADIENT_CHECKPOINTING = True
 FT_DEFAULT_OPTIMIZER = "adamw"
 
+# Training time (advisor/sizing/train_time.py, docs/finetune.md "Training time"). Fitted by
+# benchmarks/train_speed.py on the published runs in benchmarks/data/finetune_speed.csv: XTuner
+# (Llama 3 8B full, 2-8 x A100), torchtune (Llama 3.1 8B-405B, RTX 4090 and 8 x A100) and Qwen's
+# README (Qwen 1.8B-72B full, LoRA and Q-LoRA, 1-4 x A100), 68 rows used, all on A100 80GB and
+# RTX 4090; run it for the fit, each row's error and the leave-one-out figures. A utilization is
+# of the FLOPs a step executes (the recomputed forward included) at the card's dense BF16 rate.
+FT_TRAIN_UTILIZATION = {"full": 0.50, "lora": 0.57}   # lora: also QLoRA's matrix products
+# QLoRA dequantizes every NF4 weight in each pass; its cost, in bytes a weight at the card's
+# memory bandwidth (far above the 2.5 bytes a weight read and written: per-layer kernels).
+FT_QLORA_DEQUANT_BYTES_PER_WEIGHT = 19.4
+# A fixed cost a micro-step (kernel launches, the Python loop, hooks, the optimizer step spread
+# over the accumulated micro-steps): what keeps short sequences far from the utilization above.
+FT_MICRO_STEP_OVERHEAD_S = 0.134
+# Share of the QK^T and AV products a causal flash-attention kernel computes (it skips the masked
+# upper triangle): 0.5. PaLM's 12 x L x H x Q x T counts the whole square (1.0); fitted with 1.0
+# the published rows are predicted worse (leave-one-source-out median 67% against 26%).
+FT_ATTENTION_CAUSAL_SHARE = 0.5
+# The error of the fit (benchmarks/train_speed.py), quoted by every advisory that gives a time:
+# in-sample median and p90 of |predicted / measured - 1|, and the median when each source is
+# predicted by a fit that never saw it. Sharded runs (ZeRO-3) at short sequences are the worst
+# (2-3x too fast): per-step communication and hooks are not modelled.
+FT_TRAIN_FIT = {"rows": 68, "sources": 3, "median": 0.11, "p90": 0.55, "loso_median": 0.26,
+                "gpus": "A100 80GB and RTX 4090"}
+# The vendors whose cards the published runs cover: elsewhere the advisory says "uncalibrated".
+FT_TRAIN_CALIBRATED_VENDORS = ("nvidia",)
+
 # --- speed and placement
 # Fitted by least squares on log(predicted/measured) over the llama.cpp rows of
 # ../shared/reference/speed_benchmarks.csv (XiongjieDai, May 2024, no flash attention):
