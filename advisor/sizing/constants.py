@@ -195,12 +195,13 @@ MOE_DECODE_PROFILES = {
     # current builds (since llama.cpp PR 13014, April 2025: MUL_MAT_ID at batch size 1 runs all
     # k experts in one MMVQ launch, with no host synchronisation, inside the CUDA graph).
     # Fitted on the "fit" rows of the CSV (DGX Spark, RTX 4090, RTX PRO 6000, RTX 3090; 2025-08
-    # to 2025-11 builds), 13 rows, 4 GPUs: 1.12 us a MoE layer and 4.87 us a routed expert (an
+    # to 2026-01 builds), 15 rows, 4 GPUs: 5.61 us a MoE layer and 4.80 us a routed expert (an
     # expert's gate, up and down rows and its share of the weighting and sum: about 2 kernel
-    # tails). Row errors -18.0% to +22.3% but for DeepSeek-V2-Lite on the RTX 3090 (+51.5%:
-    # llama.cpp's MLA decode runs more kernels a layer than the attention the dense profile was
-    # fitted on); median 4.5%, leave-one-GPU-out median 4.5% (worst 61.5%, that V2-Lite row).
-    "current": {"moe_layer_seconds": 1.12e-6, "routed_expert_seconds": 4.87e-6},
+    # tails). Row errors -20.5% to +19.6% but for DeepSeek-V2-Lite on the RTX 3090 (+47.3% and
+    # +42.7%, at 0 and 32K cached: llama.cpp's MLA decode runs more kernels a layer than the
+    # attention the dense profile was fitted on; not modelled); median 6.8%, leave-one-GPU-out
+    # median 6.6% (worst 61.5%, a V2-Lite row).
+    "current": {"moe_layer_seconds": 5.61e-6, "routed_expert_seconds": 4.80e-6},
     # early-2025 builds (before PR 13014): MUL_MAT_ID copied the expert ids to the host,
     # synchronised, and ran each used expert as separate kernels (gather the input rows, quantize,
     # matrix-vector product, scatter back) for gate, up and down, with CUDA graphs off for the
