@@ -14,7 +14,11 @@ import pytest
 from advisor.sizing import constants as c
 from advisor.sizing.plan import place
 from advisor.sizing.precision import parse_precision
-from advisor.sizing.speed import decode_roofline_tokens_per_s, moe_decode_seconds, moe_layers
+from advisor.sizing.speed import (
+    decode_roofline_tokens_per_s,
+    moe_decode_seconds,
+    moe_layers,
+)
 from advisor.sizing.workload import Workload
 
 ROOT = Path(__file__).resolve().parents[1]

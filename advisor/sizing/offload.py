@@ -17,8 +17,13 @@ from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.memory import memory_total_bytes, model_weights
 from advisor.sizing.overhead import fit_margin_bytes, overhead_bytes
 from advisor.sizing.precision import Precision
-from advisor.sizing.speed import (active_weight_bytes, cpu_decode_seconds, gpu_decode_seconds,
-                                  moe_decode_seconds, moe_layers)
+from advisor.sizing.speed import (
+    active_weight_bytes,
+    cpu_decode_seconds,
+    gpu_decode_seconds,
+    moe_decode_seconds,
+    moe_layers,
+)
 from advisor.sizing.weights import weight_summary
 from advisor.sizing.workload import Workload
 

@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from advisor.kb.schema import GPU, Architecture, Model
 from advisor.sizing import constants as c
 from advisor.sizing.memory import MemoryParts
-from advisor.sizing.speed import (active_compute_parameters, allreduce_seconds, gpu_decode_seconds,
-                                  moe_decode_seconds, pipeline_speedup)
+from advisor.sizing.speed import (
+    active_compute_parameters,
+    allreduce_seconds,
+    gpu_decode_seconds,
+    moe_decode_seconds,
+    pipeline_speedup,
+)
 from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
 
 
