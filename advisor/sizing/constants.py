@@ -208,9 +208,42 @@ DECODE_PROFILES_CURRENT = {
                "weights_per_s_unit": 22.84e9, "kv_elements_per_s_unit": 9.58e9,
                "hop_seconds": 72e-6},
 }
+# Mixture-of-experts decode in llama.cpp (benchmarks/fit_moe_speed.py, fitted on
+# benchmarks/data/llamacpp_moe_decode.csv). A MoE layer does more than a dense one: the router's
+# matrix-vector product, softmax and top-k, then MUL_MAT_ID, one matrix-vector product over the
+# k routed experts' rows for gate, up and down (each expert's rows a block set of its own, with
+# its own tail), the weighting and the sum of the k expert outputs. The bytes are counted
+# already (active_weight_bytes reads k of the experts); this is the time on top of them:
+#   MoE layers x (MOE_LAYER_SECONDS + experts_active x ROUTED_EXPERT_SECONDS),
+# on GPUs only (a CPU-held expert is read at RAM bandwidth: cpu_decode_seconds). Never below the
+# roofline: both terms only add time.
+MOE_DECODE_PROFILES = {
+    # current builds (since llama.cpp PR 13014, April 2025: MUL_MAT_ID at batch size 1 runs all
+    # k experts in one MMVQ launch, with no host synchronisation, inside the CUDA graph).
+    # Fitted on the "fit" rows of the CSV (DGX Spark, RTX 4090, RTX PRO 6000, RTX 3090; 2025-08
+    # to 2026-01 builds), 15 rows, 4 GPUs: 5.61 us a MoE layer and 4.80 us a routed expert (an
+    # expert's gate, up and down rows and its share of the weighting and sum: about 2 kernel
+    # tails). Row errors -20.5% to +19.6% but for DeepSeek-V2-Lite on the RTX 3090 (+47.3% and
+    # +42.7%, at 0 and 32K cached: llama.cpp's MLA decode runs more kernels a layer than the
+    # attention the dense profile was fitted on; not modelled); median 6.8%, leave-one-GPU-out
+    # median 6.6% (worst 61.5%, a V2-Lite row).
+    "current": {"moe_layer_seconds": 5.61e-6, "routed_expert_seconds": 4.80e-6},
+    # early-2025 builds (before PR 13014): MUL_MAT_ID copied the expert ids to the host,
+    # synchronised, and ran each used expert as separate kernels (gather the input rows, quantize,
+    # matrix-vector product, scatter back) for gate, up and down, with CUDA graphs off for the
+    # graph. PR 13014's own table: deepseek2 16B Q4_0 tg128 27.3 -> 72.0 t/s on an RX 6800, 47.8
+    # -> 71.1 on a P40. Host-bound, so one time a routed expert whatever the card. Fitted on the
+    # "era" rows (DeepSeek R1 UD-IQ1_S on 2 x H100 and 2 x A100, January 2025); the rest of the
+    # decode in that era is timed with the 2024-05 profile. 3 rows: 159.5 us a routed expert
+    # (about 12 kernels and a host round trip each); errors -16.2% (the blog's "around 14"),
+    # -1.3% (11.89 measured, unsloth issue 1591), +21.7% (2 x A100, 9.41 over 1316 tokens).
+    "2025-01": {"moe_layer_seconds": 0.0, "routed_expert_seconds": 159.5e-6},
+}
 # Which decode profile the advisories use: the llama.cpp build people download now.
-# "2024-05" is the XiongjieDai-era profile (DECODE_PROFILES), kept to score old measurements.
-LLAMACPP_ERAS = ("2024-05", "current")
+# "2024-05" is the XiongjieDai-era profile (DECODE_PROFILES), kept to score old measurements;
+# "2025-01" is that profile with early-2025 MoE decode (MOE_DECODE_PROFILES["2025-01"]): what
+# the January 2025 DeepSeek R1 runs were measured with.
+LLAMACPP_ERAS = ("2024-05", "2025-01", "current")
 DEFAULT_LLAMACPP_ERA = "current"
 # The profile other runtimes' decode is timed with (vLLM, transformers): the May-2024 fit they
 # were given before the current-build profile existed. The current profile was fitted on
