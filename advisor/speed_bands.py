@@ -38,15 +38,20 @@ class Band:
                 "basis": self.basis, "reason": self.reason}
 
     def text(self) -> str:
-        """The band in words, for the advisory: "usually within 8%, p90 17%, for llama.cpp on
-        one NVIDIA GPU; 10 published runs on 3 GPUs, each predicted by a fit without its GPU" or
-        "uncalibrated: <reason>"."""
+        """The band in words, once a figure kind: "usually within 8%, p90 17%, for llama.cpp on
+        one NVIDIA GPU: 10 published runs on 3 GPUs, each GPU held out of the fit", or
+        "uncalibrated for AMD GPUs: <reason>"."""
         if not self.calibrated:
-            return f"uncalibrated: {self.reason}"
-        how = ("each predicted by a fit without its GPU" if self.basis == "leave-one-GPU-out"
-               else "the runs the profile was fitted on")
-        return (f"usually within {self.median_pct:.0f}%, p90 {self.p90_pct:.0f}%, for "
-                f"{self.covers}; {self.rows} published runs on {self.gpus} GPUs, {how}")
+            return f"uncalibrated for {self.covers}: {self.reason}"
+        how = "each GPU held out of the fit" if self.basis == "leave-one-GPU-out" else "in-sample"
+        return (f"{self.short()}, for {self.covers}: {self.rows} published runs on {self.gpus} "
+                f"GPUs, {how}")
+
+    def short(self) -> str:
+        """The band in a few words: "usually within 8%, p90 17%" or "uncalibrated"."""
+        if not self.calibrated:
+            return "uncalibrated"
+        return f"usually within {self.median_pct:.0f}%, p90 {self.p90_pct:.0f}%"
 
 
 def band_from_entry(category: str, entry: dict) -> Band:

@@ -202,9 +202,8 @@ def band_table(kb, bands: dict | None = None) -> dict:
         else:
             entry["status"] = "uncalibrated"
             entry["reason"] = why if not got else (
-                f"too few published runs: {len(got)} on {len(gpus)} GPU"
-                f"{'s' if len(gpus) != 1 else ''} ({', '.join(gpus)}), "
-                f"{entry['median_pct']}% median error {entry['basis']}")
+                f"too few published runs ({len(got)} on {', '.join(gpus)}, "
+                f"{entry['median_pct']}% median error {entry['basis']})")
         out[cat] = entry
     return {"command": BANDS_COMMAND, "min_rows": MIN_ROWS, "min_gpus": MIN_GPUS,
             "categories": out}

@@ -25,18 +25,18 @@ VENDOR_NAMES = {"nvidia": "NVIDIA", "apple": "Apple", "amd": "AMD", "intel": "In
 # The categories that are not llama.cpp on a measured vendor, with why no band can be given
 # (the reason an advisory prints when the data file has no rows for them).
 _FIXED = {
-    "amd": ("AMD GPUs", "no published measurement for this vendor: the NVIDIA fit scaled by a "
+    "amd": ("AMD GPUs", "no published measurement for this vendor, the NVIDIA fit scaled by a "
                         "published ROCm backend factor"),
-    "intel": ("Intel GPUs", "no published measurement for this vendor: the NVIDIA fit scaled by "
+    "intel": ("Intel GPUs", "no published measurement for this vendor, the NVIDIA fit scaled by "
                             "a published SYCL backend factor"),
-    "vllm": ("vLLM", "no published vLLM runs in the benchmark: timed with llama.cpp's May-2024 "
+    "vllm": ("vLLM", "no published vLLM runs in the benchmark, timed with llama.cpp's May-2024 "
                      "profile"),
-    "transformers": ("transformers", "no published transformers runs in the benchmark: timed "
+    "transformers": ("transformers", "no published transformers runs in the benchmark, timed "
                                      "with llama.cpp's May-2024 profile"),
     "serving": ("serving at concurrency", "no published runs at concurrency in the benchmark"),
-    "offload": ("CPU offload", "no published partial-offload runs in the benchmark: the CPU's "
+    "offload": ("CPU offload", "no published partial-offload runs in the benchmark, and the CPU's "
                                "share is an unfitted share of the RAM bandwidth"),
-    "moe": ("mixture-of-experts models", "no published MoE runs in the benchmark: the dense "
+    "moe": ("mixture-of-experts models", "no published MoE runs in the benchmark, the dense "
                                          "fit applied to the active experts"),
 }
 
@@ -58,7 +58,7 @@ def profile_era(kind: str, runtime: str, vendor: str) -> str:
 
 
 def llamacpp_category(kind: str, vendor: str, era: str, multi_gpu: bool) -> str:
-    """The id of a llama.cpp dense, all-on-GPU category: e.g. decode-llamacpp-nvidia,
+    """The id of a llama.cpp, dense, all-on-GPU category: e.g. decode-llamacpp-nvidia,
     prefill-llamacpp-nvidia-multi-gpu-2024-05 (the era is named when it is not the current one)."""
     return (f"{kind}-llamacpp-{vendor}{'-multi-gpu' if multi_gpu else ''}"
             f"{'-2024-05' if era == '2024-05' else ''}")
@@ -106,9 +106,10 @@ def all_categories() -> dict[str, tuple[str, str]]:
         for vendor in MEASURED_VENDORS:
             for multi in (False, True):
                 for era in c.LLAMACPP_ERAS:
-                    what = (f"llama.cpp on {'several' if multi else 'one'} "
+                    what = (f"llama.cpp {kind} on {'several' if multi else 'one'} "
                             f"{VENDOR_NAMES[vendor]} GPU{'s' if multi else ''}"
                             f"{' (May-2024 profile)' if era == '2024-05' else ''}")
                     out[llamacpp_category(kind, vendor, era, multi)] = (
-                        what, f"no published {kind} runs in the benchmark for {what}")
+                        what, "no published runs of this kind in the benchmark" + (
+                            " (its runs are of May-2024 builds)" if era == "current" else ""))
     return {**out, **_FIXED}
