@@ -197,6 +197,11 @@ def band_table(kb, bands: dict | None = None) -> dict:
             entry.update(gpus=gpus, sources=sorted({f for _, _, f in got}), median_pct=round(100 * statistics.median(v), 1),
                          p90_pct=round(100 * pct(v, .9), 1),
                          basis=("leave-one-GPU-out" if cat == LOGO_CATEGORY else "in-sample"))
+        old = bands.get(f"{cat}-2024-05", []) if cat.startswith(("decode-", "prefill-")) else []
+        if not got and old:  # current builds not measured in this setting, May-2024 ones were
+            why = (f"no published runs of current builds of this kind in the benchmark (its "
+                   f"{len(old)} May-2024 runs are {100 * statistics.median(e for _, e, _ in old):.1f}% "
+                   f"off in median under the May-2024 profile)")
         if len(got) >= MIN_ROWS and len(gpus) >= MIN_GPUS:
             entry["status"] = "calibrated"
         else:

@@ -110,6 +110,5 @@ def all_categories() -> dict[str, tuple[str, str]]:
                             f"{VENDOR_NAMES[vendor]} GPU{'s' if multi else ''}"
                             f"{' (May-2024 profile)' if era == '2024-05' else ''}")
                     out[llamacpp_category(kind, vendor, era, multi)] = (
-                        what, "no published runs of this kind in the benchmark" + (
-                            " (its runs are of May-2024 builds)" if era == "current" else ""))
+                        what, "no published runs of this kind in the benchmark")
     return {**out, **_FIXED}
