@@ -17,8 +17,8 @@ from advisor.sizing.finetune import PART_NAMES, FinetuneSpec
 from advisor.sizing.finetune import validate as validate_finetune
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.weights import format_mismatch
-from advisor.speed_bands import band
 from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, DEFAULT_PROMPT_TOKENS, Workload
+from advisor.speed_bands import band
 
 RULES_ENV = "ADVISOR_RULES"
 # The limits of a question's numbers live in advisor.limits (check_question), shared by explain,

@@ -10,7 +10,7 @@ bands").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from advisor.cache import data_file
@@ -71,7 +71,7 @@ def band_table() -> dict:
     return data_file(PATH)
 
 
-@lru_cache(maxsize=None)
+@cache
 def band(category: str) -> Band:
     """The Band of a speed category; AdvisorError when the file has no entry for it (the file
     is stale: regenerate it with the command it names)."""

@@ -16,8 +16,8 @@ FACTS: dict[str, tuple[str, str]] = {
     "prompt_tokens": ("int", "prompt length for prefill and time to first token"),
     "serving_max_sequences": ("int", "concurrent sequences of the full context that fit"),
     "serving_total_tokens_per_s": ("float", "decode tokens/s over all of them at that batch"),
-    "decode_speed_category": ("str", "the measured error band the decode speeds belong to "
-                                     "(advisor/sizing/speed_category.py)"),
+    "decode_speed_category": ("str", ("the measured error band of the decode speeds "
+                                      "(advisor/sizing/speed_category.py)")),
     "prefill_speed_category": ("str", "the error band of the prefill speed and time to first token"),
     "serving_speed_category": ("str", "the error band of the serving throughput"),
 }

@@ -25,19 +25,20 @@ VENDOR_NAMES = {"nvidia": "NVIDIA", "apple": "Apple", "amd": "AMD", "intel": "In
 # The categories that are not llama.cpp on a measured vendor, with why no band can be given
 # (the reason an advisory prints when the data file has no rows for them).
 _FIXED = {
-    "amd": ("AMD GPUs", "no published measurement for this vendor, the NVIDIA fit scaled by a "
-                        "published ROCm backend factor"),
-    "intel": ("Intel GPUs", "no published measurement for this vendor, the NVIDIA fit scaled by "
-                            "a published SYCL backend factor"),
-    "vllm": ("vLLM", "no published vLLM runs in the benchmark, timed with llama.cpp's May-2024 "
-                     "profile"),
-    "transformers": ("transformers", "no published transformers runs in the benchmark, timed "
-                                     "with llama.cpp's May-2024 profile"),
+    "amd": ("AMD GPUs", ("no published measurement for this vendor, the NVIDIA fit scaled by a "
+                         "published ROCm backend factor")),
+    "intel": ("Intel GPUs", ("no published measurement for this vendor, the NVIDIA fit scaled by "
+                             "a published SYCL backend factor")),
+    "vllm": ("vLLM", ("no published vLLM runs in the benchmark, timed with llama.cpp's May-2024 "
+                      "profile")),
+    "transformers": ("transformers", ("no published transformers runs in the benchmark, timed "
+                                      "with llama.cpp's May-2024 profile")),
     "serving": ("serving at concurrency", "no published runs at concurrency in the benchmark"),
-    "offload": ("CPU offload", "no published partial-offload runs in the benchmark, and the CPU's "
-                               "share is an unfitted share of the RAM bandwidth"),
-    "moe": ("mixture-of-experts models", "no published MoE runs in the benchmark, the dense "
-                                         "fit applied to the active experts"),
+    "offload": ("CPU offload", ("no published partial-offload runs in the benchmark, and the CPU's "
+                                f"part runs at an unfitted {c.CPU_BANDWIDTH_FRACTION:g} of the RAM "
+                                "bandwidth")),
+    "moe": ("mixture-of-experts models", ("no published MoE runs in the benchmark, the dense "
+                                          "fit applied to the active experts")),
 }
 
 
