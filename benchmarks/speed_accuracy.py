@@ -49,8 +49,6 @@ BANDS_HEADER = (
 # the fit carries to other cards).
 MIN_ROWS = 5
 MIN_GPUS = 2
-# The category whose rows carry their leave-one-GPU-out error (the current decode fit).
-LOGO_CATEGORY = "decode-llamacpp-nvidia"
 GPU = {"3070 8GB": "rtx-3070", "3080 Ti 12GB": "rtx-3080-ti", "3090 24GB": "rtx-3090",
        "4090 24GB": "rtx-4090", "RTX 4000 Ada 20GB": "rtx-4000-ada",
        "RTX A6000 48GB": "rtx-a6000", "A100 PCIe 80GB": "a100-pcie-80gb",
@@ -100,7 +98,7 @@ def summary(label: str, v: list[float]) -> str:
 
 def collect(kb, show_rows: bool = False, reference: bool = True) -> tuple[dict, dict, dict]:
     """Score every row: (errors by (kind, GPU, test), errors by printed category, band errors:
-    speed_category -> [(gpu, |error|, the file the row is from)]); reference=False leaves out
+    speed_category -> [(gpu, |error|, the file the row is from, basis)]); reference=False leaves out
     the May-2024 reference rows (../shared/reference, outside the repository). A row joins a band when it was predicted the way an
     advisory's figure is: the profile of its build era, llama.cpp, flash attention as the
     advisories run it (on) for current builds. Decode rows of the current fit carry their
@@ -123,7 +121,7 @@ def collect(kb, show_rows: bool = False, reference: bool = True) -> tuple[dict, 
              f"{'single GPU' if single else 'multi-GPU'} (2024-05 profile)"].append(abs(e))
         errs[(kind, GPU[row["gpu"]], row["test"])].append(abs(e))
         bands[row_category(kb, row, GPU[row["gpu"]], MODEL[row["model"]], "2024-05")].append(
-            (GPU[row["gpu"]], abs(e), REF_NAME))
+            (GPU[row["gpu"]], abs(e), REF_NAME, "in-sample"))
         if kind == "tg" and single:
             now = predict(kb, row, "current") / meas - 1
             cats["May 2024 decode single GPU (current profile)"].append(abs(now))
@@ -140,9 +138,10 @@ def collect(kb, show_rows: bool = False, reference: bool = True) -> tuple[dict, 
         cats[f"current {'decode' if decode else 'prefill'} ({row['build_date'][:4]} builds{fa})"].append(abs(e))
         errs[("tg" if decode else "pp", row["gpu"], row["test"][:12])].append(abs(e))
         if row["flash_attn"] == "1":
-            band_e = logo.get(row_key(row), abs(e)) if decode else abs(e)
+            held = logo.get(row_key(row)) if decode else None  # a fit row: its held-out error
             bands[row_category(kb, row, row["gpu"], row["model"], "current")].append(
-                (row["gpu"], band_e, f"benchmarks/data/{row['file']}"))
+                (row["gpu"], abs(e) if held is None else held, f"benchmarks/data/{row['file']}",
+                 "in-sample" if held is None else "leave-one-GPU-out"))
         if show_rows:
             print(f"{row['gpu']:15} x{row['num_gpus']} {row['model']:14} {row['quant']:6} "
                   f"{row['test']:22} build {row['build'][:22]:22} measured {meas:9.2f} "
@@ -191,16 +190,17 @@ def band_table(kb, bands: dict | None = None) -> dict:
     for cat, (covers, why) in sorted(all_categories().items()):
         got = bands.get(cat, [])
         entry = {"covers": covers, "rows": len(got)}
-        v = [e for _, e, _ in got]
-        gpus = sorted({g for g, _, _ in got})
+        v = [e for _, e, _, _ in got]
+        gpus = sorted({g for g, _, _, _ in got})
         if got:
-            entry.update(gpus=gpus, sources=sorted({f for _, _, f in got}), median_pct=round(100 * statistics.median(v), 1),
-                         p90_pct=round(100 * pct(v, .9), 1),
-                         basis=("leave-one-GPU-out" if cat == LOGO_CATEGORY else "in-sample"))
+            bases = sorted({b for _, _, _, b in got})  # one, or both where a category mixes them
+            entry.update(gpus=gpus, sources=sorted({f for _, _, f, _ in got}),
+                         median_pct=round(100 * statistics.median(v), 1),
+                         p90_pct=round(100 * pct(v, .9), 1), basis=" and ".join(bases))
         old = bands.get(f"{cat}-2024-05", []) if cat.startswith(("decode-", "prefill-")) else []
         if not got and old:  # current builds not measured in this setting, May-2024 ones were
             why = (f"no published runs of current builds of this kind in the benchmark (its "
-                   f"{len(old)} May-2024 runs are {100 * statistics.median(e for _, e, _ in old):.1f}% "
+                   f"{len(old)} May-2024 runs are {100 * statistics.median(e for _, e, _, _ in old):.1f}% "
                    f"off in median under the May-2024 profile)")
         if len(got) >= MIN_ROWS and len(gpus) >= MIN_GPUS:
             entry["status"] = "calibrated"
