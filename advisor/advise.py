@@ -18,6 +18,7 @@ from advisor.sizing.finetune import validate as validate_finetune
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.weights import format_mismatch
 from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, DEFAULT_PROMPT_TOKENS, Workload
+from advisor.speed_bands import band
 
 RULES_ENV = "ADVISOR_RULES"
 # The limits of a question's numbers live in advisor.limits (check_question), shared by explain,
@@ -150,7 +151,10 @@ class Advisory:
                            "time_to_first_token_s": f.get("time_to_first_token_s"),
                            "prompt_tokens": f["prompt_tokens"],
                            "serving_max_sequences": f.get("serving_max_sequences"),
-                           "serving_total_tokens_per_s": f.get("serving_total_tokens_per_s")},
+                           "serving_total_tokens_per_s": f.get("serving_total_tokens_per_s"),
+                           **{f"{k}_band": band(f[f"{k}_speed_category"]).to_json()
+                              if f"{k}_speed_category" in f else None
+                              for k in ("decode", "prefill", "serving")}},
             "placement": _placement_json(s),
             "rules_fired": self.fired,
             "cannot_run": self.cannot_run,

@@ -182,8 +182,12 @@ def environment(templates: str | None = None) -> jinja2.Environment:
         autoescape=False,
         bytecode_cache=_bytecode_cache(),
     )
+    from advisor.speed_bands import band
+
+    # band: a speed category (advisor.sizing.speed_category) -> its measured error band
+    # (advisor.speed_bands.Band: .text(), .short())
     env.filters.update(gb=gb, gib=gib, tps=tps, params=params, pace=pace, fmt=fmt,
-                       thousands=lambda n: f"{n:,}", md=md_text, hours=hours)
+                       thousands=lambda n: f"{n:,}", md=md_text, hours=hours, band=band)
     return env
 
 

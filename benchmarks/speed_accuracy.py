@@ -2,7 +2,7 @@
 - May 2024: every usable row of ../shared/reference/speed_benchmarks.csv (XiongjieDai, llama.cpp
   of May 2024, no flash attention), predicted with the "2024-05" decode profile they were
   fitted on: tgN (decode, mean over N tokens from an empty cache) and ppN (prefill of N tokens);
-- current: benchmarks/data/*.csv (each row with its source, date and build: the H200 rows the
+- current: benchmarks/data/llamacpp_*.csv but the MoE file (each row with its source, date and build: the H200 rows the
   project measured with llama.cpp 0c1e570, rows llama.cpp's maintainers published in 2025 PRs),
   predicted with the current profile the advisories use.
 - MoE decode: benchmarks/data/llamacpp_moe_decode.csv (published llama.cpp MoE runs), each row
@@ -13,7 +13,11 @@ Prints by GPU and test, then per category the median and 90th percentile of
 (benchmarks/fit_speed.py) and of the MoE fit (benchmarks/fit_moe_speed.py): each GPU predicted
 by a fit that never saw it.
 
-    PYTHONPATH=. python benchmarks/speed_accuracy.py [--rows]
+    PYTHONPATH=. python benchmarks/speed_accuracy.py [--rows] [--write-bands]
+
+Then the band of each advisory speed category (advisor/sizing/speed_category.py: the rows
+predicted the way an advisory's figure of that category is); --write-bands writes them to
+advisor/data/speed_bands.yaml, which the advisories quote.
 
 Rows left out: the llama.cpp quantize README rows (no hardware stated). GPUs and models are read
 from the KB by id; Llama 3 8B/70B share Llama 3.1's architecture.
@@ -29,10 +33,26 @@ from pathlib import Path
 from advisor.kb import load_kb
 from advisor.sizing.plan import place
 from advisor.sizing.precision import parse_precision
+from advisor.sizing.speed_category import all_categories, speed_category
 from advisor.sizing.workload import Workload
 
 REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "speed_benchmarks.csv"
+REF_NAME = "../shared/reference/speed_benchmarks.csv"
 DATA = Path(__file__).resolve().parent / "data"
+BANDS = Path(__file__).resolve().parents[1] / "advisor" / "data" / "speed_bands.yaml"
+BANDS_COMMAND = "PYTHONPATH=. python benchmarks/speed_accuracy.py --write-bands"
+BANDS_HEADER = (
+    "# The measured error band of each speed category (advisor/sizing/speed_category.py): the\n"
+    "# median and 90th percentile of |predicted / measured - 1| over the benchmark's rows that\n"
+    "# were predicted the way an advisory's figure of that category is. Written by the command\n"
+    "# below (benchmarks/speed_accuracy.py; do not edit by hand: tests/test_speed_bands.py fails\n"
+    "# when it is stale). basis: leave-one-GPU-out (each GPU predicted by a fit that never saw it)\n"
+    "# or in-sample (the rows the profile was fitted on). A category with fewer than min_rows rows\n"
+    "# or on fewer than min_gpus GPUs is uncalibrated, with the reason.\n")
+# A band needs this many rows on this many GPUs; fewer is "uncalibrated" (one GPU cannot say how
+# the fit carries to other cards).
+MIN_ROWS = 5
+MIN_GPUS = 2
 GPU = {"3070 8GB": "rtx-3070", "3080 Ti 12GB": "rtx-3080-ti", "3090 24GB": "rtx-3090",
        "4090 24GB": "rtx-4090", "RTX 4000 Ada 20GB": "rtx-4000-ada",
        "RTX A6000 48GB": "rtx-a6000", "A100 PCIe 80GB": "a100-pcie-80gb",
@@ -69,9 +89,10 @@ MOE_FILE = "llamacpp_moe_decode.csv"  # scored in its own category (benchmarks/f
 
 
 def current_rows() -> list[dict]:
-    """The dense rows of benchmarks/data (every CSV but the MoE one)."""
+    """The dense llama.cpp rows of benchmarks/data (its llamacpp_*.csv but the MoE one; the
+    fine-tuning runs there are benchmarks/train_speed.py's)."""
     rows = []
-    for path in sorted(p for p in DATA.glob("*.csv") if p.name != MOE_FILE):
+    for path in sorted(p for p in DATA.glob("llamacpp_*.csv") if p.name != MOE_FILE):
         with path.open(encoding="utf-8") as fh:
             rows += [dict(r, file=path.name) for r in csv.DictReader(fh)]
     return rows
@@ -84,12 +105,20 @@ def summary(label: str, v: list[float]) -> str:
             f"p90 {pct(v, .9):6.1%}")
 
 
-def main(argv: list[str]) -> int:
-    kb = load_kb()
+def collect(kb, show_rows: bool = False, reference: bool = True) -> tuple[dict, dict, dict]:
+    """Score every row: (errors by (kind, GPU, test), errors by printed category, band errors:
+    speed_category -> [(gpu, |error|, the file the row is from, basis)]); reference=False leaves out
+    the May-2024 reference rows (../shared/reference, outside the repository). A row joins a band when it was predicted the way an
+    advisory's figure is: the profile of its build era, llama.cpp, flash attention as the
+    advisories run it (on) for current builds. Decode rows of the current fit carry their
+    leave-one-GPU-out error, not the in-sample one."""
     errs = defaultdict(list)
     cats = defaultdict(list)
-    with REF.open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    bands = defaultdict(list)
+    rows = []
+    if reference:
+        with REF.open(encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
     for row in rows:
         if row["gpu"] not in GPU or row["model"] not in MODEL:
             continue
@@ -100,12 +129,15 @@ def main(argv: list[str]) -> int:
         cats[f"May 2024 {'decode' if kind == 'tg' else 'prefill'} "
              f"{'single GPU' if single else 'multi-GPU'} (2024-05 profile)"].append(abs(e))
         errs[(kind, GPU[row["gpu"]], row["test"])].append(abs(e))
+        bands[row_category(kb, row, GPU[row["gpu"]], MODEL[row["model"]], "2024-05")].append(
+            (GPU[row["gpu"]], abs(e), REF_NAME, "in-sample"))
         if kind == "tg" and single:
             now = predict(kb, row, "current") / meas - 1
             cats["May 2024 decode single GPU (current profile)"].append(abs(now))
-        if "--rows" in argv:
+        if show_rows:
             print(f"{GPU[row['gpu']]:15} x{row['num_gpus']} {row['model'][5:19]:14} {row['quant']:6} "
                   f"{row['test']:7} measured {meas:9.2f} predicted {pred:9.2f} error {e:+.1%}")
+    logo = leave_one_gpu_out(kb)
     for row in current_rows():
         meas = float(row["tokens_per_sec"])
         pred = predict(kb, row, "current")
@@ -114,12 +146,33 @@ def main(argv: list[str]) -> int:
         fa = "" if row["flash_attn"] == "1" else ", -fa 0"
         cats[f"current {'decode' if decode else 'prefill'} ({row['build_date'][:4]} builds{fa})"].append(abs(e))
         errs[("tg" if decode else "pp", row["gpu"], row["test"][:12])].append(abs(e))
-        if "--rows" in argv:
+        if row["flash_attn"] == "1":
+            held = logo.get(row_key(row)) if decode else None  # a fit row: its held-out error
+            bands[row_category(kb, row, row["gpu"], row["model"], "current")].append(
+                (row["gpu"], abs(e) if held is None else held, f"benchmarks/data/{row['file']}",
+                 "in-sample" if held is None else "leave-one-GPU-out"))
+        if show_rows:
             print(f"{row['gpu']:15} x{row['num_gpus']} {row['model']:14} {row['quant']:6} "
                   f"{row['test']:22} build {row['build'][:22]:22} measured {meas:9.2f} "
                   f"predicted {pred:9.2f} error {e:+.1%}")
+    cats["current decode, leave one GPU out"] = list(logo.values())
+    moe_rows(kb, errs, cats, bands, show_rows)
+    return errs, cats, bands
+
+
+def moe_rows(kb, errs: dict, cats: dict, bands: dict, show_rows: bool) -> None:
+    """Score the MoE rows (benchmarks/fit_moe_speed.py) into collect()'s tables: each with its
+    era's profile; the current-build fit rows join the `moe` band with their leave-one-GPU-out
+    error."""
     from benchmarks import fit_moe_speed as moe
 
+    fit_rows = moe.moe_rows(use="fit")
+    held = []
+    for g in sorted({r["gpu"] for r in fit_rows}):
+        with moe.profile("current", moe.fit(kb, [r for r in fit_rows if r["gpu"] != g], "current")):
+            held += [(r["gpu"], abs(moe.error(kb, r))) for r in fit_rows if r["gpu"] == g]
+    cats["MoE decode (current), leave one GPU out"] = [e for _, e in held]
+    bands["moe"] += [(g, e, f"benchmarks/data/{MOE_FILE}", "leave-one-GPU-out") for g, e in held]
     for row in moe.moe_rows():
         era = moe.row_era(row)
         e = moe.error(kb, row)
@@ -129,11 +182,88 @@ def main(argv: list[str]) -> int:
             cats["MoE decode (January 2025 builds, current profile)"].append(
                 abs(moe.error(kb, row, "current")))
         errs[("tg", row["gpu"], "MoE " + row["test"][:8])].append(abs(e))
-        if "--rows" in argv:
+        if show_rows:
             print(f"{row['gpu']:15} x{row['num_gpus']} {row['model']:14} {row['quant']:6} "
                   f"{row['test']:22} build {row['build'][:22]:22} measured "
                   f"{float(row['tokens_per_sec']):9.2f} predicted "
                   f"{(1 + e) * float(row['tokens_per_sec']):9.2f} error {e:+.1%} ({era} profile)")
+
+
+def row_key(row: dict) -> tuple:
+    """A current row's identity (two runs of one test differ in their speed)."""
+    return tuple(row[k] for k in ("gpu", "model", "quant", "test", "depth", "flash_attn", "build",
+                                  "source", "tokens_per_sec"))
+
+
+def leave_one_gpu_out(kb) -> dict[tuple, float]:
+    """|error| of each current decode fit row, predicted by a fit that never saw its GPU
+    (benchmarks/fit_speed.py), by row_key."""
+    from benchmarks.fit_speed import decode_rows, fit, profile
+    from benchmarks.fit_speed import predict as fit_predict
+
+    fit_rows = decode_rows()
+    out = {}
+    for g in sorted({r["gpu"] for r in fit_rows}):
+        with profile(fit(kb, [r for r in fit_rows if r["gpu"] != g])):
+            for r in fit_rows:
+                if r["gpu"] == g:
+                    out[row_key(r)] = abs(fit_predict(kb, r) / float(r["tokens_per_sec"]) - 1)
+    return out
+
+
+def row_category(kb, row: dict, gpu_id: str, model_id: str, era: str) -> str:
+    """The advisory's speed category of a benchmark row (advisor.sizing.speed_category)."""
+    kind = "decode" if int(row["n_gen"]) else "prefill"
+    moe = bool(kb.model(model_id).architecture.experts_total)
+    return speed_category(kind, "llama.cpp", kb.gpu(gpu_id).vendor, era, moe, False,
+                          int(row["num_gpus"]))
+
+
+def band_table(kb, bands: dict | None = None) -> dict:
+    """The content of advisor/data/speed_bands.yaml but its date: every category
+    speed_category() can return, with its rows' median and p90 |error| where the benchmark has
+    at least MIN_ROWS rows on MIN_GPUS GPUs, else uncalibrated and why."""
+    if bands is None:
+        bands = collect(kb)[2]
+    out = {}
+    for cat, (covers, why) in sorted(all_categories().items()):
+        got = bands.get(cat, [])
+        entry = {"covers": covers, "rows": len(got)}
+        v = [e for _, e, _, _ in got]
+        gpus = sorted({g for g, _, _, _ in got})
+        if got:
+            bases = sorted({b for _, _, _, b in got})  # one, or both where a category mixes them
+            entry.update(gpus=gpus, sources=sorted({f for _, _, f, _ in got}),
+                         median_pct=round(100 * statistics.median(v), 1),
+                         p90_pct=round(100 * pct(v, .9), 1), basis=" and ".join(bases))
+        old = bands.get(f"{cat}-2024-05", []) if cat.startswith(("decode-", "prefill-")) else []
+        if not got and old:  # current builds not measured in this setting, May-2024 ones were
+            why = (f"no published runs of current builds of this kind in the benchmark (its "
+                   f"{len(old)} May-2024 runs are {100 * statistics.median(e for _, e, _, _ in old):.1f}% "
+                   f"off in median under the May-2024 profile)")
+        if len(got) >= MIN_ROWS and len(gpus) >= MIN_GPUS:
+            entry["status"] = "calibrated"
+        else:
+            entry["status"] = "uncalibrated"
+            entry["reason"] = why if not got else (
+                f"too few published runs ({len(got)} on {', '.join(gpus)}, "
+                f"{entry['median_pct']}% median error {entry['basis']})")
+        out[cat] = entry
+    return {"command": BANDS_COMMAND, "min_rows": MIN_ROWS, "min_gpus": MIN_GPUS,
+            "categories": out}
+
+
+def write_bands(table: dict, path: Path, date: str) -> None:
+    import yaml
+
+    text = yaml.safe_dump({"date": date, **table}, sort_keys=False, width=4096,
+                          allow_unicode=True)
+    path.write_text(BANDS_HEADER + text, encoding="utf-8")
+
+
+def main(argv: list[str]) -> int:
+    kb = load_kb()
+    errs, cats, bands = collect(kb, "--rows" in argv)
     print(f"{'gpu':15} {'test':12} {'rows':>4} {'median':>7} {'p90':>7}")
     for key in sorted(errs):
         v = errs[key]
@@ -141,19 +271,20 @@ def main(argv: list[str]) -> int:
     print()
     for label in sorted(cats):
         print(summary(label, cats[label]))
-    if "--no-logo" not in argv:
-        from benchmarks.fit_speed import decode_rows, fit, profile
-        from benchmarks.fit_speed import predict as fit_predict
+    table = band_table(kb, bands)
+    print()
+    print("advisory speed categories (advisor/data/speed_bands.yaml):")
+    for cat, b in table["categories"].items():
+        if b["status"] == "calibrated":
+            print(f"  {cat:38} rows {b['rows']:3}  median {b['median_pct']:5.1f}%  "
+                  f"p90 {b['p90_pct']:5.1f}%  ({b['basis']})")
+        else:
+            print(f"  {cat:38} rows {b['rows']:3}  uncalibrated: {b['reason']}")
+    if "--write-bands" in argv:
+        import datetime
 
-        fit_rows = decode_rows()
-        logo = []
-        for g in sorted({r["gpu"] for r in fit_rows}):
-            with profile(fit(kb, [r for r in fit_rows if r["gpu"] != g])):
-                logo += [abs(fit_predict(kb, r) / float(r["tokens_per_sec"]) - 1)
-                         for r in fit_rows if r["gpu"] == g]
-        print(summary("current decode, leave one GPU out", logo))
-        print(summary("MoE decode (current), leave one GPU out",
-                      moe.leave_one_gpu_out(kb, moe.moe_rows(use="fit"))))
+        write_bands(table, BANDS, datetime.date.today().isoformat())
+        print(f"wrote {BANDS.relative_to(BANDS.parents[2])}")
     return 0
 
 

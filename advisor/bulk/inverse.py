@@ -23,6 +23,7 @@ from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.precision import Precision
 from advisor.sizing.workload import Workload
+from advisor.speed_bands import band
 
 
 def context_for(model: Model, work: Workload, cap: bool) -> Workload | None:
@@ -66,6 +67,7 @@ class FitRow:
                 "total_bytes": p.total_bytes, "headroom_bytes": p.headroom_bytes,
                 "context_tokens": p.context_tokens, "max_context_tokens": self.max_context_tokens,
                 "decode_tokens_per_s": round(p.decode_tokens_per_s, 2),
+                "decode_band": band(p.speed_category("decode")).to_json(),
                 "quality_class": p.quality_class_name}
 
 
@@ -144,6 +146,7 @@ class GpuRow:
                 "memory_bytes": self.memory_bytes, "total_bytes": p.total_bytes,
                 "headroom_bytes": p.headroom_bytes,
                 "decode_tokens_per_s": round(p.decode_tokens_per_s, 2),
+                "decode_band": band(p.speed_category("decode")).to_json(),
                 "price_usd_per_hour": self.price_usd_per_hour}
 
 

@@ -5,6 +5,7 @@ from advisor.facts.question import Question
 from advisor.sizing.plan import Placement
 from advisor.sizing.serving import serving_capacity
 from advisor.sizing.speed import decode_roofline_tokens_per_s
+from advisor.sizing.speed_category import profile_era, speed_category
 
 FACTS: dict[str, tuple[str, str]] = {
     "decode_tokens_per_s": ("float", "decode speed of one sequence at an empty context (when it fits)"),
@@ -15,11 +16,25 @@ FACTS: dict[str, tuple[str, str]] = {
     "prompt_tokens": ("int", "prompt length for prefill and time to first token"),
     "serving_max_sequences": ("int", "concurrent sequences of the full context that fit"),
     "serving_total_tokens_per_s": ("float", "decode tokens/s over all of them at that batch"),
+    "decode_speed_category": ("str", ("the measured error band of the decode speeds "
+                                      "(advisor/sizing/speed_category.py)")),
+    "prefill_speed_category": ("str", "the error band of the prefill speed and time to first token"),
+    "serving_speed_category": ("str", "the error band of the serving throughput"),
 }
 ALWAYS = {"prompt_tokens"}
-TOGETHER = [{"decode_tokens_per_s", "decode_tokens_per_s_full_context", "decode_roofline_tokens_per_s"},
-            {"prefill_tokens_per_s", "time_to_first_token_s"},
-            {"serving_max_sequences", "serving_total_tokens_per_s"}]
+TOGETHER = [{"decode_tokens_per_s", "decode_tokens_per_s_full_context", "decode_roofline_tokens_per_s",
+             "decode_speed_category"},
+            {"prefill_tokens_per_s", "time_to_first_token_s", "prefill_speed_category"},
+            {"serving_max_sequences", "serving_total_tokens_per_s", "serving_speed_category"}]
+
+
+def placement_category(pl: Placement, kind: str) -> str:
+    """The speed category (advisor.sizing.speed_category) of a figure of this kind for the
+    placement as asked: its runtime, card, model, offload and GPU count."""
+    rt, vendor = pl.work.runtime, pl.gpu.vendor
+    gpus = pl.split.gpus if pl.split is not None else 1
+    return speed_category(kind, rt, vendor, profile_era(kind, rt, vendor),
+                          bool(pl.model.architecture.experts_total), pl.offload is not None, gpus)
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:
@@ -28,6 +43,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         return
     f["decode_tokens_per_s"] = round(pl.decode_tokens_per_s(), 2)
     f["decode_tokens_per_s_full_context"] = round(pl.decode_tokens_per_s(full_context=True), 2)
+    f["decode_speed_category"] = placement_category(pl, "decode")
     if pl.mixed is not None:  # unequal cards: each card's layers at its own bandwidth
         from advisor.sizing.mixed import mixed_roofline_tokens_per_s
 
@@ -43,8 +59,10 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     if pp is not None:
         f["prefill_tokens_per_s"] = round(pp, 1)
         f["time_to_first_token_s"] = round(pl.time_to_first_token_s(), 3)
+        f["prefill_speed_category"] = placement_category(pl, "prefill")
     # serving over unequal cards is not sized (the sequences each card's KV share holds differ)
     cap = serving_capacity(pl) if pl.offload is None and pl.mixed is None else None
     if cap is not None:
         f["serving_max_sequences"] = cap.sequences
         f["serving_total_tokens_per_s"] = round(cap.total_tokens_per_s, 1)
+        f["serving_speed_category"] = placement_category(pl, "serving")

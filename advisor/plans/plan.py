@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from advisor.kb.schema import GPU, Model
 from advisor.plans.quality import QualityCost
 from advisor.sizing.precision import Precision
+from advisor.sizing.speed_category import profile_era, speed_category
+from advisor.speed_bands import band
 
 PATHS = ("as-asked", "gpu-layers", "your-hardware", "your-gpus", "more-cards", "rent", "another-model")
 # What every plan of a path has, whatever its levers (advisor.plans.candidates enumerates them
@@ -165,6 +167,14 @@ class Plan:
     def offload(self) -> bool:
         return bool(self.cpu_offload_layers or self.moe_cpu_layers) or self.n_gpu_layers is not None
 
+    def speed_category(self, kind: str) -> str:
+        """The measured error band (advisor.sizing.speed_category) of this plan's figures of a
+        kind: decode (its tokens/s), prefill or serving."""
+        rt, vendor = self.runtime, self.gpu.vendor
+        return speed_category(kind, rt, vendor, profile_era(kind, rt, vendor),
+                              bool(self.model.architecture.experts_total), self.offload,
+                              self.gpu_count)
+
     @property
     def identity(self) -> tuple:
         """What makes two plans the same plan, whatever path found them."""
@@ -190,8 +200,11 @@ class Plan:
                 "ram_bytes": self.ram_bytes, "per_gpu_bytes": self.per_gpu_bytes,
                 "decode_tokens_per_s": round(self.decode_tokens_per_s, 2),
                 "decode_tokens_per_s_full_context": round(self.decode_tokens_per_s_full_context, 2),
+                "decode_band": band(self.speed_category("decode")).to_json(),
                 "prefill_tokens_per_s": None if self.prefill_tokens_per_s is None
                 else round(self.prefill_tokens_per_s, 1),
+                "prefill_band": None if self.prefill_tokens_per_s is None
+                else band(self.speed_category("prefill")).to_json(),
                 "usd_per_hour": self.usd_per_hour,
                 "usd_per_million_tokens": None if self.usd_per_million_tokens is None
                 else round(self.usd_per_million_tokens, 2),
