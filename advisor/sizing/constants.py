@@ -193,6 +193,17 @@ DEFAULT_LLAMACPP_ERA = "current"
 # published single-user; issue 15): not applied to vLLM until vLLM rows are fitted.
 OTHER_RUNTIMES_ERA = "2024-05"
 
+# vLLM's decode step (advisor.sizing.vllm_speed): CUDA graphs on (vLLM's default), weights and KV
+# at a share of the bandwidth, the routed experts' grouped GEMM at a lower share, a fixed time a
+# step, a layer and a MoE layer, and the compute roofline at large batches. Fitted by
+# benchmarks/fit_vllm.py (least squares on log(predicted / measured)) on
+# benchmarks/data/vllm_serving.csv; python benchmarks/vllm_speed_accuracy.py prints the errors.
+VLLM_DECODE_PROFILE = {"bandwidth_fraction": 0.871, "moe_bandwidth_fraction": 0.90,
+                       "layer_seconds": 42.0e-6, "moe_layer_seconds": 50.4e-6,
+                       "step_seconds": 757e-6, "hop_seconds": 72e-6,
+                       # not fitted (no published row is compute-bound): NVIDIA's prefill share
+                       "compute_fraction": 0.748}
+
 # Lanes a compute unit (SM on NVIDIA, CU on AMD), to count units from shader cores when the KB
 # gives no tensor-core count: 128 FP32 lanes an SM on Ampere GA10x, Ada and Hopper (64 on GA100,
 # which the KB counts by its 4 tensor cores an SM), 64 stream processors a CU on CDNA.
