@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from advisor.facts.question import Question
 from advisor.sizing.plan import Placement
-from advisor.sizing.serving import serving_capacity
+from advisor.sizing.serving import serving_at_batch, serving_capacity
 from advisor.sizing.speed import decode_roofline_tokens_per_s
 
 FACTS: dict[str, tuple[str, str]] = {
@@ -15,11 +15,14 @@ FACTS: dict[str, tuple[str, str]] = {
     "prompt_tokens": ("int", "prompt length for prefill and time to first token"),
     "serving_max_sequences": ("int", "concurrent sequences of the full context that fit"),
     "serving_total_tokens_per_s": ("float", "decode tokens/s over all of them at that batch"),
+    "batch_tokens_per_s_per_sequence": ("float", "vLLM: decode tokens/s of each of --batch sequences at once"),
+    "batch_total_tokens_per_s": ("float", "vLLM: decode tokens/s over all --batch sequences at once"),
 }
 ALWAYS = {"prompt_tokens"}
 TOGETHER = [{"decode_tokens_per_s", "decode_tokens_per_s_full_context", "decode_roofline_tokens_per_s"},
             {"prefill_tokens_per_s", "time_to_first_token_s"},
-            {"serving_max_sequences", "serving_total_tokens_per_s"}]
+            {"serving_max_sequences", "serving_total_tokens_per_s"},
+            {"batch_tokens_per_s_per_sequence", "batch_total_tokens_per_s"}]
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:
@@ -42,3 +45,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     if cap is not None:
         f["serving_max_sequences"] = cap.sequences
         f["serving_total_tokens_per_s"] = round(cap.total_tokens_per_s, 1)
+    at = serving_at_batch(pl, q.work.batch)
+    if at is not None:
+        f["batch_tokens_per_s_per_sequence"] = round(at.tokens_per_s_per_sequence, 2)
+        f["batch_total_tokens_per_s"] = round(at.total_tokens_per_s, 1)

@@ -186,11 +186,10 @@ DECODE_PROFILES_CURRENT = {
 # "2024-05" is the XiongjieDai-era profile (DECODE_PROFILES), kept to score old measurements.
 LLAMACPP_ERAS = ("2024-05", "current")
 DEFAULT_LLAMACPP_ERA = "current"
-# The profile other runtimes' decode is timed with (vLLM, transformers): the May-2024 fit they
-# were given before the current-build profile existed. The current profile was fitted on
-# llama.cpp rows only, and it would make vLLM's single-stream MoE decode far faster than any
-# published run (DeepSeek R1 FP8 on 8 x H200: 207 tok/s with it, 99.8 with this one, 20-40
-# published single-user; issue 15): not applied to vLLM until vLLM rows are fitted.
+# The profile transformers' decode is timed with: the May-2024 fit it was given before the
+# current-build profile existed (the current profile was fitted on llama.cpp rows only). vLLM's
+# decode has its own step model, fitted on published vLLM/SGLang serving runs
+# (VLLM_DECODE_PROFILE below; advisor.sizing.vllm_speed).
 OTHER_RUNTIMES_ERA = "2024-05"
 
 # vLLM's decode step (advisor.sizing.vllm_speed): CUDA graphs on (vLLM's default), weights and KV

@@ -78,20 +78,21 @@ def vllm_step(gpu: GPU, a: Architecture, p: Precision, batch: int, kv_bytes_per_
         raise ValueError("batch, tp and pp must be at least 1")
     prof = profile or c.VLLM_DECODE_PROFILE
     w = weight_summary(a, p)
-    gpus = tp * pp
+    # pipeline stages run one after another within a step: a step reads every stage's share,
+    # so the time is that of the tp GPUs of one stage reading all of it
     bw = prof["bandwidth_fraction"] * gpu.bandwidth_gb_s * 1e9
     # the output head is read every step; the embedding is a lookup unless tied to the head
     shared = sum(w.dense_per_layer) + w.output + (w.embedding if a.tied_embeddings else 0)
-    weights_s = shared / gpus / bw
+    weights_s = shared / tp / bw
     moe_layers = sum(1 for e in w.experts_per_layer if e)
     if moe_layers and a.experts_total:
         touched = distinct_experts(a.experts_total, a.experts_active, batch) / a.experts_total
-        weights_s += sum(w.experts_per_layer) * touched / gpus / (bw * prof["moe_bandwidth_fraction"])
-    kv_s = batch * kv_bytes_per_sequence * _kv_share(a, tp) / pp / bw
+        weights_s += sum(w.experts_per_layer) * touched / tp / (bw * prof["moe_bandwidth_fraction"])
+    kv_s = batch * kv_bytes_per_sequence * _kv_share(a, tp) / bw
     compute_s = 0.0
     peak = peak_tflops(gpu, p, "vllm")
     if peak:
-        compute_s = batch * 2 * active_compute_parameters(a) / (gpus * prof["compute_fraction"] * peak * 1e12)
+        compute_s = batch * 2 * active_compute_parameters(a) / (tp * prof["compute_fraction"] * peak * 1e12)
     hidden_bytes = a.hidden_size * 2 * batch
     per_layer = prof["layer_seconds"] + c.ALLREDUCES_PER_LAYER * allreduce_seconds(gpu, hidden_bytes, tp)
     overhead = (prof["step_seconds"] + a.layers * per_layer + moe_layers * prof["moe_layer_seconds"]
