@@ -6,7 +6,7 @@ on tp GPUs (tensor parallel; pp pipeline stages visited one after another) takes
     step(B) = overhead(B) + max(memory(B), compute(B))
 
 memory(B): bytes a GPU reads, at constants.VLLM_DECODE_PROFILE["bandwidth_fraction"] of its
-  bandwidth: the weights outside the routed experts once a step (shared by the B sequences);
+  bandwidth (other vendors: times vendor_factor): the weights outside the routed experts once a step (shared by the B sequences);
   the routed experts that B tokens touch (a MoE layer of E experts with k a token: the expected
   distinct experts E x (1 - (1 - k/E)^B), read by the grouped expert GEMM at its own, lower
   share of the bandwidth); every sequence's KV cache (B x its KV bytes, split over the KV heads
@@ -59,6 +59,14 @@ class StepTime:
         return self.overhead_s + max(self.weights_s + self.kv_s, self.compute_s)
 
 
+def vendor_factor(gpu: GPU) -> float:
+    """The profile was fitted on NVIDIA runs only. Other vendors keep the share of NVIDIA's
+    bandwidth their llama.cpp decode profile gives them (constants.DECODE_PROFILES: AMD 0.78,
+    Intel 0.65, whichllm's measured backend factors): unfitted for vLLM, and no faster than that."""
+    prof = c.DECODE_PROFILES.get(gpu.vendor, c.DECODE_PROFILES["intel"])
+    return prof["bandwidth_fraction"] / c.DECODE_PROFILES["nvidia"]["bandwidth_fraction"]
+
+
 def _kv_share(a: Architecture, tp: int) -> float:
     """The share of a sequence's KV bytes one GPU of tp holds: its KV heads (a head is copied
     to several GPUs when tp exceeds the KV heads), as advisor.sizing.parallel splits it. A
@@ -80,7 +88,7 @@ def vllm_step(gpu: GPU, a: Architecture, p: Precision, batch: int, kv_bytes_per_
     w = weight_summary(a, p)
     # pipeline stages run one after another within a step: a step reads every stage's share,
     # so the time is that of the tp GPUs of one stage reading all of it
-    bw = prof["bandwidth_fraction"] * gpu.bandwidth_gb_s * 1e9
+    bw = prof["bandwidth_fraction"] * vendor_factor(gpu) * gpu.bandwidth_gb_s * 1e9
     # the output head is read every step; the embedding is a lookup unless tied to the head
     shared = sum(w.dense_per_layer) + w.output + (w.embedding if a.tied_embeddings else 0)
     weights_s = shared / tp / bw
