@@ -152,6 +152,8 @@ class Advisory:
                            "prompt_tokens": f["prompt_tokens"],
                            "serving_max_sequences": f.get("serving_max_sequences"),
                            "serving_total_tokens_per_s": f.get("serving_total_tokens_per_s"),
+                           **{k: f[k] for k in ("batch_tokens_per_s_per_sequence",
+                                                "batch_total_tokens_per_s") if k in f},
                            **{f"{k}_band": band(f[f"{k}_speed_category"]).to_json()
                               if f"{k}_speed_category" in f else None
                               for k in ("decode", "prefill", "serving")}},

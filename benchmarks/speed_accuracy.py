@@ -46,7 +46,8 @@ BANDS_HEADER = (
     "# median and 90th percentile of |predicted / measured - 1| over the benchmark's rows that\n"
     "# were predicted the way an advisory's figure of that category is. Written by the command\n"
     "# below (benchmarks/speed_accuracy.py; do not edit by hand: tests/test_speed_bands.py fails\n"
-    "# when it is stale). basis: leave-one-GPU-out (each GPU predicted by a fit that never saw it)\n"
+    "# when it is stale). basis: leave-one-GPU-out (each GPU predicted by a fit that never saw it),\n"
+    "# leave-one-source-out (vLLM: each publication predicted by a fit without its rows)\n"
     "# or in-sample (the rows the profile was fitted on). A category with fewer than min_rows rows\n"
     "# or on fewer than min_gpus GPUs is uncalibrated, with the reason.\n")
 # A band needs this many rows on this many GPUs; fewer is "uncalibrated" (one GPU cannot say how
@@ -157,7 +158,21 @@ def collect(kb, show_rows: bool = False, reference: bool = True) -> tuple[dict, 
                   f"predicted {pred:9.2f} error {e:+.1%}")
     cats["current decode, leave one GPU out"] = list(logo.values())
     moe_rows(kb, errs, cats, bands, show_rows)
+    vllm_rows(kb, cats, bands)
     return errs, cats, bands
+
+
+def vllm_rows(kb, cats: dict, bands: dict) -> None:
+    """The fitted vLLM serving rows (benchmarks/vllm_speed_accuracy.py), each source's rows
+    predicted by a profile fitted without them, into the `vllm` band (single stream and at
+    concurrency: one step model times both)."""
+    from benchmarks.vllm_speed_accuracy import leave_one_source_out
+    from benchmarks.fit_vllm import rows as vllm_data
+
+    held = [(r, e) for r, _, e in leave_one_source_out(kb, vllm_data()) if r["fit"] == "yes"]
+    cats["vLLM decode and serving, leave one source out"] = [abs(e) for _, e in held]
+    bands["vllm"] += [(r["gpu"], abs(e), "benchmarks/data/vllm_serving.csv", "leave-one-source-out")
+                      for r, e in held]
 
 
 def moe_rows(kb, errs: dict, cats: dict, bands: dict, show_rows: bool) -> None:

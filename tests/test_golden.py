@@ -56,8 +56,10 @@ CASES = [
      lambda a: a.plan.owned and a.plan.usable),
     ("llama-3.3-70b", "a100-80gb", {},
      lambda a: a.plan.owned and a.plan.gpu_count == 1 and 7.9 <= a.plan.bits_per_weight <= 9.7),
+    # 4 bits a weight over both cards: vLLM's AWQ with tensor parallel decodes about twice as
+    # fast as llama.cpp's Q4_K_M layer split (34.6 against 18.5 tokens/s), one quality class
     ("llama-3.1-70b", "rtx-3090", {"gpus": 2},
-     lambda a: a.plan.owned and a.plan.gpu_count == 2 and a.plan.precision.name == "Q4_K_M"),
+     lambda a: a.plan.owned and a.plan.gpu_count == 2 and 4.0 <= a.plan.bits_per_weight <= 5.0),
     ("llama-3.1-405b", "h100-80gb", {"gpus": 8},
      lambda a: a.plan.owned and a.plan.gpu_count == 8 and a.plan.precision.name in ("fp8", "fp8-ffn")),
     ("llama-3.1-8b", "rtx-4090", {},

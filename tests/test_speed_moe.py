@@ -104,8 +104,8 @@ def test_no_moe_decode_above_its_roofline(kb):
 
 
 def test_moe_terms_leave_dense_models_and_other_runtimes_alone(kb):
-    """A dense model has no MoE layers; the 2024-05 profile (what vLLM's decode is timed with)
-    has no MoE terms; more routed experts a token cost more time."""
+    """A dense model has no MoE layers; the 2024-05 profile has no MoE terms, and vLLM's decode
+    is its own step model; more routed experts a token cost more time."""
     dense = kb.model("llama-3.1-8b").architecture
     assert moe_layers(dense) == 0
     assert moe_decode_seconds(dense) == 0.0
@@ -117,7 +117,9 @@ def test_moe_terms_leave_dense_models_and_other_runtimes_alone(kb):
     assert moe_decode_seconds(more) > moe_decode_seconds(r1)
     m, g, p = kb.model("qwen3-30b-a3b"), kb.gpu("h100-80gb"), parse_precision("fp8")
     v = place(m, g, p, Workload(runtime="vllm"), 1)
-    assert v.decode_seconds_per_token(0) == v.decode_seconds_per_token(0, "2024-05")
+    from advisor.sizing.vllm_speed import vllm_step  # vLLM: its own step model, no llama.cpp term
+
+    assert v.decode_seconds_per_token(0) == vllm_step(g, m.architecture, p, 1, 0).seconds
 
 
 def test_moe_decode_is_deterministic(kb):

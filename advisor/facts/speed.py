@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from advisor.facts.question import Question
 from advisor.sizing.plan import Placement
-from advisor.sizing.serving import serving_capacity
+from advisor.sizing.serving import serving_at_batch, serving_capacity
 from advisor.sizing.speed import decode_roofline_tokens_per_s
 from advisor.sizing.speed_category import profile_era, speed_category
 
@@ -20,12 +20,15 @@ FACTS: dict[str, tuple[str, str]] = {
                                       "(advisor/sizing/speed_category.py)")),
     "prefill_speed_category": ("str", "the error band of the prefill speed and time to first token"),
     "serving_speed_category": ("str", "the error band of the serving throughput"),
+    "batch_tokens_per_s_per_sequence": ("float", "vLLM: decode tokens/s of each of --batch sequences at once"),
+    "batch_total_tokens_per_s": ("float", "vLLM: decode tokens/s over all --batch sequences at once"),
 }
 ALWAYS = {"prompt_tokens"}
 TOGETHER = [{"decode_tokens_per_s", "decode_tokens_per_s_full_context", "decode_roofline_tokens_per_s",
              "decode_speed_category"},
             {"prefill_tokens_per_s", "time_to_first_token_s", "prefill_speed_category"},
-            {"serving_max_sequences", "serving_total_tokens_per_s", "serving_speed_category"}]
+            {"serving_max_sequences", "serving_total_tokens_per_s", "serving_speed_category"},
+            {"batch_tokens_per_s_per_sequence", "batch_total_tokens_per_s"}]
 
 
 def placement_category(pl: Placement, kind: str) -> str:
@@ -66,3 +69,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         f["serving_max_sequences"] = cap.sequences
         f["serving_total_tokens_per_s"] = round(cap.total_tokens_per_s, 1)
         f["serving_speed_category"] = placement_category(pl, "serving")
+    at = serving_at_batch(pl, q.work.batch)
+    if at is not None:
+        f["batch_tokens_per_s_per_sequence"] = round(at.tokens_per_s_per_sequence, 2)
+        f["batch_total_tokens_per_s"] = round(at.total_tokens_per_s, 1)

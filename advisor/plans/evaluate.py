@@ -24,6 +24,7 @@ from advisor.sizing.offload import plan_expert_offload, plan_offload
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
 from advisor.sizing.precision import Precision, parse_precision
+from advisor.sizing.serving import serving_at_batch
 from advisor.sizing.tensors import parameter_count
 from advisor.sizing.vllm_parallel import layout_problem, uses_layout
 from advisor.sizing.weights import weights_bytes
@@ -125,10 +126,14 @@ def _usd_per_million_tokens(owned: bool, usd_per_hour: float | None, tokens_per_
 
 def _batch_tokens_per_s(pl: Placement, single: float) -> float:
     """Tokens/s over all `batch` sequences: each step reads the weights once and every
-    sequence's KV cache (at half the context, on average)."""
+    sequence's KV cache (at half the context, on average); under vLLM, its fitted decode step
+    at that batch (advisor.sizing.serving.serving_at_batch)."""
     b = pl.work.batch
     if b <= 1:
         return single
+    at = serving_at_batch(pl, b)
+    if at is not None:
+        return at.total_tokens_per_s
     weights_s = 1.0 / single
     kv_s = pl.decode_seconds_per_token(pl.work.context_tokens // 2) - pl.decode_seconds_per_token(0)
     return b / (weights_s + b * max(kv_s, 0.0))

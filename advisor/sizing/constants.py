@@ -245,12 +245,25 @@ MOE_DECODE_PROFILES = {
 # the January 2025 DeepSeek R1 runs were measured with.
 LLAMACPP_ERAS = ("2024-05", "2025-01", "current")
 DEFAULT_LLAMACPP_ERA = "current"
-# The profile other runtimes' decode is timed with (vLLM, transformers): the May-2024 fit they
-# were given before the current-build profile existed. The current profile was fitted on
-# llama.cpp rows only, and it would make vLLM's single-stream MoE decode far faster than any
-# published run (DeepSeek R1 FP8 on 8 x H200: 207 tok/s with it, 99.8 with this one, 20-40
-# published single-user; issue 15): not applied to vLLM until vLLM rows are fitted.
+# The profile transformers' decode is timed with: the May-2024 fit it was given before the
+# current-build profile existed (the current profile was fitted on llama.cpp rows only). vLLM's
+# decode has its own step model, fitted on published vLLM/SGLang serving runs
+# (VLLM_DECODE_PROFILE below; advisor.sizing.vllm_speed).
 OTHER_RUNTIMES_ERA = "2024-05"
+
+# vLLM's decode step (advisor.sizing.vllm_speed): CUDA graphs on (vLLM's default), weights and KV
+# at a share of the bandwidth, the routed experts' grouped GEMM at a lower share, a fixed time a
+# step, a layer and a MoE layer, and the compute roofline at large batches. Fitted by
+# benchmarks/fit_vllm.py (least squares on log(predicted / measured)) on
+# benchmarks/data/vllm_serving.csv; python benchmarks/vllm_speed_accuracy.py prints the errors:
+# 17 fitted rows (dense on H100, A100 40GB, RTX 4090; Qwen3-30B-A3B on an H100; DeepSeek R1 FP8
+# on 8 x H200 at concurrency 8-64), median 5.0%, p90 26.6%; leave one source out median 10.7%
+# (MoE 32%: two MoE sources only). NVIDIA rows only: other vendors use the same values, unfitted.
+VLLM_DECODE_PROFILE = {"bandwidth_fraction": 0.867, "moe_bandwidth_fraction": 0.896,
+                       "layer_seconds": 41.5e-6, "moe_layer_seconds": 49.4e-6,
+                       "step_seconds": 751e-6, "hop_seconds": 72e-6,
+                       # not fitted (no published row is compute-bound): NVIDIA's prefill share
+                       "compute_fraction": 0.748}
 
 # Lanes a compute unit (SM on NVIDIA, CU on AMD), to count units from shader cores when the KB
 # gives no tensor-core count: 128 FP32 lanes an SM on Ampere GA10x, Ada and Hopper (64 on GA100,

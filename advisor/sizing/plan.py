@@ -19,13 +19,23 @@ from advisor.sizing.precision import Precision
 from advisor.sizing.speed import active_weight_bytes, prefill_seconds_per_token
 from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
 from advisor.sizing.vllm_parallel import uses_layout, vllm_layout
+from advisor.sizing.vllm_speed import vllm_step
 from advisor.sizing.workload import Workload
 
 
 def decode_era(runtime: str) -> str | None:
     """The speed profile a runtime's decode is timed with: llama.cpp's current build (None, the
-    default era) for llama.cpp, constants.OTHER_RUNTIMES_ERA for the others."""
+    default era) for llama.cpp, constants.OTHER_RUNTIMES_ERA for transformers. vLLM's decode is
+    timed by its own step model (advisor.sizing.vllm_speed), not by an era."""
     return None if runtime == "llama.cpp" else c.OTHER_RUNTIMES_ERA
+
+
+def vllm_group(split: Split | None) -> tuple[int, int, int]:
+    """(tensor parallel, pipeline stages, data-parallel replicas) of a vLLM split; a single GPU
+    is (1, 1, 1)."""
+    if split is None or split.kind != "tensor":
+        return 1, 1, 1
+    return split.tensor_parallel, split.pipeline_stages, split.data_parallel
 
 
 def usable_memory_bytes(gpu: GPU) -> int:
@@ -84,19 +94,26 @@ class Placement:
         return kv_cache_bytes(a, context_tokens, 1, self.work.kv_cache_dtype)
 
     def decode_seconds_per_token(self, context_tokens: int, era: str | None = None) -> float:
-        """era: the llama.cpp build profile (constants.LLAMACPP_ERAS; the current one by default)."""
+        """One sequence's seconds a token with context_tokens cached. era: the llama.cpp build
+        profile (constants.LLAMACPP_ERAS; the current one by default); under vLLM with no era
+        given, vLLM's decode step at batch 1 (advisor.sizing.vllm_speed)."""
         a = self.model.architecture
-        if era is None:
-            era = decode_era(self.work.runtime)
-        if self.mixed is not None:
+        if self.mixed is not None:  # llama.cpp's layer split over unequal cards
             from advisor.sizing.mixed import mixed_decode_seconds
 
             return mixed_decode_seconds(self.mixed, self.model, self.precision, context_tokens,
-                                        self.work.kv_cache_dtype, era)
+                                        self.work.kv_cache_dtype,
+                                        decode_era(self.work.runtime) if era is None else era)
         if self.offload is not None:
             return offload_decode_seconds(self.model, self.gpu, self.precision,
                                           self.work.kv_cache_dtype, self.offload.gpu_layers,
                                           context_tokens, self.work.ram_bandwidth_gb_s)
+        if era is None and self.work.runtime == "vllm":
+            tp, pp, _ = vllm_group(self.split)
+            return vllm_step(self.gpu, a, self.precision, 1, self._kv_bytes_at(context_tokens),
+                             tp, pp).seconds
+        if era is None:
+            era = decode_era(self.work.runtime)
         layers_b, out_b = active_weight_bytes(a, self.precision)
         return split_decode_seconds(self.split, self.gpu, a, layers_b, out_b,
                                     self._kv_bytes_at(context_tokens),
@@ -221,9 +238,13 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
         split = Split("tensor", gpus, tp, gpus // tp, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
     else:
         split = Split("layer", gpus, 1, gpus, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
-    layers_b, out_b = active_weight_bytes(a, precision)
-    s = split_decode_seconds(split, gpu, a, layers_b, out_b, 0, precision.family != "float",
-                             decode_era(runtime), precision.family == "gguf")
+    if runtime == "vllm":
+        tp, pp, _ = vllm_group(split)
+        s = vllm_step(gpu, a, precision, 1, 0, tp, pp).seconds
+    else:
+        layers_b, out_b = active_weight_bytes(a, precision)
+        s = split_decode_seconds(split, gpu, a, layers_b, out_b, 0, precision.family != "float",
+                                 decode_era(runtime), precision.family == "gguf")
     if len(_EMPTY_DECODE) > 1 << 16:
         _EMPTY_DECODE.clear()
     _EMPTY_DECODE[key] = (model, gpu, s)

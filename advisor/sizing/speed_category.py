@@ -29,8 +29,11 @@ _FIXED = {
                          "published ROCm backend factor")),
     "intel": ("Intel GPUs", ("no published measurement for this vendor, the NVIDIA fit scaled by "
                              "a published SYCL backend factor")),
-    "vllm": ("vLLM", ("no published vLLM runs in the benchmark, timed with llama.cpp's May-2024 "
-                      "profile")),
+    "vllm": ("vLLM decode and serving", ("no published vLLM runs in the benchmark "
+                                         "(benchmarks/data/vllm_serving.csv)")),
+    "vllm-prefill": ("vLLM prompt processing", ("no published vLLM prompt-processing runs in the "
+                                                "benchmark, timed with llama.cpp's May-2024 "
+                                                "prefill profile")),
     "transformers": ("transformers", ("no published transformers runs in the benchmark, timed "
                                       "with llama.cpp's May-2024 profile")),
     "serving": ("serving at concurrency", "no published runs at concurrency in the benchmark"),
@@ -73,7 +76,8 @@ def speed_category(kind: str, runtime: str, vendor: str, era: str, moe: bool, of
     """The category of one speed figure; the first that applies:
 
     1. the vendor when it has no runs in the benchmark (amd, intel);
-    2. the runtime when it is not llama.cpp (vllm, transformers);
+    2. the runtime when it is not llama.cpp (vllm: decode and serving, vllm-prefill;
+       transformers);
     3. serving: the total of all sequences at the largest batch that fits (kind "serving");
     4. offload: some layers or routed experts in system RAM (llama.cpp -ngl, --n-cpu-moe);
     5. moe (decode) or moe-prefill: a mixture-of-experts model;
@@ -91,6 +95,8 @@ def speed_category(kind: str, runtime: str, vendor: str, era: str, moe: bool, of
         raise ValueError(f"unknown era '{era}' (known: {', '.join(c.LLAMACPP_ERAS)})")
     if vendor not in MEASURED_VENDORS:
         return vendor
+    if runtime == "vllm":  # its own step model (advisor/sizing/vllm_speed.py) for decode at any batch
+        return "vllm-prefill" if kind == "prefill" else "vllm"
     if runtime != "llama.cpp":
         return runtime
     if kind == "serving":
