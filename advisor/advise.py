@@ -1,6 +1,7 @@
 """From a question (model, GPU, workload) to an advisory: facts -> rules -> recommendations."""
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -216,7 +217,7 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
         n = layers + 1  # llama.cpp offloads at most n_layer + 1 (-ngl 99 is "all of them")
     if finetune is not None:
         raise AdvisorError("--n-gpu-layers is llama.cpp's, for inference: fine-tuning does not take it")
-    if rt != "llama.cpp":
+    if rt not in GGML_RUNTIMES:
         if runtime is not None:
             raise AdvisorError(f"--n-gpu-layers is llama.cpp's (and Ollama's num_gpu); --runtime "
                                f"{runtime} does not take it ({RUNTIME_NAMES.get(rt, rt)} keeps "
@@ -333,7 +334,16 @@ class Advisor:
         if prefer not in PREFERENCES:
             raise AdvisorError(f"--prefer must be one of {', '.join(PREFERENCES)}, not '{prefer}'")
         most = m.context_limit
-        if context_tokens is None:
+        runtime_asked = runtime is not None
+        rt = runtime.strip().lower() if runtime_asked else default_runtime(p, g)
+        if not runtime_asked and hit is not None and finetune is None and p.family != "checkpoint":
+            rt = "ollama"  # an Ollama name: the question is how Ollama runs it
+        if context_tokens is None and rt == "ollama" and finetune is None:
+            from advisor.sizing.ollama import default_context
+
+            # Ollama's own default num_ctx (by VRAM), at most the model's trained context
+            context_tokens = min(default_context(g, gpus, m.architecture.max_context), most)
+        elif context_tokens is None:
             context_tokens = min(DEFAULT_CONTEXT_TOKENS, most)
         elif context_tokens > most:
             raise AdvisorError(f"--context {context_tokens:,} is beyond {m.name}'s maximum of "
@@ -346,16 +356,18 @@ class Advisor:
                 raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU, from "
                                    f"0.01 to 1, not {gpu_memory_utilization}")
             work = replace(work, gpu_memory_utilization=gpu_memory_utilization)
-        runtime_asked = runtime is not None
-        rt = runtime.strip().lower() if runtime_asked else default_runtime(p, g)
         if rt not in RUNTIMES:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
         work = replace(work, runtime=rt)
         if flash_attn is not None:
-            if runtime_asked and rt != "llama.cpp":
+            if runtime_asked and rt not in GGML_RUNTIMES:
                 raise AdvisorError(f"--flash-attn is llama.cpp's switch; --runtime {runtime} does not "
                                    "take it (vLLM and transformers choose their own attention kernels)")
             work = replace(work, flash_attn=flash_attn != "off")
+        elif rt == "ollama":
+            from advisor.sizing.ollama import flash_attention_default
+
+            work = replace(work, flash_attn=flash_attention_default(g))
         layout_asked = data_parallel is not None or expert_parallel
         if layout_asked:
             flag = "--data-parallel-size" if data_parallel is not None else "--enable-expert-parallel"
@@ -379,7 +391,12 @@ class Advisor:
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")
-        if rt == "llama.cpp" and not work.flash_attn and work.kv_cache_dtype in LLAMACPP_QUANT_KV:
+        if rt == "ollama" and not work.flash_attn and work.kv_cache_dtype in LLAMACPP_QUANT_KV:
+            raise AdvisorError(f"--kv-cache {work.kv_cache_dtype} needs flash attention: Ollama "
+                               "passes OLLAMA_KV_CACHE_TYPE to llama.cpp, which quantizes the V "
+                               "cache only with flash attention (OLLAMA_FLASH_ATTENTION=1, "
+                               "--flash-attn on)")
+        if rt in GGML_RUNTIMES and not work.flash_attn and work.kv_cache_dtype in LLAMACPP_QUANT_KV:
             raise AdvisorError(f"--kv-cache {work.kv_cache_dtype} needs --flash-attn on: llama.cpp "
                                "quantizes the V cache only with flash attention")
         check_question(prompt_tokens=work.prompt_tokens)
@@ -410,7 +427,12 @@ class Advisor:
             from advisor.plans.evaluate import loaded_model
 
             sized = loaded_model(m, cache_per_head(m, work.runtime, None,
-                                                   own_file=work.runtime == "llama.cpp"))
+                                                   own_file=work.runtime in GGML_RUNTIMES))
+        if rt == "ollama" and finetune is None and work.gpu_layers is None and gpus == 1:
+            from advisor.sizing.ollama import auto_gpu_layers
+
+            # num_gpu unset: llama-server keeps the layers that fit and runs the rest from RAM
+            work = replace(work, gpu_layers=auto_gpu_layers(sized, g, p, work))
         s = build_situation(self.kb, sized, g, p, work, gpus)
         inference = self.engine.infer(s.facts)
         fired = [f.rule_id for f in inference.firings]
@@ -442,7 +464,8 @@ class Advisor:
         # (an Ollama name at another --precision is Ollama's file of that quantization)
         own = p.name if (stored is not None and m.architecture.mla_per_head_cache and (
             p.name == stored or getattr(m, "weights_inventory", None) is None)) else None
-        ask = Ask(m, g, gpus, p, rt, runtime_asked, work, prefer, repo,
+        # an Ollama name answered under Ollama: every plan stays on Ollama, as if asked
+        ask = Ask(m, g, gpus, p, rt, runtime_asked or rt == "ollama", work, prefer, repo,
                   utilization_asked=gpu_memory_utilization is not None, own_file=own)
         offerable = None if every_path else (lambda path, usable: self._offerable(path, usable, prefer))
         return self._choose(adv, self.planner.plans(ask, offerable=offerable), ask, prefer)

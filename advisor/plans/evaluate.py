@@ -6,6 +6,7 @@ max_context_tokens for the longest context that fits.
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -389,7 +390,7 @@ def lever_count(plan, ask: Ask, changes: list[str] | tuple, cand: Candidate) -> 
 def _file_to_make(cand: Candidate) -> int:
     """1 when llama.cpp needs a GGUF file nobody publishes (convert, and quantize): one more step
     than downloading one, counted as a lever."""
-    return int(cand.runtime == "llama.cpp" and (cand.precision.family != "gguf" or cand.checkpoint is None))
+    return int(cand.runtime in GGML_RUNTIMES and (cand.precision.family != "gguf" or cand.checkpoint is None))
 
 
 def changes_from(plan: Plan, ask: Ask) -> list[str]:
@@ -401,7 +402,7 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
                    f"{_licence(plan.model)})")
     if plan.precision.name != ask.precision.name:
         out.append(f"weights at {plan.precision.name}")
-    if plan.runtime == "llama.cpp" and plan.flash_attn and not ask.work.flash_attn:
+    if plan.runtime in GGML_RUNTIMES and plan.flash_attn and not ask.work.flash_attn:
         out.append("flash attention on")
     if plan.kv_cache_dtype != ask.work.kv_cache_dtype:
         out.append(f"KV cache at {plan.kv_cache_dtype}")
@@ -441,7 +442,7 @@ def _layer_changes(plan: Plan, asked: int) -> list[str]:
         return [f"every layer on the GPU but the routed experts of {plan.moe_cpu_layers} layers "
                 f"(--n-cpu-moe {plan.moe_cpu_layers})"]
     where = f"every layer on the GPU{'s' if plan.gpu_count > 1 else ''}"
-    if plan.runtime == "llama.cpp":
+    if plan.runtime in GGML_RUNTIMES:
         return [f"{where} (-ngl {plan.model.architecture.layers + 1})"]
     return [where]
 
@@ -458,7 +459,7 @@ def _latent_change(plan: Plan, ask: Ask) -> str | None:
     work = (plan.context_tokens, ask.work.batch, plan.kv_cache_dtype, plan.runtime)
     small = kv_cache_bytes(loaded_architecture(a, False), *work)
     big = kv_cache_bytes(loaded_architecture(a, True), *work)
-    if plan.runtime == "llama.cpp":
+    if plan.runtime in GGML_RUNTIMES:
         what = "a GGUF converted with current llama.cpp, which caches the latent"
     else:
         what = f"{RUNTIME_NAMES[plan.runtime]}'s latent cache"
@@ -515,7 +516,7 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
              nodes: int) -> tuple[str | None, list[str]]:
     m, p, g = loaded_model(cand.model, cand.mla_per_head_cache), cand.precision, cand.gpu
     notes: list[str] = []
-    if cand.runtime == "llama.cpp":
+    if cand.runtime in GGML_RUNTIMES:
         if nodes > 1:
             return None, ["llama.cpp runs one machine's GPUs (several machines need its RPC servers)"]
         gguf = cand.checkpoint if p.family == "gguf" else None

@@ -12,6 +12,7 @@ them (bulk generation asks thousands).
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 import math
 from dataclasses import dataclass, replace
 
@@ -150,7 +151,7 @@ class Planner:
         the most whole layers that do (plan_offload's choice); None when that is N, when no
         count fits, or when N was not given."""
         n, layers = ask.work.gpu_layers, ask.model.architecture.layers
-        if n is None or ask.runtime != "llama.cpp" or ask.gpu_count != 1:
+        if n is None or ask.runtime not in GGML_RUNTIMES or ask.gpu_count != 1:
             return None
         free = replace(ask, work=replace(ask.work, gpu_layers=None))
         base = replace(cands.as_asked(free), path="gpu-layers")

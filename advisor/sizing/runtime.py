@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 from advisor.errors import AdvisorError
 from advisor.kb.schema import GPU, Architecture
 from advisor.sizing import constants as c
@@ -19,7 +20,7 @@ from advisor.sizing.overhead import compute_buffer_bytes
 from advisor.sizing.vllm_memory import (VLLM_VERSIONS, vllm_profile_batch, vllm_rank_overhead,
                                         vllm_tensor_parallel_size, vllm_utilization_reserve)
 
-RUNTIMES = ("llama.cpp", "vllm", "transformers")
+RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers")
 
 
 def check_runtime(runtime: str) -> None:
@@ -89,7 +90,7 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
     context, its max_model_len) and keeps gpu_memory_utilization of each GPU; flash_attn is
     llama.cpp's -fa."""
     check_runtime(runtime)
-    if runtime == "llama.cpp":
+    if runtime in GGML_RUNTIMES:
         return {"device_context": gpus * llamacpp_device_context_bytes(gpu),
                 "compute_buffer": gpus * llamacpp_compute_buffer_bytes(a, context_tokens, flash_attn)}
     if runtime == "vllm":
@@ -120,7 +121,7 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
     asked: each GPU is a rank of its tensor-parallel size."""
     where = "as measured" if vendor == "nvidia" else "measured on NVIDIA, assumed the same here"
     ctx = _CONTEXT.get(vendor, "device context")
-    if runtime == "llama.cpp":
+    if runtime in GGML_RUNTIMES:
         if flash_attn:
             attn = ("the largest of the f32 logits and hidden state, and the f16 attention mask "
                     "over the context with a layer's activations) a GPU, flash attention on")
@@ -131,8 +132,10 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
         dev = llamacpp_device_context_bytes(gpu)
         src = ("measured by llama.cpp on an H200, CUDA 13" if dev != c.RUNTIME_RESERVED_BYTES_PER_GPU
                else where)
-        return [f"llama.cpp: {dev // c.MIB} MiB {ctx} and libraries ({src}) and a "
-                f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer ({attn}"]
+        who = "llama.cpp" if runtime == "llama.cpp" else "Ollama's llama-server"
+        off = ("OLLAMA_FLASH_ATTENTION=0" if runtime == "ollama" else "`-fa off`")
+        return [f"{who}: {dev // c.MIB} MiB {ctx} and libraries ({src}) and a "
+                f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer ({attn.replace('`-fa off`', off)}"]
     if runtime == "vllm":
         graphs = _GRAPHS.get(vendor, "captured graphs")
         b = vllm_profile_batch(gpu, context_tokens, vllm_version)

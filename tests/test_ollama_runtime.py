@@ -1,0 +1,73 @@
+"""Ollama's runtime profile (advisor/sizing/ollama.py): its default context by VRAM, flash
+attention and KV type through its environment variables, and partial offload instead of
+out-of-memory (Ollama 0.33 runs llama-server, which fits the layers the GPU holds)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from advisor.cli import main
+from advisor.kb import load_kb
+from advisor.sizing.ollama import default_context, flash_attention_default
+
+KB = load_kb()
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize("gpu, count, trained, want", [
+    ("rtx-3060-12gb", 1, 131072, 4096),      # 12 GiB: under 23
+    ("rtx-4090", 1, 131072, 32768),          # 24 GiB: 23-47
+    ("rtx-3060-12gb", 2, 131072, 32768),     # 2 x 12 GiB summed
+    ("h100-80gb", 1, 131072, 131072),        # 256K tier, capped at the trained context
+    ("h100-80gb", 1, 300000, 262144),
+    ("rtx-4090", 1, 8192, 8192),             # a short model: its own context
+])
+def test_default_context_by_vram(gpu, count, trained, want):
+    assert default_context(KB.gpu(gpu), count, trained) == want
+
+
+def test_flash_attention_is_on_for_every_kb_gpu_ollama_supports():
+    assert flash_attention_default(KB.gpu("rtx-4090")) and flash_attention_default(KB.gpu("m3-max-128gb"))
+
+
+def test_an_ollama_name_is_answered_under_ollama_with_its_default_context():
+    r = run("explain", "llama3.1:8b", "rtx-4090", "--format", "json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["workload"]["runtime"] == "ollama"
+    assert d["workload"]["context_tokens"] == 32768
+    assert all(p["runtime"] == "ollama" for p in d["plans"] if p.get("runtime")), d["plans"]
+
+
+def test_too_big_offloads_instead_of_failing():
+    """llama3.1:70b (Q4_K_M, 40 GiB) on a 24 GiB card: Ollama keeps the layers that fit and
+    runs the rest from RAM; the same question under llama.cpp with every layer asked does not fit."""
+    d = json.loads(run("explain", "llama3.1:70b", "rtx-4090", "--format", "json").output)
+    assert d["verdict"] == "fits"
+    n = d["workload"]["n_gpu_layers"]
+    assert 20 <= n < 80
+    ll = json.loads(run("explain", "llama-3.1-70b", "rtx-4090", "--precision", "Q4_K_M",
+                        "--context", "32768", "--runtime", "llama.cpp", "-ngl", "all",
+                        "--format", "json").output)
+    assert ll["verdict"] == "does-not-fit"
+
+
+def test_a_quantized_kv_cache_needs_flash_attention():
+    r = run("explain", "llama3.1:8b", "rtx-4090", "--kv-cache", "q8_0", "--flash-attn", "off")
+    assert r.exit_code == 2
+    assert "OLLAMA_FLASH_ATTENTION" in r.output and "Traceback" not in r.output
+    r = run("explain", "llama3.1:8b", "rtx-4090", "--kv-cache", "fp8")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_runtime_ollama_for_a_kb_model_and_determinism():
+    a = run("explain", "qwen2.5-32b", "rtx-4090", "--runtime", "ollama", "--precision", "Q4_K_M")
+    b = run("explain", "qwen2.5-32b", "rtx-4090", "--runtime", "ollama", "--precision", "Q4_K_M")
+    assert a.exit_code == 0, a.output
+    assert a.output == b.output
+    assert "CUDA" not in run("explain", "llama3.1:8b", "m3-max-128gb").output
