@@ -326,6 +326,16 @@ class Advisor:
             if m.ollama_mla_per_head_cache:  # Ollama's file of it caches per-head K and V
                 m = with_fields(m, architecture=replace(m.architecture, mla_per_head_cache=True))
         g, p = self.kb.gpu(gpu), parse_precision(precision or stored or m.native_precision or "bf16")
+        if (precision is None and stored is None and finetune is None and runtime is not None
+                and runtime.strip().lower() == "ollama"):
+            from advisor.kb.ollama import DEFAULT_QUANT
+            from advisor.plans.commands import ollama_library_tag
+
+            # --runtime ollama for a KB model: what `ollama run` of its library tag loads
+            q = parse_precision(m.ollama_quant or DEFAULT_QUANT)
+            tag = ollama_library_tag(m, q)
+            if tag is not None:
+                p, precision_source = q, f"the quantization of Ollama's {tag} tag"
         check_one_machine(g, gpus)
         bad = format_mismatch(m.architecture, p)
         if bad:
@@ -466,7 +476,9 @@ class Advisor:
             p.name == stored or getattr(m, "weights_inventory", None) is None)) else None
         # an Ollama name answered under Ollama: every plan stays on Ollama, as if asked
         ask = Ask(m, g, gpus, p, rt, runtime_asked or rt == "ollama", work, prefer, repo,
-                  utilization_asked=gpu_memory_utilization is not None, own_file=own)
+                  utilization_asked=gpu_memory_utilization is not None, own_file=own,
+                  # the tag names one file: at another --precision, plans pull another
+                  ollama_name=model.strip() if hit is not None and hit.precision == p.name else None)
         offerable = None if every_path else (lambda path, usable: self._offerable(path, usable, prefer))
         return self._choose(adv, self.planner.plans(ask, offerable=offerable), ask, prefer)
 

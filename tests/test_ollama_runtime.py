@@ -71,3 +71,26 @@ def test_runtime_ollama_for_a_kb_model_and_determinism():
     assert a.exit_code == 0, a.output
     assert a.output == b.output
     assert "CUDA" not in run("explain", "llama3.1:8b", "m3-max-128gb").output
+
+
+def test_server_settings_are_a_parsed_ollama_serve_line():
+    """Several sequences, a longer context and a q8_0 cache: `ollama run NAME` and, first, the
+    server started with OLLAMA_NUM_PARALLEL, OLLAMA_CONTEXT_LENGTH, flash attention and the KV
+    type; both parse against runtime_flags.yaml."""
+    import re
+
+    from advisor.plans.flags import check_command
+
+    d = json.loads(run("explain", "llama3.1:8b", "rtx-3060-12gb", "--batch", "2", "--context", "16384",
+                       "--kv-cache", "q8_0", "--format", "json").output)
+    plan = d["plan"]
+    assert plan["command"] == "ollama run llama3.1:8b"
+    serve = [c for n in plan["notes"] for c in re.findall(r"`([^`]*ollama serve)`", n)]
+    assert serve == ["OLLAMA_CONTEXT_LENGTH=16384 OLLAMA_NUM_PARALLEL=2 OLLAMA_FLASH_ATTENTION=1 "
+                     "OLLAMA_KV_CACHE_TYPE=q8_0 ollama serve"]
+    assert check_command(plan["command"]).ok and check_command(serve[0]).ok
+
+
+def test_a_precision_without_a_known_tag_pulls_the_gguf_from_hugging_face():
+    d = json.loads(run("explain", "llama3.1:70b", "h100-80gb", "--precision", "Q8_0", "--format", "json").output)
+    assert d["plan"]["command"].startswith("ollama run hf.co/") and d["plan"]["command"].endswith(":Q8_0")

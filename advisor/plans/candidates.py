@@ -175,8 +175,8 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
             for where in placements:
                 if where != "gpu" and (rt not in GGML_RUNTIMES or n != 1 or gpu.unified_memory):
                     continue
-                if where == "moe-offload" and not model.architecture.experts_total:
-                    continue
+                if where == "moe-offload" and (not model.architecture.experts_total or rt == "ollama"):
+                    continue  # Ollama has no setting for llama.cpp's --n-cpu-moe
                 shares = (None, raised) if rt == "vllm" and raised > c.VLLM_GPU_MEMORY_UTILIZATION else (None,)
                 yield [Candidate(path, model, p, rt, kv, gpu, n, where, owned, repo, share,
                                  per_head, mine)

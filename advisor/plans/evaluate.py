@@ -49,6 +49,8 @@ class Ask:
     # Architecture.mla_per_head_cache): plans on your hardware may keep that file (sized per
     # head) or make a current one (sized with the latent). None otherwise.
     own_file: str | None = None
+    # The Ollama name the question gave (llama3.1:70b), which Ollama plans at its precision run
+    ollama_name: str | None = None
 
     @staticmethod
     def of(model: Model, gpu: GPU, gpus: int, work: Workload, precision: Precision | None = None,
@@ -436,6 +438,9 @@ def _layer_changes(plan: Plan, asked: int) -> list[str]:
         if plan.n_gpu_layers == asked:
             return []
         more = plan.n_gpu_layers - asked
+        if plan.runtime == "ollama":
+            return [f"{plan.n_gpu_layers} layers on the GPU, {abs(more)} "
+                    f"{'more' if more > 0 else 'fewer'} than the question's"]
         return [f"{plan.n_gpu_layers} layers on the GPU (-ngl {plan.n_gpu_layers}), {abs(more)} "
                 f"{'more' if more > 0 else 'fewer'} than asked"]
     if plan.moe_cpu_layers:
@@ -516,6 +521,8 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
              nodes: int) -> tuple[str | None, list[str]]:
     m, p, g = loaded_model(cand.model, cand.mla_per_head_cache), cand.precision, cand.gpu
     notes: list[str] = []
+    if cand.runtime == "ollama":
+        return _ollama_command(cand, ask, work, off, nodes, m)
     if cand.runtime in GGML_RUNTIMES:
         if nodes > 1:
             return None, ["llama.cpp runs one machine's GPUs (several machines need its RPC servers)"]
@@ -577,3 +584,40 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
         repo = m.transformers_repo
     return cmd.transformers_snippet(repo, p, dtype, auto_class=m.transformers_auto_class,
                                     trust_remote_code=m.trust_remote_code), notes
+
+
+def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
+                    m: Model) -> tuple[str | None, list[str]]:
+    """`ollama run NAME` for an Ollama plan (advisor.plans.commands.ollama_model_name), with the
+    `ollama serve` environment it needs beyond Ollama's defaults as a note (the server's
+    settings, not the client's), and num_gpu where the question gave a layer count."""
+    from advisor.sizing.ollama import default_context, flash_attention_default
+
+    p, g = cand.precision, cand.gpu
+    if nodes > 1:
+        return None, ["Ollama runs one machine's GPUs"]
+    notes: list[str] = []
+    if cand.mla_per_head_cache and not cand.own_file:
+        notes.append(_per_head_cache_note(m.architecture, work, cand.own_file))
+    # the tag asked, unless the plan makes a new file in place of its per-head one
+    own = ask.ollama_name if m.id == ask.model.id and (cand.own_file or not ask.own_file) else None
+    name = cmd.ollama_model_name(m, p, own, ask.precision.name if own else None)
+    if name is None:
+        return None, [f"no Ollama tag or published GGUF of {m.name} at {p.name} is known: make "
+                      "one with llama.cpp (convert_hf_to_gguf.py" + ("" if p.family == "float"
+                                                                     else ", llama-quantize")
+                      + "), then `ollama create` it from a Modelfile reading `FROM ./FILE.gguf`"]
+    env = cmd.ollama_server_env(work.context_tokens,
+                                default_context(g, cand.gpu_count, m.architecture.max_context),
+                                work.batch, work.kv_cache_dtype, work.flash_attn,
+                                flash_attention_default(g))
+    if env:
+        notes.append(cmd.ollama_serve_note(env))
+    if cand.placement == "offload" and off is not None:
+        from advisor.sizing.ollama import auto_gpu_layers
+
+        if off.gpu_layers != auto_gpu_layers(m, g, p, replace(work, gpu_layers=None)):
+            notes.append(f"`/set parameter num_gpu {off.gpu_layers}` in the `ollama run` session "
+                         f"(or `PARAMETER num_gpu {off.gpu_layers}` in a Modelfile): the layers "
+                         "on the GPU, where Ollama's own fit would place another count")
+    return f"ollama run {name}", notes
