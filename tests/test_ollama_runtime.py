@@ -94,3 +94,22 @@ def test_server_settings_are_a_parsed_ollama_serve_line():
 def test_a_precision_without_a_known_tag_pulls_the_gguf_from_hugging_face():
     d = json.loads(run("explain", "llama3.1:70b", "h100-80gb", "--precision", "Q8_0", "--format", "json").output)
     assert d["plan"]["command"].startswith("ollama run hf.co/") and d["plan"]["command"].endswith(":Q8_0")
+
+
+def test_automatic_batch_follows_the_context_and_the_room_left():
+    """Ollama's num_batch: 512 at 4K, 1,024 at 32K, 2,048 above where its prediction leaves room,
+    one step lower where it does not, and the compute buffer grows with it."""
+    from advisor.sizing.ollama import automatic_ubatch
+    from advisor.sizing.runtime import llamacpp_compute_buffer_bytes
+
+    a = KB.model("llama-3.1-8b").architecture
+    h100, r4090 = KB.gpu("h100-80gb"), KB.gpu("rtx-4090")
+    gib = 1 << 30
+    assert automatic_ubatch(a, 4096, 5 * gib, r4090, 1, True) == 512
+    assert automatic_ubatch(a, 32768, 5 * gib, r4090, 1, True) == 1024
+    assert automatic_ubatch(a, 131072, 5 * gib, h100, 1, True) == 2048
+    assert automatic_ubatch(a, 131072, 40 * gib, h100, 1, True) == 1024   # over 60%: one step down
+    assert automatic_ubatch(a, 32768, 16 * gib, r4090, 1, True) == 512    # over 75%
+    assert automatic_ubatch(a, 32768, 5 * gib, r4090, 1, False) == 512    # CUDA without flash attention
+    assert (llamacpp_compute_buffer_bytes(a, 131072, True, 2048)
+            == 4 * llamacpp_compute_buffer_bytes(a, 131072, True, 512))

@@ -69,6 +69,20 @@ OLLAMA_NO_FLASH_ATTENTION_ARCHITECTURES = ("kepler", "maxwell")
 # Parallel requests a model (OLLAMA_NUM_PARALLEL, default 1, envconfig/config.go): llama-server
 # gets -c num_ctx x parallel and -np parallel (llm/llama_server.go startLlamaServer).
 OLLAMA_NUM_PARALLEL_DEFAULT = 1
+# Ollama's automatic num_batch for generation, passed to llama-server as -b and -ub (so it is
+# the micro-batch the compute buffer is sized for): 512 up to 4,096 tokens of context (x
+# parallel), 1,024 up to 32,768, 2,048 above; a larger one only while Ollama's prediction
+# (the GGUF's size plus an f16 KV cache of 2 x layers x KV heads x head size x context) stays
+# within 60% (2,048) or 75% (1,024) of the free GPU memory and, with a surcharge of 2 GiB
+# (2,048) or 768 MiB (1,024), within 80%; else one step lower. Without flash attention on CUDA:
+# 512, or 256 above 4,096 tokens on a card of 8 GiB or less (server/sched.go
+# automaticGenerationBatch, generationBatchFits; llm/llama_server.go PredictServerVRAM).
+OLLAMA_BATCH_TIERS = ((32768, 2048), (4096, 1024), (0, 512))
+OLLAMA_BATCH_HEADROOM = {2048: 0.60, 1024: 0.75}
+OLLAMA_BATCH_SURCHARGE_BYTES = {2048: 2 * GIB, 1024: 768 * MIB}
+OLLAMA_BATCH_FIT_SHARE = 0.80
+OLLAMA_BATCH_NO_FA_SMALL = 256
+OLLAMA_BATCH_SMALL_CARD_BYTES = 8 * GIB
 
 # GPUs in one node for tensor parallelism (HGX/DGX and MI300X platforms hold 8).
 GPUS_PER_NODE = 8

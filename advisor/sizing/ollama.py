@@ -73,6 +73,29 @@ def auto_gpu_layers(model, gpu: GPU, precision, work) -> int | None:
     return None if off is None else off.gpu_layers
 
 
+def automatic_ubatch(a, context_cells: int, weights_bytes: int, gpu: GPU, count: int,
+                     flash_attn: bool) -> int:
+    """Ollama's automatic num_batch (= llama-server's -b and -ub) for `context_cells` tokens of
+    context over all parallel sequences, given the model's weight bytes (the GGUF's size, which
+    Ollama's prediction reads) on `count` x `gpu` with nothing else loaded
+    (constants.OLLAMA_BATCH_*, server/sched.go automaticGenerationBatch)."""
+    if not flash_attn and gpu.vendor == "nvidia":
+        small = min(gpu.memory_bytes, gpu.usable_memory_bytes) <= c.OLLAMA_BATCH_SMALL_CARD_BYTES
+        return c.OLLAMA_BATCH_NO_FA_SMALL if context_cells > 4096 and small else c.COMPUTE_UBATCH_TOKENS
+    batch = next(b for floor, b in c.OLLAMA_BATCH_TIERS if context_cells > floor or floor == 0)
+    head = a.attention_heads or 1
+    head_dim = a.hidden_size // head if a.hidden_size else a.head_dim
+    predicted = weights_bytes + 2 * a.layers * max(a.kv_heads, 1) * head_dim * context_cells * 2
+    available = count * gpu.usable_memory_bytes
+    threshold = int(available * c.OLLAMA_BATCH_FIT_SHARE)
+    while batch > c.COMPUTE_UBATCH_TOKENS:
+        if (predicted <= threshold and predicted <= available * c.OLLAMA_BATCH_HEADROOM[batch]
+                and c.OLLAMA_BATCH_SURCHARGE_BYTES[batch] <= threshold - predicted):
+            return batch
+        batch = 1024 if batch > 1024 else c.COMPUTE_UBATCH_TOKENS
+    return batch
+
+
 def assumptions(gpu: GPU, count: int, flash_attn: bool) -> list[str]:
     """What the Ollama profile assumed, in words for the advisory (no CUDA on a Mac)."""
     vram = total_vram_bytes(gpu, count) / c.GIB
