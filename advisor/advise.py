@@ -478,7 +478,8 @@ class Advisor:
         ask = Ask(m, g, gpus, p, rt, runtime_asked or rt == "ollama", work, prefer, repo,
                   utilization_asked=gpu_memory_utilization is not None, own_file=own,
                   # the tag names one file: at another --precision, plans pull another
-                  ollama_name=model.strip() if hit is not None and hit.precision == p.name else None)
+                  ollama_name=model.strip() if hit is not None and hit.precision == p.name else None,
+                  ollama_precision=hit.precision if hit is not None else None)
         offerable = None if every_path else (lambda path, usable: self._offerable(path, usable, prefer))
         return self._choose(adv, self.planner.plans(ask, offerable=offerable), ask, prefer)
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from advisor.sizing.constants import GGML_RUNTIMES
 from typing import Iterator
 
+from advisor.plans.commands import ollama_library_tag
+
 from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.evaluate import Ask, loaded_architecture
@@ -78,6 +80,8 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
             continue
         if p.name in _BITSANDBYTES and runtime != "transformers":
             continue  # bitsandbytes formats are transformers' (their quality figures are QLoRA's)
+        if runtime == "ollama" and repo is None and ollama_library_tag(model, p) is None:
+            continue  # nothing `ollama run` can pull at this format (no tag, no GGUF repo)
         if p.name == "mxfp4" and not model.architecture.experts_total:
             continue
         seen.add(p.name)

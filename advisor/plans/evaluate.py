@@ -49,8 +49,10 @@ class Ask:
     # Architecture.mla_per_head_cache): plans on your hardware may keep that file (sized per
     # head) or make a current one (sized with the latent). None otherwise.
     own_file: str | None = None
-    # The Ollama name the question gave (llama3.1:70b), which Ollama plans at its precision run
+    # The Ollama name the question gave (llama3.1:70b) and the precision of its file: Ollama
+    # plans at that precision run it (the precision above may be a baseline's, not the tag's)
     ollama_name: str | None = None
+    ollama_precision: str | None = None
 
     @staticmethod
     def of(model: Model, gpu: GPU, gpus: int, work: Workload, precision: Precision | None = None,
@@ -601,7 +603,7 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
         notes.append(_per_head_cache_note(m.architecture, work, cand.own_file))
     # the tag asked, unless the plan makes a new file in place of its per-head one
     own = ask.ollama_name if m.id == ask.model.id and (cand.own_file or not ask.own_file) else None
-    name = cmd.ollama_model_name(m, p, own, ask.precision.name if own else None)
+    name = cmd.ollama_model_name(m, p, own, ask.ollama_precision if own else None)
     if name is None:
         return None, [f"no Ollama tag or published GGUF of {m.name} at {p.name} is known: make "
                       "one with llama.cpp (convert_hf_to_gguf.py" + ("" if p.family == "float"
