@@ -113,3 +113,18 @@ def test_automatic_batch_follows_the_context_and_the_room_left():
     assert automatic_ubatch(a, 32768, 5 * gib, r4090, 1, False) == 512    # CUDA without flash attention
     assert (llamacpp_compute_buffer_bytes(a, 131072, True, 2048)
             == 4 * llamacpp_compute_buffer_bytes(a, 131072, True, 512))
+
+
+def test_a_local_gguf_under_ollama_is_imported_from_a_modelfile(tmp_path):
+    import re
+
+    from advisor.plans.flags import check_command
+    from tests.file_helpers import llama_gguf
+
+    path = tmp_path / "My Model.gguf"
+    llama_gguf(path)
+    d = json.loads(run("explain", str(path), "rtx-4090", "--runtime", "ollama", "--format", "json").output)
+    plan = d["plans"][0] if d["plan"] is None else d["plan"]
+    assert plan["command"] == "ollama run my-model", plan
+    assert any(f"FROM {path}" in n and "ollama create my-model -f Modelfile" in n for n in plan["notes"])
+    assert check_command(plan["command"]).ok

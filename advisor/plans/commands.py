@@ -245,3 +245,16 @@ def ollama_serve_note(env: list[str]) -> str:
             "server's settings: where Ollama runs as a service, set them in its environment, "
             "`systemctl edit ollama` on Linux or `launchctl setenv` for the macOS app, and "
             "restart it)")
+
+
+def ollama_local_name(path: str) -> str:
+    """A name `ollama create` accepts for a local GGUF file: its stem, lower-case, with what is
+    not a letter, digit, dot, dash or underscore made a dash (the form runtime_flags.yaml's
+    `ollama run` model pattern takes)."""
+    import re
+    from pathlib import PurePath
+
+    stem = PurePath(path).name
+    stem = stem[:-5] if stem.lower().endswith(".gguf") else stem
+    stem = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-._") or "model"
+    return stem if stem[0].isalnum() else "m" + stem

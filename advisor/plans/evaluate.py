@@ -604,6 +604,13 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
     # the tag asked, unless the plan makes a new file in place of its per-head one
     own = ask.ollama_name if m.id == ask.model.id and (cand.own_file or not ask.own_file) else None
     name = cmd.ollama_model_name(m, p, own, ask.ollama_precision if own else None)
+    inv = getattr(m, "weights_inventory", None)
+    if name is None and inv is not None and getattr(inv, "format", None) == "gguf" \
+            and m.id == ask.model.id and p.name == ask.precision.name:
+        # the GGUF the question names: Ollama imports it from a Modelfile
+        name = cmd.ollama_local_name(inv.source)
+        notes.append(f"a Modelfile reading `FROM {inv.source}`, imported with `ollama create "
+                     f"{name} -f Modelfile`")
     if name is None:
         return None, [f"no Ollama tag or published GGUF of {m.name} at {p.name} is known: make "
                       "one with llama.cpp (convert_hf_to_gguf.py" + ("" if p.family == "float"
