@@ -99,9 +99,11 @@ def automatic_ubatch(a, context_cells: int, weights_bytes: int, gpu: GPU, count:
 def assumptions(gpu: GPU, count: int, flash_attn: bool) -> list[str]:
     """What the Ollama profile assumed, in words for the advisory (no CUDA on a Mac)."""
     vram = total_vram_bytes(gpu, count) / c.GIB
+    placement = ("the GPU's memory is the system RAM, so no layer is left to the CPU"
+                 if gpu.unified_memory else "with num_gpu unset the layers that do not fit stay "
+                 "in system RAM instead of failing to load")
     return [f"Ollama {c.OLLAMA_VERSION} (commit {c.OLLAMA_COMMIT[:9]}) runs the model with "
-            "llama.cpp's llama-server, so its memory is llama.cpp's; with num_gpu unset the "
-            "layers that do not fit stay in system RAM instead of failing to load",
+            f"llama.cpp's llama-server, so its memory is llama.cpp's; {placement}",
             f"Ollama's default context for {vram:.0f} GiB of VRAM: 4,096 tokens under 23 GiB, "
             "32,768 under 47 GiB, else 262,144, at most the model's trained context "
             "(OLLAMA_CONTEXT_LENGTH or num_ctx set another), times OLLAMA_NUM_PARALLEL",
