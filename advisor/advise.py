@@ -270,9 +270,12 @@ class Advisor:
                 every_path: bool = True) -> Advisory:
         """precision None: the checkpoint as published (the KB's native_precision), or a model
         file's own precision. context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own
-        maximum if smaller. runtime None: the format's default runtime (llama.cpp for GGUF and
+        maximum if smaller (under Ollama: Ollama's own default for the GPUs' VRAM,
+        advisor.sizing.ollama.default_context). runtime None: "ollama" for an Ollama name (its
+        plans stay on Ollama), else the format's default runtime (llama.cpp for GGUF and
         16-bit weights, vLLM for quantized checkpoints on NVIDIA/AMD); a runtime given is kept by
-        every plan. kv_cache overrides the workload's. prefer: quality, speed or cost (default:
+        every plan. Under Ollama on one discrete GPU a model that does not fit is sized with the
+        layers Ollama's llama-server keeps on the GPU (advisor.sizing.ollama.auto_gpu_layers). kv_cache overrides the workload's. prefer: quality, speed or cost (default:
         the objective's). finetune: size training instead (bf16 base weights, the sequence
         length as the context). gpu_memory_utilization: vLLM's share of each GPU, kept by
         every plan (None: vLLM's 0.9, which vLLM plans may raise to what the card allows).
