@@ -599,7 +599,7 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
     if nodes > 1:
         return None, ["Ollama runs one machine's GPUs"]
     notes: list[str] = []
-    if cand.mla_per_head_cache and not cand.own_file:
+    if cand.mla_per_head_cache:  # Ollama's file, or a GGUF repo, from before llama.cpp PR 12801
         notes.append(_per_head_cache_note(m.architecture, work, cand.own_file))
     # the tag asked, unless the plan makes a new file in place of its per-head one
     own = ask.ollama_name if m.id == ask.model.id and (cand.own_file or not ask.own_file) else None
