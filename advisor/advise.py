@@ -120,6 +120,10 @@ class Advisory:
             "model": {"id": s.model.id, "name": s.model.name, "parameters": f["model_parameters"]},
             "gpu": {"id": s.gpu.id, "name": s.gpu.name, "memory_bytes": s.gpu.memory_bytes,
                     "count": s.gpu_count},
+            # a set of unequal cards: every kind with its count, in device order (`gpu` is the
+            # card the question is sized by: the first device under llama.cpp, the smallest
+            # under vLLM); absent for cards of one kind
+            **({"gpu_set": s.gpu_set.to_json()} if s.gpu_set is not None else {}),
             "workload": {"task": "inference", "precision": s.precision.name,
                          "context_tokens": s.work.context_tokens, "batch": s.work.batch,
                          "runtime": s.work.runtime, "kv_cache_dtype": s.work.kv_cache_dtype,
@@ -166,6 +170,12 @@ def _placement_json(s: Situation) -> dict:
            "per_gpu_bytes": sp.per_gpu_bytes, "layers": s.model.architecture.layers,
            "gpu_layers": s.model.architecture.layers, "cpu_layers": 0, "ram_bytes": 0,
            "runtime": s.work.runtime}
+    mixed = s.placement.mixed
+    if mixed is not None:  # unequal cards: llama.cpp's split by free memory, card by card
+        out["tensor_split"] = list(mixed.tensor_split)
+        out["cards"] = [c.to_json() for c in mixed.cards]
+    elif s.gpu_set is not None:  # vLLM over unequal cards: sized on the smallest
+        out["sized_as"] = {"id": s.gpu.id, "count": s.gpu_count}
     lay = s.placement.parts.breakdown.get("vllm_layout") if s.placement.parts else None
     if lay is not None:  # vLLM data/expert parallel: what each GPU holds
         out["vllm_layout"] = dict(lay)
@@ -188,6 +198,24 @@ def _placement_json(s: Situation) -> dict:
         else:
             out.update(gpu_layers=None, cpu_layers=None)
     return out
+
+
+def _mixed_set_card(gset, rt: str, data_parallel, expert_parallel):
+    """The card a mixed set's question is sized by: its first device under llama.cpp (which
+    sizes every card: advisor.sizing.mixed), its smallest under vLLM (tensor and pipeline
+    parallel split every layer and stage evenly, so each card must hold what the smallest
+    holds: docs/hardware.md). AdvisorError, one line, for transformers and vLLM's data/expert
+    parallel layouts, which are not sized over unequal cards."""
+    if data_parallel is not None or expert_parallel:
+        raise AdvisorError(f"--data-parallel-size and --enable-expert-parallel are sized on cards "
+                           f"of one kind, not the set {gset.spec()}")
+    if rt == "vllm":
+        return gset.smallest()
+    if rt != "llama.cpp":
+        raise AdvisorError(f"a set of unequal cards ({gset.spec()}) is sized for llama.cpp's layer "
+                           f"split (and vLLM on the smallest card), not {rt}: ask --runtime llama.cpp "
+                           "or one kind of card")
+    return gset.devices[0]
 
 
 def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finetune) -> int | None:
@@ -261,7 +289,7 @@ class Advisor:
         self._offerable_memo: dict = {}
 
     def explain(self, model: str, gpu: str, precision: str | None = None,
-                context_tokens: int | None = None, batch: int = 1, gpus: int = 1,
+                context_tokens: int | None = None, batch: int = 1, gpus: int | None = None,
                 work: Workload | None = None, kv_cache: str | None = None,
                 runtime: str | None = None, finetune: FinetuneSpec | None = None,
                 prefer: str | None = None, gpu_memory_utilization: float | None = None,
@@ -290,7 +318,12 @@ class Advisor:
         None: every layer on the GPUs.
         every_path: size every path's best plan (the JSON `plans`, --why); False sizes only
         the paths whose plans the plan rules could offer (what the markdown shows): the same
-        What to do and options, less work when the question as asked is usable."""
+        What to do and options, less work when the question as asked is usable.
+        gpu: one KB GPU (then `gpus` of it; None: 1) or a set such as "rtx-3090,2x
+        rtx-3060-12gb" (advisor.hardware.gpuset; `gpus` None or its count). A set of more than
+        one kind is split by llama.cpp over the cards by their memory (advisor.sizing.mixed);
+        under vLLM it is sized as its count of its smallest card; other runtimes, fine-tuning
+        and vLLM's data/expert parallel layouts refuse it."""
         check_question(gpus=gpus, batch=batch, context=context_tokens)
         if not str(model).strip():
             raise AdvisorError("the model is empty: give a KB id or name (llama-3.1-8b), a model "
@@ -328,7 +361,11 @@ class Advisor:
                 precision_source = hit.precision_source
             if m.ollama_mla_per_head_cache:  # Ollama's file of it caches per-head K and V
                 m = with_fields(m, architecture=replace(m.architecture, mla_per_head_cache=True))
-        g, p = self.kb.gpu(gpu), parse_precision(precision or stored or m.native_precision or "bf16")
+        from advisor.hardware.gpuset import resolve_gpu_set
+
+        gset = resolve_gpu_set(self.kb, gpu, gpus)
+        g, gpus = gset.devices[0], gset.count
+        p = parse_precision(precision or stored or m.native_precision or "bf16")
         if (precision is None and stored is None and finetune is None and runtime is not None
                 and runtime.strip().lower() == "ollama"):
             from advisor.kb.ollama import DEFAULT_QUANT
@@ -340,6 +377,9 @@ class Advisor:
             if tag is not None:
                 p, precision_source = q, f"the quantization of Ollama's {tag} tag"
         check_one_machine(g, gpus)
+        if gset.mixed and finetune is not None:
+            raise AdvisorError(f"fine-tuning is sized on cards of one kind, not the set "
+                               f"{gset.spec()}: ask about one kind (--gpus N)")
         bad = format_mismatch(m.architecture, p)
         if bad:
             raise AdvisorError(f"--precision {p.name}: {bad} ({m.name})")
@@ -349,7 +389,8 @@ class Advisor:
         most = m.context_limit
         runtime_asked = runtime is not None
         rt = runtime.strip().lower() if runtime_asked else default_runtime(p, g)
-        if not runtime_asked and hit is not None and finetune is None and p.family != "checkpoint":
+        if (not runtime_asked and hit is not None and finetune is None and p.family != "checkpoint"
+                and not gset.mixed):  # unequal cards are sized for llama.cpp's split only
             rt = "ollama"  # an Ollama name: the question is how Ollama runs it
         if context_tokens is None and rt == "ollama" and finetune is None:
             from advisor.sizing.ollama import default_context
@@ -371,6 +412,8 @@ class Advisor:
             work = replace(work, gpu_memory_utilization=gpu_memory_utilization)
         if rt not in RUNTIMES:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
+        if gset.mixed:
+            g = _mixed_set_card(gset, rt, data_parallel, expert_parallel)
         work = replace(work, runtime=rt)
         if flash_attn is not None:
             if runtime_asked and rt not in GGML_RUNTIMES:
@@ -446,7 +489,7 @@ class Advisor:
 
             # num_gpu unset: llama-server keeps the layers that fit and runs the rest from RAM
             work = replace(work, gpu_layers=auto_gpu_layers(sized, g, p, work))
-        s = build_situation(self.kb, sized, g, p, work, gpus)
+        s = build_situation(self.kb, sized, g, p, work, gpus, gset)
         inference = self.engine.infer(s.facts)
         fired = [f.rule_id for f in inference.firings]
         verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]
@@ -482,9 +525,14 @@ class Advisor:
                   utilization_asked=gpu_memory_utilization is not None, own_file=own,
                   # the tag names one file: at another --precision, plans pull another
                   ollama_name=model.strip() if hit is not None and hit.precision == p.name else None,
-                  ollama_precision=hit.precision if hit is not None else None)
+                  ollama_precision=hit.precision if hit is not None else None,
+                  gpu_set=gset if gset.mixed and rt == "llama.cpp" else None)
         offerable = None if every_path else (lambda path, usable: self._offerable(path, usable, prefer))
-        return self._choose(adv, self.planner.plans(ask, offerable=offerable), ask, prefer)
+        if gset.mixed and rt != "llama.cpp":  # vLLM on the smallest card: as asked, or rent
+            planset = self.planner.plans(ask, paths=("as-asked", "rent"), offerable=offerable)
+        else:
+            planset = self.planner.plans(ask, offerable=offerable)
+        return self._choose(adv, planset, ask, prefer)
 
     def _offerable(self, path: str, asked_usable: bool, prefer: str) -> bool:
         """Whether some plan rule could match a plan of `path` (inference), from what every plan
@@ -572,4 +620,14 @@ def _finetune_json(adv: Advisory) -> dict:
         "rules_fired": adv.fired,
         "plan": adv.plan.to_json(adv.offered[0][1]) if adv.offered else None,
         "plans": [p.to_json(adv.rule_of(p)) for p in adv.path_plans],
+        **({"training": asked_training(adv).to_json()} if ft.train_tokens is not None else {}),
     }
+
+
+def asked_training(adv: Advisory):
+    """Tokens/s and hours of the setup as asked, on the GPUs asked (whether or not it fits)."""
+    from advisor.sizing.train_time import training_time
+
+    s = adv.situation
+    return training_time(s.model.architecture, s.work.finetune, s.gpu, s.gpu_count,
+                         s.work.finetune.train_tokens)

@@ -38,6 +38,11 @@ MAX_NORMS_PER_LAYER = 64
 # Published parameter counts: 1.8T (GPT-4 estimates), 2T (Kimi K2 is 1T). 10**15 is 500x that.
 MAX_PARAMETERS = 10**15
 
+# -- a training run -----------------------------------------------------------------------------
+# Llama 3 was pretrained on about 15T tokens (1.5e13), the most any published run states; a
+# fine-tuning run is far less. 10**15 is over 60x that.
+MAX_TRAIN_TOKENS = 10**15
+
 # -- a GPU entry -------------------------------------------------------------------------------
 # The largest single device today: Apple M3 Ultra with 512 GiB of unified memory; B300: 288 GB.
 # 2**44 bytes (16 TiB) is 32x that.
@@ -150,7 +155,7 @@ MAX_LORA_RANK = MAX_HIDDEN_SIZE
 def check_question(*, gpus: int | None = None, gpus_flag: str = "--gpus", batch: int | None = None,
                    context: int | None = None, prompt_tokens: int | None = None,
                    seq_len: int | None = None, micro_batch: int | None = None,
-                   lora_rank: int | None = None) -> None:
+                   lora_rank: int | None = None, train_tokens: int | None = None) -> None:
     """The one check of a question's numbers shared by explain, fit, gpus and generate: each
     given (not None) must be a whole number from 1 to its maximum. Raises AdvisorError, one
     line, naming the option (gpus_flag: --gpus, --max-gpus or --gpu-count)."""
@@ -173,7 +178,9 @@ def check_question(*, gpus: int | None = None, gpus_flag: str = "--gpus", batch:
                                      "sequences a GPU a step (reach a larger batch with gradient "
                                      "accumulation or more GPUs)"),
                                     ("--lora-rank", lora_rank, MAX_LORA_RANK,
-                                     "(no model has a dimension larger)")):
+                                     "(no model has a dimension larger)"),
+                                    ("--train-tokens", train_tokens, MAX_TRAIN_TOKENS,
+                                     "tokens (60 times the largest published pretraining run)")):
         if value is None:
             continue
         _at_least_1(flag, value)

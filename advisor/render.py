@@ -112,6 +112,8 @@ def fmt(p) -> str:
 def plan_line(plan) -> str:
     """A plan in one line, for index rows and tables: what runs where, how fast."""
     where = f"{plan.gpu_count} × {plan.gpu.name}" if plan.gpu_count > 1 else plan.gpu.name
+    if getattr(plan, "gpu_set", None) is not None:
+        where = plan.gpu_set.words()
     if plan.path == "rent":
         where = "rent " + where
     elif plan.path == "more-cards":
@@ -122,6 +124,12 @@ def plan_line(plan) -> str:
     ram = ", part in RAM" if plan.offload else ""
     model = "" if plan.path != "another-model" else f"{plan.model.name}, "
     return f"{model}{fmt(plan.precision)}{kv}{ram}, {where}, {tps(plan.decode_tokens_per_s)}"
+
+
+def hours(h: float) -> str:
+    """Hours of training: one decimal below 100, whole hours above, with the days past 48."""
+    text = f"{h:,.1f}" if h < 100 else f"{h:,.0f}"
+    return text + (f" ({h / 24:,.1f} days)" if h >= 48 else "")
 
 
 def params(n: int) -> str:
@@ -176,7 +184,7 @@ def environment(templates: str | None = None) -> jinja2.Environment:
         bytecode_cache=_bytecode_cache(),
     )
     env.filters.update(gb=gb, gib=gib, tps=tps, params=params, pace=pace, fmt=fmt,
-                       thousands=lambda n: f"{n:,}", md=md_text)
+                       thousands=lambda n: f"{n:,}", md=md_text, hours=hours)
     return env
 
 
@@ -188,6 +196,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "recommendations": advisory.recommendations, "c": c, "defaults": set(defaults),
         "precision_source": getattr(advisory, "precision_source", None),
         "mem": s.placement.parts,
+        "gpu_set": getattr(s, "gpu_set", None), "mixed": getattr(s.placement, "mixed", None),
         "offered": list(advisory.offered), "cannot_run": advisory.cannot_run,
         "prefer": advisory.prefer, "asked_n": s.gpu_count, "runtime_names": RUNTIME_NAMES,
         "backend": _BACKEND.get(s.gpu.vendor, "GPU"), "oom_error": _OOM.get(s.gpu.vendor, "an out-of-memory error"),
@@ -201,6 +210,16 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
 
         ctx["ft"] = s.work.finetune
         ctx["ftx"] = explanation_numbers(s.model.architecture, s.work.finetune)
+        ctx["training"] = None
+        if s.work.finetune.train_tokens is not None:
+            from advisor.advise import asked_training
+            from advisor.sizing.train_time import architecture_flops
+
+            ctx["training"] = asked_training(advisory)
+            from advisor.sizing.speed import active_compute_parameters
+
+            ctx["train_flops"] = architecture_flops(s.model.architecture, s.work.finetune)
+            ctx["train_params"] = active_compute_parameters(s.model.architecture)
     text = environment().get_template(name).render(**ctx)
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

@@ -5,9 +5,13 @@
 - current: benchmarks/data/*.csv (each row with its source, date and build: the H200 rows the
   project measured with llama.cpp 0c1e570, rows llama.cpp's maintainers published in 2025 PRs),
   predicted with the current profile the advisories use.
+- MoE decode: benchmarks/data/llamacpp_moe_decode.csv (published llama.cpp MoE runs), each row
+  with its build era's profile (current, or 2025-01 for January 2025 builds; those also scored
+  with the current profile, to show what a build change does).
 Prints by GPU and test, then per category the median and 90th percentile of
-|predicted / measured - 1|, and the leave-one-GPU-out figure of the current decode fit
-(benchmarks/fit_speed.py: each GPU predicted by a fit that never saw it).
+|predicted / measured - 1|, and the leave-one-GPU-out figures of the current decode fit
+(benchmarks/fit_speed.py) and of the MoE fit (benchmarks/fit_moe_speed.py): each GPU predicted
+by a fit that never saw it.
 
     PYTHONPATH=. python benchmarks/speed_accuracy.py [--rows]
 
@@ -61,9 +65,13 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
+MOE_FILE = "llamacpp_moe_decode.csv"  # scored in its own category (benchmarks/fit_moe_speed.py)
+
+
 def current_rows() -> list[dict]:
+    """The dense rows of benchmarks/data (every CSV but the MoE one)."""
     rows = []
-    for path in sorted(DATA.glob("*.csv")):
+    for path in sorted(p for p in DATA.glob("*.csv") if p.name != MOE_FILE):
         with path.open(encoding="utf-8") as fh:
             rows += [dict(r, file=path.name) for r in csv.DictReader(fh)]
     return rows
@@ -110,6 +118,22 @@ def main(argv: list[str]) -> int:
             print(f"{row['gpu']:15} x{row['num_gpus']} {row['model']:14} {row['quant']:6} "
                   f"{row['test']:22} build {row['build'][:22]:22} measured {meas:9.2f} "
                   f"predicted {pred:9.2f} error {e:+.1%}")
+    from benchmarks import fit_moe_speed as moe
+
+    for row in moe.moe_rows():
+        era = moe.row_era(row)
+        e = moe.error(kb, row)
+        label = "current" if era == "current" else "January 2025 builds, 2025-01 profile"
+        cats[f"MoE decode ({label})"].append(abs(e))
+        if era != "current":
+            cats["MoE decode (January 2025 builds, current profile)"].append(
+                abs(moe.error(kb, row, "current")))
+        errs[("tg", row["gpu"], "MoE " + row["test"][:8])].append(abs(e))
+        if "--rows" in argv:
+            print(f"{row['gpu']:15} x{row['num_gpus']} {row['model']:14} {row['quant']:6} "
+                  f"{row['test']:22} build {row['build'][:22]:22} measured "
+                  f"{float(row['tokens_per_sec']):9.2f} predicted "
+                  f"{(1 + e) * float(row['tokens_per_sec']):9.2f} error {e:+.1%} ({era} profile)")
     print(f"{'gpu':15} {'test':12} {'rows':>4} {'median':>7} {'p90':>7}")
     for key in sorted(errs):
         v = errs[key]
@@ -128,6 +152,8 @@ def main(argv: list[str]) -> int:
                 logo += [abs(fit_predict(kb, r) / float(r["tokens_per_sec"]) - 1)
                          for r in fit_rows if r["gpu"] == g]
         print(summary("current decode, leave one GPU out", logo))
+        print(summary("MoE decode (current), leave one GPU out",
+                      moe.leave_one_gpu_out(kb, moe.moe_rows(use="fit"))))
     return 0
 
 

@@ -30,6 +30,9 @@ CASES = [
     ("llama-3.1-8b", "h100-80gb", 8, {"method": "full"}),
     ("llama-3.1-70b", "h100-80gb", 8, {"method": "full", "sharding": "fsdp"}),
     ("llama-3.1-70b", "rtx-4090", 1, {"method": "qlora"}),
+    # training time (--train-tokens): the asked setup and every plan, rented ones with their cost
+    ("llama-3.1-70b", "rtx-4090", 1, {"method": "qlora", "train_tokens": 100_000_000}),
+    ("llama-3.1-8b", "h100-80gb", 1, {"method": "full", "train_tokens": 2_000_000_000}),
 ]
 
 # What an engineer who fine-tunes says (issue 17), as assertions on What to do.

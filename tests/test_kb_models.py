@@ -341,3 +341,30 @@ def test_tiger_lab_runs_compare_with_each_other(kb):
     """TIGER-Lab's own runs share one comparability key, so they rank models on one harness."""
     keys = {q.comparability for m in _models(kb) for q in m.quality if q.evaluator == "tiger-lab"}
     assert keys == {("mmlu-pro", "tiger-lab", "5-shot cot")}
+
+
+def _unnamed_gguf_repos(model) -> list[str]:
+    """The model's gguf_repos whose id appears in the URL or note of no source for gguf_repos
+    (or gguf_repos_per_head_cache, whose commit-history pages name the repo)."""
+    texts = [f"{s.source} {s.note or ''}".lower() for s in model.sources
+             if {"gguf_repos", "gguf_repos_per_head_cache"} & set(s.fields)]
+    return [r for r in model.gguf_repos if not any(r.lower() in t for t in texts)]
+
+
+def test_every_gguf_repo_is_named_by_its_source(kb):
+    """A plan may tell the user to download from any of a model's gguf_repos, so a source
+    must name each repo: one that names another repo, or none, does not vouch for it."""
+    missing = [f"{m.id}: {r}" for m in kb.all_models() for r in _unnamed_gguf_repos(m)]
+    assert not missing, missing
+
+
+def test_an_unnamed_gguf_repo_is_caught(kb):
+    """A repo whose only gguf_repos source names a different repo is reported."""
+    from dataclasses import replace
+
+    m = kb.model("qwq-32b")
+    other = replace(next(s for s in m.sources if "gguf_repos" in s.fields),
+                    source="https://huggingface.co/someone/Other-GGUF", note="another repo")
+    bad = replace(m, sources=[s for s in m.sources if "gguf_repos" not in s.fields] + [other])
+    assert _unnamed_gguf_repos(bad) == list(m.gguf_repos)
+    assert _unnamed_gguf_repos(m) == []

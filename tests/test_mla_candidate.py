@@ -87,14 +87,25 @@ def test_4070_on_the_card_is_a_current_gguf_with_the_latent_cache():
     assert any("caches the latent" in c and "0.51 GB" in c and "4.53 GB" in c for c in gpus["changes"])
 
 
-@pytest.mark.parametrize("prefer", ["quality", "speed"])
-def test_4070_what_to_do_caches_the_latent(prefer):
-    d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384", "--prefer", prefer, *LLAMACPP)
+def test_4070_what_to_do_caches_the_latent_for_speed():
+    d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384", "--prefer", "speed", *LLAMACPP)
     plan = d["plan"]
     assert plan["kv_cache_layout"] == "latent" and not loads_old_file(plan, "deepseek-coder-v2-lite")
     assert plan["owned"] and plan["context_tokens"] == 16384
-    if prefer == "speed":  # the fastest good plan is the whole model on the card
-        assert plan["cpu_offload_layers"] == 0 and plan["moe_cpu_layers"] == 0
+    # the fastest good plan is the whole model on the card
+    assert plan["cpu_offload_layers"] == 0 and plan["moe_cpu_layers"] == 0
+
+
+def test_4070_what_to_do_for_quality_is_sized_by_the_file_it_loads():
+    """--prefer quality: a near-lossless plan past reading speed on the 4070. Whichever file it
+    loads, its cache is sized as that file makes llama.cpp allocate it: per head for a GGUF
+    repo converted before PR 12801 (bartowski's, 2024), the latent for a file made now."""
+    d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384", *LLAMACPP)
+    plan = d["plan"]
+    assert plan["owned"] and plan["context_tokens"] == 16384
+    assert plan["quality_cost"]["class"] == "near-lossless" and plan["decode_tokens_per_s"] >= 30
+    old = loads_old_file(plan, "deepseek-coder-v2-lite")
+    assert plan["kv_cache_layout"] == ("per-head" if old else "latent")
 
 
 def test_4070_keeping_the_old_file_is_sized_per_head():

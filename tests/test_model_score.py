@@ -78,7 +78,8 @@ def _plan(score, quality_class, loss, decode, parameters):
     return SimpleNamespace(usable=True, context_tokens=8192,
                            model_score=obj.scored(score, quality_class, decode),
                            parameters=parameters, good_quality=quality_class <= obj.good_class,
-                           speed_band=obj.speed_band(decode), quality_class=quality_class, nodes=1,
+                           speed_band=obj.speed_band(decode), fast_band=obj.fast_band(decode),
+                           quality_class=quality_class, nodes=1,
                            usd_per_million_tokens=0.0, levers=2, quality_loss_pct=loss,
                            decode_tokens_per_s=decode, gpu_count=1)
 

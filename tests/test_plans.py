@@ -199,6 +199,39 @@ def test_a_broken_objective_names_file_and_line(tmp_path):
         assert text in msg, msg
 
 
+def test_fast_bands_must_grow_above_the_speed_bands(tmp_path):
+    from advisor.errors import AdvisorError
+    from advisor.paths import data_dir
+    from advisor.plans.objective import load_objective
+
+    text = (data_dir("rules") / "objective.yaml").read_text()
+    assert "fast_bands: [30.0, 60.0, 120.0]" in text
+    for bad in ("[10.0]", "[60.0, 30.0]", "fast", "[.nan]"):
+        (tmp_path / "objective.yaml").write_text(
+            text.replace("fast_bands: [30.0, 60.0, 120.0]", f"fast_bands: {bad}"))
+        with pytest.raises(AdvisorError) as e:
+            load_objective(tmp_path / "objective.yaml")
+        assert "fast_bands is a growing list" in str(e.value), bad
+
+
+def test_between_plans_of_one_class_twice_as_fast_beats_one_lever_fewer(advisor, kb, tmp_path):
+    """--prefer quality: past reading speed a plan about twice as fast (a fast band) wins over
+    one that moves one lever fewer, within one quality class; it never costs a class. Without
+    fast_bands in the objective the lever count decides: BF16 as published, slower."""
+    from advisor.advise import Advisor, load_objective_file, load_rulebook
+    from advisor.paths import data_dir
+
+    own = advisor.explain("deepseek-coder-v2-lite", "rtx-4070").plan
+    assert own.path == "your-hardware" and own.precision.name != "bf16"
+    assert own.quality_class_name == "near-lossless" and own.decode_tokens_per_s >= 30
+    text = (data_dir("rules") / "objective.yaml").read_text()
+    (tmp_path / "objective.yaml").write_text(text.replace("fast_bands: [30.0, 60.0, 120.0]\n", ""))
+    a = Advisor(kb, load_rulebook([tmp_path]), load_objective_file([tmp_path]))
+    old = a.explain("deepseek-coder-v2-lite", "rtx-4070").plan
+    assert old.path == "your-hardware" and old.precision.name == "bf16"
+    assert old.quality_class_name == "near-lossless" and old.decode_tokens_per_s < 30
+
+
 def test_vllm_share_is_a_lever_unless_asked(advisor):
     """vLLM plans may raise --gpu-memory-utilization to what the card leaves after the CUDA
     context and graphs (0.95 on a 24 GB card); a share given by the user is kept by every plan."""

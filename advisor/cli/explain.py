@@ -5,14 +5,15 @@ from dataclasses import replace
 
 import click
 
-from advisor.cli.finetune_options import finetune_options, finetune_spec, given_options
+from advisor.cli.finetune_options import (finetune_options, finetune_spec, given_options,
+                                         train_tokens_option, with_train_tokens)
 from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
 from advisor.cli.terminal import format_option, write_markdown
 
 
 @click.command()
 @click.argument("model")
-@click.argument("gpu", required=False)
+@click.argument("gpu", required=False, metavar="[GPU]")
 @click.option("--precision", "-p", default=None,
               help="fp32, fp16, bf16, fp8, mxfp4, awq, gptq, nf4, int8 or a GGUF type (Q4_K_M ...). "
                    "Default: the checkpoint as published (bf16 for most models, FP8 for DeepSeek "
@@ -20,7 +21,9 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192, or the model's maximum if smaller.")
 @click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
 @click.option("--gpus", "-n", type=int, default=None,
-              help="GPUs of this kind. Default 1, or as many as detected when GPU is left out.")
+              help="GPUs of this kind. Default 1, or as many as detected when GPU is left out. "
+                   "With a set as GPU (rtx-3090,2x rtx-3060-12gb) leave it out, or give the "
+                   "set's count.")
 @click.option("--kv-cache", default="fp16", show_default=True,
               help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q5_1, q5_0, q4_1, iq4_nl, "
                    "q4_0 (llama.cpp).")
@@ -67,14 +70,17 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--ram-bandwidth", type=float, default=None,
               help="System RAM bandwidth in GB/s. Default 76.8 (dual-channel DDR5-4800).")
 @finetune_options
+@train_tokens_option
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
 def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn, n_gpu_layers,
             gpu_memory_utilization, vllm_version, data_parallel_size, enable_expert_parallel,
             prefer, fmt, rules_dirs,
-            kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, **finetune):
-    """Explain whether MODEL runs on GPU, and what to do if it does not. Without GPU: on the
-    GPUs and RAM detected on this machine (advisor hardware shows them)."""
+            kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, train_tokens, **finetune):
+    """Explain whether MODEL runs on GPU, and what to do if it does not. GPU is a KB id
+    (rtx-4090) or a set of cards, comma-separated, each with an optional count: rtx-3090,2x
+    rtx-3060-12gb (docs/hardware.md). Without GPU: on the GPUs and RAM detected on this
+    machine (advisor hardware shows them)."""
     from advisor.advise import Advisor
     from advisor.render import render_json, render_markdown
 
@@ -85,6 +91,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         "data_parallel_size": data_parallel_size,
         "enable_expert_parallel": enable_expert_parallel or None, "prefer": prefer,
         "prompt_tokens": prompt_tokens, "ram_gb": ram_gb, "ram_bandwidth": ram_bandwidth}))
+    spec = with_train_tokens(spec, train_tokens)
     batch = 1 if batch is None else batch
     if precision is None:
         defaults = defaults | {"precision"}
@@ -115,7 +122,6 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         gpu, gpus = machine.gpu.id, machine.count if gpus is None else gpus
         if machine.ram_bytes is not None:
             work = replace(work, ram_bytes=machine.ram_bytes)
-    gpus = 1 if gpus is None else gpus
 
     if ram_gb is not None:  # RAM is sold in binary sizes: "64 GB" of DIMMs is 64 GiB
         if not 0 <= ram_gb < 1e6:  # also refuses nan

@@ -36,6 +36,71 @@ _KNOBS = ("method", "seq_len", "micro_batch", "gradient_checkpointing", "optimiz
           "lora_rank", "lora_targets", "sharding")
 
 
+_SUFFIXES = {"k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
+
+
+def parse_token_count(text: str) -> int:
+    """'2000000000', '2_000_000_000', '2e9', '2B', '1.5b', '500M', '300k' -> a whole number of
+    tokens (k, M, B or G, T: thousand, million, billion, trillion). Raises ValueError, naming
+    what it accepts, for anything else, a fraction of a token included."""
+    from decimal import Decimal, InvalidOperation, localcontext
+
+    from advisor.limits import MAX_TRAIN_TOKENS
+
+    t = text.strip().replace("_", "").replace(",", "")
+    scale = 1
+    if t and t[-1].lower() in _SUFFIXES:
+        scale, t = _SUFFIXES[t[-1].lower()], t[:-1]
+    whole = f"'{text}' is not a whole number of tokens (write 2000000000, 2e9 or 2B)"
+    with localcontext() as ctx:  # exact for every count up to far beyond the maximum
+        ctx.prec, ctx.Emax, ctx.Emin = 60, 99, -99
+        try:
+            d = Decimal(t)
+        except InvalidOperation:
+            raise ValueError(whole) from None
+        if not d.is_finite() or len(t) > 60 or (d and d.adjusted() < -30):
+            raise ValueError(whole)
+        if d.adjusted() > 30:  # 10**31 and more: refused before any arithmetic on it
+            raise ValueError(f"'{text}' is more than {MAX_TRAIN_TOKENS:,} tokens")
+        try:
+            d = d * scale
+            exact = d == d.to_integral_value()
+        except ArithmeticError:  # an exponent below the context's range: a fraction
+            raise ValueError(whole) from None
+    if not exact:
+        raise ValueError(whole)
+    return int(d)
+
+
+class TokenCount(click.ParamType):
+    name = "tokens"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_token_count(str(value))
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+train_tokens_option = click.option(
+    "--train-tokens", type=TokenCount(), default=None,
+    help="Fine-tuning: tokens to train on (dataset tokens x epochs; 2e9, 2B and 2000000000 are "
+         "the same); the advisory gives tokens/s and hours, for the asked setup and each plan.")
+
+
+def with_train_tokens(spec: FinetuneSpec | None, tokens: int | None) -> FinetuneSpec | None:
+    """The spec with --train-tokens; AdvisorError for it without --task finetune."""
+    from dataclasses import replace
+
+    if tokens is None:
+        return spec
+    if spec is None:
+        raise AdvisorError("--train-tokens applies to --task finetune")
+    return replace(spec, train_tokens=tokens)
+
+
 def finetune_options(command):
     for option in reversed(_OPTIONS):
         command = option(command)

@@ -60,16 +60,21 @@ class Situation:
     work: Workload
     placement: Placement
     facts: dict
+    gpu_set: object | None = None  # advisor.sizing.mixed.GpuSet of a mixed set, else None
 
 
 def build_situation(kb: KnowledgeBase, model: Model, gpu: GPU, precision: Precision,
-                    work: Workload, gpus: int = 1) -> Situation:
-    q = Question(kb, model, gpu, precision, work, gpus)
-    pl = place(model, gpu, precision, work, gpus)
+                    work: Workload, gpus: int = 1, gpu_set=None) -> Situation:
+    """gpu_set: a mixed set (advisor.sizing.mixed.GpuSet; `gpu` and `gpus` its first device
+    and count under llama.cpp, its smallest card and count under vLLM), else None."""
+    if gpu_set is not None and not gpu_set.mixed:
+        gpu_set = None
+    q = Question(kb, model, gpu, precision, work, gpus, gpu_set)
+    pl = place(model, gpu, precision, work, gpus, gpu_set=gpu_set)
     facts: dict = {"kind": "situation"}
     for m in BY_TASK[work.task]:
         m.contribute(q, pl, facts)
     unknown = set(facts) - set(FACTS)
     if unknown:
         raise AssertionError(f"facts not registered: {sorted(unknown)}")
-    return Situation(model, gpu, gpus, precision, work, pl, facts)
+    return Situation(model, gpu, gpus, precision, work, pl, facts, gpu_set)

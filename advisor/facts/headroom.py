@@ -30,6 +30,18 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         return  # with -ngl N the headroom is better spent on layers (the gpu-layers plan)
     # the longest context: advisor/facts/memory.py (run before this) searched it, same margin
     f["fit_max_context_tokens"] = max(q.work.context_tokens, f["max_context_tokens"])
+    if pl.mixed is not None:  # unequal cards: every card keeps its margin at that batch
+        from advisor.sizing.mixed import GpuSet, mixed_split
+
+        gset = GpuSet(tuple(s.gpu for s in pl.mixed.cards))
+
+        def short(n: int) -> int:
+            split = mixed_split(q.model, q.precision, replace(q.work, batch=n), gset)
+            return max(pl.margin_bytes - s.headroom_bytes for s in split.cards)
+
+        f["fit_max_batch"] = largest_within(q.work.batch, max(q.work.batch, MAX_BATCH_SEARCHED),
+                                            short, 0)
+        return
     room = pl.available_bytes - pl.margin_bytes
     f["fit_max_batch"] = largest_within(
         q.work.batch, max(q.work.batch, MAX_BATCH_SEARCHED),

@@ -24,6 +24,11 @@ ALWAYS = {"kv_cache_dtype", "max_context_tokens", "model_max_context_tokens"}
 
 
 def _max_context(q: Question, pl: Placement, dtype: str) -> int:
+    if pl.mixed is not None:  # every card of an unequal set keeps its margin
+        from advisor.sizing.mixed import GpuSet, mixed_max_context
+
+        return mixed_max_context(q.model, q.precision, q.work,
+                                 GpuSet(tuple(s.gpu for s in pl.mixed.cards)), dtype)
     return max_context_tokens(q.model, q.precision, q.work, q.gpus, pl.available_bytes,
                               pl.margin_bytes, dtype, q.gpu)
 

@@ -16,11 +16,15 @@ FACTS: dict[str, tuple[str, str]] = {
                             "them (the output layer is the last, layers + 1)"),
     "offload_cpu_layers": ("int", "with --n-gpu-layers N <= layers: repeating layers in system RAM "
                                   "(the output layer is there too)"),
+    "gpu_set": ("str", "a set of cards of more than one kind, as the GPU argument writes it "
+                        "(rtx-3090,2x rtx-3060-12gb); only then"),
+    "gpu_set_kinds": ("int", "kinds of card in a mixed set (2 or more); only then"),
     "offload_ram_bytes": ("int", "with --n-gpu-layers N <= layers: system RAM those layers, the "
                                  "output layer and the token embeddings need"),
 }
-ALWAYS = set(FACTS) - {"n_gpu_layers", "offload_cpu_layers", "offload_ram_bytes"}
-TOGETHER = [{"offload_cpu_layers", "offload_ram_bytes"}]
+ALWAYS = set(FACTS) - {"n_gpu_layers", "offload_cpu_layers", "offload_ram_bytes", "gpu_set",
+                       "gpu_set_kinds"}
+TOGETHER = [{"offload_cpu_layers", "offload_ram_bytes"}, {"gpu_set", "gpu_set_kinds"}]
 
 
 def contribute(q: Question, pl: Placement, f: dict) -> None:
@@ -31,5 +35,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
              ram_bytes=q.work.ram_bytes, ram_bandwidth_gb_s=float(q.work.ram_bandwidth_gb_s))
     if q.work.gpu_layers is not None:
         f["n_gpu_layers"] = q.work.gpu_layers
+    if q.gpu_set is not None and q.gpu_set.mixed:
+        f.update(gpu_set=q.gpu_set.spec(), gpu_set_kinds=len(q.gpu_set.kinds))
     if pl.offload is not None:
         f.update(offload_cpu_layers=pl.offload.cpu_layers, offload_ram_bytes=pl.offload.ram_bytes)

@@ -17,3 +17,4 @@ class Question:
     precision: Precision
     work: Workload
     gpus: int = 1
+    gpu_set: object | None = None  # advisor.sizing.mixed.GpuSet of a mixed set, else None

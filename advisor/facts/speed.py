@@ -28,7 +28,12 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         return
     f["decode_tokens_per_s"] = round(pl.decode_tokens_per_s(), 2)
     f["decode_tokens_per_s_full_context"] = round(pl.decode_tokens_per_s(full_context=True), 2)
-    if pl.offload is not None:  # -ngl N: the GPU's layers at its bandwidth, the rest at RAM's
+    if pl.mixed is not None:  # unequal cards: each card's layers at its own bandwidth
+        from advisor.sizing.mixed import mixed_roofline_tokens_per_s
+
+        f["decode_roofline_tokens_per_s"] = round(mixed_roofline_tokens_per_s(
+            pl.mixed, pl.model, pl.precision), 2)
+    elif pl.offload is not None:  # -ngl N: the GPU's layers at its bandwidth, the rest at RAM's
         f["decode_roofline_tokens_per_s"] = round(pl.offload.decode_roofline_tokens_per_s, 2)
     else:
         bw = pl.bandwidth_gb_s * (pl.split.tensor_parallel if pl.split else 1)
@@ -38,7 +43,8 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     if pp is not None:
         f["prefill_tokens_per_s"] = round(pp, 1)
         f["time_to_first_token_s"] = round(pl.time_to_first_token_s(), 3)
-    cap = serving_capacity(pl) if pl.offload is None else None
+    # serving over unequal cards is not sized (the sequences each card's KV share holds differ)
+    cap = serving_capacity(pl) if pl.offload is None and pl.mixed is None else None
     if cap is not None:
         f["serving_max_sequences"] = cap.sequences
         f["serving_total_tokens_per_s"] = round(cap.total_tokens_per_s, 1)

@@ -21,9 +21,10 @@ vendor, same architecture where known, most name words shared, nearest in memory
 are left out, so no prefill speed is given for it; the Machine lists every assumption.
 
 Several cards: identical ones (the same KB entry, or the same name and memory) form an N-GPU set.
-Cards of different kinds are a mixed set, which advisor does not size as one: the answer is for
-the largest identical group (the most memory in all, then the most cards, then a card the KB
-holds), and a note says so.
+Cards of different kinds are a mixed set, which a question without a GPU does not size as one:
+the answer is for the largest identical group (the most memory in all, then the most cards, then
+a card the KB holds), and a note says so and, when every card is a KB card of one vendor, how to
+name the whole set (advisor.hardware.gpuset: rtx-3090,2x rtx-3060-12gb).
 """
 from __future__ import annotations
 
@@ -229,9 +230,16 @@ def resolve(detection: Detection, kb: KnowledgeBase) -> Machine:
     notes = []
     if len(ordered) > 1:
         others = ", ".join(f"{len(m)} × {m[0][1].name if m[0][1] else m[0][0].name}" for _, m in ordered[1:])
+        known = [h for _, h in matched]
+        whole = ""
+        if all(h is not None for h in known) and len({h.vendor for h in known}) == 1:
+            from advisor.sizing.mixed import GpuSet
+
+            whole = (f"; to size the whole set (llama.cpp splits the layers over unequal cards), "
+                     f"name it: advisor explain MODEL {GpuSet(tuple(known)).spec()}")
         notes.append(f"mixed GPUs detected ({len(members)} × {gpu.name}; {others}); advisor sizes "
                      f"one kind of card at a time: answering for {len(members)} × {gpu.name}, "
-                     f"the largest identical group; to ask about another, {NAME_A_GPU}")
+                     f"the largest identical group; to ask about another, {NAME_A_GPU}{whole}")
     ram_assumed = (f"system RAM bandwidth {DEFAULT_RAM_BANDWIDTH_GB_S:g} GB/s (dual-channel "
                    "DDR5-4800; not readable here; --ram-bandwidth sets it)")
     if not gpu.unified_memory:

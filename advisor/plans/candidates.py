@@ -10,11 +10,11 @@ context is not enumerated: advisor.plans.evaluate runs the asked one or the long
 """
 from __future__ import annotations
 
-from advisor.sizing.constants import GGML_RUNTIMES
+from dataclasses import replace
 from typing import Iterator
 
 from advisor.plans.commands import ollama_library_tag
-
+from advisor.sizing.constants import GGML_RUNTIMES
 from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.evaluate import Ask, loaded_architecture
@@ -205,7 +205,8 @@ def as_asked(ask: Ask) -> Candidate:
     where = "offload" if n is not None and n <= ask.model.architecture.layers else "gpu"
     return Candidate("as-asked", ask.model, p, ask.runtime, ask.work.kv_cache_dtype, ask.gpu,
                      ask.gpu_count, where, True, repo, None, per_head,
-                     own and ask.own_file == p.name)
+                     own and ask.own_file == p.name,
+                     ask.gpu_set if ask.runtime == "llama.cpp" else None)
 
 
 def _own(ask: Ask) -> Precision | None:
@@ -217,11 +218,26 @@ def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:
     """Everything on the GPUs given, the whole GGUF ladder down to 1 bit (and, where the file
     the question names caches per head (Ask.own_file), that file and one of its precision made
     with current llama.cpp)."""
+    if ask.gpu_set is not None:  # unequal cards: llama.cpp's layer split over them
+        yield from _on_set(ask)
+        return
     yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, raise_share=not ask.utilization_asked)
     for remake in (False, True) if ask.own_file else ():
         yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                        ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake)
+
+
+def _on_set(ask: Ask) -> Iterator[list[Candidate]]:
+    """Your GPUs when they are a set of unequal cards: llama.cpp's candidates (the formats and
+    KV ladder of one kind), each split over the set (Candidate.gpu_set)."""
+    groups = list(_on("your-gpus", ask.model, ask.gpu, ask.gpu_count, ("llama.cpp",), True,
+                      ask.work.kv_cache_dtype, raise_share=False))
+    for remake in (False, True) if ask.own_file else ():
+        groups += _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, ("llama.cpp",), True,
+                      ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake)
+    for group in groups:
+        yield [replace(cand, gpu_set=ask.gpu_set) for cand in group]
 
 
 def offloaded(ask: Ask) -> Iterator[list[Candidate]]:

@@ -50,7 +50,7 @@ def gguf_file(model: Model, p: Precision, latent: bool = False) -> str:
 def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, *,
                  gpu_layers: int | None = None, moe_cpu_layers: int = 0, gpus: int = 1,
                  gguf_repo: str | None = None, flash_attn: bool = True,
-                 path: str | None = None) -> str:
+                 path: str | None = None, tensor_split: str | None = None) -> str:
     """gpu_layers: repeating layers on the GPU (None, or above layers: all, and the output
     layer: -ngl layers + 1). Up to all of them: -ngl gpu_layers, the output layer staying in
     RAM (src/llama-model.cpp:
@@ -59,7 +59,8 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
     llama-server divides among -np parallel sequences; over several GPUs, -sm layer -ts 1,1,...
     splits whole layers evenly. path: the GGUF to load with -m (else -hf gguf_repo, else
     gguf_file's name). flash_attn False: `-fa off` (llama.cpp's default is auto, on
-    where the backend has the kernels; a quantized V cache needs it on)."""
+    where the backend has the kernels; a quantized V cache needs it on). tensor_split: the
+    -ts of unequal cards ("23.6,11.6,11.6": advisor.sizing.mixed), in device order."""
     layers = model.architecture.layers
     ngl = layers + 1 if gpu_layers is None or gpu_layers > layers else gpu_layers
     if path is not None:   # a file named by the caller (the question's own, or one to make)
@@ -74,12 +75,21 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
     if batch > 1:
         cmd += f" -np {batch}"
     if gpus > 1:
-        cmd += " -sm layer -ts " + ",".join(["1"] * gpus)
+        cmd += " -sm layer -ts " + (tensor_split or ",".join(["1"] * gpus))
     if not flash_attn:
         if kv in c.LLAMACPP_QUANT_KV:
             raise ValueError(f"llama.cpp quantizes the V cache only with flash attention, not {kv}")
         return cmd + _LLAMACPP_KV[kv] + " -fa off"
     return cmd + _LLAMACPP_KV[kv]
+
+
+def device_order_note(gset) -> str:
+    """The device order a -ts over unequal cards assumes (CUDA numbers the fastest card first
+    unless CUDA_DEVICE_ORDER=PCI_BUS_ID; -ts follows CUDA's numbering)."""
+    order = ", ".join(g.name for g in gset.devices)
+    return (f"-ts lists the cards in device order: {order}; CUDA numbers the fastest card first "
+            f"by default, and `llama-server --list-devices` shows its order: where it differs, set "
+            f"CUDA_VISIBLE_DEVICES to list the cards in this order")
 
 
 def memory_share(gpu_memory_utilization: float) -> float | None:

@@ -53,6 +53,9 @@ class Ask:
     # plans at that precision run it (the precision above may be a baseline's, not the tag's)
     ollama_name: str | None = None
     ollama_precision: str | None = None
+    # a set of unequal cards under llama.cpp (advisor.sizing.mixed.GpuSet; `gpu` its first
+    # device, `gpu_count` its count): plans on your cards split layers over it. None otherwise.
+    gpu_set: object | None = None
 
     @staticmethod
     def of(model: Model, gpu: GPU, gpus: int, work: Workload, precision: Precision | None = None,
@@ -140,9 +143,11 @@ def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixe
     """The context the plan runs: as asked if it fits; else (unless fixed) the longest that fits,
     a multiple of 256, at least the objective's floor (or the context asked, if shorter)."""
     m, g, n = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count
+    asked = min(work.context_tokens, m.context_limit)
+    if cand.gpu_set is not None:
+        return _mixed_context_for(cand, m, obj, work, asked, fixed)
     available = g.usable_memory_bytes * n
     margin = fit_margin_bytes(n)
-    asked = min(work.context_tokens, m.context_limit)
     if work.gpu_layers is None and available - margin < model_weights_bytes(m, cand.precision, work.runtime):
         # every weight on the GPUs (no -ngl) and they alone do not fit: no context does (KV and
         # overhead add to them; data-parallel replicas only add more)
@@ -159,6 +164,30 @@ def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixe
     return most if most >= floor else None
 
 
+def _mixed_context_for(cand: Candidate, m: Model, obj: Objective, work: Workload, asked: int,
+                       fixed: bool) -> int | None:
+    """_context_for over a set of unequal cards: every card keeps its margin
+    (advisor.sizing.mixed)."""
+    from advisor.sizing.mixed import mixed_max_context, mixed_split
+
+    if mixed_split(m, cand.precision, work, cand.gpu_set, asked).fits:
+        return asked
+    if fixed:
+        return None
+    floor = min(obj.context_floor_tokens, asked)
+    most = mixed_max_context(m, cand.precision, work, cand.gpu_set)
+    most = most // c.LLAMACPP_KV_PAD_TOKENS * c.LLAMACPP_KV_PAD_TOKENS
+    return most if most >= floor else None
+
+
+def _mixed_decode(cand: Candidate, m: Model, work: Workload, ctx: int) -> float:
+    """Decode tokens/s at an empty cache over a mixed set (advisor.sizing.mixed)."""
+    from advisor.sizing.mixed import mixed_decode_seconds, mixed_split
+
+    split = mixed_split(m, cand.precision, work, cand.gpu_set, ctx)
+    return 1.0 / mixed_decode_seconds(split, m, cand.precision, 0, work.kv_cache_dtype)
+
+
 class Sized:
     """A candidate's numbers for ranking, without building its plan (command, notes, full-context
     speed, prefill): the planner ranks a few hundred of these a question and builds a Plan only
@@ -166,7 +195,7 @@ class Sized:
     either."""
     __slots__ = ("cand", "path", "model", "precision", "runtime", "kv_cache_dtype", "gpu",
                  "gpu_count", "owned", "offload", "context_tokens", "decode_tokens_per_s",
-                 "quality", "quality_class", "usable", "speed_band", "good_quality", "nodes",
+                 "quality", "quality_class", "usable", "speed_band", "fast_band", "good_quality", "nodes",
                  "parameters", "usd_per_hour", "usd_per_million_tokens", "levers", "changes",
                  "checkpoint", "cpu_offload_layers", "moe_cpu_layers", "flash_attn",
                  "gpu_memory_utilization", "mla_per_head_cache", "own_file", "model_score",
@@ -233,8 +262,11 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
         ctx = _context_for(cand, ask, obj, work, fixed_context)
         if ctx is None:
             return None
-        decode = 1.0 / empty_decode_seconds(m, g, p, cand.runtime, n,
-                                            work.data_parallel if _layout(work) else 1)
+        if cand.gpu_set is not None:
+            decode = _mixed_decode(cand, m, work, ctx)
+        else:
+            decode = 1.0 / empty_decode_seconds(m, g, p, cand.runtime, n,
+                                                work.data_parallel if _layout(work) else 1)
         if work.batch > 1 and cand.path == "rent":
             tokens_s = _batch_tokens_per_s(place(m, g, p, replace(work, context_tokens=ctx), n,
                                                  detail=False), decode)
@@ -261,6 +293,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.context_tokens, s.decode_tokens_per_s, s.quality, s.quality_class = ctx, decode, q, qclass
     s.usable = obj.is_usable(ask.prefer, qclass, decode)
     s.speed_band, s.good_quality = obj.speed_band(decode), qclass <= obj.good_class
+    s.fast_band = obj.fast_band(decode)
     s.nodes, s.parameters = -(-n // c.GPUS_PER_NODE), params
     s.usd_per_hour, s.usd_per_million_tokens = usd_h, usd_mtok
     s.levers, s.changes, s.checkpoint = 0, (), cand.checkpoint
@@ -320,7 +353,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         if ctx is None:
             return None
         work = replace(work, context_tokens=ctx)
-        pl = place(m, g, p, work, n, detail=False)
+        pl = place(m, g, p, work, n, detail=False, gpu_set=cand.gpu_set)
         if not pl.fits:
             return None
         decode, decode_full = pl.decode_tokens_per_s(), pl.decode_tokens_per_s(full_context=True)
@@ -364,7 +397,8 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         pipeline_parallel=split.pipeline_stages, cpu_offload_layers=cpu_layers,
         moe_cpu_layers=moe_layers, owned=cand.owned, weights_bytes=pl.weights_bytes,
         kv_cache_bytes=pl.kv_cache_bytes, total_bytes=total,
-        available_bytes=g.usable_memory_bytes * n, ram_bytes=ram, per_gpu_bytes=per_gpu,
+        available_bytes=pl.available_bytes if cand.gpu_set is not None else g.usable_memory_bytes * n,
+        ram_bytes=ram, per_gpu_bytes=per_gpu,
         decode_tokens_per_s=decode, decode_tokens_per_s_full_context=decode_full,
         prefill_tokens_per_s=prefill, usd_per_hour=usd_h, usd_per_million_tokens=usd_mtok,
         price_note=price_note, quality=q, quality_class=qclass, flash_attn=work.flash_attn,
@@ -373,8 +407,9 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         quality_class_name=obj.class_names[qclass],
         mla_per_head_cache=cand.mla_per_head_cache, own_file=cand.own_file,
         usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
+        fast_band=obj.fast_band(decode),
         good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes),
-        model_score=own_score(m))
+        model_score=own_score(m), gpu_set=cand.gpu_set)
 
 
 def _offload_fits(off, g: GPU) -> bool:
@@ -552,9 +587,13 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
                 notes.append(f"a GGUF file at {p.name}: convert the checkpoint with llama.cpp's "
                              "convert_hf_to_gguf.py" + ("" if p.family == "float" else " and llama-quantize"))
         if off is None:
+            ts = None
+            if pl.mixed is not None:
+                ts = pl.mixed.ts_arg()
+                notes.append(cmd.device_order_note(cand.gpu_set))
             return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
                                     gpus=cand.gpu_count, gguf_repo=gguf, path=path,
-                                    flash_attn=work.flash_attn), notes
+                                    flash_attn=work.flash_attn, tensor_split=ts), notes
         if cand.placement == "offload":
             return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
                                     gpu_layers=off.gpu_layers, gguf_repo=gguf, path=path,

@@ -27,6 +27,7 @@ from advisor.sizing import constants as c
 from advisor.sizing.finetune import FinetuneSpec, finetune_memory
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.tensors import parameter_count
+from advisor.sizing.train_time import TrainingTime, training_time
 
 METHOD_RANK = {"full": 0, "lora": 1, "qlora": 2}
 # The stack sized (PyTorch with DeepSpeed or FSDP, PEFT, bitsandbytes) runs on CUDA and ROCm;
@@ -52,6 +53,8 @@ class FinetunePlan:
     levers: int
     command: str | None
     notes: tuple[str, ...] = ()
+    # tokens/s and hours for spec.train_tokens (advisor.sizing.train_time); None when not asked
+    training: TrainingTime | None = None
     # what the plan rules read, with inference's meanings where they have one; usable: the
     # method asked is kept (another method is the last lever: LoRA for full, QLoRA for LoRA)
     usable: bool = True
@@ -115,7 +118,9 @@ class FinetunePlan:
                 "method": s.method, "sharding": s.sharding, "optimizer": s.optimizer,
                 "pure_bf16": s.pure_bf16, "gradient_checkpointing": s.gradient_checkpointing,
                 "seq_len": s.seq_len, "micro_batch": s.micro_batch, "changes": list(self.changes),
-                "command": self.command, "notes": list(self.notes)}
+                "command": self.command, "notes": list(self.notes),
+                **({"training": self.training.to_json(self.usd_per_hour)}
+                   if self.training is not None else {})}
 
 
 def _fits(per_gpu: int, g: GPU) -> bool:
@@ -226,7 +231,10 @@ def _plan(path: str, model: Model, spec: FinetuneSpec, g: GPU, n: int, owned: bo
     return FinetunePlan(path, model, parameter_count(model.architecture), spec, g, n, owned,
                         m.per_gpu_bytes, m.parts["weights"], usd, note,
                         changes_of(spec, asked, g, n, ask_gpu, ask_n, rented), levers,
-                        command(model, spec, n), tuple(notes), usable=spec.method == asked.method)
+                        command(model, spec, n), tuple(notes),
+                        training=None if spec.train_tokens is None else training_time(
+                            model.architecture, spec, g, n, spec.train_tokens),
+                        usable=spec.method == asked.method)
 
 
 def _first(path: str, model: Model, asked: FinetuneSpec, g: GPU, counts, owned: bool,

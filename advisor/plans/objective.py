@@ -29,13 +29,14 @@ PREFERENCES = ("quality", "speed", "cost")
 SEVERE = "severe"
 # Plan attributes a sort term may name (all numbers or booleans on advisor.plans.plan.Plan).
 SORTABLE = ("usable", "context_tokens", "model_score", "parameters", "good_quality", "speed_band",
+            "fast_band",
             "quality_class", "quality_loss_pct",
             "decode_tokens_per_s", "prefill_tokens_per_s", "usd_per_million_tokens",
             "usd_per_hour", "gpu_count", "nodes", "levers")
 _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
 # Optional keys (an objective file written before them still loads: its defaults below)
-_OPTIONAL = {"model_score"}
+_OPTIONAL = {"model_score", "fast_bands"}
 _SCORE_KEYS = {"tie_points", "quality_class", "decode_tokens_per_s"}
 
 
@@ -80,6 +81,7 @@ class Objective:
     context_floor_tokens: int
     order: dict                           # preference -> tuple of (attribute, descending)
     score: ScoreTerm                      # how model_score counts another model's published score
+    fast_bounds: tuple[float, ...] = ()   # tokens/s lower bound of each band above speed_bounds
 
     def quality_class(self, loss_pct: float) -> int:
         for i, bound in enumerate(self.class_bounds):
@@ -90,6 +92,11 @@ class Objective:
     def speed_band(self, decode_tokens_per_s: float) -> int:
         """How many speed-band bounds the speed reaches (0: below the first)."""
         return sum(1 for b in self.speed_bounds if decode_tokens_per_s >= b)
+
+    def fast_band(self, decode_tokens_per_s: float) -> int:
+        """How many of the bounds above reading speed (objective.yaml `fast_bands`) the speed
+        reaches (0: below the first, or none given)."""
+        return sum(1 for b in self.fast_bounds if decode_tokens_per_s >= b)
 
     def is_usable(self, prefer: str, quality_class: int, decode_tokens_per_s: float | None) -> bool:
         u = self.usable[prefer]
@@ -229,6 +236,13 @@ def load_objective(path: Path) -> Objective:
             or any(b2 <= b1 for b1, b2 in zip(bands, bands[1:]))):
         err("speed_bands", "speed_bands is a growing list of tokens/s bounds")
         bands = [1.0]
+    fast = data.get("fast_bands", [])
+    if (not isinstance(fast, list)
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 < b < 1e6 for b in fast)
+            or any(b2 <= b1 for b1, b2 in zip(fast, fast[1:]))
+            or (fast and isinstance(bands, list) and bands and fast[0] <= bands[-1])):
+        err("fast_bands", "fast_bands is a growing list of tokens/s bounds above the last of speed_bands")
+        fast = []
     floor = data["context_floor_tokens"]
     if not isinstance(floor, int) or isinstance(floor, bool) or not 1 <= floor <= 10_000_000:
         err("context_floor_tokens", "context_floor_tokens must be a whole number of tokens")
@@ -273,4 +287,5 @@ def load_objective(path: Path) -> Objective:
     if errors:
         raise AdvisorErrors(errors)
     return Objective(path, prefer, tuple(names), tuple(bounds), tuple(float(b) for b in bands),
-                     names.index(good), usable, floor, order, score)
+                     names.index(good), usable, floor, order, score,
+                     tuple(float(b) for b in fast))

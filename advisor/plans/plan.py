@@ -63,6 +63,9 @@ class Candidate:
     # The plan loads the file the question names (a GGUF path, or Ollama's file of the tag
     # asked), not a file it downloads or makes.
     own_file: bool = False
+    # A set of unequal cards (advisor.sizing.mixed.GpuSet, `gpu` its first device and
+    # `gpu_count` its count) that llama.cpp splits by memory; None: gpu_count x gpu.
+    gpu_set: object | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,8 @@ class Plan:
     # llama.cpp -ngl of a whole-layer offload (advisor.sizing.offload: repeating layers on the
     # GPU, 0..layers; layers keeps only the output layer in RAM); None: not a layer offload
     n_gpu_layers: int | None = None
+    fast_band: int = 0           # the objective's band above reading speed (fast_bands)
+    gpu_set: object | None = None  # the mixed set the plan runs on (Candidate's), else None
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 
     def with_(self, **fields) -> "Plan":
@@ -198,4 +203,5 @@ class Plan:
                 "gpu_memory_utilization": self.gpu_memory_utilization,
                 "kv_cache_layout": self.kv_cache_layout, "own_file": self.own_file,
                 **({"n_gpu_layers": self.n_gpu_layers} if self.n_gpu_layers is not None else {}),
+                **({"gpu_set": self.gpu_set.to_json()} if self.gpu_set is not None else {}),
                 "notes": list(self.notes)}

@@ -33,6 +33,8 @@ from advisor.sizing.tensors import parameter_count
 from advisor.sizing.weights import weights_bytes
 
 _MEMO_MAX = 1 << 17
+# The paths a question on a set of unequal cards gets (Ask.gpu_set)
+MIXED_SET_PATHS = ("as-asked", "your-gpus", "rent")
 # GGUF types below the usable floor: another model is never offered at them
 _BELOW_FLOOR = cands.GGUF_LADDER[cands.GGUF_LADDER.index(cands.USABLE_FLOOR) + 1:]
 
@@ -66,7 +68,8 @@ class Planner:
     def _memoised(self, memo: dict, c: Candidate, ask: Ask, fixed: bool, compute):
         key = (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
                c.placement, c.owned, c.path == "rent", c.checkpoint, c.gpu_memory_utilization,
-               c.mla_per_head_cache, c.own_file, fixed, ask.work, ask.prefer, ask.repo)
+               c.mla_per_head_cache, c.own_file, fixed, ask.work, ask.prefer, ask.repo,
+               c.gpu_set.spec() if c.gpu_set is not None else None)
         hit = memo.get(key)
         if hit is not None and hit[0] is c.model and hit[1] is c.gpu:
             return hit[2]
@@ -116,6 +119,10 @@ class Planner:
         workload (bulk generation asks a dozen); what a plan changes from the question as asked
         (`changes`, shown to the user) is recomputed for the winners."""
         self._considered = 0
+        if ask.gpu_set is not None:
+            # unequal cards: the question as asked and llama.cpp's formats split over them, and
+            # rented cards; no offload, more-card or other-model plans (docs/hardware.md)
+            paths = tuple(p for p in paths if p in MIXED_SET_PATHS)
         best: dict[str, Plan] = {}
         why_not = cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model)
         if why_not is None and "as-asked" in paths:
@@ -206,7 +213,8 @@ class Planner:
         shares the model, cards and workload (whatever format it asked)."""
         key = (name, id(base.model), id(base.gpu), base.gpu_count, base.precision.name,
                base.runtime if base.runtime_asked else None, base.runtime_asked, base.work,
-               base.prefer, base.repo, base.utilization_asked, base.own_file)
+               base.prefer, base.repo, base.utilization_asked, base.own_file,
+               base.gpu_set.spec() if base.gpu_set is not None else None)
         hit = self._path_memo.get(key)
         if hit is not None and hit[0] is base.model and hit[1] is base.gpu:
             return hit[2]
@@ -399,6 +407,7 @@ class Planner:
             "good_quality": (min(classes) <= obj.good_class and max(classes) <= obj.good_class,
                              min(classes) <= obj.good_class),
             "speed_band": (obj.speed_band(slow), obj.speed_band(fast)),
+            "fast_band": (obj.fast_band(slow), obj.fast_band(fast)),
             "quality_class": (min(classes), max(classes)),
             "quality_loss_pct": (min(losses), max(losses)),
             "decode_tokens_per_s": (slow, fast),

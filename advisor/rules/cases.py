@@ -225,7 +225,7 @@ def run_case(case: Case, rules: dict, advisor) -> Outcome:
             if s.get("task") == "finetune":
                 from advisor.sizing.finetune import spec_from_mapping
 
-                adv = advisor.explain(s["model"], s["gpu"], gpus=s.get("gpus", 1),
+                adv = advisor.explain(s["model"], s["gpu"], gpus=s.get("gpus"),
                                       finetune=spec_from_mapping(s))
             else:
                 from dataclasses import replace
@@ -236,7 +236,7 @@ def run_case(case: Case, rules: dict, advisor) -> Outcome:
                 if s.get("ram_gb") is not None:
                     work = replace(work, ram_bytes=int(float(s["ram_gb"]) * 2**30))
                 adv = advisor.explain(s["model"], s["gpu"], s.get("precision"), s.get("context"),
-                                      s.get("batch", 1), s.get("gpus", 1), work,
+                                      s.get("batch", 1), s.get("gpus"), work,
                                       kv_cache=s.get("kv_cache"), runtime=s.get("runtime"),
                                       prefer=s.get("prefer"), gpu_layers=s.get("n_gpu_layers"))
             fired = case.rule_id in adv.fired or any(r == case.rule_id for _, r in adv.offered)

@@ -173,6 +173,32 @@ FT_DEFAULT_MICRO_BATCH = 1
 FT_DEFAULT_GRADIENT_CHECKPOINTING = True
 FT_DEFAULT_OPTIMIZER = "adamw"
 
+# Training time (advisor/sizing/train_time.py, docs/finetune.md "Training time"). Fitted by
+# benchmarks/train_speed.py on the published runs in benchmarks/data/finetune_speed.csv: XTuner
+# (Llama 3 8B full, 2-8 x A100), torchtune (Llama 3.1 8B-405B, RTX 4090 and 8 x A100) and Qwen's
+# README (Qwen 1.8B-72B full, LoRA and Q-LoRA, 1-4 x A100), 68 rows used, all on A100 80GB and
+# RTX 4090; run it for the fit, each row's error and the leave-one-out figures. A utilization is
+# of the FLOPs a step executes (the recomputed forward included) at the card's dense BF16 rate.
+FT_TRAIN_UTILIZATION = {"full": 0.50, "lora": 0.57}   # lora: also QLoRA's matrix products
+# QLoRA dequantizes every NF4 weight in each pass; its cost, in bytes a weight at the card's
+# memory bandwidth (far above the 2.5 bytes a weight read and written: per-layer kernels).
+FT_QLORA_DEQUANT_BYTES_PER_WEIGHT = 19.4
+# A fixed cost a micro-step (kernel launches, the Python loop, hooks, the optimizer step spread
+# over the accumulated micro-steps): what keeps short sequences far from the utilization above.
+FT_MICRO_STEP_OVERHEAD_S = 0.134
+# Share of the QK^T and AV products a causal flash-attention kernel computes (it skips the masked
+# upper triangle): 0.5. PaLM's 12 x L x H x Q x T counts the whole square (1.0); fitted with 1.0
+# the published rows are predicted worse (leave-one-source-out median 67% against 26%).
+FT_ATTENTION_CAUSAL_SHARE = 0.5
+# The error of the fit (benchmarks/train_speed.py), quoted by every advisory that gives a time:
+# in-sample median and p90 of |predicted / measured - 1|, and the median when each source is
+# predicted by a fit that never saw it. Sharded runs (ZeRO-3) at short sequences are the worst
+# (2-3x too fast): per-step communication and hooks are not modelled.
+FT_TRAIN_FIT = {"rows": 68, "sources": 3, "median": 0.11, "p90": 0.55, "loso_median": 0.26,
+                "gpus": "A100 80GB and RTX 4090"}
+# The vendors whose cards the published runs cover: elsewhere the advisory says "uncalibrated".
+FT_TRAIN_CALIBRATED_VENDORS = ("nvidia",)
+
 # --- speed and placement
 # Fitted by least squares on log(predicted/measured) over the llama.cpp rows of
 # ../shared/reference/speed_benchmarks.csv (XiongjieDai, May 2024, no flash attention):
@@ -233,9 +259,42 @@ DECODE_PROFILES_CURRENT = {
                "weights_per_s_unit": 22.84e9, "kv_elements_per_s_unit": 9.58e9,
                "hop_seconds": 72e-6},
 }
+# Mixture-of-experts decode in llama.cpp (benchmarks/fit_moe_speed.py, fitted on
+# benchmarks/data/llamacpp_moe_decode.csv). A MoE layer does more than a dense one: the router's
+# matrix-vector product, softmax and top-k, then MUL_MAT_ID, one matrix-vector product over the
+# k routed experts' rows for gate, up and down (each expert's rows a block set of its own, with
+# its own tail), the weighting and the sum of the k expert outputs. The bytes are counted
+# already (active_weight_bytes reads k of the experts); this is the time on top of them:
+#   MoE layers x (MOE_LAYER_SECONDS + experts_active x ROUTED_EXPERT_SECONDS),
+# on GPUs only (a CPU-held expert is read at RAM bandwidth: cpu_decode_seconds). Never below the
+# roofline: both terms only add time.
+MOE_DECODE_PROFILES = {
+    # current builds (since llama.cpp PR 13014, April 2025: MUL_MAT_ID at batch size 1 runs all
+    # k experts in one MMVQ launch, with no host synchronisation, inside the CUDA graph).
+    # Fitted on the "fit" rows of the CSV (DGX Spark, RTX 4090, RTX PRO 6000, RTX 3090; 2025-08
+    # to 2026-01 builds), 15 rows, 4 GPUs: 5.61 us a MoE layer and 4.80 us a routed expert (an
+    # expert's gate, up and down rows and its share of the weighting and sum: about 2 kernel
+    # tails). Row errors -20.5% to +19.6% but for DeepSeek-V2-Lite on the RTX 3090 (+47.3% and
+    # +42.7%, at 0 and 32K cached: llama.cpp's MLA decode runs more kernels a layer than the
+    # attention the dense profile was fitted on; not modelled); median 6.8%, leave-one-GPU-out
+    # median 6.6% (worst 61.5%, a V2-Lite row).
+    "current": {"moe_layer_seconds": 5.61e-6, "routed_expert_seconds": 4.80e-6},
+    # early-2025 builds (before PR 13014): MUL_MAT_ID copied the expert ids to the host,
+    # synchronised, and ran each used expert as separate kernels (gather the input rows, quantize,
+    # matrix-vector product, scatter back) for gate, up and down, with CUDA graphs off for the
+    # graph. PR 13014's own table: deepseek2 16B Q4_0 tg128 27.3 -> 72.0 t/s on an RX 6800, 47.8
+    # -> 71.1 on a P40. Host-bound, so one time a routed expert whatever the card. Fitted on the
+    # "era" rows (DeepSeek R1 UD-IQ1_S on 2 x H100 and 2 x A100, January 2025); the rest of the
+    # decode in that era is timed with the 2024-05 profile. 3 rows: 159.5 us a routed expert
+    # (about 12 kernels and a host round trip each); errors -16.2% (the blog's "around 14"),
+    # -1.3% (11.89 measured, unsloth issue 1591), +21.7% (2 x A100, 9.41 over 1316 tokens).
+    "2025-01": {"moe_layer_seconds": 0.0, "routed_expert_seconds": 159.5e-6},
+}
 # Which decode profile the advisories use: the llama.cpp build people download now.
-# "2024-05" is the XiongjieDai-era profile (DECODE_PROFILES), kept to score old measurements.
-LLAMACPP_ERAS = ("2024-05", "current")
+# "2024-05" is the XiongjieDai-era profile (DECODE_PROFILES), kept to score old measurements;
+# "2025-01" is that profile with early-2025 MoE decode (MOE_DECODE_PROFILES["2025-01"]): what
+# the January 2025 DeepSeek R1 runs were measured with.
+LLAMACPP_ERAS = ("2024-05", "2025-01", "current")
 DEFAULT_LLAMACPP_ERA = "current"
 # The profile other runtimes' decode is timed with (vLLM, transformers): the May-2024 fit they
 # were given before the current-build profile existed. The current profile was fitted on

@@ -57,6 +57,9 @@ class FinetuneSpec:
     lora_targets: tuple = c.FT_LORA_TARGETS
     sharding: str = "none"
     pure_bf16: bool = False          # full only: bf16 optimizer states, no fp32 master weights
+    # tokens to train on (--train-tokens): the advisory gives tokens/s and hours
+    # (advisor.sizing.train_time); no part of the memory depends on it
+    train_tokens: int | None = None
 
     @property
     def uses_lora(self) -> bool:
@@ -92,7 +95,8 @@ def validate_spec(spec: FinetuneSpec, gpus: int) -> None:
     _choice("--sharding", spec.sharding, SHARDINGS)
     # the bounds every question shares (advisor.limits): a micro-batch has one too, since it is
     # what one GPU holds a step, and a number beyond it is a typo, not a training run to size
-    check_question(seq_len=spec.seq_len, micro_batch=spec.micro_batch, lora_rank=spec.lora_rank)
+    check_question(seq_len=spec.seq_len, micro_batch=spec.micro_batch, lora_rank=spec.lora_rank,
+                   train_tokens=spec.train_tokens)
     if not spec.lora_targets:
         raise AdvisorError("--lora-targets names no layer (known: "
                            f"{', '.join(c.FT_LORA_TARGETS)}, or all)")

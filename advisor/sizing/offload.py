@@ -17,7 +17,13 @@ from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.memory import memory_total_bytes, model_weights
 from advisor.sizing.overhead import fit_margin_bytes, overhead_bytes
 from advisor.sizing.precision import Precision
-from advisor.sizing.speed import active_weight_bytes, cpu_decode_seconds, gpu_decode_seconds
+from advisor.sizing.speed import (
+    active_weight_bytes,
+    cpu_decode_seconds,
+    gpu_decode_seconds,
+    moe_decode_seconds,
+    moe_layers,
+)
 from advisor.sizing.weights import weight_summary
 from advisor.sizing.workload import Workload
 
@@ -111,8 +117,10 @@ def offload_decode_seconds(model: Model, gpu: GPU, precision: Precision, kv_cach
     act_layers, act_out = active_weight_bytes(a, precision)
     act_layer = act_layers // a.layers
     kv_l = kv_cache_bytes(a, context_tokens, 1, kv_cache_dtype) // a.layers
+    gpu_moe = min(gpu_layers, moe_layers(a))
     return (gpu_decode_seconds(gpu, gpu_layers * act_layer, gpu_layers * kv_l, gpu_layers,
                                precision.family != "float")
+            + moe_decode_seconds(a, None, gpu_moe)
             + cpu_decode_seconds(cpu_layers * act_layer + act_out, cpu_layers * kv_l,
                                  ram_bandwidth_gb_s))
 
@@ -156,7 +164,9 @@ def plan_expert_offload(model: Model, gpu: GPU, precision: Precision,
     share = a.experts_active / a.experts_total
     gpu_read = sum(dense) + out + int(share * (sum(experts) - cpu_experts))
     quantized = precision.family != "float"
+    # every MoE layer's router and sum run on the GPU; MUL_MAT_ID there only where the experts are
     seconds = (gpu_decode_seconds(gpu, gpu_read, 0, a.layers, quantized)
+               + moe_decode_seconds(a, None, len(moe_layers), len(moe_layers) - n)
                + cpu_decode_seconds(int(share * cpu_experts), 0, work.ram_bandwidth_gb_s))
     ram = cpu_experts + w.embedding
     gpu_bytes = overhead_bytes(a) + out + sum(dense) + kv + sum(experts) - cpu_experts

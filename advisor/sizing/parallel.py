@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from advisor.kb.schema import GPU, Architecture, Model
 from advisor.sizing import constants as c
 from advisor.sizing.memory import MemoryParts
-from advisor.sizing.speed import (active_compute_parameters, allreduce_seconds, gpu_decode_seconds,
-                                  pipeline_speedup)
+from advisor.sizing.speed import (
+    active_compute_parameters,
+    allreduce_seconds,
+    gpu_decode_seconds,
+    moe_decode_seconds,
+    pipeline_speedup,
+)
 from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
 
 
@@ -76,8 +81,9 @@ def split_decode_seconds(split: Split, gpu: GPU, a: Architecture, layer_bytes: i
     elements = active_compute_parameters(a) if gguf and quantized else 0
     if split is None or split.kind in ("single", "layer"):
         hops = 0 if split is None else split.gpus - 1
-        return gpu_decode_seconds(gpu, layer_bytes + output_bytes, kv_bytes, a.layers,
-                                  quantized, hops, elements, era)
+        return (gpu_decode_seconds(gpu, layer_bytes + output_bytes, kv_bytes, a.layers,
+                                   quantized, hops, elements, era)
+                + moe_decode_seconds(a, era))
     tp, pp = split.tensor_parallel, split.pipeline_stages
     kv_gpu = kv_bytes * max(1, a.kv_heads // tp) // a.kv_heads
     per_stage = gpu_decode_seconds(gpu, (layer_bytes + output_bytes) // tp // pp, kv_gpu // pp,

@@ -54,6 +54,10 @@ class Placement:
     # llama.cpp -ngl N <= layers (work.gpu_layers): the layer split, its RAM and speed
     # (advisor.sizing.offload.Offload); None when every layer is on the GPUs
     offload: object | None = None
+    # a set of cards of more than one kind under llama.cpp: the per-card layer split
+    # (advisor.sizing.mixed.MixedSplit); headroom is then the tightest card's and margin_bytes
+    # one card's, so every verdict reads "every card fits"
+    mixed: object | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -61,6 +65,8 @@ class Placement:
 
     @property
     def headroom_bytes(self) -> int:
+        if self.mixed is not None:
+            return self.mixed.headroom_bytes
         return self.available_bytes - self.total_bytes
 
     @property
@@ -81,13 +87,18 @@ class Placement:
     def decode_seconds_per_token(self, context_tokens: int, era: str | None = None) -> float:
         """era: the llama.cpp build profile (constants.LLAMACPP_ERAS; the current one by default)."""
         a = self.model.architecture
+        if era is None:
+            era = decode_era(self.work.runtime)
+        if self.mixed is not None:
+            from advisor.sizing.mixed import mixed_decode_seconds
+
+            return mixed_decode_seconds(self.mixed, self.model, self.precision, context_tokens,
+                                        self.work.kv_cache_dtype, era)
         if self.offload is not None:
             return offload_decode_seconds(self.model, self.gpu, self.precision,
                                           self.work.kv_cache_dtype, self.offload.gpu_layers,
                                           context_tokens, self.work.ram_bandwidth_gb_s)
         layers_b, out_b = active_weight_bytes(a, self.precision)
-        if era is None:
-            era = decode_era(self.work.runtime)
         return split_decode_seconds(self.split, self.gpu, a, layers_b, out_b,
                                     self._kv_bytes_at(context_tokens),
                                     self.precision.family != "float", era,
@@ -105,6 +116,11 @@ class Placement:
             return None  # partial offload: not modelled (the plans give none either)
         a = self.model.architecture
         q = None if self.precision.family == "float" else self.weights_bytes
+        if self.mixed is not None:
+            from advisor.sizing.mixed import mixed_prefill_tokens_per_s
+
+            return mixed_prefill_tokens_per_s(self.mixed, self.model, self.precision,
+                                              self.work.prompt_tokens, q, self.work.runtime)
         s = prefill_seconds_per_token(self.gpu, a, self.precision, self.work.prompt_tokens, q,
                                       self.work.runtime)
         if s is None:
@@ -120,9 +136,15 @@ class Placement:
 
 
 def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: int = 1,
-          detail: bool = True) -> Placement:
+          detail: bool = True, gpu_set=None) -> Placement:
     """All layers on `gpus` GPUs of one kind: llama.cpp's layer split (one card's bandwidth a
-    token), or tensor parallel under vLLM. detail=False: no memory breakdown or notes."""
+    token), or tensor parallel under vLLM. detail=False: no memory breakdown or notes.
+    gpu_set: a set of cards of more than one kind (advisor.sizing.mixed.GpuSet, `gpu` its first
+    device and `gpus` its count), under llama.cpp: every layer split over the cards by their
+    free memory (mixed_split), each card checked on its own (other runtimes: the caller sizes
+    the set as `gpus` of its smallest card, as vLLM's even split needs)."""
+    if gpu_set is not None and gpu_set.mixed and work.runtime == "llama.cpp":
+        return _place_mixed(model, precision, work, gpu_set, detail)
     m = memory_parts(model, precision, work, gpus, gpu.vendor, detail, gpu)
     a = model.architecture
     layers_b, out_b = active_weight_bytes(a, precision)
@@ -145,6 +167,32 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
                                                                    work.kv_cache_dtype),
         bandwidth_gb_s=gpu.bandwidth_gb_s,
         parts=m, model=model, gpu=gpu, precision=precision, work=work, split=split, offload=off,
+    )
+
+
+def _place_mixed(model: Model, precision: Precision, work: Workload, gset, detail: bool) -> Placement:
+    """place() over a set of unequal cards under llama.cpp (advisor.sizing.mixed)."""
+    from advisor.sizing.mixed import mixed_split
+
+    gpu, n = gset.devices[0], gset.count
+    m = memory_parts(model, precision, work, n, gpu.vendor, detail, gpu)
+    ms = mixed_split(model, precision, work, gset)
+    a = model.architecture
+    layers_b, out_b = active_weight_bytes(a, precision)
+    streamed = layers_b + out_b
+    over = sum(s.overhead_bytes for s in ms.cards)
+    split = Split("layer", n, 1, n, 1, ms.per_gpu_bytes, over // n, 1)
+    return Placement(
+        weights_bytes=sum(s.weights_bytes for s in ms.cards),
+        kv_cache_bytes=sum(s.kv_cache_bytes for s in ms.cards),
+        overhead_bytes=over,
+        available_bytes=sum(g.usable_memory_bytes for g in gset.devices),
+        margin_bytes=c.FIT_MARGIN_BYTES_PER_GPU,
+        decode_bytes_per_token_empty=streamed,
+        decode_bytes_per_token_full=streamed + kv_cache_bytes(a, work.context_tokens, 1,
+                                                              work.kv_cache_dtype),
+        bandwidth_gb_s=min(g.bandwidth_gb_s for g in gset.devices),
+        parts=m, model=model, gpu=gpu, precision=precision, work=work, split=split, mixed=ms,
     )
 
 

@@ -53,7 +53,7 @@ def current_profile(gpu: GPU, era: str | None = None) -> dict | None:
     era = era or c.DEFAULT_LLAMACPP_ERA
     if era not in c.LLAMACPP_ERAS:
         raise ValueError(f"unknown llama.cpp era '{era}' (known: {', '.join(c.LLAMACPP_ERAS)})")
-    if era == "2024-05":
+    if era in ("2024-05", "2025-01"):
         return None
     return c.DECODE_PROFILES_CURRENT.get(_vendor(gpu))
 
@@ -83,6 +83,29 @@ def gpu_decode_seconds(gpu: GPU, weight_bytes: int, kv_bytes: int, layers: int,
     streamed = weight_bytes * q + kv_bytes * prof["attention_factor"]
     return (streamed / (effective_bandwidth_gb_s(gpu) * 1e9) + layers * prof["layer_seconds"]
             + hops * prof["hop_seconds"])
+
+
+def moe_layers(a: Architecture) -> int:
+    """Layers with routed experts (all but the first dense_layers); 0 for a dense model."""
+    return a.layers - a.dense_layers if a.experts_total else 0
+
+
+def moe_decode_seconds(a: Architecture, era: str | None = None, layers: int | None = None,
+                       expert_layers: int | None = None) -> float:
+    """Seconds a token that llama.cpp's MoE layers spend beyond reading their bytes
+    (constants.MOE_DECODE_PROFILES): a time a MoE layer (router, top-k, weighting, the sum of
+    the expert outputs) and a time a routed expert in each MoE layer whose experts the GPU holds
+    (MUL_MAT_ID's work a routed expert). layers: MoE layers on the GPUs (all by default);
+    expert_layers: those of them whose routed experts are on the GPUs too (as many by default).
+    era: the llama.cpp build ("current" by default); 0.0 for the 2024-05 profile (no MoE rows in
+    it; also what other runtimes' decode is timed with) and for dense models. Never negative."""
+    era = era or c.DEFAULT_LLAMACPP_ERA
+    prof = c.MOE_DECODE_PROFILES.get(era)
+    if prof is None or not a.experts_total:
+        return 0.0
+    n = moe_layers(a) if layers is None else layers
+    e = n if expert_layers is None else expert_layers
+    return n * prof["moe_layer_seconds"] + e * a.experts_active * prof["routed_expert_seconds"]
 
 
 def cpu_decode_seconds(weight_bytes: int, kv_bytes: int, ram_bandwidth_gb_s: float) -> float:

@@ -1,0 +1,282 @@
+"""A set of GPUs of more than one kind, and llama.cpp's layer split over it (`-ts`).
+
+llama.cpp's layer split (src/llama-model.cpp, load_tensors, ggml-org/llama.cpp at 0c1e570):
+without --tensor-split it weighs each device by its free memory at load time ("default split,
+by free memory": ggml_backend_dev_memory's free), turns the weights into cumulative fractions
+s_0 < s_1 < ... < s_{n-1} = 1, and gives layer il (0 .. n_layer, the output layer being slot
+n_layer) to the first device i with s_i > il / (n_layer + 1) (std::upper_bound over the split
+points; act_gpu_layers = min(n_gpu_layers, n_layer + 1) with every layer offloaded). So the
+output layer always lands on the last device, the token embedding table stays in host memory,
+and each layer's KV cache is allocated on the device of its layer (llama-kv-cache: the buffer
+type of dev_layer(il)). Every device holding layers gets its own compute buffer and the
+backend's context.
+
+Here the free memory of a card is what it may allocate (GPU.usable_memory_bytes) less the
+device context llama.cpp's process holds there (advisor.sizing.runtime.
+llamacpp_device_context_bytes); the split printed as `-ts` is that free memory in GiB to one
+decimal, and the layers are assigned from the printed values, so the command and the sizing
+agree. Memory per card: its layers' weights and KV cache, the output layer on the last card,
+its compute buffer and device context; the set fits only if every card does, each with
+llama.cpp's margin (constants.FIT_MARGIN_BYTES_PER_GPU).
+
+Decode over a layer split is sequential: a token passes the cards one after another, so its
+time is the sum over the cards of each card's time for its own layers at its own decode profile
+(advisor.sizing.speed.gpu_decode_seconds, the one-card model) plus a hop a boundary. For N
+cards of one kind the sum is the one-kind layer split's time (advisor.sizing.parallel).
+
+Pure functions; no I/O.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from advisor.kb.schema import GPU, Model
+from advisor.sizing import constants as c
+from advisor.sizing.kv_cache import kv_cache_bytes
+from advisor.sizing.precision import Precision
+from advisor.sizing.workload import Workload
+
+GIB = 1 << 30
+
+
+@dataclass(frozen=True)
+class GpuSet:
+    """GPUs in device order (as the user listed them; CUDA_VISIBLE_DEVICES order)."""
+    devices: tuple[GPU, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.devices)
+
+    @property
+    def kinds(self) -> tuple[tuple[GPU, int], ...]:
+        """(card, how many) by first appearance."""
+        order: list[GPU] = []
+        counts: dict[str, int] = {}
+        for g in self.devices:
+            if g.id not in counts:
+                order.append(g)
+                counts[g.id] = 0
+            counts[g.id] += 1
+        return tuple((g, counts[g.id]) for g in order)
+
+    @property
+    def mixed(self) -> bool:
+        return len(self.kinds) > 1
+
+    def words(self) -> str:
+        """"NVIDIA GeForce RTX 3090 + 2 × NVIDIA GeForce RTX 3060 12GB"."""
+        return " + ".join(f"{n} × {g.name}" if n > 1 else g.name for g, n in self.kinds)
+
+    def spec(self) -> str:
+        """The set as the GPU argument writes it: "rtx-3090,2x rtx-3060-12gb"."""
+        return ",".join(f"{n}x {g.id}" if n > 1 else g.id for g, n in self.kinds)
+
+    def smallest(self) -> GPU:
+        """The card with the least usable memory (then the least bandwidth, then the id)."""
+        return min(self.devices, key=lambda g: (g.usable_memory_bytes, g.bandwidth_gb_s, g.id))
+
+    def to_json(self) -> list[dict]:
+        return [{"id": g.id, "name": g.name, "count": n, "memory_bytes": g.memory_bytes}
+                for g, n in self.kinds]
+
+
+@dataclass(frozen=True)
+class CardShare:
+    """One card's part of a layer split: bytes in memory and the layers it computes."""
+    gpu: GPU
+    first_layer: int
+    layers: int               # repeating layers on this card
+    output: bool              # the output layer (the last card's)
+    weights_bytes: int
+    kv_cache_bytes: int
+    overhead_bytes: int       # device context + compute buffer
+    available_bytes: int      # what the card may allocate
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.kv_cache_bytes + self.overhead_bytes
+
+    @property
+    def headroom_bytes(self) -> int:
+        return self.available_bytes - self.total_bytes
+
+    def to_json(self) -> dict:
+        return {"id": self.gpu.id, "first_layer": self.first_layer, "layers": self.layers,
+                "output_layer": self.output, "weights_bytes": self.weights_bytes,
+                "kv_cache_bytes": self.kv_cache_bytes, "overhead_bytes": self.overhead_bytes,
+                "total_bytes": self.total_bytes, "available_bytes": self.available_bytes,
+                "headroom_bytes": self.headroom_bytes}
+
+
+@dataclass(frozen=True)
+class MixedSplit:
+    cards: tuple[CardShare, ...]
+    tensor_split: tuple[float, ...]   # the -ts values, GiB of free memory a card
+
+    @property
+    def headroom_bytes(self) -> int:
+        """The tightest card's free memory (negative: that card does not hold its share)."""
+        return min(s.headroom_bytes for s in self.cards)
+
+    @property
+    def per_gpu_bytes(self) -> int:
+        return max(s.total_bytes for s in self.cards)
+
+    @property
+    def fits(self) -> bool:
+        return all(s.headroom_bytes >= c.FIT_MARGIN_BYTES_PER_GPU for s in self.cards)
+
+    def ts_arg(self) -> str:
+        """-ts as printed: "23.5,11.5,11.5"."""
+        return ",".join(f"{v:g}" for v in self.tensor_split)
+
+
+def free_memory_bytes(gpu: GPU) -> int:
+    """What llama.cpp sees free on a card when it splits: usable memory less its device context."""
+    from advisor.sizing.runtime import llamacpp_device_context_bytes
+
+    return gpu.usable_memory_bytes - llamacpp_device_context_bytes(gpu)
+
+
+def tensor_split(gset: GpuSet) -> tuple[float, ...]:
+    """The -ts values a set gets: each card's free memory in GiB, one decimal."""
+    return tuple(round(free_memory_bytes(g) / GIB, 1) for g in gset.devices)
+
+
+def layer_devices(weights: tuple[float, ...], layers: int) -> list[int]:
+    """The device index of each layer slot 0 .. layers (the last being the output layer), as
+    llama.cpp assigns them from -ts weights: cumulative fractions, then the first device whose
+    split point is above il / (layers + 1). Raises ValueError on weights that are not positive."""
+    if not weights or any(not w > 0 for w in weights):
+        raise ValueError(f"tensor split weights must be positive: {weights}")
+    total, run, points = float(sum(weights)), 0.0, []
+    for w in weights:
+        run += w
+        points.append(run / total)
+    slots = layers + 1
+    out = []
+    for il in range(slots):
+        x = il / slots
+        i = next((k for k, p in enumerate(points) if p > x), len(points) - 1)
+        out.append(i)
+    return out
+
+
+def _layer_bytes(model: Model, precision: Precision) -> tuple[list[int], dict[str, int]]:
+    """Each repeating layer's bytes (scaled to a file's own total when the model was read from
+    one) and model_weights' breakdown."""
+    from advisor.sizing.memory import model_weights
+    from advisor.sizing.weights import weight_summary
+
+    a = model.architecture
+    w, _, _ = model_weights(model, precision)
+    s = weight_summary(a, precision)
+    per = [d + e for d, e in zip(s.dense_per_layer, s.experts_per_layer)]
+    summed = sum(per) or 1
+    if summed != w["layers"]:
+        per = [p * w["layers"] // summed for p in per]
+    return per, w
+
+
+def mixed_split(model: Model, precision: Precision, work: Workload, gset: GpuSet,
+                context_tokens: int | None = None, kv_dtype: str | None = None) -> MixedSplit:
+    """llama.cpp's layer split of every layer over the set (module docstring), at the workload's
+    context and KV precision unless given."""
+    from advisor.sizing.runtime import overhead_parts
+
+    a = model.architecture
+    ctx = work.context_tokens if context_tokens is None else context_tokens
+    kv_dtype = kv_dtype or work.kv_cache_dtype
+    ts = tensor_split(gset)
+    where = layer_devices(ts, a.layers)
+    per, w = _layer_bytes(model, precision)
+    kv = kv_cache_bytes(a, ctx, work.batch, kv_dtype, "llama.cpp", gset.count)
+    out_bytes = w["output"] + (w["embedding"] if a.tied_embeddings else 0)
+    cards = []
+    for i, g in enumerate(gset.devices):
+        mine = [il for il in range(a.layers) if where[il] == i]
+        output = where[a.layers] == i
+        weights = sum(per[il] for il in mine) + (out_bytes if output else 0)
+        kv_i = kv * len(mine) // a.layers
+        over = overhead_parts(a, "llama.cpp", 1, work.prompt_tokens, work.batch, weights, kv_i,
+                              ctx, g, flash_attn=work.flash_attn)
+        cards.append(CardShare(g, mine[0] if mine else -1, len(mine), output, weights, kv_i,
+                               sum(over.values()), g.usable_memory_bytes))
+    return MixedSplit(tuple(cards), ts)
+
+
+def mixed_max_context(model: Model, precision: Precision, work: Workload, gset: GpuSet,
+                      kv_dtype: str | None = None) -> int:
+    """Largest context (up to the model's context_limit) at which every card keeps llama.cpp's
+    margin free; 0 when one token does not fit."""
+    from advisor.sizing.context import largest_within
+
+    margin = c.FIT_MARGIN_BYTES_PER_GPU
+
+    def short(ctx: int) -> int:  # the largest shortfall below the margin over the cards
+        split = mixed_split(model, precision, work, gset, ctx, kv_dtype)
+        return max(margin - s.headroom_bytes for s in split.cards)
+
+    if short(1) > 0:
+        return 0
+    return largest_within(1, model.context_limit, short, 0)
+
+
+def mixed_decode_seconds(split: MixedSplit, model: Model, precision: Precision,
+                         context_tokens: int, kv_dtype: str, era: str | None = None) -> float:
+    """Seconds a token (one sequence, `context_tokens` cached): each card's layers at its own
+    decode profile (gpu_decode_seconds), one card after another, plus a hop a boundary."""
+    from advisor.sizing.speed import active_compute_parameters, active_weight_bytes, gpu_decode_seconds
+
+    a = model.architecture
+    layers_b, out_b = active_weight_bytes(a, precision)
+    quantized = precision.family != "float"
+    elements = active_compute_parameters(a) if quantized and precision.family == "gguf" else 0
+    kv = kv_cache_bytes(a, context_tokens, 1, kv_dtype)
+    streamed = layers_b + out_b
+    total = 0.0
+    for k, s in enumerate(split.cards):
+        read = layers_b * s.layers // a.layers + (out_b if s.output else 0)
+        total += gpu_decode_seconds(s.gpu, read, kv * s.layers // a.layers, s.layers, quantized,
+                                    1 if k else 0,
+                                    elements * read // streamed if elements and streamed else None,
+                                    era)
+    return total
+
+
+def mixed_roofline_tokens_per_s(split: MixedSplit, model: Model, precision: Precision) -> float:
+    """The physical ceiling: each card's active bytes at its spec bandwidth, one after another."""
+    from advisor.sizing.speed import active_weight_bytes
+
+    a = model.architecture
+    layers_b, out_b = active_weight_bytes(a, precision)
+    seconds = sum((layers_b * s.layers // a.layers + (out_b if s.output else 0))
+                  / (s.gpu.bandwidth_gb_s * 1e9) for s in split.cards)
+    return 1.0 / seconds if seconds > 0 else 0.0
+
+
+def mixed_prefill_tokens_per_s(split: MixedSplit, model: Model, precision: Precision,
+                               prompt_tokens: int, quantized_weight_bytes: int | None,
+                               runtime: str = "llama.cpp") -> float | None:
+    """Prompt tokens a second: each card computes its share of the layers at its own prefill
+    rate (prefill_seconds_per_token for the whole model, scaled by the share), and llama.cpp
+    pipelines the micro-batches over the cards (pipeline_speedup). None where a card has no
+    compute figures."""
+    from advisor.sizing.speed import pipeline_speedup, prefill_seconds_per_token
+
+    a = model.architecture
+    seconds = 0.0
+    for s in split.cards:
+        one = prefill_seconds_per_token(s.gpu, a, precision, prompt_tokens, quantized_weight_bytes,
+                                        runtime)
+        if one is None:
+            return None
+        seconds += one * s.layers / a.layers
+    if seconds <= 0:
+        return None
+    return pipeline_speedup(prompt_tokens, split_count(split)) / seconds
+
+
+def split_count(split: MixedSplit) -> int:
+    return len(split.cards)
