@@ -1,6 +1,7 @@
 """From a question (model, GPU, workload) to an advisory: facts -> rules -> recommendations."""
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -250,7 +251,7 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
         n = layers + 1  # llama.cpp offloads at most n_layer + 1 (-ngl 99 is "all of them")
     if finetune is not None:
         raise AdvisorError("--n-gpu-layers is llama.cpp's, for inference: fine-tuning does not take it")
-    if rt != "llama.cpp":
+    if rt not in GGML_RUNTIMES:
         if runtime is not None:
             raise AdvisorError(f"--n-gpu-layers is llama.cpp's (and Ollama's num_gpu); --runtime "
                                f"{runtime} does not take it ({RUNTIME_NAMES.get(rt, rt)} keeps "
@@ -303,9 +304,12 @@ class Advisor:
                 every_path: bool = True) -> Advisory:
         """precision None: the checkpoint as published (the KB's native_precision), or a model
         file's own precision. context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own
-        maximum if smaller. runtime None: the format's default runtime (llama.cpp for GGUF and
+        maximum if smaller (under Ollama: Ollama's own default for the GPUs' VRAM,
+        advisor.sizing.ollama.default_context). runtime None: "ollama" for an Ollama name (its
+        plans stay on Ollama), else the format's default runtime (llama.cpp for GGUF and
         16-bit weights, vLLM for quantized checkpoints on NVIDIA/AMD); a runtime given is kept by
-        every plan. kv_cache overrides the workload's. prefer: quality, speed or cost (default:
+        every plan. Under Ollama on one discrete GPU a model that does not fit is sized with the
+        layers Ollama's llama-server keeps on the GPU (advisor.sizing.ollama.auto_gpu_layers). kv_cache overrides the workload's. prefer: quality, speed or cost (default:
         the objective's). finetune: size training instead (bf16 base weights, the sequence
         length as the context). gpu_memory_utilization: vLLM's share of each GPU, kept by
         every plan (None: vLLM's 0.9, which vLLM plans may raise to what the card allows).
@@ -368,6 +372,16 @@ class Advisor:
         gset = resolve_gpu_set(self.kb, gpu, gpus)
         g, gpus = gset.devices[0], gset.count
         p = parse_precision(precision or stored or m.native_precision or "bf16")
+        if (precision is None and stored is None and finetune is None and runtime is not None
+                and runtime.strip().lower() == "ollama"):
+            from advisor.kb.ollama import DEFAULT_QUANT
+            from advisor.plans.commands import ollama_library_tag
+
+            # --runtime ollama for a KB model: what `ollama run` of its library tag loads
+            q = parse_precision(m.ollama_quant or DEFAULT_QUANT)
+            tag = ollama_library_tag(m, q)
+            if tag is not None:
+                p, precision_source = q, f"the quantization of Ollama's {tag} tag"
         check_one_machine(g, gpus)
         if gset.mixed and finetune is not None:
             raise AdvisorError(f"fine-tuning is sized on cards of one kind, not the set "
@@ -379,7 +393,17 @@ class Advisor:
         if prefer not in PREFERENCES:
             raise AdvisorError(f"--prefer must be one of {', '.join(PREFERENCES)}, not '{prefer}'")
         most = m.context_limit
-        if context_tokens is None:
+        runtime_asked = runtime is not None
+        rt = runtime.strip().lower() if runtime_asked else default_runtime(p, g)
+        if (not runtime_asked and hit is not None and finetune is None and p.family != "checkpoint"
+                and not gset.mixed):  # unequal cards are sized for llama.cpp's split only
+            rt = "ollama"  # an Ollama name: the question is how Ollama runs it
+        if context_tokens is None and rt == "ollama" and finetune is None:
+            from advisor.sizing.ollama import default_context
+
+            # Ollama's own default num_ctx (by VRAM), at most the model's trained context
+            context_tokens = min(default_context(g, gpus, m.architecture.max_context), most)
+        elif context_tokens is None:
             context_tokens = min(DEFAULT_CONTEXT_TOKENS, most)
         elif context_tokens > most:
             raise AdvisorError(f"--context {context_tokens:,} is beyond {m.name}'s maximum of "
@@ -392,18 +416,20 @@ class Advisor:
                 raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU, from "
                                    f"0.01 to 1, not {gpu_memory_utilization}")
             work = replace(work, gpu_memory_utilization=gpu_memory_utilization)
-        runtime_asked = runtime is not None
-        rt = runtime.strip().lower() if runtime_asked else default_runtime(p, g)
         if rt not in RUNTIMES:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
         if gset.mixed:
             g = _mixed_set_card(gset, rt, data_parallel, expert_parallel)
         work = replace(work, runtime=rt)
         if flash_attn is not None:
-            if runtime_asked and rt != "llama.cpp":
+            if runtime_asked and rt not in GGML_RUNTIMES:
                 raise AdvisorError(f"--flash-attn is llama.cpp's switch; --runtime {runtime} does not "
                                    "take it (vLLM and transformers choose their own attention kernels)")
             work = replace(work, flash_attn=flash_attn != "off")
+        elif rt == "ollama":
+            from advisor.sizing.ollama import flash_attention_default
+
+            work = replace(work, flash_attn=flash_attention_default(g))
         layout_asked = data_parallel is not None or expert_parallel
         if layout_asked:
             flag = "--data-parallel-size" if data_parallel is not None else "--enable-expert-parallel"
@@ -427,7 +453,12 @@ class Advisor:
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")
-        if rt == "llama.cpp" and not work.flash_attn and work.kv_cache_dtype in LLAMACPP_QUANT_KV:
+        if rt == "ollama" and not work.flash_attn and work.kv_cache_dtype in LLAMACPP_QUANT_KV:
+            raise AdvisorError(f"--kv-cache {work.kv_cache_dtype} needs flash attention: Ollama "
+                               "passes OLLAMA_KV_CACHE_TYPE to llama.cpp, which quantizes the V "
+                               "cache only with flash attention (OLLAMA_FLASH_ATTENTION=1, "
+                               "--flash-attn on)")
+        if rt in GGML_RUNTIMES and not work.flash_attn and work.kv_cache_dtype in LLAMACPP_QUANT_KV:
             raise AdvisorError(f"--kv-cache {work.kv_cache_dtype} needs --flash-attn on: llama.cpp "
                                "quantizes the V cache only with flash attention")
         check_question(prompt_tokens=work.prompt_tokens)
@@ -458,7 +489,12 @@ class Advisor:
             from advisor.plans.evaluate import loaded_model
 
             sized = loaded_model(m, cache_per_head(m, work.runtime, None,
-                                                   own_file=work.runtime == "llama.cpp"))
+                                                   own_file=work.runtime in GGML_RUNTIMES))
+        if rt == "ollama" and finetune is None and work.gpu_layers is None and gpus == 1:
+            from advisor.sizing.ollama import auto_gpu_layers
+
+            # num_gpu unset: llama-server keeps the layers that fit and runs the rest from RAM
+            work = replace(work, gpu_layers=auto_gpu_layers(sized, g, p, work))
         s = build_situation(self.kb, sized, g, p, work, gpus, gset)
         inference = self.engine.infer(s.facts)
         fired = [f.rule_id for f in inference.firings]
@@ -490,26 +526,37 @@ class Advisor:
         # (an Ollama name at another --precision is Ollama's file of that quantization)
         own = p.name if (stored is not None and m.architecture.mla_per_head_cache and (
             p.name == stored or getattr(m, "weights_inventory", None) is None)) else None
-        ask = Ask(m, g, gpus, p, rt, runtime_asked, work, prefer, repo,
+        # an Ollama name answered under Ollama: every plan stays on Ollama, as if asked
+        ask = Ask(m, g, gpus, p, rt, runtime_asked or rt == "ollama", work, prefer, repo,
                   utilization_asked=gpu_memory_utilization is not None, own_file=own,
+                  # the tag names one file: at another --precision, plans pull another
+                  ollama_name=model.strip() if hit is not None and hit.precision == p.name else None,
+                  ollama_precision=hit.precision if hit is not None else None,
                   gpu_set=gset if gset.mixed and rt == "llama.cpp" else None)
-        offerable = None if every_path else (lambda path, usable: self._offerable(path, usable, prefer))
+        offerable = None if every_path else (
+            lambda path, usable, decode: self._offerable(path, usable, prefer, decode))
         if gset.mixed and rt != "llama.cpp":  # vLLM on the smallest card: as asked, or rent
             planset = self.planner.plans(ask, paths=("as-asked", "rent"), offerable=offerable)
         else:
             planset = self.planner.plans(ask, offerable=offerable)
         return self._choose(adv, planset, ask, prefer)
 
-    def _offerable(self, path: str, asked_usable: bool, prefer: str) -> bool:
+    def _offerable(self, path: str, asked_usable: bool, prefer: str,
+                   asked_decode_tokens_per_s: float = 0.0) -> bool:
         """Whether some plan rule could match a plan of `path` (inference), from what every plan
-        of that path has (advisor.plans.plan.PATH_FACTS) and the question."""
-        key = (path, asked_usable, prefer)
+        of that path has (advisor.plans.plan.PATH_FACTS) and the question (whether it is usable,
+        its decode speed)."""
+        decode = round(asked_decode_tokens_per_s, 2)
+        key = (path, asked_usable, prefer, decode)
         hit = self._offerable_memo.get(key)
         if hit is None:
             from advisor.plans.plan import PATH_FACTS
             from advisor.rules.spec import may_match
 
+            if len(self._offerable_memo) >= 4096:
+                self._offerable_memo.clear()
             known = {"kind": "plan", "path": path, "asked_usable": asked_usable,
+                     "asked_decode_tokens_per_s": decode,
                      "task": "inference", "prefer": prefer, **PATH_FACTS[path]}
             hit = self._offerable_memo[key] = any(
                 may_match(r, known) for r in self.rules.values() if r.scope == "plan")
@@ -524,7 +571,8 @@ class Advisor:
         plans = _distinct(planset.in_order())
         asked = planset.best.get("as-asked")
         asked_usable = asked is not None and asked.usable
-        matched = self.engine.choose([plan_facts(p, prefer, asked_usable) for p in plans])
+        asked_decode = asked.decode_tokens_per_s if asked is not None else 0.0
+        matched = self.engine.choose([plan_facts(p, prefer, asked_usable, asked_decode) for p in plans])
         offered = []
         for plan, rules in zip(plans, matched):
             if rules:

@@ -19,6 +19,7 @@ from advisor import cache
 from advisor.paths import data_dir
 from advisor.text import one_line  # noqa: F401 - the shared helper, imported from here too
 from advisor.plans.runtimes import RUNTIME_NAMES, RUNTIMES, runs_on
+from advisor.sizing.ollama import total_vram_bytes
 from advisor.sizing import constants as c
 
 if TYPE_CHECKING:
@@ -204,6 +205,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "prefer": advisory.prefer, "asked_n": s.gpu_count, "runtime_names": RUNTIME_NAMES,
         "backend": _BACKEND.get(s.gpu.vendor, "GPU"), "oom_error": _OOM.get(s.gpu.vendor, "an out-of-memory error"),
         "runs_here": any(runs_on(r, s.gpu) for r in RUNTIMES),
+        "ollama_vram_gib": f"{total_vram_bytes(s.gpu, s.gpu_count) / c.GIB:.0f}",
         "objective_path": md_text(getattr(advisory, "objective_path", "rules/objective.yaml")),
     }
     name = "finetune.md.j2" if s.work.task == "finetune" else "advisory.md.j2"

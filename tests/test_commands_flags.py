@@ -13,6 +13,7 @@ Gemma 2/3), and no CUDA wording in an advisory for an Apple or AMD GPU.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -25,7 +26,7 @@ KB = load_kb()
 MODELS = [m.id for m in KB.all_models()]
 GPUS = ["rtx-3060-12gb", "rtx-4090", "rtx-5090", "t4", "v100-sxm2-32gb", "a100-80gb",
         "h100-80gb", "mi300x", "m3-max-128gb", "m2-ultra-192gb"]
-RUNTIMES = [None, "llama.cpp", "vllm", "transformers"]
+RUNTIMES = [None, "llama.cpp", "vllm", "transformers", "ollama"]
 PRECISIONS = [None, "Q4_K_M", "awq", "fp8", "nf4", "Q8_0", "int8", "IQ4_XS", "bf16"]
 KV = [None, "q8_0", "fp8", None, "q4_0"]
 COUNTS = [1, 2, 4, 1, 8]
@@ -47,6 +48,10 @@ def questions() -> list[tuple]:
         for g in ("mi300x", "m3-max-128gb"):
             for rt in RUNTIMES:
                 out.append((m, g, rt, None, None, 1))
+    # Ollama names (answered under Ollama) with its server settings: context, KV type, parallel
+    for m, g, kv, n in (("llama3.1:70b", "rtx-4090", None, 1), ("llama3.1:8b", "rtx-3060-12gb", "q8_0", 1),
+                        ("qwen2.5:32b-instruct-q4_K_M", "rtx-3090", "q4_0", 2), ("llama3.1:8b", "m3-max-128gb", None, 1)):
+        out.append((m, g, None, None, kv, n))
     return out
 
 
@@ -65,10 +70,12 @@ def advisories(advisor):
 
 
 def printed_commands(adv) -> list[str]:
-    """The commands `advisor explain --format json` prints: What to do's and each path's."""
+    """The commands `advisor explain --format json` prints: What to do's and each path's, and
+    the `ollama serve` lines its notes give (Ollama's server settings)."""
     doc = json.loads(render_json(adv))
     plans = ([doc["plan"]] if doc["plan"] else []) + doc["plans"]
-    return [p["command"] for p in plans if p.get("command")]
+    serve = [c for p in plans for n in p.get("notes") or () for c in re.findall(r"`([^`]*ollama serve)`", n)]
+    return [p["command"] for p in plans if p.get("command")] + serve
 
 
 def test_every_printed_command_parses(advisories):
@@ -82,12 +89,14 @@ def test_every_printed_command_parses(advisories):
                 bad.append((q, command, [str(p) for p in result.problems]))
     assert not bad, "\n".join(f"{q}: {c}\n  {p}" for q, c, p in bad[:20])
     # the matrix reached every runtime and the flags with a fixed value set
-    assert set(seen) == {"llama-server", "vllm", "transformers"}, seen
+    assert set(seen) == {"llama-server", "vllm", "transformers", "ollama", "ollama-serve"}, seen
     text = "\n".join(c for _, adv in advisories for c in printed_commands(adv))
     for flag in ("-fa on", "-ctk q8_0", "-ctk q4_0", "-sm layer -ts", "--n-cpu-moe", "-hf ", "-m ",
                  "--tensor-parallel-size", "--kv-cache-dtype fp8", "--quantization fp8",
                  "--max-model-len",
-                 "BitsAndBytesConfig(load_in_4bit=True", "BitsAndBytesConfig(load_in_8bit=True"):
+                 "BitsAndBytesConfig(load_in_4bit=True", "BitsAndBytesConfig(load_in_8bit=True",
+                 "ollama run hf.co/", "ollama run llama3.1:70b", "OLLAMA_CONTEXT_LENGTH=",
+                 "OLLAMA_KV_CACHE_TYPE=q8_0", "OLLAMA_KV_CACHE_TYPE=q4_0"):
         assert flag in text, f"no printed command has {flag!r}: widen the matrix"
 
 
@@ -125,6 +134,12 @@ def test_no_cuda_wording_on_apple_or_amd(advisories):
     ("python -c \"import torch; from transformers import AutoModelForCausalLM; "
      "m = AutoModelForCausalLM.from_pretrained('a/b', device_map='gpu', torch_dtype=torch.bfloat16)\"",
      "device_map='gpu'"),
+    ("ollama run llama3.1:70b --num-ctx 8192", "unknown flag '--num-ctx'"),
+    ("ollama run hf.co/bartowski", "is not a model name"),
+    ("OLLAMA_KV_CACHE_TYPE=q5_1 ollama serve", "OLLAMA_KV_CACHE_TYPE='q5_1'"),
+    ("OLLAMA_CTX=8192 ollama serve", "unknown environment variable 'OLLAMA_CTX'"),
+    ("OLLAMA_CONTEXT_LENGTH=8k ollama serve", "not an int"),
+    ("ollama serve --ctx 8192", "unknown flag '--ctx'"),
     ("python -c \"import torch; from transformers import AutoModelForCausalLM, BitsAndBytesConfig; "
      "m = AutoModelForCausalLM.from_pretrained('a/b', quantization_config=BitsAndBytesConfig("
      "load_in_4bit=True, bnb_4bit_quant_type='int4'))\"", "bnb_4bit_quant_type='int4'"),

@@ -207,7 +207,7 @@ def test_runtime_kv_dtypes_checked(kb):
     with pytest.raises(AdvisorError, match="vllm has no q4_0"):
         memory_parts(m, p, Workload(kv_cache_dtype="q4_0", runtime="vllm"))
     with pytest.raises(AdvisorError, match="unknown runtime"):
-        memory_parts(m, p, Workload(runtime="ollama"))
+        memory_parts(m, p, Workload(runtime="tgi"))  # ollama is a runtime now
 
 
 # --- runtime profiles

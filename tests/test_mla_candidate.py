@@ -29,6 +29,9 @@ from tests.test_gguf_mla import _deepseek_gguf
 
 KB = load_kb()
 MIB = 1 << 20
+# An Ollama name is answered under Ollama (which offloads what does not fit); these tests are of
+# llama.cpp's plans for Ollama's file (keep it, or re-convert it with the latent cache)
+LLAMACPP = ("--runtime", "llama.cpp")
 
 
 def explain(*args) -> dict:
@@ -58,7 +61,7 @@ def loads_old_file(plan: dict, model_id: str) -> bool:
 # -- the RTX 4070 at 16K: DeepSeek Coder V2 Lite from Ollama's Q4_0 ---------------------------------
 
 def test_4070_as_asked_is_per_head_and_does_not_fit():
-    d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384")
+    d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384", *LLAMACPP)
     assert d["memory"]["kv_cache_bytes"] == per_head_bytes("deepseek-coder-v2-lite", 16384)  # 4,320 MiB
     assert d["verdict"] == "does-not-fit"
 
@@ -67,7 +70,7 @@ def test_4070_on_the_card_is_a_current_gguf_with_the_latent_cache():
     """What an expert does: re-convert to Q4_0 with current llama.cpp: 8.9 GB of weights, the
     0.51 GB latent cache and the runtime's 0.7 GB fit the 12.9 GB card, where Ollama's file (KV
     4.53 GB per head) does not."""
-    d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384")
+    d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384", *LLAMACPP)
     gpus = next(p for p in d["plans"] if p["path"] == "your-gpus")
     assert gpus["cpu_offload_layers"] == 0 and gpus["moe_cpu_layers"] == 0
     assert gpus["context_tokens"] == 16384 and gpus["kv_cache_dtype"] == "fp16"
@@ -85,7 +88,7 @@ def test_4070_on_the_card_is_a_current_gguf_with_the_latent_cache():
 
 
 def test_4070_what_to_do_caches_the_latent_for_speed():
-    d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384", "--prefer", "speed")
+    d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384", "--prefer", "speed", *LLAMACPP)
     plan = d["plan"]
     assert plan["kv_cache_layout"] == "latent" and not loads_old_file(plan, "deepseek-coder-v2-lite")
     assert plan["owned"] and plan["context_tokens"] == 16384
@@ -97,7 +100,7 @@ def test_4070_what_to_do_for_quality_is_sized_by_the_file_it_loads():
     """--prefer quality: a near-lossless plan past reading speed on the 4070. Whichever file it
     loads, its cache is sized as that file makes llama.cpp allocate it: per head for a GGUF
     repo converted before PR 12801 (bartowski's, 2024), the latent for a file made now."""
-    d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384")
+    d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384", *LLAMACPP)
     plan = d["plan"]
     assert plan["owned"] and plan["context_tokens"] == 16384
     assert plan["quality_cost"]["class"] == "near-lossless" and plan["decode_tokens_per_s"] >= 30
@@ -241,7 +244,7 @@ def test_kb_refuses_a_per_head_repo_it_does_not_list():
 def test_ollama_name_at_another_quantization_is_ollamas_file_of_it():
     """`deepseek-v2:16b --precision Q8_0` is Ollama's Q8_0 file of the model: per head as asked,
     and no plan keeping it says to convert a file (that would cache the latent)."""
-    d = explain("deepseek-v2:16b", "rtx-3090", "--context", "32768", "--precision", "Q8_0")
+    d = explain("deepseek-v2:16b", "rtx-3090", "--context", "32768", "--precision", "Q8_0", *LLAMACPP)
     assert d["memory"]["kv_cache_bytes"] == 8640 * MIB
     for p in d["plans"]:
         if p["own_file"]:
@@ -249,3 +252,13 @@ def test_ollama_name_at_another_quantization_is_ollamas_file_of_it():
             assert not any("convert_hf_to_gguf" in n for n in p["notes"])
         elif p["runtime"] == "llama.cpp" and p["model_id"] == "deepseek-v2-lite":
             assert p["kv_cache_layout"] == "latent" and "-MLA.gguf" in p["command"]
+
+
+def test_under_ollama_the_per_head_file_offloads_instead_of_failing():
+    """The same question answered as Ollama runs it: Ollama's per-head file does not fit the
+    4070 whole, so its llama-server keeps the layers that fit (KV per head, the GPU's share)."""
+    d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384")
+    assert d["workload"]["runtime"] == "ollama" and d["verdict"] == "fits"
+    n, layers = d["workload"]["n_gpu_layers"], KB.model("deepseek-coder-v2-lite").architecture.layers
+    assert 0 < n < layers
+    assert d["memory"]["kv_cache_bytes"] == per_head_bytes("deepseek-coder-v2-lite", 16384) * n // layers

@@ -123,7 +123,7 @@ def test_explain_json_model_and_precision():
     d = json.loads(r.output)
     assert d["model"]["id"] == "qwen2.5-32b"
     assert d["workload"]["precision"] == "Q4_K_M"
-    assert d["workload"]["runtime"] == "llama.cpp"
+    assert d["workload"]["runtime"] == "ollama"  # an Ollama name is answered as Ollama runs it
     assert "Ollama tag" in d["workload"]["precision_source"]
 
 

@@ -28,9 +28,10 @@ from advisor.cli.terminal import format_option, write_markdown
               help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q5_1, q5_0, q4_1, iq4_nl, "
                    "q4_0 (llama.cpp).")
 @click.option("--runtime", default=None,
-              help="llama.cpp, vllm or transformers: whose allocations to size, and the only "
-                   "runtime plans use. Default: the format's (llama.cpp for GGUF and 16-bit "
-                   "weights, vLLM for quantized checkpoints), and plans may switch.")
+              help="llama.cpp, ollama, vllm or transformers: whose allocations to size, and the "
+                   "only runtime plans use. Default: ollama for an Ollama name (llama3.1:70b), "
+                   "else the format's (llama.cpp for GGUF and 16-bit weights, vLLM for quantized "
+                   "checkpoints), and plans may switch.")
 @click.option("--flash-attn", "flash_attn", type=click.Choice(["on", "off", "auto"]), default="auto",
               show_default=True,
               help="llama.cpp's -fa: auto (on wherever the backend has the kernels: CUDA, ROCm, "
@@ -98,6 +99,8 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         defaults = defaults | {"context"}
     if runtime is None:
         defaults = defaults | {"runtime"}
+    if n_gpu_layers is None:
+        defaults = defaults | {"n_gpu_layers"}
     from advisor.sizing.workload import Workload
 
     from advisor.errors import AdvisorError

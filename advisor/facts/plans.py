@@ -32,6 +32,8 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
     "model_changed": ("bool", "the plan runs another model"),
     "prefer": ("str", "the objective asked for (--prefer): quality, speed or cost"),
     "asked_usable": ("bool", "the question as asked fits and is usable (its plan exists)"),
+    "asked_decode_tokens_per_s": ("float", "single-stream decode speed of the question as asked "
+                                           "(tokens/s; 0 when it does not run)"),
     "task": ("str", "inference or finetune (fine-tuning plans: usable means the method asked "
                     "is kept)"),
 }
@@ -39,8 +41,9 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
 PLAN_ALWAYS = set(PLAN_FACTS) - {"usd_per_million_tokens"}
 
 
-def plan_facts(plan, prefer: str, asked_usable: bool) -> dict:
-    """plan: an advisor.plans.plan.Plan or an advisor.plans.finetune.FinetunePlan."""
+def plan_facts(plan, prefer: str, asked_usable: bool, asked_decode_tokens_per_s: float = 0.0) -> dict:
+    """plan: an advisor.plans.plan.Plan or an advisor.plans.finetune.FinetunePlan;
+    asked_decode_tokens_per_s: the as-asked plan's decode speed (0 without one)."""
     f = {"kind": "plan", "path": plan.path, "owned": plan.owned, "usable": plan.usable,
          "quality_class": plan.quality_class,
          "quality_loss_pct": min(round(plan.quality_loss_pct, 3), 1e6),
@@ -51,7 +54,8 @@ def plan_facts(plan, prefer: str, asked_usable: bool) -> dict:
          "native": plan.native, "kv_quantized": plan.kv_cache_dtype in ("fp8", *LLAMACPP_QUANT_KV),
          "runtime": plan.runtime, "levers": plan.levers,
          "model_changed": plan.path == "another-model", "prefer": prefer,
-         "asked_usable": asked_usable, "task": getattr(plan, "task", "inference")}
+         "asked_usable": asked_usable, "task": getattr(plan, "task", "inference"),
+         "asked_decode_tokens_per_s": round(asked_decode_tokens_per_s, 2)}
     if plan.usd_per_million_tokens is not None:
         f["usd_per_million_tokens"] = round(plan.usd_per_million_tokens, 2)
     assert set(f) <= set(PLAN_FACTS), set(f) - set(PLAN_FACTS)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterator
 
+from advisor.plans.commands import ollama_library_tag
+from advisor.sizing.constants import GGML_RUNTIMES
 from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.evaluate import Ask, loaded_architecture
@@ -32,7 +34,7 @@ GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS",
 USABLE_FLOOR = "IQ3_M"
 # KV cache precisions each runtime offers, 16-bit first (llama.cpp: -ctk/-ctv; vLLM:
 # --kv-cache-dtype; transformers: the model dtype).
-KV_OPTIONS = {"llama.cpp": ("fp16", "q8_0", "q4_0"), "vllm": ("fp16", "fp8"), "transformers": ("fp16",)}
+KV_OPTIONS = {"llama.cpp": ("fp16", "q8_0", "q4_0"), "ollama": ("fp16", "q8_0", "q4_0"), "vllm": ("fp16", "fp8"), "transformers": ("fp16",)}
 # bitsandbytes formats: offered under transformers only (vLLM loads them, slowly; the published
 # quality figures are of QLoRA fine-tunes, not of inference).
 _BITSANDBYTES = ("nf4", "int8")
@@ -47,7 +49,7 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
     GGUF types down to `floor` (None: the whole ladder)."""
     native = model.native_precision or "bf16"
     out: list[tuple[Precision, str | None]] = []
-    if runtime == "llama.cpp":
+    if runtime in GGML_RUNTIMES:
         if native in ("bf16", "fp16", "fp32"):
             flt = native if native != "bf16" or _has_bf16(gpu) else "fp16"
             out.append((parse_precision(flt), None))
@@ -78,11 +80,13 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
             continue
         if p.name in _BITSANDBYTES and runtime != "transformers":
             continue  # bitsandbytes formats are transformers' (their quality figures are QLoRA's)
+        if runtime == "ollama" and repo is None and ollama_library_tag(model, p) is None:
+            continue  # nothing `ollama run` can pull at this format (no tag, no GGUF repo)
         if p.name == "mxfp4" and not model.architecture.experts_total:
             continue
         seen.add(p.name)
         keep.append((p, repo))
-        if repo is not None and runtime == "llama.cpp" and cache_per_head(model, runtime, repo):
+        if repo is not None and runtime in GGML_RUNTIMES and cache_per_head(model, runtime, repo):
             # the published files cache per-head K and V: the same type made with current
             # llama.cpp caches the latent, a plan of its own
             keep.append((p, None))
@@ -109,7 +113,7 @@ def cache_per_head(model: Model, runtime: str, repo: str | None, own_file: bool 
     a = model.architecture
     if not (a.kv_lora_rank and a.qk_rope_head_dim):
         return False
-    if runtime == "llama.cpp":
+    if runtime in GGML_RUNTIMES:
         if own_file:
             return a.mla_per_head_cache
         return repo is not None and repo in model.gguf_repos_per_head_cache
@@ -141,7 +145,7 @@ def kv_ladder(runtime: str, asked: str, a: Architecture) -> tuple[str, ...]:
     stops at the first that holds the context asked: a quantized cache is sized only where the
     asked one does not fit."""
     # a quantized llama.cpp cache asked for (q5_1, iq4_nl ...) is kept, as q8_0 and q4_0 are
-    kept = asked in KV_OPTIONS[runtime] or (runtime == "llama.cpp" and asked in c.LLAMACPP_QUANT_KV
+    kept = asked in KV_OPTIONS[runtime] or (runtime in GGML_RUNTIMES and asked in c.LLAMACPP_QUANT_KV
                                             and kv_dtype_splits_rows(a, asked))
     first = asked if kept else "fp16"
     return (first,) + tuple(k for k in KV_OPTIONS[runtime] if k != first and k not in ("fp16", "bf16", "fp32")
@@ -163,7 +167,7 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
     raised = vllm_max_utilization(gpu) if raise_share else c.VLLM_GPU_MEMORY_UTILIZATION
     for rt in runtimes:
         if own is not None:
-            if rt != "llama.cpp" or cannot_run(rt, own, gpu, model):
+            if rt not in GGML_RUNTIMES or cannot_run(rt, own, gpu, model):
                 continue
             formats = [(own, None if remake or own.family != "gguf" else gguf_repo_for(model, own))]
         else:
@@ -173,10 +177,10 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
             per_head = cache_per_head(model, rt, repo, mine)
             a = loaded_architecture(model.architecture, per_head)
             for where in placements:
-                if where != "gpu" and (rt != "llama.cpp" or n != 1 or gpu.unified_memory):
+                if where != "gpu" and (rt not in GGML_RUNTIMES or n != 1 or gpu.unified_memory):
                     continue
-                if where == "moe-offload" and not model.architecture.experts_total:
-                    continue
+                if where == "moe-offload" and (not model.architecture.experts_total or rt == "ollama"):
+                    continue  # Ollama has no setting for llama.cpp's --n-cpu-moe
                 shares = (None, raised) if rt == "vllm" and raised > c.VLLM_GPU_MEMORY_UTILIZATION else (None,)
                 yield [Candidate(path, model, p, rt, kv, gpu, n, where, owned, repo, share,
                                  per_head, mine)
@@ -189,11 +193,11 @@ def as_asked(ask: Ask) -> Candidate:
     type cache per head, the plan makes the file rather than download one of them."""
     p = ask.precision
     repo = None
-    if ask.runtime == "llama.cpp" and p.family == "gguf":
+    if ask.runtime in GGML_RUNTIMES and p.family == "gguf":
         repo = gguf_repo_for(ask.model, p)
-    elif ask.runtime != "llama.cpp":
+    elif ask.runtime not in GGML_RUNTIMES:
         repo = next((ck.repo for ck in ask.model.checkpoints if ck.precision == p.name), None)
-    own = ask.runtime == "llama.cpp"
+    own = ask.runtime in GGML_RUNTIMES
     per_head = cache_per_head(ask.model, ask.runtime, repo, own_file=own)
     if own and not per_head and cache_per_head(ask.model, ask.runtime, repo):
         repo = None
@@ -260,7 +264,7 @@ def card_counts(model: Model, runtime: str, counts) -> tuple[int, ...]:
     """The counts a runtime splits a model over sensibly: any count for llama.cpp's layer split;
     for vLLM, tensor-parallel sizes that divide the attention and KV heads inside a node (an
     expert never pipelines inside a node: it gives no decode bandwidth) and whole nodes beyond."""
-    if runtime == "llama.cpp":
+    if runtime in GGML_RUNTIMES:
         return tuple(n for n in counts if n <= c.GPUS_PER_NODE)
     a = model.architecture
     return tuple(n for n in counts if n % c.GPUS_PER_NODE == 0 and n > c.GPUS_PER_NODE

@@ -183,3 +183,88 @@ def data_parallel_nodes_note(nodes: int, tensor_parallel: int) -> str:
             f"{local} (and, on all but the first, --headless --data-parallel-start-rank of its "
             f"first rank), all with --data-parallel-address and --data-parallel-rpc-port of the "
             f"first node (vLLM's multi-node data parallel deployment)")
+
+
+def ollama_library_tag(model: Model, p: Precision) -> str | None:
+    """The Ollama library tag the KB knows for this model at precision `p`: an alias that is an
+    Ollama name (`llama3.1:70b`, kb/models/*.yaml with the library page as its source) whose
+    default quantization (Model.ollama_quant, else Q4_K_M: advisor.kb.ollama) is `p`. Tags of
+    other quantizations (`-q8_0`) are not recorded in the KB, so none is assumed to exist."""
+    from advisor.kb.ollama import DEFAULT_QUANT, parse_ollama_name
+    from advisor.sizing.precision import parse_precision
+
+    if p.family != "gguf":
+        return None
+    own = parse_precision(model.ollama_quant or DEFAULT_QUANT).name
+    for alias in model.aliases:
+        if ":" not in alias:
+            continue
+        try:
+            name = parse_ollama_name(alias)
+        except Exception:  # an alias with a quantization the sizing does not know
+            continue
+        if name is not None and name.size is not None and name.quant is None and own == p.name:
+            return alias
+    return None
+
+
+def ollama_model_name(model: Model, p: Precision, asked: str | None = None,
+                      asked_precision: str | None = None) -> str | None:
+    """What `ollama run` takes for a plan: the Ollama name the question gave when the plan is
+    at its precision; else the library tag the KB knows at `p` (ollama_library_tag); else
+    hf.co/ORG/REPO:TYPE, a published GGUF repo Ollama pulls from Hugging Face
+    (https://huggingface.co/docs/hub/ollama); None when there is neither."""
+    from advisor.plans.publishers import gguf_repo_for
+
+    if asked is not None and asked_precision == p.name:
+        return asked
+    tag = ollama_library_tag(model, p)
+    if tag is not None:
+        return tag
+    repo = gguf_repo_for(model, p) if p.family == "gguf" else None
+    return f"hf.co/{hf_spec(repo, p)}" if repo else None
+
+
+def ollama_server_env(context: int, default_context: int, batch: int, kv: str,
+                      flash_attn: bool, flash_attn_default: bool) -> list[str]:
+    """The `ollama serve` environment a plan needs beyond Ollama's defaults (advisor/sizing/
+    ollama.py): OLLAMA_CONTEXT_LENGTH where the context is not Ollama's default for the GPUs,
+    OLLAMA_NUM_PARALLEL for several sequences (llama-server gets -c context x parallel),
+    OLLAMA_KV_CACHE_TYPE for a quantized cache with OLLAMA_FLASH_ATTENTION=1 (llama.cpp
+    quantizes V only with flash attention), OLLAMA_FLASH_ATTENTION=0 for a plan without it."""
+    out = []
+    if context != default_context:
+        out.append(f"OLLAMA_CONTEXT_LENGTH={context}")
+    if batch > 1:
+        out.append(f"OLLAMA_NUM_PARALLEL={batch}")
+    if kv != "fp16":
+        if kv not in c.OLLAMA_KV_TYPES:
+            raise ValueError(f"OLLAMA_KV_CACHE_TYPE has no {kv}")
+        if not flash_attn:
+            raise ValueError(f"Ollama quantizes the KV cache only with flash attention, not {kv}")
+        out.append("OLLAMA_FLASH_ATTENTION=1")
+        out.append(f"OLLAMA_KV_CACHE_TYPE={c.OLLAMA_KV_TYPES[kv]}")
+    elif flash_attn != flash_attn_default:
+        out.append(f"OLLAMA_FLASH_ATTENTION={int(flash_attn)}")
+    return out
+
+
+def ollama_serve_note(env: list[str]) -> str:
+    """What must run first for an Ollama plan with server settings."""
+    return (f"the Ollama server started with `{' '.join(env)} ollama serve` (they are the "
+            "server's settings: where Ollama runs as a service, set them in its environment, "
+            "`systemctl edit ollama` on Linux or `launchctl setenv` for the macOS app, and "
+            "restart it)")
+
+
+def ollama_local_name(path: str) -> str:
+    """A name `ollama create` accepts for a local GGUF file: its stem, lower-case, with what is
+    not a letter, digit, dot, dash or underscore made a dash (the form runtime_flags.yaml's
+    `ollama run` model pattern takes)."""
+    import re
+    from pathlib import PurePath
+
+    stem = PurePath(path).name
+    stem = stem[:-5] if stem.lower().endswith(".gguf") else stem
+    stem = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-._") or "model"
+    return stem if stem[0].isalnum() else "m" + stem

@@ -6,6 +6,7 @@ max_context_tokens for the longest context that fits.
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -49,6 +50,10 @@ class Ask:
     # Architecture.mla_per_head_cache): plans on your hardware may keep that file (sized per
     # head) or make a current one (sized with the latent). None otherwise.
     own_file: str | None = None
+    # The Ollama name the question gave (llama3.1:70b) and the precision of its file: Ollama
+    # plans at that precision run it (the precision above may be a baseline's, not the tag's)
+    ollama_name: str | None = None
+    ollama_precision: str | None = None
     # a set of unequal cards under llama.cpp (advisor.sizing.mixed.GpuSet; `gpu` its first
     # device, `gpu_count` its count): plans on your cards split layers over it. None otherwise.
     gpu_set: object | None = None
@@ -429,7 +434,7 @@ def lever_count(plan, ask: Ask, changes: list[str] | tuple, cand: Candidate) -> 
 def _file_to_make(cand: Candidate) -> int:
     """1 when llama.cpp needs a GGUF file nobody publishes (convert, and quantize): one more step
     than downloading one, counted as a lever."""
-    return int(cand.runtime == "llama.cpp" and (cand.precision.family != "gguf" or cand.checkpoint is None))
+    return int(cand.runtime in GGML_RUNTIMES and (cand.precision.family != "gguf" or cand.checkpoint is None))
 
 
 def changes_from(plan: Plan, ask: Ask) -> list[str]:
@@ -441,7 +446,7 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
                    f"{_licence(plan.model)})")
     if plan.precision.name != ask.precision.name:
         out.append(f"weights at {plan.precision.name}")
-    if plan.runtime == "llama.cpp" and plan.flash_attn and not ask.work.flash_attn:
+    if plan.runtime in GGML_RUNTIMES and plan.flash_attn and not ask.work.flash_attn:
         out.append("flash attention on")
     if plan.kv_cache_dtype != ask.work.kv_cache_dtype:
         out.append(f"KV cache at {plan.kv_cache_dtype}")
@@ -475,13 +480,16 @@ def _layer_changes(plan: Plan, asked: int) -> list[str]:
         if plan.n_gpu_layers == asked:
             return []
         more = plan.n_gpu_layers - asked
+        if plan.runtime == "ollama":
+            return [f"{plan.n_gpu_layers} layers on the GPU, {abs(more)} "
+                    f"{'more' if more > 0 else 'fewer'} than the question's"]
         return [f"{plan.n_gpu_layers} layers on the GPU (-ngl {plan.n_gpu_layers}), {abs(more)} "
                 f"{'more' if more > 0 else 'fewer'} than asked"]
     if plan.moe_cpu_layers:
         return [f"every layer on the GPU but the routed experts of {plan.moe_cpu_layers} layers "
                 f"(--n-cpu-moe {plan.moe_cpu_layers})"]
     where = f"every layer on the GPU{'s' if plan.gpu_count > 1 else ''}"
-    if plan.runtime == "llama.cpp":
+    if plan.runtime in GGML_RUNTIMES:
         return [f"{where} (-ngl {plan.model.architecture.layers + 1})"]
     return [where]
 
@@ -498,7 +506,7 @@ def _latent_change(plan: Plan, ask: Ask) -> str | None:
     work = (plan.context_tokens, ask.work.batch, plan.kv_cache_dtype, plan.runtime)
     small = kv_cache_bytes(loaded_architecture(a, False), *work)
     big = kv_cache_bytes(loaded_architecture(a, True), *work)
-    if plan.runtime == "llama.cpp":
+    if plan.runtime in GGML_RUNTIMES:
         what = "a GGUF converted with current llama.cpp, which caches the latent"
     else:
         what = f"{RUNTIME_NAMES[plan.runtime]}'s latent cache"
@@ -555,7 +563,9 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
              nodes: int) -> tuple[str | None, list[str]]:
     m, p, g = loaded_model(cand.model, cand.mla_per_head_cache), cand.precision, cand.gpu
     notes: list[str] = []
-    if cand.runtime == "llama.cpp":
+    if cand.runtime == "ollama":
+        return _ollama_command(cand, ask, work, off, nodes, m)
+    if cand.runtime in GGML_RUNTIMES:
         if nodes > 1:
             return None, ["llama.cpp runs one machine's GPUs (several machines need its RPC servers)"]
         gguf = cand.checkpoint if p.family == "gguf" else None
@@ -620,3 +630,47 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
         repo = m.transformers_repo
     return cmd.transformers_snippet(repo, p, dtype, auto_class=m.transformers_auto_class,
                                     trust_remote_code=m.trust_remote_code), notes
+
+
+def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
+                    m: Model) -> tuple[str | None, list[str]]:
+    """`ollama run NAME` for an Ollama plan (advisor.plans.commands.ollama_model_name), with the
+    `ollama serve` environment it needs beyond Ollama's defaults as a note (the server's
+    settings, not the client's), and num_gpu where the question gave a layer count."""
+    from advisor.sizing.ollama import default_context, flash_attention_default
+
+    p, g = cand.precision, cand.gpu
+    if nodes > 1:
+        return None, ["Ollama runs one machine's GPUs"]
+    notes: list[str] = []
+    if cand.mla_per_head_cache:  # Ollama's file, or a GGUF repo, from before llama.cpp PR 12801
+        notes.append(_per_head_cache_note(m.architecture, work, cand.own_file))
+    # the tag asked, unless the plan makes a new file in place of its per-head one
+    own = ask.ollama_name if m.id == ask.model.id and (cand.own_file or not ask.own_file) else None
+    name = cmd.ollama_model_name(m, p, own, ask.ollama_precision if own else None)
+    inv = getattr(m, "weights_inventory", None)
+    if name is None and inv is not None and getattr(inv, "format", None) == "gguf" \
+            and m.id == ask.model.id and p.name == ask.precision.name:
+        # the GGUF the question names: Ollama imports it from a Modelfile
+        name = cmd.ollama_local_name(inv.source)
+        notes.append(f"a Modelfile reading `FROM {inv.source}`, imported with `ollama create "
+                     f"{name} -f Modelfile`")
+    if name is None:
+        return None, [f"no Ollama tag or published GGUF of {m.name} at {p.name} is known: make "
+                      "one with llama.cpp (convert_hf_to_gguf.py" + ("" if p.family == "float"
+                                                                     else ", llama-quantize")
+                      + "), then `ollama create` it from a Modelfile reading `FROM ./FILE.gguf`"]
+    env = cmd.ollama_server_env(work.context_tokens,
+                                default_context(g, cand.gpu_count, m.architecture.max_context),
+                                work.batch, work.kv_cache_dtype, work.flash_attn,
+                                flash_attention_default(g))
+    if env:
+        notes.append(cmd.ollama_serve_note(env))
+    if cand.placement == "offload" and off is not None:
+        from advisor.sizing.ollama import auto_gpu_layers
+
+        if off.gpu_layers != auto_gpu_layers(m, g, p, replace(work, gpu_layers=None)):
+            notes.append(f"`/set parameter num_gpu {off.gpu_layers}` in the `ollama run` session "
+                         f"(or `PARAMETER num_gpu {off.gpu_layers}` in a Modelfile): the layers "
+                         "on the GPU, where Ollama's own fit would place another count")
+    return f"ollama run {name}", notes

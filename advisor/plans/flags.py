@@ -21,6 +21,7 @@ from pathlib import Path
 
 _DATA = Path(__file__).resolve().parent.parent / "data" / "runtime_flags.yaml"
 _NUMBER = re.compile(r"^-[0-9.]")
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,9 @@ def check_command(command: str) -> CheckResult:
         tokens = shlex.split(command)
     except ValueError as exc:
         return CheckResult(None, (Finding("syntax", None, f"cannot split as shell words: {exc}"),), ())
+    env = []
+    while tokens and _ENV.match(tokens[0]):  # VAR=VALUE before the program: its environment
+        env.append(tokens.pop(0).split("=", 1))
     runtime = runtime_of(tokens)
     if runtime is None:
         first = tokens[0] if tokens else ""
@@ -96,7 +100,25 @@ def check_command(command: str) -> CheckResult:
         problems, warnings = _check_snippet(tokens[2:])
     else:
         problems, warnings = _check_cli(runtime, tokens[len(runtime_flags()[runtime]["program"]):])
+    problems = _check_env(runtime, env) + problems
     return CheckResult(runtime, tuple(problems), tuple(warnings))
+
+
+def _check_env(runtime: str, env: list[list[str]]) -> list[Finding]:
+    """Environment assignments before the program, against the runtime's `env` list (Ollama's
+    server is configured that way); a runtime without one takes none here."""
+    known = {name: spec for spec in runtime_flags()[runtime].get("env", []) for name in spec["names"]}
+    out = []
+    for name, value in env:
+        spec = known.get(name)
+        if spec is None:
+            out.append(Finding("unknown-flag", name, f"{runtime}: unknown environment variable "
+                               f"{name!r} (not in its list at {runtime_flags()[runtime]['version']})"))
+            continue
+        why = value_problem(spec, value)
+        if why:
+            out.append(Finding("bad-value", name, f"{runtime}: {name}={value!r}: {why}"))
+    return out
 
 
 def _check_cli(runtime: str, args: list[str]) -> tuple[list[Finding], list[Finding]]:
@@ -115,6 +137,10 @@ def _check_cli(runtime: str, args: list[str]) -> tuple[list[Finding], list[Findi
             if positionals > spec.get("positionals", 0):
                 problems.append(Finding("unexpected-argument", None,
                                         f"{runtime}: unexpected argument {tok!r}"))
+            elif positionals == 1 and spec.get("positional_pattern") and not re.fullmatch(
+                    spec["positional_pattern"], tok):
+                problems.append(Finding("bad-value", None, f"{runtime}: {tok!r} is not a model "
+                                        f"name of the form {spec['positional_pattern']}"))
             continue
         name, inline = tok, None
         if argparse_style and tok.startswith("--") and "=" in tok:

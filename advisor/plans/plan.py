@@ -15,6 +15,7 @@ Paths (where a plan comes from), in the order advisories list them:
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 from dataclasses import dataclass
 
 from advisor.kb.schema import GPU, Model
@@ -211,7 +212,7 @@ class Plan:
                 "price_note": self.price_note,
                 "quality_cost": {**self.quality.to_json(), "class": self.quality_class_name},
                 "usable": self.usable, "changes": list(self.changes), "command": self.command,
-                "flash_attn": self.flash_attn if self.runtime == "llama.cpp" else None,
+                "flash_attn": self.flash_attn if self.runtime in GGML_RUNTIMES else None,
                 "gpu_memory_utilization": self.gpu_memory_utilization,
                 "kv_cache_layout": self.kv_cache_layout, "own_file": self.own_file,
                 **({"n_gpu_layers": self.n_gpu_layers} if self.n_gpu_layers is not None else {}),

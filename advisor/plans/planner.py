@@ -12,6 +12,7 @@ them (bulk generation asks thousands).
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 import math
 from dataclasses import dataclass, replace
 
@@ -106,9 +107,9 @@ class Planner:
         """Every path's best plan for the question (or only `paths`'); keep_all: also every
         plan sized on each path (PlanSet.every), for the properties the tests check.
 
-        offerable: None, or a function (path, asked_usable) -> whether a plan of that path could
-        be offered (the plan rules could match it) once the as-asked plan is known to be usable
-        or not; the paths at the end of PATHS that could not are not sized (a usable question
+        offerable: None, or a function (path, asked_usable, asked_decode_tokens_per_s) ->
+        whether a plan of that path could be offered (the plan rules could match it) once the
+        as-asked plan is known (usable or not, its decode speed, 0 without one); the paths at the end of PATHS that could not are not sized (a usable question
         sizes no rented, more-card or other-model plans when no rule offers them then). Only a
         tail is left out, so each remaining plan is deduplicated against the same earlier ones.
 
@@ -133,9 +134,10 @@ class Planner:
         if offerable is not None:
             asked = best.get("as-asked")
             usable = asked is not None and asked.usable
+            decode = asked.decode_tokens_per_s if asked is not None else 0.0
             dropped = set()
             for path in reversed(PATHS):
-                if path == "as-asked" or (path in paths and offerable(path, usable)):
+                if path == "as-asked" or (path in paths and offerable(path, usable, decode)):
                     break
                 dropped.add(path)
             paths = tuple(p for p in paths if p not in dropped)
@@ -157,7 +159,7 @@ class Planner:
         the most whole layers that do (plan_offload's choice); None when that is N, when no
         count fits, or when N was not given."""
         n, layers = ask.work.gpu_layers, ask.model.architecture.layers
-        if n is None or ask.runtime != "llama.cpp" or ask.gpu_count != 1:
+        if n is None or ask.runtime not in GGML_RUNTIMES or ask.gpu_count != 1:
             return None
         free = replace(ask, work=replace(ask.work, gpu_layers=None))
         base = replace(cands.as_asked(free), path="gpu-layers")

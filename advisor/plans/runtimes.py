@@ -33,19 +33,25 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   has no mllama architecture, and vLLM removed it with the V0 encoder-decoder runner
   (https://github.com/vllm-project/vllm/pull/24907, September 2025, before v0.11.0). transformers
   runs it (MllamaForConditionalGeneration).
+- Ollama runs what llama.cpp runs: since v0.30.0 it starts the upstream llama-server binary for
+  every GGML model (ollama/ollama#16031, advisor/sizing/ollama.py), on CUDA, ROCm, Metal and
+  Vulkan; its library tags and `hf.co/ORG/REPO:QUANT` are GGUF files. A safetensors checkpoint
+  (AWQ, GPTQ, FP8) is not a GGUF: Ollama imports only 16-bit safetensors of some architectures
+  (`ollama create`), which this tool does not plan.
 - transformers (PyTorch) runs 16/32-bit weights on CUDA, ROCm and Apple's MPS; bitsandbytes
   (int8, nf4) and the AWQ/GPTQ kernels on CUDA (and ROCm builds); FP8 where the card computes in
   FP8. https://huggingface.co/docs/transformers/main/en/quantization/overview
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 from advisor.kb.formats import native_formats
 from advisor.kb.schema import GPU
 from advisor.sizing.precision import Precision
 
-RUNTIMES = ("llama.cpp", "vllm", "transformers")
+RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers")
 # How each runtime is named in prose.
-RUNTIME_NAMES = {"llama.cpp": "llama.cpp", "vllm": "vLLM", "transformers": "transformers"}
+RUNTIME_NAMES = {"llama.cpp": "llama.cpp", "ollama": "Ollama", "vllm": "vLLM", "transformers": "transformers"}
 # NVIDIA architectures older than Turing (compute capability < 7.5): no AWQ/GPTQ kernels in vLLM.
 _PRE_TURING = ("pascal", "volta")
 # vLLM needs compute capability 7.0 (Volta) or newer: Pascal cards do not run it
@@ -77,12 +83,13 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
         return (f"{RUNTIME_NAMES[runtime]} does not run Llama 3.2 Vision's cross-attention layers "
                 "(mllama): llama.cpp has no such architecture and vLLM removed it in 2025; run "
                 "it with transformers")
-    if runtime == "llama.cpp":
+    if runtime in GGML_RUNTIMES:
+        who = "llama.cpp" if runtime == "llama.cpp" else "Ollama (llama.cpp's engine)"
         if gpu.architecture in _NO_GGML_BACKEND:
-            return (f"llama.cpp has no backend for the {gpu.name}: its SYCL backend runs Intel's "
+            return (f"{who} has no backend for the {gpu.name}: its SYCL backend runs Intel's "
                     "GPUs (Data Center Max, Flex, Arc, integrated), not Gaudi accelerators")
         if p.family == "checkpoint":
-            return (f"llama.cpp has no loader for {p.name} checkpoints: it runs GGUF files "
+            return (f"{who} has no loader for {p.name} checkpoints: it runs GGUF files "
                     "(convert and quantize to a GGUF type such as Q8_0 or Q4_K_M)")
         return None
     if runtime == "vllm":

@@ -6,6 +6,13 @@ Nothing else in advisor/ may hold a magic number about runtimes or hardware.
 MIB = 1 << 20
 GIB = 1 << 30
 
+# Runtimes whose engine is llama.cpp's (ggml): GGUF files, -ngl layer offload, llama.cpp's KV
+# cache types, compute buffer and device context. Ollama runs the upstream llama-server binary
+# for every GGML model since v0.30.0 ("runner: Remove CGO engines, use llama-server exclusively
+# for GGML models", ollama/ollama#16031, commit 9db4bdbad, 2026-05-29), so its memory is
+# llama.cpp's; what differs is its defaults (advisor/sizing/ollama.py).
+GGML_RUNTIMES = ("llama.cpp", "ollama")
+
 # CUDA/ROCm context and runtime reservations on each GPU before any tensor is allocated.
 # Ollama's measured per-GPU minimum is 457 MiB for CUDA and ROCm (ollama llm/memory.go,
 # quoted in ../shared/PRIOR_ART.md section 3.3); llmfit and whichllm use 0.5 GB.
@@ -32,6 +39,50 @@ COMPUTE_BYTES_PER_ELEMENT = 4
 # The headroom below which a fit is "tight": llama.cpp's --fit-target default margin of
 # 1024 MiB per device (llama.cpp common/arg.cpp; PRIOR_ART section 3.3).
 FIT_MARGIN_BYTES_PER_GPU = 1024 * MIB
+
+# --- Ollama (advisor/sizing/ollama.py). Read from ollama/ollama at v0.33.0-rc2, commit
+# fb30760996871fa9460115c753afd2c60d4ab0f7 (2026-08-21); each with the file it is in there.
+OLLAMA_VERSION = "0.33.0-rc2"
+OLLAMA_COMMIT = "fb30760996871fa9460115c753afd2c60d4ab0f7"
+# The default context (num_ctx) when neither the request, the Modelfile nor OLLAMA_CONTEXT_LENGTH
+# sets one, by the total VRAM of the GPUs (each card's total less OLLAMA_GPU_OVERHEAD, summed):
+# 262,144 from 47 GiB, 32,768 from 23 GiB, else 4,096 (server/routes.go Serve, "vram-based
+# default context"; since v0.15.5, commit 0334ffa62, 2026-01-27; docs/context-length.mdx: "< 24
+# GiB VRAM: 4k context, 24-48 GiB VRAM: 32k context, >= 48 GiB VRAM: 256k context"). Earlier
+# releases: 2048 up to 0.5.x, 4096 from 0.6.x (docs/faq.md of those releases). The runner caps
+# it at the model's trained context (llm/server.go NewLlamaServer: n_ctx_train).
+OLLAMA_CONTEXT_TIERS = ((47 * GIB, 262144), (23 * GIB, 32768), (0, 4096))
+# What Ollama's scheduler keeps free on every GPU before placing a model (ml/device.go
+# MinimumMemory: 512 MiB on Metal, 457 MiB on CUDA, ROCm and Vulkan), besides the user's
+# OLLAMA_GPU_OVERHEAD (bytes a GPU, default 0: envconfig/config.go).
+OLLAMA_MINIMUM_MEMORY_BYTES = {"apple": 512 * MIB}
+OLLAMA_MINIMUM_MEMORY_BYTES_DEFAULT = 457 * MIB
+# OLLAMA_KV_CACHE_TYPE values Ollama documents (docs/faq.mdx "How can I set the quantization
+# type for the K/V cache?": f16, q8_0, q4_0; they need flash attention); passed to llama-server
+# as --cache-type-k/--cache-type-v (llm/llama_server.go startLlamaServer).
+OLLAMA_KV_TYPES = {"fp16": "f16", "q8_0": "q8_0", "q4_0": "q4_0"}
+# Flash attention by default where every GPU supports it (llm/llama_server.go
+# LlamaServerFlashAttention -> `--flash-attn auto`, ml/device.go FlashAttentionSupported: CUDA
+# compute capability 6.0+ except 7.2 (Jetson Xavier), ROCm, Metal, Vulkan); OLLAMA_FLASH_ATTENTION
+# =1/0 forces it on or off. Architectures below Pascal are not in the KB; kept for user entries.
+OLLAMA_NO_FLASH_ATTENTION_ARCHITECTURES = ("kepler", "maxwell")
+# Parallel requests a model (OLLAMA_NUM_PARALLEL, default 1, envconfig/config.go): llama-server
+# gets -c num_ctx x parallel and -np parallel (llm/llama_server.go startLlamaServer).
+OLLAMA_NUM_PARALLEL_DEFAULT = 1
+# Ollama's automatic num_batch for generation, passed to llama-server as -b and -ub (so it is
+# the micro-batch the compute buffer is sized for): 512 up to 4,096 tokens of context (x
+# parallel), 1,024 up to 32,768, 2,048 above; a larger one only while Ollama's prediction
+# (the GGUF's size plus an f16 KV cache of 2 x layers x KV heads x head size x context) stays
+# within 60% (2,048) or 75% (1,024) of the free GPU memory and, with a surcharge of 2 GiB
+# (2,048) or 768 MiB (1,024), within 80%; else one step lower. Without flash attention on CUDA:
+# 512, or 256 above 4,096 tokens on a card of 8 GiB or less (server/sched.go
+# automaticGenerationBatch, generationBatchFits; llm/llama_server.go PredictServerVRAM).
+OLLAMA_BATCH_TIERS = ((32768, 2048), (4096, 1024), (0, 512))
+OLLAMA_BATCH_HEADROOM = {2048: 0.60, 1024: 0.75}
+OLLAMA_BATCH_SURCHARGE_BYTES = {2048: 2 * GIB, 1024: 768 * MIB}
+OLLAMA_BATCH_FIT_SHARE = 0.80
+OLLAMA_BATCH_NO_FA_SMALL = 256
+OLLAMA_BATCH_SMALL_CARD_BYTES = 8 * GIB
 
 # GPUs in one node for tensor parallelism (HGX/DGX and MI300X platforms hold 8).
 GPUS_PER_NODE = 8
@@ -366,7 +417,9 @@ LLAMACPP_QUANT_KV = ("q8_0", "q5_1", "q5_0", "q4_1", "iq4_nl", "q4_0")
 # DynamicCache (model dtype).
 RUNTIME_KV_DTYPES = {"llama.cpp": ("fp16", "bf16", "fp32", *LLAMACPP_QUANT_KV),
                      "vllm": ("fp16", "bf16", "fp8"),
-                     "transformers": ("fp16", "bf16", "fp32")}
+                     "transformers": ("fp16", "bf16", "fp32"),
+                     # Ollama: OLLAMA_KV_CACHE_TYPE's documented values (OLLAMA_KV_TYPES above)
+                     "ollama": ("fp16", "q8_0", "q4_0")}
 # llama.cpp pads the KV cache length to 256 cells with flash attention (on by default, "auto",
 # on CUDA/Metal since 2025; llama_kv_cache::get_padding; gguf-parser: 256 with FA, else 32).
 LLAMACPP_KV_PAD_TOKENS = 256

@@ -38,6 +38,7 @@ KV precisions with their block overheads, and how each runtime rounds the cache 
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 from functools import lru_cache
 
 from advisor.errors import AdvisorError
@@ -146,7 +147,7 @@ def recurrent_state_bytes(a: Architecture, batch: int = 1, runtime: str | None =
     llama.cpp allocates it (F32, at least one slot) or in the model's 16 bits (vLLM before its
     page padding, transformers, the bare formula). 0 without linear attention."""
     conv, rec = linear_state_elements(a)
-    if runtime == "llama.cpp":
+    if runtime in GGML_RUNTIMES:
         return a.linear_layer_count * max(1, batch) * (conv + rec) * c.LLAMACPP_RECURRENT_STATE_BYTES
     return a.linear_layer_count * batch * (conv + rec) * c.MODEL_DTYPE_STATE_BYTES
 
@@ -172,7 +173,7 @@ def _hybrid_cache_bytes(a: Architecture, context_tokens: int, batch: int, kv_dty
         block = vllm_hybrid_block_tokens(a, kv_dtype, tp)
         per_gpu = (n_attn * _pad(context_tokens, block) * attn + n_lin * block * attn) * batch
         return tp * per_gpu
-    cells = _pad(context_tokens, c.LLAMACPP_KV_PAD_TOKENS) * batch if runtime == "llama.cpp" \
+    cells = _pad(context_tokens, c.LLAMACPP_KV_PAD_TOKENS) * batch if runtime in GGML_RUNTIMES \
         else context_tokens * batch
     return (n_attn * cells * kv_row_bytes_per_token_layer(a, kv_dtype)
             + recurrent_state_bytes(a, batch, runtime))
@@ -200,7 +201,7 @@ def cells_full_and_sliding(a: Architecture, context_tokens: int, batch: int,
     """Cells a full-attention layer and a sliding-window layer hold for `batch` sequences of
     `context_tokens` (the second is 0 without a window)."""
     swa = 0
-    if runtime == "llama.cpp":
+    if runtime in GGML_RUNTIMES:
         # one stream of cells a sequence (llama.cpp's default, non-unified KV cache): the
         # sliding layers keep window + one micro-batch a sequence ("creating SWA KV cache, size
         # = 1536 cells" for a 1024-token window at -ub 512), padded to 256 cells
@@ -300,7 +301,7 @@ def kv_assumptions(a: Architecture, kv_dtype: str, runtime: str, flash_attn: boo
     if a.full_attention_interval:
         n_lin = a.linear_layer_count
         conv, rec = linear_state_elements(a)
-        kind = ("F32" if runtime == "llama.cpp" else "16-bit")
+        kind = ("F32" if runtime in GGML_RUNTIMES else "16-bit")
         out.append(f"{a.layers - n_lin} of {a.layers} layers have a KV cache; the other {n_lin} "
                    f"(Gated DeltaNet) keep a fixed {kind} state of {conv + rec:,} values a sequence "
                    "each, whatever the context")
@@ -310,7 +311,7 @@ def kv_assumptions(a: Architecture, kv_dtype: str, runtime: str, flash_attn: boo
     if a.sliding_window:
         n_sw = sum(layer_is_sliding(a, i) for i in range(a.layers))
         out.append(f"{n_sw} of {a.layers} layers slide over a {a.sliding_window}-token window")
-    if runtime == "llama.cpp":
+    if runtime in GGML_RUNTIMES:
         if flash_attn:
             out.append(f"llama.cpp pads the cache to {c.LLAMACPP_KV_PAD_TOKENS} cells (flash attention on)")
         else:  # llama_kv_cache::get_padding: 256 with flash attention, else 32

@@ -5,6 +5,7 @@ The single entry point placement code calls; how each part is sized lives in wei
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 from dataclasses import dataclass, field
 
 from advisor.kb.schema import GPU, Model
@@ -44,7 +45,7 @@ def gpu_weight_bytes(w: dict[str, int], a, runtime: str) -> int:
     8B shapes at Q4_K_M, benchmarks/measured/h200-llamacpp-2026-11-30/memory_logs.txt):
     CPU_Mapped 281.81 MiB (token_embd) and CUDA0 4403.49 MiB of a 4685.30 MiB file. Other
     runtimes load everything onto the GPUs."""
-    if runtime != "llama.cpp" or a.tied_embeddings:
+    if runtime not in GGML_RUNTIMES or a.tied_embeddings:
         return w["embedding"] + w["output"] + w["layers"]
     return w["output"] + w["layers"]
 
@@ -52,7 +53,7 @@ def gpu_weight_bytes(w: dict[str, int], a, runtime: str) -> int:
 def host_weight_bytes(w: dict[str, int], runtime: str) -> int:
     """Weight bytes llama.cpp keeps in (memory-mapped) system RAM when every layer is on the
     GPUs: the token embedding table, tied or not (gpu_weight_bytes); 0 for other runtimes."""
-    return w["embedding"] if runtime == "llama.cpp" else 0
+    return w["embedding"] if runtime in GGML_RUNTIMES else 0
 
 
 def model_weights(model: Model, precision: Precision) -> tuple[dict[str, int], list[str], bool]:
@@ -183,6 +184,10 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
                               lm.layout if lm else None)
     if lm is not None:
         notes.append(layout_note(lm))
+    if work.runtime == "ollama" and gpu is not None:
+        from advisor.sizing.ollama import assumptions as ollama_assumptions
+
+        notes += ollama_assumptions(gpu, gpus, work.flash_attn)
     if work.gpu_layers is None or work.gpu_layers > a.layers:
         breakdown = {"weights": weights, "weights_embedding": w["embedding"],
                      "weights_output": w["output"], "weights_layers": w["layers"],

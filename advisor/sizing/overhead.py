@@ -5,8 +5,9 @@ from advisor.kb.schema import Architecture
 from advisor.sizing import constants as c
 
 
-def compute_buffer_bytes(a: Architecture) -> int:
-    return c.COMPUTE_BYTES_PER_ELEMENT * c.COMPUTE_UBATCH_TOKENS * (a.vocab_size + a.hidden_size)
+def compute_buffer_bytes(a: Architecture, ubatch: int = c.COMPUTE_UBATCH_TOKENS) -> int:
+    """The f32 logits and hidden state of one micro-batch of `ubatch` tokens, bytes."""
+    return c.COMPUTE_BYTES_PER_ELEMENT * ubatch * (a.vocab_size + a.hidden_size)
 
 
 def overhead_bytes(a: Architecture, gpus: int = 1) -> int:

@@ -6,6 +6,7 @@ split the work from advisor.sizing.parallel; CPU offload from advisor.sizing.off
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 from dataclasses import dataclass
 
 from advisor.kb.schema import GPU, Model
@@ -25,9 +26,10 @@ from advisor.sizing.workload import Workload
 
 def decode_era(runtime: str) -> str | None:
     """The speed profile a runtime's decode is timed with: llama.cpp's current build (None, the
-    default era) for llama.cpp, constants.OTHER_RUNTIMES_ERA for transformers. vLLM's decode is
-    timed by its own step model (advisor.sizing.vllm_speed), not by an era."""
-    return None if runtime == "llama.cpp" else c.OTHER_RUNTIMES_ERA
+    default era) for llama.cpp and Ollama (its engine), constants.OTHER_RUNTIMES_ERA for
+    transformers. vLLM's decode is timed by its own step model (advisor.sizing.vllm_speed), not
+    by an era."""
+    return None if runtime in GGML_RUNTIMES else c.OTHER_RUNTIMES_ERA
 
 
 def vllm_group(split: Split | None) -> tuple[int, int, int]:

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 from advisor.errors import AdvisorError
 from advisor.kb.schema import GPU, Architecture
 from advisor.sizing import constants as c
@@ -19,7 +20,7 @@ from advisor.sizing.overhead import compute_buffer_bytes
 from advisor.sizing.vllm_memory import (VLLM_VERSIONS, vllm_profile_batch, vllm_rank_overhead,
                                         vllm_tensor_parallel_size, vllm_utilization_reserve)
 
-RUNTIMES = ("llama.cpp", "vllm", "transformers")
+RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers")
 
 
 def check_runtime(runtime: str) -> None:
@@ -36,7 +37,8 @@ def prefill_activation_bytes(a: Architecture, prompt_tokens: int, batch: int) ->
 
 
 def llamacpp_compute_phases(a: Architecture, context_tokens: int,
-                            flash_attn: bool = True) -> dict[str, int]:
+                            flash_attn: bool = True,
+                            ubatch: int = c.COMPUTE_UBATCH_TOKENS) -> dict[str, int]:
     """Bytes alive at once in each phase of llama.cpp's graph for one micro-batch of n_ubatch
     (512) tokens over `context_tokens` padded cells; ggml's allocator reuses freed memory, so the
     compute buffer is the largest phase (llamacpp_compute_buffer_bytes). Phases and their
@@ -44,7 +46,7 @@ def llamacpp_compute_phases(a: Architecture, context_tokens: int,
     output = f32 logits + final hidden state; attention = KQ mask (f16 with flash attention,
     f32 without) + without flash attention the f32 scores of every query head + the layer's
     working set; ffn = KQ mask + residual + gate, up and their product."""
-    u, f32 = c.COMPUTE_UBATCH_TOKENS, c.LLAMACPP_ACTIVATION_BYTES
+    u, f32 = ubatch, c.LLAMACPP_ACTIVATION_BYTES
     cells = -(-context_tokens // c.LLAMACPP_KV_PAD_TOKENS) * c.LLAMACPP_KV_PAD_TOKENS
     mask = cells * u * (c.LLAMACPP_KQ_MASK_BYTES if flash_attn else c.LLAMACPP_KQ_MASK_BYTES_NO_FA)
     q_dim = a.attention_heads * a.head_dim
@@ -55,19 +57,20 @@ def llamacpp_compute_phases(a: Architecture, context_tokens: int,
     ffn = a.ffn_size
     if a.experts_total and a.experts_active:  # gate/up/product of every routed expert a token
         ffn = max(ffn, (a.expert_ffn_size or a.ffn_size) * a.experts_active)
-    return {"output": compute_buffer_bytes(a),
+    return {"output": compute_buffer_bytes(a, u),
             "attention": mask + scores + working,
             "ffn": mask + u * f32 * (a.hidden_size + 3 * ffn)}
 
 
-def llamacpp_compute_buffer_bytes(a: Architecture, context_tokens: int, flash_attn: bool = True) -> int:
+def llamacpp_compute_buffer_bytes(a: Architecture, context_tokens: int, flash_attn: bool = True,
+                                  ubatch: int = c.COMPUTE_UBATCH_TOKENS) -> int:
     """One micro-batch's compute buffer, bytes on each GPU that holds layers: the largest of
     llamacpp_compute_phases. Measured on llama.cpp 0c1e570 (H200, Llama 3.1 8B shapes,
     benchmarks/measured/h200-llamacpp-2026-11-30): 258.50 MiB at 8K-131K with flash attention
     (the output phase), 564.01 / 2148.01 / 8484.01 MiB at 8K / 32K / 131K without (the
     attention phase's f32 scores); this gives 258.50 and 564.00 / 2148.00 / 8484.00.
     llama.cpp issue 9352 (70B, 131,072, -fa off, an older build): 16.80 GiB logged, 16.32 here."""
-    return max(llamacpp_compute_phases(a, context_tokens, flash_attn).values())
+    return max(llamacpp_compute_phases(a, context_tokens, flash_attn, ubatch).values())
 
 
 def llamacpp_device_context_bytes(gpu: GPU | None) -> int:
@@ -89,9 +92,14 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
     context, its max_model_len) and keeps gpu_memory_utilization of each GPU; flash_attn is
     llama.cpp's -fa."""
     check_runtime(runtime)
-    if runtime == "llama.cpp":
+    if runtime in GGML_RUNTIMES:
+        u = c.COMPUTE_UBATCH_TOKENS
+        if runtime == "ollama" and gpu is not None:  # Ollama's automatic num_batch (-b/-ub)
+            from advisor.sizing.ollama import automatic_ubatch
+
+            u = automatic_ubatch(a, context_tokens * batch, weights_bytes, gpu, gpus, flash_attn)
         return {"device_context": gpus * llamacpp_device_context_bytes(gpu),
-                "compute_buffer": gpus * llamacpp_compute_buffer_bytes(a, context_tokens, flash_attn)}
+                "compute_buffer": gpus * llamacpp_compute_buffer_bytes(a, context_tokens, flash_attn, u)}
     if runtime == "vllm":
         batch = vllm_profile_batch(gpu, context_tokens, vllm_version)
         rank = vllm_rank_overhead(a, gpus, batch, version=vllm_version)
@@ -120,7 +128,7 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
     asked: each GPU is a rank of its tensor-parallel size."""
     where = "as measured" if vendor == "nvidia" else "measured on NVIDIA, assumed the same here"
     ctx = _CONTEXT.get(vendor, "device context")
-    if runtime == "llama.cpp":
+    if runtime in GGML_RUNTIMES:
         if flash_attn:
             attn = ("the largest of the f32 logits and hidden state, and the f16 attention mask "
                     "over the context with a layer's activations) a GPU, flash attention on")
@@ -131,6 +139,12 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
         dev = llamacpp_device_context_bytes(gpu)
         src = ("measured by llama.cpp on an H200, CUDA 13" if dev != c.RUNTIME_RESERVED_BYTES_PER_GPU
                else where)
+        if runtime == "ollama":
+            attn = attn.replace("`-fa off`", "OLLAMA_FLASH_ATTENTION=0")
+            return [f"Ollama's llama-server: {dev // c.MIB} MiB {ctx} and libraries ({src}) and "
+                    "the compute buffer of Ollama's automatic num_batch (512 tokens; 1,024 above "
+                    "4,096 tokens of context and 2,048 above 32,768 where its estimate leaves "
+                    f"room) ({attn}"]
         return [f"llama.cpp: {dev // c.MIB} MiB {ctx} and libraries ({src}) and a "
                 f"{c.COMPUTE_UBATCH_TOKENS}-token compute buffer ({attn}"]
     if runtime == "vllm":

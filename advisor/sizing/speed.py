@@ -7,6 +7,7 @@ No prediction here can exceed the roofline bandwidth / bytes read a token: every
 """
 from __future__ import annotations
 
+from advisor.sizing.constants import GGML_RUNTIMES
 from functools import lru_cache
 
 from advisor.kb.schema import GPU, Architecture
@@ -147,7 +148,7 @@ def peak_tflops(gpu: GPU, p: Precision, runtime: str = "llama.cpp") -> float | N
     """Dense tensor TFLOPS the format runs at: FP8 where the card and runtime run it natively,
     else FP16/BF16 (weight-only formats compute in FP16). GeForce cards under llama.cpp get the
     FP16-accumulate rate."""
-    if p.name == "fp8" and gpu.fp8_tflops and runtime != "llama.cpp":
+    if p.name == "fp8" and gpu.fp8_tflops and runtime not in GGML_RUNTIMES:
         return gpu.fp8_tflops
     base = gpu.bf16_tflops if p.name == "bf16" and gpu.bf16_tflops else gpu.fp16_tflops
     if gpu.fp32_tflops is not None and (base is None or gpu.fp32_tflops > base):
@@ -157,7 +158,7 @@ def peak_tflops(gpu: GPU, p: Precision, runtime: str = "llama.cpp") -> float | N
         base = gpu.fp32_tflops
     if base is None:
         return None
-    if gpu.vendor == "nvidia" and gpu.segment == "consumer" and runtime == "llama.cpp":
+    if gpu.vendor == "nvidia" and gpu.segment == "consumer" and runtime in GGML_RUNTIMES:
         base *= c.CONSUMER_FP16_ACCUMULATE_SPEEDUP
     return base
 
@@ -173,7 +174,7 @@ def prefill_seconds_per_token(gpu: GPU, a: Architecture, p: Precision, prompt_to
     if peak is None:
         return None
     cur = None
-    if runtime == "llama.cpp" and (era or c.DEFAULT_LLAMACPP_ERA) != "2024-05":
+    if runtime in GGML_RUNTIMES and (era or c.DEFAULT_LLAMACPP_ERA) != "2024-05":
         cur = c.PREFILL_PROFILES_CURRENT.get(_vendor(gpu))
     prof = cur or c.PREFILL_PROFILES[_vendor(gpu)]
     ctx = prompt_tokens / 2

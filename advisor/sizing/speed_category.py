@@ -56,7 +56,7 @@ def profile_era(kind: str, runtime: str, vendor: str) -> str:
     decode profile."""
     if kind not in KINDS:
         raise ValueError(f"unknown speed kind '{kind}' (known: {', '.join(KINDS)})")
-    if runtime != "llama.cpp":
+    if runtime not in c.GGML_RUNTIMES:  # Ollama runs llama.cpp's engine: timed as llama.cpp
         return c.OTHER_RUNTIMES_ERA if kind != "prefill" else "2024-05"
     if c.DEFAULT_LLAMACPP_ERA == "2024-05":
         return "2024-05"
@@ -97,7 +97,7 @@ def speed_category(kind: str, runtime: str, vendor: str, era: str, moe: bool, of
         return vendor
     if runtime == "vllm":  # its own step model (advisor/sizing/vllm_speed.py) for decode at any batch
         return "vllm-prefill" if kind == "prefill" else "vllm"
-    if runtime != "llama.cpp":
+    if runtime not in c.GGML_RUNTIMES:  # Ollama runs llama.cpp's engine: its categories
         return runtime
     if kind == "serving":
         return "serving"
