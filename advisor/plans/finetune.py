@@ -14,6 +14,8 @@ The plan rules choose among the paths' best plans exactly as for inference
 """
 from __future__ import annotations
 
+from advisor.render import count
+
 import copy
 import itertools
 from dataclasses import dataclass, replace
@@ -71,11 +73,11 @@ class FinetunePlan:
 
     @property
     def available_bytes(self) -> int:
-        return self.gpu.memory_bytes
+        return self.gpu.usable_memory_bytes
 
     @property
     def headroom_bytes(self) -> int:
-        return self.gpu.memory_bytes - self.per_gpu_bytes
+        return self.gpu.usable_memory_bytes - self.per_gpu_bytes
 
     @property
     def quality_class(self) -> int:
@@ -119,7 +121,7 @@ class FinetunePlan:
 
 
 def _fits(per_gpu: int, g: GPU) -> bool:
-    return g.memory_bytes - per_gpu >= fit_margin_bytes(1)
+    return g.usable_memory_bytes - per_gpu >= fit_margin_bytes(1)
 
 
 @lru_cache(maxsize=512)
@@ -166,7 +168,7 @@ def changes_of(spec: FinetuneSpec, asked: FinetuneSpec, g: GPU, n: int, ask_gpu:
     if spec.gradient_checkpointing != asked.gradient_checkpointing:
         out.append("gradient checkpointing")
     if spec.seq_len != asked.seq_len:
-        out.append(f"sequences of {spec.seq_len:,} tokens")
+        out.append(f"sequences of {count(spec.seq_len, 'token')}")
     if rented:
         out.append(f"rented {n} x {g.name}")
     elif g.id != ask_gpu.id:
