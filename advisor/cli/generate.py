@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
+from advisor.cli.sources import explain_only_ngl, kb_option, load_kb_from, load_rules_from, rules_option
 
 
 def _interrupt(signum, frame):
@@ -16,6 +16,7 @@ def _interrupt(signum, frame):
 
 
 @click.command()
+@explain_only_ngl("generate")
 @click.option("--out", "-o", required=True, type=click.Path(),
               help="Folder to write into (created if missing): a new or empty folder, or one an "
                    "earlier generate wrote.")
