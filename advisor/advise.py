@@ -1,6 +1,8 @@
 """From a question (model, GPU, workload) to an advisory: facts -> rules -> recommendations."""
 from __future__ import annotations
 
+from advisor.render import count
+
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -386,7 +388,7 @@ class Advisor:
         if work.prompt_tokens > context_tokens:
             if work.prompt_tokens != DEFAULT_PROMPT_TOKENS:
                 raise AdvisorError(f"--prompt-tokens {work.prompt_tokens:,} is longer than the context "
-                                   f"of {context_tokens:,} tokens: a prompt must fit in the context "
+                                   f"of {count(context_tokens, 'token')}: a prompt must fit in the context "
                                    "(give a longer --context)")
             work = replace(work, prompt_tokens=context_tokens)  # the default prompt, cut to a short context
         stages = -(-gpus // GPUS_PER_NODE)

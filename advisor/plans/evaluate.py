@@ -6,6 +6,8 @@ max_context_tokens for the longest context that fits.
 """
 from __future__ import annotations
 
+from advisor.render import count
+
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -409,7 +411,7 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     if share is not None and share != ask.work.gpu_memory_utilization:
         out.append(f"vLLM's share of each GPU {share:.2f}")
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
-        out.append(f"context {plan.context_tokens:,} tokens")
+        out.append(f"context {count(plan.context_tokens, 'token')}")
     asked_layers = ask.work.gpu_layers
     if asked_layers is not None and asked_layers <= ask.model.architecture.layers:
         out += _layer_changes(plan, asked_layers)  # the user asked for a split: it is no change
@@ -435,7 +437,7 @@ def _layer_changes(plan: Plan, asked: int) -> list[str]:
         if plan.n_gpu_layers == asked:
             return []
         more = plan.n_gpu_layers - asked
-        return [f"{plan.n_gpu_layers} layers on the GPU (-ngl {plan.n_gpu_layers}), {abs(more)} "
+        return [f"{count(plan.n_gpu_layers, 'layer')} on the GPU (-ngl {plan.n_gpu_layers}), {abs(more)} "
                 f"{'more' if more > 0 else 'fewer'} than asked"]
     if plan.moe_cpu_layers:
         return [f"every layer on the GPU but the routed experts of {plan.moe_cpu_layers} layers "

@@ -5,6 +5,8 @@ The single entry point placement code calls; how each part is sized lives in wei
 """
 from __future__ import annotations
 
+from advisor.render import count
+
 from dataclasses import dataclass, field
 
 from advisor.kb.schema import GPU, Model
@@ -165,7 +167,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
                            w["largest_layer"], exact_weights=exact)
     if work.context_tokens > a.max_context:  # within the advertised limit (Advisor.explain checks)
         w_notes = w_notes + [
-            f"a context of {work.context_tokens:,} tokens is beyond config.json's "
+            f"a context of {count(work.context_tokens, 'token')} is beyond config.json's "
             f"max_position_embeddings ({a.max_context:,}), within what the publisher advertises "
             f"({model.context_limit:,}): run it as the model card says for that length (some "
             "models need rope scaling turned on, as Qwen2.5's YaRN; others, as Command R, only a "
