@@ -1,0 +1,146 @@
+"""Hostile-input findings, sixth round (issue 14; the findings in full: /work/notes/hostile6.md).
+Each test is one kind of fault the fresh pass found, checked through the command line."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import yaml
+from click.testing import CliRunner
+
+from advisor.cli import main
+from tests.cli_helpers import one_line_error
+from tests.file_helpers import LLAMA_CONFIG, config_folder, llama_gguf
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+# -- a GGUF file is a GGUF by its magic, not its name --------------------------------------------
+
+def test_a_gguf_file_without_the_gguf_suffix_is_read(tmp_path):
+    """llama.cpp opens a GGUF whatever its name (model.bin, a blob without a suffix); advisor
+    refused it as 'not a model file'. Now the magic decides, and a FIFO is still never opened."""
+    import os
+
+    good = llama_gguf(tmp_path / "ok.gguf")
+    want = json.loads(run("explain", str(good), "rtx-4090", "--format", "json").output)
+    for name in ("model.bin", "blob", "OK.GgUf"):
+        shutil.copy(good, tmp_path / name)
+        r = run("explain", str(tmp_path / name), "rtx-4090", "--format", "json")
+        assert r.exit_code == 0, r.output
+        got = json.loads(r.output)
+        assert got["verdict"] == want["verdict"] and got["workload"] == {**want["workload"], **{
+            k: v for k, v in got["workload"].items() if k in ("source",)}}
+        assert run("gpus", str(tmp_path / name)).exit_code == 0
+    (tmp_path / "text.bin").write_text("not a model")
+    one_line_error(run("explain", str(tmp_path / "text.bin"), "rtx-4090"), "not a model file")
+    os.mkfifo(tmp_path / "pipe")
+    one_line_error(run("explain", str(tmp_path / "pipe"), "rtx-4090"), "not a model file")
+
+
+def test_kb_add_from_a_gguf_file_says_what_kb_add_reads(tmp_path):
+    """`kb add --from model.gguf` said 'not UTF-8 text (byte 308)'; a folder with a config.json
+    was refused as a folder. Now a GGUF is named as one, and a snapshot folder gives its config."""
+    g = llama_gguf(tmp_path / "m.gguf")
+    shutil.copy(g, tmp_path / "m.bin")
+    for f in (g, tmp_path / "m.bin"):
+        one_line_error(run("kb", "add", "--from", str(f), "--id", "x", "--out", str(tmp_path / "kb")),
+                       "is a GGUF file", "config.json")
+    folder = config_folder(tmp_path / "snap")
+    r = run("kb", "add", "--from", str(folder), "--id", "from-folder", "--out", str(tmp_path / "kb"))
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "kb" / "models" / "from-folder.yaml").is_file()
+
+
+# -- kb add records the precision config.json names -------------------------------------------------
+
+def test_kb_add_records_the_checkpoints_precision(tmp_path):
+    """kb add wrote no native_precision, so an FP8 checkpoint's entry was sized at bf16 ('assumed:
+    the knowledge base does not record the format'), while explain on the same config.json said
+    fp8. The entry now carries what config.json names, with its source; nothing when it names none."""
+    kb = tmp_path / "kb"
+    cases = {"fp8": {"quantization_config": {"quant_method": "fp8"}},
+             "fp16": {"torch_dtype": "float16"}, "nf4": {"quantization_config": {
+                 "quant_method": "bitsandbytes", "load_in_4bit": True}}}
+    for want, over in cases.items():
+        cfg = config_folder(tmp_path / want, **over) / "config.json"
+        r = run("kb", "add", "--from", str(cfg), "--id", f"m-{want}", "--out", str(kb))
+        assert r.exit_code == 0, r.output
+        entry = yaml.safe_load((kb / "models" / f"m-{want}.yaml").read_text())
+        assert entry["native_precision"] == want
+        assert "native_precision" in entry["sources"][0]["fields"]
+        adv = json.loads(run("explain", f"m-{want}", "h100-80gb", "--kb", str(kb), "--format", "json").output)
+        assert adv["workload"]["precision"] == want, adv["workload"]
+    bare = dict(LLAMA_CONFIG)
+    bare.pop("torch_dtype")
+    cfg = config_folder(tmp_path / "bare", text=json.dumps(bare)) / "config.json"
+    assert run("kb", "add", "--from", str(cfg), "--id", "m-bare", "--out", str(kb)).exit_code == 0
+    assert "native_precision" not in yaml.safe_load((kb / "models" / "m-bare.yaml").read_text())
+    cfg = config_folder(tmp_path / "auto", torch_dtype="auto") / "config.json"
+    one_line_error(run("kb", "add", "--from", str(cfg), "--id", "m-auto", "--out", str(kb)), "torch_dtype")
+
+
+# -- fine-tuning on a Mac: the GPU's share of unified memory ---------------------------------------
+
+def test_fine_tuning_on_a_mac_uses_the_gpus_share_of_memory():
+    """Fine-tuning on a 64 GiB M4 Max was sized against all 68.7 GB, while inference on the same
+    machine uses the 51.5 GB macOS lets the GPU wire (gpu_memory_share). A run between the two
+    'fit' and then fails. Every fine-tuning number now uses the share."""
+    r = run("explain", "llama-3.1-8b", "m4-max-64gb", "--task", "finetune", "--format", "json")
+    adv = json.loads(r.output)
+    inf = json.loads(run("explain", "llama-3.1-8b", "m4-max-64gb", "--format", "json").output)
+    share = adv["facts"]["available_bytes"] if "facts" in adv else None
+    md = run("explain", "llama-3.1-8b", "m4-max-64gb", "--task", "finetune").output
+    assert "68.7 GB" not in md and "51.5 GB" in md, md
+    assert "of the 64.0 GiB of unified memory" in md
+    if share is not None:
+        assert share == inf["facts"]["available_bytes"]
+    # a model whose LoRA total lies between the share and the whole memory: no longer 'fits'
+    fit = run("fit", "m4-max-64gb", "--task", "finetune", "--format", "json")
+    rows = json.loads(fit.output)
+    rows = rows["models"] if isinstance(rows, dict) else rows
+    assert rows and all(r["per_gpu_bytes"] <= 0.75 * 64 * 2**30 for r in rows)
+    # a discrete card is unchanged: all of its memory
+    md = run("explain", "llama-3.1-8b", "rtx-4090", "--task", "finetune").output
+    assert "the card has 25.8 GB" in md
+
+
+# -- counts read as English --------------------------------------------------------------------------
+
+def test_one_token_and_one_layer_are_singular():
+    """--context 1 printed 'a context of 1 tokens', --seq-len 1 'sequences of 1 tokens', -ngl 1
+    'the GPU's 1 layers'; fit's heading '1 tokens of context'."""
+    texts = [run("explain", "llama-3.1-8b", "rtx-4090", "-c", "1", "--why").output,
+             run("explain", "llama-3.1-8b", "rtx-4090", "--task", "finetune", "--seq-len", "1").output,
+             run("explain", "llama-3.1-8b", "rtx-4090", "-ngl", "1").output,
+             run("gpus", "llama-3.1-8b", "-c", "1").output]
+    for t in texts:
+        assert " 1 tokens" not in t and " 1 layers" not in t and "(1 tokens" not in t, t
+    assert "a context of 1 token and" in texts[0]
+    assert "sequences of 1 token," in texts[1]
+    assert "8,192 tokens" in run("explain", "llama-3.1-8b", "rtx-4090").output
+
+
+# -- -ngl given where it is not an option -------------------------------------------------------------
+
+def test_ngl_on_a_command_without_it_is_named():
+    """`fit rtx-4090 -ngl 10` was read by click as `-n gl`: "Invalid value for '--gpus' / '-n':
+    'gl' is not a valid integer". fit, gpus and generate now name the option they do not take."""
+    for args in (("fit", "rtx-4090"), ("gpus", "llama-3.1-8b"),
+                 ("generate", "--out", "/nonexistent/never", "-m", "llama-3.1-8b", "-g", "rtx-4090")):
+        r = run(*args, "-ngl", "10")
+        one_line_error(r, "--n-gpu-layers", "does not take it")
+        assert "'gl'" not in r.output
+    assert run("fit", "rtx-4090", "-n", "2", "--format", "json").exit_code == 0
+
+
+# -- an empty model name is not the working folder ----------------------------------------------------
+
+def test_an_empty_model_is_not_the_working_folder(tmp_path, monkeypatch):
+    """`gpus ''` read Path('') -- the working folder -- and answered for the GGUF found there."""
+    llama_gguf(tmp_path / "only.gguf")
+    monkeypatch.chdir(tmp_path)
+    for args in (("gpus", ""), ("gpus", "  "), ("explain", "", "rtx-4090")):
+        one_line_error(run(*args), "the model is empty")
