@@ -1,8 +1,6 @@
 """From a question (model, GPU, workload) to an advisory: facts -> rules -> recommendations."""
 from __future__ import annotations
 
-from advisor.render import count
-
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,6 +11,7 @@ from advisor.facts import Situation, build_situation
 from advisor.kb.schema import with_fields
 from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
+from advisor.render import count
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
 from advisor.sizing.constants import GPUS_PER_NODE, LLAMACPP_QUANT_KV
 from advisor.sizing.finetune import PART_NAMES, FinetuneSpec

@@ -180,7 +180,7 @@ def environment(templates: str | None = None) -> jinja2.Environment:
         bytecode_cache=_bytecode_cache(),
     )
     env.filters.update(gb=gb, gib=gib, tps=tps, params=params, pace=pace, fmt=fmt,
-                       thousands=lambda n: f"{n:,}", md=md_text, count=count)
+                       thousands=lambda n: f"{n:,}", md=md_text, counted=count)
     return env
 
 

@@ -1,8 +1,6 @@
 """advisor fit GPU"""
 from __future__ import annotations
 
-from advisor.render import count
-
 import json
 import sys
 
@@ -12,6 +10,7 @@ import click
 from advisor.cli.finetune_options import finetune_options, finetune_spec, given_options
 from advisor.cli.sources import explain_only_ngl, kb_option, load_kb_from, load_rules_from, rules_option
 from advisor.cli.terminal import format_option, write_table
+from advisor.render import count
 
 @click.command()
 @explain_only_ngl("fit")

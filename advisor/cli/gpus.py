@@ -1,8 +1,6 @@
 """advisor gpus MODEL"""
 from __future__ import annotations
 
-from advisor.render import count
-
 import json
 import sys
 
@@ -11,6 +9,7 @@ import click
 
 from advisor.cli.sources import explain_only_ngl, kb_option, load_kb_from, load_rules_from, rules_option
 from advisor.cli.terminal import format_option, write_table
+from advisor.render import count
 
 
 @click.command()

@@ -6,8 +6,6 @@ max_context_tokens for the longest context that fits.
 """
 from __future__ import annotations
 
-from advisor.render import count
-
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -18,6 +16,7 @@ from advisor.plans.plan import Candidate, Plan
 from advisor.plans.prices import rent_cost, rent_usd_per_hour
 from advisor.plans.quality import QualityCost, quality_cost, weight_table
 from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, half_fallback
+from advisor.render import count
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.kv_cache import kv_cache_bytes

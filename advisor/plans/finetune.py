@@ -14,8 +14,6 @@ The plan rules choose among the paths' best plans exactly as for inference
 """
 from __future__ import annotations
 
-from advisor.render import count
-
 import copy
 import itertools
 from dataclasses import dataclass, replace
@@ -25,6 +23,7 @@ from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.candidates import rental_counts, rentable
 from advisor.plans.prices import rent_cost
+from advisor.render import count
 from advisor.sizing import constants as c
 from advisor.sizing.finetune import FinetuneSpec, finetune_memory
 from advisor.sizing.overhead import fit_margin_bytes

@@ -5,9 +5,9 @@ the values they had (and, for a derived fact, the rule that derived it), and wha
 """
 from __future__ import annotations
 
-from advisor.render import count
-
 import json
+
+from advisor.render import count
 
 
 def firings(advisory, rules: dict) -> list[dict]:

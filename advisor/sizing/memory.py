@@ -5,11 +5,10 @@ The single entry point placement code calls; how each part is sized lives in wei
 """
 from __future__ import annotations
 
-from advisor.render import count
-
 from dataclasses import dataclass, field
 
 from advisor.kb.schema import GPU, Model
+from advisor.render import count
 from advisor.sizing.kv_cache import check_kv_dtype, kv_assumptions, kv_cache_bytes
 from advisor.sizing.precision import Precision
 from advisor.sizing.runtime import overhead_parts, runtime_assumptions
