@@ -32,6 +32,10 @@ def add(config_path, model_id, out_dir):
     from advisor.paths import data_dir
 
     source = str(config_path)
+    repo, _, quant = source.partition(":")
+    if quant and hub.is_repo_id(repo) and not config_path.exists():
+        raise AdvisorError(f"'{source}' names a GGUF file of a repo (REPO:QUANT); kb add maps a "
+                           "repo's config.json (ORG/REPO): explain and gpus read REPO:QUANT as it is")
     if hub.is_repo_id(source) and not config_path.exists():
         config, source = hub.fetch_config(source)  # its commit-pinned page is the source
         model_id = model_id or default_id(config) or default_id({"_name_or_path": str(config_path)})

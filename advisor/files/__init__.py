@@ -252,7 +252,7 @@ def _load_path(path: Path, label: str | None, quant: str | None) -> tuple[FileMo
                 raise AdvisorError(f"{label or path}: {len(firsts)} GGUF models here; name one (a path, or "
                                    f"repo:QUANT for a cached repo)")
             return _gguf_model(firsts[0])
-        if (path / "config.json").is_file():
+        if _exists(path / "config.json"):  # not a regular file: read_config names what it is
             return _hf_model(path, path / "config.json", label or str(path))
         raise AdvisorError(f"{path}: no config.json or .gguf file in this folder")
     if path.suffix == ".gguf":

@@ -53,9 +53,11 @@ def _base(c: Config, mt: str, tied_default: bool) -> dict:
 def _sliding_from_layer_types(c: Config, a: dict) -> None:
     """layer_types (newer transformers configs) -> sliding_window_pattern: every Nth layer
     global, or every layer sliding."""
-    types = c.get("layer_types")
-    if not types:
+    if not c.get("layer_types"):
         return
+    from advisor.files.hf import layer_types
+
+    types = layer_types(c, _int(c, "num_hidden_layers", c.get("model_type", "?")), "config.json")
     full = [t == "full_attention" for t in types]
     if all(full):
         a.pop("sliding_window", None)
