@@ -144,3 +144,91 @@ def test_an_empty_model_is_not_the_working_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for args in (("gpus", ""), ("gpus", "  "), ("explain", "", "rtx-4090")):
         one_line_error(run(*args), "the model is empty")
+
+
+# -- config.json fields that describe another model ---------------------------------------------------
+
+def test_layer_types_must_name_every_layer(tmp_path):
+    """A gemma3_text config whose layer_types named 1 layer for 2 was sized (explain) and mapped
+    (kb add) as if the short list were the model's pattern. One kind a layer, or one line."""
+    for bad, word in ((["sliding_attention"], "names 1 layer, but"), ("sliding", "not a list"),
+                      ([1, 2], "not a list")):
+        folder = config_folder(tmp_path / f"c{len(str(bad))}", model_type="gemma3_text",
+                               sliding_window=512, layer_types=bad)
+        one_line_error(run("explain", str(folder), "rtx-4090"), "layer_types", word)
+        one_line_error(run("kb", "add", "--from", str(folder / "config.json"), "--id", "x",
+                           "--out", str(tmp_path / "kb")), "layer_types")
+    good = config_folder(tmp_path / "good", model_type="gemma3_text", sliding_window=512,
+                         layer_types=["sliding_attention", "full_attention"])
+    assert run("explain", str(good), "rtx-4090").exit_code == 0
+
+
+def test_awq_at_other_than_four_bits_is_refused(tmp_path):
+    """quantization_config {quant_method: awq, bits: 99} was sized as 4-bit AWQ without a word."""
+    folder = config_folder(tmp_path / "awq", quantization_config={"quant_method": "awq", "bits": 8})
+    one_line_error(run("explain", str(folder), "rtx-4090"), "AWQ at 8 bits")
+    folder = config_folder(tmp_path / "awq4", quantization_config={"quant_method": "awq", "bits": 4})
+    assert run("explain", str(folder), "rtx-4090").exit_code == 0
+
+
+def test_a_config_json_that_is_no_file_is_named(tmp_path):
+    """A folder whose config.json is a link to /dev/zero (or a folder) said 'no config.json or
+    .gguf file in this folder'; it names what config.json is instead."""
+    import os
+
+    (tmp_path / "dev").mkdir()
+    os.symlink("/dev/zero", tmp_path / "dev" / "config.json")
+    one_line_error(run("explain", str(tmp_path / "dev"), "rtx-4090"), "config.json: a device")
+    (tmp_path / "dir" / "config.json").mkdir(parents=True)
+    one_line_error(run("explain", str(tmp_path / "dir"), "rtx-4090"), "config.json: a folder")
+
+
+# -- KB folders and entries that contradict themselves ------------------------------------------------
+
+def test_a_kb_kind_folder_that_is_a_file_is_an_error(tmp_path):
+    """--kb DIR whose models is a file was read as a KB without models: 'kb validate' said ok and
+    explain said 'unknown model'."""
+    kb = tmp_path / "kb"
+    (kb / "gpus").mkdir(parents=True)
+    (kb / "models").write_text("x")
+    one_line_error(run("explain", "llama-3.1-8b", "rtx-4090", "--kb", str(kb)), "models:1: not a folder")
+    assert run("kb", "validate", str(kb)).exit_code == 2
+
+
+def test_a_gpu_may_not_claim_a_format_its_architecture_lacks(tmp_path):
+    """A GPU entry of architecture turing with fp8_tflops passed kb validate, and explain then ran
+    FP8 under vLLM on it ('fits'), which the built-in T4 (Turing) refuses."""
+    from tests.file_helpers import REPO
+
+    entry = yaml.safe_load((REPO / "kb" / "gpus" / "rtx-4090.yaml").read_text())
+    entry.update(id="hg", name="Hostile G", aliases=[], architecture="turing")
+    entry.pop("bf16_tflops")
+    (tmp_path / "kb" / "gpus").mkdir(parents=True)
+    (tmp_path / "kb" / "gpus" / "hg.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+    r = run("explain", "llama-3.1-8b", "hg", "--kb", str(tmp_path / "kb"), "-p", "fp8", "--runtime", "vllm")
+    one_line_error(r, "fp8_tflops is given", "turing")
+
+
+def test_kb_list_prints_names_as_markdown_text(tmp_path):
+    """kb list is a markdown table; a name with a link, a code fence or an HTML comment was
+    printed raw (only '|' was escaped)."""
+    from tests.file_helpers import kb_model_dir
+
+    root = kb_model_dir(tmp_path / "kb")
+    p = root / "models" / "hostile-model.yaml"
+    entry = yaml.safe_load(p.read_text())
+    entry["name"] = "M ``` <!-- [a](javascript:x) | y"
+    p.write_text(yaml.safe_dump(entry, sort_keys=False))
+    out = run("kb", "list", "models", env={"ADVISOR_KB": str(root)}).output
+    row = next(line for line in out.splitlines() if line.startswith("| hostile-model"))
+    import re
+
+    # every markdown-special character is escaped: no link, fence or comment survives
+    assert not re.search(r"(?<!\\)[\[\]`<|]", row.strip("| ").replace(" | ", "")), row
+    assert "\\[a\\](javascript:x)" in row and "\\`\\`\\`" in row and "\\<!--" in row
+
+
+def test_kb_add_from_a_repo_quant_says_what_kb_add_reads(tmp_path):
+    """`kb add --from org/repo:Q8_0` said 'cannot read: No such file or directory'."""
+    one_line_error(run("kb", "add", "--from", "org/repo:Q8_0", "--out", str(tmp_path / "kb")),
+                   "REPO:QUANT", "config.json")
