@@ -61,8 +61,9 @@ def render_table(rows: list[dict]) -> str:
         return "(none)\n"
     from advisor.render import md_text
 
-    # a name is one line of markdown text: a '|' is not a column's edge, a '[' no link
-    rows = [{c: md_text(v) for c, v in r.items()} for r in rows]
+    # a name is one line of markdown text: a '|' is not a column's edge, a '[' no link (an id
+    # is lower-case letters, digits, '.' and '-' by the schema, and keeps its '*' marker)
+    rows = [{c: (v if c == "id" else md_text(v)) for c, v in r.items()} for r in rows]
     cols = list(rows[0])
     width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
     right = {c for c in cols if all(not r[c] or r[c][0].isdigit() for r in rows)}
