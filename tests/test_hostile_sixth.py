@@ -232,3 +232,19 @@ def test_kb_add_from_a_repo_quant_says_what_kb_add_reads(tmp_path):
     """`kb add --from org/repo:Q8_0` said 'cannot read: No such file or directory'."""
     one_line_error(run("kb", "add", "--from", "org/repo:Q8_0", "--out", str(tmp_path / "kb")),
                    "REPO:QUANT", "config.json")
+
+
+# -- --data-parallel-size kept by every plan, rented counts included ----------------------------------
+
+def test_data_parallel_on_a_model_that_needs_renting_is_an_answer():
+    """`explain llama-3.1-70b rtx-4090 --gpus 2 --data-parallel-size 2` crashed with
+    ZeroDivisionError: the rent path's speed bound tried 1 rented card with DP 2 (tensor parallel
+    0). Counts that cannot keep the data-parallel size give no plan there, as they give none
+    when sized."""
+    r = run("explain", "llama-3.1-70b", "rtx-4090", "--gpus", "2", "--data-parallel-size", "2",
+            "--format", "json")
+    assert r.exit_code == 0, r.output
+    adv = json.loads(r.output)
+    for plan in adv["plans"]:
+        if plan.get("gpu_count") and plan["runtime"] == "vllm":
+            assert plan["gpu_count"] % 2 == 0, plan
