@@ -12,6 +12,7 @@ from advisor.facts import Situation, build_situation
 from advisor.kb.schema import with_fields
 from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
+from advisor.render import count
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
 from advisor.sizing.constants import GPUS_PER_NODE, LLAMACPP_QUANT_KV
 from advisor.sizing.finetune import PART_NAMES, FinetuneSpec
@@ -465,7 +466,7 @@ class Advisor:
         if work.prompt_tokens > context_tokens:
             if work.prompt_tokens != DEFAULT_PROMPT_TOKENS:
                 raise AdvisorError(f"--prompt-tokens {work.prompt_tokens:,} is longer than the context "
-                                   f"of {context_tokens:,} tokens: a prompt must fit in the context "
+                                   f"of {count(context_tokens, 'token')}: a prompt must fit in the context "
                                    "(give a longer --context)")
             work = replace(work, prompt_tokens=context_tokens)  # the default prompt, cut to a short context
         stages = -(-gpus // GPUS_PER_NODE)

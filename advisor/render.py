@@ -170,6 +170,11 @@ def _bytecode_cache():
 
 
 @lru_cache(maxsize=4)
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 token', '8,192 tokens': a whole number with its noun, singular for exactly one."""
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
+
+
 def environment(templates: str | None = None) -> jinja2.Environment:
     import jinja2
 
@@ -188,7 +193,8 @@ def environment(templates: str | None = None) -> jinja2.Environment:
     # band: a speed category (advisor.sizing.speed_category) -> its measured error band
     # (advisor.speed_bands.Band: .text(), .short())
     env.filters.update(gb=gb, gib=gib, tps=tps, params=params, pace=pace, fmt=fmt,
-                       thousands=lambda n: f"{n:,}", md=md_text, hours=hours, band=band)
+                       thousands=lambda n: f"{n:,}", md=md_text, hours=hours, band=band,
+                       counted=count)
     return env
 
 

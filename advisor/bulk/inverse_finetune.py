@@ -34,7 +34,7 @@ class FinetuneFitRow:
 
     @property
     def headroom_bytes(self) -> int:
-        return self.gpu.memory_bytes - self.memory.per_gpu_bytes
+        return self.gpu.usable_memory_bytes - self.memory.per_gpu_bytes
 
     def to_json(self) -> dict:
         s = self.spec
@@ -45,7 +45,7 @@ class FinetuneFitRow:
 
 
 def trains(gpu: GPU, m: FinetuneMemory) -> bool:
-    return gpu.memory_bytes - m.per_gpu_bytes >= fit_margin_bytes(1)
+    return gpu.usable_memory_bytes - m.per_gpu_bytes >= fit_margin_bytes(1)
 
 
 def models_to_finetune(kb: KnowledgeBase, gpu: GPU, base: FinetuneSpec, gpus: int = 1,

@@ -119,7 +119,9 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, autoescape=autoescape)
-    env.filters.update(thousands=lambda n: f"{n:,}", md_cell=md_cell, line=one_line)
+    from advisor.render import count
+
+    env.filters.update(thousands=lambda n: f"{n:,}", md_cell=md_cell, line=one_line, counted=count)
     return env
 
 

@@ -8,10 +8,12 @@ import sys
 import click
 
 from advisor.cli.finetune_options import finetune_options, finetune_spec, given_options
-from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
+from advisor.cli.sources import explain_only_ngl, kb_option, load_kb_from, load_rules_from, rules_option
 from advisor.cli.terminal import format_option, write_table
+from advisor.render import count
 
 @click.command()
+@explain_only_ngl("fit")
 @click.argument("gpu", required=False)
 @click.option("--gpus", "-n", type=int, default=None,
               help="GPUs of this kind. Default 1, or as many as detected when GPU is left out.")
@@ -111,9 +113,9 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
                 ram_bytes=work.ram_bytes if ram_gb is not None else None)
     where = f"{on} and {ram_gb:g} GiB of RAM" if ram_gb is not None else on
     _show(fmt, rows, head, fit_grid,
-          f"No model in the knowledge base runs usably on {where} with {context:,} tokens of "
+          f"No model in the knowledge base runs usably on {where} with {count(context, 'token')} of "
           f"context{batch_words(batch)}.",
-          f"Models that run on {where} ({context:,} tokens of context, batch {batch}), each at "
+          f"Models that run on {where} ({count(context, 'token')} of context, batch {batch}), each at "
           f"its best plan, {RANK_WORDS[rank]}:")
 
 

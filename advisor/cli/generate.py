@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
+from advisor.cli.sources import explain_only_ngl, kb_option, load_kb_from, load_rules_from, rules_option
+from advisor.render import count
 
 
 def _interrupt(signum, frame):
@@ -16,6 +17,7 @@ def _interrupt(signum, frame):
 
 
 @click.command()
+@explain_only_ngl("generate")
 @click.option("--out", "-o", required=True, type=click.Path(),
               help="Folder to write into (created if missing): a new or empty folder, or one an "
                    "earlier generate wrote.")
@@ -102,7 +104,7 @@ def generate(out, force, models, gpus, precisions, families, vendors, memory_gib
         bar.render_finish()
     s = summary
     index = "written" if s.index_written else "kept (pages failed)" if s.index_kept else "unchanged"
-    click.echo(f"{s.total:,} pages in {s.out}: {s.written:,} written, {s.unchanged:,} unchanged, "
+    click.echo(f"{count(s.total, 'page')} in {s.out}: {s.written:,} written, {s.unchanged:,} unchanged, "
                f"{len(s.failed):,} failed; index {index} ({s.seconds:.1f} s, "
                f"{s.total / max(s.seconds, 1e-9):,.0f} pages/s)"
                + ("; pages failed: exit status 2" if s.failed else ""))

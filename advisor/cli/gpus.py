@@ -7,11 +7,13 @@ import sys
 
 import click
 
-from advisor.cli.sources import kb_option, load_kb_from, load_rules_from, rules_option
+from advisor.cli.sources import explain_only_ngl, kb_option, load_kb_from, load_rules_from, rules_option
 from advisor.cli.terminal import format_option, write_table
+from advisor.render import count
 
 
 @click.command()
+@explain_only_ngl("gpus")
 @click.argument("model")
 @click.option("--precision", "-p", default=None,
               help="Only this precision. Default: the best plan each card (or set) runs.")
@@ -68,7 +70,7 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     name = one_line(m.name)
     if not rows:
         click.echo(f"No GPU in the knowledge base, up to {max_gpus} of a kind, runs {name}{at} "
-                   f"with {context:,} tokens of context{batch_words(batch)}.")
+                   f"with {count(context, 'token')} of context{batch_words(batch)}.")
         return
-    write_table(fmt, f"GPUs that run {name}{at} ({context:,} tokens of context, batch {batch}), "
+    write_table(fmt, f"GPUs that run {name}{at} ({count(context, 'token')} of context, batch {batch}), "
                      f"cheapest first where priced, then smallest:", gpus_grid(rows))

@@ -32,10 +32,19 @@ def add(config_path, model_id, out_dir):
     from advisor.paths import data_dir
 
     source = str(config_path)
+    repo, _, quant = source.partition(":")
+    if quant and hub.is_repo_id(repo) and not config_path.exists():
+        raise AdvisorError(f"'{source}' names a GGUF file of a repo (REPO:QUANT); kb add maps a "
+                           "repo's config.json (ORG/REPO): explain and gpus read REPO:QUANT as it is")
     if hub.is_repo_id(source) and not config_path.exists():
         config, source = hub.fetch_config(source)  # its commit-pinned page is the source
         model_id = model_id or default_id(config) or default_id({"_name_or_path": str(config_path)})
     else:
+        if _is_gguf(config_path):
+            raise AdvisorError(f"{config_path} is a GGUF file: kb add maps a Hugging Face config.json "
+                               "(or ORG/REPO); explain and gpus read a GGUF file as it is")
+        if config_path.is_dir() and (config_path / "config.json").is_file():
+            config_path = config_path / "config.json"  # a snapshot folder: its config
         config = read_config(config_path)
     model_id = model_id or default_id(config)
     if not model_id:
@@ -63,3 +72,13 @@ def add(config_path, model_id, out_dir):
     except OSError as exc:
         raise AdvisorError(f"{target}: cannot write: {exc.strerror}") from None
     click.echo(str(target))
+
+
+def _is_gguf(path: Path) -> bool:
+    """A GGUF file, by its suffix or (a regular file only) its magic."""
+    from advisor.files import _is_gguf as magic
+
+    try:
+        return not path.is_dir() and (path.suffix.lower() == ".gguf" or magic(path))
+    except (OSError, ValueError):
+        return False  # read_config then names what is wrong with it

@@ -46,3 +46,18 @@ def load_rules_from(rules_dirs=()):
     from advisor.advise import load_objective_file, load_rulebook
 
     return load_rulebook(rules_dirs), load_objective_file(rules_dirs)
+
+
+def explain_only_ngl(command: str):
+    """A hidden `-ngl/--n-gpu-layers` for commands that do not take it: without it click reads
+    `-ngl 10` as `-n gl` and blames --gpus for 'gl' (or says -n is unknown)."""
+    def refuse(ctx, param, value):
+        if value is not None:
+            raise click.UsageError(f"--n-gpu-layers (-ngl) is explain's: one model on one GPU at "
+                                   f"a chosen split; {command} does not take it", ctx=ctx)
+        return value
+
+    def deco(f):
+        return click.option("--n-gpu-layers", "-ngl", "_n_gpu_layers", default=None, hidden=True,
+                            expose_value=False, callback=refuse, is_eager=True)(f)
+    return deco

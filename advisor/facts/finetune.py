@@ -46,7 +46,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     spec = q.work.finetune
     if q.work.task != "finetune" or spec is None:
         return
-    a, mem, n = q.model.architecture, q.gpu.memory_bytes, q.gpus
+    a, mem, n = q.model.architecture, q.gpu.usable_memory_bytes, q.gpus  # a Mac: its GPU share
     m = finetune_memory(a, spec, n)
     p = m.parts
     f.update({

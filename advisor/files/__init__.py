@@ -252,7 +252,7 @@ def _load_path(path: Path, label: str | None, quant: str | None) -> tuple[FileMo
                 raise AdvisorError(f"{label or path}: {len(firsts)} GGUF models here; name one (a path, or "
                                    f"repo:QUANT for a cached repo)")
             return _gguf_model(firsts[0])
-        if (path / "config.json").is_file():
+        if _exists(path / "config.json"):  # not a regular file: read_config names what it is
             return _hf_model(path, path / "config.json", label or str(path))
         raise AdvisorError(f"{path}: no config.json or .gguf file in this folder")
     if path.suffix == ".gguf":
@@ -264,7 +264,17 @@ def _load_path(path: Path, label: str | None, quant: str | None) -> tuple[FileMo
         if not cfg.is_file():
             raise AdvisorError(f"{path}: no config.json beside it to give the architecture")
         return _hf_model(path.parent, cfg, label or str(path.parent))
+    if _is_gguf(path):  # llama.cpp reads a GGUF by its magic, whatever its name (model.bin)
+        return _gguf_model(path)
     raise AdvisorError(f"{path}: not a model file (.gguf, config.json, .safetensors or a folder)")
+
+
+def _is_gguf(path: Path) -> bool:
+    """Whether a regular file starts with GGUF's magic (a FIFO or device is never opened)."""
+    if not path.is_file():
+        return False
+    with path.open("rb") as fh:
+        return fh.read(4) == b"GGUF"
 
 
 def _model_snapshot(repo: str) -> Path | None:
@@ -288,6 +298,9 @@ def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
     one as `ORG/REPO:QUANT`; advisor.files.hub reads its config and headers). Returns the model and, for a file, the precision it is stored
     at (for an Ollama name, the precision of its tag: advisor.kb.ollama). A KB key wins over a file
     or folder of the same name in the working folder (write ./name for the file)."""
+    if not spec.strip():  # Path('') is the working folder: never read it for an empty name
+        raise AdvisorError("the model is empty: give a KB id or name (llama-3.1-8b), a model "
+                           "folder or a .gguf file")
     ollama = kb.ollama(spec)  # an Ollama name (llama3.1:70b): its model and its tag's precision
     if ollama is not None:
         return ollama.model, ollama.precision

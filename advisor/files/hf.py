@@ -111,6 +111,21 @@ def config_flag(cfg: dict, key: str, default: bool, where: str) -> bool:
     return value
 
 
+def layer_types(cfg: dict, layers: int, where: str) -> list[str]:
+    """config.json's layer_types: one attention kind (a string) for each of the `layers`
+    layers, else AdvisorError (a shorter or longer list would describe another model)."""
+    lt = cfg.get("layer_types")
+    if not isinstance(lt, list) or not all(isinstance(t, str) for t in lt):
+        raise AdvisorError(f"{where}: layer_types is {quote.value(lt)}, not a list of attention "
+                           "kinds (strings), one a layer")
+    if len(lt) != layers:
+        from advisor.render import count
+
+        raise AdvisorError(f"{where}: layer_types names {count(len(lt), 'layer')}, but "
+                           f"num_hidden_layers is {layers:,}")
+    return lt
+
+
 def architecture_fields(cfg: dict, where: str) -> dict:
     """The Architecture fields a transformers config gives (text model of multimodal configs).
     Every number is checked as read (a whole number within advisor.limits), so nothing derived
@@ -150,8 +165,8 @@ def architecture_fields(cfg: dict, where: str) -> dict:
     if sw and config_flag(cfg, "use_sliding_window", True, where) and sw < f["max_context"]:
         f["sliding_window"] = sw
         pattern = n("sliding_window_pattern", maximum=MAX_LAYERS, minimum=0)
-        if isinstance(cfg.get("layer_types"), list):
-            lt = cfg["layer_types"]
+        if cfg.get("layer_types") is not None:
+            lt = layer_types(cfg, layers, where)
             n_full = sum(1 for t in lt if t in ("full_attention", "global_attention", "attention"))
             if n_full and len(lt) % n_full == 0 and n_full < len(lt):
                 pattern = len(lt) // n_full
@@ -238,6 +253,9 @@ def checkpoint_precision(cfg: dict, where: str = "config.json") -> str:
             bits = q.get("bits", 4)
             return "gptq" if bits == 4 else f"gptq-int{quote.value(bits)}"
         if method == "awq":
+            if q.get("bits", 4) != 4:  # AWQ kernels (AutoAWQ, vLLM's) are 4-bit only
+                raise AdvisorError(f"{where}: AWQ at {quote.value(q.get('bits'))} bits: the sizing "
+                                   "knows 4-bit AWQ only (AutoAWQ's and vLLM's kernels)")
             return "awq"
         if method in ("fp8", "fbgemm_fp8", "compressed-tensors", "compressed_tensors"):
             skip = q.get("modules_to_not_convert") or q.get("ignore") or []

@@ -53,9 +53,11 @@ def _base(c: Config, mt: str, tied_default: bool) -> dict:
 def _sliding_from_layer_types(c: Config, a: dict) -> None:
     """layer_types (newer transformers configs) -> sliding_window_pattern: every Nth layer
     global, or every layer sliding."""
-    types = c.get("layer_types")
-    if not types:
+    if not c.get("layer_types"):
         return
+    from advisor.files.hf import layer_types
+
+    types = layer_types(c, _int(c, "num_hidden_layers", c.get("model_type", "?")), "config.json")
     full = [t == "full_attention" for t in types]
     if all(full):
         a.pop("sliding_window", None)
@@ -287,6 +289,7 @@ def model_from_config(config: Config, model_id: str, source: str) -> Model:
     if not re.fullmatch(ID_PATTERN, model_id):
         raise AdvisorError(f"id {short(model_id)} is not a KB id (lower case letters, digits, '.', '-')")
     name = config.get("_name_or_path") if isinstance(config.get("_name_or_path"), str) else None
+    precision, said = _stored_precision(config, source)
     entry = {
         "id": model_id,
         "name": name.rstrip("/").split("/")[-1] if name else model_id,
@@ -294,10 +297,14 @@ def model_from_config(config: Config, model_id: str, source: str) -> Model:
         "aliases": [name] if name and "/" in name else [],
         "architecture": arch,
         "vision_tower_excluded": vision,
-        "sources": [{"fields": ["architecture"], "source": source,
-                     "note": f"mapped from model_type {config['model_type']} by advisor kb add; "
+        "sources": [{"fields": ["architecture"] + (["native_precision"] if precision else []),
+                     "source": source,
+                     "note": f"mapped from model_type {config['model_type']} by advisor kb add"
+                             f"{'; native_precision from its ' + said if precision else ''}; "
                              "no published parameter count recorded yet"}],
     }
+    if precision:
+        entry["native_precision"] = precision
     from advisor.kb.validate import ValidationError, error_message, validate
 
     try:
@@ -307,6 +314,25 @@ def model_from_config(config: Config, model_id: str, source: str) -> Model:
         where = ".".join(str(p) for p in err["loc"]) or "(entry)"
         raise AdvisorError(f"{source}: the mapped entry is not valid: field '{where}': "
                            f"{error_message(err)}") from None
+
+
+def _stored_precision(config: Config, source: str) -> tuple[str | None, str]:
+    """The precision the checkpoint is stored at, where config.json names it (its
+    quantization_config, or its torch_dtype / dtype), and the key that named it; (None, "")
+    where it names none (then explain says the format is assumed). A value the sizing cannot
+    read is an AdvisorError, as explain's reading of the same config is."""
+    from advisor.files.hf import checkpoint_precision
+    from advisor.sizing.precision import parse_precision
+
+    if config.get("quantization_config") is not None:
+        said = "quantization_config"
+    elif config.get("torch_dtype") is not None or config.get("dtype") is not None:
+        said = "torch_dtype" if config.get("torch_dtype") is not None else "dtype"
+    else:
+        return None, ""
+    precision = checkpoint_precision(config, source)
+    parse_precision(precision)  # one line naming it when the sizing has no such format
+    return precision, said
 
 
 _ARCH_ORDER = ["layers", "hidden_size", "attention_heads", "kv_heads", "head_dim", "ffn_size", "vocab_size",
@@ -338,6 +364,8 @@ def model_yaml(m: Model) -> str:
             lines.append(f"  {k}: {_scalar(v)}")
     if m.vision_tower_excluded:
         lines.append("vision_tower_excluded: true")
+    if m.native_precision:
+        lines.append(f"native_precision: {_scalar(m.native_precision)}")
     lines.append("sources:")
     for s in m.sources:
         lines.append("  - fields: [" + ", ".join(s.fields) + "]")

@@ -59,10 +59,11 @@ def render_table(rows: list[dict]) -> str:
     """A markdown table with padded columns; numbers right-aligned."""
     if not rows:
         return "(none)\n"
-    from advisor.text import one_line
+    from advisor.render import md_text
 
-    # a name is one plain line, and a '|' in it is text, not a column's edge
-    rows = [{c: one_line(v).replace("|", "\\|") for c, v in r.items()} for r in rows]
+    # a name is one line of markdown text: a '|' is not a column's edge, a '[' no link (an id
+    # is lower-case letters, digits, '.' and '-' by the schema, and keeps its '*' marker)
+    rows = [{c: (v if c == "id" else md_text(v)) for c, v in r.items()} for r in rows]
     cols = list(rows[0])
     width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
     right = {c for c in cols if all(not r[c] or r[c][0].isdigit() for r in rows)}

@@ -591,6 +591,13 @@ class GPU(_Entry):
         if self.architecture not in NATIVE_BY_ARCHITECTURE and self.architecture != "unknown":
             raise ValueError(f"architecture '{self.architecture}' is not one the plans know "
                              f"({', '.join(NATIVE_BY_ARCHITECTURE)}, or unknown)")
+        # a throughput for a format the family has no tensor math in (fp8_tflops on a Turing
+        # card) would make the card run that format: the entry contradicts itself
+        native = NATIVE_BY_ARCHITECTURE.get(self.architecture)
+        for fmt, fld in (("bf16", "bf16_tflops"), ("fp8", "fp8_tflops"), ("int8", "int8_tops")):
+            if native is not None and getattr(self, fld) is not None and fmt not in native:
+                raise ValueError(f"{fld} is given, but architecture '{self.architecture}' has no "
+                                 f"{fmt.upper()} tensor math (its formats: {', '.join(native)})")
         offers = [(p.provider, p.kind, p.gpus, p.source) for p in self.prices]
         twice = sorted({o for o in offers if offers.count(o) > 1})
         if twice:

@@ -283,6 +283,8 @@ def user_kb_dirs(extra: Sequence[Path] = ()) -> list[Path]:
 def _entry_files(root: Path, kind: str, errors: list[str]) -> list[Path]:
     d = root / kind
     if not d.is_dir():
+        if d.exists() or d.is_symlink():  # a file (or a dangling link) where entries belong
+            errors.append(f"{d}:1: not a folder: a KB folder's {kind}/ holds its entries")
         return []
     files = sorted(p for p in d.iterdir() if not p.name.startswith("."))
     for p in files:

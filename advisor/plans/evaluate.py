@@ -17,6 +17,7 @@ from advisor.plans.plan import Candidate, Plan
 from advisor.plans.prices import rent_cost, rent_usd_per_hour
 from advisor.plans.quality import QualityCost, quality_cost, weight_table
 from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, half_fallback
+from advisor.render import count
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.kv_cache import kv_cache_bytes
@@ -454,7 +455,7 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     if share is not None and share != ask.work.gpu_memory_utilization:
         out.append(f"vLLM's share of each GPU {share:.2f}")
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
-        out.append(f"context {plan.context_tokens:,} tokens")
+        out.append(f"context {count(plan.context_tokens, 'token')}")
     asked_layers = ask.work.gpu_layers
     if asked_layers is not None and asked_layers <= ask.model.architecture.layers:
         out += _layer_changes(plan, asked_layers)  # the user asked for a split: it is no change
@@ -481,9 +482,9 @@ def _layer_changes(plan: Plan, asked: int) -> list[str]:
             return []
         more = plan.n_gpu_layers - asked
         if plan.runtime == "ollama":
-            return [f"{plan.n_gpu_layers} layers on the GPU, {abs(more)} "
+            return [f"{count(plan.n_gpu_layers, 'layer')} on the GPU, {abs(more)} "
                     f"{'more' if more > 0 else 'fewer'} than the question's"]
-        return [f"{plan.n_gpu_layers} layers on the GPU (-ngl {plan.n_gpu_layers}), {abs(more)} "
+        return [f"{count(plan.n_gpu_layers, 'layer')} on the GPU (-ngl {plan.n_gpu_layers}), {abs(more)} "
                 f"{'more' if more > 0 else 'fewer'} than asked"]
     if plan.moe_cpu_layers:
         return [f"every layer on the GPU but the routed experts of {plan.moe_cpu_layers} layers "

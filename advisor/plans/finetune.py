@@ -23,6 +23,7 @@ from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.candidates import rental_counts, rentable
 from advisor.plans.prices import rent_cost
+from advisor.render import count
 from advisor.sizing import constants as c
 from advisor.sizing.finetune import FinetuneSpec, finetune_memory
 from advisor.sizing.overhead import fit_margin_bytes
@@ -74,11 +75,11 @@ class FinetunePlan:
 
     @property
     def available_bytes(self) -> int:
-        return self.gpu.memory_bytes
+        return self.gpu.usable_memory_bytes
 
     @property
     def headroom_bytes(self) -> int:
-        return self.gpu.memory_bytes - self.per_gpu_bytes
+        return self.gpu.usable_memory_bytes - self.per_gpu_bytes
 
     @property
     def quality_class(self) -> int:
@@ -124,7 +125,7 @@ class FinetunePlan:
 
 
 def _fits(per_gpu: int, g: GPU) -> bool:
-    return g.memory_bytes - per_gpu >= fit_margin_bytes(1)
+    return g.usable_memory_bytes - per_gpu >= fit_margin_bytes(1)
 
 
 @lru_cache(maxsize=512)
@@ -171,7 +172,7 @@ def changes_of(spec: FinetuneSpec, asked: FinetuneSpec, g: GPU, n: int, ask_gpu:
     if spec.gradient_checkpointing != asked.gradient_checkpointing:
         out.append("gradient checkpointing")
     if spec.seq_len != asked.seq_len:
-        out.append(f"sequences of {spec.seq_len:,} tokens")
+        out.append(f"sequences of {count(spec.seq_len, 'token')}")
     if rented:
         out.append(f"rented {n} x {g.name}")
     elif g.id != ask_gpu.id:

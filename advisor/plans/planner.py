@@ -372,7 +372,8 @@ class Planner:
         a = m.architecture
         w = weights_bytes(a, p)  # counts whose memory cannot hold the weights give no plan
         ks = tuple(k for k in cands.card_counts(m, rt, counts)
-                   if w <= g.usable_memory_bytes * k - fit_margin_bytes(k))
+                   if w <= g.usable_memory_bytes * k - fit_margin_bytes(k)
+                   and layout_runs(work, a, k))  # a count that cannot keep --data-parallel-size: no plan
         if not ks:
             return (math.inf,)  # above every key: the lever set has no plan (as _counts skips)
         batch_rent = ask.work.batch > 1 and c0.path == "rent"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from advisor.render import count
+
 
 def firings(advisory, rules: dict) -> list[dict]:
     out = []
@@ -141,7 +143,7 @@ def _plan_markdown(choice: dict) -> str:
                     f"{d['per_gpu_bytes'] / 1e9:,.1f} GB a GPU{usd}")
         usd = "" if d["usd_per_million_tokens"] is None else f", ${d['usd_per_million_tokens']:,.2f} a million tokens"
         return (f"{d['path']} ({d['rule']}): {d['model_id']} at {d['precision']}, KV {d['kv_cache_dtype']}, "
-                f"{d['context_tokens']:,} tokens, {d['runtime']} on {d['gpu']}: "
+                f"{count(d['context_tokens'], 'token')}, {d['runtime']} on {d['gpu']}: "
                 f"{d['decode_tokens_per_s']:,} tokens/s, quality {d['quality_class']} "
                 f"({d['quality_loss_pct']:g}% loss){usd}")
     lines = ["", "## Why this plan", "", "- Chosen: " + line(choice["chosen"])]

@@ -9,6 +9,7 @@ from advisor.sizing.constants import GGML_RUNTIMES
 from dataclasses import dataclass, field
 
 from advisor.kb.schema import GPU, Model
+from advisor.render import count
 from advisor.sizing.kv_cache import check_kv_dtype, kv_assumptions, kv_cache_bytes
 from advisor.sizing.precision import Precision
 from advisor.sizing.runtime import overhead_parts, runtime_assumptions
@@ -166,7 +167,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
                            w["largest_layer"], exact_weights=exact)
     if work.context_tokens > a.max_context:  # within the advertised limit (Advisor.explain checks)
         w_notes = w_notes + [
-            f"a context of {work.context_tokens:,} tokens is beyond config.json's "
+            f"a context of {count(work.context_tokens, 'token')} is beyond config.json's "
             f"max_position_embeddings ({a.max_context:,}), within what the publisher advertises "
             f"({model.context_limit:,}): run it as the model card says for that length (some "
             "models need rope scaling turned on, as Qwen2.5's YaRN; others, as Command R, only a "
