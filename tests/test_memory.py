@@ -398,6 +398,21 @@ def test_vllm_plans_beyond_the_config_context_say_what_vllm_needs(advisor):
     assert long and all(any("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in n for n in p.notes) for p in long)
 
 
+def test_vllm_long_context_note_puts_the_cards_rope_scaling_before_the_env_var(advisor):
+    """Qwen2.5's card extends 32,768 positions to 131,072 with YaRN: the note must lead with the
+    --hf-overrides rope scaling, since VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 alone lifts vLLM's check
+    and leaves positions past the config unscaled (docs.vllm.ai features/context_extension)."""
+    adv = advisor.explain("qwen2.5-72b", "mi300x", None, 131072, runtime="vllm")
+    long = [p for p in adv.path_plans
+            if p.runtime == "vllm" and p.model.id == "qwen2.5-72b" and p.context_tokens > 32768]
+    assert long
+    for p in long:
+        note = next(n for n in p.notes if "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in n)
+        assert "--hf-overrides" in note and '"rope_type": "yarn"' in note
+        assert note.index("--hf-overrides") < note.index("VLLM_ALLOW_LONG_MAX_MODEL_LEN")
+        assert "scales nothing" in note
+
+
 def test_context_beyond_the_advertised_limit_is_refused():
     r = CliRunner().invoke(main, ["explain", "command-r", "rtx-4070", "--context", "262144"])
     assert r.exit_code == 2 and "131,072" in r.output and "8,192" in r.output

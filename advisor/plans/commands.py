@@ -162,10 +162,22 @@ def raised_share_note(share: float, gpu) -> str:
 
 
 def long_context_note(config_context: int) -> str:
-    """vLLM refuses a --max-model-len beyond the config's max_position_embeddings unless told."""
-    return (f"`export VLLM_ALLOW_LONG_MAX_MODEL_LEN=1` (the context is beyond the config's "
-            f"{config_context:,} positions; vLLM refuses it otherwise), or the model card's "
-            "rope_scaling through --hf-overrides")
+    """vLLM refuses a --max-model-len beyond the config's max_position_embeddings unless told.
+    What to tell it depends on the model card: most cards that advertise more than the config
+    (Qwen2, Qwen2.5, Qwen3: YaRN, factor 4 over 32,768 positions) say to turn rope scaling on,
+    which vLLM takes through --hf-overrides (docs.vllm.ai/en/stable/features/context_extension:
+    `rope_parameters`, `rope_scaling` before transformers v5); a few (Command R) need only the
+    larger context, which VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 allows. The environment variable
+    only lifts vLLM's check, so it comes second: alone, on a YaRN model, positions past the
+    config run unscaled."""
+    return (f"the context is beyond the config's {config_context:,} positions, which vLLM refuses "
+            "unless told: turn on the rope scaling the model card gives for this length through "
+            "--hf-overrides (Qwen2.5 and Qwen3: YaRN, `--hf-overrides '{\"rope_parameters\": "
+            "{\"rope_type\": \"yarn\", \"factor\": 4.0, \"original_max_position_embeddings\": "
+            "32768, \"rope_theta\": 1000000}}'`, the cards' values; `rope_scaling` without "
+            "rope_theta on vLLM before transformers v5); only where the card says "
+            "the positions extend without scaling (Command R), `export "
+            "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1`, which lifts the check and scales nothing")
 
 
 def ray_cluster_note(nodes: int) -> str:

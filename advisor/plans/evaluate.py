@@ -490,7 +490,7 @@ def _layer_changes(plan: Plan, asked: int) -> list[str]:
         return [f"every layer on the GPU but the routed experts of {plan.moe_cpu_layers} layers "
                 f"(--n-cpu-moe {plan.moe_cpu_layers})"]
     where = f"every layer on the GPU{'s' if plan.gpu_count > 1 else ''}"
-    if plan.runtime in GGML_RUNTIMES:
+    if plan.runtime == "llama.cpp":  # Ollama has no -ngl: its num_gpu, left unset, fits them
         return [f"{where} (-ngl {plan.model.architecture.layers + 1})"]
     return [where]
 

@@ -119,7 +119,7 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
         if gguf:
             return "transformers dequantizes GGUF files to 16 bits on load: run GGUF files with llama.cpp"
         if vendor == "apple" and p.family != "float":
-            return f"The {p.name} kernels (bitsandbytes, AWQ, GPTQ, FP8) need an NVIDIA or AMD GPU, not Apple's MPS"
+            return _no_mps_kernels(p.name)
         if vendor == "intel":
             return "transformers on Intel GPUs (XPU) is not sized by this tool"
         if p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu):
@@ -128,6 +128,17 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
             return f"transformers' MXFP4 kernels need Hopper or newer; the {gpu.name} dequantizes to BF16"
         return None
     return f"unknown runtime '{runtime}'"
+
+
+def _no_mps_kernels(name: str) -> str:
+    """Why transformers cannot run a quantized checkpoint on Apple's MPS: the kernels of that
+    format (not a list of every format's) are CUDA/ROCm only."""
+    if name == "mxfp4":
+        return "The MXFP4 kernels transformers uses (Triton) need an NVIDIA GPU, not Apple's MPS"
+    kernels = {"nf4": "bitsandbytes NF4", "int8": "bitsandbytes int8", "awq": "AWQ",
+               "int4": "GPTQ/AWQ", "fp8": "FP8", "fp8-ffn": "FP8"}.get(
+        name, "GPTQ" if name.startswith("gptq") else name)
+    return f"The {kernels} kernels transformers uses need an NVIDIA or AMD GPU, not Apple's MPS"
 
 
 def gguf_container(model) -> bool:
