@@ -152,3 +152,19 @@ def explain_json(kb, model, gpu, gpus, batch):
                                   "--batch", str(batch), "--format", "json"])
     assert r.exit_code == 0, r.output
     return r.output
+
+
+def test_plans_at_a_batch_quote_the_batch_speed_the_speed_section_gives(advisor):
+    """--batch B under vLLM: What to do and the options give each sequence's and the total
+    speed at B, the figures of the Speed section (one sequence alone in brackets), not the
+    single-stream speed alone."""
+    from advisor.render import render_json, render_markdown
+
+    adv = advisor.explain("llama-3.1-8b", "h100-80gb", runtime="vllm", batch=32)
+    d = json.loads(render_json(adv))
+    t, plan = d["throughput"], d["plan"]
+    assert plan["batch_tokens_per_s_per_sequence"] == t["batch_tokens_per_s_per_sequence"]
+    assert plan["batch_total_tokens_per_s"] == t["batch_total_tokens_per_s"]
+    assert plan["batch_tokens_per_s_per_sequence"] < plan["decode_tokens_per_s"]
+    md = render_markdown(adv).split("## What to do", 1)[1]
+    assert f"{t['batch_tokens_per_s_per_sequence']:.1f} tokens/s** a sequence" in md

@@ -364,6 +364,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
             return None
         decode, decode_full = pl.decode_tokens_per_s(), pl.decode_tokens_per_s(full_context=True)
         prefill = pl.prefill_tokens_per_s()
+        at_batch = serving_at_batch(pl, work.batch)  # vLLM at --batch B: None for one sequence
         total, split = pl.total_bytes, pl.split
         cpu_layers = moe_layers = ram = 0
         per_gpu = split.per_gpu_bytes
@@ -379,6 +380,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         decode = off.decode_tokens_per_s
         decode_full = getattr(off, "decode_tokens_per_s_full_context", 0.0) or decode
         prefill, total, split = None, off.gpu_bytes, pl.split
+        at_batch = None
         cpu_layers = getattr(off, "cpu_layers", 0)
         moe_layers = getattr(off, "cpu_moe_layers", 0)
         ram, per_gpu = off.ram_bytes, off.gpu_bytes
@@ -406,6 +408,8 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         available_bytes=pl.available_bytes if cand.gpu_set is not None else g.usable_memory_bytes * n,
         ram_bytes=ram, per_gpu_bytes=per_gpu,
         decode_tokens_per_s=decode, decode_tokens_per_s_full_context=decode_full,
+        batch_tokens_per_s_per_sequence=at_batch.tokens_per_s_per_sequence if at_batch else None,
+        batch_total_tokens_per_s=at_batch.total_tokens_per_s if at_batch else None,
         prefill_tokens_per_s=prefill, usd_per_hour=usd_h, usd_per_million_tokens=usd_mtok,
         price_note=price_note, quality=q, quality_class=qclass, flash_attn=work.flash_attn,
         gpu_memory_utilization=work.gpu_memory_utilization if cand.runtime == "vllm" else None,

@@ -128,6 +128,10 @@ class Plan:
     # GPU, 0..layers; layers keeps only the output layer in RAM); None: not a layer offload
     n_gpu_layers: int | None = None
     fast_band: int = 0           # the objective's band above reading speed (fast_bands)
+    # vLLM at --batch B > 1: each sequence's and all B sequences' decode tokens/s (None: one
+    # sequence, or a runtime without a batch model)
+    batch_tokens_per_s_per_sequence: float | None = None
+    batch_total_tokens_per_s: float | None = None
     gpu_set: object | None = None  # the mixed set the plan runs on (Candidate's), else None
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 
@@ -202,6 +206,9 @@ class Plan:
                 "decode_tokens_per_s": round(self.decode_tokens_per_s, 2),
                 "decode_tokens_per_s_full_context": round(self.decode_tokens_per_s_full_context, 2),
                 "decode_band": band(self.speed_category("decode")).to_json(),
+                **({"batch_tokens_per_s_per_sequence": round(self.batch_tokens_per_s_per_sequence, 2),
+                    "batch_total_tokens_per_s": round(self.batch_total_tokens_per_s, 1)}
+                   if self.batch_total_tokens_per_s is not None else {}),
                 "prefill_tokens_per_s": None if self.prefill_tokens_per_s is None
                 else round(self.prefill_tokens_per_s, 1),
                 "prefill_band": None if self.prefill_tokens_per_s is None
