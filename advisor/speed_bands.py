@@ -28,7 +28,7 @@ class Band:
     gpus: int                  # distinct GPUs among them
     median_pct: float | None   # median |predicted / measured - 1|, percent; None: uncalibrated
     p90_pct: float | None      # its 90th percentile
-    basis: str | None          # leave-one-GPU-out, leave-one-source-out or in-sample; None: uncalibrated
+    basis: str | None          # leave-one-GPU-/source-/setup-out or in-sample; None: uncalibrated
     reason: str | None         # why uncalibrated; None: calibrated
 
     def to_json(self) -> dict:
@@ -44,7 +44,8 @@ class Band:
         if not self.calibrated:
             return f"uncalibrated for {self.covers}: {self.reason}"
         how = {"leave-one-GPU-out": "each GPU held out of the fit",
-               "leave-one-source-out": "each source held out of the fit"}.get(self.basis, "in-sample")
+               "leave-one-source-out": "each source held out of the fit",
+               "leave-one-setup-out": "each host held out of the fit"}.get(self.basis, "in-sample")
         return (f"{self.short()}, for {self.covers}: {self.rows} published runs on {self.gpus} "
                 f"GPUs, {how}")
 

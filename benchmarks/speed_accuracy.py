@@ -5,6 +5,9 @@
 - current: benchmarks/data/llamacpp_*.csv but the MoE file (each row with its source, date and build: the H200 rows the
   project measured with llama.cpp 0c1e570, rows llama.cpp's maintainers published in 2025 PRs),
   predicted with the current profile the advisories use.
+- CPU offload: benchmarks/data/llamacpp_offload_decode.csv (published -ngl and --n-cpu-moe runs
+  with the host's RAM bandwidth), into the `offload` band with each host held out of the fit of
+  the CPU terms (benchmarks/fit_offload_speed.py).
 - MoE decode: benchmarks/data/llamacpp_moe_decode.csv (published llama.cpp MoE runs), each row
   with its build era's profile (current, or 2025-01 for January 2025 builds; those also scored
   with the current profile, to show what a build change does).
@@ -47,7 +50,8 @@ BANDS_HEADER = (
     "# were predicted the way an advisory's figure of that category is. Written by the command\n"
     "# below (benchmarks/speed_accuracy.py; do not edit by hand: tests/test_speed_bands.py fails\n"
     "# when it is stale). basis: leave-one-GPU-out (each GPU predicted by a fit that never saw it),\n"
-    "# leave-one-source-out (vLLM: each publication predicted by a fit without its rows)\n"
+    "# leave-one-source-out (vLLM: each publication predicted by a fit without its rows),\n"
+    "# leave-one-setup-out (CPU offload: each host predicted by a fit without its rows)\n"
     "# or in-sample (the rows the profile was fitted on). A category with fewer than min_rows rows\n"
     "# or on fewer than min_gpus GPUs is uncalibrated, with the reason.\n")
 # A band needs this many rows on this many GPUs; fewer is "uncalibrated" (one GPU cannot say how
@@ -93,7 +97,8 @@ def current_rows() -> list[dict]:
     """The dense llama.cpp rows of benchmarks/data (its llamacpp_*.csv but the MoE one; the
     fine-tuning runs there are benchmarks/train_speed.py's)."""
     rows = []
-    for path in sorted(p for p in DATA.glob("llamacpp_*.csv") if p.name != MOE_FILE):
+    for path in sorted(p for p in DATA.glob("llamacpp_*.csv")
+                       if p.name not in (MOE_FILE, "llamacpp_offload_decode.csv")):
         with path.open(encoding="utf-8") as fh:
             rows += [dict(r, file=path.name) for r in csv.DictReader(fh)]
     return rows
@@ -159,7 +164,34 @@ def collect(kb, show_rows: bool = False, reference: bool = True) -> tuple[dict, 
     cats["current decode, leave one GPU out"] = list(logo.values())
     moe_rows(kb, errs, cats, bands, show_rows)
     vllm_rows(kb, cats, bands)
+    offload_rows(kb, errs, cats, bands, show_rows)
     return errs, cats, bands
+
+
+OFFLOAD_FILE = "llamacpp_offload_decode.csv"  # benchmarks/fit_offload_speed.py's, not a dense file
+
+
+def offload_rows(kb, errs: dict, cats: dict, bands: dict, show_rows: bool) -> None:
+    """The published partial-offload runs (benchmarks/fit_offload_speed.py: -ngl and
+    --n-cpu-moe) into the `offload` band, each predicted by a fit of the CPU terms that never
+    saw its host (leave-one-setup-out; CPU_LAYER_SECONDS refitted with the fraction kept, as the
+    constants were fitted)."""
+    from benchmarks import fit_offload_speed as off
+
+    rows = off.offload_rows()
+    in_sample = {id(r): off.error(kb, r) for r in rows}
+    held = off.leave_one_setup_out(kb, rows, ("CPU_LAYER_SECONDS",))
+    cats["CPU offload decode (fitted CPU terms)"] = [abs(e) for e in in_sample.values()]
+    cats["CPU offload decode, leave one host out"] = [abs(e) for _, e in held]
+    bands["offload"] += [(r["gpu"], abs(e), f"benchmarks/data/{OFFLOAD_FILE}",
+                          "leave-one-setup-out") for r, e in held]
+    for r in rows:
+        e = in_sample[id(r)]
+        errs[("tg", r["gpu"], "offload " + r["offload"])].append(abs(e))
+        if show_rows:
+            print(f"{r['gpu']:15} x1 {r['model']:14} {r['quant']:6} {r['offload']:9} "
+                  f"{r['gpu_layers'] or r['n_cpu_moe']:>4} RAM {r['ram_bandwidth_gb_s']:>6} GB/s "
+                  f"measured {float(r['tokens_per_sec']):9.2f} error {e:+.1%}")
 
 
 def vllm_rows(kb, cats: dict, bands: dict) -> None:

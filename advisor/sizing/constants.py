@@ -369,11 +369,25 @@ DEFAULT_RAM_BYTES = 64 * GIB
 DEFAULT_RAM_BANDWIDTH_GB_S = 76.8
 SERVER_RAM_BYTES = 512 * GIB
 SERVER_RAM_BANDWIDTH_GB_S = 307.2
-# Share of theoretical RAM bandwidth llama.cpp's CPU matrix-vector kernels reach. llama.cpp
-# PR #1642 (philipturner's table) measured >= 53.3 of 68.2 GB/s on an M1 CPU (0.78); whichllm
-# applies 0.45 to partial offload on discrete GPUs (PRIOR_ART 3.5). 0.6 between them; no row of
-# the reference set measures offload, so this one is not fitted.
+# The CPU's share of llama.cpp partial offload (-ngl N, --n-cpu-moe N): bytes read from system
+# RAM at CPU_BANDWIDTH_FRACTION of its theoretical bandwidth, plus CPU_LAYER_SECONDS for each
+# layer the CPU computes (the ggml CPU graph's per-op thread barriers and, for experts in RAM,
+# the GPU-CPU-GPU hand-off every such layer). Fitted by benchmarks/fit_offload_speed.py on the
+# 11 published runs of benchmarks/data/llamacpp_offload_decode.csv (RTX 2080 + i9-10900X with
+# quad-channel DDR4 at 102 GB/s, AlexsJones/llmfit PRs 755/774/775/778, July 2026: seven -ngl
+# runs of 9-24B dense models and three --n-cpu-moe runs; RTX PRO 6000 + Epyc 9374F with 12
+# channels of DDR5-4800, llama.cpp PR 23346: DeepSeek-V3.2 Q8_0 with every expert in RAM).
+# The dense -ngl rows sit within 25% at the former unfitted 0.6 (llama.cpp PR #1642's M1 CPU
+# reached 0.78, whichllm uses 0.45); the expert-offload rows, whose CPU reads few bytes over
+# many layers, were 41-59% too fast, which a bandwidth fraction cannot fix without slowing the
+# dense rows (fraction alone: 0.476, p90 24%) and a per-layer cost does: with the fraction kept
+# at 0.6 (fitting both gives 0.555 and 270 us) the layer cost fits at 331 us, median |error|
+# 13.9% -> 9.2% and p90 44.8% -> 18.0% in-sample, 9.3% / 20.1% leaving each row out. Leaving
+# each host out (only two) does not improve: the Epyc row alone asks for no layer cost (its
+# 58 CPU layers come out 18% slow with it), so the cost is this data's, not a law; see
+# docs/speed.md "CPU offload".
 CPU_BANDWIDTH_FRACTION = 0.6
+CPU_LAYER_SECONDS = 330e-6
 
 # Tensor parallelism: two all-reduces a layer of the hidden state (after attention and after
 # the MLP). NCCL's small-message all-reduce latency is about 10 us over NVLink and 25 us over

@@ -122,7 +122,7 @@ def offload_decode_seconds(model: Model, gpu: GPU, precision: Precision, kv_cach
                                precision.family != "float")
             + moe_decode_seconds(a, None, gpu_moe)
             + cpu_decode_seconds(cpu_layers * act_layer + act_out, cpu_layers * kv_l,
-                                 ram_bandwidth_gb_s))
+                                 ram_bandwidth_gb_s, cpu_layers))
 
 
 @dataclass(frozen=True)
@@ -159,17 +159,46 @@ def plan_expert_offload(model: Model, gpu: GPU, precision: Precision,
         n += 1
     if n == 0:
         return None
-    cpu = moe_layers[:n]
-    cpu_experts = sum(experts[i] for i in cpu)
-    share = a.experts_active / a.experts_total
-    gpu_read = sum(dense) + out + int(share * (sum(experts) - cpu_experts))
-    quantized = precision.family != "float"
-    # every MoE layer's router and sum run on the GPU; MUL_MAT_ID there only where the experts are
-    seconds = (gpu_decode_seconds(gpu, gpu_read, 0, a.layers, quantized)
-               + moe_decode_seconds(a, None, len(moe_layers), len(moe_layers) - n)
-               + cpu_decode_seconds(int(share * cpu_experts), 0, work.ram_bandwidth_gb_s))
+    cpu_experts = sum(experts[i] for i in moe_layers[:n])
+    seconds = expert_offload_decode_seconds(model, gpu, precision, n, work.ram_bandwidth_gb_s)
     ram = cpu_experts + w.embedding
     gpu_bytes = overhead_bytes(a) + out + sum(dense) + kv + sum(experts) - cpu_experts
     return ExpertOffload(cpu_moe_layers=n, moe_layers=len(moe_layers), ram_bytes=ram,
                          gpu_bytes=gpu_bytes,
                          ram_fits=ram <= work.ram_bytes, decode_tokens_per_s=1.0 / seconds)
+
+
+def expert_offload_decode_seconds(model: Model, gpu: GPU, precision: Precision,
+                                  cpu_moe_layers: int, ram_bandwidth_gb_s: float) -> float:
+    """Seconds a token (one sequence) with the routed experts of the first `cpu_moe_layers` MoE
+    layers in system RAM and everything else on the GPU (llama.cpp --n-cpu-moe; see
+    llamacpp_cpu_moe_layers for its layer count): the GPU reads the dense weights, the output
+    head and its layers' active experts at its decode profile, every MoE layer's router and sum
+    run there (MUL_MAT_ID only where the experts are), and the CPU reads the active share of its
+    layers' experts at CPU_BANDWIDTH_FRACTION of the RAM bandwidth, one after the other each
+    token. Raises ValueError for a dense model or cpu_moe_layers outside 0..MoE layers."""
+    a = model.architecture
+    w = weight_summary(a, precision)
+    moe = [i for i in range(a.layers) if w.experts_per_layer[i]]
+    if not moe:
+        raise ValueError(f"{model.id} has no routed experts to keep in RAM")
+    if not 0 <= cpu_moe_layers <= len(moe):
+        raise ValueError(f"cpu_moe_layers {cpu_moe_layers} outside 0..{len(moe)}")
+    experts = w.experts_per_layer
+    cpu_experts = sum(experts[i] for i in moe[:cpu_moe_layers])
+    share = a.experts_active / a.experts_total
+    gpu_read = sum(w.dense_per_layer) + w.output + int(share * (sum(experts) - cpu_experts))
+    quantized = precision.family != "float"
+    return (gpu_decode_seconds(gpu, gpu_read, 0, a.layers, quantized)
+            + moe_decode_seconds(a, None, len(moe), len(moe) - cpu_moe_layers)
+            + cpu_decode_seconds(int(share * cpu_experts), 0, ram_bandwidth_gb_s, cpu_moe_layers))
+
+
+def llamacpp_cpu_moe_layers(model: Model, n_cpu_moe: int) -> int:
+    """MoE layers whose experts llama.cpp's --n-cpu-moe N keeps in RAM: it matches the expert
+    tensors of blocks 0..N-1 (common/arg.cpp), so leading dense blocks count towards N but hold
+    no experts, and N past the last block means all."""
+    a = model.architecture
+    if not a.experts_total:
+        return 0
+    return sum(1 for i in range(min(n_cpu_moe, a.layers)) if i >= a.dense_layers)

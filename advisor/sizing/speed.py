@@ -108,9 +108,15 @@ def moe_decode_seconds(a: Architecture, era: str | None = None, layers: int | No
     return n * prof["moe_layer_seconds"] + e * a.experts_active * prof["routed_expert_seconds"]
 
 
-def cpu_decode_seconds(weight_bytes: int, kv_bytes: int, ram_bandwidth_gb_s: float) -> float:
-    """Seconds one token spends on layers held in system RAM (llama.cpp computes them on the CPU)."""
-    return (weight_bytes + kv_bytes) / (c.CPU_BANDWIDTH_FRACTION * ram_bandwidth_gb_s * 1e9)
+def cpu_decode_seconds(weight_bytes: int, kv_bytes: int, ram_bandwidth_gb_s: float,
+                       layers: int = 0) -> float:
+    """Seconds one token spends on weights held in system RAM (llama.cpp computes them on the
+    CPU): their bytes at CPU_BANDWIDTH_FRACTION of the RAM bandwidth (GB/s), plus
+    CPU_LAYER_SECONDS for each of the `layers` layers the CPU computes (constants: both fitted on
+    benchmarks/data/llamacpp_offload_decode.csv by benchmarks/fit_offload_speed.py). Never
+    faster than the RAM roofline."""
+    return ((weight_bytes + kv_bytes) / (c.CPU_BANDWIDTH_FRACTION * ram_bandwidth_gb_s * 1e9)
+            + layers * c.CPU_LAYER_SECONDS)
 
 
 def allreduce_seconds(gpu: GPU, hidden_bytes: int, tp: int) -> float:

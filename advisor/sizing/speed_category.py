@@ -37,9 +37,8 @@ _FIXED = {
     "transformers": ("transformers", ("no published transformers runs in the benchmark, timed "
                                       "with llama.cpp's May-2024 profile")),
     "serving": ("serving at concurrency", "no published runs at concurrency in the benchmark"),
-    "offload": ("CPU offload", ("no published partial-offload runs in the benchmark, and the CPU's "
-                                f"part runs at an unfitted {c.CPU_BANDWIDTH_FRACTION:g} of the RAM "
-                                "bandwidth")),
+    "offload": ("CPU offload", ("too few published partial-offload runs in the benchmark "
+                                "(benchmarks/data/llamacpp_offload_decode.csv)")),
     "moe": ("llama.cpp decode of mixture-of-experts models", (
         "no published MoE runs in the benchmark (benchmarks/data/llamacpp_moe_decode.csv)")),
     "moe-prefill": ("llama.cpp prompt processing of mixture-of-experts models", (
