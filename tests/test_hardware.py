@@ -316,7 +316,7 @@ def test_generate_for_this_machine(tools, tmp_path):
     out = tmp_path / "site"
     r = run("generate", "--this-machine", "-m", "llama-3.1-8b", "-p", "Q4_K_M", "--out", str(out), "-j", "1")
     assert r.exit_code == 0, r.output
-    assert "Detected on this machine" in r.output and "1 pages" in r.output
+    assert "Detected on this machine" in r.output and "\n1 page in " in "\n" + r.output
     pages = [p for p in out.rglob("*.md") if p.name != "index.md"]
     assert len(pages) == 1 and "2 × NVIDIA GeForce RTX 4090 D" in pages[0].read_text()
     r = run("generate", "--this-machine", "-g", "rtx-4090", "--out", str(tmp_path / "x"))
