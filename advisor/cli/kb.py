@@ -99,6 +99,12 @@ def validate(ctx, directory):
     dirs = user_kb_dirs(ctx.obj["kb_dirs"]) + user_kb_dirs_of(directory)
     try:
         k = load_kb(extra=dirs)
+        # advisor's GGUF publishers file, against the built-in models whose repos it describes
+        from advisor.plans.publishers import check_publishers
+
+        bad = check_publishers((k if not dirs else load_kb()).models.by_id)
+        if bad:
+            raise KBErrors(bad)
     except KBErrors as exc:
         from advisor.text import escaped
 

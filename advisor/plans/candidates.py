@@ -51,8 +51,8 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
     out: list[tuple[Precision, str | None]] = []
     if runtime in GGML_RUNTIMES:
         if native in ("bf16", "fp16", "fp32"):
-            flt = native if native != "bf16" or _has_bf16(gpu) else "fp16"
-            out.append((parse_precision(flt), None))
+            flt = parse_precision(native if native != "bf16" or _has_bf16(gpu) else "fp16")
+            out.append((flt, gguf_repo_for(model, flt)))   # a published BF16/F16 GGUF, or one to make
         ladder = GGUF_LADDER if floor is None else GGUF_LADDER[:GGUF_LADDER.index(floor) + 1]
         # A model released with MXFP4 experts (gpt-oss) is run as its MXFP4_MOE GGUF: GGUF
         # publishers keep the experts at MXFP4 whatever type a file is named, so the other
@@ -169,7 +169,7 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
         if own is not None:
             if rt not in GGML_RUNTIMES or cannot_run(rt, own, gpu, model):
                 continue
-            formats = [(own, None if remake or own.family != "gguf" else gguf_repo_for(model, own))]
+            formats = [(own, None if remake else gguf_repo_for(model, own))]
         else:
             formats = weight_formats(model, rt, gpu, floor)
         mine = own is not None and not remake
@@ -193,9 +193,9 @@ def as_asked(ask: Ask) -> Candidate:
     type cache per head, the plan makes the file rather than download one of them."""
     p = ask.precision
     repo = None
-    if ask.runtime in GGML_RUNTIMES and p.family == "gguf":
-        repo = gguf_repo_for(ask.model, p)
-    elif ask.runtime not in GGML_RUNTIMES:
+    if ask.runtime in GGML_RUNTIMES:
+        repo = gguf_repo_for(ask.model, p)   # a quantized or 16-bit GGUF file published
+    else:
         repo = next((ck.repo for ck in ask.model.checkpoints if ck.precision == p.name), None)
     own = ask.runtime in GGML_RUNTIMES
     per_head = cache_per_head(ask.model, ask.runtime, repo, own_file=own)

@@ -65,7 +65,7 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
     ngl = layers + 1 if gpu_layers is None or gpu_layers > layers else gpu_layers
     if path is not None:   # a file named by the caller (the question's own, or one to make)
         src = f"-m {shlex.quote(path)}"
-    elif gguf_repo and p.family == "gguf":
+    elif gguf_repo:  # a published GGUF: a quantized type, or a BF16/F16 file
         src = f"-hf {hf_spec(gguf_repo, p)}"
     else:
         src = f"-m {gguf_file(model, p)}"

@@ -439,7 +439,7 @@ def lever_count(plan, ask: Ask, changes: list[str] | tuple, cand: Candidate) -> 
 def _file_to_make(cand: Candidate) -> int:
     """1 when llama.cpp needs a GGUF file nobody publishes (convert, and quantize): one more step
     than downloading one, counted as a lever."""
-    return int(cand.runtime in GGML_RUNTIMES and (cand.precision.family != "gguf" or cand.checkpoint is None))
+    return int(cand.runtime in GGML_RUNTIMES and cand.checkpoint is None)
 
 
 def changes_from(plan: Plan, ask: Ask) -> list[str]:
@@ -573,7 +573,7 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
     if cand.runtime in GGML_RUNTIMES:
         if nodes > 1:
             return None, ["llama.cpp runs one machine's GPUs (several machines need its RPC servers)"]
-        gguf = cand.checkpoint if p.family == "gguf" else None
+        gguf = cand.checkpoint   # llama.cpp's checkpoint is a GGUF repo (quantized or 16-bit)
         a = m.architecture
         path = None
         if cand.mla_per_head_cache:
