@@ -29,3 +29,36 @@ def test_a_long_train_tokens_value_is_quoted_short():
     r = run("explain", "llama-3.1-8b", "rtx-4090", "--task", "finetune", "--train-tokens", "1" * 5000)
     one_line_error(r, "whole number of tokens")
     assert len(r.output) < 400
+
+
+# -- a runtime that cannot run on the card is given no speed there -----------------------------
+
+def test_a_cannot_run_advisory_gives_no_speed_as_if_it_ran():
+    """`explain llama-3.1-8b m4-max-64gb --runtime vllm` says 'cannot run: vLLM runs on NVIDIA
+    and AMD GPUs', then its Speed section said 'Generating should run at about 23.3 tokens/s
+    (usually within 11%...)', a band measured on NVIDIA cards, for a runtime that does not start.
+    The section is left out; the plans keep their speeds."""
+    for args in (("llama-3.1-8b", "m4-max-64gb", "--runtime", "vllm"),
+                 ("llama-3.1-8b", "t4", "-p", "fp8", "--runtime", "vllm")):
+        r = run("explain", *args)
+        assert r.exit_code == 0, r.output
+        assert "**Verdict: cannot run.**" in r.output
+        assert "## Speed" not in r.output and "Generating should run" not in r.output
+        assert "## What to do" in r.output and "tokens/s" in r.output.split("## What to do")[1]
+    r = run("explain", "llama-3.1-8b", "rtx-4090", "--runtime", "vllm")
+    assert "## Speed" in r.output  # a question that runs keeps it
+
+
+# -- --why's plan numbers carry the speed's band -----------------------------------------------
+
+def test_why_plan_speeds_carry_their_band():
+    """--why's JSON gave why_plan.chosen and .runner_up a decode_tokens_per_s with no band, while
+    every other speed in the JSON has one."""
+    import json
+
+    r = run("explain", "llama-3.1-70b", "2xrtx-3090", "-p", "Q4_K_M", "--why", "--format", "json")
+    assert r.exit_code == 0, r.output
+    why = json.loads(r.output)["why_plan"]
+    for key in ("chosen", "runner_up"):
+        b = why[key]["decode_band"]
+        assert b["category"] and "uncalibrated" in b, b
