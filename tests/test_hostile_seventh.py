@@ -62,3 +62,18 @@ def test_why_plan_speeds_carry_their_band():
     for key in ("chosen", "runner_up"):
         b = why[key]["decode_band"]
         assert b["category"] and "uncalibrated" in b, b
+
+
+# -- explain's GPU sets given to fit and generate ----------------------------------------------
+
+def test_a_gpu_set_given_to_fit_or_generate_is_named_as_a_set(tmp_path):
+    """explain takes 'rtx-3090,2x rtx-3060-12gb' and '2xrtx-3090'; fit said "unknown gpu
+    'rtx-3090,2x rtx-3060-12gb'" and generate "unknown gpu '2x rtx-3060-12gb'", as if the id
+    were misspelt. Each now says what it takes instead."""
+    for s in ("rtx-3090,2x rtx-3060-12gb", "2xrtx-3090"):
+        one_line_error(run("fit", s), "fit takes one kind of GPU", "--gpus N")
+    one_line_error(run("generate", "--out", str(tmp_path / "o"), "--models", "llama-3.1-8b",
+                       "--gpus", "rtx-3090,2x rtx-3060-12gb"), "--gpu-count")
+    one_line_error(run("generate", "--out", str(tmp_path / "o"), "--models", "llama-3.1-8b",
+                       "--gpus", "nosuch"), "unknown gpu 'nosuch'")
+    assert not (tmp_path / "o").exists()
