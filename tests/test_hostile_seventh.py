@@ -77,3 +77,29 @@ def test_a_gpu_set_given_to_fit_or_generate_is_named_as_a_set(tmp_path):
     one_line_error(run("generate", "--out", str(tmp_path / "o"), "--models", "llama-3.1-8b",
                        "--gpus", "nosuch"), "unknown gpu 'nosuch'")
     assert not (tmp_path / "o").exists()
+
+
+# -- objective.yaml order terms ------------------------------------------------------------------
+
+def _objective_with(tmp_path, old, new):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "rules" / "objective.yaml").read_text()
+    assert old in text
+    (tmp_path / "objective.yaml").write_text(text.replace(old, new, 1))
+    return str(tmp_path)
+
+
+def test_an_order_term_with_two_minus_signs_or_twice_is_an_error(tmp_path):
+    """'--fast_band' was read as '-fast_band' (every leading '-' stripped), and an order listing
+    fast_band twice, once each way, passed `rules check`: the second mention sorts nothing."""
+    (tmp_path / "a").mkdir()
+    d = _objective_with(tmp_path / "a", "-fast_band, levers", "--fast_band, levers")
+    r = run("rules", "check", d)
+    assert r.exit_code == 2 and "unknown attribute '--fast_band'" in r.output, r.output
+    assert "objective.yaml:" in r.output and "Traceback" not in r.output
+    (tmp_path / "b").mkdir()
+    d = _objective_with(tmp_path / "b", "quality: [-usable,", "quality: [fast_band, -usable,")
+    r = run("rules", "check", d)
+    assert r.exit_code == 2 and "order.quality lists fast_band twice" in r.output, r.output
+    assert run("rules", "check").exit_code == 0
