@@ -103,3 +103,21 @@ def test_an_order_term_with_two_minus_signs_or_twice_is_an_error(tmp_path):
     r = run("rules", "check", d)
     assert r.exit_code == 2 and "order.quality lists fast_band twice" in r.output, r.output
     assert run("rules", "check").exit_code == 0
+
+
+# -- the training rate's band in JSON --------------------------------------------------------------
+
+def test_training_tokens_per_s_carries_its_band_in_json():
+    """--train-tokens gave training.tokens_per_s in the JSON with only `calibrated`, while the
+    markdown quotes the fit's error and every other speed in the JSON has a band."""
+    import json
+
+    for gpu, calibrated in (("rtx-4090", True), ("mi300x", False)):
+        r = run("explain", "llama-3.1-8b", gpu, "--task", "finetune", "--train-tokens", "1e9",
+                "--format", "json")
+        assert r.exit_code == 0, r.output
+        d = json.loads(r.output)
+        for t in (d["training"], d["plan"]["training"]):
+            b = t["band"]
+            assert b["uncalibrated"] is (not calibrated)
+            assert (b["median_pct"] is not None) is calibrated and b["rows"] > 0
