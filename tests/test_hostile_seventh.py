@@ -129,3 +129,19 @@ def test_training_tokens_per_s_carries_its_band_in_json():
             b = t["band"]
             assert b["uncalibrated"] is (not calibrated)
             assert (b["median_pct"] is not None) is calibrated and b["rows"] > 0
+
+
+# -- fact descriptions name every value ------------------------------------------------------------
+
+def test_fact_descriptions_name_every_path_and_runtime():
+    """The path fact's description left out gpu-layers and the runtime facts' left out ollama,
+    values plan rules now meet (a user rule `runtime == 'ollama'` looked unsupported)."""
+    from advisor.facts.core import FACTS as CORE
+    from advisor.facts.plans import PLAN_FACTS
+    from advisor.plans.plan import PATHS
+    from advisor.sizing.constants import GGML_RUNTIMES
+
+    for p in PATHS:
+        assert p in PLAN_FACTS["path"][1], p
+    for rt in (*GGML_RUNTIMES, "vllm", "transformers"):
+        assert rt in PLAN_FACTS["runtime"][1] and rt in CORE["runtime"][1], rt
