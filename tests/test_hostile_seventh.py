@@ -145,3 +145,22 @@ def test_fact_descriptions_name_every_path_and_runtime():
         assert p in PLAN_FACTS["path"][1], p
     for rt in (*GGML_RUNTIMES, "vllm", "transformers"):
         assert rt in PLAN_FACTS["runtime"][1] and rt in CORE["runtime"][1], rt
+
+
+# -- an Ollama tag's mxfp4 ---------------------------------------------------------------------------
+
+def test_an_ollama_tags_mxfp4_is_the_gguf_type_under_ollama():
+    """`gpt-oss:20b-mxfp4` was sized as the MXFP4 safetensors checkpoint with vLLM ("the runtime
+    for that format"), though an Ollama name runs under Ollama, whose blobs are GGUF; the tag
+    without the quantization gave MXFP4_MOE with Ollama. Both now agree."""
+    import json
+
+    def asked(name):
+        r = run("explain", name, "rtx-4090", "--format", "json")
+        assert r.exit_code == 0, r.output
+        w = json.loads(r.output)["workload"]
+        return w["precision"], w["runtime"], json.loads(r.output)["memory"]["total_bytes"]
+
+    assert asked("gpt-oss:20b-mxfp4") == asked("gpt-oss:20b") == asked("gpt-oss:20b")
+    assert asked("gpt-oss:20b-mxfp4")[:2] == ("MXFP4_MOE", "ollama")
+    one_line_error(run("explain", "llama3.1:8b-mxfp4", "rtx-4090"), "has no experts")
