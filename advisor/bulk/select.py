@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 
 from advisor.errors import AdvisorError, closest
-from advisor.limits import short
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
+from advisor.limits import short
 from advisor.sizing import constants as c
 from advisor.sizing.precision import Precision, all_precisions, parse_precision
 from advisor.sizing.tensors import parameter_count
