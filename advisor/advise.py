@@ -146,7 +146,9 @@ class Advisory:
                                                         "max_context_tokens_q4_0") if k in f}},
             "verdict": self.verdict,
             "recommendations": self.recommendations,
-            "throughput": {"decode_tokens_per_s": f.get("decode_tokens_per_s"),
+            # a runtime that cannot run on the card has no speed there (as the markdown gives none)
+            "throughput": _no_speeds(f["prompt_tokens"]) if self.verdict == "cannot-run" else {
+                           "decode_tokens_per_s": f.get("decode_tokens_per_s"),
                            "decode_tokens_per_s_full_context": f.get("decode_tokens_per_s_full_context"),
                            "decode_roofline_tokens_per_s": f.get("decode_roofline_tokens_per_s"),
                            "prefill_tokens_per_s": f.get("prefill_tokens_per_s"),
@@ -166,6 +168,15 @@ class Advisory:
             "plan": self.plan.to_json(self.offered[0][1]) if self.offered else None,
             "plans": [p.to_json(self.rule_of(p)) for p in self.path_plans],
         }
+
+
+def _no_speeds(prompt_tokens: int) -> dict:
+    """The throughput block of a question that cannot run: every figure and band null."""
+    keys = ("decode_tokens_per_s", "decode_tokens_per_s_full_context",
+            "decode_roofline_tokens_per_s", "prefill_tokens_per_s", "time_to_first_token_s",
+            "prompt_tokens", "serving_max_sequences", "serving_total_tokens_per_s",
+            "decode_band", "prefill_band", "serving_band")
+    return {k: prompt_tokens if k == "prompt_tokens" else None for k in keys}
 
 
 def _placement_json(s: Situation) -> dict:

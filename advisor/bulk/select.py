@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from advisor.errors import AdvisorError, closest
 from advisor.kb.schema import GPU, Model
 from advisor.kb.store import KnowledgeBase
+from advisor.limits import short
 from advisor.sizing import constants as c
 from advisor.sizing.precision import Precision, all_precisions, parse_precision
 from advisor.sizing.tensors import parameter_count
@@ -51,6 +52,19 @@ class Selection:
 
     def __len__(self) -> int:
         return len(self.models) * len(self.gpus) * len(self.precisions)
+
+
+def _one_gpu(kb: KnowledgeBase, item: str) -> str:
+    """A --gpus item's KB id; a counted item (2x rtx-3090, explain's GPU sets) is named as such."""
+    from advisor.hardware.gpuset import is_set
+
+    try:
+        return kb.gpu(item).id
+    except AdvisorError:
+        if is_set(item):
+            raise AdvisorError(f"--gpus {short(item)}: generate takes GPU ids or globs, each card "
+                               "alone; the count of each goes in --gpu-count") from None
+        raise
 
 
 def split_items(values: tuple[str, ...] | list[str], option: str) -> list[str]:
@@ -140,7 +154,7 @@ def select(kb: KnowledgeBase, f: Filters) -> Selection:
               if (picked is None or m.id in picked) and (fams is None or m.family in fams)
               and (params is None or _in_range(parameter_count(m.architecture) / 1e9, params))]
 
-    picked = _pick(split_items(f.gpus, "--gpus"), gpu_ids, lambda k: kb.gpu(k).id,
+    picked = _pick(split_items(f.gpus, "--gpus"), gpu_ids, lambda k: _one_gpu(kb, k),
                    "GPU", "--gpus")
     vendors = _pick(split_items(f.vendors, "--vendors"), list(VENDORS),
                     lambda k: _known(k, list(VENDORS), "vendor", "--vendors"), "vendor", "--vendors")

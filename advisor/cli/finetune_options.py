@@ -45,13 +45,13 @@ def parse_token_count(text: str) -> int:
     what it accepts, for anything else, a fraction of a token included."""
     from decimal import Decimal, InvalidOperation, localcontext
 
-    from advisor.limits import MAX_TRAIN_TOKENS
+    from advisor.limits import MAX_TRAIN_TOKENS, short
 
     t = text.strip().replace("_", "").replace(",", "")
     scale = 1
     if t and t[-1].lower() in _SUFFIXES:
         scale, t = _SUFFIXES[t[-1].lower()], t[:-1]
-    whole = f"'{text}' is not a whole number of tokens (write 2000000000, 2e9 or 2B)"
+    whole = f"{short(text)} is not a whole number of tokens (write 2000000000, 2e9 or 2B)"
     with localcontext() as ctx:  # exact for every count up to far beyond the maximum
         ctx.prec, ctx.Emax, ctx.Emin = 60, 99, -99
         try:
@@ -61,7 +61,7 @@ def parse_token_count(text: str) -> int:
         if not d.is_finite() or len(t) > 60 or (d and d.adjusted() < -30):
             raise ValueError(whole)
         if d.adjusted() > 30:  # 10**31 and more: refused before any arithmetic on it
-            raise ValueError(f"'{text}' is more than {MAX_TRAIN_TOKENS:,} tokens")
+            raise ValueError(f"{short(text)} is more than {MAX_TRAIN_TOKENS:,} tokens")
         try:
             d = d * scale
             exact = d == d.to_integral_value()

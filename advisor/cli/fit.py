@@ -43,7 +43,7 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
     from advisor.errors import AdvisorError
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 
-    from advisor.limits import batch_words, check_question
+    from advisor.limits import batch_words, check_question, short
 
     check_question(gpus=gpus, batch=batch, context=context)  # explain's limits, shared
     kb, machine = load_kb_from(kb_dirs), None
@@ -66,6 +66,12 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
     _beyond_every_model(kb, "--seq-len" if spec is not None else "--context",
                         spec.seq_len if spec is not None else context)
     _rules, objective = load_rules_from(rules_dirs)
+    from advisor.hardware.gpuset import is_set
+
+    if gpu is not None and is_set(gpu):  # explain's GPU sets: fit sizes one kind of card
+        raise AdvisorError(f"fit takes one kind of GPU, not the set {short(gpu.strip())}: give its "
+                           "id with --gpus N (fit rtx-3090 --gpus 2); a set of unequal cards is asked "
+                           "model by model with explain MODEL 'rtx-3090,2x rtx-3060-12gb'")
     g = kb.gpu(gpu)
     from advisor.limits import check_one_machine
     from advisor.render import one_line

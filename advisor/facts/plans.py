@@ -11,7 +11,8 @@ from advisor.sizing.constants import LLAMACPP_QUANT_KV
 
 PLAN_FACTS: dict[str, tuple[str, str]] = {
     "kind": ("str", "always 'plan'"),
-    "path": ("str", "as-asked, your-hardware, your-gpus, more-cards, rent or another-model"),
+    "path": ("str", "as-asked, gpu-layers, your-hardware, your-gpus, more-cards, rent or "
+                     "another-model"),
     "owned": ("bool", "the plan uses only the GPUs (and RAM) given"),
     "usable": ("bool", "quality and speed at least the objective's usable thresholds "
                        "(rules/objective.yaml, per --prefer)"),
@@ -27,7 +28,7 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
     "offload": ("bool", "part of the model runs from system RAM (llama.cpp -ngl / --n-cpu-moe)"),
     "native": ("bool", "the weights as published (no re-quantization)"),
     "kv_quantized": ("bool", "the KV cache is quantized (fp8, q8_0, q4_0, ...)"),
-    "runtime": ("str", "llama.cpp, vllm or transformers"),
+    "runtime": ("str", "llama.cpp, ollama, vllm or transformers"),
     "levers": ("int", "how many things the plan changes from the question"),
     "model_changed": ("bool", "the plan runs another model"),
     "prefer": ("str", "the objective asked for (--prefer): quality, speed or cost"),

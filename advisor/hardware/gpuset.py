@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from advisor.errors import AdvisorError
-from advisor.limits import MAX_GPUS, check_question
+from advisor.limits import MAX_GPUS, check_question, short
 from advisor.sizing.mixed import GpuSet
 
 _COUNTED = re.compile(r"^\s*([0-9]+)\s*[x×]\s*(\S.*?)\s*$", re.IGNORECASE)
@@ -37,9 +37,12 @@ def parse_gpu_arg(text: str) -> list[tuple[str, int]]:
                                "by commas, such as rtx-3090,2x rtx-3060-12gb")
         m = _COUNTED.match(item)
         if m:
-            n = int(m.group(1))
-            if not 1 <= n <= MAX_GPUS:
-                raise AdvisorError(f"'{item}': a count must be from 1 to {MAX_GPUS}, not {n}")
+            digits = m.group(1)
+            # more digits than any count allowed: refused before int() (which refuses 4,300+)
+            n = int(digits) if len(digits) <= len(str(MAX_GPUS)) + 2 else None
+            if n is None or not 1 <= n <= MAX_GPUS:
+                shown = digits if len(digits) <= 12 else f"a number of {len(digits):,} digits"
+                raise AdvisorError(f"{short(item)}: a count must be from 1 to {MAX_GPUS}, not {shown}")
             out.append((m.group(2), n))
         else:
             out.append((item, 1))

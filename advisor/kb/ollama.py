@@ -129,7 +129,12 @@ def resolve_ollama(find: Callable[[str], object], spec: str) -> Optional[OllamaM
         from advisor.sizing.precision import parse_precision
 
         if parsed.quant is not None:
-            p = parse_precision(parsed.quant).name
+            # Ollama's blobs are GGUF: a tag's mxfp4 on a MoE model is llama.cpp's MXFP4_MOE file
+            # type (the gpt-oss tags), not the MXFP4 safetensors checkpoint vLLM loads (on a
+            # dense model it stays mxfp4, which the sizing refuses as it refuses --precision mxfp4)
+            moe = getattr(getattr(model, "architecture", None), "experts_total", 0)
+            q = "MXFP4_MOE" if parsed.quant.lower() == "mxfp4" and moe else parsed.quant
+            p = parse_precision(q).name
             why = f"the quantization in the Ollama tag {parsed.spec}"
         else:
             p = parse_precision(getattr(model, "ollama_quant", None) or DEFAULT_QUANT).name

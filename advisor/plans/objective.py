@@ -278,11 +278,15 @@ def load_objective(path: Path) -> Objective:
             continue
         parsed = []
         for t in terms:
-            attr = str(t).lstrip("-")
+            text = str(t)
+            attr = text[1:] if text.startswith("-") else text  # one '-': '--x' is no attribute
             if attr not in SORTABLE:
-                err("order", f"order.{p}: unknown attribute '{t}' (known: {', '.join(SORTABLE)})")
+                err("order", f"order.{p}: unknown attribute {short(t)} (known: {', '.join(SORTABLE)})")
                 continue
-            parsed.append((attr, str(t).startswith("-")))
+            if attr in {a for a, _ in parsed}:  # a second mention sorts nothing (or contradicts)
+                err("order", f"order.{p} lists {attr} twice")
+                continue
+            parsed.append((attr, text.startswith("-")))
         order[p] = tuple(parsed)
     if errors:
         raise AdvisorErrors(errors)

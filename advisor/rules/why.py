@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from advisor.render import count
+from advisor.speed_bands import band
 
 
 def firings(advisory, rules: dict) -> list[dict]:
@@ -83,6 +84,8 @@ def _plan_numbers(plan, rule: str) -> dict:
             "context_tokens": plan.context_tokens, "runtime": plan.runtime,
             "gpu": f"{plan.gpu_count} x {plan.gpu.id}",
             "decode_tokens_per_s": round(plan.decode_tokens_per_s, 2),
+            # every speed figure with its measured error band, as the plan's own JSON gives it
+            "decode_band": band(plan.speed_category("decode")).to_json(),
             "quality_loss_pct": plan.quality_loss_pct, "quality_class": plan.quality_class_name,
             "usd_per_million_tokens": None if plan.usd_per_million_tokens is None
             else round(plan.usd_per_million_tokens, 2), "levers": plan.levers}

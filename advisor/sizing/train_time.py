@@ -172,6 +172,15 @@ class TrainingTime:
                 "flops_per_token": None if self.flops_per_token is None else round(self.flops_per_token),
                 "utilization": self.utilization, "peak_tflops": self.peak_tflops,
                 "calibrated": self.calibrated,
+                # the fit's measured error, as every other speed in the JSON carries its band
+                # (none measured on this card's vendor: uncalibrated, no figures, as speed bands)
+                "band": None if self.tokens_per_s is None else {
+                    "uncalibrated": not self.calibrated,
+                    **{k: (round(100 * c.FT_TRAIN_FIT[f], 1) if self.calibrated else None)
+                       for k, f in (("median_pct", "median"), ("p90_pct", "p90"),
+                                    ("held_out_median_pct", "loso_median"))},
+                    "rows": c.FT_TRAIN_FIT["rows"], "sources": c.FT_TRAIN_FIT["sources"],
+                    "gpus": c.FT_TRAIN_FIT["gpus"]},
                 "cost_usd": self.cost_usd(usd_per_hour), "reason": self.reason}
 
 
