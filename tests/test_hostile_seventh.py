@@ -164,3 +164,16 @@ def test_an_ollama_tags_mxfp4_is_the_gguf_type_under_ollama():
     assert asked("gpt-oss:20b-mxfp4") == asked("gpt-oss:20b") == asked("gpt-oss:20b")
     assert asked("gpt-oss:20b-mxfp4")[:2] == ("MXFP4_MOE", "ollama")
     one_line_error(run("explain", "llama3.1:8b-mxfp4", "rtx-4090"), "has no experts")
+
+
+def test_an_unknown_id_is_quoted_short():
+    """An unknown model or GPU id of 5,000 characters was echoed whole in its one-line error;
+    it is quoted to 82 characters, the closest known ids still named."""
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+
+    r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "x" * 5000])
+    assert r.exit_code == 2 and len(r.output) < 400 and "..." in r.output, r.output
+    r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "rtx-409"])
+    assert r.exit_code == 2 and "unknown gpu 'rtx-409'; closest known:" in r.output, r.output

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from advisor.errors import AdvisorError, closest
+from advisor.limits import short
 from advisor.kb.store import KnowledgeBase
 
 GIB = 2**30
@@ -86,5 +87,5 @@ def find_entries(kb: KnowledgeBase, key: str) -> list:
     if not found:
         near = closest(key, sorted([*kb.models.by_id, *kb.gpus.by_id]))
         hint = f"; closest known: {', '.join(near)}" if near else ""
-        raise AdvisorError(f"unknown model or gpu '{key}'{hint}")
+        raise AdvisorError(f"unknown model or gpu {short(key, 82)}{hint}")
     return found

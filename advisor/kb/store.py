@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence, TypeVar
 
 from advisor.errors import AdvisorError, AdvisorErrors, closest
+from advisor.limits import short
 from advisor.kb.schema import GPU, Model
 from advisor.paths import data_dir
 from advisor.yamlfile import YamlFileError, is_mapping, is_sequence, read_yaml
@@ -193,7 +194,7 @@ class _Index:
         if hit is None:
             near = _closest_ids(key, self.by_key)
             hint = f"; closest known: {', '.join(near)}" if near else ""
-            raise AdvisorError(f"unknown {self.kind} '{key}'{hint}")
+            raise AdvisorError(f"unknown {self.kind} {short(key, 82)}{hint}")
         return hit
 
 
