@@ -179,7 +179,7 @@ def test_cli_ngl_and_its_long_name_agree_and_n_is_still_gpus():
     assert d["workload"]["n_gpu_layers"] == 23 and d["placement"]["gpu_layers"] == 23
     md = run("explain", "mixtral-8x7b", "rtx-3090", "-p", "Q4_0", "-ngl", "23", "--format", "markdown")
     assert "with 23 of its 33 layers on the GPU (`-ngl 23`" in md.output
-    assert "llama-server -m Mixtral-8x7B-Instruct-v0.1-Q4_0.gguf -ngl 23 -c 8192" in md.output
+    assert "llama-server -hf TheBloke/Mixtral-8x7B-Instruct-v0.1-GGUF:Q4_0 -ngl 23 -c 8192" in md.output
     two = run("explain", "llama-3.1-8b", "rtx-4090", "-n", "2", "--format", "json")
     assert two.exit_code == 0 and json.loads(two.output)["gpu"]["count"] == 2
 
