@@ -20,10 +20,10 @@ import csv
 import math
 import statistics
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from advisor.kb import load_kb
+from benchmarks.fitting import log_descent, patched
 from advisor.sizing import constants as c
 from advisor.sizing.plan import place
 from advisor.sizing.precision import parse_precision
@@ -66,16 +66,9 @@ def error(kb, row: dict, era: str | None = None) -> float:
     return predict(kb, row, era) / float(row["tokens_per_sec"]) - 1
 
 
-@contextmanager
 def profile(era: str, values: dict):
-    prof = c.MOE_DECODE_PROFILES[era]
-    old = dict(prof)
-    prof.update(values)
-    try:
-        yield
-    finally:
-        prof.clear()
-        prof.update(old)
+    """The era's MoE decode profile with `values` for a block."""
+    return patched(c.MOE_DECODE_PROFILES[era], values)
 
 
 def loss(kb, rows, era, values) -> float:
@@ -87,21 +80,8 @@ def fit(kb, rows, era: str, rounds: int = 60) -> dict:
     """Coordinate descent on the log of each fitted value, halving the step when no move helps."""
     keys = FITTED[era]
     cur = {k: max(c.MOE_DECODE_PROFILES[era][k], 1e-5) for k in keys}
-    best = loss(kb, rows, era, cur)
-    step = 1.0
-    for _ in range(rounds):
-        moved = False
-        for k in keys:
-            for sign in (1, -1):
-                trial = dict(cur, **{k: max(FLOOR, cur[k] * math.exp(sign * step))})
-                v = loss(kb, rows, era, trial)
-                if v < best - 1e-12:
-                    cur, best, moved = trial, v, True
-        if not moved:
-            step /= 2
-            if step < 1e-3:
-                break
-    return cur
+    return log_descent(lambda v: loss(kb, rows, era, v), cur, 1.0, rounds,
+                       lambda k, v: max(FLOOR, v))
 
 
 def leave_one_gpu_out(kb, rows, era: str = "current") -> list[float]:

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from advisor.kb import load_kb
+from benchmarks.fitting import log_descent
 from advisor.sizing import constants as c
 from advisor.sizing.offload import (
     expert_offload_decode_seconds,
@@ -115,22 +116,8 @@ def fit(kb, rows, keys=FITTED, rounds: int = 80) -> dict:
     """Coordinate descent on the log of each fitted value, halving the step when no move
     helps; each value kept within its FLOOR and CEILING (a fraction above 1 is not physical)."""
     cur = {k: min(CEILING[k], max(FLOOR[k], getattr(c, k))) for k in keys}
-    best = loss(kb, rows, cur)
-    step = 1.0
-    for _ in range(rounds):
-        moved = False
-        for k in keys:
-            for sign in (1, -1):
-                v = min(CEILING[k], max(FLOOR[k], cur[k] * math.exp(sign * step)))
-                trial = dict(cur, **{k: v})
-                lv = loss(kb, rows, trial)
-                if lv < best - 1e-12:
-                    cur, best, moved = trial, lv, True
-        if not moved:
-            step /= 2
-            if step < 1e-3:
-                break
-    return cur
+    return log_descent(lambda v: loss(kb, rows, v), cur, 1.0, rounds,
+                       lambda k, v: min(CEILING[k], max(FLOOR[k], v)))
 
 
 def leave_one_setup_out(kb, rows, keys=FITTED) -> list[tuple[dict, float]]:

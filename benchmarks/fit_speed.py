@@ -15,10 +15,10 @@ import csv
 import math
 import statistics
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from advisor.kb import load_kb
+from benchmarks.fitting import log_descent, patched
 from advisor.sizing import constants as c
 from advisor.sizing.plan import place
 from advisor.sizing.precision import parse_precision
@@ -49,16 +49,9 @@ def predict(kb, row: dict, era: str = "current") -> float:
     return 1.0 / pl.decode_seconds_per_token(ctx, era)
 
 
-@contextmanager
 def profile(values: dict):
-    prof = c.DECODE_PROFILES_CURRENT["nvidia"]
-    old = dict(prof)
-    prof.update(values)
-    try:
-        yield
-    finally:
-        prof.clear()
-        prof.update(old)
+    """The NVIDIA current-build decode profile with `values` for a block."""
+    return patched(c.DECODE_PROFILES_CURRENT["nvidia"], values)
 
 
 def loss(kb, rows, values) -> float:
@@ -69,21 +62,7 @@ def loss(kb, rows, values) -> float:
 def fit(kb, rows, start: dict | None = None, rounds: int = 40) -> dict:
     """Coordinate descent on the log of each fitted value, halving the step when no move helps."""
     cur = {k: (start or c.DECODE_PROFILES_CURRENT["nvidia"])[k] for k in FITTED}
-    best = loss(kb, rows, cur)
-    step = 0.5
-    for _ in range(rounds):
-        moved = False
-        for k in FITTED:
-            for sign in (1, -1):
-                trial = dict(cur, **{k: cur[k] * math.exp(sign * step)})
-                v = loss(kb, rows, trial)
-                if v < best - 1e-12:
-                    cur, best, moved = trial, v, True
-        if not moved:
-            step /= 2
-            if step < 1e-3:
-                break
-    return cur
+    return log_descent(lambda v: loss(kb, rows, v), cur, 0.5, rounds)
 
 
 def main(argv: list[str]) -> int:
