@@ -105,6 +105,9 @@ class Advisory:
     precision_source: str | None = None
     # the objective file the plans were ranked by, as the advisory names it
     objective_path: str = "rules/objective.yaml"
+    # plans ranked the context_tokens term up to this many tokens (a context the question did not
+    # give: advisor.plans.evaluate.context_cap); None: the context itself
+    context_cap: int | None = None
 
     @property
     def plan(self):
@@ -343,6 +346,7 @@ class Advisor:
         under vLLM it is sized as its count of its smallest card; other runtimes, fine-tuning
         and vLLM's data/expert parallel layouts refuse it."""
         check_question(gpus=gpus, batch=batch, context=context_tokens)
+        context_chosen = context_tokens is not None
         if not str(model).strip():
             raise AdvisorError("the model is empty: give a KB id or name (llama-3.1-8b), a model "
                                "folder or a .gguf file")
@@ -544,7 +548,14 @@ class Advisor:
                   # the tag names one file: at another --precision, plans pull another
                   ollama_name=model.strip() if hit is not None and hit.precision == p.name else None,
                   ollama_precision=hit.precision if hit is not None else None,
-                  gpu_set=gset if gset.mixed and rt == "llama.cpp" else None)
+                  gpu_set=gset if gset.mixed and rt == "llama.cpp" else None,
+                  chosen=frozenset(name for name, given in (
+                      # a model file's own format, or an Ollama tag that names its quantization
+                      ("precision", precision is not None or (stored is not None and (
+                          hit is None or hit.quant_in_tag))),
+                      ("kv_cache", kv_cache is not None), ("context", context_chosen),
+                      ("flash_attn", flash_attn is not None),
+                      ("gpu_layers", gpu_layers is not None)) if given))
         offerable = None if every_path else (
             lambda path, usable, decode: self._offerable(path, usable, prefer, decode))
         if gset.mixed and rt != "llama.cpp":  # vLLM on the smallest card: as asked, or rent
@@ -579,23 +590,28 @@ class Advisor:
         offered at that rule's priority; What to do is the first offered (rules tie: the
         objective's order for inference plans, the path order for fine-tuning plans)."""
         from advisor.facts.plans import plan_facts
+        from advisor.plans.evaluate import beats_asked, context_cap
 
         plans = _distinct(planset.in_order())
         asked = planset.best.get("as-asked")
         asked_usable = asked is not None and asked.usable
         asked_decode = asked.decode_tokens_per_s if asked is not None else 0.0
-        matched = self.engine.choose([plan_facts(p, prefer, asked_usable, asked_decode) for p in plans])
+        beats = [ask is not None and beats_asked(p, asked, ask, self.objective) for p in plans]
+        cap = context_cap(ask, self.objective) if ask is not None else None
+        matched = self.engine.choose([plan_facts(p, prefer, asked_usable, asked_decode, b)
+                                      for p, b in zip(plans, beats)])
         offered = []
         for plan, rules in zip(plans, matched):
             if rules:
                 first = min(rules, key=lambda r: (self.rules[r].priority, r))
-                rank = self.objective.key(plan, prefer) if ask is not None else ()
+                rank = self.objective.key(plan, prefer, cap) if ask is not None else ()
                 offered.append((self.rules[first].priority, rank, plans.index(plan), plan, first))
         offered.sort(key=lambda t: t[:3])
         return replace(adv, offered=tuple((t[3], t[4]) for t in offered),
                        objective_path=objective_name(self.objective),
                        path_plans=tuple(planset.in_order()), cannot_run=planset.cannot_run,
-                       plan_firings=tuple((p.path, r) for p, r in zip(plans, matched)))
+                       plan_firings=tuple((p.path, r) for p, r in zip(plans, matched)),
+                       context_cap=cap)
 
 
 def objective_name(objective) -> str:

@@ -11,7 +11,7 @@ import pytest
 from advisor.files import load_path
 from advisor.files.safetensors_file import MAX_TENSORS
 from advisor.sizing.inventory import TensorInventory, TensorRecord
-from tests.file_helpers import (ARRAY, LLAMA_CONFIG, STRING, U32, config_folder, llama_gguf,
+from tests.file_helpers import (ARRAY, LLAMA_CONFIG, U32, config_folder, llama_gguf,
                                 llama_safetensors, safetensors_bytes, time_limit)
 from tests.test_hostile_files import cli, one_line_error
 

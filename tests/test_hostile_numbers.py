@@ -3,7 +3,6 @@ a prompt longer than the context, GPU figures far below any device, empty or end
 RAM bandwidth of 1e-320, bf16 under vLLM on a card without bf16 math."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 from click.testing import CliRunner

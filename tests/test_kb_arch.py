@@ -2,7 +2,6 @@
 linear attention and DeepSeek V3.2's lightning indexer. Their tensors, parameter counts, KV cache
 and recurrent-state bytes per runtime (against hand computations), GGUF types, and where a
 runtime cannot run them."""
-from dataclasses import replace
 
 import pytest
 

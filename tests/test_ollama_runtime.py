@@ -116,7 +116,6 @@ def test_automatic_batch_follows_the_context_and_the_room_left():
 
 
 def test_a_local_gguf_under_ollama_is_imported_from_a_modelfile(tmp_path):
-    import re
 
     from advisor.plans.flags import check_command
     from tests.file_helpers import llama_gguf

@@ -73,7 +73,10 @@ class PageMaker:
     def text(self, page: Page):
         s = self.settings
         context = self._work(self.kb.model(page.model_id)).context_tokens
-        adv = self.advisor.explain(page.model_id, page.gpu_id, page.precision, context,
+        # a defaulted context is left to explain (the same default, capped the same way), so
+        # that plans treat it as explain's own default rather than as the user's choice
+        adv = self.advisor.explain(page.model_id, page.gpu_id, page.precision,
+                                   None if self.cap_context else context,
                                    s.batch, s.gpu_count, every_path=False)  # a page shows the offered plans
         md = render_markdown(adv, s.defaults)
         if s.fmt == "html":

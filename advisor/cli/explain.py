@@ -24,9 +24,10 @@ from advisor.cli.terminal import format_option, write_markdown
               help="GPUs of this kind. Default 1, or as many as detected when GPU is left out. "
                    "With a set as GPU (rtx-3090,2x rtx-3060-12gb) leave it out, or give the "
                    "set's count.")
-@click.option("--kv-cache", default="fp16", show_default=True,
+@click.option("--kv-cache", default=None,
               help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q5_1, q5_0, q4_1, iq4_nl, "
-                   "q4_0 (llama.cpp).")
+                   "q4_0 (llama.cpp). Default fp16, which plans may quantize; given, every plan "
+                   "recommended over the question keeps it.")
 @click.option("--runtime", default=None,
               help="llama.cpp, ollama, vllm or transformers: whose allocations to size, and the "
                    "only runtime plans use. Default: ollama for an Ollama name (llama3.1:70b), "

@@ -35,6 +35,10 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
     "asked_usable": ("bool", "the question as asked fits and is usable (its plan exists)"),
     "asked_decode_tokens_per_s": ("float", "single-stream decode speed of the question as asked "
                                            "(tokens/s; 0 when it does not run)"),
+    "beats_asked": ("bool", "on the GPUs (and RAM) given, of the model asked: the plan keeps "
+                            "every choice the question made (format, KV cache, context, runtime, "
+                            "flash attention, layer split where given) and the objective ranks it "
+                            "before the question as asked (false without an as-asked plan)"),
     "task": ("str", "inference or finetune (fine-tuning plans: usable means the method asked "
                     "is kept)"),
 }
@@ -42,9 +46,11 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
 PLAN_ALWAYS = set(PLAN_FACTS) - {"usd_per_million_tokens"}
 
 
-def plan_facts(plan, prefer: str, asked_usable: bool, asked_decode_tokens_per_s: float = 0.0) -> dict:
+def plan_facts(plan, prefer: str, asked_usable: bool, asked_decode_tokens_per_s: float = 0.0,
+               beats_asked: bool = False) -> dict:
     """plan: an advisor.plans.plan.Plan or an advisor.plans.finetune.FinetunePlan;
-    asked_decode_tokens_per_s: the as-asked plan's decode speed (0 without one)."""
+    asked_decode_tokens_per_s: the as-asked plan's decode speed (0 without one); beats_asked:
+    advisor.plans.evaluate.beats_asked of the plan."""
     f = {"kind": "plan", "path": plan.path, "owned": plan.owned, "usable": plan.usable,
          "quality_class": plan.quality_class,
          "quality_loss_pct": min(round(plan.quality_loss_pct, 3), 1e6),
@@ -56,7 +62,8 @@ def plan_facts(plan, prefer: str, asked_usable: bool, asked_decode_tokens_per_s:
          "runtime": plan.runtime, "levers": plan.levers,
          "model_changed": plan.path == "another-model", "prefer": prefer,
          "asked_usable": asked_usable, "task": getattr(plan, "task", "inference"),
-         "asked_decode_tokens_per_s": round(asked_decode_tokens_per_s, 2)}
+         "asked_decode_tokens_per_s": round(asked_decode_tokens_per_s, 2),
+         "beats_asked": beats_asked}
     if plan.usd_per_million_tokens is not None:
         f["usd_per_million_tokens"] = round(plan.usd_per_million_tokens, 2)
     assert set(f) <= set(PLAN_FACTS), set(f) - set(PLAN_FACTS)

@@ -113,6 +113,7 @@ class OllamaMatch:
     alias: str
     precision: str
     precision_source: str
+    quant_in_tag: bool = False  # the tag names its quantization (qwen2.5:32b-instruct-q4_K_M)
 
 
 def resolve_ollama(find: Callable[[str], object], spec: str) -> Optional[OllamaMatch]:
@@ -139,5 +140,5 @@ def resolve_ollama(find: Callable[[str], object], spec: str) -> Optional[OllamaM
         else:
             p = parse_precision(getattr(model, "ollama_quant", None) or DEFAULT_QUANT).name
             why = f"the quantization of Ollama's {key} tag"
-        return OllamaMatch(model, key, p, why)
+        return OllamaMatch(model, key, p, why, parsed.quant is not None)
     return None

@@ -33,6 +33,14 @@ from advisor.sizing.weights import weights_bytes
 from advisor.sizing.workload import Workload
 
 
+# The choices a question may make (Ask.chosen): the weight format (--precision, a model file,
+# an Ollama tag that names its quantization), the KV cache precision (--kv-cache), the context
+# (--context), llama.cpp's flash attention (--flash-attn) and its layer split (--n-gpu-layers).
+CHOICES = ("precision", "kv_cache", "context", "flash_attn", "gpu_layers")
+
+
+
+
 @dataclass(frozen=True)
 class Ask:
     """The question the plans answer."""
@@ -58,6 +66,13 @@ class Ask:
     # a set of unequal cards under llama.cpp (advisor.sizing.mixed.GpuSet; `gpu` its first
     # device, `gpu_count` its count): plans on your cards split layers over it. None otherwise.
     gpu_set: object | None = None
+    # What the user chose rather than left to a default, beyond the runtime and vLLM's share
+    # (runtime_asked, utilization_asked): a subset of CHOICES. A plan on the user's own
+    # hardware that keeps every choice may be recommended over the question as asked where the
+    # objective ranks it first (beats_asked), and a context not chosen counts as whole from the
+    # objective's defaulted_context_tokens (context_cap); the defaults are levers the planner
+    # may move. By default everything counts as chosen (the inverse questions, fit and gpus).
+    chosen: frozenset = frozenset(CHOICES)
 
     @staticmethod
     def of(model: Model, gpu: GPU, gpus: int, work: Workload, precision: Precision | None = None,
@@ -67,6 +82,79 @@ class Ask:
         p = precision or parse_precision(model.native_precision or "bf16")
         rt = runtime or default_runtime(p, gpu)
         return Ask(model, gpu, gpus, p, rt, runtime is not None, replace(work, runtime=rt), prefer)
+
+
+def keeps_choices(plan, ask: Ask) -> bool:
+    """Whether `plan` keeps everything the question chose (Ask.chosen, runtime_asked and
+    utilization_asked): the same format, KV cache precision, flash attention and runtime, at
+    least the context asked; a question that gave --n-gpu-layers is kept only by its own split
+    (the gpu-layers path answers it with another)."""
+    chosen = ask.chosen
+    if "gpu_layers" in chosen or plan.model.id != ask.model.id:
+        return False
+    if "precision" in chosen and plan.precision.name != ask.precision.name:
+        return False
+    if "kv_cache" in chosen and plan.kv_cache_dtype != ask.work.kv_cache_dtype:
+        return False
+    if "context" in chosen and plan.context_tokens < min(ask.work.context_tokens,
+                                                          plan.model.context_limit):
+        return False
+    if "flash_attn" in chosen and plan.runtime in GGML_RUNTIMES and plan.flash_attn != ask.work.flash_attn:
+        return False
+    if ask.runtime_asked and plan.runtime != ask.runtime:
+        return False
+    share = plan.gpu_memory_utilization
+    return not (ask.utilization_asked and share is not None
+                and share != ask.work.gpu_memory_utilization)
+
+
+def beats_asked(plan, asked, ask: Ask, objective: Objective) -> bool:
+    """Whether `plan` (a path's best plan, on the user's own GPUs and RAM, of the model asked)
+    should be recommended over `asked`, the question as asked. It must keep every choice the
+    question made (keeps_choices), so that it differs only in what was left to a default (the
+    format of a model named without one, the KV cache precision, the runtime, the offload
+    split, a defaulted context); lose no quality class and no speed band (speed_band, then
+    fast_band); and be ranked first by the objective with both plans' levers counted from the
+    question (the as-asked plan's: 0, or 1 for a GGUF file to make), either for its speed, at
+    least the objective's beats_asked_speedup times as fast (Ollama's qwen2.5:32b with 12 layers
+    in RAM at 8.7 tokens/s against every layer on the card at 40), or, in the same bands, for
+    what comes after speed (vLLM serving the checkpoint rather than a BF16 GGUF to make).
+
+    A better quality class alone never displaces a question that runs: Ollama's llama3.1:8b at
+    Q4_K_M and 150 tokens/s is not swapped for Q8_0 at 98, nor a MoE model on the card for a
+    near-lossless file with experts in RAM. False without an as-asked plan, for fine-tuning
+    plans, and on the other paths."""
+    if (asked is None or plan is asked or plan.path not in ("your-hardware", "your-gpus")
+            or plan.task != "inference" or not plan.owned or not keeps_choices(plan, ask)):
+        return False
+    bands, asked_bands = (plan.speed_band, plan.fast_band), (asked.speed_band, asked.fast_band)
+    if bands > asked_bands:
+        if (plan.quality_class > asked.quality_class or plan.decode_tokens_per_s
+                < objective.beats_asked_speedup * asked.decode_tokens_per_s):
+            return False  # a band edge crossed by a few percent is no reason to change anything
+    elif bands < asked_bands or plan.quality_class != asked.quality_class:
+        return False  # slower, or (in the same bands) a better quality class alone
+
+    def recounted(p):
+        made = file_to_make(p.runtime, p.model, p.precision, p.checkpoint, p.own_file)
+        changes = changes_from(p, ask)
+        return p.with_(levers=len(changes) - int(_latent_change(p, ask) is not None) + made)
+
+    cap = context_cap(ask, objective)
+    return (objective.key(recounted(plan), ask.prefer, cap)
+            < objective.key(recounted(asked), ask.prefer, cap))
+
+
+def context_cap(ask: Ask, objective: Objective) -> int | None:
+    """The context from which plans count as holding the whole context asked, for ranking
+    (Objective.key's context_cap): None (the context itself) where the question chose its
+    context; else the objective's defaulted_context_tokens, at most the context asked. A
+    default (8,192 tokens, or Ollama's 32,768 or 262,144 by VRAM) is not worth a quality class
+    or layers in system RAM: Ollama's llama3.1:70b on 2 x RTX 3090 runs Q4_K_M at a shorter
+    context rather than Q3_K_M with a q4_0 cache to keep 131,072 tokens nobody asked for."""
+    if "context" in ask.chosen:
+        return None
+    return min(objective.defaulted_context_tokens, ask.work.context_tokens)
 
 
 def loaded_architecture(a: Architecture, per_head: bool) -> Architecture:
@@ -439,7 +527,18 @@ def lever_count(plan, ask: Ask, changes: list[str] | tuple, cand: Candidate) -> 
 def _file_to_make(cand: Candidate) -> int:
     """1 when llama.cpp needs a GGUF file nobody publishes (convert, and quantize): one more step
     than downloading one, counted as a lever."""
-    return int(cand.runtime in GGML_RUNTIMES and cand.checkpoint is None)
+    return file_to_make(cand.runtime, cand.model, cand.precision, cand.checkpoint, cand.own_file)
+
+
+def file_to_make(runtime: str, model: Model, p: Precision, checkpoint: str | None,
+                 own_file: bool) -> int:
+    """1 when a plan (or candidate) under llama.cpp or Ollama loads a GGUF file that must be made
+    (converted, and quantized): none is published in a repo it downloads (`checkpoint`), the
+    question does not name it (`own_file`), and under Ollama the library has no tag of that
+    format (`ollama run` pulls the tag's file); else 0."""
+    if runtime not in GGML_RUNTIMES or checkpoint is not None or own_file:
+        return 0
+    return int(runtime != "ollama" or cmd.ollama_library_tag(model, p) is None)
 
 
 def changes_from(plan: Plan, ask: Ask) -> list[str]:

@@ -36,7 +36,7 @@ SORTABLE = ("usable", "context_tokens", "model_score", "parameters", "good_quali
 _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
 # Optional keys (an objective file written before them still loads: its defaults below)
-_OPTIONAL = {"model_score", "fast_bands"}
+_OPTIONAL = {"model_score", "fast_bands", "beats_asked_speedup", "defaulted_context_tokens"}
 _SCORE_KEYS = {"tie_points", "quality_class", "decode_tokens_per_s"}
 
 
@@ -82,6 +82,12 @@ class Objective:
     order: dict                           # preference -> tuple of (attribute, descending)
     score: ScoreTerm                      # how model_score counts another model's published score
     fast_bounds: tuple[float, ...] = ()   # tokens/s lower bound of each band above speed_bounds
+    # how many times as fast as the question as asked a plan must decode to be recommended over
+    # it for its speed (objective.yaml `beats_asked_speedup`; advisor.plans.evaluate.beats_asked)
+    beats_asked_speedup: float = 1.5
+    # a context the question did not give counts as whole from this many tokens
+    # (objective.yaml `defaulted_context_tokens`; advisor.plans.evaluate.context_cap)
+    defaulted_context_tokens: int = 8192
 
     def quality_class(self, loss_pct: float) -> int:
         for i, bound in enumerate(self.class_bounds):
@@ -125,11 +131,18 @@ class Objective:
         return [top if x is not None and x >= top - self.score.tie_points - 1e-9 else x
                 for x in scores]
 
-    def key(self, plan, prefer: str) -> tuple:
-        """The sort key of a plan under a preference: smaller sorts first."""
+    def key(self, plan, prefer: str, context_cap: int | None = None) -> tuple:
+        """The sort key of a plan under a preference: smaller sorts first. context_cap: the
+        context_tokens term counts at most this many tokens (a context the question did not
+        give: advisor.plans.evaluate.context_cap); None: as it is."""
         get, descending = self._terms[prefer]
         out = []
-        for v, down in zip(get(plan), descending):
+        values = get(plan)
+        if context_cap is not None:
+            i = self._context_index[prefer]
+            if i is not None and values[i] is not None and values[i] > context_cap:
+                values = values[:i] + (context_cap,) + values[i + 1:]
+        for v, down in zip(values, descending):
             if v is None:
                 v = -math.inf if down else math.inf   # unknown sorts last
             elif v.__class__ is bool:
@@ -155,6 +168,12 @@ class Objective:
             else:
                 out.append(-v if down else v)
         return tuple(out)
+
+    @cached_property
+    def _context_index(self) -> dict:
+        """preference -> the position of context_tokens among its sort terms (None: absent)"""
+        return {name: next((i for i, (a, _) in enumerate(terms) if a == "context_tokens"), None)
+                for name, terms in self.order.items()}
 
     @cached_property
     def _terms(self) -> dict:
@@ -288,8 +307,18 @@ def load_objective(path: Path) -> Objective:
                 continue
             parsed.append((attr, text.startswith("-")))
         order[p] = tuple(parsed)
+    speedup = data.get("beats_asked_speedup", 1.5)
+    if not isinstance(speedup, (int, float)) or isinstance(speedup, bool) or not 1 <= speedup <= 1000:
+        err("beats_asked_speedup", f"beats_asked_speedup is how many times as fast, from 1 to 1000, "
+                                   f"not {short(speedup)}")
+        speedup = 1.5
+    defaulted = data.get("defaulted_context_tokens", 8192)
+    if not isinstance(defaulted, int) or isinstance(defaulted, bool) or not 1 <= defaulted <= 10_000_000:
+        err("defaulted_context_tokens", "defaulted_context_tokens must be a whole number of tokens, "
+                                        f"from 1 to 10,000,000, not {short(defaulted)}")
+        defaulted = 8192
     if errors:
         raise AdvisorErrors(errors)
     return Objective(path, prefer, tuple(names), tuple(bounds), tuple(float(b) for b in bands),
                      names.index(good), usable, floor, order, score,
-                     tuple(float(b) for b in fast))
+                     tuple(float(b) for b in fast), float(speedup), defaulted)

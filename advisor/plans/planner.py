@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
 from advisor.plans.evaluate import (Ask, Sized, _layout, _usd_per_million_tokens, _work_as,
-                                    baseline, changes_from, layout_runs, lever_count, loaded_model,
-                                    own_score, plan_quality, quick_size, size_candidate)
+                                    baseline, changes_from, context_cap, layout_runs, lever_count,
+                                    loaded_model, own_score, plan_quality, quick_size,
+                                    size_candidate)
 from advisor.plans.objective import Objective
 from advisor.plans.plan import PATHS, Candidate, Plan
 from advisor.plans.prices import rent_usd_per_hour
@@ -97,8 +98,8 @@ class Planner:
     def best(self, plans: list[Plan], ask: Ask) -> Plan | None:
         if not plans:
             return None
-        key, prefer = self.objective.key, ask.prefer
-        keyed = [(key(p, prefer), p) for p in plans]
+        key, prefer, cap = self.objective.key, ask.prefer, context_cap(ask, self.objective)
+        keyed = [(key(p, prefer, cap), p) for p in plans]
         low = min(k for k, _ in keyed)
         tied = [p for k, p in keyed if k == low]
         return tied[0] if len(tied) == 1 else min(tied, key=_tiebreak)
@@ -215,6 +216,7 @@ class Planner:
         key = (name, id(base.model), id(base.gpu), base.gpu_count, base.precision.name,
                base.runtime if base.runtime_asked else None, base.runtime_asked, base.work,
                base.prefer, base.repo, base.utilization_asked, base.own_file,
+               "context" in base.chosen,
                base.gpu_set.spec() if base.gpu_set is not None else None)
         hit = self._path_memo.get(key)
         if hit is not None and hit[0] is base.model and hit[1] is base.gpu:
@@ -242,7 +244,7 @@ class Planner:
         """(plans on the GPUs alone, the lever sets among them that hold the whole context at
         their first KV precision)."""
         gpus_only, whole = [], set()
-        full = min(base.work.context_tokens, base.model.context_limit)
+        full = self._whole(base, base.model)
         for group in cands.on_your_gpus(base):
             found = self._ladder(group, base)
             gpus_only += found
@@ -261,7 +263,8 @@ class Planner:
         for m in cands.other_models(base, self.kb):
             sub = Ask.of(m, base.gpu, base.gpu_count, base.work,
                          runtime=base.runtime if base.runtime_asked else None, prefer=base.prefer)
-            sub = baseline(replace(sub, utilization_asked=base.utilization_asked))
+            sub = baseline(replace(sub, utilization_asked=base.utilization_asked,
+                                   chosen=base.chosen))
             plans = self._group(sub, "hardware", self._hardware)[1]
             top = self.best(plans, sub)
             if top is None or not top.usable or top.precision.name in _BELOW_FLOOR:
@@ -275,11 +278,19 @@ class Planner:
             plan.model_score = score
         return out
 
+    def _whole(self, ask: Ask, model) -> int:
+        """The context a plan of `model` must hold to count as holding the whole context asked:
+        the context asked, at most the model's, and at most the objective's
+        defaulted_context_tokens where the question did not give it (context_cap)."""
+        full = min(ask.work.context_tokens, model.context_limit)
+        cap = context_cap(ask, self.objective)
+        return full if cap is None else min(full, cap)
+
     def _ladder(self, group: list[Candidate], ask: Ask, count: int | None = None) -> list[Plan]:
         """Size a lever set's KV precisions in order; stop at the first plan that holds the
         context asked (else every plan found, each at a shorter context)."""
         out = []
-        full = min(ask.work.context_tokens, group[0].model.context_limit)
+        full = self._whole(ask, group[0].model)
         for cand in group:
             if count is not None:
                 cand = replace(cand, gpu_count=count)
@@ -299,7 +310,7 @@ class Planner:
         model = loaded_model(c0.model, c0.mla_per_head_cache)  # with its file's KV cache layout
         a = model.architecture
         w = weights_bytes(a, c0.precision)
-        full = min(ask.work.context_tokens, c0.model.context_limit)
+        full = self._whole(ask, c0.model)
         floor = min(self.objective.context_floor_tokens, full)
         lightest = replace(ask.work, runtime=last.runtime, kv_cache_dtype=last.kv_cache_dtype,
                            gpu_memory_utilization=last.gpu_memory_utilization
@@ -330,7 +341,7 @@ class Planner:
         always sized, so the tie-break sees them all)."""
         out: list = []
         low = None  # the smallest key found so far
-        key, prefer = self.objective.key, ask.prefer
+        key, prefer, cap = self.objective.key, ask.prefer, context_cap(ask, self.objective)
         groups = list(groups)
         if prune:  # the most promising first (a stable sort: the walk's order decides no tie)
             bounds = [self._bound(g, ask, counts) for g, counts in groups]
@@ -344,7 +355,7 @@ class Planner:
             out += found
             if prune:
                 for p in found:
-                    k = key(p, prefer)
+                    k = key(p, prefer, cap)
                     if low is None or k < low:
                         low = k
         return out
@@ -404,7 +415,8 @@ class Planner:
         usable = [obj.is_usable(prefer, qc, d) for qc in classes for d in (slow, fast)]
         return obj.bound(prefer, {
             "usable": (min(usable), max(usable)), "model_score": own_score(m),
-            "context_tokens": (0, min(ask.work.context_tokens, m.context_limit)),
+            "context_tokens": (0, min(ask.work.context_tokens, m.context_limit,
+                                      context_cap(ask, obj) or ask.work.context_tokens)),
             "parameters": params,
             "good_quality": (min(classes) <= obj.good_class and max(classes) <= obj.good_class,
                              min(classes) <= obj.good_class),

@@ -43,7 +43,7 @@ _CASE_KEYS = ("name", "expect", "facts", "scenario", "derives", "offers")
 # What `offers` may check of a plan a plan rule offered in a scenario (keys of Plan.to_json)
 OFFER_KEYS = {"path": "str", "model_id": "str", "precision": "str", "kv_cache_dtype": "str",
               "runtime": "str", "gpu_id": "str", "gpu_count": "int", "context_tokens": "int",
-              "owned": "bool", "usable": "bool"}
+              "owned": "bool", "usable": "bool", "cpu_offload_layers": "int"}
 _SCENARIO_KEYS = ("model", "gpu", "precision", "context", "batch", "gpus", "kv_cache", "runtime",
                   "prefer", "ram_gb", "n_gpu_layers")
 # with task: finetune, the fine-tuning knobs (advisor.sizing.finetune.FinetuneSpec's fields)

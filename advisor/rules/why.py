@@ -51,7 +51,8 @@ def plan_choice(advisory, rules: dict, objective) -> dict | None:
                          f"listed in the order of their paths, and {best.path} comes before "
                          f"{other.path}")
         return out
-    ka, kb = objective.key(best, advisory.prefer), objective.key(other, advisory.prefer)
+    cap = advisory.context_cap
+    ka, kb = objective.key(best, advisory.prefer, cap), objective.key(other, advisory.prefer, cap)
     for (attr, descending), a, b in zip(objective.order[advisory.prefer], ka, kb):
         if a != b:
             out["reason"] = (f"both offered by rule {rule}; the objective (--prefer "
