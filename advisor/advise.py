@@ -590,7 +590,7 @@ class Advisor:
         offered at that rule's priority; What to do is the first offered (rules tie: the
         objective's order for inference plans, the path order for fine-tuning plans)."""
         from advisor.facts.plans import plan_facts
-        from advisor.plans.evaluate import beats_asked, context_cap
+        from advisor.plans.evaluate import beats_asked, context_cap, keeps_choices
 
         plans = _distinct(planset.in_order())
         asked = planset.best.get("as-asked")
@@ -604,7 +604,12 @@ class Advisor:
         for plan, rules in zip(plans, matched):
             if rules:
                 first = min(rules, key=lambda r: (self.rules[r].priority, r))
-                rank = self.objective.key(plan, prefer, cap) if ask is not None else ()
+                # among plans of one rule priority: usable first, then those that keep every
+                # choice the question made, then the objective
+                rank = ()
+                if ask is not None:
+                    k = self.objective.key(plan, prefer, cap)
+                    rank = (-int(plan.usable), int(not keeps_choices(plan, ask)), k)
                 offered.append((self.rules[first].priority, rank, plans.index(plan), plan, first))
         offered.sort(key=lambda t: t[:3])
         return replace(adv, offered=tuple((t[3], t[4]) for t in offered),
