@@ -738,8 +738,9 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
         share = cmd.memory_share(work.gpu_memory_utilization)
         if cand.gpu_memory_utilization is not None:
             notes.append(cmd.raised_share_note(cand.gpu_memory_utilization, g))
+        rope = cmd.rope_scaling_for(m, work.context_tokens)
         if work.context_tokens > m.architecture.max_context:
-            notes.append(cmd.long_context_note(m.architecture.max_context))
+            notes.append(cmd.long_context_note(m.architecture.max_context, rope))
         if nodes > 1:
             notes.append(cmd.data_parallel_nodes_note(nodes, pl.split.tensor_parallel)
                          if _layout(work) else cmd.ray_cluster_note(nodes))
@@ -748,12 +749,13 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
                               pipeline_parallel=pl.split.pipeline_stages, quantize_fp8=quantize,
                               share=share, mistral_format=m.mistral_format and repo == m.instruct_repo,
                               data_parallel=pl.split.data_parallel,
-                              expert_parallel=pl.split.expert_parallel), notes
+                              expert_parallel=pl.split.expert_parallel, rope=rope), notes
     dtype = half_fallback(g, m.native_precision or "bf16") or "bfloat16"
     if m.transformers_repo and repo == m.instruct_repo:
         repo = m.transformers_repo
     return cmd.transformers_snippet(repo, p, dtype, auto_class=m.transformers_auto_class,
-                                    trust_remote_code=m.trust_remote_code), notes
+                                    trust_remote_code=m.trust_remote_code,
+                                    rope=cmd.rope_scaling_for(m, work.context_tokens)), notes
 
 
 def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
@@ -766,6 +768,8 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
     p, g = cand.precision, cand.gpu
     if nodes > 1:
         return None, ["Ollama runs one machine's GPUs"]
+    if cmd.rope_scaling_for(m, work.context_tokens) is not None:
+        return None, [cmd.ollama_no_rope_note(m, work.context_tokens)]
     notes: list[str] = []
     if cand.mla_per_head_cache:  # Ollama's file, or a GGUF repo, from before llama.cpp PR 12801
         notes.append(_per_head_cache_note(m.architecture, work, cand.own_file))
