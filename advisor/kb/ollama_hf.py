@@ -39,12 +39,14 @@ _MAX_PART = 96  # Hugging Face's longest ORG or REPO name
 
 @dataclass(frozen=True)
 class HfName:
-    """A parsed Ollama Hugging Face name: as given (stripped), ORG/REPO as written, and the tag
-    as written (None for no tag or `latest`, the tag Ollama sends without one)."""
+    """A parsed Ollama Hugging Face name: as given (stripped), ORG/REPO as written, the tag
+    as written (None for no tag or `latest`, the tag Ollama sends without one), and the name as
+    `ollama run` is printed with it (no scheme, the host in lower case, the rest as given)."""
 
     spec: str
     repo: str
     tag: Optional[str]
+    run_name: str
 
 
 def parse_hf_name(spec: str) -> Optional[HfName]:
@@ -68,7 +70,8 @@ def parse_hf_name(spec: str) -> Optional[HfName]:
     if colon and not _TAG.match(tag):
         raise AdvisorError(f"{s}: the tag after ':' must be a quantization (Q4_K_M, q8_0, IQ4_XS, "
                            "F16, BF16) or a file name of the repo")
-    return HfName(s, repo, None if not tag or tag.lower() == "latest" else tag)
+    return HfName(s, repo, None if not tag or tag.lower() == "latest" else tag,
+                  f"{host.lower()}/{path}")
 
 
 def tag_file_type(tag: str, moe: bool = False) -> Optional[str]:
@@ -183,4 +186,5 @@ def resolve_hf_ollama(models: Iterable, spec: str) -> Optional[OllamaMatch]:
                                f"advisor/data/gguf_publishers.yaml records; it ships {listed}")
         why = f"the quantization in the Ollama tag {name.spec}"
     precision = parse_precision(ftype).name
-    return OllamaMatch(model, f"hf.co/{repo}", precision, why, name.tag is not None, repo)
+    return OllamaMatch(model, f"hf.co/{repo}", precision, why, name.tag is not None, repo,
+                       name.run_name)
