@@ -116,7 +116,7 @@ def test_a_file_name_tag(kb):
     ("hf.co/Qwen/Qwen2.5-32B-Instruct", ["checkpoint, not a GGUF repo",
                                          "Qwen/Qwen2.5-32B-Instruct-GGUF"]),
     ("hf.co/Qwen/Qwen2-7B-Instruct-GGUF", ["has no Q4_K_M file", "give a tag", "Q8_0"]),
-    ("hf.co/mradermacher/DeepSeek-V2-Chat-GGUF:Q4_K_M", ["ships no Q4_K_M", "none that can be pulled"]),
+    ("hf.co/mradermacher/DeepSeek-V2-Chat-GGUF:Q4_K_M", ["no file of", "pulled whole"]),
     ("hf.co/bartowski", ["hf.co/ORG/REPO[:QUANT]"]),
 ])
 def test_refusals(kb, spec, words):

@@ -91,26 +91,6 @@ def tag_file_type(tag: str, moe: bool = False) -> Optional[str]:
     return known.get(word)
 
 
-def _listed_types(repo: str) -> Optional[tuple[str, ...]]:
-    """The types gguf_publishers.yaml lists for the repo (its own entry, else its publisher's
-    ladder); None where it lists none: a publisher it does not name, or one (Qwen) whose repos
-    differ and that lists this one nowhere."""
-    from advisor.plans import publishers
-
-    data = publishers._publishers()
-    pub = data.get(repo.split("/", 1)[0]) or {}
-    own = (pub.get("repos") or {}).get(repo)
-    if own is not None:
-        return tuple(own.get("types") or ())
-    return tuple(pub["types"]) if pub.get("types") else None
-
-
-def _one_file(repo: str) -> bool:
-    from advisor.plans import publishers
-
-    return bool((publishers._publishers().get(repo.split("/", 1)[0]) or {}).get("one_file"))
-
-
 def _find_repo(models: Iterable, repo: str):
     """(model, ORG/REPO as the KB spells it) of the KB model whose gguf_repos lists `repo` (case
     ignored, as Hugging Face ignores it), the first by id; (None, None) when none does."""
@@ -160,13 +140,18 @@ def resolve_hf_ollama(models: Iterable, spec: str) -> Optional[OllamaMatch]:
         hint = f" (closest known: {', '.join(near)})" if near else ""
         raise AdvisorError(f"{name.spec}: no KB model lists {name.repo} among its GGUF repos{hint}")
     moe = bool(getattr(model.architecture, "experts_total", 0))
-    types = _listed_types(repo)
+    from advisor.plans.publishers import listed_types, one_file
+
+    types = listed_types(repo)
+    if types == ():  # listed with no type: every file is split in parts (-hf and Ollama pull none)
+        raise AdvisorError(f"{name.spec}: advisor/data/gguf_publishers.yaml records no file of "
+                           f"{repo} that can be pulled whole (its files are uploaded in parts)")
     if name.tag is None:
-        if _one_file(repo) and types:
+        if one_file(repo) and types:
             ftype = types[0]  # the repo's one model file is what the Hub serves without a tag
             why = f"the one model file of {repo}, which Hugging Face serves for {name.spec}"
         elif types is not None and HF_DEFAULT_QUANT not in types:
-            listed = ", ".join(types) or "none that can be pulled"
+            listed = ", ".join(types)
             raise AdvisorError(
                 f"{name.spec}: {repo} has no {HF_DEFAULT_QUANT} file, Hugging Face's default without a "
                 f"tag, and which file it serves instead is its choice: give a tag ({listed})")
@@ -181,7 +166,7 @@ def resolve_hf_ollama(models: Iterable, spec: str) -> Optional[OllamaMatch]:
                 f"{name.spec}: '{name.tag}' is no llama.cpp quantization the sizing knows (give "
                 "one such as Q4_K_M, Q8_0, IQ4_XS, F16 or BF16, as the repo's file names spell it)")
         if types is not None and ftype not in types:
-            listed = ", ".join(types) or "none that can be pulled"
+            listed = ", ".join(types)
             raise AdvisorError(f"{name.spec}: {repo} ships no {ftype} file as far as "
                                f"advisor/data/gguf_publishers.yaml records; it ships {listed}")
         why = f"the quantization in the Ollama tag {name.spec}"
