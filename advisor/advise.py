@@ -546,8 +546,11 @@ class Advisor:
         ask = Ask(m, g, gpus, p, rt, runtime_asked or rt == "ollama", work, prefer, repo,
                   utilization_asked=gpu_memory_utilization is not None, own_file=own,
                   # the tag names one file: at another --precision, plans pull another
-                  ollama_name=model.strip() if hit is not None and hit.precision == p.name else None,
+                  ollama_name=(hit.run_name or model.strip())
+                  if hit is not None and hit.precision == p.name else None,
                   ollama_precision=hit.precision if hit is not None else None,
+                  # an hf.co/ORG/REPO name: llama.cpp's as-asked plan downloads from that repo
+                  gguf_repo=hit.gguf_repo if hit is not None and hit.precision == p.name else None,
                   gpu_set=gset if gset.mixed and rt == "llama.cpp" else None,
                   chosen=frozenset(name for name, given in (
                       # a model file's own format, or an Ollama tag that names its quantization

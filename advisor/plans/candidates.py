@@ -194,7 +194,8 @@ def as_asked(ask: Ask) -> Candidate:
     p = ask.precision
     repo = None
     if ask.runtime in GGML_RUNTIMES:
-        repo = gguf_repo_for(ask.model, p)   # a quantized or 16-bit GGUF file published
+        # the GGUF repo the question named, else a quantized or 16-bit GGUF file published
+        repo = ask.gguf_repo or gguf_repo_for(ask.model, p)
     else:
         repo = next((ck.repo for ck in ask.model.checkpoints if ck.precision == p.name), None)
     own = ask.runtime in GGML_RUNTIMES

@@ -63,6 +63,9 @@ class Ask:
     # plans at that precision run it (the precision above may be a baseline's, not the tag's)
     ollama_name: str | None = None
     ollama_precision: str | None = None
+    # The GGUF repo the question named (hf.co/ORG/REPO:QUANT, advisor.kb.ollama_hf), at the
+    # precision above: the as-asked plan under llama.cpp downloads from it (-hf ORG/REPO:QUANT)
+    gguf_repo: str | None = None
     # a set of unequal cards under llama.cpp (advisor.sizing.mixed.GpuSet; `gpu` its first
     # device, `gpu_count` its count): plans on your cards split layers over it. None otherwise.
     gpu_set: object | None = None

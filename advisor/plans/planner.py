@@ -71,6 +71,7 @@ class Planner:
         key = (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
                c.placement, c.owned, c.path == "rent", c.checkpoint, c.gpu_memory_utilization,
                c.mla_per_head_cache, c.own_file, fixed, ask.work, ask.prefer, ask.repo,
+               ask.ollama_name, ask.ollama_precision, ask.gguf_repo,
                c.gpu_set.spec() if c.gpu_set is not None else None)
         hit = memo.get(key)
         if hit is not None and hit[0] is c.model and hit[1] is c.gpu:
@@ -239,6 +240,7 @@ class Planner:
                base.runtime if base.runtime_asked else None, base.runtime_asked, base.work,
                base.prefer, base.repo, base.utilization_asked, base.own_file,
                "context" in base.chosen, base.ollama_name, base.ollama_precision,
+               base.gguf_repo,
                base.gpu_set.spec() if base.gpu_set is not None else None)
         hit = self._path_memo.get(key)
         if hit is not None and hit[0] is base.model and hit[1] is base.gpu:
@@ -457,7 +459,8 @@ class Planner:
         """Rented plans do not depend on the card the user has (renting is a change even of the
         same card), so they are memoised for every question about the model and workload."""
         key = (id(ask.model), ask.precision.name, ask.runtime if ask.runtime_asked else None,
-               ask.runtime_asked, ask.work, ask.prefer, ask.repo, ask.utilization_asked, prune)
+               ask.runtime_asked, ask.work, ask.prefer, ask.repo, ask.utilization_asked,
+               ask.ollama_name, ask.ollama_precision, ask.gguf_repo, prune)
         hit = self._rented.get(key)
         if hit is not None and hit[0] is ask.model:
             return hit[1]
