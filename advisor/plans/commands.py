@@ -178,7 +178,9 @@ def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel:
 def transformers_snippet(repo: str, p: Precision, dtype: str, *,
                          auto_class: str = "AutoModelForCausalLM",
                          trust_remote_code: bool = False, rope: RopeScaling | None = None) -> str:
-    """A one-line Python launch: device_map="auto" places layers over the GPUs (and CPU).
+    """A one-line Python launch: device_map="auto" places layers over the GPUs (and CPU); for a
+    text model (AutoModelForCausalLM) it also answers one chat turn (the tokenizer's chat
+    template, generate, the new tokens decoded and printed), so that it runs the model.
     auto_class: Model.transformers_auto_class; trust_remote_code for repos with their own code;
     rope: the card's rope scaling for a context beyond the config's positions
     (rope_scaling_for), as rope_parameters=, which from_pretrained sets on the config
@@ -198,9 +200,18 @@ def transformers_snippet(repo: str, p: Precision, dtype: str, *,
               f"'original_max_position_embeddings': {rope.original_context}, "
               f"'rope_theta': {rope.rope_theta!r}}}")
     imports = f"{auto_class}, BitsAndBytesConfig" if "BitsAndBytes" in q else auto_class
-    return (f"python -c \"import torch; from transformers import {imports}; "
-            f"m = {auto_class}.from_pretrained('{repo}', device_map='auto', "
-            f"torch_dtype=torch.{dtype}{q})\"")
+    load = f"m = {auto_class}.from_pretrained('{repo}', device_map='auto', torch_dtype=torch.{dtype}{q})"
+    if auto_class != "AutoModelForCausalLM":
+        # image-text models take a processor and content lists: the snippet loads the model
+        return f"python -c \"import torch; from transformers import {imports}; {load}\""
+    # a text model: one chat turn through the tokenizer's chat template, the answer printed
+    return (f"python -c \"import torch; from transformers import AutoTokenizer, {imports}; "
+            f"t = AutoTokenizer.from_pretrained('{repo}'{', trust_remote_code=True' if trust_remote_code else ''}); "
+            f"{load}; "
+            f"x = t.apply_chat_template([{{'role': 'user', 'content': 'Hello'}}], "
+            f"add_generation_prompt=True, return_dict=True, return_tensors='pt').to(m.device); "
+            f"print(t.decode(m.generate(**x, max_new_tokens=128)[0][x['input_ids'].shape[1]:], "
+            f"skip_special_tokens=True))\"")
 
 
 _STACK = {"nvidia": "CUDA", "amd": "ROCm (HIP)", "intel": "Level Zero"}
