@@ -1,0 +1,60 @@
+"""Hostile-input findings, eighth round (issue 14; the findings in full: /work/notes/hostile8.md):
+what landed with plan-better-than-asked (--kv-cache without a CLI default, the objective's
+beats_asked_speedup and defaulted_context_tokens), GPU sets and Ollama names. Each test is one
+kind of fault the pass found, checked through the command line."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from advisor.cli import main
+from tests.cli_helpers import one_line_error
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+# -- a GPU name or alias that looks like a set -------------------------------------------------
+
+def test_every_builtin_gpu_name_and_alias_is_a_gpu_argument():
+    """AMD's aliases `7900 XTX`, `9070 XT` (and three more) begin with digits and an x, so
+    explain read them as 7,900 cards ("a count must be from 1 to 512, not 7900") and fit as a
+    set; `NVIDIA DGX Spark (GB10, 128 GB)` holds a comma ("unknown gpu 'NVIDIA DGX Spark
+    (GB10'"). A KB key as written is one card; counts and sets of them still read."""
+    for key, gid in (("7900 XTX", "rx-7900-xtx"), ("9070 XT", "rx-9070-xt"),
+                     ("NVIDIA DGX Spark (GB10, 128 GB)", "dgx-spark")):
+        r = run("explain", "llama-3.1-8b", key, "--format", "json")
+        assert r.exit_code == 0, r.output
+        d = json.loads(r.output)
+        assert d["gpu"]["id"] == gid and d["gpu"]["count"] == 1
+    # fit took it for a set ("fit takes one kind of GPU, not the set '7900 XTX'")
+    r = run("fit", "7900 XTX", "--format", "json")
+    assert r.exit_code == 0 and json.loads(r.output)["gpu"] == "rx-7900-xtx", r.output
+    d = json.loads(run("explain", "llama-3.1-8b", "2x 7900 XTX", "--format", "json").output)
+    assert d["gpu"]["id"] == "rx-7900-xtx" and d["gpu"]["count"] == 2
+    d = json.loads(run("explain", "llama-3.1-8b", "7900 XTX,7900 XTX", "--format", "json").output)
+    assert d["gpu"]["count"] == 2
+    one_line_error(run("explain", "llama-3.1-8b", "600x rtx-3090"), "a count must be from 1 to")
+
+
+def test_a_user_gpu_named_like_a_count_of_cards_is_refused(tmp_path):
+    """A user GPU entry with id `2x-h100` (or an alias `8x H100`) was answered as 2 (8) of the
+    built-in H100: the GPU argument read a count and looked up '-h100'. Such a key names one card
+    and several at once: the KB refuses it at its line."""
+    entry = yaml.safe_load((REPO / "kb" / "gpus" / "h100-80gb.yaml").read_text())
+    entry.update(id="2x-h100", name="My Odd Card", aliases=["My Card"])
+    (tmp_path / "gpus").mkdir()
+    (tmp_path / "gpus" / "2x-h100.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+    r = run("explain", "llama-3.1-8b", "2x-h100", "--kb", str(tmp_path))
+    one_line_error(r, "reads as a count of cards")
+    entry.update(id="odd-card", aliases=["8x H100"])
+    (tmp_path / "gpus" / "2x-h100.yaml").unlink()
+    (tmp_path / "gpus" / "odd-card.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+    r = run("kb", "validate", str(tmp_path))
+    assert r.exit_code == 2 and "odd-card.yaml" in r.output and "'8x H100' reads as a count" in r.output
