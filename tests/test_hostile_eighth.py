@@ -58,3 +58,21 @@ def test_a_user_gpu_named_like_a_count_of_cards_is_refused(tmp_path):
     (tmp_path / "gpus" / "odd-card.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
     r = run("kb", "validate", str(tmp_path))
     assert r.exit_code == 2 and "odd-card.yaml" in r.output and "'8x H100' reads as a count" in r.output
+
+
+# -- a runtime's own spelling of its KV cache type ---------------------------------------------
+
+def test_llamacpp_and_ollama_spellings_of_the_kv_cache_are_taken():
+    """`--kv-cache f16` (llama.cpp's -ctk f16, Ollama's OLLAMA_KV_CACHE_TYPE=f16) was refused
+    with "llama.cpp has no f16 KV cache", false of llama.cpp, and under Ollama as an "unknown KV
+    cache precision". f16 and f32 are fp16 and fp32, and a given one is a choice kept."""
+    for args in (("llama-3.1-8b", "rtx-4090"), ("qwen2.5:32b", "rtx-3090")):
+        d = json.loads(run("explain", *args, "--kv-cache", "f16", "--format", "json").output)
+        assert d["workload"]["kv_cache_dtype"] == "fp16"
+        assert all(p["kv_cache_dtype"] == "fp16" for p in d["plans"]
+                   if p["rule"] == "plan-better-than-asked")
+    d = json.loads(run("explain", "llama-3.1-8b", "rtx-4090", "--kv-cache", "F32", "--format",
+                       "json").output)
+    assert d["workload"]["kv_cache_dtype"] == "fp32"
+    one_line_error(run("explain", "qwen2.5:32b", "rtx-3090", "--kv-cache", "f32"),
+                   "ollama has no fp32 KV cache")
