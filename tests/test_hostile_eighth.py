@@ -43,6 +43,17 @@ def test_every_builtin_gpu_name_and_alias_is_a_gpu_argument():
     one_line_error(run("explain", "llama-3.1-8b", "600x rtx-3090"), "a count must be from 1 to")
 
 
+def test_generate_takes_a_gpu_name_that_holds_a_comma(tmp_path):
+    """generate -g 'NVIDIA DGX Spark (GB10, 128 GB)' split the name at its comma ("unknown gpu
+    'NVIDIA DGX Spark (GB10'"); a value that is a KB name as written is one item."""
+    r = run("generate", "--out", str(tmp_path / "site"), "-m", "llama-3.1-8b", "-g",
+            "NVIDIA DGX Spark (GB10, 128 GB)", "-p", "Q4_K_M")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "site" / "llama-3.1-8b" / "dgx-spark__q4-k-m.md").is_file()
+    one_line_error(run("generate", "--out", str(tmp_path / "b"), "-m", "llama-3.1-8b", "-g",
+                       "rtx-3090,NVIDIA DGX Spark (GB10", "-p", "Q4_K_M"), "unknown gpu")
+
+
 def test_a_user_gpu_named_like_a_count_of_cards_is_refused(tmp_path):
     """A user GPU entry with id `2x-h100` (or an alias `8x H100`) was answered as 2 (8) of the
     built-in H100: the GPU argument read a count and looked up '-h100'. Such a key names one card
