@@ -87,3 +87,39 @@ def test_llamacpp_and_ollama_spellings_of_the_kv_cache_are_taken():
     assert d["workload"]["kv_cache_dtype"] == "fp32"
     one_line_error(run("explain", "qwen2.5:32b", "rtx-3090", "--kv-cache", "f32"),
                    "ollama has no fp32 KV cache")
+
+
+# -- names and paths in plan notes ---------------------------------------------------------------
+
+def test_plan_notes_print_names_and_paths_as_markdown_text(tmp_path, monkeypatch):
+    """Plan notes put names into markdown raw: the -ts device-order note of a GPU set listed a
+    KB card named `Odd <b>y</b> [l](javascript:z)` as it is; under Ollama, "no Ollama tag or
+    published GGUF of NAME" printed a config folder's name as it is, and the Modelfile note put
+    the user's GGUF path in a code span that a backtick in the path ended (`FROM ev`il
+    <img src=x>.gguf`): the rest was raw HTML."""
+    import re as _re
+
+    from tests.file_helpers import LLAMA_CONFIG, config_folder, llama_gguf
+
+    raw = _re.compile(r"(?<!\\)<(b|img)\b|(?<!\\)\]\(javascript")
+    entry = yaml.safe_load((REPO / "kb" / "gpus" / "rtx-3090.yaml").read_text())
+    entry.update(id="odd", name="Odd <b>y</b> [l](javascript:z)", aliases=[])
+    (tmp_path / "kb" / "gpus").mkdir(parents=True)
+    (tmp_path / "kb" / "gpus" / "odd.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+    r = run("explain", "qwen2.5:32b", "rtx-3090,odd", "--kb", str(tmp_path / "kb"))
+    assert r.exit_code == 0 and "-ts lists the cards in device order" in r.output, r.output
+    assert not raw.search(r.output), raw.search(r.output)
+
+    monkeypatch.chdir(tmp_path)
+    config_folder(tmp_path / "Evil <img src=x> [a](javascript:x)", **{**LLAMA_CONFIG})
+    r = run("explain", "./Evil <img src=x> [a](javascript:x)", "rtx-3090", "--runtime", "ollama")
+    assert r.exit_code == 0 and "no Ollama tag or published GGUF of" in r.output, r.output
+    assert not raw.search(r.output), raw.search(r.output)
+
+    llama_gguf(tmp_path / "ev`il <img src=x>.gguf")
+    r = run("explain", "./ev`il <img src=x>.gguf", "rtx-3090", "--runtime", "ollama")
+    assert r.exit_code == 0 and "a Modelfile reading" in r.output, r.output
+    assert not raw.search(r.output), raw.search(r.output)
+    llama_gguf(tmp_path / "plain.gguf")  # a path without a backtick keeps its code span
+    assert "`FROM plain.gguf`" in run("explain", "./plain.gguf", "rtx-3090", "--runtime",
+                                      "ollama").output

@@ -757,12 +757,16 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
             and m.id == ask.model.id and p.name == ask.precision.name:
         # the GGUF the question names: Ollama imports it from a Modelfile
         name = cmd.ollama_local_name(inv.source)
-        notes.append(f"a Modelfile reading `FROM {inv.source}`, imported with `ollama create "
-                     f"{name} -f Modelfile`")
+        from advisor.render import md_code  # the user's path: no backtick in it ends the span
+
+        notes.append(f"a Modelfile reading {md_code('FROM ' + str(inv.source))}, imported with "
+                     f"`ollama create {name} -f Modelfile`")
     if name is None:
-        return None, [f"no Ollama tag or published GGUF of {m.name} at {p.name} is known: make "
-                      "one with llama.cpp (convert_hf_to_gguf.py" + ("" if p.family == "float"
-                                                                     else ", llama-quantize")
+        from advisor.render import md_text  # a name from a file or a KB entry, in markdown
+
+        return None, [f"no Ollama tag or published GGUF of {md_text(m.name)} at {p.name} is "
+                      "known: make one with llama.cpp (convert_hf_to_gguf.py"
+                      + ("" if p.family == "float" else ", llama-quantize")
                       + "), then `ollama create` it from a Modelfile reading `FROM ./FILE.gguf`"]
     env = cmd.ollama_server_env(work.context_tokens,
                                 default_context(g, cand.gpu_count, m.architecture.max_context),
