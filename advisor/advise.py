@@ -289,6 +289,10 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
 
 
 def _context_source(m) -> str:
+    inv = getattr(m, "weights_inventory", None)
+    if getattr(inv, "format", None) == "gguf" and m.context_limit <= m.architecture.max_context:
+        # a GGUF file states its own trained context (ARCH.context_length), not a config's
+        return "the context_length in its GGUF header"
     if m.context_limit > m.architecture.max_context:
         return (f"what its publisher advertises; its config's max_position_embeddings is "
                 f"{m.architecture.max_context:,}")

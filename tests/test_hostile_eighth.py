@@ -123,3 +123,19 @@ def test_plan_notes_print_names_and_paths_as_markdown_text(tmp_path, monkeypatch
     llama_gguf(tmp_path / "plain.gguf")  # a path without a backtick keeps its code span
     assert "`FROM plain.gguf`" in run("explain", "./plain.gguf", "rtx-3090", "--runtime",
                                       "ollama").output
+
+
+# -- where a model file's context limit comes from ---------------------------------------------
+
+def test_a_gguf_files_context_limit_is_named_as_its_headers(tmp_path):
+    """`explain ./m.gguf GPU -c 600` on a GGUF trained to 512 tokens said the limit was
+    "max_position_embeddings in its config": a GGUF file has no config; its header's
+    context_length sets the limit."""
+    from tests.file_helpers import config_folder, llama_gguf
+
+    llama_gguf(tmp_path / "m.gguf", context=512)
+    r = run("explain", str(tmp_path / "m.gguf"), "rtx-3090", "-c", "600")
+    one_line_error(r, "maximum of 512 tokens", "context_length in its GGUF header")
+    config_folder(tmp_path / "cfg", max_position_embeddings=512)
+    one_line_error(run("explain", str(tmp_path / "cfg"), "rtx-3090", "-c", "600"),
+                   "max_position_embeddings in its config")
