@@ -99,7 +99,7 @@ def test_plan_notes_print_names_and_paths_as_markdown_text(tmp_path, monkeypatch
     <img src=x>.gguf`): the rest was raw HTML."""
     import re as _re
 
-    from tests.file_helpers import LLAMA_CONFIG, config_folder, llama_gguf
+    from tests.file_helpers import config_folder, llama_gguf
 
     raw = _re.compile(r"(?<!\\)<(b|img)\b|(?<!\\)\]\(javascript")
     entry = yaml.safe_load((REPO / "kb" / "gpus" / "rtx-3090.yaml").read_text())
@@ -111,7 +111,7 @@ def test_plan_notes_print_names_and_paths_as_markdown_text(tmp_path, monkeypatch
     assert not raw.search(r.output), raw.search(r.output)
 
     monkeypatch.chdir(tmp_path)
-    config_folder(tmp_path / "Evil <img src=x> [a](javascript:x)", **{**LLAMA_CONFIG})
+    config_folder(tmp_path / "Evil <img src=x> [a](javascript:x)")
     r = run("explain", "./Evil <img src=x> [a](javascript:x)", "rtx-3090", "--runtime", "ollama")
     assert r.exit_code == 0 and "no Ollama tag or published GGUF of" in r.output, r.output
     assert not raw.search(r.output), raw.search(r.output)
