@@ -41,6 +41,9 @@ def test_every_builtin_gpu_name_and_alias_is_a_gpu_argument():
     d = json.loads(run("explain", "llama-3.1-8b", "7900 XTX,7900 XTX", "--format", "json").output)
     assert d["gpu"]["count"] == 2
     one_line_error(run("explain", "llama-3.1-8b", "600x rtx-3090"), "a count must be from 1 to")
+    # a name typed without its space is no count of 7,900 cards of "TX": an unknown GPU, named
+    one_line_error(run("explain", "llama-3.1-8b", "7900XTX"), "unknown gpu '7900XTX'",
+                   "rx-7900-xtx")
 
 
 def test_generate_takes_a_gpu_name_that_holds_a_comma(tmp_path):

@@ -61,6 +61,10 @@ def parse_gpu_arg(text: str, kb=None) -> list[tuple[str, int]]:
             # more digits than any count allowed: refused before int() (which refuses 4,300+)
             n = int(digits) if len(digits) <= len(str(MAX_GPUS)) + 2 else None
             if n is None or not 1 <= n <= MAX_GPUS:
+                if kb is not None and not _known(kb, m.group(2)) and len(item) <= 100:
+                    # no card after the "count": a name typed without its space (7900XTX) is
+                    # an unknown GPU, named with the closest ids, not 7,900 cards of "TX"
+                    kb.gpu(item)
                 shown = digits if len(digits) <= 12 else f"a number of {len(digits):,} digits"
                 raise AdvisorError(f"{short(item)}: a count must be from 1 to {MAX_GPUS}, not {shown}")
             out.append((m.group(2), n))
