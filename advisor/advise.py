@@ -14,7 +14,7 @@ from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
 from advisor.render import count
 from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
-from advisor.sizing.constants import GPUS_PER_NODE, LLAMACPP_QUANT_KV
+from advisor.sizing.constants import GPUS_PER_NODE, KV_DTYPE_SPELLINGS, LLAMACPP_QUANT_KV
 from advisor.sizing.finetune import PART_NAMES, FinetuneSpec
 from advisor.sizing.finetune import validate as validate_finetune
 from advisor.sizing.precision import parse_precision
@@ -289,6 +289,10 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
 
 
 def _context_source(m) -> str:
+    inv = getattr(m, "weights_inventory", None)
+    if getattr(inv, "format", None) == "gguf" and m.context_limit <= m.architecture.max_context:
+        # a GGUF file states its own trained context (ARCH.context_length), not a config's
+        return "the context_length in its GGUF header"
     if m.context_limit > m.architecture.max_context:
         return (f"what its publisher advertises; its config's max_position_embeddings is "
                 f"{m.architecture.max_context:,}")
@@ -426,7 +430,9 @@ class Advisor:
                                f"{most:,} tokens ({_context_source(m)})")
         work = replace(work or Workload(), context_tokens=context_tokens, batch=batch)
         if kv_cache is not None:
-            work = replace(work, kv_cache_dtype=kv_cache.strip().lower())
+            kv = kv_cache.strip().lower()
+            # llama.cpp's and Ollama's own names (f16, f32) are the same caches
+            work = replace(work, kv_cache_dtype=KV_DTYPE_SPELLINGS.get(kv, kv))
         if gpu_memory_utilization is not None:
             if not 0.01 <= gpu_memory_utilization <= 1:  # also refuses nan
                 raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU, from "

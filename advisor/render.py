@@ -46,6 +46,14 @@ def _md_text(text: str) -> str:
     return re.sub(r"^([-+=])", r"\\\1", _MD_SPECIAL.sub(r"\\\1", text))
 
 
+def md_code(text) -> str:
+    """A command or path from a file or the user as a markdown code span: one line, in single
+    backticks; text that holds a backtick itself (which would end the span, and leave the rest
+    as markdown and HTML) is given as md_text instead."""
+    text = one_line(text)
+    return md_text(text) if "`" in text else f"`{text}`"
+
+
 class FactsView:
     """The facts as the templates read them, `f.total_bytes` (an attribute, which jinja2 looks
     up first, so no failed attribute lookup a fact) as well as `f["..."]` and `"..." in f`."""

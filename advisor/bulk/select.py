@@ -67,9 +67,14 @@ def _one_gpu(kb: KnowledgeBase, item: str) -> str:
         raise
 
 
-def split_items(values: tuple[str, ...] | list[str], option: str) -> list[str]:
+def split_items(values: tuple[str, ...] | list[str], option: str, whole=None) -> list[str]:
+    """The comma-separated items of an option's values; whole(value): a value that is one key
+    as written (a KB name with a comma, `NVIDIA DGX Spark (GB10, 128 GB)`) is one item."""
     items = []
     for value in values:
+        if whole is not None and "," in value and whole(value.strip()):
+            items.append(value.strip())
+            continue
         for item in value.split(","):
             item = item.strip()
             if not item:
@@ -144,8 +149,8 @@ def select(kb: KnowledgeBase, f: Filters) -> Selection:
     models, gpus = kb.all_models(), kb.all_gpus()
     model_ids, gpu_ids = [m.id for m in models], [g.id for g in gpus]
 
-    picked = _pick(split_items(f.models, "--models"), model_ids, lambda k: kb.model(k).id,
-                   "model", "--models")
+    picked = _pick(split_items(f.models, "--models", lambda v: kb.models.find(v) is not None),
+                   model_ids, lambda k: kb.model(k).id, "model", "--models")
     families = sorted({m.family for m in models})
     fams = _pick(split_items(f.families, "--families"), families,
                  lambda k: _known(k, families, "family", "--families"), "family", "--families")
@@ -154,7 +159,8 @@ def select(kb: KnowledgeBase, f: Filters) -> Selection:
               if (picked is None or m.id in picked) and (fams is None or m.family in fams)
               and (params is None or _in_range(parameter_count(m.architecture) / 1e9, params))]
 
-    picked = _pick(split_items(f.gpus, "--gpus"), gpu_ids, lambda k: _one_gpu(kb, k),
+    picked = _pick(split_items(f.gpus, "--gpus", lambda v: kb.gpus.find(v) is not None),
+                   gpu_ids, lambda k: _one_gpu(kb, k),
                    "GPU", "--gpus")
     vendors = _pick(split_items(f.vendors, "--vendors"), list(VENDORS),
                     lambda k: _known(k, list(VENDORS), "vendor", "--vendors"), "vendor", "--vendors")

@@ -68,7 +68,7 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
     _rules, objective = load_rules_from(rules_dirs)
     from advisor.hardware.gpuset import is_set
 
-    if gpu is not None and is_set(gpu):  # explain's GPU sets: fit sizes one kind of card
+    if gpu is not None and is_set(gpu, kb):  # explain's GPU sets: fit sizes one kind of card
         raise AdvisorError(f"fit takes one kind of GPU, not the set {short(gpu.strip())}: give its "
                            "id with --gpus N (fit rtx-3090 --gpus 2); a set of unequal cards is asked "
                            "model by model with explain MODEL 'rtx-3090,2x rtx-3060-12gb'")

@@ -22,10 +22,30 @@ from advisor.sizing.mixed import GpuSet
 _COUNTED = re.compile(r"^\s*([0-9]+)\s*[x×]\s*(\S.*?)\s*$", re.IGNORECASE)
 
 
-def parse_gpu_arg(text: str) -> list[tuple[str, int]]:
-    """The (GPU key, count) items of a GPU argument, in order, the keys not yet looked up.
-    Raises AdvisorError, one line, on an empty item or a count out of range (no KB GPU id
-    begins with a count and an x; tests/test_mixed_gpus.py checks it)."""
+def count_prefix(item: str) -> int | None:
+    """The count an item of a GPU argument begins with (`2x rtx-3090`: 2), None when it has
+    none; a count too long to be one is -1 (never in range)."""
+    m = _COUNTED.match(str(item))
+    if m is None:
+        return None
+    digits = m.group(1)
+    return int(digits) if len(digits) <= len(str(MAX_GPUS)) + 2 else -1
+
+
+def _known(kb, key: str) -> bool:
+    """Whether `key` is a GPU id, name or alias of the KB as written: such a key is one card,
+    whatever it looks like (AMD's `7900 XTX` begins with digits and an x; NVIDIA's `DGX Spark
+    (GB10, 128 GB)` holds a comma). A KB key never reads as a count of cards from 1 to
+    MAX_GPUS (advisor.kb.store refuses one), so a count is never shadowed."""
+    index = getattr(kb, "gpus", None)
+    return index is not None and index.find(str(key).strip()) is not None
+
+
+def parse_gpu_arg(text: str, kb=None) -> list[tuple[str, int]]:
+    """The (GPU key, count) items of a GPU argument, in order, the keys not yet looked up
+    (with `kb`, an item that is a KB key as written is one card of it, count or no count).
+    Raises AdvisorError, one line, on an empty item or a count out of range (no KB GPU key
+    begins with a count from 1 to MAX_GPUS and an x: advisor.kb.store refuses one)."""
     if text is None or not str(text).strip():
         raise AdvisorError("the GPU is empty: give a KB id (rtx-4090), or a set such as "
                            "rtx-3090,2x rtx-3060-12gb")
@@ -35,12 +55,16 @@ def parse_gpu_arg(text: str) -> list[tuple[str, int]]:
         if not item:
             raise AdvisorError(f"GPU set '{text.strip()}' has an empty item: write ids separated "
                                "by commas, such as rtx-3090,2x rtx-3060-12gb")
-        m = _COUNTED.match(item)
+        m = None if _known(kb, item) else _COUNTED.match(item)
         if m:
             digits = m.group(1)
             # more digits than any count allowed: refused before int() (which refuses 4,300+)
             n = int(digits) if len(digits) <= len(str(MAX_GPUS)) + 2 else None
             if n is None or not 1 <= n <= MAX_GPUS:
+                if kb is not None and not _known(kb, m.group(2)) and len(item) <= 100:
+                    # no card after the "count": a name typed without its space (7900XTX) is
+                    # an unknown GPU, named with the closest ids, not 7,900 cards of "TX"
+                    kb.gpu(item)
                 shown = digits if len(digits) <= 12 else f"a number of {len(digits):,} digits"
                 raise AdvisorError(f"{short(item)}: a count must be from 1 to {MAX_GPUS}, not {shown}")
             out.append((m.group(2), n))
@@ -49,8 +73,11 @@ def parse_gpu_arg(text: str) -> list[tuple[str, int]]:
     return out
 
 
-def is_set(text: str) -> bool:
-    """Whether the GPU argument is written as a set (a list or a count), not one plain key."""
+def is_set(text: str, kb=None) -> bool:
+    """Whether the GPU argument is written as a set (a list or a count), not one plain key;
+    with `kb`, a KB GPU id, name or alias as written is one key (_known)."""
+    if _known(kb, text):
+        return False
     return "," in str(text) or bool(_COUNTED.match(str(text)))
 
 
@@ -60,12 +87,12 @@ def resolve_gpu_set(kb, text: str, gpus: int | None) -> GpuSet:
     given. The total is bounded as --gpus is (advisor.limits.check_question). Raises
     AdvisorError, one line: an unknown key (named, with the closest known ids), a --gpus that
     disagrees, cards of different vendors, more than one unified-memory machine."""
-    if not is_set(text):
+    if not is_set(text, kb):
         g = kb.gpu(str(text).strip())
         n = 1 if gpus is None else gpus
         check_question(gpus=n)
         return GpuSet((g,) * n)
-    items = parse_gpu_arg(text)
+    items = parse_gpu_arg(text, kb)
     total = sum(n for _, n in items)
     check_question(gpus=total, gpus_flag=f"the GPU set's count ({total})")
     devices = []

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence, TypeVar
 
 from advisor.errors import AdvisorError, AdvisorErrors, closest
-from advisor.limits import short
+from advisor.limits import MAX_GPUS, short
 from advisor.kb.schema import GPU, Model
 from advisor.paths import data_dir
 from advisor.yamlfile import YamlFileError, is_mapping, is_sequence, read_yaml
@@ -168,6 +168,13 @@ class _Index:
         self.by_id[entry.id] = entry
         self.parsed[entry.id] = p
         for key in [entry.id, entry.name, *entry.aliases]:
+            if self.kind == "gpu" and _reads_as_a_count(key):
+                what = "id" if key == entry.id else "name" if key == entry.name else "aliases"
+                errors.append(f"{p.path}:{_key_line(p.node, what) or 1}: field '{what}': gpu "
+                              f"{'alias' if what == 'aliases' else what} {short(key)} reads as a "
+                              "count of cards in explain's GPU argument (2x rtx-3090 is two "
+                              "RTX 3090s): name the card without a count and an x first")
+                continue
             k = _lookup_key(key)
             other = self.by_key.get(k)
             if other is not None and other.id != entry.id:
@@ -196,6 +203,17 @@ class _Index:
             hint = f"; closest known: {', '.join(near)}" if near else ""
             raise AdvisorError(f"unknown {self.kind} {short(key, 82)}{hint}")
         return hit
+
+
+def _reads_as_a_count(key: str) -> bool:
+    """Whether a GPU id, name or alias begins as explain's GPU argument writes a count of cards
+    (`2x-h100`, `8x H100`: a count from 1 to MAX_GPUS and an x), so that the same words would
+    name one card and several. `7900 XTX` is no count (7,900 cards are refused), so it stays a
+    name (advisor.hardware.gpuset reads a KB key before a count)."""
+    from advisor.hardware.gpuset import count_prefix
+
+    n = count_prefix(key)
+    return n is not None and 1 <= n <= MAX_GPUS
 
 
 def _names_a_file(key: str) -> bool:

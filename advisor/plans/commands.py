@@ -125,7 +125,9 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
 def device_order_note(gset) -> str:
     """The device order a -ts over unequal cards assumes (CUDA numbers the fastest card first
     unless CUDA_DEVICE_ORDER=PCI_BUS_ID; -ts follows CUDA's numbering)."""
-    order = ", ".join(g.name for g in gset.devices)
+    from advisor.render import md_text  # KB names, printed in markdown
+
+    order = ", ".join(md_text(g.name) for g in gset.devices)
     return (f"-ts lists the cards in device order: {order}; CUDA numbers the fastest card first "
             f"by default, and `llama-server --list-devices` shows its order: where it differs, set "
             f"CUDA_VISIBLE_DEVICES to list the cards in this order")

@@ -17,7 +17,7 @@ from advisor.plans.plan import Candidate, Plan
 from advisor.plans.prices import rent_cost, rent_usd_per_hour
 from advisor.plans.quality import QualityCost, quality_cost, weight_table
 from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, half_fallback
-from advisor.render import count
+from advisor.render import count, md_code, md_text
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.kv_cache import kv_cache_bytes
@@ -784,12 +784,14 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
             and m.id == ask.model.id and p.name == ask.precision.name:
         # the GGUF the question names: Ollama imports it from a Modelfile
         name = cmd.ollama_local_name(inv.source)
-        notes.append(f"a Modelfile reading `FROM {inv.source}`, imported with `ollama create "
-                     f"{name} -f Modelfile`")
+        # the user's path: md_code, so that no backtick in it ends the code span
+        notes.append(f"a Modelfile reading {md_code('FROM ' + str(inv.source))}, imported with "
+                     f"`ollama create {name} -f Modelfile`")
     if name is None:
-        return None, [f"no Ollama tag or published GGUF of {m.name} at {p.name} is known: make "
-                      "one with llama.cpp (convert_hf_to_gguf.py" + ("" if p.family == "float"
-                                                                     else ", llama-quantize")
+        # a name from a file or a KB entry, as markdown text
+        return None, [f"no Ollama tag or published GGUF of {md_text(m.name)} at {p.name} is "
+                      "known: make one with llama.cpp (convert_hf_to_gguf.py"
+                      + ("" if p.family == "float" else ", llama-quantize")
                       + "), then `ollama create` it from a Modelfile reading `FROM ./FILE.gguf`"]
     env = cmd.ollama_server_env(work.context_tokens,
                                 default_context(g, cand.gpu_count, m.architecture.max_context),

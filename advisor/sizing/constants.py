@@ -424,6 +424,9 @@ FP8_SCALE_BYTES_PER_ROW = 4
 KV_DTYPE_BLOCKS = {"fp32": (1, 4), "fp16": (1, 2), "bf16": (1, 2), "fp8": (1, 1),
                    "q8_0": (32, 34), "q4_0": (32, 18), "q4_1": (32, 20), "iq4_nl": (32, 18),
                    "q5_0": (32, 22), "q5_1": (32, 24)}
+# The runtimes' own spellings of the same KV cache types: llama.cpp's --cache-type-k/v and
+# Ollama's OLLAMA_KV_CACHE_TYPE say f16 and f32 (common/arg.cpp kv_cache_types at 145b628)
+KV_DTYPE_SPELLINGS = {"f16": "fp16", "f32": "fp32"}
 # llama.cpp's quantized cache types (a quantized V cache needs flash attention).
 LLAMACPP_QUANT_KV = ("q8_0", "q5_1", "q5_0", "q4_1", "iq4_nl", "q4_0")
 # KV precisions each runtime offers: llama.cpp --cache-type-k/v (f32, f16, bf16 and the quantized
