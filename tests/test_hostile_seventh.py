@@ -64,7 +64,8 @@ def test_why_plan_speeds_carry_their_band():
     every other speed in the JSON has one."""
     import json
 
-    r = run("explain", "llama-3.1-70b", "2xrtx-3090", "-p", "Q4_K_M", "--why", "--format", "json")
+    # (a question with a runner-up: the plan that beats it and the question as asked)
+    r = run("explain", "qwen2.5:32b", "rtx-3090", "--why", "--format", "json")
     assert r.exit_code == 0, r.output
     why = json.loads(r.output)["why_plan"]
     for key in ("chosen", "runner_up"):

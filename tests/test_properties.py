@@ -80,9 +80,17 @@ def check_advisory(advisor, kb, m_id, g_id, p_name, context=8192, batch=1, gpus=
                 rec["alternative"]).family == "gguf", where
         else:
             pytest.fail(f"no property check for recommendation kind {kind!r}: add one")
-    # What to do: a plan whenever it does not run as asked; as asked when it fits.
+    # What to do: a plan whenever it does not run as asked; as asked when it fits, unless a plan
+    # that keeps every choice the question made beats it (plan-better-than-asked: here the
+    # format and the context are given, so it keeps both) or the question is below usable speed
     if adv.verdict == "fits":
-        assert adv.plan is not None and adv.plan.path == "as-asked", where
+        assert adv.plan is not None, where
+        asked = next(p for p in adv.path_plans if p.path == "as-asked")
+        rule = adv.offered[0][1]
+        assert adv.plan.path == "as-asked" or rule == "plan-better-than-asked" or not asked.usable, where
+        if rule == "plan-better-than-asked":
+            assert adv.plan.precision.name == prec.name and adv.plan.context_tokens >= min(
+                context, model.context_limit), (where, adv.plan.to_json())
     else:
         assert adv.offered, where
     for plan, rule in adv.offered:

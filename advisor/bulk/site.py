@@ -187,7 +187,12 @@ class PlanCell:
     def of(plan, situation) -> "PlanCell | None":
         if plan is None:
             return None
-        if plan.path == "as-asked":
+        if plan.path == "as-asked" or (
+                plan.path in ("your-hardware", "your-gpus") and plan.model.id == situation.model.id
+                and plan.precision.name == situation.precision.name and not plan.offload
+                and plan.gpu_count == situation.gpu_count):
+            # the page's format runs on its cards: as asked, or with a better runtime, KV
+            # cache or context chosen for it (rule plan-better-than-asked)
             kind = "as-asked"
         elif plan.path == "another-model":
             kind = "other-model"
