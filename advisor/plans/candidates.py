@@ -34,10 +34,23 @@ GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS",
 USABLE_FLOOR = "IQ3_M"
 # KV cache precisions each runtime offers, 16-bit first (llama.cpp: -ctk/-ctv; vLLM:
 # --kv-cache-dtype; transformers: the model dtype).
-KV_OPTIONS = {"llama.cpp": ("fp16", "q8_0", "q4_0"), "ollama": ("fp16", "q8_0", "q4_0"), "vllm": ("fp16", "fp8"), "transformers": ("fp16",)}
+KV_OPTIONS = {"llama.cpp": ("fp16", "q8_0", "q4_0"), "ollama": ("fp16", "q8_0", "q4_0"), "vllm": ("fp16", "fp8"), "transformers": ("fp16",),
+              "mlx": ("fp16", "mlx-8bit", "mlx-4bit")}
 # bitsandbytes formats: offered under transformers only (vLLM loads them, slowly; the published
 # quality figures are of QLoRA fine-tunes, not of inference).
 _BITSANDBYTES = ("nf4", "int8")
+# MLX's formats offered, best first (mlx_lm.convert -q --q-bits 8/6/4/3, group size 64).
+MLX_LADDER = ("mlx-8bit", "mlx-6bit", "mlx-4bit", "mlx-3bit")
+
+
+def mlx_repo_for(model: Model, p: Precision) -> str | None:
+    """The first of the model's KB mlx_repos holding precision p (by the name's suffix,
+    advisor.kb.schema.mlx_repo_precision), or None: mlx_lm.convert makes it."""
+    from advisor.kb.schema import mlx_repo_precision
+
+    return next((r for r in getattr(model, "mlx_repos", ()) or () if mlx_repo_precision(r) == p.name), None)
+
+
 # Runtimes a plan may switch to when the user named none (transformers only when asked for: it
 # is slower than both and offers nothing they lack for inference).
 FREE_RUNTIMES = ("llama.cpp", "vllm")
@@ -49,7 +62,15 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
     GGUF types down to `floor` (None: the whole ladder)."""
     native = model.native_precision or "bf16"
     out: list[tuple[Precision, str | None]] = []
-    if runtime in GGML_RUNTIMES:
+    if runtime == "mlx":
+        # the 16-bit checkpoint (mlx-lm loads Hugging Face safetensors as they are), then MLX's
+        # affine formats, each from an mlx-community repo where the KB lists one, else converted
+        if native in ("bf16", "fp16"):
+            out.append((parse_precision(native), mlx_repo_for(model, parse_precision(native))))
+        for name in MLX_LADDER:
+            q = parse_precision(name)
+            out.append((q, mlx_repo_for(model, q)))
+    elif runtime in GGML_RUNTIMES:
         if native in ("bf16", "fp16", "fp32"):
             flt = parse_precision(native if native != "bf16" or _has_bf16(gpu) else "fp16")
             out.append((flt, gguf_repo_for(model, flt)))   # a published BF16/F16 GGUF, or one to make
@@ -195,6 +216,8 @@ def as_asked(ask: Ask) -> Candidate:
     repo = None
     if ask.runtime in GGML_RUNTIMES:
         repo = gguf_repo_for(ask.model, p)   # a quantized or 16-bit GGUF file published
+    elif ask.runtime == "mlx":
+        repo = mlx_repo_for(ask.model, p)    # an mlx-community conversion, or None: convert
     else:
         repo = next((ck.repo for ck in ask.model.checkpoints if ck.precision == p.name), None)
     own = ask.runtime in GGML_RUNTIMES

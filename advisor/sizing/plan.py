@@ -114,6 +114,12 @@ class Placement:
             tp, pp, _ = vllm_group(self.split)
             return vllm_step(self.gpu, a, self.precision, 1, self._kv_bytes_at(context_tokens),
                              tp, pp).seconds
+        if era is None and self.work.runtime == "mlx":
+            from advisor.sizing.mlx import mlx_decode_seconds
+
+            layers_b, out_b = active_weight_bytes(a, self.precision)
+            return mlx_decode_seconds(self.gpu, layers_b + out_b,
+                                      self._kv_bytes_at(context_tokens), a.layers)
         if era is None:
             era = decode_era(self.work.runtime)
         layers_b, out_b = active_weight_bytes(a, self.precision)
@@ -243,6 +249,11 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     if runtime == "vllm":
         tp, pp, _ = vllm_group(split)
         s = vllm_step(gpu, a, precision, 1, 0, tp, pp).seconds
+    elif runtime == "mlx":
+        from advisor.sizing.mlx import mlx_decode_seconds
+
+        layers_b, out_b = active_weight_bytes(a, precision)
+        s = mlx_decode_seconds(gpu, layers_b + out_b, 0, a.layers)
     else:
         layers_b, out_b = active_weight_bytes(a, precision)
         s = split_decode_seconds(split, gpu, a, layers_b, out_b, 0, precision.family != "float",
