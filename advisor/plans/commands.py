@@ -322,10 +322,13 @@ def mlx_server(model_path: str, kv: str = "fp16", context: int | None = None) ->
 def mlx_generate(model_path: str, max_tokens: int, kv: str = "fp16",
                  max_kv_size: int | None = None) -> str:
     """mlx_lm.generate --model REPO_OR_PATH --max-tokens N, with --kv-bits B for a quantized
-    cache and --max-kv-size N to bound the cache (a rotating cache past N tokens)."""
+    cache (with --quantized-kv-start 0: quantized from the first token, as sized) and
+    --max-kv-size N to bound the cache (a rotating cache past N tokens)."""
     out = f"mlx_lm.generate --model {shlex.quote(model_path)} --max-tokens {max_tokens}"
     if max_kv_size is not None:
         out += f" --max-kv-size {max_kv_size}"
     if kv in MLX_KV_BITS:
-        out += f" --kv-bits {MLX_KV_BITS[kv]}"
+        # quantized from the first token, as sized (mlx-lm's default starts at 5,000 tokens:
+        # DEFAULT_QUANTIZED_KV_START, mlx_lm/generate.py at d78bf58)
+        out += f" --kv-bits {MLX_KV_BITS[kv]} --quantized-kv-start 0"
     return out
