@@ -12,13 +12,16 @@ be larger than the size of the model in megabytes but smaller than the memory si
 machine" (mlx-lm README, "Large Models"; both at ml-explore/mlx-lm
 d78bf58e217c904ec282ed8da9b947491f78c022). The setting lasts until the next restart.
 
-Decode time. No published mlx-lm tokens/s runs are in the benchmark, so MLX decode is timed with
-llama.cpp's Apple profile's measured share of the memory bandwidth and its time a layer
+Decode time. Three published mlx-lm runs are kept (benchmarks/data/mlx_decode.csv: Llama 3.3 70B
+4-bit on an M3 Max, Llama 3 70B 16-bit on an M2 Ultra, Qwen3 4B 4-bit on an M3 Pro), too few
+to fit or band, so MLX decode is timed with llama.cpp's Apple profile's measured share of the
+memory bandwidth and its time a layer
 (constants.DECODE_PROFILES["apple"]): every byte of the active weights and the KV cache read once
 a token. llama.cpp's Apple terms for k-quant dot products (quant_factor) and for attention
 without flash attention (attention_factor) are left out: MLX's affine kernels
 (quantized_matmul) and its fused decode attention (mx.fast.scaled_dot_product_attention) are
-other code. The figure's band says "uncalibrated" (speed_category "mlx").
+other code. Against the three runs this is 5-18% slower than measured (tests/test_mlx_runtime.py);
+the figure's band says "uncalibrated" (speed_category "mlx").
 """
 from __future__ import annotations
 

@@ -36,8 +36,9 @@ _FIXED = {
                                                 "prefill profile")),
     "transformers": ("transformers", ("no published transformers runs in the benchmark, timed "
                                       "with llama.cpp's May-2024 profile")),
-    "mlx": ("MLX (mlx-lm)", ("no published mlx-lm runs in the benchmark, timed "
-                             "with llama.cpp's Apple bandwidth share (advisor/sizing/mlx.py)")),
+    "mlx": ("MLX (mlx-lm)", ("too few published mlx-lm runs for a band (3, "
+                             "benchmarks/data/mlx_decode.csv: 5-18% slower than measured), timed "
+                             "with llama.cpp's Apple bandwidth share")),
     "serving": ("serving at concurrency", "no published runs at concurrency in the benchmark"),
     "offload": ("CPU offload", ("too few published partial-offload runs in the benchmark "
                                 "(benchmarks/data/llamacpp_offload_decode.csv)")),
