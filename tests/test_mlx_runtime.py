@@ -191,3 +191,15 @@ def test_peak_memory_of_a_long_prompt_matches_mlx_lm(kb):
     kv_token = kv_cache_bytes(m.architecture, 1, 1, "fp16", None)
     measured = 9.111e9 - (33898 - 32768) * kv_token
     assert abs(arrays / measured - 1) < 0.10, arrays / measured
+
+
+def test_generate_leaves_mlx_formats_to_apple_gpus(kb):
+    from advisor.bulk.select import Filters, select
+    from advisor.errors import AdvisorError
+
+    star = select(kb, Filters(models=("llama-3.1-8b",), gpus=("rtx-4090", "m2-16gb"), precisions=("*",)))
+    assert star.precisions and not any(p.family == "mlx" for p in star.precisions)
+    apple = select(kb, Filters(models=("llama-3.1-8b",), vendors=("apple",), precisions=("mlx-*",)))
+    assert {p.name for p in apple.precisions} == {"mlx-8bit", "mlx-6bit", "mlx-4bit", "mlx-3bit"}
+    with pytest.raises(AdvisorError, match="Apple GPUs only"):
+        select(kb, Filters(models=("llama-3.1-8b",), gpus=("rtx-4090",), precisions=("mlx-4bit",)))
