@@ -53,7 +53,7 @@ def mlx_repo_for(model: Model, p: Precision) -> str | None:
 
 # Runtimes a plan may switch to when the user named none (transformers only when asked for: it
 # is slower than both and offers nothing they lack for inference).
-FREE_RUNTIMES = ("llama.cpp", "vllm")
+FREE_RUNTIMES = ("llama.cpp", "vllm", "mlx")
 
 
 def weight_formats(model: Model, runtime: str, gpu: GPU,
