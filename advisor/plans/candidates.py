@@ -187,6 +187,8 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
     caches per head)."""
     raised = vllm_max_utilization(gpu) if raise_share else c.VLLM_GPU_MEMORY_UTILIZATION
     for rt in runtimes:
+        if rt == "mlx" and n != 1:
+            continue  # mlx_lm.generate/server run one Mac (its distributed launch is not sized)
         if own is not None:
             if rt not in GGML_RUNTIMES or cannot_run(rt, own, gpu, model):
                 continue
