@@ -128,6 +128,8 @@ def cache_per_head(model: Model, runtime: str, repo: str | None, own_file: bool 
       attn_k_b / attn_v_b since PR 12801 (April 2025), and llama.cpp then caches the latent;
     - vLLM: the latent (its MLA backends cache kv_lora_rank + rope values a token a layer from
       the Hugging Face checkpoint);
+    - MLX: the latent (mlx-lm's deepseek_v3 attention caches kv_latent and k_pe,
+      cache.update_and_fetch(kv_latent, k_pe), mlx_lm/models/deepseek_v3.py at d78bf58);
     - transformers: per head: DeepseekV3Attention expands the latent through kv_b_proj and caches
       the per-head key (qk_nope + qk_rope) and value (v_head_dim) states (huggingface/transformers,
       src/transformers/models/deepseek_v3/modeling_deepseek_v3.py, past_key_values.update)."""
