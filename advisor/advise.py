@@ -551,8 +551,11 @@ class Advisor:
         ask = Ask(m, g, gpus, p, rt, runtime_asked or rt == "ollama", work, prefer, repo,
                   utilization_asked=gpu_memory_utilization is not None, own_file=own,
                   # the tag names one file: at another --precision, plans pull another
-                  ollama_name=model.strip() if hit is not None and hit.precision == p.name else None,
+                  ollama_name=(hit.run_name or model.strip())
+                  if hit is not None and hit.precision == p.name else None,
                   ollama_precision=hit.precision if hit is not None else None,
+                  # an hf.co/ORG/REPO name: llama.cpp's as-asked plan downloads from that repo
+                  gguf_repo=hit.gguf_repo if hit is not None and hit.precision == p.name else None,
                   gpu_set=gset if gset.mixed and rt == "llama.cpp" else None,
                   chosen=frozenset(name for name, given in (
                       # a model file's own format, or an Ollama tag that names its quantization
@@ -595,7 +598,7 @@ class Advisor:
         offered at that rule's priority; What to do is the first offered (rules tie: the
         objective's order for inference plans, the path order for fine-tuning plans)."""
         from advisor.facts.plans import plan_facts
-        from advisor.plans.evaluate import beats_asked, context_cap
+        from advisor.plans.evaluate import beats_asked, context_cap, keeps_choices
 
         plans = _distinct(planset.in_order())
         asked = planset.best.get("as-asked")
@@ -609,7 +612,12 @@ class Advisor:
         for plan, rules in zip(plans, matched):
             if rules:
                 first = min(rules, key=lambda r: (self.rules[r].priority, r))
-                rank = self.objective.key(plan, prefer, cap) if ask is not None else ()
+                # among plans of one rule priority: usable first, then those that keep every
+                # choice the question made, then the objective
+                rank = ()
+                if ask is not None:
+                    k = self.objective.key(plan, prefer, cap)
+                    rank = (-int(plan.usable), int(not keeps_choices(plan, ask)), k)
                 offered.append((self.rules[first].priority, rank, plans.index(plan), plan, first))
         offered.sort(key=lambda t: t[:3])
         return replace(adv, offered=tuple((t[3], t[4]) for t in offered),

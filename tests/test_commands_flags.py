@@ -215,3 +215,19 @@ def test_a_mistral_format_repo_gets_its_tokenizer_mode_and_transformers_its_own_
     assert ft and all("--model_name_or_path mistral-community/pixtral-12b" in c for c in ft)
     ft = _commands("phi-3.5-vision", "h100-80gb", "--task", "finetune")
     assert ft and all("--trust_remote_code" in c for c in ft)
+
+
+def test_a_text_model_snippet_answers_one_chat_turn_and_checks_clean():
+    """The transformers snippet of a text model runs the model (expert review 2: it only loaded
+    it): chat template, generate, the answer printed; every call it makes is in the flag list."""
+    from advisor.plans.commands import transformers_snippet
+    from advisor.sizing.precision import parse_precision
+
+    s = transformers_snippet("meta-llama/Llama-3.1-8B-Instruct", parse_precision("bf16"), "bfloat16")
+    assert "apply_chat_template(" in s and ".generate(**x, max_new_tokens=" in s and "print(" in s
+    assert check_command(s).problems == ()
+    bad = check_command(s.replace("max_new_tokens", "max_tokens"))
+    assert [f.flag for f in bad.problems] == ["max_tokens"]
+    vision = transformers_snippet("google/gemma-3-27b-it", parse_precision("bf16"), "bfloat16",
+                                  auto_class="AutoModelForImageTextToText")
+    assert "generate" not in vision and check_command(vision).problems == ()

@@ -398,19 +398,19 @@ def test_vllm_plans_beyond_the_config_context_say_what_vllm_needs(advisor):
     assert long and all(any("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in n for n in p.notes) for p in long)
 
 
-def test_vllm_long_context_note_puts_the_cards_rope_scaling_before_the_env_var(advisor):
-    """Qwen2.5's card extends 32,768 positions to 131,072 with YaRN: the note must lead with the
-    --hf-overrides rope scaling, since VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 alone lifts vLLM's check
-    and leaves positions past the config unscaled (docs.vllm.ai features/context_extension)."""
+def test_vllm_beyond_the_config_context_carries_the_cards_rope_scaling(advisor):
+    """Qwen2.5's card extends 32,768 positions to 131,072 with YaRN: the vLLM command carries it
+    as --hf-overrides (advisor.plans.commands.rope_scaling_for), which also lifts vLLM's length
+    check, and the note says so rather than suggest VLLM_ALLOW_LONG_MAX_MODEL_LEN=1, which
+    would leave positions past the config unscaled (docs.vllm.ai features/context_extension)."""
     adv = advisor.explain("qwen2.5-72b", "mi300x", None, 131072, runtime="vllm")
     long = [p for p in adv.path_plans
             if p.runtime == "vllm" and p.model.id == "qwen2.5-72b" and p.context_tokens > 32768]
     assert long
     for p in long:
-        note = next(n for n in p.notes if "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in n)
-        assert "--hf-overrides" in note and '"rope_type": "yarn"' in note
-        assert note.index("--hf-overrides") < note.index("VLLM_ALLOW_LONG_MAX_MODEL_LEN")
-        assert "scales nothing" in note
+        assert "--hf-overrides" in p.command and '"rope_type": "yarn"' in p.command
+        note = next(n for n in p.notes if "beyond the config's 32,768 positions" in n)
+        assert "YaRN" in note and "VLLM_ALLOW_LONG_MAX_MODEL_LEN" not in note
 
 
 def test_context_beyond_the_advertised_limit_is_refused():

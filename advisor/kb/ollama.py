@@ -114,6 +114,12 @@ class OllamaMatch:
     precision: str
     precision_source: str
     quant_in_tag: bool = False  # the tag names its quantization (qwen2.5:32b-instruct-q4_K_M)
+    # the GGUF repo an hf.co/ORG/REPO name pulls from, as the KB spells it (advisor.kb.ollama_hf);
+    # None for a library name
+    gguf_repo: Optional[str] = None
+    # what `ollama run` takes for the name where it is not the name as given (an hf.co name is
+    # printed without a scheme and with its host in lower case); None: the name as given
+    run_name: Optional[str] = None
 
 
 def resolve_ollama(find: Callable[[str], object], spec: str) -> Optional[OllamaMatch]:

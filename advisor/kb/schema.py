@@ -163,6 +163,25 @@ class Licence(_Entry):
     note: Optional[str] = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class RopeScaling(_Entry):
+    """The rope scaling the publisher's model card says to turn on for contexts beyond the
+    config's max_position_embeddings (Qwen2, Qwen2.5, Qwen3: YaRN, factor 4 over 32,768
+    positions, "only when processing long contexts is required"): `type` (yarn, the only kind a
+    card in the KB gives), `factor`, `original_context` (the card's
+    original_max_position_embeddings), `rope_theta` (the config's, which transformers v5's
+    rope_parameters carries beside the scaling), and the card's page. Like a licence, it is
+    its own source. Only a model whose advertised_context exceeds max_position_embeddings has
+    one (Model.__post_init__); commands add it only for a context beyond those positions
+    (advisor.plans.commands.rope_scaling_for)."""
+    type: Literal["yarn"]
+    factor: Annotated[float, Field(gt=1, le=64)]
+    original_context: Annotated[int, Field(gt=0, le=MAX_CONTEXT)]
+    rope_theta: Annotated[float, Field(gt=0)]
+    source: Annotated[str, Field(pattern=URL_PATTERN)]
+    note: Optional[str] = None
+
+
 def _check_sources(entry, fact_fields: list[str], optional: tuple[str, ...] = ()) -> None:
     """Every fact field that is set has a source; a source names only fact fields (or an
     `optional` one: a field that may cite a source without needing one, as aliases may)."""
@@ -465,6 +484,10 @@ class Model(_Entry):
     # The context the publisher advertises (model card), where it differs from the config's
     # max_position_embeddings (Command R: 8,192 in config.json, 128k on the card).
     advertised_context: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
+    # The rope scaling the model card gives for the advertised context (RopeScaling), where the
+    # config's positions do not reach it without one (Qwen2.5: YaRN over 32,768). None where
+    # the positions extend unscaled (Command R) or the config already scales (Llama 3.1).
+    rope_scaling: Optional[RopeScaling] = None
     # The quantization of this model's tags in Ollama's library (`ollama run NAME:SIZE` with no
     # quantization in the tag), a llama.cpp file type (Q4_0 for llama3, gemma2, mixtral ...),
     # where it is not Ollama's usual Q4_K_M (advisor/kb/ollama.py DEFAULT_QUANT). Ollama tags
@@ -536,6 +559,18 @@ class Model(_Entry):
                     raise ValueError(f"ollama_quant '{self.ollama_quant}' is not a GGUF (llama.cpp) type")
             except AdvisorError as exc:
                 raise ValueError(f"ollama_quant: {exc}") from None
+        if self.rope_scaling is not None:
+            r, a = self.rope_scaling, self.architecture
+            if (self.advertised_context or 0) <= a.max_context:
+                raise ValueError("rope_scaling is for a model whose advertised_context exceeds its "
+                                 f"config's max_position_embeddings ({a.max_context})")
+            if r.original_context > a.max_context:
+                raise ValueError(f"rope_scaling.original_context {r.original_context} exceeds the "
+                                 f"config's max_position_embeddings ({a.max_context})")
+            if r.original_context * r.factor < self.advertised_context:
+                raise ValueError(f"rope_scaling reaches {r.original_context * r.factor:,.0f} tokens "
+                                 f"(original_context x factor), short of advertised_context "
+                                 f"{self.advertised_context}")
         if self.ollama_mla_per_head_cache and not self.architecture.kv_lora_rank:
             raise ValueError("ollama_mla_per_head_cache is for a multi-head latent attention model")
         for repo in self.mlx_repos:

@@ -244,10 +244,16 @@ class KnowledgeBase:
         """An Ollama name resolved to (model, the alias matched, its precision and where that
         came from) as advisor.kb.ollama.OllamaMatch, or None when `key` is not one the KB's
         aliases name. A name without a tag that is itself an id, name or alias (`Mixtral`) is
-        the KB's, not Ollama's `mixtral:latest`."""
+        the KB's, not Ollama's `mixtral:latest`. A Hugging Face name (`hf.co/ORG/REPO[:QUANT]`)
+        is the model whose gguf_repos lists ORG/REPO (advisor.kb.ollama_hf), or AdvisorError."""
         if ":" not in key and self.models.find(key) is not None:
             return None
         from advisor.kb.ollama import resolve_ollama
+        from advisor.kb.ollama_hf import resolve_hf_ollama
+
+        hf = resolve_hf_ollama(self.models.by_id.values(), key)
+        if hf is not None:
+            return hf
 
         return resolve_ollama(self.models.find, key)
 

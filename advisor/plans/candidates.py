@@ -219,7 +219,8 @@ def as_asked(ask: Ask) -> Candidate:
     p = ask.precision
     repo = None
     if ask.runtime in GGML_RUNTIMES:
-        repo = gguf_repo_for(ask.model, p)   # a quantized or 16-bit GGUF file published
+        # the GGUF repo the question named, else a quantized or 16-bit GGUF file published
+        repo = ask.gguf_repo or gguf_repo_for(ask.model, p)
     elif ask.runtime == "mlx":
         repo = mlx_repo_for(ask.model, p)    # an mlx-community conversion, or None: convert
     else:

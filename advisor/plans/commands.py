@@ -4,18 +4,21 @@ spellings, value sets, and the version/commit and source file they were read fro
 tests/test_commands_flags.py parses every command `advisor explain` prints over a sample of the
 KB matrix against it.
 
-  llama-server: -hf ORG/REPO:QUANT | -m FILE, -ngl, --n-cpu-moe, -c, -np, -fa on, -ctk/-ctv, -sm, -ts
+  llama-server: -hf ORG/REPO:QUANT | -m FILE, -ngl, --n-cpu-moe, -c, -np, -fa on, -ctk/-ctv, -sm, -ts,
+    --rope-scaling yarn --rope-scale F --yarn-orig-ctx N (the model card's YaRN, rope_scaling_for)
     (llama.cpp common/arg.cpp at 145b6280; -fa takes on|off|auto there, a bare -fa does not parse)
     https://github.com/ggml-org/llama.cpp/blob/master/tools/server/README.md
   vllm serve REPO: --tensor-parallel-size, --pipeline-parallel-size, --data-parallel-size,
-    --enable-expert-parallel, --max-model-len,
+    --enable-expert-parallel, --max-model-len, --hf-overrides (the model card's YaRN as
+    rope_parameters, rope_scaling_for),
     --quantization, --kv-cache-dtype, --max-num-seqs, --gpu-memory-utilization; no --dtype: vLLM's
     auto dtype keeps a bf16 checkpoint's dtype, or falls back on a card without bfloat16 itself
     (advisor.plans.runtimes.half_fallback)
     https://docs.vllm.ai/en/latest/cli/serve.html
   transformers: AutoModelForCausalLM.from_pretrained(REPO, device_map="auto", torch_dtype=...,
-    quantization_config=BitsAndBytesConfig(...)); torch_dtype is the spelling every transformers
-    version takes (5.x prefers dtype= and keeps torch_dtype for backward compatibility)
+    quantization_config=BitsAndBytesConfig(...), rope_parameters={...} for the card's YaRN);
+    torch_dtype is the spelling every transformers version takes (5.x prefers dtype= and keeps
+    torch_dtype for backward compatibility)
     https://huggingface.co/docs/transformers/main/en/main_classes/quantization
   mlx-lm: mlx_lm.server --model REPO (OpenAI-compatible server) and mlx_lm.generate --model REPO
     --max-tokens N [--max-kv-size N] [--kv-bits B]; a repo mlx-community has not published is made
@@ -25,9 +28,10 @@ KB matrix against it.
 """
 from __future__ import annotations
 
+import json
 import shlex
 
-from advisor.kb.schema import Model
+from advisor.kb.schema import Model, RopeScaling
 from advisor.plans.publishers import hf_spec
 from advisor.sizing import constants as c
 from advisor.sizing.precision import Precision
@@ -52,6 +56,36 @@ def gguf_file(model: Model, p: Precision, latent: bool = False) -> str:
     return f"{stem}-{_GGUF_FILE_TYPE.get(p.name, p.name)}{'-MLA' if latent else ''}.gguf"
 
 
+def rope_scaling_for(model: Model, context: int) -> RopeScaling | None:
+    """The rope scaling a plan of `context` tokens a sequence needs: the model card's
+    (Model.rope_scaling: Qwen2, Qwen2.5, Qwen3, YaRN factor 4 over 32,768 positions) when the
+    context is beyond the config's max_position_embeddings, else None. Only then: the cards
+    warn that static YaRN (what llama.cpp, vLLM and transformers implement) can hurt short
+    texts, and a model without the field (Command R's positions extend unscaled; Llama 3.1's
+    config scales by itself) never gets any."""
+    r = getattr(model, "rope_scaling", None)  # a model read from a file has none
+    return r if r is not None and context > model.architecture.max_context else None
+
+
+def llama_rope_flags(r: RopeScaling) -> str:
+    """llama.cpp's flags for the card's YaRN (common/arg.cpp: --rope-scaling {none,linear,yarn},
+    --rope-scale N, the context scaling factor, --yarn-orig-ctx N, the original context the
+    model was trained on), as the Qwen3 cards print them: ` --rope-scaling yarn --rope-scale 4
+    --yarn-orig-ctx 32768`. llama.cpp applies them to a GGUF whose metadata carries no rope
+    scaling (the published Qwen files have none)."""
+    return f" --rope-scaling {r.type} --rope-scale {r.factor:g} --yarn-orig-ctx {r.original_context}"
+
+
+def vllm_rope_override(r: RopeScaling) -> str:
+    """The JSON of vLLM's --hf-overrides for the card's YaRN, in the form current vLLM reads
+    (docs.vllm.ai features/context_extension: `{"rope_parameters": {"rope_type": "yarn",
+    "factor", "original_max_position_embeddings", "rope_theta"}}`; transformers v5's
+    rope_parameters holds rope_theta, so the override that replaces it carries the config's)."""
+    return json.dumps({"rope_parameters": {"rope_type": r.type, "factor": r.factor,
+                                           "original_max_position_embeddings": r.original_context,
+                                           "rope_theta": r.rope_theta}})
+
+
 def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, *,
                  gpu_layers: int | None = None, moe_cpu_layers: int = 0, gpus: int = 1,
                  gguf_repo: str | None = None, flash_attn: bool = True,
@@ -65,7 +99,9 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
     splits whole layers evenly. path: the GGUF to load with -m (else -hf gguf_repo, else
     gguf_file's name). flash_attn False: `-fa off` (llama.cpp's default is auto, on
     where the backend has the kernels; a quantized V cache needs it on). tensor_split: the
-    -ts of unequal cards ("23.6,11.6,11.6": advisor.sizing.mixed), in device order."""
+    -ts of unequal cards ("23.6,11.6,11.6": advisor.sizing.mixed), in device order. A context
+    (a sequence's) beyond the config's positions adds the card's rope scaling (rope_scaling_for,
+    llama_rope_flags)."""
     layers = model.architecture.layers
     ngl = layers + 1 if gpu_layers is None or gpu_layers > layers else gpu_layers
     if path is not None:   # a file named by the caller (the question's own, or one to make)
@@ -81,6 +117,9 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
         cmd += f" -np {batch}"
     if gpus > 1:
         cmd += " -sm layer -ts " + (tensor_split or ",".join(["1"] * gpus))
+    rope = rope_scaling_for(model, context)
+    if rope is not None:
+        cmd += llama_rope_flags(rope)
     if not flash_attn:
         if kv in c.LLAMACPP_QUANT_KV:
             raise ValueError(f"llama.cpp quantizes the V cache only with flash attention, not {kv}")
@@ -109,9 +148,11 @@ def memory_share(gpu_memory_utilization: float) -> float | None:
 def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel: int = 1,
                pipeline_parallel: int = 1, quantize_fp8: bool = False, dtype: str | None = None,
                share: float | None = None, mistral_format: bool = False, data_parallel: int = 1,
-               expert_parallel: bool = False) -> str:
+               expert_parallel: bool = False, rope: RopeScaling | None = None) -> str:
     """data_parallel > 1: --data-parallel-size (replicas of tensor_parallel GPUs);
-    expert_parallel: --enable-expert-parallel (advisor.sizing.vllm_parallel)."""
+    expert_parallel: --enable-expert-parallel (advisor.sizing.vllm_parallel); rope: the card's
+    rope scaling for a context beyond the config's positions (rope_scaling_for), as
+    --hf-overrides beside --max-model-len (vllm_rope_override)."""
     parts = ["vllm serve", repo]
     if mistral_format:
         parts.append("--tokenizer-mode mistral")
@@ -124,6 +165,8 @@ def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel:
     if pipeline_parallel > 1:
         parts.append(f"--pipeline-parallel-size {pipeline_parallel}")
     parts.append(f"--max-model-len {context}")
+    if rope is not None:
+        parts.append(f"--hf-overrides {shlex.quote(vllm_rope_override(rope))}")
     if quantize_fp8:
         parts.append("--quantization fp8")
     if dtype:
@@ -139,9 +182,16 @@ def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel:
 
 def transformers_snippet(repo: str, p: Precision, dtype: str, *,
                          auto_class: str = "AutoModelForCausalLM",
-                         trust_remote_code: bool = False) -> str:
-    """A one-line Python launch: device_map="auto" places layers over the GPUs (and CPU).
-    auto_class: Model.transformers_auto_class; trust_remote_code for repos with their own code."""
+                         trust_remote_code: bool = False, rope: RopeScaling | None = None) -> str:
+    """A one-line Python launch: device_map="auto" places layers over the GPUs (and CPU); for a
+    text model (AutoModelForCausalLM) it also answers one chat turn (the tokenizer's chat
+    template, generate, the new tokens decoded and printed), so that it runs the model.
+    auto_class: Model.transformers_auto_class; trust_remote_code for repos with their own code;
+    rope: the card's rope scaling for a context beyond the config's positions
+    (rope_scaling_for), as rope_parameters=, which from_pretrained sets on the config
+    (transformers 5: PreTrainedConfig.from_dict sets a keyword the config has; rope_parameters
+    replaces the whole dict, so it carries the config's rope_theta). transformers 4 has no
+    rope_parameters and refuses the keyword rather than ignoring it (rope_scaling= there)."""
     q = ""
     if p.name == "nf4":
         q = (", quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4', "
@@ -150,10 +200,23 @@ def transformers_snippet(repo: str, p: Precision, dtype: str, *,
         q = ", quantization_config=BitsAndBytesConfig(load_in_8bit=True)"
     if trust_remote_code:
         q += ", trust_remote_code=True"
+    if rope is not None:
+        q += (f", rope_parameters={{'rope_type': '{rope.type}', 'factor': {rope.factor!r}, "
+              f"'original_max_position_embeddings': {rope.original_context}, "
+              f"'rope_theta': {rope.rope_theta!r}}}")
     imports = f"{auto_class}, BitsAndBytesConfig" if "BitsAndBytes" in q else auto_class
-    return (f"python -c \"import torch; from transformers import {imports}; "
-            f"m = {auto_class}.from_pretrained('{repo}', device_map='auto', "
-            f"torch_dtype=torch.{dtype}{q})\"")
+    load = f"m = {auto_class}.from_pretrained('{repo}', device_map='auto', torch_dtype=torch.{dtype}{q})"
+    if auto_class != "AutoModelForCausalLM":
+        # image-text models take a processor and content lists: the snippet loads the model
+        return f"python -c \"import torch; from transformers import {imports}; {load}\""
+    # a text model: one chat turn through the tokenizer's chat template, the answer printed
+    return (f"python -c \"import torch; from transformers import AutoTokenizer, {imports}; "
+            f"t = AutoTokenizer.from_pretrained('{repo}'{', trust_remote_code=True' if trust_remote_code else ''}); "
+            f"{load}; "
+            f"x = t.apply_chat_template([{{'role': 'user', 'content': 'Hello'}}], "
+            f"add_generation_prompt=True, return_dict=True, return_tensors='pt').to(m.device); "
+            f"print(t.decode(m.generate(**x, max_new_tokens=128)[0][x['input_ids'].shape[1]:], "
+            f"skip_special_tokens=True))\"")
 
 
 _STACK = {"nvidia": "CUDA", "amd": "ROCm (HIP)", "intel": "Level Zero"}
@@ -166,23 +229,48 @@ def raised_share_note(share: float, gpu) -> str:
             f"of each, leaving {left:.1f} GiB for the {_STACK.get(gpu.vendor, 'runtime')} context and graphs")
 
 
-def long_context_note(config_context: int) -> str:
+def long_context_note(config_context: int, rope: RopeScaling | None = None) -> str:
     """vLLM refuses a --max-model-len beyond the config's max_position_embeddings unless told.
-    What to tell it depends on the model card: most cards that advertise more than the config
-    (Qwen2, Qwen2.5, Qwen3: YaRN, factor 4 over 32,768 positions) say to turn rope scaling on,
-    which vLLM takes through --hf-overrides (docs.vllm.ai/en/stable/features/context_extension:
-    `rope_parameters`, `rope_scaling` before transformers v5); a few (Command R) need only the
-    larger context, which VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 allows. The environment variable
-    only lifts vLLM's check, so it comes second: alone, on a YaRN model, positions past the
-    config run unscaled."""
+    What to tell it depends on the model card. With the card's rope scaling in the KB
+    (Model.rope_scaling: Qwen2, Qwen2.5, Qwen3, YaRN factor 4 over 32,768 positions) the
+    command carries it as --hf-overrides (vllm_rope_override), which also lifts the check; the
+    note says what it does and the spelling vLLM releases that still read `rope_scaling` take
+    (docs.vllm.ai features/context_extension: `rope_parameters` now, `rope_scaling` without
+    rope_theta before). Without it (Command R: the positions extend unscaled),
+    VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 allows the longer context; it lifts the check and scales
+    nothing, so alone, on a YaRN model, positions past the config would run unscaled."""
+    if rope is not None:
+        legacy = json.dumps({"rope_scaling": {"rope_type": rope.type, "factor": rope.factor,
+                                              "original_max_position_embeddings": rope.original_context}})
+        return (f"the context is beyond the config's {config_context:,} positions: --hf-overrides "
+                f"turns on the model card's YaRN rope scaling (factor {rope.factor:g} over "
+                f"{rope.original_context:,} positions), which also lets vLLM take the longer "
+                f"--max-model-len; vLLM releases that read rope_scaling rather than "
+                f"rope_parameters take `--hf-overrides '{legacy}'` instead. The card advises it "
+                "only for long contexts: static YaRN can cost quality on short texts")
     return (f"the context is beyond the config's {config_context:,} positions, which vLLM refuses "
-            "unless told: turn on the rope scaling the model card gives for this length through "
-            "--hf-overrides (Qwen2.5 and Qwen3: YaRN, `--hf-overrides '{\"rope_parameters\": "
-            "{\"rope_type\": \"yarn\", \"factor\": 4.0, \"original_max_position_embeddings\": "
-            "32768, \"rope_theta\": 1000000}}'`, the cards' values; `rope_scaling` without "
-            "rope_theta on vLLM before transformers v5); only where the card says "
-            "the positions extend without scaling (Command R), `export "
+            "unless told: where the model card gives rope scaling for this length, turn it on "
+            "through --hf-overrides (docs.vllm.ai features/context_extension); only where the "
+            "card says the positions extend without scaling (Command R), `export "
             "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1`, which lifts the check and scales nothing")
+
+
+def ollama_no_rope_note(model: Model, context: int) -> str:
+    """Why an Ollama plan beyond the config's positions of a model whose card needs rope scaling
+    has no command: Ollama takes rope scaling only from a GGUF's own metadata (its runner
+    options, api/types.go Runner, have no rope setting and the Modelfile's PARAMETERs are
+    those options) and clamps num_ctx to the file's trained context (llm/server.go: "requested
+    context size too large for model"), so it would run the card's positions, not the context
+    asked."""
+    a = model.architecture
+    r = model.rope_scaling
+    return (f"Ollama cannot run {model.name} at {context:,} tokens: it clamps the context to the "
+            f"GGUF's trained {a.max_context:,} (logging \"requested context size too large for "
+            f"model\") and has no setting for the YaRN rope scaling the model card gives beyond "
+            f"it (factor {r.factor:g} over {r.original_context:,} positions: no Modelfile "
+            f"PARAMETER or server variable sets it); run it with llama-server and the card's "
+            f"`--rope-scaling yarn --rope-scale {r.factor:g} --yarn-orig-ctx "
+            f"{r.original_context}`, or with Ollama at up to {a.max_context:,} tokens")
 
 
 def ray_cluster_note(nodes: int) -> str:

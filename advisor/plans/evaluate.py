@@ -63,6 +63,9 @@ class Ask:
     # plans at that precision run it (the precision above may be a baseline's, not the tag's)
     ollama_name: str | None = None
     ollama_precision: str | None = None
+    # The GGUF repo the question named (hf.co/ORG/REPO:QUANT, advisor.kb.ollama_hf), at the
+    # precision above: the as-asked plan under llama.cpp downloads from it (-hf ORG/REPO:QUANT)
+    gguf_repo: str | None = None
     # a set of unequal cards under llama.cpp (advisor.sizing.mixed.GpuSet; `gpu` its first
     # device, `gpu_count` its count): plans on your cards split layers over it. None otherwise.
     gpu_set: object | None = None
@@ -113,27 +116,30 @@ def beats_asked(plan, asked, ask: Ask, objective: Objective) -> bool:
     should be recommended over `asked`, the question as asked. It must keep every choice the
     question made (keeps_choices), so that it differs only in what was left to a default (the
     format of a model named without one, the KV cache precision, the runtime, the offload
-    split, a defaulted context); lose no quality class and no speed band (speed_band, then
-    fast_band); and be ranked first by the objective with both plans' levers counted from the
-    question (the as-asked plan's: 0, or 1 for a GGUF file to make), either for its speed, at
-    least the objective's beats_asked_speedup times as fast (Ollama's qwen2.5:32b with 12 layers
-    in RAM at 8.7 tokens/s against every layer on the card at 40), or, in the same bands, for
-    what comes after speed (vLLM serving the checkpoint rather than a BF16 GGUF to make).
+    split, a defaulted context), lose no quality class (under --prefer speed: stay of good
+    quality) and no speed band, and be ranked first by the objective (both plans' levers
+    counted from the question: the as-asked plan's 0, or 1 for a GGUF file to make), either
+
+    - for its speed, decoding at least the objective's beats_asked_speedup times as fast as the
+      question (Ollama's qwen2.5:32b with 12 layers in RAM at 8.7 tokens/s against every layer
+      on the card at 38); a few percent never displace a question that runs, under any
+      --prefer (the objective alone would, across a band edge or under --prefer speed);
+    - or for what comes after speed: ranked first with the plan's speed taken as the
+      question's (vLLM serving the checkpoint rather than a BF16 GGUF to make, in one band);
+    - or, in the same quality class, needing no file to make where the question does, and no
+      slower (Q8_0 published rather than a 141 GB BF16 GGUF to convert).
 
     A better quality class alone never displaces a question that runs: Ollama's llama3.1:8b at
-    Q4_K_M and 150 tokens/s is not swapped for Q8_0 at 98, nor a MoE model on the card for a
-    near-lossless file with experts in RAM. False without an as-asked plan, for fine-tuning
-    plans, and on the other paths."""
+    Q4_K_M and 150 tokens/s is not swapped for Q8_0 at 98. False without an as-asked plan, for
+    fine-tuning plans, and on the other paths."""
     if (asked is None or plan is asked or plan.path not in ("your-hardware", "your-gpus")
             or plan.task != "inference" or not plan.owned or not keeps_choices(plan, ask)):
         return False
-    bands, asked_bands = (plan.speed_band, plan.fast_band), (asked.speed_band, asked.fast_band)
-    if bands > asked_bands:
-        if (plan.quality_class > asked.quality_class or plan.decode_tokens_per_s
-                < objective.beats_asked_speedup * asked.decode_tokens_per_s):
-            return False  # a band edge crossed by a few percent is no reason to change anything
-    elif bands < asked_bands or plan.quality_class != asked.quality_class:
-        return False  # slower, or (in the same bands) a better quality class alone
+    if plan.quality_class > asked.quality_class and not (
+            ask.prefer == "speed" and plan.quality_class <= objective.good_class):
+        return False
+    if (plan.speed_band, plan.fast_band) < (asked.speed_band, asked.fast_band):
+        return False
 
     def recounted(p):
         made = file_to_make(p.runtime, p.model, p.precision, p.checkpoint, p.own_file)
@@ -141,8 +147,19 @@ def beats_asked(plan, asked, ask: Ask, objective: Objective) -> bool:
         return p.with_(levers=len(changes) - int(_latent_change(p, ask) is not None) + made)
 
     cap = context_cap(ask, objective)
-    return (objective.key(recounted(plan), ask.prefer, cap)
-            < objective.key(recounted(asked), ask.prefer, cap))
+    mine, theirs = recounted(plan), recounted(asked)
+    ranked_first = objective.key(mine, ask.prefer, cap) < objective.key(theirs, ask.prefer, cap)
+    if ranked_first and plan.decode_tokens_per_s >= objective.beats_asked_speedup * asked.decode_tokens_per_s:
+        return True
+    if plan.quality_class != asked.quality_class:
+        return False
+    as_fast = mine.with_(decode_tokens_per_s=asked.decode_tokens_per_s, speed_band=asked.speed_band,
+                         fast_band=asked.fast_band)
+    if objective.key(as_fast, ask.prefer, cap) < objective.key(theirs, ask.prefer, cap):
+        return True
+    return (plan.decode_tokens_per_s >= asked.decode_tokens_per_s
+            and file_to_make(asked.runtime, asked.model, asked.precision, asked.checkpoint, asked.own_file) == 1
+            and file_to_make(plan.runtime, plan.model, plan.precision, plan.checkpoint, plan.own_file) == 0)
 
 
 def context_cap(ask: Ask, objective: Objective) -> int | None:
@@ -572,6 +589,12 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
         out.append(f"{plan.gpu_count} cards")
     if ask.runtime_asked and plan.runtime != ask.runtime:
         out.append(f"runtime {RUNTIME_NAMES[plan.runtime]}")
+    if (plan.runtime == "ollama" and ask.ollama_name is not None and plan.model.id == ask.model.id
+            and plan.precision.name != ask.ollama_precision and plan.checkpoint is not None
+            and cmd.ollama_library_tag(plan.model, plan.precision) is None):
+        # the question named an Ollama tag: a file the library does not carry is pulled from
+        # a Hugging Face repo instead, one more thing to change than a tag's setting
+        out.append(f"{plan.checkpoint}'s file instead of an Ollama library tag")
     latent = _latent_change(plan, ask)
     if latent:
         out.append(latent)
@@ -720,8 +743,9 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
         share = cmd.memory_share(work.gpu_memory_utilization)
         if cand.gpu_memory_utilization is not None:
             notes.append(cmd.raised_share_note(cand.gpu_memory_utilization, g))
+        rope = cmd.rope_scaling_for(m, work.context_tokens)
         if work.context_tokens > m.architecture.max_context:
-            notes.append(cmd.long_context_note(m.architecture.max_context))
+            notes.append(cmd.long_context_note(m.architecture.max_context, rope))
         if nodes > 1:
             notes.append(cmd.data_parallel_nodes_note(nodes, pl.split.tensor_parallel)
                          if _layout(work) else cmd.ray_cluster_note(nodes))
@@ -730,12 +754,13 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
                               pipeline_parallel=pl.split.pipeline_stages, quantize_fp8=quantize,
                               share=share, mistral_format=m.mistral_format and repo == m.instruct_repo,
                               data_parallel=pl.split.data_parallel,
-                              expert_parallel=pl.split.expert_parallel), notes
+                              expert_parallel=pl.split.expert_parallel, rope=rope), notes
     dtype = half_fallback(g, m.native_precision or "bf16") or "bfloat16"
     if m.transformers_repo and repo == m.instruct_repo:
         repo = m.transformers_repo
     return cmd.transformers_snippet(repo, p, dtype, auto_class=m.transformers_auto_class,
-                                    trust_remote_code=m.trust_remote_code), notes
+                                    trust_remote_code=m.trust_remote_code,
+                                    rope=cmd.rope_scaling_for(m, work.context_tokens)), notes
 
 
 def _mlx_command(cand: Candidate, ask: Ask, work: Workload, m: Model) -> tuple[str | None, list[str]]:
@@ -774,6 +799,8 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
     p, g = cand.precision, cand.gpu
     if nodes > 1:
         return None, ["Ollama runs one machine's GPUs"]
+    if cmd.rope_scaling_for(m, work.context_tokens) is not None:
+        return None, [cmd.ollama_no_rope_note(m, work.context_tokens)]
     notes: list[str] = []
     if cand.mla_per_head_cache:  # Ollama's file, or a GGUF repo, from before llama.cpp PR 12801
         notes.append(_per_head_cache_note(m.architecture, work, cand.own_file))

@@ -227,7 +227,9 @@ def _check_snippet(rest: list[str]) -> tuple[list[Finding], list[Finding]]:
             continue
         spec = calls[call]
         owner = f.value.id if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) else call
-        if owner not in imported:
+        if spec.get("instance"):
+            pass  # a method of an object the snippet made (t.apply_chat_template, m.generate)
+        elif owner not in imported:
             problems.append(Finding("not-imported", owner, f"transformers: {owner} is used but not imported"))
         elif isinstance(f, ast.Attribute) and owner not in spec.get("imports", (owner,)):
             problems.append(Finding("unknown-flag", owner, f"transformers: {owner}.{call} is not a "

@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
 from advisor.plans.evaluate import (Ask, Sized, _layout, _usd_per_million_tokens, _work_as,
-                                    baseline, changes_from, context_cap, layout_runs, lever_count,
+                                    baseline, changes_from, context_cap, keeps_choices,
+                                    layout_runs, lever_count,
                                     loaded_model, own_score, plan_quality, quick_size,
                                     size_candidate)
 from advisor.plans.objective import Objective
@@ -70,6 +71,7 @@ class Planner:
         key = (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
                c.placement, c.owned, c.path == "rent", c.checkpoint, c.gpu_memory_utilization,
                c.mla_per_head_cache, c.own_file, fixed, ask.work, ask.prefer, ask.repo,
+               ask.ollama_name, ask.ollama_precision, ask.gguf_repo,
                c.gpu_set.spec() if c.gpu_set is not None else None)
         hit = memo.get(key)
         if hit is not None and hit[0] is c.model and hit[1] is c.gpu:
@@ -145,7 +147,13 @@ class Planner:
         others = tuple(p for p in paths if p != "as-asked")
         base = baseline(ask)
         got = self._paths(base, others, keep_all)
-        for path, sized in got["best"].items():
+        winners = dict(got["best"])
+        for path in ("your-hardware", "your-gpus"):
+            if path in winners and not keeps_choices(winners[path], ask):
+                kept = self._keeping_choices(base, ask, path, others)
+                if kept is not None:
+                    winners[path] = kept
+        for path, sized in winners.items():
             plan = self.build(sized, base)
             best[path] = plan.with_(changes=tuple(changes_from(plan, ask)))
         every = None
@@ -153,6 +161,21 @@ class Planner:
             every = {"as-asked": [best["as-asked"]] if "as-asked" in best else []}
             every.update({path: [self.build(x, base) for x in xs] for path, xs in got["every"].items()})
         return PlanSet(best, self._considered, why_not, every)
+
+    def _keeping_choices(self, base: Ask, ask: Ask, path: str, paths: tuple) -> Sized | None:
+        """The best usable plan of `path` (your-hardware or your-gpus) that keeps every choice
+        the question made (evaluate.keeps_choices: the format, KV cache, context, runtime, flash
+        attention it gave), or None where none is usable. A path's best otherwise sorts by what
+        it changes from the checkpoint as published, so it would drop a choice the user made
+        whenever that ranks better (Q4_K_M for a Q5_K_M asked that fits with a q8_0 cache).
+        The plans are the path's own, already sized (memoised on the baseline question)."""
+        if "your-hardware" in paths:
+            gpus_only, mine = self._group(base, "hardware", self._hardware)
+            plans = mine if path == "your-hardware" else gpus_only
+        else:
+            plans = self._group(base, "gpus", self._on_gpus)[0]
+        kept = [p for p in plans if p.usable and keeps_choices(p, ask)]
+        return self.best(kept, base)
 
     def _gpu_layers(self, ask: Ask) -> Plan | None:
         """Given --n-gpu-layers N (llama.cpp, one GPU), the question as asked with the layer
@@ -216,7 +239,8 @@ class Planner:
         key = (name, id(base.model), id(base.gpu), base.gpu_count, base.precision.name,
                base.runtime if base.runtime_asked else None, base.runtime_asked, base.work,
                base.prefer, base.repo, base.utilization_asked, base.own_file,
-               "context" in base.chosen,
+               "context" in base.chosen, base.ollama_name, base.ollama_precision,
+               base.gguf_repo,
                base.gpu_set.spec() if base.gpu_set is not None else None)
         hit = self._path_memo.get(key)
         if hit is not None and hit[0] is base.model and hit[1] is base.gpu:
@@ -435,7 +459,8 @@ class Planner:
         """Rented plans do not depend on the card the user has (renting is a change even of the
         same card), so they are memoised for every question about the model and workload."""
         key = (id(ask.model), ask.precision.name, ask.runtime if ask.runtime_asked else None,
-               ask.runtime_asked, ask.work, ask.prefer, ask.repo, ask.utilization_asked, prune)
+               ask.runtime_asked, ask.work, ask.prefer, ask.repo, ask.utilization_asked,
+               ask.ollama_name, ask.ollama_precision, ask.gguf_repo, prune)
         hit = self._rented.get(key)
         if hit is not None and hit[0] is ask.model:
             return hit[1]

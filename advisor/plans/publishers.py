@@ -76,6 +76,23 @@ def repo_types(repo: str) -> tuple[str, ...]:
     return tuple(_entry(repo).get("types") or ())
 
 
+def listed_types(repo: str) -> tuple[str, ...] | None:
+    """The types the file records for the repo, or None where it records none: the repo's own
+    list (possibly empty: no file `-hf` or Ollama can pull), else its publisher's ladder; None
+    for a publisher the file does not name, or one without a ladder (Qwen, whose repos differ)
+    that does not list this repo. Unlike repo_types, tells "none" from "not known"."""
+    pub = _publishers().get(repo.split("/", 1)[0]) or {}
+    own = (pub.get("repos") or {}).get(repo)
+    if own is not None:
+        return tuple(own.get("types") or ())
+    return tuple(pub["types"]) if pub.get("types") else None
+
+
+def one_file(repo: str) -> bool:
+    """Whether the repo's publisher puts one model file in each repo (`one_file`: ggml-org)."""
+    return bool((_publishers().get(repo.split("/", 1)[0]) or {}).get("one_file"))
+
+
 def gguf_repo_for(model: Model, p: Precision) -> str | None:
     """The first of the model's GGUF repos known to carry a file of p's type (file_type; a QAT
     repo carries its one type), or None: the file must be made. An F16 file is not taken from a

@@ -568,3 +568,19 @@ VLLM_V0_TP_COMM_BYTES_PER_PEER = int(1.03 * GIB)
 # https://github.com/vllm-project/vllm/blob/001f69f8b52e0803c910525974d17010814947ad/vllm/envs.py
 # (the v0.10 line the Qwen3-Coder recipe's DP=8 log came from; later releases chunk by 16384).
 VLLM_FUSED_MOE_CHUNK_TOKENS = 32768
+
+
+# bitsandbytes under transformers decodes slower than the same model at 16 bits, not faster: it
+# dequantizes every weight on the fly (no tensor-core path for NF4 or LLM.int8's mixed int8/fp16
+# decomposition). One sequence's decode speed as a share of the 16-bit model's on the same card:
+# - int8 (LLM.int8): 0.25. Published: "The speed of LLM.int8 is 15% of FP16" (LLaMA 7B on an A100,
+#   https://github.com/bitsandbytes-foundation/bitsandbytes/issues/181); "3-4x slower is about
+#   what we'd expect for dynamic 8-bit" (a Hugging Face maintainer,
+#   https://huggingface.co/facebook/musicgen-large/discussions/8); int8 "x2-x3 drop"
+#   (https://github.com/bitsandbytes-foundation/bitsandbytes/issues/465). 0.25 lies between
+#   15% and 1/3; the reports span bitsandbytes 0.39-0.42.
+# - nf4: 0.75. Published: Mistral 7B NF4 36.5 tokens/s against 48.6 at FP16 (0.75,
+#   https://github.com/bitsandbytes-foundation/bitsandbytes/issues/611, bitsandbytes 0.41, after
+#   0.40.0's batch-1 4-bit kernel); "20-100% drop" for a 7B
+#   (https://github.com/bitsandbytes-foundation/bitsandbytes/issues/465, before that kernel).
+BITSANDBYTES_DECODE_SHARE = {"int8": 0.25, "nf4": 0.75}

@@ -122,11 +122,8 @@ class Placement:
                                       self._kv_bytes_at(context_tokens), a.layers)
         if era is None:
             era = decode_era(self.work.runtime)
-        layers_b, out_b = active_weight_bytes(a, self.precision)
-        return split_decode_seconds(self.split, self.gpu, a, layers_b, out_b,
-                                    self._kv_bytes_at(context_tokens),
-                                    self.precision.family != "float", era,
-                                    self.precision.family == "gguf")
+        return weights_decode_seconds(self.split, self.gpu, a, self.precision, self.work.runtime,
+                                      self._kv_bytes_at(context_tokens), era)
 
     def decode_tokens_per_s(self, full_context: bool = False) -> float | None:
         """One sequence: at an empty cache, or with the whole context cached."""
@@ -223,6 +220,26 @@ def _place_mixed(model: Model, precision: Precision, work: Workload, gset, detai
 _EMPTY_DECODE: dict = {}
 
 
+def weights_decode_seconds(split: Split, gpu: GPU, a, precision: Precision, runtime: str,
+                           kv_bytes: float, era: str | None) -> float:
+    """One sequence's seconds a token on `split` outside vLLM's step model and llama.cpp's
+    offload: the weights and `kv_bytes` of cache read at the card's bandwidth with the era's
+    efficiency (advisor.sizing.parallel.split_decode_seconds). bitsandbytes formats under
+    transformers take the 16-bit model's time divided by their measured share of it
+    (constants.BITSANDBYTES_DECODE_SHARE): they dequantize every weight on the fly and decode
+    slower than 16 bits, not faster as their bytes would say."""
+    share = c.BITSANDBYTES_DECODE_SHARE.get(precision.name) if runtime == "transformers" else None
+    if share is not None:
+        from advisor.sizing.precision import parse_precision
+
+        layers_b, out_b = active_weight_bytes(a, parse_precision("bf16"))
+        return split_decode_seconds(split, gpu, a, layers_b, out_b, kv_bytes, False, era,
+                                    False) / share
+    layers_b, out_b = active_weight_bytes(a, precision)
+    return split_decode_seconds(split, gpu, a, layers_b, out_b, kv_bytes,
+                                precision.family != "float", era, precision.family == "gguf")
+
+
 def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: str, gpus: int,
                          data_parallel: int = 1) -> float:
     """Seconds a token at an empty cache, as Placement.decode_seconds_per_token(0) gives it,
@@ -255,9 +272,7 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
         layers_b, out_b = active_weight_bytes(a, precision)
         s = mlx_decode_seconds(gpu, layers_b + out_b, 0, a.layers)
     else:
-        layers_b, out_b = active_weight_bytes(a, precision)
-        s = split_decode_seconds(split, gpu, a, layers_b, out_b, 0, precision.family != "float",
-                                 decode_era(runtime), precision.family == "gguf")
+        s = weights_decode_seconds(split, gpu, a, precision, runtime, 0, decode_era(runtime))
     if len(_EMPTY_DECODE) > 1 << 16:
         _EMPTY_DECODE.clear()
     _EMPTY_DECODE[key] = (model, gpu, s)
