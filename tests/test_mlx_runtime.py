@@ -43,14 +43,16 @@ def test_the_router_keeps_8_bits():
     assert mlx_tensor_bytes(4, t) == mlx_tensor_bytes(8, t)
 
 
-def test_llama_31_8b_matches_mlx_community_sizes(kb):
-    # mlx-community/Meta-Llama-3.1-8B-Instruct-4bit and -8bit hold 4.52 GB and 8.54 GB of
-    # safetensors (embedding and lm_head quantized too); 16-bit is 16.06 GB
+def test_sizes_match_published_mlx_community_repos(kb):
+    # the llm-mlx plugin's README: `llm mlx download-model` "downloads 1.8GB of model weights
+    # from mlx-community/Llama-3.2-3B-Instruct-4bit" (embedding quantized too, tied lm_head)
+    three = weights_bytes(kb.model("llama-3.2-3b").architecture, parse_precision("mlx-4bit"))
+    assert abs(three / 1.8e9 - 1) < 0.03, three
+    # 8B: 4.5 and 8.5 bits a weight over 8.03B parameters, below llama.cpp's Q4_K_M mix
     a = kb.model("llama-3.1-8b").architecture
     four = weights_bytes(a, parse_precision("mlx-4bit"))
     eight = weights_bytes(a, parse_precision("mlx-8bit"))
-    assert 4.45e9 < four < 4.60e9
-    assert 8.45e9 < eight < 8.60e9
+    assert 4.45e9 < four < 4.60e9 and 8.45e9 < eight < 8.60e9
     assert four < weights_bytes(a, parse_precision("Q4_K_M"))
 
 
