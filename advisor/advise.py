@@ -440,6 +440,11 @@ class Advisor:
             work = replace(work, gpu_memory_utilization=gpu_memory_utilization)
         if rt not in RUNTIMES:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
+        if rt == "mlx" and g.vendor != "apple":
+            # MLX on a GPU it has no backend for: a question that cannot be asked, not a verdict
+            why = "--runtime mlx" if runtime_asked else f"--precision {p.name} (MLX's own format)"
+            raise AdvisorError(f"{why}: MLX runs on Apple silicon (Metal) only, not on the "
+                               f"{g.name}: ask an Apple GPU (m1 ... m4), or leave it out")
         if gset.mixed:
             g = _mixed_set_card(gset, rt, data_parallel, expert_parallel)
         work = replace(work, runtime=rt)

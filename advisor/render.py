@@ -207,6 +207,8 @@ def environment(templates: str | None = None) -> jinja2.Environment:
 
 
 def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> str:
+    from advisor.sizing.mlx import wired_limit_mb
+
     s = advisory.situation
     ctx = {
         "model": s.model, "gpu": s.gpu, "gpus": s.gpu_count, "precision": s.precision,
@@ -219,6 +221,8 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "prefer": advisory.prefer, "asked_n": s.gpu_count, "runtime_names": RUNTIME_NAMES,
         "backend": _BACKEND.get(s.gpu.vendor, "GPU"), "oom_error": _OOM.get(s.gpu.vendor, "an out-of-memory error"),
         "runs_here": any(runs_on(r, s.gpu) for r in RUNTIMES),
+        "mlx_wired_mb": (wired_limit_mb(s.placement.total_bytes + s.placement.margin_bytes, s.gpu)
+                         if s.work.runtime == "mlx" else None),
         "ollama_vram_gib": f"{total_vram_bytes(s.gpu, s.gpu_count) / c.GIB:.0f}",
         "objective_path": md_text(getattr(advisory, "objective_path", "rules/objective.yaml")),
     }

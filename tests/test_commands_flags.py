@@ -89,7 +89,9 @@ def test_every_printed_command_parses(advisories):
                 bad.append((q, command, [str(p) for p in result.problems]))
     assert not bad, "\n".join(f"{q}: {c}\n  {p}" for q, c, p in bad[:20])
     # the matrix reached every runtime and the flags with a fixed value set
-    assert set(seen) == {"llama-server", "vllm", "transformers", "ollama", "ollama-serve"}, seen
+    # (mlx_lm.server: plans on Apple GPUs may choose MLX)
+    assert set(seen) == {"llama-server", "vllm", "transformers", "ollama", "ollama-serve",
+                         "mlx_lm.server"}, seen
     text = "\n".join(c for _, adv in advisories for c in printed_commands(adv))
     for flag in ("-fa on", "-ctk q8_0", "-ctk q4_0", "-sm layer -ts", "--n-cpu-moe", "-hf ", "-m ",
                  "--tensor-parallel-size", "--kv-cache-dtype fp8", "--quantization fp8",

@@ -81,10 +81,12 @@ CASES = [
     ("llama-3.1-70b", "mi300x", {}, None),                           # AMD, one card
     ("deepseek-r1", "a100-80gb", {"precision": "Q4_K_M"}, None),     # MoE with MLA, distills
     ("qwen3-30b-a3b", "rtx-4060-ti-16gb", {"precision": "Q8_0"}, None),  # MoE experts in RAM
-    ("llama-3.1-8b", "m4-max-64gb", {}, None),                       # Apple: llama.cpp, no vLLM
+    ("llama-3.1-8b", "m4-max-64gb", {}, None),                       # Apple: llama.cpp or MLX, no vLLM
     ("llama-3.1-70b", "m3-max-64gb", {"precision": "Q8_0"}, None),   # Apple, too small at Q8_0
+    # vLLM does not run on a Mac: the plan runs on the Mac with a runtime that does (llama.cpp,
+    # or MLX since plans may choose it on Apple GPUs)
     ("llama-3.1-8b", "m4-max-64gb", {"runtime": "vllm"},
-     lambda a: a.verdict == "cannot-run" and a.plan.owned and a.plan.runtime == "llama.cpp"
+     lambda a: a.verdict == "cannot-run" and a.plan.owned and a.plan.runtime in ("llama.cpp", "mlx")
      and "CUDA" not in render_markdown(a)),
     ("llama-3.1-70b", "rtx-4090", {"prefer": "speed"},
      lambda a: a.plan.decode_tokens_per_s >= 10),

@@ -20,6 +20,8 @@ from dataclasses import replace
 
 import pytest
 
+from advisor.plans.runtimes import RUNTIME_NAMES
+
 from advisor.kb import load_kb
 from advisor.plans.candidates import better_models, rental_counts, scales_across_nodes
 from advisor.plans.evaluate import Ask
@@ -87,6 +89,10 @@ def check_command(plan) -> None:
         assert "--dtype bfloat16" not in cmd, where
         # vLLM's --dtype auto falls back on a card without bfloat16 itself (issue 12)
         assert plan.model.native_precision != "bf16" or "--dtype float16" not in cmd, where
+    elif plan.runtime == "mlx":
+        assert cmd.startswith(("mlx_lm.server --model ", "mlx_lm.generate --model ")), where
+        assert ("--kv-bits" in cmd) == plan.kv_cache_dtype.startswith("mlx-"), where
+        assert plan.gpu.vendor == "apple" and plan.gpu_count == 1, where
     else:
         assert cmd.startswith("python -c "), where
 
@@ -159,8 +165,10 @@ def test_the_asked_runtime_is_kept_where_it_runs(planner):
     ps = planner.plans(Ask.of(m, KB.gpu("t4"), 1, Workload(), runtime="vllm"), keep_all=True)
     assert {p.runtime for ps_ in ps.every.values() for p in ps_} == {"vllm"}
     mac = planner.plans(Ask.of(m, KB.gpu("m4-max-64gb"), 1, Workload(), runtime="vllm"))
-    assert mac.cannot_run and mac.best["your-gpus"].runtime == "llama.cpp"
-    assert "runtime llama.cpp" in mac.best["your-gpus"].changes
+    # vLLM does not run on a Mac: the plan runs there with llama.cpp or MLX, and says so
+    best = mac.best["your-gpus"]
+    assert mac.cannot_run and best.runtime in ("llama.cpp", "mlx")
+    assert f"runtime {RUNTIME_NAMES[best.runtime]}" in best.changes
 
 
 def test_prefer_changes_the_objective(advisor):

@@ -175,6 +175,16 @@ def select(kb: KnowledgeBase, f: Filters) -> Selection:
     if picked is None:  # the formats people download, not every llama.cpp and checkpoint type
         picked = set(DEFAULT_PRECISIONS)
     precisions = [p for p in all_precisions() if p.name in picked]
+    other = [g.id for g in gpus if g.vendor != "apple"]
+    if other and any(p.family == "mlx" for p in precisions):
+        # explain refuses MLX's formats off Apple silicon: one named is an error, ones a glob
+        # matched are left out
+        named = [q.name for q in all_precisions() if q.family == "mlx" and any(
+            item.strip().lower() == q.name.lower() for item in split_items(f.precisions, "--precisions"))]
+        if named:
+            raise AdvisorError(f"--precisions {named[0]}: MLX's formats run on Apple GPUs only, and "
+                               f"the selection holds {other[0]}: add --vendors apple")
+        precisions = [p for p in precisions if p.family != "mlx"]
 
     sel = Selection(tuple(models), tuple(gpus), tuple(precisions))
     if not len(sel):

@@ -26,13 +26,13 @@ from advisor.cli.terminal import format_option, write_markdown
                    "set's count.")
 @click.option("--kv-cache", default=None,
               help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q5_1, q5_0, q4_1, iq4_nl, "
-                   "q4_0 (llama.cpp). Default fp16, which plans may quantize; given, every plan "
+                   "q4_0 (llama.cpp), mlx-8bit, mlx-4bit (mlx-lm's --kv-bits). Default fp16, which plans may quantize; given, every plan "
                    "recommended over the question keeps it.")
 @click.option("--runtime", default=None,
-              help="llama.cpp, ollama, vllm or transformers: whose allocations to size, and the "
+              help="llama.cpp, ollama, vllm, transformers or mlx (Apple silicon): whose allocations to size, and the "
                    "only runtime plans use. Default: ollama for an Ollama name (llama3.1:70b), "
                    "else the format's (llama.cpp for GGUF and 16-bit weights, vLLM for quantized "
-                   "checkpoints), and plans may switch.")
+                   "checkpoints, mlx for MLX's mlx-4bit ...), and plans may switch.")
 @click.option("--flash-attn", "flash_attn", type=click.Choice(["on", "off", "auto"]), default="auto",
               show_default=True,
               help="llama.cpp's -fa: auto (on wherever the backend has the kernels: CUDA, ROCm, "

@@ -419,6 +419,18 @@ class Checkpoint(_Entry):
     publisher: Annotated[str, Field(min_length=2)]
 
 
+# mlx-community's repo suffixes and the precision each holds (mlx_lm.convert -q --q-bits B
+# writes B-bit affine weights; -bf16/-fp16 are unquantized conversions).
+MLX_REPO_SUFFIXES = {"-3bit": "mlx-3bit", "-4bit": "mlx-4bit", "-6bit": "mlx-6bit",
+                     "-8bit": "mlx-8bit", "-bf16": "bf16", "-fp16": "fp16"}
+
+
+def mlx_repo_precision(repo: str) -> str | None:
+    """The precision an MLX repo holds, from its name's suffix (MLX_REPO_SUFFIXES), or None."""
+    low = repo.lower()
+    return next((p for suf, p in MLX_REPO_SUFFIXES.items() if low.endswith(suf)), None)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Model(_Entry):
     id: Annotated[str, Field(pattern=ID_PATTERN)]
@@ -465,6 +477,10 @@ class Model(_Entry):
     instruct_repo: Annotated[Optional[str], Field(pattern=REPO_PATTERN)] = None
     checkpoints: list[Checkpoint] = _list()
     gguf_repos: list[Annotated[str, Field(pattern=REPO_PATTERN)]] = _list()
+    # MLX repos mlx_lm.generate / mlx_lm.server --model can load (mlx-community's conversions,
+    # written by mlx_lm.convert): the precision each holds is read from the name's suffix, as
+    # mlx-community names them (-4bit, -8bit ...; -bf16, -fp16): MLX_REPO_SUFFIXES.
+    mlx_repos: list[Annotated[str, Field(pattern=REPO_PATTERN)]] = _list()
     # The context the publisher advertises (model card), where it differs from the config's
     # max_position_embeddings (Command R: 8,192 in config.json, 128k on the card).
     advertised_context: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
@@ -529,7 +545,7 @@ class Model(_Entry):
 
     def __post_init__(self) -> None:
         _check_sources(self, ["architecture", "published_parameters", "published_active_parameters",
-                              "native_precision", "instruct_repo", "checkpoints", "gguf_repos",
+                              "native_precision", "instruct_repo", "checkpoints", "gguf_repos", "mlx_repos",
                               "advertised_context", "ollama_quant", "ollama_mla_per_head_cache",
                               "trust_remote_code", "transformers_repo", "mistral_format",
                               "gguf_repos_per_head_cache"],
@@ -557,6 +573,10 @@ class Model(_Entry):
                                  f"{self.advertised_context}")
         if self.ollama_mla_per_head_cache and not self.architecture.kv_lora_rank:
             raise ValueError("ollama_mla_per_head_cache is for a multi-head latent attention model")
+        for repo in self.mlx_repos:
+            if mlx_repo_precision(repo) is None:
+                raise ValueError(f"mlx_repos: {repo} does not end in one of "
+                                 f"{', '.join(MLX_REPO_SUFFIXES)} (the precision it holds)")
         if self.gguf_repos_per_head_cache:
             if not self.architecture.kv_lora_rank:
                 raise ValueError("gguf_repos_per_head_cache is for a multi-head latent attention model")

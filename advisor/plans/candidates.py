@@ -34,13 +34,26 @@ GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS",
 USABLE_FLOOR = "IQ3_M"
 # KV cache precisions each runtime offers, 16-bit first (llama.cpp: -ctk/-ctv; vLLM:
 # --kv-cache-dtype; transformers: the model dtype).
-KV_OPTIONS = {"llama.cpp": ("fp16", "q8_0", "q4_0"), "ollama": ("fp16", "q8_0", "q4_0"), "vllm": ("fp16", "fp8"), "transformers": ("fp16",)}
+KV_OPTIONS = {"llama.cpp": ("fp16", "q8_0", "q4_0"), "ollama": ("fp16", "q8_0", "q4_0"), "vllm": ("fp16", "fp8"), "transformers": ("fp16",),
+              "mlx": ("fp16", "mlx-8bit", "mlx-4bit")}
 # bitsandbytes formats: offered under transformers only (vLLM loads them, slowly; the published
 # quality figures are of QLoRA fine-tunes, not of inference).
 _BITSANDBYTES = ("nf4", "int8")
+# MLX's formats offered, best first (mlx_lm.convert -q --q-bits 8/6/4/3, group size 64).
+MLX_LADDER = ("mlx-8bit", "mlx-6bit", "mlx-4bit", "mlx-3bit")
+
+
+def mlx_repo_for(model: Model, p: Precision) -> str | None:
+    """The first of the model's KB mlx_repos holding precision p (by the name's suffix,
+    advisor.kb.schema.mlx_repo_precision), or None: mlx_lm.convert makes it."""
+    from advisor.kb.schema import mlx_repo_precision
+
+    return next((r for r in getattr(model, "mlx_repos", ()) or () if mlx_repo_precision(r) == p.name), None)
+
+
 # Runtimes a plan may switch to when the user named none (transformers only when asked for: it
 # is slower than both and offers nothing they lack for inference).
-FREE_RUNTIMES = ("llama.cpp", "vllm")
+FREE_RUNTIMES = ("llama.cpp", "vllm", "mlx")
 
 
 def weight_formats(model: Model, runtime: str, gpu: GPU,
@@ -49,7 +62,15 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
     GGUF types down to `floor` (None: the whole ladder)."""
     native = model.native_precision or "bf16"
     out: list[tuple[Precision, str | None]] = []
-    if runtime in GGML_RUNTIMES:
+    if runtime == "mlx":
+        # the 16-bit checkpoint (mlx-lm loads Hugging Face safetensors as they are), then MLX's
+        # affine formats, each from an mlx-community repo where the KB lists one, else converted
+        if native in ("bf16", "fp16"):
+            out.append((parse_precision(native), mlx_repo_for(model, parse_precision(native))))
+        for name in MLX_LADDER:
+            q = parse_precision(name)
+            out.append((q, mlx_repo_for(model, q)))
+    elif runtime in GGML_RUNTIMES:
         if native in ("bf16", "fp16", "fp32"):
             flt = parse_precision(native if native != "bf16" or _has_bf16(gpu) else "fp16")
             out.append((flt, gguf_repo_for(model, flt)))   # a published BF16/F16 GGUF, or one to make
@@ -107,6 +128,8 @@ def cache_per_head(model: Model, runtime: str, repo: str | None, own_file: bool 
       attn_k_b / attn_v_b since PR 12801 (April 2025), and llama.cpp then caches the latent;
     - vLLM: the latent (its MLA backends cache kv_lora_rank + rope values a token a layer from
       the Hugging Face checkpoint);
+    - MLX: the latent (mlx-lm's deepseek_v3 attention caches kv_latent and k_pe,
+      cache.update_and_fetch(kv_latent, k_pe), mlx_lm/models/deepseek_v3.py at d78bf58);
     - transformers: per head: DeepseekV3Attention expands the latent through kv_b_proj and caches
       the per-head key (qk_nope + qk_rope) and value (v_head_dim) states (huggingface/transformers,
       src/transformers/models/deepseek_v3/modeling_deepseek_v3.py, past_key_values.update)."""
@@ -166,6 +189,8 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
     caches per head)."""
     raised = vllm_max_utilization(gpu) if raise_share else c.VLLM_GPU_MEMORY_UTILIZATION
     for rt in runtimes:
+        if rt == "mlx" and n != 1:
+            continue  # mlx_lm.generate/server run one Mac (its distributed launch is not sized)
         if own is not None:
             if rt not in GGML_RUNTIMES or cannot_run(rt, own, gpu, model):
                 continue
@@ -196,6 +221,8 @@ def as_asked(ask: Ask) -> Candidate:
     if ask.runtime in GGML_RUNTIMES:
         # the GGUF repo the question named, else a quantized or 16-bit GGUF file published
         repo = ask.gguf_repo or gguf_repo_for(ask.model, p)
+    elif ask.runtime == "mlx":
+        repo = mlx_repo_for(ask.model, p)    # an mlx-community conversion, or None: convert
     else:
         repo = next((ck.repo for ck in ask.model.checkpoints if ck.precision == p.name), None)
     own = ask.runtime in GGML_RUNTIMES

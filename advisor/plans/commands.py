@@ -20,6 +20,11 @@ KB matrix against it.
     torch_dtype is the spelling every transformers version takes (5.x prefers dtype= and keeps
     torch_dtype for backward compatibility)
     https://huggingface.co/docs/transformers/main/en/main_classes/quantization
+  mlx-lm: mlx_lm.server --model REPO (OpenAI-compatible server) and mlx_lm.generate --model REPO
+    --max-tokens N [--max-kv-size N] [--kv-bits B]; a repo mlx-community has not published is made
+    first with mlx_lm.convert --hf-path REPO -q --q-bits B --q-group-size 64 --mlx-path DIR
+    (mlx_lm/generate.py, server.py, convert.py at ml-explore/mlx-lm
+    d78bf58e217c904ec282ed8da9b947491f78c022)
 """
 from __future__ import annotations
 
@@ -370,3 +375,50 @@ def ollama_local_name(path: str) -> str:
     stem = stem[:-5] if stem.lower().endswith(".gguf") else stem
     stem = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-._") or "model"
     return stem if stem[0].isalnum() else "m" + stem
+
+
+# mlx-lm's --kv-bits for each MLX KV cache precision (--kv-group-size stays at its default 64).
+MLX_KV_BITS = {"mlx-8bit": 8, "mlx-4bit": 4}
+
+
+def mlx_path(hf_repo_id: str, p: Precision) -> str:
+    """The local folder mlx_lm.convert writes a conversion to: the repo's name and the precision,
+    as mlx-community names theirs (Llama-3.1-8B-Instruct-4bit)."""
+    from advisor.sizing.precision import MLX_BITS
+
+    stem = hf_repo_id.split("/", 1)[1]
+    return f"{stem}-{MLX_BITS[p.name]}bit" if p.name in MLX_BITS else f"{stem}-{p.name}"
+
+
+def mlx_convert(hf_repo_id: str, p: Precision) -> str:
+    """mlx_lm.convert making an MLX repo of p from the Hugging Face checkpoint: -q --q-bits B
+    --q-group-size 64 for MLX's affine formats, --dtype for 16-bit ones."""
+    from advisor.sizing.precision import MLX_BITS, MLX_GROUP_SIZE
+
+    if p.name in MLX_BITS:
+        how = f"-q --q-bits {MLX_BITS[p.name]} --q-group-size {MLX_GROUP_SIZE}"
+    else:
+        how = f"--dtype {'bfloat16' if p.name == 'bf16' else 'float16'}"
+    return f"mlx_lm.convert --hf-path {shlex.quote(hf_repo_id)} {how} --mlx-path {shlex.quote(mlx_path(hf_repo_id, p))}"
+
+
+def mlx_server(model_path: str, kv: str = "fp16", context: int | None = None) -> str:
+    """mlx_lm.server --model REPO_OR_PATH: an OpenAI-compatible server on port 8080. The server
+    takes no --kv-bits or --max-kv-size (mlx_lm/server.py at d78bf58): a quantized cache or a
+    bounded one is mlx_lm.generate's (mlx_generate)."""
+    return f"mlx_lm.server --model {shlex.quote(model_path)}"
+
+
+def mlx_generate(model_path: str, max_tokens: int, kv: str = "fp16",
+                 max_kv_size: int | None = None) -> str:
+    """mlx_lm.generate --model REPO_OR_PATH --max-tokens N, with --kv-bits B for a quantized
+    cache (with --quantized-kv-start 0: quantized from the first token, as sized) and
+    --max-kv-size N to bound the cache (a rotating cache past N tokens)."""
+    out = f"mlx_lm.generate --model {shlex.quote(model_path)} --max-tokens {max_tokens}"
+    if max_kv_size is not None:
+        out += f" --max-kv-size {max_kv_size}"
+    if kv in MLX_KV_BITS:
+        # quantized from the first token, as sized (mlx-lm's default starts at 5,000 tokens:
+        # DEFAULT_QUANTIZED_KV_START, mlx_lm/generate.py at d78bf58)
+        out += f" --kv-bits {MLX_KV_BITS[kv]} --quantized-kv-start 0"
+    return out

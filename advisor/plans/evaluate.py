@@ -733,6 +733,8 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
         return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
                                 moe_cpu_layers=off.cpu_moe_layers, gguf_repo=gguf, path=path,
                                 flash_attn=work.flash_attn), notes
+    if cand.runtime == "mlx":
+        return _mlx_command(cand, ask, work, m)
     repo = cand.checkpoint or (ask.repo if m.id == ask.model.id else None) or cmd.hf_repo(m)
     if repo is None:
         return None, ["no Hugging Face repository is known for this model"]
@@ -759,6 +761,32 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
     return cmd.transformers_snippet(repo, p, dtype, auto_class=m.transformers_auto_class,
                                     trust_remote_code=m.trust_remote_code,
                                     rope=cmd.rope_scaling_for(m, work.context_tokens)), notes
+
+
+def _mlx_command(cand: Candidate, ask: Ask, work: Workload, m: Model) -> tuple[str | None, list[str]]:
+    """mlx-lm's command for an MLX plan: `mlx_lm.server --model REPO` (an OpenAI-compatible
+    server) where the cache is 16-bit, `mlx_lm.generate ... --kv-bits B` where it is quantized
+    (the server has no --kv-bits). REPO: the mlx-community repo of the format (KB mlx_repos), the
+    Hugging Face checkpoint itself for 16-bit weights (mlx-lm loads safetensors as they are), or
+    the folder mlx_lm.convert writes, with the conversion as a note."""
+    p = cand.precision
+    notes: list[str] = []
+    path = cand.checkpoint
+    if path is None:
+        hf = (ask.repo if m.id == ask.model.id else None) or cmd.hf_repo(m)
+        if hf is None:
+            return None, ["no Hugging Face repository is known for this model"]
+        if p.family == "float":
+            path = hf
+        else:
+            path = cmd.mlx_path(hf, p)
+            notes.append(f"no MLX repo of {m.name} at {p.name} is known: make it first with "
+                         f"`{cmd.mlx_convert(hf, p)}`")
+    if work.kv_cache_dtype in cmd.MLX_KV_BITS:
+        notes.append("mlx_lm.server has no --kv-bits: the quantized KV cache is mlx_lm.generate's "
+                     "(one prompt a run, --prompt)")
+        return cmd.mlx_generate(path, work.context_tokens, work.kv_cache_dtype), notes
+    return cmd.mlx_server(path), notes
 
 
 def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,

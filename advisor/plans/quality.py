@@ -21,6 +21,8 @@ from advisor.sizing.precision import Precision
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
 _LOSSLESS = ("fp32", "fp16", "bf16")
+# mlx-lm's quantized KV caches and the llama.cpp cache of the same bits a value.
+_MLX_KV_LIKE = {"mlx-8bit": "q8_0", "mlx-4bit": "q4_0"}
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,15 @@ def kv_cost(kv_dtype: str) -> tuple[float, str]:
                                         f"q4_0's loss ({row['value']} {row['metric']} on "
                                         f"{row['measured_on']}, {row['source']}), a coarser or "
                                         f"equal cache")
+    if row is None and kv_dtype in _MLX_KV_LIKE:
+        # mlx-lm's --kv-bits cache: not measured; counted at the llama.cpp cache of the same
+        # bits a value (8.5 or 4.5), as its loss
+        like = kv_table()[_MLX_KV_LIKE[kv_dtype]]
+        return float(like["loss_pct"]), (f"KV cache at {kv_dtype} (mlx-lm --kv-bits): not "
+                                         f"measured; counted at {_MLX_KV_LIKE[kv_dtype]}'s loss, "
+                                         "the same bits a value ("
+                                         f"{like['value']} {like['metric']} on {like['measured_on']}, "
+                                         f"{like['source']})")
     if row is None:
         return 0.0, ""
     return float(row["loss_pct"]), (f"KV cache at {kv_dtype}: {row['value']} {row['metric']} "

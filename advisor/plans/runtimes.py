@@ -38,6 +38,14 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   Vulkan; its library tags and `hf.co/ORG/REPO:QUANT` are GGUF files. A safetensors checkpoint
   (AWQ, GPTQ, FP8) is not a GGUF: Ollama imports only 16-bit safetensors of some architectures
   (`ollama create`), which this tool does not plan.
+- MLX (mlx-lm: mlx_lm.generate, mlx_lm.server) runs on Apple silicon only: MLX's GPU backend
+  is Metal ("MLX is an array framework for machine learning on Apple silicon",
+  https://github.com/ml-explore/mlx/blob/846d176227a0ac13d2667e58d2bb68b322109ab0/README.md; its
+  CUDA backend is a separate build not sized here). mlx-lm loads Hugging Face 16-bit checkpoints
+  and MLX's own quantized repos (mlx_lm.convert -q, the mlx-community repos); it has no loader
+  for GGUF files, and AWQ/GPTQ only through a conversion (mlx_lm/utils.py _transform_awq_weights
+  at ml-explore/mlx-lm d78bf58e217c904ec282ed8da9b947491f78c022), which this tool does not plan.
+  MLX's affine formats run in MLX only.
 - transformers (PyTorch) runs 16/32-bit weights on CUDA, ROCm and Apple's MPS; bitsandbytes
   (int8, nf4) and the AWQ/GPTQ kernels on CUDA (and ROCm builds); FP8 where the card computes in
   FP8. https://huggingface.co/docs/transformers/main/en/quantization/overview
@@ -49,9 +57,10 @@ from advisor.kb.formats import native_formats
 from advisor.kb.schema import GPU
 from advisor.sizing.precision import Precision
 
-RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers")
+RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers", "mlx")
 # How each runtime is named in prose.
-RUNTIME_NAMES = {"llama.cpp": "llama.cpp", "ollama": "Ollama", "vllm": "vLLM", "transformers": "transformers"}
+RUNTIME_NAMES = {"llama.cpp": "llama.cpp", "ollama": "Ollama", "vllm": "vLLM", "transformers": "transformers",
+                 "mlx": "MLX (mlx-lm)"}
 # NVIDIA architectures older than Turing (compute capability < 7.5): no AWQ/GPTQ kernels in vLLM.
 _PRE_TURING = ("pascal", "volta")
 # vLLM needs compute capability 7.0 (Volta) or newer: Pascal cards do not run it
@@ -79,6 +88,20 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
     vendor = gpu.vendor
     gguf = p.family == "gguf" or gguf_container(model)
     arch = getattr(model, "architecture", None)
+    if runtime == "mlx":
+        if vendor != "apple":
+            return f"MLX runs on Apple silicon (Metal), not on {_vendor_name(vendor)} GPUs"
+        if gguf:
+            return "mlx-lm has no GGUF loader: run GGUF files with llama.cpp or Ollama"
+        if p.family == "checkpoint":
+            return (f"mlx-lm does not load {p.name} checkpoints as such: run the 16-bit "
+                    "checkpoint or an MLX quantization (mlx-4bit, mlx-8bit)")
+        if getattr(arch, "cross_attention_interval", None):
+            return "mlx-lm has no Llama 3.2 Vision (mllama) text model: run it with transformers"
+        return None
+    if p.family == "mlx":
+        return (f"{p.name} is MLX's own format (mlx_lm.convert): only MLX runs it, on Apple "
+                "silicon (--runtime mlx)")
     if getattr(arch, "cross_attention_interval", None) and runtime in ("llama.cpp", "vllm"):
         return (f"{RUNTIME_NAMES[runtime]} does not run Llama 3.2 Vision's cross-attention layers "
                 "(mllama): llama.cpp has no such architecture and vLLM removed it in 2025; run "
@@ -151,6 +174,8 @@ def default_runtime(p: Precision, gpu: GPU) -> str:
     """The runtime a format runs under when the user names none: llama.cpp for GGUF and 16-bit
     weights (every vendor, and it offloads), vLLM for quantized checkpoints on NVIDIA and AMD,
     transformers for bitsandbytes formats and for checkpoints on other hardware."""
+    if p.family == "mlx":
+        return "mlx"
     if p.family != "checkpoint":
         return "llama.cpp"
     if p.name in ("nf4", "int8"):
@@ -164,6 +189,8 @@ def runs_on(runtime: str, gpu: GPU) -> bool:
         return gpu.vendor in ("nvidia", "amd") and gpu.architecture not in _PRE_VOLTA
     if runtime == "transformers":
         return gpu.vendor != "intel"
+    if runtime == "mlx":
+        return gpu.vendor == "apple"
     return gpu.architecture not in _NO_GGML_BACKEND
 
 

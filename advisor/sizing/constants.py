@@ -421,7 +421,11 @@ FP8_SCALE_BYTES_PER_ROW = 4
 # 4.5 (gguf GGML_QUANT_SIZES, advisor/data/ggml_types.json). llama.cpp's list of cache types:
 # kv_cache_types in common/arg.cpp (F32, F16, BF16, Q8_0, Q4_0, Q4_1, IQ4_NL, Q5_0, Q5_1),
 # https://github.com/ggml-org/llama.cpp/blob/145b6280d6aa1890e22457143dad0badb3fd6820/common/arg.cpp
+# mlx-lm's --kv-bits B (QuantizedKVCache, --kv-group-size 64): mx.quantize's affine packing, B
+# bits a value and a 16-bit scale and bias a group of 64 (mlx_lm/models/cache.py at
+# ml-explore/mlx-lm d78bf58e217c904ec282ed8da9b947491f78c022): 8.5 and 4.5 bits a value.
 KV_DTYPE_BLOCKS = {"fp32": (1, 4), "fp16": (1, 2), "bf16": (1, 2), "fp8": (1, 1),
+                   "mlx-8bit": (64, 68), "mlx-4bit": (64, 36),
                    "q8_0": (32, 34), "q4_0": (32, 18), "q4_1": (32, 20), "iq4_nl": (32, 18),
                    "q5_0": (32, 22), "q5_1": (32, 24)}
 # The runtimes' own spellings of the same KV cache types: llama.cpp's --cache-type-k/v and
@@ -436,10 +440,18 @@ RUNTIME_KV_DTYPES = {"llama.cpp": ("fp16", "bf16", "fp32", *LLAMACPP_QUANT_KV),
                      "vllm": ("fp16", "bf16", "fp8"),
                      "transformers": ("fp16", "bf16", "fp32"),
                      # Ollama: OLLAMA_KV_CACHE_TYPE's documented values (OLLAMA_KV_TYPES above)
-                     "ollama": ("fp16", "q8_0", "q4_0")}
+                     "ollama": ("fp16", "q8_0", "q4_0"),
+                     # mlx-lm: KVCache in the model's dtype; --kv-bits 8|4 (mlx-8bit, mlx-4bit)
+                     "mlx": ("fp16", "bf16", "mlx-8bit", "mlx-4bit")}
 # llama.cpp pads the KV cache length to 256 cells with flash attention (on by default, "auto",
 # on CUDA/Metal since 2025; llama_kv_cache::get_padding; gguf-parser: 256 with FA, else 32).
 LLAMACPP_KV_PAD_TOKENS = 256
+# mlx-lm's KVCache grows its K and V buffers in steps of 256 tokens (KVCache.step,
+# mlx_lm/models/cache.py at ml-explore/mlx-lm d78bf58e217c904ec282ed8da9b947491f78c022).
+MLX_KV_STEP_TOKENS = 256
+# mlx_lm.generate's prefill_step_size: the prompt is processed 2,048 tokens at a time
+# (generate_step, mlx_lm/generate.py at the same commit).
+MLX_PREFILL_STEP_TOKENS = 2048
 # llama.cpp's sliding-window layers keep n_swa + n_ubatch cells a sequence, padded
 # (llama-kv-cache-iswa.cpp size_swa; llama.cpp logs "creating SWA KV cache, size = 1536 cells"
 # for a 1024-token window at the default n_ubatch 512, and 1280 cells at -ub 256).

@@ -215,6 +215,11 @@ def cells_full_and_sliding(a: Architecture, context_tokens: int, batch: int,
         full = _pad(context_tokens, block) * batch
         if a.sliding_window:
             swa = min(full, _pad(min(context_tokens, a.sliding_window), c.VLLM_BLOCK_TOKENS) * batch)
+    elif runtime == "mlx":
+        # KVCache grows by 256-token steps; a sliding layer's RotatingKVCache keeps its window
+        full = _pad(context_tokens, c.MLX_KV_STEP_TOKENS) * batch
+        if a.sliding_window:
+            swa = min(full, min(context_tokens, a.sliding_window) * batch)
     else:
         full = context_tokens * batch
         if a.sliding_window:
@@ -318,6 +323,10 @@ def kv_assumptions(a: Architecture, kv_dtype: str, runtime: str, flash_attn: boo
             out.append(f"llama.cpp pads the cache to 32 cells with flash attention off; counted "
                        f"here at {c.LLAMACPP_KV_PAD_TOKENS} (at most {c.LLAMACPP_KV_PAD_TOKENS - 32} "
                        "tokens too many)")
+    elif runtime == "mlx":
+        out.append(f"mlx-lm grows the cache in {c.MLX_KV_STEP_TOKENS}-token steps"
+                   + (" (--kv-bits: a 16-bit scale and bias a group of 64 values)"
+                      if kv_dtype.startswith("mlx-") else ""))
     elif runtime == "vllm":
         if not (a.full_attention_interval or a.index_heads):
             out.append(f"vLLM allocates {c.VLLM_BLOCK_TOKENS}-token blocks; tensor parallel shards KV heads")

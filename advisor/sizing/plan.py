@@ -114,6 +114,12 @@ class Placement:
             tp, pp, _ = vllm_group(self.split)
             return vllm_step(self.gpu, a, self.precision, 1, self._kv_bytes_at(context_tokens),
                              tp, pp).seconds
+        if era is None and self.work.runtime == "mlx":
+            from advisor.sizing.mlx import mlx_decode_seconds
+
+            layers_b, out_b = active_weight_bytes(a, self.precision)
+            return mlx_decode_seconds(self.gpu, layers_b + out_b,
+                                      self._kv_bytes_at(context_tokens), a.layers)
         if era is None:
             era = decode_era(self.work.runtime)
         return weights_decode_seconds(self.split, self.gpu, a, self.precision, self.work.runtime,
@@ -260,6 +266,11 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     if runtime == "vllm":
         tp, pp, _ = vllm_group(split)
         s = vllm_step(gpu, a, precision, 1, 0, tp, pp).seconds
+    elif runtime == "mlx":
+        from advisor.sizing.mlx import mlx_decode_seconds
+
+        layers_b, out_b = active_weight_bytes(a, precision)
+        s = mlx_decode_seconds(gpu, layers_b + out_b, 0, a.layers)
     else:
         s = weights_decode_seconds(split, gpu, a, precision, runtime, 0, decode_era(runtime))
     if len(_EMPTY_DECODE) > 1 << 16:

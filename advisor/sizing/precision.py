@@ -1,11 +1,21 @@
 """Weight formats a user can ask for, by name, any case.
 
-Three families:
+Four families:
 - float: every tensor at the same width (fp32, fp16, bf16).
 - checkpoint: the formats of quantized Hugging Face checkpoints (fp8, fp8-ffn, int8, int4, awq,
   gptq, nf4), whose linear layers are quantized while embeddings, lm_head and norms stay 16-bit
   (advisor.sizing.weights).
 - gguf: llama.cpp file types (Q4_K_M ...), sized tensor by tensor (advisor.sizing.gguf_mix).
+- mlx: MLX's affine quantization as mlx-lm writes it (`mlx_lm.convert -q --q-bits B
+  --q-group-size 64`, the mlx-community "-4bit"/"-8bit" repos). mlx.core.quantize, mode
+  "affine": every group of 64 consecutive weights of a row shares a scale and a bias "same as
+  input" dtype (16-bit), and the weights are packed B bits each into uint32 words, so a
+  quantized matrix costs B + 2 x 16 / 64 = B + 0.5 bits a weight (python/src/ops.cpp, the
+  quantize docstring's table of modes, ml-explore/mlx 846d176227a0ac13d2667e58d2bb68b322109ab0).
+  mlx_lm.utils.quantize_model quantizes every module with a `to_quantized` method (nn.Linear,
+  nn.Embedding, the MoE SwitchLinear) whose input width divides by the group size; norms and
+  biases stay 16-bit (ml-explore/mlx-lm d78bf58e217c904ec282ed8da9b947491f78c022).
+  advisor.sizing.weights sizes them tensor by tensor.
 """
 from __future__ import annotations
 
@@ -72,11 +82,22 @@ _ALL = [
     Precision("IQ2_XXS", "gguf", 8, "llama.cpp 2-bit i-quant (2.06 bits a weight)"),
     Precision("IQ1_M", "gguf", 9, "llama.cpp 1-bit i-quant (1.75 bits a weight)"),
     Precision("IQ1_S", "gguf", 9, "llama.cpp 1-bit i-quant (1.56 bits a weight)"),
+    Precision("mlx-8bit", "mlx", 2, "MLX affine 8-bit, group size 64 (8.5 bits a weight)"),
+    Precision("mlx-6bit", "mlx", 3, "MLX affine 6-bit, group size 64 (6.5 bits a weight)"),
+    Precision("mlx-4bit", "mlx", 5, "MLX affine 4-bit, group size 64 (4.5 bits a weight)"),
+    Precision("mlx-3bit", "mlx", 6, "MLX affine 3-bit, group size 64 (3.5 bits a weight)"),
 ]
+# MLX affine formats: bits a quantized weight, and the group size mlx_lm.convert uses by default
+# (quantize_model's mode_defaults: "affine": (64, 4); the bits are --q-bits).
+MLX_BITS = {"mlx-8bit": 8, "mlx-6bit": 6, "mlx-4bit": 4, "mlx-3bit": 3}
+MLX_GROUP_SIZE = 64
 _BY_KEY = {p.name.lower(): p for p in _ALL}
 # Other spellings users type: GGUF's F16/BF16/F32 file types, MXFP4 alone, bnb's names.
 _ALIASES = {"f16": "fp16", "f32": "fp32", "bnb-nf4": "nf4",
-            "bnb-int8": "int8", "q4_k": "Q4_K_M", "q5_k": "Q5_K_M", "q3_k": "Q3_K_M"}
+            "bnb-int8": "int8", "q4_k": "Q4_K_M", "q5_k": "Q5_K_M", "q3_k": "Q3_K_M",
+            # mlx-community's repo suffixes (Llama-3.2-3B-Instruct-4bit)
+            "mlx-4": "mlx-4bit", "mlx-8": "mlx-8bit", "mlx-6": "mlx-6bit", "mlx-3": "mlx-3bit",
+            "mlx-q4": "mlx-4bit", "mlx-q8": "mlx-8bit"}
 
 
 

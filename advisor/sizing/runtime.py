@@ -9,6 +9,11 @@
   reserve is sized as (1 - u) / u of everything else, so "everything else <= u x memory" holds
   exactly when the total fits the memory; the CUDA context and CUDA graphs live in it.
 - transformers: the CUDA context and the activations of one prefill forward pass.
+- MLX (mlx-lm): the Metal device's share (the same reserve as the others, not measured for MLX)
+  and the activations of one prefill chunk: mlx_lm.generate processes the prompt
+  prefill_step_size (2,048) tokens at a time (generate_step, mlx_lm/generate.py at
+  ml-explore/mlx-lm d78bf58e217c904ec282ed8da9b947491f78c022), with fused attention
+  (mx.fast.scaled_dot_product_attention) that keeps no score matrix.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from advisor.sizing.overhead import compute_buffer_bytes
 from advisor.sizing.vllm_memory import (VLLM_VERSIONS, vllm_profile_batch, vllm_rank_overhead,
                                         vllm_tensor_parallel_size, vllm_utilization_reserve)
 
-RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers")
+RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers", "mlx")
 
 
 def check_runtime(runtime: str) -> None:
@@ -107,6 +112,10 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
         used = weights_bytes + kv_bytes + sum(parts.values())
         parts["gpu_memory_utilization_reserve"] = vllm_utilization_reserve(used, gpu_memory_utilization)
         return parts
+    if runtime == "mlx":
+        chunk = min(max(prompt_tokens, 1), c.MLX_PREFILL_STEP_TOKENS)
+        return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
+                "activations": prefill_activation_bytes(a, chunk, batch)}
     return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
             "activations": prefill_activation_bytes(a, prompt_tokens, batch)}
 
@@ -180,5 +189,9 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
         out.append(f"{ctx} and {graphs} ({c.VLLM_CUDA_GRAPH_BYTES / c.GIB:.2f} GiB measured) fit "
                    "in the share gpu_memory_utilization leaves unused")
         return out
+    if runtime == "mlx":
+        return [f"MLX (mlx-lm): {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB {ctx} (assumed, "
+                "as for llama.cpp; not measured for MLX) and the activations of one "
+                f"{c.MLX_PREFILL_STEP_TOKENS:,}-token prefill chunk (mlx_lm's prefill_step_size)"]
     return [f"transformers: {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB {ctx} a GPU ({where}) "
             "and one prefill forward pass of activations"]

@@ -19,7 +19,7 @@ KINDS = ("decode", "prefill", "serving")
 # Vendors with llama.cpp runs in the benchmark; any other gets its vendor's category.
 MEASURED_VENDORS = ("nvidia", "apple")
 # Runtimes with their own categories (no runs of theirs in the benchmark).
-OTHER_RUNTIMES = ("vllm", "transformers")
+OTHER_RUNTIMES = ("vllm", "transformers", "mlx")
 VENDOR_NAMES = {"nvidia": "NVIDIA", "apple": "Apple", "amd": "AMD", "intel": "Intel"}
 
 # The categories that are not llama.cpp on a measured vendor, with why no band can be given
@@ -36,6 +36,9 @@ _FIXED = {
                                                 "prefill profile")),
     "transformers": ("transformers", ("no published transformers runs in the benchmark, timed "
                                       "with llama.cpp's May-2024 profile")),
+    "mlx": ("MLX (mlx-lm)", ("too few published mlx-lm runs for a band (3, "
+                             "benchmarks/data/mlx_decode.csv: 5-18% slower than measured), timed "
+                             "with llama.cpp's Apple bandwidth share")),
     "serving": ("serving at concurrency", "no published runs at concurrency in the benchmark"),
     "offload": ("CPU offload", ("too few published partial-offload runs in the benchmark "
                                 "(benchmarks/data/llamacpp_offload_decode.csv)")),

@@ -28,7 +28,7 @@ from advisor.kb.schema import Architecture
 from advisor.sizing import constants as c
 from advisor.sizing.ggml_types import tensor_bytes
 from advisor.sizing.gguf_mix import tensor_types
-from advisor.sizing.precision import Precision
+from advisor.sizing.precision import MLX_BITS, MLX_GROUP_SIZE, Precision
 from advisor.sizing.tensors import Tensor, model_tensors
 
 INT4_GROUP_SIZE = c.GPTQ_AWQ_GROUP_SIZE
@@ -69,7 +69,33 @@ def _checkpoint_tensor_bytes(p: Precision, t: Tensor, experts: int = 1, n_layer:
     raise ValueError(p.name)
 
 
+# mlx-lm keeps the MoE router at 8 bits whatever --q-bits says in the models whose class has a
+# quant_predicate for it (gpt_oss "router", qwen3_moe "mlp.gate", qwen3_next, minimax
+# "block_sparse_moe.gate": {"group_size": 64, "bits": 8}, mlx_lm/models/*.py at d78bf58); others
+# (Mixtral) quantize it at --q-bits: a few MB either way, sized here at 8.
+MLX_ROUTER_BITS = 8
+
+
+def mlx_tensor_bytes(bits: int, t: Tensor, group_size: int = MLX_GROUP_SIZE) -> int:
+    """Bytes of one tensor as mlx_lm.convert -q stores it (mlx.core.quantize, mode "affine"):
+    a matrix whose row length (input width) divides by group_size is `bits` bits a weight,
+    packed into uint32 words, plus a 16-bit scale and a 16-bit bias for every group of
+    group_size weights of a row (bits + 32 / group_size bits a weight); quantize_model leaves
+    a matrix whose rows do not split into groups unquantized (its wrapped_predicate), and 1-D
+    tensors (norms, biases) are no module's weight: both stay 16-bit. Every matrix is
+    quantized, the token embedding (QuantizedEmbedding) and lm_head included."""
+    if not t.is_matrix or t.row_length % group_size:
+        return t.elements * 2
+    if t.name.startswith("ffn_gate_inp"):
+        bits = MLX_ROUTER_BITS
+    words = -(-t.row_length * bits // 32)          # uint32 words a row
+    groups = t.row_length // group_size
+    return t.rows * (words * 4 + groups * 2 * 2)
+
+
 def tensor_weight_bytes(p: Precision, t: Tensor, a: Architecture) -> int:
+    if p.family == "mlx":
+        return mlx_tensor_bytes(MLX_BITS[p.name], t)
     if p.family == "float":
         width = {"fp32": 4, "fp16": 2, "bf16": 2}[p.name]
         return t.elements * width
@@ -249,6 +275,13 @@ def weights_assumptions(p: Precision) -> list[str]:
         return [f"{p.name}: llama.cpp's per-tensor type choice (llama_tensor_get_type), block "
                 "sizes from the gguf package; norms and the MoE router F32",
                 "importance matrix only where llama-quantize requires one (IQ1/IQ2, IQ3_XXS, Q2_K_S)"]
+    if p.family == "mlx":
+        b = MLX_BITS[p.name]
+        return [f"{p.name}: MLX affine quantization as mlx_lm.convert -q --q-bits {b} writes it: "
+                f"{b}-bit weights with a 16-bit scale and bias a group of {MLX_GROUP_SIZE} "
+                f"({b + 32 / MLX_GROUP_SIZE:g} bits a weight) in every linear layer, the token "
+                "embedding and lm_head; norms and biases 16-bit; the MoE router at "
+                f"{MLX_ROUTER_BITS} bits"]
     kept = "embeddings, lm_head, norms and the MoE router stay 16-bit; every expert is resident"
     return {
         "fp8": ["FP8 E4M3 linear layers with an fp32 scale per output channel", kept],
