@@ -88,3 +88,19 @@ def test_plan_rules_offer_plans_in_priority_order(advisor):
     priorities = [advisor.rules[r].priority for _, r in adv.offered]
     assert priorities == sorted(priorities) and adv.offered[0][1] == "plan-your-hardware"
     assert all(advisor.rules[r].scope == "plan" for _, r in adv.offered)
+
+
+def test_plan_choice_memo_bound_never_loses_an_answer(advisor):
+    """engine.choose memoises answers on the plan fact's content and clears the memo past 65,536
+    entries; clearing between looking up the facts seen before and answering them raised KeyError
+    (found by the rulebook's KB sweep once plan facts gained beats_asked)."""
+    from advisor.facts.plans import plan_facts
+
+    adv = advisor.explain("qwen2.5:32b", "rtx-3090")
+    facts = [plan_facts(p, "quality", True, 8.7, False) for p in adv.path_plans[:2]]
+    engine = advisor.engine
+    first = engine.choose(facts[:1])
+    for i in range((1 << 16) + 1):
+        engine._chosen[("dummy", i)] = ()
+    both = engine.choose(facts)            # one fact seen before, one new: no KeyError
+    assert both[0] == first[0] and len(engine._chosen) <= 1 << 16

@@ -151,7 +151,9 @@ class Planner:
         for path in ("your-hardware", "your-gpus"):
             if path in winners and not keeps_choices(winners[path], ask):
                 kept = self._keeping_choices(base, ask, path, others)
-                if kept is not None:
+                asked = best.get("as-asked")
+                # the question itself adds nothing to the path: its own winner stays an option
+                if kept is not None and (asked is None or kept.identity != asked.identity):
                     winners[path] = kept
         for path, sized in winners.items():
             plan = self.build(sized, base)

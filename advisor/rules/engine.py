@@ -207,6 +207,10 @@ class RuleEngine:
         go to the engine (bulk generation asks about the same plans for a dozen formats)."""
         reads = self._reads["plan"]
         cleaned = [tuple(sorted((k, _clean(v)) for k, v in f.items() if k in reads)) for f in plans]
+        if len(self._chosen) > 1 << 16:
+            # bounded: cleared before this call's answers are looked up, never between (a facts
+            # tuple seen before and cleared after `todo` was taken would have no answer)
+            self._chosen.clear()
         todo = sorted({c for c in cleaned if c not in self._chosen})
         if todo:
             found: list[list[str]] = [[] for _ in todo]
@@ -219,8 +223,6 @@ class RuleEngine:
                     found[int(pid)].append(rule_id)
             if len(self._plan_rulesets) > 1:
                 found = [self._by_priority(f) for f in found]
-            if len(self._chosen) > 1 << 16:
-                self._chosen.clear()
             self._chosen.update({c: tuple(f) for c, f in zip(todo, found)})
         return [list(self._chosen[c]) for c in cleaned]
 
