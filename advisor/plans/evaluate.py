@@ -141,10 +141,8 @@ def beats_asked(plan, asked, ask: Ask, objective: Objective) -> bool:
     if (plan.speed_band, plan.fast_band) < (asked.speed_band, asked.fast_band):
         return False
 
-    def recounted(p):
-        made = file_to_make(p.runtime, p.model, p.precision, p.checkpoint, p.own_file)
-        changes = changes_from(p, ask)
-        return p.with_(levers=len(changes) - int(_latent_change(p, ask) is not None) + made)
+    def recounted(p):  # a plan carries what lever_count reads of a candidate
+        return p.with_(levers=lever_count(p, ask, changes_from(p, ask), p))
 
     cap = context_cap(ask, objective)
     mine, theirs = recounted(plan), recounted(asked)

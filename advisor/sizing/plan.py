@@ -16,7 +16,7 @@ from advisor.sizing.memory import MemoryParts, memory_parts
 from advisor.sizing.offload import offload_decode_seconds, partial_offload, plan_offload
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.parallel import Split, choose_split, split_decode_seconds, split_prefill_speedup
-from advisor.sizing.precision import Precision
+from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.speed import active_weight_bytes, prefill_seconds_per_token
 from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
 from advisor.sizing.vllm_parallel import uses_layout, vllm_layout
@@ -230,8 +230,6 @@ def weights_decode_seconds(split: Split, gpu: GPU, a, precision: Precision, runt
     slower than 16 bits, not faster as their bytes would say."""
     share = c.BITSANDBYTES_DECODE_SHARE.get(precision.name) if runtime == "transformers" else None
     if share is not None:
-        from advisor.sizing.precision import parse_precision
-
         layers_b, out_b = active_weight_bytes(a, parse_precision("bf16"))
         return split_decode_seconds(split, gpu, a, layers_b, out_b, kv_bytes, False, era,
                                     False) / share
