@@ -248,13 +248,31 @@ def _batch_tokens_per_s(pl: Placement, single: float) -> float:
     return b / (weights_s + b * max(kv_s, 0.0))
 
 
+def shortened_context(most: int, floor: int, chosen: bool) -> int | None:
+    """The context a plan runs when the one asked does not fit and `most` tokens do: None below
+    `floor`. A context the question chose (-c) is cut to a multiple of 256 (llama.cpp pads its
+    KV cache to 256 cells). A defaulted one (8,192, or Ollama's by VRAM) is cut to a round
+    value, two significant binary digits (16,384, 24,576, 32,768, 49,152, ...), as people set
+    it, which also leaves up to a third of the KV cache as margin against the runtime's own
+    estimate (Ollama sizes its layer split itself: 16,896 tokens at 98% of a 3090 moves a
+    layer to RAM as soon as its estimate is a little larger than ours); at least the floor."""
+    pad = c.LLAMACPP_KV_PAD_TOKENS
+    most = most // pad * pad
+    if most < floor:
+        return None
+    if not chosen and most > floor:
+        step = 1 << max(most.bit_length() - 2, 0)
+        most = max(most // step * step, floor)
+    return most
+
+
 def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixed: bool) -> int | None:
     """The context the plan runs: as asked if it fits; else (unless fixed) the longest that fits,
-    a multiple of 256, at least the objective's floor (or the context asked, if shorter)."""
+    shortened_context of it, at least the objective's floor (or the context asked, if shorter)."""
     m, g, n = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count
     asked = min(work.context_tokens, m.context_limit)
     if cand.gpu_set is not None:
-        return _mixed_context_for(cand, m, obj, work, asked, fixed)
+        return _mixed_context_for(cand, m, obj, work, asked, fixed, "context" in ask.chosen)
     available = g.usable_memory_bytes * n
     margin = fit_margin_bytes(n)
     if work.gpu_layers is None and available - margin < model_weights_bytes(m, cand.precision, work.runtime):
@@ -269,12 +287,11 @@ def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixe
     if available - memory_total_bytes(m, cand.precision, work, n, floor, work.kv_cache_dtype, g) < margin:
         return None
     most = max_context_tokens(m, cand.precision, work, n, available, margin, work.kv_cache_dtype, g)
-    most = most // c.LLAMACPP_KV_PAD_TOKENS * c.LLAMACPP_KV_PAD_TOKENS
-    return most if most >= floor else None
+    return shortened_context(most, floor, "context" in ask.chosen)
 
 
 def _mixed_context_for(cand: Candidate, m: Model, obj: Objective, work: Workload, asked: int,
-                       fixed: bool) -> int | None:
+                       fixed: bool, chosen: bool) -> int | None:
     """_context_for over a set of unequal cards: every card keeps its margin
     (advisor.sizing.mixed)."""
     from advisor.sizing.mixed import mixed_max_context, mixed_split
@@ -284,9 +301,7 @@ def _mixed_context_for(cand: Candidate, m: Model, obj: Objective, work: Workload
     if fixed:
         return None
     floor = min(obj.context_floor_tokens, asked)
-    most = mixed_max_context(m, cand.precision, work, cand.gpu_set)
-    most = most // c.LLAMACPP_KV_PAD_TOKENS * c.LLAMACPP_KV_PAD_TOKENS
-    return most if most >= floor else None
+    return shortened_context(mixed_max_context(m, cand.precision, work, cand.gpu_set), floor, chosen)
 
 
 def _mixed_decode(cand: Candidate, m: Model, work: Workload, ctx: int) -> float:

@@ -32,11 +32,15 @@ SORTABLE = ("usable", "context_tokens", "model_score", "parameters", "good_quali
             "fast_band",
             "quality_class", "quality_loss_pct",
             "decode_tokens_per_s", "prefill_tokens_per_s", "usd_per_million_tokens",
-            "usd_per_hour", "gpu_count", "nodes", "levers")
+            "usd_per_hour", "gpu_count", "nodes", "levers", "spilled_slower")
 _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
 # Optional keys (an objective file written before them still loads: its defaults below)
-_OPTIONAL = {"model_score", "fast_bands", "beats_asked_speedup", "defaulted_context_tokens"}
+_OPTIONAL = {"model_score", "fast_bands", "beats_asked_speedup", "defaulted_context_tokens",
+             "spill_slowdown"}
+# Sort terms read from another attribute and finished in Objective.key: spilled_slower is
+# `offload` and the decode speed against the path's spill floor.
+_READS = {"spilled_slower": "offload"}
 _SCORE_KEYS = {"tie_points", "quality_class", "decode_tokens_per_s"}
 
 
@@ -88,6 +92,10 @@ class Objective:
     # a context the question did not give counts as whole from this many tokens
     # (objective.yaml `defaulted_context_tokens`; advisor.plans.evaluate.context_cap)
     defaulted_context_tokens: int = 8192
+    # a plan with part of the model in system RAM that decodes below 1/spill_slowdown of the
+    # path's fastest good-quality plan held on the GPUs counts as spilled_slower
+    # (objective.yaml `spill_slowdown`; Objective.spill_floor)
+    spill_slowdown: float = 2.0
 
     def quality_class(self, loss_pct: float) -> int:
         for i, bound in enumerate(self.class_bounds):
@@ -131,10 +139,23 @@ class Objective:
         return [top if x is not None and x >= top - self.score.tie_points - 1e-9 else x
                 for x in scores]
 
-    def key(self, plan, prefer: str, context_cap: int | None = None) -> tuple:
+    def spill_floor(self, plans) -> float | None:
+        """The decode speed (tokens/s) below which a plan of `plans` (one path's) with part of
+        the model in system RAM is spilled_slower: the fastest usable, good-quality plan among
+        them that is held entirely on the GPUs, divided by spill_slowdown; None without one.
+        An expert does not move layers to RAM for a better quality class when a good format on
+        the card runs twice as fast: Llama 3.1 8B on an 8 GB card runs Q6_K on the card at
+        about 50 tokens/s, not Q8_0 with 7 layers in RAM at 15."""
+        top = max((p.decode_tokens_per_s for p in plans
+                   if p.usable and p.good_quality and not p.offload), default=None)
+        return None if top is None else top / self.spill_slowdown
+
+    def key(self, plan, prefer: str, context_cap: int | None = None,
+            spill_floor: float | None = None) -> tuple:
         """The sort key of a plan under a preference: smaller sorts first. context_cap: the
         context_tokens term counts at most this many tokens (a context the question did not
-        give: advisor.plans.evaluate.context_cap); None: as it is."""
+        give: advisor.plans.evaluate.context_cap); None: as it is. spill_floor: the path's
+        spill_floor (None: no plan is spilled_slower)."""
         get, descending = self._terms[prefer]
         out = []
         values = get(plan)
@@ -142,6 +163,11 @@ class Objective:
             i = self._context_index[prefer]
             if i is not None and values[i] is not None and values[i] > context_cap:
                 values = values[:i] + (context_cap,) + values[i + 1:]
+        i = self._spill_index[prefer]
+        if i is not None:
+            slower = (spill_floor is not None and bool(values[i])
+                      and (plan.decode_tokens_per_s or 0.0) < spill_floor)
+            values = values[:i] + (slower,) + values[i + 1:]
         for v, down in zip(values, descending):
             if v is None:
                 v = -math.inf if down else math.inf   # unknown sorts last
@@ -176,9 +202,15 @@ class Objective:
                 for name, terms in self.order.items()}
 
     @cached_property
+    def _spill_index(self) -> dict:
+        """preference -> the position of spilled_slower among its sort terms (None: absent)"""
+        return {name: next((i for i, (a, _) in enumerate(terms) if a == "spilled_slower"), None)
+                for name, terms in self.order.items()}
+
+    @cached_property
     def _terms(self) -> dict:
         """preference -> (a getter of the sort terms' values as a tuple, which are descending)"""
-        return {name: (_getter([a for a, _ in terms]), tuple(d for _, d in terms))
+        return {name: (_getter([_READS.get(a, a) for a, _ in terms]), tuple(d for _, d in terms))
                 for name, terms in self.order.items()}
 
 
@@ -317,8 +349,13 @@ def load_objective(path: Path) -> Objective:
         err("defaulted_context_tokens", "defaulted_context_tokens must be a whole number of tokens, "
                                         f"from 1 to 10,000,000, not {short(defaulted)}")
         defaulted = 8192
+    slowdown = data.get("spill_slowdown", 2.0)
+    if not isinstance(slowdown, (int, float)) or isinstance(slowdown, bool) or not 1 <= slowdown <= 1000:
+        err("spill_slowdown", f"spill_slowdown is how many times as slow, from 1 to 1000, "
+                              f"not {short(slowdown)}")
+        slowdown = 2.0
     if errors:
         raise AdvisorErrors(errors)
     return Objective(path, prefer, tuple(names), tuple(bounds), tuple(float(b) for b in bands),
                      names.index(good), usable, floor, order, score,
-                     tuple(float(b) for b in fast), float(speedup), defaulted)
+                     tuple(float(b) for b in fast), float(speedup), defaulted, float(slowdown))

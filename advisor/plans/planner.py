@@ -71,7 +71,7 @@ class Planner:
         key = (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
                c.placement, c.owned, c.path == "rent", c.checkpoint, c.gpu_memory_utilization,
                c.mla_per_head_cache, c.own_file, fixed, ask.work, ask.prefer, ask.repo,
-               ask.ollama_name, ask.ollama_precision, ask.gguf_repo,
+               ask.ollama_name, ask.ollama_precision, ask.gguf_repo, "context" in ask.chosen,
                c.gpu_set.spec() if c.gpu_set is not None else None)
         hit = memo.get(key)
         if hit is not None and hit[0] is c.model and hit[1] is c.gpu:
@@ -101,7 +101,8 @@ class Planner:
         if not plans:
             return None
         key, prefer, cap = self.objective.key, ask.prefer, context_cap(ask, self.objective)
-        keyed = [(key(p, prefer, cap), p) for p in plans]
+        floor = self.objective.spill_floor(plans)
+        keyed = [(key(p, prefer, cap, floor), p) for p in plans]
         low = min(k for k, _ in keyed)
         tied = [p for k, p in keyed if k == low]
         return tied[0] if len(tied) == 1 else min(tied, key=_tiebreak)
@@ -455,7 +456,7 @@ class Planner:
             "usd_per_hour": (min(hours), max(hours)) if hours else None,
             "gpu_count": (min(ks), max(ks)),
             "nodes": (-(-min(ks) // c.GPUS_PER_NODE), -(-max(ks) // c.GPUS_PER_NODE)),
-            "levers": (0, math.inf)})
+            "levers": (0, math.inf), "spilled_slower": (False, True)})
 
     def _rent(self, ask: Ask, prune: bool = False) -> list[Plan]:
         """Rented plans do not depend on the card the user has (renting is a change even of the

@@ -1,0 +1,52 @@
+"""What to do under --prefer speed and cost when the model asked does not run usably on your
+hardware (rule plan-another-model-first), and the round contexts of shortened defaulted contexts
+(advisor.plans.evaluate.shortened_context)."""
+from __future__ import annotations
+
+import pytest
+
+from advisor.plans.evaluate import shortened_context
+
+
+def test_speed_runs_a_smaller_model_on_your_card_before_renting(advisor):
+    """--prefer speed: a 70B reaches 10 tokens/s only on a rented card; a 32B on the 4090 does
+    (under --prefer cost the 70B with layers in RAM is usable, and free: it stays the plan)."""
+    adv = advisor.explain("llama-3.1-70b", "rtx-4090", prefer="speed")
+    plan = adv.plan
+    assert plan.path == "another-model" and plan.owned and plan.usable
+    assert plan.gpu.id == "rtx-4090" and plan.gpu_count == 1 and not plan.offload
+    assert adv.rule_of(plan) == "plan-another-model-first"
+    # renting the model asked stays an option beside it
+    assert any(p.path == "rent" for p, _ in adv.offered)
+    assert advisor.explain("llama-3.1-70b", "rtx-4090", prefer="cost").plan.path == "your-hardware"
+
+
+def test_quality_rents_the_model_asked_when_it_is_unusable_on_your_card(advisor):
+    """--prefer quality keeps the model asked first: where it cannot run usably at all (a 405B
+    on one 4090 and 64 GiB of RAM), renting it leads and the smaller model is an option."""
+    adv = advisor.explain("llama-3.1-405b", "rtx-4090")
+    assert adv.plan.path == "rent" and adv.plan.model.id == "llama-3.1-405b"
+    assert any(p.path == "another-model" for p, _ in adv.offered)
+
+
+@pytest.mark.parametrize("most, chosen, want", [
+    (16896, False, 16384), (17920, False, 16384), (23552, False, 16384), (24576, False, 24576),
+    (80128, False, 65536), (40448, False, 32768), (7424, False, 6144), (4352, False, 4096),
+    (16896, True, 16896), (7424, True, 7424), (7500, True, 7424), (3000, False, None),
+])
+def test_a_defaulted_context_is_cut_to_a_round_value_a_chosen_one_to_256(most, chosen, want):
+    assert shortened_context(most, 4096, chosen) == want
+
+
+@pytest.mark.parametrize("most", range(4096, 300_000, 997))
+def test_shortened_contexts_never_exceed_what_fits_nor_lose_more_than_a_third(most):
+    got = shortened_context(most, 4096, False)
+    assert 4096 <= got <= most and got > most * 2 / 3 - 256
+    assert got % 256 == 0
+
+
+def test_ollama_default_context_is_shortened_to_a_round_value(advisor):
+    plan = advisor.explain("qwen2.5:32b", "rtx-3090").plan
+    assert plan.runtime == "ollama" and plan.cpu_offload_layers == 0
+    assert plan.context_tokens == 16384
+    assert any("OLLAMA_CONTEXT_LENGTH=16384 " in n for n in plan.notes)
