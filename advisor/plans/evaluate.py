@@ -252,16 +252,17 @@ def shortened_context(most: int, floor: int, chosen: bool) -> int | None:
     """The context a plan runs when the one asked does not fit and `most` tokens do: None below
     `floor`. A context the question chose (-c) is cut to a multiple of 256 (llama.cpp pads its
     KV cache to 256 cells). A defaulted one (8,192, or Ollama's by VRAM) is cut to a round
-    value, two significant binary digits (16,384, 24,576, 32,768, 49,152, ...), as people set
-    it, which also leaves up to a third of the KV cache as margin against the runtime's own
-    estimate (Ollama sizes its layer split itself: 16,896 tokens at 98% of a 3090 moves a
-    layer to RAM as soon as its estimate is a little larger than ours); at least the floor."""
+    value, three significant binary digits (7,168, 16,384, 20,480, 24,576, 28,672, 32,768,
+    40,960, ...: whole thousands of 1,024 tokens, as people set it), which also leaves up to a
+    fifth of the KV cache as margin against the runtime's own estimate (Ollama sizes its layer
+    split itself: 16,896 tokens at 98% of a 3090 moves a layer to RAM as soon as its estimate is
+    a little larger than ours); at least the floor."""
     pad = c.LLAMACPP_KV_PAD_TOKENS
     most = most // pad * pad
     if most < floor:
         return None
     if not chosen and most > floor:
-        step = 1 << max(most.bit_length() - 2, 0)
+        step = 1 << max(most.bit_length() - 3, 0)
         most = max(most // step * step, floor)
     return most
 
