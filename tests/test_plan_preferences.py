@@ -51,3 +51,24 @@ def test_ollama_default_context_is_shortened_to_a_round_value(advisor):
     assert plan.runtime == "ollama" and plan.cpu_offload_layers == 0
     assert plan.context_tokens == 16384
     assert any("OLLAMA_CONTEXT_LENGTH=16384 " in n for n in plan.notes)
+
+
+def test_finetuning_with_the_default_method_runs_qlora_on_your_card_before_renting(advisor):
+    """No --method: LoRA is a default, and QLoRA on the user's 12 GB card (an NF4 base, which
+    matched 16-bit LoRA in the QLoRA paper) is What to do rather than renting a card for LoRA;
+    --method lora given is a choice, kept by renting."""
+    from advisor.sizing.finetune import FinetuneSpec
+
+    plan = advisor.explain("llama-3.1-8b", "rtx-3060-12gb",
+                           finetune=FinetuneSpec(method_given=False)).plan
+    assert plan.path == "your-hardware" and plan.spec.method == "qlora" and plan.owned
+    assert "QLoRA instead of LoRA (the default)" in plan.changes
+    given = advisor.explain("llama-3.1-8b", "rtx-3060-12gb", finetune=FinetuneSpec(method="lora")).plan
+    assert given.spec.method == "lora" and given.path == "rent"
+
+
+def test_the_cli_passes_whether_the_method_was_given():
+    from advisor.cli.finetune_options import finetune_spec
+
+    assert finetune_spec("finetune", {}, {})[0].method_given is False
+    assert finetune_spec("finetune", {"method": "lora"}, {})[0].method_given is True
