@@ -25,6 +25,7 @@ from advisor.sizing import constants as c
 from advisor.sizing.kv_cache import kv_dtype_splits_rows
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.vllm_memory import vllm_max_utilization
+from advisor.sizing.wired import raised_wired_limit_mb, with_wired_limit
 
 # The GGUF types people download, best first: every step of the ladder a user would pick.
 GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_L",
@@ -188,6 +189,10 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
     precision made with current llama.cpp instead (its latent cache where the question's file
     caches per head)."""
     raised = vllm_max_utilization(gpu) if raise_share else c.VLLM_GPU_MEMORY_UTILIZATION
+    # a Mac you own may raise macOS's GPU memory limit (advisor.sizing.wired): each lever set
+    # tries the default limit first, then the raised one, at each KV precision
+    wired = raised_wired_limit_mb(gpu) if owned else None
+    limits = ((None, gpu),) if wired is None else ((None, gpu), (wired, with_wired_limit(gpu, wired)))
     for rt in runtimes:
         if rt == "mlx" and n != 1:
             continue  # mlx_lm.generate/server run one Mac (its distributed launch is not sized)
@@ -207,9 +212,10 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
                 if where == "moe-offload" and (not model.architecture.experts_total or rt == "ollama"):
                     continue  # Ollama has no setting for llama.cpp's --n-cpu-moe
                 shares = (None, raised) if rt == "vllm" and raised > c.VLLM_GPU_MEMORY_UTILIZATION else (None,)
-                yield [Candidate(path, model, p, rt, kv, gpu, n, where, owned, repo, share,
-                                 per_head, mine)
-                       for kv in kv_ladder(rt, asked_kv, a) for share in shares]
+                yield [Candidate(path, model, p, rt, kv, g, n, where, owned, repo, share,
+                                 per_head, mine, wired_limit_mb=mb)
+                       for kv in kv_ladder(rt, asked_kv, a) for share in shares
+                       for mb, g in limits]
 
 
 def as_asked(ask: Ask) -> Candidate:

@@ -231,6 +231,14 @@ def raised_share_note(share: float, gpu) -> str:
             f"of each, leaving {left:.1f} GiB for the {_STACK.get(gpu.vendor, 'runtime')} context and graphs")
 
 
+def wired_limit_note(limit_mb: int, gpu) -> str:
+    """What a plan that raises macOS's GPU wired-memory limit needs first (advisor.sizing.wired)."""
+    left = gpu.memory_bytes / c.GIB - limit_mb / 1024
+    return (f"macOS's GPU memory limit raised with `sudo sysctl iogpu.wired_limit_mb={limit_mb}` "
+            f"(until the next restart; it leaves {left:.0f} GiB to macOS and your other apps: "
+            f"close what you can)")
+
+
 def long_context_note(config_context: int, rope: RopeScaling | None = None) -> str:
     """vLLM refuses a --max-model-len beyond the config's max_position_embeddings unless told.
     What to tell it depends on the model card. With the card's rope scaling in the KB

@@ -324,6 +324,7 @@ class Sized:
                  "parameters", "usd_per_hour", "usd_per_million_tokens", "levers", "changes",
                  "checkpoint", "cpu_offload_layers", "moe_cpu_layers", "flash_attn",
                  "gpu_memory_utilization", "mla_per_head_cache", "own_file", "model_score",
+                 "wired_limit_mb",
                  "n_gpu_layers")
 
     @property
@@ -426,6 +427,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.n_gpu_layers = off.gpu_layers if cand.placement == "offload" else None
     s.flash_attn = work.flash_attn
     s.gpu_memory_utilization = work.gpu_memory_utilization if cand.runtime == "vllm" else None
+    s.wired_limit_mb = cand.wired_limit_mb
     s.mla_per_head_cache, s.own_file = cand.mla_per_head_cache, cand.own_file
     s.model_score = own_score(m)
     return s
@@ -515,6 +517,8 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
                                               and p.name in ("bf16", "fp16"))
     nodes = -(-n // c.GPUS_PER_NODE)
     command, notes = _command(cand, ask, work, pl, off, nodes)
+    if cand.wired_limit_mb is not None:
+        notes = [cmd.wired_limit_note(cand.wired_limit_mb, cand.gpu)] + list(notes)
     return Plan(
         path=cand.path, model=m, parameters=params, precision=p, bits_per_weight=bits,
         native=native, checkpoint=cand.checkpoint, kv_cache_dtype=work.kv_cache_dtype,
@@ -532,6 +536,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         prefill_tokens_per_s=prefill, usd_per_hour=usd_h, usd_per_million_tokens=usd_mtok,
         price_note=price_note, quality=q, quality_class=qclass, flash_attn=work.flash_attn,
         gpu_memory_utilization=work.gpu_memory_utilization if cand.runtime == "vllm" else None,
+        wired_limit_mb=cand.wired_limit_mb,
         n_gpu_layers=off.gpu_layers if cand.placement == "offload" else None,
         quality_class_name=obj.class_names[qclass],
         mla_per_head_cache=cand.mla_per_head_cache, own_file=cand.own_file,
@@ -588,6 +593,8 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     share = plan.gpu_memory_utilization
     if share is not None and share != ask.work.gpu_memory_utilization:
         out.append(f"vLLM's share of each GPU {share:.2f}")
+    if plan.wired_limit_mb is not None:
+        out.append(f"macOS's GPU memory limit to {plan.wired_limit_mb:,} MB")
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
         out.append(f"context {count(plan.context_tokens, 'token')}")
     asked_layers = ask.work.gpu_layers

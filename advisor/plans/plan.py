@@ -68,6 +68,9 @@ class Candidate:
     # A set of unequal cards (advisor.sizing.mixed.GpuSet, `gpu` its first device and
     # `gpu_count` its count) that llama.cpp splits by memory; None: gpu_count x gpu.
     gpu_set: object | None = None
+    # On a Mac: macOS's GPU wired-memory limit raised to this many MiB (`gpu` is then the Mac
+    # at that limit, advisor.sizing.wired.with_wired_limit); None: the default limit.
+    wired_limit_mb: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class Plan:
     notes: tuple[str, ...] = ()  # what must be true first (a Ray cluster, a converted file)
     flash_attn: bool = True      # llama.cpp -fa (other runtimes: their own attention kernels)
     gpu_memory_utilization: float | None = None  # vLLM's share of each GPU (other runtimes: None)
+    wired_limit_mb: int | None = None  # macOS's GPU memory limit raised (Candidate.wired_limit_mb)
     mla_per_head_cache: bool = False  # the loaded file caches per-head K and V (Candidate's)
     own_file: bool = False       # it loads the file the question names (Candidate's)
     # the model's published MMLU-Pro score as the objective's model_score term ranks it: on the
@@ -221,6 +225,7 @@ class Plan:
                 "usable": self.usable, "changes": list(self.changes), "command": self.command,
                 "flash_attn": self.flash_attn if self.runtime in GGML_RUNTIMES else None,
                 "gpu_memory_utilization": self.gpu_memory_utilization,
+                **({"wired_limit_mb": self.wired_limit_mb} if self.wired_limit_mb is not None else {}),
                 "kv_cache_layout": self.kv_cache_layout, "own_file": self.own_file,
                 **({"n_gpu_layers": self.n_gpu_layers} if self.n_gpu_layers is not None else {}),
                 **({"gpu_set": self.gpu_set.to_json()} if self.gpu_set is not None else {}),

@@ -70,7 +70,7 @@ class Planner:
     def _memoised(self, memo: dict, c: Candidate, ask: Ask, fixed: bool, compute):
         key = (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
                c.placement, c.owned, c.path == "rent", c.checkpoint, c.gpu_memory_utilization,
-               c.mla_per_head_cache, c.own_file, fixed, ask.work, ask.prefer, ask.repo,
+               c.mla_per_head_cache, c.own_file, c.wired_limit_mb, fixed, ask.work, ask.prefer, ask.repo,
                ask.ollama_name, ask.ollama_precision, ask.gguf_repo, "context" in ask.chosen,
                c.gpu_set.spec() if c.gpu_set is not None else None)
         hit = memo.get(key)

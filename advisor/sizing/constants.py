@@ -587,3 +587,13 @@ VLLM_FUSED_MOE_CHUNK_TOKENS = 32768
 #   0.40.0's batch-1 4-bit kernel); "20-100% drop" for a 7B
 #   (https://github.com/bitsandbytes-foundation/bitsandbytes/issues/465, before that kernel).
 BITSANDBYTES_DECODE_SHARE = {"int8": 0.25, "nf4": 0.75}
+
+# --- macOS's GPU wired-memory limit (advisor/sizing/wired.py)
+# Memory a plan that raises `iogpu.wired_limit_mb` leaves to macOS and the apps the Mac runs:
+# an eighth of it, at least 4 GiB. The bound Apple's own tooling gives is only "smaller than the
+# memory size of the machine" (mlx-lm README, "Large Models", ml-explore/mlx-lm d78bf58e); the
+# default limit leaves a third (machines up to 36 GB) or a quarter (above) to the system
+# (GPU.gpu_memory_share). An eighth is this project's choice, the margin guides give for a Mac
+# used for inference (24 GB: 20 GiB to the GPU; 64 GB: 56 GiB; 128 GB: 112 GiB).
+MACOS_WIRED_RESERVE_FRACTION = 0.125
+MACOS_WIRED_RESERVE_MIN_BYTES = 4 * GIB
