@@ -341,7 +341,7 @@ def _check_tensor_split(text, gset, rt: str, runtime: str | None, p, finetune) -
             elif low in ("nan", "inf", "infinity"):
                 why = "is not a finite number"
             else:
-                why = "is not a number"
+                why = "is not a plain decimal number"
             raise AdvisorError(f"--tensor-split {short(text)}: {short(t)} {why}; give one "
                                f"non-negative number a card (3,1,1)")
         value = float(t)

@@ -211,9 +211,9 @@ def _free_ts(s) -> str | None:
     mixed = getattr(s.placement, "mixed", None)
     if mixed is None or mixed.asked is None:
         return None
-    from advisor.sizing.mixed import tensor_split, ts_text
+    from advisor.sizing.mixed import default_ts_arg
 
-    return ts_text(tensor_split(s.gpu_set))
+    return default_ts_arg(s.gpu_set)
 
 
 def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> str:

@@ -587,9 +587,9 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     asked_ts = ask.work.tensor_split
     gset = getattr(plan, "gpu_set", None) or getattr(getattr(plan, "cand", None), "gpu_set", None)
     if asked_ts is not None and gset is not None and plan.tensor_split != asked_ts:
-        from advisor.sizing.mixed import tensor_split, ts_text
+        from advisor.sizing.mixed import default_ts_arg
 
-        out.append(f"the layers split by free memory (-ts {ts_text(tensor_split(gset))}) "
+        out.append(f"the layers split by free memory (-ts {default_ts_arg(gset)}) "
                    f"instead of the -ts {asked_ts} asked")
     asked_layers = ask.work.gpu_layers
     if asked_layers is not None and asked_layers <= ask.model.architecture.layers:
@@ -737,7 +737,8 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
             ts = None
             if pl.mixed is not None:
                 ts = pl.mixed.ts_arg()
-                notes.append(cmd.device_order_note(cand.gpu_set))
+                if cand.gpu_set.mixed:  # cards of one kind: any order is the same split
+                    notes.append(cmd.device_order_note(cand.gpu_set))
             return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
                                     gpus=cand.gpu_count, gguf_repo=gguf, path=path,
                                     flash_attn=work.flash_attn, tensor_split=ts), notes

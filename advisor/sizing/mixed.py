@@ -159,6 +159,12 @@ def tensor_split(gset: GpuSet) -> tuple[float, ...]:
     return tuple(round(free_memory_bytes(g) / GIB, 1) for g in gset.devices)
 
 
+def default_ts_arg(gset: GpuSet) -> str:
+    """The -ts a plan prints for a set without the user's split: each card's free GiB for
+    unequal cards, 1 a card for cards of one kind (the same split)."""
+    return ts_text(tensor_split(gset)) if gset.mixed else ",".join(["1"] * gset.count)
+
+
 def split_weights(text: str) -> tuple[float, ...]:
     """The user's -ts text ("3,1,1", or with llama.cpp's other separator "3/1/1") as the float32
     proportions llama.cpp reads (std::stof of each item). The text is assumed checked (plain
