@@ -139,7 +139,9 @@ class Advisory:
                          "data_parallel": s.work.data_parallel,
                          "expert_parallel": s.work.expert_parallel,
                          **({"precision_source": self.precision_source} if self.precision_source else {}),
-                         **({"n_gpu_layers": s.work.gpu_layers} if s.work.gpu_layers is not None else {})},
+                         **({"n_gpu_layers": s.work.gpu_layers} if s.work.gpu_layers is not None else {}),
+                         **({"tensor_split": s.work.tensor_split}
+                            if s.work.tensor_split is not None else {})},
             "memory": {"weights_bytes": pl.weights_bytes, "kv_cache_bytes": pl.kv_cache_bytes,
                        "overhead_bytes": pl.overhead_bytes, "total_bytes": pl.total_bytes,
                        "available_bytes": pl.available_bytes, "headroom_bytes": pl.headroom_bytes,
@@ -194,7 +196,7 @@ def _placement_json(s: Situation) -> dict:
            "gpu_layers": s.model.architecture.layers, "cpu_layers": 0, "ram_bytes": 0,
            "runtime": s.work.runtime}
     mixed = s.placement.mixed
-    if mixed is not None:  # unequal cards: llama.cpp's split by free memory, card by card
+    if mixed is not None:  # llama.cpp's split by free memory (or the -ts asked), card by card
         out["tensor_split"] = list(mixed.tensor_split)
         out["cards"] = [c.to_json() for c in mixed.cards]
     elif s.gpu_set is not None:  # vLLM over unequal cards: sized on the smallest
