@@ -323,6 +323,10 @@ def _check_tensor_split(text, gset, rt: str, runtime: str | None, p, finetune) -
             raise AdvisorError(f"--tensor-split is llama.cpp's layer split; --runtime {runtime} does "
                                f"not take it ({_TS_INSTEAD.get(rt, name + ' chooses its own split')}): "
                                "leave it out, or ask --runtime llama.cpp")
+        if rt in GGML_RUNTIMES:  # an Ollama name, answered under Ollama
+            raise AdvisorError(f"--tensor-split is llama.cpp's layer split; the question runs under "
+                               f"{name} here ({_TS_INSTEAD.get(rt, name + ' chooses its own split')}): "
+                               "leave it out, or ask --runtime llama.cpp")
         raise AdvisorError(f"--tensor-split is llama.cpp's layer split; {p.name} runs under {name} "
                            f"here: give a GGUF type (--precision Q4_K_M) or --runtime llama.cpp")
     if gset.count < 2:

@@ -209,12 +209,13 @@ def test_bad_splits_exit_2_in_one_line(args, words):
     (["llama-3.1-70b", "rtx-3090", "-n", "2", "-ts", "1,1", "--runtime", "transformers"],
      ["device_map"]),
     (["llama-3.1-8b", "rtx-3090", "-n", "2", "-ts", "1,1", "--task", "finetune"], ["inference"]),
+    (["llama3.1:70b", "rtx-3090", "-n", "2", "-ts", "1,1"], ["Ollama", "--runtime llama.cpp"]),
 ])
 def test_other_runtimes_and_one_gpu_refuse(args, words):
     one_line_error(run("explain", *args), *words)
 
 
-@pytest.mark.parametrize("cmd", [["fit", "rtx-3090"], ["gpus", "llama-3.1-8b"]])
+@pytest.mark.parametrize("cmd", [["fit", "rtx-3090"], ["gpus", "llama-3.1-8b"], ["generate"]])
 def test_inverse_questions_do_not_take_it(cmd):
     one_line_error(run(*cmd, "-ts", "1,1"), "explain's")
 
