@@ -166,11 +166,12 @@ def default_ts_arg(gset: GpuSet) -> str:
 
 
 def split_weights(text: str) -> tuple[float, ...]:
-    """The user's -ts text ("3,1,1", or with llama.cpp's other separator "3/1/1") as the float32
-    proportions llama.cpp reads (std::stof of each item). The text is assumed checked (plain
-    non-negative decimal numbers: advisor.advise checks it); raises ValueError otherwise."""
+    """The user's -ts text ("3,1,1", or with llama.cpp's other separator "3/1/1") as the
+    proportions it states (layer_devices rounds them to float32 as llama.cpp's std::stof does).
+    The text is assumed checked (plain non-negative decimal numbers: advisor.advise checks it);
+    raises ValueError otherwise."""
     items = [t for t in text.replace("/", ",").split(",") if t]
-    return tuple(_f32(float(t)) for t in items)
+    return tuple(float(t) for t in items)
 
 
 def _f32(x: float) -> float:
