@@ -138,8 +138,13 @@ class MixedSplit:
         return all(s.headroom_bytes >= c.FIT_MARGIN_BYTES_PER_GPU for s in self.cards)
 
     def ts_arg(self) -> str:
-        """-ts as printed: the user's as given, else the free memory "23.5,11.5,11.5"."""
-        return self.asked if self.asked is not None else ts_text(self.tensor_split)
+        """-ts as printed: the user's as given, else the free memory "23.5,11.5,11.5" (1 a card
+        for cards of one kind, the same split: default_ts_arg)."""
+        if self.asked is not None:
+            return self.asked
+        if len({s.gpu.id for s in self.cards}) == 1:
+            return ",".join(["1"] * len(self.cards))
+        return ts_text(self.tensor_split)
 
 
 def ts_text(values: tuple[float, ...]) -> str:

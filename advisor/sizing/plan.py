@@ -165,9 +165,9 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
     free memory (mixed_split), each card checked on its own (other runtimes: the caller sizes
     the set as `gpus` of its smallest card, as vLLM's even split needs). With the user's
     --tensor-split (work.tensor_split) a set of one kind is sized the same way, card by card at
-    the layers that split gives each."""
-    if (gpu_set is not None and (gpu_set.mixed or work.tensor_split is not None)
-            and work.runtime == "llama.cpp"):
+    the layers that split gives each (and so are the other plans on those cards, at the split by
+    free memory: callers pass a set of one kind only then)."""
+    if gpu_set is not None and work.runtime == "llama.cpp":
         return _place_mixed(model, precision, work, gpu_set, detail)
     m = memory_parts(model, precision, work, gpus, gpu.vendor, detail, gpu)
     a = model.architecture
