@@ -44,6 +44,11 @@ from advisor.cli.terminal import format_option, write_markdown
                    "number, as in -ngl 99, or 'all' means every layer; 'auto' is the default). "
                    "Fewer than all: the rest run from system RAM, and the question is sized at "
                    "that split. Default: every layer on the GPUs.")
+@click.option("--tensor-split", "-ts", "tensor_split", type=str, default=None,
+              help="llama.cpp's -ts over several GPUs: one share a card, in device order, "
+                   "comma-separated (3,1,1; llama.cpp's '/' also works). Every card is sized at "
+                   "the layers llama.cpp gives it from these shares, and the command keeps them. "
+                   "Default: llama.cpp's split by each card's free memory.")
 @click.option("--gpu-memory-utilization", "gpu_memory_utilization", type=float, default=None,
               help="vLLM's share of each GPU (its --gpu-memory-utilization). Default 0.9, which "
                    "plans may raise to what the card allows (0.95 on a 24 GB card); given, every "
@@ -75,7 +80,7 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
 def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn, n_gpu_layers,
-            gpu_memory_utilization, vllm_version, data_parallel_size, enable_expert_parallel,
+            tensor_split, gpu_memory_utilization, vllm_version, data_parallel_size, enable_expert_parallel,
             prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, train_tokens, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not. GPU is a KB id
@@ -88,6 +93,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     spec, defaults = finetune_spec(task, finetune, given_options(click.get_current_context(), {
         "precision": precision, "context": context, "batch": batch, "runtime": runtime,
         "kv_cache": kv_cache, "flash_attn": flash_attn, "n_gpu_layers": n_gpu_layers,
+        "tensor_split": tensor_split,
         "gpu_memory_utilization": gpu_memory_utilization, "vllm_version": vllm_version,
         "data_parallel_size": data_parallel_size,
         "enable_expert_parallel": enable_expert_parallel or None, "prefer": prefer,
@@ -140,6 +146,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
                           flash_attn=None if flash_attn == "auto" else flash_attn,
                           data_parallel=data_parallel_size,
                           expert_parallel=enable_expert_parallel, gpu_layers=n_gpu_layers,
+                          tensor_split=tensor_split,
                           every_path=fmt == "json" or why)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:
         defaults.discard("precision")  # the file's own precision, not a default

@@ -35,8 +35,9 @@ from advisor.sizing.workload import Workload
 
 # The choices a question may make (Ask.chosen): the weight format (--precision, a model file,
 # an Ollama tag that names its quantization), the KV cache precision (--kv-cache), the context
-# (--context), llama.cpp's flash attention (--flash-attn) and its layer split (--n-gpu-layers).
-CHOICES = ("precision", "kv_cache", "context", "flash_attn", "gpu_layers")
+# (--context), llama.cpp's flash attention (--flash-attn), its layer split (--n-gpu-layers) and
+# its split over several GPUs (--tensor-split).
+CHOICES = ("precision", "kv_cache", "context", "flash_attn", "gpu_layers", "tensor_split")
 
 
 
@@ -91,9 +92,12 @@ def keeps_choices(plan, ask: Ask) -> bool:
     """Whether `plan` keeps everything the question chose (Ask.chosen, runtime_asked and
     utilization_asked): the same format, KV cache precision, flash attention and runtime, at
     least the context asked; a question that gave --n-gpu-layers is kept only by its own split
-    (the gpu-layers path answers it with another)."""
+    (the gpu-layers path answers it with another), and one that gave --tensor-split by plans on
+    that split (plans on your cards run llama.cpp's split by free memory instead)."""
     chosen = ask.chosen
     if "gpu_layers" in chosen or plan.model.id != ask.model.id:
+        return False
+    if "tensor_split" in chosen and getattr(plan, "tensor_split", None) != ask.work.tensor_split:
         return False
     if "precision" in chosen and plan.precision.name != ask.precision.name:
         return False
@@ -324,8 +328,7 @@ class Sized:
                  "parameters", "usd_per_hour", "usd_per_million_tokens", "levers", "changes",
                  "checkpoint", "cpu_offload_layers", "moe_cpu_layers", "flash_attn",
                  "gpu_memory_utilization", "mla_per_head_cache", "own_file", "model_score",
-                 "wired_limit_mb",
-                 "n_gpu_layers")
+                 "wired_limit_mb", "n_gpu_layers", "tensor_split")
 
     @property
     def quality_loss_pct(self) -> float:
@@ -336,7 +339,7 @@ class Sized:
         return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
                 self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
-                self.n_gpu_layers)
+                self.n_gpu_layers, self.tensor_split)
 
     def on(self, path: str, changes: tuple, levers: int) -> "Sized":
         new = object.__new__(Sized)
@@ -426,6 +429,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.cpu_offload_layers, s.moe_cpu_layers = cpu_layers, moe_layers
     s.n_gpu_layers = off.gpu_layers if cand.placement == "offload" else None
     s.flash_attn = work.flash_attn
+    s.tensor_split = work.tensor_split if cand.gpu_set is not None else None
     s.gpu_memory_utilization = work.gpu_memory_utilization if cand.runtime == "vllm" else None
     s.wired_limit_mb = cand.wired_limit_mb
     s.mla_per_head_cache, s.own_file = cand.mla_per_head_cache, cand.own_file
@@ -456,13 +460,17 @@ def baseline(ask: Ask) -> Ask:
     """The question at the model's published format (the workload and cards as asked; the
     runtime as asked, else the published format's): what plans' levers are counted from, so
     that ranking prefers the checkpoint as published. Plans run llama.cpp with flash attention
-    on, its default: with it off (asked), turning it on is one of a plan's changes."""
+    on, its default: with it off (asked), turning it on is one of a plan's changes. Plans
+    other than as-asked split the layers over a set by free memory, llama.cpp's default (a
+    --tensor-split asked is the question's own: keeps_choices)."""
     native = parse_precision(ask.model.native_precision or "bf16")
-    if native.name == ask.precision.name and ask.work.flash_attn and ask.work.gpu_layers is None:
+    if (native.name == ask.precision.name and ask.work.flash_attn and ask.work.gpu_layers is None
+            and ask.work.tensor_split is None):
         return ask
     rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
     return replace(ask, precision=native, runtime=rt,
-                   work=replace(ask.work, runtime=rt, flash_attn=True, gpu_layers=None))
+                   work=replace(ask.work, runtime=rt, flash_attn=True, gpu_layers=None,
+                                tensor_split=None))
 
 
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
@@ -543,7 +551,8 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
         fast_band=obj.fast_band(decode),
         good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes),
-        model_score=own_score(m), gpu_set=cand.gpu_set)
+        model_score=own_score(m), gpu_set=cand.gpu_set,
+        tensor_split=work.tensor_split if cand.gpu_set is not None else None)
 
 
 def _offload_fits(off, g: GPU) -> bool:
@@ -597,6 +606,13 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
         out.append(f"macOS's GPU memory limit to {plan.wired_limit_mb:,} MB")
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
         out.append(f"context {count(plan.context_tokens, 'token')}")
+    asked_ts = ask.work.tensor_split
+    gset = getattr(plan, "gpu_set", None) or getattr(getattr(plan, "cand", None), "gpu_set", None)
+    if asked_ts is not None and gset is not None and plan.tensor_split != asked_ts:
+        from advisor.sizing.mixed import default_ts_arg
+
+        out.append(f"the layers split by free memory (-ts {default_ts_arg(gset)}) "
+                   f"instead of the -ts {asked_ts} asked")
     asked_layers = ask.work.gpu_layers
     if asked_layers is not None and asked_layers <= ask.model.architecture.layers:
         out += _layer_changes(plan, asked_layers)  # the user asked for a split: it is no change
@@ -743,7 +759,8 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
             ts = None
             if pl.mixed is not None:
                 ts = pl.mixed.ts_arg()
-                notes.append(cmd.device_order_note(cand.gpu_set))
+                if cand.gpu_set.mixed:  # cards of one kind: any order is the same split
+                    notes.append(cmd.device_order_note(cand.gpu_set))
             return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
                                     gpus=cand.gpu_count, gguf_repo=gguf, path=path,
                                     flash_attn=work.flash_attn, tensor_split=ts), notes

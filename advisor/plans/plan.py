@@ -137,6 +137,9 @@ class Plan:
     batch_tokens_per_s_per_sequence: float | None = None
     batch_total_tokens_per_s: float | None = None
     gpu_set: object | None = None  # the mixed set the plan runs on (Candidate's), else None
+    # the user's llama.cpp -ts the plan keeps ("3,1,1", Workload.tensor_split) on gpu_set; None:
+    # llama.cpp's split by free memory (or no layer split over a set)
+    tensor_split: str | None = None
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 
     def with_(self, **fields) -> "Plan":
@@ -190,7 +193,7 @@ class Plan:
         return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
                 self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
-                self.n_gpu_layers)
+                self.n_gpu_layers, self.tensor_split)
 
     def to_json(self, rule: str | None = None) -> dict:
         return {"path": self.path, "rule": rule, "model_id": self.model.id,
@@ -229,4 +232,5 @@ class Plan:
                 "kv_cache_layout": self.kv_cache_layout, "own_file": self.own_file,
                 **({"n_gpu_layers": self.n_gpu_layers} if self.n_gpu_layers is not None else {}),
                 **({"gpu_set": self.gpu_set.to_json()} if self.gpu_set is not None else {}),
+                **({"tensor_split": self.tensor_split} if self.tensor_split is not None else {}),
                 "notes": list(self.notes)}

@@ -163,8 +163,11 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
     gpu_set: a set of cards of more than one kind (advisor.sizing.mixed.GpuSet, `gpu` its first
     device and `gpus` its count), under llama.cpp: every layer split over the cards by their
     free memory (mixed_split), each card checked on its own (other runtimes: the caller sizes
-    the set as `gpus` of its smallest card, as vLLM's even split needs)."""
-    if gpu_set is not None and gpu_set.mixed and work.runtime == "llama.cpp":
+    the set as `gpus` of its smallest card, as vLLM's even split needs). With the user's
+    --tensor-split (work.tensor_split) a set of one kind is sized the same way, card by card at
+    the layers that split gives each (and so are the other plans on those cards, at the split by
+    free memory: callers pass a set of one kind only then)."""
+    if gpu_set is not None and work.runtime == "llama.cpp":
         return _place_mixed(model, precision, work, gpu_set, detail)
     m = memory_parts(model, precision, work, gpus, gpu.vendor, detail, gpu)
     a = model.architecture
