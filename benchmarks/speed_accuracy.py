@@ -36,7 +36,7 @@ from pathlib import Path
 from advisor.kb import load_kb
 from advisor.sizing.plan import place
 from advisor.sizing.precision import parse_precision
-from advisor.sizing.speed_category import all_categories, speed_category
+from advisor.sizing.speed_category import VENDOR_NAMES, all_categories, speed_category
 from advisor.sizing.workload import Workload
 
 REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "speed_benchmarks.csv"
@@ -143,17 +143,19 @@ def collect(kb, show_rows: bool = False, reference: bool = True) -> tuple[dict, 
         if show_rows:
             print(f"{GPU[row['gpu']]:15} x{row['num_gpus']} {row['model'][5:19]:14} {row['quant']:6} "
                   f"{row['test']:7} measured {meas:9.2f} predicted {pred:9.2f} error {e:+.1%}")
-    logo = leave_one_gpu_out(kb)
+    logo, logo_labels = leave_one_gpu_out(kb)
     for row in current_rows():
         meas = float(row["tokens_per_sec"])
         pred = predict(kb, row, "current")
         e = pred / meas - 1
         decode = int(row["n_gen"]) > 0
         fa = "" if row["flash_attn"] == "1" else ", -fa 0"
-        cats[f"current {'decode' if decode else 'prefill'} ({row['build_date'][:4]} builds{fa})"].append(abs(e))
+        vendor = kb.gpu(row["gpu"]).vendor
+        who = "" if vendor == "nvidia" else f"{VENDOR_NAMES.get(vendor, vendor)} "
+        cats[f"current {who}{'decode' if decode else 'prefill'} ({row['build_date'][:4]} builds{fa})"].append(abs(e))
         errs[("tg" if decode else "pp", row["gpu"], row["test"][:12])].append(abs(e))
         if row["flash_attn"] == "1":
-            held = logo.get(row_key(row)) if decode else None  # a fit row: its held-out error
+            held = logo.get(row_key(row))  # a fit row: its held-out error
             bands[row_category(kb, row, row["gpu"], row["model"], "current")].append(
                 (row["gpu"], abs(e) if held is None else held, f"benchmarks/data/{row['file']}",
                  "in-sample" if held is None else "leave-one-GPU-out"))
@@ -161,7 +163,8 @@ def collect(kb, show_rows: bool = False, reference: bool = True) -> tuple[dict, 
             print(f"{row['gpu']:15} x{row['num_gpus']} {row['model']:14} {row['quant']:6} "
                   f"{row['test']:22} build {row['build'][:22]:22} measured {meas:9.2f} "
                   f"predicted {pred:9.2f} error {e:+.1%}")
-    cats["current decode, leave one GPU out"] = list(logo.values())
+    for label, keys in logo_labels.items():
+        cats[label] = [logo[k] for k in keys]
     moe_rows(kb, errs, cats, bands, show_rows)
     vllm_rows(kb, cats, bands)
     offload_rows(kb, errs, cats, bands, show_rows)
@@ -242,20 +245,23 @@ def row_key(row: dict) -> tuple:
                                   "source", "tokens_per_sec"))
 
 
-def leave_one_gpu_out(kb) -> dict[tuple, float]:
-    """|error| of each current decode fit row, predicted by a fit that never saw its GPU
-    (benchmarks/fit_speed.py), by row_key."""
-    from benchmarks.fit_speed import decode_rows, fit, profile
-    from benchmarks.fit_speed import predict as fit_predict
+def leave_one_gpu_out(kb) -> tuple[dict[tuple, float], dict[str, list[tuple]]]:
+    """|error| of each current fit row, predicted by a fit that never saw its GPU
+    (benchmarks/fit_speed.py), by row_key: decode for every vendor with current data, prefill
+    where the vendor's prefill profile is fitted there (Apple); and the row keys under the
+    label each group is printed with."""
+    from benchmarks import fit_speed as fs
 
-    fit_rows = decode_rows()
-    out = {}
-    for g in sorted({r["gpu"] for r in fit_rows}):
-        with profile(fit(kb, [r for r in fit_rows if r["gpu"] != g])):
-            for r in fit_rows:
-                if r["gpu"] == g:
-                    out[row_key(r)] = abs(fit_predict(kb, r) / float(r["tokens_per_sec"]) - 1)
-    return out
+    out, labels = {}, {}
+    for vendor in fs.VENDOR_DATA:
+        kinds = ("decode", "prefill") if vendor in fs.PREFILL_FITTED else ("decode",)
+        for kind in kinds:
+            who = "" if vendor == "nvidia" else f"{VENDOR_NAMES.get(vendor, vendor)} "
+            label = f"current {who}{kind}, leave one GPU out"
+            for r, e in fs.leave_one_gpu_out(kb, vendor, kind):
+                out[row_key(r)] = abs(e)
+                labels.setdefault(label, []).append(row_key(r))
+    return out, labels
 
 
 def row_category(kb, row: dict, gpu_id: str, model_id: str, era: str) -> str:

@@ -103,7 +103,9 @@ def test_category_order():
 def test_profile_era_follows_the_profiles_the_speeds_use():
     assert profile_era("decode", "llama.cpp", "nvidia") == "current"
     assert profile_era("prefill", "llama.cpp", "nvidia") == "current"
-    assert profile_era("decode", "llama.cpp", "apple") == "2024-05"   # no current Apple profile
+    assert profile_era("decode", "llama.cpp", "apple") == "current"   # fitted on 2026 Metal runs
+    assert profile_era("prefill", "llama.cpp", "apple") == "current"
+    assert profile_era("decode", "llama.cpp", "amd") == "2024-05"     # no current AMD profile
     assert profile_era("decode", "vllm", "nvidia") == "2024-05"
     assert profile_era("prefill", "transformers", "nvidia") == "2024-05"
 
