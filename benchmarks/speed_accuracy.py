@@ -159,7 +159,7 @@ def collect(kb, show_rows: bool = False, reference: bool = True) -> tuple[dict, 
             bands[row_category(kb, row, row["gpu"], row["model"], "current")].append(
                 (row["gpu"], abs(e) if held is None else held, f"benchmarks/data/{row['file']}",
                  "leave-one-GPU-out" if held is not None else
-                 "on rows never fitted" if row.get("use") == "check" else "in-sample"))
+                 "as a check, never fitted" if row.get("use") == "check" else "in-sample"))
         if show_rows:
             print(f"{row['gpu']:15} x{row['num_gpus']} {row['model']:14} {row['quant']:6} "
                   f"{row['test']:22} build {row['build'][:22]:22} measured {meas:9.2f} "
