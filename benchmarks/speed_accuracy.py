@@ -58,6 +58,9 @@ BANDS_HEADER = (
 # the fit carries to other cards).
 MIN_ROWS = 5
 MIN_GPUS = 2
+# The basis of a row marked "check" in its data file: scored, never fitted (a category with only
+# such rows stays uncalibrated whatever their number).
+CHECK_BASIS = "never fitted (a check)"
 GPU = {"3070 8GB": "rtx-3070", "3080 Ti 12GB": "rtx-3080-ti", "3090 24GB": "rtx-3090",
        "4090 24GB": "rtx-4090", "RTX 4000 Ada 20GB": "rtx-4000-ada",
        "RTX A6000 48GB": "rtx-a6000", "A100 PCIe 80GB": "a100-pcie-80gb",
@@ -159,7 +162,7 @@ def collect(kb, show_rows: bool = False, reference: bool = True) -> tuple[dict, 
             bands[row_category(kb, row, row["gpu"], row["model"], "current")].append(
                 (row["gpu"], abs(e) if held is None else held, f"benchmarks/data/{row['file']}",
                  "leave-one-GPU-out" if held is not None else
-                 "as a check, never fitted" if row.get("use") == "check" else "in-sample"))
+                 CHECK_BASIS if row.get("use") == "check" else "in-sample"))
         if show_rows:
             print(f"{row['gpu']:15} x{row['num_gpus']} {row['model']:14} {row['quant']:6} "
                   f"{row['test']:22} build {row['build'][:22]:22} measured {meas:9.2f} "
@@ -295,8 +298,13 @@ def band_table(kb, bands: dict | None = None) -> dict:
             why = (f"no published runs of current builds of this kind in the benchmark (its "
                    f"{len(old)} May-2024 runs are {100 * statistics.median(e for _, e, _, _ in old):.1f}% "
                    f"off in median under the May-2024 profile)")
-        if len(got) >= MIN_ROWS and len(gpus) >= MIN_GPUS:
+        checks_only = bool(got) and all(b == CHECK_BASIS for _, _, _, b in got)
+        if len(got) >= MIN_ROWS and len(gpus) >= MIN_GPUS and not checks_only:
             entry["status"] = "calibrated"
+        elif checks_only:  # published runs scored, none fitted: the reason stays, with their error
+            entry["status"] = "uncalibrated"
+            entry["reason"] = (f"{why}; {len(got)} published runs on {', '.join(gpus)}, never "
+                               f"fitted, are {entry['median_pct']}% off in median")
         else:
             entry["status"] = "uncalibrated"
             entry["reason"] = why if not got else (
