@@ -61,8 +61,8 @@ def current_profile(gpu: GPU, era: str | None = None) -> dict | None:
 def current_decode_rates(gpu: GPU, cur: dict) -> tuple[float | None, float | None]:
     """(quantized weights a second, f16 KV elements a second) a card's ALUs get through in
     llama.cpp's current decode kernels, the compute side of each roofline in gpu_decode_seconds:
-    NVIDIA (and AMD's HIP build of the same kernels) per streaming multiprocessor
-    (weights_per_s_unit, kv_elements_per_s_unit x compute_units); Apple per FP16 TFLOPS of the
+    NVIDIA per streaming multiprocessor (weights_per_s_unit, kv_elements_per_s_unit x
+    compute_units); Apple per FP16 TFLOPS of the
     GPU (weights_per_s_tflop, kv_elements_per_s_tflop x fp16_tflops: the KB gives no Apple core
     count, and a core's rate follows its clock and ALU width as the TFLOPS do). None where the
     profile or the card has no such figure (then the bytes alone set the time)."""
