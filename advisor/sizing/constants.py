@@ -258,6 +258,20 @@ DECODE_PROFILES_CURRENT = {
     "nvidia": {"bandwidth_fraction": 0.885, "layer_seconds": 40.9e-6,
                "weights_per_s_unit": 22.84e9, "kv_elements_per_s_unit": 9.58e9,
                "hop_seconds": 72e-6},
+    # Apple Metal, current builds (flash attention on by default since llama-bench's "auto",
+    # 2025): the same shape, with the ALU side of the weights' roofline counted per FP16 TFLOPS
+    # of the GPU (the KB has no Apple core count; speed.current_decode_rates) and the KV cache
+    # read at the bandwidth share (the flash-attention vec kernels stream it: the M2 Ultra's
+    # Qwen3 0.6B rows lose 5.9 ms a token from 0 to 32,768 cached, what 3.8 GB at the fitted
+    # share takes). Fitted by benchmarks/fit_speed.py on the "fit" rows of
+    # benchmarks/data/llamacpp_apple_current.csv (see the FIT note there).
+    # 9 rows, 4 GPUs (M2 Ultra, M1 Ultra, M1 Max, M4; 2026 builds): 0.837 of the bandwidth;
+    # 117 us a layer (a Qwen3 0.6B or TinyLlama token costs about 3 ms beyond its bytes on an
+    # Ultra); 42.2 G quantized weights a second per FP16 TFLOPS (an 8B at Q4_K_M is ALU-bound on
+    # an M1 Max, 10.4 TFLOPS for 400 GB/s, and bandwidth-bound on an M4, 3.8 for 120). Row errors
+    # -7.4% to +10.4%; leave-one-GPU-out median 11.7% (worst 15.5%).
+    "apple": {"bandwidth_fraction": 0.8368, "layer_seconds": 117.1e-6,
+              "weights_per_s_tflop": 4.217e10, "hop_seconds": 72e-6},
 }
 # Mixture-of-experts decode in llama.cpp (benchmarks/fit_moe_speed.py, fitted on
 # benchmarks/data/llamacpp_moe_decode.csv). A MoE layer does more than a dense one: the router's
@@ -354,6 +368,14 @@ PREFILL_PROFILES["intel"] = dict(PREFILL_PROFILES["amd"], compute_fraction=0.49)
 PREFILL_PROFILES_CURRENT = {
     "nvidia": {"compute_fraction": 0.748, "kq_passes": 0.0,
                "runtime_cap_tflops": {"float": 600.0}, "mmq_tflops_per_unit": 1.09},
+    # Apple Metal, current builds: no matrix units before the M5 and no MMQ path (Metal's mul_mm
+    # dequantizes tiles in threadgroup memory), flash attention on: FLOPs at a share of the FP16
+    # peak. Fitted by benchmarks/fit_speed.py on the pp rows of
+    # benchmarks/data/llamacpp_apple_current.csv.
+    # 4 rows, 3 GPUs: 0.70 of the FP16 peak (row errors -22.6%, the M4, to +26.0%, TinyLlama on
+    # the M1 Ultra: a small model's norms, RoPE and attention are a larger share than its
+    # FLOPs say). Too few rows for a band (speed_bands.yaml says uncalibrated).
+    "apple": {"compute_fraction": 0.7012, "kq_passes": 0.0, "runtime_cap_tflops": None},
 }
 CONSUMER_FP16_ACCUMULATE_SPEEDUP = 2.0
 PREFILL_UBATCH_TOKENS = 512   # llama.cpp n_ubatch default (llama-bench too)

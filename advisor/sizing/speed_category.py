@@ -25,7 +25,7 @@ VENDOR_NAMES = {"nvidia": "NVIDIA", "apple": "Apple", "amd": "AMD", "intel": "In
 # The categories that are not llama.cpp on a measured vendor, with why no band can be given
 # (the reason an advisory prints when the data file has no rows for them).
 _FIXED = {
-    "amd": ("AMD GPUs", ("no published measurement for this vendor, the NVIDIA fit scaled by a "
+    "amd": ("AMD GPUs", ("no profile fitted for this vendor: the NVIDIA fit scaled by a "
                          "published ROCm backend factor")),
     "intel": ("Intel GPUs", ("no published measurement for this vendor, the NVIDIA fit scaled by "
                              "a published SYCL backend factor")),
