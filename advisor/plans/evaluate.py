@@ -339,7 +339,7 @@ class Sized:
         return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
                 self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
-                self.n_gpu_layers, self.tensor_split)
+                self.n_gpu_layers, self.tensor_split, self.wired_limit_mb)
 
     def on(self, path: str, changes: tuple, levers: int) -> "Sized":
         new = object.__new__(Sized)

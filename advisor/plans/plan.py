@@ -193,7 +193,7 @@ class Plan:
         return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
                 self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
-                self.n_gpu_layers, self.tensor_split)
+                self.n_gpu_layers, self.tensor_split, self.wired_limit_mb)
 
     def to_json(self, rule: str | None = None) -> dict:
         return {"path": self.path, "rule": rule, "model_id": self.model.id,
