@@ -736,6 +736,18 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
     repo = cand.checkpoint or (ask.repo if m.id == ask.model.id else None) or cmd.hf_repo(m)
     if repo is None:
         return None, ["no Hugging Face repository is known for this model"]
+    if cand.runtime == "sglang":
+        rope = cmd.rope_scaling_for(m, work.context_tokens)
+        if work.context_tokens > m.architecture.max_context:
+            notes.append(cmd.sglang_long_context_note(m.architecture.max_context, rope))
+        if nodes > 1:
+            notes.append(cmd.sglang_nodes_note(nodes))
+        return cmd.sglang_launch(
+            repo, work.context_tokens, work.batch, work.kv_cache_dtype,
+            tensor_parallel=pl.split.tensor_parallel, pipeline_parallel=pl.split.pipeline_stages,
+            quantize_fp8=p.name == "fp8" and m.native_precision != "fp8" and cand.checkpoint is None,
+            mem_fraction_static=work.mem_fraction_static, nodes=nodes, rope=rope,
+            trust_remote_code=m.trust_remote_code), notes
     if cand.runtime == "vllm":
         quantize = p.name == "fp8" and m.native_precision != "fp8" and cand.checkpoint is None
         share = cmd.memory_share(work.gpu_memory_utilization)

@@ -136,7 +136,7 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
     weights, kv = on_gpu(work, a, w, kv)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                           context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn,
-                          work.vllm_version)
+                          work.vllm_version, work.mem_fraction_static)
     return weights + kv + sum(over.values())
 
 
@@ -160,7 +160,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
         weights, kv = on_gpu(work, a, w, kv)
         over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights,
                                     kv, work.context_tokens, gpu, work.gpu_memory_utilization,
-                                    work.flash_attn, work.vllm_version)
+                                    work.flash_attn, work.vllm_version, work.mem_fraction_static)
     over = sum(over_parts.values())
     if not detail:
         return MemoryParts(weights, kv, over, w["embedding"], w["output"], w["layers"],
@@ -182,7 +182,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime, work.flash_attn) \
         + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization,
                               work.flash_attn, work.vllm_version, work.context_tokens,
-                              lm.layout if lm else None)
+                              lm.layout if lm else None, work.mem_fraction_static)
     if lm is not None:
         notes.append(layout_note(lm))
     if work.runtime == "ollama" and gpu is not None:

@@ -52,7 +52,7 @@ def choose_split(model: Model, gpus: int, runtime: str, m: MemoryParts, layout=N
         replication = max(1, tp // a.kv_heads)
         return Split("tensor", gpus, tp, 1, nodes, -(-m.total_bytes // gpus), per_gpu_overhead,
                      replication, dp, ep)
-    if runtime == "vllm":
+    if runtime in c.TENSOR_PARALLEL_RUNTIMES:
         # the largest tensor-parallel size inside a node that splits the heads and KV heads
         # evenly and divides the GPU count; the rest of the count becomes pipeline stages
         tp = vllm_tensor_parallel_size(a, gpus)

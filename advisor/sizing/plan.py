@@ -110,7 +110,7 @@ class Placement:
             return offload_decode_seconds(self.model, self.gpu, self.precision,
                                           self.work.kv_cache_dtype, self.offload.gpu_layers,
                                           context_tokens, self.work.ram_bandwidth_gb_s)
-        if era is None and self.work.runtime == "vllm":
+        if era is None and self.work.runtime in c.TENSOR_PARALLEL_RUNTIMES:
             tp, pp, _ = vllm_group(self.split)
             return vllm_step(self.gpu, a, self.precision, 1, self._kv_bytes_at(context_tokens),
                              tp, pp).seconds
@@ -256,12 +256,12 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     a = model.architecture
     if gpus == 1:
         split = Split("single", 1, 1, 1, 1, 0, 0, 1)
-    elif runtime == "vllm":
+    elif runtime in c.TENSOR_PARALLEL_RUNTIMES:
         tp = gpus if replica else vllm_tensor_parallel_size(a, gpus)
         split = Split("tensor", gpus, tp, gpus // tp, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
     else:
         split = Split("layer", gpus, 1, gpus, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
-    if runtime == "vllm":
+    if runtime in c.TENSOR_PARALLEL_RUNTIMES:
         tp, pp, _ = vllm_group(split)
         s = vllm_step(gpu, a, precision, 1, 0, tp, pp).seconds
     elif runtime == "mlx":

@@ -50,3 +50,6 @@ class Workload:
     # GPUs (llama.cpp's -ngl n_layer + 1). N <= n_layer keeps N repeating layers on the GPU and
     # the rest, the output layer and the token embeddings in system RAM (advisor.sizing.offload).
     gpu_layers: int | None = None
+    # SGLang --mem-fraction-static: the share of each GPU's free memory at start for weights and
+    # the KV pool; None: SGLang's default for the card (advisor.sizing.sglang_memory)
+    mem_fraction_static: float | None = None
