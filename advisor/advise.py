@@ -230,7 +230,7 @@ def _mixed_set_card(gset, rt: str, data_parallel, expert_parallel):
     if data_parallel is not None or expert_parallel:
         raise AdvisorError(f"--data-parallel-size and --enable-expert-parallel are sized on cards "
                            f"of one kind, not the set {gset.spec()}")
-    if rt == "vllm":
+    if rt in ("vllm", "sglang"):
         return gset.smallest()
     if rt != "llama.cpp":
         raise AdvisorError(f"a set of unequal cards ({gset.spec()}) is sized for llama.cpp's layer "
