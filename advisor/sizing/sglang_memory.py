@@ -98,6 +98,20 @@ def sglang_start_free_bytes(gpu: GPU, ranks: int = 1) -> int:
     return gpu.usable_memory_bytes - c.RUNTIME_RESERVED_BYTES_PER_GPU - comm
 
 
+def check_sglang_tensor_parallel(a: Architecture, tensor_parallel: int) -> None:
+    """AdvisorError unless --tp-size splits the model as SGLang's parallel linear layers need:
+    the attention heads (and the KV heads, or TP a multiple of them, which are then
+    replicated) in equal shares."""
+    tp = tensor_parallel
+    if tp < 1:
+        raise AdvisorError(f"SGLang's --tp-size must be at least 1, not {tp}")
+    kv_ok = a.kv_heads % tp == 0 or tp % a.kv_heads == 0
+    if a.attention_heads % tp or not kv_ok:
+        raise AdvisorError(f"SGLang's --tp-size {tp} does not split the {a.attention_heads} "
+                           f"attention heads and {a.kv_heads} KV heads evenly: use a TP size "
+                           "that divides them (the rest of the GPUs as --pp-size stages)")
+
+
 def sglang_cell_bytes(a: Architecture, kv_dtype: str = "bf16", tensor_parallel: int = 1) -> int:
     """cell_size: KV bytes of one token on one rank over every layer with a KV cache (module
     docstring). AdvisorError for a KV precision SGLang does not offer."""
@@ -123,7 +137,9 @@ def sglang_max_total_num_tokens(a: Architecture, gpu: GPU, weights_rank_bytes: i
     """max_total_num_tokens SGLang logs for this model on this card: the KV pool's slots a rank
     (module docstring), weights_rank_bytes being one rank's share of the weights. 0 or less:
     SGLang stops at start with "Not enough memory. Please try to increase
-    --mem-fraction-static"."""
+    --mem-fraction-static". AdvisorError for a TP size that does not split the heads
+    (check_sglang_tensor_parallel)."""
+    check_sglang_tensor_parallel(a, tensor_parallel)
     ranks = tensor_parallel * pipeline_parallel
     f = sglang_mem_fraction(gpu, tensor_parallel, pipeline_parallel, mem_fraction_static)
     total = sglang_start_free_bytes(gpu, ranks)
