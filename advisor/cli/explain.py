@@ -29,7 +29,7 @@ from advisor.cli.terminal import format_option, write_markdown
                    "q4_0 (llama.cpp), mlx-8bit, mlx-4bit (mlx-lm's --kv-bits). Default fp16, which plans may quantize; given, every plan "
                    "recommended over the question keeps it.")
 @click.option("--runtime", default=None,
-              help="llama.cpp, ollama, vllm, transformers or mlx (Apple silicon): whose allocations to size, and the "
+              help="llama.cpp, ollama, vllm, transformers, mlx (Apple silicon) or sglang: whose allocations to size, and the "
                    "only runtime plans use. Default: ollama for an Ollama name (llama3.1:70b), "
                    "else the format's (llama.cpp for GGUF and 16-bit weights, vLLM for quantized "
                    "checkpoints, mlx for MLX's mlx-4bit ...), and plans may switch.")
