@@ -477,6 +477,9 @@ class Advisor:
         if gpu_layers is not None:
             work = replace(work, gpu_layers=_check_gpu_layers(gpu_layers, m, g, gpus, rt, runtime,
                                                               p, finetune))
+        if work.mem_fraction_static is not None and rt != "sglang":
+            raise AdvisorError(f"--mem-fraction-static is SGLang's share of each GPU; {rt} does not "
+                               "take it (ask --runtime sglang)")
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")

@@ -196,3 +196,39 @@ def test_a_longer_context_than_the_config_carries_the_card_rope_and_the_switch(a
     assert "--json-model-override-args" in p["command"] and '"rope_type": "yarn"' in p["command"]
     assert check_command(p["command"]).ok
     assert any("SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1" in n for n in p["notes"])
+
+
+def test_mem_fraction_static_is_sglangs_and_every_plan_keeps_it():
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+    from tests.cli_helpers import one_line_error
+
+    r = CliRunner().invoke(main, ["explain", "llama-3.1-70b", "h100-80gb", "--gpus", "2",
+                                  "--runtime", "sglang", "--mem-fraction-static", "0.92",
+                                  "--format", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["verdict"] == "fits"  # 0.834 by default does not hold 2 x 70 GB and 8K of KV
+    for p in _plans(doc):
+        if p.get("command"):
+            assert "--mem-fraction-static 0.92" in p["command"] and check_command(p["command"]).ok
+    for args, word in ((["--mem-fraction-static", "0.9"], "--runtime sglang"),
+                       (["--runtime", "vllm", "--mem-fraction-static", "0.9"], "--runtime sglang"),
+                       (["--runtime", "sglang", "--mem-fraction-static", "1.5"], "at most 1"),
+                       (["--runtime", "sglang", "--mem-fraction-static", "nan"], "at most 1")):
+        r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "h100-80gb", *args])
+        one_line_error(r, word)
+
+
+def test_the_advisory_gives_max_total_num_tokens_as_sglang_would_log_it(advisor, kb):
+    from advisor.render import render_markdown
+
+    md = render_markdown(advisor.explain("llama-3.1-70b", "h100-80gb", gpus=2, runtime="sglang"))
+    m = re.search(r"SGLang's KV pool: max_total_num_tokens ([\d,]+) a GPU", md)
+    assert m
+    a, g = kb.model("llama-3.1-70b").architecture, kb.gpu("h100-80gb")
+    w = weights_bytes(a, parse_precision("bf16"))
+    assert int(m.group(1).replace(",", "")) == sglang_max_total_num_tokens(a, g, -(-w // 2), "fp16", 2)
+    assert "is shorter than the 8,192 tokens asked" in md  # so the verdict is does-not-fit
+    assert "**Verdict: does not fit.**" in md

@@ -51,6 +51,10 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--vllm-version", "vllm_version", type=click.Choice(["v1", "0.5"]), default=None,
               help="Whose start-up memory profiling to size vLLM by: v1 (the V1 engine of every "
                    "release since 0.8) or 0.5 (the V0 engine of 0.5.3.post1-0.5.x). Default v1.")
+@click.option("--mem-fraction-static", "mem_fraction_static", type=float, default=None,
+              help="SGLang's --mem-fraction-static: the share of each GPU's free memory at "
+                   "start for weights and the KV pool (with --runtime sglang). Default: SGLang's "
+                   "own for the card and TP size; given, every plan keeps it.")
 @click.option("--data-parallel-size", "data_parallel_size", type=int, default=None,
               help="vLLM's --data-parallel-size: engine replicas, each with its own KV cache "
                    "for the full context; the --gpus are data parallel x tensor parallel (TP = "
@@ -75,8 +79,8 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
 def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn, n_gpu_layers,
-            gpu_memory_utilization, vllm_version, data_parallel_size, enable_expert_parallel,
-            prefer, fmt, rules_dirs,
+            gpu_memory_utilization, vllm_version, mem_fraction_static, data_parallel_size,
+            enable_expert_parallel, prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, train_tokens, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not. GPU is a KB id
     (rtx-4090) or a set of cards, comma-separated, each with an optional count: rtx-3090,2x
@@ -89,6 +93,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         "precision": precision, "context": context, "batch": batch, "runtime": runtime,
         "kv_cache": kv_cache, "flash_attn": flash_attn, "n_gpu_layers": n_gpu_layers,
         "gpu_memory_utilization": gpu_memory_utilization, "vllm_version": vllm_version,
+        "mem_fraction_static": mem_fraction_static,
         "data_parallel_size": data_parallel_size,
         "enable_expert_parallel": enable_expert_parallel or None, "prefer": prefer,
         "prompt_tokens": prompt_tokens, "ram_gb": ram_gb, "ram_bandwidth": ram_bandwidth}))
@@ -115,6 +120,14 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
             raise AdvisorError("--data-parallel-size and --enable-expert-parallel are sized for the V1 "
                                "engine; vLLM 0.5 had neither (leave out --vllm-version 0.5)")
         work = replace(work, vllm_version=vllm_version)
+    if mem_fraction_static is not None:
+        if runtime is None or runtime.strip().lower() != "sglang":
+            raise AdvisorError("--mem-fraction-static is SGLang's share of each GPU; ask it with "
+                               "--runtime sglang (vLLM's is --gpu-memory-utilization)")
+        if not 0 < mem_fraction_static <= 1:  # also refuses nan
+            raise AdvisorError(f"--mem-fraction-static is SGLang's share of each GPU for weights "
+                               f"and KV cache, above 0 and at most 1, not {mem_fraction_static}")
+        work = replace(work, mem_fraction_static=mem_fraction_static)
     kb, machine = load_kb_from(kb_dirs), None
     if gpu is None:  # this machine's GPUs and RAM
         from advisor.cli.hardware import detected

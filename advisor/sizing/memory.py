@@ -105,6 +105,29 @@ def layout_note(lm) -> str:
             f"context ({lm.rank_kv_cache_bytes / gib:.2f} GiB a GPU)")
 
 
+def sglang_pool_note(a, gpu: GPU, gpus: int, weights: int, work: Workload) -> str:
+    """SGLang's own figure for the KV pool these weights leave on each GPU, max_total_num_tokens
+    (advisor.sizing.sglang_memory), and what it means for the question: the longest request, and
+    whether `batch` requests of the whole context fit in it."""
+    from advisor.sizing.sglang_memory import sglang_max_total_num_tokens, sglang_mem_fraction
+    from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
+
+    tp = vllm_tensor_parallel_size(a, gpus) if gpus > 1 else 1
+    pp = gpus // tp
+    f = sglang_mem_fraction(gpu, tp, pp, work.mem_fraction_static)
+    n = sglang_max_total_num_tokens(a, gpu, -(-weights // gpus), work.kv_cache_dtype, tp, pp,
+                                    work.mem_fraction_static)
+    need = work.context_tokens * work.batch
+    if n <= 0:
+        return (f"SGLang's KV pool: none; the weights fill --mem-fraction-static {f:g} of each "
+                "GPU, and SGLang stops with \"Not enough memory. Please try to increase "
+                "--mem-fraction-static\"")
+    verdict = "holds" if n >= need else "is shorter than"
+    return (f"SGLang's KV pool: max_total_num_tokens {n:,} a GPU, as it would log it at start "
+            f"(the longest request it accepts); it {verdict} the {need:,} tokens asked "
+            f"({work.batch} x {work.context_tokens:,})")
+
+
 def on_gpu(work: Workload, a, w: dict[str, int], kv: int) -> tuple[int, int]:
     """(weights, KV cache) on the GPU of the whole model's `w` (model_weights' breakdown) and
     `kv`: all of them, or under llama.cpp's -ngl N <= layers (work.gpu_layers) N repeating
@@ -185,6 +208,8 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
                               lm.layout if lm else None, work.mem_fraction_static)
     if lm is not None:
         notes.append(layout_note(lm))
+    if work.runtime == "sglang" and gpu is not None:
+        notes.append(sglang_pool_note(a, gpu, gpus, weights, work))
     if work.runtime == "ollama" and gpu is not None:
         from advisor.sizing.ollama import assumptions as ollama_assumptions
 
