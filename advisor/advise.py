@@ -460,9 +460,9 @@ class Advisor:
         layout_asked = data_parallel is not None or expert_parallel
         if layout_asked:
             flag = "--data-parallel-size" if data_parallel is not None else "--enable-expert-parallel"
-            if runtime_asked and rt != "vllm":
-                raise AdvisorError(f"{flag} is vLLM's; {rt} does not take it (leave it out, or ask "
-                                   "--runtime vllm)")
+            if runtime_asked and rt not in ("vllm", "sglang"):
+                raise AdvisorError(f"{flag} is vLLM's (and SGLang's --dp-size / --ep-size); {rt} "
+                                   "does not take it (leave it out, or ask --runtime vllm or sglang)")
             if finetune is not None:
                 raise AdvisorError(f"{flag} is vLLM's serving layout; fine-tuning does not take it")
             from advisor.sizing.vllm_parallel import layout_problem
@@ -472,7 +472,9 @@ class Advisor:
                 if dp != 1 or expert_parallel else None  # DP 1 alone: vLLM's plain split
             if bad:
                 raise AdvisorError(f"{bad} ({m.name} on {gpus} x {g.name})")
-            rt, runtime_asked = "vllm", True  # vLLM's flags: every plan runs vLLM with them
+            if not (runtime_asked and rt == "sglang"):
+                rt = "vllm"  # vLLM's flags: every plan runs vLLM with them (or SGLang, asked)
+            runtime_asked = True
             work = replace(work, runtime=rt, data_parallel=dp, expert_parallel=expert_parallel)
         if gpu_layers is not None:
             work = replace(work, gpu_layers=_check_gpu_layers(gpu_layers, m, g, gpus, rt, runtime,

@@ -232,3 +232,47 @@ def test_the_advisory_gives_max_total_num_tokens_as_sglang_would_log_it(advisor,
     assert int(m.group(1).replace(",", "")) == sglang_max_total_num_tokens(a, g, -(-w // 2), "fp16", 2)
     assert "is shorter than the 8,192 tokens asked" in md  # so the verdict is does-not-fit
     assert "**Verdict: does not fit.**" in md
+
+
+def test_dp_attention_reserves_what_sglang_reserves(kb):
+    h200 = kb.gpu("h200")
+    mib = h200.usable_memory_bytes / c.MIB  # < 160 GiB: chunked prefill 8192, 512 graphs at TP 8
+    plain = sglang_reserved_mib(mib, 8)
+    # 3 MiB a graph batch a DP rank, and 1.5 more above 300 graph batches
+    assert sglang_reserved_mib(mib, 8, 1, 8) == plain + 512 * 8 * 3 + 512 * 8 * 1.5
+    assert sglang_default_mem_fraction(h200, 8, 1, 8) < sglang_default_mem_fraction(h200, 8)
+
+
+def test_sglang_data_and_expert_parallel_launch_as_sglang_does(advisor, kb):
+    """A MoE model under DP + EP runs DP attention over all the GPUs, the experts expert-parallel
+    (`--tp-size 8 --dp-size 8 --enable-dp-attention --ep-size 8`, the DeepSeek/Qwen3 recipes'
+    form); a dense model runs DP replicas of GPUS / DP. Both parse against SGLang's flags, and
+    the KV pool is per DP rank (attention TP = GPUS / DP)."""
+    adv = advisor.explain("qwen3-coder-480b-a35b", "h200", gpus=8, runtime="sglang",
+                          precision="fp8", data_parallel=8, expert_parallel=True,
+                          context_tokens=262144)
+    doc = _doc(adv)
+    for p in _plans(doc):
+        assert p["runtime"] == "sglang"
+        if p.get("command") and p["gpu_count"] == 8:
+            assert "--tp-size 8 --dp-size 8 --enable-dp-attention --ep-size 8" in p["command"]
+            assert check_command(p["command"]).ok
+    a = kb.model("qwen3-coder-480b-a35b").architecture
+    # attention TP 1 (8 GPUs / DP 8): every DP rank caches all 8 KV heads
+    assert sglang_cell_bytes(a, "bf16", 1) == 8 * 256 * a.layers * 2
+    dense = _doc(advisor.explain("llama-3.1-8b", "h100-80gb", gpus=4, runtime="sglang",
+                                 data_parallel=2))
+    cmd = dense["plan"]["command"]
+    assert "--tp-size 2 --dp-size 2 " in cmd and "--enable-dp-attention" not in cmd
+    assert check_command(cmd).ok
+
+
+def test_data_parallel_with_another_runtime_named_is_refused():
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+    from tests.cli_helpers import one_line_error
+
+    r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "h100-80gb", "--gpus", "4",
+                                  "--runtime", "llama.cpp", "--data-parallel-size", "2"])
+    one_line_error(r, "--runtime vllm or sglang")

@@ -58,10 +58,12 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--data-parallel-size", "data_parallel_size", type=int, default=None,
               help="vLLM's --data-parallel-size: engine replicas, each with its own KV cache "
                    "for the full context; the --gpus are data parallel x tensor parallel (TP = "
-                   "GPUs / DP). Implies --runtime vllm; every plan keeps it.")
+                   "GPUs / DP). Implies --runtime vllm unless --runtime sglang is asked (SGLang's "
+                   "--dp-size); every plan keeps it.")
 @click.option("--enable-expert-parallel", "enable_expert_parallel", is_flag=True, default=False,
               help="vLLM's --enable-expert-parallel: whole routed experts a GPU, over all "
-                   "DP x TP GPUs (mixture-of-experts models only). Implies --runtime vllm.")
+                   "DP x TP GPUs (mixture-of-experts models only). Implies --runtime vllm unless "
+                   "--runtime sglang is asked (SGLang's --ep-size).")
 @click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
               help="What the plans optimise (rules/objective.yaml). Default: quality.")
 @format_option("markdown", "json")

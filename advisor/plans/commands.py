@@ -197,14 +197,17 @@ def sglang_rope_override(r: RopeScaling) -> str:
 
 
 def sglang_launch(repo: str, context: int, batch: int, kv: str, *, tensor_parallel: int = 1,
-                  pipeline_parallel: int = 1, quantize_fp8: bool = False,
+                  pipeline_parallel: int = 1, data_parallel: int = 1, expert_parallel: int = 1,
+                  dp_attention: bool = False, quantize_fp8: bool = False,
                   mem_fraction_static: float | None = None, nodes: int = 1,
                   rope: RopeScaling | None = None, trust_remote_code: bool = False) -> str:
     """SGLang's server for a plan: `python -m sglang.launch_server --model-path REPO`, tensor
     parallel over --tp-size GPUs and --pp-size stages, --context-length, the card's rope
     scaling (sglang_rope_override), --quantization fp8 for weights quantized at load,
     --kv-cache-dtype fp8_e4m3 for an FP8 cache, --max-running-requests for a batch, the
-    --mem-fraction-static asked (None: SGLang's default, not printed). nodes > 1: the first
+    --mem-fraction-static asked (None: SGLang's default, not printed); data_parallel > 1:
+    --dp-size (with --enable-dp-attention for dp_attention), expert_parallel > 1: --ep-size
+    (advisor.sizing.vllm_parallel.sglang_layout_command). nodes > 1: the first
     node's command, with --nnodes, --node-rank 0 and --dist-init-addr (sglang_nodes_note says
     what the others run). Flags: advisor/data/runtime_flags.yaml, runtime sglang."""
     parts = ["python -m sglang.launch_server", "--model-path", repo]
@@ -212,6 +215,12 @@ def sglang_launch(repo: str, context: int, batch: int, kv: str, *, tensor_parall
         parts.append(f"--tp-size {tensor_parallel}")
     if pipeline_parallel > 1:
         parts.append(f"--pp-size {pipeline_parallel}")
+    if data_parallel > 1:
+        parts.append(f"--dp-size {data_parallel}")
+    if dp_attention:
+        parts.append("--enable-dp-attention")
+    if expert_parallel > 1:
+        parts.append(f"--ep-size {expert_parallel}")
     parts.append(f"--context-length {context}")
     if rope is not None:
         parts.append(f"--json-model-override-args {shlex.quote(sglang_rope_override(rope))}")

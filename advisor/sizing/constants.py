@@ -622,6 +622,12 @@ SGLANG_RESERVED_MIB_PER_EIGHTH_RANK = 1024
 SGLANG_RESERVED_FLOOR_ABOVE_MIB = 60 * 1024
 SGLANG_RESERVED_FLOOR_MIB = 10 * 1024
 SGLANG_FALLBACK_MEM_FRACTION = 0.88
+# With --enable-dp-attention: reserved_mem += 3 x cuda_graph_max_bs x dp_size ("DP attention
+# needs more padding for some operations"), and 1.5 x more when cuda_graph_max_bs > 300 ("much
+# more memory for large cuda graph max bs").
+SGLANG_DP_ATTENTION_MIB_PER_GRAPH_BATCH = 3
+SGLANG_DP_ATTENTION_LARGE_GRAPH_BS = 300
+SGLANG_DP_ATTENTION_LARGE_MIB_PER_GRAPH_BATCH = 1.5
 # What SGLang's process holds on a GPU before it reads total_gpu_memory (after
 # init_torch_distributed): the CUDA context (as for the other runtimes,
 # RUNTIME_RESERVED_BYTES_PER_GPU) and, with more than one rank, NCCL's and the custom

@@ -246,7 +246,7 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     and count (the planner asks thousands of times). data_parallel > 1 (vLLM): a sequence
     decodes on one replica of gpus / data_parallel GPUs, tensor parallel over all of them (as
     choose_split's layout split)."""
-    replica = runtime == "vllm" and data_parallel > 1
+    replica = runtime in c.TENSOR_PARALLEL_RUNTIMES and data_parallel > 1
     if replica:
         gpus //= data_parallel
     key = (id(model), id(gpu), precision, runtime, gpus, replica)

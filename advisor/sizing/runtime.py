@@ -204,12 +204,21 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
         from advisor.sizing.sglang_memory import sglang_gpu_defaults, sglang_mem_fraction
 
         tp = vllm_tensor_parallel_size(a, gpus) if a is not None and gpus > 1 else 1
-        f = sglang_mem_fraction(gpu, tp, gpus // tp, mem_fraction_static)
+        pp, dp_attn = gpus // tp, 1
+        if layout is not None and a is not None:
+            from advisor.sizing.vllm_parallel import sglang_layout_command
+
+            flags = sglang_layout_command(a, layout)
+            tp, pp = flags["tp_size"], 1
+            dp_attn = flags["dp_size"] if flags["dp_attention"] else 1
+        f = sglang_mem_fraction(gpu, tp, pp, mem_fraction_static, dp_attn)
         chunk, graph_bs = sglang_gpu_defaults(
             gpu.usable_memory_bytes / c.MIB if gpu is not None else None, tp)
         whose = ("as asked" if mem_fraction_static is not None else
-                 f"SGLang {c.SGLANG_VERSION}'s default for this card at TP {tp}: its "
-                 f"--chunked-prefill-size {chunk} and --cuda-graph-max-bs {graph_bs} reserved")
+                 f"SGLang {c.SGLANG_VERSION}'s default for this card at TP {tp}"
+                 + (f" with DP attention {dp_attn}" if dp_attn > 1 else "")
+                 + f": its --chunked-prefill-size {chunk} and --cuda-graph-max-bs {graph_bs} "
+                 "reserved")
         return [f"SGLang: --mem-fraction-static {f:g} ({whose}); weights and the KV token pool "
                 f"share that fraction of what is free on each GPU at start, after the "
                 f"{c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB {ctx}"

@@ -56,35 +56,42 @@ def sglang_gpu_defaults(gpu_mem_mib: float | None, tensor_parallel: int = 1) -> 
 
 
 def sglang_reserved_mib(gpu_mem_mib: float | None, tensor_parallel: int = 1,
-                        pipeline_parallel: int = 1) -> float:
-    """MiB SGLang's default heuristic keeps outside mem_fraction_static (module docstring)."""
+                        pipeline_parallel: int = 1, dp_attention: int = 1) -> float:
+    """MiB SGLang's default heuristic keeps outside mem_fraction_static (module docstring).
+    dp_attention: --dp-size with --enable-dp-attention (1: off), which reserves 3 MiB more a
+    graph batch a DP rank, and 1.5 more above 300 graph batches (padding and allocator slack,
+    as its comments say)."""
     chunk, graph_bs = sglang_gpu_defaults(gpu_mem_mib, tensor_parallel)
     reserved = (c.SGLANG_RESERVED_BASE_MIB
                 + c.SGLANG_RESERVED_MIB_PER_PREFILL_TOKEN * max(chunk, c.SGLANG_RESERVED_MIN_PREFILL_TOKENS)
                 + c.SGLANG_RESERVED_MIB_PER_GRAPH_BATCH * graph_bs
                 + tensor_parallel * pipeline_parallel / 8 * c.SGLANG_RESERVED_MIB_PER_EIGHTH_RANK)
+    if dp_attention > 1:
+        reserved += c.SGLANG_DP_ATTENTION_MIB_PER_GRAPH_BATCH * graph_bs * dp_attention
+        if graph_bs > c.SGLANG_DP_ATTENTION_LARGE_GRAPH_BS:
+            reserved += c.SGLANG_DP_ATTENTION_LARGE_MIB_PER_GRAPH_BATCH * graph_bs * dp_attention
     if gpu_mem_mib is not None and gpu_mem_mib > c.SGLANG_RESERVED_FLOOR_ABOVE_MIB:
         reserved = max(reserved, c.SGLANG_RESERVED_FLOOR_MIB)
     return reserved
 
 
 def sglang_default_mem_fraction(gpu: GPU | None, tensor_parallel: int = 1,
-                                pipeline_parallel: int = 1) -> float:
+                                pipeline_parallel: int = 1, dp_attention: int = 1) -> float:
     """The --mem-fraction-static SGLang chooses when none is given: round((gpu_mem -
     reserved_mem) / gpu_mem, 3) with gpu_mem the card's memory in MiB; 0.88 for an unknown card."""
     if gpu is None:
         return c.SGLANG_FALLBACK_MEM_FRACTION
     mib = gpu.usable_memory_bytes / c.MIB
-    reserved = sglang_reserved_mib(mib, tensor_parallel, pipeline_parallel)
+    reserved = sglang_reserved_mib(mib, tensor_parallel, pipeline_parallel, dp_attention)
     return round((mib - reserved) / mib, 3)
 
 
 def sglang_mem_fraction(gpu: GPU | None, tensor_parallel: int = 1, pipeline_parallel: int = 1,
-                        asked: float | None = None) -> float:
+                        asked: float | None = None, dp_attention: int = 1) -> float:
     """The fraction in force: the user's --mem-fraction-static, else SGLang's default.
     AdvisorError for a value outside (0, 1]."""
     if asked is None:
-        return sglang_default_mem_fraction(gpu, tensor_parallel, pipeline_parallel)
+        return sglang_default_mem_fraction(gpu, tensor_parallel, pipeline_parallel, dp_attention)
     if not 0 < asked <= 1:  # also refuses nan
         raise AdvisorError(f"--mem-fraction-static is SGLang's share of each GPU for weights and "
                            f"KV cache, above 0 and at most 1, not {asked}")
@@ -133,18 +140,23 @@ def sglang_cell_bytes(a: Architecture, kv_dtype: str = "bf16", tensor_parallel: 
 def sglang_max_total_num_tokens(a: Architecture, gpu: GPU, weights_rank_bytes: int,
                                 kv_dtype: str = "bf16", tensor_parallel: int = 1,
                                 pipeline_parallel: int = 1,
-                                mem_fraction_static: float | None = None) -> int:
+                                mem_fraction_static: float | None = None,
+                                dp_attention: int = 1) -> int:
     """max_total_num_tokens SGLang logs for this model on this card: the KV pool's slots a rank
     (module docstring), weights_rank_bytes being one rank's share of the weights. 0 or less:
     SGLang stops at start with "Not enough memory. Please try to increase
     --mem-fraction-static". AdvisorError for a TP size that does not split the heads
-    (check_sglang_tensor_parallel)."""
-    check_sglang_tensor_parallel(a, tensor_parallel)
+    (check_sglang_tensor_parallel). dp_attention: the --dp-size of --enable-dp-attention
+    (1: off): attention, and its KV heads, are split over tensor_parallel / dp_attention GPUs
+    (get_attention_tp_size)."""
+    attention_tp = tensor_parallel // max(dp_attention, 1)
+    check_sglang_tensor_parallel(a, attention_tp)
     ranks = tensor_parallel * pipeline_parallel
-    f = sglang_mem_fraction(gpu, tensor_parallel, pipeline_parallel, mem_fraction_static)
+    f = sglang_mem_fraction(gpu, tensor_parallel, pipeline_parallel, mem_fraction_static,
+                            dp_attention)
     total = sglang_start_free_bytes(gpu, ranks)
     rest = (total - weights_rank_bytes) - total * (1 - f)
-    cell = sglang_cell_bytes(a, kv_dtype, tensor_parallel)
+    cell = sglang_cell_bytes(a, kv_dtype, attention_tp)
     if pipeline_parallel > 1:  # each stage caches its own layers
         cell = -(-cell // pipeline_parallel)
     return int(rest) // cell
@@ -152,13 +164,17 @@ def sglang_max_total_num_tokens(a: Architecture, gpu: GPU, weights_rank_bytes: i
 
 def sglang_overhead_parts(gpu: GPU | None, gpus: int, tensor_parallel: int = 1,
                           pipeline_parallel: int = 1,
-                          mem_fraction_static: float | None = None) -> dict[str, int]:
+                          mem_fraction_static: float | None = None, dp_attention: int = 1,
+                          ranks: int | None = None) -> dict[str, int]:
     """SGLang's memory besides weights and KV cache over all `gpus` GPUs, by part: the device
     context, the communication buffers (more than one rank), and the share mem_fraction_static
     leaves to activations and CUDA graphs, (1 - f) x total_gpu_memory a GPU. weights + KV fit
-    in f x total_gpu_memory a GPU exactly when weights + KV + these parts fit the cards."""
-    f = sglang_mem_fraction(gpu, tensor_parallel, pipeline_parallel, mem_fraction_static)
-    ranks = tensor_parallel * pipeline_parallel
+    in f x total_gpu_memory a GPU exactly when weights + KV + these parts fit the cards.
+    dp_attention: the --dp-size of --enable-dp-attention (1: off); ranks: GPUs in the process
+    group (default TP x PP)."""
+    f = sglang_mem_fraction(gpu, tensor_parallel, pipeline_parallel, mem_fraction_static,
+                            dp_attention)
+    ranks = tensor_parallel * pipeline_parallel if ranks is None else ranks
     comm = c.SGLANG_COMM_BYTES if ranks > 1 else 0
     if gpu is None:
         return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
