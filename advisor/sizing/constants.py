@@ -599,7 +599,7 @@ BITSANDBYTES_DECODE_SHARE = {"int8": 0.25, "nf4": 0.75}
 # - the KV token pool: ModelRunnerKVCacheMixin.profile_max_num_token and get_cell_size_per_token,
 #   https://github.com/sgl-project/sglang/blob/226149ac457bd1a1b5d450f55c01f72f604320d6/python/sglang/srt/model_executor/model_runner_kv_cache_mixin.py
 # - the default --mem-fraction-static: ServerArgs._handle_gpu_memory_settings, the heuristic of
-#   https://github.com/sgl-project/sglang/pull/10975 (SGLang v0.5.4 and later), as read in
+#   https://github.com/sgl-project/sglang/pull/10975 (autumn 2025, the 0.5 line; the first release carrying it was not read), as read in
 #   python/sglang/srt/server_args.py of that line (docs/runtimes.md quotes it).
 # --chunked-prefill-size and --cuda-graph-max-bs defaults by the card's memory (MiB, the
 # capacity torch reports): (below this many MiB, chunked prefill tokens, graph batch at TP < 4,

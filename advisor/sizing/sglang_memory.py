@@ -25,13 +25,16 @@ cell_size, bytes a token on one rank over all layers with a KV cache
 
 --kv-cache-dtype auto keeps the model's 16 bits; fp8_e4m3 / fp8_e5m2 store one byte a value.
 
-The default --mem-fraction-static (ServerArgs._handle_gpu_memory_settings, SGLang >= 0.5.4):
+The default --mem-fraction-static (ServerArgs._handle_gpu_memory_settings, the 0.5 line from
+sgl-project/sglang PR 10975 of autumn 2025; the release it first shipped in was not read):
 reserved_mem = 512 + 1.5 x max(chunked_prefill_size, 2048) + 2 x cuda_graph_max_bs
 + tp x pp / 8 x 1024 MiB, at least 10 GiB on cards above 60 GiB, and
 mem_fraction_static = round((gpu_mem - reserved_mem) / gpu_mem, 3), where chunked_prefill_size
 and cuda_graph_max_bs are themselves defaults by the card's memory
 (constants.SGLANG_GPU_MEMORY_DEFAULTS). On an 80 GiB H100 that is 0.836 at TP 1 (13,440 MiB
-reserved) and 0.819 at TP 8; on a 24 GiB RTX 4090, 0.847 at TP 1.
+reserved) and 0.819 at TP 8; on a 24 GiB RTX 4090, 0.847 at TP 1. With --enable-dp-attention
+(DP attention, sglang_reserved_mib's dp_attention) it reserves 3 MiB more a CUDA-graph batch a DP
+rank, 4.5 above 300 graph batches: 0.769 on 8 x H200 at DP 8.
 
 All sizes are bytes unless named MiB; pure functions, no I/O.
 """
