@@ -137,7 +137,10 @@ class Advisory:
                          "data_parallel": s.work.data_parallel,
                          "expert_parallel": s.work.expert_parallel,
                          **({"precision_source": self.precision_source} if self.precision_source else {}),
-                         **({"n_gpu_layers": s.work.gpu_layers} if s.work.gpu_layers is not None else {})},
+                         **({"n_gpu_layers": s.work.gpu_layers} if s.work.gpu_layers is not None else {}),
+                         # SGLang's --mem-fraction-static as asked (None: its default for the card)
+                         **({"mem_fraction_static": s.work.mem_fraction_static}
+                            if s.work.runtime == "sglang" else {})},
             "memory": {"weights_bytes": pl.weights_bytes, "kv_cache_bytes": pl.kv_cache_bytes,
                        "overhead_bytes": pl.overhead_bytes, "total_bytes": pl.total_bytes,
                        "available_bytes": pl.available_bytes, "headroom_bytes": pl.headroom_bytes,

@@ -151,7 +151,9 @@ def test_one_runtime_an_advisory_and_every_command_parses(advisor, model, gpu, g
             assert p["command"].startswith("python -m sglang.launch_server --model-path "), p["command"]
             result = check_command(p["command"])
             assert result.runtime == "sglang" and result.ok, (p["command"], result.problems)
-    assert doc["placement"]["memory"]["runtime"] == "sglang" if "memory" in doc.get("placement", {}) else True
+    assert doc["workload"]["runtime"] == "sglang" and doc["workload"]["gpu_memory_utilization"] is None
+    assert doc["workload"]["mem_fraction_static"] is None  # SGLang's own default
+    assert doc["memory"]["breakdown"]["runtime"] == "sglang"
 
 
 def test_the_memory_table_and_assumptions_speak_sglang(advisor):
