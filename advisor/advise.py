@@ -141,7 +141,10 @@ class Advisory:
                          **({"precision_source": self.precision_source} if self.precision_source else {}),
                          **({"n_gpu_layers": s.work.gpu_layers} if s.work.gpu_layers is not None else {}),
                          **({"tensor_split": s.work.tensor_split}
-                            if s.work.tensor_split is not None else {})},
+                            if s.work.tensor_split is not None else {}),
+                         # SGLang's --mem-fraction-static as asked (None: its default for the card)
+                         **({"mem_fraction_static": s.work.mem_fraction_static}
+                            if s.work.runtime == "sglang" else {})},
             "memory": {"weights_bytes": pl.weights_bytes, "kv_cache_bytes": pl.kv_cache_bytes,
                        "overhead_bytes": pl.overhead_bytes, "total_bytes": pl.total_bytes,
                        "available_bytes": pl.available_bytes, "headroom_bytes": pl.headroom_bytes,
@@ -234,7 +237,7 @@ def _mixed_set_card(gset, rt: str, data_parallel, expert_parallel):
     if data_parallel is not None or expert_parallel:
         raise AdvisorError(f"--data-parallel-size and --enable-expert-parallel are sized on cards "
                            f"of one kind, not the set {gset.spec()}")
-    if rt == "vllm":
+    if rt in ("vllm", "sglang"):
         return gset.smallest()
     if rt != "llama.cpp":
         raise AdvisorError(f"a set of unequal cards ({gset.spec()}) is sized for llama.cpp's layer "
@@ -543,9 +546,9 @@ class Advisor:
         layout_asked = data_parallel is not None or expert_parallel
         if layout_asked:
             flag = "--data-parallel-size" if data_parallel is not None else "--enable-expert-parallel"
-            if runtime_asked and rt != "vllm":
-                raise AdvisorError(f"{flag} is vLLM's; {rt} does not take it (leave it out, or ask "
-                                   "--runtime vllm)")
+            if runtime_asked and rt not in ("vllm", "sglang"):
+                raise AdvisorError(f"{flag} is vLLM's (and SGLang's --dp-size / --ep-size); {rt} "
+                                   "does not take it (leave it out, or ask --runtime vllm or sglang)")
             if finetune is not None:
                 raise AdvisorError(f"{flag} is vLLM's serving layout; fine-tuning does not take it")
             from advisor.sizing.vllm_parallel import layout_problem
@@ -555,13 +558,18 @@ class Advisor:
                 if dp != 1 or expert_parallel else None  # DP 1 alone: vLLM's plain split
             if bad:
                 raise AdvisorError(f"{bad} ({m.name} on {gpus} x {g.name})")
-            rt, runtime_asked = "vllm", True  # vLLM's flags: every plan runs vLLM with them
+            if not (runtime_asked and rt == "sglang"):
+                rt = "vllm"  # vLLM's flags: every plan runs vLLM with them (or SGLang, asked)
+            runtime_asked = True
             work = replace(work, runtime=rt, data_parallel=dp, expert_parallel=expert_parallel)
         if gpu_layers is not None:
             work = replace(work, gpu_layers=_check_gpu_layers(gpu_layers, m, g, gpus, rt, runtime,
                                                               p, finetune))
         work = replace(work, tensor_split=_check_tensor_split(tensor_split, gset, rt, runtime, p,
                                                               finetune))
+        if work.mem_fraction_static is not None and rt != "sglang":
+            raise AdvisorError(f"--mem-fraction-static is SGLang's share of each GPU; {rt} does not "
+                               "take it (ask --runtime sglang)")
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")

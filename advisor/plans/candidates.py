@@ -36,7 +36,7 @@ USABLE_FLOOR = "IQ3_M"
 # KV cache precisions each runtime offers, 16-bit first (llama.cpp: -ctk/-ctv; vLLM:
 # --kv-cache-dtype; transformers: the model dtype).
 KV_OPTIONS = {"llama.cpp": ("fp16", "q8_0", "q4_0"), "ollama": ("fp16", "q8_0", "q4_0"), "vllm": ("fp16", "fp8"), "transformers": ("fp16",),
-              "mlx": ("fp16", "mlx-8bit", "mlx-4bit")}
+              "mlx": ("fp16", "mlx-8bit", "mlx-4bit"), "sglang": ("fp16", "fp8")}
 # bitsandbytes formats: offered under transformers only (vLLM loads them, slowly; the published
 # quality figures are of QLoRA fine-tunes, not of inference).
 _BITSANDBYTES = ("nf4", "int8")

@@ -20,6 +20,12 @@ KB matrix against it.
     torch_dtype is the spelling every transformers version takes (5.x prefers dtype= and keeps
     torch_dtype for backward compatibility)
     https://huggingface.co/docs/transformers/main/en/main_classes/quantization
+  SGLang: python -m sglang.launch_server --model-path REPO --tp-size, --pp-size,
+    --context-length, --json-model-override-args (the model card's YaRN as rope_scaling),
+    --quantization fp8, --kv-cache-dtype fp8_e4m3, --max-running-requests,
+    --mem-fraction-static, --trust-remote-code; over several nodes --nnodes, --node-rank and
+    --dist-init-addr (python/sglang/srt/server_args.py, SGLang 0.5)
+    https://docs.sglang.ai/advanced_features/server_arguments.html
   mlx-lm: mlx_lm.server --model REPO (OpenAI-compatible server) and mlx_lm.generate --model REPO
     --max-tokens N [--max-kv-size N] [--kv-bits B]; a repo mlx-community has not published is made
     first with mlx_lm.convert --hf-path REPO -q --q-bits B --q-group-size 64 --mlx-path DIR
@@ -180,6 +186,82 @@ def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel:
     if share is not None:
         parts.append(f"--gpu-memory-utilization {share:.2f}")
     return " ".join(parts)
+
+
+def sglang_rope_override(r: RopeScaling) -> str:
+    """The JSON of SGLang's --json-model-override-args for the card's YaRN: the config's
+    rope_scaling as the Qwen cards write it for SGLang (`{"rope_scaling": {"rope_type": "yarn",
+    "factor", "original_max_position_embeddings"}}`)."""
+    return json.dumps({"rope_scaling": {"rope_type": r.type, "factor": r.factor,
+                                        "original_max_position_embeddings": r.original_context}})
+
+
+def sglang_launch(repo: str, context: int, batch: int, kv: str, *, tensor_parallel: int = 1,
+                  pipeline_parallel: int = 1, data_parallel: int = 1, expert_parallel: int = 1,
+                  dp_attention: bool = False, quantize_fp8: bool = False,
+                  mem_fraction_static: float | None = None, nodes: int = 1,
+                  rope: RopeScaling | None = None, trust_remote_code: bool = False) -> str:
+    """SGLang's server for a plan: `python -m sglang.launch_server --model-path REPO`, tensor
+    parallel over --tp-size GPUs and --pp-size stages, --context-length, the card's rope
+    scaling (sglang_rope_override), --quantization fp8 for weights quantized at load,
+    --kv-cache-dtype fp8_e4m3 for an FP8 cache, --max-running-requests for a batch, the
+    --mem-fraction-static asked (None: SGLang's default, not printed); data_parallel > 1:
+    --dp-size (with --enable-dp-attention for dp_attention), expert_parallel > 1: --ep-size
+    (advisor.sizing.vllm_parallel.sglang_layout_command). nodes > 1: the first
+    node's command, with --nnodes, --node-rank 0 and --dist-init-addr (sglang_nodes_note says
+    what the others run). Flags: advisor/data/runtime_flags.yaml, runtime sglang."""
+    parts = ["python -m sglang.launch_server", "--model-path", repo]
+    if tensor_parallel > 1:
+        parts.append(f"--tp-size {tensor_parallel}")
+    if pipeline_parallel > 1:
+        parts.append(f"--pp-size {pipeline_parallel}")
+    if data_parallel > 1:
+        parts.append(f"--dp-size {data_parallel}")
+    if dp_attention:
+        parts.append("--enable-dp-attention")
+    if expert_parallel > 1:
+        parts.append(f"--ep-size {expert_parallel}")
+    parts.append(f"--context-length {context}")
+    if rope is not None:
+        parts.append(f"--json-model-override-args {shlex.quote(sglang_rope_override(rope))}")
+    if quantize_fp8:
+        parts.append("--quantization fp8")
+    if kv == "fp8":
+        parts.append("--kv-cache-dtype fp8_e4m3")
+    if batch > 1:
+        parts.append(f"--max-running-requests {batch}")
+    if mem_fraction_static is not None:
+        parts.append(f"--mem-fraction-static {mem_fraction_static:g}")
+    if trust_remote_code:
+        parts.append("--trust-remote-code")
+    if nodes > 1:
+        parts.append(f"--nnodes {nodes} --node-rank 0 --dist-init-addr {SGLANG_DIST_INIT_ADDR}")
+    return " ".join(parts)
+
+
+# The address every node of a multi-node SGLang plan is given: the first node's, a port of it.
+SGLANG_DIST_INIT_ADDR = "NODE0_IP:50000"
+
+
+def sglang_nodes_note(nodes: int) -> str:
+    """What a multi-node SGLang plan runs besides the printed command (node 0's)."""
+    return (f"SGLang over {nodes} nodes: run the same command on every node, with --node-rank 0 on "
+            f"the first and 1 ... {nodes - 1} on the others, all with --nnodes {nodes} and "
+            f"--dist-init-addr the first node's address (NODE0_IP) and a free port; no Ray cluster "
+            "(SGLang starts its own workers)")
+
+
+def sglang_long_context_note(config_context: int, rope: RopeScaling | None = None) -> str:
+    """SGLang refuses a --context-length beyond the config's max_position_embeddings unless
+    SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1 is set (python/sglang/srt/configs/model_config.py);
+    with the card's rope scaling the command also carries it (sglang_rope_override)."""
+    what = (f"--json-model-override-args turns on the model card's YaRN rope scaling (factor "
+            f"{rope.factor:g} over {rope.original_context:,} positions); " if rope is not None else
+            "where the model card gives rope scaling for this length, pass it with "
+            "--json-model-override-args; ")
+    return (f"the context is beyond the config's {config_context:,} positions, which SGLang "
+            f"refuses unless told: {what}`export SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1` "
+            "lets it take the longer --context-length")
 
 
 def transformers_snippet(repo: str, p: Precision, dtype: str, *,

@@ -371,7 +371,7 @@ def layout_runs(work: Workload, a: Architecture, gpus: int) -> bool:
     parallel needs routed experts); True when none was asked."""
     if work.data_parallel == 1 and not work.expert_parallel:
         return True
-    if work.runtime != "vllm":
+    if work.runtime not in ("vllm", "sglang"):
         return False
     return layout_problem(a, gpus, work.data_parallel, work.expert_parallel) is None
 
@@ -776,6 +776,27 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
     repo = cand.checkpoint or (ask.repo if m.id == ask.model.id else None) or cmd.hf_repo(m)
     if repo is None:
         return None, ["no Hugging Face repository is known for this model"]
+    if cand.runtime == "sglang":
+        rope = cmd.rope_scaling_for(m, work.context_tokens)
+        if work.context_tokens > m.architecture.max_context:
+            notes.append(cmd.sglang_long_context_note(m.architecture.max_context, rope))
+        if nodes > 1:
+            notes.append(cmd.sglang_nodes_note(nodes))
+        tp, dp, ep, dp_attention = pl.split.tensor_parallel, 1, 1, False
+        if _layout(work):
+            from advisor.sizing.vllm_parallel import sglang_layout_command, vllm_layout
+
+            flags = sglang_layout_command(m.architecture, vllm_layout(
+                m.architecture, cand.gpu_count, work.data_parallel, work.expert_parallel))
+            tp, dp, ep = flags["tp_size"], flags["dp_size"], flags["ep_size"]
+            dp_attention = flags["dp_attention"]
+        return cmd.sglang_launch(
+            repo, work.context_tokens, work.batch, work.kv_cache_dtype,
+            tensor_parallel=tp, pipeline_parallel=pl.split.pipeline_stages,
+            data_parallel=dp, expert_parallel=ep, dp_attention=dp_attention,
+            quantize_fp8=p.name == "fp8" and m.native_precision != "fp8" and cand.checkpoint is None,
+            mem_fraction_static=work.mem_fraction_static, nodes=nodes, rope=rope,
+            trust_remote_code=m.trust_remote_code), notes
     if cand.runtime == "vllm":
         quantize = p.name == "fp8" and m.native_precision != "fp8" and cand.checkpoint is None
         share = cmd.memory_share(work.gpu_memory_utilization)

@@ -110,7 +110,7 @@ class Placement:
             return offload_decode_seconds(self.model, self.gpu, self.precision,
                                           self.work.kv_cache_dtype, self.offload.gpu_layers,
                                           context_tokens, self.work.ram_bandwidth_gb_s)
-        if era is None and self.work.runtime == "vllm":
+        if era is None and self.work.runtime in c.TENSOR_PARALLEL_RUNTIMES:
             tp, pp, _ = vllm_group(self.split)
             return vllm_step(self.gpu, a, self.precision, 1, self._kv_bytes_at(context_tokens),
                              tp, pp).seconds
@@ -249,7 +249,7 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     and count (the planner asks thousands of times). data_parallel > 1 (vLLM): a sequence
     decodes on one replica of gpus / data_parallel GPUs, tensor parallel over all of them (as
     choose_split's layout split)."""
-    replica = runtime == "vllm" and data_parallel > 1
+    replica = runtime in c.TENSOR_PARALLEL_RUNTIMES and data_parallel > 1
     if replica:
         gpus //= data_parallel
     key = (id(model), id(gpu), precision, runtime, gpus, replica)
@@ -259,12 +259,12 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     a = model.architecture
     if gpus == 1:
         split = Split("single", 1, 1, 1, 1, 0, 0, 1)
-    elif runtime == "vllm":
+    elif runtime in c.TENSOR_PARALLEL_RUNTIMES:
         tp = gpus if replica else vllm_tensor_parallel_size(a, gpus)
         split = Split("tensor", gpus, tp, gpus // tp, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
     else:
         split = Split("layer", gpus, 1, gpus, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
-    if runtime == "vllm":
+    if runtime in c.TENSOR_PARALLEL_RUNTIMES:
         tp, pp, _ = vllm_group(split)
         s = vllm_step(gpu, a, precision, 1, 0, tp, pp).seconds
     elif runtime == "mlx":

@@ -55,3 +55,6 @@ class Workload:
     # the split by each card's free memory (advisor.sizing.mixed). Only on several GPUs under
     # llama.cpp, where every card is then sized by the layers this split gives it.
     tensor_split: str | None = None
+    # SGLang --mem-fraction-static: the share of each GPU's free memory at start for weights and
+    # the KV pool; None: SGLang's default for the card (advisor.sizing.sglang_memory)
+    mem_fraction_static: float | None = None
