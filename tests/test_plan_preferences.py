@@ -72,3 +72,35 @@ def test_the_cli_passes_whether_the_method_was_given():
 
     assert finetune_spec("finetune", {}, {})[0].method_given is False
     assert finetune_spec("finetune", {"method": "lora"}, {})[0].method_given is True
+
+
+def test_a_band_edge_between_nearly_equal_speeds_decides_nothing(advisor, kb, tmp_path):
+    """objective.yaml band_tolerance: Mixtral on a 16 GB 4060 Ti runs Q5_K_M at 7.8 tokens/s;
+    with bands as they fall, Q5_K_S at 8.0 won for crossing the 8 tokens/s bound."""
+    from advisor.advise import Advisor, load_objective_file, load_rulebook
+    from advisor.paths import data_dir
+
+    own = advisor.explain("mixtral-8x7b", "rtx-4060-ti-16gb").plan
+    assert own.precision.name == "Q5_K_M" and own.decode_tokens_per_s < 8.0
+    text = (data_dir("rules") / "objective.yaml").read_text()
+    assert "band_tolerance: 1.1\n" in text
+    (tmp_path / "objective.yaml").write_text(text.replace("band_tolerance: 1.1\n", "band_tolerance: 1\n"))
+    a = Advisor(kb, load_rulebook([tmp_path]), load_objective_file([tmp_path]))
+    old = a.explain("mixtral-8x7b", "rtx-4060-ti-16gb").plan
+    assert old.precision.name == "Q5_K_S" and old.decode_tokens_per_s >= 8.0
+    assert advisor.objective.near(old.decode_tokens_per_s, own.decode_tokens_per_s)
+
+
+@pytest.mark.parametrize("line", ["band_tolerance: 0.9", "band_tolerance: 3", "band_tolerance: x",
+                                  "spill_slowdown: 0.5", "spill_slowdown: .nan"])
+def test_objective_refuses_bad_tolerances(tmp_path, line):
+    from advisor.errors import AdvisorError
+    from advisor.paths import data_dir
+    from advisor.plans.objective import load_objective
+
+    text = (data_dir("rules") / "objective.yaml").read_text()
+    key = line.split(":")[0]
+    text = "\n".join(x for x in text.splitlines() if not x.startswith(key + ":")) + f"\n{line}\n"
+    (tmp_path / "objective.yaml").write_text(text)
+    with pytest.raises(AdvisorError, match=key):
+        load_objective(tmp_path / "objective.yaml")

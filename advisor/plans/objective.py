@@ -37,7 +37,7 @@ _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
 # Optional keys (an objective file written before them still loads: its defaults below)
 _OPTIONAL = {"model_score", "fast_bands", "beats_asked_speedup", "defaulted_context_tokens",
-             "spill_slowdown"}
+             "spill_slowdown", "band_tolerance"}
 # Sort terms read from another attribute and finished in Objective.key: spilled_slower is
 # `offload` and the decode speed against the path's spill floor.
 _READS = {"spilled_slower": "offload"}
@@ -96,6 +96,9 @@ class Objective:
     # path's fastest good-quality plan held on the GPUs counts as spilled_slower
     # (objective.yaml `spill_slowdown`; Objective.spill_floor)
     spill_slowdown: float = 2.0
+    # speeds within this ratio of the path's best plan share its speed and fast band
+    # (objective.yaml `band_tolerance`; Planner.best); 1: bands as they fall
+    band_tolerance: float = 1.0
 
     def quality_class(self, loss_pct: float) -> int:
         for i, bound in enumerate(self.class_bounds):
@@ -151,14 +154,19 @@ class Objective:
         return None if top is None else top / self.spill_slowdown
 
     def key(self, plan, prefer: str, context_cap: int | None = None,
-            spill_floor: float | None = None) -> tuple:
+            spill_floor: float | None = None, bands: tuple[int, int] | None = None) -> tuple:
         """The sort key of a plan under a preference: smaller sorts first. context_cap: the
         context_tokens term counts at most this many tokens (a context the question did not
         give: advisor.plans.evaluate.context_cap); None: as it is. spill_floor: the path's
-        spill_floor (None: no plan is spilled_slower)."""
+        spill_floor (None: no plan is spilled_slower). bands: (speed_band, fast_band) to rank
+        the plan in instead of its own (band_tolerance)."""
         get, descending = self._terms[prefer]
         out = []
         values = get(plan)
+        if bands is not None:
+            for i, v in zip(self._band_index[prefer], bands):
+                if i is not None:
+                    values = values[:i] + (v,) + values[i + 1:]
         if context_cap is not None:
             i = self._context_index[prefer]
             if i is not None and values[i] is not None and values[i] > context_cap:
@@ -200,6 +208,17 @@ class Objective:
         """preference -> the position of context_tokens among its sort terms (None: absent)"""
         return {name: next((i for i, (a, _) in enumerate(terms) if a == "context_tokens"), None)
                 for name, terms in self.order.items()}
+
+    @cached_property
+    def _band_index(self) -> dict:
+        """preference -> the positions of speed_band and fast_band among its terms (None: absent)"""
+        return {name: tuple(next((i for i, (a, _) in enumerate(terms) if a == want), None)
+                            for want in ("speed_band", "fast_band"))
+                for name, terms in self.order.items()}
+
+    def near(self, a: float | None, b: float | None) -> bool:
+        """Whether two decode speeds are within band_tolerance of each other."""
+        return bool(a and b) and max(a / b, b / a) <= self.band_tolerance
 
     @cached_property
     def _spill_index(self) -> dict:
@@ -354,8 +373,13 @@ def load_objective(path: Path) -> Objective:
         err("spill_slowdown", f"spill_slowdown is how many times as slow, from 1 to 1000, "
                               f"not {short(slowdown)}")
         slowdown = 2.0
+    tolerance = data.get("band_tolerance", 1.0)
+    if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not 1 <= tolerance <= 2:
+        err("band_tolerance", f"band_tolerance is a ratio of speeds, from 1 to 2, not {short(tolerance)}")
+        tolerance = 1.0
     if errors:
         raise AdvisorErrors(errors)
     return Objective(path, prefer, tuple(names), tuple(bounds), tuple(float(b) for b in bands),
                      names.index(good), usable, floor, order, score,
-                     tuple(float(b) for b in fast), float(speedup), defaulted, float(slowdown))
+                     tuple(float(b) for b in fast), float(speedup), defaulted, float(slowdown),
+                     float(tolerance))
