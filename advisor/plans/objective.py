@@ -358,28 +358,24 @@ def load_objective(path: Path) -> Objective:
                 continue
             parsed.append((attr, text.startswith("-")))
         order[p] = tuple(parsed)
-    speedup = data.get("beats_asked_speedup", 1.5)
-    if not isinstance(speedup, (int, float)) or isinstance(speedup, bool) or not 1 <= speedup <= 1000:
-        err("beats_asked_speedup", f"beats_asked_speedup is how many times as fast, from 1 to 1000, "
-                                   f"not {short(speedup)}")
-        speedup = 1.5
+
+    def ratio(key: str, default: float, high: float, words: str) -> float:
+        value = data.get(key, default)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 1 <= value <= high:
+            err(key, f"{key} is {words}, from 1 to {high:g}, not {short(value)}")
+            return default
+        return float(value)
+
+    speedup = ratio("beats_asked_speedup", 1.5, 1000, "how many times as fast")
     defaulted = data.get("defaulted_context_tokens", 8192)
     if not isinstance(defaulted, int) or isinstance(defaulted, bool) or not 1 <= defaulted <= 10_000_000:
         err("defaulted_context_tokens", "defaulted_context_tokens must be a whole number of tokens, "
                                         f"from 1 to 10,000,000, not {short(defaulted)}")
         defaulted = 8192
-    slowdown = data.get("spill_slowdown", 2.0)
-    if not isinstance(slowdown, (int, float)) or isinstance(slowdown, bool) or not 1 <= slowdown <= 1000:
-        err("spill_slowdown", f"spill_slowdown is how many times as slow, from 1 to 1000, "
-                              f"not {short(slowdown)}")
-        slowdown = 2.0
-    tolerance = data.get("band_tolerance", 1.0)
-    if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not 1 <= tolerance <= 2:
-        err("band_tolerance", f"band_tolerance is a ratio of speeds, from 1 to 2, not {short(tolerance)}")
-        tolerance = 1.0
+    slowdown = ratio("spill_slowdown", 2.0, 1000, "how many times as slow")
+    tolerance = ratio("band_tolerance", 1.0, 2, "a ratio of speeds")
     if errors:
         raise AdvisorErrors(errors)
     return Objective(path, prefer, tuple(names), tuple(bounds), tuple(float(b) for b in bands),
                      names.index(good), usable, floor, order, score,
-                     tuple(float(b) for b in fast), float(speedup), defaulted, float(slowdown),
-                     float(tolerance))
+                     tuple(float(b) for b in fast), speedup, defaulted, slowdown, tolerance)
