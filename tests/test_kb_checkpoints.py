@@ -71,9 +71,7 @@ def test_gemma_3_27b_on_a_4090_under_vllm_loads_a_published_4bit_checkpoint():
 
 
 def test_deepseek_r1_on_8_h100_under_vllm_runs_a_published_4bit_checkpoint():
-    # R1's FP8 release does not fit 8 x 80 GB; its 4-bit checkpoints (Red Hat's W4A16, Cognitive
-    # Computations' AWQ) do
+    # R1's FP8 release does not fit 8 x 80 GB; Red Hat's W4A16 checkpoint of it does
     plan = _what_to_do("deepseek-r1", "h100-80gb", "-n", "8", "--runtime", "vllm")
     assert "Rent" not in plan.split("\n", 2)[1]
-    assert ("vllm serve cognitivecomputations/DeepSeek-R1-AWQ" in plan
-            or "vllm serve RedHatAI/DeepSeek-R1-quantized.w4a16" in plan)
+    assert "vllm serve RedHatAI/DeepSeek-R1-quantized.w4a16 --tensor-parallel-size 8" in plan
