@@ -279,7 +279,7 @@ def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixe
     if cand.gpu_set is not None:
         return _mixed_context_for(cand, m, obj, work, asked, fixed, "context" in ask.chosen)
     available = g.usable_memory_bytes * n
-    margin = fit_margin_bytes(n)
+    margin = fit_margin_bytes(n, work.runtime)
     if work.gpu_layers is None and available - margin < model_weights_bytes(m, cand.precision, work.runtime):
         # every weight on the GPUs (no -ngl) and they alone do not fit: no context does (KV and
         # overhead add to them; data-parallel replicas only add more)

@@ -357,7 +357,7 @@ class Planner:
         for k in cands.card_counts(c0.model, c0.runtime, counts):
             if not layout_runs(lightest, a, k):
                 continue  # the data/expert-parallel layout asked does not split this count
-            room = c0.gpu.usable_memory_bytes * k - fit_margin_bytes(k)
+            room = c0.gpu.usable_memory_bytes * k - fit_margin_bytes(k, c0.runtime)
             if w > room or memory_total_bytes(model, c0.precision, lightest, k, floor,
                                               last.kv_cache_dtype, c0.gpu) > room:
                 continue  # not even the lightest KV cache at the shortest context fits
@@ -422,7 +422,7 @@ class Planner:
         a = m.architecture
         w = weights_bytes(a, p)  # counts whose memory cannot hold the weights give no plan
         ks = tuple(k for k in cands.card_counts(m, rt, counts)
-                   if w <= g.usable_memory_bytes * k - fit_margin_bytes(k)
+                   if w <= g.usable_memory_bytes * k - fit_margin_bytes(k, rt)
                    and layout_runs(work, a, k))  # a count that cannot keep --data-parallel-size: no plan
         if not ks:
             return (math.inf,)  # above every key: the lever set has no plan (as _counts skips)

@@ -185,7 +185,7 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
         kv_cache_bytes=m.kv_cache_bytes,
         overhead_bytes=m.overhead_bytes,
         available_bytes=usable_memory_bytes(gpu) * gpus,
-        margin_bytes=fit_margin_bytes(gpus),
+        margin_bytes=fit_margin_bytes(gpus, work.runtime),
         decode_bytes_per_token_empty=streamed,
         decode_bytes_per_token_full=streamed + kv_cache_bytes(a, work.context_tokens, 1,
                                                                    work.kv_cache_dtype),

@@ -193,8 +193,8 @@ def vllm_max_utilization(gpu: GPU) -> float:
     """The largest --gpu-memory-utilization (a share of each GPU, floored to 0.01, never below
     vLLM's default 0.9) that still leaves what vLLM allocates outside its share: the CUDA context
     (RUNTIME_RESERVED_BYTES_PER_GPU) and the CUDA graphs it captures after the KV cache
-    (VLLM_CUDA_GRAPH_BYTES). 0.95 on a 24 GB card, 0.98 on an 80 GB one. The fit margin
-    (FIT_MARGIN_BYTES_PER_GPU) is kept on top."""
+    (VLLM_CUDA_GRAPH_BYTES). 0.95 on a 24 GB card, 0.98 on an 80 GB one. No fit margin is
+    kept on top (overhead.fit_margin_bytes: what vLLM leaves outside its share is the margin)."""
     outside = c.RUNTIME_RESERVED_BYTES_PER_GPU + c.VLLM_CUDA_GRAPH_BYTES
     share = (gpu.usable_memory_bytes - outside) / gpu.usable_memory_bytes
     return max(c.VLLM_GPU_MEMORY_UTILIZATION, int(share * 100) / 100)
