@@ -20,16 +20,14 @@ from advisor.kb.store import KnowledgeBase
 from advisor.plans.evaluate import Ask, loaded_architecture
 from advisor.plans.plan import Candidate
 from advisor.plans.publishers import gguf_repo_for
+from advisor.plans.quality import GGUF_LADDER  # noqa: F401 (the ladder plans offer, best first)
 from advisor.plans.runtimes import cannot_run, runs_on
 from advisor.sizing import constants as c
 from advisor.sizing.kv_cache import kv_dtype_splits_rows
 from advisor.sizing.precision import Precision, parse_precision
-from advisor.sizing.vllm_memory import vllm_max_utilization
+from advisor.sizing.vllm_memory import splits_kv_heads, vllm_max_utilization
 from advisor.sizing.wired import raised_wired_limit_mb, with_wired_limit
 
-# The GGUF types people download, best first: every step of the ladder a user would pick.
-GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_L",
-               "Q3_K_M", "IQ3_M", "IQ3_XXS", "Q2_K", "IQ2_M", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S")
 # The lowest GGUF type offered on paths that change more than the format (more cards, rent,
 # another model): about 3.5 bits a weight. Lower types are offered only on the hardware you have.
 USABLE_FLOOR = "IQ3_M"
@@ -296,13 +294,14 @@ def another_model(ask: Ask, model: Model) -> Iterator[list[Candidate]]:
 
 def card_counts(model: Model, runtime: str, counts) -> tuple[int, ...]:
     """The counts a runtime splits a model over sensibly: any count for llama.cpp's layer split;
-    for vLLM, tensor-parallel sizes that divide the attention and KV heads inside a node (an
+    for vLLM, tensor-parallel sizes that divide the attention heads and split the KV heads
+    (vllm_memory.splits_kv_heads) inside a node (an
     expert never pipelines inside a node: it gives no decode bandwidth) and whole nodes beyond."""
     if runtime in GGML_RUNTIMES:
         return tuple(n for n in counts if n <= c.GPUS_PER_NODE)
     a = model.architecture
     return tuple(n for n in counts if n % c.GPUS_PER_NODE == 0 and n > c.GPUS_PER_NODE
-                 or (n <= c.GPUS_PER_NODE and a.attention_heads % n == 0 and a.kv_heads % n == 0))
+                 or (n <= c.GPUS_PER_NODE and a.attention_heads % n == 0 and splits_kv_heads(a, n)))
 
 
 def more_cards(ask: Ask) -> Iterator[list[Candidate]]:

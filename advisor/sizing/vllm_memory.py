@@ -69,10 +69,19 @@ def vllm_default_batch(gpu: GPU | None) -> VllmBatch:
 
 
 def vllm_tensor_parallel_size(a: Architecture, gpus: int) -> int:
-    """The largest tensor-parallel size inside a node that divides the heads, the KV heads and
-    the GPU count (the rest of the count becomes pipeline stages; advisor.sizing.parallel)."""
+    """The largest tensor-parallel size inside a node that divides the attention heads and the
+    GPU count and either divides the KV heads or is a multiple of them (vLLM and SGLang then
+    replicate each KV head over tp / kv_heads ranks: Qwen3 235B's 4 KV heads run at TP 8, as
+    its model card serves it); the rest of the count becomes pipeline stages
+    (advisor.sizing.parallel)."""
     return max(n for n in range(1, min(gpus, c.GPUS_PER_NODE) + 1)
-               if a.attention_heads % n == 0 and a.kv_heads % n == 0 and gpus % n == 0)
+               if a.attention_heads % n == 0 and splits_kv_heads(a, n) and gpus % n == 0)
+
+
+def splits_kv_heads(a: Architecture, tp: int) -> bool:
+    """Whether tensor parallel `tp` shards (or replicates evenly) the KV heads: tp divides them,
+    or they divide tp (vLLM's and SGLang's rule; vllm_parallel.layout_problem)."""
+    return a.kv_heads % tp == 0 or tp % a.kv_heads == 0
 
 
 def vllm_v0_batch(max_model_len: int) -> VllmBatch:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from advisor.errors import AdvisorError
 from advisor.kb.schema import Architecture
 from advisor.sizing import constants as c
+from advisor.sizing.vllm_memory import splits_kv_heads
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def layout_problem(a: Architecture, gpus: int, data_parallel: int,
     if tp > c.GPUS_PER_NODE:
         return (f"--gpus {gpus} over --data-parallel-size {data_parallel} is tensor parallel {tp}, "
                 f"beyond one node of {c.GPUS_PER_NODE}: give a larger --data-parallel-size")
-    if a.attention_heads % tp or (a.kv_heads % tp and tp % a.kv_heads):
+    if a.attention_heads % tp or not splits_kv_heads(a, tp):
         return (f"--gpus {gpus} over --data-parallel-size {data_parallel} is tensor parallel {tp}, "
                 f"which does not split {a.attention_heads} attention heads and {a.kv_heads} KV "
                 f"heads evenly")
