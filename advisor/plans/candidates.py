@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterator
 
-from advisor.plans.commands import ollama_library_tag
+from advisor.plans.commands import ollama_library_tag, ollama_pulls_per_head
 from advisor.sizing.constants import GGML_RUNTIMES
 from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model
 from advisor.kb.store import KnowledgeBase
@@ -142,6 +142,7 @@ def cache_per_head(model: Model, runtime: str, repo: str | None, own_file: bool 
     return runtime == "transformers"
 
 
+
 def _has_bf16(gpu: GPU) -> bool:
     from advisor.kb.formats import native_formats
 
@@ -203,6 +204,9 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
         mine = own is not None and not remake
         for p, repo in formats:
             per_head = cache_per_head(model, rt, repo, mine)
+            if rt == "ollama" and not mine and not remake:
+                # the file `ollama run` pulls, whose layout may not be the repo's
+                per_head = ollama_pulls_per_head(model, p)
             a = loaded_architecture(model.architecture, per_head)
             for where in placements:
                 if where != "gpu" and (rt not in GGML_RUNTIMES or n != 1 or gpu.unified_memory):

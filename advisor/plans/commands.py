@@ -354,9 +354,11 @@ def ollama_no_rope_note(model: Model, context: int) -> str:
     those options) and clamps num_ctx to the file's trained context (llm/server.go: "requested
     context size too large for model"), so it would run the card's positions, not the context
     asked."""
+    from advisor.render import md_text  # a KB name, printed in markdown
+
     a = model.architecture
     r = model.rope_scaling
-    return (f"Ollama cannot run {model.name} at {context:,} tokens: it clamps the context to the "
+    return (f"Ollama cannot run {md_text(model.name)} at {context:,} tokens: it clamps the context to the "
             f"GGUF's trained {a.max_context:,} (logging \"requested context size too large for "
             f"model\") and has no setting for the YaRN rope scaling the model card gives beyond "
             f"it (factor {r.factor:g} over {r.original_context:,} positions: no Modelfile "
@@ -421,6 +423,22 @@ def ollama_model_name(model: Model, p: Precision, asked: str | None = None,
     repo = gguf_repo_for(model, p) if p.family == "gguf" else None
     return f"hf.co/{hf_spec(repo, p)}" if repo else None
 
+
+def ollama_pulls_per_head(model: Model, p: Precision) -> bool:
+    """Whether `ollama run` of the file Ollama would pull for `model` at `p` (its library tag,
+    else the hf.co GGUF repo: commands.ollama_model_name) caches per-head K and V: the library's
+    file where the KB says Ollama's files of the model were converted before llama.cpp PR 12801
+    (Model.ollama_mla_per_head_cache), a repo listed in gguf_repos_per_head_cache. False for
+    models without latent attention."""
+    a = model.architecture
+    if not (a.kv_lora_rank and a.qk_rope_head_dim):
+        return False
+    if ollama_library_tag(model, p) is not None:
+        return model.ollama_mla_per_head_cache
+    from advisor.plans.publishers import gguf_repo_for
+
+    repo = gguf_repo_for(model, p) if p.family == "gguf" else None
+    return repo is not None and repo in model.gguf_repos_per_head_cache
 
 def ollama_server_env(context: int, default_context: int, batch: int, kv: str,
                       flash_attn: bool, flash_attn_default: bool) -> list[str]:

@@ -252,6 +252,17 @@ def _batch_tokens_per_s(pl: Placement, single: float) -> float:
     return b / (weights_s + b * max(kv_s, 0.0))
 
 
+def runtime_context_limit(m: Model, runtime: str) -> int:
+    """The longest context (tokens) a plan of `m` under `runtime` may hold: the model's
+    (Model.context_limit); under Ollama, for a model whose card extends its positions with rope
+    scaling (Model.rope_scaling), only the config's positions: Ollama clamps the context to the
+    GGUF's trained context and has no setting for rope scaling (commands.ollama_no_rope_note),
+    so a plan beyond them has no command that runs it."""
+    if runtime == "ollama" and cmd.rope_scaling_for(m, m.context_limit) is not None:
+        return min(m.context_limit, m.architecture.max_context)
+    return m.context_limit
+
+
 def shortened_context(most: int, floor: int, chosen: bool) -> int | None:
     """The context a plan runs when the one asked does not fit and `most` tokens do: None below
     `floor`. A context the question chose (-c) is cut to a multiple of 256 (llama.cpp pads its
@@ -275,7 +286,9 @@ def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixe
     """The context the plan runs: as asked if it fits; else (unless fixed) the longest that fits,
     shortened_context of it, at least the objective's floor (or the context asked, if shorter)."""
     m, g, n = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count
-    asked = min(work.context_tokens, m.context_limit)
+    asked = min(work.context_tokens, runtime_context_limit(m, cand.runtime))
+    if fixed and asked < min(work.context_tokens, m.context_limit):
+        return None  # the question's context is beyond what the runtime runs
     if cand.gpu_set is not None:
         return _mixed_context_for(cand, m, obj, work, asked, fixed, "context" in ask.chosen)
     available = g.usable_memory_bytes * n
@@ -402,7 +415,9 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
         else:
             tokens_s = decode
     else:
-        ctx = min(work.context_tokens, m.context_limit)
+        ctx = min(work.context_tokens, runtime_context_limit(m, cand.runtime))
+        if fixed_context and ctx < min(work.context_tokens, m.context_limit):
+            return None  # the question's context is beyond what the runtime runs
         w = replace(work, context_tokens=ctx)
         off = plan_offload(m, g, p, w) if cand.placement == "offload" else plan_expert_offload(m, g, p, w)
         if not _offload_fits(off, g):
@@ -498,7 +513,10 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         cpu_layers = moe_layers = ram = 0
         per_gpu = split.per_gpu_bytes
     else:
-        work = replace(work, context_tokens=min(work.context_tokens, m.context_limit))
+        ctx = min(work.context_tokens, runtime_context_limit(m, cand.runtime))
+        if fixed_context and ctx < min(work.context_tokens, m.context_limit):
+            return None  # the question's context is beyond what the runtime runs
+        work = replace(work, context_tokens=ctx)
         if cand.placement == "offload":
             off = plan_offload(m, g, p, work)
         else:
@@ -866,6 +884,10 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
     # the tag asked, unless the plan makes a new file in place of its per-head one
     own = ask.ollama_name if m.id == ask.model.id and (cand.own_file or not ask.own_file) else None
     name = cmd.ollama_model_name(m, p, own, ask.ollama_precision if own else None)
+    if own is None and not cand.mla_per_head_cache and cmd.ollama_pulls_per_head(m, p):
+        # sized with the latent cache, but what Ollama would pull caches per head: a file made
+        # with current llama.cpp, imported, is what runs this plan
+        name = None
     inv = getattr(m, "weights_inventory", None)
     if name is None and inv is not None and getattr(inv, "format", None) == "gguf" \
             and m.id == ask.model.id and p.name == ask.precision.name:
@@ -874,6 +896,13 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
         # the user's path: md_code, so that no backtick in it ends the code span
         notes.append(f"a Modelfile reading {md_code('FROM ' + str(inv.source))}, imported with "
                      f"`ollama create {name} -f Modelfile`")
+    if name is None and p.family in ("gguf", "float") and p.name != "fp32":
+        # no tag or published GGUF runs this plan: make the file, import it, run it
+        latent = bool(m.architecture.kv_lora_rank) and not cand.mla_per_head_cache
+        gguf = cmd.gguf_file(m, p, latent=latent)
+        name = cmd.ollama_local_name(gguf)
+        notes.append(_make_gguf_note(m, p, gguf, ask) + f", imported with `ollama create {name} -f "
+                     f"Modelfile` from a Modelfile reading `FROM ./{gguf}`")
     if name is None:
         # a name from a file or a KB entry, as markdown text
         return None, [f"no Ollama tag or published GGUF of {md_text(m.name)} at {p.name} is "
