@@ -155,19 +155,25 @@ def test_the_command_keeps_the_split_as_given(advisor, given, printed):
 
 
 def test_the_split_is_a_kept_choice(advisor):
-    """A -ts that fits is run as asked: the plan on the split by free memory keeps the format
-    and everything else but not the split, so it is never recommended over the question."""
+    """A -ts that fits is run as asked, and plans on your cards are sized at it first: -ts
+    2,1,1 gives the layers llama.cpp's split by free memory gives (41/20/19), so no other plan
+    repeats the question with its split written another way."""
     adv = advisor.explain(R1_70B, SET, "Q4_K_M", 2048, gpus=None, tensor_split="2,1,1")
     assert adv.plan.path == "as-asked" and adv.plan.tensor_split == "2,1,1"
     others = [p for p, _ in adv.offered if p.path != "as-asked"]
-    assert others and all(p.tensor_split is None for p in others)
+    assert all(p.identity != adv.plan.identity for p in others)
+    assert not any("instead of the -ts" in ch for p in others for ch in p.changes)
+    # -p Q4_K_S is tight on -ts 3,1,1 (the 3090 short of its margin): the two choices cannot
+    # both be kept, and the plan keeps the format, saying it changes the split
+    uneven = advisor.explain(R1_70B, SET, "Q4_K_S", 2048, gpus=None, tensor_split="3,1,1").plan
+    assert uneven.precision.name == "Q4_K_S" and uneven.tensor_split is None
+    assert any("instead of the -ts 3,1,1 asked" in ch for ch in uneven.changes)
     from advisor.plans.evaluate import Ask
 
     ask = Ask(adv.situation.model, adv.situation.gpu, 3, parse_precision("Q4_K_M"), "llama.cpp",
               False, adv.situation.work, "quality", gpu_set=adv.situation.gpu_set,
               chosen=frozenset({"tensor_split"}))
     assert keeps_choices(adv.plan, ask)
-    assert not any(keeps_choices(p, ask) for p in others)
 
 
 def test_one_kind_of_card_is_sized_card_by_card(advisor):

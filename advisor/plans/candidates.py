@@ -239,10 +239,11 @@ def as_asked(ask: Ask) -> Candidate:
         repo = None
     n = ask.work.gpu_layers  # llama.cpp -ngl N <= layers: that split (advisor.sizing.offload)
     where = "offload" if n is not None and n <= ask.model.architecture.layers else "gpu"
+    gset = ask.gpu_set if ask.runtime == "llama.cpp" else None
     return Candidate("as-asked", ask.model, p, ask.runtime, ask.work.kv_cache_dtype, ask.gpu,
                      ask.gpu_count, where, True, repo, None, per_head,
-                     own and ask.own_file == p.name,
-                     ask.gpu_set if ask.runtime == "llama.cpp" else None)
+                     own and ask.own_file == p.name, gset,
+                     tensor_split=ask.work.tensor_split if gset is not None else None)
 
 
 def _own(ask: Ask) -> Precision | None:
@@ -272,8 +273,11 @@ def _on_set(ask: Ask) -> Iterator[list[Candidate]]:
     for remake in (False, True) if ask.own_file else ():
         groups += _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, ("llama.cpp",), True,
                       ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake)
+    # at the -ts asked first, then llama.cpp's split by free memory, at each KV precision: a
+    # format that fits on the split asked keeps it
+    splits = (ask.work.tensor_split, None) if ask.work.tensor_split is not None else (None,)
     for group in groups:
-        yield [replace(cand, gpu_set=ask.gpu_set) for cand in group]
+        yield [replace(cand, gpu_set=ask.gpu_set, tensor_split=ts) for cand in group for ts in splits]
 
 
 def offloaded(ask: Ask) -> Iterator[list[Candidate]]:

@@ -92,27 +92,29 @@ def keeps_choices(plan, ask: Ask) -> bool:
     """Whether `plan` keeps everything the question chose (Ask.chosen, runtime_asked and
     utilization_asked): the same format, KV cache precision, flash attention and runtime, at
     least the context asked; a question that gave --n-gpu-layers is kept only by its own split
-    (the gpu-layers path answers it with another), and one that gave --tensor-split by plans on
-    that split (plans on your cards run llama.cpp's split by free memory instead)."""
+    (the gpu-layers path answers it with another), and one that gave --tensor-split by plans
+    that put every layer where it puts them (_same_split)."""
+    return choices_dropped(plan, ask) == 0
+
+
+def choices_dropped(plan, ask: Ask) -> int:
+    """How many of the question's choices (keeps_choices) `plan` does not keep; another model,
+    or a question that gave --n-gpu-layers, drops them all (len(CHOICES) + 2)."""
     chosen = ask.chosen
     if "gpu_layers" in chosen or plan.model.id != ask.model.id:
-        return False
-    if "tensor_split" in chosen and getattr(plan, "tensor_split", None) != ask.work.tensor_split:
-        return False
-    if "precision" in chosen and plan.precision.name != ask.precision.name:
-        return False
-    if "kv_cache" in chosen and plan.kv_cache_dtype != ask.work.kv_cache_dtype:
-        return False
-    if "context" in chosen and plan.context_tokens < min(ask.work.context_tokens,
-                                                          plan.model.context_limit):
-        return False
-    if "flash_attn" in chosen and plan.runtime in GGML_RUNTIMES and plan.flash_attn != ask.work.flash_attn:
-        return False
-    if ask.runtime_asked and plan.runtime != ask.runtime:
-        return False
+        return len(CHOICES) + 2
     share = plan.gpu_memory_utilization
-    return not (ask.utilization_asked and share is not None
-                and share != ask.work.gpu_memory_utilization)
+    return sum((
+        "tensor_split" in chosen and not _same_split(plan, ask),
+        "precision" in chosen and plan.precision.name != ask.precision.name,
+        "kv_cache" in chosen and plan.kv_cache_dtype != ask.work.kv_cache_dtype,
+        "context" in chosen and plan.context_tokens < min(ask.work.context_tokens,
+                                                           plan.model.context_limit),
+        "flash_attn" in chosen and plan.runtime in GGML_RUNTIMES
+        and plan.flash_attn != ask.work.flash_attn,
+        ask.runtime_asked and plan.runtime != ask.runtime,
+        ask.utilization_asked and share is not None and share != ask.work.gpu_memory_utilization,
+    ))
 
 
 def beats_asked(plan, asked, ask: Ask, objective: Objective) -> bool:
@@ -366,12 +368,15 @@ _SIZED_KEPT = tuple(k for k in Sized.__slots__ if k not in ("path", "changes", "
 
 
 @lru_cache(maxsize=4096)
-def _work_as(work: Workload, runtime: str, kv_cache_dtype: str, share: float | None = None) -> Workload:
-    """The workload under a candidate's runtime, KV precision and vLLM share of each GPU (None:
-    the workload's) (a few a question, asked of hundreds of candidates)."""
+def _work_as(work: Workload, runtime: str, kv_cache_dtype: str, share: float | None = None,
+             tensor_split: str | None = None) -> Workload:
+    """The workload under a candidate's runtime, KV precision, vLLM share of each GPU (None:
+    the workload's) and -ts (Candidate.tensor_split: None, llama.cpp's split by free memory)
+    (a few a question, asked of hundreds of candidates)."""
     if share is None:
-        return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype)
-    return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=share)
+        return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype, tensor_split=tensor_split)
+    return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=share,
+                   tensor_split=tensor_split)
 
 
 def _layout(work: Workload) -> bool:
@@ -394,7 +399,8 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     cache, quality, price), or None when it does not fit: memory_total_bytes for the fit, the
     decode roofline of its split for the speed, no Placement."""
     m, g, n, p = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count, cand.precision
-    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization)
+    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization,
+                    cand.tensor_split)
     a = m.architecture
     if not layout_runs(work, a, n):
         return None
@@ -476,16 +482,14 @@ def baseline(ask: Ask) -> Ask:
     runtime as asked, else the published format's): what plans' levers are counted from, so
     that ranking prefers the checkpoint as published. Plans run llama.cpp with flash attention
     on, its default: with it off (asked), turning it on is one of a plan's changes. Plans
-    other than as-asked split the layers over a set by free memory, llama.cpp's default (a
-    --tensor-split asked is the question's own: keeps_choices)."""
+    other than as-asked are sized at a --tensor-split asked first, then at llama.cpp's split by
+    free memory (candidates._on_set: Candidate.tensor_split)."""
     native = parse_precision(ask.model.native_precision or "bf16")
-    if (native.name == ask.precision.name and ask.work.flash_attn and ask.work.gpu_layers is None
-            and ask.work.tensor_split is None):
+    if native.name == ask.precision.name and ask.work.flash_attn and ask.work.gpu_layers is None:
         return ask
     rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
     return replace(ask, precision=native, runtime=rt,
-                   work=replace(ask.work, runtime=rt, flash_attn=True, gpu_layers=None,
-                                tensor_split=None))
+                   work=replace(ask.work, runtime=rt, flash_attn=True, gpu_layers=None))
 
 
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
@@ -493,7 +497,8 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
     ask.prefer and ask.repo), not on the question's model, format or cards; the planner adds
     what it changes from the question (changes_from) and memoises this part across questions."""
     m, g, n, p = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count, cand.precision
-    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization)
+    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization,
+                    cand.tensor_split)
     a = m.architecture
     if not layout_runs(work, a, n):
         return None
@@ -611,26 +616,31 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     if plan.model.id != ask.model.id:
         out.append(f"another model ({plan.model.name}{_scores(plan.model, ask.model)}"
                    f"{_licence(plan.model)})")
+    chosen = ask.chosen if plan.model.id == ask.model.id else frozenset()
     if plan.precision.name != ask.precision.name:
-        out.append(f"weights at {plan.precision.name}")
+        out.append(f"weights at {plan.precision.name}"
+                   + (f" instead of the {ask.precision.name} asked" if "precision" in chosen else ""))
     if plan.runtime in GGML_RUNTIMES and plan.flash_attn and not ask.work.flash_attn:
         out.append("flash attention on")
     if plan.kv_cache_dtype != ask.work.kv_cache_dtype:
-        out.append(f"KV cache at {plan.kv_cache_dtype}")
+        out.append(f"KV cache at {plan.kv_cache_dtype}"
+                   + (f" instead of the {ask.work.kv_cache_dtype} asked" if "kv_cache" in chosen else ""))
     share = plan.gpu_memory_utilization
     if share is not None and share != ask.work.gpu_memory_utilization:
         out.append(f"vLLM's share of each GPU {share:.2f}")
     if plan.wired_limit_mb is not None:
         out.append(f"macOS's GPU memory limit to {plan.wired_limit_mb:,} MB")
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
-        out.append(f"context {count(plan.context_tokens, 'token')}")
+        out.append(f"context {count(plan.context_tokens, 'token')}"
+                   + (f" instead of the {ask.work.context_tokens:,} asked" if "context" in chosen else ""))
     asked_ts = ask.work.tensor_split
-    gset = getattr(plan, "gpu_set", None) or getattr(getattr(plan, "cand", None), "gpu_set", None)
-    if asked_ts is not None and gset is not None and plan.tensor_split != asked_ts:
+    gset = _gpu_set_of(plan)
+    if asked_ts is not None and gset is not None and not _same_split(plan, ask):
         from advisor.sizing.mixed import default_ts_arg
 
-        out.append(f"the layers split by free memory (-ts {default_ts_arg(gset)}) "
-                   f"instead of the -ts {asked_ts} asked")
+        mine = (f"the -ts {plan.tensor_split}" if plan.tensor_split is not None else
+                f"the layers split by free memory (-ts {default_ts_arg(gset)})")
+        out.append(f"{mine} instead of the -ts {asked_ts} asked")
     asked_layers = ask.work.gpu_layers
     if asked_layers is not None and asked_layers <= ask.model.architecture.layers:
         out += _layer_changes(plan, asked_layers)  # the user asked for a split: it is no change
@@ -643,7 +653,8 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     elif plan.gpu_count != ask.gpu_count:
         out.append(f"{plan.gpu_count} cards")
     if ask.runtime_asked and plan.runtime != ask.runtime:
-        out.append(f"runtime {RUNTIME_NAMES[plan.runtime]}")
+        out.append(f"runtime {RUNTIME_NAMES[plan.runtime]} instead of the "
+                   f"{RUNTIME_NAMES[ask.runtime]} asked")
     if (plan.runtime == "ollama" and ask.ollama_name is not None and plan.model.id == ask.model.id
             and plan.precision.name != ask.ollama_precision and plan.checkpoint is not None
             and cmd.ollama_library_tag(plan.model, plan.precision) is None):
@@ -654,6 +665,27 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     if latent:
         out.append(latent)
     return out
+
+
+def _gpu_set_of(plan):
+    """The set of unequal (or split) cards a Plan or Sized runs on, or None."""
+    return getattr(plan, "gpu_set", None) or getattr(getattr(plan, "cand", None), "gpu_set", None)
+
+
+def _same_split(plan, ask: Ask) -> bool:
+    """Whether a plan puts every layer on the device the question's -ts puts it (its own -ts, or
+    llama.cpp's split by free memory): the same split, however the shares are written."""
+    from advisor.sizing.mixed import split_layers
+
+    gset = _gpu_set_of(plan)
+    if gset is None or ask.work.tensor_split is None or plan.model.id != ask.model.id:
+        return False
+    layers = plan.model.architecture.layers
+    try:
+        return (split_layers(layers, gset, plan.tensor_split)
+                == split_layers(layers, gset, ask.work.tensor_split))
+    except ValueError:
+        return False
 
 
 def _layer_changes(plan: Plan, asked: int) -> list[str]:

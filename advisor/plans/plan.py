@@ -71,6 +71,9 @@ class Candidate:
     # On a Mac: macOS's GPU wired-memory limit raised to this many MiB (`gpu` is then the Mac
     # at that limit, advisor.sizing.wired.with_wired_limit); None: the default limit.
     wired_limit_mb: int | None = None
+    # On gpu_set: the user's llama.cpp -ts the plan is sized and run with ("3,1,1", as typed);
+    # None: llama.cpp's split by free memory.
+    tensor_split: str | None = None
 
 
 @dataclass(frozen=True)

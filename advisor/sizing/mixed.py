@@ -170,6 +170,14 @@ def default_ts_arg(gset: GpuSet) -> str:
     return ts_text(tensor_split(gset)) if gset.mixed else ",".join(["1"] * gset.count)
 
 
+def split_layers(layers: int, gset: GpuSet, text: str | None) -> tuple[int, ...]:
+    """The device of each layer slot (layer_devices) under the -ts `text` (None: llama.cpp's
+    split by free memory, tensor_split): two splits are the same split when these are equal
+    ("-ts 1,1" and "-ts 23.6,23.6" on two cards of one kind)."""
+    return tuple(layer_devices(split_weights(text) if text is not None else tensor_split(gset),
+                               layers))
+
+
 def split_weights(text: str) -> tuple[float, ...]:
     """The user's -ts text ("3,1,1", or with llama.cpp's other separator "3/1/1") as the
     proportions it states (layer_devices rounds them to float32 as llama.cpp's std::stof does).
