@@ -154,17 +154,19 @@ class Objective:
         return None if top is None else top / self.spill_slowdown
 
     def key(self, plan, prefer: str, context_cap: int | None = None,
-            spill_floor: float | None = None, bands: tuple[int, int] | None = None) -> tuple:
+            spill_floor: float | None = None, speed: float | None = None) -> tuple:
         """The sort key of a plan under a preference: smaller sorts first. context_cap: the
         context_tokens term counts at most this many tokens (a context the question did not
         give: advisor.plans.evaluate.context_cap); None: as it is. spill_floor: the path's
-        spill_floor (None: no plan is spilled_slower). bands: (speed_band, fast_band) to rank
-        the plan in instead of its own (band_tolerance)."""
+        spill_floor (None: no plan is spilled_slower). speed: the decode speed (tokens/s) to rank
+        the plan at instead of its own, in the speed terms (speed_band, fast_band,
+        decode_tokens_per_s; band_tolerance)."""
         get, descending = self._terms[prefer]
         out = []
         values = get(plan)
-        if bands is not None:
-            for i, v in zip(self._band_index[prefer], bands):
+        if speed is not None:
+            for i, v in zip(self._speed_index[prefer],
+                            (self.speed_band(speed), self.fast_band(speed), speed)):
                 if i is not None:
                     values = values[:i] + (v,) + values[i + 1:]
         if context_cap is not None:
@@ -210,10 +212,11 @@ class Objective:
                 for name, terms in self.order.items()}
 
     @cached_property
-    def _band_index(self) -> dict:
-        """preference -> the positions of speed_band and fast_band among its terms (None: absent)"""
+    def _speed_index(self) -> dict:
+        """preference -> the positions of speed_band, fast_band and decode_tokens_per_s among its
+        terms (None: absent)"""
         return {name: tuple(next((i for i, (a, _) in enumerate(terms) if a == want), None)
-                            for want in ("speed_band", "fast_band"))
+                            for want in ("speed_band", "fast_band", "decode_tokens_per_s"))
                 for name, terms in self.order.items()}
 
     def near(self, a: float | None, b: float | None) -> bool:

@@ -108,17 +108,19 @@ class Planner:
         low = min(k for k, _ in keyed)
         tied = [p for k, p in keyed if k == low]
         top = tied[0] if len(tied) == 1 else min(tied, key=_tiebreak)
-        # a band edge between speeds within band_tolerance of the best decides nothing: those
-        # plans are ranked again in the best of their bands (14.3 and 15.1 tokens/s straddle
-        # the 15 tokens/s bound; the rest of the order chooses between them)
+        # speeds within band_tolerance of the best decide nothing: those plans are ranked again
+        # as if each ran at the fastest of them (7.8 and 8.0 tokens/s straddle the 8 tokens/s
+        # bound; under --prefer speed 41.2 and 43.2 are one speed; the rest of the order
+        # chooses between them)
         near = [p for _, p in keyed if obj.near(p.decode_tokens_per_s, top.decode_tokens_per_s)]
         if len(near) < 2:
             return top
-        bands = (max(p.speed_band for p in near), max(p.fast_band for p in near))
-        keyed = [(key(p, prefer, cap, floor, bands), p) for p in near]
+        fastest = max(p.decode_tokens_per_s for p in near)
+        keyed = [(key(p, prefer, cap, floor, fastest), p) for p in near]
         low = min(k for k, _ in keyed)
         tied = [p for k, p in keyed if k == low]
-        return tied[0] if len(tied) == 1 else min(tied, key=_tiebreak)
+        # between plans equal but for their speed, the faster
+        return min(tied, key=lambda p: (-p.decode_tokens_per_s, _tiebreak(p)))
 
     def plans(self, ask: Ask, keep_all: bool = False, paths=PATHS, offerable=None) -> PlanSet:
         """Every path's best plan for the question (or only `paths`'); keep_all: also every
@@ -477,7 +479,7 @@ class Planner:
             "fast_band": (obj.fast_band(slow), obj.fast_band(fast * obj.band_tolerance)),
             "quality_class": (min(classes), max(classes)),
             "quality_loss_pct": (min(losses), max(losses)),
-            "decode_tokens_per_s": (slow, fast),
+            "decode_tokens_per_s": (slow, fast * obj.band_tolerance),
             "usd_per_million_tokens": (min(mtoks), max(mtoks)) if mtoks else None,
             "usd_per_hour": (min(hours), max(hours)) if hours else None,
             "gpu_count": (min(ks), max(ks)),
