@@ -97,13 +97,16 @@ def test_4070_what_to_do_caches_the_latent_for_speed():
 
 
 def test_4070_what_to_do_for_quality_is_sized_by_the_file_it_loads():
-    """--prefer quality: a near-lossless plan past reading speed on the 4070. Whichever file it
-    loads, its cache is sized as that file makes llama.cpp allocate it: per head for a GGUF
-    repo converted before PR 12801 (bartowski's, 2024), the latent for a file made now."""
+    """--prefer quality: a good-quality plan past reading speed on the 4070 (on the card: a good
+    format there runs more than twice as fast as a near-lossless one with experts in RAM,
+    objective.yaml spill_slowdown). Whichever file it loads, its cache is sized as that file
+    makes llama.cpp allocate it: per head for a GGUF repo converted before PR 12801
+    (bartowski's, 2024), the latent for a file made now."""
     d = explain("deepseek-coder-v2:16b", "rtx-4070", "--context", "16384", *LLAMACPP)
     plan = d["plan"]
     assert plan["owned"] and plan["context_tokens"] == 16384
-    assert plan["quality_cost"]["class"] == "near-lossless" and plan["decode_tokens_per_s"] >= 30
+    assert plan["quality_cost"]["class"] in ("near-lossless", "small")
+    assert plan["decode_tokens_per_s"] >= 30
     old = loads_old_file(plan, "deepseek-coder-v2-lite")
     assert plan["kv_cache_layout"] == ("per-head" if old else "latent")
 
