@@ -135,8 +135,9 @@ def beats_asked(plan, asked, ask: Ask, objective: Objective) -> bool:
     - or, in the same quality class, needing no file to make where the question does, and no
       slower (Q8_0 published rather than a 141 GB BF16 GGUF to convert).
 
-    A better quality class alone never displaces a question that runs: Ollama's llama3.1:8b at
-    Q4_K_M and 150 tokens/s is not swapped for Q8_0 at 98. False without an as-asked plan, for
+    A better quality class alone never displaces a question that runs, nor does any slower
+    plan: Ollama's llama3.1:8b at Q4_K_M and 150 tokens/s is not swapped for Q8_0 at 98, nor
+    qwen3:30b under --prefer speed at 160 for another publisher's Q5_K_M at 152. False without an as-asked plan, for
     fine-tuning plans, and on the other paths."""
     if (asked is None or plan is asked or plan.path not in ("your-hardware", "your-gpus")
             or plan.task != "inference" or not plan.owned or not keeps_choices(plan, ask)):
@@ -145,6 +146,15 @@ def beats_asked(plan, asked, ask: Ask, objective: Objective) -> bool:
             ask.prefer == "speed" and plan.quality_class <= objective.good_class):
         return False
     if (plan.speed_band, plan.fast_band) < (asked.speed_band, asked.fast_band):
+        return False
+    asked_file = file_to_make(asked.runtime, asked.model, asked.precision, asked.checkpoint,
+                              asked.own_file)
+    plan_file = file_to_make(plan.runtime, plan.model, plan.precision, plan.checkpoint, plan.own_file)
+    if plan.decode_tokens_per_s < asked.decode_tokens_per_s and not (
+            asked_file and not plan_file
+            and objective.near(plan.decode_tokens_per_s, asked.decode_tokens_per_s)):
+        # a question that runs is never displaced by a slower plan, except one as fast within
+        # band_tolerance that needs no file made where the question does
         return False
 
     def recounted(p):  # a plan carries what lever_count reads of a candidate
@@ -161,9 +171,7 @@ def beats_asked(plan, asked, ask: Ask, objective: Objective) -> bool:
                          fast_band=asked.fast_band)
     if objective.key(as_fast, ask.prefer, cap) < objective.key(theirs, ask.prefer, cap):
         return True
-    return (plan.decode_tokens_per_s >= asked.decode_tokens_per_s
-            and file_to_make(asked.runtime, asked.model, asked.precision, asked.checkpoint, asked.own_file) == 1
-            and file_to_make(plan.runtime, plan.model, plan.precision, plan.checkpoint, plan.own_file) == 0)
+    return plan.decode_tokens_per_s >= asked.decode_tokens_per_s and asked_file == 1 and plan_file == 0
 
 
 def context_cap(ask: Ask, objective: Objective) -> int | None:
