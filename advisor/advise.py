@@ -442,9 +442,14 @@ class Advisor:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
         if rt == "mlx" and g.vendor != "apple":
             # MLX on a GPU it has no backend for: a question that cannot be asked, not a verdict
-            why = "--runtime mlx" if runtime_asked else f"--precision {p.name} (MLX's own format)"
-            raise AdvisorError(f"{why}: MLX runs on Apple silicon (Metal) only, not on the "
-                               f"{g.name}: ask an Apple GPU (m1 ... m4), or leave it out")
+            if runtime_asked or precision is not None:
+                why = "--runtime mlx" if runtime_asked else f"--precision {p.name} (MLX's own format)"
+                raise AdvisorError(f"{why}: MLX runs on Apple silicon (Metal) only, not on the "
+                                   f"{g.name}: ask an Apple GPU (m1 ... m4), or leave it out")
+            # a model file stored in an MLX format (an mlx-community conversion's config.json)
+            raise AdvisorError(f"the model is stored at {p.name} (MLX's own format), which only "
+                               f"MLX runs, on Apple silicon (Metal), not on the {g.name}: ask an "
+                               "Apple GPU (m1 ... m4), or about the model it was converted from")
         if gset.mixed:
             g = _mixed_set_card(gset, rt, data_parallel, expert_parallel)
         work = replace(work, runtime=rt)

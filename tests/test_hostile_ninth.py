@@ -1,0 +1,53 @@
+"""Hostile-input findings, ninth round (issue 14; the findings in full: /work/notes/hostile9.md):
+what landed with MLX (--runtime mlx, the mlx-* formats, mlx_repos), Ollama's hf.co names, the
+KB's rope_scaling and the keeps-choices planner. Each test is one kind of fault the pass found,
+checked through the command line."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from advisor.cli import main
+from tests.cli_helpers import one_line_error
+from tests.file_helpers import config_folder
+
+# Llama 3.1 8B's config.json dimensions
+L8 = dict(num_hidden_layers=32, hidden_size=4096, intermediate_size=14336, num_attention_heads=32,
+          num_key_value_heads=8, vocab_size=128256, max_position_embeddings=131072,
+          tie_word_embeddings=False)
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+# -- an MLX conversion's config.json ------------------------------------------------------------
+
+def test_an_mlx_conversions_config_is_sized_at_its_mlx_format(tmp_path):
+    """mlx_lm.convert -q writes `quantization: {group_size: 64, bits: 4}` (newer releases copy it
+    to a quantization_config without a quant_method). The first was sized as bf16 (16.8 GB for
+    an 8B at 4 bits: another model than the file's), the second refused as "quantization method
+    'unknown'". Both are MLX's affine format; a width or group the sizing lacks is refused."""
+    q4 = {"group_size": 64, "bits": 4}
+    for name, extra in (("a", {"quantization": q4}), ("b", {"quantization": q4, "quantization_config": q4})):
+        d = config_folder(tmp_path / name, **L8, **extra)
+        r = run("explain", str(d), "m4-max-64gb", "--format", "json")
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.output)
+        assert out["workload"]["precision"] == "mlx-4bit" and out["workload"]["runtime"] == "mlx"
+        # 8.0e9 weights at 4.5 bits a weight (packed 4-bit values, a 16-bit scale and bias a 64)
+        assert 4.0e9 < out["memory"]["weights_bytes"] < 5.0e9, out["memory"]
+        # on a card MLX has no backend for: one line naming the file's format, not a --precision
+        r = run("explain", str(d), "rtx-4090")
+        one_line_error(r, "stored at mlx-4bit", "Apple silicon")
+        assert "--precision mlx-4bit" not in r.output
+    for name, block, words in (("g32", {"group_size": 32, "bits": 4}, "group_size 32"),
+                               ("b5", {"group_size": 64, "bits": 5}, "bits 5"),
+                               ("mx", {"group_size": 32, "bits": 4, "mode": "mxfp4"}, "mode 'mxfp4'"),
+                               ("mixed", {**q4, "model.layers.0.mlp.down_proj": {"group_size": 64, "bits": 8}},
+                                "model.layers.0.mlp.down_proj")):
+        d = config_folder(tmp_path / name, **L8, quantization=block)
+        one_line_error(run("explain", str(d), "m4-max-64gb"), words)
+    d = config_folder(tmp_path / "nomethod", **L8, quantization_config={"load_in_4bit": True})
+    one_line_error(run("explain", str(d), "rtx-4090"), "names no quant_method")
