@@ -51,3 +51,18 @@ def test_an_mlx_conversions_config_is_sized_at_its_mlx_format(tmp_path):
         one_line_error(run("explain", str(d), "m4-max-64gb"), words)
     d = config_folder(tmp_path / "nomethod", **L8, quantization_config={"load_in_4bit": True})
     one_line_error(run("explain", str(d), "rtx-4090"), "names no quant_method")
+
+
+# -- a huge Ollama hf.co name ------------------------------------------------------------------
+
+def test_a_huge_hf_co_name_is_refused_in_one_short_line():
+    """`hf.co/ORG/REPO:TAG` names were echoed whole in their errors, twice: a 10,000-character
+    name gave a 20 KB line (other model names are cut to about 80 characters). A tag longer
+    than Ollama's 80 characters was taken and sized."""
+    long_tag = "hf.co/bartowski/Meta-Llama-3.1-8B-Instruct-GGUF:" + "Q" * 5000
+    for spec in ("hf.co/" + "a" * 5000 + "/b:" + "Q" * 5000, long_tag,
+                 "hf.co/bartowski/Meta-Llama-3.1-8B-Instruct-GGUF:" + "x" * 81 + "-Q4_K_M.gguf"):
+        r = run("explain", spec, "rtx-4090")
+        one_line_error(r)
+        assert len(r.output) < 400, len(r.output)
+    one_line_error(run("explain", long_tag, "rtx-4090"), "at most 80 characters")
