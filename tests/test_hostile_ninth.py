@@ -66,3 +66,13 @@ def test_a_huge_hf_co_name_is_refused_in_one_short_line():
         one_line_error(r)
         assert len(r.output) < 400, len(r.output)
     one_line_error(run("explain", long_tag, "rtx-4090"), "at most 80 characters")
+
+
+def test_an_hf_co_name_of_an_mlx_repo_names_what_the_repo_is():
+    """`hf.co/mlx-community/Meta-Llama-3.1-8B-Instruct-4bit` said "no KB model lists it among its
+    GGUF repos (closest known: ...)" though the KB lists it as Llama 3.1 8B's MLX conversion; a
+    checkpoint repo was already named as such. Both now say what the repo holds and the GGUF
+    repos Ollama can pull."""
+    r = run("explain", "hf.co/mlx-community/Meta-Llama-3.1-8B-Instruct-4bit", "m4-max-64gb")
+    one_line_error(r, "Llama 3.1 8B's MLX conversion", "not a GGUF repo",
+                   "bartowski/Meta-Llama-3.1-8B-Instruct-GGUF")

@@ -115,14 +115,18 @@ def _find_repo(models: Iterable, repo: str):
 
 
 def _other_repo(models: Iterable, repo: str):
-    """The KB model whose checkpoint repos (instruct_repo, an ORG/REPO alias, a checkpoint)
-    name `repo`, case ignored: a repo of safetensors, not GGUF; None when none does."""
+    """(the KB model, what the repo holds) where the model's checkpoint repos (instruct_repo,
+    an ORG/REPO alias, a checkpoint: "checkpoint") or its MLX conversions (mlx_repos: "MLX
+    conversion") name `repo`, case ignored: a repo of safetensors, not GGUF; (None, "") when
+    none does."""
     want = repo.lower()
     for m in sorted(models, key=lambda m: m.id):
         names = [m.instruct_repo, *m.aliases, *(ck.repo for ck in m.checkpoints)]
         if any(n and "/" in n and n.lower() == want for n in names):
-            return m
-    return None
+            return m, "checkpoint"
+        if any(n.lower() == want for n in m.mlx_repos):
+            return m, "MLX conversion (mlx-lm's safetensors)"
+    return None, ""
 
 
 def resolve_hf_ollama(models: Iterable, spec: str) -> Optional[OllamaMatch]:
@@ -140,11 +144,11 @@ def resolve_hf_ollama(models: Iterable, spec: str) -> Optional[OllamaMatch]:
     models = list(models)
     model, repo = _find_repo(models, name.repo)
     if model is None:
-        other = _other_repo(models, name.repo)
+        other, holds = _other_repo(models, name.repo)
         if other is not None:
             ggufs = ", ".join(other.gguf_repos[:3])
             raise AdvisorError(
-                f"{_said(name.spec)}: {name.repo} is {other.name}'s checkpoint, not a GGUF repo; Ollama "
+                f"{_said(name.spec)}: {name.repo} is {other.name}'s {holds}, not a GGUF repo; Ollama "
                 "pulls GGUF files from Hugging Face" + (f" (its GGUF repos: {ggufs})" if ggufs
                                                         else " and the KB lists none for it"))
         known = sorted({r for m in models for r in m.gguf_repos})
