@@ -288,6 +288,29 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
     return n
 
 
+def _runtime_of_kv_cache(kv: str, rt: str, p, g, m) -> str:
+    """The runtime a question runs under when --kv-cache names a cache the format's default
+    runtime `rt` lacks and no --runtime was given: the first of llama.cpp, vLLM, MLX and
+    transformers that offers the cache and runs format `p` on `g` (fp8 names vLLM, mlx-8bit
+    MLX, q5_1 llama.cpp), as --data-parallel-size names vLLM. `rt` where it offers the cache.
+    AdvisorError where some runtime offers it but none runs the format there (one line saying
+    who offers it and why that one cannot); an unknown cache is left to check_kv_dtype."""
+    from advisor.plans.runtimes import RUNTIME_NAMES, cannot_run
+    from advisor.sizing.constants import RUNTIME_KV_DTYPES
+
+    if kv in RUNTIME_KV_DTYPES.get(rt, ()):
+        return rt
+    offer = [r for r in ("llama.cpp", "vllm", "mlx", "transformers") if kv in RUNTIME_KV_DTYPES[r]]
+    for r in offer:
+        if cannot_run(r, p, g, m) is None:
+            return r
+    if not offer:
+        return rt
+    who = " and ".join({"mlx": "MLX"}.get(r, RUNTIME_NAMES[r]) for r in offer)
+    raise AdvisorError(f"--kv-cache {kv} is {who}'s, which cannot run {p.name} on the {g.name}: "
+                       f"{cannot_run(offer[0], p, g, m)}")
+
+
 def _context_source(m) -> str:
     inv = getattr(m, "weights_inventory", None)
     if getattr(inv, "format", None) == "gguf" and m.context_limit <= m.architecture.max_context:
@@ -440,6 +463,8 @@ class Advisor:
             work = replace(work, gpu_memory_utilization=gpu_memory_utilization)
         if rt not in RUNTIMES:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
+        if kv_cache is not None and not runtime_asked and rt != "ollama" and not gset.mixed:
+            rt = _runtime_of_kv_cache(work.kv_cache_dtype, rt, p, g, m)
         if rt == "mlx" and g.vendor != "apple":
             # MLX on a GPU it has no backend for: a question that cannot be asked, not a verdict
             if runtime_asked or precision is not None:

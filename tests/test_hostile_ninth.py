@@ -76,3 +76,28 @@ def test_an_hf_co_name_of_an_mlx_repo_names_what_the_repo_is():
     r = run("explain", "hf.co/mlx-community/Meta-Llama-3.1-8B-Instruct-4bit", "m4-max-64gb")
     one_line_error(r, "Llama 3.1 8B's MLX conversion", "not a GGUF repo",
                    "bartowski/Meta-Llama-3.1-8B-Instruct-GGUF")
+
+
+# -- a KV cache only another runtime offers -----------------------------------------------------
+
+def test_a_kv_cache_names_its_runtime_when_none_is_given():
+    """`--kv-cache fp8` on an H100 (vLLM's cache), `--kv-cache mlx-4bit` on a Mac (mlx-lm's
+    --kv-bits) were refused as "llama.cpp has no fp8 KV cache": a runtime the question never
+    named (bf16's default). Without --runtime the cache names the runtime that offers it, and
+    every plan keeps it; where none of those runs the format there, one line says why."""
+    for gpu, kv, rt in (("h100-80gb", "fp8", "vllm"), ("m4-max-64gb", "mlx-4bit", "mlx"),
+                        ("m4-max-64gb", "q5_1", "llama.cpp")):
+        r = run("explain", "llama-3.1-8b", gpu, "--kv-cache", kv, "--format", "json")
+        assert r.exit_code == 0, r.output
+        d = json.loads(r.output)
+        assert d["workload"]["runtime"] == rt and d["workload"]["kv_cache_dtype"] == kv
+        assert d["plan"]["kv_cache_dtype"] == kv
+    one_line_error(run("explain", "llama-3.1-8b", "rtx-4090", "--kv-cache", "mlx-4bit"),
+                   "mlx-4bit is MLX's", "Apple silicon")
+    one_line_error(run("explain", "llama-3.1-8b", "h100-80gb", "--kv-cache", "fp8", "-p", "Q4_K_M"),
+                   "fp8 is vLLM's", "GGUF")
+    # a runtime given is the question's: its lack is still the error
+    one_line_error(run("explain", "llama-3.1-8b", "h100-80gb", "--kv-cache", "fp8", "--runtime",
+                       "llama.cpp"), "llama.cpp has no fp8 KV cache")
+    one_line_error(run("explain", "qwen2.5:32b", "rtx-3090", "--kv-cache", "fp8"),
+                   "ollama has no fp8 KV cache")
