@@ -380,7 +380,7 @@ class Advisor:
         if precision is not None and not precision.strip():
             raise AdvisorError("--precision is empty: give a format (bf16, fp8, Q4_K_M, ...) or leave it out")
         from advisor.plans.objective import PREFERENCES
-        from advisor.plans.runtimes import RUNTIMES, default_runtime
+        from advisor.plans.runtimes import RUNTIME_NAMES, RUNTIMES, default_runtime
 
         if ":" not in model and self.kb.models.find(model) is not None:
             m, stored = self.kb.model(model), None  # a KB key (what resolve_model returns first)
@@ -480,8 +480,8 @@ class Advisor:
         work = replace(work, runtime=rt)
         if flash_attn is not None:
             if runtime_asked and rt not in GGML_RUNTIMES:
-                raise AdvisorError(f"--flash-attn is llama.cpp's switch; --runtime {runtime} does not "
-                                   "take it (vLLM and transformers choose their own attention kernels)")
+                raise AdvisorError(f"--flash-attn is llama.cpp's switch; --runtime {rt} does not "
+                                   f"take it ({RUNTIME_NAMES[rt]} chooses its own attention kernels)")
             work = replace(work, flash_attn=flash_attn != "off")
         elif rt == "ollama":
             from advisor.sizing.ollama import flash_attention_default

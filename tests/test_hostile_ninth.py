@@ -101,3 +101,13 @@ def test_a_kv_cache_names_its_runtime_when_none_is_given():
                        "llama.cpp"), "llama.cpp has no fp8 KV cache")
     one_line_error(run("explain", "qwen2.5:32b", "rtx-3090", "--kv-cache", "fp8"),
                    "ollama has no fp8 KV cache")
+
+
+def test_flash_attention_refused_under_a_runtime_names_that_runtime():
+    """`--runtime mlx --flash-attn on` said "(vLLM and transformers choose their own attention
+    kernels)", of a question under MLX; the runtime given in other case (` MLX`) was echoed as
+    typed."""
+    one_line_error(run("explain", "llama-3.1-8b", "m4-max-64gb", "--runtime", " MLX", "--flash-attn",
+                       "on"), "--runtime mlx does not take it", "MLX (mlx-lm) chooses its own")
+    one_line_error(run("explain", "llama-3.1-8b", "h100-80gb", "--runtime", "vllm", "--flash-attn",
+                       "off"), "vLLM chooses its own")
