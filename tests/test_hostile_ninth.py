@@ -111,3 +111,21 @@ def test_flash_attention_refused_under_a_runtime_names_that_runtime():
                        "on"), "--runtime mlx does not take it", "MLX (mlx-lm) chooses its own")
     one_line_error(run("explain", "llama-3.1-8b", "h100-80gb", "--runtime", "vllm", "--flash-attn",
                        "off"), "vLLM chooses its own")
+
+
+# -- an MLX plan beyond the config's positions -------------------------------------------------
+
+def test_an_mlx_plan_beyond_the_configs_positions_carries_the_cards_rope_scaling():
+    """Qwen3 14B at 131,072 tokens under MLX was offered as `mlx_lm.server --model ...` alone:
+    its config holds 40,960 positions and the card's YaRN (factor 4) is what reaches 131,072;
+    llama.cpp, vLLM and transformers plans carry it, Ollama's says it cannot. mlx-lm reads it
+    only from config.json: the plan says what to add there; within the positions, nothing."""
+    d = json.loads(run("explain", "qwen3-14b", "m4-max-64gb", "-c", "131072", "--runtime", "mlx",
+                       "--format", "json").output)
+    notes = " ".join(n for p in d["plans"] if p["runtime"] == "mlx" for n in p["notes"])
+    assert '"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768' in notes
+    assert all(any("rope_scaling" in n for n in p["notes"]) for p in d["plans"]
+               if p["runtime"] == "mlx" and p["context_tokens"] > 40960)
+    d = json.loads(run("explain", "qwen3-14b", "m4-max-64gb", "-c", "32768", "--runtime", "mlx",
+                       "--format", "json").output)
+    assert not any("rope_scaling" in n for p in d["plans"] for n in p["notes"])
