@@ -129,3 +129,13 @@ def test_an_mlx_plan_beyond_the_configs_positions_carries_the_cards_rope_scaling
     d = json.loads(run("explain", "qwen3-14b", "m4-max-64gb", "-c", "32768", "--runtime", "mlx",
                        "--format", "json").output)
     assert not any("rope_scaling" in n for p in d["plans"] for n in p["notes"])
+
+
+def test_kb_add_of_an_mlx_conversion_names_where_its_format_came_from(tmp_path):
+    """kb add of an mlx-community config.json wrote native_precision bf16 (from torch_dtype),
+    then, with the quantization block read, said "native_precision from its torch_dtype"."""
+    d = config_folder(tmp_path / "m", **L8, quantization={"group_size": 64, "bits": 4})
+    r = run("kb", "add", "--from", str(d / "config.json"), "--id", "mlxq", "--out", str(tmp_path / "kb"))
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "kb" / "models" / "mlxq.yaml").read_text()
+    assert "native_precision: mlx-4bit" in text and "native_precision from its quantization;" in text
