@@ -139,3 +139,24 @@ def test_kb_add_of_an_mlx_conversion_names_where_its_format_came_from(tmp_path):
     assert r.exit_code == 0, r.output
     text = (tmp_path / "kb" / "models" / "mlxq.yaml").read_text()
     assert "native_precision: mlx-4bit" in text and "native_precision from its quantization;" in text
+
+
+# -- a trailing newline in an id ----------------------------------------------------------------
+
+def test_an_id_with_a_trailing_newline_is_refused(tmp_path):
+    """`rules new $'ab\\n'` wrote `ab\\n.yaml` and `ab\\n.test.yaml` (file names holding a newline)
+    that its own `rules check` then refused: the id patterns ended in `$`, which also matches
+    before a trailing newline. Identifier patterns end at the end of the text."""
+    r = run("rules", "new", "ab\n", "--dir", str(tmp_path))
+    one_line_error(r, "rule id")
+    assert list(tmp_path.iterdir()) == []
+    from advisor.files.hub_cache import COMMIT
+    from advisor.kb.ollama_hf import parse_hf_name
+    from advisor.rules.spec import ID_RE, NAME_RE
+
+    assert not ID_RE.match("ab\n") and not NAME_RE.match("fact\n") and not COMMIT.match("a" * 40 + "\n")
+    import pytest
+
+    from advisor.errors import AdvisorError
+    with pytest.raises(AdvisorError):
+        parse_hf_name("hf.co/org/repo\n:Q4_K_M")

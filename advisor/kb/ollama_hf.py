@@ -31,9 +31,9 @@ from advisor.kb.ollama import OllamaMatch
 # a tag where the repo has one (https://huggingface.co/docs/hub/ollama, "Custom Quantization")
 HF_HOSTS = ("hf.co", "huggingface.co")
 HF_DEFAULT_QUANT = "Q4_K_M"
-_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")  # schema's REPO_PATTERN
+_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*\Z")  # schema's REPO_PATTERN
 # An Ollama tag: { alphanum | "_" } { alphanum | "-" | "_" | "." }* (types/model/name.go)
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 _MAX_PART = 96  # Hugging Face's longest ORG or REPO name
 # Ollama's longest tag (types/model/name.go isValidLen, kindTag: 1 to 80, at the commit above)
 _MAX_TAG = 80
