@@ -160,3 +160,22 @@ def test_an_id_with_a_trailing_newline_is_refused(tmp_path):
     from advisor.errors import AdvisorError
     with pytest.raises(AdvisorError):
         parse_hf_name("hf.co/org/repo\n:Q4_K_M")
+
+
+# -- an empty path ------------------------------------------------------------------------------
+
+def test_an_empty_path_is_refused_not_read_as_the_working_folder(tmp_path, monkeypatch):
+    """'' (an empty shell variable) is the working folder as a Path: `rules new x --dir ''` and
+    `kb add --out ''` wrote there, `--kb ''`, `--rules ''`, `rules check ''`, `rules test ''` and
+    `kb validate ''` read whatever it held (rules test ran the cases found there). generate --out
+    '' was already refused; every path option is now."""
+    monkeypatch.chdir(tmp_path)
+    cfg = config_folder(tmp_path / "c", **L8) / "config.json"
+    for args in (("rules", "new", "x", "--dir", ""), ("kb", "add", "--from", str(cfg), "--id", "e",
+                                                      "--out", ""),
+                 ("kb", "add", "--from", " ", "--id", "e", "--out", str(tmp_path / "o")),
+                 ("explain", "llama-3.1-8b", "rtx-4090", "--kb", ""),
+                 ("explain", "llama-3.1-8b", "rtx-4090", "--rules", ""),
+                 ("rules", "check", ""), ("rules", "test", ""), ("kb", "validate", "")):
+        one_line_error(run(*args), "is empty")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
