@@ -179,3 +179,33 @@ def test_an_empty_path_is_refused_not_read_as_the_working_folder(tmp_path, monke
                  ("rules", "check", ""), ("rules", "test", ""), ("kb", "validate", "")):
         one_line_error(run(*args), "is empty")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
+
+
+# -- KB rope_scaling numbers --------------------------------------------------------------------
+
+def _qwen3_14b_as(tmp_path, **rope):
+    import yaml
+
+    from tests.file_helpers import REPO
+    e = yaml.safe_load((REPO / "kb" / "models" / "qwen3-14b.yaml").read_text())
+    e.update(id="hostile-rope", name="Hostile Rope", aliases=[], siblings=[])
+    e["rope_scaling"].update(rope)
+    (tmp_path / "models").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "models" / "hostile-rope.yaml").write_text(yaml.safe_dump(e, sort_keys=False))
+    return tmp_path
+
+
+def test_a_kb_rope_scaling_number_is_finite():
+    """`rope_theta: .inf` passed kb validate and reached the vLLM command as
+    `--hf-overrides '{... "rope_theta": Infinity}'`, which is no JSON; `factor: .nan` was
+    "less than or equal to 64". Both are refused at their line as not finite."""
+    import tempfile
+    from pathlib import Path
+
+    for field, value in (("rope_theta", float("inf")), ("factor", float("nan"))):
+        with tempfile.TemporaryDirectory() as d:
+            kb = _qwen3_14b_as(Path(d), **{field: value})
+            r = run("kb", "validate", str(kb))
+            assert r.exit_code == 2 and f"rope_scaling.{field}': Input should be a finite number" in r.output, r.output
+            one_line_error(run("explain", "hostile-rope", "h100-80gb", "-c", "131072", "--runtime",
+                               "vllm", "--kb", str(kb)), "finite")
