@@ -209,3 +209,22 @@ def test_a_kb_rope_scaling_number_is_finite():
             assert r.exit_code == 2 and f"rope_scaling.{field}': Input should be a finite number" in r.output, r.output
             one_line_error(run("explain", "hostile-rope", "h100-80gb", "-c", "131072", "--runtime",
                                "vllm", "--kb", str(kb)), "finite")
+
+
+def test_a_repo_listed_twice_is_refused(tmp_path):
+    """mlx_repos (and gguf_repos) took the same repo twice, also in another case (Hugging Face
+    ignores a repo id's case), without a word."""
+    import yaml
+
+    from tests.file_helpers import REPO
+    e = yaml.safe_load((REPO / "kb" / "models" / "llama-3.1-8b.yaml").read_text())
+    e.update(id="hostile-mlx", name="Hostile MLX", aliases=[], siblings=[])
+    e.pop("distilled_from", None)
+    for field, twice in (("mlx_repos", ["mlx-community/Meta-Llama-3.1-8B-Instruct-4bit",
+                                        "MLX-Community/Meta-Llama-3.1-8B-Instruct-4bit"]),
+                         ("gguf_repos", ["bartowski/Meta-Llama-3.1-8B-Instruct-GGUF"] * 2)):
+        entry = {**e, field: twice}
+        (tmp_path / "models").mkdir(exist_ok=True)
+        (tmp_path / "models" / "hostile-mlx.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+        r = run("kb", "validate", str(tmp_path))
+        assert r.exit_code == 2 and f"{field} lists" in r.output and "twice" in r.output, r.output

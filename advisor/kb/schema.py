@@ -573,6 +573,12 @@ class Model(_Entry):
                                  f"{self.advertised_context}")
         if self.ollama_mla_per_head_cache and not self.architecture.kv_lora_rank:
             raise ValueError("ollama_mla_per_head_cache is for a multi-head latent attention model")
+        for field in ("gguf_repos", "mlx_repos"):  # Hugging Face ignores a repo id's case
+            seen: set[str] = set()
+            for repo in getattr(self, field):
+                if repo.lower() in seen:
+                    raise ValueError(f"{field} lists {repo} twice: keep one")
+                seen.add(repo.lower())
         for repo in self.mlx_repos:
             if mlx_repo_precision(repo) is None:
                 raise ValueError(f"mlx_repos: {repo} does not end in one of "
