@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from advisor.sizing.constants import GGML_RUNTIMES
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -26,6 +27,7 @@ RULES_ENV = "ADVISOR_RULES"
 # The limits of a question's numbers live in advisor.limits (check_question), shared by explain,
 # fit, gpus and generate; the names stay importable from here.
 from advisor.limits import MAX_BATCH, MAX_GPUS, MAX_PROMPT_TOKENS, check_one_machine, check_question  # noqa: E402,F401
+from advisor.limits import short  # noqa: E402
 
 
 def recommendation_kinds(templates_dir: Path | None = None) -> set[str]:
@@ -137,7 +139,12 @@ class Advisory:
                          "data_parallel": s.work.data_parallel,
                          "expert_parallel": s.work.expert_parallel,
                          **({"precision_source": self.precision_source} if self.precision_source else {}),
-                         **({"n_gpu_layers": s.work.gpu_layers} if s.work.gpu_layers is not None else {})},
+                         **({"n_gpu_layers": s.work.gpu_layers} if s.work.gpu_layers is not None else {}),
+                         **({"tensor_split": s.work.tensor_split}
+                            if s.work.tensor_split is not None else {}),
+                         # SGLang's --mem-fraction-static as asked (None: its default for the card)
+                         **({"mem_fraction_static": s.work.mem_fraction_static}
+                            if s.work.runtime == "sglang" else {})},
             "memory": {"weights_bytes": pl.weights_bytes, "kv_cache_bytes": pl.kv_cache_bytes,
                        "overhead_bytes": pl.overhead_bytes, "total_bytes": pl.total_bytes,
                        "available_bytes": pl.available_bytes, "headroom_bytes": pl.headroom_bytes,
@@ -192,7 +199,7 @@ def _placement_json(s: Situation) -> dict:
            "gpu_layers": s.model.architecture.layers, "cpu_layers": 0, "ram_bytes": 0,
            "runtime": s.work.runtime}
     mixed = s.placement.mixed
-    if mixed is not None:  # unequal cards: llama.cpp's split by free memory, card by card
+    if mixed is not None:  # llama.cpp's split by free memory (or the -ts asked), card by card
         out["tensor_split"] = list(mixed.tensor_split)
         out["cards"] = [c.to_json() for c in mixed.cards]
     elif s.gpu_set is not None:  # vLLM over unequal cards: sized on the smallest
@@ -230,7 +237,7 @@ def _mixed_set_card(gset, rt: str, data_parallel, expert_parallel):
     if data_parallel is not None or expert_parallel:
         raise AdvisorError(f"--data-parallel-size and --enable-expert-parallel are sized on cards "
                            f"of one kind, not the set {gset.spec()}")
-    if rt == "vllm":
+    if rt in ("vllm", "sglang"):
         return gset.smallest()
     if rt != "llama.cpp":
         raise AdvisorError(f"a set of unequal cards ({gset.spec()}) is sized for llama.cpp's layer "
@@ -311,6 +318,80 @@ def _runtime_of_kv_cache(kv: str, rt: str, p, g, m) -> str:
                        f"{cannot_run(offer[0], p, g, m)}")
 
 
+_TS_ITEM = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+# What a runtime other than llama.cpp does instead of --tensor-split, for its one-line refusal.
+_TS_INSTEAD = {
+    "ollama": "Ollama splits the layers over the GPUs by their free memory itself and takes no -ts",
+    "vllm": "vLLM shards every layer evenly over the GPUs (--tensor-parallel-size) and takes no -ts",
+    "sglang": "SGLang shards every layer evenly over the GPUs (--tp-size) and takes no -ts",
+    "transformers": "transformers places layers with device_map='auto' and a max_memory for each GPU",
+    "mlx": "MLX runs on one Apple GPU",
+}
+
+
+def _check_tensor_split(text, gset, rt: str, runtime: str | None, p, finetune) -> str | None:
+    """--tensor-split as llama.cpp's -ts reads it (common/arg.cpp: items split on runs of ',' or
+    '/', each std::stof'd): one plain non-negative number a card of the set, in device order, not
+    all zero (llama.cpp reads all zero as "not given": its split by free memory). Returns the
+    items as written, joined by commas (None when not given), or AdvisorError, one line, naming
+    what is wrong: another runtime (and what it does instead), fine-tuning, one GPU, an empty,
+    negative, non-numeric, non-finite or too large item, a count other than the set's."""
+    from advisor.limits import MAX_TENSOR_SPLIT_VALUE
+    from advisor.plans.runtimes import RUNTIME_NAMES
+
+    if text is None:
+        return None
+    if finetune is not None:
+        raise AdvisorError("--tensor-split is llama.cpp's, for inference: fine-tuning does not take it")
+    if rt != "llama.cpp":
+        name = RUNTIME_NAMES.get(rt, rt)
+        if runtime is not None:
+            raise AdvisorError(f"--tensor-split is llama.cpp's layer split; --runtime {runtime} does "
+                               f"not take it ({_TS_INSTEAD.get(rt, name + ' chooses its own split')}): "
+                               "leave it out, or ask --runtime llama.cpp")
+        if rt in GGML_RUNTIMES:  # an Ollama name, answered under Ollama
+            raise AdvisorError(f"--tensor-split is llama.cpp's layer split; the question runs under "
+                               f"{name} here ({_TS_INSTEAD.get(rt, name + ' chooses its own split')}): "
+                               "leave it out, or ask --runtime llama.cpp")
+        raise AdvisorError(f"--tensor-split is llama.cpp's layer split; {p.name} runs under {name} "
+                           f"here: give a GGUF type (--precision Q4_K_M) or --runtime llama.cpp")
+    if gset.count < 2:
+        raise AdvisorError("--tensor-split divides the layers among several GPUs; with one GPU "
+                           "leave it out (or give a set: rtx-3090,2x rtx-3060-12gb)")
+    items = [t.strip() for t in re.split(r"[,/]+", str(text).strip())]
+    if len(items) > 1 and items[-1] == "" and items[0] != "":
+        items = items[:-1]  # a trailing separator, as llama.cpp's split drops it
+    out = []
+    for t in items:
+        if not t:
+            raise AdvisorError(f"--tensor-split {short(text)}: an empty item; give one number a "
+                               f"card, comma-separated (3,1,1)")
+        if not _TS_ITEM.match(t):
+            low = t.lower().lstrip("+-")
+            if t.startswith("-") and _TS_ITEM.match(t[1:]):
+                why = "is negative: a card's share is 0 (no layers) or more"
+            elif low in ("nan", "inf", "infinity"):
+                why = "is not a finite number"
+            else:
+                why = "is not a plain decimal number"
+            raise AdvisorError(f"--tensor-split {short(text)}: {short(t)} {why}; give one "
+                               f"non-negative number a card (3,1,1)")
+        value = float(t)
+        if value > MAX_TENSOR_SPLIT_VALUE:
+            raise AdvisorError(f"--tensor-split {short(text)}: {short(t)} is above "
+                               f"{MAX_TENSOR_SPLIT_VALUE:,.0f}; give the cards' shares (3,1,1)")
+        out.append(t if re.fullmatch(r"[0-9]+(\.[0-9]+)?", t) else f"{value:g}")
+    if len(out) != gset.count:
+        raise AdvisorError(f"--tensor-split {short(text)} gives {len(out)} value"
+                           f"{'s' if len(out) != 1 else ''} for {gset.count} GPUs: give one a card, "
+                           f"in device order ({gset.spec()})")
+    if not any(float(t) for t in out):
+        raise AdvisorError(f"--tensor-split {short(text)} is all zero, which llama.cpp reads as no "
+                           "split given: leave it out for its split by free memory, or give each "
+                           "card's share")
+    return ",".join(out)
+
+
 def _context_source(m) -> str:
     inv = getattr(m, "weights_inventory", None)
     if getattr(inv, "format", None) == "gguf" and m.context_limit <= m.architecture.max_context:
@@ -343,7 +424,7 @@ class Advisor:
                 prefer: str | None = None, gpu_memory_utilization: float | None = None,
                 flash_attn: str | None = None, data_parallel: int | None = None,
                 expert_parallel: bool = False, gpu_layers: int | None = None,
-                every_path: bool = True) -> Advisory:
+                tensor_split: str | None = None, every_path: bool = True) -> Advisory:
         """precision None: the checkpoint as published (the KB's native_precision), or a model
         file's own precision. context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own
         maximum if smaller (under Ollama: Ollama's own default for the GPUs' VRAM,
@@ -364,6 +445,11 @@ class Advisor:
         the last one llama.cpp offloads): N up to the layers keeps the rest and the output layer
         in system RAM, and the question is sized at that split (one GPU, not unified memory);
         None: every layer on the GPUs.
+        tensor_split: llama.cpp's --tensor-split (-ts) as typed ("3,1,1" or "3/1/1"): one
+        non-negative share a card of the set, in device order (llama.cpp only, two or more
+        GPUs). Every card is then sized at the layers llama.cpp gives it from these shares
+        (advisor.sizing.mixed), and the command prints the split as given; None: llama.cpp's
+        split by free memory.
         every_path: size every path's best plan (the JSON `plans`, --why); False sizes only
         the paths whose plans the plan rules could offer (what the markdown shows): the same
         What to do and options, less work when the question as asked is usable.
@@ -490,9 +576,9 @@ class Advisor:
         layout_asked = data_parallel is not None or expert_parallel
         if layout_asked:
             flag = "--data-parallel-size" if data_parallel is not None else "--enable-expert-parallel"
-            if runtime_asked and rt != "vllm":
-                raise AdvisorError(f"{flag} is vLLM's; {rt} does not take it (leave it out, or ask "
-                                   "--runtime vllm)")
+            if runtime_asked and rt not in ("vllm", "sglang"):
+                raise AdvisorError(f"{flag} is vLLM's (and SGLang's --dp-size / --ep-size); {rt} "
+                                   "does not take it (leave it out, or ask --runtime vllm or sglang)")
             if finetune is not None:
                 raise AdvisorError(f"{flag} is vLLM's serving layout; fine-tuning does not take it")
             from advisor.sizing.vllm_parallel import layout_problem
@@ -502,11 +588,18 @@ class Advisor:
                 if dp != 1 or expert_parallel else None  # DP 1 alone: vLLM's plain split
             if bad:
                 raise AdvisorError(f"{bad} ({m.name} on {gpus} x {g.name})")
-            rt, runtime_asked = "vllm", True  # vLLM's flags: every plan runs vLLM with them
+            if not (runtime_asked and rt == "sglang"):
+                rt = "vllm"  # vLLM's flags: every plan runs vLLM with them (or SGLang, asked)
+            runtime_asked = True
             work = replace(work, runtime=rt, data_parallel=dp, expert_parallel=expert_parallel)
         if gpu_layers is not None:
             work = replace(work, gpu_layers=_check_gpu_layers(gpu_layers, m, g, gpus, rt, runtime,
                                                               p, finetune))
+        work = replace(work, tensor_split=_check_tensor_split(tensor_split, gset, rt, runtime, p,
+                                                              finetune))
+        if work.mem_fraction_static is not None and rt != "sglang":
+            raise AdvisorError(f"--mem-fraction-static is SGLang's share of each GPU; {rt} does not "
+                               "take it (ask --runtime sglang)")
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")
@@ -592,14 +685,16 @@ class Advisor:
                   ollama_precision=hit.precision if hit is not None else None,
                   # an hf.co/ORG/REPO name: llama.cpp's as-asked plan downloads from that repo
                   gguf_repo=hit.gguf_repo if hit is not None and hit.precision == p.name else None,
-                  gpu_set=gset if gset.mixed and rt == "llama.cpp" else None,
+                  gpu_set=gset if (gset.mixed or work.tensor_split is not None)
+                  and rt == "llama.cpp" else None,
                   chosen=frozenset(name for name, given in (
                       # a model file's own format, or an Ollama tag that names its quantization
                       ("precision", precision is not None or (stored is not None and (
                           hit is None or hit.quant_in_tag))),
                       ("kv_cache", kv_cache is not None), ("context", context_chosen),
                       ("flash_attn", flash_attn is not None),
-                      ("gpu_layers", gpu_layers is not None)) if given))
+                      ("gpu_layers", gpu_layers is not None),
+                      ("tensor_split", work.tensor_split is not None)) if given))
         offerable = None if every_path else (
             lambda path, usable, decode: self._offerable(path, usable, prefer, decode))
         if gset.mixed and rt != "llama.cpp":  # vLLM on the smallest card: as asked, or rent

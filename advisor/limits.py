@@ -154,6 +154,10 @@ MAX_MICRO_BATCH = 4096
 # A LoRA rank is at most the smallest dimension it adapts, and no model has a dimension above
 # MAX_HIDDEN_SIZE; each model's own bound is checked by advisor.sizing.finetune.validate.
 MAX_LORA_RANK = MAX_HIDDEN_SIZE
+# A --tensor-split proportion: people write shares (3,1,1), percentages or GiB (23.6,11.6);
+# llama.cpp reads each as a float32. 10**6 is far above any of these, and a larger value is a
+# typo that would leave every other card without a layer.
+MAX_TENSOR_SPLIT_VALUE = 1e6
 
 
 def check_question(*, gpus: int | None = None, gpus_flag: str = "--gpus", batch: int | None = None,

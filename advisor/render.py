@@ -206,7 +206,18 @@ def environment(templates: str | None = None) -> jinja2.Environment:
     return env
 
 
+def _free_ts(s) -> str | None:
+    """llama.cpp's own -ts for the question's cards (by free memory), where the user gave one."""
+    mixed = getattr(s.placement, "mixed", None)
+    if mixed is None or mixed.asked is None:
+        return None
+    from advisor.sizing.mixed import default_ts_arg
+
+    return default_ts_arg(s.gpu_set)
+
+
 def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> str:
+    from advisor.plans.commands import ollama_no_rope_note, rope_scaling_for
     from advisor.sizing.mlx import wired_limit_mb
 
     s = advisory.situation
@@ -224,7 +235,12 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "mlx_wired_mb": (wired_limit_mb(s.placement.total_bytes + s.placement.margin_bytes, s.gpu)
                          if s.work.runtime == "mlx" else None),
         "ollama_vram_gib": f"{total_vram_bytes(s.gpu, s.gpu_count) / c.GIB:.0f}",
+        # Ollama beyond the config's positions of a model whose card needs rope scaling
+        "ollama_rope_note": (ollama_no_rope_note(s.model, s.work.context_tokens)
+                             if s.work.runtime == "ollama"
+                             and rope_scaling_for(s.model, s.work.context_tokens) else None),
         "objective_path": md_text(getattr(advisory, "objective_path", "rules/objective.yaml")),
+        "mixed_free_ts": _free_ts(s),
     }
     name = "finetune.md.j2" if s.work.task == "finetune" else "advisory.md.j2"
     if s.work.task == "finetune":

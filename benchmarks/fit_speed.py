@@ -1,13 +1,20 @@
-"""Fit the current-build llama.cpp decode profile (constants.DECODE_PROFILES_CURRENT["nvidia"])
-on benchmarks/data/llamacpp_decode_current.csv, and score it leaving one GPU out.
+"""Fit the current-build llama.cpp decode and prefill profiles per vendor
+(constants.DECODE_PROFILES_CURRENT, PREFILL_PROFILES_CURRENT) on published runs, and score them
+leaving one GPU out.
 
-    PYTHONPATH=. python benchmarks/fit_speed.py
+    PYTHONPATH=. python benchmarks/fit_speed.py [nvidia|apple]
 
-Fitted: layer_seconds, weights_per_s_unit, kv_elements_per_s_unit, by least squares on
-log(predicted / measured) (coordinate descent over log-parameters); bandwidth_fraction stays
-the H200's measured 0.885. Rows: decode with flash attention on (tgN, or ppN at -ub 1, which
-decodes N tokens one at a time). Prints the fitted values, each row's error, and the
-leave-one-GPU-out error (each GPU predicted by a fit that never saw it).
+Data (the "fit" rows; "check" rows are scored by benchmarks/speed_accuracy.py, never fitted):
+- nvidia: benchmarks/data/llamacpp_decode_current.csv. Fitted: layer_seconds,
+  weights_per_s_unit, kv_elements_per_s_unit; bandwidth_fraction stays the H200's measured
+  0.885. Rows: decode with flash attention on (tgN, or ppN at -ub 1, which decodes N tokens one
+  at a time). Its prefill profile is fitted on the H200 alone (constants), so no prefill fit here.
+- apple: benchmarks/data/llamacpp_apple_current.csv. Decode fitted: bandwidth_fraction (at most
+  1), layer_seconds, weights_per_s_tflop; prefill: compute_fraction.
+
+All by least squares on log(predicted / measured) (coordinate descent over log-parameters).
+Prints the fitted values, each row's error, and the leave-one-GPU-out error (each GPU predicted
+by a fit that never saw it).
 """
 from __future__ import annotations
 
@@ -24,15 +31,31 @@ from advisor.sizing.plan import place
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.workload import Workload
 
-DATA = Path(__file__).resolve().parent / "data" / "llamacpp_decode_current.csv"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA = DATA_DIR / "llamacpp_decode_current.csv"
+VENDOR_DATA = {"nvidia": DATA, "apple": DATA_DIR / "llamacpp_apple_current.csv"}
 FITTED = ("layer_seconds", "weights_per_s_unit", "kv_elements_per_s_unit")
+VENDOR_FITTED = {"nvidia": FITTED,
+                 "apple": ("bandwidth_fraction", "layer_seconds", "weights_per_s_tflop")}
+# Vendors whose prefill profile is fitted here (NVIDIA's is the H200's, constants)
+PREFILL_FITTED = {"apple": ("compute_fraction",)}
+
+
+def _read(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
 
 
 def decode_rows(path: Path = DATA) -> list[dict]:
-    """The decode rows (n_gen > 0) measured with flash attention on."""
-    with path.open(encoding="utf-8") as fh:
-        return [r for r in csv.DictReader(fh)
-                if int(r["n_gen"]) > 0 and r["flash_attn"] == "1" and r["use"] == "fit"]
+    """The decode rows (n_gen > 0) measured with flash attention on, marked for fitting."""
+    return [r for r in _read(path)
+            if int(r["n_gen"]) > 0 and r["flash_attn"] == "1" and r["use"] == "fit"]
+
+
+def prefill_rows(path: Path) -> list[dict]:
+    """The prompt-processing rows (n_gen 0) measured with flash attention on, marked for fitting."""
+    return [r for r in _read(path)
+            if int(r["n_gen"]) == 0 and r["flash_attn"] == "1" and r["use"] == "fit"]
 
 
 def mean_context(row: dict) -> int:
@@ -49,44 +72,113 @@ def predict(kb, row: dict, era: str = "current") -> float:
     return 1.0 / pl.decode_seconds_per_token(ctx, era)
 
 
-def profile(values: dict):
-    """The NVIDIA current-build decode profile with `values` for a block."""
-    return patched(c.DECODE_PROFILES_CURRENT["nvidia"], values)
+def predict_prefill(kb, row: dict, era: str = "current") -> float:
+    """Prompt tokens a second of a ppN row (benchmarks.speed_accuracy.predict)."""
+    from benchmarks.speed_accuracy import predict as acc_predict
+
+    return acc_predict(kb, row, era)
 
 
-def loss(kb, rows, values) -> float:
-    with profile(values):
+def profile(values: dict, vendor: str = "nvidia"):
+    """The vendor's current-build decode profile with `values` for a block."""
+    return patched(c.DECODE_PROFILES_CURRENT[vendor], values)
+
+
+def prefill_profile(values: dict, vendor: str):
+    """The vendor's current-build prefill profile with `values` for a block."""
+    return patched(c.PREFILL_PROFILES_CURRENT[vendor], values)
+
+
+def _clamp(k: str, v: float) -> float:
+    return min(v, 1.0) if k in ("bandwidth_fraction", "compute_fraction") else v
+
+
+def loss(kb, rows, values, vendor: str = "nvidia") -> float:
+    with profile(values, vendor):
         return sum(math.log(predict(kb, r) / float(r["tokens_per_sec"])) ** 2 for r in rows)
 
 
-def fit(kb, rows, start: dict | None = None, rounds: int = 40) -> dict:
+def fit(kb, rows, start: dict | None = None, rounds: int = 40, vendor: str = "nvidia") -> dict:
     """Coordinate descent on the log of each fitted value, halving the step when no move helps."""
-    cur = {k: (start or c.DECODE_PROFILES_CURRENT["nvidia"])[k] for k in FITTED}
-    return log_descent(lambda v: loss(kb, rows, v), cur, 0.5, rounds)
+    cur = {k: (start or c.DECODE_PROFILES_CURRENT[vendor])[k] for k in VENDOR_FITTED[vendor]}
+    return log_descent(lambda v: loss(kb, rows, v, vendor), cur, 0.5, rounds, _clamp)
+
+
+def fit_prefill(kb, rows, vendor: str, rounds: int = 40) -> dict:
+    """The prefill values of PREFILL_FITTED[vendor] that minimise the log error over rows."""
+    def lossp(values):
+        with prefill_profile(values, vendor):
+            return sum(math.log(predict_prefill(kb, r) / float(r["tokens_per_sec"])) ** 2
+                       for r in rows)
+    start = {k: c.PREFILL_PROFILES_CURRENT[vendor][k] for k in PREFILL_FITTED[vendor]}
+    return log_descent(lossp, start, 0.5, rounds, _clamp)
+
+
+def leave_one_gpu_out(kb, vendor: str, kind: str = "decode") -> list[tuple[dict, float]]:
+    """(row, predicted / measured - 1) for each fit row of the vendor, predicted by a fit that
+    never saw its GPU; none where the rows are on one GPU (nothing left to fit on)."""
+    path = VENDOR_DATA[vendor]
+    rows = decode_rows(path) if kind == "decode" else prefill_rows(path)
+    gpus = sorted({r["gpu"] for r in rows})
+    out = []
+    if len(gpus) < 2:
+        return out
+    for g in gpus:
+        train = [r for r in rows if r["gpu"] != g]
+        if kind == "decode":
+            with profile(fit(kb, train, vendor=vendor), vendor):
+                out += [(r, predict(kb, r) / float(r["tokens_per_sec"]) - 1)
+                        for r in rows if r["gpu"] == g]
+        else:
+            with prefill_profile(fit_prefill(kb, train, vendor), vendor):
+                out += [(r, predict_prefill(kb, r) / float(r["tokens_per_sec"]) - 1)
+                        for r in rows if r["gpu"] == g]
+    return out
+
+
+def report(kb, vendor: str) -> None:
+    rows = decode_rows(VENDOR_DATA[vendor])
+    values = fit(kb, rows, vendor=vendor)
+    print(f"{vendor} decode, fitted on", len(rows), "rows:",
+          ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
+    with profile(values, vendor):
+        for r in rows:
+            p = predict(kb, r)
+            print(f"  {r['gpu']:15} {r['model']:14} {r['quant']:7} {r['test']:22} measured "
+                  f"{float(r['tokens_per_sec']):8.2f} predicted {p:8.2f} "
+                  f"{p / float(r['tokens_per_sec']) - 1:+.1%}")
+    held = leave_one_gpu_out(kb, vendor)
+    for g in sorted({r["gpu"] for r, _ in held}):
+        e = [abs(x) for r, x in held if r["gpu"] == g]
+        print(f"  leave out {g:15}: {len(e)} rows, median |error| {statistics.median(e):.1%}, "
+              f"worst {max(e):.1%}")
+    if held:
+        e = [abs(x) for _, x in held]
+        print(f"  leave-one-GPU-out over {len(e)} rows: median {statistics.median(e):.1%}")
+    if vendor not in PREFILL_FITTED:
+        return
+    prow = prefill_rows(VENDOR_DATA[vendor])
+    pv = fit_prefill(kb, prow, vendor)
+    print(f"{vendor} prefill, fitted on", len(prow), "rows:",
+          ", ".join(f"{k} {v:.4g}" for k, v in pv.items()))
+    with prefill_profile(pv, vendor):
+        for r in prow:
+            p = predict_prefill(kb, r)
+            print(f"  {r['gpu']:15} {r['model']:14} {r['quant']:7} {r['test']:22} measured "
+                  f"{float(r['tokens_per_sec']):8.2f} predicted {p:8.2f} "
+                  f"{p / float(r['tokens_per_sec']) - 1:+.1%}")
+    held = leave_one_gpu_out(kb, vendor, "prefill")
+    if held:
+        e = [abs(x) for _, x in held]
+        print(f"  leave-one-GPU-out over {len(e)} rows: median {statistics.median(e):.1%}, "
+              f"worst {max(e):.1%}")
 
 
 def main(argv: list[str]) -> int:
     kb = load_kb()
-    rows = decode_rows()
-    values = fit(kb, rows)
-    print("fitted on", len(rows), "rows:",
-          ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
-    with profile(values):
-        for r in rows:
-            p = predict(kb, r)
-            print(f"  {r['gpu']:9} {r['model']:13} {r['quant']:7} {r['test']:22} measured "
-                  f"{float(r['tokens_per_sec']):8.2f} predicted {p:8.2f} {p / float(r['tokens_per_sec']) - 1:+.1%}")
-    errs = []
-    for g in sorted({r["gpu"] for r in rows}):
-        train = [r for r in rows if r["gpu"] != g]
-        held = [r for r in rows if r["gpu"] == g]
-        v = fit(kb, train)
-        with profile(v):
-            e = [abs(predict(kb, r) / float(r["tokens_per_sec"]) - 1) for r in held]
-        errs += e
-        print(f"leave out {g:9}: {len(held)} rows, median |error| {statistics.median(e):.1%}, "
-              f"worst {max(e):.1%} (fit on {len(train)} rows)")
-    print(f"leave-one-GPU-out over {len(errs)} rows: median {statistics.median(errs):.1%}")
+    vendors = [v for v in argv if v in VENDOR_DATA] or list(VENDOR_DATA)
+    for v in vendors:
+        report(kb, v)
     return 0
 
 

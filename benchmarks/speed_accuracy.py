@@ -36,7 +36,7 @@ from pathlib import Path
 from advisor.kb import load_kb
 from advisor.sizing.plan import place
 from advisor.sizing.precision import parse_precision
-from advisor.sizing.speed_category import all_categories, speed_category
+from advisor.sizing.speed_category import VENDOR_NAMES, all_categories, speed_category
 from advisor.sizing.workload import Workload
 
 REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "speed_benchmarks.csv"
@@ -58,6 +58,9 @@ BANDS_HEADER = (
 # the fit carries to other cards).
 MIN_ROWS = 5
 MIN_GPUS = 2
+# The basis of a row marked "check" in its data file: scored, never fitted (a category with only
+# such rows stays uncalibrated whatever their number).
+CHECK_BASIS = "never fitted (a check)"
 GPU = {"3070 8GB": "rtx-3070", "3080 Ti 12GB": "rtx-3080-ti", "3090 24GB": "rtx-3090",
        "4090 24GB": "rtx-4090", "RTX 4000 Ada 20GB": "rtx-4000-ada",
        "RTX A6000 48GB": "rtx-a6000", "A100 PCIe 80GB": "a100-pcie-80gb",
@@ -143,25 +146,29 @@ def collect(kb, show_rows: bool = False, reference: bool = True) -> tuple[dict, 
         if show_rows:
             print(f"{GPU[row['gpu']]:15} x{row['num_gpus']} {row['model'][5:19]:14} {row['quant']:6} "
                   f"{row['test']:7} measured {meas:9.2f} predicted {pred:9.2f} error {e:+.1%}")
-    logo = leave_one_gpu_out(kb)
+    logo, logo_labels = leave_one_gpu_out(kb)
     for row in current_rows():
         meas = float(row["tokens_per_sec"])
         pred = predict(kb, row, "current")
         e = pred / meas - 1
         decode = int(row["n_gen"]) > 0
         fa = "" if row["flash_attn"] == "1" else ", -fa 0"
-        cats[f"current {'decode' if decode else 'prefill'} ({row['build_date'][:4]} builds{fa})"].append(abs(e))
+        vendor = kb.gpu(row["gpu"]).vendor
+        who = "" if vendor == "nvidia" else f"{VENDOR_NAMES.get(vendor, vendor)} "
+        cats[f"current {who}{'decode' if decode else 'prefill'} ({row['build_date'][:4]} builds{fa})"].append(abs(e))
         errs[("tg" if decode else "pp", row["gpu"], row["test"][:12])].append(abs(e))
         if row["flash_attn"] == "1":
-            held = logo.get(row_key(row)) if decode else None  # a fit row: its held-out error
+            held = logo.get(row_key(row))  # a fit row: its held-out error
             bands[row_category(kb, row, row["gpu"], row["model"], "current")].append(
                 (row["gpu"], abs(e) if held is None else held, f"benchmarks/data/{row['file']}",
-                 "in-sample" if held is None else "leave-one-GPU-out"))
+                 "leave-one-GPU-out" if held is not None else
+                 CHECK_BASIS if row.get("use") == "check" else "in-sample"))
         if show_rows:
             print(f"{row['gpu']:15} x{row['num_gpus']} {row['model']:14} {row['quant']:6} "
                   f"{row['test']:22} build {row['build'][:22]:22} measured {meas:9.2f} "
                   f"predicted {pred:9.2f} error {e:+.1%}")
-    cats["current decode, leave one GPU out"] = list(logo.values())
+    for label, keys in logo_labels.items():
+        cats[label] = [logo[k] for k in keys]
     moe_rows(kb, errs, cats, bands, show_rows)
     vllm_rows(kb, cats, bands)
     offload_rows(kb, errs, cats, bands, show_rows)
@@ -242,20 +249,23 @@ def row_key(row: dict) -> tuple:
                                   "source", "tokens_per_sec"))
 
 
-def leave_one_gpu_out(kb) -> dict[tuple, float]:
-    """|error| of each current decode fit row, predicted by a fit that never saw its GPU
-    (benchmarks/fit_speed.py), by row_key."""
-    from benchmarks.fit_speed import decode_rows, fit, profile
-    from benchmarks.fit_speed import predict as fit_predict
+def leave_one_gpu_out(kb) -> tuple[dict[tuple, float], dict[str, list[tuple]]]:
+    """|error| of each current fit row, predicted by a fit that never saw its GPU
+    (benchmarks/fit_speed.py), by row_key: decode for every vendor with current data, prefill
+    where the vendor's prefill profile is fitted there (Apple); and the row keys under the
+    label each group is printed with."""
+    from benchmarks import fit_speed as fs
 
-    fit_rows = decode_rows()
-    out = {}
-    for g in sorted({r["gpu"] for r in fit_rows}):
-        with profile(fit(kb, [r for r in fit_rows if r["gpu"] != g])):
-            for r in fit_rows:
-                if r["gpu"] == g:
-                    out[row_key(r)] = abs(fit_predict(kb, r) / float(r["tokens_per_sec"]) - 1)
-    return out
+    out, labels = {}, {}
+    for vendor in fs.VENDOR_DATA:
+        kinds = ("decode", "prefill") if vendor in fs.PREFILL_FITTED else ("decode",)
+        for kind in kinds:
+            who = "" if vendor == "nvidia" else f"{VENDOR_NAMES.get(vendor, vendor)} "
+            label = f"current {who}{kind}, leave one GPU out"
+            for r, e in fs.leave_one_gpu_out(kb, vendor, kind):
+                out[row_key(r)] = abs(e)
+                labels.setdefault(label, []).append(row_key(r))
+    return out, labels
 
 
 def row_category(kb, row: dict, gpu_id: str, model_id: str, era: str) -> str:
@@ -288,8 +298,13 @@ def band_table(kb, bands: dict | None = None) -> dict:
             why = (f"no published runs of current builds of this kind in the benchmark (its "
                    f"{len(old)} May-2024 runs are {100 * statistics.median(e for _, e, _, _ in old):.1f}% "
                    f"off in median under the May-2024 profile)")
-        if len(got) >= MIN_ROWS and len(gpus) >= MIN_GPUS:
+        checks_only = bool(got) and all(b == CHECK_BASIS for _, _, _, b in got)
+        if len(got) >= MIN_ROWS and len(gpus) >= MIN_GPUS and not checks_only:
             entry["status"] = "calibrated"
+        elif checks_only:  # published runs scored, none fitted: the reason stays, with their error
+            entry["status"] = "uncalibrated"
+            entry["reason"] = (f"{why}; {len(got)} published runs on {', '.join(gpus)}, never "
+                               f"fitted, are {entry['median_pct']}% off in median")
         else:
             entry["status"] = "uncalibrated"
             entry["reason"] = why if not got else (

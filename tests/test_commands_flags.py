@@ -48,6 +48,13 @@ def questions() -> list[tuple]:
         for g in ("mi300x", "m3-max-128gb"):
             for rt in RUNTIMES:
                 out.append((m, g, rt, None, None, 1))
+    # SGLang, asked by name (never planned otherwise): formats, an FP8 cache, TP, AMD, two nodes
+    for m, g, p, kv, n in (("llama-3.1-8b", "h100-80gb", None, "fp8", 1),
+                           ("qwen2.5-72b", "a100-80gb", "awq", None, 2),
+                           ("llama-3.1-70b", "mi300x", "fp8", None, 1),
+                           ("deepseek-v3", "h200", None, None, 8),
+                           ("llama-3.1-405b", "h100-80gb", "fp8", None, 16)):
+        out.append((m, g, "sglang", p, kv, n))
     # Ollama names (answered under Ollama) with its server settings: context, KV type, parallel
     for m, g, kv, n in (("llama3.1:70b", "rtx-4090", None, 1), ("llama3.1:8b", "rtx-3060-12gb", "q8_0", 1),
                         ("qwen2.5:32b-instruct-q4_K_M", "rtx-3090", "q4_0", 2), ("llama3.1:8b", "m3-max-128gb", None, 1)):
@@ -91,11 +98,11 @@ def test_every_printed_command_parses(advisories):
     # the matrix reached every runtime and the flags with a fixed value set
     # (mlx_lm.server: plans on Apple GPUs may choose MLX)
     assert set(seen) == {"llama-server", "vllm", "transformers", "ollama", "ollama-serve",
-                         "mlx_lm.server"}, seen
+                         "mlx_lm.server", "sglang"}, seen
     text = "\n".join(c for _, adv in advisories for c in printed_commands(adv))
     for flag in ("-fa on", "-ctk q8_0", "-ctk q4_0", "-sm layer -ts", "--n-cpu-moe", "-hf ", "-m ",
                  "--tensor-parallel-size", "--kv-cache-dtype fp8", "--quantization fp8",
-                 "--max-model-len",
+                 "--max-model-len", "--tp-size", "--kv-cache-dtype fp8_e4m3", "--nnodes",
                  "BitsAndBytesConfig(load_in_4bit=True", "BitsAndBytesConfig(load_in_8bit=True",
                  "ollama run hf.co/", "ollama run llama3.1:70b", "OLLAMA_CONTEXT_LENGTH=",
                  "OLLAMA_KV_CACHE_TYPE=q8_0", "OLLAMA_KV_CACHE_TYPE=q4_0"):

@@ -105,8 +105,11 @@ def test_layer_devices_follow_llama_cpp():
     assert layer_devices((2, 1, 1), 80)[-1] == 2
     where = layer_devices((23.6, 11.6, 11.6), 80)
     assert [where.count(i) for i in range(3)] == [41, 20, 20]  # the output layer is slot 80
-    with pytest.raises(ValueError):
-        layer_devices((1, 0), 4)
+    # a card at 0 gets no layer, as in llama.cpp (-ts 1,0 keeps every layer on device 0)
+    assert layer_devices((1, 0), 4) == [0] * 5
+    for bad in ((1, -1), (0, 0), (1, float("nan"))):
+        with pytest.raises(ValueError):
+            layer_devices(bad, 4)
 
 
 def _split(kb, text, ctx=8192, model=R1_70B, prec="Q4_K_M"):

@@ -81,7 +81,7 @@ def _plan(score, quality_class, loss, decode, parameters):
                            speed_band=obj.speed_band(decode), fast_band=obj.fast_band(decode),
                            quality_class=quality_class, nodes=1,
                            usd_per_million_tokens=0.0, levers=2, quality_loss_pct=loss,
-                           decode_tokens_per_s=decode, gpu_count=1)
+                           decode_tokens_per_s=decode, gpu_count=1, offload=False)
 
 
 def test_a_score_counts_only_at_the_quality_and_speed_named():

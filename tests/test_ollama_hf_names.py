@@ -112,7 +112,7 @@ def test_a_file_name_tag(kb):
     (f"hf.co/{QWEN}:Q5_0", ["ships no Q5_0", "Q4_K_M", "IQ2_M"]),     # not bartowski's ladder
     (f"hf.co/{QWEN}:UD-Q4_K_XL", ["'UD-Q4_K_XL' is no llama.cpp quantization"]),
     ("hf.co/bartowski/Qwen2.5-33B-Instruct-GGUF:Q4_K_M",
-     ["no KB model lists bartowski/Qwen2.5-33B-Instruct-GGUF", f"closest known:", QWEN]),
+     ["no KB model lists bartowski/Qwen2.5-33B-Instruct-GGUF", "closest known:", QWEN]),
     ("hf.co/Qwen/Qwen2.5-32B-Instruct", ["checkpoint, not a GGUF repo",
                                          "Qwen/Qwen2.5-32B-Instruct-GGUF"]),
     ("hf.co/Qwen/Qwen2-7B-Instruct-GGUF", ["has no Q4_K_M file", "give a tag", "Q8_0"]),

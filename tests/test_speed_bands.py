@@ -80,7 +80,7 @@ def test_amd_and_intel_are_uncalibrated_whatever_else(kind, vendor):
                                      moe, False, gpus)
                 assert cat == vendor
                 b = speed_bands.band(cat)
-                assert not b.calibrated and "no published measurement for this vendor" in b.reason
+                assert not b.calibrated and "for this vendor" in b.reason
 
 
 def test_category_order():
@@ -103,7 +103,9 @@ def test_category_order():
 def test_profile_era_follows_the_profiles_the_speeds_use():
     assert profile_era("decode", "llama.cpp", "nvidia") == "current"
     assert profile_era("prefill", "llama.cpp", "nvidia") == "current"
-    assert profile_era("decode", "llama.cpp", "apple") == "2024-05"   # no current Apple profile
+    assert profile_era("decode", "llama.cpp", "apple") == "current"   # fitted on 2026 Metal runs
+    assert profile_era("prefill", "llama.cpp", "apple") == "current"
+    assert profile_era("decode", "llama.cpp", "amd") == "2024-05"     # no current AMD profile
     assert profile_era("decode", "vllm", "nvidia") == "2024-05"
     assert profile_era("prefill", "transformers", "nvidia") == "2024-05"
 
@@ -215,7 +217,7 @@ def test_markdown_gives_each_band_in_full_once(advisor):
     short = speed_bands.band("decode-llamacpp-nvidia").short()
     assert f"; {short})" in md.split("## What to do")[1]   # What to do quotes it short
     amd = render_markdown(advisor.explain("llama-3.1-70b", "mi300x"))
-    assert amd.count("uncalibrated for AMD GPUs: no published measurement for this vendor") == 1
+    assert amd.count("uncalibrated for AMD GPUs: no profile fitted for this vendor") == 1
     assert "usually within" not in amd
 
 

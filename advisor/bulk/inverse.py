@@ -80,7 +80,7 @@ def _max_context(plan: Plan, work: Workload) -> int:
     from advisor.sizing.overhead import fit_margin_bytes
 
     most = max_context_tokens(plan.model, plan.precision, w, plan.gpu_count, plan.available_bytes,
-                              fit_margin_bytes(plan.gpu_count), gpu=plan.gpu)
+                              fit_margin_bytes(plan.gpu_count, plan.runtime), gpu=plan.gpu)
     return max(plan.context_tokens, most)
 
 

@@ -30,7 +30,7 @@ from advisor.cli.terminal import format_option, write_markdown
                    "recommended over the question keeps it, and without --runtime a cache the "
                    "format's runtime lacks names the runtime that offers it (fp8: vLLM).")
 @click.option("--runtime", default=None,
-              help="llama.cpp, ollama, vllm, transformers or mlx (Apple silicon): whose allocations to size, and the "
+              help="llama.cpp, ollama, vllm, transformers, mlx (Apple silicon) or sglang: whose allocations to size, and the "
                    "only runtime plans use. Default: ollama for an Ollama name (llama3.1:70b), "
                    "else the format's (llama.cpp for GGUF and 16-bit weights, vLLM for quantized "
                    "checkpoints, mlx for MLX's mlx-4bit ...), and plans may switch.")
@@ -45,6 +45,11 @@ from advisor.cli.terminal import format_option, write_markdown
                    "number, as in -ngl 99, or 'all' means every layer; 'auto' is the default). "
                    "Fewer than all: the rest run from system RAM, and the question is sized at "
                    "that split. Default: every layer on the GPUs.")
+@click.option("--tensor-split", "-ts", "tensor_split", type=str, default=None,
+              help="llama.cpp's -ts over several GPUs: one share a card, in device order, "
+                   "comma-separated (3,1,1; llama.cpp's '/' also works). Every card is sized at "
+                   "the layers llama.cpp gives it from these shares, and the command keeps them. "
+                   "Default: llama.cpp's split by each card's free memory.")
 @click.option("--gpu-memory-utilization", "gpu_memory_utilization", type=float, default=None,
               help="vLLM's share of each GPU (its --gpu-memory-utilization). Default 0.9, which "
                    "plans may raise to what the card allows (0.95 on a 24 GB card); given, every "
@@ -52,13 +57,19 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--vllm-version", "vllm_version", type=click.Choice(["v1", "0.5"]), default=None,
               help="Whose start-up memory profiling to size vLLM by: v1 (the V1 engine of every "
                    "release since 0.8) or 0.5 (the V0 engine of 0.5.3.post1-0.5.x). Default v1.")
+@click.option("--mem-fraction-static", "mem_fraction_static", type=float, default=None,
+              help="SGLang's --mem-fraction-static: the share of each GPU's free memory at "
+                   "start for weights and the KV pool (with --runtime sglang). Default: SGLang's "
+                   "own for the card and TP size; given, every plan keeps it.")
 @click.option("--data-parallel-size", "data_parallel_size", type=int, default=None,
               help="vLLM's --data-parallel-size: engine replicas, each with its own KV cache "
                    "for the full context; the --gpus are data parallel x tensor parallel (TP = "
-                   "GPUs / DP). Implies --runtime vllm; every plan keeps it.")
+                   "GPUs / DP). Implies --runtime vllm unless --runtime sglang is asked (SGLang's "
+                   "--dp-size); every plan keeps it.")
 @click.option("--enable-expert-parallel", "enable_expert_parallel", is_flag=True, default=False,
               help="vLLM's --enable-expert-parallel: whole routed experts a GPU, over all "
-                   "DP x TP GPUs (mixture-of-experts models only). Implies --runtime vllm.")
+                   "DP x TP GPUs (mixture-of-experts models only). Implies --runtime vllm unless "
+                   "--runtime sglang is asked (SGLang's --ep-size).")
 @click.option("--prefer", type=click.Choice(["quality", "speed", "cost"]), default=None,
               help="What the plans optimise (rules/objective.yaml). Default: quality.")
 @format_option("markdown", "json")
@@ -76,8 +87,8 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--why", is_flag=True,
               help="Also list the rules that fired, in order, with the facts each one read.")
 def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flash_attn, n_gpu_layers,
-            gpu_memory_utilization, vllm_version, data_parallel_size, enable_expert_parallel,
-            prefer, fmt, rules_dirs,
+            tensor_split, gpu_memory_utilization, vllm_version, mem_fraction_static, data_parallel_size,
+            enable_expert_parallel, prefer, fmt, rules_dirs,
             kb_dirs, prompt_tokens, ram_gb, ram_bandwidth, why, task, train_tokens, **finetune):
     """Explain whether MODEL runs on GPU, and what to do if it does not. GPU is a KB id
     (rtx-4090) or a set of cards, comma-separated, each with an optional count: rtx-3090,2x
@@ -89,7 +100,9 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
     spec, defaults = finetune_spec(task, finetune, given_options(click.get_current_context(), {
         "precision": precision, "context": context, "batch": batch, "runtime": runtime,
         "kv_cache": kv_cache, "flash_attn": flash_attn, "n_gpu_layers": n_gpu_layers,
+        "tensor_split": tensor_split,
         "gpu_memory_utilization": gpu_memory_utilization, "vllm_version": vllm_version,
+        "mem_fraction_static": mem_fraction_static,
         "data_parallel_size": data_parallel_size,
         "enable_expert_parallel": enable_expert_parallel or None, "prefer": prefer,
         "prompt_tokens": prompt_tokens, "ram_gb": ram_gb, "ram_bandwidth": ram_bandwidth}))
@@ -116,6 +129,14 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
             raise AdvisorError("--data-parallel-size and --enable-expert-parallel are sized for the V1 "
                                "engine; vLLM 0.5 had neither (leave out --vllm-version 0.5)")
         work = replace(work, vllm_version=vllm_version)
+    if mem_fraction_static is not None:
+        if runtime is None or runtime.strip().lower() != "sglang":
+            raise AdvisorError("--mem-fraction-static is SGLang's share of each GPU; ask it with "
+                               "--runtime sglang (vLLM's is --gpu-memory-utilization)")
+        if not 0 < mem_fraction_static <= 1:  # also refuses nan
+            raise AdvisorError(f"--mem-fraction-static is SGLang's share of each GPU for weights "
+                               f"and KV cache, above 0 and at most 1, not {mem_fraction_static}")
+        work = replace(work, mem_fraction_static=mem_fraction_static)
     kb, machine = load_kb_from(kb_dirs), None
     if gpu is None:  # this machine's GPUs and RAM
         from advisor.cli.hardware import detected
@@ -141,6 +162,7 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
                           flash_attn=None if flash_attn == "auto" else flash_attn,
                           data_parallel=data_parallel_size,
                           expert_parallel=enable_expert_parallel, gpu_layers=n_gpu_layers,
+                          tensor_split=tensor_split,
                           every_path=fmt == "json" or why)
     if getattr(adv.situation.model, "weights_inventory", None) is not None:
         defaults.discard("precision")  # the file's own precision, not a default

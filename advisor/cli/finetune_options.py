@@ -150,4 +150,5 @@ def finetune_spec(task: str, given: dict, inference_only: dict) -> tuple[Finetun
     if "lora_targets" in kw:
         kw["lora_targets"] = parse_lora_targets(kw["lora_targets"])
     kw["method"] = method
+    kw["method_given"] = "method" in set_knobs
     return FinetuneSpec(**kw), {k for k in _KNOBS if k not in set_knobs}

@@ -62,15 +62,25 @@ def load_rules_from(rules_dirs=()):
 
 
 def explain_only_ngl(command: str):
-    """A hidden `-ngl/--n-gpu-layers` for commands that do not take it: without it click reads
-    `-ngl 10` as `-n gl` and blames --gpus for 'gl' (or says -n is unknown)."""
+    """A hidden `-ngl/--n-gpu-layers` and `-ts/--tensor-split` for commands that do not take
+    them (fit and gpus ask which GPUs or models fit, so there is no one set of cards to split a
+    model over; generate sweeps many): without them click reads `-ngl 10` as `-n gl` and blames
+    --gpus for 'gl' (or says -n is unknown), and `-ts 3,1` as an unknown -t."""
     def refuse(ctx, param, value):
         if value is not None:
             raise click.UsageError(f"--n-gpu-layers (-ngl) is explain's: one model on one GPU at "
                                    f"a chosen split; {command} does not take it", ctx=ctx)
         return value
 
+    def refuse_ts(ctx, param, value):
+        if value is not None:
+            raise click.UsageError(f"--tensor-split (-ts) is explain's: one model on one set of "
+                                   f"GPUs at a chosen split; {command} does not take it", ctx=ctx)
+        return value
+
     def deco(f):
+        f = click.option("--tensor-split", "-ts", "_tensor_split", default=None, hidden=True,
+                         expose_value=False, callback=refuse_ts, is_eager=True)(f)
         return click.option("--n-gpu-layers", "-ngl", "_n_gpu_layers", default=None, hidden=True,
                             expose_value=False, callback=refuse, is_eager=True)(f)
     return deco

@@ -66,9 +66,10 @@ class Situation:
 def build_situation(kb: KnowledgeBase, model: Model, gpu: GPU, precision: Precision,
                     work: Workload, gpus: int = 1, gpu_set=None) -> Situation:
     """gpu_set: a mixed set (advisor.sizing.mixed.GpuSet; `gpu` and `gpus` its first device
-    and count under llama.cpp, its smallest card and count under vLLM), else None."""
-    if gpu_set is not None and not gpu_set.mixed:
-        gpu_set = None
+    and count under llama.cpp, its smallest card and count under vLLM), or a set of one kind
+    with the user's --tensor-split (work.tensor_split), else None."""
+    if gpu_set is not None and not gpu_set.mixed and work.tensor_split is None:
+        gpu_set = None  # cards of one kind, split evenly: sized as `gpus` of `gpu`
     q = Question(kb, model, gpu, precision, work, gpus, gpu_set)
     pl = place(model, gpu, precision, work, gpus, gpu_set=gpu_set)
     facts: dict = {"kind": "situation"}

@@ -28,8 +28,8 @@ FACTS: dict[str, tuple[str, str]] = {
     "deficit_bytes": ("int", "total - available when positive, else 0"),
     "margin_bytes": ("int", "headroom below which a fit is tight"),
     "weights_exceed_memory": ("bool", "the weights alone do not fit"),
-    "runtime": ("str", "the runtime the question is sized for: llama.cpp, ollama, vllm or "
-                       "transformers (--runtime, else the format's default)"),
+    "runtime": ("str", "the runtime the question is sized for: llama.cpp, ollama, vllm, "
+                       "transformers, mlx or sglang (--runtime, else the format's default)"),
     "runs": ("bool", "the runtime runs the format on this card (advisor.plans.runtimes)"),
     "flash_attn": ("bool", "llama.cpp flash attention (--flash-attn; on unless turned off; other "
                            "runtimes use their own attention kernels)"),

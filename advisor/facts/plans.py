@@ -28,7 +28,7 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
     "offload": ("bool", "part of the model runs from system RAM (llama.cpp -ngl / --n-cpu-moe)"),
     "native": ("bool", "the weights as published (no re-quantization)"),
     "kv_quantized": ("bool", "the KV cache is quantized (fp8, q8_0, q4_0, ...)"),
-    "runtime": ("str", "llama.cpp, ollama, vllm or transformers"),
+    "runtime": ("str", "llama.cpp, ollama, vllm, transformers, mlx or sglang"),
     "levers": ("int", "how many things the plan changes from the question"),
     "model_changed": ("bool", "the plan runs another model"),
     "prefer": ("str", "the objective asked for (--prefer): quality, speed or cost"),

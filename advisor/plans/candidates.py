@@ -13,29 +13,28 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterator
 
-from advisor.plans.commands import ollama_library_tag
+from advisor.plans.commands import ollama_library_tag, ollama_pulls_per_head
 from advisor.sizing.constants import GGML_RUNTIMES
 from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.evaluate import Ask, loaded_architecture
 from advisor.plans.plan import Candidate
 from advisor.plans.publishers import gguf_repo_for
+from advisor.plans.quality import GGUF_LADDER  # noqa: F401 (the ladder plans offer, best first)
 from advisor.plans.runtimes import cannot_run, runs_on
 from advisor.sizing import constants as c
 from advisor.sizing.kv_cache import kv_dtype_splits_rows
 from advisor.sizing.precision import Precision, parse_precision
-from advisor.sizing.vllm_memory import vllm_max_utilization
+from advisor.sizing.vllm_memory import splits_kv_heads, vllm_max_utilization
+from advisor.sizing.wired import raised_wired_limit_mb, with_wired_limit
 
-# The GGUF types people download, best first: every step of the ladder a user would pick.
-GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_L",
-               "Q3_K_M", "IQ3_M", "IQ3_XXS", "Q2_K", "IQ2_M", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S")
 # The lowest GGUF type offered on paths that change more than the format (more cards, rent,
 # another model): about 3.5 bits a weight. Lower types are offered only on the hardware you have.
 USABLE_FLOOR = "IQ3_M"
 # KV cache precisions each runtime offers, 16-bit first (llama.cpp: -ctk/-ctv; vLLM:
 # --kv-cache-dtype; transformers: the model dtype).
 KV_OPTIONS = {"llama.cpp": ("fp16", "q8_0", "q4_0"), "ollama": ("fp16", "q8_0", "q4_0"), "vllm": ("fp16", "fp8"), "transformers": ("fp16",),
-              "mlx": ("fp16", "mlx-8bit", "mlx-4bit")}
+              "mlx": ("fp16", "mlx-8bit", "mlx-4bit"), "sglang": ("fp16", "fp8")}
 # bitsandbytes formats: offered under transformers only (vLLM loads them, slowly; the published
 # quality figures are of QLoRA fine-tunes, not of inference).
 _BITSANDBYTES = ("nf4", "int8")
@@ -143,6 +142,7 @@ def cache_per_head(model: Model, runtime: str, repo: str | None, own_file: bool 
     return runtime == "transformers"
 
 
+
 def _has_bf16(gpu: GPU) -> bool:
     from advisor.kb.formats import native_formats
 
@@ -188,6 +188,10 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
     precision made with current llama.cpp instead (its latent cache where the question's file
     caches per head)."""
     raised = vllm_max_utilization(gpu) if raise_share else c.VLLM_GPU_MEMORY_UTILIZATION
+    # a Mac you own may raise macOS's GPU memory limit (advisor.sizing.wired): each lever set
+    # tries the default limit first, then the raised one, at each KV precision
+    wired = raised_wired_limit_mb(gpu) if owned else None
+    limits = ((None, gpu),) if wired is None else ((None, gpu), (wired, with_wired_limit(gpu, wired)))
     for rt in runtimes:
         if rt == "mlx" and n != 1:
             continue  # mlx_lm.generate/server run one Mac (its distributed launch is not sized)
@@ -200,6 +204,9 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
         mine = own is not None and not remake
         for p, repo in formats:
             per_head = cache_per_head(model, rt, repo, mine)
+            if rt == "ollama" and not mine and not remake:
+                # the file `ollama run` pulls, whose layout may not be the repo's
+                per_head = ollama_pulls_per_head(model, p)
             a = loaded_architecture(model.architecture, per_head)
             for where in placements:
                 if where != "gpu" and (rt not in GGML_RUNTIMES or n != 1 or gpu.unified_memory):
@@ -207,9 +214,10 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
                 if where == "moe-offload" and (not model.architecture.experts_total or rt == "ollama"):
                     continue  # Ollama has no setting for llama.cpp's --n-cpu-moe
                 shares = (None, raised) if rt == "vllm" and raised > c.VLLM_GPU_MEMORY_UTILIZATION else (None,)
-                yield [Candidate(path, model, p, rt, kv, gpu, n, where, owned, repo, share,
-                                 per_head, mine)
-                       for kv in kv_ladder(rt, asked_kv, a) for share in shares]
+                yield [Candidate(path, model, p, rt, kv, g, n, where, owned, repo, share,
+                                 per_head, mine, wired_limit_mb=mb)
+                       for kv in kv_ladder(rt, asked_kv, a) for share in shares
+                       for mb, g in limits]
 
 
 def as_asked(ask: Ask) -> Candidate:
@@ -231,10 +239,11 @@ def as_asked(ask: Ask) -> Candidate:
         repo = None
     n = ask.work.gpu_layers  # llama.cpp -ngl N <= layers: that split (advisor.sizing.offload)
     where = "offload" if n is not None and n <= ask.model.architecture.layers else "gpu"
+    gset = ask.gpu_set if ask.runtime == "llama.cpp" else None
     return Candidate("as-asked", ask.model, p, ask.runtime, ask.work.kv_cache_dtype, ask.gpu,
                      ask.gpu_count, where, True, repo, None, per_head,
-                     own and ask.own_file == p.name,
-                     ask.gpu_set if ask.runtime == "llama.cpp" else None)
+                     own and ask.own_file == p.name, gset,
+                     tensor_split=ask.work.tensor_split if gset is not None else None)
 
 
 def _own(ask: Ask) -> Precision | None:
@@ -264,8 +273,11 @@ def _on_set(ask: Ask) -> Iterator[list[Candidate]]:
     for remake in (False, True) if ask.own_file else ():
         groups += _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, ("llama.cpp",), True,
                       ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake)
+    # at the -ts asked first, then llama.cpp's split by free memory, at each KV precision: a
+    # format that fits on the split asked keeps it
+    splits = (ask.work.tensor_split, None) if ask.work.tensor_split is not None else (None,)
     for group in groups:
-        yield [replace(cand, gpu_set=ask.gpu_set) for cand in group]
+        yield [replace(cand, gpu_set=ask.gpu_set, tensor_split=ts) for cand in group for ts in splits]
 
 
 def offloaded(ask: Ask) -> Iterator[list[Candidate]]:
@@ -290,13 +302,14 @@ def another_model(ask: Ask, model: Model) -> Iterator[list[Candidate]]:
 
 def card_counts(model: Model, runtime: str, counts) -> tuple[int, ...]:
     """The counts a runtime splits a model over sensibly: any count for llama.cpp's layer split;
-    for vLLM, tensor-parallel sizes that divide the attention and KV heads inside a node (an
+    for vLLM, tensor-parallel sizes that divide the attention heads and split the KV heads
+    (vllm_memory.splits_kv_heads) inside a node (an
     expert never pipelines inside a node: it gives no decode bandwidth) and whole nodes beyond."""
     if runtime in GGML_RUNTIMES:
         return tuple(n for n in counts if n <= c.GPUS_PER_NODE)
     a = model.architecture
     return tuple(n for n in counts if n % c.GPUS_PER_NODE == 0 and n > c.GPUS_PER_NODE
-                 or (n <= c.GPUS_PER_NODE and a.attention_heads % n == 0 and a.kv_heads % n == 0))
+                 or (n <= c.GPUS_PER_NODE and a.attention_heads % n == 0 and splits_kv_heads(a, n)))
 
 
 def more_cards(ask: Ask) -> Iterator[list[Candidate]]:

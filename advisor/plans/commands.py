@@ -20,6 +20,12 @@ KB matrix against it.
     torch_dtype is the spelling every transformers version takes (5.x prefers dtype= and keeps
     torch_dtype for backward compatibility)
     https://huggingface.co/docs/transformers/main/en/main_classes/quantization
+  SGLang: python -m sglang.launch_server --model-path REPO --tp-size, --pp-size,
+    --context-length, --json-model-override-args (the model card's YaRN as rope_scaling),
+    --quantization fp8, --kv-cache-dtype fp8_e4m3, --max-running-requests,
+    --mem-fraction-static, --trust-remote-code; over several nodes --nnodes, --node-rank and
+    --dist-init-addr (python/sglang/srt/server_args.py, SGLang 0.5)
+    https://docs.sglang.ai/advanced_features/server_arguments.html
   mlx-lm: mlx_lm.server --model REPO (OpenAI-compatible server) and mlx_lm.generate --model REPO
     --max-tokens N [--max-kv-size N] [--kv-bits B]; a repo mlx-community has not published is made
     first with mlx_lm.convert --hf-path REPO -q --q-bits B --q-group-size 64 --mlx-path DIR
@@ -182,6 +188,82 @@ def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel:
     return " ".join(parts)
 
 
+def sglang_rope_override(r: RopeScaling) -> str:
+    """The JSON of SGLang's --json-model-override-args for the card's YaRN: the config's
+    rope_scaling as the Qwen cards write it for SGLang (`{"rope_scaling": {"rope_type": "yarn",
+    "factor", "original_max_position_embeddings"}}`)."""
+    return json.dumps({"rope_scaling": {"rope_type": r.type, "factor": r.factor,
+                                        "original_max_position_embeddings": r.original_context}})
+
+
+def sglang_launch(repo: str, context: int, batch: int, kv: str, *, tensor_parallel: int = 1,
+                  pipeline_parallel: int = 1, data_parallel: int = 1, expert_parallel: int = 1,
+                  dp_attention: bool = False, quantize_fp8: bool = False,
+                  mem_fraction_static: float | None = None, nodes: int = 1,
+                  rope: RopeScaling | None = None, trust_remote_code: bool = False) -> str:
+    """SGLang's server for a plan: `python -m sglang.launch_server --model-path REPO`, tensor
+    parallel over --tp-size GPUs and --pp-size stages, --context-length, the card's rope
+    scaling (sglang_rope_override), --quantization fp8 for weights quantized at load,
+    --kv-cache-dtype fp8_e4m3 for an FP8 cache, --max-running-requests for a batch, the
+    --mem-fraction-static asked (None: SGLang's default, not printed); data_parallel > 1:
+    --dp-size (with --enable-dp-attention for dp_attention), expert_parallel > 1: --ep-size
+    (advisor.sizing.vllm_parallel.sglang_layout_command). nodes > 1: the first
+    node's command, with --nnodes, --node-rank 0 and --dist-init-addr (sglang_nodes_note says
+    what the others run). Flags: advisor/data/runtime_flags.yaml, runtime sglang."""
+    parts = ["python -m sglang.launch_server", "--model-path", repo]
+    if tensor_parallel > 1:
+        parts.append(f"--tp-size {tensor_parallel}")
+    if pipeline_parallel > 1:
+        parts.append(f"--pp-size {pipeline_parallel}")
+    if data_parallel > 1:
+        parts.append(f"--dp-size {data_parallel}")
+    if dp_attention:
+        parts.append("--enable-dp-attention")
+    if expert_parallel > 1:
+        parts.append(f"--ep-size {expert_parallel}")
+    parts.append(f"--context-length {context}")
+    if rope is not None:
+        parts.append(f"--json-model-override-args {shlex.quote(sglang_rope_override(rope))}")
+    if quantize_fp8:
+        parts.append("--quantization fp8")
+    if kv == "fp8":
+        parts.append("--kv-cache-dtype fp8_e4m3")
+    if batch > 1:
+        parts.append(f"--max-running-requests {batch}")
+    if mem_fraction_static is not None:
+        parts.append(f"--mem-fraction-static {mem_fraction_static:g}")
+    if trust_remote_code:
+        parts.append("--trust-remote-code")
+    if nodes > 1:
+        parts.append(f"--nnodes {nodes} --node-rank 0 --dist-init-addr {SGLANG_DIST_INIT_ADDR}")
+    return " ".join(parts)
+
+
+# The address every node of a multi-node SGLang plan is given: the first node's, a port of it.
+SGLANG_DIST_INIT_ADDR = "NODE0_IP:50000"
+
+
+def sglang_nodes_note(nodes: int) -> str:
+    """What a multi-node SGLang plan runs besides the printed command (node 0's)."""
+    return (f"SGLang over {nodes} nodes: run the same command on every node, with --node-rank 0 on "
+            f"the first and 1 ... {nodes - 1} on the others, all with --nnodes {nodes} and "
+            f"--dist-init-addr the first node's address (NODE0_IP) and a free port; no Ray cluster "
+            "(SGLang starts its own workers)")
+
+
+def sglang_long_context_note(config_context: int, rope: RopeScaling | None = None) -> str:
+    """SGLang refuses a --context-length beyond the config's max_position_embeddings unless
+    SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1 is set (python/sglang/srt/configs/model_config.py);
+    with the card's rope scaling the command also carries it (sglang_rope_override)."""
+    what = (f"--json-model-override-args turns on the model card's YaRN rope scaling (factor "
+            f"{rope.factor:g} over {rope.original_context:,} positions); " if rope is not None else
+            "where the model card gives rope scaling for this length, pass it with "
+            "--json-model-override-args; ")
+    return (f"the context is beyond the config's {config_context:,} positions, which SGLang "
+            f"refuses unless told: {what}`export SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1` "
+            "lets it take the longer --context-length")
+
+
 def transformers_snippet(repo: str, p: Precision, dtype: str, *,
                          auto_class: str = "AutoModelForCausalLM",
                          trust_remote_code: bool = False, rope: RopeScaling | None = None) -> str:
@@ -229,6 +311,14 @@ def raised_share_note(share: float, gpu) -> str:
     left = gpu.usable_memory_bytes * (1 - share) / c.GIB
     return (f"nothing else on the GPUs (no desktop display, no other process): vLLM takes {share:.2f} "
             f"of each, leaving {left:.1f} GiB for the {_STACK.get(gpu.vendor, 'runtime')} context and graphs")
+
+
+def wired_limit_note(limit_mb: int, gpu) -> str:
+    """What a plan that raises macOS's GPU wired-memory limit needs first (advisor.sizing.wired)."""
+    left = gpu.memory_bytes / c.GIB - limit_mb / 1024
+    return (f"macOS's GPU memory limit raised with `sudo sysctl iogpu.wired_limit_mb={limit_mb}` "
+            f"(until the next restart; it leaves {left:.0f} GiB to macOS and your other apps: "
+            f"close what you can)")
 
 
 def long_context_note(config_context: int, rope: RopeScaling | None = None) -> str:
@@ -282,9 +372,11 @@ def ollama_no_rope_note(model: Model, context: int) -> str:
     those options) and clamps num_ctx to the file's trained context (llm/server.go: "requested
     context size too large for model"), so it would run the card's positions, not the context
     asked."""
+    from advisor.render import md_text  # a KB name, printed in markdown
+
     a = model.architecture
     r = model.rope_scaling
-    return (f"Ollama cannot run {model.name} at {context:,} tokens: it clamps the context to the "
+    return (f"Ollama cannot run {md_text(model.name)} at {context:,} tokens: it clamps the context to the "
             f"GGUF's trained {a.max_context:,} (logging \"requested context size too large for "
             f"model\") and has no setting for the YaRN rope scaling the model card gives beyond "
             f"it (factor {r.factor:g} over {r.original_context:,} positions: no Modelfile "
@@ -349,6 +441,22 @@ def ollama_model_name(model: Model, p: Precision, asked: str | None = None,
     repo = gguf_repo_for(model, p) if p.family == "gguf" else None
     return f"hf.co/{hf_spec(repo, p)}" if repo else None
 
+
+def ollama_pulls_per_head(model: Model, p: Precision) -> bool:
+    """Whether `ollama run` of the file Ollama would pull for `model` at `p` (its library tag,
+    else the hf.co GGUF repo: commands.ollama_model_name) caches per-head K and V: the library's
+    file where the KB says Ollama's files of the model were converted before llama.cpp PR 12801
+    (Model.ollama_mla_per_head_cache), a repo listed in gguf_repos_per_head_cache. False for
+    models without latent attention."""
+    a = model.architecture
+    if not (a.kv_lora_rank and a.qk_rope_head_dim):
+        return False
+    if ollama_library_tag(model, p) is not None:
+        return model.ollama_mla_per_head_cache
+    from advisor.plans.publishers import gguf_repo_for
+
+    repo = gguf_repo_for(model, p) if p.family == "gguf" else None
+    return repo is not None and repo in model.gguf_repos_per_head_cache
 
 def ollama_server_env(context: int, default_context: int, batch: int, kv: str,
                       flash_attn: bool, flash_attn_default: bool) -> list[str]:

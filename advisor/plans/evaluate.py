@@ -35,8 +35,9 @@ from advisor.sizing.workload import Workload
 
 # The choices a question may make (Ask.chosen): the weight format (--precision, a model file,
 # an Ollama tag that names its quantization), the KV cache precision (--kv-cache), the context
-# (--context), llama.cpp's flash attention (--flash-attn) and its layer split (--n-gpu-layers).
-CHOICES = ("precision", "kv_cache", "context", "flash_attn", "gpu_layers")
+# (--context), llama.cpp's flash attention (--flash-attn), its layer split (--n-gpu-layers) and
+# its split over several GPUs (--tensor-split).
+CHOICES = ("precision", "kv_cache", "context", "flash_attn", "gpu_layers", "tensor_split")
 
 
 
@@ -91,24 +92,29 @@ def keeps_choices(plan, ask: Ask) -> bool:
     """Whether `plan` keeps everything the question chose (Ask.chosen, runtime_asked and
     utilization_asked): the same format, KV cache precision, flash attention and runtime, at
     least the context asked; a question that gave --n-gpu-layers is kept only by its own split
-    (the gpu-layers path answers it with another)."""
+    (the gpu-layers path answers it with another), and one that gave --tensor-split by plans
+    that put every layer where it puts them (_same_split)."""
+    return choices_dropped(plan, ask) == 0
+
+
+def choices_dropped(plan, ask: Ask) -> int:
+    """How many of the question's choices (keeps_choices) `plan` does not keep; another model,
+    or a question that gave --n-gpu-layers, drops them all (len(CHOICES) + 2)."""
     chosen = ask.chosen
     if "gpu_layers" in chosen or plan.model.id != ask.model.id:
-        return False
-    if "precision" in chosen and plan.precision.name != ask.precision.name:
-        return False
-    if "kv_cache" in chosen and plan.kv_cache_dtype != ask.work.kv_cache_dtype:
-        return False
-    if "context" in chosen and plan.context_tokens < min(ask.work.context_tokens,
-                                                          plan.model.context_limit):
-        return False
-    if "flash_attn" in chosen and plan.runtime in GGML_RUNTIMES and plan.flash_attn != ask.work.flash_attn:
-        return False
-    if ask.runtime_asked and plan.runtime != ask.runtime:
-        return False
+        return len(CHOICES) + 2
     share = plan.gpu_memory_utilization
-    return not (ask.utilization_asked and share is not None
-                and share != ask.work.gpu_memory_utilization)
+    return sum((
+        "tensor_split" in chosen and not _same_split(plan, ask),
+        "precision" in chosen and plan.precision.name != ask.precision.name,
+        "kv_cache" in chosen and plan.kv_cache_dtype != ask.work.kv_cache_dtype,
+        "context" in chosen and plan.context_tokens < min(ask.work.context_tokens,
+                                                           plan.model.context_limit),
+        "flash_attn" in chosen and plan.runtime in GGML_RUNTIMES
+        and plan.flash_attn != ask.work.flash_attn,
+        ask.runtime_asked and plan.runtime != ask.runtime,
+        ask.utilization_asked and share is not None and share != ask.work.gpu_memory_utilization,
+    ))
 
 
 def beats_asked(plan, asked, ask: Ask, objective: Objective) -> bool:
@@ -248,15 +254,47 @@ def _batch_tokens_per_s(pl: Placement, single: float) -> float:
     return b / (weights_s + b * max(kv_s, 0.0))
 
 
+def runtime_context_limit(m: Model, runtime: str) -> int:
+    """The longest context (tokens) a plan of `m` under `runtime` may hold: the model's
+    (Model.context_limit); under Ollama, for a model whose card extends its positions with rope
+    scaling (Model.rope_scaling), only the config's positions: Ollama clamps the context to the
+    GGUF's trained context and has no setting for rope scaling (commands.ollama_no_rope_note),
+    so a plan beyond them has no command that runs it."""
+    if runtime == "ollama" and cmd.rope_scaling_for(m, m.context_limit) is not None:
+        return min(m.context_limit, m.architecture.max_context)
+    return m.context_limit
+
+
+def shortened_context(most: int, floor: int, chosen: bool) -> int | None:
+    """The context a plan runs when the one asked does not fit and `most` tokens do: None below
+    `floor`. A context the question chose (-c) is cut to a multiple of 256 (llama.cpp pads its
+    KV cache to 256 cells). A defaulted one (8,192, or Ollama's by VRAM) is cut to a round
+    value, three significant binary digits (7,168, 16,384, 20,480, 24,576, 28,672, 32,768,
+    40,960, ...: whole thousands of 1,024 tokens, as people set it), which also leaves up to a
+    fifth of the KV cache as margin against the runtime's own estimate (Ollama sizes its layer
+    split itself: 16,896 tokens at 98% of a 3090 moves a layer to RAM as soon as its estimate is
+    a little larger than ours); at least the floor."""
+    pad = c.LLAMACPP_KV_PAD_TOKENS
+    most = most // pad * pad
+    if most < floor:
+        return None
+    if not chosen and most > floor:
+        step = 1 << max(most.bit_length() - 3, 0)
+        most = max(most // step * step, floor)
+    return most
+
+
 def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixed: bool) -> int | None:
     """The context the plan runs: as asked if it fits; else (unless fixed) the longest that fits,
-    a multiple of 256, at least the objective's floor (or the context asked, if shorter)."""
+    shortened_context of it, at least the objective's floor (or the context asked, if shorter)."""
     m, g, n = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count
-    asked = min(work.context_tokens, m.context_limit)
+    asked = min(work.context_tokens, runtime_context_limit(m, cand.runtime))
+    if fixed and asked < min(work.context_tokens, m.context_limit):
+        return None  # the question's context is beyond what the runtime runs
     if cand.gpu_set is not None:
-        return _mixed_context_for(cand, m, obj, work, asked, fixed)
+        return _mixed_context_for(cand, m, obj, work, asked, fixed, "context" in ask.chosen)
     available = g.usable_memory_bytes * n
-    margin = fit_margin_bytes(n)
+    margin = fit_margin_bytes(n, work.runtime)
     if work.gpu_layers is None and available - margin < model_weights_bytes(m, cand.precision, work.runtime):
         # every weight on the GPUs (no -ngl) and they alone do not fit: no context does (KV and
         # overhead add to them; data-parallel replicas only add more)
@@ -269,12 +307,11 @@ def _context_for(cand: Candidate, ask: Ask, obj: Objective, work: Workload, fixe
     if available - memory_total_bytes(m, cand.precision, work, n, floor, work.kv_cache_dtype, g) < margin:
         return None
     most = max_context_tokens(m, cand.precision, work, n, available, margin, work.kv_cache_dtype, g)
-    most = most // c.LLAMACPP_KV_PAD_TOKENS * c.LLAMACPP_KV_PAD_TOKENS
-    return most if most >= floor else None
+    return shortened_context(most, floor, "context" in ask.chosen)
 
 
 def _mixed_context_for(cand: Candidate, m: Model, obj: Objective, work: Workload, asked: int,
-                       fixed: bool) -> int | None:
+                       fixed: bool, chosen: bool) -> int | None:
     """_context_for over a set of unequal cards: every card keeps its margin
     (advisor.sizing.mixed)."""
     from advisor.sizing.mixed import mixed_max_context, mixed_split
@@ -284,9 +321,7 @@ def _mixed_context_for(cand: Candidate, m: Model, obj: Objective, work: Workload
     if fixed:
         return None
     floor = min(obj.context_floor_tokens, asked)
-    most = mixed_max_context(m, cand.precision, work, cand.gpu_set)
-    most = most // c.LLAMACPP_KV_PAD_TOKENS * c.LLAMACPP_KV_PAD_TOKENS
-    return most if most >= floor else None
+    return shortened_context(mixed_max_context(m, cand.precision, work, cand.gpu_set), floor, chosen)
 
 
 def _mixed_decode(cand: Candidate, m: Model, work: Workload, ctx: int) -> float:
@@ -308,7 +343,7 @@ class Sized:
                  "parameters", "usd_per_hour", "usd_per_million_tokens", "levers", "changes",
                  "checkpoint", "cpu_offload_layers", "moe_cpu_layers", "flash_attn",
                  "gpu_memory_utilization", "mla_per_head_cache", "own_file", "model_score",
-                 "n_gpu_layers")
+                 "wired_limit_mb", "n_gpu_layers", "tensor_split")
 
     @property
     def quality_loss_pct(self) -> float:
@@ -319,7 +354,7 @@ class Sized:
         return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
                 self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
-                self.n_gpu_layers)
+                self.n_gpu_layers, self.tensor_split, self.wired_limit_mb)
 
     def on(self, path: str, changes: tuple, levers: int) -> "Sized":
         new = object.__new__(Sized)
@@ -333,12 +368,15 @@ _SIZED_KEPT = tuple(k for k in Sized.__slots__ if k not in ("path", "changes", "
 
 
 @lru_cache(maxsize=4096)
-def _work_as(work: Workload, runtime: str, kv_cache_dtype: str, share: float | None = None) -> Workload:
-    """The workload under a candidate's runtime, KV precision and vLLM share of each GPU (None:
-    the workload's) (a few a question, asked of hundreds of candidates)."""
+def _work_as(work: Workload, runtime: str, kv_cache_dtype: str, share: float | None = None,
+             tensor_split: str | None = None) -> Workload:
+    """The workload under a candidate's runtime, KV precision, vLLM share of each GPU (None:
+    the workload's) and -ts (Candidate.tensor_split: None, llama.cpp's split by free memory)
+    (a few a question, asked of hundreds of candidates)."""
     if share is None:
-        return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype)
-    return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=share)
+        return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype, tensor_split=tensor_split)
+    return replace(work, runtime=runtime, kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=share,
+                   tensor_split=tensor_split)
 
 
 def _layout(work: Workload) -> bool:
@@ -351,7 +389,7 @@ def layout_runs(work: Workload, a: Architecture, gpus: int) -> bool:
     parallel needs routed experts); True when none was asked."""
     if work.data_parallel == 1 and not work.expert_parallel:
         return True
-    if work.runtime != "vllm":
+    if work.runtime not in ("vllm", "sglang"):
         return False
     return layout_problem(a, gpus, work.data_parallel, work.expert_parallel) is None
 
@@ -361,7 +399,8 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     cache, quality, price), or None when it does not fit: memory_total_bytes for the fit, the
     decode roofline of its split for the speed, no Placement."""
     m, g, n, p = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count, cand.precision
-    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization)
+    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization,
+                    cand.tensor_split)
     a = m.architecture
     if not layout_runs(work, a, n):
         return None
@@ -382,7 +421,9 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
         else:
             tokens_s = decode
     else:
-        ctx = min(work.context_tokens, m.context_limit)
+        ctx = min(work.context_tokens, runtime_context_limit(m, cand.runtime))
+        if fixed_context and ctx < min(work.context_tokens, m.context_limit):
+            return None  # the question's context is beyond what the runtime runs
         w = replace(work, context_tokens=ctx)
         off = plan_offload(m, g, p, w) if cand.placement == "offload" else plan_expert_offload(m, g, p, w)
         if not _offload_fits(off, g):
@@ -409,7 +450,9 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.cpu_offload_layers, s.moe_cpu_layers = cpu_layers, moe_layers
     s.n_gpu_layers = off.gpu_layers if cand.placement == "offload" else None
     s.flash_attn = work.flash_attn
+    s.tensor_split = work.tensor_split if cand.gpu_set is not None else None
     s.gpu_memory_utilization = work.gpu_memory_utilization if cand.runtime == "vllm" else None
+    s.wired_limit_mb = cand.wired_limit_mb
     s.mla_per_head_cache, s.own_file = cand.mla_per_head_cache, cand.own_file
     s.model_score = own_score(m)
     return s
@@ -438,7 +481,9 @@ def baseline(ask: Ask) -> Ask:
     """The question at the model's published format (the workload and cards as asked; the
     runtime as asked, else the published format's): what plans' levers are counted from, so
     that ranking prefers the checkpoint as published. Plans run llama.cpp with flash attention
-    on, its default: with it off (asked), turning it on is one of a plan's changes."""
+    on, its default: with it off (asked), turning it on is one of a plan's changes. Plans
+    other than as-asked are sized at a --tensor-split asked first, then at llama.cpp's split by
+    free memory (candidates._on_set: Candidate.tensor_split)."""
     native = parse_precision(ask.model.native_precision or "bf16")
     if native.name == ask.precision.name and ask.work.flash_attn and ask.work.gpu_layers is None:
         return ask
@@ -452,7 +497,8 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
     ask.prefer and ask.repo), not on the question's model, format or cards; the planner adds
     what it changes from the question (changes_from) and memoises this part across questions."""
     m, g, n, p = loaded_model(cand.model, cand.mla_per_head_cache), cand.gpu, cand.gpu_count, cand.precision
-    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization)
+    work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization,
+                    cand.tensor_split)
     a = m.architecture
     if not layout_runs(work, a, n):
         return None
@@ -472,7 +518,10 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         cpu_layers = moe_layers = ram = 0
         per_gpu = split.per_gpu_bytes
     else:
-        work = replace(work, context_tokens=min(work.context_tokens, m.context_limit))
+        ctx = min(work.context_tokens, runtime_context_limit(m, cand.runtime))
+        if fixed_context and ctx < min(work.context_tokens, m.context_limit):
+            return None  # the question's context is beyond what the runtime runs
+        work = replace(work, context_tokens=ctx)
         if cand.placement == "offload":
             off = plan_offload(m, g, p, work)
         else:
@@ -499,6 +548,8 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
                                               and p.name in ("bf16", "fp16"))
     nodes = -(-n // c.GPUS_PER_NODE)
     command, notes = _command(cand, ask, work, pl, off, nodes)
+    if cand.wired_limit_mb is not None:
+        notes = [cmd.wired_limit_note(cand.wired_limit_mb, cand.gpu)] + list(notes)
     return Plan(
         path=cand.path, model=m, parameters=params, precision=p, bits_per_weight=bits,
         native=native, checkpoint=cand.checkpoint, kv_cache_dtype=work.kv_cache_dtype,
@@ -516,13 +567,15 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         prefill_tokens_per_s=prefill, usd_per_hour=usd_h, usd_per_million_tokens=usd_mtok,
         price_note=price_note, quality=q, quality_class=qclass, flash_attn=work.flash_attn,
         gpu_memory_utilization=work.gpu_memory_utilization if cand.runtime == "vllm" else None,
+        wired_limit_mb=cand.wired_limit_mb,
         n_gpu_layers=off.gpu_layers if cand.placement == "offload" else None,
         quality_class_name=obj.class_names[qclass],
         mla_per_head_cache=cand.mla_per_head_cache, own_file=cand.own_file,
         usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
         fast_band=obj.fast_band(decode),
         good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes),
-        model_score=own_score(m), gpu_set=cand.gpu_set)
+        model_score=own_score(m), gpu_set=cand.gpu_set,
+        tensor_split=work.tensor_split if cand.gpu_set is not None else None)
 
 
 def _offload_fits(off, g: GPU) -> bool:
@@ -563,17 +616,31 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     if plan.model.id != ask.model.id:
         out.append(f"another model ({plan.model.name}{_scores(plan.model, ask.model)}"
                    f"{_licence(plan.model)})")
+    chosen = ask.chosen if plan.model.id == ask.model.id else frozenset()
     if plan.precision.name != ask.precision.name:
-        out.append(f"weights at {plan.precision.name}")
+        out.append(f"weights at {plan.precision.name}"
+                   + (f" instead of the {ask.precision.name} asked" if "precision" in chosen else ""))
     if plan.runtime in GGML_RUNTIMES and plan.flash_attn and not ask.work.flash_attn:
         out.append("flash attention on")
     if plan.kv_cache_dtype != ask.work.kv_cache_dtype:
-        out.append(f"KV cache at {plan.kv_cache_dtype}")
+        out.append(f"KV cache at {plan.kv_cache_dtype}"
+                   + (f" instead of the {ask.work.kv_cache_dtype} asked" if "kv_cache" in chosen else ""))
     share = plan.gpu_memory_utilization
     if share is not None and share != ask.work.gpu_memory_utilization:
         out.append(f"vLLM's share of each GPU {share:.2f}")
+    if plan.wired_limit_mb is not None:
+        out.append(f"macOS's GPU memory limit to {plan.wired_limit_mb:,} MB")
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
-        out.append(f"context {count(plan.context_tokens, 'token')}")
+        out.append(f"context {count(plan.context_tokens, 'token')}"
+                   + (f" instead of the {ask.work.context_tokens:,} asked" if "context" in chosen else ""))
+    asked_ts = ask.work.tensor_split
+    gset = _gpu_set_of(plan)
+    if asked_ts is not None and gset is not None and not _same_split(plan, ask):
+        from advisor.sizing.mixed import default_ts_arg
+
+        mine = (f"the -ts {plan.tensor_split}" if plan.tensor_split is not None else
+                f"the layers split by free memory (-ts {default_ts_arg(gset)})")
+        out.append(f"{mine} instead of the -ts {asked_ts} asked")
     asked_layers = ask.work.gpu_layers
     if asked_layers is not None and asked_layers <= ask.model.architecture.layers:
         out += _layer_changes(plan, asked_layers)  # the user asked for a split: it is no change
@@ -586,7 +653,8 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     elif plan.gpu_count != ask.gpu_count:
         out.append(f"{plan.gpu_count} cards")
     if ask.runtime_asked and plan.runtime != ask.runtime:
-        out.append(f"runtime {RUNTIME_NAMES[plan.runtime]}")
+        out.append(f"runtime {RUNTIME_NAMES[plan.runtime]} instead of the "
+                   f"{RUNTIME_NAMES[ask.runtime]} asked")
     if (plan.runtime == "ollama" and ask.ollama_name is not None and plan.model.id == ask.model.id
             and plan.precision.name != ask.ollama_precision and plan.checkpoint is not None
             and cmd.ollama_library_tag(plan.model, plan.precision) is None):
@@ -597,6 +665,27 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     if latent:
         out.append(latent)
     return out
+
+
+def _gpu_set_of(plan):
+    """The set of unequal (or split) cards a Plan or Sized runs on, or None."""
+    return getattr(plan, "gpu_set", None) or getattr(getattr(plan, "cand", None), "gpu_set", None)
+
+
+def _same_split(plan, ask: Ask) -> bool:
+    """Whether a plan puts every layer on the device the question's -ts puts it (its own -ts, or
+    llama.cpp's split by free memory): the same split, however the shares are written."""
+    from advisor.sizing.mixed import split_layers
+
+    gset = _gpu_set_of(plan)
+    if gset is None or ask.work.tensor_split is None or plan.model.id != ask.model.id:
+        return False
+    layers = plan.model.architecture.layers
+    try:
+        return (split_layers(layers, gset, plan.tensor_split)
+                == split_layers(layers, gset, ask.work.tensor_split))
+    except ValueError:
+        return False
 
 
 def _layer_changes(plan: Plan, asked: int) -> list[str]:
@@ -720,7 +809,8 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
             ts = None
             if pl.mixed is not None:
                 ts = pl.mixed.ts_arg()
-                notes.append(cmd.device_order_note(cand.gpu_set))
+                if cand.gpu_set.mixed:  # cards of one kind: any order is the same split
+                    notes.append(cmd.device_order_note(cand.gpu_set))
             return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
                                     gpus=cand.gpu_count, gguf_repo=gguf, path=path,
                                     flash_attn=work.flash_attn, tensor_split=ts), notes
@@ -736,6 +826,27 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
     repo = cand.checkpoint or (ask.repo if m.id == ask.model.id else None) or cmd.hf_repo(m)
     if repo is None:
         return None, ["no Hugging Face repository is known for this model"]
+    if cand.runtime == "sglang":
+        rope = cmd.rope_scaling_for(m, work.context_tokens)
+        if work.context_tokens > m.architecture.max_context:
+            notes.append(cmd.sglang_long_context_note(m.architecture.max_context, rope))
+        if nodes > 1:
+            notes.append(cmd.sglang_nodes_note(nodes))
+        tp, dp, ep, dp_attention = pl.split.tensor_parallel, 1, 1, False
+        if _layout(work):
+            from advisor.sizing.vllm_parallel import sglang_layout_command, vllm_layout
+
+            flags = sglang_layout_command(m.architecture, vllm_layout(
+                m.architecture, cand.gpu_count, work.data_parallel, work.expert_parallel))
+            tp, dp, ep = flags["tp_size"], flags["dp_size"], flags["ep_size"]
+            dp_attention = flags["dp_attention"]
+        return cmd.sglang_launch(
+            repo, work.context_tokens, work.batch, work.kv_cache_dtype,
+            tensor_parallel=tp, pipeline_parallel=pl.split.pipeline_stages,
+            data_parallel=dp, expert_parallel=ep, dp_attention=dp_attention,
+            quantize_fp8=p.name == "fp8" and m.native_precision != "fp8" and cand.checkpoint is None,
+            mem_fraction_static=work.mem_fraction_static, nodes=nodes, rope=rope,
+            trust_remote_code=m.trust_remote_code), notes
     if cand.runtime == "vllm":
         quantize = p.name == "fp8" and m.native_precision != "fp8" and cand.checkpoint is None
         share = cmd.memory_share(work.gpu_memory_utilization)
@@ -807,6 +918,10 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
     # the tag asked, unless the plan makes a new file in place of its per-head one
     own = ask.ollama_name if m.id == ask.model.id and (cand.own_file or not ask.own_file) else None
     name = cmd.ollama_model_name(m, p, own, ask.ollama_precision if own else None)
+    if own is None and not cand.mla_per_head_cache and cmd.ollama_pulls_per_head(m, p):
+        # sized with the latent cache, but what Ollama would pull caches per head: a file made
+        # with current llama.cpp, imported, is what runs this plan
+        name = None
     inv = getattr(m, "weights_inventory", None)
     if name is None and inv is not None and getattr(inv, "format", None) == "gguf" \
             and m.id == ask.model.id and p.name == ask.precision.name:
@@ -815,6 +930,13 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
         # the user's path: md_code, so that no backtick in it ends the code span
         notes.append(f"a Modelfile reading {md_code('FROM ' + str(inv.source))}, imported with "
                      f"`ollama create {name} -f Modelfile`")
+    if name is None and p.family in ("gguf", "float") and p.name != "fp32":
+        # no tag or published GGUF runs this plan: make the file, import it, run it
+        latent = bool(m.architecture.kv_lora_rank) and not cand.mla_per_head_cache
+        gguf = cmd.gguf_file(m, p, latent=latent)
+        name = cmd.ollama_local_name(gguf)
+        notes.append(_make_gguf_note(m, p, gguf, ask) + f", imported with `ollama create {name} -f "
+                     f"Modelfile` from a Modelfile reading `FROM ./{gguf}`")
     if name is None:
         # a name from a file or a KB entry, as markdown text
         return None, [f"no Ollama tag or published GGUF of {md_text(m.name)} at {p.name} is "

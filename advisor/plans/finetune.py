@@ -34,6 +34,7 @@ METHOD_RANK = {"full": 0, "lora": 1, "qlora": 2}
 # The stack sized (PyTorch with DeepSpeed or FSDP, PEFT, bitsandbytes) runs on CUDA and ROCm;
 # bitsandbytes' NF4 kernels (QLoRA) are CUDA-first, so QLoRA is offered on NVIDIA only.
 TRAINING_VENDORS = {"full": ("nvidia", "amd"), "lora": ("nvidia", "amd"), "qlora": ("nvidia",)}
+_METHOD_NAMES = {"full": "full fine-tuning", "lora": "LoRA", "qlora": "QLoRA"}
 _SHARD_NAMES = {"none": "no sharding", "zero2": "ZeRO-2", "zero3": "ZeRO-3", "fsdp": "FSDP"}
 
 
@@ -162,7 +163,8 @@ def changes_of(spec: FinetuneSpec, asked: FinetuneSpec, g: GPU, n: int, ask_gpu:
                ask_n: int, rented: bool) -> tuple[str, ...]:
     out = []
     if spec.method != asked.method:
-        out.append(f"{spec.method} instead of {asked.method}")
+        out.append(f"{_METHOD_NAMES[spec.method]} instead of {_METHOD_NAMES[asked.method]}"
+                   + ("" if asked.method_given else " (the default)"))
     if spec.sharding != asked.sharding:
         out.append(f"{_SHARD_NAMES[spec.sharding]} sharding")
     if spec.pure_bf16 != asked.pure_bf16:
@@ -235,7 +237,18 @@ def _plan(path: str, model: Model, spec: FinetuneSpec, g: GPU, n: int, owned: bo
                         command(model, spec, n), tuple(notes),
                         training=None if spec.train_tokens is None else training_time(
                             model.architecture, spec, g, n, spec.train_tokens),
-                        usable=spec.method == asked.method)
+                        usable=method_usable(spec, asked))
+
+
+def method_usable(spec: FinetuneSpec, asked: FinetuneSpec) -> bool:
+    """Whether a plan training with spec.method keeps the question usable: the method asked;
+    or QLoRA where LoRA was only the default (no --method): QLoRA's NF4 base with bf16 adapters
+    matched 16-bit LoRA and full fine-tuning on every benchmark of its paper (Dettmers et al.
+    2023, https://arxiv.org/abs/2305.14314, tables 3-4), so an expert fine-tunes an 8B with
+    QLoRA on a 12 GB card rather than renting one for LoRA. A method given is a choice: kept."""
+    if spec.method == asked.method:
+        return True
+    return not asked.method_given and asked.method == "lora" and spec.method == "qlora"
 
 
 def _first(path: str, model: Model, asked: FinetuneSpec, g: GPU, counts, owned: bool,

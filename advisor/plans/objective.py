@@ -32,11 +32,15 @@ SORTABLE = ("usable", "context_tokens", "model_score", "parameters", "good_quali
             "fast_band",
             "quality_class", "quality_loss_pct",
             "decode_tokens_per_s", "prefill_tokens_per_s", "usd_per_million_tokens",
-            "usd_per_hour", "gpu_count", "nodes", "levers")
+            "usd_per_hour", "gpu_count", "nodes", "levers", "spilled_slower")
 _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
 # Optional keys (an objective file written before them still loads: its defaults below)
-_OPTIONAL = {"model_score", "fast_bands", "beats_asked_speedup", "defaulted_context_tokens"}
+_OPTIONAL = {"model_score", "fast_bands", "beats_asked_speedup", "defaulted_context_tokens",
+             "spill_slowdown", "band_tolerance"}
+# Sort terms read from another attribute and finished in Objective.key: spilled_slower is
+# `offload` and the decode speed against the path's spill floor.
+_READS = {"spilled_slower": "offload"}
 _SCORE_KEYS = {"tie_points", "quality_class", "decode_tokens_per_s"}
 
 
@@ -88,6 +92,13 @@ class Objective:
     # a context the question did not give counts as whole from this many tokens
     # (objective.yaml `defaulted_context_tokens`; advisor.plans.evaluate.context_cap)
     defaulted_context_tokens: int = 8192
+    # a plan with part of the model in system RAM that decodes below 1/spill_slowdown of the
+    # path's fastest good-quality plan held on the GPUs counts as spilled_slower
+    # (objective.yaml `spill_slowdown`; Objective.spill_floor)
+    spill_slowdown: float = 2.0
+    # speeds within this ratio of the path's best plan share its speed and fast band
+    # (objective.yaml `band_tolerance`; Planner.best); 1: bands as they fall
+    band_tolerance: float = 1.0
 
     def quality_class(self, loss_pct: float) -> int:
         for i, bound in enumerate(self.class_bounds):
@@ -131,17 +142,40 @@ class Objective:
         return [top if x is not None and x >= top - self.score.tie_points - 1e-9 else x
                 for x in scores]
 
-    def key(self, plan, prefer: str, context_cap: int | None = None) -> tuple:
+    def spill_floor(self, plans) -> float | None:
+        """The decode speed (tokens/s) below which a plan of `plans` (one path's) with part of
+        the model in system RAM is spilled_slower: the fastest usable, good-quality plan among
+        them that is held entirely on the GPUs, divided by spill_slowdown; None without one.
+        An expert does not move layers to RAM for a better quality class when a good format on
+        the card runs twice as fast: Llama 3.1 8B on an 8 GB card runs Q6_K on the card at
+        about 50 tokens/s, not Q8_0 with 7 layers in RAM at 15."""
+        top = max((p.decode_tokens_per_s for p in plans
+                   if p.usable and p.good_quality and not p.offload), default=None)
+        return None if top is None else top / self.spill_slowdown
+
+    def key(self, plan, prefer: str, context_cap: int | None = None,
+            spill_floor: float | None = None, bands: tuple[int, int] | None = None) -> tuple:
         """The sort key of a plan under a preference: smaller sorts first. context_cap: the
         context_tokens term counts at most this many tokens (a context the question did not
-        give: advisor.plans.evaluate.context_cap); None: as it is."""
+        give: advisor.plans.evaluate.context_cap); None: as it is. spill_floor: the path's
+        spill_floor (None: no plan is spilled_slower). bands: (speed_band, fast_band) to rank
+        the plan in instead of its own (band_tolerance)."""
         get, descending = self._terms[prefer]
         out = []
         values = get(plan)
+        if bands is not None:
+            for i, v in zip(self._band_index[prefer], bands):
+                if i is not None:
+                    values = values[:i] + (v,) + values[i + 1:]
         if context_cap is not None:
             i = self._context_index[prefer]
             if i is not None and values[i] is not None and values[i] > context_cap:
                 values = values[:i] + (context_cap,) + values[i + 1:]
+        i = self._spill_index[prefer]
+        if i is not None:
+            slower = (spill_floor is not None and bool(values[i])
+                      and (plan.decode_tokens_per_s or 0.0) < spill_floor)
+            values = values[:i] + (slower,) + values[i + 1:]
         for v, down in zip(values, descending):
             if v is None:
                 v = -math.inf if down else math.inf   # unknown sorts last
@@ -176,9 +210,26 @@ class Objective:
                 for name, terms in self.order.items()}
 
     @cached_property
+    def _band_index(self) -> dict:
+        """preference -> the positions of speed_band and fast_band among its terms (None: absent)"""
+        return {name: tuple(next((i for i, (a, _) in enumerate(terms) if a == want), None)
+                            for want in ("speed_band", "fast_band"))
+                for name, terms in self.order.items()}
+
+    def near(self, a: float | None, b: float | None) -> bool:
+        """Whether two decode speeds are within band_tolerance of each other."""
+        return bool(a and b) and max(a / b, b / a) <= self.band_tolerance
+
+    @cached_property
+    def _spill_index(self) -> dict:
+        """preference -> the position of spilled_slower among its sort terms (None: absent)"""
+        return {name: next((i for i, (a, _) in enumerate(terms) if a == "spilled_slower"), None)
+                for name, terms in self.order.items()}
+
+    @cached_property
     def _terms(self) -> dict:
         """preference -> (a getter of the sort terms' values as a tuple, which are descending)"""
-        return {name: (_getter([a for a, _ in terms]), tuple(d for _, d in terms))
+        return {name: (_getter([_READS.get(a, a) for a, _ in terms]), tuple(d for _, d in terms))
                 for name, terms in self.order.items()}
 
 
@@ -307,18 +358,24 @@ def load_objective(path: Path) -> Objective:
                 continue
             parsed.append((attr, text.startswith("-")))
         order[p] = tuple(parsed)
-    speedup = data.get("beats_asked_speedup", 1.5)
-    if not isinstance(speedup, (int, float)) or isinstance(speedup, bool) or not 1 <= speedup <= 1000:
-        err("beats_asked_speedup", f"beats_asked_speedup is how many times as fast, from 1 to 1000, "
-                                   f"not {short(speedup)}")
-        speedup = 1.5
+
+    def ratio(key: str, default: float, high: float, words: str) -> float:
+        value = data.get(key, default)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 1 <= value <= high:
+            err(key, f"{key} is {words}, from 1 to {high:g}, not {short(value)}")
+            return default
+        return float(value)
+
+    speedup = ratio("beats_asked_speedup", 1.5, 1000, "how many times as fast")
     defaulted = data.get("defaulted_context_tokens", 8192)
     if not isinstance(defaulted, int) or isinstance(defaulted, bool) or not 1 <= defaulted <= 10_000_000:
         err("defaulted_context_tokens", "defaulted_context_tokens must be a whole number of tokens, "
                                         f"from 1 to 10,000,000, not {short(defaulted)}")
         defaulted = 8192
+    slowdown = ratio("spill_slowdown", 2.0, 1000, "how many times as slow")
+    tolerance = ratio("band_tolerance", 1.0, 2, "a ratio of speeds")
     if errors:
         raise AdvisorErrors(errors)
     return Objective(path, prefer, tuple(names), tuple(bounds), tuple(float(b) for b in bands),
                      names.index(good), usable, floor, order, score,
-                     tuple(float(b) for b in fast), float(speedup), defaulted)
+                     tuple(float(b) for b in fast), speedup, defaulted, slowdown, tolerance)

@@ -68,6 +68,12 @@ class Candidate:
     # A set of unequal cards (advisor.sizing.mixed.GpuSet, `gpu` its first device and
     # `gpu_count` its count) that llama.cpp splits by memory; None: gpu_count x gpu.
     gpu_set: object | None = None
+    # On a Mac: macOS's GPU wired-memory limit raised to this many MiB (`gpu` is then the Mac
+    # at that limit, advisor.sizing.wired.with_wired_limit); None: the default limit.
+    wired_limit_mb: int | None = None
+    # On gpu_set: the user's llama.cpp -ts the plan is sized and run with ("3,1,1", as typed);
+    # None: llama.cpp's split by free memory.
+    tensor_split: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ class Plan:
     notes: tuple[str, ...] = ()  # what must be true first (a Ray cluster, a converted file)
     flash_attn: bool = True      # llama.cpp -fa (other runtimes: their own attention kernels)
     gpu_memory_utilization: float | None = None  # vLLM's share of each GPU (other runtimes: None)
+    wired_limit_mb: int | None = None  # macOS's GPU memory limit raised (Candidate.wired_limit_mb)
     mla_per_head_cache: bool = False  # the loaded file caches per-head K and V (Candidate's)
     own_file: bool = False       # it loads the file the question names (Candidate's)
     # the model's published MMLU-Pro score as the objective's model_score term ranks it: on the
@@ -133,6 +140,9 @@ class Plan:
     batch_tokens_per_s_per_sequence: float | None = None
     batch_total_tokens_per_s: float | None = None
     gpu_set: object | None = None  # the mixed set the plan runs on (Candidate's), else None
+    # the user's llama.cpp -ts the plan keeps ("3,1,1", Workload.tensor_split) on gpu_set; None:
+    # llama.cpp's split by free memory (or no layer split over a set)
+    tensor_split: str | None = None
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 
     def with_(self, **fields) -> "Plan":
@@ -186,7 +196,7 @@ class Plan:
         return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
                 self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
-                self.n_gpu_layers)
+                self.n_gpu_layers, self.tensor_split, self.wired_limit_mb)
 
     def to_json(self, rule: str | None = None) -> dict:
         return {"path": self.path, "rule": rule, "model_id": self.model.id,
@@ -221,7 +231,9 @@ class Plan:
                 "usable": self.usable, "changes": list(self.changes), "command": self.command,
                 "flash_attn": self.flash_attn if self.runtime in GGML_RUNTIMES else None,
                 "gpu_memory_utilization": self.gpu_memory_utilization,
+                **({"wired_limit_mb": self.wired_limit_mb} if self.wired_limit_mb is not None else {}),
                 "kv_cache_layout": self.kv_cache_layout, "own_file": self.own_file,
                 **({"n_gpu_layers": self.n_gpu_layers} if self.n_gpu_layers is not None else {}),
                 **({"gpu_set": self.gpu_set.to_json()} if self.gpu_set is not None else {}),
+                **({"tensor_split": self.tensor_split} if self.tensor_split is not None else {}),
                 "notes": list(self.notes)}

@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
 from advisor.plans.evaluate import (Ask, Sized, _layout, _usd_per_million_tokens, _work_as,
-                                    baseline, changes_from, context_cap, keeps_choices,
+                                    baseline, changes_from, choices_dropped, context_cap,
+                                    keeps_choices,
                                     layout_runs, lever_count,
                                     loaded_model, own_score, plan_quality, quick_size,
                                     size_candidate)
@@ -70,9 +71,9 @@ class Planner:
     def _memoised(self, memo: dict, c: Candidate, ask: Ask, fixed: bool, compute):
         key = (id(c.model), id(c.gpu), c.precision.name, c.runtime, c.kv_cache_dtype, c.gpu_count,
                c.placement, c.owned, c.path == "rent", c.checkpoint, c.gpu_memory_utilization,
-               c.mla_per_head_cache, c.own_file, fixed, ask.work, ask.prefer, ask.repo,
-               ask.ollama_name, ask.ollama_precision, ask.gguf_repo,
-               c.gpu_set.spec() if c.gpu_set is not None else None)
+               c.mla_per_head_cache, c.own_file, c.wired_limit_mb, fixed, ask.work, ask.prefer, ask.repo,
+               ask.ollama_name, ask.ollama_precision, ask.gguf_repo, "context" in ask.chosen,
+               c.gpu_set.spec() if c.gpu_set is not None else None, c.tensor_split)
         hit = memo.get(key)
         if hit is not None and hit[0] is c.model and hit[1] is c.gpu:
             return hit[2]
@@ -101,7 +102,20 @@ class Planner:
         if not plans:
             return None
         key, prefer, cap = self.objective.key, ask.prefer, context_cap(ask, self.objective)
-        keyed = [(key(p, prefer, cap), p) for p in plans]
+        obj = self.objective
+        floor = obj.spill_floor(plans)
+        keyed = [(key(p, prefer, cap, floor), p) for p in plans]
+        low = min(k for k, _ in keyed)
+        tied = [p for k, p in keyed if k == low]
+        top = tied[0] if len(tied) == 1 else min(tied, key=_tiebreak)
+        # a band edge between speeds within band_tolerance of the best decides nothing: those
+        # plans are ranked again in the best of their bands (14.3 and 15.1 tokens/s straddle
+        # the 15 tokens/s bound; the rest of the order chooses between them)
+        near = [p for _, p in keyed if obj.near(p.decode_tokens_per_s, top.decode_tokens_per_s)]
+        if len(near) < 2:
+            return top
+        bands = (max(p.speed_band for p in near), max(p.fast_band for p in near))
+        keyed = [(key(p, prefer, cap, floor, bands), p) for p in near]
         low = min(k for k, _ in keyed)
         tied = [p for k, p in keyed if k == low]
         return tied[0] if len(tied) == 1 else min(tied, key=_tiebreak)
@@ -150,7 +164,7 @@ class Planner:
         winners = dict(got["best"])
         for path in ("your-hardware", "your-gpus"):
             if path in winners and not keeps_choices(winners[path], ask):
-                kept = self._keeping_choices(base, ask, path, others)
+                kept = self._keeping_choices(base, ask, path, others, winners[path])
                 asked = best.get("as-asked")
                 # the question itself adds nothing to the path: its own winner stays an option
                 if kept is not None and (asked is None or kept.identity != asked.identity):
@@ -164,10 +178,13 @@ class Planner:
             every.update({path: [self.build(x, base) for x in xs] for path, xs in got["every"].items()})
         return PlanSet(best, self._considered, why_not, every)
 
-    def _keeping_choices(self, base: Ask, ask: Ask, path: str, paths: tuple) -> Sized | None:
+    def _keeping_choices(self, base: Ask, ask: Ask, path: str, paths: tuple,
+                         winner: Sized | None = None) -> Sized | None:
         """The best usable plan of `path` (your-hardware or your-gpus) that keeps every choice
         the question made (evaluate.keeps_choices: the format, KV cache, context, runtime, flash
-        attention it gave), or None where none is usable. A path's best otherwise sorts by what
+        attention, -ts it gave); where none does, the best of those that drop fewest
+        (evaluate.choices_dropped) if that is fewer than `winner`, the path's best, drops; else
+        None. A path's best otherwise sorts by what
         it changes from the checkpoint as published, so it would drop a choice the user made
         whenever that ranks better (Q4_K_M for a Q5_K_M asked that fits with a q8_0 cache).
         The plans are the path's own, already sized (memoised on the baseline question)."""
@@ -176,8 +193,17 @@ class Planner:
             plans = mine if path == "your-hardware" else gpus_only
         else:
             plans = self._group(base, "gpus", self._on_gpus)[0]
-        kept = [p for p in plans if p.usable and keeps_choices(p, ask)]
-        return self.best(kept, base)
+        usable = [p for p in plans if p.usable]
+        if not usable:
+            return None
+        # every choice kept where a usable plan does; else as many as any usable plan keeps,
+        # when that is more than the path's own winner keeps (two choices that cannot both
+        # be kept: -p Q4_K_S and a -ts on which it does not fit keep the format)
+        dropped = {id(p): choices_dropped(p, ask) for p in usable}
+        fewest = min(dropped.values())
+        if fewest and (winner is None or fewest >= choices_dropped(winner, ask)):
+            return None
+        return self.best([p for p in usable if dropped[id(p)] == fewest], base)
 
     def _gpu_layers(self, ask: Ask) -> Plan | None:
         """Given --n-gpu-layers N (llama.cpp, one GPU), the question as asked with the layer
@@ -340,11 +366,11 @@ class Planner:
         floor = min(self.objective.context_floor_tokens, full)
         lightest = replace(ask.work, runtime=last.runtime, kv_cache_dtype=last.kv_cache_dtype,
                            gpu_memory_utilization=last.gpu_memory_utilization
-                           or ask.work.gpu_memory_utilization)
+                           or ask.work.gpu_memory_utilization, tensor_split=None)
         for k in cands.card_counts(c0.model, c0.runtime, counts):
             if not layout_runs(lightest, a, k):
                 continue  # the data/expert-parallel layout asked does not split this count
-            room = c0.gpu.usable_memory_bytes * k - fit_margin_bytes(k)
+            room = c0.gpu.usable_memory_bytes * k - fit_margin_bytes(k, c0.runtime)
             if w > room or memory_total_bytes(model, c0.precision, lightest, k, floor,
                                               last.kv_cache_dtype, c0.gpu) > room:
                 continue  # not even the lightest KV cache at the shortest context fits
@@ -404,12 +430,12 @@ class Planner:
         # as quick_size sizes it: the model with its file's KV cache layout, the workload's
         # data-parallel layout under this runtime
         m, g, p, rt = loaded_model(c0.model, c0.mla_per_head_cache), c0.gpu, c0.precision, c0.runtime
-        work = _work_as(ask.work, rt, c0.kv_cache_dtype, c0.gpu_memory_utilization)
+        work = _work_as(ask.work, rt, c0.kv_cache_dtype, c0.gpu_memory_utilization, c0.tensor_split)
         dp = work.data_parallel if _layout(work) else 1
         a = m.architecture
         w = weights_bytes(a, p)  # counts whose memory cannot hold the weights give no plan
         ks = tuple(k for k in cands.card_counts(m, rt, counts)
-                   if w <= g.usable_memory_bytes * k - fit_margin_bytes(k)
+                   if w <= g.usable_memory_bytes * k - fit_margin_bytes(k, rt)
                    and layout_runs(work, a, k))  # a count that cannot keep --data-parallel-size: no plan
         if not ks:
             return (math.inf,)  # above every key: the lever set has no plan (as _counts skips)
@@ -446,8 +472,9 @@ class Planner:
             "parameters": params,
             "good_quality": (min(classes) <= obj.good_class and max(classes) <= obj.good_class,
                              min(classes) <= obj.good_class),
-            "speed_band": (obj.speed_band(slow), obj.speed_band(fast)),
-            "fast_band": (obj.fast_band(slow), obj.fast_band(fast)),
+            # a plan may rank in the band of one up to band_tolerance faster (Planner.best)
+            "speed_band": (obj.speed_band(slow), obj.speed_band(fast * obj.band_tolerance)),
+            "fast_band": (obj.fast_band(slow), obj.fast_band(fast * obj.band_tolerance)),
             "quality_class": (min(classes), max(classes)),
             "quality_loss_pct": (min(losses), max(losses)),
             "decode_tokens_per_s": (slow, fast),
@@ -455,7 +482,7 @@ class Planner:
             "usd_per_hour": (min(hours), max(hours)) if hours else None,
             "gpu_count": (min(ks), max(ks)),
             "nodes": (-(-min(ks) // c.GPUS_PER_NODE), -(-max(ks) // c.GPUS_PER_NODE)),
-            "levers": (0, math.inf)})
+            "levers": (0, math.inf), "spilled_slower": (False, True)})
 
     def _rent(self, ask: Ask, prune: bool = False) -> list[Plan]:
         """Rented plans do not depend on the card the user has (renting is a change even of the

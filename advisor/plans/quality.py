@@ -21,6 +21,11 @@ from advisor.sizing.precision import Precision
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
 _LOSSLESS = ("fp32", "fp16", "bf16")
+# The GGUF types people download, best first: every step of the ladder a user would pick (the
+# planner offers them in this order, advisor.plans.candidates). A type never counts as costing
+# less than a type before it (weights_cost).
+GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_L",
+               "Q3_K_M", "IQ3_M", "IQ3_XXS", "Q2_K", "IQ2_M", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S")
 # mlx-lm's quantized KV caches and the llama.cpp cache of the same bits a value.
 _MLX_KV_LIKE = {"mlx-8bit": "q8_0", "mlx-4bit": "q4_0"}
 
@@ -78,9 +83,23 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
         return 0.0, "the MXFP4 experts as published, the other tensors at Q8_0", None, False
     row = nearest_measurement(p.name, parameters)
     if row is not None:
+        cap = _ladder_cap(p.name, parameters)
+        if cap is not None and cap[0] < row["loss_pct"]:
+            # a type never costs more than a type with fewer bits after it on the ladder
+            loss, fmt, w = cap
+            return (loss, f"counted just below {fmt}'s {_describe(w)}, a type with fewer bits: "
+                          f"{p.name}'s own nearest measurement, {_describe(row)}, is higher, "
+                          "measured on another model", w["source"], False)
         return float(row["loss_pct"]), _describe(row), row["source"], False
     if bits_of and p.name in bits_of:
         measured = [f for f in bits_of if f != p.name and weight_table().get(f)]
+        # a neighbour with no more bits a weight: an estimate never borrows a finer format's
+        # smaller loss (a 3.5-bit format is not counted at a 4.25-bit one's)
+        below = [f for f in measured if bits_of[f] <= bits_of[p.name] + 0.01]
+        if measured and not below:
+            return (math.inf, f"no published measurement of {p.name}, nor of any format as coarse "
+                              f"on this model ({bits_of[p.name]:.2f} bits a weight)", None, True)
+        measured = below
         if measured:
             near = min(measured, key=lambda f: (abs(bits_of[f] - bits_of[p.name]), f))
             row = nearest_measurement(near, parameters)
@@ -89,6 +108,31 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
                     f"weight ({bits_of[near]:.2f} against {bits_of[p.name]:.2f}), costs {_describe(row)}",
                     row["source"], True)
     return (math.inf, f"no published measurement of {p.name}", None, True)
+
+
+def _ladder_cap(fmt: str, parameters: int) -> tuple[float, str, dict] | None:
+    """The most a GGUF type may be counted to cost on a model of `parameters`: just below (by
+    0.01, the figures' precision) the least costly type after it on GGUF_LADDER, each counted
+    so in turn from the last type up, each at its nearest measurement: (loss %, that type, its
+    row), or None (off the ladder, or nothing measured after it). Each type is quoted on the
+    model nearest in size that measured it, so two types of one model may come from two
+    models, and a figure from a smaller model (which quantization costs more) can put a type
+    above one with fewer bits: Q4_K_M's +2.43% on Llama 3 8B against Q4_K_S's +2.39% on
+    Qwen-14B, for a 14B."""
+    if fmt not in GGUF_LADDER:
+        return None
+    best = None   # (counted loss, type, row) of the least costly type after fmt so far
+    for f in reversed(GGUF_LADDER[GGUF_LADDER.index(fmt) + 1:]):
+        r = nearest_measurement(f, parameters)
+        if r is None:
+            continue
+        own = float(r["loss_pct"])
+        if best is not None and best[0] - 0.01 < own:
+            own = round(best[0] - 0.01, 2)
+            r, f = best[2], best[1]
+        if best is None or own < best[0]:
+            best = (own, f, r)
+    return None if best is None else (round(best[0] - 0.01, 2), best[1], best[2])
 
 
 def kv_cost(kv_dtype: str) -> tuple[float, str]:

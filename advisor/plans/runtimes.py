@@ -46,6 +46,16 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   for GGUF files, and AWQ/GPTQ only through a conversion (mlx_lm/utils.py _transform_awq_weights
   at ml-explore/mlx-lm d78bf58e217c904ec282ed8da9b947491f78c022), which this tool does not plan.
   MLX's affine formats run in MLX only.
+- SGLang (python -m sglang.launch_server) runs Hugging Face checkpoints on NVIDIA GPUs (CUDA;
+  its kernels, sgl-kernel and FlashInfer, are built for Turing, compute capability 7.5, and
+  newer) and on AMD Instinct MI300X/MI325X (CDNA3) and MI350/MI355X (CDNA4) with ROCm
+  ("SGLang supports AMD Instinct MI300X/MI325X/MI355X", docs/platforms/amd_gpu.md in
+  sgl-project/sglang); its Apple-silicon MLX backend (SGLANG_USE_MLX=1) is experimental and not
+  sized here. Formats and kernels as vLLM's: FP8 where the card computes in FP8 (weight-only on
+  Ampere), AWQ/GPTQ on Turing and newer, MXFP4 as vLLM, DeepSeek V3.2's sparse attention (NSA)
+  on Hopper, Blackwell data-center GPUs and CDNA3/CDNA4; its GGUF loader is experimental, so
+  GGUF files run with llama.cpp. --quantization's values: python/sglang/srt/server_args.py
+  QUANTIZATION_CHOICES.
 - transformers (PyTorch) runs 16/32-bit weights on CUDA, ROCm and Apple's MPS; bitsandbytes
   (int8, nf4) and the AWQ/GPTQ kernels on CUDA (and ROCm builds); FP8 where the card computes in
   FP8. https://huggingface.co/docs/transformers/main/en/quantization/overview
@@ -57,10 +67,12 @@ from advisor.kb.formats import native_formats
 from advisor.kb.schema import GPU
 from advisor.sizing.precision import Precision
 
-RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers", "mlx")
+RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers", "mlx", "sglang")
 # How each runtime is named in prose.
 RUNTIME_NAMES = {"llama.cpp": "llama.cpp", "ollama": "Ollama", "vllm": "vLLM", "transformers": "transformers",
-                 "mlx": "MLX (mlx-lm)"}
+                 "mlx": "MLX (mlx-lm)", "sglang": "SGLang"}
+# AMD GPUs SGLang's ROCm builds support (see above).
+_SGLANG_AMD_ARCHITECTURES = ("cdna3", "cdna4")
 # NVIDIA architectures older than Turing (compute capability < 7.5): no AWQ/GPTQ kernels in vLLM.
 _PRE_TURING = ("pascal", "volta")
 # vLLM needs compute capability 7.0 (Volta) or newer: Pascal cards do not run it
@@ -102,6 +114,8 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
     if p.family == "mlx":
         return (f"{p.name} is MLX's own format (mlx_lm.convert): only MLX runs it, on Apple "
                 "silicon (--runtime mlx)")
+    if runtime == "sglang":
+        return _sglang_cannot_run(p, gpu, gguf, arch)
     if getattr(arch, "cross_attention_interval", None) and runtime in ("llama.cpp", "vllm"):
         return (f"{RUNTIME_NAMES[runtime]} does not run Llama 3.2 Vision's cross-attention layers "
                 "(mllama): llama.cpp has no such architecture and vLLM removed it in 2025; run "
@@ -153,6 +167,43 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
     return f"unknown runtime '{runtime}'"
 
 
+def _sglang_cannot_run(p: Precision, gpu: GPU, gguf: bool, arch) -> str | None:
+    """Why SGLang cannot run format `p` on `gpu` (module docstring), in the words of its
+    requirements, or None."""
+    vendor = gpu.vendor
+    if vendor == "apple":
+        return ("SGLang runs on NVIDIA (CUDA) and AMD (ROCm) GPUs, not on Apple GPUs (its MLX "
+                "backend is experimental): run it with MLX or llama.cpp")
+    if vendor not in ("nvidia", "amd"):
+        return f"SGLang runs on NVIDIA (CUDA) and AMD (ROCm) GPUs, not on {_vendor_name(vendor)} GPUs"
+    if vendor == "nvidia" and gpu.architecture in _PRE_TURING:
+        return (f"SGLang's kernels (sgl-kernel, FlashInfer) need compute capability 7.5 or newer; "
+                f"the {gpu.name} is older")
+    if vendor == "amd" and gpu.architecture not in _SGLANG_AMD_ARCHITECTURES:
+        return (f"SGLang's ROCm builds run AMD Instinct MI300X/MI325X and MI350/MI355X (CDNA3, "
+                f"CDNA4), not the {gpu.name}")
+    if gguf:
+        return "SGLang's GGUF loader is experimental: run GGUF files with llama.cpp"
+    if p.family == "mlx":
+        return f"{p.name} is MLX's own format: only MLX runs it, on Apple silicon (--runtime mlx)"
+    if getattr(arch, "cross_attention_interval", None):
+        return ("SGLang's Llama 3.2 Vision (mllama) cross-attention cache is not sized by this "
+                "tool: run it with transformers")
+    if (p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu)
+            and gpu.architecture not in _FP8_WEIGHT_ONLY):
+        return (f"The {gpu.name} has no FP8 tensor math (FP8 needs Ada, Hopper, Blackwell or "
+                "CDNA3; Ampere runs FP8 weights with Marlin kernels): SGLang's FP8 kernels do "
+                "not run on it")
+    if p.name == "mxfp4" and gpu.architecture not in _VLLM_MXFP4_ARCHITECTURES:
+        return f"SGLang's MXFP4 kernels run on Ampere and newer NVIDIA GPUs and CDNA3/CDNA4, not on the {gpu.name}"
+    if getattr(arch, "index_heads", None) and not (
+            gpu.architecture in _VLLM_SPARSE_MLA_ARCHITECTURES and gpu.segment == "datacenter"):
+        return (f"SGLang runs DeepSeek Sparse Attention (NSA) only on Hopper and Blackwell "
+                f"data-center GPUs and AMD Instinct MI300/MI350, not on the {gpu.name}: run a GGUF "
+                "with llama.cpp")
+    return None
+
+
 def _no_mps_kernels(name: str) -> str:
     """Why transformers cannot run a quantized checkpoint on Apple's MPS: the kernels of that
     format (not a list of every format's) are CUDA/ROCm only."""
@@ -191,6 +242,9 @@ def runs_on(runtime: str, gpu: GPU) -> bool:
         return gpu.vendor != "intel"
     if runtime == "mlx":
         return gpu.vendor == "apple"
+    if runtime == "sglang":
+        return ((gpu.vendor == "nvidia" and gpu.architecture not in _PRE_TURING)
+                or (gpu.vendor == "amd" and gpu.architecture in _SGLANG_AMD_ARCHITECTURES))
     return gpu.architecture not in _NO_GGML_BACKEND
 
 

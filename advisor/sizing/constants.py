@@ -12,6 +12,10 @@ GIB = 1 << 30
 # for GGML models", ollama/ollama#16031, commit 9db4bdbad, 2026-05-29), so its memory is
 # llama.cpp's; what differs is its defaults (advisor/sizing/ollama.py).
 GGML_RUNTIMES = ("llama.cpp", "ollama")
+# Runtimes that split every layer over the GPUs (tensor parallel, pipeline stages for the rest of
+# the count), keep every layer on the GPUs (no CPU offload) and batch with the same kind of CUDA
+# kernels: vLLM and SGLang (whose decode is timed with vLLM's step model, uncalibrated for it).
+TENSOR_PARALLEL_RUNTIMES = ("vllm", "sglang")
 
 # CUDA/ROCm context and runtime reservations on each GPU before any tensor is allocated.
 # Ollama's measured per-GPU minimum is 457 MiB for CUDA and ROCm (ollama llm/memory.go,
@@ -258,6 +262,20 @@ DECODE_PROFILES_CURRENT = {
     "nvidia": {"bandwidth_fraction": 0.885, "layer_seconds": 40.9e-6,
                "weights_per_s_unit": 22.84e9, "kv_elements_per_s_unit": 9.58e9,
                "hop_seconds": 72e-6},
+    # Apple Metal, current builds (flash attention on by default since llama-bench's "auto",
+    # 2025): the same shape, with the ALU side of the weights' roofline counted per FP16 TFLOPS
+    # of the GPU (the KB has no Apple core count; speed.current_decode_rates) and the KV cache
+    # read at the bandwidth share (the flash-attention vec kernels stream it: the M2 Ultra's
+    # Qwen3 0.6B rows lose 5.9 ms a token from 0 to 32,768 cached, what 3.8 GB at the fitted
+    # share takes). Fitted by benchmarks/fit_speed.py on the "fit" rows of
+    # benchmarks/data/llamacpp_apple_current.csv (see the FIT note there).
+    # 9 rows, 4 GPUs (M2 Ultra, M1 Ultra, M1 Max, M4; 2026 builds): 0.837 of the bandwidth;
+    # 117 us a layer (a Qwen3 0.6B or TinyLlama token costs about 3 ms beyond its bytes on an
+    # Ultra); 42.2 G quantized weights a second per FP16 TFLOPS (an 8B at Q4_K_M is ALU-bound on
+    # an M1 Max, 10.4 TFLOPS for 400 GB/s, and bandwidth-bound on an M4, 3.8 for 120). Row errors
+    # -7.4% to +10.4%; leave-one-GPU-out median 11.7% (worst 15.5%).
+    "apple": {"bandwidth_fraction": 0.8368, "layer_seconds": 117.1e-6,
+              "weights_per_s_tflop": 4.217e10, "hop_seconds": 72e-6},
 }
 # Mixture-of-experts decode in llama.cpp (benchmarks/fit_moe_speed.py, fitted on
 # benchmarks/data/llamacpp_moe_decode.csv). A MoE layer does more than a dense one: the router's
@@ -354,6 +372,14 @@ PREFILL_PROFILES["intel"] = dict(PREFILL_PROFILES["amd"], compute_fraction=0.49)
 PREFILL_PROFILES_CURRENT = {
     "nvidia": {"compute_fraction": 0.748, "kq_passes": 0.0,
                "runtime_cap_tflops": {"float": 600.0}, "mmq_tflops_per_unit": 1.09},
+    # Apple Metal, current builds: no matrix units before the M5 and no MMQ path (Metal's mul_mm
+    # dequantizes tiles in threadgroup memory), flash attention on: FLOPs at a share of the FP16
+    # peak. Fitted by benchmarks/fit_speed.py on the pp rows of
+    # benchmarks/data/llamacpp_apple_current.csv.
+    # 4 rows, 3 GPUs: 0.70 of the FP16 peak (row errors -22.6%, the M4, to +26.0%, TinyLlama on
+    # the M1 Ultra: a small model's norms, RoPE and attention are a larger share than its
+    # FLOPs say). Too few rows for a band (speed_bands.yaml says uncalibrated).
+    "apple": {"compute_fraction": 0.7012, "kq_passes": 0.0, "runtime_cap_tflops": None},
 }
 CONSUMER_FP16_ACCUMULATE_SPEEDUP = 2.0
 PREFILL_UBATCH_TOKENS = 512   # llama.cpp n_ubatch default (llama-bench too)
@@ -442,7 +468,9 @@ RUNTIME_KV_DTYPES = {"llama.cpp": ("fp16", "bf16", "fp32", *LLAMACPP_QUANT_KV),
                      # Ollama: OLLAMA_KV_CACHE_TYPE's documented values (OLLAMA_KV_TYPES above)
                      "ollama": ("fp16", "q8_0", "q4_0"),
                      # mlx-lm: KVCache in the model's dtype; --kv-bits 8|4 (mlx-8bit, mlx-4bit)
-                     "mlx": ("fp16", "bf16", "mlx-8bit", "mlx-4bit")}
+                     "mlx": ("fp16", "bf16", "mlx-8bit", "mlx-4bit"),
+                     # SGLang --kv-cache-dtype auto (the model dtype), fp8_e4m3, fp8_e5m2
+                     "sglang": ("fp16", "bf16", "fp8")}
 # llama.cpp pads the KV cache length to 256 cells with flash attention (on by default, "auto",
 # on CUDA/Metal since 2025; llama_kv_cache::get_padding; gguf-parser: 256 with FA, else 32).
 LLAMACPP_KV_PAD_TOKENS = 256
@@ -587,3 +615,55 @@ VLLM_FUSED_MOE_CHUNK_TOKENS = 32768
 #   0.40.0's batch-1 4-bit kernel); "20-100% drop" for a 7B
 #   (https://github.com/bitsandbytes-foundation/bitsandbytes/issues/465, before that kernel).
 BITSANDBYTES_DECODE_SHARE = {"int8": 0.25, "nf4": 0.75}
+
+# --- macOS's GPU wired-memory limit (advisor/sizing/wired.py)
+# Memory a plan that raises `iogpu.wired_limit_mb` leaves to macOS and the apps the Mac runs:
+# an eighth of it, at least 4 GiB. The bound Apple's own tooling gives is only "smaller than the
+# memory size of the machine" (mlx-lm README, "Large Models", ml-explore/mlx-lm d78bf58e); the
+# default limit leaves a third (machines up to 36 GB) or a quarter (above) to the system
+# (GPU.gpu_memory_share). An eighth is this project's choice, the margin guides give for a Mac
+# used for inference (24 GB: 20 GiB to the GPU; 64 GB: 56 GiB; 128 GB: 112 GiB).
+MACOS_WIRED_RESERVE_FRACTION = 0.125
+MACOS_WIRED_RESERVE_MIN_BYTES = 4 * GIB
+
+# SGLang (python -m sglang.launch_server), advisor/sizing/sglang_memory.py. Sources, pinned:
+# - the KV token pool: ModelRunnerKVCacheMixin.profile_max_num_token and get_cell_size_per_token,
+#   https://github.com/sgl-project/sglang/blob/226149ac457bd1a1b5d450f55c01f72f604320d6/python/sglang/srt/model_executor/model_runner_kv_cache_mixin.py
+# - the default --mem-fraction-static: ServerArgs._handle_gpu_memory_settings, the heuristic of
+#   https://github.com/sgl-project/sglang/pull/10975 (autumn 2025, the 0.5 line; the first release carrying it was not read), as read in
+#   python/sglang/srt/server_args.py of that line (docs/runtimes.md quotes it).
+# --chunked-prefill-size and --cuda-graph-max-bs defaults by the card's memory (MiB, the
+# capacity torch reports): (below this many MiB, chunked prefill tokens, graph batch at TP < 4,
+# graph batch at TP >= 4); above the last bound 16,384 tokens and 512.
+SGLANG_GPU_MEMORY_DEFAULTS = ((20 * 1024, 2048, 8, 8),      # T4, RTX 4080
+                              (35 * 1024, 2048, 24, 80),    # A10, RTX 4090, RTX 5090
+                              (60 * 1024, 4096, 32, 160),   # A100 40GB, L40
+                              (90 * 1024, 8192, 256, 512),  # H100, A100 80GB
+                              (160 * 1024, 8192, 256, 512))  # H20, H200
+SGLANG_LARGE_GPU_DEFAULTS = (16384, 512)                    # B200, MI300X and larger
+# reserved_mem (MiB) = 512 (attention backend metadata) + 1.5 x max(chunked_prefill_size, 2048)
+# (prefill activations) + 2 x cuda_graph_max_bs (CUDA graphs) + tp x pp / 8 x 1024 (parallel
+# groups); at least 10 GiB on a card above 60 GiB; mem_fraction_static = round((gpu_mem -
+# reserved_mem) / gpu_mem, 3); 0.88 when the capacity is unknown.
+SGLANG_RESERVED_BASE_MIB = 512
+SGLANG_RESERVED_MIB_PER_PREFILL_TOKEN = 1.5
+SGLANG_RESERVED_MIN_PREFILL_TOKENS = 2048
+SGLANG_RESERVED_MIB_PER_GRAPH_BATCH = 2
+SGLANG_RESERVED_MIB_PER_EIGHTH_RANK = 1024
+SGLANG_RESERVED_FLOOR_ABOVE_MIB = 60 * 1024
+SGLANG_RESERVED_FLOOR_MIB = 10 * 1024
+SGLANG_FALLBACK_MEM_FRACTION = 0.88
+# With --enable-dp-attention: reserved_mem += 3 x cuda_graph_max_bs x dp_size ("DP attention
+# needs more padding for some operations"), and 1.5 x more when cuda_graph_max_bs > 300 ("much
+# more memory for large cuda graph max bs").
+SGLANG_DP_ATTENTION_MIB_PER_GRAPH_BATCH = 3
+SGLANG_DP_ATTENTION_LARGE_GRAPH_BS = 300
+SGLANG_DP_ATTENTION_LARGE_MIB_PER_GRAPH_BATCH = 1.5
+# What SGLang's process holds on a GPU before it reads total_gpu_memory (after
+# init_torch_distributed): the CUDA context (as for the other runtimes,
+# RUNTIME_RESERVED_BYTES_PER_GPU) and, with more than one rank, NCCL's and the custom
+# all-reduce buffers, assumed the size vLLM logs for them (VLLM_TP_COMM_BYTES; not measured for
+# SGLang).
+SGLANG_COMM_BYTES = VLLM_TP_COMM_BYTES
+# The SGLang release line whose flags and defaults are modelled (advisor/data/runtime_flags.yaml).
+SGLANG_VERSION = "0.5"

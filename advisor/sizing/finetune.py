@@ -60,6 +60,9 @@ class FinetuneSpec:
     # tokens to train on (--train-tokens): the advisory gives tokens/s and hours
     # (advisor.sizing.train_time); no part of the memory depends on it
     train_tokens: int | None = None
+    # whether the user gave the method (--method): a method left to its default (LoRA) may
+    # become QLoRA on the user's own card without counting as unusable (advisor.plans.finetune)
+    method_given: bool = True
 
     @property
     def uses_lora(self) -> bool:

@@ -110,7 +110,7 @@ def indexer_row_bytes(a: Architecture, kv_dtype: str = "fp16", runtime: str | No
     FP8 values with one fp32 scale a 128 (132 for DeepSeek V3.2, whatever kv_dtype is)."""
     if not a.index_head_dim:
         return 0
-    if runtime == "vllm":
+    if runtime in ("vllm", "sglang"):  # SGLang's NSATokenToKVPool stores it the same way
         d = a.index_head_dim
         return d + -(-d // c.VLLM_FP8_SCALE_BLOCK) * c.VLLM_FP8_SCALE_BYTES
     return _row_bytes(a.index_head_dim, kv_dtype)
@@ -261,6 +261,11 @@ def kv_cache_bytes(a: Architecture, context_tokens: int, batch: int = 1, kv_dtyp
         # tensor parallel: each GPU holds its share of KV heads (at least one); MLA's latent
         # row (and the indexer's key) is not split by heads, every GPU holds all of it
         return max(gpus, 1) * (per * cells + index)
+    if runtime == "sglang":
+        # one slot a token (page size 1); KV heads sharded over TP (at least one a GPU), the MLA
+        # latent and the indexer key whole on every GPU (advisor.sizing.sglang_memory)
+        per = kv_row_bytes_per_token_layer(a, kv_dtype, None if is_mla(a) else kv_heads_per_gpu(a, gpus))
+        return max(gpus, 1) * (per * cells + index)
     per = kv_row_bytes_per_token_layer(a, kv_dtype)
     return per * cells + index
 
@@ -327,6 +332,12 @@ def kv_assumptions(a: Architecture, kv_dtype: str, runtime: str, flash_attn: boo
         out.append(f"mlx-lm grows the cache in {c.MLX_KV_STEP_TOKENS}-token steps"
                    + (" (--kv-bits: a 16-bit scale and bias a group of 64 values)"
                       if kv_dtype.startswith("mlx-") else ""))
+    elif runtime == "sglang":
+        out.append("SGLang keeps one KV slot a token (page size 1); tensor parallel shards KV "
+                   "heads, the latent of multi-head latent attention is whole on every GPU")
+        if a.sliding_window:
+            out.append("sliding layers counted at their window (SGLang's hybrid SWA pool divides "
+                       "its slots by --swa-full-tokens-ratio, not modelled)")
     elif runtime == "vllm":
         if not (a.full_attention_interval or a.index_heads):
             out.append(f"vLLM allocates {c.VLLM_BLOCK_TOKENS}-token blocks; tensor parallel shards KV heads")

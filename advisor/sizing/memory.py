@@ -87,22 +87,57 @@ def _layout_memory(model: Model, precision: Precision, work: Workload, gpus: int
     a = model.architecture
     layout = vllm_layout(a, gpus, work.data_parallel, work.expert_parallel)
     return layout_memory(a, layout, weights, expert_weight_bytes(a, precision, weights),
-                         context_tokens, work.batch, kv_dtype, gpu, work.gpu_memory_utilization)
+                         context_tokens, work.batch, kv_dtype, gpu, work.gpu_memory_utilization,
+                         work.runtime, work.mem_fraction_static)
 
 
-def layout_note(lm) -> str:
-    """The layout in words, for the advisory's assumptions."""
+def layout_note(lm, runtime: str = "vllm") -> str:
+    """The layout in words, for the advisory's assumptions (vLLM's, or SGLang's launch of it:
+    advisor.sizing.vllm_parallel.sglang_layout_command)."""
     lay, gib, moe = lm.layout, 2**30, lm.rank_expert_bytes > 0
     experts = (f"{lay.experts_per_gpu} whole routed experts a GPU (expert parallel over "
                f"{lay.expert_shards})" if lay.expert_parallel and lay.experts_per_gpu
                else f"routed experts sliced over all {lay.expert_shards} GPUs")
-    return (f"vLLM data parallel {lay.data_parallel} x tensor parallel {lay.tensor_parallel}: "
+    who = "vLLM"
+    if runtime == "sglang":
+        who = ("SGLang DP attention (--enable-dp-attention)" if moe and lay.data_parallel > 1
+               else "SGLang")
+    return (f"{who} data parallel {lay.data_parallel} x tensor parallel {lay.tensor_parallel}: "
             f"attention, dense layers and embeddings replicated on each of the {lay.data_parallel} "
             f"ranks ({lm.rank_replicated_bytes / gib:.2f} GiB a GPU), "
             f"{experts if moe else 'no routed experts (dense model)'}"
             f"{f' ({lm.rank_expert_bytes / gib:.2f} GiB a GPU)' if moe else ''}; each rank "
             f"keeps its own KV cache for its {lm.sequences_per_rank} sequence(s) of the full "
             f"context ({lm.rank_kv_cache_bytes / gib:.2f} GiB a GPU)")
+
+
+def sglang_pool_note(a, gpu: GPU, gpus: int, weights: int, work: Workload, lm=None) -> str:
+    """SGLang's own figure for the KV pool these weights leave on each GPU, max_total_num_tokens
+    (advisor.sizing.sglang_memory), and what it means for the question: the longest request, and
+    whether `batch` requests of the whole context fit in it."""
+    from advisor.sizing.sglang_memory import sglang_max_total_num_tokens, sglang_mem_fraction
+    from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
+
+    tp = vllm_tensor_parallel_size(a, gpus) if gpus > 1 else 1
+    pp, dp_attn, w_rank, seqs = gpus // tp, 1, -(-weights // gpus), work.batch
+    if lm is not None:  # a data/expert-parallel layout: as SGLang launches it
+        from advisor.sizing.vllm_parallel import sglang_layout_command
+
+        flags = sglang_layout_command(a, lm.layout)
+        tp, pp, w_rank, seqs = flags["tp_size"], 1, lm.rank_weights_bytes, lm.sequences_per_rank
+        dp_attn = flags["dp_size"] if flags["dp_attention"] else 1
+    f = sglang_mem_fraction(gpu, tp, pp, work.mem_fraction_static, dp_attn)
+    n = sglang_max_total_num_tokens(a, gpu, w_rank, work.kv_cache_dtype, tp, pp,
+                                    work.mem_fraction_static, dp_attn)
+    need = work.context_tokens * seqs
+    if n <= 0:
+        return (f"SGLang's KV pool: none; the weights fill --mem-fraction-static {f:g} of each "
+                "GPU, and SGLang stops with \"Not enough memory. Please try to increase "
+                "--mem-fraction-static\"")
+    verdict = "holds" if n >= need else "is shorter than"
+    return (f"SGLang's KV pool: max_total_num_tokens {n:,} a GPU, as it would log it at start "
+            f"(the longest request it accepts); it {verdict} the {need:,} tokens asked "
+            f"({seqs} x {work.context_tokens:,})")
 
 
 def on_gpu(work: Workload, a, w: dict[str, int], kv: int) -> tuple[int, int]:
@@ -136,7 +171,7 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
     weights, kv = on_gpu(work, a, w, kv)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                           context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn,
-                          work.vllm_version)
+                          work.vllm_version, work.mem_fraction_static)
     return weights + kv + sum(over.values())
 
 
@@ -160,7 +195,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
         weights, kv = on_gpu(work, a, w, kv)
         over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights,
                                     kv, work.context_tokens, gpu, work.gpu_memory_utilization,
-                                    work.flash_attn, work.vllm_version)
+                                    work.flash_attn, work.vllm_version, work.mem_fraction_static)
     over = sum(over_parts.values())
     if not detail:
         return MemoryParts(weights, kv, over, w["embedding"], w["output"], w["layers"],
@@ -182,9 +217,11 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     notes = w_notes + kv_assumptions(a, work.kv_cache_dtype, work.runtime, work.flash_attn) \
         + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization,
                               work.flash_attn, work.vllm_version, work.context_tokens,
-                              lm.layout if lm else None)
+                              lm.layout if lm else None, work.mem_fraction_static)
     if lm is not None:
-        notes.append(layout_note(lm))
+        notes.append(layout_note(lm, work.runtime))
+    if work.runtime == "sglang" and gpu is not None:
+        notes.append(sglang_pool_note(a, gpu, gpus, weights, work, lm))
     if work.runtime == "ollama" and gpu is not None:
         from advisor.sizing.ollama import assumptions as ollama_assumptions
 

@@ -11,6 +11,14 @@ and each layer's KV cache is allocated on the device of its layer (llama-kv-cach
 type of dev_layer(il)). Every device holding layers gets its own compute buffer and the
 backend's context.
 
+With --tensor-split (-ts) given, the same code takes the user's proportions instead of the free
+memory (all of them zero means "not given" to llama.cpp, so advisor refuses that spelling). The
+arithmetic is float32 as llama.cpp's (the values parsed with std::stof, summed and divided in
+float, il / (n_layer + 1) in float), emulated here so that a split point that lands exactly on a
+layer boundary goes where llama.cpp sends it. A card whose proportion is 0 gets no layers; it
+still holds the backend's context (llama.cpp initialises every device it is given) but no
+compute buffer, since no part of the graph runs on it.
+
 Here the free memory of a card is what it may allocate (GPU.usable_memory_bytes) less the
 device context llama.cpp's process holds there (advisor.sizing.runtime.
 llamacpp_device_context_bytes); the split printed as `-ts` is that free memory in GiB to one
@@ -28,6 +36,7 @@ Pure functions; no I/O.
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from advisor.kb.schema import GPU, Model
@@ -112,7 +121,8 @@ class CardShare:
 @dataclass(frozen=True)
 class MixedSplit:
     cards: tuple[CardShare, ...]
-    tensor_split: tuple[float, ...]   # the -ts values, GiB of free memory a card
+    tensor_split: tuple[float, ...]   # the -ts values: GiB of free memory a card, or the user's
+    asked: str | None = None          # the user's -ts as given ("3,1,1"); None: by free memory
 
     @property
     def headroom_bytes(self) -> int:
@@ -128,8 +138,18 @@ class MixedSplit:
         return all(s.headroom_bytes >= c.FIT_MARGIN_BYTES_PER_GPU for s in self.cards)
 
     def ts_arg(self) -> str:
-        """-ts as printed: "23.5,11.5,11.5"."""
-        return ",".join(f"{v:g}" for v in self.tensor_split)
+        """-ts as printed: the user's as given, else the free memory "23.5,11.5,11.5" (1 a card
+        for cards of one kind, the same split: default_ts_arg)."""
+        if self.asked is not None:
+            return self.asked
+        if len({s.gpu.id for s in self.cards}) == 1:
+            return ",".join(["1"] * len(self.cards))
+        return ts_text(self.tensor_split)
+
+
+def ts_text(values: tuple[float, ...]) -> str:
+    """-ts values as llama.cpp reads them: "23.5,11.5,11.5"."""
+    return ",".join(f"{v:g}" for v in values)
 
 
 def free_memory_bytes(gpu: GPU) -> int:
@@ -144,20 +164,56 @@ def tensor_split(gset: GpuSet) -> tuple[float, ...]:
     return tuple(round(free_memory_bytes(g) / GIB, 1) for g in gset.devices)
 
 
+def default_ts_arg(gset: GpuSet) -> str:
+    """The -ts a plan prints for a set without the user's split: each card's free GiB for
+    unequal cards, 1 a card for cards of one kind (the same split)."""
+    return ts_text(tensor_split(gset)) if gset.mixed else ",".join(["1"] * gset.count)
+
+
+def split_layers(layers: int, gset: GpuSet, text: str | None) -> tuple[int, ...]:
+    """The device of each layer slot (layer_devices) under the -ts `text` (None: llama.cpp's
+    split by free memory, tensor_split): two splits are the same split when these are equal
+    ("-ts 1,1" and "-ts 23.6,23.6" on two cards of one kind)."""
+    return tuple(layer_devices(split_weights(text) if text is not None else tensor_split(gset),
+                               layers))
+
+
+def split_weights(text: str) -> tuple[float, ...]:
+    """The user's -ts text ("3,1,1", or with llama.cpp's other separator "3/1/1") as the
+    proportions it states (layer_devices rounds them to float32 as llama.cpp's std::stof does).
+    The text is assumed checked (plain non-negative decimal numbers: advisor.advise checks it);
+    raises ValueError otherwise."""
+    items = [t for t in text.replace("/", ",").split(",") if t]
+    return tuple(float(t) for t in items)
+
+
+def _f32(x: float) -> float:
+    """x rounded to IEEE float32, as a C float holds it. A float32 sum or quotient computed in
+    float64 and rounded so is the correctly rounded float32 result (float64 keeps more than
+    twice float32's 24 bits), so this reproduces llama.cpp's float arithmetic exactly."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
 def layer_devices(weights: tuple[float, ...], layers: int) -> list[int]:
     """The device index of each layer slot 0 .. layers (the last being the output layer), as
-    llama.cpp assigns them from -ts weights: cumulative fractions, then the first device whose
-    split point is above il / (layers + 1). Raises ValueError on weights that are not positive."""
-    if not weights or any(not w > 0 for w in weights):
-        raise ValueError(f"tensor split weights must be positive: {weights}")
-    total, run, points = float(sum(weights)), 0.0, []
-    for w in weights:
-        run += w
-        points.append(run / total)
+    llama.cpp assigns them from -ts weights with every layer offloaded (src/llama-model.cpp,
+    load_tensors): split points s_i = (w_0 + ... + w_i) / sum(w), then slot il goes to the
+    first device with s_i > il / (layers + 1) (std::upper_bound), all in float32 as llama.cpp
+    computes them. A device of weight 0 gets no slot; the output layer (il = layers) goes to
+    the last device of positive weight. Raises ValueError on a negative or non-finite weight
+    or when none is positive."""
+    if not weights or any(not 0 <= w < float("inf") for w in weights) or not any(weights):
+        raise ValueError(f"tensor split weights must be non-negative, one positive: {weights}")
+    w32 = [_f32(w) for w in weights]
+    run, points = 0.0, []
+    for w in w32:
+        run = _f32(run + w)
+        points.append(run)
+    points = [_f32(p / run) for p in points]
     slots = layers + 1
     out = []
     for il in range(slots):
-        x = il / slots
+        x = _f32(il / slots)
         i = next((k for k, p in enumerate(points) if p > x), len(points) - 1)
         out.append(i)
     return out
@@ -188,7 +244,10 @@ def mixed_split(model: Model, precision: Precision, work: Workload, gset: GpuSet
     a = model.architecture
     ctx = work.context_tokens if context_tokens is None else context_tokens
     kv_dtype = kv_dtype or work.kv_cache_dtype
-    ts = tensor_split(gset)
+    asked = work.tensor_split
+    ts = split_weights(asked) if asked is not None else tensor_split(gset)
+    if len(ts) != gset.count:
+        raise ValueError(f"-ts {asked} gives {len(ts)} values for {gset.count} cards")
     where = layer_devices(ts, a.layers)
     per, w = _layer_bytes(model, precision)
     kv = kv_cache_bytes(a, ctx, work.batch, kv_dtype, "llama.cpp", gset.count)
@@ -201,9 +260,11 @@ def mixed_split(model: Model, precision: Precision, work: Workload, gset: GpuSet
         kv_i = kv * len(mine) // a.layers
         over = overhead_parts(a, "llama.cpp", 1, work.prompt_tokens, work.batch, weights, kv_i,
                               ctx, g, flash_attn=work.flash_attn)
+        if not mine and not output:  # a -ts 0 card: the backend's context, no graph to run
+            over = {"device_context": over["device_context"]}
         cards.append(CardShare(g, mine[0] if mine else -1, len(mine), output, weights, kv_i,
                                sum(over.values()), g.usable_memory_bytes))
-    return MixedSplit(tuple(cards), ts)
+    return MixedSplit(tuple(cards), ts, asked)
 
 
 def mixed_max_context(model: Model, precision: Precision, work: Workload, gset: GpuSet,
@@ -226,7 +287,9 @@ def mixed_max_context(model: Model, precision: Precision, work: Workload, gset: 
 def mixed_decode_seconds(split: MixedSplit, model: Model, precision: Precision,
                          context_tokens: int, kv_dtype: str, era: str | None = None) -> float:
     """Seconds a token (one sequence, `context_tokens` cached): each card's layers at its own
-    decode profile (gpu_decode_seconds), one card after another, plus a hop a boundary."""
+    decode profile (gpu_decode_seconds), one card after another, plus a hop a boundary. The
+    layer counts are the split's own (the user's -ts where given); a card with no layers (-ts 0)
+    is not visited."""
     from advisor.sizing.speed import active_compute_parameters, active_weight_bytes, gpu_decode_seconds
 
     a = model.architecture
@@ -236,7 +299,7 @@ def mixed_decode_seconds(split: MixedSplit, model: Model, precision: Precision,
     kv = kv_cache_bytes(a, context_tokens, 1, kv_dtype)
     streamed = layers_b + out_b
     total = 0.0
-    for k, s in enumerate(split.cards):
+    for k, s in enumerate(_working(split)):
         read = layers_b * s.layers // a.layers + (out_b if s.output else 0)
         total += gpu_decode_seconds(s.gpu, read, kv * s.layers // a.layers, s.layers, quantized,
                                     1 if k else 0,
@@ -267,7 +330,7 @@ def mixed_prefill_tokens_per_s(split: MixedSplit, model: Model, precision: Preci
 
     a = model.architecture
     seconds = 0.0
-    for s in split.cards:
+    for s in _working(split):
         one = prefill_seconds_per_token(s.gpu, a, precision, prompt_tokens, quantized_weight_bytes,
                                         runtime)
         if one is None:
@@ -278,5 +341,11 @@ def mixed_prefill_tokens_per_s(split: MixedSplit, model: Model, precision: Preci
     return pipeline_speedup(prompt_tokens, split_count(split)) / seconds
 
 
+def _working(split: MixedSplit) -> list[CardShare]:
+    """The cards that hold layers or the output layer (a -ts 0 card holds neither)."""
+    return [s for s in split.cards if s.layers or s.output]
+
+
 def split_count(split: MixedSplit) -> int:
-    return len(split.cards)
+    """Pipeline stages: the cards that compute part of a token."""
+    return len(_working(split))

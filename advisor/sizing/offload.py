@@ -16,6 +16,7 @@ from advisor.kb.schema import GPU, Model
 from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.memory import memory_total_bytes, model_weights
 from advisor.sizing.overhead import fit_margin_bytes, overhead_bytes
+from advisor.sizing import constants as c
 from advisor.sizing.precision import Precision
 from advisor.sizing.speed import (
     active_weight_bytes,
@@ -59,7 +60,7 @@ def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
     -ngl question and its plan agree. None on unified memory (the RAM is the GPU's memory) and
     under a runtime that does not offload (vLLM). Raises ValueError for gpu_layers outside
     0..layers."""
-    if work.runtime == "vllm" or gpu.unified_memory:
+    if work.runtime in c.TENSOR_PARALLEL_RUNTIMES or gpu.unified_memory:
         return None
     ram_bw = ram_bandwidth_gb_s or work.ram_bandwidth_gb_s
     a = model.architecture
@@ -143,7 +144,7 @@ def plan_expert_offload(model: Model, gpu: GPU, precision: Precision,
     bandwidth hurts far less than offloading whole layers. None for dense models, under vLLM,
     on unified memory, when it fits without, or when the dense part alone does not fit."""
     a = model.architecture
-    if not a.experts_total or work.runtime == "vllm" or gpu.unified_memory:
+    if not a.experts_total or work.runtime in c.TENSOR_PARALLEL_RUNTIMES or gpu.unified_memory:
         return None
     w = weight_summary(a, precision)
     dense, experts, out = w.dense_per_layer, w.experts_per_layer, w.output

@@ -15,5 +15,12 @@ def overhead_bytes(a: Architecture, gpus: int = 1) -> int:
     return gpus * (c.RUNTIME_RESERVED_BYTES_PER_GPU + compute_buffer_bytes(a))
 
 
-def fit_margin_bytes(gpus: int = 1) -> int:
+def fit_margin_bytes(gpus: int = 1, runtime: str | None = None) -> int:
+    """The headroom a fit keeps free, bytes over `gpus` GPUs: llama.cpp's --fit-target margin of
+    1024 MiB a device (constants.FIT_MARGIN_BYTES_PER_GPU) for llama.cpp, Ollama, MLX and
+    transformers (runtime None: the same); none for vLLM and SGLang, whose own share
+    (--gpu-memory-utilization, --mem-fraction-static) already leaves the rest of each GPU
+    unused, sized as part of their overhead (the CUDA context and graphs live there)."""
+    if runtime in c.TENSOR_PARALLEL_RUNTIMES:
+        return 0
     return gpus * c.FIT_MARGIN_BYTES_PER_GPU

@@ -45,14 +45,14 @@ def choose_split(model: Model, gpus: int, runtime: str, m: MemoryParts, layout=N
     per_gpu_overhead = m.overhead_bytes // gpus
     if gpus == 1:
         return Split("single", 1, 1, 1, 1, m.total_bytes, 0, 1)
-    if runtime == "vllm" and layout is not None:
+    if runtime in c.TENSOR_PARALLEL_RUNTIMES and layout is not None:
         # data parallel (and expert parallel): every GPU alike (advisor.sizing.vllm_parallel);
         # a sequence decodes on one replica of tensor_parallel GPUs
         tp, dp, ep = layout.tensor_parallel, layout.data_parallel, layout.expert_parallel
         replication = max(1, tp // a.kv_heads)
         return Split("tensor", gpus, tp, 1, nodes, -(-m.total_bytes // gpus), per_gpu_overhead,
                      replication, dp, ep)
-    if runtime == "vllm":
+    if runtime in c.TENSOR_PARALLEL_RUNTIMES:
         # the largest tensor-parallel size inside a node that splits the heads and KV heads
         # evenly and divides the GPU count; the rest of the count becomes pipeline stages
         tp = vllm_tensor_parallel_size(a, gpus)

@@ -110,7 +110,7 @@ class Placement:
             return offload_decode_seconds(self.model, self.gpu, self.precision,
                                           self.work.kv_cache_dtype, self.offload.gpu_layers,
                                           context_tokens, self.work.ram_bandwidth_gb_s)
-        if era is None and self.work.runtime == "vllm":
+        if era is None and self.work.runtime in c.TENSOR_PARALLEL_RUNTIMES:
             tp, pp, _ = vllm_group(self.split)
             return vllm_step(self.gpu, a, self.precision, 1, self._kv_bytes_at(context_tokens),
                              tp, pp).seconds
@@ -163,8 +163,11 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
     gpu_set: a set of cards of more than one kind (advisor.sizing.mixed.GpuSet, `gpu` its first
     device and `gpus` its count), under llama.cpp: every layer split over the cards by their
     free memory (mixed_split), each card checked on its own (other runtimes: the caller sizes
-    the set as `gpus` of its smallest card, as vLLM's even split needs)."""
-    if gpu_set is not None and gpu_set.mixed and work.runtime == "llama.cpp":
+    the set as `gpus` of its smallest card, as vLLM's even split needs). With the user's
+    --tensor-split (work.tensor_split) a set of one kind is sized the same way, card by card at
+    the layers that split gives each (and so are the other plans on those cards, at the split by
+    free memory: callers pass a set of one kind only then)."""
+    if gpu_set is not None and work.runtime == "llama.cpp":
         return _place_mixed(model, precision, work, gpu_set, detail)
     m = memory_parts(model, precision, work, gpus, gpu.vendor, detail, gpu)
     a = model.architecture
@@ -182,7 +185,7 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
         kv_cache_bytes=m.kv_cache_bytes,
         overhead_bytes=m.overhead_bytes,
         available_bytes=usable_memory_bytes(gpu) * gpus,
-        margin_bytes=fit_margin_bytes(gpus),
+        margin_bytes=fit_margin_bytes(gpus, work.runtime),
         decode_bytes_per_token_empty=streamed,
         decode_bytes_per_token_full=streamed + kv_cache_bytes(a, work.context_tokens, 1,
                                                                    work.kv_cache_dtype),
@@ -246,7 +249,7 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     and count (the planner asks thousands of times). data_parallel > 1 (vLLM): a sequence
     decodes on one replica of gpus / data_parallel GPUs, tensor parallel over all of them (as
     choose_split's layout split)."""
-    replica = runtime == "vllm" and data_parallel > 1
+    replica = runtime in c.TENSOR_PARALLEL_RUNTIMES and data_parallel > 1
     if replica:
         gpus //= data_parallel
     key = (id(model), id(gpu), precision, runtime, gpus, replica)
@@ -256,12 +259,12 @@ def empty_decode_seconds(model: Model, gpu: GPU, precision: Precision, runtime: 
     a = model.architecture
     if gpus == 1:
         split = Split("single", 1, 1, 1, 1, 0, 0, 1)
-    elif runtime == "vllm":
+    elif runtime in c.TENSOR_PARALLEL_RUNTIMES:
         tp = gpus if replica else vllm_tensor_parallel_size(a, gpus)
         split = Split("tensor", gpus, tp, gpus // tp, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
     else:
         split = Split("layer", gpus, 1, gpus, -(-gpus // c.GPUS_PER_NODE), 0, 0, 1)
-    if runtime == "vllm":
+    if runtime in c.TENSOR_PARALLEL_RUNTIMES:
         tp, pp, _ = vllm_group(split)
         s = vllm_step(gpu, a, precision, 1, 0, tp, pp).seconds
     elif runtime == "mlx":

@@ -14,6 +14,9 @@
   prefill_step_size (2,048) tokens at a time (generate_step, mlx_lm/generate.py at
   ml-explore/mlx-lm d78bf58e217c904ec282ed8da9b947491f78c022), with fused attention
   (mx.fast.scaled_dot_product_attention) that keeps no score matrix.
+- SGLang: weights and its KV token pool share --mem-fraction-static of what is free on each GPU
+  at start; the CUDA context, the communication buffers and the rest, 1 - mem_fraction_static,
+  which holds prefill activations and CUDA graphs (advisor.sizing.sglang_memory).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from advisor.sizing.overhead import compute_buffer_bytes
 from advisor.sizing.vllm_memory import (VLLM_VERSIONS, vllm_profile_batch, vllm_rank_overhead,
                                         vllm_tensor_parallel_size, vllm_utilization_reserve)
 
-RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers", "mlx")
+RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers", "mlx", "sglang")
 
 
 def check_runtime(runtime: str) -> None:
@@ -91,8 +94,10 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
                    gpu: GPU | None = None,
                    gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION,
                    flash_attn: bool = True,
-                   vllm_version: str = c.VLLM_DEFAULT_VERSION) -> dict[str, int]:
-    """Overhead bytes over all `gpus` GPUs, by part. vLLM profiles the batch of vllm_version
+                   vllm_version: str = c.VLLM_DEFAULT_VERSION,
+                   mem_fraction_static: float | None = None) -> dict[str, int]:
+    """Overhead bytes over all `gpus` GPUs, by part. SGLang keeps 1 - mem_fraction_static of
+    each GPU (None: its default for the card and TP size) outside weights and KV cache. vLLM profiles the batch of vllm_version
     (vllm_profile_batch: V1 sizes it by the GPU, None being a card under 70 GiB; V0 by the
     context, its max_model_len) and keeps gpu_memory_utilization of each GPU; flash_attn is
     llama.cpp's -fa."""
@@ -112,6 +117,11 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
         used = weights_bytes + kv_bytes + sum(parts.values())
         parts["gpu_memory_utilization_reserve"] = vllm_utilization_reserve(used, gpu_memory_utilization)
         return parts
+    if runtime == "sglang":
+        from advisor.sizing.sglang_memory import sglang_overhead_parts
+
+        tp = vllm_tensor_parallel_size(a, gpus) if gpus > 1 else 1
+        return sglang_overhead_parts(gpu, gpus, tp, gpus // tp, mem_fraction_static)
     if runtime == "mlx":
         chunk = min(max(prompt_tokens, 1), c.MLX_PREFILL_STEP_TOKENS)
         return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
@@ -131,7 +141,8 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
                         gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION,
                         flash_attn: bool = True,
                         vllm_version: str = c.VLLM_DEFAULT_VERSION,
-                        context_tokens: int = 0, layout=None) -> list[str]:
+                        context_tokens: int = 0, layout=None,
+                        mem_fraction_static: float | None = None) -> list[str]:
     """What the overhead assumes, in the words of the vendor's stack (no CUDA on a Mac).
     layout: vLLM's data/expert-parallel layout (advisor.sizing.vllm_parallel.VllmLayout), if
     asked: each GPU is a rank of its tensor-parallel size."""
@@ -189,6 +200,34 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
         out.append(f"{ctx} and {graphs} ({c.VLLM_CUDA_GRAPH_BYTES / c.GIB:.2f} GiB measured) fit "
                    "in the share gpu_memory_utilization leaves unused")
         return out
+    if runtime == "sglang":
+        from advisor.sizing.sglang_memory import sglang_gpu_defaults, sglang_mem_fraction
+
+        tp = vllm_tensor_parallel_size(a, gpus) if a is not None and gpus > 1 else 1
+        pp, dp_attn = gpus // tp, 1
+        if layout is not None and a is not None:
+            from advisor.sizing.vllm_parallel import sglang_layout_command
+
+            flags = sglang_layout_command(a, layout)
+            tp, pp = flags["tp_size"], 1
+            dp_attn = flags["dp_size"] if flags["dp_attention"] else 1
+        f = sglang_mem_fraction(gpu, tp, pp, mem_fraction_static, dp_attn)
+        chunk, graph_bs = sglang_gpu_defaults(
+            gpu.usable_memory_bytes / c.MIB if gpu is not None else None, tp)
+        whose = ("as asked" if mem_fraction_static is not None else
+                 f"SGLang {c.SGLANG_VERSION}'s default for this card at TP {tp}"
+                 + (f" with DP attention {dp_attn}" if dp_attn > 1 else "")
+                 + f": its --chunked-prefill-size {chunk} and --cuda-graph-max-bs {graph_bs} "
+                 "reserved")
+        return [f"SGLang: --mem-fraction-static {f:g} ({whose}); weights and the KV token pool "
+                f"share that fraction of what is free on each GPU at start, after the "
+                f"{c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB {ctx}"
+                + (f" and {c.SGLANG_COMM_BYTES / c.GIB:.2f} GiB of NCCL buffers (assumed as vLLM "
+                   "logs them)" if gpus > 1 else "")
+                + "; prefill activations and " + _GRAPHS.get(vendor, "captured graphs")
+                + " live in the rest",
+                "SGLang's KV pool is one token a slot (page size 1): a request of N tokens "
+                "takes N slots, so the longest request is max_total_num_tokens"]
     if runtime == "mlx":
         return [f"MLX (mlx-lm): {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB {ctx} (assumed, "
                 "as for llama.cpp; not measured for MLX) and the activations of one "

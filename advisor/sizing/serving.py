@@ -44,7 +44,7 @@ def serving_capacity(pl) -> Serving | None:
     n = free // per_seq if per_seq else 0
     if n < 1:
         return None
-    if w.runtime == "vllm":
+    if w.runtime in ("vllm", "sglang"):  # SGLang: vLLM's step model, uncalibrated for it
         return vllm_batch_speed(pl, int(n))
     # weights once a step (the empty-context step), plus every sequence's KV at half context
     weights_s = pl.decode_seconds_per_token(0)
@@ -63,6 +63,6 @@ def serving_at_batch(pl, batch: int) -> Serving | None:
     """Decode speed of `batch` sequences at once (--batch), a sequence and in all; None for a
     batch of 1 (single stream: decode_tokens_per_s) or a runtime without a batch model (only
     vLLM has one; llama.cpp's figures are its own)."""
-    if batch <= 1 or pl.work.runtime != "vllm" or pl.offload is not None:
+    if batch <= 1 or pl.work.runtime not in ("vllm", "sglang") or pl.offload is not None:
         return None
     return vllm_batch_speed(pl, batch)

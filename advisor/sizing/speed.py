@@ -58,6 +58,27 @@ def current_profile(gpu: GPU, era: str | None = None) -> dict | None:
     return c.DECODE_PROFILES_CURRENT.get(_vendor(gpu))
 
 
+def current_decode_rates(gpu: GPU, cur: dict) -> tuple[float | None, float | None]:
+    """(quantized weights a second, f16 KV elements a second) a card's ALUs get through in
+    llama.cpp's current decode kernels, the compute side of each roofline in gpu_decode_seconds:
+    NVIDIA per streaming multiprocessor (weights_per_s_unit, kv_elements_per_s_unit x
+    compute_units); Apple per FP16 TFLOPS of the
+    GPU (weights_per_s_tflop, kv_elements_per_s_tflop x fp16_tflops: the KB gives no Apple core
+    count, and a core's rate follows its clock and ALU width as the TFLOPS do). None where the
+    profile or the card has no such figure (then the bytes alone set the time)."""
+    units = compute_units(gpu)
+    if "weights_per_s_unit" in cur:
+        if not units:
+            return None, None
+        return units * cur["weights_per_s_unit"], units * cur["kv_elements_per_s_unit"]
+    tflops = gpu.fp16_tflops
+    if not tflops:
+        return None, None
+    w = cur.get("weights_per_s_tflop")
+    kv = cur.get("kv_elements_per_s_tflop")
+    return (tflops * w if w else None), (tflops * kv if kv else None)
+
+
 def gpu_decode_seconds(gpu: GPU, weight_bytes: int, kv_bytes: int, layers: int,
                        quantized: bool, hops: int = 0, weight_elements: int | None = None,
                        era: str | None = None) -> float:
@@ -70,13 +91,13 @@ def gpu_decode_seconds(gpu: GPU, weight_bytes: int, kv_bytes: int, layers: int,
     cur = current_profile(gpu, era)
     if cur is not None:
         bw = cur["bandwidth_fraction"] * gpu.bandwidth_gb_s * 1e9
-        units = compute_units(gpu)
+        w_rate, kv_rate = current_decode_rates(gpu, cur)
         w_s = weight_bytes / bw
-        if quantized and weight_elements and units:
-            w_s = max(w_s, weight_elements / (units * cur["weights_per_s_unit"]))
+        if quantized and weight_elements and w_rate:
+            w_s = max(w_s, weight_elements / w_rate)
         kv_s = kv_bytes / bw
-        if units and kv_bytes:
-            kv_s = max(kv_s, (kv_bytes / 2) / (units * cur["kv_elements_per_s_unit"]))
+        if kv_rate and kv_bytes:
+            kv_s = max(kv_s, (kv_bytes / 2) / kv_rate)
         return w_s + kv_s + layers * cur["layer_seconds"] + hops * cur["hop_seconds"]
     prof = c.DECODE_PROFILES[_vendor(gpu)]
     q = prof["quant_factor"] if quantized else 1.0

@@ -19,13 +19,13 @@ KINDS = ("decode", "prefill", "serving")
 # Vendors with llama.cpp runs in the benchmark; any other gets its vendor's category.
 MEASURED_VENDORS = ("nvidia", "apple")
 # Runtimes with their own categories (no runs of theirs in the benchmark).
-OTHER_RUNTIMES = ("vllm", "transformers", "mlx")
+OTHER_RUNTIMES = ("vllm", "transformers", "mlx", "sglang")
 VENDOR_NAMES = {"nvidia": "NVIDIA", "apple": "Apple", "amd": "AMD", "intel": "Intel"}
 
 # The categories that are not llama.cpp on a measured vendor, with why no band can be given
 # (the reason an advisory prints when the data file has no rows for them).
 _FIXED = {
-    "amd": ("AMD GPUs", ("no published measurement for this vendor, the NVIDIA fit scaled by a "
+    "amd": ("AMD GPUs", ("no profile fitted for this vendor: the NVIDIA fit scaled by a "
                          "published ROCm backend factor")),
     "intel": ("Intel GPUs", ("no published measurement for this vendor, the NVIDIA fit scaled by "
                              "a published SYCL backend factor")),
@@ -39,6 +39,9 @@ _FIXED = {
     "mlx": ("MLX (mlx-lm)", ("too few published mlx-lm runs for a band (3, "
                              "benchmarks/data/mlx_decode.csv: 5-18% slower than measured), timed "
                              "with llama.cpp's Apple bandwidth share")),
+    "sglang": ("SGLang decode and serving", ("no published SGLang single-stream "
+                                             "runs in the benchmark, timed with vLLM's step "
+                                             "model (the same kind of CUDA kernels)")),
     "serving": ("serving at concurrency", "no published runs at concurrency in the benchmark"),
     "offload": ("CPU offload", ("too few published partial-offload runs in the benchmark "
                                 "(benchmarks/data/llamacpp_offload_decode.csv)")),

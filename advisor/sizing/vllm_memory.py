@@ -69,10 +69,19 @@ def vllm_default_batch(gpu: GPU | None) -> VllmBatch:
 
 
 def vllm_tensor_parallel_size(a: Architecture, gpus: int) -> int:
-    """The largest tensor-parallel size inside a node that divides the heads, the KV heads and
-    the GPU count (the rest of the count becomes pipeline stages; advisor.sizing.parallel)."""
+    """The largest tensor-parallel size inside a node that divides the attention heads and the
+    GPU count and either divides the KV heads or is a multiple of them (vLLM and SGLang then
+    replicate each KV head over tp / kv_heads ranks: Qwen3 235B's 4 KV heads run at TP 8, as
+    its model card serves it); the rest of the count becomes pipeline stages
+    (advisor.sizing.parallel)."""
     return max(n for n in range(1, min(gpus, c.GPUS_PER_NODE) + 1)
-               if a.attention_heads % n == 0 and a.kv_heads % n == 0 and gpus % n == 0)
+               if a.attention_heads % n == 0 and splits_kv_heads(a, n) and gpus % n == 0)
+
+
+def splits_kv_heads(a: Architecture, tp: int) -> bool:
+    """Whether tensor parallel `tp` shards (or replicates evenly) the KV heads: tp divides them,
+    or they divide tp (vLLM's and SGLang's rule; vllm_parallel.layout_problem)."""
+    return a.kv_heads % tp == 0 or tp % a.kv_heads == 0
 
 
 def vllm_v0_batch(max_model_len: int) -> VllmBatch:
@@ -193,8 +202,8 @@ def vllm_max_utilization(gpu: GPU) -> float:
     """The largest --gpu-memory-utilization (a share of each GPU, floored to 0.01, never below
     vLLM's default 0.9) that still leaves what vLLM allocates outside its share: the CUDA context
     (RUNTIME_RESERVED_BYTES_PER_GPU) and the CUDA graphs it captures after the KV cache
-    (VLLM_CUDA_GRAPH_BYTES). 0.95 on a 24 GB card, 0.98 on an 80 GB one. The fit margin
-    (FIT_MARGIN_BYTES_PER_GPU) is kept on top."""
+    (VLLM_CUDA_GRAPH_BYTES). 0.95 on a 24 GB card, 0.98 on an 80 GB one. No fit margin is
+    kept on top (overhead.fit_margin_bytes: what vLLM leaves outside its share is the margin)."""
     outside = c.RUNTIME_RESERVED_BYTES_PER_GPU + c.VLLM_CUDA_GRAPH_BYTES
     share = (gpu.usable_memory_bytes - outside) / gpu.usable_memory_bytes
     return max(c.VLLM_GPU_MEMORY_UTILIZATION, int(share * 100) / 100)

@@ -20,6 +20,12 @@ question, so TP = gpus / DP). As vLLM implements it:
   layer gathers every DP rank's tokens before its experts, so the profiling run's MoE
   activations grow with DP (advisor.sizing.vllm_memory.vllm_moe_dispatch_peak_bytes).
 
+SGLang (--runtime sglang) is sized on the same layout (sglang_layout_command says how it is
+launched): for a mixture-of-experts model `--tp-size GPUS --dp-size DP --enable-dp-attention`
+(attention and its KV cache data parallel over DP groups of GPUS / DP, the experts over all
+GPUs; `--ep-size GPUS` with expert parallel), for a dense model DP replicas of `--tp-size GPUS /
+DP`; its overhead is SGLang's (advisor.sizing.sglang_memory), not vLLM's.
+
 All sizes are bytes; pure functions, no I/O.
 """
 from __future__ import annotations
@@ -29,6 +35,7 @@ from dataclasses import dataclass
 from advisor.errors import AdvisorError
 from advisor.kb.schema import Architecture
 from advisor.sizing import constants as c
+from advisor.sizing.vllm_memory import splits_kv_heads
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ def layout_problem(a: Architecture, gpus: int, data_parallel: int,
     if tp > c.GPUS_PER_NODE:
         return (f"--gpus {gpus} over --data-parallel-size {data_parallel} is tensor parallel {tp}, "
                 f"beyond one node of {c.GPUS_PER_NODE}: give a larger --data-parallel-size")
-    if a.attention_heads % tp or (a.kv_heads % tp and tp % a.kv_heads):
+    if a.attention_heads % tp or not splits_kv_heads(a, tp):
         return (f"--gpus {gpus} over --data-parallel-size {data_parallel} is tensor parallel {tp}, "
                 f"which does not split {a.attention_heads} attention heads and {a.kv_heads} KV "
                 f"heads evenly")
@@ -91,8 +98,9 @@ def vllm_layout(a: Architecture, gpus: int, data_parallel: int,
 
 
 def uses_layout(runtime: str, data_parallel: int, expert_parallel: bool) -> bool:
-    """Whether a workload asks vLLM for data or expert parallelism (else the plain TP/PP split)."""
-    return runtime == "vllm" and (data_parallel > 1 or expert_parallel)
+    """Whether a workload asks vLLM or SGLang for data or expert parallelism (else the plain
+    TP/PP split)."""
+    return runtime in ("vllm", "sglang") and (data_parallel > 1 or expert_parallel)
 
 
 def rank_weight_bytes(layout: VllmLayout, a: Architecture, weights_bytes: int,
@@ -131,11 +139,14 @@ class LayoutMemory:
 
 def layout_memory(a: Architecture, layout: VllmLayout, weights_bytes: int, expert_bytes: int,
                   context_tokens: int, batch: int, kv_dtype: str, gpu=None,
-                  gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION) -> LayoutMemory:
+                  gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION,
+                  runtime: str = "vllm", mem_fraction_static: float | None = None) -> LayoutMemory:
     """Every GPU of the layout holds rank_weight_bytes, its DP rank's KV cache for
     ceil(batch / DP) sequences of context_tokens (split over the TP GPUs by KV heads, as
     advisor.sizing.kv_cache.kv_cache_bytes under vLLM), and a TP=TP rank's profiled overhead
-    (advisor.sizing.vllm_memory); vLLM's unused share (1 - u) / u of it all on top."""
+    (advisor.sizing.vllm_memory); vLLM's unused share (1 - u) / u of it all on top. runtime
+    "sglang": the same weights and caches (its KV pool one slot a token), and SGLang's overhead
+    (sglang_layout_overhead) instead of vLLM's."""
     from advisor.sizing.kv_cache import kv_cache_bytes
     from advisor.sizing.vllm_memory import (vllm_default_batch, vllm_rank_overhead,
                                             vllm_utilization_reserve)
@@ -144,13 +155,42 @@ def layout_memory(a: Architecture, layout: VllmLayout, weights_bytes: int, exper
     w_rank = rank_weight_bytes(layout, a, weights_bytes, expert_bytes)
     replicated = -(-(weights_bytes - expert_bytes) // tp)
     seqs = sequences_per_rank(layout, batch)
-    kv_replica = kv_cache_bytes(a, context_tokens, seqs, kv_dtype, "vllm", tp)  # a DP rank's TP GPUs
+    kv_replica = kv_cache_bytes(a, context_tokens, seqs, kv_dtype, runtime, tp)  # a DP rank's TP GPUs
+    if runtime == "sglang":
+        parts = sglang_layout_overhead(a, layout, gpu, mem_fraction_static)
+        return LayoutMemory(layout, n * w_rank, dp * kv_replica, parts, w_rank, replicated,
+                            w_rank - replicated, kv_replica // tp, seqs)
     rank = vllm_rank_overhead(a, n, vllm_default_batch(gpu), tp, dp, layout.expert_parallel)
     parts = {k: n * v for k, v in rank.items()}
     used = n * w_rank + dp * kv_replica + sum(parts.values())
     parts["gpu_memory_utilization_reserve"] = vllm_utilization_reserve(used, gpu_memory_utilization)
     return LayoutMemory(layout, n * w_rank, dp * kv_replica, parts, w_rank, replicated,
                         w_rank - replicated, kv_replica // tp, seqs)
+
+
+def sglang_layout_command(a: Architecture, layout: VllmLayout) -> dict[str, int | bool]:
+    """SGLang's flags for the layout: a mixture-of-experts model runs DP attention over all the
+    GPUs (tp_size = GPUS, dp_size = DP, --enable-dp-attention, and --ep-size GPUS with expert
+    parallel); a dense model DP replicas of tp_size = GPUS / DP (--dp-size DP)."""
+    if a.experts_total:
+        return {"tp_size": layout.gpus, "dp_size": layout.data_parallel,
+                "dp_attention": layout.data_parallel > 1,
+                "ep_size": layout.gpus if layout.expert_parallel else 1}
+    return {"tp_size": layout.tensor_parallel, "dp_size": layout.data_parallel,
+            "dp_attention": False, "ep_size": 1}
+
+
+def sglang_layout_overhead(a: Architecture, layout: VllmLayout, gpu=None,
+                           mem_fraction_static: float | None = None) -> dict[str, int]:
+    """SGLang's overhead over all the layout's GPUs (advisor.sizing.sglang_memory), its default
+    --mem-fraction-static taken at the tp_size and DP attention it is launched with
+    (sglang_layout_command)."""
+    from advisor.sizing.sglang_memory import sglang_overhead_parts
+
+    flags = sglang_layout_command(a, layout)
+    return sglang_overhead_parts(gpu, layout.gpus, flags["tp_size"], 1, mem_fraction_static,
+                                 dp_attention=flags["dp_size"] if flags["dp_attention"] else 1,
+                                 ranks=flags["tp_size"])
 
 
 def expert_weight_bytes(a: Architecture, precision, weights_total: int) -> int:

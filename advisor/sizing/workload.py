@@ -50,3 +50,11 @@ class Workload:
     # GPUs (llama.cpp's -ngl n_layer + 1). N <= n_layer keeps N repeating layers on the GPU and
     # the rest, the output layer and the token embeddings in system RAM (advisor.sizing.offload).
     gpu_layers: int | None = None
+    # llama.cpp --tensor-split (-ts) as the user gave it: one non-negative proportion a card of
+    # the set, in device order, comma-separated as typed ("3,1,1"); None: llama.cpp's default,
+    # the split by each card's free memory (advisor.sizing.mixed). Only on several GPUs under
+    # llama.cpp, where every card is then sized by the layers this split gives it.
+    tensor_split: str | None = None
+    # SGLang --mem-fraction-static: the share of each GPU's free memory at start for weights and
+    # the KV pool; None: SGLang's default for the card (advisor.sizing.sglang_memory)
+    mem_fraction_static: float | None = None
