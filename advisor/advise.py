@@ -295,6 +295,29 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
     return n
 
 
+def _runtime_of_kv_cache(kv: str, rt: str, p, g, m) -> str:
+    """The runtime a question runs under when --kv-cache names a cache the format's default
+    runtime `rt` lacks and no --runtime was given: the first of llama.cpp, vLLM, MLX and
+    transformers that offers the cache and runs format `p` on `g` (fp8 names vLLM, mlx-8bit
+    MLX, q5_1 llama.cpp), as --data-parallel-size names vLLM. `rt` where it offers the cache.
+    AdvisorError where some runtime offers it but none runs the format there (one line saying
+    who offers it and why that one cannot); an unknown cache is left to check_kv_dtype."""
+    from advisor.plans.runtimes import RUNTIME_NAMES, cannot_run
+    from advisor.sizing.constants import RUNTIME_KV_DTYPES
+
+    if kv in RUNTIME_KV_DTYPES.get(rt, ()):
+        return rt
+    offer = [r for r in ("llama.cpp", "vllm", "mlx", "transformers") if kv in RUNTIME_KV_DTYPES[r]]
+    for r in offer:
+        if cannot_run(r, p, g, m) is None:
+            return r
+    if not offer:
+        return rt
+    who = " and ".join({"mlx": "MLX"}.get(r, RUNTIME_NAMES[r]) for r in offer)
+    raise AdvisorError(f"--kv-cache {kv} is {who}'s, which cannot run {p.name} on the {g.name}: "
+                       f"{cannot_run(offer[0], p, g, m)}")
+
+
 _TS_ITEM = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
 # What a runtime other than llama.cpp does instead of --tensor-split, for its one-line refusal.
 _TS_INSTEAD = {
@@ -443,7 +466,7 @@ class Advisor:
         if precision is not None and not precision.strip():
             raise AdvisorError("--precision is empty: give a format (bf16, fp8, Q4_K_M, ...) or leave it out")
         from advisor.plans.objective import PREFERENCES
-        from advisor.plans.runtimes import RUNTIMES, default_runtime
+        from advisor.plans.runtimes import RUNTIME_NAMES, RUNTIMES, default_runtime
 
         if ":" not in model and self.kb.models.find(model) is not None:
             m, stored = self.kb.model(model), None  # a KB key (what resolve_model returns first)
@@ -526,18 +549,25 @@ class Advisor:
             work = replace(work, gpu_memory_utilization=gpu_memory_utilization)
         if rt not in RUNTIMES:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
+        if kv_cache is not None and not runtime_asked and rt != "ollama" and not gset.mixed:
+            rt = _runtime_of_kv_cache(work.kv_cache_dtype, rt, p, g, m)
         if rt == "mlx" and g.vendor != "apple":
             # MLX on a GPU it has no backend for: a question that cannot be asked, not a verdict
-            why = "--runtime mlx" if runtime_asked else f"--precision {p.name} (MLX's own format)"
-            raise AdvisorError(f"{why}: MLX runs on Apple silicon (Metal) only, not on the "
-                               f"{g.name}: ask an Apple GPU (m1 ... m4), or leave it out")
+            if runtime_asked or precision is not None:
+                why = "--runtime mlx" if runtime_asked else f"--precision {p.name} (MLX's own format)"
+                raise AdvisorError(f"{why}: MLX runs on Apple silicon (Metal) only, not on the "
+                                   f"{g.name}: ask an Apple GPU (m1 ... m4), or leave it out")
+            # a model file stored in an MLX format (an mlx-community conversion's config.json)
+            raise AdvisorError(f"the model is stored at {p.name} (MLX's own format), which only "
+                               f"MLX runs, on Apple silicon (Metal), not on the {g.name}: ask an "
+                               "Apple GPU (m1 ... m4), or about the model it was converted from")
         if gset.mixed:
             g = _mixed_set_card(gset, rt, data_parallel, expert_parallel)
         work = replace(work, runtime=rt)
         if flash_attn is not None:
             if runtime_asked and rt not in GGML_RUNTIMES:
-                raise AdvisorError(f"--flash-attn is llama.cpp's switch; --runtime {runtime} does not "
-                                   "take it (vLLM and transformers choose their own attention kernels)")
+                raise AdvisorError(f"--flash-attn is llama.cpp's switch; --runtime {rt} does not "
+                                   f"take it ({RUNTIME_NAMES[rt]} chooses its own attention kernels)")
             work = replace(work, flash_attn=flash_attn != "off")
         elif rt == "ollama":
             from advisor.sizing.ollama import flash_attention_default

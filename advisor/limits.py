@@ -63,6 +63,10 @@ MAX_NAME_CHARS = 200
 MAX_CORES = 10**7
 # A rental price in USD an hour, for a whole 8-GPU node: tens of dollars today; 10**5 is far above.
 MAX_USD_PER_HOUR = 1e5
+# The largest RoPE base (rope_theta) a KB entry may give: published configs reach 1e7 (Qwen2.5-1M's
+# 10,000,000) and 5e6-1e6 is common; ten thousand times that covers any real model, and a bound
+# keeps .inf out of the printed commands (vLLM's --hf-overrides is JSON, which has no Infinity).
+MAX_ROPE_THETA = 1e11
 
 # -- hardware detection (advisor.hardware) ----------------------------------------------------
 # nvidia-smi, rocm-smi and the other tools answer in well under a second; a tool that has not

@@ -310,7 +310,8 @@ def test_memory_facts_and_json(advisor):
 
 
 def test_cli_kv_and_runtime_errors_exit_2():
-    r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "rtx-4090", "--kv-cache", "fp8"])
+    r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "rtx-4090", "--kv-cache", "fp8",
+                                  "--runtime", "llama.cpp"])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
     assert "llama.cpp has no fp8 KV cache" in r.output
     r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "rtx-4090", "--runtime", "tgi"])

@@ -27,7 +27,8 @@ from advisor.cli.terminal import format_option, write_markdown
 @click.option("--kv-cache", default=None,
               help="KV cache precision: fp16, bf16, fp8 (vLLM), q8_0, q5_1, q5_0, q4_1, iq4_nl, "
                    "q4_0 (llama.cpp), mlx-8bit, mlx-4bit (mlx-lm's --kv-bits). Default fp16, which plans may quantize; given, every plan "
-                   "recommended over the question keeps it.")
+                   "recommended over the question keeps it, and without --runtime a cache the "
+                   "format's runtime lacks names the runtime that offers it (fp8: vLLM).")
 @click.option("--runtime", default=None,
               help="llama.cpp, ollama, vllm, transformers, mlx (Apple silicon) or sglang: whose allocations to size, and the "
                    "only runtime plans use. Default: ollama for an Ollama name (llama3.1:70b), "

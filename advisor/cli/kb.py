@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from advisor.cli.sources import kb_option
+from advisor.cli.sources import PathArg, kb_option
 
 def _load(ctx: click.Context):
     from advisor.kb.store import load_kb, user_kb_dirs
@@ -84,7 +84,7 @@ def show(ctx, key, fmt):
 
 
 @kb.command("validate")
-@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.argument("directory", required=False, type=PathArg())
 @click.pass_context
 def validate(ctx, directory):
     """Check every KB file: the built-in KB, the user folders and DIRECTORY (a KB folder with

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import click
 
+from advisor.cli.sources import PathArg
 from advisor.errors import AdvisorError
 
 
 @click.command("add")
-@click.option("--from", "config_path", required=True, type=click.Path(path_type=Path),
+@click.option("--from", "config_path", required=True, type=PathArg(),
               help="A Hugging Face config.json, or a repo id (ORG/REPO) whose config.json is "
                    "read from the Hugging Face Hub (or its local cache).")
 @click.option("--id", "model_id", default=None,
               help="KB id of the new entry. Default: from the config's _name_or_path.")
-@click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path),
+@click.option("--out", "out_dir", default=None, type=PathArg(),
               help="KB folder (as --kb DIR reads) to write models/<id>.yaml in. Default: the "
                    "built-in KB.")
 def add(config_path, model_id, out_dir):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from advisor.cli.sources import rules_option
+from advisor.cli.sources import PathArg, rules_option
 from advisor.errors import AdvisorError
 
 
@@ -79,7 +79,7 @@ def show(rule_id, rules_dirs):
 
 
 @rules.command("check")
-@click.argument("rule_dir", required=False, type=click.Path(path_type=Path))
+@click.argument("rule_dir", required=False, type=PathArg())
 @rules_option
 def check_(rule_dir, rules_dirs):
     """Validate the rulebook, with RULE_DIR's rules added: every error, then exit 2."""
@@ -92,7 +92,7 @@ def check_(rule_dir, rules_dirs):
 
 
 @rules.command("test")
-@click.argument("rule_dir", required=False, type=click.Path(path_type=Path))
+@click.argument("rule_dir", required=False, type=PathArg())
 @rules_option
 def test_(rule_dir, rules_dirs):
     """Run the test cases in RULE_DIR (default: the built-in rules); exit 1 if any fails."""
@@ -113,7 +113,7 @@ def test_(rule_dir, rules_dirs):
 
 @rules.command()
 @click.argument("rule_id")
-@click.option("--dir", "rule_dir", type=click.Path(path_type=Path), default=Path("."),
+@click.option("--dir", "rule_dir", type=PathArg(), default=Path("."),
               show_default=True, help="The folder to write the rule and its cases in.")
 def new(rule_id, rule_dir):
     """Scaffold RULE_ID.yaml and RULE_ID.test.yaml that pass `check` and `test`."""

@@ -23,14 +23,27 @@ RULES_HELP = ("A folder of rule files (and optionally objective.yaml) that adds 
               "the built-in rules; repeatable (also $ADVISOR_RULES, separated by ':').")
 
 
+class PathArg(click.Path):
+    """click.Path for every file or folder a command takes, refusing an empty one: '' (an empty
+    shell variable, `--dir "$DIR"`) is no name, and as a Path it reads as the working folder, so
+    `rules new x --dir ''` and `kb add --out ''` wrote there and `--kb ''`, `rules test ''` read
+    it. generate --out checks the same itself."""
+
+    def __init__(self, **kw):
+        super().__init__(path_type=Path, **kw)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty: name a file or folder ('.' is the working folder)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def kb_option(f):
-    return click.option("--kb", "kb_dirs", multiple=True, type=click.Path(path_type=Path),
-                        help=KB_HELP)(f)
+    return click.option("--kb", "kb_dirs", multiple=True, type=PathArg(), help=KB_HELP)(f)
 
 
 def rules_option(f):
-    return click.option("--rules", "rules_dirs", multiple=True, type=click.Path(path_type=Path),
-                        help=RULES_HELP)(f)
+    return click.option("--rules", "rules_dirs", multiple=True, type=PathArg(), help=RULES_HELP)(f)
 
 
 def load_kb_from(kb_dirs=()):

@@ -193,7 +193,7 @@ def config_model(cfg: dict, where: str, shards, label: str, name: str) -> tuple[
             emb = [t for t in tensors if t.name.endswith("embed_tokens.weight")]
             if emb:
                 fields["vocab_size"] = emb[0].shape[0]
-        if cfg.get("quantization_config") is None:
+        if cfg.get("quantization_config") is None and cfg.get("quantization") is None:
             precision = _stored_precision(tensors, precision, label, where)
         inv = TensorInventory(source=label, format="safetensors", precision=precision,
                               tensors=tuple(tensors),

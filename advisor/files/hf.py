@@ -236,15 +236,61 @@ _DTYPES = {"float16": "fp16", "fp16": "fp16", "half": "fp16", "bfloat16": "bf16"
            "float8_e4m3fn": "fp8", "float8_e5m2": "fp8"}
 
 
+def mlx_quantization(cfg: dict) -> dict | None:
+    """mlx-lm's quantization block of a config.json (`quantization`, which mlx_lm.convert -q
+    writes, and newer releases copy to `quantization_config`, neither with a quant_method:
+    {"group_size": 64, "bits": 4}), or None where the config has none. mlx-lm's
+    utils.quantize_model writes it (ml-explore/mlx-lm d78bf58e217c904ec282ed8da9b947491f78c022);
+    a quantization_config with a quant_method is another library's."""
+    q, qc = cfg.get("quantization"), cfg.get("quantization_config")
+    if isinstance(qc, dict) and "quant_method" not in qc and ("bits" in qc or "group_size" in qc):
+        return qc
+    if qc is None and q is not None:
+        return q if isinstance(q, dict) else {"bits": q}
+    return None
+
+
+def _mlx_precision(block: dict, where: str) -> str:
+    """The MLX format (mlx-3bit ... mlx-8bit) of mlx-lm's quantization block; AdvisorError for
+    a mode, width or group size the sizing does not know, or a per-layer width that differs
+    from the model's (sized at one width, the weights would be another model's)."""
+    from advisor.sizing.precision import MLX_BITS, MLX_GROUP_SIZE
+
+    known = ", ".join(sorted(MLX_BITS, key=MLX_BITS.get))
+    mode = block.get("mode", "affine")
+    if mode != "affine":
+        raise AdvisorError(f"{where}: MLX quantization mode {quote.value(mode)}: the sizing "
+                           f"knows MLX's affine mode ({known}, group size {MLX_GROUP_SIZE})")
+    bits, group = block.get("bits"), block.get("group_size", MLX_GROUP_SIZE)
+    name = f"mlx-{bits}bit" if isinstance(bits, int) and not isinstance(bits, bool) else None
+    if name not in MLX_BITS or group != MLX_GROUP_SIZE or isinstance(group, bool):
+        raise AdvisorError(f"{where}: MLX quantization at bits {quote.value(bits)}, group_size "
+                           f"{quote.value(group)}: the sizing knows group size {MLX_GROUP_SIZE} at "
+                           f"{', '.join(str(b) for b in sorted(MLX_BITS.values()))} bits ({known})")
+    for key, layer in block.items():
+        if isinstance(layer, dict) and layer.get("bits", bits) != bits:
+            raise AdvisorError(f"{where}: MLX quantization gives {quote.name(str(key))} "
+                               f"{quote.value(layer.get('bits'))} bits beside the model's {bits}: "
+                               "the sizing knows one width for every layer")
+    return name
+
+
 def checkpoint_precision(cfg: dict, where: str = "config.json") -> str:
-    """The precision name a checkpoint is stored at, from its quantization_config / dtype. A
-    quantization_config that is not an object, or a dtype the sizing does not know, is an
+    """The precision name a checkpoint is stored at, from its quantization_config / dtype, or
+    mlx-lm's quantization block (mlx_quantization: mlx-4bit ...). A quantization_config that is
+    not an object or names no quant_method, or a dtype the sizing does not know, is an
     AdvisorError: read as bf16 it would size another model than the file's."""
+    mlx = mlx_quantization(cfg)
+    if mlx is not None:
+        return _mlx_precision(mlx, where)
     q = cfg.get("quantization_config")
     if q is not None and not isinstance(q, dict):
         raise AdvisorError(f"{where}: quantization_config is {quote.value(q)}, not an object "
                            "with a quant_method: cannot tell how the weights are stored")
     if isinstance(q, dict):
+        if "quant_method" not in q:
+            raise AdvisorError(f"{where}: quantization_config names no quant_method: cannot "
+                               "tell how the weights are stored")
         raw = q.get("quant_method", "")
         method = raw.lower() if isinstance(raw, str) else quote.value(raw)
         if method == "bitsandbytes":

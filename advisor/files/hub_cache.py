@@ -31,8 +31,8 @@ from advisor.cache import cache_dir, enabled, trusted
 
 FORMAT = 1
 MAX_MANIFEST_BYTES = 4 << 20
-COMMIT = re.compile(r"^[0-9a-f]{40}$")
-DIGEST = re.compile(r"^[0-9a-f]{64}$")
+COMMIT = re.compile(r"^[0-9a-f]{40}\Z")
+DIGEST = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def digest(data: bytes) -> str:

@@ -46,7 +46,7 @@ MEMORY_TOLERANCE = 0.08
 GIB = 1 << 30
 _VENDOR_WORDS = {"nvidia", "amd", "intel", "apple", "geforce", "radeon", "r", "tm", "graphics",
                  "corporation"}
-_MEMORY_WORD = re.compile(r"^[0-9]+(\.[0-9]+)?(gb|gib|g)$")
+_MEMORY_WORD = re.compile(r"^[0-9]+(\.[0-9]+)?(gb|gib|g)\Z")
 
 
 def _words(name: str) -> list[str]:

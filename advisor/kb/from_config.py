@@ -321,10 +321,12 @@ def _stored_precision(config: Config, source: str) -> tuple[str | None, str]:
     quantization_config, or its torch_dtype / dtype), and the key that named it; (None, "")
     where it names none (then explain says the format is assumed). A value the sizing cannot
     read is an AdvisorError, as explain's reading of the same config is."""
-    from advisor.files.hf import checkpoint_precision
+    from advisor.files.hf import checkpoint_precision, mlx_quantization
     from advisor.sizing.precision import parse_precision
 
-    if config.get("quantization_config") is not None:
+    if mlx_quantization(config) is not None:  # mlx-lm's block, where it wrote it
+        said = "quantization" if config.get("quantization") is not None else "quantization_config"
+    elif config.get("quantization_config") is not None:
         said = "quantization_config"
     elif config.get("torch_dtype") is not None or config.get("dtype") is not None:
         said = "torch_dtype" if config.get("torch_dtype") is not None else "dtype"

@@ -45,7 +45,7 @@ FLAVOURS = frozenset({"instruct", "text", "chat", "it", "base"})
 # A tag part that is a quantization: llama.cpp file types as Ollama spells them (q4_K_M, q8_0,
 # iq4_xs, fp16, f16, bf16, mxfp4 ...). Checked against the precisions the sizing knows.
 _QUANT = re.compile(r"^(i?q\d[a-z0-9_]*|fp16|f16|bf16|fp32|f32|mxfp4(_moe)?)$", re.IGNORECASE)
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*\Z")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9._-]*$", re.IGNORECASE)
 
 

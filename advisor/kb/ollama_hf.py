@@ -31,10 +31,20 @@ from advisor.kb.ollama import OllamaMatch
 # a tag where the repo has one (https://huggingface.co/docs/hub/ollama, "Custom Quantization")
 HF_HOSTS = ("hf.co", "huggingface.co")
 HF_DEFAULT_QUANT = "Q4_K_M"
-_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")  # schema's REPO_PATTERN
+_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*\Z")  # schema's REPO_PATTERN
 # An Ollama tag: { alphanum | "_" } { alphanum | "-" | "_" | "." }* (types/model/name.go)
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 _MAX_PART = 96  # Hugging Face's longest ORG or REPO name
+# Ollama's longest tag (types/model/name.go isValidLen, kindTag: 1 to 80, at the commit above)
+_MAX_TAG = 80
+
+
+def _said(text: str, limit: int = 120) -> str:
+    """A name the user typed, as an error message quotes it: whole where it is short and
+    printable, else repr-quoted and cut (a 10,000-character name is no one-line error)."""
+    from advisor.limits import short
+
+    return text if len(text) <= limit and text.isprintable() else short(text, 82)
 
 
 @dataclass(frozen=True)
@@ -64,12 +74,14 @@ def parse_hf_name(spec: str) -> Optional[HfName]:
     repo, colon, tag = path.partition(":") if path.rfind(":") > path.rfind("/") else (path, "", "")
     if not _REPO.match(repo) or "--" in repo or ".." in repo or any(
             len(part) > _MAX_PART for part in repo.split("/")):
-        raise AdvisorError(f"{s}: an Ollama Hugging Face name is {host}/ORG/REPO[:QUANT] "
-                           "(hf.co/bartowski/Qwen2.5-32B-Instruct-GGUF:Q4_K_M), not "
-                           f"'{host}/{path}'")
-    if colon and not _TAG.match(tag):
-        raise AdvisorError(f"{s}: the tag after ':' must be a quantization (Q4_K_M, q8_0, IQ4_XS, "
-                           "F16, BF16) or a file name of the repo")
+        raise AdvisorError(f"{_said(s)}: an Ollama Hugging Face name is {_said(host, 20)}/ORG/"
+                           "REPO[:QUANT] (hf.co/bartowski/Qwen2.5-32B-Instruct-GGUF:Q4_K_M), each "
+                           f"of ORG and REPO at most {_MAX_PART} characters of letters, digits, "
+                           "'.', '_' and '-'")
+    if colon and (not _TAG.match(tag) or len(tag) > _MAX_TAG):
+        raise AdvisorError(f"{_said(s)}: the tag after ':' must be a quantization (Q4_K_M, q8_0, "
+                           f"IQ4_XS, F16, BF16) or a file name of the repo, at most {_MAX_TAG} "
+                           "characters (Ollama's limit)")
     return HfName(s, repo, None if not tag or tag.lower() == "latest" else tag,
                   f"{host.lower()}/{path}")
 
@@ -103,14 +115,18 @@ def _find_repo(models: Iterable, repo: str):
 
 
 def _other_repo(models: Iterable, repo: str):
-    """The KB model whose checkpoint repos (instruct_repo, an ORG/REPO alias, a checkpoint)
-    name `repo`, case ignored: a repo of safetensors, not GGUF; None when none does."""
+    """(the KB model, what the repo holds) where the model's checkpoint repos (instruct_repo,
+    an ORG/REPO alias, a checkpoint: "checkpoint") or its MLX conversions (mlx_repos: "MLX
+    conversion") name `repo`, case ignored: a repo of safetensors, not GGUF; (None, "") when
+    none does."""
     want = repo.lower()
     for m in sorted(models, key=lambda m: m.id):
         names = [m.instruct_repo, *m.aliases, *(ck.repo for ck in m.checkpoints)]
         if any(n and "/" in n and n.lower() == want for n in names):
-            return m
-    return None
+            return m, "checkpoint"
+        if any(n.lower() == want for n in m.mlx_repos):
+            return m, "MLX conversion (mlx-lm's safetensors)"
+    return None, ""
 
 
 def resolve_hf_ollama(models: Iterable, spec: str) -> Optional[OllamaMatch]:
@@ -128,23 +144,23 @@ def resolve_hf_ollama(models: Iterable, spec: str) -> Optional[OllamaMatch]:
     models = list(models)
     model, repo = _find_repo(models, name.repo)
     if model is None:
-        other = _other_repo(models, name.repo)
+        other, holds = _other_repo(models, name.repo)
         if other is not None:
             ggufs = ", ".join(other.gguf_repos[:3])
             raise AdvisorError(
-                f"{name.spec}: {name.repo} is {other.name}'s checkpoint, not a GGUF repo; Ollama "
+                f"{_said(name.spec)}: {name.repo} is {other.name}'s {holds}, not a GGUF repo; Ollama "
                 "pulls GGUF files from Hugging Face" + (f" (its GGUF repos: {ggufs})" if ggufs
                                                         else " and the KB lists none for it"))
         known = sorted({r for m in models for r in m.gguf_repos})
         near = closest(name.repo, known)
         hint = f" (closest known: {', '.join(near)})" if near else ""
-        raise AdvisorError(f"{name.spec}: no KB model lists {name.repo} among its GGUF repos{hint}")
+        raise AdvisorError(f"{_said(name.spec)}: no KB model lists {name.repo} among its GGUF repos{hint}")
     moe = bool(getattr(model.architecture, "experts_total", 0))
     from advisor.plans.publishers import listed_types, one_file
 
     types = listed_types(repo)
     if types == ():  # listed with no type: every file is split in parts (-hf and Ollama pull none)
-        raise AdvisorError(f"{name.spec}: advisor/data/gguf_publishers.yaml records no file of "
+        raise AdvisorError(f"{_said(name.spec)}: advisor/data/gguf_publishers.yaml records no file of "
                            f"{repo} that can be pulled whole (its files are uploaded in parts)")
     if name.tag is None:
         if one_file(repo) and types:
@@ -153,7 +169,7 @@ def resolve_hf_ollama(models: Iterable, spec: str) -> Optional[OllamaMatch]:
         elif types is not None and HF_DEFAULT_QUANT not in types:
             listed = ", ".join(types)
             raise AdvisorError(
-                f"{name.spec}: {repo} has no {HF_DEFAULT_QUANT} file, Hugging Face's default without a "
+                f"{_said(name.spec)}: {repo} has no {HF_DEFAULT_QUANT} file, Hugging Face's default without a "
                 f"tag, and which file it serves instead is its choice: give a tag ({listed})")
         else:
             ftype = HF_DEFAULT_QUANT
@@ -163,11 +179,11 @@ def resolve_hf_ollama(models: Iterable, spec: str) -> Optional[OllamaMatch]:
         ftype = tag_file_type(name.tag, moe)
         if ftype is None:
             raise AdvisorError(
-                f"{name.spec}: '{name.tag}' is no llama.cpp quantization the sizing knows (give "
+                f"{_said(name.spec)}: {_said(repr(name.tag), 90)} is no llama.cpp quantization the sizing knows (give "
                 "one such as Q4_K_M, Q8_0, IQ4_XS, F16 or BF16, as the repo's file names spell it)")
         if types is not None and ftype not in types:
             listed = ", ".join(types)
-            raise AdvisorError(f"{name.spec}: {repo} ships no {ftype} file as far as "
+            raise AdvisorError(f"{_said(name.spec)}: {repo} ships no {ftype} file as far as "
                                f"advisor/data/gguf_publishers.yaml records; it ships {listed}")
         why = f"the quantization in the Ollama tag {name.spec}"
     precision = parse_precision(ftype).name

@@ -22,7 +22,7 @@ from advisor.limits import (MAX_BANDWIDTH_GB_S, MAX_CONTEXT, MAX_CONV_KERNEL, MA
                             MAX_EXPERTS, MAX_FFN_SIZE,
                             MAX_HEAD_DIM, MAX_HEADS, MAX_HIDDEN_SIZE, MAX_LAYERS, MAX_MEMORY_BYTES,
                             MAX_NAME_CHARS, MAX_NORMS_PER_LAYER, MAX_PARAMETERS, MAX_TFLOPS,
-                            MAX_USD_PER_HOUR, MAX_VOCAB, MIN_BANDWIDTH_GB_S, MIN_TFLOPS)
+                            MAX_ROPE_THETA, MAX_USD_PER_HOUR, MAX_VOCAB, MIN_BANDWIDTH_GB_S, MIN_TFLOPS)
 
 if TYPE_CHECKING:  # resolved by advisor.kb.validate when pydantic reads the annotations
     from pydantic import Field
@@ -175,9 +175,9 @@ class RopeScaling(_Entry):
     one (Model.__post_init__); commands add it only for a context beyond those positions
     (advisor.plans.commands.rope_scaling_for)."""
     type: Literal["yarn"]
-    factor: Annotated[float, Field(gt=1, le=64)]
+    factor: Annotated[float, Field(gt=1, le=64, allow_inf_nan=False)]
     original_context: Annotated[int, Field(gt=0, le=MAX_CONTEXT)]
-    rope_theta: Annotated[float, Field(gt=0)]
+    rope_theta: Annotated[float, Field(gt=0, le=MAX_ROPE_THETA, allow_inf_nan=False)]
     source: Annotated[str, Field(pattern=URL_PATTERN)]
     note: Optional[str] = None
 
@@ -573,6 +573,12 @@ class Model(_Entry):
                                  f"{self.advertised_context}")
         if self.ollama_mla_per_head_cache and not self.architecture.kv_lora_rank:
             raise ValueError("ollama_mla_per_head_cache is for a multi-head latent attention model")
+        for field in ("gguf_repos", "mlx_repos"):  # Hugging Face ignores a repo id's case
+            seen: set[str] = set()
+            for repo in getattr(self, field):
+                if repo.lower() in seen:
+                    raise ValueError(f"{field} lists {repo} twice: keep one")
+                seen.add(repo.lower())
         for repo in self.mlx_repos:
             if mlx_repo_precision(repo) is None:
                 raise ValueError(f"mlx_repos: {repo} does not end in one of "

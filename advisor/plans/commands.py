@@ -347,6 +347,24 @@ def long_context_note(config_context: int, rope: RopeScaling | None = None) -> s
             "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1`, which lifts the check and scales nothing")
 
 
+def mlx_rope_note(model: Model, context: int) -> str:
+    """What an MLX plan beyond the config's positions of a model whose card gives rope scaling
+    needs: mlx-lm takes rope scaling only from the model folder's config.json (each model's
+    ModelArgs.rope_scaling, read by mlx_lm/models/rope_utils.py initialize_rope, which knows
+    "yarn"; mlx_lm.server and mlx_lm.generate have no flag for it), so the card's YaRN goes
+    into that file, as the card itself says to do for transformers. Without it, positions past
+    the config's run unscaled."""
+    a, r = model.architecture, model.rope_scaling
+    block = json.dumps({"rope_scaling": {"rope_type": r.type, "factor": r.factor,
+                                         "original_max_position_embeddings": r.original_context}})
+    return (f"{context:,} tokens is beyond the config's {a.max_context:,} positions: mlx-lm has "
+            f"no flag for the model card's YaRN rope scaling (factor {r.factor:g} over "
+            f"{r.original_context:,} positions) and reads it only from config.json, so add "
+            f"`{block[1:-1]}` to the config.json of the model's folder (the converted folder, or a "
+            "local download) before you start it; without it, positions past "
+            f"{a.max_context:,} run unscaled. The card advises it only for long contexts")
+
+
 def ollama_no_rope_note(model: Model, context: int) -> str:
     """Why an Ollama plan beyond the config's positions of a model whose card needs rope scaling
     has no command: Ollama takes rope scaling only from a GGUF's own metadata (its runner

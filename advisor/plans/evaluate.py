@@ -899,6 +899,8 @@ def _mlx_command(cand: Candidate, ask: Ask, work: Workload, m: Model) -> tuple[s
             path = cmd.mlx_path(hf, p)
             notes.append(f"no MLX repo of {m.name} at {p.name} is known: make it first with "
                          f"`{cmd.mlx_convert(hf, p)}`")
+    if cmd.rope_scaling_for(m, work.context_tokens) is not None:
+        notes.append(cmd.mlx_rope_note(m, work.context_tokens))
     if work.kv_cache_dtype in cmd.MLX_KV_BITS:
         notes.append("mlx_lm.server has no --kv-bits: the quantized KV cache is mlx_lm.generate's "
                      "(one prompt a run, --prompt)")

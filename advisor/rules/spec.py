@@ -39,8 +39,9 @@ from advisor.yamlfile import YamlFileError, is_mapping, is_sequence, read_yaml
 OBJECTIVE_FILE = "objective.yaml"
 OPERATORS = {"==": None, "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 VERDICTS = ("fits", "tight", "does-not-fit", "cannot-run")
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
-NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+# \Z, not $: $ also matches before a trailing newline, and an id is a file name (rules new)
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9\-]*\Z")
+NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*\Z")
 INT_LIMIT = 1 << 63                 # the engine's C core holds integers as 64-bit
 _THEN_KEYS = ("verdict", "recommend", "with", "derive")
 _COND_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
