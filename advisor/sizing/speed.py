@@ -119,14 +119,21 @@ def moe_decode_seconds(a: Architecture, era: str | None = None, layers: int | No
     (MUL_MAT_ID's work a routed expert). layers: MoE layers on the GPUs (all by default);
     expert_layers: those of them whose routed experts are on the GPUs too (as many by default).
     era: the llama.cpp build ("current" by default); 0.0 for the 2024-05 profile (no MoE rows in
-    it; also what other runtimes' decode is timed with) and for dense models. Never negative."""
+    it; also what other runtimes' decode is timed with) and for dense models. A model with
+    multi-head latent attention (kv_lora_rank: DeepSeek V2/V3/R1, Kimi K2) adds a time a layer
+    on the GPUs (all layers, or `layers` when given): current builds decode MLA in its absorbed
+    form (llama.cpp PR 12801), per-head products with attn_k_b and attn_v_b around the latent
+    cache, kernels the dense attention the profile was fitted on does not run. Never negative."""
     era = era or c.DEFAULT_LLAMACPP_ERA
     prof = c.MOE_DECODE_PROFILES.get(era)
     if prof is None or not a.experts_total:
         return 0.0
     n = moe_layers(a) if layers is None else layers
     e = n if expert_layers is None else expert_layers
-    return n * prof["moe_layer_seconds"] + e * a.experts_active * prof["routed_expert_seconds"]
+    t = n * prof["moe_layer_seconds"] + e * a.experts_active * prof["routed_expert_seconds"]
+    if a.kv_lora_rank:
+        t += (a.layers if layers is None else layers) * prof.get("mla_layer_seconds", 0.0)
+    return t
 
 
 def cpu_decode_seconds(weight_bytes: int, kv_bytes: int, ram_bandwidth_gb_s: float,
