@@ -330,15 +330,25 @@ OTHER_RUNTIMES_ERA = "2024-05"
 
 # vLLM's decode step (advisor.sizing.vllm_speed): CUDA graphs on (vLLM's default), weights and KV
 # at a share of the bandwidth, the routed experts' grouped GEMM at a lower share, a fixed time a
-# step, a layer and a MoE layer, and the compute roofline at large batches. Fitted by
-# benchmarks/fit_vllm.py (least squares on log(predicted / measured)) on
-# benchmarks/data/vllm_serving.csv; python benchmarks/vllm_speed_accuracy.py prints the errors:
-# 17 fitted rows (dense on H100, A100 40GB, RTX 4090; Qwen3-30B-A3B on an H100; DeepSeek R1 FP8
-# on 8 x H200 at concurrency 8-64), median 5.0%, p90 26.6%; leave one source out median 10.7%
-# (MoE 32%: two MoE sources only). NVIDIA rows only: other vendors use the same values, unfitted.
-VLLM_DECODE_PROFILE = {"bandwidth_fraction": 0.867, "moe_bandwidth_fraction": 0.896,
-                       "layer_seconds": 41.5e-6, "moe_layer_seconds": 49.4e-6,
-                       "step_seconds": 751e-6, "hop_seconds": 72e-6,
+# step, a layer and a MoE layer, two all-reduces a layer at a fitted latency over NVLink, and the
+# compute roofline at large batches. Fitted by benchmarks/fit_vllm.py (sum of
+# |log(predicted / measured)|) on benchmarks/data/vllm_serving.csv; python
+# benchmarks/vllm_speed_accuracy.py prints the errors: 19 fitted rows (dense on H100, A100 40GB,
+# RTX 4090; Qwen3-30B-A3B on an H100; DeepSeek R1 FP8 on 8 x H200 at concurrency 8-64 under
+# SGLang; DeepSeek R1 AWQ on 8 x H100 at concurrency 1 under vLLM, July 2025). The all-reduce
+# latency is what a tensor-parallel group's single stream pays a layer beyond its reads: 84 us
+# an all-reduce (launch, the barrier of 8 GPUs, and the per-layer work that only a
+# tensor-parallel step has), where 10 us had been assumed, so DeepSeek R1 on 8 GPUs spends
+# about 10 ms a step in its 122 all-reduces: the single-stream R1 row (62 tok/s) came out at
+# 120 with the assumed figure. The MoE-layer time falls to nothing with it (Qwen3-30B-A3B on one
+# H100, no all-reduce: -27% before, -9% after). The SGLang rows at concurrency 8 and 16 (2026
+# builds, TPOT 12.8 ms at 8 sequences) now come out 30% and 23% slow: a 2026 SGLang step is
+# faster than the July 2025 vLLM one, and the profile has one figure for both. NVIDIA rows only:
+# other vendors use the same values, unfitted.
+VLLM_DECODE_PROFILE = {"bandwidth_fraction": 0.894, "moe_bandwidth_fraction": 1.0,
+                       "layer_seconds": 44.6e-6, "moe_layer_seconds": 0.27e-6,
+                       "step_seconds": 794e-6, "hop_seconds": 72e-6,
+                       "allreduce_latency_s": 84.2e-6,
                        # not fitted (no published row is compute-bound): NVIDIA's prefill share
                        "compute_fraction": 0.748}
 

@@ -147,13 +147,19 @@ def cpu_decode_seconds(weight_bytes: int, kv_bytes: int, ram_bandwidth_gb_s: flo
             + layers * c.CPU_LAYER_SECONDS)
 
 
-def allreduce_seconds(gpu: GPU, hidden_bytes: int, tp: int) -> float:
-    """One ring all-reduce of `hidden_bytes` over `tp` GPUs: latency + 2(n-1)/n of the bytes."""
+def allreduce_seconds(gpu: GPU, hidden_bytes: int, tp: int,
+                      nvlink_latency_s: float | None = None) -> float:
+    """One ring all-reduce of `hidden_bytes` over `tp` GPUs: latency + 2(n-1)/n of the bytes.
+    The latency is constants.ALLREDUCE_LATENCY_S for the link, or nvlink_latency_s over NVLink
+    when given (vLLM's fitted figure, constants.VLLM_DECODE_PROFILE); never negative."""
     if tp <= 1:
         return 0.0
     link = "nvlink" if gpu.interconnect and "nvlink" in gpu.interconnect.lower() else "other"
     bw = (gpu.interconnect_gb_s or 32.0) * 1e9
-    return c.ALLREDUCE_LATENCY_S[link] + 2 * (tp - 1) / tp * hidden_bytes / bw
+    latency = c.ALLREDUCE_LATENCY_S[link]
+    if link == "nvlink" and nvlink_latency_s is not None:
+        latency = max(0.0, nvlink_latency_s)
+    return latency + 2 * (tp - 1) / tp * hidden_bytes / bw
 
 
 def active_weight_bytes(a: Architecture, p: Precision) -> tuple[int, int]:
