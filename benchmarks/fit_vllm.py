@@ -32,11 +32,11 @@ from advisor.sizing.vllm_speed import vllm_step
 DATA = Path(__file__).resolve().parent / "data" / "vllm_serving.csv"
 # compute_fraction is not fitted: no row is compute-bound (it is the prefill profile's share)
 PARAMS = ("bandwidth_fraction", "moe_bandwidth_fraction", "layer_seconds", "moe_layer_seconds",
-          "step_seconds", "allreduce_latency_s")
+          "step_seconds", "allreduce_hop_latency_s")
 BOUNDS = {"bandwidth_fraction": (0.5, 0.95), "moe_bandwidth_fraction": (0.1, 1.0),
           "layer_seconds": (0.0, 400e-6), "moe_layer_seconds": (0.0, 1e-3),
           "step_seconds": (0.0, 20e-3), "compute_fraction": (0.1, 0.9),
-          "allreduce_latency_s": (1e-6, 300e-6)}
+          "allreduce_hop_latency_s": (0.5e-6, 30e-6)}
 
 
 def rows(path: Path = DATA) -> list[dict]:

@@ -175,19 +175,22 @@ def test_plans_at_a_batch_quote_the_batch_speed_the_speed_section_gives(advisor)
 
 
 def test_vllm_profile_times_are_never_negative(kb):
-    """Every fitted time of the vLLM profile (a step, a layer, a MoE layer, an all-reduce) is
-    a time, and the all-reduce over NVLink takes the profile's latency, never below zero."""
+    """Every fitted time of the vLLM profile (a step, a layer, a MoE layer, a ring step of an
+    all-reduce) is a time; an all-reduce over NVLink takes 2(n - 1) ring steps, never below
+    zero, and more GPUs take longer."""
     from advisor.sizing import constants as c
     from advisor.sizing.speed import allreduce_seconds
     prof = c.VLLM_DECODE_PROFILE
     for k in ("step_seconds", "layer_seconds", "moe_layer_seconds", "hop_seconds",
-              "allreduce_latency_s"):
+              "allreduce_hop_latency_s"):
         assert prof[k] >= 0.0, k
     g = kb.gpu("h200")
-    assert allreduce_seconds(g, 0, 8, prof["allreduce_latency_s"]) == pytest.approx(
-        prof["allreduce_latency_s"])
-    assert allreduce_seconds(g, 0, 8, -1.0) == 0.0
-    assert allreduce_seconds(g, 14336, 1, prof["allreduce_latency_s"]) == 0.0
+    assert allreduce_seconds(g, 0, 8, prof["allreduce_hop_latency_s"]) == pytest.approx(
+        14 * prof["allreduce_hop_latency_s"])
+    assert (allreduce_seconds(g, 0, 2, prof["allreduce_hop_latency_s"])
+            < allreduce_seconds(g, 0, 8, prof["allreduce_hop_latency_s"]))
+    assert allreduce_seconds(g, 0, 8, -1.0) == c.ALLREDUCE_LATENCY_S["nvlink"]
+    assert allreduce_seconds(g, 14336, 1, prof["allreduce_hop_latency_s"]) == 0.0
 
 
 def test_tensor_parallel_single_stream_below_its_roofline(kb):

@@ -336,11 +336,15 @@ OTHER_RUNTIMES_ERA = "2024-05"
 # benchmarks/vllm_speed_accuracy.py prints the errors: 19 fitted rows (dense on H100, A100 40GB,
 # RTX 4090; Qwen3-30B-A3B on an H100; DeepSeek R1 FP8 on 8 x H200 at concurrency 8-64 under
 # SGLang; DeepSeek R1 AWQ on 8 x H100 at concurrency 1 under vLLM, July 2025). The all-reduce
-# latency is what a tensor-parallel group's single stream pays a layer beyond its reads: 84 us
-# an all-reduce (launch, the barrier of 8 GPUs, and the per-layer work that only a
-# tensor-parallel step has), where 10 us had been assumed, so DeepSeek R1 on 8 GPUs spends
-# about 10 ms a step in its 122 all-reduces: the single-stream R1 row (62 tok/s) came out at
-# 120 with the assumed figure. The MoE-layer time falls to nothing with it (Qwen3-30B-A3B on one
+# latency over NVLink is what a tensor-parallel group's single stream pays a layer beyond its
+# reads, counted a ring step (a ring all-reduce of n GPUs takes 2(n - 1) steps): 6.0 us a step,
+# 84 us an all-reduce on 8 GPUs (launch, the barrier, and the per-layer work that only a
+# tensor-parallel step has), where 10 us had been assumed whatever the size, so DeepSeek R1 on
+# 8 GPUs spends about 10 ms a step in its 122 all-reduces: the single-stream R1 row (62 tok/s)
+# came out at 120 with the assumed figure. Only 8-GPU NVLink rows fit it: 2 GPUs get 12 us an
+# all-reduce from the ring-step form, close to the assumed 10, unchecked by any row; other
+# links (AMD's Infinity Fabric, PCIe) take the same ring-step time, or their own assumed
+# latency where that is longer (ALLREDUCE_LATENCY_S). The MoE-layer time falls to nothing with it (Qwen3-30B-A3B on one
 # H100, no all-reduce: -27% before, -9% after). The SGLang rows at concurrency 8 and 16 (2026
 # builds, TPOT 12.8 ms at 8 sequences) now come out 30% and 23% slow: a 2026 SGLang step is
 # faster than the July 2025 vLLM one, and the profile has one figure for both. NVIDIA rows only:
@@ -348,7 +352,7 @@ OTHER_RUNTIMES_ERA = "2024-05"
 VLLM_DECODE_PROFILE = {"bandwidth_fraction": 0.894, "moe_bandwidth_fraction": 1.0,
                        "layer_seconds": 44.6e-6, "moe_layer_seconds": 0.27e-6,
                        "step_seconds": 794e-6, "hop_seconds": 72e-6,
-                       "allreduce_latency_s": 84.2e-6,
+                       "allreduce_hop_latency_s": 6.0e-6,
                        # not fitted (no published row is compute-bound): NVIDIA's prefill share
                        "compute_fraction": 0.748}
 

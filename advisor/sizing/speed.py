@@ -148,17 +148,20 @@ def cpu_decode_seconds(weight_bytes: int, kv_bytes: int, ram_bandwidth_gb_s: flo
 
 
 def allreduce_seconds(gpu: GPU, hidden_bytes: int, tp: int,
-                      nvlink_latency_s: float | None = None) -> float:
+                      hop_latency_s: float | None = None) -> float:
     """One ring all-reduce of `hidden_bytes` over `tp` GPUs: latency + 2(n-1)/n of the bytes.
-    The latency is constants.ALLREDUCE_LATENCY_S for the link, or nvlink_latency_s over NVLink
-    when given (vLLM's fitted figure, constants.VLLM_DECODE_PROFILE); never negative."""
+    The latency is constants.ALLREDUCE_LATENCY_S for the link; when hop_latency_s is given
+    (vLLM's fitted figure, constants.VLLM_DECODE_PROFILE: what the runtime's step pays, launch
+    and synchronisation, whatever the wire), that time for each of a ring's 2(n-1) steps (a
+    reduce-scatter and an all-gather of n-1 steps each), never less than the link's own
+    latency. Never negative."""
     if tp <= 1:
         return 0.0
     link = "nvlink" if gpu.interconnect and "nvlink" in gpu.interconnect.lower() else "other"
     bw = (gpu.interconnect_gb_s or 32.0) * 1e9
     latency = c.ALLREDUCE_LATENCY_S[link]
-    if link == "nvlink" and nvlink_latency_s is not None:
-        latency = max(0.0, nvlink_latency_s)
+    if hop_latency_s is not None:
+        latency = max(latency, 2 * (tp - 1) * hop_latency_s)
     return latency + 2 * (tp - 1) / tp * hidden_bytes / bw
 
 
