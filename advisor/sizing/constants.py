@@ -433,9 +433,10 @@ SERVER_RAM_BANDWIDTH_GB_S = 307.2
 # 13.9% -> 9.2% and p90 44.8% -> 18.0% in-sample, 9.3% / 20.1% leaving each row out. Leaving
 # each host out (only two) does not improve: the Epyc row alone asks for no layer cost (its
 # 58 CPU layers come out 18% slow with it), so the cost is this data's, not a law; see
-# docs/speed.md "CPU offload".
+# docs/speed.md "CPU offload". Refitted at 297 us (from 330) once the GPU side's MoE time
+# changed (MOE_DECODE_PROFILES: the MLA term and the refitted expert time, issue 15).
 CPU_BANDWIDTH_FRACTION = 0.6
-CPU_LAYER_SECONDS = 330e-6
+CPU_LAYER_SECONDS = 297e-6
 
 # Tensor parallelism: two all-reduces a layer of the hidden state (after attention and after
 # the MLP). NCCL's small-message all-reduce latency is about 10 us over NVLink and 25 us over
