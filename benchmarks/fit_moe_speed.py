@@ -10,9 +10,15 @@ the MoE terms are fitted here, by least squares on log(predicted / measured) (co
 over log-parameters, as fit_speed.py):
 - use=fit rows (current builds): MOE_DECODE_PROFILES["current"] moe_layer_seconds and
   routed_expert_seconds;
+  and mla_layer_seconds (multi-head latent attention's own kernels a layer; only the
+  DeepSeek-V2-Lite rows have MLA, so this term rests on one GPU);
 - use=era rows (January 2025 builds, before llama.cpp PR 13014): MOE_DECODE_PROFILES["2025-01"]
-  routed_expert_seconds, the rest of the decode timed with the 2024-05 profile.
-Prints the fitted values, each row's error and the leave-one-GPU-out error of the current fit.
+  routed_expert_seconds, the rest of the decode timed with the 2024-05 profile;
+- use=check rows: the same era, never fitted (issue 15's targets, DeepSeek R1 UD-IQ1_S on
+  2 x H100: 11.89 tok/s in unsloth issue 1591, about 14 in unsloth's blog), predicted by the
+  era fit on the other rows as held-out checks.
+Prints the fitted values, each row's error, the held-out checks and the leave-one-GPU-out error
+of the current fit.
 """
 from __future__ import annotations
 
@@ -30,13 +36,14 @@ from advisor.sizing.precision import parse_precision
 from advisor.sizing.workload import Workload
 
 DATA = Path(__file__).resolve().parent / "data" / "llamacpp_moe_decode.csv"
-FITTED = {"current": ("moe_layer_seconds", "routed_expert_seconds"),
+FITTED = {"current": ("moe_layer_seconds", "routed_expert_seconds", "mla_layer_seconds"),
           "2025-01": ("routed_expert_seconds",)}
+START = 1e-5  # seconds: where every fitted value starts
 FLOOR = 1e-7  # seconds: the coordinate descent works on logs, so a value is kept above 0
 
 
 def moe_rows(path: Path = DATA, use: str | None = None) -> list[dict]:
-    """The CSV's rows (all, or those whose `use` column is `use`: fit, era)."""
+    """The CSV's rows (all, or those whose `use` column is `use`: fit, era, check)."""
     with path.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     return [r for r in rows if use is None or r["use"] == use]
@@ -77,9 +84,11 @@ def loss(kb, rows, era, values) -> float:
 
 
 def fit(kb, rows, era: str, rounds: int = 60) -> dict:
-    """Coordinate descent on the log of each fitted value, halving the step when no move helps."""
+    """Coordinate descent on the log of each fitted value, halving the step when no move helps.
+    Every value starts at START, not at the constants, so that a fit leaving rows out learns
+    nothing from them (a term no remaining row exercises stays at START)."""
     keys = FITTED[era]
-    cur = {k: max(c.MOE_DECODE_PROFILES[era][k], 1e-5) for k in keys}
+    cur = {k: START for k in keys}
     return log_descent(lambda v: loss(kb, rows, era, v), cur, 1.0, rounds,
                        lambda k, v: max(FLOOR, v))
 
@@ -106,6 +115,13 @@ def main(argv: list[str]) -> int:
                 print(f"  {r['gpu']:22} x{r['num_gpus']} {r['model']:20} {r['quant']:9} "
                       f"{r['test']:26} measured {float(r['tokens_per_sec']):7.2f} predicted "
                       f"{p:7.2f} {p / float(r['tokens_per_sec']) - 1:+.1%}")
+    with profile("2025-01", fit(kb, moe_rows(use="era"), "2025-01")):
+        print("held-out checks (never fitted; the 2025-01 fit above):")
+        for r in moe_rows(use="check"):
+            p = predict(kb, r)
+            print(f"  {r['gpu']:22} x{r['num_gpus']} {r['model']:20} {r['quant']:9} "
+                  f"{r['test']:26} measured {float(r['tokens_per_sec']):7.2f} predicted "
+                  f"{p:7.2f} {p / float(r['tokens_per_sec']) - 1:+.1%}")
     rows = moe_rows(use="fit")
     errs = leave_one_gpu_out(kb, rows)
     print(f"current, leave-one-GPU-out over {len(errs)} rows: median {statistics.median(errs):.1%}, "

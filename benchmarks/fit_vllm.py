@@ -32,10 +32,11 @@ from advisor.sizing.vllm_speed import vllm_step
 DATA = Path(__file__).resolve().parent / "data" / "vllm_serving.csv"
 # compute_fraction is not fitted: no row is compute-bound (it is the prefill profile's share)
 PARAMS = ("bandwidth_fraction", "moe_bandwidth_fraction", "layer_seconds", "moe_layer_seconds",
-          "step_seconds")
+          "step_seconds", "allreduce_hop_latency_s")
 BOUNDS = {"bandwidth_fraction": (0.5, 0.95), "moe_bandwidth_fraction": (0.1, 1.0),
           "layer_seconds": (0.0, 400e-6), "moe_layer_seconds": (0.0, 1e-3),
-          "step_seconds": (0.0, 20e-3), "compute_fraction": (0.1, 0.9)}
+          "step_seconds": (0.0, 20e-3), "compute_fraction": (0.1, 0.9),
+          "allreduce_hop_latency_s": (0.5e-6, 30e-6)}
 
 
 def rows(path: Path = DATA) -> list[dict]:
@@ -112,7 +113,7 @@ def main() -> None:
     p = fit(kb, rows())
     for k in PARAMS:
         v = p[k]
-        print(f"{k}: {v * 1e6:.1f} us" if k.endswith("seconds") else f"{k}: {v:.3f}")
+        print(f"{k}: {v * 1e6:.1f} us" if k.endswith(("seconds", "_s")) else f"{k}: {v:.3f}")
 
 
 if __name__ == "__main__":

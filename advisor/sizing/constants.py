@@ -283,30 +283,38 @@ DECODE_PROFILES_CURRENT = {
 # k routed experts' rows for gate, up and down (each expert's rows a block set of its own, with
 # its own tail), the weighting and the sum of the k expert outputs. The bytes are counted
 # already (active_weight_bytes reads k of the experts); this is the time on top of them:
-#   MoE layers x (MOE_LAYER_SECONDS + experts_active x ROUTED_EXPERT_SECONDS),
+#   MoE layers x (MOE_LAYER_SECONDS + experts_active x ROUTED_EXPERT_SECONDS)
+#   + layers x MLA_LAYER_SECONDS for a model with multi-head latent attention,
 # on GPUs only (a CPU-held expert is read at RAM bandwidth: cpu_decode_seconds). Never below the
-# roofline: both terms only add time.
+# roofline: every term only adds time, and the fit keeps each above 1e-7 s.
 MOE_DECODE_PROFILES = {
     # current builds (since llama.cpp PR 13014, April 2025: MUL_MAT_ID at batch size 1 runs all
-    # k experts in one MMVQ launch, with no host synchronisation, inside the CUDA graph).
+    # k experts in one MMVQ launch, with no host synchronisation, inside the CUDA graph; since
+    # PR 12801, April 2025, DeepSeek's MLA decodes in its absorbed form: per-head products with
+    # attn_k_b and attn_v_b around the 512 + 64 latent cache, kernels of its own a layer).
     # Fitted on the "fit" rows of the CSV (DGX Spark, RTX 4090, RTX PRO 6000, RTX 3090; 2025-08
-    # to 2026-01 builds), 15 rows, 4 GPUs: 5.61 us a MoE layer and 4.80 us a routed expert (an
-    # expert's gate, up and down rows and its share of the weighting and sum: about 2 kernel
-    # tails). Row errors -20.5% to +19.6% but for DeepSeek-V2-Lite on the RTX 3090 (+47.3% and
-    # +42.7%, at 0 and 32K cached: llama.cpp's MLA decode runs more kernels a layer than the
-    # attention the dense profile was fitted on; not modelled); median 6.8%, leave-one-GPU-out
-    # median 6.6% (worst 61.5%, a V2-Lite row).
-    "current": {"moe_layer_seconds": 5.61e-6, "routed_expert_seconds": 4.80e-6},
+    # to 2026-01 builds), 15 rows, 4 GPUs: 0.10 us a MoE layer (nothing measurable beyond the
+    # routed experts), 3.69 us a routed expert (an expert's gate, up and down rows and its share
+    # of the weighting and sum) and 82.6 us a layer of MLA. The MLA term rests on the two
+    # DeepSeek-V2-Lite rows (RTX 3090, 0 and 32K cached), the only MLA rows with a current
+    # build: without it they were +47% and +43% off, with it -2.5% and +3.1%. Row errors -14% to
+    # +26%, median 3.3%; leave-one-GPU-out median 3.9%, worst 49.7% (V2-Lite with the RTX 3090
+    # held out: no other row exercises the MLA term, so that fit cannot learn it).
+    "current": {"moe_layer_seconds": 0.10e-6, "routed_expert_seconds": 3.69e-6,
+                "mla_layer_seconds": 82.6e-6},
     # early-2025 builds (before PR 13014): MUL_MAT_ID copied the expert ids to the host,
     # synchronised, and ran each used expert as separate kernels (gather the input rows, quantize,
     # matrix-vector product, scatter back) for gate, up and down, with CUDA graphs off for the
     # graph. PR 13014's own table: deepseek2 16B Q4_0 tg128 27.3 -> 72.0 t/s on an RX 6800, 47.8
-    # -> 71.1 on a P40. Host-bound, so one time a routed expert whatever the card. Fitted on the
-    # "era" rows (DeepSeek R1 UD-IQ1_S on 2 x H100 and 2 x A100, January 2025); the rest of the
-    # decode in that era is timed with the 2024-05 profile. 3 rows: 159.5 us a routed expert
-    # (about 12 kernels and a host round trip each); errors -16.2% (the blog's "around 14"),
-    # -1.3% (11.89 measured, unsloth issue 1591), +21.7% (2 x A100, 9.41 over 1316 tokens).
-    "2025-01": {"moe_layer_seconds": 0.0, "routed_expert_seconds": 159.5e-6},
+    # -> 71.1 on a P40. Host-bound, so one time a routed expert whatever the card; no MLA term
+    # (those builds expanded the latent into per-head K and V: ordinary attention). Fitted on
+    # the "era" row (DeepSeek R1 UD-IQ1_S on 2 x A100, llama.cpp issue 11474, January 2025); the
+    # rest of the decode in that era is timed with the 2024-05 profile: 200.5 us a routed expert
+    # (about 12 kernels and a host round trip each). Issue 15's targets, DeepSeek R1 UD-IQ1_S
+    # on 2 x H100 (the "check" rows), are never fitted: predicted 9.59 tok/s against 11.89
+    # measured (unsloth issue 1591: -19%) and "around 14" (unsloth's blog: -31%).
+    "2025-01": {"moe_layer_seconds": 0.0, "routed_expert_seconds": 200.5e-6,
+                "mla_layer_seconds": 0.0},
 }
 # Which decode profile the advisories use: the llama.cpp build people download now.
 # "2024-05" is the XiongjieDai-era profile (DECODE_PROFILES), kept to score old measurements;
@@ -322,15 +330,29 @@ OTHER_RUNTIMES_ERA = "2024-05"
 
 # vLLM's decode step (advisor.sizing.vllm_speed): CUDA graphs on (vLLM's default), weights and KV
 # at a share of the bandwidth, the routed experts' grouped GEMM at a lower share, a fixed time a
-# step, a layer and a MoE layer, and the compute roofline at large batches. Fitted by
-# benchmarks/fit_vllm.py (least squares on log(predicted / measured)) on
-# benchmarks/data/vllm_serving.csv; python benchmarks/vllm_speed_accuracy.py prints the errors:
-# 17 fitted rows (dense on H100, A100 40GB, RTX 4090; Qwen3-30B-A3B on an H100; DeepSeek R1 FP8
-# on 8 x H200 at concurrency 8-64), median 5.0%, p90 26.6%; leave one source out median 10.7%
-# (MoE 32%: two MoE sources only). NVIDIA rows only: other vendors use the same values, unfitted.
-VLLM_DECODE_PROFILE = {"bandwidth_fraction": 0.867, "moe_bandwidth_fraction": 0.896,
-                       "layer_seconds": 41.5e-6, "moe_layer_seconds": 49.4e-6,
-                       "step_seconds": 751e-6, "hop_seconds": 72e-6,
+# step, a layer and a MoE layer, two all-reduces a layer at a fitted latency over NVLink, and the
+# compute roofline at large batches. Fitted by benchmarks/fit_vllm.py (sum of
+# |log(predicted / measured)|) on benchmarks/data/vllm_serving.csv; python
+# benchmarks/vllm_speed_accuracy.py prints the errors: 19 fitted rows (dense on H100, A100 40GB,
+# RTX 4090; Qwen3-30B-A3B on an H100; DeepSeek R1 FP8 on 8 x H200 at concurrency 8-64 under
+# SGLang; DeepSeek R1 AWQ on 8 x H100 at concurrency 1 under vLLM, July 2025). The all-reduce
+# latency over NVLink is what a tensor-parallel group's single stream pays a layer beyond its
+# reads, counted a ring step (a ring all-reduce of n GPUs takes 2(n - 1) steps): 6.0 us a step,
+# 84 us an all-reduce on 8 GPUs (launch, the barrier, and the per-layer work that only a
+# tensor-parallel step has), where 10 us had been assumed whatever the size, so DeepSeek R1 on
+# 8 GPUs spends about 10 ms a step in its 122 all-reduces: the single-stream R1 row (62 tok/s)
+# came out at 120 with the assumed figure. Only 8-GPU NVLink rows fit it: 2 GPUs get 12 us an
+# all-reduce from the ring-step form, close to the assumed 10, unchecked by any row; other
+# links (AMD's Infinity Fabric, PCIe) take the same ring-step time, or their own assumed
+# latency where that is longer (ALLREDUCE_LATENCY_S). The MoE-layer time falls to nothing with it (Qwen3-30B-A3B on one
+# H100, no all-reduce: -27% before, -9% after). The SGLang rows at concurrency 8 and 16 (2026
+# builds, TPOT 12.8 ms at 8 sequences) now come out 30% and 23% slow: a 2026 SGLang step is
+# faster than the July 2025 vLLM one, and the profile has one figure for both. NVIDIA rows only:
+# other vendors use the same values, unfitted.
+VLLM_DECODE_PROFILE = {"bandwidth_fraction": 0.894, "moe_bandwidth_fraction": 1.0,
+                       "layer_seconds": 44.6e-6, "moe_layer_seconds": 0.27e-6,
+                       "step_seconds": 794e-6, "hop_seconds": 72e-6,
+                       "allreduce_hop_latency_s": 6.0e-6,
                        # not fitted (no published row is compute-bound): NVIDIA's prefill share
                        "compute_fraction": 0.748}
 
@@ -411,9 +433,10 @@ SERVER_RAM_BANDWIDTH_GB_S = 307.2
 # 13.9% -> 9.2% and p90 44.8% -> 18.0% in-sample, 9.3% / 20.1% leaving each row out. Leaving
 # each host out (only two) does not improve: the Epyc row alone asks for no layer cost (its
 # 58 CPU layers come out 18% slow with it), so the cost is this data's, not a law; see
-# docs/speed.md "CPU offload".
+# docs/speed.md "CPU offload". Refitted at 297 us (from 330) once the GPU side's MoE time
+# changed (MOE_DECODE_PROFILES: the MLA term and the refitted expert time, issue 15).
 CPU_BANDWIDTH_FRACTION = 0.6
-CPU_LAYER_SECONDS = 330e-6
+CPU_LAYER_SECONDS = 297e-6
 
 # Tensor parallelism: two all-reduces a layer of the hidden state (after attention and after
 # the MLP). NCCL's small-message all-reduce latency is about 10 us over NVLink and 25 us over

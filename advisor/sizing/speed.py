@@ -119,14 +119,21 @@ def moe_decode_seconds(a: Architecture, era: str | None = None, layers: int | No
     (MUL_MAT_ID's work a routed expert). layers: MoE layers on the GPUs (all by default);
     expert_layers: those of them whose routed experts are on the GPUs too (as many by default).
     era: the llama.cpp build ("current" by default); 0.0 for the 2024-05 profile (no MoE rows in
-    it; also what other runtimes' decode is timed with) and for dense models. Never negative."""
+    it; also what other runtimes' decode is timed with) and for dense models. A model with
+    multi-head latent attention (kv_lora_rank: DeepSeek V2/V3/R1, Kimi K2) adds a time a layer
+    on the GPUs (all layers, or `layers` when given): current builds decode MLA in its absorbed
+    form (llama.cpp PR 12801), per-head products with attn_k_b and attn_v_b around the latent
+    cache, kernels the dense attention the profile was fitted on does not run. Never negative."""
     era = era or c.DEFAULT_LLAMACPP_ERA
     prof = c.MOE_DECODE_PROFILES.get(era)
     if prof is None or not a.experts_total:
         return 0.0
     n = moe_layers(a) if layers is None else layers
     e = n if expert_layers is None else expert_layers
-    return n * prof["moe_layer_seconds"] + e * a.experts_active * prof["routed_expert_seconds"]
+    t = n * prof["moe_layer_seconds"] + e * a.experts_active * prof["routed_expert_seconds"]
+    if a.kv_lora_rank:
+        t += (a.layers if layers is None else layers) * prof.get("mla_layer_seconds", 0.0)
+    return t
 
 
 def cpu_decode_seconds(weight_bytes: int, kv_bytes: int, ram_bandwidth_gb_s: float,
@@ -140,13 +147,22 @@ def cpu_decode_seconds(weight_bytes: int, kv_bytes: int, ram_bandwidth_gb_s: flo
             + layers * c.CPU_LAYER_SECONDS)
 
 
-def allreduce_seconds(gpu: GPU, hidden_bytes: int, tp: int) -> float:
-    """One ring all-reduce of `hidden_bytes` over `tp` GPUs: latency + 2(n-1)/n of the bytes."""
+def allreduce_seconds(gpu: GPU, hidden_bytes: int, tp: int,
+                      hop_latency_s: float | None = None) -> float:
+    """One ring all-reduce of `hidden_bytes` over `tp` GPUs: latency + 2(n-1)/n of the bytes.
+    The latency is constants.ALLREDUCE_LATENCY_S for the link; when hop_latency_s is given
+    (vLLM's fitted figure, constants.VLLM_DECODE_PROFILE: what the runtime's step pays, launch
+    and synchronisation, whatever the wire), that time for each of a ring's 2(n-1) steps (a
+    reduce-scatter and an all-gather of n-1 steps each), never less than the link's own
+    latency. Never negative."""
     if tp <= 1:
         return 0.0
     link = "nvlink" if gpu.interconnect and "nvlink" in gpu.interconnect.lower() else "other"
     bw = (gpu.interconnect_gb_s or 32.0) * 1e9
-    return c.ALLREDUCE_LATENCY_S[link] + 2 * (tp - 1) / tp * hidden_bytes / bw
+    latency = c.ALLREDUCE_LATENCY_S[link]
+    if hop_latency_s is not None:
+        latency = max(latency, 2 * (tp - 1) * hop_latency_s)
+    return latency + 2 * (tp - 1) / tp * hidden_bytes / bw
 
 
 def active_weight_bytes(a: Architecture, p: Precision) -> tuple[int, int]:

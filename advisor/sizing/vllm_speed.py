@@ -16,8 +16,11 @@ compute(B): 2 FLOPs a multiplied parameter a token, B tokens, at a fitted share 
 overhead(B): a fixed time a step (scheduling, sampling, the output head's gather), a time a
   layer (kernels with CUDA graphs on, vLLM's default), a time a MoE layer (routing: top-k,
   sorting tokens by expert, the combine) and two all-reduces a layer of B x hidden 16-bit values
-  (advisor.sizing.speed.allreduce_seconds: latency plus bytes over the link), plus a hop a
-  pipeline boundary.
+  (advisor.sizing.speed.allreduce_seconds: latency plus bytes over the link; the latency is
+  the profile's fitted allreduce_hop_latency_s for each of a ring's 2(tp - 1) steps, at least
+  the link's own,
+  what a small all-reduce over a tensor-parallel group costs inside vLLM's step, launch and
+  synchronisation included), plus a hop a pipeline boundary.
 
 Every term adds time and the bandwidth term reads at most the card's bandwidth, so no step is
 faster than the bandwidth roofline. Total tokens/s = B / step(B) never falls as B grows (step
@@ -102,7 +105,8 @@ def vllm_step(gpu: GPU, a: Architecture, p: Precision, batch: int, kv_bytes_per_
     if peak:
         compute_s = batch * 2 * active_compute_parameters(a) / (tp * prof["compute_fraction"] * peak * 1e12)
     hidden_bytes = a.hidden_size * 2 * batch
-    per_layer = prof["layer_seconds"] + c.ALLREDUCES_PER_LAYER * allreduce_seconds(gpu, hidden_bytes, tp)
+    per_layer = prof["layer_seconds"] + c.ALLREDUCES_PER_LAYER * allreduce_seconds(
+        gpu, hidden_bytes, tp, prof.get("allreduce_hop_latency_s"))
     overhead = (prof["step_seconds"] + a.layers * per_layer + moe_layers * prof["moe_layer_seconds"]
                 + (pp - 1) * prof["hop_seconds"])
     return StepTime(weights_s, kv_s, compute_s, overhead)
