@@ -1,4 +1,4 @@
-"""advisor fit GPU"""
+"""advisor fit GPU: the models that run on one card, N of one kind, or a set of unequal cards."""
 from __future__ import annotations
 
 import json
@@ -37,6 +37,8 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
     """The models that run on GPU, each at its best plan, best published MMLU-Pro first (--rank
     size: largest first; with --task
     finetune: the models that can be fine-tuned on it, each with the most thorough method).
+    GPU is one card or a set, as explain takes it: 2x rtx-3090 is rtx-3090 --gpus 2; unequal
+    cards ('rtx-3090,2x rtx-3060-12gb') are answered with llama.cpp's layer split over them (-ts).
     Without GPU: the GPUs and RAM detected on this machine (advisor hardware shows them)."""
     from advisor.bulk.inverse import models_that_fit
     from advisor.bulk.tables import fit_grid
