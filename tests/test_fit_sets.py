@@ -221,3 +221,16 @@ def test_detected_set_with_an_unknown_card_is_its_largest_group(nvidia_smi):
                "NVIDIA GeForce RTX 4090 D, 24564, 8.9\n")
     d = json.loads(run("fit", "--format", "json").output)
     assert d["count"] == 2 and "gpu_set" not in d
+
+
+def test_detected_cards_keep_the_order_the_tool_lists(nvidia_smi):
+    """The set is split in the order nvidia-smi lists the cards (a card that comes back is
+    written again, so the GPU argument names the same devices in the same order)."""
+    nvidia_smi("NVIDIA GeForce RTX 3060, 12288, 8.6\nNVIDIA GeForce RTX 3090, 24576, 8.6\n"
+               "NVIDIA GeForce RTX 3060, 12288, 8.6\n")
+    d = json.loads(run("fit", "--format", "json").output)
+    assert d["gpu"] == "rtx-3060-12gb,rtx-3090,rtx-3060-12gb"
+    assert d["devices"] == ["rtx-3060-12gb", "rtx-3090", "rtx-3060-12gb"]
+    assert d["models"] and all("-ts 11.6,23.6,11.6" in m["plan"]["command"] for m in d["models"])
+    named = json.loads(run("fit", d["gpu"], "--format", "json").output)
+    assert [m["model"] for m in named["models"]] == [m["model"] for m in d["models"]]
