@@ -77,6 +77,11 @@ def _max_context(plan: Plan, work: Workload) -> int:
     if plan.offload:
         return plan.context_tokens
     w = dataclasses.replace(work, runtime=plan.runtime, kv_cache_dtype=plan.kv_cache_dtype)
+    if plan.gpu_set is not None:  # every card of an unequal set keeps its margin
+        from advisor.sizing.mixed import mixed_max_context
+
+        return max(plan.context_tokens, mixed_max_context(plan.model, plan.precision, w,
+                                                          plan.gpu_set, plan.kv_cache_dtype))
     from advisor.sizing.overhead import fit_margin_bytes
 
     most = max_context_tokens(plan.model, plan.precision, w, plan.gpu_count, plan.available_bytes,
@@ -87,23 +92,47 @@ def _max_context(plan: Plan, work: Workload) -> int:
 FIT_RANKS = ("quality", "size")
 
 
+def _ask(m: Model, gpu: GPU, gpus: int, work: Workload, prefer: str, gpu_set) -> Ask:
+    """The question fit asks of each model: as explain asks it (Ask.of); on a set of unequal
+    cards, under llama.cpp over the set (Ask.gpu_set), as explain MODEL SET asks it with the
+    runtime left to its default (advisor.advise: every format but a checkpoint's defaults to
+    llama.cpp, and vLLM is never sized over unequal cards), so that the your-gpus path splits
+    llama.cpp's formats over the set."""
+    ask = Ask.of(m, gpu, gpus, work, prefer=prefer)
+    if gpu_set is None:
+        return ask
+    return dataclasses.replace(ask, runtime="llama.cpp", runtime_asked=False, gpu_set=gpu_set,
+                               work=dataclasses.replace(ask.work, runtime="llama.cpp"))
+
+
 def models_that_fit(planner: Planner, kb: KnowledgeBase, gpu: GPU, work: Workload, gpus: int = 1,
                     cap_context: bool = False, offload: bool = False,
-                    prefer: str = "quality", rank: str = "quality") -> list[FitRow]:
+                    prefer: str = "quality", rank: str = "quality",
+                    gpu_set=None) -> list[FitRow]:
     """Every KB model with a usable plan on gpus x gpu (with offload: system RAM too), at its
-    best plan. rank "size": largest model first; "quality": the models with a published MMLU-Pro
+    best plan. gpu_set: a set of unequal cards (advisor.sizing.mixed.GpuSet; `gpu` and `gpus`
+    its first device and its count), each model at the best plan of explain's your-gpus path
+    over it: llama.cpp's layer split by free memory (-ts), the only runtime sized over unequal
+    cards; nothing is offloaded to system RAM there (the planner sizes no offload over a set),
+    so `offload` is not allowed with it (ValueError). rank "size": largest model first; "quality": the models with a published MMLU-Pro
     score first, highest first (each model's preferred figure, Model.quality_score: publishers
     and settings differ, so close scores are no real difference), then the rest largest first.
     Ties: the better quality class of the plan, the faster, the id."""
     if rank not in FIT_RANKS:
         raise ValueError(f"rank must be one of {FIT_RANKS}, not {rank!r}")
+    if gpu_set is not None and not gpu_set.mixed:
+        gpu_set = None  # cards of one kind: N of that card, the same question
+    if gpu_set is not None:
+        if offload:
+            raise ValueError("offload is not planned over a set of unequal cards")
+        gpu, gpus = gpu_set.devices[0], gpu_set.count
     path = "your-hardware" if offload else "your-gpus"
     rows = []
     for m in kb.all_models():
         w = context_for(m, work, cap_context)
         if w is None:
             continue
-        ps = planner.plans(Ask.of(m, gpu, gpus, w, prefer=prefer), paths=(path,))
+        ps = planner.plans(_ask(m, gpu, gpus, w, prefer, gpu_set), paths=(path,))
         plan = ps.best.get(path)
         if plan is None or not plan.usable or plan.context_tokens < w.context_tokens:
             continue

@@ -63,7 +63,10 @@ def _one_gpu(kb: KnowledgeBase, item: str) -> str:
     except AdvisorError:
         if is_set(item):
             raise AdvisorError(f"--gpus {short(item)}: generate takes GPU ids or globs, each card "
-                               "alone; the count of each goes in --gpu-count") from None
+                               "alone; the count of each goes in --gpu-count (a set of unequal "
+                               "cards is asked with advisor fit 'rtx-3090,2x rtx-3060-12gb', or "
+                               "model by model with advisor explain MODEL 'rtx-3090,2x rtx-3060-12gb')"
+                               ) from None
         raise
 
 

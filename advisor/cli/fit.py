@@ -1,4 +1,4 @@
-"""advisor fit GPU"""
+"""advisor fit GPU: the models that run on one card, N of one kind, or a set of unequal cards."""
 from __future__ import annotations
 
 import json
@@ -37,6 +37,8 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
     """The models that run on GPU, each at its best plan, best published MMLU-Pro first (--rank
     size: largest first; with --task
     finetune: the models that can be fine-tuned on it, each with the most thorough method).
+    GPU is one card or a set, as explain takes it: 2x rtx-3090 is rtx-3090 --gpus 2; unequal
+    cards ('rtx-3090,2x rtx-3060-12gb') are answered with llama.cpp's layer split over them (-ts).
     Without GPU: the GPUs and RAM detected on this machine (advisor hardware shows them)."""
     from advisor.bulk.inverse import models_that_fit
     from advisor.bulk.tables import fit_grid
@@ -47,17 +49,33 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
 
     check_question(gpus=gpus, batch=batch, context=context)  # explain's limits, shared
     kb, machine = load_kb_from(kb_dirs), None
+    gset = None  # the cards asked about (advisor.sizing.mixed.GpuSet)
     if gpu is None:  # this machine's GPUs and RAM
-        from advisor.cli.hardware import detected
+        from advisor.cli.hardware import detected, detected_set
 
         kb, machine = detected(kb)
-        gpu, gpus = machine.gpu.id, machine.count if gpus is None else gpus
+        gset = detected_set(kb, machine) if gpus is None else None  # unequal cards: the set
+        if gset is None:
+            from advisor.sizing.mixed import GpuSet
+
+            gset = GpuSet((machine.gpu,) * (machine.count if gpus is None else gpus))
         if ram_gb is None and machine.ram_bytes is not None and not machine.gpu.unified_memory:
             ram_gb = round(machine.ram_bytes / 2**30, 1)
-    gpus = 1 if gpus is None else gpus
+    else:  # one card, N of one kind (2x rtx-3090 is rtx-3090 --gpus 2), or unequal cards
+        from advisor.hardware.gpuset import resolve_gpu_set
+
+        gset = resolve_gpu_set(kb, gpu, gpus)
+    g, gpus = gset.devices[0], gset.count
+    mixed = gset.mixed
     any_method = finetune.get("method") is None
     spec, _ = finetune_spec(task, finetune, given_options(click.get_current_context(), {
         "context": context, "batch": batch, "ram_gb": ram_gb, "prefer": prefer}))
+    if spec is not None and mixed:
+        raise AdvisorError(f"fit --task finetune takes cards of one kind, not the set {gset.spec()}: "
+                           "fine-tuning is sized as data-parallel training (ZeRO sharding), where "
+                           "every card holds the same share, so unequal cards are not sized; ask "
+                           f"about one kind (fit {gset.smallest().id} --gpus {gpus}, the smallest card "
+                           "of the set)")
     if spec is not None:  # what holds for every model, once: not "no model" for a bad knob
         from advisor.sizing.finetune import validate_spec, with_changes
 
@@ -66,26 +84,31 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
     _beyond_every_model(kb, "--seq-len" if spec is not None else "--context",
                         spec.seq_len if spec is not None else context)
     _rules, objective = load_rules_from(rules_dirs)
-    from advisor.hardware.gpuset import is_set
-
-    if gpu is not None and is_set(gpu, kb):  # explain's GPU sets: fit sizes one kind of card
-        raise AdvisorError(f"fit takes one kind of GPU, not the set {short(gpu.strip())}: give its "
-                           "id with --gpus N (fit rtx-3090 --gpus 2); a set of unequal cards is asked "
-                           "model by model with explain MODEL 'rtx-3090,2x rtx-3060-12gb'")
-    g = kb.gpu(gpu)
     from advisor.limits import check_one_machine
     from advisor.render import one_line
 
     check_one_machine(g, gpus)
 
-    on = f"{gpus} × {one_line(g.name)}" if gpus > 1 else one_line(g.name)
-    head = {"gpu": g.id, "name": g.name, "count": gpus}
+    if mixed:
+        from advisor.sizing.mixed import default_ts_arg
+
+        on = one_line(gset.words())
+        head = {"gpu": set_arg(gset), "name": gset.words(), "count": gpus,
+                "gpu_set": gset.to_json(), "devices": [d.id for d in gset.devices],
+                "tensor_split": default_ts_arg(gset)}
+    else:
+        on = f"{gpus} × {one_line(g.name)}" if gpus > 1 else one_line(g.name)
+        head = {"gpu": g.id, "name": g.name, "count": gpus}
     if machine is not None:
         from advisor.hardware import summary_lines
 
-        head["hardware"] = machine.to_json()
+        shown = _as_set(machine, gset, kb) if mixed else machine
+        head["hardware"] = shown.to_json()
         if fmt != "json":
-            click.echo(" ".join(summary_lines(machine)) + "\n")
+            lines = summary_lines(shown)
+            if mixed:
+                lines[0] = _detected_set_line(machine, gset)
+            click.echo(" ".join(lines) + "\n")
     if spec is not None:
         from advisor.bulk.inverse_finetune import models_to_finetune
         from advisor.bulk.tables import finetune_fit_grid
@@ -112,17 +135,56 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
             raise AdvisorError(f"--ram-gb must be a size in GiB, not {ram_gb}")
         work = replace(work, ram_bytes=int(ram_gb * 2**30))
     rows = models_that_fit(Planner(kb, objective), kb, g, work, gpus, cap_context=not chosen,
-                           offload=ram_gb is not None, prefer=prefer or objective.prefer,
-                           rank=rank)
+                           offload=ram_gb is not None and not mixed,
+                           prefer=prefer or objective.prefer, rank=rank,
+                           gpu_set=gset if mixed else None)
     head.update(rank=rank, quality_benchmark="mmlu-pro" if rank == "quality" else None,
                 context_tokens=context, batch=batch,
                 ram_bytes=work.ram_bytes if ram_gb is not None else None)
-    where = f"{on} and {ram_gb:g} GiB of RAM" if ram_gb is not None else on
+    where = f"{on} and {ram_gb:g} GiB of RAM" if ram_gb is not None and not mixed else on
+    how = ""
+    if mixed:  # the split, and what is not planned over unequal cards
+        how = (f"; llama.cpp's layer split over the cards in device order, -ts {head['tensor_split']} "
+               "(each card's free GiB)" + (", nothing offloaded to the "
+                                           f"{ram_gb:g} GiB of RAM (not planned over unequal cards)"
+                                           if ram_gb is not None else ""))
+        head["offload"] = False
     _show(fmt, rows, head, fit_grid,
           f"No model in the knowledge base runs usably on {where} with {count(context, 'token')} of "
-          f"context{batch_words(batch)}.",
+          f"context{batch_words(batch)}{how}.",
           f"Models that run on {where} ({count(context, 'token')} of context, batch {batch}), each at "
-          f"its best plan, {RANK_WORDS[rank]}:")
+          f"its best plan, {RANK_WORDS[rank]}{how}:")
+
+
+def set_arg(gset) -> str:
+    """The GPU argument that names gset's devices in their order: runs of one card counted
+    ("rtx-3090,2x rtx-3060-12gb"; a card that comes back later is written again, so the order
+    is kept, unlike GpuSet.spec, which groups by kind)."""
+    runs: list[list] = []
+    for d in gset.devices:
+        if runs and runs[-1][0].id == d.id:
+            runs[-1][1] += 1
+        else:
+            runs.append([d, 1])
+    return ",".join(f"{n}x {g.id}" if n > 1 else g.id for g, n in runs)
+
+
+def _as_set(machine, gset, kb):
+    """The detected Machine, its note saying that the whole set is answered for."""
+    from dataclasses import replace
+
+    note = (f"mixed GPUs detected: answering for the whole set ({set_arg(gset)}), llama.cpp's layer "
+            f"split over the cards in the order detected; to ask about one kind, name it with "
+            f"--gpus N (advisor fit {machine.gpu.id} --gpus {machine.count})")
+    return replace(machine, notes=[note])
+
+
+def _detected_set_line(machine, gset) -> str:
+    from advisor.render import one_line
+
+    tools = ", ".join(sorted({c.tool for c, _ in machine.cards}))
+    return (f"Detected on this machine ({tools}): {one_line(gset.words())} (the knowledge base's "
+            f"{set_arg(gset)}).")
 
 
 RANK_WORDS = {

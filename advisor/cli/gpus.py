@@ -41,7 +41,11 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     from advisor.files import resolve_model
 
     # as explain reads MODEL: a KB entry, an Ollama name, a model file or folder, a Hub repo
-    m, stored = resolve_model(kb, model)
+    try:
+        m, stored = resolve_model(kb, model)
+    except AdvisorError:
+        _if_a_gpu(kb, model)
+        raise
     # an Ollama name (qwen2.5:32b) stands for its tag's quantization, a file for its own format,
     # unless --precision says otherwise
     p = parse_precision(precision or stored) if (precision or stored) else None
@@ -74,3 +78,21 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
         return
     write_table(fmt, f"GPUs that run {name}{at} ({count(context, 'token')} of context, batch {batch}), "
                      f"cheapest first where priced, then smallest:", gpus_grid(rows))
+
+
+def _if_a_gpu(kb, text: str) -> None:
+    """MODEL that names a KB GPU or a set of them (explain's GPU argument) rather than a model:
+    an AdvisorError, one line, naming fit, which lists the models that run on it. Nothing
+    otherwise (the model's own error stands)."""
+    from advisor.errors import AdvisorError
+    from advisor.hardware.gpuset import resolve_gpu_set
+    from advisor.limits import short
+
+    try:
+        resolve_gpu_set(kb, text, None)
+    except (AdvisorError, ValueError):
+        return
+    q = short(text.strip())  # quoted, as a shell argument reads
+    raise AdvisorError(f"{q} names GPUs, not a model: advisor gpus MODEL lists the GPUs that run a "
+                       f"model; the models that run on these cards: advisor fit {q} (one model: "
+                       f"advisor explain MODEL {q})")

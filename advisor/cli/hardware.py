@@ -17,6 +17,23 @@ def detected(kb):
     return this_machine(kb)
 
 
+def detected_set(kb, machine):
+    """The detected cards as a set of unequal cards (advisor.sizing.mixed.GpuSet, in the order
+    the tool listed them), when they are one: more than one kind, every card a KB card, one
+    vendor, none a unified-memory machine (what advisor.hardware.gpuset.resolve_gpu_set takes).
+    None otherwise: cards of one kind, or a mix the answer is for the largest identical group
+    of (advisor.hardware.match.resolve)."""
+    from advisor.sizing.mixed import GpuSet
+
+    ids = [kb_id for _, kb_id in machine.cards]
+    if len(set(ids)) < 2 or any(i is None for i in ids):
+        return None
+    devices = tuple(kb.gpu(i) for i in ids)
+    if len({g.vendor for g in devices}) > 1 or any(g.unified_memory for g in devices):
+        return None
+    return GpuSet(devices)
+
+
 def with_machine(text: str, fmt: str, machine, ram_given: bool = False,
                  bandwidth_given: bool = False) -> str:
     """An advisory's text with what was detected: a "hardware" key in JSON, a paragraph under

@@ -36,6 +36,7 @@ Pure functions; no I/O.
 """
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 
@@ -219,6 +220,13 @@ def layer_devices(weights: tuple[float, ...], layers: int) -> list[int]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
+def _slots(weights: tuple[float, ...], layers: int) -> tuple[int, ...]:
+    """layer_devices, memoised (pure in its arguments): fit sizes every model over one set at
+    a dozen formats and contexts, each the same split of the same layers."""
+    return tuple(layer_devices(weights, layers))
+
+
 def _layer_bytes(model: Model, precision: Precision) -> tuple[list[int], dict[str, int]]:
     """Each repeating layer's bytes (scaled to a file's own total when the model was read from
     one) and model_weights' breakdown."""
@@ -248,7 +256,7 @@ def mixed_split(model: Model, precision: Precision, work: Workload, gset: GpuSet
     ts = split_weights(asked) if asked is not None else tensor_split(gset)
     if len(ts) != gset.count:
         raise ValueError(f"-ts {asked} gives {len(ts)} values for {gset.count} cards")
-    where = layer_devices(ts, a.layers)
+    where = _slots(tuple(ts), a.layers)
     per, w = _layer_bytes(model, precision)
     kv = kv_cache_bytes(a, ctx, work.batch, kv_dtype, "llama.cpp", gset.count)
     out_bytes = w["output"] + (w["embedding"] if a.tied_embeddings else 0)
