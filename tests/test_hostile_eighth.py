@@ -116,7 +116,8 @@ def test_plan_notes_print_names_and_paths_as_markdown_text(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     config_folder(tmp_path / "Evil <img src=x> [a](javascript:x)")
     r = run("explain", "./Evil <img src=x> [a](javascript:x)", "rtx-3090", "--runtime", "ollama")
-    assert r.exit_code == 0 and "no Ollama tag or published GGUF of" in r.output, r.output
+    # no tag or published GGUF: the plan makes the file and imports it (its name sanitised)
+    assert r.exit_code == 0 and "imported with `ollama create" in r.output, r.output
     assert not raw.search(r.output), raw.search(r.output)
 
     llama_gguf(tmp_path / "ev`il <img src=x>.gguf")
