@@ -111,7 +111,10 @@ def dominated(p, others) -> bool:
                     and score(o) >= score(p) and o.parameters >= p.parameters and o.usable >= p.usable)
         better = (o.quality_loss_pct < p.quality_loss_pct or o.decode_tokens_per_s > p.decode_tokens_per_s
                   or cost(o) < cost(p) or o.context_tokens > p.context_tokens)
-        if no_worse and better and o.levers <= p.levers and o.nodes <= p.nodes:
+        # more cards are a cost too: 4 cards at 133 tokens/s do not dominate 3 at 126 (within
+        # band_tolerance, ranked as one speed: the fewer cards win)
+        if no_worse and better and o.levers <= p.levers and o.nodes <= p.nodes \
+                and o.gpu_count <= p.gpu_count:
             return True
     return False
 
