@@ -219,6 +219,13 @@ class Objective:
                             for want in ("speed_band", "fast_band", "decode_tokens_per_s"))
                 for name, terms in self.order.items()}
 
+    def speed_prefix(self, prefer: str) -> int:
+        """How many sort terms come before the first speed term (speed_band, fast_band,
+        decode_tokens_per_s) under a preference: plans that differ there are not ranked as one
+        speed (Planner.best)."""
+        found = [i for i in self._speed_index[prefer] if i is not None]
+        return min(found) if found else len(self.order[prefer])
+
     def near(self, a: float | None, b: float | None) -> bool:
         """Whether two decode speeds are within band_tolerance of each other."""
         return bool(a and b) and max(a / b, b / a) <= self.band_tolerance

@@ -112,15 +112,18 @@ class Planner:
         # as if each ran at the fastest of them (7.8 and 8.0 tokens/s straddle the 8 tokens/s
         # bound; under --prefer speed 41.2 and 43.2 are one speed; the rest of the order
         # chooses between them)
-        near = [p for _, p in keyed if obj.near(p.decode_tokens_per_s, top.decode_tokens_per_s)]
+        n = obj.speed_prefix(prefer)
+        prefix = key(top, prefer, cap, floor)[:n]
+        near = [p for k, p in keyed if k[:n] == prefix
+                and obj.near(p.decode_tokens_per_s, top.decode_tokens_per_s)]
         if len(near) < 2:
             return top
         fastest = max(p.decode_tokens_per_s for p in near)
-        keyed = [(key(p, prefer, cap, floor, fastest), p) for p in near]
-        low = min(k for k, _ in keyed)
-        tied = [p for k, p in keyed if k == low]
+        rekeyed = [(key(p, prefer, cap, floor, fastest), p) for p in near]
+        low = min(k for k, _ in rekeyed)
         # between plans equal but for their speed, the faster
-        return min(tied, key=lambda p: (-p.decode_tokens_per_s, _tiebreak(p)))
+        return min((p for k, p in rekeyed if k == low),
+                   key=lambda p: (-p.decode_tokens_per_s, _tiebreak(p)))
 
     def plans(self, ask: Ask, keep_all: bool = False, paths=PATHS, offerable=None) -> PlanSet:
         """Every path's best plan for the question (or only `paths`'); keep_all: also every

@@ -14,14 +14,15 @@ d78bf58e217c904ec282ed8da9b947491f78c022). The setting lasts until the next rest
 
 Decode time. Three published mlx-lm runs are kept (benchmarks/data/mlx_decode.csv: Llama 3.3 70B
 4-bit on an M3 Max, Llama 3 70B 16-bit on an M2 Ultra, Qwen3 4B 4-bit on an M3 Pro), too few
-to fit or band, so MLX decode is timed with llama.cpp's Apple profile's measured share of the
-memory bandwidth and its time a layer
-(constants.DECODE_PROFILES["apple"]): every byte of the active weights and the KV cache read once
-a token. llama.cpp's Apple terms for k-quant dot products (quant_factor) and for attention
-without flash attention (attention_factor) are left out: MLX's affine kernels
-(quantized_matmul) and its fused decode attention (mx.fast.scaled_dot_product_attention) are
-other code. Against the three runs this is 5-18% slower than measured (tests/test_mlx_runtime.py);
-the figure's band says "uncalibrated" (speed_category "mlx").
+to fit or band, so MLX decode is timed with the share of the memory bandwidth current llama.cpp
+Metal builds reach (constants.DECODE_PROFILES_CURRENT["apple"], fitted on 2026 runs) and the
+May-2024 Apple profile's time a layer (constants.DECODE_PROFILES["apple"]; the current profile's
+117 us a layer is llama.cpp's launch overhead on tiny models): every byte of the active weights
+and the KV cache read once a token. llama.cpp's terms for quantized dot products and for
+attention are left out: MLX's affine kernels (quantized_matmul) and its fused decode attention
+(mx.fast.scaled_dot_product_attention) are other code. Against the three runs this is -11%, +1%
+and +2% (the May-2024 share gave -18%, -7% and -5%; tests/test_mlx_runtime.py); the figure's
+band says "uncalibrated" (speed_category "mlx"), three runs being too few for a band.
 """
 from __future__ import annotations
 
@@ -43,9 +44,9 @@ def wired_limit_mb(needed_bytes: int, gpu: GPU) -> int | None:
 
 
 def mlx_decode_seconds(gpu: GPU, weight_bytes: int, kv_bytes: int, layers: int) -> float:
-    """Seconds a token of one sequence: the bytes read (active weights and KV cache) at the Apple
-    profile's bandwidth share, plus its time a layer (module docstring). Never faster than the
-    bandwidth roofline."""
-    prof = c.DECODE_PROFILES["apple"]
-    bw = prof["bandwidth_fraction"] * gpu.bandwidth_gb_s * 1e9
-    return (weight_bytes + kv_bytes) / bw + layers * prof["layer_seconds"]
+    """Seconds a token of one sequence: the bytes read (active weights and KV cache) at current
+    Metal builds' bandwidth share, plus a time a layer (module docstring). Never faster than
+    the bandwidth roofline."""
+    share = c.DECODE_PROFILES_CURRENT["apple"]["bandwidth_fraction"]
+    bw = share * gpu.bandwidth_gb_s * 1e9
+    return (weight_bytes + kv_bytes) / bw + layers * c.DECODE_PROFILES["apple"]["layer_seconds"]
