@@ -216,10 +216,10 @@ def test_fast_bands_must_grow_above_the_speed_bands(tmp_path):
     from advisor.plans.objective import load_objective
 
     text = (data_dir("rules") / "objective.yaml").read_text()
-    assert "fast_bands: [30.0, 60.0, 120.0]" in text
+    assert "fast_bands: [21.0, 30.0, 42.0, 60.0, 85.0, 120.0, 170.0]" in text
     for bad in ("[10.0]", "[60.0, 30.0]", "fast", "[.nan]"):
         (tmp_path / "objective.yaml").write_text(
-            text.replace("fast_bands: [30.0, 60.0, 120.0]", f"fast_bands: {bad}"))
+            text.replace("fast_bands: [21.0, 30.0, 42.0, 60.0, 85.0, 120.0, 170.0]", f"fast_bands: {bad}"))
         with pytest.raises(AdvisorError) as e:
             load_objective(tmp_path / "objective.yaml")
         assert "fast_bands is a growing list" in str(e.value), bad
@@ -236,7 +236,7 @@ def test_between_plans_of_one_class_twice_as_fast_beats_one_lever_fewer(advisor,
     assert own.path == "your-hardware" and own.precision.name != "bf16"
     assert own.quality_class_name == "near-lossless" and own.decode_tokens_per_s >= 60
     text = (data_dir("rules") / "objective.yaml").read_text()
-    (tmp_path / "objective.yaml").write_text(text.replace("fast_bands: [30.0, 60.0, 120.0]\n", ""))
+    (tmp_path / "objective.yaml").write_text(text.replace("fast_bands: [21.0, 30.0, 42.0, 60.0, 85.0, 120.0, 170.0]\n", ""))
     a = Advisor(kb, load_rulebook([tmp_path]), load_objective_file([tmp_path]))
     old = a.explain("llama-3.1-8b", "rtx-4090").plan
     assert old.path == "your-hardware" and old.precision.name == "bf16"

@@ -610,7 +610,12 @@ def file_to_make(runtime: str, model: Model, p: Precision, checkpoint: str | Non
     """1 when a plan (or candidate) under llama.cpp or Ollama loads a GGUF file that must be made
     (converted, and quantized): none is published in a repo it downloads (`checkpoint`), the
     question does not name it (`own_file`), and under Ollama the library has no tag of that
-    format (`ollama run` pulls the tag's file); else 0."""
+    format (`ollama run` pulls the tag's file); under MLX, an mlx-lm quantization no repo
+    publishes (mlx_lm.convert); else 0."""
+    if runtime == "mlx":
+        # an mlx-lm quantization no mlx-community repo publishes: mlx_lm.convert makes it (the
+        # 16-bit checkpoint mlx-lm loads as published)
+        return int(checkpoint is None and not own_file and p.name.startswith("mlx-"))
     if runtime not in GGML_RUNTIMES or checkpoint is not None or own_file:
         return 0
     return int(runtime != "ollama" or cmd.ollama_library_tag(model, p) is None)

@@ -93,15 +93,15 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
         return float(row["loss_pct"]), _describe(row), row["source"], False
     if bits_of and p.name in bits_of:
         measured = [f for f in bits_of if f != p.name and weight_table().get(f)]
-        # a neighbour with no more bits a weight: an estimate never borrows a finer format's
-        # smaller loss (a 3.5-bit format is not counted at a 4.25-bit one's)
-        below = [f for f in measured if bits_of[f] <= bits_of[p.name] + 0.01]
-        if measured and not below:
+        # the finest measured format no finer than this one (2% allowed: mlx-8bit's 8.50 bits
+        # and Q8_0's 8.51 are one width): an estimate never borrows a finer format's smaller
+        # loss (mlx-3bit's 3.5 bits are not counted at nf4's 4.25, "no quality cost")
+        within = [f for f in measured if bits_of[f] <= bits_of[p.name] * 1.02]
+        if measured and not within:
             return (math.inf, f"no published measurement of {p.name}, nor of any format as coarse "
                               f"on this model ({bits_of[p.name]:.2f} bits a weight)", None, True)
-        measured = below
-        if measured:
-            near = min(measured, key=lambda f: (abs(bits_of[f] - bits_of[p.name]), f))
+        if within:
+            near = max(within, key=lambda f: (bits_of[f], f))
             row = nearest_measurement(near, parameters)
             return (float(row["loss_pct"]),
                     f"no published measurement of {p.name}; {near}, at about the same bits a "
