@@ -136,17 +136,22 @@ def leave_one_gpu_out(kb, vendor: str, kind: str = "decode") -> list[tuple[dict,
     return out
 
 
+def _print_rows(kb, rows, predict_fn) -> None:
+    """Each row's measured and predicted tokens/s, and the error."""
+    for r in rows:
+        p = predict_fn(kb, r)
+        print(f"  {r['gpu']:15} {r['model']:14} {r['quant']:7} {r['test']:22} measured "
+              f"{float(r['tokens_per_sec']):8.2f} predicted {p:8.2f} "
+              f"{p / float(r['tokens_per_sec']) - 1:+.1%}")
+
+
 def report(kb, vendor: str) -> None:
     rows = decode_rows(VENDOR_DATA[vendor])
     values = fit(kb, rows, vendor=vendor)
     print(f"{vendor} decode, fitted on", len(rows), "rows:",
           ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
     with profile(values, vendor):
-        for r in rows:
-            p = predict(kb, r)
-            print(f"  {r['gpu']:15} {r['model']:14} {r['quant']:7} {r['test']:22} measured "
-                  f"{float(r['tokens_per_sec']):8.2f} predicted {p:8.2f} "
-                  f"{p / float(r['tokens_per_sec']) - 1:+.1%}")
+        _print_rows(kb, rows, predict)
     held = leave_one_gpu_out(kb, vendor)
     for g in sorted({r["gpu"] for r, _ in held}):
         e = [abs(x) for r, x in held if r["gpu"] == g]
@@ -162,11 +167,7 @@ def report(kb, vendor: str) -> None:
     print(f"{vendor} prefill, fitted on", len(prow), "rows:",
           ", ".join(f"{k} {v:.4g}" for k, v in pv.items()))
     with prefill_profile(pv, vendor):
-        for r in prow:
-            p = predict_prefill(kb, r)
-            print(f"  {r['gpu']:15} {r['model']:14} {r['quant']:7} {r['test']:22} measured "
-                  f"{float(r['tokens_per_sec']):8.2f} predicted {p:8.2f} "
-                  f"{p / float(r['tokens_per_sec']) - 1:+.1%}")
+        _print_rows(kb, prow, predict_prefill)
     held = leave_one_gpu_out(kb, vendor, "prefill")
     if held:
         e = [abs(x) for _, x in held]
