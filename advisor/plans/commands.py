@@ -79,7 +79,7 @@ def llama_rope_flags(r: RopeScaling) -> str:
     model was trained on), as the Qwen3 cards print them: ` --rope-scaling yarn --rope-scale 4
     --yarn-orig-ctx 32768`. llama.cpp applies them to a GGUF whose metadata carries no rope
     scaling (the published Qwen files have none)."""
-    return f" --rope-scaling {r.type} --rope-scale {r.factor:g} --yarn-orig-ctx {r.original_context}"
+    return f" --rope-scaling {r.type} --rope-scale {flag_number(r.factor)} --yarn-orig-ctx {r.original_context}"
 
 
 def vllm_rope_override(r: RopeScaling) -> str:
@@ -147,10 +147,19 @@ def device_order_note(gset) -> str:
 def memory_share(gpu_memory_utilization: float) -> float | None:
     """--gpu-memory-utilization for a plan: the share of each GPU the sizing let vLLM use, when
     it is not vLLM's default (advisor.sizing.vllm_memory sizes the fit at that share, so a plan
-    that fits needs no more)."""
+    that fits needs no more). Exactly that share: rounded, a share asked as 0.954 was printed
+    0.95, at which the fit sized at 0.954 may not hold."""
     if gpu_memory_utilization == c.VLLM_GPU_MEMORY_UTILIZATION:
         return None
-    return round(gpu_memory_utilization, 2)
+    return gpu_memory_utilization
+
+
+def flag_number(x: float) -> str:
+    """A share or factor as a command's flag value: the number the sizing used, exactly (the
+    shortest decimal that reads back as the same float: 0.954, 0.99999999, 1), never rounded
+    to fewer digits (vLLM's and SGLang's argparse read it with float())."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel: int = 1,
@@ -184,7 +193,7 @@ def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel:
     if batch > 1:
         parts.append(f"--max-num-seqs {batch}")
     if share is not None:
-        parts.append(f"--gpu-memory-utilization {share:.2f}")
+        parts.append(f"--gpu-memory-utilization {flag_number(share)}")
     return " ".join(parts)
 
 
@@ -231,7 +240,7 @@ def sglang_launch(repo: str, context: int, batch: int, kv: str, *, tensor_parall
     if batch > 1:
         parts.append(f"--max-running-requests {batch}")
     if mem_fraction_static is not None:
-        parts.append(f"--mem-fraction-static {mem_fraction_static:g}")
+        parts.append(f"--mem-fraction-static {flag_number(mem_fraction_static)}")
     if trust_remote_code:
         parts.append("--trust-remote-code")
     if nodes > 1:
@@ -381,7 +390,7 @@ def ollama_no_rope_note(model: Model, context: int) -> str:
             f"model\") and has no setting for the YaRN rope scaling the model card gives beyond "
             f"it (factor {r.factor:g} over {r.original_context:,} positions: no Modelfile "
             f"PARAMETER or server variable sets it); run it with llama-server and the card's "
-            f"`--rope-scaling yarn --rope-scale {r.factor:g} --yarn-orig-ctx "
+            f"`--rope-scaling yarn --rope-scale {flag_number(r.factor)} --yarn-orig-ctx "
             f"{r.original_context}`, or with Ollama at up to {a.max_context:,} tokens")
 
 
