@@ -37,3 +37,38 @@ def test_a_share_given_is_printed_as_sized_not_rounded():
             "--mem-fraction-static", "0.99999999")
     assert r.exit_code == 0, r.output
     assert _asked(json.loads(r.output))["command"].endswith("--mem-fraction-static 0.99999999")
+
+
+# -- a card smaller than its runtime's context in a set ---------------------------------------------
+
+def _tiny_card_kb(root, memory_bytes):
+    import yaml
+    from tests.file_helpers import REPO
+    entry = yaml.safe_load((REPO / "kb" / "gpus" / "rtx-3060-12gb.yaml").read_text())
+    entry.update(id="tiny-card", name="Tiny Card", aliases=[], memory_bytes=memory_bytes)
+    (root / "gpus").mkdir(parents=True)
+    (root / "gpus" / "tiny-card.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+    return str(root)
+
+
+def test_a_card_with_no_free_memory_in_a_set_gets_no_layers_not_a_traceback(tmp_path):
+    """A user KB card of 300 MiB (or 1,000 bytes) beside an RTX 3090: its free memory (usable
+    less llama.cpp's device context) is negative, and llama.cpp's split by free memory was
+    handed a negative weight: a ValueError traceback from explain and fit. llama.cpp reads
+    nothing free there: the card gets no layer, and the answer says it is short."""
+    for mem in (300 * 2**20, 1000):
+        kb = _tiny_card_kb(tmp_path / str(mem), mem)
+        r = run("explain", "llama-3.1-8b", "rtx-3090,tiny-card", "--kb", kb, "--format", "json")
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.output)
+        assert out["verdict"] == "does-not-fit"
+        assert out["placement"]["tensor_split"][1] == 0
+        assert [c["layers"] for c in out["placement"]["cards"]][1] == 0
+        r = run("explain", "llama-3.1-8b", "rtx-3090,2x tiny-card", "--kb", kb, "-ts", "1,1,1")
+        assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+        r = run("fit", "rtx-3090,tiny-card", "--kb", kb)
+        assert r.exit_code == 0, r.output
+    # two cards with nothing free: one a card, the set holds nothing
+    kb = _tiny_card_kb(tmp_path / "two", 300 * 2**20)
+    r = run("explain", "llama-3.1-8b", "2x tiny-card,rtx-3090", "--kb", kb, "--format", "json")
+    assert r.exit_code == 0, r.output

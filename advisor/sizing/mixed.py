@@ -161,8 +161,12 @@ def free_memory_bytes(gpu: GPU) -> int:
 
 
 def tensor_split(gset: GpuSet) -> tuple[float, ...]:
-    """The -ts values a set gets: each card's free memory in GiB, one decimal."""
-    return tuple(round(free_memory_bytes(g) / GIB, 1) for g in gset.devices)
+    """The -ts values a set gets: each card's free memory in GiB, one decimal. A card whose
+    device context takes all its memory (a user KB card of a few hundred MiB) has nothing free:
+    0, as llama.cpp would read it, never a negative share; when no card has a tenth of a GiB free,
+    one a card (the set holds no layer either way, and the sizing says which card is short)."""
+    free = tuple(max(0.0, round(free_memory_bytes(g) / GIB, 1)) for g in gset.devices)
+    return free if any(free) else tuple(1.0 for _ in gset.devices)
 
 
 def default_ts_arg(gset: GpuSet) -> str:
