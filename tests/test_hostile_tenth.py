@@ -72,3 +72,21 @@ def test_a_card_with_no_free_memory_in_a_set_gets_no_layers_not_a_traceback(tmp_
     kb = _tiny_card_kb(tmp_path / "two", 300 * 2**20)
     r = run("explain", "llama-3.1-8b", "2x tiny-card,rtx-3090", "--kb", kb, "--format", "json")
     assert r.exit_code == 0, r.output
+
+
+# -- the memory table adds up on a split with idle cards ---------------------------------------------
+
+def test_a_split_that_leaves_cards_without_layers_adds_up_in_the_memory_table():
+    """-ts 1,0,0 over rtx-3090,2x rtx-3060-12gb: the cards table gives the two idle cards their
+    device context and no compute buffer (no graph to run), and the total counts that, but the
+    memory table's line read "runtime overhead 1.71 GB | device context 1.44 GB, compute buffer
+    0.81 GB" (a compute buffer on every card: 2.25 GB), as did the JSON breakdown. Both parts
+    are the cards' own."""
+    r = run("explain", "llama-3.1-8b", "rtx-3090,2x rtx-3060-12gb", "-ts", "1,0,0", "--format", "json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    mem, cards = out["memory"], out["placement"]["cards"]
+    b = mem["breakdown"]
+    assert b["overhead"] == mem["overhead_bytes"] == sum(c["overhead_bytes"] for c in cards)
+    assert b["overhead_device_context"] + b["overhead_compute_buffer"] == b["overhead"]
+    assert mem["total_bytes"] == sum(c["total_bytes"] for c in cards)

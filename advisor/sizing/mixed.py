@@ -102,6 +102,9 @@ class CardShare:
     kv_cache_bytes: int
     overhead_bytes: int       # device context + compute buffer
     available_bytes: int      # what the card may allocate
+    # overhead_bytes by part (overhead_parts' names: device_context, compute_buffer), for the
+    # memory table's breakdown, which must add up to the cards' sum
+    overhead_parts: tuple[tuple[str, int], ...] = ()
 
     @property
     def total_bytes(self) -> int:
@@ -275,7 +278,7 @@ def mixed_split(model: Model, precision: Precision, work: Workload, gset: GpuSet
         if not mine and not output:  # a -ts 0 card: the backend's context, no graph to run
             over = {"device_context": over["device_context"]}
         cards.append(CardShare(g, mine[0] if mine else -1, len(mine), output, weights, kv_i,
-                               sum(over.values()), g.usable_memory_bytes))
+                               sum(over.values()), g.usable_memory_bytes, tuple(over.items())))
     return MixedSplit(tuple(cards), ts, asked)
 
 

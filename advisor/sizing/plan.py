@@ -7,7 +7,7 @@ split the work from advisor.sizing.parallel; CPU offload from advisor.sizing.off
 from __future__ import annotations
 
 from advisor.sizing.constants import GGML_RUNTIMES
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from advisor.kb.schema import GPU, Model
 from advisor.sizing import constants as c
@@ -205,6 +205,18 @@ def _place_mixed(model: Model, precision: Precision, work: Workload, gset, detai
     layers_b, out_b = active_weight_bytes(a, precision)
     streamed = layers_b + out_b
     over = sum(s.overhead_bytes for s in ms.cards)
+    if m.breakdown:  # the memory table's parts are the cards' (a -ts 0 card runs no graph)
+        parts: dict[str, int] = {}
+        for s in ms.cards:
+            for k, v in s.overhead_parts:
+                parts[f"overhead_{k}"] = parts.get(f"overhead_{k}", 0) + v
+        b = {}
+        for k, v in m.breakdown.items():
+            if k == "overhead":
+                b.update({"overhead": over, **parts})
+            elif not k.startswith("overhead_"):
+                b[k] = v
+        m = replace(m, overhead_bytes=over, breakdown=b)
     split = Split("layer", n, 1, n, 1, ms.per_gpu_bytes, over // n, 1)
     return Placement(
         weights_bytes=sum(s.weights_bytes for s in ms.cards),
