@@ -90,3 +90,21 @@ def test_a_split_that_leaves_cards_without_layers_adds_up_in_the_memory_table():
     assert b["overhead"] == mem["overhead_bytes"] == sum(c["overhead_bytes"] for c in cards)
     assert b["overhead_device_context"] + b["overhead_compute_buffer"] == b["overhead"]
     assert mem["total_bytes"] == sum(c["total_bytes"] for c in cards)
+
+
+# -- llama.cpp drives at most 16 devices -------------------------------------------------------------
+
+def test_llama_cpp_over_more_than_sixteen_gpus_cannot_run():
+    """`explain llama-3.1-70b "20x rtx-3060-12gb"` (and a set of 10 + 10 unequal cards) said
+    "fits" under llama.cpp; llama.cpp drives at most 16 devices in one process, RPC servers
+    included (llama_max_devices() returns 16; -ts refuses 16 or more values). The question cannot
+    run, and no llama.cpp or Ollama plan is offered on those cards; 16 cards still run."""
+    for gpus in ("20x rtx-3060-12gb", "10x rtx-3060-12gb,10x rtx-3090"):
+        r = run("explain", "llama-3.1-70b", gpus, "--format", "json")
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.output)
+        assert out["verdict"] == "cannot-run", out["verdict"]
+        assert "16" in out["cannot_run"]
+        assert not [p for p in out["plans"] if p["owned"] and p["runtime"] in ("llama.cpp", "ollama")]
+    out = json.loads(run("explain", "llama-3.1-70b", "16x rtx-3060-12gb", "--format", "json").output)
+    assert out["verdict"] == "fits"

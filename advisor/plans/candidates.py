@@ -195,6 +195,8 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
     for rt in runtimes:
         if rt == "mlx" and n != 1:
             continue  # mlx_lm.generate/server run one Mac (its distributed launch is not sized)
+        if rt in GGML_RUNTIMES and n > c.LLAMA_MAX_DEVICES:
+            continue  # llama.cpp drives at most 16 devices (runtimes.cannot_run)
         if own is not None:
             if rt not in GGML_RUNTIMES or cannot_run(rt, own, gpu, model):
                 continue

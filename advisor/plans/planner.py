@@ -146,7 +146,7 @@ class Planner:
             # rented cards; no offload, more-card or other-model plans (docs/hardware.md)
             paths = tuple(p for p in paths if p in MIXED_SET_PATHS)
         best: dict[str, Plan] = {}
-        why_not = cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model)
+        why_not = cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model, ask.gpu_count)
         if why_not is None and "as-asked" in paths:
             p = self.size(cands.as_asked(ask), ask, fixed=True)
             if p is not None:

@@ -62,7 +62,7 @@ that cannot run says so with the reason given here. Each entry cites the runtime
 """
 from __future__ import annotations
 
-from advisor.sizing.constants import GGML_RUNTIMES
+from advisor.sizing.constants import GGML_RUNTIMES, LLAMA_MAX_DEVICES
 from advisor.kb.formats import native_formats
 from advisor.kb.schema import GPU
 from advisor.sizing.precision import Precision
@@ -92,11 +92,12 @@ _VLLM_SPARSE_MLA_ARCHITECTURES = ("hopper", "blackwell", "cdna3", "cdna4")
 _CHECKPOINT_4BIT = ("awq", "gptq", "int4", "gptq-int8", "gptq-int3", "gptq-int2")
 
 
-def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
+def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1) -> str | None:
     """Why `runtime` cannot run weights in format `p` on `gpu`, or None when it can. model: the
     model asked about, when known: the container matters as well as the type, so a model read
     from a GGUF file (advisor.files, a weights_inventory of format "gguf") is llama.cpp's at
-    every type, its F32/F16/BF16 files too, and vLLM and transformers cannot run it."""
+    every type, its F32/F16/BF16 files too, and vLLM and transformers cannot run it. gpus: the
+    cards of the question (a set's count): llama.cpp and Ollama drive at most LLAMA_MAX_DEVICES."""
     vendor = gpu.vendor
     gguf = p.family == "gguf" or gguf_container(model)
     arch = getattr(model, "architecture", None)
@@ -128,6 +129,9 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None) -> str | None:
         if p.family == "checkpoint":
             return (f"{who} has no loader for {p.name} checkpoints: it runs GGUF files "
                     "(convert and quantize to a GGUF type such as Q8_0 or Q4_K_M)")
+        if gpus > LLAMA_MAX_DEVICES:
+            return (f"{who} drives at most {LLAMA_MAX_DEVICES} GPUs in one process, RPC servers "
+                    f"included (llama_max_devices), not {gpus}")
         return None
     if runtime == "vllm":
         if vendor not in ("nvidia", "amd"):

@@ -12,6 +12,12 @@ GIB = 1 << 30
 # for GGML models", ollama/ollama#16031, commit 9db4bdbad, 2026-05-29), so its memory is
 # llama.cpp's; what differs is its defaults (advisor/sizing/ollama.py).
 GGML_RUNTIMES = ("llama.cpp", "ollama")
+# The most devices one llama.cpp process drives, RPC servers included: llama_max_devices()
+# returns 16 (src/llama.cpp; llama_model_params.tensor_split holds that many shares, and
+# common/arg.cpp's -ts refuses 16 or more values: "got %d input configs, but system only has %d
+# devices"); ggml's CUDA backend likewise stops at GGML_CUDA_MAX_DEVICES 16. Ollama runs llama.cpp.
+# https://github.com/ggml-org/llama.cpp/blob/master/src/llama.cpp
+LLAMA_MAX_DEVICES = 16
 # Runtimes that split every layer over the GPUs (tensor parallel, pipeline stages for the rest of
 # the count), keep every layer on the GPUs (no CPU offload) and batch with the same kind of CUDA
 # kernels: vLLM and SGLang (whose decode is timed with vLLM's step model, uncalibrated for it).
