@@ -272,13 +272,14 @@ def test_layers_stay_on_the_card_when_a_good_format_there_is_twice_as_fast(advis
 def test_vllm_share_is_a_lever_unless_asked(advisor):
     """vLLM plans may raise --gpu-memory-utilization to what the card leaves after the CUDA
     context and graphs (0.95 on a 24 GB card); a share given by the user is kept by every plan."""
+    from advisor.plans.commands import flag_number
     from advisor.sizing.vllm_memory import vllm_max_utilization
 
     adv = advisor.explain("qwen2.5-72b", "rtx-3090", gpus=2, runtime="vllm")
     raised = [p for p in adv.path_plans if p.gpu_memory_utilization not in (None, 0.9)]
     assert raised and all(p.gpu_memory_utilization == vllm_max_utilization(p.gpu) for p in raised)
     for p in raised:
-        assert f"--gpu-memory-utilization {p.gpu_memory_utilization:.2f}" in p.command
+        assert f"--gpu-memory-utilization {flag_number(p.gpu_memory_utilization)}" in p.command
         assert any("share of each GPU" in c for c in p.changes)
     kept = advisor.explain("qwen2.5-72b", "rtx-3090", gpus=2, runtime="vllm",
                            gpu_memory_utilization=0.9)
@@ -287,7 +288,8 @@ def test_vllm_share_is_a_lever_unless_asked(advisor):
                             gpu_memory_utilization=0.8)
     for p in asked.path_plans:
         if p.runtime == "vllm":
-            assert p.gpu_memory_utilization == 0.8 and "--gpu-memory-utilization 0.80" in p.command
+            # the share asked, as given (commands.flag_number: never rounded)
+            assert p.gpu_memory_utilization == 0.8 and p.command.endswith("--gpu-memory-utilization 0.8")
 
 
 def test_max_vllm_share_by_card(kb):
