@@ -90,7 +90,8 @@ class Ask:
 
 def keeps_choices(plan, ask: Ask) -> bool:
     """Whether `plan` keeps everything the question chose (Ask.chosen, runtime_asked and
-    utilization_asked): the same format, KV cache precision, flash attention and runtime, at
+    utilization_asked): the same format, KV cache precision, flash attention (llama.cpp's
+    switch, so a llama.cpp or Ollama plan) and runtime, at
     least the context asked; a question that gave --n-gpu-layers is kept only by its own split
     (the gpu-layers path answers it with another), and one that gave --tensor-split by plans
     that put every layer where it puts them (_same_split)."""
@@ -110,8 +111,9 @@ def choices_dropped(plan, ask: Ask) -> int:
         "kv_cache" in chosen and plan.kv_cache_dtype != ask.work.kv_cache_dtype,
         "context" in chosen and plan.context_tokens < min(ask.work.context_tokens,
                                                            plan.model.context_limit),
-        "flash_attn" in chosen and plan.runtime in GGML_RUNTIMES
-        and plan.flash_attn != ask.work.flash_attn,
+        # --flash-attn is llama.cpp's switch: a plan under another runtime does not keep it
+        "flash_attn" in chosen and (plan.runtime not in GGML_RUNTIMES
+                                    or plan.flash_attn != ask.work.flash_attn),
         ask.runtime_asked and plan.runtime != ask.runtime,
         ask.utilization_asked and share is not None and share != ask.work.gpu_memory_utilization,
     ))
@@ -488,15 +490,18 @@ def baseline(ask: Ask) -> Ask:
     """The question at the model's published format (the workload and cards as asked; the
     runtime as asked, else the published format's): what plans' levers are counted from, so
     that ranking prefers the checkpoint as published. Plans run llama.cpp with flash attention
-    on, its default: with it off (asked), turning it on is one of a plan's changes. Plans
-    other than as-asked are sized at a --tensor-split asked first, then at llama.cpp's split by
-    free memory (candidates._on_set: Candidate.tensor_split)."""
+    on, its default, unless the question chose (--flash-attn) its setting: then every llama.cpp
+    plan keeps it, as plans keep a format or context asked (with flash attention off, a GGUF
+    that fits with llama.cpp's f32 attention scores is preferred over a plan under another
+    runtime). Plans other than as-asked are sized at a --tensor-split asked first, then at
+    llama.cpp's split by free memory (candidates._on_set: Candidate.tensor_split)."""
     native = parse_precision(ask.model.native_precision or "bf16")
-    if native.name == ask.precision.name and ask.work.flash_attn and ask.work.gpu_layers is None:
+    fa = ask.work.flash_attn if "flash_attn" in ask.chosen else True
+    if native.name == ask.precision.name and ask.work.flash_attn == fa and ask.work.gpu_layers is None:
         return ask
     rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
     return replace(ask, precision=native, runtime=rt,
-                   work=replace(ask.work, runtime=rt, flash_attn=True, gpu_layers=None))
+                   work=replace(ask.work, runtime=rt, flash_attn=fa, gpu_layers=None))
 
 
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
