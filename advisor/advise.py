@@ -153,7 +153,11 @@ class Advisory:
                        "max_context_tokens": {k[len("max_context_tokens_"):] or s.work.kv_cache_dtype: f[k]
                                               for k in ("max_context_tokens", "max_context_tokens_fp16",
                                                         "max_context_tokens_q8_0",
-                                                        "max_context_tokens_q4_0") if k in f}},
+                                                        "max_context_tokens_q4_0") if k in f},
+                       # vLLM/SGLang: the share taken at start and the KV pool in it
+                       **({"kv_pool": {"share": f["runtime_share"], "bytes": f["kv_pool_bytes"],
+                                       "tokens": f["kv_pool_tokens"]}}
+                          if "kv_pool_tokens" in f and self.verdict != "cannot-run" else {})},
             "verdict": self.verdict,
             "recommendations": self.recommendations,
             # a runtime that cannot run on the card has no speed there (as the markdown gives none)
