@@ -48,3 +48,14 @@ def test_sglang_pool_matches_its_logged_figure_and_is_said_in_memory():
 def test_llama_cpp_has_no_pool():
     j = _explain("llama-3.1-8b", "rtx-4090")
     assert "kv_pool" not in j["memory"]
+
+
+def test_a_share_raised_to_the_cards_most_is_called_at_the_edge():
+    """Review 3, fault 10: a plan that needs the most of each GPU vLLM can take says how little
+    it leaves outside (Kimi K2 on 8 x H200 at 0.99; a 72B AWQ on 2 x 3090 at 0.95)."""
+    j = _explain("qwen2.5-72b", "rtx-3090", "-n", "2", "--runtime", "vllm")
+    changes = " ".join(j["plan"]["changes"])
+    assert "share of each GPU 0.95 (at the edge: the 1.2 GiB a GPU left outside it" in changes
+    calm = _explain("llama-3.1-70b", "h100-80gb", "-n", "2", "--runtime", "vllm")["plan"]
+    assert calm["gpu_memory_utilization"] == 0.9
+    assert not any("at the edge" in c for c in calm["changes"])

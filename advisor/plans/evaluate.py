@@ -644,7 +644,14 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
                    + (f" instead of the {ask.work.kv_cache_dtype} asked" if "kv_cache" in chosen else ""))
     share = plan.gpu_memory_utilization
     if share is not None and share != ask.work.gpu_memory_utilization:
-        out.append(f"vLLM's share of each GPU {share:.2f}")
+        from advisor.sizing.vllm_memory import vllm_max_utilization
+
+        edge = ""
+        if share >= vllm_max_utilization(plan.gpu) - 0.01:  # the most the card allows
+            left = (1 - share) * plan.gpu.usable_memory_bytes / 2**30
+            edge = (f" (at the edge: the {left:.1f} GiB a GPU left outside it hold the CUDA "
+                    "context and graphs with little to spare)")
+        out.append(f"vLLM's share of each GPU {share:.2f}{edge}")
     if plan.wired_limit_mb is not None:
         out.append(f"macOS's GPU memory limit to {plan.wired_limit_mb:,} MB")
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
