@@ -62,6 +62,12 @@ CASES = [
      lambda a: a.plan.owned and a.plan.gpu_count == 2 and 4.0 <= a.plan.bits_per_weight <= 5.0),
     ("llama-3.1-405b", "h100-80gb", {"gpus": 8},
      lambda a: a.plan.owned and a.plan.gpu_count == 8 and a.plan.precision.name in ("fp8", "fp8-ffn")),
+    # Qwen3 235B-A22B on 4 x H100: vLLM with Qwen's own FP8 checkpoint over the four cards, as
+    # anyone serving it there runs it (FP8 on a 235B costs nothing measurable: Red Hat's
+    # FP8-dynamic card), not a llama.cpp Q8_0 layer split
+    ("qwen3-235b-a22b", "h100-80gb", {"gpus": 4},
+     lambda a: a.plan.owned and a.plan.gpu_count == 4 and a.plan.precision.name == "fp8"
+     and a.plan.runtime == "vllm" and a.plan.command.startswith("vllm serve Qwen/Qwen3-235B-A22B-FP8")),
     # issue 17: "bf16 or 8-bit on the card"; bf16 was left to a default, so Q8_0 from a
     # published GGUF (near-lossless, a fast band faster than converting bf16) is What to do
     ("llama-3.1-8b", "rtx-4090", {},

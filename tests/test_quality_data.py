@@ -93,3 +93,31 @@ def test_one_measurement_per_model_and_format():
         key = (fmt, row["model"])
         assert key not in seen, key
         seen.add(key)
+
+
+def _near_lossless_bound():
+    rules = yaml.safe_load((DATA.parent.parent.parent / "rules" / "objective.yaml").read_text(encoding="utf-8"))
+    return rules["quality_classes"]["near-lossless"]
+
+
+@pytest.mark.parametrize("billions", [70, 120, 235, 405, 671, 1000])
+def test_fp8_is_near_lossless_on_large_models(billions):
+    """The FP8 checkpoints served on large models (per-channel and block-wise, and per-tensor on
+    Llama 3.1 405B Instruct) lose under the near-lossless bound on their publishers' cards; a
+    base-model or outlier row would put every model that size in a worse class than Q8_0."""
+    from advisor.plans.quality import weights_cost
+    loss, text, source, estimated = weights_cost(parse_precision("fp8"), "bf16", billions * 10**9)
+    assert not estimated and source
+    assert loss <= _near_lossless_bound(), text
+
+
+def test_int4_has_its_own_measurements():
+    """int4 (compressed-tensors W4A16) is quoted from W4A16 cards, not borrowed from AWQ's rows,
+    and costs less on a larger model of one family (Llama 3.1 8B, 70B, 405B)."""
+    from advisor.plans.quality import weights_cost
+    costs = []
+    for billions in (8, 70, 405):
+        loss, text, source, estimated = weights_cost(parse_precision("int4"), "bf16", billions * 10**9)
+        assert not estimated and "w4a16" in source, (billions, source)
+        costs.append(loss)
+    assert costs == sorted(costs, reverse=True) and costs[0] > costs[-1]
