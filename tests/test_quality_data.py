@@ -121,3 +121,23 @@ def test_int4_has_its_own_measurements():
         assert not estimated and "w4a16" in source, (billions, source)
         costs.append(loss)
     assert costs == sorted(costs, reverse=True) and costs[0] > costs[-1]
+
+
+def test_fp8_ffn_is_counted_at_fp8s_measurement_not_q8_0s():
+    """Meta's FP8 (feed-forward layers only) quantizes a subset of what FP8 does: unmeasured,
+    it is counted at FP8's figure on the nearest model (review 3, n38), never at Q8_0's on 8B."""
+    from advisor.plans.quality import nearest_measurement, weights_cost
+    from advisor.sizing.precision import parse_precision
+
+    loss, text, source, estimated = weights_cost(parse_precision("fp8-ffn"), "bf16", 405 * 10**9)
+    fp8 = nearest_measurement("fp8", 405 * 10**9)
+    assert estimated and loss == fp8["loss_pct"] and source == fp8["source"]
+    assert "subset" in text and "Q8_0" not in text
+
+
+def test_a_zero_loss_is_not_written_as_minus_zero():
+    from advisor.plans.quality import weights_cost
+    from advisor.sizing.precision import parse_precision
+
+    _, text, _, _ = weights_cost(parse_precision("fp8"), "bf16", 235 * 10**9)
+    assert "-0%" not in text and "no accuracy lost" in text
