@@ -113,14 +113,15 @@ def test_fp8_is_near_lossless_on_large_models(billions):
 
 def test_int4_has_its_own_measurements():
     """int4 (compressed-tensors W4A16) is quoted from W4A16 cards, not borrowed from AWQ's rows,
-    and costs less on a larger model of one family (Llama 3.1 8B, 70B, 405B)."""
+    and costs less on the 405B than on the 8B of one family (the 405B is quoted on its card's
+    OpenLLM v2, where v1 shows no loss at all, so the three are not one metric)."""
     from advisor.plans.quality import weights_cost
     costs = []
     for billions in (8, 70, 405):
         loss, text, source, estimated = weights_cost(parse_precision("int4"), "bf16", billions * 10**9)
         assert not estimated and "w4a16" in source, (billions, source)
         costs.append(loss)
-    assert costs == sorted(costs, reverse=True) and costs[0] > costs[-1]
+    assert costs[0] > costs[-1] and all(c > 0 for c in costs)
 
 
 def test_fp8_ffn_is_counted_at_fp8s_measurement_not_q8_0s():
