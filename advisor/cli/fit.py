@@ -149,10 +149,13 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
                                            f"{ram_gb:g} GiB of RAM (not planned over unequal cards)"
                                            if ram_gb is not None else ""))
         head["offload"] = False
+    # a defaulted context is each model's own (explain's default): a reasoning model's holds a
+    # prompt and the output its publisher recommends (advisor.sizing.workload)
+    ctx = f"{count(context, 'token')} of context" + (
+        "" if chosen else " (a reasoning model: room for the output its publisher recommends)")
     _show(fmt, rows, head, fit_grid,
-          f"No model in the knowledge base runs usably on {where} with {count(context, 'token')} of "
-          f"context{batch_words(batch)}{how}.",
-          f"Models that run on {where} ({count(context, 'token')} of context, batch {batch}), each at "
+          f"No model in the knowledge base runs usably on {where} with {ctx}{batch_words(batch)}{how}.",
+          f"Models that run on {where} ({ctx}, batch {batch}), each at "
           f"its best plan, {RANK_WORDS[rank]}{how}:")
 
 
