@@ -11,13 +11,19 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
-from advisor.render import render_markdown
 from advisor.bulk.inverse import context_for, models_that_fit
 from advisor.cli import main
+from advisor.render import render_markdown
 from advisor.sizing.ollama import default_context
-from advisor.sizing.workload import (DEFAULT_CONTEXT_TOKENS, DEFAULT_PROMPT_TOKENS, Workload,
-                                     default_context_reason, default_context_tokens,
-                                     reasoning_context_tokens, round_context_up)
+from advisor.sizing.workload import (
+    DEFAULT_CONTEXT_TOKENS,
+    DEFAULT_PROMPT_TOKENS,
+    Workload,
+    default_context_reason,
+    default_context_tokens,
+    reasoning_context_tokens,
+    round_context_up,
+)
 from tests.bulk_helpers import kb_of
 
 

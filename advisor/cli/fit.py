@@ -19,7 +19,8 @@ from advisor.render import count
               help="GPUs of this kind. Default 1, or as many as detected when GPU is left out.")
 @click.option("--context", "-c", type=int, default=None,
               help="Context every model must fit with, in tokens. Default 8192, or a model's "
-                   "maximum if smaller; models whose maximum is below a chosen context are left out.")
+                   "maximum if smaller; models whose maximum is below a chosen context are left out."
+                   " A reasoning model's default holds a 512-token prompt and the output its publisher recommends.")
 @click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
 @format_option("table", "json")
 @kb_option

@@ -18,7 +18,8 @@ from advisor.render import count
 @click.option("--precision", "-p", default=None,
               help="Only this precision. Default: the best plan each card (or set) runs.")
 @click.option("--context", "-c", type=int, default=None,
-              help="Context in tokens. Default 8192, or the model's maximum if smaller.")
+              help="Context in tokens. Default 8192, or the model's maximum if smaller."
+                   " A reasoning model's default holds a 512-token prompt and the output its publisher recommends.")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
 @click.option("--max-gpus", type=int, default=8, show_default=True, help="Largest set to consider.")
 @format_option("table", "json")
