@@ -226,6 +226,8 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "work": s.work, "f": FactsView(s.facts), "verdict": advisory.verdict,
         "recommendations": advisory.recommendations, "c": c, "defaults": set(defaults),
         "precision_source": getattr(advisory, "precision_source", None),
+        # why a defaulted context is what it is (a reasoning model's output budget), one line
+        "context_reason": getattr(advisory, "context_reason", None),
         "mem": s.placement.parts,
         "gpu_set": getattr(s, "gpu_set", None), "mixed": getattr(s.placement, "mixed", None),
         "offered": list(advisory.offered), "cannot_run": advisory.cannot_run,

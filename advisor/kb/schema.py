@@ -488,6 +488,13 @@ class Model(_Entry):
     # config's positions do not reach it without one (Qwen2.5: YaRN over 32,768). None where
     # the positions extend unscaled (Command R) or the config already scales (Llama 3.1).
     rope_scaling: Optional[RopeScaling] = None
+    # A reasoning model's output budget: the generation length in tokens (thinking and answer
+    # together) its publisher recommends or sets for it (DeepSeek R1: "the maximum generation
+    # length is set to 32,768 tokens"; Qwen3: "an output length of 32,768 tokens for most
+    # queries"). A context left to its default holds a prompt and this much output
+    # (advisor.sizing.workload.default_context_tokens). None for chat models and for reasoning
+    # models whose card gives no figure.
+    recommended_output_tokens: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
     # The quantization of this model's tags in Ollama's library (`ollama run NAME:SIZE` with no
     # quantization in the tag), a llama.cpp file type (Q4_0 for llama3, gemma2, mixtral ...),
     # where it is not Ollama's usual Q4_K_M (advisor/kb/ollama.py DEFAULT_QUANT). Ollama tags
@@ -548,7 +555,7 @@ class Model(_Entry):
                               "native_precision", "instruct_repo", "checkpoints", "gguf_repos", "mlx_repos",
                               "advertised_context", "ollama_quant", "ollama_mla_per_head_cache",
                               "trust_remote_code", "transformers_repo", "mistral_format",
-                              "gguf_repos_per_head_cache"],
+                              "gguf_repos_per_head_cache", "recommended_output_tokens"],
                       optional=("aliases",))
         if self.ollama_quant is not None:
             from advisor.errors import AdvisorError
@@ -571,6 +578,9 @@ class Model(_Entry):
                 raise ValueError(f"rope_scaling reaches {r.original_context * r.factor:,.0f} tokens "
                                  f"(original_context x factor), short of advertised_context "
                                  f"{self.advertised_context}")
+        if (self.recommended_output_tokens or 0) > self.context_limit:
+            raise ValueError(f"recommended_output_tokens {self.recommended_output_tokens} is beyond "
+                             f"the model's context ({self.context_limit})")
         if self.ollama_mla_per_head_cache and not self.architecture.kv_lora_rank:
             raise ValueError("ollama_mla_per_head_cache is for a multi-head latent attention model")
         for field in ("gguf_repos", "mlx_repos"):  # Hugging Face ignores a repo id's case
