@@ -112,10 +112,10 @@ CASES = [
     # issue 12: a 3090 and two 3060 12GB (10.3-12.1 tok/s measured at Q4): llama.cpp's split by
     # free memory leaves the last 3060 under its margin at Q4_K_M and 8K, so What to do stays
     # on the set, split over it with its -ts, at a format every card holds. The reasoning
-    # model's default context (40,960 tokens: its 32,768-token output budget) does not fit the
-    # set, so the plan also shortens it, to 8,192 tokens
+    # model's default context (32,768 tokens: its output budget) does not fit the set at the
+    # Q4_K_M asked, so the plan also shortens it, to 8,192 tokens
     ("deepseek-r1-distill-llama-70b", "rtx-3090,2xrtx-3060-12gb", {"precision": "Q4_K_M"},
-     lambda a: a.verdict == "does-not-fit" and a.situation.work.context_tokens == 40960
+     lambda a: a.verdict == "does-not-fit" and a.situation.work.context_tokens == 32768
      and a.plan.context_tokens == 8192 and a.plan.owned and a.plan.gpu_set is not None
      and a.plan.gpu_count == 3 and "-ts 23.6,11.6,11.6" in a.plan.command
      and _bits_ok(a.plan, 4.4) and a.plan.usable),

@@ -36,10 +36,10 @@ def test_round_context_up_keeps_three_significant_binary_digits_and_never_rounds
 
 
 @pytest.mark.parametrize("model, want", [
-    ("deepseek-r1-distill-qwen-7b", 40960),   # 512 + 32,768, rounded up
-    ("qwen3-8b", 40960),                      # = its config's positions (40,960)
-    ("deepseek-r1-0528-qwen3-8b", 81920),     # 512 + 64K
-    ("magistral-small", 49152),               # 512 + 40,960
+    ("deepseek-r1-distill-qwen-7b", 32768),   # its 32,768 output tokens
+    ("qwen3-8b", 32768),                      # the same budget, within its 40,960 positions
+    ("deepseek-r1-0528-qwen3-8b", 65536),     # 64K
+    ("magistral-small", 40960),               # 40,960
     ("phi-4-reasoning", 32768),               # capped at its 32,768 positions
     ("llama-3.1-8b", DEFAULT_CONTEXT_TOKENS),  # a chat model: unchanged
 ])
@@ -60,18 +60,18 @@ def test_the_default_never_needs_rope_scaling_nor_falls_below_the_chat_default(k
 
 def test_a_reasoning_model_without_context_is_sized_at_its_budget(advisor):
     adv = advisor.explain("deepseek-r1-distill-qwen-32b", "h100-80gb")
-    assert adv.situation.work.context_tokens == 40960
+    assert adv.situation.work.context_tokens == 32768
     assert adv.context_reason.startswith("reasoning model: its publisher recommends up to 32,768 "
                                          "output tokens")
     md = render_markdown(adv, {"context", "precision", "runtime"})
-    assert "a context of 40,960 tokens (the default)" in md
+    assert "a context of 32,768 tokens (the default)" in md
     assert f"Context: {adv.context_reason}." in md
     w = adv.to_json()["workload"]
-    assert w["context_tokens"] == 40960 and w["recommended_output_tokens"] == 32768
+    assert w["context_tokens"] == 32768 and w["recommended_output_tokens"] == 32768
     assert w["context_reason"] == adv.context_reason
     # every plan is sized at that context or shortened from it, never at the chat default
     asked = [p for p in adv.path_plans if p.path == "as-asked"]
-    assert asked and asked[0].context_tokens == 40960
+    assert asked and asked[0].context_tokens == 32768
 
 
 def test_a_context_given_wins(advisor):
@@ -88,13 +88,21 @@ def test_a_chat_model_is_unchanged(advisor):
     assert "Context:" not in render_markdown(adv, {"context", "precision", "runtime"})
 
 
-def test_a_reasoning_model_whose_positions_are_shorter_than_its_budget_says_so(advisor):
+def test_a_reasoning_model_whose_positions_are_shorter_than_its_budget_says_so(advisor, kb):
+    """Phi-4-reasoning's 32,768 positions hold its 32,768 output tokens exactly; a model whose
+    positions stop short of its budget is sized at its positions and says the longest thinking
+    does not fit."""
     adv = advisor.explain("phi-4-reasoning", "h100-80gb")
     assert adv.situation.work.context_tokens == 32768
-    assert "the longest thinking does not fit" in adv.context_reason
+    assert "which holds them" in adv.context_reason
+    m = kb.model("qwen3-8b")   # 40,960 positions (131,072 with YaRN)
+    short = replace(m, recommended_output_tokens=65536)
+    assert default_context_tokens(short) == 40960
+    assert "the longest thinking does not fit" in default_context_reason(short, 40960)
 
 
-@pytest.mark.parametrize("gpu, holds", [("rtx-4090", False), ("h200", True)])
+@pytest.mark.parametrize("gpu, holds", [("rtx-3060-12gb", False), ("rtx-4090", True),
+                                        ("h200", True)])
 def test_an_ollama_name_keeps_ollamas_default_and_says_whether_it_holds_the_budget(
         advisor, kb, gpu, holds):
     adv = advisor.explain("deepseek-r1:32b", gpu)
@@ -103,10 +111,10 @@ def test_an_ollama_name_keeps_ollamas_default_and_says_whether_it_holds_the_budg
     assert adv.situation.work.runtime == "ollama"
     assert adv.situation.work.context_tokens == ollama   # Ollama's own default, as it runs it
     assert "32,768 output tokens" in adv.context_reason
-    if holds:
-        assert "which Ollama's default context of 131,072 tokens holds" in adv.context_reason
-    else:   # 32,768 on 24 GiB: short of a prompt and 32,768 tokens of thinking
-        assert "cuts long thinking short: set OLLAMA_CONTEXT_LENGTH=40960" in adv.context_reason
+    if holds:   # 32,768 on 24 GiB, 131,072 on an H200
+        assert f"which Ollama's default context of {ollama:,} tokens holds" in adv.context_reason
+    else:   # 4,096 under 24 GiB: the thinking is cut short
+        assert "cuts long thinking short: set OLLAMA_CONTEXT_LENGTH=32768" in adv.context_reason
     assert adv.to_json()["workload"]["context_reason"] == adv.context_reason
 
 
@@ -127,7 +135,7 @@ def test_fit_sizes_a_reasoning_model_at_its_budget_and_a_chat_model_at_8192(kb):
     rows = models_that_fit(Planner(small, load_objective_file()), small, small.gpu("h200"),
                            Workload(DEFAULT_CONTEXT_TOKENS), 1, cap_context=True)
     got = {r.model.id: r.plan.context_tokens for r in rows}
-    assert got == {"deepseek-r1-distill-qwen-7b": 40960, "llama-3.1-8b": 8192}
+    assert got == {"deepseek-r1-distill-qwen-7b": 32768, "llama-3.1-8b": 8192}
     chosen = models_that_fit(Planner(small, load_objective_file()), small, small.gpu("h200"),
                              Workload(4096), 1, cap_context=False)
     assert {r.plan.context_tokens for r in chosen} == {4096}
@@ -138,7 +146,7 @@ def test_gpus_cli_json_carries_the_budget_and_the_reason():
                                   "--format", "json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
-    assert doc["context_tokens"] == 40960 and "32,768 output tokens" in doc["context_reason"]
+    assert doc["context_tokens"] == 32768 and "32,768 output tokens" in doc["context_reason"]
     r = CliRunner().invoke(main, ["gpus", "deepseek-r1-distill-qwen-7b", "--max-gpus", "1",
                                   "--context", "8192", "--format", "json"])
     doc = json.loads(r.output)
@@ -155,18 +163,18 @@ def test_generate_pages_use_the_same_default(kb, tmp_path):
                  defaults=frozenset({"context"}))
     assert not s.failed
     page = (tmp_path / "deepseek-r1-distill-qwen-1.5b" / "h200__bf16.md").read_text()
-    assert "a context of 40,960 tokens (the default)" in page
+    assert "a context of 32,768 tokens (the default)" in page
     assert "Context: reasoning model: its publisher recommends up to 32,768 output tokens" in page
 
 
 def test_the_reason_is_none_for_a_chat_model_and_names_the_budget_otherwise(kb):
     assert default_context_reason(kb.model("llama-3.1-8b"), 8192) is None
     m = kb.model("qwen3-8b")
-    assert default_context_reason(m, 40960) == (
+    assert default_context_reason(m, 32768) == (
         "reasoning model: its publisher recommends up to 32,768 output tokens, so the default "
-        f"context is 40,960 tokens (a {DEFAULT_PROMPT_TOKENS}-token prompt and that output, rounded up)")
+        "context is 32,768 tokens, which holds them (a long prompt on top needs a longer --context)")
     assert default_context_reason(m, 4096, ollama=True).endswith(
-        "set OLLAMA_CONTEXT_LENGTH=40960 (ask with --context 40960 to size that)")
+        "set OLLAMA_CONTEXT_LENGTH=32768 (ask with --context 32768 to size that)")
 
 
 # --- the KB field: every value has its source -------------------------------------------------

@@ -30,7 +30,7 @@ from advisor.sizing.serving import serving_at_batch
 from advisor.sizing.tensors import parameter_count
 from advisor.sizing.vllm_parallel import layout_problem, uses_layout
 from advisor.sizing.weights import weights_bytes
-from advisor.sizing.workload import Workload
+from advisor.sizing.workload import Workload, reasoning_context_tokens
 
 
 # The choices a question may make (Ask.chosen): the weight format (--precision, a model file,
@@ -181,10 +181,15 @@ def context_cap(ask: Ask, objective: Objective) -> int | None:
     context; else the objective's defaulted_context_tokens, at most the context asked. A
     default (8,192 tokens, or Ollama's 32,768 or 262,144 by VRAM) is not worth a quality class
     or layers in system RAM: Ollama's llama3.1:70b on 2 x RTX 3090 runs Q4_K_M at a shorter
-    context rather than Q3_K_M with a q4_0 cache to keep 131,072 tokens nobody asked for."""
+    context rather than Q3_K_M with a q4_0 cache to keep 131,072 tokens nobody asked for. A
+    reasoning model's default is its need, not a default: the context that holds the output
+    its publisher recommends (advisor.sizing.workload.reasoning_context_tokens) counts whole,
+    as a -c would, so its thinking is not cut to 16,384 tokens where a q8_0 cache holds 32,768
+    (DeepSeek R1 Distill Qwen 32B on an RTX 4090)."""
     if "context" in ask.chosen:
         return None
-    return min(objective.defaulted_context_tokens, ask.work.context_tokens)
+    need = reasoning_context_tokens(ask.model) or 0
+    return min(max(objective.defaulted_context_tokens, need), ask.work.context_tokens)
 
 
 def loaded_architecture(a: Architecture, per_head: bool) -> Architecture:

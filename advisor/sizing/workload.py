@@ -30,15 +30,18 @@ def round_context_up(tokens: int) -> int:
 
 
 def reasoning_context_tokens(model) -> int | None:
-    """The context a reasoning model needs by default (tokens): a DEFAULT_PROMPT_TOKENS prompt
-    and the output its publisher recommends (Model.recommended_output_tokens), rounded up
-    (round_context_up), at most the context its config's positions reach without rope scaling
-    (architecture.max_context: Qwen3 8B's 40,960, Phi-4-reasoning's 32,768). None for a model
-    without a recommended output length."""
+    """The context a reasoning model needs by default (tokens): the output its publisher
+    recommends (Model.recommended_output_tokens: 32,768 for DeepSeek R1 and Qwen3), rounded up
+    to a context people set (round_context_up), at most the context its config's positions reach
+    without rope scaling (architecture.max_context). The recommended output is a ceiling on the
+    thinking and the answer; a prompt is not added on top (32,768 and 512 would round up to
+    40,960, a quarter more KV cache than the recommendation, which on a 24 GB card costs a q4_0
+    cache or a coarser format for thinking that rarely reaches the ceiling): a long prompt is a
+    -c of its own. None for a model without a recommended output length."""
     out = getattr(model, "recommended_output_tokens", None)
     if not out:
         return None
-    return min(round_context_up(DEFAULT_PROMPT_TOKENS + out), model.architecture.max_context)
+    return min(round_context_up(out), model.architecture.max_context)
 
 
 def default_context_tokens(model) -> int:
@@ -63,12 +66,12 @@ def default_context_reason(model, context_tokens: int, ollama: bool = False) -> 
         return None
     why = f"reasoning model: its publisher recommends up to {out:,} output tokens"
     if not ollama:
-        if context_tokens >= DEFAULT_PROMPT_TOKENS + out:
-            return (f"{why}, so the default context is {context_tokens:,} tokens (a "
-                    f"{DEFAULT_PROMPT_TOKENS:,}-token prompt and that output, rounded up)")
+        if context_tokens >= out:
+            return (f"{why}, so the default context is {context_tokens:,} tokens, which holds "
+                    "them (a long prompt on top needs a longer --context)")
         return (f"{why}; the default context is {context_tokens:,} tokens, as far as its config's "
                 f"positions reach, so the longest thinking does not fit")
-    if context_tokens >= DEFAULT_PROMPT_TOKENS + out:
+    if context_tokens >= out:
         return f"{why}, which Ollama's default context of {context_tokens:,} tokens holds"
     if context_tokens >= need:
         return (f"{why}; Ollama's default context of {context_tokens:,} tokens is as far as its "
