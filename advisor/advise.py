@@ -250,7 +250,7 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
     """--n-gpu-layers N as llama.cpp counts layers (0..layers + 1; a larger count or 'all' is
     layers + 1, as llama.cpp clamps it; 'auto', its default, is None), or AdvisorError naming what
     is wrong: another runtime, fine-tuning, a count out of range, a partial count on several
-    GPUs or on unified memory (where the GPU's memory is the RAM)."""
+    GPUs or on unified memory (a Mac's split is sized in its plans, not as a question)."""
     from advisor.plans.runtimes import RUNTIME_NAMES
 
     layers = m.architecture.layers
@@ -289,9 +289,9 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
         raise AdvisorError(f"--n-gpu-layers {n} with {gpus} GPUs: a partial offload is sized on one "
                            f"GPU (--gpus 1), or give {layers + 1} for every layer on the GPUs")
     if n <= layers and g.unified_memory:
-        raise AdvisorError(f"--n-gpu-layers {n} on the {g.name}: its GPU's memory is the system "
-                           f"RAM, so layers left to the CPU free no memory; give {layers + 1} "
-                           "or leave it out")
+        raise AdvisorError(f"--n-gpu-layers {n} on the {g.name}: a split between a Mac's GPU and "
+                           "its CPU is not sized as a question here; leave it out, and the plans "
+                           "give the -ngl (and Ollama's num_gpu) that runs")
     return n
 
 
@@ -640,7 +640,8 @@ class Advisor:
 
             sized = loaded_model(m, cache_per_head(m, work.runtime, None,
                                                    own_file=work.runtime in GGML_RUNTIMES))
-        if rt == "ollama" and finetune is None and work.gpu_layers is None and gpus == 1:
+        if (rt == "ollama" and finetune is None and work.gpu_layers is None and gpus == 1
+                and not g.unified_memory):  # a Mac's split: "What happens if you try anyway"
             from advisor.sizing.ollama import auto_gpu_layers
 
             # num_gpu unset: llama-server keeps the layers that fit and runs the rest from RAM
