@@ -223,6 +223,8 @@ def _placement_json(s: Situation) -> dict:
             out.update(gpu_layers=off.gpu_layers, cpu_layers=off.cpu_layers,
                        ram_bytes=off.ram_bytes, per_gpu_bytes=off.gpu_bytes,
                        offload_decode_tokens_per_s=round(off.decode_tokens_per_s, 2))
+            if s.gpu.unified_memory:  # one memory: whether both parts leave macOS its reserve
+                out["ram_fits"] = off.ram_fits
         else:
             out.update(gpu_layers=None, cpu_layers=None)
     return out
