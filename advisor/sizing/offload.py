@@ -202,7 +202,8 @@ def plan_expert_offload(model: Model, gpu: GPU, precision: Precision,
     gpu_bytes = overhead_bytes(a) + out + sum(dense) + kv + sum(experts) - cpu_experts
     return ExpertOffload(cpu_moe_layers=n, moe_layers=len(moe_layers), ram_bytes=ram,
                          gpu_bytes=gpu_bytes,
-                         ram_fits=ram <= ram_limit_bytes(gpu, work, gpu_bytes), decode_tokens_per_s=1.0 / seconds)
+                         ram_fits=ram <= ram_limit_bytes(gpu, work, gpu_bytes),
+                         decode_tokens_per_s=1.0 / seconds)
 
 
 def expert_offload_decode_seconds(model: Model, gpu: GPU, precision: Precision,
