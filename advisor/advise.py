@@ -235,6 +235,8 @@ def _placement_json(s: Situation) -> dict:
             out.update(gpu_layers=off.gpu_layers, cpu_layers=off.cpu_layers,
                        ram_bytes=off.ram_bytes, per_gpu_bytes=off.gpu_bytes,
                        offload_decode_tokens_per_s=round(off.decode_tokens_per_s, 2))
+            if s.gpu.unified_memory:  # one memory: whether both parts leave macOS its reserve
+                out["ram_fits"] = off.ram_fits
         else:
             out.update(gpu_layers=None, cpu_layers=None)
     return out
@@ -262,7 +264,7 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
     """--n-gpu-layers N as llama.cpp counts layers (0..layers + 1; a larger count or 'all' is
     layers + 1, as llama.cpp clamps it; 'auto', its default, is None), or AdvisorError naming what
     is wrong: another runtime, fine-tuning, a count out of range, a partial count on several
-    GPUs or on unified memory (where the GPU's memory is the RAM)."""
+    GPUs or on unified memory (a Mac's split is sized in its plans, not as a question)."""
     from advisor.plans.runtimes import RUNTIME_NAMES
 
     layers = m.architecture.layers
@@ -301,9 +303,9 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
         raise AdvisorError(f"--n-gpu-layers {n} with {gpus} GPUs: a partial offload is sized on one "
                            f"GPU (--gpus 1), or give {layers + 1} for every layer on the GPUs")
     if n <= layers and g.unified_memory:
-        raise AdvisorError(f"--n-gpu-layers {n} on the {g.name}: its GPU's memory is the system "
-                           f"RAM, so layers left to the CPU free no memory; give {layers + 1} "
-                           "or leave it out")
+        raise AdvisorError(f"--n-gpu-layers {n} on the {g.name}: a split between a Mac's GPU and "
+                           "its CPU is not sized as a question here; leave it out, and the plans "
+                           "give the -ngl (and Ollama's num_gpu) that runs")
     return n
 
 
@@ -662,7 +664,8 @@ class Advisor:
 
             sized = loaded_model(m, cache_per_head(m, work.runtime, None,
                                                    own_file=work.runtime in GGML_RUNTIMES))
-        if rt == "ollama" and finetune is None and work.gpu_layers is None and gpus == 1:
+        if (rt == "ollama" and finetune is None and work.gpu_layers is None and gpus == 1
+                and not g.unified_memory):  # a Mac's split: "What happens if you try anyway"
             from advisor.sizing.ollama import auto_gpu_layers
 
             # num_gpu unset: llama-server keeps the layers that fit and runs the rest from RAM

@@ -216,6 +216,27 @@ def _free_ts(s) -> str | None:
     return default_ts_arg(s.gpu_set)
 
 
+def _mac_split(s, verdict: str) -> dict | None:
+    """What llama.cpp (or Ollama's llama-server) does on a Mac with a model beyond the GPU's
+    working set (advisor.sizing.offload.plan_offload at the default limit): the layers it keeps
+    on the GPU and on the CPU, the speed, and the memory left to macOS; None elsewhere, or when
+    not one layer fits."""
+    from advisor.sizing.offload import mac_cpu_bandwidth_gb_s, plan_offload
+    from advisor.sizing.wired import macos_reserve_bytes
+
+    if (verdict != "does-not-fit" or not s.gpu.unified_memory or s.gpu_count != 1
+            or s.work.runtime not in c.GGML_RUNTIMES or s.placement.offload is not None):
+        return None
+    off = plan_offload(s.model, s.gpu, s.precision, s.work)
+    if off is None:
+        return None
+    used = off.gpu_bytes + off.ram_bytes
+    return {"gpu_layers": off.gpu_layers, "cpu_layers": off.cpu_layers, "tps": off.decode_tokens_per_s,
+            "used": used, "left": s.gpu.memory_bytes - used, "reserve": macos_reserve_bytes(s.gpu),
+            "fits": off.ram_fits, "cpu_bw": mac_cpu_bandwidth_gb_s(s.gpu),
+            "layers": s.model.architecture.layers}
+
+
 def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> str:
     from advisor.plans.commands import ollama_no_rope_note, rope_scaling_for
     from advisor.sizing.mlx import wired_limit_mb
@@ -243,6 +264,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
                              and rope_scaling_for(s.model, s.work.context_tokens) else None),
         "objective_path": md_text(getattr(advisory, "objective_path", "rules/objective.yaml")),
         "mixed_free_ts": _free_ts(s),
+        "mac_split": _mac_split(s, advisory.verdict),
     }
     name = "finetune.md.j2" if s.work.task == "finetune" else "advisory.md.j2"
     if s.work.task == "finetune":

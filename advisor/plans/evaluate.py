@@ -674,7 +674,8 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     if asked_layers is not None and asked_layers <= ask.model.architecture.layers:
         out += _layer_changes(plan, asked_layers)  # the user asked for a split: it is no change
     elif plan.offload:
-        out.append("part of the model in system RAM")
+        out.append("part of the model on the CPU" if plan.gpu.unified_memory
+                   else "part of the model in system RAM")
     if plan.path == "rent":
         out.append(f"rented {plan.gpu_count} x {plan.gpu.name}")
     elif plan.gpu.id != ask.gpu.id:

@@ -446,6 +446,24 @@ SERVER_RAM_BANDWIDTH_GB_S = 307.2
 # changed (MOE_DECODE_PROFILES: the MLA term and the refitted expert time, issue 15).
 CPU_BANDWIDTH_FRACTION = 0.6
 CPU_LAYER_SECONDS = 297e-6
+# The CPU's side of a Mac's unified memory (llama.cpp -ngl N below the layers on Apple silicon,
+# advisor.sizing.offload): the CPU layers are read at CPU_BANDWIDTH_FRACTION of the chip's
+# memory bandwidth, at most APPLE_CPU_BANDWIDTH_CAP_GB_S, plus CPU_LAYER_SECONDS a layer. Checked,
+# not fitted, against the published llama.cpp CPU-only runs on M-series chips (2023 builds; the
+# whole model on the CPU, file sizes from llama.cpp PR 4766's llama-bench tables):
+# - M1 Pro (200 GB/s), LLaMA 7B Q4_0, 8 threads: ~45 ms a token, "similar" to its GPU
+#   (ggerganov, https://github.com/ggml-org/llama.cpp/issues/1727); predicted 41 ms (-8%);
+# - M2 Pro Mac mini (200 GB/s, 8 P-cores), Llama 2 at llama.cpp 335acd2: 7B Q4_0 47.8 ms, 13B
+#   Q4_0 73.4 ms, 7B F16 117.8 ms a token (XiongjieDai/GPU-Benchmarks-on-LLM-Inference issue 1,
+#   https://github.com/XiongjieDai/GPU-Benchmarks-on-LLM-Inference/issues/1); predicted 41, 74
+#   and 122 ms (-13%, +1%, +3%).
+# The cap is an assumption: the CPU cores of an M1 Max do not reach the chip's 400 GB/s
+# (AnandTech's review, "Huge Memory Bandwidth, but not for every Block",
+# https://www.anandtech.com/show/17024/apple-m1-max-performance-review/2), so a Max or Ultra's
+# CPU is taken to read no faster than the Pro chips' 200 GB/s the runs above use in full. No
+# run on a Max, an Ultra or an M3/M4 CPU is checked: the CPU layers' speed on a Mac is
+# uncalibrated (tests/test_mac_offload.py holds the runs above).
+APPLE_CPU_BANDWIDTH_CAP_GB_S = 200.0
 
 # Tensor parallelism: two all-reduces a layer of the hidden state (after attention and after
 # the MLP). NCCL's small-message all-reduce latency is about 10 us over NVLink and 25 us over
