@@ -98,9 +98,10 @@ def test_a_70b_on_an_8_gb_mac_still_does_not_run_there(advisor):
 
 
 def test_the_planner_offers_the_mac_split_with_its_command(advisor):
-    """Qwen3 32B at Q4_K_M on a 24 GB M4 Pro: beyond the GPU's working set, within the memory
+    """Qwen3 32B at Q4_K_M on a 24 GB M4 Pro at 8,192 tokens (its reasoning default, 32,768, does
+    not fit at Q4_K_M within the Mac's memory): beyond the GPU's working set, within the memory
     less macOS's reserve: a plan with -ngl N on the Mac, leaving macOS at least its 4 GiB."""
-    adv = advisor.explain("qwen3-32b", "m4-pro-24gb", precision="Q4_K_M")
+    adv = advisor.explain("qwen3-32b", "m4-pro-24gb", precision="Q4_K_M", context_tokens=8192)
     mac = [pl for pl in _plans(adv) if pl.gpu.id == "m4-pro-24gb" and pl.offload]
     assert mac
     for pl in mac:

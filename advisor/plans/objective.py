@@ -157,7 +157,8 @@ class Objective:
             spill_floor: float | None = None, speed: float | None = None) -> tuple:
         """The sort key of a plan under a preference: smaller sorts first. context_cap: the
         context_tokens term counts at most this many tokens (a context the question did not
-        give: advisor.plans.evaluate.context_cap); None: as it is. spill_floor: the path's
+        give: advisor.plans.evaluate.context_cap), at most defaulted_context_tokens for a plan
+        not of good quality; None: as it is. spill_floor: the path's
         spill_floor (None: no plan is spilled_slower). speed: the decode speed (tokens/s) to rank
         the plan at instead of its own, in the speed terms (speed_band, fast_band,
         decode_tokens_per_s; band_tolerance)."""
@@ -169,9 +170,14 @@ class Objective:
             over.update(speed_band=self.speed_band(speed), fast_band=self.fast_band(speed),
                         decode_tokens_per_s=speed)
         i = at.get("context_tokens")
-        if context_cap is not None and i is not None and values[i] is not None \
-                and values[i] > context_cap:
-            over["context_tokens"] = context_cap
+        if context_cap is not None and i is not None and values[i] is not None:
+            if not getattr(plan, "good_quality", True):
+                # a reasoning model's budget (context_cap above the defaulted context) is worth
+                # levers, never a quality class below good: Qwen3 32B on a 24 GB Mac runs a
+                # 4-bit format at a shorter context, not Q2_K holding 32,768 tokens
+                context_cap = min(context_cap, self.defaulted_context_tokens)
+            if values[i] > context_cap:
+                over["context_tokens"] = context_cap
         i = at.get("spilled_slower")
         if i is not None:
             over["spilled_slower"] = (spill_floor is not None and bool(values[i])
