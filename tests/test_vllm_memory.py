@@ -236,3 +236,60 @@ def test_cli_sizes_vllm_by_the_version_asked():
     bad = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "rtx-4090", "--runtime", "llama.cpp",
                                     "--vllm-version", "0.5"])
     assert bad.exit_code == 2 and "--vllm-version" in bad.output
+
+
+def _gpu_with(kb, gpu_id, **changes):
+    """A KB card's entry with fields changed, validated from its mapping as a YAML entry is."""
+    from advisor.kb.schema import GPU
+    from advisor.kb.validate import dump, validate
+
+    return validate(GPU, {**dump(kb.gpu(gpu_id)), **changes})
+
+
+@pytest.mark.parametrize("gpu_id,reported,why", [
+    ("h100-80gb", 80 * GIB, "must be below memory_bytes"),
+    ("h100-80gb", 60 * GIB, "below the 85%"),          # GB read for GiB twice over: refused
+    ("m3-max-128gb", 90 * GIB, "unified-memory part"),
+])
+def test_reported_memory_is_validated(kb, gpu_id, reported, why):
+    """reported_memory_bytes: below the card's memory, at least 85% of it, discrete cards only."""
+    from pydantic import ValidationError
+
+    with pytest.raises((ValidationError, ValueError), match=why):
+        _gpu_with(kb, gpu_id, reported_memory_bytes=reported)
+    if gpu_id == "h100-80gb":  # the same entry with a plausible figure validates
+        assert _gpu_with(kb, gpu_id, reported_memory_bytes=int(79.2 * GIB)).driver_total_bytes \
+            == int(79.2 * GIB)
+
+
+def test_reported_memory_needs_a_source(kb):
+    from pydantic import ValidationError
+
+    g = kb.gpu("rtx-a6000")
+    with pytest.raises((ValidationError, ValueError), match="without a source: reported_memory_bytes"):
+        _gpu_with(kb, "rtx-a6000", reported_memory_bytes=int(47.5 * GIB))
+    assert g.driver_total_bytes == g.memory_bytes  # unset: the marketed figure
+
+
+def test_vllm_budgets_from_the_reported_total(kb):
+    """A card with a reported total: the same question needs exactly its unreported memory more
+    (the overhead part), and the advisory says which total it used; one without says it assumed
+    the marketed figure."""
+    import dataclasses
+
+    from advisor.sizing.memory import memory_parts
+
+    m, h100 = kb.model("llama-3.1-8b"), kb.gpu("h100-80gb")
+    work = Workload(runtime="vllm", context_tokens=8192)
+    with_r = memory_parts(m, parse_precision("bf16"), work, 1, gpu=h100)
+    without = memory_parts(m, parse_precision("bf16"), work, 1,
+                           gpu=dataclasses.replace(h100, reported_memory_bytes=None))
+    hidden = h100.memory_bytes - h100.reported_memory_bytes
+    assert with_r.breakdown["overhead_not_reported_by_driver"] == hidden
+    assert "overhead_not_reported_by_driver" not in without.breakdown
+    # the utilization reserve is taken of what vLLM uses, unchanged; the part comes on top
+    assert with_r.overhead_bytes - without.overhead_bytes == hidden
+    assert any("79.18 GiB the CUDA driver reports" in a for a in with_r.breakdown["assumptions"])
+    a6000 = memory_parts(m, parse_precision("bf16"), work, 1, gpu=kb.gpu("rtx-a6000"))
+    assert any("does not have for the NVIDIA RTX A6000" in a and "48.00 GiB are assumed" in a
+               for a in a6000.breakdown["assumptions"])
