@@ -156,10 +156,10 @@ def driver_total_note(runtime_name: str, gpu: GPU | None) -> str | None:
     if gpu.reported_memory_bytes is not None:
         total = gpu.driver_total_bytes / c.GIB
         return (f"{runtime_name} takes its share of the {total:.2f} GiB the {driver} reports for "
-                f"each {gpu.name} (torch.cuda.mem_get_info, as public logs print it), not of the "
-                f"{marketed:.2f} GiB the card has: the driver keeps {marketed - total:.2f} GiB a GPU")
+                "each of these cards (torch.cuda.mem_get_info, as public logs print it), not of "
+                f"the {marketed:.2f} GiB they have: the driver keeps {marketed - total:.2f} GiB a GPU")
     return (f"{runtime_name} takes its share of the total the {driver} reports, which the KB does "
-            f"not have for the {gpu.name}: its {marketed:.2f} GiB are assumed, an overstatement "
+            f"not have for this card: its {marketed:.2f} GiB are assumed, an overstatement "
             "(drivers report 1-8% less on the cards sourced: an H100 80GB 79.18 GiB)")
 
 
