@@ -148,8 +148,9 @@ _DRIVER = {"nvidia": "CUDA driver", "amd": "ROCm driver"}
 def driver_total_note(runtime_name: str, gpu: GPU | None) -> str | None:
     """Which total `runtime_name` (vLLM, SGLang) budgets from on this card: the one its driver
     reports where the KB has it (GPU.reported_memory_bytes), else, said as an assumption, the
-    marketed figure. None for an unknown card."""
-    if gpu is None:
+    marketed figure. None for an unknown card and a unified-memory one (whose share is macOS's
+    or the SoC's, GPU.gpu_memory_share)."""
+    if gpu is None or gpu.unified_memory:
         return None
     driver = _DRIVER.get(gpu.vendor, "driver")
     marketed = gpu.usable_memory_bytes / c.GIB
