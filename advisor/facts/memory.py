@@ -28,6 +28,8 @@ FACTS: dict[str, tuple[str, str]] = {
                                         "it exceeds config.json's max_position_embeddings)"),
     "runtime_share": ("float", "vLLM's --gpu-memory-utilization or SGLang's --mem-fraction-static: "
                                "the share of each GPU it takes at start"),
+    "runtime_share_bytes": ("int", "vLLM/SGLang: that share of the total the driver reports, all "
+                                   "GPUs"),
     "kv_pool_bytes": ("int", "vLLM/SGLang: the KV cache pool it allocates at start in that "
                              "share, all GPUs (0: none)"),
     "kv_pool_tokens": ("int", "vLLM/SGLang: the longest sequence that pool holds (the "
@@ -65,8 +67,9 @@ def _one_sequence_tokens(q: Question, pool_bytes: int) -> int:
     return lo * step
 
 
-def kv_pool(q: Question, pl: Placement) -> tuple[float, int, int] | None:
-    """(share, pool bytes in all, pool tokens: one sequence's longest) of a server that preallocates its KV cache at
+def kv_pool(q: Question, pl: Placement) -> tuple[float, int, int, int] | None:
+    """(share, the share's bytes in all, pool bytes in all, pool tokens: one sequence's longest)
+    of a server that preallocates its KV cache at
     start: vLLM fills gpu_memory_utilization of each GPU, less the weights and its profiled
     buffers (non-torch, activation peak), with KV blocks; SGLang its --mem-fraction-static less
     the weights (max_total_num_tokens). None for other runtimes, a data/expert-parallel vLLM
@@ -77,19 +80,22 @@ def kv_pool(q: Question, pl: Placement) -> tuple[float, int, int] | None:
     b = parts.breakdown
     tokens_asked = w.context_tokens * w.batch
     if w.runtime == "vllm" and "vllm_layout" not in b and tokens_asked and pl.kv_cache_bytes:
+        # vLLM's share is of the total the driver reports (GPU.driver_total_bytes)
         u = w.gpu_memory_utilization
-        pool = int(u * pl.available_bytes) - pl.weights_bytes - b.get("overhead_non_torch", 0) \
+        share = int(u * q.gpu.driver_total_bytes) * q.gpus
+        pool = share - pl.weights_bytes - b.get("overhead_non_torch", 0) \
             - b.get("overhead_activation_peak", 0)
-        return u, max(pool, 0), _one_sequence_tokens(q, pool)
+        return u, share, max(pool, 0), _one_sequence_tokens(q, pool)
     if w.runtime == "sglang" and "vllm_layout" not in b:
         from advisor.sizing.memory import sglang_pool
         from advisor.sizing.sglang_memory import sglang_cell_bytes
 
-        share, n, _ = sglang_pool(q.model.architecture, q.gpu, q.gpus, pl.weights_bytes, w)
+        f, n, _ = sglang_pool(q.model.architecture, q.gpu, q.gpus, pl.weights_bytes, w)
         tokens = max(n, 0)
         cell = pl.kv_cache_bytes / tokens_asked if tokens_asked and pl.kv_cache_bytes else \
             sglang_cell_bytes(q.model.architecture, w.kv_cache_dtype)
-        return share, int(tokens * cell), tokens
+        share = int(f * q.gpu.driver_total_bytes) * q.gpus
+        return f, share, int(tokens * cell), tokens
     return None
 
 
@@ -101,7 +107,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
     f["max_context_tokens"] = _max_context(q, pl, w.kv_cache_dtype)
     pool = kv_pool(q, pl)
     if pool is not None:
-        f["runtime_share"], f["kv_pool_bytes"], f["kv_pool_tokens"] = pool
+        f["runtime_share"], f["runtime_share_bytes"], f["kv_pool_bytes"], f["kv_pool_tokens"] = pool
     offered = c.RUNTIME_KV_DTYPES[w.runtime]
     for dtype in ("fp16", "q8_0", "q4_0"):
         if dtype in offered and kv_dtype_splits_rows(q.model.architecture, dtype):
