@@ -17,7 +17,6 @@ from advisor.render import render_markdown
 from advisor.sizing.ollama import default_context
 from advisor.sizing.workload import (
     DEFAULT_CONTEXT_TOKENS,
-    DEFAULT_PROMPT_TOKENS,
     Workload,
     default_context_reason,
     default_context_tokens,

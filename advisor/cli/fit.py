@@ -46,7 +46,7 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
     from advisor.errors import AdvisorError
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 
-    from advisor.limits import batch_words, check_question, short
+    from advisor.limits import batch_words, check_question
 
     check_question(gpus=gpus, batch=batch, context=context)  # explain's limits, shared
     kb, machine = load_kb_from(kb_dirs), None

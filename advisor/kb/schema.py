@@ -588,11 +588,11 @@ class Model(_Entry):
                              f"the model's context ({self.context_limit})")
         if self.ollama_mla_per_head_cache and not self.architecture.kv_lora_rank:
             raise ValueError("ollama_mla_per_head_cache is for a multi-head latent attention model")
-        for field in ("gguf_repos", "mlx_repos"):  # Hugging Face ignores a repo id's case
+        for listed in ("gguf_repos", "mlx_repos"):  # Hugging Face ignores a repo id's case
             seen: set[str] = set()
-            for repo in getattr(self, field):
+            for repo in getattr(self, listed):
                 if repo.lower() in seen:
-                    raise ValueError(f"{field} lists {repo} twice: keep one")
+                    raise ValueError(f"{listed} lists {repo} twice: keep one")
                 seen.add(repo.lower())
         for repo in self.mlx_repos:
             if mlx_repo_precision(repo) is None:
