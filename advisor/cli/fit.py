@@ -153,7 +153,7 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
     # a defaulted context is each model's own (explain's default): a reasoning model's holds a
     # prompt and the output its publisher recommends (advisor.sizing.workload)
     ctx = f"{count(context, 'token')} of context" + (
-        "" if chosen else " (a reasoning model: room for the output its publisher recommends)")
+        "" if chosen else " (for a reasoning model, enough for the output its publisher recommends)")
     _show(fmt, rows, head, fit_grid,
           f"No model in the knowledge base runs usably on {where} with {ctx}{batch_words(batch)}{how}.",
           f"Models that run on {where} ({ctx}, batch {batch}), each at "
