@@ -20,7 +20,8 @@ from advisor.sizing.finetune import PART_NAMES, FinetuneSpec
 from advisor.sizing.finetune import validate as validate_finetune
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.weights import format_mismatch
-from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, DEFAULT_PROMPT_TOKENS, Workload
+from advisor.sizing.workload import (DEFAULT_PROMPT_TOKENS, Workload, default_context_reason,
+                                     default_context_tokens)
 from advisor.speed_bands import band
 
 RULES_ENV = "ADVISOR_RULES"
@@ -110,6 +111,9 @@ class Advisory:
     # plans ranked the context_tokens term up to this many tokens (a context the question did not
     # give: advisor.plans.evaluate.context_cap); None: the context itself
     context_cap: int | None = None
+    # why a context the question left to its default is what it is, one line, for a reasoning
+    # model (advisor.sizing.workload.default_context_reason); None otherwise
+    context_reason: str | None = None
 
     @property
     def plan(self):
@@ -139,6 +143,10 @@ class Advisory:
                          "data_parallel": s.work.data_parallel,
                          "expert_parallel": s.work.expert_parallel,
                          **({"precision_source": self.precision_source} if self.precision_source else {}),
+                         # a defaulted context of a reasoning model: its publisher's output
+                         # budget and the line that says why the context is what it is
+                         **({"recommended_output_tokens": s.model.recommended_output_tokens,
+                             "context_reason": self.context_reason} if self.context_reason else {}),
                          **({"n_gpu_layers": s.work.gpu_layers} if s.work.gpu_layers is not None else {}),
                          **({"tensor_split": s.work.tensor_split}
                             if s.work.tensor_split is not None else {}),
@@ -153,7 +161,11 @@ class Advisory:
                        "max_context_tokens": {k[len("max_context_tokens_"):] or s.work.kv_cache_dtype: f[k]
                                               for k in ("max_context_tokens", "max_context_tokens_fp16",
                                                         "max_context_tokens_q8_0",
-                                                        "max_context_tokens_q4_0") if k in f}},
+                                                        "max_context_tokens_q4_0") if k in f},
+                       # vLLM/SGLang: the share taken at start and the KV pool in it
+                       **({"kv_pool": {"share": f["runtime_share"], "bytes": f["kv_pool_bytes"],
+                                       "tokens": f["kv_pool_tokens"]}}
+                          if "kv_pool_tokens" in f and self.verdict != "cannot-run" else {})},
             "verdict": self.verdict,
             "recommendations": self.recommendations,
             # a runtime that cannot run on the card has no speed there (as the markdown gives none)
@@ -223,6 +235,8 @@ def _placement_json(s: Situation) -> dict:
             out.update(gpu_layers=off.gpu_layers, cpu_layers=off.cpu_layers,
                        ram_bytes=off.ram_bytes, per_gpu_bytes=off.gpu_bytes,
                        offload_decode_tokens_per_s=round(off.decode_tokens_per_s, 2))
+            if s.gpu.unified_memory:  # one memory: whether both parts leave macOS its reserve
+                out["ram_fits"] = off.ram_fits
         else:
             out.update(gpu_layers=None, cpu_layers=None)
     return out
@@ -250,7 +264,7 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
     """--n-gpu-layers N as llama.cpp counts layers (0..layers + 1; a larger count or 'all' is
     layers + 1, as llama.cpp clamps it; 'auto', its default, is None), or AdvisorError naming what
     is wrong: another runtime, fine-tuning, a count out of range, a partial count on several
-    GPUs or on unified memory (where the GPU's memory is the RAM)."""
+    GPUs or on unified memory (a Mac's split is sized in its plans, not as a question)."""
     from advisor.plans.runtimes import RUNTIME_NAMES
 
     layers = m.architecture.layers
@@ -289,9 +303,9 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
         raise AdvisorError(f"--n-gpu-layers {n} with {gpus} GPUs: a partial offload is sized on one "
                            f"GPU (--gpus 1), or give {layers + 1} for every layer on the GPUs")
     if n <= layers and g.unified_memory:
-        raise AdvisorError(f"--n-gpu-layers {n} on the {g.name}: its GPU's memory is the system "
-                           f"RAM, so layers left to the CPU free no memory; give {layers + 1} "
-                           "or leave it out")
+        raise AdvisorError(f"--n-gpu-layers {n} on the {g.name}: a split between a Mac's GPU and "
+                           "its CPU is not sized as a question here; leave it out, and the plans "
+                           "give the -ngl (and Ollama's num_gpu) that runs")
     return n
 
 
@@ -426,9 +440,12 @@ class Advisor:
                 expert_parallel: bool = False, gpu_layers: int | None = None,
                 tensor_split: str | None = None, every_path: bool = True) -> Advisory:
         """precision None: the checkpoint as published (the KB's native_precision), or a model
-        file's own precision. context_tokens None: DEFAULT_CONTEXT_TOKENS, or the model's own
-        maximum if smaller (under Ollama: Ollama's own default for the GPUs' VRAM,
-        advisor.sizing.ollama.default_context). runtime None: "ollama" for an Ollama name (its
+        file's own precision. context_tokens None: advisor.sizing.workload.default_context_tokens
+        (8,192 tokens, or the model's own maximum if smaller; for a reasoning model, a prompt
+        and the output its publisher recommends), and the advisory says why
+        (Advisory.context_reason); under Ollama: Ollama's own default for the GPUs' VRAM
+        (advisor.sizing.ollama.default_context), with a line saying whether it holds a
+        reasoning model's output. runtime None: "ollama" for an Ollama name (its
         plans stay on Ollama), else the format's default runtime (llama.cpp for GGUF and
         16-bit weights, vLLM for quantized checkpoints on NVIDIA/AMD); a runtime given is kept by
         every plan. Under Ollama on one discrete GPU a model that does not fit is sized with the
@@ -527,13 +544,20 @@ class Advisor:
         if (not runtime_asked and hit is not None and finetune is None and p.family != "checkpoint"
                 and not gset.mixed):  # unequal cards are sized for llama.cpp's split only
             rt = "ollama"  # an Ollama name: the question is how Ollama runs it
+        context_reason = None
         if context_tokens is None and rt == "ollama" and finetune is None:
             from advisor.sizing.ollama import default_context
 
-            # Ollama's own default num_ctx (by VRAM), at most the model's trained context
+            # Ollama's own default num_ctx (by VRAM), at most the model's trained context: a
+            # fact of how Ollama runs the name, kept; for a reasoning model the advisory says
+            # whether it holds the publisher's output budget
             context_tokens = min(default_context(g, gpus, m.architecture.max_context), most)
+            context_reason = default_context_reason(m, context_tokens, ollama=True)
         elif context_tokens is None:
-            context_tokens = min(DEFAULT_CONTEXT_TOKENS, most)
+            # 8,192 tokens, or a reasoning model's prompt and recommended output
+            context_tokens = default_context_tokens(m)
+            if finetune is None:
+                context_reason = default_context_reason(m, context_tokens)
         elif context_tokens > most:
             raise AdvisorError(f"--context {context_tokens:,} is beyond {m.name}'s maximum of "
                                f"{most:,} tokens ({_context_source(m)})")
@@ -640,7 +664,8 @@ class Advisor:
 
             sized = loaded_model(m, cache_per_head(m, work.runtime, None,
                                                    own_file=work.runtime in GGML_RUNTIMES))
-        if rt == "ollama" and finetune is None and work.gpu_layers is None and gpus == 1:
+        if (rt == "ollama" and finetune is None and work.gpu_layers is None and gpus == 1
+                and not g.unified_memory):  # a Mac's split: "What happens if you try anyway"
             from advisor.sizing.ollama import auto_gpu_layers
 
             # num_gpu unset: llama-server keeps the layers that fit and runs the rest from RAM
@@ -661,7 +686,7 @@ class Advisor:
                 rec.update({name: inference.facts.get(fact) for name, fact in spec.with_facts.items()})
                 recs.append(rec)
         adv = Advisory(s, verdicts[0], recs, fired, inference.facts, inference.derived, prefer=prefer,
-                       precision_source=precision_source)
+                       precision_source=precision_source, context_reason=context_reason)
         if finetune is not None:
             from advisor.plans.finetune import finetune_plans
             from advisor.plans.planner import PlanSet

@@ -107,7 +107,7 @@ _OOM = {"nvidia": "`torch.OutOfMemoryError: CUDA out of memory`",
 # How formats are named in prose (JSON keeps the precision names --precision takes).
 _FORMAT_NAMES = {"fp32": "FP32", "fp16": "FP16", "bf16": "BF16", "fp8": "FP8",
                  "fp8-ffn": "FP8 (feed-forward layers, Meta's recipe)", "mxfp4": "MXFP4",
-                 "awq": "AWQ 4-bit", "gptq": "GPTQ 4-bit", "int4": "4-bit (GPTQ/AWQ)",
+                 "awq": "AWQ 4-bit", "gptq": "GPTQ 4-bit", "int4": "W4A16 4-bit",
                  "gptq-int8": "GPTQ 8-bit", "gptq-int3": "GPTQ 3-bit", "gptq-int2": "GPTQ 2-bit",
                  "nf4": "NF4 (bitsandbytes)", "int8": "LLM.int8 (bitsandbytes)"}
 
@@ -216,6 +216,27 @@ def _free_ts(s) -> str | None:
     return default_ts_arg(s.gpu_set)
 
 
+def _mac_split(s, verdict: str) -> dict | None:
+    """What llama.cpp (or Ollama's llama-server) does on a Mac with a model beyond the GPU's
+    working set (advisor.sizing.offload.plan_offload at the default limit): the layers it keeps
+    on the GPU and on the CPU, the speed, and the memory left to macOS; None elsewhere, or when
+    not one layer fits."""
+    from advisor.sizing.offload import mac_cpu_bandwidth_gb_s, plan_offload
+    from advisor.sizing.wired import macos_reserve_bytes
+
+    if (verdict != "does-not-fit" or not s.gpu.unified_memory or s.gpu_count != 1
+            or s.work.runtime not in c.GGML_RUNTIMES or s.placement.offload is not None):
+        return None
+    off = plan_offload(s.model, s.gpu, s.precision, s.work)
+    if off is None:
+        return None
+    used = off.gpu_bytes + off.ram_bytes
+    return {"gpu_layers": off.gpu_layers, "cpu_layers": off.cpu_layers, "tps": off.decode_tokens_per_s,
+            "used": used, "left": s.gpu.memory_bytes - used, "reserve": macos_reserve_bytes(s.gpu),
+            "fits": off.ram_fits, "cpu_bw": mac_cpu_bandwidth_gb_s(s.gpu),
+            "layers": s.model.architecture.layers}
+
+
 def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> str:
     from advisor.plans.commands import ollama_no_rope_note, rope_scaling_for
     from advisor.sizing.mlx import wired_limit_mb
@@ -226,6 +247,8 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "work": s.work, "f": FactsView(s.facts), "verdict": advisory.verdict,
         "recommendations": advisory.recommendations, "c": c, "defaults": set(defaults),
         "precision_source": getattr(advisory, "precision_source", None),
+        # why a defaulted context is what it is (a reasoning model's output budget), one line
+        "context_reason": getattr(advisory, "context_reason", None),
         "mem": s.placement.parts,
         "gpu_set": getattr(s, "gpu_set", None), "mixed": getattr(s.placement, "mixed", None),
         "offered": list(advisory.offered), "cannot_run": advisory.cannot_run,
@@ -241,6 +264,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
                              and rope_scaling_for(s.model, s.work.context_tokens) else None),
         "objective_path": md_text(getattr(advisory, "objective_path", "rules/objective.yaml")),
         "mixed_free_ts": _free_ts(s),
+        "mac_split": _mac_split(s, advisory.verdict),
     }
     name = "finetune.md.j2" if s.work.task == "finetune" else "advisory.md.j2"
     if s.work.task == "finetune":

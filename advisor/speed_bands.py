@@ -28,7 +28,8 @@ class Band:
     gpus: int                  # distinct GPUs among them
     median_pct: float | None   # median |predicted / measured - 1|, percent; None: uncalibrated
     p90_pct: float | None      # its 90th percentile
-    basis: str | None          # leave-one-GPU-/source-/setup-out or in-sample; None: uncalibrated
+    basis: str | None          # leave-one-GPU-/source-/setup-out or in-sample, or two of them
+                               # joined by " and " (a category mixing them); None: uncalibrated
     reason: str | None         # why uncalibrated; None: calibrated
 
     def to_json(self) -> dict:
@@ -43,9 +44,13 @@ class Band:
         "uncalibrated for AMD GPUs: <reason>"."""
         if not self.calibrated:
             return f"uncalibrated for {self.covers}: {self.reason}"
-        how = {"leave-one-GPU-out": "each GPU held out of the fit",
-               "leave-one-source-out": "each source held out of the fit",
-               "leave-one-setup-out": "each host held out of the fit"}.get(self.basis, "in-sample")
+        held = {"leave-one-GPU-out": "each GPU held out of the fit",
+                "leave-one-source-out": "each source held out of the fit",
+                "leave-one-setup-out": "each host held out of the fit"}
+        parts = (self.basis or "in-sample").split(" and ")  # band_table joins mixed bases so
+        how = ", ".join([held[b] for b in parts if b in held]
+                        + (["some in-sample"] if len(parts) > 1 and "in-sample" in parts else []))
+        how = how or "in-sample"
         return (f"{self.short()}, for {self.covers}: {self.rows} published runs on {self.gpus} "
                 f"GPUs, {how}")
 

@@ -38,6 +38,7 @@ from advisor.sizing.plan import place
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.speed_category import VENDOR_NAMES, all_categories, speed_category
 from advisor.sizing.workload import Workload
+from benchmarks.fit_speed import prefill_fa_counts
 
 REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "speed_benchmarks.csv"
 REF_NAME = "../shared/reference/speed_benchmarks.csv"
@@ -85,7 +86,7 @@ def predict(kb, row, era: str = "2024-05") -> float:
     from advisor.sizing.speed import prefill_seconds_per_token
     q = None if prec.family == "float" else pl.weights_bytes
     return split_prefill_speedup(pl.split, n) / prefill_seconds_per_token(
-        gpu, model.architecture, prec, n, q, "llama.cpp", era)
+        gpu, model.architecture, prec, n, q, "llama.cpp", era, depth)
 
 
 def pct(xs, q):
@@ -152,12 +153,12 @@ def collect(kb, show_rows: bool = False, reference: bool = True) -> tuple[dict, 
         pred = predict(kb, row, "current")
         e = pred / meas - 1
         decode = int(row["n_gen"]) > 0
-        fa = "" if row["flash_attn"] == "1" else ", -fa 0"
+        fa = {"1": "", "": ", fa not stated"}.get(row["flash_attn"], ", -fa 0")
         vendor = kb.gpu(row["gpu"]).vendor
         who = "" if vendor == "nvidia" else f"{VENDOR_NAMES.get(vendor, vendor)} "
         cats[f"current {who}{'decode' if decode else 'prefill'} ({row['build_date'][:4]} builds{fa})"].append(abs(e))
         errs[("tg" if decode else "pp", row["gpu"], row["test"][:12])].append(abs(e))
-        if row["flash_attn"] == "1":
+        if row["flash_attn"] == "1" or (not decode and prefill_fa_counts(row)):
             held = logo.get(row_key(row))  # a fit row: its held-out error
             bands[row_category(kb, row, row["gpu"], row["model"], "current")].append(
                 (row["gpu"], abs(e) if held is None else held, f"benchmarks/data/{row['file']}",

@@ -62,6 +62,12 @@ CASES = [
      lambda a: a.plan.owned and a.plan.gpu_count == 2 and 4.0 <= a.plan.bits_per_weight <= 5.0),
     ("llama-3.1-405b", "h100-80gb", {"gpus": 8},
      lambda a: a.plan.owned and a.plan.gpu_count == 8 and a.plan.precision.name in ("fp8", "fp8-ffn")),
+    # Qwen3 235B-A22B on 4 x H100: vLLM with Qwen's own FP8 checkpoint over the four cards, as
+    # anyone serving it there runs it (FP8 on a 235B costs nothing measurable: Red Hat's
+    # FP8-dynamic card), not a llama.cpp Q8_0 layer split
+    ("qwen3-235b-a22b", "h100-80gb", {"gpus": 4},
+     lambda a: a.plan.owned and a.plan.gpu_count == 4 and a.plan.precision.name == "fp8"
+     and a.plan.runtime == "vllm" and a.plan.command.startswith("vllm serve Qwen/Qwen3-235B-A22B-FP8")),
     # issue 17: "bf16 or 8-bit on the card"; bf16 was left to a default, so Q8_0 from a
     # published GGUF (near-lossless, a fast band faster than converting bf16) is What to do
     ("llama-3.1-8b", "rtx-4090", {},
@@ -105,9 +111,12 @@ CASES = [
      lambda a: a.verdict == "does-not-fit" and not a.situation.facts["ram_fits"]),
     # issue 12: a 3090 and two 3060 12GB (10.3-12.1 tok/s measured at Q4): llama.cpp's split by
     # free memory leaves the last 3060 under its margin at Q4_K_M and 8K, so What to do stays
-    # on the set, split over it with its -ts, at a format every card holds
+    # on the set, split over it with its -ts, at a format every card holds. The reasoning
+    # model's default context (32,768 tokens: its output budget) does not fit the set at the
+    # Q4_K_M asked, so the plan also shortens it, to 8,192 tokens
     ("deepseek-r1-distill-llama-70b", "rtx-3090,2xrtx-3060-12gb", {"precision": "Q4_K_M"},
-     lambda a: a.verdict == "tight" and a.plan.owned and a.plan.gpu_set is not None
+     lambda a: a.verdict == "does-not-fit" and a.situation.work.context_tokens == 32768
+     and a.plan.context_tokens == 8192 and a.plan.owned and a.plan.gpu_set is not None
      and a.plan.gpu_count == 3 and "-ts 23.6,11.6,11.6" in a.plan.command
      and _bits_ok(a.plan, 4.4) and a.plan.usable),
 ]

@@ -3,6 +3,7 @@
 its flags, where it does not run, and one runtime per advisory."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -18,8 +19,10 @@ from advisor.sizing.precision import parse_precision
 from advisor.sizing.sglang_memory import (check_sglang_tensor_parallel, sglang_cell_bytes,
                                           sglang_default_mem_fraction, sglang_gpu_defaults,
                                           sglang_max_total_num_tokens, sglang_overhead_parts,
-                                          sglang_reserved_mib, sglang_start_free_bytes)
+                                          sglang_mem_fraction, sglang_reserved_mib,
+                                          sglang_start_free_bytes)
 from advisor.sizing.weights import weights_bytes
+from advisor.sizing.workload import Workload
 
 
 def test_default_mem_fraction_follows_the_heuristic_by_card_and_tp(kb):
@@ -82,8 +85,9 @@ def test_published_log_qwen3_235b_fp8_on_4_h100():
     """vLLM issue 21348 (https://github.com/vllm-project/vllm/issues/21348, July 2025): SGLang
     serving Qwen/Qwen3-235B-A22B-FP8 with `--tp 4 --mem-fraction-static 0.93` on 4 x H100 logged
     "KV Cache is allocated. #tokens: 367404, K size: 8.23 GB, V size: 8.23 GB". The model here
-    gives 412,166 (+12.2%): the KB's H100 has 80 GiB where torch reports 79.6 GiB, and what
-    SGLang allocates besides the weights before it profiles is not counted. Tolerance: 15%."""
+    gives 395,152 (+7.6%) from the 79.18 GiB the driver reports for an H100 80GB
+    (GPU.reported_memory_bytes; 412,166, +12.2%, from the marketed 80 GiB); what SGLang
+    allocates besides the weights before it profiles is not counted. Tolerance: 15%."""
     from advisor.kb.store import load_kb
 
     kb = load_kb()
@@ -95,6 +99,26 @@ def test_published_log_qwen3_235b_fp8_on_4_h100():
     w = weights_bytes(a, parse_precision("fp8"))
     n = sglang_max_total_num_tokens(a, g, -(-w // 4), "bf16", 4, 1, 0.93)
     assert abs(n / 367404 - 1) <= 0.15, n
+    # the pool starts from the driver's total: 0.93 x the 0.82 GiB the driver keeps, fewer slots
+    marketed = dataclasses.replace(g, reported_memory_bytes=None)
+    more = sglang_max_total_num_tokens(a, marketed, -(-w // 4), "bf16", 4, 1, 0.93)
+    assert (more - n) * 48128 == pytest.approx(0.93 * (g.memory_bytes - g.driver_total_bytes),
+                                               abs=2 * 48128)
+
+
+def test_driver_total_sets_the_start_free_memory_and_is_an_overhead_part(kb):
+    """total_gpu_memory starts from what the driver reports (79.18 GiB on an H100 80GB); the
+    rest of the card is its own overhead part, so weights + KV + parts fit the marketed
+    memory exactly when weights + KV fit the fraction of the reported one. The default
+    fraction keeps reading the card's memory (nvidia-smi's figure on NVIDIA, which the KB
+    does not hold): 0.836 at TP 1 on an H100."""
+    g = kb.gpu("h100-80gb")
+    hidden = g.memory_bytes - g.driver_total_bytes
+    assert sglang_start_free_bytes(g, 1) == g.driver_total_bytes - c.RUNTIME_RESERVED_BYTES_PER_GPU
+    parts = sglang_overhead_parts(g, 4, 4, 1)
+    assert parts["not_reported_by_driver"] == 4 * hidden
+    assert "not_reported_by_driver" not in sglang_overhead_parts(kb.gpu("rtx-a6000"), 1)
+    assert sglang_mem_fraction(g) == 0.836
 
 
 def test_a_tp_size_that_does_not_split_the_heads_is_refused(kb):
@@ -226,12 +250,20 @@ def test_mem_fraction_static_is_sglangs_and_every_plan_keeps_it():
 def test_the_advisory_gives_max_total_num_tokens_as_sglang_would_log_it(advisor, kb):
     from advisor.render import render_markdown
 
-    md = render_markdown(advisor.explain("llama-3.1-70b", "h100-80gb", gpus=2, runtime="sglang"))
+    # 70B bf16 on 2 x H100 at --mem-fraction-static 0.845: a pool of a few hundred slots (at
+    # SGLang's default 0.834 the 65.7 GiB of weights a GPU leave none of the 79.18 GiB the driver
+    # reports: "Not enough memory")
+    work = Workload(runtime="sglang", context_tokens=8192, mem_fraction_static=0.845)
+    md = render_markdown(advisor.explain("llama-3.1-70b", "h100-80gb", gpus=2, work=work,
+                                         runtime="sglang"))
     m = re.search(r"SGLang's KV pool: max_total_num_tokens ([\d,]+) a GPU", md)
     assert m
     a, g = kb.model("llama-3.1-70b").architecture, kb.gpu("h100-80gb")
     w = weights_bytes(a, parse_precision("bf16"))
-    assert int(m.group(1).replace(",", "")) == sglang_max_total_num_tokens(a, g, -(-w // 2), "fp16", 2)
+    assert int(m.group(1).replace(",", "")) == sglang_max_total_num_tokens(
+        a, g, -(-w // 2), "fp16", 2, mem_fraction_static=0.845) > 0
+    default = render_markdown(advisor.explain("llama-3.1-70b", "h100-80gb", gpus=2, runtime="sglang"))
+    assert "SGLang's KV pool: none" in default
     assert "is shorter than the 8,192 tokens asked" in md  # so the verdict is does-not-fit
     assert "**Verdict: does not fit.**" in md
 

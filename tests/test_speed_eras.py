@@ -99,3 +99,67 @@ def test_tied_embeddings_are_read_as_the_output_head(kb):
     u = weight_summary(untied, p)
     assert active_weight_bytes(untied, p) == (u.active_layers, u.output)
     assert active_compute_parameters(tied) > tied.vocab_size * tied.hidden_size
+
+
+def test_published_prefill_rows_name_their_gpu_source_and_flash_attention(kb):
+    """The prefill rows off the H200 (issue 15): on at least three other NVIDIA GPUs, each with a
+    URL, and flash attention on, or empty where the source does not state it (from an empty
+    cache only: prefill_fa_counts)."""
+    bench = importlib.util.spec_from_file_location("fit_speed", ROOT / "benchmarks" / "fit_speed.py")
+    fs = importlib.util.module_from_spec(bench)
+    bench.loader.exec_module(fs)
+    rows = [r for r in _rows() if int(r["n_gen"]) == 0 and r["gpu"] != "h200"]
+    assert len({r["gpu"] for r in rows}) >= 3
+    for r in rows:
+        assert r["source"].startswith("https://github.com/"), r
+        assert kb.gpu(r["gpu"]).vendor == "nvidia" and kb.model(r["model"])
+        assert r["flash_attn"] in ("0", "1", ""), r
+    assert fs.prefill_fa_counts({"flash_attn": "", "depth": "0"})
+    assert not fs.prefill_fa_counts({"flash_attn": "", "depth": "32768"})
+    assert not fs.prefill_fa_counts({"flash_attn": "0", "depth": "0"})
+
+
+def test_mmq_prefill_counts_fp32_lanes_not_sms(kb):
+    """MMQ's rate is a rate an FP32 lane: Turing and Volta (64 lanes an SM, 8 tensor cores an SM)
+    get half an Ada SM's rate, so the RTX 2080 Ti's and the V100's published pp512 rows are
+    predicted within 15% (counting SMs by tensor cores put them 66-108% high), and a card's
+    quantized prefill follows its lanes."""
+    from advisor.sizing.speed import fp32_lanes, prefill_seconds_per_token
+
+    bench = _bench()
+    for r in _rows():
+        if int(r["n_gen"]) == 0 and r["gpu"] in ("rtx-2080-ti", "v100-pcie-32gb"):
+            err = bench.predict(kb, r, "current") / float(r["tokens_per_sec"]) - 1
+            assert abs(err) <= 0.15, (r["gpu"], r["quant"], err)
+    a, p = kb.model("llama-3.1-8b").architecture, parse_precision("Q4_0")
+    ti, ada = kb.gpu("rtx-2080-ti"), kb.gpu("rtx-4090")
+    assert fp32_lanes(ti) == ti.shader_cores == 4352
+    ratio = prefill_seconds_per_token(ti, a, p, 512) / prefill_seconds_per_token(ada, a, p, 512)
+    assert ratio == pytest.approx(ada.shader_cores / ti.shader_cores, rel=0.02)
+
+
+def test_prefill_after_a_cached_context_is_slower(kb):
+    """cached_tokens: each prompt token attends to the cache too (llama-bench's ppN@dD); 0 is
+    the empty cache advisories quote."""
+    from advisor.sizing.speed import prefill_seconds_per_token
+
+    a, p, g = kb.model("llama-3.1-8b").architecture, parse_precision("Q4_K_M"), kb.gpu("h200")
+    empty = prefill_seconds_per_token(g, a, p, 512)
+    assert prefill_seconds_per_token(g, a, p, 512, cached_tokens=0) == empty
+    assert prefill_seconds_per_token(g, a, p, 512, cached_tokens=8192) > empty
+    assert prefill_seconds_per_token(g, a, p, 512, cached_tokens=32768) > \
+        prefill_seconds_per_token(g, a, p, 512, cached_tokens=8192)
+
+
+def test_nvidia_prefill_leave_one_gpu_out_meets_issue_15(kb):
+    """Each GPU's quantized prefill rows predicted by a fit of the MMQ rate that never saw it:
+    median within 20%, 90th percentile within 40% (issue 15's targets), on four GPUs."""
+    spec = importlib.util.spec_from_file_location("fit_speed", ROOT / "benchmarks" / "fit_speed.py")
+    fs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fs)
+    held = fs.leave_one_gpu_out(kb, "nvidia", "prefill")
+    assert len({r["gpu"] for r, _ in held}) >= 4
+    e = sorted(abs(x) for _, x in held)
+    assert e[len(e) // 2] <= 0.20
+    assert e[min(len(e) - 1, round(0.9 * (len(e) - 1)))] <= 0.40
+    assert all(r["quant"] != "F16" for r, _ in held)  # the float path is not fitted here

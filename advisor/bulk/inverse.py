@@ -22,17 +22,18 @@ from advisor.plans.runtimes import cannot_run
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.precision import Precision
-from advisor.sizing.workload import Workload
+from advisor.sizing.workload import Workload, default_context_tokens
 from advisor.speed_bands import band
 
 
 def context_for(model: Model, work: Workload, cap: bool) -> Workload | None:
-    """work for model: with cap (the context was not chosen), the context is capped at the
-    model's maximum, as explain does; a chosen context beyond it: None (the model cannot)."""
-    most = model.context_limit
-    if work.context_tokens <= most:
-        return work
-    return dataclasses.replace(work, context_tokens=most) if cap else None
+    """work for model: with cap (the context was not chosen), the context is the model's own
+    default, as explain gives it (advisor.sizing.workload.default_context_tokens: 8,192 tokens
+    at most its maximum, a reasoning model's prompt and recommended output); a chosen context
+    beyond the model's maximum: None (the model cannot)."""
+    if cap:
+        return dataclasses.replace(work, context_tokens=default_context_tokens(model))
+    return work if work.context_tokens <= model.context_limit else None
 
 
 @dataclass(frozen=True)

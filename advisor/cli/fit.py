@@ -19,7 +19,8 @@ from advisor.render import count
               help="GPUs of this kind. Default 1, or as many as detected when GPU is left out.")
 @click.option("--context", "-c", type=int, default=None,
               help="Context every model must fit with, in tokens. Default 8192, or a model's "
-                   "maximum if smaller; models whose maximum is below a chosen context are left out.")
+                   "maximum if smaller; models whose maximum is below a chosen context are left out."
+                   " A reasoning model's default holds a 512-token prompt and the output its publisher recommends.")
 @click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
 @format_option("table", "json")
 @kb_option
@@ -45,7 +46,7 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
     from advisor.errors import AdvisorError
     from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
 
-    from advisor.limits import batch_words, check_question, short
+    from advisor.limits import batch_words, check_question
 
     check_question(gpus=gpus, batch=batch, context=context)  # explain's limits, shared
     kb, machine = load_kb_from(kb_dirs), None
@@ -149,10 +150,13 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
                                            f"{ram_gb:g} GiB of RAM (not planned over unequal cards)"
                                            if ram_gb is not None else ""))
         head["offload"] = False
+    # a defaulted context is each model's own (explain's default): a reasoning model's holds a
+    # prompt and the output its publisher recommends (advisor.sizing.workload)
+    ctx = f"{count(context, 'token')} of context" + (
+        "" if chosen else " (for a reasoning model, enough for the output its publisher recommends)")
     _show(fmt, rows, head, fit_grid,
-          f"No model in the knowledge base runs usably on {where} with {count(context, 'token')} of "
-          f"context{batch_words(batch)}{how}.",
-          f"Models that run on {where} ({count(context, 'token')} of context, batch {batch}), each at "
+          f"No model in the knowledge base runs usably on {where} with {ctx}{batch_words(batch)}{how}.",
+          f"Models that run on {where} ({ctx}, batch {batch}), each at "
           f"its best plan, {RANK_WORDS[rank]}{how}:")
 
 

@@ -18,7 +18,8 @@ from advisor.render import count
 @click.option("--precision", "-p", default=None,
               help="Only this precision. Default: the best plan each card (or set) runs.")
 @click.option("--context", "-c", type=int, default=None,
-              help="Context in tokens. Default 8192, or the model's maximum if smaller.")
+              help="Context in tokens. Default 8192, or the model's maximum if smaller."
+                   " A reasoning model's default holds a 512-token prompt and the output its publisher recommends.")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
 @click.option("--max-gpus", type=int, default=8, show_default=True, help="Largest set to consider.")
 @format_option("table", "json")
@@ -30,7 +31,7 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     from advisor.bulk.tables import gpus_grid
     from advisor.errors import AdvisorError
     from advisor.sizing.precision import parse_precision
-    from advisor.sizing.workload import DEFAULT_CONTEXT_TOKENS, Workload
+    from advisor.sizing.workload import Workload, default_context_reason, default_context_tokens
 
     from advisor.limits import batch_words, check_question
     from advisor.render import one_line
@@ -56,8 +57,10 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
         if bad:
             raise AdvisorError(f"--precision {p.name}: {bad} ({one_line(m.name)})")
     most = m.context_limit
-    if context is None:
-        context = min(DEFAULT_CONTEXT_TOKENS, most)
+    reason = None
+    if context is None:  # explain's default: 8,192 tokens, or a reasoning model's budget
+        context = default_context_tokens(m)
+        reason = default_context_reason(m, context)
     elif context > most:
         raise AdvisorError(f"--context {context:,} is beyond {m.name}'s maximum of {most:,} tokens")
     from advisor.plans.planner import Planner
@@ -67,11 +70,14 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     if fmt == "json":
         doc = {"model": m.id, "name": m.name, "precision": p.name if p else None,
                "context_tokens": context, "batch": batch, "max_gpus": max_gpus,
+               **({"context_reason": reason} if reason else {}),
                "gpus": [r.to_json() for r in rows]}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     at = f" at {p.name}" if p else ""
     name = one_line(m.name)
+    if reason:
+        click.echo(f"Context: {reason}.\n")
     if not rows:
         click.echo(f"No GPU in the knowledge base, up to {max_gpus} of a kind, runs {name}{at} "
                    f"with {count(context, 'token')} of context{batch_words(batch)}.")

@@ -28,6 +28,11 @@ if TYPE_CHECKING:  # resolved by advisor.kb.validate when pydantic reads the ann
     from pydantic import Field
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9.\-]*$"
+# The lowest share of memory_bytes a driver-reported total may be (GPU.reported_memory_bytes):
+# the cards sourced report 92.4% (an A10, ECC on: 22.18 of 24 GiB) to 99.6% (an H200 against
+# its nvidia-smi figure); 85% leaves room for a card not yet seen and still refuses a misread
+# unit (GB for GiB is 93%: that one only a source can catch).
+REPORTED_MEMORY_MIN_SHARE = 0.85
 
 
 def _list():
@@ -488,6 +493,13 @@ class Model(_Entry):
     # config's positions do not reach it without one (Qwen2.5: YaRN over 32,768). None where
     # the positions extend unscaled (Command R) or the config already scales (Llama 3.1).
     rope_scaling: Optional[RopeScaling] = None
+    # A reasoning model's output budget: the generation length in tokens (thinking and answer
+    # together) its publisher recommends or sets for it (DeepSeek R1: "the maximum generation
+    # length is set to 32,768 tokens"; Qwen3: "an output length of 32,768 tokens for most
+    # queries"). A context left to its default holds a prompt and this much output
+    # (advisor.sizing.workload.default_context_tokens). None for chat models and for reasoning
+    # models whose card gives no figure.
+    recommended_output_tokens: Annotated[Optional[int], Field(gt=0, le=MAX_CONTEXT)] = None
     # The quantization of this model's tags in Ollama's library (`ollama run NAME:SIZE` with no
     # quantization in the tag), a llama.cpp file type (Q4_0 for llama3, gemma2, mixtral ...),
     # where it is not Ollama's usual Q4_K_M (advisor/kb/ollama.py DEFAULT_QUANT). Ollama tags
@@ -548,7 +560,7 @@ class Model(_Entry):
                               "native_precision", "instruct_repo", "checkpoints", "gguf_repos", "mlx_repos",
                               "advertised_context", "ollama_quant", "ollama_mla_per_head_cache",
                               "trust_remote_code", "transformers_repo", "mistral_format",
-                              "gguf_repos_per_head_cache"],
+                              "gguf_repos_per_head_cache", "recommended_output_tokens"],
                       optional=("aliases",))
         if self.ollama_quant is not None:
             from advisor.errors import AdvisorError
@@ -571,13 +583,16 @@ class Model(_Entry):
                 raise ValueError(f"rope_scaling reaches {r.original_context * r.factor:,.0f} tokens "
                                  f"(original_context x factor), short of advertised_context "
                                  f"{self.advertised_context}")
+        if (self.recommended_output_tokens or 0) > self.context_limit:
+            raise ValueError(f"recommended_output_tokens {self.recommended_output_tokens} is beyond "
+                             f"the model's context ({self.context_limit})")
         if self.ollama_mla_per_head_cache and not self.architecture.kv_lora_rank:
             raise ValueError("ollama_mla_per_head_cache is for a multi-head latent attention model")
-        for field in ("gguf_repos", "mlx_repos"):  # Hugging Face ignores a repo id's case
+        for listed in ("gguf_repos", "mlx_repos"):  # Hugging Face ignores a repo id's case
             seen: set[str] = set()
-            for repo in getattr(self, field):
+            for repo in getattr(self, listed):
                 if repo.lower() in seen:
-                    raise ValueError(f"{field} lists {repo} twice: keep one")
+                    raise ValueError(f"{listed} lists {repo} twice: keep one")
                 seen.add(repo.lower())
         for repo in self.mlx_repos:
             if mlx_repo_precision(repo) is None:
@@ -616,6 +631,15 @@ class GPU(_Entry):
     # cdna4, rdna3, rdna3.5, rdna4, apple-m1 .. apple-m4, gaudi2, gaudi3, xe-hpg, xe2
     architecture: Annotated[str, Field(pattern=ID_PATTERN)]
     memory_bytes: Annotated[int, Field(gt=0, le=MAX_MEMORY_BYTES)]
+    # The total the CUDA/ROCm driver reports for the card (bytes): cudaMemGetInfo's total, what
+    # torch.cuda.mem_get_info()[1] returns, vLLM logs as total_gpu_memory and PyTorch's
+    # out-of-memory message as "total capacity". It is below memory_bytes (an H100 80GB reports
+    # 79.18 GiB): the driver keeps the rest for itself. vLLM and SGLang budget from it
+    # (advisor.sizing.vllm_memory, sglang_memory); None: not sourced, the marketed figure is used.
+    # nvidia-smi's "Total" is another, larger reading (it still counts memory CUDA reserves) and
+    # is not this field. Discrete cards only; between REPORTED_MEMORY_MIN_SHARE of memory_bytes
+    # and memory_bytes.
+    reported_memory_bytes: Annotated[Optional[int], Field(gt=0, le=MAX_MEMORY_BYTES)] = None
     # Apple and other unified-memory parts: the share of memory the GPU may use by default
     # (macOS recommendedMaxWorkingSetSize); None for discrete cards.
     unified_memory: bool = False
@@ -667,15 +691,33 @@ class GPU(_Entry):
                              "same page twice")
         if self.unified_memory != (self.gpu_memory_share is not None):
             raise ValueError("unified_memory and gpu_memory_share go together")
+        self._check_reported_memory()
         _check_sources(
             self,
             [
-                "architecture", "memory_bytes", "memory_type", "bandwidth_gb_s", "fp32_tflops",
-                "fp16_tflops", "gpu_memory_share",
+                "architecture", "memory_bytes", "reported_memory_bytes", "memory_type",
+                "bandwidth_gb_s", "fp32_tflops", "fp16_tflops", "gpu_memory_share",
                 "bf16_tflops", "fp8_tflops", "int8_tops", "shader_cores", "tensor_cores",
                 "interconnect", "interconnect_gb_s", "rental",
             ],
         )
+
+    def _check_reported_memory(self) -> None:
+        """reported_memory_bytes is a discrete card's, below its memory_bytes and not below
+        REPORTED_MEMORY_MIN_SHARE of it (a larger gap is a misread unit or another card)."""
+        r = self.reported_memory_bytes
+        if r is None:
+            return
+        if self.unified_memory:
+            raise ValueError("reported_memory_bytes is a discrete card's driver total; a "
+                             "unified-memory part gives gpu_memory_share instead")
+        if r >= self.memory_bytes:
+            raise ValueError(f"reported_memory_bytes ({r:,}) must be below memory_bytes "
+                             f"({self.memory_bytes:,}): the driver reports less than the card has")
+        if r < REPORTED_MEMORY_MIN_SHARE * self.memory_bytes:
+            raise ValueError(f"reported_memory_bytes ({r:,}) is {r / self.memory_bytes:.1%} of "
+                             f"memory_bytes ({self.memory_bytes:,}), below the "
+                             f"{REPORTED_MEMORY_MIN_SHARE:.0%} any driver reports: a unit misread?")
 
     def _check_rental(self) -> None:
         """The prices agree with how the card is rented: a card nobody rents has no price, a
@@ -743,6 +785,15 @@ class GPU(_Entry):
         is bought, not rented by the GPU-hour, and does not shard with tensor parallelism) and
         not a card whose entry says nobody rents it (rental 'none')."""
         return not self.unified_memory and self.rental != "none"
+
+    @property
+    def driver_total_bytes(self) -> int:
+        """The total a CUDA/ROCm runtime sees (torch.cuda.mem_get_info()[1]): the KB's
+        reported_memory_bytes where it has one, else the card's usable memory (the marketed
+        figure for a discrete card, an overstatement of 1-8% on the cards measured)."""
+        if self.reported_memory_bytes is not None:
+            return self.reported_memory_bytes
+        return self.usable_memory_bytes
 
     @property
     def usable_memory_bytes(self) -> int:

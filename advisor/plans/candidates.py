@@ -211,8 +211,9 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
                 per_head = ollama_pulls_per_head(model, p)
             a = loaded_architecture(model.architecture, per_head)
             for where in placements:
-                if where != "gpu" and (rt not in GGML_RUNTIMES or n != 1 or gpu.unified_memory):
-                    continue
+                if where != "gpu" and (rt not in GGML_RUNTIMES or n != 1
+                                       or gpu.unified_memory and where != "offload"):
+                    continue  # a Mac's CPU takes whole layers (-ngl), not --n-cpu-moe here
                 if where == "moe-offload" and (not model.architecture.experts_total or rt == "ollama"):
                     continue  # Ollama has no setting for llama.cpp's --n-cpu-moe
                 shares = (None, raised) if rt == "vllm" and raised > c.VLLM_GPU_MEMORY_UTILIZATION else (None,)
@@ -284,7 +285,8 @@ def _on_set(ask: Ask) -> Iterator[list[Candidate]]:
 
 def offloaded(ask: Ask) -> Iterator[list[Candidate]]:
     """llama.cpp with part of the model in system RAM: whole layers (-ngl) or MoE experts
-    (--n-cpu-moe), one GPU."""
+    (--n-cpu-moe), one GPU; on a Mac, whole layers on its CPU outside the GPU's working set
+    (advisor.sizing.offload), at the default and at the raised wired limit."""
     yield from _on("your-hardware", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, ("offload", "moe-offload"),
                    raise_share=not ask.utilization_asked)

@@ -317,7 +317,7 @@ _STACK = {"nvidia": "CUDA", "amd": "ROCm (HIP)", "intel": "Level Zero"}
 
 def raised_share_note(share: float, gpu) -> str:
     """What a plan that raises vLLM's --gpu-memory-utilization needs: the GPUs to itself."""
-    left = gpu.usable_memory_bytes * (1 - share) / c.GIB
+    left = gpu.driver_total_bytes * (1 - share) / c.GIB  # vLLM's share is of the driver's total
     return (f"nothing else on the GPUs (no desktop display, no other process): vLLM takes {share:.2f} "
             f"of each, leaving {left:.1f} GiB for the {_STACK.get(gpu.vendor, 'runtime')} context and graphs")
 

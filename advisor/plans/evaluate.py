@@ -30,7 +30,7 @@ from advisor.sizing.serving import serving_at_batch
 from advisor.sizing.tensors import parameter_count
 from advisor.sizing.vllm_parallel import layout_problem, uses_layout
 from advisor.sizing.weights import weights_bytes
-from advisor.sizing.workload import Workload
+from advisor.sizing.workload import Workload, reasoning_context_tokens
 
 
 # The choices a question may make (Ask.chosen): the weight format (--precision, a model file,
@@ -90,7 +90,8 @@ class Ask:
 
 def keeps_choices(plan, ask: Ask) -> bool:
     """Whether `plan` keeps everything the question chose (Ask.chosen, runtime_asked and
-    utilization_asked): the same format, KV cache precision, flash attention and runtime, at
+    utilization_asked): the same format, KV cache precision, flash attention (llama.cpp's
+    switch, so a llama.cpp or Ollama plan) and runtime, at
     least the context asked; a question that gave --n-gpu-layers is kept only by its own split
     (the gpu-layers path answers it with another), and one that gave --tensor-split by plans
     that put every layer where it puts them (_same_split)."""
@@ -110,8 +111,9 @@ def choices_dropped(plan, ask: Ask) -> int:
         "kv_cache" in chosen and plan.kv_cache_dtype != ask.work.kv_cache_dtype,
         "context" in chosen and plan.context_tokens < min(ask.work.context_tokens,
                                                            plan.model.context_limit),
-        "flash_attn" in chosen and plan.runtime in GGML_RUNTIMES
-        and plan.flash_attn != ask.work.flash_attn,
+        # --flash-attn is llama.cpp's switch: a plan under another runtime does not keep it
+        "flash_attn" in chosen and (plan.runtime not in GGML_RUNTIMES
+                                    or plan.flash_attn != ask.work.flash_attn),
         ask.runtime_asked and plan.runtime != ask.runtime,
         ask.utilization_asked and share is not None and share != ask.work.gpu_memory_utilization,
     ))
@@ -179,10 +181,15 @@ def context_cap(ask: Ask, objective: Objective) -> int | None:
     context; else the objective's defaulted_context_tokens, at most the context asked. A
     default (8,192 tokens, or Ollama's 32,768 or 262,144 by VRAM) is not worth a quality class
     or layers in system RAM: Ollama's llama3.1:70b on 2 x RTX 3090 runs Q4_K_M at a shorter
-    context rather than Q3_K_M with a q4_0 cache to keep 131,072 tokens nobody asked for."""
+    context rather than Q3_K_M with a q4_0 cache to keep 131,072 tokens nobody asked for. A
+    reasoning model's default is its need, not a default: the context that holds the output
+    its publisher recommends (advisor.sizing.workload.reasoning_context_tokens) counts whole,
+    as a -c would, so its thinking is not cut to 16,384 tokens where a q8_0 cache holds 32,768
+    (DeepSeek R1 Distill Qwen 32B on an RTX 4090)."""
     if "context" in ask.chosen:
         return None
-    return min(objective.defaulted_context_tokens, ask.work.context_tokens)
+    need = reasoning_context_tokens(ask.model) or 0
+    return min(max(objective.defaulted_context_tokens, need), ask.work.context_tokens)
 
 
 def loaded_architecture(a: Architecture, per_head: bool) -> Architecture:
@@ -488,15 +495,18 @@ def baseline(ask: Ask) -> Ask:
     """The question at the model's published format (the workload and cards as asked; the
     runtime as asked, else the published format's): what plans' levers are counted from, so
     that ranking prefers the checkpoint as published. Plans run llama.cpp with flash attention
-    on, its default: with it off (asked), turning it on is one of a plan's changes. Plans
-    other than as-asked are sized at a --tensor-split asked first, then at llama.cpp's split by
-    free memory (candidates._on_set: Candidate.tensor_split)."""
+    on, its default, unless the question chose (--flash-attn) its setting: then every llama.cpp
+    plan keeps it, as plans keep a format or context asked (with flash attention off, a GGUF
+    that fits with llama.cpp's f32 attention scores is preferred over a plan under another
+    runtime). Plans other than as-asked are sized at a --tensor-split asked first, then at
+    llama.cpp's split by free memory (candidates._on_set: Candidate.tensor_split)."""
     native = parse_precision(ask.model.native_precision or "bf16")
-    if native.name == ask.precision.name and ask.work.flash_attn and ask.work.gpu_layers is None:
+    fa = ask.work.flash_attn if "flash_attn" in ask.chosen else True
+    if native.name == ask.precision.name and ask.work.flash_attn == fa and ask.work.gpu_layers is None:
         return ask
     rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
     return replace(ask, precision=native, runtime=rt,
-                   work=replace(ask.work, runtime=rt, flash_attn=True, gpu_layers=None))
+                   work=replace(ask.work, runtime=rt, flash_attn=fa, gpu_layers=None))
 
 
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
@@ -639,7 +649,14 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
                    + (f" instead of the {ask.work.kv_cache_dtype} asked" if "kv_cache" in chosen else ""))
     share = plan.gpu_memory_utilization
     if share is not None and share != ask.work.gpu_memory_utilization:
-        out.append(f"vLLM's share of each GPU {share:.2f}")
+        from advisor.sizing.vllm_memory import vllm_max_utilization
+
+        edge = ""
+        if share >= vllm_max_utilization(plan.gpu) - 0.01:  # the most the card allows
+            left = (1 - share) * plan.gpu.usable_memory_bytes / 2**30
+            edge = (f" (at the edge: the {left:.1f} GiB a GPU left outside it hold the CUDA "
+                    "context and graphs with little to spare)")
+        out.append(f"vLLM's share of each GPU {share:.2f}{edge}")
     if plan.wired_limit_mb is not None:
         out.append(f"macOS's GPU memory limit to {plan.wired_limit_mb:,} MB")
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
@@ -657,7 +674,8 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     if asked_layers is not None and asked_layers <= ask.model.architecture.layers:
         out += _layer_changes(plan, asked_layers)  # the user asked for a split: it is no change
     elif plan.offload:
-        out.append("part of the model in system RAM")
+        out.append("part of the model on the CPU" if plan.gpu.unified_memory
+                   else "part of the model in system RAM")
     if plan.path == "rent":
         out.append(f"rented {plan.gpu_count} x {plan.gpu.name}")
     elif plan.gpu.id != ask.gpu.id:

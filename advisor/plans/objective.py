@@ -157,27 +157,35 @@ class Objective:
             spill_floor: float | None = None, speed: float | None = None) -> tuple:
         """The sort key of a plan under a preference: smaller sorts first. context_cap: the
         context_tokens term counts at most this many tokens (a context the question did not
-        give: advisor.plans.evaluate.context_cap); None: as it is. spill_floor: the path's
+        give: advisor.plans.evaluate.context_cap), at most defaulted_context_tokens for a plan
+        not of good quality; None: as it is. spill_floor: the path's
         spill_floor (None: no plan is spilled_slower). speed: the decode speed (tokens/s) to rank
         the plan at instead of its own, in the speed terms (speed_band, fast_band,
         decode_tokens_per_s; band_tolerance)."""
         get, descending = self._terms[prefer]
-        out = []
-        values = get(plan)
+        values = list(get(plan))
+        at = self._index[prefer]
+        over = {}  # term -> the value it takes instead of the plan's own
         if speed is not None:
-            for i, v in zip(self._speed_index[prefer],
-                            (self.speed_band(speed), self.fast_band(speed), speed)):
-                if i is not None:
-                    values = values[:i] + (v,) + values[i + 1:]
-        if context_cap is not None:
-            i = self._context_index[prefer]
-            if i is not None and values[i] is not None and values[i] > context_cap:
-                values = values[:i] + (context_cap,) + values[i + 1:]
-        i = self._spill_index[prefer]
+            over.update(speed_band=self.speed_band(speed), fast_band=self.fast_band(speed),
+                        decode_tokens_per_s=speed)
+        i = at.get("context_tokens")
+        if context_cap is not None and i is not None and values[i] is not None:
+            if not getattr(plan, "good_quality", True):
+                # a reasoning model's budget (context_cap above the defaulted context) is worth
+                # levers, never a quality class below good: Qwen3 32B on a 24 GB Mac runs a
+                # 4-bit format at a shorter context, not Q2_K holding 32,768 tokens
+                context_cap = min(context_cap, self.defaulted_context_tokens)
+            if values[i] > context_cap:
+                over["context_tokens"] = context_cap
+        i = at.get("spilled_slower")
         if i is not None:
-            slower = (spill_floor is not None and bool(values[i])
-                      and (plan.decode_tokens_per_s or 0.0) < spill_floor)
-            values = values[:i] + (slower,) + values[i + 1:]
+            over["spilled_slower"] = (spill_floor is not None and bool(values[i])
+                                      and (plan.decode_tokens_per_s or 0.0) < spill_floor)
+        for term, v in over.items():
+            if term in at:
+                values[at[term]] = v
+        out = []
         for v, down in zip(values, descending):
             if v is None:
                 v = -math.inf if down else math.inf   # unknown sorts last
@@ -206,35 +214,21 @@ class Objective:
         return tuple(out)
 
     @cached_property
-    def _context_index(self) -> dict:
-        """preference -> the position of context_tokens among its sort terms (None: absent)"""
-        return {name: next((i for i, (a, _) in enumerate(terms) if a == "context_tokens"), None)
-                for name, terms in self.order.items()}
-
-    @cached_property
-    def _speed_index(self) -> dict:
-        """preference -> the positions of speed_band, fast_band and decode_tokens_per_s among its
-        terms (None: absent)"""
-        return {name: tuple(next((i for i, (a, _) in enumerate(terms) if a == want), None)
-                            for want in ("speed_band", "fast_band", "decode_tokens_per_s"))
-                for name, terms in self.order.items()}
+    def _index(self) -> dict:
+        """preference -> {sort term: its position among the preference's terms}"""
+        return {name: {a: i for i, (a, _) in enumerate(terms)} for name, terms in self.order.items()}
 
     def speed_prefix(self, prefer: str) -> int:
         """How many sort terms come before the first speed term (speed_band, fast_band,
         decode_tokens_per_s) under a preference: plans that differ there are not ranked as one
         speed (Planner.best)."""
-        found = [i for i in self._speed_index[prefer] if i is not None]
+        at = self._index[prefer]
+        found = [at[t] for t in ("speed_band", "fast_band", "decode_tokens_per_s") if t in at]
         return min(found) if found else len(self.order[prefer])
 
     def near(self, a: float | None, b: float | None) -> bool:
         """Whether two decode speeds are within band_tolerance of each other."""
         return bool(a and b) and max(a / b, b / a) <= self.band_tolerance
-
-    @cached_property
-    def _spill_index(self) -> dict:
-        """preference -> the position of spilled_slower among its sort terms (None: absent)"""
-        return {name: next((i for i, (a, _) in enumerate(terms) if a == "spilled_slower"), None)
-                for name, terms in self.order.items()}
 
     @cached_property
     def _terms(self) -> dict:

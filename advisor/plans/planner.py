@@ -206,9 +206,19 @@ class Planner:
         # be kept: -p Q4_K_S and a -ts on which it does not fit keep the format)
         dropped = {id(p): choices_dropped(p, ask) for p in usable}
         fewest = min(dropped.values())
+        pool = [p for p in usable if dropped[id(p)] == fewest]
+        if (fewest and ask.runtime_asked and "precision" in ask.chosen
+                and cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model)):
+            # a format the runtime asked cannot run (a GGUF type under vLLM): its plans keep the
+            # format's bits class where one does (AWQ 4-bit for Q4_K_M, FP8 for Q8_0), as the
+            # plans keeping the format under another runtime keep its size: not the checkpoint
+            def away(p) -> int:
+                return abs(p.precision.quality_rank - ask.precision.quality_rank)
+            nearest = min(away(p) for p in pool)
+            return self.best([p for p in pool if away(p) == nearest], base)
         if fewest and (winner is None or fewest >= choices_dropped(winner, ask)):
             return None
-        return self.best([p for p in usable if dropped[id(p)] == fewest], base)
+        return self.best(pool, base)
 
     def _gpu_layers(self, ask: Ask) -> Plan | None:
         """Given --n-gpu-layers N (llama.cpp, one GPU), the question as asked with the layer

@@ -26,6 +26,10 @@ _LOSSLESS = ("fp32", "fp16", "bf16")
 # less than a type before it (weights_cost).
 GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_L",
                "Q3_K_M", "IQ3_M", "IQ3_XXS", "Q2_K", "IQ2_M", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S")
+# Formats that quantize a subset of another format's tensors, in the same number format: one
+# not measured itself costs at most the other's loss (Meta's Llama 3.1 FP8 leaves attention and
+# the first and last layers in BF16, and quantizes the feed-forward layers as FP8 does).
+_SUBSET_OF = {"fp8-ffn": "fp8"}
 # mlx-lm's quantized KV caches and the llama.cpp cache of the same bits a value.
 _MLX_KV_LIKE = {"mlx-8bit": "q8_0", "mlx-4bit": "q4_0"}
 
@@ -66,6 +70,8 @@ def nearest_measurement(fmt: str, parameters: int) -> dict | None:
 
 def _describe(row: dict) -> str:
     metric = "perplexity" if row["metric"] == "perplexity" else "accuracy"
+    if not row["loss_pct"]:  # "-0% accuracy" would read as a loss
+        return f"no {metric} lost on {row['model']} ({row['measure']})"
     sign = "+" if row["metric"] == "perplexity" else "-"
     return f"{sign}{row['loss_pct']:g}% {metric} on {row['model']} ({row['measure']})"
 
@@ -91,6 +97,13 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
                           f"{p.name}'s own nearest measurement, {_describe(row)}, is higher, "
                           "measured on another model", w["source"], False)
         return float(row["loss_pct"]), _describe(row), row["source"], False
+    whole = _SUBSET_OF.get(p.name)
+    row = nearest_measurement(whole, parameters) if whole else None
+    if row is not None:
+        # quantizes some of the tensors the measured format does, the same way: at most its loss
+        return (float(row["loss_pct"]),
+                f"no published measurement of {p.name}, which quantizes a subset of the tensors "
+                f"{whole} does: counted at {whole}'s {_describe(row)}", row["source"], True)
     if bits_of and p.name in bits_of:
         measured = [f for f in bits_of if f != p.name and weight_table().get(f)]
         # the finest measured format no finer than this one (2% allowed: mlx-8bit's 8.50 bits

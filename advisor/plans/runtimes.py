@@ -139,7 +139,9 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1) 
         if vendor == "nvidia" and gpu.architecture in _PRE_VOLTA:
             return f"vLLM needs compute capability 7.0 or newer; the {gpu.name} (Pascal) is older"
         if gguf:
-            return "vLLM's GGUF loader is experimental and single-file only: run GGUF files with llama.cpp"
+            return ("vLLM's GGUF loader is experimental and under-optimized (and loads no split "
+                    "files): run GGUF files with llama.cpp, or vLLM with its own 4-bit (AWQ/GPTQ) "
+                    "or 8-bit (FP8) formats")
         if (p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu)
                 and gpu.architecture not in _FP8_WEIGHT_ONLY):
             return (f"The {gpu.name} has no FP8 tensor math (FP8 needs Ada, Hopper, Blackwell or "

@@ -391,15 +391,24 @@ PREFILL_PROFILES["intel"] = dict(PREFILL_PROFILES["amd"], compute_fraction=0.49)
 # matrix. The May-2024 cap of 245 TFLOPS held for both paths; now they differ: F16 prefill of
 # the 8B reached 21,793 tok/s (about 330 TFLOPS; the May-2024 profile predicts 11,949) and the
 # quantized ones 9,100-10,800 (Q4_K_M, Q8_0: 140-165 TFLOPS, far under Hopper's int8 peak:
-# MMQ does not use Hopper's warp-group instructions). MMQ is modelled as a rate an SM, the
-# smaller of it and the card's peak share: 1.09 TFLOPS an SM (about 2 FP32 FLOPs a lane a
-# clock, as an RTX 4090's 155 TFLOPS on 128 SMs in llama.cpp PR 7676, June 2024, also gives).
-# The float cap is fitted on the H200's F16 row. Fitted on the H200 rows of
-# benchmarks/data/llamacpp_decode_current.csv (pp2048 where measured: pp512 varied by 11-23%
-# between repetitions); compute fraction kept from the May-2024 fit.
+# MMQ does not use Hopper's warp-group instructions). MMQ is modelled as a rate an FP32 lane
+# (CUDA core), the smaller of it and the card's peak share: its tiles' unpacking and scaling run
+# on the FP32/INT32 lanes, which bound it, not the tensor cores (Volta has no int8 tensor cores
+# and runs MMQ at the same rate a lane; Turing and Volta have 64 lanes an SM, half of Ampere
+# GA10x, Ada, Hopper and Blackwell, and counting by SM put their prefill 66-108% high).
+# Fitted by benchmarks/fit_speed.py on the quantized pp rows of
+# benchmarks/data/llamacpp_decode_current.csv (empty cache, flash attention on or not stated):
+# the H200 (measured by the project, llama.cpp 0c1e570), an RTX 2080 Ti (geerlingguy's
+# ai-benchmarks issue 46, build 7474, Dec 2025) and an RTX 4090 and a V100 (the master column
+# of llama.cpp PR 24127's tables, 2026). 10 rows, 4 GPUs: 8.67 GFLOPS a lane (1.11 TFLOPS a
+# 128-lane SM); rows -24.3% (the 4090: its 2.5 GHz clock, a quarter above the H200's) to
+# +43.4% (Llama 3.2 3B pp512 on the H200: a small model's norms, RoPE and launches are a
+# larger share than its FLOPs say); leave-one-GPU-out median 10.6%, p90 28.5%.
+# The float cap is fitted on the H200's F16 row (pp2048 where measured: pp512 varied by
+# 11-23% between repetitions); compute fraction kept from the May-2024 fit.
 PREFILL_PROFILES_CURRENT = {
     "nvidia": {"compute_fraction": 0.748, "kq_passes": 0.0,
-               "runtime_cap_tflops": {"float": 600.0}, "mmq_tflops_per_unit": 1.09},
+               "runtime_cap_tflops": {"float": 600.0}, "mmq_gflops_per_lane": 8.67},
     # Apple Metal, current builds: no matrix units before the M5 and no MMQ path (Metal's mul_mm
     # dequantizes tiles in threadgroup memory), flash attention on: FLOPs at a share of the FP16
     # peak. Fitted by benchmarks/fit_speed.py on the pp rows of
@@ -443,6 +452,24 @@ SERVER_RAM_BANDWIDTH_GB_S = 307.2
 # changed (MOE_DECODE_PROFILES: the MLA term and the refitted expert time, issue 15).
 CPU_BANDWIDTH_FRACTION = 0.6
 CPU_LAYER_SECONDS = 297e-6
+# The CPU's side of a Mac's unified memory (llama.cpp -ngl N below the layers on Apple silicon,
+# advisor.sizing.offload): the CPU layers are read at CPU_BANDWIDTH_FRACTION of the chip's
+# memory bandwidth, at most APPLE_CPU_BANDWIDTH_CAP_GB_S, plus CPU_LAYER_SECONDS a layer. Checked,
+# not fitted, against the published llama.cpp CPU-only runs on M-series chips (2023 builds; the
+# whole model on the CPU, file sizes from llama.cpp PR 4766's llama-bench tables):
+# - M1 Pro (200 GB/s), LLaMA 7B Q4_0, 8 threads: ~45 ms a token, "similar" to its GPU
+#   (ggerganov, https://github.com/ggml-org/llama.cpp/issues/1727); predicted 41 ms (-8%);
+# - M2 Pro Mac mini (200 GB/s, 8 P-cores), Llama 2 at llama.cpp 335acd2: 7B Q4_0 47.8 ms, 13B
+#   Q4_0 73.4 ms, 7B F16 117.8 ms a token (XiongjieDai/GPU-Benchmarks-on-LLM-Inference issue 1,
+#   https://github.com/XiongjieDai/GPU-Benchmarks-on-LLM-Inference/issues/1); predicted 41, 74
+#   and 122 ms (-13%, +1%, +3%).
+# The cap is an assumption: the CPU cores of an M1 Max do not reach the chip's 400 GB/s
+# (AnandTech's review, "Huge Memory Bandwidth, but not for every Block",
+# https://www.anandtech.com/show/17024/apple-m1-max-performance-review/2), so a Max or Ultra's
+# CPU is taken to read no faster than the Pro chips' 200 GB/s the runs above use in full. No
+# run on a Max, an Ultra or an M3/M4 CPU is checked: the CPU layers' speed on a Mac is
+# uncalibrated (tests/test_mac_offload.py holds the runs above).
+APPLE_CPU_BANDWIDTH_CAP_GB_S = 200.0
 
 # Tensor parallelism: two all-reduces a layer of the hidden state (after attention and after
 # the MLP). NCCL's small-message all-reduce latency is about 10 us over NVLink and 25 us over

@@ -111,10 +111,11 @@ def layout_note(lm, runtime: str = "vllm") -> str:
             f"context ({lm.rank_kv_cache_bytes / gib:.2f} GiB a GPU)")
 
 
-def sglang_pool_note(a, gpu: GPU, gpus: int, weights: int, work: Workload, lm=None) -> str:
-    """SGLang's own figure for the KV pool these weights leave on each GPU, max_total_num_tokens
-    (advisor.sizing.sglang_memory), and what it means for the question: the longest request, and
-    whether `batch` requests of the whole context fit in it."""
+def sglang_pool(a, gpu: GPU, gpus: int, weights: int, work: Workload, lm=None) -> tuple[float, int, int]:
+    """(--mem-fraction-static, max_total_num_tokens a GPU, sequences a rank) of SGLang's launch
+    on `gpus` of `gpu` with `weights` bytes in all (lm: a data/expert-parallel layout, as
+    advisor.sizing.vllm_parallel sizes it): the KV pool these weights leave, as SGLang logs it
+    at start (advisor.sizing.sglang_memory.sglang_max_total_num_tokens; 0 or less: none)."""
     from advisor.sizing.sglang_memory import sglang_max_total_num_tokens, sglang_mem_fraction
     from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
 
@@ -129,6 +130,14 @@ def sglang_pool_note(a, gpu: GPU, gpus: int, weights: int, work: Workload, lm=No
     f = sglang_mem_fraction(gpu, tp, pp, work.mem_fraction_static, dp_attn)
     n = sglang_max_total_num_tokens(a, gpu, w_rank, work.kv_cache_dtype, tp, pp,
                                     work.mem_fraction_static, dp_attn)
+    return f, n, seqs
+
+
+def sglang_pool_note(a, gpu: GPU, gpus: int, weights: int, work: Workload, lm=None) -> str:
+    """SGLang's own figure for the KV pool these weights leave on each GPU (sglang_pool), and
+    what it means for the question: the longest request, and whether `batch` requests of the
+    whole context fit in it."""
+    f, n, seqs = sglang_pool(a, gpu, gpus, weights, work, lm)
     need = work.context_tokens * seqs
     if n <= 0:
         return (f"SGLang's KV pool: none; the weights fill --mem-fraction-static {f:g} of each "

@@ -7,6 +7,12 @@ max(n_layer - n_gpu_layers, 0), act_gpu_layers = min(n_gpu_layers, n_layer + 1),
 layer being slot n_layer). The token embedding table always stays in system RAM. Layers in RAM
 are computed by the CPU, reading their weights and KV cache at RAM bandwidth, one after the
 GPU's layers each token. vLLM does not offload layers.
+
+On a Mac (unified memory) the same split keeps the GPU's layers within Metal's working set
+(GPU.usable_memory_bytes: the default share, or a raised `iogpu.wired_limit_mb`,
+advisor.sizing.wired) and the rest outside it, in the same memory: one pool, so the GPU's part
+and the CPU's together must leave macOS its reserve (wired.macos_reserve_bytes), and the CPU
+reads its layers at the CPU side's bandwidth (mac_cpu_bandwidth_gb_s).
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from advisor.sizing.speed import (
     moe_layers,
 )
 from advisor.sizing.weights import weight_summary
+from advisor.sizing.wired import macos_reserve_bytes
 from advisor.sizing.workload import Workload
 
 
@@ -40,6 +47,32 @@ class Offload:
     decode_tokens_per_s_full_context: float = 0.0
     gpu_weights_bytes: int = 0   # the weights of the GPU's layers
     decode_roofline_tokens_per_s: float = 0.0  # GPU bandwidth for its layers, RAM's for the rest
+
+
+def mac_cpu_bandwidth_gb_s(gpu: GPU) -> float:
+    """GB/s the CPU cores of a Mac read its unified memory at, for llama.cpp's CPU layers: the
+    chip's bandwidth, at most constants.APPLE_CPU_BANDWIDTH_CAP_GB_S (the CPU cores of the Max
+    and Ultra chips do not reach the GPU's bandwidth; uncalibrated beyond the Pro chips' runs
+    quoted there). cpu_decode_seconds then applies CPU_BANDWIDTH_FRACTION to it, as to a PC's
+    RAM. Raises ValueError on a discrete GPU."""
+    if not gpu.unified_memory:
+        raise ValueError(f"{gpu.id} has no unified memory")
+    return min(float(gpu.bandwidth_gb_s), c.APPLE_CPU_BANDWIDTH_CAP_GB_S)
+
+
+def ram_bandwidth_for(gpu: GPU, work: Workload) -> float:
+    """The bandwidth (GB/s) llama.cpp's CPU layers are read at: a Mac's CPU side
+    (mac_cpu_bandwidth_gb_s), else the system RAM's the workload gives (--ram-bandwidth)."""
+    return mac_cpu_bandwidth_gb_s(gpu) if gpu.unified_memory else work.ram_bandwidth_gb_s
+
+
+def ram_limit_bytes(gpu: GPU, work: Workload, gpu_bytes: int) -> int:
+    """What may hold the CPU's part of a split: the system RAM given (--ram), or on a Mac the
+    unified memory less macOS's reserve (advisor.sizing.wired.macos_reserve_bytes) less what the
+    GPU's part takes from the same memory (never negative)."""
+    if not gpu.unified_memory:
+        return work.ram_bytes
+    return max(gpu.memory_bytes - macos_reserve_bytes(gpu) - gpu_bytes, 0)
 
 
 def partial_offload(work: Workload, layers: int) -> bool:
@@ -57,12 +90,15 @@ def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
     when everything fits, or not one layer does); given (0 to layers; layers keeps only the
     output layer in RAM), that split, with gpu_bytes that may not fit. GPU bytes are
     advisor.sizing.memory's at that layer count (memory_total_bytes with work.gpu_layers), so a
-    -ngl question and its plan agree. None on unified memory (the RAM is the GPU's memory) and
-    under a runtime that does not offload (vLLM). Raises ValueError for gpu_layers outside
-    0..layers."""
-    if work.runtime in c.TENSOR_PARALLEL_RUNTIMES or gpu.unified_memory:
+    -ngl question and its plan agree. On unified memory (a Mac) the GPU's budget is its working
+    set (gpu.usable_memory_bytes, a raised wired limit included), the CPU's layers are read at
+    mac_cpu_bandwidth_gb_s, and ram_fits asks that both parts together leave macOS its reserve
+    (ram_limit_bytes: one memory, counted once). None under a runtime that does not offload
+    (vLLM; on a Mac, MLX). Raises ValueError for gpu_layers outside 0..layers."""
+    if work.runtime in c.TENSOR_PARALLEL_RUNTIMES or (gpu.unified_memory
+                                                      and work.runtime not in c.GGML_RUNTIMES):
         return None
-    ram_bw = ram_bandwidth_gb_s or work.ram_bandwidth_gb_s
+    ram_bw = ram_bandwidth_gb_s or ram_bandwidth_for(gpu, work)
     a = model.architecture
     if gpu_layers is None and partial_offload(work, a.layers):
         gpu_layers = work.gpu_layers
@@ -100,7 +136,7 @@ def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
     ram = cpu_bytes + w["output"] + w["embedding"]
     return Offload(gpu_layers=gpu_layers, cpu_layers=int(cpu_layers), ram_bytes=ram,
                    decode_tokens_per_s=speed(0), gpu_bytes=gpu_bytes,
-                   ram_fits=ram <= work.ram_bytes,
+                   ram_fits=ram <= ram_limit_bytes(gpu, work, gpu_bytes),
                    decode_tokens_per_s_full_context=speed(ctx),
                    gpu_weights_bytes=gpu_layers * mean_layer,
                    decode_roofline_tokens_per_s=roofline)
@@ -166,7 +202,8 @@ def plan_expert_offload(model: Model, gpu: GPU, precision: Precision,
     gpu_bytes = overhead_bytes(a) + out + sum(dense) + kv + sum(experts) - cpu_experts
     return ExpertOffload(cpu_moe_layers=n, moe_layers=len(moe_layers), ram_bytes=ram,
                          gpu_bytes=gpu_bytes,
-                         ram_fits=ram <= work.ram_bytes, decode_tokens_per_s=1.0 / seconds)
+                         ram_fits=ram <= ram_limit_bytes(gpu, work, gpu_bytes),
+                         decode_tokens_per_s=1.0 / seconds)
 
 
 def expert_offload_decode_seconds(model: Model, gpu: GPU, precision: Precision,

@@ -63,12 +63,12 @@ def kv_cache_type(kv_dtype: str) -> str | None:
 def auto_gpu_layers(model, gpu: GPU, precision, work) -> int | None:
     """The repeating layers llama-server keeps on one GPU when num_gpu is unset and the whole
     model does not fit with its margin: the most that do (advisor.sizing.offload.plan_offload),
-    the rest and the output layer in system RAM. None when everything fits, on unified memory
-    (the RAM is the GPU's memory), or when not one layer fits."""
+    the rest and the output layer in system RAM. On a Mac the same: ggml's Metal device reports
+    its free memory as recommendedMaxWorkingSetSize less what is allocated, so llama-server's
+    fit keeps the layers beyond the working set on the CPU, in the same memory. None when
+    everything fits, or when not one layer does."""
     from advisor.sizing.offload import plan_offload
 
-    if gpu.unified_memory:
-        return None
     off = plan_offload(model, gpu, precision, work)
     return None if off is None else off.gpu_layers
 
@@ -99,9 +99,10 @@ def automatic_ubatch(a, context_cells: int, weights_bytes: int, gpu: GPU, count:
 def assumptions(gpu: GPU, count: int, flash_attn: bool) -> list[str]:
     """What the Ollama profile assumed, in words for the advisory (no CUDA on a Mac)."""
     vram = total_vram_bytes(gpu, count) / c.GIB
-    placement = ("the GPU's memory is the system RAM, so no layer is left to the CPU"
-                 if gpu.unified_memory else "with num_gpu unset the layers that do not fit stay "
-                 "in system RAM instead of failing to load")
+    placement = ("with num_gpu unset the layers beyond the GPU's working set run on the CPU, "
+                 "from the same memory, instead of failing to load" if gpu.unified_memory
+                 else "with num_gpu unset the layers that do not fit stay in system RAM instead "
+                 "of failing to load")
     return [f"Ollama {c.OLLAMA_VERSION} (commit {c.OLLAMA_COMMIT[:9]}) runs the model with "
             f"llama.cpp's llama-server, so its memory is llama.cpp's; {placement}",
             f"Ollama's default context for {vram:.0f} GiB of VRAM: 4,096 tokens under 23 GiB, "

@@ -13,7 +13,8 @@ from advisor.kb.schema import GPU, Model
 from advisor.sizing import constants as c
 from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.memory import MemoryParts, memory_parts
-from advisor.sizing.offload import offload_decode_seconds, partial_offload, plan_offload
+from advisor.sizing.offload import (offload_decode_seconds, partial_offload, plan_offload,
+                                    ram_bandwidth_for)
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.parallel import Split, choose_split, split_decode_seconds, split_prefill_speedup
 from advisor.sizing.precision import Precision, parse_precision
@@ -109,7 +110,7 @@ class Placement:
         if self.offload is not None:
             return offload_decode_seconds(self.model, self.gpu, self.precision,
                                           self.work.kv_cache_dtype, self.offload.gpu_layers,
-                                          context_tokens, self.work.ram_bandwidth_gb_s)
+                                          context_tokens, ram_bandwidth_for(self.gpu, self.work))
         if era is None and self.work.runtime in c.TENSOR_PARALLEL_RUNTIMES:
             tp, pp, _ = vllm_group(self.split)
             return vllm_step(self.gpu, a, self.precision, 1, self._kv_bytes_at(context_tokens),

@@ -55,7 +55,7 @@ _ALL = [
     Precision("Q4_0", "gguf", 5, "llama.cpp legacy 4-bit (4.5 bits a weight)"),
     Precision("IQ4_NL", "gguf", 5, "llama.cpp 4-bit non-linear (4.5 bits a weight)"),
     Precision("IQ4_XS", "gguf", 5, "llama.cpp 4-bit i-quant (4.25 bits a weight)"),
-    Precision("int4", "checkpoint", 5, "4-bit GPTQ/AWQ, group size 128"),
+    Precision("int4", "checkpoint", 5, "4-bit weights, 16-bit activations (W4A16: compressed-tensors, GPTQ-style groups of 128)"),
     Precision("awq", "checkpoint", 5, "AWQ 4-bit, group size 128: fp16 scales, 4-bit zeros"),
     Precision("gptq", "checkpoint", 5, "GPTQ 4-bit, group size 128: fp16 scales, 4-bit zeros, g_idx"),
     Precision("gptq-int8", "checkpoint", 2, "GPTQ 8-bit, group size 128"),

@@ -25,7 +25,8 @@ from advisor.errors import AdvisorError
 from advisor.kb.schema import GPU, Architecture
 from advisor.sizing import constants as c
 from advisor.sizing.overhead import compute_buffer_bytes
-from advisor.sizing.vllm_memory import (VLLM_VERSIONS, vllm_profile_batch, vllm_rank_overhead,
+from advisor.sizing.vllm_memory import (VLLM_VERSIONS, unreported_memory_bytes,
+                                        vllm_profile_batch, vllm_rank_overhead,
                                         vllm_tensor_parallel_size, vllm_utilization_reserve)
 
 RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers", "mlx", "sglang")
@@ -116,7 +117,7 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
         parts = {k: gpus * v for k, v in rank.items()}
         used = weights_bytes + kv_bytes + sum(parts.values())
         parts["gpu_memory_utilization_reserve"] = vllm_utilization_reserve(used, gpu_memory_utilization)
-        return parts
+        return with_unreported_memory(parts, gpu, gpus)
     if runtime == "sglang":
         from advisor.sizing.sglang_memory import sglang_overhead_parts
 
@@ -128,6 +129,39 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
                 "activations": prefill_activation_bytes(a, chunk, batch)}
     return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
             "activations": prefill_activation_bytes(a, prompt_tokens, batch)}
+
+
+def with_unreported_memory(parts: dict[str, int], gpu: GPU | None, gpus: int) -> dict[str, int]:
+    """vLLM's or SGLang's overhead parts with, where the KB has the card's driver-reported total,
+    the memory of each GPU the driver keeps (unreported_memory_bytes) as a part of its own:
+    they budget from the reported total, so parts + weights + KV fit the cards' marketed
+    memory exactly when they fit what the driver reports."""
+    hidden = unreported_memory_bytes(gpu)
+    if hidden > 0:
+        parts["not_reported_by_driver"] = gpus * hidden
+    return parts
+
+
+_DRIVER = {"nvidia": "CUDA driver", "amd": "ROCm driver"}
+
+
+def driver_total_note(runtime_name: str, gpu: GPU | None) -> str | None:
+    """Which total `runtime_name` (vLLM, SGLang) budgets from on this card: the one its driver
+    reports where the KB has it (GPU.reported_memory_bytes), else, said as an assumption, the
+    marketed figure. None for an unknown card and a unified-memory one (whose share is macOS's
+    or the SoC's, GPU.gpu_memory_share)."""
+    if gpu is None or gpu.unified_memory:
+        return None
+    driver = _DRIVER.get(gpu.vendor, "driver")
+    marketed = gpu.usable_memory_bytes / c.GIB
+    if gpu.reported_memory_bytes is not None:
+        total = gpu.driver_total_bytes / c.GIB
+        return (f"{runtime_name} takes its share of the {total:.2f} GiB the {driver} reports for "
+                "each of these cards (torch.cuda.mem_get_info, as public logs print it), not of "
+                f"the {marketed:.2f} GiB they have: the driver keeps {marketed - total:.2f} GiB a GPU")
+    return (f"{runtime_name} takes its share of the total the {driver} reports, which the KB does "
+            f"not have for this card: its {marketed:.2f} GiB are assumed, an overstatement "
+            "(drivers report 1-8% less on the cards sourced: an H100 80GB 79.18 GiB)")
 
 
 # How each vendor's GPU runtime context and captured graphs are called.
@@ -199,9 +233,11 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
                        f"{'' if vendor == 'nvidia' else ', assumed the same here'}")
         out.append(f"{ctx} and {graphs} ({c.VLLM_CUDA_GRAPH_BYTES / c.GIB:.2f} GiB measured) fit "
                    "in the share gpu_memory_utilization leaves unused")
-        return out
+        total = driver_total_note("vLLM", gpu)
+        return out + ([total] if total else [])
     if runtime == "sglang":
-        from advisor.sizing.sglang_memory import sglang_gpu_defaults, sglang_mem_fraction
+        from advisor.sizing.sglang_memory import (sglang_capacity_mib, sglang_gpu_defaults,
+                                                  sglang_mem_fraction)
 
         tp = vllm_tensor_parallel_size(a, gpus) if a is not None and gpus > 1 else 1
         pp, dp_attn = gpus // tp, 1
@@ -212,8 +248,7 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
             tp, pp = flags["tp_size"], 1
             dp_attn = flags["dp_size"] if flags["dp_attention"] else 1
         f = sglang_mem_fraction(gpu, tp, pp, mem_fraction_static, dp_attn)
-        chunk, graph_bs = sglang_gpu_defaults(
-            gpu.usable_memory_bytes / c.MIB if gpu is not None else None, tp)
+        chunk, graph_bs = sglang_gpu_defaults(sglang_capacity_mib(gpu), tp)
         whose = ("as asked" if mem_fraction_static is not None else
                  f"SGLang {c.SGLANG_VERSION}'s default for this card at TP {tp}"
                  + (f" with DP attention {dp_attn}" if dp_attn > 1 else "")
@@ -227,7 +262,8 @@ def runtime_assumptions(runtime: str, gpus: int, vendor: str = "nvidia", a: Arch
                 + "; prefill activations and " + _GRAPHS.get(vendor, "captured graphs")
                 + " live in the rest",
                 "SGLang's KV pool is one token a slot (page size 1): a request of N tokens "
-                "takes N slots, so the longest request is max_total_num_tokens"]
+                "takes N slots, so the longest request is max_total_num_tokens"] \
+            + [n for n in [driver_total_note("SGLang", gpu)] if n]
     if runtime == "mlx":
         return [f"MLX (mlx-lm): {c.RUNTIME_RESERVED_BYTES_PER_GPU // c.MIB} MiB {ctx} (assumed, "
                 "as for llama.cpp; not measured for MLX) and the activations of one "

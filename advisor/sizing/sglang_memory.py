@@ -36,6 +36,16 @@ reserved) and 0.819 at TP 8; on a 24 GiB RTX 4090, 0.847 at TP 1. With --enable-
 (DP attention, sglang_reserved_mib's dp_attention) it reserves 3 MiB more a CUDA-graph batch a DP
 rank, 4.5 above 300 graph batches: 0.769 on 8 x H200 at DP 8.
 
+Which total: total_gpu_memory is free memory as torch.cuda.mem_get_info reads it, so it starts
+from the total the CUDA/ROCm driver reports (GPU.driver_total_bytes: the KB's
+reported_memory_bytes, 79.18 GiB on an H100 80GB, else the marketed figure) less the context;
+the part of each card the driver keeps is an overhead part of its own (not_reported_by_driver).
+The default fraction's gpu_mem is another reading: nvidia-smi's memory.total on NVIDIA
+(get_nvgpu_memory_capacity; 81,559 MiB on an H100 80GB, between the driver's total and the
+marketed 81,920), which the KB does not hold, so the card's memory_bytes stands in for it (0.836
+where nvidia-smi's figure gives 0.835 on an H100 at TP 1); on AMD torch's total_memory
+(get_amdgpu_memory_capacity), the driver's total (sglang_capacity_mib).
+
 All sizes are bytes unless named MiB; pure functions, no I/O.
 """
 from __future__ import annotations
@@ -45,6 +55,17 @@ import math
 from advisor.errors import AdvisorError
 from advisor.kb.schema import GPU, Architecture
 from advisor.sizing import constants as c
+
+
+def sglang_capacity_mib(gpu: GPU | None) -> float | None:
+    """gpu_mem, MiB, as SGLang reads it for its memory defaults (get_device_memory_capacity):
+    nvidia-smi's memory.total on NVIDIA, for which the card's memory (GPU.usable_memory_bytes)
+    stands in; torch's total_memory on AMD, the driver's total (GPU.driver_total_bytes). None
+    for an unknown card."""
+    if gpu is None:
+        return None
+    total = gpu.driver_total_bytes if gpu.vendor == "amd" else gpu.usable_memory_bytes
+    return total / c.MIB
 
 
 def sglang_gpu_defaults(gpu_mem_mib: float | None, tensor_parallel: int = 1) -> tuple[int, int]:
@@ -81,10 +102,11 @@ def sglang_reserved_mib(gpu_mem_mib: float | None, tensor_parallel: int = 1,
 def sglang_default_mem_fraction(gpu: GPU | None, tensor_parallel: int = 1,
                                 pipeline_parallel: int = 1, dp_attention: int = 1) -> float:
     """The --mem-fraction-static SGLang chooses when none is given: round((gpu_mem -
-    reserved_mem) / gpu_mem, 3) with gpu_mem the card's memory in MiB; 0.88 for an unknown card."""
-    if gpu is None:
+    reserved_mem) / gpu_mem, 3) with gpu_mem the card's memory in MiB (sglang_capacity_mib);
+    0.88 for an unknown card."""
+    mib = sglang_capacity_mib(gpu)
+    if mib is None:
         return c.SGLANG_FALLBACK_MEM_FRACTION
-    mib = gpu.usable_memory_bytes / c.MIB
     reserved = sglang_reserved_mib(mib, tensor_parallel, pipeline_parallel, dp_attention)
     return round((mib - reserved) / mib, 3)
 
@@ -102,10 +124,11 @@ def sglang_mem_fraction(gpu: GPU | None, tensor_parallel: int = 1, pipeline_para
 
 
 def sglang_start_free_bytes(gpu: GPU, ranks: int = 1) -> int:
-    """total_gpu_memory a rank, bytes: the card's memory less the CUDA/HIP context and, with more
-    than one rank, the communication buffers set up before SGLang reads it."""
+    """total_gpu_memory a rank, bytes: the total the driver reports for the card
+    (GPU.driver_total_bytes) less the CUDA/HIP context and, with more than one rank, the
+    communication buffers set up before SGLang reads it."""
     comm = c.SGLANG_COMM_BYTES if ranks > 1 else 0
-    return gpu.usable_memory_bytes - c.RUNTIME_RESERVED_BYTES_PER_GPU - comm
+    return gpu.driver_total_bytes - c.RUNTIME_RESERVED_BYTES_PER_GPU - comm
 
 
 def check_sglang_tensor_parallel(a: Architecture, tensor_parallel: int) -> None:
@@ -171,8 +194,10 @@ def sglang_overhead_parts(gpu: GPU | None, gpus: int, tensor_parallel: int = 1,
                           ranks: int | None = None) -> dict[str, int]:
     """SGLang's memory besides weights and KV cache over all `gpus` GPUs, by part: the device
     context, the communication buffers (more than one rank), and the share mem_fraction_static
-    leaves to activations and CUDA graphs, (1 - f) x total_gpu_memory a GPU. weights + KV fit
-    in f x total_gpu_memory a GPU exactly when weights + KV + these parts fit the cards.
+    leaves to activations and CUDA graphs, (1 - f) x total_gpu_memory a GPU, and where the KB
+    has the card's driver-reported total, what the driver keeps of each GPU
+    (not_reported_by_driver). weights + KV fit in f x total_gpu_memory a GPU exactly when
+    weights + KV + these parts fit the cards.
     dp_attention: the --dp-size of --enable-dp-attention (1: off); ranks: GPUs in the process
     group (default TP x PP)."""
     f = sglang_mem_fraction(gpu, tensor_parallel, pipeline_parallel, mem_fraction_static,
@@ -184,6 +209,8 @@ def sglang_overhead_parts(gpu: GPU | None, gpus: int, tensor_parallel: int = 1,
                 "communication": gpus * comm, "mem_fraction_static_reserve": 0}
     total = sglang_start_free_bytes(gpu, ranks)
     reserve = math.ceil((1 - f) * total)
-    return {"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
-            "communication": gpus * comm,
-            "mem_fraction_static_reserve": gpus * reserve}
+    from advisor.sizing.runtime import with_unreported_memory
+
+    return with_unreported_memory({"device_context": gpus * c.RUNTIME_RESERVED_BYTES_PER_GPU,
+                                   "communication": gpus * comm,
+                                   "mem_fraction_static_reserve": gpus * reserve}, gpu, gpus)

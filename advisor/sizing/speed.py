@@ -31,6 +31,16 @@ def compute_units(gpu: GPU) -> int | None:
     return None
 
 
+def fp32_lanes(gpu: GPU) -> int | None:
+    """FP32 lanes (CUDA cores, stream processors) of the card: the KB's shader cores, else its
+    compute units times the vendor's lanes a unit; None where unknown."""
+    if gpu.shader_cores:
+        return gpu.shader_cores
+    units = compute_units(gpu)
+    lanes = c.LANES_PER_UNIT.get(gpu.vendor)
+    return units * lanes if units and lanes else None
+
+
 def effective_bandwidth_gb_s(gpu: GPU) -> float:
     """The bandwidth llama.cpp's decode kernels reach: a fraction of the spec, in series with
     what the compute units can keep in flight (Little's law)."""
@@ -208,11 +218,13 @@ def peak_tflops(gpu: GPU, p: Precision, runtime: str = "llama.cpp") -> float | N
 
 def prefill_seconds_per_token(gpu: GPU, a: Architecture, p: Precision, prompt_tokens: int,
                               quantized_weight_bytes: int | None = None,
-                              runtime: str = "llama.cpp", era: str | None = None) -> float | None:
-    """Mean seconds a prompt token takes on one GPU holding the whole model, from an empty cache.
-    quantized_weight_bytes: the weights' bytes when llama.cpp dequantizes them a micro-batch
-    (May-2024 builds; current builds multiply quantized weights in place, MMQ). era: the
-    llama.cpp build profile (constants.LLAMACPP_ERAS; current by default)."""
+                              runtime: str = "llama.cpp", era: str | None = None,
+                              cached_tokens: int = 0) -> float | None:
+    """Mean seconds a prompt token takes on one GPU holding the whole model, after
+    cached_tokens already in the cache (0: an empty cache, what advisories quote; llama-bench's
+    ppN@dD runs have D). quantized_weight_bytes: the weights' bytes when llama.cpp dequantizes
+    them a micro-batch (May-2024 builds; current builds multiply quantized weights in place,
+    MMQ). era: the llama.cpp build profile (constants.LLAMACPP_ERAS; current by default)."""
     peak = peak_tflops(gpu, p, runtime)
     if peak is None:
         return None
@@ -220,15 +232,16 @@ def prefill_seconds_per_token(gpu: GPU, a: Architecture, p: Precision, prompt_to
     if runtime in GGML_RUNTIMES and (era or c.DEFAULT_LLAMACPP_ERA) != "2024-05":
         cur = c.PREFILL_PROFILES_CURRENT.get(_vendor(gpu))
     prof = cur or c.PREFILL_PROFILES[_vendor(gpu)]
-    ctx = prompt_tokens / 2
+    ctx = cached_tokens + prompt_tokens / 2  # the mean context a prompt token attends to
     q_dim = a.attention_heads * a.head_dim
     flops = 2 * active_compute_parameters(a) + 4 * a.layers * q_dim * ctx
     inv_rate = 1 / (prof["compute_fraction"] * peak * 1e12)
     cap = prof["runtime_cap_tflops"]
-    units = compute_units(gpu)
-    if cur is not None and p.family != "float" and units:
-        # MMQ: int8 tensor-core tiles an SM at a rate of their own, or the card's peak share
-        inv_rate = max(inv_rate, 1 / (units * cur["mmq_tflops_per_unit"] * 1e12))
+    lanes = fp32_lanes(gpu)
+    if cur is not None and p.family != "float" and lanes and "mmq_gflops_per_lane" in cur:
+        # MMQ: its tiles' unpacking and scaling run on the FP32/INT32 lanes, which bound it
+        # (not the tensor cores), at a rate a lane of their own, or the card's peak share
+        inv_rate = max(inv_rate, 1 / (lanes * cur["mmq_gflops_per_lane"] * 1e9))
         cap = None
     elif isinstance(cap, dict):
         cap = cap["float"]

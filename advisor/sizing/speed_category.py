@@ -45,6 +45,10 @@ _FIXED = {
     "serving": ("serving at concurrency", "no published runs at concurrency in the benchmark"),
     "offload": ("CPU offload", ("too few published partial-offload runs in the benchmark "
                                 "(benchmarks/data/llamacpp_offload_decode.csv)")),
+    "mac-offload": ("CPU layers on a Mac", (
+        "no published partial-offload runs on a Mac in the benchmark; the CPU side is checked "
+        "against four published CPU-only llama.cpp runs on M1 Pro and M2 Pro chips (2023 builds, "
+        "constants.APPLE_CPU_BANDWIDTH_CAP_GB_S)")),
     "moe": ("llama.cpp decode of mixture-of-experts models", (
         "no published MoE runs in the benchmark (benchmarks/data/llamacpp_moe_decode.csv)")),
     "moe-prefill": ("llama.cpp prompt processing of mixture-of-experts models", (
@@ -85,6 +89,7 @@ def speed_category(kind: str, runtime: str, vendor: str, era: str, moe: bool, of
        transformers);
     3. serving: the total of all sequences at the largest batch that fits (kind "serving");
     4. offload: some layers or routed experts in system RAM (llama.cpp -ngl, --n-cpu-moe);
+       mac-offload: some layers on a Mac's CPU (advisor.sizing.offload, unified memory);
     5. moe (decode) or moe-prefill: a mixture-of-experts model;
     6. llama.cpp, dense, all on the GPUs: kind, vendor, one GPU or several (layer split), era
        (llamacpp_category).
@@ -107,7 +112,7 @@ def speed_category(kind: str, runtime: str, vendor: str, era: str, moe: bool, of
     if kind == "serving":
         return "serving"
     if offload:
-        return "offload"
+        return "mac-offload" if vendor == "apple" else "offload"
     if moe:
         return "moe" if kind == "decode" else "moe-prefill"
     return llamacpp_category(kind, vendor, era, gpus > 1)

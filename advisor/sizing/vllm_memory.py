@@ -11,6 +11,15 @@ cache what is left of gpu_memory_utilization x the GPU's memory:
 
     KV = u x memory - weights - activation peak - non-torch increase          (a rank)
 
+"memory" is the total the CUDA/ROCm driver reports, torch.cuda.mem_get_info()[1] (vLLM logs it
+as total_gpu_memory), not the card's marketed capacity: 79.18 GiB on an H100 80GB. The KB holds
+it as GPU.reported_memory_bytes, with its source, for the cards a public log gives it for
+(GPU.driver_total_bytes). For a card without one the marketed figure is used, as before: the
+shares the cards sourced report differ too much (92.4% of an A10's 24 GiB with ECC on, 99.0% of
+an H100's 80) for one fitted share to stand in, and the advisory says which it used
+(advisor.sizing.runtime.driver_total_note). The part of each card the driver does not report is
+an overhead part of its own (unreported_memory_bytes), outside u x memory.
+
 - non-torch: memory allocated outside PyTorch after the start-up baseline: the cuBLAS workspace
   and, with tensor parallelism, NCCL's and the custom all-reduce buffers. The CUDA context is in
   the baseline, not in this figure.
@@ -58,11 +67,22 @@ class VllmBatch:
     max_num_seqs: int
 
 
+def unreported_memory_bytes(gpu: GPU | None) -> int:
+    """Bytes of one GPU its driver does not report (GPU.usable_memory_bytes less
+    GPU.driver_total_bytes): vLLM and SGLang size everything from the reported total, so this
+    much of each card is beyond their reach. 0 for an unknown card or one without a reported
+    total in the KB."""
+    if gpu is None:
+        return 0
+    return gpu.usable_memory_bytes - gpu.driver_total_bytes
+
+
 def vllm_default_batch(gpu: GPU | None) -> VllmBatch:
     """`vllm serve`'s defaults on this GPU (V1 engine, usage context OPENAI_API_SERVER):
     8192 tokens and 1024 sequences on a card of at least 70 GiB that is not an A100, else 2048
-    and 256 (vllm/engine/arg_utils.py get_batch_defaults). Unknown GPU: the smaller pair."""
-    if gpu is not None and gpu.memory_bytes >= c.VLLM_LARGE_GPU_BYTES \
+    and 256 (vllm/engine/arg_utils.py get_batch_defaults, which reads the total torch reports:
+    GPU.driver_total_bytes). Unknown GPU: the smaller pair."""
+    if gpu is not None and gpu.driver_total_bytes >= c.VLLM_LARGE_GPU_BYTES \
             and "a100" not in gpu.name.lower():
         return VllmBatch(*c.VLLM_BATCH_DEFAULTS_LARGE_GPU)
     return VllmBatch(*c.VLLM_BATCH_DEFAULTS)
@@ -203,9 +223,11 @@ def vllm_max_utilization(gpu: GPU) -> float:
     vLLM's default 0.9) that still leaves what vLLM allocates outside its share: the CUDA context
     (RUNTIME_RESERVED_BYTES_PER_GPU) and the CUDA graphs it captures after the KV cache
     (VLLM_CUDA_GRAPH_BYTES). 0.95 on a 24 GB card, 0.98 on an 80 GB one. No fit margin is
-    kept on top (overhead.fit_margin_bytes: what vLLM leaves outside its share is the margin)."""
+    kept on top (overhead.fit_margin_bytes: what vLLM leaves outside its share is the margin).
+    The share is of the total the driver reports (GPU.driver_total_bytes), as vLLM takes it."""
     outside = c.RUNTIME_RESERVED_BYTES_PER_GPU + c.VLLM_CUDA_GRAPH_BYTES
-    share = (gpu.usable_memory_bytes - outside) / gpu.usable_memory_bytes
+    total = gpu.driver_total_bytes
+    share = (total - outside) / total
     return max(c.VLLM_GPU_MEMORY_UTILIZATION, int(share * 100) / 100)
 
 

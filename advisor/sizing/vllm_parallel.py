@@ -148,6 +148,7 @@ def layout_memory(a: Architecture, layout: VllmLayout, weights_bytes: int, exper
     "sglang": the same weights and caches (its KV pool one slot a token), and SGLang's overhead
     (sglang_layout_overhead) instead of vLLM's."""
     from advisor.sizing.kv_cache import kv_cache_bytes
+    from advisor.sizing.runtime import with_unreported_memory
     from advisor.sizing.vllm_memory import (vllm_default_batch, vllm_rank_overhead,
                                             vllm_utilization_reserve)
 
@@ -164,6 +165,7 @@ def layout_memory(a: Architecture, layout: VllmLayout, weights_bytes: int, exper
     parts = {k: n * v for k, v in rank.items()}
     used = n * w_rank + dp * kv_replica + sum(parts.values())
     parts["gpu_memory_utilization_reserve"] = vllm_utilization_reserve(used, gpu_memory_utilization)
+    parts = with_unreported_memory(parts, gpu, n)
     return LayoutMemory(layout, n * w_rank, dp * kv_replica, parts, w_rank, replicated,
                         w_rank - replicated, kv_replica // tp, seqs)
 

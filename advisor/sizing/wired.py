@@ -24,9 +24,19 @@ def raised_wired_limit_mb(gpu: GPU) -> int | None:
     GPU or where that is no more than the default limit."""
     if not gpu.unified_memory:
         return None
-    reserve = max(c.MACOS_WIRED_RESERVE_MIN_BYTES, int(gpu.memory_bytes * c.MACOS_WIRED_RESERVE_FRACTION))
-    mib = (gpu.memory_bytes - reserve) // c.GIB * 1024
+    mib = (gpu.memory_bytes - macos_reserve_bytes(gpu)) // c.GIB * 1024
     return mib if mib * c.MIB > gpu.usable_memory_bytes else None
+
+
+def macos_reserve_bytes(gpu: GPU) -> int:
+    """Bytes of a Mac's unified memory a plan leaves to macOS and the user's apps: an eighth of
+    it, at least 4 GiB (constants MACOS_WIRED_RESERVE_*: this project's choice, the margin guides
+    give for a Mac used for inference). The raised wired limit leaves it, and a plan with layers
+    on the CPU (advisor.sizing.offload) keeps the GPU's and the CPU's parts together within the
+    memory less it. 0 on a discrete GPU (its host RAM is sized apart)."""
+    if not gpu.unified_memory:
+        return 0
+    return max(c.MACOS_WIRED_RESERVE_MIN_BYTES, int(gpu.memory_bytes * c.MACOS_WIRED_RESERVE_FRACTION))
 
 
 def with_wired_limit(gpu: GPU, limit_mb: int) -> GPU:

@@ -20,6 +20,66 @@ DEFAULT_CONTEXT_TOKENS = 8192
 DEFAULT_PROMPT_TOKENS = 512
 
 
+def round_context_up(tokens: int) -> int:
+    """`tokens` rounded up to a context people set: three significant binary digits (32,768,
+    40,960, 49,152, 57,344, 65,536, 81,920 ...), the series the planner shortens a defaulted
+    context to (advisor.plans.evaluate.shortened_context), taken upwards so that it holds
+    `tokens`. tokens > 0."""
+    step = 1 << max(tokens.bit_length() - 3, 0)
+    return -(-tokens // step) * step
+
+
+def reasoning_context_tokens(model) -> int | None:
+    """The context a reasoning model needs by default (tokens): the output its publisher
+    recommends (Model.recommended_output_tokens: 32,768 for DeepSeek R1 and Qwen3), rounded up
+    to a context people set (round_context_up), at most the context its config's positions reach
+    without rope scaling (architecture.max_context). The recommended output is a ceiling on the
+    thinking and the answer; a prompt is not added on top (32,768 and 512 would round up to
+    40,960, a quarter more KV cache than the recommendation, which on a 24 GB card costs a q4_0
+    cache or a coarser format for thinking that rarely reaches the ceiling): a long prompt is a
+    -c of its own. None for a model without a recommended output length."""
+    out = getattr(model, "recommended_output_tokens", None)
+    if not out:
+        return None
+    return min(round_context_up(out), model.architecture.max_context)
+
+
+def default_context_tokens(model) -> int:
+    """The context (tokens) a question about `model` is sized at when it gives none (--context
+    left out: explain under llama.cpp, vLLM, SGLang, MLX or transformers; fit, gpus and
+    generate): DEFAULT_CONTEXT_TOKENS at most the model's maximum (Model.context_limit), or for
+    a reasoning model whose publisher recommends an output length the longer
+    reasoning_context_tokens, so that its thinking fits. Ollama's own default is not this one
+    (advisor.sizing.ollama.default_context)."""
+    chat = min(DEFAULT_CONTEXT_TOKENS, model.context_limit)
+    reasoning = reasoning_context_tokens(model)
+    return chat if reasoning is None else max(chat, reasoning)
+
+
+def default_context_reason(model, context_tokens: int, ollama: bool = False) -> str | None:
+    """One line saying why a defaulted context of `context_tokens` is what it is for a reasoning
+    model (None for any other model): its publisher's output budget, and under Ollama
+    (`ollama`: the context is Ollama's default by VRAM) whether that default holds it."""
+    out = getattr(model, "recommended_output_tokens", None)
+    need = reasoning_context_tokens(model)
+    if not out or need is None:
+        return None
+    why = f"reasoning model: its publisher recommends up to {out:,} output tokens"
+    if not ollama:
+        if context_tokens >= out:
+            return (f"{why}, so the default context is {context_tokens:,} tokens, which holds "
+                    "them (a long prompt on top needs a longer --context)")
+        return (f"{why}; the default context is {context_tokens:,} tokens, as far as its config's "
+                f"positions reach, so the longest thinking does not fit")
+    if context_tokens >= out:
+        return f"{why}, which Ollama's default context of {context_tokens:,} tokens holds"
+    if context_tokens >= need:
+        return (f"{why}; Ollama's default context of {context_tokens:,} tokens is as far as its "
+                f"config's positions reach, so the longest thinking does not fit")
+    return (f"{why}; Ollama's default context here, {context_tokens:,} tokens, cuts long thinking "
+            f"short: set OLLAMA_CONTEXT_LENGTH={need} (ask with --context {need} to size that)")
+
+
 @dataclass(frozen=True)
 class Workload:
     context_tokens: int = 8192
