@@ -27,11 +27,14 @@ def test_a_share_given_is_printed_as_sized_not_rounded():
     command vLLM would run refuses the asked --max-model-len. SGLang's --mem-fraction-static
     0.99999999 was printed as 1. The command carries the number sized, exactly."""
     base = ("explain", "llama-3.1-8b", "rtx-4090", "--runtime", "vllm", "--format", "json")
-    fits = json.loads(run(*base, "--gpu-memory-utilization", "0.954", "-c", "54208").output)
+    # the longest context vLLM holds at 0.954 (54,208 tokens when found)
+    first = json.loads(run(*base, "--gpu-memory-utilization", "0.954").output)
+    longest = first["memory"]["max_context_tokens"]["fp16"]
+    fits = json.loads(run(*base, "--gpu-memory-utilization", "0.954", "-c", str(longest)).output)
     assert fits["verdict"] in ("fits", "tight")
     assert "--gpu-memory-utilization 0.954" in _asked(fits)["command"]
     # the rounded share would not have held that context: the printed number must not be it
-    rounded = json.loads(run(*base, "--gpu-memory-utilization", "0.95", "-c", "54208").output)
+    rounded = json.loads(run(*base, "--gpu-memory-utilization", "0.95", "-c", str(longest)).output)
     assert rounded["verdict"] == "does-not-fit"
     r = run("explain", "llama-3.1-8b", "h100-80gb", "--runtime", "sglang", "--format", "json",
             "--mem-fraction-static", "0.99999999")
