@@ -23,6 +23,17 @@ from tests.bulk_helpers import ROOT, synthetic_kb, tree
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
+@pytest.fixture(autouse=True)
+def _sigint_as_in_a_terminal():
+    """The runs are started as a terminal starts them, with Ctrl-C's default action: a test
+    suite started as a background job (`cmd &` in a script) inherits an ignored SIGINT, which a
+    child would keep through exec and then never see the Ctrl-C this file sends. A handler in
+    this process is reset to the default in the child."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture(scope="module")
 def big_kb(tmp_path_factory):
     # 12 models x 16 GPUs x 12 precisions = 2,304 pages: a few seconds, long enough to interrupt
