@@ -27,6 +27,7 @@ from advisor.sizing.kv_cache import kv_dtype_splits_rows
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.vllm_memory import splits_kv_heads, vllm_max_utilization
 from advisor.sizing.wired import raised_wired_limit_mb, with_wired_limit
+from advisor.sizing.workload import can_reason, is_reasoning
 
 # The lowest GGUF type offered on paths that change more than the format (more cards, rent,
 # another model): about 3.5 bits a weight. Lower types are offered only on the hardware you have.
@@ -412,10 +413,19 @@ def ranking_score(model: Model, asked: Model, kb: KnowledgeBase) -> float | None
 
 def other_models(ask: Ask, kb: KnowledgeBase) -> list[Model]:
     """Smaller siblings, the models distilled from this one and the better_models, largest
-    first."""
+    first. Where the model has no published score to find better models by (QwQ-32B), also its
+    siblings' smaller siblings: QwQ-32B's siblings are Qwen2.5 32B and Qwen3 32B, both its
+    size; theirs include Qwen3 30B-A3B and Qwen3 14B, which an expert runs on a 12 GB card in
+    its place. For a reasoning model (is_reasoning) only models that think (can_reason): a chat
+    model is no stand-in for one."""
     mine = kb.parameter_count(ask.model)
     out = {s: kb.model(s) for s in ask.model.siblings}
+    if ask.model.quality_score(PRIMARY_BENCHMARK) is None:
+        for s in list(out.values()):
+            out.update({t: kb.model(t) for t in s.siblings if t != ask.model.id and t not in out})
     out.update({m.id: m for m in kb.all_models() if m.distilled_from == ask.model.id})
     out.update({m.id: m for m in better_models(ask.model, kb)})
-    return sorted((m for m in out.values() if kb.parameter_count(m) < mine),
+    thinking = is_reasoning(ask.model)
+    return sorted((m for m in out.values() if kb.parameter_count(m) < mine
+                   and (can_reason(m) or not thinking)),
                   key=lambda m: (-kb.parameter_count(m), m.id))

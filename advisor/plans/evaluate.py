@@ -30,7 +30,7 @@ from advisor.sizing.serving import serving_at_batch
 from advisor.sizing.tensors import parameter_count
 from advisor.sizing.vllm_parallel import layout_problem, uses_layout
 from advisor.sizing.weights import weights_bytes
-from advisor.sizing.workload import Workload, reasoning_context_tokens
+from advisor.sizing.workload import Workload, is_reasoning, reasoning_context_tokens
 
 
 # The choices a question may make (Ask.chosen): the weight format (--precision, a model file,
@@ -455,7 +455,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.kv_cache_dtype, s.gpu, s.gpu_count, s.owned = cand.kv_cache_dtype, g, n, cand.owned
     s.offload = cand.placement != "gpu"
     s.context_tokens, s.decode_tokens_per_s, s.quality, s.quality_class = ctx, decode, q, qclass
-    s.usable = obj.is_usable(ask.prefer, qclass, decode)
+    s.usable = obj.is_usable(ask.prefer, qclass, decode, reasoning=is_reasoning(m))
     s.speed_band, s.good_quality = obj.speed_band(decode), qclass <= obj.good_class
     s.fast_band = obj.fast_band(decode)
     s.nodes, s.parameters = -(-n // c.GPUS_PER_NODE), params
@@ -499,14 +499,25 @@ def baseline(ask: Ask) -> Ask:
     plan keeps it, as plans keep a format or context asked (with flash attention off, a GGUF
     that fits with llama.cpp's f32 attention scores is preferred over a plan under another
     runtime). Plans other than as-asked are sized at a --tensor-split asked first, then at
-    llama.cpp's split by free memory (candidates._on_set: Candidate.tensor_split)."""
+    llama.cpp's split by free memory (candidates._on_set: Candidate.tensor_split).
+    A reasoning model asked under Ollama's default context, where that default is shorter than
+    its thinking needs (reasoning_context_tokens), is planned at the need: the advisory tells the
+    user to set OLLAMA_CONTEXT_LENGTH to it (advisor.sizing.workload.default_context_reason), so
+    plans set it too rather than keep a context that cuts the thinking short; the as-asked plan
+    keeps Ollama's default, as Ollama runs the name."""
     native = parse_precision(ask.model.native_precision or "bf16")
     fa = ask.work.flash_attn if "flash_attn" in ask.chosen else True
-    if native.name == ask.precision.name and ask.work.flash_attn == fa and ask.work.gpu_layers is None:
+    ctx = ask.work.context_tokens
+    need = reasoning_context_tokens(ask.model)
+    if "context" not in ask.chosen and need is not None and ctx < need <= ask.model.context_limit:
+        ctx = need
+    if (native.name == ask.precision.name and ask.work.flash_attn == fa and ask.work.gpu_layers is None
+            and ctx == ask.work.context_tokens):
         return ask
     rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
     return replace(ask, precision=native, runtime=rt,
-                   work=replace(ask.work, runtime=rt, flash_attn=fa, gpu_layers=None))
+                   work=replace(ask.work, runtime=rt, flash_attn=fa, gpu_layers=None,
+                                context_tokens=ctx))
 
 
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
@@ -588,7 +599,8 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         n_gpu_layers=off.gpu_layers if cand.placement == "offload" else None,
         quality_class_name=obj.class_names[qclass],
         mla_per_head_cache=cand.mla_per_head_cache, own_file=cand.own_file,
-        usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
+        usable=obj.is_usable(ask.prefer, qclass, decode, reasoning=is_reasoning(m)),
+        speed_band=obj.speed_band(decode),
         fast_band=obj.fast_band(decode),
         good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes),
         model_score=own_score(m), gpu_set=cand.gpu_set,
@@ -662,6 +674,9 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
         out.append(f"context {count(plan.context_tokens, 'token')}"
                    + (f" instead of the {ask.work.context_tokens:,} asked" if "context" in chosen else ""))
+    elif plan.context_tokens > ask.work.context_tokens and "context" not in ask.chosen:
+        # a reasoning model under a default that cuts its thinking short (baseline)
+        out.append(f"context {count(plan.context_tokens, 'token')}, which holds its thinking")
     asked_ts = ask.work.tensor_split
     gset = _gpu_set_of(plan)
     if asked_ts is not None and gset is not None and not _same_split(plan, ask):
@@ -671,8 +686,11 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
                 f"the layers split by free memory (-ts {default_ts_arg(gset)})")
         out.append(f"{mine} instead of the -ts {asked_ts} asked")
     asked_layers = ask.work.gpu_layers
-    if asked_layers is not None and asked_layers <= ask.model.architecture.layers:
-        out += _layer_changes(plan, asked_layers)  # the user asked for a split: it is no change
+    if (asked_layers is not None and asked_layers <= ask.model.architecture.layers
+            and (plan.model.id == ask.model.id or not plan.offload)):
+        # the user asked for a split: it is no change; another model's layer count is not
+        # compared with the question's, only said where they all sit on the GPU
+        out += _layer_changes(plan, asked_layers if plan.model.id == ask.model.id else None)
     elif plan.offload:
         out.append("part of the model on the CPU" if plan.gpu.unified_memory
                    else "part of the model in system RAM")
@@ -718,9 +736,10 @@ def _same_split(plan, ask: Ask) -> bool:
         return False
 
 
-def _layer_changes(plan: Plan, asked: int) -> list[str]:
-    """What a plan changes in where the layers sit, from a question that gave -ngl `asked`."""
-    if plan.n_gpu_layers is not None:
+def _layer_changes(plan: Plan, asked: int | None) -> list[str]:
+    """What a plan changes in where the layers sit, from a question that gave -ngl `asked`
+    (None: a plan of another model, every layer on the GPU)."""
+    if plan.n_gpu_layers is not None and asked is not None:
         if plan.n_gpu_layers == asked:
             return []
         more = plan.n_gpu_layers - asked
