@@ -20,6 +20,7 @@ from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, half_fallback
 from advisor.render import count, md_code, md_text
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
+from advisor.sizing.gguf_mix import REQUIRES_IMATRIX
 from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.memory import memory_total_bytes, model_weights_bytes
 from advisor.sizing.offload import plan_expert_offload, plan_offload
@@ -801,8 +802,27 @@ def _make_gguf_note(m: Model, p: Precision, name: str, ask: Ask) -> str:
         return (f"make {name} with current llama.cpp: {get}`python convert_hf_to_gguf.py {folder} "
                 f"--outtype {p.name} --outfile {name}`{where}")
     f16 = cmd.gguf_file(m, parse_precision("bf16"), latent=True)
+    if p.name in REQUIRES_IMATRIX:
+        quantize = (f"`llama-imatrix -m {f16} -f CALIBRATION.txt -o imatrix.dat` (an importance "
+                    f"matrix from a calibration text: llama-quantize refuses {p.name} without "
+                    f"one), then `llama-quantize --imatrix imatrix.dat {f16} {name} {p.name}`")
+    else:
+        quantize = f"`llama-quantize {f16} {name} {p.name}`"
     return (f"make {name} with current llama.cpp: {get}`python convert_hf_to_gguf.py {folder} "
-            f"--outtype bf16 --outfile {f16}`, then `llama-quantize {f16} {name} {p.name}`{where}")
+            f"--outtype bf16 --outfile {f16}`, then {quantize}{where}")
+
+
+def _quantize_words(p: Precision, joint: str) -> str:
+    """The quantizing step of a recipe that makes a GGUF at p, after `joint` (" and ", ", "):
+    none for a 16-bit file; llama-imatrix then llama-quantize --imatrix for the types
+    llama-quantize refuses without an importance matrix (REQUIRES_IMATRIX); else
+    llama-quantize."""
+    if p.family == "float":
+        return ""
+    if p.name in REQUIRES_IMATRIX:
+        return (f"{joint}llama-imatrix (an importance matrix from a calibration text: "
+                f"llama-quantize refuses {p.name} without one), then llama-quantize --imatrix")
+    return f"{joint}llama-quantize"
 
 
 def _scores(other: Model, asked: Model) -> str:
@@ -853,7 +873,7 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
                 notes.append(_make_gguf_note(m, p, path, ask))
             else:
                 notes.append(f"a GGUF file at {p.name}: convert the checkpoint with llama.cpp's "
-                             "convert_hf_to_gguf.py" + ("" if p.family == "float" else " and llama-quantize"))
+                             "convert_hf_to_gguf.py" + _quantize_words(p, " and "))
         if off is None:
             ts = None
             if pl.mixed is not None:
@@ -912,7 +932,8 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
                               pipeline_parallel=pl.split.pipeline_stages, quantize_fp8=quantize,
                               share=share, mistral_format=m.mistral_format and repo == m.instruct_repo,
                               data_parallel=pl.split.data_parallel,
-                              expert_parallel=pl.split.expert_parallel, rope=rope), notes
+                              expert_parallel=pl.split.expert_parallel, rope=rope,
+                              trust_remote_code=m.trust_remote_code), notes
     dtype = half_fallback(g, m.native_precision or "bf16") or "bfloat16"
     if m.transformers_repo and repo == m.instruct_repo:
         repo = m.transformers_repo
@@ -990,7 +1011,7 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
         # a name from a file or a KB entry, as markdown text
         return None, [f"no Ollama tag or published GGUF of {md_text(m.name)} at {p.name} is "
                       "known: make one with llama.cpp (convert_hf_to_gguf.py"
-                      + ("" if p.family == "float" else ", llama-quantize")
+                      + _quantize_words(p, ", ")
                       + "), then `ollama create` it from a Modelfile reading `FROM ./FILE.gguf`"]
     env = cmd.ollama_server_env(work.context_tokens,
                                 default_context(g, cand.gpu_count, m.architecture.max_context),
