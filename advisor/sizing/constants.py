@@ -430,7 +430,8 @@ PREFILL_PROFILES["intel"] = dict(PREFILL_PROFILES["amd"], compute_fraction=0.49)
 # (CUDA core), the smaller of it and the card's peak share: its tiles' unpacking and scaling run
 # on the FP32/INT32 lanes, which bound it, not the tensor cores (Volta has no int8 tensor cores
 # and runs MMQ at the same rate a lane; Turing and Volta have 64 lanes an SM, half of Ampere
-# GA10x, Ada, Hopper and Blackwell, and counting by SM put their prefill 66-108% high).
+# GA10x, Ada, Hopper and Blackwell, and counting by SM, as tensor cores / 4 then did, put their
+# prefill 66-108% high).
 # Fitted by benchmarks/fit_speed.py on the quantized pp rows of
 # benchmarks/data/llamacpp_decode_current.csv (empty cache, flash attention on or not stated):
 # the H200 (measured by the project, llama.cpp 0c1e570), an RTX 2080 Ti (geerlingguy's
