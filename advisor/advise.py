@@ -624,6 +624,12 @@ class Advisor:
         if work.mem_fraction_static is not None and rt != "sglang":
             raise AdvisorError(f"--mem-fraction-static is SGLang's share of each GPU; {rt} does not "
                                "take it (ask --runtime sglang)")
+        if rt == "sglang":
+            from advisor.sizing.memory import sglang_workload_problem
+
+            bad = sglang_workload_problem(m.architecture, g, gpus, work)
+            if bad:
+                raise AdvisorError(bad)
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")

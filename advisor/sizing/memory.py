@@ -133,6 +133,26 @@ def sglang_pool(a, gpu: GPU, gpus: int, weights: int, work: Workload, lm=None) -
     return f, n, seqs
 
 
+def sglang_workload_problem(a, gpu: GPU | None, gpus: int, work: Workload) -> str | None:
+    """Why SGLang cannot start with the workload's --mem-fraction-static on `gpus` of `gpu`
+    (advisor.sizing.sglang_memory.sglang_share_problem, at the TP and PP sizes of its launch,
+    a data/expert-parallel layout's TP size included), or None: also None for another runtime
+    or no share asked."""
+    if work.runtime != "sglang" or work.mem_fraction_static is None or gpu is None:
+        return None
+    from advisor.sizing.sglang_memory import sglang_share_problem
+    from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
+
+    tp = vllm_tensor_parallel_size(a, gpus) if gpus > 1 else 1
+    pp = gpus // tp
+    if uses_layout(work.runtime, work.data_parallel, work.expert_parallel):
+        from advisor.sizing.vllm_parallel import sglang_layout_command
+
+        tp, pp = sglang_layout_command(a, vllm_layout(a, gpus, work.data_parallel,
+                                                      work.expert_parallel))["tp_size"], 1
+    return sglang_share_problem(a, gpu, work.mem_fraction_static, tp, pp)
+
+
 def sglang_pool_note(a, gpu: GPU, gpus: int, weights: int, work: Workload, lm=None) -> str:
     """SGLang's own figure for the KV pool these weights leave on each GPU (sglang_pool), and
     what it means for the question: the longest request, and whether `batch` requests of the
