@@ -412,7 +412,7 @@ def _context_source(m) -> str:
         # a GGUF file states its own trained context (ARCH.context_length), not a config's
         return "the context_length in its GGUF header"
     if m.context_limit > m.architecture.max_context:
-        return (f"what its publisher advertises; its config's max_position_embeddings is "
+        return (f"{m.context_limit_source}; its config's max_position_embeddings is "
                 f"{m.architecture.max_context:,}")
     return "max_position_embeddings in its config"
 

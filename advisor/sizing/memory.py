@@ -229,10 +229,18 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     if not detail:
         return MemoryParts(weights, kv, over, w["embedding"], w["output"], w["layers"],
                            w["largest_layer"], exact_weights=exact)
-    if work.context_tokens > a.max_context:  # within the advertised limit (Advisor.explain checks)
+    rope = model.rope_scaling
+    if work.context_tokens > a.max_context and rope is not None and rope.source.startswith("file:"):
+        w_notes = w_notes + [  # the config declares its YaRN: a warning, within original x factor
+            f"a context of {count(work.context_tokens, 'token')} is beyond config.json's "
+            f"max_position_embeddings ({a.max_context:,}), within {model.context_limit_source} "
+            f"({model.context_limit:,} tokens): the positions past {rope.original_context:,} "
+            "are YaRN-scaled, which can cost quality on short texts; the commands pass that "
+            "scaling explicitly, and llama.cpp warns that n_ctx exceeds n_ctx_train"]
+    elif work.context_tokens > a.max_context:  # within the advertised limit (Advisor.explain checks)
         w_notes = w_notes + [
             f"a context of {count(work.context_tokens, 'token')} is beyond config.json's "
-            f"max_position_embeddings ({a.max_context:,}), within what the publisher advertises "
+            f"max_position_embeddings ({a.max_context:,}), within {model.context_limit_source} "
             f"({model.context_limit:,}): run it as the model card says for that length (some "
             "models need rope scaling turned on, as Qwen2.5's YaRN; others, as Command R, only a "
             "larger context); llama.cpp warns that n_ctx exceeds n_ctx_train, vLLM needs "
