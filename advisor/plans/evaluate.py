@@ -973,10 +973,11 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
                       "known: make one with llama.cpp (convert_hf_to_gguf.py"
                       + ("" if p.family == "float" else ", llama-quantize")
                       + "), then `ollama create` it from a Modelfile reading `FROM ./FILE.gguf`"]
+    cards = cand.gpu_set.devices if cand.gpu_set is not None else (g,) * cand.gpu_count
     env = cmd.ollama_server_env(work.context_tokens,
-                                default_context(g, cand.gpu_count, m.architecture.max_context),
+                                default_context(cards, cand.gpu_count, m.architecture.max_context),
                                 work.batch, work.kv_cache_dtype, work.flash_attn,
-                                flash_attention_default(g))
+                                flash_attention_default(cards))
     if env:
         notes.append(cmd.ollama_serve_note(env))
     if cand.placement == "offload" and off is not None:
