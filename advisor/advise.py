@@ -18,6 +18,7 @@ from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
 from advisor.sizing.constants import GPUS_PER_NODE, KV_DTYPE_SPELLINGS, LLAMACPP_QUANT_KV
 from advisor.sizing.finetune import PART_NAMES, FinetuneSpec
 from advisor.sizing.finetune import validate as validate_finetune
+from advisor.sizing.memory import share_problem
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.weights import format_mismatch
 from advisor.sizing.workload import (DEFAULT_PROMPT_TOKENS, Workload, default_context_reason,
@@ -625,10 +626,13 @@ class Advisor:
         if work.mem_fraction_static is not None and rt != "sglang":
             raise AdvisorError(f"--mem-fraction-static is SGLang's share of each GPU; {rt} does not "
                                "take it (ask --runtime sglang)")
-        if rt == "sglang":
-            from advisor.sizing.memory import sglang_workload_problem
-
-            bad = sglang_workload_problem(m.architecture, g, gpus, work)
+        # a share of each GPU the runtime cannot start with (vLLM's asked, kept by every vLLM
+        # plan, or SGLang's): one line, not a verdict of "fits"
+        shares = [work] if rt in ("vllm", "sglang") else []
+        if gpu_memory_utilization is not None and rt != "vllm":
+            shares.append(replace(work, runtime="vllm"))
+        for w in shares:
+            bad = share_problem(m.architecture, g, gpus, w)
             if bad:
                 raise AdvisorError(bad)
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":

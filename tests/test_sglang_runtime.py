@@ -321,7 +321,7 @@ def test_a_share_that_leaves_sglang_nothing_outside_its_pool_is_refused(kb):
     from click.testing import CliRunner
 
     from advisor.cli import main
-    from advisor.sizing.memory import sglang_workload_problem
+    from advisor.sizing.memory import share_problem
     from advisor.sizing.sglang_memory import (sglang_max_mem_fraction, sglang_outside_pool_bytes,
                                               sglang_share_problem)
     from tests.cli_helpers import one_line_error
@@ -346,7 +346,33 @@ def test_a_share_that_leaves_sglang_nothing_outside_its_pool_is_refused(kb):
     # 24 GB card, nor for a 70B model's larger prefill activations (plans on other cards and
     # models are checked the same way: advisor.plans.evaluate)
     work = Workload(runtime="sglang", context_tokens=8192, mem_fraction_static=best)
-    assert sglang_workload_problem(a, h100, 1, work) is None
-    assert sglang_workload_problem(a, kb.gpu("rtx-4090"), 1, work) is not None
-    assert sglang_workload_problem(kb.model("llama-3.1-70b").architecture, h100, 1, work) is not None
-    assert sglang_workload_problem(a, h100, 1, dataclasses.replace(work, runtime="vllm")) is None
+    assert share_problem(a, h100, 1, work) is None
+    assert share_problem(a, kb.gpu("rtx-4090"), 1, work) is not None
+    assert share_problem(kb.model("llama-3.1-70b").architecture, h100, 1, work) is not None
+    assert share_problem(a, h100, 1, dataclasses.replace(work, runtime="vllm")) is None
+
+
+def test_a_vllm_share_beyond_what_is_free_at_start_is_refused_too(kb):
+    """The same kind of fault under vLLM: --gpu-memory-utilization 1 was answered "fits", but
+    V1 reads the free memory once its CUDA context is up and refuses a share larger than that
+    ("Free memory on device ... on startup is less than desired GPU memory utilization"). The
+    question is refused in one line, also when vLLM is not the question's runtime (every vLLM
+    plan keeps the share); the largest share it names runs."""
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+    from advisor.sizing.vllm_memory import vllm_max_utilization, vllm_utilization_problem
+    from tests.cli_helpers import one_line_error
+
+    for args in (["--runtime", "vllm", "--gpu-memory-utilization", "1"],
+                 ["--runtime", "vllm", "--gpu-memory-utilization", "0.995"],
+                 ["--gpu-memory-utilization", "1"]):
+        one_line_error(CliRunner().invoke(main, ["explain", "llama-3.1-8b", "h100-80gb", *args]),
+                       "Free memory on device", "use at most 0.99")
+    h100 = kb.gpu("h100-80gb")
+    assert vllm_utilization_problem(h100, 0.99) is None
+    assert vllm_utilization_problem(h100, vllm_max_utilization(h100)) is None  # plans' raised share
+    assert vllm_utilization_problem(h100, 1, "0.5") is None  # V0 has no such check
+    r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "h100-80gb", "--runtime", "vllm",
+                                  "--gpu-memory-utilization", "0.99", "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.output)["verdict"] == "fits", r.output

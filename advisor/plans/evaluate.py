@@ -21,7 +21,7 @@ from advisor.render import count, md_code, md_text
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.kv_cache import kv_cache_bytes
-from advisor.sizing.memory import memory_total_bytes, model_weights_bytes, sglang_workload_problem
+from advisor.sizing.memory import memory_total_bytes, model_weights_bytes, share_problem
 from advisor.sizing.offload import plan_expert_offload, plan_offload
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
@@ -416,7 +416,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization,
                     cand.tensor_split)
     a = m.architecture
-    if not layout_runs(work, a, n) or sglang_workload_problem(a, g, n, work):
+    if not layout_runs(work, a, n) or share_problem(a, g, n, work):
         return None
     cpu_layers = moe_layers = 0
     off = None
@@ -517,7 +517,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
     work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization,
                     cand.tensor_split)
     a = m.architecture
-    if not layout_runs(work, a, n) or sglang_workload_problem(a, g, n, work):
+    if not layout_runs(work, a, n) or share_problem(a, g, n, work):
         return None
     off = None
     if cand.placement == "gpu":

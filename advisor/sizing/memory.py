@@ -133,11 +133,17 @@ def sglang_pool(a, gpu: GPU, gpus: int, weights: int, work: Workload, lm=None) -
     return f, n, seqs
 
 
-def sglang_workload_problem(a, gpu: GPU | None, gpus: int, work: Workload) -> str | None:
-    """Why SGLang cannot start with the workload's --mem-fraction-static on `gpus` of `gpu`
-    (advisor.sizing.sglang_memory.sglang_share_problem, at the TP and PP sizes of its launch,
-    a data/expert-parallel layout's TP size included), or None: also None for another runtime
-    or no share asked."""
+def share_problem(a, gpu: GPU | None, gpus: int, work: Workload) -> str | None:
+    """Why the runtime cannot start with the share of each GPU the workload gives it, or None:
+    vLLM's --gpu-memory-utilization beyond what is free once its CUDA context is up
+    (advisor.sizing.vllm_memory.vllm_utilization_problem), SGLang's --mem-fraction-static
+    leaving less than it allocates outside its pool (advisor.sizing.sglang_memory.
+    sglang_share_problem, at the TP and PP sizes of its launch, a data/expert-parallel layout's
+    TP size included). None for other runtimes and for SGLang's own default share."""
+    if work.runtime == "vllm":
+        from advisor.sizing.vllm_memory import vllm_utilization_problem
+
+        return vllm_utilization_problem(gpu, work.gpu_memory_utilization, work.vllm_version)
     if work.runtime != "sglang" or work.mem_fraction_static is None or gpu is None:
         return None
     from advisor.sizing.sglang_memory import sglang_share_problem
