@@ -250,6 +250,13 @@ def _mac_split(s, verdict: str) -> dict | None:
             "layers": s.model.architecture.layers}
 
 
+def _ollama_cards(s):
+    """The cards Ollama sums for its default context: a mixed set's (placement.mixed), else the
+    question's card."""
+    mixed = getattr(s.placement, "mixed", None)
+    return tuple(card.gpu for card in mixed.cards) if mixed is not None else s.gpu
+
+
 def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> str:
     from advisor.plans.commands import ollama_no_rope_note, rope_scaling_for
     from advisor.sizing.mlx import wired_limit_mb
@@ -270,7 +277,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "runs_here": any(runs_on(r, s.gpu) for r in RUNTIMES),
         "mlx_wired_mb": (wired_limit_mb(s.placement.total_bytes + s.placement.margin_bytes, s.gpu)
                          if s.work.runtime == "mlx" else None),
-        "ollama_vram_gib": f"{total_vram_bytes(s.gpu, s.gpu_count) / c.GIB:.0f}",
+        "ollama_vram_gib": f"{total_vram_bytes(_ollama_cards(s), s.gpu_count) / c.GIB:.0f}",
         # Ollama beyond the config's positions of a model whose card needs rope scaling
         "ollama_rope_note": (ollama_no_rope_note(s.model, s.work.context_tokens)
                              if s.work.runtime == "ollama"

@@ -243,7 +243,7 @@ def as_asked(ask: Ask) -> Candidate:
         repo = None
     n = ask.work.gpu_layers  # llama.cpp -ngl N <= layers: that split (advisor.sizing.offload)
     where = "offload" if n is not None and n <= ask.model.architecture.layers else "gpu"
-    gset = ask.gpu_set if ask.runtime == "llama.cpp" else None
+    gset = ask.gpu_set if ask.runtime in GGML_RUNTIMES else None
     return Candidate("as-asked", ask.model, p, ask.runtime, ask.work.kv_cache_dtype, ask.gpu,
                      ask.gpu_count, where, True, repo, None, per_head,
                      own and ask.own_file == p.name, gset,
@@ -259,7 +259,7 @@ def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:
     """Everything on the GPUs given, the whole GGUF ladder down to 1 bit (and, where the file
     the question names caches per head (Ask.own_file), that file and one of its precision made
     with current llama.cpp)."""
-    if ask.gpu_set is not None:  # unequal cards: llama.cpp's layer split over them
+    if ask.gpu_set is not None:  # unequal cards: llama.cpp's (or Ollama's) layer split over them
         yield from _on_set(ask)
         return
     yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
@@ -271,11 +271,13 @@ def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:
 
 def _on_set(ask: Ask) -> Iterator[list[Candidate]]:
     """Your GPUs when they are a set of unequal cards: llama.cpp's candidates (the formats and
-    KV ladder of one kind), each split over the set (Candidate.gpu_set)."""
-    groups = list(_on("your-gpus", ask.model, ask.gpu, ask.gpu_count, ("llama.cpp",), True,
+    KV ladder of one kind), or Ollama's for a question Ollama answers (it runs llama-server,
+    which splits the layers the same way), each split over the set (Candidate.gpu_set)."""
+    rts = (ask.runtime,) if ask.runtime in GGML_RUNTIMES else ("llama.cpp",)
+    groups = list(_on("your-gpus", ask.model, ask.gpu, ask.gpu_count, rts, True,
                       ask.work.kv_cache_dtype, raise_share=False))
     for remake in (False, True) if ask.own_file else ():
-        groups += _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, ("llama.cpp",), True,
+        groups += _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, rts, True,
                       ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake)
     # at the -ts asked first, then llama.cpp's split by free memory, at each KV precision: a
     # format that fits on the split asked keeps it

@@ -22,7 +22,7 @@ from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.gguf_mix import REQUIRES_IMATRIX
 from advisor.sizing.kv_cache import kv_cache_bytes
-from advisor.sizing.memory import memory_total_bytes, model_weights_bytes
+from advisor.sizing.memory import memory_total_bytes, model_weights_bytes, share_problem
 from advisor.sizing.offload import plan_expert_offload, plan_offload
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
@@ -417,7 +417,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization,
                     cand.tensor_split)
     a = m.architecture
-    if not layout_runs(work, a, n):
+    if not layout_runs(work, a, n) or share_problem(a, g, n, work):
         return None
     cpu_layers = moe_layers = 0
     off = None
@@ -529,7 +529,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
     work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization,
                     cand.tensor_split)
     a = m.architecture
-    if not layout_runs(work, a, n):
+    if not layout_runs(work, a, n) or share_problem(a, g, n, work):
         return None
     off = None
     if cand.placement == "gpu":
@@ -1013,10 +1013,11 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
                       "known: make one with llama.cpp (convert_hf_to_gguf.py"
                       + _quantize_words(p, ", ")
                       + "), then `ollama create` it from a Modelfile reading `FROM ./FILE.gguf`"]
+    cards = cand.gpu_set.devices if cand.gpu_set is not None else (g,) * cand.gpu_count
     env = cmd.ollama_server_env(work.context_tokens,
-                                default_context(g, cand.gpu_count, m.architecture.max_context),
+                                default_context(cards, cand.gpu_count, m.architecture.max_context),
                                 work.batch, work.kv_cache_dtype, work.flash_attn,
-                                flash_attention_default(g))
+                                flash_attention_default(cards))
     if env:
         notes.append(cmd.ollama_serve_note(env))
     if cand.placement == "offload" and off is not None:
