@@ -765,7 +765,7 @@ class Advisor:
         offered at that rule's priority; What to do is the first offered (rules tie: the
         objective's order for inference plans, the path order for fine-tuning plans)."""
         from advisor.facts.plans import plan_facts
-        from advisor.plans.evaluate import beats_asked, context_cap, keeps_choices
+        from advisor.plans.evaluate import beats_asked, context_cap, keeps_choices, scores_at_least
 
         plans = _distinct(planset.in_order())
         asked = planset.best.get("as-asked")
@@ -773,8 +773,11 @@ class Advisor:
         asked_decode = asked.decode_tokens_per_s if asked is not None else 0.0
         beats = [ask is not None and beats_asked(p, asked, ask, self.objective) for p in plans]
         cap = context_cap(ask, self.objective) if ask is not None else None
-        matched = self.engine.choose([plan_facts(p, prefer, asked_usable, asked_decode, b)
-                                      for p, b in zip(plans, beats)])
+        tie = self.objective.score.tie_points
+        matched = self.engine.choose([
+            plan_facts(p, prefer, asked_usable, asked_decode, b,
+                       ask is not None and scores_at_least(p.model, ask.model, tie))
+            for p, b in zip(plans, beats)])
         offered = []
         for plan, rules in zip(plans, matched):
             if rules:

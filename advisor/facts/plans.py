@@ -41,16 +41,23 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
                             "before the question as asked (false without an as-asked plan)"),
     "task": ("str", "inference or finetune (fine-tuning plans: usable means the method asked "
                     "is kept)"),
+    "scores_at_least_asked": ("bool", "another model whose published score (MMLU-Pro, of the "
+                                      "asked model's variant) is at least the asked model's, or "
+                                      "within the objective's model_score tie_points of it "
+                                      "(false for the model asked, or without both scores)"),
+    "commercial_licence": ("bool", "the plan's model may be used commercially (false where the "
+                                   "KB marks its licence non-commercial)"),
 }
 # Facts every plan has; usd_per_million_tokens is missing where the KB has no price.
 PLAN_ALWAYS = set(PLAN_FACTS) - {"usd_per_million_tokens"}
 
 
 def plan_facts(plan, prefer: str, asked_usable: bool, asked_decode_tokens_per_s: float = 0.0,
-               beats_asked: bool = False) -> dict:
+               beats_asked: bool = False, scores_at_least_asked: bool = False) -> dict:
     """plan: an advisor.plans.plan.Plan or an advisor.plans.finetune.FinetunePlan;
     asked_decode_tokens_per_s: the as-asked plan's decode speed (0 without one); beats_asked:
-    advisor.plans.evaluate.beats_asked of the plan."""
+    advisor.plans.evaluate.beats_asked of the plan; scores_at_least_asked:
+    advisor.plans.evaluate.scores_at_least of its model against the model asked."""
     f = {"kind": "plan", "path": plan.path, "owned": plan.owned, "usable": plan.usable,
          "quality_class": plan.quality_class,
          "quality_loss_pct": min(round(plan.quality_loss_pct, 3), 1e6),
@@ -63,8 +70,15 @@ def plan_facts(plan, prefer: str, asked_usable: bool, asked_decode_tokens_per_s:
          "model_changed": plan.path == "another-model", "prefer": prefer,
          "asked_usable": asked_usable, "task": getattr(plan, "task", "inference"),
          "asked_decode_tokens_per_s": round(asked_decode_tokens_per_s, 2),
-         "beats_asked": beats_asked}
+         "beats_asked": beats_asked, "scores_at_least_asked": scores_at_least_asked,
+         "commercial_licence": _commercial(plan.model)}
     if plan.usd_per_million_tokens is not None:
         f["usd_per_million_tokens"] = round(plan.usd_per_million_tokens, 2)
     assert set(f) <= set(PLAN_FACTS), set(f) - set(PLAN_FACTS)
     return f
+
+
+def _commercial(model) -> bool:
+    """Whether the KB leaves the model's licence open to commercial use (Model.licence)."""
+    lic = getattr(model, "licence", None)
+    return lic is None or bool(lic.commercial)

@@ -833,6 +833,17 @@ def _scores(other: Model, asked: Model) -> str:
     return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"
 
 
+def scores_at_least(other: Model, asked: Model, tie_points: float) -> bool:
+    """Whether `other` has a published score of `asked`'s variant (compared_score) at least
+    `asked`'s, or within tie_points (points) below it: as good as published, as the objective's
+    model_score ties them (Objective.tie_scores). False for the model itself or where either
+    has no such score."""
+    if other.id == asked.id:
+        return False
+    a, b = compared_score(other, asked), asked.quality_score(PRIMARY_BENCHMARK)
+    return a is not None and b is not None and a.score >= b.score - tie_points - 1e-9
+
+
 def _licence(m: Model) -> str:
     """'; licence X: not for commercial use' where the KB marks the model's licence
     non-commercial (Model.licence), else ''."""
