@@ -18,6 +18,8 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
                        "(rules/objective.yaml, per --prefer)"),
     "quality_class": ("int", "0 for the best class of rules/objective.yaml, 1 for the next ..."),
     "quality_loss_pct": ("float", "measured quality cost of the weight format and KV cache, %"),
+    "good_quality": ("bool", "the quality class is at most the objective's good_quality "
+                             "(rules/objective.yaml: near-lossless or small by default)"),
     "bits_per_weight": ("float", "weights' bits a parameter at the plan's format"),
     "decode_tokens_per_s": ("float", "decode speed of one sequence at an empty context"),
     "usd_per_million_tokens": ("float", "rented: price an hour over tokens an hour at the batch "
@@ -60,6 +62,7 @@ def plan_facts(plan, prefer: str, asked_usable: bool, asked_decode_tokens_per_s:
     advisor.plans.evaluate.scores_at_least of its model against the model asked."""
     f = {"kind": "plan", "path": plan.path, "owned": plan.owned, "usable": plan.usable,
          "quality_class": plan.quality_class,
+         "good_quality": bool(getattr(plan, "good_quality", True)),
          "quality_loss_pct": min(round(plan.quality_loss_pct, 3), 1e6),
          "bits_per_weight": round(plan.bits_per_weight, 2),
          "decode_tokens_per_s": round(plan.decode_tokens_per_s, 2),
