@@ -347,6 +347,15 @@ def _mixed_decode(cand: Candidate, m: Model, work: Workload, ctx: int) -> float:
     return 1.0 / mixed_decode_seconds(split, m, cand.precision, 0, work.kv_cache_dtype)
 
 
+def added_gpus(path: str, gpu: GPU, gpu_count: int) -> int:
+    """The objective's `added_gpus` term: the cards a plan on the more-cards path runs on, for
+    consumer cards (all of them more than the question's, so fewer means fewer to add: a second
+    card fits most desktops, a fourth needs a server frame and power to match); 0 for other
+    cards (data-centre cards come in nodes: R1 runs at FP8 on one node of 8 H200) and on every
+    other path, where it ranks nothing (a path's plans are ranked against each other only)."""
+    return gpu_count if path == "more-cards" and gpu.segment == "consumer" else 0
+
+
 class Sized:
     """A candidate's numbers for ranking, without building its plan (command, notes, full-context
     speed, prefill): the planner ranks a few hundred of these a question and builds a Plan only
@@ -363,6 +372,10 @@ class Sized:
     @property
     def quality_loss_pct(self) -> float:
         return self.quality.loss_pct
+
+    @property
+    def added_gpus(self) -> int:
+        return added_gpus(self.path, self.gpu, self.gpu_count)
 
     @property
     def identity(self) -> tuple:

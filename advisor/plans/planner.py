@@ -505,6 +505,7 @@ class Planner:
             "usd_per_million_tokens": (min(mtoks), max(mtoks)) if mtoks else None,
             "usd_per_hour": (min(hours), max(hours)) if hours else None,
             "gpu_count": (min(ks), max(ks)),
+            "added_gpus": (0, max(ks)),
             "nodes": (-(-min(ks) // c.GPUS_PER_NODE), -(-max(ks) // c.GPUS_PER_NODE)),
             "levers": (0, math.inf), "spilled_slower": (False, True)})
 
