@@ -99,9 +99,10 @@ def release_note(model, version: str | None = None) -> str | None:
     oldest = data["versions"][version]["oldest"]
     if first is None or _key(first) <= _key(oldest):
         return None
-    return (f"vLLM {release_of(version)}'s model registry has {cls} ({model.name}'s architecture), "
-            f"added in vLLM {first}: a release older than that (this profile stands for "
-            f"{oldest} on) fails to load it")
+    return (f"vLLM has a model class for {cls} ({model.name}'s architecture) from release "
+            f"{first} on (its model registry, read up to {release_of(version)}): `vllm serve` of "
+            f"an older release (this sizing stands for {oldest} on) fails to load it, so run "
+            f"vLLM {first} or newer")
 
 
 def _key(release: str) -> tuple:
