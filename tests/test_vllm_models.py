@@ -209,3 +209,14 @@ def test_kb_add_writes_the_class(tmp_path):
     assert "hf_architecture: LlamaForCausalLM" in text
     assert re.search(r"fields: \[architecture, hf_architecture", text)
     shutil.rmtree(tmp_path / "kb")
+
+
+def test_a_class_only_the_newest_0_5_release_has_says_so(kb):
+    """v0.5.3.post1's registry lacks a few classes v0.5.5's has (not_in_oldest): a model of one
+    of them is served under "0.5", with a note that 0.5.3.post1 fails to load it."""
+    from dataclasses import replace
+
+    m = replace(kb.model("llama-3.1-8b"), hf_architecture="NemotronForCausalLM")
+    assert cannot_load(m, "0.5") is None
+    assert "0.5.3.post1's has not" in release_note(m, "0.5")
+    assert release_note(kb.model("llama-3.1-8b"), "0.5") is None

@@ -95,8 +95,13 @@ def release_note(model, version: str | None = None) -> str | None:
     if cls is None or not loads(version, cls):
         return None
     data = vllm_architectures()
+    spec = data["versions"][version]
     first = data["first_release"].get(cls)
-    oldest = data["versions"][version]["oldest"]
+    oldest = spec["oldest"]
+    if first is None and cls in spec.get("not_in_oldest", ()):
+        return (f"vLLM {release_of(version)}'s model registry has {cls} ({model.name}'s "
+                f"architecture) and {oldest}'s has not: `vllm serve` of {oldest} (which this "
+                f"sizing also stands for) fails to load it, so run vLLM {release_of(version)}")
     if first is None or _key(first) <= _key(oldest):
         return None
     return (f"vLLM has a model class for {cls} ({model.name}'s architecture) from release "
