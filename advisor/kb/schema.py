@@ -566,6 +566,18 @@ class Model(_Entry):
         against 8,192), else max_position_embeddings."""
         return max(self.architecture.max_context, self.advertised_context or 0)
 
+    @property
+    def context_limit_source(self) -> str:
+        """Where a context_limit beyond max_position_embeddings comes from, in words: the YaRN
+        rope scaling the model's own config.json declares (a model read from a file:
+        advisor.files.hf.yarn_scaling, whose RopeScaling cites the file), else what the
+        publisher advertises."""
+        r = self.rope_scaling
+        if r is not None and r.source.startswith("file:"):
+            return (f"its config.json's YaRN rope scaling, factor {r.factor:g} over "
+                    f"{r.original_context:,} positions")
+        return "what its publisher advertises"
+
     def __post_init__(self) -> None:
         _check_sources(self, ["architecture", "hf_architecture", "published_parameters", "published_active_parameters",
                               "native_precision", "instruct_repo", "checkpoints", "gguf_repos", "mlx_repos",

@@ -27,6 +27,7 @@ from advisor.sizing.kv_cache import kv_dtype_splits_rows
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.vllm_memory import splits_kv_heads, vllm_max_utilization
 from advisor.sizing.wired import raised_wired_limit_mb, with_wired_limit
+from advisor.sizing.workload import can_reason, is_reasoning
 
 # The lowest GGUF type offered on paths that change more than the format (more cards, rent,
 # another model): about 3.5 bits a weight. Lower types are offered only on the hardware you have.
@@ -244,7 +245,7 @@ def as_asked(ask: Ask) -> Candidate:
         repo = None
     n = ask.work.gpu_layers  # llama.cpp -ngl N <= layers: that split (advisor.sizing.offload)
     where = "offload" if n is not None and n <= ask.model.architecture.layers else "gpu"
-    gset = ask.gpu_set if ask.runtime == "llama.cpp" else None
+    gset = ask.gpu_set if ask.runtime in GGML_RUNTIMES else None
     return Candidate("as-asked", ask.model, p, ask.runtime, ask.work.kv_cache_dtype, ask.gpu,
                      ask.gpu_count, where, True, repo, None, per_head,
                      own and ask.own_file == p.name, gset,
@@ -260,7 +261,7 @@ def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:
     """Everything on the GPUs given, the whole GGUF ladder down to 1 bit (and, where the file
     the question names caches per head (Ask.own_file), that file and one of its precision made
     with current llama.cpp)."""
-    if ask.gpu_set is not None:  # unequal cards: llama.cpp's layer split over them
+    if ask.gpu_set is not None:  # unequal cards: llama.cpp's (or Ollama's) layer split over them
         yield from _on_set(ask)
         return
     yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
@@ -273,11 +274,13 @@ def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:
 
 def _on_set(ask: Ask) -> Iterator[list[Candidate]]:
     """Your GPUs when they are a set of unequal cards: llama.cpp's candidates (the formats and
-    KV ladder of one kind), each split over the set (Candidate.gpu_set)."""
-    groups = list(_on("your-gpus", ask.model, ask.gpu, ask.gpu_count, ("llama.cpp",), True,
+    KV ladder of one kind), or Ollama's for a question Ollama answers (it runs llama-server,
+    which splits the layers the same way), each split over the set (Candidate.gpu_set)."""
+    rts = (ask.runtime,) if ask.runtime in GGML_RUNTIMES else ("llama.cpp",)
+    groups = list(_on("your-gpus", ask.model, ask.gpu, ask.gpu_count, rts, True,
                       ask.work.kv_cache_dtype, raise_share=False))
     for remake in (False, True) if ask.own_file else ():
-        groups += _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, ("llama.cpp",), True,
+        groups += _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, rts, True,
                       ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake)
     # at the -ts asked first, then llama.cpp's split by free memory, at each KV precision: a
     # format that fits on the split asked keeps it
@@ -419,10 +422,19 @@ def ranking_score(model: Model, asked: Model, kb: KnowledgeBase) -> float | None
 
 def other_models(ask: Ask, kb: KnowledgeBase) -> list[Model]:
     """Smaller siblings, the models distilled from this one and the better_models, largest
-    first."""
+    first. Where the model has no published score to find better models by (QwQ-32B), also its
+    siblings' smaller siblings: QwQ-32B's siblings are Qwen2.5 32B and Qwen3 32B, both its
+    size; theirs include Qwen3 30B-A3B and Qwen3 14B, which an expert runs on a 12 GB card in
+    its place. For a reasoning model (is_reasoning) only models that think (can_reason): a chat
+    model is no stand-in for one."""
     mine = kb.parameter_count(ask.model)
     out = {s: kb.model(s) for s in ask.model.siblings}
+    if ask.model.quality_score(PRIMARY_BENCHMARK) is None:
+        for s in list(out.values()):
+            out.update({t: kb.model(t) for t in s.siblings if t != ask.model.id and t not in out})
     out.update({m.id: m for m in kb.all_models() if m.distilled_from == ask.model.id})
     out.update({m.id: m for m in better_models(ask.model, kb)})
-    return sorted((m for m in out.values() if kb.parameter_count(m) < mine),
+    thinking = is_reasoning(ask.model)
+    return sorted((m for m in out.values() if kb.parameter_count(m) < mine
+                   and (can_reason(m) or not thinking)),
                   key=lambda m: (-kb.parameter_count(m), m.id))

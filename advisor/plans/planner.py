@@ -34,6 +34,7 @@ from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import empty_decode_seconds
 from advisor.sizing.tensors import parameter_count
 from advisor.sizing.weights import weights_bytes
+from advisor.sizing.workload import is_reasoning
 
 _MEMO_MAX = 1 << 17
 # The paths a question on a set of unequal cards gets (Ask.gpu_set)
@@ -327,14 +328,21 @@ class Planner:
         plan its own questions get (and share: bulk asks about every model on every card), with
         its model_score: its published score of the asked model's variant (ranking_score), where
         the plan is good and fast enough for it to count (Objective.scored), scores within the
-        objective's tie_points of the best raised to it (Objective.tie_scores)."""
+        objective's tie_points of the best raised to it (Objective.tie_scores). Another model
+        standing in for a reasoning model is held to the reasoning floors."""
         out = []
+        thinking = is_reasoning(base.model)
         for m in cands.other_models(base, self.kb):
             sub = Ask.of(m, base.gpu, base.gpu_count, base.work,
                          runtime=base.runtime if base.runtime_asked else None, prefer=base.prefer)
             sub = baseline(replace(sub, utilization_asked=base.utilization_asked,
                                    chosen=base.chosen))
             plans = self._group(sub, "hardware", self._hardware)[1]
+            if thinking and not is_reasoning(m):
+                # it stands in for a reasoning model: held to the reasoning floors, as its
+                # thinking will be waited for (Objective.is_usable)
+                plans = [p for p in plans if self.objective.is_usable(
+                    base.prefer, p.quality_class, p.decode_tokens_per_s, reasoning=True)]
             top = self.best(plans, sub)
             if top is None or not top.usable or top.precision.name in _BELOW_FLOOR:
                 continue
@@ -481,7 +489,8 @@ class Planner:
                                            parameter_count(a))
         _, losses, classes, params = hit
         slow, fast = min(decodes), max(decodes)
-        usable = [obj.is_usable(prefer, qc, d) for qc in classes for d in (slow, fast)]
+        usable = [obj.is_usable(prefer, qc, d, reasoning=is_reasoning(m))
+                  for qc in classes for d in (slow, fast)]
         return obj.bound(prefer, {
             "usable": (min(usable), max(usable)), "model_score": own_score(m),
             "context_tokens": (0, min(ask.work.context_tokens, m.context_limit,
