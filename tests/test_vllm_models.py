@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from advisor.cli import main
 from advisor.kb.schema import HF_CLASS_PATTERN
-from advisor.plans.vllm_models import (_key, cannot_load, loads, release_note, release_of,
+from advisor.sizing.vllm_models import (_key, cannot_load, loads, release_note, release_of,
                                        unchecked_note, vllm_architectures)
 from advisor.sizing.vllm_memory import VLLM_VERSIONS
 

@@ -37,7 +37,7 @@ def _build(name: str, family: str, fields: dict, where: str, inv: TensorInventor
     context reaches original x factor (Model.advertised_context), and plans beyond the config's
     positions carry that scaling (Model.rope_scaling) as they do a KB model's, with the file as
     the source of both. hf_architecture: the class config.json names (hf_class), which vLLM's
-    registry is checked for (advisor.plans.vllm_models)."""
+    registry is checked for (advisor.sizing.vllm_models)."""
     from advisor.kb.schema import RopeScaling
     from advisor.kb.validate import ValidationError, error_message, validate
 

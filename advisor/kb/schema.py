@@ -452,7 +452,7 @@ class Model(_Entry):
     # The Hugging Face architecture class of the checkpoint the commands load (instruct_repo),
     # exactly as its config.json spells architectures[0] (Qwen3ForCausalLM,
     # Gemma3ForConditionalGeneration): vLLM loads a model only where its model registry has
-    # that class (advisor/data/vllm_architectures.yaml, advisor.plans.vllm_models). For a repo in
+    # that class (advisor/data/vllm_architectures.yaml, advisor.sizing.vllm_models). For a repo in
     # Mistral's own format (mistral_format: params.json, no config.json) it is the class vLLM's
     # Mistral config reader names. Every built-in entry has one (tests/test_vllm_models.py);
     # an entry of your own (--kb) or a GGUF file may leave it out, and a vLLM advisory then says

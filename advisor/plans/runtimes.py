@@ -24,7 +24,7 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   architecture its config.json names (Model.hf_architecture): ModelRegistry.resolve_model_cls
   fails with "Model architectures [...] are not supported for now" otherwise. Which classes each
   version modelled here (--vllm-version) has, read from that release's registry, is
-  advisor/data/vllm_architectures.yaml (advisor.plans.vllm_models): vLLM 0.5.5 has no Qwen3,
+  advisor/data/vllm_architectures.yaml (advisor.sizing.vllm_models): vLLM 0.5.5 has no Qwen3,
   Gemma 3, DeepSeek V3 or gpt-oss class, for example.
 - vLLM runs DeepSeek V3.2's sparse attention (the lightning indexer's DeepGEMM kernels and
   FlashMLA sparse) on Hopper and Blackwell data-center GPUs, SM90 and SM100 ("Only Hopper and
@@ -70,7 +70,7 @@ from __future__ import annotations
 
 from advisor.sizing.constants import GGML_RUNTIMES, LLAMA_MAX_DEVICES
 from advisor.kb.formats import native_formats
-from advisor.plans.vllm_models import cannot_load
+from advisor.sizing.vllm_models import cannot_load
 from advisor.kb.schema import GPU
 from advisor.sizing.precision import Precision
 
@@ -107,7 +107,7 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1,
     every type, its F32/F16/BF16 files too, and vLLM and transformers cannot run it; and vLLM
     loads only the Hugging Face architecture classes its model registry has at `vllm_version`
     (a key of advisor.sizing.vllm_memory.VLLM_VERSIONS; None: the default, "v1"), read from
-    advisor/data/vllm_architectures.yaml (advisor.plans.vllm_models.cannot_load). gpus: the
+    advisor/data/vllm_architectures.yaml (advisor.sizing.vllm_models.cannot_load). gpus: the
     cards of the question (a set's count): llama.cpp and Ollama drive at most LLAMA_MAX_DEVICES."""
     vendor = gpu.vendor
     gguf = p.family == "gguf" or gguf_container(model)

@@ -262,7 +262,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
                               work.flash_attn, work.vllm_version, work.context_tokens,
                               lm.layout if lm else None, work.mem_fraction_static)
     if work.runtime == "vllm":
-        from advisor.plans.vllm_models import release_note, unchecked_note
+        from advisor.sizing.vllm_models import release_note, unchecked_note
 
         notes += [n for n in (unchecked_note(model, work.vllm_version),
                               release_note(model, work.vllm_version)) if n]
