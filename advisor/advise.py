@@ -765,7 +765,8 @@ class Advisor:
         offered at that rule's priority; What to do is the first offered (rules tie: the
         objective's order for inference plans, the path order for fine-tuning plans)."""
         from advisor.facts.plans import plan_facts
-        from advisor.plans.evaluate import beats_asked, context_cap, keeps_choices, scores_at_least
+        from advisor.plans.evaluate import (beats_asked, context_cap, improves_on, keeps_choices,
+                                            scores_at_least)
 
         plans = _distinct(planset.in_order())
         asked = planset.best.get("as-asked")
@@ -774,9 +775,14 @@ class Advisor:
         beats = [ask is not None and beats_asked(p, asked, ask, self.objective) for p in plans]
         cap = context_cap(ask, self.objective) if ask is not None else None
         tie = self.objective.score.tie_points
+        mine = [p for p in plans if p.owned and p.usable and getattr(p, "task", "inference")
+                == "inference" and ask is not None and p.model.id == ask.model.id]
+        own = min(mine, key=lambda p: self.objective.key(p, prefer, cap), default=None)
+        speedup = self.objective.beats_asked_speedup
         matched = self.engine.choose([
             plan_facts(p, prefer, asked_usable, asked_decode, b,
-                       ask is not None and scores_at_least(p.model, ask.model, tie))
+                       ask is not None and scores_at_least(p.model, ask.model, tie),
+                       p.owned or improves_on(p, own, speedup, ask))
             for p, b in zip(plans, beats)])
         offered = []
         for plan, rules in zip(plans, matched):

@@ -846,6 +846,21 @@ def _scores(other: Model, asked: Model) -> str:
     return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"
 
 
+def improves_on(plan, own, speedup: float, ask: Ask) -> bool:
+    """Whether `plan` (rented, or more cards than yours) gives something the best usable plan of
+    the model asked on your own hardware (`own`, None: there is none) does not: a better quality
+    class, a longer context, more of the question's choices kept (choices_dropped: the fp16
+    asked, where your card runs Q8_0), or a decode speed at least `speedup` times as fast (the
+    objective's beats_asked_speedup). Renting an RTX 3090 to run the Q8_0 a 4090 owner already
+    runs at the same speed improves nothing, and is not offered (rules plan-rent,
+    plan-more-cards). Fine-tuning plans (no decode speed) always improve: their paths decide."""
+    if own is None or getattr(plan, "task", "inference") != "inference":
+        return True
+    return (plan.quality_class < own.quality_class or plan.context_tokens > own.context_tokens
+            or choices_dropped(plan, ask) < choices_dropped(own, ask)
+            or plan.decode_tokens_per_s >= own.decode_tokens_per_s * speedup)
+
+
 def scores_at_least(other: Model, asked: Model, tie_points: float) -> bool:
     """Whether `other` has a published score of `asked`'s variant (compared_score) at least
     `asked`'s, or within tie_points (points) below it: as good as published, as the objective's
