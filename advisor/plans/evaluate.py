@@ -513,25 +513,28 @@ def baseline(ask: Ask) -> Ask:
     plan keeps it, as plans keep a format or context asked (with flash attention off, a GGUF
     that fits with llama.cpp's f32 attention scores is preferred over a plan under another
     runtime). Plans other than as-asked are sized at a --tensor-split asked first, then at
-    llama.cpp's split by free memory (candidates._on_set: Candidate.tensor_split).
-    A reasoning model asked under Ollama's default context, where that default is shorter than
-    its thinking needs (reasoning_context_tokens), is planned at the need: the advisory tells the
-    user to set OLLAMA_CONTEXT_LENGTH to it (advisor.sizing.workload.default_context_reason), so
-    plans set it too rather than keep a context that cuts the thinking short; the as-asked plan
-    keeps Ollama's default, as Ollama runs the name."""
+    llama.cpp's split by free memory (candidates._on_set: Candidate.tensor_split)."""
     native = parse_precision(ask.model.native_precision or "bf16")
     fa = ask.work.flash_attn if "flash_attn" in ask.chosen else True
-    ctx = ask.work.context_tokens
-    need = reasoning_context_tokens(ask.model)
-    if "context" not in ask.chosen and need is not None and ctx < need <= ask.model.context_limit:
-        ctx = need
-    if (native.name == ask.precision.name and ask.work.flash_attn == fa and ask.work.gpu_layers is None
-            and ctx == ask.work.context_tokens):
+    if native.name == ask.precision.name and ask.work.flash_attn == fa and ask.work.gpu_layers is None:
         return ask
     rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
     return replace(ask, precision=native, runtime=rt,
-                   work=replace(ask.work, runtime=rt, flash_attn=fa, gpu_layers=None,
-                                context_tokens=ctx))
+                   work=replace(ask.work, runtime=rt, flash_attn=fa, gpu_layers=None))
+
+
+def thinking_context(ask: Ask) -> Ask:
+    """The question the plans other than as-asked answer, for a reasoning model asked under a
+    default context shorter than its thinking needs (reasoning_context_tokens: Ollama's default
+    by VRAM, 4,096 tokens under 24 GiB): the same at the need. The advisory tells the user to
+    set OLLAMA_CONTEXT_LENGTH to it (advisor.sizing.workload.default_context_reason), so plans
+    set it too rather than keep a context that cuts the thinking short; the as-asked plan keeps
+    Ollama's default, as Ollama runs the name. Every other model's plans answer this question
+    too (Planner._other_models), so all paths are sized at one context."""
+    ctx, need = ask.work.context_tokens, reasoning_context_tokens(ask.model)
+    if "context" in ask.chosen or need is None or not ctx < need <= ask.model.context_limit:
+        return ask
+    return replace(ask, work=replace(ask.work, context_tokens=need))
 
 
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
