@@ -87,3 +87,16 @@ def test_no_rented_or_added_card_is_offered_that_improves_nothing_on_your_own(ad
 def test_a_rented_card_is_still_offered_where_your_hardware_cannot_run_it_well(advisor):
     adv = advisor.explain("llama-3.1-70b", "rtx-3060-12gb")
     assert [p for p, rule in adv.offered if p.path == "rent" and rule == "plan-rent"]
+
+
+def test_a_fit_with_layers_in_system_ram_says_so_in_its_verdict(advisor):
+    """Ollama's llama3.1:70b on a 4090 runs with 46 of 81 layers in system RAM at under 2
+    tokens/s: "Verdict: fits." alone reads as a fit on the card."""
+    from advisor.render import render_markdown
+
+    adv = advisor.explain("llama3.1:70b", "rtx-4090")
+    md = render_markdown(adv, {"context", "precision", "runtime", "n_gpu_layers"})
+    assert adv.verdict == "fits" and adv.to_json()["verdict"] == "fits"
+    assert "**Verdict: fits, with 46 layers and the output layer in system RAM.**" in md
+    md = render_markdown(advisor.explain("llama-3.1-8b", "rtx-4090"), {"precision"})
+    assert "**Verdict: fits.**" in md
