@@ -161,9 +161,17 @@ class GpuRow:
         return self.plan.gpu_count
 
     @property
+    def rented_count(self) -> int | None:
+        """The cards one rents to run the set (GPU.rented_gpus: 4 MI300X run DeepSeek R1, and
+        DigitalOcean rents 1 or 8); None where the card is not rented."""
+        return self.gpu.rented_gpus(self.count)
+
+    @property
     def price_usd_per_hour(self) -> float | None:
-        p = self.gpu.on_demand_price(self.count)
-        return None if p is None else round(p.usd_per_gpu_hour * self.count, 4)
+        """What renting rented_count cards costs an hour (USD), None without a price."""
+        n = self.rented_count
+        p = None if n is None else self.gpu.on_demand_price(n)
+        return None if p is None else round(p.usd_per_gpu_hour * n, 4)
 
     @property
     def memory_bytes(self) -> int:
@@ -177,7 +185,7 @@ class GpuRow:
                 "headroom_bytes": p.headroom_bytes,
                 "decode_tokens_per_s": round(p.decode_tokens_per_s, 2),
                 "decode_band": band(p.speed_category("decode")).to_json(),
-                "price_usd_per_hour": self.price_usd_per_hour}
+                "price_usd_per_hour": self.price_usd_per_hour, "rented_count": self.rented_count}
 
 
 def gpus_that_run(planner: Planner, kb: KnowledgeBase, model: Model, work: Workload,

@@ -767,6 +767,20 @@ class GPU(_Entry):
             fits = [p for p in fits if p.gpus > 1]
         return min(fits, key=Price.sort_key, default=None)
 
+    def rented_gpus(self, count: int) -> int | None:
+        """The GPUs one rents to run `count` of this card together: one card alone where it is
+        rented alone; else whole units of the smallest multi-GPU offer that holds them (GPUs
+        that work together share a machine: 4 MI300X are rented as DigitalOcean's 8-GPU
+        droplet); count where only one-GPU offers exist (priced count x the card, as
+        on_demand_price does). None where the card is not rented."""
+        units = self.rental_units
+        if not units:
+            return None
+        multi = [u for u in units if u > 1]
+        if (count == 1 and 1 in units) or not multi:
+            return count
+        return min(-(-count // u) * u for u in multi)
+
     @property
     def rental_units(self) -> tuple[int, ...]:
         """The units (GPUs) the card is rented on-demand in, smallest first: (1,), (8,), (1, 8)
