@@ -482,13 +482,15 @@ def own_score(m: Model) -> float | None:
 
 
 def compared_score(other: Model, asked: Model):
-    """`other`'s published PRIMARY_BENCHMARK score (a QualityScore) of the variant of `asked`'s
-    preferred score (instruct against instruct, thinking against thinking, base against base, as
-    candidates.better_models compares them), or None: when either has none of it."""
+    """`other`'s published PRIMARY_BENCHMARK score (a QualityScore) measured like `asked`'s
+    preferred one (Model.comparable_score): of its variant (instruct against instruct,
+    thinking against thinking, base against base, as candidates.better_models compares them),
+    a publisher's own figure against a publisher's own, another evaluator's run only against
+    the same evaluator's in the same setting. None: when either has none of it."""
     mine = asked.quality_score(PRIMARY_BENCHMARK)
     if mine is None:
         return None
-    return other.quality_score(PRIMARY_BENCHMARK, variant=mine.variant)
+    return other.comparable_score(mine)
 
 
 def baseline(ask: Ask) -> Ask:
@@ -810,6 +812,8 @@ def _scores(other: Model, asked: Model) -> str:
     a, b = compared_score(other, asked), asked.quality_score(PRIMARY_BENCHMARK)
     if a is None or b is None:
         return ""
+    if not b.self_reported:  # both another evaluator's runs (compared_score)
+        return f": MMLU-Pro {a.score:g} against {b.score:g}, both as {b.evaluator} ran them"
     return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"
 
 
