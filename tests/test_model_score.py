@@ -202,11 +202,12 @@ def test_a_bad_licence_is_refused(tmp_path, licence, message):
 
 
 def test_a_model_without_a_score_is_not_ranked_below_its_smaller_siblings():
-    """Qwen3 14B has no MMLU-Pro score in the KB, Qwen3 4B has Qwen's own 58.0: for Qwen3 235B
-    the 14B ranks by that lower bound (ranking_score), not below the 4B; Qwen3 1.7B's only
-    figure is LG's run, which is not set against Qwen's own 75.2 for the 235B, so it ranks as
-    unscored. On a 12 GB card (--prefer speed, where the 32B is too slow) Qwen3 30B-A3B is
-    offered, with Qwen's own 69.1 against 75.2."""
+    """Qwen3 14B has no MMLU-Pro score in the KB, Qwen3 4B has Qwen's own 70.4 (thinking): for
+    Qwen3 235B, a reasoning model compared on its thinking score (82.8), the 14B ranks by that
+    lower bound (ranking_score), not below the 4B; Qwen3 1.7B's only figure is LG's run, which
+    is not set against Qwen's own figure for the 235B, so it ranks as unscored. On a 12 GB card
+    (--prefer speed, where the 32B is too slow) Qwen3 30B-A3B is offered, with Qwen's own 78.5
+    against 82.8, both thinking."""
     from advisor.plans.candidates import ranking_score
 
     a = KB.model("qwen3-235b-a22b")
@@ -216,7 +217,7 @@ def test_a_model_without_a_score_is_not_ranked_below_its_smaller_siblings():
     ask = Ask.of(a, KB.gpu("rtx-3060-12gb"), 1, Workload(), prefer="speed")
     best = Planner(KB, load_objective(OBJECTIVE)).plans(ask, paths=("another-model",)).best
     assert best["another-model"].model.id == "qwen3-30b-a3b"
-    assert "MMLU-Pro 69.1 against 75.2" in best["another-model"].changes[0]
+    assert "MMLU-Pro 78.5 against 82.8 (thinking mode), as each was published" in best["another-model"].changes[0]
 
 
 def test_a_third_party_run_is_compared_only_with_the_same_evaluators_run():
@@ -256,3 +257,21 @@ def test_ranking_scores_keep_a_family_in_size_order_where_a_score_is_missing(ask
             own = compared_score(small, a)
             if own is not None and n(small.architecture) < n(big.architecture):
                 assert ranking_score(big, a, KB) >= own.score, (big.id, sid)
+
+
+def test_a_reasoning_model_is_compared_on_its_thinking_score():
+    """score_basis: a reasoning model asked (Qwen3 32B: recommended_output_tokens, so its
+    questions are sized for thinking) is compared on its thinking mode's score (Qwen's 79.1),
+    not its non-thinking 71.9; so are the others (EXAONE 4.0 32B: 81.8, not 77.6); a chat
+    model asked is compared on its preferred score (Llama 3.3 70B: 68.9 instruct). For a
+    reasoning model, better_models names only models that think."""
+    from advisor.plans.candidates import better_models
+    from advisor.plans.evaluate import score_basis
+    from advisor.sizing.workload import can_reason
+
+    q32 = KB.model("qwen3-32b")
+    assert (score_basis(q32).score, score_basis(q32).variant) == (79.1, "thinking")
+    assert compared_score(KB.model("exaone-4.0-32b"), q32).score == 81.8
+    assert score_basis(KB.model("llama-3.3-70b")).score == 68.9
+    better = better_models(q32, KB)
+    assert better and all(can_reason(m) for m in better)

@@ -370,20 +370,24 @@ BETTER_MODELS = 2
 
 
 def better_models(model: Model, kb: KnowledgeBase, limit: int = BETTER_MODELS) -> list[Model]:
-    """Smaller KB models whose published MMLU-Pro score measured like `model`'s preferred one
-    (evaluate.compared_score: the same variant, publishers' own figures against each other,
+    """Smaller KB models whose published MMLU-Pro score measured like `model`'s
+    (evaluate.compared_score against evaluate.score_basis: the same variant, a reasoning
+    model's thinking score where it has one, publishers' own figures against each other,
     another evaluator's runs only against the same evaluator's) is at least `model`'s: the
-    best `limit` of them, highest score first (ties: larger, then id). Publishers' own figures
-    are compared as published (the plan says so); none when `model` has no score."""
-    from advisor.plans.evaluate import compared_score
+    best `limit` of them, highest score first (ties: larger, then id); for a reasoning model
+    only models that think (can_reason), as other_models keeps, so that chat models do not
+    take the places. Publishers' own figures are compared as published (the plan says so);
+    none when `model` has no score."""
+    from advisor.plans.evaluate import compared_score, score_basis
 
-    mine = model.quality_score(PRIMARY_BENCHMARK)
+    mine = score_basis(model)
     if mine is None:
         return []
     size = kb.parameter_count(model)
+    thinking = is_reasoning(model)
     found = []
     for m in kb.all_models():
-        q = compared_score(m, model) if m.id != model.id else None
+        q = compared_score(m, model) if m.id != model.id and (can_reason(m) or not thinking) else None
         if q is not None and q.score >= mine.score:
             n = kb.parameter_count(m)
             if n < size:
