@@ -115,9 +115,12 @@ def models_that_fit(planner: Planner, kb: KnowledgeBase, gpu: GPU, work: Workloa
     its first device and its count), each model at the best plan of explain's your-gpus path
     over it: llama.cpp's layer split by free memory (-ts), the only runtime sized over unequal
     cards; nothing is offloaded to system RAM there (the planner sizes no offload over a set),
-    so `offload` is not allowed with it (ValueError). rank "size": largest model first; "quality": the models with a published MMLU-Pro
-    score first, highest first (each model's preferred figure, Model.quality_score: publishers
-    and settings differ, so close scores are no real difference), then the rest largest first.
+    so `offload` is not allowed with it (ValueError). rank "size": largest model first; "quality": the models with their publisher's own
+    MMLU-Pro figure first, highest first (each model's preferred figure, Model.quality_score:
+    publishers' harnesses and settings differ, so close scores are no real difference), then
+    the models whose only figures are other evaluators' runs (TIGER-Lab's, LG's, mlx-lm's:
+    never ranked among publishers' figures, Model.comparable_score), highest first, then the
+    rest largest first.
     Ties: the better quality class of the plan, the faster, the id."""
     if rank not in FIT_RANKS:
         raise ValueError(f"rank must be one of {FIT_RANKS}, not {rank!r}")
@@ -143,7 +146,8 @@ def models_that_fit(planner: Planner, kb: KnowledgeBase, gpu: GPU, work: Workloa
         if rank == "size":
             return size
         q = r.quality
-        return (q is None, -(q.score if q is not None else 0.0)) + size
+        tier = 2 if q is None else 0 if q.self_reported else 1
+        return (tier, -(q.score if q is not None else 0.0)) + size
     rows.sort(key=key)
     return rows
 

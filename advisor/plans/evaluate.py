@@ -495,14 +495,28 @@ def own_score(m: Model) -> float | None:
     return q.score if q is not None else None
 
 
+def score_basis(asked: Model):
+    """The PRIMARY_BENCHMARK score of `asked` (a QualityScore) that other models are compared
+    with: for a reasoning model (is_reasoning: its questions are sized and ranked for its
+    thinking) its thinking mode's preferred score where it has one (Qwen3 32B: 79.1 thinking,
+    not 71.9 non-thinking), else its preferred score (Model.quality_score). None: it has none."""
+    if is_reasoning(asked):
+        q = asked.quality_score(PRIMARY_BENCHMARK, variant="thinking")
+        if q is not None:
+            return q
+    return asked.quality_score(PRIMARY_BENCHMARK)
+
+
 def compared_score(other: Model, asked: Model):
-    """`other`'s published PRIMARY_BENCHMARK score (a QualityScore) of the variant of `asked`'s
-    preferred score (instruct against instruct, thinking against thinking, base against base, as
-    candidates.better_models compares them), or None: when either has none of it."""
-    mine = asked.quality_score(PRIMARY_BENCHMARK)
+    """`other`'s published PRIMARY_BENCHMARK score (a QualityScore) measured like `asked`'s
+    score_basis (Model.comparable_score): of its variant (instruct against instruct,
+    thinking against thinking, base against base, as candidates.better_models compares them),
+    a publisher's own figure against a publisher's own, another evaluator's run only against
+    the same evaluator's in the same setting. None: when either has none of it."""
+    mine = score_basis(asked)
     if mine is None:
         return None
-    return other.quality_score(PRIMARY_BENCHMARK, variant=mine.variant)
+    return other.comparable_score(mine)
 
 
 def baseline(ask: Ask) -> Ask:
@@ -842,11 +856,15 @@ def _quantize_words(p: Precision, joint: str) -> str:
 
 
 def _scores(other: Model, asked: Model) -> str:
-    """', MMLU-Pro 69 against 66.4 as published' where both models have a published score."""
-    a, b = compared_score(other, asked), asked.quality_score(PRIMARY_BENCHMARK)
+    """': MMLU-Pro 69 against 66.4, as each was published' where both models have a comparable
+    score (compared_score against score_basis); '(thinking mode)' when that is what is
+    compared, 'both as tiger-lab ran them' when both are one third party's runs."""
+    a, b = compared_score(other, asked), score_basis(asked)
     if a is None or b is None:
         return ""
-    return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"
+    mode = " (thinking mode)" if b.variant == "thinking" else ""
+    how = "as each was published" if b.self_reported else f"both as {b.evaluator} ran them"
+    return f": MMLU-Pro {a.score:g} against {b.score:g}{mode}, {how}"
 
 
 def improves_on(plan, own, speedup: float, ask: Ask) -> bool:
