@@ -129,3 +129,18 @@ def test_the_gpus_table_prices_the_cards_one_rents(kb):
     assert odd   # 4 MI300X, 7 A100 80GB: priced as the 8 rented
     text = gpus_grid(rows).text()
     assert "(8 rented)" in text
+
+
+def test_a_model_put_before_renting_scores_as_well_on_the_same_basis_as_quoted(advisor, kb):
+    """plan-better-model-first compares the scores the advisory quotes (score_basis: a reasoning
+    model's thinking score): Qwen3 32B (79.1 thinking) does not tie Qwen3 235B-A22B (82.8)."""
+    from advisor.plans.evaluate import compared_score, score_basis, scores_at_least
+
+    big, small = kb.model("qwen3-235b-a22b"), kb.model("qwen3-32b")
+    assert compared_score(small, big).score < score_basis(big).score - 2
+    assert not scores_at_least(small, big, 2)
+    adv = advisor.explain("qwen3-235b-a22b", "rtx-3090", gpus=2)
+    assert all(rule != "plan-better-model-first" for _, rule in adv.offered)
+    for p, rule in advisor.explain("qwen3-32b", "rtx-3060-12gb").offered:
+        if rule == "plan-better-model-first":
+            assert compared_score(p.model, small).score >= score_basis(small).score - 2

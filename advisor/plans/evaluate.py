@@ -347,6 +347,16 @@ def _mixed_decode(cand: Candidate, m: Model, work: Workload, ctx: int) -> float:
     return 1.0 / mixed_decode_seconds(split, m, cand.precision, 0, work.kv_cache_dtype)
 
 
+def restricted_licence(model: Model) -> bool:
+    """The objective's `restricted_licence` term: the KB marks the model's licence
+    non-commercial (Model.licence). Between other models whose published scores tie, an expert
+    names the one anyone may use first (EXAONE 4.0 32B, 77.6 under an NC licence, against Qwen3
+    30B-A3B Instruct 2507, 78.4 under Apache-2.0); on the paths of the model asked it ranks
+    nothing."""
+    lic = model.licence
+    return lic is not None and not lic.commercial
+
+
 def added_gpus(path: str, gpu: GPU, gpu_count: int) -> int:
     """The objective's `added_gpus` term: the cards a plan on the more-cards path runs on, for
     consumer cards (all of them more than the question's, so fewer means fewer to add: a second
@@ -376,6 +386,10 @@ class Sized:
     @property
     def added_gpus(self) -> int:
         return added_gpus(self.path, self.gpu, self.gpu_count)
+
+    @property
+    def restricted_licence(self) -> bool:
+        return restricted_licence(self.model)
 
     @property
     def identity(self) -> tuple:
@@ -889,7 +903,7 @@ def scores_at_least(other: Model, asked: Model, tie_points: float) -> bool:
     has no such score."""
     if other.id == asked.id:
         return False
-    a, b = compared_score(other, asked), asked.quality_score(PRIMARY_BENCHMARK)
+    a, b = compared_score(other, asked), score_basis(asked)
     return a is not None and b is not None and a.score >= b.score - tie_points - 1e-9
 
 

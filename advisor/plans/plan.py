@@ -177,6 +177,12 @@ class Plan:
         return added_gpus(self.path, self.gpu, self.gpu_count)
 
     @property
+    def restricted_licence(self) -> bool:
+        from advisor.plans.evaluate import restricted_licence
+
+        return restricted_licence(self.model)
+
+    @property
     def quality_loss_pct(self) -> float:
         return self.quality.loss_pct
 

@@ -20,6 +20,7 @@ from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
 from advisor.plans.evaluate import (Ask, Sized, _layout, _usd_per_million_tokens, _work_as,
                                     baseline, changes_from, choices_dropped, context_cap, thinking_context,
+                                    restricted_licence,
                                     keeps_choices,
                                     layout_runs, lever_count,
                                     loaded_model, own_score, plan_quality, quick_size,
@@ -493,6 +494,7 @@ class Planner:
                   for qc in classes for d in (slow, fast)]
         return obj.bound(prefer, {
             "usable": (min(usable), max(usable)), "model_score": own_score(m),
+            "restricted_licence": restricted_licence(m),
             "context_tokens": (0, min(ask.work.context_tokens, m.context_limit,
                                       context_cap(ask, obj) or ask.work.context_tokens)),
             "parameters": params,
