@@ -34,19 +34,30 @@ def another(objective, model: str, gpu: str, n: int = 1):
 
 
 def test_the_higher_score_wins_over_a_larger_model():
-    """Qwen2.5 72B on a 24 GB card: EXAONE 4.0 32B (77.6) rather than Qwen2.5 32B (69.0, and
-    0.8B parameters more), and the plan's changes quote both scores as published."""
+    """Qwen2.5 72B on a 24 GB card: Qwen3 30B-A3B Instruct 2507 (78.4, tied with EXAONE 4.0 32B's
+    77.6 and, unlike it, open to commercial use) rather than Qwen2.5 32B (69.0, and 2.3B
+    parameters more), and the plan's changes quote both scores as published."""
     plan = another(load_objective(OBJECTIVE), "qwen2.5-72b", "rtx-4090")
-    assert plan.model.id == "exaone-4.0-32b" and plan.usable
+    assert plan.model.id == "qwen3-30b-a3b-instruct-2507" and plan.usable
     assert plan.parameters < parameter_count(KB.model("qwen2.5-32b").architecture)
     assert plan.changes[0].startswith(
-        "another model (EXAONE 4.0 32B: MMLU-Pro 77.6 against 71.1, as each was published")
+        "another model (Qwen3 30B-A3B Instruct 2507: MMLU-Pro 78.4 against 71.1, as each was "
+        "published")
+
+
+def test_between_tied_scores_a_licence_open_to_commercial_use_wins(tmp_path):
+    """Without the restricted_licence term the tie (78.4 and 77.6) goes to the larger EXAONE 4.0
+    32B, whose licence is non-commercial; with it, to Qwen3 30B-A3B Instruct 2507."""
+    old = objective_with(tmp_path, "-model_score, restricted_licence, -parameters",
+                         "-model_score, -parameters")
+    assert another(old, "qwen2.5-72b", "rtx-4090").model.id == "exaone-4.0-32b"
 
 
 def test_without_the_term_the_larger_model_wins(tmp_path):
     """The same question ranked by an objective without model_score: the larger Qwen2.5 32B, as
     before the term (so the test above is the term's doing)."""
-    old = objective_with(tmp_path, "-context_tokens, -model_score, -parameters", "-context_tokens, -parameters")
+    old = objective_with(tmp_path, "-context_tokens, -model_score, restricted_licence, -parameters",
+                         "-context_tokens, -parameters")
     assert another(old, "qwen2.5-72b", "rtx-4090").model.id == "qwen2.5-32b"
 
 
@@ -81,7 +92,8 @@ def _plan(score, quality_class, loss, decode, parameters):
                            speed_band=obj.speed_band(decode), fast_band=obj.fast_band(decode),
                            quality_class=quality_class, nodes=1,
                            usd_per_million_tokens=0.0, levers=2, quality_loss_pct=loss,
-                           decode_tokens_per_s=decode, gpu_count=1, offload=False)
+                           decode_tokens_per_s=decode, gpu_count=1, offload=False,
+                           restricted_licence=False, added_gpus=0)
 
 
 def test_a_score_counts_only_at_the_quality_and_speed_named():
@@ -127,7 +139,8 @@ def test_paths_that_keep_the_model_are_ranked_as_without_the_term(tmp_path, mode
     """as-asked, your-hardware, your-gpus, more-cards and rent run the model asked: the term is
     the same for all their plans, so their best plans are those of an objective without it."""
     new = load_objective(OBJECTIVE)
-    old = objective_with(tmp_path, "-context_tokens, -model_score, -parameters", "-context_tokens, -parameters")
+    old = objective_with(tmp_path, "-context_tokens, -model_score, restricted_licence, -parameters",
+                         "-context_tokens, -parameters")
     ask = Ask.of(KB.model(model), KB.gpu(gpu), n, Workload())
     a, b = Planner(KB, old).plans(ask).best, Planner(KB, new).plans(ask).best
     for path in set(a) | set(b):
@@ -167,13 +180,16 @@ def test_a_broken_model_score_names_file_and_line(tmp_path, old, new, message):
     assert f"objective.yaml:{line}: objective: {message}" in str(e.value)
 
 
-def test_a_non_commercial_model_says_so_on_the_another_model_path():
+def test_a_non_commercial_model_says_so_on_the_another_model_path(tmp_path):
     """EXAONE 4.0 32B's licence (EXAONE AI Model License Agreement 1.2 - NC) is marked
-    non-commercial in the KB, and the plan that runs it instead says so; a model without a
-    non-commercial licence says nothing."""
+    non-commercial in the KB, and the plan that runs it instead says so (chosen here by an
+    objective without the restricted_licence term); a model without a non-commercial licence
+    says nothing."""
     lic = KB.model("exaone-4.0-32b").licence
     assert lic is not None and not lic.commercial and lic.source.startswith("https://")
-    plan = another(load_objective(OBJECTIVE), "qwen2.5-72b", "rtx-4090")
+    plan = another(objective_with(tmp_path, "-model_score, restricted_licence, -parameters",
+                                  "-model_score, -parameters"), "qwen2.5-72b", "rtx-4090")
+    assert plan.model.id == "exaone-4.0-32b"
     assert plan.changes[0].endswith(
         "; licence EXAONE AI Model License Agreement 1.2 - NC: not for commercial use)")
     qwen = another(load_objective(OBJECTIVE), "llama-3.1-8b", "rtx-4090")
