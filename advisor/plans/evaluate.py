@@ -28,7 +28,7 @@ from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.serving import serving_at_batch
-from advisor.sizing.tensors import parameter_count
+from advisor.sizing.tensors import active_parameter_count, parameter_count
 from advisor.sizing.vllm_parallel import layout_problem, uses_layout
 from advisor.sizing.weights import weights_bytes
 from advisor.sizing.workload import Workload, is_reasoning, reasoning_context_tokens
@@ -243,7 +243,8 @@ def plan_quality(a: Architecture, native: str | None, p: Precision, kv_cache_dty
     one nearest in bits a weight on this architecture). Memoised: a handful of values a model."""
     measured = p.name in weight_table()
     return quality_cost(p, native, parameter_count(a), kv_cache_dtype,
-                        None if measured else _bits_of_measured(a, p))
+                        None if measured else _bits_of_measured(a, p),
+                        active_parameter_count(a) if a.experts_total else None)
 
 
 def _usd_per_million_tokens(owned: bool, usd_per_hour: float | None, tokens_per_s: float) -> float | None:
