@@ -128,10 +128,14 @@ def stand_in_note(row: dict, parameters: int, active_parameters: int | None = No
                      f"{'smaller models usually lose more' if larger else 'larger models usually lose less'} "
                      f"({size_evidence()})")
     if active_parameters and "active_parameters_b" not in row:
-        notes.append(f"{'and ' if notes else ''}a dense model, where this one is a mixture of experts "
-                     f"using {_billions(active_parameters / 1e9)} of its {_billions(size)} parameters "
-                     "a token: no measurement here says which of the two sizes its loss follows")
+        notes.append(f"{'and ' if notes else ''}a dense model: {_moe_words(parameters, active_parameters)}")
     return "".join(f", {n}" for n in notes)
+
+
+def _moe_words(parameters: int, active_parameters: int) -> str:
+    return (f"this mixture of experts uses {_billions(active_parameters / 1e9)} of its "
+            f"{_billions(parameters / 1e9)} parameters a token, and which of the two its loss "
+            "follows was not measured")
 
 
 def weights_cost(p: Precision, native: str | None, parameters: int,
@@ -152,6 +156,10 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
     def quoted(row: dict) -> str:
         return _describe(row) + stand_in_note(row, parameters, active_parameters)
 
+    def moe(*rows: dict) -> str:  # once for the rows a capped figure quotes
+        dense = active_parameters and any("active_parameters_b" not in r for r in rows)
+        return f"; measured on dense models: {_moe_words(parameters, active_parameters)}" if dense else ""
+
     row = nearest_measurement(p.name, parameters)
     if row is not None:
         cap = _ladder_cap(p.name, parameters)
@@ -160,14 +168,16 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
             # two figures come from two models (each type's nearest in size), and the fewer-bit
             # type's is the lower
             loss, fmt, w = cap
-            return (loss, f"about {_figure(round(loss, 1), w['metric'])}: {p.name} measured "
+            about = "" if round(loss, 1) == loss else "about "
+            return (loss, f"{about}{_figure(round(loss, 1), w['metric'])}: {p.name} measured "
                           f"{_percent(row['loss_pct'], row['metric'])} on {row['model']} "
-                          f"({row['measure']}){stand_in_note(row, parameters, active_parameters)}, "
+                          f"({row['measure']}){stand_in_note(row, parameters)}, "
                           f"and {fmt}, a type with fewer bits, "
                           f"{_percent(w['loss_pct'], w['metric'])} on {w['model']} "
-                          f"({w['measure']}){stand_in_note(w, parameters, active_parameters)}; "
+                          f"({w['measure']}){stand_in_note(w, parameters)}; "
                           f"counted at {_percent(loss, w['metric'])}, as a type never counts as "
-                          "costing more than one with fewer bits", w["source"], False)
+                          "costing more than one with fewer bits" + moe(row, w),
+                    w["source"], False)
         return float(row["loss_pct"]), quoted(row), row["source"], False
     whole = _SUBSET_OF.get(p.name)
     row = nearest_measurement(whole, parameters) if whole else None
