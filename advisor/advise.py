@@ -310,7 +310,7 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
     return n
 
 
-def _runtime_of_kv_cache(kv: str, rt: str, p, g, m) -> str:
+def _runtime_of_kv_cache(kv: str, rt: str, p, g, m, vllm_version: str | None = None) -> str:
     """The runtime a question runs under when --kv-cache names a cache the format's default
     runtime `rt` lacks and no --runtime was given: the first of llama.cpp, vLLM, MLX and
     transformers that offers the cache and runs format `p` on `g` (fp8 names vLLM, mlx-8bit
@@ -324,13 +324,13 @@ def _runtime_of_kv_cache(kv: str, rt: str, p, g, m) -> str:
         return rt
     offer = [r for r in ("llama.cpp", "vllm", "mlx", "transformers") if kv in RUNTIME_KV_DTYPES[r]]
     for r in offer:
-        if cannot_run(r, p, g, m) is None:
+        if cannot_run(r, p, g, m, vllm_version=vllm_version) is None:
             return r
     if not offer:
         return rt
     who = " and ".join({"mlx": "MLX"}.get(r, RUNTIME_NAMES[r]) for r in offer)
     raise AdvisorError(f"--kv-cache {kv} is {who}'s, which cannot run {p.name} on the {g.name}: "
-                       f"{cannot_run(offer[0], p, g, m)}")
+                       f"{cannot_run(offer[0], p, g, m, vllm_version=vllm_version)}")
 
 
 _TS_ITEM = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
@@ -576,7 +576,7 @@ class Advisor:
         if rt not in RUNTIMES:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
         if kv_cache is not None and not runtime_asked and rt != "ollama" and not gset.mixed:
-            rt = _runtime_of_kv_cache(work.kv_cache_dtype, rt, p, g, m)
+            rt = _runtime_of_kv_cache(work.kv_cache_dtype, rt, p, g, m, work.vllm_version)
         if rt == "mlx" and g.vendor != "apple":
             # MLX on a GPU it has no backend for: a question that cannot be asked, not a verdict
             if runtime_asked or precision is not None:
@@ -765,7 +765,8 @@ class Advisor:
         offered at that rule's priority; What to do is the first offered (rules tie: the
         objective's order for inference plans, the path order for fine-tuning plans)."""
         from advisor.facts.plans import plan_facts
-        from advisor.plans.evaluate import beats_asked, context_cap, keeps_choices, scores_at_least
+        from advisor.plans.evaluate import (beats_asked, context_cap, improves_on, keeps_choices,
+                                            scores_at_least)
 
         plans = _distinct(planset.in_order())
         asked = planset.best.get("as-asked")
@@ -774,9 +775,14 @@ class Advisor:
         beats = [ask is not None and beats_asked(p, asked, ask, self.objective) for p in plans]
         cap = context_cap(ask, self.objective) if ask is not None else None
         tie = self.objective.score.tie_points
+        mine = [p for p in plans if p.owned and p.usable and getattr(p, "task", "inference")
+                == "inference" and ask is not None and p.model.id == ask.model.id]
+        own = min(mine, key=lambda p: self.objective.key(p, prefer, cap), default=None)
+        speedup = self.objective.beats_asked_speedup
         matched = self.engine.choose([
             plan_facts(p, prefer, asked_usable, asked_decode, b,
-                       ask is not None and scores_at_least(p.model, ask.model, tie))
+                       ask is not None and scores_at_least(p.model, ask.model, tie),
+                       p.owned or improves_on(p, own, speedup, ask))
             for p, b in zip(plans, beats)])
         offered = []
         for plan, rules in zip(plans, matched):

@@ -59,3 +59,31 @@ def test_a_repo_that_ships_its_own_code_is_launched_trusting_it(advisor, kb, run
     others = [p.command for p in advisor.explain("kimi-k2", "h200", gpus=8, runtime=runtime).path_plans
               if p.command and not p.model.trust_remote_code]
     assert all("--trust-remote-code" not in c for c in others)
+
+
+def test_no_rented_or_added_card_is_offered_that_improves_nothing_on_your_own(advisor):
+    """A 4090 owner whose card runs Llama 3.1 8B at Q8_0 with 131,072 tokens is not offered a
+    rented RTX 3090 running the same Q8_0 at the same speed: every rented or more-card plan
+    offered beats the best plan of the model asked on the owner's hardware in quality class,
+    context, choices kept or decode speed (the objective's beats_asked_speedup)."""
+    for model, gpu, kw in [("llama-3.1-8b", "rtx-4090", {"context_tokens": 131072}),
+                           ("llama-3.1-405b", "h100-80gb", {"gpus": 8}),
+                           ("llama-3.1-70b", "rtx-3090", {"gpus": 2})]:
+        adv = advisor.explain(model, gpu, **kw)
+        own = [p for p, _ in adv.offered if p.owned and p.usable and p.model.id == adv.situation.model.id]
+        assert own, (model, gpu)
+        best = own[0]
+        for p, rule in adv.offered:
+            if p.owned or rule == "plan-last-resort":
+                continue
+            ask_speedup = advisor.objective.beats_asked_speedup
+            assert (p.quality_class < best.quality_class or p.context_tokens > best.context_tokens
+                    or p.decode_tokens_per_s >= best.decode_tokens_per_s * ask_speedup
+                    or p.model.id != best.model.id), (model, gpu, rule, p.path)
+    adv = advisor.explain("llama-3.1-8b", "rtx-4090", context_tokens=131072)
+    assert not [p for p, _ in adv.offered if p.path == "rent"]
+
+
+def test_a_rented_card_is_still_offered_where_your_hardware_cannot_run_it_well(advisor):
+    adv = advisor.explain("llama-3.1-70b", "rtx-3060-12gb")
+    assert [p for p, rule in adv.offered if p.path == "rent" and rule == "plan-rent"]

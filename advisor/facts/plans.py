@@ -47,6 +47,10 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
                                       "asked model's variant) is at least the asked model's, or "
                                       "within the objective's model_score tie_points of it "
                                       "(false for the model asked, or without both scores)"),
+    "improves_on_owned": ("bool", "the plan gives what the best usable plan of the model asked on "
+                                  "your own hardware does not: a better quality class, a longer "
+                                  "context, or the objective's beats_asked_speedup in decode "
+                                  "speed (true where there is no such plan, and for fine-tuning)"),
     "commercial_licence": ("bool", "the plan's model may be used commercially (false where the "
                                    "KB marks its licence non-commercial)"),
 }
@@ -55,11 +59,13 @@ PLAN_ALWAYS = set(PLAN_FACTS) - {"usd_per_million_tokens"}
 
 
 def plan_facts(plan, prefer: str, asked_usable: bool, asked_decode_tokens_per_s: float = 0.0,
-               beats_asked: bool = False, scores_at_least_asked: bool = False) -> dict:
+               beats_asked: bool = False, scores_at_least_asked: bool = False,
+               improves_on_owned: bool = True) -> dict:
     """plan: an advisor.plans.plan.Plan or an advisor.plans.finetune.FinetunePlan;
     asked_decode_tokens_per_s: the as-asked plan's decode speed (0 without one); beats_asked:
     advisor.plans.evaluate.beats_asked of the plan; scores_at_least_asked:
-    advisor.plans.evaluate.scores_at_least of its model against the model asked."""
+    advisor.plans.evaluate.scores_at_least of its model against the model asked;
+    improves_on_owned: advisor.plans.evaluate.improves_on against the best owned plan."""
     f = {"kind": "plan", "path": plan.path, "owned": plan.owned, "usable": plan.usable,
          "quality_class": plan.quality_class,
          "good_quality": bool(getattr(plan, "good_quality", True)),
@@ -74,6 +80,7 @@ def plan_facts(plan, prefer: str, asked_usable: bool, asked_decode_tokens_per_s:
          "asked_usable": asked_usable, "task": getattr(plan, "task", "inference"),
          "asked_decode_tokens_per_s": round(asked_decode_tokens_per_s, 2),
          "beats_asked": beats_asked, "scores_at_least_asked": scores_at_least_asked,
+         "improves_on_owned": improves_on_owned,
          "commercial_licence": _commercial(plan.model)}
     if plan.usd_per_million_tokens is not None:
         f["usd_per_million_tokens"] = round(plan.usd_per_million_tokens, 2)

@@ -56,10 +56,11 @@ def mlx_repo_for(model: Model, p: Precision) -> str | None:
 FREE_RUNTIMES = ("llama.cpp", "vllm", "mlx")
 
 
-def weight_formats(model: Model, runtime: str, gpu: GPU,
-                   floor: str | None = None) -> list[tuple[Precision, str | None]]:
+def weight_formats(model: Model, runtime: str, gpu: GPU, floor: str | None = None,
+                   vllm_version: str | None = None) -> list[tuple[Precision, str | None]]:
     """(format, repository to load or None) a runtime can run for this model on this card,
-    GGUF types down to `floor` (None: the whole ladder)."""
+    GGUF types down to `floor` (None: the whole ladder); under vLLM none where the registry of
+    `vllm_version` (None: the default) has no class for the model (runtimes.cannot_run)."""
     native = model.native_precision or "bf16"
     out: list[tuple[Precision, str | None]] = []
     if runtime == "mlx":
@@ -97,7 +98,7 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
             out += [(parse_precision(n), None) for n in ("int8", "nf4")]
     seen, keep = set(), []
     for p, repo in out:
-        if p.name in seen or cannot_run(runtime, p, gpu, model):
+        if p.name in seen or cannot_run(runtime, p, gpu, model, vllm_version=vllm_version):
             continue
         if p.name in _BITSANDBYTES and runtime != "transformers":
             continue  # bitsandbytes formats are transformers' (their quality figures are QLoRA's)
@@ -179,7 +180,7 @@ def kv_ladder(runtime: str, asked: str, a: Architecture) -> tuple[str, ...]:
 def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_kv: str,
         placements=("gpu",), floor: str | None = None,
         raise_share: bool = True, own: Precision | None = None,
-        remake: bool = False) -> Iterator[list[Candidate]]:
+        remake: bool = False, vllm_version: str | None = None) -> Iterator[list[Candidate]]:
     """Lever sets on `n` x `gpu`: each a list of candidates that differ only in the KV cache
     (kv_ladder order) and, for vLLM, in its share of each GPU: at each KV precision vLLM's
     default --gpu-memory-utilization, then the most the card allows (vllm_max_utilization),
@@ -187,7 +188,8 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
     ladder to offer (None: all of it). own: instead of the formats, only the file the question
     names, at its precision, with llama.cpp (Candidate.own_file); with remake, a file of that
     precision made with current llama.cpp instead (its latent cache where the question's file
-    caches per head)."""
+    caches per head). vllm_version: the vLLM profile asked (its registry decides which models
+    vLLM loads: runtimes.cannot_run)."""
     raised = vllm_max_utilization(gpu) if raise_share else c.VLLM_GPU_MEMORY_UTILIZATION
     # a Mac you own may raise macOS's GPU memory limit (advisor.sizing.wired): each lever set
     # tries the default limit first, then the raised one, at each KV precision
@@ -203,7 +205,7 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
                 continue
             formats = [(own, None if remake else gguf_repo_for(model, own))]
         else:
-            formats = weight_formats(model, rt, gpu, floor)
+            formats = weight_formats(model, rt, gpu, floor, vllm_version)
         mine = own is not None and not remake
         for p, repo in formats:
             per_head = cache_per_head(model, rt, repo, mine)
@@ -263,7 +265,8 @@ def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:
         yield from _on_set(ask)
         return
     yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
-                   ask.work.kv_cache_dtype, raise_share=not ask.utilization_asked)
+                   ask.work.kv_cache_dtype, raise_share=not ask.utilization_asked,
+                   vllm_version=ask.work.vllm_version)
     for remake in (False, True) if ask.own_file else ():
         yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                        ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake)
@@ -292,7 +295,8 @@ def offloaded(ask: Ask) -> Iterator[list[Candidate]]:
     (advisor.sizing.offload), at the default and at the raised wired limit."""
     yield from _on("your-hardware", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, ("offload", "moe-offload"),
-                   raise_share=not ask.utilization_asked)
+                   raise_share=not ask.utilization_asked,
+                   vllm_version=ask.work.vllm_version)
     for remake in (False, True) if ask.own_file else ():
         yield from _on("your-hardware", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                        ask.work.kv_cache_dtype, ("offload", "moe-offload"), raise_share=False,
@@ -304,7 +308,8 @@ def another_model(ask: Ask, model: Model) -> Iterator[list[Candidate]]:
     swaps models to run the new one at 2 bits."""
     yield from _on("another-model", model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, ("gpu", "offload", "moe-offload"), USABLE_FLOOR,
-                   raise_share=not ask.utilization_asked)
+                   raise_share=not ask.utilization_asked,
+                   vllm_version=ask.work.vllm_version)
 
 
 def card_counts(model: Model, runtime: str, counts) -> tuple[int, ...]:
@@ -325,7 +330,8 @@ def more_cards(ask: Ask) -> Iterator[list[Candidate]]:
     if ask.gpu.unified_memory or ask.gpu_count >= c.GPUS_PER_NODE:
         return
     yield from _on("more-cards", ask.model, ask.gpu, ask.gpu_count + 1, runtimes_for(ask), False,
-                   ask.work.kv_cache_dtype, floor=USABLE_FLOOR, raise_share=not ask.utilization_asked)
+                   ask.work.kv_cache_dtype, floor=USABLE_FLOOR, raise_share=not ask.utilization_asked,
+                   vllm_version=ask.work.vllm_version)
 
 
 def scales_across_nodes(g: GPU) -> bool:
@@ -363,7 +369,8 @@ def rent(ask: Ask, kb: KnowledgeBase) -> Iterator[tuple[GPU, tuple[int, ...], li
     for g in rentable(kb):
         yield g, rental_counts(g), list(_on("rent", ask.model, g, 1, runtimes_for(ask, g), False,
                                             ask.work.kv_cache_dtype, floor=USABLE_FLOOR,
-                                            raise_share=not ask.utilization_asked))
+                                            raise_share=not ask.utilization_asked,
+                   vllm_version=ask.work.vllm_version))
 
 
 # Other KB models offered besides siblings and distills: at most this many, the best published

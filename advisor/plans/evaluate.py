@@ -348,6 +348,15 @@ def _mixed_decode(cand: Candidate, m: Model, work: Workload, ctx: int) -> float:
     return 1.0 / mixed_decode_seconds(split, m, cand.precision, 0, work.kv_cache_dtype)
 
 
+def added_gpus(path: str, gpu: GPU, gpu_count: int) -> int:
+    """The objective's `added_gpus` term: the cards a plan on the more-cards path runs on, for
+    consumer cards (all of them more than the question's, so fewer means fewer to add: a second
+    card fits most desktops, a fourth needs a server frame and power to match); 0 for other
+    cards (data-centre cards come in nodes: R1 runs at FP8 on one node of 8 H200) and on every
+    other path, where it ranks nothing (a path's plans are ranked against each other only)."""
+    return gpu_count if path == "more-cards" and gpu.segment == "consumer" else 0
+
+
 class Sized:
     """A candidate's numbers for ranking, without building its plan (command, notes, full-context
     speed, prefill): the planner ranks a few hundred of these a question and builds a Plan only
@@ -364,6 +373,10 @@ class Sized:
     @property
     def quality_loss_pct(self) -> float:
         return self.quality.loss_pct
+
+    @property
+    def added_gpus(self) -> int:
+        return added_gpus(self.path, self.gpu, self.gpu_count)
 
     @property
     def identity(self) -> tuple:
@@ -832,6 +845,21 @@ def _scores(other: Model, asked: Model) -> str:
     if a is None or b is None:
         return ""
     return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"
+
+
+def improves_on(plan, own, speedup: float, ask: Ask) -> bool:
+    """Whether `plan` (rented, or more cards than yours) gives something the best usable plan of
+    the model asked on your own hardware (`own`, None: there is none) does not: a better quality
+    class, a longer context, more of the question's choices kept (choices_dropped: the fp16
+    asked, where your card runs Q8_0), or a decode speed at least `speedup` times as fast (the
+    objective's beats_asked_speedup). Renting an RTX 3090 to run the Q8_0 a 4090 owner already
+    runs at the same speed improves nothing, and is not offered (rules plan-rent,
+    plan-more-cards). Fine-tuning plans (no decode speed) always improve: their paths decide."""
+    if own is None or getattr(plan, "task", "inference") != "inference":
+        return True
+    return (plan.quality_class < own.quality_class or plan.context_tokens > own.context_tokens
+            or choices_dropped(plan, ask) < choices_dropped(own, ask)
+            or plan.decode_tokens_per_s >= own.decode_tokens_per_s * speedup)
 
 
 def scores_at_least(other: Model, asked: Model, tie_points: float) -> bool:

@@ -147,7 +147,8 @@ class Planner:
             # rented cards; no offload, more-card or other-model plans (docs/hardware.md)
             paths = tuple(p for p in paths if p in MIXED_SET_PATHS)
         best: dict[str, Plan] = {}
-        why_not = cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model, ask.gpu_count)
+        why_not = cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model, ask.gpu_count,
+                             ask.work.vllm_version)
         if why_not is None and "as-asked" in paths:
             p = self.size(cands.as_asked(ask), ask, fixed=True)
             if p is not None:
@@ -209,7 +210,8 @@ class Planner:
         fewest = min(dropped.values())
         pool = [p for p in usable if dropped[id(p)] == fewest]
         if (fewest and ask.runtime_asked and "precision" in ask.chosen
-                and cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model)):
+                and cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model,
+                               vllm_version=ask.work.vllm_version)):
             # a format the runtime asked cannot run (a GGUF type under vLLM): its plans keep the
             # format's bits class where one does (AWQ 4-bit for Q4_K_M, FP8 for Q8_0), as the
             # plans keeping the format under another runtime keep its size: not the checkpoint
@@ -505,6 +507,7 @@ class Planner:
             "usd_per_million_tokens": (min(mtoks), max(mtoks)) if mtoks else None,
             "usd_per_hour": (min(hours), max(hours)) if hours else None,
             "gpu_count": (min(ks), max(ks)),
+            "added_gpus": (0, max(ks)),
             "nodes": (-(-min(ks) // c.GPUS_PER_NODE), -(-max(ks) // c.GPUS_PER_NODE)),
             "levers": (0, math.inf), "spilled_slower": (False, True)})
 
