@@ -9,23 +9,28 @@ import re
 
 import pytest
 
-from advisor.plans.quality import (FAR_SIZE_RATIO, GGUF_LADDER, SIZE_EVIDENCE, _ladder_cap,
-                                   nearest_measurement, weight_table, weights_cost)
+from advisor.plans.quality import (FAR_SIZE_RATIO, SIZE_EVIDENCE, _ladder_cap, nearest_measurement,
+                                   weight_table, weights_cost)
 from advisor.render import render_markdown
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.tensors import active_parameter_count, parameter_count
 
-_FORMATS = sorted({*weight_table(), *GGUF_LADDER, "fp8-ffn"})
 _SLIPS = (" ,", "  ", " ;", " .", "( ", " )", "about no ", ",,", ";;")
 
 
-def _sizes(kb):
-    """(parameters, active parameters or None) of every KB model, once each."""
-    seen = set()
-    for m in kb.models.by_id.values():
+def _precisions():
+    from advisor.sizing.precision import _ALL
+    return [parse_precision(n) for n in sorted({p.name for p in _ALL})]
+
+
+def _models(kb):
+    """One KB model of each (parameters, active parameters, family)."""
+    seen = {}
+    for m in sorted(kb.models.by_id.values(), key=lambda m: m.id):
         a = m.architecture
-        seen.add((parameter_count(a), active_parameter_count(a) if a.experts_total else None))
-    return sorted(seen, key=lambda s: (s[0], s[1] or 0))
+        seen.setdefault((parameter_count(a), active_parameter_count(a) if a.experts_total else None,
+                         m.family), m)
+    return list(seen.items())
 
 
 def _far(row, parameters):
@@ -33,24 +38,35 @@ def _far(row, parameters):
     return ratio > FAR_SIZE_RATIO or ratio < 1 / FAR_SIZE_RATIO
 
 
+def _rows_relied_on(name, parameters, family):
+    """The measurements a format's figure rests on: its nearest (or the format it is a subset
+    of), and the fewer-bit type's where the ladder caps it."""
+    row = nearest_measurement(name, parameters, family) or (
+        nearest_measurement("fp8", parameters, family) if name == "fp8-ffn" else None)
+    if row is None:
+        return []
+    cap = _ladder_cap(name, parameters, family) if name in weight_table() else None
+    return [row, cap[2]] if cap is not None and cap[0] < row["loss_pct"] else [row]
+
+
 def test_every_quality_sentence_reads_cleanly_and_names_what_it_was_measured_on(kb):
-    """Every format the tool quotes, on every KB model's size: no stray space before a comma
-    and no double space; each measurement it rests on is named by model; a model far in size
-    says which way that errs; a dense model's figure for a mixture of experts says so."""
+    """Every weight format the tool knows on every KB model's size, as plans get it
+    (evaluate.plan_quality): no stray space before a comma and no double space; each
+    measurement it rests on named by model; a model far in size says which way that errs, and
+    one near says nothing of it; a dense model's figure for a mixture of experts says so."""
+    from advisor.plans.evaluate import plan_quality
+
     faults = []
-    for parameters, active in _sizes(kb):
-        for fmt in _FORMATS:
-            loss, text, source, estimated = weights_cost(parse_precision(fmt), "bf16", parameters,
-                                                         active_parameters=active)
-            where = f"{fmt} on {parameters / 1e9:.1f}B: {text}"
+    for (parameters, active, family), m in _models(kb):
+        for p in _precisions():
+            text = plan_quality(m.architecture, "bf16", p, "fp16", family).text
+            where = f"{p.name} on {m.id}: {text}"
             faults += [f"{where} has {s!r}" for s in _SLIPS if s in text]
-            row = nearest_measurement(fmt, parameters) or nearest_measurement("fp8", parameters)
-            rows = [row]
-            cap = _ladder_cap(fmt, parameters) if fmt in weight_table() else None
-            if cap is not None and cap[0] < row["loss_pct"]:
-                rows.append(cap[2])
-                if (not text.startswith(("about +", f"+{cap[0]:g}% "))
-                        or f"counted at +{cap[0]:g}%" not in text):
+            rows = _rows_relied_on(p.name, parameters, family)
+            if len(rows) == 2:
+                counted = _ladder_cap(p.name, parameters, family)[0]
+                if not (text.startswith(("about +", f"+{counted:g}% "))
+                        and f"counted at +{counted:g}%" in text):
                     faults.append(f"{where}: a counted figure not said first and counted")
             for r in rows:
                 if r["model"] not in text:
@@ -62,9 +78,38 @@ def test_every_quality_sentence_reads_cleanly_and_names_what_it_was_measured_on(
                         faults.append(f"{where}: {r['model']} is far in size, and it does not say {way!r}")
                 if active and "active_parameters_b" not in r and "mixture of experts" not in text:
                     faults.append(f"{where}: a dense model's figure for a mixture of experts, unsaid")
-            if not any(_far(r, parameters) for r in rows) and "usually lose" in text:
+            if rows and not any(_far(r, parameters) for r in rows) and "usually lose" in text:
                 faults.append(f"{where}: a stand-in word where the sizes are near")
     assert not faults, "\n".join(faults[:20]) + f"\n({len(faults)} in all)"
+
+
+@pytest.mark.parametrize("model, fmt, quoted", [
+    ("llama-3.2-3b", "Q4_K_M", "Llama 3 8B"),      # its family, 2.5x larger, before Llama 2 7B
+    ("vicuna-13b-v1.5", "Q4_K_M", "Llama 2 7B"),   # a Llama 2, not Llama 3 8B (nearer in size)
+    ("qwen3-14b", "int4", "Qwen3-32B"),            # its family before Llama 3.1 8B
+    ("llama-3.1-70b", "IQ2_XS", "Qwen-14B"),       # its family's Llama 3 8B is 9x smaller: nearest
+    ("mistral-small-3.2-24b", "Q4_K_S", "Qwen-14B"),  # Mistral-7B has no family (the KB's mixes)
+])
+def test_a_measurement_of_the_models_own_family_near_its_size_is_preferred(kb, model, fmt, quoted):
+    """Review 4: prefer the nearest-size measurement of the same family. At one size families
+    lose differently (Q4_K_M: +2.43% on Llama 3 8B, +1.42% on Llama 2 7B, one table), so a
+    measurement of the model's own family within FAR_SIZE_RATIO of its size comes first."""
+    from advisor.plans.evaluate import plan_quality
+
+    m = kb.model(model)
+    text = plan_quality(m.architecture, m.native_precision, parse_precision(fmt), "fp16", m.family).text
+    assert f" on {quoted} (" in text, text
+    nearest = nearest_measurement(fmt, parameter_count(m.architecture))
+    assert ("this model's family" in text) == (nearest["model"] != quoted), text
+
+
+def test_every_kv_cache_sentence_reads_cleanly(kb):
+    from advisor.plans.quality import kv_cost
+    from advisor.sizing import constants as c
+
+    for kv in ("fp16", "bf16", "fp8", *c.LLAMACPP_QUANT_KV, "mlx-8bit", "mlx-4bit"):
+        _, text = kv_cost(kv)
+        assert not [s for s in _SLIPS if s in text], (kv, text)
 
 
 def test_the_evidence_that_larger_models_lose_less_is_in_the_table():

@@ -3,7 +3,8 @@ cache precision against a 16-bit cache, each a published measurement with its so
 
 Weight formats: advisor/data/quant_quality.yaml, several measurements a format on models of
 stated sizes; a plan quotes the one measured on the model nearest in size (on a log scale:
-quantization costs less as models grow), and says so where that model is more than
+quantization costs less as models grow), of the model's own family where one within
+FAR_SIZE_RATIO of its size was measured (families lose differently at one size), and says so where that model is more than
 FAR_SIZE_RATIO times larger or smaller than the one asked about, or dense where the one asked
 about is a mixture of experts: its loss is then a stand-in, not its own. A format with no
 measurement takes the measured format
@@ -70,13 +71,17 @@ def kv_table() -> dict[str, dict]:
     return data_file(_DATA / "kv_quality.yaml")
 
 
-def nearest_measurement(fmt: str, parameters: int) -> dict | None:
-    """The measurement of `fmt` made on the model nearest in size (log scale); None if none."""
+def nearest_measurement(fmt: str, parameters: int, family: str | None = None) -> dict | None:
+    """The measurement of `fmt` to quote for a model of `parameters` of KB family `family`: the
+    one made on the model nearest in size (log scale) of that family (a row's `families`) within
+    FAR_SIZE_RATIO of its size, else the one nearest in size of any; None if none."""
     rows = weight_table().get(fmt)
     if not rows:
         return None
     size = math.log(max(parameters, 1) / 1e9)
-    return min(rows, key=lambda r: (abs(math.log(r["parameters_b"]) - size), r["parameters_b"]))
+    own = [r for r in rows if family in r.get("families", ())
+           and abs(math.log(r["parameters_b"]) - size) <= math.log(FAR_SIZE_RATIO)]
+    return min(own or rows, key=lambda r: (abs(math.log(r["parameters_b"]) - size), r["parameters_b"]))
 
 
 def _percent(loss_pct: float, metric: str) -> str:
@@ -140,12 +145,14 @@ def _moe_words(parameters: int, active_parameters: int) -> str:
 
 def weights_cost(p: Precision, native: str | None, parameters: int,
                  bits_of: dict[str, float] | None = None,
-                 active_parameters: int | None = None) -> tuple[float, str, str | None, bool]:
+                 active_parameters: int | None = None,
+                 family: str | None = None) -> tuple[float, str, str | None, bool]:
     """(loss %, text, source, estimated) of storing a model of `parameters` in format p, whose
     published checkpoint is `native`. bits_of: format -> bits a weight on this model, used to
     pick a measured neighbour for a format nobody measured. active_parameters: a mixture of
     experts' parameters used a token (None for a dense model), for the text's word on a
-    dense model's figure (stand_in_note); it picks no measurement."""
+    dense model's figure (stand_in_note); it picks no measurement. family: the model's KB
+    family, whose own measurements are preferred (nearest_measurement)."""
     if p.name == native or (p.name in _LOSSLESS and (native in _LOSSLESS or native is None)):
         return 0.0, "the weights as published", None, False
     if p.name == "fp32":
@@ -153,16 +160,20 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
     if p.name == "MXFP4_MOE" and native == "mxfp4":
         return 0.0, "the MXFP4 experts as published, the other tensors at Q8_0", None, False
 
-    def quoted(row: dict) -> str:
-        return _describe(row) + stand_in_note(row, parameters, active_parameters)
+    def quoted(row: dict, fmt: str) -> str:
+        # a measurement of the model's own family taken before a nearer one of another says so
+        own = (family in row.get("families", ())
+               and row is not nearest_measurement(fmt, parameters))
+        return (_describe(row) + (", this model's family" if own else "")
+                + stand_in_note(row, parameters, active_parameters))
 
     def moe(*rows: dict) -> str:  # once for the rows a capped figure quotes
         dense = active_parameters and any("active_parameters_b" not in r for r in rows)
         return f"; measured on dense models: {_moe_words(parameters, active_parameters)}" if dense else ""
 
-    row = nearest_measurement(p.name, parameters)
+    row = nearest_measurement(p.name, parameters, family)
     if row is not None:
-        cap = _ladder_cap(p.name, parameters)
+        cap = _ladder_cap(p.name, parameters, family)
         if cap is not None and cap[0] < row["loss_pct"]:
             # a type never costs more than a type with fewer bits after it on the ladder: the
             # two figures come from two models (each type's nearest in size), and the fewer-bit
@@ -178,14 +189,14 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
                           f"counted at {_percent(loss, w['metric'])}, as a type never counts as "
                           "costing more than one with fewer bits" + moe(row, w),
                     w["source"], False)
-        return float(row["loss_pct"]), quoted(row), row["source"], False
+        return float(row["loss_pct"]), quoted(row, p.name), row["source"], False
     whole = _SUBSET_OF.get(p.name)
-    row = nearest_measurement(whole, parameters) if whole else None
+    row = nearest_measurement(whole, parameters, family) if whole else None
     if row is not None:
         # quantizes some of the tensors the measured format does, the same way: at most its loss
         return (float(row["loss_pct"]),
                 f"no published measurement of {p.name}, which quantizes a subset of the tensors "
-                f"{whole} does: counted at {whole}'s {quoted(row)}", row["source"], True)
+                f"{whole} does: counted at {whole}'s {quoted(row, whole)}", row["source"], True)
     if bits_of and p.name in bits_of:
         measured = [f for f in bits_of if f != p.name and weight_table().get(f)]
         # the finest measured format no finer than this one (2% allowed: mlx-8bit's 8.50 bits
@@ -197,15 +208,15 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
                               f"on this model ({bits_of[p.name]:.2f} bits a weight)", None, True)
         if within:
             near = max(within, key=lambda f: (bits_of[f], f))
-            row = nearest_measurement(near, parameters)
+            row = nearest_measurement(near, parameters, family)
             return (float(row["loss_pct"]),
                     f"no published measurement of {p.name}; {near}, at about the same bits a "
-                    f"weight ({bits_of[near]:.2f} against {bits_of[p.name]:.2f}), costs {quoted(row)}",
+                    f"weight ({bits_of[near]:.2f} against {bits_of[p.name]:.2f}), costs {quoted(row, near)}",
                     row["source"], True)
     return (math.inf, f"no published measurement of {p.name}", None, True)
 
 
-def _ladder_cap(fmt: str, parameters: int) -> tuple[float, str, dict] | None:
+def _ladder_cap(fmt: str, parameters: int, family: str | None = None) -> tuple[float, str, dict] | None:
     """The most a GGUF type may be counted to cost on a model of `parameters`: just below (by
     0.01, the figures' precision) the least costly type after it on GGUF_LADDER, each counted
     so in turn from the last type up, each at its nearest measurement: (loss %, that type, its
@@ -218,7 +229,7 @@ def _ladder_cap(fmt: str, parameters: int) -> tuple[float, str, dict] | None:
         return None
     best = None   # (counted loss, type, row) of the least costly type after fmt so far
     for f in reversed(GGUF_LADDER[GGUF_LADDER.index(fmt) + 1:]):
-        r = nearest_measurement(f, parameters)
+        r = nearest_measurement(f, parameters, family)
         if r is None:
             continue
         own = float(r["loss_pct"])
@@ -258,10 +269,11 @@ def kv_cost(kv_dtype: str) -> tuple[float, str]:
 
 def quality_cost(p: Precision, native: str | None, parameters: int, kv_dtype: str,
                  bits_of: dict[str, float] | None = None,
-                 active_parameters: int | None = None) -> QualityCost:
+                 active_parameters: int | None = None, family: str | None = None) -> QualityCost:
     """Weights (weights_cost) and KV cache (kv_cost) together; active_parameters: a mixture of
-    experts' parameters used a token, None for a dense model."""
-    w_loss, w_text, source, est = weights_cost(p, native, parameters, bits_of, active_parameters)
+    experts' parameters used a token, None for a dense model; family: the model's KB family."""
+    w_loss, w_text, source, est = weights_cost(p, native, parameters, bits_of, active_parameters,
+                                               family)
     kv_loss, kv_text = kv_cost(kv_dtype)
     text = w_text if not kv_text else f"{w_text}; {kv_text}"
     return QualityCost(round(w_loss + kv_loss, 3), w_loss, kv_loss, text, source, est)
