@@ -98,7 +98,7 @@ def test_a_measurement_of_the_models_own_family_near_its_size_is_preferred(kb, m
 
     m = kb.model(model)
     text = plan_quality(m.architecture, m.native_precision, parse_precision(fmt), "fp16", m.family).text
-    assert f" on {quoted} (" in text, text
+    assert f" on {quoted} (" in text or f" on {quoted}, of this model's family (" in text, text
     nearest = nearest_measurement(fmt, parameter_count(m.architecture))
     assert ("this model's family" in text) == (nearest["model"] != quoted), text
 

@@ -98,9 +98,10 @@ def _figure(loss_pct: float, metric: str) -> str:
     return f"{_percent(loss_pct, metric)} {metric}"
 
 
-def _describe(row: dict) -> str:
-    """'+2.43% perplexity on Llama 3 8B (its raw figures)'."""
-    return f"{_figure(row['loss_pct'], row['metric'])} on {row['model']} ({row['measure']})"
+def _describe(row: dict, of_model: str = "") -> str:
+    """'+2.43% perplexity on Llama 3 8B (its raw figures)'; of_model follows the model's name
+    (', of this model's family')."""
+    return f"{_figure(row['loss_pct'], row['metric'])} on {row['model']}{of_model} ({row['measure']})"
 
 
 def _billions(n: float) -> str:
@@ -164,7 +165,7 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
         # a measurement of the model's own family taken before a nearer one of another says so
         own = (family in row.get("families", ())
                and row is not nearest_measurement(fmt, parameters))
-        return (_describe(row) + (", this model's family" if own else "")
+        return (_describe(row, ", of this model's family" if own else "")
                 + stand_in_note(row, parameters, active_parameters))
 
     def moe(*rows: dict) -> str:  # once for the rows a capped figure quotes
