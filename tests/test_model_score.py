@@ -202,16 +202,43 @@ def test_a_bad_licence_is_refused(tmp_path, licence, message):
 
 
 def test_a_model_without_a_score_is_not_ranked_below_its_smaller_siblings():
-    """Qwen3 30B-A3B has no MMLU-Pro score in the KB, Qwen3 1.7B has one: for Qwen3 235B on a
-    12 GB card (--prefer speed, where the 32B is too slow) the 30B-A3B is offered, not the 1.7B,
-    because an unscored model ranks by its smaller siblings' best score (ranking_score)."""
+    """Qwen3 14B has no MMLU-Pro score in the KB, Qwen3 4B has Qwen's own 70.4 (thinking): for
+    Qwen3 235B, a reasoning model compared on its thinking score (82.8), the 14B ranks by that
+    lower bound (ranking_score), not below the 4B; Qwen3 1.7B's only figure is LG's run, which
+    is not set against Qwen's own figure for the 235B, so it ranks as unscored. On a 12 GB card
+    (--prefer speed, where the 32B is too slow) Qwen3 30B-A3B is offered, with Qwen's own 78.5
+    against 82.8, both thinking."""
     from advisor.plans.candidates import ranking_score
 
     a = KB.model("qwen3-235b-a22b")
-    assert ranking_score(KB.model("qwen3-30b-a3b"), a, KB) == compared_score(KB.model("qwen3-1.7b"), a).score
+    assert compared_score(KB.model("qwen3-14b"), a) is None
+    assert ranking_score(KB.model("qwen3-14b"), a, KB) == compared_score(KB.model("qwen3-4b"), a).score
+    assert compared_score(KB.model("qwen3-1.7b"), a) is None
     ask = Ask.of(a, KB.gpu("rtx-3060-12gb"), 1, Workload(), prefer="speed")
     best = Planner(KB, load_objective(OBJECTIVE)).plans(ask, paths=("another-model",)).best
     assert best["another-model"].model.id == "qwen3-30b-a3b"
+    assert "MMLU-Pro 78.5 against 82.8 (thinking mode), as each was published" in best["another-model"].changes[0]
+
+
+def test_a_third_party_run_is_compared_only_with_the_same_evaluators_run():
+    """Model.comparable_score: mlx-lm's 72.62 for Qwen3-30B-A3B-Instruct-2507 is never set
+    against a publisher's own figure (the model's own card gives 78.4, which is what is
+    compared); a model whose only figure is TIGER-Lab's run (Mixtral 8x7B, 40.4) is compared
+    with TIGER-Lab's runs of the others (Phi-3 Medium 53.48), not with publishers' figures
+    (EXAONE 4.0 32B's own 77.6)."""
+    qwen = KB.model("qwen3-30b-a3b-instruct-2507")
+    exaone, mixtral = KB.model("exaone-4.0-32b"), KB.model("mixtral-8x7b")
+    assert qwen.quality_score().self_reported and qwen.quality_score().score == 78.4
+    assert compared_score(qwen, exaone).score == 78.4
+    mlx = qwen.quality_score(evaluator="mlx-lm")
+    assert exaone.comparable_score(mlx) is None
+    assert compared_score(exaone, mixtral) is None
+    assert compared_score(KB.model("phi-3-medium"), mixtral).score == 53.48
+    for m in KB.all_models():
+        q = compared_score(m, mixtral)
+        assert q is None or (q.evaluator, q.self_reported) == ("tiger-lab", False), m.id
+    from advisor.plans.candidates import better_models
+    assert [m.id for m in better_models(mixtral, KB)][:1] == ["phi-3-medium"]
 
 
 @pytest.mark.parametrize("asked", ["qwen3-235b-a22b", "qwen2.5-72b", "llama-3.1-405b", "deepseek-r1"])
@@ -230,3 +257,21 @@ def test_ranking_scores_keep_a_family_in_size_order_where_a_score_is_missing(ask
             own = compared_score(small, a)
             if own is not None and n(small.architecture) < n(big.architecture):
                 assert ranking_score(big, a, KB) >= own.score, (big.id, sid)
+
+
+def test_a_reasoning_model_is_compared_on_its_thinking_score():
+    """score_basis: a reasoning model asked (Qwen3 32B: recommended_output_tokens, so its
+    questions are sized for thinking) is compared on its thinking mode's score (Qwen's 79.1),
+    not its non-thinking 71.9; so are the others (EXAONE 4.0 32B: 81.8, not 77.6); a chat
+    model asked is compared on its preferred score (Llama 3.3 70B: 68.9 instruct). For a
+    reasoning model, better_models names only models that think."""
+    from advisor.plans.candidates import better_models
+    from advisor.plans.evaluate import score_basis
+    from advisor.sizing.workload import can_reason
+
+    q32 = KB.model("qwen3-32b")
+    assert (score_basis(q32).score, score_basis(q32).variant) == (79.1, "thinking")
+    assert compared_score(KB.model("exaone-4.0-32b"), q32).score == 81.8
+    assert score_basis(KB.model("llama-3.3-70b")).score == 68.9
+    better = better_models(q32, KB)
+    assert better and all(can_reason(m) for m in better)

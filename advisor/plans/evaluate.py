@@ -498,14 +498,28 @@ def own_score(m: Model) -> float | None:
     return q.score if q is not None else None
 
 
+def score_basis(asked: Model):
+    """The PRIMARY_BENCHMARK score of `asked` (a QualityScore) that other models are compared
+    with: for a reasoning model (is_reasoning: its questions are sized and ranked for its
+    thinking) its thinking mode's preferred score where it has one (Qwen3 32B: 79.1 thinking,
+    not 71.9 non-thinking), else its preferred score (Model.quality_score). None: it has none."""
+    if is_reasoning(asked):
+        q = asked.quality_score(PRIMARY_BENCHMARK, variant="thinking")
+        if q is not None:
+            return q
+    return asked.quality_score(PRIMARY_BENCHMARK)
+
+
 def compared_score(other: Model, asked: Model):
-    """`other`'s published PRIMARY_BENCHMARK score (a QualityScore) of the variant of `asked`'s
-    preferred score (instruct against instruct, thinking against thinking, base against base, as
-    candidates.better_models compares them), or None: when either has none of it."""
-    mine = asked.quality_score(PRIMARY_BENCHMARK)
+    """`other`'s published PRIMARY_BENCHMARK score (a QualityScore) measured like `asked`'s
+    score_basis (Model.comparable_score): of its variant (instruct against instruct,
+    thinking against thinking, base against base, as candidates.better_models compares them),
+    a publisher's own figure against a publisher's own, another evaluator's run only against
+    the same evaluator's in the same setting. None: when either has none of it."""
+    mine = score_basis(asked)
     if mine is None:
         return None
-    return other.quality_score(PRIMARY_BENCHMARK, variant=mine.variant)
+    return other.comparable_score(mine)
 
 
 def baseline(ask: Ask) -> Ask:
@@ -516,25 +530,28 @@ def baseline(ask: Ask) -> Ask:
     plan keeps it, as plans keep a format or context asked (with flash attention off, a GGUF
     that fits with llama.cpp's f32 attention scores is preferred over a plan under another
     runtime). Plans other than as-asked are sized at a --tensor-split asked first, then at
-    llama.cpp's split by free memory (candidates._on_set: Candidate.tensor_split).
-    A reasoning model asked under Ollama's default context, where that default is shorter than
-    its thinking needs (reasoning_context_tokens), is planned at the need: the advisory tells the
-    user to set OLLAMA_CONTEXT_LENGTH to it (advisor.sizing.workload.default_context_reason), so
-    plans set it too rather than keep a context that cuts the thinking short; the as-asked plan
-    keeps Ollama's default, as Ollama runs the name."""
+    llama.cpp's split by free memory (candidates._on_set: Candidate.tensor_split)."""
     native = parse_precision(ask.model.native_precision or "bf16")
     fa = ask.work.flash_attn if "flash_attn" in ask.chosen else True
-    ctx = ask.work.context_tokens
-    need = reasoning_context_tokens(ask.model)
-    if "context" not in ask.chosen and need is not None and ctx < need <= ask.model.context_limit:
-        ctx = need
-    if (native.name == ask.precision.name and ask.work.flash_attn == fa and ask.work.gpu_layers is None
-            and ctx == ask.work.context_tokens):
+    if native.name == ask.precision.name and ask.work.flash_attn == fa and ask.work.gpu_layers is None:
         return ask
     rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
     return replace(ask, precision=native, runtime=rt,
-                   work=replace(ask.work, runtime=rt, flash_attn=fa, gpu_layers=None,
-                                context_tokens=ctx))
+                   work=replace(ask.work, runtime=rt, flash_attn=fa, gpu_layers=None))
+
+
+def thinking_context(ask: Ask) -> Ask:
+    """The question the plans other than as-asked answer, for a reasoning model asked under a
+    default context shorter than its thinking needs (reasoning_context_tokens: Ollama's default
+    by VRAM, 4,096 tokens under 24 GiB): the same at the need. The advisory tells the user to
+    set OLLAMA_CONTEXT_LENGTH to it (advisor.sizing.workload.default_context_reason), so plans
+    set it too rather than keep a context that cuts the thinking short; the as-asked plan keeps
+    Ollama's default, as Ollama runs the name. Every other model's plans answer this question
+    too (Planner._other_models), so all paths are sized at one context."""
+    ctx, need = ask.work.context_tokens, reasoning_context_tokens(ask.model)
+    if "context" in ask.chosen or need is None or not ctx < need <= ask.model.context_limit:
+        return ask
+    return replace(ask, work=replace(ask.work, context_tokens=need))
 
 
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
@@ -842,11 +859,15 @@ def _quantize_words(p: Precision, joint: str) -> str:
 
 
 def _scores(other: Model, asked: Model) -> str:
-    """', MMLU-Pro 69 against 66.4 as published' where both models have a published score."""
-    a, b = compared_score(other, asked), asked.quality_score(PRIMARY_BENCHMARK)
+    """': MMLU-Pro 69 against 66.4, as each was published' where both models have a comparable
+    score (compared_score against score_basis); '(thinking mode)' when that is what is
+    compared, 'both as tiger-lab ran them' when both are one third party's runs."""
+    a, b = compared_score(other, asked), score_basis(asked)
     if a is None or b is None:
         return ""
-    return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"
+    mode = " (thinking mode)" if b.variant == "thinking" else ""
+    how = "as each was published" if b.self_reported else f"both as {b.evaluator} ran them"
+    return f": MMLU-Pro {a.score:g} against {b.score:g}{mode}, {how}"
 
 
 def improves_on(plan, own, speedup: float, ask: Ask) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
 from advisor.plans.evaluate import (Ask, Sized, _layout, _usd_per_million_tokens, _work_as,
-                                    baseline, changes_from, choices_dropped, context_cap,
+                                    baseline, changes_from, choices_dropped, context_cap, thinking_context,
                                     keeps_choices,
                                     layout_runs, lever_count,
                                     loaded_model, own_score, plan_quality, quick_size,
@@ -166,7 +166,7 @@ class Planner:
                 dropped.add(path)
             paths = tuple(p for p in paths if p not in dropped)
         others = tuple(p for p in paths if p != "as-asked")
-        base = baseline(ask)
+        base = thinking_context(baseline(ask))
         got = self._paths(base, others, keep_all)
         winners = dict(got["best"])
         for path in ("your-hardware", "your-gpus"):
