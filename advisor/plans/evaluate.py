@@ -28,7 +28,7 @@ from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.serving import serving_at_batch
-from advisor.sizing.tensors import parameter_count
+from advisor.sizing.tensors import active_parameter_count, parameter_count
 from advisor.sizing.vllm_parallel import layout_problem, uses_layout
 from advisor.sizing.weights import weights_bytes
 from advisor.sizing.workload import Workload, is_reasoning, reasoning_context_tokens
@@ -237,13 +237,16 @@ def _bits_of_measured(a: Architecture, p: Precision) -> dict[str, float]:
 
 
 @lru_cache(maxsize=65536)
-def plan_quality(a: Architecture, native: str | None, p: Precision, kv_cache_dtype: str) -> QualityCost:
+def plan_quality(a: Architecture, native: str | None, p: Precision, kv_cache_dtype: str,
+                 family: str | None = None) -> QualityCost:
     """The quality cost of weights in format p (published as `native`) with a KV cache at
     kv_cache_dtype (advisor.plans.quality; a format nobody measured is estimated from the measured
-    one nearest in bits a weight on this architecture). Memoised: a handful of values a model."""
+    one nearest in bits a weight on this architecture; family: the model's KB family, whose
+    own measurements are preferred). Memoised: a handful of values a model."""
     measured = p.name in weight_table()
     return quality_cost(p, native, parameter_count(a), kv_cache_dtype,
-                        None if measured else _bits_of_measured(a, p))
+                        None if measured else _bits_of_measured(a, p),
+                        active_parameter_count(a) if a.experts_total else None, family)
 
 
 def _usd_per_million_tokens(owned: bool, usd_per_hour: float | None, tokens_per_s: float) -> float | None:
@@ -474,7 +477,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
         cpu_layers = getattr(off, "cpu_layers", 0)
         moe_layers = getattr(off, "cpu_moe_layers", 0)
     params = parameter_count(a)
-    q = plan_quality(a, m.native_precision, p, cand.kv_cache_dtype)
+    q = plan_quality(a, m.native_precision, p, cand.kv_cache_dtype, m.family)
     qclass = obj.quality_class(q.loss_pct)
     usd_h = rent_usd_per_hour(g, n) if cand.path == "rent" else None
     usd_mtok = _usd_per_million_tokens(cand.owned, usd_h, tokens_s)
@@ -611,7 +614,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         ram, per_gpu = off.ram_bytes, off.gpu_bytes
     params = parameter_count(a)
     bits = bits_per_weight(m, p)
-    q = plan_quality(a, m.native_precision, p, work.kv_cache_dtype)
+    q = plan_quality(a, m.native_precision, p, work.kv_cache_dtype, m.family)
     qclass = obj.quality_class(q.loss_pct)
     # a price for what is rented; more of your own card is bought or already in your node
     usd_h, price_note = rent_cost(g, n) if cand.path == "rent" else (None, None)

@@ -485,7 +485,8 @@ class Planner:
         qkey = (id(m), p.name, tuple(x.kv_cache_dtype for x in group))
         hit = self._qualities.get(qkey)
         if hit is None or hit[0] is not m:
-            losses = [plan_quality(a, m.native_precision, p, x.kv_cache_dtype).loss_pct for x in group]
+            losses = [plan_quality(a, m.native_precision, p, x.kv_cache_dtype, m.family).loss_pct
+                      for x in group]
             hit = self._qualities[qkey] = (m, losses, [obj.quality_class(x) for x in losses],
                                            parameter_count(a))
         _, losses, classes, params = hit
