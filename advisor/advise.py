@@ -334,7 +334,7 @@ def _checkpoint_as_gguf(m, p, rt: str, runtime_asked: bool, g, gpus: int,
            "convert_hf_to_gguf.py and llama-quantize")
     why = f"the published {p.name.upper()} checkpoint as llama.cpp runs it, {src}"
     if not runtime_asked:
-        why += f", which {RUNTIME_NAMES[rt]} cannot run here"
+        why += f"; {RUNTIME_NAMES[rt]} cannot run the checkpoint here"
     return q, "llama.cpp", why
 
 

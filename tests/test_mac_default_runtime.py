@@ -58,3 +58,14 @@ def test_gguf_of_checkpoint_formats(kb):
     assert gguf_of_checkpoint(kb.model("llama-3.1-8b"), parse_precision("mxfp4")) is None  # dense
     assert gguf_of_checkpoint(kb.model("llama-3.1-8b"), parse_precision("awq")) is None
     assert gguf_of_checkpoint(kb.model("llama-3.1-8b"), parse_precision("Q4_K_M")) is None
+
+
+@pytest.mark.parametrize("gpu", ["t4", "v100-32gb", "mi210"])
+def test_the_same_on_cards_whose_vllm_has_no_mxfp4_kernels(advisor, gpu):
+    """The same fault off the Mac: vLLM, the MXFP4 checkpoint's runtime on NVIDIA and AMD, has no
+    MXFP4 kernels before Ampere and CDNA3, so a T4 was told "cannot run" for gpt-oss-20b, which
+    llama.cpp runs on it from the published GGUF."""
+    adv = advisor.explain("gpt-oss-20b", gpu)
+    assert adv.verdict == "fits"
+    assert adv.situation.work.runtime == "llama.cpp" and adv.situation.precision.name == "MXFP4_MOE"
+    assert "vLLM cannot run the checkpoint here" in adv.precision_source
