@@ -13,7 +13,7 @@ from functools import lru_cache
 from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model, with_fields
 from advisor.plans import commands as cmd
 from advisor.plans.objective import Objective
-from advisor.plans.plan import Candidate, Plan
+from advisor.plans.plan import Candidate, Plan, RankTerms
 from advisor.plans.prices import rent_cost, rent_usd_per_hour
 from advisor.plans.quality import QualityCost, quality_cost, weight_table
 from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, half_fallback
@@ -350,26 +350,7 @@ def _mixed_decode(cand: Candidate, m: Model, work: Workload, ctx: int) -> float:
     return 1.0 / mixed_decode_seconds(split, m, cand.precision, 0, work.kv_cache_dtype)
 
 
-def restricted_licence(model: Model) -> bool:
-    """The objective's `restricted_licence` term: the KB marks the model's licence
-    non-commercial (Model.licence). Between other models whose published scores tie, an expert
-    names the one anyone may use first (EXAONE 4.0 32B, 77.6 under an NC licence, against Qwen3
-    30B-A3B Instruct 2507, 78.4 under Apache-2.0); on the paths of the model asked it ranks
-    nothing."""
-    lic = model.licence
-    return lic is not None and not lic.commercial
-
-
-def added_gpus(path: str, gpu: GPU, gpu_count: int) -> int:
-    """The objective's `added_gpus` term: the cards a plan on the more-cards path runs on, for
-    consumer cards (all of them more than the question's, so fewer means fewer to add: a second
-    card fits most desktops, a fourth needs a server frame and power to match); 0 for other
-    cards (data-centre cards come in nodes: R1 runs at FP8 on one node of 8 H200) and on every
-    other path, where it ranks nothing (a path's plans are ranked against each other only)."""
-    return gpu_count if path == "more-cards" and gpu.segment == "consumer" else 0
-
-
-class Sized:
+class Sized(RankTerms):
     """A candidate's numbers for ranking, without building its plan (command, notes, full-context
     speed, prefill): the planner ranks a few hundred of these a question and builds a Plan only
     for each path's winner. Attribute names are Plan's, so the objective and changes_from read
@@ -385,14 +366,6 @@ class Sized:
     @property
     def quality_loss_pct(self) -> float:
         return self.quality.loss_pct
-
-    @property
-    def added_gpus(self) -> int:
-        return added_gpus(self.path, self.gpu, self.gpu_count)
-
-    @property
-    def restricted_licence(self) -> bool:
-        return restricted_licence(self.model)
 
     @property
     def identity(self) -> tuple:

@@ -20,13 +20,12 @@ from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
 from advisor.plans.evaluate import (Ask, Sized, _layout, _usd_per_million_tokens, _work_as,
                                     baseline, changes_from, choices_dropped, context_cap, thinking_context,
-                                    restricted_licence,
                                     keeps_choices,
                                     layout_runs, lever_count,
                                     loaded_model, own_score, plan_quality, quick_size,
                                     size_candidate)
 from advisor.plans.objective import Objective
-from advisor.plans.plan import PATHS, Candidate, Plan
+from advisor.plans.plan import PATHS, Candidate, Plan, restricted_licence
 from advisor.plans.prices import rent_usd_per_hour
 from advisor.plans.runtimes import cannot_run
 from advisor.sizing import constants as c
