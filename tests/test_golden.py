@@ -96,6 +96,11 @@ CASES = [
      and "CUDA" not in render_markdown(a)),
     ("llama-3.1-70b", "rtx-4090", {"prefer": "speed"},
      lambda a: a.plan.decode_tokens_per_s >= 10),
+    # --prefer speed, a reasoning model with no published score: its smaller distill on the card
+    # (plan-another-model-first) before renting for the 70B
+    ("deepseek-r1-distill-llama-70b", "rtx-4090", {"prefer": "speed"},
+     lambda a: a.plan.path == "another-model" and a.plan.owned
+     and a.rule_of(a.plan) == "plan-another-model-first" and a.plan.decode_tokens_per_s >= 10),
     # Ollama offloads what does not fit (46 of 80 layers in RAM: about 1.8 tokens/s); the
     # question as asked stays the plan, and a model that runs on the card is offered beside it
     ("llama-3.1-70b", "rtx-4090", {"runtime": "ollama"},

@@ -285,9 +285,12 @@ def test_errors_quote_a_short_prefix_of_a_value(tmp_path):
 
 def test_kb_entry_with_a_billion_layers(tmp_path):
     kb = kb_model_dir(tmp_path / "kb", layers=1_000_000_000)
+    lines = (kb / "models" / "hostile-model.yaml").read_text().splitlines()
+    line = next(i for i, t in enumerate(lines, 1) if t.strip() == "layers: 1000000000")
     r = cli("kb", "validate", kb)  # kb validate lists every error, then a count
     assert r.exit_code == 2 and "Traceback" not in r.output
-    assert f"hostile-model.yaml:7: field 'architecture.layers': Input should be less than or equal to {MAX_LAYERS}" in r.output
+    assert (f"hostile-model.yaml:{line}: field 'architecture.layers': Input should be less than "
+            f"or equal to {MAX_LAYERS}") in r.output
     one_line_error(cli("explain", "hostile-model", "rtx-4090", "--kb", kb), "architecture.layers")
 
 

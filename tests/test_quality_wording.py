@@ -173,7 +173,7 @@ def _section(md: str, start: str) -> str:
     return md[i:md.index("\n", i)]
 
 
-@pytest.mark.parametrize("model, gpu, precision", [("deepseek-r1", "m2-ultra-192gb", None),
+@pytest.mark.parametrize("model, gpu, precision", [("deepseek-r1", "m2-ultra-192gb", "fp8"),
                                                    ("llama-3.1-8b", "m4-max-64gb", "fp8"),
                                                    ("llama-3.1-8b", "rx-7900-xtx", "fp8"),
                                                    ("llama-3.1-8b", "mi210", "fp8"),
