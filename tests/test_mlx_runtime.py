@@ -107,13 +107,29 @@ def test_published_repo_is_served_and_every_printed_command_parses():
     assert "CUDA" not in r.output
 
 
+def test_a_published_repo_of_the_chosen_precision_is_downloaded_not_converted(kb):
+    """Review 4 item 12: Qwen3-30B-A3B at mlx-8bit on a 64 GB M1 Max serves mlx-community's
+    8-bit repo (the KB lists it) instead of asking for mlx_lm.convert."""
+    r = run("explain", "qwen3-30b-a3b", "m1-max-64gb", "--runtime", "mlx", "-p", "mlx-8bit")
+    assert r.exit_code == 0, r.output
+    assert _command(r.output) == "mlx_lm.server --model mlx-community/Qwen3-30B-A3B-8bit"
+    todo = r.output.split("## What to do", 1)[1].split("\n## ", 1)[0]
+    assert "mlx_lm.convert" not in todo and "no MLX repo" not in todo
+    # every listed repo holds the precision its suffix names, and is of the entry's own model
+    for m in kb.models.by_id.values():
+        for repo in m.mlx_repos:
+            assert repo.startswith("mlx-community/") and mlx_repo_precision(repo), repo
+            assert any(s.source == f"https://huggingface.co/{repo}" and "mlx_repos" in s.fields
+                       for s in m.sources), f"{m.id}: {repo} has no source"
+
+
 def test_without_a_published_repo_the_plan_converts_first():
-    r = run("explain", "llama-3.1-70b", "m3-max-64gb", "--runtime", "mlx", "-p", "mlx-4bit")
+    r = run("explain", "llama-3.1-nemotron-70b", "m3-max-64gb", "--runtime", "mlx", "-p", "mlx-4bit")
     assert r.exit_code == 0, r.output
     convert = re.search(r"`(mlx_lm\.convert [^`]+)`", r.output).group(1)
     assert not check_command(convert).problems
     words = shlex.split(convert)
-    assert words[words.index("--hf-path") + 1] == "meta-llama/Llama-3.1-70B-Instruct"
+    assert words[words.index("--hf-path") + 1] == "nvidia/Llama-3.1-Nemotron-70B-Instruct-HF"
     assert "-q" in words and words[words.index("--q-bits") + 1] == "4"
     folder = words[words.index("--mlx-path") + 1]
     assert _command(r.output) == f"mlx_lm.server --model {folder}"
