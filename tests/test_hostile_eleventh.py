@@ -34,3 +34,19 @@ def test_plans_that_keep_flash_attention_off_use_no_quantized_kv_cache():
                 assert "-fa off" in cmd and "-ctv" not in cmd, cmd
             if p["runtime"] == "ollama":
                 assert "OLLAMA_KV_CACHE_TYPE" not in json.dumps(p), p
+
+
+# -- what the help says of a reasoning model's default -----------------------------------------------
+
+def test_the_help_says_a_reasoning_models_default_as_it_is_sized(kb):
+    """--context's help in explain, fit, gpus and generate, and generate's index, said a reasoning
+    model's default holds "a 512-token prompt and the output its publisher recommends"; since the
+    prompt was dropped from the default (R1 and Qwen3 at 32,768, not 40,960), that is not what
+    is sized: a user reading it would add nothing for a prompt when there is no room for one."""
+    from advisor.sizing.workload import default_context_tokens
+    assert default_context_tokens(kb.model("qwen3-32b")) == 32768
+    for cmd in ("explain", "fit", "gpus", "generate"):
+        r = run(cmd, "--help")
+        text = " ".join(r.output.split())
+        assert "512-token prompt" not in text and "a prompt and the output" not in text, cmd
+        assert "holds the output its publisher recommends" in text, cmd

@@ -20,7 +20,7 @@ from advisor.render import count
 @click.option("--context", "-c", type=int, default=None,
               help="Context every model must fit with, in tokens. Default 8192, or a model's "
                    "maximum if smaller; models whose maximum is below a chosen context are left out."
-                   " A reasoning model's default holds a 512-token prompt and the output its publisher recommends.")
+                   " A reasoning model's default holds the output its publisher recommends (a long prompt needs a longer context).")
 @click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
 @format_option("table", "json")
 @kb_option

@@ -32,7 +32,7 @@ def _interrupt(signum, frame):
 @click.option("--memory", "memory_gib", default=None, help="GPU memory range in GiB: 24..80, 48.., ..24.")
 @click.option("--params", "params_b", default=None, help="Model size range in billions of parameters: 7..80.")
 @click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192."
-              " A reasoning model's default holds a 512-token prompt and the output its publisher recommends.")
+              " A reasoning model's default holds the output its publisher recommends (a long prompt needs a longer context).")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
 @click.option("--gpu-count", "-n", type=int, default=None, help="GPUs of each kind. Default 1, or "
               "as many as detected with --this-machine.")
