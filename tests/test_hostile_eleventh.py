@@ -50,3 +50,31 @@ def test_the_help_says_a_reasoning_models_default_as_it_is_sized(kb):
         text = " ".join(r.output.split())
         assert "512-token prompt" not in text and "a prompt and the output" not in text, cmd
         assert "holds the output its publisher recommends" in text, cmd
+
+
+# -- the bulk index gives no speed for what cannot run --------------------------------------------
+
+def test_the_bulk_index_gives_no_speed_where_the_page_cannot_run(tmp_path):
+    """generate's index promises "speed is decode at an empty context at the page's precision,
+    when it runs as asked", but its rows for pages that cannot run gave one: fp8 on a T4 (no FP8
+    math, 33.0 tokens/s), awq on an M4 Max (57.1), Q4_K_M over 17 RTX 3090s (llama.cpp drives 16,
+    36.9), beside the verdict "cannot run". explain leaves its Speed section and JSON throughput
+    out there; the index leaves the cell empty."""
+    import re
+    out = tmp_path / "site"
+    r = run("generate", "-o", str(out), "-m", "llama-3.1-8b", "-g", "t4,m4-max-64gb",
+            "-p", "fp8,awq,Q4_K_M", "-j", "1")
+    assert r.exit_code == 0, r.output
+    rows = [line for line in (out / "index.md").read_text().splitlines() if "](llama-3.1-8b/" in line]
+    assert len(rows) == 6
+    for row in rows:
+        speed = row.rstrip(" |").rsplit("|", 1)[1]
+        if "| cannot run |" in row:
+            assert not re.search(r"\d", speed), row
+        else:
+            assert "tokens/s" in speed, row
+    r = run("generate", "-o", str(tmp_path / "html"), "-m", "llama-3.1-8b", "-g", "t4", "-p", "fp8",
+            "-j", "1", "--format", "html")
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "html" / "index.html").read_text()
+    assert "cannot run" in page and "33.0 tokens/s" not in page
