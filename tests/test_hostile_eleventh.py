@@ -78,3 +78,30 @@ def test_the_bulk_index_gives_no_speed_where_the_page_cannot_run(tmp_path):
     assert r.exit_code == 0, r.output
     page = (tmp_path / "html" / "index.html").read_text()
     assert "cannot run" in page and "33.0 tokens/s" not in page
+
+
+# -- a machine reporting more GPUs than any question takes ------------------------------------------
+
+def test_a_thousand_detected_gpus_are_refused_by_every_command(tmp_path, monkeypatch):
+    """With no GPU named, `fit` answered for 1,000 RTX 3090s that a stand-in nvidia-smi reported
+    (vLLM over 125 nodes), while `explain` refused them as "--gpus must be at most 512", an
+    option the user never gave, and `fit -n 1000` refused too. The detected count is held to
+    the limit of a count given, in one line naming where it came from; -n N still asks about N
+    of them."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "out").write_text("NVIDIA GeForce RTX 3090, 24576, 8.6\n" * 1000)
+    (folder / "nvidia-smi").write_text(f"#!/bin/sh\n/bin/cat '{folder / 'out'}'\n")
+    (folder / "nvidia-smi").chmod(0o755)
+    monkeypatch.setenv("PATH", str(folder))
+    monkeypatch.setenv("ADVISOR_NO_NVML", "1")
+    for args in (("fit",), ("explain", "llama-3.1-8b"),
+                 ("generate", "--this-machine", "-o", str(tmp_path / "out"), "-m", "llama-3.1-8b",
+                  "-p", "Q4_K_M")):
+        r = run(*args)
+        assert r.exit_code == 2, (args, r.output)
+        assert "detected on this machine" in r.output and "512" in r.output, r.output
+        assert "--gpus must" not in r.output
+    r = run("fit", "-n", "4", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["count"] == 4

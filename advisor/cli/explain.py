@@ -140,10 +140,10 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         work = replace(work, mem_fraction_static=mem_fraction_static)
     kb, machine = load_kb_from(kb_dirs), None
     if gpu is None:  # this machine's GPUs and RAM
-        from advisor.cli.hardware import detected
+        from advisor.cli.hardware import detected, detected_count
 
         kb, machine = detected(kb)
-        gpu, gpus = machine.gpu.id, machine.count if gpus is None else gpus
+        gpu, gpus = machine.gpu.id, detected_count(machine.count, gpus)
         if machine.ram_bytes is not None:
             work = replace(work, ram_bytes=machine.ram_bytes)
 

@@ -52,14 +52,15 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
     kb, machine = load_kb_from(kb_dirs), None
     gset = None  # the cards asked about (advisor.sizing.mixed.GpuSet)
     if gpu is None:  # this machine's GPUs and RAM
-        from advisor.cli.hardware import detected, detected_set
+        from advisor.cli.hardware import detected, detected_count, detected_set
 
         kb, machine = detected(kb)
+        detected_count(len(machine.cards), gpus)  # at most MAX_GPUS, as a --gpus given
         gset = detected_set(kb, machine) if gpus is None else None  # unequal cards: the set
         if gset is None:
             from advisor.sizing.mixed import GpuSet
 
-            gset = GpuSet((machine.gpu,) * (machine.count if gpus is None else gpus))
+            gset = GpuSet((machine.gpu,) * detected_count(machine.count, gpus))
         if ram_gb is None and machine.ram_bytes is not None and not machine.gpu.unified_memory:
             ram_gb = round(machine.ram_bytes / 2**30, 1)
     else:  # one card, N of one kind (2x rtx-3090 is rtx-3090 --gpus 2), or unequal cards

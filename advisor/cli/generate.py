@@ -67,13 +67,13 @@ def generate(out, force, models, gpus, precisions, families, vendors, memory_gib
     if this_machine:
         if gpus or vendors or memory_gib:
             raise AdvisorError("--this-machine picks the GPUs: leave out --gpus, --vendors and --memory")
-        from advisor.cli.hardware import detected
+        from advisor.cli.hardware import detected, detected_count
         from advisor.hardware import summary_lines
 
         kb, machine = detected(kb)
         filters = Filters(tuple(models), (machine.gpu.id,), tuple(precisions), tuple(families), (),
                           None, params_b)
-        gpu_count = machine.count if gpu_count is None else gpu_count
+        gpu_count = detected_count(machine.count, gpu_count)
         click.echo(" ".join(summary_lines(machine, ram=False)))
     gpu_count = 1 if gpu_count is None else gpu_count
     rules, objective = load_rules_from(rules_dirs)
