@@ -441,8 +441,8 @@ class Advisor:
                 tensor_split: str | None = None, every_path: bool = True) -> Advisory:
         """precision None: the checkpoint as published (the KB's native_precision), or a model
         file's own precision. context_tokens None: advisor.sizing.workload.default_context_tokens
-        (8,192 tokens, or the model's own maximum if smaller; for a reasoning model, a prompt
-        and the output its publisher recommends), and the advisory says why
+        (8,192 tokens, or the model's own maximum if smaller; for a reasoning model, a context
+        that holds the output its publisher recommends), and the advisory says why
         (Advisory.context_reason); under Ollama: Ollama's own default for the GPUs' VRAM
         (advisor.sizing.ollama.default_context), with a line saying whether it holds a
         reasoning model's output. runtime None: "ollama" for an Ollama name (its
@@ -544,6 +544,18 @@ class Advisor:
         if (not runtime_asked and hit is not None and finetune is None and p.family != "checkpoint"
                 and not gset.mixed):  # unequal cards are sized for llama.cpp's split only
             rt = "ollama"  # an Ollama name: the question is how Ollama runs it
+            # and every plan stays on Ollama (candidates.runtimes_for): vLLM's settings would
+            # size nothing, so they are refused rather than silently dropped
+            from advisor.sizing.constants import VLLM_DEFAULT_VERSION
+
+            inert = [flag for flag, given in (
+                ("--gpu-memory-utilization", gpu_memory_utilization is not None),
+                ("--vllm-version", work is not None and work.vllm_version != VLLM_DEFAULT_VERSION))
+                if given]
+            if inert:
+                raise AdvisorError(f"{inert[0]} is how vLLM is sized; an Ollama name is sized and "
+                                   f"planned as Ollama runs it: ask about {m.id} with --runtime "
+                                   "vllm, or leave it out")
         context_reason = None
         if context_tokens is None and rt == "ollama" and finetune is None:
             from advisor.sizing.ollama import default_context
@@ -554,7 +566,7 @@ class Advisor:
             context_tokens = min(default_context(g, gpus, m.architecture.max_context), most)
             context_reason = default_context_reason(m, context_tokens, ollama=True)
         elif context_tokens is None:
-            # 8,192 tokens, or a reasoning model's prompt and recommended output
+            # 8,192 tokens, or a context that holds a reasoning model's recommended output
             context_tokens = default_context_tokens(m)
             if finetune is None:
                 context_reason = default_context_reason(m, context_tokens)

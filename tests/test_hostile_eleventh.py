@@ -105,3 +105,23 @@ def test_a_thousand_detected_gpus_are_refused_by_every_command(tmp_path, monkeyp
     r = run("fit", "-n", "4", "--format", "json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["count"] == 4
+
+
+# -- vLLM's settings with an Ollama name ----------------------------------------------------------
+
+def test_vllm_settings_with_an_ollama_name_are_refused_not_dropped():
+    """`explain qwen3:32b rtx-4090 --gpu-memory-utilization 0.5` (or --vllm-version 0.5) answered
+    as if the option had not been given: an Ollama name is sized as Ollama runs it and every
+    plan stays on Ollama, so vLLM's share and profiling sized nothing, without a word (the same
+    options with --runtime sglang or llama.cpp are refused). One line, exit 2; the model's id
+    with --runtime vllm still takes them."""
+    for opt in (("--gpu-memory-utilization", "0.5"), ("--vllm-version", "0.5")):
+        for name in ("qwen3:32b", "hf.co/Qwen/Qwen3-32B-GGUF:Q4_K_M"):
+            r = run("explain", name, "rtx-4090", *opt)
+            assert r.exit_code == 2, r.output
+            assert opt[0] in r.output and "Ollama name" in r.output
+            assert len(r.output.strip().splitlines()) == 1
+        r = run("explain", "qwen3-32b", "rtx-4090", "--runtime", "vllm", *opt, "--format", "json")
+        assert r.exit_code == 0, r.output
+    out = json.loads(run("explain", "qwen3:32b", "rtx-4090", "--format", "json").output)
+    assert {p["runtime"] for p in out["plans"]} == {"ollama"}
