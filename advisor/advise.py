@@ -18,6 +18,7 @@ from advisor.rules.spec import RuleErrors, RuleSpec, load_rules
 from advisor.sizing.constants import GPUS_PER_NODE, KV_DTYPE_SPELLINGS, LLAMACPP_QUANT_KV
 from advisor.sizing.finetune import PART_NAMES, FinetuneSpec
 from advisor.sizing.finetune import validate as validate_finetune
+from advisor.sizing.memory import share_problem
 from advisor.sizing.precision import parse_precision
 from advisor.sizing.weights import format_mismatch
 from advisor.sizing.workload import (DEFAULT_PROMPT_TOKENS, Workload, default_context_reason,
@@ -253,10 +254,10 @@ def _mixed_set_card(gset, rt: str, data_parallel, expert_parallel):
                            f"of one kind, not the set {gset.spec()}")
     if rt in ("vllm", "sglang"):
         return gset.smallest()
-    if rt != "llama.cpp":
+    if rt not in GGML_RUNTIMES:
         raise AdvisorError(f"a set of unequal cards ({gset.spec()}) is sized for llama.cpp's layer "
-                           f"split (and vLLM on the smallest card), not {rt}: ask --runtime llama.cpp "
-                           "or one kind of card")
+                           f"split (Ollama's too, and vLLM on the smallest card), not {rt}: ask "
+                           "--runtime llama.cpp or ollama, or one kind of card")
     return gset.devices[0]
 
 
@@ -309,7 +310,7 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
     return n
 
 
-def _runtime_of_kv_cache(kv: str, rt: str, p, g, m) -> str:
+def _runtime_of_kv_cache(kv: str, rt: str, p, g, m, vllm_version: str | None = None) -> str:
     """The runtime a question runs under when --kv-cache names a cache the format's default
     runtime `rt` lacks and no --runtime was given: the first of llama.cpp, vLLM, MLX and
     transformers that offers the cache and runs format `p` on `g` (fp8 names vLLM, mlx-8bit
@@ -323,13 +324,13 @@ def _runtime_of_kv_cache(kv: str, rt: str, p, g, m) -> str:
         return rt
     offer = [r for r in ("llama.cpp", "vllm", "mlx", "transformers") if kv in RUNTIME_KV_DTYPES[r]]
     for r in offer:
-        if cannot_run(r, p, g, m) is None:
+        if cannot_run(r, p, g, m, vllm_version=vllm_version) is None:
             return r
     if not offer:
         return rt
     who = " and ".join({"mlx": "MLX"}.get(r, RUNTIME_NAMES[r]) for r in offer)
     raise AdvisorError(f"--kv-cache {kv} is {who}'s, which cannot run {p.name} on the {g.name}: "
-                       f"{cannot_run(offer[0], p, g, m)}")
+                       f"{cannot_run(offer[0], p, g, m, vllm_version=vllm_version)}")
 
 
 _TS_ITEM = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
@@ -412,7 +413,7 @@ def _context_source(m) -> str:
         # a GGUF file states its own trained context (ARCH.context_length), not a config's
         return "the context_length in its GGUF header"
     if m.context_limit > m.architecture.max_context:
-        return (f"what its publisher advertises; its config's max_position_embeddings is "
+        return (f"{m.context_limit_source}; its config's max_position_embeddings is "
                 f"{m.architecture.max_context:,}")
     return "max_position_embeddings in its config"
 
@@ -541,11 +542,11 @@ class Advisor:
         most = m.context_limit
         runtime_asked = runtime is not None
         rt = runtime.strip().lower() if runtime_asked else default_runtime(p, g)
-        if (not runtime_asked and hit is not None and finetune is None and p.family != "checkpoint"
-                and not gset.mixed):  # unequal cards are sized for llama.cpp's split only
-            rt = "ollama"  # an Ollama name: the question is how Ollama runs it
-            # and every plan stays on Ollama (candidates.runtimes_for): vLLM's settings would
-            # size nothing, so they are refused rather than silently dropped
+        if not runtime_asked and hit is not None and finetune is None and p.family != "checkpoint":
+            rt = "ollama"  # an Ollama name: the question is how Ollama runs it (on unequal
+            # cards too: llama-server's split by free memory, advisor.sizing.mixed), and every
+            # plan stays on Ollama (candidates.runtimes_for): vLLM's settings would size
+            # nothing, so they are refused rather than silently dropped
             from advisor.sizing.constants import VLLM_DEFAULT_VERSION
 
             inert = [flag for flag, given in (
@@ -563,7 +564,8 @@ class Advisor:
             # Ollama's own default num_ctx (by VRAM), at most the model's trained context: a
             # fact of how Ollama runs the name, kept; for a reasoning model the advisory says
             # whether it holds the publisher's output budget
-            context_tokens = min(default_context(g, gpus, m.architecture.max_context), most)
+            context_tokens = min(default_context(gset.devices, gpus, m.architecture.max_context),
+                                 most)
             context_reason = default_context_reason(m, context_tokens, ollama=True)
         elif context_tokens is None:
             # 8,192 tokens, or a context that holds a reasoning model's recommended output
@@ -586,7 +588,7 @@ class Advisor:
         if rt not in RUNTIMES:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
         if kv_cache is not None and not runtime_asked and rt != "ollama" and not gset.mixed:
-            rt = _runtime_of_kv_cache(work.kv_cache_dtype, rt, p, g, m)
+            rt = _runtime_of_kv_cache(work.kv_cache_dtype, rt, p, g, m, work.vllm_version)
         if rt == "mlx" and g.vendor != "apple":
             # MLX on a GPU it has no backend for: a question that cannot be asked, not a verdict
             if runtime_asked or precision is not None:
@@ -608,7 +610,7 @@ class Advisor:
         elif rt == "ollama":
             from advisor.sizing.ollama import flash_attention_default
 
-            work = replace(work, flash_attn=flash_attention_default(g))
+            work = replace(work, flash_attn=flash_attention_default(gset.devices))
         layout_asked = data_parallel is not None or expert_parallel
         if layout_asked:
             flag = "--data-parallel-size" if data_parallel is not None else "--enable-expert-parallel"
@@ -636,6 +638,15 @@ class Advisor:
         if work.mem_fraction_static is not None and rt != "sglang":
             raise AdvisorError(f"--mem-fraction-static is SGLang's share of each GPU; {rt} does not "
                                "take it (ask --runtime sglang)")
+        # a share of each GPU the runtime cannot start with (vLLM's asked, kept by every vLLM
+        # plan, or SGLang's): one line, not a verdict of "fits"
+        shares = [work] if rt in ("vllm", "sglang") else []
+        if gpu_memory_utilization is not None and rt != "vllm":
+            shares.append(replace(work, runtime="vllm"))
+        for w in shares:
+            bad = share_problem(m.architecture, g, gpus, w)
+            if bad:
+                raise AdvisorError(bad)
         if gpu_memory_utilization is not None and runtime_asked and rt != "vllm":
             raise AdvisorError(f"--gpu-memory-utilization is vLLM's share of each GPU; {rt} does not "
                                "take it (leave it out, or ask --runtime vllm)")
@@ -723,7 +734,7 @@ class Advisor:
                   # an hf.co/ORG/REPO name: llama.cpp's as-asked plan downloads from that repo
                   gguf_repo=hit.gguf_repo if hit is not None and hit.precision == p.name else None,
                   gpu_set=gset if (gset.mixed or work.tensor_split is not None)
-                  and rt == "llama.cpp" else None,
+                  and rt in GGML_RUNTIMES else None,
                   chosen=frozenset(name for name, given in (
                       # a model file's own format, or an Ollama tag that names its quantization
                       ("precision", precision is not None or (stored is not None and (
@@ -734,7 +745,7 @@ class Advisor:
                       ("tensor_split", work.tensor_split is not None)) if given))
         offerable = None if every_path else (
             lambda path, usable, decode: self._offerable(path, usable, prefer, decode))
-        if gset.mixed and rt != "llama.cpp":  # vLLM on the smallest card: as asked, or rent
+        if gset.mixed and rt not in GGML_RUNTIMES:  # vLLM on the smallest card: as asked, or rent
             planset = self.planner.plans(ask, paths=("as-asked", "rent"), offerable=offerable)
         else:
             planset = self.planner.plans(ask, offerable=offerable)
@@ -766,7 +777,8 @@ class Advisor:
         offered at that rule's priority; What to do is the first offered (rules tie: the
         objective's order for inference plans, the path order for fine-tuning plans)."""
         from advisor.facts.plans import plan_facts
-        from advisor.plans.evaluate import beats_asked, context_cap, keeps_choices
+        from advisor.plans.evaluate import (beats_asked, context_cap, improves_on, keeps_choices,
+                                            scores_at_least)
 
         plans = _distinct(planset.in_order())
         asked = planset.best.get("as-asked")
@@ -774,8 +786,16 @@ class Advisor:
         asked_decode = asked.decode_tokens_per_s if asked is not None else 0.0
         beats = [ask is not None and beats_asked(p, asked, ask, self.objective) for p in plans]
         cap = context_cap(ask, self.objective) if ask is not None else None
-        matched = self.engine.choose([plan_facts(p, prefer, asked_usable, asked_decode, b)
-                                      for p, b in zip(plans, beats)])
+        tie = self.objective.score.tie_points
+        mine = [p for p in plans if p.owned and p.usable and getattr(p, "task", "inference")
+                == "inference" and ask is not None and p.model.id == ask.model.id]
+        own = min(mine, key=lambda p: self.objective.key(p, prefer, cap), default=None)
+        speedup = self.objective.beats_asked_speedup
+        matched = self.engine.choose([
+            plan_facts(p, prefer, asked_usable, asked_decode, b,
+                       ask is not None and scores_at_least(p.model, ask.model, tie),
+                       p.owned or improves_on(p, own, speedup, ask))
+            for p, b in zip(plans, beats)])
         offered = []
         for plan, rules in zip(plans, matched):
             if rules:

@@ -85,15 +85,28 @@ def tps(x: float | None) -> str:
     return f"{x:,.1f} tokens/s" if x >= 10 else f"{x:,.2f} tokens/s"
 
 
-def pace(tps_value: float) -> str:
-    """What a decode speed means to a reader (people read about 5 words, some 7 tokens, a second)."""
+# Thinking tokens a reasoning model's pace is told in (pace): an illustration of a short chain
+# of thought (rules/objective.yaml, usable: over 900 tokens for "2+3=?" from QwQ-32B and R1).
+THINKING_TOKENS_TOLD = 2000
+
+
+def pace(tps_value: float, reasoning: bool = False) -> str:
+    """What a decode speed (tokens/s) means to a reader (people read about 5 words, some 7
+    tokens, a second). reasoning: the model thinks before it answers (KB
+    recommended_output_tokens); below 15 tokens/s the phrase says how long THINKING_TOKENS_TOLD
+    thinking tokens take, since they are waited for, not read."""
     if tps_value < 1.5:
-        return "very slow: minutes an answer"
-    if tps_value < 5:
-        return "slow: fine for batch jobs, slow to chat with"
-    if tps_value < 15:
-        return "about reading speed"
-    return "faster than you read"
+        out = "very slow: minutes an answer"
+    elif tps_value < 5:
+        out = "slow: fine for batch jobs, slow to chat with"
+    elif tps_value < 15:
+        out = "about reading speed"
+    else:
+        return "faster than you read"
+    if reasoning and tps_value > 0:
+        minutes = THINKING_TOKENS_TOLD / tps_value / 60
+        out += f"; {THINKING_TOKENS_TOLD:,} thinking tokens take about {minutes:,.0f} minutes"
+    return out
 
 
 # What each vendor's GPU backend is called in llama.cpp's and PyTorch's messages.
@@ -237,6 +250,13 @@ def _mac_split(s, verdict: str) -> dict | None:
             "layers": s.model.architecture.layers}
 
 
+def _ollama_cards(s):
+    """The cards Ollama sums for its default context: a mixed set's (placement.mixed), else the
+    question's card."""
+    mixed = getattr(s.placement, "mixed", None)
+    return tuple(card.gpu for card in mixed.cards) if mixed is not None else s.gpu
+
+
 def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> str:
     from advisor.plans.commands import ollama_no_rope_note, rope_scaling_for
     from advisor.sizing.mlx import wired_limit_mb
@@ -257,7 +277,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "runs_here": any(runs_on(r, s.gpu) for r in RUNTIMES),
         "mlx_wired_mb": (wired_limit_mb(s.placement.total_bytes + s.placement.margin_bytes, s.gpu)
                          if s.work.runtime == "mlx" else None),
-        "ollama_vram_gib": f"{total_vram_bytes(s.gpu, s.gpu_count) / c.GIB:.0f}",
+        "ollama_vram_gib": f"{total_vram_bytes(_ollama_cards(s), s.gpu_count) / c.GIB:.0f}",
         # Ollama beyond the config's positions of a model whose card needs rope scaling
         "ollama_rope_note": (ollama_no_rope_note(s.model, s.work.context_tokens)
                              if s.work.runtime == "ollama"

@@ -384,3 +384,21 @@ def test_kb_add_from_a_hub_repo(tmp_path, online):
     assert entry["architecture"]["hidden_size"] == 64
     assert entry["sources"][0]["source"] == f"{online.url}/acme/Tiny-Llama/blob/{commit}/config.json"
     assert [p for m, p, *_ in online.log if m == "GET" and "safetensors" in p] == []
+
+
+def test_a_hub_config_with_yarn_reaches_original_times_factor(tmp_path, online):
+    """Issue 14: a Qwen2.5-shaped repo whose config.json declares YaRN (factor 4 over 32,768
+    positions) was refused at -c 131,072. From the Hub, as from a local file, the context
+    reaches original x factor and the vLLM command carries the scaling, under the repo id."""
+    from tests.test_config_rope_scaling import QWEN_YARN
+
+    online.repos["acme/qwen-yarn"] = Repo({"config.json": File(json.dumps(QWEN_YARN).encode())})
+    r = cli("explain", "acme/qwen-yarn", "rtx-4090", "-c", 131072, "--runtime", "vllm")
+    assert r.exit_code == 0, r.output
+    assert "YaRN rope scaling, factor 4 over 32,768 positions" in r.output
+    assert "the positions past 32,768 are YaRN-scaled" in r.output
+    # the same model without the scaling stops at its 32,768 positions
+    plain = {k: v for k, v in QWEN_YARN.items() if k != "rope_scaling"}
+    online.repos["acme/qwen-plain"] = Repo({"config.json": File(json.dumps(plain).encode())})
+    error_line(cli("explain", "acme/qwen-plain", "rtx-4090", "-c", 131072), "32,768")
+    error_line(cli("explain", "acme/qwen-yarn", "rtx-4090", "-c", 262144), "131,072")

@@ -162,3 +162,52 @@ def test_gpus_takes_an_ollama_name_at_its_tag_precision():
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     assert (d["model"], d["precision"]) == ("mixtral-8x7b", "Q4_0")
+
+
+# -- an Ollama name on a set of unequal cards (issue 14) --------------------------------------------
+
+@pytest.mark.parametrize("spec, cards", [("llama3.1:70b", "rtx-3090,rtx-3060-12gb"),
+                                         ("qwen2.5:32b", "rtx-3090,2xrtx-3060-12gb"),
+                                         ("llama3.1:8b", "rtx-3090,rtx-3060-12gb")])
+def test_an_ollama_name_on_unequal_cards_stays_ollama(spec, cards):
+    """An Ollama name on unequal cards was answered as llama.cpp (`llama-server ... -ts`):
+    sizing, speed and command of another runtime. Ollama runs llama-server on all the cards with
+    no -ts, which splits the layers by free memory as llama.cpp's default does, so the question
+    and every plan on the cards stay Ollama's: its default context for the set's summed memory,
+    its automatic batch, `ollama run`, no -ts; and the advisory says Ollama has no setting for
+    the split."""
+    r = run("explain", spec, cards, "--format", "json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["workload"]["runtime"] == "ollama"
+    on_cards = [p for p in doc["plans"] if p["path"] in ("as-asked", "your-gpus")]
+    assert on_cards
+    for p in doc["plans"]:
+        assert p["runtime"] == "ollama", p
+        if p.get("command"):
+            assert p["command"].startswith("ollama run ") and "-ts" not in p["command"], p
+    md = run("explain", spec, cards).output
+    assert "llama-server -" not in md and "Ollama passes no `-ts`" in md
+    assert "--runtime ollama" not in md  # nothing suggests leaving Ollama for the split
+
+
+def test_ollama_on_unequal_cards_sums_their_memory_for_its_default_context():
+    """Ollama's default num_ctx is by the set's total VRAM: 24 + 12 GiB is 36 GiB, the 32,768
+    tier (not 2 x 24 = 48 GiB, the 262,144 one, capped at the model's 131,072)."""
+    doc = json.loads(run("explain", "llama3.1:8b", "rtx-3090,rtx-3060-12gb", "--format", "json").output)
+    assert doc["workload"]["context_tokens"] == 32768
+    md = run("explain", "llama3.1:8b", "rtx-3090,rtx-3060-12gb").output
+    assert "Ollama's default for 36 GiB of VRAM" in md
+
+
+def test_runtime_ollama_on_unequal_cards_and_what_ollama_cannot_take():
+    """--runtime ollama on unequal cards is answered (it was refused: "sized for llama.cpp's
+    layer split"); a -ts, which Ollama has no setting for, is refused in one line saying so."""
+    from tests.cli_helpers import one_line_error
+
+    r = run("explain", "llama-3.1-8b", "rtx-3090,rtx-3060-12gb", "--runtime", "ollama",
+            "--precision", "Q4_K_M", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["workload"]["runtime"] == "ollama"
+    one_line_error(run("explain", "llama3.1:70b", "rtx-3090,rtx-3060-12gb", "--tensor-split", "2,1"),
+                   "takes no -ts")

@@ -29,7 +29,7 @@ from advisor.sizing import constants as c
 from advisor.sizing.offload import plan_expert_offload, plan_offload
 from advisor.sizing.plan import place
 from advisor.sizing.tensors import parameter_count
-from advisor.sizing.workload import Workload
+from advisor.sizing.workload import Workload, can_reason, is_reasoning
 
 KB = load_kb()
 MODELS = [m.id for m in KB.all_models()]
@@ -146,8 +146,11 @@ def test_plan_properties(planner, model, gpu, n):
                 assert p.gpu.id == g.id and n < p.gpu_count <= c.GPUS_PER_NODE and p.nodes == 1
             if path == "another-model":
                 assert p.model.id != m.id and p.parameters < parameter_count(m.architecture)
+                cousin = (m.quality_score("mmlu-pro") is None
+                          and any(p.model.id in KB.model(s).siblings for s in m.siblings))
                 assert p.owned and (p.model.id in m.siblings or p.model.distilled_from == m.id
-                                    or p.model in better_models(m, KB))
+                                    or p.model in better_models(m, KB) or cousin)
+                assert can_reason(p.model) or not is_reasoning(m)   # thinking for thinking
         best = ps.best.get(path)
         if best is not None and path != "as-asked":
             assert not dominated(best, plans), (path, best.to_json())
@@ -188,8 +191,9 @@ def test_an_edited_objective_changes_the_choice(tmp_path, kb):
 
     text = (data_dir("rules") / "objective.yaml").read_text()
     (tmp_path / "objective.yaml").write_text(
-        text.replace("quality: {quality_class: noticeable, decode_tokens_per_s: 1.5}",
-                     "quality: {quality_class: noticeable, decode_tokens_per_s: 5.0}"))
+        text.replace("quality: {quality_class: noticeable, decode_tokens_per_s: 1.5,",
+                     "quality: {quality_class: noticeable, decode_tokens_per_s: 5.0,"))
+    assert (tmp_path / "objective.yaml").read_text() != text
     a = Advisor(kb, load_rulebook([tmp_path]), load_objective_file([tmp_path]))
     plan = a.explain("llama-3.1-70b", "rtx-4090").plan
     assert plan.decode_tokens_per_s >= 5.0 and plan.usable

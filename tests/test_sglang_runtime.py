@@ -310,3 +310,69 @@ def test_data_parallel_with_another_runtime_named_is_refused():
     r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "h100-80gb", "--gpus", "4",
                                   "--runtime", "llama.cpp", "--data-parallel-size", "2"])
     one_line_error(r, "--runtime vllm or sglang")
+
+
+def test_a_share_that_leaves_sglang_nothing_outside_its_pool_is_refused(kb):
+    """Issue 14: --mem-fraction-static 1 (or 0.99999) was answered "fits". SGLang sizes its pool
+    to fill the share and keeps nothing back; its CUDA graphs, attention buffers and prefill
+    activations come from the (1 - f) x total left, so at such a share it stops at start. The
+    question is refused in one line naming the largest share that leaves room, and that share
+    runs."""
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+    from advisor.sizing.memory import share_problem
+    from advisor.sizing.sglang_memory import (sglang_max_mem_fraction, sglang_outside_pool_bytes,
+                                              sglang_share_problem)
+    from tests.cli_helpers import one_line_error
+
+    base = ["explain", "llama-3.1-8b", "h100-80gb", "--runtime", "sglang"]
+    for f in ("1", "0.99999"):
+        one_line_error(CliRunner().invoke(main, [*base, "--mem-fraction-static", f]),
+                       "outside SGLang's static pool", "use at most", "Capture cuda graph failed")
+    a, h100 = kb.model("llama-3.1-8b").architecture, kb.gpu("h100-80gb")
+    best = sglang_max_mem_fraction(a, h100)
+    # what is left at the largest share holds what SGLang needs there; 0.001 more does not
+    total = sglang_start_free_bytes(h100)
+    assert (1 - best) * total >= sglang_outside_pool_bytes(a, h100) > (1 - best - 0.001) * total
+    assert 0.9 < best < 1 and sglang_share_problem(a, h100, best) is None
+    assert sglang_share_problem(a, h100, round(best + 0.001, 3)) is not None
+    r = CliRunner().invoke(main, [*base, "--mem-fraction-static", f"{best:g}", "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.output)["verdict"] == "fits", r.output
+    # no share asked: SGLang's default keeps its own reserve, never refused
+    assert sglang_share_problem(a, h100, None) is None
+    assert sglang_share_problem(a, h100, sglang_default_mem_fraction(h100)) is None
+    # the need follows the card and the model: a share fine on an H100 for 8B is not on a
+    # 24 GB card, nor for a 70B model's larger prefill activations (plans on other cards and
+    # models are checked the same way: advisor.plans.evaluate)
+    work = Workload(runtime="sglang", context_tokens=8192, mem_fraction_static=best)
+    assert share_problem(a, h100, 1, work) is None
+    assert share_problem(a, kb.gpu("rtx-4090"), 1, work) is not None
+    assert share_problem(kb.model("llama-3.1-70b").architecture, h100, 1, work) is not None
+    assert share_problem(a, h100, 1, dataclasses.replace(work, runtime="vllm")) is None
+
+
+def test_a_vllm_share_beyond_what_is_free_at_start_is_refused_too(kb):
+    """The same kind of fault under vLLM: --gpu-memory-utilization 1 was answered "fits", but
+    V1 reads the free memory once its CUDA context is up and refuses a share larger than that
+    ("Free memory on device ... on startup is less than desired GPU memory utilization"). The
+    question is refused in one line, also when vLLM is not the question's runtime (every vLLM
+    plan keeps the share); the largest share it names runs."""
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+    from advisor.sizing.vllm_memory import vllm_max_utilization, vllm_utilization_problem
+    from tests.cli_helpers import one_line_error
+
+    for args in (["--runtime", "vllm", "--gpu-memory-utilization", "1"],
+                 ["--runtime", "vllm", "--gpu-memory-utilization", "0.995"],
+                 ["--gpu-memory-utilization", "1"]):
+        one_line_error(CliRunner().invoke(main, ["explain", "llama-3.1-8b", "h100-80gb", *args]),
+                       "Free memory on device", "use at most 0.99")
+    h100 = kb.gpu("h100-80gb")
+    assert vllm_utilization_problem(h100, 0.99) is None
+    assert vllm_utilization_problem(h100, vllm_max_utilization(h100)) is None  # plans' raised share
+    assert vllm_utilization_problem(h100, 1, "0.5") is None  # V0 has no such check
+    r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "h100-80gb", "--runtime", "vllm",
+                                  "--gpu-memory-utilization", "0.99", "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.output)["verdict"] == "fits", r.output

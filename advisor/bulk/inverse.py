@@ -211,7 +211,7 @@ def _smallest_set_at(planner: Planner, model: Model, g: GPU, work: Workload, p: 
                      max_gpus: int, prefer: str) -> GpuRow | None:
     counts = range(1, (1 if g.unified_memory else min(max_gpus, c.GPUS_PER_NODE)) + 1)
     ask = Ask.of(model, g, 1, work, precision=p, prefer=prefer)
-    if cannot_run(ask.runtime, p, g, model):
+    if cannot_run(ask.runtime, p, g, model, vllm_version=ask.work.vllm_version):
         return None
     for n in cands.card_counts(model, ask.runtime, counts):
         ask_n = dataclasses.replace(ask, gpu_count=n)

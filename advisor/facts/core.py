@@ -61,7 +61,8 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         f["runs"] = True  # the training stack (PyTorch) runs on every card fine-tuning sizes
         return  # advisor/facts/finetune.py sets the memory and verdict facts of training
     f.update({
-        "runs": cannot_run(q.work.runtime, q.precision, q.gpu, q.model, q.gpus) is None,
+        "runs": cannot_run(q.work.runtime, q.precision, q.gpu, q.model, q.gpus,
+                           q.work.vllm_version) is None,
         "weights_bytes": pl.weights_bytes,
         "kv_cache_bytes": pl.kv_cache_bytes,
         "overhead_bytes": pl.overhead_bytes,

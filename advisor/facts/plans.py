@@ -18,6 +18,8 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
                        "(rules/objective.yaml, per --prefer)"),
     "quality_class": ("int", "0 for the best class of rules/objective.yaml, 1 for the next ..."),
     "quality_loss_pct": ("float", "measured quality cost of the weight format and KV cache, %"),
+    "good_quality": ("bool", "the quality class is at most the objective's good_quality "
+                             "(rules/objective.yaml: near-lossless or small by default)"),
     "bits_per_weight": ("float", "weights' bits a parameter at the plan's format"),
     "decode_tokens_per_s": ("float", "decode speed of one sequence at an empty context"),
     "usd_per_million_tokens": ("float", "rented: price an hour over tokens an hour at the batch "
@@ -41,18 +43,32 @@ PLAN_FACTS: dict[str, tuple[str, str]] = {
                             "before the question as asked (false without an as-asked plan)"),
     "task": ("str", "inference or finetune (fine-tuning plans: usable means the method asked "
                     "is kept)"),
+    "scores_at_least_asked": ("bool", "another model whose published score (MMLU-Pro, of the "
+                                      "asked model's variant) is at least the asked model's, or "
+                                      "within the objective's model_score tie_points of it "
+                                      "(false for the model asked, or without both scores)"),
+    "improves_on_owned": ("bool", "the plan gives what the best usable plan of the model asked on "
+                                  "your own hardware does not: a better quality class, a longer "
+                                  "context, or the objective's beats_asked_speedup in decode "
+                                  "speed (true where there is no such plan, and for fine-tuning)"),
+    "commercial_licence": ("bool", "the plan's model may be used commercially (false where the "
+                                   "KB marks its licence non-commercial)"),
 }
 # Facts every plan has; usd_per_million_tokens is missing where the KB has no price.
 PLAN_ALWAYS = set(PLAN_FACTS) - {"usd_per_million_tokens"}
 
 
 def plan_facts(plan, prefer: str, asked_usable: bool, asked_decode_tokens_per_s: float = 0.0,
-               beats_asked: bool = False) -> dict:
+               beats_asked: bool = False, scores_at_least_asked: bool = False,
+               improves_on_owned: bool = True) -> dict:
     """plan: an advisor.plans.plan.Plan or an advisor.plans.finetune.FinetunePlan;
     asked_decode_tokens_per_s: the as-asked plan's decode speed (0 without one); beats_asked:
-    advisor.plans.evaluate.beats_asked of the plan."""
+    advisor.plans.evaluate.beats_asked of the plan; scores_at_least_asked:
+    advisor.plans.evaluate.scores_at_least of its model against the model asked;
+    improves_on_owned: advisor.plans.evaluate.improves_on against the best owned plan."""
     f = {"kind": "plan", "path": plan.path, "owned": plan.owned, "usable": plan.usable,
          "quality_class": plan.quality_class,
+         "good_quality": bool(getattr(plan, "good_quality", True)),
          "quality_loss_pct": min(round(plan.quality_loss_pct, 3), 1e6),
          "bits_per_weight": round(plan.bits_per_weight, 2),
          "decode_tokens_per_s": round(plan.decode_tokens_per_s, 2),
@@ -63,8 +79,16 @@ def plan_facts(plan, prefer: str, asked_usable: bool, asked_decode_tokens_per_s:
          "model_changed": plan.path == "another-model", "prefer": prefer,
          "asked_usable": asked_usable, "task": getattr(plan, "task", "inference"),
          "asked_decode_tokens_per_s": round(asked_decode_tokens_per_s, 2),
-         "beats_asked": beats_asked}
+         "beats_asked": beats_asked, "scores_at_least_asked": scores_at_least_asked,
+         "improves_on_owned": improves_on_owned,
+         "commercial_licence": _commercial(plan.model)}
     if plan.usd_per_million_tokens is not None:
         f["usd_per_million_tokens"] = round(plan.usd_per_million_tokens, 2)
     assert set(f) <= set(PLAN_FACTS), set(f) - set(PLAN_FACTS)
     return f
+
+
+def _commercial(model) -> bool:
+    """Whether the KB leaves the model's licence open to commercial use (Model.licence)."""
+    lic = getattr(model, "licence", None)
+    return lic is None or bool(lic.commercial)

@@ -31,18 +31,34 @@ def _model_id(name: str) -> str:
     return s if s[0].isalnum() else "m" + s
 
 
-def _build(name: str, family: str, fields: dict, where: str, inv: TensorInventory | None) -> FileModel:
+def _build(name: str, family: str, fields: dict, where: str, inv: TensorInventory | None,
+           yarn: dict | None = None, hf_architecture: str | None = None) -> FileModel:
+    """yarn: the config's own YaRN rope scaling (advisor.files.hf.yarn_scaling): the model's
+    context reaches original x factor (Model.advertised_context), and plans beyond the config's
+    positions carry that scaling (Model.rope_scaling) as they do a KB model's, with the file as
+    the source of both. hf_architecture: the class config.json names (hf_class), which vLLM's
+    registry is checked for (advisor.sizing.vllm_models)."""
+    from advisor.kb.schema import RopeScaling
     from advisor.kb.validate import ValidationError, error_message, validate
 
+    facts = ["architecture"] + (["advertised_context"] if yarn else [])
     try:
         arch = validate(Architecture, fields)
+        extra = {"hf_architecture": hf_architecture} if hf_architecture else {}
         model = validate(Model, {"id": _model_id(name), "name": name, "family": family or "unknown",
-                                 "architecture": arch,
-                                 "sources": [{"fields": ["architecture"], "source": f"file: {where}"}]})
+                                 "architecture": arch, **extra,
+                                 "sources": [{"fields": facts + list(extra),
+                                              "source": f"file: {where}"}]})
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         raise AdvisorError(f"{where}: cannot size this model: {loc + ': ' if loc else ''}{error_message(err)}") from None
+    if yarn:  # the config is the source, not a model card's page (RopeScaling.source's URL)
+        rope = RopeScaling(type="yarn", factor=yarn["factor"], original_context=yarn["original_context"],
+                           rope_theta=yarn["rope_theta"], source=f"file: {where}",
+                           note="rope_scaling declared in the config")
+        return FileModel(**(vars(model) | {"advertised_context": yarn["context"], "rope_scaling": rope}),
+                         weights_inventory=inv)
     return FileModel(**vars(model), weights_inventory=inv)
 
 
@@ -155,14 +171,26 @@ def _stored_precision(tensors, named: str, label: str, where: str) -> str:
     return named if _STORED[most] == named else _STORED[most]
 
 
+def hf_class(cfg: dict) -> str | None:
+    """The Hugging Face architecture class a config.json names (architectures[0]: the class
+    transformers and vLLM load the checkpoint with), or None where it names none, or names it in
+    a form no class has (advisor.kb.schema.HF_CLASS_PATTERN)."""
+    from advisor.kb.schema import HF_CLASS_PATTERN
+
+    archs = cfg.get("architectures") if isinstance(cfg, dict) else None
+    first = archs[0] if isinstance(archs, list) and archs else None
+    return first if isinstance(first, str) and re.fullmatch(HF_CLASS_PATTERN, first) else None
+
+
 def config_model(cfg: dict, where: str, shards, label: str, name: str) -> tuple[FileModel, str]:
     """A transformers config (parsed config.json; `where` names it) and the tensor lists of its
     safetensors files (an iterable of lists of TensorRecord, one a file; empty when there are
     none, and the model is sized from the config alone) -> (model, the precision it is stored
     at). AdvisorError when the tensors are not the weights the config describes."""
-    from advisor.files.hf import architecture_fields, checkpoint_precision
+    from advisor.files.hf import architecture_fields, checkpoint_precision, yarn_scaling
 
     fields = architecture_fields(cfg, where)
+    yarn = yarn_scaling(cfg, fields["max_context"], where)
     precision = checkpoint_precision(cfg, where)
     inv = None
     tensors, n_files = [], 0
@@ -209,7 +237,7 @@ def config_model(cfg: dict, where: str, shards, label: str, name: str) -> tuple[
     except AdvisorError:
         raise AdvisorError(f"{where}: quantization method {quote.value(precision)} is not one "
                            "the sizing knows (gptq, awq, bitsandbytes, fp8)") from None
-    model = _build(name, str(cfg.get("model_type", "")), fields, where, inv)
+    model = _build(name, str(cfg.get("model_type", "")), fields, where, inv, yarn, hf_class(cfg))
     if inv is not None and (stored.family == "float" or stored.name in ("fp8", "fp8-ffn")):
         # one element a weight (packed 4-bit formats hold several in one): the GGUF check holds
         from advisor.files.gguf_model import check_parameter_count

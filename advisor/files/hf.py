@@ -11,7 +11,7 @@ from pathlib import Path
 from advisor.errors import AdvisorError
 from advisor.files import quote
 
-from advisor.limits import (MAX_CONFIG_BYTES, MAX_CONTEXT, MAX_CONV_KERNEL, MAX_EXPERTS, MAX_FFN_SIZE,
+from advisor.limits import (MAX_ROPE_THETA, MAX_CONFIG_BYTES, MAX_CONTEXT, MAX_CONV_KERNEL, MAX_EXPERTS, MAX_FFN_SIZE,
                             MAX_HEAD_DIM, MAX_HEADS, MAX_HIDDEN_SIZE, MAX_INT_DIGITS, MAX_LAYERS,
                             MAX_VOCAB, count_problem)
 
@@ -192,6 +192,41 @@ def architecture_fields(cfg: dict, where: str) -> dict:
         f["head_dim"] = f["qk_nope_head_dim"] + f["qk_rope_head_dim"]
     _new_layer_kinds(cfg, mt, n, f, moe_ffn)
     return f
+
+
+# The rope_theta transformers assumes when a config gives none (PretrainedConfig's 10,000).
+_DEFAULT_ROPE_THETA = 10000.0
+
+
+def yarn_scaling(cfg: dict, max_context: int, where: str) -> dict | None:
+    """The YaRN rope scaling a config.json declares, where it lengthens the context beyond
+    max_position_embeddings: {type, factor, original_context, rope_theta, context} with
+    context = original_max_position_embeddings (else max_position_embeddings) x factor, the
+    length vLLM derives from such a config (_get_and_verify_max_len). Read from `rope_scaling`
+    or transformers v5's `rope_parameters`, its kind spelled `type` or `rope_type` (text model of
+    a multimodal config). None for no scaling, another kind (llama3's scaling keeps
+    max_position_embeddings as the length), or one that reaches no further than
+    max_position_embeddings. AdvisorError for a YaRN block whose numbers cannot be read."""
+    if isinstance(cfg.get("text_config"), dict):
+        cfg = {**cfg, **cfg["text_config"]}
+    block = next((cfg[k] for k in ("rope_scaling", "rope_parameters") if isinstance(cfg.get(k), dict)),
+                 None)
+    if block is None or str(block.get("rope_type", block.get("type", ""))).lower() != "yarn":
+        return None
+    factor, original = block.get("factor"), block.get("original_max_position_embeddings", max_context)
+    theta = block.get("rope_theta", cfg.get("rope_theta", _DEFAULT_ROPE_THETA))
+    ok = (isinstance(factor, (int, float)) and not isinstance(factor, bool) and 1 < factor <= 64
+          and isinstance(original, int) and not isinstance(original, bool) and 0 < original <= max_context
+          and isinstance(theta, (int, float)) and not isinstance(theta, bool) and 0 < theta <= MAX_ROPE_THETA)
+    if not ok:
+        raise AdvisorError(f"{where}: rope_scaling of type yarn needs a factor above 1 (at most 64), "
+                           "an original_max_position_embeddings up to max_position_embeddings and "
+                           f"a positive rope_theta, not {quote.value(json.dumps(block))}")
+    context = min(int(original * factor), MAX_CONTEXT)
+    if context <= max_context:
+        return None
+    return {"type": "yarn", "factor": float(factor), "original_context": original,
+            "rope_theta": float(theta), "context": context}
 
 
 def _new_layer_kinds(cfg: dict, mt: str, n: "_Ints", f: dict, moe_ffn: int | None) -> None:

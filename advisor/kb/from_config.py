@@ -290,6 +290,9 @@ def model_from_config(config: Config, model_id: str, source: str) -> Model:
         raise AdvisorError(f"id {short(model_id)} is not a KB id (lower case letters, digits, '.', '-')")
     name = config.get("_name_or_path") if isinstance(config.get("_name_or_path"), str) else None
     precision, said = _stored_precision(config, source)
+    from advisor.files import hf_class
+
+    cls = hf_class(config)
     entry = {
         "id": model_id,
         "name": name.rstrip("/").split("/")[-1] if name else model_id,
@@ -297,7 +300,8 @@ def model_from_config(config: Config, model_id: str, source: str) -> Model:
         "aliases": [name] if name and "/" in name else [],
         "architecture": arch,
         "vision_tower_excluded": vision,
-        "sources": [{"fields": ["architecture"] + (["native_precision"] if precision else []),
+        "sources": [{"fields": ["architecture"] + (["hf_architecture"] if cls else [])
+                               + (["native_precision"] if precision else []),
                      "source": source,
                      "note": f"mapped from model_type {config['model_type']} by advisor kb add"
                              f"{'; native_precision from its ' + said if precision else ''}; "
@@ -305,6 +309,8 @@ def model_from_config(config: Config, model_id: str, source: str) -> Model:
     }
     if precision:
         entry["native_precision"] = precision
+    if cls:
+        entry["hf_architecture"] = cls
     from advisor.kb.validate import ValidationError, error_message, validate
 
     try:
@@ -358,7 +364,10 @@ def model_yaml(m: Model) -> str:
     defaults = {f.name: f.default for f in fields(arch)}
     lines = [f"id: {m.id}", f"name: {_scalar(m.name)}", f"family: {_scalar(m.family)}",
              "aliases: [" + ", ".join(_scalar(a) for a in m.aliases) + "]",
-             "siblings: [" + ", ".join(m.siblings) + "]", "architecture:"]
+             "siblings: [" + ", ".join(m.siblings) + "]"]
+    if m.hf_architecture:
+        lines.append(f"hf_architecture: {m.hf_architecture}")
+    lines.append("architecture:")
     names = _ARCH_ORDER + [k for k in defaults if k not in _ARCH_ORDER]
     for k in names:
         v = getattr(arch, k)

@@ -413,6 +413,8 @@ class Architecture(_Entry):
 
 
 REPO_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+# A Python class name as transformers and vLLM spell architectures (LlamaForCausalLM, Qwen2_5_VLForConditionalGeneration).
+HF_CLASS_PATTERN = r"^[A-Z][A-Za-z0-9_]{1,79}$"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -447,6 +449,15 @@ class Model(_Entry):
     # DeepSeek-R1-Distill-Qwen-7B has distilled_from deepseek-r1.
     distilled_from: Annotated[Optional[str], Field(pattern=ID_PATTERN)] = None
     architecture: Architecture
+    # The Hugging Face architecture class of the checkpoint the commands load (instruct_repo),
+    # exactly as its config.json spells architectures[0] (Qwen3ForCausalLM,
+    # Gemma3ForConditionalGeneration): vLLM loads a model only where its model registry has
+    # that class (advisor/data/vllm_architectures.yaml, advisor.sizing.vllm_models). For a repo in
+    # Mistral's own format (mistral_format: params.json, no config.json) it is the class vLLM's
+    # Mistral config reader names. Every built-in entry has one (tests/test_vllm_models.py);
+    # an entry of your own (--kb) or a GGUF file may leave it out, and a vLLM advisory then says
+    # that the check could not be made.
+    hf_architecture: Annotated[Optional[str], Field(pattern=HF_CLASS_PATTERN)] = None
     # The parameter count its publisher gives. published_parameters_exact: true when it is
     # exact (safetensors total_size / bytes a parameter, or a count to the parameter), false
     # when it is a rounded figure ("7.61B" -> 7610000000); the source's note says which.
@@ -555,8 +566,20 @@ class Model(_Entry):
         against 8,192), else max_position_embeddings."""
         return max(self.architecture.max_context, self.advertised_context or 0)
 
+    @property
+    def context_limit_source(self) -> str:
+        """Where a context_limit beyond max_position_embeddings comes from, in words: the YaRN
+        rope scaling the model's own config.json declares (a model read from a file:
+        advisor.files.hf.yarn_scaling, whose RopeScaling cites the file), else what the
+        publisher advertises."""
+        r = self.rope_scaling
+        if r is not None and r.source.startswith("file:"):
+            return (f"its config.json's YaRN rope scaling, factor {r.factor:g} over "
+                    f"{r.original_context:,} positions")
+        return "what its publisher advertises"
+
     def __post_init__(self) -> None:
-        _check_sources(self, ["architecture", "published_parameters", "published_active_parameters",
+        _check_sources(self, ["architecture", "hf_architecture", "published_parameters", "published_active_parameters",
                               "native_precision", "instruct_repo", "checkpoints", "gguf_repos", "mlx_repos",
                               "advertised_context", "ollama_quant", "ollama_mla_per_head_cache",
                               "trust_remote_code", "transformers_repo", "mistral_format",

@@ -27,6 +27,7 @@ from advisor.sizing.kv_cache import kv_dtype_splits_rows
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.vllm_memory import splits_kv_heads, vllm_max_utilization
 from advisor.sizing.wired import raised_wired_limit_mb, with_wired_limit
+from advisor.sizing.workload import can_reason, is_reasoning
 
 # The lowest GGUF type offered on paths that change more than the format (more cards, rent,
 # another model): about 3.5 bits a weight. Lower types are offered only on the hardware you have.
@@ -55,10 +56,11 @@ def mlx_repo_for(model: Model, p: Precision) -> str | None:
 FREE_RUNTIMES = ("llama.cpp", "vllm", "mlx")
 
 
-def weight_formats(model: Model, runtime: str, gpu: GPU,
-                   floor: str | None = None) -> list[tuple[Precision, str | None]]:
+def weight_formats(model: Model, runtime: str, gpu: GPU, floor: str | None = None,
+                   vllm_version: str | None = None) -> list[tuple[Precision, str | None]]:
     """(format, repository to load or None) a runtime can run for this model on this card,
-    GGUF types down to `floor` (None: the whole ladder)."""
+    GGUF types down to `floor` (None: the whole ladder); under vLLM none where the registry of
+    `vllm_version` (None: the default) has no class for the model (runtimes.cannot_run)."""
     native = model.native_precision or "bf16"
     out: list[tuple[Precision, str | None]] = []
     if runtime == "mlx":
@@ -96,7 +98,7 @@ def weight_formats(model: Model, runtime: str, gpu: GPU,
             out += [(parse_precision(n), None) for n in ("int8", "nf4")]
     seen, keep = set(), []
     for p, repo in out:
-        if p.name in seen or cannot_run(runtime, p, gpu, model):
+        if p.name in seen or cannot_run(runtime, p, gpu, model, vllm_version=vllm_version):
             continue
         if p.name in _BITSANDBYTES and runtime != "transformers":
             continue  # bitsandbytes formats are transformers' (their quality figures are QLoRA's)
@@ -189,7 +191,8 @@ def kv_ladder(runtime: str, asked: str, a: Architecture, flash_attn: bool = True
 def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_kv: str,
         placements=("gpu",), floor: str | None = None,
         raise_share: bool = True, own: Precision | None = None,
-        remake: bool = False, flash_attn: bool = True) -> Iterator[list[Candidate]]:
+        remake: bool = False, vllm_version: str | None = None,
+        flash_attn: bool = True) -> Iterator[list[Candidate]]:
     """Lever sets on `n` x `gpu`: each a list of candidates that differ only in the KV cache
     (kv_ladder order) and, for vLLM, in its share of each GPU: at each KV precision vLLM's
     default --gpu-memory-utilization, then the most the card allows (vllm_max_utilization),
@@ -197,8 +200,9 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
     ladder to offer (None: all of it). own: instead of the formats, only the file the question
     names, at its precision, with llama.cpp (Candidate.own_file); with remake, a file of that
     precision made with current llama.cpp instead (its latent cache where the question's file
-    caches per head). flash_attn: whether llama.cpp and Ollama plans run with flash attention
-    (plans_flash_attn), which decides the KV precisions they may try (kv_ladder)."""
+    caches per head). vllm_version: the vLLM profile asked (its registry decides which models
+    vLLM loads: runtimes.cannot_run). flash_attn: whether llama.cpp and Ollama plans run with
+    flash attention (plans_flash_attn), which decides the KV precisions they may try (kv_ladder)."""
     raised = vllm_max_utilization(gpu) if raise_share else c.VLLM_GPU_MEMORY_UTILIZATION
     # a Mac you own may raise macOS's GPU memory limit (advisor.sizing.wired): each lever set
     # tries the default limit first, then the raised one, at each KV precision
@@ -214,7 +218,7 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
                 continue
             formats = [(own, None if remake else gguf_repo_for(model, own))]
         else:
-            formats = weight_formats(model, rt, gpu, floor)
+            formats = weight_formats(model, rt, gpu, floor, vllm_version)
         mine = own is not None and not remake
         for p, repo in formats:
             per_head = cache_per_head(model, rt, repo, mine)
@@ -254,7 +258,7 @@ def as_asked(ask: Ask) -> Candidate:
         repo = None
     n = ask.work.gpu_layers  # llama.cpp -ngl N <= layers: that split (advisor.sizing.offload)
     where = "offload" if n is not None and n <= ask.model.architecture.layers else "gpu"
-    gset = ask.gpu_set if ask.runtime == "llama.cpp" else None
+    gset = ask.gpu_set if ask.runtime in GGML_RUNTIMES else None
     return Candidate("as-asked", ask.model, p, ask.runtime, ask.work.kv_cache_dtype, ask.gpu,
                      ask.gpu_count, where, True, repo, None, per_head,
                      own and ask.own_file == p.name, gset,
@@ -270,12 +274,12 @@ def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:
     """Everything on the GPUs given, the whole GGUF ladder down to 1 bit (and, where the file
     the question names caches per head (Ask.own_file), that file and one of its precision made
     with current llama.cpp)."""
-    if ask.gpu_set is not None:  # unequal cards: llama.cpp's layer split over them
+    if ask.gpu_set is not None:  # unequal cards: llama.cpp's (or Ollama's) layer split over them
         yield from _on_set(ask)
         return
     yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, raise_share=not ask.utilization_asked,
-                   flash_attn=plans_flash_attn(ask))
+                   vllm_version=ask.work.vllm_version, flash_attn=plans_flash_attn(ask))
     for remake in (False, True) if ask.own_file else ():
         yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                        ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake,
@@ -284,11 +288,13 @@ def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:
 
 def _on_set(ask: Ask) -> Iterator[list[Candidate]]:
     """Your GPUs when they are a set of unequal cards: llama.cpp's candidates (the formats and
-    KV ladder of one kind), each split over the set (Candidate.gpu_set)."""
-    groups = list(_on("your-gpus", ask.model, ask.gpu, ask.gpu_count, ("llama.cpp",), True,
+    KV ladder of one kind), or Ollama's for a question Ollama answers (it runs llama-server,
+    which splits the layers the same way), each split over the set (Candidate.gpu_set)."""
+    rts = (ask.runtime,) if ask.runtime in GGML_RUNTIMES else ("llama.cpp",)
+    groups = list(_on("your-gpus", ask.model, ask.gpu, ask.gpu_count, rts, True,
                       ask.work.kv_cache_dtype, raise_share=False, flash_attn=plans_flash_attn(ask)))
     for remake in (False, True) if ask.own_file else ():
-        groups += _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, ("llama.cpp",), True,
+        groups += _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, rts, True,
                       ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake,
                       flash_attn=plans_flash_attn(ask))
     # at the -ts asked first, then llama.cpp's split by free memory, at each KV precision: a
@@ -304,7 +310,8 @@ def offloaded(ask: Ask) -> Iterator[list[Candidate]]:
     (advisor.sizing.offload), at the default and at the raised wired limit."""
     yield from _on("your-hardware", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, ("offload", "moe-offload"),
-                   raise_share=not ask.utilization_asked, flash_attn=plans_flash_attn(ask))
+                   raise_share=not ask.utilization_asked,
+                   vllm_version=ask.work.vllm_version, flash_attn=plans_flash_attn(ask))
     for remake in (False, True) if ask.own_file else ():
         yield from _on("your-hardware", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                        ask.work.kv_cache_dtype, ("offload", "moe-offload"), raise_share=False,
@@ -316,7 +323,8 @@ def another_model(ask: Ask, model: Model) -> Iterator[list[Candidate]]:
     swaps models to run the new one at 2 bits."""
     yield from _on("another-model", model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, ("gpu", "offload", "moe-offload"), USABLE_FLOOR,
-                   raise_share=not ask.utilization_asked, flash_attn=plans_flash_attn(ask))
+                   raise_share=not ask.utilization_asked,
+                   vllm_version=ask.work.vllm_version, flash_attn=plans_flash_attn(ask))
 
 
 def card_counts(model: Model, runtime: str, counts) -> tuple[int, ...]:
@@ -338,7 +346,7 @@ def more_cards(ask: Ask) -> Iterator[list[Candidate]]:
         return
     yield from _on("more-cards", ask.model, ask.gpu, ask.gpu_count + 1, runtimes_for(ask), False,
                    ask.work.kv_cache_dtype, floor=USABLE_FLOOR, raise_share=not ask.utilization_asked,
-                   flash_attn=plans_flash_attn(ask))
+                   vllm_version=ask.work.vllm_version, flash_attn=plans_flash_attn(ask))
 
 
 def scales_across_nodes(g: GPU) -> bool:
@@ -377,7 +385,7 @@ def rent(ask: Ask, kb: KnowledgeBase) -> Iterator[tuple[GPU, tuple[int, ...], li
         yield g, rental_counts(g), list(_on("rent", ask.model, g, 1, runtimes_for(ask, g), False,
                                             ask.work.kv_cache_dtype, floor=USABLE_FLOOR,
                                             raise_share=not ask.utilization_asked,
-                                            flash_attn=plans_flash_attn(ask)))
+                   vllm_version=ask.work.vllm_version, flash_attn=plans_flash_attn(ask)))
 
 
 # Other KB models offered besides siblings and distills: at most this many, the best published
@@ -429,10 +437,19 @@ def ranking_score(model: Model, asked: Model, kb: KnowledgeBase) -> float | None
 
 def other_models(ask: Ask, kb: KnowledgeBase) -> list[Model]:
     """Smaller siblings, the models distilled from this one and the better_models, largest
-    first."""
+    first. Where the model has no published score to find better models by (QwQ-32B), also its
+    siblings' smaller siblings: QwQ-32B's siblings are Qwen2.5 32B and Qwen3 32B, both its
+    size; theirs include Qwen3 30B-A3B and Qwen3 14B, which an expert runs on a 12 GB card in
+    its place. For a reasoning model (is_reasoning) only models that think (can_reason): a chat
+    model is no stand-in for one."""
     mine = kb.parameter_count(ask.model)
     out = {s: kb.model(s) for s in ask.model.siblings}
+    if ask.model.quality_score(PRIMARY_BENCHMARK) is None:
+        for s in list(out.values()):
+            out.update({t: kb.model(t) for t in s.siblings if t != ask.model.id and t not in out})
     out.update({m.id: m for m in kb.all_models() if m.distilled_from == ask.model.id})
     out.update({m.id: m for m in better_models(ask.model, kb)})
-    return sorted((m for m in out.values() if kb.parameter_count(m) < mine),
+    thinking = is_reasoning(ask.model)
+    return sorted((m for m in out.values() if kb.parameter_count(m) < mine
+                   and (can_reason(m) or not thinking)),
                   key=lambda m: (-kb.parameter_count(m), m.id))

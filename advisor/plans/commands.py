@@ -165,11 +165,13 @@ def flag_number(x: float) -> str:
 def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel: int = 1,
                pipeline_parallel: int = 1, quantize_fp8: bool = False, dtype: str | None = None,
                share: float | None = None, mistral_format: bool = False, data_parallel: int = 1,
-               expert_parallel: bool = False, rope: RopeScaling | None = None) -> str:
+               expert_parallel: bool = False, rope: RopeScaling | None = None,
+               trust_remote_code: bool = False) -> str:
     """data_parallel > 1: --data-parallel-size (replicas of tensor_parallel GPUs);
     expert_parallel: --enable-expert-parallel (advisor.sizing.vllm_parallel); rope: the card's
     rope scaling for a context beyond the config's positions (rope_scaling_for), as
-    --hf-overrides beside --max-model-len (vllm_rope_override)."""
+    --hf-overrides beside --max-model-len (vllm_rope_override); trust_remote_code: the repo
+    ships code vLLM must run (Model.trust_remote_code: Kimi K2's tokenizer)."""
     parts = ["vllm serve", repo]
     if mistral_format:
         parts.append("--tokenizer-mode mistral")
@@ -194,6 +196,8 @@ def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel:
         parts.append(f"--max-num-seqs {batch}")
     if share is not None:
         parts.append(f"--gpu-memory-utilization {flag_number(share)}")
+    if trust_remote_code:
+        parts.append("--trust-remote-code")
     return " ".join(parts)
 
 

@@ -20,8 +20,9 @@ from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, half_fallback
 from advisor.render import count, md_code, md_text
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
+from advisor.sizing.gguf_mix import REQUIRES_IMATRIX
 from advisor.sizing.kv_cache import kv_cache_bytes
-from advisor.sizing.memory import memory_total_bytes, model_weights_bytes
+from advisor.sizing.memory import memory_total_bytes, model_weights_bytes, share_problem
 from advisor.sizing.offload import plan_expert_offload, plan_offload
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
@@ -30,7 +31,7 @@ from advisor.sizing.serving import serving_at_batch
 from advisor.sizing.tensors import parameter_count
 from advisor.sizing.vllm_parallel import layout_problem, uses_layout
 from advisor.sizing.weights import weights_bytes
-from advisor.sizing.workload import Workload, reasoning_context_tokens
+from advisor.sizing.workload import Workload, is_reasoning, reasoning_context_tokens
 
 
 # The choices a question may make (Ask.chosen): the weight format (--precision, a model file,
@@ -346,6 +347,15 @@ def _mixed_decode(cand: Candidate, m: Model, work: Workload, ctx: int) -> float:
     return 1.0 / mixed_decode_seconds(split, m, cand.precision, 0, work.kv_cache_dtype)
 
 
+def added_gpus(path: str, gpu: GPU, gpu_count: int) -> int:
+    """The objective's `added_gpus` term: the cards a plan on the more-cards path runs on, for
+    consumer cards (all of them more than the question's, so fewer means fewer to add: a second
+    card fits most desktops, a fourth needs a server frame and power to match); 0 for other
+    cards (data-centre cards come in nodes: R1 runs at FP8 on one node of 8 H200) and on every
+    other path, where it ranks nothing (a path's plans are ranked against each other only)."""
+    return gpu_count if path == "more-cards" and gpu.segment == "consumer" else 0
+
+
 class Sized:
     """A candidate's numbers for ranking, without building its plan (command, notes, full-context
     speed, prefill): the planner ranks a few hundred of these a question and builds a Plan only
@@ -362,6 +372,10 @@ class Sized:
     @property
     def quality_loss_pct(self) -> float:
         return self.quality.loss_pct
+
+    @property
+    def added_gpus(self) -> int:
+        return added_gpus(self.path, self.gpu, self.gpu_count)
 
     @property
     def identity(self) -> tuple:
@@ -416,7 +430,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization,
                     cand.tensor_split)
     a = m.architecture
-    if not layout_runs(work, a, n):
+    if not layout_runs(work, a, n) or share_problem(a, g, n, work):
         return None
     cpu_layers = moe_layers = 0
     off = None
@@ -455,7 +469,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.kv_cache_dtype, s.gpu, s.gpu_count, s.owned = cand.kv_cache_dtype, g, n, cand.owned
     s.offload = cand.placement != "gpu"
     s.context_tokens, s.decode_tokens_per_s, s.quality, s.quality_class = ctx, decode, q, qclass
-    s.usable = obj.is_usable(ask.prefer, qclass, decode)
+    s.usable = obj.is_usable(ask.prefer, qclass, decode, reasoning=is_reasoning(m))
     s.speed_band, s.good_quality = obj.speed_band(decode), qclass <= obj.good_class
     s.fast_band = obj.fast_band(decode)
     s.nodes, s.parameters = -(-n // c.GPUS_PER_NODE), params
@@ -499,14 +513,25 @@ def baseline(ask: Ask) -> Ask:
     plan keeps it, as plans keep a format or context asked (with flash attention off, a GGUF
     that fits with llama.cpp's f32 attention scores is preferred over a plan under another
     runtime). Plans other than as-asked are sized at a --tensor-split asked first, then at
-    llama.cpp's split by free memory (candidates._on_set: Candidate.tensor_split)."""
+    llama.cpp's split by free memory (candidates._on_set: Candidate.tensor_split).
+    A reasoning model asked under Ollama's default context, where that default is shorter than
+    its thinking needs (reasoning_context_tokens), is planned at the need: the advisory tells the
+    user to set OLLAMA_CONTEXT_LENGTH to it (advisor.sizing.workload.default_context_reason), so
+    plans set it too rather than keep a context that cuts the thinking short; the as-asked plan
+    keeps Ollama's default, as Ollama runs the name."""
     native = parse_precision(ask.model.native_precision or "bf16")
     fa = ask.work.flash_attn if "flash_attn" in ask.chosen else True
-    if native.name == ask.precision.name and ask.work.flash_attn == fa and ask.work.gpu_layers is None:
+    ctx = ask.work.context_tokens
+    need = reasoning_context_tokens(ask.model)
+    if "context" not in ask.chosen and need is not None and ctx < need <= ask.model.context_limit:
+        ctx = need
+    if (native.name == ask.precision.name and ask.work.flash_attn == fa and ask.work.gpu_layers is None
+            and ctx == ask.work.context_tokens):
         return ask
     rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
     return replace(ask, precision=native, runtime=rt,
-                   work=replace(ask.work, runtime=rt, flash_attn=fa, gpu_layers=None))
+                   work=replace(ask.work, runtime=rt, flash_attn=fa, gpu_layers=None,
+                                context_tokens=ctx))
 
 
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
@@ -517,7 +542,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
     work = _work_as(ask.work, cand.runtime, cand.kv_cache_dtype, cand.gpu_memory_utilization,
                     cand.tensor_split)
     a = m.architecture
-    if not layout_runs(work, a, n):
+    if not layout_runs(work, a, n) or share_problem(a, g, n, work):
         return None
     off = None
     if cand.placement == "gpu":
@@ -588,7 +613,8 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         n_gpu_layers=off.gpu_layers if cand.placement == "offload" else None,
         quality_class_name=obj.class_names[qclass],
         mla_per_head_cache=cand.mla_per_head_cache, own_file=cand.own_file,
-        usable=obj.is_usable(ask.prefer, qclass, decode), speed_band=obj.speed_band(decode),
+        usable=obj.is_usable(ask.prefer, qclass, decode, reasoning=is_reasoning(m)),
+        speed_band=obj.speed_band(decode),
         fast_band=obj.fast_band(decode),
         good_class=obj.good_class, levers=0, changes=(), command=command, notes=tuple(notes),
         model_score=own_score(m), gpu_set=cand.gpu_set,
@@ -662,6 +688,9 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
     if plan.context_tokens < min(ask.work.context_tokens, plan.model.context_limit):
         out.append(f"context {count(plan.context_tokens, 'token')}"
                    + (f" instead of the {ask.work.context_tokens:,} asked" if "context" in chosen else ""))
+    elif plan.context_tokens > ask.work.context_tokens and "context" not in ask.chosen:
+        # a reasoning model under a default that cuts its thinking short (baseline)
+        out.append(f"context {count(plan.context_tokens, 'token')}, which holds its thinking")
     asked_ts = ask.work.tensor_split
     gset = _gpu_set_of(plan)
     if asked_ts is not None and gset is not None and not _same_split(plan, ask):
@@ -671,8 +700,11 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
                 f"the layers split by free memory (-ts {default_ts_arg(gset)})")
         out.append(f"{mine} instead of the -ts {asked_ts} asked")
     asked_layers = ask.work.gpu_layers
-    if asked_layers is not None and asked_layers <= ask.model.architecture.layers:
-        out += _layer_changes(plan, asked_layers)  # the user asked for a split: it is no change
+    if (asked_layers is not None and asked_layers <= ask.model.architecture.layers
+            and (plan.model.id == ask.model.id or not plan.offload)):
+        # the user asked for a split: it is no change; another model's layer count is not
+        # compared with the question's, only said where they all sit on the GPU
+        out += _layer_changes(plan, asked_layers if plan.model.id == ask.model.id else None)
     elif plan.offload:
         out.append("part of the model on the CPU" if plan.gpu.unified_memory
                    else "part of the model in system RAM")
@@ -718,9 +750,10 @@ def _same_split(plan, ask: Ask) -> bool:
         return False
 
 
-def _layer_changes(plan: Plan, asked: int) -> list[str]:
-    """What a plan changes in where the layers sit, from a question that gave -ngl `asked`."""
-    if plan.n_gpu_layers is not None:
+def _layer_changes(plan: Plan, asked: int | None) -> list[str]:
+    """What a plan changes in where the layers sit, from a question that gave -ngl `asked`
+    (None: a plan of another model, every layer on the GPU)."""
+    if plan.n_gpu_layers is not None and asked is not None:
         if plan.n_gpu_layers == asked:
             return []
         more = plan.n_gpu_layers - asked
@@ -782,8 +815,27 @@ def _make_gguf_note(m: Model, p: Precision, name: str, ask: Ask) -> str:
         return (f"make {name} with current llama.cpp: {get}`python convert_hf_to_gguf.py {folder} "
                 f"--outtype {p.name} --outfile {name}`{where}")
     f16 = cmd.gguf_file(m, parse_precision("bf16"), latent=True)
+    if p.name in REQUIRES_IMATRIX:
+        quantize = (f"`llama-imatrix -m {f16} -f CALIBRATION.txt -o imatrix.dat` (an importance "
+                    f"matrix from a calibration text: llama-quantize refuses {p.name} without "
+                    f"one), then `llama-quantize --imatrix imatrix.dat {f16} {name} {p.name}`")
+    else:
+        quantize = f"`llama-quantize {f16} {name} {p.name}`"
     return (f"make {name} with current llama.cpp: {get}`python convert_hf_to_gguf.py {folder} "
-            f"--outtype bf16 --outfile {f16}`, then `llama-quantize {f16} {name} {p.name}`{where}")
+            f"--outtype bf16 --outfile {f16}`, then {quantize}{where}")
+
+
+def _quantize_words(p: Precision, joint: str) -> str:
+    """The quantizing step of a recipe that makes a GGUF at p, after `joint` (" and ", ", "):
+    none for a 16-bit file; llama-imatrix then llama-quantize --imatrix for the types
+    llama-quantize refuses without an importance matrix (REQUIRES_IMATRIX); else
+    llama-quantize."""
+    if p.family == "float":
+        return ""
+    if p.name in REQUIRES_IMATRIX:
+        return (f"{joint}llama-imatrix (an importance matrix from a calibration text: "
+                f"llama-quantize refuses {p.name} without one), then llama-quantize --imatrix")
+    return f"{joint}llama-quantize"
 
 
 def _scores(other: Model, asked: Model) -> str:
@@ -792,6 +844,32 @@ def _scores(other: Model, asked: Model) -> str:
     if a is None or b is None:
         return ""
     return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"
+
+
+def improves_on(plan, own, speedup: float, ask: Ask) -> bool:
+    """Whether `plan` (rented, or more cards than yours) gives something the best usable plan of
+    the model asked on your own hardware (`own`, None: there is none) does not: a better quality
+    class, a longer context, more of the question's choices kept (choices_dropped: the fp16
+    asked, where your card runs Q8_0), or a decode speed at least `speedup` times as fast (the
+    objective's beats_asked_speedup). Renting an RTX 3090 to run the Q8_0 a 4090 owner already
+    runs at the same speed improves nothing, and is not offered (rules plan-rent,
+    plan-more-cards). Fine-tuning plans (no decode speed) always improve: their paths decide."""
+    if own is None or getattr(plan, "task", "inference") != "inference":
+        return True
+    return (plan.quality_class < own.quality_class or plan.context_tokens > own.context_tokens
+            or choices_dropped(plan, ask) < choices_dropped(own, ask)
+            or plan.decode_tokens_per_s >= own.decode_tokens_per_s * speedup)
+
+
+def scores_at_least(other: Model, asked: Model, tie_points: float) -> bool:
+    """Whether `other` has a published score of `asked`'s variant (compared_score) at least
+    `asked`'s, or within tie_points (points) below it: as good as published, as the objective's
+    model_score ties them (Objective.tie_scores). False for the model itself or where either
+    has no such score."""
+    if other.id == asked.id:
+        return False
+    a, b = compared_score(other, asked), asked.quality_score(PRIMARY_BENCHMARK)
+    return a is not None and b is not None and a.score >= b.score - tie_points - 1e-9
 
 
 def _licence(m: Model) -> str:
@@ -834,7 +912,7 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
                 notes.append(_make_gguf_note(m, p, path, ask))
             else:
                 notes.append(f"a GGUF file at {p.name}: convert the checkpoint with llama.cpp's "
-                             "convert_hf_to_gguf.py" + ("" if p.family == "float" else " and llama-quantize"))
+                             "convert_hf_to_gguf.py" + _quantize_words(p, " and "))
         if off is None:
             ts = None
             if pl.mixed is not None:
@@ -893,7 +971,8 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
                               pipeline_parallel=pl.split.pipeline_stages, quantize_fp8=quantize,
                               share=share, mistral_format=m.mistral_format and repo == m.instruct_repo,
                               data_parallel=pl.split.data_parallel,
-                              expert_parallel=pl.split.expert_parallel, rope=rope), notes
+                              expert_parallel=pl.split.expert_parallel, rope=rope,
+                              trust_remote_code=m.trust_remote_code), notes
     dtype = half_fallback(g, m.native_precision or "bf16") or "bfloat16"
     if m.transformers_repo and repo == m.instruct_repo:
         repo = m.transformers_repo
@@ -971,12 +1050,13 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
         # a name from a file or a KB entry, as markdown text
         return None, [f"no Ollama tag or published GGUF of {md_text(m.name)} at {p.name} is "
                       "known: make one with llama.cpp (convert_hf_to_gguf.py"
-                      + ("" if p.family == "float" else ", llama-quantize")
+                      + _quantize_words(p, ", ")
                       + "), then `ollama create` it from a Modelfile reading `FROM ./FILE.gguf`"]
+    cards = cand.gpu_set.devices if cand.gpu_set is not None else (g,) * cand.gpu_count
     env = cmd.ollama_server_env(work.context_tokens,
-                                default_context(g, cand.gpu_count, m.architecture.max_context),
+                                default_context(cards, cand.gpu_count, m.architecture.max_context),
                                 work.batch, work.kv_cache_dtype, work.flash_attn,
-                                flash_attention_default(g))
+                                flash_attention_default(cards))
     if env:
         notes.append(cmd.ollama_serve_note(env))
     if cand.placement == "offload" and off is not None:

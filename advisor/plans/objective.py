@@ -32,7 +32,7 @@ SORTABLE = ("usable", "context_tokens", "model_score", "parameters", "good_quali
             "fast_band",
             "quality_class", "quality_loss_pct",
             "decode_tokens_per_s", "prefill_tokens_per_s", "usd_per_million_tokens",
-            "usd_per_hour", "gpu_count", "nodes", "levers", "spilled_slower")
+            "usd_per_hour", "gpu_count", "nodes", "levers", "spilled_slower", "added_gpus")
 _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
 # Optional keys (an objective file written before them still loads: its defaults below)
@@ -62,6 +62,11 @@ def _one(get, plan) -> tuple:
 class Usable:
     quality_class: int          # index into Objective.class_names: at most this one
     decode_tokens_per_s: float  # at least this
+    # for a reasoning model (one with recommended_output_tokens: it writes its thinking before
+    # the answer), also at least this fast and at most this class (objective.yaml
+    # usable.<prefer>.reasoning_decode_tokens_per_s, reasoning_quality_class; None: as above)
+    reasoning_decode_tokens_per_s: float = 0.0
+    reasoning_quality_class: int | None = None
 
 
 @dataclass(frozen=True)
@@ -115,10 +120,22 @@ class Objective:
         reaches (0: below the first, or none given)."""
         return sum(1 for b in self.fast_bounds if decode_tokens_per_s >= b)
 
-    def is_usable(self, prefer: str, quality_class: int, decode_tokens_per_s: float | None) -> bool:
+    def is_usable(self, prefer: str, quality_class: int, decode_tokens_per_s: float | None,
+                  reasoning: bool = False) -> bool:
+        """Whether a plan of this quality class (index into class_names) and single-stream
+        decode speed (tokens/s; None: unknown, never usable) reaches the objective's `usable`
+        thresholds under `prefer`. reasoning: the plan runs a reasoning model (KB
+        recommended_output_tokens), which must also reach reasoning_decode_tokens_per_s: its
+        thinking tokens come before every answer, and at most reasoning_quality_class: errors
+        compound over a long chain of thought."""
         u = self.usable[prefer]
-        return (quality_class <= u.quality_class and decode_tokens_per_s is not None
-                and decode_tokens_per_s >= u.decode_tokens_per_s)
+        floor, worst = u.decode_tokens_per_s, u.quality_class
+        if reasoning:
+            floor = max(floor, u.reasoning_decode_tokens_per_s)
+            if u.reasoning_quality_class is not None:
+                worst = min(worst, u.reasoning_quality_class)
+        return (quality_class <= worst and decode_tokens_per_s is not None
+                and decode_tokens_per_s >= floor)
 
     def scored(self, score: float | None, quality_class: int,
                decode_tokens_per_s: float | None) -> float | None:
@@ -289,17 +306,29 @@ def load_objective(path: Path) -> Objective:
     raw_u = data["usable"]
     for p in PREFERENCES:
         u = raw_u.get(p) if isinstance(raw_u, dict) else None
-        if not isinstance(u, dict) or set(u) != {"quality_class", "decode_tokens_per_s"}:
-            err("usable", f"usable.{p} needs quality_class and decode_tokens_per_s")
+        if (not isinstance(u, dict) or not {"quality_class", "decode_tokens_per_s"} <= set(u)
+                or not set(u) <= {"quality_class", "decode_tokens_per_s",
+                                  "reasoning_decode_tokens_per_s", "reasoning_quality_class"}):
+            err("usable", f"usable.{p} needs quality_class and decode_tokens_per_s "
+                          "(and may give reasoning_quality_class, reasoning_decode_tokens_per_s)")
             continue
-        if u["quality_class"] not in names:
-            err("usable", f"usable.{p}.quality_class '{u['quality_class']}' is not one of {', '.join(names)}")
+        bad = [k for k in ("quality_class", "reasoning_quality_class")
+               if k in u and u[k] not in names]
+        if bad:
+            err("usable", f"usable.{p}.{bad[0]} {short(str(u[bad[0]]))} is not one of {', '.join(names)}")
             continue
-        speed = u["decode_tokens_per_s"]
-        if not isinstance(speed, (int, float)) or isinstance(speed, bool) or not 0 <= speed < 1e6:
-            err("usable", f"usable.{p}.decode_tokens_per_s must be a number of tokens/s")
+        speeds = {}
+        for k in ("decode_tokens_per_s", "reasoning_decode_tokens_per_s"):
+            v = u.get(k, 0.0)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v < 1e6:
+                err("usable", f"usable.{p}.{k} must be a number of tokens/s")
+            else:
+                speeds[k] = float(v)
+        if len(speeds) < 2:
             continue
-        usable[p] = Usable(names.index(u["quality_class"]), float(speed))
+        rq = u.get("reasoning_quality_class")
+        usable[p] = Usable(names.index(u["quality_class"]), **speeds,
+                           reasoning_quality_class=None if rq is None else names.index(rq))
     good = data["good_quality"]
     if good not in names:
         err("good_quality", f"good_quality '{good}' is not one of {', '.join(names)}")

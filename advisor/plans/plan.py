@@ -171,6 +171,12 @@ class Plan:
         return self.quality_class <= self.good_class
 
     @property
+    def added_gpus(self) -> int:
+        from advisor.plans.evaluate import added_gpus
+
+        return added_gpus(self.path, self.gpu, self.gpu_count)
+
+    @property
     def quality_loss_pct(self) -> float:
         return self.quality.loss_pct
 

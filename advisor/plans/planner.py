@@ -34,6 +34,7 @@ from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import empty_decode_seconds
 from advisor.sizing.tensors import parameter_count
 from advisor.sizing.weights import weights_bytes
+from advisor.sizing.workload import is_reasoning
 
 _MEMO_MAX = 1 << 17
 # The paths a question on a set of unequal cards gets (Ask.gpu_set)
@@ -146,7 +147,8 @@ class Planner:
             # rented cards; no offload, more-card or other-model plans (docs/hardware.md)
             paths = tuple(p for p in paths if p in MIXED_SET_PATHS)
         best: dict[str, Plan] = {}
-        why_not = cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model, ask.gpu_count)
+        why_not = cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model, ask.gpu_count,
+                             ask.work.vllm_version)
         if why_not is None and "as-asked" in paths:
             p = self.size(cands.as_asked(ask), ask, fixed=True)
             if p is not None:
@@ -208,7 +210,8 @@ class Planner:
         fewest = min(dropped.values())
         pool = [p for p in usable if dropped[id(p)] == fewest]
         if (fewest and ask.runtime_asked and "precision" in ask.chosen
-                and cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model)):
+                and cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model,
+                               vllm_version=ask.work.vllm_version)):
             # a format the runtime asked cannot run (a GGUF type under vLLM): its plans keep the
             # format's bits class where one does (AWQ 4-bit for Q4_K_M, FP8 for Q8_0), as the
             # plans keeping the format under another runtime keep its size: not the checkpoint
@@ -325,14 +328,21 @@ class Planner:
         plan its own questions get (and share: bulk asks about every model on every card), with
         its model_score: its published score of the asked model's variant (ranking_score), where
         the plan is good and fast enough for it to count (Objective.scored), scores within the
-        objective's tie_points of the best raised to it (Objective.tie_scores)."""
+        objective's tie_points of the best raised to it (Objective.tie_scores). Another model
+        standing in for a reasoning model is held to the reasoning floors."""
         out = []
+        thinking = is_reasoning(base.model)
         for m in cands.other_models(base, self.kb):
             sub = Ask.of(m, base.gpu, base.gpu_count, base.work,
                          runtime=base.runtime if base.runtime_asked else None, prefer=base.prefer)
             sub = baseline(replace(sub, utilization_asked=base.utilization_asked,
                                    chosen=base.chosen))
             plans = self._group(sub, "hardware", self._hardware)[1]
+            if thinking and not is_reasoning(m):
+                # it stands in for a reasoning model: held to the reasoning floors, as its
+                # thinking will be waited for (Objective.is_usable)
+                plans = [p for p in plans if self.objective.is_usable(
+                    base.prefer, p.quality_class, p.decode_tokens_per_s, reasoning=True)]
             top = self.best(plans, sub)
             if top is None or not top.usable or top.precision.name in _BELOW_FLOOR:
                 continue
@@ -479,7 +489,8 @@ class Planner:
                                            parameter_count(a))
         _, losses, classes, params = hit
         slow, fast = min(decodes), max(decodes)
-        usable = [obj.is_usable(prefer, qc, d) for qc in classes for d in (slow, fast)]
+        usable = [obj.is_usable(prefer, qc, d, reasoning=is_reasoning(m))
+                  for qc in classes for d in (slow, fast)]
         return obj.bound(prefer, {
             "usable": (min(usable), max(usable)), "model_score": own_score(m),
             "context_tokens": (0, min(ask.work.context_tokens, m.context_limit,
@@ -496,6 +507,7 @@ class Planner:
             "usd_per_million_tokens": (min(mtoks), max(mtoks)) if mtoks else None,
             "usd_per_hour": (min(hours), max(hours)) if hours else None,
             "gpu_count": (min(ks), max(ks)),
+            "added_gpus": (0, max(ks)),
             "nodes": (-(-min(ks) // c.GPUS_PER_NODE), -(-max(ks) // c.GPUS_PER_NODE)),
             "levers": (0, math.inf), "spilled_slower": (False, True)})
 

@@ -20,6 +20,12 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   https://github.com/vllm-project/recipes/blob/main/OpenAI/GPT-OSS.md).
   https://docs.vllm.ai/en/latest/features/quantization/supported_hardware.html
   and https://docs.vllm.ai/en/latest/getting_started/installation/gpu.html
+- vLLM loads a model only where its model registry has a class for the Hugging Face
+  architecture its config.json names (Model.hf_architecture): ModelRegistry.resolve_model_cls
+  fails with "Model architectures [...] are not supported for now" otherwise. Which classes each
+  version modelled here (--vllm-version) has, read from that release's registry, is
+  advisor/data/vllm_architectures.yaml (advisor.sizing.vllm_models): vLLM 0.5.5 has no Qwen3,
+  Gemma 3, DeepSeek V3 or gpt-oss class, for example.
 - vLLM runs DeepSeek V3.2's sparse attention (the lightning indexer's DeepGEMM kernels and
   FlashMLA sparse) on Hopper and Blackwell data-center GPUs, SM90 and SM100 ("Only Hopper and
   Blackwell data center GPUs are supported for now", its recipe of September 2025; "We plan to
@@ -64,6 +70,7 @@ from __future__ import annotations
 
 from advisor.sizing.constants import GGML_RUNTIMES, LLAMA_MAX_DEVICES
 from advisor.kb.formats import native_formats
+from advisor.sizing.vllm_models import cannot_load
 from advisor.kb.schema import GPU
 from advisor.sizing.precision import Precision
 
@@ -92,11 +99,15 @@ _VLLM_SPARSE_MLA_ARCHITECTURES = ("hopper", "blackwell", "cdna3", "cdna4")
 _CHECKPOINT_4BIT = ("awq", "gptq", "int4", "gptq-int8", "gptq-int3", "gptq-int2")
 
 
-def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1) -> str | None:
+def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1,
+               vllm_version: str | None = None) -> str | None:
     """Why `runtime` cannot run weights in format `p` on `gpu`, or None when it can. model: the
     model asked about, when known: the container matters as well as the type, so a model read
     from a GGUF file (advisor.files, a weights_inventory of format "gguf") is llama.cpp's at
-    every type, its F32/F16/BF16 files too, and vLLM and transformers cannot run it. gpus: the
+    every type, its F32/F16/BF16 files too, and vLLM and transformers cannot run it; and vLLM
+    loads only the Hugging Face architecture classes its model registry has at `vllm_version`
+    (a key of advisor.sizing.vllm_memory.VLLM_VERSIONS; None: the default, "v1"), read from
+    advisor/data/vllm_architectures.yaml (advisor.sizing.vllm_models.cannot_load). gpus: the
     cards of the question (a set's count): llama.cpp and Ollama drive at most LLAMA_MAX_DEVICES."""
     vendor = gpu.vendor
     gguf = p.family == "gguf" or gguf_container(model)
@@ -142,6 +153,9 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1) 
             return ("vLLM's GGUF loader is experimental and under-optimized (and loads no split "
                     "files): run GGUF files with llama.cpp, or vLLM with its own 4-bit (AWQ/GPTQ) "
                     "or 8-bit (FP8) formats")
+        no_class = cannot_load(model, vllm_version)
+        if no_class is not None:
+            return no_class
         if (p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu)
                 and gpu.architecture not in _FP8_WEIGHT_ONLY):
             return (f"The {gpu.name} has no FP8 tensor math (FP8 needs Ada, Hopper, Blackwell or "

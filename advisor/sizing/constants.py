@@ -362,11 +362,46 @@ VLLM_DECODE_PROFILE = {"bandwidth_fraction": 0.894, "moe_bandwidth_fraction": 1.
                        # not fitted (no published row is compute-bound): NVIDIA's prefill share
                        "compute_fraction": 0.748}
 
-# Lanes a compute unit (SM on NVIDIA, CU on AMD), to count units from shader cores when the KB
-# gives no tensor-core count: 128 FP32 lanes an SM on Ampere GA10x, Ada and Hopper (64 on GA100,
-# which the KB counts by its 4 tensor cores an SM), 64 stream processors a CU on CDNA.
-TENSOR_CORES_PER_SM = 4
-LANES_PER_UNIT = {"nvidia": 128, "amd": 64}
+# NVIDIA streaming multiprocessors (SMs) are counted from the KB's core counts and the SM layout
+# of the card's architecture (speed.compute_units), each figure from NVIDIA's architecture
+# whitepaper (the SM diagram and its table of the flagship cards):
+# - Volta: 64 FP32 lanes and 8 tensor cores an SM (Tesla V100: 80 SMs, 5,120 CUDA cores, 640
+#   tensor cores; "NVIDIA Tesla V100 GPU Architecture", table 1,
+#   https://images.nvidia.com/content/volta-architecture/pdf/volta-architecture-whitepaper.pdf);
+# - Turing: 64 FP32 lanes and 8 tensor cores an SM (TU102, TU104, TU106; RTX 2080 Ti: 68 SMs,
+#   4,352 and 544; T4: 40 SMs, 2,560 and 320; TU116/TU117, the GTX 16xx, keep the 64 lanes and
+#   have no tensor cores; "NVIDIA Turing GPU Architecture", appendix A, https://images.nvidia.com/
+#   aem-dam/en-zz/Solutions/design-visualization/technologies/turing-architecture/
+#   NVIDIA-Turing-Architecture-Whitepaper.pdf);
+# - Ampere: 4 tensor cores an SM; 64 FP32 lanes on GA100 (A100: 108 SMs, 6,912 and 432; "NVIDIA
+#   A100 Tensor Core GPU Architecture", https://images.nvidia.com/aem-dam/en-zz/Solutions/
+#   data-center/nvidia-ampere-architecture-whitepaper.pdf), 128 on GA10x (RTX 3090: 82 SMs,
+#   10,496 and 328; "NVIDIA Ampere GA102 GPU Architecture", https://www.nvidia.com/content/PDF/
+#   nvidia-ampere-ga-102-gpu-architecture-whitepaper-v2.pdf);
+# - Ada Lovelace: 128 and 4 (RTX 4090: 128 SMs, 16,384 and 512; "NVIDIA Ada GPU Architecture",
+#   https://images.nvidia.com/aem-dam/Solutions/geforce/ada/nvidia-ada-gpu-architecture.pdf);
+# - Hopper: 128 and 4 (H100 SXM5: 132 SMs, 16,896 and 528; "NVIDIA H100 Tensor Core GPU
+#   Architecture", https://resources.nvidia.com/en-us-tensor-core/gtc22-whitepaper-hopper);
+# - Blackwell: 128 and 4 (RTX 5090: 170 SMs, 21,760 and 680; "NVIDIA RTX Blackwell GPU
+#   Architecture", https://images.nvidia.com/aem-dam/Solutions/geforce/blackwell/
+#   nvidia-rtx-blackwell-gpu-architecture.pdf);
+# - Pascal: no tensor cores; 128 FP32 lanes an SM on GP102/GP104 (Tesla P40: 30 SMs, 3,840
+#   CUDA cores; "NVIDIA GeForce GTX 1080" whitepaper, https://international.download.nvidia.com/
+#   geforce-com/international/pdfs/GeForce_GTX_1080_Whitepaper_FINAL.pdf), 64 on GP100 (P100).
+# Tensor cores come first: their count an SM is one figure an architecture, where the lanes
+# differ between GA100 and GA10x (and GP100 and GP10x); the lanes count cards without tensor
+# cores (Pascal, GTX 16xx) at the architecture's consumer-die figure (128 for Ampere and Pascal:
+# a GA100 or GP100 entry must give its tensor cores, or no count is made from its lanes).
+# Until December 2026 the code took 4 tensor cores an SM on every card, which doubled the SMs of
+# every Volta and Turing card (V100 160 for 80, T4 80 for 40).
+TENSOR_CORES_PER_SM = {"volta": 8, "turing": 8, "ampere": 4, "ada-lovelace": 4, "hopper": 4,
+                       "blackwell": 4}
+FP32_LANES_PER_SM = {"pascal": 128, "volta": 64, "turing": 64, "ampere": 128,
+                     "ada-lovelace": 128, "hopper": 128, "blackwell": 128}
+# Stream processors a compute unit on AMD, to count CUs from the KB's shader cores: 64 on CDNA
+# (MI300X: 304 CUs x 64 = 19,456, as kb/gpus/mi300x.yaml cites) and on RDNA. Apple has no core
+# count in the KB: its rates go by FP16 TFLOPS (speed.current_decode_rates).
+LANES_PER_UNIT = {"amd": 64}
 
 # Prefill time a token = FLOPs x (1 / (COMPUTE_FRACTION x peak) + 1 / RUNTIME_CAP) + bytes / bandwidth.
 # FLOPs = 2 x non-embedding parameters + 4 x layers x q_dim x mean context (QK^T and PV).
@@ -395,7 +430,8 @@ PREFILL_PROFILES["intel"] = dict(PREFILL_PROFILES["amd"], compute_fraction=0.49)
 # (CUDA core), the smaller of it and the card's peak share: its tiles' unpacking and scaling run
 # on the FP32/INT32 lanes, which bound it, not the tensor cores (Volta has no int8 tensor cores
 # and runs MMQ at the same rate a lane; Turing and Volta have 64 lanes an SM, half of Ampere
-# GA10x, Ada, Hopper and Blackwell, and counting by SM put their prefill 66-108% high).
+# GA10x, Ada, Hopper and Blackwell, and counting by SM, as tensor cores / 4 then did, put their
+# prefill 66-108% high).
 # Fitted by benchmarks/fit_speed.py on the quantized pp rows of
 # benchmarks/data/llamacpp_decode_current.csv (empty cache, flash attention on or not stated):
 # the H200 (measured by the project, llama.cpp 0c1e570), an RTX 2080 Ti (geerlingguy's

@@ -133,6 +133,32 @@ def sglang_pool(a, gpu: GPU, gpus: int, weights: int, work: Workload, lm=None) -
     return f, n, seqs
 
 
+def share_problem(a, gpu: GPU | None, gpus: int, work: Workload) -> str | None:
+    """Why the runtime cannot start with the share of each GPU the workload gives it, or None:
+    vLLM's --gpu-memory-utilization beyond what is free once its CUDA context is up
+    (advisor.sizing.vllm_memory.vllm_utilization_problem), SGLang's --mem-fraction-static
+    leaving less than it allocates outside its pool (advisor.sizing.sglang_memory.
+    sglang_share_problem, at the TP and PP sizes of its launch, a data/expert-parallel layout's
+    TP size included). None for other runtimes and for SGLang's own default share."""
+    if work.runtime == "vllm":
+        from advisor.sizing.vllm_memory import vllm_utilization_problem
+
+        return vllm_utilization_problem(gpu, work.gpu_memory_utilization, work.vllm_version)
+    if work.runtime != "sglang" or work.mem_fraction_static is None or gpu is None:
+        return None
+    from advisor.sizing.sglang_memory import sglang_share_problem
+    from advisor.sizing.vllm_memory import vllm_tensor_parallel_size
+
+    tp = vllm_tensor_parallel_size(a, gpus) if gpus > 1 else 1
+    pp = gpus // tp
+    if uses_layout(work.runtime, work.data_parallel, work.expert_parallel):
+        from advisor.sizing.vllm_parallel import sglang_layout_command
+
+        tp, pp = sglang_layout_command(a, vllm_layout(a, gpus, work.data_parallel,
+                                                      work.expert_parallel))["tp_size"], 1
+    return sglang_share_problem(a, gpu, work.mem_fraction_static, tp, pp)
+
+
 def sglang_pool_note(a, gpu: GPU, gpus: int, weights: int, work: Workload, lm=None) -> str:
     """SGLang's own figure for the KV pool these weights leave on each GPU (sglang_pool), and
     what it means for the question: the longest request, and whether `batch` requests of the
@@ -209,10 +235,18 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     if not detail:
         return MemoryParts(weights, kv, over, w["embedding"], w["output"], w["layers"],
                            w["largest_layer"], exact_weights=exact)
-    if work.context_tokens > a.max_context:  # within the advertised limit (Advisor.explain checks)
+    rope = model.rope_scaling
+    if work.context_tokens > a.max_context and rope is not None and rope.source.startswith("file:"):
+        w_notes = w_notes + [  # the config declares its YaRN: a warning, within original x factor
+            f"a context of {count(work.context_tokens, 'token')} is beyond config.json's "
+            f"max_position_embeddings ({a.max_context:,}), within {model.context_limit_source} "
+            f"({model.context_limit:,} tokens): the positions past {rope.original_context:,} "
+            "are YaRN-scaled, which can cost quality on short texts; the commands pass that "
+            "scaling explicitly, and llama.cpp warns that n_ctx exceeds n_ctx_train"]
+    elif work.context_tokens > a.max_context:  # within the advertised limit (Advisor.explain checks)
         w_notes = w_notes + [
             f"a context of {count(work.context_tokens, 'token')} is beyond config.json's "
-            f"max_position_embeddings ({a.max_context:,}), within what the publisher advertises "
+            f"max_position_embeddings ({a.max_context:,}), within {model.context_limit_source} "
             f"({model.context_limit:,}): run it as the model card says for that length (some "
             "models need rope scaling turned on, as Qwen2.5's YaRN; others, as Command R, only a "
             "larger context); llama.cpp warns that n_ctx exceeds n_ctx_train, vLLM needs "
@@ -227,6 +261,11 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
         + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization,
                               work.flash_attn, work.vllm_version, work.context_tokens,
                               lm.layout if lm else None, work.mem_fraction_static)
+    if work.runtime == "vllm":
+        from advisor.sizing.vllm_models import release_note, unchecked_note
+
+        notes += [n for n in (unchecked_note(model, work.vllm_version),
+                              release_note(model, work.vllm_version)) if n]
     if lm is not None:
         notes.append(layout_note(lm, work.runtime))
     if work.runtime == "sglang" and gpu is not None:

@@ -265,16 +265,23 @@ def mixed_split(model: Model, precision: Precision, work: Workload, gset: GpuSet
         raise ValueError(f"-ts {asked} gives {len(ts)} values for {gset.count} cards")
     where = _slots(tuple(ts), a.layers)
     per, w = _layer_bytes(model, precision)
-    kv = kv_cache_bytes(a, ctx, work.batch, kv_dtype, "llama.cpp", gset.count)
+    rt = work.runtime if work.runtime in c.GGML_RUNTIMES else "llama.cpp"
+    kv = kv_cache_bytes(a, ctx, work.batch, kv_dtype, rt, gset.count)
     out_bytes = w["output"] + (w["embedding"] if a.tied_embeddings else 0)
+    ubatch = None
+    if rt == "ollama":  # its automatic batch, from the whole model against the whole set
+        from advisor.sizing.ollama import automatic_ubatch
+
+        ubatch = automatic_ubatch(a, ctx * work.batch, sum(per) + out_bytes, gset.devices,
+                                  gset.count, work.flash_attn)
     cards = []
     for i, g in enumerate(gset.devices):
         mine = [il for il in range(a.layers) if where[il] == i]
         output = where[a.layers] == i
         weights = sum(per[il] for il in mine) + (out_bytes if output else 0)
         kv_i = kv * len(mine) // a.layers
-        over = overhead_parts(a, "llama.cpp", 1, work.prompt_tokens, work.batch, weights, kv_i,
-                              ctx, g, flash_attn=work.flash_attn)
+        over = overhead_parts(a, rt, 1, work.prompt_tokens, work.batch, weights, kv_i,
+                              ctx, g, flash_attn=work.flash_attn, ubatch=ubatch)
         if not mine and not output:  # a -ts 0 card: the backend's context, no graph to run
             over = {"device_context": over["device_context"]}
         cards.append(CardShare(g, mine[0] if mine else -1, len(mine), output, weights, kv_i,

@@ -21,31 +21,39 @@ llama-server with (llm/llama_server.go startLlamaServer):
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from advisor.kb.schema import GPU
 from advisor.sizing import constants as c
 
 
-def total_vram_bytes(gpu: GPU, count: int, gpu_overhead_bytes: int = 0) -> int:
+def total_vram_bytes(gpu: GPU | Sequence[GPU], count: int, gpu_overhead_bytes: int = 0) -> int:
     """What Ollama sums to pick its default context: each GPU's total memory less
-    OLLAMA_GPU_OVERHEAD (server/routes.go Serve). A unified-memory SoC reports the share Metal
-    lets the GPU use (recommendedMaxWorkingSetSize), GPU.usable_memory_bytes."""
-    return count * max(gpu.usable_memory_bytes - gpu_overhead_bytes, 0)
+    OLLAMA_GPU_OVERHEAD (server/routes.go Serve), over `count` x `gpu` or the cards of a set of
+    unequal ones. A unified-memory SoC reports the share Metal lets the GPU use
+    (recommendedMaxWorkingSetSize), GPU.usable_memory_bytes."""
+    cards = list(gpu) if isinstance(gpu, (list, tuple)) else [gpu] * count
+    return sum(max(g.usable_memory_bytes - gpu_overhead_bytes, 0) for g in cards)
 
 
-def default_context(gpu: GPU, count: int, trained_context: int) -> int:
+def default_context(gpu: GPU | Sequence[GPU], count: int, trained_context: int) -> int:
     """num_ctx when nothing sets it: 262,144 tokens from 47 GiB of total VRAM, 32,768 from
     23 GiB, else 4,096 (constants.OLLAMA_CONTEXT_TIERS), at most the model's trained context
-    (llm/server.go caps num_ctx at n_ctx_train)."""
+    (llm/server.go caps num_ctx at n_ctx_train). `gpu`: `count` cards of one kind, or the cards
+    of a set of unequal ones (device order; count is then their number), whose memory Ollama
+    sums the same way."""
     vram = total_vram_bytes(gpu, count)
     tier = next(ctx for floor, ctx in c.OLLAMA_CONTEXT_TIERS if vram >= floor)
     return min(tier, trained_context)
 
 
-def flash_attention_default(gpu: GPU) -> bool:
+def flash_attention_default(gpu: GPU | Sequence[GPU]) -> bool:
     """Whether Ollama runs llama-server with flash attention when OLLAMA_FLASH_ATTENTION is unset:
-    `--flash-attn auto` (on) where the GPU supports it: CUDA compute capability 6.0+ (Pascal
-    and newer), ROCm, Metal, Vulkan (ml/device.go FlashAttentionSupported)."""
-    return gpu.architecture not in c.OLLAMA_NO_FLASH_ATTENTION_ARCHITECTURES
+    `--flash-attn auto` (on) where every GPU it loads on supports it: CUDA compute capability
+    6.0+ (Pascal and newer), ROCm, Metal, Vulkan (ml/device.go FlashAttentionSupported, over all
+    the cards of a set: llm/llama_server.go LlamaServerFlashAttention)."""
+    cards = list(gpu) if isinstance(gpu, (list, tuple)) else [gpu]
+    return all(g.architecture not in c.OLLAMA_NO_FLASH_ATTENTION_ARCHITECTURES for g in cards)
 
 
 def minimum_memory_bytes(gpu: GPU) -> int:
@@ -73,20 +81,23 @@ def auto_gpu_layers(model, gpu: GPU, precision, work) -> int | None:
     return None if off is None else off.gpu_layers
 
 
-def automatic_ubatch(a, context_cells: int, weights_bytes: int, gpu: GPU, count: int,
-                     flash_attn: bool) -> int:
+def automatic_ubatch(a, context_cells: int, weights_bytes: int, gpu: GPU | Sequence[GPU],
+                     count: int, flash_attn: bool) -> int:
     """Ollama's automatic num_batch (= llama-server's -b and -ub) for `context_cells` tokens of
     context over all parallel sequences, given the model's weight bytes (the GGUF's size, which
-    Ollama's prediction reads) on `count` x `gpu` with nothing else loaded
+    Ollama's prediction reads) on `count` x `gpu` (or the cards of a set of unequal ones, whose
+    free memory it sums: availableMemoryForLoad) with nothing else loaded
     (constants.OLLAMA_BATCH_*, server/sched.go automaticGenerationBatch)."""
-    if not flash_attn and gpu.vendor == "nvidia":
-        small = min(gpu.memory_bytes, gpu.usable_memory_bytes) <= c.OLLAMA_BATCH_SMALL_CARD_BYTES
+    cards = list(gpu) if isinstance(gpu, (list, tuple)) else [gpu] * count
+    if not flash_attn and any(g.vendor == "nvidia" for g in cards):
+        small = any(g.vendor == "nvidia" and min(g.memory_bytes, g.usable_memory_bytes)
+                    <= c.OLLAMA_BATCH_SMALL_CARD_BYTES for g in cards)
         return c.OLLAMA_BATCH_NO_FA_SMALL if context_cells > 4096 and small else c.COMPUTE_UBATCH_TOKENS
     batch = next(b for floor, b in c.OLLAMA_BATCH_TIERS if context_cells > floor or floor == 0)
     head = a.attention_heads or 1
     head_dim = a.hidden_size // head if a.hidden_size else a.head_dim
     predicted = weights_bytes + 2 * a.layers * max(a.kv_heads, 1) * head_dim * context_cells * 2
-    available = count * gpu.usable_memory_bytes
+    available = sum(g.usable_memory_bytes for g in cards)
     threshold = int(available * c.OLLAMA_BATCH_FIT_SHARE)
     while batch > c.COMPUTE_UBATCH_TOKENS:
         if (predicted <= threshold and predicted <= available * c.OLLAMA_BATCH_HEADROOM[batch]
@@ -96,9 +107,10 @@ def automatic_ubatch(a, context_cells: int, weights_bytes: int, gpu: GPU, count:
     return batch
 
 
-def assumptions(gpu: GPU, count: int, flash_attn: bool) -> list[str]:
-    """What the Ollama profile assumed, in words for the advisory (no CUDA on a Mac)."""
-    vram = total_vram_bytes(gpu, count) / c.GIB
+def assumptions(gpu: GPU, count: int, flash_attn: bool, cards: Sequence[GPU] | None = None) -> list[str]:
+    """What the Ollama profile assumed, in words for the advisory (no CUDA on a Mac). cards: the
+    cards of a set of unequal ones (`gpu` the first), whose memory Ollama sums."""
+    vram = total_vram_bytes(cards if cards else gpu, count) / c.GIB
     placement = ("with num_gpu unset the layers beyond the GPU's working set run on the CPU, "
                  "from the same memory, instead of failing to load" if gpu.unified_memory
                  else "with num_gpu unset the layers that do not fit stay in system RAM instead "
@@ -109,4 +121,9 @@ def assumptions(gpu: GPU, count: int, flash_attn: bool) -> list[str]:
             "32,768 under 47 GiB, else 262,144, at most the model's trained context "
             "(OLLAMA_CONTEXT_LENGTH or num_ctx set another), times OLLAMA_NUM_PARALLEL",
             "Ollama's flash attention: " + ("on (`--flash-attn auto` on this GPU)" if flash_attn
-                                            else "off (OLLAMA_FLASH_ATTENTION=0)")]
+                                            else "off (OLLAMA_FLASH_ATTENTION=0)")] + (
+        [f"over {count} GPUs: Ollama starts llama-server on all of them, which splits the layers "
+         "by each card's free memory (Ollama has no setting for the split), except that a model "
+         "whose estimate fits in 80% of one GPU's free memory is loaded on that GPU alone "
+         "(server/sched.go selectLlamaServerPlacement; OLLAMA_SCHED_SPREAD=1 spreads it): the "
+         "split over all of them is what is sized here"] if count > 1 else [])

@@ -168,7 +168,7 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
     --tensor-split (work.tensor_split) a set of one kind is sized the same way, card by card at
     the layers that split gives each (and so are the other plans on those cards, at the split by
     free memory: callers pass a set of one kind only then)."""
-    if gpu_set is not None and work.runtime == "llama.cpp":
+    if gpu_set is not None and work.runtime in GGML_RUNTIMES:
         return _place_mixed(model, precision, work, gpu_set, detail)
     m = memory_parts(model, precision, work, gpus, gpu.vendor, detail, gpu)
     a = model.architecture
@@ -196,11 +196,19 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
 
 
 def _place_mixed(model: Model, precision: Precision, work: Workload, gset, detail: bool) -> Placement:
-    """place() over a set of unequal cards under llama.cpp (advisor.sizing.mixed)."""
+    """place() over a set of unequal cards under llama.cpp, or Ollama's llama-server
+    (advisor.sizing.mixed)."""
     from advisor.sizing.mixed import mixed_split
 
     gpu, n = gset.devices[0], gset.count
     m = memory_parts(model, precision, work, n, gpu.vendor, detail, gpu)
+    if work.runtime == "ollama" and m.assumptions:  # Ollama sums the set's memory, not n x the first
+        from advisor.sizing.ollama import assumptions as ollama_assumptions
+
+        first = ollama_assumptions(gpu, n, work.flash_attn)
+        mine = ollama_assumptions(gpu, n, work.flash_attn, gset.devices)
+        m = replace(m, assumptions=tuple(mine[first.index(x)] if x in first else x
+                                         for x in m.assumptions))
     ms = mixed_split(model, precision, work, gset)
     a = model.architecture
     layers_b, out_b = active_weight_bytes(a, precision)

@@ -96,16 +96,20 @@ def overhead_parts(a: Architecture, runtime: str, gpus: int, prompt_tokens: int,
                    gpu_memory_utilization: float = c.VLLM_GPU_MEMORY_UTILIZATION,
                    flash_attn: bool = True,
                    vllm_version: str = c.VLLM_DEFAULT_VERSION,
-                   mem_fraction_static: float | None = None) -> dict[str, int]:
-    """Overhead bytes over all `gpus` GPUs, by part. SGLang keeps 1 - mem_fraction_static of
+                   mem_fraction_static: float | None = None,
+                   ubatch: int | None = None) -> dict[str, int]:
+    """Overhead bytes over all `gpus` GPUs, by part. ubatch: llama.cpp's and Ollama's
+    micro-batch when the caller knows it (Ollama on a set of unequal cards picks its automatic
+    batch from the whole set: advisor.sizing.mixed); else llama.cpp's 512, or Ollama's
+    automatic batch for `gpus` x `gpu`. SGLang keeps 1 - mem_fraction_static of
     each GPU (None: its default for the card and TP size) outside weights and KV cache. vLLM profiles the batch of vllm_version
     (vllm_profile_batch: V1 sizes it by the GPU, None being a card under 70 GiB; V0 by the
     context, its max_model_len) and keeps gpu_memory_utilization of each GPU; flash_attn is
     llama.cpp's -fa."""
     check_runtime(runtime)
     if runtime in GGML_RUNTIMES:
-        u = c.COMPUTE_UBATCH_TOKENS
-        if runtime == "ollama" and gpu is not None:  # Ollama's automatic num_batch (-b/-ub)
+        u = c.COMPUTE_UBATCH_TOKENS if ubatch is None else ubatch
+        if runtime == "ollama" and gpu is not None and ubatch is None:  # its automatic num_batch
             from advisor.sizing.ollama import automatic_ubatch
 
             u = automatic_ubatch(a, context_tokens * batch, weights_bytes, gpu, gpus, flash_attn)

@@ -46,6 +46,20 @@ marketed 81,920), which the KB does not hold, so the card's memory_bytes stands 
 where nvidia-smi's figure gives 0.835 on an H100 at TP 1); on AMD torch's total_memory
 (get_amdgpu_memory_capacity), the driver's total (sglang_capacity_mib).
 
+What lives outside the pool (sglang_outside_pool_bytes): SGLang sizes the pool to fill
+mem_fraction_static and sets nothing aside for the rest itself; what it allocates afterwards
+comes from the remaining (1 - mem_fraction_static) x total_gpu_memory: the attention backend's
+buffers (reserved_mem's constant 512 MiB), the CUDA graphs it captures right after the pool
+(reserved_mem's 2 MiB a graph batch, up to cuda_graph_max_bs) and the activations of one
+chunked-prefill step (chunked_prefill_size tokens, sized from the model's shape as vLLM's
+forward pass is: advisor.sizing.vllm_memory.vllm_forward_peak_bytes; reserved_mem's own 1.5 MiB a
+token is a generous pad for any model). When the remainder is smaller, SGLang fills the pool and
+then fails to capture its graphs ("Capture cuda graph failed ... set --mem-fraction-static to a
+smaller value", python/sglang/srt/model_executor/cuda_graph_runner.py) or runs out of memory at
+the first long prompt: sglang_share_problem says so, and sglang_max_mem_fraction gives the
+largest share that still leaves that much. At --mem-fraction-static 1 nothing is left, whatever
+the model.
+
 All sizes are bytes unless named MiB; pure functions, no I/O.
 """
 from __future__ import annotations
@@ -121,6 +135,53 @@ def sglang_mem_fraction(gpu: GPU | None, tensor_parallel: int = 1, pipeline_para
         raise AdvisorError(f"--mem-fraction-static is SGLang's share of each GPU for weights and "
                            f"KV cache, above 0 and at most 1, not {asked}")
     return asked
+
+
+def sglang_outside_pool_bytes(a: Architecture, gpu: GPU | None, tensor_parallel: int = 1) -> int:
+    """Bytes SGLang allocates on each GPU outside its static pool once the pool is sized (module
+    docstring): the attention backend's buffers, the CUDA graphs up to the card's
+    cuda_graph_max_bs and one chunked-prefill step's activations of this model on a rank of
+    `tensor_parallel` (chunked_prefill_size: sglang_gpu_defaults)."""
+    from advisor.sizing.vllm_memory import vllm_forward_peak_bytes
+
+    chunk, graph_bs = sglang_gpu_defaults(sglang_capacity_mib(gpu), tensor_parallel)
+    mib = c.SGLANG_RESERVED_BASE_MIB + c.SGLANG_RESERVED_MIB_PER_GRAPH_BATCH * graph_bs
+    return int(mib * c.MIB) + vllm_forward_peak_bytes(a, tensor_parallel, chunk)
+
+
+def sglang_max_mem_fraction(a: Architecture, gpu: GPU, tensor_parallel: int = 1,
+                            pipeline_parallel: int = 1) -> float:
+    """The largest --mem-fraction-static (floored to 0.001, SGLang's own rounding) whose
+    remainder, (1 - f) x total_gpu_memory, holds what SGLang allocates outside the pool
+    (sglang_outside_pool_bytes)."""
+    total = sglang_start_free_bytes(gpu, tensor_parallel * pipeline_parallel)
+    return math.floor((1 - sglang_outside_pool_bytes(a, gpu, tensor_parallel) / total) * 1000) / 1000
+
+
+def sglang_share_problem(a: Architecture, gpu: GPU | None, mem_fraction_static: float | None,
+                         tensor_parallel: int = 1, pipeline_parallel: int = 1) -> str | None:
+    """Why SGLang cannot start with this --mem-fraction-static on `gpu`, in one line, or None:
+    the share leaves less of each GPU than SGLang allocates outside its pool (module
+    docstring). None when no share is asked (SGLang's default leaves its own reserve) or the
+    card is unknown."""
+    if mem_fraction_static is None or gpu is None:
+        return None
+    ranks = tensor_parallel * pipeline_parallel
+    total = sglang_start_free_bytes(gpu, ranks)
+    left = (1 - mem_fraction_static) * total
+    need = sglang_outside_pool_bytes(a, gpu, tensor_parallel)
+    if left >= need:
+        return None
+    chunk, graph_bs = sglang_gpu_defaults(sglang_capacity_mib(gpu), tensor_parallel)
+    best = sglang_max_mem_fraction(a, gpu, tensor_parallel, pipeline_parallel)
+    return (f"--mem-fraction-static {mem_fraction_static:g} leaves {left / c.GIB:.2f} GiB of each "
+            f"{gpu.name} outside SGLang's static pool (weights and KV cache), and SGLang needs "
+            f"about {need / c.GIB:.2f} GiB there (the attention backend's buffers, CUDA graphs up "
+            f"to batch {graph_bs}, one {chunk:,}-token prefill chunk): it fills the pool, then runs "
+            "out of memory capturing its CUDA graphs at start (\"Capture cuda graph failed ... "
+            "set --mem-fraction-static to a smaller value\") or at the first long prompt; use "
+            f"at most {best:g} (SGLang's default here: "
+            f"{sglang_default_mem_fraction(gpu, tensor_parallel, pipeline_parallel):g})")
 
 
 def sglang_start_free_bytes(gpu: GPU, ranks: int = 1) -> int:

@@ -22,22 +22,50 @@ def _vendor(gpu: GPU) -> str:
 
 
 def compute_units(gpu: GPU) -> int | None:
-    """Streaming multiprocessors (NVIDIA) or compute units (AMD); None where unknown."""
-    if gpu.vendor == "nvidia" and gpu.tensor_cores:
-        return gpu.tensor_cores // c.TENSOR_CORES_PER_SM
+    """Streaming multiprocessors (NVIDIA) or compute units (AMD) of one card; None where unknown.
+
+    NVIDIA: the KB's tensor cores over the tensor cores an SM of its architecture
+    (constants.TENSOR_CORES_PER_SM: 8 on Volta and Turing, 4 from Ampere on), else its CUDA
+    cores over the FP32 lanes an SM (constants.FP32_LANES_PER_SM: cards without tensor cores,
+    Pascal and the GTX 16xx); None for an architecture neither table knows, or a card with
+    neither count. AMD: stream processors over 64 a CU. Apple: None (no core count in the KB;
+    its rates go by FP16 TFLOPS).
+
+    Why derived, not a KB field of its own: the SMs follow from two sourced KB facts and one
+    figure an architecture that NVIDIA's whitepapers state, so a card added with its datasheet's
+    core counts gets its SMs right with nothing more to source, and an SM count could not
+    disagree with the cores it is made of. The SMs set the decode compute side
+    (current_decode_rates: weights and KV elements a second an SM) and the May-2024 profile's
+    bytes in flight (effective_bandwidth_gb_s); the MMQ prefill counts FP32 lanes (fp32_lanes).
+    """
+    if gpu.vendor == "nvidia":
+        per_sm = c.TENSOR_CORES_PER_SM.get(gpu.architecture)
+        if per_sm and gpu.tensor_cores:
+            return gpu.tensor_cores // per_sm
+        lanes = c.FP32_LANES_PER_SM.get(gpu.architecture)
+        if lanes and gpu.shader_cores:
+            return gpu.shader_cores // lanes
+        return None
     lanes = c.LANES_PER_UNIT.get(gpu.vendor)
     if lanes and gpu.shader_cores:
         return gpu.shader_cores // lanes
     return None
 
 
+def _lanes_per_unit(gpu: GPU) -> int | None:
+    """FP32 lanes an SM (NVIDIA, by architecture) or stream processors a CU (AMD); None else."""
+    if gpu.vendor == "nvidia":
+        return c.FP32_LANES_PER_SM.get(gpu.architecture)
+    return c.LANES_PER_UNIT.get(gpu.vendor)
+
+
 def fp32_lanes(gpu: GPU) -> int | None:
     """FP32 lanes (CUDA cores, stream processors) of the card: the KB's shader cores, else its
-    compute units times the vendor's lanes a unit; None where unknown."""
+    compute units times the lanes a unit of its architecture; None where unknown."""
     if gpu.shader_cores:
         return gpu.shader_cores
     units = compute_units(gpu)
-    lanes = c.LANES_PER_UNIT.get(gpu.vendor)
+    lanes = _lanes_per_unit(gpu)
     return units * lanes if units and lanes else None
 
 

@@ -231,6 +231,30 @@ def vllm_max_utilization(gpu: GPU) -> float:
     return max(c.VLLM_GPU_MEMORY_UTILIZATION, int(share * 100) / 100)
 
 
+def vllm_utilization_problem(gpu: GPU | None, utilization: float,
+                             version: str = c.VLLM_DEFAULT_VERSION) -> str | None:
+    """Why vLLM cannot start with this --gpu-memory-utilization on `gpu`, in one line, or None.
+    V1 (vllm/v1/worker/gpu_worker.py init_device) reads the device's free and total memory once
+    the CUDA context is up and raises "Free memory on device ... on startup is less than desired
+    GPU memory utilization" when u x total exceeds what is free: with nothing else on the card,
+    when u leaves less than the CUDA context (RUNTIME_RESERVED_BYTES_PER_GPU) of the total the
+    driver reports (GPU.driver_total_bytes). The V0 engine of 0.5 has no such check (it runs out
+    of memory capturing CUDA graphs instead) and is not checked here. None for an unknown card."""
+    if gpu is None or version != "v1":
+        return None
+    total = gpu.driver_total_bytes
+    free = total - c.RUNTIME_RESERVED_BYTES_PER_GPU
+    if utilization * total <= free:
+        return None
+    best = int(free / total * 100) / 100
+    return (f"--gpu-memory-utilization {utilization:g} asks vLLM for {utilization * total / c.GIB:.2f} "
+            f"GiB of each {gpu.name}, but with its CUDA context up only {free / c.GIB:.2f} GiB of "
+            f"the {total / c.GIB:.2f} GiB are free: vLLM stops at start (\"Free memory on device "
+            "... on startup is less than desired GPU memory utilization\"); use at most "
+            f"{best:g}, and less to leave its CUDA graphs room "
+            f"({vllm_max_utilization(gpu):g} leaves them {c.VLLM_CUDA_GRAPH_BYTES / c.GIB:.2f} GiB)")
+
+
 def vllm_utilization_reserve(used_bytes: int, utilization: float) -> int:
     """The share vLLM leaves unused, (1 - u) / u of what it uses, rounded up, so that
     used + reserve <= memory exactly when used <= u x memory."""

@@ -29,6 +29,21 @@ def round_context_up(tokens: int) -> int:
     return -(-tokens // step) * step
 
 
+def is_reasoning(model) -> bool:
+    """Whether `model` is a reasoning model: one whose publisher recommends an output length
+    for its thinking and answer (Model.recommended_output_tokens); questions about it are
+    sized and ranked for its thinking (default_context_tokens, Objective.is_usable)."""
+    return bool(getattr(model, "recommended_output_tokens", None))
+
+
+def can_reason(model) -> bool:
+    """Whether `model` thinks before it answers, at least in one of its modes: a reasoning model
+    (is_reasoning), or one with a published score of its thinking mode (GLM-4.5, EXAONE 4.0):
+    what may stand in for a reasoning model asked (advisor.plans.candidates.other_models)."""
+    return is_reasoning(model) or any(getattr(q, "variant", None) == "thinking"
+                                      for q in getattr(model, "quality", None) or ())
+
+
 def reasoning_context_tokens(model) -> int | None:
     """The context a reasoning model needs by default (tokens): the output its publisher
     recommends (Model.recommended_output_tokens: 32,768 for DeepSeek R1 and Qwen3), rounded up

@@ -1,0 +1,89 @@
+"""Faults of expert review 4 (/work/notes/review4.md in the session notes), each a kind:
+commands that fail as printed (a GGUF recipe at a type llama-quantize refuses without an
+importance matrix; a repo whose code vLLM must be trusted to run)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from advisor.sizing.gguf_mix import REQUIRES_IMATRIX
+
+
+def _notes(plan) -> str:
+    return " ".join(plan.notes)
+
+
+@pytest.mark.parametrize("model, gpu", [("llama-3.1-70b", "rtx-4090"),
+                                        ("deepseek-r1", "m2-ultra-192gb"),
+                                        ("qwen2.5-72b", "rtx-3090")])
+def test_a_recipe_at_a_type_that_needs_an_importance_matrix_makes_one(advisor, model, gpu):
+    """llama-quantize exits 1 for IQ1_S, IQ1_M, IQ2_S, IQ2_XXS, IQ2_XS and Q2_K_S without
+    --imatrix (tools/quantize/quantize.cpp), and llama-quant.cpp for any tensor of such a type."""
+    adv = advisor.explain(model, gpu)
+    made = [p for p in adv.path_plans
+            if "llama-quantize" in _notes(p) or "convert_hf_to_gguf" in _notes(p)]
+    assert made, "no plan makes its GGUF here: pick another case"
+    for p in made:
+        text = _notes(p)
+        if p.precision.name in REQUIRES_IMATRIX:
+            assert "llama-imatrix" in text and "--imatrix" in text, text
+            for q in re.findall(r"`llama-quantize [^`]*`", text):
+                assert "--imatrix imatrix.dat" in q, q
+        else:
+            assert "imatrix" not in text, text
+
+
+def test_a_published_type_below_iq2_m_is_downloaded_not_made(advisor):
+    adv = advisor.explain("llama-3.3-70b", "rtx-4090")
+    low = [p for p in adv.path_plans if p.precision.name in {"IQ2_XS", "IQ2_XXS", "IQ2_S", "IQ1_M"}]
+    assert low
+    for p in low:
+        assert p.command.startswith("llama-server -hf bartowski/Llama-3.3-70B-Instruct-GGUF:")
+        assert "convert_hf_to_gguf" not in _notes(p)
+
+
+@pytest.mark.parametrize("runtime, flag", [("vllm", "vllm serve"),
+                                           ("sglang", "python -m sglang.launch_server")])
+def test_a_repo_that_ships_its_own_code_is_launched_trusting_it(advisor, kb, runtime, flag):
+    """Kimi K2's tokenizer is code in its repo: Moonshot's deployment guide launches vLLM and
+    SGLang with --trust-remote-code."""
+    assert kb.model("kimi-k2").trust_remote_code
+    adv = advisor.explain("kimi-k2", "h200", gpus=8, runtime=runtime)
+    cmds = [p.command for p in adv.path_plans
+            if p.command and p.command.startswith(flag) and p.model.trust_remote_code]
+    assert cmds
+    assert all(c.endswith("--trust-remote-code") or " --trust-remote-code" in c for c in cmds)
+    adv = advisor.explain("llama-3.1-8b", "h100-80gb", runtime=runtime)
+    assert all("--trust-remote-code" not in (p.command or "") for p in adv.path_plans)
+    others = [p.command for p in advisor.explain("kimi-k2", "h200", gpus=8, runtime=runtime).path_plans
+              if p.command and not p.model.trust_remote_code]
+    assert all("--trust-remote-code" not in c for c in others)
+
+
+def test_no_rented_or_added_card_is_offered_that_improves_nothing_on_your_own(advisor):
+    """A 4090 owner whose card runs Llama 3.1 8B at Q8_0 with 131,072 tokens is not offered a
+    rented RTX 3090 running the same Q8_0 at the same speed: every rented or more-card plan
+    offered beats the best plan of the model asked on the owner's hardware in quality class,
+    context, choices kept or decode speed (the objective's beats_asked_speedup)."""
+    for model, gpu, kw in [("llama-3.1-8b", "rtx-4090", {"context_tokens": 131072}),
+                           ("llama-3.1-405b", "h100-80gb", {"gpus": 8}),
+                           ("llama-3.1-70b", "rtx-3090", {"gpus": 2})]:
+        adv = advisor.explain(model, gpu, **kw)
+        own = [p for p, _ in adv.offered if p.owned and p.usable and p.model.id == adv.situation.model.id]
+        assert own, (model, gpu)
+        best = own[0]
+        for p, rule in adv.offered:
+            if p.owned or rule == "plan-last-resort":
+                continue
+            ask_speedup = advisor.objective.beats_asked_speedup
+            assert (p.quality_class < best.quality_class or p.context_tokens > best.context_tokens
+                    or p.decode_tokens_per_s >= best.decode_tokens_per_s * ask_speedup
+                    or p.model.id != best.model.id), (model, gpu, rule, p.path)
+    adv = advisor.explain("llama-3.1-8b", "rtx-4090", context_tokens=131072)
+    assert not [p for p, _ in adv.offered if p.path == "rent"]
+
+
+def test_a_rented_card_is_still_offered_where_your_hardware_cannot_run_it_well(advisor):
+    adv = advisor.explain("llama-3.1-70b", "rtx-3060-12gb")
+    assert [p for p, rule in adv.offered if p.path == "rent" and rule == "plan-rent"]
