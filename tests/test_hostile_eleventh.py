@@ -125,3 +125,24 @@ def test_vllm_settings_with_an_ollama_name_are_refused_not_dropped():
         assert r.exit_code == 0, r.output
     out = json.loads(run("explain", "qwen3:32b", "rtx-4090", "--format", "json").output)
     assert {p["runtime"] for p in out["plans"]} == {"ollama"}
+
+
+# -- a user KB's odd recommended output -----------------------------------------------------------
+
+def _qwen3_with(tmp_path, **fields):
+    import yaml
+    from tests.file_helpers import REPO
+    entry = yaml.safe_load((REPO / "kb" / "models" / "qwen3-32b.yaml").read_text())
+    entry.update(fields)
+    (tmp_path / "models").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "models" / "qwen3-32b.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+    return str(tmp_path)
+
+
+def test_a_recommended_output_of_one_token_is_singular(tmp_path):
+    """A user KB entry with recommended_output_tokens: 1 (valid: above 0) read "its publisher
+    recommends up to 1 output tokens" (the sixth pass made one token singular elsewhere)."""
+    kb = _qwen3_with(tmp_path, recommended_output_tokens=1)
+    out = json.loads(run("explain", "qwen3-32b", "h100-80gb", "--kb", kb, "--format", "json").output)
+    assert "up to 1 output token," in out["workload"]["context_reason"]
+    assert out["workload"]["context_tokens"] == 8192
