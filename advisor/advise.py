@@ -640,7 +640,9 @@ class Advisor:
                                "take it (ask --runtime sglang)")
         # a share of each GPU the runtime cannot start with (vLLM's asked, kept by every vLLM
         # plan, or SGLang's): one line, not a verdict of "fits"
-        shares = [work] if rt in ("vllm", "sglang") else []
+        # (vLLM's default share on a card too small for it is no error of the question's: its
+        # verdict is cannot-run, runtimes.cannot_run)
+        shares = [work] if rt == "sglang" or (rt == "vllm" and gpu_memory_utilization is not None) else []
         if gpu_memory_utilization is not None and rt != "vllm":
             shares.append(replace(work, runtime="vllm"))
         for w in shares:

@@ -146,3 +146,45 @@ def test_a_recommended_output_of_one_token_is_singular(tmp_path):
     out = json.loads(run("explain", "qwen3-32b", "h100-80gb", "--kb", kb, "--format", "json").output)
     assert "up to 1 output token," in out["workload"]["context_reason"]
     assert out["workload"]["context_tokens"] == 8192
+
+
+# -- vLLM's default share on a card too small for it ------------------------------------------------
+
+def _four_gib_card(root):
+    import yaml
+    from tests.file_helpers import REPO
+    e = yaml.safe_load((REPO / "kb" / "gpus" / "rtx-3050.yaml").read_text())
+    e.update(id="four-gib", name="Four GiB Card", aliases=[], memory_bytes=4 * 2**30,
+             architecture="turing", prices=[])
+    for key in ("reported_memory_bytes", "rental", "bf16_tflops", "fp8_tflops"):
+        e.pop(key, None)
+    for s in e["sources"]:
+        s["fields"] = [f for f in s["fields"]
+                       if f not in ("rental", "reported_memory_bytes", "bf16_tflops", "fp8_tflops")]
+    e["sources"] = [s for s in e["sources"] if s["fields"]]
+    (root / "gpus").mkdir(parents=True)
+    (root / "gpus" / "four-gib.yaml").write_text(yaml.safe_dump(e, sort_keys=False))
+    return str(root)
+
+
+def test_vllms_default_share_on_a_small_card_is_a_verdict_not_an_option_error(tmp_path):
+    """On a 4 GiB card (a GTX 1650, an RTX 3050 laptop, a detected card the KB lacks), vLLM's
+    default 0.9 asks more than is free once its CUDA context is up. `explain llama-3.2-1b CARD
+    --runtime vllm` (or -p awq, whose runtime is vLLM) exited 2 with "--gpu-memory-utilization
+    0.9 asks vLLM for 3.60 GiB ...", an option never given, and no advisory. It is the verdict:
+    cannot run, saying it is vLLM's default and which share starts, with plans; a share the user
+    gives is still checked in one line."""
+    kb = _four_gib_card(tmp_path / "kb")
+    for extra in (("--runtime", "vllm"), ("-p", "awq")):
+        r = run("explain", "llama-3.2-1b", "four-gib", *extra, "--kb", kb, "--format", "json")
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.output)
+        assert out["verdict"] == "cannot-run"
+        assert out["cannot_run"].startswith("vLLM's default --gpu-memory-utilization 0.9")
+        assert out["plan"] is not None
+    r = run("explain", "llama-3.2-1b", "four-gib", "--runtime", "vllm", "--kb", kb,
+            "--gpu-memory-utilization", "0.95")
+    assert r.exit_code == 2 and "--gpu-memory-utilization 0.95 asks vLLM" in r.output
+    r = run("explain", "llama-3.2-1b", "four-gib", "--runtime", "vllm", "--kb", kb,
+            "--gpu-memory-utilization", "0.8", "--format", "json")
+    assert r.exit_code == 0 and json.loads(r.output)["verdict"] != "cannot-run"
