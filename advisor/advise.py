@@ -310,6 +310,34 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
     return n
 
 
+def _checkpoint_as_gguf(m, p, rt: str, runtime_asked: bool, g, gpus: int,
+                        vllm_version: str | None = None):
+    """(precision, runtime, why) of a question about a KB model at its published checkpoint
+    format: where llama.cpp is asked (--runtime llama.cpp), or where the format's default runtime
+    cannot run it on this GPU (transformers' MXFP4 and FP8 kernels on a Mac), the GGUF type
+    llama.cpp runs that format as (publishers.gguf_of_checkpoint: MXFP4_MOE, Q8_0) under
+    llama.cpp, with the sentence saying so (why); else (p, rt, None). The verdict then sizes what
+    would run (the file the plans download) rather than refusing a loader nobody would use. A
+    runtime asked other than llama.cpp keeps its answer. vllm_version: the vLLM release asked
+    (runtimes.cannot_run)."""
+    from advisor.plans.publishers import gguf_of_checkpoint, gguf_repo_for
+    from advisor.plans.runtimes import RUNTIME_NAMES, cannot_run
+
+    if p.family != "checkpoint" or (rt != "llama.cpp" if runtime_asked
+                                    else cannot_run(rt, p, g, m, gpus, vllm_version) is None):
+        return p, rt, None
+    q = gguf_of_checkpoint(m, p)
+    if q is None or cannot_run("llama.cpp", q, g, m, gpus) is not None:
+        return p, rt, None
+    repo = gguf_repo_for(m, q)
+    src = (f"from {repo}" if repo else "converted and quantized with llama.cpp's "
+           "convert_hf_to_gguf.py and llama-quantize")
+    why = f"the published {p.name.upper()} checkpoint as llama.cpp runs it, {src}"
+    if not runtime_asked:
+        why += f"; {RUNTIME_NAMES[rt]} cannot run the checkpoint here"
+    return q, "llama.cpp", why
+
+
 def _runtime_of_kv_cache(kv: str, rt: str, p, g, m, vllm_version: str | None = None) -> str:
     """The runtime a question runs under when --kv-cache names a cache the format's default
     runtime `rt` lacks and no --runtime was given: the first of llama.cpp, vLLM, MLX and
@@ -542,6 +570,10 @@ class Advisor:
         most = m.context_limit
         runtime_asked = runtime is not None
         rt = runtime.strip().lower() if runtime_asked else default_runtime(p, g)
+        if finetune is None and precision is None and stored is None:
+            p, rt, why = _checkpoint_as_gguf(m, p, rt, runtime_asked, g, gpus,
+                                             (work or Workload()).vllm_version)
+            precision_source = why or precision_source
         if not runtime_asked and hit is not None and finetune is None and p.family != "checkpoint":
             rt = "ollama"  # an Ollama name: the question is how Ollama runs it (on unequal
             # cards too: llama-server's split by free memory, advisor.sizing.mixed), and every

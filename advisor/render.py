@@ -235,7 +235,7 @@ def _mac_split(s, verdict: str) -> dict | None:
     on the GPU and on the CPU, the speed, and the memory left to macOS; None elsewhere, or when
     not one layer fits."""
     from advisor.sizing.offload import mac_cpu_bandwidth_gb_s, plan_offload
-    from advisor.sizing.wired import macos_reserve_bytes
+    from advisor.sizing.wired import macos_split_reserve_bytes
 
     if (verdict != "does-not-fit" or not s.gpu.unified_memory or s.gpu_count != 1
             or s.work.runtime not in c.GGML_RUNTIMES or s.placement.offload is not None):
@@ -245,7 +245,7 @@ def _mac_split(s, verdict: str) -> dict | None:
         return None
     used = off.gpu_bytes + off.ram_bytes
     return {"gpu_layers": off.gpu_layers, "cpu_layers": off.cpu_layers, "tps": off.decode_tokens_per_s,
-            "used": used, "left": s.gpu.memory_bytes - used, "reserve": macos_reserve_bytes(s.gpu),
+            "used": used, "left": s.gpu.memory_bytes - used, "reserve": macos_split_reserve_bytes(s.gpu),
             "fits": off.ram_fits, "cpu_bw": mac_cpu_bandwidth_gb_s(s.gpu),
             "layers": s.model.architecture.layers}
 

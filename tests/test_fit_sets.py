@@ -86,12 +86,16 @@ def test_json_rows_carry_the_set_and_its_split(on_set):
 
 
 def test_the_ranking_is_fits(on_set):
-    """--rank quality: scored models first, highest first, then the rest largest first, as fit
+    """--rank quality: models with their publisher's own figure first, highest first, then
+    models scored only by another evaluator, highest first, then the rest largest first, as fit
     on one kind of card."""
-    scores = [(m["quality"] or {}).get("score") for m in on_set["models"]]
-    scored = [s for s in scores if s is not None]
-    n = len(scored)
-    assert all(s is None for s in scores[n:]) and scored == sorted(scored, reverse=True)
+    qs = [m["quality"] for m in on_set["models"]]
+    tiers = [2 if q is None else 0 if q["self_reported"] else 1 for q in qs]
+    assert tiers == sorted(tiers) and 0 in tiers
+    for tier in (0, 1):
+        scored = [q["score"] for q, t in zip(qs, tiers) if t == tier]
+        assert scored == sorted(scored, reverse=True)
+    n = len([t for t in tiers if t < 2])
     rest = [m["parameters"] for m in on_set["models"][n:]]
     assert rest == sorted(rest, reverse=True)
 

@@ -63,14 +63,18 @@ def test_fit_by_size_is_largest_model_first(kb, planner):
 
 
 def test_fit_by_quality_puts_scored_models_first_best_first(kb, planner):
-    """The default rank: models with a published MMLU-Pro score, highest first, then the rest
-    largest first; the same models as --rank size, in another order."""
+    """The default rank: models with their publisher's own MMLU-Pro figure, highest first, then
+    models scored only by another evaluator, highest first (never ranked among publishers'
+    figures), then the rest largest first; the same models as --rank size, in another order."""
     for g in [kb.gpu("rtx-4090"), kb.gpu("h100-80gb")]:
         rows = models_that_fit(planner, kb, g, Workload(), 1)
         scored = [r for r in rows if r.quality is not None]
         assert scored and rows[:len(scored)] == scored
-        scores = [r.quality.score for r in scored]
-        assert scores == sorted(scores, reverse=True)
+        tiers = [0 if r.quality.self_reported else 1 for r in scored]
+        assert tiers == sorted(tiers)
+        for tier in (0, 1):
+            scores = [r.quality.score for r, t in zip(scored, tiers) if t == tier]
+            assert scores == sorted(scores, reverse=True)
         rest = [-r.parameters for r in rows[len(scored):]]
         assert rest == sorted(rest)
         by_size = models_that_fit(planner, kb, g, Workload(), 1, rank="size")

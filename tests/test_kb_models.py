@@ -311,9 +311,13 @@ def test_preferred_quality_score_on_real_entries(kb):
     # the publisher's own figure before TIGER-Lab's run of the same checkpoint
     assert kb.models.get("deepseek-v2").quality_score().evaluator == "deepseek"
     assert kb.models.get("deepseek-v2").quality_score(evaluator="tiger-lab").score == 54.81
-    # a hybrid model whose publisher gives no chat-model figure: LG's non-thinking run
+    # a hybrid model: its publisher's non-thinking figure (Qwen's 2507 card) before LG's run
     q = kb.models.get("qwen3-235b-a22b").quality_score()
-    assert (q.variant, q.evaluator) == ("instruct", "lg-ai")
+    assert (q.score, q.variant, q.evaluator, q.self_reported) == (75.2, "instruct", "qwen", True)
+    assert kb.models.get("qwen3-235b-a22b").quality_score(evaluator="lg-ai").score == 77.4
+    # the publisher's card figure before mlx-lm's run of the same checkpoint
+    q = kb.models.get("qwen3-30b-a3b-instruct-2507").quality_score()
+    assert (q.score, q.evaluator) == (78.4, "qwen")
 
 
 def test_a_publishers_runs_of_other_models_compare_with_its_own(kb):

@@ -34,19 +34,30 @@ def another(objective, model: str, gpu: str, n: int = 1):
 
 
 def test_the_higher_score_wins_over_a_larger_model():
-    """Qwen2.5 72B on a 24 GB card: EXAONE 4.0 32B (77.6) rather than Qwen2.5 32B (69.0, and
-    0.8B parameters more), and the plan's changes quote both scores as published."""
+    """Qwen2.5 72B on a 24 GB card: Qwen3 30B-A3B Instruct 2507 (78.4, tied with EXAONE 4.0 32B's
+    77.6 and, unlike it, open to commercial use) rather than Qwen2.5 32B (69.0, and 2.3B
+    parameters more), and the plan's changes quote both scores as published."""
     plan = another(load_objective(OBJECTIVE), "qwen2.5-72b", "rtx-4090")
-    assert plan.model.id == "exaone-4.0-32b" and plan.usable
+    assert plan.model.id == "qwen3-30b-a3b-instruct-2507" and plan.usable
     assert plan.parameters < parameter_count(KB.model("qwen2.5-32b").architecture)
     assert plan.changes[0].startswith(
-        "another model (EXAONE 4.0 32B: MMLU-Pro 77.6 against 71.1, as each was published")
+        "another model (Qwen3 30B-A3B Instruct 2507: MMLU-Pro 78.4 against 71.1, as each was "
+        "published")
+
+
+def test_between_tied_scores_a_licence_open_to_commercial_use_wins(tmp_path):
+    """Without the restricted_licence term the tie (78.4 and 77.6) goes to the larger EXAONE 4.0
+    32B, whose licence is non-commercial; with it, to Qwen3 30B-A3B Instruct 2507."""
+    old = objective_with(tmp_path, "-model_score, restricted_licence, -parameters",
+                         "-model_score, -parameters")
+    assert another(old, "qwen2.5-72b", "rtx-4090").model.id == "exaone-4.0-32b"
 
 
 def test_without_the_term_the_larger_model_wins(tmp_path):
     """The same question ranked by an objective without model_score: the larger Qwen2.5 32B, as
     before the term (so the test above is the term's doing)."""
-    old = objective_with(tmp_path, "-context_tokens, -model_score, -parameters", "-context_tokens, -parameters")
+    old = objective_with(tmp_path, "-context_tokens, -model_score, restricted_licence, -parameters",
+                         "-context_tokens, -parameters")
     assert another(old, "qwen2.5-72b", "rtx-4090").model.id == "qwen2.5-32b"
 
 
@@ -81,7 +92,8 @@ def _plan(score, quality_class, loss, decode, parameters):
                            speed_band=obj.speed_band(decode), fast_band=obj.fast_band(decode),
                            quality_class=quality_class, nodes=1,
                            usd_per_million_tokens=0.0, levers=2, quality_loss_pct=loss,
-                           decode_tokens_per_s=decode, gpu_count=1, offload=False)
+                           decode_tokens_per_s=decode, gpu_count=1, offload=False,
+                           restricted_licence=False, added_gpus=0)
 
 
 def test_a_score_counts_only_at_the_quality_and_speed_named():
@@ -127,7 +139,8 @@ def test_paths_that_keep_the_model_are_ranked_as_without_the_term(tmp_path, mode
     """as-asked, your-hardware, your-gpus, more-cards and rent run the model asked: the term is
     the same for all their plans, so their best plans are those of an objective without it."""
     new = load_objective(OBJECTIVE)
-    old = objective_with(tmp_path, "-context_tokens, -model_score, -parameters", "-context_tokens, -parameters")
+    old = objective_with(tmp_path, "-context_tokens, -model_score, restricted_licence, -parameters",
+                         "-context_tokens, -parameters")
     ask = Ask.of(KB.model(model), KB.gpu(gpu), n, Workload())
     a, b = Planner(KB, old).plans(ask).best, Planner(KB, new).plans(ask).best
     for path in set(a) | set(b):
@@ -167,13 +180,16 @@ def test_a_broken_model_score_names_file_and_line(tmp_path, old, new, message):
     assert f"objective.yaml:{line}: objective: {message}" in str(e.value)
 
 
-def test_a_non_commercial_model_says_so_on_the_another_model_path():
+def test_a_non_commercial_model_says_so_on_the_another_model_path(tmp_path):
     """EXAONE 4.0 32B's licence (EXAONE AI Model License Agreement 1.2 - NC) is marked
-    non-commercial in the KB, and the plan that runs it instead says so; a model without a
-    non-commercial licence says nothing."""
+    non-commercial in the KB, and the plan that runs it instead says so (chosen here by an
+    objective without the restricted_licence term); a model without a non-commercial licence
+    says nothing."""
     lic = KB.model("exaone-4.0-32b").licence
     assert lic is not None and not lic.commercial and lic.source.startswith("https://")
-    plan = another(load_objective(OBJECTIVE), "qwen2.5-72b", "rtx-4090")
+    plan = another(objective_with(tmp_path, "-model_score, restricted_licence, -parameters",
+                                  "-model_score, -parameters"), "qwen2.5-72b", "rtx-4090")
+    assert plan.model.id == "exaone-4.0-32b"
     assert plan.changes[0].endswith(
         "; licence EXAONE AI Model License Agreement 1.2 - NC: not for commercial use)")
     qwen = another(load_objective(OBJECTIVE), "llama-3.1-8b", "rtx-4090")
@@ -202,16 +218,43 @@ def test_a_bad_licence_is_refused(tmp_path, licence, message):
 
 
 def test_a_model_without_a_score_is_not_ranked_below_its_smaller_siblings():
-    """Qwen3 30B-A3B has no MMLU-Pro score in the KB, Qwen3 1.7B has one: for Qwen3 235B on a
-    12 GB card (--prefer speed, where the 32B is too slow) the 30B-A3B is offered, not the 1.7B,
-    because an unscored model ranks by its smaller siblings' best score (ranking_score)."""
+    """Qwen3 14B has no MMLU-Pro score in the KB, Qwen3 4B has Qwen's own 70.4 (thinking): for
+    Qwen3 235B, a reasoning model compared on its thinking score (82.8), the 14B ranks by that
+    lower bound (ranking_score), not below the 4B; Qwen3 1.7B's only figure is LG's run, which
+    is not set against Qwen's own figure for the 235B, so it ranks as unscored. On a 12 GB card
+    (--prefer speed, where the 32B is too slow) Qwen3 30B-A3B is offered, with Qwen's own 78.5
+    against 82.8, both thinking."""
     from advisor.plans.candidates import ranking_score
 
     a = KB.model("qwen3-235b-a22b")
-    assert ranking_score(KB.model("qwen3-30b-a3b"), a, KB) == compared_score(KB.model("qwen3-1.7b"), a).score
+    assert compared_score(KB.model("qwen3-14b"), a) is None
+    assert ranking_score(KB.model("qwen3-14b"), a, KB) == compared_score(KB.model("qwen3-4b"), a).score
+    assert compared_score(KB.model("qwen3-1.7b"), a) is None
     ask = Ask.of(a, KB.gpu("rtx-3060-12gb"), 1, Workload(), prefer="speed")
     best = Planner(KB, load_objective(OBJECTIVE)).plans(ask, paths=("another-model",)).best
     assert best["another-model"].model.id == "qwen3-30b-a3b"
+    assert "MMLU-Pro 78.5 against 82.8 (thinking mode), as each was published" in best["another-model"].changes[0]
+
+
+def test_a_third_party_run_is_compared_only_with_the_same_evaluators_run():
+    """Model.comparable_score: mlx-lm's 72.62 for Qwen3-30B-A3B-Instruct-2507 is never set
+    against a publisher's own figure (the model's own card gives 78.4, which is what is
+    compared); a model whose only figure is TIGER-Lab's run (Mixtral 8x7B, 40.4) is compared
+    with TIGER-Lab's runs of the others (Phi-3 Medium 53.48), not with publishers' figures
+    (EXAONE 4.0 32B's own 77.6)."""
+    qwen = KB.model("qwen3-30b-a3b-instruct-2507")
+    exaone, mixtral = KB.model("exaone-4.0-32b"), KB.model("mixtral-8x7b")
+    assert qwen.quality_score().self_reported and qwen.quality_score().score == 78.4
+    assert compared_score(qwen, exaone).score == 78.4
+    mlx = qwen.quality_score(evaluator="mlx-lm")
+    assert exaone.comparable_score(mlx) is None
+    assert compared_score(exaone, mixtral) is None
+    assert compared_score(KB.model("phi-3-medium"), mixtral).score == 53.48
+    for m in KB.all_models():
+        q = compared_score(m, mixtral)
+        assert q is None or (q.evaluator, q.self_reported) == ("tiger-lab", False), m.id
+    from advisor.plans.candidates import better_models
+    assert [m.id for m in better_models(mixtral, KB)][:1] == ["phi-3-medium"]
 
 
 @pytest.mark.parametrize("asked", ["qwen3-235b-a22b", "qwen2.5-72b", "llama-3.1-405b", "deepseek-r1"])
@@ -230,3 +273,21 @@ def test_ranking_scores_keep_a_family_in_size_order_where_a_score_is_missing(ask
             own = compared_score(small, a)
             if own is not None and n(small.architecture) < n(big.architecture):
                 assert ranking_score(big, a, KB) >= own.score, (big.id, sid)
+
+
+def test_a_reasoning_model_is_compared_on_its_thinking_score():
+    """score_basis: a reasoning model asked (Qwen3 32B: recommended_output_tokens, so its
+    questions are sized for thinking) is compared on its thinking mode's score (Qwen's 79.1),
+    not its non-thinking 71.9; so are the others (EXAONE 4.0 32B: 81.8, not 77.6); a chat
+    model asked is compared on its preferred score (Llama 3.3 70B: 68.9 instruct). For a
+    reasoning model, better_models names only models that think."""
+    from advisor.plans.candidates import better_models
+    from advisor.plans.evaluate import score_basis
+    from advisor.sizing.workload import can_reason
+
+    q32 = KB.model("qwen3-32b")
+    assert (score_basis(q32).score, score_basis(q32).variant) == (79.1, "thinking")
+    assert compared_score(KB.model("exaone-4.0-32b"), q32).score == 81.8
+    assert score_basis(KB.model("llama-3.3-70b")).score == 68.9
+    better = better_models(q32, KB)
+    assert better and all(can_reason(m) for m in better)

@@ -28,7 +28,10 @@ def test_float_weights_still_run_on_mps(kb):
 
 
 def test_gpt_oss_on_a_mac_verdict_names_mxfp4():
-    out = CliRunner().invoke(main, ["explain", "gpt-oss-20b", "m4-max-64gb", "--format", "markdown"])
+    # asked under transformers: a question without --runtime is sized as llama.cpp runs it
+    # (tests/test_mac_default_runtime.py)
+    out = CliRunner().invoke(main, ["explain", "gpt-oss-20b", "m4-max-64gb", "--runtime",
+                                    "transformers", "--format", "markdown"])
     assert out.exit_code == 0, out.output
     verdict = next(line for line in out.output.splitlines() if line.startswith("**Verdict"))
     assert "The MXFP4 kernels transformers uses (Triton) need an NVIDIA GPU" in verdict

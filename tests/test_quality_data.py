@@ -11,7 +11,7 @@ from advisor.sizing.precision import parse_precision
 
 DATA = Path(__file__).resolve().parent.parent / "advisor" / "data" / "quant_quality.yaml"
 REQUIRED = {"model", "parameters_b", "metric", "loss_pct", "measure", "source"}
-OPTIONAL = {"note"}
+OPTIONAL = {"note", "active_parameters_b", "families"}
 NUMBER = r"(\d+(?:\.\d+)?)"
 # "... perplexity X against Y ..." / "... accuracy X against Y ..." (quantized first, 16-bit second)
 PAIR = re.compile(rf"\b(perplexity|accuracy)\b[^;]*?\b{NUMBER} against {NUMBER}\b")

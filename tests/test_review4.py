@@ -87,3 +87,60 @@ def test_no_rented_or_added_card_is_offered_that_improves_nothing_on_your_own(ad
 def test_a_rented_card_is_still_offered_where_your_hardware_cannot_run_it_well(advisor):
     adv = advisor.explain("llama-3.1-70b", "rtx-3060-12gb")
     assert [p for p, rule in adv.offered if p.path == "rent" and rule == "plan-rent"]
+
+
+def test_a_fit_with_layers_in_system_ram_says_so_in_its_verdict(advisor):
+    """Ollama's llama3.1:70b on a 4090 runs with 46 of 81 layers in system RAM at under 2
+    tokens/s: "Verdict: fits." alone reads as a fit on the card."""
+    from advisor.render import render_markdown
+
+    adv = advisor.explain("llama3.1:70b", "rtx-4090")
+    md = render_markdown(adv, {"context", "precision", "runtime", "n_gpu_layers"})
+    assert adv.verdict == "fits" and adv.to_json()["verdict"] == "fits"
+    assert "**Verdict: fits, with 46 layers and the output layer in system RAM.**" in md
+    md = render_markdown(advisor.explain("llama-3.1-8b", "rtx-4090"), {"precision"})
+    assert "**Verdict: fits.**" in md
+
+
+def test_the_gpus_table_prices_the_cards_one_rents(kb):
+    """`advisor gpus deepseek-r1` priced 4 MI300X and 7 A100s, sets no provider rents: a set is
+    priced at the smallest count the card is rented in that holds it, and the table says so."""
+    from advisor.advise import load_objective_file
+    from advisor.bulk.inverse import gpus_that_run
+    from advisor.bulk.tables import gpus_grid
+    from advisor.plans.planner import Planner
+    from advisor.sizing.workload import Workload, default_context_tokens
+
+    m = kb.model("deepseek-r1")
+    rows = gpus_that_run(Planner(kb, load_objective_file([])), kb, m,
+                         Workload(context_tokens=default_context_tokens(m)))
+    assert rows
+    odd = 0
+    for r in rows:
+        if r.price_usd_per_hour is None:
+            continue
+        assert r.rented_count >= r.count
+        assert r.rented_count == r.count or any(
+            u > 1 and r.rented_count % u == 0 for u in r.gpu.rental_units)
+        p = r.gpu.on_demand_price(r.rented_count)
+        assert abs(r.price_usd_per_hour - p.usd_per_gpu_hour * r.rented_count) < 0.01
+        odd += r.rented_count != r.count
+        assert r.to_json()["rented_count"] == r.rented_count
+    assert odd   # 4 MI300X, 7 A100 80GB: priced as the 8 rented
+    text = gpus_grid(rows).text()
+    assert "(8 rented)" in text
+
+
+def test_a_model_put_before_renting_scores_as_well_on_the_same_basis_as_quoted(advisor, kb):
+    """plan-better-model-first compares the scores the advisory quotes (score_basis: a reasoning
+    model's thinking score): Qwen3 32B (79.1 thinking) does not tie Qwen3 235B-A22B (82.8)."""
+    from advisor.plans.evaluate import compared_score, score_basis, scores_at_least
+
+    big, small = kb.model("qwen3-235b-a22b"), kb.model("qwen3-32b")
+    assert compared_score(small, big).score < score_basis(big).score - 2
+    assert not scores_at_least(small, big, 2)
+    adv = advisor.explain("qwen3-235b-a22b", "rtx-3090", gpus=2)
+    assert all(rule != "plan-better-model-first" for _, rule in adv.offered)
+    for p, rule in advisor.explain("qwen3-32b", "rtx-3060-12gb").offered:
+        if rule == "plan-better-model-first":
+            assert compared_score(p.model, small).score >= score_basis(small).score - 2

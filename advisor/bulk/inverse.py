@@ -115,9 +115,12 @@ def models_that_fit(planner: Planner, kb: KnowledgeBase, gpu: GPU, work: Workloa
     its first device and its count), each model at the best plan of explain's your-gpus path
     over it: llama.cpp's layer split by free memory (-ts), the only runtime sized over unequal
     cards; nothing is offloaded to system RAM there (the planner sizes no offload over a set),
-    so `offload` is not allowed with it (ValueError). rank "size": largest model first; "quality": the models with a published MMLU-Pro
-    score first, highest first (each model's preferred figure, Model.quality_score: publishers
-    and settings differ, so close scores are no real difference), then the rest largest first.
+    so `offload` is not allowed with it (ValueError). rank "size": largest model first; "quality": the models with their publisher's own
+    MMLU-Pro figure first, highest first (each model's preferred figure, Model.quality_score:
+    publishers' harnesses and settings differ, so close scores are no real difference), then
+    the models whose only figures are other evaluators' runs (TIGER-Lab's, LG's, mlx-lm's:
+    never ranked among publishers' figures, Model.comparable_score), highest first, then the
+    rest largest first.
     Ties: the better quality class of the plan, the faster, the id."""
     if rank not in FIT_RANKS:
         raise ValueError(f"rank must be one of {FIT_RANKS}, not {rank!r}")
@@ -143,7 +146,8 @@ def models_that_fit(planner: Planner, kb: KnowledgeBase, gpu: GPU, work: Workloa
         if rank == "size":
             return size
         q = r.quality
-        return (q is None, -(q.score if q is not None else 0.0)) + size
+        tier = 2 if q is None else 0 if q.self_reported else 1
+        return (tier, -(q.score if q is not None else 0.0)) + size
     rows.sort(key=key)
     return rows
 
@@ -161,9 +165,17 @@ class GpuRow:
         return self.plan.gpu_count
 
     @property
+    def rented_count(self) -> int | None:
+        """The cards one rents to run the set (GPU.rented_gpus: 4 MI300X run DeepSeek R1, and
+        DigitalOcean rents 1 or 8); None where the card is not rented."""
+        return self.gpu.rented_gpus(self.count)
+
+    @property
     def price_usd_per_hour(self) -> float | None:
-        p = self.gpu.on_demand_price(self.count)
-        return None if p is None else round(p.usd_per_gpu_hour * self.count, 4)
+        """What renting rented_count cards costs an hour (USD), None without a price."""
+        n = self.rented_count
+        p = None if n is None else self.gpu.on_demand_price(n)
+        return None if p is None else round(p.usd_per_gpu_hour * n, 4)
 
     @property
     def memory_bytes(self) -> int:
@@ -177,7 +189,7 @@ class GpuRow:
                 "headroom_bytes": p.headroom_bytes,
                 "decode_tokens_per_s": round(p.decode_tokens_per_s, 2),
                 "decode_band": band(p.speed_category("decode")).to_json(),
-                "price_usd_per_hour": self.price_usd_per_hour}
+                "price_usd_per_hour": self.price_usd_per_hour, "rented_count": self.rented_count}
 
 
 def gpus_that_run(planner: Planner, kb: KnowledgeBase, model: Model, work: Workload,

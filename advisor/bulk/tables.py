@@ -76,12 +76,14 @@ _VARIANT_SHORT = {"thinking": "think"}
 
 
 def gpus_grid(rows: list[GpuRow]) -> Grid:
-    """advisor gpus' table: a card (or set of cards) a row, in the order given."""
+    """advisor gpus' table: a card (or set of cards) a row, in the order given; the price is
+    of the cards one rents for the set (GpuRow.rented_count, said where it is more)."""
     return Grid(
         ["GPU", "count", "precision", "runtime", "memory", "needs", "decode", "USD/hour"],
         [[r.gpu.id, str(r.count), r.plan.precision.name, r.plan.runtime, gb(r.memory_bytes),
           gb(r.plan.total_bytes), tps(r.plan.decode_tokens_per_s),
-          "–" if r.price_usd_per_hour is None else f"{r.price_usd_per_hour:,.2f}"]
+          "–" if r.price_usd_per_hour is None else f"{r.price_usd_per_hour:,.2f}"
+          + ("" if r.rented_count == r.count else f" ({r.rented_count} rented)")]
          for r in rows],
         frozenset({1, 4, 5, 6, 7}))
 

@@ -34,7 +34,10 @@ from advisor.cli.terminal import format_option, write_markdown
               help="llama.cpp, ollama, vllm, transformers, mlx (Apple silicon) or sglang: whose allocations to size, and the "
                    "only runtime plans use. Default: ollama for an Ollama name (llama3.1:70b), "
                    "else the format's (llama.cpp for GGUF and 16-bit weights, vLLM for quantized "
-                   "checkpoints, mlx for MLX's mlx-4bit ...), and plans may switch.")
+                   "checkpoints, mlx for MLX's mlx-4bit ...; a published MXFP4 or FP8 checkpoint "
+                   "that runtime cannot run on the GPU, as on a Mac, is sized as llama.cpp's "
+                   "MXFP4_MOE or Q8_0 GGUF, as is one asked with --runtime llama.cpp), and plans "
+                   "may switch.")
 @click.option("--flash-attn", "flash_attn", type=click.Choice(["on", "off", "auto"]), default="auto",
               show_default=True,
               help="llama.cpp's -fa: auto (on wherever the backend has the kernels: CUDA, ROCm, "

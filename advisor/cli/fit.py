@@ -193,8 +193,9 @@ def _detected_set_line(machine, gset) -> str:
 
 
 RANK_WORDS = {
-    "quality": "best published MMLU-Pro first (as each publisher, or the evaluator named, reports "
-               "it: not strictly comparable), then the rest largest first",
+    "quality": "best MMLU-Pro as its publisher reports it first (each publisher's own harness: "
+               "not strictly comparable), then models scored only by the evaluator named, then "
+               "the rest largest first",
     "size": "largest first"}
 
 

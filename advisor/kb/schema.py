@@ -533,12 +533,33 @@ class Model(_Entry):
     sources: Annotated[list[Source], Field(min_length=1)]
 
     def quality_scores(self, benchmark: str = PRIMARY_BENCHMARK) -> list[QualityScore]:
-        """Every published score of `benchmark`, the preferred first: the instruct checkpoint's,
-        then the thinking mode's, then the base model's (VARIANT_PREFERENCE); within a variant
-        the publisher's own figure (self_reported) before other evaluators', then file order.
-        Empty when the entry has none."""
+        """Every published score of `benchmark`, the preferred first: the publisher's own
+        figures (self_reported) before any other evaluator's, then within each the instruct
+        checkpoint's, the thinking mode's, the base model's (VARIANT_PREFERENCE), then file
+        order. Publisher first, so that the figure compared with other models' is, wherever the
+        KB has one, of the one kind most models have (comparable_score). Empty when the entry
+        has none."""
         found = [q for q in self.quality if q.benchmark == benchmark]
-        return sorted(found, key=lambda q: (VARIANT_PREFERENCE.index(q.variant), not q.self_reported))
+        return sorted(found, key=lambda q: (not q.self_reported, VARIANT_PREFERENCE.index(q.variant)))
+
+    def comparable_score(self, basis: QualityScore) -> QualityScore | None:
+        """This model's score measured like `basis` (another model's QualityScore), or None:
+        of basis's benchmark and variant, and either the publisher's own figure where basis is
+        its publisher's own (each publisher runs its own harness, so two such figures differ by
+        harness as well as by model, but they are the one kind most models have: docs/kb.md,
+        "Quality"), or, where basis is another evaluator's run, that evaluator's run in the same
+        setting (QualityScore.comparability). Never a third party's figure against a
+        publisher's: mlx-lm's 72.62 for Qwen3-30B-A3B-Instruct-2507 is not set against LG's own
+        77.6 for EXAONE 4.0 32B (Qwen's own card gives 78.4)."""
+        for q in self.quality_scores(basis.benchmark):
+            if q.variant != basis.variant:
+                continue
+            if basis.self_reported:
+                if q.self_reported:
+                    return q
+            elif not q.self_reported and q.comparability == basis.comparability:
+                return q
+        return None
 
     def quality_score(self, benchmark: str = PRIMARY_BENCHMARK, *, variant: str | None = None,
                       evaluator: str | None = None) -> QualityScore | None:
@@ -766,6 +787,20 @@ class GPU(_Entry):
         if count > 1 and any(p.gpus > 1 for p in fits):
             fits = [p for p in fits if p.gpus > 1]
         return min(fits, key=Price.sort_key, default=None)
+
+    def rented_gpus(self, count: int) -> int | None:
+        """The GPUs one rents to run `count` of this card together: one card alone where it is
+        rented alone; else whole units of the smallest multi-GPU offer that holds them (GPUs
+        that work together share a machine: 4 MI300X are rented as DigitalOcean's 8-GPU
+        droplet); count where only one-GPU offers exist (priced count x the card, as
+        on_demand_price does). None where the card is not rented."""
+        units = self.rental_units
+        if not units:
+            return None
+        multi = [u for u in units if u > 1]
+        if (count == 1 and 1 in units) or not multi:
+            return count
+        return min(-(-count // u) * u for u in multi)
 
     @property
     def rental_units(self) -> tuple[int, ...]:

@@ -394,19 +394,25 @@ BETTER_MODELS = 2
 
 
 def better_models(model: Model, kb: KnowledgeBase, limit: int = BETTER_MODELS) -> list[Model]:
-    """Smaller KB models whose preferred published MMLU-Pro score (Model.quality_score) of the
-    same variant (instruct against instruct, a reasoning mode against a reasoning mode, base
-    against base) is at least `model`'s: the best `limit` of them, highest score first (ties:
-    larger, then id). Scores from different publishers and settings are compared as published
-    (the plan says so); none when `model` has no score."""
-    mine = model.quality_score(PRIMARY_BENCHMARK)
+    """Smaller KB models whose published MMLU-Pro score measured like `model`'s
+    (evaluate.compared_score against evaluate.score_basis: the same variant, a reasoning
+    model's thinking score where it has one, publishers' own figures against each other,
+    another evaluator's runs only against the same evaluator's) is at least `model`'s: the
+    best `limit` of them, highest score first (ties: larger, then id); for a reasoning model
+    only models that think (can_reason), as other_models keeps, so that chat models do not
+    take the places. Publishers' own figures are compared as published (the plan says so);
+    none when `model` has no score."""
+    from advisor.plans.evaluate import compared_score, score_basis
+
+    mine = score_basis(model)
     if mine is None:
         return []
     size = kb.parameter_count(model)
+    thinking = is_reasoning(model)
     found = []
     for m in kb.all_models():
-        q = m.quality_score(PRIMARY_BENCHMARK)
-        if m.id != model.id and q is not None and q.variant == mine.variant and q.score >= mine.score:
+        q = compared_score(m, model) if m.id != model.id and (can_reason(m) or not thinking) else None
+        if q is not None and q.score >= mine.score:
             n = kb.parameter_count(m)
             if n < size:
                 found.append((-q.score, -n, m.id, m))
@@ -418,9 +424,9 @@ def ranking_score(model: Model, asked: Model, kb: KnowledgeBase) -> float | None
     another-model path: its PRIMARY_BENCHMARK score of the variant of `asked`'s
     (evaluate.compared_score); where it has none, the best such score of its smaller siblings
     (KB `siblings`, either way round), as a lower bound: a larger model of one family and
-    release scores at least what its smaller siblings score (Qwen3 30B-A3B has no score in the
-    KB, Qwen3 1.7B has 43.7: the 30B-A3B is not ranked below the 1.7B for lack of one). None:
-    neither has one."""
+    release scores at least what its smaller siblings score (Qwen3 14B has no score in the
+    KB, Qwen3 4B has Qwen's own 58.0: the 14B is not ranked below the 4B for lack of one).
+    None: neither has one."""
     from advisor.plans.evaluate import compared_score
 
     own = compared_score(model, asked)

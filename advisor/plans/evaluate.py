@@ -13,7 +13,7 @@ from functools import lru_cache
 from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model, with_fields
 from advisor.plans import commands as cmd
 from advisor.plans.objective import Objective
-from advisor.plans.plan import Candidate, Plan
+from advisor.plans.plan import Candidate, Plan, RankTerms
 from advisor.plans.prices import rent_cost, rent_usd_per_hour
 from advisor.plans.quality import QualityCost, quality_cost, weight_table
 from advisor.plans.runtimes import RUNTIME_NAMES, default_runtime, half_fallback
@@ -28,7 +28,7 @@ from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.serving import serving_at_batch
-from advisor.sizing.tensors import parameter_count
+from advisor.sizing.tensors import active_parameter_count, parameter_count
 from advisor.sizing.vllm_parallel import layout_problem, uses_layout
 from advisor.sizing.weights import weights_bytes
 from advisor.sizing.workload import Workload, is_reasoning, reasoning_context_tokens
@@ -237,13 +237,16 @@ def _bits_of_measured(a: Architecture, p: Precision) -> dict[str, float]:
 
 
 @lru_cache(maxsize=65536)
-def plan_quality(a: Architecture, native: str | None, p: Precision, kv_cache_dtype: str) -> QualityCost:
+def plan_quality(a: Architecture, native: str | None, p: Precision, kv_cache_dtype: str,
+                 family: str | None = None) -> QualityCost:
     """The quality cost of weights in format p (published as `native`) with a KV cache at
     kv_cache_dtype (advisor.plans.quality; a format nobody measured is estimated from the measured
-    one nearest in bits a weight on this architecture). Memoised: a handful of values a model."""
+    one nearest in bits a weight on this architecture; family: the model's KB family, whose
+    own measurements are preferred). Memoised: a handful of values a model."""
     measured = p.name in weight_table()
     return quality_cost(p, native, parameter_count(a), kv_cache_dtype,
-                        None if measured else _bits_of_measured(a, p))
+                        None if measured else _bits_of_measured(a, p),
+                        active_parameter_count(a) if a.experts_total else None, family)
 
 
 def _usd_per_million_tokens(owned: bool, usd_per_hour: float | None, tokens_per_s: float) -> float | None:
@@ -347,16 +350,7 @@ def _mixed_decode(cand: Candidate, m: Model, work: Workload, ctx: int) -> float:
     return 1.0 / mixed_decode_seconds(split, m, cand.precision, 0, work.kv_cache_dtype)
 
 
-def added_gpus(path: str, gpu: GPU, gpu_count: int) -> int:
-    """The objective's `added_gpus` term: the cards a plan on the more-cards path runs on, for
-    consumer cards (all of them more than the question's, so fewer means fewer to add: a second
-    card fits most desktops, a fourth needs a server frame and power to match); 0 for other
-    cards (data-centre cards come in nodes: R1 runs at FP8 on one node of 8 H200) and on every
-    other path, where it ranks nothing (a path's plans are ranked against each other only)."""
-    return gpu_count if path == "more-cards" and gpu.segment == "consumer" else 0
-
-
-class Sized:
+class Sized(RankTerms):
     """A candidate's numbers for ranking, without building its plan (command, notes, full-context
     speed, prefill): the planner ranks a few hundred of these a question and builds a Plan only
     for each path's winner. Attribute names are Plan's, so the objective and changes_from read
@@ -372,10 +366,6 @@ class Sized:
     @property
     def quality_loss_pct(self) -> float:
         return self.quality.loss_pct
-
-    @property
-    def added_gpus(self) -> int:
-        return added_gpus(self.path, self.gpu, self.gpu_count)
 
     @property
     def identity(self) -> tuple:
@@ -460,7 +450,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
         cpu_layers = getattr(off, "cpu_layers", 0)
         moe_layers = getattr(off, "cpu_moe_layers", 0)
     params = parameter_count(a)
-    q = plan_quality(a, m.native_precision, p, cand.kv_cache_dtype)
+    q = plan_quality(a, m.native_precision, p, cand.kv_cache_dtype, m.family)
     qclass = obj.quality_class(q.loss_pct)
     usd_h = rent_usd_per_hour(g, n) if cand.path == "rent" else None
     usd_mtok = _usd_per_million_tokens(cand.owned, usd_h, tokens_s)
@@ -495,14 +485,28 @@ def own_score(m: Model) -> float | None:
     return q.score if q is not None else None
 
 
+def score_basis(asked: Model):
+    """The PRIMARY_BENCHMARK score of `asked` (a QualityScore) that other models are compared
+    with: for a reasoning model (is_reasoning: its questions are sized and ranked for its
+    thinking) its thinking mode's preferred score where it has one (Qwen3 32B: 79.1 thinking,
+    not 71.9 non-thinking), else its preferred score (Model.quality_score). None: it has none."""
+    if is_reasoning(asked):
+        q = asked.quality_score(PRIMARY_BENCHMARK, variant="thinking")
+        if q is not None:
+            return q
+    return asked.quality_score(PRIMARY_BENCHMARK)
+
+
 def compared_score(other: Model, asked: Model):
-    """`other`'s published PRIMARY_BENCHMARK score (a QualityScore) of the variant of `asked`'s
-    preferred score (instruct against instruct, thinking against thinking, base against base, as
-    candidates.better_models compares them), or None: when either has none of it."""
-    mine = asked.quality_score(PRIMARY_BENCHMARK)
+    """`other`'s published PRIMARY_BENCHMARK score (a QualityScore) measured like `asked`'s
+    score_basis (Model.comparable_score): of its variant (instruct against instruct,
+    thinking against thinking, base against base, as candidates.better_models compares them),
+    a publisher's own figure against a publisher's own, another evaluator's run only against
+    the same evaluator's in the same setting. None: when either has none of it."""
+    mine = score_basis(asked)
     if mine is None:
         return None
-    return other.quality_score(PRIMARY_BENCHMARK, variant=mine.variant)
+    return other.comparable_score(mine)
 
 
 def baseline(ask: Ask) -> Ask:
@@ -513,25 +517,28 @@ def baseline(ask: Ask) -> Ask:
     plan keeps it, as plans keep a format or context asked (with flash attention off, a GGUF
     that fits with llama.cpp's f32 attention scores is preferred over a plan under another
     runtime). Plans other than as-asked are sized at a --tensor-split asked first, then at
-    llama.cpp's split by free memory (candidates._on_set: Candidate.tensor_split).
-    A reasoning model asked under Ollama's default context, where that default is shorter than
-    its thinking needs (reasoning_context_tokens), is planned at the need: the advisory tells the
-    user to set OLLAMA_CONTEXT_LENGTH to it (advisor.sizing.workload.default_context_reason), so
-    plans set it too rather than keep a context that cuts the thinking short; the as-asked plan
-    keeps Ollama's default, as Ollama runs the name."""
+    llama.cpp's split by free memory (candidates._on_set: Candidate.tensor_split)."""
     native = parse_precision(ask.model.native_precision or "bf16")
     fa = ask.work.flash_attn if "flash_attn" in ask.chosen else True
-    ctx = ask.work.context_tokens
-    need = reasoning_context_tokens(ask.model)
-    if "context" not in ask.chosen and need is not None and ctx < need <= ask.model.context_limit:
-        ctx = need
-    if (native.name == ask.precision.name and ask.work.flash_attn == fa and ask.work.gpu_layers is None
-            and ctx == ask.work.context_tokens):
+    if native.name == ask.precision.name and ask.work.flash_attn == fa and ask.work.gpu_layers is None:
         return ask
     rt = ask.runtime if ask.runtime_asked else default_runtime(native, ask.gpu)
     return replace(ask, precision=native, runtime=rt,
-                   work=replace(ask.work, runtime=rt, flash_attn=fa, gpu_layers=None,
-                                context_tokens=ctx))
+                   work=replace(ask.work, runtime=rt, flash_attn=fa, gpu_layers=None))
+
+
+def thinking_context(ask: Ask) -> Ask:
+    """The question the plans other than as-asked answer, for a reasoning model asked under a
+    default context shorter than its thinking needs (reasoning_context_tokens: Ollama's default
+    by VRAM, 4,096 tokens under 24 GiB): the same at the need. The advisory tells the user to
+    set OLLAMA_CONTEXT_LENGTH to it (advisor.sizing.workload.default_context_reason), so plans
+    set it too rather than keep a context that cuts the thinking short; the as-asked plan keeps
+    Ollama's default, as Ollama runs the name. Every other model's plans answer this question
+    too (Planner._other_models), so all paths are sized at one context."""
+    ctx, need = ask.work.context_tokens, reasoning_context_tokens(ask.model)
+    if "context" in ask.chosen or need is None or not ctx < need <= ask.model.context_limit:
+        return ask
+    return replace(ask, work=replace(ask.work, context_tokens=need))
 
 
 def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = False) -> Plan | None:
@@ -580,7 +587,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         ram, per_gpu = off.ram_bytes, off.gpu_bytes
     params = parameter_count(a)
     bits = bits_per_weight(m, p)
-    q = plan_quality(a, m.native_precision, p, work.kv_cache_dtype)
+    q = plan_quality(a, m.native_precision, p, work.kv_cache_dtype, m.family)
     qclass = obj.quality_class(q.loss_pct)
     # a price for what is rented; more of your own card is bought or already in your node
     usd_h, price_note = rent_cost(g, n) if cand.path == "rent" else (None, None)
@@ -839,11 +846,15 @@ def _quantize_words(p: Precision, joint: str) -> str:
 
 
 def _scores(other: Model, asked: Model) -> str:
-    """', MMLU-Pro 69 against 66.4 as published' where both models have a published score."""
-    a, b = compared_score(other, asked), asked.quality_score(PRIMARY_BENCHMARK)
+    """': MMLU-Pro 69 against 66.4, as each was published' where both models have a comparable
+    score (compared_score against score_basis); '(thinking mode)' when that is what is
+    compared, 'both as tiger-lab ran them' when both are one third party's runs."""
+    a, b = compared_score(other, asked), score_basis(asked)
     if a is None or b is None:
         return ""
-    return f": MMLU-Pro {a.score:g} against {b.score:g}, as each was published"
+    mode = " (thinking mode)" if b.variant == "thinking" else ""
+    how = "as each was published" if b.self_reported else f"both as {b.evaluator} ran them"
+    return f": MMLU-Pro {a.score:g} against {b.score:g}{mode}, {how}"
 
 
 def improves_on(plan, own, speedup: float, ask: Ask) -> bool:
@@ -868,7 +879,7 @@ def scores_at_least(other: Model, asked: Model, tie_points: float) -> bool:
     has no such score."""
     if other.id == asked.id:
         return False
-    a, b = compared_score(other, asked), asked.quality_score(PRIMARY_BENCHMARK)
+    a, b = compared_score(other, asked), score_basis(asked)
     return a is not None and b is not None and a.score >= b.score - tie_points - 1e-9
 
 

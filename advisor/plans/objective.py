@@ -32,7 +32,8 @@ SORTABLE = ("usable", "context_tokens", "model_score", "parameters", "good_quali
             "fast_band",
             "quality_class", "quality_loss_pct",
             "decode_tokens_per_s", "prefill_tokens_per_s", "usd_per_million_tokens",
-            "usd_per_hour", "gpu_count", "nodes", "levers", "spilled_slower", "added_gpus")
+            "usd_per_hour", "gpu_count", "nodes", "levers", "spilled_slower", "added_gpus",
+            "restricted_licence")
 _KEYS = {"prefer", "quality_classes", "good_quality", "speed_bands", "usable",
          "context_floor_tokens", "order"}
 # Optional keys (an objective file written before them still loads: its defaults below)

@@ -76,8 +76,41 @@ class Candidate:
     tensor_split: str | None = None
 
 
+def restricted_licence(model: Model) -> bool:
+    """The objective's `restricted_licence` term: the KB marks the model's licence
+    non-commercial (Model.licence). Between other models whose published scores tie, an expert
+    names the one anyone may use first (EXAONE 4.0 32B, 77.6 under an NC licence, against Qwen3
+    30B-A3B Instruct 2507, 78.4 under Apache-2.0); on the paths of the model asked it ranks
+    nothing."""
+    lic = model.licence
+    return lic is not None and not lic.commercial
+
+
+def added_gpus(path: str, gpu: GPU, gpu_count: int) -> int:
+    """The objective's `added_gpus` term: the cards a plan on the more-cards path runs on, for
+    consumer cards (all of them more than the question's, so fewer means fewer to add: a second
+    card fits most desktops, a fourth needs a server frame and power to match); 0 for other
+    cards (data-centre cards come in nodes: R1 runs at FP8 on one node of 8 H200) and on every
+    other path, where it ranks nothing (a path's plans are ranked against each other only)."""
+    return gpu_count if path == "more-cards" and gpu.segment == "consumer" else 0
+
+
+class RankTerms:
+    """Objective terms a ranked plan (Plan, or evaluate.Sized) computes from its path, cards and
+    model (rules/objective.yaml: added_gpus, restricted_licence)."""
+    __slots__ = ()
+
+    @property
+    def added_gpus(self) -> int:
+        return added_gpus(self.path, self.gpu, self.gpu_count)
+
+    @property
+    def restricted_licence(self) -> bool:
+        return restricted_licence(self.model)
+
+
 @dataclass(frozen=True)
-class Plan:
+class Plan(RankTerms):
     path: str
     model: Model
     parameters: int
@@ -169,12 +202,6 @@ class Plan:
     @property
     def good_quality(self) -> bool:
         return self.quality_class <= self.good_class
-
-    @property
-    def added_gpus(self) -> int:
-        from advisor.plans.evaluate import added_gpus
-
-        return added_gpus(self.path, self.gpu, self.gpu_count)
 
     @property
     def quality_loss_pct(self) -> float:

@@ -19,13 +19,13 @@ from dataclasses import dataclass, replace
 from advisor.kb.store import KnowledgeBase
 from advisor.plans import candidates as cands
 from advisor.plans.evaluate import (Ask, Sized, _layout, _usd_per_million_tokens, _work_as,
-                                    baseline, changes_from, choices_dropped, context_cap,
+                                    baseline, changes_from, choices_dropped, context_cap, thinking_context,
                                     keeps_choices,
                                     layout_runs, lever_count,
                                     loaded_model, own_score, plan_quality, quick_size,
                                     size_candidate)
 from advisor.plans.objective import Objective
-from advisor.plans.plan import PATHS, Candidate, Plan
+from advisor.plans.plan import PATHS, Candidate, Plan, restricted_licence
 from advisor.plans.prices import rent_usd_per_hour
 from advisor.plans.runtimes import cannot_run
 from advisor.sizing import constants as c
@@ -166,7 +166,7 @@ class Planner:
                 dropped.add(path)
             paths = tuple(p for p in paths if p not in dropped)
         others = tuple(p for p in paths if p != "as-asked")
-        base = baseline(ask)
+        base = thinking_context(baseline(ask))
         got = self._paths(base, others, keep_all)
         winners = dict(got["best"])
         for path in ("your-hardware", "your-gpus"):
@@ -484,7 +484,8 @@ class Planner:
         qkey = (id(m), p.name, tuple(x.kv_cache_dtype for x in group))
         hit = self._qualities.get(qkey)
         if hit is None or hit[0] is not m:
-            losses = [plan_quality(a, m.native_precision, p, x.kv_cache_dtype).loss_pct for x in group]
+            losses = [plan_quality(a, m.native_precision, p, x.kv_cache_dtype, m.family).loss_pct
+                      for x in group]
             hit = self._qualities[qkey] = (m, losses, [obj.quality_class(x) for x in losses],
                                            parameter_count(a))
         _, losses, classes, params = hit
@@ -493,6 +494,7 @@ class Planner:
                   for qc in classes for d in (slow, fast)]
         return obj.bound(prefer, {
             "usable": (min(usable), max(usable)), "model_score": own_score(m),
+            "restricted_licence": restricted_licence(m),
             "context_tokens": (0, min(ask.work.context_tokens, m.context_limit,
                                       context_cap(ask, obj) or ask.work.context_tokens)),
             "parameters": params,

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from advisor.kb.schema import Model
-from advisor.sizing.precision import Precision
+from advisor.sizing.precision import Precision, parse_precision
 
 # The llama.cpp file type of a 16-bit plan's GGUF (llama-quantize / convert_hf_to_gguf --outtype)
 FLOAT_FILE_TYPES = {"bf16": "BF16", "fp16": "F16"}
@@ -113,6 +113,28 @@ def gguf_repo_for(model: Model, p: Precision) -> str | None:
             continue
         return repo
     return None
+
+
+# The GGUF type a checkpoint format becomes when llama.cpp runs the model (gguf_of_checkpoint):
+# - mxfp4 (a MoE released with MXFP4 experts, gpt-oss): MXFP4_MOE, the experts kept as published
+#   and the other tensors at Q8_0 (llama.cpp's file type for it, LLAMA_FTYPE_MOSTLY_MXFP4_MOE; the
+#   file ggml-org/gpt-oss-20b-GGUF publishes);
+# - fp8 / fp8-ffn (DeepSeek V3/R1, Qwen3 FP8 ...): Q8_0, the 8-bit GGUF type: convert_hf_to_gguf.py
+#   dequantizes FP8 blocks (weight_scale_inv) and llama-quantize writes Q8_0, the 8-bit file GGUF
+#   publishers carry (unsloth/DeepSeek-R1-GGUF's Q8_0).
+# Other checkpoint formats (AWQ, GPTQ, int4 ...) have no GGUF of the same format: None.
+CHECKPOINT_GGUF_TYPES = {"mxfp4": "MXFP4_MOE", "fp8": "Q8_0", "fp8-ffn": "Q8_0"}
+
+
+def gguf_of_checkpoint(model: Model, p: Precision) -> Precision | None:
+    """The GGUF type llama.cpp runs a checkpoint format as (CHECKPOINT_GGUF_TYPES): MXFP4_MOE
+    for a mixture of experts released at MXFP4, Q8_0 for FP8; None for other formats, for a
+    precision that is not a checkpoint format, and for MXFP4 on a dense model (MXFP4_MOE
+    quantizes only expert tensors)."""
+    name = CHECKPOINT_GGUF_TYPES.get(p.name) if p.family == "checkpoint" else None
+    if name is None or (name == "MXFP4_MOE" and not model.architecture.experts_total):
+        return None
+    return parse_precision(name)
 
 
 def hf_spec(repo: str, p: Precision) -> str:

@@ -3,7 +3,11 @@ cache precision against a 16-bit cache, each a published measurement with its so
 
 Weight formats: advisor/data/quant_quality.yaml, several measurements a format on models of
 stated sizes; a plan quotes the one measured on the model nearest in size (on a log scale:
-quantization costs less as models grow). A format with no measurement takes the measured format
+quantization costs less as models grow), of the model's own family where one within
+FAR_SIZE_RATIO of its size was measured (families lose differently at one size), and says so where that model is more than
+FAR_SIZE_RATIO times larger or smaller than the one asked about, or dense where the one asked
+about is a mixture of experts: its loss is then a stand-in, not its own. A format with no
+measurement takes the measured format
 nearest to it in bits a weight on this model, and says it is an estimate. The checkpoint as
 published costs nothing (it is the model), and so does a lossless conversion (bf16 <-> fp16,
 any format to 32 bits). KV precisions: advisor/data/kv_quality.yaml.
@@ -30,6 +34,14 @@ GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS",
 # not measured itself costs at most the other's loss (Meta's Llama 3.1 FP8 leaves attention and
 # the first and last layers in BF16, and quantizes the feed-forward layers as FP8 does).
 _SUBSET_OF = {"fp8-ffn": "fp8"}
+# A measurement on a model more than this many times larger or smaller (in parameters) than the
+# one asked about is quoted with a word that it is a stand-in: the same format loses less on a
+# larger model (SIZE_EVIDENCE), so an 8B's loss overstates a 70B's and understates a 1B's.
+FAR_SIZE_RATIO = 4.0
+# The evidence for that word, from this table: one format measured on two sizes of one family in
+# one source (llama.cpp's perplexity README: Llama 2 7B and 70B at Q4_K_M). Its figures are read
+# from the table, never written here; tests/test_quality_wording.py checks the larger loses less.
+SIZE_EVIDENCE = ("Q4_K_M", "Llama 2 7B", "Llama 2 70B")
 # mlx-lm's quantized KV caches and the llama.cpp cache of the same bits a value.
 _MLX_KV_LIKE = {"mlx-8bit": "q8_0", "mlx-4bit": "q4_0"}
 
@@ -59,51 +71,133 @@ def kv_table() -> dict[str, dict]:
     return data_file(_DATA / "kv_quality.yaml")
 
 
-def nearest_measurement(fmt: str, parameters: int) -> dict | None:
-    """The measurement of `fmt` made on the model nearest in size (log scale); None if none."""
+def nearest_measurement(fmt: str, parameters: int, family: str | None = None) -> dict | None:
+    """The measurement of `fmt` to quote for a model of `parameters` of KB family `family`: the
+    one made on the model nearest in size (log scale) of that family (a row's `families`) within
+    FAR_SIZE_RATIO of its size, else the one nearest in size of any; None if none."""
     rows = weight_table().get(fmt)
     if not rows:
         return None
     size = math.log(max(parameters, 1) / 1e9)
-    return min(rows, key=lambda r: (abs(math.log(r["parameters_b"]) - size), r["parameters_b"]))
+    own = [r for r in rows if family in r.get("families", ())
+           and abs(math.log(r["parameters_b"]) - size) <= math.log(FAR_SIZE_RATIO)]
+    return min(own or rows, key=lambda r: (abs(math.log(r["parameters_b"]) - size), r["parameters_b"]))
 
 
-def _describe(row: dict) -> str:
-    metric = "perplexity" if row["metric"] == "perplexity" else "accuracy"
-    if not row["loss_pct"]:  # "-0% accuracy" would read as a loss
-        return f"no {metric} lost on {row['model']} ({row['measure']})"
-    sign = "+" if row["metric"] == "perplexity" else "-"
-    return f"{sign}{row['loss_pct']:g}% {metric} on {row['model']} ({row['measure']})"
+def _percent(loss_pct: float, metric: str) -> str:
+    """'+2.43%' (perplexity grows) or '-0.71%' (accuracy falls); loss_pct > 0."""
+    return f"{'+' if metric == 'perplexity' else '-'}{loss_pct:g}%"
+
+
+def _figure(loss_pct: float, metric: str) -> str:
+    """'+2.43% perplexity', '-0.71% accuracy', or 'no perplexity lost' for a zero ("-0%
+    accuracy" would read as a loss)."""
+    metric = "perplexity" if metric == "perplexity" else "accuracy"
+    if not loss_pct:
+        return f"no {metric} lost"
+    return f"{_percent(loss_pct, metric)} {metric}"
+
+
+def _describe(row: dict, of_model: str = "") -> str:
+    """'+2.43% perplexity on Llama 3 8B (its raw figures)'; of_model follows the model's name
+    (', of this model's family')."""
+    return f"{_figure(row['loss_pct'], row['metric'])} on {row['model']}{of_model} ({row['measure']})"
+
+
+def _billions(n: float) -> str:
+    return f"{n:.3g}B" if n < 100 else f"{n:.0f}B"
+
+
+def size_evidence() -> str:
+    """'Q4_K_M: +1.42% perplexity on Llama 2 7B, +1.2% on Llama 2 70B', read from the table
+    (SIZE_EVIDENCE)."""
+    fmt, small, large = SIZE_EVIDENCE
+    rows = {r["model"]: r for r in weight_table()[fmt]}
+    s, l = rows[small], rows[large]
+    return (f"{fmt}: {_figure(s['loss_pct'], s['metric'])} on {small}, "
+            f"{_percent(l['loss_pct'], l['metric'])} on {large}")
+
+
+def stand_in_note(row: dict, parameters: int, active_parameters: int | None = None) -> str:
+    """What a reader must know to take `row`'s loss for a model of `parameters` (and, for a
+    mixture of experts, `active_parameters` used a token): '' where it was measured on a model
+    of about that size and kind; else, from ', ', that it was measured on a model more than
+    FAR_SIZE_RATIO times larger or smaller (and which way that errs, with the table's own
+    evidence), and that a dense model stands in for a mixture of experts."""
+    size = max(parameters, 1) / 1e9
+    ratio = row["parameters_b"] / size
+    notes = []
+    if ratio > FAR_SIZE_RATIO or ratio < 1 / FAR_SIZE_RATIO:
+        larger = ratio > 1
+        notes.append(f"a model {ratio if larger else 1 / ratio:.0f}x {'larger' if larger else 'smaller'} "
+                     f"than this {_billions(size)} one: "
+                     f"{'smaller models usually lose more' if larger else 'larger models usually lose less'} "
+                     f"({size_evidence()})")
+    if active_parameters and "active_parameters_b" not in row:
+        notes.append(f"{'and ' if notes else ''}a dense model: {_moe_words(parameters, active_parameters)}")
+    return "".join(f", {n}" for n in notes)
+
+
+def _moe_words(parameters: int, active_parameters: int) -> str:
+    return (f"this mixture of experts uses {_billions(active_parameters / 1e9)} of its "
+            f"{_billions(parameters / 1e9)} parameters a token, and which of the two its loss "
+            "follows was not measured")
 
 
 def weights_cost(p: Precision, native: str | None, parameters: int,
-                 bits_of: dict[str, float] | None = None) -> tuple[float, str, str | None, bool]:
+                 bits_of: dict[str, float] | None = None,
+                 active_parameters: int | None = None,
+                 family: str | None = None) -> tuple[float, str, str | None, bool]:
     """(loss %, text, source, estimated) of storing a model of `parameters` in format p, whose
     published checkpoint is `native`. bits_of: format -> bits a weight on this model, used to
-    pick a measured neighbour for a format nobody measured."""
+    pick a measured neighbour for a format nobody measured. active_parameters: a mixture of
+    experts' parameters used a token (None for a dense model), for the text's word on a
+    dense model's figure (stand_in_note); it picks no measurement. family: the model's KB
+    family, whose own measurements are preferred (nearest_measurement)."""
     if p.name == native or (p.name in _LOSSLESS and (native in _LOSSLESS or native is None)):
         return 0.0, "the weights as published", None, False
     if p.name == "fp32":
         return 0.0, "32-bit floats hold any published format exactly", None, False
     if p.name == "MXFP4_MOE" and native == "mxfp4":
         return 0.0, "the MXFP4 experts as published, the other tensors at Q8_0", None, False
-    row = nearest_measurement(p.name, parameters)
+
+    def quoted(row: dict, fmt: str) -> str:
+        # a measurement of the model's own family taken before a nearer one of another says so
+        own = (family in row.get("families", ())
+               and row is not nearest_measurement(fmt, parameters))
+        return (_describe(row, ", of this model's family" if own else "")
+                + stand_in_note(row, parameters, active_parameters))
+
+    def moe(*rows: dict) -> str:  # once for the rows a capped figure quotes
+        dense = active_parameters and any("active_parameters_b" not in r for r in rows)
+        return f"; measured on dense models: {_moe_words(parameters, active_parameters)}" if dense else ""
+
+    row = nearest_measurement(p.name, parameters, family)
     if row is not None:
-        cap = _ladder_cap(p.name, parameters)
+        cap = _ladder_cap(p.name, parameters, family)
         if cap is not None and cap[0] < row["loss_pct"]:
-            # a type never costs more than a type with fewer bits after it on the ladder
+            # a type never costs more than a type with fewer bits after it on the ladder: the
+            # two figures come from two models (each type's nearest in size), and the fewer-bit
+            # type's is the lower
             loss, fmt, w = cap
-            return (loss, f"counted just below {fmt}'s {_describe(w)}, a type with fewer bits: "
-                          f"{p.name}'s own nearest measurement, {_describe(row)}, is higher, "
-                          "measured on another model", w["source"], False)
-        return float(row["loss_pct"]), _describe(row), row["source"], False
+            about = "" if round(loss, 1) == loss else "about "
+            return (loss, f"{about}{_figure(round(loss, 1), w['metric'])}: {p.name} measured "
+                          f"{_percent(row['loss_pct'], row['metric'])} on {row['model']} "
+                          f"({row['measure']}){stand_in_note(row, parameters)}, "
+                          f"and {fmt}, a type with fewer bits, "
+                          f"{_percent(w['loss_pct'], w['metric'])} on {w['model']} "
+                          f"({w['measure']}){stand_in_note(w, parameters)}; "
+                          f"counted at {_percent(loss, w['metric'])}, as a type never counts as "
+                          "costing more than one with fewer bits" + moe(row, w),
+                    w["source"], False)
+        return float(row["loss_pct"]), quoted(row, p.name), row["source"], False
     whole = _SUBSET_OF.get(p.name)
-    row = nearest_measurement(whole, parameters) if whole else None
+    row = nearest_measurement(whole, parameters, family) if whole else None
     if row is not None:
         # quantizes some of the tensors the measured format does, the same way: at most its loss
         return (float(row["loss_pct"]),
                 f"no published measurement of {p.name}, which quantizes a subset of the tensors "
-                f"{whole} does: counted at {whole}'s {_describe(row)}", row["source"], True)
+                f"{whole} does: counted at {whole}'s {quoted(row, whole)}", row["source"], True)
     if bits_of and p.name in bits_of:
         measured = [f for f in bits_of if f != p.name and weight_table().get(f)]
         # the finest measured format no finer than this one (2% allowed: mlx-8bit's 8.50 bits
@@ -115,15 +209,15 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
                               f"on this model ({bits_of[p.name]:.2f} bits a weight)", None, True)
         if within:
             near = max(within, key=lambda f: (bits_of[f], f))
-            row = nearest_measurement(near, parameters)
+            row = nearest_measurement(near, parameters, family)
             return (float(row["loss_pct"]),
                     f"no published measurement of {p.name}; {near}, at about the same bits a "
-                    f"weight ({bits_of[near]:.2f} against {bits_of[p.name]:.2f}), costs {_describe(row)}",
+                    f"weight ({bits_of[near]:.2f} against {bits_of[p.name]:.2f}), costs {quoted(row, near)}",
                     row["source"], True)
     return (math.inf, f"no published measurement of {p.name}", None, True)
 
 
-def _ladder_cap(fmt: str, parameters: int) -> tuple[float, str, dict] | None:
+def _ladder_cap(fmt: str, parameters: int, family: str | None = None) -> tuple[float, str, dict] | None:
     """The most a GGUF type may be counted to cost on a model of `parameters`: just below (by
     0.01, the figures' precision) the least costly type after it on GGUF_LADDER, each counted
     so in turn from the last type up, each at its nearest measurement: (loss %, that type, its
@@ -136,7 +230,7 @@ def _ladder_cap(fmt: str, parameters: int) -> tuple[float, str, dict] | None:
         return None
     best = None   # (counted loss, type, row) of the least costly type after fmt so far
     for f in reversed(GGUF_LADDER[GGUF_LADDER.index(fmt) + 1:]):
-        r = nearest_measurement(f, parameters)
+        r = nearest_measurement(f, parameters, family)
         if r is None:
             continue
         own = float(r["loss_pct"])
@@ -175,8 +269,12 @@ def kv_cost(kv_dtype: str) -> tuple[float, str]:
 
 
 def quality_cost(p: Precision, native: str | None, parameters: int, kv_dtype: str,
-                 bits_of: dict[str, float] | None = None) -> QualityCost:
-    w_loss, w_text, source, est = weights_cost(p, native, parameters, bits_of)
+                 bits_of: dict[str, float] | None = None,
+                 active_parameters: int | None = None, family: str | None = None) -> QualityCost:
+    """Weights (weights_cost) and KV cache (kv_cost) together; active_parameters: a mixture of
+    experts' parameters used a token, None for a dense model; family: the model's KB family."""
+    w_loss, w_text, source, est = weights_cost(p, native, parameters, bits_of, active_parameters,
+                                               family)
     kv_loss, kv_text = kv_cost(kv_dtype)
     text = w_text if not kv_text else f"{w_text}; {kv_text}"
     return QualityCost(round(w_loss + kv_loss, 3), w_loss, kv_loss, text, source, est)

@@ -163,9 +163,7 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1,
             return no_class
         if (p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu)
                 and gpu.architecture not in _FP8_WEIGHT_ONLY):
-            return (f"The {gpu.name} has no FP8 tensor math (FP8 needs Ada, Hopper, Blackwell or "
-                    "CDNA3; Ampere runs FP8 weights with Marlin kernels): vLLM's FP8 kernels do "
-                    "not run on it")
+            return _no_fp8_math(gpu, "vLLM")
         if p.name in _CHECKPOINT_4BIT and vendor == "nvidia" and gpu.architecture in _PRE_TURING:
             return f"vLLM's AWQ/GPTQ kernels need compute capability 7.5 or newer; the {gpu.name} is older"
         if p.name == "mxfp4" and gpu.architecture not in _VLLM_MXFP4_ARCHITECTURES:
@@ -220,9 +218,7 @@ def _sglang_cannot_run(p: Precision, gpu: GPU, gguf: bool, arch) -> str | None:
                 "tool: run it with transformers")
     if (p.name in ("fp8", "fp8-ffn") and "fp8" not in native_formats(gpu)
             and gpu.architecture not in _FP8_WEIGHT_ONLY):
-        return (f"The {gpu.name} has no FP8 tensor math (FP8 needs Ada, Hopper, Blackwell or "
-                "CDNA3; Ampere runs FP8 weights with Marlin kernels): SGLang's FP8 kernels do "
-                "not run on it")
+        return _no_fp8_math(gpu, "SGLang")
     if p.name == "mxfp4" and gpu.architecture not in _VLLM_MXFP4_ARCHITECTURES:
         return f"SGLang's MXFP4 kernels run on Ampere and newer NVIDIA GPUs and CDNA3/CDNA4, not on the {gpu.name}"
     if getattr(arch, "index_heads", None) and not (
@@ -231,6 +227,19 @@ def _sglang_cannot_run(p: Precision, gpu: GPU, gguf: bool, arch) -> str | None:
                 f"data-center GPUs and AMD Instinct MI300/MI350, not on the {gpu.name}: run a GGUF "
                 "with llama.cpp")
     return None
+
+
+def _no_fp8_math(gpu: GPU, runtime: str) -> str:
+    """Why vLLM or SGLang cannot run FP8 weights on `gpu` (no FP8 math, and not an Ampere card
+    that runs them weight-only), in its own vendor's terms: NVIDIA's architectures and Marlin
+    kernels are named only for an NVIDIA card."""
+    if gpu.vendor == "nvidia":
+        why = ("FP8 needs Ada, Hopper or Blackwell; Ampere runs FP8 weights with Marlin kernels")
+    elif gpu.vendor == "amd":
+        why = "on AMD cards FP8 needs FP8 math, as Instinct MI300 (CDNA3) and newer have"
+    else:
+        why = f"no FP8 kernels for {_vendor_name(gpu.vendor)} GPUs without FP8 math"
+    return f"The {gpu.name} has no FP8 tensor math ({why}): {runtime}'s FP8 kernels do not run on it"
 
 
 def _no_mps_kernels(name: str) -> str:

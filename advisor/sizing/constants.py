@@ -717,6 +717,18 @@ BITSANDBYTES_DECODE_SHARE = {"int8": 0.25, "nf4": 0.75}
 # used for inference (24 GB: 20 GiB to the GPU; 64 GB: 56 GiB; 128 GB: 112 GiB).
 MACOS_WIRED_RESERVE_FRACTION = 0.125
 MACOS_WIRED_RESERVE_MIN_BYTES = 4 * GIB
+# Memory a plan that splits llama.cpp's layers or experts between a Mac's GPU and its CPU
+# (advisor.sizing.offload) leaves to macOS: an eighth, at least 3 GiB. Less than the wired
+# reserve's floor because the CPU's part is ordinary pageable memory (macOS compresses or pages
+# it under pressure; with mmap, the default, the weights are file-backed), where the GPU's is
+# wired, which it cannot reclaim. Measured: gpt-oss-20b (ggml-org/gpt-oss-20b-GGUF, --n-cpu-moe
+# 12 -c 32768 --no-mmap, the llama.cpp maintainer's recipe for a 16 GB Mac) ran on a 16 GB Mac
+# mini M4 at about 26 tokens/s with 13.05 of 16 GB in use, macOS included, and 0.04 GB of swap
+# (https://github.com/ml-explore/mlx-lm/issues/644; the recipe quoted in
+# https://github.com/ggml-org/llama.vscode/issues/105): about 3 GB left. Metal's default
+# working set on a 16 GB Mac is 10922.67 MB, two thirds (ggml_metal_init's
+# recommendedMaxWorkingSetSize, https://github.com/abetlen/llama-cpp-python/issues/687).
+MACOS_SPLIT_RESERVE_MIN_BYTES = 3 * GIB
 
 # SGLang (python -m sglang.launch_server), advisor/sizing/sglang_memory.py. Sources, pinned:
 # - the KV token pool: ModelRunnerKVCacheMixin.profile_max_num_token and get_cell_size_per_token,

@@ -11,7 +11,7 @@ GPU's layers each token. vLLM does not offload layers.
 On a Mac (unified memory) the same split keeps the GPU's layers within Metal's working set
 (GPU.usable_memory_bytes: the default share, or a raised `iogpu.wired_limit_mb`,
 advisor.sizing.wired) and the rest outside it, in the same memory: one pool, so the GPU's part
-and the CPU's together must leave macOS its reserve (wired.macos_reserve_bytes), and the CPU
+and the CPU's together must leave macOS its reserve (wired.macos_split_reserve_bytes), and the CPU
 reads its layers at the CPU side's bandwidth (mac_cpu_bandwidth_gb_s).
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from advisor.sizing.speed import (
     moe_layers,
 )
 from advisor.sizing.weights import weight_summary
-from advisor.sizing.wired import macos_reserve_bytes
+from advisor.sizing.wired import macos_split_reserve_bytes
 from advisor.sizing.workload import Workload
 
 
@@ -68,11 +68,11 @@ def ram_bandwidth_for(gpu: GPU, work: Workload) -> float:
 
 def ram_limit_bytes(gpu: GPU, work: Workload, gpu_bytes: int) -> int:
     """What may hold the CPU's part of a split: the system RAM given (--ram), or on a Mac the
-    unified memory less macOS's reserve (advisor.sizing.wired.macos_reserve_bytes) less what the
+    unified memory less macOS's reserve (advisor.sizing.wired.macos_split_reserve_bytes) less what the
     GPU's part takes from the same memory (never negative)."""
     if not gpu.unified_memory:
         return work.ram_bytes
-    return max(gpu.memory_bytes - macos_reserve_bytes(gpu) - gpu_bytes, 0)
+    return max(gpu.memory_bytes - macos_split_reserve_bytes(gpu) - gpu_bytes, 0)
 
 
 def partial_offload(work: Workload, layers: int) -> bool:

@@ -31,12 +31,22 @@ def raised_wired_limit_mb(gpu: GPU) -> int | None:
 def macos_reserve_bytes(gpu: GPU) -> int:
     """Bytes of a Mac's unified memory a plan leaves to macOS and the user's apps: an eighth of
     it, at least 4 GiB (constants MACOS_WIRED_RESERVE_*: this project's choice, the margin guides
-    give for a Mac used for inference). The raised wired limit leaves it, and a plan with layers
-    on the CPU (advisor.sizing.offload) keeps the GPU's and the CPU's parts together within the
-    memory less it. 0 on a discrete GPU (its host RAM is sized apart)."""
+    give for a Mac used for inference). The raised wired limit leaves it; a plan with layers on
+    the CPU (advisor.sizing.offload) leaves macos_split_reserve_bytes, its floor lower. 0 on a discrete GPU (its host RAM is sized apart)."""
     if not gpu.unified_memory:
         return 0
     return max(c.MACOS_WIRED_RESERVE_MIN_BYTES, int(gpu.memory_bytes * c.MACOS_WIRED_RESERVE_FRACTION))
+
+
+def macos_split_reserve_bytes(gpu: GPU) -> int:
+    """Bytes of a Mac's unified memory a plan with llama.cpp layers or experts on the CPU
+    (advisor.sizing.offload) leaves to macOS and the user's apps, the GPU's and the CPU's parts
+    counted together: an eighth of it, at least 3 GiB (constants MACOS_SPLIT_RESERVE_MIN_BYTES,
+    measured on a 16 GB M4; below the wired reserve's 4 GiB floor because the CPU's part is
+    pageable). 0 on a discrete GPU (its host RAM is sized apart)."""
+    if not gpu.unified_memory:
+        return 0
+    return max(c.MACOS_SPLIT_RESERVE_MIN_BYTES, int(gpu.memory_bytes * c.MACOS_WIRED_RESERVE_FRACTION))
 
 
 def with_wired_limit(gpu: GPU, limit_mb: int) -> GPU:
