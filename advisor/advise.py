@@ -470,8 +470,8 @@ class Advisor:
                 tensor_split: str | None = None, every_path: bool = True) -> Advisory:
         """precision None: the checkpoint as published (the KB's native_precision), or a model
         file's own precision. context_tokens None: advisor.sizing.workload.default_context_tokens
-        (8,192 tokens, or the model's own maximum if smaller; for a reasoning model, a prompt
-        and the output its publisher recommends), and the advisory says why
+        (8,192 tokens, or the model's own maximum if smaller; for a reasoning model, a context
+        that holds the output its publisher recommends), and the advisory says why
         (Advisory.context_reason); under Ollama: Ollama's own default for the GPUs' VRAM
         (advisor.sizing.ollama.default_context), with a line saying whether it holds a
         reasoning model's output. runtime None: "ollama" for an Ollama name (its
@@ -576,7 +576,19 @@ class Advisor:
             precision_source = why or precision_source
         if not runtime_asked and hit is not None and finetune is None and p.family != "checkpoint":
             rt = "ollama"  # an Ollama name: the question is how Ollama runs it (on unequal
-            # cards too: llama-server's split by free memory, advisor.sizing.mixed)
+            # cards too: llama-server's split by free memory, advisor.sizing.mixed), and every
+            # plan stays on Ollama (candidates.runtimes_for): vLLM's settings would size
+            # nothing, so they are refused rather than silently dropped
+            from advisor.sizing.constants import VLLM_DEFAULT_VERSION
+
+            inert = [flag for flag, given in (
+                ("--gpu-memory-utilization", gpu_memory_utilization is not None),
+                ("--vllm-version", work is not None and work.vllm_version != VLLM_DEFAULT_VERSION))
+                if given]
+            if inert:
+                raise AdvisorError(f"{inert[0]} is how vLLM is sized; an Ollama name is sized and "
+                                   f"planned as Ollama runs it: ask about {m.id} with --runtime "
+                                   "vllm, or leave it out")
         context_reason = None
         if context_tokens is None and rt == "ollama" and finetune is None:
             from advisor.sizing.ollama import default_context
@@ -588,7 +600,7 @@ class Advisor:
                                  most)
             context_reason = default_context_reason(m, context_tokens, ollama=True)
         elif context_tokens is None:
-            # 8,192 tokens, or a reasoning model's prompt and recommended output
+            # 8,192 tokens, or a context that holds a reasoning model's recommended output
             context_tokens = default_context_tokens(m)
             if finetune is None:
                 context_reason = default_context_reason(m, context_tokens)
@@ -660,7 +672,9 @@ class Advisor:
                                "take it (ask --runtime sglang)")
         # a share of each GPU the runtime cannot start with (vLLM's asked, kept by every vLLM
         # plan, or SGLang's): one line, not a verdict of "fits"
-        shares = [work] if rt in ("vllm", "sglang") else []
+        # (vLLM's default share on a card too small for it is no error of the question's: its
+        # verdict is cannot-run, runtimes.cannot_run)
+        shares = [work] if rt == "sglang" or (rt == "vllm" and gpu_memory_utilization is not None) else []
         if gpu_memory_utilization is not None and rt != "vllm":
             shares.append(replace(work, runtime="vllm"))
         for w in shares:

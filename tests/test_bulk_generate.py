@@ -344,7 +344,7 @@ def test_default_context_is_capped_at_each_model_maximum(kb, rules, advisor, tmp
     assert not s.failed
     page = (tmp_path / "short-8b" / "h200__fp16.md").read_text()
     assert "a context of 4,096 tokens (the default)" in page
-    assert ("(or a model's maximum, if shorter; a reasoning model's: a prompt and the output its "
+    assert ("(or a model's maximum, if shorter; a reasoning model's: one that holds the output its "
             "publisher recommends)") in (tmp_path / "index.md").read_text()
 
 

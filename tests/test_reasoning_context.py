@@ -1,4 +1,4 @@
-"""A reasoning model asked without --context is sized at a prompt and the output its publisher
+"""A reasoning model asked without --context is sized at a context that holds the output its publisher
 recommends (kb `recommended_output_tokens`, advisor.sizing.workload.default_context_tokens), in
 explain, fit, gpus and generate alike; a context given wins; chat models keep 8,192 tokens; an
 Ollama name keeps Ollama's default and the advisory says whether it holds the budget."""

@@ -29,7 +29,7 @@ from advisor.speed_bands import band
 def context_for(model: Model, work: Workload, cap: bool) -> Workload | None:
     """work for model: with cap (the context was not chosen), the context is the model's own
     default, as explain gives it (advisor.sizing.workload.default_context_tokens: 8,192 tokens
-    at most its maximum, a reasoning model's prompt and recommended output); a chosen context
+    at most its maximum, or a reasoning model's recommended output); a chosen context
     beyond the model's maximum: None (the model cannot)."""
     if cap:
         return dataclasses.replace(work, context_tokens=default_context_tokens(model))

@@ -97,7 +97,10 @@ class PageMaker:
                 files.check_entry(path.parent, "folder")  # made, or a link put there since
                 self._folders.add(path.parent)
             written = files.write_if_changed(path, text.encode("utf-8"))
-            speed = adv.situation.facts.get("decode_tokens_per_s")
+            # the speed as asked; none where it cannot run (a runtime that does not start has no
+            # speed, as explain's Speed section and JSON throughput say)
+            speed = (None if adv.verdict == "cannot-run"
+                     else adv.situation.facts.get("decode_tokens_per_s"))
             return Outcome(page.number, WRITTEN if written else UNCHANGED, adv.verdict,
                            plan_line(adv.plan) if adv.plan else None, speed,
                            plan=site.PlanCell.of(adv.plan, adv.situation) if self.settings.fmt == "html" else None)

@@ -19,7 +19,7 @@ from advisor.cli.terminal import format_option, write_markdown
                    "Default: the checkpoint as published (bf16 for most models, FP8 for DeepSeek "
                    "V3/R1, MXFP4 for gpt-oss; an Ollama name's tag quantization, Q4_K_M unless it says otherwise).")
 @click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192, or the model's maximum if smaller."
-              " A reasoning model's default holds a 512-token prompt and the output its publisher recommends.")
+              " A reasoning model's default holds the output its publisher recommends (a long prompt needs a longer context).")
 @click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
 @click.option("--gpus", "-n", type=int, default=None,
               help="GPUs of this kind. Default 1, or as many as detected when GPU is left out. "
@@ -143,10 +143,10 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         work = replace(work, mem_fraction_static=mem_fraction_static)
     kb, machine = load_kb_from(kb_dirs), None
     if gpu is None:  # this machine's GPUs and RAM
-        from advisor.cli.hardware import detected
+        from advisor.cli.hardware import detected, detected_count
 
         kb, machine = detected(kb)
-        gpu, gpus = machine.gpu.id, machine.count if gpus is None else gpus
+        gpu, gpus = machine.gpu.id, detected_count(machine.count, gpus)
         if machine.ram_bytes is not None:
             work = replace(work, ram_bytes=machine.ram_bytes)
 

@@ -20,7 +20,7 @@ from advisor.render import count
 @click.option("--context", "-c", type=int, default=None,
               help="Context every model must fit with, in tokens. Default 8192, or a model's "
                    "maximum if smaller; models whose maximum is below a chosen context are left out."
-                   " A reasoning model's default holds a 512-token prompt and the output its publisher recommends.")
+                   " A reasoning model's default holds the output its publisher recommends (a long prompt needs a longer context).")
 @click.option("--batch", "-b", type=int, default=None, help="Sequences at once. Default 1.")
 @format_option("table", "json")
 @kb_option
@@ -52,14 +52,15 @@ def fit(gpu, gpus, context, batch, fmt, kb_dirs, rules_dirs, ram_gb, prefer, ran
     kb, machine = load_kb_from(kb_dirs), None
     gset = None  # the cards asked about (advisor.sizing.mixed.GpuSet)
     if gpu is None:  # this machine's GPUs and RAM
-        from advisor.cli.hardware import detected, detected_set
+        from advisor.cli.hardware import detected, detected_count, detected_set
 
         kb, machine = detected(kb)
+        detected_count(len(machine.cards), gpus)  # at most MAX_GPUS, as a --gpus given
         gset = detected_set(kb, machine) if gpus is None else None  # unequal cards: the set
         if gset is None:
             from advisor.sizing.mixed import GpuSet
 
-            gset = GpuSet((machine.gpu,) * (machine.count if gpus is None else gpus))
+            gset = GpuSet((machine.gpu,) * detected_count(machine.count, gpus))
         if ram_gb is None and machine.ram_bytes is not None and not machine.gpu.unified_memory:
             ram_gb = round(machine.ram_bytes / 2**30, 1)
     else:  # one card, N of one kind (2x rtx-3090 is rtx-3090 --gpus 2), or unequal cards

@@ -32,7 +32,7 @@ def _interrupt(signum, frame):
 @click.option("--memory", "memory_gib", default=None, help="GPU memory range in GiB: 24..80, 48.., ..24.")
 @click.option("--params", "params_b", default=None, help="Model size range in billions of parameters: 7..80.")
 @click.option("--context", "-c", type=int, default=None, help="Context length in tokens. Default 8192."
-              " A reasoning model's default holds a 512-token prompt and the output its publisher recommends.")
+              " A reasoning model's default holds the output its publisher recommends (a long prompt needs a longer context).")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
 @click.option("--gpu-count", "-n", type=int, default=None, help="GPUs of each kind. Default 1, or "
               "as many as detected with --this-machine.")
@@ -67,13 +67,13 @@ def generate(out, force, models, gpus, precisions, families, vendors, memory_gib
     if this_machine:
         if gpus or vendors or memory_gib:
             raise AdvisorError("--this-machine picks the GPUs: leave out --gpus, --vendors and --memory")
-        from advisor.cli.hardware import detected
+        from advisor.cli.hardware import detected, detected_count
         from advisor.hardware import summary_lines
 
         kb, machine = detected(kb)
         filters = Filters(tuple(models), (machine.gpu.id,), tuple(precisions), tuple(families), (),
                           None, params_b)
-        gpu_count = machine.count if gpu_count is None else gpu_count
+        gpu_count = detected_count(machine.count, gpu_count)
         click.echo(" ".join(summary_lines(machine, ram=False)))
     gpu_count = 1 if gpu_count is None else gpu_count
     rules, objective = load_rules_from(rules_dirs)

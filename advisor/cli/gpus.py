@@ -19,7 +19,7 @@ from advisor.render import count
               help="Only this precision. Default: the best plan each card (or set) runs.")
 @click.option("--context", "-c", type=int, default=None,
               help="Context in tokens. Default 8192, or the model's maximum if smaller."
-                   " A reasoning model's default holds a 512-token prompt and the output its publisher recommends.")
+                   " A reasoning model's default holds the output its publisher recommends (a long prompt needs a longer context).")
 @click.option("--batch", "-b", type=int, default=1, show_default=True, help="Sequences at once.")
 @click.option("--max-gpus", type=int, default=8, show_default=True, help="Largest set to consider.")
 @format_option("table", "json")

@@ -17,6 +17,21 @@ def detected(kb):
     return this_machine(kb)
 
 
+def detected_count(count: int, given: int | None) -> int:
+    """The number of GPUs a command answers for on this machine: `given` (--gpus, --gpu-count)
+    when the user gave one (checked as the option), else `count`, the cards detected, held to
+    the same limit as a count given (advisor.limits.check_question: at most MAX_GPUS), so
+    that a machine reporting a thousand cards is refused in one line by explain, fit and
+    generate alike, naming where the number came from."""
+    if given is not None:
+        return given
+    from advisor.limits import check_question
+
+    check_question(gpus=count, gpus_flag="the count of GPUs detected on this machine (-n N asks "
+                                          "about N of them)")
+    return count
+
+
 def detected_set(kb, machine):
     """The detected cards as a set of unequal cards (advisor.sizing.mixed.GpuSet, in the order
     the tool listed them), when they are one: more than one kind, every card a KB card, one

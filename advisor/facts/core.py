@@ -62,7 +62,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
         return  # advisor/facts/finetune.py sets the memory and verdict facts of training
     f.update({
         "runs": cannot_run(q.work.runtime, q.precision, q.gpu, q.model, q.gpus,
-                           q.work.vllm_version) is None,
+                           q.work.vllm_version, q.work.gpu_memory_utilization) is None,
         "weights_bytes": pl.weights_bytes,
         "kv_cache_bytes": pl.kv_cache_bytes,
         "overhead_bytes": pl.overhead_bytes,

@@ -164,15 +164,26 @@ def runtimes_for(ask: Ask, gpu: GPU | None = None) -> tuple[str, ...]:
     return tuple(r for r in FREE_RUNTIMES if runs_on(r, g))
 
 
-def kv_ladder(runtime: str, asked: str, a: Architecture) -> tuple[str, ...]:
+def plans_flash_attn(ask: Ask) -> bool:
+    """Whether llama.cpp and Ollama plans run with flash attention: as the question set it
+    (--flash-attn, which plans keep), else on, llama.cpp's default wherever the backend has the
+    kernels (evaluate.baseline sizes them the same way)."""
+    return ask.work.flash_attn if "flash_attn" in ask.chosen else True
+
+
+def kv_ladder(runtime: str, asked: str, a: Architecture, flash_attn: bool = True) -> tuple[str, ...]:
     """KV precisions to try, in order: the one asked (16-bit where the runtime lacks it), then
     the runtime's quantized ones whose blocks the model's K/V rows split into. The planner
     stops at the first that holds the context asked: a quantized cache is sized only where the
-    asked one does not fit."""
+    asked one does not fit. With flash attention off (`flash_attn` False: --flash-attn off,
+    which llama.cpp and Ollama plans keep), llama.cpp quantizes no V cache (it refuses a
+    quantized -ctv without -fa), so llama.cpp and Ollama try the 16-bit cache only."""
     # a quantized llama.cpp cache asked for (q5_1, iq4_nl ...) is kept, as q8_0 and q4_0 are
     kept = asked in KV_OPTIONS[runtime] or (runtime in GGML_RUNTIMES and asked in c.LLAMACPP_QUANT_KV
                                             and kv_dtype_splits_rows(a, asked))
     first = asked if kept else "fp16"
+    if runtime in GGML_RUNTIMES and not flash_attn:
+        return ("fp16",) if first in c.LLAMACPP_QUANT_KV else (first,)
     return (first,) + tuple(k for k in KV_OPTIONS[runtime] if k != first and k not in ("fp16", "bf16", "fp32")
                             and kv_dtype_splits_rows(a, k))
 
@@ -180,7 +191,8 @@ def kv_ladder(runtime: str, asked: str, a: Architecture) -> tuple[str, ...]:
 def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_kv: str,
         placements=("gpu",), floor: str | None = None,
         raise_share: bool = True, own: Precision | None = None,
-        remake: bool = False, vllm_version: str | None = None) -> Iterator[list[Candidate]]:
+        remake: bool = False, vllm_version: str | None = None,
+        flash_attn: bool = True) -> Iterator[list[Candidate]]:
     """Lever sets on `n` x `gpu`: each a list of candidates that differ only in the KV cache
     (kv_ladder order) and, for vLLM, in its share of each GPU: at each KV precision vLLM's
     default --gpu-memory-utilization, then the most the card allows (vllm_max_utilization),
@@ -189,7 +201,8 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
     names, at its precision, with llama.cpp (Candidate.own_file); with remake, a file of that
     precision made with current llama.cpp instead (its latent cache where the question's file
     caches per head). vllm_version: the vLLM profile asked (its registry decides which models
-    vLLM loads: runtimes.cannot_run)."""
+    vLLM loads: runtimes.cannot_run). flash_attn: whether llama.cpp and Ollama plans run with
+    flash attention (plans_flash_attn), which decides the KV precisions they may try (kv_ladder)."""
     raised = vllm_max_utilization(gpu) if raise_share else c.VLLM_GPU_MEMORY_UTILIZATION
     # a Mac you own may raise macOS's GPU memory limit (advisor.sizing.wired): each lever set
     # tries the default limit first, then the raised one, at each KV precision
@@ -222,7 +235,7 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
                 shares = (None, raised) if rt == "vllm" and raised > c.VLLM_GPU_MEMORY_UTILIZATION else (None,)
                 yield [Candidate(path, model, p, rt, kv, g, n, where, owned, repo, share,
                                  per_head, mine, wired_limit_mb=mb)
-                       for kv in kv_ladder(rt, asked_kv, a) for share in shares
+                       for kv in kv_ladder(rt, asked_kv, a, flash_attn) for share in shares
                        for mb, g in limits]
 
 
@@ -266,10 +279,11 @@ def on_your_gpus(ask: Ask) -> Iterator[list[Candidate]]:
         return
     yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, raise_share=not ask.utilization_asked,
-                   vllm_version=ask.work.vllm_version)
+                   vllm_version=ask.work.vllm_version, flash_attn=plans_flash_attn(ask))
     for remake in (False, True) if ask.own_file else ():
         yield from _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
-                       ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake)
+                       ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake,
+                       flash_attn=plans_flash_attn(ask))
 
 
 def _on_set(ask: Ask) -> Iterator[list[Candidate]]:
@@ -278,10 +292,11 @@ def _on_set(ask: Ask) -> Iterator[list[Candidate]]:
     which splits the layers the same way), each split over the set (Candidate.gpu_set)."""
     rts = (ask.runtime,) if ask.runtime in GGML_RUNTIMES else ("llama.cpp",)
     groups = list(_on("your-gpus", ask.model, ask.gpu, ask.gpu_count, rts, True,
-                      ask.work.kv_cache_dtype, raise_share=False))
+                      ask.work.kv_cache_dtype, raise_share=False, flash_attn=plans_flash_attn(ask)))
     for remake in (False, True) if ask.own_file else ():
         groups += _on("your-gpus", ask.model, ask.gpu, ask.gpu_count, rts, True,
-                      ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake)
+                      ask.work.kv_cache_dtype, raise_share=False, own=_own(ask), remake=remake,
+                      flash_attn=plans_flash_attn(ask))
     # at the -ts asked first, then llama.cpp's split by free memory, at each KV precision: a
     # format that fits on the split asked keeps it
     splits = (ask.work.tensor_split, None) if ask.work.tensor_split is not None else (None,)
@@ -296,11 +311,11 @@ def offloaded(ask: Ask) -> Iterator[list[Candidate]]:
     yield from _on("your-hardware", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, ("offload", "moe-offload"),
                    raise_share=not ask.utilization_asked,
-                   vllm_version=ask.work.vllm_version)
+                   vllm_version=ask.work.vllm_version, flash_attn=plans_flash_attn(ask))
     for remake in (False, True) if ask.own_file else ():
         yield from _on("your-hardware", ask.model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                        ask.work.kv_cache_dtype, ("offload", "moe-offload"), raise_share=False,
-                       own=_own(ask), remake=remake)
+                       own=_own(ask), remake=remake, flash_attn=plans_flash_attn(ask))
 
 
 def another_model(ask: Ask, model: Model) -> Iterator[list[Candidate]]:
@@ -309,7 +324,7 @@ def another_model(ask: Ask, model: Model) -> Iterator[list[Candidate]]:
     yield from _on("another-model", model, ask.gpu, ask.gpu_count, runtimes_for(ask), True,
                    ask.work.kv_cache_dtype, ("gpu", "offload", "moe-offload"), USABLE_FLOOR,
                    raise_share=not ask.utilization_asked,
-                   vllm_version=ask.work.vllm_version)
+                   vllm_version=ask.work.vllm_version, flash_attn=plans_flash_attn(ask))
 
 
 def card_counts(model: Model, runtime: str, counts) -> tuple[int, ...]:
@@ -331,7 +346,7 @@ def more_cards(ask: Ask) -> Iterator[list[Candidate]]:
         return
     yield from _on("more-cards", ask.model, ask.gpu, ask.gpu_count + 1, runtimes_for(ask), False,
                    ask.work.kv_cache_dtype, floor=USABLE_FLOOR, raise_share=not ask.utilization_asked,
-                   vllm_version=ask.work.vllm_version)
+                   vllm_version=ask.work.vllm_version, flash_attn=plans_flash_attn(ask))
 
 
 def scales_across_nodes(g: GPU) -> bool:
@@ -370,7 +385,7 @@ def rent(ask: Ask, kb: KnowledgeBase) -> Iterator[tuple[GPU, tuple[int, ...], li
         yield g, rental_counts(g), list(_on("rent", ask.model, g, 1, runtimes_for(ask, g), False,
                                             ask.work.kv_cache_dtype, floor=USABLE_FLOOR,
                                             raise_share=not ask.utilization_asked,
-                   vllm_version=ask.work.vllm_version))
+                   vllm_version=ask.work.vllm_version, flash_attn=plans_flash_attn(ask)))
 
 
 # Other KB models offered besides siblings and distills: at most this many, the best published

@@ -148,7 +148,7 @@ class Planner:
             paths = tuple(p for p in paths if p in MIXED_SET_PATHS)
         best: dict[str, Plan] = {}
         why_not = cannot_run(ask.runtime, ask.precision, ask.gpu, ask.model, ask.gpu_count,
-                             ask.work.vllm_version)
+                             ask.work.vllm_version, ask.work.gpu_memory_utilization)
         if why_not is None and "as-asked" in paths:
             p = self.size(cands.as_asked(ask), ask, fixed=True)
             if p is not None:

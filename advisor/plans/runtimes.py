@@ -100,7 +100,7 @@ _CHECKPOINT_4BIT = ("awq", "gptq", "int4", "gptq-int8", "gptq-int3", "gptq-int2"
 
 
 def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1,
-               vllm_version: str | None = None) -> str | None:
+               vllm_version: str | None = None, utilization: float | None = None) -> str | None:
     """Why `runtime` cannot run weights in format `p` on `gpu`, or None when it can. model: the
     model asked about, when known: the container matters as well as the type, so a model read
     from a GGUF file (advisor.files, a weights_inventory of format "gguf") is llama.cpp's at
@@ -108,7 +108,12 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1,
     loads only the Hugging Face architecture classes its model registry has at `vllm_version`
     (a key of advisor.sizing.vllm_memory.VLLM_VERSIONS; None: the default, "v1"), read from
     advisor/data/vllm_architectures.yaml (advisor.sizing.vllm_models.cannot_load). gpus: the
-    cards of the question (a set's count): llama.cpp and Ollama drive at most LLAMA_MAX_DEVICES."""
+    cards of the question (a set's count): llama.cpp and Ollama drive at most LLAMA_MAX_DEVICES.
+    utilization: vLLM's --gpu-memory-utilization of the question (None: not checked); where it
+    asks more than the card has free once vLLM's CUDA context is up, vLLM stops at start
+    (advisor.sizing.vllm_memory.vllm_utilization_problem). A share the user gave is refused
+    before (advise: one line, exit 2), so a share that fails here is vLLM's default on a card
+    too small for it (a 4 GB card)."""
     vendor = gpu.vendor
     gguf = p.family == "gguf" or gguf_container(model)
     arch = getattr(model, "architecture", None)
@@ -169,6 +174,10 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1,
             return (f"vLLM runs DeepSeek Sparse Attention (the lightning indexer) only on Hopper and "
                     f"Blackwell data-center GPUs and AMD Instinct MI300/MI350, not on the "
                     f"{gpu.name}: run a GGUF with llama.cpp")
+        if utilization is not None:
+            from advisor.sizing.vllm_memory import vllm_utilization_problem
+
+            return vllm_utilization_problem(gpu, utilization, vllm_version or "v1", asked=False)
         return None
     if runtime == "transformers":
         if gguf:

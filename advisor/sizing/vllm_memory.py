@@ -232,14 +232,17 @@ def vllm_max_utilization(gpu: GPU) -> float:
 
 
 def vllm_utilization_problem(gpu: GPU | None, utilization: float,
-                             version: str = c.VLLM_DEFAULT_VERSION) -> str | None:
+                             version: str = c.VLLM_DEFAULT_VERSION, asked: bool = True) -> str | None:
     """Why vLLM cannot start with this --gpu-memory-utilization on `gpu`, in one line, or None.
     V1 (vllm/v1/worker/gpu_worker.py init_device) reads the device's free and total memory once
     the CUDA context is up and raises "Free memory on device ... on startup is less than desired
     GPU memory utilization" when u x total exceeds what is free: with nothing else on the card,
     when u leaves less than the CUDA context (RUNTIME_RESERVED_BYTES_PER_GPU) of the total the
     driver reports (GPU.driver_total_bytes). The V0 engine of 0.5 has no such check (it runs out
-    of memory capturing CUDA graphs instead) and is not checked here. None for an unknown card."""
+    of memory capturing CUDA graphs instead) and is not checked here. None for an unknown card.
+    asked: the share is the user's (--gpu-memory-utilization U); False: vLLM's default, which
+    fails on a card of less than about 5 GiB (the line says so, and names the share that
+    starts)."""
     if gpu is None or version != "v1":
         return None
     total = gpu.driver_total_bytes
@@ -247,7 +250,9 @@ def vllm_utilization_problem(gpu: GPU | None, utilization: float,
     if utilization * total <= free:
         return None
     best = int(free / total * 100) / 100
-    return (f"--gpu-memory-utilization {utilization:g} asks vLLM for {utilization * total / c.GIB:.2f} "
+    who = (f"--gpu-memory-utilization {utilization:g} asks vLLM" if asked else
+           f"vLLM's default --gpu-memory-utilization {utilization:g} asks")
+    return (f"{who} for {utilization * total / c.GIB:.2f} "
             f"GiB of each {gpu.name}, but with its CUDA context up only {free / c.GIB:.2f} GiB of "
             f"the {total / c.GIB:.2f} GiB are free: vLLM stops at start (\"Free memory on device "
             "... on startup is less than desired GPU memory utilization\"); use at most "

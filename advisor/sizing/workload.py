@@ -79,7 +79,8 @@ def default_context_reason(model, context_tokens: int, ollama: bool = False) -> 
     need = reasoning_context_tokens(model)
     if not out or need is None:
         return None
-    why = f"reasoning model: its publisher recommends up to {out:,} output tokens"
+    why = (f"reasoning model: its publisher recommends up to {out:,} output "
+           f"token{'' if out == 1 else 's'}")
     if not ollama:
         if context_tokens >= out:
             return (f"{why}, so the default context is {context_tokens:,} tokens, which holds "
