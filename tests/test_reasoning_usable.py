@@ -140,3 +140,18 @@ def test_plans_for_an_ollama_reasoning_name_set_the_context_its_thinking_needs(a
     # a context given is kept by every plan
     adv = advisor.explain("deepseek-r1:32b", "rtx-3060-12gb", context_tokens=4096)
     assert all(p.context_tokens <= 4096 for p in adv.path_plans)
+
+
+def test_a_plan_that_holds_the_thinking_beats_an_ollama_default_that_cuts_it(advisor):
+    """deepseek-r1:8b on a 12 GB card: as asked it runs at Ollama's 4,096 tokens, which cut its
+    65,536-token thinking budget short; the plan at 65,536 with a q8_0 cache on the same card,
+    as fast, is What to do (plan-better-than-asked) and sets OLLAMA_CONTEXT_LENGTH."""
+    adv = advisor.explain("deepseek-r1:8b", "rtx-3060-12gb")
+    assert adv.situation.work.context_tokens < 65536
+    plan = adv.plan
+    assert adv.rule_of(plan) == "plan-better-than-asked" and plan.owned
+    assert plan.context_tokens == 65536 and plan.model.id == adv.situation.model.id
+    assert "OLLAMA_CONTEXT_LENGTH=65536" in " ".join(plan.notes)
+    # a context the user gave is kept
+    adv = advisor.explain("deepseek-r1:8b", "rtx-3060-12gb", context_tokens=4096)
+    assert adv.plan.context_tokens == 4096

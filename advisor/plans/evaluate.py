@@ -140,7 +140,10 @@ def beats_asked(plan, asked, ask: Ask, objective: Objective) -> bool:
 
     A better quality class alone never displaces a question that runs, nor does any slower
     plan: Ollama's llama3.1:8b at Q4_K_M and 150 tokens/s is not swapped for Q8_0 at 98, nor
-    qwen3:30b under --prefer speed at 160 for another publisher's Q5_K_M at 152. False without an as-asked plan, for
+    qwen3:30b under --prefer speed at 160 for another publisher's Q5_K_M at 152. A plan that
+    holds a reasoning model's thinking where the question's default context cuts it
+    (thinking_context: deepseek-r1:8b at Ollama's 4,096 tokens on a 12 GB card, where 65,536
+    with a q8_0 cache fit) is ranked first by its context. False without an as-asked plan, for
     fine-tuning plans, and on the other paths."""
     if (asked is None or plan is asked or plan.path not in ("your-hardware", "your-gpus")
             or plan.task != "inference" or not plan.owned or not keeps_choices(plan, ask)):
@@ -162,7 +165,8 @@ def beats_asked(plan, asked, ask: Ask, objective: Objective) -> bool:
     def recounted(p):  # a plan carries what lever_count reads of a candidate
         return p.with_(levers=lever_count(p, ask, changes_from(p, ask), p))
 
-    cap = context_cap(ask, objective)
+    # the context the plans answer (a reasoning model's thinking where the default cuts it)
+    cap = context_cap(thinking_context(ask), objective)
     mine, theirs = recounted(plan), recounted(asked)
     ranked_first = objective.key(mine, ask.prefer, cap) < objective.key(theirs, ask.prefer, cap)
     if ranked_first and plan.decode_tokens_per_s >= objective.beats_asked_speedup * asked.decode_tokens_per_s:
