@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from advisor.cli import main
 from advisor.sizing.context import max_context_tokens
+from advisor.sizing.kv_cache import kv_cache_bytes_per_token
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import place
 from advisor.sizing.precision import parse_precision
@@ -126,9 +127,27 @@ def test_405b_fp8_on_eight_h100_at_v1_defaults(kb):
 
 
 # vLLM 0.5.3 on 8 x H100 (https://github.com/vllm-project/vllm/issues/6746): weights 57.752 GiB a
-# rank as logged, KV room for 79,392 tokens (4,962 blocks of 16) at 64,512 bytes a token a rank.
+# rank as logged, KV room for 79,392 tokens (4,962 blocks of 16). The checkpoint then had 16 KV
+# heads (Hugging Face fixed it to 8 in August 2024: vLLM issue 6689; SGLang PR 723 overrode it):
+# 2 a rank, 129,024 bytes of KV a token a rank.
 V053_WEIGHTS_GIB = 57.752
-V053_KV_GIB = 79_392 * 64_512 / GIB
+V053_KV_BYTES_PER_TOKEN = 129_024
+V053_KV_GIB = 79_392 * V053_KV_BYTES_PER_TOKEN / GIB
+
+
+def _july_2024_405b(kb):
+    """meta-llama/Meta-Llama-3.1-405B-Instruct-FP8 as first published: the 405B with 16 KV heads
+    in its config.json (the KB's entry is the repository as fixed, 8)."""
+    from dataclasses import replace
+
+    m = kb.model("llama-3.1-405b")
+    return replace(m, architecture=replace(m.architecture, kv_heads=16))
+
+
+def _max_context_of(m, kb, gpu, n, prec, version="v1"):
+    g = kb.gpu(gpu)
+    return max_context_tokens(m, parse_precision(prec), Workload(runtime="vllm", vllm_version=version),
+                              n, g.usable_memory_bytes * n, fit_margin_bytes(n, "vllm"), gpu=g)
 H100_CUDA_TOTAL_GIB = 79.18  # total_gpu_memory vLLM logs for an H100 80GB (llm-d logs above)
 
 
@@ -156,10 +175,12 @@ def test_v0_batch_follows_the_context():
 
 
 def test_v0_non_torch_grows_with_the_group():
-    """V0 counts NCCL's buffers, which hold a connection to every other rank: 0.35 GiB at TP=1
-    (issue 10517's v0.6.4 logs), 1.03 GiB more a peer; V1 keeps its own figures."""
+    """V0 counts NCCL's buffers: 0.35 GiB at TP=1 (issue 10517's v0.6.4 logs), 1.79 GiB more at
+    TP=2 (PR 10511's log) and 2.43 GiB more at TP=8 (issue 6746, the 16-KV-head checkpoint);
+    V1 keeps its own figures."""
     assert vllm_non_torch_bytes(1, "0.5") / GIB == pytest.approx(0.35, abs=0.01)
-    assert vllm_non_torch_bytes(8, "0.5") / GIB == pytest.approx(0.35 + 7 * 1.03, abs=0.01)
+    assert vllm_non_torch_bytes(2, "0.5") / GIB == pytest.approx(0.35 + 1.79, abs=0.01)
+    assert vllm_non_torch_bytes(8, "0.5") / GIB == pytest.approx(0.35 + 2.43, abs=0.01)
     assert vllm_non_torch_bytes(8, "0.5") > vllm_non_torch_bytes(2, "0.5") > vllm_non_torch_bytes(1, "0.5")
     assert vllm_non_torch_bytes(8) == vllm_non_torch_bytes(2)
 
@@ -180,22 +201,19 @@ def test_405b_kv_budget_as_vllm_0_5_3_logged(kb):
     total = kb.gpu("h100-80gb").driver_total_bytes / GIB  # the KB's reported total, 79.18
     kv = 0.9 * total - V053_WEIGHTS_GIB - sum(rank.values()) / GIB
     assert kv == pytest.approx(V053_KV_GIB, abs=0.05)
+    # the checkpoint's 16 KV heads: 2 a rank, and 0.98 GiB of bf16 attention weights a rank
+    # more than the 8-head model, which is the weights vLLM logged
+    july = _july_2024_405b(kb).architecture
+    assert kv_cache_bytes_per_token(july) // 8 == V053_KV_BYTES_PER_TOKEN
+    sized = weights_bytes(july, parse_precision("fp8-ffn")) / 8 / GIB
+    assert sized == pytest.approx(V053_WEIGHTS_GIB, abs=0.1)
 
 
-def test_405b_fp8_does_not_fit_131072_as_vllm_0_5(kb):
-    """https://github.com/vllm-project/vllm/issues/6746 (vLLM 0.5.3): 131,072 tokens do not fit
-    on 8 x H100 under the 0.5 profile. The tool's largest context, 96,384, is the logged 79,392
-    plus exactly what its own weights leave over vLLM's: 56.72 GiB a rank (sized from the
-    architecture) against the 57.752 vLLM 0.5.3 loaded, 1.03 GiB a rank, at 64,512 bytes of KV a
-    token a rank. (Before the KB held the H100's reported 79.18 GiB it was 108,672, +37%; the
-    test then kept a llama.cpp 1 GiB margin a GPU that the tool does not keep for vLLM and read
-    93,680.)"""
-    most = _max_context(kb, "llama-3.1-405b", "h100-80gb", 8, "fp8-ffn", "0.5")
-    assert most < 131072
-    sized = weights_bytes(kb.model("llama-3.1-405b").architecture, parse_precision("fp8-ffn")) / 8
-    gap_tokens = (V053_WEIGHTS_GIB * GIB - sized) / 64_512
-    assert gap_tokens == pytest.approx(17_100, rel=0.02)
-    assert most == pytest.approx(79_392 + gap_tokens, rel=0.01)
+def test_405b_fp8_as_fixed_fits_131072_under_vllm_0_5(kb):
+    """With the repository as fixed (8 KV heads, the KB's entry), vLLM's maintainers said the
+    405B FP8 launches with default arguments on 8 x H100 (issue 6689, 2024-08-16): the 0.5
+    profile holds 131,072 tokens; 8 KV heads hold twice the tokens of 16 in the same memory."""
+    assert _max_context(kb, "llama-3.1-405b", "h100-80gb", 8, "fp8-ffn", "0.5") == 131072
 
 
 def test_each_advisory_names_the_version_it_assumes(kb):
@@ -205,32 +223,48 @@ def test_each_advisory_names_the_version_it_assumes(kb):
     v0 = runtime_assumptions("vllm", 8, "nvidia", a, h100, vllm_version="0.5", context_tokens=131072)
     assert "V1 engine, releases since 0.8" in v1[0] and "8192 batched tokens" in v1[0]
     assert "0.5.3.post1" in v0[0] and "512 batched tokens" in v0[0] and "chunked prefill" in v0[0]
-    assert "non-torch 7.56 GiB" in v0[1]
+    assert "non-torch 2.78 GiB" in v0[1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the 0.5 profile on the KB's reported 79.18 GiB H100 reproduces vLLM 0.5.3's 4.77 GiB of KV "
-    "with its logged weights (57.75 GiB a rank), but the sizing's own weights are 56.72 GiB a "
-    "rank: 96,384 tokens, +21.4%, outside the 15% asked (the whole gap is those 1.03 GiB)"))
 def test_405b_fp8_on_eight_h100_as_vllm_0_5_3_reported(kb):
-    """https://github.com/vllm-project/vllm/issues/6746: meta-llama/Llama-3.1-405B-Instruct-FP8,
-    TP=8 on 8 x H100 80GB, max_model_len 131072: vLLM had KV room for 79,392 tokens."""
-    most = _max_context(kb, "llama-3.1-405b", "h100-80gb", 8, "fp8-ffn", "0.5")
+    """https://github.com/vllm-project/vllm/issues/6746: meta-llama/Llama-3.1-405B-Instruct-FP8
+    as published in July 2024 (16 KV heads), TP=8 on 8 x H100 80GB, max_model_len 131072: vLLM
+    had KV room for 79,392 tokens, so 131,072 did not fit."""
+    most = _max_context_of(_july_2024_405b(kb), kb, "h100-80gb", 8, "fp8-ffn", "0.5")
     assert most < 131072
     assert most == pytest.approx(79_392, rel=0.15)
 
 
-def test_cli_sizes_vllm_by_the_version_asked():
-    """`explain --vllm-version 0.5` reproduces issue 6746's verdict (131,072 tokens of 405B FP8
-    do not fit on 8 x H100 under vLLM 0.5.3) where the default V1 profile fits them; the
-    advisory names the version it assumes, and the option is refused for another runtime."""
-    args = ["explain", "llama-3.1-405b", "h100-80gb", "--gpus", "8", "--precision", "fp8-ffn",
-            "--runtime", "vllm", "--context", "131072", "--format", "json"]
-    v1 = CliRunner().invoke(main, args)
-    v0 = CliRunner().invoke(main, args + ["--vllm-version", "0.5"])
-    assert v1.exit_code == 0 and v0.exit_code == 0, (v1.output, v0.output)
+def test_cli_sizes_vllm_by_the_version_asked(tmp_path):
+    """`explain --vllm-version 0.5` reproduces issue 6746's verdict (131,072 tokens of the July
+    2024 405B FP8, 16 KV heads, do not fit on 8 x H100 under vLLM 0.5.3: asked as a user KB
+    entry with its config's kv_heads) where the repository as fixed fits them under both
+    profiles; the advisory names the version it assumes, and the option is refused for another
+    runtime."""
+    import yaml
+
+    from tests.file_helpers import REPO
+
+    entry = yaml.safe_load((REPO / "kb" / "models" / "llama-3.1-405b.yaml").read_text())
+    entry.update(id="llama-3.1-405b-july-2024", name="Llama 3.1 405B (July 2024 FP8 config)",
+                 aliases=[], siblings=[])
+    entry["architecture"]["kv_heads"] = 16
+    for k in ("published_parameters", "published_parameters_exact"):  # the 8-head count
+        entry.pop(k, None)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "llama-3.1-405b-july-2024.yaml").write_text(
+        yaml.safe_dump(entry, sort_keys=False))
+    args = ["h100-80gb", "--gpus", "8", "--precision", "fp8-ffn", "--runtime", "vllm",
+            "--context", "131072", "--format", "json"]
+    v1 = CliRunner().invoke(main, ["explain", "llama-3.1-405b", *args])
+    v0 = CliRunner().invoke(main, ["explain", "llama-3.1-405b", *args, "--vllm-version", "0.5"])
+    july = CliRunner().invoke(main, ["explain", "llama-3.1-405b-july-2024", *args, "--vllm-version",
+                                     "0.5", "--kb", str(tmp_path)])
+    assert v1.exit_code == 0 and v0.exit_code == 0 and july.exit_code == 0, (
+        v1.output, v0.output, july.output)
     j1, j0 = json.loads(v1.output), json.loads(v0.output)
-    assert j1["verdict"] == "fits" and j0["verdict"] == "does-not-fit"
+    assert j1["verdict"] == "fits" and j0["verdict"] == "fits"
+    assert json.loads(july.output)["verdict"] == "does-not-fit"
     assert "V1 engine, releases since 0.8" in v1.output
     assert "V0 engine as in 0.5.3.post1-0.5.x" in v0.output
     bad = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "rtx-4090", "--runtime", "llama.cpp",

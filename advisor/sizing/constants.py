@@ -669,19 +669,28 @@ VLLM_V0_LONG_CONTEXT_TOKENS = 32768
 # V0 non-torch memory on one GPU: 0.35 GiB (vLLM v0.6.4, Llama-3.1-8B on an RTX 3090,
 # "non_torch_memory=0.35GiB" in every log of https://github.com/vllm-project/vllm/issues/10517).
 VLLM_V0_NON_TORCH_BYTES = int(0.35 * GIB)
-# V0 (v0.5.3) communication memory a rank, per other rank of the tensor-parallel group: NCCL's
-# buffers of the two communicators set up after V0's first free-memory reading (vLLM's own
-# pynccl one and torch.distributed's for the group: vllm/distributed/parallel_state.py
-# GroupCoordinator) hold send/receive buffers for each peer. 1.03 GiB a peer is fitted to the
-# one V0 tensor-parallel-8 H100 log found (Llama 3.1 405B FP8, vLLM 0.5.3, 8 x H100:
-# https://github.com/vllm-project/vllm/issues/6746): 0.9 x 79.18 GiB - 57.752 GiB of weights
-# (as logged) - 4,962 KV blocks (79,392 tokens x 64,512 bytes = 4.770 GiB) leaves 8.740 GiB
-# a rank; less 0.35 GiB (above) and the profiling run's 1.19 GiB activation peak (512 chunked
-# tokens; the sampler's 256 x 128,256 logits) that is 7.20 GiB over 7 peers. The growth per
-# peer is an assumption (NCCL's own account: memory grows with the channels and connections,
-# https://github.com/NVIDIA/nccl/issues/986); a V0 log at TP=2 on H100 (v0.6.5 dev, torch 2.5,
-# https://github.com/vllm-project/vllm/pull/10511) shows 1.79 GiB over its TP=1 figure.
-VLLM_V0_TP_COMM_BYTES_PER_PEER = int(1.03 * GIB)
+# V0 communication memory a rank under tensor parallel: NCCL's buffers of the two communicators
+# set up after V0's first free-memory reading (vLLM's own pynccl one and torch.distributed's for
+# the group: vllm/distributed/parallel_state.py GroupCoordinator), a part that comes with the
+# group and a part for each other rank (NCCL's own account: memory grows with the channels and
+# connections, https://github.com/NVIDIA/nccl/issues/986). Fitted to the two V0 H100 logs found:
+# - TP=2, v0.6.5 dev, torch 2.5, Llama 3 8B on an H100 (https://github.com/vllm-project/vllm/pull/10511):
+#   non_torch_memory 3.58 GiB against 1.79 at TP=1 in the same build, 1.79 GiB with the group;
+# - TP=8, v0.5.3, meta-llama/Meta-Llama-3.1-405B-Instruct-FP8 as published in July 2024
+#   (https://github.com/vllm-project/vllm/issues/6746): that checkpoint's config.json had 16 KV
+#   heads, not 8 (Hugging Face fixed the repository in August: vLLM's Llama 3.1 FAQ,
+#   https://github.com/vllm-project/vllm/issues/6689, 2024-08-16; SGLang overrode
+#   num_key_value_heads to 8 for it, https://github.com/sgl-project/sglang/pull/723), so a rank
+#   held 2 KV heads: 129,024 bytes of KV a token, and its bf16 attention 0.98 GiB more weights
+#   than the 8-head model (57.70 GiB sized against the 57.752 logged). 0.9 x 79.18 GiB - 57.752
+#   GiB of weights - 4,962 KV blocks (79,392 tokens x 129,024 bytes = 9.540 GiB) leaves 3.970 GiB
+#   a rank; less 0.35 GiB (above) and the profiling run's 1.19 GiB activation peak (512 chunked
+#   tokens; the sampler's 256 x 128,256 logits): 2.43 GiB at TP=8.
+# Together: 1.683 GiB with the group and 0.107 GiB a peer (1.79 at TP=2, 2.43 at TP=8). (Read as
+# the 8-head model, the TP=8 log had been fitted as 1.03 GiB a peer, 7.20 GiB at TP=8, which the
+# TP=2 log contradicts.)
+VLLM_V0_TP_COMM_GROUP_BYTES = int(1.683 * GIB)
+VLLM_V0_TP_COMM_BYTES_PER_PEER = int(0.107 * GIB)
 # vLLM data parallel on a mixture-of-experts model: every MoE layer's dispatch gathers the
 # hidden states of all DP ranks' tokens on each rank (NaiveAll2AllManager.naive_multicast, the
 # default VLLM_ALL2ALL_BACKEND "naive"; later "allgather_reducescatter" gathers alike), so the

@@ -120,11 +120,14 @@ def vllm_non_torch_bytes(tensor_parallel: int, version: str = c.VLLM_DEFAULT_VER
     logs at TP=1), plus NCCL's and the custom all-reduce buffers when tensor_parallel > 1
     (0.42 GiB more at TP=2; assumed the same at larger TP).
     0.5: everything outside PyTorch since the worker's first free-memory reading (0.35 GiB at
-    TP=1, a v0.6.4 log), plus NCCL's buffers, 1.03 GiB for each other rank of the group (fitted
-    to vLLM 0.5.3 on 8 x H100, issue 6746)."""
+    TP=1, a v0.6.4 log), plus NCCL's buffers when tensor_parallel > 1: 1.683 GiB with the group
+    and 0.107 GiB for each other rank (fitted to V0 logs at TP=2 and, of vLLM 0.5.3 on 8 x H100
+    with the 16-KV-head 405B FP8 checkpoint of July 2024, at TP=8: constants)."""
     check_vllm_version(version)
     if version == "0.5":
-        return c.VLLM_V0_NON_TORCH_BYTES + (tensor_parallel - 1) * c.VLLM_V0_TP_COMM_BYTES_PER_PEER
+        comm = (c.VLLM_V0_TP_COMM_GROUP_BYTES + (tensor_parallel - 1) * c.VLLM_V0_TP_COMM_BYTES_PER_PEER
+                if tensor_parallel > 1 else 0)
+        return c.VLLM_V0_NON_TORCH_BYTES + comm
     comm = c.VLLM_TP_COMM_BYTES if tensor_parallel > 1 else 0
     return c.VLLM_NON_TORCH_BYTES + comm
 
