@@ -336,9 +336,8 @@ def expert_offload_decode_seconds(model: Model, gpu: GPU, precision: Precision,
 
 def llamacpp_cpu_moe_layers(model: Model, n_cpu_moe: int) -> int:
     """MoE layers whose experts llama.cpp's --n-cpu-moe N keeps in RAM: it matches the expert
-    tensors of blocks 0..N-1 (common/arg.cpp), so leading dense blocks count towards N but hold
-    no experts, and N past the last block means all."""
+    tensors of blocks 0..N-1 (common/arg.cpp), so dense blocks among them (the leading ones, and
+    every other block of an interleaved model such as Llama 4 Maverick: Architecture.is_moe_layer)
+    count towards N but hold no experts, and N past the last block means all."""
     a = model.architecture
-    if not a.experts_total:
-        return 0
-    return sum(1 for i in range(min(n_cpu_moe, a.layers)) if i >= a.dense_layers)
+    return sum(1 for i in range(min(n_cpu_moe, a.layers)) if a.is_moe_layer(i))
