@@ -42,11 +42,14 @@ def test_split_balances_the_cards_within_one_layer(kb, model_id, quant, gpus):
         assert k.bytes <= gpu.usable_memory_bytes - fit_margin_bytes()
     assert off.gpu_bytes == max(k.bytes for k in off.cards)
     ts = [int(t) for t in off.ts_arg().split(",")]
-    assert sum(ts) == a.layers + 1 and all(t > 0 for t in ts)
-    devices = layer_devices(tuple(float(t) for t in ts), a.layers)
+    # llama.cpp's layers: the model's, and a GGUF's trailing NextN block (GLM-4.5-Air: 46 + 1)
+    blocks = a.layers + off.trailing_slots
+    assert off.trailing_slots == (1 if model_id == "glm-4.5-air" else 0)
+    assert sum(ts) == blocks + 1 and all(t > 0 for t in ts)
+    devices = layer_devices(tuple(float(t) for t in ts), blocks)
     for i, k in enumerate(off.cards):
         assert devices[k.first_layer:k.first_layer + k.layers] == [i] * k.layers
-    assert devices[a.layers] == gpus - 1 and off.cards[-1].output
+    assert devices[a.layers:] == [gpus - 1] * (off.trailing_slots + 1) and off.cards[-1].output
     slots = _slot_bytes(model, prec, off, work)
     if gpus == 2:
         assert abs(off.cards[0].bytes - off.cards[1].bytes) <= max(slots)
@@ -83,7 +86,9 @@ def test_glm_45_air_on_two_3090s_offloads_experts(advisor):
     # --n-cpu-moe counts blocks from 0, the leading dense block too
     dense = plan.model.architecture.dense_layers
     assert int(m.group(1)) == plan.moe_cpu_layers + dense
-    assert [int(m.group(2)), int(m.group(3))] == [k.slots for k in plan.expert_cards]
+    # the GGUF's NextN block (llama.cpp's layer 46, loaded as nothing) is the last card's slot
+    assert [int(m.group(2)), int(m.group(3))] == [plan.expert_cards[0].slots,
+                                                  plan.expert_cards[1].slots + 1]
     assert 10 <= plan.decode_tokens_per_s <= 60
 
 

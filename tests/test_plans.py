@@ -79,8 +79,12 @@ def check_command(plan) -> None:
             assert flag and llamacpp_cpu_moe_layers(plan.model, int(flag.group(1))) \
                 == plan.moe_cpu_layers, where
         if plan.gpu_count > 1:
-            ts = (",".join(str(k.slots) for k in plan.expert_cards) if plan.expert_cards
-                  else ",".join(["1"] * plan.gpu_count))
+            if plan.expert_cards:
+                counts = [k.slots for k in plan.expert_cards]
+                counts[-1] += c.GGUF_TRAILING_BLOCKS.get(plan.model.hf_architecture or "", 0)
+                ts = ",".join(map(str, counts))
+            else:
+                ts = ",".join(["1"] * plan.gpu_count)
             assert "-ts " + ts in cmd, where
         if plan.kv_cache_dtype in ("q8_0", "q4_0"):
             assert f"-ctk {plan.kv_cache_dtype} -ctv {plan.kv_cache_dtype}" in cmd and "-fa on" in cmd

@@ -187,6 +187,9 @@ class ExpertOffload:
     decode_tokens_per_s: float
     n_cpu_moe: int = 0           # llama.cpp --n-cpu-moe: blocks 0..N-1, leading dense ones too
     cards: tuple[ExpertCard, ...] = ()  # per card, in device order (one card: the whole model)
+    # blocks the GGUF holds after the layers (constants.GGUF_TRAILING_BLOCKS): slots of the last
+    # card that hold nothing
+    trailing_slots: int = 0
 
     @property
     def total_gpu_bytes(self) -> int:
@@ -194,12 +197,15 @@ class ExpertOffload:
         return sum(k.bytes for k in self.cards) if self.cards else self.gpu_bytes
 
     def ts_arg(self) -> str | None:
-        """llama.cpp's -ts over the cards: each card's layer slots ("22,25"); None on one card.
-        With counts that sum to n_layer + 1, llama.cpp's split points fall on whole slots, so
-        each card gets exactly its count (advisor.sizing.mixed.layer_devices)."""
+        """llama.cpp's -ts over the cards: each card's layer slots ("22,25"), the GGUF's trailing
+        blocks (trailing_slots) counted on the last card; None on one card. With counts that sum
+        to llama.cpp's slots (its n_layer + 1), its split points fall on whole slots, so each
+        card gets exactly its count (advisor.sizing.mixed.layer_devices)."""
         if len(self.cards) < 2:
             return None
-        return ",".join(str(k.slots) for k in self.cards)
+        counts = [k.slots for k in self.cards]
+        counts[-1] += self.trailing_slots
+        return ",".join(map(str, counts))
 
 
 def _expert_cards(dense: tuple[int, ...], experts: tuple[int, ...], on_gpu: list[bool], out: int,
@@ -302,7 +308,8 @@ def plan_expert_offload(model: Model, gpu: GPU, precision: Precision,
                          gpu_bytes=gpu_bytes,
                          ram_fits=ram <= ram_limit_bytes(gpu, work, total),
                          decode_tokens_per_s=1.0 / seconds, n_cpu_moe=moe_layers[n - 1] + 1,
-                         cards=cards)
+                         cards=cards,
+                         trailing_slots=c.GGUF_TRAILING_BLOCKS.get(model.hf_architecture or "", 0))
 
 
 def expert_offload_decode_seconds(model: Model, gpu: GPU, precision: Precision,
