@@ -26,7 +26,8 @@ from advisor.kb import load_kb
 from advisor.plans.candidates import better_models, rental_counts, scales_across_nodes
 from advisor.plans.evaluate import Ask
 from advisor.sizing import constants as c
-from advisor.sizing.offload import plan_expert_offload, plan_offload
+from advisor.sizing.overhead import fit_margin_bytes
+from advisor.sizing.offload import llamacpp_cpu_moe_layers, plan_expert_offload, plan_offload
 from advisor.sizing.plan import place
 from advisor.sizing.tensors import parameter_count
 from advisor.sizing.workload import Workload, can_reason, is_reasoning
@@ -54,8 +55,9 @@ def resized_fits(plan, work: Workload) -> bool:
         off = plan_offload(plan.model, plan.gpu, plan.precision, w)
         return off is not None and off.cpu_layers == plan.cpu_offload_layers and off.ram_fits
     if plan.moe_cpu_layers:
-        off = plan_expert_offload(plan.model, plan.gpu, plan.precision, w)
-        return off is not None and off.cpu_moe_layers == plan.moe_cpu_layers and off.ram_fits
+        off = plan_expert_offload(plan.model, plan.gpu, plan.precision, w, plan.gpu_count)
+        return (off is not None and off.cpu_moe_layers == plan.moe_cpu_layers and off.ram_fits
+                and all(k.bytes <= plan.gpu.usable_memory_bytes - fit_margin_bytes() for k in off.cards))
     pl = place(plan.model, plan.gpu, plan.precision, w, plan.gpu_count)
     # the plan's speed is its runtime's placement's (the split vLLM or llama.cpp makes)
     assert plan.decode_tokens_per_s == pytest.approx(pl.decode_tokens_per_s(), rel=1e-9), plan.to_json()
@@ -72,9 +74,18 @@ def check_command(plan) -> None:
         if plan.cpu_offload_layers:
             assert f"-ngl {plan.gpu_layers} " in cmd, where  # the output layer stays in RAM
         if plan.moe_cpu_layers:
-            assert f"--n-cpu-moe {plan.moe_cpu_layers}" in cmd, where
+            # llama.cpp's --n-cpu-moe counts blocks, leading dense ones too
+            flag = re.search(r"--n-cpu-moe (\d+)", cmd)
+            assert flag and llamacpp_cpu_moe_layers(plan.model, int(flag.group(1))) \
+                == plan.moe_cpu_layers, where
         if plan.gpu_count > 1:
-            assert "-ts " + ",".join(["1"] * plan.gpu_count) in cmd, where
+            if plan.expert_cards:
+                counts = [k.slots for k in plan.expert_cards]
+                counts[-1] += c.GGUF_TRAILING_BLOCKS.get(plan.model.hf_architecture or "", 0)
+                ts = ",".join(map(str, counts))
+            else:
+                ts = ",".join(["1"] * plan.gpu_count)
+            assert "-ts " + ts in cmd, where
         if plan.kv_cache_dtype in ("q8_0", "q4_0"):
             assert f"-ctk {plan.kv_cache_dtype} -ctv {plan.kv_cache_dtype}" in cmd and "-fa on" in cmd
     elif plan.runtime == "vllm":

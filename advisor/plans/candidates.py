@@ -227,9 +227,11 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
                 per_head = ollama_pulls_per_head(model, p)
             a = loaded_architecture(model.architecture, per_head)
             for where in placements:
-                if where != "gpu" and (rt not in GGML_RUNTIMES or n != 1
+                if where != "gpu" and (rt not in GGML_RUNTIMES or n != 1 and where != "moe-offload"
                                        or gpu.unified_memory and where != "offload"):
-                    continue  # a Mac's CPU takes whole layers (-ngl), not --n-cpu-moe here
+                    # a Mac's CPU takes whole layers (-ngl), not --n-cpu-moe here; over several
+                    # cards of one kind only the experts go to RAM (--n-cpu-moe with -sm layer)
+                    continue
                 if where == "moe-offload" and (not model.architecture.experts_total or rt == "ollama"):
                     continue  # Ollama has no setting for llama.cpp's --n-cpu-moe
                 shares = (None, raised) if rt == "vllm" and raised > c.VLLM_GPU_MEMORY_UTILIZATION else (None,)

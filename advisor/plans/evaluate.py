@@ -447,7 +447,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
         if fixed_context and ctx < min(work.context_tokens, m.context_limit):
             return None  # the question's context is beyond what the runtime runs
         w = replace(work, context_tokens=ctx)
-        off = plan_offload(m, g, p, w) if cand.placement == "offload" else plan_expert_offload(m, g, p, w)
+        off = plan_offload(m, g, p, w) if cand.placement == "offload" else plan_expert_offload(m, g, p, w, n)
         if not _offload_fits(off, g):
             return None
         decode = tokens_s = off.decode_tokens_per_s
@@ -578,13 +578,15 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         if cand.placement == "offload":
             off = plan_offload(m, g, p, work)
         else:
-            off = plan_expert_offload(m, g, p, work)
+            off = plan_expert_offload(m, g, p, work, n)
         if not _offload_fits(off, g):
             return None
-        pl = place(m, g, p, replace(work, gpu_layers=None), 1, detail=False)
+        # the layer split's kind and weights over the cards (an expert offload may use several)
+        pl = place(m, g, p, replace(work, gpu_layers=None), n if cand.placement == "moe-offload" else 1,
+                   detail=False)
         decode = off.decode_tokens_per_s
         decode_full = getattr(off, "decode_tokens_per_s_full_context", 0.0) or decode
-        prefill, total, split = None, off.gpu_bytes, pl.split
+        prefill, total, split = None, getattr(off, "total_gpu_bytes", off.gpu_bytes), pl.split
         at_batch = None
         cpu_layers = getattr(off, "cpu_layers", 0)
         moe_layers = getattr(off, "cpu_moe_layers", 0)
@@ -622,6 +624,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         gpu_memory_utilization=work.gpu_memory_utilization if cand.runtime == "vllm" else None,
         wired_limit_mb=cand.wired_limit_mb,
         n_gpu_layers=off.gpu_layers if cand.placement == "offload" else None,
+        expert_cards=off.cards if cand.placement == "moe-offload" and n > 1 else (),
         quality_class_name=obj.class_names[qclass],
         mla_per_head_cache=cand.mla_per_head_cache, own_file=cand.own_file,
         usable=obj.is_usable(ask.prefer, qclass, decode, reasoning=is_reasoning(m)),
@@ -942,8 +945,9 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
                                     gpu_layers=off.gpu_layers, gguf_repo=gguf, path=path,
                                     flash_attn=work.flash_attn), notes
         return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
-                                moe_cpu_layers=off.cpu_moe_layers, gguf_repo=gguf, path=path,
-                                flash_attn=work.flash_attn), notes
+                                moe_cpu_layers=off.n_cpu_moe, gguf_repo=gguf, path=path,
+                                flash_attn=work.flash_attn, gpus=cand.gpu_count,
+                                tensor_split=off.ts_arg()), notes
     if cand.runtime == "mlx":
         return _mlx_command(cand, ask, work, m)
     repo = cand.checkpoint or (ask.repo if m.id == ask.model.id else None) or cmd.hf_repo(m)

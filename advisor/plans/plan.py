@@ -176,6 +176,9 @@ class Plan(RankTerms):
     # the user's llama.cpp -ts the plan keeps ("3,1,1", Workload.tensor_split) on gpu_set; None:
     # llama.cpp's split by free memory (or no layer split over a set)
     tensor_split: str | None = None
+    # an expert offload over equal cards: each card's layers and bytes (advisor.sizing.offload
+    # ExpertCard, device order; the -ts is their layer slots); () otherwise
+    expert_cards: tuple = ()
     task = "inference"           # a class constant (FinetunePlan's is "finetune")
 
     def with_(self, **fields) -> "Plan":
@@ -269,4 +272,7 @@ class Plan(RankTerms):
                 **({"n_gpu_layers": self.n_gpu_layers} if self.n_gpu_layers is not None else {}),
                 **({"gpu_set": self.gpu_set.to_json()} if self.gpu_set is not None else {}),
                 **({"tensor_split": self.tensor_split} if self.tensor_split is not None else {}),
+                **({"expert_cards": [{"first_layer": k.first_layer, "layers": k.layers,
+                                      "output_layer": k.output, "total_bytes": k.bytes}
+                                     for k in self.expert_cards]} if self.expert_cards else {}),
                 "notes": list(self.notes)}

@@ -18,6 +18,14 @@ GGML_RUNTIMES = ("llama.cpp", "ollama")
 # devices"); ggml's CUDA backend likewise stops at GGML_CUDA_MAX_DEVICES 16. Ollama runs llama.cpp.
 # https://github.com/ggml-org/llama.cpp/blob/master/src/llama.cpp
 LLAMA_MAX_DEVICES = 16
+# Blocks a published GGUF of a Hugging Face class holds after the model's layers (its multi-token
+# prediction "NextN" block): llama.cpp counts them among the layers it splits over devices
+# (src/llama-model.cpp load_tensors: n_layer_all slots before the output layer) but loads none of
+# their tensors (TENSOR_SKIP). convert_hf_to_gguf.py's Glm4MoeModel writes block_count =
+# num_hidden_layers + num_nextn_predict_layers (1 for GLM-4.5, GLM-4.5-Air, GLM-4.6; ggml-org/
+# llama.cpp convert_hf_to_gguf.py, "GLM4_MOE has num_hidden_layers + 1 actual layers (including
+# NextN layer)"). The KB's layer counts leave the block out (kb/models/glm-4.5-air.yaml).
+GGUF_TRAILING_BLOCKS = {"Glm4MoeForCausalLM": 1}
 # Runtimes that split every layer over the GPUs (tensor parallel, pipeline stages for the rest of
 # the count), keep every layer on the GPUs (no CPU offload) and batch with the same kind of CUDA
 # kernels: vLLM and SGLang (whose decode is timed with vLLM's step model, uncalibrated for it).

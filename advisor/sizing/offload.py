@@ -163,58 +163,167 @@ def offload_decode_seconds(model: Model, gpu: GPU, precision: Precision, kv_cach
 
 
 @dataclass(frozen=True)
+class ExpertCard:
+    """One card's share of an expert offload over equal cards (llama.cpp -sm layer)."""
+    first_layer: int             # its first repeating layer
+    layers: int                  # repeating layers it holds (their dense weights, KV cache and
+                                 # the routed experts not kept in RAM)
+    output: bool                 # the output layer (llama.cpp's last layer slot: the last card's)
+    bytes: int                   # all it allocates: those weights, KV, overhead
+
+    @property
+    def slots(self) -> int:
+        """Its llama.cpp layer slots, the -ts count (the output layer is slot n_layer)."""
+        return self.layers + int(self.output)
+
+
+@dataclass(frozen=True)
 class ExpertOffload:
-    cpu_moe_layers: int          # llama.cpp --n-cpu-moe N: experts of the first N layers in RAM
+    cpu_moe_layers: int          # MoE layers whose routed experts are in RAM (the first ones)
     moe_layers: int
     ram_bytes: int
-    gpu_bytes: int
+    gpu_bytes: int               # the busiest card's bytes
     ram_fits: bool
     decode_tokens_per_s: float
+    n_cpu_moe: int = 0           # llama.cpp --n-cpu-moe: blocks 0..N-1, leading dense ones too
+    cards: tuple[ExpertCard, ...] = ()  # per card, in device order (one card: the whole model)
+    # blocks the GGUF holds after the layers (constants.GGUF_TRAILING_BLOCKS): slots of the last
+    # card that hold nothing
+    trailing_slots: int = 0
+
+    @property
+    def total_gpu_bytes(self) -> int:
+        """What all the cards allocate together."""
+        return sum(k.bytes for k in self.cards) if self.cards else self.gpu_bytes
+
+    def ts_arg(self) -> str | None:
+        """llama.cpp's -ts over the cards: each card's layer slots ("22,25"), the GGUF's trailing
+        blocks (trailing_slots) counted on the last card; None on one card. With counts that sum
+        to llama.cpp's slots (its n_layer + 1), its split points fall on whole slots, so each
+        card gets exactly its count (advisor.sizing.mixed.layer_devices)."""
+        if len(self.cards) < 2:
+            return None
+        counts = [k.slots for k in self.cards]
+        counts[-1] += self.trailing_slots
+        return ",".join(map(str, counts))
+
+
+def _expert_cards(dense: tuple[int, ...], experts: tuple[int, ...], on_gpu: list[bool], out: int,
+                  kv: int, per_card: int, gpus: int, cap: int | None
+                  ) -> tuple[ExpertCard, ...] | None:
+    """llama.cpp's layer split of the slots 0..n_layer (the last being the output layer) over
+    `gpus` cards in order, each card a contiguous run of at least one slot: the split whose
+    busiest card allocates least (its bytes at most `cap` where given, else None). A card's
+    bytes: its layers' dense weights, their routed experts where on_gpu, its share of the KV
+    cache (kv x its layers // n_layer), the output layer on the last card, and `per_card`."""
+    n = len(dense)
+    pre = [0]
+    for i in range(n):
+        pre.append(pre[-1] + dense[i] + (experts[i] if on_gpu[i] else 0))
+
+    def card_bytes(s: int, e: int) -> int:  # slots s..e-1
+        lay = min(e, n) - s
+        return pre[min(e, n)] - pre[s] + kv * lay // n + (out if e == n + 1 else 0) + per_card
+
+    def greedy(limit: int) -> list[int] | None:
+        """Split ends, filling each card up to limit in order; None if it needs more cards."""
+        ends, s = [], 0
+        for k in range(gpus):
+            if s == n + 1:
+                return None  # a card left with no slot
+            last = n + 1 - (gpus - 1 - k)  # leave one slot to each later card
+            if card_bytes(s, s + 1) > limit:
+                return None
+            lo, hi = s + 1, last
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if card_bytes(s, mid) <= limit:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            ends.append(lo)
+            s = lo
+        return ends if s == n + 1 else None
+
+    top = card_bytes(0, n + 1)
+    if cap is not None and greedy(cap) is None:
+        return None
+    lo, hi = 0, top if cap is None else min(top, cap)
+    while lo < hi:  # the least limit at which the split exists: the busiest card's bytes
+        mid = (lo + hi) // 2
+        if greedy(mid) is None:
+            lo = mid + 1
+        else:
+            hi = mid
+    ends, s, cards = greedy(lo), 0, []
+    for e in ends:
+        cards.append(ExpertCard(s, min(e, n) - s, e == n + 1, card_bytes(s, e)))
+        s = e
+    return tuple(cards)
 
 
 def plan_expert_offload(model: Model, gpu: GPU, precision: Precision,
-                        work: Workload) -> ExpertOffload | None:
+                        work: Workload, gpu_count: int = 1) -> ExpertOffload | None:
     """MoE with llama.cpp: dense weights (attention, router, shared experts, output) and the KV
-    cache on the GPU, routed experts of the first N layers in system RAM (--n-cpu-moe N, or
-    -ot "blk\\.(0|..|N-1)\\.ffn_.*_exps=CPU"). A token reads only its active experts, so RAM
-    bandwidth hurts far less than offloading whole layers. None for dense models, under vLLM,
-    on unified memory, when it fits without, or when the dense part alone does not fit."""
+    cache on the GPU, routed experts of the first N MoE layers in system RAM (--n-cpu-moe, or
+    -ot "blk\\.(0|..|N-1)\\.ffn_.*_exps=CPU"), N the fewest at which every card keeps
+    llama.cpp's margin (fit_margin_bytes) beside its overhead (overhead_bytes, one card's, on
+    each). A token reads only its active experts, so RAM bandwidth hurts far less than
+    offloading whole layers.
+
+    On gpu_count equal cards (llama.cpp -sm layer) each card holds whole layers in order, the
+    output layer on the last (src/llama-model.cpp load_tensors; advisor.sizing.mixed), and
+    --n-cpu-moe takes the experts of the first layers only, so the first card loses more than
+    the others: the split (-ts, ExpertOffload.ts_arg, layer slots a card) is the one whose
+    busiest card allocates least (_expert_cards), and the speed is
+    expert_offload_decode_seconds over the cards. None for dense models, under vLLM, on
+    unified memory, when it fits without, or when the dense part alone does not fit."""
     a = model.architecture
-    if not a.experts_total or work.runtime in c.TENSOR_PARALLEL_RUNTIMES or gpu.unified_memory:
+    if (not a.experts_total or work.runtime in c.TENSOR_PARALLEL_RUNTIMES or gpu.unified_memory
+            or gpu_count < 1):
         return None
     w = weight_summary(a, precision)
     dense, experts, out = w.dense_per_layer, w.experts_per_layer, w.output
     kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype)
-    budget = gpu.usable_memory_bytes - overhead_bytes(a) - fit_margin_bytes() - out - sum(dense) - kv
-    if budget < 0:
-        return None
+    cap = gpu.usable_memory_bytes - fit_margin_bytes()
     moe_layers = [i for i in range(a.layers) if experts[i]]
+    on_gpu = [True] * a.layers
+    cards = None
     n = 0
-    on_gpu = sum(experts[i] for i in moe_layers)
-    while n < len(moe_layers) and on_gpu > budget:
-        on_gpu -= experts[moe_layers[n]]
+    while True:
+        cards = _expert_cards(dense, experts, on_gpu, out, kv, overhead_bytes(a), gpu_count, cap)
+        if cards is not None or n == len(moe_layers):
+            break
+        on_gpu[moe_layers[n]] = False
         n += 1
-    if n == 0:
+    if n == 0 or cards is None:
         return None
     cpu_experts = sum(experts[i] for i in moe_layers[:n])
-    seconds = expert_offload_decode_seconds(model, gpu, precision, n, work.ram_bandwidth_gb_s)
+    seconds = expert_offload_decode_seconds(model, gpu, precision, n, work.ram_bandwidth_gb_s,
+                                            gpu_count)
     ram = cpu_experts + w.embedding
-    gpu_bytes = overhead_bytes(a) + out + sum(dense) + kv + sum(experts) - cpu_experts
+    gpu_bytes = max(k.bytes for k in cards)
+    total = sum(k.bytes for k in cards)
     return ExpertOffload(cpu_moe_layers=n, moe_layers=len(moe_layers), ram_bytes=ram,
                          gpu_bytes=gpu_bytes,
-                         ram_fits=ram <= ram_limit_bytes(gpu, work, gpu_bytes),
-                         decode_tokens_per_s=1.0 / seconds)
+                         ram_fits=ram <= ram_limit_bytes(gpu, work, total),
+                         decode_tokens_per_s=1.0 / seconds, n_cpu_moe=moe_layers[n - 1] + 1,
+                         cards=cards,
+                         trailing_slots=c.GGUF_TRAILING_BLOCKS.get(model.hf_architecture or "", 0))
 
 
 def expert_offload_decode_seconds(model: Model, gpu: GPU, precision: Precision,
-                                  cpu_moe_layers: int, ram_bandwidth_gb_s: float) -> float:
+                                  cpu_moe_layers: int, ram_bandwidth_gb_s: float,
+                                  gpu_count: int = 1) -> float:
     """Seconds a token (one sequence) with the routed experts of the first `cpu_moe_layers` MoE
     layers in system RAM and everything else on the GPU (llama.cpp --n-cpu-moe; see
     llamacpp_cpu_moe_layers for its layer count): the GPU reads the dense weights, the output
     head and its layers' active experts at its decode profile, every MoE layer's router and sum
     run there (MUL_MAT_ID only where the experts are), and the CPU reads the active share of its
     layers' experts at CPU_BANDWIDTH_FRACTION of the RAM bandwidth, one after the other each
-    token. Raises ValueError for a dense model or cpu_moe_layers outside 0..MoE layers."""
+    token. On gpu_count equal cards (llama.cpp -sm layer) a token passes the cards one after
+    another, so the GPU part is the same one-card time (each card reads its own layers at the
+    card's bandwidth) plus a hop a card boundary (gpu_decode_seconds' hops). Raises ValueError for a dense model or cpu_moe_layers outside 0..MoE layers."""
     a = model.architecture
     w = weight_summary(a, precision)
     moe = [i for i in range(a.layers) if w.experts_per_layer[i]]
@@ -227,16 +336,15 @@ def expert_offload_decode_seconds(model: Model, gpu: GPU, precision: Precision,
     share = a.experts_active / a.experts_total
     gpu_read = sum(w.dense_per_layer) + w.output + int(share * (sum(experts) - cpu_experts))
     quantized = precision.family != "float"
-    return (gpu_decode_seconds(gpu, gpu_read, 0, a.layers, quantized)
+    return (gpu_decode_seconds(gpu, gpu_read, 0, a.layers, quantized, max(gpu_count - 1, 0))
             + moe_decode_seconds(a, None, len(moe), len(moe) - cpu_moe_layers)
             + cpu_decode_seconds(int(share * cpu_experts), 0, ram_bandwidth_gb_s, cpu_moe_layers))
 
 
 def llamacpp_cpu_moe_layers(model: Model, n_cpu_moe: int) -> int:
     """MoE layers whose experts llama.cpp's --n-cpu-moe N keeps in RAM: it matches the expert
-    tensors of blocks 0..N-1 (common/arg.cpp), so leading dense blocks count towards N but hold
-    no experts, and N past the last block means all."""
+    tensors of blocks 0..N-1 (common/arg.cpp), so dense blocks among them (the leading ones, and
+    every other block of an interleaved model such as Llama 4 Maverick: Architecture.is_moe_layer)
+    count towards N but hold no experts, and N past the last block means all."""
     a = model.architecture
-    if not a.experts_total:
-        return 0
-    return sum(1 for i in range(min(n_cpu_moe, a.layers)) if i >= a.dense_layers)
+    return sum(1 for i in range(min(n_cpu_moe, a.layers)) if a.is_moe_layer(i))
