@@ -72,7 +72,10 @@ def check_command(plan) -> None:
         assert cmd.startswith("llama-server "), where
         assert f"-c {plan.context_tokens * plan.batch}" in cmd, where
         if plan.cpu_offload_layers:
-            assert f"-ngl {plan.gpu_layers} " in cmd, where  # the output layer stays in RAM
+            # the output layer stays in RAM; a GGUF's trailing blocks (GLM-4.5's NextN) are
+            # slots -ngl counts
+            extra = c.GGUF_TRAILING_BLOCKS.get(plan.model.hf_architecture or "", 0)
+            assert f"-ngl {plan.gpu_layers + extra} " in cmd, where
         if plan.moe_cpu_layers:
             # llama.cpp's --n-cpu-moe counts blocks, leading dense ones too
             flag = re.search(r"--n-cpu-moe (\d+)", cmd)

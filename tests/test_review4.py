@@ -144,3 +144,15 @@ def test_a_model_put_before_renting_scores_as_well_on_the_same_basis_as_quoted(a
     for p, rule in advisor.explain("qwen3-32b", "rtx-3060-12gb").offered:
         if rule == "plan-better-model-first":
             assert compared_score(p.model, small).score >= score_basis(small).score - 2
+
+
+def test_a_gguf_with_a_trailing_block_puts_every_layer_on_the_gpu(advisor, kb):
+    """GLM-4.5's GGUFs hold a NextN block after the 46 layers, which llama.cpp counts among the
+    slots before the output layer: -ngl 47 left the output layer in RAM; every layer is 48."""
+    assert kb.model("glm-4.5-air").architecture.layers == 46
+    adv = advisor.explain("glm-4.5-air", "h100-80gb")
+    full = [p.command for p in adv.path_plans
+            if p.runtime == "llama.cpp" and not p.offload and p.command]
+    assert full and all(" -ngl 48 " in c for c in full), full
+    adv = advisor.explain("llama-3.1-8b", "rtx-4090", precision="Q8_0")
+    assert " -ngl 33 " in adv.plan.command

@@ -40,6 +40,7 @@ import shlex
 from advisor.kb.schema import Model, RopeScaling
 from advisor.plans.publishers import hf_spec
 from advisor.sizing import constants as c
+from advisor.sizing.offload import gguf_trailing_blocks
 from advisor.sizing.precision import Precision
 
 _GGUF_FILE_TYPE = {"fp32": "F32", "fp16": "F16", "bf16": "BF16"}
@@ -97,7 +98,7 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
                  gguf_repo: str | None = None, flash_attn: bool = True,
                  path: str | None = None, tensor_split: str | None = None) -> str:
     """gpu_layers: repeating layers on the GPU (None, or above layers: all, and the output
-    layer: -ngl layers + 1). Up to all of them: -ngl gpu_layers, the output layer staying in
+    layer: -ngl layers + 1, plus a GGUF's trailing blocks). Up to all of them: -ngl gpu_layers, the output layer staying in
     RAM (src/llama-model.cpp:
     i_gpu_start = max(n_layer - n_gpu_layers, 0); the output layer, slot n_layer, goes to the GPU
     only when n_gpu_layers > n_layer). -c is the whole cache, which
@@ -109,7 +110,11 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
     (a sequence's) beyond the config's positions adds the card's rope scaling (rope_scaling_for,
     llama_rope_flags)."""
     layers = model.architecture.layers
-    ngl = layers + 1 if gpu_layers is None or gpu_layers > layers else gpu_layers
+    # a GGUF's trailing blocks (GLM-4.5's NextN) are slots before the output layer
+    # (sizing.offload.gguf_trailing_blocks): counted so that the output layer, and the layers
+    # asked, sit on the GPU
+    extra = gguf_trailing_blocks(model)
+    ngl = layers + extra + 1 if gpu_layers is None or gpu_layers > layers else gpu_layers + extra
     if path is not None:   # a file named by the caller (the question's own, or one to make)
         src = f"-m {shlex.quote(path)}"
     elif gguf_repo:  # a published GGUF: a quantized type, or a BF16/F16 file

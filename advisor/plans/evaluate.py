@@ -23,7 +23,7 @@ from advisor.sizing.context import max_context_tokens
 from advisor.sizing.gguf_mix import REQUIRES_IMATRIX
 from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.memory import memory_total_bytes, model_weights_bytes, share_problem
-from advisor.sizing.offload import plan_expert_offload, plan_offload
+from advisor.sizing.offload import gguf_trailing_blocks, plan_expert_offload, plan_offload
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
 from advisor.sizing.precision import Precision, parse_precision
@@ -781,7 +781,7 @@ def _layer_changes(plan: Plan, asked: int | None) -> list[str]:
                 f"(--n-cpu-moe {plan.moe_cpu_layers})"]
     where = f"every layer on the GPU{'s' if plan.gpu_count > 1 else ''}"
     if plan.runtime == "llama.cpp":  # Ollama has no -ngl: its num_gpu, left unset, fits them
-        return [f"{where} (-ngl {plan.model.architecture.layers + 1})"]
+        return [f"{where} (-ngl {plan.model.architecture.layers + gguf_trailing_blocks(plan.model) + 1})"]
     return [where]
 
 

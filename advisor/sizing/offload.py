@@ -49,6 +49,13 @@ class Offload:
     decode_roofline_tokens_per_s: float = 0.0  # GPU bandwidth for its layers, RAM's for the rest
 
 
+
+def gguf_trailing_blocks(model) -> int:
+    """Blocks a published GGUF of `model` holds after its layers (constants.GGUF_TRAILING_BLOCKS,
+    by Hugging Face class: GLM-4.5's NextN block), which llama.cpp counts among the slots -ngl
+    and -ts address but loads nothing of; 0 for other models."""
+    return c.GGUF_TRAILING_BLOCKS.get(getattr(model, "hf_architecture", None) or "", 0)
+
 def mac_cpu_bandwidth_gb_s(gpu: GPU) -> float:
     """GB/s the CPU cores of a Mac read its unified memory at, for llama.cpp's CPU layers: the
     chip's bandwidth, at most constants.APPLE_CPU_BANDWIDTH_CAP_GB_S (the CPU cores of the Max
@@ -309,7 +316,7 @@ def plan_expert_offload(model: Model, gpu: GPU, precision: Precision,
                          ram_fits=ram <= ram_limit_bytes(gpu, work, total),
                          decode_tokens_per_s=1.0 / seconds, n_cpu_moe=moe_layers[n - 1] + 1,
                          cards=cards,
-                         trailing_slots=c.GGUF_TRAILING_BLOCKS.get(model.hf_architecture or "", 0))
+                         trailing_slots=gguf_trailing_blocks(model))
 
 
 def expert_offload_decode_seconds(model: Model, gpu: GPU, precision: Precision,
