@@ -41,7 +41,8 @@ def test_sglang_pool_matches_its_logged_figure_and_is_said_in_memory():
     assert pool["tokens"] == logged and pool["share"] == 0.8
     memory = text.split("## Memory", 1)[1].split("## Speed", 1)[0]
     assert "SGLang takes 0.8 of each GPU when it starts" in memory
-    assert f"room for one sequence of {logged:,} tokens" in memory
+    # (SGLang's max_total_num_tokens: the pool in all, here three of the 8B's 131,072 positions)
+    assert f"room for {logged:,} tokens in all: {logged // 131072} sequences of the model's full" in memory
     assert "not memory free for other programs" in memory
 
 

@@ -156,3 +156,14 @@ def test_a_gguf_with_a_trailing_block_puts_every_layer_on_the_gpu(advisor, kb):
     assert full and all(" -ngl 48 " in c for c in full), full
     adv = advisor.explain("llama-3.1-8b", "rtx-4090", precision="Q8_0")
     assert " -ngl 33 " in adv.plan.command
+
+
+def test_a_kv_pool_beyond_the_models_context_is_told_in_sequences_it_can_hold(advisor):
+    """vLLM's pool on an H200 holds far more than Llama 3.1 8B's 131,072 positions: 'room for
+    one sequence of 868,128 tokens' named a sequence no model of it can have."""
+    from advisor.render import render_markdown
+
+    md = render_markdown(advisor.explain("llama-3.1-8b", "h200", runtime="vllm"), {"precision"})
+    assert "room for one sequence of" not in md
+    m = re.search(r"room for ([\d,]+) tokens in all: (\d+) sequences of the model's full 131,072", md)
+    assert m and int(m.group(1).replace(",", "")) // 131072 == int(m.group(2))
