@@ -15,10 +15,11 @@ from advisor.sizing.workload import Workload
 # 80, Turing T4 40 and RTX 2080 Ti 68 (TU102) and RTX 2080 46 (TU104), Ampere A100 108 (GA100) and
 # RTX 3090 82 (GA102), Ada RTX 4090 128, Hopper H100 SXM5 132, Blackwell RTX 5090 170, Pascal
 # Tesla P40 30 (no tensor cores: counted by its 128-lane SMs); and as TechPowerUp's database lists
-# them for cards NVIDIA's whitepapers do not tabulate: H100 NVL 132, B200 148, A10G 72
+# them for cards NVIDIA's whitepapers do not tabulate: H100 NVL 132, B200 148, A10G 72; L4 58, the
+# SMs its datasheet's 30.3 TFLOPS FP32 at 2,040 MHz implies (kb/gpus/l4.yaml: 60 is the full AD104)
 SPEC_SMS = {"v100-sxm2-32gb": 80, "v100-pcie-16gb": 80, "t4": 40, "rtx-2080-ti": 68,
             "rtx-2080": 46, "a100-80gb": 108, "rtx-3090": 82, "rtx-4090": 128, "h100-80gb": 132,
-            "rtx-5090": 170, "tesla-p40": 30, "h100-nvl": 132, "b200": 148, "a10g": 72}
+            "rtx-5090": 170, "tesla-p40": 30, "h100-nvl": 132, "b200": 148, "a10g": 72, "l4": 58}
 # NVIDIA cards whose KB entry gives no core count, so no SM count (decode is timed by bandwidth
 # alone, likely too fast where the SMs would bound it): no source for their cores was found.
 # GH200: its GPU is an H100, but no source states its cores; H20: one source states 78 SMs
