@@ -41,8 +41,9 @@ def test_sglang_pool_matches_its_logged_figure_and_is_said_in_memory():
     assert pool["tokens"] == logged and pool["share"] == 0.8
     memory = text.split("## Memory", 1)[1].split("## Speed", 1)[0]
     assert "SGLang takes 0.8 of each GPU when it starts" in memory
-    # (SGLang's max_total_num_tokens: the pool in all, here three of the 8B's 131,072 positions)
-    assert f"room for {logged:,} tokens in all: {logged // 131072} sequences of the model's full" in memory
+    # (SGLang's max_total_num_tokens: the pool in all, in sequences of the context asked)
+    ctx = int(re.search(r"sequences of ([\d,]+) tokens at once", memory).group(1).replace(",", ""))
+    assert f"room for {logged:,} tokens in all: {logged // ctx} sequences of {ctx:,} tokens" in memory
     assert "not memory free for other programs" in memory
 
 

@@ -165,5 +165,25 @@ def test_a_kv_pool_beyond_the_models_context_is_told_in_sequences_it_can_hold(ad
 
     md = render_markdown(advisor.explain("llama-3.1-8b", "h200", runtime="vllm"), {"precision"})
     assert "room for one sequence of" not in md
-    m = re.search(r"room for ([\d,]+) tokens in all: (\d+) sequences of the model's full 131,072", md)
-    assert m and int(m.group(1).replace(",", "")) // 131072 == int(m.group(2))
+    m = re.search(r"room for ([\d,]+) tokens in all: (\d+) sequences of ([\d,]+) tokens at once", md)
+    pool, whole, seq = (int(g.replace(",", "")) for g in m.groups())
+    assert seq == advisor.explain("llama-3.1-8b", "h200", runtime="vllm").situation.work.context_tokens
+    assert pool // seq == whole
+
+
+def test_a_batch_beyond_the_pools_whole_sequences_is_told_what_vllm_does(advisor):
+    """review 4 #11: 64 sequences of 32,768 tokens on one H100 (Llama 3.1 8B, bf16) need 275 GB
+    of KV at once, so the verdict is that they do not fit; vLLM still starts, and its pool holds
+    12 whole sequences: the Memory section says a batch of 64 runs at once only while its
+    sequences average under the pool's share of each, and that vLLM preempts the rest."""
+    from advisor.render import render_markdown
+
+    adv = advisor.explain("llama-3.1-8b", "h100-80gb", None, 32768, runtime="vllm", batch=64)
+    md = render_markdown(adv, {"runtime", "batch", "context"})
+    pool = adv.situation.facts["kv_pool_tokens"]
+    assert f"{pool // 32768} sequences of 32,768 tokens at once" in md
+    assert f"a batch of 64 runs at once only while its sequences average under {pool // 64:,} tokens" in md
+    assert "vLLM preempts the rest" in md
+    one = render_markdown(advisor.explain("llama-3.1-8b", "h100-80gb", None, 32768, runtime="vllm"),
+                          {"runtime", "context"})
+    assert "runs at once only while" not in one
