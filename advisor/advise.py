@@ -561,7 +561,7 @@ class Advisor:
         if gset.mixed and finetune is not None:
             raise AdvisorError(f"fine-tuning is sized on cards of one kind, not the set "
                                f"{gset.spec()}: ask about one kind (--gpus N)")
-        bad = format_mismatch(m.architecture, p)
+        bad = format_mismatch(m.architecture, p, m.gguf_repos)
         if bad:
             raise AdvisorError(f"--precision {p.name}: {bad} ({m.name})")
         prefer = (prefer or self.objective.prefer).strip().lower()

@@ -122,7 +122,8 @@ _FORMAT_NAMES = {"fp32": "FP32", "fp16": "FP16", "bf16": "BF16", "fp8": "FP8",
                  "fp8-ffn": "FP8 (feed-forward layers, Meta's recipe)", "mxfp4": "MXFP4",
                  "awq": "AWQ 4-bit", "gptq": "GPTQ 4-bit", "int4": "W4A16 4-bit",
                  "gptq-int8": "GPTQ 8-bit", "gptq-int3": "GPTQ 3-bit", "gptq-int2": "GPTQ 2-bit",
-                 "nf4": "NF4 (bitsandbytes)", "int8": "LLM.int8 (bitsandbytes)"}
+                 "nf4": "NF4 (bitsandbytes)", "int8": "LLM.int8 (bitsandbytes)",
+                 "qat-q4_0": "QAT Q4_0 (Google's quantization-aware-trained file)"}
 
 
 def fmt(p) -> str:

@@ -73,7 +73,7 @@ def plan_pages(sel: Selection, fmt: str) -> list[Page]:
     for m in sel.models:
         for g in sel.gpus:
             for p in sel.precisions:
-                if format_mismatch(m.architecture, p):
+                if format_mismatch(m.architecture, p, m.gguf_repos):
                     continue  # a format this model cannot be stored in (mxfp4 on a dense model)
                 rel = f"{slug(m.id)}/{slug(g.id)}__{precision_slug(p.name)}.{ext}"
                 key = rel.lower()

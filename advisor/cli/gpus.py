@@ -53,7 +53,7 @@ def gpus(model, precision, context, batch, max_gpus, fmt, kb_dirs, rules_dirs):
     if p is not None:  # explain's refusal of a format the architecture has no weights for
         from advisor.sizing.weights import format_mismatch
 
-        bad = format_mismatch(m.architecture, p)
+        bad = format_mismatch(m.architecture, p, m.gguf_repos)
         if bad:
             raise AdvisorError(f"--precision {p.name}: {bad} ({one_line(m.name)})")
     most = m.context_limit

@@ -19,7 +19,7 @@ from advisor.kb.schema import GPU, PRIMARY_BENCHMARK, Architecture, Model
 from advisor.kb.store import KnowledgeBase
 from advisor.plans.evaluate import Ask, loaded_architecture
 from advisor.plans.plan import Candidate
-from advisor.plans.publishers import gguf_repo_for
+from advisor.plans.publishers import QAT, gguf_repo_for, is_qat_repo
 from advisor.plans.quality import GGUF_LADDER  # noqa: F401 (the ladder plans offer, best first)
 from advisor.plans.runtimes import cannot_run, runs_on
 from advisor.sizing import constants as c
@@ -82,6 +82,10 @@ def weight_formats(model: Model, runtime: str, gpu: GPU, floor: str | None = Non
         # at mxfp4 ... the size savings is basically non-existent",
         # https://huggingface.co/bartowski/openai_gpt-oss-20b-GGUF).
         names = ["MXFP4_MOE"] if native == "mxfp4" else list(ladder)
+        if "Q4_0" in names or "Q4_K_M" in names:
+            # a publisher's quantization-aware-trained Q4_0 (Gemma 3's), beside the 4-bit types
+            if any(is_qat_repo(r) for r in model.gguf_repos):
+                names.insert(names.index("Q4_K_M") if "Q4_K_M" in names else len(names), QAT)
         out += [(q, gguf_repo_for(model, q)) for q in map(parse_precision, names)]
     else:
         if native in ("bf16", "fp16", "fp32", "fp8", "mxfp4"):

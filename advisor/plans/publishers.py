@@ -43,11 +43,21 @@ def known_file_types() -> frozenset[str]:
     return frozenset([p.name for p in _ALL if p.family == "gguf"] + list(FLOAT_FILE_TYPES.values()))
 
 
+# Google's QAT Gemma 3 GGUFs are a format of their own (precision qat-q4_0: F16 embeddings,
+# advisor.sizing.gguf_mix.F16_EMBED_OUTPUT) whose one file is tagged Q4_0 in its repo; a plain
+# Q4_0 is never taken from such a repo, which would load a file larger than Q4_0 is sized.
+QAT, QAT_FILE_TYPE = "qat-q4_0", "Q4_0"
+
+
+def is_qat_repo(repo: str) -> bool:
+    return "qat-q4_0" in repo.lower()
+
+
 def file_type(p: Precision) -> str | None:
     """The llama.cpp file type of a plan at precision p (Q4_K_M; BF16 for bf16, F16 for fp16),
     or None for a format no GGUF repo carries (fp32, checkpoints)."""
     if p.family == "gguf":
-        return p.name
+        return QAT_FILE_TYPE if p.name == QAT else p.name
     return FLOAT_FILE_TYPES.get(p.name)
 
 
@@ -95,15 +105,16 @@ def one_file(repo: str) -> bool:
 
 def gguf_repo_for(model: Model, p: Precision) -> str | None:
     """The first of the model's GGUF repos known to carry a file of p's type (file_type; a QAT
-    repo carries its one type), or None: the file must be made. An F16 file is not taken from a
+    repo carries only qat-q4_0, and qat-q4_0 comes only from one), or None: the file must be
+    made. An F16 file is not taken from a
     repo that also carries BF16 unless the repo spells its F16 tag (`-hf REPO:F16` would match
     the BF16 file, listed first)."""
     t = file_type(p)
     if t is None:
         return None
     for repo in model.gguf_repos:
-        if "qat-q4_0" in repo.lower():
-            if t == "Q4_0":
+        if is_qat_repo(repo) or p.name == QAT:
+            if is_qat_repo(repo) and p.name == QAT:
                 return repo
             continue
         types = repo_types(repo)

@@ -34,6 +34,13 @@ GGUF_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS",
 # not measured itself costs at most the other's loss (Meta's Llama 3.1 FP8 leaves attention and
 # the first and last layers in BF16, and quantizes the feed-forward layers as FP8 does).
 _SUBSET_OF = {"fp8-ffn": "fp8"}
+# Quantization-aware-trained files of a post-training format: (that format, the share of its
+# loss left, source). Google's Gemma 3 QAT Q4_0 GGUFs: "reduced the perplexity drop by 54% (using
+# llama.cpp perplexity evaluation) when quantizing down to Q4_0" (Google's announcement, 18 April
+# 2025); no measurement against BF16 per model is published, so the loss is an estimate: Q4_0's
+# nearest measurement times 0.46.
+_QAT_OF = {"qat-q4_0": ("Q4_0", 0.46, "https://developers.googleblog.com/ja/gemma-3-quantized-"
+                        "aware-trained-bringing-state-of-the-art-ai-to-consumer-gpus")}
 # A measurement on a model more than this many times larger or smaller (in parameters) than the
 # one asked about is quoted with a word that it is a stand-in: the same format loses less on a
 # larger model (SIZE_EVIDENCE), so an 8B's loss overstates a 70B's and understates a 1B's.
@@ -198,6 +205,15 @@ def weights_cost(p: Precision, native: str | None, parameters: int,
         return (float(row["loss_pct"]),
                 f"no published measurement of {p.name}, which quantizes a subset of the tensors "
                 f"{whole} does: counted at {whole}'s {quoted(row, whole)}", row["source"], True)
+    qat = _QAT_OF.get(p.name)
+    row = nearest_measurement(qat[0], parameters, family) if qat else None
+    if row is not None:
+        base, left, source = qat
+        loss = round(float(row["loss_pct"]) * left, 2)
+        return (loss, f"about {_figure(loss, row['metric'])}: Google trained these weights for "
+                      f"{base} and measured {1 - left:.0%} less perplexity lost than a {base} "
+                      f"file made after training, applied here to {base}'s "
+                      f"{quoted(row, base)}", source, True)
     if bits_of and p.name in bits_of:
         measured = [f for f in bits_of if f != p.name and weight_table().get(f)]
         # the finest measured format no finer than this one (2% allowed: mlx-8bit's 8.50 bits

@@ -53,6 +53,12 @@ DEFAULT_TYPE = {
 Q8_EMBED_OUTPUT = {"Q6_K_L": "Q6_K", "Q5_K_L": "Q5_K_M", "Q4_K_L": "Q4_K_M", "Q3_K_XL": "Q3_K_L",
                    "Q2_K_L": "Q2_K"}
 
+# Google's quantization-aware-trained Gemma 3 files (google/gemma-3-*-it-qat-q4_0-gguf): every
+# matrix Q4_0 and the token embeddings (Gemma's tied output head) left at F16, "instead of
+# Q6_K" as a requantized copy of them says (stduhpf/google-gemma-3-12b-it-qat-q4_0-gguf-small's
+# card: 8.07 GB for Google's 12B file against 6.91 GB for bartowski's Q4_0).
+F16_EMBED_OUTPUT = {"qat-q4_0": "Q4_0"}
+
 # File types llama-quantize refuses to make without an importance matrix
 # (tensor_requires_imatrix: IQ1_*, IQ2_XXS/XS/S, IQ3_XXS tensors, and Q2_K inside Q2_K_S).
 REQUIRES_IMATRIX = {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "Q2_K_S"}
@@ -255,6 +261,8 @@ def tensor_types(ftype: str, tensors: list[Tensor], a: Architecture, imatrix: bo
     override = None
     if ftype in Q8_EMBED_OUTPUT:
         ftype, override = Q8_EMBED_OUTPUT[ftype], "Q8_0"
+    elif ftype in F16_EMBED_OUTPUT:
+        ftype, override = F16_EMBED_OUTPUT[ftype], "F16"
     default = DEFAULT_TYPE[ftype]
     if imatrix is None:
         imatrix = ftype in REQUIRES_IMATRIX

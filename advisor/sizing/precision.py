@@ -53,6 +53,8 @@ _ALL = [
     Precision("Q4_K_S", "gguf", 5, "llama.cpp 4-bit k-quant, small mix"),
     Precision("Q4_1", "gguf", 5, "llama.cpp legacy 4-bit with offset (5 bits a weight)"),
     Precision("Q4_0", "gguf", 5, "llama.cpp legacy 4-bit (4.5 bits a weight)"),
+    Precision("qat-q4_0", "gguf", 5, "Google's quantization-aware-trained Q4_0 GGUF (Gemma 3): "
+              "every matrix Q4_0, the token embeddings F16"),
     Precision("IQ4_NL", "gguf", 5, "llama.cpp 4-bit non-linear (4.5 bits a weight)"),
     Precision("IQ4_XS", "gguf", 5, "llama.cpp 4-bit i-quant (4.25 bits a weight)"),
     Precision("int4", "checkpoint", 5, "4-bit weights, 16-bit activations (W4A16: compressed-tensors, GPTQ-style groups of 128)"),
@@ -97,7 +99,9 @@ _ALIASES = {"f16": "fp16", "f32": "fp32", "bnb-nf4": "nf4",
             "bnb-int8": "int8", "q4_k": "Q4_K_M", "q5_k": "Q5_K_M", "q3_k": "Q3_K_M",
             # mlx-community's repo suffixes (Llama-3.2-3B-Instruct-4bit)
             "mlx-4": "mlx-4bit", "mlx-8": "mlx-8bit", "mlx-6": "mlx-6bit", "mlx-3": "mlx-3bit",
-            "mlx-q4": "mlx-4bit", "mlx-q8": "mlx-8bit"}
+            "mlx-q4": "mlx-4bit", "mlx-q8": "mlx-8bit",
+            # Google's repo suffix is "qat-q4_0"; Ollama's Gemma 3 tags end in "-qat"
+            "q4_0-qat": "qat-q4_0", "qat": "qat-q4_0"}
 
 
 

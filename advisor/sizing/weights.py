@@ -111,11 +111,19 @@ def _gguf_types(a: Architecture, ftype: str) -> dict:
     return dict(zip(ts, tensor_types(ftype, ts, a)))
 
 
-def format_mismatch(a: Architecture, p: Precision) -> str | None:
-    """Why a weight format cannot describe this architecture, or None. MXFP4 checkpoints
-    quantize MoE experts only (a dense model in "mxfp4" would be plain BF16)."""
+def format_mismatch(a: Architecture, p: Precision, gguf_repos: tuple[str, ...] | None = None
+                    ) -> str | None:
+    """Why a weight format cannot describe this model, or None. MXFP4 checkpoints quantize MoE
+    experts only (a dense model in "mxfp4" would be plain BF16). qat-q4_0 is a publisher's
+    quantization-aware-trained file, which no converter makes: a model whose GGUF repos
+    (`gguf_repos`, the KB's; None: not known, as for a model file) hold none has no such file."""
     if p.name == "mxfp4" and not a.experts_total:
         return "mxfp4 checkpoints quantize mixture-of-experts weights; this model has no experts"
+    if p.name == "qat-q4_0" and gguf_repos is not None \
+            and not any("qat-q4_0" in r.lower() for r in gguf_repos):
+        return ("qat-q4_0 is a publisher's quantization-aware-trained file (Google's Gemma 3 QAT "
+                "GGUFs), which llama-quantize cannot make; this model has none published (Q4_0 "
+                "is the post-training type)")
     return None
 
 
