@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -128,3 +129,76 @@ def test_flat_rope_parameters_still_read(tmp_path):
     folder = config_folder(tmp_path / "v5", json.dumps(v5))
     r = explain(folder / "config.json", "rtx-4090", "-c", 131072, "--format", "json")
     assert r.exit_code == 0, r.output
+
+
+# --- 3. a price below a cent a GPU-hour ------------------------------------------------------
+
+PRICED = """\
+id: penny-card
+name: Penny Card
+vendor: nvidia
+architecture: hopper
+memory_bytes: 85899345920
+bandwidth_gb_s: 3350
+bf16_tflops: 989
+fp8_tflops: 1979
+prices:
+  - provider: Some Cloud
+    usd_per_hour: {usd}
+    kind: on-demand
+    gpus: {gpus}
+    per: {per}
+    date: "2026-11-30"
+    source: https://cloud.example.com/pricing
+rental: {rental}
+sources:
+  - fields: [architecture, memory_bytes, bandwidth_gb_s, bf16_tflops, fp8_tflops, rental]
+    source: a test fixture, not a real card
+"""
+
+
+def _kb(tmp_path, usd, gpus=1, per="gpu"):
+    d = tmp_path / "kb"
+    (d / "gpus").mkdir(parents=True, exist_ok=True)
+    (d / "gpus" / "penny-card.yaml").write_text(PRICED.format(
+        usd=usd, gpus=gpus, per=per, rental="alone" if gpus == 1 else "node"))
+    return d
+
+
+@pytest.mark.parametrize("usd, gpus, per", [
+    ("1.0e-300", 1, "gpu"), (0.001, 1, "gpu"), (0.009, 8, "gpu"), (0.05, 8, "unit")],
+    ids=["1e-300", "tenth-of-a-cent", "node-per-gpu", "node-unit-under-a-cent-each"])
+def test_a_price_under_a_cent_a_gpu_hour_is_refused_in_one_line(tmp_path, usd, gpus, per):
+    """1e-300 an hour was taken and printed as $0.00 an hour: a free card. It is refused, with
+    the file and the least price taken."""
+    kb = _kb(tmp_path, usd, gpus, per)
+    r = CliRunner().invoke(main, ["kb", "validate", str(kb)])
+    assert r.exit_code == 2 and "penny-card.yaml" in r.output and "$0.01" in r.output, r.output
+    assert "Traceback" not in r.output
+    r = explain("llama-3.1-8b", "penny-card", "--kb", kb)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert "usd_per_hour" in r.output and "$0.01" in r.output, r.output
+
+
+def test_a_cent_a_gpu_hour_is_taken_and_no_cost_prints_as_zero(tmp_path):
+    """The least price is taken; a cost derived from it that is under half a cent (a million
+    tokens at a fast plan's speed) is printed with the digits that show it, not as $0.00."""
+    from advisor.render import usd
+
+    assert usd(0.0028) == "0.0028" and usd(3e-7) == "3e-07" and usd(0.01) == "0.01"
+    assert usd(1234.5) == "1,234.50" and usd(0) == "0.00"
+    kb = _kb(tmp_path, 0.01)
+    r = CliRunner().invoke(main, ["kb", "validate", str(kb)])
+    assert r.exit_code == 0, r.output
+    # vLLM cannot run on the P40 (Pascal): the plan rents the penny card, where a 270M model
+    # decodes so fast that a million tokens cost under half a cent
+    md = explain("gemma-3-270m", "tesla-p40", "--runtime", "vllm", "--kb", kb).output
+    assert re.search(r"\$0\.00[1-9][0-9]? a million output tokens", md), md
+    assert "$0.00 " not in md, md
+
+
+def test_a_training_cost_under_half_a_cent_is_not_zero():
+    from advisor.sizing.train_time import TrainingTime
+
+    t = TrainingTime(tokens=1000, gpus=1, tokens_per_s=1e6, hours=1000 / 1e6 / 3600)
+    assert t.cost_usd(0.01) > 0
