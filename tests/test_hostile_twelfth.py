@@ -202,3 +202,80 @@ def test_a_training_cost_under_half_a_cent_is_not_zero():
 
     t = TrainingTime(tokens=1000, gpus=1, tokens_per_s=1e6, hours=1000 / 1e6 / 3600)
     assert t.cost_usd(0.01) > 0
+
+
+# --- 4. SGLang's model registry ----------------------------------------------------------------
+
+# the KB's classes SGLang 0.5.23's registry has no model for (advisor/data/sglang_architectures.yaml)
+SGLANG_LACKS = {"SmolLM3ForCausalLM", "SeedOssForCausalLM", "Phi3VForCausalLM", "Ernie4_5ForCausalLM",
+                "Dots1ForCausalLM"}
+
+
+def _offered(d: dict) -> list[dict]:
+    return [p for p in [d.get("plan")] + (d.get("plans") or []) if p and p.get("command")]
+
+
+def test_sglang_registry_data_names_its_release_source_and_date():
+    from advisor.sizing.runtime_models import SGLANG, SGLANG_VERSION, VLLM, _key
+    from advisor.sizing import vllm_models
+
+    spec = SGLANG.data()["versions"][SGLANG_VERSION]
+    assert spec["release"] == "0.5.23" and spec["oldest"] == "0.5.1" and spec["date"] == "2026-10-30"
+    assert spec["source"].startswith("https://github.com/sgl-project/sglang/tree/v0.5.23/python/sglang/srt/models")
+    assert "sha256" in spec["wheel"] and len(spec["architectures"]) > 200
+    assert "LlamaForCausalLM" in spec["architectures"] and "Qwen3ForCausalLM" in spec["architectures"]
+    for cls, first in SGLANG.data()["first_release"].items():
+        assert _key(spec["oldest"]) < _key(first) <= _key(spec["release"]) and SGLANG.loads(None, cls), cls
+    # one code for both runtimes: vLLM's functions are the shared class's
+    assert vllm_models.release_of("0.5") == VLLM.release_of("0.5") == "0.5.5"
+
+
+def test_every_kb_class_sglang_lacks_is_the_known_few(kb):
+    from advisor.sizing.runtime_models import SGLANG
+
+    lacking = {m.hf_architecture for m in kb.models.by_id.values() if not SGLANG.loads(None, m.hf_architecture)}
+    assert lacking == SGLANG_LACKS
+    # Olmo 3: SGLang's config renames its class to Olmo2ForCausalLM, which it has
+    assert SGLANG.loads(None, "Olmo3ForCausalLM") and SGLANG.registered("Olmo3ForCausalLM") == "Olmo2ForCausalLM"
+
+
+@pytest.mark.parametrize("model", ["smollm3-3b", "seed-oss-36b", "ernie-4.5-0.3b", "dots.llm1"])
+def test_sglang_refuses_a_model_it_has_no_class_for_and_plans_none(model, kb):
+    """`--runtime sglang` printed `python -m sglang.launch_server --model-path
+    HuggingFaceTB/SmolLM3-3B`, which SGLang's registry cannot load. Now the verdict is cannot-run
+    with the reason in the JSON, and no plan runs that model under SGLang."""
+    r = explain(model, "h200", "--runtime", "sglang", "--format", "json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    cls = kb.model(model).hf_architecture
+    assert d["verdict"] == "cannot-run"
+    assert f"SGLang 0.5.23 has no model class for {cls}" in d["cannot_run"]
+    assert "Transformers backend" in d["cannot_run"]
+    for p in _offered(d):
+        assert p["runtime"] == "sglang" and kb.model(p["model_id"]).hf_architecture not in SGLANG_LACKS, p
+    md = explain(model, "h200", "--runtime", "sglang").output
+    assert f"**Verdict: cannot run.** SGLang 0.5.23 has no model class for {cls}" in md
+
+
+def test_sglang_checks_a_config_models_class_and_says_when_it_cannot(tmp_path):
+    unknown = config_folder(tmp_path / "u", architectures=["MadeUpForCausalLM"])
+    d = json.loads(explain(unknown / "config.json", "h100-80gb", "--runtime", "sglang",
+                           "--format", "json").output)
+    assert d["verdict"] == "cannot-run" and "MadeUpForCausalLM" in d["cannot_run"]
+    known = config_folder(tmp_path / "k", architectures=["LlamaForCausalLM"])
+    d = json.loads(explain(known / "config.json", "h100-80gb", "--runtime", "sglang",
+                           "--format", "json").output)
+    assert d["verdict"] == "fits"
+    nameless = config_folder(tmp_path / "n")
+    d = json.loads(explain(nameless / "config.json", "h100-80gb", "--runtime", "sglang",
+                           "--format", "json").output)
+    assert d["verdict"] == "fits"
+    assert any("SGLang 0.5.23" in n and "not checked" in n
+               for n in d["memory"]["breakdown"]["assumptions"])
+
+
+def test_sglang_names_the_release_that_added_a_newer_class():
+    d = json.loads(explain("qwen3-next-80b-a3b-instruct", "h200", "--runtime", "sglang",
+                           "--format", "json").output)
+    assert any("from release 0.5.2 on" in n and "SGLang" in n
+               for n in d["memory"]["breakdown"]["assumptions"])
