@@ -283,6 +283,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "mem": s.placement.parts,
         "gpu_set": getattr(s, "gpu_set", None), "mixed": getattr(s.placement, "mixed", None),
         "offered": list(advisory.offered), "cannot_run": advisory.cannot_run,
+        "floor_unmet": getattr(advisory, "floor_unmet", None),
         "prefer": advisory.prefer, "asked_n": s.gpu_count, "runtime_names": RUNTIME_NAMES,
         "backend": _BACKEND.get(s.gpu.vendor, "GPU"), "oom_error": _OOM.get(s.gpu.vendor, "an out-of-memory error"),
         "runs_here": any(runs_on(r, s.gpu) for r in RUNTIMES),

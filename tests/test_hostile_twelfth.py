@@ -279,3 +279,49 @@ def test_sglang_names_the_release_that_added_a_newer_class():
                            "--format", "json").output)
     assert any("from release 0.5.2 on" in n and "SGLang" in n
                for n in d["memory"]["breakdown"]["assumptions"])
+
+
+# --- 5. a floor no plan reaches ----------------------------------------------------------------
+
+def _rules_with(tmp_path, old, new):
+    import shutil
+    from pathlib import Path
+
+    rules = tmp_path / "rules"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "rules", rules)
+    f = rules / "objective.yaml"
+    text = f.read_text()
+    assert old in text
+    f.write_text(text.replace(old, new))
+    return rules
+
+
+def test_a_reasoning_floor_no_plan_reaches_is_said_and_named(tmp_path):
+    """A user's reasoning floor of 900 tokens/s: every plan falls below it, and What to do was a
+    rented card (rule plan-last-resort) with no word why. Now one line says that no plan, on the
+    RTX 4090 or elsewhere, reaches the floor, and names it; the JSON carries the same line."""
+    rules = _rules_with(tmp_path, "reasoning_quality_class: small, reasoning_decode_tokens_per_s: 8.0}",
+                        "reasoning_quality_class: small, reasoning_decode_tokens_per_s: 900.0}")
+    md = explain("qwq-32b", "rtx-4090", "--rules", rules).output
+    what = md[md.index("## What to do"):]
+    line = what.splitlines()[1]
+    assert line.startswith("No plan reaches QwQ 32B's reasoning floor"), what
+    assert "900 tokens/s and quality small or better" in line and "NVIDIA GeForce RTX 4090" in line
+    assert "usable.quality" in line and "--prefer quality" in line
+    d = json.loads(explain("qwq-32b", "rtx-4090", "--rules", rules, "--format", "json").output)
+    assert d["plan"]["usable"] is False and "900 tokens/s" in d["floor_unmet"]
+
+
+def test_a_chat_models_floor_no_plan_reaches_is_said_too(tmp_path):
+    rules = _rules_with(tmp_path, "quality: {quality_class: noticeable, decode_tokens_per_s: 1.5,",
+                        "quality: {quality_class: noticeable, decode_tokens_per_s: 5000,")
+    d = json.loads(explain("llama-3.1-8b", "rtx-4090", "--rules", rules, "--format", "json").output)
+    assert d["plan"] and d["plan"]["usable"] is False
+    assert d["floor_unmet"].startswith("No plan reaches Llama 3.1 8B")
+    assert "usable floor" in d["floor_unmet"] and "5,000 tokens/s and quality noticeable" in d["floor_unmet"]
+
+
+def test_no_floor_line_where_a_plan_reaches_it():
+    d = json.loads(explain("qwq-32b", "rtx-4090", "--format", "json").output)
+    assert d["plan"]["usable"] is True and "floor_unmet" not in d
+    assert "No plan reaches" not in explain("qwq-32b", "rtx-4090").output
