@@ -115,6 +115,10 @@ class Advisory:
     # why a context the question left to its default is what it is, one line, for a reasoning
     # model (advisor.sizing.workload.default_context_reason); None otherwise
     context_reason: str | None = None
+    # where no plan weighed reaches the objective's usable floor (a reasoning model's where the
+    # question's model reasons), so What to do is a last resort below it: the line that says so
+    # and names the floor (Advisor._floor_unmet); None otherwise
+    floor_unmet: str | None = None
 
     @property
     def plan(self):
@@ -190,6 +194,8 @@ class Advisory:
             "prefer": self.prefer,
             "plan": self.plan.to_json(self.offered[0][1]) if self.offered else None,
             "plans": [p.to_json(self.rule_of(p)) for p in self.path_plans],
+            # no plan reaches the usable floor: What to do is below it, and this line says so
+            **({"floor_unmet": self.floor_unmet} if self.floor_unmet else {}),
         }
 
 
@@ -842,11 +848,32 @@ class Advisor:
                     rank = (-int(plan.usable), int(not keeps_choices(plan, ask)), k)
                 offered.append((self.rules[first].priority, rank, plans.index(plan), plan, first))
         offered.sort(key=lambda t: t[:3])
+        unmet = None
+        if ask is not None and offered and not any(p.usable for p in plans):
+            unmet = self._floor_unmet(adv, ask, prefer)
         return replace(adv, offered=tuple((t[3], t[4]) for t in offered),
                        objective_path=objective_name(self.objective),
                        path_plans=tuple(planset.in_order()), cannot_run=planset.cannot_run,
                        plan_firings=tuple((p.path, r) for p, r in zip(plans, matched)),
-                       context_cap=cap)
+                       context_cap=cap, floor_unmet=unmet)
+
+    def _floor_unmet(self, adv: Advisory, ask, prefer: str) -> str:
+        """The line of an advisory whose plans all fall below the objective's usable floor
+        (rules/objective.yaml `usable.<prefer>`; a reasoning model's own floor, faster and of a
+        better quality class, where the question's model reasons): What to do is then a last
+        resort (rule plan-last-resort), a rented card's often, and without this line the reader
+        would take it for a plan that meets the floor (hostile tester 12)."""
+        from advisor.sizing.workload import is_reasoning
+
+        s = adv.situation
+        reasoning = is_reasoning(ask.model)
+        kind = "reasoning floor" if reasoning else "usable floor"
+        cards = f"{s.gpu_count} × {s.gpu.name}" if s.gpu_count > 1 else f"the {s.gpu.name}"
+        return (f"No plan reaches {ask.model.name}'s {kind}, {objective_name(self.objective)} "
+                f"usable.{prefer} (--prefer {prefer}): "
+                f"{self.objective.floor_text(prefer, reasoning)}. None does on your hardware "
+                f"({cards}), nor does any other plan weighed (more cards, rented cards, other "
+                "models), so What to do and the options are each path's best below that floor")
 
 
 def objective_name(objective) -> str:

@@ -63,6 +63,14 @@ MAX_NAME_CHARS = 200
 MAX_CORES = 10**7
 # A rental price in USD an hour, for a whole 8-GPU node: tens of dollars today; 10**5 is far above.
 MAX_USD_PER_HOUR = 1e5
+# The least a GPU-hour may cost (USD): the cheapest price read from a provider's page is $0.047
+# (SaladCloud's low-priority RTX 3060, kb/gpus/rtx-3060-12gb.yaml), and a cent is far below
+# any published rental. A price below it is refused rather than printed: it is a unit slip
+# (cents written as dollars, a monthly price taken for an hourly one) or a made-up figure such as
+# 1e-300, and the advisory prints prices to the cent, where it would read $0.00 an hour, a free
+# card (hostile tester 12). Costs derived from a price (a million tokens, a training run) can
+# still be below a cent; advisor.text.usd prints those with the digits that show them.
+MIN_USD_PER_GPU_HOUR = 0.01
 # The largest RoPE base (rope_theta) a KB entry may give: published configs reach 1e7 (Qwen2.5-1M's
 # 10,000,000) and 5e6-1e6 is common; ten thousand times that covers any real model, and a bound
 # keeps .inf out of the printed commands (vLLM's --hf-overrides is JSON, which has no Infinity).

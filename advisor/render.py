@@ -154,6 +154,17 @@ def hours(h: float) -> str:
     return text + (f" ({h / 24:,.1f} days)" if h >= 48 else "")
 
 
+def usd(amount: float) -> str:
+    """A dollar amount without its $: to the cent ('1,234.50', '0.05'), and an amount that is
+    positive but under half a cent with the two significant digits that show it ('0.0028'), so a
+    cost derived from a price (a million tokens at a fast plan's speed, a short training run) is
+    never printed as 0.00, a free run (hostile tester 12; prices themselves are at least
+    advisor.limits.MIN_USD_PER_GPU_HOUR)."""
+    if 0 < amount < 0.005:
+        return f"{amount:.2g}"
+    return f"{amount:,.2f}"
+
+
 def params(n: int) -> str:
     return f"{n / 1e9:,.1f}B" if n >= 1e9 else f"{n / 1e6:,.0f}M"
 
@@ -214,7 +225,7 @@ def environment(templates: str | None = None) -> jinja2.Environment:
 
     # band: a speed category (advisor.sizing.speed_category) -> its measured error band
     # (advisor.speed_bands.Band: .text(), .short())
-    env.filters.update(gb=gb, gib=gib, tps=tps, params=params, pace=pace, fmt=fmt,
+    env.filters.update(gb=gb, gib=gib, tps=tps, params=params, pace=pace, fmt=fmt, usd=usd,
                        thousands=lambda n: f"{n:,}", md=md_text, hours=hours, band=band,
                        counted=count)
     return env
@@ -273,6 +284,7 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "mem": s.placement.parts,
         "gpu_set": getattr(s, "gpu_set", None), "mixed": getattr(s.placement, "mixed", None),
         "offered": list(advisory.offered), "cannot_run": advisory.cannot_run,
+        "floor_unmet": getattr(advisory, "floor_unmet", None),
         "prefer": advisory.prefer, "asked_n": s.gpu_count, "runtime_names": RUNTIME_NAMES,
         "backend": _BACKEND.get(s.gpu.vendor, "GPU"), "oom_error": _OOM.get(s.gpu.vendor, "an out-of-memory error"),
         "runs_here": any(runs_on(r, s.gpu) for r in RUNTIMES),

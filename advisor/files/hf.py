@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 from pathlib import Path
 
@@ -196,6 +197,52 @@ def architecture_fields(cfg: dict, where: str) -> dict:
 
 # The rope_theta transformers assumes when a config gives none (PretrainedConfig's 10,000).
 _DEFAULT_ROPE_THETA = 10000.0
+# The largest YaRN factor read from a config: published ones are 4 (Qwen2.5, Qwen3), 8 and 32
+# (DeepSeek V3: 40 over 4,096); 64 leaves room above them and bounds original x factor.
+_MAX_YARN_FACTOR = 64
+# transformers' name for the layer kind whose positions bound the context (its layer_types:
+# "full_attention", beside "sliding_attention", "linear_attention", "chunked_attention").
+_FULL_ATTENTION = "full_attention"
+
+
+def _rope_block(cfg: dict, where: str) -> tuple[str, dict] | None:
+    """The rope block of a config that decides its context, with the key it was read under:
+    `rope_scaling` (transformers v4), else `rope_parameters` (v5, which reads rope_scaling as
+    an alias), flat or nested by layer type. None where there is none.
+
+    transformers v5 (src/transformers/modeling_rope_utils.py, RotaryEmbeddingConfigMixin
+    .standardize_rope_params and validate_rope) keeps one flat dict ("Case 1": rope_type,
+    factor, original_max_position_embeddings, rope_theta ...) unless the dict's keys are a subset
+    of the config's layer_types ("Case 2: different RoPE for each layer -> several params as
+    nested dict"), as Gemma 3's {"full_attention": {"rope_type": ..., "rope_theta": 1e6, ...},
+    "sliding_attention": {"rope_type": "default", "rope_theta": 1e4}}. Only full-attention
+    layers see every position (a sliding layer sees its window), so the full_attention entry's
+    scaling is the context extension, as vLLM's Gemma 3 reads its rope for the global layers
+    only. A nested dict is recognised as transformers does (keys within layer_types) or, where
+    the config gives no layer_types, by its values being all dicts under *_attention keys."""
+    for key in ("rope_scaling", "rope_parameters"):
+        block = cfg.get(key)
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            raise AdvisorError(f"{where}: {key} is {quote.value(block)}, not an object")
+        if not block:
+            return None
+        layer_kinds = cfg.get("layer_types")
+        kinds = set(layer_kinds) if isinstance(layer_kinds, list) and all(
+            isinstance(t, str) for t in layer_kinds) else None
+        nested = (set(block) <= kinds) if kinds else (
+            all(isinstance(k, str) and k.endswith("_attention") for k in block))
+        if not nested:
+            return key, block
+        for kind, entry in block.items():
+            if not isinstance(entry, dict):
+                raise AdvisorError(f"{where}: {key}.{kind} is {quote.value(entry)}, not an "
+                                   "object of rope parameters")
+        if _FULL_ATTENTION not in block:  # no full-attention layer is rope-scaled
+            return None
+        return f"{key}.{_FULL_ATTENTION}", block[_FULL_ATTENTION]
+    return None
 
 
 def yarn_scaling(cfg: dict, max_context: int, where: str) -> dict | None:
@@ -203,25 +250,38 @@ def yarn_scaling(cfg: dict, max_context: int, where: str) -> dict | None:
     max_position_embeddings: {type, factor, original_context, rope_theta, context} with
     context = original_max_position_embeddings (else max_position_embeddings) x factor, the
     length vLLM derives from such a config (_get_and_verify_max_len). Read from `rope_scaling`
-    or transformers v5's `rope_parameters`, its kind spelled `type` or `rope_type` (text model of
-    a multimodal config). None for no scaling, another kind (llama3's scaling keeps
-    max_position_embeddings as the length), or one that reaches no further than
-    max_position_embeddings. AdvisorError for a YaRN block whose numbers cannot be read."""
+    or transformers v5's `rope_parameters`, flat or nested by layer type (its full_attention
+    entry: _rope_block), its kind spelled `type` or `rope_type` (text model of a multimodal
+    config). None for no scaling, another kind (llama3's scaling keeps max_position_embeddings
+    as the length), or one that reaches no further than max_position_embeddings (factor 1.0 is
+    valid and extends nothing). Numbers as transformers takes them: a factor from 1 to
+    _MAX_YARN_FACTOR, an original_max_position_embeddings that is a whole number (8192.0 too)
+    from 1 to max_position_embeddings, a positive rope_theta; anything else (a string, NaN,
+    infinity, a fraction, a negative or absurd value) is an AdvisorError naming the key."""
     if isinstance(cfg.get("text_config"), dict):
         cfg = {**cfg, **cfg["text_config"]}
-    block = next((cfg[k] for k in ("rope_scaling", "rope_parameters") if isinstance(cfg.get(k), dict)),
-                 None)
-    if block is None or str(block.get("rope_type", block.get("type", ""))).lower() != "yarn":
+    found = _rope_block(cfg, where)
+    if found is None:
+        return None
+    key, block = found
+    if str(block.get("rope_type", block.get("type", ""))).lower() != "yarn":
         return None
     factor, original = block.get("factor"), block.get("original_max_position_embeddings", max_context)
     theta = block.get("rope_theta", cfg.get("rope_theta", _DEFAULT_ROPE_THETA))
-    ok = (isinstance(factor, (int, float)) and not isinstance(factor, bool) and 1 < factor <= 64
-          and isinstance(original, int) and not isinstance(original, bool) and 0 < original <= max_context
-          and isinstance(theta, (int, float)) and not isinstance(theta, bool) and 0 < theta <= MAX_ROPE_THETA)
+
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    ok = (number(factor) and 1 <= factor <= _MAX_YARN_FACTOR
+          and count_problem(original, max_context) is None
+          and number(theta) and 0 < theta <= MAX_ROPE_THETA)
     if not ok:
-        raise AdvisorError(f"{where}: rope_scaling of type yarn needs a factor above 1 (at most 64), "
-                           "an original_max_position_embeddings up to max_position_embeddings and "
-                           f"a positive rope_theta, not {quote.value(json.dumps(block))}")
+        raise AdvisorError(f"{where}: {key} of type yarn needs a factor from 1 to "
+                           f"{_MAX_YARN_FACTOR}, an original_max_position_embeddings that is a "
+                           f"whole number from 1 to max_position_embeddings ({max_context:,}) and "
+                           f"a rope_theta above 0 (at most {MAX_ROPE_THETA:g}), not "
+                           f"{quote.value(json.dumps(block))}")
+    original = int(original)
     context = min(int(original * factor), MAX_CONTEXT)
     if context <= max_context:
         return None

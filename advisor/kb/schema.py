@@ -22,7 +22,8 @@ from advisor.limits import (MAX_BANDWIDTH_GB_S, MAX_CONTEXT, MAX_CONV_KERNEL, MA
                             MAX_EXPERTS, MAX_FFN_SIZE,
                             MAX_HEAD_DIM, MAX_HEADS, MAX_HIDDEN_SIZE, MAX_LAYERS, MAX_MEMORY_BYTES,
                             MAX_NAME_CHARS, MAX_NORMS_PER_LAYER, MAX_PARAMETERS, MAX_TFLOPS,
-                            MAX_ROPE_THETA, MAX_USD_PER_HOUR, MAX_VOCAB, MIN_BANDWIDTH_GB_S, MIN_TFLOPS)
+                            MAX_ROPE_THETA, MAX_USD_PER_HOUR, MAX_VOCAB, MIN_BANDWIDTH_GB_S, MIN_TFLOPS,
+                            MIN_USD_PER_GPU_HOUR)
 
 if TYPE_CHECKING:  # resolved by advisor.kb.validate when pydantic reads the annotations
     from pydantic import Field
@@ -94,6 +95,15 @@ class Price(_Entry):
     date: Annotated[str, Field(pattern=DATE_PATTERN)]
     source: Annotated[str, Field(pattern=URL_PATTERN)]
     note: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        # a price below a cent a GPU-hour is refused, not printed as $0.00 (limits.MIN_USD_PER_GPU_HOUR)
+        if not self.usd_per_gpu_hour >= MIN_USD_PER_GPU_HOUR:
+            unit = "" if self.per == "gpu" else f" (${self.usd_per_hour:g} for {self.gpus} GPUs)"
+            raise ValueError(f"usd_per_hour {self.usd_per_hour:g} is ${self.usd_per_gpu_hour:g} a "
+                             f"GPU-hour{unit}, below the least a rented GPU-hour costs here, "
+                             f"${MIN_USD_PER_GPU_HOUR} (the cheapest published is about $0.05): "
+                             "a unit slip, or not a price")
 
     @property
     def usd_per_gpu_hour(self) -> float:

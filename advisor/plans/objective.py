@@ -129,14 +129,26 @@ class Objective:
         recommended_output_tokens), which must also reach reasoning_decode_tokens_per_s: its
         thinking tokens come before every answer, and at most reasoning_quality_class: errors
         compound over a long chain of thought."""
+        floor, worst = self.floor(prefer, reasoning)
+        return (quality_class <= worst and decode_tokens_per_s is not None
+                and decode_tokens_per_s >= floor)
+
+    def floor(self, prefer: str, reasoning: bool = False) -> tuple[float, int]:
+        """The `usable` thresholds under `prefer`: (the least decode speed in tokens/s, the
+        worst quality class, an index into class_names), a reasoning model's where `reasoning`
+        (the faster speed and the better class of the two)."""
         u = self.usable[prefer]
         floor, worst = u.decode_tokens_per_s, u.quality_class
         if reasoning:
             floor = max(floor, u.reasoning_decode_tokens_per_s)
             if u.reasoning_quality_class is not None:
                 worst = min(worst, u.reasoning_quality_class)
-        return (quality_class <= worst and decode_tokens_per_s is not None
-                and decode_tokens_per_s >= floor)
+        return floor, worst
+
+    def floor_text(self, prefer: str, reasoning: bool = False) -> str:
+        """The thresholds of `floor` in words: '8 tokens/s and quality small or better'."""
+        floor, worst = self.floor(prefer, reasoning)
+        return f"{floor:,g} tokens/s and quality {self.class_names[worst]} or better"
 
     def scored(self, score: float | None, quality_class: int,
                decode_tokens_per_s: float | None) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from advisor.kb.schema import GPU, Price
+from advisor.render import usd
 
 
 def price_note(p: Price) -> str:
@@ -10,9 +11,9 @@ def price_note(p: Price) -> str:
     node-only offer), the date the page was read and its URL."""
     unit = ""
     if p.gpus > 1:
-        node = f"${p.usd_per_hour:,.2f} a node-hour" if p.per == "unit" else "priced per GPU-hour"
+        node = f"${usd(p.usd_per_hour)} a node-hour" if p.per == "unit" else "priced per GPU-hour"
         unit = f" (rented by the whole {p.gpus}-GPU node, {node})"
-    return (f"${p.usd_per_gpu_hour:,.2f} a GPU-hour {p.kind} from {p.provider}{unit}, "
+    return (f"${usd(p.usd_per_gpu_hour)} a GPU-hour {p.kind} from {p.provider}{unit}, "
             f"read {p.date} from {p.source}")
 
 

@@ -25,7 +25,11 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   fails with "Model architectures [...] are not supported for now" otherwise. Which classes each
   version modelled here (--vllm-version) has, read from that release's registry, is
   advisor/data/vllm_architectures.yaml (advisor.sizing.vllm_models): vLLM 0.5.5 has no Qwen3,
-  Gemma 3, DeepSeek V3 or gpt-oss class, for example.
+  Gemma 3, DeepSeek V3 or gpt-oss class, for example. SGLang likewise loads only the classes its
+  registry has (each python/sglang/srt/models/ module's EntryClass), read from its 0.5.23 wheel
+  into advisor/data/sglang_architectures.yaml (advisor.sizing.runtime_models.SGLANG): it has no
+  SmolLM3, Seed-OSS, ERNIE 4.5 dense, dots.llm1 or Phi-3-vision class, and would try its generic
+  Transformers backend for those, which is not sized here.
 - vLLM runs DeepSeek V3.2's sparse attention (the lightning indexer's DeepGEMM kernels and
   FlashMLA sparse) on Hopper and Blackwell data-center GPUs, SM90 and SM100 ("Only Hopper and
   Blackwell data center GPUs are supported for now", its recipe of September 2025; "We plan to
@@ -70,6 +74,7 @@ from __future__ import annotations
 
 from advisor.sizing.constants import GGML_RUNTIMES, LLAMA_MAX_DEVICES
 from advisor.kb.formats import native_formats
+from advisor.sizing.runtime_models import SGLANG
 from advisor.sizing.vllm_models import cannot_load
 from advisor.kb.schema import GPU
 from advisor.sizing.precision import Precision
@@ -132,7 +137,7 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1,
         return (f"{p.name} is MLX's own format (mlx_lm.convert): only MLX runs it, on Apple "
                 "silicon (--runtime mlx)")
     if runtime == "sglang":
-        return _sglang_cannot_run(p, gpu, gguf, arch)
+        return _sglang_cannot_run(p, gpu, gguf, arch, model)
     if getattr(arch, "cross_attention_interval", None) and runtime in ("llama.cpp", "vllm"):
         return (f"{RUNTIME_NAMES[runtime]} does not run Llama 3.2 Vision's cross-attention layers "
                 "(mllama): llama.cpp has no such architecture and vLLM removed it in 2025; run "
@@ -194,9 +199,10 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1,
     return f"unknown runtime '{runtime}'"
 
 
-def _sglang_cannot_run(p: Precision, gpu: GPU, gguf: bool, arch) -> str | None:
+def _sglang_cannot_run(p: Precision, gpu: GPU, gguf: bool, arch, model=None) -> str | None:
     """Why SGLang cannot run format `p` on `gpu` (module docstring), in the words of its
-    requirements, or None."""
+    requirements, or None; and why it cannot load `model`, whose Hugging Face class its model
+    registry lacks (advisor/data/sglang_architectures.yaml, runtime_models.SGLANG)."""
     vendor = gpu.vendor
     if vendor == "apple":
         return ("SGLang runs on NVIDIA (CUDA) and AMD (ROCm) GPUs, not on Apple GPUs (its MLX "
@@ -213,6 +219,9 @@ def _sglang_cannot_run(p: Precision, gpu: GPU, gguf: bool, arch) -> str | None:
         return "SGLang's GGUF loader is experimental: run GGUF files with llama.cpp"
     if p.family == "mlx":
         return f"{p.name} is MLX's own format: only MLX runs it, on Apple silicon (--runtime mlx)"
+    no_class = SGLANG.cannot_load(model)
+    if no_class is not None:
+        return no_class
     if getattr(arch, "cross_attention_interval", None):
         return ("SGLang's Llama 3.2 Vision (mllama) cross-attention cache is not sized by this "
                 "tool: run it with transformers")

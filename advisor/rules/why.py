@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from advisor.render import count
+from advisor.render import count, usd as money
 from advisor.speed_bands import band
 
 
@@ -140,12 +140,12 @@ def add_why(text: str, fmt: str, advisory, rules: dict, objective=None) -> str:
 def _plan_markdown(choice: dict) -> str:
     def line(d: dict) -> str:
         if d.get("task") == "finetune":
-            usd = "" if d["usd_per_hour"] is None else f", ${d['usd_per_hour']:,.2f} an hour"
+            usd = "" if d["usd_per_hour"] is None else f", ${money(d['usd_per_hour'])} an hour"
             return (f"{d['path']} ({d['rule']}): {d['model_id']}, {d['method']} with "
                     f"{d['seq_len']:,}-token sequences, micro-batch {d['micro_batch']:,}, "
                     f"sharding {d['sharding']}, {d['optimizer']}, {d['runtime']} on {d['gpu']}: "
                     f"{d['per_gpu_bytes'] / 1e9:,.1f} GB a GPU{usd}")
-        usd = "" if d["usd_per_million_tokens"] is None else f", ${d['usd_per_million_tokens']:,.2f} a million tokens"
+        usd = "" if d["usd_per_million_tokens"] is None else f", ${money(d['usd_per_million_tokens'])} a million tokens"
         return (f"{d['path']} ({d['rule']}): {d['model_id']} at {d['precision']}, KV {d['kv_cache_dtype']}, "
                 f"{count(d['context_tokens'], 'token')}, {d['runtime']} on {d['gpu']}: "
                 f"{d['decode_tokens_per_s']:,} tokens/s, quality {d['quality_class']} "

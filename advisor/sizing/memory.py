@@ -261,11 +261,11 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
         + runtime_assumptions(work.runtime, gpus, vendor, a, gpu, work.gpu_memory_utilization,
                               work.flash_attn, work.vllm_version, work.context_tokens,
                               lm.layout if lm else None, work.mem_fraction_static)
-    if work.runtime == "vllm":
-        from advisor.sizing.vllm_models import release_note, unchecked_note
+    if work.runtime in ("vllm", "sglang"):
+        from advisor.sizing.runtime_models import SGLANG, VLLM
 
-        notes += [n for n in (unchecked_note(model, work.vllm_version),
-                              release_note(model, work.vllm_version)) if n]
+        reg, version = (VLLM, work.vllm_version) if work.runtime == "vllm" else (SGLANG, None)
+        notes += [n for n in (reg.unchecked_note(model, version), reg.release_note(model, version)) if n]
     if lm is not None:
         notes.append(layout_note(lm, work.runtime))
     if work.runtime == "sglang" and gpu is not None:

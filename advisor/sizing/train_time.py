@@ -163,7 +163,10 @@ class TrainingTime:
     def cost_usd(self, usd_per_hour: float | None) -> float | None:
         if usd_per_hour is None or self.hours is None:
             return None
-        return round(self.hours * usd_per_hour, 2)
+        cost = self.hours * usd_per_hour
+        # to the cent, and a cost under half a cent to two significant digits, not 0.0 (a run
+        # that costs something is not free: advisor.render.usd prints it)
+        return round(cost, 2) if cost >= 0.005 or cost == 0 else float(f"{cost:.2g}")
 
     def to_json(self, usd_per_hour: float | None = None) -> dict:
         return {"train_tokens": self.tokens, "gpus": self.gpus,
