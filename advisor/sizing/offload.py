@@ -4,7 +4,10 @@ llama.cpp puts the last n_gpu_layers repeating layers on the GPU and the first o
 RAM; the output layer goes to the GPU only when -ngl exceeds the layer count, so under partial
 offload it is computed by the CPU too (src/llama-model.cpp load_tensors: i_gpu_start =
 max(n_layer - n_gpu_layers, 0), act_gpu_layers = min(n_gpu_layers, n_layer + 1), the output
-layer being slot n_layer). The token embedding table always stays in system RAM. Layers in RAM
+layer being slot n_layer). n_layer there is the GGUF's block count, which for GLM-4.5 holds a
+trailing NextN block after the model's layers (gguf_trailing_blocks): -ngl counts it, so a -ngl
+(a user's, Workload.gpu_layers, or a plan's) is converted to the layers placed in one place,
+gpu_layers_of_ngl, and back with llamacpp_ngl. The token embedding table always stays in system RAM. Layers in RAM
 are computed by the CPU, reading their weights and KV cache at RAM bandwidth, one after the
 GPU's layers each token. vLLM does not offload layers.
 
