@@ -268,17 +268,20 @@ def _mixed_set_card(gset, rt: str, data_parallel, expert_parallel):
 
 
 def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finetune) -> int | None:
-    """--n-gpu-layers N as llama.cpp counts layers (0..layers + 1; a larger count or 'all' is
-    layers + 1, as llama.cpp clamps it; 'auto', its default, is None), or AdvisorError naming what
-    is wrong: another runtime, fine-tuning, a count out of range, a partial count on several
-    GPUs or on unified memory (a Mac's split is sized in its plans, not as a question)."""
+    """--n-gpu-layers N as llama.cpp counts layers: the GGUF's blocks, a trailing NextN block
+    too, then the output layer (0..offload.ngl_all(m); a larger count or 'all' is ngl_all, as
+    llama.cpp clamps it; 'auto', its default, is None), kept in that count (Workload.gpu_layers;
+    sizing converts it with offload.gpu_layers_of_ngl), or AdvisorError naming what is wrong:
+    another runtime, fine-tuning, a count out of range, a partial count on several GPUs or on
+    unified memory (a Mac's split is sized in its plans, not as a question)."""
     from advisor.plans.runtimes import RUNTIME_NAMES
+    from advisor.sizing.offload import gguf_trailing_blocks, gpu_layers_of_ngl, ngl_all
 
-    layers = m.architecture.layers
+    layers, every = m.architecture.layers, ngl_all(m)
     if isinstance(n, str):  # as typed: a count, 'all' or 'auto' (llama.cpp common/arg.cpp)
         word = n.strip().lower()
         if word == "all":
-            n = layers + 1
+            n = every
         elif word.isdigit() and len(word) <= 9:
             n = int(word)
         elif word == "-1":
@@ -290,8 +293,8 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
         raise AdvisorError(f"--n-gpu-layers must be a whole number of layers, not {n!r}")
     if n == "auto":
         return None  # llama.cpp's default: as many as fit (what every plan sizes)
-    if n > layers + 1:
-        n = layers + 1  # llama.cpp offloads at most n_layer + 1 (-ngl 99 is "all of them")
+    if n > every:
+        n = every  # llama.cpp offloads at most n_layer + 1 (-ngl 99 is "all of them")
     if finetune is not None:
         raise AdvisorError("--n-gpu-layers is llama.cpp's, for inference: fine-tuning does not take it")
     if rt not in GGML_RUNTIMES:
@@ -302,14 +305,18 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
         raise AdvisorError(f"--n-gpu-layers is llama.cpp's (and Ollama's num_gpu); {p.name} runs "
                            f"under {RUNTIME_NAMES.get(rt, rt)} here: give a GGUF type (--precision "
                            "Q4_K_M) or --runtime llama.cpp")
-    if not 0 <= n <= layers + 1:
-        raise AdvisorError(f"--n-gpu-layers {n} is outside 0..{layers + 1}: {m.name} has {layers} "
-                           f"repeating layers and the output layer, {layers + 1} in llama.cpp's "
-                           f"count (llama.cpp reads a larger -ngl as all of them: give {layers + 1})")
-    if n <= layers and gpus > 1:
+    if not 0 <= n <= every:
+        trailing = gguf_trailing_blocks(m)
+        blocks = (f", {trailing} trailing block{'s' if trailing != 1 else ''} in its GGUF (the "
+                  "multi-token-prediction block)" if trailing else "")
+        raise AdvisorError(f"--n-gpu-layers {n} is outside 0..{every}: {m.name} has {layers} "
+                           f"repeating layers{blocks} and the output layer, {every} in llama.cpp's "
+                           f"count (llama.cpp reads a larger -ngl as all of them: give {every})")
+    partial = gpu_layers_of_ngl(m, n) is not None
+    if partial and gpus > 1:
         raise AdvisorError(f"--n-gpu-layers {n} with {gpus} GPUs: a partial offload is sized on one "
-                           f"GPU (--gpus 1), or give {layers + 1} for every layer on the GPUs")
-    if n <= layers and g.unified_memory:
+                           f"GPU (--gpus 1), or give {every} for every layer on the GPUs")
+    if partial and g.unified_memory:
         raise AdvisorError(f"--n-gpu-layers {n} on the {g.name}: a split between a Mac's GPU and "
                            "its CPU is not sized as a question here; leave it out, and the plans "
                            "give the -ngl (and Ollama's num_gpu) that runs")
@@ -729,10 +736,13 @@ class Advisor:
                                                    own_file=work.runtime in GGML_RUNTIMES))
         if (rt == "ollama" and finetune is None and work.gpu_layers is None and gpus == 1
                 and not g.unified_memory):  # a Mac's split: "What happens if you try anyway"
+            from advisor.sizing.offload import llamacpp_ngl
             from advisor.sizing.ollama import auto_gpu_layers
 
             # num_gpu unset: llama-server keeps the layers that fit and runs the rest from RAM
-            work = replace(work, gpu_layers=auto_gpu_layers(sized, g, p, work))
+            # (work.gpu_layers in llama.cpp's count, as a user's -ngl would give that split)
+            auto = auto_gpu_layers(sized, g, p, work)
+            work = replace(work, gpu_layers=None if auto is None else llamacpp_ngl(sized, auto))
         s = build_situation(self.kb, sized, g, p, work, gpus, gset)
         inference = self.engine.infer(s.facts)
         fired = [f.rule_id for f in inference.firings]

@@ -256,7 +256,8 @@ def _mac_split(s, verdict: str) -> dict | None:
     if off is None:
         return None
     used = off.gpu_bytes + off.ram_bytes
-    return {"gpu_layers": off.gpu_layers, "cpu_layers": off.cpu_layers, "tps": off.decode_tokens_per_s,
+    return {"gpu_layers": off.gpu_layers, "ngl": off.ngl, "cpu_layers": off.cpu_layers,
+            "tps": off.decode_tokens_per_s,
             "used": used, "left": s.gpu.memory_bytes - used, "reserve": macos_split_reserve_bytes(s.gpu),
             "fits": off.ram_fits, "cpu_bw": mac_cpu_bandwidth_gb_s(s.gpu),
             "layers": s.model.architecture.layers}
@@ -272,6 +273,7 @@ def _ollama_cards(s):
 def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> str:
     from advisor.plans.commands import ollama_no_rope_note, rope_scaling_for
     from advisor.sizing.mlx import wired_limit_mb
+    from advisor.sizing.offload import gguf_trailing_blocks, ngl_all
 
     s = advisory.situation
     ctx = {
@@ -298,6 +300,9 @@ def render_markdown(advisory, defaults: set[str] | frozenset = frozenset()) -> s
         "objective_path": md_text(getattr(advisory, "objective_path", "rules/objective.yaml")),
         "mixed_free_ts": _free_ts(s),
         "mac_split": _mac_split(s, advisory.verdict),
+        # llama.cpp's -ngl counts a GGUF's blocks after the layers (GLM-4.5's NextN): the
+        # verdict says so, and a plan's "every layer" is ngl_all(model)
+        "trailing_blocks": gguf_trailing_blocks(s.model), "ngl_all": ngl_all,
     }
     name = "finetune.md.j2" if s.work.task == "finetune" else "advisory.md.j2"
     if s.work.task == "finetune":

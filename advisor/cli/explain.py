@@ -45,7 +45,8 @@ from advisor.cli.terminal import format_option, write_markdown
                    "to the compute buffer and rules out a quantized V cache. Plans turn it on.")
 @click.option("--n-gpu-layers", "-ngl", "n_gpu_layers", type=str, default=None,
               help="llama.cpp's -ngl (Ollama's num_gpu): layers on the GPU as llama.cpp counts "
-                   "them, 0 to the model's layers + 1 (the output layer is the last; a larger "
+                   "them, 0 to the model's layers + 1 (the output layer is the last; a GGUF's "
+                   "trailing block, GLM-4.5's NextN, counts too; a larger "
                    "number, as in -ngl 99, or 'all' means every layer; 'auto' is the default). "
                    "Fewer than all: the rest run from system RAM, and the question is sized at "
                    "that split. Default: every layer on the GPUs.")

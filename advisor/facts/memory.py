@@ -10,6 +10,7 @@ from advisor.limits import MAX_CONTEXT
 from advisor.sizing import constants as c
 from advisor.sizing.context import max_context_tokens
 from advisor.sizing.kv_cache import kv_dtype_splits_rows
+from advisor.sizing.offload import partial_offload
 from advisor.sizing.plan import Placement
 
 FACTS: dict[str, tuple[str, str]] = {
@@ -114,7 +115,7 @@ def contribute(q: Question, pl: Placement, f: dict) -> None:
             # a KV precision the runtime lacks, or whose blocks the rows do not fill, is left out
             f[f"max_context_tokens_{dtype}"] = (f["max_context_tokens"] if dtype == w.kv_cache_dtype
                                                 else _max_context(q, pl, dtype))
-    if w.gpu_layers is not None and w.gpu_layers <= q.model.architecture.layers and pl.mixed is None:
+    if partial_offload(q.model, w) and pl.mixed is None:
         # a split with layers in system RAM: what the card holds with every layer on it, the
         # context a plan would shorten to (the split's own figures above answer another question)
         whole = replace(w, gpu_layers=None)

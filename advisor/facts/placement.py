@@ -13,7 +13,8 @@ FACTS: dict[str, tuple[str, str]] = {
     "ram_bytes": ("int", "system RAM assumed or given (--ram-gb)"),
     "ram_bandwidth_gb_s": ("float", "system RAM bandwidth assumed or given (--ram-bandwidth)"),
     "n_gpu_layers": ("int", "llama.cpp --n-gpu-layers as asked: layers on the GPU as llama.cpp counts "
-                            "them (the output layer is the last, layers + 1)"),
+                            "them (a GGUF's trailing NextN block too; the output layer is the last, "
+                            "layers + 1 + trailing blocks)"),
     "offload_cpu_layers": ("int", "with --n-gpu-layers N <= layers: repeating layers in system RAM "
                                   "(the output layer is there too)"),
     "gpu_set": ("str", "a set of cards of more than one kind, as the GPU argument writes it "

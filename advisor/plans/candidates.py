@@ -24,6 +24,7 @@ from advisor.plans.quality import GGUF_LADDER  # noqa: F401 (the ladder plans of
 from advisor.plans.runtimes import cannot_run, runs_on
 from advisor.sizing import constants as c
 from advisor.sizing.kv_cache import kv_dtype_splits_rows
+from advisor.sizing.offload import partial_offload
 from advisor.sizing.precision import Precision, parse_precision
 from advisor.sizing.vllm_memory import splits_kv_heads, vllm_max_utilization
 from advisor.sizing.wired import raised_wired_limit_mb, with_wired_limit
@@ -262,8 +263,8 @@ def as_asked(ask: Ask) -> Candidate:
     per_head = cache_per_head(ask.model, ask.runtime, repo, own_file=own)
     if own and not per_head and cache_per_head(ask.model, ask.runtime, repo):
         repo = None
-    n = ask.work.gpu_layers  # llama.cpp -ngl N <= layers: that split (advisor.sizing.offload)
-    where = "offload" if n is not None and n <= ask.model.architecture.layers else "gpu"
+    # llama.cpp -ngl N below all its slots: that split (advisor.sizing.offload.partial_offload)
+    where = "offload" if partial_offload(ask.model, ask.work) else "gpu"
     gset = ask.gpu_set if ask.runtime in GGML_RUNTIMES else None
     return Candidate("as-asked", ask.model, p, ask.runtime, ask.work.kv_cache_dtype, ask.gpu,
                      ask.gpu_count, where, True, repo, None, per_head,

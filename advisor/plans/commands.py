@@ -40,7 +40,7 @@ import shlex
 from advisor.kb.schema import Model, RopeScaling
 from advisor.plans.publishers import hf_spec
 from advisor.sizing import constants as c
-from advisor.sizing.offload import gguf_trailing_blocks
+from advisor.sizing.offload import llamacpp_ngl
 from advisor.sizing.precision import Precision
 
 _GGUF_FILE_TYPE = {"fp32": "F32", "fp16": "F16", "bf16": "BF16"}
@@ -96,12 +96,16 @@ def vllm_rope_override(r: RopeScaling) -> str:
 def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, *,
                  gpu_layers: int | None = None, moe_cpu_layers: int = 0, gpus: int = 1,
                  gguf_repo: str | None = None, flash_attn: bool = True,
-                 path: str | None = None, tensor_split: str | None = None) -> str:
+                 path: str | None = None, tensor_split: str | None = None,
+                 ngl: int | None = None) -> str:
     """gpu_layers: repeating layers on the GPU (None, or above layers: all, and the output
-    layer: -ngl layers + 1, plus a GGUF's trailing blocks). Up to all of them: -ngl gpu_layers, the output layer staying in
-    RAM (src/llama-model.cpp:
-    i_gpu_start = max(n_layer - n_gpu_layers, 0); the output layer, slot n_layer, goes to the GPU
-    only when n_gpu_layers > n_layer). -c is the whole cache, which
+    layer), printed as llama.cpp counts them (advisor.sizing.offload.llamacpp_ngl: a GGUF's
+    trailing blocks, GLM-4.5's NextN, are slots before the output layer, so every layer is -ngl
+    layers + trailing + 1 and a partial count gpu_layers + trailing, the output layer staying in
+    RAM; src/llama-model.cpp: i_gpu_start = max(n_layer - n_gpu_layers, 0); the output layer,
+    slot n_layer, goes to the GPU only when n_gpu_layers > n_layer). ngl: the -ngl itself, in
+    llama.cpp's count, where it is the user's own (Offload.ngl: echoed as given, gpu_layers then
+    unused). -c is the whole cache, which
     llama-server divides among -np parallel sequences; over several GPUs, -sm layer -ts 1,1,...
     splits whole layers evenly. path: the GGUF to load with -m (else -hf gguf_repo, else
     gguf_file's name). flash_attn False: `-fa off` (llama.cpp's default is auto, on
@@ -109,12 +113,8 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
     -ts of unequal cards ("23.6,11.6,11.6": advisor.sizing.mixed), in device order. A context
     (a sequence's) beyond the config's positions adds the card's rope scaling (rope_scaling_for,
     llama_rope_flags)."""
-    layers = model.architecture.layers
-    # a GGUF's trailing blocks (GLM-4.5's NextN) are slots before the output layer
-    # (sizing.offload.gguf_trailing_blocks): counted so that the output layer, and the layers
-    # asked, sit on the GPU
-    extra = gguf_trailing_blocks(model)
-    ngl = layers + extra + 1 if gpu_layers is None or gpu_layers > layers else gpu_layers + extra
+    if ngl is None:
+        ngl = llamacpp_ngl(model, gpu_layers)
     if path is not None:   # a file named by the caller (the question's own, or one to make)
         src = f"-m {shlex.quote(path)}"
     elif gguf_repo:  # a published GGUF: a quantized type, or a BF16/F16 file

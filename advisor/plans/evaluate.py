@@ -23,7 +23,8 @@ from advisor.sizing.context import max_context_tokens
 from advisor.sizing.gguf_mix import REQUIRES_IMATRIX
 from advisor.sizing.kv_cache import kv_cache_bytes
 from advisor.sizing.memory import memory_total_bytes, model_weights_bytes, share_problem
-from advisor.sizing.offload import gguf_trailing_blocks, plan_expert_offload, plan_offload
+from advisor.sizing.offload import (gpu_layers_of_ngl, ngl_all, partial_offload,
+                                    plan_expert_offload, plan_offload)
 from advisor.sizing.overhead import fit_margin_bytes
 from advisor.sizing.plan import Placement, empty_decode_seconds, place
 from advisor.sizing.precision import Precision, parse_precision
@@ -470,7 +471,7 @@ def quick_size(cand: Candidate, ask: Ask, obj: Objective, fixed_context: bool = 
     s.usd_per_hour, s.usd_per_million_tokens = usd_h, usd_mtok
     s.levers, s.changes, s.checkpoint = 0, (), cand.checkpoint
     s.cpu_offload_layers, s.moe_cpu_layers = cpu_layers, moe_layers
-    s.n_gpu_layers = off.gpu_layers if cand.placement == "offload" else None
+    s.n_gpu_layers = off.ngl if cand.placement == "offload" else None
     s.flash_attn = work.flash_attn
     s.tensor_split = work.tensor_split if cand.gpu_set is not None else None
     s.gpu_memory_utilization = work.gpu_memory_utilization if cand.runtime == "vllm" else None
@@ -623,7 +624,7 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
         price_note=price_note, quality=q, quality_class=qclass, flash_attn=work.flash_attn,
         gpu_memory_utilization=work.gpu_memory_utilization if cand.runtime == "vllm" else None,
         wired_limit_mb=cand.wired_limit_mb,
-        n_gpu_layers=off.gpu_layers if cand.placement == "offload" else None,
+        n_gpu_layers=off.ngl if cand.placement == "offload" else None,
         expert_cards=off.cards if cand.placement == "moe-offload" and n > 1 else (),
         quality_class_name=obj.class_names[qclass],
         mla_per_head_cache=cand.mla_per_head_cache, own_file=cand.own_file,
@@ -714,8 +715,7 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
                 f"the layers split by free memory (-ts {default_ts_arg(gset)})")
         out.append(f"{mine} instead of the -ts {asked_ts} asked")
     asked_layers = ask.work.gpu_layers
-    if (asked_layers is not None and asked_layers <= ask.model.architecture.layers
-            and (plan.model.id == ask.model.id or not plan.offload)):
+    if partial_offload(ask.model, ask.work) and (plan.model.id == ask.model.id or not plan.offload):
         # the user asked for a split: it is no change; another model's layer count is not
         # compared with the question's, only said where they all sit on the GPU
         out += _layer_changes(plan, asked_layers if plan.model.id == ask.model.id else None)
@@ -756,32 +756,34 @@ def _same_split(plan, ask: Ask) -> bool:
     gset = _gpu_set_of(plan)
     if gset is None or ask.work.tensor_split is None or plan.model.id != ask.model.id:
         return False
-    layers = plan.model.architecture.layers
     try:
-        return (split_layers(layers, gset, plan.tensor_split)
-                == split_layers(layers, gset, ask.work.tensor_split))
+        return (split_layers(plan.model, gset, plan.tensor_split)
+                == split_layers(plan.model, gset, ask.work.tensor_split))
     except ValueError:
         return False
 
 
 def _layer_changes(plan: Plan, asked: int | None) -> list[str]:
     """What a plan changes in where the layers sit, from a question that gave -ngl `asked`
-    (None: a plan of another model, every layer on the GPU)."""
+    (llama.cpp's count; None: a plan of another model, every layer on the GPU). Layers are
+    compared as placed (gpu_layers_of_ngl: a GGUF's trailing blocks are no layer), the -ngl
+    said in llama.cpp's count."""
     if plan.n_gpu_layers is not None and asked is not None:
-        if plan.n_gpu_layers == asked:
+        mine = gpu_layers_of_ngl(plan.model, plan.n_gpu_layers)
+        more = mine - gpu_layers_of_ngl(plan.model, asked)
+        if more == 0:
             return []
-        more = plan.n_gpu_layers - asked
         if plan.runtime == "ollama":
-            return [f"{count(plan.n_gpu_layers, 'layer')} on the GPU, {abs(more)} "
+            return [f"{count(mine, 'layer')} on the GPU, {abs(more)} "
                     f"{'more' if more > 0 else 'fewer'} than the question's"]
-        return [f"{count(plan.n_gpu_layers, 'layer')} on the GPU (-ngl {plan.n_gpu_layers}), {abs(more)} "
+        return [f"{count(mine, 'layer')} on the GPU (-ngl {plan.n_gpu_layers}), {abs(more)} "
                 f"{'more' if more > 0 else 'fewer'} than asked"]
     if plan.moe_cpu_layers:
         return [f"every layer on the GPU but the routed experts of {plan.moe_cpu_layers} layers "
                 f"(--n-cpu-moe {plan.moe_cpu_layers})"]
     where = f"every layer on the GPU{'s' if plan.gpu_count > 1 else ''}"
     if plan.runtime == "llama.cpp":  # Ollama has no -ngl: its num_gpu, left unset, fits them
-        return [f"{where} (-ngl {plan.model.architecture.layers + gguf_trailing_blocks(plan.model) + 1})"]
+        return [f"{where} (-ngl {ngl_all(plan.model)})"]
     return [where]
 
 
@@ -942,8 +944,8 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
                                     flash_attn=work.flash_attn, tensor_split=ts), notes
         if cand.placement == "offload":
             return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
-                                    gpu_layers=off.gpu_layers, gguf_repo=gguf, path=path,
-                                    flash_attn=work.flash_attn), notes
+                                    gpu_layers=off.gpu_layers, ngl=off.ngl, gguf_repo=gguf,
+                                    path=path, flash_attn=work.flash_attn), notes
         return cmd.llama_server(m, p, work.context_tokens, work.batch, work.kv_cache_dtype,
                                 moe_cpu_layers=off.n_cpu_moe, gguf_repo=gguf, path=path,
                                 flash_attn=work.flash_attn, gpus=cand.gpu_count,
@@ -1082,7 +1084,8 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
         from advisor.sizing.ollama import auto_gpu_layers
 
         if off.gpu_layers != auto_gpu_layers(m, g, p, replace(work, gpu_layers=None)):
-            notes.append(f"`/set parameter num_gpu {off.gpu_layers}` in the `ollama run` session "
-                         f"(or `PARAMETER num_gpu {off.gpu_layers}` in a Modelfile): the layers "
+            # num_gpu is llama-server's -ngl, in llama.cpp's count (Offload.ngl)
+            notes.append(f"`/set parameter num_gpu {off.ngl}` in the `ollama run` session "
+                         f"(or `PARAMETER num_gpu {off.ngl}` in a Modelfile): the layers "
                          "on the GPU, where Ollama's own fit would place another count")
     return f"ollama run {name}", notes

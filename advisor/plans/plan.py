@@ -164,8 +164,9 @@ class Plan(RankTerms):
     model_score: float | None = None
     data_parallel: int = 1       # vLLM --data-parallel-size (replicas of tensor_parallel GPUs)
     expert_parallel: bool = False  # vLLM --enable-expert-parallel
-    # llama.cpp -ngl of a whole-layer offload (advisor.sizing.offload: repeating layers on the
-    # GPU, 0..layers; layers keeps only the output layer in RAM); None: not a layer offload
+    # llama.cpp -ngl of a whole-layer offload, in llama.cpp's count (a GGUF's trailing NextN
+    # block included: advisor.sizing.offload.gpu_layers_of_ngl gives the layers it places, which
+    # are gpu_layers; the user's own N where the plan keeps their split); None: not a layer offload
     n_gpu_layers: int | None = None
     fast_band: int = 0           # the objective's band above reading speed (fast_bands)
     # vLLM at --batch B > 1: each sequence's and all B sequences' decode tokens/s (None: one

@@ -31,6 +31,7 @@ from advisor.plans.runtimes import cannot_run
 from advisor.sizing import constants as c
 from advisor.sizing.memory import memory_total_bytes
 from advisor.sizing.overhead import fit_margin_bytes
+from advisor.sizing.offload import gpu_layers_of_ngl
 from advisor.sizing.plan import empty_decode_seconds
 from advisor.sizing.tensors import parameter_count
 from advisor.sizing.weights import weights_bytes
@@ -228,7 +229,7 @@ class Planner:
         count that suits the GPU: every layer when the whole model fits with the margin, else
         the most whole layers that do (plan_offload's choice); None when that is N, when no
         count fits, or when N was not given."""
-        n, layers = ask.work.gpu_layers, ask.model.architecture.layers
+        n = ask.work.gpu_layers  # llama.cpp's count (offload.gpu_layers_of_ngl)
         if n is None or ask.runtime not in GGML_RUNTIMES or ask.gpu_count != 1:
             return None
         free = replace(ask, work=replace(ask.work, gpu_layers=None))
@@ -241,8 +242,9 @@ class Planner:
                 break
         if s is None:
             return None
-        best = layers + 1 if s.n_gpu_layers is None else s.n_gpu_layers
-        if best == n or (best == layers + 1 and n > layers):
+        # the same placement as asked (-ngl 0 and 1 are the same on GLM-4.5: no layer on the
+        # GPU): compared as layers on the GPU, not as llama.cpp's counts
+        if gpu_layers_of_ngl(ask.model, s.n_gpu_layers) == gpu_layers_of_ngl(ask.model, n):
             return None
         plan = self._memoised(self._built, s.cand, free, True, size_candidate)
         changes = tuple(changes_from(plan, ask))

@@ -175,16 +175,21 @@ def sglang_pool_note(a, gpu: GPU, gpus: int, weights: int, work: Workload, lm=No
             f"({seqs} x {work.context_tokens:,})")
 
 
-def on_gpu(work: Workload, a, w: dict[str, int], kv: int) -> tuple[int, int]:
+def on_gpu(work: Workload, model: Model, w: dict[str, int], kv: int) -> tuple[int, int]:
     """(weights, KV cache) on the GPU of the whole model's `w` (model_weights' breakdown) and
-    `kv`: all of them, or under llama.cpp's -ngl N <= layers (work.gpu_layers) N repeating
-    layers' share (the mean layer, the cache spread evenly over the layers), the output layer
-    and the token embeddings staying in system RAM (src/llama-model.cpp load_tensors). Every
-    layer on the GPU: gpu_weight_bytes (llama.cpp keeps token_embd in RAM then too)."""
-    n, layers = work.gpu_layers, a.layers
-    if n is None or n > layers:
+    `kv`: all of them, or under llama.cpp's -ngl N below all its slots (work.gpu_layers, read
+    by advisor.sizing.offload.gpu_layers_of_ngl: a GGUF's trailing blocks count) the share of
+    the repeating layers it puts there (the mean layer, the cache spread evenly over the
+    layers), the output layer and the token embeddings staying in system RAM
+    (src/llama-model.cpp load_tensors). Every layer on the GPU: gpu_weight_bytes (llama.cpp
+    keeps token_embd in RAM then too)."""
+    from advisor.sizing.offload import gpu_layers_of_ngl
+
+    a = model.architecture
+    n = gpu_layers_of_ngl(model, work.gpu_layers)
+    if n is None:
         return gpu_weight_bytes(w, a, work.runtime), kv
-    return n * (w["layers"] // layers), n * (kv // layers)
+    return n * (w["layers"] // a.layers), n * (kv // a.layers)
 
 
 def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus: int,
@@ -203,7 +208,7 @@ def memory_total_bytes(model: Model, precision: Precision, work: Workload, gpus:
                             context_tokens, kv_dtype, gpu)
         return lm.weights_bytes + lm.kv_cache_bytes + sum(lm.overhead.values())
     kv = kv_cache_bytes(a, context_tokens, work.batch, kv_dtype, work.runtime, gpus)
-    weights, kv = on_gpu(work, a, w, kv)
+    weights, kv = on_gpu(work, model, w, kv)
     over = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights, kv,
                           context_tokens, gpu, work.gpu_memory_utilization, work.flash_attn,
                           work.vllm_version, work.mem_fraction_static)
@@ -227,7 +232,7 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
     else:
         kv = kv_cache_bytes(a, work.context_tokens, work.batch, work.kv_cache_dtype, work.runtime,
                             gpus)
-        weights, kv = on_gpu(work, a, w, kv)
+        weights, kv = on_gpu(work, model, w, kv)
         over_parts = overhead_parts(a, work.runtime, gpus, work.prompt_tokens, work.batch, weights,
                                     kv, work.context_tokens, gpu, work.gpu_memory_utilization,
                                     work.flash_attn, work.vllm_version, work.mem_fraction_static)
@@ -274,7 +279,9 @@ def memory_parts(model: Model, precision: Precision, work: Workload, gpus: int =
         from advisor.sizing.ollama import assumptions as ollama_assumptions
 
         notes += ollama_assumptions(gpu, gpus, work.flash_attn)
-    if work.gpu_layers is None or work.gpu_layers > a.layers:
+    from advisor.sizing.offload import partial_offload
+
+    if not partial_offload(model, work):
         breakdown = {"weights": weights, "weights_embedding": w["embedding"],
                      "weights_output": w["output"], "weights_layers": w["layers"],
                      "weights_host_ram": host, "kv_cache": kv, "overhead": over}

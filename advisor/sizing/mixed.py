@@ -9,7 +9,9 @@ points; act_gpu_layers = min(n_gpu_layers, n_layer + 1) with every layer offload
 output layer always lands on the last device, the token embedding table stays in host memory,
 and each layer's KV cache is allocated on the device of its layer (llama-kv-cache: the buffer
 type of dev_layer(il)). Every device holding layers gets its own compute buffer and the
-backend's context.
+backend's context. n_layer is the GGUF's block count: a trailing block after the model's layers
+(GLM-4.5's NextN, advisor.sizing.offload.gguf_trailing_blocks) is a slot too, before the output
+layer, that holds nothing llama.cpp loads (llama_blocks).
 
 With --tensor-split (-ts) given, the same code takes the user's proportions instead of the free
 memory (all of them zero means "not given" to llama.cpp, so advisor refuses that spelling). The
@@ -178,12 +180,25 @@ def default_ts_arg(gset: GpuSet) -> str:
     return ts_text(tensor_split(gset)) if gset.mixed else ",".join(["1"] * gset.count)
 
 
-def split_layers(layers: int, gset: GpuSet, text: str | None) -> tuple[int, ...]:
-    """The device of each layer slot (layer_devices) under the -ts `text` (None: llama.cpp's
-    split by free memory, tensor_split): two splits are the same split when these are equal
-    ("-ts 1,1" and "-ts 23.6,23.6" on two cards of one kind)."""
-    return tuple(layer_devices(split_weights(text) if text is not None else tensor_split(gset),
-                               layers))
+def split_layers(model: Model, gset: GpuSet, text: str | None) -> tuple[int, ...]:
+    """The device of each of `model`'s layers, then of its output layer, under the -ts `text`
+    (None: llama.cpp's split by free memory, tensor_split), as llama.cpp assigns its slots
+    (layer_devices over the GGUF's blocks, llama_blocks; a trailing block, which holds nothing
+    loaded, is left out): two splits are the same split when these are equal ("-ts 1,1" and
+    "-ts 23.6,23.6" on two cards of one kind)."""
+    blocks = llama_blocks(model)
+    where = _slots(tuple(split_weights(text) if text is not None else tensor_split(gset)), blocks)
+    return where[:model.architecture.layers] + (where[blocks],)
+
+
+def llama_blocks(model: Model) -> int:
+    """The blocks llama.cpp splits over the devices before the output layer: the model's
+    layers and its GGUF's trailing blocks (advisor.sizing.offload.gguf_trailing_blocks:
+    GLM-4.5-Air's 46 and its NextN block, 47), so that -ts shares fall on the slots llama.cpp
+    assigns them (layer_devices(weights, llama_blocks(model)))."""
+    from advisor.sizing.offload import ngl_all
+
+    return ngl_all(model) - 1
 
 
 def split_weights(text: str) -> tuple[float, ...]:
@@ -263,7 +278,10 @@ def mixed_split(model: Model, precision: Precision, work: Workload, gset: GpuSet
     ts = split_weights(asked) if asked is not None else tensor_split(gset)
     if len(ts) != gset.count:
         raise ValueError(f"-ts {asked} gives {len(ts)} values for {gset.count} cards")
-    where = _slots(tuple(ts), a.layers)
+    # llama.cpp's slots: the layers, a GGUF's trailing blocks (which hold nothing loaded), then
+    # the output layer, the last
+    blocks = llama_blocks(model)
+    where = _slots(tuple(ts), blocks)
     per, w = _layer_bytes(model, precision)
     rt = work.runtime if work.runtime in c.GGML_RUNTIMES else "llama.cpp"
     kv = kv_cache_bytes(a, ctx, work.batch, kv_dtype, rt, gset.count)
@@ -277,7 +295,7 @@ def mixed_split(model: Model, precision: Precision, work: Workload, gset: GpuSet
     cards = []
     for i, g in enumerate(gset.devices):
         mine = [il for il in range(a.layers) if where[il] == i]
-        output = where[a.layers] == i
+        output = where[blocks] == i
         weights = sum(per[il] for il in mine) + (out_bytes if output else 0)
         kv_i = kv * len(mine) // a.layers
         over = overhead_parts(a, rt, 1, work.prompt_tokens, work.batch, weights, kv_i,

@@ -4,7 +4,10 @@ llama.cpp puts the last n_gpu_layers repeating layers on the GPU and the first o
 RAM; the output layer goes to the GPU only when -ngl exceeds the layer count, so under partial
 offload it is computed by the CPU too (src/llama-model.cpp load_tensors: i_gpu_start =
 max(n_layer - n_gpu_layers, 0), act_gpu_layers = min(n_gpu_layers, n_layer + 1), the output
-layer being slot n_layer). The token embedding table always stays in system RAM. Layers in RAM
+layer being slot n_layer). n_layer there is the GGUF's block count, which for GLM-4.5 holds a
+trailing NextN block after the model's layers (gguf_trailing_blocks): -ngl counts it, so a -ngl
+(a user's, Workload.gpu_layers, or a plan's) is converted to the layers placed in one place,
+gpu_layers_of_ngl, and back with llamacpp_ngl. The token embedding table always stays in system RAM. Layers in RAM
 are computed by the CPU, reading their weights and KV cache at RAM bandwidth, one after the
 GPU's layers each token. vLLM does not offload layers.
 
@@ -38,7 +41,7 @@ from advisor.sizing.workload import Workload
 
 @dataclass(frozen=True)
 class Offload:
-    gpu_layers: int              # repeating layers on the GPU (llama.cpp -ngl, output layer not counted)
+    gpu_layers: int              # repeating layers on the GPU (the output layer not counted)
     cpu_layers: int              # repeating layers in system RAM (the output layer is there too)
     ram_bytes: int               # system RAM: those layers' weights and KV, output and embedding
     decode_tokens_per_s: float
@@ -47,6 +50,9 @@ class Offload:
     decode_tokens_per_s_full_context: float = 0.0
     gpu_weights_bytes: int = 0   # the weights of the GPU's layers
     decode_roofline_tokens_per_s: float = 0.0  # GPU bandwidth for its layers, RAM's for the rest
+    # llama.cpp's -ngl of this split, in its count (gpu_layers_of_ngl): the user's own N where the
+    # split is the one they asked (work.gpu_layers), else llamacpp_ngl(gpu_layers)
+    ngl: int = 0
 
 
 
@@ -55,6 +61,41 @@ def gguf_trailing_blocks(model) -> int:
     by Hugging Face class: GLM-4.5's NextN block), which llama.cpp counts among the slots -ngl
     and -ts address but loads nothing of; 0 for other models."""
     return c.GGUF_TRAILING_BLOCKS.get(getattr(model, "hf_architecture", None) or "", 0)
+
+
+def ngl_all(model) -> int:
+    """llama.cpp's -ngl that puts everything on the GPU: every block of the GGUF (the model's
+    layers and its trailing blocks, gguf_trailing_blocks) and then the output layer, its last
+    slot (GLM-4.5-Air: 46 + 1 + 1 = 48; Llama 3.1 8B: 33). llama.cpp reads a larger -ngl as this."""
+    return model.architecture.layers + gguf_trailing_blocks(model) + 1
+
+
+def gpu_layers_of_ngl(model, ngl: int | None) -> int | None:
+    """The model's repeating layers on the GPU under llama.cpp's -ngl N, N counted as llama.cpp
+    counts it (Workload.gpu_layers, a user's --n-gpu-layers; Plan.n_gpu_layers): it offloads the
+    last N of its slots, the GGUF's blocks (the trailing ones after the layers too) then the
+    output layer (src/llama-model.cpp: i_gpu_start = max(n_block - N, 0); the output layer only
+    when N > n_block). So N up to layers + trailing keeps max(N - trailing, 0) layers on the GPU
+    and the output layer in RAM (GLM-4.5-Air: -ngl 1 puts only the NextN block there, no layer;
+    -ngl 47 every layer, the output layer in RAM); None for every layer and the output layer on
+    the GPU (N None, or N at least ngl_all). The one conversion from llama.cpp's count to the
+    placement sized here; llamacpp_ngl is its inverse."""
+    if ngl is None or ngl >= ngl_all(model):
+        return None
+    return max(int(ngl) - gguf_trailing_blocks(model), 0)
+
+
+def llamacpp_ngl(model, gpu_layers: int | None) -> int:
+    """llama.cpp's -ngl that keeps `gpu_layers` repeating layers on the GPU (None, or more than
+    the layers: everything, ngl_all): 0 for none, else the layers and the GGUF's trailing blocks
+    after them (gpu_layers + trailing), the output layer staying in RAM. The inverse of
+    gpu_layers_of_ngl (gpu_layers_of_ngl(m, llamacpp_ngl(m, g)) == g), for the -ngl a plan
+    prints; a user's own -ngl is echoed as given (Offload.ngl), since -ngl 0 and -ngl 1 both
+    keep no layer of GLM-4.5 on the GPU."""
+    if gpu_layers is None or gpu_layers > model.architecture.layers:
+        return ngl_all(model)
+    return int(gpu_layers) + gguf_trailing_blocks(model) if gpu_layers > 0 else 0
+
 
 def mac_cpu_bandwidth_gb_s(gpu: GPU) -> float:
     """GB/s the CPU cores of a Mac read its unified memory at, for llama.cpp's CPU layers: the
@@ -82,20 +123,21 @@ def ram_limit_bytes(gpu: GPU, work: Workload, gpu_bytes: int) -> int:
     return max(gpu.memory_bytes - macos_split_reserve_bytes(gpu) - gpu_bytes, 0)
 
 
-def partial_offload(work: Workload, layers: int) -> bool:
-    """The workload asks llama.cpp for fewer than all layers on the GPU (-ngl N with N <= the
-    repeating layers: the output layer, the n_layer + 1th offloadable one, in RAM)."""
-    return work.gpu_layers is not None and work.gpu_layers <= layers
+def partial_offload(model: Model, work: Workload) -> bool:
+    """The workload asks llama.cpp for fewer than all layers on the GPU (a -ngl N below
+    ngl_all: the output layer, llama.cpp's last slot, in RAM; gpu_layers_of_ngl)."""
+    return gpu_layers_of_ngl(model, work.gpu_layers) is not None
 
 
 def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
                  ram_bandwidth_gb_s: float | None = None,
                  gpu_layers: int | None = None) -> Offload | None:
     """Whole repeating layers (weights and their KV) on the GPU, the rest and the output layer in
-    system RAM, as llama.cpp's -ngl N <= layers places them. gpu_layers None: the workload's
-    (work.gpu_layers, a user's -ngl), else the most the GPU holds with llama.cpp's margin (None
-    when everything fits, or not one layer does); given (0 to layers; layers keeps only the
-    output layer in RAM), that split, with gpu_bytes that may not fit. GPU bytes are
+    system RAM, as llama.cpp's -ngl N below ngl_all places them. gpu_layers (repeating layers,
+    not llama.cpp's count) None: the workload's (work.gpu_layers, a user's -ngl, read by
+    gpu_layers_of_ngl and echoed as Offload.ngl), else the most the GPU holds with llama.cpp's
+    margin (None when everything fits, or not one layer does); given (0 to layers; layers keeps
+    only the output layer in RAM), that split, with gpu_bytes that may not fit. GPU bytes are
     advisor.sizing.memory's at that layer count (memory_total_bytes with work.gpu_layers), so a
     -ngl question and its plan agree. On unified memory (a Mac) the GPU's budget is its working
     set (gpu.usable_memory_bytes, a raised wired limit included), the CPU's layers are read at
@@ -107,8 +149,9 @@ def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
         return None
     ram_bw = ram_bandwidth_gb_s or ram_bandwidth_for(gpu, work)
     a = model.architecture
-    if gpu_layers is None and partial_offload(work, a.layers):
-        gpu_layers = work.gpu_layers
+    ngl = None  # the user's own -ngl, where the split is theirs
+    if gpu_layers is None and partial_offload(model, work):
+        gpu_layers, ngl = gpu_layers_of_ngl(model, work.gpu_layers), work.gpu_layers
     w, _, _ = model_weights(model, precision)
     ctx = work.context_tokens
     full = replace(work, gpu_layers=None)
@@ -126,10 +169,13 @@ def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
     elif not 0 <= gpu_layers <= a.layers:
         raise ValueError(f"gpu_layers {gpu_layers} outside 0..{a.layers}")
     gpu_layers = int(gpu_layers)
+    if ngl is None:
+        ngl = llamacpp_ngl(model, gpu_layers)
     cpu_layers = a.layers - gpu_layers
     mean_layer = w["layers"] // a.layers
     cpu_bytes = cpu_layers * (mean_layer + kv_layer)
-    gpu_bytes = memory_total_bytes(model, precision, replace(full, gpu_layers=gpu_layers), 1, ctx,
+    # memory_total_bytes reads work.gpu_layers in llama.cpp's count, as a user's -ngl
+    gpu_bytes = memory_total_bytes(model, precision, replace(full, gpu_layers=ngl), 1, ctx,
                                    work.kv_cache_dtype, gpu)
     act_layers, act_out = active_weight_bytes(a, precision)
     act_layer = act_layers // a.layers
@@ -146,7 +192,7 @@ def plan_offload(model: Model, gpu: GPU, precision: Precision, work: Workload,
                    ram_fits=ram <= ram_limit_bytes(gpu, work, gpu_bytes),
                    decode_tokens_per_s_full_context=speed(ctx),
                    gpu_weights_bytes=gpu_layers * mean_layer,
-                   decode_roofline_tokens_per_s=roofline)
+                   decode_roofline_tokens_per_s=roofline, ngl=int(ngl))
 
 
 def offload_decode_seconds(model: Model, gpu: GPU, precision: Precision, kv_cache_dtype: str,

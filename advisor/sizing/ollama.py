@@ -74,7 +74,8 @@ def auto_gpu_layers(model, gpu: GPU, precision, work) -> int | None:
     the rest and the output layer in system RAM. On a Mac the same: ggml's Metal device reports
     its free memory as recommendedMaxWorkingSetSize less what is allocated, so llama-server's
     fit keeps the layers beyond the working set on the CPU, in the same memory. None when
-    everything fits, or when not one layer does."""
+    everything fits, or when not one layer does. Layers placed, not llama.cpp's count: its
+    num_gpu (-ngl) is advisor.sizing.offload.llamacpp_ngl of it (one more on GLM-4.5)."""
     from advisor.sizing.offload import plan_offload
 
     off = plan_offload(model, gpu, precision, work)

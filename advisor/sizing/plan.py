@@ -63,7 +63,7 @@ class Placement:
     precision: Precision | None = None
     work: Workload | None = None
     split: Split | None = None
-    # llama.cpp -ngl N <= layers (work.gpu_layers): the layer split, its RAM and speed
+    # llama.cpp -ngl N below all its slots (work.gpu_layers; offload.partial_offload): the layer split, its RAM and speed
     # (advisor.sizing.offload.Offload); None when every layer is on the GPUs
     offload: object | None = None
     # a set of cards of more than one kind under llama.cpp: the per-card layer split
@@ -179,7 +179,7 @@ def place(model: Model, gpu: GPU, precision: Precision, work: Workload, gpus: in
         layout = vllm_layout(a, gpus, work.data_parallel, work.expert_parallel)
     split = choose_split(model, gpus, work.runtime, m, layout)
     off = None
-    if partial_offload(work, a.layers) and gpus == 1:
+    if partial_offload(model, work) and gpus == 1:
         off = plan_offload(model, gpu, precision, work)
     return Placement(
         weights_bytes=m.weights_bytes,

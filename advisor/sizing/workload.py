@@ -121,10 +121,12 @@ class Workload:
     # tensor (and pipeline) parallelism (advisor.sizing.vllm_parallel)
     data_parallel: int = 1
     expert_parallel: bool = False
-    # llama.cpp --n-gpu-layers (-ngl) as the user gave it: layers on the GPU as llama.cpp counts
-    # them, the output layer being the n_layer + 1th (0..n_layer + 1); None: every layer on the
-    # GPUs (llama.cpp's -ngl n_layer + 1). N <= n_layer keeps N repeating layers on the GPU and
-    # the rest, the output layer and the token embeddings in system RAM (advisor.sizing.offload).
+    # llama.cpp --n-gpu-layers (-ngl) as the user gave it, in llama.cpp's count: the GGUF's
+    # blocks (a trailing NextN block too: offload.gguf_trailing_blocks), then the output layer
+    # (0..offload.ngl_all); None: every layer on the GPUs. Never the repeating layers themselves:
+    # sizing reads it through offload.gpu_layers_of_ngl (GLM-4.5-Air: -ngl 47 keeps its 46
+    # layers on the GPU and the output layer, the token embeddings in system RAM; -ngl 48 all),
+    # and the advisory echoes it as given.
     gpu_layers: int | None = None
     # llama.cpp --tensor-split (-ts) as the user gave it: one non-negative proportion a card of
     # the set, in device order, comma-separated as typed ("3,1,1"); None: llama.cpp's default,
