@@ -63,6 +63,11 @@ def gguf_file(model: Model, p: Precision, latent: bool = False) -> str:
     return f"{stem}-{_GGUF_FILE_TYPE.get(p.name, p.name)}{'-MLA' if latent else ''}.gguf"
 
 
+def quantize_type(p: Precision) -> str:
+    """The type llama-quantize takes for a GGUF at p (Q4_K_M; F32, F16, BF16 for the floats)."""
+    return _GGUF_FILE_TYPE.get(p.name, p.name)
+
+
 def rope_scaling_for(model: Model, context: int) -> RopeScaling | None:
     """The rope scaling a plan of `context` tokens a sequence needs: the model card's
     (Model.rope_scaling: Qwen2, Qwen2.5, Qwen3, YaRN factor 4 over 32,768 positions) when the

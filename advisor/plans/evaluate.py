@@ -154,9 +154,8 @@ def beats_asked(plan, asked, ask: Ask, objective: Objective) -> bool:
         return False
     if (plan.speed_band, plan.fast_band) < (asked.speed_band, asked.fast_band):
         return False
-    asked_file = file_to_make(asked.runtime, asked.model, asked.precision, asked.checkpoint,
-                              asked.own_file)
-    plan_file = file_to_make(plan.runtime, plan.model, plan.precision, plan.checkpoint, plan.own_file)
+    asked_file = _file_to_make(asked, ask)
+    plan_file = _file_to_make(plan, ask)
     if plan.decode_tokens_per_s < asked.decode_tokens_per_s and not (asked_file and not plan_file):
         # a question that runs is never displaced by a slower plan, except one in the same
         # bands (above) that needs no file made where the question does: vLLM serving Llama 3.1
@@ -647,13 +646,72 @@ def lever_count(plan, ask: Ask, changes: list[str] | tuple, cand: Candidate) -> 
     """How many things a plan (or Sized) changes from the question, for ranking: its changes, and
     one more for a GGUF file to make; the latent cache that a file made with current llama.cpp
     (or vLLM) brings is a consequence, not one more change."""
-    return len(changes) - int(_latent_change(plan, ask) is not None) + _file_to_make(cand)
+    return len(changes) - int(_latent_change(plan, ask) is not None) + _file_to_make(cand, ask)
 
 
-def _file_to_make(cand: Candidate) -> int:
+def _file_to_make(cand: Candidate, ask: Ask | None = None) -> int:
     """1 when llama.cpp needs a GGUF file nobody publishes (convert, and quantize): one more step
-    than downloading one, counted as a lever."""
+    than downloading one, counted as a lever. The GGUF the question names, at its own type
+    (users_gguf "same"), is no file to make."""
+    if ask is not None and users_gguf(cand, ask) == "same":
+        return 0
     return file_to_make(cand.runtime, cand.model, cand.precision, cand.checkpoint, cand.own_file)
+
+
+def users_gguf(x, ask: Ask) -> str | None:
+    """How a llama.cpp or Ollama plan (or candidate) `x` relates to the GGUF file the question
+    names (`explain ./model.gguf GPU`: the asked model's weights_inventory, format gguf):
+    "same" where it loads that file as it is (its type, its KV cache layout); "requantize"
+    where it loads a file of another type that llama-quantize makes from it (a type no better
+    than the file's: quantizing never restores what a quantized file lost); None otherwise
+    (another model, a published repo, another runtime, a better type, or a latent-attention
+    layout the file does not have, which only a conversion of the checkpoint gives)."""
+    inv = getattr(ask.model, "weights_inventory", None)
+    if (inv is None or getattr(inv, "format", None) != "gguf" or x.runtime not in GGML_RUNTIMES
+            or x.model.id != ask.model.id or x.checkpoint is not None
+            or bool(x.mla_per_head_cache) != bool(ask.model.architecture.mla_per_head_cache)):
+        return None
+    if x.precision.name == inv.precision:
+        return "same"
+    try:
+        src = parse_precision(inv.precision)
+    except Exception:  # a mix of types no single precision names
+        return None
+    if (x.precision.family in ("gguf", "float") and x.precision.name != "qat-q4_0"
+            and x.precision.quality_rank >= src.quality_rank):
+        return "requantize"
+    return None
+
+
+def requantized_name(source: str, p: Precision) -> str:
+    """The file llama-quantize writes from the question's GGUF at `p`: the file's stem and the
+    type, in the current folder (model-Q4_K_M.gguf)."""
+    from pathlib import PurePath
+
+    stem = PurePath(source).name
+    stem = stem[:-5] if stem.lower().endswith(".gguf") else stem
+    return f"{stem or 'model'}-{cmd.quantize_type(p)}.gguf"
+
+
+def requantize_note(source: str, src_precision: str, p: Precision, out: str) -> str:
+    """How to make `out` at p from the question's own GGUF `source` with llama-quantize
+    (tools/quantize: `llama-quantize [--allow-requantize] [--imatrix FILE] in.gguf out.gguf
+    TYPE`; --allow-requantize where the file is already quantized, which llama-quantize
+    otherwise refuses; llama-imatrix first for the types that need an importance matrix)."""
+    import shlex
+
+    src, dst, t = shlex.quote(source), shlex.quote(out), cmd.quantize_type(p)
+    requant = " --allow-requantize" if parse_precision(src_precision).family != "float" else ""
+    if p.name in REQUIRES_IMATRIX:
+        steps = (md_code(f"llama-imatrix -m {src} -f CALIBRATION.txt -o imatrix.dat")
+                 + f" (an importance matrix from a calibration text: llama-quantize refuses {t} "
+                 "without one), then "
+                 + md_code(f"llama-quantize{requant} --imatrix imatrix.dat {src} {dst} {t}"))
+    else:
+        steps = md_code(f"llama-quantize{requant} {src} {dst} {t}")
+    lossy = (f" (requantizing the {src_precision} file loses more than quantizing the 16-bit "
+             "weights would)" if requant else "")
+    return f"make {md_text(out)} from the file asked about: {steps}{lossy}"
 
 
 def file_to_make(runtime: str, model: Model, p: Precision, checkpoint: str | None,
@@ -913,11 +971,15 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
         gguf = cand.checkpoint   # llama.cpp's checkpoint is a GGUF repo (quantized or 16-bit)
         a = m.architecture
         path = None
+        mine = users_gguf(cand, ask)
+        inv = getattr(ask.model, "weights_inventory", None)
+        if mine == "same":
+            path = inv.source  # the GGUF the question names, as given
+        elif mine == "requantize":
+            path = requantized_name(inv.source, p)
+            notes.append(requantize_note(inv.source, inv.precision, p, path))
         if cand.mla_per_head_cache:
             notes.append(_per_head_cache_note(a, work, cand.own_file))
-            inv = getattr(m, "weights_inventory", None)
-            if cand.own_file and inv is not None:
-                path = inv.source  # the GGUF the question names, as given
         if cand.mla_per_head_cache and path is None and gguf is None:
             # the question's own old-layout file (Ollama's), or one like it: not one to convert
             where = (" (Ollama keeps its files as blobs under ~/.ollama/models, or $OLLAMA_MODELS)"
@@ -930,6 +992,12 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
                 # a latent-cache file where older per-head files of the type exist: a new name
                 path = cmd.gguf_file(m, p, latent=True)
                 notes.append(_make_gguf_note(m, p, path, ask))
+            elif inv is not None and getattr(inv, "format", None) == "gguf" and m.id == ask.model.id:
+                # better than the file asked about: only the original weights give it
+                notes.append(f"a GGUF file at {p.name}, made from {md_text(m.name)}'s original "
+                             "checkpoint with llama.cpp's convert_hf_to_gguf.py"
+                             + _quantize_words(p, " and ") + f", not from the {inv.precision} "
+                             "file asked about (quantizing it again cannot restore what it lost)")
             else:
                 notes.append(f"a GGUF file at {p.name}: convert the checkpoint with llama.cpp's "
                              "convert_hf_to_gguf.py" + _quantize_words(p, " and "))
@@ -1052,14 +1120,21 @@ def _ollama_command(cand: Candidate, ask: Ask, work: Workload, off, nodes: int,
         # sized with the latent cache, but what Ollama would pull caches per head: a file made
         # with current llama.cpp, imported, is what runs this plan
         name = None
-    inv = getattr(m, "weights_inventory", None)
-    if name is None and inv is not None and getattr(inv, "format", None) == "gguf" \
-            and m.id == ask.model.id and p.name == ask.precision.name:
+    inv = getattr(ask.model, "weights_inventory", None)
+    mine = users_gguf(cand, ask) if name is None else None
+    if mine == "same":
         # the GGUF the question names: Ollama imports it from a Modelfile
         name = cmd.ollama_local_name(inv.source)
         # the user's path: md_code, so that no backtick in it ends the code span
         notes.append(f"a Modelfile reading {md_code('FROM ' + str(inv.source))}, imported with "
                      f"`ollama create {name} -f Modelfile`")
+    elif mine == "requantize":
+        # a file of this type made from the question's GGUF, then imported
+        gguf = requantized_name(inv.source, p)
+        name = cmd.ollama_local_name(gguf)
+        notes.append(requantize_note(inv.source, inv.precision, p, gguf)
+                     + f", imported with `ollama create {name} -f Modelfile` from a Modelfile "
+                     f"reading {md_code('FROM ./' + gguf)}")
     if name is None and p.family in ("gguf", "float") and p.name != "fp32":
         # no tag or published GGUF runs this plan: make the file, import it, run it
         latent = bool(m.architecture.kv_lora_rank) and not cand.mla_per_head_cache

@@ -1,0 +1,109 @@
+"""The thirteenth hostile tester's faults about model files, one kind each (tests fail before
+the fix, pass after):
+
+1. a GGUF file the user names was not the file in the command: `llama-server -m NAME-TYPE.gguf`
+   (a name from general.name) with "convert the checkpoint" as the first step, where the user
+   has the file and no checkpoint;
+2. Llama 3.2 Vision (mllama) under Ollama: "fits" with a convert_hf_to_gguf.py step llama.cpp
+   cannot do;
+3. non-decoder architectures (GGUF bert, t5, mamba, clip; config.json mamba, rwkv, whisper, t5)
+   were sized as llama decoders with a KV cache;
+4. smaller ones: an unknown NVIDIA card without compute_cap, a GGUF alignment of 2^31, KB
+   prices and dates, bitsandbytes 4 and 8 bits at once, GPTQ group_size 0.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+
+import pytest
+from click.testing import CliRunner
+
+from advisor.cli import main
+from tests.cli_helpers import one_line_error
+from tests.file_helpers import (LLAMA_CONFIG, STRING, U32, config_folder, gguf_bytes,
+                                kb_model_dir, llama_gguf)
+from tests.test_files import write_gguf
+
+
+def explain(*args):
+    return CliRunner().invoke(main, ["explain", *map(str, args)])
+
+
+def commands(text: str) -> list[str]:
+    """Every llama-server / ollama / llama-quantize command line in an advisory's markdown."""
+    return [ln for ln in text.splitlines() if ln.startswith(("llama-server", "ollama run"))]
+
+
+# --- 1. the GGUF the user names is the file the plans load ------------------------------------
+
+@pytest.mark.parametrize("ftype, own", [("Q4_K", "Q4_K_M"), ("F16", "fp16")])
+def test_users_gguf_is_the_file_in_the_command(tmp_path, ftype, own):
+    path = tmp_path / "my model.gguf"
+    write_gguf(path, ftype=ftype)
+    r = explain(path, "rtx-4090")
+    assert r.exit_code == 0, r.output
+    what = r.output.split("## What to do", 1)[1].split("## Assumptions", 1)[0]
+    assert f"llama-server -m {shlex.quote(str(path))} " in what, what
+    assert "convert_hf_to_gguf" not in what and "convert the checkpoint" not in what, what
+    data = json.loads(CliRunner().invoke(main, ["explain", str(path), "rtx-4090",
+                                                "--format", "json"]).output)
+    asked = [p for p in data["plans"] if p["path"] == "as-asked"] if "plans" in data else []
+    for p in asked:
+        assert str(path) in (p.get("command") or ""), p
+
+
+def test_users_f32_gguf_at_bf16_is_requantized_not_converted(tmp_path):
+    path = llama_gguf(tmp_path / "m.gguf")  # F32 tensors
+    r = explain(path, "rtx-4090", "--precision", "bf16")
+    assert r.exit_code == 0, r.output
+    assert f"llama-quantize {path} m-BF16.gguf BF16" in r.output, r.output
+    assert "llama-server -m m-BF16.gguf" in r.output, r.output
+    assert "--allow-requantize" not in r.output
+    assert "convert the checkpoint" not in r.output
+
+
+def test_users_quantized_gguf_at_a_lower_type_requantizes_it(tmp_path):
+    path = tmp_path / "q4.gguf"
+    write_gguf(path)
+    r = explain(path, "rtx-4090", "--precision", "Q2_K")
+    assert r.exit_code == 0, r.output
+    assert f"llama-quantize --allow-requantize {path} q4-Q2_K.gguf Q2_K" in r.output, r.output
+    assert "llama-server -m q4-Q2_K.gguf" in r.output
+    what = r.output.split("## What to do", 1)[1].split("## Assumptions", 1)[0]
+    assert "convert the checkpoint" not in what
+
+
+def test_users_gguf_at_an_importance_matrix_type(tmp_path):
+    path = tmp_path / "q4.gguf"
+    write_gguf(path)
+    r = explain(path, "rtx-4090", "--precision", "IQ2_XS")
+    assert r.exit_code == 0, r.output
+    assert f"llama-imatrix -m {path} -f CALIBRATION.txt -o imatrix.dat" in r.output, r.output
+    assert (f"llama-quantize --allow-requantize --imatrix imatrix.dat {path} q4-IQ2_XS.gguf IQ2_XS"
+            in r.output), r.output
+
+
+def test_users_quantized_gguf_never_claims_a_better_type_from_itself(tmp_path):
+    """A BF16 plan cannot be made from a Q4_K_M file: the note says it comes from the original
+    checkpoint, not the file."""
+    path = tmp_path / "q4.gguf"
+    write_gguf(path)
+    r = explain(path, "rtx-4090")
+    assert r.exit_code == 0, r.output
+    for line in r.output.splitlines():
+        if "BF16.gguf" in line:
+            assert "llama-quantize" not in line, line
+            assert "original checkpoint" in line and "not from the Q4_K_M file" in line, line
+
+
+def test_users_gguf_under_ollama_at_another_type(tmp_path):
+    path = tmp_path / "f16.gguf"
+    write_gguf(path, ftype="F16")
+    r = explain(path, "rtx-4090", "--runtime", "ollama", "--precision", "Q4_K_M")
+    assert r.exit_code == 0, r.output
+    assert f"FROM {path}`" not in r.output, r.output  # not the F16 file under a Q4_K_M verdict
+    assert f"llama-quantize {path} f16-Q4_K_M.gguf Q4_K_M" in r.output, r.output
+    assert "FROM ./f16-Q4_K_M.gguf" in r.output
+    assert "ollama run f16-q4_k_m" in r.output
