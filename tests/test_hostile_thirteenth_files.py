@@ -107,3 +107,39 @@ def test_users_gguf_under_ollama_at_another_type(tmp_path):
     assert f"llama-quantize {path} f16-Q4_K_M.gguf Q4_K_M" in r.output, r.output
     assert "FROM ./f16-Q4_K_M.gguf" in r.output
     assert "ollama run f16-q4_k_m" in r.output
+
+
+# --- 2. an architecture llama.cpp cannot convert gets no convert step -------------------------
+
+@pytest.mark.parametrize("model", ["llama-3.2-11b-vision", "llama-3.2-90b-vision"])
+def test_mllama_under_ollama_cannot_run(model):
+    r = CliRunner().invoke(main, ["explain", model, "h100", "--runtime", "ollama", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["verdict"] == "cannot-run", data["verdict"]
+    assert "mllama" in data["cannot_run"] and "Ollama" in data["cannot_run"]
+    for plan in data["plans"]:
+        cmd = plan.get("command") or ""
+        notes = " ".join(plan.get("notes") or [])
+        assert plan["runtime"] not in ("ollama", "llama.cpp"), plan
+        assert "python convert_hf_to_gguf" not in cmd + notes, plan
+
+
+def test_mllama_markdown_under_ollama_has_no_conversion():
+    r = explain("llama-3.2-11b-vision", "rtx-4090", "--runtime", "ollama")
+    assert r.exit_code == 0, r.output
+    assert "Verdict: cannot run." in r.output
+    assert "convert_hf_to_gguf.py Llama" not in r.output and "ollama run" not in r.output, r.output
+
+
+def test_mllama_config_folder_under_ollama_cannot_run(tmp_path):
+    cfg = {"model_type": "mllama", "architectures": ["MllamaForConditionalGeneration"],
+           "text_config": {**LLAMA_CONFIG, "model_type": "mllama_text_model", "num_hidden_layers": 5,
+                           "cross_attention_layers": [3]},
+           "vision_config": {"image_size": 560, "patch_size": 14, "max_num_tiles": 4}}
+    folder = config_folder(tmp_path / "mllama", json.dumps(cfg))
+    r = explain(folder, "rtx-4090", "--runtime", "ollama")
+    assert r.exit_code in (0, 2), r.output
+    if r.exit_code == 0:
+        assert "Verdict: cannot run." in r.output, r.output
+        assert "ollama run" not in r.output and "python convert_hf_to_gguf" not in r.output, r.output

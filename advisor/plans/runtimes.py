@@ -101,6 +101,11 @@ _FP8_WEIGHT_ONLY = ("ampere",)
 _NO_GGML_BACKEND = ("gaudi2", "gaudi3")
 # DeepSeek V3.2's sparse attention in vLLM (see above).
 _VLLM_SPARSE_MLA_ARCHITECTURES = ("hopper", "blackwell", "cdna3", "cdna4")
+# Hugging Face architecture classes llama.cpp's convert_hf_to_gguf.py has no converter for
+# (its @ModelBase.register list): no GGUF of them can be made, so no llama.cpp or Ollama plan
+# converts one. Llama 3.2 Vision's MllamaForConditionalGeneration: llama.cpp has no mllama
+# architecture (see above).
+LLAMACPP_CANNOT_CONVERT = frozenset({"MllamaForConditionalGeneration"})
 _CHECKPOINT_4BIT = ("awq", "gptq", "int4", "gptq-int8", "gptq-int3", "gptq-int2")
 
 
@@ -142,6 +147,15 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1,
         return (f"{RUNTIME_NAMES[runtime]} does not run Llama 3.2 Vision's cross-attention layers "
                 "(mllama): llama.cpp has no such architecture and vLLM removed it in 2025; run "
                 "it with transformers")
+    if runtime == "ollama" and not gguf_container(model) and (
+            getattr(arch, "cross_attention_interval", None)
+            or getattr(model, "hf_architecture", None) in LLAMACPP_CANNOT_CONVERT):
+        # Ollama's llama-server has no such architecture, and no GGUF can be made for it
+        return ("Ollama runs the model with llama.cpp's llama-server, which has no Llama 3.2 "
+                "Vision (mllama) architecture, and llama.cpp's convert_hf_to_gguf.py cannot "
+                "convert MllamaForConditionalGeneration; Ollama's own library tag "
+                "(llama3.2-vision) runs on Ollama's own engine, which this tool does not size: "
+                "run it with transformers")
     if runtime in GGML_RUNTIMES:
         who = "llama.cpp" if runtime == "llama.cpp" else "Ollama (llama.cpp's engine)"
         if gpu.architecture in _NO_GGML_BACKEND:
