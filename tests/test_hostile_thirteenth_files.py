@@ -143,3 +143,49 @@ def test_mllama_config_folder_under_ollama_cannot_run(tmp_path):
     if r.exit_code == 0:
         assert "Verdict: cannot run." in r.output, r.output
         assert "ollama run" not in r.output and "python convert_hf_to_gguf" not in r.output, r.output
+
+
+# --- 3. non-decoder architectures are refused, not sized as llama ----------------------------
+
+def _arch_gguf(path, arch, tensors=None):
+    meta = {"block_count": 2, "embedding_length": 64, "attention.head_count": 4,
+            "attention.head_count_kv": 2, "feed_forward_length": 128, "context_length": 2048}
+    kv = [("general.architecture", STRING, arch)] + [(f"{arch}.{k}", U32, v) for k, v in meta.items()]
+    ts = tensors or [("token_embd.weight", (64, 32)), ("blk.0.attn_q.weight", (64, 64)),
+                     ("blk.1.attn_q.weight", (64, 64))]
+    path.write_bytes(gguf_bytes(kv, ts))
+    return path
+
+
+@pytest.mark.parametrize("arch", ["bert", "nomic-bert", "t5", "t5encoder", "mamba", "mamba2",
+                                  "rwkv7", "clip", "jamba"])
+def test_gguf_of_a_non_decoder_is_refused(tmp_path, arch):
+    ts = None
+    if arch == "jamba":  # a hybrid with Mamba layers
+        ts = [("token_embd.weight", (64, 32)), ("blk.0.ssm_in.weight", (64, 64)),
+              ("blk.1.attn_q.weight", (64, 64))]
+    r = explain(_arch_gguf(tmp_path / "x.gguf", arch, ts), "rtx-4090")
+    one_line_error(r, f"general.architecture {arch}", "decoder-only")
+
+
+@pytest.mark.parametrize("model_type", ["mamba", "rwkv", "whisper", "t5", "bart", "falcon_mamba",
+                                        "siglip"])
+def test_config_of_a_non_decoder_is_refused(tmp_path, model_type):
+    r = explain(config_folder(tmp_path / model_type, model_type=model_type), "rtx-4090")
+    one_line_error(r, f"model_type '{model_type}'", "decoder-only")
+
+
+def test_hybrid_model_type_with_attention_layers_only_is_sized(tmp_path):
+    """granite-4.0-micro: GraniteMoeHybridForCausalLM whose layer_types are all attention."""
+    folder = config_folder(tmp_path / "micro", model_type="granitemoehybrid",
+                           layer_types=["attention", "attention"])
+    r = explain(folder, "rtx-4090")
+    assert r.exit_code == 0, r.output
+    mamba = config_folder(tmp_path / "h", model_type="granitemoehybrid",
+                          layer_types=["mamba", "attention"])
+    one_line_error(explain(mamba, "rtx-4090"), "hybrid", "decoder-only")
+
+
+def test_llama_gguf_and_config_still_sized(tmp_path):
+    assert explain(llama_gguf(tmp_path / "l.gguf"), "rtx-4090").exit_code == 0
+    assert explain(config_folder(tmp_path / "c"), "rtx-4090").exit_code == 0

@@ -58,6 +58,24 @@ def _counts(h: GGUFHeader, arch: str):
     return get
 
 
+# llama.cpp architectures (general.architecture, src/llama-arch.cpp) that are no decoder-only
+# transformer the sizing models (its qwen3next hybrid is): encoders (embedding models),
+# encoder-decoders, state-space and recurrent models (no attention KV cache), hybrids of
+# attention with Mamba or convolution layers, and vision or audio encoders (mmproj files)
+_NOT_DECODERS = {
+    **{a: "an encoder-only network (embeddings, no decoding)" for a in (
+        "bert", "nomic-bert", "nomic-bert-moe", "neo-bert", "jina-bert-v2", "jina-bert-v3",
+        "modern-bert", "t5encoder", "roberta", "xlm-roberta", "eurobert")},
+    **{a: "an encoder-decoder network" for a in ("t5", "whisper")},
+    **{a: "a state-space or recurrent network (no attention KV cache)" for a in (
+        "mamba", "mamba2", "rwkv6", "rwkv6qwen2", "rwkv7", "arwkv7")},
+    **{a: "a hybrid of attention with state-space or convolution layers" for a in (
+        "jamba", "falcon-h1", "plamo2", "granitehybrid", "nemotron_h", "lfm2", "lfm2moe")},
+    **{a: "a vision or audio encoder (a multimodal projector file)" for a in (
+        "clip", "wavtokenizer-dec")},
+}
+
+
 def gguf_architecture(h: GGUFHeader) -> tuple[dict, str, str]:
     """(Architecture fields, architecture name, model name) from a GGUF header. Every number
     is checked as read (a whole number within advisor.limits), and a file without tensors, or
@@ -67,6 +85,15 @@ def gguf_architecture(h: GGUFHeader) -> tuple[dict, str, str]:
     if not isinstance(arch, str) or not arch:
         raise AdvisorError(f"{h.path}: GGUF has no general.architecture")
     shown_arch = quote.name(arch, 40)
+    kind = _NOT_DECODERS.get(arch.lower())
+    if kind is not None and kind.startswith("a hybrid") and not any(
+            ".ssm_" in t.name or ".shortconv" in t.name for t in h.tensors):
+        kind = None  # a hybrid architecture's file with attention layers only (granite-4.0-micro)
+    if kind is not None:
+        raise AdvisorError(f"{h.path}: general.architecture {shown_arch} is "
+                           f"{kind}, not a decoder-only transformer "
+                           "language model (what this tool sizes: a KV cache in every attention "
+                           "layer, token by token decoding)")
     if not h.tensors:
         raise AdvisorError(f"{h.path}: the file holds no tensors: it describes no weights to size "
                            "(a vocabulary-only or metadata-only GGUF)")

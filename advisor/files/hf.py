@@ -101,6 +101,37 @@ _ENCODERS = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "albert",
                        "xlm", "ernie", "esm", "longformer", "big_bird", "funnel"})
 
 
+# model_types of networks that are no decoder-only transformer, or whose decoder is not one the
+# sizing models (a KV cache in every layer, or Qwen3-Next's hybrid): encoder-decoders whose
+# config may leave is_encoder_decoder at its class default (T5, BART, Whisper ...), state-space
+# and recurrent models (no KV cache: Mamba, RWKV, xLSTM), hybrids of attention with Mamba or
+# convolution layers, and vision or audio encoders (transformers' model_type of each)
+_NOT_DECODERS = {
+    **{m: "an encoder-decoder network" for m in (
+        "t5", "mt5", "umt5", "bart", "mbart", "pegasus", "pegasus_x", "marian", "whisper",
+        "longt5", "switch_transformers", "prophetnet", "fsmt", "blenderbot", "blenderbot-small",
+        "led", "m2m_100", "nllb-moe", "speech_to_text", "seamless_m4t", "encoder-decoder",
+        "t5gemma")},
+    **{m: "a state-space or recurrent network (no attention KV cache)" for m in (
+        "mamba", "mamba2", "falcon_mamba", "rwkv", "rwkv5", "rwkv6", "rwkv7", "xlstm",
+        "recurrent_gemma")},
+    **{m: "a hybrid of attention with state-space or convolution layers" for m in (
+        "jamba", "zamba", "zamba2", "bamba", "falcon_h1", "nemotron_h", "granitemoehybrid",
+        "lfm2", "lfm2_moe", "plamo2")},
+    **{m: "a vision or audio encoder" for m in (
+        "clip", "siglip", "siglip2", "vit", "dinov2", "wav2vec2", "hubert", "wavlm",
+        "clip_vision_model", "siglip_vision_model")},
+}
+
+
+def _all_attention(cfg: dict) -> bool:
+    """A hybrid model_type's config whose layer_types are all attention (IBM's
+    granite-4.0-micro: GraniteMoeHybridForCausalLM with no Mamba layer): a plain decoder."""
+    lt = cfg.get("layer_types")
+    return (isinstance(lt, list) and bool(lt)
+            and all(t in ("attention", "full_attention") for t in lt))
+
+
 def config_flag(cfg: dict, key: str, default: bool, where: str) -> bool:
     """A true/false field of a config.json: JSON true or false (absent or null: default). A
     string such as "false" is an AdvisorError: read as Python's truth it would mean true."""
@@ -134,6 +165,11 @@ def architecture_fields(cfg: dict, where: str) -> dict:
     if isinstance(cfg.get("text_config"), dict):
         cfg = {**cfg, **cfg["text_config"]}
     mt = str(cfg.get("model_type", ""))
+    if mt.lower() in _NOT_DECODERS and cfg.get("is_encoder_decoder") is not True and not (
+            _NOT_DECODERS[mt.lower()].startswith("a hybrid") and _all_attention(cfg)):
+        raise AdvisorError(f"{where}: model_type {quote.value(mt)} is {_NOT_DECODERS[mt.lower()]}, "
+                           "not a decoder-only transformer language model (what this tool sizes: "
+                           "a KV cache in every attention layer, token by token decoding)")
     if mt.lower() in _ENCODERS or cfg.get("is_encoder_decoder") is True:
         kind = "an encoder-decoder" if cfg.get("is_encoder_decoder") is True else "an encoder-only"
         raise AdvisorError(f"{where}: model_type {quote.value(mt)} is {kind} network, not a "
