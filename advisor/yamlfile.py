@@ -61,6 +61,13 @@ def loader():
             return super().construct_yaml_int(node)
 
     StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
+    # YAML 1.2 floats without a dot (1e-9, 2E+3), which PyYAML's YAML 1.1 rules read as strings:
+    # a KB price of 1e-9 is then refused for its bound, not as "not a valid number"
+    import re
+
+    StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                       re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+                                       list("-+0123456789"))
     # the mapping constructor SafeLoader registers calls construct_mapping: duplicate keys are
     # checked for every mapping, also inside sequences
     return StrictLoader

@@ -189,3 +189,87 @@ def test_hybrid_model_type_with_attention_layers_only_is_sized(tmp_path):
 def test_llama_gguf_and_config_still_sized(tmp_path):
     assert explain(llama_gguf(tmp_path / "l.gguf"), "rtx-4090").exit_code == 0
     assert explain(config_folder(tmp_path / "c"), "rtx-4090").exit_code == 0
+
+
+# --- 4. smaller ones ---------------------------------------------------------------------------
+
+def test_unknown_nvidia_card_without_compute_cap_is_described(tmp_path, monkeypatch):
+    """nvidia-smi before driver 510 has no compute_cap: the card is described with assumptions
+    (architecture unknown), not refused with the validator's 'fact(s) without a source'."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    tool = folder / "nvidia-smi"
+    tool.write_text('#!/bin/sh\ncase "$*" in *compute_cap*) echo "Field compute_cap is not valid" >&2; '
+                    'exit 2;; esac\necho "NVIDIA GeForce GTX 1080 Ti, 11264"\n')
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", str(folder))
+    monkeypatch.setenv("ADVISOR_NO_NVML", "1")
+    r = CliRunner().invoke(main, ["explain", "llama-3.2-1b", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert "without a source" not in r.output and "Value error" not in r.output
+    doc = json.loads(r.output)
+    assert not doc["hardware"]["gpu"]["known"]
+    assert any("architecture unknown" in a for a in doc["hardware"]["assumed"])
+
+
+def test_gguf_alignment_past_the_file_is_one_clear_line(tmp_path):
+    path = llama_gguf(tmp_path / "a.gguf", extra=[("general.alignment", U32, 2**31)])
+    r = explain(path, "rtx-4090")
+    one_line_error(r, "general.alignment 2,147,483,648", "past the end")
+    assert "-2" not in r.output.split("general.alignment", 1)[1].split("past")[0]
+
+
+def _gpu_kb(tmp_path, old, new):
+    from tests.file_helpers import REPO
+
+    d = tmp_path / "kb"
+    (d / "gpus").mkdir(parents=True)
+    text = (REPO / "kb" / "gpus" / "rtx-4090.yaml").read_text()
+    assert old in text
+    (d / "gpus" / "rtx-4090.yaml").write_text(text.replace(old, new))
+    return d
+
+
+@pytest.mark.parametrize("price", ["1e-9", "1e-300", "1E-5"])
+def test_kb_price_below_the_minimum_names_the_minimum(tmp_path, price):
+    d = _gpu_kb(tmp_path, "usd_per_hour: 1.116", f"usd_per_hour: {price}")
+    r = explain("llama-3.1-8b", "rtx-4090", "--kb", d)
+    one_line_error(r, "usd_per_hour", "$0.01")
+    assert "valid number" not in r.output
+
+
+def test_kb_price_in_exponent_form_is_a_number(tmp_path):
+    d = _gpu_kb(tmp_path, "usd_per_hour: 1.116", "usd_per_hour: 2e0")
+    r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "rtx-4090", "--kb", str(d)])
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("date, words", [("2026-13-45", "no calendar date"),
+                                         ("2025-02-30", "no calendar date"),
+                                         ("2026-00", "no calendar date"),
+                                         ("9999-12-31", "in the future")])
+def test_kb_impossible_dates_are_refused(tmp_path, date, words):
+    d = _gpu_kb(tmp_path, 'date: "2026-11-30"', f'date: "{date}"')
+    r = explain("llama-3.1-8b", "rtx-4090", "--kb", d)
+    one_line_error(r, date, words)
+
+
+def test_bitsandbytes_4_and_8_bits_at_once_is_refused(tmp_path):
+    folder = config_folder(tmp_path / "bnb", quantization_config={
+        "quant_method": "bitsandbytes", "load_in_4bit": True, "load_in_8bit": True})
+    one_line_error(explain(folder, "rtx-4090"), "load_in_4bit", "load_in_8bit")
+
+
+@pytest.mark.parametrize("group", [0, -2, "128", True])
+def test_gptq_group_size_that_is_no_group_is_refused(tmp_path, group):
+    folder = config_folder(tmp_path / "gptq", quantization_config={
+        "quant_method": "gptq", "bits": 4, "group_size": group})
+    one_line_error(explain(folder, "rtx-4090"), "group_size")
+
+
+@pytest.mark.parametrize("group", [128, -1, 32])
+def test_gptq_group_sizes_that_are_groups_are_read(tmp_path, group):
+    folder = config_folder(tmp_path / "gptq", quantization_config={
+        "quant_method": "gptq", "bits": 4, "group_size": group})
+    r = explain(folder, "rtx-4090")
+    assert r.exit_code == 0, r.output

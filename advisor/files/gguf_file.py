@@ -219,6 +219,9 @@ def parse_header(f, size: int, path: Path) -> GGUFHeader:
     if not isinstance(align, int) or align <= 0 or align & (align - 1):
         raise r.fail(f"general.alignment {quote.value(align)} is not a power of two")
     h.data_offset = -(-r.pos // align) * align
+    if h.data_offset > size:  # an alignment larger than the file: no tensor data at all
+        raise r.fail(f"general.alignment {align:,} puts the tensor data at byte {h.data_offset:,}, "
+                     f"past the end of the {size:,}-byte file")
     data_bytes = size - h.data_offset
     for name, shown, tname, dims, offset, nbytes in infos:
         if offset % align or offset + nbytes > data_bytes:

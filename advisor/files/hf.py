@@ -425,8 +425,19 @@ def checkpoint_precision(cfg: dict, where: str = "config.json") -> str:
         raw = q.get("quant_method", "")
         method = raw.lower() if isinstance(raw, str) else quote.value(raw)
         if method == "bitsandbytes":
+            if q.get("load_in_4bit") is True and q.get("load_in_8bit") is True:
+                # transformers' BitsAndBytesConfig: "load_in_4bit and load_in_8bit are both
+                # True, but only one can be used at the same time"
+                raise AdvisorError(f"{where}: bitsandbytes quantization_config sets both "
+                                   "load_in_4bit and load_in_8bit: only one can be used")
             return "nf4" if q.get("load_in_4bit") else "int8"
         if method == "gptq":
+            group = q.get("group_size")
+            if group is not None and (isinstance(group, bool) or not isinstance(group, int)
+                                      or group == 0 or group < -1):
+                # GPTQ's group_size: a positive count of weights a scale, or -1 (one group a row)
+                raise AdvisorError(f"{where}: GPTQ group_size {quote.value(group)} is no group "
+                                   "size (a positive number of weights, or -1 for a row)")
             bits = q.get("bits", 4)
             return "gptq" if bits == 4 else f"gptq-int{quote.value(bits)}"
         if method == "awq":

@@ -158,6 +158,9 @@ def unknown_gpu(card: DetectedCard, kb: KnowledgeBase) -> tuple[GPU, list[str]]:
     if card.bandwidth_gb_s is None or card.unified:
         sources.append({"fields": ["bandwidth_gb_s"] + (["gpu_memory_share"] if card.unified else []),
                         "source": f"assumed from {ref.id}" if ref is not None else "assumed by advisor"})
+    if not card.architecture:  # no compute capability (nvidia-smi before driver 510) or gfx target
+        sources.append({"fields": ["architecture"], "source": f"not reported by {card.tool}: "
+                        "assumed unknown by advisor"})
     data["sources"] = sources
     try:
         return validate(GPU, data), assumed

@@ -36,6 +36,21 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9.\-]*$"
 REPORTED_MEMORY_MIN_SHARE = 0.85
 
 
+def check_date(value: str, what: str = "date") -> None:
+    """A KB date (YYYY-MM or YYYY-MM-DD, DATE_PATTERN) that is a real calendar date, not after
+    today (a page cannot have been read, or a score published, in the future): ValueError
+    otherwise."""
+    import datetime
+
+    parts = [int(x) for x in value.split("-")]
+    try:
+        day = datetime.date(parts[0], parts[1], parts[2] if len(parts) > 2 else 1)
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is no calendar date (YYYY-MM or YYYY-MM-DD)") from None
+    if day > datetime.date.today():
+        raise ValueError(f"{what} {value!r} is in the future: the date a page was read")
+
+
 def _list():
     """An empty list by default (the JSON Schema says `"default": []`, as it always has)."""
     return field(default_factory=list, metadata={"json_schema_extra": {"default": []}})
@@ -97,6 +112,7 @@ class Price(_Entry):
     note: Optional[str] = None
 
     def __post_init__(self) -> None:
+        check_date(self.date)
         # a price below a cent a GPU-hour is refused, not printed as $0.00 (limits.MIN_USD_PER_GPU_HOUR)
         if not self.usd_per_gpu_hour >= MIN_USD_PER_GPU_HOUR:
             unit = "" if self.per == "gpu" else f" (${self.usd_per_hour:g} for {self.gpus} GPUs)"
@@ -161,6 +177,9 @@ class QualityScore(_Entry):
         way and may be compared; other pairs may not (Meta's 5-shot CoT against a
         leaderboard's 5-shot log-likelihood differ by more than most gaps between models)."""
         return (self.benchmark, self.evaluator, self.setting.lower())
+
+    def __post_init__(self) -> None:
+        check_date(self.date)
 
 
 @dataclass(frozen=True, kw_only=True)
