@@ -63,3 +63,19 @@ def test_planner_offers_qat_only_where_it_is_published(advisor):
         gemma.plan.precision.name == "qat-q4_0"
     llama = advisor.explain("llama-3.1-70b", "rtx-4090")
     assert all(p.precision.name != "qat-q4_0" for p in llama.path_plans)
+
+
+def test_gated_repos_say_what_the_download_needs(advisor):
+    """Google's Gemma repos and meta-llama's are gated on Hugging Face: a command that downloads
+    one says to accept the licence and authenticate (Ollama: its key on the user's account);
+    a community repo of the same weights (bartowski's) needs nothing."""
+    from advisor.plans.commands import gated_repo_note
+
+    qat = advisor.explain("gemma-3-12b", "rtx-3060-12gb", "qat").plan
+    assert any(n.startswith("google/gemma-3-12b-it-qat-q4_0-gguf is gated") and "HF_TOKEN" in n
+               for n in qat.notes)
+    assert gated_repo_note("ollama run hf.co/google/gemma-3-4b-it-qat-q4_0-gguf:Q4_0", "ollama") \
+        .count("Ollama public key") == 1
+    assert "hf auth login" in gated_repo_note("vllm serve meta-llama/Llama-3.1-8B-Instruct", "vllm")
+    assert gated_repo_note("llama-server -hf bartowski/google_gemma-3-27b-it-GGUF:Q6_K", "llama.cpp") is None
+    assert gated_repo_note(None, "vllm") is None

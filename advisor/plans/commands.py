@@ -35,6 +35,7 @@ KB matrix against it.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 
 from advisor.kb.schema import Model, RopeScaling
@@ -334,6 +335,34 @@ def raised_share_note(share: float, gpu) -> str:
     left = gpu.driver_total_bytes * (1 - share) / c.GIB  # vLLM's share is of the driver's total
     return (f"nothing else on the GPUs (no desktop display, no other process): vLLM takes {share:.2f} "
             f"of each, leaving {left:.1f} GiB for the {_STACK.get(gpu.vendor, 'runtime')} context and graphs")
+
+
+# Hugging Face repos that download only after the user accepts the publisher's licence on the
+# repo's page and authenticates (gated repos): every meta-llama repo ("You need to agree to share
+# your contact information to access this model", https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct)
+# and Google's Gemma repos ("To access Gemma on Hugging Face, you're required to review and
+# agree to Google's usage license", https://huggingface.co/google/gemma-3-27b-it), their GGUFs
+# included. Ollama pulls a gated hf.co repo with the Ollama key added to the user's Hugging Face
+# account (https://huggingface.co/docs/hub/ollama); llama.cpp's -hf reads HF_TOKEN; vLLM, SGLang
+# and transformers read huggingface_hub's stored login.
+_GATED = re.compile(r"(?<![\w.-])((?:meta-llama/|google/[\w.-]*gemma)[\w.-]*)", re.IGNORECASE)
+
+
+def gated_repo_note(command: str | None, runtime: str) -> str | None:
+    """The step a command needs before it can download a gated Hugging Face repo it names
+    (_GATED: meta-llama's and Google's Gemma repos), or None."""
+    if not command:
+        return None
+    m = _GATED.search(command)
+    if m is None:
+        return None
+    repo = m.group(1).split(":", 1)[0]
+    how = ("add your Ollama public key (~/.ollama/id_ed25519.pub) to your Hugging Face account"
+           if runtime == "ollama" else
+           "log in (`hf auth login`, or set HF_TOKEN)" if runtime in ("llama.cpp",) else
+           "log in (`hf auth login`)")
+    return (f"{repo} is gated: accept its licence on https://huggingface.co/{repo} and {how}, "
+            "or the download is refused")
 
 
 def wired_limit_note(limit_mb: int, gpu) -> str:

@@ -605,6 +605,9 @@ def size_candidate(cand: Candidate, ask: Ask, obj: Objective, fixed_context: boo
     command, notes = _command(cand, ask, work, pl, off, nodes)
     if cand.wired_limit_mb is not None:
         notes = [cmd.wired_limit_note(cand.wired_limit_mb, cand.gpu)] + list(notes)
+    gated = cmd.gated_repo_note(command, cand.runtime)
+    if gated is not None:
+        notes = [gated] + list(notes)
     return Plan(
         path=cand.path, model=m, parameters=params, precision=p, bits_per_weight=bits,
         native=native, checkpoint=cand.checkpoint, kv_cache_dtype=work.kv_cache_dtype,
