@@ -534,6 +534,10 @@ class Advisor:
 
             m, stored = resolve_model(self.kb, model)  # a model file: its precision; an Ollama name
         precision_source = hit = None
+        from advisor.files import FileModel
+
+        if stored is not None and isinstance(m, FileModel):
+            m = with_fields(m, stored_precision=stored)  # the format its own files hold
         if stored is not None and getattr(m, "weights_inventory", None) is None:
             hit = self.kb.ollama(model)  # an Ollama name: the precision its tag stands for
         if stored is not None and finetune is not None and stored != "bf16":
