@@ -95,7 +95,7 @@ def _commands(d: dict) -> list[tuple[str, str, str]]:
     (("mixtral-8x7b", "h100-80gb", "--runtime", "vllm", "--precision", "int8"), "No int8"),
     (("mixtral-8x7b", "h100-80gb", "--runtime", "vllm", "--precision", "fp8-ffn"), "No fp8-ffn"),
     (("llama-3.1-70b", "h200", "--gpus", 8, "--runtime", "sglang", "--precision", "int8"), "SGLang"),
-    (("llama-3.1-70b", "h200", "--gpus", 8, "--runtime", "sglang", "--precision", "nf4"), "SGLang"),
+    (("mixtral-8x7b", "h100-80gb", "--runtime", "sglang", "--precision", "nf4"), "SGLang"),
     (("llama-3.1-70b", "h200", "--gpus", 8, "--runtime", "transformers", "--precision", "fp8-ffn"),
      "transformers"),
 ], ids=["awq-vllm", "mxfp4-vllm", "int4-vllm", "int8-vllm", "fp8-ffn-vllm", "int8-sglang",
