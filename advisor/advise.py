@@ -606,6 +606,26 @@ class Advisor:
                 raise AdvisorError(f"{inert[0]} is how vLLM is sized; an Ollama name is sized and "
                                    f"planned as Ollama runs it: ask about {m.id} with --runtime "
                                    "vllm, or leave it out")
+        if not runtime_asked and finetune is None and rt != "vllm":
+            # vLLM's own settings without --runtime: the question is how vLLM runs it, as
+            # --data-parallel-size already made it (below), never a setting silently dropped;
+            # where vLLM cannot run at all (a Mac, an Intel card, a GGUF type) one line
+            from advisor.plans.runtimes import cannot_run as _cannot, runs_on
+            from advisor.text import one_line
+            from advisor.sizing.constants import VLLM_DEFAULT_VERSION
+
+            given = [flag for flag, on in (
+                ("--gpu-memory-utilization", gpu_memory_utilization is not None),
+                ("--vllm-version", work is not None and work.vllm_version != VLLM_DEFAULT_VERSION),
+                ("--data-parallel-size", data_parallel is not None),
+                ("--enable-expert-parallel", bool(expert_parallel))) if on]
+            if given:
+                why = _cannot("vllm", p, g, m, vllm_version=work.vllm_version if work else None)
+                if why is not None and (p.family == "gguf" or not runs_on("vllm", g)):
+                    raise AdvisorError(f"{given[0]} is how vLLM is sized, and vLLM cannot run this "
+                                       f"question ({one_line(why)}): leave it out")
+                rt = "vllm"  # every plan runs vLLM with it, as --runtime vllm would
+                runtime_asked = True
         context_reason = None
         if context_tokens is None and rt == "ollama" and finetune is None:
             from advisor.sizing.ollama import default_context

@@ -136,3 +136,31 @@ def test_published_checkpoint_still_runs():
     d = explain_json("llama-3.1-8b", "rtx-4090", "--runtime", "vllm", "--precision", "int4")
     assert d["verdict"] == "fits"
     assert "quantized.w4a16" in d["plan"]["command"]
+
+
+# --- 4. vLLM's own options without --runtime ---------------------------------------------------
+
+@pytest.mark.parametrize("flags", [("--gpu-memory-utilization", "0.5"), ("--vllm-version", "0.5")],
+                         ids=["utilization", "version"])
+def test_vllm_options_without_runtime_select_vllm(flags):
+    """They were dropped: the run was byte-identical to the one without them (llama.cpp)."""
+    d = explain_json("llama-3.1-8b", "rtx-4090", *flags)
+    assert d["workload"]["runtime"] == "vllm"
+    assert d["plan"]["runtime"] == "vllm"
+    if flags[0] == "--gpu-memory-utilization":
+        assert d["workload"]["gpu_memory_utilization"] == 0.5
+        assert "--gpu-memory-utilization 0.5" in d["plan"]["command"]
+    plain = explain("llama-3.1-8b", "rtx-4090")
+    assert explain("llama-3.1-8b", "rtx-4090", *flags).output != plain.output
+
+
+@pytest.mark.parametrize("flags", [("--gpu-memory-utilization", "0.5"), ("--vllm-version", "0.5"),
+                                   ("--data-parallel-size", "1"), ("--enable-expert-parallel",)],
+                         ids=["utilization", "version", "dp", "ep"])
+def test_vllm_options_on_a_mac_are_one_line(flags):
+    one_line_error(explain("llama-3.1-8b", "m2-max-96gb", *flags), flags[0], "vLLM")
+
+
+def test_vllm_options_with_a_gguf_type_are_one_line():
+    one_line_error(explain("llama-3.1-8b", "rtx-4090", "-p", "Q4_K_M", "--gpu-memory-utilization", "0.5"),
+                   "--gpu-memory-utilization", "GGUF")
