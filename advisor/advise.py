@@ -249,6 +249,37 @@ def _placement_json(s: Situation) -> dict:
     return out
 
 
+def _share_below_weights(facts, m, g, gpus: int, work, rt: str) -> None:
+    """A share of each GPU the user gave (vLLM's --gpu-memory-utilization, SGLang's
+    --mem-fraction-static, which every plan of the runtime keeps) whose part of each card holds
+    less than the card's part of the model's weights even at 4 bits a weight: no format the
+    runtime loads starts (vLLM: no memory for the KV cache; SGLang: not enough memory for its
+    pool), and only more cards would, renting a cluster for a share set too low. One line that
+    names the share as the limit and the least that holds the weights as asked, as a share too
+    large already gets (share_problem)."""
+    from advisor.plans.runtimes import RUNTIME_NAMES
+    from advisor.sizing.constants import GIB
+
+    share, flag = ((work.gpu_memory_utilization, "--gpu-memory-utilization") if rt == "vllm" else
+                   (work.mem_fraction_static, "--mem-fraction-static") if rt == "sglang" else (None, None))
+    if share is None or work.task != "inference" or g is None:
+        return
+    per_card = (facts.get("weights_bytes") or 0) / max(1, gpus)  # TP and PP split them
+    from advisor.sizing.tensors import parameter_count
+
+    four_bit = parameter_count(m.architecture) * 0.5 / max(1, gpus)  # the least any format loads
+    room = share * g.driver_total_bytes
+    if four_bit < room:
+        return
+    least = min(1.0, per_card / g.driver_total_bytes)
+    raise AdvisorError(
+        f"{flag} {share:g} leaves {RUNTIME_NAMES[rt]} {room / GIB:.2f} GiB of each "
+        f"{g.name}, less than the {per_card / GIB:.2f} GiB of weights each card holds (and "
+        f"than {four_bit / GIB:.2f} GiB at 4 bits): it stops at start with no memory for the KV "
+        f"cache; raise it well above {least:.2f} (the weights alone), or leave it out for "
+        f"{RUNTIME_NAMES[rt]}'s default")
+
+
 def _mixed_set_card(gset, rt: str, data_parallel, expert_parallel):
     """The card a mixed set's question is sized by: its first device under llama.cpp (which
     sizes every card: advisor.sizing.mixed), its smallest under vLLM (tensor and pipeline
@@ -768,6 +799,7 @@ class Advisor:
             auto = auto_gpu_layers(sized, g, p, work)
             work = replace(work, gpu_layers=None if auto is None else llamacpp_ngl(sized, auto))
         s = build_situation(self.kb, sized, g, p, work, gpus, gset)
+        _share_below_weights(s.facts, m, g, gpus, work, rt)
         inference = self.engine.infer(s.facts)
         fired = [f.rule_id for f in inference.firings]
         verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]

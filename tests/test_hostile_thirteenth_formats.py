@@ -164,3 +164,21 @@ def test_vllm_options_on_a_mac_are_one_line(flags):
 def test_vllm_options_with_a_gguf_type_are_one_line():
     one_line_error(explain("llama-3.1-8b", "rtx-4090", "-p", "Q4_K_M", "--gpu-memory-utilization", "0.5"),
                    "--gpu-memory-utilization", "GGUF")
+
+
+# --- 5. a share too small for the weights ----------------------------------------------------
+
+@pytest.mark.parametrize("flags, word", [
+    (("--runtime", "sglang", "--mem-fraction-static", "0.01"), "--mem-fraction-static 0.01"),
+    (("--runtime", "vllm", "--gpu-memory-utilization", "0.05"), "--gpu-memory-utilization 0.05"),
+], ids=["sglang", "vllm"])
+def test_share_below_the_weights_names_the_share(flags, word):
+    """It was blamed on "the runtime's buffers", and What to do rented 16 MI300X for an 8B."""
+    r = explain("llama-3.1-8b", "rtx-4090", *flags)
+    one_line_error(r, word, "raise it")
+    assert "Rent" not in r.output
+
+
+def test_share_that_holds_a_smaller_format_still_plans():
+    d = explain_json("llama-3.1-8b", "rtx-4090", "--runtime", "vllm", "--gpu-memory-utilization", "0.5")
+    assert "--gpu-memory-utilization 0.5" in d["plan"]["command"]
