@@ -271,13 +271,14 @@ def _share_below_weights(facts, m, g, gpus: int, work, rt: str) -> None:
     room = share * g.driver_total_bytes
     if four_bit < room:
         return
-    least = min(1.0, per_card / g.driver_total_bytes)
+    total = g.driver_total_bytes
+    least = (f"{per_card / total:.2f} (the weights as asked)" if per_card < 0.9 * total else
+             f"{four_bit / total:.2f} (the weights at 4 bits)")
     raise AdvisorError(
         f"{flag} {share:g} leaves {RUNTIME_NAMES[rt]} {room / GIB:.2f} GiB of each "
         f"{g.name}, less than the {per_card / GIB:.2f} GiB of weights each card holds (and "
         f"than {four_bit / GIB:.2f} GiB at 4 bits): it stops at start with no memory for the KV "
-        f"cache; raise it well above {least:.2f} (the weights alone), or leave it out for "
-        f"{RUNTIME_NAMES[rt]}'s default")
+        f"cache; raise it well above {least}, or leave it out for {RUNTIME_NAMES[rt]}'s default")
 
 
 def _mixed_set_card(gset, rt: str, data_parallel, expert_parallel):
