@@ -249,18 +249,19 @@ def _placement_json(s: Situation) -> dict:
     return out
 
 
-def _share_below_weights(facts, m, g, gpus: int, work, rt: str) -> None:
+def _share_below_weights(facts, m, g, gpus: int, work, rt: str, asked_share) -> None:
     """A share of each GPU the user gave (vLLM's --gpu-memory-utilization, SGLang's
     --mem-fraction-static, which every plan of the runtime keeps) whose part of each card holds
     less than the card's part of the model's weights even at 4 bits a weight: no format the
     runtime loads starts (vLLM: no memory for the KV cache; SGLang: not enough memory for its
     pool), and only more cards would, renting a cluster for a share set too low. One line that
     names the share as the limit and the least that holds the weights as asked, as a share too
-    large already gets (share_problem)."""
+    large already gets (share_problem). asked_share: vLLM's share as the question gave it
+    (None: its default, which is no choice of the user's)."""
     from advisor.plans.runtimes import RUNTIME_NAMES
     from advisor.sizing.constants import GIB
 
-    share, flag = ((work.gpu_memory_utilization, "--gpu-memory-utilization") if rt == "vllm" else
+    share, flag = ((asked_share, "--gpu-memory-utilization") if rt == "vllm" else
                    (work.mem_fraction_static, "--mem-fraction-static") if rt == "sglang" else (None, None))
     if share is None or work.task != "inference" or g is None:
         return
@@ -269,9 +270,9 @@ def _share_below_weights(facts, m, g, gpus: int, work, rt: str) -> None:
 
     four_bit = parameter_count(m.architecture) * 0.5 / max(1, gpus)  # the least any format loads
     room = share * g.driver_total_bytes
-    if four_bit < room:
-        return
     total = g.driver_total_bytes
+    if four_bit < room or four_bit >= 0.9 * total:
+        return  # a format fits in the share, or the card is the limit (more cards), not the share
     least = (f"{per_card / total:.2f} (the weights as asked)" if per_card < 0.9 * total else
              f"{four_bit / total:.2f} (the weights at 4 bits)")
     raise AdvisorError(
@@ -800,7 +801,7 @@ class Advisor:
             auto = auto_gpu_layers(sized, g, p, work)
             work = replace(work, gpu_layers=None if auto is None else llamacpp_ngl(sized, auto))
         s = build_situation(self.kb, sized, g, p, work, gpus, gset)
-        _share_below_weights(s.facts, m, g, gpus, work, rt)
+        _share_below_weights(s.facts, m, g, gpus, work, rt, gpu_memory_utilization)
         inference = self.engine.infer(s.facts)
         fired = [f.rule_id for f in inference.firings]
         verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]
