@@ -249,6 +249,39 @@ def _placement_json(s: Situation) -> dict:
     return out
 
 
+def _share_below_weights(facts, m, g, gpus: int, work, rt: str, asked_share) -> None:
+    """A share of each GPU the user gave (vLLM's --gpu-memory-utilization, SGLang's
+    --mem-fraction-static, which every plan of the runtime keeps) whose part of each card holds
+    less than the card's part of the model's weights even at 4 bits a weight: no format the
+    runtime loads starts (vLLM: no memory for the KV cache; SGLang: not enough memory for its
+    pool), and only more cards would, renting a cluster for a share set too low. One line that
+    names the share as the limit and the least that holds the weights as asked, as a share too
+    large already gets (share_problem). asked_share: vLLM's share as the question gave it
+    (None: its default, which is no choice of the user's)."""
+    from advisor.plans.runtimes import RUNTIME_NAMES
+    from advisor.sizing.constants import GIB
+
+    share, flag = ((asked_share, "--gpu-memory-utilization") if rt == "vllm" else
+                   (work.mem_fraction_static, "--mem-fraction-static") if rt == "sglang" else (None, None))
+    if share is None or work.task != "inference" or g is None:
+        return
+    per_card = (facts.get("weights_bytes") or 0) / max(1, gpus)  # TP and PP split them
+    from advisor.sizing.tensors import parameter_count
+
+    four_bit = parameter_count(m.architecture) * 0.5 / max(1, gpus)  # the least any format loads
+    room = share * g.driver_total_bytes
+    total = g.driver_total_bytes
+    if four_bit < room or four_bit >= 0.9 * total:
+        return  # a format fits in the share, or the card is the limit (more cards), not the share
+    least = (f"{per_card / total:.2f} (the weights as asked)" if per_card < 0.9 * total else
+             f"{four_bit / total:.2f} (the weights at 4 bits)")
+    raise AdvisorError(
+        f"{flag} {share:g} leaves {RUNTIME_NAMES[rt]} {room / GIB:.2f} GiB of each "
+        f"{g.name}, less than the {per_card / GIB:.2f} GiB of weights each card holds (and "
+        f"than {four_bit / GIB:.2f} GiB at 4 bits): it stops at start with no memory for the KV "
+        f"cache; raise it well above {least}, or leave it out for {RUNTIME_NAMES[rt]}'s default")
+
+
 def _mixed_set_card(gset, rt: str, data_parallel, expert_parallel):
     """The card a mixed set's question is sized by: its first device under llama.cpp (which
     sizes every card: advisor.sizing.mixed), its smallest under vLLM (tensor and pipeline
@@ -534,6 +567,10 @@ class Advisor:
 
             m, stored = resolve_model(self.kb, model)  # a model file: its precision; an Ollama name
         precision_source = hit = None
+        from advisor.files import FileModel
+
+        if stored is not None and isinstance(m, FileModel):
+            m = with_fields(m, stored_precision=stored)  # the format its own files hold
         if stored is not None and getattr(m, "weights_inventory", None) is None:
             hit = self.kb.ollama(model)  # an Ollama name: the precision its tag stands for
         if stored is not None and finetune is not None and stored != "bf16":
@@ -602,6 +639,26 @@ class Advisor:
                 raise AdvisorError(f"{inert[0]} is how vLLM is sized; an Ollama name is sized and "
                                    f"planned as Ollama runs it: ask about {m.id} with --runtime "
                                    "vllm, or leave it out")
+        if not runtime_asked and finetune is None and rt != "vllm":
+            # vLLM's own settings without --runtime: the question is how vLLM runs it, as
+            # --data-parallel-size already made it (below), never a setting silently dropped;
+            # where vLLM cannot run at all (a Mac, an Intel card, a GGUF type) one line
+            from advisor.plans.runtimes import cannot_run as _cannot, runs_on
+            from advisor.text import one_line
+            from advisor.sizing.constants import VLLM_DEFAULT_VERSION
+
+            given = [flag for flag, on in (
+                ("--gpu-memory-utilization", gpu_memory_utilization is not None),
+                ("--vllm-version", work is not None and work.vllm_version != VLLM_DEFAULT_VERSION),
+                ("--data-parallel-size", data_parallel is not None),
+                ("--enable-expert-parallel", bool(expert_parallel))) if on]
+            if given:
+                why = _cannot("vllm", p, g, m, vllm_version=work.vllm_version if work else None)
+                if why is not None and (p.family == "gguf" or not runs_on("vllm", g)):
+                    raise AdvisorError(f"{given[0]} is how vLLM is sized, and vLLM cannot run this "
+                                       f"question ({one_line(why)}): leave it out")
+                rt = "vllm"  # every plan runs vLLM with it, as --runtime vllm would
+                runtime_asked = True
         context_reason = None
         if context_tokens is None and rt == "ollama" and finetune is None:
             from advisor.sizing.ollama import default_context
@@ -744,6 +801,7 @@ class Advisor:
             auto = auto_gpu_layers(sized, g, p, work)
             work = replace(work, gpu_layers=None if auto is None else llamacpp_ngl(sized, auto))
         s = build_situation(self.kb, sized, g, p, work, gpus, gset)
+        _share_below_weights(s.facts, m, g, gpus, work, rt, gpu_memory_utilization)
         inference = self.engine.infer(s.facts)
         fired = [f.rule_id for f in inference.firings]
         verdicts = [self.rules[r].verdict for r in fired if self.rules[r].verdict]

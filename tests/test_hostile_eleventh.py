@@ -115,7 +115,9 @@ def test_vllm_settings_with_an_ollama_name_are_refused_not_dropped():
     plan stays on Ollama, so vLLM's share and profiling sized nothing, without a word (the same
     options with --runtime sglang or llama.cpp are refused). One line, exit 2; the model's id
     with --runtime vllm still takes them."""
-    for opt in (("--gpu-memory-utilization", "0.5"), ("--vllm-version", "0.5")):
+    # 0.8: a share that holds Qwen3 32B's weights at 4 bits on a 4090 (0.5 holds none of its
+    # formats, which is refused in one line: test_hostile_thirteenth_formats)
+    for opt in (("--gpu-memory-utilization", "0.8"), ("--vllm-version", "0.5")):
         for name in ("qwen3:32b", "hf.co/Qwen/Qwen3-32B-GGUF:Q4_K_M"):
             r = run("explain", name, "rtx-4090", *opt)
             assert r.exit_code == 2, r.output

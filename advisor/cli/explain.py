@@ -117,8 +117,9 @@ def explain(model, gpu, precision, context, batch, gpus, kv_cache, runtime, flas
         defaults = defaults | {"precision"}
     if context is None:
         defaults = defaults | {"context"}
-    if runtime is None:
-        defaults = defaults | {"runtime"}
+    if runtime is None and not (gpu_memory_utilization is not None or vllm_version is not None
+                                or data_parallel_size is not None or enable_expert_parallel):
+        defaults = defaults | {"runtime"}  # vLLM's own settings name vLLM (advise.explain)
     if n_gpu_layers is None:
         defaults = defaults | {"n_gpu_layers"}
     from advisor.sizing.workload import Workload

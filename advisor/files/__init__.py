@@ -24,6 +24,10 @@ MODEL_SUFFIXES = (".gguf", ".json", ".safetensors")
 @dataclass(frozen=True, kw_only=True)
 class FileModel(Model):
     weights_inventory: Optional[TensorInventory] = None
+    # the format the file or folder stores its weights at (its config.json or headers), set
+    # by the question that names it: a runtime loads that format from it as it is
+    # (runtimes.no_checkpoint)
+    stored_precision: Optional[str] = None
 
 
 def _model_id(name: str) -> str:

@@ -406,6 +406,58 @@ def _mlx_precision(block: dict, where: str) -> str:
     return name
 
 
+def _weight_schemes(q: dict) -> list[dict]:
+    """The `weights` blocks of a compressed-tensors quantization_config's config_groups (each
+    group: targets, weights {num_bits, type, group_size, strategy}, input_activations)."""
+    groups = q.get("config_groups")
+    if not isinstance(groups, dict):
+        return []
+    out = []
+    for g in groups.values():
+        w = g.get("weights") if isinstance(g, dict) else None
+        if isinstance(w, dict):
+            out.append({**w, "_activations": g.get("input_activations")})
+    return out
+
+
+def _compressed_tensors_kind(q: dict) -> str:
+    """'int4' (W4A16: 4-bit integer weights, 16-bit activations) or 'fp8' (8-bit float
+    weights), the only compressed-tensors schemes the sizing knows (_compressed_tensors_weights
+    refuses the others first)."""
+    w = _weight_schemes(q)
+    return "int4" if w and all(x.get("type") == "int" and x.get("num_bits") == 4 for x in w) else "fp8"
+
+
+def _compressed_tensors_weights(q: dict, where: str) -> None:
+    """Refuse (AdvisorError, one line) a compressed-tensors config whose weight groups are not
+    FP8 (num_bits 8, type float) or W4A16 (num_bits 4, type int, activations unquantized): INT8
+    W8A8/W8A16, NVFP4 (num_bits 4, type float), 2- or 3-bit, mixed or missing groups. Read as
+    FP8 they would size another checkpoint than the folder's (the preset schemes llm-compressor
+    writes: W4A16, W8A16, W8A8, FP8, NVFP4, neuralmagic/compressed-tensors quant_scheme.py)."""
+    w = _weight_schemes(q)
+    if not w:
+        raise AdvisorError(f"{where}: compressed-tensors quantization_config has no config_groups "
+                           "with weights: cannot tell how the weights are stored")
+    kinds = set()
+    for x in w:
+        bits, typ, act = x.get("num_bits"), x.get("type"), x.get("_activations")
+        if typ == "float" and bits == 8:
+            kinds.add("fp8")
+        elif typ == "int" and bits == 4 and not act:
+            kinds.add("int4")
+        else:
+            name = ("NVFP4" if (typ == "float" and bits == 4) else
+                    "INT8 (W8A8/W8A16)" if (typ == "int" and bits == 8) else
+                    f"{quote.value(bits)}-bit {quote.value(typ)}" + (" with quantized activations"
+                                                                      if typ == "int" and bits == 4 else ""))
+            raise AdvisorError(f"{where}: compressed-tensors {name} weights: the sizing knows "
+                               "compressed-tensors FP8 and W4A16 (4-bit integer weights, 16-bit "
+                               "activations) only")
+    if len(kinds) > 1:
+        raise AdvisorError(f"{where}: compressed-tensors config_groups mix FP8 and 4-bit weights: "
+                           "the sizing sizes one format a checkpoint")
+
+
 def checkpoint_precision(cfg: dict, where: str = "config.json") -> str:
     """The precision name a checkpoint is stored at, from its quantization_config / dtype, or
     mlx-lm's quantization block (mlx_quantization: mlx-4bit ...). A quantization_config that is
@@ -445,7 +497,12 @@ def checkpoint_precision(cfg: dict, where: str = "config.json") -> str:
                 raise AdvisorError(f"{where}: AWQ at {quote.value(q.get('bits'))} bits: the sizing "
                                    "knows 4-bit AWQ only (AutoAWQ's and vLLM's kernels)")
             return "awq"
+        if method in ("compressed-tensors", "compressed_tensors"):
+            _compressed_tensors_weights(q, where)  # FP8 weights, else one line: refused
         if method in ("fp8", "fbgemm_fp8", "compressed-tensors", "compressed_tensors"):
+            kind = _compressed_tensors_kind(q) if "compressed" in method else "fp8"
+            if kind == "int4":
+                return "int4"
             skip = q.get("modules_to_not_convert") or q.get("ignore") or []
             if isinstance(skip, list) and any("self_attn" in str(m) for m in skip):
                 return "fp8-ffn"  # attention left in BF16, as Meta's Llama 3.1 FP8 release

@@ -177,8 +177,10 @@ def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel:
                pipeline_parallel: int = 1, quantize_fp8: bool = False, dtype: str | None = None,
                share: float | None = None, mistral_format: bool = False, data_parallel: int = 1,
                expert_parallel: bool = False, rope: RopeScaling | None = None,
-               trust_remote_code: bool = False) -> str:
-    """data_parallel > 1: --data-parallel-size (replicas of tensor_parallel GPUs);
+               trust_remote_code: bool = False, quantize_bnb: bool = False) -> str:
+    """quantize_bnb: vLLM quantizes the 16-bit checkpoint to 4-bit bitsandbytes as it loads it
+    (`--quantization bitsandbytes`, in-flight: docs.vllm.ai features/quantization/bnb);
+    data_parallel > 1: --data-parallel-size (replicas of tensor_parallel GPUs);
     expert_parallel: --enable-expert-parallel (advisor.sizing.vllm_parallel); rope: the card's
     rope scaling for a context beyond the config's positions (rope_scaling_for), as
     --hf-overrides beside --max-model-len (vllm_rope_override); trust_remote_code: the repo
@@ -199,6 +201,8 @@ def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel:
         parts.append(f"--hf-overrides {shlex.quote(vllm_rope_override(rope))}")
     if quantize_fp8:
         parts.append("--quantization fp8")
+    elif quantize_bnb:
+        parts.append("--quantization bitsandbytes")
     if dtype:
         parts.append(f"--dtype {dtype}")
     if kv == "fp8":
@@ -290,7 +294,8 @@ def sglang_long_context_note(config_context: int, rope: RopeScaling | None = Non
 
 def transformers_snippet(repo: str, p: Precision, dtype: str, *,
                          auto_class: str = "AutoModelForCausalLM",
-                         trust_remote_code: bool = False, rope: RopeScaling | None = None) -> str:
+                         trust_remote_code: bool = False, rope: RopeScaling | None = None,
+                         quantize_fp8: bool = False) -> str:
     """A one-line Python launch: device_map="auto" places layers over the GPUs (and CPU); for a
     text model (AutoModelForCausalLM) it also answers one chat turn (the tokenizer's chat
     template, generate, the new tokens decoded and printed), so that it runs the model.
@@ -306,13 +311,16 @@ def transformers_snippet(repo: str, p: Precision, dtype: str, *,
              "bnb_4bit_use_double_quant=True)")
     elif p.name == "int8":
         q = ", quantization_config=BitsAndBytesConfig(load_in_8bit=True)"
+    elif quantize_fp8:  # FP8 made from the 16-bit checkpoint as it loads (block-wise, 128 x 128)
+        q = ", quantization_config=FineGrainedFP8Config()"
     if trust_remote_code:
         q += ", trust_remote_code=True"
     if rope is not None:
         q += (f", rope_parameters={{'rope_type': '{rope.type}', 'factor': {rope.factor!r}, "
               f"'original_max_position_embeddings': {rope.original_context}, "
               f"'rope_theta': {rope.rope_theta!r}}}")
-    imports = f"{auto_class}, BitsAndBytesConfig" if "BitsAndBytes" in q else auto_class
+    imports = (f"{auto_class}, BitsAndBytesConfig" if "BitsAndBytes" in q else
+               f"{auto_class}, FineGrainedFP8Config" if "FineGrainedFP8" in q else auto_class)
     load = f"m = {auto_class}.from_pretrained('{repo}', device_map='auto', torch_dtype=torch.{dtype}{q})"
     if auto_class != "AutoModelForCausalLM":
         # image-text models take a processor and content lists: the snippet loads the model

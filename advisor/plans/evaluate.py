@@ -1064,13 +1064,18 @@ def _command(cand: Candidate, ask: Ask, work: Workload, pl: Placement, off,
                               share=share, mistral_format=m.mistral_format and repo == m.instruct_repo,
                               data_parallel=pl.split.data_parallel,
                               expert_parallel=pl.split.expert_parallel, rope=rope,
-                              trust_remote_code=m.trust_remote_code), notes
+                              trust_remote_code=m.trust_remote_code,
+                              quantize_bnb=p.name == "nf4" and cand.checkpoint is None
+                              and getattr(m, "stored_precision", None) != "nf4"), notes
     dtype = half_fallback(g, m.native_precision or "bf16") or "bfloat16"
     if m.transformers_repo and repo == m.instruct_repo:
         repo = m.transformers_repo
     return cmd.transformers_snippet(repo, p, dtype, auto_class=m.transformers_auto_class,
                                     trust_remote_code=m.trust_remote_code,
-                                    rope=cmd.rope_scaling_for(m, work.context_tokens)), notes
+                                    rope=cmd.rope_scaling_for(m, work.context_tokens),
+                                    quantize_fp8=p.name == "fp8" and cand.checkpoint is None
+                                    and (getattr(m, "stored_precision", None)
+                                         or m.native_precision) != "fp8"), notes
 
 
 def _mlx_command(cand: Candidate, ask: Ask, work: Workload, m: Model) -> tuple[str | None, list[str]]:

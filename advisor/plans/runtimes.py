@@ -109,6 +109,47 @@ LLAMACPP_CANNOT_CONVERT = frozenset({"MllamaForConditionalGeneration"})
 _CHECKPOINT_4BIT = ("awq", "gptq", "int4", "gptq-int8", "gptq-int3", "gptq-int2")
 
 
+# Quantized formats vLLM, SGLang and transformers make from the 16-bit checkpoint as they load
+# it: FP8 (vLLM and SGLang `--quantization fp8`; transformers FineGrainedFP8Config), 4-bit
+# bitsandbytes (vLLM's in-flight `--quantization bitsandbytes` is 4-bit only,
+# docs.vllm.ai/en/latest/features/quantization/bnb; transformers BitsAndBytesConfig, 4- and
+# 8-bit). Every other checkpoint format (AWQ, GPTQ, W4A16, MXFP4, Meta's FP8-FFN, LLM.int8
+# under vLLM/SGLang) needs a checkpoint made before: a calibration pass, not a load flag.
+LOAD_TIME_FORMATS = {"vllm": ("fp8", "nf4"), "sglang": ("fp8",), "transformers": ("fp8", "nf4", "int8")}
+# The tool that makes a 4-bit checkpoint of a format the model has none of, and what it writes
+_MADE_WITH = {
+    "int4": "llm-compressor (oneshot with GPTQModifier, scheme W4A16)",
+    "awq": "llm-compressor (oneshot with AWQModifier) or AutoAWQ",
+    "gptq": "GPTQModel (or llm-compressor's GPTQModifier, scheme W4A16)",
+    "gptq-int8": "GPTQModel (bits=8)", "gptq-int3": "GPTQModel (bits=3)",
+    "gptq-int2": "GPTQModel (bits=2)",
+}
+
+
+def no_checkpoint(runtime: str, p: Precision, model) -> str | None:
+    """Why `runtime` cannot load `model` at checkpoint format `p`: no checkpoint of it is
+    published (Model.checkpoints), the model is not stored at it (its native format, or the
+    format of the file or folder asked about: FileModel.stored_precision) and the runtime does
+    not make it at load time (LOAD_TIME_FORMATS). Loading the 16-bit repository instead would
+    fill the memory sized for the quantized weights (a fits verdict, then an OOM at start).
+    None where it can, or for runtimes and formats this does not apply to."""
+    if runtime not in LOAD_TIME_FORMATS or p.family != "checkpoint" or model is None:
+        return None
+    stored = getattr(model, "stored_precision", None) or getattr(model, "native_precision", None) or "bf16"
+    if p.name == stored or p.name in LOAD_TIME_FORMATS[runtime]:
+        return None
+    if any(ck.precision == p.name for ck in getattr(model, "checkpoints", ()) or ()):
+        return None
+    name = getattr(model, "name", None) or "this model"
+    who = RUNTIME_NAMES.get(runtime, runtime)
+    tool = _MADE_WITH.get(p.name)
+    then = (f"make one first with {tool} and ask about the folder it writes, or ask for a "
+            "published format" if tool else "ask for a published format or one it makes")
+    made = " and ".join(", ".join(LOAD_TIME_FORMATS[runtime]).rsplit(", ", 1))
+    return (f"No {p.name} checkpoint of {name} is published, and {who} makes only {made} from "
+            f"the 16-bit weights as it loads them: {then}")
+
+
 def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1,
                vllm_version: str | None = None, utilization: float | None = None) -> str | None:
     """Why `runtime` cannot run weights in format `p` on `gpu`, or None when it can. model: the
@@ -123,7 +164,14 @@ def cannot_run(runtime: str, p: Precision, gpu: GPU, model=None, gpus: int = 1,
     asks more than the card has free once vLLM's CUDA context is up, vLLM stops at start
     (advisor.sizing.vllm_memory.vllm_utilization_problem). A share the user gave is refused
     before (advise: one line, exit 2), so a share that fails here is vLLM's default on a card
-    too small for it (a 4 GB card)."""
+    too small for it (a 4 GB card). A format the model has no checkpoint of and the runtime
+    does not make as it loads (no_checkpoint) cannot run either, after the card's reasons."""
+    return (_cannot_run(runtime, p, gpu, model, gpus, vllm_version, utilization)
+            or no_checkpoint(runtime, p, model))
+
+
+def _cannot_run(runtime: str, p: Precision, gpu: GPU, model, gpus: int,
+                vllm_version: str | None, utilization: float | None) -> str | None:
     vendor = gpu.vendor
     gguf = p.family == "gguf" or gguf_container(model)
     arch = getattr(model, "architecture", None)
