@@ -691,6 +691,16 @@ class Advisor:
             raise AdvisorError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
         if kv_cache is not None and not runtime_asked and rt != "ollama" and not gset.mixed:
             rt = _runtime_of_kv_cache(work.kv_cache_dtype, rt, p, g, m, work.vllm_version)
+        if finetune is None and not gset.mixed:
+            from advisor.plans.runtimes import vllm_float32_fallback
+            from advisor.text import one_line
+
+            f32 = vllm_float32_fallback(m, g, p, rt)
+            if f32 is not None:
+                precision_source = (f"vLLM's --dtype auto loads {one_line(m.name)} in float32 on "
+                                    f"the {g.name}, which has no bfloat16, as vLLM refuses float16 "
+                                    "for this model")
+                p = f32
         if rt == "mlx" and g.vendor != "apple":
             # MLX on a GPU it has no backend for: a question that cannot be asked, not a verdict
             if runtime_asked or precision is not None:

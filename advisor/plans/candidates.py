@@ -21,7 +21,7 @@ from advisor.plans.evaluate import Ask, loaded_architecture
 from advisor.plans.plan import Candidate
 from advisor.plans.publishers import QAT, gguf_repo_for, is_qat_repo
 from advisor.plans.quality import GGUF_LADDER  # noqa: F401 (the ladder plans offer, best first)
-from advisor.plans.runtimes import cannot_run, runs_on
+from advisor.plans.runtimes import cannot_run, runs_on, vllm_float32_fallback
 from advisor.sizing import constants as c
 from advisor.sizing.kv_cache import kv_dtype_splits_rows
 from advisor.sizing.offload import partial_offload
@@ -90,7 +90,9 @@ def weight_formats(model: Model, runtime: str, gpu: GPU, floor: str | None = Non
         out += [(q, gguf_repo_for(model, q)) for q in map(parse_precision, names)]
     else:
         if native in ("bf16", "fp16", "fp32", "fp8", "mxfp4"):
-            out.append((parse_precision(native), None))
+            # (in float32 where vLLM loads this model so on the card: vllm_float32_fallback)
+            own = parse_precision(native)
+            out.append((vllm_float32_fallback(model, gpu, own, runtime) or own, None))
         published = {}
         for ck in model.checkpoints:
             published.setdefault(ck.precision, ck.repo)

@@ -77,7 +77,7 @@ from advisor.kb.formats import native_formats
 from advisor.sizing.runtime_models import SGLANG
 from advisor.sizing.vllm_models import cannot_load
 from advisor.kb.schema import GPU
-from advisor.sizing.precision import Precision
+from advisor.sizing.precision import Precision, parse_precision
 
 RUNTIMES = ("llama.cpp", "ollama", "vllm", "transformers", "mlx", "sglang")
 # How each runtime is named in prose.
@@ -233,6 +233,15 @@ def _cannot_run(runtime: str, p: Precision, gpu: GPU, model, gpus: int,
             return _no_fp8_math(gpu, "vLLM")
         if p.name in _CHECKPOINT_4BIT and vendor == "nvidia" and gpu.architecture in _PRE_TURING:
             return f"vLLM's AWQ/GPTQ kernels need compute capability 7.5 or newer; the {gpu.name} is older"
+        if p.name in _CHECKPOINT_4BIT and \
+                vllm_float32_fallback(model, gpu, parse_precision("bf16"), "vllm") is not None:
+            # the model's activations in float32 (no bfloat16 on the card, float16 refused for
+            # the model), which vLLM's weight-quantized kernels do not take (their
+            # get_supported_act_dtypes: "torch.float32 is not supported for quantization method")
+            return (f"vLLM runs {getattr(model, 'name', 'this model')} in float32 on the "
+                    f"{gpu.name} (no bfloat16 there, and vLLM refuses float16 for this model), "
+                    f"and its {p.name} kernels take float16 or bfloat16 activations only: run "
+                    "the 16-bit checkpoint (loaded in float32) or a GGUF with llama.cpp")
         if p.name == "mxfp4" and gpu.architecture not in _VLLM_MXFP4_ARCHITECTURES:
             return (f"vLLM's MXFP4 kernels run on Ampere and newer NVIDIA GPUs, CDNA3, CDNA4 and "
                     f"RDNA4, not on the {gpu.name}")
@@ -355,6 +364,25 @@ def runs_on(runtime: str, gpu: GPU) -> bool:
         return ((gpu.vendor == "nvidia" and gpu.architecture not in _PRE_TURING)
                 or (gpu.vendor == "amd" and gpu.architecture in _SGLANG_AMD_ARCHITECTURES))
     return gpu.architecture not in _NO_GGML_BACKEND
+
+
+# vLLM's model types that refuse float16 ("Numerical instability. Please use bfloat16 or float32
+# instead": _FLOAT16_NOT_SUPPORTED_MODELS in vllm/config/model.py: gemma2, gemma3, gemma3_text,
+# plamo2, glm4), by the Hugging Face classes of those types that KB entries name (hf_architecture;
+# Glm4MoeForCausalLM is glm4_moe, not listed).
+_VLLM_NO_FLOAT16_CLASSES = ("Gemma2For", "Gemma3For", "Plamo2For", "Glm4For")
+
+
+def vllm_float32_fallback(model, gpu: GPU, p: Precision, runtime: str) -> Precision | None:
+    """fp32 where vLLM loads a 16-bit checkpoint in float32, else None: a model type that refuses
+    float16 (_VLLM_NO_FLOAT16_CLASSES) on a card without bfloat16 (T4, V100, older): `--dtype
+    auto` then takes float32, the platform's next supported dtype (_resolve_auto_dtype), so the
+    weights are 4 bytes a weight and an explicit `--dtype float16` fails at start."""
+    if runtime != "vllm" or p.name not in ("bf16", "fp16") or "bf16" in native_formats(gpu):
+        return None
+    if not (getattr(model, "hf_architecture", None) or "").startswith(_VLLM_NO_FLOAT16_CLASSES):
+        return None
+    return parse_precision("fp32")
 
 
 def half_fallback(gpu: GPU, native_precision: str) -> str | None:
