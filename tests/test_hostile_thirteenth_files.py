@@ -273,3 +273,23 @@ def test_gptq_group_sizes_that_are_groups_are_read(tmp_path, group):
         "quant_method": "gptq", "bits": 4, "group_size": group})
     r = explain(folder, "rtx-4090")
     assert r.exit_code == 0, r.output
+
+
+def test_a_users_path_in_a_command_is_one_shell_word_without_control_characters():
+    """The file the user names goes into `llama-server -m PATH` as it is (issue 14, 13th pass):
+    a name with a newline, an escape sequence, a quote or a bidi override is one word that bash
+    reads back as the same name, and prints no control character."""
+    import shutil
+    import subprocess
+
+    from advisor.plans.commands import shell_word
+
+    names = ["/tmp/a b.gguf", "it's.gguf", "ev\x1b[2Jil\n# Heading <img src=x> \u202e.gguf",
+             "tab\there\\back.gguf", "plain.gguf"]
+    for name in names:
+        word = shell_word(name)
+        assert word.isprintable() and "\u202e" not in word
+        if shutil.which("bash"):
+            got = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True,
+                                 text=True, check=True).stdout
+            assert got == name, (name, word)

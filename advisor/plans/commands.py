@@ -49,6 +49,31 @@ _LLAMACPP_KV = {"fp16": "", "bf16": " -ctk bf16 -ctv bf16", "fp32": " -ctk f32 -
                 **{q: f" -fa on -ctk {q} -ctv {q}" for q in c.LLAMACPP_QUANT_KV}}
 
 
+
+def shell_word(s: str) -> str:
+    """`s` as one word of a POSIX shell command: shlex.quote where every character is printable,
+    else bash's ANSI-C quoting ($'...' with \\n, \\xHH and \\uHHHH escapes), so a user's file
+    name holding a newline, an escape sequence or a bidi override stays one runnable word and
+    prints no control character (issue 14: names are text)."""
+    if s.isprintable() and not any(0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x2069
+                                   for ch in s):
+        return shlex.quote(s)
+    out = []
+    for ch in s:
+        o = ord(ch)
+        if ch in "\\'":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        elif not ch.isprintable() or 0x202A <= o <= 0x202E or 0x2066 <= o <= 0x2069:
+            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
+        else:
+            out.append(ch)
+    return "$'" + "".join(out) + "'"
+
+
 def hf_repo(model: Model) -> str | None:
     """The model's own repo: the instruction-tuned one where the KB names it, else the first
     alias that is a repo id."""
@@ -122,7 +147,7 @@ def llama_server(model: Model, p: Precision, context: int, batch: int, kv: str, 
     if ngl is None:
         ngl = llamacpp_ngl(model, gpu_layers)
     if path is not None:   # a file named by the caller (the question's own, or one to make)
-        src = f"-m {shlex.quote(path)}"
+        src = f"-m {shell_word(path)}"
     elif gguf_repo:  # a published GGUF: a quantized type, or a BF16/F16 file
         src = f"-hf {hf_spec(gguf_repo, p)}"
     else:

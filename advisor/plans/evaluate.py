@@ -703,7 +703,7 @@ def requantize_note(source: str, src_precision: str, p: Precision, out: str) -> 
     otherwise refuses; llama-imatrix first for the types that need an importance matrix)."""
     import shlex
 
-    src, dst, t = shlex.quote(source), shlex.quote(out), cmd.quantize_type(p)
+    src, dst, t = cmd.shell_word(source), cmd.shell_word(out), cmd.quantize_type(p)
     requant = " --allow-requantize" if parse_precision(src_precision).family != "float" else ""
     if p.name in REQUIRES_IMATRIX:
         steps = (md_code(f"llama-imatrix -m {src} -f CALIBRATION.txt -o imatrix.dat")
