@@ -14,7 +14,6 @@ the fix, pass after):
 from __future__ import annotations
 
 import json
-import os
 import shlex
 
 import pytest
@@ -23,7 +22,7 @@ from click.testing import CliRunner
 from advisor.cli import main
 from tests.cli_helpers import one_line_error
 from tests.file_helpers import (LLAMA_CONFIG, STRING, U32, config_folder, gguf_bytes,
-                                kb_model_dir, llama_gguf)
+                                llama_gguf)
 from tests.test_files import write_gguf
 
 

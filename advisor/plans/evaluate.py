@@ -701,7 +701,6 @@ def requantize_note(source: str, src_precision: str, p: Precision, out: str) -> 
     (tools/quantize: `llama-quantize [--allow-requantize] [--imatrix FILE] in.gguf out.gguf
     TYPE`; --allow-requantize where the file is already quantized, which llama-quantize
     otherwise refuses; llama-imatrix first for the types that need an importance matrix)."""
-    import shlex
 
     src, dst, t = cmd.shell_word(source), cmd.shell_word(out), cmd.quantize_type(p)
     requant = " --allow-requantize" if parse_precision(src_precision).family != "float" else ""
