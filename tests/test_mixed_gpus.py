@@ -75,7 +75,9 @@ def test_sets_resolve_in_device_order(kb):
     ([R1_70B, "rtx-3090,mi300x"], ["mixes vendors", "amd", "nvidia"]),
     ([R1_70B, "rtx-3090,m2-ultra-192gb"], ["mixes vendors"]),
     ([R1_70B, SET, "--runtime", "transformers"], ["unequal cards", "transformers"]),
-    ([R1_70B, SET, "-p", "Q4_K_M", "--data-parallel-size", "3"], ["one kind", "2x rtx-3060-12gb"]),
+    ([R1_70B, SET, "--data-parallel-size", "3"], ["one kind", "2x rtx-3060-12gb"]),
+    # a GGUF type with vLLM's own option: vLLM cannot run the type at all, which is said first
+    ([R1_70B, SET, "-p", "Q4_K_M", "--data-parallel-size", "3"], ["vLLM cannot run", "GGUF"]),
     ([R1_70B, SET, "-p", "Q4_K_M", "--n-gpu-layers", "40"], ["partial offload"]),
     ([R1_70B, SET, "--task", "finetune"], ["fine-tuning", "one kind"]),
 ])

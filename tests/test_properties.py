@@ -33,7 +33,7 @@ PRECISIONS = [p.name for p in all_precisions() if p.family != "mlx"]
 # would take many hours; every model x GPU pair is explained in tests/test_kb_all_pairs.py.
 GRID = [(m, GPUS[k % len(GPUS)], p)
         for i, m in enumerate(MODELS) for j, p in enumerate(PRECISIONS)
-        if not format_mismatch(KB.model(m).architecture, parse_precision(p))
+        if not format_mismatch(KB.model(m).architecture, parse_precision(p), KB.model(m).gguf_repos)
         for k in [i * len(PRECISIONS) + j]]
 GRID += [("deepseek-r1", "a100-80gb", "Q4_K_M")]  # a distilled model (rare in the rotation)
 
@@ -122,7 +122,7 @@ def test_every_model_gpu_precision_in_the_kb(advisor, kb):
        batch=st.integers(1, 16), gpus=st.sampled_from([1, 2, 3, 4, 8, 16]))
 def test_random_workloads(advisor, m, g, p, context, batch, gpus):
     kb = advisor.kb  # not a test argument: hypothesis prints its arguments, the KB runs to MBs
-    assume(not format_mismatch(kb.model(m).architecture, parse_precision(p)))
+    assume(not format_mismatch(kb.model(m).architecture, parse_precision(p), kb.model(m).gguf_repos))
     # several unified-memory machines (Macs, Jetsons) are refused, not pooled (test_hostile_fifth)
     assume(gpus == 1 or not kb.gpu(g).unified_memory)
     check_advisory(advisor, kb, m, g, p, context, batch, gpus)
@@ -133,7 +133,8 @@ def test_random_workloads(advisor, m, g, p, context, batch, gpus):
 @given(m=st.sampled_from(MODELS), g=st.sampled_from(GPUS), p=st.sampled_from(PRECISIONS),
        context=st.integers(1, 131072))
 def test_same_question_same_bytes(advisor, m, g, p, context):
-    assume(not format_mismatch(advisor.kb.model(m).architecture, parse_precision(p)))
+    assume(not format_mismatch(advisor.kb.model(m).architecture, parse_precision(p),
+                                advisor.kb.model(m).gguf_repos))
     context = min(context, advisor.kb.model(m).architecture.max_context)
     a, b = advisor.explain(m, g, p, context), advisor.explain(m, g, p, context)
     assert render_markdown(a) == render_markdown(b) and render_json(a) == render_json(b)

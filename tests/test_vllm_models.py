@@ -149,9 +149,13 @@ def test_deepseek_v3_under_0_5_names_the_release_that_added_it(kb):
 
 
 def test_plans_under_0_5_leave_vllm_out_for_such_a_model_when_no_runtime_is_named():
+    """--vllm-version without --runtime asks how vLLM runs it (hostile pass 13: the option was
+    silently dropped); vLLM 0.5 has no Qwen3 class, so that cannot run: no plan serves it under
+    vLLM 0.5, and the verdict names the release that added the class."""
     d = explain("qwen3-8b", "h100-80gb", "--vllm-version", "0.5")
-    assert d["verdict"] != "cannot-run"
-    assert commands(d) and "qwen3-8b" not in vllm_model_ids(d)
+    assert d["verdict"] == "cannot-run"
+    assert "Qwen3ForCausalLM" in json.dumps(d) and "vLLM 0.8.4" in json.dumps(d)
+    assert "qwen3-8b" not in vllm_model_ids(d)
 
 
 def test_the_default_version_still_serves_qwen3_and_says_which_release_added_it():
