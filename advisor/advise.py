@@ -88,6 +88,11 @@ def load_rulebook(extra: list[Path] | tuple = ()) -> list[RuleSpec]:
     from advisor.rules.engine import split_rulebook
 
     split_rulebook(rules)  # what the rules engine holds: refused here, before any question
+    from advisor.rules.spec import missing_verdicts
+
+    missing = missing_verdicts(rules)
+    if missing:  # refused here, not as "the rulebook gave 0 verdicts" for each question
+        raise AdvisorErrors(missing)
     return rules
 
 

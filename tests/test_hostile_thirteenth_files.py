@@ -292,3 +292,19 @@ def test_a_users_path_in_a_command_is_one_shell_word_without_control_characters(
             got = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True,
                                  text=True, check=True).stdout
             assert got == name, (name, word)
+
+
+def test_a_rulebook_without_a_verdict_is_refused_by_rules_check_and_explain(tmp_path):
+    """hostile pass 13: a --rules folder whose verdict-fits.yaml replaces the built-in with a rule
+    that only recommends passed `rules check`, after which every explain that fits failed with
+    "the rulebook gave 0 verdicts". Both now name the verdict no rule gives."""
+    from tests.file_helpers import REPO
+
+    text = (REPO / "rules" / "fit-headroom.yaml").read_text().replace("id: fit-headroom",
+                                                                       "id: verdict-fits")
+    (tmp_path / "verdict-fits.yaml").write_text(text)
+    r = CliRunner().invoke(main, ["rules", "check", str(tmp_path)])
+    assert r.exit_code == 2 and "no rule gives the verdict 'fits'" in r.output
+    r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "h100-80gb", "--rules", str(tmp_path)])
+    assert r.exit_code == 2 and "no rule gives the verdict 'fits'" in r.output
+    assert "Traceback" not in r.output

@@ -47,6 +47,9 @@ def check(extra=()) -> list[RuleSpec]:
         errors += exc.errors if isinstance(exc, AdvisorErrors) else [str(exc)]
     if rules:
         from advisor.rules.engine import RuleEngine
+        from advisor.rules.spec import missing_verdicts
+
+        errors += missing_verdicts(rules)
 
         try:
             RuleEngine(rules)  # what explain builds: the engine must hold the rulebook

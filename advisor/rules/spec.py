@@ -65,6 +65,16 @@ class FactRef:
     name: str
 
 
+def missing_verdicts(rules: list["RuleSpec"]) -> list[str]:
+    """One error a verdict (VERDICTS) that no rule of the rulebook gives: every question must
+    get exactly one verdict, so a rulebook without a rule for one (a user's folder whose rule
+    replaced verdict-fits with a rule that recommends) would fail every such question."""
+    given = {r.verdict for r in rules if r.verdict}
+    return [f"no rule gives the verdict '{v}': every question needs exactly one verdict (the "
+            f"built-in rule verdict-{v} gives it; a rule of the same id in a --rules folder "
+            "replaces it)" for v in VERDICTS if v not in given]
+
+
 @dataclass
 class RuleSpec:
     id: str
