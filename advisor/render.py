@@ -155,13 +155,17 @@ def hours(h: float) -> str:
 
 
 def usd(amount: float) -> str:
-    """A dollar amount without its $: to the cent ('1,234.50', '0.05'), and an amount that is
+    """A dollar amount without its $: to the cent ('1,234.50', '0.05'; under a dollar to a tenth
+    of a cent where the cent would round it: '0.047'), and an amount that is
     positive but under half a cent with the two significant digits that show it ('0.0028'), so a
     cost derived from a price (a million tokens at a fast plan's speed, a short training run) is
     never printed as 0.00, a free run (hostile tester 12; prices themselves are at least
     advisor.limits.MIN_USD_PER_GPU_HOUR)."""
     if 0 < amount < 0.005:
         return f"{amount:.2g}"
+    if amount < 1 and abs(amount - round(amount, 2)) > 5e-6:
+        # under a dollar, a tenth of a cent shows: SaladCloud's $0.047 a GPU-hour is not $0.05
+        return f"{amount:.3f}"
     return f"{amount:,.2f}"
 
 

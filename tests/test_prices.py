@@ -276,3 +276,17 @@ def test_no_builtin_source_names_a_price_field():
     for g in KB.all_gpus():
         for s in g.sources:
             assert not {"price_usd_per_hour", "prices"} & set(s.fields), g.id
+
+
+def test_price_under_a_dollar_keeps_its_tenth_of_a_cent():
+    """A provider's $0.684 a GPU-hour is printed and costed as $0.684, not rounded to $0.68
+    (nor $0.047 to $0.05): the plan's hourly price, its note and the cost per million tokens
+    follow the provider's figure (found-not-fixed of stop 28)."""
+    from advisor.plans.prices import rent_cost
+    from advisor.render import usd
+
+    assert usd(0.684) == "0.684" and usd(0.047) == "0.047" and usd(0.5) == "0.50"
+    assert usd(1.224) == "1.22" and usd(0.0028) == "0.0028"
+    kb = load_kb()
+    usd_h, note = rent_cost(kb.gpu("rtx-3090"), 1)
+    assert usd_h == 0.684 and note.startswith("$0.684 a GPU-hour"), (usd_h, note)

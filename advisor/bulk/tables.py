@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from advisor.bulk.inverse import FitRow, GpuRow
-from advisor.render import gb, params, tps
+from advisor.render import gb, params, tps, usd
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def gpus_grid(rows: list[GpuRow]) -> Grid:
         ["GPU", "count", "precision", "runtime", "memory", "needs", "decode", "USD/hour"],
         [[r.gpu.id, str(r.count), r.plan.precision.name, r.plan.runtime, gb(r.memory_bytes),
           gb(r.plan.total_bytes), tps(r.plan.decode_tokens_per_s),
-          "–" if r.price_usd_per_hour is None else f"{r.price_usd_per_hour:,.2f}"
+          "–" if r.price_usd_per_hour is None else usd(r.price_usd_per_hour)
           + ("" if r.rented_count == r.count else f" ({r.rented_count} rented)")]
          for r in rows],
         frozenset({1, 4, 5, 6, 7}))

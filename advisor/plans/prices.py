@@ -21,13 +21,13 @@ def rent_usd_per_hour(g: GPU, n: int) -> float | None:
     """rent_cost's USD an hour alone (the planner ranks hundreds of rented candidates and
     writes the note of one)."""
     p = g.on_demand_price(n)
-    return None if p is None else round(p.usd_per_gpu_hour * n, 2)
+    return None if p is None else round(p.usd_per_gpu_hour * n, 4)
 
 
 def rent_cost(g: GPU, n: int) -> tuple[float | None, str | None]:
-    """USD an hour for n rented cards at the cheapest on-demand price that rents n (rounded to
-    cents) and its note; (None, None) where no provider price rents n of them."""
+    """USD an hour for n rented cards at the cheapest on-demand price that rents n (to a hundredth of
+    a cent: $0.047 is not rounded up to $0.05) and its note; (None, None) where no provider price rents n of them."""
     p = g.on_demand_price(n)
     if p is None:
         return None, None
-    return round(p.usd_per_gpu_hour * n, 2), price_note(p)
+    return round(p.usd_per_gpu_hour * n, 4), price_note(p)
