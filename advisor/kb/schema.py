@@ -703,6 +703,11 @@ class GPU(_Entry):
     # lower-case family: pascal, volta, turing, ampere, ada-lovelace, hopper, blackwell, cdna1 ..
     # cdna4, rdna3, rdna3.5, rdna4, apple-m1 .. apple-m4, gaudi2, gaudi3, xe-hpg, xe2
     architecture: Annotated[str, Field(pattern=ID_PATTERN)]
+    # An AMD GPU's LLVM target (gfx942, gfx1100, gfx1102), as ROCm's GPU specifications table
+    # and LLVM's AMDGPU processor table name it: ROCm runtimes build their kernels for a list of
+    # targets, so two cards of one family can differ (vLLM runs the RX 7900 XTX's gfx1100, not
+    # the RX 7600's gfx1102). AMD GPUs only; None: not sourced, the family decides.
+    gfx_target: Annotated[Optional[str], Field(pattern=r"^gfx[0-9a-f]{3,4}$")] = None
     memory_bytes: Annotated[int, Field(gt=0, le=MAX_MEMORY_BYTES)]
     # The total the CUDA/ROCm driver reports for the card (bytes): cudaMemGetInfo's total, what
     # torch.cuda.mem_get_info()[1] returns, vLLM logs as total_gpu_memory and PyTorch's
@@ -762,13 +767,16 @@ class GPU(_Entry):
             provider, kind, gpus, _ = twice[0]
             raise ValueError(f"prices lists {provider}'s {kind} price for {gpus} GPU(s) from the "
                              "same page twice")
+        if self.gfx_target is not None and self.vendor != "amd":
+            raise ValueError(f"gfx_target is an AMD GPU's LLVM target; this entry's vendor is "
+                             f"{self.vendor}")
         if self.unified_memory != (self.gpu_memory_share is not None):
             raise ValueError("unified_memory and gpu_memory_share go together")
         self._check_reported_memory()
         _check_sources(
             self,
             [
-                "architecture", "memory_bytes", "reported_memory_bytes", "memory_type",
+                "architecture", "gfx_target", "memory_bytes", "reported_memory_bytes", "memory_type",
                 "bandwidth_gb_s", "fp32_tflops", "fp16_tflops", "gpu_memory_share",
                 "bf16_tflops", "fp8_tflops", "int8_tops", "shader_cores", "tensor_cores",
                 "interconnect", "interconnect_gb_s", "rental",

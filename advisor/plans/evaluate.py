@@ -755,7 +755,10 @@ def changes_from(plan: Plan, ask: Ask) -> list[str]:
         edge = ""
         if share >= vllm_max_utilization(plan.gpu) - 0.01:  # the most the card allows
             left = (1 - share) * plan.gpu.usable_memory_bytes / 2**30
-            edge = (f" (at the edge: the {left:.1f} GiB a GPU left outside it hold the CUDA "
+            from advisor.plans.commands import _STACK
+
+            stack = _STACK.get(plan.gpu.vendor, "runtime")
+            edge = (f" (at the edge: the {left:.1f} GiB a GPU left outside it hold the {stack} "
                     "context and graphs with little to spare)")
         out.append(f"vLLM's share of each GPU {share:.2f}{edge}")
     if plan.wired_limit_mb is not None:

@@ -20,6 +20,11 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   https://github.com/vllm-project/recipes/blob/main/OpenAI/GPT-OSS.md).
   https://docs.vllm.ai/en/latest/features/quantization/supported_hardware.html
   and https://docs.vllm.ai/en/latest/getting_started/installation/gpu.html
+- vLLM's ROCm builds run these AMD targets only: "MI200s (gfx90a), MI300 (gfx942), MI350
+  (gfx950), Radeon RX 7900 series (gfx1100/1101), Radeon RX 9000 series (gfx1200/1201), Ryzen AI
+  MAX / AI 300 Series (gfx1151/1150)" (docs/getting_started/installation/gpu.rocm.inc.md,
+  requirements, vllm-project/vllm main of 2026; v0.5-0.6 listed gfx90a, gfx942 and gfx1100).
+  The MI100 (gfx908) and the RX 7600 (gfx1102) are not among them (GPU.gfx_target).
 - vLLM loads a model only where its model registry has a class for the Hugging Face
   architecture its config.json names (Model.hf_architecture): ModelRegistry.resolve_model_cls
   fails with "Model architectures [...] are not supported for now" otherwise. Which classes each
@@ -90,6 +95,11 @@ _PRE_TURING = ("pascal", "volta")
 # vLLM needs compute capability 7.0 (Volta) or newer: Pascal cards do not run it
 # (https://docs.vllm.ai/en/latest/getting_started/installation/gpu.html, "GPU: compute capability 7.0 or higher").
 _PRE_VOLTA = ("pascal",)
+# The AMD LLVM targets vLLM's ROCm builds support (see above), and the families wholly outside
+# them, for an AMD card whose entry gives no gfx_target (a user's entry, a detected card).
+_VLLM_ROCM_TARGETS = ("gfx90a", "gfx942", "gfx950", "gfx1100", "gfx1101", "gfx1200", "gfx1201",
+                      "gfx1150", "gfx1151")
+_VLLM_ROCM_NOT = ("cdna1",)
 # MXFP4 in vLLM: natively or with Marlin (Ampere, Ada, and Blackwell workstation cards), see above.
 _VLLM_MXFP4_ARCHITECTURES = ("ampere", "ada-lovelace", "hopper", "blackwell", "cdna3", "cdna4", "rdna4")
 # MXFP4 in transformers: its kernels (triton_kernels) need Hopper or newer; older cards dequantize.
@@ -221,6 +231,13 @@ def _cannot_run(runtime: str, p: Precision, gpu: GPU, model, gpus: int,
             return f"vLLM runs on NVIDIA and AMD GPUs, not on {_vendor_name(vendor)} GPUs"
         if vendor == "nvidia" and gpu.architecture in _PRE_VOLTA:
             return f"vLLM needs compute capability 7.0 or newer; the {gpu.name} (Pascal) is older"
+        if vendor == "amd" and (gpu.gfx_target not in _VLLM_ROCM_TARGETS if gpu.gfx_target
+                                else gpu.architecture in _VLLM_ROCM_NOT):
+            target = f" ({gpu.gfx_target})" if gpu.gfx_target else ""
+            return (f"vLLM's ROCm builds run the AMD targets gfx90a (MI200), gfx942 (MI300), "
+                    f"gfx950 (MI350), gfx1100/1101 (RX 7700-7900, PRO W7800/W7900), gfx1200/1201 "
+                    f"(RX 9000) and gfx1150/1151 (Ryzen AI 300/Max), not the {gpu.name}{target}: "
+                    "run a GGUF with llama.cpp")
         if gguf:
             return ("vLLM's GGUF loader is experimental and under-optimized (and loads no split "
                     "files): run GGUF files with llama.cpp, or vLLM with its own 4-bit (AWQ/GPTQ) "

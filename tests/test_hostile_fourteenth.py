@@ -1,0 +1,75 @@
+"""Faults of the fourteenth hostile pass and the found-not-fixed items of stop 28, one kind each
+(each test fails before its fix and passes after):
+
+1. vLLM planned and sized on AMD GPUs its ROCm builds do not support (MI100's gfx908, the RX
+   7600's gfx1102): the KB gives each AMD card its LLVM target (GPU.gfx_target).
+2. "CUDA context and graphs" in an AMD card's vLLM share at the edge (pass 14B F6).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from advisor.cli import main
+from advisor.kb import load_kb
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def explain(*args):
+    return CliRunner().invoke(main, ["explain", *map(str, args)])
+
+
+def explain_json(*args) -> dict:
+    r = explain(*args, "--format", "json")
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output)
+
+
+# --- 1. vLLM's ROCm targets -------------------------------------------------------------------
+
+def test_every_amd_card_has_its_llvm_target():
+    kb = load_kb()
+    amd = [g for g in kb.all_gpus() if g.vendor == "amd"]
+    assert amd and all(g.gfx_target for g in amd), [g.id for g in amd if not g.gfx_target]
+    assert all(g.gfx_target is None for g in kb.all_gpus() if g.vendor != "amd")
+
+
+@pytest.mark.parametrize("gpu, target", [("mi100", "gfx908"), ("rx-7600", "gfx1102"),
+                                         ("rx-7600-xt", "gfx1102")])
+def test_vllm_cannot_run_on_amd_targets_outside_its_rocm_list(gpu, target):
+    d = explain_json("qwen3-8b", gpu, "--runtime", "vllm")
+    assert d["verdict"] == "cannot-run", d["verdict"]
+    assert target in d["cannot_run"] and "llama.cpp" in d["cannot_run"], d["cannot_run"]
+    # no plan serves it with vLLM on the user's card
+    own = [p for p in d.get("plans", []) if p["path"] != "rent" and p["runtime"] == "vllm"]
+    assert not own, own
+
+
+@pytest.mark.parametrize("gpu", ["rx-7800-xt", "rx-7900-xtx", "mi250", "mi300x", "rx-9070-xt",
+                                 "ryzen-ai-max-395-128gb"])
+def test_vllm_runs_on_the_targets_it_lists(gpu):
+    d = explain_json("qwen3-0.6b", gpu, "--runtime", "vllm")
+    assert d["verdict"] != "cannot-run", d.get("cannot_run")
+
+
+def test_gfx_target_on_a_non_amd_entry_is_refused(tmp_path):
+    src = (ROOT / "kb" / "gpus" / "rtx-4090.yaml").read_text()
+    kb = tmp_path / "kb" / "gpus"
+    kb.mkdir(parents=True)
+    (kb / "rtx-4090-x.yaml").write_text(
+        src.replace("id: rtx-4090", "id: rtx-4090-x").replace("\narchitecture:", "\ngfx_target: gfx1100\narchitecture:", 1))
+    r = CliRunner().invoke(main, ["kb", "validate", str(tmp_path / "kb")])
+    assert r.exit_code == 2 and "gfx_target" in r.output, r.output
+
+
+# --- 2. no CUDA wording on AMD ----------------------------------------------------------------
+
+def test_share_at_the_edge_names_rocm_on_amd():
+    md = explain("llama-3.1-70b", "mi250", "--runtime", "vllm").output
+    edge = [line for line in md.splitlines() if "at the edge" in line]
+    assert edge, md
+    assert all("CUDA" not in line and "ROCm (HIP) context" in line for line in edge), edge
