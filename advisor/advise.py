@@ -320,11 +320,11 @@ def _check_gpu_layers(n, m, g, gpus: int, rt: str, runtime: str | None, p, finet
         word = n.strip().lower()
         if word == "all":
             n = every
-        elif word.isdigit() and len(word) <= 9:
+        elif word.isascii() and word.isdigit() and len(word) <= 9:  # not '²' or '①'
             n = int(word)
-        elif word == "-1":
-            n = "auto"  # llama.cpp's own spelling of auto (n_gpu_layers -1)
-        elif word != "auto":
+        elif word in ("-1", "auto"):
+            n = "auto"  # llama.cpp's own spelling of auto (n_gpu_layers -1); 'Auto' too
+        else:
             raise AdvisorError(f"--n-gpu-layers must be a whole number of layers, 'all' or 'auto', "
                                f"not {n!r}")
     if isinstance(n, bool) or not isinstance(n, (int, str)):

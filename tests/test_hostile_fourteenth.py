@@ -4,6 +4,7 @@
 1. vLLM planned and sized on AMD GPUs its ROCm builds do not support (MI100's gfx908, the RX
    7600's gfx1102): the KB gives each AMD card its LLVM target (GPU.gfx_target).
 2. "CUDA context and graphs" in an AMD card's vLLM share at the edge (pass 14B F6).
+3. -ngl 'Auto' or a Unicode digit ('²', '①') crashed with a traceback (pass 14A K1).
 """
 from __future__ import annotations
 
@@ -73,3 +74,19 @@ def test_share_at_the_edge_names_rocm_on_amd():
     edge = [line for line in md.splitlines() if "at the edge" in line]
     assert edge, md
     assert all("CUDA" not in line and "ROCm (HIP) context" in line for line in edge), edge
+
+
+# --- 3. -ngl spellings ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ngl", ["Auto", "AUTO", " auto", "auto "])
+def test_ngl_auto_in_any_case_is_the_default(ngl):
+    r = explain("llama-3.1-8b", "rtx-4090", "-ngl", ngl)
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    assert r.output == explain("llama-3.1-8b", "rtx-4090", "-ngl", "auto").output
+
+
+@pytest.mark.parametrize("ngl", ["\u00b2", "\u2460", "\u00b9\u2070"])
+def test_ngl_unicode_digits_are_one_line(ngl):
+    r = explain("llama-3.1-8b", "rtx-4090", "-ngl", ngl)
+    assert r.exit_code == 2 and "--n-gpu-layers must be a whole number" in r.output, r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
