@@ -5,6 +5,9 @@
    7600's gfx1102): the KB gives each AMD card its LLVM target (GPU.gfx_target).
 2. "CUDA context and graphs" in an AMD card's vLLM share at the edge (pass 14B F6).
 3. -ngl 'Auto' or a Unicode digit ('²', '①') crashed with a traceback (pass 14A K1).
+4. A llama.cpp or Ollama plan converted a model whose class convert_hf_to_gguf.py has no
+   converter for (Phi-3.5-vision's Phi3VForCausalLM fitted, and the conversion fails: pass 14B):
+   the converter's registry is data, read from llama.cpp's source.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from click.testing import CliRunner
 
 from advisor.cli import main
 from advisor.kb import load_kb
+from advisor.sizing.runtime_models import LLAMACPP_CONVERTER
+from tests.file_helpers import config_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,3 +95,53 @@ def test_ngl_unicode_digits_are_one_line(ngl):
     r = explain("llama-3.1-8b", "rtx-4090", "-ngl", ngl)
     assert r.exit_code == 2 and "--n-gpu-layers must be a whole number" in r.output, r.output
     assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+# --- 4. llama.cpp's converter registry ---------------------------------------------------------
+
+@pytest.mark.parametrize("runtime", ["llama.cpp", "ollama"])
+def test_no_ggml_plan_converts_a_class_llama_cpp_has_no_converter_for(runtime):
+    d = explain_json("phi-3.5-vision", "rtx-3060-12gb", "--runtime", runtime)
+    assert d["verdict"] == "cannot-run", d["verdict"]
+    assert "Phi3VForCausalLM" in d["cannot_run"], d["cannot_run"]
+    ggml = [p for p in d.get("plans", []) if p["runtime"] in ("llama.cpp", "ollama")]
+    assert not ggml, ggml
+    assert "convert_hf_to_gguf.py phi" not in explain("phi-3.5-vision", "rtx-3060-12gb").output
+
+
+def test_a_published_gguf_needs_no_converter():
+    # Pixtral's own-format class has no converter; its GGUFs are made from the transformers copy
+    assert not LLAMACPP_CONVERTER.converts("PixtralForConditionalGeneration")
+    d = explain_json("pixtral-12b", "rtx-4090", "--runtime", "llama.cpp", "--precision", "q4_k_m")
+    assert d["verdict"] != "cannot-run", d.get("cannot_run")
+
+
+def test_every_kb_model_llama_cpp_is_offered_for_can_be_had_as_a_gguf():
+    kb = load_kb()
+    for m in kb.all_models():
+        if m.hf_architecture and not m.gguf_repos:
+            ok = LLAMACPP_CONVERTER.converts(m.hf_architecture)
+            assert ok or m.hf_architecture in ("MllamaForConditionalGeneration", "Phi3VForCausalLM"), m.id
+
+
+def test_a_config_of_an_unconvertible_class_is_refused_under_llama_cpp(tmp_path):
+    folder = config_folder(tmp_path / "m", architectures=["NoSuchModelForCausalLM"])
+    d = explain_json(folder, "rtx-4090", "--runtime", "llama.cpp")
+    assert d["verdict"] == "cannot-run" and "NoSuchModelForCausalLM" in d["cannot_run"], d
+    known = config_folder(tmp_path / "k", architectures=["LlamaForCausalLM"])
+    assert explain_json(known, "rtx-4090", "--runtime", "llama.cpp")["verdict"] == "fits"
+
+
+def test_the_converter_list_is_what_the_tool_reads_from_llama_cpp(tmp_path):
+    from tools.read_llamacpp_converters import read
+
+    conv = tmp_path / "conversion"
+    conv.mkdir()
+    (conv / "base.py").write_text(
+        "class ModelBase: pass\nclass TextModel(ModelBase): pass\nclass MmprojModel(ModelBase): pass\n")
+    (conv / "llama.py").write_text(
+        "@ModelBase.register('LlamaForCausalLM', 'MistralForCausalLM')\nclass LlamaModel(TextModel): pass\n"
+        "@ModelBase.register('LlavaForConditionalGeneration')\nclass LlavaVision(MmprojModel): pass\n")
+    assert read(tmp_path) == (["LlamaForCausalLM", "MistralForCausalLM"], ["LlavaForConditionalGeneration"])
+    data = LLAMACPP_CONVERTER.data()["architectures"]
+    assert data == sorted(set(data)) and {"LlamaForCausalLM", "Qwen3ForCausalLM"} <= set(data)

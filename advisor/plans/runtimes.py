@@ -44,6 +44,10 @@ that cannot run says so with the reason given here. Each entry cites the runtime
   https://github.com/vllm-project/vllm/releases/tag/v0.12.0). Later releases enable DSA models on
   SM120 (v0.24.0: "enabled on SM120 alongside GLM-5.1", #43477) for DeepSeek-V4; whether that
   covers V3.2 was not read, so consumer and workstation Blackwell stay refused.
+- llama.cpp and Ollama run a Hugging Face checkpoint only once convert_hf_to_gguf.py has made a
+  GGUF of it, which it does for the architecture classes it has a converter for (read from
+  llama.cpp's source into advisor/data/llamacpp_architectures.yaml: no Phi-3-vision, no mllama);
+  a model of another class runs under them only from a GGUF published of it (Model.gguf_repos).
 - Neither llama.cpp nor vLLM runs Llama 3.2 Vision (mllama, cross-attention layers): llama.cpp
   has no mllama architecture, and vLLM removed it with the V0 encoder-decoder runner
   (https://github.com/vllm-project/vllm/pull/24907, September 2025, before v0.11.0). transformers
@@ -79,7 +83,7 @@ from __future__ import annotations
 
 from advisor.sizing.constants import GGML_RUNTIMES, LLAMA_MAX_DEVICES
 from advisor.kb.formats import native_formats
-from advisor.sizing.runtime_models import SGLANG
+from advisor.sizing.runtime_models import LLAMACPP_CONVERTER, SGLANG
 from advisor.sizing.vllm_models import cannot_load
 from advisor.kb.schema import GPU
 from advisor.sizing.precision import Precision, parse_precision
@@ -111,11 +115,6 @@ _FP8_WEIGHT_ONLY = ("ampere",)
 _NO_GGML_BACKEND = ("gaudi2", "gaudi3")
 # DeepSeek V3.2's sparse attention in vLLM (see above).
 _VLLM_SPARSE_MLA_ARCHITECTURES = ("hopper", "blackwell", "cdna3", "cdna4")
-# Hugging Face architecture classes llama.cpp's convert_hf_to_gguf.py has no converter for
-# (its @ModelBase.register list): no GGUF of them can be made, so no llama.cpp or Ollama plan
-# converts one. Llama 3.2 Vision's MllamaForConditionalGeneration: llama.cpp has no mllama
-# architecture (see above).
-LLAMACPP_CANNOT_CONVERT = frozenset({"MllamaForConditionalGeneration"})
 _CHECKPOINT_4BIT = ("awq", "gptq", "int4", "gptq-int8", "gptq-int3", "gptq-int2")
 
 
@@ -207,7 +206,7 @@ def _cannot_run(runtime: str, p: Precision, gpu: GPU, model, gpus: int,
                 "it with transformers")
     if runtime == "ollama" and not gguf_container(model) and (
             getattr(arch, "cross_attention_interval", None)
-            or getattr(model, "hf_architecture", None) in LLAMACPP_CANNOT_CONVERT):
+            or getattr(model, "hf_architecture", None) == "MllamaForConditionalGeneration"):
         # Ollama's llama-server has no such architecture, and no GGUF can be made for it
         return ("Ollama runs the model with llama.cpp's llama-server, which has no Llama 3.2 "
                 "Vision (mllama) architecture, and llama.cpp's convert_hf_to_gguf.py cannot "
@@ -225,6 +224,8 @@ def _cannot_run(runtime: str, p: Precision, gpu: GPU, model, gpus: int,
         if gpus > LLAMA_MAX_DEVICES:
             return (f"{who} drives at most {LLAMA_MAX_DEVICES} GPUs in one process, RPC servers "
                     f"included (llama_max_devices), not {gpus}")
+        if not gguf_container(model) and (why := LLAMACPP_CONVERTER.cannot_convert(model)):
+            return f"{who} runs GGUF files, and {why}: run its checkpoint with another runtime"
         return None
     if runtime == "vllm":
         if vendor not in ("nvidia", "amd"):

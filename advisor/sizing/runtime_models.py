@@ -163,3 +163,37 @@ SGLANG = ModelClasses(
     # sglang_architectures.yaml)
     fallback=("; SGLang would try its generic Transformers backend instead (where transformers "
               "has the class), whose memory and speed this tool does not size"))
+
+
+@dataclass(frozen=True)
+class Converter:
+    """llama.cpp's convert_hf_to_gguf.py: the Hugging Face architecture classes it converts to a
+    GGUF (its TEXT converters, read from advisor/data/llamacpp_architectures.yaml). llama.cpp and
+    Ollama run GGUF files only, so a model of another class runs under them only from a GGUF
+    published of it (made from another form of the model)."""
+    path: Path
+
+    def data(self) -> dict:
+        """The parsed data file: {commit, source, sdist, date, architectures: [class, ...]}."""
+        return _data(self.path)
+
+    def converts(self, hf_class: str) -> bool:
+        """Whether convert_hf_to_gguf.py has a TEXT converter for `hf_class`."""
+        return hf_class in frozenset(self.data()["architectures"])
+
+    def cannot_convert(self, model) -> str | None:
+        """Why no GGUF of `model` (a KB model or one read from config.json) can be had: its class
+        (Model.hf_architecture) has no converter and no GGUF of it is published
+        (Model.gguf_repos). None where one can be made or is published, where the model names
+        no class (not checked), and for a model read from a GGUF file (it is one)."""
+        cls = getattr(model, "hf_architecture", None)
+        inv = getattr(model, "weights_inventory", None)
+        if (cls is None or getattr(inv, "format", None) == "gguf" or getattr(model, "gguf_repos", None)
+                or self.converts(cls)):
+            return None
+        return (f"llama.cpp's convert_hf_to_gguf.py has no converter for {cls} (the architecture "
+                f"of {model.name}; read at llama.cpp {self.data()['commit']}), so no GGUF of it "
+                "can be made, and none is published")
+
+
+LLAMACPP_CONVERTER = Converter(path=_DATA / "llamacpp_architectures.yaml")
