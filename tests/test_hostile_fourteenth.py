@@ -145,3 +145,25 @@ def test_the_converter_list_is_what_the_tool_reads_from_llama_cpp(tmp_path):
     assert read(tmp_path) == (["LlamaForCausalLM", "MistralForCausalLM"], ["LlavaForConditionalGeneration"])
     data = LLAMACPP_CONVERTER.data()["architectures"]
     assert data == sorted(set(data)) and {"LlamaForCausalLM", "Qwen3ForCausalLM"} <= set(data)
+
+
+# --- 5. fine-tuning commands that run -----------------------------------------------------------
+
+_TRL_CONFIGS = {"multi_gpu", "single_gpu", "zero1", "zero2", "zero3", "fsdp1", "fsdp2"}
+
+
+@pytest.mark.parametrize("sharding", ["none", "zero2", "zero3", "fsdp"])
+@pytest.mark.parametrize("pure", [False, True])
+def test_multi_gpu_fine_tuning_is_trl_launching_itself(sharding, pure):
+    from advisor.plans.finetune import command
+    from advisor.sizing.finetune import FinetuneSpec
+
+    model = load_kb().model("llama-3.1-8b")
+    cmd = command(model, FinetuneSpec(method="full", sharding=sharding, pure_bf16=pure), 4)
+    assert cmd.startswith("trl sft --accelerate_config ") and "-m trl.cli" not in cmd, cmd
+    assert cmd.split()[3] in _TRL_CONFIGS and "--num_processes 4" in cmd, cmd
+    assert ("--dtype bfloat16" in cmd) == pure, cmd
+    # accelerate's FSDP makes fp32 masters of bf16 weights under mixed precision: off for pure bf16
+    assert ("--mixed_precision no" in cmd and "--bf16 False" in cmd) == (pure and sharding == "fsdp"), cmd
+    one = command(model, FinetuneSpec(method="full", pure_bf16=pure), 1)
+    assert one.startswith("trl sft --model_name_or_path") and ("--dtype bfloat16" in one) == pure

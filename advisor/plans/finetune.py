@@ -185,9 +185,16 @@ def changes_of(spec: FinetuneSpec, asked: FinetuneSpec, g: GPU, n: int, ask_gpu:
 
 
 def command(model: Model, spec: FinetuneSpec, n: int) -> str:
-    """TRL's `trl sft` command (its documented flags), under `accelerate launch` for several
-    GPUs with DeepSpeed ZeRO or FSDP (accelerate's --use_deepspeed --zero_stage / --use_fsdp).
-    https://huggingface.co/docs/trl/main/en/clis and
+    """TRL's `trl sft` command (its documented flags, TRL 1.16). On several GPUs `trl sft` is its
+    own launcher: it runs its sft script under `accelerate launch`, passing on the options
+    accelerate takes (--num_processes, --num_machines) and `--accelerate_config NAME`, one of the
+    accelerate configs TRL ships (multi_gpu, zero1-3, fsdp1, fsdp2; trl/cli/accelerate_config.py).
+    Pure bf16 loads the weights in bfloat16 (`--dtype bfloat16`, TRL's ModelConfig.dtype, whose
+    default float32 is mixed precision with fp32 master weights), so AdamW keeps its moments in
+    bfloat16 too; under FSDP mixed precision is turned off as well, since accelerate upcasts
+    bfloat16 parameters to fp32 masters under it. `accelerate launch -m trl.cli sft` does not
+    run (trl.cli has no __main__).
+    https://huggingface.co/docs/trl/main/en/clis (Scaling Up with Accelerate) and
     https://huggingface.co/docs/accelerate/main/en/package_reference/cli"""
     repo = (model.transformers_repo or model.instruct_repo
             or next((a for a in model.aliases if "/" in a), model.id))
@@ -196,6 +203,8 @@ def command(model: Model, spec: FinetuneSpec, n: int) -> str:
     args = [f"--model_name_or_path {repo}", "--dataset_name YOUR_DATASET",
             f"--max_length {spec.seq_len}", f"--per_device_train_batch_size {spec.micro_batch}",
             f"--optim {opt}", "--bf16"]
+    if spec.pure_bf16:
+        args.append("--dtype bfloat16")
     if model.trust_remote_code:
         args.append("--trust_remote_code")  # TRL's ModelConfig.trust_remote_code
     if spec.gradient_checkpointing:
@@ -206,14 +215,17 @@ def command(model: Model, spec: FinetuneSpec, n: int) -> str:
         args += ["--load_in_4bit", "--bnb_4bit_quant_type nf4", "--use_bnb_nested_quant"]
     if n == 1:
         return "trl sft " + " ".join(args)
-    launch = [f"accelerate launch --num_processes {n}"]
+    config = {"fsdp": "fsdp2", "zero2": "zero2", "zero3": "zero3"}.get(spec.sharding, "multi_gpu")
+    launch = [f"trl sft --accelerate_config {config} --num_processes {n}"]
     if n > c.GPUS_PER_NODE:
         launch.append(f"--num_machines {-(-n // c.GPUS_PER_NODE)}")
-    if spec.sharding == "fsdp":
-        launch.append("--use_fsdp")
-    elif spec.sharding in ("zero2", "zero3"):
-        launch.append(f"--use_deepspeed --zero_stage {spec.sharding[-1]}")
-    return " ".join(launch) + " -m trl.cli sft " + " ".join(args)
+    if spec.pure_bf16 and spec.sharding == "fsdp":
+        # accelerate's FSDP upcasts bfloat16 parameters to fp32 masters while mixed precision is
+        # on ("Upcasted low precision parameters ... because mixed precision turned on in
+        # FSDP", accelerate's Accelerator.prepare_model): off in the launcher and the trainer
+        launch.append("--mixed_precision no")
+        args[args.index("--bf16")] = "--bf16 False"
+    return " ".join(launch + args)
 
 
 def _plan(path: str, model: Model, spec: FinetuneSpec, g: GPU, n: int, owned: bool,
@@ -225,9 +237,15 @@ def _plan(path: str, model: Model, spec: FinetuneSpec, g: GPU, n: int, owned: bo
     usd, note = rent_cost(g, n) if rented else (None, None)
     notes = []
     if spec.pure_bf16:
-        notes.append("pure bf16: load the model in bfloat16 and train without fp32 master weights "
-                     "(for example DeepSpeed's bf16 mode with `bf16.immediate_grad_update`, or "
-                     "torch.optim with a Kahan-summation optimizer)")
+        notes.append("pure bf16: the weights load in bfloat16 (`--dtype bfloat16`) and AdamW "
+                     "keeps its moments in bfloat16, with no fp32 master copy"
+                     + ("; DeepSpeed ZeRO keeps fp32 masters unless its config's bf16 section "
+                        "sets `bf16_master_weights_and_grads` and `bf16_optimizer_states` "
+                        "(added by DeepSpeed PR #7700; with `torch_autocast` enabled)"
+                        if spec.sharding in ("zero2", "zero3") else
+                        "; mixed precision is off (`--mixed_precision no`, `--bf16 False`) as "
+                        "accelerate's FSDP upcasts bfloat16 weights to fp32 masters under it, and "
+                        "the bfloat16 weights compute in bfloat16" if spec.sharding == "fsdp" else ""))
     if spec.method == "qlora" and spec.sharding in ("zero3", "fsdp"):
         notes.append("with QLoRA under ZeRO-3/FSDP, store the NF4 weights as bf16 "
                      "(`bnb_4bit_quant_storage=torch.bfloat16`) so they can be sharded")
