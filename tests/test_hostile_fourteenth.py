@@ -167,3 +167,13 @@ def test_multi_gpu_fine_tuning_is_trl_launching_itself(sharding, pure):
     assert ("--mixed_precision no" in cmd and "--bf16 False" in cmd) == (pure and sharding == "fsdp"), cmd
     one = command(model, FinetuneSpec(method="full", pure_bf16=pure), 1)
     assert one.startswith("trl sft --model_name_or_path") and ("--dtype bfloat16" in one) == pure
+
+
+# --- 6. a folder named by `.` or its config.json ---------------------------------------------------
+
+@pytest.mark.parametrize("arg", [".", "./", "./config.json", "config.json", "m/config.json", "m"])
+def test_a_model_folder_given_as_dot_or_its_config_is_named_by_the_folder(tmp_path, monkeypatch, arg):
+    folder = config_folder(tmp_path / "m", architectures=["LlamaForCausalLM"])
+    monkeypatch.chdir(folder if not arg.startswith("m") else tmp_path)
+    d = explain_json(arg, "rtx-4090")
+    assert d["model"]["name"] == "m", d["model"]

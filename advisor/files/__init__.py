@@ -151,8 +151,18 @@ def _hf_model(folder: Path, config: Path, label: str) -> tuple[FileModel, str]:
     shards = _index_shards(folder, label)
     if shards is None:
         shards = _glob_shards(folder, label)
-    name = label.rstrip("/").split("/")[-1] if "/" in label else folder.name
-    return config_model(cfg, str(config), (read_safetensors(s) for s in shards), label, name)
+    return config_model(cfg, str(config), (read_safetensors(s) for s in shards), label,
+                        _model_name(folder, label))
+
+
+def _model_name(folder: Path, label: str) -> str:
+    """The name a model read from `folder` goes by: the repository's for a Hub id or a cache
+    folder (`label` ORG/REPO), else the folder's own name, resolved, so that `.`, `./` or
+    `./config.json` name the folder they are in (an empty name was refused: hostile pass 14A);
+    "model" for the file system's root."""
+    if "/" in label and not Path(label).exists():
+        return label.rstrip("/").split("/")[-1]
+    return folder.resolve().name or "model"
 
 
 # safetensors dtypes of unquantized weights -> the precision they store
