@@ -177,3 +177,56 @@ def test_a_model_folder_given_as_dot_or_its_config_is_named_by_the_folder(tmp_pa
     monkeypatch.chdir(folder if not arg.startswith("m") else tmp_path)
     d = explain_json(arg, "rtx-4090")
     assert d["model"]["name"] == "m", d["model"]
+
+
+# --- 7. rule conditions that can never match ------------------------------------------------------
+
+@pytest.mark.parametrize("cond, said", [
+    ("path == 'rnet'", "did you mean 'rent'"),
+    ("runtime == 'VLLM'", "did you mean 'vllm'"),
+    ("path == 'rent' == 'rent'", "never matches"),
+    ("precision == 'q4_k_m'", "Q4_K_M"),
+    ("gpu_vendor != 'nvdia'", "did you mean 'nvidia'"),
+])
+def test_rules_check_refuses_a_text_value_the_fact_never_holds(tmp_path, cond, said):
+    import shutil
+
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    rent = rules / "plan-rent.yaml"
+    if cond.startswith(("precision", "gpu_vendor")):
+        rent = rules / "verdict-fits.yaml"
+        text = rent.read_text()
+        rent.write_text(text.replace("when:\n", f"when:\n  - {cond}\n", 1))
+    else:
+        rent.write_text(rent.read_text().replace("path == 'rent'", cond))
+    r = CliRunner().invoke(main, ["rules", "check", "--rules", str(rules)])
+    assert r.exit_code == 2 and said in r.output and f"{rent.name}:" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1, r.output
+
+
+@pytest.mark.parametrize("model, gpu, precision, runtime, kv, n", [
+    ("llama-3.1-8b", "rtx-4090", "Q4_K_M", "llama.cpp", "q8_0", 1),
+    ("qwen3-8b", "h100-80gb", "fp8", "vllm", "fp8", 2),
+    ("llama-3.1-70b", "rtx-3090", "bf16", "transformers", "fp16", 1),
+    ("qwen3-8b", "m2-max-96gb", "mlx-4bit", "mlx", "mlx-8bit", 1),
+])
+def test_every_closed_value_set_holds_what_the_facts_hold(model, gpu, precision, runtime, kv, n):
+    from advisor.facts import build_situation
+    from advisor.facts.values import fact_values
+    from advisor.sizing.precision import parse_precision
+    from advisor.sizing.workload import Workload
+
+    kb = load_kb()
+    sit = build_situation(kb, kb.model(model), kb.gpu(gpu), parse_precision(precision),
+                          Workload(runtime=runtime, kv_cache_dtype=kv), n)
+    checked = 0
+    for name, value in sit.facts.items():
+        values = fact_values(name)
+        if values is not None and isinstance(value, str):
+            assert value in values, (name, value, values)
+            checked += 1
+    assert checked >= 6, sit.facts
+    d = explain_json(model, gpu)
+    for p in d["plans"]:
+        assert p["path"] in fact_values("path", "plan") and p["runtime"] in fact_values("runtime", "plan")

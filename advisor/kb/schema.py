@@ -693,11 +693,14 @@ class Model(_Entry):
                              "checkpoint twice: keep one and say why in its note")
 
 
+VENDORS = ("nvidia", "amd", "apple", "intel")
+
+
 @dataclass(frozen=True, kw_only=True)
 class GPU(_Entry):
     id: Annotated[str, Field(pattern=ID_PATTERN)]
     name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=r"\S")]
-    vendor: Literal["nvidia", "amd", "apple", "intel"]
+    vendor: Literal[VENDORS]  # type: ignore[valid-type]
     aliases: list[str] = _list()
     segment: Optional[Literal["datacenter", "workstation", "consumer", "laptop", "soc"]] = None
     # lower-case family: pascal, volta, turing, ampere, ada-lovelace, hopper, blackwell, cdna1 ..

@@ -34,6 +34,7 @@ from advisor.text import escaped
 from advisor.limits import short
 from advisor.facts import DERIVED, FACTS, guaranteed
 from advisor.facts.plans import PLAN_FACTS
+from advisor.facts.values import fact_values
 from advisor.yamlfile import YamlFileError, is_mapping, is_sequence, read_yaml
 
 OBJECTIVE_FILE = "objective.yaml"
@@ -207,7 +208,23 @@ def parse_condition(text: str, registry: dict | None = None) -> tuple[Condition 
     problem = _number_problem(value)
     if problem:
         return None, f"'{text}': {problem}"
+    if ftype == "str":
+        problem = _value_problem(fact, value, "plan" if known is PLAN_FACTS else "situation")
+        if problem:
+            return None, f"'{text}': {problem}"
     return Condition(fact, op, value, text), None
+
+
+def _value_problem(fact: str, value: str, scope: str) -> str | None:
+    """Why text fact `fact` never holds `value` (its values are a closed set:
+    advisor.facts.values), naming the closest; None where it may."""
+    values = fact_values(fact, scope)
+    if values is None or value in values:
+        return None
+    near = closest(value, list(values)) or [v for v in values if v.lower() == value.lower()]
+    hint = f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""
+    shown = ", ".join(values) if len(values) <= 12 else ", ".join(values[:12]) + " ..."
+    return (f"{fact} is one of {shown}; {short(value)} never matches{hint}")
 
 
 def _kind(ftype: str) -> str:
@@ -409,6 +426,9 @@ def _check_derive(raw, conds: list[Condition], err) -> dict:
             continue
         if not _literal_type_ok(ftype, value):
             err(f"derive.{fact}: {fact} is {ftype}; {short(value)} is not")
+            continue
+        if ftype == "str" and (problem := _value_problem(fact, value, "situation")):
+            err(f"derive.{fact}: {problem}")
             continue
         problem = _number_problem(value)
         if problem:
