@@ -342,7 +342,7 @@ def _evil_rule(folder, condition: str):
 
 
 def test_why_shows_a_rule_condition_with_its_escapes_visible(tmp_path):
-    rules = _evil_rule(tmp_path / "r", '"runtime != \\"x\\e]52;c;aGk=\\a\\e[2J\\u202e\\""')
+    rules = _evil_rule(tmp_path / "r", '"model_id != \\"x\\e]52;c;aGk=\\a\\e[2J\\u202e\\""')
     for fmt in ("markdown", "terminal"):
         r = CliRunner().invoke(main, ["explain", "llama-3.1-8b", "v100-32gb", "--precision", "fp8",
                                       "--runtime", "llama.cpp", "--rules", str(rules), "--why",
@@ -350,7 +350,7 @@ def test_why_shows_a_rule_condition_with_its_escapes_visible(tmp_path):
         assert r.exit_code == 0, r.output
         text = re.sub(r"\x1b\[[0-9;]*m", "", r.output)
         assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
-        assert 'runtime != "x\\x1b]52;c;aGk=\\x07\\x1b[2J\\u202e"' in text
+        assert 'model_id != "x\\x1b]52;c;aGk=\\x07\\x1b[2J\\u202e"' in text
 
 
 @pytest.mark.parametrize("args", [("explain", "llama-3.1-8b", "rtx-4090"), ("rules", "check")])

@@ -209,22 +209,24 @@ def parse_condition(text: str, registry: dict | None = None) -> tuple[Condition 
     if problem:
         return None, f"'{text}': {problem}"
     if ftype == "str":
-        problem = _value_problem(fact, value, "plan" if known is PLAN_FACTS else "situation")
+        problem = _value_problem(fact, value, "plan" if known is PLAN_FACTS else "situation", op)
         if problem:
             return None, f"'{text}': {problem}"
     return Condition(fact, op, value, text), None
 
 
-def _value_problem(fact: str, value: str, scope: str) -> str | None:
+def _value_problem(fact: str, value: str, scope: str, op: str = "==") -> str | None:
     """Why text fact `fact` never holds `value` (its values are a closed set:
-    advisor.facts.values), naming the closest; None where it may."""
+    advisor.facts.values), naming the closest: `==` never matches and `!=` always does (a typo
+    either way: `runtime != 'VLLM'` would let vllm through); None where it may hold it."""
     values = fact_values(fact, scope)
     if values is None or value in values:
         return None
     near = closest(value, list(values)) or [v for v in values if v.lower() == value.lower()]
     hint = f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""
     shown = ", ".join(values) if len(values) <= 12 else ", ".join(values[:12]) + " ..."
-    return (f"{fact} is one of {shown}; {short(value)} never matches{hint}")
+    never = "never matches" if op == "==" else "is always true"
+    return f"{fact} is one of {shown}; {short(value)} is none of them, so the condition {never}{hint}"
 
 
 def _kind(ftype: str) -> str:
