@@ -249,3 +249,32 @@ def test_gpus_lists_the_smallest_usable_set_before_a_better_bigger_one():
     assert sorted(sets["t4"])[0][0] == 3 and any(n == 4 for n, _ in sets["t4"]), sets["t4"]
     # one card that runs it well: no bigger set merely faster
     assert sets["b200"] == [(1, "fp8")], sets["b200"]
+
+
+# --- 9. machines of 2 and 4 GPUs: priced as the provider rents them --------------------------------
+
+def test_cards_that_work_together_are_priced_as_the_machine_that_holds_them():
+    kb = load_kb()
+    t4, a100, h200 = kb.gpu("t4"), kb.gpu("a100-80gb"), kb.gpu("h200")
+    # 4 T4: Hugging Face's x4 instance ($3 an hour), not four x1 instances ($2)
+    assert t4.rented_gpus(4) == 4 and t4.on_demand_price(4).gpus == 4
+    assert t4.rented_gpus(3) == 4 and t4.on_demand_price(3) is None
+    # 2 A100 80GB: the x2 machine ($5), not the 8-GPU node ($20)
+    assert a100.rented_gpus(2) == 2 and a100.on_demand_price(2).usd_per_hour == 5
+    # 4 H200: never two x2 machines, always one that holds the four
+    assert h200.on_demand_price(4).gpus == 4 and h200.rented_gpus(4) == 4
+    # past the largest unit: whole nodes
+    assert h200.rented_gpus(12) == 16 and h200.on_demand_price(16).gpus == 8
+
+
+def test_the_rent_path_rents_machines_of_two_and_four():
+    from advisor.plans.candidates import rental_counts
+
+    kb = load_kb()
+    assert rental_counts(kb.gpu("a100-80gb"))[:4] == (1, 2, 4, 8)
+    assert rental_counts(kb.gpu("t4")) == (1, 4)
+    r = CliRunner().invoke(main, ["gpus", "llama-3.3-70b", "--format", "json"])
+    rows = json.loads(r.output)
+    rows = rows["gpus"] if isinstance(rows, dict) else rows
+    t4 = {row["count"]: row for row in rows if row["gpu"] == "t4"}
+    assert t4[4]["price_usd_per_hour"] == 3 and t4[3]["rented_count"] == 4, t4

@@ -150,9 +150,8 @@ def test_plan_properties(planner, model, gpu, n):
                 assert p.ram_bytes <= work.ram_bytes, p.to_json()
             if path == "rent":
                 assert p.gpu_count in rental_counts(p.gpu) and not p.gpu.unified_memory
-                if not scales_across_nodes(p.gpu):    # one card, or the one 8-GPU node on offer
-                    assert p.gpu_count == 1 or (p.gpu_count == c.GPUS_PER_NODE and
-                                                c.GPUS_PER_NODE in p.gpu.rental_units), p.to_json()
+                if not scales_across_nodes(p.gpu):    # one card or machine, or the one node on offer
+                    assert p.gpu_count in p.gpu.rental_units, p.to_json()
                 if p.gpu.rental == "node":
                     assert p.gpu_count % c.GPUS_PER_NODE == 0, p.to_json()
                 assert p.usd_per_hour is not None and p.usd_per_million_tokens is not None

@@ -93,16 +93,16 @@ def test_source_must_be_a_url_and_date_a_date(tmp_path):
     assert any("field 'prices.0.date'" in e and "pattern" in e for e in errs), errs
 
 
-def test_node_size_is_one_or_eight(tmp_path):
-    errs = errors_of(tmp_path, gpus=4)
-    assert any(re.search(r"priced\.yaml:11: field 'prices\.0\.gpus': Input should be 1 or 8", e)
+def test_node_size_is_one_two_four_or_eight(tmp_path):
+    errs = errors_of(tmp_path, gpus=3)
+    assert any(re.search(r"priced\.yaml:11: field 'prices\.0\.gpus': Input should be 1, 2, 4 or 8", e)
                for e in errs), errs
 
 
 def test_rental_must_agree_with_the_prices(tmp_path):
     errs = errors_of(tmp_path, source="    source: https://cloud.example.com/pricing\n    rental: node")
     assert any(re.search(r"priced\.yaml:\d+: field 'rental': rental is 'node' \(only whole 8-GPU "
-                         r"nodes\) but Some Cloud price\(s\) one GPU", e) for e in errs), errs
+                         r"nodes\) but Some Cloud price\(s\) fewer GPUs", e) for e in errs), errs
     errs = errors_of(tmp_path, source="    source: https://cloud.example.com/pricing\n    rental: none")
     assert any("field 'rental': rental is 'none' (not rented by the hour) but prices lists 1 offer"
                in e for e in errs), errs

@@ -98,14 +98,15 @@ RENTALS = ("alone", "node", "none")
 @dataclass(frozen=True, kw_only=True)
 class Price(_Entry):
     """A rental price as one provider's own pricing page states it: what the page charges
-    (usd_per_hour) for what unit (gpus: one card, or a whole 8-GPU node), priced per GPU-hour
-    (per: gpu) or for the whole unit (per: unit, a node's hourly price), on-demand or spot, the
+    (usd_per_hour) for what unit (gpus: one card, a machine of 2 or 4, or a whole 8-GPU node),
+    priced per GPU-hour (per: gpu) or for the whole unit (per: unit, the machine's or node's
+    hourly price, as Hugging Face's x2/x4/x8 instances are listed), on-demand or spot, the
     date the page was read (YYYY-MM or YYYY-MM-DD) and the page's URL. Aggregators are no
     source: a card nobody prices on their own page has no price."""
     provider: Annotated[str, Field(min_length=2)]
     usd_per_hour: Annotated[float, Field(gt=0, le=MAX_USD_PER_HOUR, allow_inf_nan=False)]
     kind: Literal["on-demand", "spot"]
-    gpus: Literal[1, 8]
+    gpus: Literal[1, 2, 4, 8]
     per: Literal["gpu", "unit"]
     date: Annotated[str, Field(pattern=DATE_PATTERN)]
     source: Annotated[str, Field(pattern=URL_PATTERN)]
@@ -810,42 +811,53 @@ class GPU(_Entry):
             raise ValueError(f"rental is 'none' (not rented by the hour) but prices lists "
                              f"{len(self.prices)} offer(s): set rental to 'alone' or 'node'")
         if self.rental == "node":
-            single = sorted({p.provider for p in self.prices if p.gpus == 1})
+            single = sorted({p.provider for p in self.prices if p.gpus < 8})
             if single:
                 raise ValueError(f"rental is 'node' (only whole 8-GPU nodes) but {', '.join(single)} "
-                                 "price(s) one GPU: set rental to 'alone', or give the node's price "
-                                 "(gpus: 8)")
+                                 "price(s) fewer GPUs: set rental to 'alone', or give the node's "
+                                 "price (gpus: 8)")
 
     def on_demand_price(self, count: int = 1) -> Price | None:
-        """The cheapest on-demand price per GPU-hour for `count` GPUs: among the offers whose
-        unit divides count (a whole 8-GPU node rents only in multiples of 8), else None. Several
-        GPUs that work together (tensor parallel) must share a machine: where some provider rents
-        a multi-GPU unit that divides count, only those units are priced, never count one-GPU
-        instances; one-GPU offers price several cards (count x the card) only where no provider
-        rents a larger unit."""
-        fits = [p for p in self.prices if p.kind == "on-demand" and count % p.gpus == 0]
-        if count > 1 and any(p.gpus > 1 for p in fits):
-            fits = [p for p in fits if p.gpus > 1]
+        """The cheapest on-demand price per GPU-hour for renting `count` GPUs that work together
+        (tensor parallel: they must share a machine), else None: an offer of exactly that unit
+        (one card; Hugging Face's x2 and x4 instances; an 8-GPU node), or whole nodes of the
+        largest multi-GPU unit where count is a multiple of it (several 8-GPU nodes). Where no
+        provider rents the card in a multi-GPU unit at all, one-GPU offers price count x the
+        card (an assumption the KB cannot do better than). Never count one-GPU instances, nor
+        two 2-GPU machines, where a provider rents the machine that holds them: 4 T4 are
+        Hugging Face's x4 instance ($3 an hour), not four x1 ($2)."""
+        offers = [p for p in self.prices if p.kind == "on-demand"]
+        multi = [p.gpus for p in offers if p.gpus > 1]
+        if not multi:
+            fits = offers
+        elif any(p.gpus == count for p in offers):
+            fits = [p for p in offers if p.gpus == count]
+        else:
+            fits = [p for p in offers if p.gpus == max(multi) and count % p.gpus == 0]
         return min(fits, key=Price.sort_key, default=None)
 
     def rented_gpus(self, count: int) -> int | None:
-        """The GPUs one rents to run `count` of this card together: one card alone where it is
-        rented alone; else whole units of the smallest multi-GPU offer that holds them (GPUs
-        that work together share a machine: 4 MI300X are rented as DigitalOcean's 8-GPU
-        droplet); count where only one-GPU offers exist (priced count x the card, as
-        on_demand_price does). None where the card is not rented."""
+        """The GPUs one rents to run `count` of this card together: count where some provider
+        rents exactly that unit (one card, an x2 or x4 machine, a node); else the smallest
+        multi-GPU unit that holds them (GPUs that work together share a machine: 3 T4 are
+        rented as Hugging Face's x4 instance, 4 MI300X as DigitalOcean's 8-GPU droplet); past
+        the largest unit, whole units of it (nodes); count where only one-GPU offers exist
+        (priced count x the card, as on_demand_price does). None where the card is not rented."""
         units = self.rental_units
         if not units:
             return None
         multi = [u for u in units if u > 1]
-        if (count == 1 and 1 in units) or not multi:
+        if count in units or not multi:
             return count
-        return min(-(-count // u) * u for u in multi)
+        bigger = [u for u in multi if u >= count]
+        if bigger:
+            return min(bigger)
+        return -(-count // max(multi)) * max(multi)
 
     @property
     def rental_units(self) -> tuple[int, ...]:
-        """The units (GPUs) the card is rented on-demand in, smallest first: (1,), (8,), (1, 8)
-        or () for a card without an on-demand price or that nobody rents (rental 'none'); a
+        """The units (GPUs) the card is rented on-demand in, smallest first: (1,), (8,), (1, 8),
+        (1, 2, 4, 8) or () for a card without an on-demand price or that nobody rents (rental 'none'); a
         node-only card (rental 'node') never in 1."""
         units = {p.gpus for p in self.prices if p.kind == "on-demand"}
         if self.rental == "none":

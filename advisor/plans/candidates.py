@@ -370,16 +370,18 @@ def scales_across_nodes(g: GPU) -> bool:
 
 def rental_counts(g: GPU, limit: int = 64) -> tuple[int, ...]:
     """The counts one rents, smallest first, from the units the card's on-demand prices rent:
-    one card where some provider rents one; cluster-class cards also by whole nodes of 8 (up to
-    limit); a card offered only as a whole 8-GPU node in multiples of 8 (one node where the card
-    does not scale across nodes). () for a card without an on-demand price."""
+    one card where some provider rents one; a machine of 2 or 4 where one is rented (Hugging
+    Face's x2 and x4 instances); cluster-class cards also by whole nodes of 8 (up to limit); a
+    card offered only as a whole 8-GPU node in multiples of 8 (one node where the card does not
+    scale across nodes). () for a card without an on-demand price."""
     units = g.rental_units
     if not units:
         return ()
     nodes = tuple(range(c.GPUS_PER_NODE, limit + 1, c.GPUS_PER_NODE))
     if not scales_across_nodes(g):
         nodes = nodes[:1] if c.GPUS_PER_NODE in units else ()
-    return ((1,) if 1 in units else ()) + nodes
+    machines = tuple(u for u in units if u < c.GPUS_PER_NODE)
+    return machines + tuple(n for n in nodes if n not in machines)
 
 
 def rentable(kb: KnowledgeBase) -> list[GPU]:

@@ -373,7 +373,9 @@ class Sized(RankTerms):
 
     @property
     def identity(self) -> tuple:
-        return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
+        """As Plan.identity (a rented plan is another plan than the same cards bought)."""
+        return (getattr(self, "path", None) == "rent", self.model.id, self.precision.name,
+                self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
                 self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
                 self.n_gpu_layers, self.tensor_split, self.wired_limit_mb)

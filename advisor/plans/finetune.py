@@ -98,7 +98,8 @@ class FinetunePlan:
 
     @property
     def identity(self) -> tuple:
-        return (self.model.id, self.spec, self.gpu.id, self.gpu_count)
+        # rented cards are another plan than the same cards bought (Plan.identity)
+        return (self.path == "rent", self.model.id, self.spec, self.gpu.id, self.gpu_count)
 
     def to_json(self, rule: str | None = None) -> dict:
         s = self.spec

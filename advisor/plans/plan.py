@@ -229,8 +229,10 @@ class Plan(RankTerms):
 
     @property
     def identity(self) -> tuple:
-        """What makes two plans the same plan, whatever path found them."""
-        return (self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
+        """What makes two plans the same plan, whatever path found them, but for renting: cards
+        rented by the hour are another plan than the same cards bought (more-cards), and the
+        rented one carries the price (with 2- and 4-GPU machines to rent, 2 x A100 is both)."""
+        return (self.path == "rent", self.model.id, self.precision.name, self.kv_cache_dtype, self.context_tokens,
                 self.runtime, self.gpu.id, self.gpu_count, self.cpu_offload_layers,
                 self.moe_cpu_layers, self.checkpoint, self.mla_per_head_cache, self.own_file,
                 self.n_gpu_layers, self.tensor_split, self.wired_limit_mb)

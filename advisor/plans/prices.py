@@ -11,8 +11,9 @@ def price_note(p: Price) -> str:
     node-only offer), the date the page was read and its URL."""
     unit = ""
     if p.gpus > 1:
-        node = f"${usd(p.usd_per_hour)} a node-hour" if p.per == "unit" else "priced per GPU-hour"
-        unit = f" (rented by the whole {p.gpus}-GPU node, {node})"
+        what = "node" if p.gpus >= 8 else "machine"
+        node = f"${usd(p.usd_per_hour)} a {what}-hour" if p.per == "unit" else "priced per GPU-hour"
+        unit = f" (rented by the whole {p.gpus}-GPU {what}, {node})"
     return (f"${usd(p.usd_per_gpu_hour)} a GPU-hour {p.kind} from {p.provider}{unit}, "
             f"read {p.date} from {p.source}")
 
