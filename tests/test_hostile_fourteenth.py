@@ -278,3 +278,12 @@ def test_the_rent_path_rents_machines_of_two_and_four():
     rows = rows["gpus"] if isinstance(rows, dict) else rows
     t4 = {row["count"]: row for row in rows if row["gpu"] == "t4"}
     assert t4[4]["price_usd_per_hour"] == 3 and t4[3]["rented_count"] == 4, t4
+
+
+# --- 10. vLLM on Intel: runs there, not sized here ------------------------------------------------
+
+@pytest.mark.parametrize("gpu, what", [("arc-b580", "Intel GPUs (XPU)"), ("gaudi3", "vllm-gaudi")])
+def test_vllm_on_intel_is_said_to_run_there_but_not_sized(gpu, what):
+    d = explain_json("llama-3.1-8b", gpu, "--runtime", "vllm")
+    assert what in d["cannot_run"] and "not on Intel" not in d["cannot_run"], d["cannot_run"]
+    assert "does not size" in d["cannot_run"]

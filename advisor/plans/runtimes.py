@@ -228,6 +228,14 @@ def _cannot_run(runtime: str, p: Precision, gpu: GPU, model, gpus: int,
             return f"{who} runs GGUF files, and {why}: run its checkpoint with another runtime"
         return None
     if runtime == "vllm":
+        if vendor == "intel":
+            # vLLM's installation docs list Intel XPU and Intel Gaudi (the vllm-gaudi plugin)
+            # among its platforms: builds of their own, with their own kernels and memory
+            # (HPU graphs, bucketing), which nothing here models; saying vLLM cannot run there
+            # would be wrong (hostile pass 14B)
+            what = "Gaudi (its vllm-gaudi plugin)" if gpu.architecture in _NO_GGML_BACKEND else "Intel GPUs (XPU)"
+            return (f"vLLM runs on {what} in a build of its own, whose memory use and speed this "
+                    "tool does not size: it sizes vLLM on NVIDIA and AMD GPUs only")
         if vendor not in ("nvidia", "amd"):
             return f"vLLM runs on NVIDIA and AMD GPUs, not on {_vendor_name(vendor)} GPUs"
         if vendor == "nvidia" and gpu.architecture in _PRE_VOLTA:
