@@ -287,3 +287,51 @@ def test_vllm_on_intel_is_said_to_run_there_but_not_sized(gpu, what):
     d = explain_json("llama-3.1-8b", gpu, "--runtime", "vllm")
     assert what in d["cannot_run"] and "not on Intel" not in d["cannot_run"], d["cannot_run"]
     assert "does not size" in d["cannot_run"]
+
+
+# --- 11. names and files the tool read otherwise than the user meant --------------------------------
+
+def test_rules_new_objective_is_refused(tmp_path):
+    r = CliRunner().invoke(main, ["rules", "new", "objective", "--dir", str(tmp_path)])
+    assert r.exit_code == 2 and "objective file" in r.output and not list(tmp_path.iterdir()), r.output
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_an_objective_yaml_that_is_no_file_is_refused(tmp_path, kind):
+    import os
+
+    rules = tmp_path / "r"
+    rules.mkdir()
+    if kind == "folder":
+        (rules / "objective.yaml").mkdir()
+    else:
+        os.mkfifo(rules / "objective.yaml")
+    r = explain("llama-3.1-8b", "rtx-4090", "--rules", rules)
+    assert r.exit_code == 2 and "objective.yaml: not a regular file" in r.output, r.output
+
+
+@pytest.mark.parametrize("kind, alias, said", [
+    ("gpus", "rtx-3090,rtx-4090", "a set of cards"),
+    ("models", "./config.json", "a model file's path"),
+    ("models", "mine.gguf", "a model file's path"),
+])
+def test_a_kb_alias_that_reads_as_a_set_or_a_file_is_refused(tmp_path, kind, alias, said):
+    import yaml
+
+    base = "rtx-4090" if kind == "gpus" else "llama-3.1-8b"
+    entry = yaml.safe_load((ROOT / "kb" / kind / f"{base}.yaml").read_text())
+    entry.update(id="mine", name="Mine", aliases=[alias])
+    entry.pop("siblings", None)
+    entry.pop("distilled_from", None)
+    (tmp_path / kind).mkdir()
+    (tmp_path / kind / "mine.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+    r = CliRunner().invoke(main, ["kb", "validate", str(tmp_path)])
+    assert r.exit_code == 2 and said in r.output and "mine.yaml" in r.output, r.output
+
+
+def test_a_hidden_yaml_in_a_kb_folder_is_said(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / ".mine.yaml").write_text("id: mine\n")
+    (tmp_path / "models" / ".DS_Store").write_bytes(b"\0\1")
+    r = CliRunner().invoke(main, ["kb", "validate", str(tmp_path)])
+    assert r.exit_code == 2 and ".mine.yaml:1: not a KB entry" in r.output and "DS_Store" not in r.output, r.output

@@ -175,6 +175,14 @@ class _Index:
                               "count of cards in explain's GPU argument (2x rtx-3090 is two "
                               "RTX 3090s): name the card without a count and an x first")
                 continue
+            other_reading = _reads_as_other(self.kind, key, key == entry.name)
+            if other_reading:
+                what = "id" if key == entry.id else "name" if key == entry.name else "aliases"
+                errors.append(f"{p.path}:{_key_line(p.node, what) or 1}: field '{what}': "
+                              f"{self.kind} {'alias' if what == 'aliases' else what} {short(key)} "
+                              f"reads as {other_reading}: the one reading would hide the other; "
+                              "give the entry names that read only as names")
+                continue
             k = _lookup_key(key)
             other = self.by_key.get(k)
             if other is not None and other.id != entry.id:
@@ -214,6 +222,21 @@ def _reads_as_a_count(key: str) -> bool:
 
     n = count_prefix(key)
     return n is not None and 1 <= n <= MAX_GPUS
+
+
+def _reads_as_other(kind: str, key: str, display_name: bool = False) -> str | None:
+    """What explain's MODEL or GPU argument reads `key` as before the KB is asked, where it is
+    not a KB name: a model file's path (`./config.json`, `x.gguf`, `/models/m`), or, for a GPU
+    id or alias, a set of cards (`rtx-3090,rtx-4090`; a display name may hold a comma, as
+    'NVIDIA DGX Spark (GB10, 128 GB)' does, whose parts name no card). A KB name spelled so was
+    shadowed silently or shadowed the set (hostile pass 14A). None for a key read as a KB name."""
+    from advisor.files import MODEL_SUFFIXES
+
+    if key.lower().endswith(MODEL_SUFFIXES) or key.startswith(("./", "../", "/", "~", ".\\")):
+        return "a model file's path"
+    if kind == "gpu" and "," in key and not display_name:
+        return "a set of cards in explain's GPU argument (rtx-3090,rtx-4090 is two cards)"
+    return None
 
 
 def _names_a_file(key: str) -> bool:
@@ -311,7 +334,14 @@ def _entry_files(root: Path, kind: str, errors: list[str]) -> list[Path]:
         if d.exists() or d.is_symlink():  # a file (or a dangling link) where entries belong
             errors.append(f"{d}:1: not a folder: a KB folder's {kind}/ holds its entries")
         return []
-    files = sorted(p for p in d.iterdir() if not p.name.startswith("."))
+    listed = sorted(d.iterdir())
+    # hidden files (.DS_Store, an editor's .x.yaml.swp) are not entries, but a hidden YAML file
+    # looks like one the user meant to load: said, not skipped silently (hostile pass 14A)
+    for p in listed:
+        if p.name.startswith(".") and p.suffix == ".yaml":
+            errors.append(f"{p}:1: not a KB entry: a file whose name begins with a dot is hidden, "
+                          "and entries are files named <id>.yaml")
+    files = [p for p in listed if not p.name.startswith(".")]
     for p in files:
         if p.suffix != ".yaml" or not p.is_file():
             errors.append(f"{p}:1: not a KB entry: entries are files named <id>.yaml")

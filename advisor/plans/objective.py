@@ -268,7 +268,14 @@ class Objective:
 
 
 def find_objective(rule_dirs: list[Path]) -> Path:
-    """The objective file in force: the last rule folder that has one."""
+    """The objective file in force: the last rule folder that has one. AdvisorError where a rule
+    folder's objective.yaml is not a regular file (a folder, a FIFO, a device): it was ignored
+    silently, and the advice then followed another objective than the user's (hostile pass
+    14A)."""
+    for d in rule_dirs:
+        if (d / FILE_NAME).exists() and not (d / FILE_NAME).is_file():
+            raise AdvisorError(f"{d / FILE_NAME}: not a regular file; the objective of a rule "
+                               f"folder is a YAML file named {FILE_NAME}")
     found = [d / FILE_NAME for d in rule_dirs if (d / FILE_NAME).is_file()]
     if not found:
         raise AdvisorError(f"no {FILE_NAME} in the rule folders ({', '.join(map(str, rule_dirs))})")

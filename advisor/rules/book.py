@@ -10,7 +10,7 @@ from pathlib import Path
 
 from advisor.errors import AdvisorError, AdvisorErrors
 from advisor.rules.cases import Outcome, load_cases, run_case
-from advisor.rules.spec import ID_RE, RuleErrors, RuleSpec, load_rules
+from advisor.rules.spec import ID_RE, OBJECTIVE_FILE, RuleErrors, RuleSpec, load_rules
 
 
 def _dirs(extra) -> list[Path]:
@@ -148,6 +148,9 @@ def scaffold(rule_dir: Path, rule_id: str) -> list[Path]:
 
         raise AdvisorError(f"rule id {short(rule_id, 80)} must be lower-case letters, digits and "
                            "dashes")
+    if rule_id == Path(OBJECTIVE_FILE).stem:
+        raise AdvisorError(f"{OBJECTIVE_FILE} is a rule folder's objective file, not a rule: give "
+                           "the rule another id (rules/objective.yaml is the objective's model)")
     rule_dir = Path(rule_dir)
     paths = [rule_dir / f"{rule_id}.yaml", rule_dir / f"{rule_id}.test.yaml"]
     written: list[Path] = []
