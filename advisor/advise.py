@@ -11,6 +11,7 @@ from advisor.cache import Key, cached, code_files
 from advisor.errors import AdvisorError, AdvisorErrors
 from advisor.facts import Situation, build_situation
 from advisor.kb.schema import with_fields
+from advisor.text import exact_number
 from advisor.kb.store import KnowledgeBase
 from advisor.paths import data_dir
 from advisor.render import count
@@ -281,7 +282,7 @@ def _share_below_weights(facts, m, g, gpus: int, work, rt: str, asked_share) -> 
     least = (f"{per_card / total:.2f} (the weights as asked)" if per_card < 0.9 * total else
              f"{four_bit / total:.2f} (the weights at 4 bits)")
     raise AdvisorError(
-        f"{flag} {share:g} leaves {RUNTIME_NAMES[rt]} {room / GIB:.2f} GiB of each "
+        f"{flag} {exact_number(share)} leaves {RUNTIME_NAMES[rt]} {room / GIB:.2f} GiB of each "
         f"{g.name}, less than the {per_card / GIB:.2f} GiB of weights each card holds (and "
         f"than {four_bit / GIB:.2f} GiB at 4 bits): it stops at start with no memory for the KV "
         f"cache; raise it well above {least}, or leave it out for {RUNTIME_NAMES[rt]}'s default")
@@ -786,7 +787,7 @@ class Advisor:
             work = replace(work, prompt_tokens=context_tokens)  # the default prompt, cut to a short context
         stages = -(-gpus // GPUS_PER_NODE)
         if stages > 1 and stages > m.architecture.layers:
-            raise AdvisorError(f"--gpus {gpus} is {stages} nodes of {GPUS_PER_NODE} for {m.name}'s "
+            raise AdvisorError(f"{gpus:,} cards are {stages} nodes of {GPUS_PER_NODE} for {m.name}'s "
                                f"{m.architecture.layers} layers: fewer than one layer a node; "
                                f"for more throughput, run copies side by side")
         if work.ram_bytes < 0 or work.ram_bandwidth_gb_s <= 0:

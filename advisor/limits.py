@@ -232,3 +232,6 @@ def batch_words(batch: int) -> str:
     """' and a batch of N sequences' for a batch above 1, for the sentences that say no model or
     GPU runs a question: they must name every number that made the answer empty."""
     return f" and a batch of {batch:,} sequences" if batch != 1 else ""
+# Errors printed at once (a folder of 3,000 broken rule files printed 3,000 lines: hostile pass
+# 14A); the rest are counted, and come up once the first are fixed
+MAX_ERRORS_SHOWN = 100

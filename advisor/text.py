@@ -35,3 +35,11 @@ def escaped(text, keep_newlines: bool = True) -> str:
         else:
             out.append(ascii(ch)[1:-1])  # \x1b, \t, \u202e
     return "".join(out)
+
+
+def exact_number(x: float) -> str:
+    """A number a user gave (a share, a factor) as it reads back: the shortest decimal that is
+    the same float (0.954, 0.9999999999999999, 1), never rounded to fewer digits, so a message
+    never says 1 of a share just under it (hostile pass 14A)."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text

@@ -30,6 +30,8 @@ def loader():
     """The strict loader class: PyYAML's C safe loader where libyaml is built in, else the
     Python one, with duplicate keys and over-long integers refused. yaml is imported here, not
     at module level: a run that reads only its caches never parses YAML."""
+    import re
+
     import yaml
     from yaml.constructor import ConstructorError
 
@@ -58,13 +60,32 @@ def loader():
             if length > MAX_INT_DIGITS + 3:  # digits, a sign and a 0x / 0o / 0b prefix
                 raise ConstructorError(None, None, f"an integer of {length} characters",
                                        node.start_mark)
+            _no_yaml11_number(node)
             return super().construct_yaml_int(node)
 
+        def construct_yaml_float(self, node):
+            _no_yaml11_number(node)
+            return super().construct_yaml_float(node)
+
+    def _no_yaml11_number(node) -> None:
+        """YAML 1.1 reads 1:30 as 90 (base 60) and 017 as 15 (octal), which no one writing a
+        number means (hostile pass 14A: objective.yaml took 1:30 as 90): refused, naming both
+        readings, where the value is not quoted."""
+        text = str(node.value)
+        if not node.style and ":" in text:
+            raise ConstructorError(None, None, f"{short(text)} reads as a base-60 number in YAML "
+                                   "1.1 (1:30 is 90): write the number, or quote the text",
+                                   node.start_mark)
+        if not node.style and re.fullmatch(r"[-+]?0[0-7_]+", text):
+            raise ConstructorError(None, None, f"{short(text)} reads as an octal number in YAML "
+                                   f"1.1 ({text} is {int(text.replace('_', ''), 8)}): write it "
+                                   "without the leading zero, or quote the text",
+                                   node.start_mark)
+
     StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
+    StrictLoader.add_constructor("tag:yaml.org,2002:float", StrictLoader.construct_yaml_float)
     # YAML 1.2 floats without a dot (1e-9, 2E+3), which PyYAML's YAML 1.1 rules read as strings:
     # a KB price of 1e-9 is then refused for its bound, not as "not a valid number"
-    import re
-
     StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float",
                                        re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
                                        list("-+0123456789"))

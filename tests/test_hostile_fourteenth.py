@@ -335,3 +335,60 @@ def test_a_hidden_yaml_in_a_kb_folder_is_said(tmp_path):
     (tmp_path / "models" / ".DS_Store").write_bytes(b"\0\1")
     r = CliRunner().invoke(main, ["kb", "validate", str(tmp_path)])
     assert r.exit_code == 2 and ".mine.yaml:1: not a KB entry" in r.output and "DS_Store" not in r.output, r.output
+
+
+# --- 12. messages that said another thing than what happened ---------------------------------------
+
+def test_a_missing_model_file_in_capitals_is_a_missing_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = explain("X.GGUF", "rtx-4090")
+    assert r.exit_code == 2 and "X.GGUF: no such file or folder" in r.output, r.output
+
+
+def test_a_set_of_too_many_cards_is_not_called_a_flag():
+    r = explain("llama-3.1-8b", "512x rtx-4090")
+    assert r.exit_code == 2 and "512 cards are 64 nodes" in r.output and "--gpus" not in r.output, r.output
+
+
+def test_a_share_just_under_one_is_echoed_as_given():
+    r = explain("llama-3.1-8b", "rtx-4090", "--runtime", "vllm", "--gpu-memory-utilization",
+                "0.9999999999999999")
+    assert r.exit_code == 2 and "--gpu-memory-utilization 0.9999999999999999 asks" in r.output, r.output
+
+
+def test_kb_add_leaves_nothing_written_where_it_cannot_say_where_it_wrote(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.file_helpers import LLAMA_CONFIG
+
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_CONFIG))
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "advisor", "kb", "add", "--from",
+                            str(tmp_path / "config.json"), "--id", "tiny", "--out", str(tmp_path / "kb")],
+                           stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert r.returncode == 2 and not (tmp_path / "kb" / "models" / "tiny.yaml").exists(), r.stderr
+
+
+def test_thousands_of_rule_errors_are_capped(tmp_path):
+    from advisor.limits import MAX_ERRORS_SHOWN
+
+    for i in range(MAX_ERRORS_SHOWN + 50):
+        (tmp_path / f"r{i}.yaml").write_text(f"id: r{i}\nwhen: [nosuch == 1]\n")
+    r = CliRunner().invoke(main, ["rules", "check", str(tmp_path)])
+    lines = r.output.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == MAX_ERRORS_SHOWN + 1 and "more errors" in lines[-1], lines[-3:]
+
+
+@pytest.mark.parametrize("value, said", [("1:30", "base-60"), ("017", "octal")])
+def test_yaml_1_1_numbers_nobody_means_are_refused(tmp_path, value, said):
+    import shutil
+
+    rules = tmp_path / "r"
+    rules.mkdir()
+    text = (ROOT / "rules" / "objective.yaml").read_text()
+    text = text.replace("good_quality: small", f"good_quality: small\nspeed_band_tolerance_x: {value}", 1)
+    (rules / "objective.yaml").write_text(text)
+    shutil.copy(ROOT / "rules" / "verdict-fits.yaml", rules)
+    r = explain("llama-3.1-8b", "rtx-4090", "--rules", rules)
+    assert r.exit_code == 2 and said in r.output and "objective.yaml:" in r.output, r.output

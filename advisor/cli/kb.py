@@ -107,8 +107,13 @@ def validate(ctx, directory):
     except KBErrors as exc:
         from advisor.text import escaped
 
-        for line in exc.errors:
+        from advisor.limits import MAX_ERRORS_SHOWN
+
+        for line in exc.errors[:MAX_ERRORS_SHOWN]:
             click.echo(escaped(line, keep_newlines=False), err=True)
+        more = len(exc.errors) - MAX_ERRORS_SHOWN
+        if more > 0:
+            click.echo(f"... and {more:,} more (fix these first)", err=True)
         click.echo(f"advisor: {len(exc.errors)} error(s) in the knowledge base", err=True)
         ctx.exit(2)
     replaced = sum(len(i.overrides) for i in (k.models, k.gpus))

@@ -7,6 +7,8 @@ DIR is a KB folder, as `--kb DIR` reads one: the entry is written to DIR/models/
 """
 from __future__ import annotations
 
+import sys
+
 from pathlib import Path
 
 import click
@@ -72,7 +74,12 @@ def add(config_path, model_id, out_dir):
         raise AdvisorError(f"{target} already exists; not overwriting it") from None
     except OSError as exc:
         raise AdvisorError(f"{target}: cannot write: {exc.strerror}") from None
-    click.echo(str(target))
+    try:  # the path is the command's answer: where it cannot be said, nothing is left written
+        click.echo(str(target))
+        sys.stdout.flush()
+    except OSError:
+        target.unlink(missing_ok=True)
+        raise
 
 
 def _is_gguf(path: Path) -> bool:

@@ -297,11 +297,11 @@ def _load_path(path: Path, label: str | None, quant: str | None) -> tuple[FileMo
         if _exists(path / "config.json"):  # not a regular file: read_config names what it is
             return _hf_model(path, path / "config.json", label or str(path))
         raise AdvisorError(f"{path}: no config.json or .gguf file in this folder")
-    if path.suffix == ".gguf":
+    if path.suffix.lower() == ".gguf":
         return _gguf_model(path)
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":
         return _hf_model(path.parent, path, label or str(path.parent))
-    if path.suffix == ".safetensors":
+    if path.suffix.lower() == ".safetensors":
         cfg = path.parent / "config.json"
         if not cfg.is_file():
             raise AdvisorError(f"{path}: no config.json beside it to give the architecture")
@@ -370,7 +370,7 @@ def resolve_model(kb, spec: str) -> tuple[Model, str | None]:
             raise AdvisorError(f"'{repo}' is not in the local Hugging Face cache, and is no "
                                "Hugging Face repo id (ORG/REPO) to fetch")
         return hub.load_repo(repo, quant)
-    if spec.endswith(MODEL_SUFFIXES) or spec.startswith((".", "/", "~")):
+    if spec.lower().endswith(MODEL_SUFFIXES) or spec.startswith((".", "/", "~")):
         raise AdvisorError(f"{spec}: no such file or folder")
     try:
         return kb.model(spec), None

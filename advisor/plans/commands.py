@@ -43,6 +43,7 @@ from advisor.plans.publishers import hf_spec
 from advisor.sizing import constants as c
 from advisor.sizing.offload import llamacpp_ngl
 from advisor.sizing.precision import Precision
+from advisor.text import exact_number
 
 _GGUF_FILE_TYPE = {"fp32": "F32", "fp16": "F16", "bf16": "BF16"}
 _LLAMACPP_KV = {"fp16": "", "bf16": " -ctk bf16 -ctv bf16", "fp32": " -ctk f32 -ctv f32",
@@ -194,8 +195,7 @@ def flag_number(x: float) -> str:
     """A share or factor as a command's flag value: the number the sizing used, exactly (the
     shortest decimal that reads back as the same float: 0.954, 0.99999999, 1), never rounded
     to fewer digits (vLLM's and SGLang's argparse read it with float())."""
-    text = repr(float(x))
-    return text[:-2] if text.endswith(".0") else text
+    return exact_number(x)
 
 
 def vllm_serve(repo: str, context: int, batch: int, kv: str, *, tensor_parallel: int = 1,

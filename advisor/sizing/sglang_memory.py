@@ -69,6 +69,7 @@ import math
 from advisor.errors import AdvisorError
 from advisor.kb.schema import GPU, Architecture
 from advisor.sizing import constants as c
+from advisor.text import exact_number
 
 
 def sglang_capacity_mib(gpu: GPU | None) -> float | None:
@@ -174,7 +175,7 @@ def sglang_share_problem(a: Architecture, gpu: GPU | None, mem_fraction_static: 
         return None
     chunk, graph_bs = sglang_gpu_defaults(sglang_capacity_mib(gpu), tensor_parallel)
     best = sglang_max_mem_fraction(a, gpu, tensor_parallel, pipeline_parallel)
-    return (f"--mem-fraction-static {mem_fraction_static:g} leaves {left / c.GIB:.2f} GiB of each "
+    return (f"--mem-fraction-static {exact_number(mem_fraction_static)} leaves {left / c.GIB:.2f} GiB of each "
             f"{gpu.name} outside SGLang's static pool (weights and KV cache), and SGLang needs "
             f"about {need / c.GIB:.2f} GiB there (the attention backend's buffers, CUDA graphs up "
             f"to batch {graph_bs}, one {chunk:,}-token prefill chunk): it fills the pool, then runs "

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from advisor.errors import AdvisorError
 from advisor.kb.schema import GPU, Architecture
 from advisor.sizing import constants as c
+from advisor.text import exact_number
 
 # The profiling methods modelled, by the vLLM releases that use them (what advisories say).
 VLLM_VERSIONS = {
@@ -253,8 +254,8 @@ def vllm_utilization_problem(gpu: GPU | None, utilization: float,
     if utilization * total <= free:
         return None
     best = int(free / total * 100) / 100
-    who = (f"--gpu-memory-utilization {utilization:g} asks vLLM" if asked else
-           f"vLLM's default --gpu-memory-utilization {utilization:g} asks")
+    who = (f"--gpu-memory-utilization {exact_number(utilization)} asks vLLM" if asked else
+           f"vLLM's default --gpu-memory-utilization {exact_number(utilization)} asks")
     return (f"{who} for {utilization * total / c.GIB:.2f} "
             f"GiB of each {gpu.name}, but with its CUDA context up only {free / c.GIB:.2f} GiB of "
             f"the {total / c.GIB:.2f} GiB are free: vLLM stops at start (\"Free memory on device "
