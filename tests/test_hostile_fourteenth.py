@@ -392,3 +392,17 @@ def test_yaml_1_1_numbers_nobody_means_are_refused(tmp_path, value, said):
     shutil.copy(ROOT / "rules" / "verdict-fits.yaml", rules)
     r = explain("llama-3.1-8b", "rtx-4090", "--rules", rules)
     assert r.exit_code == 2 and said in r.output and "objective.yaml:" in r.output, r.output
+
+
+# --- 13. a GGUF file asked about under a runtime that cannot read it ----------------------------------
+
+@pytest.mark.parametrize("gpu, runtime", [("m2-max-96gb", "mlx"), ("rtx-4090", "vllm")])
+def test_a_gguf_under_a_runtime_without_a_gguf_loader_runs_on_your_card(tmp_path, gpu, runtime):
+    from tests.file_helpers import llama_gguf
+
+    path = tmp_path / "m.gguf"
+    llama_gguf(path)
+    d = explain_json(path, gpu, "--runtime", runtime)
+    assert d["verdict"] == "cannot-run", d["verdict"]
+    plan = d["plan"]
+    assert plan["path"] in ("your-hardware", "your-gpus") and plan["runtime"] in ("llama.cpp", "ollama"), plan

@@ -21,7 +21,7 @@ from advisor.plans.evaluate import Ask, loaded_architecture
 from advisor.plans.plan import Candidate
 from advisor.plans.publishers import QAT, gguf_repo_for, is_qat_repo
 from advisor.plans.quality import GGUF_LADDER  # noqa: F401 (the ladder plans offer, best first)
-from advisor.plans.runtimes import cannot_run, runs_on, vllm_float32_fallback
+from advisor.plans.runtimes import cannot_run, gguf_container, runs_on, vllm_float32_fallback
 from advisor.sizing import constants as c
 from advisor.sizing.kv_cache import kv_dtype_splits_rows
 from advisor.sizing.offload import partial_offload
@@ -160,9 +160,13 @@ def _has_bf16(gpu: GPU) -> bool:
 
 def runtimes_for(ask: Ask, gpu: GPU | None = None) -> tuple[str, ...]:
     """The runtimes plans on `gpu` (default: the card asked) may use: the one asked, unless it
-    does not run on that vendor's GPUs at all (vLLM on a Mac), then any that does."""
+    does not run on that vendor's GPUs at all (vLLM on a Mac), or cannot load the model's file
+    at all (a GGUF file asked about under MLX, vLLM or transformers: only llama.cpp and Ollama
+    read it; the rented T4 was the only plan for a GGUF on a Mac asked with --runtime mlx,
+    hostile pass 14A), then any that does."""
     g = gpu or ask.gpu
-    if ask.runtime_asked and runs_on(ask.runtime, g):
+    gguf_file = gguf_container(ask.model) and ask.runtime not in GGML_RUNTIMES
+    if ask.runtime_asked and runs_on(ask.runtime, g) and not gguf_file:
         return (ask.runtime,)
     if getattr(getattr(ask.model, "architecture", None), "cross_attention_interval", None):
         # Llama 3.2 Vision runs in neither llama.cpp nor vLLM (runtimes.cannot_run): only in
