@@ -406,3 +406,13 @@ def test_a_gguf_under_a_runtime_without_a_gguf_loader_runs_on_your_card(tmp_path
     assert d["verdict"] == "cannot-run", d["verdict"]
     plan = d["plan"]
     assert plan["path"] in ("your-hardware", "your-gpus") and plan["runtime"] in ("llama.cpp", "ollama"), plan
+
+
+# --- 14. a plan under another runtime than the question's default says so ------------------------
+
+def test_a_plan_that_switches_from_the_default_runtime_says_so():
+    d = explain_json("llama-3.1-70b", "mi300x")
+    plan = d["plan"]
+    assert plan["runtime"] == "vllm", plan
+    assert any("runtime vLLM instead of llama.cpp (the default for the bf16 asked)" in c
+               for c in plan["changes"]), plan["changes"]

@@ -179,7 +179,7 @@ class Planner:
                     winners[path] = kept
         for path, sized in winners.items():
             plan = self.build(sized, base)
-            best[path] = plan.with_(changes=tuple(changes_from(plan, ask)))
+            best[path] = plan.with_(changes=tuple(changes_from(plan, ask, said=True)))
         every = None
         if keep_all:
             every = {"as-asked": [best["as-asked"]] if "as-asked" in best else []}
