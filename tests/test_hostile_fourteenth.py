@@ -416,3 +416,12 @@ def test_a_plan_that_switches_from_the_default_runtime_says_so():
     assert plan["runtime"] == "vllm", plan
     assert any("runtime vLLM instead of llama.cpp (the default for the bf16 asked)" in c
                for c in plan["changes"]), plan["changes"]
+
+
+def test_generated_pages_say_the_runtime_is_the_formats_default(tmp_path):
+    r = CliRunner().invoke(main, ["generate", "--out", str(tmp_path / "out"), "--models", "llama-3.1-8b",
+                                  "--gpus", "rtx-4090", "--precisions", "Q4_K_M"])
+    assert r.exit_code == 0, r.output
+    page = next((tmp_path / "out").rglob("*__Q4_K_M.md"), None) or next((tmp_path / "out").rglob("*.md"))
+    pages = [p for p in (tmp_path / "out").rglob("*.md") if p.name != "index.md"]
+    assert pages and all("with llama.cpp (the runtime for that format)" in p.read_text() for p in pages), page

@@ -60,7 +60,9 @@ def generate(out, force, models, gpus, precisions, families, vendors, memory_gib
         raise AdvisorError(f"--out '{out}' starts with '~', which the shell did not expand: give "
                            f"the folder's full path")
     out = Path(out)
-    defaults = frozenset() if context is not None else frozenset({"context"})
+    # generate takes no --runtime: every page runs its format's default runtime, and says so
+    # as explain does ("with llama.cpp (the runtime for that format)"; hostile pass 14A)
+    defaults = frozenset({"runtime"}) | (frozenset() if context is not None else frozenset({"context"}))
     filters = Filters(tuple(models), tuple(gpus), tuple(precisions), tuple(families), tuple(vendors),
                       memory_gib, params_b)
     kb = load_kb_from(kb_dirs)

@@ -175,7 +175,8 @@ class _Index:
                               "count of cards in explain's GPU argument (2x rtx-3090 is two "
                               "RTX 3090s): name the card without a count and an x first")
                 continue
-            other_reading = _reads_as_other(self.kind, key, key == entry.name)
+            # an id is held to the schema's ID_PATTERN (lower-case letters, digits, . - _)
+            other_reading = key != entry.id and _reads_as_other(self.kind, key, key == entry.name)
             if other_reading:
                 what = "id" if key == entry.id else "name" if key == entry.name else "aliases"
                 errors.append(f"{p.path}:{_key_line(p.node, what) or 1}: field '{what}': "
