@@ -264,7 +264,11 @@ def _mac_split(s, verdict: str) -> dict | None:
             "tps": off.decode_tokens_per_s,
             "used": used, "left": s.gpu.memory_bytes - used, "reserve": macos_split_reserve_bytes(s.gpu),
             "fits": off.ram_fits, "cpu_bw": mac_cpu_bandwidth_gb_s(s.gpu),
-            "layers": s.model.architecture.layers}
+            "layers": s.model.architecture.layers,
+            # the words for the machine: a Mac's, or another unified-memory machine's (DGX
+            # Spark, Ryzen AI Max), never macOS's on hardware that does not run it
+            "os": "macOS" if s.gpu.vendor == "apple" else "the OS",
+            "machine": "Mac" if s.gpu.vendor == "apple" else "machine"}
 
 
 def _ollama_cards(s):

@@ -425,3 +425,28 @@ def test_generated_pages_say_the_runtime_is_the_formats_default(tmp_path):
     page = next((tmp_path / "out").rglob("*__Q4_K_M.md"), None) or next((tmp_path / "out").rglob("*.md"))
     pages = [p for p in (tmp_path / "out").rglob("*.md") if p.name != "index.md"]
     assert pages and all("with llama.cpp (the runtime for that format)" in p.read_text() for p in pages), page
+
+
+# --- 15. DGX Spark: the OS holds part of the memory CUDA reports ------------------------------------
+
+def test_dgx_spark_sizes_what_is_free_for_its_gpu_and_vllm_starts():
+    from advisor.sizing.vllm_memory import vllm_max_utilization, vllm_utilization_problem
+
+    spark = load_kb().gpu("dgx-spark")
+    assert spark.driver_total_bytes > spark.usable_memory_bytes
+    assert spark.usable_memory_bytes < 102 * 2**30          # ~101-102 GiB free at start
+    # vLLM's default share does not start there (its recipes give 0.85); the most that does is below
+    assert vllm_utilization_problem(spark, 0.9, asked=False) is not None
+    best = vllm_max_utilization(spark)
+    assert best < 0.85 and vllm_utilization_problem(spark, best) is None
+    d = explain_json("llama-3.1-8b", "dgx-spark", "--runtime", "vllm")
+    plan = d["plan"]
+    assert plan["path"] == "your-hardware" and f"--gpu-memory-utilization {best:g}" in plan["command"], plan
+    assert not any("macOS" in c for c in plan["changes"]), plan["changes"]
+
+
+@pytest.mark.parametrize("gpu", ["dgx-spark", "ryzen-ai-max-395-128gb"])
+def test_no_macos_words_on_a_machine_that_does_not_run_it(gpu):
+    r = explain("llama-3.1-405b", gpu)
+    assert r.exit_code == 0, r.output
+    assert "macOS" not in r.output and "Mac's" not in r.output and "wired_limit" not in r.output, r.output

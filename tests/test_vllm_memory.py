@@ -283,7 +283,8 @@ def _gpu_with(kb, gpu_id, **changes):
 @pytest.mark.parametrize("gpu_id,reported,why", [
     ("h100-80gb", 80 * GIB, "must be below memory_bytes"),
     ("h100-80gb", 60 * GIB, "below the 85%"),          # GB read for GiB twice over: refused
-    ("m3-max-128gb", 90 * GIB, "unified-memory part"),
+    ("m3-max-128gb", 90 * GIB, "an Apple part gives gpu_memory_share"),
+    ("dgx-spark", 60 * GIB, "between what is free for the GPU"),
 ])
 def test_reported_memory_is_validated(kb, gpu_id, reported, why):
     """reported_memory_bytes: below the card's memory, at least 85% of it, discrete cards only."""

@@ -719,8 +719,9 @@ class GPU(_Entry):
     # 79.18 GiB): the driver keeps the rest for itself. vLLM and SGLang budget from it
     # (advisor.sizing.vllm_memory, sglang_memory); None: not sourced, the marketed figure is used.
     # nvidia-smi's "Total" is another, larger reading (it still counts memory CUDA reserves) and
-    # is not this field. Discrete cards only; between REPORTED_MEMORY_MIN_SHARE of memory_bytes
-    # and memory_bytes.
+    # is not this field. Discrete cards: between REPORTED_MEMORY_MIN_SHARE of memory_bytes and
+    # memory_bytes. A unified-memory part under Linux (DGX Spark) may give it too: the total
+    # CUDA reports (what the OS leaves), above what is free for the GPU (gpu_memory_share).
     reported_memory_bytes: Annotated[Optional[int], Field(gt=0, le=MAX_MEMORY_BYTES)] = None
     # Apple and other unified-memory parts: the share of memory the GPU may use by default
     # (macOS recommendedMaxWorkingSetSize); None for discrete cards.
@@ -794,8 +795,18 @@ class GPU(_Entry):
         if r is None:
             return
         if self.unified_memory:
-            raise ValueError("reported_memory_bytes is a discrete card's driver total; a "
-                             "unified-memory part gives gpu_memory_share instead")
+            # a unified-memory part under Linux (DGX Spark): the total CUDA reports is what the
+            # OS leaves of the memory, and what is free for the GPU at start (gpu_memory_share)
+            # is less again; macOS reports its working-set limit, the share itself
+            if self.vendor == "apple":
+                raise ValueError("reported_memory_bytes is what CUDA or ROCm reports; an Apple "
+                                 "part gives gpu_memory_share (Metal's working-set limit) alone")
+            if not self.usable_memory_bytes <= r <= self.memory_bytes:
+                raise ValueError(f"reported_memory_bytes ({r:,}) of a unified-memory part is the "
+                                 "total CUDA reports, between what is free for the GPU "
+                                 f"(gpu_memory_share: {self.usable_memory_bytes:,}) and "
+                                 f"memory_bytes ({self.memory_bytes:,})")
+            return
         if r >= self.memory_bytes:
             raise ValueError(f"reported_memory_bytes ({r:,}) must be below memory_bytes "
                              f"({self.memory_bytes:,}): the driver reports less than the card has")
@@ -908,7 +919,8 @@ class GPU(_Entry):
     @property
     def usable_memory_bytes(self) -> int:
         """Memory the GPU may use by default: all of a discrete card's, gpu_memory_share of a
-        unified-memory SoC's (macOS recommendedMaxWorkingSetSize)."""
+        unified-memory SoC's (macOS recommendedMaxWorkingSetSize; under Linux, what is free for
+        the GPU once the OS is up: below the total CUDA reports, reported_memory_bytes)."""
         if self.gpu_memory_share is None:
             return self.memory_bytes
         return int(self.memory_bytes * self.gpu_memory_share)

@@ -245,7 +245,10 @@ def _on(path: str, model: Model, gpu: GPU, n: int, runtimes, owned: bool, asked_
                     continue
                 if where == "moe-offload" and (not model.architecture.experts_total or rt == "ollama"):
                     continue  # Ollama has no setting for llama.cpp's --n-cpu-moe
-                shares = (None, raised) if rt == "vllm" and raised > c.VLLM_GPU_MEMORY_UTILIZATION else (None,)
+                # the default share, and the most the card allows where that differs: above it on
+                # a discrete card, below it where the default does not start (DGX Spark, whose OS
+                # holds part of the memory CUDA reports)
+                shares = (None, raised) if rt == "vllm" and raised != c.VLLM_GPU_MEMORY_UTILIZATION else (None,)
                 yield [Candidate(path, model, p, rt, kv, g, n, where, owned, repo, share,
                                  per_head, mine, wired_limit_mb=mb)
                        for kv in kv_ladder(rt, asked_kv, a, flash_attn) for share in shares

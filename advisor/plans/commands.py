@@ -363,9 +363,17 @@ def transformers_snippet(repo: str, p: Precision, dtype: str, *,
 _STACK = {"nvidia": "CUDA", "amd": "ROCm (HIP)", "intel": "Level Zero"}
 
 
+def share_left_bytes(share: float, gpu) -> float:
+    """Bytes of each GPU free beside vLLM's share: what is free for the GPU (the driver's total,
+    or less on a unified-memory part whose OS holds some: GPU.usable_memory_bytes) less the
+    share, which is of the driver's total."""
+    total = gpu.driver_total_bytes
+    return min(total, gpu.usable_memory_bytes) - share * total
+
+
 def raised_share_note(share: float, gpu) -> str:
     """What a plan that raises vLLM's --gpu-memory-utilization needs: the GPUs to itself."""
-    left = gpu.driver_total_bytes * (1 - share) / c.GIB  # vLLM's share is of the driver's total
+    left = share_left_bytes(share, gpu) / c.GIB
     return (f"nothing else on the GPUs (no desktop display, no other process): vLLM takes {share:.2f} "
             f"of each, leaving {left:.1f} GiB for the {_STACK.get(gpu.vendor, 'runtime')} context and graphs")
 

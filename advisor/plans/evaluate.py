@@ -758,8 +758,9 @@ def changes_from(plan: Plan, ask: Ask, said: bool = False) -> list[str]:
 
         edge = ""
         if share >= vllm_max_utilization(plan.gpu) - 0.01:  # the most the card allows
-            left = (1 - share) * plan.gpu.usable_memory_bytes / 2**30
-            from advisor.plans.commands import _STACK
+            from advisor.plans.commands import _STACK, share_left_bytes
+
+            left = share_left_bytes(share, plan.gpu) / 2**30
 
             stack = _STACK.get(plan.gpu.vendor, "runtime")
             edge = (f" (at the edge: the {left:.1f} GiB a GPU left outside it hold the {stack} "

@@ -75,7 +75,8 @@ def unreported_memory_bytes(gpu: GPU | None) -> int:
     total in the KB."""
     if gpu is None:
         return 0
-    return gpu.usable_memory_bytes - gpu.driver_total_bytes
+    # a unified-memory part reports more than is free for its GPU (DGX Spark): none unreported
+    return max(0, gpu.usable_memory_bytes - gpu.driver_total_bytes)
 
 
 def vllm_default_batch(gpu: GPU | None) -> VllmBatch:
@@ -232,6 +233,11 @@ def vllm_max_utilization(gpu: GPU) -> float:
     outside = c.RUNTIME_RESERVED_BYTES_PER_GPU + c.VLLM_CUDA_GRAPH_BYTES
     total = gpu.driver_total_bytes
     share = (total - outside) / total
+    if gpu.usable_memory_bytes < total:
+        # a unified-memory part whose OS holds part of the total CUDA reports (DGX Spark: about
+        # 102 of 121.69 GiB free at start): the share is of the total, the room is what is free,
+        # and vLLM's default does not start there (its recipes give 0.85)
+        return int((gpu.usable_memory_bytes - outside) / total * 100) / 100
     return max(c.VLLM_GPU_MEMORY_UTILIZATION, int(share * 100) / 100)
 
 
@@ -250,7 +256,7 @@ def vllm_utilization_problem(gpu: GPU | None, utilization: float,
     if gpu is None or version != "v1":
         return None
     total = gpu.driver_total_bytes
-    free = total - c.RUNTIME_RESERVED_BYTES_PER_GPU
+    free = min(total, gpu.usable_memory_bytes) - c.RUNTIME_RESERVED_BYTES_PER_GPU
     if utilization * total <= free:
         return None
     best = int(free / total * 100) / 100

@@ -21,8 +21,9 @@ _RAISED: dict = {}   # id(gpu) -> (gpu, its copy at the raised limit): one objec
 def raised_wired_limit_mb(gpu: GPU) -> int | None:
     """The `iogpu.wired_limit_mb` (MiB, a whole number of GiB) a plan may set on this Mac: its
     memory less an eighth (at least 4 GiB) for macOS, rounded down to a GiB; None on a discrete
-    GPU or where that is no more than the default limit."""
-    if not gpu.unified_memory:
+    GPU, on a unified-memory part that is no Mac (DGX Spark, Ryzen AI Max: iogpu is macOS's)
+    or where that is no more than the default limit."""
+    if not gpu.unified_memory or gpu.vendor != "apple":
         return None
     mib = (gpu.memory_bytes - macos_reserve_bytes(gpu)) // c.GIB * 1024
     return mib if mib * c.MIB > gpu.usable_memory_bytes else None
