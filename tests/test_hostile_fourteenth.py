@@ -450,3 +450,11 @@ def test_no_macos_words_on_a_machine_that_does_not_run_it(gpu):
     r = explain("llama-3.1-405b", gpu)
     assert r.exit_code == 0, r.output
     assert "macOS" not in r.output and "Mac's" not in r.output and "wired_limit" not in r.output, r.output
+
+
+def test_phi_4_reasoning_plus_has_its_thinking_budget():
+    kb = load_kb()
+    plus, base = kb.model("phi-4-reasoning-plus"), kb.model("phi-4-reasoning")
+    assert plus.recommended_output_tokens >= base.recommended_output_tokens
+    d = explain_json("phi-4-reasoning-plus", "rtx-4090")
+    assert d["workload"]["context_tokens"] == 32768, d["workload"]
