@@ -458,3 +458,15 @@ def test_phi_4_reasoning_plus_has_its_thinking_budget():
     assert plus.recommended_output_tokens >= base.recommended_output_tokens
     d = explain_json("phi-4-reasoning-plus", "rtx-4090")
     assert d["workload"]["context_tokens"] == 32768, d["workload"]
+
+
+def test_kb_add_out_dash_prints_the_entry(tmp_path, monkeypatch):
+    import yaml
+
+    from tests.file_helpers import LLAMA_CONFIG
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_CONFIG))
+    r = CliRunner().invoke(main, ["kb", "add", "--from", "config.json", "--id", "tiny", "--out", "-"])
+    assert r.exit_code == 0 and yaml.safe_load(r.output)["id"] == "tiny", r.output
+    assert not (tmp_path / "-").exists()

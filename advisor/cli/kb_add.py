@@ -24,8 +24,8 @@ from advisor.errors import AdvisorError
 @click.option("--id", "model_id", default=None,
               help="KB id of the new entry. Default: from the config's _name_or_path.")
 @click.option("--out", "out_dir", default=None, type=PathArg(),
-              help="KB folder (as --kb DIR reads) to write models/<id>.yaml in. Default: the "
-                   "built-in KB.")
+              help="KB folder (as --kb DIR reads) to write models/<id>.yaml in; - prints the "
+                   "entry instead. Default: the built-in KB.")
 def add(config_path, model_id, out_dir):
     """Write a KB model entry mapped from a Hugging Face config.json (never overwrites)."""
     from advisor.files import hub
@@ -53,6 +53,10 @@ def add(config_path, model_id, out_dir):
     if not model_id:
         raise AdvisorError(f"{config_path}: no _name_or_path that makes a KB id (lower case "
                            f"letters, digits, '.', '-', at most {MAX_ID_CHARS} characters); give --id")
+    if out_dir is not None and str(out_dir) == "-":
+        # `--out -` is standard output, as the convention goes, not a folder named "-"
+        click.echo(model_yaml(model_from_config(config, model_id, source)), nl=False)
+        return
     kb_dir = out_dir or data_dir("kb")
     out_dir = kb_dir / "models"     # the layout --kb DIR reads (advisor/kb/store.py)
     for folder in (kb_dir, out_dir):
