@@ -908,6 +908,13 @@ class GPU(_Entry):
         return not self.unified_memory and self.rental != "none"
 
     @property
+    def free_at_start_bytes(self) -> int:
+        """What a runtime finds free for the GPU before it allocates (bytes, CUDA context not yet
+        counted): the driver's total, or, on a unified-memory part whose OS holds part of that
+        total (DGX Spark), the memory free for the GPU (usable_memory_bytes)."""
+        return min(self.driver_total_bytes, self.usable_memory_bytes)
+
+    @property
     def driver_total_bytes(self) -> int:
         """The total a CUDA/ROCm runtime sees (torch.cuda.mem_get_info()[1]): the KB's
         reported_memory_bytes where it has one, else the card's usable memory (the marketed

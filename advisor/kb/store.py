@@ -168,21 +168,22 @@ class _Index:
         self.by_id[entry.id] = entry
         self.parsed[entry.id] = p
         for key in [entry.id, entry.name, *entry.aliases]:
+            # a name the GPU or MODEL argument reads as something else before asking the KB: a
+            # count of cards (2x h100), a file's path, a set of cards; an id is held to the
+            # schema's ID_PATTERN instead
             if self.kind == "gpu" and _reads_as_a_count(key):
-                what = "id" if key == entry.id else "name" if key == entry.name else "aliases"
-                errors.append(f"{p.path}:{_key_line(p.node, what) or 1}: field '{what}': gpu "
-                              f"{'alias' if what == 'aliases' else what} {short(key)} reads as a "
-                              "count of cards in explain's GPU argument (2x rtx-3090 is two "
-                              "RTX 3090s): name the card without a count and an x first")
-                continue
-            # an id is held to the schema's ID_PATTERN (lower-case letters, digits, . - _)
-            other_reading = key != entry.id and _reads_as_other(self.kind, key, key == entry.name)
-            if other_reading:
+                reading = ("a count of cards in explain's GPU argument (2x rtx-3090 is two RTX "
+                           "3090s): name the card without a count and an x first")
+            elif key != entry.id and (other_reading := _reads_as_other(self.kind, key, key == entry.name)):
+                reading = (f"{other_reading}: the one reading would hide the other; give the entry "
+                           "names that read only as names")
+            else:
+                reading = None
+            if reading:
                 what = "id" if key == entry.id else "name" if key == entry.name else "aliases"
                 errors.append(f"{p.path}:{_key_line(p.node, what) or 1}: field '{what}': "
                               f"{self.kind} {'alias' if what == 'aliases' else what} {short(key)} "
-                              f"reads as {other_reading}: the one reading would hide the other; "
-                              "give the entry names that read only as names")
+                              f"reads as {reading}")
                 continue
             k = _lookup_key(key)
             other = self.by_key.get(k)
@@ -231,20 +232,23 @@ def _reads_as_other(kind: str, key: str, display_name: bool = False) -> str | No
     id or alias, a set of cards (`rtx-3090,rtx-4090`; a display name may hold a comma, as
     'NVIDIA DGX Spark (GB10, 128 GB)' does, whose parts name no card). A KB name spelled so was
     shadowed silently or shadowed the set (hostile pass 14A). None for a key read as a KB name."""
-    from advisor.files import MODEL_SUFFIXES
-
-    if key.lower().endswith(MODEL_SUFFIXES) or key.startswith(("./", "../", "/", "~", ".\\")):
+    if _spelled_as_a_path(key):
         return "a model file's path"
     if kind == "gpu" and "," in key and not display_name:
         return "a set of cards in explain's GPU argument (rtx-3090,rtx-4090 is two cards)"
     return None
 
 
-def _names_a_file(key: str) -> bool:
-    """key is a path to an existing file or folder, or is spelled as a model file's name."""
+def _spelled_as_a_path(key: str) -> bool:
+    """key is spelled as a model file's name (.gguf, .json, .safetensors, any case) or a path."""
     from advisor.files import MODEL_SUFFIXES
 
-    if key.lower().endswith(MODEL_SUFFIXES) or key.startswith(("./", "../", "/", "~")):
+    return key.lower().endswith(MODEL_SUFFIXES) or key.startswith(("./", "../", "/", "~", ".\\"))
+
+
+def _names_a_file(key: str) -> bool:
+    """key is a path to an existing file or folder, or is spelled as a model file's name."""
+    if _spelled_as_a_path(key):
         return True
     try:
         return os.sep in key and os.path.exists(key)

@@ -367,8 +367,7 @@ def share_left_bytes(share: float, gpu) -> float:
     """Bytes of each GPU free beside vLLM's share: what is free for the GPU (the driver's total,
     or less on a unified-memory part whose OS holds some: GPU.usable_memory_bytes) less the
     share, which is of the driver's total."""
-    total = gpu.driver_total_bytes
-    return min(total, gpu.usable_memory_bytes) - share * total
+    return gpu.free_at_start_bytes - share * gpu.driver_total_bytes
 
 
 def raised_share_note(share: float, gpu) -> str:

@@ -224,7 +224,7 @@ def _cannot_run(runtime: str, p: Precision, gpu: GPU, model, gpus: int,
         if gpus > LLAMA_MAX_DEVICES:
             return (f"{who} drives at most {LLAMA_MAX_DEVICES} GPUs in one process, RPC servers "
                     f"included (llama_max_devices), not {gpus}")
-        if not gguf_container(model) and (why := LLAMACPP_CONVERTER.cannot_convert(model)):
+        if why := LLAMACPP_CONVERTER.cannot_convert(model):
             return f"{who} runs GGUF files, and {why}: run its checkpoint with another runtime"
         return None
     if runtime == "vllm":

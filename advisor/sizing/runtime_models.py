@@ -179,7 +179,7 @@ class Converter:
 
     def converts(self, hf_class: str) -> bool:
         """Whether convert_hf_to_gguf.py has a TEXT converter for `hf_class`."""
-        return hf_class in frozenset(self.data()["architectures"])
+        return hf_class in _class_set(self.path)
 
     def cannot_convert(self, model) -> str | None:
         """Why no GGUF of `model` (a KB model or one read from config.json) can be had: its class
@@ -194,6 +194,11 @@ class Converter:
         return (f"llama.cpp's convert_hf_to_gguf.py has no converter for {cls} (the architecture "
                 f"of {model.name}; read at llama.cpp {self.data()['commit']}), so no GGUF of it "
                 "can be made, and none is published")
+
+
+@lru_cache(maxsize=None)
+def _class_set(path: Path) -> frozenset[str]:
+    return frozenset(_data(path)["architectures"])
 
 
 LLAMACPP_CONVERTER = Converter(path=_DATA / "llamacpp_architectures.yaml")

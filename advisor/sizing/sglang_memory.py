@@ -190,7 +190,7 @@ def sglang_start_free_bytes(gpu: GPU, ranks: int = 1) -> int:
     (GPU.driver_total_bytes) less the CUDA/HIP context and, with more than one rank, the
     communication buffers set up before SGLang reads it."""
     comm = c.SGLANG_COMM_BYTES if ranks > 1 else 0
-    return min(gpu.driver_total_bytes, gpu.usable_memory_bytes) - c.RUNTIME_RESERVED_BYTES_PER_GPU - comm
+    return gpu.free_at_start_bytes - c.RUNTIME_RESERVED_BYTES_PER_GPU - comm
 
 
 def check_sglang_tensor_parallel(a: Architecture, tensor_parallel: int) -> None:

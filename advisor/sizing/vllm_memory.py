@@ -233,11 +233,11 @@ def vllm_max_utilization(gpu: GPU) -> float:
     outside = c.RUNTIME_RESERVED_BYTES_PER_GPU + c.VLLM_CUDA_GRAPH_BYTES
     total = gpu.driver_total_bytes
     share = (total - outside) / total
-    if gpu.usable_memory_bytes < total:
+    if gpu.free_at_start_bytes < total:
         # a unified-memory part whose OS holds part of the total CUDA reports (DGX Spark: about
         # 102 of 121.69 GiB free at start): the share is of the total, the room is what is free,
         # and vLLM's default does not start there (its recipes give 0.85)
-        return int((gpu.usable_memory_bytes - outside) / total * 100) / 100
+        return int((gpu.free_at_start_bytes - outside) / total * 100) / 100
     return max(c.VLLM_GPU_MEMORY_UTILIZATION, int(share * 100) / 100)
 
 
@@ -256,7 +256,7 @@ def vllm_utilization_problem(gpu: GPU | None, utilization: float,
     if gpu is None or version != "v1":
         return None
     total = gpu.driver_total_bytes
-    free = min(total, gpu.usable_memory_bytes) - c.RUNTIME_RESERVED_BYTES_PER_GPU
+    free = gpu.free_at_start_bytes - c.RUNTIME_RESERVED_BYTES_PER_GPU
     if utilization * total <= free:
         return None
     best = int(free / total * 100) / 100
